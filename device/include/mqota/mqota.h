@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file mqota.h
+ * @brief The mqota device agent: takes a firmware image over MQTT, writes the inactive OTA
+ *        slot, switches the boot slot, and after reboot confirms or rolls back.
+ *
+ * No heap, no threads, no blocking calls, no OS headers. The caller owns the agent struct;
+ * the platform (mqota_platform.h) is injected at init. The agent is driven by three calls:
+ *
+ *   mqota_agent_on_connect()  after every (re)connection to the broker
+ *   mqota_agent_on_message()  for every message on the agent's subscribed topics
+ *   mqota_agent_process()     periodically (every 10-100 ms), and after on_message
+ *
+ * Lifecycle of an update (states in mqota_status.h):
+ *   idle -> offered -> downloading -> verifying -> ready-to-reboot -> (reboot)
+ *        -> pending-verify -> confirmed                      (self-test passed)
+ *                          -> (reboot) -> rolled-back        (self-test failed / timeout / reset)
+ *   any of offered..verifying -> failed (reason)            (old image keeps running)
+ */
+#ifndef MQOTA_H
+#define MQOTA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqota_config_defaults.h"
+#include "mqota_image.h"
+#include "mqota_platform.h"
+#include "mqota_proto.h"
+#include "mqota_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Default topic prefix. */
+#define MQOTA_TOPIC_PREFIX_DEFAULT "mqota/v1"
+
+/** Configuration given to mqota_agent_init(); copied, so it may live on the stack. */
+typedef struct {
+    const char *device_id;    /**< Device id, [A-Za-z0-9_.-], 1..MQOTA_DEVICE_ID_MAX bytes */
+    const char *topic_prefix; /**< Topic prefix; NULL for MQOTA_TOPIC_PREFIX_DEFAULT */
+    uint32_t max_chunk;       /**< Largest chunk accepted, bytes (the MQTT receive buffer
+                                   minus topic and header); power of two, 256..65536 */
+    uint16_t max_window;      /**< Most chunks in flight the device accepts, 1..64 */
+    uint32_t confirm_timeout_ms; /**< 0 for MQOTA_CONFIRM_TIMEOUT_MS */
+    bool auto_reboot;         /**< Call the reboot hook once the boot slot is switched */
+} mqota_config_t;
+
+/** Persisted transfer progress (key "mq.prog"); see docs/PROTOCOL.md "Device persistence". */
+typedef struct {
+    uint32_t magic;          /**< MQOTA_PROGRESS_MAGIC */
+    uint32_t release_id;
+    uint32_t deployment_id;
+    uint32_t image_size;
+    uint32_t chunk_size;
+    uint32_t base;           /**< Chunks [0, base) are written */
+    uint8_t slot;
+    uint8_t reserved[3];
+    uint8_t sha256[MQOTA_SHA256_LEN];
+    uint32_t crc;            /**< CRC-32 of every byte before this field */
+} mqota_progress_t;
+
+/** The agent. Fields are private: read them only through the functions below. */
+typedef struct {
+    mqota_platform_t plat;
+    char device_id[MQOTA_DEVICE_ID_MAX + 1];
+    char prefix[40];
+    uint32_t max_chunk;
+    uint16_t max_window;
+    uint32_t confirm_timeout_ms;
+    bool auto_reboot;
+    bool connected;
+    bool state_dirty;         /* STATE must be (re)published */
+    bool ack_due;             /* ACK must be sent */
+    bool reboot_requested;
+
+    mqota_running_t running;
+    uint32_t running_release; /* release id of the running image, 0 if unknown */
+    char release_version[MQOTA_STR_MAX + 1];
+
+    uint8_t state;            /* mqota_update_state_t */
+    uint8_t reason;           /* mqota_reason_t */
+    bool have_offer;
+    bool resumed;
+    uint8_t target_slot;
+    uint16_t window;          /* min(offer window, max_window) */
+    mqota_offer_t offer;
+    uint32_t chunk_count;
+    uint32_t base;            /* first chunk not written */
+    uint32_t received;        /* chunks written */
+    uint32_t progress_bytes;  /* bytes written */
+    uint64_t last_rx_ms;      /* time of the last chunk or offer */
+    uint64_t last_ack_ms;     /* time of the last ACK sent */
+    uint64_t pending_since_ms;/* start of pending-verify */
+    uint32_t verify_offset;   /* bytes read back so far while verifying */
+    mqota_image_check_t check;
+    uint8_t bitmap[MQOTA_MAX_CHUNKS / 8u];
+    uint8_t io[MQOTA_VERIFY_STEP > MQOTA_STATE_MAX_LEN ? MQOTA_VERIFY_STEP : MQOTA_STATE_MAX_LEN];
+    char topic[MQOTA_TOPIC_MAX];
+} mqota_agent_t;
+
+/** Topics of a device, for mqota_agent_topic(). */
+typedef enum {
+    MQOTA_TOPIC_STATE = 0,  /**< <prefix>/dev/<id>/state */
+    MQOTA_TOPIC_ONLINE = 1, /**< <prefix>/dev/<id>/online */
+    MQOTA_TOPIC_OFFER = 2,  /**< <prefix>/dev/<id>/offer */
+    MQOTA_TOPIC_CHUNK = 3,  /**< <prefix>/dev/<id>/chunk */
+    MQOTA_TOPIC_ACK = 4     /**< <prefix>/dev/<id>/ack */
+} mqota_topic_t;
+
+/** Payloads of the online topic (ASCII, no NUL). "offline" is the last will. */
+#define MQOTA_ONLINE_PAYLOAD "online"
+#define MQOTA_OFFLINE_PAYLOAD "offline"
+
+/**
+ * @brief Initialise the agent after boot.
+ *
+ * Reads the running image (running hook), its slot state, and the persisted records. If the
+ * running slot is pending verify, the agent enters MQOTA_STATE_PENDING_VERIFY and confirms once
+ * connected. If the previous boot attempted a new image and the bootloader rolled back, the
+ * agent enters MQOTA_STATE_ROLLED_BACK with the recorded reason.
+ *
+ * @param[out] agent Caller-owned agent; must outlive every other call.
+ * @param[in]  cfg   Configuration (copied).
+ * @param[in]  plat  Platform hooks (copied); every required hook non-NULL.
+ * @param[in]  now_ms Current time in milliseconds (same clock as plat->now_ms).
+ * @return MQOTA_OK, MQOTA_ERR_ARG (NULL, missing hook, bad id, max_chunk/max_window out of
+ *         range), MQOTA_ERR_PLATFORM (running hook failed).
+ *
+ * @code
+ * static mqota_agent_t agent;
+ * mqota_config_t cfg = { .device_id = "pump-17", .max_chunk = 4096, .max_window = 16,
+ *                        .auto_reboot = true };
+ * if (mqota_agent_init(&agent, &cfg, &my_platform, now()) != MQOTA_OK) { ... }
+ * // on MQTT connect: set last will MQOTA_OFFLINE_PAYLOAD on mqota_agent_topic(ONLINE) first
+ * mqota_agent_on_connect(&agent);
+ * // on message:      mqota_agent_on_message(&agent, topic, payload, len);
+ * // every 10-100 ms: mqota_agent_process(&agent, now());
+ * @endcode
+ */
+mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
+                                const mqota_platform_t *plat, uint64_t now_ms);
+
+/**
+ * @brief Tell the agent the broker connection is up: subscribes to the offer and chunk topics,
+ *        publishes "online" and the STATE, and (in pending-verify) runs the self-test and
+ *        confirms or rolls back.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_PLATFORM (subscribe or publish failed; call again
+ *         on the next connection).
+ */
+mqota_status_t mqota_agent_on_connect(mqota_agent_t *agent);
+
+/**
+ * @brief Tell the agent the broker connection dropped. Transfer state is kept in RAM and on
+ *        flash; nothing is lost.
+ */
+void mqota_agent_on_disconnect(mqota_agent_t *agent);
+
+/**
+ * @brief Handle one incoming MQTT message.
+ * @param[in] topic   NUL-terminated topic.
+ * @param[in] payload Payload bytes (may be NULL if len is 0); not kept after return.
+ * @param[in] len     Payload length in bytes.
+ * @return MQOTA_OK, MQOTA_IGNORED (not an agent topic, stale release, empty offer),
+ *         MQOTA_DUPLICATE (chunk already written), MQOTA_ERR_MALFORMED / MQOTA_ERR_CRC /
+ *         MQOTA_ERR_TRUNCATED (bad chunk: dropped, it will be re-requested),
+ *         MQOTA_ERR_RANGE (chunk index outside the image or the window), MQOTA_ERR_STATE
+ *         (chunk with no transfer running), MQOTA_ERR_PLATFORM (flash write failed: the update
+ *         is failed with MQOTA_REASON_FLASH).
+ */
+mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
+                                      const uint8_t *payload, size_t len);
+
+/**
+ * @brief Periodic work: publish pending STATE and ACK, repeat the ACK when chunks stop
+ *        arriving, verify the written image in steps of MQOTA_VERIFY_STEP bytes, switch the
+ *        boot slot, request the reboot, enforce the confirm timeout.
+ * @param[in] now_ms Current time, milliseconds.
+ * @return MQOTA_OK, MQOTA_ERR_ARG.
+ * @note Returns quickly: at most one flash read of MQOTA_VERIFY_STEP bytes per call.
+ */
+mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms);
+
+/** @brief Current update state. */
+mqota_update_state_t mqota_agent_state(const mqota_agent_t *agent);
+
+/** @brief Failure or rollback reason (MQOTA_REASON_NONE unless failed / rolled back). */
+mqota_reason_t mqota_agent_reason(const mqota_agent_t *agent);
+
+/** @brief Bytes of the target image written so far. */
+uint32_t mqota_agent_progress(const mqota_agent_t *agent);
+
+/**
+ * @brief Build one of the device's topics into buf.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_NO_SPACE.
+ */
+mqota_status_t mqota_agent_topic(const mqota_agent_t *agent, mqota_topic_t which, char *buf,
+                                 size_t cap);
+
+/**
+ * @brief Fill a STATE message describing the agent now (what on_connect publishes).
+ */
+void mqota_agent_state_msg(const mqota_agent_t *agent, mqota_state_msg_t *msg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MQOTA_H */

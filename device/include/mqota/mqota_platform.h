@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file mqota_platform.h
+ * @brief What a platform must provide to the device agent: transport, flash slots,
+ *        persistent key-value store, clock, SHA-256, reboot and self-test.
+ *
+ * The hooks are plain function pointers with one opaque context (`ctx`, passed back as the
+ * first argument). The agent copies the struct at init; every hook marked "required" must be
+ * non-NULL. Hooks must not block for long: a slot write of one chunk or a key-value write is
+ * the longest call the agent makes.
+ *
+ * Every hook returns 0 on success and non-zero on failure, except where noted. The slot hooks
+ * follow ESP-IDF's esp_ota_ops (esp_ota_begin / esp_ota_write_with_offset / esp_ota_end /
+ * esp_ota_set_boot_partition / esp_ota_mark_app_valid_cancel_rollback /
+ * esp_ota_mark_app_invalid_rollback_and_reboot).
+ */
+#ifndef MQOTA_PLATFORM_H
+#define MQOTA_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqota_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** OTA state of a slot, as in esp_ota_img_states_t (same numbers as ESP-IDF's otadata). */
+typedef enum {
+    MQOTA_SLOT_NEW = 0,            /**< Written and selected, not yet booted */
+    MQOTA_SLOT_PENDING_VERIFY = 1, /**< Booted once; must be confirmed or rolled back */
+    MQOTA_SLOT_VALID = 2,          /**< Confirmed */
+    MQOTA_SLOT_INVALID = 3,        /**< Marked invalid */
+    MQOTA_SLOT_ABORTED = 4,        /**< Reset while pending verify; the bootloader rolled back */
+    MQOTA_SLOT_UNDEFINED = 0xFF    /**< No otadata entry (factory-flashed image) */
+} mqota_slot_state_t;
+
+/** Description of the running image, from its esp_app_desc_t. Strings NUL-terminated. */
+typedef struct {
+    uint16_t chip_id;       /**< ESP-IDF chip id of this device */
+    uint8_t running_slot;   /**< OTA slot index the image runs from (0 = ota_0, 1 = ota_1) */
+    uint8_t slot_count;     /**< Number of OTA slots (2) */
+    uint32_t boot_count;    /**< Boots since the flash was created, 0 if unknown */
+    char project[32];       /**< esp_app_desc_t.project_name (cut to 31) */
+    char version[32];       /**< esp_app_desc_t.version (cut to 31) */
+    char idf_ver[32];       /**< esp_app_desc_t.idf_ver (cut to 31) */
+} mqota_running_t;
+
+typedef struct {
+    void *ctx; /**< Passed back as the first argument of every hook. */
+
+    /* ---- transport (required) ---- */
+    /** Publish `len` bytes on `topic` with QoS 0 or 1. Non-blocking (queue and return). */
+    int (*publish)(void *ctx, const char *topic, const uint8_t *payload, size_t len, int qos,
+                   bool retain);
+    /** Subscribe to `topic` with QoS 0 or 1. */
+    int (*subscribe)(void *ctx, const char *topic, int qos);
+
+    /* ---- running image (required) ---- */
+    /** Describe the running image and slot. */
+    int (*running)(void *ctx, mqota_running_t *out);
+
+    /* ---- flash slots (required) ---- */
+    /** Size of an OTA slot (partition) in bytes. */
+    int (*slot_size)(void *ctx, uint8_t slot, uint32_t *bytes);
+    /**
+     * Prepare `slot` to receive an image of `image_size` bytes: erase the flash from byte
+     * `erase_from` (a multiple of 4096) up to image_size rounded up to 4096. Bytes below
+     * erase_from are kept (resume). Like esp_ota_begin / esp_ota_resume.
+     */
+    int (*slot_begin)(void *ctx, uint8_t slot, uint32_t image_size, uint32_t erase_from);
+    /** Write `len` bytes at byte `offset` of the slot (the area was erased by slot_begin). */
+    int (*slot_write)(void *ctx, uint8_t slot, uint32_t offset, const uint8_t *data, size_t len);
+    /** Read `len` bytes at byte `offset` of the slot. */
+    int (*slot_read)(void *ctx, uint8_t slot, uint32_t offset, uint8_t *data, size_t len);
+    /**
+     * Validate the written image like esp_ota_end (magic, segments, checksum, appended
+     * SHA-256). Returns 0 if the image is bootable.
+     */
+    int (*slot_end)(void *ctx, uint8_t slot, uint32_t image_size);
+    /** Select `slot` for the next boot; its state becomes MQOTA_SLOT_NEW. */
+    int (*slot_set_boot)(void *ctx, uint8_t slot);
+    /** OTA state of the running slot. */
+    int (*slot_state)(void *ctx, mqota_slot_state_t *state);
+    /** Mark the running image valid (cancel rollback). */
+    int (*slot_mark_valid)(void *ctx);
+    /** Mark the running image invalid and roll back to the other slot on the next boot. */
+    int (*slot_mark_invalid)(void *ctx);
+    /**
+     * Restart the device. May return (the platform restarts later, e.g. after the pending
+     * publishes went out); the agent does nothing more after calling it.
+     */
+    void (*reboot)(void *ctx);
+
+    /* ---- persistent key-value store, like NVS (required) ---- */
+    /**
+     * Read the value of `key` (at most 15 characters) into buf. Returns 0 and sets *len, or
+     * MQOTA_ERR_NOT_FOUND if absent, or another non-zero value on failure.
+     */
+    int (*kv_get)(void *ctx, const char *key, void *buf, size_t cap, size_t *len);
+    /** Store `len` bytes under `key`, atomically (old or new value survives a power cut). */
+    int (*kv_set)(void *ctx, const char *key, const void *buf, size_t len);
+    /** Remove `key`; removing an absent key succeeds. */
+    int (*kv_erase)(void *ctx, const char *key);
+
+    /* ---- clock (required) ---- */
+    /** Monotonic milliseconds. */
+    uint64_t (*now_ms)(void *ctx);
+
+    /* ---- SHA-256 (required); one computation at a time ---- */
+    int (*sha256_begin)(void *ctx);
+    int (*sha256_update)(void *ctx, const uint8_t *data, size_t len);
+    int (*sha256_finish)(void *ctx, uint8_t out[32]);
+
+    /* ---- application (optional) ---- */
+    /** Self-test of a freshly booted image; true = healthy. NULL means always healthy. */
+    bool (*self_test)(void *ctx);
+} mqota_platform_t;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MQOTA_PLATFORM_H */

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file mqota_proto.h
+ * @brief Protocol v1 codecs: bytes in, struct out, no I/O, no heap.
+ *
+ * The byte layout of every message is in docs/PROTOCOL.md. All integers are little-endian
+ * (the byte order of the ESP32 and of the ESP-IDF image format). Every message starts with
+ * the same 4-byte header: 'M' (0x4D), 'Q' (0x51), version (1), type.
+ *
+ * Topics (prefix default "mqota/v1", device id is the MQTT topic level after "dev"):
+ *   <prefix>/dev/<id>/state   device -> server, STATE, QoS 1, retained
+ *   <prefix>/dev/<id>/online  device -> server, ASCII "online"/"offline", QoS 1, retained;
+ *                             "offline" is the device's last will
+ *   <prefix>/dev/<id>/offer   server -> device, OFFER, QoS 1, retained (empty payload clears it)
+ *   <prefix>/dev/<id>/chunk   server -> device, CHUNK, QoS 0
+ *   <prefix>/dev/<id>/ack     device -> server, ACK, QoS 0
+ */
+#ifndef MQOTA_PROTO_H
+#define MQOTA_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqota_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MQOTA_PROTO_MAGIC0 0x4Du   /**< 'M' */
+#define MQOTA_PROTO_MAGIC1 0x51u   /**< 'Q' */
+#define MQOTA_PROTO_VERSION 1u     /**< Protocol version carried in byte 2 of every message. */
+#define MQOTA_HEADER_LEN 4u        /**< Bytes of the common header. */
+
+#define MQOTA_STR_MAX 31u          /**< Longest string field on the wire, in bytes (no NUL). */
+#define MQOTA_SIG_MAX 128u         /**< Longest signature block in an offer, in bytes. */
+#define MQOTA_SHA256_LEN 32u       /**< Bytes of a SHA-256 digest. */
+
+#define MQOTA_CHUNK_HEADER_LEN 20u /**< Bytes before the data in a CHUNK message. */
+#define MQOTA_ACK_LEN 24u          /**< Bytes of an ACK message. */
+#define MQOTA_SACK_BITS 64u        /**< Chunks covered by the selective-ack bitmap. */
+
+/** Smallest and largest chunk size an offer may carry (bytes, powers of two). */
+#define MQOTA_CHUNK_MIN 256u
+#define MQOTA_CHUNK_MAX 65536u
+
+/** Longest encoded STATE message (bytes): fixed part plus four strings at their maximum. */
+#define MQOTA_STATE_MAX_LEN (MQOTA_HEADER_LEN + 40u + 4u * (1u + MQOTA_STR_MAX))
+/** Longest encoded OFFER message (bytes). */
+#define MQOTA_OFFER_MAX_LEN (MQOTA_HEADER_LEN + 64u + 2u * (1u + MQOTA_STR_MAX) + 2u + MQOTA_SIG_MAX)
+
+/** Message types (byte 3 of the header). */
+typedef enum {
+    MQOTA_MSG_STATE = 1, /**< Device announcement / state report. */
+    MQOTA_MSG_OFFER = 2, /**< Update offer (manifest) from the server. */
+    MQOTA_MSG_CHUNK = 3, /**< One chunk of image data. */
+    MQOTA_MSG_ACK = 4    /**< Cumulative + selective acknowledgement, doubles as a request. */
+} mqota_msg_type_t;
+
+/** Capability bits in mqota_state_msg_t.caps. */
+#define MQOTA_CAP_RESUME 0x00000001u    /**< Resumes from persisted progress. */
+#define MQOTA_CAP_SACK 0x00000002u      /**< Sends selective acknowledgements. */
+#define MQOTA_CAP_ROLLBACK 0x00000004u  /**< Runs pending-verify / rollback after reboot. */
+
+/** Flags in mqota_state_msg_t.flags. */
+#define MQOTA_STATE_FLAG_ROLLBACK_POSSIBLE 0x01u /**< The other slot holds a bootable image. */
+
+/**
+ * @brief STATE: the device's retained announcement (device -> server).
+ *
+ * String fields are NUL-terminated here and carried as length-prefixed bytes on the wire.
+ */
+typedef struct {
+    uint8_t state;             /**< mqota_update_state_t */
+    uint8_t reason;            /**< mqota_reason_t, MQOTA_REASON_NONE unless failed/rolled back */
+    uint8_t running_slot;      /**< OTA slot the running image was booted from (0 = ota_0) */
+    uint8_t flags;             /**< MQOTA_STATE_FLAG_* */
+    uint16_t chip_id;          /**< ESP-IDF chip id (0 ESP32, 2 S2, 5 C3, 9 S3, ...) */
+    uint16_t max_window;       /**< Most chunks the device accepts in flight */
+    uint32_t max_chunk;        /**< Largest chunk the device accepts, bytes */
+    uint32_t caps;             /**< MQOTA_CAP_* */
+    uint32_t running_release;  /**< Release id of the running image, 0 if not installed by mqota */
+    uint32_t target_release;   /**< Release id of the update in progress or last attempted, 0 if none */
+    uint32_t progress;         /**< Bytes of the target image written so far */
+    uint32_t image_size;       /**< Bytes of the target image, 0 if none */
+    uint32_t boot_count;       /**< Boots since the flash was created (monotonic per device) */
+    char project[MQOTA_STR_MAX + 1];         /**< project_name from the running esp_app_desc_t */
+    char version[MQOTA_STR_MAX + 1];         /**< version from the running esp_app_desc_t */
+    char idf_ver[MQOTA_STR_MAX + 1];         /**< idf_ver from the running esp_app_desc_t */
+    char release_version[MQOTA_STR_MAX + 1]; /**< Release version of the running image ("" if none) */
+} mqota_state_msg_t;
+
+/**
+ * @brief OFFER: the update manifest (server -> device), retained on the device's offer topic.
+ */
+typedef struct {
+    uint32_t release_id;       /**< Server's release id, non-zero */
+    uint32_t deployment_id;    /**< Server's deployment id, non-zero */
+    uint32_t image_size;       /**< Bytes of the image */
+    uint32_t chunk_size;       /**< Bytes per chunk, power of two in [MQOTA_CHUNK_MIN, MQOTA_CHUNK_MAX] */
+    uint16_t window;           /**< Server's window in chunks (the device uses min(this, its own)) */
+    uint16_t chip_id;          /**< Chip the image is built for */
+    uint32_t secure_version;   /**< Security version (anti-rollback), from esp_app_desc_t or release */
+    uint32_t flags;            /**< Reserved, 0 in v1 */
+    uint8_t sha256[MQOTA_SHA256_LEN]; /**< SHA-256 of the whole image file */
+    char version[MQOTA_STR_MAX + 1];  /**< Release version (may differ from the descriptor's) */
+    char project[MQOTA_STR_MAX + 1];  /**< Project name from the descriptor */
+    uint16_t sig_len;                 /**< Bytes in sig, 0 in v1 (signature block reserved) */
+    uint8_t sig[MQOTA_SIG_MAX];       /**< Signature block, meaning defined by a later revision */
+} mqota_offer_t;
+
+/**
+ * @brief CHUNK: one chunk of the image (server -> device). `data` points into the decoded buffer.
+ */
+typedef struct {
+    uint32_t release_id;  /**< Release the chunk belongs to */
+    uint32_t index;       /**< Chunk index; byte offset = index * chunk_size */
+    uint32_t len;         /**< Bytes of data (chunk_size except for the last chunk) */
+    uint32_t crc32;       /**< CRC-32 (IEEE 802.3, as zlib's crc32) of the data */
+    const uint8_t *data;  /**< The data; lives as long as the buffer given to the decoder */
+} mqota_chunk_t;
+
+/**
+ * @brief ACK: cumulative + selective acknowledgement (device -> server).
+ *
+ * `base` is the index of the first chunk not yet written: every chunk below it is written.
+ * Bit k of `sack` (k = 0..63) set means chunk base + 1 + k is written too. An ACK is also the
+ * device's request: the server may have chunks [base, base + window) in flight.
+ */
+typedef struct {
+    uint32_t release_id; /**< Release being transferred */
+    uint32_t base;       /**< First chunk not yet written */
+    uint64_t sack;       /**< Selective ack bitmap for chunks base+1 .. base+64 */
+    uint16_t window;     /**< Chunks the device accepts in flight from base */
+    uint8_t flags;       /**< MQOTA_ACK_FLAG_* */
+} mqota_ack_t;
+
+#define MQOTA_ACK_FLAG_RESUMED 0x01u  /**< base comes from persisted progress after a restart */
+#define MQOTA_ACK_FLAG_COMPLETE 0x02u /**< every chunk is written */
+
+/**
+ * @brief CRC-32 (IEEE 802.3 polynomial 0xEDB88320, reflected; identical to zlib's crc32()).
+ * @param[in] crc  0 to start, or the previous result to continue.
+ * @param[in] data Bytes to add; may be NULL only if len is 0.
+ * @param[in] len  Number of bytes.
+ * @return The updated CRC.
+ */
+uint32_t mqota_crc32(uint32_t crc, const void *data, size_t len);
+
+/**
+ * @brief Check the common header and return the message type.
+ * @param[in]  buf  Message bytes.
+ * @param[in]  len  Length of buf in bytes.
+ * @param[out] type Message type on success.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED (len < 4), MQOTA_ERR_MALFORMED (bad
+ *         magic), MQOTA_ERR_VERSION (version byte is not 1).
+ */
+mqota_status_t mqota_msg_type(const uint8_t *buf, size_t len, mqota_msg_type_t *type);
+
+/**
+ * @brief Encode a STATE message.
+ * @param[in]  msg     Message; strings longer than MQOTA_STR_MAX are cut.
+ * @param[out] buf     Output buffer; MQOTA_STATE_MAX_LEN bytes always suffice.
+ * @param[in]  cap     Capacity of buf in bytes.
+ * @param[out] out_len Bytes written.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_NO_SPACE.
+ */
+mqota_status_t mqota_state_encode(const mqota_state_msg_t *msg, uint8_t *buf, size_t cap,
+                                  size_t *out_len);
+
+/**
+ * @brief Decode a STATE message.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (bad magic, a
+ *         string longer than 31 bytes, trailing bytes), MQOTA_ERR_VERSION, MQOTA_ERR_TYPE.
+ */
+mqota_status_t mqota_state_decode(const uint8_t *buf, size_t len, mqota_state_msg_t *msg);
+
+/**
+ * @brief Encode an OFFER message.
+ * @return MQOTA_OK, MQOTA_ERR_ARG (also sig_len > MQOTA_SIG_MAX), MQOTA_ERR_NO_SPACE.
+ */
+mqota_status_t mqota_offer_encode(const mqota_offer_t *offer, uint8_t *buf, size_t cap,
+                                  size_t *out_len);
+
+/**
+ * @brief Decode an OFFER message. Does not judge the values (chunk size, chip): the agent does.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED, MQOTA_ERR_VERSION,
+ *         MQOTA_ERR_TYPE.
+ */
+mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t *offer);
+
+/**
+ * @brief Write the 20-byte CHUNK header for `len` bytes of data (the caller appends the data).
+ * @param[in]  release_id Release id.
+ * @param[in]  index      Chunk index.
+ * @param[in]  data       The chunk data (used for the CRC).
+ * @param[in]  len        Bytes of data.
+ * @param[out] buf        At least MQOTA_CHUNK_HEADER_LEN bytes.
+ * @param[in]  cap        Capacity of buf.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_NO_SPACE.
+ */
+mqota_status_t mqota_chunk_encode_header(uint32_t release_id, uint32_t index,
+                                         const uint8_t *data, uint32_t len, uint8_t *buf,
+                                         size_t cap);
+
+/**
+ * @brief Decode a CHUNK message and check its CRC-32.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED (payload shorter than the length field),
+ *         MQOTA_ERR_MALFORMED (payload longer than the length field), MQOTA_ERR_VERSION,
+ *         MQOTA_ERR_TYPE, MQOTA_ERR_CRC.
+ */
+mqota_status_t mqota_chunk_decode(const uint8_t *buf, size_t len, mqota_chunk_t *chunk);
+
+/**
+ * @brief Encode an ACK message (always MQOTA_ACK_LEN bytes).
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_NO_SPACE.
+ */
+mqota_status_t mqota_ack_encode(const mqota_ack_t *ack, uint8_t *buf, size_t cap,
+                                size_t *out_len);
+
+/**
+ * @brief Decode an ACK message.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (wrong length),
+ *         MQOTA_ERR_VERSION, MQOTA_ERR_TYPE.
+ */
+mqota_status_t mqota_ack_decode(const uint8_t *buf, size_t len, mqota_ack_t *ack);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MQOTA_PROTO_H */
