@@ -75,11 +75,27 @@ typedef struct {
  * @param[out] info Parsed fields.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED (len < MQOTA_IMAGE_HEAD_LEN),
  *         MQOTA_ERR_IMAGE (bad magic 0xE9, segment count 0 or > 16, or descriptor magic
- *         is not 0xABCD5432).
+ *         is not 0xABCD5432), MQOTA_ERR_IMAGE also for an unknown chip id is NOT returned:
+ *         callers judge chip ids with mqota_chip_name() != "unknown".
  */
 mqota_status_t mqota_image_parse_head(const uint8_t *buf, size_t len, mqota_image_info_t *info);
 
-/** Streaming structure checker state; treat as opaque. */
+/** Why an image was judged invalid (mqota_image_check_t.fault). */
+typedef enum {
+    MQOTA_IMAGE_FAULT_NONE = 0,
+    MQOTA_IMAGE_FAULT_MAGIC = 1,          /**< byte 0 is not 0xE9 */
+    MQOTA_IMAGE_FAULT_SEGMENT_COUNT = 2,  /**< segment count is 0 or more than 16 */
+    MQOTA_IMAGE_FAULT_SEGMENT_SIZE = 3,   /**< a segment is larger than 16 MiB */
+    MQOTA_IMAGE_FAULT_TRUNCATED = 4,      /**< image ends inside a header, segment, checksum or hash */
+    MQOTA_IMAGE_FAULT_CHECKSUM = 5,       /**< checksum byte does not match the segment data */
+    MQOTA_IMAGE_FAULT_DESC_MAGIC = 6,     /**< esp_app_desc_t magic is not 0xABCD5432 */
+    MQOTA_IMAGE_FAULT_CHIP = 7            /**< chip id is not an ESP32-family chip */
+} mqota_image_fault_t;
+
+/** @brief One-phrase description of a fault ("checksum mismatch", ...). Never NULL. */
+const char *mqota_image_fault_str(mqota_image_fault_t fault);
+
+/** Streaming structure checker state; treat as opaque except the fault fields. */
 typedef struct {
     uint32_t offset;        /**< Bytes consumed so far */
     uint32_t seg_left;      /**< Data bytes left in the current segment */
@@ -93,6 +109,10 @@ typedef struct {
     uint8_t phase;          /**< Internal phase */
     uint8_t expect_checksum;/**< Checksum byte read from the image */
     uint8_t failed;         /**< Non-zero once an error was found (sticky) */
+    uint8_t fault;          /**< mqota_image_fault_t of the first error */
+    uint8_t fault_segment;  /**< Segment index the fault concerns, if any */
+    uint8_t computed_checksum; /**< On MQOTA_IMAGE_FAULT_CHECKSUM: the checksum computed */
+    uint32_t fault_offset;  /**< File offset where the fault was found */
     uint32_t checksum_at;   /**< Offset of the checksum byte once known */
     uint32_t image_len;     /**< Offset just past checksum (+ 32 if hash appended) once known */
     uint8_t appended_hash[32]; /**< Appended SHA-256 as read from the image */
@@ -119,10 +139,11 @@ mqota_status_t mqota_image_check_update(mqota_image_check_t *chk, const uint8_t 
  *                            chk->appended_hash.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED (image ends inside a segment, before
  *         the checksum, or inside the appended hash), MQOTA_ERR_IMAGE (checksum mismatch,
- *         earlier structural error).
+ *         earlier structural error). On error chk->fault says why (the function sets it for
+ *         truncation and checksum faults, so chk is not const).
  * @note Bytes after the appended hash (e.g. a signature block or flash padding) are allowed.
  */
-mqota_status_t mqota_image_check_finish(const mqota_image_check_t *chk, uint32_t *hashed_len);
+mqota_status_t mqota_image_check_finish(mqota_image_check_t *chk, uint32_t *hashed_len);
 
 /**
  * @brief Name of an ESP-IDF chip id ("ESP32", "ESP32-S3", ...), or "unknown".

@@ -137,6 +137,8 @@ typedef struct {
 
 #define MQOTA_ACK_FLAG_RESUMED 0x01u  /**< base comes from persisted progress after a restart */
 #define MQOTA_ACK_FLAG_COMPLETE 0x02u /**< every chunk is written */
+#define MQOTA_ACK_FLAG_REQUEST 0x04u  /**< explicit request (after reconnect or a stall): resend
+                                           every missing chunk of the window now */
 
 /**
  * @brief CRC-32 (IEEE 802.3 polynomial 0xEDB88320, reflected; identical to zlib's crc32()).
