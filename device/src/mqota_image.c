@@ -1,2 +1,330 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "mqota/mqota.h"
+/*
+ * mqota_image.c - ESP32 application image: head parser and streaming structure checker.
+ *
+ * The format is ESP-IDF's "App Image Format" (summary in mqota_image.h). The checker follows
+ * what the second-stage bootloader does in esp_image_format.c, minus everything that needs the
+ * chip (load addresses, chip revision, secure boot):
+ *   - byte 0 is 0xE9, segment count is 1..16 (ESP_IMAGE_MAX_SEGMENTS);
+ *   - every segment length is a multiple of 4 and below 16 MiB (verify_segment_header());
+ *   - 0xEF XOR every segment data byte equals the checksum byte, which sits on the last byte
+ *     of a 16-byte block after the segments (process_checksum());
+ *   - if hash_appended, the next 32 bytes are a SHA-256 of everything up to and including the
+ *     checksum byte. The checker only collects them; the caller owns the SHA-256 engine.
+ * Like the bootloader it does not look at the padding bytes, and bytes after the hash (a
+ * signature block, flash padding) are accepted.
+ *
+ * The XOR is done byte by byte; ESP-IDF folds 32-bit words, which gives the same result
+ * because every segment length is a multiple of 4.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "mqota/mqota_image.h"
+
+#define SEGMENT_LEN_LIMIT 0x1000000u /* 16 MiB: ESP-IDF's SIXTEEN_MB, lengths must be below */
+#define CHECKSUM_ALIGN 16u
+#define HASH_LEN 32u                  /* appended SHA-256 */
+
+/* Byte offsets in esp_image_header_t and esp_app_desc_t (file offsets). */
+#define HDR_SEGMENT_COUNT 1u
+#define HDR_ENTRY_ADDR 4u
+#define HDR_CHIP_ID 12u
+#define HDR_HASH_APPENDED 23u
+#define DESC_MAGIC_AT 32u
+#define DESC_SECURE_VERSION_AT 36u
+#define DESC_VERSION_AT 48u
+#define DESC_PROJECT_AT 80u
+#define DESC_TIME_AT 112u
+#define DESC_DATE_AT 128u
+#define DESC_IDF_VER_AT 144u
+#define DESC_ELF_SHA_AT 176u
+
+/* Checker phases (mqota_image_check_t.phase). */
+enum {
+    PH_HEADER = 0,   /* collecting the 24-byte image header */
+    PH_SEG_HDR = 1,  /* collecting an 8-byte segment header */
+    PH_SEG_DATA = 2, /* inside a segment's data */
+    PH_CHECKSUM = 3, /* skipping padding, then reading the checksum byte */
+    PH_HASH = 4,     /* collecting the appended SHA-256 */
+    PH_DONE = 5      /* image complete; further bytes are ignored */
+};
+
+static uint16_t get_u16(const uint8_t *p)
+{
+    return (uint16_t)((uint16_t)p[0] | (uint16_t)((uint16_t)p[1] << 8));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+static bool segment_count_ok(uint8_t count)
+{
+    return count >= 1u && count <= MQOTA_IMAGE_MAX_SEGMENTS;
+}
+
+/* Copy a NUL-padded fixed-size field of n bytes into dst[n + 1]: stop at the first NUL, zero
+ * the rest, always terminate (a field may use all n bytes). */
+static void copy_field(char *dst, const uint8_t *src, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n && src[i] != 0u) {
+        dst[i] = (char)src[i];
+        i++;
+    }
+    memset(dst + i, 0, n + 1u - i);
+}
+
+mqota_status_t mqota_image_parse_head(const uint8_t *buf, size_t len, mqota_image_info_t *info)
+{
+    if (buf == NULL || info == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    if (len < MQOTA_IMAGE_HEAD_LEN) {
+        return MQOTA_ERR_TRUNCATED;
+    }
+    if (buf[0] != MQOTA_IMAGE_MAGIC || !segment_count_ok(buf[HDR_SEGMENT_COUNT]) ||
+        get_u32(buf + DESC_MAGIC_AT) != MQOTA_APP_DESC_MAGIC) {
+        return MQOTA_ERR_IMAGE;
+    }
+    memset(info, 0, sizeof(*info));
+    info->segment_count = buf[HDR_SEGMENT_COUNT];
+    info->chip_id = get_u16(buf + HDR_CHIP_ID);
+    info->hash_appended = buf[HDR_HASH_APPENDED] != 0u ? 1u : 0u;
+    info->entry_addr = get_u32(buf + HDR_ENTRY_ADDR);
+    info->secure_version = get_u32(buf + DESC_SECURE_VERSION_AT);
+    copy_field(info->version, buf + DESC_VERSION_AT, sizeof(info->version) - 1u);
+    copy_field(info->project_name, buf + DESC_PROJECT_AT, sizeof(info->project_name) - 1u);
+    copy_field(info->time, buf + DESC_TIME_AT, sizeof(info->time) - 1u);
+    copy_field(info->date, buf + DESC_DATE_AT, sizeof(info->date) - 1u);
+    copy_field(info->idf_ver, buf + DESC_IDF_VER_AT, sizeof(info->idf_ver) - 1u);
+    memcpy(info->app_elf_sha256, buf + DESC_ELF_SHA_AT, sizeof(info->app_elf_sha256));
+    return MQOTA_OK;
+}
+
+const char *mqota_image_fault_str(mqota_image_fault_t fault)
+{
+    switch (fault) {
+    case MQOTA_IMAGE_FAULT_NONE: return "no fault";
+    case MQOTA_IMAGE_FAULT_MAGIC: return "bad image magic (byte 0 is not 0xE9)";
+    case MQOTA_IMAGE_FAULT_SEGMENT_COUNT: return "segment count is 0 or more than 16";
+    case MQOTA_IMAGE_FAULT_SEGMENT_SIZE: return "segment length not a multiple of 4 or 16 MiB or more";
+    case MQOTA_IMAGE_FAULT_TRUNCATED: return "image is truncated";
+    case MQOTA_IMAGE_FAULT_CHECKSUM: return "checksum mismatch";
+    case MQOTA_IMAGE_FAULT_DESC_MAGIC: return "bad app descriptor magic";
+    case MQOTA_IMAGE_FAULT_CHIP: return "unknown chip id";
+    }
+    return "unknown fault";
+}
+
+const char *mqota_chip_name(uint16_t chip_id)
+{
+    switch (chip_id) {
+    case MQOTA_CHIP_ESP32: return "ESP32";
+    case MQOTA_CHIP_ESP32S2: return "ESP32-S2";
+    case MQOTA_CHIP_ESP32C3: return "ESP32-C3";
+    case MQOTA_CHIP_ESP32S3: return "ESP32-S3";
+    case MQOTA_CHIP_ESP32C2: return "ESP32-C2";
+    case MQOTA_CHIP_ESP32C6: return "ESP32-C6";
+    case MQOTA_CHIP_ESP32H2: return "ESP32-H2";
+    case MQOTA_CHIP_ESP32P4: return "ESP32-P4";
+    default: return "unknown";
+    }
+}
+
+void mqota_image_check_init(mqota_image_check_t *chk)
+{
+    if (chk == NULL) {
+        return;
+    }
+    memset(chk, 0, sizeof(*chk));
+    chk->phase = PH_HEADER;
+    chk->checksum = MQOTA_CHECKSUM_SEED;
+}
+
+/* Record the first fault; the checker refuses everything after it. */
+static mqota_status_t fail(mqota_image_check_t *chk, mqota_image_fault_t fault, uint8_t segment,
+                           uint32_t offset)
+{
+    chk->failed = 1u;
+    chk->fault = (uint8_t)fault;
+    chk->fault_segment = segment;
+    chk->fault_offset = offset;
+    return fault == MQOTA_IMAGE_FAULT_TRUNCATED ? MQOTA_ERR_TRUNCATED : MQOTA_ERR_IMAGE;
+}
+
+/* A segment's data is complete: go to the next segment header or, after the last segment,
+ * to the checksum byte on the last byte of the current 16-byte block. */
+static void end_segment(mqota_image_check_t *chk)
+{
+    if (chk->seg_index < chk->segment_count) {
+        chk->phase = PH_SEG_HDR;
+        chk->hdr_fill = 0u;
+        return;
+    }
+    chk->checksum_at = chk->offset | (CHECKSUM_ALIGN - 1u);
+    chk->image_len = chk->checksum_at + 1u + (chk->hash_appended ? HASH_LEN : 0u);
+    chk->phase = PH_CHECKSUM;
+}
+
+/* Copy up to `want - hdr_fill` bytes into hdr; returns the bytes taken. */
+static size_t fill_hdr(mqota_image_check_t *chk, const uint8_t *data, size_t len, size_t want)
+{
+    size_t n = want - chk->hdr_fill;
+
+    if (n > len) {
+        n = len;
+    }
+    memcpy(chk->hdr + chk->hdr_fill, data, n);
+    chk->hdr_fill = (uint8_t)(chk->hdr_fill + n);
+    return n;
+}
+
+/*
+ * Feed bytes. Each pass of the loop consumes as much as the current phase can take, so a
+ * whole-file call runs the XOR over segment data in one tight loop, and a 1-byte call costs a
+ * few comparisons. Structural faults are found as soon as the bytes that show them arrive.
+ */
+mqota_status_t mqota_image_check_update(mqota_image_check_t *chk, const uint8_t *data, size_t len)
+{
+    size_t n;
+    size_t i;
+    uint32_t seg_len;
+
+    if (chk == NULL || (data == NULL && len > 0u)) {
+        return MQOTA_ERR_ARG;
+    }
+    if (chk->failed) {
+        return chk->fault == MQOTA_IMAGE_FAULT_TRUNCATED ? MQOTA_ERR_TRUNCATED : MQOTA_ERR_IMAGE;
+    }
+    while (len > 0u) {
+        switch (chk->phase) {
+        case PH_HEADER:
+            n = fill_hdr(chk, data, len, MQOTA_IMAGE_HEADER_LEN);
+            if (chk->hdr[0] != MQOTA_IMAGE_MAGIC) {
+                return fail(chk, MQOTA_IMAGE_FAULT_MAGIC, 0u, 0u);
+            }
+            if (chk->hdr_fill > HDR_SEGMENT_COUNT && !segment_count_ok(chk->hdr[HDR_SEGMENT_COUNT])) {
+                return fail(chk, MQOTA_IMAGE_FAULT_SEGMENT_COUNT, 0u, HDR_SEGMENT_COUNT);
+            }
+            if (chk->hdr_fill == MQOTA_IMAGE_HEADER_LEN) {
+                chk->segment_count = chk->hdr[HDR_SEGMENT_COUNT];
+                chk->hash_appended = chk->hdr[HDR_HASH_APPENDED] != 0u ? 1u : 0u;
+                chk->next_hdr_at = MQOTA_IMAGE_HEADER_LEN;
+                chk->hdr_fill = 0u;
+                chk->phase = PH_SEG_HDR;
+            }
+            break;
+
+        case PH_SEG_HDR:
+            n = fill_hdr(chk, data, len, MQOTA_SEGMENT_HEADER_LEN);
+            if (chk->hdr_fill == MQOTA_SEGMENT_HEADER_LEN) {
+                seg_len = get_u32(chk->hdr + 4);
+                if (seg_len >= SEGMENT_LEN_LIMIT || (seg_len & 3u) != 0u) {
+                    return fail(chk, MQOTA_IMAGE_FAULT_SEGMENT_SIZE, chk->seg_index,
+                                chk->next_hdr_at);
+                }
+                chk->seg_index++;
+                chk->seg_left = seg_len;
+                chk->next_hdr_at = chk->offset + (uint32_t)n + seg_len;
+                chk->phase = PH_SEG_DATA;
+                if (seg_len == 0u) {
+                    chk->offset += (uint32_t)n; /* end_segment() reads the offset */
+                    data += n;
+                    len -= n;
+                    end_segment(chk);
+                    continue;
+                }
+            }
+            break;
+
+        case PH_SEG_DATA:
+            n = len < chk->seg_left ? len : chk->seg_left;
+            for (i = 0; i < n; i++) {
+                chk->checksum ^= data[i];
+            }
+            chk->seg_left -= (uint32_t)n;
+            if (chk->seg_left == 0u) {
+                chk->offset += (uint32_t)n;
+                data += n;
+                len -= n;
+                end_segment(chk);
+                continue;
+            }
+            break;
+
+        case PH_CHECKSUM:
+            if (chk->offset < chk->checksum_at) {
+                n = chk->checksum_at - chk->offset; /* padding, not inspected */
+                if (n > len) {
+                    n = len;
+                }
+            } else {
+                n = 1u;
+                chk->expect_checksum = data[0];
+                chk->phase = chk->hash_appended ? PH_HASH : PH_DONE;
+            }
+            break;
+
+        case PH_HASH:
+            n = HASH_LEN - chk->hash_fill;
+            if (n > len) {
+                n = len;
+            }
+            memcpy(chk->appended_hash + chk->hash_fill, data, n);
+            chk->hash_fill = (uint8_t)(chk->hash_fill + n);
+            if (chk->hash_fill == HASH_LEN) {
+                chk->phase = PH_DONE;
+            }
+            break;
+
+        default: /* PH_DONE: trailing bytes are allowed; keep the offset from wrapping */
+            n = len;
+            if (n > (size_t)(UINT32_MAX - chk->offset)) {
+                n = (size_t)(UINT32_MAX - chk->offset);
+            }
+            chk->offset += (uint32_t)n;
+            return MQOTA_OK;
+        }
+        chk->offset += (uint32_t)n;
+        data += n;
+        len -= n;
+    }
+    return MQOTA_OK;
+}
+
+/*
+ * The image ended. It is complete once the checksum byte and (if announced) the 32-byte hash
+ * were read; then the checksum decides. A truncation is recorded as a fault with the offset
+ * where the input stopped and, when it stopped in a segment or its header, that segment.
+ */
+mqota_status_t mqota_image_check_finish(mqota_image_check_t *chk, uint32_t *hashed_len)
+{
+    uint8_t segment;
+
+    if (chk == NULL || hashed_len == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    *hashed_len = 0u;
+    if (chk->failed) {
+        return chk->fault == MQOTA_IMAGE_FAULT_TRUNCATED ? MQOTA_ERR_TRUNCATED : MQOTA_ERR_IMAGE;
+    }
+    if (chk->phase != PH_DONE) {
+        segment = chk->phase == PH_SEG_DATA ? (uint8_t)(chk->seg_index - 1u) : chk->seg_index;
+        return fail(chk, MQOTA_IMAGE_FAULT_TRUNCATED, segment, chk->offset);
+    }
+    if (chk->expect_checksum != chk->checksum) {
+        chk->computed_checksum = chk->checksum;
+        return fail(chk, MQOTA_IMAGE_FAULT_CHECKSUM, 0u, chk->checksum_at);
+    }
+    if (chk->hash_appended) {
+        *hashed_len = chk->checksum_at + 1u;
+    }
+    return MQOTA_OK;
+}
