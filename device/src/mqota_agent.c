@@ -1,2 +1,823 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mqota_agent.c - the device agent's state machine.
+ *
+ * The agent owns no memory beyond its context struct and touches the outside world only
+ * through the injected platform hooks. Everything that must survive a reset is written to the
+ * key-value store before the agent acknowledges it (see docs/PROTOCOL.md "Device persistence"):
+ *
+ *   "mq.prog"   transfer progress: which release goes into which slot, and the first chunk not
+ *               yet written. Written every time that chunk index advances, before the ACK.
+ *   "mq.slot0"  which release (id, version) a slot holds; erased before the slot is
+ *   "mq.slot1"  overwritten, written after the image in it is verified.
+ *   "mq.boot"   the boot attempt: release, from-slot, to-slot, failure reason. Written just before
+ *               the boot slot changes; read after the reboot to tell confirm from rollback.
+ */
 #include "mqota/mqota.h"
+
+#include <string.h>
+
+#define PROGRESS_MAGIC 0x4D515031u /* "MQP1" */
+#define SLOTREC_MAGIC 0x4D515331u  /* "MQS1" */
+#define ATTEMPT_MAGIC 0x4D514231u  /* "MQB1" */
+
+#define KEY_PROGRESS "mq.prog"
+#define KEY_ATTEMPT "mq.boot"
+
+#define STATE_REFRESH_MS 5000u /* STATE re-published at most this often while downloading */
+#define FLASH_SECTOR 4096u
+
+/* Persisted record: which release a slot holds. */
+typedef struct {
+    uint32_t magic;
+    uint32_t release_id;
+    char version[MQOTA_STR_MAX + 1];
+    uint32_t crc;
+} slot_record_t;
+
+/* Persisted record: the boot attempt into a new image. */
+typedef struct {
+    uint32_t magic;
+    uint32_t release_id;
+    uint32_t deployment_id;
+    uint8_t from_slot;
+    uint8_t to_slot;
+    uint8_t reason; /* mqota_reason_t recorded by the new image before it rolled back */
+    uint8_t reserved;
+    uint32_t crc;
+} attempt_record_t;
+
+/* ---------------------------------------------------------------------------------------- */
+/* Small helpers                                                                              */
+
+static bool is_pow2(uint32_t v)
+{
+    return v != 0u && (v & (v - 1u)) == 0u;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = 0;
+    if (src != NULL) {
+        while (n + 1u < cap && src[n] != '\0') {
+            dst[n] = src[n];
+            n++;
+        }
+    }
+    dst[n] = '\0';
+}
+
+static bool bit_get(const mqota_agent_t *a, uint32_t i)
+{
+    return (a->bitmap[i >> 3] >> (i & 7u)) & 1u;
+}
+
+static void bit_set(mqota_agent_t *a, uint32_t i)
+{
+    a->bitmap[i >> 3] = (uint8_t)(a->bitmap[i >> 3] | (1u << (i & 7u)));
+}
+
+/* Read a fixed-size record whose last 4 bytes are a CRC-32 of the rest and whose first 4 bytes
+ * are `magic`. Returns true only for a complete, intact record. */
+static bool record_load(mqota_agent_t *a, const char *key, void *rec, size_t size, uint32_t magic)
+{
+    size_t len = 0;
+    uint32_t m, crc;
+    if (a->plat.kv_get(a->plat.ctx, key, rec, size, &len) != 0 || len != size) {
+        return false;
+    }
+    memcpy(&m, rec, sizeof(m));
+    memcpy(&crc, (const uint8_t *)rec + size - 4u, sizeof(crc));
+    return m == magic && crc == mqota_crc32(0, rec, size - 4u);
+}
+
+static bool record_save(mqota_agent_t *a, const char *key, void *rec, size_t size)
+{
+    uint32_t crc = mqota_crc32(0, rec, size - 4u);
+    memcpy((uint8_t *)rec + size - 4u, &crc, sizeof(crc));
+    return a->plat.kv_set(a->plat.ctx, key, rec, size) == 0;
+}
+
+static const char *slot_key(uint8_t slot)
+{
+    return slot == 0u ? "mq.slot0" : "mq.slot1";
+}
+
+/* Write the topic <prefix>/dev/<id>/<leaf> into buf. */
+static mqota_status_t build_topic(const mqota_agent_t *a, const char *leaf, char *buf, size_t cap)
+{
+    const char *parts[5] = {a->prefix, "/dev/", a->device_id, "/", leaf};
+    size_t n = 0;
+    for (size_t p = 0; p < 5u; p++) {
+        for (const char *c = parts[p]; *c != '\0'; c++) {
+            if (n + 1u >= cap) {
+                return MQOTA_ERR_NO_SPACE;
+            }
+            buf[n++] = *c;
+        }
+    }
+    buf[n] = '\0';
+    return MQOTA_OK;
+}
+
+static const char *const topic_leaf[] = {"state", "online", "offer", "chunk", "ack"};
+
+/* True if `topic` is exactly <prefix>/dev/<id>/<leaf>, compared without building it. */
+static bool topic_is(const mqota_agent_t *a, const char *topic, const char *leaf)
+{
+    const char *parts[5] = {a->prefix, "/dev/", a->device_id, "/", leaf};
+    const char *t = topic;
+    for (size_t p = 0; p < 5u; p++) {
+        size_t l = strlen(parts[p]);
+        if (strncmp(t, parts[p], l) != 0) {
+            return false;
+        }
+        t += l;
+    }
+    return *t == '\0';
+}
+
+static uint32_t chunk_len(const mqota_agent_t *a, uint32_t index)
+{
+    uint32_t off = index * a->offer.chunk_size;
+    uint32_t left = a->offer.image_size - off;
+    return left < a->offer.chunk_size ? left : a->offer.chunk_size;
+}
+
+static void set_state(mqota_agent_t *a, mqota_update_state_t st, mqota_reason_t reason)
+{
+    a->state = (uint8_t)st;
+    a->reason = (uint8_t)reason;
+    a->state_dirty = true;
+}
+
+/* End the transfer in progress with `reason`. The old image keeps running; the progress record
+ * is dropped so that a new offer starts clean. */
+static void fail(mqota_agent_t *a, mqota_reason_t reason)
+{
+    MQOTA_LOG(1, "update of release %u failed: %s", (unsigned)a->target_release,
+              mqota_reason_name(reason));
+    (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
+    a->have_offer = false;
+    a->ack_due = false;
+    set_state(a, MQOTA_STATE_FAILED, reason);
+}
+
+static mqota_status_t persist_progress(mqota_agent_t *a)
+{
+    mqota_progress_t p;
+    memset(&p, 0, sizeof(p));
+    p.magic = PROGRESS_MAGIC;
+    p.release_id = a->offer.release_id;
+    p.deployment_id = a->offer.deployment_id;
+    p.image_size = a->offer.image_size;
+    p.chunk_size = a->offer.chunk_size;
+    p.base = a->base;
+    p.slot = a->target_slot;
+    memcpy(p.sha256, a->offer.sha256, MQOTA_SHA256_LEN);
+    return record_save(a, KEY_PROGRESS, &p, sizeof(p)) ? MQOTA_OK : MQOTA_ERR_PLATFORM;
+}
+
+/* Mark the running (pending-verify) image invalid and reboot into the previous slot. The
+ * reason is recorded in the attempt record so that the old image can report it. */
+static void roll_back(mqota_agent_t *a, mqota_reason_t reason)
+{
+    attempt_record_t at;
+    if (record_load(a, KEY_ATTEMPT, &at, sizeof(at), ATTEMPT_MAGIC)) {
+        at.reason = (uint8_t)reason;
+        (void)record_save(a, KEY_ATTEMPT, &at, sizeof(at));
+    }
+    (void)a->plat.slot_mark_invalid(a->plat.ctx);
+    set_state(a, MQOTA_STATE_ROLLED_BACK, reason);
+    a->reboot_requested = true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Init                                                                                       */
+
+static bool id_valid(const char *id)
+{
+    size_t n = 0;
+    if (id == NULL) {
+        return false;
+    }
+    for (; id[n] != '\0'; n++) {
+        char c = id[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.';
+        if (!ok || n >= MQOTA_DEVICE_ID_MAX) {
+            return false;
+        }
+    }
+    return n > 0u;
+}
+
+static bool hooks_present(const mqota_platform_t *p)
+{
+    return p->publish && p->subscribe && p->running && p->slot_size && p->slot_begin &&
+           p->slot_write && p->slot_read && p->slot_end && p->slot_set_boot && p->slot_state &&
+           p->slot_mark_valid && p->slot_mark_invalid && p->reboot && p->kv_get && p->kv_set &&
+           p->kv_erase && p->now_ms && p->sha256_begin && p->sha256_update && p->sha256_finish;
+}
+
+/* Work out, after boot, whether this boot follows an update attempt: confirm pending, report a
+ * rollback, or nothing. */
+static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
+{
+    mqota_slot_state_t st = MQOTA_SLOT_UNDEFINED;
+    attempt_record_t at;
+    bool have_attempt = record_load(a, KEY_ATTEMPT, &at, sizeof(at), ATTEMPT_MAGIC);
+
+    if (a->plat.slot_state(a->plat.ctx, &st) != 0) {
+        st = MQOTA_SLOT_UNDEFINED;
+    }
+    if (have_attempt) {
+        /* Remember which offer this was, so its retained copy is not taken up again. */
+        a->target_release = at.release_id;
+        a->offer.release_id = at.release_id;
+        a->offer.deployment_id = at.deployment_id;
+    }
+    if (st == MQOTA_SLOT_PENDING_VERIFY) {
+        /* First boot of a new image: confirm once the broker is reachable. */
+        a->state = MQOTA_STATE_PENDING_VERIFY;
+        a->pending_since_ms = now_ms;
+    } else if (have_attempt && a->running.running_slot == at.to_slot) {
+        /* Confirmed earlier; the record outlived a reset between confirm and erase. */
+        a->state = MQOTA_STATE_CONFIRMED;
+        (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
+    } else if (have_attempt) {
+        /* The bootloader brought us back to the old slot. */
+        a->state = MQOTA_STATE_ROLLED_BACK;
+        a->reason = at.reason != MQOTA_REASON_NONE ? at.reason : (uint8_t)MQOTA_REASON_RESET;
+        (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
+    } else {
+        a->state = MQOTA_STATE_IDLE;
+    }
+}
+
+mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
+                                const mqota_platform_t *plat, uint64_t now_ms)
+{
+    slot_record_t sr;
+    const char *prefix;
+    if (agent == NULL || cfg == NULL || plat == NULL || !hooks_present(plat) ||
+        !id_valid(cfg->device_id) || !is_pow2(cfg->max_chunk) || cfg->max_chunk < MQOTA_CHUNK_MIN ||
+        cfg->max_chunk > MQOTA_CHUNK_MAX || cfg->max_window < 1u ||
+        cfg->max_window > MQOTA_SACK_BITS) {
+        return MQOTA_ERR_ARG;
+    }
+    prefix = cfg->topic_prefix != NULL ? cfg->topic_prefix : MQOTA_TOPIC_PREFIX_DEFAULT;
+    if (strlen(prefix) == 0u || strlen(prefix) >= sizeof(agent->prefix)) {
+        return MQOTA_ERR_ARG;
+    }
+    memset(agent, 0, sizeof(*agent));
+    agent->plat = *plat;
+    copy_str(agent->device_id, sizeof(agent->device_id), cfg->device_id);
+    copy_str(agent->prefix, sizeof(agent->prefix), prefix);
+    agent->max_chunk = cfg->max_chunk;
+    agent->max_window = cfg->max_window;
+    agent->confirm_timeout_ms =
+        cfg->confirm_timeout_ms != 0u ? cfg->confirm_timeout_ms : MQOTA_CONFIRM_TIMEOUT_MS;
+    agent->verify_budget =
+        cfg->verify_bytes_per_process != 0u ? cfg->verify_bytes_per_process : MQOTA_VERIFY_STEP;
+    agent->auto_reboot = cfg->auto_reboot;
+
+    if (plat->running(plat->ctx, &agent->running) != 0 || agent->running.slot_count < 2u ||
+        agent->running.running_slot >= agent->running.slot_count) {
+        return MQOTA_ERR_PLATFORM;
+    }
+    if (record_load(agent, slot_key(agent->running.running_slot), &sr, sizeof(sr),
+                    SLOTREC_MAGIC)) {
+        agent->running_release = sr.release_id;
+        copy_str(agent->release_version, sizeof(agent->release_version), sr.version);
+    }
+    recover_after_boot(agent, now_ms);
+    agent->state_dirty = true;
+    return MQOTA_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Outgoing messages                                                                          */
+
+void mqota_agent_state_msg(const mqota_agent_t *a, mqota_state_msg_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->state = a->state;
+    m->reason = a->reason;
+    m->running_slot = a->running.running_slot;
+    m->chip_id = a->running.chip_id;
+    m->max_window = a->max_window;
+    m->max_chunk = a->max_chunk;
+    m->caps = MQOTA_CAP_RESUME | MQOTA_CAP_SACK | MQOTA_CAP_ROLLBACK;
+    m->running_release = a->running_release;
+    m->target_release = a->target_release;
+    m->progress = a->progress_bytes;
+    m->image_size = a->have_offer || a->state != MQOTA_STATE_IDLE ? a->offer.image_size : 0u;
+    m->boot_count = a->running.boot_count;
+    copy_str(m->project, sizeof(m->project), a->running.project);
+    copy_str(m->version, sizeof(m->version), a->running.version);
+    copy_str(m->idf_ver, sizeof(m->idf_ver), a->running.idf_ver);
+    copy_str(m->release_version, sizeof(m->release_version), a->release_version);
+}
+
+static mqota_status_t publish_state(mqota_agent_t *a, uint64_t now_ms)
+{
+    mqota_state_msg_t m;
+    size_t len = 0;
+    mqota_agent_state_msg(a, &m);
+    if (mqota_state_encode(&m, a->io, sizeof(a->io), &len) != MQOTA_OK ||
+        build_topic(a, "state", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+        return MQOTA_ERR_NO_SPACE;
+    }
+    if (a->plat.publish(a->plat.ctx, a->topic, a->io, len, 1, true) != 0) {
+        return MQOTA_ERR_PLATFORM;
+    }
+    a->state_dirty = false;
+    a->last_state_ms = now_ms;
+    a->state_progress = a->progress_bytes;
+    return MQOTA_OK;
+}
+
+static mqota_status_t publish_ack(mqota_agent_t *a, uint64_t now_ms)
+{
+    mqota_ack_t ack;
+    uint8_t buf[MQOTA_ACK_LEN];
+    size_t len = 0;
+    memset(&ack, 0, sizeof(ack));
+    ack.release_id = a->offer.release_id;
+    ack.base = a->base;
+    for (uint32_t k = 0; k < MQOTA_SACK_BITS; k++) {
+        uint32_t i = a->base + 1u + k;
+        if (i < a->chunk_count && bit_get(a, i)) {
+            ack.sack |= (uint64_t)1u << k;
+        }
+    }
+    ack.window = a->window;
+    ack.flags = a->ack_flags;
+    if (a->received == a->chunk_count) {
+        ack.flags |= MQOTA_ACK_FLAG_COMPLETE;
+    }
+    if (mqota_ack_encode(&ack, buf, sizeof(buf), &len) != MQOTA_OK ||
+        build_topic(a, "ack", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+        return MQOTA_ERR_NO_SPACE;
+    }
+    if (a->plat.publish(a->plat.ctx, a->topic, buf, len, 0, false) != 0) {
+        return MQOTA_ERR_PLATFORM;
+    }
+    a->ack_due = false;
+    a->ack_flags = 0;
+    a->last_ack_ms = now_ms;
+    return MQOTA_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Incoming messages                                                                          */
+
+static bool transferring(const mqota_agent_t *a)
+{
+    return a->have_offer &&
+           (a->state == MQOTA_STATE_OFFERED || a->state == MQOTA_STATE_DOWNLOADING);
+}
+
+/* Start (or resume) the transfer described by a->offer into the inactive slot. */
+static void start_transfer(mqota_agent_t *a)
+{
+    mqota_progress_t p;
+    uint32_t slot_bytes = 0;
+    uint32_t erase_from = 0;
+    uint32_t cs = a->offer.chunk_size;
+
+    a->target_slot = (uint8_t)((a->running.running_slot + 1u) % a->running.slot_count);
+    a->target_release = a->offer.release_id;
+    a->have_offer = true;
+    a->base = 0;
+    a->received = 0;
+    a->progress_bytes = 0;
+    a->resumed = false;
+    memset(a->bitmap, 0, sizeof(a->bitmap));
+
+    if (a->offer.chip_id != a->running.chip_id) {
+        fail(a, MQOTA_REASON_CHIP_MISMATCH);
+        return;
+    }
+    if (!is_pow2(cs) || cs < MQOTA_CHUNK_MIN || cs > a->max_chunk) {
+        fail(a, MQOTA_REASON_BAD_CHUNK_SIZE);
+        return;
+    }
+    if (a->plat.slot_size(a->plat.ctx, a->target_slot, &slot_bytes) != 0 ||
+        a->offer.image_size == 0u || a->offer.image_size > slot_bytes) {
+        fail(a, MQOTA_REASON_TOO_LARGE);
+        return;
+    }
+    a->chunk_count = (a->offer.image_size + cs - 1u) / cs;
+    if (a->chunk_count > MQOTA_MAX_CHUNKS) {
+        fail(a, MQOTA_REASON_TOO_MANY_CHUNKS);
+        return;
+    }
+    a->window = a->offer.window != 0u && a->offer.window < a->max_window ? a->offer.window
+                                                                         : a->max_window;
+
+    if (record_load(a, KEY_PROGRESS, &p, sizeof(p), PROGRESS_MAGIC) &&
+        p.release_id == a->offer.release_id && p.image_size == a->offer.image_size &&
+        p.chunk_size == cs && p.slot == a->target_slot && p.base <= a->chunk_count &&
+        memcmp(p.sha256, a->offer.sha256, MQOTA_SHA256_LEN) == 0) {
+        /* Resume: keep whole erase sectors below the persisted base; the sector holding the
+         * base may be partly written, so it is erased and its chunks fetched again. */
+        uint32_t off = p.base * cs;
+        erase_from = off - off % FLASH_SECTOR;
+        a->base = erase_from / cs;
+        a->resumed = a->base > 0u;
+    } else {
+        /* The slot's old content is about to go: forget which release it held. */
+        (void)a->plat.kv_erase(a->plat.ctx, slot_key(a->target_slot));
+    }
+    if (a->plat.slot_begin(a->plat.ctx, a->target_slot, a->offer.image_size, erase_from) != 0) {
+        fail(a, MQOTA_REASON_FLASH);
+        return;
+    }
+    for (uint32_t i = 0; i < a->base; i++) {
+        bit_set(a, i);
+    }
+    a->received = a->base;
+    a->progress_bytes = a->base * cs;
+    if (persist_progress(a) != MQOTA_OK) {
+        fail(a, MQOTA_REASON_STORE);
+        return;
+    }
+    MQOTA_LOG(2, "release %u: %s at chunk %u of %u", (unsigned)a->offer.release_id,
+              a->resumed ? "resuming" : "starting", (unsigned)a->base, (unsigned)a->chunk_count);
+    set_state(a, MQOTA_STATE_OFFERED, MQOTA_REASON_NONE);
+    a->ack_due = true;
+    a->ack_flags = a->resumed ? MQOTA_ACK_FLAG_RESUMED : 0u;
+    if (a->received == a->chunk_count) {
+        a->state = MQOTA_STATE_DOWNLOADING;
+    }
+}
+
+static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, size_t len,
+                                   uint64_t now_ms)
+{
+    mqota_offer_t offer;
+    mqota_status_t st;
+
+    if (len == 0u) {
+        /* The server cleared the offer: the deployment ended or was cancelled. */
+        if (transferring(a)) {
+            (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
+            a->have_offer = false;
+            set_state(a, MQOTA_STATE_IDLE, MQOTA_REASON_NONE);
+            return MQOTA_OK;
+        }
+        return MQOTA_IGNORED;
+    }
+    st = mqota_offer_decode(payload, len, &offer);
+    if (st != MQOTA_OK) {
+        if (!transferring(a) && a->state != MQOTA_STATE_VERIFYING) {
+            set_state(a, MQOTA_STATE_FAILED, MQOTA_REASON_MALFORMED_OFFER);
+        }
+        return st;
+    }
+    /* The retained offer comes again after every reconnect: same offer, nothing to do. */
+    if (offer.release_id == a->target_release &&
+        (offer.deployment_id == a->offer.deployment_id || !a->have_offer)) {
+        switch ((mqota_update_state_t)a->state) {
+        case MQOTA_STATE_OFFERED:
+        case MQOTA_STATE_DOWNLOADING:
+        case MQOTA_STATE_VERIFYING:
+        case MQOTA_STATE_READY_TO_REBOOT:
+        case MQOTA_STATE_PENDING_VERIFY:
+            return MQOTA_IGNORED;
+        case MQOTA_STATE_FAILED:
+        case MQOTA_STATE_ROLLED_BACK:
+            if (offer.deployment_id == a->offer.deployment_id) {
+                return MQOTA_IGNORED; /* a new deployment is needed to try again */
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    if (a->state == MQOTA_STATE_VERIFYING || a->state == MQOTA_STATE_READY_TO_REBOOT ||
+        a->state == MQOTA_STATE_PENDING_VERIFY) {
+        return MQOTA_IGNORED; /* finish the current image first */
+    }
+    a->offer = offer;
+    a->last_rx_ms = now_ms;
+    if (offer.release_id == a->running_release) {
+        /* Already running this release. */
+        a->target_release = offer.release_id;
+        a->have_offer = false;
+        a->progress_bytes = offer.image_size;
+        set_state(a, MQOTA_STATE_CONFIRMED, MQOTA_REASON_NONE);
+        return MQOTA_OK;
+    }
+    start_transfer(a);
+    return a->state == MQOTA_STATE_FAILED ? MQOTA_ERR_STATE : MQOTA_OK;
+}
+
+static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, size_t len,
+                                   uint64_t now_ms)
+{
+    mqota_chunk_t c;
+    mqota_status_t st;
+    uint32_t old_base;
+
+    if (!transferring(a)) {
+        return MQOTA_ERR_STATE;
+    }
+    st = mqota_chunk_decode(payload, len, &c);
+    if (st != MQOTA_OK) {
+        return st; /* dropped; the ACKs show it missing and the server sends it again */
+    }
+    if (c.release_id != a->offer.release_id) {
+        return MQOTA_IGNORED;
+    }
+    if (c.index >= a->chunk_count) {
+        return MQOTA_ERR_RANGE;
+    }
+    if (c.len != chunk_len(a, c.index)) {
+        return MQOTA_ERR_MALFORMED;
+    }
+    a->last_rx_ms = now_ms;
+    if (bit_get(a, c.index)) {
+        a->ack_due = true; /* our earlier ACK may have been lost */
+        return MQOTA_DUPLICATE;
+    }
+    if (a->plat.slot_write(a->plat.ctx, a->target_slot, c.index * a->offer.chunk_size, c.data,
+                           c.len) != 0) {
+        fail(a, MQOTA_REASON_FLASH);
+        return MQOTA_ERR_PLATFORM;
+    }
+    bit_set(a, c.index);
+    a->received++;
+    a->progress_bytes += c.len;
+    old_base = a->base;
+    while (a->base < a->chunk_count && bit_get(a, a->base)) {
+        a->base++;
+    }
+    /* Persist before acknowledging: the server never learns of a chunk a reset could lose. */
+    if (a->base != old_base && persist_progress(a) != MQOTA_OK) {
+        fail(a, MQOTA_REASON_STORE);
+        return MQOTA_ERR_PLATFORM;
+    }
+    if (a->state == MQOTA_STATE_OFFERED) {
+        set_state(a, MQOTA_STATE_DOWNLOADING, MQOTA_REASON_NONE);
+    }
+    a->ack_due = true;
+    return MQOTA_OK;
+}
+
+mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
+                                      const uint8_t *payload, size_t len)
+{
+    uint64_t now_ms;
+    if (agent == NULL || topic == NULL || (payload == NULL && len != 0u)) {
+        return MQOTA_ERR_ARG;
+    }
+    now_ms = agent->plat.now_ms(agent->plat.ctx);
+    if (topic_is(agent, topic, "chunk")) {
+        return handle_chunk(agent, payload, len, now_ms);
+    }
+    if (topic_is(agent, topic, "offer")) {
+        return handle_offer(agent, payload, len, now_ms);
+    }
+    return MQOTA_IGNORED;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Connection                                                                                 */
+
+/* Pending verify and the broker is reachable: run the application's self-test, then confirm
+ * (mark the slot valid) or roll back. */
+static void confirm_or_roll_back(mqota_agent_t *a)
+{
+    bool healthy = a->plat.self_test == NULL || a->plat.self_test(a->plat.ctx);
+    if (!healthy) {
+        roll_back(a, MQOTA_REASON_SELF_TEST);
+        return;
+    }
+    if (a->plat.slot_mark_valid(a->plat.ctx) != 0) {
+        roll_back(a, MQOTA_REASON_SET_BOOT);
+        return;
+    }
+    (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
+    set_state(a, MQOTA_STATE_CONFIRMED, MQOTA_REASON_NONE);
+    MQOTA_LOG(2, "release %u confirmed", (unsigned)a->running_release);
+}
+
+mqota_status_t mqota_agent_on_connect(mqota_agent_t *agent)
+{
+    mqota_agent_t *a = agent;
+    uint64_t now_ms;
+    if (a == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    now_ms = a->plat.now_ms(a->plat.ctx);
+    a->connected = true;
+    if (build_topic(a, "offer", a->topic, sizeof(a->topic)) != MQOTA_OK ||
+        a->plat.subscribe(a->plat.ctx, a->topic, 1) != 0 ||
+        build_topic(a, "chunk", a->topic, sizeof(a->topic)) != MQOTA_OK ||
+        a->plat.subscribe(a->plat.ctx, a->topic, 0) != 0 ||
+        build_topic(a, "online", a->topic, sizeof(a->topic)) != MQOTA_OK ||
+        a->plat.publish(a->plat.ctx, a->topic, (const uint8_t *)MQOTA_ONLINE_PAYLOAD,
+                        sizeof(MQOTA_ONLINE_PAYLOAD) - 1u, 1, true) != 0) {
+        return MQOTA_ERR_PLATFORM;
+    }
+    if (a->state == MQOTA_STATE_PENDING_VERIFY) {
+        confirm_or_roll_back(a);
+    }
+    if (transferring(a)) {
+        /* Whatever was in flight when the link dropped is lost: ask for it now. */
+        a->ack_due = true;
+        a->ack_flags |= MQOTA_ACK_FLAG_REQUEST;
+    }
+    a->state_dirty = true;
+    return publish_state(a, now_ms);
+}
+
+void mqota_agent_on_disconnect(mqota_agent_t *agent)
+{
+    if (agent != NULL) {
+        agent->connected = false;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Periodic work                                                                              */
+
+/* All chunks are written and their bytes are verified: record what the slot holds, record the
+ * boot attempt, and switch the boot slot. Order matters for power loss: the slot record and
+ * the attempt record exist before the boot slot changes. */
+static void switch_boot_slot(mqota_agent_t *a)
+{
+    slot_record_t sr;
+    attempt_record_t at;
+
+    memset(&sr, 0, sizeof(sr));
+    sr.magic = SLOTREC_MAGIC;
+    sr.release_id = a->offer.release_id;
+    copy_str(sr.version, sizeof(sr.version), a->offer.version);
+    memset(&at, 0, sizeof(at));
+    at.magic = ATTEMPT_MAGIC;
+    at.release_id = a->offer.release_id;
+    at.deployment_id = a->offer.deployment_id;
+    at.from_slot = a->running.running_slot;
+    at.to_slot = a->target_slot;
+    if (!record_save(a, slot_key(a->target_slot), &sr, sizeof(sr)) ||
+        !record_save(a, KEY_ATTEMPT, &at, sizeof(at))) {
+        fail(a, MQOTA_REASON_STORE);
+        return;
+    }
+    if (a->plat.slot_set_boot(a->plat.ctx, a->target_slot) != 0) {
+        (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
+        fail(a, MQOTA_REASON_SET_BOOT);
+        return;
+    }
+    (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
+    a->have_offer = false;
+    set_state(a, MQOTA_STATE_READY_TO_REBOOT, MQOTA_REASON_NONE);
+    a->reboot_requested = a->auto_reboot;
+}
+
+/* The whole image is read back: compare its SHA-256 with the offer, check the ESP32 image
+ * structure and chip, then let the platform validate it (esp_ota_end). */
+static void finish_verify(mqota_agent_t *a)
+{
+    uint8_t digest[MQOTA_SHA256_LEN];
+    uint32_t hashed_len = 0;
+    mqota_image_info_t info;
+
+    if (a->plat.sha256_finish(a->plat.ctx, digest) != 0) {
+        fail(a, MQOTA_REASON_FLASH);
+        return;
+    }
+    if (memcmp(digest, a->offer.sha256, MQOTA_SHA256_LEN) != 0) {
+        fail(a, MQOTA_REASON_HASH_MISMATCH);
+        return;
+    }
+    if (mqota_image_check_finish(&a->check, &hashed_len) != MQOTA_OK) {
+        fail(a, MQOTA_REASON_INVALID_IMAGE);
+        return;
+    }
+    if (a->plat.slot_read(a->plat.ctx, a->target_slot, 0, a->io, MQOTA_IMAGE_HEAD_LEN) != 0 ||
+        mqota_image_parse_head(a->io, MQOTA_IMAGE_HEAD_LEN, &info) != MQOTA_OK) {
+        fail(a, MQOTA_REASON_INVALID_IMAGE);
+        return;
+    }
+    if (info.chip_id != a->running.chip_id) {
+        fail(a, MQOTA_REASON_CHIP_MISMATCH);
+        return;
+    }
+    if (a->plat.slot_end(a->plat.ctx, a->target_slot, a->offer.image_size) != 0) {
+        fail(a, MQOTA_REASON_INVALID_IMAGE);
+        return;
+    }
+    switch_boot_slot(a);
+}
+
+/* Read back up to verify_budget bytes of the slot, hashing and structure-checking them. */
+static void verify_step(mqota_agent_t *a)
+{
+    uint32_t budget = a->verify_budget;
+    while (budget > 0u && a->verify_offset < a->offer.image_size) {
+        uint32_t n = a->offer.image_size - a->verify_offset;
+        if (n > sizeof(a->io)) {
+            n = (uint32_t)sizeof(a->io);
+        }
+        if (n > budget) {
+            n = budget;
+        }
+        if (a->plat.slot_read(a->plat.ctx, a->target_slot, a->verify_offset, a->io, n) != 0 ||
+            a->plat.sha256_update(a->plat.ctx, a->io, n) != 0) {
+            fail(a, MQOTA_REASON_FLASH);
+            return;
+        }
+        /* Structural errors are sticky in the checker and reported by finish. */
+        (void)mqota_image_check_update(&a->check, a->io, n);
+        a->verify_offset += n;
+        budget -= n;
+    }
+    if (a->verify_offset >= a->offer.image_size) {
+        finish_verify(a);
+    }
+}
+
+static void start_verify(mqota_agent_t *a)
+{
+    set_state(a, MQOTA_STATE_VERIFYING, MQOTA_REASON_NONE);
+    a->verify_offset = 0;
+    mqota_image_check_init(&a->check);
+    if (a->plat.sha256_begin(a->plat.ctx) != 0) {
+        fail(a, MQOTA_REASON_FLASH);
+    }
+}
+
+mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
+{
+    mqota_agent_t *a = agent;
+    if (a == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    if (a->reboot_done) {
+        return MQOTA_OK;
+    }
+
+    if (transferring(a)) {
+        if (a->connected && now_ms - a->last_rx_ms >= MQOTA_ACK_RETRY_MS &&
+            now_ms - a->last_ack_ms >= MQOTA_ACK_RETRY_MS) {
+            a->ack_due = true; /* stalled: ask for what is missing */
+            a->ack_flags |= MQOTA_ACK_FLAG_REQUEST;
+        }
+        if (a->connected && a->ack_due) {
+            (void)publish_ack(a, now_ms);
+        }
+        if (a->received == a->chunk_count) {
+            start_verify(a);
+        } else if (a->state == MQOTA_STATE_DOWNLOADING && a->progress_bytes != a->state_progress &&
+                   now_ms - a->last_state_ms >= STATE_REFRESH_MS) {
+            a->state_dirty = true;
+        }
+    } else if (a->state == MQOTA_STATE_VERIFYING) {
+        verify_step(a);
+    } else if (a->state == MQOTA_STATE_PENDING_VERIFY && !a->connected &&
+               now_ms - a->pending_since_ms >= a->confirm_timeout_ms) {
+        roll_back(a, MQOTA_REASON_CONFIRM_TIMEOUT);
+    }
+
+    if (a->connected && a->state_dirty) {
+        (void)publish_state(a, now_ms);
+    }
+    /* Reboot once the STATE saying why has been handed to the transport (or we are offline). */
+    if (a->reboot_requested && (!a->state_dirty || !a->connected)) {
+        a->reboot_done = true;
+        a->plat.reboot(a->plat.ctx);
+    }
+    return MQOTA_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Accessors                                                                                  */
+
+mqota_update_state_t mqota_agent_state(const mqota_agent_t *agent)
+{
+    return agent != NULL ? (mqota_update_state_t)agent->state : MQOTA_STATE_IDLE;
+}
+
+mqota_reason_t mqota_agent_reason(const mqota_agent_t *agent)
+{
+    return agent != NULL ? (mqota_reason_t)agent->reason : MQOTA_REASON_NONE;
+}
+
+uint32_t mqota_agent_progress(const mqota_agent_t *agent)
+{
+    return agent != NULL ? agent->progress_bytes : 0u;
+}
+
+mqota_status_t mqota_agent_topic(const mqota_agent_t *agent, mqota_topic_t which, char *buf,
+                                 size_t cap)
+{
+    if (agent == NULL || buf == NULL || (unsigned)which > (unsigned)MQOTA_TOPIC_ACK) {
+        return MQOTA_ERR_ARG;
+    }
+    return build_topic(agent, topic_leaf[which], buf, cap);
+}

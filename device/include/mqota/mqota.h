@@ -46,6 +46,8 @@ typedef struct {
     uint16_t max_window;      /**< Most chunks in flight the device accepts, 1..64 */
     uint32_t confirm_timeout_ms; /**< 0 for MQOTA_CONFIRM_TIMEOUT_MS */
     bool auto_reboot;         /**< Call the reboot hook once the boot slot is switched */
+    uint32_t verify_bytes_per_process; /**< Flash bytes read back per process() call while
+                                            verifying; 0 for MQOTA_VERIFY_STEP */
 } mqota_config_t;
 
 /** Persisted transfer progress (key "mq.prog"); see docs/PROTOCOL.md "Device persistence". */
@@ -70,16 +72,20 @@ typedef struct {
     uint32_t max_chunk;
     uint16_t max_window;
     uint32_t confirm_timeout_ms;
+    uint32_t verify_budget;
     bool auto_reboot;
     bool connected;
     bool state_dirty;         /* STATE must be (re)published */
     bool ack_due;             /* ACK must be sent */
     bool reboot_requested;
+    bool reboot_done;
+    uint8_t ack_flags;        /* MQOTA_ACK_FLAG_* for the next ACK */
 
     mqota_running_t running;
     uint32_t running_release; /* release id of the running image, 0 if unknown */
     char release_version[MQOTA_STR_MAX + 1];
 
+    uint32_t target_release;  /* release of the update in progress or last attempted */
     uint8_t state;            /* mqota_update_state_t */
     uint8_t reason;           /* mqota_reason_t */
     bool have_offer;
@@ -93,6 +99,8 @@ typedef struct {
     uint32_t progress_bytes;  /* bytes written */
     uint64_t last_rx_ms;      /* time of the last chunk or offer */
     uint64_t last_ack_ms;     /* time of the last ACK sent */
+    uint64_t last_state_ms;   /* time of the last STATE published */
+    uint32_t state_progress;  /* progress carried by the last STATE published */
     uint64_t pending_since_ms;/* start of pending-verify */
     uint32_t verify_offset;   /* bytes read back so far while verifying */
     mqota_image_check_t check;

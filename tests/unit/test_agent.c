@@ -1,0 +1,703 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests of the device agent's state machine, with the platform hooks faked in RAM:
+ * two OTA slots, a key-value table, a clock, and a log of what was published. The image is a
+ * real ESP-IDF build from the shared fixtures.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "mqota/mqota.h"
+
+#define SLOT_BYTES (2u * 1024u * 1024u)
+#define KV_MAX 16
+#define PUB_MAX 4096
+
+typedef struct {
+    char key[16];
+    uint8_t val[256];
+    size_t len;
+    int used;
+} kv_entry_t;
+
+typedef struct {
+    char topic[128];
+    uint8_t payload[256];
+    size_t len;
+    int qos;
+    bool retain;
+} pub_t;
+
+/* The fake device: survives "reboots" (re-init of the agent), like flash does. */
+static struct {
+    uint8_t slot[2][SLOT_BYTES];
+    uint8_t running_slot;
+    mqota_slot_state_t running_state;
+    int boot_slot; /* set by slot_set_boot, -1 if not */
+    kv_entry_t kv[KV_MAX];
+    uint64_t now;
+    EVP_MD_CTX *sha;
+    pub_t pubs[PUB_MAX];
+    int npub;
+    int reboots;
+    int mark_valid_calls;
+    int mark_invalid_calls;
+    bool self_test_ok;
+    bool fail_writes;
+    int kv_sets;
+} dev;
+
+static uint8_t *image;
+static size_t image_len;
+static uint8_t image_sha[32];
+
+/* ---- fake hooks ---- */
+static int f_publish(void *c, const char *t, const uint8_t *p, size_t l, int q, bool r)
+{
+    (void)c;
+    assert_true(dev.npub < PUB_MAX);
+    pub_t *e = &dev.pubs[dev.npub++];
+    snprintf(e->topic, sizeof(e->topic), "%s", t);
+    e->len = l < sizeof(e->payload) ? l : sizeof(e->payload);
+    memcpy(e->payload, p, e->len);
+    e->qos = q;
+    e->retain = r;
+    return 0;
+}
+static int f_subscribe(void *c, const char *t, int q) { (void)c; (void)t; (void)q; return 0; }
+static int f_running(void *c, mqota_running_t *o)
+{
+    (void)c;
+    memset(o, 0, sizeof(*o));
+    o->chip_id = 0;
+    o->running_slot = dev.running_slot;
+    o->slot_count = 2;
+    o->boot_count = 1;
+    snprintf(o->project, sizeof(o->project), "hello_world");
+    snprintf(o->version, sizeof(o->version), dev.running_slot ? "new" : "1");
+    snprintf(o->idf_ver, sizeof(o->idf_ver), "v5.0");
+    return 0;
+}
+static int f_slot_size(void *c, uint8_t s, uint32_t *b) { (void)c; (void)s; *b = SLOT_BYTES; return 0; }
+static int f_slot_begin(void *c, uint8_t s, uint32_t size, uint32_t from)
+{
+    (void)c;
+    assert_int_not_equal(s, dev.running_slot);
+    assert_int_equal(from % 4096u, 0);
+    uint32_t end = (size + 4095u) / 4096u * 4096u;
+    memset(dev.slot[s] + from, 0xFF, end - from);
+    return 0;
+}
+static int f_slot_write(void *c, uint8_t s, uint32_t off, const uint8_t *d, size_t l)
+{
+    (void)c;
+    if (dev.fail_writes) return -1;
+    assert_int_not_equal(s, dev.running_slot);
+    assert_true(off + l <= SLOT_BYTES);
+    for (size_t i = 0; i < l; i++) dev.slot[s][off + i] &= d[i]; /* NOR */
+    return 0;
+}
+static int f_slot_read(void *c, uint8_t s, uint32_t off, uint8_t *d, size_t l)
+{
+    (void)c;
+    assert_true(off + l <= SLOT_BYTES);
+    memcpy(d, dev.slot[s] + off, l);
+    return 0;
+}
+static int f_slot_end(void *c, uint8_t s, uint32_t size) { (void)c; (void)s; (void)size; return 0; }
+static int f_set_boot(void *c, uint8_t s) { (void)c; dev.boot_slot = s; return 0; }
+static int f_slot_state(void *c, mqota_slot_state_t *st) { (void)c; *st = dev.running_state; return 0; }
+static int f_mark_valid(void *c) { (void)c; dev.mark_valid_calls++; dev.running_state = MQOTA_SLOT_VALID; return 0; }
+static int f_mark_invalid(void *c) { (void)c; dev.mark_invalid_calls++; dev.running_state = MQOTA_SLOT_INVALID; return 0; }
+static void f_reboot(void *c) { (void)c; dev.reboots++; }
+static kv_entry_t *kv_find(const char *k)
+{
+    for (int i = 0; i < KV_MAX; i++)
+        if (dev.kv[i].used && strcmp(dev.kv[i].key, k) == 0) return &dev.kv[i];
+    return NULL;
+}
+static int f_kv_get(void *c, const char *k, void *b, size_t cap, size_t *len)
+{
+    (void)c;
+    kv_entry_t *e = kv_find(k);
+    if (!e) return MQOTA_ERR_NOT_FOUND;
+    if (e->len > cap) return -1;
+    memcpy(b, e->val, e->len);
+    *len = e->len;
+    return 0;
+}
+static int f_kv_set(void *c, const char *k, const void *b, size_t len)
+{
+    (void)c;
+    assert_true(strlen(k) <= 15);
+    assert_true(len <= sizeof(dev.kv[0].val));
+    kv_entry_t *e = kv_find(k);
+    for (int i = 0; !e && i < KV_MAX; i++)
+        if (!dev.kv[i].used) e = &dev.kv[i];
+    assert_non_null(e);
+    snprintf(e->key, sizeof(e->key), "%s", k);
+    memcpy(e->val, b, len);
+    e->len = len;
+    e->used = 1;
+    dev.kv_sets++;
+    return 0;
+}
+static int f_kv_erase(void *c, const char *k)
+{
+    (void)c;
+    kv_entry_t *e = kv_find(k);
+    if (e) e->used = 0;
+    return 0;
+}
+static uint64_t f_now(void *c) { (void)c; return dev.now; }
+static int f_sha_begin(void *c)
+{
+    (void)c;
+    if (!dev.sha) dev.sha = EVP_MD_CTX_new();
+    return EVP_DigestInit_ex(dev.sha, EVP_sha256(), NULL) == 1 ? 0 : -1;
+}
+static int f_sha_update(void *c, const uint8_t *d, size_t l)
+{
+    (void)c;
+    return EVP_DigestUpdate(dev.sha, d, l) == 1 ? 0 : -1;
+}
+static int f_sha_finish(void *c, uint8_t o[32])
+{
+    (void)c;
+    unsigned n = 0;
+    return EVP_DigestFinal_ex(dev.sha, o, &n) == 1 && n == 32 ? 0 : -1;
+}
+static bool f_self_test(void *c) { (void)c; return dev.self_test_ok; }
+
+static const mqota_platform_t plat = {
+    .ctx = NULL, .publish = f_publish, .subscribe = f_subscribe, .running = f_running,
+    .slot_size = f_slot_size, .slot_begin = f_slot_begin, .slot_write = f_slot_write,
+    .slot_read = f_slot_read, .slot_end = f_slot_end, .slot_set_boot = f_set_boot,
+    .slot_state = f_slot_state, .slot_mark_valid = f_mark_valid,
+    .slot_mark_invalid = f_mark_invalid, .reboot = f_reboot, .kv_get = f_kv_get,
+    .kv_set = f_kv_set, .kv_erase = f_kv_erase, .now_ms = f_now, .sha256_begin = f_sha_begin,
+    .sha256_update = f_sha_update, .sha256_finish = f_sha_finish, .self_test = f_self_test,
+};
+
+static mqota_agent_t agent;
+
+#define CHUNK 4096u
+#define RELEASE 7u
+#define DEPLOYMENT 3u
+
+/* ---- helpers ---- */
+static void boot(uint8_t running_slot, mqota_slot_state_t st)
+{
+    dev.running_slot = running_slot;
+    dev.running_state = st;
+    dev.boot_slot = -1;
+    dev.npub = 0;
+    mqota_config_t cfg = {.device_id = "dev-1", .max_chunk = 4096, .max_window = 8,
+                          .auto_reboot = true, .verify_bytes_per_process = 65536};
+    assert_int_equal(mqota_agent_init(&agent, &cfg, &plat, dev.now), MQOTA_OK);
+}
+
+static void offer_msg(uint8_t *buf, size_t *len, uint32_t release, uint32_t deployment,
+                      const uint8_t sha[32], uint16_t chip)
+{
+    mqota_offer_t o;
+    memset(&o, 0, sizeof(o));
+    o.release_id = release;
+    o.deployment_id = deployment;
+    o.image_size = (uint32_t)image_len;
+    o.chunk_size = CHUNK;
+    o.window = 16;
+    o.chip_id = chip;
+    memcpy(o.sha256, sha, 32);
+    snprintf(o.version, sizeof(o.version), "v1.4.1-2-g0296947-dirty");
+    snprintf(o.project, sizeof(o.project), "hello_world");
+    assert_int_equal(mqota_offer_encode(&o, buf, MQOTA_OFFER_MAX_LEN, len), MQOTA_OK);
+}
+
+static mqota_status_t send_offer(uint32_t release, uint32_t deployment, const uint8_t sha[32],
+                                 uint16_t chip)
+{
+    uint8_t buf[MQOTA_OFFER_MAX_LEN];
+    size_t len;
+    offer_msg(buf, &len, release, deployment, sha, chip);
+    return mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/offer", buf, len);
+}
+
+static uint32_t chunk_count(void) { return (uint32_t)((image_len + CHUNK - 1) / CHUNK); }
+
+static mqota_status_t send_chunk(uint32_t release, uint32_t index, int corrupt)
+{
+    static uint8_t buf[MQOTA_CHUNK_HEADER_LEN + CHUNK];
+    uint32_t off = index * CHUNK;
+    uint32_t len = (uint32_t)(image_len - off < CHUNK ? image_len - off : CHUNK);
+    assert_int_equal(mqota_chunk_encode_header(release, index, image + off, len, buf, sizeof(buf)),
+                     MQOTA_OK);
+    memcpy(buf + MQOTA_CHUNK_HEADER_LEN, image + off, len);
+    if (corrupt) buf[MQOTA_CHUNK_HEADER_LEN + 5] ^= 0x01;
+    mqota_status_t st =
+        mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/chunk", buf, MQOTA_CHUNK_HEADER_LEN + len);
+    return st;
+}
+
+static void run(int ticks)
+{
+    for (int i = 0; i < ticks; i++) {
+        dev.now += 10;
+        mqota_agent_process(&agent, dev.now);
+    }
+}
+
+/* Last published message on a topic leaf, or NULL. */
+static const pub_t *last_pub(const char *leaf)
+{
+    char t[128];
+    snprintf(t, sizeof(t), "mqota/v1/dev/dev-1/%s", leaf);
+    for (int i = dev.npub - 1; i >= 0; i--)
+        if (strcmp(dev.pubs[i].topic, t) == 0) return &dev.pubs[i];
+    return NULL;
+}
+
+static mqota_state_msg_t last_state(void)
+{
+    const pub_t *p = last_pub("state");
+    assert_non_null(p);
+    assert_true(p->retain);
+    assert_int_equal(p->qos, 1);
+    mqota_state_msg_t m;
+    assert_int_equal(mqota_state_decode(p->payload, p->len, &m), MQOTA_OK);
+    return m;
+}
+
+static mqota_ack_t last_ack(void)
+{
+    const pub_t *p = last_pub("ack");
+    assert_non_null(p);
+    mqota_ack_t a;
+    assert_int_equal(mqota_ack_decode(p->payload, p->len, &a), MQOTA_OK);
+    return a;
+}
+
+static int count_pubs(const char *leaf)
+{
+    char t[128];
+    int n = 0;
+    snprintf(t, sizeof(t), "mqota/v1/dev/dev-1/%s", leaf);
+    for (int i = 0; i < dev.npub; i++) n += strcmp(dev.pubs[i].topic, t) == 0;
+    return n;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    EVP_MD_CTX *keep = dev.sha;
+    memset(&dev, 0, sizeof(dev));
+    dev.sha = keep;
+    memset(dev.slot, 0xFF, sizeof(dev.slot));
+    dev.self_test_ok = true;
+    dev.now = 1000;
+    return 0;
+}
+
+static int load_image(void **state)
+{
+    (void)state;
+    FILE *f = fopen(MQOTA_FIXTURES "/idf_hello_world_esp32_2024.bin", "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    image_len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    image = malloc(image_len);
+    if (fread(image, 1, image_len, f) != image_len) return -1;
+    fclose(f);
+    SHA256(image, image_len, image_sha);
+    return 0;
+}
+
+static int free_image(void **state)
+{
+    (void)state;
+    free(image);
+    return 0;
+}
+
+/* Feed every chunk in order and run until the agent asks for a reboot. */
+static void transfer_all(void)
+{
+    for (uint32_t i = 0; i < chunk_count(); i++) {
+        mqota_status_t st = send_chunk(RELEASE, i, 0);
+        assert_true(st == MQOTA_OK || st == MQOTA_DUPLICATE);
+        run(1);
+    }
+    run(20);
+}
+
+/* ---- tests ---- */
+
+static void test_connect_announces(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_IDLE);
+    assert_int_equal(mqota_agent_on_connect(&agent), MQOTA_OK);
+    const pub_t *on = last_pub("online");
+    assert_non_null(on);
+    assert_true(on->retain);
+    assert_memory_equal(on->payload, "online", 6);
+    mqota_state_msg_t m = last_state();
+    assert_int_equal(m.state, MQOTA_STATE_IDLE);
+    assert_string_equal(m.project, "hello_world");
+    assert_string_equal(m.version, "1");
+    assert_int_equal(m.max_chunk, 4096);
+    assert_int_equal(m.max_window, 8);
+    char topic[128];
+    assert_int_equal(mqota_agent_topic(&agent, MQOTA_TOPIC_ONLINE, topic, sizeof(topic)), MQOTA_OK);
+    assert_string_equal(topic, "mqota/v1/dev/dev-1/online");
+    assert_int_equal(mqota_agent_topic(&agent, MQOTA_TOPIC_ONLINE, topic, 10), MQOTA_ERR_NO_SPACE);
+}
+
+static void test_init_rejects_bad_config(void **state)
+{
+    (void)state;
+    mqota_config_t cfg = {.device_id = "bad/id", .max_chunk = 4096, .max_window = 8};
+    assert_int_equal(mqota_agent_init(&agent, &cfg, &plat, 0), MQOTA_ERR_ARG);
+    cfg.device_id = "ok";
+    cfg.max_chunk = 3000;
+    assert_int_equal(mqota_agent_init(&agent, &cfg, &plat, 0), MQOTA_ERR_ARG);
+    cfg.max_chunk = 4096;
+    cfg.max_window = 65;
+    assert_int_equal(mqota_agent_init(&agent, &cfg, &plat, 0), MQOTA_ERR_ARG);
+    mqota_platform_t p2 = plat;
+    p2.slot_write = NULL;
+    cfg.max_window = 8;
+    assert_int_equal(mqota_agent_init(&agent, &cfg, &p2, 0), MQOTA_ERR_ARG);
+}
+
+static void test_full_update_and_confirm(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_OFFERED);
+    run(1);
+    mqota_ack_t a = last_ack();
+    assert_int_equal(a.release_id, RELEASE);
+    assert_int_equal(a.base, 0);
+    assert_int_equal(a.window, 8); /* min(offer 16, device 8) */
+    assert_int_equal(a.flags & MQOTA_ACK_FLAG_RESUMED, 0);
+
+    transfer_all();
+    assert_int_equal(memcmp(dev.slot[1], image, image_len), 0);
+    assert_int_equal(dev.boot_slot, 1);
+    assert_int_equal(dev.reboots, 1);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    mqota_state_msg_t m = last_state();
+    assert_int_equal(m.state, MQOTA_STATE_READY_TO_REBOOT);
+    assert_int_equal(m.target_release, RELEASE);
+    assert_int_equal(m.progress, image_len);
+    /* an ACK with the COMPLETE flag went out */
+    int complete = 0;
+    for (int i = 0; i < dev.npub; i++)
+        if (strstr(dev.pubs[i].topic, "/ack")) {
+            mqota_ack_t x;
+            mqota_ack_decode(dev.pubs[i].payload, dev.pubs[i].len, &x);
+            complete |= (x.flags & MQOTA_ACK_FLAG_COMPLETE) != 0;
+        }
+    assert_true(complete);
+
+    /* reboot into slot 1, pending verify */
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_PENDING_VERIFY);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(dev.mark_valid_calls, 1);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_CONFIRMED);
+    m = last_state();
+    assert_int_equal(m.state, MQOTA_STATE_CONFIRMED);
+    assert_int_equal(m.running_release, RELEASE);
+    assert_int_equal(m.running_slot, 1);
+    assert_string_equal(m.release_version, "v1.4.1-2-g0296947-dirty");
+    /* the retained offer comes again: already running it, no new transfer */
+    int writes_before = dev.kv_sets;
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_CONFIRMED);
+    assert_int_equal(dev.kv_sets, writes_before);
+    /* a later boot reports idle, still running the release */
+    boot(1, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_IDLE);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(last_state().running_release, RELEASE);
+}
+
+static void test_out_of_order_duplicates_and_bad_crc(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_OK);
+    uint32_t n = chunk_count();
+    assert_int_equal(send_chunk(RELEASE, 2, 0), MQOTA_OK);
+    assert_int_equal(send_chunk(RELEASE, 4, 0), MQOTA_OK);
+    assert_int_equal(send_chunk(RELEASE, 4, 0), MQOTA_DUPLICATE);
+    assert_int_equal(send_chunk(RELEASE, 0, 1), MQOTA_ERR_CRC);
+    assert_int_equal(send_chunk(RELEASE, n, 0) == MQOTA_OK, 0);
+    assert_int_equal(send_chunk(RELEASE + 1, 0, 0), MQOTA_IGNORED);
+    run(1);
+    mqota_ack_t a = last_ack();
+    assert_int_equal(a.base, 0);
+    assert_int_equal(a.sack, (1u << 1) | (1u << 3)); /* chunks 2 and 4 */
+    assert_int_equal(send_chunk(RELEASE, 0, 0), MQOTA_OK);
+    run(1);
+    a = last_ack();
+    assert_int_equal(a.base, 1);
+    assert_int_equal(a.sack, (1u << 0) | (1u << 2));
+    for (uint32_t i = n; i-- > 0;) send_chunk(RELEASE, i, 0);
+    run(20);
+    assert_int_equal(memcmp(dev.slot[1], image, image_len), 0);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+}
+
+static void test_resume_after_restart(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    uint32_t half = chunk_count() / 2;
+    for (uint32_t i = 0; i < half; i++) send_chunk(RELEASE, i, 0);
+    send_chunk(RELEASE, half + 3, 0); /* beyond base: lost on reset, sent again */
+    run(1);
+    /* power cut: the agent restarts from flash and the kv store only */
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_IDLE);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_OK);
+    run(1);
+    mqota_ack_t a = last_ack();
+    assert_true(a.flags & MQOTA_ACK_FLAG_RESUMED);
+    assert_int_equal(a.base, half); /* 4 KiB chunks: every chunk is a whole sector */
+    assert_int_equal(a.sack, 0);
+    assert_int_equal(mqota_agent_progress(&agent), half * CHUNK);
+    for (uint32_t i = half; i < chunk_count(); i++) send_chunk(RELEASE, i, 0);
+    run(20);
+    assert_int_equal(memcmp(dev.slot[1], image, image_len), 0);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+}
+
+static void test_resume_ignores_other_release(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    for (uint32_t i = 0; i < 5; i++) send_chunk(RELEASE, i, 0);
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE + 1, DEPLOYMENT + 1, image_sha, 0);
+    run(1);
+    mqota_ack_t a = last_ack();
+    assert_int_equal(a.release_id, RELEASE + 1);
+    assert_int_equal(a.base, 0);
+    assert_int_equal(a.flags & MQOTA_ACK_FLAG_RESUMED, 0);
+}
+
+static void test_hash_mismatch_keeps_boot_slot(void **state)
+{
+    (void)state;
+    uint8_t wrong[32];
+    memcpy(wrong, image_sha, 32);
+    wrong[0] ^= 1;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, wrong, 0);
+    transfer_all();
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_FAILED);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_HASH_MISMATCH);
+    assert_int_equal(dev.boot_slot, -1);
+    assert_int_equal(dev.reboots, 0);
+    mqota_state_msg_t m = last_state();
+    assert_int_equal(m.state, MQOTA_STATE_FAILED);
+    assert_int_equal(m.reason, MQOTA_REASON_HASH_MISMATCH);
+    assert_int_equal(m.target_release, RELEASE);
+    /* the same offer retained again is not retried */
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, wrong, 0), MQOTA_IGNORED);
+}
+
+static void test_flipped_byte_in_image_refused(void **state)
+{
+    (void)state;
+    /* the image bytes change but the offer's hash is of the flipped bytes: the structure
+     * check (segment checksum) must catch it */
+    image[1000] ^= 0x40;
+    uint8_t sha[32];
+    SHA256(image, image_len, sha);
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, sha, 0);
+    transfer_all();
+    image[1000] ^= 0x40;
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_FAILED);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_INVALID_IMAGE);
+    assert_int_equal(dev.boot_slot, -1);
+}
+
+static void test_chip_mismatch(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 9), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_CHIP_MISMATCH);
+    run(1);
+    assert_int_equal(last_state().reason, MQOTA_REASON_CHIP_MISMATCH);
+    assert_int_equal(send_chunk(RELEASE, 0, 0), MQOTA_ERR_STATE);
+}
+
+static void test_malformed_offer(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    uint8_t junk[10] = {'M', 'Q', 1, 2, 0};
+    assert_int_not_equal(mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/offer", junk, sizeof(junk)),
+                         MQOTA_OK);
+    run(1);
+    assert_int_equal(last_state().reason, MQOTA_REASON_MALFORMED_OFFER);
+    /* someone else's topic */
+    assert_int_equal(mqota_agent_on_message(&agent, "mqota/v1/dev/dev-2/offer", junk, sizeof(junk)),
+                     MQOTA_IGNORED);
+}
+
+static void test_flash_write_failure(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    dev.fail_writes = true;
+    assert_int_equal(send_chunk(RELEASE, 0, 0), MQOTA_ERR_PLATFORM);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_FLASH);
+}
+
+static void test_self_test_failure_rolls_back(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    transfer_all();
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    dev.self_test_ok = false;
+    mqota_agent_on_connect(&agent);
+    run(1);
+    assert_int_equal(dev.mark_invalid_calls, 1);
+    assert_int_equal(dev.reboots, 2);
+    assert_int_equal(last_state().state, MQOTA_STATE_ROLLED_BACK);
+    /* the bootloader brings back slot 0 */
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_ROLLED_BACK);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_SELF_TEST);
+    mqota_agent_on_connect(&agent);
+    mqota_state_msg_t m = last_state();
+    assert_int_equal(m.target_release, RELEASE);
+    assert_int_equal(m.running_slot, 0);
+    /* the retained offer is not taken up again */
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_IGNORED);
+    /* a new deployment may try again */
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT + 1, image_sha, 0), MQOTA_OK);
+}
+
+static void test_reset_before_confirm(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    transfer_all();
+    /* new image resets before confirming; the bootloader marks it aborted, boots slot 0 */
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_ROLLED_BACK);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_RESET);
+}
+
+static void test_confirm_timeout(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    transfer_all();
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    dev.now += MQOTA_CONFIRM_TIMEOUT_MS - 100;
+    run(1);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_PENDING_VERIFY);
+    dev.now += 200;
+    run(1);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_ROLLED_BACK);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_CONFIRM_TIMEOUT);
+    assert_int_equal(dev.mark_invalid_calls, 1);
+}
+
+static void test_stall_sends_request(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    send_chunk(RELEASE, 0, 0);
+    run(1);
+    int acks = count_pubs("ack");
+    assert_int_equal(last_ack().flags & MQOTA_ACK_FLAG_REQUEST, 0);
+    dev.now += MQOTA_ACK_RETRY_MS;
+    run(1);
+    assert_int_equal(count_pubs("ack"), acks + 1);
+    assert_true(last_ack().flags & MQOTA_ACK_FLAG_REQUEST);
+    /* reconnect asks too */
+    mqota_agent_on_disconnect(&agent);
+    mqota_agent_on_connect(&agent);
+    run(1);
+    assert_true(last_ack().flags & MQOTA_ACK_FLAG_REQUEST);
+}
+
+static void test_empty_offer_cancels(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    send_chunk(RELEASE, 0, 0);
+    assert_int_equal(mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/offer", NULL, 0), MQOTA_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_IDLE);
+    assert_int_equal(send_chunk(RELEASE, 1, 0), MQOTA_ERR_STATE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_connect_announces, setup),
+        cmocka_unit_test_setup(test_init_rejects_bad_config, setup),
+        cmocka_unit_test_setup(test_full_update_and_confirm, setup),
+        cmocka_unit_test_setup(test_out_of_order_duplicates_and_bad_crc, setup),
+        cmocka_unit_test_setup(test_resume_after_restart, setup),
+        cmocka_unit_test_setup(test_resume_ignores_other_release, setup),
+        cmocka_unit_test_setup(test_hash_mismatch_keeps_boot_slot, setup),
+        cmocka_unit_test_setup(test_flipped_byte_in_image_refused, setup),
+        cmocka_unit_test_setup(test_chip_mismatch, setup),
+        cmocka_unit_test_setup(test_malformed_offer, setup),
+        cmocka_unit_test_setup(test_flash_write_failure, setup),
+        cmocka_unit_test_setup(test_self_test_failure_rolls_back, setup),
+        cmocka_unit_test_setup(test_reset_before_confirm, setup),
+        cmocka_unit_test_setup(test_confirm_timeout, setup),
+        cmocka_unit_test_setup(test_stall_sends_request, setup),
+        cmocka_unit_test_setup(test_empty_offer_cancels, setup),
+    };
+    return cmocka_run_group_tests_name("agent", tests, load_image, free_image);
+}
