@@ -288,7 +288,7 @@ mqota_status_t mqota_state_decode(const uint8_t *buf, size_t len, mqota_state_ms
     read_str(&r, m.release_version);
     st = reader_end(&r);
     if (st == MQOTA_OK) {
-        *msg = m;
+        memcpy(msg, &m, sizeof(m));
     }
     return st;
 }
@@ -371,7 +371,7 @@ mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t 
     }
     st = reader_end(&r);
     if (st == MQOTA_OK) {
-        *offer = o;
+        memcpy(offer, &o, sizeof(o));
     }
     return st;
 }
