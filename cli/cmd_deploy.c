@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mqota deploy, deployment list / show / watch (the watch loop itself is in watch.c). */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "format.h"
+#include "http.h"
+
+static const char usage_deploy[] =
+    "Usage: mqota deploy RELEASE_ID (--all | DEVICE...) [--watch [--timeout SECONDS]]\n"
+    "\n"
+    "Roll a release out to the named devices, or to every device with --all. A new\n"
+    "deployment supersedes any running one for the same device. Prints the deployment id.\n"
+    "\n"
+    "Options:\n"
+    "  --all               deploy to every known device\n"
+    "  --watch             then follow it as 'mqota deployment watch' does\n"
+    "  --timeout SECONDS   with --watch: give up watching after this long (exit 3)\n"
+    "  --json              print the deployment as JSON\n"
+    "\n"
+    "Examples:\n"
+    "  mqota deploy 2 vdev-0001 vdev-0002\n"
+    "  mqota deploy 2 --all --watch --timeout 600\n";
+
+static const char usage_list[] =
+    "Usage: mqota deployment list [--json]\n"
+    "\n"
+    "List deployments, newest first: ID RELEASE VERSION STATE DONE SUCCEEDED FAILED ACTIVE\n"
+    "PENDING CREATED.\n"
+    "\n"
+    "Example:\n"
+    "  mqota deployment list\n";
+
+static const char usage_show[] =
+    "Usage: mqota deployment show ID [--json]\n"
+    "\n"
+    "Show one deployment and each of its targets.\n"
+    "\n"
+    "Example:\n"
+    "  mqota deployment show 4\n";
+
+static const char usage_watch[] =
+    "Usage: mqota deployment watch ID [--timeout SECONDS]\n"
+    "\n"
+    "Follow a deployment until it finishes, polling mqotad every 500 ms. On a terminal it\n"
+    "draws one progress bar per target and a summary line; otherwise it prints a line when a\n"
+    "target changes state and a summary at most every 5 s. With --json it prints only the\n"
+    "final deployment.\n"
+    "\n"
+    "Options:\n"
+    "  --timeout SECONDS   stop watching after this long (the deployment goes on)\n"
+    "\n"
+    "Exit codes: 0 every target succeeded, 1 a target failed or was superseded,\n"
+    "            3 --timeout ran out, 4 mqotad could not be reached.\n"
+    "\n"
+    "Example:\n"
+    "  mqota deployment watch 4 --timeout 300\n";
+
+/* Parse --timeout SECONDS: a positive number. CLI_OK or CLI_USAGE. */
+static int parse_timeout(const char *cmd, const char *text, double *out)
+{
+    char *end = NULL;
+
+    *out = 0;
+    if (text == NULL)
+        return CLI_OK;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !isfinite(v) || v <= 0)
+        return cli_usage_error(cmd, "--timeout '%s' is not a positive number of seconds", text);
+    *out = v;
+    return CLI_OK;
+}
+
+int cmd_deploy(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const char cmd[] = "deploy";
+    bool all = false, watch = false;
+    const char *timeout_s = NULL;
+    const cli_opt_t opts[] = { { "--all", NULL, &all }, { "--watch", NULL, &watch },
+                               { "--timeout", &timeout_s, NULL } };
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int npos = 0, rc;
+    long long release;
+    double timeout = 0;
+    cJSON *body = NULL, *resp = NULL;
+    char *text = NULL;
+
+    if (pos == NULL) {
+        cli_error("out of memory.");
+        return CLI_FAILED;
+    }
+    rc = cli_parse(ctx, cmd, usage_deploy, argc, argv, opts, 3, pos, &npos, argc);
+    if (rc != CLI_OK)
+        goto out;
+    if (npos < 1) {
+        rc = cli_usage_error(cmd, "'deploy' needs a RELEASE_ID from 'mqota release list'");
+        goto out;
+    }
+    if ((rc = cli_parse_id(cmd, "release id", pos[0], &release)) != CLI_OK)
+        goto out;
+    if (all && npos > 1) {
+        rc = cli_usage_error(cmd, "give either --all or device ids, not both");
+        goto out;
+    }
+    if (!all && npos == 1) {
+        rc = cli_usage_error(cmd, "name the devices to update, or give --all");
+        goto out;
+    }
+    if (timeout_s != NULL && !watch) {
+        rc = cli_usage_error(cmd, "--timeout only applies with --watch");
+        goto out;
+    }
+    if ((rc = parse_timeout(cmd, timeout_s, &timeout)) != CLI_OK)
+        goto out;
+
+    body = cJSON_CreateObject();
+    cJSON_AddNumberToObject(body, "release", (double)release);
+    if (all) {
+        cJSON_AddTrueToObject(body, "all");
+    } else {
+        cJSON *devs = cJSON_AddArrayToObject(body, "devices");
+        for (int i = 1; i < npos; i++)
+            cJSON_AddItemToArray(devs, cJSON_CreateString(pos[i]));
+    }
+    text = cJSON_PrintUnformatted(body);
+    if (text == NULL) {
+        cli_error("out of memory.");
+        rc = CLI_FAILED;
+        goto out;
+    }
+    rc = http_json(ctx, "POST", "/api/v1/deployments", "application/json", text, strlen(text),
+                   &resp, NULL);
+    if (rc != CLI_OK)
+        goto out;
+
+    long long id = cli_json_int(resp, "id", 0);
+    if (ctx->json) {
+        if (!watch)
+            cli_print_json(resp);
+    } else {
+        long long total = cli_json_int(resp, "total", 0);
+        printf("deployment %lld created: release %lld (%s) to %lld device%s\n", id, release,
+               cli_json_str(resp, "release_version", "?"), total, total == 1 ? "" : "s");
+        fflush(stdout);
+    }
+    if (watch)
+        rc = cli_watch(ctx, id, timeout);
+out:
+    cJSON_Delete(resp);
+    cJSON_Delete(body);
+    free(text);
+    free(pos);
+    return rc;
+}
+
+int cmd_deployment_list(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const char cmd[] = "deployment list";
+    static const char *const head[] = { "ID", "RELEASE", "VERSION", "STATE", "DONE",
+                                        "SUCCEEDED", "FAILED", "ACTIVE", "PENDING", "CREATED" };
+    char *pos[1];
+    int npos;
+    cJSON *arr = NULL;
+
+    int rc = cli_parse(ctx, cmd, usage_list, argc, argv, NULL, 0, pos, &npos, 0);
+    if (rc != CLI_OK)
+        return rc;
+    rc = http_get(ctx, "/api/v1/deployments", &arr);
+    if (rc != CLI_OK) {
+        cJSON_Delete(arr);
+        return rc;
+    }
+    if (ctx->json) {
+        cli_print_json(arr);
+        cJSON_Delete(arr);
+        return CLI_OK;
+    }
+    fmt_table_t *t = fmt_table_new(10, head);
+    if (t == NULL) {
+        cJSON_Delete(arr);
+        cli_error("out of memory while printing the deployment list.");
+        return CLI_FAILED;
+    }
+    for (size_t c = 0; c < 10; c++)
+        if (c != 2 && c != 3 && c != 9)
+            fmt_table_align_right(t, c);
+    const cJSON *d;
+    cJSON_ArrayForEach(d, arr) {
+        char id[24], rel[24], done[48], ok[24], fail[24], act[24], pend[24], date[32];
+        long long total = cli_json_int(d, "total", 0);
+        long long succ = cli_json_int(d, "succeeded", 0);
+        long long failed = cli_json_int(d, "failed", 0);
+        snprintf(id, sizeof id, "%lld", cli_json_int(d, "id", 0));
+        snprintf(rel, sizeof rel, "%lld", cli_json_int(d, "release", 0));
+        snprintf(done, sizeof done, "%lld/%lld", succ + failed, total);
+        snprintf(ok, sizeof ok, "%lld", succ);
+        snprintf(fail, sizeof fail, "%lld", failed);
+        snprintf(act, sizeof act, "%lld", cli_json_int(d, "active", 0));
+        snprintf(pend, sizeof pend, "%lld", cli_json_int(d, "pending", 0));
+        fmt_date(cli_json_int(d, "created_at", 0), date, sizeof date);
+        const char *row[] = { id, rel, cli_json_str(d, "release_version", "-"),
+                              cli_json_str(d, "state", "-"), done, ok, fail, act, pend, date };
+        fmt_table_add_row(t, row);
+    }
+    if (fmt_table_rows(t) == 0)
+        printf("No deployments yet; start one with 'mqota deploy RELEASE_ID --all'.\n");
+    else
+        fmt_table_print(t, stdout);
+    fmt_table_free(t);
+    cJSON_Delete(arr);
+    return CLI_OK;
+}
+
+/* Fetch /api/v1/deployments/ID for the show and watch commands. */
+static int parse_deployment_args(cli_ctx_t *ctx, const char *cmd, const char *usage, int argc,
+                                 char **argv, const cli_opt_t *opts, size_t nopts,
+                                 long long *id)
+{
+    char *pos[1];
+    int npos;
+    int rc = cli_parse(ctx, cmd, usage, argc, argv, opts, nopts, pos, &npos, 1);
+    if (rc != CLI_OK)
+        return rc;
+    if (npos != 1)
+        return cli_usage_error(cmd, "'%s' needs a deployment ID from 'mqota deployment list'",
+                               cmd);
+    return cli_parse_id(cmd, "deployment id", pos[0], id);
+}
+
+int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const char cmd[] = "deployment show";
+    static const char *const head[] = { "DEVICE", "STATE", "DEVICE-STATE", "PROGRESS", "SENT",
+                                        "RESENT", "TIME", "REASON" };
+    long long id;
+    char path[64];
+    cJSON *d = NULL;
+
+    int rc = parse_deployment_args(ctx, cmd, usage_show, argc, argv, NULL, 0, &id);
+    if (rc != CLI_OK)
+        return rc;
+    snprintf(path, sizeof path, "/api/v1/deployments/%lld", id);
+    rc = http_get(ctx, path, &d);
+    if (rc != CLI_OK) {
+        cJSON_Delete(d);
+        return rc;
+    }
+    if (ctx->json) {
+        cli_print_json(d);
+        cJSON_Delete(d);
+        return CLI_OK;
+    }
+
+    char date[32], size[32];
+    long long image = cli_json_int(d, "image_size", 0);
+    printf("deployment %lld: release %lld (%s), %s\n", cli_json_int(d, "id", id),
+           cli_json_int(d, "release", 0), cli_json_str(d, "release_version", "?"),
+           cli_json_str(d, "state", "?"));
+    printf("  created  %s, image %s\n", fmt_date(cli_json_int(d, "created_at", 0), date, sizeof date),
+           fmt_size((uint64_t)(image > 0 ? image : 0), size, sizeof size));
+    printf("  targets  %lld: %lld succeeded, %lld failed, %lld active, %lld pending\n\n",
+           cli_json_int(d, "total", 0), cli_json_int(d, "succeeded", 0),
+           cli_json_int(d, "failed", 0), cli_json_int(d, "active", 0),
+           cli_json_int(d, "pending", 0));
+
+    fmt_table_t *t = fmt_table_new(8, head);
+    if (t == NULL) {
+        cJSON_Delete(d);
+        cli_error("out of memory while printing the deployment.");
+        return CLI_FAILED;
+    }
+    fmt_table_align_right(t, 3);
+    fmt_table_align_right(t, 4);
+    fmt_table_align_right(t, 5);
+    fmt_table_align_right(t, 6);
+    const cJSON *tg;
+    cJSON_ArrayForEach(tg, cJSON_GetObjectItemCaseSensitive(d, "targets")) {
+        char prog[16], sent[32], resent[32], took[32];
+        long long p = cli_json_int(tg, "progress", 0);
+        long long st = cli_json_int(tg, "started_at", 0);
+        long long fin = cli_json_int(tg, "finished_at", 0);
+        snprintf(prog, sizeof prog, "%d%%", fmt_percent((uint64_t)(p > 0 ? p : 0),
+                                                        (uint64_t)(image > 0 ? image : 0)));
+        fmt_size((uint64_t)cli_json_int(tg, "bytes_sent", 0), sent, sizeof sent);
+        fmt_size((uint64_t)cli_json_int(tg, "bytes_resent", 0), resent, sizeof resent);
+        if (st > 0 && fin >= st)
+            fmt_elapsed((uint64_t)(fin - st) * 1000u, took, sizeof took);
+        else
+            snprintf(took, sizeof took, "-");
+        const char *reason = cli_json_str(tg, "reason", "none");
+        const char *row[] = { cli_json_str(tg, "device", "-"), cli_json_str(tg, "state", "-"),
+                              cli_json_str(tg, "device_state", "-"), prog, sent, resent, took,
+                              strcmp(reason, "none") == 0 ? "" : reason };
+        fmt_table_add_row(t, row);
+    }
+    fmt_table_print(t, stdout);
+    fmt_table_free(t);
+    cJSON_Delete(d);
+    return CLI_OK;
+}
+
+int cmd_deployment_watch(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const char cmd[] = "deployment watch";
+    const char *timeout_s = NULL;
+    const cli_opt_t opts[] = { { "--timeout", &timeout_s, NULL } };
+    long long id;
+    double timeout;
+
+    int rc = parse_deployment_args(ctx, cmd, usage_watch, argc, argv, opts, 1, &id);
+    if (rc != CLI_OK)
+        return rc;
+    if ((rc = parse_timeout(cmd, timeout_s, &timeout)) != CLI_OK)
+        return rc;
+    return cli_watch(ctx, id, timeout);
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mqota device list / device show. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "format.h"
+#include "http.h"
+#include "mqota_host.h"
+
+static const char usage_list[] =
+    "Usage: mqota device list [--json]\n"
+    "\n"
+    "List the devices mqotad has heard from, sorted by id:\n"
+    "ID CHIP VERSION SLOT STATE PROGRESS ONLINE LAST-SEEN.\n"
+    "\n"
+    "Options:\n"
+    "  --json   print the server's array as-is (pretty-printed)\n"
+    "\n"
+    "Example:\n"
+    "  mqota device list\n";
+
+static const char usage_show[] =
+    "Usage: mqota device show ID [--json]\n"
+    "\n"
+    "Show everything mqotad knows about one device.\n"
+    "\n"
+    "Example:\n"
+    "  mqota device show vdev-0001\n";
+
+/* Progress cell: percent of the image received while an update runs, else "-". */
+static void progress_cell(const cJSON *d, char *out, size_t cap)
+{
+    long long size = cli_json_int(d, "image_size", 0);
+    long long done = cli_json_int(d, "progress", 0);
+    const char *state = cli_json_str(d, "state", "");
+
+    /* Only an update in progress (or one that stopped) has a meaningful percentage. */
+    static const char *const busy[] = { "offered", "downloading", "verifying", "ready-to-reboot",
+                                        "failed" };
+    bool in_update = false;
+    for (size_t i = 0; i < sizeof busy / sizeof busy[0]; i++)
+        in_update |= strcmp(state, busy[i]) == 0;
+    if (size <= 0 || !in_update)
+        snprintf(out, cap, "-");
+    else
+        snprintf(out, cap, "%d%%", fmt_percent((uint64_t)done, (uint64_t)size));
+}
+
+int cmd_device_list(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const char cmd[] = "device list";
+    static const char *const head[] = { "ID", "CHIP", "VERSION", "SLOT", "STATE", "PROGRESS",
+                                        "ONLINE", "LAST-SEEN" };
+    char *pos[1];
+    int npos;
+    cJSON *arr = NULL;
+
+    int rc = cli_parse(ctx, cmd, usage_list, argc, argv, NULL, 0, pos, &npos, 0);
+    if (rc != CLI_OK)
+        return rc;
+    rc = http_get(ctx, "/api/v1/devices", &arr);
+    if (rc != CLI_OK) {
+        cJSON_Delete(arr);
+        return rc;
+    }
+    if (ctx->json) {
+        cli_print_json(arr);
+        cJSON_Delete(arr);
+        return CLI_OK;
+    }
+
+    fmt_table_t *t = fmt_table_new(8, head);
+    if (t == NULL) {
+        cJSON_Delete(arr);
+        cli_error("out of memory while printing the device list.");
+        return CLI_FAILED;
+    }
+    fmt_table_align_right(t, 3);
+    fmt_table_align_right(t, 5);
+    int64_t now = mqh_unix_now();
+    const cJSON *d;
+    cJSON_ArrayForEach(d, arr) {
+        char slot[16], prog[16], seen[32];
+        const char *state = cli_json_str(d, "state", "-");
+        const char *reason = cli_json_str(d, "reason", "none");
+        char state_cell[96];
+        /* A failed or rolled-back device says why, so the table alone explains it. */
+        if (strcmp(reason, "none") != 0 && *reason != '\0' &&
+            (strcmp(state, "failed") == 0 || strcmp(state, "rolled-back") == 0))
+            snprintf(state_cell, sizeof state_cell, "%s (%s)", state, reason);
+        else
+            snprintf(state_cell, sizeof state_cell, "%s", state);
+        snprintf(slot, sizeof slot, "%lld", cli_json_int(d, "slot", -1));
+        progress_cell(d, prog, sizeof prog);
+        fmt_ago(now, cli_json_int(d, "last_seen", 0), seen, sizeof seen);
+        const char *row[] = { cli_json_str(d, "id", "-"), cli_json_str(d, "chip", "-"),
+                              cli_json_str(d, "version", "-"), slot, state_cell, prog,
+                              cli_json_bool(d, "online", false) ? "yes" : "no", seen };
+        fmt_table_add_row(t, row);
+    }
+    if (fmt_table_rows(t) == 0)
+        printf("No devices yet; a device appears once it connects to the broker.\n");
+    else
+        fmt_table_print(t, stdout);
+    fmt_table_free(t);
+    cJSON_Delete(arr);
+    return CLI_OK;
+}
+
+int cmd_device_show(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const char cmd[] = "device show";
+    char *pos[1];
+    int npos;
+    cJSON *d = NULL;
+
+    int rc = cli_parse(ctx, cmd, usage_show, argc, argv, NULL, 0, pos, &npos, 1);
+    if (rc != CLI_OK)
+        return rc;
+    if (npos != 1)
+        return cli_usage_error(cmd, "'%s' needs a device ID from 'mqota device list'", cmd);
+
+    char *eid = http_escape(pos[0]);
+    if (eid == NULL) {
+        cli_error("out of memory.");
+        return CLI_FAILED;
+    }
+    size_t plen = strlen(eid) + 32;
+    char *path = malloc(plen);
+    if (path == NULL) {
+        free(eid);
+        cli_error("out of memory.");
+        return CLI_FAILED;
+    }
+    snprintf(path, plen, "/api/v1/devices/%s", eid);
+    rc = http_get(ctx, path, &d);
+    free(path);
+    free(eid);
+    if (rc != CLI_OK) {
+        cJSON_Delete(d);
+        return rc;
+    }
+    if (ctx->json) {
+        cli_print_json(d);
+        cJSON_Delete(d);
+        return CLI_OK;
+    }
+
+    char buf[64], buf2[64], buf3[64];
+    int64_t now = mqh_unix_now();
+    long long size = cli_json_int(d, "image_size", 0);
+    long long done = cli_json_int(d, "progress", 0);
+    printf("device %s\n", cli_json_str(d, "id", pos[0]));
+    printf("  online            %s (last seen %s)\n", cli_json_bool(d, "online", false) ? "yes" : "no",
+           fmt_ago(now, cli_json_int(d, "last_seen", 0), buf, sizeof buf));
+    printf("  chip              %s (chip id %lld)\n", cli_json_str(d, "chip", "-"),
+           cli_json_int(d, "chip_id", 0));
+    printf("  project           %s\n", cli_json_str(d, "project", "-"));
+    printf("  version           %s\n", cli_json_str(d, "version", "-"));
+    printf("  descriptor        %s\n", cli_json_str(d, "descriptor_version", "-"));
+    printf("  idf               %s\n", cli_json_str(d, "idf_version", "-"));
+    printf("  slot              %lld\n", cli_json_int(d, "slot", -1));
+    printf("  state             %s\n", cli_json_str(d, "state", "-"));
+    printf("  reason            %s\n", cli_json_str(d, "reason", "-"));
+    printf("  progress          %s of %s (%d%%)\n",
+           fmt_size((uint64_t)(done > 0 ? done : 0), buf, sizeof buf),
+           fmt_size((uint64_t)(size > 0 ? size : 0), buf2, sizeof buf2),
+           fmt_percent((uint64_t)(done > 0 ? done : 0), (uint64_t)(size > 0 ? size : 0)));
+    long long running = cli_json_int(d, "running_release", 0);
+    long long target = cli_json_int(d, "target_release", 0);
+    printf("  running release   %s\n", running > 0 ? (snprintf(buf, sizeof buf, "%lld", running), buf) : "-");
+    printf("  target release    %s\n", target > 0 ? (snprintf(buf2, sizeof buf2, "%lld", target), buf2) : "-");
+    printf("  boot count        %lld\n", cli_json_int(d, "boot_count", 0));
+    printf("  max chunk/window  %lld bytes x %lld\n", cli_json_int(d, "max_chunk", 0),
+           cli_json_int(d, "max_window", 0));
+    printf("  first seen        %s\n", fmt_date(cli_json_int(d, "first_seen", 0), buf3, sizeof buf3));
+    cJSON_Delete(d);
+    return CLI_OK;
+}

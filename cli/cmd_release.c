@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mqota release add / release list. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "format.h"
+#include "http.h"
+
+/* Refuse files larger than this locally; mqotad's own limit (the OTA slot) is far smaller. */
+#define MAX_IMAGE_BYTES (64u * 1024u * 1024u)
+
+static const char usage_add[] =
+    "Usage: mqota release add FILE [--version V] [--notes TEXT]\n"
+    "\n"
+    "Upload an ESP32 application image (.bin) to mqotad, which checks it and stores it as a\n"
+    "release. The release's chip, project and size come from the image itself.\n"
+    "\n"
+    "Options:\n"
+    "  --version V    release version (default: the image descriptor's version; Arduino\n"
+    "                 builds carry the Arduino core's version, so give one)\n"
+    "  --notes TEXT   free text stored with the release\n"
+    "  --json         print the stored release as JSON\n"
+    "\n"
+    "Example:\n"
+    "  mqota release add build/app.bin --version v1.2.0 --notes 'fixes the watchdog reset'\n";
+
+static const char usage_list[] =
+    "Usage: mqota release list [--json]\n"
+    "\n"
+    "List releases, newest first: ID VERSION PROJECT CHIP SIZE SHA256 CREATED.\n"
+    "\n"
+    "Example:\n"
+    "  mqota release list\n";
+
+/*
+ * Read the whole of path into a malloc'd buffer. On failure prints one sentence naming the
+ * file and returns CLI_FAILED.
+ */
+static int read_image(const char *path, unsigned char **data, size_t *len)
+{
+    struct stat st;
+    FILE *f = NULL;
+    unsigned char *buf = NULL;
+
+    if (stat(path, &st) != 0) {
+        cli_error("cannot read '%s': %s; check the path.", path, strerror(errno));
+        return CLI_FAILED;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        cli_error("'%s' is a directory; give the path of the image file (.bin).", path);
+        return CLI_FAILED;
+    }
+    if (st.st_size == 0) {
+        cli_error("'%s' is empty; give the path of a built ESP32 application image.", path);
+        return CLI_FAILED;
+    }
+    if ((unsigned long long)st.st_size > MAX_IMAGE_BYTES) {
+        cli_error("'%s' is %lld bytes, too big for an ESP32 application image; check that it "
+                  "is the app .bin and not a full flash dump.", path, (long long)st.st_size);
+        return CLI_FAILED;
+    }
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        cli_error("cannot read '%s': %s; check the path and its permissions.", path,
+                  strerror(errno));
+        return CLI_FAILED;
+    }
+    buf = malloc((size_t)st.st_size);
+    size_t got = buf != NULL ? fread(buf, 1, (size_t)st.st_size, f) : 0;
+    if (buf == NULL || got != (size_t)st.st_size) {
+        cli_error("cannot read '%s': %s.", path, buf == NULL ? "out of memory"
+                                                             : "the file changed while reading");
+        fclose(f);
+        free(buf);
+        return CLI_FAILED;
+    }
+    fclose(f);
+    *data = buf;
+    *len = got;
+    return CLI_OK;
+}
+
+/* Print a release object as aligned "key  value" lines under a title. */
+static void print_release(const cJSON *r, const char *title)
+{
+    char size[32], date[32];
+    long long bytes = cli_json_int(r, "size", 0);
+
+    printf("%s %lld\n", title, cli_json_int(r, "id", 0));
+    printf("  version   %s\n", cli_json_str(r, "version", "-"));
+    printf("  project   %s\n", cli_json_str(r, "project", "-"));
+    printf("  chip      %s\n", cli_json_str(r, "chip", "-"));
+    printf("  size      %s (%lld bytes)\n", fmt_size((uint64_t)bytes, size, sizeof size), bytes);
+    printf("  sha256    %s\n", cli_json_str(r, "sha256", "-"));
+    printf("  idf       %s\n", cli_json_str(r, "idf_version", "-"));
+    printf("  created   %s\n", fmt_date(cli_json_int(r, "created_at", 0), date, sizeof date));
+    const char *notes = cli_json_str(r, "notes", "");
+    if (*notes != '\0')
+        printf("  notes     %s\n", notes);
+}
+
+int cmd_release_add(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const char cmd[] = "release add";
+    const char *version = NULL, *notes = NULL;
+    const cli_opt_t opts[] = { { "--version", &version, NULL }, { "--notes", &notes, NULL } };
+    char *pos[1];
+    int npos, rc;
+
+    rc = cli_parse(ctx, cmd, usage_add, argc, argv, opts, 2, pos, &npos, 1);
+    if (rc != CLI_OK)
+        return rc;
+    if (npos != 1)
+        return cli_usage_error(cmd, "'%s' needs the image FILE to upload", cmd);
+    if (version != NULL && *version == '\0')
+        return cli_usage_error(cmd, "'--version' is empty; give a version such as v1.2.0");
+
+    unsigned char *data = NULL;
+    size_t len = 0;
+    rc = read_image(pos[0], &data, &len);
+    if (rc != CLI_OK)
+        return rc;
+
+    /* Build /api/v1/releases?version=..&notes=.. with escaped values. */
+    char *ev = version ? http_escape(version) : NULL;
+    char *en = notes ? http_escape(notes) : NULL;
+    size_t plen = 64 + (ev ? strlen(ev) : 0) + (en ? strlen(en) : 0);
+    char *path = malloc(plen);
+    cJSON *resp = NULL;
+    if (path == NULL || (version && !ev) || (notes && !en)) {
+        cli_error("out of memory while preparing the upload of '%s'.", pos[0]);
+        rc = CLI_FAILED;
+        goto out;
+    }
+    snprintf(path, plen, "/api/v1/releases%s%s%s%s%s", (ev || en) ? "?" : "",
+             ev ? "version=" : "", ev ? ev : "", (ev && en) ? "&" : "", en ? "notes=" : "");
+    if (en)
+        strcat(path, en);
+
+    rc = http_json(ctx, "POST", path, "application/octet-stream", data, len, &resp, NULL);
+    if (rc == CLI_OK) {
+        if (ctx->json)
+            cli_print_json(resp);
+        else
+            print_release(resp, "stored release");
+    } else if (rc == CLI_FAILED && resp != NULL) {
+        long long id = cli_json_int(resp, "id", 0);
+        if (id > 0)
+            fprintf(stderr, "mqota: the existing release is %lld; see 'mqota release list'.\n",
+                    id);
+    }
+out:
+    cJSON_Delete(resp);
+    free(path);
+    free(ev);
+    free(en);
+    free(data);
+    return rc;
+}
+
+int cmd_release_list(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const char cmd[] = "release list";
+    static const char *const head[] = { "ID", "VERSION", "PROJECT", "CHIP", "SIZE", "SHA256",
+                                        "CREATED" };
+    char *pos[1];
+    int npos;
+    cJSON *arr = NULL;
+
+    int rc = cli_parse(ctx, cmd, usage_list, argc, argv, NULL, 0, pos, &npos, 0);
+    if (rc != CLI_OK)
+        return rc;
+    rc = http_get(ctx, "/api/v1/releases", &arr);
+    if (rc != CLI_OK) {
+        cJSON_Delete(arr);
+        return rc;
+    }
+    if (ctx->json) {
+        cli_print_json(arr);
+        cJSON_Delete(arr);
+        return CLI_OK;
+    }
+
+    fmt_table_t *t = fmt_table_new(7, head);
+    if (t == NULL) {
+        cJSON_Delete(arr);
+        cli_error("out of memory while printing the release list.");
+        return CLI_FAILED;
+    }
+    fmt_table_align_right(t, 0);
+    fmt_table_align_right(t, 4);
+    const cJSON *r;
+    cJSON_ArrayForEach(r, arr) {
+        char id[24], size[32], sha[16], date[32];
+        snprintf(id, sizeof id, "%lld", cli_json_int(r, "id", 0));
+        fmt_size((uint64_t)cli_json_int(r, "size", 0), size, sizeof size);
+        snprintf(sha, sizeof sha, "%.12s", cli_json_str(r, "sha256", "-"));
+        fmt_date(cli_json_int(r, "created_at", 0), date, sizeof date);
+        const char *row[] = { id, cli_json_str(r, "version", "-"), cli_json_str(r, "project", "-"),
+                              cli_json_str(r, "chip", "-"), size, sha, date };
+        fmt_table_add_row(t, row);
+    }
+    if (fmt_table_rows(t) == 0)
+        printf("No releases yet; add one with 'mqota release add FILE'.\n");
+    else
+        fmt_table_print(t, stdout);
+    fmt_table_free(t);
+    cJSON_Delete(arr);
+    return CLI_OK;
+}

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Output formatting for the mqota CLI. See format.h. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "format.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+char *fmt_size(uint64_t bytes, char *out, size_t cap)
+{
+    static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+
+    if (bytes < 1024) {
+        snprintf(out, cap, "%" PRIu64 " B", bytes);
+        return out;
+    }
+    double v = (double)bytes / 1024.0;
+    size_t u = 0;
+    /* Switch unit before the one-decimal rendering would print "1024.0". */
+    while (v >= 1023.95 && u + 1 < sizeof units / sizeof units[0]) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(out, cap, "%.1f %s", v, units[u]);
+    return out;
+}
+
+char *fmt_ago(int64_t now, int64_t then, char *out, size_t cap)
+{
+    if (then <= 0) {
+        snprintf(out, cap, "never");
+        return out;
+    }
+    int64_t d = now - then;
+    if (d < 0)
+        d = 0;
+    if (d < 60)
+        snprintf(out, cap, "%" PRId64 "s ago", d);
+    else if (d < 3600)
+        snprintf(out, cap, "%" PRId64 "m ago", d / 60);
+    else if (d < 86400)
+        snprintf(out, cap, "%" PRId64 "h ago", d / 3600);
+    else
+        snprintf(out, cap, "%" PRId64 "d ago", d / 86400);
+    return out;
+}
+
+char *fmt_elapsed(uint64_t ms, char *out, size_t cap)
+{
+    if (ms < 60000) {
+        snprintf(out, cap, "%" PRIu64 ".%" PRIu64 "s", ms / 1000, (ms % 1000) / 100);
+    } else if (ms < 3600000) {
+        uint64_t s = ms / 1000;
+        snprintf(out, cap, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+    } else {
+        uint64_t m = ms / 60000;
+        snprintf(out, cap, "%" PRIu64 "h%02" PRIu64 "m", m / 60, m % 60);
+    }
+    return out;
+}
+
+char *fmt_date(int64_t t, char *out, size_t cap)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+
+    if (t <= 0 || localtime_r(&tt, &tm) == NULL || strftime(out, cap, "%Y-%m-%d %H:%M", &tm) == 0)
+        snprintf(out, cap, "-");
+    return out;
+}
+
+int fmt_percent(uint64_t done, uint64_t total)
+{
+    if (total == 0)
+        return 0;
+    if (done >= total)
+        return 100;
+    return (int)((done * 100) / total);
+}
+
+char *fmt_bar(char *out, size_t cap, int width, uint64_t done, uint64_t total, bool unicode)
+{
+    static const char full[] = "\xe2\x96\x88";  /* U+2588 FULL BLOCK */
+    static const char light[] = "\xe2\x96\x91"; /* U+2591 LIGHT SHADE */
+    size_t n = 0;
+
+    if (cap == 0)
+        return out;
+    if (width < 0)
+        width = 0;
+    int filled = 0;
+    if (total > 0)
+        filled = done >= total ? width : (int)((done * (uint64_t)width) / total);
+
+    /* Append s if it fits with room for the NUL; otherwise stop writing. */
+#define BAR_PUT(s, len)                          \
+    do {                                         \
+        if (n + (len) < cap) {                   \
+            memcpy(out + n, (s), (len));         \
+            n += (len);                          \
+        }                                        \
+    } while (0)
+
+    BAR_PUT("[", 1);
+    for (int i = 0; i < width; i++) {
+        if (unicode)
+            BAR_PUT(i < filled ? full : light, 3);
+        else
+            BAR_PUT(i < filled ? "#" : ".", 1);
+    }
+    BAR_PUT("]", 1);
+#undef BAR_PUT
+    out[n] = '\0';
+    return out;
+}
+
+size_t fmt_display_width(const char *s)
+{
+    size_t w = 0;
+
+    for (; s != NULL && *s != '\0'; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80) /* count all but UTF-8 continuation bytes */
+            w++;
+    return w;
+}
+
+struct fmt_table {
+    size_t ncols;
+    size_t nrows;     /* rows of cells, header included */
+    size_t cap_rows;
+    char **cells;     /* nrows * ncols */
+    size_t *widths;
+    bool *right;
+};
+
+/* Append one row of copied cells and widen the columns; 0, or -1 when out of memory. */
+static int table_append(fmt_table_t *t, const char *const *cells)
+{
+    if (t->nrows == t->cap_rows) {
+        size_t cap = t->cap_rows ? t->cap_rows * 2 : 16;
+        char **c = realloc(t->cells, cap * t->ncols * sizeof *c);
+        if (c == NULL)
+            return -1;
+        t->cells = c;
+        t->cap_rows = cap;
+    }
+    char **row = t->cells + t->nrows * t->ncols;
+    for (size_t i = 0; i < t->ncols; i++) {
+        const char *s = cells[i] != NULL ? cells[i] : "-";
+        row[i] = strdup(s);
+        if (row[i] == NULL) {
+            while (i-- > 0)
+                free(row[i]);
+            return -1;
+        }
+        size_t w = fmt_display_width(s);
+        if (w > t->widths[i])
+            t->widths[i] = w;
+    }
+    t->nrows++;
+    return 0;
+}
+
+fmt_table_t *fmt_table_new(size_t ncols, const char *const *headers)
+{
+    fmt_table_t *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->ncols = ncols;
+    t->widths = calloc(ncols ? ncols : 1, sizeof *t->widths);
+    t->right = calloc(ncols ? ncols : 1, sizeof *t->right);
+    if (t->widths == NULL || t->right == NULL || table_append(t, headers) != 0) {
+        fmt_table_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void fmt_table_align_right(fmt_table_t *t, size_t col)
+{
+    if (col < t->ncols)
+        t->right[col] = true;
+}
+
+int fmt_table_add_row(fmt_table_t *t, const char *const *cells)
+{
+    return table_append(t, cells);
+}
+
+size_t fmt_table_rows(const fmt_table_t *t)
+{
+    return t->nrows - 1;
+}
+
+size_t fmt_table_width(const fmt_table_t *t, size_t col)
+{
+    return col < t->ncols ? t->widths[col] : 0;
+}
+
+void fmt_table_print(const fmt_table_t *t, FILE *f)
+{
+    for (size_t r = 0; r < t->nrows; r++) {
+        char *const *row = t->cells + r * t->ncols;
+        for (size_t c = 0; c < t->ncols; c++) {
+            bool last = c + 1 == t->ncols;
+            size_t pad = t->widths[c] - fmt_display_width(row[c]);
+            if (c > 0)
+                fputs("  ", f);
+            if (t->right[c])
+                fprintf(f, "%*s%s", (int)pad, "", row[c]);
+            else
+                fprintf(f, "%s%*s", row[c], last ? 0 : (int)pad, "");
+        }
+        fputc('\n', f);
+    }
+}
+
+void fmt_table_free(fmt_table_t *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t->widths);
+    free(t->right);
+    free(t);
+}
