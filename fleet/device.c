@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * device.c - one virtual ESP32 of the fleet: power-on (flash + bootloader + agent), its
+ * libmosquitto connection (non-blocking, driven by the fleet's epoll loop), reconnects with
+ * exponential backoff and jitter, simulated resets, and fault injection.
+ */
+#define _GNU_SOURCE
+#include "fleet.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mqota_posix/vdev.h"
+
+#define BACKOFF_MIN_MS 250u
+#define BACKOFF_MAX_MS 30000u
+
+/* ---- platform hooks: transport, clock, reboot, self-test are ours; flash, store, SHA-256 and
+ * the running image come from the POSIX port and are forwarded to it. ---- */
+
+static int p_publish(void *ctx, const char *topic, const uint8_t *payload, size_t len, int qos,
+                     bool retain)
+{
+    fleet_dev_t *d = ctx;
+    if (d->mosq == NULL || d->conn != DEV_CONNECTED) return -1;
+    int rc = mosquitto_publish(d->mosq, NULL, topic, (int)len, payload, qos, retain);
+    return rc == MOSQ_ERR_SUCCESS ? 0 : -1;
+}
+
+static int p_subscribe(void *ctx, const char *topic, int qos)
+{
+    fleet_dev_t *d = ctx;
+    if (d->mosq == NULL) return -1;
+    return mosquitto_subscribe(d->mosq, NULL, topic, qos) == MOSQ_ERR_SUCCESS ? 0 : -1;
+}
+
+static uint64_t p_now(void *ctx)
+{
+    (void)ctx;
+    return mqh_now_ms();
+}
+
+static void p_reboot(void *ctx)
+{
+    fleet_dev_t *d = ctx;
+    d->reboot_due = true;
+}
+
+static bool p_self_test(void *ctx)
+{
+    fleet_dev_t *d = ctx;
+    const char *bad = d->fleet->opt.fail_self_test;
+    return bad == NULL || strcmp(d->agent.running.version, bad) != 0;
+}
+
+#define FWD(d) (((fleet_dev_t *)(d))->vplat)
+static int p_running(void *c, mqota_running_t *o) { return FWD(c).running(FWD(c).ctx, o); }
+static int p_slot_size(void *c, uint8_t s, uint32_t *b) { return FWD(c).slot_size(FWD(c).ctx, s, b); }
+static int p_slot_begin(void *c, uint8_t s, uint32_t n, uint32_t from)
+{
+    return FWD(c).slot_begin(FWD(c).ctx, s, n, from);
+}
+static int p_slot_write(void *c, uint8_t s, uint32_t off, const uint8_t *p, size_t n)
+{
+    return FWD(c).slot_write(FWD(c).ctx, s, off, p, n);
+}
+static int p_slot_read(void *c, uint8_t s, uint32_t off, uint8_t *p, size_t n)
+{
+    return FWD(c).slot_read(FWD(c).ctx, s, off, p, n);
+}
+static int p_slot_end(void *c, uint8_t s, uint32_t n) { return FWD(c).slot_end(FWD(c).ctx, s, n); }
+static int p_set_boot(void *c, uint8_t s) { return FWD(c).slot_set_boot(FWD(c).ctx, s); }
+static int p_slot_state(void *c, mqota_slot_state_t *st) { return FWD(c).slot_state(FWD(c).ctx, st); }
+static int p_mark_valid(void *c) { return FWD(c).slot_mark_valid(FWD(c).ctx); }
+static int p_mark_invalid(void *c) { return FWD(c).slot_mark_invalid(FWD(c).ctx); }
+static int p_kv_get(void *c, const char *k, void *b, size_t cap, size_t *len)
+{
+    return FWD(c).kv_get(FWD(c).ctx, k, b, cap, len);
+}
+static int p_kv_set(void *c, const char *k, const void *b, size_t len)
+{
+    return FWD(c).kv_set(FWD(c).ctx, k, b, len);
+}
+static int p_kv_erase(void *c, const char *k) { return FWD(c).kv_erase(FWD(c).ctx, k); }
+static int p_sha_begin(void *c) { return FWD(c).sha256_begin(FWD(c).ctx); }
+static int p_sha_update(void *c, const uint8_t *p, size_t n)
+{
+    return FWD(c).sha256_update(FWD(c).ctx, p, n);
+}
+static int p_sha_finish(void *c, uint8_t out[32]) { return FWD(c).sha256_finish(FWD(c).ctx, out); }
+
+static void fill_platform(fleet_dev_t *d, mqota_platform_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->ctx = d;
+    p->publish = p_publish;
+    p->subscribe = p_subscribe;
+    p->running = p_running;
+    p->slot_size = p_slot_size;
+    p->slot_begin = p_slot_begin;
+    p->slot_write = p_slot_write;
+    p->slot_read = p_slot_read;
+    p->slot_end = p_slot_end;
+    p->slot_set_boot = p_set_boot;
+    p->slot_state = p_slot_state;
+    p->slot_mark_valid = p_mark_valid;
+    p->slot_mark_invalid = p_mark_invalid;
+    p->reboot = p_reboot;
+    p->kv_get = p_kv_get;
+    p->kv_set = p_kv_set;
+    p->kv_erase = p_kv_erase;
+    p->now_ms = p_now;
+    p->sha256_begin = p_sha_begin;
+    p->sha256_update = p_sha_update;
+    p->sha256_finish = p_sha_finish;
+    p->self_test = p_self_test;
+}
+
+/* ---- epoll registration ---- */
+
+/* Keep the epoll registration in line with the socket and with whether libmosquitto has
+ * bytes queued to write. */
+static void sync_events(fleet_dev_t *d)
+{
+    int fd = d->mosq ? mosquitto_socket(d->mosq) : -1;
+    if (fd != d->fd && d->fd >= 0) {
+        epoll_ctl(d->fleet->epfd, EPOLL_CTL_DEL, d->fd, NULL);
+        d->fd = -1;
+    }
+    if (fd < 0) return;
+    uint32_t want = EPOLLIN | (mosquitto_want_write(d->mosq) ? EPOLLOUT : 0u);
+    struct epoll_event ev = {.events = want, .data.ptr = d};
+    if (d->fd < 0) {
+        if (epoll_ctl(d->fleet->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
+            d->fd = fd;
+            d->ev_mask = want;
+        }
+    } else if (want != d->ev_mask) {
+        epoll_ctl(d->fleet->epfd, EPOLL_CTL_MOD, fd, &ev);
+        d->ev_mask = want;
+    }
+}
+
+static void unregister(fleet_dev_t *d)
+{
+    if (d->fd >= 0) {
+        epoll_ctl(d->fleet->epfd, EPOLL_CTL_DEL, d->fd, NULL);
+        d->fd = -1;
+    }
+}
+
+static void schedule_reconnect(fleet_dev_t *d)
+{
+    uint32_t b = d->backoff_ms ? d->backoff_ms : BACKOFF_MIN_MS;
+    /* full jitter in [b/2, b]: thousands of devices must not reconnect in lockstep */
+    uint32_t delay = b / 2u + (uint32_t)(rand() % (int)(b / 2u + 1u));
+    d->backoff_ms = b * 2u > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b * 2u;
+    d->conn = DEV_BACKOFF;
+    d->next_attempt_ms = mqh_now_ms() + delay;
+}
+
+/* ---- libmosquitto callbacks (called from inside loop_read / loop_write) ---- */
+
+static void on_connect(struct mosquitto *m, void *ud, int rc)
+{
+    fleet_dev_t *d = ud;
+    (void)m;
+    if (rc != 0) {
+        mqh_log(MQH_WARN, "%s: broker refused the connection: %s", d->id,
+                mosquitto_connack_string(rc));
+        return; /* the disconnect callback follows and schedules a retry */
+    }
+    d->conn = DEV_CONNECTED;
+    d->backoff_ms = 0;
+    d->connects++;
+    if (mqota_agent_on_connect(&d->agent) != MQOTA_OK)
+        mqh_log(MQH_WARN, "%s: agent could not subscribe or publish after connect", d->id);
+    d->process_due = true;
+}
+
+static void on_disconnect(struct mosquitto *m, void *ud, int rc)
+{
+    fleet_dev_t *d = ud;
+    (void)m;
+    unregister(d); /* before libmosquitto closes the socket: the fd number may be reused */
+    mqota_agent_on_disconnect(&d->agent);
+    if (d->conn == DEV_CONNECTED) d->drops++;
+    if (rc != 0) mqh_log(MQH_DEBUG, "%s: link lost (%s)", d->id, mosquitto_strerror(rc));
+    schedule_reconnect(d);
+}
+
+static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+    fleet_dev_t *d = ud;
+    (void)m;
+    mqota_status_t st =
+        mqota_agent_on_message(&d->agent, msg->topic, msg->payload, (size_t)msg->payloadlen);
+    if (strstr(msg->topic, "/chunk") != NULL) {
+        d->rx_chunk_bytes += (uint64_t)msg->payloadlen;
+        if (st == MQOTA_DUPLICATE) d->dup_chunks++;
+    }
+    if (st != MQOTA_OK && st != MQOTA_IGNORED && st != MQOTA_DUPLICATE)
+        mqh_log(MQH_DEBUG, "%s: message on %s: %s", d->id, msg->topic, mqota_strerror(st));
+    d->process_due = true;
+}
+
+/* ---- lifecycle ---- */
+
+static int new_client(fleet_dev_t *d)
+{
+    const fleet_opts_t *o = &d->fleet->opt;
+    char topic[MQOTA_TOPIC_MAX];
+    d->mosq = mosquitto_new(d->id, true, d);
+    if (d->mosq == NULL) return -1;
+    mosquitto_int_option(d->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+                         o->mqtt_version == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+    mosquitto_connect_callback_set(d->mosq, on_connect);
+    mosquitto_disconnect_callback_set(d->mosq, on_disconnect);
+    mosquitto_message_callback_set(d->mosq, on_message);
+    /* the last will marks the device offline when the link dies without a DISCONNECT */
+    mqota_agent_topic(&d->agent, MQOTA_TOPIC_ONLINE, topic, sizeof(topic));
+    mosquitto_will_set(d->mosq, topic, (int)strlen(MQOTA_OFFLINE_PAYLOAD), MQOTA_OFFLINE_PAYLOAD, 1,
+                       true);
+    return 0;
+}
+
+int dev_power_on(fleet_dev_t *d)
+{
+    const fleet_opts_t *o = &d->fleet->opt;
+    char err[256];
+    mqota_platform_t plat;
+
+    if (access(d->flash_path, F_OK) != 0 &&
+        vdev_flash_create(d->flash_path, o->chip_id, o->image, err, sizeof(err)) != 0) {
+        mqh_log(MQH_ERROR, "%s: cannot create flash %s: %s", d->id, d->flash_path, err);
+        return -1;
+    }
+    d->vdev = vdev_open(d->flash_path, err, sizeof(err));
+    if (d->vdev == NULL) {
+        mqh_log(MQH_ERROR, "%s: cannot open flash %s: %s", d->id, d->flash_path, err);
+        return -1;
+    }
+    if (vdev_boot(d->vdev, err, sizeof(err)) != 0) {
+        mqh_log(MQH_ERROR, "%s: does not boot: %s", d->id, err);
+        d->conn = DEV_BRICKED;
+        return -1;
+    }
+    vdev_platform_fill(d->vdev, &d->vplat);
+    fill_platform(d, &plat);
+    mqota_config_t cfg = {
+        .device_id = d->id,
+        .max_chunk = o->max_chunk,
+        .max_window = o->max_window,
+        .auto_reboot = true,
+        .verify_bytes_per_process = 256u * 1024u,
+    };
+    mqota_status_t st = mqota_agent_init(&d->agent, &cfg, &plat, mqh_now_ms());
+    if (st != MQOTA_OK) {
+        mqh_log(MQH_ERROR, "%s: agent init failed: %s", d->id, mqota_strerror(st));
+        return -1;
+    }
+    if (new_client(d) != 0) return -1;
+    d->conn = DEV_OFF;
+    d->next_attempt_ms = mqh_now_ms();
+    return 0;
+}
+
+void dev_connect(fleet_dev_t *d)
+{
+    const fleet_opts_t *o = &d->fleet->opt;
+    int rc;
+    if (d->connects == 0 && d->drops == 0 && d->conn == DEV_OFF)
+        rc = mosquitto_connect_async(d->mosq, o->broker.host, o->broker.port, o->keepalive_s);
+    else
+        rc = mosquitto_reconnect_async(d->mosq);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        mqh_log(MQH_DEBUG, "%s: connect to %s failed: %s", d->id, o->broker_url,
+                rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        schedule_reconnect(d);
+        return;
+    }
+    d->conn = DEV_CONNECTING;
+    sync_events(d);
+}
+
+/* Power the device off abruptly: queued publishes are flushed (the STATE saying why we
+ * reboot), then the socket is closed without DISCONNECT so that the broker sends the will. */
+static void power_off(fleet_dev_t *d)
+{
+    if (d->mosq) {
+        for (int i = 0; i < 50 && d->conn == DEV_CONNECTED && mosquitto_want_write(d->mosq); i++) {
+            if (mosquitto_loop_write(d->mosq, 1) != MOSQ_ERR_SUCCESS) break;
+        }
+        unregister(d);
+        mosquitto_destroy(d->mosq); /* closes the socket; sends no DISCONNECT */
+        d->mosq = NULL;
+    }
+    if (d->vdev) {
+        vdev_close(d->vdev);
+        d->vdev = NULL;
+    }
+    d->conn = DEV_OFF;
+}
+
+void dev_reboot(fleet_dev_t *d)
+{
+    d->reboot_due = false;
+    d->reboots++;
+    power_off(d);
+    if (dev_power_on(d) == 0) {
+        d->next_attempt_ms = mqh_now_ms() + d->fleet->opt.boot_delay_ms;
+        d->connects = 0;
+        d->drops = 0;
+    }
+}
+
+void dev_handle_io(fleet_dev_t *d, uint32_t events)
+{
+    if (d->mosq == NULL) return;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) mosquitto_loop_read(d->mosq, 1);
+    if (d->mosq && (events & EPOLLOUT)) mosquitto_loop_write(d->mosq, 1);
+    if (d->mosq) sync_events(d);
+}
+
+/* Fault injection: drop the link (as a modem losing its carrier does) once the agent's
+ * progress crosses each configured fraction. */
+static void maybe_cut(fleet_dev_t *d)
+{
+    const fleet_opts_t *o = &d->fleet->opt;
+    if (d->cuts_done >= o->cut_count || d->conn != DEV_CONNECTED) return;
+    mqota_state_msg_t m;
+    mqota_agent_state_msg(&d->agent, &m);
+    if (m.state != MQOTA_STATE_DOWNLOADING || m.image_size == 0) return;
+    if ((double)m.progress / (double)m.image_size >= o->cut_at[d->cuts_done]) {
+        d->cuts_done++;
+        mqh_log(MQH_INFO, "%s: fault: cutting the link at %u of %u bytes", d->id,
+                (unsigned)m.progress, (unsigned)m.image_size);
+        shutdown(mosquitto_socket(d->mosq), SHUT_RDWR);
+    }
+}
+
+void dev_after_io(fleet_dev_t *d)
+{
+    if (d->conn == DEV_BRICKED || d->mosq == NULL) return;
+    if (d->process_due) {
+        d->process_due = false;
+        mqota_agent_process(&d->agent, mqh_now_ms());
+        maybe_cut(d);
+        if (d->mosq) sync_events(d);
+    }
+    if (d->reboot_due) dev_reboot(d);
+}
+
+void dev_tick(fleet_dev_t *d)
+{
+    uint64_t now = mqh_now_ms();
+    if (d->conn == DEV_BRICKED || d->mosq == NULL) return;
+    if ((d->conn == DEV_OFF || d->conn == DEV_BACKOFF) && now >= d->next_attempt_ms) {
+        dev_connect(d);
+    }
+    if (d->conn == DEV_CONNECTED || d->conn == DEV_CONNECTING) {
+        mosquitto_loop_misc(d->mosq); /* keepalive */
+    }
+    d->process_due = true; /* agent timers: ack retry, verify steps, confirm timeout */
+    dev_after_io(d);
+}
+
+void dev_shutdown(fleet_dev_t *d)
+{
+    if (d->mosq && d->conn == DEV_CONNECTED) {
+        char topic[MQOTA_TOPIC_MAX];
+        mqota_agent_topic(&d->agent, MQOTA_TOPIC_ONLINE, topic, sizeof(topic));
+        mosquitto_publish(d->mosq, NULL, topic, (int)strlen(MQOTA_OFFLINE_PAYLOAD),
+                          MQOTA_OFFLINE_PAYLOAD, 1, true);
+        mosquitto_disconnect(d->mosq);
+        for (int i = 0; i < 20 && mosquitto_want_write(d->mosq); i++)
+            if (mosquitto_loop_write(d->mosq, 1) != MOSQ_ERR_SUCCESS) break;
+    }
+    if (d->mosq) {
+        unregister(d);
+        mosquitto_destroy(d->mosq);
+        d->mosq = NULL;
+    }
+    if (d->vdev) {
+        vdev_close(d->vdev);
+        d->vdev = NULL;
+    }
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file fleet.h
+ * @brief The virtual fleet: many virtual ESP32 devices in one process, on one event loop.
+ *
+ * Each device is a file-backed flash (ports/posix: partition table, otadata, ota_0/ota_1,
+ * nvs), booted by the virtual bootloader, running the real device agent (libmqota) over its
+ * own libmosquitto connection. All sockets are multiplexed with one epoll instance; there is
+ * no thread per device and no per-device loop.
+ */
+#ifndef MQOTA_FLEET_H
+#define MQOTA_FLEET_H
+
+#include <mosquitto.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mqota/mqota.h"
+#include "mqota_host.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vdev;
+
+/** Options of one fleet run (see `mqota-fleet --help`). */
+typedef struct {
+    const char *broker_url;   /**< mqtt://host:port */
+    mqh_url_t broker;         /**< parsed broker_url */
+    int count;                /**< devices */
+    const char *prefix;       /**< device id prefix; ids are prefix + 4-digit index */
+    const char *image;        /**< initial image flashed into ota_0 of new devices */
+    const char *data_dir;     /**< one flash file per device lives here */
+    uint16_t chip_id;         /**< chip the virtual devices are */
+    uint32_t max_chunk;       /**< agent max chunk, bytes */
+    uint16_t max_window;      /**< agent max window, chunks */
+    int mqtt_version;         /**< 5 or 311 */
+    int keepalive_s;          /**< MQTT keepalive, seconds */
+    double cut_at[8];         /**< fault: drop the link once at each of these progress fractions */
+    int cut_count;
+    const char *fail_self_test; /**< fault: self-test fails when running this version */
+    int status_interval_s;    /**< print a status line this often; 0 = never */
+    int exit_after_s;         /**< stop after this many seconds; 0 = run until signalled */
+    uint32_t boot_delay_ms;   /**< simulated reset time */
+} fleet_opts_t;
+
+/** Connection state of one virtual device. */
+typedef enum {
+    DEV_OFF = 0,        /**< powered off / not yet booted */
+    DEV_CONNECTING = 1, /**< TCP + CONNECT in progress */
+    DEV_CONNECTED = 2,  /**< CONNACK received, agent running */
+    DEV_BACKOFF = 3,    /**< waiting before the next connection attempt */
+    DEV_BRICKED = 4     /**< bootloader found no bootable image */
+} dev_conn_t;
+
+/** One virtual ESP32. */
+typedef struct fleet_dev {
+    struct fleet *fleet;
+    int index;
+    char id[MQOTA_DEVICE_ID_MAX + 1];
+    char flash_path[512];
+    struct vdev *vdev;
+    mqota_platform_t vplat;   /**< flash/kv/sha/running hooks from the POSIX port */
+    mqota_agent_t agent;
+    struct mosquitto *mosq;
+    dev_conn_t conn;
+    int fd;                   /**< socket registered with epoll, -1 if none */
+    uint32_t ev_mask;         /**< events registered */
+    uint64_t next_attempt_ms; /**< DEV_BACKOFF / DEV_OFF: when to act */
+    uint32_t backoff_ms;
+    bool process_due;         /**< agent_process() after this loop turn */
+    bool reboot_due;          /**< the agent asked for a restart */
+    int cuts_done;
+    /* statistics */
+    uint32_t connects;
+    uint32_t drops;
+    uint32_t reboots;
+    uint64_t rx_chunk_bytes;  /**< chunk payload bytes received (including duplicates) */
+    uint32_t dup_chunks;
+} fleet_dev_t;
+
+/** The fleet. */
+typedef struct fleet {
+    fleet_opts_t opt;
+    fleet_dev_t *devs;
+    int epfd;
+    uint64_t started_ms;
+    uint64_t now_ms;
+} fleet_t;
+
+/* device.c */
+/** Create (or reopen) the device's flash, boot it and start its agent. @return 0 or -1. */
+int dev_power_on(fleet_dev_t *d);
+/** Simulate a reset: the link drops without DISCONNECT (the last will fires), then boot. */
+void dev_reboot(fleet_dev_t *d);
+/** Start a connection attempt now. */
+void dev_connect(fleet_dev_t *d);
+/** Handle socket readiness for the device. */
+void dev_handle_io(fleet_dev_t *d, uint32_t events);
+/** Timers: reconnects, keepalive, agent ticks, fault injection. */
+void dev_tick(fleet_dev_t *d);
+/** Run the agent's periodic work if due, then apply a pending reboot. */
+void dev_after_io(fleet_dev_t *d);
+/** Clean shutdown: "offline", DISCONNECT, close. */
+void dev_shutdown(fleet_dev_t *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MQOTA_FLEET_H */

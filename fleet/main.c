@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mqota-fleet: run N virtual ESP32 devices against an MQTT broker.
+ *
+ *   mqota-fleet --broker mqtt://127.0.0.1:1883 --count 20 --image hello.bin --data ./fleet
+ *
+ * The main loop is one epoll_wait over every device's socket, then the named steps:
+ * socket I/O, agent work for devices that received something, timers (every 100 ms),
+ * status line.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fleet.h"
+#include "mqota/mqota_image.h"
+
+#define TICK_MS 100u
+#define MAX_EVENTS 256
+
+static volatile sig_atomic_t run = 1;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    run = 0;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mqota-fleet --broker URL --image FILE --data DIR [options]\n"
+            "\n"
+            "Runs virtual ESP32 devices, each with a file-backed 4 MiB flash (partition table,\n"
+            "otadata, ota_0, ota_1, nvs) in DIR, a bootloader that validates images like the\n"
+            "ESP32's, and the mqota device agent, all on one event loop.\n"
+            "\n"
+            "options:\n"
+            "  --broker URL          broker, mqtt://host:port (required)\n"
+            "  --image FILE          image flashed into ota_0 of devices created now (required\n"
+            "                        unless every flash file in DIR exists already)\n"
+            "  --data DIR            directory of the flash files (required; created if absent)\n"
+            "  --count N             number of devices (default 20)\n"
+            "  --prefix P            device id prefix (default vdev-); ids are P0001, P0002, ...\n"
+            "  --chip NAME           esp32, esp32s2, esp32s3, esp32c3 ... (default esp32)\n"
+            "  --max-chunk BYTES     largest chunk the agent accepts (default 4096)\n"
+            "  --window N            chunks in flight the agent accepts, 1-64 (default 16)\n"
+            "  --mqtt-version V      5 or 311 (default 5)\n"
+            "  --cut-at PCT          fault: drop each device's link once when its download\n"
+            "                        passes PCT percent (repeatable, up to 8)\n"
+            "  --fail-self-test VER  fault: images whose version is VER fail their self-test\n"
+            "  --status-interval S   print a status line every S seconds (default 5, 0 = off)\n"
+            "  --exit-after S        stop after S seconds (default: run until SIGINT/SIGTERM)\n"
+            "  --log-level L         error, warn, info, debug (default info)\n"
+            "  --help                this text\n"
+            "\n"
+            "example:\n"
+            "  mqota-fleet --broker mqtt://127.0.0.1:1883 --count 20 \\\n"
+            "      --image idf_hello_world_esp32_2023.bin --data /tmp/fleet\n");
+}
+
+static int parse_chip(const char *s, uint16_t *out)
+{
+    static const struct { const char *name; uint16_t id; } chips[] = {
+        {"esp32", MQOTA_CHIP_ESP32},     {"esp32s2", MQOTA_CHIP_ESP32S2},
+        {"esp32c3", MQOTA_CHIP_ESP32C3}, {"esp32s3", MQOTA_CHIP_ESP32S3},
+        {"esp32c2", MQOTA_CHIP_ESP32C2}, {"esp32c6", MQOTA_CHIP_ESP32C6},
+        {"esp32h2", MQOTA_CHIP_ESP32H2}, {"esp32p4", MQOTA_CHIP_ESP32P4},
+    };
+    for (size_t i = 0; i < sizeof(chips) / sizeof(chips[0]); i++) {
+        if (strcasecmp(s, chips[i].name) == 0) {
+            *out = chips[i].id;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_long(const char *flag, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < lo || v > hi) {
+        fprintf(stderr, "mqota-fleet: %s '%s' is not a whole number in %ld..%ld\n", flag, s, lo,
+                hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Parse the command line into o. Returns 0, or exits with status 2 on a usage error. */
+static void parse_args(int argc, char **argv, fleet_opts_t *o)
+{
+    enum { O_BROKER = 1, O_IMAGE, O_DATA, O_COUNT, O_PREFIX, O_CHIP, O_CHUNK, O_WINDOW, O_MQTTV,
+           O_CUT, O_FAILST, O_STATUS, O_EXIT, O_LOG, O_HELP };
+    static const struct option opts[] = {
+        {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
+        {"data", required_argument, 0, O_DATA},     {"count", required_argument, 0, O_COUNT},
+        {"prefix", required_argument, 0, O_PREFIX}, {"chip", required_argument, 0, O_CHIP},
+        {"max-chunk", required_argument, 0, O_CHUNK}, {"window", required_argument, 0, O_WINDOW},
+        {"mqtt-version", required_argument, 0, O_MQTTV}, {"cut-at", required_argument, 0, O_CUT},
+        {"fail-self-test", required_argument, 0, O_FAILST},
+        {"status-interval", required_argument, 0, O_STATUS},
+        {"exit-after", required_argument, 0, O_EXIT}, {"log-level", required_argument, 0, O_LOG},
+        {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
+    };
+    long v;
+    int c;
+    int level = MQH_INFO;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_BROKER: o->broker_url = optarg; break;
+        case O_IMAGE: o->image = optarg; break;
+        case O_DATA: o->data_dir = optarg; break;
+        case O_COUNT:
+            if (parse_long("--count", optarg, 1, 100000, &v)) exit(2);
+            o->count = (int)v;
+            break;
+        case O_PREFIX: o->prefix = optarg; break;
+        case O_CHIP:
+            if (parse_chip(optarg, &o->chip_id)) {
+                fprintf(stderr, "mqota-fleet: --chip '%s' is not a known chip (esp32, esp32s2, "
+                                "esp32s3, esp32c3, esp32c2, esp32c6, esp32h2, esp32p4)\n", optarg);
+                exit(2);
+            }
+            break;
+        case O_CHUNK:
+            if (parse_long("--max-chunk", optarg, MQOTA_CHUNK_MIN, MQOTA_CHUNK_MAX, &v)) exit(2);
+            if (v & (v - 1)) {
+                fprintf(stderr, "mqota-fleet: --max-chunk %ld is not a power of two\n", v);
+                exit(2);
+            }
+            o->max_chunk = (uint32_t)v;
+            break;
+        case O_WINDOW:
+            if (parse_long("--window", optarg, 1, MQOTA_SACK_BITS, &v)) exit(2);
+            o->max_window = (uint16_t)v;
+            break;
+        case O_MQTTV:
+            if (strcmp(optarg, "5") == 0) o->mqtt_version = 5;
+            else if (strcmp(optarg, "311") == 0 || strcmp(optarg, "3.1.1") == 0) o->mqtt_version = 311;
+            else {
+                fprintf(stderr, "mqota-fleet: --mqtt-version '%s' must be 5 or 311\n", optarg);
+                exit(2);
+            }
+            break;
+        case O_CUT:
+            if (parse_long("--cut-at", optarg, 1, 99, &v)) exit(2);
+            if (o->cut_count >= 8) {
+                fprintf(stderr, "mqota-fleet: at most 8 --cut-at points\n");
+                exit(2);
+            }
+            o->cut_at[o->cut_count++] = (double)v / 100.0;
+            break;
+        case O_FAILST: o->fail_self_test = optarg; break;
+        case O_STATUS:
+            if (parse_long("--status-interval", optarg, 0, 3600, &v)) exit(2);
+            o->status_interval_s = (int)v;
+            break;
+        case O_EXIT:
+            if (parse_long("--exit-after", optarg, 0, 86400 * 7, &v)) exit(2);
+            o->exit_after_s = (int)v;
+            break;
+        case O_LOG:
+            if (!strcmp(optarg, "error")) level = MQH_ERROR;
+            else if (!strcmp(optarg, "warn")) level = MQH_WARN;
+            else if (!strcmp(optarg, "info")) level = MQH_INFO;
+            else if (!strcmp(optarg, "debug")) level = MQH_DEBUG;
+            else {
+                fprintf(stderr, "mqota-fleet: --log-level '%s' must be error, warn, info or debug\n",
+                        optarg);
+                exit(2);
+            }
+            break;
+        case O_HELP: usage(stdout); exit(0);
+        default:
+            fprintf(stderr, "mqota-fleet: unknown option or missing value '%s'; see 'mqota-fleet --help'\n",
+                    argv[optind - 1]);
+            exit(2);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "mqota-fleet: unexpected argument '%s'; see 'mqota-fleet --help'\n",
+                argv[optind]);
+        exit(2);
+    }
+    mqh_log_init("mqota-fleet", level);
+    char err[256];
+    if (!o->broker_url || !o->data_dir) {
+        fprintf(stderr, "mqota-fleet: --broker and --data are required; see 'mqota-fleet --help'\n");
+        exit(2);
+    }
+    if (mqh_parse_broker_url(o->broker_url, &o->broker, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mqota-fleet: --broker: %s\n", err);
+        exit(2);
+    }
+    if (o->broker.tls) {
+        fprintf(stderr, "mqota-fleet: --broker: mqtts:// is not supported yet; use mqtt://\n");
+        exit(2);
+    }
+    if (o->prefix[0] == '\0' || strlen(o->prefix) + 6 > MQOTA_DEVICE_ID_MAX) {
+        fprintf(stderr, "mqota-fleet: --prefix '%s' must be 1..%u characters\n", o->prefix,
+                MQOTA_DEVICE_ID_MAX - 6);
+        exit(2);
+    }
+}
+
+/* One status line: how many devices are in each connection and update state. */
+static void print_status(const fleet_t *f)
+{
+    int conn = 0, bricked = 0;
+    int per_state[9] = {0};
+    uint64_t rx = 0;
+    for (int i = 0; i < f->opt.count; i++) {
+        const fleet_dev_t *d = &f->devs[i];
+        conn += d->conn == DEV_CONNECTED;
+        bricked += d->conn == DEV_BRICKED;
+        int st = mqota_agent_state(&d->agent);
+        if (st >= 0 && st < 9) per_state[st]++;
+        rx += d->rx_chunk_bytes;
+    }
+    char line[512];
+    int n = snprintf(line, sizeof(line), "devices %d, connected %d", f->opt.count, conn);
+    for (int s = 0; s < 9; s++)
+        if (per_state[s])
+            n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s %d",
+                          mqota_state_name((mqota_update_state_t)s), per_state[s]);
+    if (bricked) n += snprintf(line + n, sizeof(line) - (size_t)n, ", BRICKED %d", bricked);
+    snprintf(line + n, sizeof(line) - (size_t)n, ", chunk bytes received %llu",
+             (unsigned long long)rx);
+    mqh_log(MQH_INFO, "%s", line);
+}
+
+int main(int argc, char **argv)
+{
+    fleet_t f;
+    memset(&f, 0, sizeof(f));
+    f.opt.count = 20;
+    f.opt.prefix = "vdev-";
+    f.opt.chip_id = MQOTA_CHIP_ESP32;
+    f.opt.max_chunk = 4096;
+    f.opt.max_window = 16;
+    f.opt.mqtt_version = 5;
+    f.opt.keepalive_s = 30;
+    f.opt.status_interval_s = 5;
+    f.opt.boot_delay_ms = 300;
+    parse_args(argc, argv, &f.opt);
+
+    if (mkdir(f.opt.data_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mqota-fleet: --data: cannot create directory '%s': %s\n", f.opt.data_dir,
+                strerror(errno));
+        return 2;
+    }
+    /* Each device holds a socket and a flash file open. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    srand((unsigned)getpid() ^ (unsigned)mqh_now_ms());
+    mosquitto_lib_init();
+
+    f.epfd = epoll_create1(EPOLL_CLOEXEC);
+    f.devs = calloc((size_t)f.opt.count, sizeof(*f.devs));
+    if (f.epfd < 0 || f.devs == NULL) {
+        fprintf(stderr, "mqota-fleet: out of resources for %d devices\n", f.opt.count);
+        return 1;
+    }
+    int up = 0;
+    for (int i = 0; i < f.opt.count; i++) {
+        fleet_dev_t *d = &f.devs[i];
+        d->fleet = &f;
+        d->index = i;
+        d->fd = -1;
+        snprintf(d->id, sizeof(d->id), "%s%04d", f.opt.prefix, i + 1);
+        snprintf(d->flash_path, sizeof(d->flash_path), "%s/%s.flash", f.opt.data_dir, d->id);
+        if (access(d->flash_path, F_OK) != 0 && f.opt.image == NULL) {
+            fprintf(stderr, "mqota-fleet: %s has no flash file yet; give --image to create it\n",
+                    d->id);
+            return 2;
+        }
+        if (dev_power_on(d) == 0) {
+            up++;
+            /* spread the first connections over a second */
+            d->next_attempt_ms = mqh_now_ms() + (uint64_t)(rand() % 1000);
+        } else if (i == 0) {
+            fprintf(stderr, "mqota-fleet: the first device did not start; stopping\n");
+            return 1;
+        }
+    }
+    mqh_log(MQH_INFO, "%d of %d devices booted; broker %s", up, f.opt.count, f.opt.broker_url);
+
+    f.started_ms = mqh_now_ms();
+    uint64_t next_tick = 0, next_status = f.started_ms + (uint64_t)f.opt.status_interval_s * 1000u;
+    struct epoll_event evs[MAX_EVENTS];
+    while (run) {
+        uint64_t now = mqh_now_ms();
+        int timeout = next_tick > now ? (int)(next_tick - now) : 0;
+        int n = epoll_wait(f.epfd, evs, MAX_EVENTS, timeout);
+        if (n < 0 && errno != EINTR) break;
+
+        /* socket I/O, then the agents of the devices that received something */
+        for (int i = 0; i < n; i++) dev_handle_io(evs[i].data.ptr, evs[i].events);
+        for (int i = 0; i < n; i++) dev_after_io(evs[i].data.ptr);
+
+        now = mqh_now_ms();
+        if (now >= next_tick) { /* timers */
+            next_tick = now + TICK_MS;
+            for (int i = 0; i < f.opt.count; i++) dev_tick(&f.devs[i]);
+        }
+        if (f.opt.status_interval_s > 0 && now >= next_status) {
+            next_status = now + (uint64_t)f.opt.status_interval_s * 1000u;
+            print_status(&f);
+        }
+        if (f.opt.exit_after_s > 0 && now - f.started_ms >= (uint64_t)f.opt.exit_after_s * 1000u)
+            run = 0;
+    }
+    print_status(&f);
+    for (int i = 0; i < f.opt.count; i++) dev_shutdown(&f.devs[i]);
+    free(f.devs);
+    close(f.epfd);
+    mosquitto_lib_cleanup();
+    return 0;
+}
