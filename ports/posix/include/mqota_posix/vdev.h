@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file vdev.h
+ * @brief The flash side of one virtual ESP32: its flash file, partition table, key-value
+ *        store and bootloader, and the platform hooks of mqota_platform.h that touch them.
+ *
+ * Life of a virtual device:
+ * @code
+ *   char err[256];
+ *   vdev_t *dev;
+ *   if (vdev_flash_create("dev1.flash", MQOTA_CHIP_ESP32, "hello.bin", err, sizeof(err)) != MQOTA_OK ||
+ *       vdev_open("dev1.flash", &dev, err, sizeof(err)) != MQOTA_OK) {
+ *       fprintf(stderr, "%s\n", err);
+ *   }
+ *   boot_result_t boot;
+ *   vdev_boot(dev, &boot);          // after every (virtual) reset
+ *   mqota_platform_t plat = {0};
+ *   vdev_platform_fill(dev, &plat); // then fill publish/subscribe/now_ms/reboot/self_test
+ *   ...
+ *   vdev_close(dev);
+ * @endcode
+ * The flash file is the device's whole persistent state; one file descriptor is held open per
+ * device. Not thread-safe (one device, one thread).
+ */
+#ifndef MQOTA_POSIX_VDEV_H
+#define MQOTA_POSIX_VDEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqota/mqota_platform.h"
+#include "mqota/mqota_status.h"
+#include "mqota_posix/boot.h"
+#include "mqota_posix/kv.h"
+#include "mqota_posix/partition.h"
+#include "mqota_posix/vflash.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VDEV_CHIP_KEY "chip" /**< kv key of the device's chip id (u16 LE) */
+
+/** Opaque virtual device. */
+typedef struct vdev vdev_t;
+
+/**
+ * @brief Create a fresh flash file: partition table, key-value store holding the chip id, and
+ *        the image from `initial_image_path` in ota_0. otadata stays blank, so ota_0 boots.
+ * @param[in]  path               Flash file to create (replaced if it exists).
+ * @param[in]  chip_id            ESP-IDF chip id of the device (reported by the running hook);
+ *                                it need not match the image's.
+ * @param[in]  initial_image_path An ESP32 application image (.bin).
+ * @param[out] err                One sentence on failure (may be NULL).
+ * @param[in]  err_len            Size of err.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_PLATFORM (file or flash I/O failed),
+ *         MQOTA_ERR_RANGE (image larger than ota_0), MQOTA_ERR_IMAGE / MQOTA_ERR_TRUNCATED /
+ *         MQOTA_ERR_HASH (the file is not a valid ESP32 application image; err says why).
+ *         On failure the flash file is removed.
+ */
+mqota_status_t vdev_flash_create(const char *path, uint16_t chip_id,
+                                 const char *initial_image_path, char *err, size_t err_len);
+
+/**
+ * @brief Open a flash file made by vdev_flash_create(): read the partition table and open the
+ *        key-value store. Does not boot.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_PLATFORM (file missing or I/O failed),
+ *         MQOTA_ERR_MALFORMED / MQOTA_ERR_HASH (no valid partition table or layout),
+ *         MQOTA_ERR_NOT_FOUND (no chip id stored).
+ */
+mqota_status_t vdev_open(const char *path, vdev_t **out, char *err, size_t err_len);
+
+/** @brief Close the flash file and free the device. NULL is allowed. */
+void vdev_close(vdev_t *dev);
+
+/**
+ * @brief Reset the device: run the bootloader (boot.h). Until the next successful boot the
+ *        running hook fails.
+ * @return As boot_run(); out->message says what happened (MQOTA_ERR_IMAGE: bricked).
+ */
+mqota_status_t vdev_boot(vdev_t *dev, boot_result_t *out);
+
+/**
+ * @brief Fill the hooks this module owns: ctx (= dev), running, slot_size, slot_begin,
+ *        slot_write, slot_read, slot_end, slot_set_boot, slot_state, slot_mark_valid,
+ *        slot_mark_invalid, kv_get, kv_set, kv_erase, sha256_begin/update/finish. The caller
+ *        fills publish, subscribe, now_ms, reboot and self_test; since ctx is the vdev, the
+ *        caller's hooks find their own state with vdev_set_user() / vdev_user().
+ *
+ * Hook behaviour beyond mqota_platform.h: slot hooks return MQOTA_ERR_ARG for a slot other
+ * than 0/1, MQOTA_ERR_RANGE outside the slot, MQOTA_ERR_STATE for slot_begin/slot_write on
+ * the running slot or before a boot, MQOTA_ERR_PLATFORM for flash failures; slot_end and
+ * slot_set_boot return the boot_verify_image() status for an unbootable image
+ * (slot_set_boot verifies like esp_ota_set_boot_partition). slot_mark_invalid fails with
+ * MQOTA_ERR_STATE when the running slot has no otadata entry (nothing to roll back from).
+ */
+void vdev_platform_fill(vdev_t *dev, mqota_platform_t *plat);
+
+/** @brief Attach the caller's pointer (for its own hooks). */
+void vdev_set_user(vdev_t *dev, void *user);
+/** @brief The pointer given to vdev_set_user(), or NULL. */
+void *vdev_user(const vdev_t *dev);
+
+/** @brief The device's flash (for power-cut tests and statistics). */
+vflash_t *vdev_flash(vdev_t *dev);
+/** @brief The device's key-value store. */
+kv_t *vdev_kv(vdev_t *dev);
+/** @brief The device's partition table. */
+const partition_table_t *vdev_partitions(const vdev_t *dev);
+/** @brief Chip id the flash was created for. */
+uint16_t vdev_chip_id(const vdev_t *dev);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MQOTA_POSIX_VDEV_H */

@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vdev: one virtual ESP32's flash, bootloader and platform hooks (vdev.h). */
+#include "mqota_posix/vdev.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "mqota_posix/otadata.h"
+
+struct vdev {
+    vflash_t *fl;
+    partition_table_t pt;
+    const partition_t *otadata;
+    const partition_t *slot[2];
+    kv_t *kv;
+    uint16_t chip_id;
+    bool booted;
+    boot_result_t boot;
+    EVP_MD_CTX *sha;
+    void *user;
+};
+
+static void say(char *err, size_t err_len, const char *fmt, ...)
+{
+    if (err == NULL || err_len == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
+}
+
+/* Find the partitions vdev needs in dev->pt. */
+static mqota_status_t find_parts(vdev_t *dev, const partition_t **nvs)
+{
+    dev->otadata = partition_find(&dev->pt, PARTITION_TYPE_DATA, PARTITION_SUBTYPE_DATA_OTA);
+    dev->slot[0] = partition_find(&dev->pt, PARTITION_TYPE_APP, PARTITION_SUBTYPE_APP_OTA_0);
+    dev->slot[1] = partition_find(&dev->pt, PARTITION_TYPE_APP, PARTITION_SUBTYPE_APP_OTA_1);
+    *nvs = partition_find(&dev->pt, PARTITION_TYPE_DATA, PARTITION_SUBTYPE_DATA_NVS);
+    return dev->otadata && dev->slot[0] && dev->slot[1] && *nvs ? MQOTA_OK : MQOTA_ERR_MALFORMED;
+}
+
+/* Copy the image file into flash at addr; *size gets its length. */
+static mqota_status_t copy_image(vflash_t *fl, const char *image_path, uint32_t addr,
+                                 uint32_t max, uint32_t *size, char *err, size_t err_len)
+{
+    int fd = open(image_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        say(err, err_len, "cannot open image '%s': %s", image_path, strerror(errno));
+        return MQOTA_ERR_PLATFORM;
+    }
+    mqota_status_t st = MQOTA_OK;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        say(err, err_len, "image '%s' is not a regular file", image_path);
+        st = MQOTA_ERR_ARG;
+        goto out;
+    }
+    if (sb.st_size == 0) {
+        say(err, err_len, "'%s' is not a valid ESP32 application image: the file is empty",
+            image_path);
+        st = MQOTA_ERR_IMAGE;
+        goto out;
+    }
+    if (sb.st_size > (off_t)max) {
+        say(err, err_len, "image '%s' is %lld bytes, larger than the %u-byte ota_0 slot",
+            image_path, (long long)sb.st_size, (unsigned)max);
+        st = MQOTA_ERR_RANGE;
+        goto out;
+    }
+    uint8_t buf[4096];
+    uint32_t off = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            say(err, err_len, "reading image '%s' failed: %s", image_path, strerror(errno));
+            st = MQOTA_ERR_PLATFORM;
+            goto out;
+        }
+        if (n == 0) {
+            break;
+        }
+        if (off + (uint32_t)n > max || vflash_write(fl, addr + off, buf, (size_t)n) != 0) {
+            say(err, err_len, "writing image '%s' to flash failed", image_path);
+            st = MQOTA_ERR_PLATFORM;
+            goto out;
+        }
+        off += (uint32_t)n;
+    }
+    *size = off;
+out:
+    close(fd);
+    return st;
+}
+
+mqota_status_t vdev_flash_create(const char *path, uint16_t chip_id,
+                                 const char *initial_image_path, char *err, size_t err_len)
+{
+    if (path == NULL || initial_image_path == NULL) {
+        say(err, err_len, "flash path and initial image path are required");
+        return MQOTA_ERR_ARG;
+    }
+    vdev_t dev;
+    memset(&dev, 0, sizeof(dev));
+    const partition_t *nvs = NULL;
+    char why[160];
+    uint32_t size = 0;
+    mqota_status_t st;
+    int rc = vflash_create(path, &dev.fl);
+    if (rc != 0) {
+        say(err, err_len, "cannot create flash file '%s': %s", path, strerror(-rc));
+        return MQOTA_ERR_PLATFORM;
+    }
+    st = partition_table_write_default(dev.fl);
+    if (st == MQOTA_OK) {
+        st = partition_table_read(dev.fl, &dev.pt);
+    }
+    if (st == MQOTA_OK) {
+        st = find_parts(&dev, &nvs);
+    }
+    if (st != MQOTA_OK) {
+        say(err, err_len, "writing the partition table to '%s' failed (%s)", path,
+            mqota_strerror(st));
+        goto err;
+    }
+    st = copy_image(dev.fl, initial_image_path, dev.slot[0]->offset, dev.slot[0]->size, &size,
+                    err, err_len);
+    if (st != MQOTA_OK) {
+        goto err;
+    }
+    st = boot_verify_image(dev.fl, dev.slot[0]->offset, dev.slot[0]->size, size, NULL, NULL,
+                           why, sizeof(why));
+    if (st != MQOTA_OK) {
+        say(err, err_len, "'%s' is not a valid ESP32 application image: %s", initial_image_path,
+            why);
+        goto err;
+    }
+    st = kv_open(dev.fl, nvs->offset, nvs->size, &dev.kv);
+    if (st == MQOTA_OK) {
+        uint8_t b[2] = {(uint8_t)chip_id, (uint8_t)(chip_id >> 8)};
+        st = kv_set(dev.kv, VDEV_CHIP_KEY, b, sizeof(b));
+    }
+    if (st != MQOTA_OK) {
+        say(err, err_len, "initialising the key-value store in '%s' failed (%s)", path,
+            mqota_strerror(st));
+        goto err;
+    }
+    kv_close(dev.kv);
+    vflash_close(dev.fl);
+    return MQOTA_OK;
+err:
+    kv_close(dev.kv);
+    vflash_close(dev.fl);
+    unlink(path);
+    return st;
+}
+
+mqota_status_t vdev_open(const char *path, vdev_t **out, char *err, size_t err_len)
+{
+    if (out == NULL || path == NULL) {
+        say(err, err_len, "flash path and output pointer are required");
+        return MQOTA_ERR_ARG;
+    }
+    *out = NULL;
+    vdev_t *dev = calloc(1, sizeof(*dev));
+    if (dev == NULL) {
+        say(err, err_len, "out of memory");
+        return MQOTA_ERR_PLATFORM;
+    }
+    const partition_t *nvs = NULL;
+    mqota_status_t st = MQOTA_ERR_PLATFORM;
+    int rc = vflash_open(path, &dev->fl);
+    if (rc != 0) {
+        say(err, err_len, "cannot open flash file '%s': %s", path,
+            rc == -EINVAL ? "not a 4 MiB flash file" : strerror(-rc));
+        goto err;
+    }
+    st = partition_table_read(dev->fl, &dev->pt);
+    if (st == MQOTA_OK) {
+        st = find_parts(dev, &nvs);
+    }
+    if (st != MQOTA_OK) {
+        say(err, err_len, "flash file '%s' has no valid two-slot OTA partition table (%s)", path,
+            mqota_strerror(st));
+        goto err;
+    }
+    st = kv_open(dev->fl, nvs->offset, nvs->size, &dev->kv);
+    if (st != MQOTA_OK) {
+        say(err, err_len, "cannot open the key-value store in '%s' (%s)", path,
+            mqota_strerror(st));
+        goto err;
+    }
+    uint8_t b[2];
+    size_t n = 0;
+    st = kv_get(dev->kv, VDEV_CHIP_KEY, b, sizeof(b), &n);
+    if (st != MQOTA_OK || n != 2) {
+        say(err, err_len, "flash file '%s' has no chip id; recreate it with vdev_flash_create",
+            path);
+        st = st == MQOTA_OK ? MQOTA_ERR_MALFORMED : st;
+        goto err;
+    }
+    dev->chip_id = (uint16_t)(b[0] | b[1] << 8);
+    *out = dev;
+    return MQOTA_OK;
+err:
+    vdev_close(dev);
+    return st;
+}
+
+void vdev_close(vdev_t *dev)
+{
+    if (dev == NULL) {
+        return;
+    }
+    EVP_MD_CTX_free(dev->sha);
+    kv_close(dev->kv);
+    vflash_close(dev->fl);
+    free(dev);
+}
+
+mqota_status_t vdev_boot(vdev_t *dev, boot_result_t *out)
+{
+    if (dev == NULL || out == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    dev->booted = false;
+    EVP_MD_CTX_free(dev->sha); /* a reset drops any computation in progress */
+    dev->sha = NULL;
+    mqota_status_t st = boot_run(dev->fl, &dev->pt, dev->kv, out);
+    if (st == MQOTA_OK) {
+        dev->boot = *out;
+        dev->booted = true;
+    }
+    return st;
+}
+
+void vdev_set_user(vdev_t *dev, void *user)
+{
+    if (dev != NULL) {
+        dev->user = user;
+    }
+}
+
+void *vdev_user(const vdev_t *dev)
+{
+    return dev != NULL ? dev->user : NULL;
+}
+
+vflash_t *vdev_flash(vdev_t *dev)
+{
+    return dev != NULL ? dev->fl : NULL;
+}
+
+kv_t *vdev_kv(vdev_t *dev)
+{
+    return dev != NULL ? dev->kv : NULL;
+}
+
+const partition_table_t *vdev_partitions(const vdev_t *dev)
+{
+    return dev != NULL ? &dev->pt : NULL;
+}
+
+uint16_t vdev_chip_id(const vdev_t *dev)
+{
+    return dev != NULL ? dev->chip_id : 0;
+}
+
+/* ---- platform hooks; ctx is the vdev_t ---- */
+
+/* Copy src into dst, cut to cap - 1 characters (mqota_running_t strings are cut to 31). */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1u);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static int hook_running(void *ctx, mqota_running_t *out)
+{
+    vdev_t *dev = ctx;
+    if (dev == NULL || out == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    if (!dev->booted) {
+        return MQOTA_ERR_STATE;
+    }
+    memset(out, 0, sizeof(*out));
+    out->chip_id = dev->chip_id;
+    out->running_slot = dev->boot.slot;
+    out->slot_count = 2;
+    out->boot_count = dev->boot.boot_count;
+    copy_str(out->project, sizeof(out->project), dev->boot.image.project_name);
+    copy_str(out->version, sizeof(out->version), dev->boot.image.version);
+    copy_str(out->idf_ver, sizeof(out->idf_ver), dev->boot.image.idf_ver);
+    return MQOTA_OK;
+}
+
+static int hook_slot_size(void *ctx, uint8_t slot, uint32_t *bytes)
+{
+    vdev_t *dev = ctx;
+    if (dev == NULL || bytes == NULL || slot > 1) {
+        return MQOTA_ERR_ARG;
+    }
+    *bytes = dev->slot[slot]->size;
+    return MQOTA_OK;
+}
+
+/* Common checks of the writing hooks: valid slot, booted, not the running slot. */
+static mqota_status_t writable(const vdev_t *dev, uint8_t slot)
+{
+    if (dev == NULL || slot > 1) {
+        return MQOTA_ERR_ARG;
+    }
+    if (!dev->booted || dev->boot.slot == slot) {
+        return MQOTA_ERR_STATE;
+    }
+    return MQOTA_OK;
+}
+
+static int hook_slot_begin(void *ctx, uint8_t slot, uint32_t image_size, uint32_t erase_from)
+{
+    vdev_t *dev = ctx;
+    mqota_status_t st = writable(dev, slot);
+    if (st != MQOTA_OK) {
+        return st;
+    }
+    uint32_t size = dev->slot[slot]->size;
+    if (image_size == 0 || erase_from % VFLASH_SECTOR != 0) {
+        return MQOTA_ERR_ARG;
+    }
+    if (image_size > size) {
+        return MQOTA_ERR_RANGE;
+    }
+    uint32_t end = (uint32_t)(((uint64_t)image_size + VFLASH_SECTOR - 1) / VFLASH_SECTOR *
+                              VFLASH_SECTOR);
+    if (erase_from > end) {
+        return MQOTA_ERR_RANGE;
+    }
+    if (vflash_erase(dev->fl, dev->slot[slot]->offset + erase_from, end - erase_from) != 0) {
+        return MQOTA_ERR_PLATFORM;
+    }
+    return MQOTA_OK;
+}
+
+static bool in_slot(const vdev_t *dev, uint8_t slot, uint32_t offset, size_t len)
+{
+    uint32_t size = dev->slot[slot]->size;
+    return offset <= size && len <= (size_t)(size - offset);
+}
+
+static int hook_slot_write(void *ctx, uint8_t slot, uint32_t offset, const uint8_t *data,
+                           size_t len)
+{
+    vdev_t *dev = ctx;
+    mqota_status_t st = writable(dev, slot);
+    if (st != MQOTA_OK) {
+        return st;
+    }
+    if (data == NULL && len > 0) {
+        return MQOTA_ERR_ARG;
+    }
+    if (!in_slot(dev, slot, offset, len)) {
+        return MQOTA_ERR_RANGE;
+    }
+    return vflash_write(dev->fl, dev->slot[slot]->offset + offset, data, len) == 0
+               ? MQOTA_OK
+               : MQOTA_ERR_PLATFORM;
+}
+
+static int hook_slot_read(void *ctx, uint8_t slot, uint32_t offset, uint8_t *data, size_t len)
+{
+    vdev_t *dev = ctx;
+    if (dev == NULL || slot > 1 || (data == NULL && len > 0)) {
+        return MQOTA_ERR_ARG;
+    }
+    if (!in_slot(dev, slot, offset, len)) {
+        return MQOTA_ERR_RANGE;
+    }
+    return vflash_read(dev->fl, dev->slot[slot]->offset + offset, data, len) == 0
+               ? MQOTA_OK
+               : MQOTA_ERR_PLATFORM;
+}
+
+static int hook_slot_end(void *ctx, uint8_t slot, uint32_t image_size)
+{
+    vdev_t *dev = ctx;
+    if (dev == NULL || slot > 1 || image_size == 0) {
+        return MQOTA_ERR_ARG;
+    }
+    return boot_verify_image(dev->fl, dev->slot[slot]->offset, dev->slot[slot]->size, image_size,
+                             NULL, NULL, NULL, 0);
+}
+
+static int hook_slot_set_boot(void *ctx, uint8_t slot)
+{
+    vdev_t *dev = ctx;
+    if (dev == NULL || slot > 1) {
+        return MQOTA_ERR_ARG;
+    }
+    /* esp_ota_set_boot_partition verifies the image before selecting it. */
+    mqota_status_t st = boot_verify_image(dev->fl, dev->slot[slot]->offset, dev->slot[slot]->size,
+                                          0, NULL, NULL, NULL, 0);
+    if (st != MQOTA_OK) {
+        return st;
+    }
+    st = otadata_set_boot(dev->fl, dev->otadata->offset, slot);
+    return st == MQOTA_OK ? MQOTA_OK : MQOTA_ERR_PLATFORM;
+}
+
+/* Sector of the otadata entry of the running slot, or -1; fills *od. */
+static mqota_status_t running_entry(vdev_t *dev, otadata_t *od, int *sector)
+{
+    if (dev == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    if (!dev->booted) {
+        return MQOTA_ERR_STATE;
+    }
+    if (otadata_read(dev->fl, dev->otadata->offset, od) != MQOTA_OK) {
+        return MQOTA_ERR_PLATFORM;
+    }
+    *sector = otadata_find_slot(od, dev->boot.slot);
+    return MQOTA_OK;
+}
+
+static int hook_slot_state(void *ctx, mqota_slot_state_t *state)
+{
+    otadata_t od;
+    int sec;
+    if (state == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    mqota_status_t st = running_entry(ctx, &od, &sec);
+    if (st != MQOTA_OK) {
+        return st;
+    }
+    uint32_t raw = sec >= 0 ? od.entry[sec].state : OTADATA_STATE_UNDEFINED;
+    /* mqota_slot_state_t uses ESP-IDF's numbers except UNDEFINED (0xFF, not 0xFFFFFFFF). */
+    *state = raw <= OTADATA_STATE_ABORTED ? (mqota_slot_state_t)raw : MQOTA_SLOT_UNDEFINED;
+    return MQOTA_OK;
+}
+
+static int hook_slot_mark_valid(void *ctx)
+{
+    vdev_t *dev = ctx;
+    otadata_t od;
+    int sec;
+    mqota_status_t st = running_entry(dev, &od, &sec);
+    if (st != MQOTA_OK) {
+        return st;
+    }
+    if (sec < 0 || od.entry[sec].state == OTADATA_STATE_VALID) {
+        return MQOTA_OK; /* factory-flashed image or already confirmed */
+    }
+    st = otadata_set_state(dev->fl, dev->otadata->offset, sec, OTADATA_STATE_VALID);
+    return st == MQOTA_OK ? MQOTA_OK : MQOTA_ERR_PLATFORM;
+}
+
+static int hook_slot_mark_invalid(void *ctx)
+{
+    vdev_t *dev = ctx;
+    otadata_t od;
+    int sec;
+    mqota_status_t st = running_entry(dev, &od, &sec);
+    if (st != MQOTA_OK) {
+        return st;
+    }
+    if (sec < 0) {
+        return MQOTA_ERR_STATE;
+    }
+    /* Like esp_ota_mark_app_invalid_rollback_and_reboot: only if the other slot can boot. */
+    uint8_t other = (uint8_t)(1u - dev->boot.slot);
+    st = boot_verify_image(dev->fl, dev->slot[other]->offset, dev->slot[other]->size, 0, NULL,
+                           NULL, NULL, 0);
+    if (st != MQOTA_OK) {
+        return st;
+    }
+    st = otadata_set_state(dev->fl, dev->otadata->offset, sec, OTADATA_STATE_INVALID);
+    return st == MQOTA_OK ? MQOTA_OK : MQOTA_ERR_PLATFORM;
+}
+
+static int hook_kv_get(void *ctx, const char *key, void *buf, size_t cap, size_t *len)
+{
+    vdev_t *dev = ctx;
+    return dev != NULL ? kv_get(dev->kv, key, buf, cap, len) : MQOTA_ERR_ARG;
+}
+
+static int hook_kv_set(void *ctx, const char *key, const void *buf, size_t len)
+{
+    vdev_t *dev = ctx;
+    return dev != NULL ? kv_set(dev->kv, key, buf, len) : MQOTA_ERR_ARG;
+}
+
+static int hook_kv_erase(void *ctx, const char *key)
+{
+    vdev_t *dev = ctx;
+    return dev != NULL ? kv_erase(dev->kv, key) : MQOTA_ERR_ARG;
+}
+
+static int hook_sha256_begin(void *ctx)
+{
+    vdev_t *dev = ctx;
+    if (dev == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    if (dev->sha == NULL && (dev->sha = EVP_MD_CTX_new()) == NULL) {
+        return MQOTA_ERR_PLATFORM;
+    }
+    return EVP_DigestInit_ex(dev->sha, EVP_sha256(), NULL) == 1 ? MQOTA_OK : MQOTA_ERR_PLATFORM;
+}
+
+static int hook_sha256_update(void *ctx, const uint8_t *data, size_t len)
+{
+    vdev_t *dev = ctx;
+    if (dev == NULL || (data == NULL && len > 0)) {
+        return MQOTA_ERR_ARG;
+    }
+    if (dev->sha == NULL) {
+        return MQOTA_ERR_STATE;
+    }
+    return EVP_DigestUpdate(dev->sha, data, len) == 1 ? MQOTA_OK : MQOTA_ERR_PLATFORM;
+}
+
+static int hook_sha256_finish(void *ctx, uint8_t out[32])
+{
+    vdev_t *dev = ctx;
+    if (dev == NULL || out == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    if (dev->sha == NULL) {
+        return MQOTA_ERR_STATE;
+    }
+    int ok = EVP_DigestFinal_ex(dev->sha, out, NULL) == 1;
+    EVP_MD_CTX_free(dev->sha);
+    dev->sha = NULL;
+    return ok ? MQOTA_OK : MQOTA_ERR_PLATFORM;
+}
+
+void vdev_platform_fill(vdev_t *dev, mqota_platform_t *plat)
+{
+    if (dev == NULL || plat == NULL) {
+        return;
+    }
+    plat->ctx = dev;
+    plat->running = hook_running;
+    plat->slot_size = hook_slot_size;
+    plat->slot_begin = hook_slot_begin;
+    plat->slot_write = hook_slot_write;
+    plat->slot_read = hook_slot_read;
+    plat->slot_end = hook_slot_end;
+    plat->slot_set_boot = hook_slot_set_boot;
+    plat->slot_state = hook_slot_state;
+    plat->slot_mark_valid = hook_slot_mark_valid;
+    plat->slot_mark_invalid = hook_slot_mark_invalid;
+    plat->kv_get = hook_kv_get;
+    plat->kv_set = hook_kv_set;
+    plat->kv_erase = hook_kv_erase;
+    plat->sha256_begin = hook_sha256_begin;
+    plat->sha256_update = hook_sha256_update;
+    plat->sha256_finish = hook_sha256_finish;
+}
