@@ -8,6 +8,7 @@
 #include "fleet.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,14 @@ static int p_slot_begin(void *c, uint8_t s, uint32_t n, uint32_t from)
 }
 static int p_slot_write(void *c, uint8_t s, uint32_t off, const uint8_t *p, size_t n)
 {
+    long flip = ((fleet_dev_t *)c)->fleet->opt.flip_offset;
+    if (flip >= 0 && (uint64_t)flip >= off && (uint64_t)flip < (uint64_t)off + n) {
+        /* fault: a bit error in flash; the chunk passed its CRC, the stored byte is wrong */
+        uint8_t buf[MQOTA_CHUNK_MAX];
+        memcpy(buf, p, n);
+        buf[flip - (long)off] ^= 0x10;
+        return FWD(c).slot_write(FWD(c).ctx, s, off, buf, n);
+    }
     return FWD(c).slot_write(FWD(c).ctx, s, off, p, n);
 }
 static int p_slot_read(void *c, uint8_t s, uint32_t off, uint8_t *p, size_t n)
@@ -235,21 +244,25 @@ int dev_power_on(fleet_dev_t *d)
     char err[256];
     mqota_platform_t plat;
 
+    boot_result_t boot;
+
     if (access(d->flash_path, F_OK) != 0 &&
-        vdev_flash_create(d->flash_path, o->chip_id, o->image, err, sizeof(err)) != 0) {
+        vdev_flash_create(d->flash_path, o->chip_id, o->image, err, sizeof(err)) != MQOTA_OK) {
         mqh_log(MQH_ERROR, "%s: cannot create flash %s: %s", d->id, d->flash_path, err);
         return -1;
     }
-    d->vdev = vdev_open(d->flash_path, err, sizeof(err));
-    if (d->vdev == NULL) {
+    if (vdev_open(d->flash_path, &d->vdev, err, sizeof(err)) != MQOTA_OK) {
         mqh_log(MQH_ERROR, "%s: cannot open flash %s: %s", d->id, d->flash_path, err);
+        d->vdev = NULL;
         return -1;
     }
-    if (vdev_boot(d->vdev, err, sizeof(err)) != 0) {
-        mqh_log(MQH_ERROR, "%s: does not boot: %s", d->id, err);
+    if (vdev_boot(d->vdev, &boot) != MQOTA_OK) {
+        mqh_log(MQH_ERROR, "%s: BRICKED, does not boot: %s", d->id, boot.message);
         d->conn = DEV_BRICKED;
         return -1;
     }
+    mqh_log(MQH_DEBUG, "%s: booted slot %u: %s %s%s", d->id, boot.slot, boot.image.project_name,
+            boot.image.version, boot.rolled_back ? " (rolled back)" : "");
     vdev_platform_fill(d->vdev, &d->vplat);
     fill_platform(d, &plat);
     mqota_config_t cfg = {
@@ -332,10 +345,16 @@ void dev_handle_io(fleet_dev_t *d, uint32_t events)
 static void maybe_cut(fleet_dev_t *d)
 {
     const fleet_opts_t *o = &d->fleet->opt;
-    if (d->cuts_done >= o->cut_count || d->conn != DEV_CONNECTED) return;
     mqota_state_msg_t m;
     mqota_agent_state_msg(&d->agent, &m);
     if (m.state != MQOTA_STATE_DOWNLOADING || m.image_size == 0) return;
+    if (o->crash_at > 0 && (double)m.progress / (double)m.image_size >= o->crash_at) {
+        /* fault: the process dies at once, mid-write, as on a power cut */
+        fprintf(stderr, "mqota-fleet: fault: %s crashes the fleet at %u of %u bytes\n", d->id,
+                (unsigned)m.progress, (unsigned)m.image_size);
+        raise(SIGKILL);
+    }
+    if (d->cuts_done >= o->cut_count || d->conn != DEV_CONNECTED) return;
     if ((double)m.progress / (double)m.image_size >= o->cut_at[d->cuts_done]) {
         d->cuts_done++;
         mqh_log(MQH_INFO, "%s: fault: cutting the link at %u of %u bytes", d->id,

@@ -40,6 +40,10 @@ typedef struct {
     double cut_at[8];         /**< fault: drop the link once at each of these progress fractions */
     int cut_count;
     const char *fail_self_test; /**< fault: self-test fails when running this version */
+    double crash_at;          /**< fault: the whole process dies (SIGKILL) when any device's
+                                   download passes this fraction; 0 = off */
+    long flip_offset;         /**< fault: flash writes covering this image offset store one
+                                   flipped bit there (a flash bit error); -1 = off */
     int status_interval_s;    /**< print a status line this often; 0 = never */
     int exit_after_s;         /**< stop after this many seconds; 0 = run until signalled */
     uint32_t boot_delay_ms;   /**< simulated reset time */

@@ -57,6 +57,10 @@ static void usage(FILE *out)
             "  --cut-at PCT          fault: drop each device's link once when its download\n"
             "                        passes PCT percent (repeatable, up to 8)\n"
             "  --fail-self-test VER  fault: images whose version is VER fail their self-test\n"
+            "  --crash-at PCT        fault: the whole process dies (SIGKILL) when a device's\n"
+            "                        download passes PCT percent\n"
+            "  --flip-byte OFFSET    fault: flash writes store byte OFFSET of an image with one\n"
+            "                        bit flipped (a flash bit error the chunk CRC cannot see)\n"
             "  --status-interval S   print a status line every S seconds (default 5, 0 = off)\n"
             "  --exit-after S        stop after S seconds (default: run until SIGINT/SIGTERM)\n"
             "  --log-level L         error, warn, info, debug (default info)\n"
@@ -102,7 +106,7 @@ static int parse_long(const char *flag, const char *s, long lo, long hi, long *o
 static void parse_args(int argc, char **argv, fleet_opts_t *o)
 {
     enum { O_BROKER = 1, O_IMAGE, O_DATA, O_COUNT, O_PREFIX, O_CHIP, O_CHUNK, O_WINDOW, O_MQTTV,
-           O_CUT, O_FAILST, O_STATUS, O_EXIT, O_LOG, O_HELP };
+           O_CUT, O_FAILST, O_STATUS, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
         {"data", required_argument, 0, O_DATA},     {"count", required_argument, 0, O_COUNT},
@@ -110,6 +114,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"max-chunk", required_argument, 0, O_CHUNK}, {"window", required_argument, 0, O_WINDOW},
         {"mqtt-version", required_argument, 0, O_MQTTV}, {"cut-at", required_argument, 0, O_CUT},
         {"fail-self-test", required_argument, 0, O_FAILST},
+        {"crash-at", required_argument, 0, O_CRASH}, {"flip-byte", required_argument, 0, O_FLIP},
         {"status-interval", required_argument, 0, O_STATUS},
         {"exit-after", required_argument, 0, O_EXIT}, {"log-level", required_argument, 0, O_LOG},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
@@ -164,6 +169,14 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
             o->cut_at[o->cut_count++] = (double)v / 100.0;
             break;
         case O_FAILST: o->fail_self_test = optarg; break;
+        case O_CRASH:
+            if (parse_long("--crash-at", optarg, 1, 99, &v)) exit(2);
+            o->crash_at = (double)v / 100.0;
+            break;
+        case O_FLIP:
+            if (parse_long("--flip-byte", optarg, 0, 0x1E0000 - 1, &v)) exit(2);
+            o->flip_offset = v;
+            break;
         case O_STATUS:
             if (parse_long("--status-interval", optarg, 0, 3600, &v)) exit(2);
             o->status_interval_s = (int)v;
@@ -255,6 +268,7 @@ int main(int argc, char **argv)
     f.opt.keepalive_s = 30;
     f.opt.status_interval_s = 5;
     f.opt.boot_delay_ms = 300;
+    f.opt.flip_offset = -1;
     parse_args(argc, argv, &f.opt);
 
     if (mkdir(f.opt.data_dir, 0755) != 0 && errno != EEXIST) {
