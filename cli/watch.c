@@ -101,7 +101,7 @@ static void put_line(const char *s, int cols)
     if (w >= cols - 1)
         while (*s != '\0' && ((unsigned char)*s & 0xC0) == 0x80) /* finish a cut code point */
             fputc(*s++, stdout);
-    fputs("\033[0m\n", stdout);
+    fputs("\033[0m\n", stdout); /* never let a cut line leak its colour */
 }
 
 static void terminal_size(int *cols, int *rows)
@@ -198,13 +198,13 @@ static void draw_frame(watch_t *w, const cJSON *d)
         if (strcmp(st, "succeeded") == 0)
             p = image;
         fmt_bar(bar, sizeof bar, barw, p, image, w->unicode);
-        int n2 = snprintf(line, sizeof line, "%-*.*s %s %3d%%  %s%-10s\033[0m %s", idw, idw,
+        int n2 = snprintf(line, sizeof line, "%-*.*s %s %3d%%  %s%-10s%s %s", idw, idw,
                           cli_json_str(t, "device", "?"), bar, fmt_percent(p, image),
-                          state_colour(w, st), st, ds);
+                          state_colour(w, st), st, w->colour ? "\033[0m" : "", ds);
         if (strcmp(st, "failed") == 0 && strcmp(reason, "none") != 0 && n2 > 0 &&
             (size_t)n2 < sizeof line)
             snprintf(line + n2, sizeof line - (size_t)n2, ": %s", reason);
-        put_line(w->colour ? line : line, cols);
+        put_line(line, cols);
         lines++;
     }
     if (overflow) {
