@@ -204,8 +204,12 @@ void fmt_table_print(const fmt_table_t *t, FILE *f)
 {
     for (size_t r = 0; r < t->nrows; r++) {
         char *const *row = t->cells + r * t->ncols;
-        for (size_t c = 0; c < t->ncols; c++) {
-            bool last = c + 1 == t->ncols;
+        /* Empty trailing cells are not printed, so no line ends in blanks. */
+        size_t end = t->ncols;
+        while (end > 1 && row[end - 1][0] == '\0')
+            end--;
+        for (size_t c = 0; c < end; c++) {
+            bool last = c + 1 == end;
             size_t pad = t->widths[c] - fmt_display_width(row[c]);
             if (c > 0)
                 fputs("  ", f);

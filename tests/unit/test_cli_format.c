@@ -182,6 +182,16 @@ static void test_table_no_trailing_blanks(void **state)
     free(out);
     fmt_table_free(t);
     fmt_table_free(NULL);
+
+    /* An empty last cell leaves no separator behind. */
+    static const char *const h2[] = { "A", "REASON" };
+    const char *r3[] = { "x", "" };
+    t = fmt_table_new(2, h2);
+    fmt_table_add_row(t, r3);
+    out = print_table(t);
+    assert_string_equal(out, "A  REASON\nx\n");
+    free(out);
+    fmt_table_free(t);
 }
 
 static void test_table_many_rows(void **state)
