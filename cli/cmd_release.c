@@ -150,10 +150,16 @@ int cmd_release_add(cli_ctx_t *ctx, int argc, char **argv)
         else
             print_release(resp, "stored release");
     } else if (rc == CLI_FAILED && resp != NULL) {
+        /* The server speaks HTTP; translate its advice into this command's options. */
+        const char *err = cli_json_str(resp, "error", "");
         long long id = cli_json_int(resp, "id", 0);
-        if (id > 0)
-            fprintf(stderr, "mqota: the existing release is %lld; see 'mqota release list'.\n",
-                    id);
+        char idtext[32];
+        snprintf(idtext, sizeof idtext, "release %lld", id);
+        if (id > 0 && strstr(err, idtext) == NULL)
+            cli_error("the existing release is %lld; see 'mqota release list'.", id);
+        if (version == NULL && strstr(err, "version=") != NULL)
+            cli_error("give the version with --version, e.g. 'mqota release add %s --version "
+                      "v1.0.0'.", pos[0]);
     }
 out:
     cJSON_Delete(resp);

@@ -150,10 +150,7 @@ int http_json(const cli_ctx_t *ctx, const char *method, const char *path, const 
     cJSON *json = resp.data != NULL ? cJSON_ParseWithLength(resp.data, resp.len) : NULL;
     if (code < 200 || code > 299) {
         report_http_error(method, path, code, json);
-        if (json != NULL && cJSON_GetObjectItemCaseSensitive(json, "id") != NULL)
-            *out = json; /* e.g. 409 names the existing release; the caller may use it */
-        else
-            cJSON_Delete(json);
+        *out = json; /* the caller may add a hint from it (e.g. 409 names the release) */
         ret = CLI_FAILED;
         goto out;
     }

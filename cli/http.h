@@ -19,9 +19,10 @@ extern "C" {
 /**
  * @brief Call mqotad and parse its JSON answer.
  *
- * On success (2xx with a JSON body) *out holds the parsed body, owned by the caller
- * (cJSON_Delete). On failure nothing is returned and one sentence has been printed to stderr:
- * the server's "error" text for an HTTP error, the transport error for an unreachable server.
+ * On success (2xx with a JSON body) *out holds the parsed body. On failure one sentence has
+ * been printed to stderr: the server's "error" text for an HTTP error, the transport error for
+ * an unreachable server; *out then holds the error body when it was JSON, else NULL. Either
+ * way *out is the caller's to cJSON_Delete().
  *
  * @param[in] ctx Run context (server URL).
  * @param[in] method "GET" or "POST".
