@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * broker.c - the embedded mosquitto broker, run as a child process when no --broker is given.
+ *
+ * The broker keeps its own persistence in DIR/broker/ so retained offers and device states
+ * survive restarts, and we reuse the previous port (from DIR/broker.url) when it is free so
+ * devices reconnect to the same address.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mqotad.h"
+
+#define BROKER_START_TRIES 5
+#define BROKER_READY_MS 10000
+
+/* True if 127.0.0.1:port can be bound right now. */
+static bool port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* True if something accepts TCP connections on 127.0.0.1:port. */
+static bool port_accepts(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* The port of the broker we ran last time, if DIR/broker.url names a loopback one. */
+static int previous_port(mqotad_t *d)
+{
+    char path[PATH_MAX + 32], line[300] = "", err[200];
+    snprintf(path, sizeof(path), "%s/broker.url", d->data_dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    if (!fgets(line, sizeof(line), f)) line[0] = '\0';
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    mqh_url_t u;
+    if (mqh_parse_broker_url(line, &u, err, sizeof(err)) != 0) return -1;
+    if (strcmp(u.host, "127.0.0.1") != 0 && strcmp(u.host, "localhost") != 0) return -1;
+    return u.port;
+}
+
+static int write_config(mqotad_t *d, int port, char *conf, size_t cap)
+{
+    char dir[PATH_MAX + 16];
+    snprintf(dir, sizeof(dir), "%s/broker", d->data_dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        mqh_log(MQH_ERROR, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(conf, cap, "%s/mosquitto.conf", dir);
+    FILE *f = fopen(conf, "w");
+    if (!f) {
+        mqh_log(MQH_ERROR, "cannot write %s: %s", conf, strerror(errno));
+        return -1;
+    }
+    /* mosquitto started as root drops to user "mosquitto", who cannot write our directory:
+     * name ourselves (the setting has no effect when we are not root). */
+    struct passwd *pw = getpwuid(getuid());
+    fprintf(f,
+            "# Written by mqotad at every start; edits are overwritten.\n"
+            "user %s\n"
+            "listener %d 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            "persistence_location %s/\n"
+            "autosave_interval 5\n"
+            "max_queued_messages 100000\n"
+            "log_dest file %s/mosquitto.log\n",
+            pw ? pw->pw_name : "root", port, dir, dir);
+    if (fclose(f) != 0) return -1;
+    return 0;
+}
+
+/* Fork and exec mosquitto; the child dies with us (PR_SET_PDEATHSIG) even on kill -9. */
+static pid_t spawn(const char *conf)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(127);
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        if (null > STDERR_FILENO) close(null);
+    }
+    execlp("mosquitto", "mosquitto", "-c", conf, (char *)NULL);
+    execl("/usr/sbin/mosquitto", "mosquitto", "-c", conf, (char *)NULL);
+    fprintf(stderr, "mqotad: cannot run mosquitto: %s\n", strerror(errno));
+    _exit(127);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/*
+ * Start the embedded broker and wait (at most 10 s) until it accepts connections. Tries the
+ * previous port first, then fresh free ports if mosquitto exits at once (a port race).
+ * Sets d->broker_pid, d->broker_port, d->url and d->broker_url. Returns 0 or -1 (logged).
+ */
+int broker__start(mqotad_t *d)
+{
+    char conf[PATH_MAX + 64];
+    int port = previous_port(d);
+    if (port <= 0 || !port_free(port)) port = mqh_free_port();
+
+    for (int attempt = 0; attempt < BROKER_START_TRIES; attempt++) {
+        if (port <= 0) port = mqh_free_port();
+        if (port <= 0 || write_config(d, port, conf, sizeof(conf)) != 0) return -1;
+        pid_t pid = spawn(conf);
+        if (pid < 0) {
+            mqh_log(MQH_ERROR, "cannot fork the broker: %s", strerror(errno));
+            return -1;
+        }
+        uint64_t deadline = mqh_now_ms() + BROKER_READY_MS;
+        bool exited = false;
+        while (mqh_now_ms() < deadline) {
+            int status;
+            if (waitpid(pid, &status, WNOHANG) == pid) {
+                exited = true;
+                break;
+            }
+            if (port_accepts(port)) {
+                d->broker_pid = pid;
+                d->broker_port = port;
+                snprintf(d->broker_url, sizeof(d->broker_url), "mqtt://127.0.0.1:%d", port);
+                snprintf(d->url.host, sizeof(d->url.host), "127.0.0.1");
+                d->url.port = port;
+                d->url.tls = false;
+                mqh_log(MQH_INFO, "embedded broker (pid %d) listening on %s", (int)pid,
+                        d->broker_url);
+                return 0;
+            }
+            sleep_ms(20);
+        }
+        if (!exited) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            mqh_log(MQH_ERROR, "embedded broker did not accept connections on port %d "
+                    "within %d s; see %s/broker/mosquitto.log", port, BROKER_READY_MS / 1000,
+                    d->data_dir);
+            return -1;
+        }
+        mqh_log(MQH_WARN, "embedded broker exited at once on port %d; trying another port",
+                port);
+        port = -1;
+    }
+    mqh_log(MQH_ERROR, "embedded broker would not start after %d tries; see "
+            "%s/broker/mosquitto.log", BROKER_START_TRIES, d->data_dir);
+    return -1;
+}
+
+/* SIGTERM the broker, wait up to 5 s, then SIGKILL. */
+void broker__stop(mqotad_t *d)
+{
+    if (d->broker_pid <= 0) return;
+    kill(d->broker_pid, SIGTERM);
+    uint64_t deadline = mqh_now_ms() + 5000;
+    for (;;) {
+        pid_t r = waitpid(d->broker_pid, NULL, WNOHANG);
+        if (r == d->broker_pid || (r < 0 && errno != EINTR)) break;
+        if (mqh_now_ms() >= deadline) {
+            mqh_log(MQH_WARN, "embedded broker ignored SIGTERM for 5 s; killing it");
+            kill(d->broker_pid, SIGKILL);
+            waitpid(d->broker_pid, NULL, 0);
+            break;
+        }
+        sleep_ms(20);
+    }
+    d->broker_pid = 0;
+}

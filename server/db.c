@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * db.c - all of mqotad's SQL.
+ *
+ * The schema is versioned with PRAGMA user_version: migrations[] is an ordered list, entry i
+ * takes the schema from version i to i + 1, and db__open() applies the missing ones in one
+ * transaction each. Never edit a shipped migration; append a new one.
+ *
+ * Every statement is prepared once at open time (stmts[]) and reset after each use.
+ */
+#include "db.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mqota_host.h"
+
+static const char *const migrations[] = {
+    /* 0 -> 1: initial schema */
+    "CREATE TABLE devices ("
+    " id TEXT PRIMARY KEY, chip_id INTEGER NOT NULL DEFAULT 0, project TEXT NOT NULL DEFAULT '',"
+    " version TEXT NOT NULL DEFAULT '', descriptor_version TEXT NOT NULL DEFAULT '',"
+    " idf_ver TEXT NOT NULL DEFAULT '', slot INTEGER NOT NULL DEFAULT 0,"
+    " state INTEGER NOT NULL DEFAULT 0, reason INTEGER NOT NULL DEFAULT 0,"
+    " progress INTEGER NOT NULL DEFAULT 0, image_size INTEGER NOT NULL DEFAULT 0,"
+    " running_release INTEGER NOT NULL DEFAULT 0, target_release INTEGER NOT NULL DEFAULT 0,"
+    " boot_count INTEGER NOT NULL DEFAULT 0, max_chunk INTEGER NOT NULL DEFAULT 0,"
+    " max_window INTEGER NOT NULL DEFAULT 0, online INTEGER NOT NULL DEFAULT 0,"
+    " first_seen INTEGER NOT NULL DEFAULT 0, last_seen INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE releases ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, version TEXT NOT NULL,"
+    " descriptor_version TEXT NOT NULL, project TEXT NOT NULL, chip_id INTEGER NOT NULL,"
+    " idf_ver TEXT NOT NULL, secure_version INTEGER NOT NULL, size INTEGER NOT NULL,"
+    " sha256 TEXT NOT NULL UNIQUE, path TEXT NOT NULL, notes TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE deployments ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " release_id INTEGER NOT NULL REFERENCES releases(id),"
+    " created_at INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'running');"
+    "CREATE TABLE deployment_targets ("
+    " deployment_id INTEGER NOT NULL REFERENCES deployments(id),"
+    " device_id TEXT NOT NULL REFERENCES devices(id),"
+    " state TEXT NOT NULL DEFAULT 'pending', reason TEXT NOT NULL DEFAULT 'none',"
+    " progress INTEGER NOT NULL DEFAULT 0, bytes_sent INTEGER NOT NULL DEFAULT 0,"
+    " bytes_resent INTEGER NOT NULL DEFAULT 0, started_at INTEGER NOT NULL DEFAULT 0,"
+    " finished_at INTEGER NOT NULL DEFAULT 0, chunk_size INTEGER NOT NULL DEFAULT 0,"
+    " offer_window INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (deployment_id, device_id));"
+    "CREATE INDEX targets_by_device ON deployment_targets(device_id, state);",
+};
+#define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define DEVICE_COLS "id, chip_id, project, version, descriptor_version, idf_ver, slot, state," \
+    " reason, progress, image_size, running_release, target_release, boot_count, max_chunk," \
+    " max_window, online, first_seen, last_seen"
+#define RELEASE_COLS "id, version, descriptor_version, project, chip_id, idf_ver," \
+    " secure_version, size, sha256, path, notes, created_at"
+#define TARGET_COLS "t.deployment_id, t.device_id, t.state, t.reason, t.progress," \
+    " t.bytes_sent, t.bytes_resent, t.started_at, t.finished_at, t.chunk_size, t.offer_window," \
+    " d.release_id"
+
+enum {
+    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_DEV_GET, S_DEV_PUT, S_DEV_ONLINE, S_DEV_LIST,
+    S_REL_INSERT, S_REL_GET, S_REL_BY_SHA, S_REL_LIST,
+    S_DEP_INSERT, S_DEP_GET, S_DEP_LIST, S_DEP_STATE, S_DEP_COUNTS,
+    S_TGT_INSERT, S_TGT_STATE, S_TGT_COUNTERS, S_TGT_PENDING, S_TGT_LIST, S_TGT_RUNNING,
+    S_TGT_UNFINISHED,
+    S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_DEV_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
+    [S_DEV_PUT] = "INSERT INTO devices (" DEVICE_COLS ") VALUES"
+                  " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"
+                  " ON CONFLICT(id) DO UPDATE SET chip_id=?2, project=?3, version=?4,"
+                  " descriptor_version=?5, idf_ver=?6, slot=?7, state=?8, reason=?9,"
+                  " progress=?10, image_size=?11, running_release=?12, target_release=?13,"
+                  " boot_count=?14, max_chunk=?15, max_window=?16, online=?17,"
+                  " last_seen=?19",
+    [S_DEV_ONLINE] = "INSERT INTO devices (id, online, first_seen, last_seen) VALUES (?1,?2,?3,?3)"
+                     " ON CONFLICT(id) DO UPDATE SET online=?2, last_seen=?3",
+    [S_DEV_LIST] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
+    [S_REL_INSERT] = "INSERT INTO releases (version, descriptor_version, project, chip_id, idf_ver,"
+                     " secure_version, size, sha256, path, notes, created_at)"
+                     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+    [S_REL_GET] = "SELECT " RELEASE_COLS " FROM releases WHERE id = ?1",
+    [S_REL_BY_SHA] = "SELECT " RELEASE_COLS " FROM releases WHERE sha256 = ?1",
+    [S_REL_LIST] = "SELECT " RELEASE_COLS " FROM releases ORDER BY id DESC",
+    [S_DEP_INSERT] = "INSERT INTO deployments (release_id, created_at, state) VALUES (?1,?2,?3)",
+    [S_DEP_GET] = "SELECT id, release_id, created_at, state FROM deployments WHERE id = ?1",
+    [S_DEP_LIST] = "SELECT id, release_id, created_at, state FROM deployments ORDER BY id DESC",
+    [S_DEP_STATE] = "UPDATE deployments SET state = ?2 WHERE id = ?1",
+    [S_DEP_COUNTS] = "SELECT count(*), coalesce(sum(state='pending'),0),"
+                     " coalesce(sum(state='active'),0), coalesce(sum(state='succeeded'),0),"
+                     " coalesce(sum(state='failed'),0), coalesce(sum(state='superseded'),0)"
+                     " FROM deployment_targets WHERE deployment_id = ?1",
+    [S_TGT_INSERT] = "INSERT INTO deployment_targets (deployment_id, device_id, state, reason,"
+                     " progress, bytes_sent, bytes_resent, started_at, finished_at, chunk_size,"
+                     " offer_window) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+    [S_TGT_STATE] = "UPDATE deployment_targets SET state=?3, reason=?4, progress=?5,"
+                    " started_at=?6, finished_at=?7 WHERE deployment_id=?1 AND device_id=?2",
+    [S_TGT_COUNTERS] = "UPDATE deployment_targets SET progress=max(progress, ?3), bytes_sent=?4,"
+                       " bytes_resent=?5 WHERE deployment_id=?1 AND device_id=?2",
+    [S_TGT_PENDING] = "SELECT " TARGET_COLS " FROM deployment_targets t"
+                      " JOIN deployments d ON d.id = t.deployment_id"
+                      " WHERE t.state = 'pending' AND d.state = 'running'",
+    [S_TGT_LIST] = "SELECT " TARGET_COLS " FROM deployment_targets t"
+                   " JOIN deployments d ON d.id = t.deployment_id"
+                   " WHERE t.deployment_id = ?1 ORDER BY t.device_id",
+    [S_TGT_RUNNING] = "SELECT " TARGET_COLS " FROM deployment_targets t"
+                      " JOIN deployments d ON d.id = t.deployment_id"
+                      " WHERE t.device_id = ?1 AND t.state IN ('pending','active')"
+                      " AND d.state = 'running' AND (?2 = 0 OR d.release_id = ?2)"
+                      " ORDER BY t.deployment_id DESC LIMIT 1",
+    [S_TGT_UNFINISHED] = "SELECT " TARGET_COLS " FROM deployment_targets t"
+                         " JOIN deployments d ON d.id = t.deployment_id"
+                         " WHERE t.device_id = ?1 AND t.state IN ('pending','active')",
+};
+
+struct db {
+    sqlite3 *h;
+    sqlite3_stmt *st[S_COUNT];
+};
+
+/* Report a failed SQLite call once, with the statement's purpose. */
+static int fail(db_t *db, const char *what)
+{
+    mqh_log(MQH_ERROR, "database: %s: %s", what, sqlite3_errmsg(db->h));
+    return -1;
+}
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+/*
+ * Bring the schema to the newest version. Each migration runs in its own transaction together
+ * with the user_version bump, so a crash leaves the database at a well-defined version.
+ */
+static int migrate(db_t *db)
+{
+    sqlite3_stmt *s;
+    int version = 0;
+    if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+        return fail(db, "read schema version");
+    if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version > MIGRATION_COUNT) {
+        mqh_log(MQH_ERROR, "database: schema version %d is newer than this mqotad knows (%d); "
+                "use a newer mqotad", version, MIGRATION_COUNT);
+        return -1;
+    }
+    for (int v = version; v < MIGRATION_COUNT; v++) {
+        char bump[64];
+        snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
+        if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return fail(db, "begin migration");
+        if (sqlite3_exec(db->h, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db->h, bump, NULL, NULL, NULL) != SQLITE_OK) {
+            fail(db, "migrate schema");
+            sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+        if (sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            return fail(db, "commit migration");
+        mqh_log(MQH_INFO, "database: schema migrated to version %d", v + 1);
+    }
+    return 0;
+}
+
+/*
+ * Open (creating if needed) the database at path, set WAL mode, migrate the schema and prepare
+ * every statement. On failure everything is released and -1 returned.
+ */
+int db__open(db_t **out, const char *path)
+{
+    db_t *db = calloc(1, sizeof(*db));
+    if (!db) return -1;
+    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        mqh_log(MQH_ERROR, "database: cannot open %s: %s", path,
+                db->h ? sqlite3_errmsg(db->h) : "out of memory");
+        goto err;
+    }
+    sqlite3_busy_timeout(db->h, 2000);
+    if (sqlite3_exec(db->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                            " PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
+        fail(db, "set pragmas");
+        goto err;
+    }
+    if (migrate(db) != 0) goto err;
+    for (int i = 0; i < S_COUNT; i++) {
+        if (sqlite3_prepare_v3(db->h, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i],
+                               NULL) != SQLITE_OK) {
+            mqh_log(MQH_ERROR, "database: cannot prepare statement %d: %s", i,
+                    sqlite3_errmsg(db->h));
+            goto err;
+        }
+    }
+    *out = db;
+    return 0;
+err:
+    db__close(db);
+    return -1;
+}
+
+void db__close(db_t *db)
+{
+    if (!db) return;
+    for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(db->st[i]);
+    sqlite3_close(db->h);
+    free(db);
+}
+
+/* Run a statement that returns no rows, then reset it. */
+static int exec_stmt(db_t *db, int which, const char *what)
+{
+    sqlite3_stmt *s = db->st[which];
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE) return fail(db, what);
+    return 0;
+}
+
+int db__begin(db_t *db) { return exec_stmt(db, S_BEGIN, "begin transaction"); }
+int db__commit(db_t *db) { return exec_stmt(db, S_COMMIT, "commit"); }
+void db__rollback(db_t *db)
+{
+    if (!sqlite3_get_autocommit(db->h)) exec_stmt(db, S_ROLLBACK, "rollback");
+}
+
+/* ---- devices ---- */
+
+static void read_device(sqlite3_stmt *s, db_device_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    copy_text(d->id, sizeof(d->id), s, 0);
+    d->chip_id = (uint16_t)sqlite3_column_int(s, 1);
+    copy_text(d->project, sizeof(d->project), s, 2);
+    copy_text(d->version, sizeof(d->version), s, 3);
+    copy_text(d->descriptor_version, sizeof(d->descriptor_version), s, 4);
+    copy_text(d->idf_ver, sizeof(d->idf_ver), s, 5);
+    d->slot = sqlite3_column_int(s, 6);
+    d->state = sqlite3_column_int(s, 7);
+    d->reason = sqlite3_column_int(s, 8);
+    d->progress = (uint32_t)sqlite3_column_int64(s, 9);
+    d->image_size = (uint32_t)sqlite3_column_int64(s, 10);
+    d->running_release = (uint32_t)sqlite3_column_int64(s, 11);
+    d->target_release = (uint32_t)sqlite3_column_int64(s, 12);
+    d->boot_count = (uint32_t)sqlite3_column_int64(s, 13);
+    d->max_chunk = (uint32_t)sqlite3_column_int64(s, 14);
+    d->max_window = (uint32_t)sqlite3_column_int64(s, 15);
+    d->online = sqlite3_column_int(s, 16) != 0;
+    d->first_seen = sqlite3_column_int64(s, 17);
+    d->last_seen = sqlite3_column_int64(s, 18);
+}
+
+int db__device_get(db_t *db, const char *id, db_device_t *out)
+{
+    sqlite3_stmt *s = db->st[S_DEV_GET];
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) {
+        read_device(s, out);
+        ret = 0;
+    } else if (rc == SQLITE_DONE) {
+        ret = 1;
+    } else {
+        ret = fail(db, "read device");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+/* Insert or update a device; first_seen is only written when the row is created. */
+int db__device_put(db_t *db, const db_device_t *d)
+{
+    sqlite3_stmt *s = db->st[S_DEV_PUT];
+    sqlite3_bind_text(s, 1, d->id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 2, d->chip_id);
+    sqlite3_bind_text(s, 3, d->project, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, d->version, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 5, d->descriptor_version, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 6, d->idf_ver, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 7, d->slot);
+    sqlite3_bind_int(s, 8, d->state);
+    sqlite3_bind_int(s, 9, d->reason);
+    sqlite3_bind_int64(s, 10, d->progress);
+    sqlite3_bind_int64(s, 11, d->image_size);
+    sqlite3_bind_int64(s, 12, d->running_release);
+    sqlite3_bind_int64(s, 13, d->target_release);
+    sqlite3_bind_int64(s, 14, d->boot_count);
+    sqlite3_bind_int64(s, 15, d->max_chunk);
+    sqlite3_bind_int64(s, 16, d->max_window);
+    sqlite3_bind_int(s, 17, d->online);
+    sqlite3_bind_int64(s, 18, d->first_seen);
+    sqlite3_bind_int64(s, 19, d->last_seen);
+    return exec_stmt(db, S_DEV_PUT, "store device");
+}
+
+int db__device_set_online(db_t *db, const char *id, bool online, int64_t now)
+{
+    sqlite3_stmt *s = db->st[S_DEV_ONLINE];
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 2, online);
+    sqlite3_bind_int64(s, 3, now);
+    return exec_stmt(db, S_DEV_ONLINE, "store device online flag");
+}
+
+int db__device_list(db_t *db, int (*cb)(void *ctx, const db_device_t *d), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_DEV_LIST];
+    int rc, ret = 0;
+    db_device_t d;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_device(s, &d);
+        if (cb(ctx, &d) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list devices");
+    sqlite3_reset(s);
+    return ret;
+}
+
+/* ---- releases ---- */
+
+static void read_release(sqlite3_stmt *s, db_release_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(s, 0);
+    copy_text(r->version, sizeof(r->version), s, 1);
+    copy_text(r->descriptor_version, sizeof(r->descriptor_version), s, 2);
+    copy_text(r->project, sizeof(r->project), s, 3);
+    r->chip_id = (uint16_t)sqlite3_column_int(s, 4);
+    copy_text(r->idf_ver, sizeof(r->idf_ver), s, 5);
+    r->secure_version = (uint32_t)sqlite3_column_int64(s, 6);
+    r->size = (uint32_t)sqlite3_column_int64(s, 7);
+    copy_text(r->sha256, sizeof(r->sha256), s, 8);
+    copy_text(r->path, sizeof(r->path), s, 9);
+    copy_text(r->notes, sizeof(r->notes), s, 10);
+    r->created_at = sqlite3_column_int64(s, 11);
+}
+
+/* Insert a release; on success r->id holds the new id. */
+int db__release_insert(db_t *db, db_release_t *r)
+{
+    sqlite3_stmt *s = db->st[S_REL_INSERT];
+    sqlite3_bind_text(s, 1, r->version, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, r->descriptor_version, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, r->project, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 4, r->chip_id);
+    sqlite3_bind_text(s, 5, r->idf_ver, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 6, r->secure_version);
+    sqlite3_bind_int64(s, 7, r->size);
+    sqlite3_bind_text(s, 8, r->sha256, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 9, r->path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 10, r->notes, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 11, r->created_at);
+    if (exec_stmt(db, S_REL_INSERT, "store release") != 0) return -1;
+    r->id = sqlite3_last_insert_rowid(db->h);
+    return 0;
+}
+
+static int release_one(db_t *db, int which, db_release_t *out)
+{
+    sqlite3_stmt *s = db->st[which];
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) {
+        read_release(s, out);
+        ret = 0;
+    } else if (rc == SQLITE_DONE) {
+        ret = 1;
+    } else {
+        ret = fail(db, "read release");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__release_get(db_t *db, int64_t id, db_release_t *out)
+{
+    sqlite3_bind_int64(db->st[S_REL_GET], 1, id);
+    return release_one(db, S_REL_GET, out);
+}
+
+int db__release_by_sha(db_t *db, const char *sha256, db_release_t *out)
+{
+    sqlite3_bind_text(db->st[S_REL_BY_SHA], 1, sha256, -1, SQLITE_TRANSIENT);
+    return release_one(db, S_REL_BY_SHA, out);
+}
+
+int db__release_list(db_t *db, int (*cb)(void *ctx, const db_release_t *r), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_REL_LIST];
+    int rc, ret = 0;
+    db_release_t *r = malloc(sizeof(*r));
+    if (!r) return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_release(s, r);
+        if (cb(ctx, r) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list releases");
+    sqlite3_reset(s);
+    free(r);
+    return ret;
+}
+
+/* ---- deployments ---- */
+
+static void read_deployment(sqlite3_stmt *s, db_deployment_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->id = sqlite3_column_int64(s, 0);
+    d->release_id = sqlite3_column_int64(s, 1);
+    d->created_at = sqlite3_column_int64(s, 2);
+    copy_text(d->state, sizeof(d->state), s, 3);
+}
+
+int db__deployment_insert(db_t *db, db_deployment_t *d)
+{
+    sqlite3_stmt *s = db->st[S_DEP_INSERT];
+    sqlite3_bind_int64(s, 1, d->release_id);
+    sqlite3_bind_int64(s, 2, d->created_at);
+    sqlite3_bind_text(s, 3, d->state, -1, SQLITE_TRANSIENT);
+    if (exec_stmt(db, S_DEP_INSERT, "store deployment") != 0) return -1;
+    d->id = sqlite3_last_insert_rowid(db->h);
+    return 0;
+}
+
+int db__deployment_get(db_t *db, int64_t id, db_deployment_t *out)
+{
+    sqlite3_stmt *s = db->st[S_DEP_GET];
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) {
+        read_deployment(s, out);
+        ret = 0;
+    } else if (rc == SQLITE_DONE) {
+        ret = 1;
+    } else {
+        ret = fail(db, "read deployment");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__deployment_list(db_t *db, int (*cb)(void *ctx, const db_deployment_t *d), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_DEP_LIST];
+    int rc, ret = 0;
+    db_deployment_t d;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_deployment(s, &d);
+        if (cb(ctx, &d) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list deployments");
+    sqlite3_reset(s);
+    return ret;
+}
+
+int db__deployment_set_state(db_t *db, int64_t id, const char *state)
+{
+    sqlite3_stmt *s = db->st[S_DEP_STATE];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, state, -1, SQLITE_TRANSIENT);
+    return exec_stmt(db, S_DEP_STATE, "store deployment state");
+}
+
+int db__deployment_counts(db_t *db, int64_t id, db_counts_t *out)
+{
+    sqlite3_stmt *s = db->st[S_DEP_COUNTS];
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s), ret = 0;
+    memset(out, 0, sizeof(*out));
+    if (rc == SQLITE_ROW) {
+        out->total = sqlite3_column_int(s, 0);
+        out->pending = sqlite3_column_int(s, 1);
+        out->active = sqlite3_column_int(s, 2);
+        out->succeeded = sqlite3_column_int(s, 3);
+        out->failed = sqlite3_column_int(s, 4);
+        out->superseded = sqlite3_column_int(s, 5);
+    } else {
+        ret = fail(db, "count deployment targets");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+/* ---- deployment targets ---- */
+
+static void read_target(sqlite3_stmt *s, db_target_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->deployment_id = sqlite3_column_int64(s, 0);
+    copy_text(t->device_id, sizeof(t->device_id), s, 1);
+    copy_text(t->state, sizeof(t->state), s, 2);
+    copy_text(t->reason, sizeof(t->reason), s, 3);
+    t->progress = (uint32_t)sqlite3_column_int64(s, 4);
+    t->bytes_sent = sqlite3_column_int64(s, 5);
+    t->bytes_resent = sqlite3_column_int64(s, 6);
+    t->started_at = sqlite3_column_int64(s, 7);
+    t->finished_at = sqlite3_column_int64(s, 8);
+    t->chunk_size = (uint32_t)sqlite3_column_int64(s, 9);
+    t->window = (uint32_t)sqlite3_column_int64(s, 10);
+    t->release_id = sqlite3_column_int64(s, 11);
+}
+
+static int target_rows(db_t *db, int which, int (*cb)(void *ctx, const db_target_t *t),
+                       void *ctx);
+
+static void bind_target(sqlite3_stmt *s, const db_target_t *t)
+{
+    sqlite3_bind_int64(s, 1, t->deployment_id);
+    sqlite3_bind_text(s, 2, t->device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, t->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, t->reason, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 5, t->progress);
+    sqlite3_bind_int64(s, 6, t->bytes_sent);
+    sqlite3_bind_int64(s, 7, t->bytes_resent);
+    sqlite3_bind_int64(s, 8, t->started_at);
+    sqlite3_bind_int64(s, 9, t->finished_at);
+    sqlite3_bind_int64(s, 10, t->chunk_size);
+    sqlite3_bind_int64(s, 11, t->window);
+}
+
+int db__target_insert(db_t *db, const db_target_t *t)
+{
+    bind_target(db->st[S_TGT_INSERT], t);
+    return exec_stmt(db, S_TGT_INSERT, "store deployment target");
+}
+
+/* Write a target's state, reason, progress and times (not its byte counters). */
+int db__target_set_state(db_t *db, const db_target_t *t)
+{
+    sqlite3_stmt *s = db->st[S_TGT_STATE];
+    sqlite3_bind_int64(s, 1, t->deployment_id);
+    sqlite3_bind_text(s, 2, t->device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, t->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, t->reason, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 5, t->progress);
+    sqlite3_bind_int64(s, 6, t->started_at);
+    sqlite3_bind_int64(s, 7, t->finished_at);
+    return exec_stmt(db, S_TGT_STATE, "update deployment target state");
+}
+
+/* Write the transfer engine's counters; progress only moves forward here. */
+int db__target_set_counters(db_t *db, const db_target_t *t)
+{
+    sqlite3_stmt *s = db->st[S_TGT_COUNTERS];
+    sqlite3_bind_int64(s, 1, t->deployment_id);
+    sqlite3_bind_text(s, 2, t->device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, t->progress);
+    sqlite3_bind_int64(s, 4, t->bytes_sent);
+    sqlite3_bind_int64(s, 5, t->bytes_resent);
+    return exec_stmt(db, S_TGT_COUNTERS, "update deployment target counters");
+}
+
+int db__target_all_pending(db_t *db, int (*cb)(void *ctx, const db_target_t *t), void *ctx)
+{
+    return target_rows(db, S_TGT_PENDING, cb, ctx);
+}
+
+/* Step a target query to the end, calling cb per row. The callback must not use the same
+ * statement (it may use others). */
+static int target_rows(db_t *db, int which, int (*cb)(void *ctx, const db_target_t *t),
+                       void *ctx)
+{
+    sqlite3_stmt *s = db->st[which];
+    int rc, ret = 0;
+    db_target_t t;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_target(s, &t);
+        if (cb(ctx, &t) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list deployment targets");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__target_list(db_t *db, int64_t deployment_id,
+                    int (*cb)(void *ctx, const db_target_t *t), void *ctx)
+{
+    sqlite3_bind_int64(db->st[S_TGT_LIST], 1, deployment_id);
+    return target_rows(db, S_TGT_LIST, cb, ctx);
+}
+
+int db__target_unfinished_of_device(db_t *db, const char *device_id,
+                                    int (*cb)(void *ctx, const db_target_t *t), void *ctx)
+{
+    sqlite3_bind_text(db->st[S_TGT_UNFINISHED], 1, device_id, -1, SQLITE_TRANSIENT);
+    return target_rows(db, S_TGT_UNFINISHED, cb, ctx);
+}
+
+int db__target_running(db_t *db, const char *device_id, int64_t release_id, db_target_t *out)
+{
+    sqlite3_stmt *s = db->st[S_TGT_RUNNING];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, release_id);
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) {
+        read_target(s, out);
+        ret = 0;
+    } else if (rc == SQLITE_DONE) {
+        ret = 1;
+    } else {
+        ret = fail(db, "find running target");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}

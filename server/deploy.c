@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * deploy.c - deployments and their targets.
+ *
+ * A deployment sends one release to a set of devices. Each (deployment, device) pair is a
+ * target: pending (offer published), active (the device answers), then succeeded, failed or
+ * superseded (a newer deployment took the device). The device's retained STATE messages
+ * drive the transitions; the transfer engine only moves bytes.
+ */
+#include "deploy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mqota/mqota_image.h"
+#include "mqota/mqota_status.h"
+#include "transfer.h"
+
+static bool state_is(const db_target_t *t, const char *s) { return strcmp(t->state, s) == 0; }
+
+/* Largest power of two <= v (v >= 1). */
+static uint32_t pow2_floor(uint32_t v)
+{
+    uint32_t p = 1;
+    while (p <= v / 2u) p <<= 1;
+    return p;
+}
+
+/*
+ * Chunk size for a device: the smaller of --chunk-size and the device's limit, a power of two
+ * >= 256 whose CHUNK message fits the broker's packet limit, then raised until the image
+ * needs at most 4096 chunks (the device's bitmap limit wins over the other limits).
+ */
+static uint32_t choose_chunk_size(mqotad_t *d, const db_device_t *dev, uint32_t image_size)
+{
+    char topic[DB_ID_MAX + 32];
+    snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/chunk", dev->id);
+    uint32_t cs = d->chunk_size;
+    if (dev->max_chunk && dev->max_chunk < cs) cs = dev->max_chunk;
+    cs = pow2_floor(cs ? cs : MQOTA_CHUNK_MIN);
+    if (cs < MQOTA_CHUNK_MIN) cs = MQOTA_CHUNK_MIN;
+    if (cs > MQOTA_CHUNK_MAX) cs = MQOTA_CHUNK_MAX;
+    uint32_t maxp = mqtt__max_payload(d, topic);
+    while (cs > MQOTA_CHUNK_MIN && MQOTA_CHUNK_HEADER_LEN + cs > maxp) cs >>= 1;
+    while (cs < MQOTA_CHUNK_MAX && (image_size + cs - 1u) / cs > MQOTAD_MAX_CHUNKS) cs <<= 1;
+    return cs;
+}
+
+static uint32_t choose_window(mqotad_t *d, const db_device_t *dev)
+{
+    uint32_t w = d->window;
+    if (dev->max_window && dev->max_window < w) w = dev->max_window;
+    if (w > 0xFFFFu) w = 0xFFFFu;
+    return w ? w : 1;
+}
+
+/* Publish (retained, QoS 1) the offer for one target. */
+static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *t)
+{
+    mqota_offer_t o;
+    memset(&o, 0, sizeof(o));
+    o.release_id = (uint32_t)r->id;
+    o.deployment_id = (uint32_t)t->deployment_id;
+    o.image_size = r->size;
+    o.chunk_size = t->chunk_size;
+    o.window = (uint16_t)t->window;
+    o.chip_id = r->chip_id;
+    o.secure_version = r->secure_version;
+    if (mqh_unhex(r->sha256, o.sha256, sizeof(o.sha256)) != 0) return -1;
+    snprintf(o.version, sizeof(o.version), "%s", r->version);
+    snprintf(o.project, sizeof(o.project), "%s", r->project);
+    uint8_t buf[MQOTA_OFFER_MAX_LEN];
+    size_t len = 0;
+    mqota_status_t st = mqota_offer_encode(&o, buf, sizeof(buf), &len);
+    if (st != MQOTA_OK) {
+        mqh_log(MQH_ERROR, "cannot encode the offer for %s: %s", t->device_id,
+                mqota_strerror(st));
+        return -1;
+    }
+    char topic[DB_ID_MAX + 32];
+    snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/offer", t->device_id);
+    if (mqtt__publish(d, topic, buf, len, 1, true) != 0) {
+        mqh_log(MQH_WARN, "offer for %s not published now (broker not connected); it will be "
+                "published after the reconnect", t->device_id);
+        return -1;
+    }
+    mqh_log(MQH_INFO, "offered release %lld (%s) to %s: chunk %u, window %u",
+            (long long)r->id, r->version, t->device_id, t->chunk_size, t->window);
+    return 0;
+}
+
+/* Set a deployment finished once none of its targets is pending or active. */
+static int maybe_finish_deployment(mqotad_t *d, int64_t deployment_id)
+{
+    db_counts_t c;
+    if (db__deployment_counts(d->db, deployment_id, &c) != 0) return -1;
+    if (c.pending + c.active > 0) return 0;
+    mqh_log(MQH_INFO, "deployment %lld finished: %d succeeded, %d failed, %d superseded",
+            (long long)deployment_id, c.succeeded, c.failed, c.superseded);
+    return db__deployment_set_state(d->db, deployment_id, "finished");
+}
+
+typedef struct {
+    db_target_t *items;
+    size_t n, cap;
+} target_vec_t;
+
+static int collect_target(void *ctx, const db_target_t *t)
+{
+    target_vec_t *v = ctx;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 8;
+        db_target_t *p = realloc(v->items, cap * sizeof(*p));
+        if (!p) return 1;
+        v->items = p;
+        v->cap = cap;
+    }
+    v->items[v->n++] = *t;
+    return 0;
+}
+
+typedef struct {
+    db_device_t *items;
+    size_t n, cap;
+    uint16_t chip_id;
+} device_vec_t;
+
+static int push_device(device_vec_t *v, const db_device_t *dev)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        db_device_t *p = realloc(v->items, cap * sizeof(*p));
+        if (!p) return -1;
+        v->items = p;
+        v->cap = cap;
+    }
+    v->items[v->n++] = *dev;
+    return 0;
+}
+
+static int collect_chip_device(void *ctx, const db_device_t *dev)
+{
+    device_vec_t *v = ctx;
+    if (dev->chip_id != v->chip_id) return 0;
+    return push_device(v, dev) == 0 ? 0 : 1;
+}
+
+/* Supersede every unfinished target of a device (inside the caller's transaction). */
+static int supersede(mqotad_t *d, const char *device_id, int64_t now)
+{
+    target_vec_t old = {0};
+    int rc = db__target_unfinished_of_device(d->db, device_id, collect_target, &old);
+    for (size_t i = 0; rc == 0 && i < old.n; i++) {
+        db_target_t *t = &old.items[i];
+        snprintf(t->state, sizeof(t->state), "superseded");
+        t->finished_at = now;
+        rc = db__target_set_state(d->db, t);
+        if (rc == 0) rc = maybe_finish_deployment(d, t->deployment_id);
+        if (rc == 0)
+            mqh_log(MQH_INFO, "target %s of deployment %lld superseded", device_id,
+                    (long long)t->deployment_id);
+    }
+    free(old.items);
+    return rc;
+}
+
+deploy_result_t deploy__create(mqotad_t *d, int64_t release_id, const char *const *devices,
+                               size_t n_devices, bool all, db_deployment_t *out, char *err,
+                               size_t err_cap)
+{
+    deploy_result_t res = DEPLOY_ERROR;
+    db_release_t *r = malloc(sizeof(*r));
+    device_vec_t devs = {0};
+    db_target_t *targets = NULL;
+    bool in_tx = false;
+    if (!r) goto out;
+
+    /* 1. Validate everything before writing anything. */
+    int rc = db__release_get(d->db, release_id, r);
+    if (rc != 0) {
+        if (rc == 1) {
+            snprintf(err, err_cap, "unknown release %lld", (long long)release_id);
+            res = DEPLOY_NOT_FOUND;
+        } else {
+            snprintf(err, err_cap, "database error while reading release %lld",
+                     (long long)release_id);
+        }
+        goto out;
+    }
+    if (all) {
+        devs.chip_id = r->chip_id;
+        if (db__device_list(d->db, collect_chip_device, &devs) != 0) {
+            snprintf(err, err_cap, "database error while listing devices");
+            goto out;
+        }
+        if (devs.n == 0) {
+            snprintf(err, err_cap, "no known device has chip %s, the chip of release %lld",
+                     mqota_chip_name(r->chip_id), (long long)release_id);
+            res = DEPLOY_BAD_REQUEST;
+            goto out;
+        }
+    } else {
+        if (n_devices == 0) {
+            snprintf(err, err_cap, "\"devices\" is empty; name at least one device");
+            res = DEPLOY_BAD_REQUEST;
+            goto out;
+        }
+        for (size_t i = 0; i < n_devices; i++) {
+            db_device_t dev;
+            for (size_t j = 0; j < i; j++) {
+                if (strcmp(devices[i], devices[j]) == 0) {
+                    snprintf(err, err_cap, "device '%s' is listed twice", devices[i]);
+                    res = DEPLOY_BAD_REQUEST;
+                    goto out;
+                }
+            }
+            rc = strlen(devices[i]) > DB_ID_MAX ? 1 : db__device_get(d->db, devices[i], &dev);
+            if (rc == 1) {
+                snprintf(err, err_cap, "unknown device '%s'", devices[i]);
+                res = DEPLOY_NOT_FOUND;
+                goto out;
+            }
+            if (rc != 0) {
+                snprintf(err, err_cap, "database error while reading device '%s'", devices[i]);
+                goto out;
+            }
+            if (dev.chip_id != r->chip_id) {
+                snprintf(err, err_cap, "device '%s' is an %s but release %lld is built for %s",
+                         dev.id, mqota_chip_name(dev.chip_id), (long long)release_id,
+                         mqota_chip_name(r->chip_id));
+                res = DEPLOY_CONFLICT;
+                goto out;
+            }
+            if (push_device(&devs, &dev) != 0) goto out;
+        }
+    }
+
+    /* 2. One transaction: the deployment, its targets, superseded older targets. */
+    int64_t now = mqh_unix_now();
+    targets = calloc(devs.n, sizeof(*targets));
+    if (!targets || db__begin(d->db) != 0) goto db_err;
+    in_tx = true;
+    memset(out, 0, sizeof(*out));
+    out->release_id = release_id;
+    out->created_at = now;
+    snprintf(out->state, sizeof(out->state), "running");
+    if (db__deployment_insert(d->db, out) != 0) goto db_err;
+    for (size_t i = 0; i < devs.n; i++) {
+        db_target_t *t = &targets[i];
+        if (supersede(d, devs.items[i].id, now) != 0) goto db_err;
+        t->deployment_id = out->id;
+        t->release_id = release_id;
+        snprintf(t->device_id, sizeof(t->device_id), "%s", devs.items[i].id);
+        snprintf(t->state, sizeof(t->state), "pending");
+        snprintf(t->reason, sizeof(t->reason), "none");
+        t->chunk_size = choose_chunk_size(d, &devs.items[i], r->size);
+        t->window = choose_window(d, &devs.items[i]);
+        if (db__target_insert(d->db, t) != 0) goto db_err;
+    }
+    if (db__commit(d->db) != 0) goto db_err;
+    in_tx = false;
+    mqh_log(MQH_INFO, "deployment %lld: release %lld (%s) to %zu device(s)", (long long)out->id,
+            (long long)release_id, r->version, devs.n);
+
+    /* 3. Side effects after the commit: stale transfers go, offers are published. */
+    for (size_t i = 0; i < devs.n; i++) {
+        transfer__drop_device(d, targets[i].device_id);
+        publish_offer(d, r, &targets[i]);
+    }
+    res = DEPLOY_OK;
+    goto out;
+db_err:
+    if (in_tx) db__rollback(d->db);
+    snprintf(err, err_cap, "database error while creating the deployment; nothing was created");
+    res = DEPLOY_ERROR;
+out:
+    free(targets);
+    free(devs.items);
+    free(r);
+    return res;
+}
+
+int deploy__target_started(mqotad_t *d, db_target_t *t)
+{
+    if (!state_is(t, "pending")) return 0;
+    snprintf(t->state, sizeof(t->state), "active");
+    if (!t->started_at) t->started_at = mqh_unix_now();
+    if (db__target_set_state(d->db, t) != 0) return -1;
+    mqh_log(MQH_INFO, "device %s answered the offer of deployment %lld", t->device_id,
+            (long long)t->deployment_id);
+    return 0;
+}
+
+/*
+ * A failed or rolled-back report identical to what we already stored (same state, reason,
+ * target, progress and boot count) is the retained echo of an earlier attempt, not news
+ * about this target: the device passes through other states before failing again.
+ */
+static bool stale_failure(const db_device_t *prev, const mqota_state_msg_t *m)
+{
+    return prev && prev->state == m->state && prev->reason == m->reason &&
+           prev->target_release == m->target_release && prev->progress == m->progress &&
+           prev->boot_count == m->boot_count;
+}
+
+int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *prev,
+                     const mqota_state_msg_t *m, db_target_t *finished)
+{
+    if (m->target_release == 0) return 0;
+    db_target_t t;
+    int rc = db__target_running(d->db, dev->id, m->target_release, &t);
+    if (rc != 0) return rc < 0 ? -1 : 0;
+    int64_t now = mqh_unix_now();
+    bool done = false;
+    switch ((mqota_update_state_t)m->state) {
+    case MQOTA_STATE_CONFIRMED:
+        if (m->running_release != m->target_release) return 0;
+        snprintf(t.state, sizeof(t.state), "succeeded");
+        snprintf(t.reason, sizeof(t.reason), "none");
+        if (m->image_size) t.progress = m->image_size;
+        done = true;
+        break;
+    case MQOTA_STATE_FAILED:
+    case MQOTA_STATE_ROLLED_BACK:
+        if (stale_failure(prev, m)) return 0;
+        snprintf(t.state, sizeof(t.state), "failed");
+        snprintf(t.reason, sizeof(t.reason), "%s", mqota_reason_name(m->reason));
+        t.progress = m->progress;
+        done = true;
+        break;
+    case MQOTA_STATE_OFFERED:
+    case MQOTA_STATE_DOWNLOADING:
+    case MQOTA_STATE_VERIFYING:
+    case MQOTA_STATE_READY_TO_REBOOT:
+    case MQOTA_STATE_PENDING_VERIFY:
+        snprintf(t.state, sizeof(t.state), "active");
+        t.progress = m->progress;
+        break;
+    default:
+        return 0;
+    }
+    if (!t.started_at) t.started_at = now;
+    if (done) t.finished_at = now;
+    if (db__target_set_state(d->db, &t) != 0) return -1;
+    if (!done) return 0;
+    mqh_log(MQH_INFO, "device %s: deployment %lld target %s%s%s", dev->id,
+            (long long)t.deployment_id, t.state, strcmp(t.reason, "none") ? ", reason " : "",
+            strcmp(t.reason, "none") ? t.reason : "");
+    if (maybe_finish_deployment(d, t.deployment_id) != 0) return -1;
+    *finished = t;
+    return 1;
+}
+
+void deploy__after_finish(mqotad_t *d, const db_target_t *t)
+{
+    char topic[DB_ID_MAX + 32];
+    snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/offer", t->device_id);
+    if (mqtt__publish(d, topic, NULL, 0, 1, true) != 0)
+        mqh_log(MQH_WARN, "could not clear the retained offer of %s", t->device_id);
+    transfer__drop_device(d, t->device_id);
+}
+
+void deploy__republish_offers(mqotad_t *d)
+{
+    target_vec_t v = {0};
+    if (db__target_all_pending(d->db, collect_target, &v) != 0) goto out;
+    db_release_t *r = malloc(sizeof(*r));
+    if (!r) goto out;
+    r->id = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        if (r->id != v.items[i].release_id &&
+            db__release_get(d->db, v.items[i].release_id, r) != 0)
+            continue;
+        publish_offer(d, r, &v.items[i]);
+    }
+    free(r);
+out:
+    free(v.items);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file deploy.h
+ * @brief Deployments: create them, publish offers, and move targets along as devices report.
+ */
+#ifndef MQOTAD_DEPLOY_H
+#define MQOTAD_DEPLOY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqota/mqota_proto.h"
+#include "mqotad.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Result of deploy__create(); maps to an HTTP status in the API layer. */
+typedef enum {
+    DEPLOY_OK = 0,
+    DEPLOY_BAD_REQUEST = 1, /**< no devices, both or neither of devices/all */
+    DEPLOY_NOT_FOUND = 2,   /**< unknown release or device */
+    DEPLOY_CONFLICT = 3,    /**< a device's chip differs from the release's */
+    DEPLOY_ERROR = 4        /**< database or I/O failure */
+} deploy_result_t;
+
+/**
+ * Create a deployment of release_id to the named devices (or, with all, every known device of
+ * the release's chip). Validates everything before writing; then, in one transaction, creates
+ * the deployment and its pending targets and supersedes older unfinished targets of these
+ * devices. Publishes each device's offer afterwards. err receives one sentence on failure.
+ */
+deploy_result_t deploy__create(mqotad_t *d, int64_t release_id, const char *const *devices,
+                               size_t n_devices, bool all, db_deployment_t *out, char *err,
+                               size_t err_cap);
+
+/**
+ * Move the device's running target along after a STATE message (called inside the caller's
+ * transaction, after the device row was stored). prev is the device row before this message
+ * (NULL for a new device). Returns 1 and fills finished if the target ended, 0 if not, -1
+ * on a database error.
+ */
+int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *prev,
+                     const mqota_state_msg_t *msg, db_target_t *finished);
+
+/** After a target ended (committed): clear its retained offer and drop its transfer. */
+void deploy__after_finish(mqotad_t *d, const db_target_t *t);
+
+/** Mark a pending target active (first sign of life from its device). In its own
+ *  transaction. */
+int deploy__target_started(mqotad_t *d, db_target_t *t);
+
+/** Publish the offer of every pending target again (after a reconnect). */
+void deploy__republish_offers(mqotad_t *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MQOTAD_DEPLOY_H */

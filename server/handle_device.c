@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * handle_device.c - messages a device publishes about itself: STATE (retained announcement)
+ * and online/offline (retained, "offline" is its last will).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "deploy.h"
+#include "mqota/mqota_proto.h"
+#include "mqotad.h"
+
+/*
+ * Store the device's STATE and let its running deployment target follow. Undecodable
+ * payloads are logged once and change nothing. The device row and the target change commit
+ * together; the retained offer is cleared after the commit when a target ended.
+ */
+void handle__state(mqotad_t *d, const char *device_id, const uint8_t *payload, size_t len)
+{
+    mqota_state_msg_t m;
+    if (len == 0) return; /* a cleared retained state */
+    mqota_status_t st = mqota_state_decode(payload, len, &m);
+    if (st != MQOTA_OK) {
+        mqh_log(MQH_WARN, "device %s sent a state message that cannot be decoded (%s, %zu "
+                "bytes); ignored", device_id, mqota_strerror(st), len);
+        return;
+    }
+    db_device_t prev, dev;
+    int have_prev = db__device_get(d->db, device_id, &prev);
+    if (have_prev < 0) return;
+    int64_t now = mqh_unix_now();
+    memset(&dev, 0, sizeof(dev));
+    snprintf(dev.id, sizeof(dev.id), "%s", device_id);
+    dev.chip_id = m.chip_id;
+    snprintf(dev.project, sizeof(dev.project), "%s", m.project);
+    snprintf(dev.version, sizeof(dev.version), "%s",
+             m.release_version[0] ? m.release_version : m.version);
+    snprintf(dev.descriptor_version, sizeof(dev.descriptor_version), "%s", m.version);
+    snprintf(dev.idf_ver, sizeof(dev.idf_ver), "%s", m.idf_ver);
+    dev.slot = m.running_slot;
+    dev.state = m.state;
+    dev.reason = m.reason;
+    dev.progress = m.progress;
+    dev.image_size = m.image_size;
+    dev.running_release = m.running_release;
+    dev.target_release = m.target_release;
+    dev.boot_count = m.boot_count;
+    dev.max_chunk = m.max_chunk;
+    dev.max_window = m.max_window;
+    dev.online = have_prev == 0 ? prev.online : false;
+    dev.first_seen = have_prev == 0 && prev.first_seen ? prev.first_seen : now;
+    dev.last_seen = now;
+
+    db_target_t finished;
+    int ended = 0;
+    if (db__begin(d->db) != 0) return;
+    if (db__device_put(d->db, &dev) != 0 ||
+        (ended = deploy__on_state(d, &dev, have_prev == 0 ? &prev : NULL, &m, &finished)) < 0 ||
+        db__commit(d->db) != 0) {
+        db__rollback(d->db);
+        return;
+    }
+    mqh_log(MQH_DEBUG, "device %s: %s, progress %u/%u, running release %u", device_id,
+            mqota_state_name((mqota_update_state_t)m.state), m.progress, m.image_size,
+            m.running_release);
+    if (ended == 1) deploy__after_finish(d, &finished);
+}
+
+/* "online" / "offline" (ASCII) on the device's online topic. */
+void handle__online(mqotad_t *d, const char *device_id, const uint8_t *payload, size_t len)
+{
+    bool online;
+    if (len == 6 && memcmp(payload, "online", 6) == 0) {
+        online = true;
+    } else if (len == 7 && memcmp(payload, "offline", 7) == 0) {
+        online = false;
+    } else {
+        if (len > 0)
+            mqh_log(MQH_WARN, "device %s sent '%.*s' on its online topic; expected online or "
+                    "offline", device_id, (int)(len > 32 ? 32 : len), (const char *)payload);
+        return;
+    }
+    db__device_set_online(d->db, device_id, online, mqh_unix_now());
+    mqh_log(MQH_DEBUG, "device %s is %s", device_id, online ? "online" : "offline");
+}

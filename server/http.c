@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http.c - libmicrohttpd plumbing: the daemon (no internal thread; the main loop polls its
+ * epoll fd and calls MHD_run), request bodies, and turning api_response_t into responses.
+ * What each route does is in http_api.c.
+ */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_api.h"
+#include "mqotad.h"
+
+/* Per-request state kept between the calls of the access handler. */
+typedef struct {
+    uint8_t *body;
+    size_t len, cap;
+    bool too_large;
+} request_t;
+
+static const char *get_arg(void *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, api_response_t *res)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        res->len, res->body, res->body_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        if (!res->body_static) free(res->body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (res->allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* Append upload data, keeping at most MQOTAD_MAX_IMAGE bytes (the rest is discarded). */
+static void append_body(request_t *rq, const char *data, size_t n)
+{
+    if (rq->too_large) return;
+    if (rq->len + n > MQOTAD_MAX_IMAGE) {
+        rq->too_large = true;
+        free(rq->body);
+        rq->body = NULL;
+        rq->len = rq->cap = 0;
+        return;
+    }
+    if (rq->len + n > rq->cap) {
+        size_t cap = rq->cap ? rq->cap : 65536;
+        while (cap < rq->len + n) cap *= 2;
+        if (cap > MQOTAD_MAX_IMAGE) cap = MQOTAD_MAX_IMAGE;
+        uint8_t *p = realloc(rq->body, cap);
+        if (!p) {
+            rq->too_large = true;
+            return;
+        }
+        rq->body = p;
+        rq->cap = cap;
+    }
+    memcpy(rq->body + rq->len, data, n);
+    rq->len += n;
+}
+
+static enum MHD_Result too_large(struct MHD_Connection *conn)
+{
+    api_response_t res = {0};
+    char msg[160];
+    snprintf(msg, sizeof(msg), "the upload is larger than the largest OTA slot (%u bytes)",
+             MQOTAD_MAX_IMAGE);
+    api__error(&res, 413, msg);
+    return send_response(conn, &res);
+}
+
+/*
+ * libmicrohttpd calls this once when the headers are in, once per piece of body, and once
+ * more with no data when the body is complete: then the request is answered.
+ */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    mqotad_t *d = cls;
+    (void)version;
+    request_t *rq = *con_cls;
+    if (!rq) {
+        rq = calloc(1, sizeof(*rq));
+        if (!rq) return MHD_NO;
+        *con_cls = rq;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > MQOTAD_MAX_IMAGE) {
+            rq->too_large = true;
+            return too_large(conn);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        append_body(rq, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (rq->too_large) return too_large(conn);
+    api_request_t req = {
+        .method = method, .path = url, .body = rq->body, .body_len = rq->len,
+        .arg = get_arg, .conn = conn,
+    };
+    api_response_t res = {0};
+    api__handle(d, &req, &res);
+    mqh_log(MQH_DEBUG, "http %s %s -> %d", method, url, res.status);
+    return send_response(conn, &res);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    request_t *rq = *con_cls;
+    if (!rq) return;
+    free(rq->body);
+    free(rq);
+    *con_cls = NULL;
+}
+
+/* Start the HTTP server on --http; port 0 lets the kernel pick one (d->http_bound_port). */
+int http__start(mqotad_t *d)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d->http_port)};
+    if (inet_pton(AF_INET, d->http_addr, &sa.sin_addr) != 1) {
+        mqh_log(MQH_ERROR, "--http address '%s' is not an IPv4 address", d->http_addr);
+        return -1;
+    }
+    d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)d->http_port, NULL,
+                              NULL, on_request, d,
+                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256,
+                              MHD_OPTION_END);
+    if (!d->mhd) {
+        mqh_log(MQH_ERROR, "cannot listen for HTTP on %s:%d (address in use?)", d->http_addr,
+                d->http_port);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    d->http_bound_port = info ? info->port : d->http_port;
+    mqh_log(MQH_INFO, "HTTP API on http://%s:%d", d->http_addr, d->http_bound_port);
+    return 0;
+}
+
+void http__stop(mqotad_t *d)
+{
+    if (d->mhd) MHD_stop_daemon(d->mhd);
+    d->mhd = NULL;
+}
+
+int http__fd(mqotad_t *d)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    return info ? info->epoll_fd : -1;
+}
+
+void http__run(mqotad_t *d)
+{
+    MHD_run(d->mhd);
+}
+
+/* Milliseconds until libmicrohttpd needs to run again (connection timeouts), or -1. */
+int http__timeout_ms(mqotad_t *d)
+{
+    MHD_UNSIGNED_LONG_LONG t;
+    if (MHD_get_timeout(d->mhd, &t) != MHD_YES) return -1;
+    return t > 60000 ? 60000 : (int)t;
+}

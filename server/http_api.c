@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http_api.c - the routes of docs/API.md: parse the request, call the business logic
+ * (release.c, deploy.c, db.c), render JSON with cJSON. Nothing here talks to MHD or MQTT.
+ */
+#include "http_api.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deploy.h"
+#include "mqota/mqota_image.h"
+#include "mqota/mqota_status.h"
+#include "release.h"
+#include "transfer.h"
+
+extern const char mqotad_dashboard_html[];
+extern const size_t mqotad_dashboard_html_len;
+
+#define API "/api/v1"
+
+static void set_json(api_response_t *res, int status, cJSON *json)
+{
+    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+    cJSON_Delete(json);
+    if (!text) {
+        res->status = 500;
+        res->body = (char *)"{\"error\": \"out of memory while rendering the response\"}";
+        res->len = strlen(res->body);
+        res->body_static = true;
+    } else {
+        res->status = status;
+        res->body = text;
+        res->len = strlen(text);
+        res->body_static = false;
+    }
+    res->content_type = "application/json";
+}
+
+void api__error(api_response_t *res, int status, const char *msg)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "error", msg);
+    set_json(res, status, j);
+}
+
+static void method_not_allowed(api_response_t *res, const char *method, const char *path,
+                               const char *allow)
+{
+    char msg[300];
+    snprintf(msg, sizeof(msg), "%s is not allowed on %s; use %s", method, path, allow);
+    api__error(res, 405, msg);
+    res->allow = allow;
+}
+
+/* Parse a positive decimal id; -1 if s is not one. */
+static int64_t parse_id(const char *s)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v <= 0) return -1;
+    return v;
+}
+
+/* ---- JSON renderers ---- */
+
+static cJSON *device_json(const db_device_t *dv)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "id", dv->id);
+    cJSON_AddStringToObject(j, "chip", mqota_chip_name(dv->chip_id));
+    cJSON_AddNumberToObject(j, "chip_id", dv->chip_id);
+    cJSON_AddStringToObject(j, "project", dv->project);
+    cJSON_AddStringToObject(j, "version", dv->version);
+    cJSON_AddStringToObject(j, "descriptor_version", dv->descriptor_version);
+    cJSON_AddStringToObject(j, "idf_version", dv->idf_ver);
+    cJSON_AddNumberToObject(j, "slot", dv->slot);
+    cJSON_AddStringToObject(j, "state", mqota_state_name((mqota_update_state_t)dv->state));
+    cJSON_AddStringToObject(j, "reason", mqota_reason_name((mqota_reason_t)dv->reason));
+    cJSON_AddNumberToObject(j, "progress", dv->progress);
+    cJSON_AddNumberToObject(j, "image_size", dv->image_size);
+    cJSON_AddNumberToObject(j, "running_release", dv->running_release);
+    cJSON_AddNumberToObject(j, "target_release", dv->target_release);
+    cJSON_AddBoolToObject(j, "online", dv->online);
+    cJSON_AddNumberToObject(j, "first_seen", (double)dv->first_seen);
+    cJSON_AddNumberToObject(j, "last_seen", (double)dv->last_seen);
+    cJSON_AddNumberToObject(j, "boot_count", dv->boot_count);
+    cJSON_AddNumberToObject(j, "max_chunk", dv->max_chunk);
+    cJSON_AddNumberToObject(j, "max_window", dv->max_window);
+    return j;
+}
+
+static cJSON *release_json(const db_release_t *r)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "id", (double)r->id);
+    cJSON_AddStringToObject(j, "version", r->version);
+    cJSON_AddStringToObject(j, "descriptor_version", r->descriptor_version);
+    cJSON_AddStringToObject(j, "project", r->project);
+    cJSON_AddStringToObject(j, "chip", mqota_chip_name(r->chip_id));
+    cJSON_AddNumberToObject(j, "chip_id", r->chip_id);
+    cJSON_AddStringToObject(j, "idf_version", r->idf_ver);
+    cJSON_AddNumberToObject(j, "secure_version", r->secure_version);
+    cJSON_AddNumberToObject(j, "size", r->size);
+    cJSON_AddStringToObject(j, "sha256", r->sha256);
+    cJSON_AddNumberToObject(j, "created_at", (double)r->created_at);
+    cJSON_AddStringToObject(j, "notes", r->notes);
+    return j;
+}
+
+typedef struct {
+    mqotad_t *d;
+    cJSON *array;
+} target_ctx_t;
+
+static int add_target(void *ctx, const db_target_t *t)
+{
+    target_ctx_t *c = ctx;
+    db_device_t dv;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "device", t->device_id);
+    cJSON_AddStringToObject(j, "state", t->state);
+    if (db__device_get(c->d->db, t->device_id, &dv) == 0)
+        cJSON_AddStringToObject(j, "device_state",
+                                mqota_state_name((mqota_update_state_t)dv.state));
+    else
+        cJSON_AddStringToObject(j, "device_state", "unknown");
+    cJSON_AddStringToObject(j, "reason", t->reason);
+    cJSON_AddNumberToObject(j, "progress", t->progress);
+    cJSON_AddNumberToObject(j, "bytes_sent", (double)t->bytes_sent);
+    cJSON_AddNumberToObject(j, "bytes_resent", (double)t->bytes_resent);
+    cJSON_AddNumberToObject(j, "started_at", (double)t->started_at);
+    cJSON_AddNumberToObject(j, "finished_at", (double)t->finished_at);
+    cJSON_AddItemToArray(c->array, j);
+    return 0;
+}
+
+/* A deployment object; with_targets adds the per-device list. NULL on a database error. */
+static cJSON *deployment_json(mqotad_t *d, const db_deployment_t *dep, bool with_targets)
+{
+    db_release_t *r = malloc(sizeof(*r));
+    db_counts_t c;
+    if (!r) return NULL;
+    if (db__release_get(d->db, dep->release_id, r) != 0 ||
+        db__deployment_counts(d->db, dep->id, &c) != 0) {
+        free(r);
+        return NULL;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "id", (double)dep->id);
+    cJSON_AddNumberToObject(j, "release", (double)dep->release_id);
+    cJSON_AddStringToObject(j, "release_version", r->version);
+    cJSON_AddNumberToObject(j, "created_at", (double)dep->created_at);
+    cJSON_AddStringToObject(j, "state", dep->state);
+    cJSON_AddNumberToObject(j, "total", c.total);
+    cJSON_AddNumberToObject(j, "pending", c.pending);
+    cJSON_AddNumberToObject(j, "active", c.active);
+    cJSON_AddNumberToObject(j, "succeeded", c.succeeded);
+    cJSON_AddNumberToObject(j, "failed", c.failed);
+    cJSON_AddNumberToObject(j, "superseded", c.superseded);
+    cJSON_AddNumberToObject(j, "image_size", r->size);
+    free(r);
+    if (with_targets) {
+        target_ctx_t tc = {d, cJSON_AddArrayToObject(j, "targets")};
+        if (db__target_list(d->db, dep->id, add_target, &tc) != 0) {
+            cJSON_Delete(j);
+            return NULL;
+        }
+    }
+    return j;
+}
+
+/* ---- handlers ---- */
+
+static void get_health(mqotad_t *d, api_response_t *res)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "status", "ok");
+    cJSON_AddStringToObject(j, "version", MQOTAD_VERSION);
+    cJSON_AddStringToObject(j, "broker", d->broker_url);
+    cJSON_AddBoolToObject(j, "embedded_broker", d->embedded_broker);
+    cJSON_AddBoolToObject(j, "mqtt_connected", d->mqtt_connected);
+    cJSON_AddNumberToObject(j, "transfers", transfer__count(d));
+    set_json(res, 200, j);
+}
+
+static int add_device(void *ctx, const db_device_t *dv)
+{
+    cJSON_AddItemToArray(ctx, device_json(dv));
+    return 0;
+}
+
+static void get_devices(mqotad_t *d, api_response_t *res)
+{
+    cJSON *a = cJSON_CreateArray();
+    if (db__device_list(d->db, add_device, a) != 0) {
+        cJSON_Delete(a);
+        api__error(res, 500, "database error while listing devices");
+        return;
+    }
+    set_json(res, 200, a);
+}
+
+static void get_device(mqotad_t *d, const char *id, api_response_t *res)
+{
+    db_device_t dv;
+    char msg[DB_ID_MAX + 64];
+    int rc = strlen(id) > DB_ID_MAX ? 1 : db__device_get(d->db, id, &dv);
+    if (rc == 0) {
+        set_json(res, 200, device_json(&dv));
+    } else if (rc == 1) {
+        snprintf(msg, sizeof(msg), "unknown device '%.64s'", id);
+        api__error(res, 404, msg);
+    } else {
+        api__error(res, 500, "database error while reading the device");
+    }
+}
+
+static int add_release(void *ctx, const db_release_t *r)
+{
+    cJSON_AddItemToArray(ctx, release_json(r));
+    return 0;
+}
+
+static void get_releases(mqotad_t *d, api_response_t *res)
+{
+    cJSON *a = cJSON_CreateArray();
+    if (db__release_list(d->db, add_release, a) != 0) {
+        cJSON_Delete(a);
+        api__error(res, 500, "database error while listing releases");
+        return;
+    }
+    set_json(res, 200, a);
+}
+
+static void get_release(mqotad_t *d, const char *ids, api_response_t *res)
+{
+    char msg[128];
+    int64_t id = parse_id(ids);
+    db_release_t *r = malloc(sizeof(*r));
+    int rc = id < 0 || !r ? 1 : db__release_get(d->db, id, r);
+    if (rc == 0) {
+        set_json(res, 200, release_json(r));
+    } else if (rc == 1) {
+        snprintf(msg, sizeof(msg), "unknown release '%.40s'", ids);
+        api__error(res, 404, msg);
+    } else {
+        api__error(res, 500, "database error while reading the release");
+    }
+    free(r);
+}
+
+static void post_release(mqotad_t *d, const api_request_t *req, api_response_t *res)
+{
+    char err[512];
+    int64_t dup = 0;
+    db_release_t *r = malloc(sizeof(*r));
+    if (!r) {
+        api__error(res, 500, "out of memory");
+        return;
+    }
+    release_result_t rc = release__create(d, req->body, req->body_len,
+                                          req->arg(req->conn, "version"),
+                                          req->arg(req->conn, "notes"), r, &dup, err,
+                                          sizeof(err));
+    switch (rc) {
+    case RELEASE_OK:
+        set_json(res, 201, release_json(r));
+        break;
+    case RELEASE_INVALID:
+        api__error(res, 400, err);
+        break;
+    case RELEASE_DUPLICATE: {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "error", err);
+        cJSON_AddNumberToObject(j, "id", (double)dup);
+        set_json(res, 409, j);
+        break;
+    }
+    default:
+        api__error(res, 500, err);
+        break;
+    }
+    free(r);
+}
+
+typedef struct {
+    mqotad_t *d;
+    cJSON *array;
+    int failed;
+} dep_list_ctx_t;
+
+static int add_deployment(void *ctx, const db_deployment_t *dep)
+{
+    dep_list_ctx_t *c = ctx;
+    cJSON *j = deployment_json(c->d, dep, false);
+    if (!j) {
+        c->failed = 1;
+        return 1;
+    }
+    cJSON_AddItemToArray(c->array, j);
+    return 0;
+}
+
+static void get_deployments(mqotad_t *d, api_response_t *res)
+{
+    dep_list_ctx_t c = {d, cJSON_CreateArray(), 0};
+    if (db__deployment_list(d->db, add_deployment, &c) != 0 || c.failed) {
+        cJSON_Delete(c.array);
+        api__error(res, 500, "database error while listing deployments");
+        return;
+    }
+    set_json(res, 200, c.array);
+}
+
+static void get_deployment(mqotad_t *d, const char *ids, api_response_t *res)
+{
+    char msg[128];
+    db_deployment_t dep;
+    int64_t id = parse_id(ids);
+    int rc = id < 0 ? 1 : db__deployment_get(d->db, id, &dep);
+    if (rc == 1) {
+        snprintf(msg, sizeof(msg), "unknown deployment '%.40s'", ids);
+        api__error(res, 404, msg);
+        return;
+    }
+    cJSON *j = rc == 0 ? deployment_json(d, &dep, true) : NULL;
+    if (!j) {
+        api__error(res, 500, "database error while reading the deployment");
+        return;
+    }
+    set_json(res, 200, j);
+}
+
+/*
+ * POST /api/v1/deployments {"release": N, "devices": [...]} or {"release": N, "all": true}.
+ * The body is checked here; release, devices and chips are checked by deploy__create().
+ */
+static void post_deployment(mqotad_t *d, const api_request_t *req, api_response_t *res)
+{
+    char err[512];
+    const char **ids = NULL;
+    cJSON *body = req->body_len ? cJSON_ParseWithLength((const char *)req->body, req->body_len)
+                                : NULL;
+    if (!body || !cJSON_IsObject(body)) {
+        api__error(res, 400, "the body must be a JSON object like {\"release\": 2, "
+                   "\"devices\": [\"vdev-0001\"]} or {\"release\": 2, \"all\": true}");
+        goto out;
+    }
+    cJSON *rel = cJSON_GetObjectItemCaseSensitive(body, "release");
+    cJSON *devs = cJSON_GetObjectItemCaseSensitive(body, "devices");
+    cJSON *all = cJSON_GetObjectItemCaseSensitive(body, "all");
+    if (!cJSON_IsNumber(rel) || rel->valuedouble < 1 ||
+        rel->valuedouble != (double)(int64_t)rel->valuedouble) {
+        api__error(res, 400, "\"release\" must be a release id (a positive integer)");
+        goto out;
+    }
+    bool want_all = all && cJSON_IsTrue(all);
+    if (all && !cJSON_IsBool(all)) {
+        api__error(res, 400, "\"all\" must be true or false");
+        goto out;
+    }
+    if (devs && want_all) {
+        api__error(res, 400, "give either \"devices\" or \"all\": true, not both");
+        goto out;
+    }
+    if (!devs && !want_all) {
+        api__error(res, 400, "name the devices with \"devices\": [...] or use \"all\": true");
+        goto out;
+    }
+    size_t n = 0;
+    if (devs) {
+        if (!cJSON_IsArray(devs)) {
+            api__error(res, 400, "\"devices\" must be an array of device ids");
+            goto out;
+        }
+        n = (size_t)cJSON_GetArraySize(devs);
+        if (n == 0) {
+            api__error(res, 400, "\"devices\" is empty; name at least one device");
+            goto out;
+        }
+        ids = calloc(n, sizeof(*ids));
+        if (!ids) {
+            api__error(res, 500, "out of memory");
+            goto out;
+        }
+        size_t i = 0;
+        cJSON *it;
+        cJSON_ArrayForEach(it, devs)
+        {
+            if (!cJSON_IsString(it) || !it->valuestring[0]) {
+                api__error(res, 400, "\"devices\" must hold device ids (non-empty strings)");
+                goto out;
+            }
+            ids[i++] = it->valuestring;
+        }
+    }
+    db_deployment_t dep;
+    deploy_result_t rc = deploy__create(d, (int64_t)rel->valuedouble, ids, n, want_all, &dep,
+                                        err, sizeof(err));
+    static const int status[] = {201, 400, 404, 409, 500};
+    if (rc != DEPLOY_OK) {
+        api__error(res, status[rc], err);
+        goto out;
+    }
+    cJSON *j = deployment_json(d, &dep, true);
+    if (!j)
+        api__error(res, 500, "deployment created but could not be read back");
+    else
+        set_json(res, 201, j);
+out:
+    free(ids);
+    cJSON_Delete(body);
+}
+
+static void get_dashboard(api_response_t *res)
+{
+    res->status = 200;
+    res->body = (char *)mqotad_dashboard_html;
+    res->len = mqotad_dashboard_html_len;
+    res->body_static = true;
+    res->content_type = "text/html; charset=utf-8";
+}
+
+/* Route table: path shape -> allowed methods -> handler. */
+void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
+{
+    const char *p = req->path, *m = req->method;
+    bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+    bool post = strcmp(m, "POST") == 0;
+
+    if (strcmp(p, "/") == 0 || strcmp(p, "/index.html") == 0) {
+        if (get) get_dashboard(res);
+        else method_not_allowed(res, m, p, "GET");
+        return;
+    }
+    if (strcmp(p, API "/health") == 0) {
+        if (get) get_health(d, res);
+        else method_not_allowed(res, m, p, "GET");
+        return;
+    }
+    if (strcmp(p, API "/devices") == 0) {
+        if (get) get_devices(d, res);
+        else method_not_allowed(res, m, p, "GET");
+        return;
+    }
+    if (strncmp(p, API "/devices/", strlen(API "/devices/")) == 0 &&
+        p[strlen(API "/devices/")] && !strchr(p + strlen(API "/devices/"), '/')) {
+        if (get) get_device(d, p + strlen(API "/devices/"), res);
+        else method_not_allowed(res, m, p, "GET");
+        return;
+    }
+    if (strcmp(p, API "/releases") == 0) {
+        if (get) get_releases(d, res);
+        else if (post) post_release(d, req, res);
+        else method_not_allowed(res, m, p, "GET, POST");
+        return;
+    }
+    if (strncmp(p, API "/releases/", strlen(API "/releases/")) == 0 &&
+        p[strlen(API "/releases/")] && !strchr(p + strlen(API "/releases/"), '/')) {
+        if (get) get_release(d, p + strlen(API "/releases/"), res);
+        else method_not_allowed(res, m, p, "GET");
+        return;
+    }
+    if (strcmp(p, API "/deployments") == 0) {
+        if (get) get_deployments(d, res);
+        else if (post) post_deployment(d, req, res);
+        else method_not_allowed(res, m, p, "GET, POST");
+        return;
+    }
+    if (strncmp(p, API "/deployments/", strlen(API "/deployments/")) == 0 &&
+        p[strlen(API "/deployments/")] && !strchr(p + strlen(API "/deployments/"), '/')) {
+        if (get) get_deployment(d, p + strlen(API "/deployments/"), res);
+        else method_not_allowed(res, m, p, "GET");
+        return;
+    }
+    char msg[300];
+    snprintf(msg, sizeof(msg), "no such endpoint: %.200s (see docs/API.md)", p);
+    api__error(res, 404, msg);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file http_api.h
+ * @brief The HTTP API of docs/API.md as plain functions: request in, response out. No
+ *        libmicrohttpd types here; http.c does the plumbing.
+ */
+#ifndef MQOTAD_HTTP_API_H
+#define MQOTAD_HTTP_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqotad.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const char *method;
+    const char *path;          /**< URL path, already percent-decoded, without the query */
+    const uint8_t *body;
+    size_t body_len;
+    /** Query argument by name, or NULL. */
+    const char *(*arg)(void *conn, const char *name);
+    void *conn;
+} api_request_t;
+
+typedef struct {
+    int status;
+    char *body;                /**< malloc'ed unless body_static */
+    size_t len;
+    bool body_static;
+    const char *content_type;
+    const char *allow;         /**< Allow header for 405, else NULL */
+} api_response_t;
+
+/** Route and answer one request. res->body is always set. */
+void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res);
+
+/** Fill res with {"error": msg} and status. */
+void api__error(api_response_t *res, int status, const char *msg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MQOTAD_HTTP_API_H */

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * main.c - mqotad: start-up, the main loop, shutdown.
+ *
+ * One thread. Each turn of the loop waits (at most 50 ms) for the MQTT socket or the HTTP
+ * server, then runs its named steps in order. Nothing blocks except that wait.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "deploy.h"
+#include "mqotad.h"
+#include "transfer.h"
+
+#define LOOP_WAIT_MAX_MS 50
+
+static volatile sig_atomic_t run = 1;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    run = 0;
+}
+
+/* Write text to DIR/name via a temp file and rename, so readers never see half a file. */
+static int write_state_file(mqotad_t *d, const char *name, const char *text)
+{
+    char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
+    snprintf(path, sizeof(path), "%s/%s", d->data_dir, name);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) goto err;
+    fprintf(f, "%s\n", text);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) goto err;
+    return 0;
+err:
+    mqh_log(MQH_ERROR, "cannot write %s: %s", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+}
+
+/* Block until something is readable/writable or the nearest timer is due. */
+static void wait_for_io(mqotad_t *d, bool *mqtt_in, bool *mqtt_out)
+{
+    struct pollfd fds[2];
+    int n = 0, mq = -1;
+    int sock = mqtt__socket(d);
+    if (sock >= 0) {
+        fds[n].fd = sock;
+        fds[n].events = POLLIN | (mqtt__want_write(d) ? POLLOUT : 0);
+        fds[n].revents = 0;
+        mq = n++;
+    }
+    fds[n].fd = http__fd(d);
+    fds[n].events = POLLIN;
+    fds[n].revents = 0;
+    n++;
+
+    uint64_t now = mqh_now_ms();
+    int timeout = LOOP_WAIT_MAX_MS;
+    int t = http__timeout_ms(d);
+    if (t >= 0 && t < timeout) timeout = t;
+    t = transfer__next_timeout_ms(d, now);
+    if (t >= 0 && t < timeout) timeout = t;
+
+    *mqtt_in = *mqtt_out = false;
+    if (poll(fds, (nfds_t)n, timeout) > 0 && mq >= 0) {
+        *mqtt_in = (fds[mq].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+        *mqtt_out = (fds[mq].revents & POLLOUT) != 0;
+    }
+}
+
+static int prepare_data_dir(mqotad_t *d)
+{
+    if (mkdir(d->data_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mqotad: --data %s: cannot create the directory: %s.\n", d->data_dir,
+                strerror(errno));
+        return -1;
+    }
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/releases", d->data_dir);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mqotad: cannot create %s: %s.\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static mqotad_t d;
+    int rc = options__parse(&d, argc, argv);
+    if (rc == 1) return 0;
+    if (rc != 0) return 2;
+    mqh_log_init("mqotad", d.log_level);
+    if (prepare_data_dir(&d) != 0) return 1;
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int exit_code = 1;
+    char path[PATH_MAX + 32], text[64];
+    snprintf(path, sizeof(path), "%s/mqotad.db", d.data_dir);
+    if (db__open(&d.db, path) != 0) goto out;
+    if (transfer__init(&d) != 0) goto out;
+    if (d.embedded_broker && broker__start(&d) != 0) goto out;
+    if (http__start(&d) != 0) goto out;
+    if (mqtt__init(&d) != 0) goto out;
+
+    snprintf(text, sizeof(text), "%d", (int)getpid());
+    if (write_state_file(&d, "mqotad.pid", text) != 0) goto out;
+    if (write_state_file(&d, "broker.url", d.broker_url) != 0) goto out;
+    snprintf(text, sizeof(text), "http://%s:%d",
+             strcmp(d.http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : d.http_addr,
+             d.http_bound_port);
+    if (write_state_file(&d, "http.url", text) != 0) goto out;
+    mqh_log(MQH_INFO, "mqotad %s ready (data %s, broker %s, http %s)", MQOTAD_VERSION,
+            d.data_dir, d.broker_url, text);
+
+    while (run) {
+        bool mqtt_in, mqtt_out;
+        wait_for_io(&d, &mqtt_in, &mqtt_out);
+        uint64_t now = mqh_now_ms();
+
+        mqtt__io(&d, mqtt_in, mqtt_out);          /* read ACK/STATE/online, flush chunks */
+        http__run(&d);                            /* answer API requests */
+        if (d.offers_due && d.mqtt_connected) {   /* after (re)connect: offers again */
+            d.offers_due = false;
+            deploy__republish_offers(&d);
+        }
+        transfer__tick(&d, now);                  /* retransmit timed-out chunks */
+        transfer__persist(&d, now, false);        /* batched progress, once a second */
+        mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */
+    }
+    mqh_log(MQH_INFO, "shutting down");
+    exit_code = 0;
+out:
+    if (d.xfers) transfer__cleanup(&d);
+    mqtt__cleanup(&d);
+    http__stop(&d);
+    broker__stop(&d);
+    db__close(d.db);
+    if (exit_code == 0) {
+        snprintf(path, sizeof(path), "%s/mqotad.pid", d.data_dir);
+        unlink(path);
+    }
+    return exit_code;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file mqotad.h
+ * @brief The daemon's context, shared by every module of mqotad, and the module interfaces.
+ *
+ * One mqotad_t exists per process; every module takes it as its first argument. Internal
+ * functions shared between files are named module__verb() (mosquitto's convention).
+ */
+#ifndef MQOTAD_H
+#define MQOTAD_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "db.h"
+#include "mqota_host.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MQOTAD_VERSION "0.1.0"
+#define MQOTAD_TOPIC_PREFIX "mqota/v1/dev/"
+/** Largest image accepted (the largest OTA slot of the default partition tables). */
+#define MQOTAD_MAX_IMAGE 1966080u
+/** Most chunks a device's bitmap can track. */
+#define MQOTAD_MAX_CHUNKS 4096u
+
+struct mosquitto;
+struct MHD_Daemon;
+struct transfers;
+
+typedef struct mqotad {
+    /* ---- options (options.c) ---- */
+    char data_dir[PATH_MAX];
+    char broker_url[300];      /**< Broker in use (given, or the embedded one's) */
+    bool embedded_broker;      /**< No --broker: we run mosquitto ourselves */
+    char http_addr[64];
+    int http_port;             /**< 0: pick a free port */
+    int mqtt_version;          /**< 5 or 311 */
+    uint32_t chunk_size;
+    uint32_t window;
+    int log_level;
+
+    /* ---- embedded broker (broker.c) ---- */
+    pid_t broker_pid;
+    int broker_port;
+
+    /* ---- MQTT client (mqtt.c) ---- */
+    struct mosquitto *mosq;
+    mqh_url_t url;
+    bool mqtt_connected;
+    bool mqtt_socket_open;     /**< A connection (maybe not yet acknowledged) exists */
+    uint32_t max_packet;       /**< Broker's Maximum Packet Size (MQTT 5), else 268435455 */
+    uint64_t reconnect_at_ms;  /**< When to try again after a drop (0: not scheduled) */
+    uint32_t backoff_ms;
+    bool offers_due;           /**< (Re)connected: publish pending offers again */
+
+    /* ---- HTTP (http.c) ---- */
+    struct MHD_Daemon *mhd;
+    int http_bound_port;
+
+    /* ---- store and engine ---- */
+    db_t *db;
+    struct transfers *xfers;
+} mqotad_t;
+
+/* options.c: 0 run, 1 --help printed (exit 0), 2 bad usage (message printed, exit 2). */
+int options__parse(mqotad_t *d, int argc, char **argv);
+
+/* broker.c: start/stop the embedded mosquitto. */
+int broker__start(mqotad_t *d);
+void broker__stop(mqotad_t *d);
+
+/* mqtt.c */
+int mqtt__init(mqotad_t *d);
+void mqtt__cleanup(mqotad_t *d);
+int mqtt__socket(mqotad_t *d);
+bool mqtt__want_write(mqotad_t *d);
+void mqtt__io(mqotad_t *d, bool readable, bool writable);
+void mqtt__reconnect_if_due(mqotad_t *d, uint64_t now_ms);
+int mqtt__publish(mqotad_t *d, const char *topic, const void *payload, size_t len, int qos,
+                  bool retain);
+/** Largest payload of one PUBLISH on topic (QoS 0) under the broker's packet limit. */
+uint32_t mqtt__max_payload(mqotad_t *d, const char *topic);
+
+/* handle_device.c: messages on a device's state and online topics. */
+void handle__state(mqotad_t *d, const char *device_id, const uint8_t *payload, size_t len);
+void handle__online(mqotad_t *d, const char *device_id, const uint8_t *payload, size_t len);
+
+/* http.c */
+int http__start(mqotad_t *d);
+void http__stop(mqotad_t *d);
+int http__fd(mqotad_t *d);
+void http__run(mqotad_t *d);
+int http__timeout_ms(mqotad_t *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MQOTAD_H */

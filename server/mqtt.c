@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mqtt.c - mqotad's MQTT client: connect, subscribe, reconnect with backoff, dispatch
+ * incoming messages to their handlers. No threads: the main loop drives the socket with
+ * mqtt__io() and mosquitto_loop_read/write/misc.
+ */
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mqotad.h"
+#include "transfer.h"
+
+#define KEEPALIVE_S 30
+#define BACKOFF_MIN_MS 500u
+#define BACKOFF_MAX_MS 10000u
+#define MQTT_MAX_PACKET 268435455u /* the protocol's limit when the broker names none */
+
+/* Schedule the next connection attempt: exponential backoff 0.5 s .. 10 s, plus jitter. */
+static void schedule_reconnect(mqotad_t *d)
+{
+    uint32_t jitter = (uint32_t)(rand() % (int)(d->backoff_ms / 4 + 1));
+    d->reconnect_at_ms = mqh_now_ms() + d->backoff_ms + jitter;
+    d->backoff_ms = d->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d->backoff_ms * 2;
+}
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
+                       const mosquitto_property *props)
+{
+    mqotad_t *d = obj;
+    (void)flags;
+    if (rc != 0) {
+        mqh_log(MQH_WARN, "broker %s refused the connection: %s", d->broker_url,
+                d->mqtt_version == 5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc));
+        return;
+    }
+    uint32_t maxp = 0;
+    d->max_packet = MQTT_MAX_PACKET;
+    if (props && mosquitto_property_read_int32(props, MQTT_PROP_MAXIMUM_PACKET_SIZE, &maxp,
+                                               false) && maxp > 0)
+        d->max_packet = maxp;
+    d->mqtt_connected = true;
+    d->offers_due = true;
+    d->backoff_ms = BACKOFF_MIN_MS;
+    mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/state", 1);
+    mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/online", 1);
+    mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/ack", 0);
+    mqh_log(MQH_INFO, "connected to %s (MQTT %s, max packet %u bytes)", d->broker_url,
+            d->mqtt_version == 5 ? "5" : "3.1.1", d->max_packet);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc,
+                          const mosquitto_property *props)
+{
+    mqotad_t *d = obj;
+    (void)mosq;
+    (void)props;
+    if (d->mqtt_connected)
+        mqh_log(MQH_WARN, "lost the broker %s (%s); reconnecting", d->broker_url,
+                mosquitto_strerror(rc));
+    d->mqtt_connected = false;
+}
+
+/*
+ * Route one message by topic: mqota/v1/dev/<id>/<kind>. Ids longer than DB_ID_MAX and
+ * unknown kinds are ignored.
+ */
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m)
+{
+    mqotad_t *d = obj;
+    (void)mosq;
+    const size_t plen = strlen(MQOTAD_TOPIC_PREFIX);
+    if (strncmp(m->topic, MQOTAD_TOPIC_PREFIX, plen) != 0) return;
+    const char *id = m->topic + plen;
+    const char *slash = strchr(id, '/');
+    if (!slash || slash == id || (size_t)(slash - id) > DB_ID_MAX) {
+        mqh_log(MQH_DEBUG, "ignoring message on topic %s", m->topic);
+        return;
+    }
+    char dev[DB_ID_MAX + 1];
+    memcpy(dev, id, (size_t)(slash - id));
+    dev[slash - id] = '\0';
+    const char *kind = slash + 1;
+    const uint8_t *p = m->payload;
+    size_t len = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+    if (strcmp(kind, "ack") == 0)
+        transfer__handle_ack(d, dev, p, len);
+    else if (strcmp(kind, "state") == 0)
+        handle__state(d, dev, p, len);
+    else if (strcmp(kind, "online") == 0)
+        handle__online(d, dev, p, len);
+}
+
+/* Make the first connection attempt; a failure only schedules a retry. */
+static void connect_now(mqotad_t *d)
+{
+    int rc = d->mqtt_socket_open ? mosquitto_reconnect(d->mosq)
+                                 : mosquitto_connect(d->mosq, d->url.host, d->url.port,
+                                                     KEEPALIVE_S);
+    if (rc == MOSQ_ERR_SUCCESS) {
+        d->mqtt_socket_open = true;
+        d->reconnect_at_ms = 0;
+        return;
+    }
+    mqh_log(MQH_WARN, "cannot connect to the broker %s: %s", d->broker_url,
+            mosquitto_strerror(rc));
+    if (rc != MOSQ_ERR_INVAL) d->mqtt_socket_open = true; /* host/port stored: reconnect works */
+    schedule_reconnect(d);
+}
+
+int mqtt__init(mqotad_t *d)
+{
+    char host[128], id[200];
+    if (gethostname(host, sizeof(host)) != 0) strcpy(host, "host");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(id, sizeof(id), "mqotad-%s-%d", host, (int)getpid());
+    srand((unsigned)(getpid() ^ mqh_now_ms()));
+    mosquitto_lib_init();
+    d->mosq = mosquitto_new(id, true, d);
+    if (!d->mosq) {
+        mqh_log(MQH_ERROR, "cannot create the MQTT client");
+        return -1;
+    }
+    mosquitto_int_option(d->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+                         d->mqtt_version == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+    mosquitto_connect_v5_callback_set(d->mosq, on_connect);
+    mosquitto_disconnect_v5_callback_set(d->mosq, on_disconnect);
+    mosquitto_message_callback_set(d->mosq, on_message);
+    d->max_packet = MQTT_MAX_PACKET;
+    d->backoff_ms = BACKOFF_MIN_MS;
+    connect_now(d);
+    return 0;
+}
+
+void mqtt__cleanup(mqotad_t *d)
+{
+    if (!d->mosq) return;
+    if (d->mqtt_connected) {
+        d->mqtt_connected = false; /* a clean goodbye, not a lost link */
+        mosquitto_disconnect(d->mosq);
+        mosquitto_loop_write(d->mosq, 1);
+    }
+    mosquitto_destroy(d->mosq);
+    d->mosq = NULL;
+    mosquitto_lib_cleanup();
+}
+
+int mqtt__socket(mqotad_t *d)
+{
+    return d->mosq ? mosquitto_socket(d->mosq) : -1;
+}
+
+bool mqtt__want_write(mqotad_t *d)
+{
+    return d->mosq && mosquitto_want_write(d->mosq);
+}
+
+/* One turn of MQTT I/O; an error closes the link and schedules a reconnect. */
+void mqtt__io(mqotad_t *d, bool readable, bool writable)
+{
+    if (mosquitto_socket(d->mosq) < 0) return;
+    int rc = MOSQ_ERR_SUCCESS;
+    if (readable) rc = mosquitto_loop_read(d->mosq, 64);
+    if (rc == MOSQ_ERR_SUCCESS && (writable || mosquitto_want_write(d->mosq)))
+        rc = mosquitto_loop_write(d->mosq, 64);
+    if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_loop_misc(d->mosq);
+    if (rc != MOSQ_ERR_SUCCESS && d->reconnect_at_ms == 0) {
+        if (d->mqtt_connected)
+            mqh_log(MQH_WARN, "MQTT connection to %s failed: %s", d->broker_url,
+                    mosquitto_strerror(rc));
+        d->mqtt_connected = false;
+        schedule_reconnect(d);
+    }
+}
+
+void mqtt__reconnect_if_due(mqotad_t *d, uint64_t now_ms)
+{
+    if (d->reconnect_at_ms == 0) {
+        /* The socket closed without an I/O error reaching us (e.g. broker's DISCONNECT). */
+        if (!d->mqtt_connected && mosquitto_socket(d->mosq) < 0) schedule_reconnect(d);
+        return;
+    }
+    if (now_ms < d->reconnect_at_ms) return;
+    connect_now(d);
+}
+
+int mqtt__publish(mqotad_t *d, const char *topic, const void *payload, size_t len, int qos,
+                  bool retain)
+{
+    if (!d->mqtt_connected) return -1;
+    int rc = mosquitto_publish(d->mosq, NULL, topic, (int)len, payload, qos, retain);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        mqh_log(MQH_DEBUG, "publish on %s failed: %s", topic, mosquitto_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static uint32_t varint_len(uint32_t v)
+{
+    return v < 128u ? 1u : v < 16384u ? 2u : v < 2097152u ? 3u : 4u;
+}
+
+/*
+ * Largest QoS 0 payload whose whole PUBLISH packet fits the broker's Maximum Packet Size:
+ * fixed header (1 + remaining-length varint) + topic (2 + len) + properties length (MQTT 5).
+ */
+uint32_t mqtt__max_payload(mqotad_t *d, const char *topic)
+{
+    uint32_t fixed = 2u + (uint32_t)strlen(topic) + (d->mqtt_version == 5 ? 1u : 0u);
+    uint32_t maxp = d->max_packet;
+    if (maxp <= fixed + 5u) return 0;
+    uint32_t payload = maxp - 1u - 4u - fixed;
+    while (payload > 0 && 1u + varint_len(fixed + payload) + fixed + payload > maxp) payload--;
+    return payload;
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * options.c - mqotad's command line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mqotad.h"
+
+static const char usage[] =
+    "usage: mqotad --data DIR [--broker mqtt://host:port] [--http ADDR:PORT]\n"
+    "              [--mqtt-version 5|311] [--chunk-size BYTES] [--window N]\n"
+    "              [--log-level error|warn|info|debug] [--help]\n"
+    "\n"
+    "  --data DIR          directory for the database, release files and state (required)\n"
+    "  --broker URL        MQTT broker to use; without it mqotad runs its own mosquitto\n"
+    "  --http ADDR:PORT    HTTP API address (default 127.0.0.1:8080; port 0 picks a free one)\n"
+    "  --mqtt-version V    5 (default) or 311\n"
+    "  --chunk-size BYTES  largest chunk offered to devices (default 4096)\n"
+    "  --window N          most chunks in flight per device (default 16)\n"
+    "  --log-level L       error, warn, info (default) or debug\n"
+    "\n"
+    "mqotad writes DIR/http.url, DIR/broker.url and DIR/mqotad.pid when it is ready.\n";
+
+/* Parse an unsigned decimal in [lo, hi]; -1 when it is not one. */
+static long parse_num(const char *s, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < lo || v > hi) return -1;
+    return v;
+}
+
+/* Split ADDR:PORT; the address may be an IPv4 literal or "localhost". */
+static int parse_http(mqotad_t *d, const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(d->http_addr)) return -1;
+    long port = parse_num(colon + 1, 0, 65535);
+    if (port < 0) return -1;
+    memcpy(d->http_addr, s, (size_t)(colon - s));
+    d->http_addr[colon - s] = '\0';
+    if (strcmp(d->http_addr, "localhost") == 0) strcpy(d->http_addr, "127.0.0.1");
+    d->http_port = (int)port;
+    return 0;
+}
+
+/*
+ * Fill d's options from argv. Prints one sentence naming the bad flag on error (returns 2),
+ * the usage text for --help (returns 1), nothing on success (returns 0).
+ */
+int options__parse(mqotad_t *d, int argc, char **argv)
+{
+    strcpy(d->http_addr, "127.0.0.1");
+    d->http_port = 8080;
+    d->mqtt_version = 5;
+    d->chunk_size = 4096;
+    d->window = 16;
+    d->log_level = MQH_INFO;
+    d->embedded_broker = true;
+    d->data_dir[0] = '\0';
+
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i];
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        }
+        if (flag[0] != '-' || flag[1] != '-') {
+            fprintf(stderr, "mqotad: unexpected argument '%s'; see mqotad --help.\n", flag);
+            return 2;
+        }
+        const char *val = NULL;
+        char name[32];
+        const char *eq = strchr(flag, '=');
+        if (eq) {
+            snprintf(name, sizeof(name), "%.*s", (int)(eq - flag), flag);
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof(name), "%s", flag);
+            if (i + 1 < argc) val = argv[++i];
+        }
+        if (strcmp(name, "--data") && strcmp(name, "--broker") && strcmp(name, "--http") &&
+            strcmp(name, "--mqtt-version") && strcmp(name, "--chunk-size") &&
+            strcmp(name, "--window") && strcmp(name, "--log-level")) {
+            fprintf(stderr, "mqotad: unknown option '%s'; see mqotad --help.\n", name);
+            return 2;
+        }
+        if (!val) {
+            fprintf(stderr, "mqotad: option %s needs a value.\n", name);
+            return 2;
+        }
+        if (strcmp(name, "--data") == 0) {
+            if (!*val || strlen(val) >= sizeof(d->data_dir) - 64) {
+                fprintf(stderr, "mqotad: --data needs a directory path.\n");
+                return 2;
+            }
+            snprintf(d->data_dir, sizeof(d->data_dir), "%s", val);
+        } else if (strcmp(name, "--broker") == 0) {
+            char err[300];
+            if (mqh_parse_broker_url(val, &d->url, err, sizeof(err)) != 0) {
+                fprintf(stderr, "mqotad: --broker: %s.\n", err);
+                return 2;
+            }
+            if (d->url.tls) {
+                fprintf(stderr, "mqotad: --broker '%s': mqtts:// is not supported yet; use "
+                        "mqtt://.\n", val);
+                return 2;
+            }
+            snprintf(d->broker_url, sizeof(d->broker_url), "%s", val);
+            d->embedded_broker = false;
+        } else if (strcmp(name, "--http") == 0) {
+            if (parse_http(d, val) != 0) {
+                fprintf(stderr, "mqotad: --http '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080, "
+                        "port 0-65535).\n", val);
+                return 2;
+            }
+        } else if (strcmp(name, "--mqtt-version") == 0) {
+            if (strcmp(val, "5") == 0) {
+                d->mqtt_version = 5;
+            } else if (strcmp(val, "311") == 0 || strcmp(val, "3.1.1") == 0) {
+                d->mqtt_version = 311;
+            } else {
+                fprintf(stderr, "mqotad: --mqtt-version '%s' must be 5 or 311.\n", val);
+                return 2;
+            }
+        } else if (strcmp(name, "--chunk-size") == 0) {
+            long v = parse_num(val, 256, 65536);
+            if (v < 0 || (v & (v - 1)) != 0) {
+                fprintf(stderr, "mqotad: --chunk-size '%s' must be a power of two from 256 "
+                        "to 65536.\n", val);
+                return 2;
+            }
+            d->chunk_size = (uint32_t)v;
+        } else if (strcmp(name, "--window") == 0) {
+            long v = parse_num(val, 1, 64);
+            if (v < 0) {
+                fprintf(stderr, "mqotad: --window '%s' must be a whole number from 1 to 64 (the protocol's largest window).\n",
+                        val);
+                return 2;
+            }
+            d->window = (uint32_t)v;
+        } else if (strcmp(name, "--log-level") == 0) {
+            static const char *const levels[] = {"error", "warn", "info", "debug"};
+            int lv = -1;
+            for (int k = 0; k < 4; k++)
+                if (strcmp(val, levels[k]) == 0) lv = k;
+            if (lv < 0) {
+                fprintf(stderr, "mqotad: --log-level '%s' must be error, warn, info or "
+                        "debug.\n", val);
+                return 2;
+            }
+            d->log_level = lv;
+        }
+    }
+    if (!d->data_dir[0]) {
+        fprintf(stderr, "mqotad: --data DIR is required (where the database and releases "
+                "live).\n");
+        return 2;
+    }
+    return 0;
+}

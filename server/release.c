@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * release.c - accept an uploaded application image as a release.
+ *
+ * The image is judged with libmqota's streaming checker (the same code the device runs) and
+ * its appended SHA-256, so what the server accepts the device will accept too.
+ */
+#include "release.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mqota/mqota_image.h"
+#include "mqota/mqota_proto.h"
+
+static int sha256(const uint8_t *data, size_t len, uint8_t out[32])
+{
+    unsigned int n = 0;
+    return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -1;
+}
+
+/*
+ * Explain a checker fault in one sentence. The wording names the byte, segment or value so
+ * the user can see what is wrong with the file.
+ */
+static void describe_fault(const mqota_image_check_t *chk, const uint8_t *img, size_t len,
+                           char *err, size_t cap)
+{
+    mqota_image_fault_t f = (mqota_image_fault_t)chk->fault;
+    switch (f) {
+    case MQOTA_IMAGE_FAULT_MAGIC:
+        snprintf(err, cap, "image rejected: byte 0 is 0x%02x, not the ESP32 image magic 0xE9",
+                 len ? img[0] : 0);
+        break;
+    case MQOTA_IMAGE_FAULT_SEGMENT_COUNT:
+        snprintf(err, cap, "image rejected: segment count is %u, not 1 to %u",
+                 len > 1 ? img[1] : 0, MQOTA_IMAGE_MAX_SEGMENTS);
+        break;
+    case MQOTA_IMAGE_FAULT_SEGMENT_SIZE:
+        snprintf(err, cap, "image rejected: segment %u is larger than 16 MiB (header at byte "
+                 "%u)", chk->fault_segment, chk->fault_offset);
+        break;
+    case MQOTA_IMAGE_FAULT_TRUNCATED:
+        if (chk->checksum_at == 0)
+            snprintf(err, cap, "image rejected: truncated: file ends inside segment %u at byte "
+                     "%zu", chk->fault_segment, len);
+        else if (len <= chk->checksum_at)
+            snprintf(err, cap, "image rejected: truncated: file ends before the checksum byte "
+                     "at byte %u", chk->checksum_at);
+        else
+            snprintf(err, cap, "image rejected: truncated: file ends inside the appended "
+                     "SHA-256 at byte %zu", len);
+        break;
+    case MQOTA_IMAGE_FAULT_CHECKSUM:
+        snprintf(err, cap, "image rejected: checksum mismatch (computed 0x%02x, image says "
+                 "0x%02x)", chk->computed_checksum, chk->expect_checksum);
+        break;
+    case MQOTA_IMAGE_FAULT_DESC_MAGIC:
+        snprintf(err, cap, "image rejected: no application descriptor at byte %u (magic is "
+                 "not 0xABCD5432); is this a bootloader or partition table?",
+                 MQOTA_APP_DESC_OFFSET);
+        break;
+    case MQOTA_IMAGE_FAULT_CHIP:
+        snprintf(err, cap, "image rejected: chip id %u is not an ESP32-family chip",
+                 len >= 14 ? (unsigned)(img[12] | img[13] << 8) : 0u);
+        break;
+    default:
+        snprintf(err, cap, "image rejected: %s", mqota_image_fault_str(f));
+        break;
+    }
+}
+
+/* Write data to path atomically: temp file in the same directory, fsync, rename, fsync dir. */
+static int store_file(const char *dir, const char *path, const uint8_t *data, size_t len)
+{
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) goto err;
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0) goto err;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto err;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) goto err;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+err:
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+    return -1;
+}
+
+/* Check the image's structure and appended hash; 0 if valid, else -1 with err filled. */
+static int check_image(const uint8_t *img, size_t len, mqota_image_info_t *info, char *err,
+                       size_t cap)
+{
+    if (len == 0) {
+        snprintf(err, cap, "image rejected: the request body is empty; send the image file "
+                 "as the body");
+        return -1;
+    }
+    mqota_image_check_t chk;
+    uint32_t hashed_len = 0;
+    mqota_image_check_init(&chk);
+    mqota_status_t st = mqota_image_check_update(&chk, img, len);
+    if (st == MQOTA_OK) st = mqota_image_check_finish(&chk, &hashed_len);
+    if (st != MQOTA_OK) {
+        if (chk.fault == MQOTA_IMAGE_FAULT_NONE)
+            snprintf(err, cap, "image rejected: %s", mqota_strerror(st));
+        else
+            describe_fault(&chk, img, len, err, cap);
+        return -1;
+    }
+    st = mqota_image_parse_head(img, len, info);
+    if (st != MQOTA_OK) {
+        if (st == MQOTA_ERR_TRUNCATED)
+            snprintf(err, cap, "image rejected: truncated: %zu bytes is too short to hold the "
+                     "image header and application descriptor (%u bytes)", len,
+                     MQOTA_IMAGE_HEAD_LEN);
+        else
+            snprintf(err, cap, "image rejected: no application descriptor at byte %u (magic "
+                     "is not 0xABCD5432); is this a bootloader or partition table?",
+                     MQOTA_APP_DESC_OFFSET);
+        return -1;
+    }
+    if (strcmp(mqota_chip_name(info->chip_id), "unknown") == 0) {
+        snprintf(err, cap, "image rejected: chip id %u is not an ESP32-family chip",
+                 info->chip_id);
+        return -1;
+    }
+    if (hashed_len > 0) {
+        uint8_t digest[32];
+        if (hashed_len > len || sha256(img, hashed_len, digest) != 0) {
+            snprintf(err, cap, "image rejected: cannot compute the SHA-256 of the image");
+            return -1;
+        }
+        if (memcmp(digest, chk.appended_hash, 32) != 0) {
+            snprintf(err, cap, "image rejected: appended SHA-256 does not match the image");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A version or note must be printable text; versions must fit the offer's 31 bytes. */
+static bool printable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return false;
+    return true;
+}
+
+release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
+                                 const char *version, const char *notes, db_release_t *out,
+                                 int64_t *dup_id, char *err, size_t err_cap)
+{
+    mqota_image_info_t info;
+    if (len > MQOTAD_MAX_IMAGE) {
+        snprintf(err, err_cap, "image rejected: %zu bytes is larger than the largest OTA slot "
+                 "(%u bytes)", len, MQOTAD_MAX_IMAGE);
+        return RELEASE_INVALID;
+    }
+    if (check_image(image, len, &info, err, err_cap) != 0) return RELEASE_INVALID;
+
+    if (version && !*version) version = NULL;
+    if (!version && strcmp(info.project_name, "arduino-lib-builder") == 0) {
+        snprintf(err, err_cap, "this is an Arduino build: its descriptor carries the Arduino "
+                 "core's version (%s), not the application's; give the release version with "
+                 "?version=", info.version);
+        return RELEASE_INVALID;
+    }
+    if (!version) version = info.version;
+    if (strlen(version) > MQOTA_STR_MAX || !printable(version)) {
+        snprintf(err, err_cap, "version '%.40s' must be printable text of at most %u bytes",
+                 version, MQOTA_STR_MAX);
+        return RELEASE_INVALID;
+    }
+    if (!notes) notes = "";
+    if (strlen(notes) >= sizeof(out->notes)) {
+        snprintf(err, err_cap, "notes are longer than %zu bytes", sizeof(out->notes) - 1);
+        return RELEASE_INVALID;
+    }
+
+    uint8_t digest[32];
+    if (sha256(image, len, digest) != 0) {
+        snprintf(err, err_cap, "cannot compute the SHA-256 of the upload");
+        return RELEASE_ERROR;
+    }
+    memset(out, 0, sizeof(*out));
+    mqh_hex(digest, 32, out->sha256);
+    db_release_t existing;
+    int rc = db__release_by_sha(d->db, out->sha256, &existing);
+    if (rc == 0) {
+        *dup_id = existing.id;
+        snprintf(err, err_cap, "this image is already release %lld (version %s, SHA-256 %.12s...)",
+                 (long long)existing.id, existing.version, existing.sha256);
+        return RELEASE_DUPLICATE;
+    }
+    if (rc < 0) {
+        snprintf(err, err_cap, "database error while looking for duplicate releases");
+        return RELEASE_ERROR;
+    }
+
+    snprintf(out->version, sizeof(out->version), "%s", version);
+    snprintf(out->descriptor_version, sizeof(out->descriptor_version), "%s", info.version);
+    snprintf(out->project, sizeof(out->project), "%s", info.project_name);
+    snprintf(out->idf_ver, sizeof(out->idf_ver), "%s", info.idf_ver);
+    snprintf(out->notes, sizeof(out->notes), "%s", notes);
+    out->chip_id = info.chip_id;
+    out->secure_version = info.secure_version;
+    out->size = (uint32_t)len;
+    out->created_at = mqh_unix_now();
+
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/releases", d->data_dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, err_cap, "cannot create %s: %s", dir, strerror(errno));
+        return RELEASE_ERROR;
+    }
+    snprintf(out->path, sizeof(out->path), "%s/%s.bin", dir, out->sha256);
+    if (store_file(dir, out->path, image, len) != 0) {
+        snprintf(err, err_cap, "cannot store the image in %s: %s", dir, strerror(errno));
+        return RELEASE_ERROR;
+    }
+    if (db__begin(d->db) != 0) goto db_err;
+    if (db__release_insert(d->db, out) != 0 || db__commit(d->db) != 0) {
+        db__rollback(d->db);
+        goto db_err;
+    }
+    mqh_log(MQH_INFO, "release %lld: %s %s for %s, %u bytes, sha256 %s", (long long)out->id,
+            out->project, out->version, mqota_chip_name(out->chip_id), out->size, out->sha256);
+    return RELEASE_OK;
+db_err:
+    unlink(out->path);
+    snprintf(err, err_cap, "database error while storing the release; nothing was stored");
+    return RELEASE_ERROR;
+}

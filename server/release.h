@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file release.h
+ * @brief Releases: validate an uploaded ESP32 application image and store it.
+ */
+#ifndef MQOTAD_RELEASE_H
+#define MQOTAD_RELEASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqotad.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    RELEASE_OK = 0,
+    RELEASE_INVALID = 1,   /**< not a valid image, or a bad version/notes (HTTP 400) */
+    RELEASE_DUPLICATE = 2, /**< same SHA-256 as release *dup_id (HTTP 409) */
+    RELEASE_ERROR = 3      /**< storage or database failure (HTTP 500) */
+} release_result_t;
+
+/**
+ * Validate image (len bytes) and store it as a new release: the file goes to
+ * DIR/releases/<sha256>.bin (temp file, fsync, rename), the row is inserted in a transaction,
+ * and on any failure the file is removed. version may be NULL (use the descriptor's), notes
+ * may be NULL. On failure err receives one sentence saying why.
+ */
+release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
+                                 const char *version, const char *notes, db_release_t *out,
+                                 int64_t *dup_id, char *err, size_t err_cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MQOTAD_RELEASE_H */

@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * transfer.c - the chunk transfer engine.
+ *
+ * The device drives the transfer: each ACK says which chunks are written (cumulative base +
+ * 64-bit selective bitmap) and how many it accepts in flight. We keep per chunk an "acked"
+ * bit, an "ever sent" bit and the time it was last sent, and publish every chunk of the
+ * window [base, base + window) that is neither acked nor recently sent. A chunk not acked
+ * within the retransmission timeout (RTO, adapted from round-trip samples of chunks sent
+ * once, Karn's rule) is sent again by transfer__tick().
+ *
+ * Release images are loaded from disk once and shared by every transfer of that release.
+ */
+#include "transfer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deploy.h"
+#include "mqota/mqota_proto.h"
+
+#define RTO_INITIAL_MS 1000u
+#define RTO_MIN_MS 200u
+#define RTO_MAX_MS 10000u
+#define PERSIST_EVERY_MS 1000u
+#define SILENCE_DROP_MS 120000u /* free a transfer whose device said nothing for this long */
+
+#define CHUNK_ACKED 0x01u
+#define CHUNK_EVER_SENT 0x02u
+#define CHUNK_RESENT 0x04u
+
+typedef struct image {
+    struct image *next;
+    int64_t release_id;
+    uint8_t *data;
+    uint32_t size;
+    int refs;
+} image_t;
+
+typedef struct transfer {
+    struct transfer *next;
+    db_target_t target;        /* deployment, device, counters (persisted) */
+    image_t *img;
+    char topic[DB_ID_MAX + 32];
+    uint32_t chunk_size, chunk_count;
+    uint32_t window;           /* the offer's window */
+    uint32_t dev_window;       /* the window of the device's last ACK */
+    uint32_t base;
+    uint32_t acked_count;
+    uint8_t *flags;            /* CHUNK_* per chunk */
+    uint32_t *sent_at;         /* ms since epoch_ms + 1 of the last send; 0: send now */
+    uint64_t epoch_ms;
+    uint64_t deadline_ms;      /* earliest retransmission in the window, 0: none */
+    uint32_t srtt, rttvar, rto;
+    bool have_rtt;
+    bool dirty;
+    uint64_t last_persist_ms;
+    uint64_t last_ack_ms;
+} transfer_t;
+
+struct transfers {
+    transfer_t *list;
+    image_t *images;
+    uint8_t buf[MQOTA_CHUNK_HEADER_LEN + MQOTA_CHUNK_MAX]; /* one CHUNK message being built */
+};
+
+int transfer__init(mqotad_t *d)
+{
+    d->xfers = calloc(1, sizeof(*d->xfers));
+    return d->xfers ? 0 : -1;
+}
+
+static void image_put(mqotad_t *d, image_t *img)
+{
+    if (!img || --img->refs > 0) return;
+    for (image_t **pp = &d->xfers->images; *pp; pp = &(*pp)->next) {
+        if (*pp == img) {
+            *pp = img->next;
+            break;
+        }
+    }
+    free(img->data);
+    free(img);
+}
+
+/* The image of a release, loaded from its file on first use. NULL on failure (logged). */
+static image_t *image_get(mqotad_t *d, int64_t release_id)
+{
+    for (image_t *i = d->xfers->images; i; i = i->next) {
+        if (i->release_id == release_id) {
+            i->refs++;
+            return i;
+        }
+    }
+    db_release_t *r = malloc(sizeof(*r));
+    image_t *img = calloc(1, sizeof(*img));
+    FILE *f = NULL;
+    if (!r || !img || db__release_get(d->db, release_id, r) != 0) goto err;
+    img->data = malloc(r->size ? r->size : 1);
+    if (!img->data) goto err;
+    f = fopen(r->path, "rb");
+    if (!f || fread(img->data, 1, r->size, f) != r->size) {
+        mqh_log(MQH_ERROR, "cannot read release %lld from %s: %s", (long long)release_id,
+                r->path, f ? "file is shorter than the release" : strerror(errno));
+        goto err;
+    }
+    fclose(f);
+    img->release_id = release_id;
+    img->size = r->size;
+    img->refs = 1;
+    img->next = d->xfers->images;
+    d->xfers->images = img;
+    free(r);
+    return img;
+err:
+    if (f) fclose(f);
+    if (img) free(img->data);
+    free(img);
+    free(r);
+    return NULL;
+}
+
+static void transfer_free(mqotad_t *d, transfer_t *t)
+{
+    image_put(d, t->img);
+    free(t->flags);
+    free(t->sent_at);
+    free(t);
+}
+
+/* Write one transfer's counters now (inside the caller's transaction, if any). */
+static void persist_one(mqotad_t *d, transfer_t *t, uint64_t now_ms)
+{
+    if (!t->dirty) return;
+    if (db__target_set_counters(d->db, &t->target) == 0) {
+        t->dirty = false;
+        t->last_persist_ms = now_ms;
+    }
+}
+
+/* Unlink and free t, persisting its counters first. */
+static void transfer_remove(mqotad_t *d, transfer_t *t)
+{
+    persist_one(d, t, mqh_now_ms());
+    for (transfer_t **pp = &d->xfers->list; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    }
+    transfer_free(d, t);
+}
+
+void transfer__cleanup(mqotad_t *d)
+{
+    if (!d->xfers) return;
+    transfer__persist(d, mqh_now_ms(), true);
+    while (d->xfers->list) {
+        transfer_t *t = d->xfers->list;
+        d->xfers->list = t->next;
+        transfer_free(d, t);
+    }
+    free(d->xfers);
+    d->xfers = NULL;
+}
+
+static transfer_t *find(mqotad_t *d, const char *device_id, int64_t release_id)
+{
+    for (transfer_t *t = d->xfers->list; t; t = t->next)
+        if (t->target.release_id == release_id && strcmp(t->target.device_id, device_id) == 0)
+            return t;
+    return NULL;
+}
+
+/* Build a transfer for a running target. NULL on failure (logged). */
+static transfer_t *create(mqotad_t *d, const db_target_t *target)
+{
+    transfer_t *t = calloc(1, sizeof(*t));
+    if (!t) return NULL;
+    t->target = *target;
+    t->img = image_get(d, target->release_id);
+    if (!t->img) goto err;
+    t->chunk_size = target->chunk_size;
+    if (t->chunk_size < MQOTA_CHUNK_MIN || t->chunk_size > MQOTA_CHUNK_MAX ||
+        (t->chunk_size & (t->chunk_size - 1)) != 0) {
+        mqh_log(MQH_ERROR, "target of device %s in deployment %lld has no valid chunk size",
+                target->device_id, (long long)target->deployment_id);
+        goto err;
+    }
+    t->window = target->window ? target->window : d->window;
+    t->dev_window = t->window;
+    t->chunk_count = (t->img->size + t->chunk_size - 1) / t->chunk_size;
+    t->flags = calloc(t->chunk_count ? t->chunk_count : 1, 1);
+    t->sent_at = calloc(t->chunk_count ? t->chunk_count : 1, sizeof(uint32_t));
+    if (!t->flags || !t->sent_at) goto err;
+    snprintf(t->topic, sizeof(t->topic), MQOTAD_TOPIC_PREFIX "%s/chunk", target->device_id);
+    t->epoch_ms = mqh_now_ms();
+    t->rto = RTO_INITIAL_MS;
+    t->last_persist_ms = t->epoch_ms;
+    t->next = d->xfers->list;
+    d->xfers->list = t;
+    mqh_log(MQH_INFO, "transfer of release %lld to %s: %u chunks of %u bytes, window %u",
+            (long long)target->release_id, target->device_id, t->chunk_count, t->chunk_size,
+            t->window);
+    return t;
+err:
+    transfer_free(d, t);
+    return NULL;
+}
+
+static uint32_t chunk_len(const transfer_t *t, uint32_t i)
+{
+    uint32_t off = i * t->chunk_size;
+    uint32_t left = t->img->size - off;
+    return left < t->chunk_size ? left : t->chunk_size;
+}
+
+/* Publish chunk i. Returns -1 if it could not be handed to the MQTT client. */
+static int send_chunk(mqotad_t *d, transfer_t *t, uint32_t i, uint64_t now_ms)
+{
+    uint32_t len = chunk_len(t, i);
+    const uint8_t *data = t->img->data + (size_t)i * t->chunk_size;
+    uint8_t *buf = d->xfers->buf;
+    if (mqota_chunk_encode_header((uint32_t)t->target.release_id, i, data, len, buf,
+                                  MQOTA_CHUNK_HEADER_LEN) != MQOTA_OK)
+        return -1;
+    memcpy(buf + MQOTA_CHUNK_HEADER_LEN, data, len);
+    if (mqtt__publish(d, t->topic, buf, MQOTA_CHUNK_HEADER_LEN + len, 0, false) != 0) return -1;
+    t->target.bytes_sent += len;
+    if (t->flags[i] & CHUNK_EVER_SENT) {
+        t->target.bytes_resent += len;
+        t->flags[i] |= CHUNK_RESENT;
+    }
+    t->flags[i] |= CHUNK_EVER_SENT;
+    t->sent_at[i] = (uint32_t)(now_ms - t->epoch_ms) + 1u;
+    t->dirty = true;
+    return 0;
+}
+
+/*
+ * Send every chunk of the window that is not acked and is either due now (sent_at 0) or
+ * timed out, then recompute the transfer's earliest deadline.
+ */
+static void pump(mqotad_t *d, transfer_t *t, uint64_t now_ms)
+{
+    uint32_t win = t->dev_window < t->window ? t->dev_window : t->window;
+    if (win == 0) win = 1;
+    uint32_t end = t->base + win;
+    if (end > t->chunk_count || end < t->base) end = t->chunk_count;
+    uint64_t deadline = 0;
+    for (uint32_t i = t->base; i < end; i++) {
+        if (t->flags[i] & CHUNK_ACKED) continue;
+        uint64_t sent = t->sent_at[i] ? t->epoch_ms + t->sent_at[i] - 1u : 0;
+        if (!sent || now_ms >= sent + t->rto) {
+            if (send_chunk(d, t, i, now_ms) != 0) {
+                /* Not connected: try again in one RTO. */
+                deadline = now_ms + t->rto;
+                break;
+            }
+            sent = now_ms;
+        }
+        if (!deadline || sent + t->rto < deadline) deadline = sent + t->rto;
+    }
+    t->deadline_ms = deadline;
+}
+
+/* Jacobson/Karels estimator; rto = clamp(2 * srtt + 4 * rttvar, 200 ms, 10 s). */
+static void rtt_sample(transfer_t *t, uint32_t r)
+{
+    if (!t->have_rtt) {
+        t->srtt = r;
+        t->rttvar = r / 2;
+        t->have_rtt = true;
+    } else {
+        uint32_t diff = t->srtt > r ? t->srtt - r : r - t->srtt;
+        t->rttvar = (3u * t->rttvar + diff) / 4u;
+        t->srtt = (7u * t->srtt + r) / 8u;
+    }
+    uint32_t rto = 2u * t->srtt + 4u * t->rttvar;
+    t->rto = rto < RTO_MIN_MS ? RTO_MIN_MS : rto > RTO_MAX_MS ? RTO_MAX_MS : rto;
+}
+
+/* Set chunk i's acked bit from the device's word; returns 1 if it became acked. */
+static int set_acked(transfer_t *t, uint32_t i, bool acked)
+{
+    bool was = (t->flags[i] & CHUNK_ACKED) != 0;
+    if (acked == was) return 0;
+    if (acked) {
+        t->flags[i] |= CHUNK_ACKED;
+        t->acked_count++;
+        return 1;
+    }
+    t->flags[i] &= (uint8_t)~CHUNK_ACKED;
+    t->acked_count--;
+    return 0;
+}
+
+/*
+ * Apply one ACK to t: chunks below base are written, sack bits say which of the next 64 are.
+ * Takes one RTT sample from the most recently sent chunk this ACK newly covers, if it was
+ * sent only once. RESUMED or REQUEST makes every missing chunk of the window due now.
+ */
+static void apply_ack(transfer_t *t, const mqota_ack_t *a, uint64_t now_ms)
+{
+    uint32_t base = a->base > t->chunk_count ? t->chunk_count : a->base;
+    uint32_t newest = 0;
+    for (uint32_t i = t->base; i < base; i++) {
+        if (set_acked(t, i, true) && (t->flags[i] & (CHUNK_EVER_SENT | CHUNK_RESENT)) ==
+                                         CHUNK_EVER_SENT && t->sent_at[i] > newest)
+            newest = t->sent_at[i];
+    }
+    /* The device went back (it lost progress): what it no longer has must be sent again. */
+    for (uint32_t i = base; i < t->base; i++) set_acked(t, i, false);
+    if (base < t->chunk_count) set_acked(t, base, false);
+    for (uint32_t k = 0; k < MQOTA_SACK_BITS; k++) {
+        uint32_t i = base + 1u + k;
+        if (i >= t->chunk_count) break;
+        bool bit = (a->sack >> k) & 1u;
+        if (set_acked(t, i, bit) && (t->flags[i] & (CHUNK_EVER_SENT | CHUNK_RESENT)) ==
+                                        CHUNK_EVER_SENT && t->sent_at[i] > newest)
+            newest = t->sent_at[i];
+    }
+    if (newest) {
+        uint64_t sent = t->epoch_ms + newest - 1u;
+        rtt_sample(t, now_ms > sent ? (uint32_t)(now_ms - sent) : 1u);
+    }
+    t->base = base;
+    t->dev_window = a->window ? a->window : t->window;
+    if (a->flags & (MQOTA_ACK_FLAG_RESUMED | MQOTA_ACK_FLAG_REQUEST)) {
+        uint32_t end = base + t->dev_window;
+        for (uint32_t i = base; i < end && i < t->chunk_count; i++)
+            if (!(t->flags[i] & CHUNK_ACKED)) t->sent_at[i] = 0;
+    }
+    uint64_t written = (uint64_t)t->acked_count * t->chunk_size;
+    if ((t->flags[t->chunk_count - 1] & CHUNK_ACKED) && written > 0)
+        written -= t->chunk_size - chunk_len(t, t->chunk_count - 1);
+    if (written > t->img->size) written = t->img->size;
+    if ((uint32_t)written != t->target.progress) {
+        t->target.progress = (uint32_t)written;
+        t->dirty = true;
+    }
+    t->last_ack_ms = now_ms;
+}
+
+/*
+ * An ACK arrived from device_id. Looks up (or rebuilds from the database) the transfer for
+ * the ACK's release; ACKs for releases without a pending/active target are ignored.
+ */
+void transfer__handle_ack(mqotad_t *d, const char *device_id, const uint8_t *payload,
+                          size_t len)
+{
+    mqota_ack_t a;
+    mqota_status_t st = mqota_ack_decode(payload, len, &a);
+    if (st != MQOTA_OK) {
+        mqh_log(MQH_WARN, "device %s sent an ACK that cannot be decoded (%s); ignored",
+                device_id, mqota_strerror(st));
+        return;
+    }
+    uint64_t now = mqh_now_ms();
+    transfer_t *t = find(d, device_id, a.release_id);
+    if (!t) {
+        db_target_t target;
+        int rc = db__target_running(d->db, device_id, a.release_id, &target);
+        if (rc != 0 || a.release_id == 0) {
+            mqh_log(MQH_DEBUG, "ACK from %s for release %u: no running deployment; ignored",
+                    device_id, a.release_id);
+            return;
+        }
+        if (strcmp(target.state, "pending") == 0) deploy__target_started(d, &target);
+        if (a.flags & MQOTA_ACK_FLAG_COMPLETE) return; /* nothing left to send */
+        t = create(d, &target);
+        if (!t) return;
+        if (t->chunk_count == 0) {
+            transfer_remove(d, t);
+            return;
+        }
+        /* After a restart we know nothing of what was sent: the window is due now. */
+    }
+    apply_ack(t, &a, now);
+    if (a.flags & MQOTA_ACK_FLAG_COMPLETE || t->acked_count >= t->chunk_count) {
+        mqh_log(MQH_INFO, "device %s has every chunk of release %lld (%lld bytes sent, %lld "
+                "resent)", device_id, (long long)t->target.release_id,
+                (long long)t->target.bytes_sent, (long long)t->target.bytes_resent);
+        t->target.progress = t->img->size;
+        t->dirty = true;
+        transfer_remove(d, t);
+        return;
+    }
+    pump(d, t, now);
+}
+
+/*
+ * Resend what timed out. Only transfers whose earliest deadline has passed do any work; each
+ * timeout doubles the RTO (up to 10 s) so an unreachable device is not flooded.
+ */
+void transfer__tick(mqotad_t *d, uint64_t now_ms)
+{
+    transfer_t *t = d->xfers->list, *next;
+    for (; t; t = next) {
+        next = t->next;
+        if (now_ms - (t->last_ack_ms ? t->last_ack_ms : t->epoch_ms) > SILENCE_DROP_MS) {
+            mqh_log(MQH_INFO, "device %s silent for %u s; pausing its transfer until it asks "
+                    "again", t->target.device_id, SILENCE_DROP_MS / 1000u);
+            transfer_remove(d, t);
+            continue;
+        }
+        if (!t->deadline_ms || now_ms < t->deadline_ms) continue;
+        pump(d, t, now_ms);
+        t->rto = t->rto * 2u > RTO_MAX_MS ? RTO_MAX_MS : t->rto * 2u;
+    }
+}
+
+void transfer__persist(mqotad_t *d, uint64_t now_ms, bool force)
+{
+    bool open = false;
+    for (transfer_t *t = d->xfers->list; t; t = t->next) {
+        if (!t->dirty || (!force && now_ms - t->last_persist_ms < PERSIST_EVERY_MS)) continue;
+        if (!open) {
+            if (db__begin(d->db) != 0) return;
+            open = true;
+        }
+        persist_one(d, t, now_ms);
+    }
+    if (open && db__commit(d->db) != 0) db__rollback(d->db);
+}
+
+void transfer__drop_device(mqotad_t *d, const char *device_id)
+{
+    transfer_t *t = d->xfers->list, *next;
+    for (; t; t = next) {
+        next = t->next;
+        if (strcmp(t->target.device_id, device_id) == 0) transfer_remove(d, t);
+    }
+}
+
+int transfer__next_timeout_ms(mqotad_t *d, uint64_t now_ms)
+{
+    uint64_t best = 0;
+    for (transfer_t *t = d->xfers->list; t; t = t->next)
+        if (t->deadline_ms && (!best || t->deadline_ms < best)) best = t->deadline_ms;
+    if (!best) return -1;
+    return best <= now_ms ? 0 : (int)(best - now_ms > 60000 ? 60000 : best - now_ms);
+}
+
+int transfer__count(mqotad_t *d)
+{
+    int n = 0;
+    for (transfer_t *t = d->xfers->list; t; t = t->next) n++;
+    return n;
+}
