@@ -8,11 +8,14 @@
 #include "fleet.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <netinet/in.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received (glibc's lacks it) */
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -155,9 +158,35 @@ static void sync_events(fleet_dev_t *d)
     }
 }
 
+/* Bytes received and sent on the socket fd, as the kernel counts them (TCP payload: every
+ * MQTT byte, headers included). */
+static void socket_bytes(int fd, uint64_t *rx, uint64_t *tx)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    *rx = *tx = 0;
+    if (fd >= 0 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+        len >= offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received)) {
+        *rx = ti.tcpi_bytes_received;
+        *tx = ti.tcpi_bytes_acked;
+    }
+}
+
+void dev_wire_bytes(const fleet_dev_t *d, uint64_t *rx, uint64_t *tx)
+{
+    uint64_t r, t;
+    socket_bytes(d->fd, &r, &t);
+    *rx = d->wire_rx_done + r;
+    *tx = d->wire_tx_done + t;
+}
+
 static void unregister(fleet_dev_t *d)
 {
     if (d->fd >= 0) {
+        uint64_t r, t;
+        socket_bytes(d->fd, &r, &t); /* the socket is about to close: keep its counts */
+        d->wire_rx_done += r;
+        d->wire_tx_done += t;
         epoll_ctl(d->fleet->epfd, EPOLL_CTL_DEL, d->fd, NULL);
         d->fd = -1;
     }

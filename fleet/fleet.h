@@ -81,6 +81,8 @@ typedef struct fleet_dev {
     uint32_t drops;
     uint32_t reboots;
     uint64_t rx_chunk_bytes;  /**< chunk payload bytes received (including duplicates) */
+    uint64_t wire_rx_done;    /**< TCP bytes received on connections already closed */
+    uint64_t wire_tx_done;    /**< TCP bytes sent (and acked) on connections already closed */
     uint32_t dup_chunks;
 } fleet_dev_t;
 
@@ -108,6 +110,8 @@ void dev_tick(fleet_dev_t *d);
 void dev_after_io(fleet_dev_t *d);
 /** Clean shutdown: "offline", DISCONNECT, close. */
 void dev_shutdown(fleet_dev_t *d);
+/** TCP payload bytes received and sent by the device since the fleet started (TCP_INFO). */
+void dev_wire_bytes(const fleet_dev_t *d, uint64_t *rx, uint64_t *tx);
 
 #ifdef __cplusplus
 }

@@ -229,14 +229,22 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
     }
 }
 
-/* One status line: how many devices are in each connection and update state. */
+/* One status line: how many devices are in each connection and update state; the same as
+ * JSON in DATA/fleet-status.json (written atomically) for scripts and tests. */
 static void print_status(const fleet_t *f)
 {
     int conn = 0, bricked = 0;
     int per_state[9] = {0};
-    uint64_t rx = 0;
+    uint64_t rx = 0, wire_rx = 0, wire_tx = 0;
+    uint32_t drops = 0, reboots = 0;
     for (int i = 0; i < f->opt.count; i++) {
         const fleet_dev_t *d = &f->devs[i];
+        uint64_t r, t;
+        dev_wire_bytes(d, &r, &t);
+        wire_rx += r;
+        wire_tx += t;
+        drops += d->drops;
+        reboots += d->reboots;
         conn += d->conn == DEV_CONNECTED;
         bricked += d->conn == DEV_BRICKED;
         int st = mqota_agent_state(&d->agent);
@@ -250,9 +258,28 @@ static void print_status(const fleet_t *f)
             n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s %d",
                           mqota_state_name((mqota_update_state_t)s), per_state[s]);
     if (bricked) n += snprintf(line + n, sizeof(line) - (size_t)n, ", BRICKED %d", bricked);
-    snprintf(line + n, sizeof(line) - (size_t)n, ", chunk bytes received %llu",
-             (unsigned long long)rx);
+    snprintf(line + n, sizeof(line) - (size_t)n, ", chunk bytes %llu, wire rx %llu tx %llu",
+             (unsigned long long)rx, (unsigned long long)wire_rx, (unsigned long long)wire_tx);
     mqh_log(MQH_INFO, "%s", line);
+
+    char path[600], tmp[610];
+    snprintf(path, sizeof(path), "%s/fleet-status.json", f->opt.data_dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (out == NULL) return;
+    fprintf(out, "{\"devices\": %d, \"connected\": %d, \"bricked\": %d, \"states\": {",
+            f->opt.count, conn, bricked);
+    for (int s = 0, first = 1; s < 9; s++) {
+        if (!per_state[s]) continue;
+        fprintf(out, "%s\"%s\": %d", first ? "" : ", ", mqota_state_name((mqota_update_state_t)s),
+                per_state[s]);
+        first = 0;
+    }
+    fprintf(out, "}, \"chunk_bytes\": %llu, \"wire_rx_bytes\": %llu, \"wire_tx_bytes\": %llu, "
+                 "\"link_drops\": %u, \"reboots\": %u}\n",
+            (unsigned long long)rx, (unsigned long long)wire_rx, (unsigned long long)wire_tx,
+            drops, reboots);
+    if (fclose(out) == 0) rename(tmp, path);
 }
 
 int main(int argc, char **argv)
