@@ -90,11 +90,12 @@ start_fleet() {
 }
 
 online_count() { mq --json device list | jq '[.[] | select(.online == true)] | length'; }
+online_at_least() { [ "$(online_count 2>/dev/null || echo 0)" -ge "$1" ]; }
 
 # wait_online N SECONDS
 wait_online() {
   local n=$1 secs=$2
-  wait_for "$secs" test "$(online_count 2>/dev/null || echo 0)" -ge "$n" ||
+  wait_for "$secs" online_at_least "$n" ||
     fail "only $(online_count) of $n devices online after $secs s"
   log "$n devices online"
 }
