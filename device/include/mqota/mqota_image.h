@@ -75,8 +75,8 @@ typedef struct {
  * @param[out] info Parsed fields.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED (len < MQOTA_IMAGE_HEAD_LEN),
  *         MQOTA_ERR_IMAGE (bad magic 0xE9, segment count 0 or > 16, or descriptor magic
- *         is not 0xABCD5432), MQOTA_ERR_IMAGE also for an unknown chip id is NOT returned:
- *         callers judge chip ids with mqota_chip_name() != "unknown".
+ *         is not 0xABCD5432). An unknown chip id is not an error here: callers judge chip
+ *         ids with mqota_chip_name().
  */
 mqota_status_t mqota_image_parse_head(const uint8_t *buf, size_t len, mqota_image_info_t *info);
 
@@ -85,11 +85,13 @@ typedef enum {
     MQOTA_IMAGE_FAULT_NONE = 0,
     MQOTA_IMAGE_FAULT_MAGIC = 1,          /**< byte 0 is not 0xE9 */
     MQOTA_IMAGE_FAULT_SEGMENT_COUNT = 2,  /**< segment count is 0 or more than 16 */
-    MQOTA_IMAGE_FAULT_SEGMENT_SIZE = 3,   /**< a segment is larger than 16 MiB */
+    MQOTA_IMAGE_FAULT_SEGMENT_SIZE = 3,   /**< a segment is 16 MiB or more, or its length is
+                                               not a multiple of 4 (as ESP-IDF's
+                                               verify_segment_header) */
     MQOTA_IMAGE_FAULT_TRUNCATED = 4,      /**< image ends inside a header, segment, checksum or hash */
     MQOTA_IMAGE_FAULT_CHECKSUM = 5,       /**< checksum byte does not match the segment data */
-    MQOTA_IMAGE_FAULT_DESC_MAGIC = 6,     /**< esp_app_desc_t magic is not 0xABCD5432 */
-    MQOTA_IMAGE_FAULT_CHIP = 7            /**< chip id is not an ESP32-family chip */
+    MQOTA_IMAGE_FAULT_DESC_MAGIC = 6,     /**< reserved: parse_head reports this as a status */
+    MQOTA_IMAGE_FAULT_CHIP = 7            /**< reserved: callers judge chip ids */
 } mqota_image_fault_t;
 
 /** @brief One-phrase description of a fault ("checksum mismatch", ...). Never NULL. */
@@ -132,7 +134,9 @@ void mqota_image_check_init(mqota_image_check_t *chk);
 mqota_status_t mqota_image_check_update(mqota_image_check_t *chk, const uint8_t *data, size_t len);
 
 /**
- * @brief Finish after `total_len` bytes were fed.
+ * @brief Judge the bytes fed so far as a whole image. May be called at any point (it does not
+ *        change what later updates do): before the end of the image it returns
+ *        MQOTA_ERR_TRUNCATED; checksum_at and image_len are valid once it returns MQOTA_OK.
  * @param[in]  chk            Checker.
  * @param[out] hashed_len     Bytes covered by the appended SHA-256 (0 if none appended); the
  *                            caller hashes bytes [0, hashed_len) and compares with

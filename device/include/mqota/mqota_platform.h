@@ -27,7 +27,8 @@
 extern "C" {
 #endif
 
-/** OTA state of a slot, as in esp_ota_img_states_t (same numbers as ESP-IDF's otadata). */
+/** OTA state of a slot, as in esp_ota_img_states_t (same numbers as ESP-IDF's otadata, except
+ *  UNDEFINED, which is 0xFFFFFFFF in otadata and 0xFF here). */
 typedef enum {
     MQOTA_SLOT_NEW = 0,            /**< Written and selected, not yet booted */
     MQOTA_SLOT_PENDING_VERIFY = 1, /**< Booted once; must be confirmed or rolled back */
@@ -97,7 +98,8 @@ typedef struct {
     /* ---- persistent key-value store, like NVS (required) ---- */
     /**
      * Read the value of `key` (at most 15 characters) into buf. Returns 0 and sets *len, or
-     * MQOTA_ERR_NOT_FOUND if absent, or another non-zero value on failure.
+     * MQOTA_ERR_NOT_FOUND if absent, MQOTA_ERR_NO_SPACE if the value is longer than cap (then
+     * *len is the size needed), or another non-zero value on failure.
      */
     int (*kv_get)(void *ctx, const char *key, void *buf, size_t cap, size_t *len);
     /** Store `len` bytes under `key`, atomically (old or new value survives a power cut). */

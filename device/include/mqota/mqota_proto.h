@@ -154,8 +154,9 @@ uint32_t mqota_crc32(uint32_t crc, const void *data, size_t len);
  * @param[in]  buf  Message bytes.
  * @param[in]  len  Length of buf in bytes.
  * @param[out] type Message type on success.
- * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED (len < 4), MQOTA_ERR_MALFORMED (bad
- *         magic), MQOTA_ERR_VERSION (version byte is not 1).
+ * @return MQOTA_OK (also for a type byte this version does not know: callers ignore it),
+ *         MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED (len < 4), MQOTA_ERR_MALFORMED (bad magic),
+ *         MQOTA_ERR_VERSION (version byte is not 1).
  */
 mqota_status_t mqota_msg_type(const uint8_t *buf, size_t len, mqota_msg_type_t *type);
 
@@ -173,7 +174,8 @@ mqota_status_t mqota_state_encode(const mqota_state_msg_t *msg, uint8_t *buf, si
 /**
  * @brief Decode a STATE message.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (bad magic, a
- *         string longer than 31 bytes, trailing bytes), MQOTA_ERR_VERSION, MQOTA_ERR_TYPE.
+ *         string longer than 31 bytes or containing a NUL, trailing bytes), MQOTA_ERR_VERSION,
+ *         MQOTA_ERR_TYPE. On error *msg is left unchanged.
  */
 mqota_status_t mqota_state_decode(const uint8_t *buf, size_t len, mqota_state_msg_t *msg);
 
@@ -186,8 +188,8 @@ mqota_status_t mqota_offer_encode(const mqota_offer_t *offer, uint8_t *buf, size
 
 /**
  * @brief Decode an OFFER message. Does not judge the values (chunk size, chip): the agent does.
- * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED, MQOTA_ERR_VERSION,
- *         MQOTA_ERR_TYPE.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (as for STATE, or
+ *         sig_len > 128), MQOTA_ERR_VERSION, MQOTA_ERR_TYPE. On error *offer is left unchanged.
  */
 mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t *offer);
 
