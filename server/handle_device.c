@@ -9,6 +9,7 @@
 #include "deploy.h"
 #include "mqota/mqota_proto.h"
 #include "mqotad.h"
+#include "transfer.h"
 
 /*
  * Store the device's STATE and let its running deployment target follow. Undecodable
@@ -81,5 +82,6 @@ void handle__online(mqotad_t *d, const char *device_id, const uint8_t *payload, 
         return;
     }
     db__device_set_online(d->db, device_id, online, mqh_unix_now());
+    if (!online) transfer__device_offline(d, device_id);
     mqh_log(MQH_DEBUG, "device %s is %s", device_id, online ? "online" : "offline");
 }

@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 
     int exit_code = 1;
     char path[PATH_MAX + 32], text[64];
-    snprintf(path, sizeof(path), "%s/mqotad.db", d.data_dir);
+    snprintf(path, sizeof(path), "%s/mqota.db", d.data_dir);
     if (db__open(&d.db, path) != 0) goto out;
     if (transfer__init(&d) != 0) goto out;
     if (d.embedded_broker && broker__start(&d) != 0) goto out;

@@ -55,6 +55,7 @@ typedef struct transfer {
     uint64_t deadline_ms;      /* earliest retransmission in the window, 0: none */
     uint32_t srtt, rttvar, rto;
     bool have_rtt;
+    bool paused;               /* the device went offline: send nothing until its next ACK */
     bool dirty;
     uint64_t last_persist_ms;
     uint64_t last_ack_ms;
@@ -175,7 +176,7 @@ static transfer_t *find(mqotad_t *d, const char *device_id, int64_t release_id)
 }
 
 /* Build a transfer for a running target. NULL on failure (logged). */
-static transfer_t *create(mqotad_t *d, const db_target_t *target)
+static transfer_t *create(mqotad_t *d, const db_target_t *target, uint64_t now_ms)
 {
     transfer_t *t = calloc(1, sizeof(*t));
     if (!t) return NULL;
@@ -196,7 +197,7 @@ static transfer_t *create(mqotad_t *d, const db_target_t *target)
     t->sent_at = calloc(t->chunk_count ? t->chunk_count : 1, sizeof(uint32_t));
     if (!t->flags || !t->sent_at) goto err;
     snprintf(t->topic, sizeof(t->topic), MQOTAD_TOPIC_PREFIX "%s/chunk", target->device_id);
-    t->epoch_ms = mqh_now_ms();
+    t->epoch_ms = now_ms;
     t->rto = RTO_INITIAL_MS;
     t->last_persist_ms = t->epoch_ms;
     t->next = d->xfers->list;
@@ -230,11 +231,13 @@ static int send_chunk(mqotad_t *d, transfer_t *t, uint32_t i, uint64_t now_ms)
     if (mqtt__publish(d, t->topic, buf, MQOTA_CHUNK_HEADER_LEN + len, 0, false) != 0) return -1;
     t->target.bytes_sent += len;
     if (t->flags[i] & CHUNK_EVER_SENT) {
+        mqh_log(MQH_DEBUG, "%s: chunk %u sent again (base %u, rto %u ms)", t->target.device_id,
+                i, t->base, t->rto);
         t->target.bytes_resent += len;
         t->flags[i] |= CHUNK_RESENT;
     }
     t->flags[i] |= CHUNK_EVER_SENT;
-    t->sent_at[i] = (uint32_t)(now_ms - t->epoch_ms) + 1u;
+    t->sent_at[i] = now_ms > t->epoch_ms ? (uint32_t)(now_ms - t->epoch_ms) + 1u : 1u;
     t->dirty = true;
     return 0;
 }
@@ -342,6 +345,7 @@ static void apply_ack(transfer_t *t, const mqota_ack_t *a, uint64_t now_ms)
         t->dirty = true;
     }
     t->last_ack_ms = now_ms;
+    t->paused = false;
 }
 
 /*
@@ -359,6 +363,8 @@ void transfer__handle_ack(mqotad_t *d, const char *device_id, const uint8_t *pay
         return;
     }
     uint64_t now = mqh_now_ms();
+    mqh_log(MQH_DEBUG, "ACK from %s: release %u base %u sack %016llx window %u flags 0x%02x",
+            device_id, a.release_id, a.base, (unsigned long long)a.sack, a.window, a.flags);
     transfer_t *t = find(d, device_id, a.release_id);
     if (!t) {
         db_target_t target;
@@ -370,7 +376,7 @@ void transfer__handle_ack(mqotad_t *d, const char *device_id, const uint8_t *pay
         }
         if (strcmp(target.state, "pending") == 0) deploy__target_started(d, &target);
         if (a.flags & MQOTA_ACK_FLAG_COMPLETE) return; /* nothing left to send */
-        t = create(d, &target);
+        t = create(d, &target, now);
         if (!t) return;
         if (t->chunk_count == 0) {
             transfer_remove(d, t);
@@ -400,13 +406,14 @@ void transfer__tick(mqotad_t *d, uint64_t now_ms)
     transfer_t *t = d->xfers->list, *next;
     for (; t; t = next) {
         next = t->next;
-        if (now_ms - (t->last_ack_ms ? t->last_ack_ms : t->epoch_ms) > SILENCE_DROP_MS) {
+        uint64_t heard = t->last_ack_ms ? t->last_ack_ms : t->epoch_ms;
+        if (now_ms > heard && now_ms - heard > SILENCE_DROP_MS) {
             mqh_log(MQH_INFO, "device %s silent for %u s; pausing its transfer until it asks "
                     "again", t->target.device_id, SILENCE_DROP_MS / 1000u);
             transfer_remove(d, t);
             continue;
         }
-        if (!t->deadline_ms || now_ms < t->deadline_ms) continue;
+        if (t->paused || !t->deadline_ms || now_ms < t->deadline_ms) continue;
         pump(d, t, now_ms);
         t->rto = t->rto * 2u > RTO_MAX_MS ? RTO_MAX_MS : t->rto * 2u;
     }
@@ -435,11 +442,26 @@ void transfer__drop_device(mqotad_t *d, const char *device_id)
     }
 }
 
+/*
+ * The device's last will said it is gone: chunks sent now would be lost and counted as
+ * re-sent later, so stop the timers. Its next ACK (REQUEST or RESUMED) restarts the flow.
+ */
+void transfer__device_offline(mqotad_t *d, const char *device_id)
+{
+    for (transfer_t *t = d->xfers->list; t; t = t->next) {
+        if (strcmp(t->target.device_id, device_id) == 0) {
+            t->paused = true;
+            t->deadline_ms = 0;
+            mqh_log(MQH_DEBUG, "device %s offline: transfer paused", device_id);
+        }
+    }
+}
+
 int transfer__next_timeout_ms(mqotad_t *d, uint64_t now_ms)
 {
     uint64_t best = 0;
     for (transfer_t *t = d->xfers->list; t; t = t->next)
-        if (t->deadline_ms && (!best || t->deadline_ms < best)) best = t->deadline_ms;
+        if (!t->paused && t->deadline_ms && (!best || t->deadline_ms < best)) best = t->deadline_ms;
     if (!best) return -1;
     return best <= now_ms ? 0 : (int)(best - now_ms > 60000 ? 60000 : best - now_ms);
 }

@@ -37,6 +37,9 @@ void transfer__persist(mqotad_t *d, uint64_t now_ms, bool force);
 /** Persist and free every transfer of a device (its target ended or was superseded). */
 void transfer__drop_device(mqotad_t *d, const char *device_id);
 
+/** The device published "offline" (its last will): pause its transfers until its next ACK. */
+void transfer__device_offline(mqotad_t *d, const char *device_id);
+
 /** Milliseconds until the earliest retransmission timer, or -1 if none. */
 int transfer__next_timeout_ms(mqotad_t *d, uint64_t now_ms);
 
