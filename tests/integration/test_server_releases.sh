@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# mqotad on its own: embedded broker, release uploads (valid, duplicate, not an image,
+# truncated, corrupted, Arduino with and without a version), a device faked with mosquitto_pub
+# (STATE encoded here byte by byte per docs/PROTOCOL.md section 4), a deployment that the fake
+# device confirms, error routes, bad flags, clean shutdown and restart on the same port.
+#
+# usage: test_server_releases.sh MQOTAD FIXTURES_DIR
+set -euo pipefail
+MQOTAD=$1
+FIX=$2
+T=$(mktemp -d /tmp/mqotad-test.XXXXXX)
+PID=""
+
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+fail() {
+  echo "FAIL: $*"
+  [ -f "$T/mqotad.log" ] && tail -n 40 "$T/mqotad.log"
+  exit 1
+}
+cleanup() {
+  local rc=$?
+  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+    kill -TERM "$PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$PID" 2>/dev/null || true
+  fi
+  if [ "$rc" -eq 0 ]; then rm -rf "$T"; else echo "test directory kept: $T"; fi
+}
+trap cleanup EXIT
+
+wait_for() { # SECONDS CMD...
+  local end=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$end" ] || return 1
+    sleep 0.1
+  done
+}
+
+start() {
+  rm -f "$T/data/http.url"
+  "$MQOTAD" --data "$T/data" --http 127.0.0.1:0 "$@" >>"$T/mqotad.log" 2>&1 &
+  PID=$!
+  wait_for 20 test -s "$T/data/http.url" || fail "mqotad wrote no http.url within 20 s"
+  URL=$(cat "$T/data/http.url")
+  BROKER=$(cat "$T/data/broker.url")
+  PORT=${BROKER##*:}
+  wait_for 20 sh -c "curl -sf '$URL/api/v1/health' | jq -e .mqtt_connected" ||
+    fail "mqotad at $URL never reported mqtt_connected"
+  log "mqotad up: $URL, broker $BROKER"
+}
+
+stop() {
+  kill -TERM "$PID"
+  local rc=0
+  timeout 15 tail --pid="$PID" -f /dev/null || fail "mqotad did not exit within 15 s of SIGTERM"
+  wait "$PID" || rc=$?
+  [ "$rc" -eq 0 ] || fail "mqotad exited with $rc after SIGTERM"
+  PID=""
+}
+
+# req METHOD PATH [curl args...]: sets CODE and BODY.
+req() {
+  local m=$1 p=$2; shift 2
+  BODY=$(curl -s -m 20 -o - -w '\n%{http_code}' -X "$m" "$@" "$URL$p")
+  CODE=${BODY##*$'\n'}
+  BODY=${BODY%$'\n'*}
+}
+expect() { # CODE WHAT
+  [ "$CODE" = "$1" ] || fail "$2: expected HTTP $1, got $CODE: $BODY"
+}
+
+# STATE message (docs/PROTOCOL.md section 4) into file $1.
+# args: file state reason slot chip running target progress image_size project version
+hex_u16() { printf '\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)); }
+hex_u32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) \
+  $(($1 >> 16 & 255)) $(($1 >> 24 & 255)); }
+hex_str() { printf '\\x%02x%s' "${#1}" "$1"; }
+state_msg() {
+  local f=$1 st=$2 reason=$3 slot=$4 chip=$5 run=$6 tgt=$7 prog=$8 size=$9 proj=${10} ver=${11}
+  printf "\\x4d\\x51\\x01\\x01\\x$(printf %02x "$st")\\x$(printf %02x "$reason")\\x0$slot\\x00$(hex_u16 "$chip")$(hex_u16 16)$(hex_u32 4096)$(hex_u32 7)$(hex_u32 "$run")$(hex_u32 "$tgt")$(hex_u32 "$prog")$(hex_u32 "$size")$(hex_u32 3)$(hex_u32 0)$(hex_str "$proj")$(hex_str "$ver")$(hex_str v5.2.2)$(hex_str "")" >"$f"
+}
+pub_state() { # DEVICE FILE
+  mosquitto_pub -p "$PORT" -q 1 -r -t "mqota/v1/dev/$1/state" -f "$2"
+}
+
+# ---- command line ----
+rc=0; "$MQOTAD" --data "$T/x" --window 0 2>"$T/err" || rc=$?
+[ "$rc" -eq 2 ] && grep -q -- "--window" "$T/err" || fail "--window 0 should exit 2 naming the flag (rc $rc): $(cat "$T/err")"
+rc=0; "$MQOTAD" --bogus 2>"$T/err" || rc=$?
+[ "$rc" -eq 2 ] && grep -q -- "--bogus" "$T/err" || fail "--bogus should exit 2 naming it (rc $rc)"
+rc=0; "$MQOTAD" --http 127.0.0.1 2>"$T/err" || rc=$?
+[ "$rc" -eq 2 ] || fail "missing --data should exit 2 (rc $rc)"
+"$MQOTAD" --help | grep -q -- "--chunk-size" || fail "--help does not list the options"
+log "bad flags refused with exit 2"
+
+start
+[ -s "$T/data/mqotad.pid" ] && [ "$(cat "$T/data/mqotad.pid")" = "$PID" ] || fail "mqotad.pid does not hold $PID"
+req GET /api/v1/health; expect 200 health
+echo "$BODY" | jq -e --arg b "$BROKER" '.status == "ok" and .embedded_broker == true and .broker == $b' >/dev/null ||
+  fail "health: $BODY"
+
+# ---- releases ----
+HELLO="$FIX/idf_hello_world_esp32_2024.bin"
+ARDUINO="$FIX/arduino_nerdminer_esp32_v1.6.3.bin"
+req POST /api/v1/releases --data-binary @"$HELLO" -H 'Content-Type: application/octet-stream'
+expect 201 "upload hello_world"
+echo "$BODY" | jq -e '.id == 1 and .version == "v1.4.1-2-g0296947-dirty" and .chip == "ESP32" and
+  .size == 124416 and .sha256 == "d98bfba1b7e4343a7d68d492a45d51248a6842ba9cb749de0d573506bb420d33"' >/dev/null ||
+  fail "release object: $BODY"
+req POST /api/v1/releases --data-binary @"$HELLO"; expect 409 "duplicate upload"
+echo "$BODY" | jq -e '.id == 1 and (.error | test("already"))' >/dev/null || fail "409 body: $BODY"
+
+printf 'PK this is a text file, not firmware\n' >"$T/notes.txt"
+req POST /api/v1/releases --data-binary @"$T/notes.txt"; expect 400 "text file"
+echo "$BODY" | jq -e '.error | test("byte 0 is 0x50, not the ESP32 image magic 0xE9")' >/dev/null || fail "text file: $BODY"
+head -c 65536 "$HELLO" >"$T/trunc.bin"
+req POST /api/v1/releases --data-binary @"$T/trunc.bin"; expect 400 "truncated image"
+echo "$BODY" | jq -e '.error | test("truncated")' >/dev/null || fail "truncated: $BODY"
+cp "$HELLO" "$T/flip.bin"; chmod u+w "$T/flip.bin"
+printf '\x55' | dd of="$T/flip.bin" bs=1 seek=50000 conv=notrunc status=none
+req POST /api/v1/releases --data-binary @"$T/flip.bin"; expect 400 "corrupted image"
+echo "$BODY" | jq -e '.error | test("checksum|SHA-256")' >/dev/null || fail "corrupted: $BODY"
+req POST /api/v1/releases --data-binary @"$ARDUINO"; expect 400 "Arduino image without version"
+echo "$BODY" | jq -e '.error | test("Arduino") and test("version=")' >/dev/null || fail "arduino: $BODY"
+req POST "/api/v1/releases?version=v1.6.3&notes=nerd%20miner" --data-binary @"$ARDUINO"
+expect 201 "Arduino image with version"
+echo "$BODY" | jq -e '.id == 2 and .version == "v1.6.3" and .descriptor_version == "esp-idf: v4.4.4 e8bdaf9198" and .notes == "nerd miner"' >/dev/null ||
+  fail "arduino release: $BODY"
+head -c 2000000 /dev/zero >"$T/big.bin"
+req POST /api/v1/releases --data-binary @"$T/big.bin"; expect 413 "oversized upload"
+
+req GET /api/v1/releases; expect 200 "release list"
+echo "$BODY" | jq -e 'length == 2 and .[0].id == 2 and .[1].id == 1' >/dev/null || fail "release list: $BODY"
+req GET /api/v1/releases/1; expect 200 "release 1"
+req GET /api/v1/releases/99; expect 404 "release 99"
+n=$(find "$T/data/releases" -type f | wc -l)
+[ "$n" -eq 2 ] || fail "releases/ holds $n files, expected 2: $(ls "$T/data/releases")"
+cmp -s "$HELLO" "$T/data/releases/d98bfba1b7e4343a7d68d492a45d51248a6842ba9cb749de0d573506bb420d33.bin" ||
+  fail "stored release file differs from the upload"
+log "releases: 201, 409, 400 (magic, truncated, checksum, Arduino), 413 as expected"
+
+# ---- a fake device ----
+state_msg "$T/s_idle" 0 0 0 0 0 0 0 0 hello_world 1
+pub_state fdev-1 "$T/s_idle"
+mosquitto_pub -p "$PORT" -q 1 -r -t mqota/v1/dev/fdev-1/online -m online
+state_msg "$T/s_s3" 0 0 0 9 0 0 0 0 nerdminer v1.4
+pub_state fdev-s3 "$T/s_s3"
+printf 'MQ\x01\x01garbage' >"$T/s_bad"
+pub_state fdev-bad "$T/s_bad"
+wait_for 10 sh -c "curl -sf '$URL/api/v1/devices/fdev-1' | jq -e '.online == true and .project == \"hello_world\"'" ||
+  fail "fake device fdev-1 not listed online: $(curl -s "$URL/api/v1/devices")"
+req GET /api/v1/devices/fdev-1; expect 200 "device fdev-1"
+echo "$BODY" | jq -e '.chip == "ESP32" and .state == "idle" and .version == "1" and .max_chunk == 4096 and .boot_count == 3' >/dev/null ||
+  fail "device object: $BODY"
+wait_for 10 sh -c "curl -sf '$URL/api/v1/devices' | jq -e 'length == 2'" || fail "device list: $(curl -s "$URL/api/v1/devices")"
+req GET /api/v1/devices/nope; expect 404 "unknown device"
+grep -q "fdev-bad sent a state message that cannot be decoded" "$T/mqotad.log" || fail "no warning for the undecodable STATE"
+
+# ---- deployments ----
+req POST /api/v1/deployments -d '{"release": 1}'; expect 400 "neither devices nor all"
+req POST /api/v1/deployments -d '{"release": 1, "devices": ["fdev-1"], "all": true}'; expect 400 "both devices and all"
+req POST /api/v1/deployments -d 'not json'; expect 400 "not JSON"
+req POST /api/v1/deployments -d '{"release": 9, "devices": ["fdev-1"]}'; expect 404 "unknown release"
+req POST /api/v1/deployments -d '{"release": 1, "devices": ["fdev-1", "ghost"]}'; expect 404 "unknown device"
+echo "$BODY" | jq -e '.error | test("ghost")' >/dev/null || fail "404 does not name the device: $BODY"
+req POST /api/v1/deployments -d '{"release": 1, "devices": ["fdev-s3"]}'; expect 409 "chip mismatch"
+req GET /api/v1/deployments; expect 200 "deployment list"
+[ "$(echo "$BODY" | jq length)" -eq 0 ] || fail "a refused deployment was stored: $BODY"
+req POST /api/v1/deployments -d '{"release": 1, "devices": ["fdev-1"]}'; expect 201 "deployment"
+echo "$BODY" | jq -e '.id == 1 and .state == "running" and .total == 1 and .pending == 1 and .targets[0].device == "fdev-1"' >/dev/null ||
+  fail "deployment object: $BODY"
+offer=$(timeout 5 mosquitto_sub -p "$PORT" -t mqota/v1/dev/fdev-1/offer -C 1 -W 4 | head -c 4 | od -An -tx1 | tr -d ' \n')
+[ "$offer" = "4d510102" ] || fail "no retained OFFER for fdev-1 (got '$offer')"
+
+state_msg "$T/s_dl" 2 0 0 0 0 1 65536 124416 hello_world 1
+pub_state fdev-1 "$T/s_dl"
+wait_for 10 sh -c "curl -sf '$URL/api/v1/deployments/1' | jq -e '.targets[0].state == \"active\" and .targets[0].progress == 65536'" ||
+  fail "target not active after a downloading STATE: $(curl -s "$URL/api/v1/deployments/1")"
+state_msg "$T/s_ok" 6 0 1 0 1 1 124416 124416 hello_world v1.4.1-2-g0296947-dirty
+pub_state fdev-1 "$T/s_ok"
+wait_for 10 sh -c "curl -sf '$URL/api/v1/deployments/1' | jq -e '.state == \"finished\" and .succeeded == 1'" ||
+  fail "deployment not finished after confirmed: $(curl -s "$URL/api/v1/deployments/1")"
+offer_cleared() {
+  [ "$(timeout 3 mosquitto_sub -p "$PORT" -t mqota/v1/dev/fdev-1/offer -C 1 -W 1 2>/dev/null | wc -c)" -le 1 ]
+}
+wait_for 10 offer_cleared || fail "the retained offer of fdev-1 was not cleared"
+log "deployment: validation, offer, active, succeeded, offer cleared"
+
+# ---- routes ----
+req GET /; expect 200 dashboard
+echo "$BODY" | grep -qi "<html" || fail "GET / is not HTML"
+req GET /api/v1/nothing; expect 404 "unknown route"
+echo "$BODY" | jq -e .error >/dev/null || fail "404 is not JSON: $BODY"
+req DELETE /api/v1/releases; expect 405 "wrong method"
+
+# ---- shutdown and restart on the same broker port ----
+broker_pid=$(pgrep -f "mosquitto -c $T/data/broker/mosquitto.conf" || true)
+[ -n "$broker_pid" ] || fail "no embedded mosquitto running"
+stop
+! kill -0 "$broker_pid" 2>/dev/null || fail "embedded mosquitto (pid $broker_pid) survived the shutdown"
+old_broker=$BROKER
+start
+[ "$BROKER" = "$old_broker" ] || fail "broker moved from $old_broker to $BROKER after a restart"
+req GET /api/v1/releases; expect 200 "release list after restart"
+[ "$(echo "$BODY" | jq length)" -eq 2 ] || fail "releases lost in the restart: $BODY"
+req GET /api/v1/deployments/1; expect 200 "deployment after restart"
+echo "$BODY" | jq -e '.state == "finished"' >/dev/null || fail "deployment after restart: $BODY"
+stop
+log "clean shutdown, restart on the same broker port"
+echo PASSED
