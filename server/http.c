@@ -140,7 +140,7 @@ int http__start(mqotad_t *d)
         mqh_log(MQH_ERROR, "--http address '%s' is not an IPv4 address", d->http_addr);
         return -1;
     }
-    d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)d->http_port, NULL,
+    d->mhd = MHD_start_daemon(MHD_USE_EPOLL, (uint16_t)d->http_port, NULL,
                               NULL, on_request, d,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,

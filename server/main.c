@@ -113,8 +113,8 @@ int main(int argc, char **argv)
     snprintf(path, sizeof(path), "%s/mqota.db", d.data_dir);
     if (db__open(&d.db, path) != 0) goto out;
     if (transfer__init(&d) != 0) goto out;
+    if (http__start(&d) != 0) goto out; /* first: a busy port fails before a broker starts */
     if (d.embedded_broker && broker__start(&d) != 0) goto out;
-    if (http__start(&d) != 0) goto out;
     if (mqtt__init(&d) != 0) goto out;
 
     snprintf(text, sizeof(text), "%d", (int)getpid());

@@ -187,6 +187,23 @@ offer_cleared() {
 wait_for 10 offer_cleared || fail "the retained offer of fdev-1 was not cleared"
 log "deployment: validation, offer, active, succeeded, offer cleared"
 
+# A newer deployment supersedes the running one; a failed STATE fails the target with its reason.
+req POST /api/v1/deployments -d '{"release": 2, "devices": ["fdev-1"]}'; expect 201 "deployment 2"
+req POST /api/v1/deployments -d '{"release": 1, "all": true}'; expect 201 "deployment 3 (all)"
+echo "$BODY" | jq -e '.id == 3 and .total == 1 and .targets[0].device == "fdev-1"' >/dev/null ||
+  fail "deployment to all ESP32 devices: $BODY"
+req GET /api/v1/deployments/2; expect 200 "deployment 2"
+echo "$BODY" | jq -e '.state == "finished" and .superseded == 1 and .targets[0].state == "superseded"' >/dev/null ||
+  fail "deployment 2 not superseded: $BODY"
+state_msg "$T/s_fail" 7 5 1 0 1 1 124416 124416 hello_world v1.4.1-2-g0296947-dirty
+pub_state fdev-1 "$T/s_fail"
+wait_for 10 sh -c "curl -sf '$URL/api/v1/deployments/3' | jq -e '.state == \"finished\" and .failed == 1 and .targets[0].reason == \"hash-mismatch\"'" ||
+  fail "deployment 3 not failed with hash-mismatch: $(curl -s "$URL/api/v1/deployments/3")"
+req GET /api/v1/deployments; expect 200 "deployment list"
+echo "$BODY" | jq -e 'length == 3 and .[0].id == 3 and (.[0] | has("targets") | not)' >/dev/null ||
+  fail "deployment list: $BODY"
+log "supersede and failure with reason"
+
 # ---- routes ----
 req GET /; expect 200 dashboard
 echo "$BODY" | grep -qi "<html" || fail "GET / is not HTML"
