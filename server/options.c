@@ -2,6 +2,7 @@
 /*
  * options.c - mqotad's command line.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,8 @@ static int parse_http(mqotad_t *d, const char *s)
     memcpy(d->http_addr, s, (size_t)(colon - s));
     d->http_addr[colon - s] = '\0';
     if (strcmp(d->http_addr, "localhost") == 0) strcpy(d->http_addr, "127.0.0.1");
+    struct in_addr a;
+    if (inet_pton(AF_INET, d->http_addr, &a) != 1) return -1;
     d->http_port = (int)port;
     return 0;
 }
@@ -114,8 +117,8 @@ int options__parse(mqotad_t *d, int argc, char **argv)
             d->embedded_broker = false;
         } else if (strcmp(name, "--http") == 0) {
             if (parse_http(d, val) != 0) {
-                fprintf(stderr, "mqotad: --http '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080, "
-                        "port 0-65535).\n", val);
+                fprintf(stderr, "mqotad: --http '%s' is not ADDR:PORT with an IPv4 address "
+                        "(e.g. 127.0.0.1:8080, port 0-65535).\n", val);
                 return 2;
             }
         } else if (strcmp(name, "--mqtt-version") == 0) {
