@@ -426,10 +426,19 @@ static void get_dashboard(api_response_t *res)
     res->content_type = "text/html; charset=utf-8";
 }
 
+/* "<prefix><id>" with a non-empty id and no further '/': the id, else NULL. */
+static const char *item_of(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(path, prefix, n) != 0) return NULL;
+    const char *id = path + n;
+    return *id && !strchr(id, '/') ? id : NULL;
+}
+
 /* Route table: path shape -> allowed methods -> handler. */
 void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
-    const char *p = req->path, *m = req->method;
+    const char *p = req->path, *m = req->method, *id;
     bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
     bool post = strcmp(m, "POST") == 0;
 
@@ -448,9 +457,8 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
         else method_not_allowed(res, m, p, "GET");
         return;
     }
-    if (strncmp(p, API "/devices/", strlen(API "/devices/")) == 0 &&
-        p[strlen(API "/devices/")] && !strchr(p + strlen(API "/devices/"), '/')) {
-        if (get) get_device(d, p + strlen(API "/devices/"), res);
+    if ((id = item_of(p, API "/devices/")) != NULL) {
+        if (get) get_device(d, id, res);
         else method_not_allowed(res, m, p, "GET");
         return;
     }
@@ -460,9 +468,8 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
         else method_not_allowed(res, m, p, "GET, POST");
         return;
     }
-    if (strncmp(p, API "/releases/", strlen(API "/releases/")) == 0 &&
-        p[strlen(API "/releases/")] && !strchr(p + strlen(API "/releases/"), '/')) {
-        if (get) get_release(d, p + strlen(API "/releases/"), res);
+    if ((id = item_of(p, API "/releases/")) != NULL) {
+        if (get) get_release(d, id, res);
         else method_not_allowed(res, m, p, "GET");
         return;
     }
@@ -472,9 +479,8 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
         else method_not_allowed(res, m, p, "GET, POST");
         return;
     }
-    if (strncmp(p, API "/deployments/", strlen(API "/deployments/")) == 0 &&
-        p[strlen(API "/deployments/")] && !strchr(p + strlen(API "/deployments/"), '/')) {
-        if (get) get_deployment(d, p + strlen(API "/deployments/"), res);
+    if ((id = item_of(p, API "/deployments/")) != NULL) {
+        if (get) get_deployment(d, id, res);
         else method_not_allowed(res, m, p, "GET");
         return;
     }
