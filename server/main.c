@@ -140,6 +140,7 @@ int main(int argc, char **argv)
         }
         transfer__tick(&d, now);                  /* retransmit timed-out chunks */
         transfer__persist(&d, now, false);        /* batched progress, once a second */
+        mqtt__flush(&d);                          /* send what the steps above queued */
         mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */
     }
     mqh_log(MQH_INFO, "shutting down");

@@ -81,6 +81,7 @@ void mqtt__cleanup(mqotad_t *d);
 int mqtt__socket(mqotad_t *d);
 bool mqtt__want_write(mqotad_t *d);
 void mqtt__io(mqotad_t *d, bool readable, bool writable);
+void mqtt__flush(mqotad_t *d);
 void mqtt__reconnect_if_due(mqotad_t *d, uint64_t now_ms);
 int mqtt__publish(mqotad_t *d, const char *topic, const void *payload, size_t len, int qos,
                   bool retain);

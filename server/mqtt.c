@@ -126,6 +126,8 @@ int mqtt__init(mqotad_t *d)
     }
     mosquitto_int_option(d->mosq, MOSQ_OPT_PROTOCOL_VERSION,
                          d->mqtt_version == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+    /* Small control messages (offers, clears) must not wait 40 ms for Nagle + delayed ACK. */
+    mosquitto_int_option(d->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_connect_v5_callback_set(d->mosq, on_connect);
     mosquitto_disconnect_v5_callback_set(d->mosq, on_disconnect);
     mosquitto_message_callback_set(d->mosq, on_message);
@@ -174,6 +176,14 @@ void mqtt__io(mqotad_t *d, bool readable, bool writable)
         d->mqtt_connected = false;
         schedule_reconnect(d);
     }
+}
+
+/* Write what callbacks and timers queued this turn (publishes made inside a libmosquitto
+ * callback are only queued). */
+void mqtt__flush(mqotad_t *d)
+{
+    if (d->mosq && mosquitto_socket(d->mosq) >= 0 && mosquitto_want_write(d->mosq))
+        mosquitto_loop_write(d->mosq, 64);
 }
 
 void mqtt__reconnect_if_due(mqotad_t *d, uint64_t now_ms)
