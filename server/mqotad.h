@@ -22,7 +22,9 @@
 extern "C" {
 #endif
 
-#define MQOTAD_VERSION "0.1.0"
+#ifndef MQOTAD_VERSION
+#define MQOTAD_VERSION "0.1.0" /* CMake passes the project version */
+#endif
 #define MQOTAD_TOPIC_PREFIX "mqota/v1/dev/"
 /** Largest image accepted (the largest OTA slot of the default partition tables). */
 #define MQOTAD_MAX_IMAGE 1966080u

@@ -111,6 +111,11 @@ static void connect_now(mqotad_t *d)
     schedule_reconnect(d);
 }
 
+/*
+ * Create the client (id mqotad-<hostname>-<pid>, clean start, MQTT 5 or 3.1.1) and make the
+ * first connection attempt. Only an allocation failure is fatal (-1); a broker that is not
+ * there yet is retried by the main loop with backoff.
+ */
 int mqtt__init(mqotad_t *d)
 {
     char host[128], id[200];
