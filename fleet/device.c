@@ -135,6 +135,13 @@ static void fill_platform(fleet_dev_t *d, mqota_platform_t *p)
 
 /* ---- epoll registration ---- */
 
+/* epoll dispatch (io.h): socket I/O for each event, the agent after the whole batch */
+static void dev_on_events(fleet_io_t *io, uint32_t events)
+{
+    dev_handle_io((fleet_dev_t *)io, events);
+}
+static void dev_after_events(fleet_io_t *io) { dev_after_io((fleet_dev_t *)io); }
+
 /* Keep the epoll registration in line with the socket and with whether libmosquitto has
  * bytes queued to write. */
 static void sync_events(fleet_dev_t *d)
@@ -146,7 +153,7 @@ static void sync_events(fleet_dev_t *d)
     }
     if (fd < 0) return;
     uint32_t want = EPOLLIN | (mosquitto_want_write(d->mosq) ? EPOLLOUT : 0u);
-    struct epoll_event ev = {.events = want, .data.ptr = d};
+    struct epoll_event ev = {.events = want, .data.ptr = &d->io};
     if (d->fd < 0) {
         if (epoll_ctl(d->fleet->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
             d->fd = fd;
@@ -275,6 +282,9 @@ int dev_power_on(fleet_dev_t *d)
 
     boot_result_t boot;
 
+    d->io.on_events = dev_on_events;
+    d->io.after_events = dev_after_events;
+
     if (access(d->flash_path, F_OK) != 0 &&
         vdev_flash_create(d->flash_path, o->chip_id, o->image, err, sizeof(err)) != MQOTA_OK) {
         mqh_log(MQH_ERROR, "%s: cannot create flash %s: %s", d->id, d->flash_path, err);
@@ -316,8 +326,11 @@ void dev_connect(fleet_dev_t *d)
 {
     const fleet_opts_t *o = &d->fleet->opt;
     int rc;
+    /* with an emulated link the device talks to the link's proxy, which talks to the broker */
+    const char *host = d->link_port ? "127.0.0.1" : o->broker.host;
+    int port = d->link_port ? d->link_port : o->broker.port;
     if (d->connects == 0 && d->drops == 0 && d->conn == DEV_OFF)
-        rc = mosquitto_connect_async(d->mosq, o->broker.host, o->broker.port, o->keepalive_s);
+        rc = mosquitto_connect_async(d->mosq, host, port, o->keepalive_s);
     else
         rc = mosquitto_reconnect_async(d->mosq);
     if (rc != MOSQ_ERR_SUCCESS) {

@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "io.h"
+#include "link.h"
 #include "mqota/mqota.h"
 #include "mqota_host.h"
 
@@ -47,7 +49,11 @@ typedef struct {
     int status_interval_s;    /**< print a status line this often; 0 = never */
     int exit_after_s;         /**< stop after this many seconds; 0 = run until signalled */
     uint32_t boot_delay_ms;   /**< simulated reset time */
+    const char *link_spec;    /**< --link: "lte" or "lte:30,gprs:70"; NULL = direct */
 } fleet_opts_t;
+
+/** Most profiles one --link mix may name. */
+#define FLEET_LINK_MAX 8
 
 /** Connection state of one virtual device. */
 typedef enum {
@@ -60,6 +66,7 @@ typedef enum {
 
 /** One virtual ESP32. */
 typedef struct fleet_dev {
+    fleet_io_t io;            /**< first: the epoll loop dispatches through it */
     struct fleet *fleet;
     int index;
     char id[MQOTA_DEVICE_ID_MAX + 1];
@@ -76,6 +83,7 @@ typedef struct fleet_dev {
     bool process_due;         /**< agent_process() after this loop turn */
     bool reboot_due;          /**< the agent asked for a restart */
     int cuts_done;
+    int link_port;            /**< emulated link's listener on 127.0.0.1; 0 = the broker */
     /* statistics */
     uint32_t connects;
     uint32_t drops;
@@ -93,6 +101,8 @@ typedef struct fleet {
     int epfd;
     uint64_t started_ms;
     uint64_t now_ms;
+    link_listener_t *links[FLEET_LINK_MAX]; /**< one emulated link per profile in --link */
+    int link_count;
 } fleet_t;
 
 /* device.c */

@@ -4,9 +4,9 @@
  *
  *   mqota-fleet --broker mqtt://127.0.0.1:1883 --count 20 --image hello.bin --data ./fleet
  *
- * The main loop is one epoll_wait over every device's socket, then the named steps:
- * socket I/O, agent work for devices that received something, timers (every 100 ms),
- * status line.
+ * The main loop is one epoll_wait over every device's socket (and, with --link, the link
+ * emulator's sockets), then the named steps: socket I/O, agent work for devices that received
+ * something, link deliveries and cuts, timers (every 100 ms), status line.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -61,6 +61,10 @@ static void usage(FILE *out)
             "                        download passes PCT percent\n"
             "  --flip-byte OFFSET    fault: flash writes store byte OFFSET of an image with one\n"
             "                        bit flipped (a flash bit error the chunk CRC cannot see)\n"
+            "  --link SPEC           emulate the devices' links through a user-space proxy:\n"
+            "                        a profile (lan, wifi, lte, gprs, gprs-flaky) or a mix\n"
+            "                        in percent of the devices, e.g. lte:30,gprs:70 (default\n"
+            "                        lan: direct to the broker); see docs/LINKS.md\n"
             "  --status-interval S   print a status line every S seconds (default 5, 0 = off)\n"
             "  --exit-after S        stop after S seconds (default: run until SIGINT/SIGTERM)\n"
             "  --log-level L         error, warn, info, debug (default info)\n"
@@ -68,6 +72,8 @@ static void usage(FILE *out)
             "\n"
             "example:\n"
             "  mqota-fleet --broker mqtt://127.0.0.1:1883 --count 20 \\\n"
+            "      --image idf_hello_world_esp32_2023.bin --data /tmp/fleet\n"
+            "  mqota-fleet --broker mqtt://127.0.0.1:1883 --count 100 --link lte:30,gprs:70 \\\n"
             "      --image idf_hello_world_esp32_2023.bin --data /tmp/fleet\n");
 }
 
@@ -106,7 +112,7 @@ static int parse_long(const char *flag, const char *s, long lo, long hi, long *o
 static void parse_args(int argc, char **argv, fleet_opts_t *o)
 {
     enum { O_BROKER = 1, O_IMAGE, O_DATA, O_COUNT, O_PREFIX, O_CHIP, O_CHUNK, O_WINDOW, O_MQTTV,
-           O_CUT, O_FAILST, O_STATUS, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP };
+           O_CUT, O_FAILST, O_STATUS, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
         {"data", required_argument, 0, O_DATA},     {"count", required_argument, 0, O_COUNT},
@@ -117,6 +123,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"crash-at", required_argument, 0, O_CRASH}, {"flip-byte", required_argument, 0, O_FLIP},
         {"status-interval", required_argument, 0, O_STATUS},
         {"exit-after", required_argument, 0, O_EXIT}, {"log-level", required_argument, 0, O_LOG},
+        {"link", required_argument, 0, O_LINK},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
     };
     long v;
@@ -169,6 +176,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
             o->cut_at[o->cut_count++] = (double)v / 100.0;
             break;
         case O_FAILST: o->fail_self_test = optarg; break;
+        case O_LINK: o->link_spec = optarg; break;
         case O_CRASH:
             if (parse_long("--crash-at", optarg, 1, 99, &v)) exit(2);
             o->crash_at = (double)v / 100.0;
@@ -229,6 +237,74 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
     }
 }
 
+/* Parse --link SPEC ("lte" or "lte:30,gprs:70") into profiles and percent shares.
+ * Returns how many, or exits with status 2 and a reason. */
+static int parse_link_spec(const char *spec, const link_profile_t **prof, int *share)
+{
+    char buf[256];
+    int n = 0, total = 0;
+    if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf)) goto bad;
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(item, ':');
+        long pct = 100;
+        if (colon) {
+            *colon = '\0';
+            if (parse_long("--link share", colon + 1, 1, 100, &pct)) exit(2);
+        } else if (strchr(spec, ',')) {
+            goto bad; /* a mix must give every share */
+        }
+        if (n == FLEET_LINK_MAX) goto bad;
+        if ((prof[n] = link_profile_find(item)) == NULL) {
+            fprintf(stderr, "mqota-fleet: --link: '%s' is not a profile (lan, wifi, lte, gprs, "
+                            "gprs-flaky)\n", item);
+            exit(2);
+        }
+        share[n++] = (int)pct;
+        total += (int)pct;
+    }
+    if (n > 0 && total == 100) return n;
+bad:
+    fprintf(stderr, "mqota-fleet: --link '%s' must be a profile or a mix like lte:30,gprs:70 "
+                    "whose shares add up to 100\n", spec);
+    exit(2);
+}
+
+/* Create one emulated link per profile in --link (none for lan) and give every device its
+ * link, deterministically by index: each device goes to the profile furthest behind its
+ * share, so any prefix of the fleet is mixed like the whole. Returns 0 or -1. */
+static int setup_links(fleet_t *f)
+{
+    const link_profile_t *prof[FLEET_LINK_MAX];
+    int share[FLEET_LINK_MAX], port[FLEET_LINK_MAX], given[FLEET_LINK_MAX] = {0};
+    int n = parse_link_spec(f->opt.link_spec, prof, share);
+    for (int k = 0; k < n; k++) {
+        port[k] = 0;
+        if (link_profile_is_direct(prof[k])) continue;
+        link_listener_t *l = link_listen(f->epfd, prof[k], f->opt.broker.host, f->opt.broker.port,
+                                         (uint64_t)getpid() * 1000003u + (uint64_t)k);
+        if (l == NULL) return -1;
+        f->links[f->link_count++] = l;
+        port[k] = link_listener_port(l);
+        mqh_log(MQH_INFO, "link %s (%d%% of devices) on 127.0.0.1:%d", prof[k]->name, share[k],
+                port[k]);
+    }
+    for (int i = 0; i < f->opt.count; i++) {
+        int best = 0;
+        double best_deficit = -1e9;
+        for (int k = 0; k < n; k++) {
+            double deficit = (double)share[k] * (i + 1) / 100.0 - given[k];
+            if (deficit > best_deficit) {
+                best_deficit = deficit;
+                best = k;
+            }
+        }
+        given[best]++;
+        f->devs[i].link_port = port[best];
+    }
+    return 0;
+}
+
 /* One status line: how many devices are in each connection and update state; the same as
  * JSON in DATA/fleet-status.json (written atomically) for scripts and tests. */
 static void print_status(const fleet_t *f)
@@ -237,6 +313,12 @@ static void print_status(const fleet_t *f)
     int per_state[9] = {0};
     uint64_t rx = 0, wire_rx = 0, wire_tx = 0;
     uint32_t drops = 0, reboots = 0;
+    uint64_t link_cuts = 0;
+    for (int k = 0; k < f->link_count; k++) {
+        link_stats_t st;
+        link_listener_stats(f->links[k], &st);
+        link_cuts += st.cuts;
+    }
     for (int i = 0; i < f->opt.count; i++) {
         const fleet_dev_t *d = &f->devs[i];
         uint64_t r, t;
@@ -258,8 +340,11 @@ static void print_status(const fleet_t *f)
             n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s %d",
                           mqota_state_name((mqota_update_state_t)s), per_state[s]);
     if (bricked) n += snprintf(line + n, sizeof(line) - (size_t)n, ", BRICKED %d", bricked);
-    snprintf(line + n, sizeof(line) - (size_t)n, ", chunk bytes %llu, wire rx %llu tx %llu",
-             (unsigned long long)rx, (unsigned long long)wire_rx, (unsigned long long)wire_tx);
+    n += snprintf(line + n, sizeof(line) - (size_t)n, ", chunk bytes %llu, wire rx %llu tx %llu",
+                  (unsigned long long)rx, (unsigned long long)wire_rx, (unsigned long long)wire_tx);
+    if (f->link_count)
+        snprintf(line + n, sizeof(line) - (size_t)n, ", link cuts %llu",
+                 (unsigned long long)link_cuts);
     mqh_log(MQH_INFO, "%s", line);
 
     char path[600], tmp[610];
@@ -276,9 +361,9 @@ static void print_status(const fleet_t *f)
         first = 0;
     }
     fprintf(out, "}, \"chunk_bytes\": %llu, \"wire_rx_bytes\": %llu, \"wire_tx_bytes\": %llu, "
-                 "\"link_drops\": %u, \"reboots\": %u}\n",
+                 "\"link_drops\": %u, \"reboots\": %u, \"link_cuts\": %llu}\n",
             (unsigned long long)rx, (unsigned long long)wire_rx, (unsigned long long)wire_tx,
-            drops, reboots);
+            drops, reboots, (unsigned long long)link_cuts);
     if (fclose(out) == 0) rename(tmp, path);
 }
 
@@ -321,6 +406,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "mqota-fleet: out of resources for %d devices\n", f.opt.count);
         return 1;
     }
+    if (f.opt.link_spec && setup_links(&f) != 0) {
+        fprintf(stderr, "mqota-fleet: --link: cannot start the link emulator\n");
+        return 1;
+    }
     int up = 0;
     for (int i = 0; i < f.opt.count; i++) {
         fleet_dev_t *d = &f.devs[i];
@@ -350,13 +439,22 @@ int main(int argc, char **argv)
     struct epoll_event evs[MAX_EVENTS];
     while (run) {
         uint64_t now = mqh_now_ms();
-        int timeout = next_tick > now ? (int)(next_tick - now) : 0;
+        uint64_t wake = link_next_deadline(); /* the next link delivery or cut, or the tick */
+        if (next_tick < wake) wake = next_tick;
+        int timeout = wake > now ? (int)(wake - now) : 0;
         int n = epoll_wait(f.epfd, evs, MAX_EVENTS, timeout);
         if (n < 0 && errno != EINTR) break;
 
         /* socket I/O, then the agents of the devices that received something */
-        for (int i = 0; i < n; i++) dev_handle_io(evs[i].data.ptr, evs[i].events);
-        for (int i = 0; i < n; i++) dev_after_io(evs[i].data.ptr);
+        for (int i = 0; i < n; i++) {
+            fleet_io_t *io = evs[i].data.ptr;
+            io->on_events(io, evs[i].events);
+        }
+        for (int i = 0; i < n; i++) {
+            fleet_io_t *io = evs[i].data.ptr;
+            if (io->after_events) io->after_events(io);
+        }
+        link_run_timers(mqh_now_ms()); /* link deliveries and cuts */
 
         now = mqh_now_ms();
         if (now >= next_tick) { /* timers */
@@ -372,6 +470,7 @@ int main(int argc, char **argv)
     }
     print_status(&f);
     for (int i = 0; i < f.opt.count; i++) dev_shutdown(&f.devs[i]);
+    for (int k = 0; k < f.link_count; k++) link_listener_close(f.links[k]);
     free(f.devs);
     close(f.epfd);
     mosquitto_lib_cleanup();
