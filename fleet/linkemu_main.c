@@ -48,12 +48,18 @@ static void usage(FILE *out)
             "options:\n"
             "  --upstream URL        where connections go: mqtt://host:port or tcp://host:port\n"
             "  --profile NAME        link profile (default lte); one of:\n");
-    for (size_t i = 0; i < n; i++)
-        fprintf(out, "                          %-10s %4u ms +%3u ms, down %6.3f Mbit/s, up %6.3f "
-                     "Mbit/s, buffer %3u KiB%s\n",
-                all[i].name, all[i].latency_ms, all[i].jitter_ms, all[i].down_bps / 1e6,
-                all[i].up_bps / 1e6, all[i].buffer_bytes / 1024u,
+    for (size_t i = 0; i < n; i++) {
+        if (link_profile_is_direct(&all[i])) {
+            fprintf(out, "                          %-10s no emulation\n", all[i].name);
+            continue;
+        }
+        fprintf(out, "                          %-10s %3u+%2u ms, %5llu/%5llu kbit/s, %3u KiB%s\n",
+                all[i].name, all[i].latency_ms, all[i].jitter_ms,
+                (unsigned long long)(all[i].down_bps / 1000u),
+                (unsigned long long)(all[i].up_bps / 1000u), all[i].buffer_bytes / 1024u,
                 all[i].mtbc_s > 0 ? ", cuts" : "");
+    }
+    fprintf(out, "                        (one-way latency+jitter, down/up rate, buffer)\n");
     fprintf(out,
             "  --latency-ms MS       override the one-way latency\n"
             "  --jitter-ms MS        override the jitter\n"
@@ -69,7 +75,8 @@ static void usage(FILE *out)
             "  --help                this text\n"
             "\n"
             "example:\n"
-            "  mqota-linkemu --upstream mqtt://127.0.0.1:1883 --profile gprs --port-file gprs.port\n");
+            "  mqota-linkemu --upstream mqtt://127.0.0.1:1883 --profile gprs \\\n"
+            "      --port-file gprs.port\n");
 }
 
 static int parse_u64(const char *flag, const char *s, uint64_t hi, uint64_t *out)

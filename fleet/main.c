@@ -108,6 +108,39 @@ static int parse_long(const char *flag, const char *s, long lo, long hi, long *o
     return 0;
 }
 
+/* Parse --link SPEC ("lte" or "lte:30,gprs:70") into profiles and percent shares.
+ * Returns how many, or exits with status 2 and a reason. */
+static int parse_link_spec(const char *spec, const link_profile_t **prof, int *share)
+{
+    char buf[256];
+    int n = 0, total = 0;
+    if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf)) goto bad;
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(item, ':');
+        long pct = 100;
+        if (colon) {
+            *colon = '\0';
+            if (parse_long("--link share", colon + 1, 1, 100, &pct)) exit(2);
+        } else if (strchr(spec, ',')) {
+            goto bad; /* a mix must give every share */
+        }
+        if (n == FLEET_LINK_MAX) goto bad;
+        if ((prof[n] = link_profile_find(item)) == NULL) {
+            fprintf(stderr, "mqota-fleet: --link: '%s' is not a profile (lan, wifi, lte, gprs, "
+                            "gprs-flaky)\n", item);
+            exit(2);
+        }
+        share[n++] = (int)pct;
+        total += (int)pct;
+    }
+    if (n > 0 && total == 100) return n;
+bad:
+    fprintf(stderr, "mqota-fleet: --link '%s' must be a profile or a mix like lte:30,gprs:70 "
+                    "whose shares add up to 100\n", spec);
+    exit(2);
+}
+
 /* Parse the command line into o. Returns 0, or exits with status 2 on a usage error. */
 static void parse_args(int argc, char **argv, fleet_opts_t *o)
 {
@@ -176,7 +209,13 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
             o->cut_at[o->cut_count++] = (double)v / 100.0;
             break;
         case O_FAILST: o->fail_self_test = optarg; break;
-        case O_LINK: o->link_spec = optarg; break;
+        case O_LINK: {
+            const link_profile_t *prof[FLEET_LINK_MAX];
+            int share[FLEET_LINK_MAX];
+            parse_link_spec(optarg, prof, share); /* exits on a bad spec */
+            o->link_spec = optarg;
+            break;
+        }
         case O_CRASH:
             if (parse_long("--crash-at", optarg, 1, 99, &v)) exit(2);
             o->crash_at = (double)v / 100.0;
@@ -237,39 +276,6 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
     }
 }
 
-/* Parse --link SPEC ("lte" or "lte:30,gprs:70") into profiles and percent shares.
- * Returns how many, or exits with status 2 and a reason. */
-static int parse_link_spec(const char *spec, const link_profile_t **prof, int *share)
-{
-    char buf[256];
-    int n = 0, total = 0;
-    if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf)) goto bad;
-    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item;
-         item = strtok_r(NULL, ",", &save)) {
-        char *colon = strchr(item, ':');
-        long pct = 100;
-        if (colon) {
-            *colon = '\0';
-            if (parse_long("--link share", colon + 1, 1, 100, &pct)) exit(2);
-        } else if (strchr(spec, ',')) {
-            goto bad; /* a mix must give every share */
-        }
-        if (n == FLEET_LINK_MAX) goto bad;
-        if ((prof[n] = link_profile_find(item)) == NULL) {
-            fprintf(stderr, "mqota-fleet: --link: '%s' is not a profile (lan, wifi, lte, gprs, "
-                            "gprs-flaky)\n", item);
-            exit(2);
-        }
-        share[n++] = (int)pct;
-        total += (int)pct;
-    }
-    if (n > 0 && total == 100) return n;
-bad:
-    fprintf(stderr, "mqota-fleet: --link '%s' must be a profile or a mix like lte:30,gprs:70 "
-                    "whose shares add up to 100\n", spec);
-    exit(2);
-}
-
 /* Create one emulated link per profile in --link (none for lan) and give every device its
  * link, deterministically by index: each device goes to the profile furthest behind its
  * share, so any prefix of the fleet is mixed like the whole. Returns 0 or -1. */
@@ -286,8 +292,6 @@ static int setup_links(fleet_t *f)
         if (l == NULL) return -1;
         f->links[f->link_count++] = l;
         port[k] = link_listener_port(l);
-        mqh_log(MQH_INFO, "link %s (%d%% of devices) on 127.0.0.1:%d", prof[k]->name, share[k],
-                port[k]);
     }
     for (int i = 0; i < f->opt.count; i++) {
         int best = 0;
@@ -301,6 +305,11 @@ static int setup_links(fleet_t *f)
         }
         given[best]++;
         f->devs[i].link_port = port[best];
+    }
+    for (int k = 0; k < n; k++) {
+        if (port[k]) mqh_log(MQH_INFO, "link %s: %d devices, through 127.0.0.1:%d",
+                             prof[k]->name, given[k], port[k]);
+        else mqh_log(MQH_INFO, "link %s: %d devices, direct", prof[k]->name, given[k]);
     }
     return 0;
 }
