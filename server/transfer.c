@@ -301,7 +301,9 @@ static int set_acked(transfer_t *t, uint32_t i, bool acked)
 }
 
 /*
- * Apply one ACK to t: chunks below base are written, sack bits say which of the next 64 are.
+ * Apply one ACK to t: chunks below base are written, sack bits say which of the 64 chunks
+ * after sack_base are (sack_base == base except on a multicast stream); what lies between
+ * base and sack_base keeps what earlier ACKs said.
  * Takes one RTT sample from the most recently sent chunk this ACK newly covers, if it was
  * sent only once. RESUMED or REQUEST makes every missing chunk of the window due now.
  */
@@ -318,7 +320,7 @@ static void apply_ack(transfer_t *t, const mqota_ack_t *a, uint64_t now_ms)
     for (uint32_t i = base; i < t->base; i++) set_acked(t, i, false);
     if (base < t->chunk_count) set_acked(t, base, false);
     for (uint32_t k = 0; k < MQOTA_SACK_BITS; k++) {
-        uint32_t i = base + 1u + k;
+        uint32_t i = a->sack_base + 1u + k;
         if (i >= t->chunk_count) break;
         bool bit = (a->sack >> k) & 1u;
         if (set_acked(t, i, bit) && (t->flags[i] & (CHUNK_EVER_SENT | CHUNK_RESENT)) ==
@@ -363,8 +365,9 @@ void transfer__handle_ack(mqotad_t *d, const char *device_id, const uint8_t *pay
         return;
     }
     uint64_t now = mqh_now_ms();
-    mqh_log(MQH_DEBUG, "ACK from %s: release %u base %u sack %016llx window %u flags 0x%02x",
-            device_id, a.release_id, a.base, (unsigned long long)a.sack, a.window, a.flags);
+    mqh_log(MQH_DEBUG, "ACK from %s: release %u base %u sack %u+%016llx high %u window %u flags 0x%02x",
+            device_id, a.release_id, a.base, a.sack_base, (unsigned long long)a.sack, a.high,
+            a.window, a.flags);
     transfer_t *t = find(d, device_id, a.release_id);
     if (!t) {
         db_target_t target;

@@ -122,6 +122,42 @@ static mqota_status_t build_topic(const mqota_agent_t *a, const char *leaf, char
 
 static const char *const topic_leaf[] = {"state", "online", "offer", "chunk", "ack"};
 
+/* Decimal digits of v into buf (at least 11 bytes), NUL-terminated. */
+static void u32_to_dec(uint32_t v, char *buf)
+{
+    char tmp[11];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0u);
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = tmp[n - 1u - i];
+    }
+    buf[n] = '\0';
+}
+
+/* <prefix>/stream/<release_id>: the multicast stream of the offer in progress. */
+static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size_t cap)
+{
+    char rel[11];
+    size_t pl = strlen(a->prefix);
+    u32_to_dec(a->offer.release_id, rel);
+    if (pl + 8u + strlen(rel) + 1u > cap) {
+        return MQOTA_ERR_NO_SPACE;
+    }
+    memcpy(buf, a->prefix, pl);
+    memcpy(buf + pl, "/stream/", 8u);
+    memcpy(buf + pl + 8u, rel, strlen(rel) + 1u);
+    return MQOTA_OK;
+}
+
+static bool is_stream_topic(const mqota_agent_t *a, const char *topic)
+{
+    char t[MQOTA_TOPIC_MAX];
+    return a->stream && build_stream_topic(a, t, sizeof(t)) == MQOTA_OK && strcmp(t, topic) == 0;
+}
+
 /* True if `topic` is exactly <prefix>/dev/<id>/<leaf>, compared without building it. */
 static bool topic_is(const mqota_agent_t *a, const char *topic, const char *leaf)
 {
@@ -153,11 +189,31 @@ static void set_state(mqota_agent_t *a, mqota_update_state_t st, mqota_reason_t 
 
 /* End the transfer in progress with `reason`. The old image keeps running; the progress record
  * is dropped so that a new offer starts clean. */
+/* Stop following the release's multicast stream, if we were. */
+static void leave_stream(mqota_agent_t *a)
+{
+    if (a->stream && a->connected && a->plat.unsubscribe != NULL &&
+        build_stream_topic(a, a->topic, sizeof(a->topic)) == MQOTA_OK) {
+        (void)a->plat.unsubscribe(a->plat.ctx, a->topic);
+    }
+    a->stream = false;
+}
+
+/* Follow the release's multicast stream. */
+static void join_stream(mqota_agent_t *a)
+{
+    a->stream = true;
+    if (a->connected && build_stream_topic(a, a->topic, sizeof(a->topic)) == MQOTA_OK) {
+        (void)a->plat.subscribe(a->plat.ctx, a->topic, 0);
+    }
+}
+
 static void fail(mqota_agent_t *a, mqota_reason_t reason)
 {
     MQOTA_LOG(1, "update of release %u failed: %s", (unsigned)a->target_release,
               mqota_reason_name(reason));
     (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
+    leave_stream(a);
     a->have_offer = false;
     a->ack_due = false;
     set_state(a, MQOTA_STATE_FAILED, reason);
@@ -346,8 +402,12 @@ static mqota_status_t publish_ack(mqota_agent_t *a, uint64_t now_ms)
     memset(&ack, 0, sizeof(ack));
     ack.release_id = a->offer.release_id;
     ack.base = a->base;
+    ack.high = a->high;
+    /* Describe the newest 64 chunks: on a stream they lie far beyond base. */
+    ack.sack_base = a->high > a->base + 1u + MQOTA_SACK_BITS ? a->high - 1u - MQOTA_SACK_BITS
+                                                              : a->base;
     for (uint32_t k = 0; k < MQOTA_SACK_BITS; k++) {
-        uint32_t i = a->base + 1u + k;
+        uint32_t i = ack.sack_base + 1u + k;
         if (i < a->chunk_count && bit_get(a, i)) {
             ack.sack |= (uint64_t)1u << k;
         }
@@ -367,6 +427,7 @@ static mqota_status_t publish_ack(mqota_agent_t *a, uint64_t now_ms)
     a->ack_due = false;
     a->ack_flags = 0;
     a->last_ack_ms = now_ms;
+    a->received_at_ack = a->received;
     return MQOTA_OK;
 }
 
@@ -390,8 +451,11 @@ static void start_transfer(mqota_agent_t *a)
     a->target_slot = (uint8_t)((a->running.running_slot + 1u) % a->running.slot_count);
     a->target_release = a->offer.release_id;
     a->have_offer = true;
+    leave_stream(a);
     a->base = 0;
     a->received = 0;
+    a->received_at_ack = 0;
+    a->high = 0;
     a->progress_bytes = 0;
     a->resumed = false;
     memset(a->bitmap, 0, sizeof(a->bitmap));
@@ -439,6 +503,7 @@ static void start_transfer(mqota_agent_t *a)
         bit_set(a, i);
     }
     a->received = a->base;
+    a->high = a->base;
     a->progress_bytes = a->base * cs;
     if (persist_progress(a) != MQOTA_OK) {
         fail(a, MQOTA_REASON_STORE);
@@ -447,6 +512,9 @@ static void start_transfer(mqota_agent_t *a)
     MQOTA_LOG(2, "release %u: %s at chunk %u of %u", (unsigned)a->offer.release_id,
               a->resumed ? "resuming" : "starting", (unsigned)a->base, (unsigned)a->chunk_count);
     set_state(a, MQOTA_STATE_OFFERED, MQOTA_REASON_NONE);
+    if ((a->offer.flags & MQOTA_OFFER_FLAG_STREAM) != 0u) {
+        join_stream(a);
+    }
     a->ack_due = true;
     a->ack_flags = a->resumed ? MQOTA_ACK_FLAG_RESUMED : 0u;
     if (a->received == a->chunk_count) {
@@ -464,6 +532,7 @@ static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, siz
         /* The server cleared the offer: the deployment ended or was cancelled. */
         if (transferring(a)) {
             (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
+            leave_stream(a);
             a->have_offer = false;
             set_state(a, MQOTA_STATE_IDLE, MQOTA_REASON_NONE);
             return MQOTA_OK;
@@ -550,6 +619,9 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
     }
     bit_set(a, c.index);
     a->received++;
+    if (c.index + 1u > a->high) {
+        a->high = c.index + 1u;
+    }
     a->progress_bytes += c.len;
     old_base = a->base;
     while (a->base < a->chunk_count && bit_get(a, a->base)) {
@@ -575,7 +647,7 @@ mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
         return MQOTA_ERR_ARG;
     }
     now_ms = agent->plat.now_ms(agent->plat.ctx);
-    if (topic_is(agent, topic, "chunk")) {
+    if (topic_is(agent, topic, "chunk") || is_stream_topic(agent, topic)) {
         return handle_chunk(agent, payload, len, now_ms);
     }
     if (topic_is(agent, topic, "offer")) {
@@ -630,6 +702,9 @@ mqota_status_t mqota_agent_on_connect(mqota_agent_t *agent)
         /* Whatever was in flight when the link dropped is lost: ask for it now. */
         a->ack_due = true;
         a->ack_flags |= MQOTA_ACK_FLAG_REQUEST;
+        if (a->stream) {
+            join_stream(a);
+        }
     }
     a->state_dirty = true;
     return publish_state(a, now_ms);
@@ -744,12 +819,22 @@ static void verify_step(mqota_agent_t *a)
 
 static void start_verify(mqota_agent_t *a)
 {
+    leave_stream(a);
     set_state(a, MQOTA_STATE_VERIFYING, MQOTA_REASON_NONE);
     a->verify_offset = 0;
     mqota_image_check_init(&a->check);
     if (a->plat.sha256_begin(a->plat.ctx) != 0) {
         fail(a, MQOTA_REASON_FLASH);
     }
+}
+
+/* On a multicast stream hundreds of devices acknowledge the same chunks: batch the ACKs
+ * (MQOTA_STREAM_ACK_CHUNKS new chunks or MQOTA_STREAM_ACK_MS) unless one is urgent. */
+static bool ack_can_wait(const mqota_agent_t *a, uint64_t now_ms)
+{
+    return a->stream && a->ack_flags == 0u && a->received != a->chunk_count &&
+           a->received - a->received_at_ack < MQOTA_STREAM_ACK_CHUNKS &&
+           now_ms - a->last_ack_ms < MQOTA_STREAM_ACK_MS;
 }
 
 mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
@@ -768,7 +853,7 @@ mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
             a->ack_due = true; /* stalled: ask for what is missing */
             a->ack_flags |= MQOTA_ACK_FLAG_REQUEST;
         }
-        if (a->connected && a->ack_due) {
+        if (a->connected && a->ack_due && !ack_can_wait(a, now_ms)) {
             (void)publish_ack(a, now_ms);
         }
         if (a->received == a->chunk_count) {
@@ -816,8 +901,11 @@ uint32_t mqota_agent_progress(const mqota_agent_t *agent)
 mqota_status_t mqota_agent_topic(const mqota_agent_t *agent, mqota_topic_t which, char *buf,
                                  size_t cap)
 {
-    if (agent == NULL || buf == NULL || (unsigned)which > (unsigned)MQOTA_TOPIC_ACK) {
+    if (agent == NULL || buf == NULL || (unsigned)which > (unsigned)MQOTA_TOPIC_STREAM) {
         return MQOTA_ERR_ARG;
+    }
+    if (which == MQOTA_TOPIC_STREAM) {
+        return build_stream_topic(agent, buf, cap);
     }
     return build_topic(agent, topic_leaf[which], buf, cap);
 }

@@ -430,7 +430,7 @@ mqota_status_t mqota_chunk_decode(const uint8_t *buf, size_t len, mqota_chunk_t 
 mqota_status_t mqota_ack_encode(const mqota_ack_t *ack, uint8_t *buf, size_t cap,
                                 size_t *out_len)
 {
-    if (ack == NULL || buf == NULL || out_len == NULL) {
+    if (ack == NULL || buf == NULL || out_len == NULL || ack->sack_base < ack->base) {
         return MQOTA_ERR_ARG;
     }
     if (cap < MQOTA_ACK_LEN) {
@@ -443,6 +443,8 @@ mqota_status_t mqota_ack_encode(const mqota_ack_t *ack, uint8_t *buf, size_t cap
     put_u16(buf + 20, ack->window);
     buf[22] = ack->flags;
     buf[23] = 0u; /* reserved */
+    put_u32(buf + 24, ack->sack_base);
+    put_u32(buf + 28, ack->high);
     *out_len = MQOTA_ACK_LEN;
     return MQOTA_OK;
 }
@@ -462,11 +464,16 @@ mqota_status_t mqota_ack_decode(const uint8_t *buf, size_t len, mqota_ack_t *ack
     if (len != MQOTA_ACK_LEN) {
         return len < MQOTA_ACK_LEN ? MQOTA_ERR_TRUNCATED : MQOTA_ERR_MALFORMED;
     }
+    if (get_u32(buf + 24) < get_u32(buf + 8)) {
+        return MQOTA_ERR_MALFORMED; /* sack_base below base */
+    }
     ack->release_id = get_u32(buf + 4);
     ack->base = get_u32(buf + 8);
     ack->sack = get_u64(buf + 12);
     ack->window = get_u16(buf + 20);
     ack->flags = buf[22];
     /* buf[23] is reserved and ignored */
+    ack->sack_base = get_u32(buf + 24);
+    ack->high = get_u32(buf + 28);
     return MQOTA_OK;
 }

@@ -73,7 +73,23 @@ static int f_publish(void *c, const char *t, const uint8_t *p, size_t l, int q, 
     e->retain = r;
     return 0;
 }
-static int f_subscribe(void *c, const char *t, int q) { (void)c; (void)t; (void)q; return 0; }
+static char subs[16][128];
+static int nsubs;
+static char unsubs[16][128];
+static int nunsubs;
+static int f_subscribe(void *c, const char *t, int q)
+{
+    (void)c;
+    (void)q;
+    if (nsubs < 16) snprintf(subs[nsubs++], sizeof(subs[0]), "%s", t);
+    return 0;
+}
+static int f_unsubscribe(void *c, const char *t)
+{
+    (void)c;
+    if (nunsubs < 16) snprintf(unsubs[nunsubs++], sizeof(unsubs[0]), "%s", t);
+    return 0;
+}
 static int f_running(void *c, mqota_running_t *o)
 {
     (void)c;
@@ -143,7 +159,7 @@ static int f_kv_set(void *c, const char *k, const void *b, size_t len)
     kv_entry_t *e = kv_find(k);
     for (int i = 0; !e && i < KV_MAX; i++)
         if (!dev.kv[i].used) e = &dev.kv[i];
-    assert_non_null(e);
+    if (e == NULL) return -1; /* the fake store is full */
     snprintf(e->key, sizeof(e->key), "%s", k);
     memcpy(e->val, b, len);
     e->len = len;
@@ -179,7 +195,8 @@ static int f_sha_finish(void *c, uint8_t o[32])
 static bool f_self_test(void *c) { (void)c; return dev.self_test_ok; }
 
 static const mqota_platform_t plat = {
-    .ctx = NULL, .publish = f_publish, .subscribe = f_subscribe, .running = f_running,
+    .ctx = NULL, .publish = f_publish, .subscribe = f_subscribe, .unsubscribe = f_unsubscribe,
+    .running = f_running,
     .slot_size = f_slot_size, .slot_begin = f_slot_begin, .slot_write = f_slot_write,
     .slot_read = f_slot_read, .slot_end = f_slot_end, .slot_set_boot = f_set_boot,
     .slot_state = f_slot_state, .slot_mark_valid = f_mark_valid,
@@ -190,7 +207,7 @@ static const mqota_platform_t plat = {
 
 static mqota_agent_t agent;
 
-#define CHUNK 4096u
+static uint32_t CHUNK = 4096u; /* chunk size of the offers the tests send */
 #define RELEASE 7u
 #define DEPLOYMENT 3u
 
@@ -206,11 +223,14 @@ static void boot(uint8_t running_slot, mqota_slot_state_t st)
     assert_int_equal(mqota_agent_init(&agent, &cfg, &plat, dev.now), MQOTA_OK);
 }
 
+static uint32_t offer_flags;
+
 static void offer_msg(uint8_t *buf, size_t *len, uint32_t release, uint32_t deployment,
                       const uint8_t sha[32], uint16_t chip)
 {
     mqota_offer_t o;
     memset(&o, 0, sizeof(o));
+    o.flags = offer_flags;
     o.release_id = release;
     o.deployment_id = deployment;
     o.image_size = (uint32_t)image_len;
@@ -234,9 +254,11 @@ static mqota_status_t send_offer(uint32_t release, uint32_t deployment, const ui
 
 static uint32_t chunk_count(void) { return (uint32_t)((image_len + CHUNK - 1) / CHUNK); }
 
+static const char *chunk_topic = "mqota/v1/dev/dev-1/chunk";
+
 static mqota_status_t send_chunk(uint32_t release, uint32_t index, int corrupt)
 {
-    static uint8_t buf[MQOTA_CHUNK_HEADER_LEN + CHUNK];
+    static uint8_t buf[MQOTA_CHUNK_HEADER_LEN + 4096u];
     uint32_t off = index * CHUNK;
     uint32_t len = (uint32_t)(image_len - off < CHUNK ? image_len - off : CHUNK);
     assert_int_equal(mqota_chunk_encode_header(release, index, image + off, len, buf, sizeof(buf)),
@@ -244,7 +266,7 @@ static mqota_status_t send_chunk(uint32_t release, uint32_t index, int corrupt)
     memcpy(buf + MQOTA_CHUNK_HEADER_LEN, image + off, len);
     if (corrupt) buf[MQOTA_CHUNK_HEADER_LEN + 5] ^= 0x01;
     mqota_status_t st =
-        mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/chunk", buf, MQOTA_CHUNK_HEADER_LEN + len);
+        mqota_agent_on_message(&agent, chunk_topic, buf, MQOTA_CHUNK_HEADER_LEN + len);
     return st;
 }
 
@@ -304,6 +326,7 @@ static int setup(void **state)
     memset(dev.slot, 0xFF, sizeof(dev.slot));
     dev.self_test_ok = true;
     dev.now = 1000;
+    nsubs = nunsubs = 0;
     return 0;
 }
 
@@ -679,6 +702,61 @@ static void test_empty_offer_cancels(void **state)
     assert_int_equal(send_chunk(RELEASE, 1, 0), MQOTA_ERR_STATE);
 }
 
+static void test_multicast_stream(void **state)
+{
+    (void)state;
+    offer_flags = MQOTA_OFFER_FLAG_STREAM;
+    CHUNK = 1024u; /* 122 chunks, enough to move sack_base */
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_OK);
+    assert_string_equal(subs[nsubs - 1], "mqota/v1/stream/7");
+    char t[128];
+    assert_int_equal(mqota_agent_topic(&agent, MQOTA_TOPIC_STREAM, t, sizeof(t)), MQOTA_OK);
+    assert_string_equal(t, "mqota/v1/stream/7");
+    run(1);
+    /* a stream for another release is not ours */
+    chunk_topic = "mqota/v1/stream/8";
+    assert_int_equal(send_chunk(RELEASE, 0, 0), MQOTA_IGNORED);
+    /* joined late: the stream is at chunk 20 */
+    chunk_topic = "mqota/v1/stream/7";
+    int acks = count_pubs("ack");
+    for (uint32_t i = 20; i < 27; i++) {
+        assert_int_equal(send_chunk(RELEASE, i, 0), MQOTA_OK);
+        run(1);
+    }
+    assert_int_equal(count_pubs("ack"), acks); /* 7 new chunks, 70 ms: batched */
+    send_chunk(RELEASE, 27, 0);
+    run(1);
+    assert_int_equal(count_pubs("ack"), acks + 1);
+    mqota_ack_t a = last_ack();
+    assert_int_equal(a.base, 0);
+    assert_int_equal(a.high, 28);
+    assert_int_equal(a.sack_base, 0);
+    assert_true(a.sack == (0xFFull << 19)); /* chunks 20..27 */
+    for (uint32_t i = 28; i < 100; i++) send_chunk(RELEASE, i, 0);
+    dev.now += MQOTA_STREAM_ACK_MS;
+    run(1);
+    a = last_ack();
+    assert_int_equal(a.high, 100);
+    assert_int_equal(a.sack_base, 100 - 65);
+    assert_true(a.sack == ~0ull); /* the newest 64 chunks, all written */
+    /* the rest: the stream wraps around, then unicast repairs of chunk 3 */
+    chunk_topic = "mqota/v1/stream/7";
+    for (uint32_t i = 100; i < chunk_count(); i++) send_chunk(RELEASE, i, 0);
+    for (uint32_t i = 0; i < 20; i++)
+        if (i != 3) send_chunk(RELEASE, i, 0);
+    chunk_topic = "mqota/v1/dev/dev-1/chunk";
+    assert_int_equal(send_chunk(RELEASE, 3, 0), MQOTA_OK);
+    run(20);
+    offer_flags = 0;
+    CHUNK = 4096u;
+    assert_int_equal(memcmp(dev.slot[1], image, image_len), 0);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    assert_int_equal(nunsubs, 1);
+    assert_string_equal(unsubs[0], "mqota/v1/stream/7");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -698,6 +776,7 @@ int main(void)
         cmocka_unit_test_setup(test_confirm_timeout, setup),
         cmocka_unit_test_setup(test_stall_sends_request, setup),
         cmocka_unit_test_setup(test_empty_offer_cancels, setup),
+        cmocka_unit_test_setup(test_multicast_stream, setup),
     };
     return cmocka_run_group_tests_name("agent", tests, load_image, free_image);
 }

@@ -104,7 +104,8 @@ static size_t encode_chunk(uint8_t *buf, uint32_t len)
 static size_t encode_ack(uint8_t *buf)
 {
     mqota_ack_t a = {.release_id = 9u, .base = 12u, .sack = 0x8000000000000005ull,
-                     .window = 16u, .flags = MQOTA_ACK_FLAG_REQUEST};
+                     .window = 16u, .flags = MQOTA_ACK_FLAG_REQUEST, .sack_base = 12u,
+                     .high = 77u};
     size_t n = 0;
     assert_int_equal(mqota_ack_encode(&a, buf, BIG, &n), MQOTA_OK);
     return n;
@@ -563,11 +564,13 @@ static void test_ack_round_trip(void **state)
     mqota_ack_t in = {.release_id = 0xA1B2C3D4u, .base = 0x01020304u,
                       .sack = 0x8877665544332211ull, .window = 0xBEEF,
                       .flags = MQOTA_ACK_FLAG_RESUMED | MQOTA_ACK_FLAG_COMPLETE |
-                               MQOTA_ACK_FLAG_REQUEST};
+                               MQOTA_ACK_FLAG_REQUEST,
+                      .sack_base = 0x01020310u, .high = 0x0A0B0C0Du};
     mqota_ack_t out;
-    const uint8_t want[24] = {0x4D, 0x51, 0x01, 0x04, 0xD4, 0xC3, 0xB2, 0xA1,
+    const uint8_t want[32] = {0x4D, 0x51, 0x01, 0x04, 0xD4, 0xC3, 0xB2, 0xA1,
                               0x04, 0x03, 0x02, 0x01, 0x11, 0x22, 0x33, 0x44,
-                              0x55, 0x66, 0x77, 0x88, 0xEF, 0xBE, 0x07, 0x00};
+                              0x55, 0x66, 0x77, 0x88, 0xEF, 0xBE, 0x07, 0x00,
+                              0x10, 0x03, 0x02, 0x01, 0x0D, 0x0C, 0x0B, 0x0A};
     size_t n = 0;
 
     (void)state;
@@ -581,13 +584,20 @@ static void test_ack_round_trip(void **state)
     assert_true(out.sack == in.sack);
     assert_int_equal(out.window, in.window);
     assert_int_equal(out.flags, in.flags);
+    assert_int_equal(out.sack_base, in.sack_base);
+    assert_int_equal(out.high, in.high);
     buf[23] = 0x99; /* reserved: ignored */
     assert_int_equal(mqota_ack_decode(buf, n, &out), MQOTA_OK);
+    buf[24] = 0x00; /* sack_base below base */
+    assert_int_equal(mqota_ack_decode(buf, n, &out), MQOTA_ERR_MALFORMED);
+    in.sack_base = in.base - 1u;
+    assert_int_equal(mqota_ack_encode(&in, buf, BIG, &n), MQOTA_ERR_ARG);
+    in.sack_base = in.base;
 
-    assert_int_equal(mqota_ack_encode(&in, buf, 23, &n), MQOTA_ERR_NO_SPACE);
+    assert_int_equal(mqota_ack_encode(&in, buf, MQOTA_ACK_LEN - 1u, &n), MQOTA_ERR_NO_SPACE);
     assert_int_equal(mqota_ack_encode(NULL, buf, BIG, &n), MQOTA_ERR_ARG);
     assert_int_equal(mqota_ack_encode(&in, buf, BIG, NULL), MQOTA_ERR_ARG);
-    assert_int_equal(mqota_ack_decode(buf, 24, NULL), MQOTA_ERR_ARG);
+    assert_int_equal(mqota_ack_decode(buf, MQOTA_ACK_LEN, NULL), MQOTA_ERR_ARG);
 }
 
 /* ---- Names -------------------------------------------------------------------------------- */

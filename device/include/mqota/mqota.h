@@ -96,6 +96,9 @@ typedef struct {
     uint32_t chunk_count;
     uint32_t base;            /* first chunk not written */
     uint32_t received;        /* chunks written */
+    uint32_t high;            /* 1 + highest chunk index written */
+    uint32_t received_at_ack; /* received when the last ACK went out */
+    bool stream;              /* the offer asked us to follow the release's multicast stream */
     uint32_t progress_bytes;  /* bytes written */
     uint64_t last_rx_ms;      /* time of the last chunk or offer */
     uint64_t last_ack_ms;     /* time of the last ACK sent */
@@ -115,7 +118,8 @@ typedef enum {
     MQOTA_TOPIC_ONLINE = 1, /**< <prefix>/dev/<id>/online */
     MQOTA_TOPIC_OFFER = 2,  /**< <prefix>/dev/<id>/offer */
     MQOTA_TOPIC_CHUNK = 3,  /**< <prefix>/dev/<id>/chunk */
-    MQOTA_TOPIC_ACK = 4     /**< <prefix>/dev/<id>/ack */
+    MQOTA_TOPIC_ACK = 4,    /**< <prefix>/dev/<id>/ack */
+    MQOTA_TOPIC_STREAM = 5  /**< <prefix>/stream/<release_id> of the offer in progress */
 } mqota_topic_t;
 
 /** Payloads of the online topic (ASCII, no NUL). "offline" is the last will. */
@@ -172,7 +176,9 @@ void mqota_agent_on_disconnect(mqota_agent_t *agent);
  * @param[in] payload Payload bytes (may be NULL if len is 0); not kept after return.
  * @param[in] len     Payload length in bytes.
  * @return MQOTA_OK, MQOTA_IGNORED (not an agent topic, stale release, empty offer),
- *         MQOTA_DUPLICATE (chunk already written), MQOTA_ERR_MALFORMED / MQOTA_ERR_CRC /
+ *         MQOTA_DUPLICATE (chunk already written; chunks come on the device's chunk topic
+ *         and, when the offer has MQOTA_OFFER_FLAG_STREAM, on the release's stream topic),
+ *         MQOTA_ERR_MALFORMED / MQOTA_ERR_CRC /
  *         MQOTA_ERR_TRUNCATED (bad chunk: dropped, it will be re-requested),
  *         MQOTA_ERR_RANGE (chunk index outside the image or the window), MQOTA_ERR_STATE
  *         (chunk with no transfer running), MQOTA_ERR_PLATFORM (flash write failed: the update

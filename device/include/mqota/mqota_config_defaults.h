@@ -49,6 +49,21 @@
 #endif
 
 /**
+ * @brief On a multicast stream the agent acknowledges at most every this many new chunks ...
+ * Default value: 8.
+ */
+#ifndef MQOTA_STREAM_ACK_CHUNKS
+#define MQOTA_STREAM_ACK_CHUNKS 8u
+#endif
+
+/**
+ * @brief ... or after this many milliseconds with something new. Default value: 200.
+ */
+#ifndef MQOTA_STREAM_ACK_MS
+#define MQOTA_STREAM_ACK_MS 200u
+#endif
+
+/**
  * @brief Milliseconds a freshly booted image may stay in pending-verify without reaching the
  *        broker before it is marked invalid and rolled back. 0 disables. Default value: 60000.
  */

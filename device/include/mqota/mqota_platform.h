@@ -58,6 +58,9 @@ typedef struct {
                    bool retain);
     /** Subscribe to `topic` with QoS 0 or 1. */
     int (*subscribe)(void *ctx, const char *topic, int qos);
+    /** Unsubscribe from `topic` (optional: NULL leaves the subscription until the session
+     *  ends; messages on it are then ignored). */
+    int (*unsubscribe)(void *ctx, const char *topic);
 
     /* ---- running image (required) ---- */
     /** Describe the running image and slot. */

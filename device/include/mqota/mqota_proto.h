@@ -14,6 +14,7 @@
  *   <prefix>/dev/<id>/offer   server -> device, OFFER, QoS 1, retained (empty payload clears it)
  *   <prefix>/dev/<id>/chunk   server -> device, CHUNK, QoS 0
  *   <prefix>/dev/<id>/ack     device -> server, ACK, QoS 0
+ *   <prefix>/stream/<release> server -> devices, CHUNK, QoS 0 (multicast stream of a release)
  */
 #ifndef MQOTA_PROTO_H
 #define MQOTA_PROTO_H
@@ -37,7 +38,7 @@ extern "C" {
 #define MQOTA_SHA256_LEN 32u       /**< Bytes of a SHA-256 digest. */
 
 #define MQOTA_CHUNK_HEADER_LEN 20u /**< Bytes before the data in a CHUNK message. */
-#define MQOTA_ACK_LEN 24u          /**< Bytes of an ACK message. */
+#define MQOTA_ACK_LEN 32u          /**< Bytes of an ACK message. */
 #define MQOTA_SACK_BITS 64u        /**< Chunks covered by the selective-ack bitmap. */
 
 /** Smallest and largest chunk size an offer may carry (bytes, powers of two). */
@@ -90,6 +91,10 @@ typedef struct {
     char release_version[MQOTA_STR_MAX + 1]; /**< Release version of the running image ("" if none) */
 } mqota_state_msg_t;
 
+/** Flags in mqota_offer_t.flags. */
+#define MQOTA_OFFER_FLAG_STREAM 0x00000001u /**< Also subscribe to the release's multicast
+                                                 stream topic <prefix>/stream/<release_id> */
+
 /**
  * @brief OFFER: the update manifest (server -> device), retained on the device's offer topic.
  */
@@ -101,7 +106,7 @@ typedef struct {
     uint16_t window;           /**< Server's window in chunks (the device uses min(this, its own)) */
     uint16_t chip_id;          /**< Chip the image is built for */
     uint32_t secure_version;   /**< Security version (anti-rollback), from esp_app_desc_t or release */
-    uint32_t flags;            /**< Reserved, 0 in v1 */
+    uint32_t flags;            /**< MQOTA_OFFER_FLAG_*; unknown bits are ignored */
     uint8_t sha256[MQOTA_SHA256_LEN]; /**< SHA-256 of the whole image file */
     char version[MQOTA_STR_MAX + 1];  /**< Release version (may differ from the descriptor's) */
     char project[MQOTA_STR_MAX + 1];  /**< Project name from the descriptor */
@@ -124,15 +129,21 @@ typedef struct {
  * @brief ACK: cumulative + selective acknowledgement (device -> server).
  *
  * `base` is the index of the first chunk not yet written: every chunk below it is written.
- * Bit k of `sack` (k = 0..63) set means chunk base + 1 + k is written too. An ACK is also the
- * device's request: the server may have chunks [base, base + window) in flight.
+ * Bit k of `sack` (k = 0..63) set means chunk sack_base + 1 + k is written too; the device is
+ * authoritative for those 64 chunks. In a unicast transfer sack_base == base; on a multicast
+ * stream, where chunks arrive far ahead of base, the device moves sack_base up to just below
+ * the newest chunks it wrote. `high` is one more than the highest chunk index written (0 if
+ * none). An ACK is also the device's request: the server may have chunks [base, base + window)
+ * in flight.
  */
 typedef struct {
     uint32_t release_id; /**< Release being transferred */
     uint32_t base;       /**< First chunk not yet written */
-    uint64_t sack;       /**< Selective ack bitmap for chunks base+1 .. base+64 */
+    uint64_t sack;       /**< Selective ack bitmap for chunks sack_base+1 .. sack_base+64 */
     uint16_t window;     /**< Chunks the device accepts in flight from base */
     uint8_t flags;       /**< MQOTA_ACK_FLAG_* */
+    uint32_t sack_base;  /**< Chunk before the first one sack describes; >= base */
+    uint32_t high;       /**< 1 + highest chunk index written, 0 if none */
 } mqota_ack_t;
 
 #define MQOTA_ACK_FLAG_RESUMED 0x01u  /**< base comes from persisted progress after a restart */
@@ -217,15 +228,15 @@ mqota_status_t mqota_chunk_decode(const uint8_t *buf, size_t len, mqota_chunk_t 
 
 /**
  * @brief Encode an ACK message (always MQOTA_ACK_LEN bytes).
- * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_NO_SPACE.
+ * @return MQOTA_OK, MQOTA_ERR_ARG (also sack_base < base), MQOTA_ERR_NO_SPACE.
  */
 mqota_status_t mqota_ack_encode(const mqota_ack_t *ack, uint8_t *buf, size_t cap,
                                 size_t *out_len);
 
 /**
  * @brief Decode an ACK message.
- * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (wrong length),
- *         MQOTA_ERR_VERSION, MQOTA_ERR_TYPE.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (wrong length,
+ *         sack_base < base), MQOTA_ERR_VERSION, MQOTA_ERR_TYPE.
  */
 mqota_status_t mqota_ack_decode(const uint8_t *buf, size_t len, mqota_ack_t *ack);
 
