@@ -5,9 +5,15 @@
  * The device drives the transfer: each ACK says which chunks are written (cumulative base +
  * 64-bit selective bitmap) and how many it accepts in flight. We keep per chunk an "acked"
  * bit, an "ever sent" bit and the time it was last sent, and publish every chunk of the
- * window [base, base + window) that is neither acked nor recently sent. A chunk not acked
- * within the retransmission timeout (RTO, adapted from round-trip samples of chunks sent
- * once, Karn's rule) is sent again by transfer__tick().
+ * window [base, base + window) that is not acked and not in flight.
+ *
+ * Loss recovery leans on ordered delivery (MQTT over TCP keeps one publisher's messages to one
+ * subscriber in order): when an ACK newly acknowledges a chunk, every chunk of the window sent
+ * before it and still not acknowledged was lost, and is sent again at once (fast retransmit).
+ * Tail loss is caught by one retransmission timer per transfer, restarted whenever an ACK
+ * acknowledges something new (RFC 6298 5.3), so chunks that are merely queued behind others
+ * on a slow link never time out while ACKs keep coming. The RTO follows round-trip samples
+ * of chunks sent once (Jacobson/Karels, Karn's rule).
  *
  * Release images are loaded from disk once and shared by every transfer of that release.
  */
@@ -21,9 +27,9 @@
 #include "deploy.h"
 #include "mqota/mqota_proto.h"
 
-#define RTO_INITIAL_MS 1000u
-#define RTO_MIN_MS 200u
-#define RTO_MAX_MS 10000u
+#define RTO_INITIAL_MS 3000u
+#define RTO_MIN_MS 1000u
+#define RTO_MAX_MS 30000u
 #define PERSIST_EVERY_MS 1000u
 #define SILENCE_DROP_MS 120000u /* free a transfer whose device said nothing for this long */
 
@@ -51,6 +57,9 @@ typedef struct transfer {
     uint32_t acked_count;
     uint8_t *flags;            /* CHUNK_* per chunk */
     uint32_t *sent_at;         /* ms since epoch_ms + 1 of the last send; 0: send now */
+    uint32_t *send_seq;        /* order of the last send of each chunk (1, 2, ...) */
+    uint32_t next_seq;
+    uint64_t progress_ms;      /* last time an ACK acknowledged something new (timer start) */
     uint64_t epoch_ms;
     uint64_t deadline_ms;      /* earliest retransmission in the window, 0: none */
     uint32_t srtt, rttvar, rto;
@@ -128,6 +137,7 @@ static void transfer_free(mqotad_t *d, transfer_t *t)
     image_put(d, t->img);
     free(t->flags);
     free(t->sent_at);
+    free(t->send_seq);
     free(t);
 }
 
@@ -195,7 +205,8 @@ static transfer_t *create(mqotad_t *d, const db_target_t *target, uint64_t now_m
     t->chunk_count = (t->img->size + t->chunk_size - 1) / t->chunk_size;
     t->flags = calloc(t->chunk_count ? t->chunk_count : 1, 1);
     t->sent_at = calloc(t->chunk_count ? t->chunk_count : 1, sizeof(uint32_t));
-    if (!t->flags || !t->sent_at) goto err;
+    t->send_seq = calloc(t->chunk_count ? t->chunk_count : 1, sizeof(uint32_t));
+    if (!t->flags || !t->sent_at || !t->send_seq) goto err;
     snprintf(t->topic, sizeof(t->topic), MQOTAD_TOPIC_PREFIX "%s/chunk", target->device_id);
     t->epoch_ms = now_ms;
     t->rto = RTO_INITIAL_MS;
@@ -238,35 +249,42 @@ static int send_chunk(mqotad_t *d, transfer_t *t, uint32_t i, uint64_t now_ms)
     }
     t->flags[i] |= CHUNK_EVER_SENT;
     t->sent_at[i] = now_ms > t->epoch_ms ? (uint32_t)(now_ms - t->epoch_ms) + 1u : 1u;
+    t->send_seq[i] = ++t->next_seq;
     t->dirty = true;
     return 0;
 }
 
-/*
- * Send every chunk of the window that is not acked and is either due now (sent_at 0) or
- * timed out, then recompute the transfer's earliest deadline.
- */
-static void pump(mqotad_t *d, transfer_t *t, uint64_t now_ms)
+/* The window [base, end) the device accepts now. */
+static uint32_t window_end(const transfer_t *t)
 {
     uint32_t win = t->dev_window < t->window ? t->dev_window : t->window;
     if (win == 0) win = 1;
     uint32_t end = t->base + win;
     if (end > t->chunk_count || end < t->base) end = t->chunk_count;
-    uint64_t deadline = 0;
+    return end;
+}
+
+/*
+ * Send every chunk of the window that is neither acked nor in flight (sent_at 0: never sent,
+ * or found lost), then arm the retransmission timer if anything is in flight.
+ */
+static void pump(mqotad_t *d, transfer_t *t, uint64_t now_ms)
+{
+    uint32_t end = window_end(t);
+    bool in_flight = false;
+    for (uint32_t i = t->base; i < end && !in_flight; i++)
+        in_flight = !(t->flags[i] & CHUNK_ACKED) && t->sent_at[i];
+    if (!in_flight) t->progress_ms = now_ms; /* the timer starts with the first chunk out */
+    bool blocked = false;
     for (uint32_t i = t->base; i < end; i++) {
         if (t->flags[i] & CHUNK_ACKED) continue;
-        uint64_t sent = t->sent_at[i] ? t->epoch_ms + t->sent_at[i] - 1u : 0;
-        if (!sent || now_ms >= sent + t->rto) {
-            if (send_chunk(d, t, i, now_ms) != 0) {
-                /* Not connected: try again in one RTO. */
-                deadline = now_ms + t->rto;
-                break;
-            }
-            sent = now_ms;
+        if (!t->sent_at[i] && send_chunk(d, t, i, now_ms) != 0) {
+            blocked = true; /* not connected: the timer retries */
+            break;
         }
-        if (!deadline || sent + t->rto < deadline) deadline = sent + t->rto;
+        if (t->sent_at[i]) in_flight = true;
     }
-    t->deadline_ms = deadline;
+    t->deadline_ms = in_flight || blocked ? t->progress_ms + t->rto : 0;
 }
 
 /* Jacobson/Karels estimator; rto = clamp(2 * srtt + 4 * rttvar, 200 ms, 10 s). */
@@ -311,9 +329,12 @@ static void apply_ack(transfer_t *t, const mqota_ack_t *a, uint64_t now_ms)
 {
     uint32_t base = a->base > t->chunk_count ? t->chunk_count : a->base;
     uint32_t newest = 0;
+    uint32_t newest_seq = 0; /* latest send among the chunks this ACK newly acknowledges */
     for (uint32_t i = t->base; i < base; i++) {
-        if (set_acked(t, i, true) && (t->flags[i] & (CHUNK_EVER_SENT | CHUNK_RESENT)) ==
-                                         CHUNK_EVER_SENT && t->sent_at[i] > newest)
+        if (!set_acked(t, i, true)) continue;
+        if (t->send_seq[i] > newest_seq) newest_seq = t->send_seq[i];
+        if ((t->flags[i] & (CHUNK_EVER_SENT | CHUNK_RESENT)) == CHUNK_EVER_SENT &&
+            t->sent_at[i] > newest)
             newest = t->sent_at[i];
     }
     /* The device went back (it lost progress): what it no longer has must be sent again. */
@@ -323,9 +344,21 @@ static void apply_ack(transfer_t *t, const mqota_ack_t *a, uint64_t now_ms)
         uint32_t i = a->sack_base + 1u + k;
         if (i >= t->chunk_count) break;
         bool bit = (a->sack >> k) & 1u;
-        if (set_acked(t, i, bit) && (t->flags[i] & (CHUNK_EVER_SENT | CHUNK_RESENT)) ==
-                                        CHUNK_EVER_SENT && t->sent_at[i] > newest)
+        if (!set_acked(t, i, bit)) continue;
+        if (t->send_seq[i] > newest_seq) newest_seq = t->send_seq[i];
+        if ((t->flags[i] & (CHUNK_EVER_SENT | CHUNK_RESENT)) == CHUNK_EVER_SENT &&
+            t->sent_at[i] > newest)
             newest = t->sent_at[i];
+    }
+    if (newest_seq) {
+        t->progress_ms = now_ms; /* restart the retransmission timer */
+        /* Ordered delivery: a chunk this ACK describes, sent before one it newly acknowledges
+         * and still missing, was lost on the way. Send it again now. */
+        for (uint32_t i = base; i < t->chunk_count && i <= a->sack_base + MQOTA_SACK_BITS; i++) {
+            if (i != base && i <= a->sack_base) continue; /* not described by this ACK */
+            if (!(t->flags[i] & CHUNK_ACKED) && t->sent_at[i] && t->send_seq[i] < newest_seq)
+                t->sent_at[i] = 0;
+        }
     }
     if (newest) {
         uint64_t sent = t->epoch_ms + newest - 1u;
@@ -417,8 +450,17 @@ void transfer__tick(mqotad_t *d, uint64_t now_ms)
             continue;
         }
         if (t->paused || !t->deadline_ms || now_ms < t->deadline_ms) continue;
-        pump(d, t, now_ms);
+        /* No progress for one RTO: the oldest chunk in flight is presumed lost (TCP's
+         * retransmission timeout). If others were lost too, the ACK for it shows them. */
+        uint32_t end = window_end(t), oldest = end;
+        for (uint32_t i = t->base; i < end; i++)
+            if (!(t->flags[i] & CHUNK_ACKED) && t->sent_at[i] &&
+                (oldest == end || t->send_seq[i] < t->send_seq[oldest]))
+                oldest = i;
+        if (oldest < end) t->sent_at[oldest] = 0;
         t->rto = t->rto * 2u > RTO_MAX_MS ? RTO_MAX_MS : t->rto * 2u;
+        t->progress_ms = now_ms;
+        pump(d, t, now_ms);
     }
 }
 
