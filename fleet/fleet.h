@@ -83,6 +83,7 @@ typedef struct fleet_dev {
     bool process_due;         /**< agent_process() after this loop turn */
     bool reboot_due;          /**< the agent asked for a restart */
     int cuts_done;
+    int logged_state;         /**< update state last logged, -1 before the first */
     int link_port;            /**< emulated link's listener on 127.0.0.1; 0 = the broker */
     /* statistics */
     uint32_t connects;

@@ -425,6 +425,7 @@ int main(int argc, char **argv)
         d->fleet = &f;
         d->index = i;
         d->fd = -1;
+        d->logged_state = -1;
         snprintf(d->id, sizeof(d->id), "%s%04d", f.opt.prefix, i + 1);
         snprintf(d->flash_path, sizeof(d->flash_path), "%s/%s.flash", f.opt.data_dir, d->id);
         if (access(d->flash_path, F_OK) != 0 && f.opt.image == NULL) {
