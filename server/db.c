@@ -49,6 +49,10 @@ static const char *const migrations[] = {
     " offer_window INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (deployment_id, device_id));"
     "CREATE INDEX targets_by_device ON deployment_targets(device_id, state);",
+    /* 1 -> 2: multicast streams: chunk bytes published on a release's stream for the
+     * deployment, and the offer's flags (MQOTA_OFFER_FLAG_STREAM) per target */
+    "ALTER TABLE deployments ADD COLUMN stream_bytes_sent INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE deployment_targets ADD COLUMN offer_flags INTEGER NOT NULL DEFAULT 0;",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -59,13 +63,13 @@ static const char *const migrations[] = {
     " secure_version, size, sha256, path, notes, created_at"
 #define TARGET_COLS "t.deployment_id, t.device_id, t.state, t.reason, t.progress," \
     " t.bytes_sent, t.bytes_resent, t.started_at, t.finished_at, t.chunk_size, t.offer_window," \
-    " d.release_id"
+    " d.release_id, t.offer_flags"
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
     S_DEV_GET, S_DEV_PUT, S_DEV_ONLINE, S_DEV_LIST,
     S_REL_INSERT, S_REL_GET, S_REL_BY_SHA, S_REL_LIST,
-    S_DEP_INSERT, S_DEP_GET, S_DEP_LIST, S_DEP_STATE, S_DEP_COUNTS,
+    S_DEP_INSERT, S_DEP_GET, S_DEP_LIST, S_DEP_STATE, S_DEP_COUNTS, S_DEP_STREAM_BYTES,
     S_TGT_INSERT, S_TGT_STATE, S_TGT_COUNTERS, S_TGT_PENDING, S_TGT_LIST, S_TGT_RUNNING,
     S_TGT_UNFINISHED,
     S_COUNT
@@ -93,16 +97,21 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_REL_BY_SHA] = "SELECT " RELEASE_COLS " FROM releases WHERE sha256 = ?1",
     [S_REL_LIST] = "SELECT " RELEASE_COLS " FROM releases ORDER BY id DESC",
     [S_DEP_INSERT] = "INSERT INTO deployments (release_id, created_at, state) VALUES (?1,?2,?3)",
-    [S_DEP_GET] = "SELECT id, release_id, created_at, state FROM deployments WHERE id = ?1",
-    [S_DEP_LIST] = "SELECT id, release_id, created_at, state FROM deployments ORDER BY id DESC",
+    [S_DEP_GET] = "SELECT id, release_id, created_at, state, stream_bytes_sent FROM deployments"
+                  " WHERE id = ?1",
+    [S_DEP_LIST] = "SELECT id, release_id, created_at, state, stream_bytes_sent FROM deployments"
+                   " ORDER BY id DESC",
     [S_DEP_STATE] = "UPDATE deployments SET state = ?2 WHERE id = ?1",
     [S_DEP_COUNTS] = "SELECT count(*), coalesce(sum(state='pending'),0),"
                      " coalesce(sum(state='active'),0), coalesce(sum(state='succeeded'),0),"
-                     " coalesce(sum(state='failed'),0), coalesce(sum(state='superseded'),0)"
+                     " coalesce(sum(state='failed'),0), coalesce(sum(state='superseded'),0),"
+                     " coalesce(sum(bytes_sent),0), coalesce(sum(bytes_resent),0)"
                      " FROM deployment_targets WHERE deployment_id = ?1",
+    [S_DEP_STREAM_BYTES] = "UPDATE deployments SET stream_bytes_sent = stream_bytes_sent + ?2"
+                           " WHERE id = ?1",
     [S_TGT_INSERT] = "INSERT INTO deployment_targets (deployment_id, device_id, state, reason,"
                      " progress, bytes_sent, bytes_resent, started_at, finished_at, chunk_size,"
-                     " offer_window) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+                     " offer_window, offer_flags) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
     [S_TGT_STATE] = "UPDATE deployment_targets SET state=?3, reason=?4, progress=?5,"
                     " started_at=?6, finished_at=?7 WHERE deployment_id=?1 AND device_id=?2",
     [S_TGT_COUNTERS] = "UPDATE deployment_targets SET progress=max(progress, ?3), bytes_sent=?4,"
@@ -424,6 +433,7 @@ static void read_deployment(sqlite3_stmt *s, db_deployment_t *d)
     d->release_id = sqlite3_column_int64(s, 1);
     d->created_at = sqlite3_column_int64(s, 2);
     copy_text(d->state, sizeof(d->state), s, 3);
+    d->stream_bytes_sent = sqlite3_column_int64(s, 4);
 }
 
 int db__deployment_insert(db_t *db, db_deployment_t *d)
@@ -490,12 +500,24 @@ int db__deployment_counts(db_t *db, int64_t id, db_counts_t *out)
         out->succeeded = sqlite3_column_int(s, 3);
         out->failed = sqlite3_column_int(s, 4);
         out->superseded = sqlite3_column_int(s, 5);
+        out->bytes_sent = sqlite3_column_int64(s, 6);
+        out->bytes_resent = sqlite3_column_int64(s, 7);
     } else {
         ret = fail(db, "count deployment targets");
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return ret;
+}
+
+/* Add bytes published on a multicast stream for the deployment (a delta, so that several
+ * streams and restarts only ever add). */
+int db__deployment_add_stream_bytes(db_t *db, int64_t id, int64_t bytes)
+{
+    sqlite3_stmt *s = db->st[S_DEP_STREAM_BYTES];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, bytes);
+    return exec_stmt(db, S_DEP_STREAM_BYTES, "add deployment stream bytes");
 }
 
 /* ---- deployment targets ---- */
@@ -515,6 +537,7 @@ static void read_target(sqlite3_stmt *s, db_target_t *t)
     t->chunk_size = (uint32_t)sqlite3_column_int64(s, 9);
     t->window = (uint32_t)sqlite3_column_int64(s, 10);
     t->release_id = sqlite3_column_int64(s, 11);
+    t->offer_flags = (uint32_t)sqlite3_column_int64(s, 12);
 }
 
 static int target_rows(db_t *db, int which, int (*cb)(void *ctx, const db_target_t *t),
@@ -533,6 +556,7 @@ static void bind_target(sqlite3_stmt *s, const db_target_t *t)
     sqlite3_bind_int64(s, 9, t->finished_at);
     sqlite3_bind_int64(s, 10, t->chunk_size);
     sqlite3_bind_int64(s, 11, t->window);
+    sqlite3_bind_int64(s, 12, t->offer_flags);
 }
 
 int db__target_insert(db_t *db, const db_target_t *t)

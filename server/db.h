@@ -56,6 +56,7 @@ typedef struct {
     int64_t release_id;
     int64_t created_at;
     char state[16];  /**< "running" or "finished" */
+    int64_t stream_bytes_sent; /**< Chunk data bytes published on the release's stream for it */
 } db_deployment_t;
 
 typedef struct {
@@ -69,10 +70,12 @@ typedef struct {
     uint32_t chunk_size; /**< Chunk size of the offer sent for this target */
     uint32_t window;     /**< Window of the offer sent for this target */
     int64_t release_id;  /**< Filled by lookups that join the deployment */
+    uint32_t offer_flags; /**< MQOTA_OFFER_FLAG_* of the offer sent for this target */
 } db_target_t;
 
 typedef struct {
     int total, pending, active, succeeded, failed, superseded;
+    int64_t bytes_sent, bytes_resent; /**< Sums of the targets' unicast byte counters */
 } db_counts_t;
 
 int db__open(db_t **out, const char *path);
@@ -97,6 +100,7 @@ int db__deployment_get(db_t *db, int64_t id, db_deployment_t *out);
 int db__deployment_list(db_t *db, int (*cb)(void *ctx, const db_deployment_t *d), void *ctx);
 int db__deployment_set_state(db_t *db, int64_t id, const char *state);
 int db__deployment_counts(db_t *db, int64_t id, db_counts_t *out);
+int db__deployment_add_stream_bytes(db_t *db, int64_t id, int64_t bytes);
 
 int db__target_insert(db_t *db, const db_target_t *t);
 int db__target_set_state(db_t *db, const db_target_t *t);

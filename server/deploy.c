@@ -28,16 +28,16 @@ static uint32_t pow2_floor(uint32_t v)
 }
 
 /*
- * Chunk size for a device: the smaller of --chunk-size and the device's limit, a power of two
- * >= 256 whose CHUNK message fits the broker's packet limit, then raised until the image
- * needs at most 4096 chunks (the device's bitmap limit wins over the other limits).
+ * Chunk size for messages on topic to a receiver accepting at most max_chunk (0: no limit):
+ * the smaller of --chunk-size and max_chunk, a power of two >= 256 whose CHUNK message fits
+ * the broker's packet limit, then raised until the image needs at most 4096 chunks (the
+ * device's bitmap limit wins over the other limits).
  */
-static uint32_t choose_chunk_size(mqotad_t *d, const db_device_t *dev, uint32_t image_size)
+static uint32_t chunk_size_for(mqotad_t *d, uint32_t max_chunk, const char *topic,
+                               uint32_t image_size)
 {
-    char topic[DB_ID_MAX + 32];
-    snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/chunk", dev->id);
     uint32_t cs = d->chunk_size;
-    if (dev->max_chunk && dev->max_chunk < cs) cs = dev->max_chunk;
+    if (max_chunk && max_chunk < cs) cs = max_chunk;
     cs = pow2_floor(cs ? cs : MQOTA_CHUNK_MIN);
     if (cs < MQOTA_CHUNK_MIN) cs = MQOTA_CHUNK_MIN;
     if (cs > MQOTA_CHUNK_MAX) cs = MQOTA_CHUNK_MAX;
@@ -45,6 +45,29 @@ static uint32_t choose_chunk_size(mqotad_t *d, const db_device_t *dev, uint32_t 
     while (cs > MQOTA_CHUNK_MIN && MQOTA_CHUNK_HEADER_LEN + cs > maxp) cs >>= 1;
     while (cs < MQOTA_CHUNK_MAX && (image_size + cs - 1u) / cs > MQOTAD_MAX_CHUNKS) cs <<= 1;
     return cs;
+}
+
+/* Chunk size for one device's own chunk topic. */
+static uint32_t choose_chunk_size(mqotad_t *d, const db_device_t *dev, uint32_t image_size)
+{
+    char topic[DB_ID_MAX + 32];
+    snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/chunk", dev->id);
+    return chunk_size_for(d, dev->max_chunk, topic, image_size);
+}
+
+/* The release-wide chunk size every member of the release's stream uses: what
+ * choose_chunk_size gives a device with the default limits, on the stream topic. */
+static uint32_t stream_chunk_size(mqotad_t *d, int64_t release_id, uint32_t image_size)
+{
+    char topic[64];
+    snprintf(topic, sizeof(topic), MQOTAD_STREAM_PREFIX "%lld", (long long)release_id);
+    return chunk_size_for(d, 0, topic, image_size);
+}
+
+/* Whether a device can follow the stream: it accepts the stream's chunk size. */
+static bool can_stream(const db_device_t *dev, uint32_t stream_cs)
+{
+    return !dev->max_chunk || dev->max_chunk >= stream_cs;
 }
 
 static uint32_t choose_window(mqotad_t *d, const db_device_t *dev)
@@ -67,6 +90,7 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
     o.window = (uint16_t)t->window;
     o.chip_id = r->chip_id;
     o.secure_version = r->secure_version;
+    o.flags = t->offer_flags;
     if (mqh_unhex(r->sha256, o.sha256, sizeof(o.sha256)) != 0) return -1;
     snprintf(o.version, sizeof(o.version), "%s", r->version);
     snprintf(o.project, sizeof(o.project), "%s", r->project);
@@ -85,8 +109,9 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
                 "published after the reconnect", t->device_id);
         return -1;
     }
-    mqh_log(MQH_INFO, "offered release %lld (%s) to %s: chunk %u, window %u",
-            (long long)r->id, r->version, t->device_id, t->chunk_size, t->window);
+    mqh_log(MQH_INFO, "offered release %lld (%s) to %s: chunk %u, window %u%s",
+            (long long)r->id, r->version, t->device_id, t->chunk_size, t->window,
+            (t->offer_flags & MQOTA_OFFER_FLAG_STREAM) ? ", stream" : "");
     return 0;
 }
 
@@ -236,6 +261,14 @@ deploy_result_t deploy__create(mqotad_t *d, int64_t release_id, const char *cons
         }
     }
 
+    /* With --multicast auto, devices that accept the release-wide chunk size follow the
+     * release's stream when there are at least two of them; the others get unicast offers. */
+    uint32_t stream_cs = stream_chunk_size(d, release_id, r->size);
+    size_t n_stream = 0;
+    for (size_t i = 0; d->multicast && i < devs.n; i++)
+        if (can_stream(&devs.items[i], stream_cs)) n_stream++;
+    bool stream = n_stream >= 2;
+
     /* 2. One transaction: the deployment, its targets, superseded older targets. */
     int64_t now = mqh_unix_now();
     targets = calloc(devs.n, sizeof(*targets));
@@ -254,14 +287,20 @@ deploy_result_t deploy__create(mqotad_t *d, int64_t release_id, const char *cons
         snprintf(t->device_id, sizeof(t->device_id), "%s", devs.items[i].id);
         snprintf(t->state, sizeof(t->state), "pending");
         snprintf(t->reason, sizeof(t->reason), "none");
-        t->chunk_size = choose_chunk_size(d, &devs.items[i], r->size);
+        if (stream && can_stream(&devs.items[i], stream_cs)) {
+            t->chunk_size = stream_cs;
+            t->offer_flags = MQOTA_OFFER_FLAG_STREAM;
+        } else {
+            t->chunk_size = choose_chunk_size(d, &devs.items[i], r->size);
+        }
         t->window = choose_window(d, &devs.items[i]);
         if (db__target_insert(d->db, t) != 0) goto db_err;
     }
     if (db__commit(d->db) != 0) goto db_err;
     in_tx = false;
-    mqh_log(MQH_INFO, "deployment %lld: release %lld (%s) to %zu device(s)", (long long)out->id,
-            (long long)release_id, r->version, devs.n);
+    mqh_log(MQH_INFO, "deployment %lld: release %lld (%s) to %zu device(s), %zu on the stream",
+            (long long)out->id, (long long)release_id, r->version, devs.n,
+            stream ? n_stream : 0);
 
     /* 3. Side effects after the commit: stale transfers go, offers are published. */
     for (size_t i = 0; i < devs.n; i++) {

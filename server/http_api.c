@@ -15,6 +15,7 @@
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_status.h"
 #include "release.h"
+#include "stream.h"
 #include "transfer.h"
 
 extern const char mqotad_dashboard_html[];
@@ -163,6 +164,10 @@ static cJSON *deployment_json(mqotad_t *d, const db_deployment_t *dep, bool with
     cJSON_AddNumberToObject(j, "failed", c.failed);
     cJSON_AddNumberToObject(j, "superseded", c.superseded);
     cJSON_AddNumberToObject(j, "image_size", r->size);
+    cJSON_AddNumberToObject(j, "stream_bytes_sent",
+                            (double)(dep->stream_bytes_sent +
+                                     stream__unflushed_bytes(d, dep->id)));
+    cJSON_AddNumberToObject(j, "unicast_bytes_sent", (double)c.bytes_sent);
     free(r);
     if (with_targets) {
         target_ctx_t tc = {d, cJSON_AddArrayToObject(j, "targets")};
@@ -185,6 +190,7 @@ static void get_health(mqotad_t *d, api_response_t *res)
     cJSON_AddBoolToObject(j, "embedded_broker", d->embedded_broker);
     cJSON_AddBoolToObject(j, "mqtt_connected", d->mqtt_connected);
     cJSON_AddNumberToObject(j, "transfers", transfer__count(d));
+    cJSON_AddNumberToObject(j, "streams", stream__count(d));
     set_json(res, 200, j);
 }
 

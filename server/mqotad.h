@@ -26,6 +26,7 @@ extern "C" {
 #define MQOTAD_VERSION "0.1.0" /* CMake passes the project version */
 #endif
 #define MQOTAD_TOPIC_PREFIX "mqota/v1/dev/"
+#define MQOTAD_STREAM_PREFIX "mqota/v1/stream/" /**< + decimal release id */
 /** Largest image accepted (the largest OTA slot of the default partition tables). */
 #define MQOTAD_MAX_IMAGE 1966080u
 /** Most chunks a device's bitmap can track. */
@@ -34,6 +35,7 @@ extern "C" {
 struct mosquitto;
 struct MHD_Daemon;
 struct transfers;
+struct streams;
 
 typedef struct mqotad {
     /* ---- options (options.c) ---- */
@@ -45,6 +47,8 @@ typedef struct mqotad {
     int mqtt_version;          /**< 5 or 311 */
     uint32_t chunk_size;
     uint32_t window;
+    bool multicast;            /**< --multicast auto: offers of a release to >= 2 devices stream */
+    uint32_t stream_window;    /**< --stream-window: unconfirmed stream sends, 1..64 */
     int log_level;
 
     /* ---- embedded broker (broker.c) ---- */
@@ -68,6 +72,7 @@ typedef struct mqotad {
     /* ---- store and engine ---- */
     db_t *db;
     struct transfers *xfers;
+    struct streams *streams;
 } mqotad_t;
 
 /* options.c: 0 run, 1 --help printed (exit 0), 2 bad usage (message printed, exit 2). */

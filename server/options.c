@@ -13,6 +13,7 @@
 static const char usage[] =
     "usage: mqotad --data DIR [--broker mqtt://host:port] [--http ADDR:PORT]\n"
     "              [--mqtt-version 5|311] [--chunk-size BYTES] [--window N]\n"
+    "              [--multicast auto|off] [--stream-window N]\n"
     "              [--log-level error|warn|info|debug] [--help]\n"
     "\n"
     "  --data DIR          directory for the database, release files and state (required)\n"
@@ -21,6 +22,9 @@ static const char usage[] =
     "  --mqtt-version V    5 (default) or 311\n"
     "  --chunk-size BYTES  largest chunk offered to devices (default 4096)\n"
     "  --window N          most chunks in flight per device (default 16)\n"
+    "  --multicast M       auto (default): a deployment of a release to 2 or more devices\n"
+    "                      publishes each chunk once on the release's stream; off: unicast only\n"
+    "  --stream-window N   most unconfirmed chunks on a stream (default 32, at most 64)\n"
     "  --log-level L       error, warn, info (default) or debug\n"
     "\n"
     "mqotad writes DIR/http.url, DIR/broker.url and DIR/mqotad.pid when it is ready.\n";
@@ -62,6 +66,8 @@ int options__parse(mqotad_t *d, int argc, char **argv)
     d->mqtt_version = 5;
     d->chunk_size = 4096;
     d->window = 16;
+    d->multicast = true;
+    d->stream_window = 32;
     d->log_level = MQH_INFO;
     d->embedded_broker = true;
     d->data_dir[0] = '\0';
@@ -88,7 +94,8 @@ int options__parse(mqotad_t *d, int argc, char **argv)
         }
         if (strcmp(name, "--data") && strcmp(name, "--broker") && strcmp(name, "--http") &&
             strcmp(name, "--mqtt-version") && strcmp(name, "--chunk-size") &&
-            strcmp(name, "--window") && strcmp(name, "--log-level")) {
+            strcmp(name, "--window") && strcmp(name, "--log-level") &&
+            strcmp(name, "--multicast") && strcmp(name, "--stream-window")) {
             fprintf(stderr, "mqotad: unknown option '%s'; see mqotad --help.\n", name);
             return 2;
         }
@@ -146,6 +153,23 @@ int options__parse(mqotad_t *d, int argc, char **argv)
                 return 2;
             }
             d->window = (uint32_t)v;
+        } else if (strcmp(name, "--multicast") == 0) {
+            if (strcmp(val, "auto") == 0) {
+                d->multicast = true;
+            } else if (strcmp(val, "off") == 0) {
+                d->multicast = false;
+            } else {
+                fprintf(stderr, "mqotad: --multicast '%s' must be auto or off.\n", val);
+                return 2;
+            }
+        } else if (strcmp(name, "--stream-window") == 0) {
+            long v = parse_num(val, 1, 64);
+            if (v < 0) {
+                fprintf(stderr, "mqotad: --stream-window '%s' must be a whole number from 1 "
+                        "to 64.\n", val);
+                return 2;
+            }
+            d->stream_window = (uint32_t)v;
         } else if (strcmp(name, "--log-level") == 0) {
             static const char *const levels[] = {"error", "warn", "info", "debug"};
             int lv = -1;

@@ -16,6 +16,12 @@
  * of chunks sent once (Jacobson/Karels, Karn's rule).
  *
  * Release images are loaded from disk once and shared by every transfer of that release.
+ *
+ * A transfer whose offer carried the stream flag joins its release's multicast stream
+ * (stream.c). While the stream sends, this engine only repairs for that device: the stream's
+ * sends are recorded here like our own, so a chunk is sent again by unicast only once it is
+ * found lost (fast retransmit, the timer, REQUEST/RESUMED); chunks the stream has not sent to
+ * the device yet wait for the stream's cursor instead of being sent by unicast.
  */
 #include "transfer.h"
 
@@ -26,49 +32,14 @@
 
 #include "deploy.h"
 #include "mqota/mqota_proto.h"
+#include "stream.h"
+#include "transfer_int.h"
 
 #define RTO_INITIAL_MS 3000u
 #define RTO_MIN_MS 1000u
 #define RTO_MAX_MS 30000u
 #define PERSIST_EVERY_MS 1000u
 #define SILENCE_DROP_MS 120000u /* free a transfer whose device said nothing for this long */
-
-#define CHUNK_ACKED 0x01u
-#define CHUNK_EVER_SENT 0x02u
-#define CHUNK_RESENT 0x04u
-
-typedef struct image {
-    struct image *next;
-    int64_t release_id;
-    uint8_t *data;
-    uint32_t size;
-    int refs;
-} image_t;
-
-typedef struct transfer {
-    struct transfer *next;
-    db_target_t target;        /* deployment, device, counters (persisted) */
-    image_t *img;
-    char topic[DB_ID_MAX + 32];
-    uint32_t chunk_size, chunk_count;
-    uint32_t window;           /* the offer's window */
-    uint32_t dev_window;       /* the window of the device's last ACK */
-    uint32_t base;
-    uint32_t acked_count;
-    uint8_t *flags;            /* CHUNK_* per chunk */
-    uint32_t *sent_at;         /* ms since epoch_ms + 1 of the last send; 0: send now */
-    uint32_t *send_seq;        /* order of the last send of each chunk (1, 2, ...) */
-    uint32_t next_seq;
-    uint64_t progress_ms;      /* last time an ACK acknowledged something new (timer start) */
-    uint64_t epoch_ms;
-    uint64_t deadline_ms;      /* earliest retransmission in the window, 0: none */
-    uint32_t srtt, rttvar, rto;
-    bool have_rtt;
-    bool paused;               /* the device went offline: send nothing until its next ACK */
-    bool dirty;
-    uint64_t last_persist_ms;
-    uint64_t last_ack_ms;
-} transfer_t;
 
 struct transfers {
     transfer_t *list;
@@ -79,7 +50,8 @@ struct transfers {
 int transfer__init(mqotad_t *d)
 {
     d->xfers = calloc(1, sizeof(*d->xfers));
-    return d->xfers ? 0 : -1;
+    if (!d->xfers) return -1;
+    return stream__init(d);
 }
 
 static void image_put(mqotad_t *d, image_t *img)
@@ -134,6 +106,7 @@ err:
 
 static void transfer_free(mqotad_t *d, transfer_t *t)
 {
+    stream__leave(d, t);
     image_put(d, t->img);
     free(t->flags);
     free(t->sent_at);
@@ -168,11 +141,14 @@ void transfer__cleanup(mqotad_t *d)
 {
     if (!d->xfers) return;
     transfer__persist(d, mqh_now_ms(), true);
+    /* Paused: a stream losing members does not hand the rest to unicast on the way out. */
+    for (transfer_t *t = d->xfers->list; t; t = t->next) t->paused = true;
     while (d->xfers->list) {
         transfer_t *t = d->xfers->list;
         d->xfers->list = t->next;
         transfer_free(d, t);
     }
+    if (d->streams) stream__cleanup(d);
     free(d->xfers);
     d->xfers = NULL;
 }
@@ -222,11 +198,37 @@ err:
     return NULL;
 }
 
-static uint32_t chunk_len(const transfer_t *t, uint32_t i)
+uint32_t transfer__chunk_len(const transfer_t *t, uint32_t i)
 {
     uint32_t off = i * t->chunk_size;
     uint32_t left = t->img->size - off;
     return left < t->chunk_size ? left : t->chunk_size;
+}
+
+static uint32_t chunk_len(const transfer_t *t, uint32_t i) { return transfer__chunk_len(t, i); }
+
+/* Flags, sent time and send order of chunk i after a send at now_ms. */
+static void mark_sent(transfer_t *t, uint32_t i, uint64_t now_ms)
+{
+    if (t->flags[i] & CHUNK_EVER_SENT) t->flags[i] |= CHUNK_RESENT;
+    t->flags[i] |= CHUNK_EVER_SENT;
+    t->sent_at[i] = now_ms > t->epoch_ms ? (uint32_t)(now_ms - t->epoch_ms) + 1u : 1u;
+    t->send_seq[i] = ++t->next_seq;
+}
+
+void transfer__mark_sent(transfer_t *t, uint32_t i, uint64_t now_ms)
+{
+    mark_sent(t, i, now_ms);
+    if (!t->deadline_ms) {
+        t->progress_ms = now_ms; /* the timer starts with the first chunk out */
+        t->deadline_ms = now_ms + t->rto;
+    }
+}
+
+uint64_t transfer__silent_ms(const transfer_t *t, uint64_t now_ms)
+{
+    uint64_t heard = t->last_ack_ms ? t->last_ack_ms : t->epoch_ms;
+    return now_ms > heard ? now_ms - heard : 0;
 }
 
 /* Publish chunk i. Returns -1 if it could not be handed to the MQTT client. */
@@ -245,18 +247,23 @@ static int send_chunk(mqotad_t *d, transfer_t *t, uint32_t i, uint64_t now_ms)
         mqh_log(MQH_DEBUG, "%s: chunk %u sent again (base %u, rto %u ms)", t->target.device_id,
                 i, t->base, t->rto);
         t->target.bytes_resent += len;
-        t->flags[i] |= CHUNK_RESENT;
     }
-    t->flags[i] |= CHUNK_EVER_SENT;
-    t->sent_at[i] = now_ms > t->epoch_ms ? (uint32_t)(now_ms - t->epoch_ms) + 1u : 1u;
-    t->send_seq[i] = ++t->next_seq;
+    mark_sent(t, i, now_ms);
     t->dirty = true;
     return 0;
 }
 
-/* The window [base, end) the device accepts now. */
+static uint32_t device_window(const transfer_t *t)
+{
+    uint32_t win = t->dev_window < t->window ? t->dev_window : t->window;
+    return win ? win : 1;
+}
+
+/* The window [base, end) the device accepts now; for a member of a sending stream every
+ * chunk from base (the stream's sends lie anywhere). */
 static uint32_t window_end(const transfer_t *t)
 {
+    if (stream__repair_only(t)) return t->chunk_count;
     uint32_t win = t->dev_window < t->window ? t->dev_window : t->window;
     if (win == 0) win = 1;
     uint32_t end = t->base + win;
@@ -271,6 +278,8 @@ static uint32_t window_end(const transfer_t *t)
 static void pump(mqotad_t *d, transfer_t *t, uint64_t now_ms)
 {
     uint32_t end = window_end(t);
+    bool repair_only = stream__repair_only(t);
+    uint32_t budget = repair_only ? device_window(t) : end - t->base;
     bool in_flight = false;
     for (uint32_t i = t->base; i < end && !in_flight; i++)
         in_flight = !(t->flags[i] & CHUNK_ACKED) && t->sent_at[i];
@@ -278,14 +287,22 @@ static void pump(mqotad_t *d, transfer_t *t, uint64_t now_ms)
     bool blocked = false;
     for (uint32_t i = t->base; i < end; i++) {
         if (t->flags[i] & CHUNK_ACKED) continue;
-        if (!t->sent_at[i] && send_chunk(d, t, i, now_ms) != 0) {
-            blocked = true; /* not connected: the timer retries */
-            break;
+        /* On a sending stream, a chunk never sent to this device waits for the stream;
+         * at most one device window of repairs goes out per call (the ACKs clock the rest). */
+        bool due = !t->sent_at[i] && (!repair_only || (t->flags[i] & CHUNK_EVER_SENT));
+        if (due && budget > 0) {
+            if (send_chunk(d, t, i, now_ms) != 0) {
+                blocked = true; /* not connected: the timer retries */
+                break;
+            }
+            budget--;
         }
         if (t->sent_at[i]) in_flight = true;
     }
     t->deadline_ms = in_flight || blocked ? t->progress_ms + t->rto : 0;
 }
+
+void transfer__pump(mqotad_t *d, transfer_t *t, uint64_t now_ms) { pump(d, t, now_ms); }
 
 /* Jacobson/Karels estimator; rto = clamp(2 * srtt + 4 * rttvar, 200 ms, 10 s). */
 static void rtt_sample(transfer_t *t, uint32_t r)
@@ -311,10 +328,12 @@ static int set_acked(transfer_t *t, uint32_t i, bool acked)
     if (acked) {
         t->flags[i] |= CHUNK_ACKED;
         t->acked_count++;
+        stream__chunk_acked(t, i, true);
         return 1;
     }
     t->flags[i] &= (uint8_t)~CHUNK_ACKED;
     t->acked_count--;
+    stream__chunk_acked(t, i, false);
     return 0;
 }
 
@@ -323,7 +342,9 @@ static int set_acked(transfer_t *t, uint32_t i, bool acked)
  * after sack_base are (sack_base == base except on a multicast stream); what lies between
  * base and sack_base keeps what earlier ACKs said.
  * Takes one RTT sample from the most recently sent chunk this ACK newly covers, if it was
- * sent only once. RESUMED or REQUEST makes every missing chunk of the window due now.
+ * sent only once. RESUMED or REQUEST makes every missing chunk of the window due now; for a
+ * member of a sending stream, every missing chunk already sent to it (the stream's cycles
+ * bring the others).
  */
 static void apply_ack(transfer_t *t, const mqota_ack_t *a, uint64_t now_ms)
 {
@@ -366,7 +387,11 @@ static void apply_ack(transfer_t *t, const mqota_ack_t *a, uint64_t now_ms)
     }
     t->base = base;
     t->dev_window = a->window ? a->window : t->window;
-    if (a->flags & (MQOTA_ACK_FLAG_RESUMED | MQOTA_ACK_FLAG_REQUEST)) {
+    if ((a->flags & (MQOTA_ACK_FLAG_RESUMED | MQOTA_ACK_FLAG_REQUEST)) &&
+        stream__repair_only(t)) {
+        for (uint32_t i = base; i < t->chunk_count; i++)
+            if (!(t->flags[i] & CHUNK_ACKED) && (t->flags[i] & CHUNK_EVER_SENT)) t->sent_at[i] = 0;
+    } else if (a->flags & (MQOTA_ACK_FLAG_RESUMED | MQOTA_ACK_FLAG_REQUEST)) {
         uint32_t end = base + t->dev_window;
         for (uint32_t i = base; i < end && i < t->chunk_count; i++)
             if (!(t->flags[i] & CHUNK_ACKED)) t->sent_at[i] = 0;
@@ -430,6 +455,10 @@ void transfer__handle_ack(mqotad_t *d, const char *device_id, const uint8_t *pay
         transfer_remove(d, t);
         return;
     }
+    if (t->target.offer_flags & MQOTA_OFFER_FLAG_STREAM) {
+        stream__join(d, t, now);
+        stream__after_ack(d, t, now);
+    }
     pump(d, t, now);
 }
 
@@ -442,8 +471,7 @@ void transfer__tick(mqotad_t *d, uint64_t now_ms)
     transfer_t *t = d->xfers->list, *next;
     for (; t; t = next) {
         next = t->next;
-        uint64_t heard = t->last_ack_ms ? t->last_ack_ms : t->epoch_ms;
-        if (now_ms > heard && now_ms - heard > SILENCE_DROP_MS) {
+        if (transfer__silent_ms(t, now_ms) > SILENCE_DROP_MS) {
             mqh_log(MQH_INFO, "device %s silent for %u s; pausing its transfer until it asks "
                     "again", t->target.device_id, SILENCE_DROP_MS / 1000u);
             transfer_remove(d, t);
@@ -462,6 +490,7 @@ void transfer__tick(mqotad_t *d, uint64_t now_ms)
         t->progress_ms = now_ms;
         pump(d, t, now_ms);
     }
+    stream__tick(d, now_ms);
 }
 
 void transfer__persist(mqotad_t *d, uint64_t now_ms, bool force)
@@ -476,6 +505,7 @@ void transfer__persist(mqotad_t *d, uint64_t now_ms, bool force)
         persist_one(d, t, now_ms);
     }
     if (open && db__commit(d->db) != 0) db__rollback(d->db);
+    stream__persist(d, now_ms, force);
 }
 
 void transfer__drop_device(mqotad_t *d, const char *device_id)

@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stream.c - multicast streams: one publish per chunk for every device taking a release.
+ *
+ * A stream walks the release's chunks with a cyclic cursor and publishes, on
+ * mqota/v1/stream/<release_id>, the next chunk that at least one live member has not
+ * acknowledged; chunks nobody lacks are skipped, and after the last chunk the cursor wraps to
+ * 0 (a new cycle) for members that joined late or lost chunks.
+ *
+ * Pacing is clocked by the members' ACKs so that the broker's per-subscriber queues stay
+ * bounded: at most --stream-window sends are "unconfirmed". Each send takes an in-flight slot
+ * holding the number of live members that lacked the chunk when it went out; a member's ACK
+ * that newly covers the chunk decrements it, and the slot frees at zero or once it is older
+ * than the stream RTO (the largest RTO of the live members, at least 1 s; laggards are
+ * repaired by unicast later). A member silent for more than 3 x its RTO (or offline) is
+ * stalled: not counted in new slots, so one dead device cannot hold the wave.
+ *
+ * Every stream send is stamped into each lacking member's transfer as a send, so a member's
+ * own engine (transfer.c) only repairs what the stream sent it more than one RTO ago.
+ * A new stream first gathers its members (until none joined for 200 ms, at most 2 s), then
+ * sends; with fewer than two live members it is quiet and members are served by unicast.
+ */
+#include "stream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mqota/mqota_proto.h"
+
+#define STREAM_MAX_WINDOW 64u       /* in-flight slots: one bit each in a member's mask */
+#define STREAM_RTO_MIN_MS 1000u
+#define STALL_RTOS 3u               /* silent for this many RTOs: stalled */
+#define RESCAN_MS 50u               /* nothing to send: look again after this (or a kick) */
+#define PERSIST_EVERY_MS 1000u
+#define GATHER_QUIET_MS 200u        /* a new stream starts once no member joined for this long */
+#define GATHER_MAX_MS 2000u         /* ... or this long after its first member */
+
+typedef struct {
+    uint32_t index;   /* chunk sent */
+    uint32_t lack;    /* live members that lacked it at send time and have not acked it */
+    uint64_t sent_ms;
+    bool used;
+} inflight_t;
+
+typedef struct stream {
+    struct stream *next;
+    int64_t release_id;
+    char topic[48];
+    uint32_t chunk_size, chunk_count;
+    transfer_t **members;
+    size_t n_members, cap;
+    bool *stalled;           /* per member slot, refreshed before each round of sends */
+    uint16_t *have;          /* per chunk: members whose ACKs cover it */
+    uint64_t *sent_ms;       /* per chunk: time of the last stream send, 0: never */
+    uint32_t cursor;         /* next chunk index to consider */
+    uint32_t cycle;          /* times the cursor wrapped */
+    inflight_t slot[STREAM_MAX_WINDOW];
+    uint32_t inflight;
+    uint32_t live;           /* members not stalled */
+    bool started;            /* the gathering of the first members is over */
+    bool streaming;          /* gathering, or live >= 2: members only repair */
+    bool kick;               /* something changed: look for a chunk to send at once */
+    uint64_t idle_until_ms;
+    uint64_t created_ms;
+    uint64_t last_join_ms;
+    int64_t bytes_sent;
+    uint32_t sends;
+} stream_t;
+
+/* Stream bytes of one deployment or release: total, and the part not yet in the database. */
+typedef struct acct {
+    struct acct *next;
+    int64_t id;
+    int64_t total, unflushed;
+    uint64_t seq;     /* the send last counted here */
+} acct_t;
+
+struct streams {
+    stream_t *list;
+    acct_t *deployments;
+    acct_t *releases;
+    uint64_t last_persist_ms;
+    uint64_t seq;     /* stream sends so far, all streams */
+    uint8_t buf[MQOTA_CHUNK_HEADER_LEN + MQOTA_CHUNK_MAX];
+};
+
+int stream__init(mqotad_t *d)
+{
+    d->streams = calloc(1, sizeof(*d->streams));
+    return d->streams ? 0 : -1;
+}
+
+static void acct_free(acct_t *a)
+{
+    while (a) {
+        acct_t *n = a->next;
+        free(a);
+        a = n;
+    }
+}
+
+void stream__cleanup(mqotad_t *d)
+{
+    if (!d->streams) return;
+    stream__persist(d, mqh_now_ms(), true);
+    /* Members leave (and the last frees its stream) when transfer.c frees them. */
+    acct_free(d->streams->deployments);
+    acct_free(d->streams->releases);
+    free(d->streams);
+    d->streams = NULL;
+}
+
+/* The counter of id in list, created at zero. NULL when out of memory. */
+static acct_t *acct_get(acct_t **list, int64_t id)
+{
+    for (acct_t *a = *list; a; a = a->next)
+        if (a->id == id) return a;
+    acct_t *a = calloc(1, sizeof(*a));
+    if (!a) return NULL;
+    a->id = id;
+    a->next = *list;
+    *list = a;
+    return a;
+}
+
+static bool acked(const transfer_t *t, uint32_t i) { return (t->flags[i] & CHUNK_ACKED) != 0; }
+
+static bool is_stalled(const transfer_t *t, uint64_t now_ms)
+{
+    return t->paused || transfer__silent_ms(t, now_ms) > (uint64_t)STALL_RTOS * t->rto;
+}
+
+/* Refresh the members' stalled flags and the live count; returns the stream RTO. When the
+ * stream stops sending, its members' engines are kicked to serve them by unicast. */
+static uint32_t refresh(mqotad_t *d, stream_t *s, uint64_t now_ms)
+{
+    uint32_t rto = STREAM_RTO_MIN_MS, live = 0;
+    for (size_t k = 0; k < s->n_members; k++) {
+        transfer_t *t = s->members[k];
+        s->stalled[k] = is_stalled(t, now_ms);
+        if (s->stalled[k]) continue;
+        live++;
+        if (t->rto > rto) rto = t->rto;
+    }
+    bool was = s->streaming;
+    s->live = live;
+    s->streaming = !s->started || live >= 2;
+    if (was && !s->streaming) {
+        mqh_log(MQH_DEBUG, "stream of release %lld quiet: %u live member(s) of %zu",
+                (long long)s->release_id, live, s->n_members);
+        for (size_t k = 0; k < s->n_members; k++)
+            if (!s->members[k]->paused) transfer__pump(d, s->members[k], now_ms);
+    } else if (!was && s->streaming) {
+        s->kick = true;
+    }
+    return rto;
+}
+
+/* Free in-flight slot r; members still counted in it stop being counted. */
+static void slot_release(stream_t *s, uint32_t r)
+{
+    uint64_t bit = (uint64_t)1u << r;
+    if (s->slot[r].lack) {
+        for (size_t k = 0; k < s->n_members; k++) s->members[k]->stream_mask &= ~bit;
+    }
+    s->slot[r].used = false;
+    s->slot[r].lack = 0;
+    s->inflight--;
+    s->kick = true;
+}
+
+/* Member t no longer lacks what slot r sent (it acked it, or it leaves). */
+static void slot_uncount(stream_t *s, transfer_t *t, uint32_t r)
+{
+    t->stream_mask &= ~((uint64_t)1u << r);
+    if (s->slot[r].used && s->slot[r].lack && --s->slot[r].lack == 0) slot_release(s, r);
+}
+
+static void stream_free(mqotad_t *d, stream_t *s)
+{
+    for (stream_t **pp = &d->streams->list; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    }
+    acct_t *rel = acct_get(&d->streams->releases, s->release_id);
+    mqh_log(MQH_INFO, "stream of release %lld stopped: %u chunk(s) of %u bytes published "
+            "(%lld bytes, %u wrap(s) of the cursor) in %llu ms; %lld stream bytes for this "
+            "release since start", (long long)s->release_id, s->sends, s->chunk_size,
+            (long long)s->bytes_sent, s->cycle,
+            (unsigned long long)(mqh_now_ms() - s->created_ms),
+            rel ? (long long)rel->total : -1LL);
+    free(s->members);
+    free(s->stalled);
+    free(s->have);
+    free(s->sent_ms);
+    free(s);
+}
+
+static stream_t *stream_create(mqotad_t *d, const transfer_t *t, uint64_t now_ms)
+{
+    stream_t *s = calloc(1, sizeof(*s));
+    if (!s) return NULL;
+    s->release_id = t->target.release_id;
+    s->chunk_size = t->chunk_size;
+    s->chunk_count = t->chunk_count;
+    snprintf(s->topic, sizeof(s->topic), MQOTAD_STREAM_PREFIX "%lld", (long long)s->release_id);
+    s->have = calloc(s->chunk_count, sizeof(*s->have));
+    s->sent_ms = calloc(s->chunk_count, sizeof(*s->sent_ms));
+    if (!s->have || !s->sent_ms) {
+        free(s->have);
+        free(s->sent_ms);
+        free(s);
+        return NULL;
+    }
+    s->created_ms = now_ms;
+    s->next = d->streams->list;
+    d->streams->list = s;
+    mqh_log(MQH_INFO, "stream of release %lld started on %s: %u chunks of %u bytes",
+            (long long)s->release_id, s->topic, s->chunk_count, s->chunk_size);
+    return s;
+}
+
+void stream__join(mqotad_t *d, transfer_t *t, uint64_t now_ms)
+{
+    if (t->stream || !(t->target.offer_flags & MQOTA_OFFER_FLAG_STREAM)) return;
+    stream_t *s = d->streams->list;
+    while (s && s->release_id != t->target.release_id) s = s->next;
+    if (s && (s->chunk_size != t->chunk_size || s->chunk_count != t->chunk_count)) {
+        /* Offered by an mqotad with another --chunk-size: it cannot share these messages. */
+        mqh_log(MQH_DEBUG, "%s: chunk size %u differs from the stream's %u; unicast only",
+                t->target.device_id, t->chunk_size, s->chunk_size);
+        return;
+    }
+    if (!s && !(s = stream_create(d, t, now_ms))) return;
+    if (s->n_members == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        transfer_t **m = realloc(s->members, cap * sizeof(*m));
+        if (m) s->members = m;
+        bool *st = m ? realloc(s->stalled, cap * sizeof(*st)) : NULL;
+        if (st) s->stalled = st;
+        if (!m || !st) {
+            if (s->n_members == 0) stream_free(d, s);
+            return;
+        }
+        s->cap = cap;
+    }
+    t->stream = s;
+    t->stream_slot = s->n_members;
+    t->stream_mask = 0;
+    s->members[s->n_members] = t;
+    s->stalled[s->n_members] = false;
+    s->n_members++;
+    for (uint32_t i = 0; i < s->chunk_count; i++)
+        if (acked(t, i)) s->have[i]++;
+    s->kick = true;
+    s->last_join_ms = now_ms;
+    mqh_log(MQH_DEBUG, "%s joined the stream of release %lld (%zu members, cursor %u, cycle "
+            "%u)", t->target.device_id, (long long)s->release_id, s->n_members, s->cursor,
+            s->cycle);
+    refresh(d, s, now_ms);
+}
+
+void stream__leave(mqotad_t *d, transfer_t *t)
+{
+    stream_t *s = t->stream;
+    if (!s) return;
+    for (uint32_t r = 0; r < STREAM_MAX_WINDOW; r++)
+        if (t->stream_mask & ((uint64_t)1u << r)) slot_uncount(s, t, r);
+    for (uint32_t i = 0; i < s->chunk_count; i++)
+        if (acked(t, i) && s->have[i]) s->have[i]--;
+    size_t k = t->stream_slot, last = s->n_members - 1;
+    s->members[k] = s->members[last];
+    s->stalled[k] = s->stalled[last];
+    s->members[k]->stream_slot = k;
+    s->n_members--;
+    t->stream = NULL;
+    t->stream_mask = 0;
+    if (s->n_members == 0) {
+        stream_free(d, s);
+        return;
+    }
+    s->kick = true;
+    refresh(d, s, mqh_now_ms());
+}
+
+void stream__chunk_acked(transfer_t *t, uint32_t i, bool now_acked)
+{
+    stream_t *s = t->stream;
+    if (!s || i >= s->chunk_count) return;
+    if (!now_acked) {
+        if (s->have[i]) s->have[i]--;
+        return;
+    }
+    s->have[i]++;
+    for (uint64_t m = t->stream_mask; m; m &= m - 1) {
+        uint32_t r = (uint32_t)__builtin_ctzll(m);
+        if (s->slot[r].index == i) slot_uncount(s, t, r);
+    }
+}
+
+bool stream__repair_only(const transfer_t *t) { return t->stream && t->stream->streaming; }
+
+/* Whether a live member lacks chunk i (stalled flags fresh). */
+static bool live_lacker(const stream_t *s, uint32_t i)
+{
+    for (size_t k = 0; k < s->n_members; k++)
+        if (!s->stalled[k] && !acked(s->members[k], i)) return true;
+    return false;
+}
+
+/*
+ * The next chunk to send from the cursor: one that a live member lacks and that the stream
+ * has not sent within the last rto (it is still on its way). False if there is none.
+ */
+static bool pick(const stream_t *s, uint64_t now_ms, uint32_t rto, uint32_t *out)
+{
+    uint32_t i = s->cursor;
+    for (uint32_t k = 0; k < s->chunk_count; k++, i = i + 1 == s->chunk_count ? 0 : i + 1) {
+        if (s->have[i] >= s->n_members) continue;
+        if (s->sent_ms[i] && now_ms - s->sent_ms[i] < rto) continue;
+        if (!live_lacker(s, i)) continue;
+        *out = i;
+        return true;
+    }
+    return false;
+}
+
+/* Count len once per send for deployment_id (a one-entry cache serves the usual stream
+ * whose members all belong to one deployment). */
+static void account(mqotad_t *d, int64_t deployment_id, uint32_t len, acct_t **cache)
+{
+    acct_t *a = *cache && (*cache)->id == deployment_id
+                    ? *cache
+                    : acct_get(&d->streams->deployments, deployment_id);
+    if (!a) return;
+    *cache = a;
+    if (a->seq == d->streams->seq) return;
+    a->seq = d->streams->seq;
+    a->total += len;
+    a->unflushed += len;
+}
+
+/* Publish chunk i on the stream and record it in every member that lacks it. -1 if the MQTT
+ * client would not take it. */
+static int send_one(mqotad_t *d, stream_t *s, uint32_t i, uint64_t now_ms)
+{
+    const transfer_t *first = s->members[0];
+    uint32_t len = transfer__chunk_len(first, i);
+    const uint8_t *data = first->img->data + (size_t)i * s->chunk_size;
+    uint8_t *buf = d->streams->buf;
+    if (mqota_chunk_encode_header((uint32_t)s->release_id, i, data, len, buf,
+                                  MQOTA_CHUNK_HEADER_LEN) != MQOTA_OK)
+        return -1;
+    memcpy(buf + MQOTA_CHUNK_HEADER_LEN, data, len);
+    if (mqtt__publish(d, s->topic, buf, MQOTA_CHUNK_HEADER_LEN + len, 0, false) != 0)
+        return -1;
+
+    /* A free slot exists: inflight < stream_window <= STREAM_MAX_WINDOW. */
+    uint32_t r = 0;
+    while (s->slot[r].used) r++;
+    uint64_t bit = (uint64_t)1u << r;
+    uint32_t lack = 0;
+    acct_t *cache = NULL;
+    d->streams->seq++;
+    for (size_t k = 0; k < s->n_members; k++) {
+        transfer_t *t = s->members[k];
+        if (acked(t, i)) continue;
+        transfer__mark_sent(t, i, now_ms);
+        account(d, t->target.deployment_id, len, &cache);
+        if (!s->stalled[k]) {
+            t->stream_mask |= bit;
+            lack++;
+        }
+    }
+    if (lack) {
+        s->slot[r] = (inflight_t){.index = i, .lack = lack, .sent_ms = now_ms, .used = true};
+        s->inflight++;
+    }
+    s->sent_ms[i] = now_ms;
+    if (i < s->cursor) s->cycle++;
+    s->cursor = i + 1;
+    if (s->cursor >= s->chunk_count) {
+        s->cursor = 0;
+        s->cycle++;
+    }
+    s->bytes_sent += len;
+    s->sends++;
+    acct_t *rel = acct_get(&d->streams->releases, s->release_id);
+    if (rel) rel->total += len;
+    return 0;
+}
+
+/* Expire old in-flight sends, then send while the window allows. */
+static void pump(mqotad_t *d, stream_t *s, uint64_t now_ms)
+{
+    uint32_t rto = refresh(d, s, now_ms);
+    if (!s->started) {
+        /* Devices accept an offer (and subscribe) over some time: a stream that sent at the
+         * first ACK would send its first window before most members listen. */
+        if (now_ms - s->last_join_ms < GATHER_QUIET_MS && now_ms - s->created_ms < GATHER_MAX_MS)
+            return;
+        s->started = true;
+        mqh_log(MQH_INFO, "stream of release %lld sending to %zu member(s)",
+                (long long)s->release_id, s->n_members);
+        rto = refresh(d, s, now_ms);
+    }
+    for (uint32_t r = 0; r < STREAM_MAX_WINDOW; r++)
+        if (s->slot[r].used && now_ms - s->slot[r].sent_ms >= rto) slot_release(s, r);
+    if (!s->streaming || s->inflight >= d->stream_window) return;
+    if (!s->kick && now_ms < s->idle_until_ms) return;
+    s->kick = false;
+    while (s->inflight < d->stream_window) {
+        uint32_t i;
+        if (!pick(s, now_ms, rto, &i)) {
+            s->idle_until_ms = now_ms + RESCAN_MS;
+            break;
+        }
+        if (send_one(d, s, i, now_ms) != 0) {
+            s->idle_until_ms = now_ms + RESCAN_MS; /* not connected: try again later */
+            break;
+        }
+    }
+}
+
+void stream__after_ack(mqotad_t *d, transfer_t *t, uint64_t now_ms)
+{
+    if (t->stream) pump(d, t->stream, now_ms);
+}
+
+void stream__tick(mqotad_t *d, uint64_t now_ms)
+{
+    for (stream_t *s = d->streams->list; s; s = s->next) pump(d, s, now_ms);
+}
+
+void stream__persist(mqotad_t *d, uint64_t now_ms, bool force)
+{
+    struct streams *ss = d->streams;
+    if (!force && now_ms - ss->last_persist_ms < PERSIST_EVERY_MS) return;
+    ss->last_persist_ms = now_ms;
+    bool any = false;
+    for (acct_t *a = ss->deployments; a && !any; a = a->next) any = a->unflushed != 0;
+    if (any) {
+        if (db__begin(d->db) != 0) return;
+        for (acct_t *a = ss->deployments; a; a = a->next) {
+            if (a->unflushed && db__deployment_add_stream_bytes(d->db, a->id, a->unflushed) != 0) {
+                db__rollback(d->db); /* kept in memory: added again next time */
+                return;
+            }
+        }
+        if (db__commit(d->db) != 0) {
+            db__rollback(d->db);
+            return;
+        }
+    }
+    /* Stored: clear the deltas; a deployment no stream serves any more needs no counter. */
+    for (acct_t **pp = &ss->deployments; *pp;) {
+        acct_t *a = *pp;
+        a->unflushed = 0;
+        bool served = false;
+        for (stream_t *s = ss->list; s && !served; s = s->next)
+            for (size_t k = 0; k < s->n_members && !served; k++)
+                served = s->members[k]->target.deployment_id == a->id;
+        if (!served) {
+            *pp = a->next;
+            free(a);
+        } else {
+            pp = &a->next;
+        }
+    }
+}
+
+int64_t stream__unflushed_bytes(mqotad_t *d, int64_t deployment_id)
+{
+    for (acct_t *a = d->streams->deployments; a; a = a->next)
+        if (a->id == deployment_id) return a->unflushed;
+    return 0;
+}
+
+int stream__count(mqotad_t *d)
+{
+    int n = 0;
+    for (stream_t *s = d->streams->list; s; s = s->next) n++;
+    return n;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file transfer_int.h
+ * @brief The transfer engine's state, shared by transfer.c and stream.c only.
+ *
+ * A multicast stream (stream.c) sends chunks on behalf of its member transfers: it reads
+ * their acked bits, stamps its sends into their sent times and keeps, per member, which of
+ * its in-flight sends the member is counted in. Nothing else looks inside a transfer.
+ */
+#ifndef MQOTAD_TRANSFER_INT_H
+#define MQOTAD_TRANSFER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqotad.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CHUNK_ACKED 0x01u     /**< The device's ACKs say it is written */
+#define CHUNK_EVER_SENT 0x02u /**< Published to the device at least once (unicast or stream) */
+#define CHUNK_RESENT 0x04u    /**< Published more than once: no RTT sample from it (Karn) */
+
+struct stream;
+
+typedef struct image {
+    struct image *next;
+    int64_t release_id;
+    uint8_t *data;
+    uint32_t size;
+    int refs;
+} image_t;
+
+typedef struct transfer {
+    struct transfer *next;
+    db_target_t target;        /* deployment, device, counters (persisted) */
+    image_t *img;
+    char topic[DB_ID_MAX + 32];
+    uint32_t chunk_size, chunk_count;
+    uint32_t window;           /* the offer's window */
+    uint32_t dev_window;       /* the window of the device's last ACK */
+    uint32_t base;
+    uint32_t acked_count;
+    uint8_t *flags;            /* CHUNK_* per chunk */
+    uint32_t *sent_at;         /* ms since epoch_ms + 1 of the last send; 0: send now */
+    uint32_t *send_seq;        /* order of the last send of each chunk (1, 2, ...) */
+    uint32_t next_seq;
+    uint64_t progress_ms;      /* last time an ACK acknowledged something new (timer start) */
+    uint64_t epoch_ms;
+    uint64_t deadline_ms;      /* earliest retransmission in the window, 0: none */
+    uint32_t srtt, rttvar, rto;
+    bool have_rtt;
+    bool paused;               /* the device went offline: send nothing until its next ACK */
+    bool dirty;
+    uint64_t last_persist_ms;
+    uint64_t last_ack_ms;
+    /* Multicast stream membership (stream.c); stream NULL: not a member. */
+    struct stream *stream;
+    size_t stream_slot;        /* index in the stream's member array */
+    uint64_t stream_mask;      /* bit r: counted in the lack of the stream's in-flight slot r */
+} transfer_t;
+
+/** Bytes of chunk i of t's image. */
+uint32_t transfer__chunk_len(const transfer_t *t, uint32_t i);
+
+/** Record that the stream sent chunk i to t at now_ms: flags, sent time and order as for a
+ *  unicast send (so t's engine only repairs it), and t's timer armed if it was idle. */
+void transfer__mark_sent(transfer_t *t, uint32_t i, uint64_t now_ms);
+
+/** Send what t's engine considers due now (unicast), and set its next deadline. */
+void transfer__pump(mqotad_t *d, transfer_t *t, uint64_t now_ms);
+
+/** Milliseconds since t's device last acknowledged anything (since the transfer began if
+ *  never). */
+uint64_t transfer__silent_ms(const transfer_t *t, uint64_t now_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MQOTAD_TRANSFER_INT_H */
