@@ -187,21 +187,32 @@ static void socket_bytes(int fd, uint64_t *rx, uint64_t *tx)
     }
 }
 
+/* Refresh the counts of the current socket. libmosquitto 2.0.11 closes a broken socket
+ * before it calls the disconnect callback, so the counts are sampled on every readiness
+ * event (the kernel has counted every byte by the time the end of the stream is seen). */
+static void sample_wire(fleet_dev_t *d)
+{
+    uint64_t r, t;
+    socket_bytes(d->fd, &r, &t);
+    if (r > d->wire_rx_cur) d->wire_rx_cur = r;
+    if (t > d->wire_tx_cur) d->wire_tx_cur = t;
+}
+
 void dev_wire_bytes(const fleet_dev_t *d, uint64_t *rx, uint64_t *tx)
 {
     uint64_t r, t;
     socket_bytes(d->fd, &r, &t);
-    *rx = d->wire_rx_done + r;
-    *tx = d->wire_tx_done + t;
+    *rx = d->wire_rx_done + (r > d->wire_rx_cur ? r : d->wire_rx_cur);
+    *tx = d->wire_tx_done + (t > d->wire_tx_cur ? t : d->wire_tx_cur);
 }
 
 static void unregister(fleet_dev_t *d)
 {
     if (d->fd >= 0) {
-        uint64_t r, t;
-        socket_bytes(d->fd, &r, &t); /* the socket is about to close: keep its counts */
-        d->wire_rx_done += r;
-        d->wire_tx_done += t;
+        sample_wire(d); /* the socket is about to close (or closed): keep its counts */
+        d->wire_rx_done += d->wire_rx_cur;
+        d->wire_tx_done += d->wire_tx_cur;
+        d->wire_rx_cur = d->wire_tx_cur = 0;
         epoll_ctl(d->fleet->epfd, EPOLL_CTL_DEL, d->fd, NULL);
         d->fd = -1;
     }
@@ -385,6 +396,7 @@ void dev_reboot(fleet_dev_t *d)
 void dev_handle_io(fleet_dev_t *d, uint32_t events)
 {
     if (d->mosq == NULL) return;
+    sample_wire(d);
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) mosquitto_loop_read(d->mosq, 1);
     if (d->mosq && (events & EPOLLOUT)) mosquitto_loop_write(d->mosq, 1);
     if (d->mosq) sync_events(d);

@@ -92,6 +92,8 @@ typedef struct fleet_dev {
     uint64_t rx_chunk_bytes;  /**< chunk payload bytes received (including duplicates) */
     uint64_t wire_rx_done;    /**< TCP bytes received on connections already closed */
     uint64_t wire_tx_done;    /**< TCP bytes sent (and acked) on connections already closed */
+    uint64_t wire_rx_cur;     /**< last sample of the current connection's received bytes */
+    uint64_t wire_tx_cur;     /**< last sample of the current connection's sent bytes */
     uint32_t dup_chunks;
 } fleet_dev_t;
 
