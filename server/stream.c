@@ -124,6 +124,13 @@ static acct_t *acct_get(acct_t **list, int64_t id)
     return a;
 }
 
+/* Milliseconds from then to now; 0 if then is later (the loop's "now" is taken before the
+ * ACKs of the same turn are handled, which use their own). */
+static uint64_t elapsed(uint64_t now_ms, uint64_t then_ms)
+{
+    return now_ms > then_ms ? now_ms - then_ms : 0;
+}
+
 static bool acked(const transfer_t *t, uint32_t i) { return (t->flags[i] & CHUNK_ACKED) != 0; }
 
 static bool is_stalled(const transfer_t *t, uint64_t now_ms)
@@ -320,7 +327,7 @@ static bool pick(const stream_t *s, uint64_t now_ms, uint32_t rto, uint32_t *out
     uint32_t i = s->cursor;
     for (uint32_t k = 0; k < s->chunk_count; k++, i = i + 1 == s->chunk_count ? 0 : i + 1) {
         if (s->have[i] >= s->n_members) continue;
-        if (s->sent_ms[i] && now_ms - s->sent_ms[i] < rto) continue;
+        if (s->sent_ms[i] && elapsed(now_ms, s->sent_ms[i]) < rto) continue;
         if (!live_lacker(s, i)) continue;
         *out = i;
         return true;
@@ -400,7 +407,8 @@ static void pump(mqotad_t *d, stream_t *s, uint64_t now_ms)
     if (!s->started) {
         /* Devices accept an offer (and subscribe) over some time: a stream that sent at the
          * first ACK would send its first window before most members listen. */
-        if (now_ms - s->last_join_ms < GATHER_QUIET_MS && now_ms - s->created_ms < GATHER_MAX_MS)
+        if (elapsed(now_ms, s->last_join_ms) < GATHER_QUIET_MS &&
+            elapsed(now_ms, s->created_ms) < GATHER_MAX_MS)
             return;
         s->started = true;
         mqh_log(MQH_INFO, "stream of release %lld sending to %zu member(s)",
@@ -408,7 +416,7 @@ static void pump(mqotad_t *d, stream_t *s, uint64_t now_ms)
         rto = refresh(d, s, now_ms);
     }
     for (uint32_t r = 0; r < STREAM_MAX_WINDOW; r++)
-        if (s->slot[r].used && now_ms - s->slot[r].sent_ms >= rto) slot_release(s, r);
+        if (s->slot[r].used && elapsed(now_ms, s->slot[r].sent_ms) >= rto) slot_release(s, r);
     if (!s->streaming || s->inflight >= d->stream_window) return;
     if (!s->kick && now_ms < s->idle_until_ms) return;
     s->kick = false;
@@ -438,7 +446,7 @@ void stream__tick(mqotad_t *d, uint64_t now_ms)
 void stream__persist(mqotad_t *d, uint64_t now_ms, bool force)
 {
     struct streams *ss = d->streams;
-    if (!force && now_ms - ss->last_persist_ms < PERSIST_EVERY_MS) return;
+    if (!force && elapsed(now_ms, ss->last_persist_ms) < PERSIST_EVERY_MS) return;
     ss->last_persist_ms = now_ms;
     bool any = false;
     for (acct_t *a = ss->deployments; a && !any; a = a->next) any = a->unflushed != 0;

@@ -81,7 +81,8 @@ if has_part off; then
 fi
 
 if has_part late; then
-  # 5 of 25 devices are known but offline at the deploy; they come up 2 s into the wave.
+  # 5 of 25 devices are known but offline at the deploy; they come up 2 s into the wave. On
+  # emulated LTE links (1 Mbit/s down) the wave takes about 10 s, so they join mid-stream.
   EARLY=20 LATE=5
   start_mqotad --multicast auto
   "$FLEET" --broker "$BROKER_URL" --data "$T/fleet-late" --status-interval 2 --count "$LATE" \
@@ -91,14 +92,14 @@ if has_part late; then
   stop_pid "$LATE_PID"; LATE_PID=""
   wait_for 20 bash -c "[ \"\$($MQOTA --server $HTTP_URL --json device list |
     jq '[.[] | select(.online)] | length')\" -eq 0 ]" || fail "late devices still online"
-  start_fleet --count "$EARLY" --image "$FIX/$FROM"
+  start_fleet --count "$EARLY" --image "$FIX/$FROM" --link lte
   wait_online "$EARLY" 60
   rel=$(add_release "$FIX/$TO" --version "$VER")
   t0=$(now_ms)
   dep=$(deploy_all "$rel")
   sleep 2
   "$FLEET" --broker "$BROKER_URL" --data "$T/fleet-late" --status-interval 2 --count "$LATE" \
-    --prefix late- >>"$T/fleet-late.log" 2>&1 &
+    --prefix late- --link lte >>"$T/fleet-late.log" 2>&1 &
   LATE_PID=$!
   log "late fleet started (pid $LATE_PID) 2 s after deployment $dep"
   watch "$dep" 240 || fail "late joiners: deployment $dep did not finish (see watch.log)"
