@@ -113,6 +113,11 @@ static int p_sha_update(void *c, const uint8_t *p, size_t n)
 }
 static int p_sha_finish(void *c, uint8_t out[32]) { return FWD(c).sha256_finish(FWD(c).ctx, out); }
 
+static int p_verify_signature(void *c, const uint8_t digest[32], const uint8_t *sig, size_t n)
+{
+    return FWD(c).verify_signature(FWD(c).ctx, digest, sig, n);
+}
+
 static void fill_platform(fleet_dev_t *d, mqota_platform_t *p)
 {
     memset(p, 0, sizeof(*p));
@@ -138,6 +143,7 @@ static void fill_platform(fleet_dev_t *d, mqota_platform_t *p)
     p->sha256_begin = p_sha_begin;
     p->sha256_update = p_sha_update;
     p->sha256_finish = p_sha_finish;
+    p->verify_signature = d->vplat.verify_signature != NULL ? p_verify_signature : NULL;
     p->self_test = p_self_test;
 }
 
@@ -321,6 +327,7 @@ int dev_power_on(fleet_dev_t *d)
     }
     mqh_log(MQH_DEBUG, "%s: booted slot %u: %s %s%s", d->id, boot.slot, boot.image.project_name,
             boot.image.version, boot.rolled_back ? " (rolled back)" : "");
+    vdev_set_trust_key(d->vdev, d->fleet->trust_key);
     vdev_platform_fill(d->vdev, &d->vplat);
     fill_platform(d, &plat);
     mqota_config_t cfg = {
@@ -329,6 +336,7 @@ int dev_power_on(fleet_dev_t *d)
         .max_window = o->max_window,
         .auto_reboot = true,
         .verify_bytes_per_process = 256u * 1024u,
+        .require_signature = o->require_signature,
     };
     mqota_status_t st = mqota_agent_init(&d->agent, &cfg, &plat, mqh_now_ms());
     if (st != MQOTA_OK) {

@@ -25,6 +25,7 @@ extern "C" {
 #endif
 
 struct vdev;
+struct sigverify_key;
 
 /** Options of one fleet run (see `mqota-fleet --help`). */
 typedef struct {
@@ -50,6 +51,8 @@ typedef struct {
     int exit_after_s;         /**< stop after this many seconds; 0 = run until signalled */
     uint32_t boot_delay_ms;   /**< simulated reset time */
     const char *link_spec;    /**< --link: "lte" or "lte:30,gprs:70"; NULL = direct */
+    const char *trust_key;    /**< --trust-key: release public key (PEM); NULL = none */
+    bool require_signature;   /**< --require-signature: refuse unsigned offers */
 } fleet_opts_t;
 
 /** Most profiles one --link mix may name. */
@@ -106,6 +109,7 @@ typedef struct fleet {
     uint64_t now_ms;
     link_listener_t *links[FLEET_LINK_MAX]; /**< one emulated link per profile in --link */
     int link_count;
+    struct sigverify_key *trust_key; /**< loaded from opt.trust_key, shared by every device */
 } fleet_t;
 
 /* device.c */

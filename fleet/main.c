@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fleet.h"
+#include "mqota_posix/sigverify.h"
 #include "mqota/mqota_image.h"
 
 #define TICK_MS 100u
@@ -65,6 +66,10 @@ static void usage(FILE *out)
             "                        a profile (lan, wifi, lte, gprs, gprs-flaky) or a mix\n"
             "                        in percent of the devices, e.g. lte:30,gprs:70 (default\n"
             "                        lan: direct to the broker); see docs/LINKS.md\n"
+            "  --trust-key PUB.pem   release public key (from 'mqota key generate'): signed\n"
+            "                        offers are verified against it before anything is erased\n"
+            "  --require-signature   refuse unsigned offers (needs --trust-key); see\n"
+            "                        docs/SECURITY.md\n"
             "  --status-interval S   print a status line every S seconds (default 5, 0 = off)\n"
             "  --exit-after S        stop after S seconds (default: run until SIGINT/SIGTERM)\n"
             "  --log-level L         error, warn, info, debug (default info)\n"
@@ -145,7 +150,8 @@ bad:
 static void parse_args(int argc, char **argv, fleet_opts_t *o)
 {
     enum { O_BROKER = 1, O_IMAGE, O_DATA, O_COUNT, O_PREFIX, O_CHIP, O_CHUNK, O_WINDOW, O_MQTTV,
-           O_CUT, O_FAILST, O_STATUS, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK };
+           O_CUT, O_FAILST, O_STATUS, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
+           O_TRUST, O_REQSIG };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
         {"data", required_argument, 0, O_DATA},     {"count", required_argument, 0, O_COUNT},
@@ -157,6 +163,8 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"status-interval", required_argument, 0, O_STATUS},
         {"exit-after", required_argument, 0, O_EXIT}, {"log-level", required_argument, 0, O_LOG},
         {"link", required_argument, 0, O_LINK},
+        {"trust-key", required_argument, 0, O_TRUST},
+        {"require-signature", no_argument, 0, O_REQSIG},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
     };
     long v;
@@ -209,6 +217,8 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
             o->cut_at[o->cut_count++] = (double)v / 100.0;
             break;
         case O_FAILST: o->fail_self_test = optarg; break;
+        case O_TRUST: o->trust_key = optarg; break;
+        case O_REQSIG: o->require_signature = true; break;
         case O_LINK: {
             const link_profile_t *prof[FLEET_LINK_MAX];
             int share[FLEET_LINK_MAX];
@@ -267,6 +277,11 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
     }
     if (o->broker.tls) {
         fprintf(stderr, "mqota-fleet: --broker: mqtts:// is not supported yet; use mqtt://\n");
+        exit(2);
+    }
+    if (o->require_signature && o->trust_key == NULL) {
+        fprintf(stderr, "mqota-fleet: --require-signature needs --trust-key PUB.pem to verify "
+                        "with; see 'mqota-fleet --help'\n");
         exit(2);
     }
     if (o->prefix[0] == '\0' || strlen(o->prefix) + 6 > MQOTA_DEVICE_ID_MAX) {
@@ -392,6 +407,15 @@ int main(int argc, char **argv)
     f.opt.flip_offset = -1;
     parse_args(argc, argv, &f.opt);
 
+    if (f.opt.trust_key != NULL) {
+        char err[512];
+        if (sigverify_key_load(f.opt.trust_key, &f.trust_key, err, sizeof(err)) != MQOTA_OK) {
+            fprintf(stderr, "mqota-fleet: --trust-key: %s\n", err);
+            return 2;
+        }
+        mqh_log(MQH_INFO, "release signatures checked with %s%s", f.opt.trust_key,
+                f.opt.require_signature ? "; unsigned offers refused" : "");
+    }
     if (mkdir(f.opt.data_dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "mqota-fleet: --data: cannot create directory '%s': %s\n", f.opt.data_dir,
                 strerror(errno));
@@ -482,6 +506,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < f.opt.count; i++) dev_shutdown(&f.devs[i]);
     for (int k = 0; k < f.link_count; k++) link_listener_close(f.links[k]);
     free(f.devs);
+    sigverify_key_free(f.trust_key);
     close(f.epfd);
     mosquitto_lib_cleanup();
     return 0;

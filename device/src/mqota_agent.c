@@ -10,8 +10,11 @@
  *               yet written. Written every time that chunk index advances, before the ACK.
  *   "mq.slot0"  which release (id, version) a slot holds; erased before the slot is
  *   "mq.slot1"  overwritten, written after the image in it is verified.
- *   "mq.boot"   the boot attempt: release, from-slot, to-slot, failure reason. Written just before
- *               the boot slot changes; read after the reboot to tell confirm from rollback.
+ *   "mq.boot"   the boot attempt: release, from-slot, to-slot, failure reason, secure_version.
+ *               Written just before the boot slot changes; read after the reboot to tell
+ *               confirm from rollback.
+ *   "mq.minsv"  the lowest secure_version accepted (anti-rollback). Raised to the attempt's
+ *               secure_version once the new image is confirmed, before "mq.boot" is erased.
  */
 #include "mqota/mqota.h"
 
@@ -19,10 +22,13 @@
 
 #define PROGRESS_MAGIC 0x4D515031u /* "MQP1" */
 #define SLOTREC_MAGIC 0x4D515331u  /* "MQS1" */
-#define ATTEMPT_MAGIC 0x4D514231u  /* "MQB1" */
+#define ATTEMPT_MAGIC_V1 0x4D514231u /* "MQB1": 20 bytes, no secure_version */
+#define ATTEMPT_MAGIC 0x4D514232u  /* "MQB2" */
+#define MINSV_MAGIC 0x4D515631u    /* "MQV1" */
 
 #define KEY_PROGRESS "mq.prog"
 #define KEY_ATTEMPT "mq.boot"
+#define KEY_MINSV "mq.minsv"
 
 #define STATE_REFRESH_MS 5000u /* STATE re-published at most this often while downloading */
 #define FLASH_SECTOR 4096u
@@ -44,8 +50,19 @@ typedef struct {
     uint8_t to_slot;
     uint8_t reason; /* mqota_reason_t recorded by the new image before it rolled back */
     uint8_t reserved;
+    uint32_t secure_version; /* the offer's; becomes the minimum once the image is confirmed */
     uint32_t crc;
 } attempt_record_t;
+
+/* Size of an "MQB1" record written by agents before secure_version was recorded. */
+#define ATTEMPT_V1_SIZE 20u
+
+/* Persisted record: the lowest secure_version accepted. */
+typedef struct {
+    uint32_t magic;
+    uint32_t min_secure_version;
+    uint32_t crc;
+} minsv_record_t;
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small helpers                                                                              */
@@ -96,6 +113,52 @@ static bool record_save(mqota_agent_t *a, const char *key, void *rec, size_t siz
     uint32_t crc = mqota_crc32(0, rec, size - 4u);
     memcpy((uint8_t *)rec + size - 4u, &crc, sizeof(crc));
     return a->plat.kv_set(a->plat.ctx, key, rec, size) == 0;
+}
+
+/* Read the boot-attempt record. An "MQB1" record from an older agent (20 bytes, no
+ * secure_version) is read as secure_version 0, so an update across that agent change still
+ * confirms or reports its rollback. */
+static bool attempt_load(mqota_agent_t *a, attempt_record_t *at)
+{
+    size_t len = 0;
+    uint32_t m, crc;
+    if (a->plat.kv_get(a->plat.ctx, KEY_ATTEMPT, at, sizeof(*at), &len) != 0) {
+        return false;
+    }
+    memcpy(&m, at, sizeof(m));
+    if (len == sizeof(*at) && m == ATTEMPT_MAGIC) {
+        return at->crc == mqota_crc32(0, at, sizeof(*at) - 4u);
+    }
+    if (len == ATTEMPT_V1_SIZE && m == ATTEMPT_MAGIC_V1) {
+        memcpy(&crc, (const uint8_t *)at + ATTEMPT_V1_SIZE - 4u, sizeof(crc));
+        if (crc != mqota_crc32(0, at, ATTEMPT_V1_SIZE - 4u)) {
+            return false;
+        }
+        at->magic = ATTEMPT_MAGIC;
+        at->secure_version = 0u;
+        return true;
+    }
+    return false;
+}
+
+/* Raise the stored minimum secure_version to sv (never lower it). Returns false only if the
+ * store failed; the caller then keeps the attempt record so that the next boot tries again. */
+static bool raise_min_secure_version(mqota_agent_t *a, uint32_t sv)
+{
+    minsv_record_t r;
+    if (sv <= a->min_secure_version) {
+        return true;
+    }
+    memset(&r, 0, sizeof(r));
+    r.magic = MINSV_MAGIC;
+    r.min_secure_version = sv;
+    if (!record_save(a, KEY_MINSV, &r, sizeof(r))) {
+        MQOTA_LOG(1, "cannot store minimum secure version %u", (unsigned)sv);
+        return false;
+    }
+    a->min_secure_version = sv;
+    MQOTA_LOG(2, "minimum secure version is now %u", (unsigned)sv);
+    return true;
 }
 
 static const char *slot_key(uint8_t slot)
@@ -239,7 +302,7 @@ static mqota_status_t persist_progress(mqota_agent_t *a)
 static void roll_back(mqota_agent_t *a, mqota_reason_t reason)
 {
     attempt_record_t at;
-    if (record_load(a, KEY_ATTEMPT, &at, sizeof(at), ATTEMPT_MAGIC)) {
+    if (attempt_load(a, &at)) {
         at.reason = (uint8_t)reason;
         (void)record_save(a, KEY_ATTEMPT, &at, sizeof(at));
     }
@@ -276,13 +339,21 @@ static bool hooks_present(const mqota_platform_t *p)
            p->kv_erase && p->now_ms && p->sha256_begin && p->sha256_update && p->sha256_finish;
 }
 
+/* The stored minimum secure_version; 0 if none was ever stored. A record that fails its CRC is
+ * treated as absent like every other record (docs/SECURITY.md says why that is acceptable). */
+static uint32_t load_min_secure_version(mqota_agent_t *a)
+{
+    minsv_record_t r;
+    return record_load(a, KEY_MINSV, &r, sizeof(r), MINSV_MAGIC) ? r.min_secure_version : 0u;
+}
+
 /* Work out, after boot, whether this boot follows an update attempt: confirm pending, report a
  * rollback, or nothing. */
 static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
 {
     mqota_slot_state_t st = MQOTA_SLOT_UNDEFINED;
     attempt_record_t at;
-    bool have_attempt = record_load(a, KEY_ATTEMPT, &at, sizeof(at), ATTEMPT_MAGIC);
+    bool have_attempt = attempt_load(a, &at);
 
     if (a->plat.slot_state(a->plat.ctx, &st) != 0) {
         st = MQOTA_SLOT_UNDEFINED;
@@ -298,9 +369,12 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
         a->state = MQOTA_STATE_PENDING_VERIFY;
         a->pending_since_ms = now_ms;
     } else if (have_attempt && a->running.running_slot == at.to_slot) {
-        /* Confirmed earlier; the record outlived a reset between confirm and erase. */
+        /* Confirmed earlier; the record outlived a reset between confirm and erase (or the
+         * minimum could not be stored then): raise the minimum now, then drop the record. */
         a->state = MQOTA_STATE_CONFIRMED;
-        (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
+        if (raise_min_secure_version(a, at.secure_version)) {
+            (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
+        }
     } else if (have_attempt) {
         /* The bootloader brought us back to the old slot. */
         a->state = MQOTA_STATE_ROLLED_BACK;
@@ -319,7 +393,8 @@ mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
     if (agent == NULL || cfg == NULL || plat == NULL || !hooks_present(plat) ||
         !id_valid(cfg->device_id) || !is_pow2(cfg->max_chunk) || cfg->max_chunk < MQOTA_CHUNK_MIN ||
         cfg->max_chunk > MQOTA_CHUNK_MAX || cfg->max_window < 1u ||
-        cfg->max_window > MQOTA_SACK_BITS) {
+        cfg->max_window > MQOTA_SACK_BITS ||
+        (cfg->require_signature && plat->verify_signature == NULL)) {
         return MQOTA_ERR_ARG;
     }
     prefix = cfg->topic_prefix != NULL ? cfg->topic_prefix : MQOTA_TOPIC_PREFIX_DEFAULT;
@@ -337,6 +412,7 @@ mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
     agent->verify_budget =
         cfg->verify_bytes_per_process != 0u ? cfg->verify_bytes_per_process : MQOTA_VERIFY_STEP;
     agent->auto_reboot = cfg->auto_reboot;
+    agent->require_signature = cfg->require_signature;
 
     if (plat->running(plat->ctx, &agent->running) != 0 || agent->running.slot_count < 2u ||
         agent->running.running_slot >= agent->running.slot_count) {
@@ -347,6 +423,7 @@ mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
         agent->running_release = sr.release_id;
         copy_str(agent->release_version, sizeof(agent->release_version), sr.version);
     }
+    agent->min_secure_version = load_min_secure_version(agent);
     recover_after_boot(agent, now_ms);
     agent->state_dirty = true;
     return MQOTA_OK;
@@ -522,9 +599,49 @@ static void start_transfer(mqota_agent_t *a)
     }
 }
 
+/*
+ * Judge whether an offer may be acted on, before anything is erased: its signature (if it
+ * carries one and the platform holds a key; required with require_signature) and its
+ * secure_version against the stored minimum. Returns MQOTA_REASON_NONE if it may, else the
+ * reason to refuse it with.
+ *
+ * The manifest is rebuilt from the offer's own fields, so a signature made for other bytes
+ * (another image, version, chip or secure_version) does not verify. The sha256 hook is free
+ * here: offers are ignored while an image is being verified.
+ */
+static mqota_reason_t judge_offer(mqota_agent_t *a, const mqota_offer_t *offer)
+{
+    uint8_t manifest[MQOTA_MANIFEST_MAX_LEN];
+    uint8_t digest[MQOTA_SHA256_LEN];
+    mqota_sig_block_t blk;
+    size_t mlen = 0;
+    mqota_status_t st = mqota_sig_block_decode(offer->sig, offer->sig_len, &blk);
+
+    if (st == MQOTA_ERR_NOT_FOUND || a->plat.verify_signature == NULL) {
+        /* Unsigned, or no key to check with (then require_signature is off: see init). */
+        if (a->require_signature) {
+            return MQOTA_REASON_UNSIGNED;
+        }
+    } else if (st != MQOTA_OK ||
+               mqota_offer_manifest(offer, manifest, sizeof(manifest), &mlen) != MQOTA_OK ||
+               a->plat.sha256_begin(a->plat.ctx) != 0 ||
+               a->plat.sha256_update(a->plat.ctx, manifest, mlen) != 0 ||
+               a->plat.sha256_finish(a->plat.ctx, digest) != 0 ||
+               a->plat.verify_signature(a->plat.ctx, digest, blk.signature,
+                                        sizeof(blk.signature)) != 0) {
+        return MQOTA_REASON_SIGNATURE;
+    }
+    if (offer->secure_version < a->min_secure_version) {
+        return MQOTA_REASON_SECURITY_VERSION;
+    }
+    return MQOTA_REASON_NONE;
+}
+
 static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, size_t len,
                                    uint64_t now_ms)
 {
+    mqota_reason_t refused;
+
     mqota_offer_t offer;
     mqota_status_t st;
 
@@ -569,6 +686,27 @@ static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, siz
     if (a->state == MQOTA_STATE_VERIFYING || a->state == MQOTA_STATE_READY_TO_REBOOT ||
         a->state == MQOTA_STATE_PENDING_VERIFY) {
         return MQOTA_IGNORED; /* finish the current image first */
+    }
+    refused = judge_offer(a, &offer);
+    if (refused == MQOTA_REASON_SIGNATURE || refused == MQOTA_REASON_UNSIGNED) {
+        MQOTA_LOG(1, "offer of release %u refused: %s", (unsigned)offer.release_id,
+                  mqota_reason_name(refused));
+        if (transferring(a)) {
+            /* An offer that is not authentic has no authority to cancel the transfer. */
+            return MQOTA_ERR_STATE;
+        }
+    }
+    if (refused != MQOTA_REASON_NONE) {
+        /* Nothing was erased. Remember the offer so its retained copy is not judged again. */
+        if (transferring(a)) {
+            fail(a, refused); /* an authentic offer replaces the transfer, but is refused */
+        }
+        a->offer = offer;
+        a->target_release = offer.release_id;
+        a->have_offer = false;
+        a->progress_bytes = 0;
+        set_state(a, MQOTA_STATE_FAILED, refused);
+        return MQOTA_ERR_STATE;
     }
     a->offer = offer;
     a->last_rx_ms = now_ms;
@@ -663,6 +801,7 @@ mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
  * (mark the slot valid) or roll back. */
 static void confirm_or_roll_back(mqota_agent_t *a)
 {
+    attempt_record_t at;
     bool healthy = a->plat.self_test == NULL || a->plat.self_test(a->plat.ctx);
     if (!healthy) {
         roll_back(a, MQOTA_REASON_SELF_TEST);
@@ -670,6 +809,12 @@ static void confirm_or_roll_back(mqota_agent_t *a)
     }
     if (a->plat.slot_mark_valid(a->plat.ctx) != 0) {
         roll_back(a, MQOTA_REASON_SET_BOOT);
+        return;
+    }
+    /* Confirmed: from now on nothing older than this image's secure_version is accepted. If
+     * the store fails, the attempt record stays and the next boot raises the minimum. */
+    if (attempt_load(a, &at) && !raise_min_secure_version(a, at.secure_version)) {
+        set_state(a, MQOTA_STATE_CONFIRMED, MQOTA_REASON_NONE);
         return;
     }
     (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
@@ -738,6 +883,7 @@ static void switch_boot_slot(mqota_agent_t *a)
     at.deployment_id = a->offer.deployment_id;
     at.from_slot = a->running.running_slot;
     at.to_slot = a->target_slot;
+    at.secure_version = a->offer.secure_version;
     if (!record_save(a, slot_key(a->target_slot), &sr, sizeof(sr)) ||
         !record_save(a, KEY_ATTEMPT, &at, sizeof(at))) {
         fail(a, MQOTA_REASON_STORE);
@@ -891,6 +1037,11 @@ mqota_update_state_t mqota_agent_state(const mqota_agent_t *agent)
 mqota_reason_t mqota_agent_reason(const mqota_agent_t *agent)
 {
     return agent != NULL ? (mqota_reason_t)agent->reason : MQOTA_REASON_NONE;
+}
+
+uint32_t mqota_agent_min_secure_version(const mqota_agent_t *agent)
+{
+    return agent != NULL ? agent->min_secure_version : 0u;
 }
 
 uint32_t mqota_agent_progress(const mqota_agent_t *agent)

@@ -38,6 +38,9 @@ static const char *const reason_names[] = {
     "too-many-chunks", /* MQOTA_REASON_TOO_MANY_CHUNKS */
     "store",           /* MQOTA_REASON_STORE */
     "malformed-offer", /* MQOTA_REASON_MALFORMED_OFFER */
+    "signature",       /* MQOTA_REASON_SIGNATURE */
+    "unsigned",        /* MQOTA_REASON_UNSIGNED */
+    "security-version", /* MQOTA_REASON_SECURITY_VERSION */
 };
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))

@@ -16,6 +16,13 @@
  *        -> pending-verify -> confirmed                      (self-test passed)
  *                          -> (reboot) -> rolled-back        (self-test failed / timeout / reset)
  *   any of offered..verifying -> failed (reason)            (old image keeps running)
+ *
+ * Trust (docs/SECURITY.md): an offer is judged before anything is erased. A signed offer
+ * (80-byte signature block, mqota_manifest.h) must verify through the verify_signature hook
+ * (else failed/signature); an unsigned one is refused when cfg.require_signature is set
+ * (failed/unsigned); an offer whose secure_version is below the stored minimum is refused
+ * (failed/security-version). The minimum rises to an image's secure_version once that image is
+ * confirmed.
  */
 #ifndef MQOTA_H
 #define MQOTA_H
@@ -26,6 +33,7 @@
 
 #include "mqota_config_defaults.h"
 #include "mqota_image.h"
+#include "mqota_manifest.h"
 #include "mqota_platform.h"
 #include "mqota_proto.h"
 #include "mqota_status.h"
@@ -48,6 +56,9 @@ typedef struct {
     bool auto_reboot;         /**< Call the reboot hook once the boot slot is switched */
     uint32_t verify_bytes_per_process; /**< Flash bytes read back per process() call while
                                             verifying; 0 for MQOTA_VERIFY_STEP */
+    bool require_signature;   /**< Refuse unsigned offers (reason unsigned); needs the
+                                   platform's verify_signature hook. Signed offers are always
+                                   verified when the hook is present. */
 } mqota_config_t;
 
 /** Persisted transfer progress (key "mq.prog"); see docs/PROTOCOL.md "Device persistence". */
@@ -74,6 +85,8 @@ typedef struct {
     uint32_t confirm_timeout_ms;
     uint32_t verify_budget;
     bool auto_reboot;
+    bool require_signature;
+    uint32_t min_secure_version; /* lowest secure_version accepted (key "mq.minsv") */
     bool connected;
     bool state_dirty;         /* STATE must be (re)published */
     bool ack_due;             /* ACK must be sent */
@@ -139,7 +152,8 @@ typedef enum {
  * @param[in]  plat  Platform hooks (copied); every required hook non-NULL.
  * @param[in]  now_ms Current time in milliseconds (same clock as plat->now_ms).
  * @return MQOTA_OK, MQOTA_ERR_ARG (NULL, missing hook, bad id, max_chunk/max_window out of
- *         range), MQOTA_ERR_PLATFORM (running hook failed).
+ *         range, require_signature without a verify_signature hook), MQOTA_ERR_PLATFORM
+ *         (running hook failed).
  *
  * @code
  * static mqota_agent_t agent;
@@ -202,6 +216,9 @@ mqota_update_state_t mqota_agent_state(const mqota_agent_t *agent);
 
 /** @brief Failure or rollback reason (MQOTA_REASON_NONE unless failed / rolled back). */
 mqota_reason_t mqota_agent_reason(const mqota_agent_t *agent);
+
+/** @brief Lowest secure_version the agent accepts (0 until a confirmed image raised it). */
+uint32_t mqota_agent_min_secure_version(const mqota_agent_t *agent);
 
 /** @brief Bytes of the target image written so far. */
 uint32_t mqota_agent_progress(const mqota_agent_t *agent);

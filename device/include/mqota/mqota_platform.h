@@ -2,7 +2,8 @@
 /**
  * @file mqota_platform.h
  * @brief What a platform must provide to the device agent: transport, flash slots,
- *        persistent key-value store, clock, SHA-256, reboot and self-test.
+ *        persistent key-value store, clock, SHA-256, signature verification, reboot and
+ *        self-test.
  *
  * The hooks are plain function pointers with one opaque context (`ctx`, passed back as the
  * first argument). The agent copies the struct at init; every hook marked "required" must be
@@ -118,6 +119,19 @@ typedef struct {
     int (*sha256_begin)(void *ctx);
     int (*sha256_update)(void *ctx, const uint8_t *data, size_t len);
     int (*sha256_finish)(void *ctx, uint8_t out[32]);
+
+    /* ---- signature verification (optional; required with require_signature) ---- */
+    /**
+     * Verify an ECDSA P-256 signature over a SHA-256 digest with the device's trusted release
+     * key (docs/SECURITY.md). `sig` is raw r || s, 64 bytes, each big-endian; `sig_len` is its
+     * length (64 in this revision; anything else must be refused). Returns 0 only if the
+     * signature is valid; any other value (bad signature, no key, crypto failure) refuses the
+     * offer. Called once per accepted offer, before any flash is erased; may take tens of
+     * milliseconds on a device without an ECC accelerator. NULL: the device holds no key and
+     * treats every offer as unsigned.
+     */
+    int (*verify_signature)(void *ctx, const uint8_t digest[32], const uint8_t *sig,
+                            size_t sig_len);
 
     /* ---- application (optional) ---- */
     /** Self-test of a freshly booted image; true = healthy. NULL means always healthy. */

@@ -72,7 +72,13 @@ typedef enum {
     MQOTA_REASON_RESET = 10,           /**< The device reset before the new image was confirmed. */
     MQOTA_REASON_TOO_MANY_CHUNKS = 11, /**< image_size / chunk_size exceeds the agent's bitmap. */
     MQOTA_REASON_STORE = 12,           /**< The persistent key-value store failed. */
-    MQOTA_REASON_MALFORMED_OFFER = 13  /**< The offer could not be decoded. */
+    MQOTA_REASON_MALFORMED_OFFER = 13, /**< The offer could not be decoded. */
+    MQOTA_REASON_SIGNATURE = 14,       /**< The offer's signature block is malformed or does not
+                                            verify against the device's trusted key. */
+    MQOTA_REASON_UNSIGNED = 15,        /**< The offer is unsigned and the device requires a
+                                            signature. */
+    MQOTA_REASON_SECURITY_VERSION = 16 /**< The offer's secure_version is below the device's
+                                            minimum (anti-rollback). */
 } mqota_reason_t;
 
 /**

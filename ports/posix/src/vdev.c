@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "mqota_posix/otadata.h"
+#include "mqota_posix/sigverify.h"
 
 struct vdev {
     vflash_t *fl;
@@ -26,6 +27,7 @@ struct vdev {
     bool booted;
     boot_result_t boot;
     EVP_MD_CTX *sha;
+    const sigverify_key_t *trust; /* not owned; NULL = no release key */
     void *user;
 };
 
@@ -550,6 +552,23 @@ static int hook_sha256_finish(void *ctx, uint8_t out[32])
     return ok ? MQOTA_OK : MQOTA_ERR_PLATFORM;
 }
 
+static int hook_verify_signature(void *ctx, const uint8_t digest[32], const uint8_t *sig,
+                                 size_t sig_len)
+{
+    vdev_t *dev = ctx;
+    if (dev == NULL || dev->trust == NULL) {
+        return MQOTA_ERR_STATE;
+    }
+    return sigverify_digest(dev->trust, digest, sig, sig_len);
+}
+
+void vdev_set_trust_key(vdev_t *dev, const sigverify_key_t *key)
+{
+    if (dev != NULL) {
+        dev->trust = key;
+    }
+}
+
 void vdev_platform_fill(vdev_t *dev, mqota_platform_t *plat)
 {
     if (dev == NULL || plat == NULL) {
@@ -572,4 +591,5 @@ void vdev_platform_fill(vdev_t *dev, mqota_platform_t *plat)
     plat->sha256_begin = hook_sha256_begin;
     plat->sha256_update = hook_sha256_update;
     plat->sha256_finish = hook_sha256_finish;
+    plat->verify_signature = dev->trust != NULL ? hook_verify_signature : NULL;
 }

@@ -33,6 +33,7 @@
 #include "mqota_posix/boot.h"
 #include "mqota_posix/kv.h"
 #include "mqota_posix/partition.h"
+#include "mqota_posix/sigverify.h"
 #include "mqota_posix/vflash.h"
 
 #ifdef __cplusplus
@@ -83,7 +84,8 @@ mqota_status_t vdev_boot(vdev_t *dev, boot_result_t *out);
 /**
  * @brief Fill the hooks this module owns: ctx (= dev), running, slot_size, slot_begin,
  *        slot_write, slot_read, slot_end, slot_set_boot, slot_state, slot_mark_valid,
- *        slot_mark_invalid, kv_get, kv_set, kv_erase, sha256_begin/update/finish. The caller
+ *        slot_mark_invalid, kv_get, kv_set, kv_erase, sha256_begin/update/finish, and
+ *        verify_signature when a trust key is set (vdev_set_trust_key(), NULL otherwise). The caller
  *        fills publish, subscribe, now_ms, reboot and self_test; since ctx is the vdev, the
  *        caller's hooks find their own state with vdev_set_user() / vdev_user().
  *
@@ -95,6 +97,13 @@ mqota_status_t vdev_boot(vdev_t *dev, boot_result_t *out);
  * MQOTA_ERR_STATE when the running slot has no otadata entry (nothing to roll back from).
  */
 void vdev_platform_fill(vdev_t *dev, mqota_platform_t *plat);
+
+/**
+ * @brief Give the device a trusted release key (sigverify.h): the verify_signature hook then
+ *        checks offers' signatures with it. Call before vdev_platform_fill(). The key is not
+ *        copied or freed: it must outlive the device; one key may serve a whole fleet.
+ */
+void vdev_set_trust_key(vdev_t *dev, const sigverify_key_t *key);
 
 /** @brief Attach the caller's pointer (for its own hooks). */
 void vdev_set_user(vdev_t *dev, void *user);
