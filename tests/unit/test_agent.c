@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -54,6 +56,8 @@ static struct {
     bool self_test_ok;
     bool fail_writes;
     int kv_sets;
+    int slot_begin_calls;
+    int verify_calls;
 } dev;
 
 static uint8_t *image;
@@ -109,6 +113,7 @@ static int f_slot_begin(void *c, uint8_t s, uint32_t size, uint32_t from)
     (void)c;
     assert_int_not_equal(s, dev.running_slot);
     assert_int_equal(from % 4096u, 0);
+    dev.slot_begin_calls++;
     uint32_t end = (size + 4095u) / 4096u * 4096u;
     memset(dev.slot[s] + from, 0xFF, end - from);
     return 0;
@@ -194,6 +199,29 @@ static int f_sha_finish(void *c, uint8_t o[32])
 }
 static bool f_self_test(void *c) { (void)c; return dev.self_test_ok; }
 
+/* The device's trusted release key (public half used by f_verify), and the signing keys. */
+static EVP_PKEY *trusted_key, *other_key;
+
+/* verify_signature: raw r || s to DER, then OpenSSL, like the POSIX port. */
+static int f_verify(void *c, const uint8_t digest[32], const uint8_t *sig, size_t len)
+{
+    (void)c;
+    dev.verify_calls++;
+    if (len != 64) return -1;
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    ECDSA_SIG_set0(es, BN_bin2bn(sig, 32, NULL), BN_bin2bn(sig + 32, 32, NULL));
+    unsigned char *der = NULL;
+    int der_len = i2d_ECDSA_SIG(es, &der);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(trusted_key, NULL);
+    int ok = EVP_PKEY_verify_init(ctx) == 1 &&
+             EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+             EVP_PKEY_verify(ctx, der, (size_t)der_len, digest, 32) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    OPENSSL_free(der);
+    ECDSA_SIG_free(es);
+    return ok ? 0 : -1;
+}
+
 static const mqota_platform_t plat = {
     .ctx = NULL, .publish = f_publish, .subscribe = f_subscribe, .unsubscribe = f_unsubscribe,
     .running = f_running,
@@ -206,6 +234,8 @@ static const mqota_platform_t plat = {
 };
 
 static mqota_agent_t agent;
+static bool with_verify;  /* boot() gives the agent the verify_signature hook */
+static bool require_sig;  /* boot() sets cfg.require_signature */
 
 static uint32_t CHUNK = 4096u; /* chunk size of the offers the tests send */
 #define RELEASE 7u
@@ -219,8 +249,11 @@ static void boot(uint8_t running_slot, mqota_slot_state_t st)
     dev.boot_slot = -1;
     dev.npub = 0;
     mqota_config_t cfg = {.device_id = "dev-1", .max_chunk = 4096, .max_window = 8,
-                          .auto_reboot = true, .verify_bytes_per_process = 65536};
-    assert_int_equal(mqota_agent_init(&agent, &cfg, &plat, dev.now), MQOTA_OK);
+                          .auto_reboot = true, .verify_bytes_per_process = 65536,
+                          .require_signature = require_sig};
+    mqota_platform_t p = plat;
+    if (with_verify) p.verify_signature = f_verify;
+    assert_int_equal(mqota_agent_init(&agent, &cfg, &p, dev.now), MQOTA_OK);
 }
 
 static uint32_t offer_flags;
@@ -327,6 +360,7 @@ static int setup(void **state)
     dev.self_test_ok = true;
     dev.now = 1000;
     nsubs = nunsubs = 0;
+    with_verify = require_sig = false;
     return 0;
 }
 
@@ -342,13 +376,17 @@ static int load_image(void **state)
     if (fread(image, 1, image_len, f) != image_len) return -1;
     fclose(f);
     SHA256(image, image_len, image_sha);
-    return 0;
+    trusted_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    return trusted_key && other_key ? 0 : -1;
 }
 
 static int free_image(void **state)
 {
     (void)state;
     free(image);
+    EVP_PKEY_free(trusted_key);
+    EVP_PKEY_free(other_key);
     return 0;
 }
 
@@ -757,6 +795,344 @@ static void test_multicast_stream(void **state)
     assert_string_equal(unsubs[0], "mqota/v1/stream/7");
 }
 
+/* ---- signed offers and anti-rollback ---- */
+
+/* Sign o's manifest (its signed fields plus a release uid) with key into o->sig. */
+static void sign_offer(mqota_offer_t *o, EVP_PKEY *key)
+{
+    mqota_sig_block_t blk;
+    mqota_manifest_t m;
+    uint8_t mb[MQOTA_MANIFEST_MAX_LEN], der[128];
+    size_t mlen = 0, der_len = sizeof(der);
+    for (int i = 0; i < 16; i++) blk.release_uid[i] = (uint8_t)(i * 7 + o->release_id);
+    assert_int_equal(mqota_manifest_from_offer(o, blk.release_uid, &m), MQOTA_OK);
+    assert_int_equal(mqota_manifest_encode(&m, mb, sizeof(mb), &mlen), MQOTA_OK);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key), 1);
+    assert_int_equal(EVP_DigestSign(md, der, &der_len, mb, mlen), 1);
+    EVP_MD_CTX_free(md);
+    const unsigned char *p = der;
+    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+    assert_non_null(es);
+    BN_bn2binpad(ECDSA_SIG_get0_r(es), blk.signature, 32);
+    BN_bn2binpad(ECDSA_SIG_get0_s(es), blk.signature + 32, 32);
+    ECDSA_SIG_free(es);
+    assert_int_equal(mqota_sig_block_encode(&blk, o->sig, sizeof(o->sig)), MQOTA_OK);
+    o->sig_len = MQOTA_SIG_BLOCK_LEN;
+}
+
+/* The fixture image's offer with secure_version sv, signed with key (NULL: unsigned). */
+static mqota_offer_t make_offer(uint32_t release, uint32_t deployment, uint32_t sv, EVP_PKEY *key)
+{
+    mqota_offer_t o;
+    memset(&o, 0, sizeof(o));
+    o.release_id = release;
+    o.deployment_id = deployment;
+    o.image_size = (uint32_t)image_len;
+    o.chunk_size = CHUNK;
+    o.window = 16;
+    o.chip_id = 0;
+    o.secure_version = sv;
+    memcpy(o.sha256, image_sha, 32);
+    snprintf(o.version, sizeof(o.version), "v2.0.0");
+    snprintf(o.project, sizeof(o.project), "hello_world");
+    if (key) sign_offer(&o, key);
+    return o;
+}
+
+static mqota_status_t send_offer_struct(const mqota_offer_t *o)
+{
+    uint8_t buf[MQOTA_OFFER_MAX_LEN];
+    size_t len;
+    assert_int_equal(mqota_offer_encode(o, buf, sizeof(buf), &len), MQOTA_OK);
+    return mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/offer", buf, len);
+}
+
+/* Install release `release` with secure_version sv from slot 0 into slot 1 and confirm it. */
+static void install_and_confirm(uint32_t release, uint32_t sv, EVP_PKEY *key)
+{
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    mqota_offer_t o = make_offer(release, DEPLOYMENT, sv, key);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    for (uint32_t i = 0; i < chunk_count(); i++) {
+        assert_int_equal(send_chunk(release, i, 0), MQOTA_OK);
+        run(1);
+    }
+    run(20);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_CONFIRMED);
+}
+
+static void test_signed_offer_installs(void **state)
+{
+    (void)state;
+    with_verify = require_sig = true;
+    install_and_confirm(RELEASE, 3, trusted_key);
+    assert_int_equal(dev.verify_calls, 1);
+    assert_int_equal(dev.slot_begin_calls, 1);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 3);
+    assert_int_equal(last_state().running_release, RELEASE);
+}
+
+static void test_forged_signature_refused_before_erase(void **state)
+{
+    (void)state;
+    with_verify = true;
+    /* slot 1 holds a previous image, and the store says so */
+    memset(dev.slot[1], 0x5A, 8192);
+    uint8_t rec[44] = {0};
+    f_kv_set(NULL, "mq.slot1", rec, sizeof(rec));
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+
+    mqota_offer_t o = make_offer(RELEASE, DEPLOYMENT, 0, other_key);
+    assert_int_equal(send_offer_struct(&o), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_FAILED);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_SIGNATURE);
+    assert_int_equal(dev.verify_calls, 1);
+    assert_int_equal(dev.slot_begin_calls, 0);
+    for (int i = 0; i < 8192; i++) assert_int_equal(dev.slot[1][i], 0x5A);
+    assert_non_null(kv_find("mq.slot1"));
+    assert_null(kv_find("mq.prog"));
+    run(1);
+    mqota_state_msg_t m = last_state();
+    assert_int_equal(m.state, MQOTA_STATE_FAILED);
+    assert_int_equal(m.reason, 14);
+    assert_int_equal(m.target_release, RELEASE);
+    assert_string_equal(mqota_reason_name(MQOTA_REASON_SIGNATURE), "signature");
+    /* its retained copy is not judged again */
+    assert_int_equal(send_offer_struct(&o), MQOTA_IGNORED);
+    assert_int_equal(dev.verify_calls, 1);
+    /* a block of the wrong length, or of zeros, is no better */
+    o = make_offer(RELEASE, DEPLOYMENT + 1, 0, trusted_key);
+    o.sig_len = 64;
+    assert_int_equal(send_offer_struct(&o), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_SIGNATURE);
+    o = make_offer(RELEASE, DEPLOYMENT + 2, 0, NULL);
+    o.sig_len = MQOTA_SIG_BLOCK_LEN;
+    assert_int_equal(send_offer_struct(&o), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_SIGNATURE);
+    assert_int_equal(dev.slot_begin_calls, 0);
+    /* the genuine offer goes through */
+    o = make_offer(RELEASE, DEPLOYMENT + 3, 0, trusted_key);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_OFFERED);
+    assert_int_equal(dev.slot_begin_calls, 1);
+}
+
+static void test_tampered_offer_field_refused(void **state)
+{
+    (void)state;
+    with_verify = true;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    mqota_offer_t o = make_offer(RELEASE, DEPLOYMENT, 2, trusted_key), t;
+    t = o;
+    snprintf(t.version, sizeof(t.version), "v9.9.9");
+    assert_int_equal(send_offer_struct(&t), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_SIGNATURE);
+    t = o;
+    t.deployment_id = DEPLOYMENT + 1;
+    t.secure_version = 7;
+    assert_int_equal(send_offer_struct(&t), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_SIGNATURE);
+    t = o;
+    t.deployment_id = DEPLOYMENT + 2;
+    t.sha256[0] ^= 1;
+    assert_int_equal(send_offer_struct(&t), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_SIGNATURE);
+    assert_int_equal(dev.slot_begin_calls, 0);
+    /* transport fields are the server's to choose per deployment */
+    t = o;
+    t.deployment_id = DEPLOYMENT + 3;
+    t.window = 4;
+    assert_int_equal(send_offer_struct(&t), MQOTA_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_OFFERED);
+}
+
+static void test_unsigned_refused_when_required(void **state)
+{
+    (void)state;
+    /* requiring signatures without a way to check them is a configuration error */
+    mqota_config_t cfg = {.device_id = "dev-1", .max_chunk = 4096, .max_window = 8,
+                          .require_signature = true};
+    assert_int_equal(mqota_agent_init(&agent, &cfg, &plat, 0), MQOTA_ERR_ARG);
+
+    with_verify = require_sig = true;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_FAILED);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_UNSIGNED);
+    run(1);
+    assert_int_equal(last_state().reason, 15);
+    assert_string_equal(mqota_reason_name(MQOTA_REASON_UNSIGNED), "unsigned");
+    assert_int_equal(dev.slot_begin_calls, 0);
+    assert_int_equal(dev.verify_calls, 0);
+
+    /* not required: an unsigned offer is taken */
+    require_sig = false;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT + 1, image_sha, 0), MQOTA_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_OFFERED);
+
+    /* no key at all (no hook): a signature cannot be checked, the offer counts as unsigned */
+    with_verify = false;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    mqota_offer_t o = make_offer(RELEASE + 1, DEPLOYMENT, 0, other_key);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    assert_int_equal(dev.verify_calls, 0);
+}
+
+static void test_forged_offer_does_not_cancel_transfer(void **state)
+{
+    (void)state;
+    with_verify = true;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    mqota_offer_t o = make_offer(RELEASE, DEPLOYMENT, 0, trusted_key);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    assert_int_equal(send_chunk(RELEASE, 0, 0), MQOTA_OK);
+    mqota_offer_t f = make_offer(RELEASE + 1, DEPLOYMENT + 1, 0, other_key);
+    assert_int_equal(send_offer_struct(&f), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_DOWNLOADING);
+    assert_int_equal(dev.slot_begin_calls, 1);
+    transfer_all();
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    assert_int_equal(dev.boot_slot, 1);
+}
+
+static void test_below_minimum_refused(void **state)
+{
+    (void)state;
+    with_verify = true;
+    install_and_confirm(RELEASE, 5, trusted_key);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 5);
+    boot(1, MQOTA_SLOT_VALID); /* the minimum survives a reset */
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 5);
+    mqota_agent_on_connect(&agent);
+    int begins = dev.slot_begin_calls;
+
+    /* a properly signed release with a lower secure_version: refused, nothing erased */
+    mqota_offer_t o = make_offer(RELEASE + 1, DEPLOYMENT + 1, 4, trusted_key);
+    assert_int_equal(send_offer_struct(&o), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_FAILED);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_SECURITY_VERSION);
+    run(1);
+    assert_int_equal(last_state().reason, 16);
+    assert_string_equal(mqota_reason_name(MQOTA_REASON_SECURITY_VERSION), "security-version");
+    assert_int_equal(dev.slot_begin_calls, begins);
+    /* unsigned offers are held to the minimum too */
+    o = make_offer(RELEASE + 2, DEPLOYMENT + 2, 0, NULL);
+    assert_int_equal(send_offer_struct(&o), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_SECURITY_VERSION);
+    /* an older build at the minimum is fine (a functional downgrade, not a security one) */
+    o = make_offer(RELEASE + 3, DEPLOYMENT + 3, 5, trusted_key);
+    snprintf(o.version, sizeof(o.version), "v1.9.0");
+    sign_offer(&o, trusted_key);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_OFFERED);
+    assert_int_equal(dev.slot_begin_calls, begins + 1);
+}
+
+static void test_minimum_raised_only_after_confirm(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    mqota_offer_t o = make_offer(RELEASE, DEPLOYMENT, 3, NULL);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    transfer_all();
+    /* ready to reboot: not yet */
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 0);
+    assert_null(kv_find("mq.minsv"));
+    const kv_entry_t *at = kv_find("mq.boot");
+    assert_non_null(at);
+    assert_int_equal(at->len, 24);
+    assert_memory_equal(at->val, "2BQM", 4); /* "MQB2" as a little-endian u32 */
+    assert_int_equal(at->val[16], 3);
+    /* booted, pending verify: not yet */
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 0);
+    assert_null(kv_find("mq.minsv"));
+    /* confirmed: now */
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_CONFIRMED);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 3);
+    assert_non_null(kv_find("mq.minsv"));
+    assert_null(kv_find("mq.boot"));
+    boot(1, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 3);
+}
+
+static void test_minimum_raised_when_reset_after_mark_valid(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    mqota_offer_t o = make_offer(RELEASE, DEPLOYMENT, 4, NULL);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    transfer_all();
+    /* the slot was marked valid but the device reset before the records were updated */
+    boot(1, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_CONFIRMED);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 4);
+    assert_null(kv_find("mq.boot"));
+}
+
+static void test_minimum_not_raised_after_rollback(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    mqota_offer_t o = make_offer(RELEASE, DEPLOYMENT, 3, NULL);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    transfer_all();
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    dev.self_test_ok = false;
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_ROLLED_BACK);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 0);
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_ROLLED_BACK);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 0);
+    assert_null(kv_find("mq.minsv"));
+
+    /* nor after a reset before confirming */
+    dev.self_test_ok = true;
+    mqota_agent_on_connect(&agent);
+    o = make_offer(RELEASE, DEPLOYMENT + 1, 3, NULL);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    transfer_all();
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_RESET);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 0);
+    assert_null(kv_find("mq.minsv"));
+}
+
+static void test_old_attempt_record_is_read(void **state)
+{
+    (void)state;
+    /* an "MQB1" boot-attempt record (20 bytes) left by an agent before secure_version */
+    uint8_t rec[20] = {0x31, 0x42, 0x51, 0x4D, RELEASE, 0, 0, 0, DEPLOYMENT, 0, 0, 0, 0, 1, 0, 0};
+    uint32_t crc = mqota_crc32(0, rec, 16);
+    memcpy(rec + 16, &crc, 4);
+    f_kv_set(NULL, "mq.boot", rec, sizeof(rec));
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_PENDING_VERIFY);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_CONFIRMED);
+    assert_int_equal(last_state().target_release, RELEASE);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 0);
+    assert_null(kv_find("mq.boot"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -777,6 +1153,16 @@ int main(void)
         cmocka_unit_test_setup(test_stall_sends_request, setup),
         cmocka_unit_test_setup(test_empty_offer_cancels, setup),
         cmocka_unit_test_setup(test_multicast_stream, setup),
+        cmocka_unit_test_setup(test_signed_offer_installs, setup),
+        cmocka_unit_test_setup(test_forged_signature_refused_before_erase, setup),
+        cmocka_unit_test_setup(test_tampered_offer_field_refused, setup),
+        cmocka_unit_test_setup(test_unsigned_refused_when_required, setup),
+        cmocka_unit_test_setup(test_forged_offer_does_not_cancel_transfer, setup),
+        cmocka_unit_test_setup(test_below_minimum_refused, setup),
+        cmocka_unit_test_setup(test_minimum_raised_only_after_confirm, setup),
+        cmocka_unit_test_setup(test_minimum_raised_when_reset_after_mark_valid, setup),
+        cmocka_unit_test_setup(test_minimum_not_raised_after_rollback, setup),
+        cmocka_unit_test_setup(test_old_attempt_record_is_read, setup),
     };
     return cmocka_run_group_tests_name("agent", tests, load_image, free_image);
 }
