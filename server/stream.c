@@ -58,6 +58,7 @@ typedef struct stream {
     inflight_t slot[STREAM_MAX_WINDOW];
     uint32_t inflight;
     uint32_t live;           /* members not stalled */
+    uint32_t window;         /* --stream-window, at most the smallest live device window */
     bool started;            /* the gathering of the first members is over */
     bool streaming;          /* gathering, or live >= 2: members only repair */
     bool kick;               /* something changed: look for a chunk to send at once */
@@ -142,14 +143,19 @@ static bool is_stalled(const transfer_t *t, uint64_t now_ms)
  * stream stops sending, its members' engines are kicked to serve them by unicast. */
 static uint32_t refresh(mqotad_t *d, stream_t *s, uint64_t now_ms)
 {
-    uint32_t rto = STREAM_RTO_MIN_MS, live = 0;
+    uint32_t rto = STREAM_RTO_MIN_MS, live = 0, win = d->stream_window;
     for (size_t k = 0; k < s->n_members; k++) {
         transfer_t *t = s->members[k];
         s->stalled[k] = is_stalled(t, now_ms);
         if (s->stalled[k]) continue;
         live++;
         if (t->rto > rto) rto = t->rto;
+        /* No more unconfirmed than a device accepts in flight: what a dropped connection
+         * loses, and unicast repairs later, stays within one device window (§11). */
+        uint32_t w = t->dev_window < t->window ? t->dev_window : t->window;
+        if (w && w < win) win = w;
     }
+    s->window = win ? win : 1;
     bool was = s->streaming;
     s->live = live;
     s->streaming = !s->started || live >= 2;
@@ -365,7 +371,7 @@ static int send_one(mqotad_t *d, stream_t *s, uint32_t i, uint64_t now_ms)
     if (mqtt__publish(d, s->topic, buf, MQOTA_CHUNK_HEADER_LEN + len, 0, false) != 0)
         return -1;
 
-    /* A free slot exists: inflight < stream_window <= STREAM_MAX_WINDOW. */
+    /* A free slot exists: inflight < window <= STREAM_MAX_WINDOW. */
     uint32_t r = 0;
     while (s->slot[r].used) r++;
     uint64_t bit = (uint64_t)1u << r;
@@ -375,6 +381,9 @@ static int send_one(mqotad_t *d, stream_t *s, uint32_t i, uint64_t now_ms)
     for (size_t k = 0; k < s->n_members; k++) {
         transfer_t *t = s->members[k];
         if (acked(t, i)) continue;
+        /* A device whose last will said it is offline cannot get this publish (QoS 0): it
+         * is not recorded as sent, so it waits for the next cycle, not for a repair. */
+        if (t->paused) continue;
         transfer__mark_sent(t, i, now_ms);
         account(d, t->target.deployment_id, len, &cache);
         if (!s->stalled[k]) {
@@ -417,10 +426,10 @@ static void pump(mqotad_t *d, stream_t *s, uint64_t now_ms)
     }
     for (uint32_t r = 0; r < STREAM_MAX_WINDOW; r++)
         if (s->slot[r].used && elapsed(now_ms, s->slot[r].sent_ms) >= rto) slot_release(s, r);
-    if (!s->streaming || s->inflight >= d->stream_window) return;
+    if (!s->streaming || s->inflight >= s->window) return;
     if (!s->kick && now_ms < s->idle_until_ms) return;
     s->kick = false;
-    while (s->inflight < d->stream_window) {
+    while (s->inflight < s->window) {
         uint32_t i;
         if (!pick(s, now_ms, rto, &i)) {
             s->idle_until_ms = now_ms + RESCAN_MS;
