@@ -91,9 +91,18 @@ void cli_print_json(const cJSON *v);
 /** @brief Whether block characters may be printed (the locale says UTF-8). */
 bool cli_utf8(void);
 
+/**
+ * @brief Read the whole image file at path into a malloc'd buffer (refusing directories,
+ *        empty files and files over 64 MiB). On failure prints one sentence naming the file.
+ * @return CLI_OK or CLI_FAILED.
+ */
+int cli_read_image(const char *path, unsigned char **data, size_t *len);
+
 /* Command entry points: argc/argv start after the command word(s). Each returns an exit code. */
 int cmd_release_add(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_release_list(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_release_sign(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_key_generate(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_list(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_show(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_deploy(cli_ctx_t *ctx, int argc, char **argv);

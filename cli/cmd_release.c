@@ -38,11 +38,8 @@ static const char usage_list[] =
     "Example:\n"
     "  mqota release list\n";
 
-/*
- * Read the whole of path into a malloc'd buffer. On failure prints one sentence naming the
- * file and returns CLI_FAILED.
- */
-static int read_image(const char *path, unsigned char **data, size_t *len)
+/* Declared in cli.h: release sign reads images the same way. */
+int cli_read_image(const char *path, unsigned char **data, size_t *len)
 {
     struct stat st;
     FILE *f = NULL;
@@ -123,7 +120,7 @@ int cmd_release_add(cli_ctx_t *ctx, int argc, char **argv)
 
     unsigned char *data = NULL;
     size_t len = 0;
-    rc = read_image(pos[0], &data, &len);
+    rc = cli_read_image(pos[0], &data, &len);
     if (rc != CLI_OK)
         return rc;
 

@@ -25,6 +25,9 @@ static const char usage_main[] =
     "Commands:\n"
     "  release add FILE [--version V] [--notes TEXT]   upload a firmware image\n"
     "  release list                                    list releases\n"
+    "  release sign FILE --key KEY [--version V] [--security-version N]\n"
+    "                                                  sign an image: writes FILE.mqsig\n"
+    "  key generate NAME                               make a release signing key pair\n"
     "  device list                                     list devices\n"
     "  device show ID                                  show one device\n"
     "  deploy RELEASE_ID (--all | DEVICE...) [--watch] roll a release out\n"
@@ -49,6 +52,8 @@ static const struct {
 } commands[] = {
     { "release", "add", cmd_release_add },
     { "release", "list", cmd_release_list },
+    { "release", "sign", cmd_release_sign },
+    { "key", "generate", cmd_key_generate },
     { "device", "list", cmd_device_list },
     { "device", "show", cmd_device_show },
     { "deployment", "list", cmd_deployment_list },
