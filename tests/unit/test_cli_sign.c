@@ -4,7 +4,7 @@
  * The .mqsig it writes is checked the way a server would: with only the public key, the
  * manifest decoder, and OpenSSL (through the POSIX port's verifier).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,7 +267,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: test_cli_sign PATH/TO/mqota\n");
         return 2;
     }
-    mqota_bin = argv[1];
+    static char abs_bin[4096];
+    if (realpath(argv[1], abs_bin) == NULL) { /* the commands run in a temporary directory */
+        fprintf(stderr, "test_cli_sign: no mqota binary at '%s'\n", argv[1]);
+        return 2;
+    }
+    mqota_bin = abs_bin;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_key_generate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_sign, setup, teardown),
