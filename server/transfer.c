@@ -350,10 +350,16 @@ static void apply_ack(transfer_t *t, const mqota_ack_t *a, uint64_t now_ms)
 {
     uint32_t base = a->base > t->chunk_count ? t->chunk_count : a->base;
     uint32_t newest = 0;
-    uint32_t newest_seq = 0; /* latest send among the chunks this ACK newly acknowledges */
+    /* Latest send among the chunks this ACK newly acknowledges, sent once: the ACK of a chunk
+     * sent twice may answer its first send (Karn), and taking the second would call every
+     * chunk sent in between lost (a burst of spurious re-sends after each timeout). */
+    uint32_t newest_seq = 0;
+    bool progress = false;
     for (uint32_t i = t->base; i < base; i++) {
         if (!set_acked(t, i, true)) continue;
-        if (t->send_seq[i] > newest_seq) newest_seq = t->send_seq[i];
+        progress = true;
+        if (!(t->flags[i] & CHUNK_RESENT) && t->send_seq[i] > newest_seq)
+            newest_seq = t->send_seq[i];
         if ((t->flags[i] & (CHUNK_EVER_SENT | CHUNK_RESENT)) == CHUNK_EVER_SENT &&
             t->sent_at[i] > newest)
             newest = t->sent_at[i];
@@ -366,13 +372,15 @@ static void apply_ack(transfer_t *t, const mqota_ack_t *a, uint64_t now_ms)
         if (i >= t->chunk_count) break;
         bool bit = (a->sack >> k) & 1u;
         if (!set_acked(t, i, bit)) continue;
-        if (t->send_seq[i] > newest_seq) newest_seq = t->send_seq[i];
+        progress = true;
+        if (!(t->flags[i] & CHUNK_RESENT) && t->send_seq[i] > newest_seq)
+            newest_seq = t->send_seq[i];
         if ((t->flags[i] & (CHUNK_EVER_SENT | CHUNK_RESENT)) == CHUNK_EVER_SENT &&
             t->sent_at[i] > newest)
             newest = t->sent_at[i];
     }
+    if (progress) t->progress_ms = now_ms; /* restart the retransmission timer */
     if (newest_seq) {
-        t->progress_ms = now_ms; /* restart the retransmission timer */
         /* Ordered delivery: a chunk this ACK describes, sent before one it newly acknowledges
          * and still missing, was lost on the way. Send it again now. */
         for (uint32_t i = base; i < t->chunk_count && i <= a->sack_base + MQOTA_SACK_BITS; i++) {

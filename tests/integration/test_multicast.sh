@@ -47,7 +47,7 @@ check_wave() {
 # wave MODE: COUNT devices take the release with mqotad --multicast MODE.
 wave() {
   local mode=$1 rel dep t0 ms
-  start_mqotad --multicast "$mode"
+  start_mqotad --multicast "$mode" ${MQOTAD_EXTRA_ARGS:-}
   start_fleet --count "$COUNT" --image "$FIX/$FROM"
   wait_online "$COUNT" 120
   rel=$(add_release "$FIX/$TO" --version "$VER")
