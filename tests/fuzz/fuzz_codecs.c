@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqota/mqota_manifest.h"
 #include "mqota/mqota_proto.h"
 
 #define CHECK(c) do { if (!(c)) abort(); } while (0)
@@ -54,8 +55,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(a.base == b.base && a.sack == b.sack && a.sack_base == b.sack_base &&
               a.high == b.high && a.window == b.window && a.flags == b.flags);
     }
+#elif defined(FUZZ_MANIFEST)
+    /* canonical: what decodes encodes to the same bytes, and an OFFER carrying the decoded
+     * fields and uid rebuilds them too (what the device verifies) */
+    mqota_manifest_t m;
+    if (mqota_manifest_decode(data, size, &m) == MQOTA_OK) {
+        mqota_offer_t o;
+        mqota_sig_block_t blk;
+        CHECK(mqota_manifest_encode(&m, buf, sizeof(buf), &n) == MQOTA_OK);
+        CHECK(n == size && memcmp(buf, data, size) == 0);
+        memset(&o, 0, sizeof(o));
+        memcpy(o.sha256, m.sha256, sizeof(o.sha256));
+        o.image_size = m.image_size;
+        o.chip_id = m.chip_id;
+        o.secure_version = m.secure_version;
+        memcpy(o.project, m.project, sizeof(o.project));
+        memcpy(o.version, m.version, sizeof(o.version));
+        memcpy(blk.release_uid, m.release_uid, sizeof(blk.release_uid));
+        memset(blk.signature, 0, sizeof(blk.signature));
+        CHECK(mqota_sig_block_encode(&blk, o.sig, sizeof(o.sig)) == MQOTA_OK);
+        o.sig_len = MQOTA_SIG_BLOCK_LEN;
+        CHECK(mqota_offer_manifest(&o, buf, sizeof(buf), &n) == MQOTA_OK);
+        CHECK(n == size && memcmp(buf, data, size) == 0);
+    }
+    (void)mqota_sig_block_decode(data, size, &(mqota_sig_block_t){0});
 #else
-#error "define one of FUZZ_STATE, FUZZ_OFFER, FUZZ_CHUNK, FUZZ_ACK"
+#error "define one of FUZZ_STATE, FUZZ_OFFER, FUZZ_CHUNK, FUZZ_ACK, FUZZ_MANIFEST"
 #endif
     return 0;
 }
