@@ -688,13 +688,14 @@ static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, siz
         return MQOTA_IGNORED; /* finish the current image first */
     }
     refused = judge_offer(a, &offer);
-    if (refused == MQOTA_REASON_SIGNATURE || refused == MQOTA_REASON_UNSIGNED) {
+    if (refused != MQOTA_REASON_NONE) {
         MQOTA_LOG(1, "offer of release %u refused: %s", (unsigned)offer.release_id,
                   mqota_reason_name(refused));
-        if (transferring(a)) {
-            /* An offer that is not authentic has no authority to cancel the transfer. */
-            return MQOTA_ERR_STATE;
-        }
+    }
+    if ((refused == MQOTA_REASON_SIGNATURE || refused == MQOTA_REASON_UNSIGNED) &&
+        transferring(a)) {
+        /* An offer that is not authentic has no authority to cancel the transfer. */
+        return MQOTA_ERR_STATE;
     }
     if (refused != MQOTA_REASON_NONE) {
         /* Nothing was erased. Remember the offer so its retained copy is not judged again. */

@@ -195,8 +195,11 @@ void mqota_agent_on_disconnect(mqota_agent_t *agent);
  *         MQOTA_ERR_MALFORMED / MQOTA_ERR_CRC /
  *         MQOTA_ERR_TRUNCATED (bad chunk: dropped, it will be re-requested),
  *         MQOTA_ERR_RANGE (chunk index outside the image or the window), MQOTA_ERR_STATE
- *         (chunk with no transfer running), MQOTA_ERR_PLATFORM (flash write failed: the update
- *         is failed with MQOTA_REASON_FLASH).
+ *         (chunk with no transfer running; or an offer refused: the state is failed with the
+ *         reason, e.g. MQOTA_REASON_SIGNATURE, UNSIGNED, SECURITY_VERSION, CHIP_MISMATCH;
+ *         an unauthentic offer during a transfer is refused without touching the transfer),
+ *         MQOTA_ERR_PLATFORM (flash write failed: the update is failed with
+ *         MQOTA_REASON_FLASH).
  */
 mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
                                       const uint8_t *payload, size_t len);
