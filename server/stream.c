@@ -51,7 +51,7 @@ typedef struct stream {
     transfer_t **members;
     size_t n_members, cap;
     bool *stalled;           /* per member slot, refreshed before each round of sends */
-    uint16_t *have;          /* per chunk: members whose ACKs cover it */
+    uint32_t *have;          /* per chunk: members whose ACKs cover it */
     uint64_t *sent_ms;       /* per chunk: time of the last stream send, 0: never */
     uint32_t cursor;         /* next chunk index to consider */
     uint32_t cycle;          /* times the cursor wrapped */
