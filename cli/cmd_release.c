@@ -8,27 +8,45 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/evp.h>
+
 #include "cli.h"
 #include "format.h"
 #include "http.h"
+#include "sign.h"
 
 /* Refuse files larger than this locally; mqotad's own limit (the OTA slot) is far smaller. */
 #define MAX_IMAGE_BYTES (64u * 1024u * 1024u)
+/* A .mqsig is a few hundred bytes; anything this large is not one. */
+#define MAX_MQSIG_BYTES 16384u
 
 static const char usage_add[] =
     "Usage: mqota release add FILE [--version V] [--notes TEXT]\n"
+    "                         [--signature FILE.mqsig | --sign-key KEY.key.pem\n"
+    "                          [--security-version N]]\n"
     "\n"
     "Upload an ESP32 application image (.bin) to mqotad, which checks it and stores it as a\n"
     "release. The release's chip, project and size come from the image itself.\n"
+    "A signed release carries its .mqsig (docs/SECURITY.md): mqotad verifies it against its\n"
+    "--trusted-key keys and the image, and its offers carry the signature, the signed\n"
+    "version and the signed security version.\n"
     "\n"
     "Options:\n"
-    "  --version V    release version (default: the image descriptor's version; Arduino\n"
-    "                 builds carry the Arduino core's version, so give one)\n"
-    "  --notes TEXT   free text stored with the release\n"
-    "  --json         print the stored release as JSON\n"
+    "  --version V             release version (default: the image descriptor's version, or\n"
+    "                          the signed one; Arduino builds carry the Arduino core's\n"
+    "                          version, so give one)\n"
+    "  --notes TEXT            free text stored with the release\n"
+    "  --signature FILE.mqsig  upload this signature (from 'mqota release sign') with the image\n"
+    "  --sign-key KEY.key.pem  sign here first (as 'mqota release sign'), then upload; the\n"
+    "                          private key never leaves this machine\n"
+    "  --security-version N    with --sign-key: anti-rollback security version (default: the\n"
+    "                          descriptor's secure_version)\n"
+    "  --json                  print the stored release as JSON\n"
     "\n"
-    "Example:\n"
-    "  mqota release add build/app.bin --version v1.2.0 --notes 'fixes the watchdog reset'\n";
+    "Examples:\n"
+    "  mqota release add build/app.bin --version v1.2.0 --notes 'fixes the watchdog reset'\n"
+    "  mqota release add build/app.bin --sign-key keys/release.key.pem --security-version 3\n"
+    "  mqota release add build/app.bin --signature build/app.bin.mqsig\n";
 
 static const char usage_list[] =
     "Usage: mqota release list [--json]\n"
@@ -97,39 +115,118 @@ static void print_release(const cJSON *r, const char *title)
     printf("  sha256    %s\n", cli_json_str(r, "sha256", "-"));
     printf("  idf       %s\n", cli_json_str(r, "idf_version", "-"));
     printf("  created   %s\n", fmt_date(cli_json_int(r, "created_at", 0), date, sizeof date));
+    if (cli_json_bool(r, "signed", false))
+        printf("  signed    yes, key %s, secure_version %lld\n", cli_json_str(r, "key_id", "-"),
+               cli_json_int(r, "secure_version", 0));
+    else
+        printf("  signed    no\n");
     const char *notes = cli_json_str(r, "notes", "");
     if (*notes != '\0')
         printf("  notes     %s\n", notes);
 }
 
+/* Read a .mqsig file (small JSON text) into a NUL-terminated malloc'd string. */
+static int read_mqsig(const char *path, char **out)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        cli_error("cannot read the signature '%s': %s; give the FILE.mqsig that 'mqota release "
+                  "sign' wrote.", path, strerror(errno));
+        return CLI_FAILED;
+    }
+    char *buf = malloc(MAX_MQSIG_BYTES + 1);
+    size_t n = buf != NULL ? fread(buf, 1, MAX_MQSIG_BYTES + 1, f) : 0;
+    fclose(f);
+    if (buf == NULL || n == 0 || n > MAX_MQSIG_BYTES) {
+        cli_error("'%s' is %s, not a .mqsig file; give the FILE.mqsig that 'mqota release "
+                  "sign' wrote.", path, buf == NULL ? "unreadable (out of memory)"
+                                                    : n == 0 ? "empty" : "too large");
+        free(buf);
+        return CLI_FAILED;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return CLI_OK;
+}
+
+/* "X-Mqota-Signature: <base64 of the whole .mqsig>" (docs/API.md), malloc'd. */
+static char *signature_header(const char *mqsig)
+{
+    static const char name[] = "X-Mqota-Signature: ";
+    size_t n = strlen(mqsig);
+    char *h = malloc(sizeof name + 4 * ((n + 2) / 3) + 1);
+    if (h != NULL) {
+        memcpy(h, name, sizeof name - 1);
+        EVP_EncodeBlock((unsigned char *)h + sizeof name - 1, (const unsigned char *)mqsig,
+                        (int)n);
+    }
+    return h;
+}
+
 int cmd_release_add(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "release add";
-    const char *version = NULL, *notes = NULL;
-    const cli_opt_t opts[] = { { "--version", &version, NULL }, { "--notes", &notes, NULL } };
+    const char *version = NULL, *notes = NULL, *sig_path = NULL, *key_path = NULL;
+    const char *secver = NULL;
+    const cli_opt_t opts[] = { { "--version", &version, NULL }, { "--notes", &notes, NULL },
+                               { "--signature", &sig_path, NULL },
+                               { "--sign-key", &key_path, NULL },
+                               { "--security-version", &secver, NULL } };
     char *pos[1];
     int npos, rc;
+    uint32_t sv = 0;
 
-    rc = cli_parse(ctx, cmd, usage_add, argc, argv, opts, 2, pos, &npos, 1);
+    rc = cli_parse(ctx, cmd, usage_add, argc, argv, opts, 5, pos, &npos, 1);
     if (rc != CLI_OK)
         return rc;
     if (npos != 1)
         return cli_usage_error(cmd, "'%s' needs the image FILE to upload", cmd);
     if (version != NULL && *version == '\0')
         return cli_usage_error(cmd, "'--version' is empty; give a version such as v1.2.0");
+    if (sig_path != NULL && key_path != NULL)
+        return cli_usage_error(cmd, "give either --signature FILE.mqsig or --sign-key "
+                                    "KEY.key.pem, not both");
+    if ((sig_path != NULL && *sig_path == '\0') || (key_path != NULL && *key_path == '\0'))
+        return cli_usage_error(cmd, "'%s' is empty; give a file", sig_path ? "--signature"
+                                                                          : "--sign-key");
+    if (secver != NULL && key_path == NULL)
+        return cli_usage_error(cmd, "--security-version is signed, so it needs --sign-key "
+                                    "KEY.key.pem (a .mqsig already carries its own)");
+    if (secver != NULL && cli_parse_u32(secver, &sv) != 0)
+        return cli_usage_error(cmd, "'--security-version %s' is not a whole number in "
+                                    "0..4294967295", secver);
 
     unsigned char *data = NULL;
     size_t len = 0;
+    char *mqsig = NULL, *sig_hdr = NULL, *ev = NULL, *en = NULL, *path = NULL;
+    cJSON *resp = NULL;
     rc = cli_read_image(pos[0], &data, &len);
     if (rc != CLI_OK)
         return rc;
 
+    if (key_path != NULL) {
+        cli_signed_t sg;
+        rc = cli_sign_image(pos[0], data, len, key_path, version, secver ? &sv : NULL, &sg);
+        if (rc != CLI_OK)
+            goto out;
+        mqsig = sg.mqsig;
+        version = NULL; /* the signed manifest carries it */
+    } else if (sig_path != NULL) {
+        rc = read_mqsig(sig_path, &mqsig);
+        if (rc != CLI_OK)
+            goto out;
+    }
+    if (mqsig != NULL && (sig_hdr = signature_header(mqsig)) == NULL) {
+        cli_error("out of memory while preparing the upload of '%s'.", pos[0]);
+        rc = CLI_FAILED;
+        goto out;
+    }
+
     /* Build /api/v1/releases?version=..&notes=.. with escaped values. */
-    char *ev = version ? http_escape(version) : NULL;
-    char *en = notes ? http_escape(notes) : NULL;
+    ev = version ? http_escape(version) : NULL;
+    en = notes ? http_escape(notes) : NULL;
     size_t plen = 64 + (ev ? strlen(ev) : 0) + (en ? strlen(en) : 0);
-    char *path = malloc(plen);
-    cJSON *resp = NULL;
+    path = malloc(plen);
     if (path == NULL || (version && !ev) || (notes && !en)) {
         cli_error("out of memory while preparing the upload of '%s'.", pos[0]);
         rc = CLI_FAILED;
@@ -140,7 +237,8 @@ int cmd_release_add(cli_ctx_t *ctx, int argc, char **argv)
     if (en)
         strcat(path, en);
 
-    rc = http_json(ctx, "POST", path, "application/octet-stream", data, len, &resp, NULL);
+    rc = http_json_hdr(ctx, "POST", path, "application/octet-stream", data, len, sig_hdr, &resp,
+                       NULL);
     if (rc == CLI_OK) {
         if (ctx->json)
             cli_print_json(resp);
@@ -160,6 +258,8 @@ int cmd_release_add(cli_ctx_t *ctx, int argc, char **argv)
     }
 out:
     cJSON_Delete(resp);
+    free(mqsig);
+    free(sig_hdr);
     free(path);
     free(ev);
     free(en);

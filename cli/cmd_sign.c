@@ -21,6 +21,7 @@
 #include "keys.h"
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_manifest.h"
+#include "sign.h"
 
 #define MQSIG_FORMAT "mqota-manifest-v1"
 
@@ -108,8 +109,8 @@ static bool printable(const char *s)
     return true;
 }
 
-/* Parse --security-version: a whole number 0..UINT32_MAX. */
-static int parse_u32(const char *text, uint32_t *out)
+/* Parse --security-version: a whole number 0..UINT32_MAX. Declared in sign.h. */
+int cli_parse_u32(const char *text, uint32_t *out)
 {
     char *end;
     errno = 0;
@@ -198,6 +199,95 @@ static int write_file(const char *path, const char *text)
     return ok ? 0 : -1;
 }
 
+int cli_sign_image(const char *file, const unsigned char *img, size_t len, const char *key_path,
+                   const char *version, const uint32_t *secver, cli_signed_t *out)
+{
+    EVP_PKEY *key = NULL;
+    char *b64m = NULL, *b64s = NULL, *text = NULL;
+    cJSON *doc = NULL;
+    mqota_image_info_t info;
+    mqota_manifest_t *m = &out->manifest;
+    uint8_t mb[MQOTA_MANIFEST_MAX_LEN], block[MQOTA_SIG_BLOCK_LEN];
+    mqota_sig_block_t blk;
+    size_t mlen = 0;
+    int rc = CLI_FAILED;
+
+    memset(out, 0, sizeof *out);
+    if (check_image(file, img, len, &info) != CLI_OK)
+        goto out;
+    if (version == NULL && strcmp(info.project_name, "arduino-lib-builder") == 0) {
+        cli_error("'%s' is an Arduino build: its descriptor carries the Arduino core's version "
+                  "(%s), not the application's; give the release version with --version.",
+                  file, info.version);
+        goto out;
+    }
+    if (version == NULL)
+        version = info.version;
+    if (strlen(version) > MQOTA_STR_MAX || !printable(version)) {
+        cli_error("version '%.40s' of '%s' must be printable text of at most %u bytes (what an "
+                  "offer carries); give one with --version.", version, file, MQOTA_STR_MAX);
+        goto out;
+    }
+
+    key = cli_key_load_private(key_path);
+    if (key == NULL || cli_key_id(key, out->key_id) != 0)
+        goto out;
+
+    /* The manifest: what the OFFER will carry (project cut to 31 bytes as on the wire). */
+    if (EVP_Digest(img, len, m->sha256, NULL, EVP_sha256(), NULL) != 1) {
+        cli_error("cannot compute the SHA-256 of '%s'.", file);
+        goto out;
+    }
+    m->image_size = (uint32_t)len;
+    m->chip_id = info.chip_id;
+    m->secure_version = secver != NULL ? *secver : info.secure_version;
+    snprintf(m->project, sizeof m->project, "%.31s", info.project_name);
+    snprintf(m->version, sizeof m->version, "%.31s", version);
+    if (RAND_bytes(m->release_uid, MQOTA_RELEASE_UID_LEN) != 1) {
+        cli_error("OpenSSL could not produce random bytes for the release uid.");
+        goto out;
+    }
+    memcpy(blk.release_uid, m->release_uid, MQOTA_RELEASE_UID_LEN);
+    if (mqota_manifest_encode(m, mb, sizeof mb, &mlen) != MQOTA_OK ||
+        sign_raw(key, mb, mlen, blk.signature) != 0 ||
+        verify_raw(key, mb, mlen, blk.signature) != 0 ||
+        mqota_sig_block_encode(&blk, block, sizeof block) != MQOTA_OK) {
+        cli_error("signing '%s' with '%s' failed inside OpenSSL.", file, key_path);
+        goto out;
+    }
+
+    b64m = base64(mb, mlen);
+    b64s = base64(block, sizeof block);
+    doc = cJSON_CreateObject();
+    if (b64m == NULL || b64s == NULL || doc == NULL) {
+        cli_error("out of memory while signing '%s'.", file);
+        goto out;
+    }
+    cJSON_AddStringToObject(doc, "format", MQSIG_FORMAT);
+    cJSON_AddStringToObject(doc, "manifest", b64m);
+    cJSON_AddStringToObject(doc, "signature", b64s);
+    cJSON_AddStringToObject(doc, "key_id", out->key_id);
+    text = cJSON_Print(doc);
+    size_t tl = text != NULL ? strlen(text) : 0;
+    char *nl = text != NULL ? realloc(text, tl + 2) : NULL;
+    if (nl == NULL) {
+        cli_error("out of memory while signing '%s'.", file);
+        goto out;
+    }
+    text = nl;
+    memcpy(text + tl, "\n", 2);
+    out->mqsig = text;
+    text = NULL;
+    rc = CLI_OK;
+out:
+    cJSON_Delete(doc);
+    free(text);
+    free(b64m);
+    free(b64s);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
 int cmd_release_sign(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "release sign";
@@ -218,85 +308,25 @@ int cmd_release_sign(cli_ctx_t *ctx, int argc, char **argv)
     if (version != NULL && *version == '\0')
         return cli_usage_error(cmd, "'--version' is empty; give a version such as v1.2.0");
     uint32_t sv = 0;
-    if (secver != NULL && parse_u32(secver, &sv) != 0)
+    if (secver != NULL && cli_parse_u32(secver, &sv) != 0)
         return cli_usage_error(cmd, "'--security-version %s' is not a whole number in "
                                     "0..4294967295", secver);
 
     const char *file = pos[0];
     unsigned char *img = NULL;
     size_t len = 0;
-    EVP_PKEY *key = NULL;
-    char *out_path = NULL, *b64m = NULL, *b64s = NULL, *text = NULL;
-    cJSON *doc = NULL;
-    mqota_image_info_t info;
-    mqota_manifest_t m;
-    uint8_t mb[MQOTA_MANIFEST_MAX_LEN], block[MQOTA_SIG_BLOCK_LEN];
-    mqota_sig_block_t blk;
-    size_t mlen = 0;
-    char key_id[CLI_KEY_ID_HEX], uid_hex[2 * MQOTA_RELEASE_UID_LEN + 1], sha_hex[65];
+    char *out_path = NULL;
+    cli_signed_t sg = { 0 };
+    const mqota_manifest_t *m = &sg.manifest;
+    char uid_hex[2 * MQOTA_RELEASE_UID_LEN + 1], sha_hex[65];
 
     rc = cli_read_image(file, &img, &len);
     if (rc != CLI_OK)
         return rc;
+    rc = cli_sign_image(file, img, len, key_path, version, secver != NULL ? &sv : NULL, &sg);
+    if (rc != CLI_OK)
+        goto out;
     rc = CLI_FAILED;
-    if (check_image(file, img, len, &info) != CLI_OK)
-        goto out;
-    if (version == NULL && strcmp(info.project_name, "arduino-lib-builder") == 0) {
-        cli_error("'%s' is an Arduino build: its descriptor carries the Arduino core's version "
-                  "(%s), not the application's; give the release version with --version.",
-                  file, info.version);
-        goto out;
-    }
-    if (version == NULL)
-        version = info.version;
-    if (strlen(version) > MQOTA_STR_MAX || !printable(version)) {
-        cli_error("version '%.40s' of '%s' must be printable text of at most %u bytes (what an "
-                  "offer carries); give one with --version.", version, file, MQOTA_STR_MAX);
-        goto out;
-    }
-    if (secver == NULL)
-        sv = info.secure_version;
-
-    key = cli_key_load_private(key_path);
-    if (key == NULL || cli_key_id(key, key_id) != 0)
-        goto out;
-
-    /* The manifest: what the OFFER will carry (project cut to 31 bytes as on the wire). */
-    memset(&m, 0, sizeof m);
-    if (EVP_Digest(img, len, m.sha256, NULL, EVP_sha256(), NULL) != 1) {
-        cli_error("cannot compute the SHA-256 of '%s'.", file);
-        goto out;
-    }
-    m.image_size = (uint32_t)len;
-    m.chip_id = info.chip_id;
-    m.secure_version = sv;
-    snprintf(m.project, sizeof m.project, "%.31s", info.project_name);
-    snprintf(m.version, sizeof m.version, "%s", version);
-    if (RAND_bytes(m.release_uid, MQOTA_RELEASE_UID_LEN) != 1) {
-        cli_error("OpenSSL could not produce random bytes for the release uid.");
-        goto out;
-    }
-    memcpy(blk.release_uid, m.release_uid, MQOTA_RELEASE_UID_LEN);
-    if (mqota_manifest_encode(&m, mb, sizeof mb, &mlen) != MQOTA_OK ||
-        sign_raw(key, mb, mlen, blk.signature) != 0 ||
-        verify_raw(key, mb, mlen, blk.signature) != 0 ||
-        mqota_sig_block_encode(&blk, block, sizeof block) != MQOTA_OK) {
-        cli_error("signing '%s' with '%s' failed inside OpenSSL.", file, key_path);
-        goto out;
-    }
-
-    b64m = base64(mb, mlen);
-    b64s = base64(block, sizeof block);
-    doc = cJSON_CreateObject();
-    if (b64m == NULL || b64s == NULL || doc == NULL) {
-        cli_error("out of memory while signing '%s'.", file);
-        goto out;
-    }
-    cJSON_AddStringToObject(doc, "format", MQSIG_FORMAT);
-    cJSON_AddStringToObject(doc, "manifest", b64m);
-    cJSON_AddStringToObject(doc, "signature", b64s);
-    cJSON_AddStringToObject(doc, "key_id", key_id);
-    text = cJSON_Print(doc);
     if (output == NULL) {
         size_t n = strlen(file) + sizeof ".mqsig";
         out_path = malloc(n);
@@ -305,55 +335,45 @@ int cmd_release_sign(cli_ctx_t *ctx, int argc, char **argv)
     } else {
         out_path = strdup(output);
     }
-    if (text == NULL || out_path == NULL) {
+    if (out_path == NULL) {
         cli_error("out of memory while signing '%s'.", file);
         goto out;
     }
-    size_t tl = strlen(text);
-    char *nl = realloc(text, tl + 2);
-    if (nl == NULL)
-        goto out;
-    text = nl;
-    memcpy(text + tl, "\n", 2);
-    if (write_file(out_path, text) != 0)
+    if (write_file(out_path, sg.mqsig) != 0)
         goto out;
 
-    hex(m.release_uid, MQOTA_RELEASE_UID_LEN, uid_hex);
-    hex(m.sha256, 32, sha_hex);
+    hex(m->release_uid, MQOTA_RELEASE_UID_LEN, uid_hex);
+    hex(m->sha256, 32, sha_hex);
     if (ctx->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "file", out_path);
         cJSON_AddStringToObject(j, "image", file);
-        cJSON_AddStringToObject(j, "project", m.project);
-        cJSON_AddStringToObject(j, "version", m.version);
-        cJSON_AddStringToObject(j, "chip", mqota_chip_name(m.chip_id));
-        cJSON_AddNumberToObject(j, "chip_id", m.chip_id);
-        cJSON_AddNumberToObject(j, "size", m.image_size);
-        cJSON_AddNumberToObject(j, "secure_version", m.secure_version);
+        cJSON_AddStringToObject(j, "project", m->project);
+        cJSON_AddStringToObject(j, "version", m->version);
+        cJSON_AddStringToObject(j, "chip", mqota_chip_name(m->chip_id));
+        cJSON_AddNumberToObject(j, "chip_id", m->chip_id);
+        cJSON_AddNumberToObject(j, "size", m->image_size);
+        cJSON_AddNumberToObject(j, "secure_version", m->secure_version);
         cJSON_AddStringToObject(j, "sha256", sha_hex);
         cJSON_AddStringToObject(j, "release_uid", uid_hex);
-        cJSON_AddStringToObject(j, "key_id", key_id);
+        cJSON_AddStringToObject(j, "key_id", sg.key_id);
         cli_print_json(j);
         cJSON_Delete(j);
     } else {
         printf("signed %s -> %s\n", file, out_path);
-        printf("  project           %s\n", m.project);
-        printf("  version           %s\n", m.version);
-        printf("  chip              %s\n", mqota_chip_name(m.chip_id));
-        printf("  size              %u bytes\n", (unsigned)m.image_size);
-        printf("  secure_version    %u\n", (unsigned)m.secure_version);
+        printf("  project           %s\n", m->project);
+        printf("  version           %s\n", m->version);
+        printf("  chip              %s\n", mqota_chip_name(m->chip_id));
+        printf("  size              %u bytes\n", (unsigned)m->image_size);
+        printf("  secure_version    %u\n", (unsigned)m->secure_version);
         printf("  sha256            %s\n", sha_hex);
         printf("  release uid       %s\n", uid_hex);
-        printf("  key id            %s\n", key_id);
+        printf("  key id            %s\n", sg.key_id);
     }
     rc = CLI_OK;
 out:
-    cJSON_Delete(doc);
-    free(text);
+    free(sg.mqsig);
     free(out_path);
-    free(b64m);
-    free(b64s);
-    EVP_PKEY_free(key);
     free(img);
     return rc;
 }

@@ -101,6 +101,12 @@ static void report_http_error(const char *method, const char *path, long status,
 int http_json(const cli_ctx_t *ctx, const char *method, const char *path, const char *ctype,
               const void *body, size_t len, cJSON **out, long *status)
 {
+    return http_json_hdr(ctx, method, path, ctype, body, len, NULL, out, status);
+}
+
+int http_json_hdr(const cli_ctx_t *ctx, const char *method, const char *path, const char *ctype,
+                  const void *body, size_t len, const char *header, cJSON **out, long *status)
+{
     struct curl_slist *hdrs = NULL;
     buf_t resp = { 0 };
     char url[2048];
@@ -127,6 +133,8 @@ int http_json(const cli_ctx_t *ctx, const char *method, const char *path, const 
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
     /* No "Expect: 100-continue" round trip before uploading an image. */
     hdrs = curl_slist_append(hdrs, "Expect:");
+    if (header != NULL)
+        hdrs = curl_slist_append(hdrs, header);
     if (strcmp(method, "POST") == 0) {
         char ct[128];
         snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "application/octet-stream");

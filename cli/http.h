@@ -37,6 +37,13 @@ extern "C" {
 int http_json(const cli_ctx_t *ctx, const char *method, const char *path, const char *ctype,
               const void *body, size_t len, cJSON **out, long *status);
 
+/**
+ * @brief http_json() with one more request header.
+ * @param[in] header A whole header line such as "X-Mqota-Signature: ...", or NULL.
+ */
+int http_json_hdr(const cli_ctx_t *ctx, const char *method, const char *path, const char *ctype,
+                  const void *body, size_t len, const char *header, cJSON **out, long *status);
+
 /** @brief GET path and parse the JSON answer; see http_json(). */
 int http_get(const cli_ctx_t *ctx, const char *path, cJSON **out);
 

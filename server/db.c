@@ -53,6 +53,10 @@ static const char *const migrations[] = {
      * deployment, and the offer's flags (MQOTA_OFFER_FLAG_STREAM) per target */
     "ALTER TABLE deployments ADD COLUMN stream_bytes_sent INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE deployment_targets ADD COLUMN offer_flags INTEGER NOT NULL DEFAULT 0;",
+    /* 2 -> 3: signed releases: the OFFER signature block (80 bytes, NULL = unsigned) and the
+     * id of the trusted key that verified it (docs/SECURITY.md §3) */
+    "ALTER TABLE releases ADD COLUMN signature BLOB;"
+    "ALTER TABLE releases ADD COLUMN key_id TEXT NOT NULL DEFAULT '';",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -60,7 +64,7 @@ static const char *const migrations[] = {
     " reason, progress, image_size, running_release, target_release, boot_count, max_chunk," \
     " max_window, online, first_seen, last_seen"
 #define RELEASE_COLS "id, version, descriptor_version, project, chip_id, idf_ver," \
-    " secure_version, size, sha256, path, notes, created_at"
+    " secure_version, size, sha256, path, notes, created_at, signature, key_id"
 #define TARGET_COLS "t.deployment_id, t.device_id, t.state, t.reason, t.progress," \
     " t.bytes_sent, t.bytes_resent, t.started_at, t.finished_at, t.chunk_size, t.offer_window," \
     " d.release_id, t.offer_flags"
@@ -91,8 +95,8 @@ static const char *const stmt_sql[S_COUNT] = {
                      " ON CONFLICT(id) DO UPDATE SET online=?2, last_seen=?3",
     [S_DEV_LIST] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
     [S_REL_INSERT] = "INSERT INTO releases (version, descriptor_version, project, chip_id, idf_ver,"
-                     " secure_version, size, sha256, path, notes, created_at)"
-                     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+                     " secure_version, size, sha256, path, notes, created_at, signature, key_id)"
+                     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [S_REL_GET] = "SELECT " RELEASE_COLS " FROM releases WHERE id = ?1",
     [S_REL_BY_SHA] = "SELECT " RELEASE_COLS " FROM releases WHERE sha256 = ?1",
     [S_REL_LIST] = "SELECT " RELEASE_COLS " FROM releases ORDER BY id DESC",
@@ -357,6 +361,13 @@ static void read_release(sqlite3_stmt *s, db_release_t *r)
     copy_text(r->path, sizeof(r->path), s, 9);
     copy_text(r->notes, sizeof(r->notes), s, 10);
     r->created_at = sqlite3_column_int64(s, 11);
+    /* A signature column of any other length than a whole block reads as unsigned. */
+    if (sqlite3_column_type(s, 12) == SQLITE_BLOB &&
+        sqlite3_column_bytes(s, 12) == (int)sizeof(r->sig)) {
+        memcpy(r->sig, sqlite3_column_blob(s, 12), sizeof(r->sig));
+        r->has_sig = true;
+    }
+    copy_text(r->key_id, sizeof(r->key_id), s, 13);
 }
 
 /* Insert a release; on success r->id holds the new id. */
@@ -374,6 +385,11 @@ int db__release_insert(db_t *db, db_release_t *r)
     sqlite3_bind_text(s, 9, r->path, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 10, r->notes, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 11, r->created_at);
+    if (r->has_sig)
+        sqlite3_bind_blob(s, 12, r->sig, (int)sizeof(r->sig), SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, 12);
+    sqlite3_bind_text(s, 13, r->key_id, -1, SQLITE_TRANSIENT);
     if (exec_stmt(db, S_REL_INSERT, "store release") != 0) return -1;
     r->id = sqlite3_last_insert_rowid(db->h);
     return 0;
@@ -646,3 +662,4 @@ int db__target_running(db_t *db, const char *device_id, int64_t release_id, db_t
     sqlite3_clear_bindings(s);
     return ret;
 }
+

@@ -49,6 +49,9 @@ typedef struct {
     char path[4096];
     char notes[1024];
     int64_t created_at;
+    bool has_sig;          /**< Signed: sig holds the OFFER's signature block */
+    uint8_t sig[80];       /**< release_uid || r || s (docs/PROTOCOL.md §5.1) */
+    char key_id[17];       /**< Trusted key that verified it (hex), "" when unsigned */
 } db_release_t;
 
 typedef struct {

@@ -94,6 +94,10 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
     if (mqh_unhex(r->sha256, o.sha256, sizeof(o.sha256)) != 0) return -1;
     snprintf(o.version, sizeof(o.version), "%s", r->version);
     snprintf(o.project, sizeof(o.project), "%s", r->project);
+    if (r->has_sig) { /* the signed manifest's fields above, its block here (§5.1) */
+        memcpy(o.sig, r->sig, sizeof(r->sig));
+        o.sig_len = (uint16_t)sizeof(r->sig);
+    }
     uint8_t buf[MQOTA_OFFER_MAX_LEN];
     size_t len = 0;
     mqota_status_t st = mqota_offer_encode(&o, buf, sizeof(buf), &len);
@@ -109,9 +113,10 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
                 "published after the reconnect", t->device_id);
         return -1;
     }
-    mqh_log(MQH_INFO, "offered release %lld (%s) to %s: chunk %u, window %u%s",
+    mqh_log(MQH_INFO, "offered release %lld (%s) to %s: chunk %u, window %u%s%s",
             (long long)r->id, r->version, t->device_id, t->chunk_size, t->window,
-            (t->offer_flags & MQOTA_OFFER_FLAG_STREAM) ? ", stream" : "");
+            (t->offer_flags & MQOTA_OFFER_FLAG_STREAM) ? ", stream" : "",
+            r->has_sig ? ", signed" : "");
     return 0;
 }
 

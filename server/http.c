@@ -26,6 +26,11 @@ static const char *get_arg(void *conn, const char *name)
     return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+static const char *get_header(void *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, api_response_t *res)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
@@ -111,7 +116,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (rq->too_large) return too_large(conn);
     api_request_t req = {
         .method = method, .path = url, .body = rq->body, .body_len = rq->len,
-        .arg = get_arg, .conn = conn,
+        .arg = get_arg, .header = get_header, .conn = conn,
     };
     api_response_t res = {0};
     api__handle(d, &req, &res);

@@ -110,6 +110,15 @@ static cJSON *release_json(const db_release_t *r)
     cJSON_AddStringToObject(j, "sha256", r->sha256);
     cJSON_AddNumberToObject(j, "created_at", (double)r->created_at);
     cJSON_AddStringToObject(j, "notes", r->notes);
+    cJSON_AddBoolToObject(j, "signed", r->has_sig);
+    if (r->has_sig) {
+        char uid[2 * 16 + 1];
+        mqh_hex(r->sig, 16, uid);
+        cJSON_AddStringToObject(j, "key_id", r->key_id);
+        cJSON_AddStringToObject(j, "release_uid", uid);
+    } else {
+        cJSON_AddNullToObject(j, "key_id");
+    }
     return j;
 }
 
@@ -262,7 +271,7 @@ static void get_release(mqotad_t *d, const char *ids, api_response_t *res)
 
 static void post_release(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
-    char err[512];
+    char err[768];
     int64_t dup = 0;
     db_release_t *r = malloc(sizeof(*r));
     if (!r) {
@@ -271,8 +280,9 @@ static void post_release(mqotad_t *d, const api_request_t *req, api_response_t *
     }
     release_result_t rc = release__create(d, req->body, req->body_len,
                                           req->arg(req->conn, "version"),
-                                          req->arg(req->conn, "notes"), r, &dup, err,
-                                          sizeof(err));
+                                          req->arg(req->conn, "notes"),
+                                          req->header(req->conn, "X-Mqota-Signature"), r, &dup,
+                                          err, sizeof(err));
     switch (rc) {
     case RELEASE_OK:
         set_json(res, 201, release_json(r));

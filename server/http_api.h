@@ -24,6 +24,8 @@ typedef struct {
     size_t body_len;
     /** Query argument by name, or NULL. */
     const char *(*arg)(void *conn, const char *name);
+    /** Request header by name (case-insensitive), or NULL. */
+    const char *(*header)(void *conn, const char *name);
     void *conn;
 } api_request_t;
 

@@ -16,6 +16,7 @@
 
 #include "deploy.h"
 #include "mqotad.h"
+#include "signature.h"
 #include "transfer.h"
 
 #define LOOP_WAIT_MAX_MS 50
@@ -111,6 +112,7 @@ int main(int argc, char **argv)
     int exit_code = 1;
     char path[PATH_MAX + 32], text[64];
     snprintf(path, sizeof(path), "%s/mqota.db", d.data_dir);
+    if (signature__load_keys(&d) != 0) goto out;
     if (db__open(&d.db, path) != 0) goto out;
     if (transfer__init(&d) != 0) goto out;
     if (http__start(&d) != 0) goto out; /* first: a busy port fails before a broker starts */
@@ -151,6 +153,7 @@ out:
     http__stop(&d);
     broker__stop(&d);
     db__close(d.db);
+    signature__free_keys(&d);
     if (exit_code == 0) {
         snprintf(path, sizeof(path), "%s/mqotad.pid", d.data_dir);
         unlink(path);

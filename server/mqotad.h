@@ -31,11 +31,22 @@ extern "C" {
 #define MQOTAD_MAX_IMAGE 1966080u
 /** Most chunks a device's bitmap can track. */
 #define MQOTAD_MAX_CHUNKS 4096u
+/** Most --trusted-key options. */
+#define MQOTAD_MAX_TRUSTED_KEYS 16
+/** Hex digits of a key id plus NUL (8 bytes of SHA-256 over the SubjectPublicKeyInfo DER). */
+#define MQOTAD_KEY_ID_HEX 17
 
 struct mosquitto;
 struct MHD_Daemon;
 struct transfers;
 struct streams;
+struct evp_pkey_st;
+
+/** A release public key mqotad trusts (--trusted-key), loaded by signature.c. */
+typedef struct {
+    struct evp_pkey_st *pkey;
+    char key_id[MQOTAD_KEY_ID_HEX];
+} mqotad_key_t;
 
 typedef struct mqotad {
     /* ---- options (options.c) ---- */
@@ -50,6 +61,9 @@ typedef struct mqotad {
     bool multicast;            /**< --multicast auto: offers of a release to >= 2 devices stream */
     uint32_t stream_window;    /**< --stream-window: unconfirmed stream sends, 1..64 */
     int log_level;
+    const char *trusted_key_paths[MQOTAD_MAX_TRUSTED_KEYS]; /**< --trusted-key (argv) */
+    int n_trusted_keys;
+    bool require_signed;       /**< --require-signed: refuse unsigned uploads */
 
     /* ---- embedded broker (broker.c) ---- */
     pid_t broker_pid;
@@ -68,6 +82,9 @@ typedef struct mqotad {
     /* ---- HTTP (http.c) ---- */
     struct MHD_Daemon *mhd;
     int http_bound_port;
+
+    /* ---- release keys (signature.c) ---- */
+    mqotad_key_t trusted_keys[MQOTAD_MAX_TRUSTED_KEYS];
 
     /* ---- store and engine ---- */
     db_t *db;

@@ -14,6 +14,7 @@ static const char usage[] =
     "usage: mqotad --data DIR [--broker mqtt://host:port] [--http ADDR:PORT]\n"
     "              [--mqtt-version 5|311] [--chunk-size BYTES] [--window N]\n"
     "              [--multicast auto|off] [--stream-window N]\n"
+    "              [--trusted-key PUB.pem]... [--require-signed]\n"
     "              [--log-level error|warn|info|debug] [--help]\n"
     "\n"
     "  --data DIR          directory for the database, release files and state (required)\n"
@@ -25,6 +26,9 @@ static const char usage[] =
     "  --multicast M       auto (default): a deployment of a release to 2 or more devices\n"
     "                      publishes each chunk once on the release's stream; off: unicast only\n"
     "  --stream-window N   most unconfirmed chunks on a stream (default 32, at most 64)\n"
+    "  --trusted-key PEM   release public key (NAME.pub.pem from 'mqota key generate');\n"
+    "                      repeatable; uploads with a .mqsig must verify under one of them\n"
+    "  --require-signed    refuse uploads without a .mqsig (needs --trusted-key)\n"
     "  --log-level L       error, warn, info (default) or debug\n"
     "\n"
     "mqotad writes DIR/http.url, DIR/broker.url and DIR/mqotad.pid when it is ready.\n";
@@ -82,6 +86,10 @@ int options__parse(mqotad_t *d, int argc, char **argv)
             fprintf(stderr, "mqotad: unexpected argument '%s'; see mqotad --help.\n", flag);
             return 2;
         }
+        if (strcmp(flag, "--require-signed") == 0) {
+            d->require_signed = true;
+            continue;
+        }
         const char *val = NULL;
         char name[32];
         const char *eq = strchr(flag, '=');
@@ -95,7 +103,8 @@ int options__parse(mqotad_t *d, int argc, char **argv)
         if (strcmp(name, "--data") && strcmp(name, "--broker") && strcmp(name, "--http") &&
             strcmp(name, "--mqtt-version") && strcmp(name, "--chunk-size") &&
             strcmp(name, "--window") && strcmp(name, "--log-level") &&
-            strcmp(name, "--multicast") && strcmp(name, "--stream-window")) {
+            strcmp(name, "--multicast") && strcmp(name, "--stream-window") &&
+            strcmp(name, "--trusted-key")) {
             fprintf(stderr, "mqotad: unknown option '%s'; see mqotad --help.\n", name);
             return 2;
         }
@@ -170,6 +179,13 @@ int options__parse(mqotad_t *d, int argc, char **argv)
                 return 2;
             }
             d->stream_window = (uint32_t)v;
+        } else if (strcmp(name, "--trusted-key") == 0) {
+            if (!*val || d->n_trusted_keys == MQOTAD_MAX_TRUSTED_KEYS) {
+                fprintf(stderr, "mqotad: --trusted-key needs a public key file (at most %d "
+                        "keys).\n", MQOTAD_MAX_TRUSTED_KEYS);
+                return 2;
+            }
+            d->trusted_key_paths[d->n_trusted_keys++] = val;
         } else if (strcmp(name, "--log-level") == 0) {
             static const char *const levels[] = {"error", "warn", "info", "debug"};
             int lv = -1;
@@ -182,6 +198,11 @@ int options__parse(mqotad_t *d, int argc, char **argv)
             }
             d->log_level = lv;
         }
+    }
+    if (d->require_signed && d->n_trusted_keys == 0) {
+        fprintf(stderr, "mqotad: --require-signed needs at least one --trusted-key PUB.pem to "
+                "verify uploads with.\n");
+        return 2;
     }
     if (!d->data_dir[0]) {
         fprintf(stderr, "mqotad: --data DIR is required (where the database and releases "

@@ -18,6 +18,7 @@
 
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_proto.h"
+#include "signature.h"
 
 static int sha256(const uint8_t *data, size_t len, uint8_t out[32])
 {
@@ -169,9 +170,45 @@ static bool printable(const char *s)
     return true;
 }
 
+/*
+ * Verify the upload's signature (base64 of a .mqsig) when one came, or refuse an unsigned
+ * upload under --require-signed. 0 with *signed_ok telling whether sig holds a verified
+ * signature; -1 with err filled (HTTP 400).
+ */
+static int judge_signature(mqotad_t *d, const char *sig_b64, const uint8_t digest[32],
+                           size_t len, const mqota_image_info_t *info, signature_t *sig,
+                           bool *signed_ok, char *err, size_t err_cap)
+{
+    *signed_ok = false;
+    if (!sig_b64 || !*sig_b64) {
+        if (!d->require_signed) return 0;
+        snprintf(err, err_cap, "this mqotad accepts only signed releases (--require-signed); "
+                 "send the .mqsig with the image (mqota release add FILE --signature "
+                 "FILE.mqsig, or --sign-key KEY.key.pem)");
+        return -1;
+    }
+    size_t n = 0;
+    uint8_t *text = signature__base64_decode(sig_b64, &n);
+    if (!text) {
+        snprintf(err, err_cap, "signature rejected: the X-Mqota-Signature header is not "
+                 "base64 of a .mqsig file");
+        return -1;
+    }
+    char why[400];
+    int rc = signature__verify(d, (const char *)text, n, digest, (uint32_t)len, info, sig, why,
+                               sizeof(why));
+    free(text);
+    if (rc != 0) {
+        snprintf(err, err_cap, "signature rejected: %s; nothing was stored", why);
+        return -1;
+    }
+    *signed_ok = true;
+    return 0;
+}
+
 release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
-                                 const char *version, const char *notes, db_release_t *out,
-                                 int64_t *dup_id, char *err, size_t err_cap)
+                                 const char *version, const char *notes, const char *sig_b64,
+                                 db_release_t *out, int64_t *dup_id, char *err, size_t err_cap)
 {
     mqota_image_info_t info;
     if (len > MQOTAD_MAX_IMAGE) {
@@ -181,7 +218,26 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
     }
     if (check_image(image, len, &info, err, err_cap) != 0) return RELEASE_INVALID;
 
+    uint8_t digest[32];
+    if (sha256(image, len, digest) != 0) {
+        snprintf(err, err_cap, "cannot compute the SHA-256 of the upload");
+        return RELEASE_ERROR;
+    }
+    signature_t sig;
+    bool is_signed = false;
+    if (judge_signature(d, sig_b64, digest, len, &info, &sig, &is_signed, err, err_cap) != 0)
+        return RELEASE_INVALID;
+
     if (version && !*version) version = NULL;
+    if (is_signed) {
+        /* The signed manifest decides the version an OFFER must carry. */
+        if (version && strcmp(version, sig.manifest.version) != 0) {
+            snprintf(err, err_cap, "?version=%.40s differs from the signed manifest's version "
+                     "'%s'; leave it out or sign that version", version, sig.manifest.version);
+            return RELEASE_INVALID;
+        }
+        version = sig.manifest.version;
+    }
     if (!version && strcmp(info.project_name, "arduino-lib-builder") == 0) {
         snprintf(err, err_cap, "this is an Arduino build: its descriptor carries the Arduino "
                  "core's version (%s), not the application's; give the release version with "
@@ -200,11 +256,6 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
         return RELEASE_INVALID;
     }
 
-    uint8_t digest[32];
-    if (sha256(image, len, digest) != 0) {
-        snprintf(err, err_cap, "cannot compute the SHA-256 of the upload");
-        return RELEASE_ERROR;
-    }
     memset(out, 0, sizeof(*out));
     mqh_hex(digest, 32, out->sha256);
     db_release_t existing;
@@ -226,7 +277,12 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
     snprintf(out->idf_ver, sizeof(out->idf_ver), "%s", info.idf_ver);
     snprintf(out->notes, sizeof(out->notes), "%s", notes);
     out->chip_id = info.chip_id;
-    out->secure_version = info.secure_version;
+    out->secure_version = is_signed ? sig.manifest.secure_version : info.secure_version;
+    if (is_signed) {
+        out->has_sig = true;
+        memcpy(out->sig, sig.block, sizeof(out->sig));
+        snprintf(out->key_id, sizeof(out->key_id), "%s", sig.key_id);
+    }
     out->size = (uint32_t)len;
     out->created_at = mqh_unix_now();
 
@@ -246,8 +302,9 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
         db__rollback(d->db);
         goto db_err;
     }
-    mqh_log(MQH_INFO, "release %lld: %s %s for %s, %u bytes, sha256 %s", (long long)out->id,
-            out->project, out->version, mqota_chip_name(out->chip_id), out->size, out->sha256);
+    mqh_log(MQH_INFO, "release %lld: %s %s for %s, %u bytes, sha256 %s, %s%s",
+            (long long)out->id, out->project, out->version, mqota_chip_name(out->chip_id),
+            out->size, out->sha256, out->has_sig ? "signed by key " : "unsigned", out->key_id);
     return RELEASE_OK;
 db_err:
     unlink(out->path);

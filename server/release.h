@@ -26,11 +26,15 @@ typedef enum {
  * Validate image (len bytes) and store it as a new release: the file goes to
  * DIR/releases/<sha256>.bin (temp file, fsync, rename), the row is inserted in a transaction,
  * and on any failure the file is removed. version may be NULL (use the descriptor's), notes
- * may be NULL. On failure err receives one sentence saying why.
+ * may be NULL. sig_b64 is base64 of a .mqsig file, or NULL for an unsigned upload: a signature
+ * must verify under a --trusted-key and describe this image (signature.c), and the release
+ * then takes its version and secure_version from the signed manifest (a different version
+ * argument is refused). Under --require-signed an unsigned upload is refused. On failure err
+ * receives one sentence saying why and nothing is stored.
  */
 release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
-                                 const char *version, const char *notes, db_release_t *out,
-                                 int64_t *dup_id, char *err, size_t err_cap);
+                                 const char *version, const char *notes, const char *sig_b64,
+                                 db_release_t *out, int64_t *dup_id, char *err, size_t err_cap);
 
 #ifdef __cplusplus
 }
