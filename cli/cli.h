@@ -32,6 +32,7 @@ typedef struct {
     const char *server; /**< Base URL without trailing slash, e.g. "http://127.0.0.1:8080". */
     bool json;          /**< Print the server's JSON instead of tables. */
     bool tty;           /**< stdout is a terminal. */
+    const char *token;  /**< API bearer token (--token or MQOTA_TOKEN), or NULL. */
 } cli_ctx_t;
 
 /** One option a command accepts. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 /* One handle for the whole run so polling reuses the connection. */
 static CURL *g_curl;
@@ -135,6 +136,18 @@ int http_json_hdr(const cli_ctx_t *ctx, const char *method, const char *path, co
     hdrs = curl_slist_append(hdrs, "Expect:");
     if (header != NULL)
         hdrs = curl_slist_append(hdrs, header);
+    char *auth = NULL;
+    if (ctx->token != NULL) {
+        size_t n = strlen(ctx->token) + sizeof "Authorization: Bearer ";
+        auth = malloc(n);
+        if (auth == NULL) {
+            cli_error("out of memory while preparing the request.");
+            curl_slist_free_all(hdrs);
+            return CLI_FAILED;
+        }
+        snprintf(auth, n, "Authorization: Bearer %s", ctx->token);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
     if (strcmp(method, "POST") == 0) {
         char ct[128];
         snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "application/octet-stream");
@@ -156,6 +169,13 @@ int http_json_hdr(const cli_ctx_t *ctx, const char *method, const char *path, co
         *status = code;
 
     cJSON *json = resp.data != NULL ? cJSON_ParseWithLength(resp.data, resp.len) : NULL;
+    if (code == 401) {
+        cli_error("mqotad refused the request: missing or invalid bearer token (give --token or "
+                  "set MQOTA_TOKEN)");
+        *out = json;
+        ret = CLI_FAILED;
+        goto out;
+    }
     if (code < 200 || code > 299) {
         report_http_error(method, path, code, json);
         *out = json; /* the caller may add a hint from it (e.g. 409 names the release) */
@@ -172,6 +192,10 @@ int http_json_hdr(const cli_ctx_t *ctx, const char *method, const char *path, co
     ret = CLI_OK;
 out:
     curl_slist_free_all(hdrs);
+    if (auth != NULL) {
+        OPENSSL_cleanse(auth, strlen(auth));
+        free(auth);
+    }
     free(resp.data);
     return ret;
 }

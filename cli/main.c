@@ -13,12 +13,14 @@
 #define DEFAULT_SERVER "http://127.0.0.1:8080"
 
 static const char usage_main[] =
-    "Usage: mqota [--server URL] [--json] COMMAND [ARGS...]\n"
+    "Usage: mqota [--server URL] [--token TOKEN] [--json] COMMAND [ARGS...]\n"
     "\n"
     "Update ESP32 fleets through mqotad.\n"
     "\n"
     "Global options:\n"
     "  --server URL   mqotad's HTTP address (default: $MQOTA_SERVER, else " DEFAULT_SERVER ")\n"
+    "  --token TOKEN  API bearer token (default: $MQOTA_TOKEN); mqotad asks for one once\n"
+    "                 a token exists ('mqotad --data DIR token create NAME')\n"
     "  --json         print the server's JSON instead of tables\n"
     "  --help         show this help\n"
     "\n"
@@ -146,6 +148,12 @@ int main(int argc, char **argv)
             server = argv[++i];
         } else if (strncmp(a, "--server=", 9) == 0) {
             server = a + 9;
+        } else if (strcmp(a, "--token") == 0) {
+            if (i + 1 >= argc)
+                return cli_usage_error(NULL, "option '--token' needs the token");
+            ctx.token = argv[++i];
+        } else if (strncmp(a, "--token=", 8) == 0) {
+            ctx.token = a + 8;
         } else {
             return cli_usage_error(NULL, "unknown global option '%s'", a);
         }
@@ -158,6 +166,14 @@ int main(int argc, char **argv)
         server = getenv("MQOTA_SERVER");
     if (server == NULL || *server == '\0')
         server = DEFAULT_SERVER;
+
+    if (ctx.token == NULL || *ctx.token == '\0')
+        ctx.token = getenv("MQOTA_TOKEN");
+    if (ctx.token != NULL && *ctx.token == '\0')
+        ctx.token = NULL;
+    if (ctx.token != NULL && strpbrk(ctx.token, "\r\n") != NULL)
+        return cli_usage_error(NULL, "the token holds a line break; give it as mqotad printed "
+                                     "it");
 
     char *url = normalise_server(server);
     if (url == NULL || http_global_init() != 0) {

@@ -57,6 +57,9 @@ static const char *const migrations[] = {
      * id of the trusted key that verified it (docs/SECURITY.md §3) */
     "ALTER TABLE releases ADD COLUMN signature BLOB;"
     "ALTER TABLE releases ADD COLUMN key_id TEXT NOT NULL DEFAULT '';",
+    /* 3 -> 4: HTTP API bearer tokens: only the SHA-256 of each token is stored */
+    "CREATE TABLE api_tokens ("
+    " name TEXT PRIMARY KEY, sha256 BLOB NOT NULL, created_at INTEGER NOT NULL);",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -76,6 +79,7 @@ enum {
     S_DEP_INSERT, S_DEP_GET, S_DEP_LIST, S_DEP_STATE, S_DEP_COUNTS, S_DEP_STREAM_BYTES,
     S_TGT_INSERT, S_TGT_STATE, S_TGT_COUNTERS, S_TGT_PENDING, S_TGT_LIST, S_TGT_RUNNING,
     S_TGT_UNFINISHED,
+    S_TOK_INSERT, S_TOK_DELETE, S_TOK_LIST,
     S_COUNT
 };
 
@@ -134,6 +138,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TGT_UNFINISHED] = "SELECT " TARGET_COLS " FROM deployment_targets t"
                          " JOIN deployments d ON d.id = t.deployment_id"
                          " WHERE t.device_id = ?1 AND t.state IN ('pending','active')",
+    [S_TOK_INSERT] = "INSERT INTO api_tokens (name, sha256, created_at) VALUES (?1,?2,?3)"
+                     " ON CONFLICT(name) DO NOTHING",
+    [S_TOK_DELETE] = "DELETE FROM api_tokens WHERE name = ?1",
+    [S_TOK_LIST] = "SELECT name, sha256, created_at FROM api_tokens ORDER BY name",
 };
 
 struct db {
@@ -663,3 +671,42 @@ int db__target_running(db_t *db, const char *device_id, int64_t release_id, db_t
     return ret;
 }
 
+/* ---- API tokens ---- */
+
+/* Store a token's hash under name; 1 when the name is taken. */
+int db__token_insert(db_t *db, const char *name, const uint8_t sha256[32], int64_t created_at)
+{
+    sqlite3_stmt *s = db->st[S_TOK_INSERT];
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(s, 2, sha256, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, created_at);
+    if (exec_stmt(db, S_TOK_INSERT, "store token") != 0) return -1;
+    return sqlite3_changes(db->h) == 1 ? 0 : 1;
+}
+
+/* Delete the token called name; 1 when there is none. */
+int db__token_delete(db_t *db, const char *name)
+{
+    sqlite3_stmt *s = db->st[S_TOK_DELETE];
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    if (exec_stmt(db, S_TOK_DELETE, "revoke token") != 0) return -1;
+    return sqlite3_changes(db->h) == 1 ? 0 : 1;
+}
+
+/* Every token, by name; a callback returning non-zero stops the walk. */
+int db__token_list(db_t *db, int (*cb)(void *ctx, const db_token_t *t), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_TOK_LIST];
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        db_token_t t;
+        memset(&t, 0, sizeof(t));
+        copy_text(t.name, sizeof(t.name), s, 0);
+        if (sqlite3_column_bytes(s, 1) == 32) memcpy(t.sha256, sqlite3_column_blob(s, 1), 32);
+        t.created_at = sqlite3_column_int64(s, 2);
+        if (cb(ctx, &t) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list tokens");
+    sqlite3_reset(s);
+    return ret;
+}

@@ -76,6 +76,13 @@ typedef struct {
     uint32_t offer_flags; /**< MQOTA_OFFER_FLAG_* of the offer sent for this target */
 } db_target_t;
 
+/** An HTTP API token: only its SHA-256 is ever stored. */
+typedef struct {
+    char name[65];
+    uint8_t sha256[32];
+    int64_t created_at;
+} db_token_t;
+
 typedef struct {
     int total, pending, active, succeeded, failed, superseded;
     int64_t bytes_sent, bytes_resent; /**< Sums of the targets' unicast byte counters */
@@ -118,6 +125,13 @@ int db__target_running(db_t *db, const char *device_id, int64_t release_id, db_t
 /** Every pending/active target of a device (for superseding), via callback. */
 int db__target_unfinished_of_device(db_t *db, const char *device_id,
                                     int (*cb)(void *ctx, const db_target_t *t), void *ctx);
+
+/** Store a token hash; 0 stored, 1 the name exists, -1 error. */
+int db__token_insert(db_t *db, const char *name, const uint8_t sha256[32], int64_t created_at);
+/** Delete a token by name; 0 deleted, 1 no such token, -1 error. */
+int db__token_delete(db_t *db, const char *name);
+/** Every token by name, via callback. */
+int db__token_list(db_t *db, int (*cb)(void *ctx, const db_token_t *t), void *ctx);
 
 #ifdef __cplusplus
 }

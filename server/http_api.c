@@ -16,6 +16,7 @@
 #include "mqota/mqota_status.h"
 #include "release.h"
 #include "stream.h"
+#include "token.h"
 #include "transfer.h"
 
 extern const char mqotad_dashboard_html[];
@@ -200,6 +201,7 @@ static void get_health(mqotad_t *d, api_response_t *res)
     cJSON_AddBoolToObject(j, "mqtt_connected", d->mqtt_connected);
     cJSON_AddNumberToObject(j, "transfers", transfer__count(d));
     cJSON_AddNumberToObject(j, "streams", stream__count(d));
+    cJSON_AddBoolToObject(j, "token_required", token__required(d));
     set_json(res, 200, j);
 }
 
@@ -466,6 +468,12 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
     if (strcmp(p, API "/health") == 0) {
         if (get) get_health(d, res);
         else method_not_allowed(res, m, p, "GET");
+        return;
+    }
+    /* Everything else needs the bearer token once tokens exist; say nothing more. */
+    if (!token__authorized(d, req->header(req->conn, "Authorization"))) {
+        api__error(res, 401, "missing or invalid bearer token");
+        res->bearer_challenge = true;
         return;
     }
     if (strcmp(p, API "/devices") == 0) {

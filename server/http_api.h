@@ -36,6 +36,7 @@ typedef struct {
     bool body_static;
     const char *content_type;
     const char *allow;         /**< Allow header for 405, else NULL */
+    bool bearer_challenge;     /**< 401: send WWW-Authenticate: Bearer */
 } api_response_t;
 
 /** Route and answer one request. res->body is always set. */

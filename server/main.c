@@ -17,6 +17,7 @@
 #include "deploy.h"
 #include "mqotad.h"
 #include "signature.h"
+#include "token.h"
 #include "transfer.h"
 
 #define LOOP_WAIT_MAX_MS 50
@@ -101,6 +102,14 @@ int main(int argc, char **argv)
     if (rc != 0) return 2;
     mqh_log_init("mqotad", d.log_level);
     if (prepare_data_dir(&d) != 0) return 1;
+    if (d.cmd_argv) { /* mqotad --data DIR token ...: on the database, no daemon */
+        char dbpath[PATH_MAX + 32];
+        snprintf(dbpath, sizeof(dbpath), "%s/mqota.db", d.data_dir);
+        if (db__open(&d.db, dbpath) != 0) return 1;
+        rc = token__command(&d);
+        db__close(d.db);
+        return rc;
+    }
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;

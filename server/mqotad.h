@@ -64,6 +64,9 @@ typedef struct mqotad {
     const char *trusted_key_paths[MQOTAD_MAX_TRUSTED_KEYS]; /**< --trusted-key (argv) */
     int n_trusted_keys;
     bool require_signed;       /**< --require-signed: refuse unsigned uploads */
+    bool require_token;        /**< --require-token: API needs a bearer token even with none */
+    int cmd_argc;              /**< "token ..." subcommand: words after "token" (token.c) */
+    char **cmd_argv;           /**< NULL: run the daemon */
 
     /* ---- embedded broker (broker.c) ---- */
     pid_t broker_pid;

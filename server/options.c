@@ -14,7 +14,7 @@ static const char usage[] =
     "usage: mqotad --data DIR [--broker mqtt://host:port] [--http ADDR:PORT]\n"
     "              [--mqtt-version 5|311] [--chunk-size BYTES] [--window N]\n"
     "              [--multicast auto|off] [--stream-window N]\n"
-    "              [--trusted-key PUB.pem]... [--require-signed]\n"
+    "              [--trusted-key PUB.pem]... [--require-signed] [--require-token]\n"
     "              [--log-level error|warn|info|debug] [--help]\n"
     "\n"
     "  --data DIR          directory for the database, release files and state (required)\n"
@@ -29,7 +29,15 @@ static const char usage[] =
     "  --trusted-key PEM   release public key (NAME.pub.pem from 'mqota key generate');\n"
     "                      repeatable; uploads with a .mqsig must verify under one of them\n"
     "  --require-signed    refuse uploads without a .mqsig (needs --trusted-key)\n"
+    "  --require-token     the HTTP API needs a bearer token even before one exists\n"
+    "                      (once a token exists it always does)\n"
     "  --log-level L       error, warn, info (default) or debug\n"
+    "\n"
+    "       mqotad --data DIR token create NAME | token list | token revoke NAME\n"
+    "\n"
+    "  token create NAME   make an HTTP API token, print it once (only its SHA-256 is kept)\n"
+    "  token list          names and creation times of the tokens\n"
+    "  token revoke NAME   delete a token; requests with it get 401 at once\n"
     "\n"
     "mqotad writes DIR/http.url, DIR/broker.url and DIR/mqotad.pid when it is ready.\n";
 
@@ -82,12 +90,21 @@ int options__parse(mqotad_t *d, int argc, char **argv)
             fputs(usage, stdout);
             return 1;
         }
+        if (strcmp(flag, "token") == 0) { /* the rest belongs to the token command */
+            d->cmd_argc = argc - i - 1;
+            d->cmd_argv = argv + i + 1;
+            break;
+        }
         if (flag[0] != '-' || flag[1] != '-') {
             fprintf(stderr, "mqotad: unexpected argument '%s'; see mqotad --help.\n", flag);
             return 2;
         }
         if (strcmp(flag, "--require-signed") == 0) {
             d->require_signed = true;
+            continue;
+        }
+        if (strcmp(flag, "--require-token") == 0) {
+            d->require_token = true;
             continue;
         }
         const char *val = NULL;

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# HTTP API bearer tokens (docs/API.md "Authentication"): with no token the API is open; once
+# `mqotad --data DIR token create NAME` made one, every endpoint but the health check and the
+# dashboard page answers 401 without it or with a wrong one, and 200 with it; revoked tokens
+# stop working at once; --require-token closes the API before any token exists. The token
+# appears in no log, no JSON answer and not in the database.
+. "$(dirname "$0")/lib.sh" "$1" "$2"
+
+IMG="$FIX/idf_hello_world_esp32_2024.bin"
+BODIES="$T/bodies.json"   # every JSON answer of this test, searched for the token at the end
+: >"$BODIES"
+
+# http METHOD PATH [TOKEN] [curl args...]: prints the status; the body is appended to $BODIES.
+http() {
+  local method=$1 path=$2 tok=${3:-}; shift 3 || shift $#
+  local auth=()
+  [ -n "$tok" ] && auth=(-H "Authorization: Bearer $tok")
+  curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$method" "${auth[@]}" "$@" \
+    "$HTTP_URL$path"
+  cat "$T/body" >>"$BODIES"; echo >>"$BODIES"
+}
+
+# expect_401 METHOD PATH [TOKEN] [curl args...]
+expect_401() {
+  local code
+  code=$(http "$@")
+  [ "$code" = 401 ] || fail "$1 $2 ${3:+with a token }should be 401, got $code: $(cat "$T/body")"
+  jq -e '. == {"error": "missing or invalid bearer token"}' "$T/body" >/dev/null ||
+    fail "$1 $2: 401 body should say only 'missing or invalid bearer token': $(cat "$T/body")"
+  grep -qi '^WWW-Authenticate: Bearer' "$T/headers" || fail "$1 $2: no WWW-Authenticate: Bearer"
+}
+
+# expect_code CODE METHOD PATH [TOKEN] [curl args...]
+expect_code() {
+  local want=$1 code; shift
+  code=$(http "$@")
+  [ "$code" = "$want" ] || fail "$1 $2 should be $want, got $code: $(cat "$T/body")"
+}
+
+start_mqotad --log-level debug
+
+# ---- no token yet: open, as before ----
+expect_code 200 GET /api/v1/devices ""
+expect_code 200 GET /api/v1/health ""
+jq -e '.token_required == false' "$T/body" >/dev/null || fail "health: $(cat "$T/body")"
+
+# ---- create tokens while mqotad runs ----
+TOKEN=$("$MQOTAD" --data "$T/server" token create ci 2>"$T/create.err") || fail "token create: $(cat "$T/create.err")"
+OTHER=$("$MQOTAD" --data "$T/server" token create other 2>/dev/null) || fail "second token create"
+[[ "$TOKEN" =~ ^[A-Za-z0-9_-]{43}$ ]] || fail "token should be 43 base64url characters: '$TOKEN'"
+[ "$TOKEN" != "$OTHER" ] || fail "two tokens are equal"
+rc=0; "$MQOTAD" --data "$T/server" token create ci >/dev/null 2>"$T/err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "a token named 'ci' exists" "$T/err" || fail "duplicate name: rc $rc $(cat "$T/err")"
+rc=0; "$MQOTAD" --data "$T/server" token create 'bad name' >/dev/null 2>"$T/err" || rc=$?
+[ "$rc" -eq 2 ] || fail "bad token name should exit 2, got $rc"
+"$MQOTAD" --data "$T/server" token list >"$T/list" || fail "token list failed"
+grep -q '^ci ' "$T/list" && grep -q '^other ' "$T/list" || fail "token list: $(cat "$T/list")"
+log "tokens created"
+
+# ---- 401 without a token, with a wrong one, on several endpoints ----
+WRONG=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+NEAR="${TOKEN%?}$( [ "${TOKEN: -1}" = A ] && echo B || echo A )"
+for tok in "" "$WRONG" "$NEAR"; do
+  expect_401 GET /api/v1/devices "$tok"
+  expect_401 GET /api/v1/devices/vdev-0001 "$tok"
+  expect_401 GET /api/v1/releases "$tok"
+  expect_401 GET /api/v1/releases/1 "$tok"
+  expect_401 GET /api/v1/deployments "$tok"
+  expect_401 POST /api/v1/deployments "$tok" -H 'Content-Type: application/json' -d '{"release": 1, "all": true}'
+  expect_401 POST /api/v1/releases "$tok" --data-binary @"$IMG"
+  expect_401 GET /api/v1/no-such-endpoint "$tok"
+done
+code=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Basic $(printf 'u:%s' "$TOKEN" | base64 -w0)" \
+  "$HTTP_URL/api/v1/devices")
+[ "$code" = 401 ] || fail "Basic authorization should be 401, got $code"
+[ "$(mq --json release list 2>/dev/null | jq length 2>/dev/null || echo none)" = none ] ||
+  fail "release list without a token should fail"
+log "401 without a token, with a wrong token and a near miss"
+
+# ---- health and the dashboard page stay open ----
+expect_code 200 GET /api/v1/health ""
+jq -e '.status == "ok" and .token_required == true' "$T/body" >/dev/null || fail "health: $(cat "$T/body")"
+expect_code 200 GET / ""
+grep -q "Bearer" "$T/body" || fail "dashboard page should send the token it asks for"
+
+# ---- 200 with the token (header, --token, MQOTA_TOKEN) ----
+expect_code 200 GET /api/v1/devices "$TOKEN"
+expect_code 200 GET /api/v1/releases "$TOKEN"
+expect_code 200 GET /api/v1/deployments "$TOKEN"
+expect_code 201 POST /api/v1/releases "$TOKEN" --data-binary @"$IMG"
+expect_code 200 GET /api/v1/releases/1 "$TOKEN"
+expect_code 404 GET /api/v1/no-such-endpoint "$TOKEN"
+expect_code 200 GET /api/v1/releases "$OTHER"
+
+# ---- the CLI ----
+rc=0; mq release list >"$T/out" 2>"$T/err" || rc=$?
+[ "$rc" -eq 1 ] || fail "CLI without a token should exit 1, got $rc"
+[ "$(cat "$T/err")" = "mqota: mqotad refused the request: missing or invalid bearer token (give --token or set MQOTA_TOKEN)" ] ||
+  fail "CLI 401 message: $(cat "$T/err")"
+rc=0; mq --token "$WRONG" device list >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "CLI with a wrong token should exit 1, got $rc"
+mq --token "$TOKEN" --json release list >>"$BODIES" || fail "CLI --token refused"
+MQOTA_TOKEN="$TOKEN" mq --json device list >>"$BODIES" || fail "CLI with MQOTA_TOKEN refused"
+MQOTA_TOKEN="$TOKEN" mq release add "$FIX/idf_hello_world_esp32_2023.bin" >/dev/null ||
+  fail "CLI upload with MQOTA_TOKEN refused"
+mq status >/dev/null || fail "mqota status (health) should work without a token"
+log "CLI: 401 message without a token, --token and MQOTA_TOKEN work"
+
+# ---- revoke: that token stops working at once, the other keeps working ----
+"$MQOTAD" --data "$T/server" token revoke other >/dev/null || fail "token revoke"
+expect_401 GET /api/v1/releases "$OTHER"
+expect_code 200 GET /api/v1/releases "$TOKEN"
+rc=0; "$MQOTAD" --data "$T/server" token revoke other 2>"$T/err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "no token named 'other'" "$T/err" || fail "revoking twice: rc $rc $(cat "$T/err")"
+
+# ---- --require-token closes the API before any token exists ----
+stop_pid "$MQOTAD_PID"; MQOTAD_PID=""
+"$MQOTAD" --data "$T/server" token revoke ci >/dev/null || fail "token revoke ci"
+start_mqotad --require-token --log-level debug
+expect_401 GET /api/v1/devices ""
+expect_401 GET /api/v1/devices "$TOKEN"
+expect_code 200 GET /api/v1/health ""
+log "--require-token with no token refuses everything but health"
+
+# ---- the tokens appear nowhere ----
+for tok in "$TOKEN" "$OTHER"; do
+  ! grep -rqF "$tok" "$T/mqotad.log" "$T/server/broker" 2>/dev/null || fail "a token is in mqotad's logs"
+  ! grep -qF "$tok" "$BODIES" || fail "a token is in a JSON answer"
+  ! grep -aqF "$tok" "$T"/server/mqota.db* || fail "a token is in the database"
+  ! grep -qF "$tok" "$T/list" || fail "token list shows a token"
+done
+grep -q "http GET /api/v1/devices -> 401" "$T/mqotad.log" || fail "debug log should record the 401s"
+passed
