@@ -242,7 +242,8 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
     (void)m;
     if (rc != 0) {
         mqh_log(MQH_WARN, "%s: broker refused the connection: %s", d->id,
-                mosquitto_connack_string(rc));
+                d->fleet->opt.mqtt_version == 5 ? mosquitto_reason_string(rc)
+                                                : mosquitto_connack_string(rc));
         return; /* the disconnect callback follows and schedules a retry */
     }
     d->conn = DEV_CONNECTED;
@@ -281,6 +282,62 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 
 /* ---- lifecycle ---- */
 
+/* Read DIR/<id>.cred (lines "username=..." and "password=...") into user and pass.
+ * Returns 0, or -1 when there is no such file or it lacks a username. */
+static int read_credentials(const fleet_dev_t *d, char *user, size_t ucap, char *pass,
+                            size_t pcap)
+{
+    char path[600], line[512];
+    snprintf(path, sizeof(path), "%s/%s.cred", d->fleet->opt.credentials_dir, d->id);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return -1;
+    user[0] = pass[0] = '\0';
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strncmp(line, "username=", 9) == 0) snprintf(user, ucap, "%s", line + 9);
+        else if (strncmp(line, "password=", 9) == 0) snprintf(pass, pcap, "%s", line + 9);
+    }
+    fclose(f);
+    memset(line, 0, sizeof(line));
+    return user[0] ? 0 : -1;
+}
+
+/* TLS (--ca, optional DIR/<id>.crt/.key) and the broker login (--credentials-dir). */
+static int client_security(fleet_dev_t *d)
+{
+    const fleet_opts_t *o = &d->fleet->opt;
+    if (o->broker.tls) {
+        char crt[600], key[600];
+        const char *c = NULL, *k = NULL;
+        if (o->cert_dir) {
+            snprintf(crt, sizeof(crt), "%s/%s.crt", o->cert_dir, d->id);
+            snprintf(key, sizeof(key), "%s/%s.key", o->cert_dir, d->id);
+            if (access(crt, R_OK) == 0 && access(key, R_OK) == 0) c = crt, k = key;
+        }
+        /* only the given CA is trusted; chain and host name are verified; TLS 1.2+ */
+        mosquitto_int_option(d->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 0);
+        int rc = mosquitto_tls_set(d->mosq, o->ca_file, NULL, c, k, NULL);
+        if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(d->mosq, 1, "tlsv1.2", NULL);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            mqh_log(MQH_ERROR, "%s: cannot set up TLS with CA %s%s%s: %s", d->id, o->ca_file,
+                    c ? " and certificate " : "", c ? c : "", mosquitto_strerror(rc));
+            return -1;
+        }
+    }
+    if (o->credentials_dir) {
+        char user[512], pass[512];
+        if (read_credentials(d, user, sizeof(user), pass, sizeof(pass)) == 0) {
+            int rc = mosquitto_username_pw_set(d->mosq, user, pass[0] ? pass : NULL);
+            memset(pass, 0, sizeof(pass));
+            if (rc != MOSQ_ERR_SUCCESS) return -1;
+        } else {
+            mqh_log(MQH_DEBUG, "%s: no %s/%s.cred; connecting anonymously", d->id,
+                    o->credentials_dir, d->id);
+        }
+    }
+    return 0;
+}
+
 static int new_client(fleet_dev_t *d)
 {
     const fleet_opts_t *o = &d->fleet->opt;
@@ -296,7 +353,7 @@ static int new_client(fleet_dev_t *d)
     mqota_agent_topic(&d->agent, MQOTA_TOPIC_ONLINE, topic, sizeof(topic));
     mosquitto_will_set(d->mosq, topic, (int)strlen(MQOTA_OFFLINE_PAYLOAD), MQOTA_OFFLINE_PAYLOAD, 1,
                        true);
-    return 0;
+    return client_security(d);
 }
 
 int dev_power_on(fleet_dev_t *d)

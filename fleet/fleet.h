@@ -53,6 +53,9 @@ typedef struct {
     const char *link_spec;    /**< --link: "lte" or "lte:30,gprs:70"; NULL = direct */
     const char *trust_key;    /**< --trust-key: release public key (PEM); NULL = none */
     bool require_signature;   /**< --require-signature: refuse unsigned offers */
+    const char *ca_file;      /**< --ca: CA of the mqtts:// broker's certificate; NULL = none */
+    const char *cert_dir;     /**< --cert-dir: DIR/<id>.crt + DIR/<id>.key client certificates */
+    const char *credentials_dir; /**< --credentials-dir: DIR/<id>.cred username and password */
 } fleet_opts_t;
 
 /** Most profiles one --link mix may name. */

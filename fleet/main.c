@@ -45,7 +45,14 @@ static void usage(FILE *out)
             "ESP32's, and the mqota device agent, all on one event loop.\n"
             "\n"
             "options:\n"
-            "  --broker URL          broker, mqtt://host:port (required)\n"
+            "  --broker URL          broker, mqtt://host:port or mqtts://host:port (required)\n"
+            "  --ca FILE             CA certificate the mqtts:// broker's certificate must chain\n"
+            "                        to (required with mqtts://; the host name is checked)\n"
+            "  --cert-dir DIR        client certificates: DIR/<id>.crt and DIR/<id>.key, used by\n"
+            "                        the devices that have both (optional)\n"
+            "  --credentials-dir DIR broker username and password of each device from\n"
+            "                        DIR/<id>.cred ('mqotad device provision --out-dir DIR');\n"
+            "                        devices without one connect anonymously\n"
             "  --image FILE          image flashed into ota_0 of devices created now (required\n"
             "                        unless every flash file in DIR exists already)\n"
             "  --data DIR            directory of the flash files (required; created if absent)\n"
@@ -151,7 +158,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
 {
     enum { O_BROKER = 1, O_IMAGE, O_DATA, O_COUNT, O_PREFIX, O_CHIP, O_CHUNK, O_WINDOW, O_MQTTV,
            O_CUT, O_FAILST, O_STATUS, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
-           O_TRUST, O_REQSIG };
+           O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
         {"data", required_argument, 0, O_DATA},     {"count", required_argument, 0, O_COUNT},
@@ -165,6 +172,8 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"link", required_argument, 0, O_LINK},
         {"trust-key", required_argument, 0, O_TRUST},
         {"require-signature", no_argument, 0, O_REQSIG},
+        {"ca", required_argument, 0, O_CA}, {"cert-dir", required_argument, 0, O_CERTDIR},
+        {"credentials-dir", required_argument, 0, O_CREDDIR},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
     };
     long v;
@@ -219,6 +228,9 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         case O_FAILST: o->fail_self_test = optarg; break;
         case O_TRUST: o->trust_key = optarg; break;
         case O_REQSIG: o->require_signature = true; break;
+        case O_CA: o->ca_file = optarg; break;
+        case O_CERTDIR: o->cert_dir = optarg; break;
+        case O_CREDDIR: o->credentials_dir = optarg; break;
         case O_LINK: {
             const link_profile_t *prof[FLEET_LINK_MAX];
             int share[FLEET_LINK_MAX];
@@ -275,8 +287,13 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         fprintf(stderr, "mqota-fleet: --broker: %s\n", err);
         exit(2);
     }
-    if (o->broker.tls) {
-        fprintf(stderr, "mqota-fleet: --broker: mqtts:// is not supported yet; use mqtt://\n");
+    if (o->broker.tls && (o->ca_file == NULL || access(o->ca_file, R_OK) != 0)) {
+        fprintf(stderr, "mqota-fleet: --broker %s needs --ca FILE, a readable CA certificate "
+                        "(the system's CA store is not used)\n", o->broker_url);
+        exit(2);
+    }
+    if (!o->broker.tls && (o->ca_file || o->cert_dir)) {
+        fprintf(stderr, "mqota-fleet: --ca and --cert-dir need an mqtts:// --broker\n");
         exit(2);
     }
     if (o->require_signature && o->trust_key == NULL) {

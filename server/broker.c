@@ -5,6 +5,11 @@
  * The broker keeps its own persistence in DIR/broker/ so retained offers and device states
  * survive restarts, and we reuse the previous port (from DIR/broker.url) when it is free so
  * devices reconnect to the same address.
+ *
+ * Secure by default: anonymous clients are refused; every client logs in with a user of
+ * DIR/auth/passwd and reaches only the topics DIR/auth/acl gives it (auth.c). --open-broker
+ * turns both off. With --broker-tls the only listener speaks TLS (tls.c makes the
+ * certificates); without it the listener is plain TCP on 127.0.0.1 only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -90,14 +95,26 @@ static int write_config(mqotad_t *d, int port, char *conf, size_t cap)
     fprintf(f,
             "# Written by mqotad at every start; edits are overwritten.\n"
             "user %s\n"
-            "listener %d 127.0.0.1\n"
-            "allow_anonymous true\n"
+            "listener %d 127.0.0.1\n",
+            pw ? pw->pw_name : "root", port);
+    if (d->broker_tls)
+        /* TLS only on this listener; no tls_version: mosquitto 2.0 allows TLS 1.2 and 1.3 */
+        fprintf(f, "cafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate false\n",
+                d->tls_ca, d->tls_cert, d->tls_key);
+    if (d->open_broker) {
+        fprintf(f, "allow_anonymous true\n");
+    } else {
+        char passwd[PATH_MAX], acl[PATH_MAX];
+        auth__broker_paths(d, passwd, acl, sizeof(passwd));
+        fprintf(f, "allow_anonymous false\npassword_file %s\nacl_file %s\n", passwd, acl);
+    }
+    fprintf(f,
             "persistence true\n"
             "persistence_location %s/\n"
             "autosave_interval 5\n"
             "max_queued_messages 100000\n"
             "log_dest file %s/mosquitto.log\n",
-            pw ? pw->pw_name : "root", port, dir, dir);
+            dir, dir);
     if (fclose(f) != 0) return -1;
     return 0;
 }
@@ -165,10 +182,12 @@ int broker__start(mqotad_t *d)
             if (port_accepts(port)) {
                 d->broker_pid = pid;
                 d->broker_port = port;
-                snprintf(d->broker_url, sizeof(d->broker_url), "mqtt://127.0.0.1:%d", port);
+                snprintf(d->broker_url, sizeof(d->broker_url), "%s://127.0.0.1:%d",
+                         d->broker_tls ? "mqtts" : "mqtt", port);
                 snprintf(d->url.host, sizeof(d->url.host), "127.0.0.1");
                 d->url.port = port;
-                d->url.tls = false;
+                d->url.tls = d->broker_tls;
+                if (d->broker_tls) d->ca_file = d->tls_ca;
                 mqh_log(MQH_INFO, "embedded broker (pid %d) listening on %s", (int)pid,
                         d->broker_url);
                 return 0;
@@ -190,6 +209,14 @@ int broker__start(mqotad_t *d)
     mqh_log(MQH_ERROR, "embedded broker would not start after %d tries; see "
             "%s/broker/mosquitto.log", BROKER_START_TRIES, d->data_dir);
     return -1;
+}
+
+/* mosquitto rereads password_file and acl_file on SIGHUP (a new device was provisioned). */
+void broker__reload(mqotad_t *d)
+{
+    if (d->broker_pid <= 0) return;
+    if (kill(d->broker_pid, SIGHUP) == 0)
+        mqh_log(MQH_INFO, "embedded broker reloads its password and ACL files");
 }
 
 /* SIGTERM the broker, wait up to 5 s, then SIGKILL. */

@@ -23,11 +23,12 @@
 #define LOOP_WAIT_MAX_MS 50
 
 static volatile sig_atomic_t run = 1;
+static volatile sig_atomic_t reload = 0;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    run = 0;
+    if (sig == SIGHUP) reload = 1;
+    else run = 0;
 }
 
 /* Write text to DIR/name via a temp file and rename, so readers never see half a file. */
@@ -102,7 +103,9 @@ int main(int argc, char **argv)
     if (rc != 0) return 2;
     mqh_log_init("mqotad", d.log_level);
     if (prepare_data_dir(&d) != 0) return 1;
-    if (d.cmd_argv) { /* mqotad --data DIR token ...: on the database, no daemon */
+    if (d.cmd_name && strcmp(d.cmd_name, "token") != 0) /* device ..., broker-files ... */
+        return auth__command(&d);
+    if (d.cmd_name) { /* mqotad --data DIR token ...: on the database, no daemon */
         char dbpath[PATH_MAX + 32];
         snprintf(dbpath, sizeof(dbpath), "%s/mqota.db", d.data_dir);
         if (db__open(&d.db, dbpath) != 0) return 1;
@@ -116,6 +119,7 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* 'device provision' asks for a broker reload */
     signal(SIGPIPE, SIG_IGN);
 
     int exit_code = 1;
@@ -125,6 +129,8 @@ int main(int argc, char **argv)
     if (db__open(&d.db, path) != 0) goto out;
     if (transfer__init(&d) != 0) goto out;
     if (http__start(&d) != 0) goto out; /* first: a busy port fails before a broker starts */
+    if (auth__ensure_server_identity(&d) != 0) goto out;
+    if (d.broker_tls && tls__ensure_broker_certs(&d) != 0) goto out;
     if (d.embedded_broker && broker__start(&d) != 0) goto out;
     if (mqtt__init(&d) != 0) goto out;
 
@@ -153,6 +159,10 @@ int main(int argc, char **argv)
         transfer__persist(&d, now, false);        /* batched progress, once a second */
         mqtt__flush(&d);                          /* send what the steps above queued */
         mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */
+        if (reload) {                             /* identities changed: broker rereads */
+            reload = 0;
+            broker__reload(&d);
+        }
     }
     mqh_log(MQH_INFO, "shutting down");
     exit_code = 0;

@@ -35,6 +35,8 @@ extern "C" {
 #define MQOTAD_MAX_TRUSTED_KEYS 16
 /** Hex digits of a key id plus NUL (8 bytes of SHA-256 over the SubjectPublicKeyInfo DER). */
 #define MQOTAD_KEY_ID_HEX 17
+/** mqotad's own username on the broker (auth.c); no device may take it. */
+#define MQOTAD_BROKER_USER "mqotad"
 
 struct mosquitto;
 struct MHD_Daemon;
@@ -65,12 +67,21 @@ typedef struct mqotad {
     int n_trusted_keys;
     bool require_signed;       /**< --require-signed: refuse unsigned uploads */
     bool require_token;        /**< --require-token: API needs a bearer token even with none */
-    int cmd_argc;              /**< "token ..." subcommand: words after "token" (token.c) */
-    char **cmd_argv;           /**< NULL: run the daemon */
+    const char *cmd_name;      /**< subcommand: "token", "device", "broker-files"; NULL: daemon */
+    int cmd_argc;              /**< words after the subcommand's name */
+    char **cmd_argv;
+    const char *ca_file;       /**< --ca: CA the broker's certificate must chain to (mqtts://) */
+    const char *cert_file;     /**< --cert: client certificate for the broker (optional) */
+    const char *key_file;      /**< --key: its private key */
+    bool broker_tls;           /**< --broker-tls: the embedded broker listens with TLS only */
+    bool open_broker;          /**< --open-broker: embedded broker without users or ACLs */
 
     /* ---- embedded broker (broker.c) ---- */
     pid_t broker_pid;
     int broker_port;
+    char tls_ca[PATH_MAX];     /**< --broker-tls: DIR/tls/ca.crt, server.crt, server.key */
+    char tls_cert[PATH_MAX];
+    char tls_key[PATH_MAX];
 
     /* ---- MQTT client (mqtt.c) ---- */
     struct mosquitto *mosq;
@@ -78,6 +89,8 @@ typedef struct mqotad {
     bool mqtt_connected;
     bool mqtt_socket_open;     /**< A connection (maybe not yet acknowledged) exists */
     uint32_t max_packet;       /**< Broker's Maximum Packet Size (MQTT 5), else 268435455 */
+    char mqtt_user[64];        /**< our broker identity (auth.c); empty: anonymous */
+    char mqtt_pass[64];
     uint64_t reconnect_at_ms;  /**< When to try again after a drop (0: not scheduled) */
     uint32_t backoff_ms;
     bool offers_due;           /**< (Re)connected: publish pending offers again */
@@ -101,6 +114,21 @@ int options__parse(mqotad_t *d, int argc, char **argv);
 /* broker.c: start/stop the embedded mosquitto. */
 int broker__start(mqotad_t *d);
 void broker__stop(mqotad_t *d);
+/** SIGHUP the embedded broker: it rereads its password and ACL files. */
+void broker__reload(mqotad_t *d);
+
+/* tls.c: the embedded broker's private CA and certificate in DIR/tls/ (--broker-tls). */
+int tls__ensure_broker_certs(mqotad_t *d);
+
+/* auth.c: broker identities and ACLs (docs/SECURITY.md §6). */
+/** `device provision|revoke ...` and `broker-files OUTDIR`; returns the exit code. */
+int auth__command(mqotad_t *d);
+/** Create mqotad's own broker user on first use, write the ACL, load the password. */
+int auth__ensure_server_identity(mqotad_t *d);
+/** The mosquitto acl_file text (patterns with %u, and user mqotad). */
+const char *auth__acl_text(void);
+/** DIR/auth/passwd and DIR/auth/acl. */
+void auth__broker_paths(mqotad_t *d, char *passwd, char *acl, size_t cap);
 
 /* mqtt.c */
 int mqtt__init(mqotad_t *d);

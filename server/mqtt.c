@@ -133,6 +133,25 @@ int mqtt__init(mqotad_t *d)
                          d->mqtt_version == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
     /* Small control messages (offers, clears) must not wait 40 ms for Nagle + delayed ACK. */
     mosquitto_int_option(d->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    if (d->mqtt_user[0] &&
+        mosquitto_username_pw_set(d->mosq, d->mqtt_user, d->mqtt_pass) != MOSQ_ERR_SUCCESS) {
+        mqh_log(MQH_ERROR, "cannot set the MQTT username");
+        return -1;
+    }
+    if (d->url.tls) {
+        /* Trust only the given CA (not the OS store), verify the certificate chain and the
+         * host name (libmosquitto checks it unless tls_insecure), TLS 1.2 or newer. */
+        mosquitto_int_option(d->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 0);
+        int rc = mosquitto_tls_set(d->mosq, d->ca_file, NULL, d->cert_file, d->key_file, NULL);
+        if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(d->mosq, 1, "tlsv1.2", NULL);
+        if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(d->mosq, false);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            mqh_log(MQH_ERROR, "cannot set up TLS to %s with CA %s%s%s: %s", d->broker_url,
+                    d->ca_file, d->cert_file ? " and client certificate " : "",
+                    d->cert_file ? d->cert_file : "", mosquitto_strerror(rc));
+            return -1;
+        }
+    }
     mosquitto_connect_v5_callback_set(d->mosq, on_connect);
     mosquitto_disconnect_v5_callback_set(d->mosq, on_disconnect);
     mosquitto_message_callback_set(d->mosq, on_message);

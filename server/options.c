@@ -7,18 +7,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mqotad.h"
 
 static const char usage[] =
-    "usage: mqotad --data DIR [--broker mqtt://host:port] [--http ADDR:PORT]\n"
+    "usage: mqotad --data DIR [--broker URL [--ca CA.pem [--cert CRT --key KEY]]]\n"
+    "              [--broker-tls] [--open-broker] [--http ADDR:PORT]\n"
     "              [--mqtt-version 5|311] [--chunk-size BYTES] [--window N]\n"
     "              [--multicast auto|off] [--stream-window N]\n"
     "              [--trusted-key PUB.pem]... [--require-signed] [--require-token]\n"
     "              [--log-level error|warn|info|debug] [--help]\n"
     "\n"
     "  --data DIR          directory for the database, release files and state (required)\n"
-    "  --broker URL        MQTT broker to use; without it mqotad runs its own mosquitto\n"
+    "  --broker URL        MQTT broker to use, mqtt://host:port or mqtts://host:port;\n"
+    "                      without it mqotad runs its own mosquitto\n"
+    "  --ca FILE           CA certificate(s) the mqtts:// broker's certificate must chain to\n"
+    "                      (required with mqtts://; the host name is checked)\n"
+    "  --cert FILE         client certificate for the broker (PEM), with --key FILE\n"
+    "  --broker-tls        the embedded broker listens with TLS only; its private CA is\n"
+    "                      DIR/tls/ca.crt (created on the first start)\n"
+    "  --open-broker       the embedded broker accepts anonymous clients on every topic\n"
+    "                      (no device identities or ACLs: for benchmarks only)\n"
     "  --http ADDR:PORT    HTTP API address (default 127.0.0.1:8080; port 0 picks a free one)\n"
     "  --mqtt-version V    5 (default) or 311\n"
     "  --chunk-size BYTES  largest chunk offered to devices (default 4096)\n"
@@ -34,10 +44,17 @@ static const char usage[] =
     "  --log-level L       error, warn, info (default) or debug\n"
     "\n"
     "       mqotad --data DIR token create NAME | token list | token revoke NAME\n"
+    "       mqotad --data DIR device provision [--out-dir DIR] ID... | device revoke ID\n"
+    "       mqotad --data DIR broker-files OUTDIR\n"
     "\n"
     "  token create NAME   make an HTTP API token, print it once (only its SHA-256 is kept)\n"
     "  token list          names and creation times of the tokens\n"
     "  token revoke NAME   delete a token; requests with it get 401 at once\n"
+    "  device provision ID a broker user for the device with a random password: prints its\n"
+    "                      credentials once (with --out-dir: writes DIR/<id>.cred, 0600)\n"
+    "  device revoke ID    delete the device's broker user\n"
+    "  broker-files OUTDIR password file, ACL file and mosquitto.conf lines for an external\n"
+    "                      mosquitto\n"
     "\n"
     "mqotad writes DIR/http.url, DIR/broker.url and DIR/mqotad.pid when it is ready.\n";
 
@@ -90,7 +107,9 @@ int options__parse(mqotad_t *d, int argc, char **argv)
             fputs(usage, stdout);
             return 1;
         }
-        if (strcmp(flag, "token") == 0) { /* the rest belongs to the token command */
+        if (strcmp(flag, "token") == 0 || strcmp(flag, "device") == 0 ||
+            strcmp(flag, "broker-files") == 0) { /* the rest belongs to the subcommand */
+            d->cmd_name = flag;
             d->cmd_argc = argc - i - 1;
             d->cmd_argv = argv + i + 1;
             break;
@@ -107,6 +126,14 @@ int options__parse(mqotad_t *d, int argc, char **argv)
             d->require_token = true;
             continue;
         }
+        if (strcmp(flag, "--broker-tls") == 0) {
+            d->broker_tls = true;
+            continue;
+        }
+        if (strcmp(flag, "--open-broker") == 0) {
+            d->open_broker = true;
+            continue;
+        }
         const char *val = NULL;
         char name[32];
         const char *eq = strchr(flag, '=');
@@ -121,7 +148,8 @@ int options__parse(mqotad_t *d, int argc, char **argv)
             strcmp(name, "--mqtt-version") && strcmp(name, "--chunk-size") &&
             strcmp(name, "--window") && strcmp(name, "--log-level") &&
             strcmp(name, "--multicast") && strcmp(name, "--stream-window") &&
-            strcmp(name, "--trusted-key")) {
+            strcmp(name, "--trusted-key") && strcmp(name, "--ca") && strcmp(name, "--cert") &&
+            strcmp(name, "--key")) {
             fprintf(stderr, "mqotad: unknown option '%s'; see mqotad --help.\n", name);
             return 2;
         }
@@ -141,13 +169,18 @@ int options__parse(mqotad_t *d, int argc, char **argv)
                 fprintf(stderr, "mqotad: --broker: %s.\n", err);
                 return 2;
             }
-            if (d->url.tls) {
-                fprintf(stderr, "mqotad: --broker '%s': mqtts:// is not supported yet; use "
-                        "mqtt://.\n", val);
-                return 2;
-            }
             snprintf(d->broker_url, sizeof(d->broker_url), "%s", val);
             d->embedded_broker = false;
+        } else if (strcmp(name, "--ca") == 0 || strcmp(name, "--cert") == 0 ||
+                   strcmp(name, "--key") == 0) {
+            if (!*val || access(val, R_OK) != 0) {
+                fprintf(stderr, "mqotad: %s '%s': cannot read the file: %s.\n", name, val,
+                        *val ? strerror(errno) : "empty path");
+                return 2;
+            }
+            if (strcmp(name, "--ca") == 0) d->ca_file = val;
+            else if (strcmp(name, "--cert") == 0) d->cert_file = val;
+            else d->key_file = val;
         } else if (strcmp(name, "--http") == 0) {
             if (parse_http(d, val) != 0) {
                 fprintf(stderr, "mqotad: --http '%s' is not ADDR:PORT with an IPv4 address "
@@ -219,6 +252,26 @@ int options__parse(mqotad_t *d, int argc, char **argv)
     if (d->require_signed && d->n_trusted_keys == 0) {
         fprintf(stderr, "mqotad: --require-signed needs at least one --trusted-key PUB.pem to "
                 "verify uploads with.\n");
+        return 2;
+    }
+    if (!d->embedded_broker && d->url.tls && !d->ca_file) {
+        fprintf(stderr, "mqotad: --broker %s needs --ca CA.pem: the CA that signed the broker's "
+                "certificate (the system's CA store is not used).\n", d->broker_url);
+        return 2;
+    }
+    if ((d->ca_file || d->cert_file || d->key_file) && (d->embedded_broker || !d->url.tls)) {
+        fprintf(stderr, "mqotad: --ca, --cert and --key are for an mqtts:// --broker; the "
+                "embedded broker uses --broker-tls.\n");
+        return 2;
+    }
+    if (!d->cert_file != !d->key_file) {
+        fprintf(stderr, "mqotad: --cert and --key go together (the client certificate and its "
+                "private key).\n");
+        return 2;
+    }
+    if ((d->broker_tls || d->open_broker) && !d->embedded_broker) {
+        fprintf(stderr, "mqotad: --broker-tls and --open-broker configure the embedded broker; "
+                "they do not go with --broker.\n");
         return 2;
     }
     if (!d->data_dir[0]) {

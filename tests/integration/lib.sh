@@ -82,9 +82,46 @@ start_mqotad() {
   log "mqotad up: http $HTTP_URL, broker $BROKER_URL"
 }
 
+# fleet_ids ARGS...: the device ids mqota-fleet makes from --count and --prefix in ARGS.
+fleet_ids() {
+  local count=20 prefix=vdev-
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --count) count=$2; shift ;;
+      --count=*) count=${1#*=} ;;
+      --prefix) prefix=$2; shift ;;
+      --prefix=*) prefix=${1#*=} ;;
+    esac
+    shift
+  done
+  for i in $(seq 1 "$count"); do printf '%s%04d\n' "$prefix" "$i"; done
+}
+
+# fleet_auth ARGS...: the embedded broker refuses anonymous clients, so give the fleet's
+# devices (ids from ARGS, as mqota-fleet makes them) broker identities: 'mqotad device
+# provision' writes $T/creds/<id>.cred for those the server does not know yet. Prints the fleet options
+# that use them (and the CA of an mqtts:// broker).
+fleet_auth() {
+  local missing=() id
+  for id in $(fleet_ids "$@"); do
+    [ -f "$T/creds/$id.cred" ] && grep -q "^$id:" "$T/server/auth/passwd" 2>/dev/null ||
+      missing+=("$id")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    "$MQOTAD" --data "$T/server" device provision --out-dir "$T/creds" "${missing[@]}" \
+      >>"$T/provision.log" 2>&1 || fail "device provision of ${#missing[@]} devices failed"
+  fi
+  echo "--credentials-dir $T/creds"
+  case $BROKER_URL in mqtts://*) echo "--ca $T/server/tls/ca.crt" ;; esac
+}
+
 # start_fleet [ARGS...]: the virtual fleet with its flash files in $T/fleet.
 start_fleet() {
-  "$FLEET" --broker "$BROKER_URL" --data "$T/fleet" --status-interval 2 "$@" >>"$T/fleet.log" 2>&1 &
+  local auth
+  auth=$(fleet_auth "$@")
+  # shellcheck disable=SC2086 # $auth is a list of options without spaces in them
+  "$FLEET" --broker "$BROKER_URL" --data "$T/fleet" --status-interval 2 $auth "$@" \
+    >>"$T/fleet.log" 2>&1 &
   FLEET_PID=$!
   log "fleet started (pid $FLEET_PID): $*"
 }

@@ -86,7 +86,7 @@ if has_part late; then
   EARLY=20 LATE=5
   start_mqotad --multicast auto
   "$FLEET" --broker "$BROKER_URL" --data "$T/fleet-late" --status-interval 2 --count "$LATE" \
-    --prefix late- --image "$FIX/$FROM" >>"$T/fleet-late.log" 2>&1 &
+    $(fleet_auth --count "$LATE" --prefix late-) --prefix late- --image "$FIX/$FROM" >>"$T/fleet-late.log" 2>&1 &
   LATE_PID=$!
   wait_online "$LATE" 60
   stop_pid "$LATE_PID"; LATE_PID=""
@@ -99,7 +99,7 @@ if has_part late; then
   dep=$(deploy_all "$rel")
   sleep 2
   "$FLEET" --broker "$BROKER_URL" --data "$T/fleet-late" --status-interval 2 --count "$LATE" \
-    --prefix late- --link lte >>"$T/fleet-late.log" 2>&1 &
+    $(fleet_auth --count "$LATE" --prefix late-) --prefix late- --link lte >>"$T/fleet-late.log" 2>&1 &
   LATE_PID=$!
   log "late fleet started (pid $LATE_PID) 2 s after deployment $dep"
   watch "$dep" 240 || fail "late joiners: deployment $dep did not finish (see watch.log)"

@@ -45,6 +45,8 @@ start() {
   URL=$(cat "$T/data/http.url")
   BROKER=$(cat "$T/data/broker.url")
   PORT=${BROKER##*:}
+  # the embedded broker refuses anonymous clients; this test fakes devices as mqotad's own user
+  AUTH=(-u mqotad -P "$(cat "$T/data/auth/mqotad.pass")")
   wait_for 20 sh -c "curl -sf '$URL/api/v1/health' | jq -e .mqtt_connected" ||
     fail "mqotad at $URL never reported mqtt_connected"
   log "mqotad up: $URL, broker $BROKER"
@@ -81,7 +83,7 @@ state_msg() {
   printf "\\x4d\\x51\\x01\\x01\\x$(printf %02x "$st")\\x$(printf %02x "$reason")\\x0$slot\\x00$(hex_u16 "$chip")$(hex_u16 16)$(hex_u32 4096)$(hex_u32 7)$(hex_u32 "$run")$(hex_u32 "$tgt")$(hex_u32 "$prog")$(hex_u32 "$size")$(hex_u32 3)$(hex_u32 0)$(hex_str "$proj")$(hex_str "$ver")$(hex_str v5.2.2)$(hex_str "")" >"$f"
 }
 pub_state() { # DEVICE FILE
-  mosquitto_pub -p "$PORT" -q 1 -r -t "mqota/v1/dev/$1/state" -f "$2"
+  mosquitto_pub "${AUTH[@]}" -p "$PORT" -q 1 -r -t "mqota/v1/dev/$1/state" -f "$2"
 }
 
 # ---- command line ----
@@ -143,7 +145,7 @@ log "releases: 201, 409, 400 (magic, truncated, checksum, Arduino), 413 as expec
 # ---- a fake device ----
 state_msg "$T/s_idle" 0 0 0 0 0 0 0 0 hello_world 1
 pub_state fdev-1 "$T/s_idle"
-mosquitto_pub -p "$PORT" -q 1 -r -t mqota/v1/dev/fdev-1/online -m online
+mosquitto_pub "${AUTH[@]}" -p "$PORT" -q 1 -r -t mqota/v1/dev/fdev-1/online -m online
 state_msg "$T/s_s3" 0 0 0 9 0 0 0 0 nerdminer v1.4
 pub_state fdev-s3 "$T/s_s3"
 printf 'MQ\x01\x01garbage' >"$T/s_bad"
@@ -170,7 +172,7 @@ req GET /api/v1/deployments; expect 200 "deployment list"
 req POST /api/v1/deployments -d '{"release": 1, "devices": ["fdev-1"]}'; expect 201 "deployment"
 echo "$BODY" | jq -e '.id == 1 and .state == "running" and .total == 1 and .pending == 1 and .targets[0].device == "fdev-1"' >/dev/null ||
   fail "deployment object: $BODY"
-offer=$(timeout 5 mosquitto_sub -p "$PORT" -t mqota/v1/dev/fdev-1/offer -C 1 -W 4 | head -c 4 | od -An -tx1 | tr -d ' \n')
+offer=$(timeout 5 mosquitto_sub "${AUTH[@]}" -p "$PORT" -t mqota/v1/dev/fdev-1/offer -C 1 -W 4 | head -c 4 | od -An -tx1 | tr -d ' \n')
 [ "$offer" = "4d510102" ] || fail "no retained OFFER for fdev-1 (got '$offer')"
 
 state_msg "$T/s_dl" 2 0 0 0 0 1 65536 124416 hello_world 1
@@ -182,7 +184,7 @@ pub_state fdev-1 "$T/s_ok"
 wait_for 10 sh -c "curl -sf '$URL/api/v1/deployments/1' | jq -e '.state == \"finished\" and .succeeded == 1'" ||
   fail "deployment not finished after confirmed: $(curl -s "$URL/api/v1/deployments/1")"
 offer_cleared() {
-  [ "$(timeout 3 mosquitto_sub -p "$PORT" -t mqota/v1/dev/fdev-1/offer -C 1 -W 1 2>/dev/null | wc -c)" -le 1 ]
+  [ "$(timeout 3 mosquitto_sub "${AUTH[@]}" -p "$PORT" -t mqota/v1/dev/fdev-1/offer -C 1 -W 1 2>/dev/null | wc -c)" -le 1 ]
 }
 wait_for 10 offer_cleared || fail "the retained offer of fdev-1 was not cleared"
 log "deployment: validation, offer, active, succeeded, offer cleared"

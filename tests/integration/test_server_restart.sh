@@ -46,7 +46,10 @@ online() { curl -sf "$URL/api/v1/devices" | jq -e --argjson n "$COUNT" '[.[] | s
 
 start_mqotad
 BROKER=$(cat "$T/data/broker.url")
-"$FLEET" --broker "$BROKER" --data "$T/fleet" --count $COUNT --status-interval 1 \
+# the embedded broker refuses anonymous clients: each device gets a broker identity
+"$MQOTAD" --data "$T/data" device provision --out-dir "$T/creds" $(seq -f 'vdev-%04g' 1 $COUNT) \
+  2>>"$T/mqotad.log" || fail "device provision failed"
+"$FLEET" --broker "$BROKER" --data "$T/fleet" --count $COUNT --status-interval 1 --credentials-dir "$T/creds" \
   --image "$FIX/idf_hello_world_esp32_2023.bin" >>"$T/fleet.log" 2>&1 &
 FP=$!
 wait_for 60 online || fail "devices did not come online"

@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * auth.c - broker identities and topic ACLs (docs/SECURITY.md §6).
+ *
+ * Every device has its own broker user (username = device id) with a random password; mqotad
+ * has the user "mqotad". The broker keeps only password hashes, in mosquitto's password file
+ * format, written by Debian's mosquitto_passwd (-U converts a 0600 temporary file of
+ * "user:password" lines, so no password ever appears on a command line). The ACL file gives a
+ * device its own topics only (auth__acl_text). Files, in DIR/auth/ (mode 0700):
+ *
+ *   passwd        user:$7$... lines (PBKDF2-SHA512), the broker's password_file
+ *   acl           the broker's acl_file
+ *   mqotad.pass   mqotad's own password (mode 0600): it must present it, so it is kept
+ *   .lock         flock()ed while the files change (provisioning may run beside mqotad)
+ *
+ * Device passwords are printed once (a credentials file, below) and not kept anywhere.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mqotad.h"
+
+#define PASSWORD_BYTES 24 /* 32 base64url characters, 192 bits */
+#define LINE_MAX_LEN 512
+#define MAX_USERS 100000
+
+/* A random password: PASSWORD_BYTES from RAND_bytes in base64url without padding. */
+static int random_password(char out[64])
+{
+    uint8_t raw[PASSWORD_BYTES];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) return -1;
+    EVP_EncodeBlock((unsigned char *)out, raw, sizeof(raw)); /* 32 chars, no '=' for 24 B */
+    OPENSSL_cleanse(raw, sizeof(raw));
+    for (char *p = out; *p; p++) {
+        if (*p == '+') *p = '-';
+        else if (*p == '/') *p = '_';
+    }
+    return 0;
+}
+
+/* A broker username we accept: a device id (1..48 of [A-Za-z0-9_.-]); never the wildcards or
+ * '/' that would change what an ACL pattern with %u matches. */
+static bool valid_user(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 48) return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '.' || *s == '_' || *s == '-'))
+            return false;
+    return true;
+}
+
+static void auth_path(mqotad_t *d, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%.*s/auth/%s", PATH_MAX - 40, d->data_dir, name);
+}
+
+const char *auth__acl_text(void)
+{
+    return "# mqota topic ACL (mosquitto acl_file). Written by mqotad; edits are overwritten.\n"
+           "# A device's username is its device id; it reaches only its own topics and the\n"
+           "# release streams (docs/SECURITY.md). Its last will is a write to its online topic.\n"
+           "pattern write mqota/v1/dev/%u/state\n"
+           "pattern write mqota/v1/dev/%u/online\n"
+           "pattern write mqota/v1/dev/%u/ack\n"
+           "pattern read mqota/v1/dev/%u/offer\n"
+           "pattern read mqota/v1/dev/%u/chunk\n"
+           "pattern read mqota/v1/stream/#\n"
+           "\n"
+           "# the update server\n"
+           "user " MQOTAD_BROKER_USER "\n"
+           "topic readwrite mqota/v1/#\n";
+}
+
+/* Write text to path via a temporary file (mode) and rename. */
+static int write_file(const char *path, const char *text, size_t len, mode_t mode)
+{
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) goto err;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            close(fd);
+            goto err;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) goto err;
+    return 0;
+err:
+    fprintf(stderr, "mqotad: cannot write %s: %s.\n", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+}
+
+/* Read a whole small file into a NUL-terminated heap buffer; NULL if absent or unreadable. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0) break;
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf) buf[len] = '\0';
+    return buf;
+}
+
+/* Run mosquitto_passwd -U on a file of plain "user:password" lines (hashes them in place). */
+static int hash_plain_file(const char *path)
+{
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDOUT_FILENO);
+        }
+        execlp("mosquitto_passwd", "mosquitto_passwd", "-U", path, (char *)NULL);
+        execl("/usr/bin/mosquitto_passwd", "mosquitto_passwd", "-U", path, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        fprintf(stderr, "mqotad: cannot run mosquitto_passwd (package mosquitto); it writes the "
+                "broker's password hashes.\n");
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/*
+ * Set the passwords of n users: hash "user:password" with mosquitto_passwd into a temporary
+ * file, then rewrite DIR/auth/passwd with every other user's line kept and these replaced.
+ * The caller holds the lock. Returns 0 or -1 (one sentence on stderr).
+ */
+static int set_passwords(mqotad_t *d, char *const *users, char (*pw)[64], int n)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 16];
+    auth_path(d, "passwd", path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.plain", path);
+    int rc = -1;
+    char *old = NULL, *hashed = NULL, *out = NULL;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd);
+        fprintf(stderr, "mqotad: cannot write %s: %s.\n", tmp, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < n; i++) fprintf(f, "%s:%s\n", users[i], pw[i]);
+    if (fclose(f) != 0 || hash_plain_file(tmp) != 0) {
+        fprintf(stderr, "mqotad: mosquitto_passwd could not hash the new passwords.\n");
+        goto out;
+    }
+    hashed = read_file(tmp);
+    old = read_file(path);
+    if (!hashed) goto out;
+    size_t cap = strlen(hashed) + (old ? strlen(old) : 0) + 2, len = 0;
+    out = malloc(cap);
+    if (!out) goto out;
+    /* keep the lines of users not being set */
+    for (char *save = NULL, *line = old ? strtok_r(old, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        const char *colon = strchr(line, ':');
+        bool replaced = false;
+        for (int i = 0; colon && i < n; i++)
+            if (strlen(users[i]) == (size_t)(colon - line) &&
+                strncmp(line, users[i], (size_t)(colon - line)) == 0)
+                replaced = true;
+        if (!replaced && colon) len += (size_t)snprintf(out + len, cap - len, "%s\n", line);
+    }
+    int got = 0;
+    for (char *save = NULL, *line = strtok_r(hashed, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (strstr(line, ":$7$") == NULL) continue;
+        len += (size_t)snprintf(out + len, cap - len, "%s\n", line);
+        got++;
+    }
+    if (got != n) {
+        fprintf(stderr, "mqotad: mosquitto_passwd returned %d hashes for %d users.\n", got, n);
+        goto out;
+    }
+    rc = write_file(path, out, len, 0600);
+out:
+    unlink(tmp);
+    if (hashed) OPENSSL_cleanse(hashed, strlen(hashed));
+    free(hashed);
+    free(old);
+    free(out);
+    return rc;
+}
+
+/* True if DIR/auth/passwd has a line for user. */
+static bool has_user(mqotad_t *d, const char *user)
+{
+    char path[PATH_MAX];
+    auth_path(d, "passwd", path, sizeof(path));
+    char *text = read_file(path);
+    if (!text) return false;
+    bool found = false;
+    size_t n = strlen(user);
+    for (char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, user, n) == 0 && p[n] == ':') found = true;
+    free(text);
+    return found;
+}
+
+/* mkdir DIR/auth, take its lock. Returns the lock's descriptor or -1. */
+static int lock_auth(mqotad_t *d)
+{
+    char dir[PATH_MAX], lock[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%.*s/auth", PATH_MAX - 16, d->data_dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mqotad: cannot create %s: %s.\n", dir, strerror(errno));
+        return -1;
+    }
+    auth_path(d, ".lock", lock, sizeof(lock));
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+        fprintf(stderr, "mqotad: cannot lock %s: %s.\n", lock, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int write_acl(mqotad_t *d)
+{
+    char path[PATH_MAX];
+    auth_path(d, "acl", path, sizeof(path));
+    return write_file(path, auth__acl_text(), strlen(auth__acl_text()), 0600);
+}
+
+/*
+ * Make sure mqotad's own broker identity exists (user "mqotad", password in
+ * DIR/auth/mqotad.pass, mode 0600) and the ACL file is current; load the password into
+ * d->mqtt_pass. Returns 0 or -1 (printed).
+ */
+int auth__ensure_server_identity(mqotad_t *d)
+{
+    char passfile[PATH_MAX];
+    int lock = lock_auth(d);
+    if (lock < 0) return -1;
+    int rc = -1;
+    auth_path(d, "mqotad.pass", passfile, sizeof(passfile));
+    char *text = read_file(passfile);
+    if (text) text[strcspn(text, "\r\n")] = '\0';
+    if (!text || !*text || !has_user(d, MQOTAD_BROKER_USER)) {
+        char pw[1][64];
+        char *users[1] = {MQOTAD_BROKER_USER};
+        if (random_password(pw[0]) != 0) goto out;
+        char line[80];
+        int n = snprintf(line, sizeof(line), "%s\n", pw[0]);
+        if (write_file(passfile, line, (size_t)n, 0600) != 0 ||
+            set_passwords(d, users, pw, 1) != 0)
+            goto out;
+        snprintf(d->mqtt_pass, sizeof(d->mqtt_pass), "%s", pw[0]);
+        OPENSSL_cleanse(pw, sizeof(pw));
+        OPENSSL_cleanse(line, sizeof(line));
+        mqh_log(MQH_INFO, "created mqotad's broker identity (user %s, password in %s)",
+                MQOTAD_BROKER_USER, passfile);
+    } else {
+        snprintf(d->mqtt_pass, sizeof(d->mqtt_pass), "%s", text);
+    }
+    snprintf(d->mqtt_user, sizeof(d->mqtt_user), "%s", MQOTAD_BROKER_USER);
+    rc = write_acl(d);
+out:
+    if (text) OPENSSL_cleanse(text, strlen(text));
+    free(text);
+    close(lock);
+    return rc;
+}
+
+/* Ask a running mqotad (DIR/mqotad.pid) to make its embedded broker reload the files. */
+static void signal_running_mqotad(mqotad_t *d)
+{
+    char path[PATH_MAX + 32], comm[64] = "";
+    snprintf(path, sizeof(path), "%s/mqotad.pid", d->data_dir);
+    FILE *f = fopen(path, "r");
+    int pid = 0;
+    if (!f) return;
+    if (fscanf(f, "%d", &pid) != 1) pid = 0;
+    fclose(f);
+    if (pid <= 1) return;
+    snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+    f = fopen(path, "r");
+    if (!f) return; /* not running */
+    if (!fgets(comm, sizeof(comm), f)) comm[0] = '\0';
+    fclose(f);
+    comm[strcspn(comm, "\n")] = '\0';
+    if (strcmp(comm, "mqotad") != 0) return; /* a stale pid file, reused by another process */
+    if (kill(pid, SIGHUP) == 0)
+        fprintf(stderr, "mqotad: asked the running mqotad (pid %d) to reload the broker's "
+                "password and ACL files.\n", pid);
+}
+
+/* The broker URL (DIR/broker.url) and, with --broker-tls, the CA path, for credentials. */
+static void broker_info(mqotad_t *d, char *url, size_t ucap, char *ca, size_t ccap)
+{
+    char path[PATH_MAX + 32];
+    url[0] = ca[0] = '\0';
+    snprintf(path, sizeof(path), "%s/broker.url", d->data_dir);
+    char *text = read_file(path);
+    if (text) {
+        text[strcspn(text, "\r\n")] = '\0';
+        snprintf(url, ucap, "%s", text);
+        free(text);
+    }
+    snprintf(path, sizeof(path), "%s/tls/ca.crt", d->data_dir);
+    if (access(path, R_OK) == 0) {
+        char *abs = realpath(path, NULL);
+        snprintf(ca, ccap, "%s", abs ? abs : path);
+        free(abs);
+    }
+}
+
+/* Write one credentials file (mode 0600) or print it when dir is NULL. */
+static int emit_credentials(const char *dir, const char *user, const char *pw, const char *url,
+                            const char *ca)
+{
+    char text[PATH_MAX + 1024];
+    int n = snprintf(text, sizeof(text),
+                     "# mqota broker credentials of device %s (mqotad device provision).\n"
+                     "# Secret: shown only now; mqotad keeps only the password's hash.\n"
+                     "username=%s\npassword=%s\n%s%s%s%s%s%s",
+                     user, user, pw, url[0] ? "broker=" : "", url, url[0] ? "\n" : "",
+                     ca[0] ? "ca=" : "", ca, ca[0] ? "\n" : "");
+    if (n < 0 || (size_t)n >= sizeof(text)) return -1;
+    if (!dir) {
+        fputs(text, stdout);
+        OPENSSL_cleanse(text, sizeof(text));
+        return 0;
+    }
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/%s.cred", dir, user);
+    int rc = write_file(path, text, (size_t)n, 0600);
+    OPENSSL_cleanse(text, sizeof(text));
+    return rc;
+}
+
+/* device provision [--out-dir DIR] ID... */
+static int cmd_provision(mqotad_t *d, int argc, char **argv)
+{
+    const char *out_dir = NULL;
+    char **ids = calloc((size_t)argc + 1, sizeof(*ids));
+    int n = 0, rc = 1, lock = -1;
+    char (*pw)[64] = NULL;
+    if (!ids) return 1;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--out-dir") == 0 && i + 1 < argc) {
+            out_dir = argv[++i];
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "mqotad: device provision: unknown option '%s'; usage: mqotad --data "
+                    "DIR device provision [--out-dir DIR] ID...\n", argv[i]);
+            rc = 2;
+            goto out;
+        } else if (!valid_user(argv[i]) || strcmp(argv[i], MQOTAD_BROKER_USER) == 0) {
+            fprintf(stderr, "mqotad: device id '%.80s' must be 1 to 48 letters, digits, '.', '_' "
+                    "or '-', and not '%s'.\n", argv[i], MQOTAD_BROKER_USER);
+            rc = 2;
+            goto out;
+        } else {
+            ids[n++] = argv[i];
+        }
+    }
+    if (n == 0 || n > MAX_USERS || (n > 1 && !out_dir)) {
+        fprintf(stderr, "mqotad: usage: mqotad --data DIR device provision ID (prints its "
+                "credentials) | device provision --out-dir DIR ID... (writes DIR/<id>.cred).\n");
+        rc = 2;
+        goto out;
+    }
+    if (out_dir && mkdir(out_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mqotad: --out-dir %s: cannot create the directory: %s.\n", out_dir,
+                strerror(errno));
+        goto out;
+    }
+    pw = calloc((size_t)n, sizeof(*pw));
+    if (!pw || (lock = lock_auth(d)) < 0) goto out;
+    for (int i = 0; i < n; i++)
+        if (random_password(pw[i]) != 0) goto out;
+    if (set_passwords(d, ids, pw, n) != 0 || write_acl(d) != 0) goto out;
+    char url[300], ca[PATH_MAX];
+    broker_info(d, url, sizeof(url), ca, sizeof(ca));
+    for (int i = 0; i < n; i++)
+        if (emit_credentials(out_dir, ids[i], pw[i], url, ca) != 0) goto out;
+    fprintf(stderr, "mqotad: provisioned %d device%s%s%s; the password%s shown only now.\n", n,
+            n == 1 ? "" : "s", out_dir ? ", credentials in " : "", out_dir ? out_dir : "",
+            n == 1 ? " is" : "s are");
+    signal_running_mqotad(d);
+    rc = 0;
+out:
+    if (pw) OPENSSL_cleanse(pw, (size_t)n * sizeof(*pw));
+    free(pw);
+    free(ids);
+    if (lock >= 0) close(lock);
+    return rc;
+}
+
+/* device revoke ID: delete the device's broker user; it cannot connect after the reload. */
+static int cmd_revoke(mqotad_t *d, const char *id)
+{
+    char path[PATH_MAX];
+    int lock = lock_auth(d);
+    if (lock < 0) return 1;
+    auth_path(d, "passwd", path, sizeof(path));
+    char *text = read_file(path);
+    int rc = 1;
+    bool found = false;
+    size_t len = 0, idl = strlen(id);
+    char *out = malloc(text ? strlen(text) + 1 : 1);
+    if (!out) goto out;
+    for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, id, idl) == 0 && line[idl] == ':') {
+            found = true;
+            continue;
+        }
+        len += (size_t)sprintf(out + len, "%s\n", line);
+    }
+    if (!found || strcmp(id, MQOTAD_BROKER_USER) == 0) {
+        fprintf(stderr, "mqotad: there is no provisioned device '%.80s'.\n", id);
+        goto out;
+    }
+    if (write_file(path, out, len, 0600) != 0) goto out;
+    printf("revoked the broker identity of device '%s'\n", id);
+    signal_running_mqotad(d);
+    rc = 0;
+out:
+    free(text);
+    free(out);
+    close(lock);
+    return rc;
+}
+
+/* broker-files OUTDIR: passwd, acl and a mosquitto.conf fragment for an external broker. */
+static int cmd_broker_files(mqotad_t *d, const char *dir)
+{
+    char src[PATH_MAX], path[PATH_MAX + 64];
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mqotad: broker-files %s: cannot create the directory: %s.\n", dir,
+                strerror(errno));
+        return 1;
+    }
+    if (auth__ensure_server_identity(d) != 0) return 1;
+    auth_path(d, "passwd", src, sizeof(src));
+    char *text = read_file(src);
+    if (!text) return 1;
+    snprintf(path, sizeof(path), "%s/passwd", dir);
+    int rc = write_file(path, text, strlen(text), 0600);
+    free(text);
+    snprintf(path, sizeof(path), "%s/acl", dir);
+    if (rc == 0) rc = write_file(path, auth__acl_text(), strlen(auth__acl_text()), 0644);
+    char conf[PATH_MAX * 2 + 512];
+    char *abs = realpath(dir, NULL);
+    int n = snprintf(conf, sizeof(conf),
+                     "# mqota: include in mosquitto.conf (mosquitto 2.0), then reload\n"
+                     "# the broker (SIGHUP) after every 'mqotad device provision'.\n"
+                     "allow_anonymous false\n"
+                     "password_file %s/passwd\n"
+                     "acl_file %s/acl\n",
+                     abs ? abs : dir, abs ? abs : dir);
+    free(abs);
+    snprintf(path, sizeof(path), "%s/mosquitto-mqota.conf", dir);
+    if (rc == 0) rc = write_file(path, conf, (size_t)n, 0644);
+    if (rc != 0) return 1;
+    printf("wrote %s/passwd, %s/acl and %s/mosquitto-mqota.conf; mqotad connects as user '%s' "
+           "with the password in %s/auth/mqotad.pass\n", dir, dir, dir, MQOTAD_BROKER_USER,
+           d->data_dir);
+    return 0;
+}
+
+int auth__command(mqotad_t *d)
+{
+    int argc = d->cmd_argc;
+    char **argv = d->cmd_argv;
+    if (strcmp(d->cmd_name, "broker-files") == 0) {
+        if (argc != 1) {
+            fprintf(stderr, "mqotad: usage: mqotad --data DIR broker-files OUTDIR\n");
+            return 2;
+        }
+        return cmd_broker_files(d, argv[0]);
+    }
+    const char *verb = argc > 0 ? argv[0] : "";
+    if (strcmp(verb, "provision") == 0) return cmd_provision(d, argc - 1, argv + 1);
+    if (strcmp(verb, "revoke") == 0 && argc == 2) return cmd_revoke(d, argv[1]);
+    fprintf(stderr, "mqotad: usage: mqotad --data DIR device provision [--out-dir DIR] ID... | "
+            "device revoke ID\n");
+    return 2;
+}
+
+/* Paths of the files the embedded broker reads. */
+void auth__broker_paths(mqotad_t *d, char *passwd, char *acl, size_t cap)
+{
+    auth_path(d, "passwd", passwd, cap);
+    auth_path(d, "acl", acl, cap);
+}
