@@ -33,6 +33,10 @@ static int open_common(const char *path, int flags, vflash_t **out)
     if (fd < 0) {
         return -errno;
     }
+    /* Flash is read in small pieces at scattered offsets, mostly in erased (sparse) areas:
+     * readahead would make the kernel zero-fill pages nobody reads (a third of a fleet's CPU
+     * during a wave before this). */
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
     vflash_t *fl = calloc(1, sizeof(*fl));
     if (fl == NULL) {
         close(fd);
