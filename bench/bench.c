@@ -198,6 +198,21 @@ int bench_client_open(bench_t *b, bench_client_t *c, const char *role, const cha
         return 1;
     }
     mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    /* A broker with logins (mqotad's embedded one by default): MQOTA_BENCH_USER and the
+     * password in the file MQOTA_BENCH_PASSWORD_FILE. */
+    const char *user = getenv("MQOTA_BENCH_USER"), *pwfile = getenv("MQOTA_BENCH_PASSWORD_FILE");
+    if (user != NULL && pwfile != NULL) {
+        char pw[256] = "";
+        FILE *f = fopen(pwfile, "r");
+        if (f == NULL || fgets(pw, sizeof(pw), f) == NULL) {
+            fprintf(stderr, "bench: cannot read the password file '%s'\n", pwfile);
+            if (f) fclose(f);
+            return 1;
+        }
+        fclose(f);
+        pw[strcspn(pw, "\r\n")] = '\0';
+        mosquitto_username_pw_set(c->mosq, user, pw);
+    }
     /* As mqotad and the fleet do: without it Nagle and the peer's delayed ACK add up to 40 ms
      * to every small message on Linux loopback, which would be measured as protocol time. */
     mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);

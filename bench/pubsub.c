@@ -19,7 +19,7 @@
 
 #include "bench.h"
 
-#define TOPIC "bench/pubsub"
+#define TOPIC "mqota/v1/bench/pubsub" /* inside mqotad's own access rules */
 #define STALL_MS 3000u /* everything published and nothing received for this long: done */
 
 static uint64_t total_msgs, sent, received, forgiven, last_rx_ms;
