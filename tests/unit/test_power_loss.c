@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Power-loss sweep: a virtual ESP32 (vdev on a temp flash file) running the 2023 hello_world
+ * takes the 2024 one from a server played by this test (OFFER and CHUNK messages built here,
+ * the window sent from each ACK's base). First one clean update counts the mutating flash
+ * operations (sector erases + write calls) from the offer to confirmed, reboot and confirm
+ * included. Then, for every cut point k in 1..that count (an evenly spread sample of 250 if
+ * there are more than 400), from a fresh copy of the pre-update flash: power is cut at the
+ * k-th operation (it tears, every later one fails), the device is power-cycled from the file
+ * alone (new vdev, new agent), it must boot (old or new image, never neither), report a
+ * coherent state, and finish the update when the server re-sends the retained offer: confirmed
+ * on the 2024 version with the running slot byte-identical to the 2024 file.
+ *
+ * A cut between the boot-attempt record ("mq.boot") and the end of the confirm (the otadata
+ * switch, the bootloader's NEW -> PENDING_VERIFY rewrite and boot counter, the mark-valid)
+ * leaves the old image running and the agent reporting rolled-back / reset, after which it
+ * ignores that deployment's retained offer by design (docs/PROTOCOL.md section 12;
+ * server/deploy.c marks the device failed). The server here then retries with a new
+ * deployment of the same release; the sweep prints those cut points.
+ *
+ * Chunks are 1024 bytes, so four chunks share a 4096-byte sector and a progress record
+ * ("mq.prog") is written per chunk: cuts land inside chunk writes, sector erases, kv records,
+ * kv compactions, otadata writes, the boot counter and the confirm.
+ */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, pwrite, clock_gettime */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mqota/mqota.h"
+#include "mqota_posix/vdev.h"
+
+#define IMG_2023 MQOTA_FIXTURES "/idf_hello_world_esp32_2023.bin"
+#define IMG_2024 MQOTA_FIXTURES "/idf_hello_world_esp32_2024.bin"
+#define VER_2024 "v1.4.1-2-g0296947-dirty"
+#define DEV_ID "dev-1"
+#define TOPIC(leaf) "mqota/v1/dev/" DEV_ID "/" leaf
+#define CHUNK 1024u
+#define WINDOW 16u
+#define RELEASE 41u
+#define DEPLOYMENT 9u
+#define SAMPLE_ABOVE 400u /* more cut points than this: sample */
+#define SAMPLE_N 250u
+#define STEP_LIMIT 20000  /* process() calls before an update counts as stuck */
+
+/* ---- the image and the pre-update flash ---- */
+static uint8_t *image;
+static size_t image_len;
+static uint8_t image_sha[32];
+static char dir[64];
+static char flash_path[96];
+static uint8_t *snapshot; /* the pre-update flash file, VFLASH_SIZE bytes */
+
+/* ---- the simulation ---- */
+typedef enum { RUN_DONE = 0, RUN_CUT = 1, RUN_STUCK = 2, RUN_BRICK = 3 } run_t;
+
+static struct {
+    vdev_t *dev;
+    vflash_t *fl;
+    mqota_agent_t agent;
+    mqota_platform_t plat;
+    boot_result_t boot;
+    mqota_status_t boot_st;
+    uint64_t now;
+    bool reboot_req;
+    bool have_ack;
+    mqota_ack_t ack;
+    uint64_t ops_closed; /* mutating operations on flash handles closed since the offer */
+    uint32_t deployment; /* deployment id of the retained offer */
+    uint32_t cut_at;     /* absolute operation number (1-based from the offer) to cut; 0 none */
+    bool armed;          /* a cut is pending on the current handle */
+} S;
+
+static uint64_t ops(vflash_t *fl)
+{
+    vflash_stats_t st;
+    vflash_stats(fl, &st);
+    return st.erases + st.writes;
+}
+
+static uint64_t ops_total(void) { return S.ops_closed + (S.fl != NULL ? ops(S.fl) : 0u); }
+
+static bool cut_fired(void) { return S.fl != NULL && vflash_cut_happened(S.fl); }
+
+/* ---- hooks the caller owns ---- */
+static int h_publish(void *c, const char *t, const uint8_t *p, size_t l, int q, bool r)
+{
+    (void)c;
+    (void)q;
+    (void)r;
+    if (strcmp(t, TOPIC("ack")) == 0) {
+        assert_int_equal(mqota_ack_decode(p, l, &S.ack), MQOTA_OK);
+        S.have_ack = true;
+    }
+    return 0;
+}
+static int h_subscribe(void *c, const char *t, int q)
+{
+    (void)c;
+    (void)t;
+    (void)q;
+    return 0;
+}
+static uint64_t h_now(void *c)
+{
+    (void)c;
+    return S.now;
+}
+static void h_reboot(void *c)
+{
+    (void)c;
+    S.reboot_req = true;
+}
+static bool h_self_test(void *c)
+{
+    (void)c;
+    return true;
+}
+
+/* ---- files ---- */
+static void snapshot_restore(void)
+{
+    int fd = open(flash_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, VFLASH_SIZE), 0);
+    static const uint8_t zero[VFLASH_SECTOR];
+    for (uint32_t off = 0; off < VFLASH_SIZE; off += VFLASH_SECTOR) {
+        if (memcmp(snapshot + off, zero, VFLASH_SECTOR) != 0) {
+            assert_int_equal(pwrite(fd, snapshot + off, VFLASH_SECTOR, off), VFLASH_SECTOR);
+        }
+    }
+    assert_int_equal(close(fd), 0);
+}
+
+static uint8_t *load_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        return NULL;
+    }
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)n);
+    if (buf == NULL || fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(fp);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* ---- the device's life ---- */
+
+/* Power on: open the flash file alone, arm what is left of the cut, boot, start the agent and
+ * connect it. Returns the boot status (MQOTA_ERR_IMAGE: bricked). */
+static mqota_status_t power_on(void)
+{
+    char err[256] = "";
+    assert_int_equal(vdev_open(flash_path, &S.dev, err, sizeof(err)), MQOTA_OK);
+    S.fl = vdev_flash(S.dev);
+    if (S.armed) {
+        uint64_t used = ops_total();
+        assert_true(S.cut_at > used);
+        vflash_set_cut(S.fl, (uint32_t)(S.cut_at - used));
+    }
+    S.reboot_req = false;
+    S.have_ack = false;
+    S.boot_st = vdev_boot(S.dev, &S.boot);
+    if (S.boot_st != MQOTA_OK) {
+        return S.boot_st;
+    }
+    memset(&S.plat, 0, sizeof(S.plat));
+    vdev_platform_fill(S.dev, &S.plat);
+    S.plat.publish = h_publish;
+    S.plat.subscribe = h_subscribe;
+    S.plat.now_ms = h_now;
+    S.plat.reboot = h_reboot;
+    S.plat.self_test = h_self_test;
+    mqota_config_t cfg = {.device_id = DEV_ID, .max_chunk = 4096, .max_window = WINDOW,
+                          .auto_reboot = true, .verify_bytes_per_process = 1u << 20};
+    assert_int_equal(mqota_agent_init(&S.agent, &cfg, &S.plat, S.now), MQOTA_OK);
+    (void)mqota_agent_on_connect(&S.agent); /* may fail after a cut */
+    return MQOTA_OK;
+}
+
+static void power_off(void)
+{
+    if (S.fl != NULL) {
+        S.ops_closed += ops(S.fl);
+        vflash_clear_cut(S.fl);
+    }
+    vdev_close(S.dev);
+    S.dev = NULL;
+    S.fl = NULL;
+}
+
+/* ---- the server ---- */
+static void send_offer(void)
+{
+    mqota_offer_t o;
+    uint8_t buf[MQOTA_OFFER_MAX_LEN];
+    size_t len = 0;
+    memset(&o, 0, sizeof(o));
+    o.release_id = RELEASE;
+    o.deployment_id = S.deployment;
+    o.image_size = (uint32_t)image_len;
+    o.chunk_size = CHUNK;
+    o.window = WINDOW;
+    o.chip_id = MQOTA_CHIP_ESP32;
+    memcpy(o.sha256, image_sha, 32);
+    snprintf(o.version, sizeof(o.version), "%s", VER_2024);
+    snprintf(o.project, sizeof(o.project), "hello_world");
+    assert_int_equal(mqota_offer_encode(&o, buf, sizeof(buf), &len), MQOTA_OK);
+    (void)mqota_agent_on_message(&S.agent, TOPIC("offer"), buf, len);
+}
+
+static uint32_t chunk_count(void) { return (uint32_t)((image_len + CHUNK - 1u) / CHUNK); }
+
+static void send_chunk(uint32_t index)
+{
+    static uint8_t buf[MQOTA_CHUNK_HEADER_LEN + CHUNK];
+    uint32_t off = index * CHUNK;
+    uint32_t len = (uint32_t)(image_len - off < CHUNK ? image_len - off : CHUNK);
+    assert_int_equal(mqota_chunk_encode_header(RELEASE, index, image + off, len, buf, sizeof(buf)),
+                     MQOTA_OK);
+    memcpy(buf + MQOTA_CHUNK_HEADER_LEN, image + off, len);
+    (void)mqota_agent_on_message(&S.agent, TOPIC("chunk"), buf, MQOTA_CHUNK_HEADER_LEN + len);
+}
+
+/* What the last ACK asks for: the window from its base, minus what its sack says is written. */
+static void serve_ack(void)
+{
+    mqota_ack_t a = S.ack;
+    S.have_ack = false;
+    if (a.release_id != RELEASE || (a.flags & MQOTA_ACK_FLAG_COMPLETE) != 0u) {
+        return;
+    }
+    for (uint32_t i = a.base; i < a.base + a.window && i < chunk_count(); i++) {
+        if (i > a.sack_base && i <= a.sack_base + MQOTA_SACK_BITS &&
+            (a.sack >> (i - a.sack_base - 1u) & 1u) != 0u) {
+            continue;
+        }
+        send_chunk(i);
+        if (cut_fired()) {
+            return;
+        }
+    }
+}
+
+static bool confirmed_on_new(void)
+{
+    mqota_state_msg_t m;
+    mqota_agent_state_msg(&S.agent, &m);
+    return m.state == MQOTA_STATE_CONFIRMED && strcmp(m.version, VER_2024) == 0;
+}
+
+/* Drive the update until it is confirmed on the new image, or the armed cut fires. */
+static run_t drive(void)
+{
+    for (int steps = 0; steps < STEP_LIMIT; steps++) {
+        if (confirmed_on_new()) {
+            return RUN_DONE;
+        }
+        S.now += 100;
+        (void)mqota_agent_process(&S.agent, S.now);
+        if (cut_fired()) {
+            return RUN_CUT;
+        }
+        if (S.reboot_req) {
+            power_off();
+            if (power_on() != MQOTA_OK) {
+                if (cut_fired()) {
+                    return RUN_CUT;
+                }
+                return RUN_BRICK;
+            }
+            if (cut_fired()) {
+                return RUN_CUT;
+            }
+            send_offer(); /* retained: the broker delivers it on every (re)subscribe */
+        } else if (S.have_ack) {
+            serve_ack();
+        }
+        if (cut_fired()) {
+            return RUN_CUT;
+        }
+    }
+    return RUN_STUCK;
+}
+
+/* A fresh device from the pre-update file, connected; the cut (if any) armed at the offer. */
+static void start(uint32_t cut_at)
+{
+    snapshot_restore();
+    S.now = 1000;
+    S.deployment = DEPLOYMENT;
+    S.ops_closed = 0;
+    S.cut_at = 0;
+    S.armed = false;
+    assert_int_equal(power_on(), MQOTA_OK);
+    (void)mqota_agent_process(&S.agent, S.now);
+    /* From here on, operations count from the offer. */
+    vflash_stats_reset(S.fl);
+    S.ops_closed = 0;
+    if (cut_at != 0u) {
+        S.cut_at = cut_at;
+        S.armed = true;
+        vflash_set_cut(S.fl, cut_at);
+    }
+    send_offer();
+}
+
+/* The running slot holds exactly the 2024 file, and a further reset boots it again. */
+static void check_final(uint32_t k)
+{
+    static uint8_t buf[256 * 1024];
+    assert_true(image_len <= sizeof(buf));
+    assert_string_equal(S.boot.image.version, VER_2024);
+    assert_int_equal(S.plat.slot_read(S.plat.ctx, S.boot.slot, 0, buf, image_len), 0);
+    if (memcmp(buf, image, image_len) != 0) {
+        fail_msg("cut %u: running slot %u differs from the 2024 file", k, S.boot.slot);
+    }
+    power_off();
+    assert_int_equal(power_on(), MQOTA_OK);
+    assert_string_equal(S.boot.image.version, VER_2024);
+    mqota_update_state_t st = mqota_agent_state(&S.agent);
+    assert_true(st == MQOTA_STATE_IDLE || st == MQOTA_STATE_CONFIRMED);
+    power_off();
+}
+
+static double now_s(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Right after the power cycle: the state the agent reports must fit the image that booted.
+ * Returns false (and says why) if it does not. */
+static bool coherent_after_boot(uint32_t k, bool *is_new)
+{
+    mqota_state_msg_t m;
+    mqota_agent_state_msg(&S.agent, &m);
+    *is_new = strcmp(S.boot.image.version, VER_2024) == 0;
+    if (strcmp(m.version, S.boot.image.version) != 0) {
+        print_error("cut %u: agent reports version %s, booted %s\n", k, m.version,
+                    S.boot.image.version);
+        return false;
+    }
+    if (*is_new) {
+        /* New image: confirmed on connect (or confirmed before the cut). */
+        if (m.state != MQOTA_STATE_CONFIRMED && m.state != MQOTA_STATE_IDLE) {
+            print_error("cut %u: new image booted, state %s\n", k,
+                        mqota_state_name((mqota_update_state_t)m.state));
+            return false;
+        }
+        if (m.state == MQOTA_STATE_IDLE && m.running_release != RELEASE) {
+            print_error("cut %u: new image booted, idle, running release %u\n", k,
+                        m.running_release);
+            return false;
+        }
+    } else if (m.state != MQOTA_STATE_IDLE && m.state != MQOTA_STATE_ROLLED_BACK) {
+        print_error("cut %u: old image booted, state %s\n", k,
+                    mqota_state_name((mqota_update_state_t)m.state));
+        return false;
+    }
+    return true;
+}
+
+/* After the retained offer is re-sent: a resumed transfer may only claim bytes that are in the
+ * slot. Returns false if the agent claims a chunk it never wrote. */
+static bool resume_trusts_only_written(uint32_t k)
+{
+    static uint8_t buf[256 * 1024];
+    mqota_update_state_t st = mqota_agent_state(&S.agent);
+    if (st != MQOTA_STATE_OFFERED && st != MQOTA_STATE_DOWNLOADING) {
+        return true;
+    }
+    uint32_t claimed = mqota_agent_progress(&S.agent);
+    uint8_t target = (uint8_t)(1u - S.boot.slot);
+    if (claimed > image_len ||
+        S.plat.slot_read(S.plat.ctx, target, 0, buf, claimed) != 0 ||
+        memcmp(buf, image, claimed) != 0) {
+        print_error("cut %u: resumed at %u bytes but the slot does not hold them\n", k, claimed);
+        return false;
+    }
+    return true;
+}
+
+static void test_power_loss_sweep(void **state)
+{
+    (void)state;
+    double t0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+
+    /* 1. One clean update, counting mutating flash operations from the offer to confirmed. */
+    start(0);
+    assert_int_equal(drive(), RUN_DONE);
+    uint64_t total = ops_total();
+    check_final(0);
+    assert_true(total > 0u);
+
+    /* 2. A cut at every operation (or an even sample). */
+    uint32_t n = (uint32_t)total;
+    bool sampled = total > SAMPLE_ABOVE;
+    if (sampled) {
+        n = SAMPLE_N;
+    }
+    unsigned tried = 0, old_boots = 0, new_boots = 0, bricks = 0, incoherent = 0, stuck = 0,
+             no_cut = 0, resumed = 0, retries = 0;
+    uint32_t retry_at[64];
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = sampled ? (uint32_t)(1u + (uint64_t)i * (total - 1u) / (n - 1u)) : i + 1u;
+        tried++;
+        start(k);
+        run_t r = drive();
+        if (r != RUN_CUT) {
+            print_error("cut %u: the cut never fired (run ended %d)\n", k, (int)r);
+            no_cut++;
+            power_off();
+            continue;
+        }
+        /* Power cycle: nothing from RAM survives. */
+        power_off();
+        S.armed = false;
+        if (power_on() != MQOTA_OK) {
+            print_error("cut %u: BRICK: %s\n", k, S.boot.message);
+            bricks++;
+            power_off();
+            continue;
+        }
+        bool is_new = false;
+        if (!coherent_after_boot(k, &is_new)) {
+            incoherent++;
+        }
+        if (is_new) {
+            new_boots++;
+        } else {
+            old_boots++;
+        }
+        /* A device that reports rolled-back (or failed) ends its part in the deployment
+         * (server/deploy.c marks it failed; the agent ignores that deployment's offer from
+         * then on): the server retries it with a new deployment of the same release. */
+        mqota_update_state_t after = mqota_agent_state(&S.agent);
+        if (after == MQOTA_STATE_ROLLED_BACK || after == MQOTA_STATE_FAILED) {
+            if (after != MQOTA_STATE_ROLLED_BACK ||
+                mqota_agent_reason(&S.agent) != MQOTA_REASON_RESET || is_new) {
+                print_error("cut %u: unexpected %s/%s after the power cycle\n", k,
+                            mqota_state_name(after), mqota_reason_name(mqota_agent_reason(&S.agent)));
+                incoherent++;
+            }
+            if (retries < sizeof(retry_at) / sizeof(retry_at[0])) {
+                retry_at[retries] = k;
+            }
+            retries++;
+            S.deployment++;
+        }
+        /* The server resumes: the retained offer again, then whatever the ACKs ask for. */
+        send_offer();
+        (void)mqota_agent_process(&S.agent, S.now);
+        if (!resume_trusts_only_written(k)) {
+            incoherent++;
+        }
+        if (mqota_agent_progress(&S.agent) > 0u && !confirmed_on_new()) {
+            resumed++;
+        }
+        r = drive();
+        if (r != RUN_DONE) {
+            mqota_state_msg_t m;
+            mqota_agent_state_msg(&S.agent, &m);
+            print_error("cut %u: update did not complete (run %d, state %s, reason %s, "
+                        "running %s)\n",
+                        k, (int)r, mqota_state_name((mqota_update_state_t)m.state),
+                        mqota_reason_name((mqota_reason_t)m.reason), m.version);
+            stuck++;
+            power_off();
+            continue;
+        }
+        check_final(k);
+    }
+
+    double t1 = now_s(CLOCK_MONOTONIC), c1 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+    printf("power-loss sweep: %llu mutating flash operations from offer to confirmed "
+           "(%u chunks of %u bytes)\n",
+           (unsigned long long)total, chunk_count(), CHUNK);
+    printf("power-loss sweep: %u cut points tried (%s)\n", tried,
+           sampled ? "evenly spread sample" : "every one");
+    printf("power-loss sweep: after the cut booted old image %u, new image %u; bricks %u; "
+           "resumed mid-transfer %u; incoherent %u; not completed %u; cut not reached %u\n",
+           old_boots, new_boots, bricks, resumed, incoherent, stuck, no_cut);
+    printf("power-loss sweep: %u cut points left the device rolled-back (reset) on the old image "
+           "and needed a retry deployment:",
+           retries);
+    for (unsigned i = 0; i < retries && i < sizeof(retry_at) / sizeof(retry_at[0]); i++) {
+        printf(" %u", retry_at[i]);
+    }
+    printf("\n");
+    printf("power-loss sweep: %.2f s wall, %.2f s CPU\n", t1 - t0, c1 - c0);
+
+    assert_int_equal(bricks, 0);
+    assert_int_equal(incoherent, 0);
+    assert_int_equal(stuck, 0);
+    assert_int_equal(no_cut, 0);
+    assert_int_equal(old_boots + new_boots, tried);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    image = load_file(IMG_2024, &image_len);
+    if (image == NULL) {
+        return -1;
+    }
+    snprintf(dir, sizeof(dir), "/tmp/test_power_loss.XXXXXX");
+    if (mkdtemp(dir) == NULL) {
+        return -1;
+    }
+    snprintf(flash_path, sizeof(flash_path), "%s/dev.flash", dir);
+    /* The pre-update device: flashed with 2023 and booted once. */
+    if (vdev_flash_create(flash_path, MQOTA_CHIP_ESP32, IMG_2023, err, sizeof(err)) != MQOTA_OK ||
+        vdev_open(flash_path, &S.dev, err, sizeof(err)) != MQOTA_OK) {
+        print_error("setup: %s\n", err);
+        return -1;
+    }
+    boot_result_t b;
+    if (vdev_boot(S.dev, &b) != MQOTA_OK) {
+        print_error("setup: %s\n", b.message);
+        return -1;
+    }
+    /* SHA-256 of the image through the vdev's own hook. */
+    mqota_platform_t p;
+    memset(&p, 0, sizeof(p));
+    vdev_platform_fill(S.dev, &p);
+    if (p.sha256_begin(p.ctx) != 0 || p.sha256_update(p.ctx, image, image_len) != 0 ||
+        p.sha256_finish(p.ctx, image_sha) != 0) {
+        return -1;
+    }
+    vdev_close(S.dev);
+    S.dev = NULL;
+    size_t n = 0;
+    snapshot = load_file(flash_path, &n);
+    return snapshot != NULL && n == VFLASH_SIZE ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    unlink(flash_path);
+    rmdir(dir);
+    free(snapshot);
+    free(image);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_power_loss_sweep),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
