@@ -211,6 +211,33 @@ int broker__start(mqotad_t *d)
     return -1;
 }
 
+/*
+ * The embedded broker is ours to keep alive: if it died (crash, OOM kill, an operator's
+ * kill), reap it and start it again on the same port, so that devices and our own client
+ * reconnect to the address they know; its persistence file brings the retained offers and
+ * states back. At most one restart a second. Returns 0, or -1 if it could not be restarted
+ * (tried again on the next call).
+ */
+int broker__supervise(mqotad_t *d)
+{
+    static uint64_t last_restart_ms;
+    int status;
+    if (d->broker_pid <= 0) {
+        if (!d->embedded_broker || d->broker_port <= 0) return 0;
+    } else if (waitpid(d->broker_pid, &status, WNOHANG) != d->broker_pid) {
+        return 0;
+    } else {
+        mqh_log(MQH_WARN, "embedded broker (pid %d) %s %d; restarting it on port %d",
+                (int)d->broker_pid, WIFSIGNALED(status) ? "was killed by signal" : "exited with",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), d->broker_port);
+        d->broker_pid = 0;
+    }
+    uint64_t now = mqh_now_ms();
+    if (now - last_restart_ms < 1000u) return -1;
+    last_restart_ms = now;
+    return broker__start(d);
+}
+
 /* mosquitto rereads password_file and acl_file on SIGHUP (a new device was provisioned). */
 void broker__reload(mqotad_t *d)
 {

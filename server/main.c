@@ -159,6 +159,7 @@ int main(int argc, char **argv)
         transfer__persist(&d, now, false);        /* batched progress, once a second */
         mqtt__flush(&d);                          /* send what the steps above queued */
         mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */
+        if (d.embedded_broker) broker__supervise(&d); /* restart our mosquitto if it died */
         if (reload) {                             /* identities changed: broker rereads */
             reload = 0;
             broker__reload(&d);

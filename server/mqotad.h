@@ -114,6 +114,8 @@ int options__parse(mqotad_t *d, int argc, char **argv);
 /* broker.c: start/stop the embedded mosquitto. */
 int broker__start(mqotad_t *d);
 void broker__stop(mqotad_t *d);
+/** Restart the embedded broker on its port if it died. @return 0, or -1 (retried later). */
+int broker__supervise(mqotad_t *d);
 /** SIGHUP the embedded broker: it rereads its password and ACL files. */
 void broker__reload(mqotad_t *d);
 
