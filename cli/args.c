@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli.h"
+#include "http.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -158,4 +159,29 @@ bool cli_utf8(void)
                    strstr(v, "utf-8") != NULL || strstr(v, "UTF8") != NULL;
     }
     return false;
+}
+
+int cli_list_fetch(cli_ctx_t *ctx, const char *cmd, const char *usage, int argc, char **argv,
+                   const char *path, cJSON **out)
+{
+    char *pos[1];
+    int npos;
+    cJSON *arr = NULL;
+
+    *out = NULL;
+    int rc = cli_parse(ctx, cmd, usage, argc, argv, NULL, 0, pos, &npos, 0);
+    if (rc != CLI_OK)
+        return rc;
+    rc = http_get(ctx, path, &arr);
+    if (rc != CLI_OK) {
+        cJSON_Delete(arr);
+        return rc;
+    }
+    if (ctx->json) {
+        cli_print_json(arr);
+        cJSON_Delete(arr);
+        return CLI_OK;
+    }
+    *out = arr;
+    return CLI_OK;
 }

@@ -89,6 +89,16 @@ bool cli_json_bool(const cJSON *obj, const char *key, bool def);
 /** @brief Pretty-print a JSON value to stdout followed by a newline. */
 void cli_print_json(const cJSON *v);
 
+/**
+ * @brief The common start of a list command: parse its arguments (no options besides the
+ *        global ones), GET path, and with --json print the answer as it came.
+ * @param[out] out The answer to render as a table (caller frees it), or NULL when it was
+ *                 printed as JSON already (the command is done).
+ * @return CLI_OK, or the code of the usage or HTTP error (already reported).
+ */
+int cli_list_fetch(cli_ctx_t *ctx, const char *cmd, const char *usage, int argc, char **argv,
+                   const char *path, cJSON **out);
+
 /** @brief Whether block characters may be printed (the locale says UTF-8). */
 bool cli_utf8(void);
 

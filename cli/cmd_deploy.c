@@ -165,23 +165,10 @@ int cmd_deployment_list(cli_ctx_t *ctx, int argc, char **argv)
     static const char cmd[] = "deployment list";
     static const char *const head[] = { "ID", "RELEASE", "VERSION", "STATE", "DONE",
                                         "SUCCEEDED", "FAILED", "ACTIVE", "PENDING", "CREATED" };
-    char *pos[1];
-    int npos;
     cJSON *arr = NULL;
-
-    int rc = cli_parse(ctx, cmd, usage_list, argc, argv, NULL, 0, pos, &npos, 0);
-    if (rc != CLI_OK)
+    int rc = cli_list_fetch(ctx, cmd, usage_list, argc, argv, "/api/v1/deployments", &arr);
+    if (rc != CLI_OK || arr == NULL)
         return rc;
-    rc = http_get(ctx, "/api/v1/deployments", &arr);
-    if (rc != CLI_OK) {
-        cJSON_Delete(arr);
-        return rc;
-    }
-    if (ctx->json) {
-        cli_print_json(arr);
-        cJSON_Delete(arr);
-        return CLI_OK;
-    }
     fmt_table_t *t = fmt_table_new(10, head);
     if (t == NULL) {
         cJSON_Delete(arr);

@@ -272,23 +272,10 @@ int cmd_release_list(cli_ctx_t *ctx, int argc, char **argv)
     static const char cmd[] = "release list";
     static const char *const head[] = { "ID", "VERSION", "PROJECT", "CHIP", "SIZE", "SHA256",
                                         "CREATED" };
-    char *pos[1];
-    int npos;
     cJSON *arr = NULL;
-
-    int rc = cli_parse(ctx, cmd, usage_list, argc, argv, NULL, 0, pos, &npos, 0);
-    if (rc != CLI_OK)
+    int rc = cli_list_fetch(ctx, cmd, usage_list, argc, argv, "/api/v1/releases", &arr);
+    if (rc != CLI_OK || arr == NULL)
         return rc;
-    rc = http_get(ctx, "/api/v1/releases", &arr);
-    if (rc != CLI_OK) {
-        cJSON_Delete(arr);
-        return rc;
-    }
-    if (ctx->json) {
-        cli_print_json(arr);
-        cJSON_Delete(arr);
-        return CLI_OK;
-    }
 
     fmt_table_t *t = fmt_table_new(7, head);
     if (t == NULL) {
