@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "mqota/mqota_image.h"
+#include "mqota_le.h"
 
 #define SEGMENT_LEN_LIMIT 0x1000000u /* 16 MiB: ESP-IDF's SIXTEEN_MB, lengths must be below */
 #define CHECKSUM_ALIGN 16u
@@ -51,17 +52,6 @@ enum {
     PH_HASH = 4,     /* collecting the appended SHA-256 */
     PH_DONE = 5      /* image complete; further bytes are ignored */
 };
-
-static uint16_t get_u16(const uint8_t *p)
-{
-    return (uint16_t)((uint16_t)p[0] | (uint16_t)((uint16_t)p[1] << 8));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
 
 static bool segment_count_ok(uint8_t count)
 {

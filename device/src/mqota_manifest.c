@@ -9,6 +9,7 @@
  * decoders refuse anything an encoder would not have produced.
  */
 #include "mqota/mqota_manifest.h"
+#include "mqota_le.h"
 
 #include <string.h>
 
@@ -17,31 +18,6 @@
 #define OFF_CHIP_ID 40u
 #define OFF_SECURE_VERSION 42u
 #define OFF_UID 46u
-
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint16_t get_u16(const uint8_t *p)
-{
-    return (uint16_t)((uint16_t)p[0] | (uint16_t)((uint16_t)p[1] << 8));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
 
 /* Length of a NUL-terminated string held in a MQOTA_STR_MAX + 1 byte field, or -1 if the field
  * has no NUL (a string that would be cut: refusing it keeps signing exact). */
