@@ -41,6 +41,7 @@ static const char *const reason_names[] = {
     "signature",       /* MQOTA_REASON_SIGNATURE */
     "unsigned",        /* MQOTA_REASON_UNSIGNED */
     "security-version", /* MQOTA_REASON_SECURITY_VERSION */
+    "command",         /* MQOTA_REASON_COMMAND */
 };
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -56,6 +57,8 @@ const char *mqota_strerror(mqota_status_t status)
     case MQOTA_OK: return "success";
     case MQOTA_ERR_ARG: return "invalid argument";
     case MQOTA_ERR_MALFORMED: return "malformed message";
+    case MQOTA_ERR_AUTH: return "authentication failed";
+    case MQOTA_ERR_REPLAY: return "replayed message";
     case MQOTA_ERR_VERSION: return "unsupported protocol version";
     case MQOTA_ERR_TYPE: return "unexpected message type";
     case MQOTA_ERR_NO_SPACE: return "output buffer too small";

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mqota_command.h"
 #include "mqota_config_defaults.h"
 #include "mqota_image.h"
 #include "mqota_manifest.h"
@@ -44,6 +45,31 @@ extern "C" {
 
 /** Default topic prefix. */
 #define MQOTA_TOPIC_PREFIX_DEFAULT "mqota/v1"
+
+/**
+ * Application command handler (docs/PROTOCOL.md §14.3): runs a command the server sent that is
+ * not a built-in (reboot, diagnostics, confirm, rollback). Called only for commands that
+ * authenticated and passed the replay check.
+ *
+ * @param app_ctx   mqota_config_t.command_ctx.
+ * @param name      Command name, NUL-terminated, 1..31 bytes.
+ * @param args      Argument bytes (not NUL-terminated), args_len bytes; valid during the call.
+ * @param reply     Where to write the reply body (text by convention), at most reply_cap bytes
+ *                  (MQOTA_REPLY_BODY_MAX).
+ * @param reply_len Bytes written to reply (0 if none).
+ * @return MQOTA_CMD_OK, MQOTA_CMD_UNKNOWN (not a command of this application),
+ *         MQOTA_CMD_FAILED or MQOTA_CMD_WRONG_STATE; other values are reported as failed.
+ */
+typedef mqota_cmd_result_t (*mqota_command_fn)(void *app_ctx, const char *name,
+                                               const uint8_t *args, size_t args_len,
+                                               uint8_t *reply, size_t reply_cap,
+                                               size_t *reply_len);
+
+/** Longest reply body a command handler may write, bytes. */
+#define MQOTA_REPLY_BODY_MAX (MQOTA_SEALED_PLAIN_MAX - MQOTA_REPLY_FIXED_LEN)
+
+/** Least time between two refusal reports (docs/PROTOCOL.md §14.4), milliseconds. */
+#define MQOTA_REFUSAL_REPORT_MS 1000u
 
 /** Configuration given to mqota_agent_init(); copied, so it may live on the stack. */
 typedef struct {
@@ -59,6 +85,12 @@ typedef struct {
     bool require_signature;   /**< Refuse unsigned offers (reason unsigned); needs the
                                    platform's verify_signature hook. Signed offers are always
                                    verified when the hook is present. */
+    bool confirm_by_command;  /**< In pending-verify, after the self-test passes, wait for the
+                                   server's "confirm" or "rollback" command instead of confirming
+                                   at once; confirm_timeout_ms without one rolls back
+                                   (confirm-timeout). Needs the AEAD hooks. */
+    mqota_command_fn command_handler; /**< Application commands (NULL: none) */
+    void *command_ctx;        /**< Passed to command_handler */
 } mqota_config_t;
 
 /** Persisted transfer progress (key "mq.prog"); see docs/PROTOCOL.md "Device persistence". */
@@ -121,7 +153,23 @@ typedef struct {
     uint32_t verify_offset;   /* bytes read back so far while verifying */
     mqota_image_check_t check;
     uint8_t bitmap[MQOTA_MAX_CHUNKS / 8u];
-    uint8_t io[MQOTA_VERIFY_STEP > MQOTA_STATE_MAX_LEN ? MQOTA_VERIFY_STEP : MQOTA_STATE_MAX_LEN];
+    /* commands (docs/PROTOCOL.md §14) */
+    bool commands;            /* the AEAD hooks are present */
+    bool confirm_by_command;
+    bool self_test_passed;    /* pending-verify, waiting for the confirm command */
+    mqota_command_fn command_handler;
+    void *command_ctx;
+    mqota_replay_window_t replay; /* key "mq.cmd" */
+    uint64_t reply_counter;   /* last counter used by a REPLY */
+    uint64_t boot_ms;         /* now_ms at init, for uptime */
+    uint64_t last_refusal_ms; /* time of the last refusal report */
+    bool refusal_reported;
+    uint32_t commands_accepted;
+    uint32_t commands_refused;
+    /* Scratch: verify reads, STATE encoding, and for a command its plaintext at io[0] and the
+     * sealed reply at io[MQOTA_SEALED_MAX_LEN]. */
+    uint8_t io[MQOTA_VERIFY_STEP > 2u * MQOTA_SEALED_MAX_LEN ? MQOTA_VERIFY_STEP
+                                                             : 2u * MQOTA_SEALED_MAX_LEN];
     char topic[MQOTA_TOPIC_MAX];
 } mqota_agent_t;
 
@@ -132,7 +180,9 @@ typedef enum {
     MQOTA_TOPIC_OFFER = 2,  /**< <prefix>/dev/<id>/offer */
     MQOTA_TOPIC_CHUNK = 3,  /**< <prefix>/dev/<id>/chunk */
     MQOTA_TOPIC_ACK = 4,    /**< <prefix>/dev/<id>/ack */
-    MQOTA_TOPIC_STREAM = 5  /**< <prefix>/stream/<release_id> of the offer in progress */
+    MQOTA_TOPIC_STREAM = 5, /**< <prefix>/stream/<release_id> of the offer in progress */
+    MQOTA_TOPIC_CMD = 6,    /**< <prefix>/dev/<id>/cmd */
+    MQOTA_TOPIC_REPLY = 7   /**< <prefix>/dev/<id>/reply */
 } mqota_topic_t;
 
 /** Payloads of the online topic (ASCII, no NUL). "offline" is the last will. */
@@ -170,7 +220,8 @@ mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
                                 const mqota_platform_t *plat, uint64_t now_ms);
 
 /**
- * @brief Tell the agent the broker connection is up: subscribes to the offer and chunk topics,
+ * @brief Tell the agent the broker connection is up: subscribes to the offer and chunk topics
+ *        (and the cmd topic when the platform has the AEAD hooks),
  *        publishes "online" and the STATE, and (in pending-verify) runs the self-test and
  *        confirms or rolls back.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_PLATFORM (subscribe or publish failed; call again
@@ -200,6 +251,12 @@ void mqota_agent_on_disconnect(mqota_agent_t *agent);
  *         an unauthentic offer during a transfer is refused without touching the transfer),
  *         MQOTA_ERR_PLATFORM (flash write failed: the update is failed with
  *         MQOTA_REASON_FLASH).
+ *         On the cmd topic (docs/PROTOCOL.md §14): MQOTA_OK (the command ran, or ran and
+ *         failed: the reply says), MQOTA_ERR_MALFORMED / MQOTA_ERR_TRUNCATED /
+ *         MQOTA_ERR_VERSION / MQOTA_ERR_TYPE (bad frame), MQOTA_ERR_AUTH (forged, altered or
+ *         wrong key), MQOTA_ERR_REPLAY (counter seen before), MQOTA_ERR_PLATFORM (the window
+ *         could not be stored: not run). Every refusal is counted and reported to the server
+ *         (at most one report per MQOTA_REFUSAL_REPORT_MS); a refused command never runs.
  */
 mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
                                       const uint8_t *payload, size_t len);
@@ -222,6 +279,10 @@ mqota_reason_t mqota_agent_reason(const mqota_agent_t *agent);
 
 /** @brief Lowest secure_version the agent accepts (0 until a confirmed image raised it). */
 uint32_t mqota_agent_min_secure_version(const mqota_agent_t *agent);
+
+/** @brief Commands accepted and refused since init (docs/PROTOCOL.md §14). */
+void mqota_agent_command_counts(const mqota_agent_t *agent, uint32_t *accepted,
+                                uint32_t *refused);
 
 /** @brief Bytes of the target image written so far. */
 uint32_t mqota_agent_progress(const mqota_agent_t *agent);

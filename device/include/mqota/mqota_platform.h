@@ -133,6 +133,38 @@ typedef struct {
     int (*verify_signature)(void *ctx, const uint8_t digest[32], const uint8_t *sig,
                             size_t sig_len);
 
+    /**
+     * OTA state of any slot, like esp_ota_get_state_partition() (optional). Lets the agent tell
+     * a boot slot switch that never took effect (power cut while otadata was written: the old
+     * image runs and the update simply resumes) from a rollback by the bootloader (the other
+     * slot is then ABORTED or INVALID). NULL: every boot back in the old slot after a recorded
+     * attempt is reported as rolled back.
+     */
+    int (*slot_state_of)(void *ctx, uint8_t slot, mqota_slot_state_t *state);
+
+    /* ---- sealed commands (optional; both or neither; docs/PROTOCOL.md §14) ---- */
+    /**
+     * AES-256-GCM encryption with the device's 32-byte command key (which only the platform
+     * holds): encrypt `len` bytes of `in` into `out` (out may equal in) and write the 16-byte
+     * tag. nonce is 12 bytes, aad is `aad_len` bytes. mbedtls_gcm_crypt_and_tag() on ESP-IDF,
+     * EVP_aes_256_gcm() with OpenSSL. Returns 0 on success.
+     */
+    int (*aead_seal)(void *ctx, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                     const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag);
+    /**
+     * AES-256-GCM decryption and tag check with the device's command key: decrypt `len` bytes
+     * of `in` into `out` (out may equal in). Returns 0 only if the 16-byte tag is valid
+     * (mbedtls_gcm_auth_decrypt()); then out holds the plaintext. Any other value refuses the
+     * frame (refused-forged). NULL (with aead_seal NULL): the device takes no commands.
+     */
+    int (*aead_open)(void *ctx, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                     const uint8_t *in, size_t len, uint8_t *out, const uint8_t *tag);
+    /**
+     * Extra lines for the "diagnostics" command (optional): write `key=value\n` lines (ASCII)
+     * into buf, at most cap bytes, and return the bytes written. E.g. free heap, RSSI.
+     */
+    size_t (*diagnostics)(void *ctx, char *buf, size_t cap);
+
     /* ---- application (optional) ---- */
     /** Self-test of a freshly booted image; true = healthy. NULL means always healthy. */
     bool (*self_test)(void *ctx);

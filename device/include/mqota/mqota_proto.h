@@ -15,6 +15,8 @@
  *   <prefix>/dev/<id>/chunk   server -> device, CHUNK, QoS 0
  *   <prefix>/dev/<id>/ack     device -> server, ACK, QoS 0
  *   <prefix>/stream/<release> server -> devices, CHUNK, QoS 0 (multicast stream of a release)
+ *   <prefix>/dev/<id>/cmd     server -> device, sealed COMMAND, QoS 1 (mqota_command.h)
+ *   <prefix>/dev/<id>/reply   device -> server, sealed REPLY, QoS 1 (mqota_command.h)
  */
 #ifndef MQOTA_PROTO_H
 #define MQOTA_PROTO_H
@@ -62,6 +64,7 @@ typedef enum {
 #define MQOTA_CAP_RESUME 0x00000001u    /**< Resumes from persisted progress. */
 #define MQOTA_CAP_SACK 0x00000002u      /**< Sends selective acknowledgements. */
 #define MQOTA_CAP_ROLLBACK 0x00000004u  /**< Runs pending-verify / rollback after reboot. */
+#define MQOTA_CAP_COMMANDS 0x00000008u  /**< Takes sealed commands (docs/PROTOCOL.md §14). */
 
 /** Flags in mqota_state_msg_t.flags. */
 #define MQOTA_STATE_FLAG_ROLLBACK_POSSIBLE 0x01u /**< The other slot holds a bootable image. */

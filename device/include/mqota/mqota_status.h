@@ -34,6 +34,8 @@ typedef enum {
     MQOTA_ERR_NOT_FOUND = 11,    /**< A key is absent from the persistent store. */
     MQOTA_ERR_TRUNCATED = 12,    /**< Input ended before a complete structure was read. */
     MQOTA_ERR_HASH = 13,         /**< A SHA-256 digest does not match. */
+    MQOTA_ERR_AUTH = 14,         /**< A sealed frame did not authenticate (forged, altered, wrong key). */
+    MQOTA_ERR_REPLAY = 15,       /**< An authentic sealed frame whose counter was used before. */
 
     MQOTA_IGNORED = 100,         /**< Not an error: the message was not for this agent or is stale. */
     MQOTA_DUPLICATE = 101,       /**< Not an error: the chunk was already written. */
@@ -77,8 +79,10 @@ typedef enum {
                                             verify against the device's trusted key. */
     MQOTA_REASON_UNSIGNED = 15,        /**< The offer is unsigned and the device requires a
                                             signature. */
-    MQOTA_REASON_SECURITY_VERSION = 16 /**< The offer's secure_version is below the device's
+    MQOTA_REASON_SECURITY_VERSION = 16, /**< The offer's secure_version is below the device's
                                             minimum (anti-rollback). */
+    MQOTA_REASON_COMMAND = 17          /**< The server rolled the pending image back with the
+                                            "rollback" command (docs/PROTOCOL.md §14). */
 } mqota_reason_t;
 
 /**

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mqota_command.c - sealed COMMAND / REPLY frames, their plaintexts and the anti-replay window
+ * (docs/PROTOCOL.md §14). Pure functions; the AEAD is done by the caller.
+ *
+ * Decoders are all-or-nothing, like mqota_proto.c: the caller's struct is written only on
+ * MQOTA_OK.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "mqota/mqota_command.h"
+#include "mqota_le.h"
+
+mqota_status_t mqota_sealed_header(uint8_t type, uint64_t counter, uint8_t *out)
+{
+    if (out == NULL || counter == 0u || (type != MQOTA_MSG_COMMAND && type != MQOTA_MSG_REPLY)) {
+        return MQOTA_ERR_ARG;
+    }
+    out[0] = MQOTA_PROTO_MAGIC0;
+    out[1] = MQOTA_PROTO_MAGIC1;
+    out[2] = MQOTA_PROTO_VERSION;
+    out[3] = type;
+    out[4] = 0u; /* key_slot */
+    out[5] = out[6] = out[7] = 0u;
+    put_u64(out + 8, counter);
+    return MQOTA_OK;
+}
+
+mqota_status_t mqota_sealed_decode(const uint8_t *buf, size_t len, uint8_t expect_type,
+                                   mqota_sealed_t *out)
+{
+    mqota_sealed_t s;
+
+    if (buf == NULL || out == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    if (len < MQOTA_HEADER_LEN) {
+        return MQOTA_ERR_TRUNCATED;
+    }
+    if (buf[0] != MQOTA_PROTO_MAGIC0 || buf[1] != MQOTA_PROTO_MAGIC1) {
+        return MQOTA_ERR_MALFORMED;
+    }
+    if (buf[2] != MQOTA_PROTO_VERSION) {
+        return MQOTA_ERR_VERSION;
+    }
+    if (buf[3] != expect_type) {
+        return MQOTA_ERR_TYPE;
+    }
+    if (len < MQOTA_SEALED_OVERHEAD) {
+        return MQOTA_ERR_TRUNCATED;
+    }
+    if (len > MQOTA_SEALED_MAX_LEN || buf[4] != 0u || buf[5] != 0u || buf[6] != 0u ||
+        buf[7] != 0u) {
+        return MQOTA_ERR_MALFORMED;
+    }
+    s.type = buf[3];
+    s.counter = get_u64(buf + 8);
+    if (s.counter == 0u) {
+        return MQOTA_ERR_MALFORMED;
+    }
+    s.header = buf;
+    s.ciphertext = buf + MQOTA_SEALED_HEADER_LEN;
+    s.ciphertext_len = len - MQOTA_SEALED_OVERHEAD;
+    s.tag = buf + len - MQOTA_SEALED_TAG_LEN;
+    *out = s;
+    return MQOTA_OK;
+}
+
+void mqota_sealed_nonce(const uint8_t *header, uint8_t *nonce)
+{
+    memcpy(nonce, header, 4u);
+    memcpy(nonce + 4, header + 8, 8u);
+}
+
+mqota_status_t mqota_sealed_aad(const uint8_t *header, const char *device_id, uint8_t *aad,
+                                size_t cap, size_t *aad_len)
+{
+    size_t n = 0;
+
+    if (header == NULL || device_id == NULL || aad == NULL || aad_len == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    while (n <= 48u && device_id[n] != '\0') {
+        n++;
+    }
+    if (n == 0u || n > 48u) {
+        return MQOTA_ERR_ARG;
+    }
+    if (cap < MQOTA_SEALED_HEADER_LEN + n) {
+        return MQOTA_ERR_NO_SPACE;
+    }
+    memcpy(aad, header, MQOTA_SEALED_HEADER_LEN);
+    memcpy(aad + MQOTA_SEALED_HEADER_LEN, device_id, n);
+    *aad_len = MQOTA_SEALED_HEADER_LEN + n;
+    return MQOTA_OK;
+}
+
+mqota_status_t mqota_command_encode(const mqota_command_t *cmd, uint8_t *buf, size_t cap,
+                                    size_t *out_len)
+{
+    size_t name_len = 0;
+    size_t total;
+
+    if (cmd == NULL || buf == NULL || out_len == NULL || cmd->command_id == 0u ||
+        (cmd->args_len > 0u && cmd->args == NULL)) {
+        return MQOTA_ERR_ARG;
+    }
+    while (name_len < sizeof(cmd->name) && cmd->name[name_len] != '\0') {
+        name_len++;
+    }
+    if (name_len == 0u || name_len > MQOTA_STR_MAX) {
+        return MQOTA_ERR_ARG;
+    }
+    total = MQOTA_COMMAND_FIXED_LEN + name_len + cmd->args_len;
+    if (total > cap || total > MQOTA_SEALED_PLAIN_MAX) {
+        return MQOTA_ERR_NO_SPACE;
+    }
+    put_u32(buf, cmd->command_id);
+    buf[4] = (uint8_t)name_len;
+    memcpy(buf + 5, cmd->name, name_len);
+    put_u16(buf + 5 + name_len, cmd->args_len);
+    if (cmd->args_len > 0u) {
+        memcpy(buf + MQOTA_COMMAND_FIXED_LEN + name_len, cmd->args, cmd->args_len);
+    }
+    *out_len = total;
+    return MQOTA_OK;
+}
+
+mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_command_t *cmd)
+{
+    mqota_command_t c;
+    size_t name_len;
+
+    if (buf == NULL || cmd == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    if (len < 5u) {
+        return MQOTA_ERR_TRUNCATED;
+    }
+    memset(&c, 0, sizeof(c));
+    c.command_id = get_u32(buf);
+    name_len = buf[4];
+    if (c.command_id == 0u || name_len == 0u || name_len > MQOTA_STR_MAX) {
+        return MQOTA_ERR_MALFORMED;
+    }
+    if (len < MQOTA_COMMAND_FIXED_LEN + name_len) {
+        return MQOTA_ERR_TRUNCATED;
+    }
+    if (memchr(buf + 5, 0, name_len) != NULL) {
+        return MQOTA_ERR_MALFORMED;
+    }
+    memcpy(c.name, buf + 5, name_len);
+    c.name[name_len] = '\0';
+    c.args_len = get_u16(buf + 5 + name_len);
+    if (len < MQOTA_COMMAND_FIXED_LEN + name_len + c.args_len) {
+        return MQOTA_ERR_TRUNCATED;
+    }
+    if (len > MQOTA_COMMAND_FIXED_LEN + name_len + c.args_len) {
+        return MQOTA_ERR_MALFORMED;
+    }
+    c.args = buf + MQOTA_COMMAND_FIXED_LEN + name_len;
+    *cmd = c;
+    return MQOTA_OK;
+}
+
+mqota_status_t mqota_reply_encode(const mqota_reply_t *reply, uint8_t *buf, size_t cap,
+                                  size_t *out_len)
+{
+    size_t total;
+
+    if (reply == NULL || buf == NULL || out_len == NULL ||
+        (reply->body_len > 0u && reply->body == NULL)) {
+        return MQOTA_ERR_ARG;
+    }
+    total = MQOTA_REPLY_FIXED_LEN + reply->body_len;
+    if (total > cap || total > MQOTA_SEALED_PLAIN_MAX) {
+        return MQOTA_ERR_NO_SPACE;
+    }
+    put_u32(buf, reply->command_id);
+    buf[4] = reply->result;
+    buf[5] = 0u;
+    put_u16(buf + 6, reply->body_len);
+    if (reply->body_len > 0u) {
+        memmove(buf + MQOTA_REPLY_FIXED_LEN, reply->body, reply->body_len);
+    }
+    *out_len = total;
+    return MQOTA_OK;
+}
+
+mqota_status_t mqota_reply_decode(const uint8_t *buf, size_t len, mqota_reply_t *reply)
+{
+    mqota_reply_t r;
+
+    if (buf == NULL || reply == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    if (len < MQOTA_REPLY_FIXED_LEN) {
+        return MQOTA_ERR_TRUNCATED;
+    }
+    r.command_id = get_u32(buf);
+    r.result = buf[4];
+    r.body_len = get_u16(buf + 6);
+    if (buf[5] != 0u) {
+        return MQOTA_ERR_MALFORMED;
+    }
+    if (len < MQOTA_REPLY_FIXED_LEN + (size_t)r.body_len) {
+        return MQOTA_ERR_TRUNCATED;
+    }
+    if (len > MQOTA_REPLY_FIXED_LEN + (size_t)r.body_len) {
+        return MQOTA_ERR_MALFORMED;
+    }
+    r.body = buf + MQOTA_REPLY_FIXED_LEN;
+    *reply = r;
+    return MQOTA_OK;
+}
+
+void mqota_refusal_encode(const mqota_refusal_t *r, uint8_t *out)
+{
+    put_u64(out, r->refused_counter);
+    put_u64(out + 8, r->highest_counter);
+    put_u32(out + 16, r->refused_total);
+    put_u32(out + 20, 0u);
+}
+
+mqota_status_t mqota_refusal_decode(const uint8_t *buf, size_t len, mqota_refusal_t *r)
+{
+    if (buf == NULL || r == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    if (len < MQOTA_REFUSAL_BODY_LEN) {
+        return MQOTA_ERR_TRUNCATED;
+    }
+    if (len > MQOTA_REFUSAL_BODY_LEN) {
+        return MQOTA_ERR_MALFORMED;
+    }
+    r->refused_counter = get_u64(buf);
+    r->highest_counter = get_u64(buf + 8);
+    r->refused_total = get_u32(buf + 16);
+    return MQOTA_OK;
+}
+
+bool mqota_replay_check(const mqota_replay_window_t *w, uint64_t counter)
+{
+    uint64_t behind;
+
+    if (counter == 0u) {
+        return false;
+    }
+    if (counter > w->highest) {
+        return true;
+    }
+    behind = w->highest - counter;
+    if (behind >= MQOTA_REPLAY_WINDOW) {
+        return false;
+    }
+    return (w->bitmap & ((uint64_t)1u << behind)) == 0u;
+}
+
+void mqota_replay_accept(mqota_replay_window_t *w, uint64_t counter)
+{
+    if (counter > w->highest) {
+        uint64_t shift = counter - w->highest;
+        w->bitmap = shift >= MQOTA_REPLAY_WINDOW ? 0u : w->bitmap << shift;
+        w->bitmap |= 1u;
+        w->highest = counter;
+    } else {
+        w->bitmap |= (uint64_t)1u << (w->highest - counter);
+    }
+}
+
+const char *mqota_cmd_result_name(uint8_t result)
+{
+    switch (result) {
+    case MQOTA_CMD_OK: return "ok";
+    case MQOTA_CMD_UNKNOWN: return "unknown-command";
+    case MQOTA_CMD_FAILED: return "failed";
+    case MQOTA_CMD_WRONG_STATE: return "wrong-state";
+    case MQOTA_CMD_REFUSED_FORGED: return "refused-forged";
+    case MQOTA_CMD_REFUSED_REPLAY: return "refused-replay";
+    case MQOTA_CMD_REFUSED_MALFORMED: return "refused-malformed";
+    default: return "unknown";
+    }
+}
