@@ -612,7 +612,7 @@ static void test_names(void **state)
                                           "invalid-image", "set-boot", "self-test",
                                           "confirm-timeout", "reset", "too-many-chunks",
                                           "store", "malformed-offer", "signature",
-                                          "unsigned", "security-version"};
+                                          "unsigned", "security-version", "command"};
     int i;
 
     (void)state;
@@ -621,10 +621,10 @@ static void test_names(void **state)
     }
     assert_string_equal(mqota_state_name((mqota_update_state_t)9), "unknown");
     assert_string_equal(mqota_state_name((mqota_update_state_t)-1), "unknown");
-    for (i = 0; i < 17; i++) {
+    for (i = 0; i < 18; i++) {
         assert_string_equal(mqota_reason_name((mqota_reason_t)i), reasons[i]);
     }
-    assert_string_equal(mqota_reason_name((mqota_reason_t)17), "unknown");
+    assert_string_equal(mqota_reason_name((mqota_reason_t)18), "unknown");
     assert_string_equal(mqota_reason_name((mqota_reason_t)255), "unknown");
     assert_string_equal(mqota_strerror(MQOTA_OK), "success");
     assert_string_equal(mqota_strerror(MQOTA_ERR_CRC), "CRC-32 mismatch");

@@ -456,6 +456,23 @@ static int hook_slot_state(void *ctx, mqota_slot_state_t *state)
     return MQOTA_OK;
 }
 
+/* Like esp_ota_get_state_partition(): the otadata state of the entry that selects `slot`. */
+static int hook_slot_state_of(void *ctx, uint8_t slot, mqota_slot_state_t *state)
+{
+    vdev_t *dev = ctx;
+    otadata_t od;
+    if (state == NULL || slot > 1u) {
+        return MQOTA_ERR_ARG;
+    }
+    if (otadata_read(dev->fl, dev->otadata->offset, &od) != MQOTA_OK) {
+        return MQOTA_ERR_PLATFORM;
+    }
+    int sec = otadata_find_slot(&od, slot);
+    uint32_t raw = sec >= 0 ? od.entry[sec].state : OTADATA_STATE_UNDEFINED;
+    *state = raw <= OTADATA_STATE_ABORTED ? (mqota_slot_state_t)raw : MQOTA_SLOT_UNDEFINED;
+    return MQOTA_OK;
+}
+
 static int hook_slot_mark_valid(void *ctx)
 {
     vdev_t *dev = ctx;
@@ -583,6 +600,7 @@ void vdev_platform_fill(vdev_t *dev, mqota_platform_t *plat)
     plat->slot_end = hook_slot_end;
     plat->slot_set_boot = hook_slot_set_boot;
     plat->slot_state = hook_slot_state;
+    plat->slot_state_of = hook_slot_state_of;
     plat->slot_mark_valid = hook_slot_mark_valid;
     plat->slot_mark_invalid = hook_slot_mark_invalid;
     plat->kv_get = hook_kv_get;
