@@ -55,7 +55,10 @@ typedef struct {
     bool require_signature;   /**< --require-signature: refuse unsigned offers */
     const char *ca_file;      /**< --ca: CA of the mqtts:// broker's certificate; NULL = none */
     const char *cert_dir;     /**< --cert-dir: DIR/<id>.crt + DIR/<id>.key client certificates */
-    const char *credentials_dir; /**< --credentials-dir: DIR/<id>.cred username and password */
+    const char *credentials_dir; /**< --credentials-dir: DIR/<id>.cred username and password,
+                                      and the command key (docs/PROTOCOL.md §14) */
+    bool confirm_by_command;  /**< --confirm-by-command: a new image waits in pending-verify for
+                                   the server's confirm / rollback command */
 } fleet_opts_t;
 
 /** Most profiles one --link mix may name. */
@@ -88,6 +91,8 @@ typedef struct fleet_dev {
     uint32_t backoff_ms;
     bool process_due;         /**< agent_process() after this loop turn */
     bool reboot_due;          /**< the agent asked for a restart */
+    bool relay_on;            /**< the virtual application's output ("relay" command); off
+                                   after every boot, like a GPIO */
     int cuts_done;
     int logged_state;         /**< update state last logged, -1 before the first */
     int link_port;            /**< emulated link's listener on 127.0.0.1; 0 = the broker */

@@ -52,7 +52,12 @@ static void usage(FILE *out)
             "                        the devices that have both (optional)\n"
             "  --credentials-dir DIR broker username and password of each device from\n"
             "                        DIR/<id>.cred ('mqotad device provision --out-dir DIR');\n"
-            "                        devices without one connect anonymously\n"
+            "                        devices without one connect anonymously; a device whose\n"
+            "                        file has a command_key takes sealed commands (reboot,\n"
+            "                        diagnostics, confirm, rollback, and the virtual app's\n"
+            "                        'relay on|off'; docs/PROTOCOL.md section 14)\n"
+            "  --confirm-by-command  a new image waits in pending-verify for the server's\n"
+            "                        'confirm' or 'rollback' command (needs a command_key)\n"
             "  --image FILE          image flashed into ota_0 of devices created now (required\n"
             "                        unless every flash file in DIR exists already)\n"
             "  --data DIR            directory of the flash files (required; created if absent)\n"
@@ -158,7 +163,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
 {
     enum { O_BROKER = 1, O_IMAGE, O_DATA, O_COUNT, O_PREFIX, O_CHIP, O_CHUNK, O_WINDOW, O_MQTTV,
            O_CUT, O_FAILST, O_STATUS, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
-           O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR };
+           O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR, O_CONFIRMCMD };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
         {"data", required_argument, 0, O_DATA},     {"count", required_argument, 0, O_COUNT},
@@ -174,6 +179,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"require-signature", no_argument, 0, O_REQSIG},
         {"ca", required_argument, 0, O_CA}, {"cert-dir", required_argument, 0, O_CERTDIR},
         {"credentials-dir", required_argument, 0, O_CREDDIR},
+        {"confirm-by-command", no_argument, 0, O_CONFIRMCMD},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
     };
     long v;
@@ -231,6 +237,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         case O_CA: o->ca_file = optarg; break;
         case O_CERTDIR: o->cert_dir = optarg; break;
         case O_CREDDIR: o->credentials_dir = optarg; break;
+        case O_CONFIRMCMD: o->confirm_by_command = true; break;
         case O_LINK: {
             const link_profile_t *prof[FLEET_LINK_MAX];
             int share[FLEET_LINK_MAX];
