@@ -297,6 +297,18 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
                                                 : mosquitto_connack_string(rc));
         return; /* the disconnect callback follows and schedules a retry */
     }
+    if (d->fault_reset_due) {
+        /* fault: a watchdog or brown-out reset right after the link came up, before the agent
+         * ran its self-test and confirm. The reset itself happens in dev_after_io(), outside
+         * libmosquitto's callback; the broker sees the link die and sends the last will. */
+        d->fault_reset_due = false;
+        d->fault_resets++;
+        d->reboot_due = true;
+        mqh_log(MQH_INFO, "%s: fault: resets before confirming %s (pending-verify, "
+                "--reset-before-confirm); fault reset %u of this device", d->id,
+                d->agent.running.version, (unsigned)d->fault_resets);
+        return;
+    }
     d->conn = DEV_CONNECTED;
     d->backoff_ms = 0;
     d->connects++;
@@ -446,6 +458,30 @@ static int new_client(fleet_dev_t *d)
     return client_security(d);
 }
 
+/* True if the agent has just booted an image of version `ver` that awaits its confirm. */
+static bool pending_verify_of(const fleet_dev_t *d, const char *ver)
+{
+    return ver != NULL && mqota_agent_state(&d->agent) == MQOTA_STATE_PENDING_VERIFY &&
+           strcmp(d->agent.running.version, ver) == 0;
+}
+
+/* Faults that hold for one boot of a new image in pending-verify. Both leave the agent's own
+ * logic alone: --reset-before-confirm resets the device before mqota_agent_on_connect() (so
+ * the bootloader finds the slot still pending-verify and aborts it), --offline-after-reboot
+ * keeps the broker out of reach so that the agent's confirm timeout fires. */
+static void arm_boot_faults(fleet_dev_t *d)
+{
+    const fleet_opts_t *o = &d->fleet->opt;
+    d->fault_reset_due = pending_verify_of(d, o->reset_before_confirm);
+    d->fault_offline = pending_verify_of(d, o->offline_after_reboot);
+    if (d->fault_offline) {
+        d->fault_offline_boots++;
+        mqh_log(MQH_INFO, "%s: fault: %s is pending-verify and cannot reach the broker "
+                "(--offline-after-reboot); the agent's confirm timeout (%u ms) decides", d->id,
+                d->agent.running.version, (unsigned)d->agent.confirm_timeout_ms);
+    }
+}
+
 int dev_power_on(fleet_dev_t *d)
 {
     const fleet_opts_t *o = &d->fleet->opt;
@@ -472,8 +508,7 @@ int dev_power_on(fleet_dev_t *d)
         d->conn = DEV_BRICKED;
         return -1;
     }
-    mqh_log(MQH_DEBUG, "%s: booted slot %u: %s %s%s", d->id, boot.slot, boot.image.project_name,
-            boot.image.version, boot.rolled_back ? " (rolled back)" : "");
+    d->booted_ms = mqh_now_ms();
     vdev_set_trust_key(d->vdev, d->fleet->trust_key);
     uint8_t command_key[32];
     if (read_command_key(d, command_key) == 1) vdev_set_command_key(d->vdev, command_key);
@@ -491,12 +526,19 @@ int dev_power_on(fleet_dev_t *d)
         .confirm_by_command = o->confirm_by_command && d->vplat.aead_open != NULL,
         .command_handler = app_command,
         .command_ctx = d,
+        .confirm_timeout_ms = o->confirm_timeout_ms,
     };
     mqota_status_t st = mqota_agent_init(&d->agent, &cfg, &plat, mqh_now_ms());
     if (st != MQOTA_OK) {
         mqh_log(MQH_ERROR, "%s: agent init failed: %s", d->id, mqota_strerror(st));
         return -1;
     }
+    /* The bootloader reports "rolled back" on every boot while the aborted or invalid slot
+     * stays the active otadata entry; only the boot the agent reports as its rollback is news. */
+    mqh_log(boot.rolled_back && mqota_agent_state(&d->agent) == MQOTA_STATE_ROLLED_BACK &&
+                    o->count <= 50 ? MQH_INFO : MQH_DEBUG,
+            "%s: bootloader: %s", d->id, boot.message);
+    arm_boot_faults(d);
     if (new_client(d) != 0) return -1;
     d->conn = DEV_OFF;
     d->next_attempt_ms = mqh_now_ms();
@@ -594,6 +636,10 @@ static void log_state_change(fleet_dev_t *d)
     mqota_update_state_t st = mqota_agent_state(&d->agent);
     if ((int)st == d->logged_state) return;
     d->logged_state = (int)st;
+    if (d->fault_offline && st == MQOTA_STATE_ROLLED_BACK)
+        mqh_log(MQH_INFO, "%s: fault: the agent gave up confirming %s after %llu ms offline",
+                d->id, d->agent.running.version,
+                (unsigned long long)(mqh_now_ms() - d->booted_ms));
     mqh_log(d->fleet->opt.count <= 50 ? MQH_INFO : MQH_DEBUG, "%s: state %s%s%s (%u bytes)",
             d->id, mqota_state_name(st), mqota_agent_reason(&d->agent) ? " reason " : "",
             mqota_agent_reason(&d->agent) ? mqota_reason_name(mqota_agent_reason(&d->agent)) : "",
@@ -621,7 +667,8 @@ void dev_tick(fleet_dev_t *d)
 {
     uint64_t now = mqh_now_ms();
     if (d->conn == DEV_BRICKED || d->mosq == NULL) return;
-    if ((d->conn == DEV_OFF || d->conn == DEV_BACKOFF) && now >= d->next_attempt_ms) {
+    if ((d->conn == DEV_OFF || d->conn == DEV_BACKOFF) && now >= d->next_attempt_ms &&
+        !d->fault_offline) {
         dev_connect(d);
     }
     if (d->conn == DEV_CONNECTED || d->conn == DEV_CONNECTING) {
