@@ -299,6 +299,9 @@ static void post_release(mqotad_t *d, const api_request_t *req, api_response_t *
         set_json(res, 409, j);
         break;
     }
+    case RELEASE_NO_SPACE:
+        api__error(res, 507, err); /* Insufficient Storage: the server's disk, not the input */
+        break;
     default:
         api__error(res, 500, err);
         break;

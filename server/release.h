@@ -19,7 +19,9 @@ typedef enum {
     RELEASE_OK = 0,
     RELEASE_INVALID = 1,   /**< not a valid image, or a bad version/notes (HTTP 400) */
     RELEASE_DUPLICATE = 2, /**< same SHA-256 as release *dup_id (HTTP 409) */
-    RELEASE_ERROR = 3      /**< storage or database failure (HTTP 500) */
+    RELEASE_ERROR = 3,     /**< storage or database failure (HTTP 500) */
+    RELEASE_NO_SPACE = 4   /**< the data directory's disk is full: ENOSPC/EDQUOT writing the
+                                image, or SQLITE_FULL storing its row (HTTP 507) */
 } release_result_t;
 
 /**
@@ -30,7 +32,9 @@ typedef enum {
  * must verify under a --trusted-key and describe this image (signature.c), and the release
  * then takes its version and secure_version from the signed manifest (a different version
  * argument is refused). Under --require-signed an unsigned upload is refused. On failure err
- * receives one sentence saying why and nothing is stored.
+ * receives one sentence saying why and nothing is stored: no row, no image or temp file.
+ * @return RELEASE_OK; RELEASE_INVALID, RELEASE_DUPLICATE (*dup_id set), RELEASE_ERROR, or
+ *         RELEASE_NO_SPACE when the disk of the data directory is full (image or row).
  */
 release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
                                  const char *version, const char *notes, const char *sig_b64,
