@@ -234,11 +234,12 @@ static int judge_signature(mqotad_t *d, const char *sig_b64, const uint8_t diges
     return 0;
 }
 
-release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
-                                 const char *version, const char *notes, const char *sig_b64,
-                                 db_release_t *out, int64_t *dup_id, char *err, size_t err_cap)
+release_result_t release__check(mqotad_t *d, const uint8_t *image, size_t len,
+                                const char *version, const char *notes, const char *sig_b64,
+                                db_release_t *out, char *err, size_t err_cap)
 {
     mqota_image_info_t info;
+    memset(out, 0, sizeof(*out));
     if (len > MQOTAD_MAX_IMAGE) {
         snprintf(err, err_cap, "image rejected: %zu bytes is larger than the largest OTA slot "
                  "(%u bytes)", len, MQOTAD_MAX_IMAGE);
@@ -284,21 +285,7 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
         return RELEASE_INVALID;
     }
 
-    memset(out, 0, sizeof(*out));
     mqh_hex(digest, 32, out->sha256);
-    db_release_t existing;
-    int rc = db__release_by_sha(d->db, out->sha256, &existing);
-    if (rc == 0) {
-        *dup_id = existing.id;
-        snprintf(err, err_cap, "this image is already release %lld (version %s, SHA-256 %.12s...)",
-                 (long long)existing.id, existing.version, existing.sha256);
-        return RELEASE_DUPLICATE;
-    }
-    if (rc < 0) {
-        snprintf(err, err_cap, "database error while looking for duplicate releases");
-        return RELEASE_ERROR;
-    }
-
     snprintf(out->version, sizeof(out->version), "%s", version);
     snprintf(out->descriptor_version, sizeof(out->descriptor_version), "%s", info.version);
     snprintf(out->project, sizeof(out->project), "%s", info.project_name);
@@ -312,6 +299,29 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
         snprintf(out->key_id, sizeof(out->key_id), "%s", sig.key_id);
     }
     out->size = (uint32_t)len;
+    return RELEASE_OK;
+}
+
+release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
+                                 const char *version, const char *notes, const char *sig_b64,
+                                 db_release_t *out, int64_t *dup_id, char *err, size_t err_cap)
+{
+    release_result_t res = release__check(d, image, len, version, notes, sig_b64, out, err,
+                                          err_cap);
+    if (res != RELEASE_OK) return res;
+
+    db_release_t existing;
+    int rc = db__release_by_sha(d->db, out->sha256, &existing);
+    if (rc == 0) {
+        *dup_id = existing.id;
+        snprintf(err, err_cap, "this image is already release %lld (version %s, SHA-256 %.12s...)",
+                 (long long)existing.id, existing.version, existing.sha256);
+        return RELEASE_DUPLICATE;
+    }
+    if (rc < 0) {
+        snprintf(err, err_cap, "database error while looking for duplicate releases");
+        return RELEASE_ERROR;
+    }
     out->created_at = mqh_unix_now();
 
     char dir[PATH_MAX];

@@ -25,7 +25,21 @@ typedef enum {
 } release_result_t;
 
 /**
- * Validate image (len bytes) and store it as a new release: the file goes to
+ * The parse step of an upload, with no database and no disk: check that image (len bytes) is a
+ * valid ESP32 application image (structure, checksum, appended SHA-256, chip), verify sig_b64
+ * (base64 of a .mqsig, the X-Mqota-Signature header; NULL or "" for unsigned) under
+ * d->trusted_keys and d->require_signed, and check version and notes (the query arguments;
+ * NULL or "" when absent). On RELEASE_OK out holds every field of the release except id, path
+ * and created_at. d is read only (keys and flags).
+ * @return RELEASE_OK; RELEASE_INVALID with err one sentence naming what is wrong with which
+ *         input (HTTP 400); RELEASE_ERROR when OpenSSL cannot hash (HTTP 500).
+ */
+release_result_t release__check(mqotad_t *d, const uint8_t *image, size_t len,
+                                const char *version, const char *notes, const char *sig_b64,
+                                db_release_t *out, char *err, size_t err_cap);
+
+/**
+ * Validate image (len bytes) with release__check() and store it as a new release: the file goes to
  * DIR/releases/<sha256>.bin (temp file, fsync, rename), the row is inserted in a transaction,
  * and on any failure the file is removed. version may be NULL (use the descriptor's), notes
  * may be NULL. sig_b64 is base64 of a .mqsig file, or NULL for an unsigned upload: a signature
