@@ -88,7 +88,8 @@ typedef struct fleet_dev {
     uint32_t backoff_ms;
     bool process_due;         /**< agent_process() after this loop turn */
     bool reboot_due;          /**< the agent asked for a restart */
-    int cuts_done;
+    int cuts_done;            /**< --cut-at points passed in the download of cut_release */
+    uint32_t cut_release;     /**< release whose download cuts_done counts */
     int logged_state;         /**< update state last logged, -1 before the first */
     int link_port;            /**< emulated link's listener on 127.0.0.1; 0 = the broker */
     /* statistics */
