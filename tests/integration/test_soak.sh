@@ -150,17 +150,17 @@ for k in $(seq 1 "$RELEASES"); do
   fi
 
   # The outcome each group must have in this release.
-  new=$(jq --arg v "$v" --argjson k "$k" --argjson st "$ST_RELEASE" '
+  jq --arg v "$v" --argjson k "$k" --argjson st "$ST_RELEASE" '
     with_entries(.value |= (
       if .group == "fb" or (.group == "st" and $k == $st) then
         . + {want: "failed", reason: (if .group == "fb" then "hash-mismatch" else "self-test" end),
              device_state: (if .group == "fb" then "failed" else "rolled-back" end)}
       else . + {want: "succeeded", reason: "none", device_state: "confirmed",
-                version: $v, slot: (1 - .slot)} end))' "$T/expect.json")
+                version: $v, slot: (1 - .slot)} end))' "$T/expect.json" >"$T/expect-new.json"
 
   # Every target against its group; anything else is unexplained.
-  bad=$(jq -n --argjson d "$d" --argjson e "$new" -r '
-    $d.targets[] | . as $t | $e[$t.device] as $x |
+  bad=$(jq -n --slurpfile d "$T/deployment-$k.json" --slurpfile e "$T/expect-new.json" -r '
+    $d[0].targets[] | . as $t | $e[0][$t.device] as $x |
     if $x == null then "\($t.device): a target the soak did not start"
     elif $t.state != $x.want or $t.reason != $x.reason then
       "\($t.device) (\($x.group)): target \($t.state) reason \($t.reason), expected \($x.want) reason \($x.reason)"
@@ -172,8 +172,8 @@ for k in $(seq 1 "$RELEASES"); do
   # Every device, as the server sees it once the last states have landed (bounded).
   devices_ok() {
     mq --json device list >"$T/devices.json" || return 1
-    jq -n --slurpfile l "$T/devices.json" --argjson e "$new" -r '
-      $l[0][] | . as $dv | $e[$dv.id] as $x |
+    jq -n --slurpfile l "$T/devices.json" --slurpfile e "$T/expect-new.json" -r '
+      $l[0][] | . as $dv | $e[0][$dv.id] as $x |
       if $x == null then "\($dv.id): unknown device"
       elif $dv.version != $x.version or $dv.slot != $x.slot or $dv.state != $x.device_state or
            $dv.reason != $x.reason or ($dv.online | not) then
@@ -186,7 +186,7 @@ for k in $(seq 1 "$RELEASES"); do
     head -n 50 "$T/devices-bad.txt"
     fail "release $v: $stuck stuck devices (above): not where their group's outcome puts them 30 s after deployment $dep finished"
   fi
-  echo "$new" | jq 'map_values(del(.want, .reason, .device_state))' >"$T/expect.json"
+  jq 'map_values(del(.want, .reason, .device_state))' "$T/expect-new.json" >"$T/expect.json"
 
   # The faults really happened: cuts in this release, no bricked device.
   cut_lines "$marks" >"$T/cuts-$k.txt"
