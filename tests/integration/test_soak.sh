@@ -24,17 +24,18 @@
 # usage: test_soak.sh BUILD FIXTURES
 # environment (defaults in brackets; bench/soak runs the long version):
 #   MQOTA_SOAK_DEVICES [200]   MQOTA_SOAK_RELEASES [10]   MQOTA_SOAK_LINKS [lan:50,wifi:30,lte:20]
-#   MQOTA_SOAK_CUTS [30,70]    MQOTA_SOAK_ST_DEVICES [DEVICES/20]   MQOTA_SOAK_ST_RELEASE [4]
+#   MQOTA_SOAK_CUTS [30,70]    MQOTA_SOAK_ST_DEVICES [DEVICES/20]   MQOTA_SOAK_ST_RELEASE [4, at most RELEASES]
 #   MQOTA_SOAK_FB_DEVICES [2]  MQOTA_SOAK_MULTICAST [auto]  MQOTA_SOAK_RELEASE_TIMEOUT [180] s
 #   MQOTA_SOAK_REPORT [none]: file the summary is also written to
 . "$(dirname "$0")/lib.sh" "$1" "$2"
 DEVICES=${MQOTA_SOAK_DEVICES:-200}
 [[ $DEVICES =~ ^[0-9]+$ ]] || { echo "test_soak: MQOTA_SOAK_DEVICES '$DEVICES' is not a whole number"; exit 2; }
 RELEASES=${MQOTA_SOAK_RELEASES:-10}
+[[ $RELEASES =~ ^[0-9]+$ ]] || { echo "test_soak: MQOTA_SOAK_RELEASES '$RELEASES' is not a whole number"; exit 2; }
 LINKS=${MQOTA_SOAK_LINKS:-lan:50,wifi:30,lte:20}
 CUTS=${MQOTA_SOAK_CUTS:-30,70}
 ST_DEVICES=${MQOTA_SOAK_ST_DEVICES:-$((DEVICES / 20))}
-ST_RELEASE=${MQOTA_SOAK_ST_RELEASE:-4}
+ST_RELEASE=${MQOTA_SOAK_ST_RELEASE:-$((RELEASES < 4 ? RELEASES : 4))}
 FB_DEVICES=${MQOTA_SOAK_FB_DEVICES:-2}
 MULTICAST=${MQOTA_SOAK_MULTICAST:-auto}
 RELEASE_TIMEOUT=${MQOTA_SOAK_RELEASE_TIMEOUT:-180}
@@ -50,12 +51,18 @@ MAIN=$((DEVICES - ST_DEVICES - FB_DEVICES))
 [ "$MAIN" -ge 1 ] ||
   { echo "test_soak: $DEVICES devices leave none for the main group after $ST_DEVICES st- and $FB_DEVICES fb-"; exit 2; }
 [ "$RELEASES" -ge 1 ] || { echo "test_soak: MQOTA_SOAK_RELEASES must be at least 1"; exit 2; }
-[ "$ST_DEVICES" -eq 0 ] || { [ "$ST_RELEASE" -ge 2 ] && [ "$ST_RELEASE" -le "$RELEASES" ]; } ||
-  { echo "test_soak: MQOTA_SOAK_ST_RELEASE $ST_RELEASE must be 2..$RELEASES (the release whose self-test fails)"; exit 2; }
+[ "$ST_DEVICES" -eq 0 ] || { [ "$ST_RELEASE" -ge 1 ] && [ "$ST_RELEASE" -le "$RELEASES" ]; } ||
+  { echo "test_soak: MQOTA_SOAK_ST_RELEASE $ST_RELEASE must be 1..$RELEASES (the release whose self-test fails)"; exit 2; }
+[ -f "$BASE" ] || fail "the fixture $BASE is missing"
+[ -x "$VARIANT" ] || fail "$VARIANT is not built"
 [ "$FLIP_AT" -lt "$(stat -c %s "$BASE")" ] || fail "image byte $FLIP_AT is past the end of $BASE"
 CUT_ARGS=()
 IFS=, read -ra cut_list <<<"$CUTS"
-for c in "${cut_list[@]}"; do CUT_ARGS+=(--cut-at "$c"); done
+for c in "${cut_list[@]}"; do
+  { [[ $c =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] && [ "$c" -le 99 ]; } ||
+    { echo "test_soak: MQOTA_SOAK_CUTS '$CUTS': '$c' is not a percentage 1..99"; exit 2; }
+  CUT_ARGS+=(--cut-at "$c")
+done
 [ ${#CUT_ARGS[@]} -gt 0 ] || { echo "test_soak: MQOTA_SOAK_CUTS is empty"; exit 2; }
 
 # The fault groups run as their own fleets beside lib.sh's $FLEET_PID.
