@@ -607,7 +607,7 @@ void dev_handle_io(fleet_dev_t *d, uint32_t events)
 }
 
 /* Fault injection: drop the link (as a modem losing its carrier does) once the agent's
- * progress crosses each configured fraction. */
+ * progress crosses each configured fraction, in every release the device downloads. */
 static void maybe_cut(fleet_dev_t *d)
 {
     const fleet_opts_t *o = &d->fleet->opt;
@@ -619,6 +619,12 @@ static void maybe_cut(fleet_dev_t *d)
         fprintf(stderr, "mqota-fleet: fault: %s crashes the fleet at %u of %u bytes\n", d->id,
                 (unsigned)m.progress, (unsigned)m.image_size);
         raise(SIGKILL);
+    }
+    if (m.target_release != d->cut_release) {
+        /* a download of another release: its cut points are armed again (a resumed download
+         * of the same release keeps the cuts already done) */
+        d->cut_release = m.target_release;
+        d->cuts_done = 0;
     }
     if (d->cuts_done >= o->cut_count || d->conn != DEV_CONNECTED) return;
     if ((double)m.progress / (double)m.image_size >= o->cut_at[d->cuts_done]) {

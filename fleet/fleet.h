@@ -98,7 +98,8 @@ typedef struct fleet_dev {
     bool reboot_due;          /**< the agent asked for a restart */
     bool relay_on;            /**< the virtual application's output ("relay" command); off
                                    after every boot, like a GPIO */
-    int cuts_done;
+    int cuts_done;            /**< --cut-at points passed in the download of cut_release */
+    uint32_t cut_release;     /**< release whose download cuts_done counts */
     int logged_state;         /**< update state last logged, -1 before the first */
     int link_port;            /**< emulated link's listener on 127.0.0.1; 0 = the broker */
     uint64_t booted_ms;       /**< when the bootloader last ran */

@@ -68,7 +68,7 @@ static void usage(FILE *out)
             "  --window N            chunks in flight the agent accepts, 1-64 (default 16)\n"
             "  --mqtt-version V      5 or 311 (default 5)\n"
             "  --cut-at PCT          fault: drop each device's link once when its download\n"
-            "                        passes PCT percent (repeatable, up to 8)\n"
+            "                        of a release passes PCT percent (repeatable, up to 8)\n"
             "  --fail-self-test VER  fault: images whose version is VER fail their self-test\n"
             "  --reset-before-confirm VER\n"
             "                        fault: a device that boots an image whose version is VER\n"
