@@ -45,8 +45,11 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
+# cleanup [RC]: stop what the test started; keep the directory if RC (default: the exit status)
+# is not 0. Traps that stop more first pass RC explicitly: under set -e a "(exit $rc)" in a
+# trap would end the trap before cleanup ran, leaving mqotad, mosquitto and the fleet behind.
 cleanup() {
-  local rc=$?
+  local rc=${1:-$?}
   stop_pid "$FLEET_PID"
   stop_pid "$MQOTAD_PID"
   if [ "$rc" -ne 0 ] || [ -n "${MQOTA_KEEP_TEST_DIR:-}" ]; then

@@ -19,7 +19,7 @@
 MODE=${3:-off}
 COUNT=100 WINDOW=16 CHUNK=4096 KILLS=3
 BROKER_PID=""
-trap 'rc=$?; stop_pid "$BROKER_PID"; (exit $rc); cleanup' EXIT
+trap 'rc=$?; stop_pid "$BROKER_PID"; cleanup $rc' EXIT
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -16,7 +16,7 @@ FROM=idf_hello_world_esp32_2023.bin
 TO=arduino_nerdminer_esp32_v1.6.3.bin
 VER=v1.6.3
 LATE_PID=""
-trap 'rc=$?; stop_pid "$LATE_PID"; (exit $rc); cleanup' EXIT
+trap 'rc=$?; stop_pid "$LATE_PID"; cleanup $rc' EXIT
 
 has_part() { [[ ",$PARTS," == *",$1,"* ]]; }
 now_ms() { date +%s%3N; }

@@ -37,8 +37,7 @@ unmount_data() {
   stop_pid "$MQOTAD_PID"
   MQOTAD_PID=""
   umount "$DATA" 2>/dev/null || umount -l "$DATA" 2>/dev/null || true
-  (exit "$rc")
-  cleanup
+  cleanup "$rc"
 }
 trap unmount_data EXIT
 

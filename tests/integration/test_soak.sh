@@ -66,9 +66,9 @@ done
 [ ${#CUT_ARGS[@]} -gt 0 ] || { echo "test_soak: MQOTA_SOAK_CUTS is empty"; exit 2; }
 
 # The fault groups run as their own fleets beside lib.sh's $FLEET_PID.
-# (set +e: under set -e the "(exit $rc)" that hands the status to cleanup would end the trap)
+# (set +e: one failing stop must not end the trap before cleanup runs)
 ST_PID="" FB_PID=""
-trap 'rc=$?; set +e; stop_pid "$ST_PID"; stop_pid "$FB_PID"; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; stop_pid "$ST_PID"; stop_pid "$FB_PID"; cleanup $rc' EXIT
 # extra_fleet NAME PREFIX COUNT ARGS...: start a fleet with data in $T/fleet-NAME; prints its pid.
 extra_fleet() {
   local name=$1 prefix=$2 count=$3; shift 3

@@ -15,7 +15,7 @@
 FROM="$FIX/idf_hello_world_esp32_2023.bin" TO="$FIX/idf_hello_world_esp32_2024.bin"
 EXPECT=v1.4.1-2-g0296947-dirty
 BROKER_PID=""
-trap 'rc=$?; stop_pid "$BROKER_PID"; (exit $rc); cleanup' EXIT
+trap 'rc=$?; stop_pid "$BROKER_PID"; cleanup $rc' EXIT
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
