@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mqota_posix/aead.h"
 #include "mqota_posix/vdev.h"
 
 #define BACKOFF_MIN_MS 250u
@@ -117,6 +118,52 @@ static int p_verify_signature(void *c, const uint8_t digest[32], const uint8_t *
 {
     return FWD(c).verify_signature(FWD(c).ctx, digest, sig, n);
 }
+static int p_slot_state_of(void *c, uint8_t s, mqota_slot_state_t *st)
+{
+    return FWD(c).slot_state_of(FWD(c).ctx, s, st);
+}
+static int p_aead_seal(void *c, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                       const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+    return FWD(c).aead_seal(FWD(c).ctx, nonce, aad, aad_len, in, len, out, tag);
+}
+static int p_aead_open(void *c, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                       const uint8_t *in, size_t len, uint8_t *out, const uint8_t *tag)
+{
+    return FWD(c).aead_open(FWD(c).ctx, nonce, aad, aad_len, in, len, out, tag);
+}
+
+/* ---- the virtual application: one output, "relay", switched by a sealed command ---- */
+
+static size_t p_diagnostics(void *ctx, char *buf, size_t cap)
+{
+    const fleet_dev_t *d = ctx;
+    int n = snprintf(buf, cap, "relay=%s\n", d->relay_on ? "on" : "off");
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0u;
+}
+
+/* mqota_command_fn: "relay on" / "relay off". */
+static mqota_cmd_result_t app_command(void *ctx, const char *name, const uint8_t *args,
+                                      size_t args_len, uint8_t *reply, size_t cap,
+                                      size_t *reply_len)
+{
+    fleet_dev_t *d = ctx;
+    int n;
+    if (strcmp(name, "relay") != 0) return MQOTA_CMD_UNKNOWN;
+    if (args_len == 2 && memcmp(args, "on", 2) == 0) {
+        d->relay_on = true;
+    } else if (args_len == 3 && memcmp(args, "off", 3) == 0) {
+        d->relay_on = false;
+    } else {
+        n = snprintf((char *)reply, cap, "relay takes 'on' or 'off'");
+        *reply_len = n > 0 && (size_t)n < cap ? (size_t)n : 0u;
+        return MQOTA_CMD_FAILED;
+    }
+    mqh_log(MQH_INFO, "%s: relay %s", d->id, d->relay_on ? "on" : "off");
+    n = snprintf((char *)reply, cap, "relay=%s", d->relay_on ? "on" : "off");
+    *reply_len = n > 0 && (size_t)n < cap ? (size_t)n : 0u;
+    return MQOTA_CMD_OK;
+}
 
 static void fill_platform(fleet_dev_t *d, mqota_platform_t *p)
 {
@@ -144,6 +191,10 @@ static void fill_platform(fleet_dev_t *d, mqota_platform_t *p)
     p->sha256_update = p_sha_update;
     p->sha256_finish = p_sha_finish;
     p->verify_signature = d->vplat.verify_signature != NULL ? p_verify_signature : NULL;
+    p->slot_state_of = p_slot_state_of;
+    p->aead_seal = d->vplat.aead_seal != NULL ? p_aead_seal : NULL;
+    p->aead_open = d->vplat.aead_open != NULL ? p_aead_open : NULL;
+    p->diagnostics = p_diagnostics;
     p->self_test = p_self_test;
 }
 
@@ -246,6 +297,18 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
                                                 : mosquitto_connack_string(rc));
         return; /* the disconnect callback follows and schedules a retry */
     }
+    if (d->fault_reset_due) {
+        /* fault: a watchdog or brown-out reset right after the link came up, before the agent
+         * ran its self-test and confirm. The reset itself happens in dev_after_io(), outside
+         * libmosquitto's callback; the broker sees the link die and sends the last will. */
+        d->fault_reset_due = false;
+        d->fault_resets++;
+        d->reboot_due = true;
+        mqh_log(MQH_INFO, "%s: fault: resets before confirming %s (pending-verify, "
+                "--reset-before-confirm); fault reset %u of this device", d->id,
+                d->agent.running.version, (unsigned)d->fault_resets);
+        return;
+    }
     d->conn = DEV_CONNECTED;
     d->backoff_ms = 0;
     d->connects++;
@@ -275,8 +338,21 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
         d->rx_chunk_bytes += (uint64_t)msg->payloadlen;
         if (st == MQOTA_DUPLICATE) d->dup_chunks++;
     }
-    if (st != MQOTA_OK && st != MQOTA_IGNORED && st != MQOTA_DUPLICATE)
+    size_t tl = strlen(msg->topic);
+    if (tl > 4 && strcmp(msg->topic + tl - 4, "/cmd") == 0 && st != MQOTA_OK) {
+        /* a refused command (docs/PROTOCOL.md §14.4); the agent reported it to the server */
+        const uint8_t *p = msg->payload;
+        unsigned long long counter = 0;
+        for (int i = 7; msg->payloadlen >= 16 && i >= 0; i--) counter = counter << 8 | p[8 + i];
+        mqh_log(MQH_WARN, "%s: command refused: %s (counter %llu)", d->id,
+                st == MQOTA_ERR_AUTH     ? "refused-forged"
+                : st == MQOTA_ERR_REPLAY ? "refused-replay"
+                : st == MQOTA_ERR_PLATFORM ? "not run: the store failed"
+                                           : "refused-malformed",
+                counter);
+    } else if (st != MQOTA_OK && st != MQOTA_IGNORED && st != MQOTA_DUPLICATE) {
         mqh_log(MQH_DEBUG, "%s: message on %s: %s", d->id, msg->topic, mqota_strerror(st));
+    }
     d->process_due = true;
 }
 
@@ -300,6 +376,32 @@ static int read_credentials(const fleet_dev_t *d, char *user, size_t ucap, char 
     fclose(f);
     memset(line, 0, sizeof(line));
     return user[0] ? 0 : -1;
+}
+
+/* The command key from DIR/<id>.cred ("command_key=<64 hex>"), if there is one. Returns 1 with
+ * the key, 0 without one, -1 for a malformed line (logged). */
+static int read_command_key(const fleet_dev_t *d, uint8_t key[32])
+{
+    char path[600], line[512];
+    int found = 0;
+    if (d->fleet->opt.credentials_dir == NULL) return 0;
+    snprintf(path, sizeof(path), "%s/%s.cred", d->fleet->opt.credentials_dir, d->id);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    while (found == 0 && fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strncmp(line, "command_key=", 12) != 0) continue;
+        if (aead_key_from_hex(line + 12, key) != MQOTA_OK) {
+            mqh_log(MQH_ERROR, "%s: %s: command_key is not 64 hex digits; commands are off",
+                    d->id, path);
+            found = -1;
+        } else {
+            found = 1;
+        }
+    }
+    fclose(f);
+    memset(line, 0, sizeof(line));
+    return found;
 }
 
 /* TLS (--ca, optional DIR/<id>.crt/.key) and the broker login (--credentials-dir). */
@@ -356,6 +458,30 @@ static int new_client(fleet_dev_t *d)
     return client_security(d);
 }
 
+/* True if the agent has just booted an image of version `ver` that awaits its confirm. */
+static bool pending_verify_of(const fleet_dev_t *d, const char *ver)
+{
+    return ver != NULL && mqota_agent_state(&d->agent) == MQOTA_STATE_PENDING_VERIFY &&
+           strcmp(d->agent.running.version, ver) == 0;
+}
+
+/* Faults that hold for one boot of a new image in pending-verify. Both leave the agent's own
+ * logic alone: --reset-before-confirm resets the device before mqota_agent_on_connect() (so
+ * the bootloader finds the slot still pending-verify and aborts it), --offline-after-reboot
+ * keeps the broker out of reach so that the agent's confirm timeout fires. */
+static void arm_boot_faults(fleet_dev_t *d)
+{
+    const fleet_opts_t *o = &d->fleet->opt;
+    d->fault_reset_due = pending_verify_of(d, o->reset_before_confirm);
+    d->fault_offline = pending_verify_of(d, o->offline_after_reboot);
+    if (d->fault_offline) {
+        d->fault_offline_boots++;
+        mqh_log(MQH_INFO, "%s: fault: %s is pending-verify and cannot reach the broker "
+                "(--offline-after-reboot); the agent's confirm timeout (%u ms) decides", d->id,
+                d->agent.running.version, (unsigned)d->agent.confirm_timeout_ms);
+    }
+}
+
 int dev_power_on(fleet_dev_t *d)
 {
     const fleet_opts_t *o = &d->fleet->opt;
@@ -382,9 +508,12 @@ int dev_power_on(fleet_dev_t *d)
         d->conn = DEV_BRICKED;
         return -1;
     }
-    mqh_log(MQH_DEBUG, "%s: booted slot %u: %s %s%s", d->id, boot.slot, boot.image.project_name,
-            boot.image.version, boot.rolled_back ? " (rolled back)" : "");
+    d->booted_ms = mqh_now_ms();
     vdev_set_trust_key(d->vdev, d->fleet->trust_key);
+    uint8_t command_key[32];
+    if (read_command_key(d, command_key) == 1) vdev_set_command_key(d->vdev, command_key);
+    memset(command_key, 0, sizeof(command_key));
+    d->relay_on = false;
     vdev_platform_fill(d->vdev, &d->vplat);
     fill_platform(d, &plat);
     mqota_config_t cfg = {
@@ -394,12 +523,22 @@ int dev_power_on(fleet_dev_t *d)
         .auto_reboot = true,
         .verify_bytes_per_process = 256u * 1024u,
         .require_signature = o->require_signature,
+        .confirm_by_command = o->confirm_by_command && d->vplat.aead_open != NULL,
+        .command_handler = app_command,
+        .command_ctx = d,
+        .confirm_timeout_ms = o->confirm_timeout_ms,
     };
     mqota_status_t st = mqota_agent_init(&d->agent, &cfg, &plat, mqh_now_ms());
     if (st != MQOTA_OK) {
         mqh_log(MQH_ERROR, "%s: agent init failed: %s", d->id, mqota_strerror(st));
         return -1;
     }
+    /* The bootloader reports "rolled back" on every boot while the aborted or invalid slot
+     * stays the active otadata entry; only the boot the agent reports as its rollback is news. */
+    mqh_log(boot.rolled_back && mqota_agent_state(&d->agent) == MQOTA_STATE_ROLLED_BACK &&
+                    o->count <= 50 ? MQH_INFO : MQH_DEBUG,
+            "%s: bootloader: %s", d->id, boot.message);
+    arm_boot_faults(d);
     if (new_client(d) != 0) return -1;
     d->conn = DEV_OFF;
     d->next_attempt_ms = mqh_now_ms();
@@ -497,6 +636,10 @@ static void log_state_change(fleet_dev_t *d)
     mqota_update_state_t st = mqota_agent_state(&d->agent);
     if ((int)st == d->logged_state) return;
     d->logged_state = (int)st;
+    if (d->fault_offline && st == MQOTA_STATE_ROLLED_BACK)
+        mqh_log(MQH_INFO, "%s: fault: the agent gave up confirming %s after %llu ms offline",
+                d->id, d->agent.running.version,
+                (unsigned long long)(mqh_now_ms() - d->booted_ms));
     mqh_log(d->fleet->opt.count <= 50 ? MQH_INFO : MQH_DEBUG, "%s: state %s%s%s (%u bytes)",
             d->id, mqota_state_name(st), mqota_agent_reason(&d->agent) ? " reason " : "",
             mqota_agent_reason(&d->agent) ? mqota_reason_name(mqota_agent_reason(&d->agent)) : "",
@@ -524,7 +667,8 @@ void dev_tick(fleet_dev_t *d)
 {
     uint64_t now = mqh_now_ms();
     if (d->conn == DEV_BRICKED || d->mosq == NULL) return;
-    if ((d->conn == DEV_OFF || d->conn == DEV_BACKOFF) && now >= d->next_attempt_ms) {
+    if ((d->conn == DEV_OFF || d->conn == DEV_BACKOFF) && now >= d->next_attempt_ms &&
+        !d->fault_offline) {
         dev_connect(d);
     }
     if (d->conn == DEV_CONNECTED || d->conn == DEV_CONNECTING) {

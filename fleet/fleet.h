@@ -43,6 +43,11 @@ typedef struct {
     double cut_at[8];         /**< fault: drop the link once at each of these progress fractions */
     int cut_count;
     const char *fail_self_test; /**< fault: self-test fails when running this version */
+    const char *reset_before_confirm; /**< fault: a boot of this version in pending-verify
+                                           resets on its first CONNACK, before the confirm */
+    const char *offline_after_reboot; /**< fault: a boot of this version in pending-verify
+                                           never connects (the confirm timeout fires) */
+    uint32_t confirm_timeout_ms; /**< agent's confirm_timeout_ms; 0 = the agent's default */
     double crash_at;          /**< fault: the whole process dies (SIGKILL) when any device's
                                    download passes this fraction; 0 = off */
     long flip_offset;         /**< fault: flash writes covering this image offset store one
@@ -55,7 +60,10 @@ typedef struct {
     bool require_signature;   /**< --require-signature: refuse unsigned offers */
     const char *ca_file;      /**< --ca: CA of the mqtts:// broker's certificate; NULL = none */
     const char *cert_dir;     /**< --cert-dir: DIR/<id>.crt + DIR/<id>.key client certificates */
-    const char *credentials_dir; /**< --credentials-dir: DIR/<id>.cred username and password */
+    const char *credentials_dir; /**< --credentials-dir: DIR/<id>.cred username and password,
+                                      and the command key (docs/PROTOCOL.md §14) */
+    bool confirm_by_command;  /**< --confirm-by-command: a new image waits in pending-verify for
+                                   the server's confirm / rollback command */
 } fleet_opts_t;
 
 /** Most profiles one --link mix may name. */
@@ -88,9 +96,14 @@ typedef struct fleet_dev {
     uint32_t backoff_ms;
     bool process_due;         /**< agent_process() after this loop turn */
     bool reboot_due;          /**< the agent asked for a restart */
+    bool relay_on;            /**< the virtual application's output ("relay" command); off
+                                   after every boot, like a GPIO */
     int cuts_done;
     int logged_state;         /**< update state last logged, -1 before the first */
     int link_port;            /**< emulated link's listener on 127.0.0.1; 0 = the broker */
+    uint64_t booted_ms;       /**< when the bootloader last ran */
+    bool fault_reset_due;     /**< this boot resets on its first CONNACK (--reset-before-confirm) */
+    bool fault_offline;       /**< this boot never connects (--offline-after-reboot) */
     /* statistics */
     uint32_t connects;
     uint32_t drops;
@@ -101,6 +114,8 @@ typedef struct fleet_dev {
     uint64_t wire_rx_cur;     /**< last sample of the current connection's received bytes */
     uint64_t wire_tx_cur;     /**< last sample of the current connection's sent bytes */
     uint32_t dup_chunks;
+    uint32_t fault_resets;    /**< resets before the confirm (--reset-before-confirm) */
+    uint32_t fault_offline_boots; /**< boots kept offline (--offline-after-reboot) */
 } fleet_dev_t;
 
 /** The fleet. */

@@ -52,7 +52,12 @@ static void usage(FILE *out)
             "                        the devices that have both (optional)\n"
             "  --credentials-dir DIR broker username and password of each device from\n"
             "                        DIR/<id>.cred ('mqotad device provision --out-dir DIR');\n"
-            "                        devices without one connect anonymously\n"
+            "                        devices without one connect anonymously; a device whose\n"
+            "                        file has a command_key takes sealed commands (reboot,\n"
+            "                        diagnostics, confirm, rollback, and the virtual app's\n"
+            "                        'relay on|off'; docs/PROTOCOL.md section 14)\n"
+            "  --confirm-by-command  a new image waits in pending-verify for the server's\n"
+            "                        'confirm' or 'rollback' command (needs a command_key)\n"
             "  --image FILE          image flashed into ota_0 of devices created now (required\n"
             "                        unless every flash file in DIR exists already)\n"
             "  --data DIR            directory of the flash files (required; created if absent)\n"
@@ -65,6 +70,18 @@ static void usage(FILE *out)
             "  --cut-at PCT          fault: drop each device's link once when its download\n"
             "                        passes PCT percent (repeatable, up to 8)\n"
             "  --fail-self-test VER  fault: images whose version is VER fail their self-test\n"
+            "  --reset-before-confirm VER\n"
+            "                        fault: a device that boots an image whose version is VER\n"
+            "                        in pending-verify resets (watchdog, brown-out) on its first\n"
+            "                        connection, before the agent confirms, once per such boot;\n"
+            "                        the bootloader then rolls back (reason reset)\n"
+            "  --offline-after-reboot VER\n"
+            "                        fault: a device that boots an image whose version is VER\n"
+            "                        in pending-verify cannot reach the broker; the agent's\n"
+            "                        confirm timeout rolls it back (reason confirm-timeout)\n"
+            "  --confirm-timeout MS  how long a new image in pending-verify may go without\n"
+            "                        reaching the broker before the agent rolls it back,\n"
+            "                        100-86400000 ms (default 60000)\n"
             "  --crash-at PCT        fault: the whole process dies (SIGKILL) when a device's\n"
             "                        download passes PCT percent\n"
             "  --flip-byte OFFSET    fault: flash writes store byte OFFSET of an image with one\n"
@@ -120,6 +137,20 @@ static int parse_long(const char *flag, const char *s, long lo, long hi, long *o
     return 0;
 }
 
+/* An image version a fault option matches (esp_app_desc_t.version as the agent reads it,
+ * at most 31 characters). Returns s, or exits with status 2 and a reason. */
+static const char *parse_version(const char *flag, const char *s)
+{
+    size_t cap = sizeof(((mqota_running_t *)0)->version) - 1u;
+    if (s[0] == '\0' || strlen(s) > cap) {
+        fprintf(stderr, "mqota-fleet: %s '%s' must be an image version of 1..%zu characters "
+                        "(esp_app_desc_t.version, as 'mqota device list' shows it)\n",
+                flag, s, cap);
+        exit(2);
+    }
+    return s;
+}
+
 /* Parse --link SPEC ("lte" or "lte:30,gprs:70") into profiles and percent shares.
  * Returns how many, or exits with status 2 and a reason. */
 static int parse_link_spec(const char *spec, const link_profile_t **prof, int *share)
@@ -158,7 +189,8 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
 {
     enum { O_BROKER = 1, O_IMAGE, O_DATA, O_COUNT, O_PREFIX, O_CHIP, O_CHUNK, O_WINDOW, O_MQTTV,
            O_CUT, O_FAILST, O_STATUS, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
-           O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR };
+           O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR, O_RESETBC, O_OFFLINE, O_CONFIRMTO,
+           O_CONFIRMCMD };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
         {"data", required_argument, 0, O_DATA},     {"count", required_argument, 0, O_COUNT},
@@ -166,6 +198,9 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"max-chunk", required_argument, 0, O_CHUNK}, {"window", required_argument, 0, O_WINDOW},
         {"mqtt-version", required_argument, 0, O_MQTTV}, {"cut-at", required_argument, 0, O_CUT},
         {"fail-self-test", required_argument, 0, O_FAILST},
+        {"reset-before-confirm", required_argument, 0, O_RESETBC},
+        {"offline-after-reboot", required_argument, 0, O_OFFLINE},
+        {"confirm-timeout", required_argument, 0, O_CONFIRMTO},
         {"crash-at", required_argument, 0, O_CRASH}, {"flip-byte", required_argument, 0, O_FLIP},
         {"status-interval", required_argument, 0, O_STATUS},
         {"exit-after", required_argument, 0, O_EXIT}, {"log-level", required_argument, 0, O_LOG},
@@ -174,6 +209,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"require-signature", no_argument, 0, O_REQSIG},
         {"ca", required_argument, 0, O_CA}, {"cert-dir", required_argument, 0, O_CERTDIR},
         {"credentials-dir", required_argument, 0, O_CREDDIR},
+        {"confirm-by-command", no_argument, 0, O_CONFIRMCMD},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
     };
     long v;
@@ -225,12 +261,23 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
             }
             o->cut_at[o->cut_count++] = (double)v / 100.0;
             break;
-        case O_FAILST: o->fail_self_test = optarg; break;
+        case O_FAILST: o->fail_self_test = parse_version("--fail-self-test", optarg); break;
+        case O_RESETBC:
+            o->reset_before_confirm = parse_version("--reset-before-confirm", optarg);
+            break;
+        case O_OFFLINE:
+            o->offline_after_reboot = parse_version("--offline-after-reboot", optarg);
+            break;
+        case O_CONFIRMTO:
+            if (parse_long("--confirm-timeout", optarg, 100, 86400000, &v)) exit(2);
+            o->confirm_timeout_ms = (uint32_t)v;
+            break;
         case O_TRUST: o->trust_key = optarg; break;
         case O_REQSIG: o->require_signature = true; break;
         case O_CA: o->ca_file = optarg; break;
         case O_CERTDIR: o->cert_dir = optarg; break;
         case O_CREDDIR: o->credentials_dir = optarg; break;
+        case O_CONFIRMCMD: o->confirm_by_command = true; break;
         case O_LINK: {
             const link_profile_t *prof[FLEET_LINK_MAX];
             int share[FLEET_LINK_MAX];
@@ -301,6 +348,13 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
                         "with; see 'mqota-fleet --help'\n");
         exit(2);
     }
+    if (o->reset_before_confirm && o->offline_after_reboot &&
+        strcmp(o->reset_before_confirm, o->offline_after_reboot) == 0) {
+        fprintf(stderr, "mqota-fleet: --reset-before-confirm and --offline-after-reboot both name "
+                        "'%s'; a device that cannot connect never reaches the reset: give one\n",
+                o->offline_after_reboot);
+        exit(2);
+    }
     if (o->prefix[0] == '\0' || strlen(o->prefix) + 6 > MQOTA_DEVICE_ID_MAX) {
         fprintf(stderr, "mqota-fleet: --prefix '%s' must be 1..%u characters\n", o->prefix,
                 MQOTA_DEVICE_ID_MAX - 6);
@@ -353,7 +407,7 @@ static void print_status(const fleet_t *f)
     int conn = 0, bricked = 0;
     int per_state[9] = {0};
     uint64_t rx = 0, wire_rx = 0, wire_tx = 0;
-    uint32_t drops = 0, reboots = 0;
+    uint32_t drops = 0, reboots = 0, fault_resets = 0, fault_offline = 0;
     uint64_t link_cuts = 0;
     for (int k = 0; k < f->link_count; k++) {
         link_stats_t st;
@@ -368,6 +422,8 @@ static void print_status(const fleet_t *f)
         wire_tx += t;
         drops += d->drops;
         reboots += d->reboots;
+        fault_resets += d->fault_resets;
+        fault_offline += d->fault_offline_boots;
         conn += d->conn == DEV_CONNECTED;
         bricked += d->conn == DEV_BRICKED;
         int st = mqota_agent_state(&d->agent);
@@ -384,8 +440,14 @@ static void print_status(const fleet_t *f)
     n += snprintf(line + n, sizeof(line) - (size_t)n, ", chunk bytes %llu, wire rx %llu tx %llu",
                   (unsigned long long)rx, (unsigned long long)wire_rx, (unsigned long long)wire_tx);
     if (f->link_count)
-        snprintf(line + n, sizeof(line) - (size_t)n, ", link cuts %llu",
-                 (unsigned long long)link_cuts);
+        n += snprintf(line + n, sizeof(line) - (size_t)n, ", link cuts %llu",
+                      (unsigned long long)link_cuts);
+    if (f->opt.reset_before_confirm)
+        n += snprintf(line + n, sizeof(line) - (size_t)n, ", resets before confirm (fault) %u",
+                      fault_resets);
+    if (f->opt.offline_after_reboot)
+        snprintf(line + n, sizeof(line) - (size_t)n, ", boots kept offline (fault) %u",
+                 fault_offline);
     mqh_log(MQH_INFO, "%s", line);
 
     char path[600], tmp[610];
@@ -402,9 +464,10 @@ static void print_status(const fleet_t *f)
         first = 0;
     }
     fprintf(out, "}, \"chunk_bytes\": %llu, \"wire_rx_bytes\": %llu, \"wire_tx_bytes\": %llu, "
-                 "\"link_drops\": %u, \"reboots\": %u, \"link_cuts\": %llu}\n",
+                 "\"link_drops\": %u, \"reboots\": %u, \"link_cuts\": %llu, "
+                 "\"fault_resets\": %u, \"fault_offline_boots\": %u}\n",
             (unsigned long long)rx, (unsigned long long)wire_rx, (unsigned long long)wire_tx,
-            drops, reboots, (unsigned long long)link_cuts);
+            drops, reboots, (unsigned long long)link_cuts, fault_resets, fault_offline);
     if (fclose(out) == 0) rename(tmp, path);
 }
 

@@ -15,10 +15,14 @@
  *               confirm from rollback.
  *   "mq.minsv"  the lowest secure_version accepted (anti-rollback). Raised to the attempt's
  *               secure_version once the new image is confirmed, before "mq.boot" is erased.
+ *   "mq.cmd"    sealed commands: the anti-replay window and the last reply counter. Written
+ *               before a command runs and before a reply is sealed (docs/PROTOCOL.md §14).
  */
 #include "mqota/mqota.h"
 
 #include <string.h>
+
+#include "mqota_le.h"
 
 #define PROGRESS_MAGIC 0x4D515031u /* "MQP1" */
 #define SLOTREC_MAGIC 0x4D515331u  /* "MQS1" */
@@ -29,6 +33,9 @@
 #define KEY_PROGRESS "mq.prog"
 #define KEY_ATTEMPT "mq.boot"
 #define KEY_MINSV "mq.minsv"
+#define KEY_CMD "mq.cmd"
+#define CMD_MAGIC 0x4D514331u      /* "MQC1" */
+#define CMD_RECORD_SIZE 36u
 
 #define STATE_REFRESH_MS 5000u /* STATE re-published at most this often while downloading */
 #define FLASH_SECTOR 4096u
@@ -161,6 +168,30 @@ static bool raise_min_secure_version(mqota_agent_t *a, uint32_t sv)
     return true;
 }
 
+/* The "mq.cmd" record (docs/PROTOCOL.md §14.4), little-endian bytes. Absent or damaged: all
+ * zero (docs/SECURITY.md says what that allows). */
+static void cmd_record_load(mqota_agent_t *a)
+{
+    uint8_t rec[CMD_RECORD_SIZE];
+    if (record_load(a, KEY_CMD, rec, sizeof(rec), CMD_MAGIC)) {
+        a->replay.highest = get_u64(rec + 8);
+        a->replay.bitmap = get_u64(rec + 16);
+        a->reply_counter = get_u64(rec + 24);
+    }
+}
+
+static bool cmd_record_save(mqota_agent_t *a, const mqota_replay_window_t *w,
+                            uint64_t reply_counter)
+{
+    uint8_t rec[CMD_RECORD_SIZE];
+    put_u32(rec, CMD_MAGIC);
+    put_u32(rec + 4, 0u);
+    put_u64(rec + 8, w->highest);
+    put_u64(rec + 16, w->bitmap);
+    put_u64(rec + 24, reply_counter);
+    return record_save(a, KEY_CMD, rec, sizeof(rec));
+}
+
 static const char *slot_key(uint8_t slot)
 {
     return slot == 0u ? "mq.slot0" : "mq.slot1";
@@ -183,7 +214,8 @@ static mqota_status_t build_topic(const mqota_agent_t *a, const char *leaf, char
     return MQOTA_OK;
 }
 
-static const char *const topic_leaf[] = {"state", "online", "offer", "chunk", "ack"};
+static const char *const topic_leaf[] = {"state", "online", "offer", "chunk", "ack",
+                                         NULL,    "cmd",    "reply"};
 
 /* Decimal digits of v into buf (at least 11 bytes), NUL-terminated. */
 static void u32_to_dec(uint32_t v, char *buf)
@@ -349,9 +381,25 @@ static uint32_t load_min_secure_version(mqota_agent_t *a)
 
 /* Work out, after boot, whether this boot follows an update attempt: confirm pending, report a
  * rollback, or nothing. */
+/* Back in the old slot after a recorded attempt: did the boot slot switch happen? With the
+ * platform's slot_state_of, the new slot's otadata state tells: VALID (an older entry) or
+ * UNDEFINED (no entry) means the switch never completed; NEW, PENDING_VERIFY, ABORTED or
+ * INVALID mean the bootloader selected it and came back. Without the hook: assume it did. */
+static bool switch_took_effect(mqota_agent_t *a, const attempt_record_t *at,
+                               mqota_slot_state_t *to_state)
+{
+    *to_state = MQOTA_SLOT_ABORTED;
+    if (a->plat.slot_state_of == NULL ||
+        a->plat.slot_state_of(a->plat.ctx, at->to_slot, to_state) != 0) {
+        *to_state = MQOTA_SLOT_ABORTED;
+        return true;
+    }
+    return *to_state != MQOTA_SLOT_VALID && *to_state != MQOTA_SLOT_UNDEFINED;
+}
+
 static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
 {
-    mqota_slot_state_t st = MQOTA_SLOT_UNDEFINED;
+    mqota_slot_state_t st = MQOTA_SLOT_UNDEFINED, to_state = MQOTA_SLOT_ABORTED;
     attempt_record_t at;
     bool have_attempt = attempt_load(a, &at);
 
@@ -375,10 +423,22 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
         if (raise_min_secure_version(a, at.secure_version)) {
             (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
         }
+    } else if (have_attempt && !switch_took_effect(a, &at, &to_state)) {
+        /* Power went between the attempt record and the end of the boot slot switch: the new
+         * image never ran. Not a rollback: drop the record; the retained offer resumes the
+         * update (the progress record is still there). */
+        MQOTA_LOG(2, "boot slot switch to slot %u never took effect; the update resumes",
+                  (unsigned)at.to_slot);
+        (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
+        a->state = MQOTA_STATE_IDLE;
     } else if (have_attempt) {
-        /* The bootloader brought us back to the old slot. */
+        /* The bootloader brought us back to the old slot: the new image reset before it was
+         * confirmed (ABORTED), or the bootloader refused it (still NEW), or it was marked
+         * invalid with the reason recorded. */
         a->state = MQOTA_STATE_ROLLED_BACK;
-        a->reason = at.reason != MQOTA_REASON_NONE ? at.reason : (uint8_t)MQOTA_REASON_RESET;
+        a->reason = at.reason != MQOTA_REASON_NONE ? at.reason
+                    : to_state == MQOTA_SLOT_NEW  ? (uint8_t)MQOTA_REASON_INVALID_IMAGE
+                                                  : (uint8_t)MQOTA_REASON_RESET;
         (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
     } else {
         a->state = MQOTA_STATE_IDLE;
@@ -394,7 +454,9 @@ mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
         !id_valid(cfg->device_id) || !is_pow2(cfg->max_chunk) || cfg->max_chunk < MQOTA_CHUNK_MIN ||
         cfg->max_chunk > MQOTA_CHUNK_MAX || cfg->max_window < 1u ||
         cfg->max_window > MQOTA_SACK_BITS ||
-        (cfg->require_signature && plat->verify_signature == NULL)) {
+        (cfg->require_signature && plat->verify_signature == NULL) ||
+        ((plat->aead_seal == NULL) != (plat->aead_open == NULL)) ||
+        (cfg->confirm_by_command && plat->aead_open == NULL)) {
         return MQOTA_ERR_ARG;
     }
     prefix = cfg->topic_prefix != NULL ? cfg->topic_prefix : MQOTA_TOPIC_PREFIX_DEFAULT;
@@ -413,6 +475,14 @@ mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
         cfg->verify_bytes_per_process != 0u ? cfg->verify_bytes_per_process : MQOTA_VERIFY_STEP;
     agent->auto_reboot = cfg->auto_reboot;
     agent->require_signature = cfg->require_signature;
+    agent->commands = plat->aead_seal != NULL && plat->aead_open != NULL;
+    agent->confirm_by_command = cfg->confirm_by_command && agent->commands;
+    agent->command_handler = cfg->command_handler;
+    agent->command_ctx = cfg->command_ctx;
+    agent->boot_ms = now_ms;
+    if (agent->commands) {
+        cmd_record_load(agent);
+    }
 
     if (plat->running(plat->ctx, &agent->running) != 0 || agent->running.slot_count < 2u ||
         agent->running.running_slot >= agent->running.slot_count) {
@@ -441,7 +511,8 @@ void mqota_agent_state_msg(const mqota_agent_t *a, mqota_state_msg_t *m)
     m->chip_id = a->running.chip_id;
     m->max_window = a->max_window;
     m->max_chunk = a->max_chunk;
-    m->caps = MQOTA_CAP_RESUME | MQOTA_CAP_SACK | MQOTA_CAP_ROLLBACK;
+    m->caps = MQOTA_CAP_RESUME | MQOTA_CAP_SACK | MQOTA_CAP_ROLLBACK |
+              (a->commands ? MQOTA_CAP_COMMANDS : 0u);
     m->running_release = a->running_release;
     m->target_release = a->target_release;
     m->progress = a->progress_bytes;
@@ -778,6 +849,284 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
     return MQOTA_OK;
 }
 
+/* Mark the running (pending-verify) image valid: the self-test passed or the server said so. */
+static void confirm_now(mqota_agent_t *a)
+{
+    attempt_record_t at;
+    if (a->plat.slot_mark_valid(a->plat.ctx) != 0) {
+        roll_back(a, MQOTA_REASON_SET_BOOT);
+        return;
+    }
+    a->self_test_passed = false;
+    /* Confirmed: from now on nothing older than this image's secure_version is accepted. If
+     * the store fails, the attempt record stays and the next boot raises the minimum. */
+    if (attempt_load(a, &at) && !raise_min_secure_version(a, at.secure_version)) {
+        set_state(a, MQOTA_STATE_CONFIRMED, MQOTA_REASON_NONE);
+        return;
+    }
+    (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
+    set_state(a, MQOTA_STATE_CONFIRMED, MQOTA_REASON_NONE);
+    MQOTA_LOG(2, "release %u confirmed", (unsigned)a->running_release);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Sealed commands (docs/PROTOCOL.md §14)                                                     */
+
+/* The reply frame is built at io[MQOTA_SEALED_MAX_LEN]: header, then the plaintext (whose body
+ * starts MQOTA_REPLY_FIXED_LEN bytes in), then the tag. */
+static uint8_t *reply_frame(mqota_agent_t *a)
+{
+    return a->io + MQOTA_SEALED_MAX_LEN;
+}
+
+static uint8_t *reply_body(mqota_agent_t *a)
+{
+    return reply_frame(a) + MQOTA_SEALED_HEADER_LEN + MQOTA_REPLY_FIXED_LEN;
+}
+
+/* Text appender for reply bodies: never writes past cap, remembers overflow. */
+typedef struct {
+    char *buf;
+    size_t cap;
+    size_t len;
+} text_t;
+
+static void text_put(text_t *t, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (t->len < t->cap) {
+            t->buf[t->len++] = *s;
+        }
+    }
+}
+
+static void text_u64(text_t *t, uint64_t v)
+{
+    char tmp[21];
+    size_t n = 0;
+    char out[21];
+    do {
+        tmp[n++] = (char)('0' + (int)(v % 10u));
+        v /= 10u;
+    } while (v != 0u);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = tmp[n - 1u - i];
+    }
+    out[n] = '\0';
+    text_put(t, out);
+}
+
+static void text_kv_str(text_t *t, const char *k, const char *v)
+{
+    text_put(t, k);
+    text_put(t, "=");
+    text_put(t, v);
+    text_put(t, "\n");
+}
+
+static void text_kv_u64(text_t *t, const char *k, uint64_t v)
+{
+    text_put(t, k);
+    text_put(t, "=");
+    text_u64(t, v);
+    text_put(t, "\n");
+}
+
+/* Seal and publish a REPLY whose body (body_len bytes) is already at reply_body(). The reply
+ * counter is stored before the frame is sealed, so no counter is ever sealed twice. */
+static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t result,
+                                 size_t body_len)
+{
+    uint8_t *frame = reply_frame(a);
+    uint8_t *plain = frame + MQOTA_SEALED_HEADER_LEN;
+    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
+    uint8_t aad[MQOTA_AEAD_AAD_MAX];
+    size_t aad_len = 0, n = 0;
+    uint64_t counter = a->reply_counter + 1u;
+    mqota_reply_t r;
+
+    r.command_id = command_id;
+    r.result = result;
+    r.body_len = (uint16_t)body_len;
+    r.body = plain + MQOTA_REPLY_FIXED_LEN;
+    if (body_len > MQOTA_REPLY_BODY_MAX ||
+        mqota_reply_encode(&r, plain, MQOTA_SEALED_PLAIN_MAX, &n) != MQOTA_OK ||
+        mqota_sealed_header(MQOTA_MSG_REPLY, counter, frame) != MQOTA_OK ||
+        mqota_sealed_aad(frame, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK ||
+        build_topic(a, "reply", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+        return MQOTA_ERR_NO_SPACE;
+    }
+    if (!cmd_record_save(a, &a->replay, counter)) {
+        MQOTA_LOG(1, "cannot store the reply counter; reply not sent");
+        return MQOTA_ERR_PLATFORM;
+    }
+    a->reply_counter = counter;
+    mqota_sealed_nonce(frame, nonce);
+    if (a->plat.aead_seal(a->plat.ctx, nonce, aad, aad_len, plain, n, plain, plain + n) != 0) {
+        return MQOTA_ERR_PLATFORM;
+    }
+    if (!a->connected ||
+        a->plat.publish(a->plat.ctx, a->topic, frame, MQOTA_SEALED_OVERHEAD + n, 1, false) != 0) {
+        return MQOTA_ERR_PLATFORM;
+    }
+    return MQOTA_OK;
+}
+
+/* A frame on the cmd topic was refused: count it, and report it unless a report went out less
+ * than MQOTA_REFUSAL_REPORT_MS ago. */
+static void refuse(mqota_agent_t *a, uint8_t result, uint64_t counter, uint64_t now_ms)
+{
+    mqota_refusal_t r;
+    a->commands_refused++;
+    MQOTA_LOG(1, "command refused: %s", mqota_cmd_result_name(result));
+    if (a->refusal_reported && now_ms - a->last_refusal_ms < MQOTA_REFUSAL_REPORT_MS) {
+        return;
+    }
+    r.refused_counter = counter;
+    r.highest_counter = a->replay.highest;
+    r.refused_total = a->commands_refused;
+    mqota_refusal_encode(&r, reply_body(a));
+    if (send_reply(a, 0u, result, MQOTA_REFUSAL_BODY_LEN) == MQOTA_OK) {
+        a->refusal_reported = true;
+        a->last_refusal_ms = now_ms;
+    }
+}
+
+/* The "diagnostics" body: key=value lines (docs/PROTOCOL.md §14.3), then the platform's. */
+static size_t diagnostics(mqota_agent_t *a, uint64_t now_ms)
+{
+    text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u};
+    text_kv_u64(&t, "uptime_ms", now_ms - a->boot_ms);
+    text_kv_u64(&t, "boot_count", a->running.boot_count);
+    text_kv_u64(&t, "slot", a->running.running_slot);
+    text_kv_str(&t, "state", mqota_state_name((mqota_update_state_t)a->state));
+    text_kv_str(&t, "reason", mqota_reason_name((mqota_reason_t)a->reason));
+    text_kv_str(&t, "project", a->running.project);
+    text_kv_str(&t, "version", a->running.version);
+    text_kv_str(&t, "release_version", a->release_version);
+    text_kv_str(&t, "idf_ver", a->running.idf_ver);
+    text_kv_u64(&t, "running_release", a->running_release);
+    text_kv_u64(&t, "target_release", a->target_release);
+    text_kv_u64(&t, "progress", a->progress_bytes);
+    text_kv_u64(&t, "image_size", a->have_offer ? a->offer.image_size : 0u);
+    text_kv_u64(&t, "min_secure_version", a->min_secure_version);
+    text_kv_u64(&t, "commands_accepted", a->commands_accepted);
+    text_kv_u64(&t, "commands_refused", a->commands_refused);
+    if (a->plat.diagnostics != NULL && t.len < t.cap) {
+        size_t extra = a->plat.diagnostics(a->plat.ctx, t.buf + t.len, t.cap - t.len);
+        t.len += extra <= t.cap - t.len ? extra : t.cap - t.len;
+    }
+    return t.len;
+}
+
+/* Run an accepted command; returns its result, the body is at reply_body(). */
+static uint8_t run_command(mqota_agent_t *a, const mqota_command_t *cmd, uint64_t now_ms,
+                           size_t *body_len)
+{
+    text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u};
+    bool builtin = strcmp(cmd->name, "reboot") == 0 || strcmp(cmd->name, "diagnostics") == 0 ||
+                   strcmp(cmd->name, "confirm") == 0 || strcmp(cmd->name, "rollback") == 0;
+    uint8_t result;
+
+    *body_len = 0;
+    if (builtin && cmd->args_len != 0u) {
+        text_put(&t, "this command takes no argument");
+        *body_len = t.len;
+        return MQOTA_CMD_FAILED;
+    }
+    if (strcmp(cmd->name, "reboot") == 0) {
+        a->reboot_requested = true; /* after the reply is handed to the transport */
+        return MQOTA_CMD_OK;
+    }
+    if (strcmp(cmd->name, "diagnostics") == 0) {
+        *body_len = diagnostics(a, now_ms);
+        return MQOTA_CMD_OK;
+    }
+    if (strcmp(cmd->name, "confirm") == 0 || strcmp(cmd->name, "rollback") == 0) {
+        if (a->state != MQOTA_STATE_PENDING_VERIFY) {
+            text_put(&t, "not pending-verify (state ");
+            text_put(&t, mqota_state_name((mqota_update_state_t)a->state));
+            text_put(&t, ")");
+            *body_len = t.len;
+            return MQOTA_CMD_WRONG_STATE;
+        }
+        if (cmd->name[0] == 'c') {
+            confirm_now(a);
+            if (a->state != MQOTA_STATE_CONFIRMED) {
+                text_put(&t, "marking the image valid failed; rolling back");
+                *body_len = t.len;
+                return MQOTA_CMD_FAILED;
+            }
+        } else {
+            roll_back(a, MQOTA_REASON_COMMAND);
+        }
+        return MQOTA_CMD_OK;
+    }
+    if (a->command_handler == NULL) {
+        return MQOTA_CMD_UNKNOWN;
+    }
+    result = (uint8_t)a->command_handler(a->command_ctx, cmd->name, cmd->args, cmd->args_len,
+                                         reply_body(a), MQOTA_REPLY_BODY_MAX, body_len);
+    if (*body_len > MQOTA_REPLY_BODY_MAX) {
+        *body_len = MQOTA_REPLY_BODY_MAX;
+    }
+    if (result != MQOTA_CMD_OK && result != MQOTA_CMD_UNKNOWN && result != MQOTA_CMD_FAILED &&
+        result != MQOTA_CMD_WRONG_STATE) {
+        result = MQOTA_CMD_FAILED;
+    }
+    return result;
+}
+
+/* A frame on the cmd topic: header, authentication, replay window, plaintext, then run. */
+static mqota_status_t handle_command(mqota_agent_t *a, const uint8_t *payload, size_t len,
+                                     uint64_t now_ms)
+{
+    mqota_sealed_t f;
+    mqota_command_t cmd;
+    mqota_replay_window_t w;
+    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
+    uint8_t aad[MQOTA_AEAD_AAD_MAX];
+    size_t aad_len = 0, body_len = 0;
+    uint8_t *plain = a->io;
+    uint8_t result;
+    mqota_status_t st = mqota_sealed_decode(payload, len, MQOTA_MSG_COMMAND, &f);
+
+    if (st != MQOTA_OK) {
+        refuse(a, MQOTA_CMD_REFUSED_MALFORMED,
+               len >= MQOTA_SEALED_HEADER_LEN ? get_u64(payload + 8) : 0u, now_ms);
+        return st;
+    }
+    mqota_sealed_nonce(f.header, nonce);
+    if (mqota_sealed_aad(f.header, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK ||
+        a->plat.aead_open(a->plat.ctx, nonce, aad, aad_len, f.ciphertext, f.ciphertext_len,
+                          plain, f.tag) != 0) {
+        refuse(a, MQOTA_CMD_REFUSED_FORGED, f.counter, now_ms);
+        return MQOTA_ERR_AUTH;
+    }
+    if (!mqota_replay_check(&a->replay, f.counter)) {
+        refuse(a, MQOTA_CMD_REFUSED_REPLAY, f.counter, now_ms);
+        return MQOTA_ERR_REPLAY;
+    }
+    /* Authentic and new: the counter is spent from here on, whatever the plaintext says. */
+    w = a->replay;
+    mqota_replay_accept(&w, f.counter);
+    if (!cmd_record_save(a, &w, a->reply_counter)) {
+        a->commands_refused++;
+        MQOTA_LOG(1, "cannot store the command window; command not run");
+        return MQOTA_ERR_PLATFORM;
+    }
+    a->replay = w;
+    if (mqota_command_decode(plain, f.ciphertext_len, &cmd) != MQOTA_OK) {
+        refuse(a, MQOTA_CMD_REFUSED_MALFORMED, f.counter, now_ms);
+        return MQOTA_ERR_MALFORMED;
+    }
+    a->commands_accepted++;
+    MQOTA_LOG(2, "command %u '%s'", (unsigned)cmd.command_id, cmd.name);
+    result = run_command(a, &cmd, now_ms, &body_len);
+    (void)send_reply(a, cmd.command_id, result, body_len);
+    return MQOTA_OK;
+}
+
 mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
                                       const uint8_t *payload, size_t len)
 {
@@ -792,6 +1141,9 @@ mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
     if (topic_is(agent, topic, "offer")) {
         return handle_offer(agent, payload, len, now_ms);
     }
+    if (agent->commands && topic_is(agent, topic, "cmd")) {
+        return handle_command(agent, payload, len, now_ms);
+    }
     return MQOTA_IGNORED;
 }
 
@@ -799,28 +1151,24 @@ mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
 /* Connection                                                                                 */
 
 /* Pending verify and the broker is reachable: run the application's self-test, then confirm
- * (mark the slot valid) or roll back. */
+ * or roll back; with confirm_by_command a passed self-test waits for the server's command. */
 static void confirm_or_roll_back(mqota_agent_t *a)
 {
-    attempt_record_t at;
-    bool healthy = a->plat.self_test == NULL || a->plat.self_test(a->plat.ctx);
+    bool healthy;
+    if (a->self_test_passed) {
+        return; /* waiting for "confirm" / "rollback" */
+    }
+    healthy = a->plat.self_test == NULL || a->plat.self_test(a->plat.ctx);
     if (!healthy) {
         roll_back(a, MQOTA_REASON_SELF_TEST);
         return;
     }
-    if (a->plat.slot_mark_valid(a->plat.ctx) != 0) {
-        roll_back(a, MQOTA_REASON_SET_BOOT);
+    if (a->confirm_by_command) {
+        a->self_test_passed = true;
+        MQOTA_LOG(2, "self-test passed; waiting for the confirm command");
         return;
     }
-    /* Confirmed: from now on nothing older than this image's secure_version is accepted. If
-     * the store fails, the attempt record stays and the next boot raises the minimum. */
-    if (attempt_load(a, &at) && !raise_min_secure_version(a, at.secure_version)) {
-        set_state(a, MQOTA_STATE_CONFIRMED, MQOTA_REASON_NONE);
-        return;
-    }
-    (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
-    set_state(a, MQOTA_STATE_CONFIRMED, MQOTA_REASON_NONE);
-    MQOTA_LOG(2, "release %u confirmed", (unsigned)a->running_release);
+    confirm_now(a);
 }
 
 mqota_status_t mqota_agent_on_connect(mqota_agent_t *agent)
@@ -836,6 +1184,8 @@ mqota_status_t mqota_agent_on_connect(mqota_agent_t *agent)
         a->plat.subscribe(a->plat.ctx, a->topic, 1) != 0 ||
         build_topic(a, "chunk", a->topic, sizeof(a->topic)) != MQOTA_OK ||
         a->plat.subscribe(a->plat.ctx, a->topic, 0) != 0 ||
+        (a->commands && (build_topic(a, "cmd", a->topic, sizeof(a->topic)) != MQOTA_OK ||
+                         a->plat.subscribe(a->plat.ctx, a->topic, 1) != 0)) ||
         build_topic(a, "online", a->topic, sizeof(a->topic)) != MQOTA_OK ||
         a->plat.publish(a->plat.ctx, a->topic, (const uint8_t *)MQOTA_ONLINE_PAYLOAD,
                         sizeof(MQOTA_ONLINE_PAYLOAD) - 1u, 1, true) != 0) {
@@ -1011,7 +1361,7 @@ mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
         }
     } else if (a->state == MQOTA_STATE_VERIFYING) {
         verify_step(a);
-    } else if (a->state == MQOTA_STATE_PENDING_VERIFY && !a->connected &&
+    } else if (a->state == MQOTA_STATE_PENDING_VERIFY && (!a->connected || a->self_test_passed) &&
                now_ms - a->pending_since_ms >= a->confirm_timeout_ms) {
         roll_back(a, MQOTA_REASON_CONFIRM_TIMEOUT);
     }
@@ -1045,6 +1395,17 @@ uint32_t mqota_agent_min_secure_version(const mqota_agent_t *agent)
     return agent != NULL ? agent->min_secure_version : 0u;
 }
 
+void mqota_agent_command_counts(const mqota_agent_t *agent, uint32_t *accepted,
+                                uint32_t *refused)
+{
+    if (accepted != NULL) {
+        *accepted = agent != NULL ? agent->commands_accepted : 0u;
+    }
+    if (refused != NULL) {
+        *refused = agent != NULL ? agent->commands_refused : 0u;
+    }
+}
+
 uint32_t mqota_agent_progress(const mqota_agent_t *agent)
 {
     return agent != NULL ? agent->progress_bytes : 0u;
@@ -1053,7 +1414,7 @@ uint32_t mqota_agent_progress(const mqota_agent_t *agent)
 mqota_status_t mqota_agent_topic(const mqota_agent_t *agent, mqota_topic_t which, char *buf,
                                  size_t cap)
 {
-    if (agent == NULL || buf == NULL || (unsigned)which > (unsigned)MQOTA_TOPIC_STREAM) {
+    if (agent == NULL || buf == NULL || (unsigned)which > (unsigned)MQOTA_TOPIC_REPLY) {
         return MQOTA_ERR_ARG;
     }
     if (which == MQOTA_TOPIC_STREAM) {

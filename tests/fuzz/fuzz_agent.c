@@ -5,8 +5,11 @@
  * RAM platform. The agent must never crash, read or write out of bounds, or write the slot it
  * runs from.
  *
- * Input: records of [kind u8][len u16 LE][payload len bytes]; kind % 6: 0 offer, 1 chunk,
- * 2 stream chunk, 3 connect / disconnect, 4 time step (payload[0] * 50 ms), 5 reboot.
+ * Input: records of [kind u8][len u16 LE][payload len bytes]; kind % 7: 0 offer, 1 chunk,
+ * 2 stream chunk, 3 connect / disconnect, 4 time step (payload[0] * 50 ms), 5 reboot,
+ * 6 sealed command. The AEAD hooks are a stand-in that the fuzzer can satisfy (identity
+ * cipher, all-zero tag), so the paths after authentication (replay window, plaintext decoder,
+ * built-in commands, confirm/rollback) are reached; the real cipher is tested in test_aead.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -121,6 +124,42 @@ static int f_sha_begin(void *c) { (void)c; return SHA256_Init(&dev.sha) == 1 ? 0
 static int f_sha_update(void *c, const uint8_t *d, size_t l) { (void)c; return SHA256_Update(&dev.sha, d, l) == 1 ? 0 : -1; }
 static int f_sha_finish(void *c, uint8_t o[32]) { (void)c; return SHA256_Final(o, &dev.sha) == 1 ? 0 : -1; }
 
+/* Stand-in AEAD: identity "cipher", a tag of 16 zero bytes is valid. */
+static int f_seal(void *c, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                  const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+    (void)c; (void)nonce;
+    CHECK(aad != NULL && aad_len >= 16 && aad_len <= MQOTA_AEAD_AAD_MAX);
+    CHECK(len <= MQOTA_SEALED_PLAIN_MAX);
+    memmove(out, in, len);
+    memset(tag, 0, 16);
+    return 0;
+}
+static int f_open(void *c, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                  const uint8_t *in, size_t len, uint8_t *out, const uint8_t *tag)
+{
+    (void)c; (void)nonce;
+    CHECK(aad != NULL && aad_len >= 16 && aad_len <= MQOTA_AEAD_AAD_MAX);
+    for (int i = 0; i < 16; i++)
+        if (tag[i] != 0) return -1;
+    memmove(out, in, len);
+    return 0;
+}
+
+static mqota_cmd_result_t f_app(void *ctx, const char *name, const uint8_t *args, size_t args_len,
+                                uint8_t *reply, size_t cap, size_t *reply_len)
+{
+    (void)ctx;
+    CHECK(name != NULL && strlen(name) >= 1 && strlen(name) <= 31);
+    CHECK(args != NULL || args_len == 0);
+    CHECK(cap == MQOTA_REPLY_BODY_MAX);
+    if (args_len > 0) (void)args[args_len - 1];
+    /* write the whole reply buffer: the agent must have given us that much */
+    memset(reply, 'x', cap);
+    *reply_len = name[0] == 'b' ? cap + 10 : args_len % cap; /* an over-long length is clamped */
+    return (mqota_cmd_result_t)(args_len % 5);
+}
+
 static const mqota_platform_t plat = {
     .publish = f_publish, .subscribe = f_sub, .unsubscribe = f_unsub, .running = f_running,
     .slot_size = f_slot_size, .slot_begin = f_begin, .slot_write = f_write, .slot_read = f_read,
@@ -128,12 +167,14 @@ static const mqota_platform_t plat = {
     .slot_mark_valid = f_valid, .slot_mark_invalid = f_invalid, .reboot = f_reboot,
     .kv_get = f_kv_get, .kv_set = f_kv_set, .kv_erase = f_kv_erase, .now_ms = f_now,
     .sha256_begin = f_sha_begin, .sha256_update = f_sha_update, .sha256_finish = f_sha_finish,
+    .aead_seal = f_seal, .aead_open = f_open,
 };
 
 static void boot(mqota_agent_t *a)
 {
     mqota_config_t cfg = {.device_id = "fz", .max_chunk = 4096, .max_window = 16,
-                          .auto_reboot = true};
+                          .auto_reboot = true, .confirm_by_command = dev.running == 1,
+                          .command_handler = f_app};
     CHECK(mqota_agent_init(a, &cfg, &plat, dev.now) == MQOTA_OK);
 }
 
@@ -147,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     boot(&agent);
     size_t off = 0;
     while (off + 3 <= size) {
-        uint8_t kind = data[off] % 6u;
+        uint8_t kind = data[off] % 7u;
         size_t len = (size_t)(data[off + 1] | data[off + 2] << 8);
         off += 3;
         if (len > size - off) len = size - off;
@@ -168,6 +209,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             connected = !connected;
             break;
         case 4: dev.now += (len ? p[0] : 1) * 50u; break;
+        case 6: (void)mqota_agent_on_message(&agent, "mqota/v1/dev/fz/cmd", p, len); break;
         case 5:
             /* reset; a switched boot slot boots the new image in pending-verify */
             if (dev.booted_new) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqota/mqota_command.h"
 #include "mqota/mqota_manifest.h"
 #include "mqota/mqota_proto.h"
 
@@ -54,6 +55,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(mqota_ack_decode(buf, n, &b) == MQOTA_OK);
         CHECK(a.base == b.base && a.sack == b.sack && a.sack_base == b.sack_base &&
               a.high == b.high && a.window == b.window && a.flags == b.flags);
+    }
+#elif defined(FUZZ_COMMAND)
+    /* sealed COMMAND / REPLY frames (header split) and their plaintexts (after the AEAD) */
+    mqota_sealed_t f;
+    if (mqota_sealed_decode(data, size, MQOTA_MSG_COMMAND, &f) == MQOTA_OK) {
+        CHECK(f.counter != 0 && f.ciphertext_len + MQOTA_SEALED_OVERHEAD == size);
+        CHECK(f.tag + MQOTA_SEALED_TAG_LEN == data + size);
+        CHECK(mqota_sealed_header(f.type, f.counter, buf) == MQOTA_OK);
+        CHECK(memcmp(buf, data, MQOTA_SEALED_HEADER_LEN) == 0);
+    }
+    (void)mqota_sealed_decode(data, size, MQOTA_MSG_REPLY, &f);
+    mqota_command_t c, c2;
+    if (mqota_command_decode(data, size, &c) == MQOTA_OK) {
+        CHECK(c.args + c.args_len == data + size);
+        if (mqota_command_encode(&c, buf, sizeof(buf), &n) == MQOTA_OK) {
+            CHECK(n == size && memcmp(buf, data, n) == 0);
+            CHECK(mqota_command_decode(buf, n, &c2) == MQOTA_OK && strcmp(c.name, c2.name) == 0);
+        } else {
+            CHECK(size > MQOTA_SEALED_PLAIN_MAX); /* decodes, but too long to seal */
+        }
+    }
+    mqota_reply_t r;
+    if (mqota_reply_decode(data, size, &r) == MQOTA_OK) {
+        if (mqota_reply_encode(&r, buf, sizeof(buf), &n) == MQOTA_OK)
+            CHECK(n == size && memcmp(buf, data, n) == 0);
+        else
+            CHECK(size > MQOTA_SEALED_PLAIN_MAX);
+    }
+    mqota_refusal_t rf;
+    if (mqota_refusal_decode(data, size, &rf) == MQOTA_OK) {
+        mqota_refusal_encode(&rf, buf);
+        CHECK(memcmp(buf, data, 20) == 0);
     }
 #elif defined(FUZZ_MANIFEST)
     /* canonical: what decodes encodes to the same bytes, and an OFFER carrying the decoded

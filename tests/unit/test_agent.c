@@ -16,6 +16,7 @@
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "mqota/mqota.h"
@@ -33,7 +34,7 @@ typedef struct {
 
 typedef struct {
     char topic[128];
-    uint8_t payload[256];
+    uint8_t payload[1100];
     size_t len;
     int qos;
     bool retain;
@@ -58,6 +59,9 @@ static struct {
     int kv_sets;
     int slot_begin_calls;
     int verify_calls;
+    bool have_slot_state_of;    /* give the agent the slot_state_of hook */
+    mqota_slot_state_t state_of[2]; /* what slot_state_of answers */
+    bool fail_kv_set;           /* kv_set fails */
 } dev;
 
 static uint8_t *image;
@@ -158,6 +162,7 @@ static int f_kv_get(void *c, const char *k, void *b, size_t cap, size_t *len)
 }
 static int f_kv_set(void *c, const char *k, const void *b, size_t len)
 {
+    if (dev.fail_kv_set) return -1;
     (void)c;
     assert_true(strlen(k) <= 15);
     assert_true(len <= sizeof(dev.kv[0].val));
@@ -233,7 +238,67 @@ static const mqota_platform_t plat = {
     .sha256_update = f_sha_update, .sha256_finish = f_sha_finish, .self_test = f_self_test,
 };
 
+static int f_slot_state_of(void *c, uint8_t slot, mqota_slot_state_t *st)
+{
+    (void)c;
+    *st = dev.state_of[slot & 1u];
+    return 0;
+}
+
+/* ---- sealed commands: AES-256-GCM with OpenSSL, as the POSIX port and mqotad do ---- */
+static uint8_t dev_key[32];   /* the device's command key */
+static uint8_t wrong_key[32]; /* someone else's */
+
+static int gcm(const uint8_t *key, bool enc, const uint8_t *nonce, const uint8_t *aad,
+               size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    int n = 0, ok = EVP_CipherInit_ex(x, EVP_aes_256_gcm(), NULL, key, nonce, enc ? 1 : 0) == 1 &&
+                    EVP_CipherUpdate(x, NULL, &n, aad, (int)aad_len) == 1 &&
+                    (len == 0 || EVP_CipherUpdate(x, out, &n, in, (int)len) == 1);
+    if (ok && !enc) ok = EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1;
+    if (ok) ok = EVP_CipherFinal_ex(x, out + (len ? (size_t)n : 0), &n) == 1;
+    if (ok && enc) ok = EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
+    EVP_CIPHER_CTX_free(x);
+    return ok ? 0 : -1;
+}
+static int f_seal(void *c, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                  const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+    (void)c;
+    return gcm(dev_key, true, nonce, aad, aad_len, in, len, out, tag);
+}
+static int f_open(void *c, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                  const uint8_t *in, size_t len, uint8_t *out, const uint8_t *tag)
+{
+    (void)c;
+    return gcm(dev_key, false, nonce, aad, aad_len, in, len, out, (uint8_t *)tag);
+}
+static size_t f_diag(void *c, char *buf, size_t cap)
+{
+    (void)c;
+    return (size_t)snprintf(buf, cap, "rssi=-67\n") < cap ? 9u : 0u;
+}
+
+/* The application's commands: "relay on|off". */
+static int relay_calls;
+static bool relay_on;
+static mqota_cmd_result_t app_command(void *ctx, const char *name, const uint8_t *args,
+                                      size_t args_len, uint8_t *reply, size_t cap, size_t *len)
+{
+    (void)ctx;
+    if (strcmp(name, "relay") != 0) return MQOTA_CMD_UNKNOWN;
+    relay_calls++;
+    if (args_len == 2 && memcmp(args, "on", 2) == 0) relay_on = true;
+    else if (args_len == 3 && memcmp(args, "off", 3) == 0) relay_on = false;
+    else return MQOTA_CMD_FAILED;
+    *len = (size_t)snprintf((char *)reply, cap, "relay=%s", relay_on ? "on" : "off");
+    return MQOTA_CMD_OK;
+}
+
 static mqota_agent_t agent;
+static bool with_commands;       /* boot() gives the agent the AEAD hooks and the app handler */
+static bool confirm_by_command;  /* boot() sets cfg.confirm_by_command */
 static bool with_verify;  /* boot() gives the agent the verify_signature hook */
 static bool require_sig;  /* boot() sets cfg.require_signature */
 
@@ -250,9 +315,17 @@ static void boot(uint8_t running_slot, mqota_slot_state_t st)
     dev.npub = 0;
     mqota_config_t cfg = {.device_id = "dev-1", .max_chunk = 4096, .max_window = 8,
                           .auto_reboot = true, .verify_bytes_per_process = 65536,
-                          .require_signature = require_sig};
+                          .require_signature = require_sig,
+                          .confirm_by_command = confirm_by_command};
     mqota_platform_t p = plat;
     if (with_verify) p.verify_signature = f_verify;
+    if (dev.have_slot_state_of) p.slot_state_of = f_slot_state_of;
+    if (with_commands) {
+        p.aead_seal = f_seal;
+        p.aead_open = f_open;
+        p.diagnostics = f_diag;
+        cfg.command_handler = app_command;
+    }
     assert_int_equal(mqota_agent_init(&agent, &cfg, &p, dev.now), MQOTA_OK);
 }
 
@@ -362,6 +435,11 @@ static int setup(void **state)
     dev.now = 1000;
     nsubs = nunsubs = 0;
     with_verify = require_sig = false;
+    with_commands = confirm_by_command = false;
+    relay_calls = 0;
+    relay_on = false;
+    RAND_bytes(dev_key, sizeof(dev_key));
+    RAND_bytes(wrong_key, sizeof(wrong_key));
     return 0;
 }
 
@@ -1134,6 +1212,317 @@ static void test_old_attempt_record_is_read(void **state)
     assert_null(kv_find("mq.boot"));
 }
 
+/* ---- sealed commands (docs/PROTOCOL.md §14) ---- */
+
+static const char *cmd_topic = "mqota/v1/dev/dev-1/cmd";
+
+/* Seal a COMMAND as mqotad does; returns the frame length. */
+static size_t seal_command(uint8_t *frame, uint64_t counter, uint32_t id, const char *name,
+                           const char *args, const uint8_t *key, const char *device_id)
+{
+    mqota_command_t c = {.command_id = id, .args_len = (uint16_t)strlen(args),
+                         .args = (const uint8_t *)args};
+    snprintf(c.name, sizeof(c.name), "%s", name);
+    uint8_t nonce[12], aad[MQOTA_AEAD_AAD_MAX];
+    size_t n = 0, aad_len = 0;
+    assert_int_equal(mqota_sealed_header(MQOTA_MSG_COMMAND, counter, frame), MQOTA_OK);
+    assert_int_equal(mqota_command_encode(&c, frame + 16, MQOTA_SEALED_PLAIN_MAX, &n), MQOTA_OK);
+    mqota_sealed_nonce(frame, nonce);
+    assert_int_equal(mqota_sealed_aad(frame, device_id, aad, sizeof(aad), &aad_len), MQOTA_OK);
+    assert_int_equal(gcm(key, true, nonce, aad, aad_len, frame + 16, n, frame + 16, frame + 16 + n), 0);
+    return 32 + n;
+}
+
+/* Open the newest REPLY with the device key, as mqotad does; body copied to body (NUL-ended). */
+static mqota_reply_t open_reply(uint64_t *counter, char *body, size_t cap)
+{
+    const pub_t *p = last_pub("reply");
+    assert_non_null(p);
+    assert_int_equal(p->qos, 1);
+    assert_false(p->retain);
+    mqota_sealed_t f;
+    assert_int_equal(mqota_sealed_decode(p->payload, p->len, MQOTA_MSG_REPLY, &f), MQOTA_OK);
+    uint8_t nonce[12], aad[MQOTA_AEAD_AAD_MAX], plain[1024];
+    size_t aad_len = 0;
+    mqota_sealed_nonce(f.header, nonce);
+    assert_int_equal(mqota_sealed_aad(f.header, "dev-1", aad, sizeof(aad), &aad_len), MQOTA_OK);
+    assert_int_equal(gcm(dev_key, false, nonce, aad, aad_len, f.ciphertext, f.ciphertext_len,
+                         plain, (uint8_t *)f.tag), 0);
+    static uint8_t keep[1024];
+    memcpy(keep, plain, f.ciphertext_len);
+    mqota_reply_t r;
+    assert_int_equal(mqota_reply_decode(keep, f.ciphertext_len, &r), MQOTA_OK);
+    if (counter) *counter = f.counter;
+    if (body) {
+        size_t n = r.body_len < cap - 1 ? r.body_len : cap - 1;
+        memcpy(body, r.body, n);
+        body[n] = '\0';
+    }
+    return r;
+}
+
+static mqota_status_t send_command(uint64_t counter, uint32_t id, const char *name, const char *args)
+{
+    uint8_t frame[1024];
+    size_t len = seal_command(frame, counter, id, name, args, dev_key, "dev-1");
+    return mqota_agent_on_message(&agent, cmd_topic, frame, len);
+}
+
+static void test_commands_builtin_and_app(void **state)
+{
+    (void)state;
+    with_commands = true;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    assert_int_equal(mqota_agent_on_connect(&agent), MQOTA_OK);
+    bool subscribed = false;
+    for (int i = 0; i < nsubs; i++) subscribed |= strcmp(subs[i], cmd_topic) == 0;
+    assert_true(subscribed);
+    assert_true(last_state().caps & MQOTA_CAP_COMMANDS);
+
+    char body[1024];
+    uint64_t c1 = 0, c2 = 0;
+    dev.now += 5000;
+    assert_int_equal(send_command(100, 1, "diagnostics", ""), MQOTA_OK);
+    mqota_reply_t r = open_reply(&c1, body, sizeof(body));
+    assert_int_equal(r.command_id, 1);
+    assert_int_equal(r.result, MQOTA_CMD_OK);
+    assert_non_null(strstr(body, "uptime_ms=5000\n"));
+    assert_non_null(strstr(body, "version=1\n"));
+    assert_non_null(strstr(body, "slot=0\n"));
+    assert_non_null(strstr(body, "state=idle\n"));
+    assert_non_null(strstr(body, "commands_accepted=1\n"));
+    assert_non_null(strstr(body, "rssi=-67\n")); /* the platform's lines come last */
+
+    assert_int_equal(send_command(101, 2, "relay", "on"), MQOTA_OK);
+    r = open_reply(&c2, body, sizeof(body));
+    assert_int_equal(r.command_id, 2);
+    assert_int_equal(r.result, MQOTA_CMD_OK);
+    assert_string_equal(body, "relay=on");
+    assert_true(relay_on);
+    assert_true(c2 > c1); /* every reply has a new counter */
+
+    assert_int_equal(send_command(102, 3, "relay", "sideways"), MQOTA_OK);
+    assert_int_equal(open_reply(NULL, NULL, 0).result, MQOTA_CMD_FAILED);
+    assert_int_equal(send_command(103, 4, "self-destruct", ""), MQOTA_OK);
+    assert_int_equal(open_reply(NULL, NULL, 0).result, MQOTA_CMD_UNKNOWN);
+    assert_int_equal(send_command(104, 5, "confirm", ""), MQOTA_OK);
+    r = open_reply(NULL, body, sizeof(body));
+    assert_int_equal(r.result, MQOTA_CMD_WRONG_STATE);
+    assert_string_equal(body, "not pending-verify (state idle)");
+    assert_int_equal(send_command(105, 6, "reboot", "now"), MQOTA_OK);
+    assert_int_equal(open_reply(NULL, NULL, 0).result, MQOTA_CMD_FAILED);
+    assert_int_equal(dev.reboots, 0);
+
+    /* reboot: the reply goes out first, then the restart */
+    assert_int_equal(send_command(106, 7, "reboot", ""), MQOTA_OK);
+    assert_int_equal(open_reply(NULL, NULL, 0).result, MQOTA_CMD_OK);
+    run(2);
+    assert_int_equal(dev.reboots, 1);
+}
+
+static void test_command_replay_refused(void **state)
+{
+    (void)state;
+    with_commands = true;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    uint8_t frame_on[1024], frame_off[1024];
+    size_t on_len = seal_command(frame_on, 500, 1, "relay", "on", dev_key, "dev-1");
+    size_t off_len = seal_command(frame_off, 501, 2, "relay", "off", dev_key, "dev-1");
+    assert_int_equal(mqota_agent_on_message(&agent, cmd_topic, frame_on, on_len), MQOTA_OK);
+    assert_int_equal(mqota_agent_on_message(&agent, cmd_topic, frame_off, off_len), MQOTA_OK);
+    assert_false(relay_on);
+    assert_int_equal(relay_calls, 2);
+
+    /* the recorded "relay on" again: refused, not run, reported */
+    assert_int_equal(mqota_agent_on_message(&agent, cmd_topic, frame_on, on_len), MQOTA_ERR_REPLAY);
+    assert_false(relay_on);
+    assert_int_equal(relay_calls, 2);
+    mqota_reply_t r = open_reply(NULL, NULL, 0);
+    assert_int_equal(r.command_id, 0);
+    assert_int_equal(r.result, MQOTA_CMD_REFUSED_REPLAY);
+    mqota_refusal_t ref;
+    assert_int_equal(mqota_refusal_decode(r.body, r.body_len, &ref), MQOTA_OK);
+    assert_int_equal(ref.refused_counter, 500);
+    assert_int_equal(ref.highest_counter, 501);
+    assert_int_equal(ref.refused_total, 1);
+
+    /* a second refusal within MQOTA_REFUSAL_REPORT_MS is counted but not reported */
+    int replies = count_pubs("reply");
+    assert_int_equal(mqota_agent_on_message(&agent, cmd_topic, frame_off, off_len), MQOTA_ERR_REPLAY);
+    assert_int_equal(count_pubs("reply"), replies);
+    dev.now += MQOTA_REFUSAL_REPORT_MS;
+    assert_int_equal(mqota_agent_on_message(&agent, cmd_topic, frame_off, off_len), MQOTA_ERR_REPLAY);
+    assert_int_equal(count_pubs("reply"), replies + 1);
+    assert_int_equal(mqota_refusal_decode(open_reply(NULL, NULL, 0).body, 24, &ref), MQOTA_OK);
+    assert_int_equal(ref.refused_total, 3);
+
+    /* the window: an unseen counter below the highest is accepted once, one 64 behind is not */
+    assert_int_equal(send_command(499, 3, "relay", "on"), MQOTA_OK);
+    assert_int_equal(send_command(499, 4, "relay", "on"), MQOTA_ERR_REPLAY);
+    assert_int_equal(send_command(600, 5, "relay", "off"), MQOTA_OK);
+    assert_int_equal(send_command(536, 6, "relay", "on"), MQOTA_ERR_REPLAY);
+    assert_int_equal(send_command(537, 7, "relay", "on"), MQOTA_OK);
+    assert_int_equal(relay_calls, 5);
+
+    /* the window survives a restart: the recorded frames stay refused */
+    uint64_t before = 0, after = 0;
+    open_reply(&before, NULL, 0);
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    dev.now += MQOTA_REFUSAL_REPORT_MS;
+    assert_int_equal(mqota_agent_on_message(&agent, cmd_topic, frame_off, off_len), MQOTA_ERR_REPLAY);
+    assert_int_equal(relay_calls, 5);
+    open_reply(&after, NULL, 0);
+    assert_true(after > before); /* reply counters continue after the restart: no nonce reuse */
+    uint32_t acc = 0, refd = 0;
+    mqota_agent_command_counts(&agent, &acc, &refd);
+    assert_int_equal(acc, 0);
+    assert_int_equal(refd, 1);
+}
+
+static void test_command_altered_refused(void **state)
+{
+    (void)state;
+    with_commands = true;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    uint8_t frame[1024], bad[1024];
+    size_t len = seal_command(frame, 7000, 9, "relay", "on", dev_key, "dev-1");
+    /* every single-byte alteration, at every position of the frame, is refused and not run */
+    for (size_t i = 0; i < len; i++) {
+        memcpy(bad, frame, len);
+        bad[i] ^= 0x01;
+        dev.now += MQOTA_REFUSAL_REPORT_MS;
+        mqota_status_t st = mqota_agent_on_message(&agent, cmd_topic, bad, len);
+        assert_true(st == MQOTA_ERR_AUTH || st == MQOTA_ERR_MALFORMED || st == MQOTA_ERR_VERSION ||
+                    st == MQOTA_ERR_TYPE);
+        mqota_reply_t r = open_reply(NULL, NULL, 0);
+        assert_int_equal(r.command_id, 0);
+        assert_true(r.result == MQOTA_CMD_REFUSED_FORGED || r.result == MQOTA_CMD_REFUSED_MALFORMED);
+        if (i >= 16) assert_int_equal(r.result, MQOTA_CMD_REFUSED_FORGED);
+    }
+    /* truncated by one byte, sealed with another key, sealed for another device */
+    assert_int_equal(mqota_agent_on_message(&agent, cmd_topic, frame, len - 1), MQOTA_ERR_AUTH);
+    len = seal_command(bad, 7001, 10, "relay", "on", wrong_key, "dev-1");
+    assert_int_equal(mqota_agent_on_message(&agent, cmd_topic, bad, len), MQOTA_ERR_AUTH);
+    len = seal_command(bad, 7002, 11, "relay", "on", dev_key, "dev-2");
+    assert_int_equal(mqota_agent_on_message(&agent, cmd_topic, bad, len), MQOTA_ERR_AUTH);
+    assert_int_equal(mqota_agent_on_message(&agent, cmd_topic, frame, 3), MQOTA_ERR_TRUNCATED);
+    assert_int_equal(relay_calls, 0);
+    /* the genuine frame still works: refusals spent no counter */
+    assert_int_equal(mqota_agent_on_message(&agent, cmd_topic, frame, 32 + 7 + 5 + 2), MQOTA_OK);
+    assert_int_equal(relay_calls, 1);
+}
+
+static void test_command_store_failure_not_run(void **state)
+{
+    (void)state;
+    with_commands = true;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    dev.fail_kv_set = true;
+    assert_int_equal(send_command(10, 1, "relay", "on"), MQOTA_ERR_PLATFORM);
+    assert_int_equal(relay_calls, 0);
+    assert_null(last_pub("reply")); /* no counter could be stored: nothing sealed */
+    dev.fail_kv_set = false;
+    assert_int_equal(send_command(10, 1, "relay", "on"), MQOTA_OK);
+    assert_int_equal(relay_calls, 1);
+}
+
+static void test_confirm_and_rollback_by_command(void **state)
+{
+    (void)state;
+    with_commands = confirm_by_command = true;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    transfer_all();
+    /* the new image waits for the server after its self-test */
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    mqota_agent_on_connect(&agent);
+    run(5);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_PENDING_VERIFY);
+    assert_int_equal(dev.mark_valid_calls, 0);
+    assert_int_equal(send_command(1, 1, "confirm", ""), MQOTA_OK);
+    assert_int_equal(open_reply(NULL, NULL, 0).result, MQOTA_CMD_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_CONFIRMED);
+    assert_int_equal(dev.mark_valid_calls, 1);
+    assert_int_equal(send_command(2, 2, "rollback", ""), MQOTA_OK);
+    assert_int_equal(open_reply(NULL, NULL, 0).result, MQOTA_CMD_WRONG_STATE);
+
+    /* again, and this time the server says roll back */
+    send_offer(RELEASE + 1, DEPLOYMENT + 1, image_sha, 0);
+    for (uint32_t i = 0; i < chunk_count(); i++) {
+        send_chunk(RELEASE + 1, i, 0);
+        run(1);
+    }
+    run(20);
+    assert_int_equal(dev.boot_slot, 0);
+    boot(0, MQOTA_SLOT_PENDING_VERIFY);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_command(3, 3, "rollback", ""), MQOTA_OK);
+    assert_int_equal(open_reply(NULL, NULL, 0).result, MQOTA_CMD_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_ROLLED_BACK);
+    assert_int_equal(dev.mark_invalid_calls, 1);
+    run(2);
+    assert_int_equal(dev.reboots, 3);
+    boot(1, MQOTA_SLOT_VALID); /* the bootloader went back to slot 1 */
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_ROLLED_BACK);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_COMMAND);
+
+    /* no command at all within confirm_timeout_ms, though connected: rolled back */
+    send_offer(RELEASE + 2, DEPLOYMENT + 2, image_sha, 0);
+    for (uint32_t i = 0; i < chunk_count(); i++) {
+        send_chunk(RELEASE + 2, i, 0);
+        run(1);
+    }
+    run(20);
+    boot(0, MQOTA_SLOT_PENDING_VERIFY);
+    mqota_agent_on_connect(&agent);
+    dev.now += MQOTA_CONFIRM_TIMEOUT_MS + 10;
+    run(1);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_ROLLED_BACK);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_CONFIRM_TIMEOUT);
+}
+
+/* Power cut after "mq.boot" was written but before the otadata switch completed: the old image
+ * runs, the new slot was never selected. With slot_state_of the agent does not call that a
+ * rollback; the retained offer resumes the update. */
+static void test_switch_never_took_effect(void **state)
+{
+    (void)state;
+    dev.have_slot_state_of = true;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    transfer_all();
+    assert_int_equal(dev.boot_slot, 1);
+    assert_non_null(kv_find("mq.boot"));
+    /* the switch "did not happen": slot 1 has no otadata entry */
+    dev.state_of[1] = MQOTA_SLOT_UNDEFINED;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_IDLE);
+    assert_null(kv_find("mq.boot"));
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_OK); /* not ignored */
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_OFFERED);
+
+    /* the bootloader selected it and refused the image (still NEW): rolled back, invalid-image */
+    transfer_all();
+    dev.state_of[1] = MQOTA_SLOT_NEW;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_ROLLED_BACK);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_INVALID_IMAGE);
+    /* ... reset while pending verify (ABORTED): rolled back, reset */
+    send_offer(RELEASE, DEPLOYMENT + 1, image_sha, 0);
+    transfer_all();
+    dev.state_of[1] = MQOTA_SLOT_ABORTED;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_ROLLED_BACK);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_RESET);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1164,6 +1553,12 @@ int main(void)
         cmocka_unit_test_setup(test_minimum_raised_when_reset_after_mark_valid, setup),
         cmocka_unit_test_setup(test_minimum_not_raised_after_rollback, setup),
         cmocka_unit_test_setup(test_old_attempt_record_is_read, setup),
+        cmocka_unit_test_setup(test_commands_builtin_and_app, setup),
+        cmocka_unit_test_setup(test_command_replay_refused, setup),
+        cmocka_unit_test_setup(test_command_altered_refused, setup),
+        cmocka_unit_test_setup(test_command_store_failure_not_run, setup),
+        cmocka_unit_test_setup(test_confirm_and_rollback_by_command, setup),
+        cmocka_unit_test_setup(test_switch_never_took_effect, setup),
     };
     return cmocka_run_group_tests_name("agent", tests, load_image, free_image);
 }

@@ -500,8 +500,8 @@ static void test_power_loss_sweep(void **state)
     printf("power-loss sweep: after the cut booted old image %u, new image %u; bricks %u; "
            "resumed mid-transfer %u; incoherent %u; not completed %u; cut not reached %u\n",
            old_boots, new_boots, bricks, resumed, incoherent, stuck, no_cut);
-    printf("power-loss sweep: %u cut points left the device rolled-back (reset) on the old image "
-           "and needed a retry deployment:",
+    printf("power-loss sweep: %u cut points hit the new image in pending-verify (bootloader "
+           "rollback, rolled-back/reset, completed by a retry deployment):",
            retries);
     for (unsigned i = 0; i < retries && i < sizeof(retry_at) / sizeof(retry_at[0]); i++) {
         printf(" %u", retry_at[i]);

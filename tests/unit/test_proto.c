@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
+#include "mqota/mqota_command.h"
 #include "mqota/mqota_proto.h"
 #include "mqota/mqota_status.h"
 
@@ -612,7 +613,7 @@ static void test_names(void **state)
                                           "invalid-image", "set-boot", "self-test",
                                           "confirm-timeout", "reset", "too-many-chunks",
                                           "store", "malformed-offer", "signature",
-                                          "unsigned", "security-version"};
+                                          "unsigned", "security-version", "command"};
     int i;
 
     (void)state;
@@ -621,10 +622,10 @@ static void test_names(void **state)
     }
     assert_string_equal(mqota_state_name((mqota_update_state_t)9), "unknown");
     assert_string_equal(mqota_state_name((mqota_update_state_t)-1), "unknown");
-    for (i = 0; i < 17; i++) {
+    for (i = 0; i < 18; i++) {
         assert_string_equal(mqota_reason_name((mqota_reason_t)i), reasons[i]);
     }
-    assert_string_equal(mqota_reason_name((mqota_reason_t)17), "unknown");
+    assert_string_equal(mqota_reason_name((mqota_reason_t)18), "unknown");
     assert_string_equal(mqota_reason_name((mqota_reason_t)255), "unknown");
     assert_string_equal(mqota_strerror(MQOTA_OK), "success");
     assert_string_equal(mqota_strerror(MQOTA_ERR_CRC), "CRC-32 mismatch");
@@ -633,6 +634,138 @@ static void test_names(void **state)
         assert_true(strlen(mqota_strerror((mqota_status_t)i)) > 0);
     }
     assert_string_equal(mqota_strerror((mqota_status_t)50), "unknown status");
+}
+
+/* ---- sealed commands (docs/PROTOCOL.md §14) ---- */
+
+static void test_sealed_frame(void **state)
+{
+    (void)state;
+    uint8_t f[64] = {0};
+    mqota_sealed_t s;
+    assert_int_equal(mqota_sealed_header(MQOTA_MSG_COMMAND, 0x0102030405060708ull, f), MQOTA_OK);
+    const uint8_t want[16] = {0x4D, 0x51, 1, 5, 0, 0, 0, 0, 8, 7, 6, 5, 4, 3, 2, 1};
+    assert_memory_equal(f, want, 16);
+    assert_int_equal(mqota_sealed_decode(f, 40, MQOTA_MSG_COMMAND, &s), MQOTA_OK);
+    assert_int_equal(s.counter, 0x0102030405060708ull);
+    assert_int_equal(s.ciphertext_len, 8);
+    assert_ptr_equal(s.ciphertext, f + 16);
+    assert_ptr_equal(s.tag, f + 24);
+    uint8_t nonce[12];
+    mqota_sealed_nonce(f, nonce);
+    const uint8_t want_nonce[12] = {0x4D, 0x51, 1, 5, 8, 7, 6, 5, 4, 3, 2, 1};
+    assert_memory_equal(nonce, want_nonce, 12);
+    uint8_t aad[MQOTA_AEAD_AAD_MAX];
+    size_t aad_len = 0;
+    assert_int_equal(mqota_sealed_aad(f, "pump-17", aad, sizeof(aad), &aad_len), MQOTA_OK);
+    assert_int_equal(aad_len, 23);
+    assert_memory_equal(aad + 16, "pump-17", 7);
+    assert_int_equal(mqota_sealed_aad(f, "", aad, sizeof(aad), &aad_len), MQOTA_ERR_ARG);
+    assert_int_equal(mqota_sealed_aad(f, "pump-17", aad, 20, &aad_len), MQOTA_ERR_NO_SPACE);
+
+    assert_int_equal(mqota_sealed_decode(f, 40, MQOTA_MSG_REPLY, &s), MQOTA_ERR_TYPE);
+    assert_int_equal(mqota_sealed_decode(f, 31, MQOTA_MSG_COMMAND, &s), MQOTA_ERR_TRUNCATED);
+    assert_int_equal(mqota_sealed_decode(f, 3, MQOTA_MSG_COMMAND, &s), MQOTA_ERR_TRUNCATED);
+    uint8_t big[MQOTA_SEALED_MAX_LEN + 1];
+    memcpy(big, f, 16);
+    assert_int_equal(mqota_sealed_decode(big, sizeof(big), MQOTA_MSG_COMMAND, &s), MQOTA_ERR_MALFORMED);
+    assert_int_equal(mqota_sealed_decode(big, sizeof(big) - 1, MQOTA_MSG_COMMAND, &s), MQOTA_OK);
+    f[4] = 1; /* key_slot */
+    assert_int_equal(mqota_sealed_decode(f, 40, MQOTA_MSG_COMMAND, &s), MQOTA_ERR_MALFORMED);
+    f[4] = 0;
+    f[6] = 1; /* reserved */
+    assert_int_equal(mqota_sealed_decode(f, 40, MQOTA_MSG_COMMAND, &s), MQOTA_ERR_MALFORMED);
+    f[6] = 0;
+    memset(f + 8, 0, 8); /* counter 0 */
+    assert_int_equal(mqota_sealed_decode(f, 40, MQOTA_MSG_COMMAND, &s), MQOTA_ERR_MALFORMED);
+    f[2] = 2;
+    assert_int_equal(mqota_sealed_decode(f, 40, MQOTA_MSG_COMMAND, &s), MQOTA_ERR_VERSION);
+    assert_int_equal(mqota_sealed_header(MQOTA_MSG_COMMAND, 0, f), MQOTA_ERR_ARG);
+    assert_int_equal(mqota_sealed_header(MQOTA_MSG_ACK, 1, f), MQOTA_ERR_ARG);
+}
+
+static void test_command_reply_codecs(void **state)
+{
+    (void)state;
+    uint8_t buf[1024];
+    size_t n = 0;
+    mqota_command_t c = {.command_id = 0x11223344u, .args_len = 2, .args = (const uint8_t *)"on"};
+    strcpy(c.name, "relay");
+    assert_int_equal(mqota_command_encode(&c, buf, sizeof(buf), &n), MQOTA_OK);
+    const uint8_t want[] = {0x44, 0x33, 0x22, 0x11, 5, 'r', 'e', 'l', 'a', 'y', 2, 0, 'o', 'n'};
+    assert_int_equal(n, sizeof(want));
+    assert_memory_equal(buf, want, n);
+    mqota_command_t d;
+    assert_int_equal(mqota_command_decode(buf, n, &d), MQOTA_OK);
+    assert_int_equal(d.command_id, c.command_id);
+    assert_string_equal(d.name, "relay");
+    assert_int_equal(d.args_len, 2);
+    assert_memory_equal(d.args, "on", 2);
+    assert_int_equal(mqota_command_decode(buf, n - 1, &d), MQOTA_ERR_TRUNCATED);
+    assert_int_equal(mqota_command_decode(buf, n + 1, &d), MQOTA_ERR_MALFORMED);
+    buf[4] = 0; /* empty name */
+    assert_int_equal(mqota_command_decode(buf, n, &d), MQOTA_ERR_MALFORMED);
+    buf[4] = 32; /* too long */
+    assert_int_equal(mqota_command_decode(buf, n, &d), MQOTA_ERR_MALFORMED);
+    buf[4] = 5;
+    buf[7] = 0; /* NUL in the name */
+    assert_int_equal(mqota_command_decode(buf, n, &d), MQOTA_ERR_MALFORMED);
+    c.command_id = 0;
+    assert_int_equal(mqota_command_encode(&c, buf, sizeof(buf), &n), MQOTA_ERR_ARG);
+    c.command_id = 1;
+    c.args_len = 1000; /* over MQOTA_SEALED_PLAIN_MAX */
+    uint8_t args[1000] = {0};
+    c.args = args;
+    assert_int_equal(mqota_command_encode(&c, buf, sizeof(buf), &n), MQOTA_ERR_NO_SPACE);
+
+    mqota_reply_t r = {.command_id = 9, .result = MQOTA_CMD_WRONG_STATE, .body_len = 3,
+                       .body = (const uint8_t *)"abc"};
+    assert_int_equal(mqota_reply_encode(&r, buf, sizeof(buf), &n), MQOTA_OK);
+    const uint8_t want_r[] = {9, 0, 0, 0, 3, 0, 3, 0, 'a', 'b', 'c'};
+    assert_int_equal(n, sizeof(want_r));
+    assert_memory_equal(buf, want_r, n);
+    mqota_reply_t e;
+    assert_int_equal(mqota_reply_decode(buf, n, &e), MQOTA_OK);
+    assert_int_equal(e.result, MQOTA_CMD_WRONG_STATE);
+    assert_memory_equal(e.body, "abc", 3);
+    assert_int_equal(mqota_reply_decode(buf, n - 1, &e), MQOTA_ERR_TRUNCATED);
+    assert_int_equal(mqota_reply_decode(buf, n + 1, &e), MQOTA_ERR_MALFORMED);
+    buf[5] = 1;
+    assert_int_equal(mqota_reply_decode(buf, n, &e), MQOTA_ERR_MALFORMED);
+
+    mqota_refusal_t rf = {.refused_counter = 5, .highest_counter = 0x100000000ull, .refused_total = 7};
+    mqota_refusal_t rg;
+    mqota_refusal_encode(&rf, buf);
+    assert_int_equal(mqota_refusal_decode(buf, 24, &rg), MQOTA_OK);
+    assert_int_equal(rg.refused_counter, 5);
+    assert_int_equal(rg.highest_counter, 0x100000000ull);
+    assert_int_equal(rg.refused_total, 7);
+    assert_int_equal(mqota_refusal_decode(buf, 23, &rg), MQOTA_ERR_TRUNCATED);
+    assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_REFUSED_REPLAY), "refused-replay");
+    assert_string_equal(mqota_cmd_result_name(99), "unknown");
+}
+
+static void test_replay_window(void **state)
+{
+    (void)state;
+    mqota_replay_window_t w = {0, 0};
+    assert_false(mqota_replay_check(&w, 0));
+    assert_true(mqota_replay_check(&w, 1));
+    mqota_replay_accept(&w, 100);
+    assert_false(mqota_replay_check(&w, 100));
+    assert_true(mqota_replay_check(&w, 99));
+    assert_true(mqota_replay_check(&w, 37));  /* 63 behind: inside the window */
+    assert_false(mqota_replay_check(&w, 36)); /* 64 behind: too old */
+    mqota_replay_accept(&w, 99);
+    assert_false(mqota_replay_check(&w, 99));
+    mqota_replay_accept(&w, 101); /* slides by one: 99 and 100 stay marked */
+    assert_false(mqota_replay_check(&w, 100));
+    assert_false(mqota_replay_check(&w, 99));
+    assert_true(mqota_replay_check(&w, 98));
+    mqota_replay_accept(&w, 1000); /* jump past the window: everything below is too old */
+    assert_int_equal(w.bitmap, 1);
+    assert_false(mqota_replay_check(&w, 936));
+    assert_true(mqota_replay_check(&w, 937));
 }
 
 int main(void)
@@ -653,6 +786,9 @@ int main(void)
         cmocka_unit_test(test_chunk_crc_and_length),
         cmocka_unit_test(test_ack_round_trip),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_sealed_frame),
+        cmocka_unit_test(test_command_reply_codecs),
+        cmocka_unit_test(test_replay_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,9 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "mqota_posix/otadata.h"
+#include "mqota_posix/aead.h"
 #include "mqota_posix/sigverify.h"
 
 struct vdev {
@@ -28,6 +30,8 @@ struct vdev {
     boot_result_t boot;
     EVP_MD_CTX *sha;
     const sigverify_key_t *trust; /* not owned; NULL = no release key */
+    uint8_t command_key[32];      /* sealed commands (docs/PROTOCOL.md §14) */
+    bool have_command_key;
     void *user;
 };
 
@@ -456,6 +460,23 @@ static int hook_slot_state(void *ctx, mqota_slot_state_t *state)
     return MQOTA_OK;
 }
 
+/* Like esp_ota_get_state_partition(): the otadata state of the entry that selects `slot`. */
+static int hook_slot_state_of(void *ctx, uint8_t slot, mqota_slot_state_t *state)
+{
+    vdev_t *dev = ctx;
+    otadata_t od;
+    if (state == NULL || slot > 1u) {
+        return MQOTA_ERR_ARG;
+    }
+    if (otadata_read(dev->fl, dev->otadata->offset, &od) != MQOTA_OK) {
+        return MQOTA_ERR_PLATFORM;
+    }
+    int sec = otadata_find_slot(&od, slot);
+    uint32_t raw = sec >= 0 ? od.entry[sec].state : OTADATA_STATE_UNDEFINED;
+    *state = raw <= OTADATA_STATE_ABORTED ? (mqota_slot_state_t)raw : MQOTA_SLOT_UNDEFINED;
+    return MQOTA_OK;
+}
+
 static int hook_slot_mark_valid(void *ctx)
 {
     vdev_t *dev = ctx;
@@ -562,6 +583,33 @@ static int hook_verify_signature(void *ctx, const uint8_t digest[32], const uint
     return sigverify_digest(dev->trust, digest, sig, sig_len);
 }
 
+static int hook_aead_seal(void *ctx, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                          const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+    vdev_t *dev = ctx;
+    return aead_gcm_seal(dev->command_key, nonce, aad, aad_len, in, len, out, tag);
+}
+
+static int hook_aead_open(void *ctx, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                          const uint8_t *in, size_t len, uint8_t *out, const uint8_t *tag)
+{
+    vdev_t *dev = ctx;
+    return aead_gcm_open(dev->command_key, nonce, aad, aad_len, in, len, out, tag);
+}
+
+void vdev_set_command_key(vdev_t *dev, const uint8_t *key)
+{
+    if (dev == NULL) {
+        return;
+    }
+    dev->have_command_key = key != NULL;
+    if (key != NULL) {
+        memcpy(dev->command_key, key, sizeof(dev->command_key));
+    } else {
+        OPENSSL_cleanse(dev->command_key, sizeof(dev->command_key));
+    }
+}
+
 void vdev_set_trust_key(vdev_t *dev, const sigverify_key_t *key)
 {
     if (dev != NULL) {
@@ -583,6 +631,7 @@ void vdev_platform_fill(vdev_t *dev, mqota_platform_t *plat)
     plat->slot_end = hook_slot_end;
     plat->slot_set_boot = hook_slot_set_boot;
     plat->slot_state = hook_slot_state;
+    plat->slot_state_of = hook_slot_state_of;
     plat->slot_mark_valid = hook_slot_mark_valid;
     plat->slot_mark_invalid = hook_slot_mark_invalid;
     plat->kv_get = hook_kv_get;
@@ -592,4 +641,6 @@ void vdev_platform_fill(vdev_t *dev, mqota_platform_t *plat)
     plat->sha256_update = hook_sha256_update;
     plat->sha256_finish = hook_sha256_finish;
     plat->verify_signature = dev->trust != NULL ? hook_verify_signature : NULL;
+    plat->aead_seal = dev->have_command_key ? hook_aead_seal : NULL;
+    plat->aead_open = dev->have_command_key ? hook_aead_open : NULL;
 }

@@ -85,7 +85,8 @@ mqota_status_t vdev_boot(vdev_t *dev, boot_result_t *out);
  * @brief Fill the hooks this module owns: ctx (= dev), running, slot_size, slot_begin,
  *        slot_write, slot_read, slot_end, slot_set_boot, slot_state, slot_mark_valid,
  *        slot_mark_invalid, kv_get, kv_set, kv_erase, sha256_begin/update/finish, and
- *        verify_signature when a trust key is set (vdev_set_trust_key(), NULL otherwise). The caller
+ *        slot_state_of, verify_signature when a trust key is set (vdev_set_trust_key(), NULL
+ *        otherwise), aead_seal / aead_open when a command key is set (vdev_set_command_key()). The caller
  *        fills publish, subscribe, now_ms, reboot and self_test; since ctx is the vdev, the
  *        caller's hooks find their own state with vdev_set_user() / vdev_user().
  *
@@ -104,6 +105,14 @@ void vdev_platform_fill(vdev_t *dev, mqota_platform_t *plat);
  *        copied or freed: it must outlive the device; one key may serve a whole fleet.
  */
 void vdev_set_trust_key(vdev_t *dev, const sigverify_key_t *key);
+
+/**
+ * @brief Give the device its 32-byte command key (docs/PROTOCOL.md §14; the `command_key` of
+ *        its credentials file): the aead_seal / aead_open hooks then seal and open commands
+ *        with AES-256-GCM (aead.h). The key is copied. NULL removes it (hooks NULL: the agent
+ *        takes no commands). Call before vdev_platform_fill().
+ */
+void vdev_set_command_key(vdev_t *dev, const uint8_t *key);
 
 /** @brief Attach the caller's pointer (for its own hooks). */
 void vdev_set_user(vdev_t *dev, void *user);
