@@ -207,6 +207,31 @@ mq --json device show $B | jq -e '.state == "confirmed" and .slot == 1' >/dev/nu
   fail "$B: $(mq --json device show $B)"
 log "confirm_by_command: $B confirmed on slot 1, $C rolled back (reason command)"
 
+# ---- timeout: the fleet frozen (SIGSTOP) gets the command but cannot answer within
+# --command-timeout (8 s); its late answer changes nothing; the command is never sent again ----
+sent_before=$(grep -c "command [0-9]* (diagnostics) sent to $A" "$T/mqotad.log")
+kill -STOP "$FLEET_PID"
+rc=0; mq device command $A diagnostics --timeout 30 >/dev/null 2>"$T/err" || rc=$?
+kill -CONT "$FLEET_PID"
+[ "$rc" -eq 1 ] && grep -q "no reply within mqotad's --command-timeout" "$T/err" ||
+  fail "a frozen device: rc $rc, $(cat "$T/err")"
+TO_ID=$(mq --json device commands $A | jq '.[0].id')
+wait_for 15 grep -q "answered command $TO_ID (diagnostics) with ok, but the command is timeout" "$T/mqotad.log" ||
+  fail "the late answer to command $TO_ID was not seen"
+mq --json device commands $A | jq -e '.[0].state == "timeout" and .[0].result == null' >/dev/null ||
+  fail "the late answer changed the timed-out command: $(mq --json device commands $A | jq -c '.[0]')"
+[ "$(grep -c "command [0-9]* (diagnostics) sent to $A" "$T/mqotad.log")" -eq $((sent_before + 1)) ] ||
+  fail "the timed-out command was sent more than once"
+log "frozen device: command $TO_ID timeout after 8 s, late answer ignored, sent once"
+
+# ---- expiry: a provisioned device that never comes online ----
+"$MQOTAD" --data "$T/server" device provision --out-dir "$T/creds" vdev-0099 2>>"$T/provision.log" ||
+  fail "provision vdev-0099"
+rc=0; mq device command vdev-0099 reboot --ttl 2 --timeout 30 >/dev/null 2>"$T/err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "expired unsent" "$T/err" || fail "expiry: rc $rc, $(cat "$T/err")"
+! grep -q "sent to vdev-0099" "$T/mqotad.log" || fail "a command was sent to the offline vdev-0099"
+log "command for a device never online: expired after its ttl of 2 s, never sent"
+
 # ---- the keys stay secret ----
 mq --json device show $A >"$T/show.json"
 mq --json device commands $A >"$T/cmds.json"
