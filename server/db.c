@@ -213,12 +213,19 @@ static const char *const stmt_sql[S_COUNT] = {
 struct db {
     sqlite3 *h;
     sqlite3_stmt *st[S_COUNT];
+    bool full; /* the last failure was a full disk (db__disk_full) */
 };
 
-/* Report a failed SQLite call once, with the statement's purpose. */
+/* Report a failed SQLite call once, with the statement's purpose; remember whether the disk
+ * was full (SQLITE_FULL, or an I/O error whose errno is ENOSPC/EDQUOT). SQLite updates the
+ * system errno only for I/O and open errors, so it is read only for those. */
 static int fail(db_t *db, const char *what)
 {
-    mqh_log(MQH_ERROR, "database: %s: %s", what, sqlite3_errmsg(db->h));
+    int code = sqlite3_errcode(db->h);
+    int sys = code == SQLITE_IOERR || code == SQLITE_CANTOPEN ? sqlite3_system_errno(db->h) : 0;
+    db->full = code == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT;
+    mqh_log(MQH_ERROR, "database: %s: %s%s%s", what, sqlite3_errmsg(db->h),
+            sys ? ": " : "", sys ? strerror(sys) : "");
     return -1;
 }
 
@@ -329,6 +336,7 @@ static int exec_stmt(db_t *db, int which, const char *what)
 
 int db__begin(db_t *db) { return exec_stmt(db, S_BEGIN, "begin transaction"); }
 int db__commit(db_t *db) { return exec_stmt(db, S_COMMIT, "commit"); }
+bool db__disk_full(const db_t *db) { return db->full; }
 void db__rollback(db_t *db)
 {
     if (!sqlite3_get_autocommit(db->h)) exec_stmt(db, S_ROLLBACK, "rollback");

@@ -136,6 +136,11 @@ void db__close(db_t *db);
 int db__begin(db_t *db);
 int db__commit(db_t *db);
 void db__rollback(db_t *db);
+/**
+ * Whether the last failed call failed because the disk is full (SQLITE_FULL, or ENOSPC/EDQUOT
+ * from the OS). Ask right after the failure, before db__rollback(): a later failure replaces it.
+ */
+bool db__disk_full(const db_t *db);
 
 int db__device_get(db_t *db, const char *id, db_device_t *out);
 int db__device_put(db_t *db, const db_device_t *d);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_parse.h"
 #include "deploy.h"
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_status.h"
@@ -306,6 +307,9 @@ static void post_release(mqotad_t *d, const api_request_t *req, api_response_t *
         set_json(res, 409, j);
         break;
     }
+    case RELEASE_NO_SPACE:
+        api__error(res, 507, err); /* Insufficient Storage: the server's disk, not the input */
+        break;
     default:
         api__error(res, 500, err);
         break;
@@ -363,70 +367,21 @@ static void get_deployment(mqotad_t *d, const char *ids, api_response_t *res)
 
 /*
  * POST /api/v1/deployments {"release": N, "devices": [...]} or {"release": N, "all": true}.
- * The body is checked here; release, devices and chips are checked by deploy__create().
+ * The body is parsed by api_parse__deployment(); release, devices and chips are checked by
+ * deploy__create().
  */
 static void post_deployment(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
     char err[512];
-    const char **ids = NULL;
-    cJSON *body = req->body_len ? cJSON_ParseWithLength((const char *)req->body, req->body_len)
-                                : NULL;
-    if (!body || !cJSON_IsObject(body)) {
-        api__error(res, 400, "the body must be a JSON object like {\"release\": 2, "
-                   "\"devices\": [\"vdev-0001\"]} or {\"release\": 2, \"all\": true}");
-        goto out;
-    }
-    cJSON *rel = cJSON_GetObjectItemCaseSensitive(body, "release");
-    cJSON *devs = cJSON_GetObjectItemCaseSensitive(body, "devices");
-    cJSON *all = cJSON_GetObjectItemCaseSensitive(body, "all");
-    if (!cJSON_IsNumber(rel) || rel->valuedouble < 1 ||
-        rel->valuedouble != (double)(int64_t)rel->valuedouble) {
-        api__error(res, 400, "\"release\" must be a release id (a positive integer)");
-        goto out;
-    }
-    bool want_all = all && cJSON_IsTrue(all);
-    if (all && !cJSON_IsBool(all)) {
-        api__error(res, 400, "\"all\" must be true or false");
-        goto out;
-    }
-    if (devs && want_all) {
-        api__error(res, 400, "give either \"devices\" or \"all\": true, not both");
-        goto out;
-    }
-    if (!devs && !want_all) {
-        api__error(res, 400, "name the devices with \"devices\": [...] or use \"all\": true");
-        goto out;
-    }
-    size_t n = 0;
-    if (devs) {
-        if (!cJSON_IsArray(devs)) {
-            api__error(res, 400, "\"devices\" must be an array of device ids");
-            goto out;
-        }
-        n = (size_t)cJSON_GetArraySize(devs);
-        if (n == 0) {
-            api__error(res, 400, "\"devices\" is empty; name at least one device");
-            goto out;
-        }
-        ids = calloc(n, sizeof(*ids));
-        if (!ids) {
-            api__error(res, 500, "out of memory");
-            goto out;
-        }
-        size_t i = 0;
-        cJSON *it;
-        cJSON_ArrayForEach(it, devs)
-        {
-            if (!cJSON_IsString(it) || !it->valuestring[0]) {
-                api__error(res, 400, "\"devices\" must hold device ids (non-empty strings)");
-                goto out;
-            }
-            ids[i++] = it->valuestring;
-        }
+    api_deployment_body_t body;
+    int st = api_parse__deployment(req->body, req->body_len, &body, err, sizeof(err));
+    if (st != 0) {
+        api__error(res, st, err);
+        return;
     }
     db_deployment_t dep;
-    deploy_result_t rc = deploy__create(d, (int64_t)rel->valuedouble, ids, n, want_all, &dep,
-                                        err, sizeof(err));
+    deploy_result_t rc = deploy__create(d, body.release_id, body.devices, body.n_devices,
+                                        body.all, &dep, err, sizeof(err));
     static const int status[] = {201, 400, 404, 409, 500};
     if (rc != DEPLOY_OK) {
         api__error(res, status[rc], err);
@@ -438,8 +393,7 @@ static void post_deployment(mqotad_t *d, const api_request_t *req, api_response_
     else
         set_json(res, 201, j);
 out:
-    free(ids);
-    cJSON_Delete(body);
+    api_parse__deployment_free(&body);
 }
 
 static void get_dashboard(api_response_t *res)

@@ -191,8 +191,9 @@ static void post_command(mqotad_t *d, const char *device_id, const api_request_t
     }
     int64_t ttl_s = COMMAND_TTL_DEFAULT_S;
     if (ttl) {
-        if (!cJSON_IsNumber(ttl) || ttl->valuedouble != (double)(int64_t)ttl->valuedouble ||
-            ttl->valuedouble < 1 || ttl->valuedouble > COMMAND_TTL_MAX_S) {
+        /* the range first: casting a double outside int64_t's range is undefined */
+        if (!cJSON_IsNumber(ttl) || !(ttl->valuedouble >= 1 && ttl->valuedouble <= COMMAND_TTL_MAX_S) ||
+            ttl->valuedouble != (double)(int64_t)ttl->valuedouble) {
             snprintf(err, sizeof(err), "\"ttl_s\" must be a whole number of seconds from 1 to "
                      "%d", COMMAND_TTL_MAX_S);
             api__error(res, 400, err);

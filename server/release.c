@@ -77,18 +77,46 @@ static void describe_fault(const mqota_image_check_t *chk, const uint8_t *img, s
     }
 }
 
-/* Write data to path atomically: temp file in the same directory, fsync, rename, fsync dir. */
-static int store_file(const char *dir, const char *path, const uint8_t *data, size_t len)
+/* Whether an errno means the filesystem has no room left (full, or the user's quota). */
+static bool no_space(int e) { return e == ENOSPC || e == EDQUOT; }
+
+/* fsync a directory so a rename or unlink in it survives a power cut; 0 or -1 (errno set). */
+static int sync_dir(const char *dir)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -1;
+    int rc = fsync(dfd);
+    int e = errno;
+    close(dfd);
+    errno = e;
+    return rc;
+}
+
+/*
+ * Write data to path atomically: temp file in the same directory, write, fsync, close, rename,
+ * fsync dir. 0 on success. On any failure -1 with *err_no the errno of the step that failed
+ * (ENOSPC/EDQUOT when the disk is full), and neither the temp file nor path is left behind.
+ */
+static int store_file(const char *dir, const char *path, const uint8_t *data, size_t len,
+                      int *err_no)
 {
     char tmp[PATH_MAX + 32];
+    bool renamed = false;
     snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return -1;
+    if (fd < 0) {
+        *err_no = errno;
+        return -1;
+    }
     size_t off = 0;
     while (off < len) {
         ssize_t w = write(fd, data + off, len - off);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) goto err;
+        if (w < 0) goto err;
+        if (w == 0) { /* no progress and no errno: treat as a full disk, as write(2) implies */
+            errno = ENOSPC;
+            goto err;
+        }
         off += (size_t)w;
     }
     if (fsync(fd) != 0) goto err;
@@ -98,15 +126,15 @@ static int store_file(const char *dir, const char *path, const uint8_t *data, si
     }
     fd = -1;
     if (rename(tmp, path) != 0) goto err;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    renamed = true;
+    if (sync_dir(dir) != 0) goto err;
     return 0;
 err:
+    *err_no = errno;
     if (fd >= 0) close(fd);
-    unlink(tmp);
+    if (unlink(renamed ? path : tmp) != 0 && errno != ENOENT)
+        mqh_log(MQH_ERROR, "cannot remove %s after a failed store: %s", renamed ? path : tmp,
+                strerror(errno));
     return -1;
 }
 
@@ -206,11 +234,12 @@ static int judge_signature(mqotad_t *d, const char *sig_b64, const uint8_t diges
     return 0;
 }
 
-release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
-                                 const char *version, const char *notes, const char *sig_b64,
-                                 db_release_t *out, int64_t *dup_id, char *err, size_t err_cap)
+release_result_t release__check(mqotad_t *d, const uint8_t *image, size_t len,
+                                const char *version, const char *notes, const char *sig_b64,
+                                db_release_t *out, char *err, size_t err_cap)
 {
     mqota_image_info_t info;
+    memset(out, 0, sizeof(*out));
     if (len > MQOTAD_MAX_IMAGE) {
         snprintf(err, err_cap, "image rejected: %zu bytes is larger than the largest OTA slot "
                  "(%u bytes)", len, MQOTAD_MAX_IMAGE);
@@ -256,21 +285,7 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
         return RELEASE_INVALID;
     }
 
-    memset(out, 0, sizeof(*out));
     mqh_hex(digest, 32, out->sha256);
-    db_release_t existing;
-    int rc = db__release_by_sha(d->db, out->sha256, &existing);
-    if (rc == 0) {
-        *dup_id = existing.id;
-        snprintf(err, err_cap, "this image is already release %lld (version %s, SHA-256 %.12s...)",
-                 (long long)existing.id, existing.version, existing.sha256);
-        return RELEASE_DUPLICATE;
-    }
-    if (rc < 0) {
-        snprintf(err, err_cap, "database error while looking for duplicate releases");
-        return RELEASE_ERROR;
-    }
-
     snprintf(out->version, sizeof(out->version), "%s", version);
     snprintf(out->descriptor_version, sizeof(out->descriptor_version), "%s", info.version);
     snprintf(out->project, sizeof(out->project), "%s", info.project_name);
@@ -284,30 +299,76 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
         snprintf(out->key_id, sizeof(out->key_id), "%s", sig.key_id);
     }
     out->size = (uint32_t)len;
+    return RELEASE_OK;
+}
+
+release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
+                                 const char *version, const char *notes, const char *sig_b64,
+                                 db_release_t *out, int64_t *dup_id, char *err, size_t err_cap)
+{
+    release_result_t res = release__check(d, image, len, version, notes, sig_b64, out, err,
+                                          err_cap);
+    if (res != RELEASE_OK) return res;
+
+    db_release_t existing;
+    int rc = db__release_by_sha(d->db, out->sha256, &existing);
+    if (rc == 0) {
+        *dup_id = existing.id;
+        snprintf(err, err_cap, "this image is already release %lld (version %s, SHA-256 %.12s...)",
+                 (long long)existing.id, existing.version, existing.sha256);
+        return RELEASE_DUPLICATE;
+    }
+    if (rc < 0) {
+        snprintf(err, err_cap, "database error while looking for duplicate releases");
+        return RELEASE_ERROR;
+    }
     out->created_at = mqh_unix_now();
 
     char dir[PATH_MAX];
+    int e = 0;
     snprintf(dir, sizeof(dir), "%s/releases", d->data_dir);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, err_cap, "cannot create %s: %s", dir, strerror(errno));
-        return RELEASE_ERROR;
+        e = errno;
+        snprintf(err, err_cap, "cannot create %s: %s; nothing was stored", dir, strerror(e));
+        goto store_err;
     }
     snprintf(out->path, sizeof(out->path), "%s/%s.bin", dir, out->sha256);
-    if (store_file(dir, out->path, image, len) != 0) {
-        snprintf(err, err_cap, "cannot store the image in %s: %s", dir, strerror(errno));
-        return RELEASE_ERROR;
+    if (store_file(dir, out->path, image, len, &e) != 0) {
+        if (no_space(e))
+            snprintf(err, err_cap, "the disk holding %s is full (%s) while writing the image "
+                     "(%zu bytes); nothing was stored: free space there and upload again", dir,
+                     strerror(e), len);
+        else
+            snprintf(err, err_cap, "cannot store the image in %s: %s; nothing was stored", dir,
+                     strerror(e));
+        goto store_err;
     }
-    if (db__begin(d->db) != 0) goto db_err;
-    if (db__release_insert(d->db, out) != 0 || db__commit(d->db) != 0) {
+    /* The row goes in only after the file is durable; if the row fails the file goes. */
+    if (db__begin(d->db) != 0 || db__release_insert(d->db, out) != 0 ||
+        db__commit(d->db) != 0) {
+        bool full = db__disk_full(d->db); /* before the rollback resets SQLite's error */
         db__rollback(d->db);
-        goto db_err;
+        if (unlink(out->path) != 0 && errno != ENOENT)
+            mqh_log(MQH_ERROR, "cannot remove %s after the failed insert: %s", out->path,
+                    strerror(errno));
+        else
+            (void)sync_dir(dir); /* best effort: the removal is what matters, and it is done */
+        if (full) {
+            e = ENOSPC;
+            snprintf(err, err_cap, "the disk holding the database in %s is full: the release "
+                     "row could not be written and the image file was removed; nothing was "
+                     "stored: free space there and upload again", d->data_dir);
+        } else {
+            snprintf(err, err_cap, "database error while storing the release; nothing was "
+                     "stored");
+        }
+        goto store_err;
     }
     mqh_log(MQH_INFO, "release %lld: %s %s for %s, %u bytes, sha256 %s, %s%s",
             (long long)out->id, out->project, out->version, mqota_chip_name(out->chip_id),
             out->size, out->sha256, out->has_sig ? "signed by key " : "unsigned", out->key_id);
     return RELEASE_OK;
-db_err:
-    unlink(out->path);
-    snprintf(err, err_cap, "database error while storing the release; nothing was stored");
-    return RELEASE_ERROR;
+store_err:
+    mqh_log(MQH_ERROR, "upload of %s %s refused: %s", out->project, out->version, err);
+    return no_space(e) ? RELEASE_NO_SPACE : RELEASE_ERROR;
 }

@@ -19,18 +19,36 @@ typedef enum {
     RELEASE_OK = 0,
     RELEASE_INVALID = 1,   /**< not a valid image, or a bad version/notes (HTTP 400) */
     RELEASE_DUPLICATE = 2, /**< same SHA-256 as release *dup_id (HTTP 409) */
-    RELEASE_ERROR = 3      /**< storage or database failure (HTTP 500) */
+    RELEASE_ERROR = 3,     /**< storage or database failure (HTTP 500) */
+    RELEASE_NO_SPACE = 4   /**< the data directory's disk is full: ENOSPC/EDQUOT writing the
+                                image, or SQLITE_FULL storing its row (HTTP 507) */
 } release_result_t;
 
 /**
- * Validate image (len bytes) and store it as a new release: the file goes to
+ * The parse step of an upload, with no database and no disk: check that image (len bytes) is a
+ * valid ESP32 application image (structure, checksum, appended SHA-256, chip), verify sig_b64
+ * (base64 of a .mqsig, the X-Mqota-Signature header; NULL or "" for unsigned) under
+ * d->trusted_keys and d->require_signed, and check version and notes (the query arguments;
+ * NULL or "" when absent). On RELEASE_OK out holds every field of the release except id, path
+ * and created_at. d is read only (keys and flags).
+ * @return RELEASE_OK; RELEASE_INVALID with err one sentence naming what is wrong with which
+ *         input (HTTP 400); RELEASE_ERROR when OpenSSL cannot hash (HTTP 500).
+ */
+release_result_t release__check(mqotad_t *d, const uint8_t *image, size_t len,
+                                const char *version, const char *notes, const char *sig_b64,
+                                db_release_t *out, char *err, size_t err_cap);
+
+/**
+ * Validate image (len bytes) with release__check() and store it as a new release: the file goes to
  * DIR/releases/<sha256>.bin (temp file, fsync, rename), the row is inserted in a transaction,
  * and on any failure the file is removed. version may be NULL (use the descriptor's), notes
  * may be NULL. sig_b64 is base64 of a .mqsig file, or NULL for an unsigned upload: a signature
  * must verify under a --trusted-key and describe this image (signature.c), and the release
  * then takes its version and secure_version from the signed manifest (a different version
  * argument is refused). Under --require-signed an unsigned upload is refused. On failure err
- * receives one sentence saying why and nothing is stored.
+ * receives one sentence saying why and nothing is stored: no row, no image or temp file.
+ * @return RELEASE_OK; RELEASE_INVALID, RELEASE_DUPLICATE (*dup_id set), RELEASE_ERROR, or
+ *         RELEASE_NO_SPACE when the disk of the data directory is full (image or row).
  */
 release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
                                  const char *version, const char *notes, const char *sig_b64,

@@ -8,7 +8,10 @@ name=$(basename "$target")
 work=$(mktemp -d /tmp/mqota-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 art="$(dirname "$target")/fuzz-artifacts/$name"
-mkdir -p "$art" "$work/corpus"
+mkdir -p "$art" "$work/corpus" "$work/tmp"
+# targets that need files (fuzz_api's SQLite databases) make them under TMPDIR: here, so they
+# go with the work directory even when the target crashes
+export TMPDIR="$work/tmp"
 cp "$seeds"/* "$work/corpus/"
 rc=0
 "$target" -max_total_time="$secs" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # mqotad killed with SIGKILL in the middle of a fleet transfer, then started again on the same
 # data directory: the embedded broker comes back on the same port (it died with mqotad), the
-# devices reconnect, the transfers are rebuilt from their ACKs and every device succeeds.
+# devices reconnect, the transfers are rebuilt from their ACKs and every device succeeds,
+# exactly once (boot counts, fleet reboots, one target each), and SQLite's integrity_check
+# passes on the database mqotad was killed over.
 #
 # usage: test_server_restart.sh MQOTAD MQOTA_FLEET FIXTURES_DIR
 set -euo pipefail
@@ -75,5 +77,17 @@ echo "$d" | jq -e --argjson n "$COUNT" '.succeeded == $n and .failed == 0' >/dev
   fail "not every device succeeded: $d"
 curl -s "$URL/api/v1/devices" | jq -e 'all(.[]; .version == "v1.6.3" and .running_release == 1)' >/dev/null ||
   fail "devices do not all run v1.6.3"
-log "all $COUNT devices updated across a SIGKILL of mqotad"
+# No device updated twice: each rebooted exactly once (one boot slot switch), so every
+# device's boot count is 2 (factory boot + the new image) and the fleet counts COUNT reboots.
+curl -s "$URL/api/v1/devices" | jq -e 'all(.[]; .boot_count == 2 and .slot == 1)' >/dev/null ||
+  fail "a device booted other than twice (updated twice, or not at all): $(curl -s "$URL/api/v1/devices" | jq -c '[.[] | {id, boot_count, slot}]')"
+wait_for 10 sh -c "jq -e --argjson n $COUNT '.reboots == \$n' '$T/fleet/fleet-status.json'" ||
+  fail "fleet reboots are not $COUNT: $(cat "$T/fleet/fleet-status.json")"
+# None forgotten, none doubled: one target per device in the deployment.
+echo "$d" | jq -e --argjson n "$COUNT" '(.targets | length) == $n and ([.targets[].device] | unique | length) == $n' >/dev/null ||
+  fail "the deployment's targets are not exactly the $COUNT devices: $d"
+# No corrupted database: SQLite's own check, on the file mqotad was killed over.
+ic=$(sqlite3 "file:$T/data/mqota.db?mode=ro" 'PRAGMA integrity_check;' 2>&1) || fail "sqlite3 could not open the database: $ic"
+[ "$ic" = "ok" ] || fail "database integrity_check after the SIGKILL: $ic"
+log "all $COUNT devices updated once across a SIGKILL of mqotad; database integrity ok"
 echo PASSED

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file api_parse.h
+ * @brief Pure parsers of HTTP API request bodies: bytes in, a struct or one sentence out. No
+ *        server, database or network is needed, so they are unit-tested and fuzzed
+ *        (tests/fuzz/fuzz_api_bodies.c). The release upload's parse step is release__check().
+ */
+#ifndef MQOTAD_API_PARSE_H
+#define MQOTAD_API_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Largest release id a deployment body may name: 2^53, the largest integer a JSON number
+ *  (an IEEE double) holds exactly. */
+#define API_RELEASE_ID_MAX 9007199254740992.0
+
+/** A parsed POST /api/v1/deployments body (docs/API.md "Deployments"). */
+typedef struct {
+    int64_t release_id;      /**< "release": a positive integer */
+    bool all;                /**< "all": true */
+    const char **devices;    /**< "devices": n_devices non-empty strings (NULL with all) */
+    size_t n_devices;
+    void *json;              /**< owns the strings devices point into (cJSON) */
+} api_deployment_body_t;
+
+/**
+ * Parse a deployment request body: a JSON object {"release": N, "devices": ["id", ...]} or
+ * {"release": N, "all": true}. Only the shape is judged here; whether the release and devices
+ * exist is deploy__create()'s job.
+ *
+ * @param[in]  body     Request body (need not be NUL-terminated); may be NULL when len is 0.
+ * @param[in]  len      Its length in bytes.
+ * @param[out] out      The request on success; free it with api_parse__deployment_free().
+ *                      Zeroed (nothing to free) on failure.
+ * @param[out] err      One sentence saying what is wrong, on failure.
+ * @param[in]  err_cap  Bytes at err.
+ * @return 0 parsed; 400 the body is not such an object (not JSON, "release" not a positive
+ *         integer up to 2^53, "all" not a boolean, both or neither of "devices" and "all",
+ *         "devices" not a non-empty array of non-empty strings); 500 out of memory.
+ */
+int api_parse__deployment(const uint8_t *body, size_t len, api_deployment_body_t *out,
+                          char *err, size_t err_cap);
+
+/** Free what api_parse__deployment() allocated (safe on a zeroed struct). */
+void api_parse__deployment_free(api_deployment_body_t *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MQOTAD_API_PARSE_H */

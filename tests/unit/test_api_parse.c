@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_api_parse.c - the body parser of POST /api/v1/deployments (server/api_parse.c): the
+ * bodies the CLI and docs/API.md send, every refusal with its sentence, and the release ids
+ * the fuzz targets found converted to int64_t out of range (1e104, 3.3e100: undefined
+ * behaviour before the range check), replayed here as plain cases.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api_parse.h"
+
+static int parse(const char *body, api_deployment_body_t *b, char *err, size_t cap)
+{
+    err[0] = '\0';
+    return api_parse__deployment((const uint8_t *)body, strlen(body), b, err, cap);
+}
+
+static void test_cli_bodies(void **state)
+{
+    api_deployment_body_t b;
+    char err[512];
+    (void)state;
+    assert_int_equal(parse("{\"release\":2,\"devices\":[\"vdev-0001\",\"vdev-0002\"]}", &b, err,
+                           sizeof err), 0);
+    assert_int_equal(b.release_id, 2);
+    assert_false(b.all);
+    assert_int_equal(b.n_devices, 2);
+    assert_string_equal(b.devices[0], "vdev-0001");
+    assert_string_equal(b.devices[1], "vdev-0002");
+    api_parse__deployment_free(&b);
+    assert_null(b.json);
+
+    assert_int_equal(parse("{\"release\": 7, \"all\": true}", &b, err, sizeof err), 0);
+    assert_int_equal(b.release_id, 7);
+    assert_true(b.all);
+    assert_int_equal(b.n_devices, 0);
+    assert_null(b.devices);
+    api_parse__deployment_free(&b);
+
+    /* "all": false with devices is a device list; the largest exact JSON integer is an id */
+    assert_int_equal(parse("{\"release\": 9007199254740992, \"all\": false, \"devices\": [\"a\"]}",
+                           &b, err, sizeof err), 0);
+    assert_int_equal(b.release_id, 9007199254740992LL);
+    assert_false(b.all);
+    api_parse__deployment_free(&b);
+}
+
+static void refused(const char *body, int status, const char *why)
+{
+    api_deployment_body_t b;
+    char err[512];
+    assert_int_equal(parse(body, &b, err, sizeof err), status);
+    assert_string_equal(err, why);
+    assert_null(b.json);
+    assert_null(b.devices);
+    api_parse__deployment_free(&b); /* a zeroed struct is safe to free */
+}
+
+static void test_refusals(void **state)
+{
+    static const char not_object[] = "the body must be a JSON object like {\"release\": 2, "
+                                     "\"devices\": [\"vdev-0001\"]} or {\"release\": 2, "
+                                     "\"all\": true}";
+    static const char bad_release[] = "\"release\" must be a release id (a positive integer)";
+    (void)state;
+    refused("", 400, not_object);
+    refused("not json", 400, not_object);
+    refused("[1, 2]", 400, not_object);
+    refused("{\"release\": 1", 400, not_object);
+    refused("{\"devices\": [\"a\"]}", 400, bad_release);
+    refused("{\"release\": \"1\", \"all\": true}", 400, bad_release);
+    refused("{\"release\": 0, \"all\": true}", 400, bad_release);
+    refused("{\"release\": -3, \"all\": true}", 400, bad_release);
+    refused("{\"release\": 1.5, \"all\": true}", 400, bad_release);
+    /* out of int64_t's range: found by fuzz_deploy_body / fuzz_api as UBSan reports */
+    refused("{\"release\":333333333333333333333333333333333333333333333333333333333333333333"
+            "3333333333333333333333333333333333333332,\"all\":true}", 400, bad_release);
+    refused("{\"release\": 1e104, \"devices\": [\"a\"]}", 400, bad_release);
+    refused("{\"release\": 9007199254740994, \"all\": true}", 400, bad_release);
+    refused("{\"release\": 1e999, \"all\": true}", 400, bad_release);
+    refused("{\"release\": 1, \"all\": 1}", 400, "\"all\" must be true or false");
+    refused("{\"release\": 1, \"devices\": [\"a\"], \"all\": true}", 400,
+            "give either \"devices\" or \"all\": true, not both");
+    refused("{\"release\": 1}", 400,
+            "name the devices with \"devices\": [...] or use \"all\": true");
+    refused("{\"release\": 1, \"all\": false}", 400,
+            "name the devices with \"devices\": [...] or use \"all\": true");
+    refused("{\"release\": 1, \"devices\": \"vdev-0001\"}", 400,
+            "\"devices\" must be an array of device ids");
+    refused("{\"release\": 1, \"devices\": []}", 400,
+            "\"devices\" is empty; name at least one device");
+    refused("{\"release\": 1, \"devices\": [\"a\", 2]}", 400,
+            "\"devices\" must hold device ids (non-empty strings)");
+    refused("{\"release\": 1, \"devices\": [\"\"]}", 400,
+            "\"devices\" must hold device ids (non-empty strings)");
+}
+
+/* The body need not be NUL-terminated: only len bytes are read. */
+static void test_length_bounded(void **state)
+{
+    api_deployment_body_t b;
+    char err[512];
+    static const char text[] = "{\"release\":3,\"all\":true}GARBAGE";
+    (void)state;
+    assert_int_equal(api_parse__deployment((const uint8_t *)text, strlen(text) - 7, &b, err,
+                                           sizeof err), 0);
+    assert_int_equal(b.release_id, 3);
+    api_parse__deployment_free(&b);
+    assert_int_equal(api_parse__deployment(NULL, 0, &b, err, sizeof err), 400);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cli_bodies),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_length_bounded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
