@@ -21,6 +21,9 @@ A=vdev-0001 B=vdev-0002 C=vdev-0003
 start_mqotad --command-timeout 8
 PORT=${BROKER_URL##*:}
 DB="$T/server/mqota.db"
+# provisioned here (not inside start_fleet's command substitution) so a failure says why
+"$MQOTAD" --data "$T/server" device provision --out-dir "$T/creds" $A $B $C 2>"$T/prov.err" ||
+  fail "device provision $A $B $C: $(cat "$T/prov.err")"
 start_fleet --count 3 --image "$FIX/idf_hello_world_esp32_2023.bin" --confirm-by-command \
   --confirm-timeout 300000
 wait_online 3 60
@@ -31,16 +34,17 @@ done
 log "3 devices online, each with a command key and MQOTA_CAP_COMMANDS"
 
 # ---- keys: in the credentials file and the 0600 database, the same 32 bytes ----
-KEY_A=$(sed -n 's/^command_key=//p' "$T/creds/$A.cred")
-KEY_C=$(sed -n 's/^command_key=//p' "$T/creds/$C.cred")
+KEY_A=$(sed -n 's/^command_key=//p' "$T/creds/$A.cred") || fail "cannot read $T/creds/$A.cred"
+KEY_C=$(sed -n 's/^command_key=//p' "$T/creds/$C.cred") || fail "cannot read $T/creds/$C.cred"
 [[ $KEY_A =~ ^[0-9a-f]{64}$ ]] && [ "$KEY_A" != "$KEY_C" ] ||
   fail "credentials should carry distinct 64-hex command keys: '$KEY_A' '$KEY_C'"
 [ "$(sqlite3 "$DB" "select lower(hex(key)) from device_keys where device_id='$A'")" = "$KEY_A" ] ||
   fail "the database does not hold $A's key from its credentials file"
 [ "$(stat -c %a "$DB")" = 600 ] || fail "$DB holds the command keys but is mode $(stat -c %a "$DB")"
+log "command keys: 64 hex digits in the credentials files, the same bytes in the 0600 database"
 
 # as mqotad's broker user (we play an insider who can publish: the device must still refuse)
-SPW=$(cat "$T/server/auth/mqotad.pass")
+SPW=$(cat "$T/server/auth/mqotad.pass") || fail "cannot read mqotad's broker password"
 # capture TOPIC FILE: start recording the next message on TOPIC as hex into FILE; returns once
 # the subscription is acknowledged (-d, line-buffered). Sets CAP_PID.
 capture() {
@@ -52,7 +56,7 @@ capture() {
 # captured FILE: the hex payload recorded by capture (after waiting for it).
 captured() {
   wait "$CAP_PID" || true
-  grep -E '^[0-9a-f]+$' "$1" | tail -n 1
+  grep -E '^[0-9a-f]+$' "$1" | tail -n 1 || true
 }
 # inject TOPIC HEX [USER PASS]: publish the bytes HEX (QoS 1) as mqotad (or USER).
 inject() {
@@ -72,7 +76,7 @@ last_refusal() { mq --json device show "$1" | jq -c '.recent_refusals[0]'; }
 
 # ---- diagnostics: keys and values agree with what the device reports in its STATE ----
 mq --json device command $A diagnostics >"$T/diag.json" || fail "diagnostics on $A: $(cat "$T/diag.json")"
-dev=$(mq --json device show $A)
+dev=$(mq --json device show $A) || fail "device show $A: $dev"
 jq -e --argjson d "$dev" '.state == "done" and .result == "ok" and
     .diagnostics.slot == ($d.slot | tostring) and .diagnostics.state == $d.state and
     .diagnostics.boot_count == ($d.boot_count | tostring) and
@@ -90,8 +94,8 @@ out=$(mq device command $A relay --arg on) || fail "relay on failed: $out"
 [ "$out" = "relay=on" ] || fail "relay on answered '$out'"
 RELAY_ON=$(captured "$T/relay-on.cap")
 [ "${#RELAY_ON}" -eq $(((32 + 7 + 5 + 2) * 2)) ] || fail "captured relay frame: '$RELAY_ON'"
-ON_ID=$(mq --json device commands $A | jq '[.[] | select(.name == "relay")][0].id')
-ON_CTR=$(mq --json device commands $A | jq '[.[] | select(.name == "relay")][0].counter')
+ON_ID=$(mq --json device commands $A | jq '[.[] | select(.name == "relay")][0].id') || fail "device commands $A"
+ON_CTR=$(mq --json device commands $A | jq '[.[] | select(.name == "relay")][0].counter') || fail "device commands $A"
 [ "$(diag $A relay)" = on ] || fail "diagnostics do not show relay=on after relay on"
 out=$(mq device command $A relay --arg off) || fail "relay off failed: $out"
 [ "$out" = "relay=off" ] || fail "relay off answered '$out'"
@@ -129,13 +133,13 @@ attack() {
   inject "$CMD_A" "$2"
   n=$((n + 1))
   wait_for 15 refusals_at_least $A $n || fail "$1: no refusal recorded by mqotad ($(refusals $A))"
-  local r; r=$(last_refusal $A)
+  local r; r=$(last_refusal $A) || fail "device show $A"
   [ "$(jq -r .result <<<"$r")" = "$3" ] || fail "$1: recorded $r, expected $3"
   wait_for 10 fleet_logged "$3" || fail "$1: the device did not log refusal $n ($3)"
   log "$1: refused ($r)"
 }
 attack "replayed relay on" "$RELAY_ON" refused-replay
-r=$(last_refusal $A)
+r=$(last_refusal $A) || fail "device show $A"
 [ "$(jq .refused_counter <<<"$r")" = "$ON_CTR" ] && [ "$(jq .command <<<"$r")" = "$ON_ID" ] ||
   fail "the replay's report should name command $ON_ID's counter $ON_CTR: $r"
 attack "altered ciphertext" "$(flip "$RELAY_ON" 20)" refused-forged
@@ -151,7 +155,7 @@ attack "frame sealed with $C's key" "$FOREIGN" refused-forged
 [ "$(mq --json device commands $A | jq -r --argjson i "$ON_ID" '.[] | select(.id == $i) | .state')" = done ] ||
   fail "the replay changed the state of the answered command $ON_ID"
 grep -q "device $A refused a command: refused-forged" "$T/mqotad.log" || fail "mqotad logged no refusal warning"
-acc=$(diag $A commands_accepted) ref=$(diag $A commands_refused)
+acc=$(diag $A commands_accepted) && ref=$(diag $A commands_refused) || fail "diagnostics on $A"
 [ "$ref" -eq 4 ] || fail "$A counts $ref refused commands, expected 4 (accepted $acc)"
 log "4 attacks refused and reported; relay still off; $A accepted $acc, refused $ref"
 
@@ -159,6 +163,7 @@ log "4 attacks refused and reported; relay still off; $A accepted $acc, refused 
 capture "mqota/v1/dev/$A/reply" "$T/reply.cap"
 mq device command $A diagnostics >/dev/null || fail "diagnostics on $A"
 REPLY=$(captured "$T/reply.cap")
+[ -n "$REPLY" ] || fail "no reply frame captured"
 dropped() { mq --json status | jq .command_replies_dropped; }
 [ "$(dropped)" -eq 0 ] || fail "replies dropped before any replay: $(dropped)"
 inject "mqota/v1/dev/$A/reply" "$REPLY" "$A" "$(sed -n 's/^password=//p' "$T/creds/$A.cred")"
@@ -168,13 +173,14 @@ grep -q "device $A sent a replayed reply" "$T/mqotad.log" || fail "no warning fo
 log "a replayed reply of $A dropped by mqotad"
 
 # ---- reboot by command; its frame replayed after the restart is refused ----
-boot0=$(mq --json device show $A | jq .boot_count)
+boot0=$(mq --json device show $A | jq .boot_count) || fail "device show $A"
 capture "$CMD_A" "$T/reboot.cap"
 mq device command $A reboot >/dev/null || fail "reboot on $A"
 REBOOT=$(captured "$T/reboot.cap")
+[ -n "$REBOOT" ] || fail "no reboot frame captured"
 booted() { [ "$(mq --json device show $A | jq .boot_count)" -gt "$boot0" ]; }
 wait_for 30 booted || fail "$A did not restart (boot_count stays $boot0)"
-boot1=$(mq --json device show $A | jq .boot_count)
+boot1=$(mq --json device show $A | jq .boot_count) || fail "device show $A"
 wait_for 30 takes_commands $A || fail "$A does not take commands after the restart"
 [ "$(diag $A boot_count)" = "$boot1" ] || fail "diagnostics after the restart: boot_count $(diag $A boot_count), STATE $boot1"
 attack "reboot replayed after the restart" "$REBOOT" refused-replay
@@ -209,13 +215,13 @@ log "confirm_by_command: $B confirmed on slot 1, $C rolled back (reason command)
 
 # ---- timeout: the fleet frozen (SIGSTOP) gets the command but cannot answer within
 # --command-timeout (8 s); its late answer changes nothing; the command is never sent again ----
-sent_before=$(grep -c "command [0-9]* (diagnostics) sent to $A" "$T/mqotad.log")
+sent_before=$(grep -c "command [0-9]* (diagnostics) sent to $A" "$T/mqotad.log") || fail "no diagnostics sent to $A in the log"
 kill -STOP "$FLEET_PID"
 rc=0; mq device command $A diagnostics --timeout 30 >/dev/null 2>"$T/err" || rc=$?
 kill -CONT "$FLEET_PID"
 [ "$rc" -eq 1 ] && grep -q "no reply within mqotad's --command-timeout" "$T/err" ||
   fail "a frozen device: rc $rc, $(cat "$T/err")"
-TO_ID=$(mq --json device commands $A | jq '.[0].id')
+TO_ID=$(mq --json device commands $A | jq '.[0].id') || fail "device commands $A"
 wait_for 15 grep -q "answered command $TO_ID (diagnostics) with ok, but the command is timeout" "$T/mqotad.log" ||
   fail "the late answer to command $TO_ID was not seen"
 mq --json device commands $A | jq -e '.[0].state == "timeout" and .[0].result == null' >/dev/null ||
