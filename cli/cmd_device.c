@@ -165,6 +165,22 @@ int cmd_device_show(cli_ctx_t *ctx, int argc, char **argv)
     printf("  max chunk/window  %lld bytes x %lld\n", cli_json_int(d, "max_chunk", 0),
            cli_json_int(d, "max_window", 0));
     printf("  first seen        %s\n", fmt_date(cli_json_int(d, "first_seen", 0), buf3, sizeof buf3));
+    bool key = cli_json_bool(d, "command_key", false);
+    bool takes = cli_json_bool(d, "takes_commands", false);
+    printf("  commands          %s\n",
+           key && takes ? "takes sealed commands"
+           : key        ? "has a command key, but its last state did not announce commands"
+           : takes      ? "announces commands, but has no command key (mqotad device provision)"
+                        : "no");
+    long long refused = cli_json_int(d, "command_refusals", 0);
+    const cJSON *last = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(d, "recent_refusals"), 0);
+    if (refused > 0 && last != NULL)
+        printf("  refused commands  %lld, last %s %s (counter %.0f)\n", refused,
+               cli_json_str(last, "result", "?"),
+               fmt_ago(now, cli_json_int(last, "at", 0), buf, sizeof buf),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(last, "refused_counter")));
+    else
+        printf("  refused commands  %lld\n", refused);
     cJSON_Delete(d);
     return CLI_OK;
 }

@@ -233,3 +233,53 @@ void fmt_table_free(fmt_table_t *t)
     free(t->right);
     free(t);
 }
+
+/* The next line of text at *p: its start and length without '\n' or a trailing '\r'. */
+static bool next_line(const char **p, const char **line, size_t *len)
+{
+    if (**p == '\0')
+        return false;
+    *line = *p;
+    const char *nl = strchr(*p, '\n');
+    size_t n = nl ? (size_t)(nl - *p) : strlen(*p);
+    *p += n + (nl ? 1 : 0);
+    if (n > 0 && (*line)[n - 1] == '\r')
+        n--;
+    *len = n;
+    return true;
+}
+
+char *fmt_kv_lines(const char *text, char *out, size_t cap)
+{
+    const char *p = text, *line;
+    size_t len, width = 0, o = 0;
+
+    if (cap == 0)
+        return out;
+    out[0] = '\0';
+    while (next_line(&p, &line, &len)) {
+        const char *eq = memchr(line, '=', len);
+        if (eq != NULL && (size_t)(eq - line) > width)
+            width = (size_t)(eq - line);
+    }
+    p = text;
+    while (next_line(&p, &line, &len)) {
+        if (len == 0)
+            continue;
+        const char *eq = memchr(line, '=', len);
+        int n;
+        if (eq != NULL) {
+            int k = (int)(eq - line);
+            n = snprintf(out + o, cap - o, "%.*s:%*s %.*s\n", k, line, (int)width - k, "",
+                         (int)(len - (size_t)k - 1), eq + 1);
+        } else {
+            n = snprintf(out + o, cap - o, "%.*s\n", (int)len, line);
+        }
+        if (n < 0 || (size_t)n >= cap - o) {
+            out[o] = '\0'; /* keep whole lines only */
+            break;
+        }
+        o += (size_t)n;
+    }
+    return out;
+}

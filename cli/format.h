@@ -76,6 +76,17 @@ char *fmt_bar(char *out, size_t cap, int width, uint64_t done, uint64_t total, b
  */
 size_t fmt_display_width(const char *s);
 
+/**
+ * @brief Render "key=value" lines (a device's diagnostics reply) as "key: value" lines with the
+ *        keys padded to the widest, so the values line up. Lines without '=' are copied as
+ *        they are; empty lines are dropped; every output line ends in '\n'.
+ * @param[in] text The lines, '\n'-separated (a trailing '\r' of a line is dropped).
+ * @param[out] out Buffer; cut short (at a line end when possible) but always NUL-terminated.
+ * @param[in] cap Size of out.
+ * @return out.
+ */
+char *fmt_kv_lines(const char *text, char *out, size_t cap);
+
 /** A text table with a header row; columns are as wide as their widest cell. */
 typedef struct fmt_table fmt_table_t;
 

@@ -32,6 +32,8 @@ static const char usage_main[] =
     "  key generate NAME                               make a release signing key pair\n"
     "  device list                                     list devices\n"
     "  device show ID                                  show one device\n"
+    "  device command ID NAME [--arg TEXT]             send a sealed command, print the reply\n"
+    "  device commands ID                              list a device's commands\n"
     "  deploy RELEASE_ID (--all | DEVICE...) [--watch] roll a release out\n"
     "  deployment list                                 list deployments\n"
     "  deployment show ID                              show one deployment and its targets\n"
@@ -58,6 +60,8 @@ static const struct {
     { "key", "generate", cmd_key_generate },
     { "device", "list", cmd_device_list },
     { "device", "show", cmd_device_show },
+    { "device", "command", cmd_device_command },
+    { "device", "commands", cmd_device_commands },
     { "deployment", "list", cmd_deployment_list },
     { "deployment", "show", cmd_deployment_show },
     { "deployment", "watch", cmd_deployment_watch },

@@ -14,6 +14,11 @@
  *   .lock         flock()ed while the files change (provisioning may run beside mqotad)
  *
  * Device passwords are printed once (a credentials file, below) and not kept anywhere.
+ *
+ * Provisioning also makes each device's 32-byte command key (docs/PROTOCOL.md §14.1,
+ * docs/SECURITY.md §9): RAND_bytes, stored in DIR/mqota.db (table device_keys, both counters
+ * reset) and written into the credentials file as command_key=<64 hex digits>. mqotad needs
+ * the key to seal commands, so it keeps it (the database is mode 0600); revoke deletes it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +37,7 @@
 #include "mqotad.h"
 
 #define PASSWORD_BYTES 24 /* 32 base64url characters, 192 bits */
+#define COMMAND_KEY_BYTES 32 /* AES-256 */
 #define LINE_MAX_LEN 512
 #define MAX_USERS 100000
 
@@ -72,11 +78,15 @@ const char *auth__acl_text(void)
     return "# mqota topic ACL (mosquitto acl_file). Written by mqotad; edits are overwritten.\n"
            "# A device's username is its device id; it reaches only its own topics and the\n"
            "# release streams (docs/SECURITY.md). Its last will is a write to its online topic.\n"
+           "# It reads its sealed commands and writes its sealed replies; only mqotad may\n"
+           "# publish a command (docs/SECURITY.md §9).\n"
            "pattern write mqota/v1/dev/%u/state\n"
            "pattern write mqota/v1/dev/%u/online\n"
            "pattern write mqota/v1/dev/%u/ack\n"
+           "pattern write mqota/v1/dev/%u/reply\n"
            "pattern read mqota/v1/dev/%u/offer\n"
            "pattern read mqota/v1/dev/%u/chunk\n"
+           "pattern read mqota/v1/dev/%u/cmd\n"
            "pattern read mqota/v1/stream/#\n"
            "\n"
            "# the update server\n"
@@ -347,16 +357,20 @@ static void broker_info(mqotad_t *d, char *url, size_t ucap, char *ca, size_t cc
 }
 
 /* Write one credentials file (mode 0600) or print it when dir is NULL. */
-static int emit_credentials(const char *dir, const char *user, const char *pw, const char *url,
+static int emit_credentials(const char *dir, const char *user, const char *pw,
+                            const uint8_t key[COMMAND_KEY_BYTES], const char *url,
                             const char *ca)
 {
-    char text[PATH_MAX + 1024];
+    char text[PATH_MAX + 1024], key_hex[2 * COMMAND_KEY_BYTES + 1];
+    mqh_hex(key, COMMAND_KEY_BYTES, key_hex);
     int n = snprintf(text, sizeof(text),
-                     "# mqota broker credentials of device %s (mqotad device provision).\n"
-                     "# Secret: shown only now; mqotad keeps only the password's hash.\n"
-                     "username=%s\npassword=%s\n%s%s%s%s%s%s",
-                     user, user, pw, url[0] ? "broker=" : "", url, url[0] ? "\n" : "",
+                     "# mqota credentials of device %s (mqotad device provision).\n"
+                     "# Secret: shown only now. mqotad keeps the password's hash and the\n"
+                     "# command key (it seals the device's commands with it).\n"
+                     "username=%s\npassword=%s\ncommand_key=%s\n%s%s%s%s%s%s",
+                     user, user, pw, key_hex, url[0] ? "broker=" : "", url, url[0] ? "\n" : "",
                      ca[0] ? "ca=" : "", ca, ca[0] ? "\n" : "");
+    OPENSSL_cleanse(key_hex, sizeof(key_hex));
     if (n < 0 || (size_t)n >= sizeof(text)) return -1;
     if (!dir) {
         fputs(text, stdout);
@@ -370,6 +384,36 @@ static int emit_credentials(const char *dir, const char *user, const char *pw, c
     return rc;
 }
 
+/* DIR/mqota.db, where the command keys live (the daemon may have it open: SQLite WAL). */
+static int open_db(mqotad_t *d, db_t **db)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/mqota.db", d->data_dir);
+    if (db__open(db, path) != 0) {
+        fprintf(stderr, "mqotad: cannot open the database %s to store the command keys.\n",
+                path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Store n new command keys in one transaction (replacing old ones, counters reset). */
+static int store_keys(mqotad_t *d, char *const *ids, uint8_t (*keys)[COMMAND_KEY_BYTES], int n)
+{
+    db_t *db = NULL;
+    if (open_db(d, &db) != 0) return -1;
+    int64_t now = mqh_unix_now();
+    int rc = db__begin(db);
+    for (int i = 0; rc == 0 && i < n; i++) rc = db__key_put(db, ids[i], keys[i], now);
+    if (rc == 0) rc = db__commit(db);
+    if (rc != 0) {
+        db__rollback(db);
+        fprintf(stderr, "mqotad: cannot store the command keys in %s/mqota.db.\n", d->data_dir);
+    }
+    db__close(db);
+    return rc;
+}
+
 /* device provision [--out-dir DIR] ID... */
 static int cmd_provision(mqotad_t *d, int argc, char **argv)
 {
@@ -377,6 +421,7 @@ static int cmd_provision(mqotad_t *d, int argc, char **argv)
     char **ids = calloc((size_t)argc + 1, sizeof(*ids));
     int n = 0, rc = 1, lock = -1;
     char (*pw)[64] = NULL;
+    uint8_t (*keys)[COMMAND_KEY_BYTES] = NULL;
     if (!ids) return 1;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--out-dir") == 0 && i + 1 < argc) {
@@ -407,14 +452,16 @@ static int cmd_provision(mqotad_t *d, int argc, char **argv)
         goto out;
     }
     pw = calloc((size_t)n, sizeof(*pw));
-    if (!pw || (lock = lock_auth(d)) < 0) goto out;
+    keys = calloc((size_t)n, sizeof(*keys));
+    if (!pw || !keys || (lock = lock_auth(d)) < 0) goto out;
     for (int i = 0; i < n; i++)
-        if (random_password(pw[i]) != 0) goto out;
+        if (random_password(pw[i]) != 0 || RAND_bytes(keys[i], COMMAND_KEY_BYTES) != 1) goto out;
+    if (store_keys(d, ids, keys, n) != 0) goto out;
     if (set_passwords(d, ids, pw, n) != 0 || write_acl(d) != 0) goto out;
     char url[300], ca[PATH_MAX];
     broker_info(d, url, sizeof(url), ca, sizeof(ca));
     for (int i = 0; i < n; i++)
-        if (emit_credentials(out_dir, ids[i], pw[i], url, ca) != 0) goto out;
+        if (emit_credentials(out_dir, ids[i], pw[i], keys[i], url, ca) != 0) goto out;
     fprintf(stderr, "mqotad: provisioned %d device%s%s%s; the password%s shown only now.\n", n,
             n == 1 ? "" : "s", out_dir ? ", credentials in " : "", out_dir ? out_dir : "",
             n == 1 ? " is" : "s are");
@@ -422,13 +469,16 @@ static int cmd_provision(mqotad_t *d, int argc, char **argv)
     rc = 0;
 out:
     if (pw) OPENSSL_cleanse(pw, (size_t)n * sizeof(*pw));
+    if (keys) OPENSSL_cleanse(keys, (size_t)n * sizeof(*keys));
     free(pw);
+    free(keys);
     free(ids);
     if (lock >= 0) close(lock);
     return rc;
 }
 
-/* device revoke ID: delete the device's broker user; it cannot connect after the reload. */
+/* device revoke ID: delete the device's broker user (it cannot connect after the reload) and
+ * its command key (its queued commands expire; nothing more can be sealed for it). */
 static int cmd_revoke(mqotad_t *d, const char *id)
 {
     char path[PATH_MAX];
@@ -454,7 +504,18 @@ static int cmd_revoke(mqotad_t *d, const char *id)
         goto out;
     }
     if (write_file(path, out, len, 0600) != 0) goto out;
-    printf("revoked the broker identity of device '%s'\n", id);
+    db_t *db = NULL;
+    int expired = 0;
+    if (open_db(d, &db) != 0 || db__key_delete(db, id) < 0 ||
+        db__command_expire_device(db, id, mqh_unix_now(), &expired) != 0) {
+        fprintf(stderr, "mqotad: revoked the broker identity of '%s' but could not delete its "
+                "command key; run 'device revoke %s' again.\n", id, id);
+        db__close(db);
+        goto out;
+    }
+    db__close(db);
+    printf("revoked the broker identity and command key of device '%s'%s\n", id,
+           expired ? " (its queued commands expired)" : "");
     signal_running_mqotad(d);
     rc = 0;
 out:

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mqota_host.h"
 
@@ -61,17 +62,43 @@ static const char *const migrations[] = {
     /* 3 -> 4: HTTP API bearer tokens: only the SHA-256 of each token is stored */
     "CREATE TABLE api_tokens ("
     " name TEXT PRIMARY KEY, sha256 BLOB NOT NULL, created_at INTEGER NOT NULL);",
+    /* 4 -> 5: sealed commands (docs/PROTOCOL.md §14, docs/SECURITY.md §9): each device's
+     * 32-byte command key with the last COMMAND counter used and the last REPLY counter
+     * accepted; the commands; the refusal reports; the capability bits of the last STATE */
+    "CREATE TABLE device_keys ("
+    " device_id TEXT PRIMARY KEY, key BLOB NOT NULL,"
+    " command_counter INTEGER NOT NULL DEFAULT 0, reply_counter INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE commands ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, name TEXT NOT NULL,"
+    " args BLOB NOT NULL, state TEXT NOT NULL DEFAULT 'queued',"
+    " result TEXT NOT NULL DEFAULT '', reply BLOB, counter INTEGER NOT NULL DEFAULT 0,"
+    " ttl_s INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    " sent_at INTEGER NOT NULL DEFAULT 0, finished_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX commands_by_device ON commands(device_id, id);"
+    "CREATE INDEX commands_by_state ON commands(state);"
+    "CREATE TABLE command_refusals ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, at INTEGER NOT NULL,"
+    " result TEXT NOT NULL, refused_counter INTEGER NOT NULL,"
+    " highest_counter INTEGER NOT NULL, refused_total INTEGER NOT NULL,"
+    " command_id INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX refusals_by_device ON command_refusals(device_id, id);"
+    "ALTER TABLE devices ADD COLUMN caps INTEGER NOT NULL DEFAULT 0;",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 #define DEVICE_COLS "id, chip_id, project, version, descriptor_version, idf_ver, slot, state," \
     " reason, progress, image_size, running_release, target_release, boot_count, max_chunk," \
-    " max_window, online, first_seen, last_seen"
+    " max_window, online, first_seen, last_seen, caps"
 #define RELEASE_COLS "id, version, descriptor_version, project, chip_id, idf_ver," \
     " secure_version, size, sha256, path, notes, created_at, signature, key_id"
 #define TARGET_COLS "t.deployment_id, t.device_id, t.state, t.reason, t.progress," \
     " t.bytes_sent, t.bytes_resent, t.started_at, t.finished_at, t.chunk_size, t.offer_window," \
     " d.release_id, t.offer_flags"
+#define COMMAND_COLS "id, device_id, name, args, state, result, reply, counter, ttl_s," \
+    " created_at, sent_at, finished_at"
+#define REFUSAL_COLS "id, device_id, at, result, refused_counter, highest_counter," \
+    " refused_total, command_id"
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -81,6 +108,10 @@ enum {
     S_TGT_INSERT, S_TGT_STATE, S_TGT_COUNTERS, S_TGT_PENDING, S_TGT_LIST, S_TGT_RUNNING,
     S_TGT_UNFINISHED,
     S_TOK_INSERT, S_TOK_DELETE, S_TOK_LIST,
+    S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_KEY_CMD_CTR, S_KEY_REPLY_CTR,
+    S_CMD_INSERT, S_CMD_GET, S_CMD_BY_COUNTER, S_CMD_LIST, S_CMD_QUEUED, S_CMD_SENT,
+    S_CMD_UNSEND, S_CMD_FINISH, S_CMD_EXPIRE, S_CMD_TIME_OUT, S_CMD_EXPIRE_DEVICE,
+    S_REF_INSERT, S_REF_LIST, S_REF_COUNT,
     S_COUNT
 };
 
@@ -90,12 +121,12 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ROLLBACK] = "ROLLBACK",
     [S_DEV_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
     [S_DEV_PUT] = "INSERT INTO devices (" DEVICE_COLS ") VALUES"
-                  " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"
+                  " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"
                   " ON CONFLICT(id) DO UPDATE SET chip_id=?2, project=?3, version=?4,"
                   " descriptor_version=?5, idf_ver=?6, slot=?7, state=?8, reason=?9,"
                   " progress=?10, image_size=?11, running_release=?12, target_release=?13,"
                   " boot_count=?14, max_chunk=?15, max_window=?16, online=?17,"
-                  " last_seen=?19",
+                  " last_seen=?19, caps=?20",
     [S_DEV_ONLINE] = "INSERT INTO devices (id, online, first_seen, last_seen) VALUES (?1,?2,?3,?3)"
                      " ON CONFLICT(id) DO UPDATE SET online=?2, last_seen=?3",
     [S_DEV_LIST] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
@@ -143,6 +174,40 @@ static const char *const stmt_sql[S_COUNT] = {
                      " ON CONFLICT(name) DO NOTHING",
     [S_TOK_DELETE] = "DELETE FROM api_tokens WHERE name = ?1",
     [S_TOK_LIST] = "SELECT name, sha256, created_at FROM api_tokens ORDER BY name",
+    [S_KEY_PUT] = "INSERT INTO device_keys (device_id, key, command_counter, reply_counter,"
+                  " created_at) VALUES (?1,?2,0,0,?3) ON CONFLICT(device_id) DO UPDATE SET"
+                  " key=?2, command_counter=0, reply_counter=0, created_at=?3",
+    [S_KEY_GET] = "SELECT key, command_counter, reply_counter, created_at FROM device_keys"
+                  " WHERE device_id = ?1",
+    [S_KEY_DELETE] = "DELETE FROM device_keys WHERE device_id = ?1",
+    [S_KEY_CMD_CTR] = "UPDATE device_keys SET command_counter = ?2 WHERE device_id = ?1",
+    [S_KEY_REPLY_CTR] = "UPDATE device_keys SET reply_counter = ?2 WHERE device_id = ?1",
+    [S_CMD_INSERT] = "INSERT INTO commands (device_id, name, args, state, ttl_s, created_at)"
+                     " VALUES (?1,?2,?3,'queued',?4,?5)",
+    [S_CMD_GET] = "SELECT " COMMAND_COLS " FROM commands WHERE id = ?1",
+    [S_CMD_BY_COUNTER] = "SELECT " COMMAND_COLS " FROM commands WHERE device_id = ?1"
+                         " AND counter = ?2 AND counter != 0 ORDER BY id DESC LIMIT 1",
+    [S_CMD_LIST] = "SELECT " COMMAND_COLS " FROM commands WHERE device_id = ?1"
+                   " ORDER BY id DESC LIMIT ?2",
+    [S_CMD_QUEUED] = "SELECT id FROM commands WHERE device_id = ?1 AND state = 'queued'"
+                     " ORDER BY id LIMIT ?2",
+    [S_CMD_SENT] = "UPDATE commands SET state = 'sent', counter = ?2, sent_at = ?3"
+                   " WHERE id = ?1 AND state = 'queued'",
+    [S_CMD_UNSEND] = "UPDATE commands SET state = 'queued', sent_at = 0"
+                     " WHERE id = ?1 AND state = 'sent'",
+    [S_CMD_FINISH] = "UPDATE commands SET state = ?3, result = ?4, reply = ?5,"
+                     " finished_at = ?6 WHERE id = ?1 AND state = ?2",
+    [S_CMD_EXPIRE] = "UPDATE commands SET state = 'expired', finished_at = ?1"
+                     " WHERE state = 'queued' AND created_at + ttl_s <= ?1",
+    [S_CMD_TIME_OUT] = "UPDATE commands SET state = 'timeout', finished_at = ?2"
+                       " WHERE state = 'sent' AND sent_at <= ?1",
+    [S_CMD_EXPIRE_DEVICE] = "UPDATE commands SET state = 'expired', finished_at = ?2"
+                            " WHERE device_id = ?1 AND state = 'queued'",
+    [S_REF_INSERT] = "INSERT INTO command_refusals (device_id, at, result, refused_counter,"
+                     " highest_counter, refused_total, command_id) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+    [S_REF_LIST] = "SELECT " REFUSAL_COLS " FROM command_refusals WHERE device_id = ?1"
+                   " ORDER BY id DESC LIMIT ?2",
+    [S_REF_COUNT] = "SELECT count(*) FROM command_refusals WHERE device_id = ?1",
 };
 
 struct db {
@@ -226,6 +291,15 @@ int db__open(db_t **out, const char *path)
         goto err;
     }
     if (migrate(db) != 0) goto err;
+    /* The database holds the devices' command keys (schema 5): owner only, and so are its
+     * WAL and shared-memory files (made by now, by the pragma and the migration). */
+    for (int i = 0; i < 3; i++) {
+        char p[4096 + 8];
+        snprintf(p, sizeof(p), "%s%s", path, i == 0 ? "" : i == 1 ? "-wal" : "-shm");
+        if (chmod(p, 0600) != 0 && errno != ENOENT)
+            mqh_log(MQH_WARN, "database: cannot make %s private (mode 0600): %s", p,
+                    strerror(errno));
+    }
     for (int i = 0; i < S_COUNT; i++) {
         if (sqlite3_prepare_v3(db->h, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i],
                                NULL) != SQLITE_OK) {
@@ -292,6 +366,7 @@ static void read_device(sqlite3_stmt *s, db_device_t *d)
     d->online = sqlite3_column_int(s, 16) != 0;
     d->first_seen = sqlite3_column_int64(s, 17);
     d->last_seen = sqlite3_column_int64(s, 18);
+    d->caps = (uint32_t)sqlite3_column_int64(s, 19);
 }
 
 int db__device_get(db_t *db, const char *id, db_device_t *out)
@@ -335,6 +410,7 @@ int db__device_put(db_t *db, const db_device_t *d)
     sqlite3_bind_int(s, 17, d->online);
     sqlite3_bind_int64(s, 18, d->first_seen);
     sqlite3_bind_int64(s, 19, d->last_seen);
+    sqlite3_bind_int64(s, 20, d->caps);
     return exec_stmt(db, S_DEV_PUT, "store device");
 }
 
@@ -717,5 +793,303 @@ int db__token_list(db_t *db, int (*cb)(void *ctx, const db_token_t *t), void *ct
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list tokens");
     sqlite3_reset(s);
+    return ret;
+}
+
+/* ---- command keys ---- */
+
+/* Counters are u64 on the wire; SQLite integers are signed 64-bit, so they are stored as the
+ * same 64 bits (a counter above 2^63 reads back unchanged). */
+static void bind_u64(sqlite3_stmt *s, int i, uint64_t v)
+{
+    sqlite3_bind_int64(s, i, (sqlite3_int64)v);
+}
+
+static uint64_t column_u64(sqlite3_stmt *s, int col)
+{
+    return (uint64_t)sqlite3_column_int64(s, col);
+}
+
+/* Run a statement whose only answer is "did it change a row": 0 yes, 1 no, -1 error. */
+static int exec_changed(db_t *db, int which, const char *what)
+{
+    if (exec_stmt(db, which, what) != 0) return -1;
+    return sqlite3_changes(db->h) > 0 ? 0 : 1;
+}
+
+int db__key_put(db_t *db, const char *device_id, const uint8_t key[32], int64_t created_at)
+{
+    sqlite3_stmt *s = db->st[S_KEY_PUT];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(s, 2, key, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, created_at);
+    return exec_stmt(db, S_KEY_PUT, "store command key");
+}
+
+int db__key_get(db_t *db, const char *device_id, db_key_t *out)
+{
+    sqlite3_stmt *s = db->st[S_KEY_GET];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        /* A key of any other length is not one of ours: treat the device as keyless. */
+        if (sqlite3_column_bytes(s, 0) == (int)sizeof(out->key)) {
+            memcpy(out->key, sqlite3_column_blob(s, 0), sizeof(out->key));
+            out->command_counter = column_u64(s, 1);
+            out->reply_counter = column_u64(s, 2);
+            out->created_at = sqlite3_column_int64(s, 3);
+            ret = 0;
+        } else {
+            mqh_log(MQH_WARN, "database: the command key of device %s is not 32 bytes; "
+                    "provision the device again", device_id);
+            ret = 1;
+        }
+    } else if (rc == SQLITE_DONE) {
+        ret = 1;
+    } else {
+        ret = fail(db, "read command key");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__key_delete(db_t *db, const char *device_id)
+{
+    sqlite3_bind_text(db->st[S_KEY_DELETE], 1, device_id, -1, SQLITE_TRANSIENT);
+    return exec_changed(db, S_KEY_DELETE, "delete command key");
+}
+
+int db__key_set_command_counter(db_t *db, const char *device_id, uint64_t counter)
+{
+    sqlite3_stmt *s = db->st[S_KEY_CMD_CTR];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    bind_u64(s, 2, counter);
+    return exec_changed(db, S_KEY_CMD_CTR, "store command counter") == 0 ? 0 : -1;
+}
+
+int db__key_set_reply_counter(db_t *db, const char *device_id, uint64_t counter)
+{
+    sqlite3_stmt *s = db->st[S_KEY_REPLY_CTR];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    bind_u64(s, 2, counter);
+    return exec_changed(db, S_KEY_REPLY_CTR, "store reply counter") == 0 ? 0 : -1;
+}
+
+/* ---- commands ---- */
+
+static void read_command(sqlite3_stmt *s, db_command_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->id = sqlite3_column_int64(s, 0);
+    copy_text(c->device_id, sizeof(c->device_id), s, 1);
+    copy_text(c->name, sizeof(c->name), s, 2);
+    size_t n = (size_t)sqlite3_column_bytes(s, 3);
+    c->args_len = n > sizeof(c->args) ? sizeof(c->args) : n;
+    if (c->args_len) memcpy(c->args, sqlite3_column_blob(s, 3), c->args_len);
+    copy_text(c->state, sizeof(c->state), s, 4);
+    copy_text(c->result, sizeof(c->result), s, 5);
+    n = sqlite3_column_type(s, 6) == SQLITE_BLOB ? (size_t)sqlite3_column_bytes(s, 6) : 0;
+    c->reply_len = n > sizeof(c->reply) ? sizeof(c->reply) : n;
+    if (c->reply_len) memcpy(c->reply, sqlite3_column_blob(s, 6), c->reply_len);
+    c->counter = column_u64(s, 7);
+    c->ttl_s = sqlite3_column_int64(s, 8);
+    c->created_at = sqlite3_column_int64(s, 9);
+    c->sent_at = sqlite3_column_int64(s, 10);
+    c->finished_at = sqlite3_column_int64(s, 11);
+}
+
+int db__command_insert(db_t *db, db_command_t *c)
+{
+    sqlite3_stmt *s = db->st[S_CMD_INSERT];
+    sqlite3_bind_text(s, 1, c->device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, c->name, -1, SQLITE_TRANSIENT);
+    /* a zero-length blob, not NULL, for empty args (the column is NOT NULL) */
+    sqlite3_bind_blob(s, 3, c->args_len ? (const void *)c->args : "", (int)c->args_len,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, c->ttl_s);
+    sqlite3_bind_int64(s, 5, c->created_at);
+    if (exec_stmt(db, S_CMD_INSERT, "store command") != 0) return -1;
+    c->id = sqlite3_last_insert_rowid(db->h);
+    snprintf(c->state, sizeof(c->state), "queued");
+    return 0;
+}
+
+static int command_one(db_t *db, int which, db_command_t *out)
+{
+    sqlite3_stmt *s = db->st[which];
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) {
+        read_command(s, out);
+        ret = 0;
+    } else if (rc == SQLITE_DONE) {
+        ret = 1;
+    } else {
+        ret = fail(db, "read command");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__command_get(db_t *db, int64_t id, db_command_t *out)
+{
+    sqlite3_bind_int64(db->st[S_CMD_GET], 1, id);
+    return command_one(db, S_CMD_GET, out);
+}
+
+int db__command_by_counter(db_t *db, const char *device_id, uint64_t counter,
+                           db_command_t *out)
+{
+    sqlite3_stmt *s = db->st[S_CMD_BY_COUNTER];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    bind_u64(s, 2, counter);
+    return command_one(db, S_CMD_BY_COUNTER, out);
+}
+
+int db__command_list(db_t *db, const char *device_id, int limit,
+                     int (*cb)(void *ctx, const db_command_t *c), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_CMD_LIST];
+    int rc, ret = 0;
+    db_command_t *c = malloc(sizeof(*c));
+    if (!c) return -1;
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 2, limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_command(s, c);
+        if (cb(ctx, c) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list commands");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    free(c);
+    return ret;
+}
+
+int db__command_queued_ids(db_t *db, const char *device_id, int64_t *ids, int cap, int *n)
+{
+    sqlite3_stmt *s = db->st[S_CMD_QUEUED];
+    int rc, ret = 0;
+    *n = 0;
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 2, cap);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < cap) ids[(*n)++] = sqlite3_column_int64(s, 0);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list queued commands");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__command_set_sent(db_t *db, int64_t id, uint64_t counter, int64_t sent_at)
+{
+    sqlite3_stmt *s = db->st[S_CMD_SENT];
+    sqlite3_bind_int64(s, 1, id);
+    bind_u64(s, 2, counter);
+    sqlite3_bind_int64(s, 3, sent_at);
+    return exec_changed(db, S_CMD_SENT, "mark command sent");
+}
+
+int db__command_unsend(db_t *db, int64_t id)
+{
+    sqlite3_bind_int64(db->st[S_CMD_UNSEND], 1, id);
+    return exec_changed(db, S_CMD_UNSEND, "put command back in the queue");
+}
+
+int db__command_finish(db_t *db, int64_t id, const char *from, const char *state,
+                       const char *result, const uint8_t *reply, size_t reply_len,
+                       int64_t finished_at)
+{
+    sqlite3_stmt *s = db->st[S_CMD_FINISH];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, from, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, result ? result : "", -1, SQLITE_TRANSIENT);
+    if (reply)
+        sqlite3_bind_blob(s, 5, reply_len ? (const void *)reply : "", (int)reply_len,
+                          SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, 5);
+    sqlite3_bind_int64(s, 6, finished_at);
+    return exec_changed(db, S_CMD_FINISH, "finish command");
+}
+
+int db__command_expire(db_t *db, int64_t now, int *n)
+{
+    sqlite3_bind_int64(db->st[S_CMD_EXPIRE], 1, now);
+    if (exec_stmt(db, S_CMD_EXPIRE, "expire queued commands") != 0) return -1;
+    *n = sqlite3_changes(db->h);
+    return 0;
+}
+
+int db__command_time_out(db_t *db, int64_t sent_before, int64_t now, int *n)
+{
+    sqlite3_stmt *s = db->st[S_CMD_TIME_OUT];
+    sqlite3_bind_int64(s, 1, sent_before);
+    sqlite3_bind_int64(s, 2, now);
+    if (exec_stmt(db, S_CMD_TIME_OUT, "time out sent commands") != 0) return -1;
+    *n = sqlite3_changes(db->h);
+    return 0;
+}
+
+int db__command_expire_device(db_t *db, const char *device_id, int64_t now, int *n)
+{
+    sqlite3_stmt *s = db->st[S_CMD_EXPIRE_DEVICE];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, now);
+    if (exec_stmt(db, S_CMD_EXPIRE_DEVICE, "expire a device's queued commands") != 0) return -1;
+    *n = sqlite3_changes(db->h);
+    return 0;
+}
+
+/* ---- refusal reports ---- */
+
+int db__refusal_insert(db_t *db, db_refusal_t *r)
+{
+    sqlite3_stmt *s = db->st[S_REF_INSERT];
+    sqlite3_bind_text(s, 1, r->device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, r->at);
+    sqlite3_bind_text(s, 3, r->result, -1, SQLITE_TRANSIENT);
+    bind_u64(s, 4, r->refused_counter);
+    bind_u64(s, 5, r->highest_counter);
+    sqlite3_bind_int64(s, 6, r->refused_total);
+    sqlite3_bind_int64(s, 7, r->command_id);
+    if (exec_stmt(db, S_REF_INSERT, "store refusal report") != 0) return -1;
+    r->id = sqlite3_last_insert_rowid(db->h);
+    return 0;
+}
+
+int db__refusal_list(db_t *db, const char *device_id, int limit,
+                     int (*cb)(void *ctx, const db_refusal_t *r), void *ctx, int64_t *total)
+{
+    sqlite3_stmt *s = db->st[S_REF_COUNT];
+    int rc, ret = 0;
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(s);
+    *total = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    if (rc != SQLITE_ROW) ret = fail(db, "count refusal reports");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (ret != 0) return ret;
+    s = db->st[S_REF_LIST];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 2, limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        db_refusal_t r;
+        memset(&r, 0, sizeof(r));
+        r.id = sqlite3_column_int64(s, 0);
+        copy_text(r.device_id, sizeof(r.device_id), s, 1);
+        r.at = sqlite3_column_int64(s, 2);
+        copy_text(r.result, sizeof(r.result), s, 3);
+        r.refused_counter = column_u64(s, 4);
+        r.highest_counter = column_u64(s, 5);
+        r.refused_total = (uint32_t)sqlite3_column_int64(s, 6);
+        r.command_id = sqlite3_column_int64(s, 7);
+        if (cb(ctx, &r) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list refusal reports");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     return ret;
 }

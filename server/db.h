@@ -10,6 +10,7 @@
 #define MQOTAD_DB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -34,6 +35,7 @@ typedef struct {
     uint32_t max_chunk, max_window;
     bool online;
     int64_t first_seen, last_seen;
+    uint32_t caps;  /**< MQOTA_CAP_* of its last STATE (schema 5) */
 } db_device_t;
 
 typedef struct {
@@ -82,6 +84,46 @@ typedef struct {
     uint8_t sha256[32];
     int64_t created_at;
 } db_token_t;
+
+/** A device's command key and counters (docs/PROTOCOL.md §14.4). The key never leaves
+ *  mqotad except in the credentials file `device provision` writes. */
+typedef struct {
+    uint8_t key[32];
+    uint64_t command_counter; /**< Last COMMAND counter used (stored before publishing) */
+    uint64_t reply_counter;   /**< Last REPLY counter accepted */
+    int64_t created_at;
+} db_key_t;
+
+#define DB_COMMAND_NAME_MAX 31   /**< Bytes of a command name (docs/PROTOCOL.md §14.3) */
+#define DB_COMMAND_DATA_MAX 992  /**< Bytes of args or a reply body at most (a sealed plaintext) */
+
+/** One server-to-device command (server/command.c). */
+typedef struct {
+    int64_t id;                         /**< Also the COMMAND's command_id (1..2^32-1) */
+    char device_id[DB_ID_MAX + 1];
+    char name[DB_COMMAND_NAME_MAX + 1];
+    uint8_t args[DB_COMMAND_DATA_MAX];
+    size_t args_len;
+    char state[12];   /**< queued, sent, done, failed, refused, timeout, expired */
+    char result[24];  /**< mqota_cmd_result_name() once answered or refused, else "" */
+    uint8_t reply[DB_COMMAND_DATA_MAX]; /**< Reply body */
+    size_t reply_len;
+    uint64_t counter; /**< COMMAND counter it was sealed with, 0 until sent */
+    int64_t ttl_s;    /**< Seconds it may stay queued */
+    int64_t created_at, sent_at, finished_at;
+} db_command_t;
+
+/** A refusal report a device sent (REPLY with command_id 0). */
+typedef struct {
+    int64_t id;
+    char device_id[DB_ID_MAX + 1];
+    int64_t at;
+    char result[24];          /**< refused-forged, refused-replay, refused-malformed */
+    uint64_t refused_counter;
+    uint64_t highest_counter;
+    uint32_t refused_total;
+    int64_t command_id;       /**< The command mqotad sent with refused_counter, 0 if none */
+} db_refusal_t;
 
 typedef struct {
     int total, pending, active, succeeded, failed, superseded;
@@ -137,6 +179,55 @@ int db__token_insert(db_t *db, const char *name, const uint8_t sha256[32], int64
 int db__token_delete(db_t *db, const char *name);
 /** Every token by name, via callback. */
 int db__token_list(db_t *db, int (*cb)(void *ctx, const db_token_t *t), void *ctx);
+
+/* ---- command keys (schema 5) ---- */
+
+/** Store a device's new command key with both counters reset (provision, rotation). */
+int db__key_put(db_t *db, const char *device_id, const uint8_t key[32], int64_t created_at);
+/** A device's key and counters; 0 found, 1 none, -1 error. */
+int db__key_get(db_t *db, const char *device_id, db_key_t *out);
+/** Delete a device's key (revoke); 0 deleted, 1 none, -1 error. */
+int db__key_delete(db_t *db, const char *device_id);
+int db__key_set_command_counter(db_t *db, const char *device_id, uint64_t counter);
+int db__key_set_reply_counter(db_t *db, const char *device_id, uint64_t counter);
+
+/* ---- commands (schema 5) ---- */
+
+/** Insert a queued command; c->id receives its id. */
+int db__command_insert(db_t *db, db_command_t *c);
+/** 0 found, 1 none, -1 error. */
+int db__command_get(db_t *db, int64_t id, db_command_t *out);
+/** The command of device_id that was sealed with counter; 0 found, 1 none, -1 error. */
+int db__command_by_counter(db_t *db, const char *device_id, uint64_t counter,
+                           db_command_t *out);
+/** A device's commands, newest first, at most limit, via callback. */
+int db__command_list(db_t *db, const char *device_id, int limit,
+                     int (*cb)(void *ctx, const db_command_t *c), void *ctx);
+/** Ids of a device's queued commands, oldest first; *n receives how many (at most cap). */
+int db__command_queued_ids(db_t *db, const char *device_id, int64_t *ids, int cap, int *n);
+/** Mark a queued command sent with its counter; 0 done, 1 it was not queued, -1 error. */
+int db__command_set_sent(db_t *db, int64_t id, uint64_t counter, int64_t sent_at);
+/** Put a sent command back to queued (its publish failed); 0, 1 not sent, -1 error. */
+int db__command_unsend(db_t *db, int64_t id);
+/**
+ * Finish a command that is in state from: state, result, reply body and time.
+ * @return 0 changed, 1 the command was not in state from, -1 error.
+ */
+int db__command_finish(db_t *db, int64_t id, const char *from, const char *state,
+                       const char *result, const uint8_t *reply, size_t reply_len,
+                       int64_t finished_at);
+/** Queued commands whose ttl ran out by now become expired; *n receives how many. */
+int db__command_expire(db_t *db, int64_t now, int *n);
+/** Sent commands sent at or before sent_before become timeout (at now); *n how many. */
+int db__command_time_out(db_t *db, int64_t sent_before, int64_t now, int *n);
+/** Queued commands of a device become expired (its key was revoked); *n how many. */
+int db__command_expire_device(db_t *db, const char *device_id, int64_t now, int *n);
+
+/** Store a refusal report; r->id receives its id. */
+int db__refusal_insert(db_t *db, db_refusal_t *r);
+/** A device's refusal reports, newest first, at most limit, and *total of them. */
+int db__refusal_list(db_t *db, const char *device_id, int limit,
+                     int (*cb)(void *ctx, const db_refusal_t *r), void *ctx, int64_t *total);
 
 #ifdef __cplusplus
 }

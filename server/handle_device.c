@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "command.h"
 #include "deploy.h"
 #include "mqota/mqota_proto.h"
 #include "mqotad.h"
@@ -48,6 +49,7 @@ void handle__state(mqotad_t *d, const char *device_id, const uint8_t *payload, s
     dev.boot_count = m.boot_count;
     dev.max_chunk = m.max_chunk;
     dev.max_window = m.max_window;
+    dev.caps = m.caps;
     dev.online = have_prev == 0 ? prev.online : false;
     dev.first_seen = have_prev == 0 && prev.first_seen ? prev.first_seen : now;
     dev.last_seen = now;
@@ -65,6 +67,7 @@ void handle__state(mqotad_t *d, const char *device_id, const uint8_t *payload, s
             mqota_state_name((mqota_update_state_t)m.state), m.progress, m.image_size,
             m.running_release);
     if (ended == 1) deploy__after_finish(d, &finished);
+    command__device_ready(d, device_id); /* queued commands, now that its caps are known */
 }
 
 /* "online" / "offline" (ASCII) on the device's online topic. */
@@ -84,4 +87,5 @@ void handle__online(mqotad_t *d, const char *device_id, const uint8_t *payload, 
     db__device_set_online(d->db, device_id, online, mqh_unix_now());
     if (!online) transfer__device_offline(d, device_id);
     mqh_log(MQH_DEBUG, "device %s is %s", device_id, online ? "online" : "offline");
+    if (online) command__device_ready(d, device_id);
 }

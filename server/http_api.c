@@ -203,6 +203,7 @@ static void get_health(mqotad_t *d, api_response_t *res)
     cJSON_AddNumberToObject(j, "transfers", transfer__count(d));
     cJSON_AddNumberToObject(j, "streams", stream__count(d));
     cJSON_AddBoolToObject(j, "token_required", token__required(d));
+    cJSON_AddNumberToObject(j, "command_replies_dropped", (double)d->cmd_replies_dropped);
     set_json(res, 200, j);
 }
 
@@ -229,7 +230,13 @@ static void get_device(mqotad_t *d, const char *id, api_response_t *res)
     char msg[DB_ID_MAX + 64];
     int rc = strlen(id) > DB_ID_MAX ? 1 : db__device_get(d->db, id, &dv);
     if (rc == 0) {
-        set_json(res, 200, device_json(&dv));
+        cJSON *j = device_json(&dv);
+        if (http_command__device_fields(d, &dv, j) != 0) {
+            cJSON_Delete(j);
+            api__error(res, 500, "database error while reading the device's commands");
+            return;
+        }
+        set_json(res, 200, j);
     } else if (rc == 1) {
         snprintf(msg, sizeof(msg), "unknown device '%.64s'", id);
         api__error(res, 404, msg);
@@ -430,6 +437,7 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
         res->bearer_challenge = true;
         return;
     }
+    if (http_command__route(d, req, res)) return; /* /devices/{id}/commands, /commands/{id} */
     if (strcmp(p, API "/devices") == 0) {
         if (get) get_devices(d, res);
         else method_not_allowed(res, m, p, "GET");
@@ -465,4 +473,9 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
     char msg[300];
     snprintf(msg, sizeof(msg), "no such endpoint: %.200s (see docs/API.md)", p);
     api__error(res, 404, msg);
+}
+
+void api__json(api_response_t *res, int status, cJSON *json)
+{
+    set_json(res, status, json);
 }

@@ -45,6 +45,17 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res);
 /** Fill res with {"error": msg} and status. */
 void api__error(api_response_t *res, int status, const char *msg);
 
+struct cJSON;
+/** Fill res with json (rendered and deleted) and status; 500 if it cannot be rendered. */
+void api__json(api_response_t *res, int status, struct cJSON *json);
+
+/* http_command.c: the command routes of docs/API.md ("Commands"). */
+/** Answer the request if its path is a command route; false if it is not one. */
+bool http_command__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
+/** Add "command_key", "takes_commands", "command_refusals" and "recent_refusals" to a
+ *  device object. @return 0, or -1 on a database error. */
+int http_command__device_fields(mqotad_t *d, const db_device_t *dv, struct cJSON *j);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "command.h"
 #include "deploy.h"
 #include "mqotad.h"
 #include "signature.h"
@@ -157,6 +158,7 @@ int main(int argc, char **argv)
         }
         transfer__tick(&d, now);                  /* retransmit timed-out chunks */
         transfer__persist(&d, now, false);        /* batched progress, once a second */
+        command__tick(&d, now);                   /* expire / time out commands */
         mqtt__flush(&d);                          /* send what the steps above queued */
         mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */
         if (d.embedded_broker) broker__supervise(&d); /* restart our mosquitto if it died */

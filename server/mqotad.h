@@ -75,6 +75,7 @@ typedef struct mqotad {
     const char *key_file;      /**< --key: its private key */
     bool broker_tls;           /**< --broker-tls: the embedded broker listens with TLS only */
     bool open_broker;          /**< --open-broker: embedded broker without users or ACLs */
+    uint32_t command_timeout_s; /**< --command-timeout: a sent command's reply deadline */
 
     /* ---- embedded broker (broker.c) ---- */
     pid_t broker_pid;
@@ -106,6 +107,10 @@ typedef struct mqotad {
     db_t *db;
     struct transfers *xfers;
     struct streams *streams;
+
+    /* ---- commands (command.c) ---- */
+    uint64_t cmd_check_ms;        /**< Last run of the command timers (monotonic ms) */
+    uint64_t cmd_replies_dropped; /**< Replies that did not open, replayed or malformed */
 } mqotad_t;
 
 /* options.c: 0 run, 1 --help printed (exit 0), 2 bad usage (message printed, exit 2). */

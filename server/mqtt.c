@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "command.h"
 #include "mqotad.h"
 #include "transfer.h"
 
@@ -48,6 +49,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/state", 1);
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/online", 1);
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/ack", 0);
+    mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/reply", 1);
     mqh_log(MQH_INFO, "connected to %s (MQTT %s, max packet %u bytes)", d->broker_url,
             d->mqtt_version == 5 ? "5" : "3.1.1", d->max_packet);
 }
@@ -92,6 +94,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         handle__state(d, dev, p, len);
     else if (strcmp(kind, "online") == 0)
         handle__online(d, dev, p, len);
+    else if (strcmp(kind, "reply") == 0)
+        command__handle_reply(d, dev, p, len);
 }
 
 /* Make the first connection attempt; a failure only schedules a retry. */

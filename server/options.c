@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "command.h"
 #include "mqotad.h"
 
 static const char usage[] =
@@ -17,6 +18,7 @@ static const char usage[] =
     "              [--mqtt-version 5|311] [--chunk-size BYTES] [--window N]\n"
     "              [--multicast auto|off] [--stream-window N]\n"
     "              [--trusted-key PUB.pem]... [--require-signed] [--require-token]\n"
+    "              [--command-timeout SECONDS]\n"
     "              [--log-level error|warn|info|debug] [--help]\n"
     "\n"
     "  --data DIR          directory for the database, release files and state (required)\n"
@@ -41,6 +43,8 @@ static const char usage[] =
     "  --require-signed    refuse uploads without a .mqsig (needs --trusted-key)\n"
     "  --require-token     the HTTP API needs a bearer token even before one exists\n"
     "                      (once a token exists it always does)\n"
+    "  --command-timeout S a command sent to a device with no reply after S seconds becomes\n"
+    "                      timeout (default 30; it is never sent again)\n"
     "  --log-level L       error, warn, info (default) or debug\n"
     "\n"
     "       mqotad --data DIR token create NAME | token list | token revoke NAME\n"
@@ -50,9 +54,10 @@ static const char usage[] =
     "  token create NAME   make an HTTP API token, print it once (only its SHA-256 is kept)\n"
     "  token list          names and creation times of the tokens\n"
     "  token revoke NAME   delete a token; requests with it get 401 at once\n"
-    "  device provision ID a broker user for the device with a random password: prints its\n"
-    "                      credentials once (with --out-dir: writes DIR/<id>.cred, 0600)\n"
-    "  device revoke ID    delete the device's broker user\n"
+    "  device provision ID a broker user for the device with a random password and a new\n"
+    "                      command key: prints its credentials once (with --out-dir: writes\n"
+    "                      DIR/<id>.cred, 0600); again for the same id: new password and key\n"
+    "  device revoke ID    delete the device's broker user and command key\n"
     "  broker-files OUTDIR password file, ACL file and mosquitto.conf lines for an external\n"
     "                      mosquitto\n"
     "\n"
@@ -98,6 +103,7 @@ int options__parse(mqotad_t *d, int argc, char **argv)
     d->multicast = true;
     d->stream_window = 32;
     d->log_level = MQH_INFO;
+    d->command_timeout_s = COMMAND_TIMEOUT_DEFAULT_S;
     d->embedded_broker = true;
     d->data_dir[0] = '\0';
 
@@ -149,7 +155,7 @@ int options__parse(mqotad_t *d, int argc, char **argv)
             strcmp(name, "--window") && strcmp(name, "--log-level") &&
             strcmp(name, "--multicast") && strcmp(name, "--stream-window") &&
             strcmp(name, "--trusted-key") && strcmp(name, "--ca") && strcmp(name, "--cert") &&
-            strcmp(name, "--key")) {
+            strcmp(name, "--key") && strcmp(name, "--command-timeout")) {
             fprintf(stderr, "mqotad: unknown option '%s'; see mqotad --help.\n", name);
             return 2;
         }
@@ -229,6 +235,14 @@ int options__parse(mqotad_t *d, int argc, char **argv)
                 return 2;
             }
             d->stream_window = (uint32_t)v;
+        } else if (strcmp(name, "--command-timeout") == 0) {
+            long v = parse_num(val, 1, 3600);
+            if (v < 0) {
+                fprintf(stderr, "mqotad: --command-timeout '%s' must be a whole number of "
+                        "seconds from 1 to 3600.\n", val);
+                return 2;
+            }
+            d->command_timeout_s = (uint32_t)v;
         } else if (strcmp(name, "--trusted-key") == 0) {
             if (!*val || d->n_trusted_keys == MQOTAD_MAX_TRUSTED_KEYS) {
                 fprintf(stderr, "mqotad: --trusted-key needs a public key file (at most %d "

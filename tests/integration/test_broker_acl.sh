@@ -3,7 +3,9 @@
 # Per-device broker identities and topic ACLs (docs/SECURITY.md §6), proven with the embedded
 # mosquitto itself: 'mqotad device provision' gives devices A (vdev-0001) and B (devB) their
 # own users; A cannot read B's offer or chunks, cannot write B's state or clear B's offer,
-# cannot publish as the server (its own offer/chunk topics, a release stream), a wrong password
+# cannot publish as the server (its own offer/chunk topics, a release stream), cannot read B's
+# sealed commands, publish a command on B's or its own cmd topic, or write B's reply topic (only
+# mqotad sends commands; docs/SECURITY.md §9), a wrong password
 # and anonymous clients are refused, a revoked device is refused; and A updates end to end.
 # Every mosquitto_sub/_pub is bounded (-W and timeout).
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -105,6 +107,36 @@ grep -q "server-stream" "$T/server-reads" || fail "the observer missed the serve
 ! grep -q "forged" "$T/server-reads" || fail "a device's forged server message was delivered: $(cat "$T/server-reads")"
 log "A's offer, chunk and stream publishes were not delivered; the server's were"
 mpub mqotad -r -t "mqota/v1/dev/$B/offer" -n || true   # leave no retained junk for mqotad
+
+# ---- commands: A reads only its own cmd topic, publishes no command anywhere (not even on its
+# own cmd topic), and writes only its own reply topic ----
+grep -qx 'pattern read mqota/v1/dev/%u/cmd' "$T/server/auth/acl" &&
+  grep -qx 'pattern write mqota/v1/dev/%u/reply' "$T/server/auth/acl" || fail "ACL lacks the cmd/reply rules"
+msub "$A" -v -t "mqota/v1/dev/$B/cmd" -t "mqota/v1/dev/$A/cmd" -t 'mqota/v1/dev/+/cmd' \
+  -t "mqota/v1/dev/$B/reply" -W 4 >"$T/a-cmd" 2>&1 &
+apid=$!
+msub "$B" -v -t "mqota/v1/dev/$B/cmd" -W 4 >"$T/b-cmd" 2>&1 &
+bpid=$!
+msub mqotad -v -t 'mqota/v1/dev/+/cmd' -t 'mqota/v1/dev/+/reply' -W 5 >"$T/server-cmd" 2>&1 &
+spid=$!
+sleep 1
+mpub mqotad -t "mqota/v1/dev/$B/cmd" -m cmd-for-B || fail "mqotad's user cannot publish B's command"
+mpub mqotad -t "mqota/v1/dev/$A/cmd" -m cmd-for-A || fail "mqotad's user cannot publish A's command"
+mpub "$A" -t "mqota/v1/dev/$A/cmd" -m forged-own-cmd >/dev/null 2>&1 || true
+mpub "$A" -t "mqota/v1/dev/$B/cmd" -m forged-cmd-for-B >/dev/null 2>&1 || true
+mpub "$A" -t "mqota/v1/dev/$B/reply" -m forged-reply-of-B >/dev/null 2>&1 || true
+mpub "$A" -t "mqota/v1/dev/$A/reply" -m reply-from-A || fail "A cannot publish its own reply"
+wait "$apid" || true
+wait "$bpid" || true
+wait "$spid" || true
+grep -q "cmd-for-A" "$T/a-cmd" || fail "A did not receive its own command (the control): $(cat "$T/a-cmd")"
+grep -q "cmd-for-B" "$T/b-cmd" || fail "B did not receive its command (the control): $(cat "$T/b-cmd")"
+! grep -q -e "for-B" -e "of-B" -e forged "$T/a-cmd" || fail "A read B's command or reply, or a forged one: $(cat "$T/a-cmd")"
+! grep -q forged "$T/b-cmd" || fail "A's forged command reached B: $(cat "$T/b-cmd")"
+grep -q "reply-from-A" "$T/server-cmd" && grep -q "cmd-for-B" "$T/server-cmd" ||
+  fail "the observer missed A's own reply or the server's command (controls): $(cat "$T/server-cmd")"
+! grep -q forged "$T/server-cmd" || fail "a command or reply forged by A was delivered: $(cat "$T/server-cmd")"
+log "A read only its own commands; its commands (own and B's) and B's reply were not delivered"
 
 # ---- A updates end to end with its own identity ----
 start_fleet --count 1 --image "$FIX/idf_hello_world_esp32_2023.bin"

@@ -210,6 +210,20 @@ static void test_table_many_rows(void **state)
     fmt_table_free(t);
 }
 
+static void test_kv_lines(void **state)
+{
+    (void)state;
+    char out[256];
+    assert_string_equal(fmt_kv_lines("uptime_ms=3002\nslot=0\nrelay=off\n", out, sizeof out),
+                        "uptime_ms: 3002\nslot:      0\nrelay:     off\n");
+    /* CRLF, an empty value, a value with '=', a line without '=', blank lines, no final newline */
+    assert_string_equal(fmt_kv_lines("a=1\r\n\nrelease_version=\nnote\nx=y=z", out, sizeof out),
+                        "a:               1\nrelease_version: \nnote\nx:               y=z\n");
+    assert_string_equal(fmt_kv_lines("", out, sizeof out), "");
+    /* too small: whole lines only */
+    assert_string_equal(fmt_kv_lines("a=1\nb=2\n", out, 8), "a: 1\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_table_widths),
         cmocka_unit_test(test_table_no_trailing_blanks),
         cmocka_unit_test(test_table_many_rows),
+        cmocka_unit_test(test_kv_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
