@@ -118,6 +118,7 @@ int cmd_device_list(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_show(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_command(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_commands(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_device_provision(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_deploy(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_deployment_list(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv);

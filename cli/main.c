@@ -34,6 +34,7 @@ static const char usage_main[] =
     "  device show ID                                  show one device\n"
     "  device command ID NAME [--arg TEXT]             send a sealed command, print the reply\n"
     "  device commands ID                              list a device's commands\n"
+    "  device provision [--out-dir DIR] ID...          create device identities and keys\n"
     "  deploy RELEASE_ID (--all | DEVICE...) [--watch] roll a release out\n"
     "  deployment list                                 list deployments\n"
     "  deployment show ID                              show one deployment and its targets\n"
@@ -62,6 +63,7 @@ static const struct {
     { "device", "show", cmd_device_show },
     { "device", "command", cmd_device_command },
     { "device", "commands", cmd_device_commands },
+    { "device", "provision", cmd_device_provision },
     { "deployment", "list", cmd_deployment_list },
     { "deployment", "show", cmd_deployment_show },
     { "deployment", "watch", cmd_deployment_watch },

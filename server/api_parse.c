@@ -72,3 +72,47 @@ int api_parse__deployment(const uint8_t *body, size_t len, api_deployment_body_t
     }
     return 0;
 }
+
+void api_parse__provision_free(api_provision_body_t *b)
+{
+    free(b->devices);
+    cJSON_Delete(b->json);
+    memset(b, 0, sizeof(*b));
+}
+
+int api_parse__provision(const uint8_t *body, size_t len, size_t max, api_provision_body_t *out,
+                         char *err, size_t err_cap)
+{
+    memset(out, 0, sizeof(*out));
+    cJSON *j = len ? cJSON_ParseWithLength((const char *)body, len) : NULL;
+    out->json = j;
+    cJSON *devs = j && cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "devices") : NULL;
+    int status = 0;
+    const char *msg = NULL;
+    if (!devs || !cJSON_IsArray(devs)) {
+        status = 400;
+        msg = "the body must be a JSON object like {\"devices\": [\"vdev-0001\", \"vdev-0002\"]}";
+    } else if (cJSON_GetArraySize(devs) < 1 || (size_t)cJSON_GetArraySize(devs) > max) {
+        status = 400;
+        snprintf(err, err_cap, "\"devices\" must name 1 to %zu devices", max);
+    } else if (!(out->devices = calloc((size_t)cJSON_GetArraySize(devs), sizeof(*out->devices)))) {
+        status = 500;
+        msg = "out of memory";
+    } else {
+        cJSON *it;
+        cJSON_ArrayForEach(it, devs)
+        {
+            if (!cJSON_IsString(it) || !it->valuestring[0]) {
+                status = 400;
+                msg = "\"devices\" must hold device ids (non-empty strings)";
+                break;
+            }
+            out->devices[out->n_devices++] = it->valuestring;
+        }
+    }
+    if (status != 0) {
+        if (msg) snprintf(err, err_cap, "%s", msg);
+        api_parse__provision_free(out);
+    }
+    return status;
+}

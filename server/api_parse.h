@@ -50,6 +50,25 @@ int api_parse__deployment(const uint8_t *body, size_t len, api_deployment_body_t
 /** Free what api_parse__deployment() allocated (safe on a zeroed struct). */
 void api_parse__deployment_free(api_deployment_body_t *b);
 
+/** A parsed POST /api/v1/devices body (docs/API.md "Provisioning devices"). */
+typedef struct {
+    const char **devices;    /**< n_devices non-empty strings */
+    size_t n_devices;
+    void *json;              /**< owns the strings (cJSON) */
+} api_provision_body_t;
+
+/**
+ * Parse a provisioning request body: a JSON object {"devices": ["id", ...]} with 1..max ids.
+ * Whether each id is a valid device id is auth__provision()'s job.
+ * @return 0 parsed; 400 (not such an object, not strings, empty, more than max); 500 out of
+ *         memory. On failure err holds one sentence and out is zeroed.
+ */
+int api_parse__provision(const uint8_t *body, size_t len, size_t max, api_provision_body_t *out,
+                         char *err, size_t err_cap);
+
+/** Free what api_parse__provision() allocated (safe on a zeroed struct). */
+void api_parse__provision_free(api_provision_body_t *b);
+
 #ifdef __cplusplus
 }
 #endif

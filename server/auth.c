@@ -356,14 +356,14 @@ static void broker_info(mqotad_t *d, char *url, size_t ucap, char *ca, size_t cc
     }
 }
 
-/* Write one credentials file (mode 0600) or print it when dir is NULL. */
-static int emit_credentials(const char *dir, const char *user, const char *pw,
-                            const uint8_t key[COMMAND_KEY_BYTES], const char *url,
-                            const char *ca)
+/* The text of a device's credentials file into text (cap bytes); its length, or -1. */
+static int format_credentials(char *text, size_t cap, const char *user, const char *pw,
+                              const uint8_t key[COMMAND_KEY_BYTES], const char *url,
+                              const char *ca)
 {
-    char text[PATH_MAX + 1024], key_hex[2 * COMMAND_KEY_BYTES + 1];
+    char key_hex[2 * COMMAND_KEY_BYTES + 1];
     mqh_hex(key, COMMAND_KEY_BYTES, key_hex);
-    int n = snprintf(text, sizeof(text),
+    int n = snprintf(text, cap,
                      "# mqota credentials of device %s (mqotad device provision).\n"
                      "# Secret: shown only now. mqotad keeps the password's hash and the\n"
                      "# command key (it seals the device's commands with it).\n"
@@ -371,17 +371,7 @@ static int emit_credentials(const char *dir, const char *user, const char *pw,
                      user, user, pw, key_hex, url[0] ? "broker=" : "", url, url[0] ? "\n" : "",
                      ca[0] ? "ca=" : "", ca, ca[0] ? "\n" : "");
     OPENSSL_cleanse(key_hex, sizeof(key_hex));
-    if (n < 0 || (size_t)n >= sizeof(text)) return -1;
-    if (!dir) {
-        fputs(text, stdout);
-        OPENSSL_cleanse(text, sizeof(text));
-        return 0;
-    }
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof(path), "%s/%s.cred", dir, user);
-    int rc = write_file(path, text, (size_t)n, 0600);
-    OPENSSL_cleanse(text, sizeof(text));
-    return rc;
+    return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
 /* DIR/mqota.db, where the command keys live (the daemon may have it open: SQLite WAL). */
@@ -414,15 +404,90 @@ static int store_keys(mqotad_t *d, char *const *ids, uint8_t (*keys)[COMMAND_KEY
     return rc;
 }
 
+int auth__provision(mqotad_t *d, char *const *ids, int n, char **texts, char *err,
+                    size_t err_len)
+{
+    int rc = -1, lock = -1;
+    char (*pw)[64] = NULL;
+    uint8_t (*keys)[COMMAND_KEY_BYTES] = NULL;
+    for (int i = 0; i < n; i++) texts[i] = NULL;
+    if (n < 1 || n > AUTH_PROVISION_MAX) {
+        snprintf(err, err_len, "give 1 to %d device ids to provision", AUTH_PROVISION_MAX);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!valid_user(ids[i]) || strcmp(ids[i], MQOTAD_BROKER_USER) == 0) {
+            snprintf(err, err_len, "device id '%.80s' must be 1 to 48 letters, digits, '.', '_' "
+                     "or '-', and not '%s'", ids[i], MQOTAD_BROKER_USER);
+            return -1;
+        }
+        for (int k = 0; k < i; k++)
+            if (strcmp(ids[k], ids[i]) == 0) {
+                snprintf(err, err_len, "device id '%.80s' is given twice", ids[i]);
+                return -1;
+            }
+    }
+    pw = calloc((size_t)n, sizeof(*pw));
+    keys = calloc((size_t)n, sizeof(*keys));
+    if (!pw || !keys) {
+        snprintf(err, err_len, "out of memory");
+        goto out;
+    }
+    if ((lock = lock_auth(d)) < 0) {
+        snprintf(err, err_len, "cannot lock %s/auth (another provisioning?)", d->data_dir);
+        goto out;
+    }
+    for (int i = 0; i < n; i++)
+        if (random_password(pw[i]) != 0 || RAND_bytes(keys[i], COMMAND_KEY_BYTES) != 1) {
+            snprintf(err, err_len, "the random number generator failed");
+            goto out;
+        }
+    if (store_keys(d, ids, keys, n) != 0) {
+        snprintf(err, err_len, "cannot store the command keys in %s/mqota.db", d->data_dir);
+        goto out;
+    }
+    if (set_passwords(d, ids, pw, n) != 0 || write_acl(d) != 0) {
+        snprintf(err, err_len, "cannot write the broker's password and ACL files in %s/auth",
+                 d->data_dir);
+        goto out;
+    }
+    char url[300], ca[PATH_MAX];
+    broker_info(d, url, sizeof(url), ca, sizeof(ca));
+    for (int i = 0; i < n; i++) {
+        char text[PATH_MAX + 1024];
+        int len = format_credentials(text, sizeof(text), ids[i], pw[i], keys[i], url, ca);
+        texts[i] = len < 0 ? NULL : strdup(text);
+        OPENSSL_cleanse(text, sizeof(text));
+        if (!texts[i]) {
+            snprintf(err, err_len, "out of memory");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        for (int i = 0; i < n; i++) {
+            if (texts[i]) OPENSSL_cleanse(texts[i], strlen(texts[i]));
+            free(texts[i]);
+            texts[i] = NULL;
+        }
+    if (pw) OPENSSL_cleanse(pw, (size_t)n * sizeof(*pw));
+    if (keys) OPENSSL_cleanse(keys, (size_t)n * sizeof(*keys));
+    free(pw);
+    free(keys);
+    if (lock >= 0) close(lock);
+    return rc;
+}
+
 /* device provision [--out-dir DIR] ID... */
 static int cmd_provision(mqotad_t *d, int argc, char **argv)
 {
     const char *out_dir = NULL;
     char **ids = calloc((size_t)argc + 1, sizeof(*ids));
-    int n = 0, rc = 1, lock = -1;
-    char (*pw)[64] = NULL;
-    uint8_t (*keys)[COMMAND_KEY_BYTES] = NULL;
-    if (!ids) return 1;
+    char **texts = calloc((size_t)argc + 1, sizeof(*texts));
+    char err[300];
+    int n = 0, rc = 1;
+    if (!ids || !texts) goto out;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--out-dir") == 0 && i + 1 < argc) {
             out_dir = argv[++i];
@@ -431,16 +496,11 @@ static int cmd_provision(mqotad_t *d, int argc, char **argv)
                     "DIR device provision [--out-dir DIR] ID...\n", argv[i]);
             rc = 2;
             goto out;
-        } else if (!valid_user(argv[i]) || strcmp(argv[i], MQOTAD_BROKER_USER) == 0) {
-            fprintf(stderr, "mqotad: device id '%.80s' must be 1 to 48 letters, digits, '.', '_' "
-                    "or '-', and not '%s'.\n", argv[i], MQOTAD_BROKER_USER);
-            rc = 2;
-            goto out;
         } else {
             ids[n++] = argv[i];
         }
     }
-    if (n == 0 || n > MAX_USERS || (n > 1 && !out_dir)) {
+    if (n == 0 || (n > 1 && !out_dir)) {
         fprintf(stderr, "mqotad: usage: mqotad --data DIR device provision ID (prints its "
                 "credentials) | device provision --out-dir DIR ID... (writes DIR/<id>.cred).\n");
         rc = 2;
@@ -451,34 +511,38 @@ static int cmd_provision(mqotad_t *d, int argc, char **argv)
                 strerror(errno));
         goto out;
     }
-    pw = calloc((size_t)n, sizeof(*pw));
-    keys = calloc((size_t)n, sizeof(*keys));
-    if (!pw || !keys || (lock = lock_auth(d)) < 0) goto out;
-    for (int i = 0; i < n; i++)
-        if (random_password(pw[i]) != 0 || RAND_bytes(keys[i], COMMAND_KEY_BYTES) != 1) goto out;
-    if (store_keys(d, ids, keys, n) != 0) goto out;
-    if (set_passwords(d, ids, pw, n) != 0 || write_acl(d) != 0) goto out;
-    char url[300], ca[PATH_MAX];
-    broker_info(d, url, sizeof(url), ca, sizeof(ca));
-    for (int i = 0; i < n; i++)
-        if (emit_credentials(out_dir, ids[i], pw[i], keys[i], url, ca) != 0) goto out;
+    if (auth__provision(d, ids, n, texts, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mqotad: device provision: %s.\n", err);
+        rc = strncmp(err, "device id", 9) == 0 || strncmp(err, "give ", 5) == 0 ? 2 : 1;
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!out_dir) {
+            fputs(texts[i], stdout);
+            continue;
+        }
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/%s.cred", out_dir, ids[i]);
+        if (write_file(path, texts[i], strlen(texts[i]), 0600) != 0) {
+            fprintf(stderr, "mqotad: cannot write %s: %s.\n", path, strerror(errno));
+            goto out;
+        }
+    }
     fprintf(stderr, "mqotad: provisioned %d device%s%s%s; the password%s shown only now.\n", n,
             n == 1 ? "" : "s", out_dir ? ", credentials in " : "", out_dir ? out_dir : "",
             n == 1 ? " is" : "s are");
     signal_running_mqotad(d);
     rc = 0;
 out:
-    if (pw) OPENSSL_cleanse(pw, (size_t)n * sizeof(*pw));
-    if (keys) OPENSSL_cleanse(keys, (size_t)n * sizeof(*keys));
-    free(pw);
-    free(keys);
+    for (int i = 0; texts && i < n; i++) {
+        if (texts[i]) OPENSSL_cleanse(texts[i], strlen(texts[i]));
+        free(texts[i]);
+    }
+    free(texts);
     free(ids);
-    if (lock >= 0) close(lock);
     return rc;
 }
 
-/* device revoke ID: delete the device's broker user (it cannot connect after the reload) and
- * its command key (its queued commands expire; nothing more can be sealed for it). */
 static int cmd_revoke(mqotad_t *d, const char *id)
 {
     char path[PATH_MAX];

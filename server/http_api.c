@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -396,6 +397,49 @@ out:
     api_parse__deployment_free(&body);
 }
 
+/* POST /api/v1/devices {"devices": [...]}: provision them (docs/API.md "Provisioning
+ * devices"). The answer carries each device's credentials file text, once; it is not logged. */
+static void post_devices(mqotad_t *d, const api_request_t *req, api_response_t *res)
+{
+    char err[300];
+    api_provision_body_t body;
+    int st = api_parse__provision((const uint8_t *)req->body, req->body_len, AUTH_PROVISION_MAX,
+                                  &body, err, sizeof(err));
+    if (st != 0) {
+        api__error(res, st, err);
+        return;
+    }
+    int n = (int)body.n_devices;
+    char **texts = calloc((size_t)n, sizeof(*texts));
+    if (!texts) {
+        api_parse__provision_free(&body);
+        api__error(res, 500, "out of memory");
+        return;
+    }
+    if (auth__provision(d, (char *const *)body.devices, n, texts, err, sizeof(err)) != 0) {
+        api__error(res, strncmp(err, "device id", 9) == 0 ? 400 : 500, err);
+    } else {
+        broker__reload(d);
+        mqh_log(MQH_INFO, "provisioned %d device%s through the API (first %s)", n,
+                n == 1 ? "" : "s", body.devices[0]);
+        cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "devices");
+        cJSON_AddNumberToObject(j, "provisioned", n);
+        for (int i = 0; i < n; i++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "id", body.devices[i]);
+            cJSON_AddStringToObject(o, "credentials", texts[i]);
+            cJSON_AddItemToArray(arr, o);
+        }
+        set_json(res, 201, j);
+    }
+    for (int i = 0; i < n; i++) {
+        if (texts[i]) OPENSSL_cleanse(texts[i], strlen(texts[i]));
+        free(texts[i]);
+    }
+    free(texts);
+    api_parse__provision_free(&body);
+}
+
 static void get_dashboard(api_response_t *res)
 {
     res->status = 200;
@@ -440,7 +484,8 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
     if (http_command__route(d, req, res)) return; /* /devices/{id}/commands, /commands/{id} */
     if (strcmp(p, API "/devices") == 0) {
         if (get) get_devices(d, res);
-        else method_not_allowed(res, m, p, "GET");
+        else if (post) post_devices(d, req, res);
+        else method_not_allowed(res, m, p, "GET, POST");
         return;
     }
     if ((id = item_of(p, API "/devices/")) != NULL) {

@@ -132,6 +132,21 @@ int tls__ensure_broker_certs(mqotad_t *d);
 int auth__command(mqotad_t *d);
 /** Create mqotad's own broker user on first use, write the ACL, load the password. */
 int auth__ensure_server_identity(mqotad_t *d);
+
+/** Most devices one auth__provision() call (one API request) takes. */
+#define AUTH_PROVISION_MAX 1000
+
+/**
+ * Provision n devices (docs/SECURITY.md §7, §9): for each a random broker password (its hash
+ * goes into DIR/auth/passwd) and a random 32-byte command key (into the database, replacing an
+ * old one), and the ACL file rewritten. texts[i] gets the device's credentials file text
+ * (username, password, command_key, broker, ca; malloc'd, the caller frees and should cleanse
+ * it). The caller reloads the broker. Nothing is logged here.
+ * @return 0, or -1 with one sentence in err (bad or repeated id, more than AUTH_PROVISION_MAX,
+ *         store or file failure); texts[] are then all NULL.
+ */
+int auth__provision(mqotad_t *d, char *const *ids, int n, char **texts, char *err,
+                    size_t err_len);
 /** The mosquitto acl_file text (patterns with %u, and user mqotad). */
 const char *auth__acl_text(void);
 /** DIR/auth/passwd and DIR/auth/acl. */
