@@ -100,11 +100,11 @@ fleet_ids() {
   for i in $(seq 1 "$count"); do printf '%s%04d\n' "$prefix" "$i"; done
 }
 
-# fleet_auth ARGS...: the embedded broker refuses anonymous clients, so give the fleet's
+# fleet_provision ARGS...: the embedded broker refuses anonymous clients, so give the fleet's
 # devices (ids from ARGS, as mqota-fleet makes them) broker identities: 'mqotad device
-# provision' writes $T/creds/<id>.cred for those the server does not know yet. Prints the fleet options
-# that use them (and the CA of an mqtts:// broker).
-fleet_auth() {
+# provision' writes $T/creds/<id>.cred for those the server does not know yet. Call it as a
+# command, not inside $(...), so that its failure stops the test with a message.
+fleet_provision() {
   local missing=() id
   for id in $(fleet_ids "$@"); do
     [ -f "$T/creds/$id.cred" ] && grep -q "^$id:" "$T/server/auth/passwd" 2>/dev/null ||
@@ -112,8 +112,14 @@ fleet_auth() {
   done
   if [ ${#missing[@]} -gt 0 ]; then
     "$MQOTAD" --data "$T/server" device provision --out-dir "$T/creds" "${missing[@]}" \
-      >>"$T/provision.log" 2>&1 || fail "device provision of ${#missing[@]} devices failed"
+      >>"$T/provision.log" 2>&1 ||
+      fail "device provision of ${#missing[@]} devices failed: $(tail -n 3 "$T/provision.log")"
   fi
+}
+
+# fleet_auth: the fleet options that use the identities fleet_provision made (and the CA of an
+# mqtts:// broker). Prints only; never fails.
+fleet_auth() {
   echo "--credentials-dir $T/creds"
   case $BROKER_URL in mqtts://*) echo "--ca $T/server/tls/ca.crt" ;; esac
 }
@@ -121,7 +127,8 @@ fleet_auth() {
 # start_fleet [ARGS...]: the virtual fleet with its flash files in $T/fleet.
 start_fleet() {
   local auth
-  auth=$(fleet_auth "$@")
+  fleet_provision "$@"
+  auth=$(fleet_auth)
   # shellcheck disable=SC2086 # $auth is a list of options without spaces in them
   "$FLEET" --broker "$BROKER_URL" --data "$T/fleet" --status-interval 2 $auth "$@" \
     >>"$T/fleet.log" 2>&1 &

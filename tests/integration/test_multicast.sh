@@ -85,8 +85,9 @@ if has_part late; then
   # emulated LTE links (1 Mbit/s down) the wave takes about 10 s, so they join mid-stream.
   EARLY=20 LATE=5
   start_mqotad --multicast auto
+  fleet_provision --count "$LATE" --prefix late-
   "$FLEET" --broker "$BROKER_URL" --data "$T/fleet-late" --status-interval 2 --count "$LATE" \
-    $(fleet_auth --count "$LATE" --prefix late-) --prefix late- --image "$FIX/$FROM" >>"$T/fleet-late.log" 2>&1 &
+    $(fleet_auth) --prefix late- --image "$FIX/$FROM" >>"$T/fleet-late.log" 2>&1 &
   LATE_PID=$!
   wait_online "$LATE" 60
   stop_pid "$LATE_PID"; LATE_PID=""
@@ -98,8 +99,9 @@ if has_part late; then
   t0=$(now_ms)
   dep=$(deploy_all "$rel")
   sleep 2
+  fleet_provision --count "$LATE" --prefix late-
   "$FLEET" --broker "$BROKER_URL" --data "$T/fleet-late" --status-interval 2 --count "$LATE" \
-    $(fleet_auth --count "$LATE" --prefix late-) --prefix late- --link lte >>"$T/fleet-late.log" 2>&1 &
+    $(fleet_auth) --prefix late- --link lte >>"$T/fleet-late.log" 2>&1 &
   LATE_PID=$!
   log "late fleet started (pid $LATE_PID) 2 s after deployment $dep"
   watch "$dep" 240 || fail "late joiners: deployment $dep did not finish (see watch.log)"

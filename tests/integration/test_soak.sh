@@ -72,9 +72,10 @@ trap 'rc=$?; set +e; stop_pid "$ST_PID"; stop_pid "$FB_PID"; cleanup $rc' EXIT
 # extra_fleet NAME PREFIX COUNT ARGS...: start a fleet with data in $T/fleet-NAME; prints its pid.
 extra_fleet() {
   local name=$1 prefix=$2 count=$3; shift 3
+  fleet_provision --count "$count" --prefix "$prefix" >&2
   # shellcheck disable=SC2046 # fleet_auth prints options without spaces
   "$FLEET" --broker "$BROKER_URL" --data "$T/fleet-$name" --status-interval 2 \
-    $(fleet_auth --count "$count" --prefix "$prefix") --prefix "$prefix" --count "$count" "$@" \
+    $(fleet_auth) --prefix "$prefix" --count "$count" "$@" \
     >>"$T/fleet-$name.log" 2>&1 &
   echo $!
 }
