@@ -185,7 +185,7 @@ static transfer_t *create(mqotad_t *d, const db_target_t *target, uint64_t now_m
     if (!t->flags || !t->sent_at || !t->send_seq) goto err;
     snprintf(t->topic, sizeof(t->topic), MQOTAD_TOPIC_PREFIX "%s/chunk", target->device_id);
     t->epoch_ms = now_ms;
-    t->rto = RTO_INITIAL_MS;
+    t->rto = t->rto_est = RTO_INITIAL_MS;
     t->last_persist_ms = t->epoch_ms;
     t->next = d->xfers->list;
     d->xfers->list = t;
@@ -318,6 +318,7 @@ static void rtt_sample(transfer_t *t, uint32_t r)
     }
     uint32_t rto = 2u * t->srtt + 4u * t->rttvar;
     t->rto = rto < RTO_MIN_MS ? RTO_MIN_MS : rto > RTO_MAX_MS ? RTO_MAX_MS : rto;
+    t->rto_est = t->rto;
 }
 
 /* Set chunk i's acked bit from the device's word; returns 1 if it became acked. */

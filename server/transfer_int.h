@@ -52,6 +52,8 @@ typedef struct transfer {
     uint64_t epoch_ms;
     uint64_t deadline_ms;      /* earliest retransmission in the window, 0: none */
     uint32_t srtt, rttvar, rto;
+    uint32_t rto_est;          /* the estimator's RTO, before timeouts double rto: what the
+                                  stream judges a member by (stream.c) */
     bool have_rtt;
     bool paused;               /* the device went offline: send nothing until its next ACK */
     bool dirty;
