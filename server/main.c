@@ -17,6 +17,7 @@
 #include "command.h"
 #include "deploy.h"
 #include "mqotad.h"
+#include "release.h"
 #include "signature.h"
 #include "token.h"
 #include "transfer.h"
@@ -128,6 +129,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof(path), "%s/mqota.db", d.data_dir);
     if (signature__load_keys(&d) != 0) goto out;
     if (db__open(&d.db, path) != 0) goto out;
+    if (release__sweep(&d) < 0) goto out;
     if (transfer__init(&d) != 0) goto out;
     if (http__start(&d) != 0) goto out; /* first: a busy port fails before a broker starts */
     if (auth__ensure_server_identity(&d) != 0) goto out;

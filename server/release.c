@@ -7,6 +7,7 @@
  */
 #include "release.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -371,4 +372,55 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
 store_err:
     mqh_log(MQH_ERROR, "upload of %s %s refused: %s", out->project, out->version, err);
     return no_space(e) ? RELEASE_NO_SPACE : RELEASE_ERROR;
+}
+
+/* "<64 lowercase hex>.bin": the name release__create() gives an image. */
+static bool image_name(const char *name, char sha[65])
+{
+    size_t n = strlen(name);
+    if (n != 68 || strcmp(name + 64, ".bin") != 0) return false;
+    for (size_t i = 0; i < 64; i++)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+            return false;
+    memcpy(sha, name, 64);
+    sha[64] = '\0';
+    return true;
+}
+
+int release__sweep(mqotad_t *d)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 300], sha[65];
+    snprintf(dir, sizeof(dir), "%s/releases", d->data_dir);
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        mqh_log(MQH_ERROR, "cannot read %s to sweep it: %s", dir, strerror(errno));
+        return -1;
+    }
+    int removed = 0, ret = 0;
+    struct dirent *e;
+    while ((e = readdir(dh)) != NULL) {
+        const char *why = NULL;
+        if (strstr(e->d_name, ".bin.tmp.") != NULL) {
+            why = "a temporary file of an interrupted upload";
+        } else if (image_name(e->d_name, sha)) {
+            db_release_t r;
+            int rc = db__release_by_sha(d->db, sha, &r);
+            if (rc < 0) {
+                ret = -1;
+                break;
+            }
+            if (rc == 1) why = "an image with no release (its upload was never committed)";
+        }
+        if (!why) continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (unlink(path) == 0) {
+            removed++;
+            mqh_log(MQH_WARN, "removed %s: %s", path, why);
+        } else {
+            mqh_log(MQH_ERROR, "cannot remove %s (%s): %s", path, why, strerror(errno));
+        }
+    }
+    closedir(dh);
+    if (removed > 0) (void)sync_dir(dir);
+    return ret < 0 ? -1 : removed;
 }

@@ -54,6 +54,15 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
                                  const char *version, const char *notes, const char *sig_b64,
                                  db_release_t *out, int64_t *dup_id, char *err, size_t err_cap);
 
+/**
+ * At startup, remove what a crash may have left in DIR/releases: temporary files of an
+ * interrupted store ("<sha256>.bin.tmp.<pid>") and images with no release row (mqotad died
+ * between the rename of the image and the COMMIT of its row, so the upload was never
+ * acknowledged). Other files are left alone. Each removal is logged.
+ * @return files removed, or -1 if the directory or the database could not be read.
+ */
+int release__sweep(mqotad_t *d);
+
 #ifdef __cplusplus
 }
 #endif

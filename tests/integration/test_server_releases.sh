@@ -219,10 +219,24 @@ broker_pid=$(pgrep -f "mosquitto -c $T/data/broker/mosquitto.conf" || true)
 stop
 ! kill -0 "$broker_pid" 2>/dev/null || fail "embedded mosquitto (pid $broker_pid) survived the shutdown"
 old_broker=$BROKER
+# What a crash can leave in releases/ is swept at the next start: the temporary file of an
+# interrupted store and an image whose row was never committed; other files and the images of
+# real releases stay.
+kept=$(ls "$T/data/releases" | sort)
+orphan=$(printf '%064d' 7).bin
+cp "$FIX/idf_hello_world_esp32_2023.bin" "$T/data/releases/$orphan"
+cp "$FIX/idf_hello_world_esp32_2023.bin" "$T/data/releases/$orphan.tmp.4242"
+echo "not ours" >"$T/data/releases/NOTES.txt"
 start
 [ "$BROKER" = "$old_broker" ] || fail "broker moved from $old_broker to $BROKER after a restart"
 req GET /api/v1/releases; expect 200 "release list after restart"
 [ "$(echo "$BODY" | jq length)" -eq 2 ] || fail "releases lost in the restart: $BODY"
+[ ! -e "$T/data/releases/$orphan" ] || fail "the orphan image $orphan survived the restart"
+[ ! -e "$T/data/releases/$orphan.tmp.4242" ] || fail "the temporary file survived the restart"
+[ -f "$T/data/releases/NOTES.txt" ] || fail "a file that is not ours was removed"
+[ "$(ls "$T/data/releases" | grep -v NOTES.txt | sort)" = "$kept" ] || fail "release images changed in the sweep: $(ls "$T/data/releases")"
+grep -q "removed .*$orphan: an image with no release" "$T/mqotad.log" || fail "the sweep did not log the orphan"
+log "startup sweep removed the orphan image and the temporary file, kept the rest"
 req GET /api/v1/deployments/1; expect 200 "deployment after restart"
 echo "$BODY" | jq -e '.state == "finished"' >/dev/null || fail "deployment after restart: $BODY"
 stop
