@@ -992,23 +992,26 @@ static void refuse(mqota_agent_t *a, uint8_t result, uint64_t counter, uint64_t 
     }
 }
 
-/* The "diagnostics" body: key=value lines (docs/PROTOCOL.md §14.3), then the platform's. */
+/* The "diagnostics" body: key=value lines (docs/PROTOCOL.md §14.3), then the platform's. The
+ * update fields are those of the STATE the agent would publish now, so the two never differ. */
 static size_t diagnostics(mqota_agent_t *a, uint64_t now_ms)
 {
     text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u};
+    mqota_state_msg_t m;
+    mqota_agent_state_msg(a, &m);
     text_kv_u64(&t, "uptime_ms", now_ms - a->boot_ms);
-    text_kv_u64(&t, "boot_count", a->running.boot_count);
-    text_kv_u64(&t, "slot", a->running.running_slot);
-    text_kv_str(&t, "state", mqota_state_name((mqota_update_state_t)a->state));
-    text_kv_str(&t, "reason", mqota_reason_name((mqota_reason_t)a->reason));
-    text_kv_str(&t, "project", a->running.project);
-    text_kv_str(&t, "version", a->running.version);
-    text_kv_str(&t, "release_version", a->release_version);
-    text_kv_str(&t, "idf_ver", a->running.idf_ver);
-    text_kv_u64(&t, "running_release", a->running_release);
-    text_kv_u64(&t, "target_release", a->target_release);
-    text_kv_u64(&t, "progress", a->progress_bytes);
-    text_kv_u64(&t, "image_size", a->have_offer ? a->offer.image_size : 0u);
+    text_kv_u64(&t, "boot_count", m.boot_count);
+    text_kv_u64(&t, "slot", m.running_slot);
+    text_kv_str(&t, "state", mqota_state_name((mqota_update_state_t)m.state));
+    text_kv_str(&t, "reason", mqota_reason_name((mqota_reason_t)m.reason));
+    text_kv_str(&t, "project", m.project);
+    text_kv_str(&t, "version", m.version);
+    text_kv_str(&t, "release_version", m.release_version);
+    text_kv_str(&t, "idf_ver", m.idf_ver);
+    text_kv_u64(&t, "running_release", m.running_release);
+    text_kv_u64(&t, "target_release", m.target_release);
+    text_kv_u64(&t, "progress", m.progress);
+    text_kv_u64(&t, "image_size", m.image_size);
     text_kv_u64(&t, "min_secure_version", a->min_secure_version);
     text_kv_u64(&t, "commands_accepted", a->commands_accepted);
     text_kv_u64(&t, "commands_refused", a->commands_refused);

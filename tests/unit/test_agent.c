@@ -1450,6 +1450,15 @@ static void test_confirm_and_rollback_by_command(void **state)
     assert_int_equal(dev.mark_valid_calls, 1);
     assert_int_equal(send_command(2, 2, "rollback", ""), MQOTA_OK);
     assert_int_equal(open_reply(NULL, NULL, 0).result, MQOTA_CMD_WRONG_STATE);
+    /* diagnostics agree with the STATE: the confirmed image's size and progress */
+    char body[1024], want[64];
+    assert_int_equal(send_command(5, 5, "diagnostics", ""), MQOTA_OK);
+    open_reply(NULL, body, sizeof(body));
+    mqota_state_msg_t st = last_state();
+    snprintf(want, sizeof(want), "\nprogress=%u\nimage_size=%u\n", (unsigned)st.progress,
+             (unsigned)st.image_size);
+    assert_non_null(strstr(body, want));
+    assert_non_null(strstr(body, "state=confirmed\n"));
 
     /* again, and this time the server says roll back */
     send_offer(RELEASE + 1, DEPLOYMENT + 1, image_sha, 0);
