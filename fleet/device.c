@@ -358,20 +358,22 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 
 /* ---- lifecycle ---- */
 
-/* Read DIR/<id>.cred (lines "username=..." and "password=...") into user and pass.
- * Returns 0, or -1 when there is no such file or it lacks a username. */
+/* Read DIR/<id>.cred (lines "username=...", "password=..." and "command_key=...") into user,
+ * pass and key_hex (each "" when absent; the path goes to path). Returns 0, or -1 when there
+ * is no such file or it lacks a username. */
 static int read_credentials(const fleet_dev_t *d, char *user, size_t ucap, char *pass,
-                            size_t pcap)
+                            size_t pcap, char *key_hex, size_t kcap, char *path, size_t pathcap)
 {
-    char path[600], line[512];
-    snprintf(path, sizeof(path), "%s/%s.cred", d->fleet->opt.credentials_dir, d->id);
+    char line[512];
+    snprintf(path, pathcap, "%s/%s.cred", d->fleet->opt.credentials_dir, d->id);
+    user[0] = pass[0] = key_hex[0] = '\0';
     FILE *f = fopen(path, "r");
     if (f == NULL) return -1;
-    user[0] = pass[0] = '\0';
     while (fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\r\n")] = '\0';
         if (strncmp(line, "username=", 9) == 0) snprintf(user, ucap, "%s", line + 9);
         else if (strncmp(line, "password=", 9) == 0) snprintf(pass, pcap, "%s", line + 9);
+        else if (strncmp(line, "command_key=", 12) == 0) snprintf(key_hex, kcap, "%s", line + 12);
     }
     fclose(f);
     memset(line, 0, sizeof(line));
@@ -382,25 +384,19 @@ static int read_credentials(const fleet_dev_t *d, char *user, size_t ucap, char 
  * the key, 0 without one, -1 for a malformed line (logged). */
 static int read_command_key(const fleet_dev_t *d, uint8_t key[32])
 {
-    char path[600], line[512];
+    char user[512], pass[512], hex[512], path[600];
     int found = 0;
     if (d->fleet->opt.credentials_dir == NULL) return 0;
-    snprintf(path, sizeof(path), "%s/%s.cred", d->fleet->opt.credentials_dir, d->id);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) return 0;
-    while (found == 0 && fgets(line, sizeof(line), f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        if (strncmp(line, "command_key=", 12) != 0) continue;
-        if (aead_key_from_hex(line + 12, key) != MQOTA_OK) {
+    (void)read_credentials(d, user, sizeof(user), pass, sizeof(pass), hex, sizeof(hex), path,
+                           sizeof(path));
+    if (hex[0] != '\0') {
+        found = aead_key_from_hex(hex, key) == MQOTA_OK ? 1 : -1;
+        if (found < 0)
             mqh_log(MQH_ERROR, "%s: %s: command_key is not 64 hex digits; commands are off",
                     d->id, path);
-            found = -1;
-        } else {
-            found = 1;
-        }
     }
-    fclose(f);
-    memset(line, 0, sizeof(line));
+    memset(pass, 0, sizeof(pass));
+    memset(hex, 0, sizeof(hex));
     return found;
 }
 
@@ -427,8 +423,11 @@ static int client_security(fleet_dev_t *d)
         }
     }
     if (o->credentials_dir) {
-        char user[512], pass[512];
-        if (read_credentials(d, user, sizeof(user), pass, sizeof(pass)) == 0) {
+        char user[512], pass[512], hex[512], path[600];
+        int got = read_credentials(d, user, sizeof(user), pass, sizeof(pass), hex, sizeof(hex),
+                                   path, sizeof(path));
+        memset(hex, 0, sizeof(hex));
+        if (got == 0) {
             int rc = mosquitto_username_pw_set(d->mosq, user, pass[0] ? pass : NULL);
             memset(pass, 0, sizeof(pass));
             if (rc != MOSQ_ERR_SUCCESS) return -1;

@@ -217,13 +217,13 @@ static mqota_status_t build_topic(const mqota_agent_t *a, const char *leaf, char
 static const char *const topic_leaf[] = {"state", "online", "offer", "chunk", "ack",
                                          NULL,    "cmd",    "reply"};
 
-/* Decimal digits of v into buf (at least 11 bytes), NUL-terminated. */
-static void u32_to_dec(uint32_t v, char *buf)
+/* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. */
+static void u64_to_dec(uint64_t v, char *buf)
 {
-    char tmp[11];
+    char tmp[20];
     size_t n = 0;
     do {
-        tmp[n++] = (char)('0' + v % 10u);
+        tmp[n++] = (char)('0' + (int)(v % 10u));
         v /= 10u;
     } while (v != 0u);
     for (size_t i = 0; i < n; i++) {
@@ -235,9 +235,9 @@ static void u32_to_dec(uint32_t v, char *buf)
 /* <prefix>/stream/<release_id>: the multicast stream of the offer in progress. */
 static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size_t cap)
 {
-    char rel[11];
+    char rel[21];
     size_t pl = strlen(a->prefix);
-    u32_to_dec(a->offer.release_id, rel);
+    u64_to_dec(a->offer.release_id, rel);
     if (pl + 8u + strlen(rel) + 1u > cap) {
         return MQOTA_ERR_NO_SPACE;
     }
@@ -902,17 +902,8 @@ static void text_put(text_t *t, const char *s)
 
 static void text_u64(text_t *t, uint64_t v)
 {
-    char tmp[21];
-    size_t n = 0;
     char out[21];
-    do {
-        tmp[n++] = (char)('0' + (int)(v % 10u));
-        v /= 10u;
-    } while (v != 0u);
-    for (size_t i = 0; i < n; i++) {
-        out[i] = tmp[n - 1u - i];
-    }
-    out[n] = '\0';
+    u64_to_dec(v, out);
     text_put(t, out);
 }
 

@@ -33,20 +33,17 @@ mqota_status_t mqota_sealed_decode(const uint8_t *buf, size_t len, uint8_t expec
                                    mqota_sealed_t *out)
 {
     mqota_sealed_t s;
+    mqota_msg_type_t type;
+    mqota_status_t st;
 
     if (buf == NULL || out == NULL) {
         return MQOTA_ERR_ARG;
     }
-    if (len < MQOTA_HEADER_LEN) {
-        return MQOTA_ERR_TRUNCATED;
+    st = mqota_msg_type(buf, len, &type); /* length, magic, version (§3) */
+    if (st != MQOTA_OK) {
+        return st;
     }
-    if (buf[0] != MQOTA_PROTO_MAGIC0 || buf[1] != MQOTA_PROTO_MAGIC1) {
-        return MQOTA_ERR_MALFORMED;
-    }
-    if (buf[2] != MQOTA_PROTO_VERSION) {
-        return MQOTA_ERR_VERSION;
-    }
-    if (buf[3] != expect_type) {
+    if ((uint8_t)type != expect_type) {
         return MQOTA_ERR_TYPE;
     }
     if (len < MQOTA_SEALED_OVERHEAD) {
