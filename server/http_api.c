@@ -51,17 +51,16 @@ void api__error(api_response_t *res, int status, const char *msg)
     set_json(res, status, j);
 }
 
-static void method_not_allowed(api_response_t *res, const char *method, const char *path,
-                               const char *allow)
+void api__method_not_allowed(api_response_t *res, const char *method, const char *path,
+                             const char *allow)
 {
     char msg[300];
-    snprintf(msg, sizeof(msg), "%s is not allowed on %s; use %s", method, path, allow);
+    snprintf(msg, sizeof(msg), "%s is not allowed on %.200s; use %s", method, path, allow);
     api__error(res, 405, msg);
     res->allow = allow;
 }
 
-/* Parse a positive decimal id; -1 if s is not one. */
-static int64_t parse_id(const char *s)
+int64_t api__parse_id(const char *s)
 {
     char *end;
     errno = 0;
@@ -266,7 +265,7 @@ static void get_releases(mqotad_t *d, api_response_t *res)
 static void get_release(mqotad_t *d, const char *ids, api_response_t *res)
 {
     char msg[128];
-    int64_t id = parse_id(ids);
+    int64_t id = api__parse_id(ids);
     db_release_t *r = malloc(sizeof(*r));
     int rc = id < 0 || !r ? 1 : db__release_get(d->db, id, r);
     if (rc == 0) {
@@ -351,7 +350,7 @@ static void get_deployment(mqotad_t *d, const char *ids, api_response_t *res)
 {
     char msg[128];
     db_deployment_t dep;
-    int64_t id = parse_id(ids);
+    int64_t id = api__parse_id(ids);
     int rc = id < 0 ? 1 : db__deployment_get(d->db, id, &dep);
     if (rc == 1) {
         snprintf(msg, sizeof(msg), "unknown deployment '%.40s'", ids);
@@ -467,12 +466,12 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
 
     if (strcmp(p, "/") == 0 || strcmp(p, "/index.html") == 0) {
         if (get) get_dashboard(res);
-        else method_not_allowed(res, m, p, "GET");
+        else api__method_not_allowed(res, m, p, "GET");
         return;
     }
     if (strcmp(p, API "/health") == 0) {
         if (get) get_health(d, res);
-        else method_not_allowed(res, m, p, "GET");
+        else api__method_not_allowed(res, m, p, "GET");
         return;
     }
     /* Everything else needs the bearer token once tokens exist; say nothing more. */
@@ -485,34 +484,34 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
     if (strcmp(p, API "/devices") == 0) {
         if (get) get_devices(d, res);
         else if (post) post_devices(d, req, res);
-        else method_not_allowed(res, m, p, "GET, POST");
+        else api__method_not_allowed(res, m, p, "GET, POST");
         return;
     }
     if ((id = item_of(p, API "/devices/")) != NULL) {
         if (get) get_device(d, id, res);
-        else method_not_allowed(res, m, p, "GET");
+        else api__method_not_allowed(res, m, p, "GET");
         return;
     }
     if (strcmp(p, API "/releases") == 0) {
         if (get) get_releases(d, res);
         else if (post) post_release(d, req, res);
-        else method_not_allowed(res, m, p, "GET, POST");
+        else api__method_not_allowed(res, m, p, "GET, POST");
         return;
     }
     if ((id = item_of(p, API "/releases/")) != NULL) {
         if (get) get_release(d, id, res);
-        else method_not_allowed(res, m, p, "GET");
+        else api__method_not_allowed(res, m, p, "GET");
         return;
     }
     if (strcmp(p, API "/deployments") == 0) {
         if (get) get_deployments(d, res);
         else if (post) post_deployment(d, req, res);
-        else method_not_allowed(res, m, p, "GET, POST");
+        else api__method_not_allowed(res, m, p, "GET, POST");
         return;
     }
     if ((id = item_of(p, API "/deployments/")) != NULL) {
         if (get) get_deployment(d, id, res);
-        else method_not_allowed(res, m, p, "GET");
+        else api__method_not_allowed(res, m, p, "GET");
         return;
     }
     char msg[300];

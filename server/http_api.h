@@ -45,6 +45,13 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res);
 /** Fill res with {"error": msg} and status. */
 void api__error(api_response_t *res, int status, const char *msg);
 
+/** Fill res with a 405 naming the method and path and the Allow header (allow, e.g. "GET"). */
+void api__method_not_allowed(api_response_t *res, const char *method, const char *path,
+                             const char *allow);
+
+/** A positive decimal id from a path segment; -1 if s is not one. */
+int64_t api__parse_id(const char *s);
+
 struct cJSON;
 /** Fill res with json (rendered and deleted) and status; 500 if it cannot be rendered. */
 void api__json(api_response_t *res, int status, struct cJSON *json);

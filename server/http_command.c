@@ -8,7 +8,6 @@
  *   GET  /api/v1/commands/{id}           one command with its reply
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,11 +262,10 @@ static void get_device_commands(mqotad_t *d, const char *device_id, api_response
 
 static void get_command(mqotad_t *d, const char *ids, api_response_t *res)
 {
-    char msg[128], *end;
-    errno = 0;
-    long long id = strtoll(ids, &end, 10);
+    char msg[128];
+    int64_t id = api__parse_id(ids);
     db_command_t *c = malloc(sizeof(*c));
-    int rc = !c ? -1 : (errno || end == ids || *end || id <= 0) ? 1 : db__command_get(d->db, id, c);
+    int rc = !c ? -1 : id < 0 ? 1 : db__command_get(d->db, id, c);
     if (rc == 0) {
         api__json(res, 200, command_json(c, true));
     } else if (rc == 1) {
@@ -277,15 +275,6 @@ static void get_command(mqotad_t *d, const char *ids, api_response_t *res)
         api__error(res, 500, "database error while reading the command");
     }
     free(c);
-}
-
-static void not_allowed(api_response_t *res, const char *method, const char *path,
-                        const char *allow)
-{
-    char msg[300];
-    snprintf(msg, sizeof(msg), "%s is not allowed on %.200s; use %s", method, path, allow);
-    api__error(res, 405, msg);
-    res->allow = allow;
 }
 
 bool http_command__route(mqotad_t *d, const api_request_t *req, api_response_t *res)
@@ -305,13 +294,13 @@ bool http_command__route(mqotad_t *d, const api_request_t *req, api_response_t *
         if (strchr(id, '/')) return false;
         if (strcmp(m, "POST") == 0) post_command(d, id, req, res);
         else if (get) get_device_commands(d, id, res);
-        else not_allowed(res, m, p, "GET, POST");
+        else api__method_not_allowed(res, m, p, "GET, POST");
         return true;
     }
     if (strncmp(p, cmd_prefix, sizeof(cmd_prefix) - 1) == 0 && p[sizeof(cmd_prefix) - 1] &&
         !strchr(p + sizeof(cmd_prefix) - 1, '/')) {
         if (get) get_command(d, p + sizeof(cmd_prefix) - 1, res);
-        else not_allowed(res, m, p, "GET");
+        else api__method_not_allowed(res, m, p, "GET");
         return true;
     }
     return false;
