@@ -151,7 +151,7 @@ for k in $(seq 1 "$RELEASES"); do
   ms=$(($(date +%s%3N) - t0))
   d=$(mq --json deployment show "$dep") || fail "deployment show $dep failed"
   echo "$d" >"$T/deployment-$k.json"
-  if [ "$(echo "$d" | jq -r .state)" != finished ]; then
+  if ! jq -e '.state == "finished"' <<<"$d" >/dev/null; then
     echo "$d" | jq -r '.targets[] | select(.state != "succeeded" and .state != "failed") |
       "  STUCK \(.device): target \(.state), device \(.device_state) \(.reason), \(.progress) of image bytes"' | head -n 50
     fail "release $v: deployment $dep not finished after $RELEASE_TIMEOUT s (watch exited $rc): stuck targets above"
@@ -203,7 +203,7 @@ for k in $(seq 1 "$RELEASES"); do
   [ "$cut_devs" -eq "$DEVICES" ] ||
     fail "release $v: the link of only $cut_devs of $DEVICES devices was cut ($cuts cuts); every download must be cut"
   for f in "${STATUS_FILES[@]}"; do
-    [ "$(jq .bricked "$f")" -eq 0 ] || fail "release $v: $(jq .bricked "$f") bricked devices in $f"
+    jq -e '.bricked == 0' "$f" >/dev/null || fail "release $v: $(jq .bricked "$f") bricked devices in $f"
   done
 
   succ=$(echo "$d" | jq .succeeded) failed=$(echo "$d" | jq .failed)
