@@ -62,8 +62,8 @@ trap 'ERR_AT="${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
 # fail SENTENCE: stop the test. Everything goes to stderr, so a fail inside a $(...) capture
 # (which the rules above forbid) still shows; the sentence is kept in $T/FAIL for the EXIT trap.
 fail() {
-  echo "FAIL: $*" >>"$T/FAIL"
   echo "FAIL: $*" >&2
+  { echo "FAIL: $*" >>"$T/FAIL"; } 2>/dev/null || echo "(the test directory $T is gone)" >&2
   dump_logs >&2
   exit 1
 }
