@@ -74,9 +74,8 @@ done
 code=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Basic $(printf 'u:%s' "$TOKEN" | base64 -w0)" \
   "$HTTP_URL/api/v1/devices")
 [ "$code" = 401 ] || fail "Basic authorization should be 401, got $code"
-[ "$(mq --json release list 2>/dev/null | jq length 2>/dev/null || echo none)" = none ] ||
-  fail "release list without a token should fail"
-log "401 without a token, with a wrong token and a near miss"
+if mq --json release list >/dev/null 2>&1; then fail "release list without a token should fail"; fi
+pass "401 without a token, with a wrong token and a near miss"
 
 # ---- health and the dashboard page stay open ----
 expect_code 200 GET /api/v1/health ""
@@ -105,7 +104,7 @@ MQOTA_TOKEN="$TOKEN" mq --json device list >>"$BODIES" || fail "CLI with MQOTA_T
 MQOTA_TOKEN="$TOKEN" mq release add "$FIX/idf_hello_world_esp32_2023.bin" >/dev/null ||
   fail "CLI upload with MQOTA_TOKEN refused"
 mq status >/dev/null || fail "mqota status (health) should work without a token"
-log "CLI: 401 message without a token, --token and MQOTA_TOKEN work"
+pass "CLI: 401 message without a token, --token and MQOTA_TOKEN work"
 
 # ---- revoke: that token stops working at once, the other keeps working ----
 "$MQOTAD" --data "$T/server" token revoke other >/dev/null || fail "token revoke"
@@ -121,7 +120,7 @@ start_mqotad --require-token --log-level debug
 expect_401 GET /api/v1/devices ""
 expect_401 GET /api/v1/devices "$TOKEN"
 expect_code 200 GET /api/v1/health ""
-log "--require-token with no token refuses everything but health"
+pass "--require-token with no token refuses everything but health"
 
 # ---- the tokens appear nowhere ----
 for tok in "$TOKEN" "$OTHER"; do
