@@ -86,7 +86,7 @@ log "control: group 1 updated in $CONTROL_MS ms"
   end=$((SECONDS + 120))
   while [ "$SECONDS" -lt "$end" ] && [ ! -f "$T/stop-attack" ]; do
     timeout 10 mosquitto_pub -h 127.0.0.1 -p "$PORT" -u "$EVIL" -P "$(pw "$EVIL")" \
-      -i "$(mqotad_id)" -t "mqota/v1/dev/$EVIL/state" -m x >/dev/null 2>&1 || true
+      -i "$(mqotad_id)" -t "mqota/v1/dev/$EVIL/offer" -m x >/dev/null 2>&1 || true
     echo >>"$T/attempts"
     sleep 0.2
   done
