@@ -11,7 +11,7 @@
  * turns both off. With --broker-tls the devices' listener speaks TLS (tls.c makes the
  * certificates); without it the listener is plain TCP on 127.0.0.1 only.
  *
- * Two listeners (docs/SECURITY.md §10): on the devices' TCP listener mosquitto replaces every
+ * Two listeners (docs/SECURITY.md §7.2): on the devices' TCP listener mosquitto replaces every
  * client id with the client's username (use_username_as_clientid), so a device can only ever
  * take over its own session, never mqotad's or another device's. mqotad itself connects over
  * a Unix socket in DIR/broker/ (BROKER_SOCKET_NAME), which no device on the network can
@@ -293,7 +293,7 @@ void broker__reload(mqotad_t *d)
         mqh_log(MQH_INFO, "embedded broker reloads its password and ACL files");
 }
 
-/* SIGTERM the broker, wait up to 5 s, then SIGKILL. */
+/* SIGTERM the broker, wait up to 5 s, then SIGKILL; remove a socket directory under /tmp. */
 void broker__stop(mqotad_t *d)
 {
     if (d->broker_pid <= 0) return;
@@ -311,4 +311,15 @@ void broker__stop(mqotad_t *d)
         sleep_ms(20);
     }
     d->broker_pid = 0;
+    /* a socket choose_socket() put under /tmp goes with its private directory */
+    size_t dl = strlen(d->data_dir);
+    if (d->broker_socket[0] && strncmp(d->broker_socket, d->data_dir, dl) != 0) {
+        unlink(d->broker_socket);
+        char *slash = strrchr(d->broker_socket, '/');
+        if (slash) {
+            *slash = '\0';
+            rmdir(d->broker_socket);
+        }
+        d->broker_socket[0] = '\0';
+    }
 }

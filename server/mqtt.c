@@ -5,7 +5,7 @@
  * mqtt__io() and mosquitto_loop_read/write/misc.
  *
  * Our client id is "mqotad-" and CLIENT_ID_RANDOM_BYTES from RAND_bytes in hex, so no other
- * client can guess it and take our session over (docs/SECURITY.md §10). If one does anyway
+ * client can guess it and take our session over (docs/SECURITY.md §7.2). If one does anyway
  * (an id read from a log, a broker that lets clients pick any id), the broker ends our session.
  * MQTT 5 may say so (reason 0x8E, session taken over); otherwise the broker only closes the
  * link (MQTT 3.1.1, and mosquitto 2.0.11 even with MQTT 5), so SHORT_SESSIONS_TAKEOVER
@@ -107,8 +107,8 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc,
     (void)mosq;
     (void)props;
     /* libmosquitto passes the broker's reason code, or its own error for a lost link */
-    const char *why = rc == MOSQ_ERR_CONN_LOST || rc < MQTT_RC_UNSPECIFIED
-                          ? mosquitto_strerror(rc) : mosquitto_reason_string(rc);
+    const char *why = rc < MQTT_RC_UNSPECIFIED ? mosquitto_strerror(rc)
+                                               : mosquitto_reason_string(rc);
     session_lost(d, rc, why);
 }
 
