@@ -43,6 +43,12 @@ n=$(grep -cE "^ *vdev-000[1-3] +(pending|active) \(device offline\)" "$T/offline
   fail "deployment show names $n of $COUNT targets '(device offline)': $(cat "$T/offline.txt")"
 log "deployment show while the devices are away:"
 cat "$T/offline.txt"
+rc=0
+mq deployment watch "$dep" --timeout 2 >"$T/offline-watch.txt" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || fail "deployment watch ended 0 while every device was away"
+n=$(grep -cE "vdev-000[1-3]: (pending|active) \(device offline\)" "$T/offline-watch.txt" || true)
+[ "$n" -eq $COUNT ] ||
+  fail "deployment watch names $n of $COUNT targets '(device offline)': $(cat "$T/offline-watch.txt")"
 
 # NVS erased, the fleet back: one sentence, same chip, the update taken. --chip names the chip
 # of devices created now; these exist, and their chip is what their eFuse file says.
