@@ -494,7 +494,7 @@ int dev_power_on(fleet_dev_t *d)
 
     if (access(d->flash_path, F_OK) != 0 &&
         vdev_flash_create(d->flash_path, o->chip_id, o->image, err, sizeof(err)) != MQOTA_OK) {
-        mqh_log(MQH_ERROR, "%s: cannot create flash %s: %s", d->id, d->flash_path, err);
+        mqh_log(MQH_ERROR, "%s: cannot be created: %s", d->id, err); /* err names the file */
         return -1;
     }
     if (vdev_open(d->flash_path, &d->vdev, err, sizeof(err)) != MQOTA_OK) {
