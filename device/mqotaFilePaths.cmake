@@ -7,5 +7,6 @@ set(MQOTA_CORE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_image.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_manifest.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_command.c
+    ${CMAKE_CURRENT_LIST_DIR}/src/mqota_record.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_agent.c)
 set(MQOTA_CORE_INCLUDE_DIRS ${CMAKE_CURRENT_LIST_DIR}/include)

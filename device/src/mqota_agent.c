@@ -22,13 +22,8 @@
 
 #include <string.h>
 
+#include "mqota/mqota_record.h"
 #include "mqota_le.h"
-
-#define PROGRESS_MAGIC 0x4D515031u /* "MQP1" */
-#define SLOTREC_MAGIC 0x4D515331u  /* "MQS1" */
-#define ATTEMPT_MAGIC_V1 0x4D514231u /* "MQB1": 20 bytes, no secure_version */
-#define ATTEMPT_MAGIC 0x4D514232u  /* "MQB2" */
-#define MINSV_MAGIC 0x4D515631u    /* "MQV1" */
 
 #define KEY_PROGRESS "mq.prog"
 #define KEY_ATTEMPT "mq.boot"
@@ -39,37 +34,6 @@
 
 #define STATE_REFRESH_MS 5000u /* STATE re-published at most this often while downloading */
 #define FLASH_SECTOR 4096u
-
-/* Persisted record: which release a slot holds. */
-typedef struct {
-    uint32_t magic;
-    uint32_t release_id;
-    char version[MQOTA_STR_MAX + 1];
-    uint32_t crc;
-} slot_record_t;
-
-/* Persisted record: the boot attempt into a new image. */
-typedef struct {
-    uint32_t magic;
-    uint32_t release_id;
-    uint32_t deployment_id;
-    uint8_t from_slot;
-    uint8_t to_slot;
-    uint8_t reason; /* mqota_reason_t recorded by the new image before it rolled back */
-    uint8_t reserved;
-    uint32_t secure_version; /* the offer's; becomes the minimum once the image is confirmed */
-    uint32_t crc;
-} attempt_record_t;
-
-/* Size of an "MQB1" record written by agents before secure_version was recorded. */
-#define ATTEMPT_V1_SIZE 20u
-
-/* Persisted record: the lowest secure_version accepted. */
-typedef struct {
-    uint32_t magic;
-    uint32_t min_secure_version;
-    uint32_t crc;
-} minsv_record_t;
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small helpers                                                                              */
@@ -101,65 +65,144 @@ static void bit_set(mqota_agent_t *a, uint32_t i)
     a->bitmap[i >> 3] = (uint8_t)(a->bitmap[i >> 3] | (1u << (i & 7u)));
 }
 
+static const char *slot_key(uint8_t slot)
+{
+    return slot == 0u ? "mq.slot0" : "mq.slot1";
+}
+
+/* Read a record of at most MQOTA_RECORD_MAX_LEN bytes. Returns false if it is absent, too long
+ * or unreadable; the decoder judges the rest. */
+static bool kv_read(mqota_agent_t *a, const char *key, uint8_t *rec, size_t *len)
+{
+    *len = 0;
+    return a->plat.kv_get(a->plat.ctx, key, rec, MQOTA_RECORD_MAX_LEN, len) == 0 &&
+           *len <= MQOTA_RECORD_MAX_LEN;
+}
+
 /* Read a fixed-size record whose last 4 bytes are a CRC-32 of the rest and whose first 4 bytes
- * are `magic`. Returns true only for a complete, intact record. */
+ * are `magic` ("mq.cmd"). Returns true only for a complete, intact record. */
 static bool record_load(mqota_agent_t *a, const char *key, void *rec, size_t size, uint32_t magic)
 {
     size_t len = 0;
-    uint32_t m, crc;
     if (a->plat.kv_get(a->plat.ctx, key, rec, size, &len) != 0 || len != size) {
         return false;
     }
-    memcpy(&m, rec, sizeof(m));
-    memcpy(&crc, (const uint8_t *)rec + size - 4u, sizeof(crc));
-    return m == magic && crc == mqota_crc32(0, rec, size - 4u);
+    return get_u32(rec) == magic &&
+           get_u32((const uint8_t *)rec + size - 4u) == mqota_crc32(0, rec, size - 4u);
 }
 
 static bool record_save(mqota_agent_t *a, const char *key, void *rec, size_t size)
 {
-    uint32_t crc = mqota_crc32(0, rec, size - 4u);
-    memcpy((uint8_t *)rec + size - 4u, &crc, sizeof(crc));
+    put_u32((uint8_t *)rec + size - 4u, mqota_crc32(0, rec, size - 4u));
     return a->plat.kv_set(a->plat.ctx, key, rec, size) == 0;
 }
 
-/* Read the boot-attempt record. An "MQB1" record from an older agent (20 bytes, no
- * secure_version) is read as secure_version 0, so an update across that agent change still
- * confirms or reports its rollback. */
-static bool attempt_load(mqota_agent_t *a, attempt_record_t *at)
+/* Write an encoded record of len bytes. An encoder failure (never expected: the buffers are
+ * sized by the codec's constants) counts as a store failure. */
+static bool kv_write(mqota_agent_t *a, const char *key, mqota_status_t encoded,
+                     const uint8_t *rec, size_t len)
 {
-    size_t len = 0;
-    uint32_t m, crc;
-    if (a->plat.kv_get(a->plat.ctx, KEY_ATTEMPT, at, sizeof(*at), &len) != 0) {
+    return encoded == MQOTA_OK && a->plat.kv_set(a->plat.ctx, key, rec, len) == 0;
+}
+
+static bool progress_save(mqota_agent_t *a, const mqota_progress_t *p)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t n = 0;
+    mqota_status_t st = mqota_progress_encode(p, rec, sizeof(rec), &n);
+    return kv_write(a, KEY_PROGRESS, st, rec, n);
+}
+
+static bool slot_record_save(mqota_agent_t *a, uint8_t slot, const mqota_slot_record_t *s)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t n = 0;
+    mqota_status_t st = mqota_slot_record_encode(s, rec, sizeof(rec), &n);
+    return kv_write(a, slot_key(slot), st, rec, n);
+}
+
+static bool attempt_save(mqota_agent_t *a, const mqota_attempt_t *at)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t n = 0;
+    mqota_status_t st = mqota_attempt_encode(at, rec, sizeof(rec), &n);
+    return kv_write(a, KEY_ATTEMPT, st, rec, n);
+}
+
+static bool minsv_save(mqota_agent_t *a, uint32_t sv)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t n = 0;
+    mqota_status_t st = mqota_minsv_encode(sv, rec, sizeof(rec), &n);
+    return kv_write(a, KEY_MINSV, st, rec, n);
+}
+
+/* A record in the raw-struct form of older agents was read: rewrite it once in the current
+ * form (docs/PROTOCOL.md §12). A failed rewrite is harmless: the old form is read again. */
+static void migrated(const char *key, bool ok)
+{
+    (void)key;
+    (void)ok;
+    MQOTA_LOG(2, "record %s rewritten in the current form: %s", key, ok ? "done" : "failed");
+}
+
+/* Read the progress record; absent, damaged or foreign: false. */
+static bool progress_load(mqota_agent_t *a, mqota_progress_t *p)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t len;
+    bool legacy = false;
+    if (!kv_read(a, KEY_PROGRESS, rec, &len) ||
+        mqota_progress_decode(rec, len, p, &legacy) != MQOTA_OK) {
         return false;
     }
-    memcpy(&m, at, sizeof(m));
-    if (len == sizeof(*at) && m == ATTEMPT_MAGIC) {
-        return at->crc == mqota_crc32(0, at, sizeof(*at) - 4u);
+    if (legacy) {
+        migrated(KEY_PROGRESS, progress_save(a, p));
     }
-    if (len == ATTEMPT_V1_SIZE && m == ATTEMPT_MAGIC_V1) {
-        memcpy(&crc, (const uint8_t *)at + ATTEMPT_V1_SIZE - 4u, sizeof(crc));
-        if (crc != mqota_crc32(0, at, ATTEMPT_V1_SIZE - 4u)) {
-            return false;
-        }
-        at->magic = ATTEMPT_MAGIC;
-        at->secure_version = 0u;
-        return true;
+    return true;
+}
+
+static bool slot_record_load(mqota_agent_t *a, uint8_t slot, mqota_slot_record_t *s)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t len;
+    bool legacy = false;
+    if (!kv_read(a, slot_key(slot), rec, &len) ||
+        mqota_slot_record_decode(rec, len, s, &legacy) != MQOTA_OK) {
+        return false;
     }
-    return false;
+    if (legacy) {
+        migrated(slot_key(slot), slot_record_save(a, slot, s));
+    }
+    return true;
+}
+
+/* Read the boot-attempt record. Records of older agents are read too, an "MQB1" one (no
+ * secure_version) as secure_version 0, so an update across that agent change still confirms
+ * or reports its rollback. */
+static bool attempt_load(mqota_agent_t *a, mqota_attempt_t *at)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t len;
+    bool legacy = false;
+    if (!kv_read(a, KEY_ATTEMPT, rec, &len) ||
+        mqota_attempt_decode(rec, len, at, &legacy) != MQOTA_OK) {
+        return false;
+    }
+    if (legacy) {
+        migrated(KEY_ATTEMPT, attempt_save(a, at));
+    }
+    return true;
 }
 
 /* Raise the stored minimum secure_version to sv (never lower it). Returns false only if the
  * store failed; the caller then keeps the attempt record so that the next boot tries again. */
 static bool raise_min_secure_version(mqota_agent_t *a, uint32_t sv)
 {
-    minsv_record_t r;
     if (sv <= a->min_secure_version) {
         return true;
     }
-    memset(&r, 0, sizeof(r));
-    r.magic = MINSV_MAGIC;
-    r.min_secure_version = sv;
-    if (!record_save(a, KEY_MINSV, &r, sizeof(r))) {
+    if (!minsv_save(a, sv)) {
         MQOTA_LOG(1, "cannot store minimum secure version %u", (unsigned)sv);
         return false;
     }
@@ -190,11 +233,6 @@ static bool cmd_record_save(mqota_agent_t *a, const mqota_replay_window_t *w,
     put_u64(rec + 16, w->bitmap);
     put_u64(rec + 24, reply_counter);
     return record_save(a, KEY_CMD, rec, sizeof(rec));
-}
-
-static const char *slot_key(uint8_t slot)
-{
-    return slot == 0u ? "mq.slot0" : "mq.slot1";
 }
 
 /* Write the topic <prefix>/dev/<id>/<leaf> into buf. */
@@ -318,7 +356,6 @@ static mqota_status_t persist_progress(mqota_agent_t *a)
 {
     mqota_progress_t p;
     memset(&p, 0, sizeof(p));
-    p.magic = PROGRESS_MAGIC;
     p.release_id = a->offer.release_id;
     p.deployment_id = a->offer.deployment_id;
     p.image_size = a->offer.image_size;
@@ -326,17 +363,17 @@ static mqota_status_t persist_progress(mqota_agent_t *a)
     p.base = a->base;
     p.slot = a->target_slot;
     memcpy(p.sha256, a->offer.sha256, MQOTA_SHA256_LEN);
-    return record_save(a, KEY_PROGRESS, &p, sizeof(p)) ? MQOTA_OK : MQOTA_ERR_PLATFORM;
+    return progress_save(a, &p) ? MQOTA_OK : MQOTA_ERR_PLATFORM;
 }
 
 /* Mark the running (pending-verify) image invalid and reboot into the previous slot. The
  * reason is recorded in the attempt record so that the old image can report it. */
 static void roll_back(mqota_agent_t *a, mqota_reason_t reason)
 {
-    attempt_record_t at;
+    mqota_attempt_t at;
     if (attempt_load(a, &at)) {
         at.reason = (uint8_t)reason;
-        (void)record_save(a, KEY_ATTEMPT, &at, sizeof(at));
+        (void)attempt_save(a, &at);
     }
     (void)a->plat.slot_mark_invalid(a->plat.ctx);
     set_state(a, MQOTA_STATE_ROLLED_BACK, reason);
@@ -375,8 +412,18 @@ static bool hooks_present(const mqota_platform_t *p)
  * treated as absent like every other record (docs/SECURITY.md says why that is acceptable). */
 static uint32_t load_min_secure_version(mqota_agent_t *a)
 {
-    minsv_record_t r;
-    return record_load(a, KEY_MINSV, &r, sizeof(r), MINSV_MAGIC) ? r.min_secure_version : 0u;
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t len;
+    uint32_t sv = 0;
+    bool legacy = false;
+    if (!kv_read(a, KEY_MINSV, rec, &len) ||
+        mqota_minsv_decode(rec, len, &sv, &legacy) != MQOTA_OK) {
+        return 0u;
+    }
+    if (legacy) {
+        migrated(KEY_MINSV, minsv_save(a, sv));
+    }
+    return sv;
 }
 
 /* Work out, after boot, whether this boot follows an update attempt: confirm pending, report a
@@ -385,7 +432,7 @@ static uint32_t load_min_secure_version(mqota_agent_t *a)
  * platform's slot_state_of, the new slot's otadata state tells: VALID (an older entry) or
  * UNDEFINED (no entry) means the switch never completed; NEW, PENDING_VERIFY, ABORTED or
  * INVALID mean the bootloader selected it and came back. Without the hook: assume it did. */
-static bool switch_took_effect(mqota_agent_t *a, const attempt_record_t *at,
+static bool switch_took_effect(mqota_agent_t *a, const mqota_attempt_t *at,
                                mqota_slot_state_t *to_state)
 {
     *to_state = MQOTA_SLOT_ABORTED;
@@ -400,7 +447,7 @@ static bool switch_took_effect(mqota_agent_t *a, const attempt_record_t *at,
 static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
 {
     mqota_slot_state_t st = MQOTA_SLOT_UNDEFINED, to_state = MQOTA_SLOT_ABORTED;
-    attempt_record_t at;
+    mqota_attempt_t at;
     bool have_attempt = attempt_load(a, &at);
 
     if (a->plat.slot_state(a->plat.ctx, &st) != 0) {
@@ -448,7 +495,7 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
 mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
                                 const mqota_platform_t *plat, uint64_t now_ms)
 {
-    slot_record_t sr;
+    mqota_slot_record_t sr;
     const char *prefix;
     if (agent == NULL || cfg == NULL || plat == NULL || !hooks_present(plat) ||
         !id_valid(cfg->device_id) || !is_pow2(cfg->max_chunk) || cfg->max_chunk < MQOTA_CHUNK_MIN ||
@@ -488,8 +535,7 @@ mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
         agent->running.running_slot >= agent->running.slot_count) {
         return MQOTA_ERR_PLATFORM;
     }
-    if (record_load(agent, slot_key(agent->running.running_slot), &sr, sizeof(sr),
-                    SLOTREC_MAGIC)) {
+    if (slot_record_load(agent, agent->running.running_slot, &sr)) {
         agent->running_release = sr.release_id;
         copy_str(agent->release_version, sizeof(agent->release_version), sr.version);
     }
@@ -629,7 +675,7 @@ static void start_transfer(mqota_agent_t *a)
     a->window = a->offer.window != 0u && a->offer.window < a->max_window ? a->offer.window
                                                                          : a->max_window;
 
-    if (record_load(a, KEY_PROGRESS, &p, sizeof(p), PROGRESS_MAGIC) &&
+    if (progress_load(a, &p) &&
         p.release_id == a->offer.release_id && p.image_size == a->offer.image_size &&
         p.chunk_size == cs && p.slot == a->target_slot && p.base <= a->chunk_count &&
         memcmp(p.sha256, a->offer.sha256, MQOTA_SHA256_LEN) == 0) {
@@ -852,7 +898,7 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
 /* Mark the running (pending-verify) image valid: the self-test passed or the server said so. */
 static void confirm_now(mqota_agent_t *a)
 {
-    attempt_record_t at;
+    mqota_attempt_t at;
     if (a->plat.slot_mark_valid(a->plat.ctx) != 0) {
         roll_back(a, MQOTA_REASON_SET_BOOT);
         return;
@@ -1215,22 +1261,19 @@ void mqota_agent_on_disconnect(mqota_agent_t *agent)
  * the attempt record exist before the boot slot changes. */
 static void switch_boot_slot(mqota_agent_t *a)
 {
-    slot_record_t sr;
-    attempt_record_t at;
+    mqota_slot_record_t sr;
+    mqota_attempt_t at;
 
     memset(&sr, 0, sizeof(sr));
-    sr.magic = SLOTREC_MAGIC;
     sr.release_id = a->offer.release_id;
     copy_str(sr.version, sizeof(sr.version), a->offer.version);
     memset(&at, 0, sizeof(at));
-    at.magic = ATTEMPT_MAGIC;
     at.release_id = a->offer.release_id;
     at.deployment_id = a->offer.deployment_id;
     at.from_slot = a->running.running_slot;
     at.to_slot = a->target_slot;
     at.secure_version = a->offer.secure_version;
-    if (!record_save(a, slot_key(a->target_slot), &sr, sizeof(sr)) ||
-        !record_save(a, KEY_ATTEMPT, &at, sizeof(at))) {
+    if (!slot_record_save(a, a->target_slot, &sr) || !attempt_save(a, &at)) {
         fail(a, MQOTA_REASON_STORE);
         return;
     }

@@ -22,6 +22,7 @@
 #include <openssl/sha.h>
 
 #include "mqota/mqota.h"
+#include "mqota/mqota_record.h"
 #include "mqota_posix/aead.h"
 
 #define SLOT_BYTES (2u * 1024u * 1024u)
@@ -1133,9 +1134,9 @@ static void test_minimum_raised_only_after_confirm(void **state)
     assert_null(kv_find("mq.minsv"));
     const kv_entry_t *at = kv_find("mq.boot");
     assert_non_null(at);
-    assert_int_equal(at->len, 24);
-    assert_memory_equal(at->val, "2BQM", 4); /* "MQB2" as a little-endian u32 */
-    assert_int_equal(at->val[16], 3);
+    assert_int_equal(at->len, MQOTA_ATTEMPT_RECORD_LEN);
+    assert_memory_equal(at->val, "MQBT\x01\x00\x1c\x00", 8); /* tag, version 1, 28 bytes */
+    assert_int_equal(at->val[20], 3);
     /* booted, pending verify: not yet */
     boot(1, MQOTA_SLOT_PENDING_VERIFY);
     assert_int_equal(mqota_agent_min_secure_version(&agent), 0);
@@ -1210,6 +1211,81 @@ static void test_old_attempt_record_is_read(void **state)
     assert_int_equal(last_state().target_release, RELEASE);
     assert_int_equal(mqota_agent_min_secure_version(&agent), 0);
     assert_null(kv_find("mq.boot"));
+}
+
+/* Records in the raw-struct layout of agents before the record codec (x86_64 GCC: little-endian,
+ * no padding), as the old code wrote them: each is still read, then rewritten once in the
+ * current form (docs/PROTOCOL.md §12). */
+static void old_seal(uint8_t *rec, size_t len)
+{
+    uint32_t crc = mqota_crc32(0, rec, len - 4u);
+    memcpy(rec + len - 4u, &crc, 4);
+}
+
+static void test_old_records_migrated(void **state)
+{
+    (void)state;
+    /* slot 0 holds release 5 "1.0" (44 bytes, "MQS1"); minimum secure_version 2 (12, "MQV1") */
+    uint8_t slot0[44] = {0x31, 0x53, 0x51, 0x4D, 5, 0, 0, 0, '1', '.', '0'};
+    uint8_t minsv[12] = {0x31, 0x56, 0x51, 0x4D, 2, 0, 0, 0};
+    old_seal(slot0, sizeof(slot0));
+    old_seal(minsv, sizeof(minsv));
+    f_kv_set(NULL, "mq.slot0", slot0, sizeof(slot0));
+    f_kv_set(NULL, "mq.minsv", minsv, sizeof(minsv));
+
+    /* an update half done by the old agent: its progress record, then a power cut */
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(last_state().running_release, 5);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 2);
+    assert_int_equal(kv_find("mq.slot0")->len, MQOTA_SLOT_RECORD_LEN);
+    assert_memory_equal(kv_find("mq.slot0")->val, "MQSL", 4);
+    assert_int_equal(kv_find("mq.minsv")->len, MQOTA_MINSV_RECORD_LEN);
+    assert_memory_equal(kv_find("mq.minsv")->val, "MQSV", 4);
+
+    mqota_offer_t o = make_offer(RELEASE, DEPLOYMENT, 2, NULL);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    uint32_t half = chunk_count() / 2;
+    for (uint32_t i = 0; i < half; i++) send_chunk(RELEASE, i, 0);
+    run(1);
+    mqota_progress_t p;
+    const kv_entry_t *e = kv_find("mq.prog");
+    assert_non_null(e);
+    assert_int_equal(mqota_progress_decode(e->val, e->len, &p, NULL), MQOTA_OK);
+    uint8_t prog[64] = {0x31, 0x50, 0x51, 0x4D};
+    uint32_t f[5] = {p.release_id, p.deployment_id, p.image_size, p.chunk_size, p.base};
+    memcpy(prog + 4, f, sizeof(f));
+    prog[24] = p.slot;
+    memcpy(prog + 28, p.sha256, 32);
+    old_seal(prog, sizeof(prog));
+    f_kv_set(NULL, "mq.prog", prog, sizeof(prog));
+
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    run(1);
+    mqota_ack_t a = last_ack();
+    assert_true(a.flags & MQOTA_ACK_FLAG_RESUMED);
+    assert_int_equal(a.base, half);
+    e = kv_find("mq.prog");
+    assert_int_equal(e->len, MQOTA_PROGRESS_RECORD_LEN);
+    assert_memory_equal(e->val, "MQPR", 4);
+
+    /* the boot attempt the old agent recorded (24 bytes, "MQB2"), read after the reboot */
+    for (uint32_t i = half; i < chunk_count(); i++) send_chunk(RELEASE, i, 0);
+    run(20);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    uint8_t boot_rec[24] = {0x32, 0x42, 0x51, 0x4D, RELEASE, 0, 0, 0, DEPLOYMENT, 0, 0, 0,
+                            0, 1, 0, 0, 4, 0, 0, 0};
+    old_seal(boot_rec, sizeof(boot_rec));
+    f_kv_set(NULL, "mq.boot", boot_rec, sizeof(boot_rec));
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    assert_int_equal(kv_find("mq.boot")->len, MQOTA_ATTEMPT_RECORD_LEN);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_CONFIRMED);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 4);
+    assert_null(kv_find("mq.boot"));
+    assert_int_equal(last_state().running_release, RELEASE);
 }
 
 /* ---- sealed commands (docs/PROTOCOL.md §14) ---- */
@@ -1554,6 +1630,7 @@ int main(void)
         cmocka_unit_test_setup(test_minimum_raised_when_reset_after_mark_valid, setup),
         cmocka_unit_test_setup(test_minimum_not_raised_after_rollback, setup),
         cmocka_unit_test_setup(test_old_attempt_record_is_read, setup),
+        cmocka_unit_test_setup(test_old_records_migrated, setup),
         cmocka_unit_test_setup(test_commands_builtin_and_app, setup),
         cmocka_unit_test_setup(test_command_replay_refused, setup),
         cmocka_unit_test_setup(test_command_altered_refused, setup),

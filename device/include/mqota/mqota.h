@@ -93,20 +93,6 @@ typedef struct {
     void *command_ctx;        /**< Passed to command_handler */
 } mqota_config_t;
 
-/** Persisted transfer progress (key "mq.prog"); see docs/PROTOCOL.md "Device persistence". */
-typedef struct {
-    uint32_t magic;          /**< MQOTA_PROGRESS_MAGIC */
-    uint32_t release_id;
-    uint32_t deployment_id;
-    uint32_t image_size;
-    uint32_t chunk_size;
-    uint32_t base;           /**< Chunks [0, base) are written */
-    uint8_t slot;
-    uint8_t reserved[3];
-    uint8_t sha256[MQOTA_SHA256_LEN];
-    uint32_t crc;            /**< CRC-32 of every byte before this field */
-} mqota_progress_t;
-
 /** The agent. Fields are private: read them only through the functions below. */
 typedef struct {
     mqota_platform_t plat;
