@@ -492,11 +492,21 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
     }
 }
 
-mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
-                                const mqota_platform_t *plat, uint64_t now_ms)
+/* mqota_agent_init(): first the caller's view of the agent's size tunables against ours, before
+ * anything is written to an agent struct that may be smaller than ours (mqota_config_defaults.h). */
+mqota_status_t mqota_agent_init_checked(mqota_agent_t *agent, const mqota_config_t *cfg,
+                                        const mqota_platform_t *plat, uint64_t now_ms,
+                                        size_t agent_size, uint32_t max_chunks,
+                                        uint32_t verify_step, uint32_t topic_max,
+                                        uint32_t device_id_max)
 {
     mqota_slot_record_t sr;
     const char *prefix;
+    if (agent_size != sizeof(mqota_agent_t) || max_chunks != MQOTA_MAX_CHUNKS ||
+        verify_step != MQOTA_VERIFY_STEP || topic_max != MQOTA_TOPIC_MAX ||
+        device_id_max != MQOTA_DEVICE_ID_MAX) {
+        return MQOTA_ERR_CONFIG;
+    }
     if (agent == NULL || cfg == NULL || plat == NULL || !hooks_present(plat) ||
         !id_valid(cfg->device_id) || !is_pow2(cfg->max_chunk) || cfg->max_chunk < MQOTA_CHUNK_MIN ||
         cfg->max_chunk > MQOTA_CHUNK_MAX || cfg->max_window < 1u ||

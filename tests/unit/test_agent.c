@@ -522,6 +522,38 @@ static void test_init_rejects_bad_config(void **state)
     assert_int_equal(mqota_agent_init(&agent, &cfg, &p2, 0), MQOTA_ERR_ARG);
 }
 
+/* mqota_agent_init() compares the caller's size tunables with the library's: each one that
+ * differs is refused with MQOTA_ERR_CONFIG before the agent is touched; all equal (what the
+ * macro passes) is accepted. test_config_mismatch does the same from a separately configured
+ * application. */
+static void test_init_checks_build_config(void **state)
+{
+    (void)state;
+    const mqota_config_t cfg = {.device_id = "ok", .max_chunk = 4096, .max_window = 8};
+    const uint32_t v[4] = {MQOTA_MAX_CHUNKS, MQOTA_VERIFY_STEP, MQOTA_TOPIC_MAX,
+                           MQOTA_DEVICE_ID_MAX};
+    for (int field = 0; field < 5; field++) {
+        uint32_t w[4] = {v[0], v[1], v[2], v[3]};
+        size_t size = sizeof(mqota_agent_t);
+        if (field == 4) {
+            size += 8u;
+        } else {
+            w[field] += 64u;
+        }
+        memset(&agent, 0x5A, sizeof(agent));
+        assert_int_equal(mqota_agent_init_checked(&agent, &cfg, &plat, 0, size, w[0], w[1], w[2],
+                                                  w[3]),
+                         MQOTA_ERR_CONFIG);
+        for (size_t i = 0; i < sizeof(agent); i++) {
+            assert_int_equal(((const uint8_t *)&agent)[i], 0x5A);
+        }
+    }
+    assert_int_equal(mqota_agent_init_checked(&agent, &cfg, &plat, 0, sizeof(mqota_agent_t),
+                                              v[0], v[1], v[2], v[3]),
+                     MQOTA_OK);
+    assert_int_equal(mqota_agent_init(&agent, &cfg, &plat, 0), MQOTA_OK);
+}
+
 static void test_full_update_and_confirm(void **state)
 {
     (void)state;
@@ -1605,6 +1637,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_connect_announces, setup),
         cmocka_unit_test_setup(test_init_rejects_bad_config, setup),
+        cmocka_unit_test_setup(test_init_checks_build_config, setup),
         cmocka_unit_test_setup(test_full_update_and_confirm, setup),
         cmocka_unit_test_setup(test_out_of_order_duplicates_and_bad_crc, setup),
         cmocka_unit_test_setup(test_resume_after_restart, setup),

@@ -189,7 +189,12 @@ typedef enum {
  * @param[in]  now_ms Current time in milliseconds (same clock as plat->now_ms).
  * @return MQOTA_OK, MQOTA_ERR_ARG (NULL, missing hook, bad id, max_chunk/max_window out of
  *         range, require_signature without a verify_signature hook), MQOTA_ERR_PLATFORM
- *         (running hook failed).
+ *         (running hook failed), MQOTA_ERR_CONFIG (the caller was compiled with other size
+ *         tunables than libmqota, see mqota_config_defaults.h; nothing was written to agent).
+ *
+ * @note A macro: it passes sizeof(mqota_agent_t) and the size tunables as the caller sees
+ *       them to mqota_agent_init_checked(), so that an application and a library built with
+ *       different configuration headers fail here instead of corrupting memory.
  *
  * @code
  * static mqota_agent_t agent;
@@ -202,8 +207,37 @@ typedef enum {
  * // every 10-100 ms: mqota_agent_process(&agent, now());
  * @endcode
  */
-mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
-                                const mqota_platform_t *plat, uint64_t now_ms);
+#define mqota_agent_init(agent, cfg, plat, now_ms) \
+    mqota_agent_init_checked((agent), (cfg), (plat), (now_ms), MQOTA_AGENT_BUILD_ARGS)
+
+/**
+ * @brief The size tunables as the code calling mqota_agent_init() was compiled with; the
+ *        library compares them with its own (mqota_config_defaults.h).
+ */
+#define MQOTA_AGENT_BUILD_ARGS                                                               \
+    sizeof(mqota_agent_t), (uint32_t)(MQOTA_MAX_CHUNKS), (uint32_t)(MQOTA_VERIFY_STEP),      \
+        (uint32_t)(MQOTA_TOPIC_MAX), (uint32_t)(MQOTA_DEVICE_ID_MAX)
+
+/**
+ * @brief What mqota_agent_init() expands to; call it through that macro.
+ *
+ * @param[out] agent   As mqota_agent_init().
+ * @param[in]  cfg     As mqota_agent_init().
+ * @param[in]  plat    As mqota_agent_init().
+ * @param[in]  now_ms  As mqota_agent_init().
+ * @param[in]  agent_size    sizeof(mqota_agent_t) as the caller was compiled.
+ * @param[in]  max_chunks    The caller's MQOTA_MAX_CHUNKS.
+ * @param[in]  verify_step   The caller's MQOTA_VERIFY_STEP.
+ * @param[in]  topic_max     The caller's MQOTA_TOPIC_MAX.
+ * @param[in]  device_id_max The caller's MQOTA_DEVICE_ID_MAX.
+ * @return As mqota_agent_init(); MQOTA_ERR_CONFIG, with nothing written to agent, if any of
+ *         the last five differs from the library's.
+ */
+mqota_status_t mqota_agent_init_checked(mqota_agent_t *agent, const mqota_config_t *cfg,
+                                        const mqota_platform_t *plat, uint64_t now_ms,
+                                        size_t agent_size, uint32_t max_chunks,
+                                        uint32_t verify_step, uint32_t topic_max,
+                                        uint32_t device_id_max);
 
 /**
  * @brief Tell the agent the broker connection is up: subscribes to the offer and chunk topics

@@ -36,6 +36,9 @@ typedef enum {
     MQOTA_ERR_HASH = 13,         /**< A SHA-256 digest does not match. */
     MQOTA_ERR_AUTH = 14,         /**< A sealed frame did not authenticate (forged, altered, wrong key). */
     MQOTA_ERR_REPLAY = 15,       /**< An authentic sealed frame whose counter was used before. */
+    MQOTA_ERR_CONFIG = 16,       /**< The application was compiled with other size tunables
+                                      (MQOTA_MAX_CHUNKS, MQOTA_VERIFY_STEP, MQOTA_TOPIC_MAX,
+                                      MQOTA_DEVICE_ID_MAX) than libmqota: mqota_config_defaults.h. */
 
     MQOTA_IGNORED = 100,         /**< Not an error: the message was not for this agent or is stale. */
     MQOTA_DUPLICATE = 101,       /**< Not an error: the chunk was already written. */
