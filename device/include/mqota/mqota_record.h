@@ -107,8 +107,10 @@ mqota_status_t mqota_slot_record_encode(const mqota_slot_record_t *s, uint8_t *b
  * @param[in]  len    Their length.
  * @param[out] s      The record, version NUL-terminated; written only on MQOTA_OK.
  * @param[out] legacy Set to true for the legacy form (may be NULL).
- * @return As mqota_progress_decode(); also MQOTA_ERR_MALFORMED if the version is not
- *         NUL-terminated or a byte after its NUL is not zero (current form).
+ * @return MQOTA_OK, or the refusals of mqota_progress_decode() (MQOTA_ERR_ARG,
+ *         MQOTA_ERR_MALFORMED, MQOTA_ERR_TYPE, MQOTA_ERR_VERSION, MQOTA_ERR_CRC); also
+ *         MQOTA_ERR_MALFORMED if the version is not NUL-terminated or a byte after its NUL is
+ *         not zero (current form).
  */
 mqota_status_t mqota_slot_record_decode(const uint8_t *buf, size_t len, mqota_slot_record_t *s,
                                         bool *legacy);
@@ -131,7 +133,8 @@ mqota_status_t mqota_attempt_encode(const mqota_attempt_t *at, uint8_t *buf, siz
  * @param[in]  len    Their length.
  * @param[out] at     The record; written only on MQOTA_OK.
  * @param[out] legacy Set to true for a legacy form (may be NULL).
- * @return As mqota_progress_decode().
+ * @return MQOTA_OK, or the refusals of mqota_progress_decode() (MQOTA_ERR_ARG,
+ *         MQOTA_ERR_MALFORMED, MQOTA_ERR_TYPE, MQOTA_ERR_VERSION, MQOTA_ERR_CRC).
  */
 mqota_status_t mqota_attempt_decode(const uint8_t *buf, size_t len, mqota_attempt_t *at,
                                     bool *legacy);
@@ -153,7 +156,8 @@ mqota_status_t mqota_minsv_encode(uint32_t min_secure_version, uint8_t *buf, siz
  * @param[in]  len    Their length.
  * @param[out] min_secure_version The stored minimum; written only on MQOTA_OK.
  * @param[out] legacy Set to true for the legacy form (may be NULL).
- * @return As mqota_progress_decode().
+ * @return MQOTA_OK, or the refusals of mqota_progress_decode() (MQOTA_ERR_ARG,
+ *         MQOTA_ERR_MALFORMED, MQOTA_ERR_TYPE, MQOTA_ERR_VERSION, MQOTA_ERR_CRC).
  */
 mqota_status_t mqota_minsv_decode(const uint8_t *buf, size_t len, uint32_t *min_secure_version,
                                   bool *legacy);

@@ -89,17 +89,23 @@ typedef enum {
 } mqota_reason_t;
 
 /**
- * @brief Text for a status code ("invalid argument", ...). Never NULL.
+ * @brief Text for a status code.
+ * @param[in] status Any value, also one that came as a plain integer.
+ * @return "invalid argument", ...; "unknown status" for other values. Static, never NULL.
  */
 const char *mqota_strerror(mqota_status_t status);
 
 /**
- * @brief Short lower-case name of an update state ("downloading", ...). Never NULL.
+ * @brief Short lower-case name of an update state (as the server and CLI print it).
+ * @param[in] state Any value, also one read from the wire.
+ * @return "downloading", ...; "unknown" for other values. Static, never NULL.
  */
 const char *mqota_state_name(mqota_update_state_t state);
 
 /**
- * @brief Short lower-case name of a failure reason ("hash-mismatch", ...). Never NULL.
+ * @brief Short lower-case name of a failure reason (as the server and CLI print it).
+ * @param[in] reason Any value, also one read from the wire.
+ * @return "hash-mismatch", ...; "unknown" for other values. Static, never NULL.
  */
 const char *mqota_reason_name(mqota_reason_t reason);
 
