@@ -313,11 +313,70 @@ static uint32_t chunk_len(const mqota_agent_t *a, uint32_t index)
     return left < a->offer.chunk_size ? left : a->offer.chunk_size;
 }
 
-static void set_state(mqota_agent_t *a, mqota_update_state_t st, mqota_reason_t reason)
+/* What happened, for transition(): each event moves the agent to one state, from the states
+ * listed for it in the table below. */
+typedef enum {
+    EV_BOOT_IDLE,          /* init: nothing to recover */
+    EV_BOOT_PENDING,       /* init: the running slot is pending-verify */
+    EV_BOOT_CONFIRMED,     /* init: the attempt record's image runs, confirmed earlier */
+    EV_BOOT_ROLLED_BACK,   /* init: back in the old slot after an attempt */
+    EV_OFFER_ACCEPTED,     /* an offer passed judge_offer(); the transfer starts or resumes */
+    EV_ALREADY_RUNNING,    /* an offer of the release that runs */
+    EV_OFFER_CLEARED,      /* the server cleared the offer during the transfer */
+    EV_CHUNK_WRITTEN,      /* a chunk is written (or a resume found every chunk there) */
+    EV_ALL_WRITTEN,        /* every chunk is written: read the slot back */
+    EV_BOOT_SLOT_SWITCHED, /* verified; attempt recorded, boot slot switched */
+    EV_CONFIRMED,          /* the new image is marked valid */
+    EV_ROLLED_BACK,        /* the new image is marked invalid; reboot into the old one */
+    EV_FAILED              /* the update failed or an offer was refused; the old image runs */
+} event_t;
+
+#define S(x) (1u << MQOTA_STATE_##x)
+/* States from which an update may start, or fail before anything is switched. */
+#define S_SETTLED (S(IDLE) | S(CONFIRMED) | S(FAILED) | S(ROLLED_BACK))
+#define S_TRANSFER (S(OFFERED) | S(DOWNLOADING))
+
+/* Every allowed state change: {event, states it may come from, next state}. Anything else is
+ * refused by transition(). Once the boot slot is switched (ready-to-reboot, pending-verify)
+ * only the new image's verdict moves the agent: no offer can make it "failed" there. */
+static const struct {
+    uint8_t event;
+    uint16_t from;
+    uint8_t to;
+} transitions[] = {
+    {EV_BOOT_IDLE, S(IDLE), MQOTA_STATE_IDLE},
+    {EV_BOOT_PENDING, S(IDLE), MQOTA_STATE_PENDING_VERIFY},
+    {EV_BOOT_CONFIRMED, S(IDLE), MQOTA_STATE_CONFIRMED},
+    {EV_BOOT_ROLLED_BACK, S(IDLE), MQOTA_STATE_ROLLED_BACK},
+    {EV_OFFER_ACCEPTED, S_SETTLED | S_TRANSFER, MQOTA_STATE_OFFERED},
+    {EV_ALREADY_RUNNING, S_SETTLED | S_TRANSFER, MQOTA_STATE_CONFIRMED},
+    {EV_OFFER_CLEARED, S_TRANSFER, MQOTA_STATE_IDLE},
+    {EV_CHUNK_WRITTEN, S(OFFERED), MQOTA_STATE_DOWNLOADING},
+    {EV_ALL_WRITTEN, S_TRANSFER, MQOTA_STATE_VERIFYING},
+    {EV_BOOT_SLOT_SWITCHED, S(VERIFYING), MQOTA_STATE_READY_TO_REBOOT},
+    {EV_CONFIRMED, S(PENDING_VERIFY), MQOTA_STATE_CONFIRMED},
+    {EV_ROLLED_BACK, S(PENDING_VERIFY), MQOTA_STATE_ROLLED_BACK},
+    {EV_FAILED, S_SETTLED | S_TRANSFER | S(VERIFYING), MQOTA_STATE_FAILED},
+};
+#undef S
+
+/* The one place the update state changes: look the event up in the table; if the current state
+ * may take it, move to its next state with `reason` and mark the STATE for publishing. Returns
+ * false, changing nothing, for a change the table does not allow. */
+static bool transition(mqota_agent_t *a, event_t ev, mqota_reason_t reason)
 {
-    a->state = (uint8_t)st;
-    a->reason = (uint8_t)reason;
-    a->state_dirty = true;
+    for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++) {
+        if (transitions[i].event == (uint8_t)ev &&
+            (transitions[i].from & (1u << a->state)) != 0u) {
+            a->state = transitions[i].to;
+            a->reason = (uint8_t)reason;
+            a->state_dirty = true;
+            return true;
+        }
+    }
+    MQOTA_LOG(1, "event %u refused in state %s", (unsigned)ev,
+              mqota_state_name((mqota_update_state_t)a->state));
+    return false;
 }
 
 /* End the transfer in progress with `reason`. The old image keeps running; the progress record
@@ -349,7 +408,7 @@ static void fail(mqota_agent_t *a, mqota_reason_t reason)
     leave_stream(a);
     a->have_offer = false;
     a->ack_due = false;
-    set_state(a, MQOTA_STATE_FAILED, reason);
+    (void)transition(a, EV_FAILED, reason);
 }
 
 static mqota_status_t persist_progress(mqota_agent_t *a)
@@ -376,7 +435,7 @@ static void roll_back(mqota_agent_t *a, mqota_reason_t reason)
         (void)attempt_save(a, &at);
     }
     (void)a->plat.slot_mark_invalid(a->plat.ctx);
-    set_state(a, MQOTA_STATE_ROLLED_BACK, reason);
+    (void)transition(a, EV_ROLLED_BACK, reason);
     a->reboot_requested = true;
 }
 
@@ -461,12 +520,12 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
     }
     if (st == MQOTA_SLOT_PENDING_VERIFY) {
         /* First boot of a new image: confirm once the broker is reachable. */
-        a->state = MQOTA_STATE_PENDING_VERIFY;
+        (void)transition(a, EV_BOOT_PENDING, MQOTA_REASON_NONE);
         a->pending_since_ms = now_ms;
     } else if (have_attempt && a->running.running_slot == at.to_slot) {
         /* Confirmed earlier; the record outlived a reset between confirm and erase (or the
          * minimum could not be stored then): raise the minimum now, then drop the record. */
-        a->state = MQOTA_STATE_CONFIRMED;
+        (void)transition(a, EV_BOOT_CONFIRMED, MQOTA_REASON_NONE);
         if (raise_min_secure_version(a, at.secure_version)) {
             (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
         }
@@ -477,18 +536,18 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
         MQOTA_LOG(2, "boot slot switch to slot %u never took effect; the update resumes",
                   (unsigned)at.to_slot);
         (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
-        a->state = MQOTA_STATE_IDLE;
+        (void)transition(a, EV_BOOT_IDLE, MQOTA_REASON_NONE);
     } else if (have_attempt) {
         /* The bootloader brought us back to the old slot: the new image reset before it was
          * confirmed (ABORTED), or the bootloader refused it (still NEW), or it was marked
          * invalid with the reason recorded. */
-        a->state = MQOTA_STATE_ROLLED_BACK;
-        a->reason = at.reason != MQOTA_REASON_NONE ? at.reason
-                    : to_state == MQOTA_SLOT_NEW  ? (uint8_t)MQOTA_REASON_INVALID_IMAGE
-                                                  : (uint8_t)MQOTA_REASON_RESET;
+        (void)transition(a, EV_BOOT_ROLLED_BACK,
+                         at.reason != MQOTA_REASON_NONE ? (mqota_reason_t)at.reason
+                         : to_state == MQOTA_SLOT_NEW   ? MQOTA_REASON_INVALID_IMAGE
+                                                        : MQOTA_REASON_RESET);
         (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
     } else {
-        a->state = MQOTA_STATE_IDLE;
+        (void)transition(a, EV_BOOT_IDLE, MQOTA_REASON_NONE);
     }
 }
 
@@ -715,14 +774,14 @@ static void start_transfer(mqota_agent_t *a)
     }
     MQOTA_LOG(2, "release %u: %s at chunk %u of %u", (unsigned)a->offer.release_id,
               a->resumed ? "resuming" : "starting", (unsigned)a->base, (unsigned)a->chunk_count);
-    set_state(a, MQOTA_STATE_OFFERED, MQOTA_REASON_NONE);
+    (void)transition(a, EV_OFFER_ACCEPTED, MQOTA_REASON_NONE);
     if ((a->offer.flags & MQOTA_OFFER_FLAG_STREAM) != 0u) {
         join_stream(a);
     }
     a->ack_due = true;
     a->ack_flags = a->resumed ? MQOTA_ACK_FLAG_RESUMED : 0u;
     if (a->received == a->chunk_count) {
-        a->state = MQOTA_STATE_DOWNLOADING;
+        (void)transition(a, EV_CHUNK_WRITTEN, MQOTA_REASON_NONE);
     }
 }
 
@@ -778,7 +837,7 @@ static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, siz
             (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
             leave_stream(a);
             a->have_offer = false;
-            set_state(a, MQOTA_STATE_IDLE, MQOTA_REASON_NONE);
+            (void)transition(a, EV_OFFER_CLEARED, MQOTA_REASON_NONE);
             return MQOTA_OK;
         }
         return MQOTA_IGNORED;
@@ -786,7 +845,9 @@ static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, siz
     st = mqota_offer_decode(payload, len, &offer);
     if (st != MQOTA_OK) {
         if (!transferring(a) && a->state != MQOTA_STATE_VERIFYING) {
-            set_state(a, MQOTA_STATE_FAILED, MQOTA_REASON_MALFORMED_OFFER);
+            /* reported only where an update may fail (the table refuses it once the boot
+             * slot is switched) */
+            (void)transition(a, EV_FAILED, MQOTA_REASON_MALFORMED_OFFER);
         }
         return st;
     }
@@ -833,7 +894,7 @@ static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, siz
         a->target_release = offer.release_id;
         a->have_offer = false;
         a->progress_bytes = 0;
-        set_state(a, MQOTA_STATE_FAILED, refused);
+        (void)transition(a, EV_FAILED, refused);
         return MQOTA_ERR_STATE;
     }
     a->offer = offer;
@@ -843,7 +904,7 @@ static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, siz
         a->target_release = offer.release_id;
         a->have_offer = false;
         a->progress_bytes = offer.image_size;
-        set_state(a, MQOTA_STATE_CONFIRMED, MQOTA_REASON_NONE);
+        (void)transition(a, EV_ALREADY_RUNNING, MQOTA_REASON_NONE);
         return MQOTA_OK;
     }
     start_transfer(a);
@@ -899,7 +960,7 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
         return MQOTA_ERR_PLATFORM;
     }
     if (a->state == MQOTA_STATE_OFFERED) {
-        set_state(a, MQOTA_STATE_DOWNLOADING, MQOTA_REASON_NONE);
+        (void)transition(a, EV_CHUNK_WRITTEN, MQOTA_REASON_NONE);
     }
     a->ack_due = true;
     return MQOTA_OK;
@@ -917,11 +978,11 @@ static void confirm_now(mqota_agent_t *a)
     /* Confirmed: from now on nothing older than this image's secure_version is accepted. If
      * the store fails, the attempt record stays and the next boot raises the minimum. */
     if (attempt_load(a, &at) && !raise_min_secure_version(a, at.secure_version)) {
-        set_state(a, MQOTA_STATE_CONFIRMED, MQOTA_REASON_NONE);
+        (void)transition(a, EV_CONFIRMED, MQOTA_REASON_NONE);
         return;
     }
     (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
-    set_state(a, MQOTA_STATE_CONFIRMED, MQOTA_REASON_NONE);
+    (void)transition(a, EV_CONFIRMED, MQOTA_REASON_NONE);
     MQOTA_LOG(2, "release %u confirmed", (unsigned)a->running_release);
 }
 
@@ -1294,7 +1355,7 @@ static void switch_boot_slot(mqota_agent_t *a)
     }
     (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
     a->have_offer = false;
-    set_state(a, MQOTA_STATE_READY_TO_REBOOT, MQOTA_REASON_NONE);
+    (void)transition(a, EV_BOOT_SLOT_SWITCHED, MQOTA_REASON_NONE);
     a->reboot_requested = a->auto_reboot;
 }
 
@@ -1364,7 +1425,7 @@ static void verify_step(mqota_agent_t *a)
 static void start_verify(mqota_agent_t *a)
 {
     leave_stream(a);
-    set_state(a, MQOTA_STATE_VERIFYING, MQOTA_REASON_NONE);
+    (void)transition(a, EV_ALL_WRITTEN, MQOTA_REASON_NONE);
     a->verify_offset = 0;
     mqota_image_check_init(&a->check);
     if (a->plat.sha256_begin(a->plat.ctx) != 0) {

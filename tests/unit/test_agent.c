@@ -300,6 +300,7 @@ static bool with_commands;       /* boot() gives the agent the AEAD hooks and th
 static bool confirm_by_command;  /* boot() sets cfg.confirm_by_command */
 static bool with_verify;  /* boot() gives the agent the verify_signature hook */
 static bool require_sig;  /* boot() sets cfg.require_signature */
+static bool auto_reboot_off; /* boot() clears cfg.auto_reboot: the application reboots */
 
 static uint32_t CHUNK = 4096u; /* chunk size of the offers the tests send */
 #define RELEASE 7u
@@ -313,7 +314,7 @@ static void boot(uint8_t running_slot, mqota_slot_state_t st)
     dev.boot_slot = -1;
     dev.npub = 0;
     mqota_config_t cfg = {.device_id = "dev-1", .max_chunk = 4096, .max_window = 8,
-                          .auto_reboot = true, .verify_bytes_per_process = 65536,
+                          .auto_reboot = !auto_reboot_off, .verify_bytes_per_process = 65536,
                           .require_signature = require_sig,
                           .confirm_by_command = confirm_by_command};
     mqota_platform_t p = plat;
@@ -435,6 +436,7 @@ static int setup(void **state)
     nsubs = nunsubs = 0;
     with_verify = require_sig = false;
     with_commands = confirm_by_command = false;
+    auto_reboot_off = false;
     relay_calls = 0;
     relay_on = false;
     RAND_bytes(dev_key, sizeof(dev_key));
@@ -1538,6 +1540,53 @@ static void test_command_store_failure_not_run(void **state)
     assert_int_equal(relay_calls, 1);
 }
 
+/* A malformed offer (e.g. a newer protocol version) arriving while the new image waits in
+ * pending-verify, or while the boot slot is switched and the reboot is the application's, used
+ * to set the state to failed: the confirm command was then refused (wrong state), the confirm
+ * timeout never fired, and the update ended as a bootloader rollback at the next reset. The
+ * transition table allows failed only from states where an update can still fail. */
+static void test_malformed_offer_does_not_end_pending_verify(void **state)
+{
+    (void)state;
+    uint8_t junk[MQOTA_OFFER_MAX_LEN];
+    size_t len;
+    with_commands = confirm_by_command = true;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    transfer_all();
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    mqota_agent_on_connect(&agent);
+    run(5);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_PENDING_VERIFY);
+    offer_msg(junk, &len, RELEASE + 1, DEPLOYMENT + 1, image_sha, 0);
+    junk[2] = 2; /* protocol version 2 */
+    assert_int_equal(mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/offer", junk, len),
+                     MQOTA_ERR_VERSION);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_PENDING_VERIFY);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_NONE);
+    assert_int_equal(send_command(1, 1, "confirm", ""), MQOTA_OK);
+    assert_int_equal(open_reply(NULL, NULL, 0).result, MQOTA_CMD_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_CONFIRMED);
+
+    /* ready to reboot, the reboot left to the application: the same junk changes nothing */
+    auto_reboot_off = true;
+    boot(1, MQOTA_SLOT_VALID);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE + 1, DEPLOYMENT + 1, image_sha, 0);
+    transfer_release(RELEASE + 1);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    assert_int_equal(mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/offer", junk, len),
+                     MQOTA_ERR_VERSION);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    /* idle, the same junk is reported as before */
+    boot(0, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/offer", junk, len),
+                     MQOTA_ERR_VERSION);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_FAILED);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_MALFORMED_OFFER);
+}
+
 static void test_confirm_and_rollback_by_command(void **state)
 {
     (void)state;
@@ -1669,6 +1718,7 @@ int main(void)
         cmocka_unit_test_setup(test_command_altered_refused, setup),
         cmocka_unit_test_setup(test_command_store_failure_not_run, setup),
         cmocka_unit_test_setup(test_confirm_and_rollback_by_command, setup),
+        cmocka_unit_test_setup(test_malformed_offer_does_not_end_pending_verify, setup),
         cmocka_unit_test_setup(test_switch_never_took_effect, setup),
     };
     return mqota_fixtures_run_group("agent", tests, load_image, free_image);
