@@ -3,34 +3,15 @@
  * mqota_agent.c - the device agent's state machine.
  *
  * The agent owns no memory beyond its context struct and touches the outside world only
- * through the injected platform hooks. Everything that must survive a reset is written to the
- * key-value store before the agent acknowledges it (see docs/PROTOCOL.md "Device persistence"):
- *
- *   "mq.prog"   transfer progress: which release goes into which slot, and the first chunk not
- *               yet written. Written every time that chunk index advances, before the ACK.
- *   "mq.slot0"  which release (id, version) a slot holds; erased before the slot is
- *   "mq.slot1"  overwritten, written after the image in it is verified.
- *   "mq.boot"   the boot attempt: release, from-slot, to-slot, failure reason, secure_version.
- *               Written just before the boot slot changes; read after the reboot to tell
- *               confirm from rollback.
- *   "mq.minsv"  the lowest secure_version accepted (anti-rollback). Raised to the attempt's
- *               secure_version once the new image is confirmed, before "mq.boot" is erased.
- *   "mq.cmd"    sealed commands: the anti-replay window and the last reply counter. Written
- *               before a command runs and before a reply is sealed (docs/PROTOCOL.md §14).
+ * through the injected platform hooks. This file holds init and the recovery after a boot,
+ * offers, chunks, the read-back verify, the boot slot switch, confirm and rollback; every state
+ * change goes through transition() and its table. Sealed commands are in mqota_agent_cmd.c, the
+ * persisted records in mqota_agent_store.c (mqota_agent_internal.h lists what they share).
  */
-#include "mqota/mqota.h"
-
 #include <string.h>
 
-#include "mqota/mqota_record.h"
-#include "mqota_le.h"
+#include "mqota_agent_internal.h"
 
-#define KEY_PROGRESS "mq.prog"
-#define KEY_ATTEMPT "mq.boot"
-#define KEY_MINSV "mq.minsv"
-#define KEY_CMD "mq.cmd"
-#define CMD_MAGIC 0x4D514331u      /* "MQC1" */
-#define CMD_RECORD_SIZE 36u
 
 #define STATE_REFRESH_MS 5000u /* STATE re-published at most this often while downloading */
 #define FLASH_SECTOR 4096u
@@ -65,178 +46,8 @@ static void bit_set(mqota_agent_t *a, uint32_t i)
     a->bitmap[i >> 3] = (uint8_t)(a->bitmap[i >> 3] | (1u << (i & 7u)));
 }
 
-static const char *slot_key(uint8_t slot)
-{
-    return slot == 0u ? "mq.slot0" : "mq.slot1";
-}
-
-/* Read a record of at most MQOTA_RECORD_MAX_LEN bytes. Returns false if it is absent, too long
- * or unreadable; the decoder judges the rest. */
-static bool kv_read(mqota_agent_t *a, const char *key, uint8_t *rec, size_t *len)
-{
-    *len = 0;
-    return a->plat.kv_get(a->plat.ctx, key, rec, MQOTA_RECORD_MAX_LEN, len) == 0 &&
-           *len <= MQOTA_RECORD_MAX_LEN;
-}
-
-/* Read a fixed-size record whose last 4 bytes are a CRC-32 of the rest and whose first 4 bytes
- * are `magic` ("mq.cmd"). Returns true only for a complete, intact record. */
-static bool record_load(mqota_agent_t *a, const char *key, void *rec, size_t size, uint32_t magic)
-{
-    size_t len = 0;
-    if (a->plat.kv_get(a->plat.ctx, key, rec, size, &len) != 0 || len != size) {
-        return false;
-    }
-    return get_u32(rec) == magic &&
-           get_u32((const uint8_t *)rec + size - 4u) == mqota_crc32(0, rec, size - 4u);
-}
-
-static bool record_save(mqota_agent_t *a, const char *key, void *rec, size_t size)
-{
-    put_u32((uint8_t *)rec + size - 4u, mqota_crc32(0, rec, size - 4u));
-    return a->plat.kv_set(a->plat.ctx, key, rec, size) == 0;
-}
-
-/* Write an encoded record of len bytes. An encoder failure (never expected: the buffers are
- * sized by the codec's constants) counts as a store failure. */
-static bool kv_write(mqota_agent_t *a, const char *key, mqota_status_t encoded,
-                     const uint8_t *rec, size_t len)
-{
-    return encoded == MQOTA_OK && a->plat.kv_set(a->plat.ctx, key, rec, len) == 0;
-}
-
-static bool progress_save(mqota_agent_t *a, const mqota_progress_t *p)
-{
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t n = 0;
-    mqota_status_t st = mqota_progress_encode(p, rec, sizeof(rec), &n);
-    return kv_write(a, KEY_PROGRESS, st, rec, n);
-}
-
-static bool slot_record_save(mqota_agent_t *a, uint8_t slot, const mqota_slot_record_t *s)
-{
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t n = 0;
-    mqota_status_t st = mqota_slot_record_encode(s, rec, sizeof(rec), &n);
-    return kv_write(a, slot_key(slot), st, rec, n);
-}
-
-static bool attempt_save(mqota_agent_t *a, const mqota_attempt_t *at)
-{
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t n = 0;
-    mqota_status_t st = mqota_attempt_encode(at, rec, sizeof(rec), &n);
-    return kv_write(a, KEY_ATTEMPT, st, rec, n);
-}
-
-static bool minsv_save(mqota_agent_t *a, uint32_t sv)
-{
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t n = 0;
-    mqota_status_t st = mqota_minsv_encode(sv, rec, sizeof(rec), &n);
-    return kv_write(a, KEY_MINSV, st, rec, n);
-}
-
-/* A record in the raw-struct form of older agents was read: rewrite it once in the current
- * form (docs/PROTOCOL.md §12). A failed rewrite is harmless: the old form is read again. */
-static void migrated(const char *key, bool ok)
-{
-    (void)key;
-    (void)ok;
-    MQOTA_LOG(2, "record %s rewritten in the current form: %s", key, ok ? "done" : "failed");
-}
-
-/* Read the progress record; absent, damaged or foreign: false. */
-static bool progress_load(mqota_agent_t *a, mqota_progress_t *p)
-{
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t len;
-    bool legacy = false;
-    if (!kv_read(a, KEY_PROGRESS, rec, &len) ||
-        mqota_progress_decode(rec, len, p, &legacy) != MQOTA_OK) {
-        return false;
-    }
-    if (legacy) {
-        migrated(KEY_PROGRESS, progress_save(a, p));
-    }
-    return true;
-}
-
-static bool slot_record_load(mqota_agent_t *a, uint8_t slot, mqota_slot_record_t *s)
-{
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t len;
-    bool legacy = false;
-    if (!kv_read(a, slot_key(slot), rec, &len) ||
-        mqota_slot_record_decode(rec, len, s, &legacy) != MQOTA_OK) {
-        return false;
-    }
-    if (legacy) {
-        migrated(slot_key(slot), slot_record_save(a, slot, s));
-    }
-    return true;
-}
-
-/* Read the boot-attempt record. Records of older agents are read too, an "MQB1" one (no
- * secure_version) as secure_version 0, so an update across that agent change still confirms
- * or reports its rollback. */
-static bool attempt_load(mqota_agent_t *a, mqota_attempt_t *at)
-{
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t len;
-    bool legacy = false;
-    if (!kv_read(a, KEY_ATTEMPT, rec, &len) ||
-        mqota_attempt_decode(rec, len, at, &legacy) != MQOTA_OK) {
-        return false;
-    }
-    if (legacy) {
-        migrated(KEY_ATTEMPT, attempt_save(a, at));
-    }
-    return true;
-}
-
-/* Raise the stored minimum secure_version to sv (never lower it). Returns false only if the
- * store failed; the caller then keeps the attempt record so that the next boot tries again. */
-static bool raise_min_secure_version(mqota_agent_t *a, uint32_t sv)
-{
-    if (sv <= a->min_secure_version) {
-        return true;
-    }
-    if (!minsv_save(a, sv)) {
-        MQOTA_LOG(1, "cannot store minimum secure version %u", (unsigned)sv);
-        return false;
-    }
-    a->min_secure_version = sv;
-    MQOTA_LOG(2, "minimum secure version is now %u", (unsigned)sv);
-    return true;
-}
-
-/* The "mq.cmd" record (docs/PROTOCOL.md §14.4), little-endian bytes. Absent or damaged: all
- * zero (docs/SECURITY.md says what that allows). */
-static void cmd_record_load(mqota_agent_t *a)
-{
-    uint8_t rec[CMD_RECORD_SIZE];
-    if (record_load(a, KEY_CMD, rec, sizeof(rec), CMD_MAGIC)) {
-        a->replay.highest = get_u64(rec + 8);
-        a->replay.bitmap = get_u64(rec + 16);
-        a->reply_counter = get_u64(rec + 24);
-    }
-}
-
-static bool cmd_record_save(mqota_agent_t *a, const mqota_replay_window_t *w,
-                            uint64_t reply_counter)
-{
-    uint8_t rec[CMD_RECORD_SIZE];
-    put_u32(rec, CMD_MAGIC);
-    put_u32(rec + 4, 0u);
-    put_u64(rec + 8, w->highest);
-    put_u64(rec + 16, w->bitmap);
-    put_u64(rec + 24, reply_counter);
-    return record_save(a, KEY_CMD, rec, sizeof(rec));
-}
-
 /* Write the topic <prefix>/dev/<id>/<leaf> into buf. */
-static mqota_status_t build_topic(const mqota_agent_t *a, const char *leaf, char *buf, size_t cap)
+mqota_status_t agent__build_topic(const mqota_agent_t *a, const char *leaf, char *buf, size_t cap)
 {
     const char *parts[5] = {a->prefix, "/dev/", a->device_id, "/", leaf};
     size_t n = 0;
@@ -256,7 +67,7 @@ static const char *const topic_leaf[] = {"state", "online", "offer", "chunk", "a
                                          NULL,    "cmd",    "reply"};
 
 /* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. */
-static void u64_to_dec(uint64_t v, char *buf)
+void agent__u64_to_dec(uint64_t v, char *buf)
 {
     char tmp[20];
     size_t n = 0;
@@ -275,7 +86,7 @@ static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size
 {
     char rel[21];
     size_t pl = strlen(a->prefix);
-    u64_to_dec(a->offer.release_id, rel);
+    agent__u64_to_dec(a->offer.release_id, rel);
     if (pl + 8u + strlen(rel) + 1u > cap) {
         return MQOTA_ERR_NO_SPACE;
     }
@@ -422,17 +233,17 @@ static mqota_status_t persist_progress(mqota_agent_t *a)
     p.base = a->base;
     p.slot = a->target_slot;
     memcpy(p.sha256, a->offer.sha256, MQOTA_SHA256_LEN);
-    return progress_save(a, &p) ? MQOTA_OK : MQOTA_ERR_PLATFORM;
+    return store__progress_save(a, &p) ? MQOTA_OK : MQOTA_ERR_PLATFORM;
 }
 
 /* Mark the running (pending-verify) image invalid and reboot into the previous slot. The
  * reason is recorded in the attempt record so that the old image can report it. */
-static void roll_back(mqota_agent_t *a, mqota_reason_t reason)
+void agent__roll_back(mqota_agent_t *a, mqota_reason_t reason)
 {
     mqota_attempt_t at;
-    if (attempt_load(a, &at)) {
+    if (store__attempt_load(a, &at)) {
         at.reason = (uint8_t)reason;
-        (void)attempt_save(a, &at);
+        (void)store__attempt_save(a, &at);
     }
     (void)a->plat.slot_mark_invalid(a->plat.ctx);
     (void)transition(a, EV_ROLLED_BACK, reason);
@@ -467,24 +278,6 @@ static bool hooks_present(const mqota_platform_t *p)
            p->kv_erase && p->now_ms && p->sha256_begin && p->sha256_update && p->sha256_finish;
 }
 
-/* The stored minimum secure_version; 0 if none was ever stored. A record that fails its CRC is
- * treated as absent like every other record (docs/SECURITY.md says why that is acceptable). */
-static uint32_t load_min_secure_version(mqota_agent_t *a)
-{
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t len;
-    uint32_t sv = 0;
-    bool legacy = false;
-    if (!kv_read(a, KEY_MINSV, rec, &len) ||
-        mqota_minsv_decode(rec, len, &sv, &legacy) != MQOTA_OK) {
-        return 0u;
-    }
-    if (legacy) {
-        migrated(KEY_MINSV, minsv_save(a, sv));
-    }
-    return sv;
-}
-
 /* Work out, after boot, whether this boot follows an update attempt: confirm pending, report a
  * rollback, or nothing. */
 /* Back in the old slot after a recorded attempt: did the boot slot switch happen? With the
@@ -507,7 +300,7 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
 {
     mqota_slot_state_t st = MQOTA_SLOT_UNDEFINED, to_state = MQOTA_SLOT_ABORTED;
     mqota_attempt_t at;
-    bool have_attempt = attempt_load(a, &at);
+    bool have_attempt = store__attempt_load(a, &at);
 
     if (a->plat.slot_state(a->plat.ctx, &st) != 0) {
         st = MQOTA_SLOT_UNDEFINED;
@@ -526,7 +319,7 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
         /* Confirmed earlier; the record outlived a reset between confirm and erase (or the
          * minimum could not be stored then): raise the minimum now, then drop the record. */
         (void)transition(a, EV_BOOT_CONFIRMED, MQOTA_REASON_NONE);
-        if (raise_min_secure_version(a, at.secure_version)) {
+        if (store__raise_min_secure_version(a, at.secure_version)) {
             (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
         }
     } else if (have_attempt && !switch_took_effect(a, &at, &to_state)) {
@@ -597,18 +390,18 @@ mqota_status_t mqota_agent_init_checked(mqota_agent_t *agent, const mqota_config
     agent->command_ctx = cfg->command_ctx;
     agent->boot_ms = now_ms;
     if (agent->commands) {
-        cmd_record_load(agent);
+        store__cmd_load(agent);
     }
 
     if (plat->running(plat->ctx, &agent->running) != 0 || agent->running.slot_count < 2u ||
         agent->running.running_slot >= agent->running.slot_count) {
         return MQOTA_ERR_PLATFORM;
     }
-    if (slot_record_load(agent, agent->running.running_slot, &sr)) {
+    if (store__slot_load(agent, agent->running.running_slot, &sr)) {
         agent->running_release = sr.release_id;
         copy_str(agent->release_version, sizeof(agent->release_version), sr.version);
     }
-    agent->min_secure_version = load_min_secure_version(agent);
+    agent->min_secure_version = store__min_secure_version(agent);
     recover_after_boot(agent, now_ms);
     agent->state_dirty = true;
     return MQOTA_OK;
@@ -645,7 +438,7 @@ static mqota_status_t publish_state(mqota_agent_t *a, uint64_t now_ms)
     size_t len = 0;
     mqota_agent_state_msg(a, &m);
     if (mqota_state_encode(&m, a->io, sizeof(a->io), &len) != MQOTA_OK ||
-        build_topic(a, "state", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+        agent__build_topic(a, "state", a->topic, sizeof(a->topic)) != MQOTA_OK) {
         return MQOTA_ERR_NO_SPACE;
     }
     if (a->plat.publish(a->plat.ctx, a->topic, a->io, len, 1, true) != 0) {
@@ -681,7 +474,7 @@ static mqota_status_t publish_ack(mqota_agent_t *a, uint64_t now_ms)
         ack.flags |= MQOTA_ACK_FLAG_COMPLETE;
     }
     if (mqota_ack_encode(&ack, buf, sizeof(buf), &len) != MQOTA_OK ||
-        build_topic(a, "ack", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+        agent__build_topic(a, "ack", a->topic, sizeof(a->topic)) != MQOTA_OK) {
         return MQOTA_ERR_NO_SPACE;
     }
     if (a->plat.publish(a->plat.ctx, a->topic, buf, len, 0, false) != 0) {
@@ -744,7 +537,7 @@ static void start_transfer(mqota_agent_t *a)
     a->window = a->offer.window != 0u && a->offer.window < a->max_window ? a->offer.window
                                                                          : a->max_window;
 
-    if (progress_load(a, &p) &&
+    if (store__progress_load(a, &p) &&
         p.release_id == a->offer.release_id && p.image_size == a->offer.image_size &&
         p.chunk_size == cs && p.slot == a->target_slot && p.base <= a->chunk_count &&
         memcmp(p.sha256, a->offer.sha256, MQOTA_SHA256_LEN) == 0) {
@@ -756,7 +549,7 @@ static void start_transfer(mqota_agent_t *a)
         a->resumed = a->base > 0u;
     } else {
         /* The slot's old content is about to go: forget which release it held. */
-        (void)a->plat.kv_erase(a->plat.ctx, slot_key(a->target_slot));
+        (void)a->plat.kv_erase(a->plat.ctx, store__slot_key(a->target_slot));
     }
     if (a->plat.slot_begin(a->plat.ctx, a->target_slot, a->offer.image_size, erase_from) != 0) {
         fail(a, MQOTA_REASON_FLASH);
@@ -967,275 +760,23 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
 }
 
 /* Mark the running (pending-verify) image valid: the self-test passed or the server said so. */
-static void confirm_now(mqota_agent_t *a)
+void agent__confirm_now(mqota_agent_t *a)
 {
     mqota_attempt_t at;
     if (a->plat.slot_mark_valid(a->plat.ctx) != 0) {
-        roll_back(a, MQOTA_REASON_SET_BOOT);
+        agent__roll_back(a, MQOTA_REASON_SET_BOOT);
         return;
     }
     a->self_test_passed = false;
     /* Confirmed: from now on nothing older than this image's secure_version is accepted. If
      * the store fails, the attempt record stays and the next boot raises the minimum. */
-    if (attempt_load(a, &at) && !raise_min_secure_version(a, at.secure_version)) {
+    if (store__attempt_load(a, &at) && !store__raise_min_secure_version(a, at.secure_version)) {
         (void)transition(a, EV_CONFIRMED, MQOTA_REASON_NONE);
         return;
     }
     (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
     (void)transition(a, EV_CONFIRMED, MQOTA_REASON_NONE);
     MQOTA_LOG(2, "release %u confirmed", (unsigned)a->running_release);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Sealed commands (docs/PROTOCOL.md §14)                                                     */
-
-/* The reply frame is built at io[MQOTA_SEALED_MAX_LEN]: header, then the plaintext (whose body
- * starts MQOTA_REPLY_FIXED_LEN bytes in), then the tag. */
-static uint8_t *reply_frame(mqota_agent_t *a)
-{
-    return a->io + MQOTA_SEALED_MAX_LEN;
-}
-
-static uint8_t *reply_body(mqota_agent_t *a)
-{
-    return reply_frame(a) + MQOTA_SEALED_HEADER_LEN + MQOTA_REPLY_FIXED_LEN;
-}
-
-/* Text appender for reply bodies: never writes past cap, remembers overflow. */
-typedef struct {
-    char *buf;
-    size_t cap;
-    size_t len;
-} text_t;
-
-static void text_put(text_t *t, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (t->len < t->cap) {
-            t->buf[t->len++] = *s;
-        }
-    }
-}
-
-static void text_u64(text_t *t, uint64_t v)
-{
-    char out[21];
-    u64_to_dec(v, out);
-    text_put(t, out);
-}
-
-static void text_kv_str(text_t *t, const char *k, const char *v)
-{
-    text_put(t, k);
-    text_put(t, "=");
-    text_put(t, v);
-    text_put(t, "\n");
-}
-
-static void text_kv_u64(text_t *t, const char *k, uint64_t v)
-{
-    text_put(t, k);
-    text_put(t, "=");
-    text_u64(t, v);
-    text_put(t, "\n");
-}
-
-/* Seal and publish a REPLY whose body (body_len bytes) is already at reply_body(). The reply
- * counter is stored before the frame is sealed, so no counter is ever sealed twice. */
-static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t result,
-                                 size_t body_len)
-{
-    uint8_t *frame = reply_frame(a);
-    uint8_t *plain = frame + MQOTA_SEALED_HEADER_LEN;
-    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
-    uint8_t aad[MQOTA_AEAD_AAD_MAX];
-    size_t aad_len = 0, n = 0;
-    uint64_t counter = a->reply_counter + 1u;
-    mqota_reply_t r;
-
-    r.command_id = command_id;
-    r.result = result;
-    r.body_len = (uint16_t)body_len;
-    r.body = plain + MQOTA_REPLY_FIXED_LEN;
-    if (body_len > MQOTA_REPLY_BODY_MAX ||
-        mqota_reply_encode(&r, plain, MQOTA_SEALED_PLAIN_MAX, &n) != MQOTA_OK ||
-        mqota_sealed_header(MQOTA_MSG_REPLY, counter, frame) != MQOTA_OK ||
-        mqota_sealed_aad(frame, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK ||
-        build_topic(a, "reply", a->topic, sizeof(a->topic)) != MQOTA_OK) {
-        return MQOTA_ERR_NO_SPACE;
-    }
-    if (!cmd_record_save(a, &a->replay, counter)) {
-        MQOTA_LOG(1, "cannot store the reply counter; reply not sent");
-        return MQOTA_ERR_PLATFORM;
-    }
-    a->reply_counter = counter;
-    mqota_sealed_nonce(frame, nonce);
-    if (a->plat.aead_seal(a->plat.ctx, nonce, aad, aad_len, plain, n, plain, plain + n) != 0) {
-        return MQOTA_ERR_PLATFORM;
-    }
-    if (!a->connected ||
-        a->plat.publish(a->plat.ctx, a->topic, frame, MQOTA_SEALED_OVERHEAD + n, 1, false) != 0) {
-        return MQOTA_ERR_PLATFORM;
-    }
-    return MQOTA_OK;
-}
-
-/* A frame on the cmd topic was refused: count it, and report it unless a report went out less
- * than MQOTA_REFUSAL_REPORT_MS ago. */
-static void refuse(mqota_agent_t *a, uint8_t result, uint64_t counter, uint64_t now_ms)
-{
-    mqota_refusal_t r;
-    a->commands_refused++;
-    MQOTA_LOG(1, "command refused: %s", mqota_cmd_result_name(result));
-    if (a->refusal_reported && now_ms - a->last_refusal_ms < MQOTA_REFUSAL_REPORT_MS) {
-        return;
-    }
-    r.refused_counter = counter;
-    r.highest_counter = a->replay.highest;
-    r.refused_total = a->commands_refused;
-    mqota_refusal_encode(&r, reply_body(a));
-    if (send_reply(a, 0u, result, MQOTA_REFUSAL_BODY_LEN) == MQOTA_OK) {
-        a->refusal_reported = true;
-        a->last_refusal_ms = now_ms;
-    }
-}
-
-/* The "diagnostics" body: key=value lines (docs/PROTOCOL.md §14.3), then the platform's. The
- * update fields are those of the STATE the agent would publish now, so the two never differ. */
-static size_t diagnostics(mqota_agent_t *a, uint64_t now_ms)
-{
-    text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u};
-    mqota_state_msg_t m;
-    mqota_agent_state_msg(a, &m);
-    text_kv_u64(&t, "uptime_ms", now_ms - a->boot_ms);
-    text_kv_u64(&t, "boot_count", m.boot_count);
-    text_kv_u64(&t, "slot", m.running_slot);
-    text_kv_str(&t, "state", mqota_state_name((mqota_update_state_t)m.state));
-    text_kv_str(&t, "reason", mqota_reason_name((mqota_reason_t)m.reason));
-    text_kv_str(&t, "project", m.project);
-    text_kv_str(&t, "version", m.version);
-    text_kv_str(&t, "release_version", m.release_version);
-    text_kv_str(&t, "idf_ver", m.idf_ver);
-    text_kv_u64(&t, "running_release", m.running_release);
-    text_kv_u64(&t, "target_release", m.target_release);
-    text_kv_u64(&t, "progress", m.progress);
-    text_kv_u64(&t, "image_size", m.image_size);
-    text_kv_u64(&t, "min_secure_version", a->min_secure_version);
-    text_kv_u64(&t, "commands_accepted", a->commands_accepted);
-    text_kv_u64(&t, "commands_refused", a->commands_refused);
-    if (a->plat.diagnostics != NULL && t.len < t.cap) {
-        size_t extra = a->plat.diagnostics(a->plat.ctx, t.buf + t.len, t.cap - t.len);
-        t.len += extra <= t.cap - t.len ? extra : t.cap - t.len;
-    }
-    return t.len;
-}
-
-/* Run an accepted command; returns its result, the body is at reply_body(). */
-static uint8_t run_command(mqota_agent_t *a, const mqota_command_t *cmd, uint64_t now_ms,
-                           size_t *body_len)
-{
-    text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u};
-    bool builtin = strcmp(cmd->name, "reboot") == 0 || strcmp(cmd->name, "diagnostics") == 0 ||
-                   strcmp(cmd->name, "confirm") == 0 || strcmp(cmd->name, "rollback") == 0;
-    uint8_t result;
-
-    *body_len = 0;
-    if (builtin && cmd->args_len != 0u) {
-        text_put(&t, "this command takes no argument");
-        *body_len = t.len;
-        return MQOTA_CMD_FAILED;
-    }
-    if (strcmp(cmd->name, "reboot") == 0) {
-        a->reboot_requested = true; /* after the reply is handed to the transport */
-        return MQOTA_CMD_OK;
-    }
-    if (strcmp(cmd->name, "diagnostics") == 0) {
-        *body_len = diagnostics(a, now_ms);
-        return MQOTA_CMD_OK;
-    }
-    if (strcmp(cmd->name, "confirm") == 0 || strcmp(cmd->name, "rollback") == 0) {
-        if (a->state != MQOTA_STATE_PENDING_VERIFY) {
-            text_put(&t, "not pending-verify (state ");
-            text_put(&t, mqota_state_name((mqota_update_state_t)a->state));
-            text_put(&t, ")");
-            *body_len = t.len;
-            return MQOTA_CMD_WRONG_STATE;
-        }
-        if (cmd->name[0] == 'c') {
-            confirm_now(a);
-            if (a->state != MQOTA_STATE_CONFIRMED) {
-                text_put(&t, "marking the image valid failed; rolling back");
-                *body_len = t.len;
-                return MQOTA_CMD_FAILED;
-            }
-        } else {
-            roll_back(a, MQOTA_REASON_COMMAND);
-        }
-        return MQOTA_CMD_OK;
-    }
-    if (a->command_handler == NULL) {
-        return MQOTA_CMD_UNKNOWN;
-    }
-    result = (uint8_t)a->command_handler(a->command_ctx, cmd->name, cmd->args, cmd->args_len,
-                                         reply_body(a), MQOTA_REPLY_BODY_MAX, body_len);
-    if (*body_len > MQOTA_REPLY_BODY_MAX) {
-        *body_len = MQOTA_REPLY_BODY_MAX;
-    }
-    if (result != MQOTA_CMD_OK && result != MQOTA_CMD_UNKNOWN && result != MQOTA_CMD_FAILED &&
-        result != MQOTA_CMD_WRONG_STATE) {
-        result = MQOTA_CMD_FAILED;
-    }
-    return result;
-}
-
-/* A frame on the cmd topic: header, authentication, replay window, plaintext, then run. */
-static mqota_status_t handle_command(mqota_agent_t *a, const uint8_t *payload, size_t len,
-                                     uint64_t now_ms)
-{
-    mqota_sealed_t f;
-    mqota_command_t cmd;
-    mqota_replay_window_t w;
-    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
-    uint8_t aad[MQOTA_AEAD_AAD_MAX];
-    size_t aad_len = 0, body_len = 0;
-    uint8_t *plain = a->io;
-    uint8_t result;
-    mqota_status_t st = mqota_sealed_decode(payload, len, MQOTA_MSG_COMMAND, &f);
-
-    if (st != MQOTA_OK) {
-        refuse(a, MQOTA_CMD_REFUSED_MALFORMED,
-               len >= MQOTA_SEALED_HEADER_LEN ? get_u64(payload + 8) : 0u, now_ms);
-        return st;
-    }
-    mqota_sealed_nonce(f.header, nonce);
-    if (mqota_sealed_aad(f.header, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK ||
-        a->plat.aead_open(a->plat.ctx, nonce, aad, aad_len, f.ciphertext, f.ciphertext_len,
-                          plain, f.tag) != 0) {
-        refuse(a, MQOTA_CMD_REFUSED_FORGED, f.counter, now_ms);
-        return MQOTA_ERR_AUTH;
-    }
-    if (!mqota_replay_check(&a->replay, f.counter)) {
-        refuse(a, MQOTA_CMD_REFUSED_REPLAY, f.counter, now_ms);
-        return MQOTA_ERR_REPLAY;
-    }
-    /* Authentic and new: the counter is spent from here on, whatever the plaintext says. */
-    w = a->replay;
-    mqota_replay_accept(&w, f.counter);
-    if (!cmd_record_save(a, &w, a->reply_counter)) {
-        a->commands_refused++;
-        MQOTA_LOG(1, "cannot store the command window; command not run");
-        return MQOTA_ERR_PLATFORM;
-    }
-    a->replay = w;
-    if (mqota_command_decode(plain, f.ciphertext_len, &cmd) != MQOTA_OK) {
-        refuse(a, MQOTA_CMD_REFUSED_MALFORMED, f.counter, now_ms);
-        return MQOTA_ERR_MALFORMED;
-    }
-    a->commands_accepted++;
-    MQOTA_LOG(2, "command %u '%s'", (unsigned)cmd.command_id, cmd.name);
-    result = run_command(a, &cmd, now_ms, &body_len);
-    (void)send_reply(a, cmd.command_id, result, body_len);
-    return MQOTA_OK;
 }
 
 mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
@@ -1253,7 +794,7 @@ mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
         return handle_offer(agent, payload, len, now_ms);
     }
     if (agent->commands && topic_is(agent, topic, "cmd")) {
-        return handle_command(agent, payload, len, now_ms);
+        return cmd__handle(agent, payload, len, now_ms);
     }
     return MQOTA_IGNORED;
 }
@@ -1271,7 +812,7 @@ static void confirm_or_roll_back(mqota_agent_t *a)
     }
     healthy = a->plat.self_test == NULL || a->plat.self_test(a->plat.ctx);
     if (!healthy) {
-        roll_back(a, MQOTA_REASON_SELF_TEST);
+        agent__roll_back(a, MQOTA_REASON_SELF_TEST);
         return;
     }
     if (a->confirm_by_command) {
@@ -1279,7 +820,7 @@ static void confirm_or_roll_back(mqota_agent_t *a)
         MQOTA_LOG(2, "self-test passed; waiting for the confirm command");
         return;
     }
-    confirm_now(a);
+    agent__confirm_now(a);
 }
 
 mqota_status_t mqota_agent_on_connect(mqota_agent_t *agent)
@@ -1291,13 +832,13 @@ mqota_status_t mqota_agent_on_connect(mqota_agent_t *agent)
     }
     now_ms = a->plat.now_ms(a->plat.ctx);
     a->connected = true;
-    if (build_topic(a, "offer", a->topic, sizeof(a->topic)) != MQOTA_OK ||
+    if (agent__build_topic(a, "offer", a->topic, sizeof(a->topic)) != MQOTA_OK ||
         a->plat.subscribe(a->plat.ctx, a->topic, 1) != 0 ||
-        build_topic(a, "chunk", a->topic, sizeof(a->topic)) != MQOTA_OK ||
+        agent__build_topic(a, "chunk", a->topic, sizeof(a->topic)) != MQOTA_OK ||
         a->plat.subscribe(a->plat.ctx, a->topic, 0) != 0 ||
-        (a->commands && (build_topic(a, "cmd", a->topic, sizeof(a->topic)) != MQOTA_OK ||
+        (a->commands && (agent__build_topic(a, "cmd", a->topic, sizeof(a->topic)) != MQOTA_OK ||
                          a->plat.subscribe(a->plat.ctx, a->topic, 1) != 0)) ||
-        build_topic(a, "online", a->topic, sizeof(a->topic)) != MQOTA_OK ||
+        agent__build_topic(a, "online", a->topic, sizeof(a->topic)) != MQOTA_OK ||
         a->plat.publish(a->plat.ctx, a->topic, (const uint8_t *)MQOTA_ONLINE_PAYLOAD,
                         sizeof(MQOTA_ONLINE_PAYLOAD) - 1u, 1, true) != 0) {
         return MQOTA_ERR_PLATFORM;
@@ -1344,7 +885,7 @@ static void switch_boot_slot(mqota_agent_t *a)
     at.from_slot = a->running.running_slot;
     at.to_slot = a->target_slot;
     at.secure_version = a->offer.secure_version;
-    if (!slot_record_save(a, a->target_slot, &sr) || !attempt_save(a, &at)) {
+    if (!store__slot_save(a, a->target_slot, &sr) || !store__attempt_save(a, &at)) {
         fail(a, MQOTA_REASON_STORE);
         return;
     }
@@ -1471,7 +1012,7 @@ mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
         verify_step(a);
     } else if (a->state == MQOTA_STATE_PENDING_VERIFY && (!a->connected || a->self_test_passed) &&
                now_ms - a->pending_since_ms >= a->confirm_timeout_ms) {
-        roll_back(a, MQOTA_REASON_CONFIRM_TIMEOUT);
+        agent__roll_back(a, MQOTA_REASON_CONFIRM_TIMEOUT);
     }
 
     if (a->connected && a->state_dirty) {
@@ -1528,5 +1069,5 @@ mqota_status_t mqota_agent_topic(const mqota_agent_t *agent, mqota_topic_t which
     if (which == MQOTA_TOPIC_STREAM) {
         return build_stream_topic(agent, buf, cap);
     }
-    return build_topic(agent, topic_leaf[which], buf, cap);
+    return agent__build_topic(agent, topic_leaf[which], buf, cap);
 }
