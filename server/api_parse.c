@@ -10,6 +10,118 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * What cJSON does not judge, checked on the raw text of a body cJSON accepted (so its syntax is
+ * known to be valid JSON and only strings and numbers need looking at):
+ *  - a \u0000 escape in a string: cJSON would cut the string there ("vdev-0001\u0000x" would
+ *    become "vdev-0001");
+ *  - a number that is not a whole number written with digits only, or beyond
+ *    API_JSON_INT_MAX: every number of the API is an id, a count or seconds, and 2^53 + 1
+ *    would silently become 2^53 as a double.
+ * The member the offending value belongs to is the last key seen (the bodies are flat objects
+ * of scalars and arrays of strings). Returns 0, or 400 with one sentence in err.
+ */
+static int check_raw(const uint8_t *b, size_t len, char *err, size_t cap)
+{
+    char key[48] = "";
+    size_t i = 0;
+    while (i < len) {
+        if (b[i] == '"') {
+            size_t start = ++i;
+            bool nul = false;
+            while (i < len && b[i] != '"') {
+                if (b[i] == '\0') nul = true; /* a raw NUL byte cuts the string too */
+                if (b[i] == '\\' && i + 1 < len) {
+                    if (b[i + 1] == 'u' && i + 5 < len && memcmp(b + i + 2, "0000", 4) == 0)
+                        nul = true;
+                    i++;
+                }
+                i++;
+            }
+            size_t end = i++;
+            size_t j = i;
+            while (j < len && (b[j] == ' ' || b[j] == '\t' || b[j] == '\n' || b[j] == '\r')) j++;
+            bool is_key = j < len && b[j] == ':';
+            if (nul) {
+                if (is_key)
+                    snprintf(err, cap, "a member name holds \\u0000 (a NUL character), which no "
+                             "name may contain");
+                else
+                    snprintf(err, cap, "\"%s\" holds a string with \\u0000 (a NUL character), "
+                             "which no id or name may contain", key[0] ? key : "(top level)");
+                return 400;
+            }
+            if (is_key) {
+                size_t n = end - start < sizeof(key) - 1 ? end - start : sizeof(key) - 1;
+                memcpy(key, b + start, n);
+                key[n] = '\0';
+                for (size_t k = 0; k < n; k++) /* only printable ASCII goes into the sentence */
+                    if (key[k] < 0x20 || key[k] > 0x7e || key[k] == '"' || key[k] == '\\')
+                        key[k] = '?';
+            }
+            continue;
+        }
+        if (b[i] == '-' || (b[i] >= '0' && b[i] <= '9')) {
+            size_t start = i;
+            bool whole = true;
+            double v = 0;
+            if (b[i] == '-') i++;
+            for (; i < len && b[i] && strchr("0123456789.eE+-", b[i]); i++) {
+                if (b[i] >= '0' && b[i] <= '9') v = v * 10 + (b[i] - '0');
+                else whole = false;
+            }
+            int shown = (int)(i - start < 24 ? i - start : 24);
+            if (!whole) {
+                snprintf(err, cap, "\"%s\" is %.*s%s, which is not a whole number written with "
+                         "digits only", key[0] ? key : "(top level)", shown, (const char *)b + start,
+                         i - start > 24 ? "..." : "");
+                return 400;
+            }
+            if (v > API_JSON_INT_MAX) {
+                snprintf(err, cap, "\"%s\" is %.*s%s, beyond %.0f (2^53 - 1), the largest whole "
+                         "number a JSON number holds exactly", key[0] ? key : "(top level)",
+                         shown, (const char *)b + start, i - start > 24 ? "..." : "",
+                         API_JSON_INT_MAX);
+                return 400;
+            }
+            continue;
+        }
+        i++;
+    }
+    return 0;
+}
+
+int api_parse__json(const uint8_t *body, size_t len, const char *shape, cJSON **out, char *err,
+                    size_t err_cap)
+{
+    const char *end = NULL;
+    *out = NULL;
+    cJSON *j = len ? cJSON_ParseWithLengthOpts((const char *)body, len, &end, 0) : NULL;
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        snprintf(err, err_cap, "%s", shape);
+        return 400;
+    }
+    size_t at = (size_t)(end - (const char *)body);
+    while (at < len && (body[at] == ' ' || body[at] == '\t' || body[at] == '\n' ||
+                        body[at] == '\r'))
+        at++;
+    /* cJSON stops at a NUL byte and reports its end there: anything left is not JSON. */
+    if (at < len) {
+        cJSON_Delete(j);
+        snprintf(err, err_cap, "the body has %zu byte%s after its JSON object (from byte "
+                 "%zu); send the object alone", len - at, len - at == 1 ? "" : "s", at);
+        return 400;
+    }
+    int st = check_raw(body, len, err, err_cap);
+    if (st != 0) {
+        cJSON_Delete(j);
+        return st;
+    }
+    *out = j;
+    return 0;
+}
+
 void api_parse__deployment_free(api_deployment_body_t *b)
 {
     free(b->devices);
@@ -29,12 +141,12 @@ int api_parse__deployment(const uint8_t *body, size_t len, api_deployment_body_t
                           char *err, size_t err_cap)
 {
     memset(out, 0, sizeof(*out));
-    cJSON *j = len ? cJSON_ParseWithLength((const char *)body, len) : NULL;
+    cJSON *j = NULL;
+    int st = api_parse__json(body, len, "the body must be a JSON object like "
+                             "{\"release\": 2, \"devices\": [\"vdev-0001\"]} or "
+                             "{\"release\": 2, \"all\": true}", &j, err, err_cap);
+    if (st != 0) return st;
     out->json = j;
-    if (!j || !cJSON_IsObject(j))
-        return refuse(out, 400, err, err_cap, "the body must be a JSON object like "
-                      "{\"release\": 2, \"devices\": [\"vdev-0001\"]} or {\"release\": 2, "
-                      "\"all\": true}");
     cJSON *rel = cJSON_GetObjectItemCaseSensitive(j, "release");
     cJSON *devs = cJSON_GetObjectItemCaseSensitive(j, "devices");
     cJSON *all = cJSON_GetObjectItemCaseSensitive(j, "all");
@@ -83,15 +195,23 @@ void api_parse__provision_free(api_provision_body_t *b)
 int api_parse__provision(const uint8_t *body, size_t len, size_t max, api_provision_body_t *out,
                          char *err, size_t err_cap)
 {
+    static const char shape[] = "the body must be a JSON object like {\"devices\": "
+                                "[\"vdev-0001\", \"vdev-0002\"]} (and \"replace\": true to "
+                                "provision existing devices again)";
     memset(out, 0, sizeof(*out));
-    cJSON *j = len ? cJSON_ParseWithLength((const char *)body, len) : NULL;
+    cJSON *j = NULL;
+    int status = api_parse__json(body, len, shape, &j, err, err_cap);
+    if (status != 0) return status;
     out->json = j;
-    cJSON *devs = j && cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "devices") : NULL;
-    int status = 0;
+    cJSON *devs = cJSON_GetObjectItemCaseSensitive(j, "devices");
+    cJSON *replace = cJSON_GetObjectItemCaseSensitive(j, "replace");
     const char *msg = NULL;
     if (!devs || !cJSON_IsArray(devs)) {
         status = 400;
-        msg = "the body must be a JSON object like {\"devices\": [\"vdev-0001\", \"vdev-0002\"]}";
+        msg = shape;
+    } else if (replace && !cJSON_IsBool(replace)) {
+        status = 400;
+        msg = "\"replace\" must be true or false";
     } else if (cJSON_GetArraySize(devs) < 1 || (size_t)cJSON_GetArraySize(devs) > max) {
         status = 400;
         snprintf(err, err_cap, "\"devices\" must name 1 to %zu devices", max);
@@ -109,6 +229,7 @@ int api_parse__provision(const uint8_t *body, size_t len, size_t max, api_provis
             }
             out->devices[out->n_devices++] = it->valuestring;
         }
+        out->replace = cJSON_IsTrue(replace);
     }
     if (status != 0) {
         if (msg) snprintf(err, err_cap, "%s", msg);
