@@ -104,7 +104,7 @@ PY
 expect_refused "tampered .mqsig" "$T/x2.bin" --signature "$T/tampered.mqsig"
 grep -q "signature rejected: the signature does not verify under trusted key $KEY_A" "$T/err" ||
   fail "unexpected message: $(cat "$T/err")"
-code=$(curl -s -o "$T/body" -w '%{http_code}' --data-binary @"$T/x2.bin" \
+code=$(curl -s -o "$T/body" -w '%{http_code}' -H "$API_AUTH" -H 'Content-Type: application/octet-stream' --data-binary @"$T/x2.bin" \
   -H "X-Mqota-Signature: $(base64 -w0 "$T/tampered.mqsig")" "$HTTP_URL/api/v1/releases")
 [ "$code" = 400 ] && jq -e '.error | test("^signature rejected")' "$T/body" >/dev/null ||
   fail "tampered .mqsig over plain HTTP: $code $(cat "$T/body")"
