@@ -304,7 +304,7 @@ static void pump(mqotad_t *d, transfer_t *t, uint64_t now_ms)
 
 void transfer__pump(mqotad_t *d, transfer_t *t, uint64_t now_ms) { pump(d, t, now_ms); }
 
-/* Jacobson/Karels estimator; rto = clamp(2 * srtt + 4 * rttvar, 200 ms, 10 s). */
+/* Jacobson/Karels estimator; rto = clamp(2 * srtt + 4 * rttvar, RTO_MIN_MS, RTO_MAX_MS). */
 static void rtt_sample(transfer_t *t, uint32_t r)
 {
     if (!t->have_rtt) {
@@ -473,7 +473,7 @@ void transfer__handle_ack(mqotad_t *d, const char *device_id, const uint8_t *pay
 
 /*
  * Resend what timed out. Only transfers whose earliest deadline has passed do any work; each
- * timeout doubles the RTO (up to 10 s) so an unreachable device is not flooded.
+ * timeout doubles the RTO (up to RTO_MAX_MS) so an unreachable device is not flooded.
  */
 void transfer__tick(mqotad_t *d, uint64_t now_ms)
 {

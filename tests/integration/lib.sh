@@ -3,10 +3,37 @@
 # Every test runs real processes: mqotad (which starts its own mosquitto on a free loopback
 # port), mqota-fleet and the mqota CLI, in a fresh temporary directory removed at exit.
 # Every wait is bounded; on failure the tails of the logs are printed.
+#
+# Rules every script follows (docs/TESTING.md, "Writing an integration test"):
+#  - fail SENTENCE stops the test: "FAIL: SENTENCE" and the tails of the logs go to stderr
+#    (never into a $(...) capture) and the sentence is kept in $T/FAIL for the EXIT trap.
+#  - Never call a function that can fail inside $(...): a fail there ends only the subshell.
+#    Functions that produce a value set a global variable instead: add_release sets RELEASE_ID,
+#    deploy_all sets DEPLOYMENT_ID, json_get VAR JSON FILTER sets VAR (and refuses null or a missing
+#    field). Plain commands (mq, jq, cat) may be captured, followed by '|| fail ...'.
+#  - Every jq that decides something is 'jq -e' with an explicit comparison ('.x == 3', not
+#    '.x'), so that null or a missing field fails instead of comparing equal to itself:
+#    check_json WHAT JSON FILTER does that and counts the check.
+#  - Checks are counted: check WHAT CMD..., check_json ..., or pass WHAT after a group of
+#    '... || fail' conditions. A script ends with 'passed'. The EXIT trap fails a script that
+#    exits 0 before 'passed' or having counted no check (a script that selected nothing to
+#    test fails); it names the command that stopped a script under set -e without a sentence.
+#  - The fixture images (FIXTURES_DIR) missing: the script is skipped, exit 77 with a
+#    sentence (CTest SKIP_RETURN_CODE 77), before anything is started.
 set -euo pipefail
-
+set -E
 BUILD="$1"
 FIX="$2"
+# The images every integration test may use (../shared/fixtures/firmware/SOURCES.md).
+FIXTURE_IMAGES="idf_hello_world_esp32_2023.bin idf_hello_world_esp32_2024.bin
+  arduino_nerdminer_esp32_v1.6.3.bin"
+for _img in $FIXTURE_IMAGES; do
+  if [ ! -f "$FIX/$_img" ]; then
+    echo "SKIP: the fixture image $_img is not in '$FIX' (the real ESP32 images live in" \
+         "../shared/fixtures/firmware beside the repository; see docs/TESTING.md)"
+    exit 77
+  fi
+done
 MQOTAD="$BUILD/server/mqotad"
 MQOTA="$BUILD/cli/mqota"
 FLEET="$BUILD/fleet/mqota-fleet"
@@ -27,10 +54,49 @@ dump_logs() {
   done
 }
 
+CHECKS=0
+PASSED=""
+ERR_AT=""
+# Under set -e a failing command ends the script without a sentence: remember which one.
+trap 'ERR_AT="${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
+
+# fail SENTENCE: stop the test. Everything goes to stderr, so a fail inside a $(...) capture
+# (which the rules above forbid) still shows; the sentence is kept in $T/FAIL for the EXIT trap.
 fail() {
-  echo "FAIL: $*"
-  dump_logs
+  echo "FAIL: $*" >&2
+  { echo "FAIL: $*" >>"$T/FAIL"; } 2>/dev/null || echo "(the test directory $T is gone)" >&2
+  dump_logs >&2
   exit 1
+}
+
+# pass WHAT: count one check (a group of '... || fail' conditions that held) and log it.
+pass() {
+  CHECKS=$((CHECKS + 1))
+  log "ok: $*"
+}
+
+# check WHAT CMD...: run CMD (its output discarded); fail with WHAT unless it succeeds.
+check() {
+  local what=$1; shift
+  "$@" >/dev/null 2>&1 || fail "$what (failed: $*)"
+  CHECKS=$((CHECKS + 1))
+}
+
+# check_json WHAT JSON FILTER [JQ_ARGS...]: jq -e FILTER on JSON must print true; else fail
+# with WHAT and the JSON. FILTER compares explicitly ('.state == "done"'), never just '.x'.
+check_json() {
+  local what=$1 json=$2 filter=$3; shift 3
+  jq -e "$@" "$filter" <<<"$json" >/dev/null 2>&1 || fail "$what: $(head -c 2000 <<<"$json")"
+  CHECKS=$((CHECKS + 1))
+}
+
+# json_get VAR JSON FILTER [JQ_ARGS...]: set VAR to jq -r FILTER of JSON; fail if the value is
+# null, false or missing, or JSON is not JSON. Call it as a command, never inside $(...).
+json_get() {
+  local var=$1 json=$2 filter=$3 v; shift 3
+  v=$(jq -er "$@" "$filter" <<<"$json" 2>/dev/null) ||
+    fail "no value for $filter in: $(head -c 2000 <<<"$json")"
+  printf -v "$var" '%s' "$v"
 }
 
 # stop PID: SIGTERM, then SIGKILL after 10 s.
@@ -51,6 +117,18 @@ stop_pid() {
 # trap would end the trap before cleanup ran, leaving mqotad, mosquitto and the fleet behind.
 cleanup() {
   local rc=${1:-$?}
+  if [ "$rc" -eq 0 ] && { [ -z "$PASSED" ] || [ "$CHECKS" -eq 0 ]; }; then
+    rc=1
+    if [ -z "$PASSED" ]; then
+      echo "FAIL: the script exited 0 before its last check ('passed' not reached)" >&2
+    else
+      echo "FAIL: the script checked nothing (no check, check_json or pass counted)" >&2
+    fi
+  elif [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ ! -s "$T/FAIL" ]; then
+    echo "FAIL: the script stopped with status $rc without a FAIL sentence" \
+         "${ERR_AT:+(last failing command: $ERR_AT)}" >&2
+    dump_logs >&2
+  fi
   stop_pid "$FLEET_PID"
   stop_pid "$MQOTAD_PID"
   if [ "$rc" -ne 0 ] || [ -n "${MQOTA_KEEP_TEST_DIR:-}" ]; then
@@ -58,6 +136,7 @@ cleanup() {
   else
     rm -rf "$T"
   fi
+  exit "$rc"
 }
 trap cleanup EXIT
 
@@ -84,6 +163,7 @@ start_mqotad() {
   BROKER_URL=$(cat "$T/server/broker.url")
   wait_for 20 mq status || fail "mqotad at $HTTP_URL does not answer"
   # The API needs a token (the CLI finds DIR/api.token itself); curl is given this header.
+  [ -s "$T/server/api.token" ] || fail "mqotad wrote no api.token in $T/server"
   API_AUTH="Authorization: Bearer $(cat "$T/server/api.token")"
   log "mqotad up: http $HTTP_URL, broker $BROKER_URL"
 }
@@ -139,29 +219,29 @@ start_fleet() {
   log "fleet started (pid $FLEET_PID): $*"
 }
 
-online_count() { mq --json device list | jq '[.[] | select(.online == true)] | length'; }
+online_count() { mq --json device list | jq -e '[.[] | select(.online == true)] | length'; }
 online_at_least() { [ "$(online_count 2>/dev/null || echo 0)" -ge "$1" ]; }
 
 # wait_online N SECONDS
 wait_online() {
   local n=$1 secs=$2
   wait_for "$secs" online_at_least "$n" ||
-    fail "only $(online_count) of $n devices online after $secs s"
+    fail "only $(online_count || echo '(no answer)') of $n devices online after $secs s"
   log "$n devices online"
 }
 
-# add_release FILE [--version V]: prints the release id.
+# add_release FILE [--version V]: sets RELEASE_ID to the new release's id.
 add_release() {
   local out
-  out=$(mq --json release add "$@") || fail "release add $* was refused: $out"
-  echo "$out" | jq -r .id
+  out=$(mq --json release add "$@" 2>&1) || fail "release add $* was refused: $out"
+  json_get RELEASE_ID "$out" '.id | numbers'
 }
 
-# deploy_all RELEASE_ID: prints the deployment id.
+# deploy_all RELEASE: sets DEPLOYMENT_ID to the new deployment's id.
 deploy_all() {
   local out
-  out=$(mq --json deploy "$1" --all) || fail "deploy $1 --all was refused: $out"
-  echo "$out" | jq -r .id
+  out=$(mq --json deploy "$1" --all 2>&1) || fail "deploy $1 --all was refused: $out"
+  json_get DEPLOYMENT_ID "$out" '.id | numbers'
 }
 
 # watch DEPLOYMENT SECONDS: the CLI's exit status.
@@ -171,5 +251,11 @@ watch() {
   return $rc
 }
 
-# Print the closing line CTest-independent runners understand.
-passed() { echo "1 passed, 0 failed"; }
+# passed: the script's last line. Fails a script that counted no check; prints the closing
+# line CTest-independent runners understand.
+passed() {
+  [ "$CHECKS" -gt 0 ] || fail "the script checked nothing (no check, check_json or pass counted)"
+  PASSED=1
+  log "$CHECKS checks passed"
+  echo "1 passed, 0 failed"
+}

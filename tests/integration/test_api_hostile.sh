@@ -12,7 +12,6 @@
 . "$(dirname "$0")/lib.sh" "$1" "$2"
 
 IMG="$FIX/idf_hello_world_esp32_2024.bin"
-CHECKS=0
 
 # call CODE METHOD PATH [curl args...]: the answer must have status CODE and, for an error, be
 # the API's JSON error (application/json, one "error" sentence). The body is left in $T/body.
@@ -36,7 +35,7 @@ says() {
     fail "the sentence should match '$1': $(cat "$T/body")"
 }
 
-count() { mq --json "$1" list | jq length; }
+count() { mq --json "$1" list | jq -e 'length'; }
 nothing_created() {
   [ "$(count release)" = 1 ] || fail "$1 created a release: $(mq --json release list | jq -c 'map(.id)')"
   [ "$(count deployment)" = 0 ] || fail "$1 created a deployment"
@@ -59,7 +58,7 @@ call 200 GET /api/v1/devices "${AUTH[@]}"
 REL=$(mq --json release add "$IMG" | jq -e .id) || fail "the CLI without --token could not upload"
 [ "$REL" = 1 ] || fail "first release id is $REL"
 mq device list >/dev/null || fail "the CLI without --token could not list devices"
-log "closed by default (401); the CLI found DIR/api.token by itself"
+pass "closed by default (401); the CLI found DIR/api.token by itself"
 
 # ---- simple cross-site requests: text/plain, a form, no Content-Type (415) ----
 call 415 POST /api/v1/deployments "${AUTH[@]}" -H 'Content-Type: text/plain' \
@@ -73,7 +72,7 @@ call 415 POST /api/v1/releases "${AUTH[@]}" -H 'Content-Type: text/plain' --data
 says "send the image file as application/octet-stream"
 call 415 POST /api/v1/releases "${AUTH[@]}" -F "image=@$FIX/arduino_nerdminer_esp32_v1.6.3.bin"
 nothing_created "a text/plain, form or untyped POST"
-log "text/plain, form and untyped POSTs refused (415)"
+pass "text/plain, form and untyped POSTs refused (415)"
 
 # ---- a foreign Origin (403); the own origin and a GET from anywhere are fine ----
 call 403 POST /api/v1/deployments "${AUTH[@]}" "${JSON[@]}" -H 'Origin: http://evil.example' \
@@ -84,7 +83,7 @@ call 403 POST "/api/v1/releases?version=web" "${AUTH[@]}" "${OCTETS[@]}" \
   -H "Origin: http://127.0.0.1:$PORT.evil.example" --data-binary @"$FIX/arduino_nerdminer_esp32_v1.6.3.bin"
 call 200 GET /api/v1/devices "${AUTH[@]}" -H 'Origin: http://evil.example'
 nothing_created "a foreign Origin"
-log "foreign Origins refused (403)"
+pass "foreign Origins refused (403)"
 
 # ---- a foreign Host: DNS rebinding (421), on the page and the API ----
 call 421 GET / -H "Host: rebind.evil.example:$PORT"
@@ -96,7 +95,7 @@ call 421 GET /api/v1/health -H "Host: 127.0.0.1:$((PORT == 65535 ? 1 : PORT + 1)
 call 200 GET /api/v1/devices "${AUTH[@]}" -H "Host: localhost:$PORT"
 call 200 GET / -H "Host: 127.0.0.1:$PORT"
 nothing_created "a foreign Host"
-log "foreign Host names refused (421); localhost and 127.0.0.1 with mqotad's port served"
+pass "foreign Host names refused (421); localhost and 127.0.0.1 with mqotad's port served"
 
 # ---- strict JSON (400, nothing created) ----
 call 400 POST /api/v1/deployments "${AUTH[@]}" "${JSON[@]}" \
@@ -113,8 +112,8 @@ says "9007199254740993, beyond 9007199254740991"
 call 400 POST /api/v1/devices/vdev-0001/commands "${AUTH[@]}" "${JSON[@]}" \
   -d '{"name": "diagnostics"} {"name": "reboot"}'
 nothing_created "trailing bytes, \\u0000 or 2^53 + 1"
-[ "$(mq --json device commands vdev-0001 | jq length)" = 0 ] || fail "a refused command was queued"
-log "trailing bytes, \\u0000 and 2^53 + 1 refused (400), nothing created"
+mq --json device commands vdev-0001 | jq -e 'length == 0' >/dev/null || fail "a refused command was queued"
+pass "trailing bytes, \\u0000 and 2^53 + 1 refused (400), nothing created"
 
 # ---- provisioning an existing device again needs "replace" (409, its password still works) ----
 call 201 POST /api/v1/devices "${AUTH[@]}" "${JSON[@]}" -d '{"devices": ["prov-1"]}'
@@ -132,7 +131,7 @@ r=$(timeout 10 mosquitto_sub -h 127.0.0.1 -p "$port" -i prov-1 -u prov-1 -P "$ol
 echo "$r" | grep -qi "not authori" && fail "the broker refuses prov-1's password after a refused re-provisioning: $r"
 call 201 POST /api/v1/devices "${AUTH[@]}" "${JSON[@]}" -d '{"devices": ["prov-1"], "replace": true}'
 [ "$(grep '^prov-1:' "$T/server/auth/passwd")" != "$hash" ] || fail "\"replace\": true kept the password"
-log "re-provisioning without \"replace\" refused (409), the device's password still accepted by mosquitto"
+pass "re-provisioning without \"replace\" refused (409), the device's password still accepted by mosquitto"
 
 # ---- order and form of errors (item 7) ----
 head -c 3000000 /dev/zero >"$T/3mb"
@@ -153,11 +152,9 @@ call 404 GET /api/v1/no-such-route "${AUTH[@]}"
 call 405 DELETE /api/v1/releases "${AUTH[@]}"
 call 200 GET "/api/v1/devices?x=${q:0:1000}" "${AUTH[@]}"
 nothing_created "the oversized requests"
-log "401 before 413; JSON 413 sentences by kind; JSON 414, 404 and 405"
+pass "401 before 413; JSON 413 sentences by kind; JSON 414, 404 and 405"
 
 # ---- the positive control: a well-formed deployment from the CLI's origin still works ----
 call 201 POST /api/v1/deployments "${AUTH[@]}" "${JSON[@]}" -H "Origin: $HTTP_URL" \
   -d "{\"release\": $REL, \"devices\": [\"vdev-0001\"]}"
-[ "$CHECKS" -ge 38 ] || fail "only $CHECKS requests were checked"
-log "$CHECKS requests checked"
 passed

@@ -15,7 +15,7 @@ check_refused() { # FILE EXPECTED_TEXT
   out=$(mq release add "$1" 2>&1) || rc=$?
   [ "$rc" -eq 1 ] || fail "release add $1 should exit 1, got $rc: $out"
   echo "$out" | grep -qi -- "$2" || fail "release add $1: message does not say '$2': $out"
-  log "refused $(basename "$1"): $out"
+  pass "refused $(basename "$1"): $out"
 }
 check_refused "$T/notes.txt" "magic"
 check_refused "$T/truncated.bin" "truncated"
@@ -24,11 +24,13 @@ check_refused "$FIX/arduino_nerdminer_esp32_v1.6.3.bin" "version"
 out=$(mq release add "$T/does-not-exist.bin" 2>&1) && fail "a missing file was accepted"
 echo "$out" | grep -q "does-not-exist.bin" || fail "missing file message does not name the file: $out"
 
-[ "$(mq --json release list | jq length)" -eq 0 ] || fail "a refused release was stored"
+rels=$(mq --json release list) || fail "release list failed"
+check_json "a refused release was stored" "$rels" 'length == 0'
 [ -z "$(find "$T/server/releases" -type f 2>/dev/null)" ] || fail "files left in releases/: $(ls "$T/server/releases")"
 sqlite3 "$T/server/mqota.db" 'select count(*) from releases' 2>/dev/null | grep -qx 0 ||
   fail "the releases table is not empty"
 # a valid one is then accepted
 add_release "$FIX/idf_hello_world_esp32_2024.bin" >/dev/null
-[ "$(mq --json release list | jq length)" -eq 1 ] || fail "the valid release was not stored"
+rels=$(mq --json release list) || fail "release list failed"
+check_json "the valid release was not stored" "$rels" 'length == 1'
 passed

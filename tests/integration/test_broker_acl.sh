@@ -57,7 +57,7 @@ rc=0; timeout 15 mosquitto_sub -h 127.0.0.1 -p "$PORT" -u "$A" -P "${PA%?}x" -t 
 rc=0; timeout 15 mosquitto_sub -h 127.0.0.1 -p "$PORT" -u nobody -P "$PA" -t 'mqota/v1/#' -C 1 -W 3 \
   >"$T/out" 2>"$T/err" || rc=$?
 [ "$rc" -ne 0 ] || fail "an unknown user with A's password was not refused"
-log "anonymous, wrong password and unknown user refused"
+pass "anonymous, wrong password and unknown user refused"
 
 # ---- A cannot read B's offer (retained) or chunks ----
 mpub mqotad -r -t "mqota/v1/dev/$B/offer" -m offer-for-B || fail "mqotad's user cannot publish B's offer"
@@ -76,7 +76,7 @@ wait "$bpid" || true
 grep -q "chunk-for-B" "$T/b-reads" || fail "B did not receive its chunk (the control): $(cat "$T/b-reads")"
 grep -q "chunk-for-A" "$T/a-reads" || fail "A did not receive its own chunk (the control): $(cat "$T/a-reads")"
 ! grep -q "for-B" "$T/a-reads" || fail "A read B's messages: $(cat "$T/a-reads")"
-log "A subscribed to B's offer, chunk, +/offer and mqota/v1/#: received nothing of B's"
+pass "A subscribed to B's offer, chunk, +/offer and mqota/v1/#: received nothing of B's"
 
 # ---- A cannot write B's state or clear B's offer ----
 mpub "$B" -r -t "mqota/v1/dev/$B/state" -m state-of-B || fail "B cannot publish its own state"
@@ -87,7 +87,7 @@ mpub "$A" -r -t "mqota/v1/dev/$B/offer" -n >/dev/null 2>&1 || true
 sleep 0.5
 [ "$(msub mqotad -t "mqota/v1/dev/$B/state" -C 1 -W 5)" = state-of-B ] || fail "A changed B's retained state"
 [ "$(msub mqotad -t "mqota/v1/dev/$B/offer" -C 1 -W 5)" = offer-for-B ] || fail "A cleared B's retained offer"
-log "B's retained state and offer unchanged after A wrote them"
+pass "B's retained state and offer unchanged after A wrote them"
 
 # ---- A cannot publish as the server: its own offer/chunk topics, a release stream ----
 msub mqotad -v -t "mqota/v1/dev/$A/offer" -t "mqota/v1/dev/$A/chunk" -t 'mqota/v1/stream/#' \
@@ -105,7 +105,7 @@ wait "$spid" || true
 grep -q "ack-from-A" "$T/server-reads" || fail "the observer missed A's own ack (control)"
 grep -q "server-stream" "$T/server-reads" || fail "the observer missed the server's own stream message (control)"
 ! grep -q "forged" "$T/server-reads" || fail "a device's forged server message was delivered: $(cat "$T/server-reads")"
-log "A's offer, chunk and stream publishes were not delivered; the server's were"
+pass "A's offer, chunk and stream publishes were not delivered; the server's were"
 mpub mqotad -r -t "mqota/v1/dev/$B/offer" -n || true   # leave no retained junk for mqotad
 
 # ---- commands: A reads only its own cmd topic, publishes no command anywhere (not even on its
@@ -136,28 +136,28 @@ grep -q "cmd-for-B" "$T/b-cmd" || fail "B did not receive its command (the contr
 grep -q "reply-from-A" "$T/server-cmd" && grep -q "cmd-for-B" "$T/server-cmd" ||
   fail "the observer missed A's own reply or the server's command (controls): $(cat "$T/server-cmd")"
 ! grep -q forged "$T/server-cmd" || fail "a command or reply forged by A was delivered: $(cat "$T/server-cmd")"
-log "A read only its own commands; its commands (own and B's) and B's reply were not delivered"
+pass "A read only its own commands; its commands (own and B's) and B's reply were not delivered"
 
 # ---- A updates end to end with its own identity ----
 start_fleet --count 1 --image "$FIX/idf_hello_world_esp32_2023.bin"
 wait_online 1 60
-dep=$(deploy_all "$(add_release "$FIX/idf_hello_world_esp32_2024.bin")")
+add_release "$FIX/idf_hello_world_esp32_2024.bin"; deploy_all "$RELEASE_ID"; dep=$DEPLOYMENT_ID
 watch "$dep" 180 || fail "deployment $dep to $A did not finish (see watch.log)"
 mq --json device show "$A" | jq -e --arg v "$EXPECT" '.version == $v and .state == "confirmed"' >/dev/null ||
   fail "$A does not run $EXPECT: $(mq --json device show "$A")"
 grep -q "as $A (.*u'$A')" "$T/server/broker/mosquitto.log" || fail "$A did not log in as itself"
-log "$A updated end to end with its own broker identity"
+pass "$A updated end to end with its own broker identity"
 
 # ---- the last will is A's own write: it reaches the server ----
 kill -KILL "$FLEET_PID"; wait "$FLEET_PID" 2>/dev/null || true; FLEET_PID=""
 wait_for 60 sh -c "$MQOTA --server $HTTP_URL --json device show $A | jq -e '.online == false'" ||
   fail "$A's last will (offline) did not reach mqotad"
-log "$A's last will marked it offline"
+pass "$A's last will marked it offline"
 
 # ---- revoke: B is refused after the reload ----
 "$MQOTAD" --data "$T/server" device revoke "$B" >/dev/null 2>&1 || fail "device revoke $B"
 sleep 0.5
 rc=0; msub "$B" -t "mqota/v1/dev/$B/offer" -C 1 -W 3 >/dev/null 2>"$T/err" || rc=$?
 [ "$rc" -ne 0 ] && grep -qi "not authori" "$T/err" || fail "revoked $B still connects (rc $rc)"
-log "revoked $B refused"
+pass "revoked $B refused"
 passed

@@ -7,8 +7,8 @@
 start_mqotad
 start_fleet --count 10 --image "$FIX/idf_hello_world_esp32_2023.bin" --link lte
 wait_online 10 60
-rel=$(add_release "$FIX/arduino_nerdminer_esp32_v1.6.3.bin" --version v1.6.3)
-dep=$(deploy_all "$rel")
+add_release "$FIX/arduino_nerdminer_esp32_v1.6.3.bin" --version v1.6.3; rel=$RELEASE_ID
+deploy_all "$rel"; dep=$DEPLOYMENT_ID
 for at in 2 5; do
   sleep "$at"
   bp=$(pgrep -P "$MQOTAD_PID" mosquitto | head -n 1)
@@ -21,7 +21,7 @@ for at in 2 5; do
 done
 watch "$dep" 180 || fail "deployment $dep did not finish after two broker kills"
 grep -c "restarting it on port" "$T/mqotad.log" | grep -qx 2 || fail "expected 2 broker restarts in mqotad.log"
-d=$(mq --json deployment show "$dep")
+d=$(mq --json deployment show "$dep") || fail "deployment show $dep failed"
 echo "$d" | jq -e '.succeeded == 10' >/dev/null || fail "not every device succeeded: $d"
-log "re-sent bytes per device: $(echo "$d" | jq -c '[.targets[].bytes_resent]')"
+pass "re-sent bytes per device: $(echo "$d" | jq -c '[.targets[].bytes_resent]')"
 passed

@@ -19,6 +19,13 @@ LATE_PID=""
 trap 'rc=$?; stop_pid "$LATE_PID"; cleanup $rc' EXIT
 
 has_part() { [[ ",$PARTS," == *",$1,"* ]]; }
+# PARTS names only known scenarios, and at least one: a mistyped name must not pass by
+# running nothing.
+for p in ${PARTS//,/ }; do
+  case $p in auto|off|late) ;; *) fail "PARTS '$PARTS': unknown part '$p' (known: auto, off, late)" ;; esac
+done
+has_part auto || has_part off || has_part late || fail "PARTS '$PARTS' selects no scenario (known: auto, off, late)"
+[[ $COUNT =~ ^[1-9][0-9]*$ ]] || fail "COUNT '$COUNT' is not a positive number of devices"
 now_ms() { date +%s%3N; }
 
 # Stop everything of one scenario and start the next from empty directories.
@@ -33,15 +40,14 @@ reset_world() {
 # check_wave DEP N: every one of N targets succeeded; sets STREAM, UNICAST, SIZE.
 check_wave() {
   local dep=$1 n=$2 d
-  d=$(mq --json deployment show "$dep")
-  echo "$d" | jq -e --argjson c "$n" '.state == "finished" and .succeeded == $c and .failed == 0' \
-    >/dev/null || fail "deployment $dep: not $n successes: $(echo "$d" | jq -c 'del(.targets)')"
-  STREAM=$(echo "$d" | jq .stream_bytes_sent)
-  UNICAST=$(echo "$d" | jq .unicast_bytes_sent)
-  SIZE=$(echo "$d" | jq .image_size)
-  local sum
-  sum=$(echo "$d" | jq '[.targets[].bytes_sent] | add')
-  [ "$sum" -eq "$UNICAST" ] || fail "unicast_bytes_sent $UNICAST is not the targets' sum $sum"
+  d=$(mq --json deployment show "$dep") || fail "deployment show $dep failed"
+  check_json "deployment $dep: not $n successes" "$d" \
+    '.state == "finished" and .succeeded == $c and .failed == 0' --argjson c "$n"
+  json_get STREAM "$d" '.stream_bytes_sent | numbers'
+  json_get UNICAST "$d" '.unicast_bytes_sent | numbers'
+  json_get SIZE "$d" '.image_size | numbers'
+  check_json "unicast_bytes_sent $UNICAST is not the targets' sum" "$d" \
+    '[.targets[].bytes_sent] | add == $u' --argjson u "$UNICAST"
 }
 
 # wave MODE: COUNT devices take the release with mqotad --multicast MODE.
@@ -50,13 +56,13 @@ wave() {
   start_mqotad --multicast "$mode" ${MQOTAD_EXTRA_ARGS:-}
   start_fleet --count "$COUNT" --image "$FIX/$FROM"
   wait_online "$COUNT" 120
-  rel=$(add_release "$FIX/$TO" --version "$VER")
+  add_release "$FIX/$TO" --version "$VER"; rel=$RELEASE_ID
   t0=$(now_ms)
-  dep=$(deploy_all "$rel")
+  deploy_all "$rel"; dep=$DEPLOYMENT_ID
   watch "$dep" 240 || fail "multicast $mode: deployment $dep did not finish (see watch.log)"
   ms=$(( $(now_ms) - t0 ))
   check_wave "$dep" "$COUNT"
-  mq --json status | jq -e '.streams == 0' >/dev/null || fail "a stream outlived its deployment"
+  check "a stream outlived its deployment" sh -c "$MQOTA --server $HTTP_URL --json status | jq -e '.streams == 0'"
   log "multicast $mode, $COUNT devices: all confirmed ${ms} ms after the deploy;" \
       "stream $STREAM bytes ($(echo "scale=3; $STREAM / $SIZE" | bc) x image $SIZE)," \
       "unicast $UNICAST bytes ($(echo "scale=3; $UNICAST / $SIZE" | bc) x image)"
@@ -68,7 +74,7 @@ if has_part auto; then
   [ $((STREAM * 10)) -le $((SIZE * 11)) ] ||
     fail "stream bytes $STREAM exceed 1.1 x the image ($SIZE)"
   [ "$STREAM" -ge "$SIZE" ] || fail "stream bytes $STREAM are less than one image ($SIZE)"
-  log "unicast repairs with the stream: $UNICAST bytes"
+  pass "multicast auto: stream within 1.1 x the image; unicast repairs $UNICAST bytes"
   reset_world auto
 fi
 
@@ -77,6 +83,7 @@ if has_part off; then
   [ "$STREAM" -eq 0 ] || fail "--multicast off published $STREAM bytes on a stream"
   [ "$UNICAST" -ge $((SIZE * COUNT * 9 / 10)) ] ||
     fail "--multicast off sent $UNICAST unicast bytes, less than 0.9 x $COUNT images"
+  pass "multicast off: no stream bytes, about one image per device"
   reset_world off
 fi
 
@@ -91,13 +98,13 @@ if has_part late; then
   LATE_PID=$!
   wait_online "$LATE" 60
   stop_pid "$LATE_PID"; LATE_PID=""
-  wait_for 20 bash -c "[ \"\$($MQOTA --server $HTTP_URL --json device list |
-    jq '[.[] | select(.online)] | length')\" -eq 0 ]" || fail "late devices still online"
+  wait_for 20 sh -c "$MQOTA --server $HTTP_URL --json device list |
+    jq -e '[.[] | select(.online == true)] | length == 0'" || fail "late devices still online"
   start_fleet --count "$EARLY" --image "$FIX/$FROM" --link lte
   wait_online "$EARLY" 60
-  rel=$(add_release "$FIX/$TO" --version "$VER")
+  add_release "$FIX/$TO" --version "$VER"; rel=$RELEASE_ID
   t0=$(now_ms)
-  dep=$(deploy_all "$rel")
+  deploy_all "$rel"; dep=$DEPLOYMENT_ID
   sleep 2
   fleet_provision --count "$LATE" --prefix late-
   "$FLEET" --broker "$BROKER_URL" --data "$T/fleet-late" --status-interval 2 --count "$LATE" \
@@ -107,7 +114,7 @@ if has_part late; then
   watch "$dep" 240 || fail "late joiners: deployment $dep did not finish (see watch.log)"
   ms=$(( $(now_ms) - t0 ))
   check_wave "$dep" $((EARLY + LATE))
-  log "late joiners, $EARLY + $LATE devices: all confirmed ${ms} ms after the deploy;" \
+  pass "late joiners, $EARLY + $LATE devices: all confirmed ${ms} ms after the deploy;" \
       "stream $STREAM bytes ($(echo "scale=3; $STREAM / $SIZE" | bc) x image)," \
       "unicast $UNICAST bytes ($(echo "scale=3; $UNICAST / $SIZE" | bc) x image)"
   reset_world late

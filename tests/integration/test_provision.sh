@@ -22,7 +22,7 @@ for id in vdev-0001 vdev-0002 vdev-0003; do
   grep -qx "broker=$BROKER_URL" "$f" || fail "$f: broker is not $BROKER_URL"
 done
 [ "$(grep -h '^command_key=' "$T"/creds/*.cred | sort -u | wc -l)" = 3 ] || fail "command keys repeat"
-log "3 credentials files written, mode 0600, distinct keys"
+pass "3 credentials files written, mode 0600, distinct keys"
 
 # --json: ids and files, never a secret
 json=$(mq --json device provision --out-dir "$T/creds" vdev-0004) || fail "provision --json failed: $json"
@@ -42,7 +42,7 @@ wait_for 20 sh -c "'$MQOTA' --server '$HTTP_URL' --json device show vdev-0001 | 
   fail "vdev-0001 does not take commands: $(mq --json device show vdev-0001)"
 diag=$(mq device command vdev-0001 diagnostics --timeout 30) || fail "diagnostics on vdev-0001 failed: $diag"
 echo "$diag" | grep -q "commands_accepted" || fail "diagnostics reply: $diag"
-log "devices online with API-made identities; a sealed command answered"
+pass "devices online with API-made identities; a sealed command answered"
 
 # rotation: refused without --replace (nothing changes: the old password still works at the
 # broker); with --replace the old password stops working, the new one works
@@ -67,7 +67,7 @@ r=$(sub "$old") && fail "the broker still accepts vdev-0002's old password: $r"
 echo "$r" | grep -qi "not authori" || fail "old password: unexpected answer: $r"
 r=$(sub "$new") || true
 echo "$r" | grep -qi "not authori" && fail "the broker refuses vdev-0002's new password: $r"
-log "re-provisioning rotated vdev-0002's password (old refused by the broker, new accepted)"
+pass "re-provisioning rotated vdev-0002's password (old refused by the broker, new accepted)"
 
 # secrets never in mqotad's log
 for f in "$T"/creds/*.cred; do

@@ -80,7 +80,7 @@ refused_for_space() {
   jq -e --arg s "$step" '.error | test("disk") and test("full") and test($s) and
     test("nothing was stored")' "$T/body" >/dev/null ||
     fail "$what: the error does not name the full disk and '$step': $(cat "$T/body")"
-  log "$what: HTTP $code $(jq -r .error "$T/body")"
+  pass "$what: HTTP $code $(jq -r .error "$T/body")"
   assert_nothing_stored "$what (curl)"
 
   out=$(mq release add "$IMG" --version "$VER" 2>&1) || rc=$?
@@ -88,7 +88,7 @@ refused_for_space() {
   [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || fail "$what: CLI printed more than one line: $out"
   printf '%s\n' "$out" | grep -q "^mqota: .*disk.*full" ||
     fail "$what: CLI line does not say the disk is full: $out"
-  log "$what: CLI exit $rc: $out"
+  pass "$what: CLI exit $rc: $out"
   assert_nothing_stored "$what (CLI)"
 }
 
@@ -111,7 +111,7 @@ refused_for_space "database row" "database"
 
 # ---- space freed: the same upload succeeds ----
 rm -f "$DATA/fill"
-id=$(add_release "$IMG" --version "$VER")
+add_release "$IMG" --version "$VER"; id=$RELEASE_ID
 [ "$id" = 1 ] || fail "after freeing space the release id is '$id', not 1"
 mq --json release list | jq -e --arg v "$VER" --argjson n "$SIZE" \
   'length == 1 and .[0].id == 1 and .[0].version == $v and .[0].size == $n' >/dev/null ||
@@ -121,5 +121,5 @@ sha=$(sha256sum "$IMG" | cut -d' ' -f1)
 cmp -s "$IMG" "$REL/$sha.bin" || fail "the stored image differs from the upload"
 [ "$(sqlite3 "$DATA/mqota.db" 'PRAGMA integrity_check')" = ok ] ||
   fail "integrity_check after the successful upload"
-log "after freeing space: release 1 stored ($SIZE bytes, $sha)"
+pass "after freeing space: release 1 stored ($SIZE bytes, $sha)"
 passed

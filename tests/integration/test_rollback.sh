@@ -30,20 +30,20 @@ COUNT=3
 start_mqotad
 start_fleet --count $COUNT --image "$FIX/idf_hello_world_esp32_2023.bin" "${FAULT[@]}"
 wait_online $COUNT 60
-before=$(mq --json device list)
+before=$(mq --json device list) || fail "device list failed"
 echo "$before" | jq -e --argjson c $COUNT \
   'length == $c and all(.[]; .slot == 0 and .state == "idle" and .version == "1")' >/dev/null ||
   fail "devices do not all start idle on slot 0 running version 1: $before"
 
-rel=$(add_release "$FIX/idf_hello_world_esp32_2024.bin")
-dep=$(deploy_all "$rel")
+add_release "$FIX/idf_hello_world_esp32_2024.bin"; rel=$RELEASE_ID
+deploy_all "$rel"; dep=$DEPLOYMENT_ID
 log "release $rel deployed as deployment $dep to $COUNT devices (fault: ${FAULT[*]})"
 rc=0
 watch "$dep" 120 || rc=$?
 [ "$rc" -eq 1 ] || fail "deployment watch exited $rc, expected 1 (every target failed)"
-log "deployment watch exited 1 as expected"
+pass "deployment watch exited 1 as expected"
 
-d=$(mq --json deployment show "$dep")
+d=$(mq --json deployment show "$dep") || fail "deployment show $dep failed"
 echo "$d" | jq -e --argjson c $COUNT --arg r "$MODE" \
   '.succeeded == 0 and .failed == $c and (.targets | length) == $c and
    all(.targets[]; .state == "failed" and .reason == $r)' >/dev/null ||
@@ -103,7 +103,7 @@ esac
 stop_pid "$FLEET_PID"
 start_fleet --count $COUNT
 wait_online $COUNT 60
-dep2=$(deploy_all "$rel")
+deploy_all "$rel"; dep2=$DEPLOYMENT_ID
 log "release $rel deployed again as deployment $dep2, fault off"
 watch "$dep2" 120 || fail "deployment $dep2 without the fault did not succeed on every device"
 confirmed_new() {
@@ -112,5 +112,5 @@ confirmed_new() {
 }
 wait_for 20 confirmed_new ||
   fail "devices do not all run $NEWVER confirmed from slot 1 after the retry: $(mq --json device list)"
-log "retry deployment $dep2: all $COUNT devices confirmed $NEWVER on slot 1"
+pass "retry deployment $dep2: all $COUNT devices confirmed $NEWVER on slot 1"
 passed

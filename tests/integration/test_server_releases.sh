@@ -5,61 +5,30 @@
 # (STATE encoded here byte by byte per docs/PROTOCOL.md section 4), a deployment that the fake
 # device confirms, error routes, bad flags, clean shutdown and restart on the same port.
 #
-# usage: test_server_releases.sh MQOTAD FIXTURES_DIR
-set -euo pipefail
-MQOTAD=$1
-FIX=$2
-T=$(mktemp -d /tmp/mqotad-test.XXXXXX)
-PID=""
+# usage: test_server_releases.sh BUILD_DIR FIXTURES_DIR
+. "$(dirname "$0")/lib.sh" "$1" "$2"
 
-log() { echo "[$(date +%H:%M:%S)] $*"; }
-fail() {
-  echo "FAIL: $*"
-  [ -f "$T/mqotad.log" ] && tail -n 40 "$T/mqotad.log"
-  exit 1
-}
-cleanup() {
-  local rc=$?
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$PID" 2>/dev/null || true
-  fi
-  if [ "$rc" -eq 0 ]; then rm -rf "$T"; else echo "test directory kept: $T"; fi
-}
-trap cleanup EXIT
-
-wait_for() { # SECONDS CMD...
-  local end=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -lt "$end" ] || return 1
-    sleep 0.1
-  done
-}
-
+# start [ARGS...]: mqotad (lib.sh's start_mqotad, data in $T/server) until it is connected to
+# its broker; sets URL, BROKER, PORT and AUTH (this test fakes devices as mqotad's own broker
+# user: the embedded broker refuses anonymous clients).
 start() {
-  rm -f "$T/data/http.url"
-  "$MQOTAD" --data "$T/data" --http 127.0.0.1:0 "$@" >>"$T/mqotad.log" 2>&1 &
-  PID=$!
-  wait_for 20 test -s "$T/data/http.url" || fail "mqotad wrote no http.url within 20 s"
-  URL=$(cat "$T/data/http.url")
-  API_AUTH="Authorization: Bearer $(cat "$T/data/api.token")" # the API needs mqotad's token
-  BROKER=$(cat "$T/data/broker.url")
+  start_mqotad "$@"
+  URL=$HTTP_URL
+  BROKER=$BROKER_URL
   PORT=${BROKER##*:}
-  # the embedded broker refuses anonymous clients; this test fakes devices as mqotad's own user
-  AUTH=(-u mqotad -P "$(cat "$T/data/auth/mqotad.pass")")
-  wait_for 20 sh -c "curl -sf '$URL/api/v1/health' | jq -e .mqtt_connected" ||
+  AUTH=(-u mqotad -P "$(cat "$T/server/auth/mqotad.pass")")
+  wait_for 20 sh -c "curl -sf '$URL/api/v1/health' | jq -e '.mqtt_connected == true'" ||
     fail "mqotad at $URL never reported mqtt_connected"
-  log "mqotad up: $URL, broker $BROKER"
 }
 
+# stop: SIGTERM; mqotad must exit 0 within 15 s.
 stop() {
-  kill -TERM "$PID"
+  kill -TERM "$MQOTAD_PID"
   local rc=0
-  timeout 15 tail --pid="$PID" -f /dev/null || fail "mqotad did not exit within 15 s of SIGTERM"
-  wait "$PID" || rc=$?
+  timeout 15 tail --pid="$MQOTAD_PID" -f /dev/null || fail "mqotad did not exit within 15 s of SIGTERM"
+  wait "$MQOTAD_PID" || rc=$?
   [ "$rc" -eq 0 ] || fail "mqotad exited with $rc after SIGTERM"
-  PID=""
+  MQOTAD_PID=""
 }
 
 # req METHOD PATH [curl args...]: sets CODE and BODY.
@@ -74,8 +43,9 @@ req() {
   CODE=${BODY##*$'\n'}
   BODY=${BODY%$'\n'*}
 }
-expect() { # CODE WHAT
-  [ "$CODE" = "$1" ] || fail "$2: expected HTTP $1, got $CODE: $BODY"
+# expect CODE WHAT: the last req answered HTTP CODE (one counted check).
+expect() {
+  check "$2: expected HTTP $1, got $CODE: $BODY" test "$CODE" = "$1"
 }
 
 # STATE message (docs/PROTOCOL.md section 4) into file $1.
@@ -100,10 +70,11 @@ rc=0; "$MQOTAD" --bogus 2>"$T/err" || rc=$?
 rc=0; "$MQOTAD" --http 127.0.0.1 2>"$T/err" || rc=$?
 [ "$rc" -eq 2 ] || fail "missing --data should exit 2 (rc $rc)"
 "$MQOTAD" --help | grep -q -- "--chunk-size" || fail "--help does not list the options"
-log "bad flags refused with exit 2"
+pass "bad flags refused with exit 2"
 
 start
-[ -s "$T/data/mqotad.pid" ] && [ "$(cat "$T/data/mqotad.pid")" = "$PID" ] || fail "mqotad.pid does not hold $PID"
+[ -s "$T/server/mqotad.pid" ] && [ "$(cat "$T/server/mqotad.pid")" = "$MQOTAD_PID" ] ||
+  fail "mqotad.pid does not hold $MQOTAD_PID"
 req GET /api/v1/health; expect 200 health
 echo "$BODY" | jq -e --arg b "$BROKER" '.status == "ok" and .embedded_broker == true and .broker == $b' >/dev/null ||
   fail "health: $BODY"
@@ -142,11 +113,11 @@ req GET /api/v1/releases; expect 200 "release list"
 echo "$BODY" | jq -e 'length == 2 and .[0].id == 2 and .[1].id == 1' >/dev/null || fail "release list: $BODY"
 req GET /api/v1/releases/1; expect 200 "release 1"
 req GET /api/v1/releases/99; expect 404 "release 99"
-n=$(find "$T/data/releases" -type f | wc -l)
-[ "$n" -eq 2 ] || fail "releases/ holds $n files, expected 2: $(ls "$T/data/releases")"
-cmp -s "$HELLO" "$T/data/releases/d98bfba1b7e4343a7d68d492a45d51248a6842ba9cb749de0d573506bb420d33.bin" ||
+n=$(find "$T/server/releases" -type f | wc -l)
+[ "$n" -eq 2 ] || fail "releases/ holds $n files, expected 2: $(ls "$T/server/releases")"
+cmp -s "$HELLO" "$T/server/releases/d98bfba1b7e4343a7d68d492a45d51248a6842ba9cb749de0d573506bb420d33.bin" ||
   fail "stored release file differs from the upload"
-log "releases: 201, 409, 400 (magic, truncated, checksum, Arduino), 413 as expected"
+pass "releases: 201, 409, 400 (magic, truncated, checksum, Arduino), 413 as expected"
 
 # ---- a fake device ----
 state_msg "$T/s_idle" 0 0 0 0 0 0 0 0 hello_world 1
@@ -174,7 +145,7 @@ req POST /api/v1/deployments -d '{"release": 1, "devices": ["fdev-1", "ghost"]}'
 echo "$BODY" | jq -e '.error | test("ghost")' >/dev/null || fail "404 does not name the device: $BODY"
 req POST /api/v1/deployments -d '{"release": 1, "devices": ["fdev-s3"]}'; expect 409 "chip mismatch"
 req GET /api/v1/deployments; expect 200 "deployment list"
-[ "$(echo "$BODY" | jq length)" -eq 0 ] || fail "a refused deployment was stored: $BODY"
+check_json "a refused deployment was stored" "$BODY" 'length == 0'
 req POST /api/v1/deployments -d '{"release": 1, "devices": ["fdev-1"]}'; expect 201 "deployment"
 echo "$BODY" | jq -e '.id == 1 and .state == "running" and .total == 1 and .pending == 1 and .targets[0].device == "fdev-1"' >/dev/null ||
   fail "deployment object: $BODY"
@@ -193,7 +164,7 @@ offer_cleared() {
   [ "$(timeout 3 mosquitto_sub "${AUTH[@]}" -p "$PORT" -t mqota/v1/dev/fdev-1/offer -C 1 -W 1 2>/dev/null | wc -c)" -le 1 ]
 }
 wait_for 10 offer_cleared || fail "the retained offer of fdev-1 was not cleared"
-log "deployment: validation, offer, active, succeeded, offer cleared"
+pass "deployment: validation, offer, active, succeeded, offer cleared"
 
 # A newer deployment supersedes the running one; a failed STATE fails the target with its reason.
 req POST /api/v1/deployments -d '{"release": 2, "devices": ["fdev-1"]}'; expect 201 "deployment 2"
@@ -210,17 +181,17 @@ wait_for 10 sh -c "curl -sf -H '$API_AUTH' '$URL/api/v1/deployments/3' | jq -e '
 req GET /api/v1/deployments; expect 200 "deployment list"
 echo "$BODY" | jq -e 'length == 3 and .[0].id == 3 and (.[0] | has("targets") | not)' >/dev/null ||
   fail "deployment list: $BODY"
-log "supersede and failure with reason"
+pass "supersede and failure with reason"
 
 # ---- routes ----
 req GET /; expect 200 dashboard
 echo "$BODY" | grep -qi "<html" || fail "GET / is not HTML"
 req GET /api/v1/nothing; expect 404 "unknown route"
-echo "$BODY" | jq -e .error >/dev/null || fail "404 is not JSON: $BODY"
+check_json "404 is not JSON with an error sentence" "$BODY" '.error | type == "string"'
 req DELETE /api/v1/releases; expect 405 "wrong method"
 
 # ---- shutdown and restart on the same broker port ----
-broker_pid=$(pgrep -f "mosquitto -c $T/data/broker/mosquitto.conf" || true)
+broker_pid=$(pgrep -f "mosquitto -c $T/server/broker/mosquitto.conf" || true)
 [ -n "$broker_pid" ] || fail "no embedded mosquitto running"
 stop
 ! kill -0 "$broker_pid" 2>/dev/null || fail "embedded mosquitto (pid $broker_pid) survived the shutdown"
@@ -228,23 +199,23 @@ old_broker=$BROKER
 # What a crash can leave in releases/ is swept at the next start: the temporary file of an
 # interrupted store and an image whose row was never committed; other files and the images of
 # real releases stay.
-kept=$(ls "$T/data/releases" | sort)
+kept=$(ls "$T/server/releases" | sort)
 orphan=$(printf '%064d' 7).bin
-cp "$FIX/idf_hello_world_esp32_2023.bin" "$T/data/releases/$orphan"
-cp "$FIX/idf_hello_world_esp32_2023.bin" "$T/data/releases/$orphan.tmp.4242"
-echo "not ours" >"$T/data/releases/NOTES.txt"
+cp "$FIX/idf_hello_world_esp32_2023.bin" "$T/server/releases/$orphan"
+cp "$FIX/idf_hello_world_esp32_2023.bin" "$T/server/releases/$orphan.tmp.4242"
+echo "not ours" >"$T/server/releases/NOTES.txt"
 start
 [ "$BROKER" = "$old_broker" ] || fail "broker moved from $old_broker to $BROKER after a restart"
 req GET /api/v1/releases; expect 200 "release list after restart"
-[ "$(echo "$BODY" | jq length)" -eq 2 ] || fail "releases lost in the restart: $BODY"
-[ ! -e "$T/data/releases/$orphan" ] || fail "the orphan image $orphan survived the restart"
-[ ! -e "$T/data/releases/$orphan.tmp.4242" ] || fail "the temporary file survived the restart"
-[ -f "$T/data/releases/NOTES.txt" ] || fail "a file that is not ours was removed"
-[ "$(ls "$T/data/releases" | grep -v NOTES.txt | sort)" = "$kept" ] || fail "release images changed in the sweep: $(ls "$T/data/releases")"
+check_json "releases lost in the restart" "$BODY" 'length == 2'
+[ ! -e "$T/server/releases/$orphan" ] || fail "the orphan image $orphan survived the restart"
+[ ! -e "$T/server/releases/$orphan.tmp.4242" ] || fail "the temporary file survived the restart"
+[ -f "$T/server/releases/NOTES.txt" ] || fail "a file that is not ours was removed"
+[ "$(ls "$T/server/releases" | grep -v NOTES.txt | sort)" = "$kept" ] || fail "release images changed in the sweep: $(ls "$T/server/releases")"
 grep -q "removed .*$orphan: an image with no release" "$T/mqotad.log" || fail "the sweep did not log the orphan"
-log "startup sweep removed the orphan image and the temporary file, kept the rest"
+pass "startup sweep removed the orphan image and the temporary file, kept the rest"
 req GET /api/v1/deployments/1; expect 200 "deployment after restart"
 echo "$BODY" | jq -e '.state == "finished"' >/dev/null || fail "deployment after restart: $BODY"
 stop
-log "clean shutdown, restart on the same broker port"
-echo PASSED
+pass "clean shutdown, restart on the same broker port"
+passed

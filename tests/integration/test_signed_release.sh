@@ -44,21 +44,26 @@ expect_refused() {
   [ "$rc" -eq 1 ] || fail "$what: upload should exit 1, got $rc: $(cat "$T/out" "$T/err")"
   [ "$(release_count)" -eq "$n0" ] && [ "$(stored_files)" -eq "$f0" ] ||
     fail "$what: something was stored"
-  log "$what refused: $(cat "$T/err")"
+  pass "$what refused: $(cat "$T/err")"
 }
 
 # devices_all JQ_FILTER WHAT
 devices_all() {
   local devs
-  devs=$(mq --json device list)
+  devs=$(mq --json device list) || fail "device list failed"
   echo "$devs" | jq -e "all(.[]; $1)" >/dev/null || fail "$2: $devs"
 }
 
 start_mqotad --trusted-key "$T/A.pub.pem" --trusted-key "$T/B.pub.pem" --require-signed
 start_fleet --count 3 --image "$FROM" --trust-key "$T/A.pub.pem" --require-signature
 wait_online 3 60
-KEY_A=$(mq --json release sign "$FROM" --key "$T/A.key.pem" --output "$T/probe.mqsig" | jq -r .key_id)
-KEY_B=$(mq --json release sign "$FROM" --key "$T/B.key.pem" --output "$T/probe.mqsig" | jq -r .key_id)
+out=$(mq --json release sign "$FROM" --key "$T/A.key.pem" --output "$T/probe.mqsig") ||
+  fail "release sign with key A failed: $out"
+json_get KEY_A "$out" '.key_id | strings'
+out=$(mq --json release sign "$FROM" --key "$T/B.key.pem" --output "$T/probe.mqsig") ||
+  fail "release sign with key B failed: $out"
+json_get KEY_B "$out" '.key_id | strings'
+[ "$KEY_A" != "$KEY_B" ] || fail "keys A and B have the same key id $KEY_A"
 
 # ---- (1) signed with A: every device confirms it ----
 expect_refused "unsigned upload under --require-signed" "$FIX/idf_hello_world_esp32_2024.bin"
@@ -67,27 +72,27 @@ out=$(mq --json release add "$FIX/idf_hello_world_esp32_2024.bin" --sign-key "$T
   fail "signed upload refused: $out"
 echo "$out" | jq -e --arg k "$KEY_A" '.signed == true and .key_id == $k' >/dev/null ||
   fail "release JSON does not show the signature: $out"
-rel=$(echo "$out" | jq .id)
-sv=$(echo "$out" | jq .secure_version)
-dep=$(deploy_all "$rel")
+json_get rel "$out" '.id | numbers'
+json_get sv "$out" '.secure_version | numbers | tostring'
+deploy_all "$rel"; dep=$DEPLOYMENT_ID
 watch "$dep" 120 || fail "signed release $rel was not confirmed by every device"
 devices_all '.version == "v1.4.1-2-g0296947-dirty" and .slot == 1 and .state == "confirmed"' \
   "devices should run the release signed with A"
-log "(1) release $rel signed with A ($KEY_A) confirmed by 3 devices"
+pass "(1) release $rel signed with A ($KEY_A) confirmed by 3 devices"
 
 # ---- (2) signed with B: mqotad accepts it, the devices refuse it and keep running ----
 out=$(mq --json release add "$FROM" --sign-key "$T/B.key.pem" --security-version "$sv") ||
   fail "mqotad trusts B but refused the upload: $out"
 echo "$out" | jq -e --arg k "$KEY_B" '.signed == true and .key_id == $k' >/dev/null ||
   fail "release JSON does not name key B: $out"
-dep=$(deploy_all "$(echo "$out" | jq .id)")
+json_get rel "$out" '.id | numbers'; deploy_all "$rel"; dep=$DEPLOYMENT_ID
 rc=0; watch "$dep" 120 || rc=$?
 [ "$rc" -eq 1 ] || fail "deployment of the B-signed release should fail (exit 1), got $rc"
 mq --json deployment show "$dep" | jq -e '.failed == 3 and all(.targets[]; .reason == "signature")' \
   >/dev/null || fail "server did not record three 'signature' failures: $(mq --json deployment show "$dep")"
 devices_all '.version == "v1.4.1-2-g0296947-dirty" and .slot == 1 and .reason == "signature"' \
   "devices should refuse the B-signed offer and stay on slot 1"
-log "(2) release signed with B ($KEY_B) accepted by mqotad, refused by the devices"
+pass "(2) release signed with B ($KEY_B) accepted by mqotad, refused by the devices"
 
 # ---- (3) a tampered .mqsig, or one for another image: 400, nothing stored ----
 variant "$FROM" "$T/x2.bin" x2
@@ -112,18 +117,18 @@ expect_refused "a .mqsig of another image" "$T/y1.bin" --signature "$T/x2.bin.mq
 grep -q "signature is for another image" "$T/err" || fail "unexpected message: $(cat "$T/err")"
 expect_refused "a version that differs from the signed one" "$T/x2.bin" \
   --signature "$T/x2.bin.mqsig" --version other
-log "(3) tampered and mismatched signatures refused with 400, nothing stored"
+pass "(3) tampered and mismatched signatures refused with 400, nothing stored"
 
 # ---- (4) anti-rollback: confirm security version 2; 1 is refused, 2 is accepted ----
 out=$(mq --json release add "$T/x2.bin" --signature "$T/x2.bin.mqsig") || fail "x2 refused: $out"
-echo "$out" | jq -e '.version == "x2" and .secure_version == 2 and .signed' >/dev/null ||
+echo "$out" | jq -e '.version == "x2" and .secure_version == 2 and .signed == true' >/dev/null ||
   fail "release should take version and security version from the manifest: $out"
-dep=$(deploy_all "$(echo "$out" | jq .id)")
+json_get rel "$out" '.id | numbers'; deploy_all "$rel"; dep=$DEPLOYMENT_ID
 watch "$dep" 120 || fail "security version 2 release was not confirmed"
 devices_all '.version == "x2" and .state == "confirmed"' "devices should run x2"
 
-rel=$(add_release "$T/y1.bin" --sign-key "$T/A.key.pem" --version y1 --security-version 1)
-dep=$(deploy_all "$rel")
+add_release "$T/y1.bin" --sign-key "$T/A.key.pem" --version y1 --security-version 1; rel=$RELEASE_ID
+deploy_all "$rel"; dep=$DEPLOYMENT_ID
 rc=0; watch "$dep" 120 || rc=$?
 [ "$rc" -eq 1 ] || fail "security version 1 after 2 should fail (exit 1), got $rc"
 mq --json deployment show "$dep" | jq -e 'all(.targets[]; .reason == "security-version")' \
@@ -131,11 +136,11 @@ mq --json deployment show "$dep" | jq -e 'all(.targets[]; .reason == "security-v
 devices_all '.version == "x2" and .reason == "security-version"' \
   "devices should refuse security version 1 and keep x2"
 
-rel=$(add_release "$T/z2.bin" --sign-key "$T/A.key.pem" --version z2 --security-version 2)
-dep=$(deploy_all "$rel")
+add_release "$T/z2.bin" --sign-key "$T/A.key.pem" --version z2 --security-version 2; rel=$RELEASE_ID
+deploy_all "$rel"; dep=$DEPLOYMENT_ID
 watch "$dep" 120 || fail "a second security version 2 release was not confirmed"
 devices_all '.version == "z2" and .state == "confirmed"' "devices should run z2"
-log "(4) security version 2 confirmed; 1 refused (security-version); another 2 accepted"
+pass "(4) security version 2 confirmed; 1 refused (security-version); another 2 accepted"
 
 grep -q "trusting release key $KEY_B" "$T/mqotad.log" || fail "mqotad did not log key B"
 passed

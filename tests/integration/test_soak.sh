@@ -139,19 +139,19 @@ status_sum() { jq -s "map(.$1) | add" "${STATUS_FILES[@]}"; }
 TIMES=() REASONS_ALL="" SUCC_ALL=0 FAIL_ALL=0 CUTS_ALL=0
 for k in $(seq 1 "$RELEASES"); do
   v=$(printf 'soak-%02d' "$k")
-  rel=$(add_release "$T/releases/$v.bin")
+  add_release "$T/releases/$v.bin"; rel=$RELEASE_ID
   r=$(mq --json release list | jq --argjson id "$rel" '.[] | select(.id == $id)')
   echo "$r" | jq -e --arg v "$v" --argjson k "$k" '.version == $v and .secure_version == $k' >/dev/null ||
     fail "release $rel does not carry version $v and secure_version $k: $r"
   marks=$(log_marks | tr '\n' ' ')
   t0=$(date +%s%3N)
-  dep=$(deploy_all "$rel")
+  deploy_all "$rel"; dep=$DEPLOYMENT_ID
   rc=0
   watch "$dep" "$RELEASE_TIMEOUT" || rc=$?
   ms=$(($(date +%s%3N) - t0))
-  d=$(mq --json deployment show "$dep")
+  d=$(mq --json deployment show "$dep") || fail "deployment show $dep failed"
   echo "$d" >"$T/deployment-$k.json"
-  if [ "$(echo "$d" | jq -r .state)" != finished ]; then
+  if ! jq -e '.state == "finished"' <<<"$d" >/dev/null; then
     echo "$d" | jq -r '.targets[] | select(.state != "succeeded" and .state != "failed") |
       "  STUCK \(.device): target \(.state), device \(.device_state) \(.reason), \(.progress) of image bytes"' | head -n 50
     fail "release $v: deployment $dep not finished after $RELEASE_TIMEOUT s (watch exited $rc): stuck targets above"
@@ -203,7 +203,7 @@ for k in $(seq 1 "$RELEASES"); do
   [ "$cut_devs" -eq "$DEVICES" ] ||
     fail "release $v: the link of only $cut_devs of $DEVICES devices was cut ($cuts cuts); every download must be cut"
   for f in "${STATUS_FILES[@]}"; do
-    [ "$(jq .bricked "$f")" -eq 0 ] || fail "release $v: $(jq .bricked "$f") bricked devices in $f"
+    jq -e '.bricked == 0' "$f" >/dev/null || fail "release $v: $(jq .bricked "$f") bricked devices in $f"
   done
 
   succ=$(echo "$d" | jq .succeeded) failed=$(echo "$d" | jq .failed)
@@ -212,7 +212,7 @@ for k in $(seq 1 "$RELEASES"); do
   resent=$(echo "$d" | jq '[.targets[].bytes_resent] | add')
   TIMES+=("$ms"); SUCC_ALL=$((SUCC_ALL + succ)); FAIL_ALL=$((FAIL_ALL + failed)); CUTS_ALL=$((CUTS_ALL + cuts))
   REASONS_ALL+=$(echo "$d" | jq -r '.targets[] | select(.state == "failed") | .reason')$'\n'
-  log "release $k/$RELEASES $v: $(secs "$ms") s; succeeded $succ, failed $failed${reasons:+ ($reasons)}," \
+  pass "release $k/$RELEASES $v: $(secs "$ms") s; succeeded $succ, failed $failed${reasons:+ ($reasons)}," \
       "stuck 0; $cuts link cuts injected; unicast re-sent $resent bytes"
 done
 
@@ -237,7 +237,7 @@ booted_ok() {
   [ ! -s "$T/devices-bad.txt" ]
 }
 wait_for 30 booted_ok || { head -n 50 "$T/devices-bad.txt"; fail "devices do not boot what they ran before the power cycle (above)"; }
-log "power cycle: all $DEVICES devices booted from flash and run their expected version and slot"
+pass "power cycle: all $DEVICES devices booted from flash and run their expected version and slot"
 
 # Summary.
 explain() {

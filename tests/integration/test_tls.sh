@@ -88,18 +88,18 @@ timeout 10 mosquitto_pub -h 127.0.0.1 -p "$PORT" --cafile "$P/ca.crt" "${CLIENT[
 rc=0; timeout 10 mosquitto_sub -h 127.0.0.1 -p "$PORT" --cafile "$P/wrong.crt" "${CLIENT[@]}" \
   -t mqota/v1/dev/probe/offer -C 1 -W 5 >"$T/out" 2>"$T/err" || rc=$?
 [ "$rc" -ne 0 ] && [ ! -s "$T/out" ] || fail "a client trusting another CA connected (rc $rc): $(cat "$T/out")"
-log "wrong CA refused: $(head -c 120 "$T/err")"
+pass "wrong CA refused: $(head -c 120 "$T/err")"
 rc=0; timeout 10 mosquitto_sub -h 127.0.0.1 -p "$PORT" -t mqota/v1/dev/probe/offer -C 1 -W 5 \
   >"$T/out" 2>"$T/err" || rc=$?
 [ "$rc" -ne 0 ] && [ ! -s "$T/out" ] || fail "plain MQTT reached the TLS port (rc $rc): $(cat "$T/out")"
-log "plain TCP refused: $(head -c 120 "$T/err")"
+pass "plain TCP refused: $(head -c 120 "$T/err")"
 rc=0; timeout 10 mosquitto_sub -h 127.0.0.1 -p "$PORT" --cafile "$P/ca.crt" \
   -t mqota/v1/dev/probe/offer -C 1 -W 5 >"$T/out" 2>"$T/err" || rc=$?
 [ "$rc" -ne 0 ] && [ ! -s "$T/out" ] || fail "a client without a certificate connected (rc $rc)"
 rc=0; timeout 10 mosquitto_sub -h 127.0.0.1 -p "$BADPORT" --cafile "$P/ca.crt" "${CLIENT[@]}" \
   -t mqota/v1/dev/probe/offer -C 1 -W 5 >"$T/out" 2>"$T/err" || rc=$?
 [ "$rc" -ne 0 ] && [ ! -s "$T/out" ] || fail "a certificate for broker.example was accepted for 127.0.0.1"
-log "no client certificate refused; certificate for another host name refused"
+pass "no client certificate refused; certificate for another host name refused"
 
 # ---- mqotad and the fleet over TLS with client certificates; update 2023 -> 2024 ----
 rc=0; "$MQOTAD" --data "$T/x" --broker "mqtts://127.0.0.1:$PORT" 2>"$T/err" || rc=$?
@@ -113,12 +113,13 @@ wait_for 20 sh -c "curl -sf '$HTTP_URL/api/v1/health' | jq -e .mqtt_connected" |
   --data "$T/fleet" --image "$FROM" --status-interval 2 >>"$T/fleet.log" 2>&1 &
 FLEET_PID=$!
 wait_online 2 60
-dep=$(deploy_all "$(add_release "$TO")")
+add_release "$TO"; deploy_all "$RELEASE_ID"; dep=$DEPLOYMENT_ID
 watch "$dep" 180 || fail "deployment $dep over TLS did not finish (see watch.log)"
-n=$(mq --json device list | jq --arg v "$EXPECT" '[.[] | select(.version == $v and .state == "confirmed")] | length')
-[ "$n" -eq 2 ] || fail "$n of 2 devices run $EXPECT after the update over TLS"
+devs=$(mq --json device list) || fail "device list failed"
+check_json "not both devices run $EXPECT after the update over TLS" "$devs" \
+  '[.[] | select(.version == $v and .state == "confirmed")] | length == 2' --arg v "$EXPECT"
 grep -q "as vdev-0001 .*u'vdev-0001'" "$T/ext-mosquitto.log" || fail "vdev-0001 did not log in with its certificate"
-log "external TLS broker: 2 devices updated to $EXPECT with client certificates"
+pass "external TLS broker: 2 devices updated to $EXPECT with client certificates"
 stop_pid "$FLEET_PID"; FLEET_PID=""
 stop_pid "$MQOTAD_PID"; MQOTAD_PID=""
 stop_pid "$BROKER_PID"; BROKER_PID=""
@@ -143,16 +144,17 @@ rc=0; timeout 10 mosquitto_sub -h 127.0.0.1 -p "$EPORT" -u mqotad -P "$(cat "$T/
 rc=0; timeout 10 mosquitto_sub -h 127.0.0.1 -p "$EPORT" --cafile "$P/wrong.crt" -u mqotad \
   -P "$(cat "$T/server/auth/mqotad.pass")" -t mqota/v1/dev/x/state -C 1 -W 3 >"$T/out" 2>&1 || rc=$?
 [ "$rc" -ne 0 ] || fail "a client trusting another CA reached the embedded TLS broker"
-log "embedded TLS broker on $BROKER_URL: plain TCP and a wrong CA refused"
+pass "embedded TLS broker on $BROKER_URL: plain TCP and a wrong CA refused"
 
 start_fleet --count 2 --image "$FROM"
 grep -q -- "--ca $T/server/tls/ca.crt" <(fleet_auth) || fail "fleet_auth should pass the CA"
 wait_online 2 60
-dep=$(deploy_all "$(add_release "$TO")")
+add_release "$TO"; deploy_all "$RELEASE_ID"; dep=$DEPLOYMENT_ID
 watch "$dep" 180 || fail "deployment $dep over the embedded TLS broker did not finish"
-n=$(mq --json device list | jq --arg v "$EXPECT" '[.[] | select(.version == $v and .state == "confirmed")] | length')
-[ "$n" -eq 2 ] || fail "$n of 2 devices run $EXPECT after the update over the embedded TLS broker"
-log "--broker-tls: 2 devices updated to $EXPECT"
+devs=$(mq --json device list) || fail "device list failed"
+check_json "not both devices run $EXPECT after the update over the embedded TLS broker" "$devs" \
+  '[.[] | select(.version == $v and .state == "confirmed")] | length == 2' --arg v "$EXPECT"
+pass "--broker-tls: 2 devices updated to $EXPECT"
 
 # a restart keeps the CA (clients keep trusting it) and the port
 ca_before=$(sha256sum <"$T/server/tls/ca.crt")

@@ -18,16 +18,17 @@ start_mqotad
 start_fleet --count 3 --image "$FIX/idf_hello_world_esp32_2023.bin" \
             --trust-key "$T/rel.pub.pem" --require-signature
 wait_online 3 60
-rel=$(add_release "$FIX/idf_hello_world_esp32_2024.bin")
-dep=$(deploy_all "$rel")
+add_release "$FIX/idf_hello_world_esp32_2024.bin"; rel=$RELEASE_ID
+deploy_all "$rel"; dep=$DEPLOYMENT_ID
 rc=0
 watch "$dep" 120 || rc=$?
 [ "$rc" -eq 1 ] || fail "deployment watch should exit 1 (failures), got $rc"
-d=$(mq --json deployment show "$dep")
+d=$(mq --json deployment show "$dep") || fail "deployment show $dep failed"
 echo "$d" | jq -e '.failed == 3 and all(.targets[]; .state == "failed" and .reason == "unsigned")' >/dev/null ||
   fail "server did not record three 'unsigned' failures: $d"
-devs=$(mq --json device list)
+devs=$(mq --json device list) || fail "device list failed"
 echo "$devs" | jq -e 'all(.[]; .version == "1" and .slot == 0 and .state == "failed" and .reason == "unsigned")' >/dev/null ||
   fail "devices should still run version 1 from slot 0 and report unsigned: $devs"
 grep -q "release signatures checked with" "$T/fleet.log" || fail "fleet did not log its trust key"
+pass "3 devices requiring signatures refused the unsigned offer and kept version 1 on slot 0"
 passed

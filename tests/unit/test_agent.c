@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "fixtures.h"
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
@@ -1559,5 +1561,5 @@ int main(void)
         cmocka_unit_test_setup(test_confirm_and_rollback_by_command, setup),
         cmocka_unit_test_setup(test_switch_never_took_effect, setup),
     };
-    return cmocka_run_group_tests_name("agent", tests, load_image, free_image);
+    return mqota_fixtures_run_group("agent", tests, load_image, free_image);
 }

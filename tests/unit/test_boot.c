@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "mqota/mqota_image.h"
 #include "mqota_posix/otadata.h"
 #include "mqota_posix/vdev.h"
@@ -396,5 +398,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_refuses_bad_images, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sha256_hooks, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return mqota_fixtures_run_group("boot", tests, NULL, NULL);
 }

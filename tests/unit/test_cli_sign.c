@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "fixtures.h"
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -168,6 +170,7 @@ static void verify_mqsig(const char *name, mqota_manifest_t *m, uint8_t block[80
 
 static void test_release_sign(void **state)
 {
+    MQOTA_SKIP_WITHOUT_FIXTURES();
     (void)state;
     assert_int_equal(run("release sign --help"), 0);
     assert_int_equal(run("key generate rel"), 0);
@@ -227,6 +230,7 @@ static void test_release_sign(void **state)
 
 static void test_release_sign_refuses(void **state)
 {
+    MQOTA_SKIP_WITHOUT_FIXTURES();
     (void)state;
     assert_int_equal(run("key generate rel"), 0);
     char cmd[512];
@@ -278,5 +282,5 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_release_sign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_sign_refuses, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return mqota_fixtures_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "fixtures.h"
 #include <openssl/sha.h>
 
 #include "mqota/mqota_image.h"
@@ -135,6 +137,7 @@ static size_t segment_data_at(const blob_t *b, unsigned index, uint32_t *len)
 
 static void test_fixtures_parse_head(void **state)
 {
+    MQOTA_SKIP_WITHOUT_FIXTURES();
     size_t i;
 
     (void)state;
@@ -181,6 +184,7 @@ static void test_fixtures_parse_head(void **state)
 /* The blink image's idf_ver is cut at 31 characters in the descriptor; full-width fields. */
 static void test_desc_strings(void **state)
 {
+    MQOTA_SKIP_WITHOUT_FIXTURES();
     blob_t b = load_fixture("idf_blink_esp32s2.bin");
     mqota_image_info_t info;
 
@@ -214,6 +218,7 @@ static void test_desc_strings(void **state)
 
 static void test_fixtures_check(void **state)
 {
+    MQOTA_SKIP_WITHOUT_FIXTURES();
     static const size_t steps[] = {0, 1, 7, 4096};
     size_t i, s;
 
@@ -257,6 +262,7 @@ static void test_fixtures_check(void **state)
 
 static void test_flipped_segment_byte(void **state)
 {
+    MQOTA_SKIP_WITHOUT_FIXTURES();
     blob_t b = load_fixture("idf_hello_world_esp32_2023.bin");
     unsigned segs = b.data[1];
     unsigned seg;
@@ -301,6 +307,7 @@ static void test_flipped_segment_byte(void **state)
 
 static void test_truncated(void **state)
 {
+    MQOTA_SKIP_WITHOUT_FIXTURES();
     blob_t b = load_fixture("idf_blink_esp32s2.bin");
     run_t ok = check(b.data, b.len, 0);
     uint32_t seg1_len;
@@ -336,6 +343,7 @@ static void test_truncated(void **state)
 
 static void test_bad_magic(void **state)
 {
+    MQOTA_SKIP_WITHOUT_FIXTURES();
     blob_t b = load_fixture("idf_hello_world_esp32_2024.bin");
     mqota_image_info_t info;
     run_t r;
@@ -361,6 +369,7 @@ static void test_bad_magic(void **state)
 
 static void test_segment_count(void **state)
 {
+    MQOTA_SKIP_WITHOUT_FIXTURES();
     blob_t b = load_fixture("idf_hello_world_esp32_2024.bin");
     const uint8_t counts[] = {0, 17, 255};
     mqota_image_info_t info;
@@ -382,6 +391,7 @@ static void test_segment_count(void **state)
 
 static void test_segment_size(void **state)
 {
+    MQOTA_SKIP_WITHOUT_FIXTURES();
     blob_t b = load_fixture("idf_hello_world_esp32_2024.bin");
     const uint32_t bad[] = {0x1000000u, 0xFFFFFFFCu, 0x102u};
     uint32_t len;
@@ -407,6 +417,7 @@ static void test_segment_size(void **state)
 /* hash_appended = 0: the checker stops after the checksum byte and reports no hashed range. */
 static void test_no_hash_appended(void **state)
 {
+    MQOTA_SKIP_WITHOUT_FIXTURES();
     blob_t b = load_fixture("idf_hello_world_esp32_2023.bin");
     run_t r;
 
@@ -500,5 +511,5 @@ int main(void)
         cmocka_unit_test(test_not_an_image),
         cmocka_unit_test(test_args_and_names),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return mqota_fixtures_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

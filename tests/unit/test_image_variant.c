@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "fixtures.h"
 #include <openssl/sha.h>
 
 #include "image_variant.h"
@@ -252,5 +254,5 @@ int main(void)
         cmocka_unit_test(test_no_appended_hash),
         cmocka_unit_test(test_refusals),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return mqota_fixtures_run_group("image_variant", tests, NULL, NULL);
 }

@@ -38,6 +38,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "mqota/mqota.h"
 #include "mqota_posix/vdev.h"
 
@@ -570,5 +572,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_power_loss_sweep),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return mqota_fixtures_run_group("power_loss", tests, group_setup, group_teardown);
 }
