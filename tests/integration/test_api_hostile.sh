@@ -8,7 +8,8 @@
 # device again without "replace" is 409 and its old password still opens the broker; a body
 # with trailing bytes, a \u0000 or 2^53 + 1 is 400 and creates nothing; an unauthenticated
 # 3 MB POST is 401 (not 413), a 50 MB JSON body gets the JSON-body sentence, a 100 KB query a
-# JSON 414; 404 and 405 are JSON. Each refusal has a positive control beside it.
+# JSON 414; 404 and 405 are JSON; --api-host adds names. Each refusal has a positive control
+# beside it.
 . "$(dirname "$0")/lib.sh" "$1" "$2"
 
 IMG="$FIX/idf_hello_world_esp32_2024.bin"
@@ -157,4 +158,17 @@ pass "401 before 413; JSON 413 sentences by kind; JSON 414, 404 and 405"
 # ---- the positive control: a well-formed deployment from the CLI's origin still works ----
 call 201 POST /api/v1/deployments "${AUTH[@]}" "${JSON[@]}" -H "Origin: $HTTP_URL" \
   -d "{\"release\": $REL, \"devices\": [\"vdev-0001\"]}"
+
+# ---- --api-host: a name mqotad serves behind a proxy (any port), NAME:PORT that port only ----
+stop_pid "$FLEET_PID"; FLEET_PID=""
+stop_pid "$MQOTAD_PID"; MQOTAD_PID=""
+start_mqotad --api-host mqota.example --api-host ops.example:8443
+call 200 GET /api/v1/devices "${AUTH[@]}" -H 'Host: mqota.example'
+call 200 GET /api/v1/devices "${AUTH[@]}" -H 'Host: MQOTA.example:443'
+call 200 GET /api/v1/devices "${AUTH[@]}" -H 'Host: ops.example:8443'
+call 421 GET /api/v1/devices "${AUTH[@]}" -H 'Host: ops.example:8444'
+call 421 GET /api/v1/devices "${AUTH[@]}" -H 'Host: evil.mqota.example'
+call 201 POST /api/v1/devices "${AUTH[@]}" "${JSON[@]}" -H 'Host: mqota.example' \
+  -H 'Origin: https://mqota.example' -d '{"devices": ["proxy-1"]}'
+pass "--api-host names served (any port, or the one given), others refused"
 passed
