@@ -11,13 +11,61 @@
 #include <string.h>
 
 /*
+ * Judge a JSON number token (valid JSON syntax: cJSON accepted it) exactly, on its digits, not
+ * on the double cJSON made of it (2^53 + 1 and 2^53 are the same double): 0 a whole number of
+ * magnitude at most API_JSON_INT_MAX (1e+15 and 2.0 are whole), 1 not a whole number (1.5,
+ * 1e-3), 2 a whole number beyond API_JSON_INT_MAX.
+ */
+static int judge_number(const char *t, size_t n)
+{
+    char digits[64];
+    size_t nd = 0, sig = 0, frac = 0, i = 0;
+    bool in_frac = false, nonzero_dropped = false;
+    long exp = 0;
+    if (i < n && t[i] == '-') i++;
+    for (; i < n && t[i] != 'e' && t[i] != 'E'; i++) {
+        if (t[i] == '.') {
+            in_frac = true;
+            continue;
+        }
+        if (in_frac) frac++;
+        if (sig == 0 && t[i] == '0') continue; /* leading zeros say nothing */
+        sig++;
+        if (nd < sizeof(digits)) digits[nd++] = t[i];
+        else if (t[i] != '0') nonzero_dropped = true;
+    }
+    if (i < n) { /* the exponent: e, an optional sign, digits (clamped far beyond any use) */
+        bool neg = t[++i] == '-';
+        if (i < n && (t[i] == '-' || t[i] == '+')) i++;
+        for (; i < n; i++)
+            if (exp < 100000) exp = exp * 10 + (t[i] - '0');
+        if (neg) exp = -exp;
+    }
+    if (sig == 0) return 0; /* zero, however written */
+    /* value = digits * 10^scale; its integer part has sig + exp - frac digits */
+    if ((long)sig + exp - (long)frac > 16) return 2;
+    if (nonzero_dropped) return 1; /* at most 16 integer digits, then nonzero ones */
+    long scale = exp - (long)frac + (long)(sig - nd);
+    while (scale < 0 && nd > 0 && digits[nd - 1] == '0') { /* 2.0, 20e-1 */
+        nd--;
+        scale++;
+    }
+    if (scale < 0) return 1;
+    char whole[17];
+    memcpy(whole, digits, nd);
+    memset(whole + nd, '0', (size_t)scale);
+    whole[nd + (size_t)scale] = '\0';
+    return strlen(whole) == 16 && strcmp(whole, "9007199254740991") > 0 ? 2 : 0;
+}
+
+/*
  * What cJSON does not judge, checked on the raw text of a body cJSON accepted (so its syntax is
  * known to be valid JSON and only strings and numbers need looking at):
  *  - a \u0000 escape in a string: cJSON would cut the string there ("vdev-0001\u0000x" would
  *    become "vdev-0001");
- *  - a number that is not a whole number written with digits only, or beyond
- *    API_JSON_INT_MAX: every number of the API is an id, a count or seconds, and 2^53 + 1
- *    would silently become 2^53 as a double.
+ *  - a number that is not a whole number, or is beyond API_JSON_INT_MAX (judge_number): every
+ *    number of the API is an id, a count or seconds, and 2^53 + 1 would silently become 2^53
+ *    as a double.
  * The member the offending value belongs to is the last key seen (the bodies are flat objects
  * of scalars and arrays of strings). Returns 0, or 400 with one sentence in err.
  */
@@ -63,25 +111,14 @@ static int check_raw(const uint8_t *b, size_t len, char *err, size_t cap)
         }
         if (b[i] == '-' || (b[i] >= '0' && b[i] <= '9')) {
             size_t start = i;
-            bool whole = true;
-            double v = 0;
-            if (b[i] == '-') i++;
-            for (; i < len && b[i] && strchr("0123456789.eE+-", b[i]); i++) {
-                if (b[i] >= '0' && b[i] <= '9') v = v * 10 + (b[i] - '0');
-                else whole = false;
-            }
+            while (i < len && b[i] && strchr("0123456789.eE+-", b[i])) i++;
             int shown = (int)(i - start < 24 ? i - start : 24);
-            if (!whole) {
-                snprintf(err, cap, "\"%s\" is %.*s%s, which is not a whole number written with "
-                         "digits only", key[0] ? key : "(top level)", shown, (const char *)b + start,
-                         i - start > 24 ? "..." : "");
-                return 400;
-            }
-            if (v > API_JSON_INT_MAX) {
-                snprintf(err, cap, "\"%s\" is %.*s%s, beyond %.0f (2^53 - 1), the largest whole "
+            int kind = judge_number((const char *)b + start, i - start);
+            if (kind != 0) {
+                snprintf(err, cap, kind == 1 ? "\"%s\" is %.*s%s, which is not a whole number" :
+                         "\"%s\" is %.*s%s, beyond 9007199254740991 (2^53 - 1), the largest whole "
                          "number a JSON number holds exactly", key[0] ? key : "(top level)",
-                         shown, (const char *)b + start, i - start > 24 ? "..." : "",
-                         API_JSON_INT_MAX);
+                         shown, (const char *)b + start, i - start > 24 ? "..." : "");
                 return 400;
             }
             continue;

@@ -27,8 +27,8 @@ struct cJSON;
 /**
  * The one way a request body becomes JSON: a JSON object and nothing else (cJSON with
  * return_parse_end; only whitespace may follow it), no string holding \u0000 (cJSON would
- * cut it short there), and every number a whole number of digits no larger than
- * API_JSON_INT_MAX.
+ * cut it short there), and every number a whole number (2, 2.0 and 2e0 are; 2.5 is not) no
+ * larger than API_JSON_INT_MAX, judged exactly on its digits.
  *
  * @param[in]  body, len The request body (need not be NUL-terminated).
  * @param[in]  shape     The sentence to give when the body is not a JSON object.

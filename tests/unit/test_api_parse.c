@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -80,19 +81,21 @@ static void test_refusals(void **state)
     refused("{\"release\": 0, \"all\": true}", 400, bad_release);
     refused("{\"release\": -3, \"all\": true}", 400, bad_release);
     refused("{\"release\": 1.5, \"all\": true}", 400,
-            "\"release\" is 1.5, which is not a whole number written with digits only");
+            "\"release\" is 1.5, which is not a whole number");
     /* out of int64_t's range: found by fuzz_deploy_body / fuzz_api as UBSan reports */
     refused("{\"release\":333333333333333333333333333333333333333333333333333333333333333333"
             "3333333333333333333333333333333333333332,\"all\":true}", 400,
             "\"release\" is 333333333333333333333333..., beyond 9007199254740991 (2^53 - 1), the "
             "largest whole number a JSON number holds exactly");
     refused("{\"release\": 1e104, \"devices\": [\"a\"]}", 400,
-            "\"release\" is 1e104, which is not a whole number written with digits only");
+            "\"release\" is 1e104, beyond 9007199254740991 (2^53 - 1), the largest whole number "
+            "a JSON number holds exactly");
     refused("{\"release\": 9007199254740994, \"all\": true}", 400,
             "\"release\" is 9007199254740994, beyond 9007199254740991 (2^53 - 1), the largest "
             "whole number a JSON number holds exactly");
     refused("{\"release\": 1e999, \"all\": true}", 400,
-            "\"release\" is 1e999, which is not a whole number written with digits only");
+            "\"release\" is 1e999, beyond 9007199254740991 (2^53 - 1), the largest whole number "
+            "a JSON number holds exactly");
     refused("{\"release\": 1, \"all\": 1}", 400, "\"all\" must be true or false");
     refused("{\"release\": 1, \"devices\": [\"a\"], \"all\": true}", 400,
             "give either \"devices\" or \"all\": true, not both");
@@ -158,8 +161,29 @@ static void test_strict(void **state)
     refused("{\"release\": 9007199254740992, \"all\": true}", 400,
             "\"release\" is 9007199254740992, beyond 9007199254740991 (2^53 - 1), the largest "
             "whole number a JSON number holds exactly");
-    refused("{\"release\": 2.0, \"all\": true}", 400,
-            "\"release\" is 2.0, which is not a whole number written with digits only");
+    refused("{\"release\": 9.007199254740993e15, \"all\": true}", 400,
+            "\"release\" is 9.007199254740993e15, beyond 9007199254740991 (2^53 - 1), the "
+            "largest whole number a JSON number holds exactly");
+    refused("{\"release\": 25e-1, \"all\": true}", 400,
+            "\"release\" is 25e-1, which is not a whole number");
+    refused("{\"release\": 0.000000000000000000000000000000000000000000000000000000000000000000001,"
+            " \"all\": true}", 400,
+            "\"release\" is 0.0000000000000000000000..., which is not a whole number");
+    refused("{\"release\": 1.00000000000000000000000000000000000000000000000000000000000000000001,"
+            " \"all\": true}", 400,
+            "\"release\" is 1.0000000000000000000000..., which is not a whole number");
+    /* whole numbers however written: what cJSON itself prints for 10^15 (1e+15), 2.0, 20e-1 */
+    static const char *const whole[] = {"1e+15", "2.0", "20e-1", "9007199254740991",
+                                        "9.007199254740991e15", "0.3e1"};
+    static const int64_t value[] = {1000000000000000LL, 2, 2, 9007199254740991LL,
+                                    9007199254740991LL, 3};
+    for (size_t k = 0; k < sizeof(whole) / sizeof(whole[0]); k++) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"release\": %s, \"all\": true}", whole[k]);
+        assert_int_equal(parse(body, &b, err, sizeof err), 0);
+        assert_int_equal(b.release_id, value[k]);
+        api_parse__deployment_free(&b);
+    }
     /* the provisioning body goes through the same helper; "replace" is a boolean */
     static const char good[] = "{\"devices\": [\"good-1\\u0000/#\"]}";
     assert_int_equal(api_parse__provision((const uint8_t *)good, strlen(good), 10, &p, err,
