@@ -138,8 +138,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg_len, &url_len);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        char *end = NULL;
-        unsigned long long n = cl ? strtoull(cl, &end, 10) : 0;
+        unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0; /* MHD checked its syntax */
         long long content_length = !cl ? -1 : n > 1ULL << 62 ? 1LL << 62 : (long long)n;
         api_request_t req = {
             .method = method, .path = url, .arg = get_arg, .header = get_header, .conn = conn,
