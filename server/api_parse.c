@@ -146,8 +146,8 @@ int api_parse__json(const uint8_t *body, size_t len, const char *shape, cJSON **
     /* cJSON stops at a NUL byte and reports its end there: anything left is not JSON. */
     if (at < len) {
         cJSON_Delete(j);
-        snprintf(err, err_cap, "the body has %zu byte%s after its JSON object (from byte "
-                 "%zu); send the object alone", len - at, len - at == 1 ? "" : "s", at);
+        snprintf(err, err_cap, "%zu byte%s follow%s the JSON object (from byte %zu); send the "
+                 "object alone", len - at, len - at == 1 ? "" : "s", len - at == 1 ? "s" : "", at);
         return 400;
     }
     int st = check_raw(body, len, err, err_cap);

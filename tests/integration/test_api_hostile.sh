@@ -101,7 +101,7 @@ pass "foreign Host names refused (421); localhost and 127.0.0.1 with mqotad's po
 # ---- strict JSON (400, nothing created) ----
 call 400 POST /api/v1/deployments "${AUTH[@]}" "${JSON[@]}" \
   -d "{\"release\": $REL, \"devices\": [\"vdev-0001\"]} trailing"
-says "after its JSON object"
+says "bytes follow the JSON object"
 call 400 POST /api/v1/deployments "${AUTH[@]}" "${JSON[@]}" \
   -d "{\"release\": $REL, \"devices\": [\"vdev-0001\\u0000x\"]}"
 says "holds a string with .u0000"

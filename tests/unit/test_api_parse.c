@@ -128,15 +128,15 @@ static void test_strict(void **state)
     (void)state;
     /* trailing garbage after the object; whitespace is fine */
     refused("{\"release\": 1, \"all\": true} trailing", 400,
-            "the body has 8 bytes after its JSON object (from byte 28); send the object alone");
+            "8 bytes follow the JSON object (from byte 28); send the object alone");
     refused("{\"release\": 1, \"all\": true}{}", 400,
-            "the body has 2 bytes after its JSON object (from byte 27); send the object alone");
+            "2 bytes follow the JSON object (from byte 27); send the object alone");
     assert_int_equal(parse("{\"release\": 1, \"all\": true} \r\n\t ", &b, err, sizeof err), 0);
     api_parse__deployment_free(&b);
     /* a NUL byte after the object: cJSON stops there, the rest is still refused */
     assert_int_equal(parse_n("{\"release\": 1, \"all\": true}\0{}", 30, &b, err, sizeof err),
                      400);
-    assert_string_equal(err, "the body has 3 bytes after its JSON object (from byte 27); send "
+    assert_string_equal(err, "3 bytes follow the JSON object (from byte 27); send "
                              "the object alone");
     /* \u0000 would cut "vdev-0001\u0000x" to "vdev-0001" */
     refused("{\"release\": 1, \"devices\": [\"vdev-0001\\u0000x\"]}", 400,
