@@ -89,6 +89,17 @@ static bool loopback_url(const char *url)
            strcmp(h, "localhost") == 0 || strncmp(h, "[::1]", 5) == 0;
 }
 
+/* url with "://localhost" spelled "://127.0.0.1" (mqotad listens on IPv4; http.url has the
+ * address), into out. */
+static void same_host_spelling(const char *url, char *out, size_t cap)
+{
+    const char *h = strstr(url, "://localhost");
+    if (h && (h[12] == ':' || h[12] == '\0' || h[12] == '/'))
+        snprintf(out, cap, "%.*s://127.0.0.1%s", (int)(h - url), url, h + 12);
+    else
+        snprintf(out, cap, "%s", url);
+}
+
 int cli_token_for_server(const char *server, const char *token_file, char *out, size_t cap)
 {
     char dir[4096], line[4200];
@@ -101,7 +112,9 @@ int cli_token_for_server(const char *server, const char *token_file, char *out, 
         return -1;
     snprintf(dir, sizeof dir, "%.*s", (int)(slash - token_file), token_file);
     /* the data directory of this URL's mqotad, and that mqotad is running */
-    if (cli_server_from_dir(dir, line, sizeof line) != 0 || strcmp(line, server) != 0)
+    char want[1100];
+    same_host_spelling(server, want, sizeof want);
+    if (cli_server_from_dir(dir, line, sizeof line) != 0 || strcmp(line, want) != 0)
         return -1;
     snprintf(line, sizeof line, "%.4000s/mqotad.pid", dir);
     char pid_text[32];

@@ -113,6 +113,14 @@ rc=0; mq --token "$WRONG" device list >/dev/null 2>&1 || rc=$?
 "$MQOTA" --data "$T/server" --json release list >>"$BODIES" || fail "CLI --data DIR (server from DIR/http.url) refused"
 MQOTA_DATA="$T/server" "$MQOTA" --json release list >/dev/null || fail "CLI with MQOTA_DATA refused"
 mq --json release list >/dev/null || fail "CLI without a token did not find DIR/api.token"
+"$MQOTA" --server "localhost:${HTTP_URL##*:}" --json release list >/dev/null ||
+  fail "CLI with --server localhost:PORT did not find DIR/api.token"
+chmod 640 "$T/server/api.token"   # a token file others may read is not one the CLI trusts
+if mq --json release list >/dev/null 2>&1; then fail "the CLI used a token file of mode 640"; fi
+chmod 600 "$T/server/api.token"
+mv "$T/server/http.url" "$T/server/http.url.kept"   # not this URL's data directory (any more)
+if mq --json release list >/dev/null 2>&1; then fail "the CLI used a token file without http.url"; fi
+mv "$T/server/http.url.kept" "$T/server/http.url"
 rc=0; "$MQOTA" --server "$HTTP_URL" --data "$T/nowhere" release list >/dev/null 2>"$T/err" || rc=$?
 [ "$rc" -eq 1 ] && grep -q "cannot read the API token in $T/nowhere/api.token" "$T/err" ||
   fail "--data without a token file: exit $rc: $(cat "$T/err")"
