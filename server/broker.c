@@ -8,8 +8,15 @@
  *
  * Secure by default: anonymous clients are refused; every client logs in with a user of
  * DIR/auth/passwd and reaches only the topics DIR/auth/acl gives it (auth.c). --open-broker
- * turns both off. With --broker-tls the only listener speaks TLS (tls.c makes the
+ * turns both off. With --broker-tls the devices' listener speaks TLS (tls.c makes the
  * certificates); without it the listener is plain TCP on 127.0.0.1 only.
+ *
+ * Two listeners (docs/SECURITY.md §7.2): on the devices' TCP listener mosquitto replaces every
+ * client id with the client's username (use_username_as_clientid), so a device can only ever
+ * take over its own session, never mqotad's or another device's. mqotad itself connects over
+ * a Unix socket in DIR/broker/ (BROKER_SOCKET_NAME), which no device on the network can
+ * reach; there it keeps its random client id (mqtt.c), and tools that log in as mqotad's user
+ * may open several connections at once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +31,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +40,7 @@
 
 #define BROKER_START_TRIES 5
 #define BROKER_READY_MS 10000
+#define BROKER_SOCKET_NAME "mqotad.sock"
 
 /* True if 127.0.0.1:port can be bound right now. */
 static bool port_free(int port)
@@ -95,12 +104,18 @@ static int write_config(mqotad_t *d, int port, char *conf, size_t cap)
     fprintf(f,
             "# Written by mqotad at every start; edits are overwritten.\n"
             "user %s\n"
+            "# the devices' listener\n"
             "listener %d 127.0.0.1\n",
             pw ? pw->pw_name : "root", port);
     if (d->broker_tls)
         /* TLS only on this listener; no tls_version: mosquitto 2.0 allows TLS 1.2 and 1.3 */
         fprintf(f, "cafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate false\n",
                 d->tls_ca, d->tls_cert, d->tls_key);
+    /* A client id is the username here: no device can take over another client's session.
+     * Not on the open broker, whose anonymous clients it would refuse. */
+    if (!d->open_broker) fprintf(f, "use_username_as_clientid true\n");
+    fprintf(f, "# mqotad's own listener, reachable only on this host\nlistener 0 %s\n",
+            d->broker_socket);
     if (d->open_broker) {
         fprintf(f, "allow_anonymous true\n");
     } else {
@@ -116,6 +131,35 @@ static int write_config(mqotad_t *d, int port, char *conf, size_t cap)
             "log_dest file %s/mosquitto.log\n",
             dir, dir);
     if (fclose(f) != 0) return -1;
+    return 0;
+}
+
+/*
+ * Choose the path of mqotad's own Unix-socket listener: DIR/broker/BROKER_SOCKET_NAME, or, if
+ * DIR is too long for a socket address, the same name in a fresh private (0700) directory under
+ * /tmp; kept across restarts. An old socket file is removed. Returns 0, or -1 (logged).
+ */
+static int choose_socket(mqotad_t *d)
+{
+    struct sockaddr_un sun;
+    int n = 0;
+    if (!d->broker_socket[0]) /* a restart keeps the address we chose */
+        n = snprintf(d->broker_socket, sizeof(d->broker_socket), "%s/broker/%s", d->data_dir,
+                     BROKER_SOCKET_NAME);
+    if (n < 0 || (size_t)n >= sizeof(d->broker_socket) || (size_t)n >= sizeof(sun.sun_path)) {
+        char dir[] = "/tmp/mqotad-XXXXXX";
+        if (!mkdtemp(dir)) {
+            mqh_log(MQH_ERROR, "cannot create a directory for the broker's socket: %s",
+                    strerror(errno));
+            return -1;
+        }
+        snprintf(d->broker_socket, sizeof(d->broker_socket), "%s/%s", dir, BROKER_SOCKET_NAME);
+    }
+    if (unlink(d->broker_socket) != 0 && errno != ENOENT) {
+        mqh_log(MQH_ERROR, "cannot remove the old broker socket %s: %s", d->broker_socket,
+                strerror(errno));
+        return -1;
+    }
     return 0;
 }
 
@@ -155,7 +199,8 @@ static void sleep_ms(int ms)
 /*
  * Start the embedded broker and wait (at most 10 s) until it accepts connections. Tries the
  * previous port first, then fresh free ports if mosquitto exits at once (a port race).
- * Sets d->broker_pid, d->broker_port, d->url and d->broker_url. Returns 0 or -1 (logged).
+ * Sets d->broker_pid, d->broker_port, d->broker_socket, d->url (our own listener) and
+ * d->broker_url (the devices'). Returns 0 or -1 (logged).
  */
 int broker__start(mqotad_t *d)
 {
@@ -165,6 +210,7 @@ int broker__start(mqotad_t *d)
 
     for (int attempt = 0; attempt < BROKER_START_TRIES; attempt++) {
         if (port <= 0) port = mqh_free_port();
+        if (choose_socket(d) != 0) return -1;
         if (port <= 0 || write_config(d, port, conf, sizeof(conf)) != 0) return -1;
         pid_t pid = spawn(conf);
         if (pid < 0) {
@@ -179,17 +225,18 @@ int broker__start(mqotad_t *d)
                 exited = true;
                 break;
             }
-            if (port_accepts(port)) {
+            if (port_accepts(port) && access(d->broker_socket, F_OK) == 0) {
                 d->broker_pid = pid;
                 d->broker_port = port;
                 snprintf(d->broker_url, sizeof(d->broker_url), "%s://127.0.0.1:%d",
                          d->broker_tls ? "mqtts" : "mqtt", port);
-                snprintf(d->url.host, sizeof(d->url.host), "127.0.0.1");
-                d->url.port = port;
-                d->url.tls = d->broker_tls;
+                /* we connect over our own listener: port 0 names a Unix socket to libmosquitto */
+                snprintf(d->url.host, sizeof(d->url.host), "%s", d->broker_socket);
+                d->url.port = 0;
+                d->url.tls = false;
                 if (d->broker_tls) d->ca_file = d->tls_ca;
-                mqh_log(MQH_INFO, "embedded broker (pid %d) listening on %s", (int)pid,
-                        d->broker_url);
+                mqh_log(MQH_INFO, "embedded broker (pid %d) listening on %s (devices) and %s "
+                        "(mqotad)", (int)pid, d->broker_url, d->broker_socket);
                 return 0;
             }
             sleep_ms(20);
@@ -246,7 +293,7 @@ void broker__reload(mqotad_t *d)
         mqh_log(MQH_INFO, "embedded broker reloads its password and ACL files");
 }
 
-/* SIGTERM the broker, wait up to 5 s, then SIGKILL. */
+/* SIGTERM the broker, wait up to 5 s, then SIGKILL; remove a socket directory under /tmp. */
 void broker__stop(mqotad_t *d)
 {
     if (d->broker_pid <= 0) return;
@@ -264,4 +311,15 @@ void broker__stop(mqotad_t *d)
         sleep_ms(20);
     }
     d->broker_pid = 0;
+    /* a socket choose_socket() put under /tmp goes with its private directory */
+    size_t dl = strlen(d->data_dir);
+    if (d->broker_socket[0] && strncmp(d->broker_socket, d->data_dir, dl) != 0) {
+        unlink(d->broker_socket);
+        char *slash = strrchr(d->broker_socket, '/');
+        if (slash) {
+            *slash = '\0';
+            rmdir(d->broker_socket);
+        }
+        d->broker_socket[0] = '\0';
+    }
 }

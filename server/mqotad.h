@@ -87,6 +87,7 @@ typedef struct mqotad {
     char tls_ca[PATH_MAX];     /**< --broker-tls: DIR/tls/ca.crt, server.crt, server.key */
     char tls_cert[PATH_MAX];
     char tls_key[PATH_MAX];
+    char broker_socket[108];   /**< Unix socket of mqotad's own listener (sun_path's size) */
 
     /* ---- MQTT client (mqtt.c) ---- */
     struct mosquitto *mosq;
@@ -99,6 +100,10 @@ typedef struct mqotad {
     uint64_t reconnect_at_ms;  /**< When to try again after a drop (0: not scheduled) */
     uint32_t backoff_ms;
     bool offers_due;           /**< (Re)connected: publish pending offers again */
+    char mqtt_client_id[32];   /**< mqotad-<16 random hex digits>, fresh after a takeover */
+    uint64_t mqtt_connected_at_ms; /**< When the broker last accepted us */
+    int mqtt_short_sessions;   /**< Consecutive sessions dropped soon after they began */
+    bool mqtt_new_id;          /**< Session taken over: reconnect under a fresh client id */
 
     /* ---- HTTP (http.c) ---- */
     struct MHD_Daemon *mhd;

@@ -3,9 +3,19 @@
  * mqtt.c - mqotad's MQTT client: connect, subscribe, reconnect with backoff, dispatch
  * incoming messages to their handlers. No threads: the main loop drives the socket with
  * mqtt__io() and mosquitto_loop_read/write/misc.
+ *
+ * Our client id is "mqotad-" and CLIENT_ID_RANDOM_BYTES from RAND_bytes in hex, so no other
+ * client can guess it and take our session over (docs/SECURITY.md §7.2). If one does anyway
+ * (an id read from a log, a broker that lets clients pick any id), the broker ends our session.
+ * MQTT 5 may say so (reason 0x8E, session taken over); otherwise the broker only closes the
+ * link (MQTT 3.1.1, and mosquitto 2.0.11 even with MQTT 5), so SHORT_SESSIONS_TAKEOVER
+ * sessions in a row, each lost within SHORT_SESSION_MS of its start, count as a takeover too.
+ * We log one warning and reconnect at once under a fresh random id; deployments carry on as
+ * after any reconnect.
  */
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +29,10 @@
 #define BACKOFF_MIN_MS 500u
 #define BACKOFF_MAX_MS 10000u
 #define MQTT_MAX_PACKET 268435455u /* the protocol's limit when the broker names none */
+/* "mqotad-" + 16 hex digits = 23 characters, the longest id every MQTT 3.1.1 broker accepts */
+#define CLIENT_ID_RANDOM_BYTES 8
+#define SHORT_SESSION_MS 10000u
+#define SHORT_SESSIONS_TAKEOVER 2
 
 /* Schedule the next connection attempt: exponential backoff 0.5 s .. 10 s, plus jitter. */
 static void schedule_reconnect(mqotad_t *d)
@@ -44,6 +58,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
                                                false) && maxp > 0)
         d->max_packet = maxp;
     d->mqtt_connected = true;
+    d->mqtt_connected_at_ms = mqh_now_ms();
     d->offers_due = true;
     d->backoff_ms = BACKOFF_MIN_MS;
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/state", 1);
@@ -54,16 +69,47 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
             d->mqtt_version == 5 ? "5" : "3.1.1", d->max_packet);
 }
 
+/*
+ * Our session ended (reason: an MQTT 5 reason code from the broker's DISCONNECT, or a
+ * libmosquitto error). Decides whether another client took it over (see the file comment): then
+ * one warning, a fresh client id at the next connection attempt, and that attempt soon.
+ */
+static void session_lost(mqotad_t *d, int reason, const char *why)
+{
+    if (!d->mqtt_connected) return;
+    d->mqtt_connected = false;
+    bool short_session = mqh_now_ms() - d->mqtt_connected_at_ms < SHORT_SESSION_MS;
+    d->mqtt_short_sessions = short_session ? d->mqtt_short_sessions + 1 : 0;
+    bool taken_over = reason == MQTT_RC_SESSION_TAKEN_OVER ||
+                      d->mqtt_short_sessions >= SHORT_SESSIONS_TAKEOVER;
+    if (!taken_over) {
+        mqh_log(MQH_WARN, "lost the broker %s (%s); reconnecting", d->broker_url, why);
+        return;
+    }
+    if (reason == MQTT_RC_SESSION_TAKEN_OVER)
+        mqh_log(MQH_WARN, "another client connected to %s with mqotad's client id and took its "
+                "session over (MQTT reason 0x8E); reconnecting under a fresh random client id",
+                d->broker_url);
+    else
+        mqh_log(MQH_WARN, "the broker %s ended mqotad's session %d times in a row within %u s "
+                "of connecting, as when another client uses its client id; reconnecting under "
+                "a fresh random client id", d->broker_url, d->mqtt_short_sessions,
+                SHORT_SESSION_MS / 1000u);
+    d->mqtt_short_sessions = 0;
+    d->mqtt_new_id = true;
+    d->backoff_ms = BACKOFF_MIN_MS;
+}
+
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc,
                           const mosquitto_property *props)
 {
     mqotad_t *d = obj;
     (void)mosq;
     (void)props;
-    if (d->mqtt_connected)
-        mqh_log(MQH_WARN, "lost the broker %s (%s); reconnecting", d->broker_url,
-                mosquitto_strerror(rc));
-    d->mqtt_connected = false;
+    /* libmosquitto passes the broker's reason code, or its own error for a lost link */
+    const char *why = rc < MQTT_RC_UNSPECIFIED ? mosquitto_strerror(rc)
+                                               : mosquitto_reason_string(rc);
+    session_lost(d, rc, why);
 }
 
 /*
@@ -115,20 +161,29 @@ static void connect_now(mqotad_t *d)
     schedule_reconnect(d);
 }
 
-/*
- * Create the client (id mqotad-<hostname>-<pid>, clean start, MQTT 5 or 3.1.1) and make the
- * first connection attempt. Only an allocation failure is fatal (-1); a broker that is not
- * there yet is retried by the main loop with backoff.
- */
-int mqtt__init(mqotad_t *d)
+/* A fresh client id: "mqotad-" and CLIENT_ID_RANDOM_BYTES random bytes in hex. -1 (logged) if
+ * OpenSSL has no randomness. */
+static int new_client_id(mqotad_t *d)
 {
-    char host[128], id[200];
-    if (gethostname(host, sizeof(host)) != 0) strcpy(host, "host");
-    host[sizeof(host) - 1] = '\0';
-    snprintf(id, sizeof(id), "mqotad-%s-%d", host, (int)getpid());
-    srand((unsigned)(getpid() ^ mqh_now_ms()));
-    mosquitto_lib_init();
-    d->mosq = mosquitto_new(id, true, d);
+    uint8_t raw[CLIENT_ID_RANDOM_BYTES];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        mqh_log(MQH_ERROR, "cannot make a random MQTT client id: OpenSSL has no randomness");
+        return -1;
+    }
+    int n = snprintf(d->mqtt_client_id, sizeof(d->mqtt_client_id), "mqotad-");
+    for (size_t i = 0; i < sizeof(raw); i++)
+        n += snprintf(d->mqtt_client_id + n, sizeof(d->mqtt_client_id) - (size_t)n, "%02x",
+                      raw[i]);
+    return 0;
+}
+
+/*
+ * Create the client under d->mqtt_client_id (clean start, MQTT 5 or 3.1.1, our login and TLS
+ * settings, callbacks). Returns 0, or -1 (logged) with d->mosq NULL.
+ */
+static int client_create(mqotad_t *d)
+{
+    d->mosq = mosquitto_new(d->mqtt_client_id, true, d);
     if (!d->mosq) {
         mqh_log(MQH_ERROR, "cannot create the MQTT client");
         return -1;
@@ -140,7 +195,7 @@ int mqtt__init(mqotad_t *d)
     if (d->mqtt_user[0] &&
         mosquitto_username_pw_set(d->mosq, d->mqtt_user, d->mqtt_pass) != MOSQ_ERR_SUCCESS) {
         mqh_log(MQH_ERROR, "cannot set the MQTT username");
-        return -1;
+        goto err;
     }
     if (d->url.tls) {
         /* Trust only the given CA (not the OS store), verify the certificate chain and the
@@ -153,16 +208,49 @@ int mqtt__init(mqotad_t *d)
             mqh_log(MQH_ERROR, "cannot set up TLS to %s with CA %s%s%s: %s", d->broker_url,
                     d->ca_file, d->cert_file ? " and client certificate " : "",
                     d->cert_file ? d->cert_file : "", mosquitto_strerror(rc));
-            return -1;
+            goto err;
         }
     }
     mosquitto_connect_v5_callback_set(d->mosq, on_connect);
     mosquitto_disconnect_v5_callback_set(d->mosq, on_disconnect);
     mosquitto_message_callback_set(d->mosq, on_message);
+    return 0;
+err:
+    mosquitto_destroy(d->mosq);
+    d->mosq = NULL;
+    return -1;
+}
+
+/*
+ * Create the client (a random id, see the file comment) and make the first connection attempt.
+ * Only a setup failure (allocation, randomness, TLS files) is fatal (-1); a broker that is not
+ * there yet is retried by the main loop with backoff.
+ */
+int mqtt__init(mqotad_t *d)
+{
+    srand((unsigned)(getpid() ^ mqh_now_ms()));
+    mosquitto_lib_init();
+    if (new_client_id(d) != 0 || client_create(d) != 0) return -1;
     d->max_packet = MQTT_MAX_PACKET;
     d->backoff_ms = BACKOFF_MIN_MS;
     connect_now(d);
     return 0;
+}
+
+/* After a takeover: drop the old client and connect under a fresh id. On failure (logged) the
+ * next reconnect tries again. */
+static void renew_client(mqotad_t *d)
+{
+    mosquitto_destroy(d->mosq);
+    d->mosq = NULL;
+    d->mqtt_socket_open = false;
+    if (new_client_id(d) != 0 || client_create(d) != 0) {
+        schedule_reconnect(d);
+        return;
+    }
+    d->mqtt_new_id = false;
+    mqh_log(MQH_DEBUG, "MQTT client id is now %s", d->mqtt_client_id);
+    connect_now(d);
 }
 
 void mqtt__cleanup(mqotad_t *d)
@@ -191,17 +279,14 @@ bool mqtt__want_write(mqotad_t *d)
 /* One turn of MQTT I/O; an error closes the link and schedules a reconnect. */
 void mqtt__io(mqotad_t *d, bool readable, bool writable)
 {
-    if (mosquitto_socket(d->mosq) < 0) return;
+    if (!d->mosq || mosquitto_socket(d->mosq) < 0) return;
     int rc = MOSQ_ERR_SUCCESS;
     if (readable) rc = mosquitto_loop_read(d->mosq, 64);
     if (rc == MOSQ_ERR_SUCCESS && (writable || mosquitto_want_write(d->mosq)))
         rc = mosquitto_loop_write(d->mosq, 64);
     if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_loop_misc(d->mosq);
     if (rc != MOSQ_ERR_SUCCESS && d->reconnect_at_ms == 0) {
-        if (d->mqtt_connected)
-            mqh_log(MQH_WARN, "MQTT connection to %s failed: %s", d->broker_url,
-                    mosquitto_strerror(rc));
-        d->mqtt_connected = false;
+        session_lost(d, rc, mosquitto_strerror(rc));
         schedule_reconnect(d);
     }
 }
@@ -218,11 +303,13 @@ void mqtt__reconnect_if_due(mqotad_t *d, uint64_t now_ms)
 {
     if (d->reconnect_at_ms == 0) {
         /* The socket closed without an I/O error reaching us (e.g. broker's DISCONNECT). */
-        if (!d->mqtt_connected && mosquitto_socket(d->mosq) < 0) schedule_reconnect(d);
+        if (!d->mqtt_connected && (!d->mosq || mosquitto_socket(d->mosq) < 0))
+            schedule_reconnect(d);
         return;
     }
     if (now_ms < d->reconnect_at_ms) return;
-    connect_now(d);
+    if (d->mqtt_new_id) renew_client(d);
+    else connect_now(d);
 }
 
 int mqtt__publish(mqotad_t *d, const char *topic, const void *payload, size_t len, int qos,

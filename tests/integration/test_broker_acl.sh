@@ -35,18 +35,20 @@ PA=$(sed -n 's/^password=//p' "$T/creds/$A.cred") PB=$(sed -n 's/^password=//p' 
 grep -q "^$A:[$]7[$]101[$]" "$T/server/auth/passwd" || fail "no PBKDF2-SHA512 hash for $A: $(cut -c1-30 "$T/server/auth/passwd")"
 log "provisioned $A and $B"
 
-# as WHO: sets AUTH to the login options of WHO (a device, mqotad, or '' for anonymous).
+# as WHO: sets AUTH to the address and login options of WHO (a device, mqotad, or '' for
+# anonymous). mqotad's user goes through mqotad's own listener, where several connections of
+# one user may coexist; on the devices' listener the client id is the username (§10).
 as() {
   case $1 in
-    '') AUTH=() ;;
-    mqotad) AUTH=(-u mqotad -P "$(cat "$T/server/auth/mqotad.pass")") ;;
-    *) AUTH=(-u "$1" -P "$(sed -n 's/^password=//p' "$T/creds/$1.cred")") ;;
+    '') AUTH=(-h 127.0.0.1 -p "$PORT") ;;
+    mqotad) AUTH=(--unix "$T/server/broker/mqotad.sock" -u mqotad -P "$(cat "$T/server/auth/mqotad.pass")") ;;
+    *) AUTH=(-h 127.0.0.1 -p "$PORT" -u "$1" -P "$(sed -n 's/^password=//p' "$T/creds/$1.cred")") ;;
   esac
 }
 # msub WHO ARGS...: mosquitto_sub for at most -W seconds; prints messages, exit status kept.
-msub() { as "$1"; shift; timeout 15 mosquitto_sub -h 127.0.0.1 -p "$PORT" "${AUTH[@]}" "$@"; }
+msub() { as "$1"; shift; timeout 15 mosquitto_sub "${AUTH[@]}" "$@"; }
 # mpub WHO ARGS...: mosquitto_pub; a refused publish is not an error of the tool here.
-mpub() { as "$1"; shift; timeout 15 mosquitto_pub -h 127.0.0.1 -p "$PORT" "${AUTH[@]}" -q 1 "$@"; }
+mpub() { as "$1"; shift; timeout 15 mosquitto_pub "${AUTH[@]}" -q 1 "$@"; }
 
 # ---- anonymous, wrong password, unknown user: refused ----
 rc=0; msub '' -t 'mqota/v1/#' -C 1 -W 3 >"$T/out" 2>"$T/err" || rc=$?

@@ -45,10 +45,11 @@ pass "command keys: 64 hex digits in the credentials files, the same bytes in th
 
 # as mqotad's broker user (we play an insider who can publish: the device must still refuse)
 SPW=$(cat "$T/server/auth/mqotad.pass") || fail "cannot read mqotad's broker password"
+SOCK=$T/server/broker/mqotad.sock # mqotad's own listener: our two logins as mqotad coexist
 # capture TOPIC FILE: start recording the next message on TOPIC as hex into FILE; returns once
 # the subscription is acknowledged (-d, line-buffered). Sets CAP_PID.
 capture() {
-  timeout 40 stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$PORT" -u mqotad -P "$SPW" -q 1 -t "$1" -C 1 -W 30 \
+  timeout 40 stdbuf -oL mosquitto_sub --unix "$SOCK" -u mqotad -P "$SPW" -q 1 -t "$1" -C 1 -W 30 \
     -F %x -d >"$2" 2>&1 &
   CAP_PID=$!
   wait_for 10 grep -q SUBACK "$2" || fail "no SUBACK for the capture of $1"
@@ -58,10 +59,13 @@ captured() {
   wait "$CAP_PID" || true
   grep -E '^[0-9a-f]+$' "$1" | tail -n 1 || true
 }
-# inject TOPIC HEX [USER PASS]: publish the bytes HEX (QoS 1) as mqotad (or USER).
+# inject TOPIC HEX [USER PASS]: publish the bytes HEX (QoS 1) as mqotad (or USER, on the
+# devices' listener, where its client id is USER: the device USER's session is replaced).
 inject() {
   printf "$(sed 's/../\\x&/g' <<<"$2")" >"$T/inject.bin"
-  timeout 15 mosquitto_pub -h 127.0.0.1 -p "$PORT" -u "${3:-mqotad}" -P "${4:-$SPW}" -q 1 \
+  local conn=(--unix "$SOCK")
+  [ -z "${3:-}" ] || conn=(-h 127.0.0.1 -p "$PORT")
+  timeout 15 mosquitto_pub "${conn[@]}" -u "${3:-mqotad}" -P "${4:-$SPW}" -q 1 \
     -t "$1" -f "$T/inject.bin" || fail "could not publish on $1"
 }
 # flip HEX OFFSET: HEX with the byte at OFFSET xor 0x01.
