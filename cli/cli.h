@@ -86,6 +86,13 @@ const char *cli_json_str(const cJSON *obj, const char *key, const char *def);
 /** @brief Boolean member key of obj, or def when missing or not a boolean. */
 bool cli_json_bool(const cJSON *obj, const char *key, bool def);
 
+/**
+ * @brief A deployment target's state as shown to a person: its "state", followed by
+ *        " (device offline)" while it is pending or active and its "online" is false.
+ * @return buf.
+ */
+const char *cli_target_state(const cJSON *target, char *buf, size_t cap);
+
 /** @brief Pretty-print a JSON value to stdout followed by a newline. */
 void cli_print_json(const cJSON *v);
 

@@ -226,6 +226,16 @@ static int parse_deployment_args(cli_ctx_t *ctx, const char *cmd, const char *us
     return cli_parse_id(cmd, "deployment id", pos[0], id);
 }
 
+const char *cli_target_state(const cJSON *target, char *buf, size_t cap)
+{
+    const char *st = cli_json_str(target, "state", "?");
+    bool waiting = strcmp(st, "pending") == 0 || strcmp(st, "active") == 0;
+    /* A server without the "online" member says nothing about it: shown as before. */
+    snprintf(buf, cap, "%s%s", st,
+             waiting && !cli_json_bool(target, "online", true) ? " (device offline)" : "");
+    return buf;
+}
+
 int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "deployment show";
@@ -287,7 +297,9 @@ int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv)
         else
             snprintf(took, sizeof took, "-");
         const char *reason = cli_json_str(tg, "reason", "none");
-        const char *row[] = { cli_json_str(tg, "device", "-"), cli_json_str(tg, "state", "-"),
+        char state[48];
+        const char *row[] = { cli_json_str(tg, "device", "-"),
+                              cli_target_state(tg, state, sizeof state),
                               cli_json_str(tg, "device_state", "-"), prog, sent, resent, took,
                               strcmp(reason, "none") == 0 ? "" : reason };
         fmt_table_add_row(t, row);

@@ -196,6 +196,7 @@ static void draw_frame(watch_t *w, const cJSON *d)
         const char *st = cli_json_str(t, "state", "?");
         const char *ds = cli_json_str(t, "device_state", "?");
         const char *reason = cli_json_str(t, "reason", "none");
+        char shown_st[48];
         uint64_t p = (uint64_t)cli_json_int(t, "progress", 0);
         /* A succeeded target shows a full bar even if the last chunk report was not counted. */
         if (strcmp(st, "succeeded") == 0)
@@ -203,7 +204,8 @@ static void draw_frame(watch_t *w, const cJSON *d)
         fmt_bar(bar, sizeof bar, barw, p, image, w->unicode);
         int n2 = snprintf(line, sizeof line, "%-*.*s %s %3d%%  %s%-10s%s %s", idw, idw,
                           cli_json_str(t, "device", "?"), bar, fmt_percent(p, image),
-                          state_colour(w, st), st, w->colour ? "\033[0m" : "", ds);
+                          state_colour(w, st), cli_target_state(t, shown_st, sizeof shown_st),
+                          w->colour ? "\033[0m" : "", ds);
         if (strcmp(st, "failed") == 0 && strcmp(reason, "none") != 0 && n2 > 0 &&
             (size_t)n2 < sizeof line)
             snprintf(line + n2, sizeof line - (size_t)n2, ": %s", reason);
@@ -259,7 +261,8 @@ static void log_changes(watch_t *w, const cJSON *d)
     fmt_elapsed(elapsed_ms(w), el, sizeof el);
     cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(d, "targets")) {
         const char *dev = cli_json_str(t, "device", "?");
-        const char *st = cli_json_str(t, "state", "?");
+        char shown_st[48];
+        const char *st = cli_target_state(t, shown_st, sizeof shown_st);
         const char *ds = cli_json_str(t, "device_state", "?");
         seen_t *s = seen_for(w, dev);
         if (s == NULL || (strcmp(s->state, st) == 0 && strcmp(s->device_state, ds) == 0))

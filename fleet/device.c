@@ -484,7 +484,7 @@ static void arm_boot_faults(fleet_dev_t *d)
 int dev_power_on(fleet_dev_t *d)
 {
     const fleet_opts_t *o = &d->fleet->opt;
-    char err[256];
+    char err[1024];
     mqota_platform_t plat;
 
     boot_result_t boot;
@@ -494,13 +494,16 @@ int dev_power_on(fleet_dev_t *d)
 
     if (access(d->flash_path, F_OK) != 0 &&
         vdev_flash_create(d->flash_path, o->chip_id, o->image, err, sizeof(err)) != MQOTA_OK) {
-        mqh_log(MQH_ERROR, "%s: cannot create flash %s: %s", d->id, d->flash_path, err);
+        mqh_log(MQH_ERROR, "%s: cannot be created: %s", d->id, err); /* err names the file */
         return -1;
     }
     if (vdev_open(d->flash_path, &d->vdev, err, sizeof(err)) != MQOTA_OK) {
-        mqh_log(MQH_ERROR, "%s: cannot open flash %s: %s", d->id, d->flash_path, err);
+        mqh_log(MQH_ERROR, "%s: does not start: %s", d->id, err);
         d->vdev = NULL;
         return -1;
+    }
+    if (vdev_notice(d->vdev) != NULL) {
+        mqh_log(MQH_WARN, "%s: %s", d->id, vdev_notice(d->vdev));
     }
     if (vdev_boot(d->vdev, &boot) != MQOTA_OK) {
         mqh_log(MQH_ERROR, "%s: BRICKED, does not boot: %s", d->id, boot.message);

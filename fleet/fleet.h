@@ -36,6 +36,8 @@ typedef struct {
     const char *image;        /**< initial image flashed into ota_0 of new devices */
     const char *data_dir;     /**< one flash file per device lives here */
     uint16_t chip_id;         /**< chip the virtual devices are */
+    const char *erase_nvs;    /**< --erase-nvs: erase this device's NVS partition before it
+                                   powers on (esptool erase_region); NULL = none */
     uint32_t max_chunk;       /**< agent max chunk, bytes */
     uint16_t max_window;      /**< agent max window, chunks */
     int mqtt_version;         /**< 5 or 311 */

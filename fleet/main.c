@@ -63,7 +63,12 @@ static void usage(FILE *out)
             "  --data DIR            directory of the flash files (required; created if absent)\n"
             "  --count N             number of devices (default 20)\n"
             "  --prefix P            device id prefix (default vdev-); ids are P0001, P0002, ...\n"
-            "  --chip NAME           esp32, esp32s2, esp32s3, esp32c3 ... (default esp32)\n"
+            "  --chip NAME           esp32, esp32s2, esp32s3, esp32c3 ... (default esp32) of\n"
+            "                        devices created now; a device's chip id, revision and base\n"
+            "                        MAC are burnt once into DIR/<id>.flash.efuse, its eFuse\n"
+            "  --erase-nvs ID        erase the NVS partition of device ID's flash before it\n"
+            "                        powers on (like esptool.py erase_region): it boots with\n"
+            "                        the same chip and image, its agent's records gone\n"
             "  --max-chunk BYTES     largest chunk the agent accepts (default 4096)\n"
             "  --window N            chunks in flight the agent accepts, 1-64 (default 16)\n"
             "  --mqtt-version V      5 or 311 (default 5)\n"
@@ -190,7 +195,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
     enum { O_BROKER = 1, O_IMAGE, O_DATA, O_COUNT, O_PREFIX, O_CHIP, O_CHUNK, O_WINDOW, O_MQTTV,
            O_CUT, O_FAILST, O_STATUS, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
            O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR, O_RESETBC, O_OFFLINE, O_CONFIRMTO,
-           O_CONFIRMCMD };
+           O_CONFIRMCMD, O_ERASENVS };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
         {"data", required_argument, 0, O_DATA},     {"count", required_argument, 0, O_COUNT},
@@ -210,6 +215,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"ca", required_argument, 0, O_CA}, {"cert-dir", required_argument, 0, O_CERTDIR},
         {"credentials-dir", required_argument, 0, O_CREDDIR},
         {"confirm-by-command", no_argument, 0, O_CONFIRMCMD},
+        {"erase-nvs", required_argument, 0, O_ERASENVS},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
     };
     long v;
@@ -278,6 +284,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         case O_CERTDIR: o->cert_dir = optarg; break;
         case O_CREDDIR: o->credentials_dir = optarg; break;
         case O_CONFIRMCMD: o->confirm_by_command = true; break;
+        case O_ERASENVS: o->erase_nvs = optarg; break;
         case O_LINK: {
             const link_profile_t *prof[FLEET_LINK_MAX];
             int share[FLEET_LINK_MAX];
@@ -523,6 +530,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "mqota-fleet: --link: cannot start the link emulator\n");
         return 1;
     }
+    if (f.opt.erase_nvs != NULL) {
+        char first[64], last[64];
+        int hit = 0;
+        for (int i = 0; i < f.opt.count && !hit; i++) {
+            snprintf(first, sizeof(first), "%s%04d", f.opt.prefix, i + 1);
+            hit = strcmp(first, f.opt.erase_nvs) == 0;
+        }
+        if (!hit) {
+            snprintf(first, sizeof(first), "%s%04d", f.opt.prefix, 1);
+            snprintf(last, sizeof(last), "%s%04d", f.opt.prefix, f.opt.count);
+            fprintf(stderr, "mqota-fleet: --erase-nvs '%s' is not one of this fleet's devices "
+                    "(%s .. %s)\n", f.opt.erase_nvs, first, last);
+            return 2;
+        }
+    }
     int up = 0;
     for (int i = 0; i < f.opt.count; i++) {
         fleet_dev_t *d = &f.devs[i];
@@ -536,6 +558,16 @@ int main(int argc, char **argv)
             fprintf(stderr, "mqota-fleet: %s has no flash file yet; give --image to create it\n",
                     d->id);
             return 2;
+        }
+        if (f.opt.erase_nvs != NULL && strcmp(f.opt.erase_nvs, d->id) == 0 &&
+            access(d->flash_path, F_OK) == 0) {
+            char err[1024];
+            if (vdev_flash_erase_nvs(d->flash_path, err, sizeof(err)) != MQOTA_OK) {
+                fprintf(stderr, "mqota-fleet: --erase-nvs %s: %s\n", d->id, err);
+                return 1;
+            }
+            mqh_log(MQH_INFO, "%s: erased the NVS partition of %s (--erase-nvs)", d->id,
+                    d->flash_path);
         }
         if (dev_power_on(d) == 0) {
             up++;

@@ -138,11 +138,15 @@ static int add_target(void *ctx, const db_target_t *t)
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "device", t->device_id);
     cJSON_AddStringToObject(j, "state", t->state);
-    if (db__device_get(c->d->db, t->device_id, &dv) == 0)
+    bool known = db__device_get(c->d->db, t->device_id, &dv) == 0;
+    if (known)
         cJSON_AddStringToObject(j, "device_state",
                                 mqota_state_name((mqota_update_state_t)dv.state));
     else
         cJSON_AddStringToObject(j, "device_state", "unknown");
+    /* Its online topic (last will "offline"): a pending or active target of an offline
+     * device waits for it to come back, which the target state alone does not say. */
+    cJSON_AddBoolToObject(j, "online", known && dv.online);
     cJSON_AddStringToObject(j, "reason", t->reason);
     cJSON_AddNumberToObject(j, "progress", t->progress);
     cJSON_AddNumberToObject(j, "bytes_sent", (double)t->bytes_sent);

@@ -45,7 +45,7 @@ timed_deploy() {
   mapfile -t ids < <(group "$1")
   t0=$(date +%s%N)
   out=$(mq --json deploy "$2" "${ids[@]}") || fail "deploy $2 to group $1 was refused: $out"
-  DEP=$(jq -r .id <<<"$out")
+  json_get DEP "$out" '.id | numbers'
   watch "$DEP" 120 || fail "deployment $DEP to group $1 (${ids[*]}) did not finish (see watch.log)"
   DEP_MS=$((($(date +%s%N) - t0) / 1000000))
 }
@@ -60,7 +60,7 @@ connect_as "$B" "$(pw "$B")" "$B"
 wait_for 10 sh -c "[ \$(grep -c 'Client $B already connected' '$BLOG') -ge 1 ]" ||
   fail "control: $B's own login did not show as a takeover of $B in the broker's log"
 wait_online $((3 * N)) 60
-log "control: $B's own credentials replace $B's session (logged by the broker)"
+pass "control: $B's own credentials replace $B's session (logged by the broker)"
 
 # ---- evil-1 with mqotad's id, then with B's id: connected as itself, nobody displaced ----
 s0=$(mqotad_sessions) b0=$(taken_over "$B")
@@ -74,14 +74,14 @@ sleep 1
   fail "mqotad lost the broker while $EVIL used its client id"
 health_connected >/dev/null || fail "mqotad does not report mqtt_connected after $EVIL's attempts"
 grep -q "as $EVIL (.*u'$EVIL')" "$BLOG" || fail "$EVIL's attempts do not show as logins of $EVIL"
-log "$EVIL with mqotad's and with $B's client id: logged in as $EVIL, displaced nobody"
+pass "$EVIL with mqotad's and with $B's client id: logged in as $EVIL, displaced nobody"
 
 # ---- a deployment while evil-1 loops takeover attempts, against a control in this run ----
-rel=$(add_release "$FIX/arduino_nerdminer_esp32_v1.6.3.bin" --version v1.6.3)
-[ -n "$rel" ] && [ "$rel" != null ] || fail "release add gave no id"
+add_release "$FIX/arduino_nerdminer_esp32_v1.6.3.bin" --version v1.6.3
+rel=$RELEASE_ID
 timed_deploy 1 "$rel"
 CONTROL_MS=$DEP_MS
-log "control: group 1 updated in $CONTROL_MS ms"
+pass "control: group 1 updated in $CONTROL_MS ms"
 (
   end=$((SECONDS + 120))
   while [ "$SECONDS" -lt "$end" ] && [ ! -f "$T/stop-attack" ]; do
@@ -100,7 +100,7 @@ ATTACK_MS=$DEP_MS
 ATTEMPTS=$(wc -l <"$T/attempts")
 touch "$T/stop-attack"
 wait "$APID" || true
-log "under attack: group 2 updated in $ATTACK_MS ms during $ATTEMPTS takeover attempts"
+pass "under attack: group 2 updated in $ATTACK_MS ms during $ATTEMPTS takeover attempts"
 [ "$ATTACK_MS" -le $((CONTROL_MS * 2 + 3000)) ] ||
   fail "the deployment under attack took $ATTACK_MS ms, the control $CONTROL_MS ms"
 [ "$(mqotad_sessions)" -eq "$s0" ] && [ "$(taken_over "mqotad-.*")" -eq 0 ] ||
@@ -121,9 +121,9 @@ wait_for 20 health_connected || fail "mqotad did not reconnect after the takeove
 n=$(grep -c "reconnecting under a fresh random client id" "$T/mqotad.log" || true)
 [ "$n" -eq 1 ] || fail "mqotad logged $n takeover warnings, expected one"
 [[ $NEW =~ ^mqotad-[0-9a-f]{16}$ ]] || fail "mqotad's new client id '$NEW' is not mqotad-<16 hex digits>"
-log "insider took $OLD over: one warning, mqotad is back as $NEW"
+pass "insider took $OLD over: one warning, mqotad is back as $NEW"
 connect_as mqotad "$SPW" "$OLD" --unix "$SOCK" # the old id is worth nothing now
 timed_deploy 3 "$rel"
-log "group 3 updated in $DEP_MS ms after the takeover"
+pass "group 3 updated in $DEP_MS ms after the takeover"
 [ "$(mqotad_id)" = "$NEW" ] || fail "mqotad changed its client id again without a takeover"
 passed

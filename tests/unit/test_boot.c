@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "fixtures.h"
 
+#include "mqota/mqota.h"
 #include "mqota/mqota_image.h"
 #include "mqota_posix/otadata.h"
 #include "mqota_posix/vdev.h"
@@ -24,6 +26,8 @@
 #define IMG_2024 MQOTA_FIXTURES "/idf_hello_world_esp32_2024.bin"
 #define VER_2024 "v1.4.1-2-g0296947-dirty"
 #define OTADATA_OFF 0xD000u
+#define NVS_OFF 0x9000u
+#define NVS_SIZE 0x4000u
 
 typedef struct {
     char dir[64];
@@ -57,8 +61,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
+    char ef[128];
     vdev_close(f->dev);
     unlink(f->path);
+    if (efuse_path(f->path, ef, sizeof(ef)) == 0) {
+        unlink(ef);
+    }
+    if (efuse_path(f->tmp, ef, sizeof(ef)) == 0) {
+        unlink(ef);
+    }
     unlink(f->tmp);
     rmdir(f->dir);
     free(f);
@@ -384,6 +395,211 @@ static void test_sha256_hooks(void **state)
     assert_int_equal(p->kv_get(p->ctx, "x", v, sizeof(v), &n), MQOTA_ERR_NOT_FOUND);
 }
 
+/* ---- NVS recovery and the eFuse identity ---- */
+
+static int nop_publish(void *c, const char *t, const uint8_t *p, size_t n, int q, bool r)
+{
+    (void)c, (void)t, (void)p, (void)n, (void)q, (void)r;
+    return 0;
+}
+static int nop_subscribe(void *c, const char *t, int q)
+{
+    (void)c, (void)t, (void)q;
+    return 0;
+}
+static void nop_reboot(void *c)
+{
+    (void)c;
+}
+static uint64_t zero_ms(void *c)
+{
+    (void)c;
+    return 0;
+}
+
+/* A user-facing sentence: one line, and no internal C function named in it. */
+static void assert_user_sentence(const char *s)
+{
+    assert_null(strchr(s, '\n'));
+    if (strstr(s, "vdev_") != NULL || strstr(s, "kv_") != NULL || strstr(s, "efuse_") != NULL) {
+        fail_msg("names an internal function: %s", s);
+    }
+}
+
+static void reopen(fixture_t *f)
+{
+    char err[1024] = "";
+    vdev_close(f->dev);
+    f->dev = NULL;
+    if (vdev_open(f->path, &f->dev, err, sizeof(err)) != MQOTA_OK) {
+        fail_msg("reopen: %s", err);
+    }
+    memset(&f->plat, 0, sizeof(f->plat));
+    vdev_platform_fill(f->dev, &f->plat);
+}
+
+/* The agent's records as an update leaves them, under the agent's own keys. */
+static const char *const AGENT_KEYS[] = {"mq.prog", "mq.boot", "mq.minsv", "mq.cmd"};
+
+/* Erasing the NVS partition (esptool erase_region) of an updated device: it boots the image the
+ * otadata selects, with the same chip, and its agent starts fresh. */
+static void test_nvs_erased_device_boots_fresh(void **state)
+{
+    fixture_t *f = *state;
+    do_boot(f);
+    update_to_2024(f);
+    do_boot(f);
+    assert_int_equal(f->plat.slot_mark_valid(f->plat.ctx), 0);
+    for (size_t i = 0; i < sizeof(AGENT_KEYS) / sizeof(AGENT_KEYS[0]); i++) {
+        assert_int_equal(f->plat.kv_set(f->plat.ctx, AGENT_KEYS[i], "record", 6), 0);
+    }
+    do_boot(f);
+    assert_int_equal(f->boot.boot_count, 3);
+    efuse_t before = *vdev_efuse(f->dev);
+    assert_null(vdev_notice(f->dev));
+
+    vdev_close(f->dev);
+    f->dev = NULL;
+    char err[1024] = "";
+    assert_int_equal(vdev_flash_erase_nvs(f->path, err, sizeof(err)), MQOTA_OK);
+    reopen(f);
+    const char *note = vdev_notice(f->dev);
+    assert_non_null(note);
+    assert_non_null(strstr(note, "NVS partition 'nvs'"));
+    assert_non_null(strstr(note, f->path));
+    assert_non_null(strstr(note, "starts fresh"));
+    assert_user_sentence(note);
+    /* Same chip, same MAC: they are in the eFuse file. */
+    assert_int_equal(vdev_chip_id(f->dev), MQOTA_CHIP_ESP32);
+    assert_memory_equal(vdev_efuse(f->dev)->mac, before.mac, 6);
+    size_t n;
+    uint8_t v[16];
+    for (size_t i = 0; i < sizeof(AGENT_KEYS) / sizeof(AGENT_KEYS[0]); i++) {
+        assert_int_equal(f->plat.kv_get(f->plat.ctx, AGENT_KEYS[i], v, sizeof(v), &n),
+                         MQOTA_ERR_NOT_FOUND);
+    }
+    do_boot(f);
+    assert_int_equal(f->boot.slot, 1); /* what the otadata selects */
+    assert_string_equal(f->boot.image.version, VER_2024);
+    assert_int_equal(f->boot.boot_count, 1);
+    /* The agent starts fresh and reports the running image and the chip. */
+    mqota_platform_t plat = f->plat;
+    plat.publish = nop_publish;
+    plat.subscribe = nop_subscribe;
+    plat.reboot = nop_reboot;
+    plat.now_ms = zero_ms;
+    mqota_config_t cfg = {.device_id = "vdev-0001", .max_chunk = 4096, .max_window = 16};
+    mqota_agent_t *agent = calloc(1, sizeof(*agent));
+    assert_non_null(agent);
+    assert_int_equal(mqota_agent_init(agent, &cfg, &plat, 0), MQOTA_OK);
+    assert_int_equal(mqota_agent_state(agent), MQOTA_STATE_IDLE);
+    mqota_running_t r;
+    assert_int_equal(f->plat.running(f->plat.ctx, &r), 0);
+    assert_int_equal(r.chip_id, MQOTA_CHIP_ESP32);
+    assert_int_equal(r.running_slot, 1);
+    assert_string_equal(r.version, VER_2024);
+    free(agent);
+    /* Only this open repaired something. */
+    reopen(f);
+    assert_null(vdev_notice(f->dev));
+}
+
+/* Corrupt NVS (a torn header) or a page of a newer format: erased and initialised again, as
+ * an ESP-IDF application does on ESP_ERR_NVS_NO_FREE_PAGES / ESP_ERR_NVS_NEW_VERSION_FOUND. */
+static void test_nvs_corrupt_or_newer_is_reinitialised(void **state)
+{
+    fixture_t *f = *state;
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(f->plat.kv_set(f->plat.ctx, "mq.prog", "x", 1), 0);
+        vflash_t *fl = vdev_flash(f->dev);
+        uint8_t h[16];
+        assert_int_equal(vflash_read(fl, NVS_OFF, h, sizeof(h)), 0);
+        assert_int_equal(vflash_erase(fl, NVS_OFF, NVS_SIZE), 0);
+        if (round == 0) {
+            memset(h + 8, 0x00, 4); /* generation and crc no longer agree */
+        } else {
+            h[4] = 2; /* format version 2 */
+        }
+        assert_int_equal(vflash_write(fl, NVS_OFF, h, sizeof(h)), 0);
+        reopen(f);
+        const char *note = vdev_notice(f->dev);
+        assert_non_null(note);
+        assert_non_null(strstr(note, "was corrupt or of a newer format: erased and initialised"));
+        assert_user_sentence(note);
+        size_t n;
+        uint8_t v[4];
+        assert_int_equal(f->plat.kv_get(f->plat.ctx, "mq.prog", v, sizeof(v), &n),
+                         MQOTA_ERR_NOT_FOUND);
+        do_boot(f);
+        assert_int_equal(f->boot.slot, 0);
+        assert_int_equal(vdev_chip_id(f->dev), MQOTA_CHIP_ESP32);
+    }
+}
+
+/* A flash file of an older build: no eFuse file, the chip id in NVS. Migrated once. */
+static void test_legacy_flash_migrated(void **state)
+{
+    fixture_t *f = *state;
+    char ef[128], err[1024] = "";
+    assert_int_equal(efuse_path(f->path, ef, sizeof(ef)), 0);
+    const uint8_t chip[2] = {MQOTA_CHIP_ESP32C3, 0};
+    assert_int_equal(kv_set(vdev_kv(f->dev), VDEV_LEGACY_CHIP_KEY, chip, sizeof(chip)), MQOTA_OK);
+    vdev_close(f->dev);
+    f->dev = NULL;
+    assert_int_equal(unlink(ef), 0);
+    reopen(f);
+    assert_int_equal(vdev_chip_id(f->dev), MQOTA_CHIP_ESP32C3);
+    assert_non_null(vdev_notice(f->dev));
+    assert_non_null(strstr(vdev_notice(f->dev), "moved chip id 0x0005 to the new eFuse file"));
+    assert_user_sentence(vdev_notice(f->dev));
+    assert_int_equal(access(ef, F_OK), 0);
+    size_t n;
+    uint8_t v[2];
+    assert_int_equal(kv_get(vdev_kv(f->dev), VDEV_LEGACY_CHIP_KEY, v, sizeof(v), &n),
+                     MQOTA_ERR_NOT_FOUND);
+    efuse_t burnt = *vdev_efuse(f->dev);
+    /* From now on the eFuse file is the identity: an erased NVS changes nothing. */
+    vdev_close(f->dev);
+    f->dev = NULL;
+    assert_int_equal(vdev_flash_erase_nvs(f->path, err, sizeof(err)), MQOTA_OK);
+    reopen(f);
+    assert_int_equal(vdev_chip_id(f->dev), MQOTA_CHIP_ESP32C3);
+    assert_memory_equal(vdev_efuse(f->dev)->mac, burnt.mac, 6);
+    do_boot(f);
+}
+
+/* No eFuse file and nothing to migrate, or a damaged eFuse file: refused with a sentence that
+ * names the files and what to do, and no internal function. */
+static void test_lost_identity_refused_with_a_sentence(void **state)
+{
+    fixture_t *f = *state;
+    char ef[128], err[1024] = "";
+    assert_int_equal(efuse_path(f->path, ef, sizeof(ef)), 0);
+    vdev_close(f->dev);
+    f->dev = NULL;
+    assert_int_equal(chmod(ef, 0644), 0);
+    FILE *fp = fopen(ef, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 14, SEEK_SET), 0);
+    assert_int_equal(fputc(0x77, fp), 0x77); /* the chip id, under the crc */
+    assert_int_equal(fclose(fp), 0);
+    vdev_t *dev = NULL;
+    assert_int_equal(vdev_open(f->path, &dev, err, sizeof(err)), MQOTA_ERR_CRC);
+    assert_null(dev);
+    assert_non_null(strstr(err, ef));
+    assert_non_null(strstr(err, "CRC-32 does not match"));
+    assert_non_null(strstr(err, "create the device again"));
+    assert_user_sentence(err);
+
+    assert_int_equal(unlink(ef), 0);
+    assert_int_equal(vdev_open(f->path, &dev, err, sizeof(err)), MQOTA_ERR_NOT_FOUND);
+    assert_null(dev);
+    assert_non_null(strstr(err, "has no eFuse file"));
+    assert_non_null(strstr(err, "create the device again"));
+    assert_user_sentence(err);
+    assert_int_not_equal(access(ef, F_OK), 0); /* nothing burnt from nothing */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +613,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_otadata_crc_matches_esp_idf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_refuses_bad_images, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sha256_hooks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nvs_erased_device_boots_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nvs_corrupt_or_newer_is_reinitialised, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_flash_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_identity_refused_with_a_sentence, setup,
+                                        teardown),
     };
     return mqota_fixtures_run_group("boot", tests, NULL, NULL);
 }

@@ -94,7 +94,7 @@ static size_t assert_format_valid(const uint8_t *img, size_t len)
 static mqota_status_t boot_image(const uint8_t *img, size_t len, uint16_t chip,
                                  boot_result_t *out)
 {
-    char dir[] = "/tmp/test_image_variant.XXXXXX", bin[64], flash[64], err[256];
+    char dir[] = "/tmp/test_image_variant.XXXXXX", bin[64], flash[80], err[256];
     assert_non_null(mkdtemp(dir));
     snprintf(bin, sizeof(bin), "%s/img.bin", dir);
     snprintf(flash, sizeof(flash), "%s/dev.flash", dir);
@@ -111,6 +111,8 @@ static mqota_status_t boot_image(const uint8_t *img, size_t len, uint16_t chip,
     }
     unlink(bin);
     unlink(flash);
+    strncat(flash, EFUSE_FILE_SUFFIX, sizeof(flash) - strlen(flash) - 1);
+    unlink(flash); /* the device's eFuse file */
     rmdir(dir);
     return st;
 }

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "mqota/mqota_proto.h" /* mqota_crc32 */
 #include "mqota_posix/kv.h"
 
 #define NVS_OFF 0x9000u
@@ -226,6 +227,54 @@ static void test_power_cut_every_op(void **state)
     assert_true(cuts > steps); /* compactions add erases and writes beyond one per set */
 }
 
+/* Opening as nvs_flash_init() does: blank is formatted; a torn header or a page of a newer
+ * format is refused (the ESP_ERR_NVS_NO_FREE_PAGES / ESP_ERR_NVS_NEW_VERSION_FOUND case) and
+ * nothing is written, so the owner can erase the partition and open it again. */
+static void test_open_blank_corrupt_newer(void **state)
+{
+    fixture_t *f = *state;
+    kv_info_t info;
+    kv_info(f->kv, &info);
+    assert_int_equal(info.formatted, 1); /* the fixture's flash was blank */
+    assert_int_equal(kv_set(f->kv, "a", "1", 1), MQOTA_OK);
+    reopen(f);
+    kv_info(f->kv, &info);
+    assert_int_equal(info.formatted, 0);
+    expect_str(f->kv, "a", "1");
+
+    uint8_t h[16], again[16];
+    assert_int_equal(vflash_read(f->fl, NVS_OFF, h, sizeof(h)), 0);
+    for (int kind = 0; kind < 2; kind++) {
+        uint8_t bad[16];
+        memcpy(bad, h, sizeof(bad));
+        if (kind == 0) {
+            bad[12] ^= 0x5A; /* the header's crc */
+        } else {
+            bad[4] = 2; /* format version 2 */
+            uint32_t crc = mqota_crc32(0, bad, 12);
+            for (int i = 0; i < 4; i++) {
+                bad[12 + i] = (uint8_t)(crc >> (8 * i));
+            }
+        }
+        kv_close(f->kv);
+        f->kv = NULL;
+        assert_int_equal(vflash_erase(f->fl, NVS_OFF, VFLASH_SECTOR), 0);
+        assert_int_equal(vflash_write(f->fl, NVS_OFF, bad, sizeof(bad)), 0);
+        assert_int_equal(kv_open(f->fl, NVS_OFF, NVS_SIZE, &f->kv), MQOTA_ERR_MALFORMED);
+        assert_null(f->kv);
+        assert_int_equal(vflash_read(f->fl, NVS_OFF, again, sizeof(again)), 0);
+        assert_memory_equal(again, bad, sizeof(bad)); /* untouched */
+        /* The owner's recovery: erase, open again. */
+        assert_int_equal(vflash_erase(f->fl, NVS_OFF, NVS_SIZE), 0);
+        assert_int_equal(kv_open(f->fl, NVS_OFF, NVS_SIZE, &f->kv), MQOTA_OK);
+        kv_info(f->kv, &info);
+        assert_int_equal(info.formatted, 1);
+        assert_int_equal(info.live_keys, 0);
+        assert_int_equal(kv_set(f->kv, "a", "1", 1), MQOTA_OK);
+        assert_int_equal(vflash_read(f->fl, NVS_OFF, h, sizeof(h)), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +282,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compaction_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_every_op, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_blank_corrupt_newer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -561,6 +561,10 @@ static int group_teardown(void **state)
 {
     (void)state;
     unlink(flash_path);
+    char ef[sizeof(flash_path) + sizeof(EFUSE_FILE_SUFFIX)];
+    if (efuse_path(flash_path, ef, sizeof(ef)) == 0) {
+        unlink(ef); /* the device's eFuse file */
+    }
     rmdir(dir);
     free(snapshot);
     free(image);

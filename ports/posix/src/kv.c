@@ -26,6 +26,7 @@ struct kv {
     bool dirty;          /* bytes after tail are not erased (a torn record): compact first */
     uint32_t seq;        /* seq of the last record written */
     uint32_t compactions;
+    bool formatted;      /* kv_open found the partition blank and formatted it */
     uint8_t *page;       /* RAM copy of the active page */
     uint8_t *scratch;    /* page being built by a compaction */
 };
@@ -144,11 +145,26 @@ static void scan(kv_t *kv)
     }
 }
 
-/* (Re)load the store from flash: pick the active page (format page 0 if none is valid) and
- * read it into RAM. Called at open and after every failed flash operation. */
+/* All 0xFF: erased flash. */
+static bool blank(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != 0xFF) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* (Re)load the store from flash: pick the active page and read it into RAM. Called at open and
+ * after every failed flash operation. When neither page has a valid header, a blank partition
+ * (both headers erased) is formatted (page 0 gets a header); anything else there (a torn or
+ * corrupt header, or a newer format version) is MQOTA_ERR_MALFORMED and nothing is written:
+ * the caller decides, as an ESP-IDF application does on ESP_ERR_NVS_NO_FREE_PAGES or
+ * ESP_ERR_NVS_NEW_VERSION_FOUND, to erase the partition and open it again. */
 static mqota_status_t load(kv_t *kv)
 {
-    bool ok[2];
+    bool ok[2], erased = true;
     uint32_t gen[2] = {0, 0};
     for (int i = 0; i < 2; i++) {
         uint8_t h[HDR_LEN];
@@ -156,8 +172,12 @@ static mqota_status_t load(kv_t *kv)
             return MQOTA_ERR_PLATFORM;
         }
         ok[i] = header_ok(h, &gen[i]);
+        erased = erased && blank(h, sizeof(h));
     }
     if (!ok[0] && !ok[1]) {
+        if (!erased) {
+            return MQOTA_ERR_MALFORMED;
+        }
         uint8_t h[HDR_LEN];
         make_header(h, 1);
         if (vflash_erase(kv->fl, page_addr(kv, 0), kv->page_size) != 0 ||
@@ -166,6 +186,7 @@ static mqota_status_t load(kv_t *kv)
         }
         ok[0] = true;
         gen[0] = 1;
+        kv->formatted = true;
     }
     kv->active = (ok[0] && (!ok[1] || gen[0] >= gen[1])) ? 0 : 1;
     kv->generation = gen[kv->active];
@@ -399,6 +420,7 @@ void kv_info(const kv_t *kv, kv_info_t *out)
     out->used = kv->tail;
     out->page_size = kv->page_size;
     out->compactions = kv->compactions;
+    out->formatted = kv->formatted ? 1u : 0u;
     rec_t r;
     for (uint32_t pos = HDR_LEN; pos < kv->tail; pos += r.len) {
         if (rec_at(kv->page, pos, kv->tail, &r) != 1) {

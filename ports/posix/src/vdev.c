@@ -14,6 +14,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "mqota_posix/otadata.h"
 #include "mqota_posix/aead.h"
@@ -25,7 +26,9 @@ struct vdev {
     const partition_t *otadata;
     const partition_t *slot[2];
     kv_t *kv;
+    efuse_t efuse; /* the chip identity, read from <flash>.efuse at open */
     uint16_t chip_id;
+    char notice[1536]; /* what vdev_open repaired, for the owner's log; "" if nothing */
     bool booted;
     boot_result_t boot;
     EVP_MD_CTX *sha;
@@ -115,8 +118,41 @@ out:
 mqota_status_t vdev_flash_create(const char *path, uint16_t chip_id,
                                  const char *initial_image_path, char *err, size_t err_len)
 {
-    if (path == NULL || initial_image_path == NULL) {
-        say(err, err_len, "flash path and initial image path are required");
+    efuse_t ef;
+    memset(&ef, 0, sizeof(ef));
+    ef.chip_id = chip_id;
+    ef.chip_rev = VDEV_DEFAULT_CHIP_REV;
+    if (vdev_random_mac(ef.mac) != MQOTA_OK) {
+        say(err, err_len, "cannot draw a base MAC address: the system's random source failed");
+        return MQOTA_ERR_PLATFORM;
+    }
+    return vdev_flash_create_efuse(path, &ef, initial_image_path, err, err_len);
+}
+
+mqota_status_t vdev_random_mac(uint8_t mac[6])
+{
+    /* Espressif's OUI, and three random bytes as the factory's serial part. */
+    mac[0] = 0x24;
+    mac[1] = 0x0A;
+    mac[2] = 0xC4;
+    return RAND_bytes(mac + 3, 3) == 1 ? MQOTA_OK : MQOTA_ERR_PLATFORM;
+}
+
+/*
+ * A new device: the flash file with its partition table, a formatted (empty) NVS partition and
+ * the image in ota_0, and the eFuse file beside it. An eFuse file left by an earlier device at
+ * this path belongs to another chip and is replaced. On failure neither file is left.
+ */
+mqota_status_t vdev_flash_create_efuse(const char *path, const efuse_t *efuse,
+                                       const char *initial_image_path, char *err, size_t err_len)
+{
+    if (path == NULL || initial_image_path == NULL || efuse == NULL) {
+        say(err, err_len, "flash path, eFuse identity and initial image path are required");
+        return MQOTA_ERR_ARG;
+    }
+    char efuse_file[1024];
+    if (efuse_path(path, efuse_file, sizeof(efuse_file)) != 0) {
+        say(err, err_len, "flash path '%s' is too long", path);
         return MQOTA_ERR_ARG;
     }
     vdev_t dev;
@@ -155,13 +191,19 @@ mqota_status_t vdev_flash_create(const char *path, uint16_t chip_id,
         goto err;
     }
     st = kv_open(dev.fl, nvs->offset, nvs->size, &dev.kv);
-    if (st == MQOTA_OK) {
-        uint8_t b[2] = {(uint8_t)chip_id, (uint8_t)(chip_id >> 8)};
-        st = kv_set(dev.kv, VDEV_CHIP_KEY, b, sizeof(b));
-    }
     if (st != MQOTA_OK) {
-        say(err, err_len, "initialising the key-value store in '%s' failed (%s)", path,
+        say(err, err_len, "initialising the NVS partition of '%s' failed (%s)", path,
             mqota_strerror(st));
+        goto err;
+    }
+    if (unlink(efuse_file) != 0 && errno != ENOENT) {
+        say(err, err_len, "cannot replace the eFuse file '%s' of an earlier device: %s",
+            efuse_file, strerror(errno));
+        st = MQOTA_ERR_PLATFORM;
+        goto err;
+    }
+    st = efuse_burn(efuse_file, efuse, err, err_len);
+    if (st != MQOTA_OK) {
         goto err;
     }
     kv_close(dev.kv);
@@ -171,6 +213,85 @@ err:
     kv_close(dev.kv);
     vflash_close(dev.fl);
     unlink(path);
+    return st;
+}
+
+/*
+ * A flash file made before the eFuse file existed keeps the chip id in NVS (VDEV_LEGACY_CHIP_KEY,
+ * u16 LE). Move it once: burn an eFuse file with it and a fresh base MAC, then drop the NVS
+ * record. Returns MQOTA_OK, or fails with a sentence in err.
+ */
+static mqota_status_t migrate_legacy_chip(vdev_t *dev, const char *path, const char *efuse_file,
+                                          char *err, size_t err_len)
+{
+    uint8_t b[2];
+    size_t n = 0;
+    if (dev->kv == NULL || kv_get(dev->kv, VDEV_LEGACY_CHIP_KEY, b, sizeof(b), &n) != MQOTA_OK ||
+        n != sizeof(b)) {
+        say(err, err_len, "flash file '%s' has no eFuse file '%s' (the device's chip identity), "
+            "and its NVS partition holds no chip id of an older build to move there; delete "
+            "'%s' and create the device again (mqota-fleet --image)", path, efuse_file, path);
+        return MQOTA_ERR_NOT_FOUND;
+    }
+    efuse_t ef;
+    memset(&ef, 0, sizeof(ef));
+    ef.chip_id = (uint16_t)(b[0] | b[1] << 8);
+    ef.chip_rev = VDEV_DEFAULT_CHIP_REV;
+    if (vdev_random_mac(ef.mac) != MQOTA_OK) {
+        say(err, err_len, "cannot draw a base MAC address: the system's random source failed");
+        return MQOTA_ERR_PLATFORM;
+    }
+    mqota_status_t st = efuse_burn(efuse_file, &ef, err, err_len);
+    if (st != MQOTA_OK) {
+        return st;
+    }
+    (void)kv_erase(dev->kv, VDEV_LEGACY_CHIP_KEY); /* the eFuse file is the identity now */
+    snprintf(dev->notice, sizeof(dev->notice),
+             "flash file '%s' was made by an older build with the chip id in NVS: moved chip "
+             "id 0x%04x to the new eFuse file '%s'", path, (unsigned)ef.chip_id, efuse_file);
+    return MQOTA_OK;
+}
+
+/*
+ * Open the NVS partition as an ESP-IDF application does: nvs_flash_init(), and when that
+ * answers ESP_ERR_NVS_NO_FREE_PAGES or ESP_ERR_NVS_NEW_VERSION_FOUND (here: kv_open()'s
+ * MQOTA_ERR_MALFORMED), nvs_flash_erase() and nvs_flash_init() again. A blank partition is
+ * formatted by kv_open() itself (vdev_flash_create() leaves it formatted, so a blank one was
+ * erased since). Either way the records in it are gone, and dev->notice says so. Fails only
+ * when the flash itself fails.
+ */
+static mqota_status_t open_nvs(vdev_t *dev, const partition_t *nvs, const char *path,
+                               char *err, size_t err_len)
+{
+    mqota_status_t st = kv_open(dev->fl, nvs->offset, nvs->size, &dev->kv);
+    if (st == MQOTA_ERR_MALFORMED) {
+        if (vflash_erase(dev->fl, nvs->offset, nvs->size) != 0) {
+            say(err, err_len, "the NVS partition of flash file '%s' is corrupt and erasing it "
+                "failed", path);
+            return MQOTA_ERR_PLATFORM;
+        }
+        st = kv_open(dev->fl, nvs->offset, nvs->size, &dev->kv);
+        if (st == MQOTA_OK) {
+            snprintf(dev->notice, sizeof(dev->notice),
+                     "NVS partition '%s' (0x%x, %u bytes) of flash file '%s' was corrupt or of a "
+                     "newer format: erased and initialised it again; the agent's records are "
+                     "gone and it starts fresh", nvs->label, (unsigned)nvs->offset,
+                     (unsigned)nvs->size, path);
+        }
+    } else if (st == MQOTA_OK) {
+        kv_info_t info;
+        kv_info(dev->kv, &info);
+        if (info.formatted) {
+            snprintf(dev->notice, sizeof(dev->notice),
+                     "NVS partition '%s' (0x%x, %u bytes) of flash file '%s' was erased: "
+                     "initialised it; the agent's records are gone and it starts fresh",
+                     nvs->label, (unsigned)nvs->offset, (unsigned)nvs->size, path);
+        }
+    }
+    if (st != MQOTA_OK) {
+        say(err, err_len, "cannot open the NVS partition of flash file '%s' (%s)", path,
+            mqota_strerror(st));
+    }
     return st;
 }
 
@@ -203,22 +324,42 @@ mqota_status_t vdev_open(const char *path, vdev_t **out, char *err, size_t err_l
             mqota_strerror(st));
         goto err;
     }
-    st = kv_open(dev->fl, nvs->offset, nvs->size, &dev->kv);
+    char efuse_file[1024];
+    if (efuse_path(path, efuse_file, sizeof(efuse_file)) != 0) {
+        say(err, err_len, "flash path '%s' is too long", path);
+        st = MQOTA_ERR_ARG;
+        goto err;
+    }
+    st = efuse_read(efuse_file, &dev->efuse, err, err_len);
+    if (st != MQOTA_OK && st != MQOTA_ERR_NOT_FOUND) {
+        size_t k = strlen(err != NULL ? err : "");
+        say(err != NULL ? err + k : NULL, err_len > k ? err_len - k : 0,
+            "; the device's chip identity is lost: delete '%s' and '%s' and create the device "
+            "again (mqota-fleet --image)", path, efuse_file);
+        goto err;
+    }
+    if (st == MQOTA_ERR_NOT_FOUND) {
+        /* An older build's flash: its chip id is in NVS, which must be read before any repair. */
+        st = kv_open(dev->fl, nvs->offset, nvs->size, &dev->kv);
+        if (st == MQOTA_OK) {
+            st = migrate_legacy_chip(dev, path, efuse_file, err, err_len);
+        } else {
+            say(err, err_len, "flash file '%s' has no eFuse file '%s' (the device's chip "
+                "identity), and its NVS partition, where an older build kept the chip id, cannot "
+                "be read (%s); delete '%s' and create the device again (mqota-fleet --image)",
+                path, efuse_file, mqota_strerror(st), path);
+        }
+        if (st != MQOTA_OK) {
+            goto err;
+        }
+        st = efuse_read(efuse_file, &dev->efuse, err, err_len);
+    } else {
+        st = open_nvs(dev, nvs, path, err, err_len);
+    }
     if (st != MQOTA_OK) {
-        say(err, err_len, "cannot open the key-value store in '%s' (%s)", path,
-            mqota_strerror(st));
         goto err;
     }
-    uint8_t b[2];
-    size_t n = 0;
-    st = kv_get(dev->kv, VDEV_CHIP_KEY, b, sizeof(b), &n);
-    if (st != MQOTA_OK || n != 2) {
-        say(err, err_len, "flash file '%s' has no chip id; recreate it with vdev_flash_create",
-            path);
-        st = st == MQOTA_OK ? MQOTA_ERR_MALFORMED : st;
-        goto err;
-    }
-    dev->chip_id = (uint16_t)(b[0] | b[1] << 8);
+    dev->chip_id = dev->efuse.chip_id;
     *out = dev;
     return MQOTA_OK;
 err:
@@ -283,6 +424,47 @@ const partition_table_t *vdev_partitions(const vdev_t *dev)
 uint16_t vdev_chip_id(const vdev_t *dev)
 {
     return dev != NULL ? dev->chip_id : 0;
+}
+
+const efuse_t *vdev_efuse(const vdev_t *dev)
+{
+    return dev != NULL ? &dev->efuse : NULL;
+}
+
+const char *vdev_notice(const vdev_t *dev)
+{
+    return dev != NULL && dev->notice[0] != '\0' ? dev->notice : NULL;
+}
+
+/* Like `esptool.py erase_region` over the nvs partition: the flash file alone, no device. */
+mqota_status_t vdev_flash_erase_nvs(const char *path, char *err, size_t err_len)
+{
+    if (path == NULL) {
+        say(err, err_len, "a flash file path is required");
+        return MQOTA_ERR_ARG;
+    }
+    vdev_t dev;
+    memset(&dev, 0, sizeof(dev));
+    const partition_t *nvs = NULL;
+    int rc = vflash_open(path, &dev.fl);
+    if (rc != 0) {
+        say(err, err_len, "cannot open flash file '%s': %s", path,
+            rc == -EINVAL ? "not a 4 MiB flash file" : strerror(-rc));
+        return MQOTA_ERR_PLATFORM;
+    }
+    mqota_status_t st = partition_table_read(dev.fl, &dev.pt);
+    if (st == MQOTA_OK) {
+        st = find_parts(&dev, &nvs);
+    }
+    if (st != MQOTA_OK) {
+        say(err, err_len, "flash file '%s' has no valid two-slot OTA partition table (%s)", path,
+            mqota_strerror(st));
+    } else if (vflash_erase(dev.fl, nvs->offset, nvs->size) != 0) {
+        say(err, err_len, "erasing the NVS partition of flash file '%s' failed", path);
+        st = MQOTA_ERR_PLATFORM;
+    }
+    vflash_close(dev.fl);
+    return st;
 }
 
 /* ---- platform hooks; ctx is the vdev_t ---- */

@@ -20,6 +20,12 @@
  * cut before the header is complete leaves the old page active, so every kv_set / kv_erase is
  * atomic: after a cut the key has its old or its new value.
  *
+ * Opening: a partition whose two page headers are erased (0xFF) is blank and gets formatted;
+ * one where neither header is valid but something is written there (a torn or corrupt header,
+ * or a page of a newer format version) is refused with MQOTA_ERR_MALFORMED without writing
+ * anything, like ESP-IDF's nvs_flash_init() answering ESP_ERR_NVS_NO_FREE_PAGES or
+ * ESP_ERR_NVS_NEW_VERSION_FOUND: the owner then erases the partition and opens it again.
+ *
  * The store keeps a RAM copy of the active page (size / 2 bytes) and re-reads the flash after
  * any failed flash operation.
  */
@@ -44,12 +50,14 @@ typedef struct kv kv_t;
 
 /**
  * @brief Open the store in the partition [offset, offset + size) of `fl`; format it (erase the
- *        first page and write its header) if neither page has a valid header.
+ *        first page and write its header) if the partition is blank (both page headers erased).
  * @param[in]  fl     Flash; must outlive the store.
  * @param[in]  offset Partition start, a multiple of 4096.
  * @param[in]  size   Partition size, a multiple of 8192, at least 8192, at most 1 MiB.
  * @param[out] out    The store; release with kv_close().
- * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_PLATFORM (flash failed, or out of memory).
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_PLATFORM (flash failed, or out of memory),
+ *         MQOTA_ERR_MALFORMED (neither page header is valid and the partition is not blank:
+ *         corrupt, or a newer format; erase the partition with vflash_erase() and open again).
  * @code
  *   kv_t *kv;
  *   if (kv_open(fl, 0x9000, 0x4000, &kv) == MQOTA_OK) {
@@ -92,6 +100,7 @@ typedef struct {
     uint32_t page_size;  /**< Bytes per page */
     uint32_t live_keys;  /**< Keys with a value */
     uint32_t compactions;/**< Compactions done by this handle */
+    uint32_t formatted;  /**< 1 if kv_open() found the partition blank and formatted it */
 } kv_info_t;
 
 /** @brief Fill *out. */

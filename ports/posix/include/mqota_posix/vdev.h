@@ -19,7 +19,10 @@
  *   ...
  *   vdev_close(dev);
  * @endcode
- * The flash file is the device's whole persistent state; one file descriptor is held open per
+ * The device's persistent state is its flash file and, beside it, its eFuse file
+ * (`<flash>.efuse`, efuse.h): the chip identity (base MAC, chip id, revision), written once by
+ * vdev_flash_create() and only read afterwards, so that erasing flash (all of it, or the NVS
+ * partition) leaves the chip what it was, as on an ESP32. One file descriptor is held open per
  * device. Not thread-safe (one device, one thread).
  */
 #ifndef MQOTA_POSIX_VDEV_H
@@ -31,6 +34,7 @@
 #include "mqota/mqota_platform.h"
 #include "mqota/mqota_status.h"
 #include "mqota_posix/boot.h"
+#include "mqota_posix/efuse.h"
 #include "mqota_posix/kv.h"
 #include "mqota_posix/partition.h"
 #include "mqota_posix/sigverify.h"
@@ -40,15 +44,22 @@
 extern "C" {
 #endif
 
-#define VDEV_CHIP_KEY "chip" /**< kv key of the device's chip id (u16 LE) */
+/** NVS key where flash files of builds before the eFuse file kept the chip id (u16 LE); read
+ *  once by vdev_open() to move it to the eFuse file, never written. */
+#define VDEV_LEGACY_CHIP_KEY "chip"
+/** Chip revision burnt by vdev_flash_create(): v0.0 (major * 100 + minor). */
+#define VDEV_DEFAULT_CHIP_REV 0u
 
 /** Opaque virtual device. */
 typedef struct vdev vdev_t;
 
 /**
- * @brief Create a fresh flash file: partition table, key-value store holding the chip id, and
- *        the image from `initial_image_path` in ota_0. otadata stays blank, so ota_0 boots.
- * @param[in]  path               Flash file to create (replaced if it exists).
+ * @brief Create a new device: a fresh flash file (partition table, an empty formatted NVS
+ *        partition, the image from `initial_image_path` in ota_0; otadata stays blank, so ota_0
+ *        boots) and its eFuse file `<path>.efuse` with chip id `chip_id`, revision
+ *        VDEV_DEFAULT_CHIP_REV and a random base MAC under Espressif's OUI.
+ * @param[in]  path               Flash file to create (replaced if it exists, and so is an
+ *                                eFuse file beside it: a new device is a new chip).
  * @param[in]  chip_id            ESP-IDF chip id of the device (reported by the running hook);
  *                                it need not match the image's.
  * @param[in]  initial_image_path An ESP32 application image (.bin).
@@ -62,14 +73,41 @@ typedef struct vdev vdev_t;
 mqota_status_t vdev_flash_create(const char *path, uint16_t chip_id,
                                  const char *initial_image_path, char *err, size_t err_len);
 
+/** @brief vdev_flash_create() with the whole eFuse identity given (its MAC must be unicast). */
+mqota_status_t vdev_flash_create_efuse(const char *path, const efuse_t *efuse,
+                                       const char *initial_image_path, char *err, size_t err_len);
+
+/** @brief A base MAC as vdev_flash_create() draws it: Espressif's OUI 24:0A:C4, 3 random bytes.
+ *  @return MQOTA_OK, MQOTA_ERR_PLATFORM (the random source failed). */
+mqota_status_t vdev_random_mac(uint8_t mac[6]);
+
 /**
- * @brief Open a flash file made by vdev_flash_create(): read the partition table and open the
- *        key-value store. Does not boot.
+ * @brief Open a device made by vdev_flash_create(): read the partition table, the eFuse file
+ *        and open the NVS partition. Does not boot.
+ *
+ * The NVS partition is recovered as an ESP-IDF application recovers it: blank (erased) is
+ * formatted; corrupt or of a newer format is erased and formatted. The agent's records are
+ * then gone and it starts fresh; vdev_notice() says what was done. A flash file of an older
+ * build (chip id in NVS under VDEV_LEGACY_CHIP_KEY, no eFuse file) is migrated once: its
+ * eFuse file is burnt from that record.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_PLATFORM (file missing or I/O failed),
  *         MQOTA_ERR_MALFORMED / MQOTA_ERR_HASH (no valid partition table or layout),
- *         MQOTA_ERR_NOT_FOUND (no chip id stored).
+ *         MQOTA_ERR_NOT_FOUND (no eFuse file and no chip id of an older build to make it from),
+ *         efuse_read()'s status (the eFuse file is damaged). err names the file, what is wrong
+ *         and what to do.
  */
 mqota_status_t vdev_open(const char *path, vdev_t **out, char *err, size_t err_len);
+
+/** @brief One sentence on what vdev_open() repaired (NVS recovered, eFuse file migrated), for
+ *         the owner's log; NULL when nothing was. */
+const char *vdev_notice(const vdev_t *dev);
+
+/**
+ * @brief Erase the NVS partition of the flash file `path`, as `esptool.py erase_region` over
+ *        it would (the device must not be open). The eFuse file is untouched.
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_PLATFORM, MQOTA_ERR_MALFORMED (no partition table).
+ */
+mqota_status_t vdev_flash_erase_nvs(const char *path, char *err, size_t err_len);
 
 /** @brief Close the flash file and free the device. NULL is allowed. */
 void vdev_close(vdev_t *dev);
@@ -125,8 +163,10 @@ vflash_t *vdev_flash(vdev_t *dev);
 kv_t *vdev_kv(vdev_t *dev);
 /** @brief The device's partition table. */
 const partition_table_t *vdev_partitions(const vdev_t *dev);
-/** @brief Chip id the flash was created for. */
+/** @brief Chip id, from the eFuse file. */
 uint16_t vdev_chip_id(const vdev_t *dev);
+/** @brief The eFuse identity read at open (base MAC, chip id, revision). */
+const efuse_t *vdev_efuse(const vdev_t *dev);
 
 #ifdef __cplusplus
 }
