@@ -95,7 +95,7 @@ command_result_t command__queue(mqotad_t *d, const char *device_id, const char *
     }
     if (have_key == 1) {
         snprintf(err, err_cap, "device '%s' has no command key; provision it with 'mqotad --data "
-                 "DIR device provision %s' and give the device the new credentials file",
+                 "DIR device provision --replace %s' and give the device the new credentials file",
                  device_id, device_id);
         return COMMAND_NO_KEY;
     }

@@ -130,6 +130,11 @@ int main(int argc, char **argv)
     if (signature__load_keys(&d) != 0) goto out;
     if (db__open(&d.db, path) != 0) goto out;
     if (release__sweep(&d) < 0) goto out;
+    if (token__ensure_file(&d) != 0) goto out;
+    if (d.open_api)
+        mqh_log(MQH_WARN, "--open-api: the HTTP API answers WITHOUT a bearer token; anyone who "
+                "can reach http://%s:%d can upload releases, deploy them and provision devices",
+                d.http_addr, d.http_port);
     if (transfer__init(&d) != 0) goto out;
     if (http__start(&d) != 0) goto out; /* first: a busy port fails before a broker starts */
     if (auth__ensure_server_identity(&d) != 0) goto out;
