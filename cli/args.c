@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli.h"
+#include "format.h"
 #include "http.h"
 
 #include <errno.h>
@@ -118,6 +119,24 @@ const char *cli_json_str(const cJSON *obj, const char *key, const char *def)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     return cJSON_IsString(v) && v->valuestring != NULL ? v->valuestring : def;
+}
+
+void cli_json_make_safe(cJSON *v)
+{
+    for (; v != NULL; v = v->next) {
+        if (cJSON_IsString(v) && v->valuestring != NULL) {
+            bool multi_line = v->string != NULL && strcmp(v->string, "reply") == 0;
+            char *safe = fmt_safe(v->valuestring, multi_line);
+            if (safe == NULL) {
+                v->valuestring[0] = '\0';
+            } else {
+                cJSON_free(v->valuestring); /* cJSON's default hooks: malloc/free */
+                v->valuestring = safe;
+            }
+        } else {
+            cli_json_make_safe(v->child);
+        }
+    }
 }
 
 bool cli_json_bool(const cJSON *obj, const char *key, bool def)
