@@ -73,6 +73,13 @@ static void describe_fault(const mqota_image_check_t *chk, const uint8_t *img, s
         snprintf(err, cap, "image rejected: chip id %u is not an ESP32-family chip",
                  len >= 14 ? (unsigned)(img[12] | img[13] << 8) : 0u);
         break;
+    case MQOTA_IMAGE_FAULT_TRAILING:
+        snprintf(err, cap, "image rejected: unexpected bytes start at offset %u of this "
+                 "%zu-byte file, after the image's end at offset %u; only 0xFF padding to a "
+                 "4 KiB boundary and a Secure Boot signature block may follow an image, so "
+                 "upload its first %u bytes", chk->fault_offset, len, chk->image_len,
+                 chk->image_len);
+        break;
     default:
         snprintf(err, cap, "image rejected: %s", mqota_image_fault_str(f));
         break;
