@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
@@ -130,6 +132,8 @@ void cli_json_make_safe(cJSON *v)
             if (safe == NULL) {
                 v->valuestring[0] = '\0';
             } else {
+                /* an answer may hold secrets: leave no copy in freed memory */
+                OPENSSL_cleanse(v->valuestring, strlen(v->valuestring));
                 cJSON_free(v->valuestring); /* cJSON's default hooks: malloc/free */
                 v->valuestring = safe;
             }
