@@ -23,6 +23,7 @@
 
 #include "command.h"
 #include "db.h"
+#include "devlog.h"
 #include "mqota/mqota_command.h"
 #include "mqota/mqota_proto.h"
 #include "mqotad.h"
@@ -226,6 +227,7 @@ static int teardown(void **state)
     fx_t *f = *state;
     char cmd[160];
     db__close(f->d.db);
+    devlog__free(&f->d); /* the per-device warning counts (server/devlog.c) */
     snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
     assert_int_equal(system(cmd), 0);
     free(f);
