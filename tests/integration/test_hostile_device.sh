@@ -5,7 +5,8 @@
 #   1. Its STATE carries ff fe in project and version: the device list stays valid UTF-8 for a
 #      strict JSON decoder, the hostile device and the two others are all listed.
 #   2. Its STATE carries an OSC 0 title set and CSI sequences: 'mqota device list' and
-#      'mqota device show' print no ESC byte (they show it as \x1b).
+#      'mqota device show' print no ESC byte (they show it as \x1b); so does 'mqota release
+#      add' for an upload's notes.
 #   3. It floods its own state, online, ack and reply topics with malformed, newline-bearing
 #      payloads for a few seconds: mqotad's log grows by a bounded number of lines, has no
 #      line forged by the device, and reports how many warnings it suppressed.
@@ -69,6 +70,11 @@ for f in "$T/list.txt" "$T/show.txt"; do
 done
 grep -qF '\x1b[2J\x1b[31mv9\u009b0m' "$T/list.txt" || fail "device list should show the version escaped: $(cat "$T/list.txt")"
 grep -qF 'project           \x1b]0;pwned\x07proj' "$T/show.txt" || fail "device show should show the project escaped: $(cat "$T/show.txt")"
+# an upload's notes (free text) with the same: 'release add' shows them escaped
+mq release add "$FIX/idf_hello_world_esp32_2024.bin" --notes $'\e]0;pwned\a\e[2J' \
+  >"$T/add.txt" 2>&1 || fail "release add with notes failed: $(cat "$T/add.txt")"
+! LC_ALL=C grep -q $'\x1b' "$T/add.txt" || fail "release add printed a raw ESC: $(od -c "$T/add.txt" | head -5)"
+grep -qF 'notes     \x1b]0;pwned\x07\x1b[2J' "$T/add.txt" || fail "release add should show the notes escaped: $(cat "$T/add.txt")"
 pass "ESC, BEL and C1 in a STATE: device list/show print them as \\x1b, \\x07, \\u009b"
 
 # ---- 3. a flood of malformed, newline-bearing payloads: the log stays bounded, unforged ----
