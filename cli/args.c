@@ -152,11 +152,14 @@ bool cli_json_bool(const cJSON *obj, const char *key, bool def)
 /*
  * cJSON_Print indents with tabs and writes "key":<tab>value. Raw tabs never occur inside its
  * strings (they are escaped as \t), so every tab is layout: indent by two spaces instead, and
- * write "key": value.
+ * write "key": value. DEL, C1 controls and invalid UTF-8, which cJSON copies raw, are escaped
+ * first (fmt_json_safe()): the same JSON, inert on a terminal.
  */
 void cli_print_json(const cJSON *v)
 {
-    char *s = cJSON_Print(v);
+    char *raw = cJSON_Print(v);
+    char *s = raw != NULL ? fmt_json_safe(raw) : NULL;
+    free(raw);
     if (s == NULL)
         return;
     for (const char *p = s; *p != '\0'; p++) {

@@ -159,6 +159,43 @@ char *fmt_safe(const char *s, bool keep_newlines)
     return out;
 }
 
+/* Two passes like fmt_safe(): measure, then write; every replacement is a 6-byte escape. */
+char *fmt_json_safe(const char *json)
+{
+    const unsigned char *p = (const unsigned char *)json;
+    size_t n = strlen(json);
+    char *out = NULL;
+    size_t o = 0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        o = 0;
+        for (size_t i = 0; i < n;) {
+            size_t k = mqh_utf8_seq(p + i, n - i);
+            char esc[8];
+            const char *src = (const char *)p + i;
+            size_t len = k;
+            if (k == 0) {
+                memcpy(esc, "\\ufffd", 7);
+                src = esc;
+                len = 6;
+                k = 1;
+            } else if ((k == 1 && p[i] == 0x7f) || (k == 2 && p[i] == 0xC2 && p[i + 1] <= 0x9F)) {
+                snprintf(esc, sizeof esc, "\\u%04x", k == 1 ? 0x7f : p[i + 1]);
+                src = esc;
+                len = 6;
+            }
+            if (out != NULL)
+                memcpy(out + o, src, len);
+            o += len;
+            i += k;
+        }
+        if (out == NULL && (out = malloc(o + 1)) == NULL)
+            return NULL;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 size_t fmt_display_width(const char *s)
 {
     size_t w = 0;

@@ -83,6 +83,17 @@ char *fmt_bar(char *out, size_t cap, int width, uint64_t done, uint64_t total, b
 char *fmt_safe(const char *s, bool keep_newlines);
 
 /**
+ * @brief Make JSON text (cJSON's output for --json) safe for a terminal and still the same
+ *        JSON: inside its strings DEL and the C1 controls U+0080..U+009F, which cJSON copies
+ *        raw, become the escapes "\u007f" and "\u0080".."\u009f", and bytes that are not
+ *        valid UTF-8 become "\ufffd". Control characters below 0x20 are escaped by cJSON
+ *        already; outside strings JSON text is ASCII.
+ * @param[in] json JSON text.
+ * @return A malloc'd string (free()), or NULL when out of memory.
+ */
+char *fmt_json_safe(const char *json);
+
+/**
  * @brief Display width of a UTF-8 string: the number of code points (every code point is
  *        taken as one column, which holds for the text mqotad sends).
  */

@@ -68,6 +68,11 @@ for f in "$T/list.txt" "$T/show.txt"; do
   ! LC_ALL=C grep -q $'\x1b' "$f" || fail "$(basename "$f") holds a raw ESC byte: $(od -c "$f" | head -5)"
   ! LC_ALL=C grep -q $'\xc2\x9b' "$f" || fail "$(basename "$f") holds a raw C1 CSI: $(od -c "$f" | head -5)"
 done
+# --json stays the same JSON, with ESC, C1 and DEL as \u escapes, never raw
+mq --json device list >"$T/list.json" || fail "device list --json failed"
+! LC_ALL=C grep -q $'\x1b\|\xc2\x9b' "$T/list.json" || fail "device list --json holds a raw ESC or C1: $(od -c "$T/list.json" | head -5)"
+jq -e --arg d "$EVIL" '.[] | select(.id == $d) | .version == "\u001b[2J\u001b[31mv9\u009b0m"' "$T/list.json" >/dev/null ||
+  fail "device list --json should carry the version unchanged: $(cat "$T/list.json")"
 grep -qF '\x1b[2J\x1b[31mv9\u009b0m' "$T/list.txt" || fail "device list should show the version escaped: $(cat "$T/list.txt")"
 grep -qF 'project           \x1b]0;pwned\x07proj' "$T/show.txt" || fail "device show should show the project escaped: $(cat "$T/show.txt")"
 # an upload's notes (free text) with the same: 'release add' shows them escaped

@@ -258,6 +258,19 @@ static void test_safe(void **state)
     safe_is("\\x1b", false, "\\x1b");
 }
 
+static void test_json_safe(void **state)
+{
+    (void)state;
+    /* cJSON escapes C0 itself; DEL, C1 and invalid bytes come through raw and are escaped */
+    char *got = fmt_json_safe("{\"v\":\"a\x7f" "b\xc2\x9b" "31m\xff\xc3\xa9\\u001b\"}");
+    assert_non_null(got);
+    assert_string_equal(got, "{\"v\":\"a\\u007fb\\u009b31m\\ufffd\xc3\xa9\\u001b\"}");
+    free(got);
+    got = fmt_json_safe("[1, \"ok\"]");
+    assert_string_equal(got, "[1, \"ok\"]");
+    free(got);
+}
+
 static void test_table_cells_safe(void **state)
 {
     (void)state;
@@ -297,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_kv_lines),
         cmocka_unit_test(test_safe),
         cmocka_unit_test(test_table_cells_safe),
+        cmocka_unit_test(test_json_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
