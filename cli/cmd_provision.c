@@ -125,7 +125,11 @@ int cmd_device_provision(cli_ctx_t *ctx, int argc, char **argv)
         rc = CLI_FAILED;
         goto out;
     }
-    rc = http_json(ctx, "POST", "/api/v1/devices", "application/json", text, strlen(text), &ans,
+    /* The answer is file content (credentials, multi-line), not text for a terminal: take it
+     * as it came, as for --json, instead of made terminal-safe (cli_json_make_safe()). */
+    cli_ctx_t raw = *ctx;
+    raw.json = true;
+    rc = http_json(&raw, "POST", "/api/v1/devices", "application/json", text, strlen(text), &ans,
                    NULL);
     if (rc != CLI_OK) goto out;
     const cJSON *devs = cJSON_GetObjectItemCaseSensitive(ans, "devices"), *d;

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "http.h"
+#include "format.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -99,11 +100,14 @@ static void report_http_error(const char *method, const char *path, long status,
 {
     const char *err = cli_json_str(body, "error", NULL);
 
-    if (err != NULL && *err != '\0')
-        cli_error("%s", err);
+    /* With --json the body was not made safe yet; the sentence still goes to a terminal. */
+    char *safe = err != NULL && *err != '\0' ? fmt_safe(err, false) : NULL;
+    if (safe != NULL)
+        cli_error("%s", safe);
     else
         cli_error("mqotad answered HTTP %ld to %s %s; check the mqotad log.", status, method,
                   path);
+    free(safe);
 }
 
 /*
@@ -210,6 +214,8 @@ again:
         hdrs = NULL;
         goto again; /* once: find_token() looks only once */
     }
+    if (!ctx->json)
+        cli_json_make_safe(json); /* before any of it, an error included, reaches a terminal */
     if (code == 401) {
         cli_error("mqotad refused the request: missing or invalid bearer token (give --token, "
                   "set MQOTA_TOKEN, or --data DIR for mqotad's DIR/api.token)");

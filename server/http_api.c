@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "api_parse.h"
+#include "mqota_utf8.h"
 #include "deploy.h"
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_status.h"
@@ -28,10 +29,22 @@ extern const size_t mqotad_dashboard_html_len;
 
 #define API "/api/v1"
 
+/*
+ * Render json as the response body. cJSON copies bytes of 0x80 and above as they are, so a
+ * string that is not UTF-8 (a device's STATE, a reply) would make the whole answer invalid
+ * for a strict client: as the last line of defence such bytes become U+FFFD (docs/API.md).
+ */
 static void set_json(api_response_t *res, int status, cJSON *json)
 {
     char *text = json ? cJSON_PrintUnformatted(json) : NULL;
     cJSON_Delete(json);
+    if (text && !mqh_utf8_valid(text, strlen(text))) {
+        size_t n = strlen(text);
+        char *fixed = malloc(3 * n + 1);
+        if (fixed) mqh_utf8_repair(text, n, fixed, 3 * n + 1);
+        free(text);
+        text = fixed;
+    }
     if (!text) {
         res->status = 500;
         res->body = (char *)"{\"error\": \"out of memory while rendering the response\"}";

@@ -121,6 +121,9 @@ typedef struct mqotad {
     /* ---- commands (command.c) ---- */
     uint64_t cmd_check_ms;        /**< Last run of the command timers (monotonic ms) */
     uint64_t cmd_replies_dropped; /**< Replies that did not open, replayed or malformed */
+
+    /* ---- warnings caused by devices, rate-limited per device (devlog.c) ---- */
+    struct devlog *devlog;
 } mqotad_t;
 
 /* options.c: 0 run, 1 --help printed (exit 0), 2 bad usage (message printed, exit 2). */
