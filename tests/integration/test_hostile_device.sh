@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # A hostile device, with its own broker credentials, against the operator's tools
-# (docs/SECURITY.md §12.1-12.3, issue 9 items 3, 4 and 5). Two virtual devices run beside it.
+# (docs/SECURITY.md §11.1-11.3, issue 9 items 3, 4 and 5). Two virtual devices run beside it.
 #   1. Its STATE carries ff fe in project and version: the device list stays valid UTF-8 for a
 #      strict JSON decoder, the hostile device and the two others are all listed.
 #   2. Its STATE carries an OSC 0 title set and CSI sequences: 'mqota device list' and
