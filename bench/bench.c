@@ -222,7 +222,7 @@ int bench_client_open(bench_t *b, bench_client_t *c, const char *role, const cha
     mosquitto_message_callback_set(c->mosq, cb_message);
     /* Logged in as mqotad on its embedded broker: its own listener, a Unix socket (port 0 to
      * libmosquitto), where two logins of one user coexist; on the devices' listener the client
-     * id is the username and our two clients would replace each other (docs/SECURITY.md §10). */
+     * id is the username and our two clients would replace each other (docs/SECURITY.md §7.2). */
     const char *sock = getenv("MQOTA_BENCH_SOCKET");
     int rc = sock && *sock ? mosquitto_connect(c->mosq, sock, 0, KEEPALIVE_S)
                            : mosquitto_connect(c->mosq, c->url.host, c->url.port, KEEPALIVE_S);

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli.h"
+#include "format.h"
 #include "http.h"
 
 #include <errno.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 void cli_error(const char *fmt, ...)
 {
@@ -120,6 +123,26 @@ const char *cli_json_str(const cJSON *obj, const char *key, const char *def)
     return cJSON_IsString(v) && v->valuestring != NULL ? v->valuestring : def;
 }
 
+void cli_json_make_safe(cJSON *v)
+{
+    for (; v != NULL; v = v->next) {
+        if (cJSON_IsString(v) && v->valuestring != NULL) {
+            bool multi_line = v->string != NULL && strcmp(v->string, "reply") == 0;
+            char *safe = fmt_safe(v->valuestring, multi_line);
+            if (safe == NULL) {
+                v->valuestring[0] = '\0';
+            } else {
+                /* an answer may hold secrets: leave no copy in freed memory */
+                OPENSSL_cleanse(v->valuestring, strlen(v->valuestring));
+                cJSON_free(v->valuestring); /* cJSON's default hooks: malloc/free */
+                v->valuestring = safe;
+            }
+        } else {
+            cli_json_make_safe(v->child);
+        }
+    }
+}
+
 bool cli_json_bool(const cJSON *obj, const char *key, bool def)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -129,11 +152,14 @@ bool cli_json_bool(const cJSON *obj, const char *key, bool def)
 /*
  * cJSON_Print indents with tabs and writes "key":<tab>value. Raw tabs never occur inside its
  * strings (they are escaped as \t), so every tab is layout: indent by two spaces instead, and
- * write "key": value.
+ * write "key": value. DEL, C1 controls and invalid UTF-8, which cJSON copies raw, are escaped
+ * first (fmt_json_safe()): the same JSON, inert on a terminal.
  */
 void cli_print_json(const cJSON *v)
 {
-    char *s = cJSON_Print(v);
+    char *raw = cJSON_Print(v);
+    char *s = raw != NULL ? fmt_json_safe(raw) : NULL;
+    free(raw);
     if (s == NULL)
         return;
     for (const char *p = s; *p != '\0'; p++) {

@@ -93,6 +93,15 @@ bool cli_json_bool(const cJSON *obj, const char *key, bool def);
  */
 const char *cli_target_state(const cJSON *target, char *buf, size_t cap);
 
+/**
+ * @brief Make every string in the tree v terminal-safe with fmt_safe(), in place: done once to
+ *        each answer from mqotad that is printed for a person (not for --json), so no command
+ *        prints a device's or an upload's control bytes. Newlines are kept only in a member
+ *        named "reply" (a command's multi-line answer). Strings that cannot be rewritten
+ *        (out of memory) are emptied.
+ */
+void cli_json_make_safe(cJSON *v);
+
 /** @brief Pretty-print a JSON value to stdout followed by a newline. */
 void cli_print_json(const cJSON *v);
 

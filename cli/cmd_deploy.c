@@ -121,7 +121,12 @@ int cmd_deploy(cli_ctx_t *ctx, int argc, char **argv)
         goto out;
 
     body = cJSON_CreateObject();
-    cJSON_AddNumberToObject(body, "release", (double)release);
+    /* The id as decimal digits: cJSON prints a number with 15 significant digits when that
+     * reads back within DBL_EPSILON, so 9007199254740939 would go out as 9.00719925474094e+15
+     * (...940, another release). */
+    char release_text[24];
+    snprintf(release_text, sizeof release_text, "%lld", release);
+    cJSON_AddRawToObject(body, "release", release_text);
     if (all) {
         cJSON_AddTrueToObject(body, "all");
     } else {

@@ -18,16 +18,18 @@
 #include "http.h"
 
 static const char usage_provision[] =
-    "usage: mqota device provision [--out-dir DIR] ID...\n"
+    "usage: mqota device provision [--replace] [--out-dir DIR] ID...\n"
     "\n"
     "Creates each device's identity in mqotad: a broker user with a random password (the\n"
     "embedded broker reloads at once; the device reaches only its own topics) and a random\n"
-    "32-byte command key for sealed commands. Provisioning a device again replaces both.\n"
+    "32-byte command key for sealed commands. A device that exists is refused unless\n"
+    "--replace is given: new credentials lock the real device out until it gets them.\n"
     "Writes DIR/<ID>.cred (mode 0600: username, password, command_key, broker, ca) for each\n"
     "device; with a single ID and no --out-dir the credentials are printed instead. The\n"
     "secrets are shown only now: mqotad keeps the password's hash and the command key.\n"
     "\n"
     "  --out-dir DIR   write DIR/<ID>.cred files (DIR is created, mode 0700)\n"
+    "  --replace       provision devices that exist again (new password and command key)\n"
     "  --json          print [{\"id\": ..., \"file\": ...}] (needs --out-dir; never the secrets)\n"
     "\n"
     "example:\n"
@@ -78,14 +80,15 @@ int cmd_device_provision(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "device provision";
     const char *out_dir = NULL;
-    const cli_opt_t opts[] = { { "--out-dir", &out_dir, NULL } };
+    bool replace = false;
+    const cli_opt_t opts[] = { { "--out-dir", &out_dir, NULL }, { "--replace", NULL, &replace } };
     char **pos = calloc((size_t)argc + 1, sizeof(*pos));
     int npos = 0, rc;
     cJSON *body = NULL, *ans = NULL, *listing = NULL;
     char *text = NULL;
 
     if (pos == NULL) return CLI_FAILED;
-    rc = cli_parse(ctx, cmd, usage_provision, argc, argv, opts, 1, pos, &npos, argc + 1);
+    rc = cli_parse(ctx, cmd, usage_provision, argc, argv, opts, 2, pos, &npos, argc + 1);
     if (rc != CLI_OK) goto out;
     if (npos == 0) {
         rc = cli_usage_error(cmd, "'%s' needs at least one device ID", cmd);
@@ -116,12 +119,17 @@ int cmd_device_provision(cli_ctx_t *ctx, int argc, char **argv)
     body = cJSON_CreateObject();
     cJSON *ids = cJSON_AddArrayToObject(body, "devices");
     for (int i = 0; i < npos; i++) cJSON_AddItemToArray(ids, cJSON_CreateString(pos[i]));
+    if (replace) cJSON_AddTrueToObject(body, "replace");
     text = cJSON_PrintUnformatted(body);
     if (text == NULL) {
         rc = CLI_FAILED;
         goto out;
     }
-    rc = http_json(ctx, "POST", "/api/v1/devices", "application/json", text, strlen(text), &ans,
+    /* The answer is file content (credentials, multi-line), not text for a terminal: take it
+     * as it came, as for --json, instead of made terminal-safe (cli_json_make_safe()). */
+    cli_ctx_t raw = *ctx;
+    raw.json = true;
+    rc = http_json(&raw, "POST", "/api/v1/devices", "application/json", text, strlen(text), &ans,
                    NULL);
     if (rc != CLI_OK) goto out;
     const cJSON *devs = cJSON_GetObjectItemCaseSensitive(ans, "devices"), *d;

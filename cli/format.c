@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "format.h"
+#include "mqota_utf8.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -117,6 +118,84 @@ char *fmt_bar(char *out, size_t cap, int width, uint64_t done, uint64_t total, b
     return out;
 }
 
+/*
+ * Two passes: measure, then write. Every byte that is not copied is written as a 4- or
+ * 6-byte escape, so the second pass cannot overrun what the first measured.
+ */
+char *fmt_safe(const char *s, bool keep_newlines)
+{
+    const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+    size_t n = strlen((const char *)p);
+    char *out = NULL;
+    size_t o = 0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        o = 0;
+        for (size_t i = 0; i < n;) {
+            size_t k = mqh_utf8_seq(p + i, n - i);
+            char esc[8];
+            const char *src = (const char *)p + i;
+            size_t len = k;
+            if (k == 0 || (k == 1 && (p[i] < 0x20 || p[i] == 0x7f) &&
+                           !(keep_newlines && p[i] == '\n'))) {
+                snprintf(esc, sizeof esc, "\\x%02x", p[i]);
+                src = esc;
+                len = 4;
+                k = 1;
+            } else if (k == 2 && p[i] == 0xC2 && p[i + 1] <= 0x9F) { /* C1 control */
+                snprintf(esc, sizeof esc, "\\u%04x", p[i + 1]);
+                src = esc;
+                len = 6;
+            }
+            if (out != NULL)
+                memcpy(out + o, src, len);
+            o += len;
+            i += k;
+        }
+        if (out == NULL && (out = malloc(o + 1)) == NULL)
+            return NULL;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Two passes like fmt_safe(): measure, then write; every replacement is a 6-byte escape. */
+char *fmt_json_safe(const char *json)
+{
+    const unsigned char *p = (const unsigned char *)json;
+    size_t n = strlen(json);
+    char *out = NULL;
+    size_t o = 0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        o = 0;
+        for (size_t i = 0; i < n;) {
+            size_t k = mqh_utf8_seq(p + i, n - i);
+            char esc[8];
+            const char *src = (const char *)p + i;
+            size_t len = k;
+            if (k == 0) {
+                memcpy(esc, "\\ufffd", 7);
+                src = esc;
+                len = 6;
+                k = 1;
+            } else if ((k == 1 && p[i] == 0x7f) || (k == 2 && p[i] == 0xC2 && p[i + 1] <= 0x9F)) {
+                snprintf(esc, sizeof esc, "\\u%04x", k == 1 ? 0x7f : p[i + 1]);
+                src = esc;
+                len = 6;
+            }
+            if (out != NULL)
+                memcpy(out + o, src, len);
+            o += len;
+            i += k;
+        }
+        if (out == NULL && (out = malloc(o + 1)) == NULL)
+            return NULL;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 size_t fmt_display_width(const char *s)
 {
     size_t w = 0;
@@ -149,14 +228,13 @@ static int table_append(fmt_table_t *t, const char *const *cells)
     }
     char **row = t->cells + t->nrows * t->ncols;
     for (size_t i = 0; i < t->ncols; i++) {
-        const char *s = cells[i] != NULL ? cells[i] : "-";
-        row[i] = strdup(s);
+        row[i] = fmt_safe(cells[i] != NULL ? cells[i] : "-", false);
         if (row[i] == NULL) {
             while (i-- > 0)
                 free(row[i]);
             return -1;
         }
-        size_t w = fmt_display_width(s);
+        size_t w = fmt_display_width(row[i]);
         if (w > t->widths[i])
             t->widths[i] = w;
     }

@@ -71,6 +71,29 @@ int fmt_percent(uint64_t done, uint64_t total);
 char *fmt_bar(char *out, size_t cap, int width, uint64_t done, uint64_t total, bool unicode);
 
 /**
+ * @brief Make text from mqotad (a device's STATE, an upload's names, an error, a command's
+ *        reply) safe to print on a terminal: C0 controls, DEL and bytes that are not valid
+ *        UTF-8 become "\xNN" (ESC is "\x1b"), C1 controls U+0080..U+009F become "\u0080"..
+ *        "\u009f"; everything else is copied. So such text can neither move the cursor, set
+ *        the window title nor forge a line of output.
+ * @param[in] s The text; NULL reads as "".
+ * @param[in] keep_newlines Copy '\n' as it is (multi-line text such as a command's reply).
+ * @return A malloc'd string (free()), or NULL when out of memory.
+ */
+char *fmt_safe(const char *s, bool keep_newlines);
+
+/**
+ * @brief Make JSON text (cJSON's output for --json) safe for a terminal and still the same
+ *        JSON: inside its strings DEL and the C1 controls U+0080..U+009F, which cJSON copies
+ *        raw, become the escapes "\u007f" and "\u0080".."\u009f", and bytes that are not
+ *        valid UTF-8 become "\ufffd". Control characters below 0x20 are escaped by cJSON
+ *        already; outside strings JSON text is ASCII.
+ * @param[in] json JSON text.
+ * @return A malloc'd string (free()), or NULL when out of memory.
+ */
+char *fmt_json_safe(const char *json);
+
+/**
  * @brief Display width of a UTF-8 string: the number of code points (every code point is
  *        taken as one column, which holds for the text mqotad sends).
  */
@@ -91,7 +114,7 @@ char *fmt_kv_lines(const char *text, char *out, size_t cap);
 typedef struct fmt_table fmt_table_t;
 
 /**
- * @brief Create a table with ncols columns named by headers (copied).
+ * @brief Create a table with ncols columns named by headers (copied through fmt_safe()).
  * @return The table, or NULL when out of memory.
  */
 fmt_table_t *fmt_table_new(size_t ncols, const char *const *headers);
@@ -100,7 +123,7 @@ fmt_table_t *fmt_table_new(size_t ncols, const char *const *headers);
 void fmt_table_align_right(fmt_table_t *t, size_t col);
 
 /**
- * @brief Append a row of ncols cells (copied; NULL reads as "-").
+ * @brief Append a row of ncols cells (copied through fmt_safe(); NULL reads as "-").
  * @return 0, or -1 when out of memory.
  */
 int fmt_table_add_row(fmt_table_t *t, const char *const *cells);

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "http.h"
+#include "format.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -11,8 +12,14 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "token.h"
+
 /* One handle for the whole run so polling reuses the connection. */
 static CURL *g_curl;
+
+/* The token found for the server after a 401 (token.c), and whether it was looked for. */
+static char g_found_token[CLI_TOKEN_MAX + 2];
+static bool g_token_searched;
 
 typedef struct {
     char *data;
@@ -49,6 +56,7 @@ int http_global_init(void)
 
 void http_global_cleanup(void)
 {
+    OPENSSL_cleanse(g_found_token, sizeof g_found_token);
     if (g_curl != NULL)
         curl_easy_cleanup(g_curl);
     g_curl = NULL;
@@ -92,11 +100,37 @@ static void report_http_error(const char *method, const char *path, long status,
 {
     const char *err = cli_json_str(body, "error", NULL);
 
-    if (err != NULL && *err != '\0')
-        cli_error("%s", err);
+    /* With --json the body was not made safe yet; the sentence still goes to a terminal. */
+    char *safe = err != NULL && *err != '\0' ? fmt_safe(err, false) : NULL;
+    if (safe != NULL)
+        cli_error("%s", safe);
     else
         cli_error("mqotad answered HTTP %ld to %s %s; check the mqotad log.", status, method,
                   path);
+    free(safe);
+}
+
+/*
+ * After a 401 to a request sent without a token: ask the server's health check for its token
+ * file and take the token when token.c judges the file to be that server's (same machine, same
+ * user, running). Tried once per run. True when a token was found.
+ */
+static bool find_token(const cli_ctx_t *ctx)
+{
+    cJSON *health = NULL;
+    if (g_token_searched)
+        return false;
+    g_token_searched = true;
+    if (http_json(ctx, "GET", "/api/v1/health", NULL, NULL, 0, &health, NULL) != CLI_OK) {
+        cJSON_Delete(health);
+        return false;
+    }
+    int rc = cli_token_for_server(ctx->server, cli_json_str(health, "token_file", NULL),
+                                  g_found_token, sizeof g_found_token);
+    cJSON_Delete(health);
+    if (rc != 0)
+        OPENSSL_cleanse(g_found_token, sizeof g_found_token);
+    return rc == 0;
 }
 
 int http_json(const cli_ctx_t *ctx, const char *method, const char *path, const char *ctype,
@@ -114,9 +148,12 @@ int http_json_hdr(const cli_ctx_t *ctx, const char *method, const char *path, co
     long code = 0;
     int ret = CLI_FAILED;
 
+again:
     *out = NULL;
     if (status != NULL)
         *status = 0;
+    const char *token = ctx->token != NULL ? ctx->token
+                        : g_found_token[0] ? g_found_token : NULL;
     if (g_curl == NULL && (g_curl = curl_easy_init()) == NULL) {
         cli_error("cannot start libcurl; the system is out of memory.");
         return CLI_FAILED;
@@ -137,15 +174,15 @@ int http_json_hdr(const cli_ctx_t *ctx, const char *method, const char *path, co
     if (header != NULL)
         hdrs = curl_slist_append(hdrs, header);
     char *auth = NULL;
-    if (ctx->token != NULL) {
-        size_t n = strlen(ctx->token) + sizeof "Authorization: Bearer ";
+    if (token != NULL) {
+        size_t n = strlen(token) + sizeof "Authorization: Bearer ";
         auth = malloc(n);
         if (auth == NULL) {
             cli_error("out of memory while preparing the request.");
             curl_slist_free_all(hdrs);
             return CLI_FAILED;
         }
-        snprintf(auth, n, "Authorization: Bearer %s", ctx->token);
+        snprintf(auth, n, "Authorization: Bearer %s", token);
         hdrs = curl_slist_append(hdrs, auth);
     }
     if (strcmp(method, "POST") == 0) {
@@ -169,9 +206,19 @@ int http_json_hdr(const cli_ctx_t *ctx, const char *method, const char *path, co
         *status = code;
 
     cJSON *json = resp.data != NULL ? cJSON_ParseWithLength(resp.data, resp.len) : NULL;
+    if (code == 401 && token == NULL && find_token(ctx)) {
+        cJSON_Delete(json);
+        curl_slist_free_all(hdrs);
+        free(resp.data);
+        resp = (buf_t){ 0 };
+        hdrs = NULL;
+        goto again; /* once: find_token() looks only once */
+    }
+    if (!ctx->json)
+        cli_json_make_safe(json); /* before any of it, an error included, reaches a terminal */
     if (code == 401) {
-        cli_error("mqotad refused the request: missing or invalid bearer token (give --token or "
-                  "set MQOTA_TOKEN)");
+        cli_error("mqotad refused the request: missing or invalid bearer token (give --token, "
+                  "set MQOTA_TOKEN, or --data DIR for mqotad's DIR/api.token)");
         *out = json;
         ret = CLI_FAILED;
         goto out;

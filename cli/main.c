@@ -7,20 +7,25 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "cli.h"
 #include "http.h"
+#include "token.h"
 
 #define DEFAULT_SERVER "http://127.0.0.1:8080"
 
 static const char usage_main[] =
-    "Usage: mqota [--server URL] [--token TOKEN] [--json] COMMAND [ARGS...]\n"
+    "Usage: mqota [--server URL] [--token TOKEN] [--data DIR] [--json] COMMAND [ARGS...]\n"
     "\n"
     "Update ESP32 fleets through mqotad.\n"
     "\n"
     "Global options:\n"
-    "  --server URL   mqotad's HTTP address (default: $MQOTA_SERVER, else " DEFAULT_SERVER ")\n"
-    "  --token TOKEN  API bearer token (default: $MQOTA_TOKEN); mqotad asks for one once\n"
-    "                 a token exists ('mqotad --data DIR token create NAME')\n"
+    "  --server URL   mqotad's HTTP address (default: $MQOTA_SERVER, else DIR/http.url of\n"
+    "                 --data DIR, else " DEFAULT_SERVER ")\n"
+    "  --token TOKEN  API bearer token (default: $MQOTA_TOKEN, else DIR/api.token of --data\n"
+    "                 DIR, else the token file of an mqotad on this machine run by this user)\n"
+    "  --data DIR     mqotad's data directory on this machine (default: $MQOTA_DATA)\n"
     "  --json         print the server's JSON instead of tables\n"
     "  --help         show this help\n"
     "\n"
@@ -137,7 +142,8 @@ static int dispatch(cli_ctx_t *ctx, int argc, char **argv)
 int main(int argc, char **argv)
 {
     cli_ctx_t ctx = { 0 };
-    const char *server = NULL;
+    const char *server = NULL, *data_dir = NULL;
+    char dir_server[1024] = "", dir_token[CLI_TOKEN_MAX + 2] = "", why[4200];
     int i = 1;
 
     /* Global options come before the command. */
@@ -160,6 +166,12 @@ int main(int argc, char **argv)
             ctx.token = argv[++i];
         } else if (strncmp(a, "--token=", 8) == 0) {
             ctx.token = a + 8;
+        } else if (strcmp(a, "--data") == 0) {
+            if (i + 1 >= argc)
+                return cli_usage_error(NULL, "option '--data' needs mqotad's data directory");
+            data_dir = argv[++i];
+        } else if (strncmp(a, "--data=", 7) == 0) {
+            data_dir = a + 7;
         } else {
             return cli_usage_error(NULL, "unknown global option '%s'", a);
         }
@@ -168,8 +180,15 @@ int main(int argc, char **argv)
         fputs(usage_main, stderr);
         return CLI_USAGE;
     }
+    if (data_dir == NULL || *data_dir == '\0')
+        data_dir = getenv("MQOTA_DATA");
+    if (data_dir != NULL && *data_dir == '\0')
+        data_dir = NULL;
     if (server == NULL || *server == '\0')
         server = getenv("MQOTA_SERVER");
+    if ((server == NULL || *server == '\0') && data_dir != NULL &&
+        cli_server_from_dir(data_dir, dir_server, sizeof dir_server) == 0)
+        server = dir_server;
     if (server == NULL || *server == '\0')
         server = DEFAULT_SERVER;
 
@@ -177,6 +196,14 @@ int main(int argc, char **argv)
         ctx.token = getenv("MQOTA_TOKEN");
     if (ctx.token != NULL && *ctx.token == '\0')
         ctx.token = NULL;
+    if (ctx.token == NULL && data_dir != NULL) {
+        if (cli_token_from_dir(data_dir, dir_token, sizeof dir_token, why, sizeof why) != 0) {
+            cli_error("--data %s: %s; run mqota as the user that runs mqotad, or give --token",
+                      data_dir, why);
+            return CLI_FAILED;
+        }
+        ctx.token = dir_token;
+    }
     if (ctx.token != NULL && strpbrk(ctx.token, "\r\n") != NULL)
         return cli_usage_error(NULL, "the token holds a line break; give it as mqotad printed "
                                      "it");
@@ -193,6 +220,7 @@ int main(int argc, char **argv)
     int rc = dispatch(&ctx, argc - i, argv + i);
 
     http_global_cleanup();
+    OPENSSL_cleanse(dir_token, sizeof dir_token);
     free(url);
     return rc == CLI_HELP ? CLI_OK : rc;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include "mqota_host.h"
+#include "mqota_utf8.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -143,10 +144,16 @@ void mqh_log(int level, const char *fmt, ...)
     char ts[32];
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     char line[1024];
+    char safe[4 * sizeof(line)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof(line)) n = (int)sizeof(line) - 1;
+    /* Every line is escaped, whoever supplied its text: a device's payload cannot end it,
+     * forge another, or reach the terminal that shows the log with escape sequences. */
+    mqh_log_escape(line, (size_t)n, safe, sizeof(safe));
     fprintf(stderr, "%s.%03dZ %s %s: %s\n", ts, (int)(tv.tv_usec / 1000), log_prog,
-            names[level < 0 ? 0 : level > 3 ? 3 : level], line);
+            names[level < 0 ? 0 : level > 3 ? 3 : level], safe);
 }

@@ -52,7 +52,11 @@ enum { MQH_ERROR = 0, MQH_WARN = 1, MQH_INFO = 2, MQH_DEBUG = 3 };
 /** @brief Set the most verbose level printed (default MQH_INFO) and the program name. */
 void mqh_log_init(const char *prog, int level);
 
-/** @brief Log one line to stderr: "2026-11-21T05:00:00.123Z prog level: message". */
+/**
+ * @brief Log one line to stderr: "2026-11-21T05:00:00.123Z prog level: message". The message
+ *        is escaped with mqh_log_escape() (bytes outside printable ASCII as \\xNN, the
+ *        backslash doubled), so text from a device can neither end the line nor forge another.
+ */
 void mqh_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #ifdef __cplusplus

@@ -22,6 +22,7 @@
 
 #include "fleet.h"
 #include "mqota_posix/sigverify.h"
+#include "mqota_posix/vdev.h"
 #include "mqota/mqota_image.h"
 
 #define TICK_MS 100u

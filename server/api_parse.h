@@ -16,9 +16,28 @@
 extern "C" {
 #endif
 
-/** Largest release id a deployment body may name: 2^53, the largest integer a JSON number
- *  (an IEEE double) holds exactly. */
-#define API_RELEASE_ID_MAX 9007199254740992.0
+/** Largest whole number a request body may hold: 2^53 - 1, the largest integer up to which a
+ *  JSON number (an IEEE double) holds every integer exactly (2^53 + 1 would read as 2^53). */
+#define API_JSON_INT_MAX 9007199254740991.0
+/** Largest release id a deployment body may name. */
+#define API_RELEASE_ID_MAX API_JSON_INT_MAX
+
+struct cJSON;
+
+/**
+ * The one way a request body becomes JSON: a JSON object and nothing else (cJSON with
+ * return_parse_end; only whitespace may follow it), no string holding \u0000 (cJSON would
+ * cut it short there), and every number a whole number (2, 2.0 and 2e0 are; 2.5 is not) no
+ * larger than API_JSON_INT_MAX, judged exactly on its digits.
+ *
+ * @param[in]  body, len The request body (need not be NUL-terminated).
+ * @param[in]  shape     The sentence to give when the body is not a JSON object.
+ * @param[out] out       The object (cJSON_Delete() it), or NULL on failure.
+ * @param[out] err       One sentence on failure.
+ * @return 0, or 400.
+ */
+int api_parse__json(const uint8_t *body, size_t len, const char *shape, struct cJSON **out,
+                    char *err, size_t err_cap);
 
 /** A parsed POST /api/v1/deployments body (docs/API.md "Deployments"). */
 typedef struct {
@@ -41,7 +60,7 @@ typedef struct {
  * @param[out] err      One sentence saying what is wrong, on failure.
  * @param[in]  err_cap  Bytes at err.
  * @return 0 parsed; 400 the body is not such an object (not JSON, "release" not a positive
- *         integer up to 2^53, "all" not a boolean, both or neither of "devices" and "all",
+ *         integer up to 2^53 - 1, "all" not a boolean, both or neither of "devices" and "all",
  *         "devices" not a non-empty array of non-empty strings); 500 out of memory.
  */
 int api_parse__deployment(const uint8_t *body, size_t len, api_deployment_body_t *out,
@@ -54,11 +73,13 @@ void api_parse__deployment_free(api_deployment_body_t *b);
 typedef struct {
     const char **devices;    /**< n_devices non-empty strings */
     size_t n_devices;
+    bool replace;            /**< "replace": true: existing devices get new credentials */
     void *json;              /**< owns the strings (cJSON) */
 } api_provision_body_t;
 
 /**
- * Parse a provisioning request body: a JSON object {"devices": ["id", ...]} with 1..max ids.
+ * Parse a provisioning request body: a JSON object {"devices": ["id", ...]} with 1..max ids
+ * and an optional "replace": true|false.
  * Whether each id is a valid device id is auth__provision()'s job.
  * @return 0 parsed; 400 (not such an object, not strings, empty, more than max); 500 out of
  *         memory. On failure err holds one sentence and out is zeroed.

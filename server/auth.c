@@ -247,6 +247,24 @@ static bool has_user(mqotad_t *d, const char *user)
     return found;
 }
 
+/* The first of ids[0..n) that has a line in DIR/auth/passwd (read once), or NULL. */
+static const char *first_provisioned(mqotad_t *d, char *const *ids, int n)
+{
+    char path[PATH_MAX];
+    auth_path(d, "passwd", path, sizeof(path));
+    char *text = read_file(path);
+    const char *found = NULL;
+    for (char *p = text; p && *p && !found; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        const char *colon = strchr(p, ':');
+        if (!colon) continue;
+        size_t len = (size_t)(colon - p);
+        for (int i = 0; i < n && !found; i++)
+            if (strlen(ids[i]) == len && strncmp(p, ids[i], len) == 0) found = ids[i];
+    }
+    free(text);
+    return found;
+}
+
 /* mkdir DIR/auth, take its lock. Returns the lock's descriptor or -1. */
 static int lock_auth(mqotad_t *d)
 {
@@ -404,8 +422,8 @@ static int store_keys(mqotad_t *d, char *const *ids, uint8_t (*keys)[COMMAND_KEY
     return rc;
 }
 
-int auth__provision(mqotad_t *d, char *const *ids, int n, char **texts, char *err,
-                    size_t err_len)
+int auth__provision(mqotad_t *d, char *const *ids, int n, bool replace, char **texts,
+                    char *err, size_t err_len)
 {
     int rc = -1, lock = -1;
     char (*pw)[64] = NULL;
@@ -435,6 +453,15 @@ int auth__provision(mqotad_t *d, char *const *ids, int n, char **texts, char *er
     }
     if ((lock = lock_auth(d)) < 0) {
         snprintf(err, err_len, "cannot lock %s/auth (another provisioning?)", d->data_dir);
+        goto out;
+    }
+    const char *exists = replace ? NULL : first_provisioned(d, ids, n);
+    if (exists) {
+        snprintf(err, err_len, "device '%s' is already provisioned; provisioning it again "
+                 "replaces its password and command key, which locks the real device out until "
+                 "it gets the new credentials file: confirm with --replace (API: \"replace\": "
+                 "true)", exists);
+        rc = AUTH_PROVISION_EXISTS;
         goto out;
     }
     for (int i = 0; i < n; i++)
@@ -483,6 +510,7 @@ out:
 static int cmd_provision(mqotad_t *d, int argc, char **argv)
 {
     const char *out_dir = NULL;
+    bool replace = false;
     char **ids = calloc((size_t)argc + 1, sizeof(*ids));
     char **texts = calloc((size_t)argc + 1, sizeof(*texts));
     char err[300];
@@ -491,9 +519,11 @@ static int cmd_provision(mqotad_t *d, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--out-dir") == 0 && i + 1 < argc) {
             out_dir = argv[++i];
+        } else if (strcmp(argv[i], "--replace") == 0) {
+            replace = true;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "mqotad: device provision: unknown option '%s'; usage: mqotad --data "
-                    "DIR device provision [--out-dir DIR] ID...\n", argv[i]);
+                    "DIR device provision [--replace] [--out-dir DIR] ID...\n", argv[i]);
             rc = 2;
             goto out;
         } else {
@@ -511,9 +541,11 @@ static int cmd_provision(mqotad_t *d, int argc, char **argv)
                 strerror(errno));
         goto out;
     }
-    if (auth__provision(d, ids, n, texts, err, sizeof(err)) != 0) {
+    int prc = auth__provision(d, ids, n, replace, texts, err, sizeof(err));
+    if (prc != 0) {
         fprintf(stderr, "mqotad: device provision: %s.\n", err);
-        rc = strncmp(err, "device id", 9) == 0 || strncmp(err, "give ", 5) == 0 ? 2 : 1;
+        rc = prc != AUTH_PROVISION_EXISTS &&
+             (strncmp(err, "device id", 9) == 0 || strncmp(err, "give ", 5) == 0) ? 2 : 1;
         goto out;
     }
     for (int i = 0; i < n; i++) {
@@ -640,7 +672,7 @@ int auth__command(mqotad_t *d)
     const char *verb = argc > 0 ? argv[0] : "";
     if (strcmp(verb, "provision") == 0) return cmd_provision(d, argc - 1, argv + 1);
     if (strcmp(verb, "revoke") == 0 && argc == 2) return cmd_revoke(d, argv[1]);
-    fprintf(stderr, "mqotad: usage: mqotad --data DIR device provision [--out-dir DIR] ID... | "
+    fprintf(stderr, "mqotad: usage: mqotad --data DIR device provision [--replace] [--out-dir DIR] ID... | "
             "device revoke ID\n");
     return 2;
 }

@@ -14,6 +14,7 @@
  * the device id from the topic, and only with a counter above the last accepted one.
  */
 #include "command.h"
+#include "devlog.h"
 
 #include <openssl/crypto.h>
 #include <stdarg.h>
@@ -95,7 +96,7 @@ command_result_t command__queue(mqotad_t *d, const char *device_id, const char *
     }
     if (have_key == 1) {
         snprintf(err, err_cap, "device '%s' has no command key; provision it with 'mqotad --data "
-                 "DIR device provision %s' and give the device the new credentials file",
+                 "DIR device provision --replace %s' and give the device the new credentials file",
                  device_id, device_id);
         return COMMAND_NO_KEY;
     }
@@ -203,9 +204,10 @@ void command__device_ready(mqotad_t *d, const char *device_id)
         if (send_one(d, ids[i]) < 0) break;
 }
 
-/* Log why a reply was dropped (one line) and count it. */
-static void drop(mqotad_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void drop(mqotad_t *d, const char *fmt, ...)
+/* Log why device_id's reply was dropped (one line, rate-limited per device) and count it. */
+static void drop(mqotad_t *d, const char *device_id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void drop(mqotad_t *d, const char *device_id, const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -213,8 +215,8 @@ static void drop(mqotad_t *d, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     d->cmd_replies_dropped++;
-    mqh_log(MQH_WARN, "%s; dropped (%llu replies dropped so far)", msg,
-            (unsigned long long)d->cmd_replies_dropped);
+    devlog__warn(d, device_id, "%s; dropped (%llu replies dropped so far)", msg,
+                 (unsigned long long)d->cmd_replies_dropped);
 }
 
 /* A command's answer: done for ok, failed for any other result; only a command in "sent". */
@@ -224,8 +226,8 @@ static int finish_answered(mqotad_t *d, const char *device_id, const mqota_reply
     int rc = db__command_get(d->db, (int64_t)r->command_id, &c);
     if (rc < 0) return -1;
     if (rc == 1 || strcmp(c.device_id, device_id) != 0) {
-        mqh_log(MQH_WARN, "device %s answered command %u, which mqotad never sent to it; "
-                "ignored", device_id, (unsigned)r->command_id);
+        devlog__warn(d, device_id, "device %s answered command %u, which mqotad never sent "
+                     "to it; ignored", device_id, (unsigned)r->command_id);
         return 0;
     }
     const char *result = mqota_cmd_result_name(r->result);
@@ -234,9 +236,9 @@ static int finish_answered(mqotad_t *d, const char *device_id, const mqota_reply
                             mqh_unix_now());
     if (rc < 0) return -1;
     if (rc == 1)
-        mqh_log(MQH_WARN, "device %s answered command %lld (%s) with %s, but the command is "
-                "%s already; the answer is not recorded", device_id, (long long)c.id, c.name,
-                result, c.state);
+        devlog__warn(d, device_id, "device %s answered command %lld (%s) with %s, but the "
+                     "command is %s already; the answer is not recorded", device_id,
+                     (long long)c.id, c.name, result, c.state);
     else
         mqh_log(MQH_INFO, "command %lld (%s) on %s: %s (%u bytes of reply)", (long long)c.id,
                 c.name, device_id, result, (unsigned)r->body_len);
@@ -252,8 +254,8 @@ static int store_refusal(mqotad_t *d, const char *device_id, const mqota_reply_t
 
     if (r->result < MQOTA_CMD_REFUSED_FORGED ||
         mqota_refusal_decode(r->body, r->body_len, &rf) != MQOTA_OK) {
-        drop(d, "device %s sent a refusal report with result %u and a %u-byte body; expected "
-             "a refused-* result and %u bytes", device_id, (unsigned)r->result,
+        drop(d, device_id, "device %s sent a refusal report with result %u and a %u-byte body; "
+             "expected a refused-* result and %u bytes", device_id, (unsigned)r->result,
              (unsigned)r->body_len, MQOTA_REFUSAL_BODY_LEN);
         return 0;
     }
@@ -280,10 +282,10 @@ static int store_refusal(mqotad_t *d, const char *device_id, const mqota_reply_t
     if (found == 0)
         snprintf(which, sizeof(which), "; counter of command %lld (%s)%s", (long long)c.id,
                  c.name, marked ? ", now refused" : "");
-    mqh_log(MQH_WARN, "device %s refused a command: %s (refused counter %llu, highest accepted "
-            "%llu, %u refused since boot)%s", device_id, row.result,
-            (unsigned long long)rf.refused_counter, (unsigned long long)rf.highest_counter,
-            (unsigned)rf.refused_total, which);
+    devlog__warn(d, device_id, "device %s refused a command: %s (refused counter %llu, "
+                 "highest accepted %llu, %u refused since boot)%s", device_id, row.result,
+                 (unsigned long long)rf.refused_counter, (unsigned long long)rf.highest_counter,
+                 (unsigned)rf.refused_total, which);
     return 0;
 }
 
@@ -298,25 +300,26 @@ void command__handle_reply(mqotad_t *d, const char *device_id, const uint8_t *pa
 
     if (len == 0) return;
     if ((st = mqota_sealed_decode(payload, len, MQOTA_MSG_REPLY, &f)) != MQOTA_OK) {
-        drop(d, "device %s sent a reply that is not a sealed REPLY frame (%s, %zu bytes)",
-             device_id, mqota_strerror(st), len);
+        drop(d, device_id, "device %s sent a reply that is not a sealed REPLY frame (%s, %zu "
+             "bytes)", device_id, mqota_strerror(st), len);
         return;
     }
     int k = db__key_get(d->db, device_id, &key);
     if (k != 0) {
         if (k == 1)
-            drop(d, "device %s sent a reply but has no command key", device_id);
+            drop(d, device_id, "device %s sent a reply but has no command key", device_id);
         return;
     }
     if (seal__open(key.key, &f, device_id, plain) != 0) {
-        drop(d, "a reply on the topic of device %s does not open under its command key "
-             "(altered, forged, or sealed with another key or for another device; counter %llu)",
+        drop(d, device_id, "a reply on the topic of device %s does not open under its command "
+             "key (altered, forged, or sealed with another key or for another device; counter "
+             "%llu)",
              device_id, (unsigned long long)f.counter);
         goto out;
     }
     if (f.counter <= key.reply_counter) {
-        drop(d, "device %s sent a replayed reply: counter %llu is not above the last accepted "
-             "%llu", device_id, (unsigned long long)f.counter,
+        drop(d, device_id, "device %s sent a replayed reply: counter %llu is not above the last "
+             "accepted %llu", device_id, (unsigned long long)f.counter,
              (unsigned long long)key.reply_counter);
         goto out;
     }
@@ -324,8 +327,8 @@ void command__handle_reply(mqotad_t *d, const char *device_id, const uint8_t *pa
     /* authentic: its counter is used up even if the plaintext turns out malformed */
     if (db__key_set_reply_counter(d->db, device_id, f.counter) != 0) goto rollback;
     if ((st = mqota_reply_decode(plain, f.ciphertext_len, &r)) != MQOTA_OK) {
-        drop(d, "device %s sent an authentic reply with a malformed plaintext (%s)", device_id,
-             mqota_strerror(st));
+        drop(d, device_id, "device %s sent an authentic reply with a malformed plaintext (%s)",
+             device_id, mqota_strerror(st));
     } else if (r.command_id != 0) {
         if (finish_answered(d, device_id, &r) != 0) goto rollback;
     } else if (store_refusal(d, device_id, &r) != 0) {

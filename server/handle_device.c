@@ -8,9 +8,21 @@
 
 #include "command.h"
 #include "deploy.h"
+#include "devlog.h"
 #include "mqota/mqota_proto.h"
 #include "mqotad.h"
+#include "mqota_utf8.h"
 #include "transfer.h"
+
+/*
+ * Copy a STATE string into a device field as valid UTF-8 (docs/PROTOCOL.md: a device's text
+ * that is not UTF-8 is kept with U+FFFD for each bad byte, so the API's JSON stays valid and
+ * the device stays listed). Returns the number of bytes replaced.
+ */
+static size_t store_text(char *out, size_t cap, const char *in)
+{
+    return mqh_utf8_repair(in, strlen(in), out, cap);
+}
 
 /*
  * Store the device's STATE and let its running deployment target follow. Undecodable
@@ -23,8 +35,8 @@ void handle__state(mqotad_t *d, const char *device_id, const uint8_t *payload, s
     if (len == 0) return; /* a cleared retained state */
     mqota_status_t st = mqota_state_decode(payload, len, &m);
     if (st != MQOTA_OK) {
-        mqh_log(MQH_WARN, "device %s sent a state message that cannot be decoded (%s, %zu "
-                "bytes); ignored", device_id, mqota_strerror(st), len);
+        devlog__warn(d, device_id, "device %s sent a state message that cannot be decoded "
+                     "(%s, %zu bytes); ignored", device_id, mqota_strerror(st), len);
         return;
     }
     db_device_t prev, dev;
@@ -34,11 +46,15 @@ void handle__state(mqotad_t *d, const char *device_id, const uint8_t *payload, s
     memset(&dev, 0, sizeof(dev));
     snprintf(dev.id, sizeof(dev.id), "%s", device_id);
     dev.chip_id = m.chip_id;
-    snprintf(dev.project, sizeof(dev.project), "%s", m.project);
-    snprintf(dev.version, sizeof(dev.version), "%s",
-             m.release_version[0] ? m.release_version : m.version);
-    snprintf(dev.descriptor_version, sizeof(dev.descriptor_version), "%s", m.version);
-    snprintf(dev.idf_ver, sizeof(dev.idf_ver), "%s", m.idf_ver);
+    const char *version = m.release_version[0] ? m.release_version : m.version;
+    size_t bad = store_text(dev.project, sizeof(dev.project), m.project) +
+                 store_text(dev.version, sizeof(dev.version), version) +
+                 store_text(dev.descriptor_version, sizeof(dev.descriptor_version), m.version) +
+                 store_text(dev.idf_ver, sizeof(dev.idf_ver), m.idf_ver);
+    if (bad > 0)
+        devlog__warn(d, device_id, "device %s sent a state whose project, version or idf "
+                     "strings are not valid UTF-8 (%zu bytes); stored with U+FFFD in their "
+                     "place", device_id, bad);
     dev.slot = m.running_slot;
     dev.state = m.state;
     dev.reason = m.reason;
@@ -80,8 +96,9 @@ void handle__online(mqotad_t *d, const char *device_id, const uint8_t *payload, 
         online = false;
     } else {
         if (len > 0)
-            mqh_log(MQH_WARN, "device %s sent '%.*s' on its online topic; expected online or "
-                    "offline", device_id, (int)(len > 32 ? 32 : len), (const char *)payload);
+            devlog__warn(d, device_id, "device %s sent '%.*s' on its online topic; expected "
+                         "online or offline", device_id, (int)(len > 32 ? 32 : len),
+                         (const char *)payload);
         return;
     }
     db__device_set_online(d->db, device_id, online, mqh_unix_now());

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "http_api.h"
 #include "mqotad.h"
@@ -18,8 +19,18 @@
 typedef struct {
     uint8_t *body;
     size_t len, cap;
+    size_t max;                /* largest body of this request's kind */
+    api_body_kind_t kind;
     bool too_large;
+    bool answered;             /* refused on its headers: the body is discarded */
+    bool peer_loopback;
+    char local_addr[INET6_ADDRSTRLEN];
 } request_t;
+
+/* The memory libmicrohttpd gives each connection for its request line and headers: enough
+ * for an URL well past API_URL_MAX, so that it reaches api__check_request() and gets the
+ * API's JSON 414; beyond it libmicrohttpd answers by itself (docs/API.md "Errors"). */
+#define HTTP_CONNECTION_MEMORY (256u * 1024u)
 
 static const char *get_arg(void *conn, const char *name)
 {
@@ -49,11 +60,11 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, api_response_t
     return ret;
 }
 
-/* Append upload data, keeping at most MQOTAD_MAX_IMAGE bytes (the rest is discarded). */
+/* Append upload data, keeping at most rq->max bytes (past it, the body is discarded). */
 static void append_body(request_t *rq, const char *data, size_t n)
 {
-    if (rq->too_large) return;
-    if (rq->len + n > MQOTAD_MAX_IMAGE) {
+    if (rq->too_large || rq->answered) return;
+    if (rq->len + n > rq->max) {
         rq->too_large = true;
         free(rq->body);
         rq->body = NULL;
@@ -63,7 +74,7 @@ static void append_body(request_t *rq, const char *data, size_t n)
     if (rq->len + n > rq->cap) {
         size_t cap = rq->cap ? rq->cap : 65536;
         while (cap < rq->len + n) cap *= 2;
-        if (cap > MQOTAD_MAX_IMAGE) cap = MQOTAD_MAX_IMAGE;
+        if (cap > rq->max) cap = rq->max;
         uint8_t *p = realloc(rq->body, cap);
         if (!p) {
             rq->too_large = true;
@@ -76,14 +87,31 @@ static void append_body(request_t *rq, const char *data, size_t n)
     rq->len += n;
 }
 
-static enum MHD_Result too_large(struct MHD_Connection *conn)
+static enum MHD_Result add_arg_len(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
 {
-    api_response_t res = {0};
-    char msg[160];
-    snprintf(msg, sizeof(msg), "the upload is larger than the largest OTA slot (%u bytes)",
-             MQOTAD_MAX_IMAGE);
-    api__error(&res, 413, msg);
-    return send_response(conn, &res);
+    (void)kind;
+    *(size_t *)cls += 2 + strlen(key) + (value ? strlen(value) : 0); /* '?'/'&', '=' */
+    return MHD_YES;
+}
+
+/* Note who the client is (loopback or not) and which local address it reached. */
+static void note_addresses(struct MHD_Connection *conn, request_t *rq)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        rq->peer_loopback =
+            (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    else if (sa && sa->sa_family == AF_INET6)
+        rq->peer_loopback = IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct sockaddr_in local;
+    socklen_t len = sizeof(local);
+    if (ci && getsockname(ci->connect_fd, (struct sockaddr *)&local, &len) == 0 &&
+        local.sin_family == AF_INET)
+        inet_ntop(AF_INET, &local.sin_addr, rq->local_addr, sizeof(rq->local_addr));
 }
 
 /*
@@ -98,15 +126,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     mqotad_t *d = cls;
     (void)version;
     request_t *rq = *con_cls;
+    api_response_t res = {0};
     if (!rq) {
+        /* The headers are in: judge them (Host, token, Origin, URL, type and length) before
+         * any of the body is read, so an unauthenticated upload gets 401, not 413. */
         rq = calloc(1, sizeof(*rq));
         if (!rq) return MHD_NO;
         *con_cls = rq;
+        note_addresses(conn, rq);
+        size_t url_len = strlen(url);
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg_len, &url_len);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > MQOTAD_MAX_IMAGE) {
-            rq->too_large = true;
-            return too_large(conn);
+        unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0; /* MHD checked its syntax */
+        long long content_length = !cl ? -1 : n > 1ULL << 62 ? 1LL << 62 : (long long)n;
+        api_request_t req = {
+            .method = method, .path = url, .arg = get_arg, .header = get_header, .conn = conn,
+            .url_len = url_len, .peer_loopback = rq->peer_loopback,
+            .local_addr = rq->local_addr[0] ? rq->local_addr : NULL,
+        };
+        rq->kind = api__body_kind(method, url);
+        rq->max = rq->kind == API_BODY_IMAGE ? MQOTAD_MAX_IMAGE : API_JSON_BODY_MAX;
+        if (api__check_request(d, &req, content_length, &res)) {
+            rq->answered = true;
+            mqh_log(MQH_DEBUG, "http %s %s -> %d (on its headers)", method, url, res.status);
+            return send_response(conn, &res);
         }
         return MHD_YES;
     }
@@ -115,12 +159,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (rq->too_large) return too_large(conn);
+    if (rq->answered) return MHD_YES;
+    if (rq->too_large) {
+        api__too_large(&res, rq->kind);
+        return send_response(conn, &res);
+    }
     api_request_t req = {
         .method = method, .path = url, .body = rq->body, .body_len = rq->len,
         .arg = get_arg, .header = get_header, .conn = conn,
+        .peer_loopback = rq->peer_loopback,
+        .local_addr = rq->local_addr[0] ? rq->local_addr : NULL,
     };
-    api_response_t res = {0};
     api__handle(d, &req, &res);
     mqh_log(MQH_DEBUG, "http %s %s -> %d", method, url, res.status);
     return send_response(conn, &res);
@@ -153,6 +202,8 @@ int http__start(mqotad_t *d)
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                              (size_t)HTTP_CONNECTION_MEMORY,
                               MHD_OPTION_END);
     if (!d->mhd) {
         mqh_log(MQH_ERROR, "cannot listen for HTTP on %s:%d (address in use?)", d->http_addr,

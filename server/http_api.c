@@ -5,14 +5,17 @@
  */
 #include "http_api.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api_parse.h"
+#include "mqota_utf8.h"
 #include "deploy.h"
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_status.h"
@@ -26,10 +29,22 @@ extern const size_t mqotad_dashboard_html_len;
 
 #define API "/api/v1"
 
+/*
+ * Render json as the response body. cJSON copies bytes of 0x80 and above as they are, so a
+ * string that is not UTF-8 (a device's STATE, a reply) would make the whole answer invalid
+ * for a strict client: as the last line of defence such bytes become U+FFFD (docs/API.md).
+ */
 static void set_json(api_response_t *res, int status, cJSON *json)
 {
     char *text = json ? cJSON_PrintUnformatted(json) : NULL;
     cJSON_Delete(json);
+    if (text && !mqh_utf8_valid(text, strlen(text))) {
+        size_t n = strlen(text);
+        char *fixed = malloc(3 * n + 1);
+        if (fixed) mqh_utf8_repair(text, n, fixed, 3 * n + 1);
+        free(text);
+        text = fixed;
+    }
     if (!text) {
         res->status = 500;
         res->body = (char *)"{\"error\": \"out of memory while rendering the response\"}";
@@ -196,7 +211,7 @@ static cJSON *deployment_json(mqotad_t *d, const db_deployment_t *dep, bool with
 
 /* ---- handlers ---- */
 
-static void get_health(mqotad_t *d, api_response_t *res)
+static void get_health(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "status", "ok");
@@ -207,6 +222,10 @@ static void get_health(mqotad_t *d, api_response_t *res)
     cJSON_AddNumberToObject(j, "transfers", transfer__count(d));
     cJSON_AddNumberToObject(j, "streams", stream__count(d));
     cJSON_AddBoolToObject(j, "token_required", token__required(d));
+    /* Where the CLI on this machine finds its token (docs/CLI.md "Global options"); a path
+     * only, told only to loopback clients: the file is readable by mqotad's user alone. */
+    if (req->peer_loopback && token__required(d) && d->token_file[0])
+        cJSON_AddStringToObject(j, "token_file", d->token_file);
     cJSON_AddNumberToObject(j, "command_replies_dropped", (double)d->cmd_replies_dropped);
     set_json(res, 200, j);
 }
@@ -419,7 +438,11 @@ static void post_devices(mqotad_t *d, const api_request_t *req, api_response_t *
         api__error(res, 500, "out of memory");
         return;
     }
-    if (auth__provision(d, (char *const *)body.devices, n, texts, err, sizeof(err)) != 0) {
+    int rc = auth__provision(d, (char *const *)body.devices, n, body.replace, texts, err,
+                             sizeof(err));
+    if (rc == AUTH_PROVISION_EXISTS) {
+        api__error(res, 409, err);
+    } else if (rc != 0) {
         api__error(res, strncmp(err, "device id", 9) == 0 ? 400 : 500, err);
     } else {
         broker__reload(d);
@@ -461,6 +484,164 @@ static const char *item_of(const char *path, const char *prefix)
     return *id && !strchr(id, '/') ? id : NULL;
 }
 
+/* ---- checks on the headers, before the body (api__check_request) ---- */
+
+/* in without bytes outside printable ASCII (each becomes '?'), cut to fit out with "...". */
+static void printable(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; in[n] && n + 4 < cap; n++)
+        out[n] = in[n] >= 0x20 && in[n] <= 0x7e ? in[n] : '?';
+    if (in[n]) memcpy(out + n, "...", 3), n += 3;
+    out[n] = '\0';
+}
+
+/* Paths answered without a token: the health check and the dashboard page. */
+static bool is_public(const char *path)
+{
+    return strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0 ||
+           strcmp(path, API "/health") == 0;
+}
+
+api_body_kind_t api__body_kind(const char *method, const char *path)
+{
+    static const char dev_prefix[] = API "/devices/", suffix[] = "/commands";
+    size_t n = strlen(path), ns = sizeof(suffix) - 1, np = sizeof(dev_prefix) - 1;
+    if (strcmp(method, "POST") != 0) return API_BODY_NONE;
+    if (strcmp(path, API "/releases") == 0) return API_BODY_IMAGE;
+    if (strcmp(path, API "/deployments") == 0 || strcmp(path, API "/devices") == 0 ||
+        (n > np + ns && strncmp(path, dev_prefix, np) == 0 && strcmp(path + n - ns, suffix) == 0))
+        return API_BODY_JSON;
+    return API_BODY_NONE;
+}
+
+/*
+ * Whether the Host header names this mqotad, so a page whose name an attacker's DNS points at
+ * 127.0.0.1 (DNS rebinding) is refused: a --api-host entry (NAME: any port; NAME:PORT: that
+ * one), or with mqotad's own port: localhost, a 127.x.y.z address, the --http address, or the
+ * address the connection arrived on (mqotad listening on 0.0.0.0 is reached by its IPs).
+ */
+static bool host_allowed(mqotad_t *d, const api_request_t *req, const char *host)
+{
+    char name[256];
+    const char *port = NULL;
+    size_t n = strlen(host), len;
+    if (n == 0 || n >= sizeof(name)) return false;
+    if (host[0] == '[') {
+        const char *rb = strchr(host, ']');
+        if (!rb || (rb[1] && rb[1] != ':')) return false;
+        len = (size_t)(rb - host) + 1;
+        if (rb[1] == ':') port = rb + 2;
+    } else {
+        const char *colon = strchr(host, ':');
+        len = colon ? (size_t)(colon - host) : n;
+        if (colon) port = colon + 1;
+    }
+    memcpy(name, host, len);
+    name[len] = '\0';
+    for (int i = 0; i < d->n_api_hosts; i++) {
+        const char *h = d->api_hosts[i], *rb = strchr(h, ']');
+        bool has_port = strchr(rb ? rb : h, ':') != NULL;
+        if (strcasecmp(h, has_port ? host : name) == 0) return true;
+    }
+    char *end = NULL;
+    long p = port ? strtol(port, &end, 10) : 80;
+    if ((port && (!*port || *end)) || p != d->http_bound_port) return false;
+    if (strcasecmp(name, "localhost") == 0 || strcmp(name, "[::1]") == 0) return true;
+    struct in_addr a;
+    if (inet_pton(AF_INET, name, &a) != 1) return false;
+    return (ntohl(a.s_addr) >> 24) == 127 || strcmp(name, d->http_addr) == 0 ||
+           (req->local_addr && strcmp(name, req->local_addr) == 0);
+}
+
+/* A Content-Type header's media type (before any ';' parameters) equals want. */
+static bool media_type_is(const char *ct, const char *want)
+{
+    size_t n = strlen(want);
+    while (ct && *ct == ' ') ct++;
+    if (!ct || strncasecmp(ct, want, n) != 0) return false;
+    ct += n;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+void api__too_large(api_response_t *res, api_body_kind_t kind)
+{
+    char msg[300];
+    if (kind == API_BODY_IMAGE)
+        snprintf(msg, sizeof(msg), "the upload is larger than the largest OTA slot (%u bytes)",
+                 MQOTAD_MAX_IMAGE);
+    else
+        snprintf(msg, sizeof(msg), "the request body is larger than %u bytes, the most a JSON "
+                 "request body may be (provisioning takes at most %d devices per request; "
+                 "deploy to the whole fleet with \"all\": true)", API_JSON_BODY_MAX,
+                 AUTH_PROVISION_MAX);
+    api__error(res, 413, msg);
+}
+
+bool api__check_request(mqotad_t *d, const api_request_t *req, long long content_length,
+                        api_response_t *res)
+{
+    char msg[600], shown[160], shown2[160];
+    const char *m = req->method;
+    const char *host = req->header(req->conn, "Host");
+    if (!host || !host_allowed(d, req, host)) {
+        printable(host ? host : "", shown, sizeof(shown));
+        snprintf(msg, sizeof(msg), "Host '%s' is not a name this mqotad answers to: it answers "
+                 "to localhost:%d, 127.0.0.1:%d and the address it listens on, and to names "
+                 "given with --api-host (other names are refused against DNS rebinding)", shown,
+                 d->http_bound_port, d->http_bound_port);
+        api__error(res, 421, msg);
+        return true;
+    }
+    if (!is_public(req->path) &&
+        !token__authorized(d, req->header(req->conn, "Authorization"))) {
+        api__error(res, 401, "missing or invalid bearer token");
+        res->bearer_challenge = true;
+        return true;
+    }
+    const char *origin = req->header(req->conn, "Origin");
+    bool safe = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
+    if (!safe && origin) {
+        bool own = (strncasecmp(origin, "http://", 7) == 0 && strcasecmp(origin + 7, host) == 0) ||
+                   (strncasecmp(origin, "https://", 8) == 0 && strcasecmp(origin + 8, host) == 0);
+        if (!own) {
+            printable(origin, shown, sizeof(shown));
+            printable(host, shown2, sizeof(shown2));
+            snprintf(msg, sizeof(msg), "Origin '%s' is not this mqotad's own (http://%s): a page "
+                     "from another site may not change anything here", shown, shown2);
+            api__error(res, 403, msg);
+            return true;
+        }
+    }
+    if (req->url_len > API_URL_MAX) {
+        snprintf(msg, sizeof(msg), "the URL is %zu bytes long (path and query string); mqotad "
+                 "takes at most %d", req->url_len, API_URL_MAX);
+        api__error(res, 414, msg);
+        return true;
+    }
+    api_body_kind_t kind = api__body_kind(m, req->path);
+    const char *ct = req->header(req->conn, "Content-Type");
+    const char *want = kind == API_BODY_IMAGE ? "application/octet-stream" : "application/json";
+    if (kind != API_BODY_NONE && !media_type_is(ct, want)) {
+        printable(ct ? ct : "", shown, sizeof(shown));
+        if (ct)
+            snprintf(msg, sizeof(msg), "Content-Type '%s' is refused: send %s as %s", shown,
+                     kind == API_BODY_IMAGE ? "the image file" : "the JSON body", want);
+        else
+            snprintf(msg, sizeof(msg), "the request has no Content-Type: send %s as %s",
+                     kind == API_BODY_IMAGE ? "the image file" : "the JSON body", want);
+        api__error(res, 415, msg);
+        return true;
+    }
+    long long max = kind == API_BODY_IMAGE ? MQOTAD_MAX_IMAGE : API_JSON_BODY_MAX;
+    if (content_length > max) {
+        api__too_large(res, kind);
+        return true;
+    }
+    return false;
+}
+
 /* Route table: path shape -> allowed methods -> handler. */
 void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
@@ -474,11 +655,13 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
         return;
     }
     if (strcmp(p, API "/health") == 0) {
-        if (get) get_health(d, res);
+        if (get) get_health(d, req, res);
         else api__method_not_allowed(res, m, p, "GET");
         return;
     }
-    /* Everything else needs the bearer token once tokens exist; say nothing more. */
+    /* Everything else needs the bearer token (unless --open-api); say nothing more. http.c
+     * checked it before reading the body (api__check_request); checked here again so the
+     * route table is safe on its own (fuzz_api calls it directly). */
     if (!token__authorized(d, req->header(req->conn, "Authorization"))) {
         api__error(res, 401, "missing or invalid bearer token");
         res->bearer_challenge = true;

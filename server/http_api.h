@@ -27,7 +27,12 @@ typedef struct {
     /** Request header by name (case-insensitive), or NULL. */
     const char *(*header)(void *conn, const char *name);
     void *conn;
+    size_t url_len;            /**< bytes of the path and query string (0: not known) */
+    bool peer_loopback;        /**< the client connected from a loopback address */
+    const char *local_addr;    /**< address the connection arrived on (text), or NULL */
 } api_request_t;
+
+
 
 typedef struct {
     int status;
@@ -38,6 +43,35 @@ typedef struct {
     const char *allow;         /**< Allow header for 405, else NULL */
     bool bearer_challenge;     /**< 401: send WWW-Authenticate: Bearer */
 } api_response_t;
+
+/** Largest path plus query string the API takes (a JSON 414 beyond; docs/API.md "Errors"). */
+#define API_URL_MAX 8192
+/** Largest JSON request body (provisioning AUTH_PROVISION_MAX ids takes about 50 KB). */
+#define API_JSON_BODY_MAX (1024u * 1024u)
+
+/** What a request's body must be, by method and path (api__body_kind()). */
+typedef enum {
+    API_BODY_NONE = 0,  /**< no body expected (GET, unknown routes): at most API_JSON_BODY_MAX */
+    API_BODY_JSON,      /**< application/json, at most API_JSON_BODY_MAX */
+    API_BODY_IMAGE      /**< application/octet-stream, at most MQOTAD_MAX_IMAGE */
+} api_body_kind_t;
+
+/** The body a request to method and path carries. */
+api_body_kind_t api__body_kind(const char *method, const char *path);
+
+/**
+ * Judge a request by its headers alone, before any of its body is read, in this order: the
+ * Host header names this mqotad (421), the bearer token (401), a state-changing request's
+ * Origin is mqotad's own (403), the URL's length (414), the body's Content-Type (415) and
+ * declared Content-Length (413).
+ * @param[in] content_length The Content-Length header's value, or -1 when there is none.
+ * @return true when res holds the refusal (answer it, read no body); false to go on.
+ */
+bool api__check_request(mqotad_t *d, const api_request_t *req, long long content_length,
+                        api_response_t *res);
+
+/** Fill res with the 413 sentence for a body of kind that is larger than its limit. */
+void api__too_large(api_response_t *res, api_body_kind_t kind);
 
 /** Route and answer one request. res->body is always set. */
 void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_parse.h"
 #include "command.h"
 #include "http_api.h"
 #include "mqota/mqota_proto.h"
@@ -159,10 +160,10 @@ static void post_command(mqotad_t *d, const char *device_id, const api_request_t
                                 "\"args\": \"on\", \"ttl_s\": 600} (args and ttl_s optional)";
     char err[512];
     db_command_t *c = NULL;
-    cJSON *body = req->body_len ? cJSON_ParseWithLength((const char *)req->body, req->body_len)
-                                : NULL;
-    if (!body || !cJSON_IsObject(body)) {
-        api__error(res, 400, shape);
+    cJSON *body = NULL;
+    int st = api_parse__json(req->body, req->body_len, shape, &body, err, sizeof(err));
+    if (st != 0) {
+        api__error(res, st, err);
         goto out;
     }
     cJSON *it;

@@ -16,6 +16,7 @@
 
 #include "command.h"
 #include "deploy.h"
+#include "devlog.h"
 #include "mqotad.h"
 #include "release.h"
 #include "signature.h"
@@ -130,6 +131,11 @@ int main(int argc, char **argv)
     if (signature__load_keys(&d) != 0) goto out;
     if (db__open(&d.db, path) != 0) goto out;
     if (release__sweep(&d) < 0) goto out;
+    if (token__ensure_file(&d) != 0) goto out;
+    if (d.open_api)
+        mqh_log(MQH_WARN, "--open-api: the HTTP API answers WITHOUT a bearer token; anyone who "
+                "can reach http://%s:%d can upload releases, deploy them and provision devices",
+                d.http_addr, d.http_port);
     if (transfer__init(&d) != 0) goto out;
     if (http__start(&d) != 0) goto out; /* first: a busy port fails before a broker starts */
     if (auth__ensure_server_identity(&d) != 0) goto out;
@@ -161,6 +167,7 @@ int main(int argc, char **argv)
         transfer__tick(&d, now);                  /* retransmit timed-out chunks */
         transfer__persist(&d, now, false);        /* batched progress, once a second */
         command__tick(&d, now);                   /* expire / time out commands */
+        devlog__tick(&d, now);                    /* report devices' suppressed warnings */
         mqtt__flush(&d);                          /* send what the steps above queued */
         mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */
         if (d.embedded_broker) broker__supervise(&d); /* restart our mosquitto if it died */
@@ -178,6 +185,7 @@ out:
     broker__stop(&d);
     db__close(d.db);
     signature__free_keys(&d);
+    devlog__free(&d);
     if (exit_code == 0) {
         snprintf(path, sizeof(path), "%s/mqotad.pid", d.data_dir);
         unlink(path);

@@ -35,6 +35,8 @@ extern "C" {
 #define MQOTAD_MAX_TRUSTED_KEYS 16
 /** Hex digits of a key id plus NUL (8 bytes of SHA-256 over the SubjectPublicKeyInfo DER). */
 #define MQOTAD_KEY_ID_HEX 17
+/** Most --api-host options. */
+#define MQOTAD_MAX_API_HOSTS 16
 /** mqotad's own username on the broker (auth.c); no device may take it. */
 #define MQOTAD_BROKER_USER "mqotad"
 
@@ -66,7 +68,9 @@ typedef struct mqotad {
     const char *trusted_key_paths[MQOTAD_MAX_TRUSTED_KEYS]; /**< --trusted-key (argv) */
     int n_trusted_keys;
     bool require_signed;       /**< --require-signed: refuse unsigned uploads */
-    bool require_token;        /**< --require-token: API needs a bearer token even with none */
+    bool open_api;             /**< --open-api: no bearer token needed (loud; off by default) */
+    const char *api_hosts[MQOTAD_MAX_API_HOSTS]; /**< --api-host: more Host names served (argv) */
+    int n_api_hosts;
     const char *cmd_name;      /**< subcommand: "token", "device", "broker-files"; NULL: daemon */
     int cmd_argc;              /**< words after the subcommand's name */
     char **cmd_argv;
@@ -104,6 +108,7 @@ typedef struct mqotad {
     /* ---- HTTP (http.c) ---- */
     struct MHD_Daemon *mhd;
     int http_bound_port;
+    char token_file[PATH_MAX + 16]; /**< absolute path of DIR/api.token (token.c) */
 
     /* ---- release keys (signature.c) ---- */
     mqotad_key_t trusted_keys[MQOTAD_MAX_TRUSTED_KEYS];
@@ -116,6 +121,9 @@ typedef struct mqotad {
     /* ---- commands (command.c) ---- */
     uint64_t cmd_check_ms;        /**< Last run of the command timers (monotonic ms) */
     uint64_t cmd_replies_dropped; /**< Replies that did not open, replayed or malformed */
+
+    /* ---- warnings caused by devices, rate-limited per device (devlog.c) ---- */
+    struct devlog *devlog;
 } mqotad_t;
 
 /* options.c: 0 run, 1 --help printed (exit 0), 2 bad usage (message printed, exit 2). */
@@ -138,6 +146,8 @@ int auth__command(mqotad_t *d);
 /** Create mqotad's own broker user on first use, write the ACL, load the password. */
 int auth__ensure_server_identity(mqotad_t *d);
 
+/** auth__provision(): a device exists and replace was not given (nothing changed). */
+#define AUTH_PROVISION_EXISTS (-2)
 /** Most devices one auth__provision() call (one API request) takes. */
 #define AUTH_PROVISION_MAX 1000
 
@@ -147,11 +157,14 @@ int auth__ensure_server_identity(mqotad_t *d);
  * old one), and the ACL file rewritten. texts[i] gets the device's credentials file text
  * (username, password, command_key, broker, ca; malloc'd, the caller frees and should cleanse
  * it). The caller reloads the broker. Nothing is logged here.
- * @return 0, or -1 with one sentence in err (bad or repeated id, more than AUTH_PROVISION_MAX,
- *         store or file failure); texts[] are then all NULL.
+ * A device that already has a broker user is provisioned again only with replace: its new
+ * password and key lock the real device out until it gets the new credentials file.
+ * @return 0; -1 with one sentence in err (bad or repeated id, more than AUTH_PROVISION_MAX,
+ *         store or file failure); AUTH_PROVISION_EXISTS when a device exists and replace is
+ *         false (err names it). texts[] are then all NULL and nothing changed.
  */
-int auth__provision(mqotad_t *d, char *const *ids, int n, char **texts, char *err,
-                    size_t err_len);
+int auth__provision(mqotad_t *d, char *const *ids, int n, bool replace, char **texts,
+                    char *err, size_t err_len);
 /** The mosquitto acl_file text (patterns with %u, and user mqotad). */
 const char *auth__acl_text(void);
 /** DIR/auth/passwd and DIR/auth/acl. */

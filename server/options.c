@@ -17,7 +17,8 @@ static const char usage[] =
     "              [--broker-tls] [--open-broker] [--http ADDR:PORT]\n"
     "              [--mqtt-version 5|311] [--chunk-size BYTES] [--window N]\n"
     "              [--multicast auto|off] [--stream-window N]\n"
-    "              [--trusted-key PUB.pem]... [--require-signed] [--require-token]\n"
+    "              [--trusted-key PUB.pem]... [--require-signed]\n"
+    "              [--api-host NAME[:PORT]]... [--open-api]\n"
     "              [--command-timeout SECONDS]\n"
     "              [--log-level error|warn|info|debug] [--help]\n"
     "\n"
@@ -41,8 +42,13 @@ static const char usage[] =
     "  --trusted-key PEM   release public key (NAME.pub.pem from 'mqota key generate');\n"
     "                      repeatable; uploads with a .mqsig must verify under one of them\n"
     "  --require-signed    refuse uploads without a .mqsig (needs --trusted-key)\n"
-    "  --require-token     the HTTP API needs a bearer token even before one exists\n"
-    "                      (once a token exists it always does)\n"
+    "  --api-host NAME     a Host name the HTTP API answers to besides the loopback names\n"
+    "                      and the address it listens on (a DNS name or proxy in front of\n"
+    "                      it); repeatable; NAME:PORT allows that port only\n"
+    "  --open-api          DANGEROUS: the HTTP API answers without a bearer token (anyone\n"
+    "                      who can reach it drives the fleet); the default needs one and\n"
+    "                      writes DIR/api.token for the CLI on this machine\n"
+    "  --require-token     accepted for old scripts: a token is always required now\n"
     "  --command-timeout S a command sent to a device with no reply after S seconds becomes\n"
     "                      timeout (default 30; it is never sent again)\n"
     "  --log-level L       error, warn, info (default) or debug\n"
@@ -61,7 +67,8 @@ static const char usage[] =
     "  broker-files OUTDIR password file, ACL file and mosquitto.conf lines for an external\n"
     "                      mosquitto\n"
     "\n"
-    "mqotad writes DIR/http.url, DIR/broker.url and DIR/mqotad.pid when it is ready.\n";
+    "mqotad writes DIR/http.url, DIR/broker.url and DIR/mqotad.pid when it is ready, and\n"
+    "DIR/api.token (mode 0600, an API token the CLI finds by itself) when it is absent.\n";
 
 /* Parse an unsigned decimal in [lo, hi]; -1 when it is not one. */
 static long parse_num(const char *s, long lo, long hi)
@@ -71,6 +78,19 @@ static long parse_num(const char *s, long lo, long hi)
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end != '\0' || v < lo || v > hi) return -1;
     return v;
+}
+
+/* An --api-host value: 1..253 characters of a host name, an IPv4 or [IPv6] address and an
+ * optional :PORT; no spaces or controls, so it compares cleanly with Host headers. */
+static bool valid_api_host(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253) return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '.' || *s == '-' || *s == '[' || *s == ']' || *s == ':'))
+            return false;
+    return true;
 }
 
 /* Split ADDR:PORT; the address may be an IPv4 literal or "localhost". */
@@ -128,8 +148,10 @@ int options__parse(mqotad_t *d, int argc, char **argv)
             d->require_signed = true;
             continue;
         }
-        if (strcmp(flag, "--require-token") == 0) {
-            d->require_token = true;
+        if (strcmp(flag, "--require-token") == 0) /* the default now; kept for old scripts */
+            continue;
+        if (strcmp(flag, "--open-api") == 0) {
+            d->open_api = true;
             continue;
         }
         if (strcmp(flag, "--broker-tls") == 0) {
@@ -155,7 +177,8 @@ int options__parse(mqotad_t *d, int argc, char **argv)
             strcmp(name, "--window") && strcmp(name, "--log-level") &&
             strcmp(name, "--multicast") && strcmp(name, "--stream-window") &&
             strcmp(name, "--trusted-key") && strcmp(name, "--ca") && strcmp(name, "--cert") &&
-            strcmp(name, "--key") && strcmp(name, "--command-timeout")) {
+            strcmp(name, "--key") && strcmp(name, "--command-timeout") &&
+            strcmp(name, "--api-host")) {
             fprintf(stderr, "mqotad: unknown option '%s'; see mqotad --help.\n", name);
             return 2;
         }
@@ -250,6 +273,14 @@ int options__parse(mqotad_t *d, int argc, char **argv)
                 return 2;
             }
             d->trusted_key_paths[d->n_trusted_keys++] = val;
+        } else if (strcmp(name, "--api-host") == 0) {
+            if (!valid_api_host(val) || d->n_api_hosts == MQOTAD_MAX_API_HOSTS) {
+                fprintf(stderr, "mqotad: --api-host '%.100s' must be a host name or address "
+                        "(letters, digits, '.', '-', '[', ']' and ':'), optionally with :PORT; "
+                        "at most %d.\n", val, MQOTAD_MAX_API_HOSTS);
+                return 2;
+            }
+            d->api_hosts[d->n_api_hosts++] = val;
         } else if (strcmp(name, "--log-level") == 0) {
             static const char *const levels[] = {"error", "warn", "info", "debug"};
             int lv = -1;

@@ -19,6 +19,7 @@
 
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_proto.h"
+#include "mqota_utf8.h"
 #include "signature.h"
 
 static int sha256(const uint8_t *data, size_t len, uint8_t out[32])
@@ -71,6 +72,13 @@ static void describe_fault(const mqota_image_check_t *chk, const uint8_t *img, s
     case MQOTA_IMAGE_FAULT_CHIP:
         snprintf(err, cap, "image rejected: chip id %u is not an ESP32-family chip",
                  len >= 14 ? (unsigned)(img[12] | img[13] << 8) : 0u);
+        break;
+    case MQOTA_IMAGE_FAULT_TRAILING:
+        snprintf(err, cap, "image rejected: unexpected bytes start at offset %u of this "
+                 "%zu-byte file, after the image's end at offset %u; only 0xFF padding to a "
+                 "4 KiB boundary and a Secure Boot signature block may follow an image, so "
+                 "upload its first %u bytes", chk->fault_offset, len, chk->image_len,
+                 chk->image_len);
         break;
     default:
         snprintf(err, cap, "image rejected: %s", mqota_image_fault_str(f));
@@ -199,6 +207,14 @@ static bool printable(const char *s)
     return true;
 }
 
+/* Offset of the first byte of s that does not start a valid UTF-8 sequence. */
+static size_t utf8_bad_at(const char *s)
+{
+    size_t i = 0, n = strlen(s), k;
+    while (i < n && (k = mqh_utf8_seq(s + i, n - i)) != 0) i += k;
+    return i;
+}
+
 /*
  * Verify the upload's signature (base64 of a .mqsig) when one came, or refuse an unsigned
  * upload under --require-signed. 0 with *signed_ok telling whether sig holds a verified
@@ -280,9 +296,25 @@ release_result_t release__check(mqotad_t *d, const uint8_t *image, size_t len,
                  version, MQOTA_STR_MAX);
         return RELEASE_INVALID;
     }
+    if (!mqh_utf8_valid(version, strlen(version))) {
+        snprintf(err, err_cap, "version is not valid UTF-8 (byte %zu); give the version as "
+                 "UTF-8 text", utf8_bad_at(version));
+        return RELEASE_INVALID;
+    }
     if (!notes) notes = "";
     if (strlen(notes) >= sizeof(out->notes)) {
         snprintf(err, err_cap, "notes are longer than %zu bytes", sizeof(out->notes) - 1);
+        return RELEASE_INVALID;
+    }
+    if (!mqh_utf8_valid(notes, strlen(notes))) {
+        snprintf(err, err_cap, "notes are not valid UTF-8 (byte %zu); give the notes as UTF-8 "
+                 "text", utf8_bad_at(notes));
+        return RELEASE_INVALID;
+    }
+    if (!mqh_utf8_valid(info.project_name, strlen(info.project_name)) ||
+        !mqh_utf8_valid(info.idf_ver, strlen(info.idf_ver))) {
+        snprintf(err, err_cap, "image rejected: the application descriptor's project_name or "
+                 "idf_ver is not valid UTF-8");
         return RELEASE_INVALID;
     }
 

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_parse.h"
+
 #define MQSIG_FORMAT "mqota-manifest-v1"
 
 /* Key id: first 8 bytes of SHA-256 over the SubjectPublicKeyInfo DER, in hex. */
@@ -176,17 +178,24 @@ int signature__verify(mqotad_t *d, const char *mqsig, size_t len, const uint8_t 
     int rc = -1;
     uint8_t *mb = NULL, *blk = NULL;
     size_t mlen = 0, blen = 0;
-    cJSON *j = cJSON_ParseWithLength(mqsig, len);
-    const char *format = j ? member(j, "format") : NULL;
-    const char *m64 = j ? member(j, "manifest") : NULL;
-    const char *s64 = j ? member(j, "signature") : NULL;
-    const char *kid = j ? member(j, "key_id") : NULL;
-
+    static const char shape[] = "the signature is not a .mqsig file: it needs a JSON object "
+                                "with \"format\", \"manifest\" and \"signature\" (write one "
+                                "with 'mqota release sign')";
+    cJSON *j = NULL;
     memset(out, 0, sizeof(*out));
-    if (!cJSON_IsObject(j) || !format || !m64 || !s64) {
-        snprintf(err, cap, "the signature is not a .mqsig file: it needs a JSON object with "
-                 "\"format\", \"manifest\" and \"signature\" (write one with 'mqota release "
-                 "sign')");
+    /* the same strict parse as every request body (nothing after the object, no \u0000) */
+    char why[300];
+    if (api_parse__json((const uint8_t *)mqsig, len, shape, &j, why, sizeof(why)) != 0) {
+        snprintf(err, cap, strcmp(why, shape) == 0 ? "%s" : "the .mqsig file is not valid: %s",
+                 why);
+        goto out;
+    }
+    const char *format = member(j, "format");
+    const char *m64 = member(j, "manifest");
+    const char *s64 = member(j, "signature");
+    const char *kid = member(j, "key_id");
+    if (!format || !m64 || !s64) {
+        snprintf(err, cap, "%s", shape);
         goto out;
     }
     if (strcmp(format, MQSIG_FORMAT) != 0) {

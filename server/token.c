@@ -6,9 +6,16 @@
  * It is printed once by `token create` and never stored: the database keeps its SHA-256, name
  * and creation time. A request's token is hashed and compared with every stored hash with
  * CRYPTO_memcmp, without stopping at a match. Tokens are never logged.
+ *
+ * The API needs a token unless mqotad runs with --open-api. So that the CLI on the server's
+ * own machine works without setup, mqotad writes one token to DIR/api.token (mode 0600, only
+ * the user running mqotad reads it) when that file is absent; its hash is the row named
+ * TOKEN_FILE_NAME, replaced each time the file is made again.
  */
 #include "token.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -16,9 +23,11 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #define TOKEN_BYTES 32
 #define TOKEN_TEXT_MAX 128 /* longer Authorization values cannot be one of ours */
+#define TOKEN_FILE_NAME "api.token" /* in the data directory; also the name of its row */
 
 /* base64url without padding of n bytes into out (4 * ceil(n / 3) + 1 bytes suffice). */
 static void base64url(const uint8_t *in, size_t n, char *out)
@@ -48,6 +57,19 @@ static bool valid_name(const char *s)
               *s == '.' || *s == '_' || *s == '-'))
             return false;
     return true;
+}
+
+#define TOKEN_TEXT_LEN (4 * ((TOKEN_BYTES + 2) / 3))
+
+/* A new random token's text (TOKEN_TEXT_LEN characters and NUL) and its SHA-256; 0 or -1. */
+static int new_token(char text[TOKEN_TEXT_LEN + 1], uint8_t digest[32])
+{
+    uint8_t raw[TOKEN_BYTES];
+    unsigned int dlen = 0;
+    if (RAND_bytes(raw, sizeof(raw)) != 1) return -1;
+    base64url(raw, sizeof(raw), text);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return EVP_Digest(text, strlen(text), digest, &dlen, EVP_sha256(), NULL) == 1 ? 0 : -1;
 }
 
 static int print_token(void *ctx, const db_token_t *t)
@@ -88,9 +110,10 @@ int token__command(mqotad_t *d)
         int n = 0;
         if (db__token_list(d->db, count_token, &n) != 0) return 1;
         if (n == 0) {
-            printf("No API tokens: the HTTP API is open%s. Create one with 'mqotad --data %s "
-                   "token create NAME'.\n", d->require_token ? " (but --require-token refuses "
-                   "every request)" : "", d->data_dir);
+            printf("No API tokens: the HTTP API refuses every request but the health check "
+                   "(unless mqotad runs with --open-api). mqotad writes %s/%s when it starts; "
+                   "or create one with 'mqotad --data %s token create NAME'.\n", d->data_dir,
+                   TOKEN_FILE_NAME, d->data_dir);
             return 0;
         }
         printf("%-24s %s\n", "NAME", "CREATED");
@@ -107,16 +130,12 @@ int token__command(mqotad_t *d)
         printf("revoked token '%s'\n", argv[1]);
         return 0;
     }
-    uint8_t raw[TOKEN_BYTES], digest[32];
-    char text[4 * ((TOKEN_BYTES + 2) / 3) + 1];
-    unsigned int dlen = 0;
-    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+    uint8_t digest[32];
+    char text[TOKEN_TEXT_LEN + 1];
+    if (new_token(text, digest) != 0) {
         fprintf(stderr, "mqotad: OpenSSL could not produce random bytes for the token.\n");
         return 1;
     }
-    base64url(raw, sizeof(raw), text);
-    OPENSSL_cleanse(raw, sizeof(raw));
-    if (EVP_Digest(text, strlen(text), digest, &dlen, EVP_sha256(), NULL) != 1) return 1;
     int rc = db__token_insert(d->db, argv[1], digest, (int64_t)time(NULL));
     if (rc == 1) {
         fprintf(stderr, "mqotad: a token named '%s' exists; revoke it first or pick another "
@@ -134,11 +153,60 @@ int token__command(mqotad_t *d)
 
 bool token__required(mqotad_t *d)
 {
-    int n = 0;
-    if (d->require_token) return true;
-    /* A database error counts as "required": fail closed. */
-    if (db__token_list(d->db, count_token, &n) != 0) return true;
-    return n > 0;
+    return !d->open_api;
+}
+
+/*
+ * Make DIR/api.token if it is absent: a new token written to a 0600 temporary file created
+ * with O_EXCL (a stale one is removed first), its hash stored as the row TOKEN_FILE_NAME
+ * (replacing the old row, whose token was only in the file), then the file linked into place;
+ * link() fails rather than replace a file another process made meanwhile. An existing file is
+ * left alone, also after 'token revoke api.token'. d->token_file gets the absolute path.
+ * Returns 0, or -1 after logging why.
+ */
+int token__ensure_file(mqotad_t *d)
+{
+    char path[PATH_MAX + 32], tmp[PATH_MAX + 48], text[TOKEN_TEXT_LEN + 2];
+    uint8_t digest[32];
+    int rc = -1, fd = -1;
+    char *abs = realpath(d->data_dir, NULL);
+    snprintf(d->token_file, sizeof(d->token_file), "%s/%s", abs ? abs : d->data_dir,
+             TOKEN_FILE_NAME);
+    free(abs);
+    snprintf(path, sizeof(path), "%s/%s", d->data_dir, TOKEN_FILE_NAME);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (access(path, F_OK) == 0) return 0;
+    if (new_token(text, digest) != 0) {
+        mqh_log(MQH_ERROR, "OpenSSL could not produce random bytes for %s", path);
+        return -1;
+    }
+    strcat(text, "\n");
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    size_t len = strlen(text);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) goto err;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto err;
+    }
+    fd = -1;
+    if (db__token_delete(d->db, TOKEN_FILE_NAME) < 0 ||
+        db__token_insert(d->db, TOKEN_FILE_NAME, digest, (int64_t)time(NULL)) != 0) {
+        mqh_log(MQH_ERROR, "cannot store the hash of %s in the database", path);
+        goto out;
+    }
+    if (link(tmp, path) != 0) goto err;
+    mqh_log(MQH_INFO, "wrote a new API token to %s (mode 0600); the mqota CLI on this machine "
+            "finds it by itself", path);
+    rc = 0;
+    goto out;
+err:
+    mqh_log(MQH_ERROR, "cannot write the API token file %s: %s", path, strerror(errno));
+out:
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+    OPENSSL_cleanse(text, sizeof(text));
+    return rc;
 }
 
 typedef struct {

@@ -22,8 +22,16 @@ extern "C" {
  */
 int token__command(mqotad_t *d);
 
-/** Whether requests need a token: --require-token, or at least one token exists. */
+/** Whether requests need a token: always, unless mqotad runs with --open-api. */
 bool token__required(mqotad_t *d);
+
+/**
+ * Write DIR/api.token (mode 0600, created with O_EXCL) with a new token when the file is
+ * absent, storing only its SHA-256 (row "api.token"), as `token create` does. Sets
+ * d->token_file to the file's absolute path either way.
+ * @return 0, or -1 (logged): the file or the database could not be written.
+ */
+int token__ensure_file(mqotad_t *d);
 
 /**
  * Judge an Authorization header value (may be NULL). True when no token is required, or when

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "deploy.h"
+#include "devlog.h"
 #include "mqota/mqota_proto.h"
 #include "stream.h"
 #include "transfer_int.h"
@@ -427,8 +428,8 @@ void transfer__handle_ack(mqotad_t *d, const char *device_id, const uint8_t *pay
     mqota_ack_t a;
     mqota_status_t st = mqota_ack_decode(payload, len, &a);
     if (st != MQOTA_OK) {
-        mqh_log(MQH_WARN, "device %s sent an ACK that cannot be decoded (%s); ignored",
-                device_id, mqota_strerror(st));
+        devlog__warn(d, device_id, "device %s sent an ACK that cannot be decoded (%s); "
+                     "ignored", device_id, mqota_strerror(st));
         return;
     }
     uint64_t now = mqh_now_ms();

@@ -11,8 +11,17 @@
  *     of a 16-byte block after the segments (process_checksum());
  *   - if hash_appended, the next 32 bytes are a SHA-256 of everything up to and including the
  *     checksum byte. The checker only collects them; the caller owns the SHA-256 engine.
- * Like the bootloader it does not look at the padding bytes, and bytes after the hash (a
- * signature block, flash padding) are accepted.
+ * Like the bootloader it does not look at the padding before the checksum byte.
+ *
+ * After the image's end (image_len) an upload may carry only what ESP-IDF's own tools put
+ * there (verify_secure_boot_signature() in esp_image_format.c, espsecure.py):
+ *   - 0xFF padding up to the next 4 KiB flash sector boundary (Secure Boot v2 signs the image
+ *     padded to a sector), then optionally one 4 KiB signature sector whose first byte is the
+ *     Secure Boot v2 signature block magic 0xE7 (ets_secure_boot_signature_t);
+ *   - or a Secure Boot v1 / ECDSA signature block directly at the end: 68 bytes, its u32
+ *     version 0 first (esp_secure_boot_sig_block_t).
+ * Anything else (random bytes, a second image, a whole flash slot read back) is refused as
+ * MQOTA_IMAGE_FAULT_TRAILING at the offset where the unexpected bytes start.
  *
  * The XOR is done byte by byte; ESP-IDF folds 32-bit words, which gives the same result
  * because every segment length is a multiple of 4.
@@ -28,6 +37,11 @@
 #define SEGMENT_LEN_LIMIT 0x1000000u /* 16 MiB: ESP-IDF's SIXTEEN_MB, lengths must be below */
 #define CHECKSUM_ALIGN 16u
 #define HASH_LEN 32u                  /* appended SHA-256 */
+#define SECTOR_LEN 4096u              /* ESP-IDF FLASH_SECTOR_SIZE: padding and SBv2 sector */
+#define SBV2_SIG_MAGIC 0xE7u          /* ets_secure_boot_sig_block_t.magic_byte */
+#define SBV1_SIG_LEN 68u              /* esp_secure_boot_sig_block_t: u32 version, 64 bytes */
+#define SBV1_VERSION_LEN 4u           /* its version field, 0 */
+#define PAD_BYTE 0xFFu                /* erased flash */
 
 /* Byte offsets in esp_image_header_t and esp_app_desc_t (file offsets). */
 #define HDR_SEGMENT_COUNT 1u
@@ -50,7 +64,11 @@ enum {
     PH_SEG_DATA = 2, /* inside a segment's data */
     PH_CHECKSUM = 3, /* skipping padding, then reading the checksum byte */
     PH_HASH = 4,     /* collecting the appended SHA-256 */
-    PH_DONE = 5      /* image complete; further bytes are ignored */
+    PH_DONE = 5,     /* image complete; the next byte decides what trailer follows */
+    PH_PAD = 6,      /* 0xFF padding up to the sector boundary */
+    PH_SIG_V2 = 7,   /* the Secure Boot v2 signature sector (to tail_end) */
+    PH_SIG_V1 = 8,   /* the Secure Boot v1 signature block (to tail_end) */
+    PH_END = 9       /* trailer complete: any further byte is a fault */
 };
 
 static bool segment_count_ok(uint8_t count)
@@ -109,6 +127,7 @@ const char *mqota_image_fault_str(mqota_image_fault_t fault)
     case MQOTA_IMAGE_FAULT_CHECKSUM: return "checksum mismatch";
     case MQOTA_IMAGE_FAULT_DESC_MAGIC: return "bad app descriptor magic";
     case MQOTA_IMAGE_FAULT_CHIP: return "unknown chip id";
+    case MQOTA_IMAGE_FAULT_TRAILING: return "unexpected bytes after the image's end";
     }
     return "unknown fault";
 }
@@ -274,13 +293,65 @@ mqota_status_t mqota_image_check_update(mqota_image_check_t *chk, const uint8_t 
             }
             break;
 
-        default: /* PH_DONE: trailing bytes are allowed; keep the offset from wrapping */
-            n = len;
-            if (n > (size_t)(UINT32_MAX - chk->offset)) {
-                n = (size_t)(UINT32_MAX - chk->offset);
+        case PH_DONE:
+            n = 0u; /* decide only; the byte is consumed by the phase chosen */
+            if (data[0] == PAD_BYTE && (chk->offset % SECTOR_LEN) != 0u) {
+                chk->phase = PH_PAD;
+            } else if (data[0] == SBV2_SIG_MAGIC && (chk->offset % SECTOR_LEN) == 0u) {
+                chk->phase = PH_SIG_V2;
+                chk->tail_end = chk->offset + SECTOR_LEN;
+            } else if (data[0] == 0u && chk->offset == chk->image_len) {
+                chk->phase = PH_SIG_V1;
+                chk->tail_end = chk->offset + SBV1_SIG_LEN;
+            } else {
+                return fail(chk, MQOTA_IMAGE_FAULT_TRAILING, 0u, chk->offset);
             }
-            chk->offset += (uint32_t)n;
-            return MQOTA_OK;
+            break;
+
+        case PH_PAD:
+            n = SECTOR_LEN - (chk->offset % SECTOR_LEN);
+            if (n > len) {
+                n = len;
+            }
+            for (i = 0; i < n; i++) {
+                if (data[i] != PAD_BYTE) {
+                    return fail(chk, MQOTA_IMAGE_FAULT_TRAILING, 0u, chk->offset + (uint32_t)i);
+                }
+            }
+            if (((chk->offset + (uint32_t)n) % SECTOR_LEN) == 0u) {
+                chk->phase = PH_DONE; /* at the boundary: a signature sector or nothing */
+            }
+            break;
+
+        case PH_SIG_V1:
+            n = chk->tail_end - chk->offset;
+            if (n > len) {
+                n = len;
+            }
+            for (i = 0; i < n; i++) {
+                if (chk->offset + (uint32_t)i < chk->tail_end - SBV1_SIG_LEN + SBV1_VERSION_LEN &&
+                    data[i] != 0u) {
+                    return fail(chk, MQOTA_IMAGE_FAULT_TRAILING, 0u,
+                                chk->tail_end - SBV1_SIG_LEN);
+                }
+            }
+            if (chk->offset + (uint32_t)n == chk->tail_end) {
+                chk->phase = PH_END;
+            }
+            break;
+
+        case PH_SIG_V2:
+            n = chk->tail_end - chk->offset;
+            if (n > len) {
+                n = len;
+            }
+            if (chk->offset + (uint32_t)n == chk->tail_end) {
+                chk->phase = PH_END;
+            }
+            break;
+
+        default: /* PH_END */
+            return fail(chk, MQOTA_IMAGE_FAULT_TRAILING, 0u, chk->offset);
         }
         chk->offset += (uint32_t)n;
         data += n;
@@ -305,7 +376,12 @@ mqota_status_t mqota_image_check_finish(mqota_image_check_t *chk, uint32_t *hash
     if (chk->failed) {
         return chk->fault == MQOTA_IMAGE_FAULT_TRUNCATED ? MQOTA_ERR_TRUNCATED : MQOTA_ERR_IMAGE;
     }
-    if (chk->phase != PH_DONE) {
+    if (chk->phase == PH_SIG_V1 || chk->phase == PH_SIG_V2) {
+        /* a signature block cut short is not one: unexpected bytes from its start */
+        return fail(chk, MQOTA_IMAGE_FAULT_TRAILING, 0u,
+                    chk->tail_end - (chk->phase == PH_SIG_V1 ? SBV1_SIG_LEN : SECTOR_LEN));
+    }
+    if (chk->phase < PH_DONE) {
         segment = chk->phase == PH_SEG_DATA ? (uint8_t)(chk->seg_index - 1u) : chk->seg_index;
         return fail(chk, MQOTA_IMAGE_FAULT_TRUNCATED, segment, chk->offset);
     }

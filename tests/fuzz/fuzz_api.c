@@ -9,7 +9,7 @@
  *
  * Input (fuzz_fields.h): flags, method, path, version, notes, Authorization, signature, body.
  * Flags bit 0 picks the second server, whose database holds one API token (TOKEN below), so
- * the bearer check runs; the first has none (an open API).
+ * the bearer check runs; the first runs as with --open-api (no token needed).
  *
  * Checked on every request: no crash, leak or UB; the status is one the API documents for a
  * healthy server (never 500); a JSON answer parses, errors are {"error": "<sentence>"}, 401
@@ -226,6 +226,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     trace = getenv("MQOTA_FUZZ_TRACE") != NULL;
     mqh_log_init("fuzz_api", MQH_ERROR);
     setup(&servers[0], "open", false);
+    servers[0].d.open_api = true; /* mqotad --open-api: the routes without the bearer check */
     setup(&servers[1], "token", true);
     return 0;
 }

@@ -8,6 +8,7 @@
  */
 #include <cjson/cJSON.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,9 @@
 static char *render(const api_deployment_body_t *b)
 {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "release", (double)b->release_id);
+    char id[24]; /* decimal digits, as the CLI sends them (cJSON's %1.15g loses ids > 10^15) */
+    snprintf(id, sizeof(id), "%lld", (long long)b->release_id);
+    cJSON_AddRawToObject(j, "release", id);
     if (b->all) {
         cJSON_AddTrueToObject(j, "all");
     } else {

@@ -64,6 +64,9 @@ printf '{"release": 1, "devices": ["fdev-1"], "all": true}' >"$C/deploy_body/bot
 printf '{"release": 1}' >"$C/deploy_body/neither"
 printf '{"release": 1.5, "all": false, "devices": []}' >"$C/deploy_body/bad_values"
 printf 'not json' >"$C/deploy_body/not_json"
+printf '{"release":1,"all":true} trailing' >"$C/deploy_body/trailing"
+printf '{"release":1,"devices":["vdev-0001\\u0000x"]}' >"$C/deploy_body/nul_escape"
+printf '{"release":9007199254740993,"all":true}' >"$C/deploy_body/past_2p53"
 
 # ---- release_check: flags(bit0 --require-signed), version, notes, signature, image ----
 head -c 8192 "$FIX/idf_hello_world_esp32_2024.bin" >"$work/hello_head.bin"
@@ -99,6 +102,14 @@ seed api post_deploy_devices 00 POST /api/v1/deployments "" "" "" "" -- "$work/d
 seed api post_deploy_all 00 POST /api/v1/deployments "" "" "" "" -- "$work/dep_all.json"
 seed api post_deploy_chip 00 POST /api/v1/deployments "" "" "" "" -- "$work/dep_chip.json"
 seed api delete_release 00 DELETE /api/v1/releases/1 "" "" "" "" --
+printf '{"release":1,"all":true} trailing' >"$work/dep_trailing.json"
+printf '{"release":1,"devices":["vdev-0001\\u0000x"]}' >"$work/dep_nul.json"
+printf '{"release":9007199254740993,"all":true}' >"$work/dep_2p53.json"
+printf '{"devices":["vdev-0001"],"replace":true}' >"$work/prov_replace.json"
+seed api post_deploy_trailing 00 POST /api/v1/deployments "" "" "" "" -- "$work/dep_trailing.json"
+seed api post_deploy_nul 00 POST /api/v1/deployments "" "" "" "" -- "$work/dep_nul.json"
+seed api post_deploy_2p53 00 POST /api/v1/deployments "" "" "" "" -- "$work/dep_2p53.json"
+seed api post_devices_replace 00 POST /api/v1/devices "" "" "" "" -- "$work/prov_replace.json"
 seed api token_releases 01 GET /api/v1/releases "" "" "$tok" "" --
 seed api token_missing 01 GET /api/v1/devices "" "" "" "" --
 seed api token_deploy 01 POST /api/v1/deployments "" "" "$tok" "" -- "$work/dep_all.json"

@@ -42,6 +42,7 @@ MQOTAD_PID=""
 FLEET_PID=""
 HTTP_URL=""
 BROKER_URL=""
+API_AUTH=""
 
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 
@@ -161,6 +162,9 @@ start_mqotad() {
   wait_for 20 test -s "$T/server/broker.url" || fail "mqotad did not write broker.url within 20 s"
   BROKER_URL=$(cat "$T/server/broker.url")
   wait_for 20 mq status || fail "mqotad at $HTTP_URL does not answer"
+  # The API needs a token (the CLI finds DIR/api.token itself); curl is given this header.
+  [ -s "$T/server/api.token" ] || fail "mqotad wrote no api.token in $T/server"
+  API_AUTH="Authorization: Bearer $(cat "$T/server/api.token")"
   log "mqotad up: http $HTTP_URL, broker $BROKER_URL"
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Client ids on the embedded broker (docs/SECURITY.md §10). A provisioned device (evil-1) that
+# Client ids on the embedded broker (docs/SECURITY.md §7.2). A provisioned device (evil-1) that
 # connects with mqotad's client id (read from the broker's log) or with another device's id
 # takes over nobody's session: the devices' listener makes every client id the username. A
 # device looping such attempts (about 4 a second) during a deployment does not slow it (compared with a control

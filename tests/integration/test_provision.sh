@@ -3,7 +3,8 @@
 # 'mqota device provision' through mqotad's API (POST /api/v1/devices): credentials files of
 # mode 0600 with a broker password and a command key; the embedded broker admits the devices
 # at once (reloaded, no restart); their command keys work (a sealed diagnostics command); a
-# second provisioning of a device rotates its password (the old one is refused by the broker);
+# second provisioning of a device is refused without --replace (the old password still works)
+# and with it rotates the password (the old one is refused by the broker);
 # --json lists files, never secrets; secrets never reach mqotad's log; bad ids and bodies are
 # refused with one sentence and nothing is created.
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -43,14 +44,25 @@ diag=$(mq device command vdev-0001 diagnostics --timeout 30) || fail "diagnostic
 echo "$diag" | grep -q "commands_accepted" || fail "diagnostics reply: $diag"
 pass "devices online with API-made identities; a sealed command answered"
 
-# rotation: the old password stops working at the broker, the new one works
+# rotation: refused without --replace (nothing changes: the old password still works at the
+# broker); with --replace the old password stops working, the new one works
 old=$(sed -n 's/^password=//p' "$T/creds/vdev-0002.cred")
-mq device provision --out-dir "$T/creds" vdev-0002 >/dev/null || fail "second provisioning of vdev-0002 failed"
-new=$(sed -n 's/^password=//p' "$T/creds/vdev-0002.cred")
-[ "$old" != "$new" ] || fail "provisioning again kept the password"
 port=${BROKER_URL##*:}
 sub() { timeout 10 mosquitto_sub -h 127.0.0.1 -p "$port" -i "probe-$RANDOM" -u vdev-0002 -P "$1" \
           -t mqota/v1/dev/vdev-0002/offer -C 1 -W 2 2>&1; }
+rc=0; mq device provision --out-dir "$T/creds2" vdev-0002 >"$T/again.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "provisioning vdev-0002 again without --replace exited $rc: $(cat "$T/again.out")"
+grep -q "device 'vdev-0002' is already provisioned; .*locks the real device out.*--replace" "$T/again.out" ||
+  fail "no sentence about the existing device: $(cat "$T/again.out")"
+[ ! -e "$T/creds2/vdev-0002.cred" ] || fail "a refused provisioning wrote a credentials file"
+r=$(sub "$old") || true
+echo "$r" | grep -qi "not authori" && fail "a refused re-provisioning changed vdev-0002's password: $r"
+rc=0; "$MQOTAD" --data "$T/server" device provision vdev-0002 >"$T/again.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "already provisioned" "$T/again.out" ||
+  fail "mqotad device provision of an existing device without --replace: exit $rc: $(cat "$T/again.out")"
+mq device provision --replace --out-dir "$T/creds" vdev-0002 >/dev/null || fail "provisioning vdev-0002 with --replace failed"
+new=$(sed -n 's/^password=//p' "$T/creds/vdev-0002.cred")
+[ "$old" != "$new" ] || fail "provisioning again kept the password"
 r=$(sub "$old") && fail "the broker still accepts vdev-0002's old password: $r"
 echo "$r" | grep -qi "not authori" || fail "old password: unexpected answer: $r"
 r=$(sub "$new") || true
@@ -69,7 +81,8 @@ rc=0; out=$(mq device provision "bad/id" 2>&1) || rc=$?
 [ "$rc" = 2 ] && echo "$out" | grep -q "must be 1 to 48 letters" || fail "bad id: exit $rc: $out"
 for body in '{"devices": ["mqotad"]}' '{"devices": []}' '{"devices": "vdev-0009"}' 'not json' \
             '{"devices": ["vdev-0009", "vdev-0009"]}'; do
-  code=$(curl -s -o "$T/ans.json" -w '%{http_code}' -d "$body" "$HTTP_URL/api/v1/devices")
+  code=$(curl -s -o "$T/ans.json" -w '%{http_code}' -H "$API_AUTH" -H 'Content-Type: application/json' \
+    -d "$body" "$HTTP_URL/api/v1/devices")
   [ "$code" = 400 ] || fail "POST /api/v1/devices '$body' answered $code: $(cat "$T/ans.json")"
   jq -e '.error | length > 10' "$T/ans.json" >/dev/null || fail "no error sentence for '$body'"
 done

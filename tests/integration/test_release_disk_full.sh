@@ -74,7 +74,7 @@ assert_nothing_stored() {
 # line, exit 1), then nothing stored.
 refused_for_space() {
   local what=$1 step=$2 code out rc=0
-  code=$(curl -s -m 60 -o "$T/body" -w '%{http_code}' --data-binary @"$IMG" \
+  code=$(curl -s -m 60 -o "$T/body" -w '%{http_code}' -H "$API_AUTH" --data-binary @"$IMG" \
     -H 'Content-Type: application/octet-stream' "$HTTP_URL/api/v1/releases?version=$VER")
   [ "$code" = 507 ] || fail "$what: POST should be 507, got $code: $(cat "$T/body")"
   jq -e --arg s "$step" '.error | test("disk") and test("full") and test($s) and

@@ -34,7 +34,12 @@ stop() {
 # req METHOD PATH [curl args...]: sets CODE and BODY.
 req() {
   local m=$1 p=$2; shift 2
-  BODY=$(curl -s -m 20 -o - -w '\n%{http_code}' -X "$m" "$@" "$URL$p")
+  local ct=() # what the API requires: an image as octet-stream, other bodies as JSON
+  case "$m $p" in
+    "POST /api/v1/releases"*) ct=(-H 'Content-Type: application/octet-stream') ;;
+    POST*) ct=(-H 'Content-Type: application/json') ;;
+  esac
+  BODY=$(curl -s -m 20 -o - -w '\n%{http_code}' -H "$API_AUTH" "${ct[@]}" -X "$m" "$@" "$URL$p")
   CODE=${BODY##*$'\n'}
   BODY=${BODY%$'\n'*}
 }
@@ -122,12 +127,12 @@ state_msg "$T/s_s3" 0 0 0 9 0 0 0 0 nerdminer v1.4
 pub_state fdev-s3 "$T/s_s3"
 printf 'MQ\x01\x01garbage' >"$T/s_bad"
 pub_state fdev-bad "$T/s_bad"
-wait_for 10 sh -c "curl -sf '$URL/api/v1/devices/fdev-1' | jq -e '.online == true and .project == \"hello_world\"'" ||
-  fail "fake device fdev-1 not listed online: $(curl -s "$URL/api/v1/devices")"
+wait_for 10 sh -c "curl -sf -H '$API_AUTH' '$URL/api/v1/devices/fdev-1' | jq -e '.online == true and .project == \"hello_world\"'" ||
+  fail "fake device fdev-1 not listed online: $(curl -s -H "$API_AUTH" "$URL/api/v1/devices")"
 req GET /api/v1/devices/fdev-1; expect 200 "device fdev-1"
 echo "$BODY" | jq -e '.chip == "ESP32" and .state == "idle" and .version == "1" and .max_chunk == 4096 and .boot_count == 3' >/dev/null ||
   fail "device object: $BODY"
-wait_for 10 sh -c "curl -sf '$URL/api/v1/devices' | jq -e 'length == 2'" || fail "device list: $(curl -s "$URL/api/v1/devices")"
+wait_for 10 sh -c "curl -sf -H '$API_AUTH' '$URL/api/v1/devices' | jq -e 'length == 2'" || fail "device list: $(curl -s -H "$API_AUTH" "$URL/api/v1/devices")"
 req GET /api/v1/devices/nope; expect 404 "unknown device"
 grep -q "fdev-bad sent a state message that cannot be decoded" "$T/mqotad.log" || fail "no warning for the undecodable STATE"
 
@@ -149,12 +154,12 @@ offer=$(timeout 5 mosquitto_sub "${AUTH[@]}" -p "$PORT" -t mqota/v1/dev/fdev-1/o
 
 state_msg "$T/s_dl" 2 0 0 0 0 1 65536 124416 hello_world 1
 pub_state fdev-1 "$T/s_dl"
-wait_for 10 sh -c "curl -sf '$URL/api/v1/deployments/1' | jq -e '.targets[0].state == \"active\" and .targets[0].progress == 65536'" ||
-  fail "target not active after a downloading STATE: $(curl -s "$URL/api/v1/deployments/1")"
+wait_for 10 sh -c "curl -sf -H '$API_AUTH' '$URL/api/v1/deployments/1' | jq -e '.targets[0].state == \"active\" and .targets[0].progress == 65536'" ||
+  fail "target not active after a downloading STATE: $(curl -s -H "$API_AUTH" "$URL/api/v1/deployments/1")"
 state_msg "$T/s_ok" 6 0 1 0 1 1 124416 124416 hello_world v1.4.1-2-g0296947-dirty
 pub_state fdev-1 "$T/s_ok"
-wait_for 10 sh -c "curl -sf '$URL/api/v1/deployments/1' | jq -e '.state == \"finished\" and .succeeded == 1'" ||
-  fail "deployment not finished after confirmed: $(curl -s "$URL/api/v1/deployments/1")"
+wait_for 10 sh -c "curl -sf -H '$API_AUTH' '$URL/api/v1/deployments/1' | jq -e '.state == \"finished\" and .succeeded == 1'" ||
+  fail "deployment not finished after confirmed: $(curl -s -H "$API_AUTH" "$URL/api/v1/deployments/1")"
 offer_cleared() {
   [ "$(timeout 3 mosquitto_sub "${AUTH[@]}" -p "$PORT" -t mqota/v1/dev/fdev-1/offer -C 1 -W 1 2>/dev/null | wc -c)" -le 1 ]
 }
@@ -171,8 +176,8 @@ echo "$BODY" | jq -e '.state == "finished" and .superseded == 1 and .targets[0].
   fail "deployment 2 not superseded: $BODY"
 state_msg "$T/s_fail" 7 5 1 0 1 1 124416 124416 hello_world v1.4.1-2-g0296947-dirty
 pub_state fdev-1 "$T/s_fail"
-wait_for 10 sh -c "curl -sf '$URL/api/v1/deployments/3' | jq -e '.state == \"finished\" and .failed == 1 and .targets[0].reason == \"hash-mismatch\"'" ||
-  fail "deployment 3 not failed with hash-mismatch: $(curl -s "$URL/api/v1/deployments/3")"
+wait_for 10 sh -c "curl -sf -H '$API_AUTH' '$URL/api/v1/deployments/3' | jq -e '.state == \"finished\" and .failed == 1 and .targets[0].reason == \"hash-mismatch\"'" ||
+  fail "deployment 3 not failed with hash-mismatch: $(curl -s -H "$API_AUTH" "$URL/api/v1/deployments/3")"
 req GET /api/v1/deployments; expect 200 "deployment list"
 echo "$BODY" | jq -e 'length == 3 and .[0].id == 3 and (.[0] | has("targets") | not)' >/dev/null ||
   fail "deployment list: $BODY"

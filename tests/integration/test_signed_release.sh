@@ -109,10 +109,14 @@ PY
 expect_refused "tampered .mqsig" "$T/x2.bin" --signature "$T/tampered.mqsig"
 grep -q "signature rejected: the signature does not verify under trusted key $KEY_A" "$T/err" ||
   fail "unexpected message: $(cat "$T/err")"
-code=$(curl -s -o "$T/body" -w '%{http_code}' --data-binary @"$T/x2.bin" \
+code=$(curl -s -o "$T/body" -w '%{http_code}' -H "$API_AUTH" -H 'Content-Type: application/octet-stream' --data-binary @"$T/x2.bin" \
   -H "X-Mqota-Signature: $(base64 -w0 "$T/tampered.mqsig")" "$HTTP_URL/api/v1/releases")
 [ "$code" = 400 ] && jq -e '.error | test("^signature rejected")' "$T/body" >/dev/null ||
   fail "tampered .mqsig over plain HTTP: $code $(cat "$T/body")"
+{ cat "$T/x2.bin.mqsig"; echo ' {"format": "other"}'; } >"$T/trailing.mqsig"
+expect_refused "a .mqsig with bytes after its JSON object" "$T/x2.bin" --signature "$T/trailing.mqsig"
+grep -q "signature rejected: the .mqsig file is not valid: 20 bytes follow the JSON object" "$T/err" ||
+  fail "unexpected message: $(cat "$T/err")"
 expect_refused "a .mqsig of another image" "$T/y1.bin" --signature "$T/x2.bin.mqsig"
 grep -q "signature is for another image" "$T/err" || fail "unexpected message: $(cat "$T/err")"
 expect_refused "a version that differs from the signed one" "$T/x2.bin" \

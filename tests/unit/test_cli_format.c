@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_cli_format.c - the mqota CLI's output formatting (cli/format.c): sizes, durations,
- * "last seen" times, percentages, progress bars and table column widths.
+ * "last seen" times, percentages, progress bars, table column widths and terminal-safe text.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -224,6 +225,74 @@ static void test_kv_lines(void **state)
     assert_string_equal(fmt_kv_lines("a=1\nb=2\n", out, 8), "a: 1\n");
 }
 
+/* Check fmt_safe(s, keep) against want and free it. */
+static void safe_is(const char *s, bool keep, const char *want)
+{
+    char *got = fmt_safe(s, keep);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_safe(void **state)
+{
+    (void)state;
+    /* plain ASCII and valid UTF-8 (U+00E9, U+2588, U+1F600) pass unchanged */
+    safe_is("blink-1.2.0", false, "blink-1.2.0");
+    safe_is("caf\xc3\xa9 \xe2\x96\x88 \xf0\x9f\x98\x80", false, "caf\xc3\xa9 \xe2\x96\x88 \xf0\x9f\x98\x80");
+    safe_is(NULL, false, "");
+    /* OSC 0 (set the window title) ended by BEL, and a CSI clearing the screen */
+    safe_is("\x1b]0;owned\x07v1", false, "\\x1b]0;owned\\x07v1");
+    safe_is("\x1b[2J\x1b[H", false, "\\x1b[2J\\x1b[H");
+    /* every C0 control and DEL; a newline is kept only when asked */
+    safe_is("a\nb\rc\td\x7f" "e\x01", false, "a\\x0ab\\x0dc\\x09d\\x7fe\\x01");
+    safe_is("a=1\nb=2\r\n", true, "a=1\nb=2\\x0d\n");
+    /* C1 controls U+0080..U+009F (CSI is U+009B), which some terminals obey */
+    safe_is("\xc2\x9b" "31m\xc2\x80\xc2\x9f\xc2\xa0", false, "\\u009b31m\\u0080\\u009f\xc2\xa0");
+    /* invalid UTF-8: stray bytes, an overlong '/', a surrogate, a truncated sequence */
+    safe_is("\xff\xfe", false, "\\xff\\xfe");
+    safe_is("\xc0\xaf", false, "\\xc0\\xaf");
+    safe_is("\xed\xa0\x80", false, "\\xed\\xa0\\x80");
+    safe_is("v\xe2\x96", false, "v\\xe2\\x96");
+    /* idempotent: the escapes themselves are printable */
+    safe_is("\\x1b", false, "\\x1b");
+}
+
+static void test_json_safe(void **state)
+{
+    (void)state;
+    /* cJSON escapes C0 itself; DEL, C1 and invalid bytes come through raw and are escaped */
+    char *got = fmt_json_safe("{\"v\":\"a\x7f" "b\xc2\x9b" "31m\xff\xc3\xa9\\u001b\"}");
+    assert_non_null(got);
+    assert_string_equal(got, "{\"v\":\"a\\u007fb\\u009b31m\\ufffd\xc3\xa9\\u001b\"}");
+    free(got);
+    got = fmt_json_safe("[1, \"ok\"]");
+    assert_string_equal(got, "[1, \"ok\"]");
+    free(got);
+}
+
+static void test_table_cells_safe(void **state)
+{
+    (void)state;
+    const char *hdr[] = { "ID", "VERSION" };
+    const char *row[] = { "dev-1", "\x1b]0;pwned\x07" };
+    fmt_table_t *t = fmt_table_new(2, hdr);
+    assert_non_null(t);
+    assert_int_equal(fmt_table_add_row(t, row), 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    fmt_table_print(t, f);
+    fclose(f);
+    assert_null(memchr(buf, 0x1b, len));
+    assert_non_null(strstr(buf, "\\x1b]0;pwned\\x07"));
+    /* the column is as wide as what is printed */
+    assert_int_equal(fmt_table_width(t, 1), strlen("\\x1b]0;pwned\\x07"));
+    free(buf);
+    fmt_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +308,9 @@ int main(void)
         cmocka_unit_test(test_table_no_trailing_blanks),
         cmocka_unit_test(test_table_many_rows),
         cmocka_unit_test(test_kv_lines),
+        cmocka_unit_test(test_safe),
+        cmocka_unit_test(test_table_cells_safe),
+        cmocka_unit_test(test_json_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -258,6 +258,120 @@ static void test_fixtures_check(void **state)
     }
 }
 
+/* ---- What may follow the image (ESP-IDF padding and signature blocks) ---------------------- */
+
+#define SECTOR 4096u
+
+/* The hello_world image followed by tail_len bytes of tail, in a new buffer. */
+static blob_t with_tail(const blob_t *img, const uint8_t *tail, size_t tail_len)
+{
+    blob_t b = {malloc(img->len + tail_len), img->len + tail_len};
+    assert_non_null(b.data);
+    memcpy(b.data, img->data, img->len);
+    if (tail_len > 0) {
+        memcpy(b.data + img->len, tail, tail_len);
+    }
+    return b;
+}
+
+/* The checker accepts b whole and in pieces of 1, 7 and 4096 bytes. */
+static void assert_accepted(const blob_t *b)
+{
+    static const size_t steps[] = {0, 1, 7, 4096};
+    for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+        run_t r = check(b->data, b->len, steps[s]);
+        assert_int_equal(r.update_st, MQOTA_OK);
+        assert_int_equal(r.finish_st, MQOTA_OK);
+        assert_int_equal(r.chk.fault, MQOTA_IMAGE_FAULT_NONE);
+    }
+}
+
+/* The checker refuses b, whole and in pieces, with a trailing-bytes fault at offset at. */
+static void assert_trailing_at(const blob_t *b, uint32_t at)
+{
+    static const size_t steps[] = {0, 1, 7, 4096};
+    for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+        run_t r = check(b->data, b->len, steps[s]);
+        assert_int_equal(r.finish_st, MQOTA_ERR_IMAGE);
+        assert_int_equal(r.chk.fault, MQOTA_IMAGE_FAULT_TRAILING);
+        assert_int_equal(r.chk.fault_offset, at);
+        assert_int_equal(r.hashed_len, 0);
+    }
+}
+
+static void test_trailer(void **state)
+{
+    blob_t img = load_fixture("idf_hello_world_esp32_2024.bin");
+    const size_t end = img.len; /* the fixture is exactly the image */
+    const size_t pad = SECTOR - end % SECTOR;
+    static uint8_t tail[(1u << 20) + 2 * SECTOR];
+    blob_t b;
+
+    (void)state;
+    assert_int_equal(check(img.data, img.len, 0).chk.image_len, end);
+    assert_true(end % SECTOR != 0);
+    srand(9);
+    for (size_t i = 0; i < sizeof(tail); i++) {
+        tail[i] = (uint8_t)rand();
+    }
+
+    /* accepted: 0xFF to the sector boundary (or part of it); then a Secure Boot v2 sector */
+    memset(tail, 0xFF, pad);
+    b = with_tail(&img, tail, pad);
+    assert_accepted(&b);
+    free(b.data);
+    b = with_tail(&img, tail, 100);
+    assert_accepted(&b);
+    free(b.data);
+    tail[pad] = 0xE7; /* ets_secure_boot_sig_block_t.magic_byte */
+    b = with_tail(&img, tail, pad + SECTOR);
+    assert_accepted(&b);
+    free(b.data);
+    /* ... but not a sector cut short, a byte after it, more 0xFF or a non-0xFF in the padding */
+    b = with_tail(&img, tail, pad + 4000);
+    assert_trailing_at(&b, (uint32_t)(end + pad));
+    free(b.data);
+    b = with_tail(&img, tail, pad + SECTOR + 1);
+    assert_trailing_at(&b, (uint32_t)(end + pad + SECTOR));
+    free(b.data);
+    tail[pad] = 0xFF;
+    b = with_tail(&img, tail, pad + 1);
+    assert_trailing_at(&b, (uint32_t)(end + pad));
+    free(b.data);
+    tail[10] = 0x00;
+    b = with_tail(&img, tail, pad);
+    assert_trailing_at(&b, (uint32_t)(end + 10));
+    free(b.data);
+
+    /* accepted: a Secure Boot v1 block (u32 version 0, 64-byte signature) right at the end */
+    memset(tail, 0, 4);
+    b = with_tail(&img, tail, 68);
+    assert_accepted(&b);
+    free(b.data);
+    b = with_tail(&img, tail, 69);
+    assert_trailing_at(&b, (uint32_t)(end + 68));
+    free(b.data);
+    b = with_tail(&img, tail, 40);
+    assert_trailing_at(&b, (uint32_t)end);
+    free(b.data);
+    tail[2] = 1; /* not version 0 */
+    b = with_tail(&img, tail, 68);
+    assert_trailing_at(&b, (uint32_t)end);
+    free(b.data);
+
+    /* refused: the SBv2 magic where no sector starts, and 1 MiB of random bytes */
+    tail[0] = 0xE7;
+    b = with_tail(&img, tail, SECTOR);
+    assert_trailing_at(&b, (uint32_t)end);
+    free(b.data);
+    tail[0] = 0x5A;
+    b = with_tail(&img, tail, 1u << 20);
+    assert_trailing_at(&b, (uint32_t)end);
+    assert_int_equal(check(b.data, b.len, 0).update_st, MQOTA_ERR_IMAGE);
+    free(b.data);
+    free(img.data);
+}
+
 /* ---- Damaged copies ----------------------------------------------------------------------- */
 
 static void test_flipped_segment_byte(void **state)
@@ -414,7 +528,7 @@ static void test_segment_size(void **state)
     free(b.data);
 }
 
-/* hash_appended = 0: the checker stops after the checksum byte and reports no hashed range. */
+/* hash_appended = 0: the image ends after the checksum byte; no hashed range is reported. */
 static void test_no_hash_appended(void **state)
 {
     MQOTA_SKIP_WITHOUT_FIXTURES();
@@ -423,12 +537,15 @@ static void test_no_hash_appended(void **state)
 
     (void)state;
     b.data[23] = 0;
+    /* the 32 bytes that were the hash are now bytes after the image's end */
     r = check(b.data, b.len, 0);
-    assert_int_equal(r.finish_st, MQOTA_OK);
-    assert_int_equal(r.hashed_len, 0);
+    assert_int_equal(r.finish_st, MQOTA_ERR_IMAGE);
+    assert_int_equal(r.chk.fault, MQOTA_IMAGE_FAULT_TRAILING);
     assert_int_equal(r.chk.image_len, r.chk.checksum_at + 1);
+    assert_int_equal(r.chk.fault_offset, r.chk.image_len);
     r = check(b.data, r.chk.checksum_at + 1, 0);
     assert_int_equal(r.finish_st, MQOTA_OK);
+    assert_int_equal(r.hashed_len, 0);
     free(b.data);
 }
 
@@ -510,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_no_hash_appended),
         cmocka_unit_test(test_not_an_image),
         cmocka_unit_test(test_args_and_names),
+        cmocka_unit_test(test_trailer),
     };
     return mqota_fixtures_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

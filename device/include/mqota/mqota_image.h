@@ -15,6 +15,9 @@
  *   then       zero padding up to the last byte of a 16-byte block, then one checksum byte:
  *              0xEF XOR every byte of every segment's data
  *   then       if hash_appended: SHA-256 of every byte from 0 through the checksum byte
+ *   then       (image_len) nothing, or 0xFF padding to a 4 KiB boundary optionally followed by
+ *              a 4 KiB Secure Boot v2 signature sector (first byte 0xE7), or a 68-byte Secure
+ *              Boot v1 signature block (u32 version 0, 64-byte signature); nothing else
  *
  *   esp_app_desc_t (256 bytes): magic_word u32 0xABCD5432, secure_version u32, reserv1[2] u32,
  *              version[32], project_name[32], time[16], date[16], idf_ver[32],
@@ -91,7 +94,11 @@ typedef enum {
     MQOTA_IMAGE_FAULT_TRUNCATED = 4,      /**< image ends inside a header, segment, checksum or hash */
     MQOTA_IMAGE_FAULT_CHECKSUM = 5,       /**< checksum byte does not match the segment data */
     MQOTA_IMAGE_FAULT_DESC_MAGIC = 6,     /**< reserved: parse_head reports this as a status */
-    MQOTA_IMAGE_FAULT_CHIP = 7            /**< reserved: callers judge chip ids */
+    MQOTA_IMAGE_FAULT_CHIP = 7,           /**< reserved: callers judge chip ids */
+    MQOTA_IMAGE_FAULT_TRAILING = 8        /**< bytes after the image's end that are neither
+                                               0xFF padding to a 4 KiB boundary nor a Secure
+                                               Boot signature block; fault_offset is where
+                                               they start, image_len where the image ends */
 } mqota_image_fault_t;
 
 /**
@@ -123,6 +130,7 @@ typedef struct {
     uint32_t image_len;     /**< Offset just past checksum (+ 32 if hash appended) once known */
     uint8_t appended_hash[32]; /**< Appended SHA-256 as read from the image */
     uint8_t hash_fill;
+    uint32_t tail_end;      /**< End of the signature block after the image, once one began */
 } mqota_image_check_t;
 
 /**
@@ -138,7 +146,8 @@ void mqota_image_check_init(mqota_image_check_t *chk);
  *                     is 0).
  * @param[in]     len  Bytes in data.
  * @return MQOTA_OK (keep feeding), MQOTA_ERR_ARG, MQOTA_ERR_IMAGE (bad magic, too many
- *         segments, segment runs past 16 MiB). Errors are sticky.
+ *         segments, segment runs past 16 MiB, unexpected bytes after the image's end). Errors
+ *         are sticky.
  */
 mqota_status_t mqota_image_check_update(mqota_image_check_t *chk, const uint8_t *data, size_t len);
 
@@ -154,7 +163,10 @@ mqota_status_t mqota_image_check_update(mqota_image_check_t *chk, const uint8_t 
  *         the checksum, or inside the appended hash), MQOTA_ERR_IMAGE (checksum mismatch,
  *         earlier structural error). On error chk->fault says why (the function sets it for
  *         truncation and checksum faults, so chk is not const).
- * @note Bytes after the appended hash (e.g. a signature block or flash padding) are allowed.
+ * @note After image_len only 0xFF padding to a 4 KiB boundary, a Secure Boot v2 signature
+ *       sector after it, or a Secure Boot v1 signature block directly at image_len are allowed;
+ *       other bytes are MQOTA_ERR_IMAGE with fault MQOTA_IMAGE_FAULT_TRAILING (found by
+ *       mqota_image_check_update() already). A signature block cut short is that fault too.
  */
 mqota_status_t mqota_image_check_finish(mqota_image_check_t *chk, uint32_t *hashed_len);
 
