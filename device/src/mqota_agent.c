@@ -3,73 +3,18 @@
  * mqota_agent.c - the device agent's state machine.
  *
  * The agent owns no memory beyond its context struct and touches the outside world only
- * through the injected platform hooks. Everything that must survive a reset is written to the
- * key-value store before the agent acknowledges it (see docs/PROTOCOL.md "Device persistence"):
- *
- *   "mq.prog"   transfer progress: which release goes into which slot, and the first chunk not
- *               yet written. Written every time that chunk index advances, before the ACK.
- *   "mq.slot0"  which release (id, version) a slot holds; erased before the slot is
- *   "mq.slot1"  overwritten, written after the image in it is verified.
- *   "mq.boot"   the boot attempt: release, from-slot, to-slot, failure reason, secure_version.
- *               Written just before the boot slot changes; read after the reboot to tell
- *               confirm from rollback.
- *   "mq.minsv"  the lowest secure_version accepted (anti-rollback). Raised to the attempt's
- *               secure_version once the new image is confirmed, before "mq.boot" is erased.
- *   "mq.cmd"    sealed commands: the anti-replay window and the last reply counter. Written
- *               before a command runs and before a reply is sealed (docs/PROTOCOL.md §14).
+ * through the injected platform hooks. This file holds init and the recovery after a boot,
+ * offers, chunks, the read-back verify, the boot slot switch, confirm and rollback; every state
+ * change goes through transition() and its table. Sealed commands are in mqota_agent_cmd.c, the
+ * persisted records in mqota_agent_store.c (mqota_agent_internal.h lists what they share).
  */
-#include "mqota/mqota.h"
-
 #include <string.h>
 
-#include "mqota_le.h"
+#include "mqota_agent_internal.h"
 
-#define PROGRESS_MAGIC 0x4D515031u /* "MQP1" */
-#define SLOTREC_MAGIC 0x4D515331u  /* "MQS1" */
-#define ATTEMPT_MAGIC_V1 0x4D514231u /* "MQB1": 20 bytes, no secure_version */
-#define ATTEMPT_MAGIC 0x4D514232u  /* "MQB2" */
-#define MINSV_MAGIC 0x4D515631u    /* "MQV1" */
-
-#define KEY_PROGRESS "mq.prog"
-#define KEY_ATTEMPT "mq.boot"
-#define KEY_MINSV "mq.minsv"
-#define KEY_CMD "mq.cmd"
-#define CMD_MAGIC 0x4D514331u      /* "MQC1" */
-#define CMD_RECORD_SIZE 36u
 
 #define STATE_REFRESH_MS 5000u /* STATE re-published at most this often while downloading */
 #define FLASH_SECTOR 4096u
-
-/* Persisted record: which release a slot holds. */
-typedef struct {
-    uint32_t magic;
-    uint32_t release_id;
-    char version[MQOTA_STR_MAX + 1];
-    uint32_t crc;
-} slot_record_t;
-
-/* Persisted record: the boot attempt into a new image. */
-typedef struct {
-    uint32_t magic;
-    uint32_t release_id;
-    uint32_t deployment_id;
-    uint8_t from_slot;
-    uint8_t to_slot;
-    uint8_t reason; /* mqota_reason_t recorded by the new image before it rolled back */
-    uint8_t reserved;
-    uint32_t secure_version; /* the offer's; becomes the minimum once the image is confirmed */
-    uint32_t crc;
-} attempt_record_t;
-
-/* Size of an "MQB1" record written by agents before secure_version was recorded. */
-#define ATTEMPT_V1_SIZE 20u
-
-/* Persisted record: the lowest secure_version accepted. */
-typedef struct {
-    uint32_t magic;
-    uint32_t min_secure_version;
-    uint32_t crc;
-} minsv_record_t;
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small helpers                                                                              */
@@ -101,104 +46,8 @@ static void bit_set(mqota_agent_t *a, uint32_t i)
     a->bitmap[i >> 3] = (uint8_t)(a->bitmap[i >> 3] | (1u << (i & 7u)));
 }
 
-/* Read a fixed-size record whose last 4 bytes are a CRC-32 of the rest and whose first 4 bytes
- * are `magic`. Returns true only for a complete, intact record. */
-static bool record_load(mqota_agent_t *a, const char *key, void *rec, size_t size, uint32_t magic)
-{
-    size_t len = 0;
-    uint32_t m, crc;
-    if (a->plat.kv_get(a->plat.ctx, key, rec, size, &len) != 0 || len != size) {
-        return false;
-    }
-    memcpy(&m, rec, sizeof(m));
-    memcpy(&crc, (const uint8_t *)rec + size - 4u, sizeof(crc));
-    return m == magic && crc == mqota_crc32(0, rec, size - 4u);
-}
-
-static bool record_save(mqota_agent_t *a, const char *key, void *rec, size_t size)
-{
-    uint32_t crc = mqota_crc32(0, rec, size - 4u);
-    memcpy((uint8_t *)rec + size - 4u, &crc, sizeof(crc));
-    return a->plat.kv_set(a->plat.ctx, key, rec, size) == 0;
-}
-
-/* Read the boot-attempt record. An "MQB1" record from an older agent (20 bytes, no
- * secure_version) is read as secure_version 0, so an update across that agent change still
- * confirms or reports its rollback. */
-static bool attempt_load(mqota_agent_t *a, attempt_record_t *at)
-{
-    size_t len = 0;
-    uint32_t m, crc;
-    if (a->plat.kv_get(a->plat.ctx, KEY_ATTEMPT, at, sizeof(*at), &len) != 0) {
-        return false;
-    }
-    memcpy(&m, at, sizeof(m));
-    if (len == sizeof(*at) && m == ATTEMPT_MAGIC) {
-        return at->crc == mqota_crc32(0, at, sizeof(*at) - 4u);
-    }
-    if (len == ATTEMPT_V1_SIZE && m == ATTEMPT_MAGIC_V1) {
-        memcpy(&crc, (const uint8_t *)at + ATTEMPT_V1_SIZE - 4u, sizeof(crc));
-        if (crc != mqota_crc32(0, at, ATTEMPT_V1_SIZE - 4u)) {
-            return false;
-        }
-        at->magic = ATTEMPT_MAGIC;
-        at->secure_version = 0u;
-        return true;
-    }
-    return false;
-}
-
-/* Raise the stored minimum secure_version to sv (never lower it). Returns false only if the
- * store failed; the caller then keeps the attempt record so that the next boot tries again. */
-static bool raise_min_secure_version(mqota_agent_t *a, uint32_t sv)
-{
-    minsv_record_t r;
-    if (sv <= a->min_secure_version) {
-        return true;
-    }
-    memset(&r, 0, sizeof(r));
-    r.magic = MINSV_MAGIC;
-    r.min_secure_version = sv;
-    if (!record_save(a, KEY_MINSV, &r, sizeof(r))) {
-        MQOTA_LOG(1, "cannot store minimum secure version %u", (unsigned)sv);
-        return false;
-    }
-    a->min_secure_version = sv;
-    MQOTA_LOG(2, "minimum secure version is now %u", (unsigned)sv);
-    return true;
-}
-
-/* The "mq.cmd" record (docs/PROTOCOL.md §14.4), little-endian bytes. Absent or damaged: all
- * zero (docs/SECURITY.md says what that allows). */
-static void cmd_record_load(mqota_agent_t *a)
-{
-    uint8_t rec[CMD_RECORD_SIZE];
-    if (record_load(a, KEY_CMD, rec, sizeof(rec), CMD_MAGIC)) {
-        a->replay.highest = get_u64(rec + 8);
-        a->replay.bitmap = get_u64(rec + 16);
-        a->reply_counter = get_u64(rec + 24);
-    }
-}
-
-static bool cmd_record_save(mqota_agent_t *a, const mqota_replay_window_t *w,
-                            uint64_t reply_counter)
-{
-    uint8_t rec[CMD_RECORD_SIZE];
-    put_u32(rec, CMD_MAGIC);
-    put_u32(rec + 4, 0u);
-    put_u64(rec + 8, w->highest);
-    put_u64(rec + 16, w->bitmap);
-    put_u64(rec + 24, reply_counter);
-    return record_save(a, KEY_CMD, rec, sizeof(rec));
-}
-
-static const char *slot_key(uint8_t slot)
-{
-    return slot == 0u ? "mq.slot0" : "mq.slot1";
-}
-
 /* Write the topic <prefix>/dev/<id>/<leaf> into buf. */
-static mqota_status_t build_topic(const mqota_agent_t *a, const char *leaf, char *buf, size_t cap)
+mqota_status_t agent__build_topic(const mqota_agent_t *a, const char *leaf, char *buf, size_t cap)
 {
     const char *parts[5] = {a->prefix, "/dev/", a->device_id, "/", leaf};
     size_t n = 0;
@@ -218,7 +67,7 @@ static const char *const topic_leaf[] = {"state", "online", "offer", "chunk", "a
                                          NULL,    "cmd",    "reply"};
 
 /* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. */
-static void u64_to_dec(uint64_t v, char *buf)
+void agent__u64_to_dec(uint64_t v, char *buf)
 {
     char tmp[20];
     size_t n = 0;
@@ -237,7 +86,7 @@ static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size
 {
     char rel[21];
     size_t pl = strlen(a->prefix);
-    u64_to_dec(a->offer.release_id, rel);
+    agent__u64_to_dec(a->offer.release_id, rel);
     if (pl + 8u + strlen(rel) + 1u > cap) {
         return MQOTA_ERR_NO_SPACE;
     }
@@ -275,11 +124,70 @@ static uint32_t chunk_len(const mqota_agent_t *a, uint32_t index)
     return left < a->offer.chunk_size ? left : a->offer.chunk_size;
 }
 
-static void set_state(mqota_agent_t *a, mqota_update_state_t st, mqota_reason_t reason)
+/* What happened, for transition(): each event moves the agent to one state, from the states
+ * listed for it in the table below. */
+typedef enum {
+    EV_BOOT_IDLE,          /* init: nothing to recover */
+    EV_BOOT_PENDING,       /* init: the running slot is pending-verify */
+    EV_BOOT_CONFIRMED,     /* init: the attempt record's image runs, confirmed earlier */
+    EV_BOOT_ROLLED_BACK,   /* init: back in the old slot after an attempt */
+    EV_OFFER_ACCEPTED,     /* an offer passed judge_offer(); the transfer starts or resumes */
+    EV_ALREADY_RUNNING,    /* an offer of the release that runs */
+    EV_OFFER_CLEARED,      /* the server cleared the offer during the transfer */
+    EV_CHUNK_WRITTEN,      /* a chunk is written (or a resume found every chunk there) */
+    EV_ALL_WRITTEN,        /* every chunk is written: read the slot back */
+    EV_BOOT_SLOT_SWITCHED, /* verified; attempt recorded, boot slot switched */
+    EV_CONFIRMED,          /* the new image is marked valid */
+    EV_ROLLED_BACK,        /* the new image is marked invalid; reboot into the old one */
+    EV_FAILED              /* the update failed or an offer was refused; the old image runs */
+} event_t;
+
+#define S(x) (1u << MQOTA_STATE_##x)
+/* States from which an update may start, or fail before anything is switched. */
+#define S_SETTLED (S(IDLE) | S(CONFIRMED) | S(FAILED) | S(ROLLED_BACK))
+#define S_TRANSFER (S(OFFERED) | S(DOWNLOADING))
+
+/* Every allowed state change: {event, states it may come from, next state}. Anything else is
+ * refused by transition(). Once the boot slot is switched (ready-to-reboot, pending-verify)
+ * only the new image's verdict moves the agent: no offer can make it "failed" there. */
+static const struct {
+    uint8_t event;
+    uint16_t from;
+    uint8_t to;
+} transitions[] = {
+    {EV_BOOT_IDLE, S(IDLE), MQOTA_STATE_IDLE},
+    {EV_BOOT_PENDING, S(IDLE), MQOTA_STATE_PENDING_VERIFY},
+    {EV_BOOT_CONFIRMED, S(IDLE), MQOTA_STATE_CONFIRMED},
+    {EV_BOOT_ROLLED_BACK, S(IDLE), MQOTA_STATE_ROLLED_BACK},
+    {EV_OFFER_ACCEPTED, S_SETTLED | S_TRANSFER, MQOTA_STATE_OFFERED},
+    {EV_ALREADY_RUNNING, S_SETTLED | S_TRANSFER, MQOTA_STATE_CONFIRMED},
+    {EV_OFFER_CLEARED, S_TRANSFER, MQOTA_STATE_IDLE},
+    {EV_CHUNK_WRITTEN, S(OFFERED), MQOTA_STATE_DOWNLOADING},
+    {EV_ALL_WRITTEN, S_TRANSFER, MQOTA_STATE_VERIFYING},
+    {EV_BOOT_SLOT_SWITCHED, S(VERIFYING), MQOTA_STATE_READY_TO_REBOOT},
+    {EV_CONFIRMED, S(PENDING_VERIFY), MQOTA_STATE_CONFIRMED},
+    {EV_ROLLED_BACK, S(PENDING_VERIFY), MQOTA_STATE_ROLLED_BACK},
+    {EV_FAILED, S_SETTLED | S_TRANSFER | S(VERIFYING), MQOTA_STATE_FAILED},
+};
+#undef S
+
+/* The one place the update state changes: look the event up in the table; if the current state
+ * may take it, move to its next state with `reason` and mark the STATE for publishing. Returns
+ * false, changing nothing, for a change the table does not allow. */
+static bool transition(mqota_agent_t *a, event_t ev, mqota_reason_t reason)
 {
-    a->state = (uint8_t)st;
-    a->reason = (uint8_t)reason;
-    a->state_dirty = true;
+    for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++) {
+        if (transitions[i].event == (uint8_t)ev &&
+            (transitions[i].from & (1u << a->state)) != 0u) {
+            a->state = transitions[i].to;
+            a->reason = (uint8_t)reason;
+            a->state_dirty = true;
+            return true;
+        }
+    }
+    MQOTA_LOG(1, "event %u refused in state %s", (unsigned)ev,
+              mqota_state_name((mqota_update_state_t)a->state));
+    return false;
 }
 
 /* End the transfer in progress with `reason`. The old image keeps running; the progress record
@@ -311,14 +219,13 @@ static void fail(mqota_agent_t *a, mqota_reason_t reason)
     leave_stream(a);
     a->have_offer = false;
     a->ack_due = false;
-    set_state(a, MQOTA_STATE_FAILED, reason);
+    (void)transition(a, EV_FAILED, reason);
 }
 
 static mqota_status_t persist_progress(mqota_agent_t *a)
 {
     mqota_progress_t p;
     memset(&p, 0, sizeof(p));
-    p.magic = PROGRESS_MAGIC;
     p.release_id = a->offer.release_id;
     p.deployment_id = a->offer.deployment_id;
     p.image_size = a->offer.image_size;
@@ -326,20 +233,20 @@ static mqota_status_t persist_progress(mqota_agent_t *a)
     p.base = a->base;
     p.slot = a->target_slot;
     memcpy(p.sha256, a->offer.sha256, MQOTA_SHA256_LEN);
-    return record_save(a, KEY_PROGRESS, &p, sizeof(p)) ? MQOTA_OK : MQOTA_ERR_PLATFORM;
+    return store__progress_save(a, &p) ? MQOTA_OK : MQOTA_ERR_PLATFORM;
 }
 
 /* Mark the running (pending-verify) image invalid and reboot into the previous slot. The
  * reason is recorded in the attempt record so that the old image can report it. */
-static void roll_back(mqota_agent_t *a, mqota_reason_t reason)
+void agent__roll_back(mqota_agent_t *a, mqota_reason_t reason)
 {
-    attempt_record_t at;
-    if (attempt_load(a, &at)) {
+    mqota_attempt_t at;
+    if (store__attempt_load(a, &at)) {
         at.reason = (uint8_t)reason;
-        (void)record_save(a, KEY_ATTEMPT, &at, sizeof(at));
+        (void)store__attempt_save(a, &at);
     }
     (void)a->plat.slot_mark_invalid(a->plat.ctx);
-    set_state(a, MQOTA_STATE_ROLLED_BACK, reason);
+    (void)transition(a, EV_ROLLED_BACK, reason);
     a->reboot_requested = true;
 }
 
@@ -371,21 +278,13 @@ static bool hooks_present(const mqota_platform_t *p)
            p->kv_erase && p->now_ms && p->sha256_begin && p->sha256_update && p->sha256_finish;
 }
 
-/* The stored minimum secure_version; 0 if none was ever stored. A record that fails its CRC is
- * treated as absent like every other record (docs/SECURITY.md says why that is acceptable). */
-static uint32_t load_min_secure_version(mqota_agent_t *a)
-{
-    minsv_record_t r;
-    return record_load(a, KEY_MINSV, &r, sizeof(r), MINSV_MAGIC) ? r.min_secure_version : 0u;
-}
-
 /* Work out, after boot, whether this boot follows an update attempt: confirm pending, report a
  * rollback, or nothing. */
 /* Back in the old slot after a recorded attempt: did the boot slot switch happen? With the
  * platform's slot_state_of, the new slot's otadata state tells: VALID (an older entry) or
  * UNDEFINED (no entry) means the switch never completed; NEW, PENDING_VERIFY, ABORTED or
  * INVALID mean the bootloader selected it and came back. Without the hook: assume it did. */
-static bool switch_took_effect(mqota_agent_t *a, const attempt_record_t *at,
+static bool switch_took_effect(mqota_agent_t *a, const mqota_attempt_t *at,
                                mqota_slot_state_t *to_state)
 {
     *to_state = MQOTA_SLOT_ABORTED;
@@ -400,8 +299,8 @@ static bool switch_took_effect(mqota_agent_t *a, const attempt_record_t *at,
 static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
 {
     mqota_slot_state_t st = MQOTA_SLOT_UNDEFINED, to_state = MQOTA_SLOT_ABORTED;
-    attempt_record_t at;
-    bool have_attempt = attempt_load(a, &at);
+    mqota_attempt_t at;
+    bool have_attempt = store__attempt_load(a, &at);
 
     if (a->plat.slot_state(a->plat.ctx, &st) != 0) {
         st = MQOTA_SLOT_UNDEFINED;
@@ -414,13 +313,13 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
     }
     if (st == MQOTA_SLOT_PENDING_VERIFY) {
         /* First boot of a new image: confirm once the broker is reachable. */
-        a->state = MQOTA_STATE_PENDING_VERIFY;
+        (void)transition(a, EV_BOOT_PENDING, MQOTA_REASON_NONE);
         a->pending_since_ms = now_ms;
     } else if (have_attempt && a->running.running_slot == at.to_slot) {
         /* Confirmed earlier; the record outlived a reset between confirm and erase (or the
          * minimum could not be stored then): raise the minimum now, then drop the record. */
-        a->state = MQOTA_STATE_CONFIRMED;
-        if (raise_min_secure_version(a, at.secure_version)) {
+        (void)transition(a, EV_BOOT_CONFIRMED, MQOTA_REASON_NONE);
+        if (store__raise_min_secure_version(a, at.secure_version)) {
             (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
         }
     } else if (have_attempt && !switch_took_effect(a, &at, &to_state)) {
@@ -430,26 +329,36 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
         MQOTA_LOG(2, "boot slot switch to slot %u never took effect; the update resumes",
                   (unsigned)at.to_slot);
         (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
-        a->state = MQOTA_STATE_IDLE;
+        (void)transition(a, EV_BOOT_IDLE, MQOTA_REASON_NONE);
     } else if (have_attempt) {
         /* The bootloader brought us back to the old slot: the new image reset before it was
          * confirmed (ABORTED), or the bootloader refused it (still NEW), or it was marked
          * invalid with the reason recorded. */
-        a->state = MQOTA_STATE_ROLLED_BACK;
-        a->reason = at.reason != MQOTA_REASON_NONE ? at.reason
-                    : to_state == MQOTA_SLOT_NEW  ? (uint8_t)MQOTA_REASON_INVALID_IMAGE
-                                                  : (uint8_t)MQOTA_REASON_RESET;
+        (void)transition(a, EV_BOOT_ROLLED_BACK,
+                         at.reason != MQOTA_REASON_NONE ? (mqota_reason_t)at.reason
+                         : to_state == MQOTA_SLOT_NEW   ? MQOTA_REASON_INVALID_IMAGE
+                                                        : MQOTA_REASON_RESET);
         (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
     } else {
-        a->state = MQOTA_STATE_IDLE;
+        (void)transition(a, EV_BOOT_IDLE, MQOTA_REASON_NONE);
     }
 }
 
-mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
-                                const mqota_platform_t *plat, uint64_t now_ms)
+/* mqota_agent_init(): first the caller's view of the agent's size tunables against ours, before
+ * anything is written to an agent struct that may be smaller than ours (mqota_config_defaults.h). */
+mqota_status_t mqota_agent_init_checked(mqota_agent_t *agent, const mqota_config_t *cfg,
+                                        const mqota_platform_t *plat, uint64_t now_ms,
+                                        size_t agent_size, uint32_t max_chunks,
+                                        uint32_t verify_step, uint32_t topic_max,
+                                        uint32_t device_id_max)
 {
-    slot_record_t sr;
+    mqota_slot_record_t sr;
     const char *prefix;
+    if (agent_size != sizeof(mqota_agent_t) || max_chunks != MQOTA_MAX_CHUNKS ||
+        verify_step != MQOTA_VERIFY_STEP || topic_max != MQOTA_TOPIC_MAX ||
+        device_id_max != MQOTA_DEVICE_ID_MAX) {
+        return MQOTA_ERR_CONFIG;
+    }
     if (agent == NULL || cfg == NULL || plat == NULL || !hooks_present(plat) ||
         !id_valid(cfg->device_id) || !is_pow2(cfg->max_chunk) || cfg->max_chunk < MQOTA_CHUNK_MIN ||
         cfg->max_chunk > MQOTA_CHUNK_MAX || cfg->max_window < 1u ||
@@ -481,19 +390,18 @@ mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
     agent->command_ctx = cfg->command_ctx;
     agent->boot_ms = now_ms;
     if (agent->commands) {
-        cmd_record_load(agent);
+        store__cmd_load(agent);
     }
 
     if (plat->running(plat->ctx, &agent->running) != 0 || agent->running.slot_count < 2u ||
         agent->running.running_slot >= agent->running.slot_count) {
         return MQOTA_ERR_PLATFORM;
     }
-    if (record_load(agent, slot_key(agent->running.running_slot), &sr, sizeof(sr),
-                    SLOTREC_MAGIC)) {
+    if (store__slot_load(agent, agent->running.running_slot, &sr)) {
         agent->running_release = sr.release_id;
         copy_str(agent->release_version, sizeof(agent->release_version), sr.version);
     }
-    agent->min_secure_version = load_min_secure_version(agent);
+    agent->min_secure_version = store__min_secure_version(agent);
     recover_after_boot(agent, now_ms);
     agent->state_dirty = true;
     return MQOTA_OK;
@@ -530,7 +438,7 @@ static mqota_status_t publish_state(mqota_agent_t *a, uint64_t now_ms)
     size_t len = 0;
     mqota_agent_state_msg(a, &m);
     if (mqota_state_encode(&m, a->io, sizeof(a->io), &len) != MQOTA_OK ||
-        build_topic(a, "state", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+        agent__build_topic(a, "state", a->topic, sizeof(a->topic)) != MQOTA_OK) {
         return MQOTA_ERR_NO_SPACE;
     }
     if (a->plat.publish(a->plat.ctx, a->topic, a->io, len, 1, true) != 0) {
@@ -566,7 +474,7 @@ static mqota_status_t publish_ack(mqota_agent_t *a, uint64_t now_ms)
         ack.flags |= MQOTA_ACK_FLAG_COMPLETE;
     }
     if (mqota_ack_encode(&ack, buf, sizeof(buf), &len) != MQOTA_OK ||
-        build_topic(a, "ack", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+        agent__build_topic(a, "ack", a->topic, sizeof(a->topic)) != MQOTA_OK) {
         return MQOTA_ERR_NO_SPACE;
     }
     if (a->plat.publish(a->plat.ctx, a->topic, buf, len, 0, false) != 0) {
@@ -629,7 +537,7 @@ static void start_transfer(mqota_agent_t *a)
     a->window = a->offer.window != 0u && a->offer.window < a->max_window ? a->offer.window
                                                                          : a->max_window;
 
-    if (record_load(a, KEY_PROGRESS, &p, sizeof(p), PROGRESS_MAGIC) &&
+    if (store__progress_load(a, &p) &&
         p.release_id == a->offer.release_id && p.image_size == a->offer.image_size &&
         p.chunk_size == cs && p.slot == a->target_slot && p.base <= a->chunk_count &&
         memcmp(p.sha256, a->offer.sha256, MQOTA_SHA256_LEN) == 0) {
@@ -641,7 +549,7 @@ static void start_transfer(mqota_agent_t *a)
         a->resumed = a->base > 0u;
     } else {
         /* The slot's old content is about to go: forget which release it held. */
-        (void)a->plat.kv_erase(a->plat.ctx, slot_key(a->target_slot));
+        (void)a->plat.kv_erase(a->plat.ctx, store__slot_key(a->target_slot));
     }
     if (a->plat.slot_begin(a->plat.ctx, a->target_slot, a->offer.image_size, erase_from) != 0) {
         fail(a, MQOTA_REASON_FLASH);
@@ -659,14 +567,14 @@ static void start_transfer(mqota_agent_t *a)
     }
     MQOTA_LOG(2, "release %u: %s at chunk %u of %u", (unsigned)a->offer.release_id,
               a->resumed ? "resuming" : "starting", (unsigned)a->base, (unsigned)a->chunk_count);
-    set_state(a, MQOTA_STATE_OFFERED, MQOTA_REASON_NONE);
+    (void)transition(a, EV_OFFER_ACCEPTED, MQOTA_REASON_NONE);
     if ((a->offer.flags & MQOTA_OFFER_FLAG_STREAM) != 0u) {
         join_stream(a);
     }
     a->ack_due = true;
     a->ack_flags = a->resumed ? MQOTA_ACK_FLAG_RESUMED : 0u;
     if (a->received == a->chunk_count) {
-        a->state = MQOTA_STATE_DOWNLOADING;
+        (void)transition(a, EV_CHUNK_WRITTEN, MQOTA_REASON_NONE);
     }
 }
 
@@ -722,7 +630,7 @@ static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, siz
             (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
             leave_stream(a);
             a->have_offer = false;
-            set_state(a, MQOTA_STATE_IDLE, MQOTA_REASON_NONE);
+            (void)transition(a, EV_OFFER_CLEARED, MQOTA_REASON_NONE);
             return MQOTA_OK;
         }
         return MQOTA_IGNORED;
@@ -730,7 +638,9 @@ static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, siz
     st = mqota_offer_decode(payload, len, &offer);
     if (st != MQOTA_OK) {
         if (!transferring(a) && a->state != MQOTA_STATE_VERIFYING) {
-            set_state(a, MQOTA_STATE_FAILED, MQOTA_REASON_MALFORMED_OFFER);
+            /* reported only where an update may fail (the table refuses it once the boot
+             * slot is switched) */
+            (void)transition(a, EV_FAILED, MQOTA_REASON_MALFORMED_OFFER);
         }
         return st;
     }
@@ -777,7 +687,7 @@ static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, siz
         a->target_release = offer.release_id;
         a->have_offer = false;
         a->progress_bytes = 0;
-        set_state(a, MQOTA_STATE_FAILED, refused);
+        (void)transition(a, EV_FAILED, refused);
         return MQOTA_ERR_STATE;
     }
     a->offer = offer;
@@ -787,7 +697,7 @@ static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, siz
         a->target_release = offer.release_id;
         a->have_offer = false;
         a->progress_bytes = offer.image_size;
-        set_state(a, MQOTA_STATE_CONFIRMED, MQOTA_REASON_NONE);
+        (void)transition(a, EV_ALREADY_RUNNING, MQOTA_REASON_NONE);
         return MQOTA_OK;
     }
     start_transfer(a);
@@ -843,282 +753,30 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
         return MQOTA_ERR_PLATFORM;
     }
     if (a->state == MQOTA_STATE_OFFERED) {
-        set_state(a, MQOTA_STATE_DOWNLOADING, MQOTA_REASON_NONE);
+        (void)transition(a, EV_CHUNK_WRITTEN, MQOTA_REASON_NONE);
     }
     a->ack_due = true;
     return MQOTA_OK;
 }
 
 /* Mark the running (pending-verify) image valid: the self-test passed or the server said so. */
-static void confirm_now(mqota_agent_t *a)
+void agent__confirm_now(mqota_agent_t *a)
 {
-    attempt_record_t at;
+    mqota_attempt_t at;
     if (a->plat.slot_mark_valid(a->plat.ctx) != 0) {
-        roll_back(a, MQOTA_REASON_SET_BOOT);
+        agent__roll_back(a, MQOTA_REASON_SET_BOOT);
         return;
     }
     a->self_test_passed = false;
     /* Confirmed: from now on nothing older than this image's secure_version is accepted. If
      * the store fails, the attempt record stays and the next boot raises the minimum. */
-    if (attempt_load(a, &at) && !raise_min_secure_version(a, at.secure_version)) {
-        set_state(a, MQOTA_STATE_CONFIRMED, MQOTA_REASON_NONE);
+    if (store__attempt_load(a, &at) && !store__raise_min_secure_version(a, at.secure_version)) {
+        (void)transition(a, EV_CONFIRMED, MQOTA_REASON_NONE);
         return;
     }
     (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
-    set_state(a, MQOTA_STATE_CONFIRMED, MQOTA_REASON_NONE);
+    (void)transition(a, EV_CONFIRMED, MQOTA_REASON_NONE);
     MQOTA_LOG(2, "release %u confirmed", (unsigned)a->running_release);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Sealed commands (docs/PROTOCOL.md §14)                                                     */
-
-/* The reply frame is built at io[MQOTA_SEALED_MAX_LEN]: header, then the plaintext (whose body
- * starts MQOTA_REPLY_FIXED_LEN bytes in), then the tag. */
-static uint8_t *reply_frame(mqota_agent_t *a)
-{
-    return a->io + MQOTA_SEALED_MAX_LEN;
-}
-
-static uint8_t *reply_body(mqota_agent_t *a)
-{
-    return reply_frame(a) + MQOTA_SEALED_HEADER_LEN + MQOTA_REPLY_FIXED_LEN;
-}
-
-/* Text appender for reply bodies: never writes past cap, remembers overflow. */
-typedef struct {
-    char *buf;
-    size_t cap;
-    size_t len;
-} text_t;
-
-static void text_put(text_t *t, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (t->len < t->cap) {
-            t->buf[t->len++] = *s;
-        }
-    }
-}
-
-static void text_u64(text_t *t, uint64_t v)
-{
-    char out[21];
-    u64_to_dec(v, out);
-    text_put(t, out);
-}
-
-static void text_kv_str(text_t *t, const char *k, const char *v)
-{
-    text_put(t, k);
-    text_put(t, "=");
-    text_put(t, v);
-    text_put(t, "\n");
-}
-
-static void text_kv_u64(text_t *t, const char *k, uint64_t v)
-{
-    text_put(t, k);
-    text_put(t, "=");
-    text_u64(t, v);
-    text_put(t, "\n");
-}
-
-/* Seal and publish a REPLY whose body (body_len bytes) is already at reply_body(). The reply
- * counter is stored before the frame is sealed, so no counter is ever sealed twice. */
-static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t result,
-                                 size_t body_len)
-{
-    uint8_t *frame = reply_frame(a);
-    uint8_t *plain = frame + MQOTA_SEALED_HEADER_LEN;
-    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
-    uint8_t aad[MQOTA_AEAD_AAD_MAX];
-    size_t aad_len = 0, n = 0;
-    uint64_t counter = a->reply_counter + 1u;
-    mqota_reply_t r;
-
-    r.command_id = command_id;
-    r.result = result;
-    r.body_len = (uint16_t)body_len;
-    r.body = plain + MQOTA_REPLY_FIXED_LEN;
-    if (body_len > MQOTA_REPLY_BODY_MAX ||
-        mqota_reply_encode(&r, plain, MQOTA_SEALED_PLAIN_MAX, &n) != MQOTA_OK ||
-        mqota_sealed_header(MQOTA_MSG_REPLY, counter, frame) != MQOTA_OK ||
-        mqota_sealed_aad(frame, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK ||
-        build_topic(a, "reply", a->topic, sizeof(a->topic)) != MQOTA_OK) {
-        return MQOTA_ERR_NO_SPACE;
-    }
-    if (!cmd_record_save(a, &a->replay, counter)) {
-        MQOTA_LOG(1, "cannot store the reply counter; reply not sent");
-        return MQOTA_ERR_PLATFORM;
-    }
-    a->reply_counter = counter;
-    mqota_sealed_nonce(frame, nonce);
-    if (a->plat.aead_seal(a->plat.ctx, nonce, aad, aad_len, plain, n, plain, plain + n) != 0) {
-        return MQOTA_ERR_PLATFORM;
-    }
-    if (!a->connected ||
-        a->plat.publish(a->plat.ctx, a->topic, frame, MQOTA_SEALED_OVERHEAD + n, 1, false) != 0) {
-        return MQOTA_ERR_PLATFORM;
-    }
-    return MQOTA_OK;
-}
-
-/* A frame on the cmd topic was refused: count it, and report it unless a report went out less
- * than MQOTA_REFUSAL_REPORT_MS ago. */
-static void refuse(mqota_agent_t *a, uint8_t result, uint64_t counter, uint64_t now_ms)
-{
-    mqota_refusal_t r;
-    a->commands_refused++;
-    MQOTA_LOG(1, "command refused: %s", mqota_cmd_result_name(result));
-    if (a->refusal_reported && now_ms - a->last_refusal_ms < MQOTA_REFUSAL_REPORT_MS) {
-        return;
-    }
-    r.refused_counter = counter;
-    r.highest_counter = a->replay.highest;
-    r.refused_total = a->commands_refused;
-    mqota_refusal_encode(&r, reply_body(a));
-    if (send_reply(a, 0u, result, MQOTA_REFUSAL_BODY_LEN) == MQOTA_OK) {
-        a->refusal_reported = true;
-        a->last_refusal_ms = now_ms;
-    }
-}
-
-/* The "diagnostics" body: key=value lines (docs/PROTOCOL.md §14.3), then the platform's. The
- * update fields are those of the STATE the agent would publish now, so the two never differ. */
-static size_t diagnostics(mqota_agent_t *a, uint64_t now_ms)
-{
-    text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u};
-    mqota_state_msg_t m;
-    mqota_agent_state_msg(a, &m);
-    text_kv_u64(&t, "uptime_ms", now_ms - a->boot_ms);
-    text_kv_u64(&t, "boot_count", m.boot_count);
-    text_kv_u64(&t, "slot", m.running_slot);
-    text_kv_str(&t, "state", mqota_state_name((mqota_update_state_t)m.state));
-    text_kv_str(&t, "reason", mqota_reason_name((mqota_reason_t)m.reason));
-    text_kv_str(&t, "project", m.project);
-    text_kv_str(&t, "version", m.version);
-    text_kv_str(&t, "release_version", m.release_version);
-    text_kv_str(&t, "idf_ver", m.idf_ver);
-    text_kv_u64(&t, "running_release", m.running_release);
-    text_kv_u64(&t, "target_release", m.target_release);
-    text_kv_u64(&t, "progress", m.progress);
-    text_kv_u64(&t, "image_size", m.image_size);
-    text_kv_u64(&t, "min_secure_version", a->min_secure_version);
-    text_kv_u64(&t, "commands_accepted", a->commands_accepted);
-    text_kv_u64(&t, "commands_refused", a->commands_refused);
-    if (a->plat.diagnostics != NULL && t.len < t.cap) {
-        size_t extra = a->plat.diagnostics(a->plat.ctx, t.buf + t.len, t.cap - t.len);
-        t.len += extra <= t.cap - t.len ? extra : t.cap - t.len;
-    }
-    return t.len;
-}
-
-/* Run an accepted command; returns its result, the body is at reply_body(). */
-static uint8_t run_command(mqota_agent_t *a, const mqota_command_t *cmd, uint64_t now_ms,
-                           size_t *body_len)
-{
-    text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u};
-    bool builtin = strcmp(cmd->name, "reboot") == 0 || strcmp(cmd->name, "diagnostics") == 0 ||
-                   strcmp(cmd->name, "confirm") == 0 || strcmp(cmd->name, "rollback") == 0;
-    uint8_t result;
-
-    *body_len = 0;
-    if (builtin && cmd->args_len != 0u) {
-        text_put(&t, "this command takes no argument");
-        *body_len = t.len;
-        return MQOTA_CMD_FAILED;
-    }
-    if (strcmp(cmd->name, "reboot") == 0) {
-        a->reboot_requested = true; /* after the reply is handed to the transport */
-        return MQOTA_CMD_OK;
-    }
-    if (strcmp(cmd->name, "diagnostics") == 0) {
-        *body_len = diagnostics(a, now_ms);
-        return MQOTA_CMD_OK;
-    }
-    if (strcmp(cmd->name, "confirm") == 0 || strcmp(cmd->name, "rollback") == 0) {
-        if (a->state != MQOTA_STATE_PENDING_VERIFY) {
-            text_put(&t, "not pending-verify (state ");
-            text_put(&t, mqota_state_name((mqota_update_state_t)a->state));
-            text_put(&t, ")");
-            *body_len = t.len;
-            return MQOTA_CMD_WRONG_STATE;
-        }
-        if (cmd->name[0] == 'c') {
-            confirm_now(a);
-            if (a->state != MQOTA_STATE_CONFIRMED) {
-                text_put(&t, "marking the image valid failed; rolling back");
-                *body_len = t.len;
-                return MQOTA_CMD_FAILED;
-            }
-        } else {
-            roll_back(a, MQOTA_REASON_COMMAND);
-        }
-        return MQOTA_CMD_OK;
-    }
-    if (a->command_handler == NULL) {
-        return MQOTA_CMD_UNKNOWN;
-    }
-    result = (uint8_t)a->command_handler(a->command_ctx, cmd->name, cmd->args, cmd->args_len,
-                                         reply_body(a), MQOTA_REPLY_BODY_MAX, body_len);
-    if (*body_len > MQOTA_REPLY_BODY_MAX) {
-        *body_len = MQOTA_REPLY_BODY_MAX;
-    }
-    if (result != MQOTA_CMD_OK && result != MQOTA_CMD_UNKNOWN && result != MQOTA_CMD_FAILED &&
-        result != MQOTA_CMD_WRONG_STATE) {
-        result = MQOTA_CMD_FAILED;
-    }
-    return result;
-}
-
-/* A frame on the cmd topic: header, authentication, replay window, plaintext, then run. */
-static mqota_status_t handle_command(mqota_agent_t *a, const uint8_t *payload, size_t len,
-                                     uint64_t now_ms)
-{
-    mqota_sealed_t f;
-    mqota_command_t cmd;
-    mqota_replay_window_t w;
-    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
-    uint8_t aad[MQOTA_AEAD_AAD_MAX];
-    size_t aad_len = 0, body_len = 0;
-    uint8_t *plain = a->io;
-    uint8_t result;
-    mqota_status_t st = mqota_sealed_decode(payload, len, MQOTA_MSG_COMMAND, &f);
-
-    if (st != MQOTA_OK) {
-        refuse(a, MQOTA_CMD_REFUSED_MALFORMED,
-               len >= MQOTA_SEALED_HEADER_LEN ? get_u64(payload + 8) : 0u, now_ms);
-        return st;
-    }
-    mqota_sealed_nonce(f.header, nonce);
-    if (mqota_sealed_aad(f.header, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK ||
-        a->plat.aead_open(a->plat.ctx, nonce, aad, aad_len, f.ciphertext, f.ciphertext_len,
-                          plain, f.tag) != 0) {
-        refuse(a, MQOTA_CMD_REFUSED_FORGED, f.counter, now_ms);
-        return MQOTA_ERR_AUTH;
-    }
-    if (!mqota_replay_check(&a->replay, f.counter)) {
-        refuse(a, MQOTA_CMD_REFUSED_REPLAY, f.counter, now_ms);
-        return MQOTA_ERR_REPLAY;
-    }
-    /* Authentic and new: the counter is spent from here on, whatever the plaintext says. */
-    w = a->replay;
-    mqota_replay_accept(&w, f.counter);
-    if (!cmd_record_save(a, &w, a->reply_counter)) {
-        a->commands_refused++;
-        MQOTA_LOG(1, "cannot store the command window; command not run");
-        return MQOTA_ERR_PLATFORM;
-    }
-    a->replay = w;
-    if (mqota_command_decode(plain, f.ciphertext_len, &cmd) != MQOTA_OK) {
-        refuse(a, MQOTA_CMD_REFUSED_MALFORMED, f.counter, now_ms);
-        return MQOTA_ERR_MALFORMED;
-    }
-    a->commands_accepted++;
-    MQOTA_LOG(2, "command %u '%s'", (unsigned)cmd.command_id, cmd.name);
-    result = run_command(a, &cmd, now_ms, &body_len);
-    (void)send_reply(a, cmd.command_id, result, body_len);
-    return MQOTA_OK;
 }
 
 mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
@@ -1136,7 +794,7 @@ mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
         return handle_offer(agent, payload, len, now_ms);
     }
     if (agent->commands && topic_is(agent, topic, "cmd")) {
-        return handle_command(agent, payload, len, now_ms);
+        return cmd__handle(agent, payload, len, now_ms);
     }
     return MQOTA_IGNORED;
 }
@@ -1154,7 +812,7 @@ static void confirm_or_roll_back(mqota_agent_t *a)
     }
     healthy = a->plat.self_test == NULL || a->plat.self_test(a->plat.ctx);
     if (!healthy) {
-        roll_back(a, MQOTA_REASON_SELF_TEST);
+        agent__roll_back(a, MQOTA_REASON_SELF_TEST);
         return;
     }
     if (a->confirm_by_command) {
@@ -1162,7 +820,7 @@ static void confirm_or_roll_back(mqota_agent_t *a)
         MQOTA_LOG(2, "self-test passed; waiting for the confirm command");
         return;
     }
-    confirm_now(a);
+    agent__confirm_now(a);
 }
 
 mqota_status_t mqota_agent_on_connect(mqota_agent_t *agent)
@@ -1174,13 +832,13 @@ mqota_status_t mqota_agent_on_connect(mqota_agent_t *agent)
     }
     now_ms = a->plat.now_ms(a->plat.ctx);
     a->connected = true;
-    if (build_topic(a, "offer", a->topic, sizeof(a->topic)) != MQOTA_OK ||
+    if (agent__build_topic(a, "offer", a->topic, sizeof(a->topic)) != MQOTA_OK ||
         a->plat.subscribe(a->plat.ctx, a->topic, 1) != 0 ||
-        build_topic(a, "chunk", a->topic, sizeof(a->topic)) != MQOTA_OK ||
+        agent__build_topic(a, "chunk", a->topic, sizeof(a->topic)) != MQOTA_OK ||
         a->plat.subscribe(a->plat.ctx, a->topic, 0) != 0 ||
-        (a->commands && (build_topic(a, "cmd", a->topic, sizeof(a->topic)) != MQOTA_OK ||
+        (a->commands && (agent__build_topic(a, "cmd", a->topic, sizeof(a->topic)) != MQOTA_OK ||
                          a->plat.subscribe(a->plat.ctx, a->topic, 1) != 0)) ||
-        build_topic(a, "online", a->topic, sizeof(a->topic)) != MQOTA_OK ||
+        agent__build_topic(a, "online", a->topic, sizeof(a->topic)) != MQOTA_OK ||
         a->plat.publish(a->plat.ctx, a->topic, (const uint8_t *)MQOTA_ONLINE_PAYLOAD,
                         sizeof(MQOTA_ONLINE_PAYLOAD) - 1u, 1, true) != 0) {
         return MQOTA_ERR_PLATFORM;
@@ -1215,22 +873,19 @@ void mqota_agent_on_disconnect(mqota_agent_t *agent)
  * the attempt record exist before the boot slot changes. */
 static void switch_boot_slot(mqota_agent_t *a)
 {
-    slot_record_t sr;
-    attempt_record_t at;
+    mqota_slot_record_t sr;
+    mqota_attempt_t at;
 
     memset(&sr, 0, sizeof(sr));
-    sr.magic = SLOTREC_MAGIC;
     sr.release_id = a->offer.release_id;
     copy_str(sr.version, sizeof(sr.version), a->offer.version);
     memset(&at, 0, sizeof(at));
-    at.magic = ATTEMPT_MAGIC;
     at.release_id = a->offer.release_id;
     at.deployment_id = a->offer.deployment_id;
     at.from_slot = a->running.running_slot;
     at.to_slot = a->target_slot;
     at.secure_version = a->offer.secure_version;
-    if (!record_save(a, slot_key(a->target_slot), &sr, sizeof(sr)) ||
-        !record_save(a, KEY_ATTEMPT, &at, sizeof(at))) {
+    if (!store__slot_save(a, a->target_slot, &sr) || !store__attempt_save(a, &at)) {
         fail(a, MQOTA_REASON_STORE);
         return;
     }
@@ -1241,7 +896,7 @@ static void switch_boot_slot(mqota_agent_t *a)
     }
     (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
     a->have_offer = false;
-    set_state(a, MQOTA_STATE_READY_TO_REBOOT, MQOTA_REASON_NONE);
+    (void)transition(a, EV_BOOT_SLOT_SWITCHED, MQOTA_REASON_NONE);
     a->reboot_requested = a->auto_reboot;
 }
 
@@ -1311,7 +966,7 @@ static void verify_step(mqota_agent_t *a)
 static void start_verify(mqota_agent_t *a)
 {
     leave_stream(a);
-    set_state(a, MQOTA_STATE_VERIFYING, MQOTA_REASON_NONE);
+    (void)transition(a, EV_ALL_WRITTEN, MQOTA_REASON_NONE);
     a->verify_offset = 0;
     mqota_image_check_init(&a->check);
     if (a->plat.sha256_begin(a->plat.ctx) != 0) {
@@ -1357,7 +1012,7 @@ mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
         verify_step(a);
     } else if (a->state == MQOTA_STATE_PENDING_VERIFY && (!a->connected || a->self_test_passed) &&
                now_ms - a->pending_since_ms >= a->confirm_timeout_ms) {
-        roll_back(a, MQOTA_REASON_CONFIRM_TIMEOUT);
+        agent__roll_back(a, MQOTA_REASON_CONFIRM_TIMEOUT);
     }
 
     if (a->connected && a->state_dirty) {
@@ -1414,5 +1069,5 @@ mqota_status_t mqota_agent_topic(const mqota_agent_t *agent, mqota_topic_t which
     if (which == MQOTA_TOPIC_STREAM) {
         return build_stream_topic(agent, buf, cap);
     }
-    return build_topic(agent, topic_leaf[which], buf, cap);
+    return agent__build_topic(agent, topic_leaf[which], buf, cap);
 }

@@ -70,6 +70,7 @@ const char *mqota_strerror(mqota_status_t status)
     case MQOTA_ERR_NOT_FOUND: return "key not found in the persistent store";
     case MQOTA_ERR_TRUNCATED: return "input ended too early";
     case MQOTA_ERR_HASH: return "SHA-256 mismatch";
+    case MQOTA_ERR_CONFIG: return "application and libmqota built with different MQOTA_* sizes";
     case MQOTA_IGNORED: return "ignored (not for this agent, or stale)";
     case MQOTA_DUPLICATE: return "duplicate chunk";
     case MQOTA_MORE: return "more input needed";

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "mqota/mqota.h"
+#include "mqota/mqota_record.h"
 
 static const char *out_dir;
 
@@ -156,5 +157,41 @@ int main(int argc, char **argv)
     rec(s, &sn, 3, NULL, 0);
     rec(s, &sn, 4, &step, 1);
     put("agent", "update-session", s, sn);
+
+    /* the persisted records, current form, and the raw-struct form of older agents */
+    mqota_progress_t pr = {.release_id = 5, .deployment_id = 2, .image_size = 124416,
+                           .chunk_size = 1024, .base = 40, .slot = 1};
+    memcpy(pr.sha256, sha, 32);
+    mqota_progress_encode(&pr, buf, sizeof(buf), &n);
+    put("record", "progress", buf, n);
+    mqota_slot_record_t sl = {.release_id = 5};
+    strcpy(sl.version, "2024.1.0");
+    mqota_slot_record_encode(&sl, buf, sizeof(buf), &n);
+    put("record", "slot", buf, n);
+    mqota_attempt_t at = {.release_id = 5, .deployment_id = 2, .to_slot = 1, .secure_version = 3};
+    mqota_attempt_encode(&at, buf, sizeof(buf), &n);
+    put("record", "attempt", buf, n);
+    mqota_minsv_encode(3, buf, sizeof(buf), &n);
+    put("record", "minsv", buf, n);
+    static const struct {
+        const char *name;
+        uint32_t magic;
+        size_t len;
+    } legacy[] = {{"legacy-progress", 0x4D515031u, 64}, {"legacy-slot", 0x4D515331u, 44},
+                  {"legacy-attempt", 0x4D514232u, 24}, {"legacy-attempt-v1", 0x4D514231u, 20},
+                  {"legacy-minsv", 0x4D515631u, 12}};
+    for (size_t i = 0; i < sizeof(legacy) / sizeof(legacy[0]); i++) {
+        uint32_t crc;
+        memset(buf, 0, legacy[i].len);
+        for (int b = 0; b < 4; b++) {
+            buf[b] = (uint8_t)(legacy[i].magic >> (8 * b));
+        }
+        buf[4] = 5;
+        crc = mqota_crc32(0, buf, legacy[i].len - 4u);
+        for (int b = 0; b < 4; b++) {
+            buf[legacy[i].len - 4u + (size_t)b] = (uint8_t)(crc >> (8 * b));
+        }
+        put("record", legacy[i].name, buf, legacy[i].len);
+    }
     return 0;
 }

@@ -22,6 +22,7 @@
 #include <openssl/sha.h>
 
 #include "mqota/mqota.h"
+#include "mqota/mqota_record.h"
 #include "mqota_posix/aead.h"
 
 #define SLOT_BYTES (2u * 1024u * 1024u)
@@ -299,6 +300,7 @@ static bool with_commands;       /* boot() gives the agent the AEAD hooks and th
 static bool confirm_by_command;  /* boot() sets cfg.confirm_by_command */
 static bool with_verify;  /* boot() gives the agent the verify_signature hook */
 static bool require_sig;  /* boot() sets cfg.require_signature */
+static bool auto_reboot_off; /* boot() clears cfg.auto_reboot: the application reboots */
 
 static uint32_t CHUNK = 4096u; /* chunk size of the offers the tests send */
 #define RELEASE 7u
@@ -312,7 +314,7 @@ static void boot(uint8_t running_slot, mqota_slot_state_t st)
     dev.boot_slot = -1;
     dev.npub = 0;
     mqota_config_t cfg = {.device_id = "dev-1", .max_chunk = 4096, .max_window = 8,
-                          .auto_reboot = true, .verify_bytes_per_process = 65536,
+                          .auto_reboot = !auto_reboot_off, .verify_bytes_per_process = 65536,
                           .require_signature = require_sig,
                           .confirm_by_command = confirm_by_command};
     mqota_platform_t p = plat;
@@ -434,6 +436,7 @@ static int setup(void **state)
     nsubs = nunsubs = 0;
     with_verify = require_sig = false;
     with_commands = confirm_by_command = false;
+    auto_reboot_off = false;
     relay_calls = 0;
     relay_on = false;
     RAND_bytes(dev_key, sizeof(dev_key));
@@ -519,6 +522,38 @@ static void test_init_rejects_bad_config(void **state)
     p2.slot_write = NULL;
     cfg.max_window = 8;
     assert_int_equal(mqota_agent_init(&agent, &cfg, &p2, 0), MQOTA_ERR_ARG);
+}
+
+/* mqota_agent_init() compares the caller's size tunables with the library's: each one that
+ * differs is refused with MQOTA_ERR_CONFIG before the agent is touched; all equal (what the
+ * macro passes) is accepted. test_config_mismatch does the same from a separately configured
+ * application. */
+static void test_init_checks_build_config(void **state)
+{
+    (void)state;
+    const mqota_config_t cfg = {.device_id = "ok", .max_chunk = 4096, .max_window = 8};
+    const uint32_t v[4] = {MQOTA_MAX_CHUNKS, MQOTA_VERIFY_STEP, MQOTA_TOPIC_MAX,
+                           MQOTA_DEVICE_ID_MAX};
+    for (int field = 0; field < 5; field++) {
+        uint32_t w[4] = {v[0], v[1], v[2], v[3]};
+        size_t size = sizeof(mqota_agent_t);
+        if (field == 4) {
+            size += 8u;
+        } else {
+            w[field] += 64u;
+        }
+        memset(&agent, 0x5A, sizeof(agent));
+        assert_int_equal(mqota_agent_init_checked(&agent, &cfg, &plat, 0, size, w[0], w[1], w[2],
+                                                  w[3]),
+                         MQOTA_ERR_CONFIG);
+        for (size_t i = 0; i < sizeof(agent); i++) {
+            assert_int_equal(((const uint8_t *)&agent)[i], 0x5A);
+        }
+    }
+    assert_int_equal(mqota_agent_init_checked(&agent, &cfg, &plat, 0, sizeof(mqota_agent_t),
+                                              v[0], v[1], v[2], v[3]),
+                     MQOTA_OK);
+    assert_int_equal(mqota_agent_init(&agent, &cfg, &plat, 0), MQOTA_OK);
 }
 
 static void test_full_update_and_confirm(void **state)
@@ -1133,9 +1168,9 @@ static void test_minimum_raised_only_after_confirm(void **state)
     assert_null(kv_find("mq.minsv"));
     const kv_entry_t *at = kv_find("mq.boot");
     assert_non_null(at);
-    assert_int_equal(at->len, 24);
-    assert_memory_equal(at->val, "2BQM", 4); /* "MQB2" as a little-endian u32 */
-    assert_int_equal(at->val[16], 3);
+    assert_int_equal(at->len, MQOTA_ATTEMPT_RECORD_LEN);
+    assert_memory_equal(at->val, "MQBT\x01\x00\x1c\x00", 8); /* tag, version 1, 28 bytes */
+    assert_int_equal(at->val[20], 3);
     /* booted, pending verify: not yet */
     boot(1, MQOTA_SLOT_PENDING_VERIFY);
     assert_int_equal(mqota_agent_min_secure_version(&agent), 0);
@@ -1210,6 +1245,81 @@ static void test_old_attempt_record_is_read(void **state)
     assert_int_equal(last_state().target_release, RELEASE);
     assert_int_equal(mqota_agent_min_secure_version(&agent), 0);
     assert_null(kv_find("mq.boot"));
+}
+
+/* Records in the raw-struct layout of agents before the record codec (x86_64 GCC: little-endian,
+ * no padding), as the old code wrote them: each is still read, then rewritten once in the
+ * current form (docs/PROTOCOL.md §12). */
+static void old_seal(uint8_t *rec, size_t len)
+{
+    uint32_t crc = mqota_crc32(0, rec, len - 4u);
+    memcpy(rec + len - 4u, &crc, 4);
+}
+
+static void test_old_records_migrated(void **state)
+{
+    (void)state;
+    /* slot 0 holds release 5 "1.0" (44 bytes, "MQS1"); minimum secure_version 2 (12, "MQV1") */
+    uint8_t slot0[44] = {0x31, 0x53, 0x51, 0x4D, 5, 0, 0, 0, '1', '.', '0'};
+    uint8_t minsv[12] = {0x31, 0x56, 0x51, 0x4D, 2, 0, 0, 0};
+    old_seal(slot0, sizeof(slot0));
+    old_seal(minsv, sizeof(minsv));
+    f_kv_set(NULL, "mq.slot0", slot0, sizeof(slot0));
+    f_kv_set(NULL, "mq.minsv", minsv, sizeof(minsv));
+
+    /* an update half done by the old agent: its progress record, then a power cut */
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(last_state().running_release, 5);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 2);
+    assert_int_equal(kv_find("mq.slot0")->len, MQOTA_SLOT_RECORD_LEN);
+    assert_memory_equal(kv_find("mq.slot0")->val, "MQSL", 4);
+    assert_int_equal(kv_find("mq.minsv")->len, MQOTA_MINSV_RECORD_LEN);
+    assert_memory_equal(kv_find("mq.minsv")->val, "MQSV", 4);
+
+    mqota_offer_t o = make_offer(RELEASE, DEPLOYMENT, 2, NULL);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    uint32_t half = chunk_count() / 2;
+    for (uint32_t i = 0; i < half; i++) send_chunk(RELEASE, i, 0);
+    run(1);
+    mqota_progress_t p;
+    const kv_entry_t *e = kv_find("mq.prog");
+    assert_non_null(e);
+    assert_int_equal(mqota_progress_decode(e->val, e->len, &p, NULL), MQOTA_OK);
+    uint8_t prog[64] = {0x31, 0x50, 0x51, 0x4D};
+    uint32_t f[5] = {p.release_id, p.deployment_id, p.image_size, p.chunk_size, p.base};
+    memcpy(prog + 4, f, sizeof(f));
+    prog[24] = p.slot;
+    memcpy(prog + 28, p.sha256, 32);
+    old_seal(prog, sizeof(prog));
+    f_kv_set(NULL, "mq.prog", prog, sizeof(prog));
+
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    run(1);
+    mqota_ack_t a = last_ack();
+    assert_true(a.flags & MQOTA_ACK_FLAG_RESUMED);
+    assert_int_equal(a.base, half);
+    e = kv_find("mq.prog");
+    assert_int_equal(e->len, MQOTA_PROGRESS_RECORD_LEN);
+    assert_memory_equal(e->val, "MQPR", 4);
+
+    /* the boot attempt the old agent recorded (24 bytes, "MQB2"), read after the reboot */
+    for (uint32_t i = half; i < chunk_count(); i++) send_chunk(RELEASE, i, 0);
+    run(20);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    uint8_t boot_rec[24] = {0x32, 0x42, 0x51, 0x4D, RELEASE, 0, 0, 0, DEPLOYMENT, 0, 0, 0,
+                            0, 1, 0, 0, 4, 0, 0, 0};
+    old_seal(boot_rec, sizeof(boot_rec));
+    f_kv_set(NULL, "mq.boot", boot_rec, sizeof(boot_rec));
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    assert_int_equal(kv_find("mq.boot")->len, MQOTA_ATTEMPT_RECORD_LEN);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_CONFIRMED);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 4);
+    assert_null(kv_find("mq.boot"));
+    assert_int_equal(last_state().running_release, RELEASE);
 }
 
 /* ---- sealed commands (docs/PROTOCOL.md §14) ---- */
@@ -1430,6 +1540,53 @@ static void test_command_store_failure_not_run(void **state)
     assert_int_equal(relay_calls, 1);
 }
 
+/* A malformed offer (e.g. a newer protocol version) arriving while the new image waits in
+ * pending-verify, or while the boot slot is switched and the reboot is the application's, used
+ * to set the state to failed: the confirm command was then refused (wrong state), the confirm
+ * timeout never fired, and the update ended as a bootloader rollback at the next reset. The
+ * transition table allows failed only from states where an update can still fail. */
+static void test_malformed_offer_does_not_end_pending_verify(void **state)
+{
+    (void)state;
+    uint8_t junk[MQOTA_OFFER_MAX_LEN];
+    size_t len;
+    with_commands = confirm_by_command = true;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    transfer_all();
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    mqota_agent_on_connect(&agent);
+    run(5);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_PENDING_VERIFY);
+    offer_msg(junk, &len, RELEASE + 1, DEPLOYMENT + 1, image_sha, 0);
+    junk[2] = 2; /* protocol version 2 */
+    assert_int_equal(mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/offer", junk, len),
+                     MQOTA_ERR_VERSION);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_PENDING_VERIFY);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_NONE);
+    assert_int_equal(send_command(1, 1, "confirm", ""), MQOTA_OK);
+    assert_int_equal(open_reply(NULL, NULL, 0).result, MQOTA_CMD_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_CONFIRMED);
+
+    /* ready to reboot, the reboot left to the application: the same junk changes nothing */
+    auto_reboot_off = true;
+    boot(1, MQOTA_SLOT_VALID);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE + 1, DEPLOYMENT + 1, image_sha, 0);
+    transfer_release(RELEASE + 1);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    assert_int_equal(mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/offer", junk, len),
+                     MQOTA_ERR_VERSION);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    /* idle, the same junk is reported as before */
+    boot(0, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/offer", junk, len),
+                     MQOTA_ERR_VERSION);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_FAILED);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_MALFORMED_OFFER);
+}
+
 static void test_confirm_and_rollback_by_command(void **state)
 {
     (void)state;
@@ -1529,6 +1686,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_connect_announces, setup),
         cmocka_unit_test_setup(test_init_rejects_bad_config, setup),
+        cmocka_unit_test_setup(test_init_checks_build_config, setup),
         cmocka_unit_test_setup(test_full_update_and_confirm, setup),
         cmocka_unit_test_setup(test_out_of_order_duplicates_and_bad_crc, setup),
         cmocka_unit_test_setup(test_resume_after_restart, setup),
@@ -1554,11 +1712,13 @@ int main(void)
         cmocka_unit_test_setup(test_minimum_raised_when_reset_after_mark_valid, setup),
         cmocka_unit_test_setup(test_minimum_not_raised_after_rollback, setup),
         cmocka_unit_test_setup(test_old_attempt_record_is_read, setup),
+        cmocka_unit_test_setup(test_old_records_migrated, setup),
         cmocka_unit_test_setup(test_commands_builtin_and_app, setup),
         cmocka_unit_test_setup(test_command_replay_refused, setup),
         cmocka_unit_test_setup(test_command_altered_refused, setup),
         cmocka_unit_test_setup(test_command_store_failure_not_run, setup),
         cmocka_unit_test_setup(test_confirm_and_rollback_by_command, setup),
+        cmocka_unit_test_setup(test_malformed_offer_does_not_end_pending_verify, setup),
         cmocka_unit_test_setup(test_switch_never_took_effect, setup),
     };
     return mqota_fixtures_run_group("agent", tests, load_image, free_image);

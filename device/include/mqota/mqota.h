@@ -93,20 +93,6 @@ typedef struct {
     void *command_ctx;        /**< Passed to command_handler */
 } mqota_config_t;
 
-/** Persisted transfer progress (key "mq.prog"); see docs/PROTOCOL.md "Device persistence". */
-typedef struct {
-    uint32_t magic;          /**< MQOTA_PROGRESS_MAGIC */
-    uint32_t release_id;
-    uint32_t deployment_id;
-    uint32_t image_size;
-    uint32_t chunk_size;
-    uint32_t base;           /**< Chunks [0, base) are written */
-    uint8_t slot;
-    uint8_t reserved[3];
-    uint8_t sha256[MQOTA_SHA256_LEN];
-    uint32_t crc;            /**< CRC-32 of every byte before this field */
-} mqota_progress_t;
-
 /** The agent. Fields are private: read them only through the functions below. */
 typedef struct {
     mqota_platform_t plat;
@@ -203,7 +189,12 @@ typedef enum {
  * @param[in]  now_ms Current time in milliseconds (same clock as plat->now_ms).
  * @return MQOTA_OK, MQOTA_ERR_ARG (NULL, missing hook, bad id, max_chunk/max_window out of
  *         range, require_signature without a verify_signature hook), MQOTA_ERR_PLATFORM
- *         (running hook failed).
+ *         (running hook failed), MQOTA_ERR_CONFIG (the caller was compiled with other size
+ *         tunables than libmqota, see mqota_config_defaults.h; nothing was written to agent).
+ *
+ * @note A macro: it passes sizeof(mqota_agent_t) and the size tunables as the caller sees
+ *       them to mqota_agent_init_checked(), so that an application and a library built with
+ *       different configuration headers fail here instead of corrupting memory.
  *
  * @code
  * static mqota_agent_t agent;
@@ -216,28 +207,63 @@ typedef enum {
  * // every 10-100 ms: mqota_agent_process(&agent, now());
  * @endcode
  */
-mqota_status_t mqota_agent_init(mqota_agent_t *agent, const mqota_config_t *cfg,
-                                const mqota_platform_t *plat, uint64_t now_ms);
+#define mqota_agent_init(agent, cfg, plat, now_ms) \
+    mqota_agent_init_checked((agent), (cfg), (plat), (now_ms), MQOTA_AGENT_BUILD_ARGS)
+
+/**
+ * @brief The size tunables as the code calling mqota_agent_init() was compiled with; the
+ *        library compares them with its own (mqota_config_defaults.h).
+ */
+#define MQOTA_AGENT_BUILD_ARGS                                                               \
+    sizeof(mqota_agent_t), (uint32_t)(MQOTA_MAX_CHUNKS), (uint32_t)(MQOTA_VERIFY_STEP),      \
+        (uint32_t)(MQOTA_TOPIC_MAX), (uint32_t)(MQOTA_DEVICE_ID_MAX)
+
+/**
+ * @brief What mqota_agent_init() expands to; call it through that macro.
+ *
+ * @param[out] agent   As mqota_agent_init().
+ * @param[in]  cfg     As mqota_agent_init().
+ * @param[in]  plat    As mqota_agent_init().
+ * @param[in]  now_ms  As mqota_agent_init().
+ * @param[in]  agent_size    sizeof(mqota_agent_t) as the caller was compiled.
+ * @param[in]  max_chunks    The caller's MQOTA_MAX_CHUNKS.
+ * @param[in]  verify_step   The caller's MQOTA_VERIFY_STEP.
+ * @param[in]  topic_max     The caller's MQOTA_TOPIC_MAX.
+ * @param[in]  device_id_max The caller's MQOTA_DEVICE_ID_MAX.
+ * @return MQOTA_OK, or the errors of mqota_agent_init() (MQOTA_ERR_ARG, MQOTA_ERR_PLATFORM);
+ *         MQOTA_ERR_CONFIG, with nothing written to agent, if any of the last five differs
+ *         from the library's.
+ */
+mqota_status_t mqota_agent_init_checked(mqota_agent_t *agent, const mqota_config_t *cfg,
+                                        const mqota_platform_t *plat, uint64_t now_ms,
+                                        size_t agent_size, uint32_t max_chunks,
+                                        uint32_t verify_step, uint32_t topic_max,
+                                        uint32_t device_id_max);
 
 /**
  * @brief Tell the agent the broker connection is up: subscribes to the offer and chunk topics
  *        (and the cmd topic when the platform has the AEAD hooks),
  *        publishes "online" and the STATE, and (in pending-verify) runs the self-test and
  *        confirms or rolls back.
- * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_PLATFORM (subscribe or publish failed; call again
- *         on the next connection).
+ * @param[in,out] agent Agent initialised by mqota_agent_init().
+ * @return MQOTA_OK, MQOTA_ERR_ARG (agent NULL), MQOTA_ERR_PLATFORM (subscribe or publish
+ *         failed; call again on the next connection).
+ * @note Call it after the session is up and the last will (MQOTA_OFFLINE_PAYLOAD on the online
+ *       topic) is in place; it does not block (the hooks queue their messages).
  */
 mqota_status_t mqota_agent_on_connect(mqota_agent_t *agent);
 
 /**
  * @brief Tell the agent the broker connection dropped. Transfer state is kept in RAM and on
  *        flash; nothing is lost.
+ * @param[in,out] agent Agent initialised by mqota_agent_init(); NULL is ignored.
  */
 void mqota_agent_on_disconnect(mqota_agent_t *agent);
 
 /**
  * @brief Handle one incoming MQTT message.
- * @param[in] topic   NUL-terminated topic.
+ * @param[in,out] agent Agent initialised by mqota_agent_init().
+ * @param[in] topic   NUL-terminated topic; not kept after return.
  * @param[in] payload Payload bytes (may be NULL if len is 0); not kept after return.
  * @param[in] len     Payload length in bytes.
  * @return MQOTA_OK, MQOTA_IGNORED (not an agent topic, stale release, empty offer),
@@ -257,6 +283,9 @@ void mqota_agent_on_disconnect(mqota_agent_t *agent);
  *         wrong key), MQOTA_ERR_REPLAY (counter seen before), MQOTA_ERR_PLATFORM (the window
  *         could not be stored: not run). Every refusal is counted and reported to the server
  *         (at most one report per MQOTA_REFUSAL_REPORT_MS); a refused command never runs.
+ *         MQOTA_ERR_ARG if agent or topic is NULL, or payload is NULL with len > 0.
+ * @note A chunk is written to flash inside this call (one slot_write hook); call
+ *       mqota_agent_process() afterwards to send the ACK.
  */
 mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
                                       const uint8_t *payload, size_t len);
@@ -265,37 +294,68 @@ mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
  * @brief Periodic work: publish pending STATE and ACK, repeat the ACK when chunks stop
  *        arriving, verify the written image in steps of MQOTA_VERIFY_STEP bytes, switch the
  *        boot slot, request the reboot, enforce the confirm timeout.
- * @param[in] now_ms Current time, milliseconds.
- * @return MQOTA_OK, MQOTA_ERR_ARG.
+ * @param[in,out] agent  Agent initialised by mqota_agent_init().
+ * @param[in]     now_ms Current time in milliseconds, same clock as plat->now_ms.
+ * @return MQOTA_OK (also after the reboot hook was called: nothing more is done),
+ *         MQOTA_ERR_ARG (agent NULL).
  * @note Returns quickly: at most one flash read of MQOTA_VERIFY_STEP bytes per call.
  */
 mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms);
 
-/** @brief Current update state. */
+/**
+ * @brief Current update state.
+ * @param[in] agent Agent initialised by mqota_agent_init().
+ * @return The state; MQOTA_STATE_IDLE if agent is NULL.
+ */
 mqota_update_state_t mqota_agent_state(const mqota_agent_t *agent);
 
-/** @brief Failure or rollback reason (MQOTA_REASON_NONE unless failed / rolled back). */
+/**
+ * @brief Failure or rollback reason.
+ * @param[in] agent Agent initialised by mqota_agent_init().
+ * @return The reason; MQOTA_REASON_NONE unless failed or rolled back, or if agent is NULL.
+ */
 mqota_reason_t mqota_agent_reason(const mqota_agent_t *agent);
 
-/** @brief Lowest secure_version the agent accepts (0 until a confirmed image raised it). */
+/**
+ * @brief Lowest secure_version the agent accepts (key "mq.minsv").
+ * @param[in] agent Agent initialised by mqota_agent_init().
+ * @return The minimum; 0 until a confirmed image raised it, or if agent is NULL.
+ */
 uint32_t mqota_agent_min_secure_version(const mqota_agent_t *agent);
 
-/** @brief Commands accepted and refused since init (docs/PROTOCOL.md §14). */
+/**
+ * @brief Commands accepted and refused since init (docs/PROTOCOL.md §14).
+ * @param[in]  agent    Agent initialised by mqota_agent_init(); NULL gives 0 and 0.
+ * @param[out] accepted Commands that authenticated and ran (may be NULL).
+ * @param[out] refused  Frames refused (malformed, forged, replayed) (may be NULL).
+ */
 void mqota_agent_command_counts(const mqota_agent_t *agent, uint32_t *accepted,
                                 uint32_t *refused);
 
-/** @brief Bytes of the target image written so far. */
+/**
+ * @brief Bytes of the target image written so far.
+ * @param[in] agent Agent initialised by mqota_agent_init().
+ * @return Bytes written to the inactive slot for the transfer in progress or last run; 0 if
+ *         agent is NULL.
+ */
 uint32_t mqota_agent_progress(const mqota_agent_t *agent);
 
 /**
  * @brief Build one of the device's topics into buf.
- * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_NO_SPACE.
+ * @param[in]  agent Agent initialised by mqota_agent_init().
+ * @param[in]  which Which topic (MQOTA_TOPIC_STREAM: the stream of the offer in progress).
+ * @param[out] buf   Where the NUL-terminated topic goes.
+ * @param[in]  cap   Bytes available at buf, NUL included (MQOTA_TOPIC_MAX is always enough).
+ * @return MQOTA_OK, MQOTA_ERR_ARG (agent or buf NULL, which out of range),
+ *         MQOTA_ERR_NO_SPACE (the topic does not fit in cap).
  */
 mqota_status_t mqota_agent_topic(const mqota_agent_t *agent, mqota_topic_t which, char *buf,
                                  size_t cap);
 
 /**
  * @brief Fill a STATE message describing the agent now (what on_connect publishes).
+ * @param[in]  agent Agent initialised by mqota_agent_init(); not NULL.
+ * @param[out] msg   The message, ready for mqota_state_encode(); not NULL.
  */
 void mqota_agent_state_msg(const mqota_agent_t *agent, mqota_state_msg_t *msg);
 

@@ -135,6 +135,10 @@ mqota_status_t mqota_sealed_aad(const uint8_t *header, const char *device_id, ui
 
 /**
  * @brief Encode a COMMAND plaintext.
+ * @param[in]  cmd     Command; its args are read during the call only.
+ * @param[out] buf     Where the plaintext goes.
+ * @param[in]  cap     Bytes available at buf.
+ * @param[out] out_len Bytes written on MQOTA_OK.
  * @return MQOTA_OK, MQOTA_ERR_ARG (NULL, command_id 0, empty name, args NULL with args_len),
  *         MQOTA_ERR_NO_SPACE (cap too small or longer than MQOTA_SEALED_PLAIN_MAX).
  */
@@ -143,6 +147,10 @@ mqota_status_t mqota_command_encode(const mqota_command_t *cmd, uint8_t *buf, si
 
 /**
  * @brief Decode a COMMAND plaintext (after the frame was opened).
+ * @param[in]  buf Plaintext bytes.
+ * @param[in]  len Bytes in buf.
+ * @param[out] cmd The command on MQOTA_OK; cmd->args points into buf, so buf must outlive
+ *                 every use of it.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (command_id 0,
  *         empty name, name longer than 31 bytes or with a NUL, trailing bytes).
  */
@@ -150,6 +158,10 @@ mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_comman
 
 /**
  * @brief Encode a REPLY plaintext.
+ * @param[in]  reply   Reply; its body is read during the call only.
+ * @param[out] buf     Where the plaintext goes.
+ * @param[in]  cap     Bytes available at buf.
+ * @param[out] out_len Bytes written on MQOTA_OK.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_NO_SPACE (as for commands).
  */
 mqota_status_t mqota_reply_encode(const mqota_reply_t *reply, uint8_t *buf, size_t cap,
@@ -157,16 +169,27 @@ mqota_status_t mqota_reply_encode(const mqota_reply_t *reply, uint8_t *buf, size
 
 /**
  * @brief Decode a REPLY plaintext.
+ * @param[in]  buf   Plaintext bytes.
+ * @param[in]  len   Bytes in buf.
+ * @param[out] reply The reply on MQOTA_OK; reply->body points into buf, so buf must outlive
+ *                   every use of it.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (reserved byte
  *         not 0, trailing bytes).
  */
 mqota_status_t mqota_reply_decode(const uint8_t *buf, size_t len, mqota_reply_t *reply);
 
-/** @brief Write a refusal report body (MQOTA_REFUSAL_BODY_LEN bytes) into out. */
+/**
+ * @brief Write a refusal report body into out.
+ * @param[in]  r   Report; not NULL.
+ * @param[out] out MQOTA_REFUSAL_BODY_LEN bytes; not NULL.
+ */
 void mqota_refusal_encode(const mqota_refusal_t *r, uint8_t *out);
 
 /**
  * @brief Read a refusal report body.
+ * @param[in]  buf Body bytes.
+ * @param[in]  len Bytes in buf (MQOTA_REFUSAL_BODY_LEN).
+ * @param[out] r   The report on MQOTA_OK.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED / MQOTA_ERR_MALFORMED (not 24 bytes).
  */
 mqota_status_t mqota_refusal_decode(const uint8_t *buf, size_t len, mqota_refusal_t *r);
@@ -174,13 +197,26 @@ mqota_status_t mqota_refusal_decode(const uint8_t *buf, size_t len, mqota_refusa
 /**
  * @brief Would the window accept this counter? (above the highest, or within
  *        MQOTA_REPLAY_WINDOW below it and not yet seen). Counter 0 is never accepted.
+ * @param[in] w       Window; not NULL. Not changed.
+ * @param[in] counter Frame counter to judge.
+ * @return true if the window would accept counter, false if it is 0, was seen, or lies more
+ *         than MQOTA_REPLAY_WINDOW below the highest.
  */
 bool mqota_replay_check(const mqota_replay_window_t *w, uint64_t counter);
 
-/** @brief Record an accepted counter (call only after mqota_replay_check said yes). */
+/**
+ * @brief Record an accepted counter (call only after mqota_replay_check() said yes, and only
+ *        once the window is stored, docs/PROTOCOL.md §14.4).
+ * @param[in,out] w       Window; not NULL.
+ * @param[in]     counter Counter to record.
+ */
 void mqota_replay_accept(mqota_replay_window_t *w, uint64_t counter);
 
-/** @brief Name of a result ("ok", "refused-replay", ...; "unknown" for other values). */
+/**
+ * @brief Name of a command result.
+ * @param[in] result A mqota_cmd_result_t value (one byte on the wire).
+ * @return "ok", "refused-replay", ...; "unknown" for other values. Static, never NULL.
+ */
 const char *mqota_cmd_result_name(uint8_t result);
 
 #ifdef __cplusplus

@@ -1,11 +1,38 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file mqota_config_defaults.h
- * @brief Compile-time tunables of the device agent. Define any of them before including
- *        mqota.h (or with -D) to override.
+ * @brief Compile-time tunables of the device agent, and where an application sets them.
+ *
+ * MQOTA_MAX_CHUNKS, MQOTA_VERIFY_STEP, MQOTA_TOPIC_MAX and MQOTA_DEVICE_ID_MAX size
+ * mqota_agent_t, so libmqota and the application must be compiled with the same values. They
+ * are set in ONE configuration header that both see, as coreMQTT's core_mqtt_config.h:
+ *
+ *  - the build defines MQOTA_CONFIG_FILE to the header's name (CMake: -DMQOTA_CONFIG_FILE=path,
+ *    which mqota_core passes on to everything that links it), or
+ *  - the build provides "mqota_config.h" on the include path (included when neither
+ *    MQOTA_CONFIG_FILE nor MQOTA_DO_NOT_USE_CUSTOM_CONFIG is defined), or
+ *  - the build defines MQOTA_DO_NOT_USE_CUSTOM_CONFIG to take every default below.
+ *
+ * Defining one of the four size tunables before including mqota.h, or with -D, is a build
+ * error (it would change the application's idea of mqota_agent_t and not the library's). As a
+ * last guard, mqota_agent_init() compares the application's sizes with the library's and
+ * refuses a mismatch with MQOTA_ERR_CONFIG before it writes to the agent.
+ *
+ * The other tunables (timeouts, MQOTA_LOG) do not change the struct and may be set either way.
  */
 #ifndef MQOTA_CONFIG_DEFAULTS_H
 #define MQOTA_CONFIG_DEFAULTS_H
+
+#if defined(MQOTA_MAX_CHUNKS) || defined(MQOTA_VERIFY_STEP) || defined(MQOTA_TOPIC_MAX) || \
+    defined(MQOTA_DEVICE_ID_MAX)
+#error "MQOTA_MAX_CHUNKS, MQOTA_VERIFY_STEP, MQOTA_TOPIC_MAX and MQOTA_DEVICE_ID_MAX size mqota_agent_t: set them in the configuration header (MQOTA_CONFIG_FILE or mqota_config.h) that libmqota is built with, not before including mqota.h or with -D"
+#endif
+
+#if defined(MQOTA_CONFIG_FILE)
+#include MQOTA_CONFIG_FILE
+#elif !defined(MQOTA_DO_NOT_USE_CUSTOM_CONFIG)
+#include "mqota_config.h"
+#endif
 
 /**
  * @brief Most chunks one image may have; sizes the agent's received-chunk bitmap

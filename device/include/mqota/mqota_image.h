@@ -101,7 +101,11 @@ typedef enum {
                                                they start, image_len where the image ends */
 } mqota_image_fault_t;
 
-/** @brief One-phrase description of a fault ("checksum mismatch", ...). Never NULL. */
+/**
+ * @brief One-phrase description of a fault.
+ * @param[in] fault A mqota_image_fault_t value (mqota_image_check_t.fault).
+ * @return "checksum mismatch", ...; "unknown fault" for other values. Static, never NULL.
+ */
 const char *mqota_image_fault_str(mqota_image_fault_t fault);
 
 /** Streaming structure checker state; treat as opaque except the fault fields. */
@@ -131,11 +135,16 @@ typedef struct {
 
 /**
  * @brief Start a streaming check of an image's structure.
+ * @param[out] chk Checker state, caller-owned; not NULL. Lives until the check is finished.
  */
 void mqota_image_check_init(mqota_image_check_t *chk);
 
 /**
  * @brief Feed the next bytes of the image, in order. May be called with any split.
+ * @param[in,out] chk  Checker started by mqota_image_check_init().
+ * @param[in]     data Next bytes of the image; read during the call only (may be NULL if len
+ *                     is 0).
+ * @param[in]     len  Bytes in data.
  * @return MQOTA_OK (keep feeding), MQOTA_ERR_ARG, MQOTA_ERR_IMAGE (bad magic, too many
  *         segments, segment runs past 16 MiB, unexpected bytes after the image's end). Errors
  *         are sticky.
@@ -162,7 +171,9 @@ mqota_status_t mqota_image_check_update(mqota_image_check_t *chk, const uint8_t 
 mqota_status_t mqota_image_check_finish(mqota_image_check_t *chk, uint32_t *hashed_len);
 
 /**
- * @brief Name of an ESP-IDF chip id ("ESP32", "ESP32-S3", ...), or "unknown".
+ * @brief Name of an ESP-IDF chip id.
+ * @param[in] chip_id esp_chip_id_t value from the image header (0 = ESP32).
+ * @return "ESP32", "ESP32-S3", ...; "unknown" for other ids. Static, never NULL.
  */
 const char *mqota_chip_name(uint16_t chip_id);
 

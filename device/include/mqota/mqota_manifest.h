@@ -81,6 +81,9 @@ mqota_status_t mqota_manifest_encode(const mqota_manifest_t *m, uint8_t *buf, si
 
 /**
  * @brief Decode canonical manifest bytes.
+ * @param[in]  buf Manifest bytes.
+ * @param[in]  len Bytes in buf.
+ * @param[out] m   The manifest on MQOTA_OK (strings copied, no pointers into buf).
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED (shorter than its strings say),
  *         MQOTA_ERR_MALFORMED (bad magic, a string longer than 31 bytes or containing a NUL,
  *         trailing bytes). On error *m is left unchanged.
@@ -90,6 +93,9 @@ mqota_status_t mqota_manifest_decode(const uint8_t *buf, size_t len, mqota_manif
 
 /**
  * @brief Write the 80-byte OFFER signature block: release_uid || signature.
+ * @param[in]  blk Block to write.
+ * @param[out] buf Where the MQOTA_SIG_BLOCK_LEN bytes go (mqota_offer_t.sig).
+ * @param[in]  cap Bytes available at buf.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_NO_SPACE (cap < MQOTA_SIG_BLOCK_LEN).
  */
 mqota_status_t mqota_sig_block_encode(const mqota_sig_block_t *blk, uint8_t *buf, size_t cap);
@@ -106,7 +112,10 @@ mqota_status_t mqota_sig_block_decode(const uint8_t *sig, size_t sig_len, mqota_
 
 /**
  * @brief Fill a manifest from an OFFER's signed fields and a release uid.
- * @return MQOTA_OK, MQOTA_ERR_ARG.
+ * @param[in]  offer The decoded OFFER.
+ * @param[in]  uid   MQOTA_RELEASE_UID_LEN bytes of release uid (from its signature block).
+ * @param[out] m     The manifest the signature must cover.
+ * @return MQOTA_OK, MQOTA_ERR_ARG (a pointer NULL).
  */
 mqota_status_t mqota_manifest_from_offer(const mqota_offer_t *offer,
                                          const uint8_t uid[MQOTA_RELEASE_UID_LEN],

@@ -187,6 +187,9 @@ mqota_status_t mqota_state_encode(const mqota_state_msg_t *msg, uint8_t *buf, si
 
 /**
  * @brief Decode a STATE message.
+ * @param[in]  buf Message bytes.
+ * @param[in]  len Bytes in buf.
+ * @param[out] msg The message on MQOTA_OK (strings copied, no pointers into buf).
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (bad magic, a
  *         string longer than 31 bytes or containing a NUL, trailing bytes), MQOTA_ERR_VERSION,
  *         MQOTA_ERR_TYPE. On error *msg is left unchanged.
@@ -195,6 +198,10 @@ mqota_status_t mqota_state_decode(const uint8_t *buf, size_t len, mqota_state_ms
 
 /**
  * @brief Encode an OFFER message.
+ * @param[in]  offer   Offer, with sig_len bytes of signature block (0: unsigned).
+ * @param[out] buf     Where the message goes.
+ * @param[in]  cap     Bytes available at buf.
+ * @param[out] out_len Bytes written on MQOTA_OK.
  * @return MQOTA_OK, MQOTA_ERR_ARG (also sig_len > MQOTA_SIG_MAX), MQOTA_ERR_NO_SPACE.
  */
 mqota_status_t mqota_offer_encode(const mqota_offer_t *offer, uint8_t *buf, size_t cap,
@@ -202,6 +209,9 @@ mqota_status_t mqota_offer_encode(const mqota_offer_t *offer, uint8_t *buf, size
 
 /**
  * @brief Decode an OFFER message. Does not judge the values (chunk size, chip): the agent does.
+ * @param[in]  buf   Message bytes.
+ * @param[in]  len   Bytes in buf.
+ * @param[out] offer The offer on MQOTA_OK (strings and signature block copied).
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (as for STATE, or
  *         sig_len > 128), MQOTA_ERR_VERSION, MQOTA_ERR_TYPE. On error *offer is left unchanged.
  */
@@ -223,6 +233,10 @@ mqota_status_t mqota_chunk_encode_header(uint32_t release_id, uint32_t index,
 
 /**
  * @brief Decode a CHUNK message and check its CRC-32.
+ * @param[in]  buf   Message bytes.
+ * @param[in]  len   Bytes in buf.
+ * @param[out] chunk The chunk on MQOTA_OK; chunk->data points into buf, so buf must outlive
+ *                   every use of it.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED (payload shorter than the length field),
  *         MQOTA_ERR_MALFORMED (payload longer than the length field), MQOTA_ERR_VERSION,
  *         MQOTA_ERR_TYPE, MQOTA_ERR_CRC.
@@ -231,6 +245,10 @@ mqota_status_t mqota_chunk_decode(const uint8_t *buf, size_t len, mqota_chunk_t 
 
 /**
  * @brief Encode an ACK message (always MQOTA_ACK_LEN bytes).
+ * @param[in]  ack     Acknowledgement.
+ * @param[out] buf     Where the message goes.
+ * @param[in]  cap     Bytes available at buf.
+ * @param[out] out_len Bytes written (MQOTA_ACK_LEN) on MQOTA_OK.
  * @return MQOTA_OK, MQOTA_ERR_ARG (also sack_base < base), MQOTA_ERR_NO_SPACE.
  */
 mqota_status_t mqota_ack_encode(const mqota_ack_t *ack, uint8_t *buf, size_t cap,
@@ -238,6 +256,9 @@ mqota_status_t mqota_ack_encode(const mqota_ack_t *ack, uint8_t *buf, size_t cap
 
 /**
  * @brief Decode an ACK message.
+ * @param[in]  buf Message bytes.
+ * @param[in]  len Bytes in buf (MQOTA_ACK_LEN).
+ * @param[out] ack The acknowledgement on MQOTA_OK.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (wrong length,
  *         sack_base < base), MQOTA_ERR_VERSION, MQOTA_ERR_TYPE.
  */

@@ -36,6 +36,9 @@ typedef enum {
     MQOTA_ERR_HASH = 13,         /**< A SHA-256 digest does not match. */
     MQOTA_ERR_AUTH = 14,         /**< A sealed frame did not authenticate (forged, altered, wrong key). */
     MQOTA_ERR_REPLAY = 15,       /**< An authentic sealed frame whose counter was used before. */
+    MQOTA_ERR_CONFIG = 16,       /**< The application was compiled with other size tunables
+                                      (MQOTA_MAX_CHUNKS, MQOTA_VERIFY_STEP, MQOTA_TOPIC_MAX,
+                                      MQOTA_DEVICE_ID_MAX) than libmqota: mqota_config_defaults.h. */
 
     MQOTA_IGNORED = 100,         /**< Not an error: the message was not for this agent or is stale. */
     MQOTA_DUPLICATE = 101,       /**< Not an error: the chunk was already written. */
@@ -86,17 +89,23 @@ typedef enum {
 } mqota_reason_t;
 
 /**
- * @brief Text for a status code ("invalid argument", ...). Never NULL.
+ * @brief Text for a status code.
+ * @param[in] status Any value, also one that came as a plain integer.
+ * @return "invalid argument", ...; "unknown status" for other values. Static, never NULL.
  */
 const char *mqota_strerror(mqota_status_t status);
 
 /**
- * @brief Short lower-case name of an update state ("downloading", ...). Never NULL.
+ * @brief Short lower-case name of an update state (as the server and CLI print it).
+ * @param[in] state Any value, also one read from the wire.
+ * @return "downloading", ...; "unknown" for other values. Static, never NULL.
  */
 const char *mqota_state_name(mqota_update_state_t state);
 
 /**
- * @brief Short lower-case name of a failure reason ("hash-mismatch", ...). Never NULL.
+ * @brief Short lower-case name of a failure reason (as the server and CLI print it).
+ * @param[in] reason Any value, also one read from the wire.
+ * @return "hash-mismatch", ...; "unknown" for other values. Static, never NULL.
  */
 const char *mqota_reason_name(mqota_reason_t reason);
 

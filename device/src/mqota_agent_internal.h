@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mqota_agent_internal.h - what the agent's three files share (internal to libmqota):
+ *
+ *   mqota_agent.c        the state machine: init and boot recovery, offers, chunks, verify,
+ *                        boot slot switch, confirm and rollback, every state change through
+ *                        one transition table
+ *   mqota_agent_cmd.c    sealed commands (docs/PROTOCOL.md §14): open, replay window, run,
+ *                        seal the reply, report refusals
+ *   mqota_agent_store.c  the records in the platform's key-value store (docs/PROTOCOL.md §12),
+ *                        through the pure codec of mqota_record.c
+ *
+ * Names shared between the files are <file>__<verb>() (agent__, cmd__, store__).
+ */
+#ifndef MQOTA_AGENT_INTERNAL_H
+#define MQOTA_AGENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqota/mqota.h"
+#include "mqota/mqota_record.h"
+
+#define KEY_PROGRESS "mq.prog"
+#define KEY_ATTEMPT "mq.boot"
+#define KEY_MINSV "mq.minsv"
+#define KEY_CMD "mq.cmd"
+
+/* ---- mqota_agent.c ---- */
+
+/* Write the topic <prefix>/dev/<id>/<leaf> into buf. MQOTA_OK or MQOTA_ERR_NO_SPACE. */
+mqota_status_t agent__build_topic(const mqota_agent_t *a, const char *leaf, char *buf, size_t cap);
+/* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. */
+void agent__u64_to_dec(uint64_t v, char *buf);
+/* Mark the running (pending-verify) image valid; on failure roll back. */
+void agent__confirm_now(mqota_agent_t *a);
+/* Mark the running (pending-verify) image invalid with `reason` and request the reboot. */
+void agent__roll_back(mqota_agent_t *a, mqota_reason_t reason);
+
+/* ---- mqota_agent_cmd.c ---- */
+
+/* A frame on the cmd topic: header, authentication, replay window, plaintext, then run. */
+mqota_status_t cmd__handle(mqota_agent_t *a, const uint8_t *payload, size_t len, uint64_t now_ms);
+
+/* ---- mqota_agent_store.c: each load returns false for an absent or damaged record; each save
+ * false if the store failed. ---- */
+
+const char *store__slot_key(uint8_t slot);
+bool store__progress_load(mqota_agent_t *a, mqota_progress_t *p);
+bool store__progress_save(mqota_agent_t *a, const mqota_progress_t *p);
+bool store__slot_load(mqota_agent_t *a, uint8_t slot, mqota_slot_record_t *s);
+bool store__slot_save(mqota_agent_t *a, uint8_t slot, const mqota_slot_record_t *s);
+bool store__attempt_load(mqota_agent_t *a, mqota_attempt_t *at);
+bool store__attempt_save(mqota_agent_t *a, const mqota_attempt_t *at);
+/* The stored minimum secure_version, 0 if none. */
+uint32_t store__min_secure_version(mqota_agent_t *a);
+/* Raise the stored minimum to sv (never lower it); false only if the store failed. */
+bool store__raise_min_secure_version(mqota_agent_t *a, uint32_t sv);
+/* Load the replay window and reply counter ("mq.cmd"); absent or damaged: left zero. */
+void store__cmd_load(mqota_agent_t *a);
+bool store__cmd_save(mqota_agent_t *a, const mqota_replay_window_t *w, uint64_t reply_counter);
+
+#endif /* MQOTA_AGENT_INTERNAL_H */

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mqota_agent_store.c - the agent's records in the platform's key-value store
+ * (docs/PROTOCOL.md §12). Everything that must survive a reset is written here before the agent
+ * acknowledges it:
+ *
+ *   "mq.prog"   transfer progress: which release goes into which slot, and the first chunk not
+ *               yet written. Written every time that chunk index advances, before the ACK.
+ *   "mq.slot0"  which release (id, version) a slot holds; erased before the slot is
+ *   "mq.slot1"  overwritten, written after the image in it is verified.
+ *   "mq.boot"   the boot attempt: release, from-slot, to-slot, failure reason, secure_version.
+ *               Written just before the boot slot changes; read after the reboot to tell
+ *               confirm from rollback.
+ *   "mq.minsv"  the lowest secure_version accepted (anti-rollback). Raised to the attempt's
+ *               secure_version once the new image is confirmed, before "mq.boot" is erased.
+ *   "mq.cmd"    sealed commands: the anti-replay window and the last reply counter. Written
+ *               before a command runs and before a reply is sealed (docs/PROTOCOL.md §14.4).
+ *
+ * The bytes of the first four come from the pure codec in mqota_record.c; records an older
+ * agent wrote as raw structs are read and rewritten once in the current form (§12.1).
+ */
+#include <string.h>
+
+#include "mqota_agent_internal.h"
+#include "mqota_le.h"
+
+#define CMD_MAGIC 0x4D514331u /* "MQC1" */
+#define CMD_RECORD_SIZE 36u
+
+/* The key of a slot's record: "mq.slot0" or "mq.slot1". */
+const char *store__slot_key(uint8_t slot)
+{
+    return slot == 0u ? "mq.slot0" : "mq.slot1";
+}
+
+/* Read a record of at most MQOTA_RECORD_MAX_LEN bytes. Returns false if it is absent, too long
+ * or unreadable; the decoder judges the rest. */
+static bool kv_read(mqota_agent_t *a, const char *key, uint8_t *rec, size_t *len)
+{
+    *len = 0;
+    return a->plat.kv_get(a->plat.ctx, key, rec, MQOTA_RECORD_MAX_LEN, len) == 0 &&
+           *len <= MQOTA_RECORD_MAX_LEN;
+}
+
+/* Read a fixed-size record whose last 4 bytes are a CRC-32 of the rest and whose first 4 bytes
+ * are `magic` ("mq.cmd"). Returns true only for a complete, intact record. */
+static bool record_load(mqota_agent_t *a, const char *key, void *rec, size_t size, uint32_t magic)
+{
+    size_t len = 0;
+    if (a->plat.kv_get(a->plat.ctx, key, rec, size, &len) != 0 || len != size) {
+        return false;
+    }
+    return get_u32(rec) == magic &&
+           get_u32((const uint8_t *)rec + size - 4u) == mqota_crc32(0, rec, size - 4u);
+}
+
+static bool record_save(mqota_agent_t *a, const char *key, void *rec, size_t size)
+{
+    put_u32((uint8_t *)rec + size - 4u, mqota_crc32(0, rec, size - 4u));
+    return a->plat.kv_set(a->plat.ctx, key, rec, size) == 0;
+}
+
+/* Write an encoded record of len bytes. An encoder failure (never expected: the buffers are
+ * sized by the codec's constants) counts as a store failure. */
+static bool kv_write(mqota_agent_t *a, const char *key, mqota_status_t encoded,
+                     const uint8_t *rec, size_t len)
+{
+    return encoded == MQOTA_OK && a->plat.kv_set(a->plat.ctx, key, rec, len) == 0;
+}
+
+bool store__progress_save(mqota_agent_t *a, const mqota_progress_t *p)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t n = 0;
+    mqota_status_t st = mqota_progress_encode(p, rec, sizeof(rec), &n);
+    return kv_write(a, KEY_PROGRESS, st, rec, n);
+}
+
+bool store__slot_save(mqota_agent_t *a, uint8_t slot, const mqota_slot_record_t *s)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t n = 0;
+    mqota_status_t st = mqota_slot_record_encode(s, rec, sizeof(rec), &n);
+    return kv_write(a, store__slot_key(slot), st, rec, n);
+}
+
+bool store__attempt_save(mqota_agent_t *a, const mqota_attempt_t *at)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t n = 0;
+    mqota_status_t st = mqota_attempt_encode(at, rec, sizeof(rec), &n);
+    return kv_write(a, KEY_ATTEMPT, st, rec, n);
+}
+
+static bool minsv_save(mqota_agent_t *a, uint32_t sv)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t n = 0;
+    mqota_status_t st = mqota_minsv_encode(sv, rec, sizeof(rec), &n);
+    return kv_write(a, KEY_MINSV, st, rec, n);
+}
+
+/* A record in the raw-struct form of older agents was read: rewrite it once in the current
+ * form (docs/PROTOCOL.md §12). A failed rewrite is harmless: the old form is read again. */
+static void migrated(const char *key, bool ok)
+{
+    (void)key;
+    (void)ok;
+    MQOTA_LOG(2, "record %s rewritten in the current form: %s", key, ok ? "done" : "failed");
+}
+
+/* Read the progress record; absent, damaged or foreign: false. */
+bool store__progress_load(mqota_agent_t *a, mqota_progress_t *p)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t len;
+    bool legacy = false;
+    if (!kv_read(a, KEY_PROGRESS, rec, &len) ||
+        mqota_progress_decode(rec, len, p, &legacy) != MQOTA_OK) {
+        return false;
+    }
+    if (legacy) {
+        migrated(KEY_PROGRESS, store__progress_save(a, p));
+    }
+    return true;
+}
+
+bool store__slot_load(mqota_agent_t *a, uint8_t slot, mqota_slot_record_t *s)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t len;
+    bool legacy = false;
+    if (!kv_read(a, store__slot_key(slot), rec, &len) ||
+        mqota_slot_record_decode(rec, len, s, &legacy) != MQOTA_OK) {
+        return false;
+    }
+    if (legacy) {
+        migrated(store__slot_key(slot), store__slot_save(a, slot, s));
+    }
+    return true;
+}
+
+/* Read the boot-attempt record. Records of older agents are read too, an "MQB1" one (no
+ * secure_version) as secure_version 0, so an update across that agent change still confirms
+ * or reports its rollback. */
+bool store__attempt_load(mqota_agent_t *a, mqota_attempt_t *at)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t len;
+    bool legacy = false;
+    if (!kv_read(a, KEY_ATTEMPT, rec, &len) ||
+        mqota_attempt_decode(rec, len, at, &legacy) != MQOTA_OK) {
+        return false;
+    }
+    if (legacy) {
+        migrated(KEY_ATTEMPT, store__attempt_save(a, at));
+    }
+    return true;
+}
+
+/* Raise the stored minimum secure_version to sv (never lower it). Returns false only if the
+ * store failed; the caller then keeps the attempt record so that the next boot tries again. */
+bool store__raise_min_secure_version(mqota_agent_t *a, uint32_t sv)
+{
+    if (sv <= a->min_secure_version) {
+        return true;
+    }
+    if (!minsv_save(a, sv)) {
+        MQOTA_LOG(1, "cannot store minimum secure version %u", (unsigned)sv);
+        return false;
+    }
+    a->min_secure_version = sv;
+    MQOTA_LOG(2, "minimum secure version is now %u", (unsigned)sv);
+    return true;
+}
+
+/* The "mq.cmd" record (docs/PROTOCOL.md §14.4), little-endian bytes. Absent or damaged: all
+ * zero (docs/SECURITY.md says what that allows). */
+void store__cmd_load(mqota_agent_t *a)
+{
+    uint8_t rec[CMD_RECORD_SIZE];
+    if (record_load(a, KEY_CMD, rec, sizeof(rec), CMD_MAGIC)) {
+        a->replay.highest = get_u64(rec + 8);
+        a->replay.bitmap = get_u64(rec + 16);
+        a->reply_counter = get_u64(rec + 24);
+    }
+}
+
+bool store__cmd_save(mqota_agent_t *a, const mqota_replay_window_t *w,
+                            uint64_t reply_counter)
+{
+    uint8_t rec[CMD_RECORD_SIZE];
+    put_u32(rec, CMD_MAGIC);
+    put_u32(rec + 4, 0u);
+    put_u64(rec + 8, w->highest);
+    put_u64(rec + 16, w->bitmap);
+    put_u64(rec + 24, reply_counter);
+    return record_save(a, KEY_CMD, rec, sizeof(rec));
+}
+
+/* The stored minimum secure_version; 0 if none was ever stored. A record that fails its CRC is
+ * treated as absent like every other record (docs/SECURITY.md says why that is acceptable). */
+uint32_t store__min_secure_version(mqota_agent_t *a)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t len;
+    uint32_t sv = 0;
+    bool legacy = false;
+    if (!kv_read(a, KEY_MINSV, rec, &len) ||
+        mqota_minsv_decode(rec, len, &sv, &legacy) != MQOTA_OK) {
+        return 0u;
+    }
+    if (legacy) {
+        migrated(KEY_MINSV, minsv_save(a, sv));
+    }
+    return sv;
+}
