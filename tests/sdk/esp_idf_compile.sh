@@ -39,8 +39,8 @@ INC="-Iports/esp-idf/include -Idevice/include -Iports/esp-idf/src"
 rc=0
 # the core and the port, as the component builds them (ESP-IDF master has esp_ota_resume)
 EXTRA_CFLAGS="$INC $DEFS" "$KIT_CHECK" device/src/*.c ports/esp-idf/src/*.c || rc=1
-# the fallback for ESP-IDF versions without esp_ota_resume()
-EXTRA_CFLAGS="$INC $DEFS -DMQOTA_ESP_NO_OTA_RESUME" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_platform.c || rc=1
+# the fallbacks for ESP-IDF before 5.5 (no esp_ota_resume(), no esp_ota_mark_app_invalid_rollback())
+EXTRA_CFLAGS="$INC $DEFS -DMQOTA_ESP_IDF_BEFORE_5_5" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_platform.c || rc=1
 # the port refuses a build without rollback support, with a sentence naming the option: an
 # sdkconfig.h in front of the kit's takes the option away
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

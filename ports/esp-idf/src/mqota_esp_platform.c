@@ -32,13 +32,16 @@
 #error "mqota needs CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE (menuconfig: Bootloader config > Application Rollback > Enable app rollback support): without it the bootloader never keeps a new image pending-verify, so an image that fails its self-test cannot be rolled back"
 #endif
 
-/* esp_ota_resume() continues a download without erasing what is written; ESP-IDF 5.5 and
- * master have it. Older versions take the fallback: a resumed download writes through
- * esp_partition_* and is validated with esp_image_verify(), as esp_ota_end() would. */
-#if ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 5, 0) && !defined(MQOTA_ESP_NO_OTA_RESUME)
-#define MQOTA_ESP_HAVE_OTA_RESUME 1
+/* ESP-IDF 5.5 and master have esp_ota_resume(), which continues a download without erasing
+ * what is written, and esp_ota_mark_app_invalid_rollback(), which rolls back without
+ * restarting. Older versions (or MQOTA_ESP_IDF_BEFORE_5_5, to compile-check this path) take
+ * the fallbacks: a resumed download writes through esp_partition_* and is validated with
+ * esp_image_verify(), as esp_ota_end() would; the roll back waits for the restart and is
+ * esp_ota_mark_app_invalid_rollback_and_reboot(). */
+#if ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 5, 0) && !defined(MQOTA_ESP_IDF_BEFORE_5_5)
+#define MQOTA_ESP_IDF_5_5 1
 #else
-#define MQOTA_ESP_HAVE_OTA_RESUME 0
+#define MQOTA_ESP_IDF_5_5 0
 #endif
 
 #define SECTOR 4096u /* SPI flash erase unit (SPI_FLASH_SEC_SIZE) */
@@ -142,7 +145,7 @@ static int h_slot_begin(void *ctx, uint8_t slot, uint32_t image_size, uint32_t e
     }
     if (erase_from < end && esp_partition_erase_range(p, erase_from, end - erase_from) != ESP_OK)
         return -1;
-#if MQOTA_ESP_HAVE_OTA_RESUME
+#if MQOTA_ESP_IDF_5_5
     if (esp_ota_resume(p, 0, erase_from, &e->ota) != ESP_OK) return -1;
     e->ota_open = true;
 #else
@@ -177,7 +180,7 @@ static int h_slot_end(void *ctx, uint8_t slot, uint32_t image_size)
     mqota_esp_t *e = ctx;
     const esp_partition_t *p = update_partition(e, slot);
     if (p == NULL) return -1;
-#if MQOTA_ESP_HAVE_OTA_RESUME
+#if MQOTA_ESP_IDF_5_5
     if (!e->ota_open) {
         if (esp_ota_resume(p, 0, image_size, &e->ota) != ESP_OK) return -1;
         e->ota_open = true;
@@ -239,15 +242,22 @@ static int h_slot_mark_valid(void *ctx)
     return esp_ota_mark_app_valid_cancel_rollback() == ESP_OK ? 0 : -1;
 }
 
-/* The agent publishes STATE "rolled-back" before it reboots, and
- * esp_ota_mark_app_invalid_rollback_and_reboot() restarts at once: the roll back happens in
- * the reboot hook instead. A power cut in between leaves the image pending-verify, which the
+/* Mark the running image invalid; the agent then publishes STATE "rolled-back" and asks for
+ * the restart. Where esp_ota_mark_app_invalid_rollback() exists it is done now (and fails if
+ * no other slot holds a valid image); before ESP-IDF 5.5 only
+ * esp_ota_mark_app_invalid_rollback_and_reboot() exists, which restarts at once, so it is
+ * called at the restart. A power cut in between leaves the image pending-verify, which the
  * bootloader aborts on the next boot: the device rolls back either way. */
 static int h_slot_mark_invalid(void *ctx)
 {
     mqota_esp_t *e = ctx;
+#if MQOTA_ESP_IDF_5_5
+    (void)e;
+    return esp_ota_mark_app_invalid_rollback() == ESP_OK ? 0 : -1;
+#else
     e->rollback_due = true;
     return 0;
+#endif
 }
 
 static void h_reboot(void *ctx)
