@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# sdk.esp_idf_compile: compile libmqota's core and the ESP-IDF port (ports/esp-idf) for the
+# sdk.esp_idf_compile: compile libmqota's core, the ESP-IDF port (ports/esp-idf) and its example for the
 # ESP32-C3 with -Wall -Wextra -Werror against the ESP-IDF master headers of the SDK kit
 # (../shared/sdk/esp-idf, its README section 1), through the kit's check-compile.sh. A compile
 # check, not a build: nothing is linked and nothing runs (docs/ESP-IDF.md says what that leaves
@@ -30,15 +30,20 @@ kconfig_defines() {
             if (type == "bool") { if (v == "y") printf "-DCONFIG_%s=1\n", name }
             else printf "-DCONFIG_%s=%s\n", name, v
             name = ""
-        }' ports/esp-idf/Kconfig
+        }' "$@"
 }
-DEFS=$(kconfig_defines | tr '\n' ' ')
+DEFS=$(kconfig_defines ports/esp-idf/Kconfig | tr '\n' ' ')
+EXAMPLE=ports/esp-idf/examples/hello_mqota
+EXDEFS=$(kconfig_defines "$EXAMPLE/main/Kconfig.projbuild" | tr '\n' ' ')
 [ -n "$DEFS" ] || { echo "FAIL: no defaults found in ports/esp-idf/Kconfig" >&2; exit 1; }
 
 INC="-Iports/esp-idf/include -Idevice/include -Iports/esp-idf/src"
 rc=0
 # the core and the port, as the component builds them (ESP-IDF master has esp_ota_resume)
 EXTRA_CFLAGS="$INC $DEFS" "$KIT_CHECK" device/src/*.c ports/esp-idf/src/*.c || rc=1
+# the example, as menuconfig leaves it and with the broker's CA embedded
+EXTRA_CFLAGS="$INC $DEFS $EXDEFS" "$KIT_CHECK" "$EXAMPLE"/main/*.c || rc=1
+EXTRA_CFLAGS="$INC $DEFS $EXDEFS -DCONFIG_HELLO_BROKER_TLS=1" "$KIT_CHECK" "$EXAMPLE"/main/*.c || rc=1
 # the fallbacks for ESP-IDF before 5.5 (no esp_ota_resume(), no esp_ota_mark_app_invalid_rollback())
 EXTRA_CFLAGS="$INC $DEFS -DMQOTA_ESP_IDF_BEFORE_5_5" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_platform.c || rc=1
 # the port refuses a build without rollback support, with a sentence naming the option: an
