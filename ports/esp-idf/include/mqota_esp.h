@@ -41,7 +41,7 @@ extern "C" {
 #define MQOTA_ESP_NVS_RELEASE_KEY "mq.relkey"
 /** NVS key of the 32-byte AES-256-GCM command key. Read when command_key is NULL. */
 #define MQOTA_ESP_NVS_COMMAND_KEY "mq.cmdkey"
-/** Events queued from the MQTT task to the agent's task (connect, disconnect, one message). */
+/** Events queued from the MQTT task to the agent's task (link changes, one message). */
 #define MQOTA_ESP_QUEUE_LEN 4u
 
 /** What the application gives mqota_esp_init(). Pointers must stay valid while it runs. */
@@ -69,7 +69,7 @@ typedef struct {
 
 /** One event from the MQTT task to the agent's task. */
 typedef struct {
-    uint8_t kind; /**< connected, disconnected or message (mqota_esp.c) */
+    uint8_t kind; /**< link changed or message (mqota_esp.c) */
     uint16_t len; /**< message: payload bytes in the receive buffer */
 } mqota_esp_event_t;
 
@@ -98,6 +98,12 @@ typedef struct {
     bool rx_owned;                  /* the MQTT task holds the buffer for a message */
     bool rx_dropping;               /* rest of a message that does not fit / was dropped */
     uint32_t rx_dropped;
+    /* link state: written by the MQTT task (up first, then the generation), read by the
+     * agent's task, which calls on_connect/on_disconnect when the generation moved */
+    uint32_t link_gen;
+    bool link_up;
+    uint32_t seen_gen;
+    bool agent_connected;
     char rx_topic[MQOTA_TOPIC_MAX];
     char will_topic[MQOTA_TOPIC_MAX];
     bool (*self_test)(void *ctx);
@@ -122,8 +128,10 @@ typedef struct {
  * @param[out] e   The port's state, caller-owned; lives as long as the device runs.
  * @param[in]  cfg What the application sets; read during the call, its pointers kept.
  * @return ESP_OK; ESP_ERR_INVALID_ARG (NULL, receive buffer smaller than a chunk plus its
- *         header, a key of the wrong length); ESP_ERR_INVALID_STATE (the agent refused its
- *         configuration, e.g. a bad device id); or the error of the ESP-IDF call that failed.
+ *         header, a key PSA Crypto refuses); ESP_ERR_INVALID_SIZE (a key in NVS of the wrong
+ *         length); ESP_ERR_INVALID_STATE (the agent refused its configuration, e.g. a bad
+ *         device id); or the error of the ESP-IDF call that failed. Each failure logs one
+ *         sentence (tag "mqota") and undoes what was set up: NVS handle, keys, MQTT client.
  */
 esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg);
 

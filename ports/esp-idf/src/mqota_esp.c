@@ -25,7 +25,7 @@
 #include "mqota_esp.h"
 #include "mqota_esp_internal.h"
 
-enum { EV_CONNECTED = 1, EV_DISCONNECTED = 2, EV_MESSAGE = 3 };
+enum { EV_LINK = 1, EV_MESSAGE = 2 };
 
 static const char *TAG = "mqota";
 
@@ -108,8 +108,14 @@ static void mqtt_event(void *arg, esp_event_base_t base, int32_t id, void *data)
     const esp_mqtt_event_t *ev = data;
     (void)base;
     switch ((esp_mqtt_event_id_t)id) {
-    case MQTT_EVENT_CONNECTED: post(e, EV_CONNECTED, 0); break;
-    case MQTT_EVENT_DISCONNECTED: post(e, EV_DISCONNECTED, 0); break;
+    case MQTT_EVENT_CONNECTED:
+    case MQTT_EVENT_DISCONNECTED:
+        /* a level, not an edge: a full queue (the agent's task busy erasing while the link
+         * flaps) loses the wake-up, never the state, which the agent's task reads each turn */
+        __atomic_store_n(&e->link_up, id == MQTT_EVENT_CONNECTED, __ATOMIC_RELEASE);
+        __atomic_fetch_add(&e->link_gen, 1u, __ATOMIC_RELEASE);
+        post(e, EV_LINK, 0);
+        break;
     case MQTT_EVENT_DATA: on_data(e, ev); break;
     default: break;
     }
@@ -129,6 +135,26 @@ static void restart_when_sent(mqota_esp_t *e)
     mqota_esp__restart(e);
 }
 
+/* Tell the agent about link changes since its last turn: a disconnect if it thought itself
+ * connected, then a connect if the link is up (a clean session each time: the agent subscribes
+ * again and republishes). */
+static void follow_link(mqota_esp_t *e)
+{
+    uint32_t gen = __atomic_load_n(&e->link_gen, __ATOMIC_ACQUIRE);
+    if (gen == e->seen_gen) return;
+    e->seen_gen = gen;
+    bool up = __atomic_load_n(&e->link_up, __ATOMIC_ACQUIRE);
+    if (e->agent_connected) {
+        mqota_agent_on_disconnect(&e->agent);
+        e->agent_connected = false;
+    }
+    if (up) {
+        e->agent_connected = true;
+        if (mqota_agent_on_connect(&e->agent) != MQOTA_OK)
+            ESP_LOGW(TAG, "could not subscribe or publish after connecting");
+    }
+}
+
 static void agent_task(void *arg)
 {
     mqota_esp_t *e = arg;
@@ -138,17 +164,11 @@ static void agent_task(void *arg)
         TickType_t wait = mqota_agent_state(&e->agent) == MQOTA_STATE_VERIFYING
                               ? 0
                               : pdMS_TO_TICKS(CONFIG_MQOTA_PROCESS_MS);
-        if (xQueueReceive(e->events, &ev, wait) == pdTRUE) {
-            if (ev.kind == EV_CONNECTED) {
-                /* a clean session each time: the agent subscribes again and republishes */
-                if (mqota_agent_on_connect(&e->agent) != MQOTA_OK)
-                    ESP_LOGW(TAG, "could not subscribe or publish after connecting");
-            } else if (ev.kind == EV_DISCONNECTED) {
-                mqota_agent_on_disconnect(&e->agent);
-            } else if (ev.kind == EV_MESSAGE) {
-                (void)mqota_agent_on_message(&e->agent, e->rx_topic, e->rx_buf, ev.len);
-                xSemaphoreGive(e->rx_free);
-            }
+        bool got = xQueueReceive(e->events, &ev, wait) == pdTRUE;
+        follow_link(e);
+        if (got && ev.kind == EV_MESSAGE) {
+            (void)mqota_agent_on_message(&e->agent, e->rx_topic, e->rx_buf, ev.len);
+            xSemaphoreGive(e->rx_free);
         }
         (void)mqota_agent_process(&e->agent, (uint64_t)esp_timer_get_time() / 1000u);
         if (e->reboot_due) restart_when_sent(e);
@@ -157,29 +177,43 @@ static void agent_task(void *arg)
 
 /* ---- init ------------------------------------------------------------------------------ */
 
-/* Import the key given in cfg, or else the one stored in NVS under nvs_key; a key of another
- * length is an error, no key at all leaves *id null. */
+/* Import the key given in cfg, or else the one stored in NVS under nvs_key. No key at all
+ * leaves *id null; a stored key of another length is refused with a sentence. */
 static esp_err_t load_key(mqota_esp_t *e, const uint8_t *given, const char *nvs_key, size_t len,
                           psa_key_id_t *id, psa_key_type_t type, psa_key_usage_t usage,
                           psa_algorithm_t alg)
 {
     uint8_t buf[65];
-    size_t n = sizeof(buf);
+    size_t n = 0;
     *id = PSA_KEY_ID_NULL;
     if (given == NULL) {
-        esp_err_t err = nvs_get_blob(e->nvs, nvs_key, buf, &n);
+        esp_err_t err = nvs_get_blob(e->nvs, nvs_key, NULL, &n);
         if (err == ESP_ERR_NVS_NOT_FOUND) return ESP_OK;
         if (err != ESP_OK) return err;
-        if (n != len) {
-            ESP_LOGE(TAG, "NVS key %s holds %u bytes, not %u", nvs_key, (unsigned)n,
-                     (unsigned)len);
-            return ESP_ERR_INVALID_ARG;
+        if (n != len || n > sizeof(buf)) {
+            ESP_LOGE(TAG, "NVS key %s in namespace %s holds %u bytes; it must hold %u",
+                     nvs_key, CONFIG_MQOTA_NVS_NAMESPACE, (unsigned)n, (unsigned)len);
+            return ESP_ERR_INVALID_SIZE;
         }
+        err = nvs_get_blob(e->nvs, nvs_key, buf, &n);
+        if (err != ESP_OK) return err;
         given = buf;
     }
     int rc = mqota_esp__import_key(id, type, 256, usage, alg, given, len);
     memset(buf, 0, sizeof(buf));
+    if (rc != 0) ESP_LOGE(TAG, "the key for %s was refused by PSA Crypto (not a valid %s)",
+                          nvs_key, len == 32 ? "AES-256 key" : "uncompressed P-256 public key");
     return rc == 0 ? ESP_OK : ESP_ERR_INVALID_ARG;
+}
+
+/* Undo what mqota_esp_init() set up, so that a failed init leaves nothing behind. */
+static void undo_init(mqota_esp_t *e)
+{
+    if (e->client != NULL) (void)esp_mqtt_client_destroy(e->client);
+    if (e->command_key != PSA_KEY_ID_NULL) (void)psa_destroy_key(e->command_key);
+    if (e->release_key != PSA_KEY_ID_NULL) (void)psa_destroy_key(e->release_key);
+    if (e->nvs_open) nvs_close(e->nvs);
+    memset(e, 0, sizeof(*e));
 }
 
 esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg)
@@ -200,16 +234,23 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg)
     e->sha = psa_hash_operation_init();
 
     esp_err_t err = nvs_open(CONFIG_MQOTA_NVS_NAMESPACE, NVS_READWRITE, &e->nvs);
-    if (err != ESP_OK) return err;
+    if (err != ESP_OK) {
+        ESP_LOGE(TAG, "cannot open NVS namespace %s (%s); call nvs_flash_init() first",
+                 CONFIG_MQOTA_NVS_NAMESPACE, esp_err_to_name(err));
+        return err;
+    }
     e->nvs_open = true;
-    if (psa_crypto_init() != PSA_SUCCESS) return ESP_FAIL;
+    if (psa_crypto_init() != PSA_SUCCESS) {
+        err = ESP_FAIL;
+        goto fail;
+    }
     err = load_key(e, cfg->release_key, MQOTA_ESP_NVS_RELEASE_KEY, 65, &e->release_key,
                    PSA_KEY_TYPE_ECC_PUBLIC_KEY(PSA_ECC_FAMILY_SECP_R1), PSA_KEY_USAGE_VERIFY_HASH,
                    PSA_ALG_ECDSA(PSA_ALG_SHA_256));
-    if (err != ESP_OK) return err;
+    if (err != ESP_OK) goto fail;
     err = load_key(e, cfg->command_key, MQOTA_ESP_NVS_COMMAND_KEY, 32, &e->command_key,
                    PSA_KEY_TYPE_AES, PSA_KEY_USAGE_ENCRYPT | PSA_KEY_USAGE_DECRYPT, PSA_ALG_GCM);
-    if (err != ESP_OK) return err;
+    if (err != ESP_OK) goto fail;
 
     mqota_platform_t plat;
     mqota_esp_platform(e, &plat);
@@ -227,13 +268,16 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg)
     mqota_status_t st = mqota_agent_init(&e->agent, &acfg, &plat, plat.now_ms(e));
     if (st != MQOTA_OK) {
         ESP_LOGE(TAG, "the agent refused its configuration: %s", mqota_strerror(st));
-        return ESP_ERR_INVALID_STATE;
+        err = ESP_ERR_INVALID_STATE;
+        goto fail;
     }
 
     /* the last will marks the device offline when the link dies without a DISCONNECT */
     if (mqota_agent_topic(&e->agent, MQOTA_TOPIC_ONLINE, e->will_topic, sizeof(e->will_topic)) !=
-        MQOTA_OK)
-        return ESP_ERR_INVALID_STATE;
+        MQOTA_OK) {
+        err = ESP_ERR_INVALID_STATE;
+        goto fail;
+    }
     esp_mqtt_client_config_t mc = cfg->mqtt;
     mc.credentials.client_id = e->agent.device_id;
     mc.session.last_will.topic = e->will_topic;
@@ -243,8 +287,17 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg)
     mc.session.last_will.retain = 1;
     mc.buffer.size = CONFIG_MQOTA_MQTT_BUFFER_SIZE;
     e->client = esp_mqtt_client_init(&mc);
-    if (e->client == NULL) return ESP_ERR_NO_MEM;
-    return esp_mqtt_client_register_event(e->client, MQTT_EVENT_ANY, mqtt_event, e);
+    if (e->client == NULL) {
+        err = ESP_ERR_NO_MEM;
+        goto fail;
+    }
+    err = esp_mqtt_client_register_event(e->client, MQTT_EVENT_ANY, mqtt_event, e);
+    if (err != ESP_OK) goto fail;
+    return ESP_OK;
+
+fail:
+    undo_init(e);
+    return err;
 }
 
 esp_err_t mqota_esp_start(mqota_esp_t *e)
