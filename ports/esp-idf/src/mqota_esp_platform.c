@@ -11,7 +11,8 @@
  *  - records in NVS blobs (nvs_set_blob + nvs_commit: NVS keeps the old value until the new
  *    one is written, so either survives a power cut);
  *  - SHA-256, ECDSA P-256 and AES-256-GCM through PSA Crypto (ESP-IDF 6: Mbed TLS 4 /
- *    TF-PSA-Crypto), which ESP-IDF routes to the SHA, ECC and AES accelerators;
+ *    TF-PSA-Crypto), which ESP-IDF routes to the chip's SHA and AES accelerators (and ECC,
+ *    where the chip has one);
  *  - esp_timer for the clock, esp_restart(), esp_reset_reason() in diagnostics.
  *
  * Every hook runs in the agent's task (mqota_esp.c), never in esp-mqtt's.
