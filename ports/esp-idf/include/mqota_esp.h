@@ -143,8 +143,13 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg);
  */
 esp_err_t mqota_esp_start(mqota_esp_t *e);
 
-/** Platform hooks on ESP-IDF (mqota_esp_platform.c), exposed for tests and other transports.
- *  @param[in,out] e The port's state (ctx of every hook). @param[out] plat Filled in. */
+/**
+ * @brief Fill in the platform hooks on ESP-IDF (mqota_esp_platform.c); mqota_esp_init() uses
+ *        it, and it is public for an application that brings its own transport.
+ * @param[in,out] e    The port's state, the ctx of every hook; its keys decide whether the
+ *                     signature and AEAD hooks are set.
+ * @param[out]    plat Filled in; the transport hooks are the port's esp-mqtt ones.
+ */
 void mqota_esp_platform(mqota_esp_t *e, mqota_platform_t *plat);
 
 #ifdef __cplusplus
