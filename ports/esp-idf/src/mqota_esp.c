@@ -31,13 +31,15 @@ static const char *TAG = "mqota";
 
 /* ---- transport hooks (agent's task) --------------------------------------------------- */
 
-/* Queue a publish in esp-mqtt's outbox and return (the hook must not block). */
+/* Queue a publish in esp-mqtt's outbox and return (the hook must not block). esp-mqtt takes
+ * a length of 0 as "strlen(data)", so an empty payload is passed as NULL. */
 int mqota_esp__publish(void *ctx, const char *topic, const uint8_t *payload, size_t len, int qos,
                        bool retain)
 {
     mqota_esp_t *e = ctx;
-    return esp_mqtt_client_enqueue(e->client, topic, (const char *)payload, (int)len, qos,
-                                   retain ? 1 : 0, true) < 0
+    if (len > INT32_MAX) return -1;
+    return esp_mqtt_client_enqueue(e->client, topic, len ? (const char *)payload : NULL,
+                                   (int)len, qos, retain ? 1 : 0, true) < 0
                ? -1
                : 0;
 }
