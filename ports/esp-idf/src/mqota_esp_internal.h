@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Names shared by the ESP-IDF port's two files; not part of its API. */
+#ifndef MQOTA_ESP_INTERNAL_H
+#define MQOTA_ESP_INTERNAL_H
+
+#include "mqota_esp.h"
+
+/* transport hooks (mqota_esp.c) */
+int mqota_esp__publish(void *ctx, const char *topic, const uint8_t *payload, size_t len, int qos,
+                       bool retain);
+int mqota_esp__subscribe(void *ctx, const char *topic, int qos);
+int mqota_esp__unsubscribe(void *ctx, const char *topic);
+
+/* mqota_esp_platform.c */
+void mqota_esp__restart(mqota_esp_t *e);
+int mqota_esp__import_key(psa_key_id_t *id, psa_key_type_t type, size_t bits,
+                          psa_key_usage_t usage, psa_algorithm_t alg, const uint8_t *key,
+                          size_t len);
+
+#endif /* MQOTA_ESP_INTERNAL_H */

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# sdk.esp_idf_compile: compile libmqota's core, the ESP-IDF port (ports/esp-idf) and its example for the
+# ESP32-C3 with -Wall -Wextra -Werror against the ESP-IDF master headers of the SDK kit
+# (../shared/sdk/esp-idf, its README section 1), through the kit's check-compile.sh. A compile
+# check, not a build: nothing is linked and nothing runs (docs/ESP-IDF.md says what that leaves
+# unproved). Exit 77 (skipped) with a sentence when the kit or the cross compiler is absent.
+#   tests/sdk/esp_idf_compile.sh [REPO_ROOT]
+set -euo pipefail
+ROOT=$(cd "${1:-$(dirname "${BASH_SOURCE[0]}")/../..}" && pwd)
+KIT_CHECK=../shared/sdk/esp-idf/check-compile.sh   # relative to the repository root
+cd "$ROOT"
+if [ ! -x "$KIT_CHECK" ]; then
+    echo "SKIP: the ESP-IDF SDK kit is absent ($ROOT/$KIT_CHECK not found): nothing to compile against" >&2
+    exit 77
+fi
+if ! command -v "${CC:-riscv64-unknown-elf-gcc}" >/dev/null 2>&1; then
+    echo "SKIP: the RISC-V cross compiler riscv64-unknown-elf-gcc is absent (scripts/install-deps installs gcc-riscv64-unknown-elf and picolibc-riscv64-unknown-elf)" >&2
+    exit 77
+fi
+
+# The component's Kconfig defaults stand in for what menuconfig writes into sdkconfig.h (the
+# kit's sdkconfig.h knows nothing of mqota): one -DCONFIG_MQOTA_X=default per option.
+kconfig_defines() {
+    awk '
+        $1 == "config" { name = $2; type = ""; next }
+        $1 == "int" || $1 == "string" || $1 == "bool" { if (name != "") type = $1; next }
+        $1 == "default" && name != "" {
+            v = $2
+            if (type == "bool") { if (v == "y") printf "-DCONFIG_%s=1\n", name }
+            else printf "-DCONFIG_%s=%s\n", name, v
+            name = ""
+        }' "$@"
+}
+DEFS=$(kconfig_defines ports/esp-idf/Kconfig | tr '\n' ' ')
+EXAMPLE=ports/esp-idf/examples/hello_mqota
+EXDEFS=$(kconfig_defines "$EXAMPLE/main/Kconfig.projbuild" | tr '\n' ' ')
+[ -n "$DEFS" ] || { echo "FAIL: no defaults found in ports/esp-idf/Kconfig" >&2; exit 1; }
+
+INC="-Iports/esp-idf/include -Idevice/include -Iports/esp-idf/src"
+rc=0
+# the core and the port, as the component builds them (ESP-IDF master has esp_ota_resume)
+EXTRA_CFLAGS="$INC $DEFS" "$KIT_CHECK" device/src/*.c ports/esp-idf/src/*.c || rc=1
+# the example, as menuconfig leaves it and with the broker's CA embedded
+EXTRA_CFLAGS="$INC $DEFS $EXDEFS" "$KIT_CHECK" "$EXAMPLE"/main/*.c || rc=1
+EXTRA_CFLAGS="$INC $DEFS $EXDEFS -DCONFIG_HELLO_BROKER_TLS=1" "$KIT_CHECK" "$EXAMPLE"/main/*.c || rc=1
+# the fallbacks for ESP-IDF before 5.5 (no esp_ota_resume(), no esp_ota_mark_app_invalid_rollback())
+EXTRA_CFLAGS="$INC $DEFS -DMQOTA_ESP_IDF_BEFORE_5_5" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_platform.c || rc=1
+# the port refuses a build without rollback support, with a sentence naming the option: an
+# sdkconfig.h in front of the kit's takes the option away
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+printf '#include_next <sdkconfig.h>\n#undef CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE\n' >"$tmp/sdkconfig.h"
+if EXTRA_CFLAGS="-I$tmp $INC $DEFS" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_platform.c \
+    >"$tmp/out" 2>&1; then
+    echo "FAIL: the port compiled without CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE" >&2; rc=1
+elif ! grep -q "needs CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE" "$tmp/out"; then
+    echo "FAIL: without rollback support the build failed for another reason:" >&2
+    cat "$tmp/out" >&2; rc=1
+else
+    echo "OK   ports/esp-idf/src/mqota_esp_platform.c refuses CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE off"
+fi
+exit $rc
