@@ -37,11 +37,8 @@
 extern "C" {
 #endif
 
-/** NVS key (in CONFIG_MQOTA_NVS_NAMESPACE) of the release public key: 65 bytes, SEC1
- *  uncompressed P-256 (0x04 || X || Y). Read when mqota_esp_config_t.release_key is NULL. */
-#define MQOTA_ESP_NVS_RELEASE_KEY "mq.relkey"
-/** NVS key of the 32-byte AES-256-GCM command key. Read when command_key is NULL. */
-#define MQOTA_ESP_NVS_COMMAND_KEY "mq.cmdkey"
+/* MQOTA_ESP_NVS_RELEASE_KEY, MQOTA_ESP_NVS_COMMAND_KEY: mqota_esp_glue.h (the Arduino library
+ * reads the same keys). */
 /** Events queued from the MQTT task to the agent's task (link changes, one message). */
 #define MQOTA_ESP_QUEUE_LEN 4u
 

@@ -24,6 +24,12 @@
 extern "C" {
 #endif
 
+/** NVS key (in the port's namespace) of the release public key: 65 bytes, SEC1
+ *  uncompressed P-256 (0x04 || X || Y). Read when the application passes no key. */
+#define MQOTA_ESP_NVS_RELEASE_KEY "mq.relkey"
+/** NVS key of the 32-byte AES-256-GCM command key. Read when the application passes none. */
+#define MQOTA_ESP_NVS_COMMAND_KEY "mq.cmdkey"
+
 /** The shared hooks' state; the first member of a port's struct. Do not touch its fields. */
 typedef struct {
     nvs_handle_t nvs;               /**< Opened by the port before mqota_agent_init() */
