@@ -183,8 +183,11 @@ bool Mqota::loadKey(const uint8_t *given, const char *nvsKey, size_t len, uint8_
 
 bool Mqota::begin(PubSubClient &mqtt, const MqotaConfig &cfg)
 {
+    if (begun_) { // the running agent keeps its keys, NVS handle and buffers
+        snprintf(err_, sizeof(err_), "Mqota::begin() was called twice");
+        return false;
+    }
     err_[0] = '\0';
-    if (begun_) return fail("Mqota::begin() was called twice");
     mqtt_ = &mqtt;
     st_.mqtt = &mqtt;
     user_ = cfg.mqttUser;

@@ -69,7 +69,8 @@ struct MqotaState {
 };
 
 /** The agent on Arduino. One per device, in static storage (it holds the agent's state and
- *  the receive buffer, about 12 KiB): `static Mqota mqota;`. */
+ *  the receive buffer: 8,592 bytes with the default mqota_config.h on 2.0.17, plus the
+ *  MQOTA_ARDUINO_MQTT_BUFFER bytes PubSubClient allocates): `static Mqota mqota;`. */
 class Mqota {
 public:
     /**
