@@ -27,6 +27,15 @@ for tool in "$CXX" "${CC:-riscv64-unknown-elf-gcc}" "$NM"; do
 done
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+# git holds no second copy of the agent's sources or the glue under ports/arduino
+for f in "$ROOT"/device/src/* "$ROOT"/device/include/mqota/* "$ROOT"/ports/esp-idf/src/mqota_esp_glue.c \
+         "$ROOT"/ports/esp-idf/include/mqota_esp_glue.h; do
+    copy=$(find "$ROOT/ports/arduino" -name "$(basename "$f")" -print -quit)
+    if [ -n "$copy" ]; then
+        echo "FAIL: $copy is a copy of $f: assemble.sh copies it at build time, git must not hold it" >&2
+        exit 1
+    fi
+done
 "$ROOT/ports/arduino/assemble.sh" "$tmp/out" >/dev/null
 LIB=$tmp/out/mqota
 [ -f "$tmp/out/mqota-$(sed -n 's/^version=//p' "$LIB/library.properties").zip" ] ||
