@@ -18,7 +18,13 @@
 #include "esp_timer.h"
 #include "mbedtls/ecdsa.h"
 #include "mbedtls/version.h"
+#include "mqota/mqota_manifest.h"
 #include "nvs.h"
+
+/* An uncompressed P-256 public key: 0x04 || X || Y (SEC1), as the ESP-IDF component reads it. */
+#define RELEASE_KEY_LEN 65u
+/* Each half (r, s) of a raw ECDSA P-256 signature. */
+#define SIG_HALF_LEN (MQOTA_ECDSA_P256_SIG_LEN / 2u)
 
 static_assert(offsetof(MqotaState, glue) == 0,
               "the glue's hooks read the platform ctx as a mqota_esp_glue_t");
@@ -89,18 +95,19 @@ static int h_sha256_finish(void *ctx, uint8_t out[32])
     return MQOTA_SHA256_FINISH(&s->sha, out) == 0 ? 0 : -1;
 }
 
-// The agent passes the signature as raw r || s (32 bytes each).
+// The agent passes the signature as raw r || s (SIG_HALF_LEN bytes each).
 static int h_verify_signature(void *ctx, const uint8_t digest[32], const uint8_t *sig,
                               size_t sig_len)
 {
     MqotaState *s = static_cast<MqotaState *>(ctx);
-    if (sig_len != 64) return -1;
+    if (sig_len != MQOTA_ECDSA_P256_SIG_LEN) return -1;
     mbedtls_mpi r, t;
     mbedtls_mpi_init(&r);
     mbedtls_mpi_init(&t);
-    int rc = mbedtls_mpi_read_binary(&r, sig, 32);
-    if (rc == 0) rc = mbedtls_mpi_read_binary(&t, sig + 32, 32);
-    if (rc == 0) rc = mbedtls_ecdsa_verify(&s->grp, digest, 32, &s->releaseKey, &r, &t);
+    int rc = mbedtls_mpi_read_binary(&r, sig, SIG_HALF_LEN);
+    if (rc == 0) rc = mbedtls_mpi_read_binary(&t, sig + SIG_HALF_LEN, SIG_HALF_LEN);
+    if (rc == 0)
+        rc = mbedtls_ecdsa_verify(&s->grp, digest, MQOTA_SHA256_LEN, &s->releaseKey, &r, &t);
     mbedtls_mpi_free(&r);
     mbedtls_mpi_free(&t);
     return rc == 0 ? 0 : -1;
@@ -206,12 +213,13 @@ bool Mqota::begin(PubSubClient &mqtt, const MqotaConfig &cfg)
                     esp_err_to_name(err));
     nvsOpen_ = true;
 
-    uint8_t key[65];
+    uint8_t key[RELEASE_KEY_LEN]; // the longer of the two keys
     bool found = false;
-    if (!loadKey(cfg.releaseKey, MQOTA_ESP_NVS_RELEASE_KEY, 65, key, &found)) return false;
+    if (!loadKey(cfg.releaseKey, MQOTA_ESP_NVS_RELEASE_KEY, RELEASE_KEY_LEN, key, &found))
+        return false;
     if (found) {
         if (mbedtls_ecp_group_load(&st_.grp, MBEDTLS_ECP_DP_SECP256R1) != 0 ||
-            mbedtls_ecp_point_read_binary(&st_.grp, &st_.releaseKey, key, 65) != 0 ||
+            mbedtls_ecp_point_read_binary(&st_.grp, &st_.releaseKey, key, RELEASE_KEY_LEN) != 0 ||
             mbedtls_ecp_check_pubkey(&st_.grp, &st_.releaseKey) != 0) {
             memset(key, 0, sizeof(key));
             return fail("the release key (%s) is not an uncompressed P-256 public key",
@@ -224,7 +232,8 @@ bool Mqota::begin(PubSubClient &mqtt, const MqotaConfig &cfg)
     if (found) {
         int rc = mbedtls_gcm_setkey(&st_.gcm, MBEDTLS_CIPHER_ID_AES, key, 8u * MQOTA_AEAD_KEY_LEN);
         memset(key, 0, sizeof(key));
-        if (rc != 0) return fail("the command key (%s) was refused by Mbed TLS", MQOTA_ESP_NVS_COMMAND_KEY);
+        if (rc != 0)
+            return fail("the command key (%s) was refused by Mbed TLS", MQOTA_ESP_NVS_COMMAND_KEY);
         st_.hasCommandKey = true;
     }
 
@@ -258,7 +267,8 @@ bool Mqota::begin(PubSubClient &mqtt, const MqotaConfig &cfg)
     mqota_status_t st = mqota_agent_init(&agent_, &acfg, &plat, now_ms());
     if (st != MQOTA_OK) return fail("the agent refused its configuration: %s", mqota_strerror(st));
     if (mqota_agent_topic(&agent_, MQOTA_TOPIC_ONLINE, willTopic_, sizeof(willTopic_)) != MQOTA_OK)
-        return fail("the device's online topic does not fit in %u bytes", (unsigned)MQOTA_TOPIC_MAX);
+        return fail("the device's online topic does not fit in %u bytes",
+                    (unsigned)MQOTA_TOPIC_MAX);
 
     if (!mqtt.setBufferSize(MQOTA_ARDUINO_MQTT_BUFFER))
         return fail("PubSubClient could not allocate its %u-byte buffer",
@@ -318,10 +328,11 @@ void Mqota::loop()
     // while verifying, the agent reads the slot back MQOTA_VERIFY_STEP bytes per call
     (void)mqota_agent_process(&agent_, now_ms());
     if (st_.glue.reboot_due) {
-        // PubSubClient wrote every publish to the Client before returning: flush it, close
-        // the session, restart (rolling back first if the agent asked for that)
+        // PubSubClient wrote every publish to the Client before returning: close the session,
+        // give the Client MQOTA_ARDUINO_REBOOT_FLUSH_MS to send, restart (rolling back first
+        // if the agent asked for that)
         mqtt_->disconnect();
-        delay(100);
+        delay(MQOTA_ARDUINO_REBOOT_FLUSH_MS);
         mqota_esp_glue_restart(&st_.glue);
     }
 }

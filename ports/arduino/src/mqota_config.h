@@ -25,5 +25,8 @@
 #define MQOTA_ARDUINO_NVS_NAMESPACE "mqota"
 /** Pause between two attempts to connect to the broker, milliseconds. */
 #define MQOTA_ARDUINO_RECONNECT_MS 5000u
+/** Pause between closing the MQTT session and the restart an update asks for, milliseconds:
+ *  time for the Client to send the last STATE. */
+#define MQOTA_ARDUINO_REBOOT_FLUSH_MS 100u
 
 #endif /* MQOTA_CONFIG_H */
