@@ -26,7 +26,11 @@ for f in "$ROOT/LICENSE" "$ROOT/docs/ARDUINO.md"; do
     if [ -f "$f" ]; then cp "$f" "$LIB/"; fi
 done
 version=$(sed -n 's/^version=//p' "$LIB/library.properties")
-# zip -X: no extra file attributes, so two runs on the same tree give the same entries
-(cd "$OUT" && zip -qrX "mqota-$version.zip" mqota)
+# zip -X: no extra file attributes; without zip(1), Python's zipfile module makes the same zip
+if command -v zip >/dev/null 2>&1; then
+    (cd "$OUT" && zip -qrX "mqota-$version.zip" mqota)
+else
+    (cd "$OUT" && python3 -m zipfile -c "mqota-$version.zip" mqota)
+fi
 echo "$LIB"
 echo "$OUT/mqota-$version.zip"
