@@ -11,7 +11,7 @@ static const char WIFI_SSID[] = "my-network";
 static const char WIFI_PASSWORD[] = "my-password";
 static const char BROKER_HOST[] = "mqota.example.net";
 static const uint16_t BROKER_PORT = 1883;
-static const char MQTT_USER[] = "";     // as provisioned by `mqota device add` (docs/CLI.md)
+static const char MQTT_USER[] = "";     // username/password of `mqota device provision` (docs/CLI.md)
 static const char MQTT_PASSWORD[] = "";
 static const uint32_t WIFI_WAIT_MS = 30000;
 
