@@ -45,18 +45,18 @@ EXTRA_CFLAGS="$INC $DEFS" "$KIT_CHECK" device/src/*.c ports/esp-idf/src/*.c || r
 EXTRA_CFLAGS="$INC $DEFS $EXDEFS" "$KIT_CHECK" "$EXAMPLE"/main/*.c || rc=1
 EXTRA_CFLAGS="$INC $DEFS $EXDEFS -DCONFIG_HELLO_BROKER_TLS=1" "$KIT_CHECK" "$EXAMPLE"/main/*.c || rc=1
 # the fallbacks for ESP-IDF before 5.5 (no esp_ota_resume(), no esp_ota_mark_app_invalid_rollback())
-EXTRA_CFLAGS="$INC $DEFS -DMQOTA_ESP_IDF_BEFORE_5_5" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_platform.c || rc=1
+EXTRA_CFLAGS="$INC $DEFS -DMQOTA_ESP_IDF_BEFORE_5_5" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_glue.c || rc=1
 # the port refuses a build without rollback support, with a sentence naming the option: an
 # sdkconfig.h in front of the kit's takes the option away
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 printf '#include_next <sdkconfig.h>\n#undef CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE\n' >"$tmp/sdkconfig.h"
-if EXTRA_CFLAGS="-I$tmp $INC $DEFS" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_platform.c \
+if EXTRA_CFLAGS="-I$tmp $INC $DEFS" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_glue.c \
     >"$tmp/out" 2>&1; then
     echo "FAIL: the port compiled without CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE" >&2; rc=1
 elif ! grep -q "needs CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE" "$tmp/out"; then
     echo "FAIL: without rollback support the build failed for another reason:" >&2
     cat "$tmp/out" >&2; rc=1
 else
-    echo "OK   ports/esp-idf/src/mqota_esp_platform.c refuses CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE off"
+    echo "OK   ports/esp-idf/src/mqota_esp_glue.c refuses CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE off"
 fi
 exit $rc

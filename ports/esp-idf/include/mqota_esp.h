@@ -27,6 +27,7 @@
 #include "freertos/semphr.h"
 #include "freertos/task.h"
 #include "mqota/mqota.h"
+#include "mqota_esp_glue.h"
 #include "mqtt_client.h"
 #include "nvs.h"
 #include "psa/crypto.h"
@@ -36,11 +37,8 @@
 extern "C" {
 #endif
 
-/** NVS key (in CONFIG_MQOTA_NVS_NAMESPACE) of the release public key: 65 bytes, SEC1
- *  uncompressed P-256 (0x04 || X || Y). Read when mqota_esp_config_t.release_key is NULL. */
-#define MQOTA_ESP_NVS_RELEASE_KEY "mq.relkey"
-/** NVS key of the 32-byte AES-256-GCM command key. Read when command_key is NULL. */
-#define MQOTA_ESP_NVS_COMMAND_KEY "mq.cmdkey"
+/* MQOTA_ESP_NVS_RELEASE_KEY, MQOTA_ESP_NVS_COMMAND_KEY: mqota_esp_glue.h (the Arduino library
+ * reads the same keys). */
 /** Events queued from the MQTT task to the agent's task (link changes, one message). */
 #define MQOTA_ESP_QUEUE_LEN 4u
 
@@ -75,17 +73,12 @@ typedef struct {
 
 /** The port's state. Caller-owned (static storage), one per device; do not touch its fields. */
 typedef struct {
+    /* flash, NVS, clock, diagnostics, self-test: the glue shared with ports/arduino; FIRST,
+     * because its hooks read the platform ctx as a mqota_esp_glue_t (mqota_esp_glue.h) */
+    mqota_esp_glue_t glue;
     mqota_agent_t agent;
     esp_mqtt_client_handle_t client;
-    nvs_handle_t nvs;
     bool nvs_open;
-    /* flash */
-    const esp_partition_t *update;  /* esp_ota_get_next_update_partition() */
-    esp_ota_handle_t ota;
-    bool ota_open;
-    bool direct;                    /* older ESP-IDF: resumed writes go to esp_partition_* */
-    bool rollback_due;              /* slot_mark_invalid(): roll back at the reboot */
-    bool reboot_due;
     /* crypto */
     psa_hash_operation_t sha;
     psa_key_id_t release_key;
@@ -97,7 +90,6 @@ typedef struct {
     size_t rx_len;
     bool rx_owned;                  /* the MQTT task holds the buffer for a message */
     bool rx_dropping;               /* rest of a message that does not fit / was dropped */
-    uint32_t rx_dropped;
     /* link state: written by the MQTT task (up first, then the generation), read by the
      * agent's task, which calls on_connect/on_disconnect when the generation moved */
     uint32_t link_gen;
@@ -106,8 +98,6 @@ typedef struct {
     bool agent_connected;
     char rx_topic[MQOTA_TOPIC_MAX];
     char will_topic[MQOTA_TOPIC_MAX];
-    bool (*self_test)(void *ctx);
-    void *self_test_ctx;
     QueueHandle_t events;
     StaticQueue_t events_q;
     uint8_t events_storage[MQOTA_ESP_QUEUE_LEN * sizeof(mqota_esp_event_t)];
@@ -144,7 +134,8 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg);
 esp_err_t mqota_esp_start(mqota_esp_t *e);
 
 /**
- * @brief Fill in the platform hooks on ESP-IDF (mqota_esp_platform.c); mqota_esp_init() uses
+ * @brief Fill in the platform hooks on ESP-IDF (mqota_esp_glue.c and mqota_esp_platform.c);
+ *        mqota_esp_init() uses
  *        it, and it is public for an application that brings its own transport.
  * @param[in,out] e    The port's state, the ctx of every hook; its keys decide whether the
  *                     signature and AEAD hooks are set.

@@ -62,7 +62,7 @@ static void post(mqota_esp_t *e, uint8_t kind, size_t len)
 {
     mqota_esp_event_t ev = {.kind = kind, .len = (uint16_t)len};
     if (xQueueSend(e->events, &ev, 0) != pdTRUE && kind == EV_MESSAGE) {
-        e->rx_dropped++;
+        e->glue.rx_dropped++;
         xSemaphoreGive(e->rx_free);
     }
 }
@@ -79,7 +79,7 @@ static void on_data(mqota_esp_t *e, const esp_mqtt_event_t *ev)
         if (ev->total_data_len < 0 || (size_t)ev->total_data_len > e->rx_cap ||
             ev->topic_len <= 0 || (size_t)ev->topic_len >= sizeof(e->rx_topic) ||
             xSemaphoreTake(e->rx_free, pdMS_TO_TICKS(CONFIG_MQOTA_RX_WAIT_MS)) != pdTRUE) {
-            e->rx_dropped++;
+            e->glue.rx_dropped++;
             return;
         }
         e->rx_owned = true;
@@ -93,7 +93,7 @@ static void on_data(mqota_esp_t *e, const esp_mqtt_event_t *ev)
         (size_t)ev->current_data_offset + (size_t)ev->data_len > e->rx_len) {
         e->rx_owned = false; /* pieces that do not add up: drop the message */
         e->rx_dropping = true;
-        e->rx_dropped++;
+        e->glue.rx_dropped++;
         xSemaphoreGive(e->rx_free);
         return;
     }
@@ -134,7 +134,7 @@ static void restart_when_sent(mqota_esp_t *e)
         vTaskDelay(pdMS_TO_TICKS(50));
     }
     (void)esp_mqtt_client_stop(e->client);
-    mqota_esp__restart(e);
+    mqota_esp_glue_restart(&e->glue);
 }
 
 /* Tell the agent about link changes since its last turn: a disconnect if it thought itself
@@ -173,7 +173,7 @@ static void agent_task(void *arg)
             xSemaphoreGive(e->rx_free);
         }
         (void)mqota_agent_process(&e->agent, (uint64_t)esp_timer_get_time() / 1000u);
-        if (e->reboot_due) restart_when_sent(e);
+        if (e->glue.reboot_due) restart_when_sent(e);
     }
 }
 
@@ -189,7 +189,7 @@ static esp_err_t load_key(mqota_esp_t *e, const uint8_t *given, const char *nvs_
     size_t n = 0;
     *id = PSA_KEY_ID_NULL;
     if (given == NULL) {
-        esp_err_t err = nvs_get_blob(e->nvs, nvs_key, NULL, &n);
+        esp_err_t err = nvs_get_blob(e->glue.nvs, nvs_key, NULL, &n);
         if (err == ESP_ERR_NVS_NOT_FOUND) return ESP_OK;
         if (err != ESP_OK) return err;
         if (n != len || n > sizeof(buf)) {
@@ -197,7 +197,7 @@ static esp_err_t load_key(mqota_esp_t *e, const uint8_t *given, const char *nvs_
                      nvs_key, CONFIG_MQOTA_NVS_NAMESPACE, (unsigned)n, (unsigned)len);
             return ESP_ERR_INVALID_SIZE;
         }
-        err = nvs_get_blob(e->nvs, nvs_key, buf, &n);
+        err = nvs_get_blob(e->glue.nvs, nvs_key, buf, &n);
         if (err != ESP_OK) return err;
         given = buf;
     }
@@ -214,7 +214,7 @@ static void undo_init(mqota_esp_t *e)
     if (e->client != NULL) (void)esp_mqtt_client_destroy(e->client);
     if (e->command_key != PSA_KEY_ID_NULL) (void)psa_destroy_key(e->command_key);
     if (e->release_key != PSA_KEY_ID_NULL) (void)psa_destroy_key(e->release_key);
-    if (e->nvs_open) nvs_close(e->nvs);
+    if (e->nvs_open) nvs_close(e->glue.nvs);
     memset(e, 0, sizeof(*e));
 }
 
@@ -231,11 +231,11 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg)
     memset(e, 0, sizeof(*e));
     e->rx_buf = cfg->rx_buf;
     e->rx_cap = cfg->rx_cap;
-    e->self_test = cfg->self_test;
-    e->self_test_ctx = cfg->self_test_ctx;
+    e->glue.self_test = cfg->self_test;
+    e->glue.self_test_ctx = cfg->self_test_ctx;
     e->sha = psa_hash_operation_init();
 
-    esp_err_t err = nvs_open(CONFIG_MQOTA_NVS_NAMESPACE, NVS_READWRITE, &e->nvs);
+    esp_err_t err = nvs_open(CONFIG_MQOTA_NVS_NAMESPACE, NVS_READWRITE, &e->glue.nvs);
     if (err != ESP_OK) {
         ESP_LOGE(TAG, "cannot open NVS namespace %s (%s); call nvs_flash_init() first",
                  CONFIG_MQOTA_NVS_NAMESPACE, esp_err_to_name(err));

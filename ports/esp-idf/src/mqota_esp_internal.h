@@ -12,7 +12,6 @@ int mqota_esp__subscribe(void *ctx, const char *topic, int qos);
 int mqota_esp__unsubscribe(void *ctx, const char *topic);
 
 /* mqota_esp_platform.c */
-void mqota_esp__restart(mqota_esp_t *e);
 int mqota_esp__import_key(psa_key_id_t *id, psa_key_type_t type, size_t bits,
                           psa_key_usage_t usage, psa_algorithm_t alg, const uint8_t *key,
                           size_t len);

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file mqota_esp_glue.h
+ * @brief The platform hooks every ESP32 port shares: flash slots on esp_ota_ops, records in
+ *        NVS, esp_timer, esp_restart(), esp_reset_reason() in diagnostics, the self-test.
+ *
+ * The ESP-IDF component (mqota_esp.c) and the Arduino library (ports/arduino) both build this
+ * file; each adds its own transport and crypto hooks. The hooks' ctx is the port's struct,
+ * whose FIRST member is a mqota_esp_glue_t, so that one pointer serves both.
+ * It compiles against ESP-IDF 4.4 (Arduino-ESP32 2.x) and 5.x/6.x: before ESP-IDF 5.5 it takes
+ * the fallbacks without esp_ota_resume() (docs/ESP-IDF.md).
+ */
+#ifndef MQOTA_ESP_GLUE_H
+#define MQOTA_ESP_GLUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "esp_ota_ops.h"
+#include "mqota/mqota.h"
+#include "nvs.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** NVS key (in the port's namespace) of the release public key: 65 bytes, SEC1
+ *  uncompressed P-256 (0x04 || X || Y). Read when the application passes no key. */
+#define MQOTA_ESP_NVS_RELEASE_KEY "mq.relkey"
+/** NVS key of the 32-byte AES-256-GCM command key. Read when the application passes none. */
+#define MQOTA_ESP_NVS_COMMAND_KEY "mq.cmdkey"
+
+/** The shared hooks' state; the first member of a port's struct. Do not touch its fields. */
+typedef struct {
+    nvs_handle_t nvs;               /**< Opened by the port before mqota_agent_init() */
+    const esp_partition_t *update;  /**< esp_ota_get_next_update_partition() */
+    esp_ota_handle_t ota;           /**< Open OTA handle, if ota_open */
+    bool ota_open;                  /**< ota is open */
+    bool direct;                    /**< Older ESP-IDF: resumed writes go to esp_partition_* */
+    bool rollback_due;              /**< slot_mark_invalid(): roll back at the reboot */
+    bool reboot_due;                /**< The agent asked for a restart; the port restarts */
+    uint32_t rx_dropped;            /**< Messages the port's transport dropped (diagnostics) */
+    bool (*self_test)(void *ctx);   /**< The application's self-test; NULL: always healthy */
+    void *self_test_ctx;            /**< Passed to self_test */
+} mqota_esp_glue_t;
+
+/**
+ * @brief Fill in the shared hooks: running image, flash slots, NVS, clock, reboot,
+ *        diagnostics and self-test; the caller adds ctx, transport and crypto.
+ * @param[out] plat Hooks set; the others are left as they were. Every hook set here casts
+ *                  plat->ctx to mqota_esp_glue_t *, so plat->ctx must point at a struct whose
+ *                  first member is the mqota_esp_glue_t.
+ */
+void mqota_esp_glue_hooks(mqota_platform_t *plat);
+
+/**
+ * @brief Restart the chip for the agent: roll back first if slot_mark_invalid() left that to
+ *        the restart (ESP-IDF before 5.5). Does not return.
+ * @param[in,out] g The shared hooks' state.
+ */
+void mqota_esp_glue_restart(mqota_esp_glue_t *g);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MQOTA_ESP_GLUE_H */
