@@ -542,8 +542,12 @@ static void start_transfer(mqota_agent_t *a)
         p.chunk_size == cs && p.slot == a->target_slot && p.base <= a->chunk_count &&
         memcmp(p.sha256, a->offer.sha256, MQOTA_SHA256_LEN) == 0) {
         /* Resume: keep whole erase sectors below the persisted base; the sector holding the
-         * base may be partly written, so it is erased and its chunks fetched again. */
-        uint32_t off = p.base * cs;
+         * base may be partly written, so it is erased and its chunks fetched again. A record
+         * whose base is the chunk count (a reset while verifying) resumes at the last chunk:
+         * with chunks larger than FLASH_SECTOR, chunk_count * cs can lie beyond the image's
+         * last sector, where slot_begin may not erase from. */
+        uint32_t b = p.base < a->chunk_count ? p.base : a->chunk_count - 1u;
+        uint32_t off = b * cs;
         erase_from = off - off % FLASH_SECTOR;
         a->base = erase_from / cs;
         a->resumed = a->base > 0u;

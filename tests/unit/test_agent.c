@@ -123,6 +123,7 @@ static int f_slot_begin(void *c, uint8_t s, uint32_t size, uint32_t from)
     assert_int_equal(from % 4096u, 0);
     dev.slot_begin_calls++;
     uint32_t end = (size + 4095u) / 4096u * 4096u;
+    if (from > end) return -1; /* as the POSIX port and esp_ota_resume: nothing beyond the image */
     memset(dev.slot[s] + from, 0xFF, end - from);
     return 0;
 }
@@ -303,6 +304,7 @@ static bool require_sig;  /* boot() sets cfg.require_signature */
 static bool auto_reboot_off; /* boot() clears cfg.auto_reboot: the application reboots */
 
 static uint32_t CHUNK = 4096u; /* chunk size of the offers the tests send */
+static uint32_t max_chunk_cfg = 4096u; /* the agent's max_chunk in boot() */
 #define RELEASE 7u
 #define DEPLOYMENT 3u
 
@@ -313,7 +315,7 @@ static void boot(uint8_t running_slot, mqota_slot_state_t st)
     dev.running_state = st;
     dev.boot_slot = -1;
     dev.npub = 0;
-    mqota_config_t cfg = {.device_id = "dev-1", .max_chunk = 4096, .max_window = 8,
+    mqota_config_t cfg = {.device_id = "dev-1", .max_chunk = max_chunk_cfg, .max_window = 8,
                           .auto_reboot = !auto_reboot_off, .verify_bytes_per_process = 65536,
                           .require_signature = require_sig,
                           .confirm_by_command = confirm_by_command};
@@ -364,7 +366,7 @@ static const char *chunk_topic = "mqota/v1/dev/dev-1/chunk";
 
 static mqota_status_t send_chunk(uint32_t release, uint32_t index, int corrupt)
 {
-    static uint8_t buf[MQOTA_CHUNK_HEADER_LEN + 4096u];
+    static uint8_t buf[MQOTA_CHUNK_HEADER_LEN + 8192u];
     uint32_t off = index * CHUNK;
     if (off >= image_len) off = 0; /* an index past the image: any bytes, the agent refuses it */
     uint32_t len = (uint32_t)(image_len - off < CHUNK ? image_len - off : CHUNK);
@@ -665,6 +667,39 @@ static void test_resume_after_restart(void **state)
     run(20);
     assert_int_equal(memcmp(dev.slot[1], image, image_len), 0);
     assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+}
+
+/* A reset while verifying, with chunks larger than a flash sector and an image that is not a
+ * whole number of them: the persisted base is the chunk count, whose byte offset lies beyond
+ * the image's last sector. The update resumes at the last chunk instead of failing (found by
+ * reading the code for docs/PORTING.md: slot_begin was asked to erase from beyond the image). */
+static void test_resume_while_verifying_large_chunks(void **state)
+{
+    (void)state;
+    CHUNK = 8192u;
+    max_chunk_cfg = 8192u;
+    assert_true(image_len % CHUNK != 0u && image_len % CHUNK <= CHUNK - 4096u);
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_OK);
+    for (uint32_t i = 0; i < chunk_count(); i++) send_chunk(RELEASE, i, 0);
+    dev.now += 10;
+    mqota_agent_process(&agent, dev.now); /* progress persisted at the chunk count, verifying */
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_VERIFYING);
+    boot(0, MQOTA_SLOT_UNDEFINED); /* reset while verifying */
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_OK);
+    run(1);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_OFFERED); /* not FAILED (flash) */
+    mqota_ack_t a = last_ack();
+    assert_true(a.flags & MQOTA_ACK_FLAG_RESUMED);
+    assert_int_equal(a.base, chunk_count() - 1u);
+    send_chunk(RELEASE, chunk_count() - 1u, 0);
+    run(20);
+    assert_int_equal(memcmp(dev.slot[1], image, image_len), 0);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    CHUNK = 4096u;
+    max_chunk_cfg = 4096u;
 }
 
 static void test_resume_ignores_other_release(void **state)
@@ -1690,6 +1725,7 @@ int main(void)
         cmocka_unit_test_setup(test_full_update_and_confirm, setup),
         cmocka_unit_test_setup(test_out_of_order_duplicates_and_bad_crc, setup),
         cmocka_unit_test_setup(test_resume_after_restart, setup),
+        cmocka_unit_test_setup(test_resume_while_verifying_large_chunks, setup),
         cmocka_unit_test_setup(test_resume_ignores_other_release, setup),
         cmocka_unit_test_setup(test_hash_mismatch_keeps_boot_slot, setup),
         cmocka_unit_test_setup(test_flipped_byte_in_image_refused, setup),
