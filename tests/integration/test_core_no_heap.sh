@@ -5,9 +5,9 @@
 # defined by the core itself or one of LIBC_ALLOWED; compiler instrumentation (stack
 # protector, sanitizers) is allowed by its exact prefixes. Anything else fails, the heap
 # functions with their own sentence.
-# Before the real library, the rule is tried on two throwaway archives compiled here: one that
-# calls malloc and one that calls an mqota_* function it does not define. Both must be refused,
-# or the check proves nothing.
+# Before the real library, the rule is tried on throwaway archives compiled here: three that
+# must be refused (one calls malloc, one printf, one an mqota_* function it does not define)
+# and a clean one that must pass, or the check proves nothing.
 #
 # usage: test_core_no_heap.sh LIBMQOTA_CORE.a CC
 set -euo pipefail

@@ -188,8 +188,10 @@ typedef enum {
  * @param[in]  plat  Platform hooks (copied); every required hook non-NULL.
  * @param[in]  now_ms Current time in milliseconds (same clock as plat->now_ms).
  * @return MQOTA_OK, MQOTA_ERR_ARG (NULL, missing hook, bad id, max_chunk/max_window out of
- *         range, require_signature without a verify_signature hook), MQOTA_ERR_PLATFORM
- *         (running hook failed), MQOTA_ERR_CONFIG (the caller was compiled with other size
+ *         range, require_signature without a verify_signature hook, only one of aead_seal and
+ *         aead_open, confirm_by_command without them, a topic prefix empty or too long),
+ *         MQOTA_ERR_PLATFORM (running hook failed, slot_count below 2 or running_slot out of
+ *         range), MQOTA_ERR_CONFIG (the caller was compiled with other size
  *         tunables than libmqota, see mqota_config_defaults.h; nothing was written to agent).
  *
  * @note A macro: it passes sizeof(mqota_agent_t) and the size tunables as the caller sees
@@ -298,7 +300,9 @@ mqota_status_t mqota_agent_on_message(mqota_agent_t *agent, const char *topic,
  * @param[in]     now_ms Current time in milliseconds, same clock as plat->now_ms.
  * @return MQOTA_OK (also after the reboot hook was called: nothing more is done),
  *         MQOTA_ERR_ARG (agent NULL).
- * @note Returns quickly: at most one flash read of MQOTA_VERIFY_STEP bytes per call.
+ * @note Returns quickly: at most one flash read of cfg->verify_bytes_per_process bytes
+ *       (MQOTA_VERIFY_STEP when 0) per call; the call that finishes verifying also runs
+ *       slot_end, slot_set_boot and the record writes.
  */
 mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms);
 

@@ -7,8 +7,9 @@
  *
  * The hooks are plain function pointers with one opaque context (`ctx`, passed back as the
  * first argument). The agent copies the struct at init; every hook marked "required" must be
- * non-NULL. Hooks must not block for long: a slot write of one chunk or a key-value write is
- * the longest call the agent makes.
+ * non-NULL. Hooks should return quickly; the longest calls the agent makes are slot_begin
+ * (which erases up to the image's size, as esp_ota_begin does), slot_end (which validates the
+ * whole image, as esp_ota_end does) and slot_read of verify_bytes_per_process bytes.
  *
  * Every hook returns 0 on success and non-zero on failure, except where noted. The slot hooks
  * follow ESP-IDF's esp_ota_ops (esp_ota_begin / esp_ota_write_with_offset / esp_ota_end /
@@ -146,15 +147,17 @@ typedef struct {
     /**
      * AES-256-GCM encryption with the device's 32-byte command key (which only the platform
      * holds): encrypt `len` bytes of `in` into `out` (out may equal in) and write the 16-byte
-     * tag. nonce is 12 bytes, aad is `aad_len` bytes. mbedtls_gcm_crypt_and_tag() on ESP-IDF,
-     * EVP_aes_256_gcm() with OpenSSL. Returns 0 on success.
+     * tag. nonce is 12 bytes, aad is `aad_len` bytes. psa_aead_encrypt() in the ESP-IDF port,
+     * mbedtls_gcm_crypt_and_tag() in the Arduino library, EVP_aes_256_gcm() with OpenSSL in
+     * the POSIX port. Returns 0 on success.
      */
     int (*aead_seal)(void *ctx, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
                      const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag);
     /**
      * AES-256-GCM decryption and tag check with the device's command key: decrypt `len` bytes
      * of `in` into `out` (out may equal in). Returns 0 only if the 16-byte tag is valid
-     * (mbedtls_gcm_auth_decrypt()); then out holds the plaintext. Any other value refuses the
+     * (psa_aead_decrypt() in the ESP-IDF port, mbedtls_gcm_auth_decrypt() in the Arduino
+     * library); then out holds the plaintext. Any other value refuses the
      * frame (refused-forged). NULL (with aead_seal NULL): the device takes no commands.
      */
     int (*aead_open)(void *ctx, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
