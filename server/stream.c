@@ -70,9 +70,10 @@ typedef struct stream {
     uint32_t paced;          /* members neither stalled nor demoted: they clock the window */
     uint32_t demoted;        /* demotions so far (logged when the stream stops) */
     uint64_t promote_check_ms;
-    uint32_t window;         /* --stream-window, at most the smallest live device window */
+    uint32_t window;         /* --stream-window, at most the smallest paced device window */
     bool started;            /* the gathering of the first members is over */
-    bool streaming;          /* gathering, or live >= 2: members only repair */
+    bool streaming;          /* gathering, or live >= 2 and paced >= 1: paced members only
+                                repair */
     bool kick;               /* something changed: look for a chunk to send at once */
     uint64_t idle_until_ms;
     uint64_t created_ms;
