@@ -16,10 +16,10 @@
  * stalled: not counted in new slots, so one dead device cannot hold the wave.
  *
  * A member that holds the window for its slow link (still lacking half the window's sends
- * SLOW_LAG_MS after another member acknowledged them) is demoted: it keeps receiving the
- * stream, but no longer paces it (not counted in slots, window or RTO), and its own engine
- * serves it with its unicast window at its own pace. It is paced again once it has caught up
- * (hysteresis: it lacks nothing the stream sent more than SLOW_LAG_MS ago).
+ * well after another member acknowledged them) is demoted: it keeps receiving the stream,
+ * but no longer paces it (not counted in slots, window or RTO), and its own engine serves it
+ * with its unicast window at its own pace. It is paced again once it has caught up
+ * (hysteresis: it lacks nothing the stream sent more than PROMOTE_LAG_MS ago).
  *
  * Every stream send is stamped into each lacking member's transfer as a send, so a member's
  * own engine (transfer.c) only repairs what the stream sent it more than one RTO ago.
@@ -41,7 +41,10 @@
 #define PERSIST_EVERY_MS 1000u
 #define GATHER_QUIET_MS 200u        /* a new stream starts once no member joined for this long */
 #define GATHER_MAX_MS 2000u         /* ... or this long after its first member */
-#define SLOW_LAG_MS 1000u           /* behind the first ACK of a send by this long: lagging */
+/* A member lacking a send longer than the first ACK of it took, and at least SLOW_LAG_MIN_MS
+ * (above a device's stream ACK delay, MQOTA_STREAM_ACK_MS), after that first ACK: lagging. */
+#define SLOW_LAG_MIN_MS 250u
+#define PROMOTE_LAG_MS 1000u        /* demoted: paced again once it lacks nothing older */
 #define PROMOTE_CHECK_MS 1000u      /* demoted members are checked for catching up this often */
 
 typedef struct {
@@ -160,28 +163,31 @@ static void slot_uncount(stream_t *s, transfer_t *t, uint32_t r);
 
 /*
  * Whether member t holds the stream's window for its slow link: it is still counted in at
- * least half the window's in-flight sends that another member acknowledged SLOW_LAG_MS ago
- * or more. One lost chunk (one slot, repaired by unicast) does not make a member slow; a
- * link slower than the stream's pace holds every slot of the window.
+ * least half the window's in-flight sends that another member acknowledged, each for longer
+ * than that first ACK took after the send and at least SLOW_LAG_MIN_MS: the member is more
+ * than one round trip of the fastest member behind. One lost chunk (one slot, repaired by
+ * unicast) does not make a member slow; a link slower than the stream's pace holds every
+ * slot of the window.
  */
 static bool is_lagging(const stream_t *s, const transfer_t *t, uint64_t now_ms)
 {
     uint32_t lagging = 0, need = (s->window + 1u) / 2u;
     for (uint64_t m = t->stream_mask; m; m &= m - 1) {
         const inflight_t *f = &s->slot[__builtin_ctzll(m)];
-        if (f->used && f->first_ack_ms && elapsed(now_ms, f->first_ack_ms) >= SLOW_LAG_MS &&
-            ++lagging >= need)
-            return true;
+        if (!f->used || !f->first_ack_ms) continue;
+        uint64_t lag = elapsed(f->first_ack_ms, f->sent_ms);
+        if (lag < SLOW_LAG_MIN_MS) lag = SLOW_LAG_MIN_MS;
+        if (elapsed(now_ms, f->first_ack_ms) >= lag && ++lagging >= need) return true;
     }
     return false;
 }
 
 /* Whether demoted member t has caught up with the stream: it lacks no chunk the stream sent
- * more than SLOW_LAG_MS ago. */
+ * more than PROMOTE_LAG_MS ago. */
 static bool caught_up(const stream_t *s, const transfer_t *t, uint64_t now_ms)
 {
     for (uint32_t i = 0; i < s->chunk_count; i++)
-        if (s->sent_ms[i] && !acked(t, i) && elapsed(now_ms, s->sent_ms[i]) >= SLOW_LAG_MS)
+        if (s->sent_ms[i] && !acked(t, i) && elapsed(now_ms, s->sent_ms[i]) >= PROMOTE_LAG_MS)
             return false;
     return true;
 }
