@@ -46,6 +46,7 @@
 #define SLOW_LAG_MIN_MS 250u
 #define PROMOTE_LAG_MS 1000u        /* demoted: paced again once it lacks nothing older */
 #define PROMOTE_CHECK_MS 1000u      /* demoted members are checked for catching up this often */
+#define SLOW_CHECK_MS 50u           /* members are checked for lagging at most this often */
 
 typedef struct {
     uint32_t index;   /* chunk sent */
@@ -73,6 +74,7 @@ typedef struct stream {
     uint32_t paced;          /* members neither stalled nor demoted: they clock the window */
     uint32_t demoted;        /* demotions so far (logged when the stream stops) */
     uint64_t promote_check_ms;
+    uint64_t slow_check_ms;
     uint32_t window;         /* --stream-window, at most the smallest paced device window */
     bool started;            /* the gathering of the first members is over */
     bool streaming;          /* gathering, or live >= 2 and paced >= 1: paced members only
@@ -193,16 +195,21 @@ static bool caught_up(const stream_t *s, const transfer_t *t, uint64_t now_ms)
 }
 
 /*
- * Demote the members that hold a full window for their slow link (is_lagging), and pace again
- * the demoted ones that caught up (checked every PROMOTE_CHECK_MS). A demoted member leaves
- * every in-flight slot, so the window it held frees at once, and its own engine is kicked to
- * serve it by its unicast window (stream__repair_only is false for it).
+ * Demote the members that hold a full window for their slow link (is_lagging, checked every
+ * SLOW_CHECK_MS), and pace again the demoted ones that caught up (checked every
+ * PROMOTE_CHECK_MS). Not at every ACK: with thousands of members that scan would cost more
+ * than the stream itself. A demoted member leaves every in-flight slot, so the window it held
+ * frees at once, and its own engine is kicked to serve it by its unicast window
+ * (stream__repair_only is false for it).
  */
 static void pace_classes(mqotad_t *d, stream_t *s, uint64_t now_ms)
 {
-    bool full = s->started && s->inflight >= s->window;
+    bool full = s->started && s->inflight >= s->window &&
+                elapsed(now_ms, s->slow_check_ms) >= SLOW_CHECK_MS;
     bool check = elapsed(now_ms, s->promote_check_ms) >= PROMOTE_CHECK_MS;
+    if (full) s->slow_check_ms = now_ms;
     if (check) s->promote_check_ms = now_ms;
+    if (!full && !check) return;
     for (size_t k = 0; k < s->n_members; k++) {
         transfer_t *t = s->members[k];
         if (s->stalled[k]) continue;
