@@ -11,9 +11,15 @@
  * bounded: at most --stream-window sends are "unconfirmed". Each send takes an in-flight slot
  * holding the number of live members that lacked the chunk when it went out; a member's ACK
  * that newly covers the chunk decrements it, and the slot frees at zero or once it is older
- * than the stream RTO (the largest RTO of the live members, at least 1 s; laggards are
+ * than the stream RTO (the largest RTO of the paced members, at least 1 s; laggards are
  * repaired by unicast later). A member silent for more than 3 x its RTO (or offline) is
  * stalled: not counted in new slots, so one dead device cannot hold the wave.
+ *
+ * A member that holds the window for its slow link (still lacking half the window's sends
+ * well after another member acknowledged them) is demoted: it keeps receiving the stream,
+ * but no longer paces it (not counted in slots, window or RTO), and its own engine serves it
+ * with its unicast window at its own pace. It is paced again once it has caught up
+ * (hysteresis: it lacks nothing the stream sent more than PROMOTE_LAG_MS ago).
  *
  * Every stream send is stamped into each lacking member's transfer as a send, so a member's
  * own engine (transfer.c) only repairs what the stream sent it more than one RTO ago.
@@ -35,11 +41,21 @@
 #define PERSIST_EVERY_MS 1000u
 #define GATHER_QUIET_MS 200u        /* a new stream starts once no member joined for this long */
 #define GATHER_MAX_MS 2000u         /* ... or this long after its first member */
+/* A member lacking a send longer than the first ACK of it took, and at least SLOW_LAG_MIN_MS,
+ * after that first ACK: lagging. Well above a device's stream ACK delay (MQOTA_STREAM_ACK_MS)
+ * and the arrival of late joiners: at a quarter of it, 18 lte devices that joined a stream
+ * after 2 faster lan members were demoted, promoted and demoted again, and took 1.6x their
+ * time alone beside those 2 frozen (bench/stalled-members). */
+#define SLOW_LAG_MIN_MS 1000u
+#define PROMOTE_LAG_MS 1000u        /* demoted: paced again once it lacks nothing older */
+#define PROMOTE_CHECK_MS 1000u      /* demoted members are checked for catching up this often */
+#define SLOW_CHECK_MS 50u           /* members are checked for lagging at most this often */
 
 typedef struct {
     uint32_t index;   /* chunk sent */
-    uint32_t lack;    /* live members that lacked it at send time and have not acked it */
+    uint32_t lack;    /* paced members that lacked it at send time and have not acked it */
     uint64_t sent_ms;
+    uint64_t first_ack_ms; /* when a counted member first acked it, 0: none yet */
     bool used;
 } inflight_t;
 
@@ -58,9 +74,14 @@ typedef struct stream {
     inflight_t slot[STREAM_MAX_WINDOW];
     uint32_t inflight;
     uint32_t live;           /* members not stalled */
-    uint32_t window;         /* --stream-window, at most the smallest live device window */
+    uint32_t paced;          /* members neither stalled nor demoted: they clock the window */
+    uint32_t demoted;        /* demotions so far (logged when the stream stops) */
+    uint64_t promote_check_ms;
+    uint64_t slow_check_ms;
+    uint32_t window;         /* --stream-window, at most the smallest paced device window */
     bool started;            /* the gathering of the first members is over */
-    bool streaming;          /* gathering, or live >= 2: members only repair */
+    bool streaming;          /* gathering, or live >= 2 and paced >= 1: paced members only
+                                repair */
     bool kick;               /* something changed: look for a chunk to send at once */
     uint64_t idle_until_ms;
     uint64_t created_ms;
@@ -143,16 +164,90 @@ static bool is_stalled(const transfer_t *t, uint64_t now_ms)
     return t->paused || transfer__silent_ms(t, now_ms) > (uint64_t)STALL_RTOS * t->rto_est;
 }
 
-/* Refresh the members' stalled flags and the live count; returns the stream RTO. When the
- * stream stops sending, its members' engines are kicked to serve them by unicast. */
-static uint32_t refresh(mqotad_t *d, stream_t *s, uint64_t now_ms)
+static void slot_uncount(stream_t *s, transfer_t *t, uint32_t r);
+
+/*
+ * Whether member t holds the stream's window for its slow link: it is still counted in at
+ * least half the window's in-flight sends that another member acknowledged, each for longer
+ * than that first ACK took after the send and at least SLOW_LAG_MIN_MS: the member is more
+ * than one round trip of the fastest member behind. One lost chunk (one slot, repaired by
+ * unicast) does not make a member slow; a link slower than the stream's pace holds every
+ * slot of the window.
+ */
+static bool is_lagging(const stream_t *s, const transfer_t *t, uint64_t now_ms)
 {
-    uint32_t rto = STREAM_RTO_MIN_MS, live = 0, win = d->stream_window;
+    uint32_t lagging = 0, need = (s->window + 1u) / 2u;
+    for (uint64_t m = t->stream_mask; m; m &= m - 1) {
+        const inflight_t *f = &s->slot[__builtin_ctzll(m)];
+        if (!f->used || !f->first_ack_ms) continue;
+        uint64_t lag = elapsed(f->first_ack_ms, f->sent_ms);
+        if (lag < SLOW_LAG_MIN_MS) lag = SLOW_LAG_MIN_MS;
+        if (elapsed(now_ms, f->first_ack_ms) >= lag && ++lagging >= need) return true;
+    }
+    return false;
+}
+
+/* Whether demoted member t has caught up with the stream: it lacks no chunk the stream sent
+ * more than PROMOTE_LAG_MS ago. */
+static bool caught_up(const stream_t *s, const transfer_t *t, uint64_t now_ms)
+{
+    for (uint32_t i = 0; i < s->chunk_count; i++)
+        if (s->sent_ms[i] && !acked(t, i) && elapsed(now_ms, s->sent_ms[i]) >= PROMOTE_LAG_MS)
+            return false;
+    return true;
+}
+
+/*
+ * Demote the members that hold a full window for their slow link (is_lagging, checked every
+ * SLOW_CHECK_MS), and pace again the demoted ones that caught up (checked every
+ * PROMOTE_CHECK_MS). Not at every ACK: with thousands of members that scan would cost more
+ * than the stream itself. A demoted member leaves every in-flight slot, so the window it held
+ * frees at once, and its own engine is kicked to serve it by its unicast window
+ * (stream__repair_only is false for it).
+ */
+static void pace_classes(mqotad_t *d, stream_t *s, uint64_t now_ms)
+{
+    bool full = s->started && s->inflight >= s->window &&
+                elapsed(now_ms, s->slow_check_ms) >= SLOW_CHECK_MS;
+    bool check = elapsed(now_ms, s->promote_check_ms) >= PROMOTE_CHECK_MS;
+    if (full) s->slow_check_ms = now_ms;
+    if (check) s->promote_check_ms = now_ms;
+    if (!full && !check) return;
     for (size_t k = 0; k < s->n_members; k++) {
         transfer_t *t = s->members[k];
-        s->stalled[k] = is_stalled(t, now_ms);
+        if (s->stalled[k]) continue;
+        if (!t->stream_slow && full && t->stream_mask && is_lagging(s, t, now_ms)) {
+            t->stream_slow = true;
+            s->demoted++;
+            mqh_log(MQH_INFO, "%s is slower than the stream of release %lld (%u of %u chunks "
+                    "written): served at its own pace by unicast", t->target.device_id,
+                    (long long)s->release_id, t->acked_count, s->chunk_count);
+            for (uint32_t r = 0; r < STREAM_MAX_WINDOW; r++)
+                if (t->stream_mask & ((uint64_t)1u << r)) slot_uncount(s, t, r);
+            transfer__pump(d, t, now_ms);
+        } else if (t->stream_slow && check && caught_up(s, t, now_ms)) {
+            t->stream_slow = false;
+            mqh_log(MQH_INFO, "%s caught up with the stream of release %lld: paced by it again",
+                    t->target.device_id, (long long)s->release_id);
+            s->kick = true;
+        }
+    }
+}
+
+/* Refresh the members' stalled flags, the slow members (pace_classes) and the live and paced
+ * counts; returns the stream RTO, taken from the paced members. When the stream stops sending,
+ * its members' engines are kicked to serve them by unicast. */
+static uint32_t refresh(mqotad_t *d, stream_t *s, uint64_t now_ms)
+{
+    uint32_t rto = STREAM_RTO_MIN_MS, live = 0, paced = 0, win = d->stream_window;
+    for (size_t k = 0; k < s->n_members; k++) s->stalled[k] = is_stalled(s->members[k], now_ms);
+    pace_classes(d, s, now_ms);
+    for (size_t k = 0; k < s->n_members; k++) {
+        transfer_t *t = s->members[k];
         if (s->stalled[k]) continue;
         live++;
+        if (t->stream_slow) continue;
+        paced++;
         if (t->rto_est > rto) rto = t->rto_est;
         /* No more unconfirmed than a device accepts in flight: what a dropped connection
          * loses, and unicast repairs later, stays within one device window (§11). */
@@ -162,10 +257,13 @@ static uint32_t refresh(mqotad_t *d, stream_t *s, uint64_t now_ms)
     s->window = win ? win : 1;
     bool was = s->streaming;
     s->live = live;
-    s->streaming = !s->started || live >= 2;
+    s->paced = paced;
+    /* Demoted members still take the stream's sends: it keeps sending while one member paces
+     * it and another listens. */
+    s->streaming = !s->started || (live >= 2 && paced >= 1);
     if (was && !s->streaming) {
-        mqh_log(MQH_DEBUG, "stream of release %lld quiet: %u live member(s) of %zu",
-                (long long)s->release_id, live, s->n_members);
+        mqh_log(MQH_DEBUG, "stream of release %lld quiet: %u live member(s) of %zu, %u paced",
+                (long long)s->release_id, live, s->n_members, paced);
         for (size_t k = 0; k < s->n_members; k++)
             if (!s->members[k]->paused) transfer__pump(d, s->members[k], now_ms);
     } else if (!was && s->streaming) {
@@ -183,11 +281,12 @@ static void slot_release(stream_t *s, uint32_t r)
     }
     s->slot[r].used = false;
     s->slot[r].lack = 0;
+    s->slot[r].first_ack_ms = 0;
     s->inflight--;
     s->kick = true;
 }
 
-/* Member t no longer lacks what slot r sent (it acked it, or it leaves). */
+/* Member t no longer lacks what slot r sent (it acked it, or it leaves or is demoted). */
 static void slot_uncount(stream_t *s, transfer_t *t, uint32_t r)
 {
     t->stream_mask &= ~((uint64_t)1u << r);
@@ -204,9 +303,9 @@ static void stream_free(mqotad_t *d, stream_t *s)
     }
     acct_t *rel = acct_get(&d->streams->releases, s->release_id);
     mqh_log(MQH_INFO, "stream of release %lld stopped: %u chunk(s) of %u bytes published "
-            "(%lld bytes, %u wrap(s) of the cursor) in %llu ms; %lld stream bytes for this "
-            "release since start", (long long)s->release_id, s->sends, s->chunk_size,
-            (long long)s->bytes_sent, s->cycle,
+            "(%lld bytes, %u wrap(s) of the cursor, %u slow member(s) demoted) in %llu ms; %lld "
+            "stream bytes for this release since start", (long long)s->release_id, s->sends,
+            s->chunk_size, (long long)s->bytes_sent, s->cycle, s->demoted,
             (unsigned long long)(mqh_now_ms() - s->created_ms),
             rel ? (long long)rel->total : -1LL);
     free(s->members);
@@ -267,6 +366,7 @@ void stream__join(mqotad_t *d, transfer_t *t, uint64_t now_ms)
     t->stream = s;
     t->stream_slot = s->n_members;
     t->stream_mask = 0;
+    t->stream_slow = false;
     s->members[s->n_members] = t;
     s->stalled[s->n_members] = false;
     s->n_members++;
@@ -295,6 +395,7 @@ void stream__leave(mqotad_t *d, transfer_t *t)
     s->n_members--;
     t->stream = NULL;
     t->stream_mask = 0;
+    t->stream_slow = false;
     if (s->n_members == 0) {
         stream_free(d, s);
         return;
@@ -314,17 +415,23 @@ void stream__chunk_acked(transfer_t *t, uint32_t i, bool now_acked)
     s->have[i]++;
     for (uint64_t m = t->stream_mask; m; m &= m - 1) {
         uint32_t r = (uint32_t)__builtin_ctzll(m);
-        if (s->slot[r].index == i) slot_uncount(s, t, r);
+        if (s->slot[r].index != i) continue;
+        if (!s->slot[r].first_ack_ms) s->slot[r].first_ack_ms = mqh_now_ms();
+        slot_uncount(s, t, r);
     }
 }
 
-bool stream__repair_only(const transfer_t *t) { return t->stream && t->stream->streaming; }
+bool stream__repair_only(const transfer_t *t)
+{
+    return t->stream && t->stream->streaming && !t->stream_slow;
+}
 
-/* Whether a live member lacks chunk i (stalled flags fresh). */
+/* Whether a paced member lacks chunk i (stalled flags fresh). */
 static bool live_lacker(const stream_t *s, uint32_t i)
 {
     for (size_t k = 0; k < s->n_members; k++)
-        if (!s->stalled[k] && !acked(s->members[k], i)) return true;
+        if (!s->stalled[k] && !s->members[k]->stream_slow && !acked(s->members[k], i))
+            return true;
     return false;
 }
 
@@ -390,13 +497,14 @@ static int send_one(mqotad_t *d, stream_t *s, uint32_t i, uint64_t now_ms)
         if (t->paused) continue;
         transfer__mark_sent(t, i, now_ms);
         account(d, t->target.deployment_id, len, &cache);
-        if (!s->stalled[k]) {
+        if (!s->stalled[k] && !t->stream_slow) {
             t->stream_mask |= bit;
             lack++;
         }
     }
     if (lack) {
         s->slot[r] = (inflight_t){.index = i, .lack = lack, .sent_ms = now_ms, .used = true};
+        /* first_ack_ms 0: set by the first counted member's ACK (is_lagging) */
         s->inflight++;
     }
     s->sent_ms[i] = now_ms;

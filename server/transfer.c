@@ -18,7 +18,8 @@
  * Release images are loaded from disk once and shared by every transfer of that release.
  *
  * A transfer whose offer carried the stream flag joins its release's multicast stream
- * (stream.c). While the stream sends, this engine only repairs for that device: the stream's
+ * (stream.c). While the stream sends, this engine only repairs for that device (unless the
+ * stream demoted it as too slow to pace it: then it keeps its own window): the stream's
  * sends are recorded here like our own, so a chunk is sent again by unicast only once it is
  * found lost (fast retransmit, the timer, REQUEST/RESUMED); chunks the stream has not sent to
  * the device yet wait for the stream's cursor instead of being sent by unicast.

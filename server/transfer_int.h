@@ -63,6 +63,8 @@ typedef struct transfer {
     struct stream *stream;
     size_t stream_slot;        /* index in the stream's member array */
     uint64_t stream_mask;      /* bit r: counted in the lack of the stream's in-flight slot r */
+    bool stream_slow;          /* demoted: too slow to pace the stream; it still receives the
+                                  stream's sends, its own engine keeps its unicast window */
 } transfer_t;
 
 /** Bytes of chunk i of t's image. */
