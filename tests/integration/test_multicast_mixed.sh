@@ -27,12 +27,9 @@ SLOW_PID=$!
 start_fleet --count "$NFAST" --prefix fast- --link lte --image "$FROM"
 wait_online $((NFAST + 1)) 120
 
-# not rel=$(add_release ...): a FAIL inside $(...) would be lost
-mq --json release add "$FIX/arduino_nerdminer_esp32_v1.6.3.bin" --version v1.6.3 >"$T/rel.json" ||
-  fail "release add was refused: $(cat "$T/rel.json")"
-mq --json deploy "$(jq -r .id "$T/rel.json")" --all >"$T/dep.json" ||
-  fail "deploy --all was refused: $(cat "$T/dep.json")"
-DEP=$(jq -r .id "$T/dep.json")
+add_release "$FIX/arduino_nerdminer_esp32_v1.6.3.bin" --version v1.6.3
+deploy_all "$RELEASE_ID"
+DEP=$DEPLOYMENT_ID
 t0=$SECONDS
 
 fast_done() {
@@ -41,7 +38,7 @@ fast_done() {
 }
 wait_for "$FAST_LIMIT_S" fast_done ||
   fail "the $NFAST lte devices did not all confirm within $FAST_LIMIT_S s beside one gprs device: $(mq --json deployment show "$DEP" | jq -c '[.targets[] | {device, state, progress}]')"
-log "$NFAST lte devices confirmed $((SECONDS - t0)) s after the deploy (at most $FAST_LIMIT_S s)"
+pass "$NFAST lte devices confirmed $((SECONDS - t0)) s after the deploy (at most $FAST_LIMIT_S s)"
 mq --json deployment show "$DEP" | jq -e '[.targets[] | select(.device == "slow-0001" and .state == "succeeded")] | length == 0' >/dev/null ||
   fail "the gprs device finished with the lte ones: nothing was measured"
 
@@ -50,6 +47,7 @@ grep -q 'slow-0001 is slower than the stream' "$T/mqotad.log" ||
 if grep 'fast-[0-9]* is slower than the stream' "$T/mqotad.log"; then
   fail "mqotad demoted an lte device (above) beside the gprs one"
 fi
+pass "mqotad demoted the gprs device and no lte one"
 
 wait_for "$ALL_LIMIT_S" sh -c "'$MQOTA' --server '$HTTP_URL' --json deployment show $DEP | jq -e '.state == \"finished\"'" ||
   fail "deployment $DEP did not finish within $ALL_LIMIT_S s: $(mq --json deployment show "$DEP" | jq -c 'del(.targets)')"
@@ -58,5 +56,5 @@ echo "$D" | jq -e --argjson n $((NFAST + 1)) '.succeeded == $n and .failed == 0'
   fail "deployment $DEP: not $((NFAST + 1)) successes: $(echo "$D" | jq -c 'del(.targets)')"
 echo "$D" | jq -e '.stream_bytes_sent <= 1.1 * .image_size' >/dev/null ||
   fail "mqotad published $(echo "$D" | jq .stream_bytes_sent) bytes on the stream, over 1.1 x the image"
-log "all confirmed $((SECONDS - t0)) s after the deploy; stream $(echo "$D" | jq .stream_bytes_sent) bytes, unicast $(echo "$D" | jq .unicast_bytes_sent) bytes, image $(echo "$D" | jq .image_size)"
+pass "all confirmed $((SECONDS - t0)) s after the deploy; stream $(echo "$D" | jq .stream_bytes_sent) bytes, unicast $(echo "$D" | jq .unicast_bytes_sent) bytes, image $(echo "$D" | jq .image_size)"
 passed
