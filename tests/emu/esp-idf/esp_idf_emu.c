@@ -279,17 +279,18 @@ uint8_t esp_ota_get_app_partition_count(void)
 /* The checks esp_ota_begin() and esp_ota_resume() share (esp_ota_ops.h, esp_ota_ops.c):
  * ESP_ERR_INVALID_ARG (NULL, or not an OTA app partition), ESP_ERR_NOT_FOUND (not in the
  * table), ESP_ERR_OTA_PARTITION_CONFLICT (the running partition),
- * ESP_ERR_OTA_ROLLBACK_INVALID_STATE (with rollback enabled, the running app is still
- * pending verify: it must be confirmed first), ESP_ERR_OTA_ALREADY_IN_PROGRESS (a handle is
- * open on that partition). Returns a free handle slot in *slot. */
-static esp_err_t open_checks(const esp_partition_t *partition, esp_ota_handle_t *out,
+ * ESP_ERR_OTA_ALREADY_IN_PROGRESS (a handle is open on that partition); for esp_ota_begin()
+ * only (`begin`), ESP_ERR_OTA_ROLLBACK_INVALID_STATE (with rollback enabled, the running app
+ * is still pending verify: it must be confirmed first; esp_ota_resume()'s documentation does
+ * not list it). Returns a free handle slot in *slot. */
+static esp_err_t open_checks(const esp_partition_t *partition, esp_ota_handle_t *out, bool begin,
                              emu_ota_t **slot)
 {
     if (partition == NULL || out == NULL || !is_ota_app(partition)) return ESP_ERR_INVALID_ARG;
     if (!known_partition(partition)) return ESP_ERR_NOT_FOUND;
     if (partition == E.running) return ESP_ERR_OTA_PARTITION_CONFLICT;
     otadata_t od;
-    int sec = running_entry(&od);
+    int sec = begin ? running_entry(&od) : -1;
     if (sec >= 0 && od.entry[sec].state == OTADATA_STATE_PENDING_VERIFY)
         return ESP_ERR_OTA_ROLLBACK_INVALID_STATE;
     *slot = NULL;
@@ -319,7 +320,7 @@ esp_err_t esp_ota_begin(const esp_partition_t *partition, size_t image_size,
                         esp_ota_handle_t *out_handle)
 {
     emu_ota_t *h;
-    esp_err_t err = open_checks(partition, out_handle, &h);
+    esp_err_t err = open_checks(partition, out_handle, true, &h);
     if (err != ESP_OK) return err;
     if (image_size != OTA_WITH_SEQUENTIAL_WRITES) {
         size_t erase = partition->size;
@@ -343,7 +344,7 @@ esp_err_t esp_ota_resume(const esp_partition_t *partition, const size_t erase_si
                          const size_t image_offset, esp_ota_handle_t *out_handle)
 {
     emu_ota_t *h;
-    esp_err_t err = open_checks(partition, out_handle, &h);
+    esp_err_t err = open_checks(partition, out_handle, false, &h);
     if (err != ESP_OK) return err;
     if (image_offset > partition->size) return ESP_ERR_INVALID_ARG;
     if (erase_size != 0u) {

@@ -8,6 +8,10 @@
 
 #include "esp_err.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     uint32_t magic_word;
     uint32_t secure_version;
@@ -27,5 +31,9 @@ typedef struct {
 } esp_app_desc_t;
 
 const esp_app_desc_t *esp_app_get_description(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MQOTA_EMU_ESP_APP_DESC_H */

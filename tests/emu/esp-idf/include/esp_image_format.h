@@ -8,6 +8,10 @@
 
 #include "esp_err.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ESP_ERR_IMAGE_BASE 0x2000
 #define ESP_ERR_IMAGE_INVALID (ESP_ERR_IMAGE_BASE + 2)
 
@@ -28,5 +32,9 @@ typedef struct {
 
 esp_err_t esp_image_verify(esp_image_load_mode_t mode, const esp_partition_pos_t *part,
                            esp_image_metadata_t *data);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MQOTA_EMU_ESP_IMAGE_FORMAT_H */

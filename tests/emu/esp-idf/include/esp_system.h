@@ -8,6 +8,10 @@
 
 #include "esp_err.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     ESP_RST_UNKNOWN,
     ESP_RST_POWERON,
@@ -25,5 +29,9 @@ typedef enum {
 void esp_restart(void) __attribute__((noreturn));
 esp_reset_reason_t esp_reset_reason(void);
 uint32_t esp_get_free_heap_size(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MQOTA_EMU_ESP_SYSTEM_H */

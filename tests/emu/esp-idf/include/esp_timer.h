@@ -6,6 +6,14 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 int64_t esp_timer_get_time(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MQOTA_EMU_ESP_TIMER_H */
