@@ -19,7 +19,8 @@
  *    kept is erased again (erases counted in the emulation);
  *  - a corrupted image: the agent refuses it, the boot partition is unchanged; and the glue's
  *    slot_end refuses it through esp_ota_end()'s validation (ESP_ERR_OTA_VALIDATE_FAILED);
- *  - a failing self-test: the new image is marked invalid and the old one boots again.
+ *  - a failing self-test: the new image is marked invalid and the old one boots again;
+ *  - the emulation's own refusals, with ESP-IDF's error codes.
  */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <setjmp.h>
@@ -446,6 +447,55 @@ static void test_self_test_failure_rolls_back(void **state)
     finish();
 }
 
+/* The emulation refuses what ESP-IDF documents as refused, with ESP-IDF's codes (a positive
+ * control beside each). The agent has just taken the offer: its OTA handle is open on the
+ * update partition. */
+static void test_emulation_refusals(void **state)
+{
+    (void)state;
+    start(false);
+    const esp_partition_t *run = esp_ota_get_running_partition();
+    const esp_partition_t *next = esp_ota_get_next_update_partition(NULL);
+    esp_ota_handle_t h = 0;
+    assert_int_equal(esp_ota_begin(run, image_len, &h), ESP_ERR_OTA_PARTITION_CONFLICT);
+    assert_int_equal(esp_ota_begin(next, image_len, &h), ESP_ERR_OTA_ALREADY_IN_PROGRESS);
+    assert_int_equal(esp_ota_begin(NULL, image_len, &h), ESP_ERR_INVALID_ARG);
+    assert_int_equal(esp_ota_end(0xdeadu), ESP_ERR_NOT_FOUND);
+    assert_int_equal(esp_ota_abort(0xdeadu), ESP_ERR_NOT_FOUND);
+    assert_int_equal(esp_ota_write_with_offset(0xdeadu, image, 16, 0), ESP_ERR_INVALID_ARG);
+    /* Erase ranges: sector-aligned and inside the partition only. */
+    assert_int_equal(esp_partition_erase_range(next, 1, SECTOR), ESP_ERR_INVALID_ARG);
+    assert_int_equal(esp_partition_erase_range(next, 0, SECTOR + 1u), ESP_ERR_INVALID_ARG);
+    assert_int_equal(esp_partition_erase_range(next, 0, next->size + SECTOR), ESP_ERR_INVALID_SIZE);
+    assert_int_equal(esp_partition_erase_range(next, next->size - SECTOR, SECTOR), ESP_OK);
+    uint8_t b[8];
+    assert_int_equal(esp_partition_read(next, next->size - 4u, b, sizeof(b)), ESP_ERR_INVALID_SIZE);
+    assert_int_equal(esp_partition_read(next, next->size - 8u, b, sizeof(b)), ESP_OK);
+    /* A data partition has no OTA state. */
+    const esp_partition_t *od =
+        esp_partition_find_first(ESP_PARTITION_TYPE_DATA, ESP_PARTITION_SUBTYPE_DATA_OTA, NULL);
+    assert_non_null(od);
+    esp_ota_img_states_t st;
+    assert_int_equal(esp_ota_get_state_partition(od, &st), ESP_ERR_NOT_SUPPORTED);
+    /* NVS: key length, absent keys, a buffer too small. */
+    nvs_handle_t n = S.port.glue.nvs;
+    assert_int_equal(nvs_set_blob(n, "0123456789abcdef", b, 1), ESP_ERR_NVS_KEY_TOO_LONG);
+    assert_int_equal(nvs_set_blob(n, "0123456789abcde", "abcd", 4), ESP_OK);
+    size_t len = 0;
+    assert_int_equal(nvs_get_blob(n, "absent", NULL, &len), ESP_ERR_NVS_NOT_FOUND);
+    assert_int_equal(nvs_get_blob(n, "0123456789abcde", NULL, &len), ESP_OK);
+    assert_int_equal(len, 4u);
+    len = 2;
+    assert_int_equal(nvs_get_blob(n, "0123456789abcde", b, &len), ESP_ERR_NVS_INVALID_LENGTH);
+    assert_int_equal(len, 4u);
+    assert_int_equal(nvs_get_blob(n, "0123456789abcde", b, &len), ESP_OK);
+    assert_memory_equal(b, "abcd", 4);
+    assert_int_equal(nvs_erase_key(n, "0123456789abcde"), ESP_OK);
+    assert_int_equal(nvs_erase_key(n, "0123456789abcde"), ESP_ERR_NVS_NOT_FOUND);
+    assert_int_equal(nvs_get_blob(n + 1u, "mq.prog", NULL, &len), ESP_ERR_NVS_INVALID_HANDLE);
+    finish();
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -484,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_resume_after_reset),
         cmocka_unit_test(test_corrupted_image_refused),
         cmocka_unit_test(test_self_test_failure_rolls_back),
+        cmocka_unit_test(test_emulation_refusals),
     };
     return mqota_fixtures_run_group("esp_glue", tests, group_setup, group_teardown);
 }
