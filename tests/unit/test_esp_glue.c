@@ -19,7 +19,9 @@
  *    kept is erased again (erases counted in the emulation);
  *  - a corrupted image: the agent refuses it, the boot partition is unchanged; and the glue's
  *    slot_end refuses it through esp_ota_end()'s validation (ESP_ERR_OTA_VALIDATE_FAILED);
- *  - a failing self-test: the new image is marked invalid and the old one boots again;
+ *  - a failing self-test: the new image is marked invalid and the old one boots again; on a
+ *    device whose otadata was blank (first update after `idf.py flash`) ESP-IDF refuses the
+ *    mark (no rollback is possible by its rules) and the bootloader's abort takes it back;
  *  - the emulation's own refusals, with ESP-IDF's error codes.
  */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
@@ -287,8 +289,10 @@ static run_t drive(uint32_t pause_after)
     return RUN_STUCK;
 }
 
-/* A fresh device running 2023 (booted once), connected, offered the 2024 release. */
-static void start(bool corrupt)
+/* A fresh device running 2023 (booted once), connected, offered the 2024 release. Its otadata
+ * is blank, as `idf.py flash` leaves it; with `selected`, the running slot was selected
+ * through otadata and confirmed before (as on a device updated before), then power-cycled. */
+static void start_ex(bool corrupt, bool selected)
 {
     char err[256] = "";
     memcpy(served, image, image_len);
@@ -303,10 +307,21 @@ static void start(bool corrupt)
     power_on(ESP_RST_POWERON);
     snprintf(old_version, sizeof(old_version), "%s", S.boot.image.version);
     assert_string_not_equal(old_version, VER_2024);
+    if (selected) {
+        assert_int_equal(esp_ota_set_boot_partition(esp_ota_get_running_partition()), ESP_OK);
+        assert_int_equal(esp_ota_mark_app_valid_cancel_rollback(), ESP_OK);
+        power_off();
+        power_on(ESP_RST_POWERON);
+        esp_ota_img_states_t st;
+        assert_int_equal(esp_ota_get_state_partition(esp_ota_get_running_partition(), &st), ESP_OK);
+        assert_int_equal(st, ESP_OTA_IMG_VALID);
+    }
     (void)mqota_agent_process(&S.agent, S.now);
     esp_emu_reset_counts();
     send_offer();
 }
+
+static void start(bool corrupt) { start_ex(corrupt, false); }
 
 static void finish(void)
 {
@@ -424,14 +439,16 @@ static void test_corrupted_image_refused(void **state)
     finish();
 }
 
+/* A failing self-test on a device whose running slot was selected through otadata before: the
+ * glue marks the new image INVALID (esp_ota_mark_app_invalid_rollback, or before 5.5 the
+ * _and_reboot variant at the restart) and the bootloader boots 2023 again. */
 static void test_self_test_failure_rolls_back(void **state)
 {
     (void)state;
-    start(false);
+    start_ex(false, true);
     uint8_t old_slot = S.boot.slot;
     S.healthy = false; /* the 2024 image's self-test will fail */
     assert_int_equal(drive(NO_PAUSE), RUN_ROLLED_BACK);
-    /* Marked invalid by the glue, restarted, the bootloader went back to 2023. */
     assert_int_equal(S.boot.slot, old_slot);
     assert_string_equal(S.boot.image.version, old_version);
     mqota_state_msg_t m = state_msg();
@@ -439,11 +456,33 @@ static void test_self_test_failure_rolls_back(void **state)
     esp_ota_img_states_t st;
     assert_int_equal(esp_ota_get_state_partition(slot_partition((uint8_t)(1u - old_slot)), &st),
                      ESP_OK);
-    /* INVALID, by the glue: not ABORTED, which the bootloader would set by itself for an image
+    /* INVALID, by the glue: not ABORTED, which the bootloader sets by itself for an image
      * still pending verify at reset. */
     assert_int_equal(st, ESP_OTA_IMG_INVALID);
     assert_true(S.boot.rolled_back);
     assert_int_equal(S.boot.rollback_why, BOOT_ROLLBACK_INVALID);
+    finish();
+}
+
+/* The same on a device whose otadata was blank (the first update after `idf.py flash`):
+ * ESP-IDF refuses to mark the image invalid (ESP_ERR_OTA_ROLLBACK_FAILED: the other otadata
+ * sector selects nothing, esp_ota_check_rollback_is_possible()), the glue restarts anyway, and
+ * the bootloader aborts the image still pending verify: 2023 boots again. */
+static void test_self_test_failure_first_update(void **state)
+{
+    (void)state;
+    start(false);
+    uint8_t old_slot = S.boot.slot;
+    S.healthy = false;
+    assert_int_equal(drive(NO_PAUSE), RUN_ROLLED_BACK);
+    assert_int_equal(S.boot.slot, old_slot);
+    assert_string_equal(S.boot.image.version, old_version);
+    esp_ota_img_states_t st;
+    assert_int_equal(esp_ota_get_state_partition(slot_partition((uint8_t)(1u - old_slot)), &st),
+                     ESP_OK);
+    assert_int_equal(st, ESP_OTA_IMG_ABORTED);
+    assert_true(S.boot.rolled_back);
+    assert_int_equal(S.boot.rollback_why, BOOT_ROLLBACK_ABORTED);
     finish();
 }
 
@@ -534,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_resume_after_reset),
         cmocka_unit_test(test_corrupted_image_refused),
         cmocka_unit_test(test_self_test_failure_rolls_back),
+        cmocka_unit_test(test_self_test_failure_first_update),
         cmocka_unit_test(test_emulation_refusals),
     };
     return mqota_fixtures_run_group("esp_glue", tests, group_setup, group_teardown);

@@ -6,8 +6,9 @@
  *
  * Each function does what ESP-IDF documents for it: what it erases, what it refuses and with
  * which esp_err_t. The source is cited beside each one: the header is the API reference as
- * shipped in ../shared/sdk/esp-idf (ESP-IDF 5.5, components/...), the .c file is where ESP-IDF
- * implements it (app_update/esp_ota_ops.c, esp_partition/partition_target.c,
+ * shipped in ../shared/sdk/esp-idf (master headers, components/...), the .c file is where
+ * ESP-IDF implements it (app_update/esp_ota_ops.c, read where the header leaves the behaviour
+ * open: what esp_ota_resume() erases, when a rollback is possible; esp_partition/,
  * nvs_flash/src/nvs_api.cpp). Written from those descriptions; no ESP-IDF code is copied.
  *
  * Not emulated: flash encryption, secure boot, secure_version anti-rollback, namespaces (the
@@ -312,10 +313,29 @@ static esp_ota_handle_t open_handle(emu_ota_t *h, const esp_partition_t *p, uint
     return h->id;
 }
 
+/* esp_ota_ops.h esp_ota_invalidate_inactive_ota_data_slot(), which esp_ota_begin() calls with
+ * rollback enabled (esp_ota_ops.c erase_last_boot_app_partition(true)): the otadata sector
+ * that is not the active one, if it holds a valid entry selecting another app than the
+ * running one, is erased, so that the bootloader can no longer fall back to the image being
+ * overwritten. Its failures are ignored, as esp_ota_begin() ignores them. */
+static void invalidate_inactive_otadata(void)
+{
+    otadata_t od;
+    if (E.otadata == NULL || E.running == NULL ||
+        otadata_read(E.fl, E.otadata->address, &od) != MQOTA_OK || od.active < 0)
+        return;
+    int inactive = 1 - od.active;
+    if (!od.valid[inactive] || otadata_slot_of(&od.entry[inactive]) == slot_of(E.running))
+        return;
+    (void)esp_partition_erase_range(E.otadata, (size_t)inactive * E.otadata->erase_size,
+                                    E.otadata->erase_size);
+}
+
 /* esp_ota_ops.h esp_ota_begin(), esp_ota_ops.c: erases the partition up to image_size rounded
  * up to whole sectors; 0 or OTA_SIZE_UNKNOWN erase the whole partition, and
  * OTA_WITH_SEQUENTIAL_WRITES erases nothing here (ESP-IDF then erases sector by sector as
- * esp_ota_write() advances). An image_size larger than the partition is ESP_ERR_INVALID_SIZE. */
+ * esp_ota_write() advances). An image_size larger than the partition is ESP_ERR_INVALID_SIZE
+ * (from the erase). Then invalidate_inactive_otadata(). */
 esp_err_t esp_ota_begin(const esp_partition_t *partition, size_t image_size,
                         esp_ota_handle_t *out_handle)
 {
@@ -331,29 +351,25 @@ esp_err_t esp_ota_begin(const esp_partition_t *partition, size_t image_size,
         err = esp_partition_erase_range(partition, 0, erase);
         if (err != ESP_OK) return err;
     }
+    invalidate_inactive_otadata();
     *out_handle = open_handle(h, partition, 0);
     return ESP_OK;
 }
 
-/* esp_ota_ops.h esp_ota_resume() (ESP-IDF 5.5): continues an interrupted download without
- * erasing what is written; erases erase_size bytes (rounded up to whole sectors) from
- * image_offset rounded down to a sector, 0 erasing nothing; the handle counts image_offset
- * bytes as written, so that esp_ota_end() accepts it. Same refusals as esp_ota_begin(), and
- * ESP_ERR_INVALID_ARG for an image_offset beyond the partition. */
+/* esp_ota_ops.h esp_ota_resume() (ESP-IDF 5.5), esp_ota_ops.c: continues an interrupted
+ * download and erases NOTHING (erase_size only says whether later writes erase as they go,
+ * OTA_WITH_SEQUENTIAL_WRITES, which the glue never asks for and is not emulated:
+ * ESP_ERR_NOT_SUPPORTED); the handle counts image_offset bytes as written, so that
+ * esp_ota_end() accepts it. ESP_ERR_INVALID_ARG for an image_offset beyond the partition,
+ * then the refusals of esp_ota_begin() but the pending-verify one. */
 esp_err_t esp_ota_resume(const esp_partition_t *partition, const size_t erase_size,
                          const size_t image_offset, esp_ota_handle_t *out_handle)
 {
     emu_ota_t *h;
+    if (partition != NULL && image_offset > partition->size) return ESP_ERR_INVALID_ARG;
     esp_err_t err = open_checks(partition, out_handle, false, &h);
     if (err != ESP_OK) return err;
-    if (image_offset > partition->size) return ESP_ERR_INVALID_ARG;
-    if (erase_size != 0u) {
-        size_t from = image_offset / VFLASH_SECTOR * VFLASH_SECTOR;
-        size_t len = (erase_size + VFLASH_SECTOR - 1u) / VFLASH_SECTOR * VFLASH_SECTOR;
-        if (len > partition->size - from) return ESP_ERR_INVALID_SIZE;
-        err = esp_partition_erase_range(partition, from, len);
-        if (err != ESP_OK) return err;
-    }
+    if (erase_size == OTA_WITH_SEQUENTIAL_WRITES) return ESP_ERR_NOT_SUPPORTED;
     *out_handle = open_handle(h, partition, (uint32_t)image_offset);
     return ESP_OK;
 }
@@ -433,43 +449,55 @@ esp_err_t esp_ota_get_state_partition(const esp_partition_t *partition,
     return ESP_OK;
 }
 
+/* esp_ota_ops.c esp_ota_check_rollback_is_possible(): a rollback needs the otadata sector
+ * other than the active one to hold a valid entry whose slot holds a valid image (or, that
+ * sector being blank, a factory app: not emulated). So on a device whose otadata was blank
+ * when flashed (`idf.py flash` writes it erased), the first update cannot be rolled back
+ * this way: only the bootloader's abort of a pending-verify image takes it back. */
+static bool rollback_possible(const otadata_t *od)
+{
+    if (od->active < 0) return false;
+    int last = 1 - od->active;
+    if (!od->valid[last]) return false;
+    const esp_partition_t *p = esp_partition_find_first(
+        ESP_PARTITION_TYPE_APP,
+        (esp_partition_subtype_t)(ESP_PARTITION_SUBTYPE_APP_OTA_MIN +
+                                  otadata_slot_of(&od->entry[last])),
+        NULL);
+    return p != NULL && image_valid(p, NULL);
+}
+
 /* esp_ota_ops.h esp_ota_mark_app_valid_cancel_rollback(), esp_ota_ops.c
- * (esp_ota_current_ota_is_workable(true)): the running app's otadata entry, if PENDING_VERIFY
- * (or NEW), becomes VALID; already VALID or no entry (factory-flashed) is ESP_OK with nothing
- * written. */
+ * esp_ota_current_ota_is_workable(true): the ACTIVE otadata entry (highest valid sequence
+ * number) becomes VALID unless it is; no active entry ("running firmware is factory", also a
+ * blank otadata) is ESP_FAIL. */
 esp_err_t esp_ota_mark_app_valid_cancel_rollback(void)
 {
     otadata_t od;
-    if (E.dev == NULL) return ESP_ERR_INVALID_STATE;
-    int sec = running_entry(&od);
-    if (sec < 0 || od.entry[sec].state == OTADATA_STATE_VALID) return ESP_OK;
-    return otadata_set_state(E.fl, E.otadata->address, sec, OTADATA_STATE_VALID) == MQOTA_OK
+    if (E.dev == NULL || E.otadata == NULL) return ESP_ERR_NOT_FOUND;
+    if (otadata_read(E.fl, E.otadata->address, &od) != MQOTA_OK) return ESP_ERR_NOT_FOUND;
+    if (od.active < 0) return ESP_FAIL;
+    if (od.entry[od.active].state == OTADATA_STATE_VALID) return ESP_OK;
+    return otadata_set_state(E.fl, E.otadata->address, od.active, OTADATA_STATE_VALID) ==
+                   MQOTA_OK
                ? ESP_OK
                : ESP_ERR_FLASH_OP_FAIL;
 }
 
 /* esp_ota_ops.h esp_ota_mark_app_invalid_rollback() (ESP-IDF 5.5), esp_ota_ops.c
- * (esp_ota_current_ota_is_workable(false)): the running app's entry becomes INVALID, so that
- * the bootloader boots another app at the next reset; it does not restart.
- * ESP_ERR_OTA_ROLLBACK_FAILED when no other OTA partition holds a valid image that is not
- * marked INVALID or ABORTED (check_rollback_is_possible()); ESP_ERR_OTA_ROLLBACK_INVALID_STATE
- * when the running app has no otadata entry. */
+ * esp_ota_current_ota_is_workable(false): the active otadata entry becomes INVALID, so that
+ * the bootloader boots the previous app at the next reset; it does not restart. No active
+ * entry is ESP_FAIL; ESP_ERR_OTA_ROLLBACK_FAILED when rollback_possible() says no, and then
+ * nothing is written. */
 esp_err_t esp_ota_mark_app_invalid_rollback(void)
 {
     otadata_t od;
-    if (E.dev == NULL) return ESP_ERR_INVALID_STATE;
-    int sec = running_entry(&od);
-    if (sec < 0) return ESP_ERR_OTA_ROLLBACK_INVALID_STATE;
-    bool other_ok = false;
-    for (unsigned i = 0; i < E.count && !other_ok; i++) {
-        const esp_partition_t *p = &E.part[i];
-        if (!is_ota_app(p) || p == E.running || !image_valid(p, NULL)) continue;
-        int s = otadata_find_slot(&od, slot_of(p));
-        other_ok = s < 0 || (od.entry[s].state != OTADATA_STATE_INVALID &&
-                             od.entry[s].state != OTADATA_STATE_ABORTED);
-    }
-    if (!other_ok) return ESP_ERR_OTA_ROLLBACK_FAILED;
-    return otadata_set_state(E.fl, E.otadata->address, sec, OTADATA_STATE_INVALID) == MQOTA_OK
+    if (E.dev == NULL || E.otadata == NULL) return ESP_ERR_NOT_FOUND;
+    if (otadata_read(E.fl, E.otadata->address, &od) != MQOTA_OK) return ESP_ERR_NOT_FOUND;
+    if (od.active < 0) return ESP_FAIL;
+    if (!rollback_possible(&od)) return ESP_ERR_OTA_ROLLBACK_FAILED;
+    return otadata_set_state(E.fl, E.otadata->address, od.active, OTADATA_STATE_INVALID) ==
+                   MQOTA_OK
                ? ESP_OK
                : ESP_ERR_FLASH_OP_FAIL;
 }
