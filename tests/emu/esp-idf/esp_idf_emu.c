@@ -582,16 +582,17 @@ static esp_err_t nvs_check(nvs_handle_t handle, const char *key)
     return ESP_OK;
 }
 
-/* nvs.h nvs_get_blob(): with out_value NULL, *length is set to the blob's size; with a buffer,
- * *length is its capacity in and the blob's size out; a buffer too small is
- * ESP_ERR_NVS_INVALID_LENGTH (with *length set to the size needed); no blob is
- * ESP_ERR_NVS_NOT_FOUND. */
+/* nvs.h nvs_get_blob(), nvs_api.cpp nvs_get_str_or_blob(): no blob is ESP_ERR_NVS_NOT_FOUND
+ * (checked first), a NULL length ESP_ERR_NVS_INVALID_LENGTH; with out_value NULL, *length is
+ * set to the blob's size; with a buffer, *length is its capacity in and the blob's size out,
+ * and a buffer too small is ESP_ERR_NVS_INVALID_LENGTH with *length set to the size needed. */
 esp_err_t nvs_get_blob(nvs_handle_t handle, const char *key, void *out_value, size_t *length)
 {
     esp_err_t err = nvs_check(handle, key);
     if (err != ESP_OK) return err;
-    if (length == NULL) return ESP_ERR_INVALID_ARG;
     size_t len = 0;
+    if (kv_get(E.kv, key, NULL, 0, &len) == MQOTA_ERR_NOT_FOUND) return ESP_ERR_NVS_NOT_FOUND;
+    if (length == NULL) return ESP_ERR_NVS_INVALID_LENGTH;
     mqota_status_t st = kv_get(E.kv, key, out_value, out_value != NULL ? *length : 0u, &len);
     if (st == MQOTA_ERR_NOT_FOUND) return ESP_ERR_NVS_NOT_FOUND;
     if (st == MQOTA_ERR_NO_SPACE) {
