@@ -560,6 +560,10 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
+    /* A failed test leaves its device behind: remove it here too. */
+    unlink(flash_path);
+    char ef[sizeof(flash_path) + sizeof(EFUSE_FILE_SUFFIX)];
+    if (efuse_path(flash_path, ef, sizeof(ef)) == 0) unlink(ef);
     rmdir(dir);
     free(image);
     free(served);
