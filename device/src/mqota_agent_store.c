@@ -13,6 +13,9 @@
  *               confirm from rollback.
  *   "mq.minsv"  the lowest secure_version accepted (anti-rollback). Raised to the attempt's
  *               secure_version once the new image is confirmed, before "mq.boot" is erased.
+ *               Only without the platform's secure_version hooks: with them the minimum lives
+ *               in hardware (eFuse) and "mq.minsv" is read once, from an older agent, and
+ *               never written (docs/SECURITY.md §4).
  *   "mq.cmd"    sealed commands: the anti-replay window and the last reply counter. Written
  *               before a command runs and before a reply is sealed (docs/PROTOCOL.md §14.4).
  *
@@ -158,14 +161,18 @@ bool store__attempt_load(mqota_agent_t *a, mqota_attempt_t *at)
     return true;
 }
 
-/* Raise the stored minimum secure_version to sv (never lower it). Returns false only if the
- * store failed; the caller then keeps the attempt record so that the next boot tries again. */
+/* Raise the minimum secure_version to sv (never lower it): in hardware through the platform's
+ * secure_version_raise hook when it has one, else in "mq.minsv". Returns false only if that
+ * failed; the caller then keeps the attempt record so that the next boot tries again. */
 bool store__raise_min_secure_version(mqota_agent_t *a, uint32_t sv)
 {
     if (sv <= a->min_secure_version) {
         return true;
     }
-    if (!minsv_save(a, sv)) {
+    bool ok = a->plat.secure_version_raise != NULL
+                  ? a->plat.secure_version_raise(a->plat.ctx, sv) == 0
+                  : minsv_save(a, sv);
+    if (!ok) {
         MQOTA_LOG(1, "cannot store minimum secure version %u", (unsigned)sv);
         return false;
     }
@@ -198,9 +205,9 @@ bool store__cmd_save(mqota_agent_t *a, const mqota_replay_window_t *w,
     return record_save(a, KEY_CMD, rec, sizeof(rec));
 }
 
-/* The stored minimum secure_version; 0 if none was ever stored. A record that fails its CRC is
- * treated as absent like every other record (docs/SECURITY.md says why that is acceptable). */
-uint32_t store__min_secure_version(mqota_agent_t *a)
+/* The "mq.minsv" record; 0 if none was ever stored. A record that fails its CRC is treated as
+ * absent like every other record (docs/SECURITY.md says why that is acceptable). */
+static uint32_t minsv_load(mqota_agent_t *a)
 {
     uint8_t rec[MQOTA_RECORD_MAX_LEN];
     size_t len;
@@ -210,8 +217,35 @@ uint32_t store__min_secure_version(mqota_agent_t *a)
         mqota_minsv_decode(rec, len, &sv, &legacy) != MQOTA_OK) {
         return 0u;
     }
-    if (legacy) {
+    if (legacy && a->plat.secure_version_raise == NULL) {
         migrated(KEY_MINSV, minsv_save(a, sv));
     }
     return sv;
+}
+
+/*
+ * The minimum secure_version into *min. Without the secure_version hooks it is "mq.minsv".
+ * With them it is the hardware's value; an "mq.minsv" an older agent left that is higher is
+ * moved into the hardware once (so changing to a build with the hooks never lowers the
+ * minimum), and the higher value is used even if that move fails (it is tried at every init).
+ * Returns false only if secure_version_read failed.
+ */
+bool store__min_secure_version(mqota_agent_t *a, uint32_t *min)
+{
+    uint32_t nvs = minsv_load(a);
+    if (a->plat.secure_version_read == NULL) {
+        *min = nvs;
+        return true;
+    }
+    uint32_t hw = 0;
+    if (a->plat.secure_version_read(a->plat.ctx, &hw) != 0) {
+        MQOTA_LOG(1, "cannot read the minimum secure version from the platform");
+        return false;
+    }
+    a->min_secure_version = hw;
+    if (nvs > hw && !store__raise_min_secure_version(a, nvs)) {
+        a->min_secure_version = nvs;
+    }
+    *min = a->min_secure_version;
+    return true;
 }
