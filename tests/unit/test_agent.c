@@ -24,6 +24,7 @@
 #include "mqota/mqota.h"
 #include "mqota/mqota_record.h"
 #include "mqota_posix/aead.h"
+#include "image_variant.h"
 
 #define SLOT_BYTES (2u * 1024u * 1024u)
 #define KV_MAX 16
@@ -76,6 +77,18 @@ static struct {
 static uint8_t *image;
 static size_t image_len;
 static uint8_t image_sha[32];
+static char image_version[32]; /* the fixture's esp_app_desc_t.version */
+
+/* Give the test image's esp_app_desc_t secure_version sv (mqota-image-variant's code), with
+ * its own version kept, and recompute its SHA-256. */
+static void image_sv(uint32_t sv)
+{
+    char err[128] = "";
+    if (image_variant_apply(image, image_len, image_version, &sv, err, sizeof(err)) != 0) {
+        fail_msg("image_variant_apply: %s", err);
+    }
+    SHA256(image, image_len, image_sha);
+}
 
 /* ---- fake hooks ---- */
 static int f_publish(void *c, const char *t, const uint8_t *p, size_t l, int q, bool r)
@@ -471,6 +484,7 @@ static int setup(void **state)
     relay_on = false;
     RAND_bytes(dev_key, sizeof(dev_key));
     RAND_bytes(wrong_key, sizeof(wrong_key));
+    if (image != NULL) image_sv(0); /* the fixture's own secure_version */
     return 0;
 }
 
@@ -486,6 +500,9 @@ static int load_image(void **state)
     if (fread(image, 1, image_len, f) != image_len) return -1;
     fclose(f);
     SHA256(image, image_len, image_sha);
+    mqota_image_info_t info;
+    if (mqota_image_parse_head(image, image_len, &info) != MQOTA_OK) return -1;
+    memcpy(image_version, info.version, sizeof(image_version) - 1);
     trusted_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     return trusted_key && other_key ? 0 : -1;
@@ -1299,17 +1316,18 @@ static void wipe_kv(void)
     memset(dev.kv, 0, sizeof(dev.kv));
 }
 
-/* With the secure_version hooks the minimum lives in eFuse: raised there after confirm, not
- * kept in NVS, so erasing NVS does not lower it and a downgrade is still refused. */
+/* With the secure_version hooks the minimum is also in eFuse: raised there after confirm, so
+ * erasing NVS does not lower it and a downgrade is still refused. */
 static void test_efuse_minimum_survives_nvs_erase(void **state)
 {
     (void)state;
     dev.have_efuse = true;
     with_verify = true;
+    image_sv(5);
     install_and_confirm(RELEASE, 5, trusted_key);
     assert_int_equal(mqota_agent_min_secure_version(&agent), 5);
     assert_int_equal(dev.efuse_sv, 5u);
-    assert_null(kv_find("mq.minsv"));
+    assert_non_null(kv_find("mq.minsv"));
     assert_null(kv_find("mq.boot"));
     wipe_kv();
     boot(1, MQOTA_SLOT_VALID);
@@ -1345,6 +1363,7 @@ static void test_efuse_raised_after_confirm_and_retried(void **state)
 {
     (void)state;
     dev.have_efuse = true;
+    image_sv(3);
     boot(0, MQOTA_SLOT_UNDEFINED);
     mqota_agent_on_connect(&agent);
     mqota_offer_t o = make_offer(RELEASE, DEPLOYMENT, 3, NULL);
@@ -1365,12 +1384,33 @@ static void test_efuse_raised_after_confirm_and_retried(void **state)
     assert_int_equal(dev.efuse_sv, 3u);
     assert_int_equal(mqota_agent_min_secure_version(&agent), 3);
     assert_null(kv_find("mq.boot"));
-    assert_null(kv_find("mq.minsv"));
 }
 
-/* A device moving to a build with the hooks: a higher "mq.minsv" an older agent left is moved
- * into eFuse, so the change never lowers the minimum; the hooks must come as a pair, and an
- * unreadable eFuse stops init. */
+/* An offer's secure_version above its image's descriptor (a release made with a higher
+ * --security-version): "mq.minsv" holds the offer's value, but the eFuse is not raised above
+ * the descriptor of the image that runs, or the bootloader would refuse that very image. */
+static void test_efuse_not_raised_above_running_descriptor(void **state)
+{
+    (void)state;
+    dev.have_efuse = true;
+    image_sv(2);
+    install_and_confirm(RELEASE, 5, NULL);
+    assert_int_equal(dev.efuse_sv, 2u);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 5);
+    mqota_agent_on_connect(&agent);
+    mqota_offer_t o = make_offer(RELEASE + 1, DEPLOYMENT + 1, 4, NULL);
+    assert_int_equal(send_offer_struct(&o), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_SECURITY_VERSION);
+    /* a wipe of the store leaves what the eFuse holds */
+    wipe_kv();
+    boot(1, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 2);
+    assert_int_equal(dev.efuse_sv, 2u);
+}
+
+/* A device moving to a build with the hooks: a higher "mq.minsv" an older agent left is raised
+ * into eFuse (as far as the running image's descriptor allows), so a later store wipe does not
+ * lower the minimum; the hooks must come as a pair, and an unreadable eFuse stops init. */
 static void test_old_minsv_moved_into_efuse(void **state)
 {
     (void)state;
@@ -1380,6 +1420,8 @@ static void test_old_minsv_moved_into_efuse(void **state)
     assert_int_equal(f_kv_set(NULL, "mq.minsv", rec, n), 0);
     dev.have_efuse = true;
     dev.efuse_sv = 2;
+    image_sv(6);
+    memcpy(dev.slot[0], image, image_len); /* the running image, descriptor secure_version 6 */
     boot(0, MQOTA_SLOT_VALID);
     assert_int_equal(mqota_agent_min_secure_version(&agent), 6);
     assert_int_equal(dev.efuse_sv, 6u);
@@ -1884,6 +1926,7 @@ int main(void)
         cmocka_unit_test_setup(test_efuse_minimum_survives_nvs_erase, setup),
         cmocka_unit_test_setup(test_minimum_in_nvs_without_efuse_hooks, setup),
         cmocka_unit_test_setup(test_efuse_raised_after_confirm_and_retried, setup),
+        cmocka_unit_test_setup(test_efuse_not_raised_above_running_descriptor, setup),
         cmocka_unit_test_setup(test_old_minsv_moved_into_efuse, setup),
         cmocka_unit_test_setup(test_old_attempt_record_is_read, setup),
         cmocka_unit_test_setup(test_old_records_migrated, setup),

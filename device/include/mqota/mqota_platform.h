@@ -175,18 +175,21 @@ typedef struct {
      * esp_efuse_read_secure_version() returns it from the SECURE_VERSION eFuse field (the
      * ESP-IDF port, with CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK). It must live where erasing the
      * flash cannot reach it. Returns 0 and sets *min, or non-zero if it cannot be read (then
-     * mqota_agent_init() fails with MQOTA_ERR_PLATFORM). When both hooks are present the agent
-     * takes its anti-rollback minimum from here and keeps none of it in the key-value store
-     * ("mq.minsv" is only read, once, from an older agent; docs/SECURITY.md §4). NULL: the
-     * minimum is the "mq.minsv" record, which an erase of the store resets to 0.
+     * mqota_agent_init() fails with MQOTA_ERR_PLATFORM). When both hooks are present the
+     * agent's minimum is the higher of this value and the "mq.minsv" record, so an erase of the
+     * key-value store cannot take it below this value (docs/SECURITY.md §4). NULL: the minimum
+     * is "mq.minsv" alone, which an erase of the store resets to 0.
      */
     int (*secure_version_read)(void *ctx, uint32_t *min);
     /**
      * Raise the minimum secure version to `to`, one way, like esp_efuse_update_secure_version():
      * it can never be lowered again, and a value at or below the current one changes nothing
-     * and returns 0. Called only after the image with secure_version `to` was confirmed
-     * (slot_mark_valid returned 0), and again at the next boot if it failed; never before, so a
-     * power cut cannot leave a minimum above the image that runs. Returns 0 once the value is
+     * and returns 0. Called only after a new image was confirmed (slot_mark_valid returned 0),
+     * and again at the next boot if it failed; never before, so a power cut cannot leave a
+     * minimum above the image the bootloader falls back to. `to` is the offer's secure_version
+     * but never more than the secure_version in the running image's own esp_app_desc_t (which
+     * the bootloader compares with this value); also called at init to bring a lower value up
+     * to an older agent's "mq.minsv", within the same bound. Returns 0 once the value is
      * stored, non-zero otherwise (e.g. `to` is wider than the field: the ESP-IDF field holds
      * CONFIG_BOOTLOADER_APP_SEC_VER_SIZE_EFUSE_FIELD versions at most, the POSIX eFuse 32).
      */
