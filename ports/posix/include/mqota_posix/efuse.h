@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file efuse.h
- * @brief The eFuse block of one virtual ESP32: its chip identity, apart from its flash.
+ * @brief The eFuse block of one virtual ESP32: its chip identity and anti-rollback secure
+ *        version, apart from its flash.
  *
  * A real ESP32 reads its base MAC and chip revision from eFuse, one-time-programmable bits
  * burnt at the factory; erasing the flash (esptool erase_flash, an erased NVS partition)
  * cannot touch them. The virtual device does the same: its identity lives in a small file
  * beside the flash file, `<flash>.efuse` (EFUSE_FILE_SUFFIX), written once when the device is
- * created (efuse_burn() refuses to overwrite it, and leaves it mode 0444) and only read
- * afterwards. A sibling file rather than a region of the flash file, so that nothing that
+ * created (efuse_burn() refuses to overwrite it, and leaves it mode 0444); afterwards the only
+ * change is efuse_raise_secure_version(), which sets bits of the secure version field and
+ * never clears one, like burning an eFuse. A sibling file rather than a region of the flash file, so that nothing that
  * handles the flash file as the 4 MiB image of a NOR chip (vflash's erase and write, a copy or
  * snapshot of the flash file, dd) can reach the identity.
  *
