@@ -200,24 +200,21 @@ static bool hw_raise(mqota_agent_t *a, uint32_t sv)
     return true;
 }
 
-/* Raise the minimum secure_version to sv (never lower it): "mq.minsv", and with the platform's
- * secure_version hooks the hardware value too (hw_raise). Returns false only if a write failed;
- * the caller then keeps the attempt record so that the next boot tries again. */
+/* Raise the minimum secure_version to sv (never lower it): "mq.minsv" first, then with the
+ * platform's secure_version hooks the hardware value (hw_raise), so a hardware that cannot take
+ * the value (wider than its field) still leaves the minimum in force. Returns false if either
+ * write failed; the caller then keeps the attempt record so that the next boot tries again. */
 bool store__raise_min_secure_version(mqota_agent_t *a, uint32_t sv)
 {
-    if (!hw_raise(a, sv)) {
-        return false;
+    if (sv > a->min_secure_version) {
+        if (!minsv_save(a, sv)) {
+            MQOTA_LOG(1, "cannot store minimum secure version %u", (unsigned)sv);
+            return false;
+        }
+        a->min_secure_version = sv;
+        MQOTA_LOG(2, "minimum secure version is now %u", (unsigned)sv);
     }
-    if (sv <= a->min_secure_version) {
-        return true;
-    }
-    if (!minsv_save(a, sv)) {
-        MQOTA_LOG(1, "cannot store minimum secure version %u", (unsigned)sv);
-        return false;
-    }
-    a->min_secure_version = sv;
-    MQOTA_LOG(2, "minimum secure version is now %u", (unsigned)sv);
-    return true;
+    return hw_raise(a, sv);
 }
 
 /* The "mq.cmd" record (docs/PROTOCOL.md §14.4), little-endian bytes. Absent or damaged: all
