@@ -122,6 +122,11 @@ static int p_slot_state_of(void *c, uint8_t s, mqota_slot_state_t *st)
 {
     return FWD(c).slot_state_of(FWD(c).ctx, s, st);
 }
+static int p_sv_read(void *c, uint32_t *min)
+{
+    return FWD(c).secure_version_read(FWD(c).ctx, min);
+}
+static int p_sv_raise(void *c, uint32_t to) { return FWD(c).secure_version_raise(FWD(c).ctx, to); }
 static int p_aead_seal(void *c, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
                        const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
 {
@@ -196,6 +201,9 @@ static void fill_platform(fleet_dev_t *d, mqota_platform_t *p)
     p->aead_open = d->vplat.aead_open != NULL ? p_aead_open : NULL;
     p->diagnostics = p_diagnostics;
     p->self_test = p_self_test;
+    /* the anti-rollback minimum in the device's eFuse file (docs/SECURITY.md §4) */
+    p->secure_version_read = d->vplat.secure_version_read != NULL ? p_sv_read : NULL;
+    p->secure_version_raise = d->vplat.secure_version_raise != NULL ? p_sv_raise : NULL;
 }
 
 /* ---- epoll registration ---- */

@@ -365,6 +365,7 @@ mqota_status_t mqota_agent_init_checked(mqota_agent_t *agent, const mqota_config
         cfg->max_window > MQOTA_SACK_BITS ||
         (cfg->require_signature && plat->verify_signature == NULL) ||
         ((plat->aead_seal == NULL) != (plat->aead_open == NULL)) ||
+        ((plat->secure_version_read == NULL) != (plat->secure_version_raise == NULL)) ||
         (cfg->confirm_by_command && plat->aead_open == NULL)) {
         return MQOTA_ERR_ARG;
     }
@@ -401,7 +402,9 @@ mqota_status_t mqota_agent_init_checked(mqota_agent_t *agent, const mqota_config
         agent->running_release = sr.release_id;
         copy_str(agent->release_version, sizeof(agent->release_version), sr.version);
     }
-    agent->min_secure_version = store__min_secure_version(agent);
+    if (!store__min_secure_version(agent, &agent->min_secure_version)) {
+        return MQOTA_ERR_PLATFORM;
+    }
     recover_after_boot(agent, now_ms);
     agent->state_dirty = true;
     return MQOTA_OK;

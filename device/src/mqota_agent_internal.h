@@ -53,8 +53,9 @@ bool store__slot_load(mqota_agent_t *a, uint8_t slot, mqota_slot_record_t *s);
 bool store__slot_save(mqota_agent_t *a, uint8_t slot, const mqota_slot_record_t *s);
 bool store__attempt_load(mqota_agent_t *a, mqota_attempt_t *at);
 bool store__attempt_save(mqota_agent_t *a, const mqota_attempt_t *at);
-/* The stored minimum secure_version, 0 if none. */
-uint32_t store__min_secure_version(mqota_agent_t *a);
+/* The minimum secure_version: the higher of "mq.minsv" (0 if none) and the platform's
+ * secure_version hooks; false only if the read hook failed. */
+bool store__min_secure_version(mqota_agent_t *a, uint32_t *min);
 /* Raise the stored minimum to sv (never lower it); false only if the store failed. */
 bool store__raise_min_secure_version(mqota_agent_t *a, uint32_t sv);
 /* Load the replay window and reply counter ("mq.cmd"); absent or damaged: left zero. */

@@ -13,6 +13,10 @@
  *               confirm from rollback.
  *   "mq.minsv"  the lowest secure_version accepted (anti-rollback). Raised to the attempt's
  *               secure_version once the new image is confirmed, before "mq.boot" is erased.
+ *               With the platform's secure_version hooks the hardware value (eFuse) is raised
+ *               at the same moment, up to the running image's descriptor secure_version, and
+ *               the minimum is the higher of the two, so erasing the store cannot take it
+ *               below the eFuse (docs/SECURITY.md §4).
  *   "mq.cmd"    sealed commands: the anti-replay window and the last reply counter. Written
  *               before a command runs and before a reply is sealed (docs/PROTOCOL.md §14.4).
  *
@@ -158,20 +162,59 @@ bool store__attempt_load(mqota_agent_t *a, mqota_attempt_t *at)
     return true;
 }
 
-/* Raise the stored minimum secure_version to sv (never lower it). Returns false only if the
- * store failed; the caller then keeps the attempt record so that the next boot tries again. */
-bool store__raise_min_secure_version(mqota_agent_t *a, uint32_t sv)
+/* The secure_version in the esp_app_desc_t of the image that runs, read from its slot; 0 if
+ * it cannot be read (then nothing is raised in hardware). */
+static uint32_t running_image_secure_version(mqota_agent_t *a)
 {
-    if (sv <= a->min_secure_version) {
+    uint8_t head[MQOTA_IMAGE_HEAD_LEN];
+    mqota_image_info_t info;
+    if (a->plat.slot_read(a->plat.ctx, a->running.running_slot, 0, head, sizeof(head)) != 0 ||
+        mqota_image_parse_head(head, sizeof(head), &info) != MQOTA_OK) {
+        MQOTA_LOG(1, "cannot read the running image's secure_version");
+        return 0u;
+    }
+    return info.secure_version;
+}
+
+/*
+ * Raise the hardware minimum (the secure_version_raise hook) towards sv, but never above the
+ * secure_version in the running image's own descriptor: the bootloader compares the eFuse with
+ * the descriptor, so an eFuse above it would refuse the image that runs (a release whose
+ * --security-version is higher than its descriptor's is held to it by "mq.minsv" only).
+ * Returns false only if the hook failed.
+ */
+static bool hw_raise(mqota_agent_t *a, uint32_t sv)
+{
+    if (a->plat.secure_version_raise == NULL) {
         return true;
     }
-    if (!minsv_save(a, sv)) {
-        MQOTA_LOG(1, "cannot store minimum secure version %u", (unsigned)sv);
+    uint32_t img = running_image_secure_version(a);
+    uint32_t to = sv < img ? sv : img;
+    if (to == 0u) {
+        return true;
+    }
+    if (a->plat.secure_version_raise(a->plat.ctx, to) != 0) {
+        MQOTA_LOG(1, "cannot raise the hardware secure version to %u", (unsigned)to);
         return false;
     }
-    a->min_secure_version = sv;
-    MQOTA_LOG(2, "minimum secure version is now %u", (unsigned)sv);
     return true;
+}
+
+/* Raise the minimum secure_version to sv (never lower it): "mq.minsv" first, then with the
+ * platform's secure_version hooks the hardware value (hw_raise), so a hardware that cannot take
+ * the value (wider than its field) still leaves the minimum in force. Returns false if either
+ * write failed; the caller then keeps the attempt record so that the next boot tries again. */
+bool store__raise_min_secure_version(mqota_agent_t *a, uint32_t sv)
+{
+    if (sv > a->min_secure_version) {
+        if (!minsv_save(a, sv)) {
+            MQOTA_LOG(1, "cannot store minimum secure version %u", (unsigned)sv);
+            return false;
+        }
+        a->min_secure_version = sv;
+        MQOTA_LOG(2, "minimum secure version is now %u", (unsigned)sv);
+    }
+    return hw_raise(a, sv);
 }
 
 /* The "mq.cmd" record (docs/PROTOCOL.md §14.4), little-endian bytes. Absent or damaged: all
@@ -198,9 +241,9 @@ bool store__cmd_save(mqota_agent_t *a, const mqota_replay_window_t *w,
     return record_save(a, KEY_CMD, rec, sizeof(rec));
 }
 
-/* The stored minimum secure_version; 0 if none was ever stored. A record that fails its CRC is
- * treated as absent like every other record (docs/SECURITY.md says why that is acceptable). */
-uint32_t store__min_secure_version(mqota_agent_t *a)
+/* The "mq.minsv" record; 0 if none was ever stored. A record that fails its CRC is treated as
+ * absent like every other record (docs/SECURITY.md says why that is acceptable). */
+static uint32_t minsv_load(mqota_agent_t *a)
 {
     uint8_t rec[MQOTA_RECORD_MAX_LEN];
     size_t len;
@@ -214,4 +257,28 @@ uint32_t store__min_secure_version(mqota_agent_t *a)
         migrated(KEY_MINSV, minsv_save(a, sv));
     }
     return sv;
+}
+
+/*
+ * The minimum secure_version into *min: the higher of "mq.minsv" and, with the secure_version
+ * hooks, the hardware value, which an erase of the store cannot lower. A hardware value below
+ * "mq.minsv" (a device moving to a build with the hooks) is raised towards it here, as far as
+ * the running image's descriptor allows (hw_raise); a failure there is retried at every init.
+ * Returns false only if secure_version_read failed.
+ */
+bool store__min_secure_version(mqota_agent_t *a, uint32_t *min)
+{
+    uint32_t nvs = minsv_load(a);
+    uint32_t hw = 0;
+    if (a->plat.secure_version_read != NULL) {
+        if (a->plat.secure_version_read(a->plat.ctx, &hw) != 0) {
+            MQOTA_LOG(1, "cannot read the minimum secure version from the platform");
+            return false;
+        }
+        if (nvs > hw) {
+            (void)hw_raise(a, nvs);
+        }
+    }
+    *min = nvs > hw ? nvs : hw;
+    return true;
 }

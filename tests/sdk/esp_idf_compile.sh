@@ -46,6 +46,12 @@ EXTRA_CFLAGS="$INC $DEFS $EXDEFS" "$KIT_CHECK" "$EXAMPLE"/main/*.c || rc=1
 EXTRA_CFLAGS="$INC $DEFS $EXDEFS -DCONFIG_HELLO_BROKER_TLS=1" "$KIT_CHECK" "$EXAMPLE"/main/*.c || rc=1
 # the fallbacks for ESP-IDF before 5.5 (no esp_ota_resume(), no esp_ota_mark_app_invalid_rollback())
 EXTRA_CFLAGS="$INC $DEFS -DMQOTA_ESP_IDF_BEFORE_5_5" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_glue.c || rc=1
+# anti-rollback on: the secure_version hooks on esp_efuse_* (an sdkconfig.h in front of the
+# kit's turns the option on)
+atmp=$(mktemp -d)
+printf '#include_next <sdkconfig.h>\n#define CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK 1\n' >"$atmp/sdkconfig.h"
+EXTRA_CFLAGS="-I$atmp $INC $DEFS" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_glue.c || rc=1
+rm -rf "$atmp"
 # the port refuses a build without rollback support, with a sentence naming the option: an
 # sdkconfig.h in front of the kit's takes the option away
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

@@ -24,6 +24,7 @@
 #include "mqota/mqota.h"
 #include "mqota/mqota_record.h"
 #include "mqota_posix/aead.h"
+#include "image_variant.h"
 
 #define SLOT_BYTES (2u * 1024u * 1024u)
 #define KV_MAX 16
@@ -66,11 +67,28 @@ static struct {
     bool have_slot_state_of;    /* give the agent the slot_state_of hook */
     mqota_slot_state_t state_of[2]; /* what slot_state_of answers */
     bool fail_kv_set;           /* kv_set fails */
+    bool have_efuse;            /* give the agent the secure_version hooks */
+    uint32_t efuse_sv;          /* the eFuse secure version they keep (survives a kv wipe) */
+    int efuse_raises;           /* secure_version_raise calls */
+    bool fail_efuse_raise;      /* secure_version_raise fails */
+    bool fail_efuse_read;       /* secure_version_read fails */
 } dev;
 
 static uint8_t *image;
 static size_t image_len;
 static uint8_t image_sha[32];
+static char image_version[32]; /* the fixture's esp_app_desc_t.version */
+
+/* Give the test image's esp_app_desc_t secure_version sv (mqota-image-variant's code), with
+ * its own version kept, and recompute its SHA-256. */
+static void image_sv(uint32_t sv)
+{
+    char err[128] = "";
+    if (image_variant_apply(image, image_len, image_version, &sv, err, sizeof(err)) != 0) {
+        fail_msg("image_variant_apply: %s", err);
+    }
+    SHA256(image, image_len, image_sha);
+}
 
 /* ---- fake hooks ---- */
 static int f_publish(void *c, const char *t, const uint8_t *p, size_t l, int q, bool r)
@@ -243,6 +261,25 @@ static const mqota_platform_t plat = {
     .sha256_update = f_sha_update, .sha256_finish = f_sha_finish, .self_test = f_self_test,
 };
 
+/* The eFuse secure version: one way, like esp_efuse_update_secure_version(). */
+static int f_sv_read(void *c, uint32_t *min)
+{
+    (void)c;
+    if (dev.fail_efuse_read) return -1;
+    *min = dev.efuse_sv;
+    return 0;
+}
+static int f_sv_raise(void *c, uint32_t to)
+{
+    (void)c;
+    dev.efuse_raises++;
+    if (dev.fail_efuse_raise) return -1;
+    /* never before the running image is confirmed (power-safe order) */
+    assert_int_equal(dev.running_state, MQOTA_SLOT_VALID);
+    if (to > dev.efuse_sv) dev.efuse_sv = to;
+    return 0;
+}
+
 static int f_slot_state_of(void *c, uint8_t slot, mqota_slot_state_t *st)
 {
     (void)c;
@@ -322,6 +359,10 @@ static void boot(uint8_t running_slot, mqota_slot_state_t st)
     mqota_platform_t p = plat;
     if (with_verify) p.verify_signature = f_verify;
     if (dev.have_slot_state_of) p.slot_state_of = f_slot_state_of;
+    if (dev.have_efuse) {
+        p.secure_version_read = f_sv_read;
+        p.secure_version_raise = f_sv_raise;
+    }
     if (with_commands) {
         p.aead_seal = f_seal;
         p.aead_open = f_open;
@@ -443,6 +484,7 @@ static int setup(void **state)
     relay_on = false;
     RAND_bytes(dev_key, sizeof(dev_key));
     RAND_bytes(wrong_key, sizeof(wrong_key));
+    if (image != NULL) image_sv(0); /* the fixture's own secure_version */
     return 0;
 }
 
@@ -458,6 +500,9 @@ static int load_image(void **state)
     if (fread(image, 1, image_len, f) != image_len) return -1;
     fclose(f);
     SHA256(image, image_len, image_sha);
+    mqota_image_info_t info;
+    if (mqota_image_parse_head(image, image_len, &info) != MQOTA_OK) return -1;
+    memcpy(image_version, info.version, sizeof(image_version) - 1);
     trusted_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     return trusted_key && other_key ? 0 : -1;
@@ -1265,6 +1310,138 @@ static void test_minimum_not_raised_after_rollback(void **state)
     assert_null(kv_find("mq.minsv"));
 }
 
+/* Erase the whole key-value store (esptool erase_region of the NVS partition). */
+static void wipe_kv(void)
+{
+    memset(dev.kv, 0, sizeof(dev.kv));
+}
+
+/* With the secure_version hooks the minimum is also in eFuse: raised there after confirm, so
+ * erasing NVS does not lower it and a downgrade is still refused. */
+static void test_efuse_minimum_survives_nvs_erase(void **state)
+{
+    (void)state;
+    dev.have_efuse = true;
+    with_verify = true;
+    image_sv(5);
+    install_and_confirm(RELEASE, 5, trusted_key);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 5);
+    assert_int_equal(dev.efuse_sv, 5u);
+    assert_non_null(kv_find("mq.minsv"));
+    assert_null(kv_find("mq.boot"));
+    wipe_kv();
+    boot(1, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 5);
+    mqota_agent_on_connect(&agent);
+    int begins = dev.slot_begin_calls;
+    mqota_offer_t o = make_offer(RELEASE + 1, DEPLOYMENT + 1, 4, trusted_key);
+    assert_int_equal(send_offer_struct(&o), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_SECURITY_VERSION);
+    assert_int_equal(dev.slot_begin_calls, begins);
+    o = make_offer(RELEASE + 2, DEPLOYMENT + 2, 5, trusted_key);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+}
+
+/* Without the hooks (today's behaviour, docs/SECURITY.md §4): the minimum is "mq.minsv", and
+ * an NVS erase takes it back to 0. */
+static void test_minimum_in_nvs_without_efuse_hooks(void **state)
+{
+    (void)state;
+    install_and_confirm(RELEASE, 5, NULL);
+    assert_non_null(kv_find("mq.minsv"));
+    wipe_kv();
+    boot(1, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 0);
+    mqota_agent_on_connect(&agent);
+    mqota_offer_t o = make_offer(RELEASE + 1, DEPLOYMENT + 1, 4, NULL);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+}
+
+/* The eFuse is raised only after confirm; a failed raise keeps the attempt record (the minimum
+ * is in force from "mq.minsv" meanwhile), and the next boot raises it. */
+static void test_efuse_raised_after_confirm_and_retried(void **state)
+{
+    (void)state;
+    dev.have_efuse = true;
+    image_sv(3);
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    mqota_offer_t o = make_offer(RELEASE, DEPLOYMENT, 3, NULL);
+    assert_int_equal(send_offer_struct(&o), MQOTA_OK);
+    transfer_all();
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    assert_int_equal(dev.efuse_raises, 0);
+    dev.fail_efuse_raise = true;
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_CONFIRMED);
+    assert_int_equal(dev.efuse_raises, 1);
+    assert_int_equal(dev.efuse_sv, 0u);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 3); /* from mq.minsv */
+    assert_non_null(kv_find("mq.minsv"));
+    assert_non_null(kv_find("mq.boot"));
+    dev.fail_efuse_raise = false;
+    boot(1, MQOTA_SLOT_VALID);
+    assert_int_equal(dev.efuse_sv, 3u);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 3);
+    assert_null(kv_find("mq.boot"));
+}
+
+/* An offer's secure_version above its image's descriptor (a release made with a higher
+ * --security-version): "mq.minsv" holds the offer's value, but the eFuse is not raised above
+ * the descriptor of the image that runs, or the bootloader would refuse that very image. */
+static void test_efuse_not_raised_above_running_descriptor(void **state)
+{
+    (void)state;
+    dev.have_efuse = true;
+    image_sv(2);
+    install_and_confirm(RELEASE, 5, NULL);
+    assert_int_equal(dev.efuse_sv, 2u);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 5);
+    mqota_agent_on_connect(&agent);
+    mqota_offer_t o = make_offer(RELEASE + 1, DEPLOYMENT + 1, 4, NULL);
+    assert_int_equal(send_offer_struct(&o), MQOTA_ERR_STATE);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_SECURITY_VERSION);
+    /* a wipe of the store leaves what the eFuse holds */
+    wipe_kv();
+    boot(1, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 2);
+    assert_int_equal(dev.efuse_sv, 2u);
+}
+
+/* A device moving to a build with the hooks: a higher "mq.minsv" an older agent left is raised
+ * into eFuse (as far as the running image's descriptor allows), so a later store wipe does not
+ * lower the minimum; the hooks must come as a pair, and an unreadable eFuse stops init. */
+static void test_old_minsv_moved_into_efuse(void **state)
+{
+    (void)state;
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t n = 0;
+    assert_int_equal(mqota_minsv_encode(6, rec, sizeof(rec), &n), MQOTA_OK);
+    assert_int_equal(f_kv_set(NULL, "mq.minsv", rec, n), 0);
+    dev.have_efuse = true;
+    dev.efuse_sv = 2;
+    image_sv(6);
+    memcpy(dev.slot[0], image, image_len); /* the running image, descriptor secure_version 6 */
+    boot(0, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 6);
+    assert_int_equal(dev.efuse_sv, 6u);
+    wipe_kv();
+    boot(0, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_min_secure_version(&agent), 6);
+
+    mqota_config_t cfg = {.device_id = "dev-1", .max_chunk = 4096, .max_window = 8};
+    mqota_platform_t p = plat;
+    p.secure_version_read = f_sv_read;
+    assert_int_equal(mqota_agent_init(&agent, &cfg, &p, dev.now), MQOTA_ERR_ARG);
+    p.secure_version_read = NULL;
+    p.secure_version_raise = f_sv_raise;
+    assert_int_equal(mqota_agent_init(&agent, &cfg, &p, dev.now), MQOTA_ERR_ARG);
+    p.secure_version_read = f_sv_read;
+    dev.fail_efuse_read = true;
+    assert_int_equal(mqota_agent_init(&agent, &cfg, &p, dev.now), MQOTA_ERR_PLATFORM);
+}
+
 static void test_old_attempt_record_is_read(void **state)
 {
     (void)state;
@@ -1747,6 +1924,11 @@ int main(void)
         cmocka_unit_test_setup(test_minimum_raised_only_after_confirm, setup),
         cmocka_unit_test_setup(test_minimum_raised_when_reset_after_mark_valid, setup),
         cmocka_unit_test_setup(test_minimum_not_raised_after_rollback, setup),
+        cmocka_unit_test_setup(test_efuse_minimum_survives_nvs_erase, setup),
+        cmocka_unit_test_setup(test_minimum_in_nvs_without_efuse_hooks, setup),
+        cmocka_unit_test_setup(test_efuse_raised_after_confirm_and_retried, setup),
+        cmocka_unit_test_setup(test_efuse_not_raised_above_running_descriptor, setup),
+        cmocka_unit_test_setup(test_old_minsv_moved_into_efuse, setup),
         cmocka_unit_test_setup(test_old_attempt_record_is_read, setup),
         cmocka_unit_test_setup(test_old_records_migrated, setup),
         cmocka_unit_test_setup(test_commands_builtin_and_app, setup),

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "fixtures.h"
+#include "image_variant.h"
 
 #include "mqota/mqota.h"
 #include "mqota/mqota_image.h"
@@ -504,6 +505,81 @@ static void test_nvs_erased_device_boots_fresh(void **state)
     assert_null(vdev_notice(f->dev));
 }
 
+/* Write `path`'s image with secure_version sv into `slot` through the hooks. */
+static void write_variant(fixture_t *f, uint8_t slot, const char *path, const char *version,
+                          uint32_t sv)
+{
+    size_t len;
+    char err[256] = "";
+    uint8_t *img = load_file(path, &len);
+    if (image_variant_apply(img, len, version, &sv, err, sizeof(err)) != 0) {
+        fail_msg("variant: %s", err);
+    }
+    assert_int_equal(write_slot(f, slot, img, len), 0);
+    free(img);
+}
+
+/* Anti-rollback (CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK): once the eFuse secure version is 3, an
+ * image with secure_version 2 is not booted even when otadata selects it, erasing NVS does not
+ * lower the eFuse value, and with no image at or above it the device is bricked. */
+static void test_bootloader_refuses_below_efuse_secure_version(void **state)
+{
+    fixture_t *f = *state;
+    do_boot(f);
+    uint32_t min = 99;
+    assert_non_null(f->plat.secure_version_read);
+    assert_int_equal(f->plat.secure_version_read(f->plat.ctx, &min), 0);
+    assert_int_equal(min, 0u);
+    write_variant(f, 1, IMG_2024, "sv-3", 3);
+    assert_int_equal(f->plat.slot_set_boot(f->plat.ctx, 1), 0);
+    do_boot(f);
+    assert_int_equal(f->boot.slot, 1);
+    assert_int_equal(f->plat.slot_mark_valid(f->plat.ctx), 0);
+    assert_int_equal(f->plat.secure_version_raise(f->plat.ctx, 3), 0);
+    assert_int_equal(f->plat.secure_version_read(f->plat.ctx, &min), 0);
+    assert_int_equal(min, 3u);
+    assert_int_equal(f->plat.secure_version_raise(f->plat.ctx, 1), 0); /* one way */
+    assert_int_equal(f->plat.secure_version_read(f->plat.ctx, &min), 0);
+    assert_int_equal(min, 3u);
+
+    /* An older image forced into the selection: the bootloader keeps the newer one. */
+    write_variant(f, 0, IMG_2023, "sv-2", 2);
+    assert_int_equal(otadata_set_boot(vdev_flash(f->dev), OTADATA_OFF, 0), MQOTA_OK);
+    do_boot(f);
+    assert_int_equal(f->boot.slot, 1);
+    assert_true(f->boot.rolled_back);
+    assert_int_equal(f->boot.rollback_from, 0);
+    assert_int_equal(f->boot.rollback_why, BOOT_ROLLBACK_BAD_IMAGE);
+    assert_string_equal(f->boot.image.version, "sv-3");
+    assert_non_null(strstr(f->boot.message, "secure_version 2 is below the eFuse secure version 3"));
+
+    /* Erasing NVS leaves the eFuse alone: the older image still does not boot. */
+    vdev_close(f->dev);
+    f->dev = NULL;
+    char err[1024] = "";
+    assert_int_equal(vdev_flash_erase_nvs(f->path, err, sizeof(err)), MQOTA_OK);
+    reopen(f);
+    assert_int_equal(f->plat.secure_version_read(f->plat.ctx, &min), 0);
+    assert_int_equal(min, 3u);
+    assert_int_equal(otadata_set_boot(vdev_flash(f->dev), OTADATA_OFF, 0), MQOTA_OK);
+    do_boot(f);
+    assert_int_equal(f->boot.slot, 1);
+    assert_string_equal(f->boot.image.version, "sv-3");
+
+    /* An image at the eFuse value boots. */
+    write_variant(f, 0, IMG_2023, "sv-3b", 3);
+    assert_int_equal(otadata_set_boot(vdev_flash(f->dev), OTADATA_OFF, 0), MQOTA_OK);
+    do_boot(f);
+    assert_int_equal(f->boot.slot, 0);
+    assert_false(f->boot.rolled_back);
+
+    /* Raised past both images: nothing may boot. */
+    assert_int_equal(f->plat.secure_version_raise(f->plat.ctx, 4), 0);
+    assert_int_equal(vdev_boot(f->dev, &f->boot), MQOTA_ERR_IMAGE);
+    assert_non_null(strstr(f->boot.message, "bricked"));
+    assert_non_null(strstr(f->boot.message, "below the eFuse secure version 4"));
+}
+
 /* Corrupt NVS (a torn header) or a page of a newer format: erased and initialised again, as
  * an ESP-IDF application does on ESP_ERR_NVS_NO_FREE_PAGES / ESP_ERR_NVS_NEW_VERSION_FOUND. */
 static void test_nvs_corrupt_or_newer_is_reinitialised(void **state)
@@ -617,6 +693,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nvs_corrupt_or_newer_is_reinitialised, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_legacy_flash_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bootloader_refuses_below_efuse_secure_version,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_identity_refused_with_a_sentence, setup,
                                         teardown),
     };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the virtual ESP32's eFuse block (efuse.h): the encoding byte by byte, every
- * refusal with its sentence, and the file that is written once. */
+ * refusal with its sentence, the file that is written once, format version 1 still read, and
+ * the secure version field that is only ever raised. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -19,10 +20,22 @@
 #include "mqota/mqota_proto.h"
 #include "mqota_posix/efuse.h"
 
-static const efuse_t ID = {{0x24, 0x0A, 0xC4, 0x12, 0x34, 0x56}, MQOTA_CHIP_ESP32S3, 2};
+static const efuse_t ID = {{0x24, 0x0A, 0xC4, 0x12, 0x34, 0x56}, MQOTA_CHIP_ESP32S3, 2, 0x7};
 
-/* The block, written out by hand from the layout in efuse.h. */
+/* The block, written out by hand from the layout in efuse.h (secure version bits 0x7). */
 static void expected_block(uint8_t b[EFUSE_BLOCK_LEN])
+{
+    const uint8_t head[22] = {'M', 'Q', 'E', 'F', 2, 0, 14, 0, 0x24, 0x0A, 0xC4, 0x12, 0x34,
+                              0x56, MQOTA_CHIP_ESP32S3, 0, 2, 0, 0x07, 0, 0, 0};
+    memcpy(b, head, sizeof(head));
+    uint32_t crc = mqota_crc32(0, head, sizeof(head));
+    for (int i = 0; i < 4; i++) {
+        b[22 + i] = (uint8_t)(crc >> (8 * i));
+    }
+}
+
+/* A format version 1 block (no secure version), as the builds before it burnt. */
+static void v1_block(uint8_t b[EFUSE_V1_BLOCK_LEN])
 {
     const uint8_t head[18] = {'M', 'Q', 'E', 'F', 1, 0, 10, 0, 0x24, 0x0A, 0xC4, 0x12, 0x34,
                               0x56, MQOTA_CHIP_ESP32S3, 0, 2, 0};
@@ -46,6 +59,8 @@ static void test_encode_layout(void **state)
     assert_memory_equal(back.mac, ID.mac, 6);
     assert_int_equal(back.chip_id, ID.chip_id);
     assert_int_equal(back.chip_rev, ID.chip_rev);
+    assert_int_equal(back.secure_version_bits, 0x7u);
+    assert_int_equal(efuse_secure_version(&back), 3u);
     /* A multicast or all-zero base MAC is not what a factory burns. */
     efuse_t bad = ID;
     bad.mac[0] |= 1u;
@@ -70,8 +85,10 @@ static void test_decode_refuses_damage(void **state)
     (void)state;
     uint8_t b[EFUSE_BLOCK_LEN + 1];
     expected_block(b);
-    refused(b, EFUSE_BLOCK_LEN - 1, MQOTA_ERR_TRUNCATED, "21 bytes long");
-    refused(b, EFUSE_BLOCK_LEN + 1, MQOTA_ERR_TRUNCATED, "23 bytes long");
+    refused(b, EFUSE_BLOCK_LEN - 1, MQOTA_ERR_TRUNCATED, "25 bytes long");
+    refused(b, EFUSE_BLOCK_LEN + 1, MQOTA_ERR_TRUNCATED, "27 bytes long");
+    /* A version 2 block cut to the length of a version 1 block. */
+    refused(b, EFUSE_V1_BLOCK_LEN, MQOTA_ERR_MALFORMED, "a format version 2 block is 26");
     /* Every single bit flipped in the block is refused. */
     for (size_t i = 0; i < EFUSE_BLOCK_LEN * 8; i++) {
         uint8_t c[EFUSE_BLOCK_LEN];
@@ -89,12 +106,103 @@ static void test_decode_refuses_damage(void **state)
     refused(c, sizeof(c), MQOTA_ERR_MALFORMED, "eFuse magic");
     /* A newer format version, with a valid crc: named, not misread. */
     memcpy(c, b, sizeof(c));
-    c[4] = 2;
-    uint32_t crc = mqota_crc32(0, c, 18);
+    c[4] = 3;
+    uint32_t crc = mqota_crc32(0, c, 22);
     for (int i = 0; i < 4; i++) {
-        c[18 + i] = (uint8_t)(crc >> (8 * i));
+        c[22 + i] = (uint8_t)(crc >> (8 * i));
     }
-    refused(c, sizeof(c), MQOTA_ERR_VERSION, "format version is 2; this build reads version 1");
+    refused(c, sizeof(c), MQOTA_ERR_VERSION,
+            "format version is 3; this build reads versions 1 and 2");
+}
+
+/* A format version 1 block (older eFuse files) reads as secure version 0; damage is refused. */
+static void test_v1_block_read(void **state)
+{
+    (void)state;
+    uint8_t b[EFUSE_V1_BLOCK_LEN];
+    v1_block(b);
+    efuse_t out;
+    memset(&out, 0xAA, sizeof(out));
+    char why[160] = "";
+    assert_int_equal(efuse_decode(b, sizeof(b), &out, why, sizeof(why)), MQOTA_OK);
+    assert_memory_equal(out.mac, ID.mac, 6);
+    assert_int_equal(out.chip_id, ID.chip_id);
+    assert_int_equal(out.secure_version_bits, 0u);
+    assert_int_equal(efuse_secure_version(&out), 0u);
+    b[10] ^= 1u;
+    refused(b, sizeof(b), MQOTA_ERR_CRC, "CRC-32 does not match");
+}
+
+/* The secure version field is one way: raised by setting bits, never lowered; a raise survives
+ * in the file, a value wider than the field is refused without writing, and a version 1 file
+ * is rewritten as version 2 by its first raise with its identity kept. */
+static void test_secure_version_one_way(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_efuse.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[160], err[512] = "";
+    snprintf(path, sizeof(path), "%s/dev.flash.efuse", dir);
+    efuse_t id = ID, got;
+    id.secure_version_bits = 0;
+    assert_int_equal(efuse_burn(path, &id, err, sizeof(err)), MQOTA_OK);
+    assert_int_equal(efuse_read(path, &got, err, sizeof(err)), MQOTA_OK);
+    assert_int_equal(efuse_secure_version(&got), 0u);
+
+    uint32_t now = 99;
+    assert_int_equal(efuse_raise_secure_version(path, 5, &now, err, sizeof(err)), MQOTA_OK);
+    assert_int_equal(now, 5u);
+    assert_int_equal(efuse_read(path, &got, err, sizeof(err)), MQOTA_OK);
+    assert_int_equal(got.secure_version_bits, 0x1Fu);
+    assert_int_equal(efuse_secure_version(&got), 5u);
+    assert_memory_equal(got.mac, ID.mac, 6);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0444);
+    /* Lowering is not possible: it succeeds and changes nothing, as on the chip. */
+    assert_int_equal(efuse_raise_secure_version(path, 2, &now, err, sizeof(err)), MQOTA_OK);
+    assert_int_equal(now, 5u);
+    assert_int_equal(efuse_read(path, &got, err, sizeof(err)), MQOTA_OK);
+    assert_int_equal(got.secure_version_bits, 0x1Fu);
+    /* The field's width is its limit. */
+    assert_int_equal(efuse_raise_secure_version(path, EFUSE_SECURE_VERSION_BITS + 1, &now, err,
+                                                sizeof(err)),
+                     MQOTA_ERR_RANGE);
+    assert_non_null(strstr(err, "does not fit the eFuse field"));
+    assert_non_null(strstr(err, path));
+    assert_int_equal(efuse_raise_secure_version(path, EFUSE_SECURE_VERSION_BITS, &now, err,
+                                                sizeof(err)),
+                     MQOTA_OK);
+    assert_int_equal(now, EFUSE_SECURE_VERSION_BITS);
+    assert_int_equal(efuse_read(path, &got, err, sizeof(err)), MQOTA_OK);
+    assert_int_equal(got.secure_version_bits, 0xFFFFFFFFu);
+    unlink(path);
+
+    /* A version 1 file from an older build: read as 0, rewritten as version 2 by a raise. */
+    uint8_t b[EFUSE_V1_BLOCK_LEN];
+    v1_block(b);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0444);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, b, sizeof(b)), (ssize_t)sizeof(b));
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(efuse_read(path, &got, err, sizeof(err)), MQOTA_OK);
+    assert_int_equal(efuse_secure_version(&got), 0u);
+    assert_int_equal(efuse_raise_secure_version(path, 1, &now, err, sizeof(err)), MQOTA_OK);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, EFUSE_BLOCK_LEN);
+    assert_int_equal(efuse_read(path, &got, err, sizeof(err)), MQOTA_OK);
+    assert_int_equal(efuse_secure_version(&got), 1u);
+    assert_memory_equal(got.mac, ID.mac, 6);
+    assert_int_equal(got.chip_rev, ID.chip_rev);
+    /* A damaged file is not raised. */
+    assert_int_equal(chmod(path, 0644), 0);
+    fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "\x00", 1, 18), 1);
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(efuse_raise_secure_version(path, 3, &now, err, sizeof(err)), MQOTA_ERR_CRC);
+    unlink(path);
+    rmdir(dir);
 }
 
 static void test_file_written_once(void **state)
@@ -143,7 +251,7 @@ static void test_file_written_once(void **state)
     assert_int_equal(write(fd, "xxxx", 4), 4);
     assert_int_equal(close(fd), 0);
     assert_int_equal(efuse_read(path, &got, err, sizeof(err)), MQOTA_ERR_TRUNCATED);
-    assert_non_null(strstr(err, "26 bytes long"));
+    assert_non_null(strstr(err, "30 bytes long"));
     unlink(path);
     rmdir(dir);
 }
@@ -154,6 +262,8 @@ int main(void)
         cmocka_unit_test(test_encode_layout),
         cmocka_unit_test(test_decode_refuses_damage),
         cmocka_unit_test(test_file_written_once),
+        cmocka_unit_test(test_v1_block_read),
+        cmocka_unit_test(test_secure_version_one_way),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,11 @@
  * server/deploy.c marks the device failed). The server here then retries with a new
  * deployment of the same release; the sweep prints those cut points.
  *
+ * The 2024 image carries secure_version 1 (the 2023 one 0), so the agent raises the eFuse
+ * secure version after the confirm; the eFuse file is restored with the flash for every cut,
+ * and a raise before the confirm would brick a device rolled back to 2023 (the bootloader
+ * refuses an image below the eFuse value), which the sweep counts.
+ *
  * Chunks are 1024 bytes, so four chunks share a 4096-byte sector and a progress record
  * ("mq.prog") is written per chunk: cuts land inside chunk writes, sector erases, kv records,
  * kv compactions, otadata writes, the boot counter and the confirm.
@@ -37,6 +42,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "image_variant.h"
 
 #include "fixtures.h"
 
@@ -63,6 +70,9 @@ static uint8_t image_sha[32];
 static char dir[64];
 static char flash_path[96];
 static uint8_t *snapshot; /* the pre-update flash file, VFLASH_SIZE bytes */
+static uint8_t efuse_snapshot[EFUSE_BLOCK_LEN]; /* the pre-update eFuse file */
+static char efuse_file[600];
+#define NEW_SECURE_VERSION 1u /* secure_version of the 2024 image sent */
 
 /* ---- the simulation ---- */
 typedef enum { RUN_DONE = 0, RUN_CUT = 1, RUN_STUCK = 2, RUN_BRICK = 3 } run_t;
@@ -143,6 +153,12 @@ static void snapshot_restore(void)
         }
     }
     assert_int_equal(close(fd), 0);
+    /* The eFuse too: a one-way file, so put the pre-update one back whole. */
+    assert_true(unlink(efuse_file) == 0);
+    fd = open(efuse_file, O_WRONLY | O_CREAT | O_EXCL, 0444);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, efuse_snapshot, sizeof(efuse_snapshot)), sizeof(efuse_snapshot));
+    assert_int_equal(close(fd), 0);
 }
 
 static uint8_t *load_file(const char *path, size_t *len)
@@ -222,6 +238,7 @@ static void send_offer(void)
     o.chunk_size = CHUNK;
     o.window = WINDOW;
     o.chip_id = MQOTA_CHIP_ESP32;
+    o.secure_version = NEW_SECURE_VERSION;
     memcpy(o.sha256, image_sha, 32);
     snprintf(o.version, sizeof(o.version), "%s", VER_2024);
     snprintf(o.project, sizeof(o.project), "hello_world");
@@ -340,6 +357,11 @@ static void check_final(uint32_t k)
     assert_string_equal(S.boot.image.version, VER_2024);
     mqota_update_state_t st = mqota_agent_state(&S.agent);
     assert_true(st == MQOTA_STATE_IDLE || st == MQOTA_STATE_CONFIRMED);
+    /* The minimum is in eFuse now, not in NVS. */
+    uint32_t min = 0;
+    assert_int_equal(S.plat.secure_version_read(S.plat.ctx, &min), 0);
+    assert_int_equal(min, NEW_SECURE_VERSION);
+    assert_int_equal(mqota_agent_min_secure_version(&S.agent), NEW_SECURE_VERSION);
     power_off();
 }
 
@@ -523,7 +545,9 @@ static int group_setup(void **state)
     (void)state;
     char err[256] = "";
     image = load_file(IMG_2024, &image_len);
-    if (image == NULL) {
+    uint32_t sv = NEW_SECURE_VERSION;
+    if (image == NULL ||
+        image_variant_apply(image, image_len, VER_2024, &sv, err, sizeof(err)) != 0) {
         return -1;
     }
     snprintf(dir, sizeof(dir), "/tmp/test_power_loss.XXXXXX");
@@ -554,6 +578,17 @@ static int group_setup(void **state)
     S.dev = NULL;
     size_t n = 0;
     snapshot = load_file(flash_path, &n);
+    if (efuse_path(flash_path, efuse_file, sizeof(efuse_file)) != 0) {
+        return -1;
+    }
+    size_t en = 0;
+    uint8_t *ef = load_file(efuse_file, &en);
+    if (ef == NULL || en != sizeof(efuse_snapshot)) {
+        free(ef);
+        return -1;
+    }
+    memcpy(efuse_snapshot, ef, en);
+    free(ef);
     return snapshot != NULL && n == VFLASH_SIZE ? 0 : -1;
 }
 

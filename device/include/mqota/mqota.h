@@ -189,9 +189,10 @@ typedef enum {
  * @param[in]  now_ms Current time in milliseconds (same clock as plat->now_ms).
  * @return MQOTA_OK, MQOTA_ERR_ARG (NULL, missing hook, bad id, max_chunk/max_window out of
  *         range, require_signature without a verify_signature hook, only one of aead_seal and
- *         aead_open, confirm_by_command without them, a topic prefix empty or too long),
- *         MQOTA_ERR_PLATFORM (running hook failed, slot_count below 2 or running_slot out of
- *         range), MQOTA_ERR_CONFIG (the caller was compiled with other size
+ *         aead_open, only one of secure_version_read and secure_version_raise,
+ *         confirm_by_command without aead hooks, a topic prefix empty or too long),
+ *         MQOTA_ERR_PLATFORM (running or secure_version_read hook failed, slot_count below 2
+ *         or running_slot out of range), MQOTA_ERR_CONFIG (the caller was compiled with other size
  *         tunables than libmqota, see mqota_config_defaults.h; nothing was written to agent).
  *
  * @note A macro: it passes sizeof(mqota_agent_t) and the size tunables as the caller sees

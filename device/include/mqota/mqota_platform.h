@@ -2,8 +2,8 @@
 /**
  * @file mqota_platform.h
  * @brief What a platform must provide to the device agent: transport, flash slots,
- *        persistent key-value store, clock, SHA-256, signature verification, reboot and
- *        self-test.
+ *        persistent key-value store, clock, SHA-256, signature verification, reboot,
+ *        anti-rollback secure version and self-test.
  *
  * The hooks are plain function pointers with one opaque context (`ctx`, passed back as the
  * first argument). The agent copies the struct at init; every hook marked "required" must be
@@ -167,6 +167,33 @@ typedef struct {
      * into buf, at most cap bytes, and return the bytes written. E.g. free heap, RSSI.
      */
     size_t (*diagnostics)(void *ctx, char *buf, size_t cap);
+
+    /* ---- anti-rollback secure version in hardware (optional; both or neither) ---- */
+    /**
+     * Read the device's minimum secure version: the lowest esp_app_desc_t.secure_version the
+     * bootloader will still boot, a plain count (not a bit mask), as
+     * esp_efuse_read_secure_version() returns it from the SECURE_VERSION eFuse field (the
+     * ESP-IDF port, with CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK). It must live where erasing the
+     * flash cannot reach it. Returns 0 and sets *min, or non-zero if it cannot be read (then
+     * mqota_agent_init() fails with MQOTA_ERR_PLATFORM). When both hooks are present the
+     * agent's minimum is the higher of this value and the "mq.minsv" record, so an erase of the
+     * key-value store cannot take it below this value (docs/SECURITY.md §4). NULL: the minimum
+     * is "mq.minsv" alone, which an erase of the store resets to 0.
+     */
+    int (*secure_version_read)(void *ctx, uint32_t *min);
+    /**
+     * Raise the minimum secure version to `to`, one way, like esp_efuse_update_secure_version():
+     * it can never be lowered again, and a value at or below the current one changes nothing
+     * and returns 0. Called only after a new image was confirmed (slot_mark_valid returned 0),
+     * and again at the next boot if it failed; never before, so a power cut cannot leave a
+     * minimum above the image the bootloader falls back to. `to` is the offer's secure_version
+     * but never more than the secure_version in the running image's own esp_app_desc_t (which
+     * the bootloader compares with this value); also called at init to bring a lower value up
+     * to an older agent's "mq.minsv", within the same bound. Returns 0 once the value is
+     * stored, non-zero otherwise (e.g. `to` is wider than the field: the ESP-IDF field holds
+     * CONFIG_BOOTLOADER_APP_SEC_VER_SIZE_EFUSE_FIELD versions at most, the POSIX eFuse 32).
+     */
+    int (*secure_version_raise)(void *ctx, uint32_t to);
 
     /* ---- application (optional) ---- */
     /** Self-test of a freshly booted image; true = healthy. NULL means always healthy. */

@@ -29,6 +29,9 @@
 #if ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 0, 0)
 #include "esp_app_desc.h"
 #endif
+#if defined(CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK)
+#include "esp_efuse.h"
+#endif
 
 #if !defined(CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE)
 #error "mqota needs CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE (menuconfig: Bootloader config > Application Rollback > Enable app rollback support): without it the bootloader never keeps a new image pending-verify, so an image that fails its self-test cannot be rolled back"
@@ -358,6 +361,26 @@ static bool h_self_test(void *ctx)
     return e->self_test == NULL || e->self_test(e->self_test_ctx);
 }
 
+#if defined(CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK)
+/* With anti-rollback the bootloader refuses an image below the SECURE_VERSION eFuse field, so
+ * the agent's minimum is that field, which no flash erase reaches (docs/SECURITY.md §4). */
+static int h_secure_version_read(void *ctx, uint32_t *min)
+{
+    (void)ctx;
+    *min = esp_efuse_read_secure_version();
+    return 0;
+}
+
+/* One way; esp_ota_mark_app_valid_cancel_rollback() has already burnt the running image's
+ * value, so this normally finds nothing to do. Fails for a value wider than the field
+ * (CONFIG_BOOTLOADER_APP_SEC_VER_SIZE_EFUSE_FIELD). */
+static int h_secure_version_raise(void *ctx, uint32_t to)
+{
+    (void)ctx;
+    return esp_efuse_update_secure_version(to) == ESP_OK ? 0 : -1;
+}
+#endif
+
 void mqota_esp_glue_hooks(mqota_platform_t *plat)
 {
     plat->running = h_running;
@@ -378,4 +401,8 @@ void mqota_esp_glue_hooks(mqota_platform_t *plat)
     plat->slot_state_of = h_slot_state_of;
     plat->diagnostics = h_diagnostics;
     plat->self_test = h_self_test;
+#if defined(CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK)
+    plat->secure_version_read = h_secure_version_read;
+    plat->secure_version_raise = h_secure_version_raise;
+#endif
 }

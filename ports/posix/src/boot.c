@@ -200,7 +200,8 @@ static mqota_status_t count_boot(kv_t *kv, uint32_t *count)
     return st;
 }
 
-mqota_status_t boot_run(vflash_t *fl, const partition_table_t *pt, kv_t *kv, boot_result_t *out)
+mqota_status_t boot_run(vflash_t *fl, const partition_table_t *pt, kv_t *kv,
+                        uint32_t min_secure_version, boot_result_t *out)
 {
     if (fl == NULL || pt == NULL || kv == NULL || out == NULL) {
         return MQOTA_ERR_ARG;
@@ -249,9 +250,17 @@ mqota_status_t boot_run(vflash_t *fl, const partition_table_t *pt, kv_t *kv, boo
     for (int i = 0; i < 2 && booted < 0; i++) {
         uint8_t s = order[i];
         if (boot_verify_image(fl, slot[s]->offset, slot[s]->size, 0, &out->image, &out->image_len,
-                              fail[s], sizeof(fail[s])) == MQOTA_OK) {
-            booted = s;
+                              fail[s], sizeof(fail[s])) != MQOTA_OK) {
+            continue;
         }
+        /* Anti-rollback, as the ESP-IDF bootloader with CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK:
+         * an image below the eFuse secure version is not booted. */
+        if (out->image.secure_version < min_secure_version) {
+            say(fail[s], sizeof(fail[s]), "its secure_version %u is below the eFuse secure "
+                "version %u", (unsigned)out->image.secure_version, (unsigned)min_secure_version);
+            continue;
+        }
+        booted = s;
     }
     if (booted < 0) {
         say(out->message, sizeof(out->message),

@@ -27,6 +27,7 @@ struct vdev {
     const partition_t *slot[2];
     kv_t *kv;
     efuse_t efuse; /* the chip identity, read from <flash>.efuse at open */
+    char efuse_file[1024]; /* <flash>.efuse; its secure version is raised there */
     uint16_t chip_id;
     char notice[1536]; /* what vdev_open repaired, for the owner's log; "" if nothing */
     bool booted;
@@ -360,6 +361,7 @@ mqota_status_t vdev_open(const char *path, vdev_t **out, char *err, size_t err_l
         goto err;
     }
     dev->chip_id = dev->efuse.chip_id;
+    snprintf(dev->efuse_file, sizeof(dev->efuse_file), "%s", efuse_file);
     *out = dev;
     return MQOTA_OK;
 err:
@@ -386,7 +388,7 @@ mqota_status_t vdev_boot(vdev_t *dev, boot_result_t *out)
     dev->booted = false;
     EVP_MD_CTX_free(dev->sha); /* a reset drops any computation in progress */
     dev->sha = NULL;
-    mqota_status_t st = boot_run(dev->fl, &dev->pt, dev->kv, out);
+    mqota_status_t st = boot_run(dev->fl, &dev->pt, dev->kv, efuse_secure_version(&dev->efuse), out);
     if (st == MQOTA_OK) {
         dev->boot = *out;
         dev->booted = true;
@@ -792,6 +794,32 @@ void vdev_set_command_key(vdev_t *dev, const uint8_t *key)
     }
 }
 
+/* The eFuse secure version (esp_efuse_read_secure_version()), as read at open or last raised. */
+static int hook_secure_version_read(void *ctx, uint32_t *min)
+{
+    vdev_t *dev = ctx;
+    if (dev == NULL || min == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    *min = efuse_secure_version(&dev->efuse);
+    return MQOTA_OK;
+}
+
+/* Raise the eFuse secure version to `to` (esp_efuse_update_secure_version()): one way, in the
+ * eFuse file; the copy in memory follows only once the file holds it. */
+static int hook_secure_version_raise(void *ctx, uint32_t to)
+{
+    vdev_t *dev = ctx;
+    if (dev == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    mqota_status_t st = efuse_raise_secure_version(dev->efuse_file, to, NULL, NULL, 0);
+    if (st != MQOTA_OK) {
+        return st;
+    }
+    return efuse_read(dev->efuse_file, &dev->efuse, NULL, 0);
+}
+
 void vdev_set_trust_key(vdev_t *dev, const sigverify_key_t *key)
 {
     if (dev != NULL) {
@@ -819,6 +847,8 @@ void vdev_platform_fill(vdev_t *dev, mqota_platform_t *plat)
     plat->kv_get = hook_kv_get;
     plat->kv_set = hook_kv_set;
     plat->kv_erase = hook_kv_erase;
+    plat->secure_version_read = hook_secure_version_read;
+    plat->secure_version_raise = hook_secure_version_raise;
     plat->sha256_begin = hook_sha256_begin;
     plat->sha256_update = hook_sha256_update;
     plat->sha256_finish = hook_sha256_finish;

@@ -16,6 +16,11 @@
  * tried (also a rollback). If neither slot holds a bootable image the device is bricked and
  * boot_run() fails with MQOTA_ERR_IMAGE and a message saying so.
  *
+ * Anti-rollback (CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK): an image whose esp_app_desc_t
+ * secure_version is below the eFuse secure version (boot_run()'s min_secure_version, from
+ * efuse.h) is treated as not bootable, as the ESP-IDF bootloader refuses it; the other slot is
+ * tried.
+ *
  * Every successful boot increments the u32 (little-endian) counter "boot.count" in the
  * key-value store.
  */
@@ -90,12 +95,15 @@ mqota_status_t boot_verify_image(vflash_t *fl, uint32_t slot_off, uint32_t slot_
  * @param[in]  fl  Flash.
  * @param[in]  pt  Partition table (needs otadata, ota_0, ota_1).
  * @param[in]  kv  Store for the boot counter.
+ * @param[in]  min_secure_version The eFuse secure version: a slot whose image has a lower
+ *                 secure_version does not boot (0 boots any).
  * @param[out] out What happened; out->message explains a failure.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_MALFORMED (partition table lacks otadata or an
  *         OTA slot), MQOTA_ERR_PLATFORM (flash or store failed), MQOTA_ERR_IMAGE (bricked:
  *         neither slot holds a bootable image).
  */
-mqota_status_t boot_run(vflash_t *fl, const partition_table_t *pt, kv_t *kv, boot_result_t *out);
+mqota_status_t boot_run(vflash_t *fl, const partition_table_t *pt, kv_t *kv,
+                        uint32_t min_secure_version, boot_result_t *out);
 
 #ifdef __cplusplus
 }

@@ -21,8 +21,10 @@
  * @endcode
  * The device's persistent state is its flash file and, beside it, its eFuse file
  * (`<flash>.efuse`, efuse.h): the chip identity (base MAC, chip id, revision), written once by
- * vdev_flash_create() and only read afterwards, so that erasing flash (all of it, or the NVS
- * partition) leaves the chip what it was, as on an ESP32. One file descriptor is held open per
+ * vdev_flash_create() and only read afterwards, and the anti-rollback secure version, only
+ * ever raised (the secure_version_raise hook); so erasing flash (all of it, or the NVS
+ * partition) leaves the chip what it was and its anti-rollback minimum where it was, as on an
+ * ESP32. vdev_boot() refuses an image below that secure version (boot.h). One file descriptor is held open per
  * device. Not thread-safe (one device, one thread).
  */
 #ifndef MQOTA_POSIX_VDEV_H
@@ -124,7 +126,8 @@ mqota_status_t vdev_boot(vdev_t *dev, boot_result_t *out);
  *        slot_write, slot_read, slot_end, slot_set_boot, slot_state, slot_mark_valid,
  *        slot_mark_invalid, kv_get, kv_set, kv_erase, sha256_begin/update/finish, and
  *        slot_state_of, verify_signature when a trust key is set (vdev_set_trust_key(), NULL
- *        otherwise), aead_seal / aead_open when a command key is set (vdev_set_command_key()). The caller
+ *        otherwise), aead_seal / aead_open when a command key is set (vdev_set_command_key()),
+ *        secure_version_read / secure_version_raise on the eFuse file. The caller
  *        fills publish, subscribe, now_ms, reboot and self_test; since ctx is the vdev, the
  *        caller's hooks find their own state with vdev_set_user() / vdev_user().
  *
