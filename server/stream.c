@@ -16,10 +16,11 @@
  * stalled: not counted in new slots, so one dead device cannot hold the wave.
  *
  * A member that holds the window for its slow link (still lacking half the window's sends
- * well after another member acknowledged them) is demoted: it keeps receiving the stream,
+ * well after half the paced members acknowledged them) is demoted: it keeps receiving the stream,
  * but no longer paces it (not counted in slots, window or RTO), and its own engine serves it
  * with its unicast window at its own pace. It is paced again once it has caught up
- * (hysteresis: it lacks nothing the stream sent more than PROMOTE_LAG_MS ago).
+ * (hysteresis: it lacks nothing the stream sent more than PROMOTE_LAG_MS ago, checked no
+ * sooner than PROMOTE_CHECK_MS after a demotion).
  *
  * Every stream send is stamped into each lacking member's transfer as a send, so a member's
  * own engine (transfer.c) only repairs what the stream sent it more than one RTO ago.
@@ -41,12 +42,14 @@
 #define PERSIST_EVERY_MS 1000u
 #define GATHER_QUIET_MS 200u        /* a new stream starts once no member joined for this long */
 #define GATHER_MAX_MS 2000u         /* ... or this long after its first member */
-/* A member lacking a send longer than the first ACK of it took, and at least SLOW_LAG_MIN_MS,
- * after that first ACK: lagging. Well above a device's stream ACK delay (MQOTA_STREAM_ACK_MS)
- * and the arrival of late joiners: at a quarter of it, 18 lte devices that joined a stream
- * after 2 faster lan members were demoted, promoted and demoted again, and took 1.6x their
- * time alone beside those 2 frozen (bench/stalled-members). */
-#define SLOW_LAG_MIN_MS 1000u
+/* A member lacking a send longer than half the paced members' ACKs of it took, and at least
+ * SLOW_LAG_MIN_MS, after those ACKs: lagging. Above the spread of ACK times between members on
+ * one link (devices batch stream ACKs: MQOTA_STREAM_ACK_CHUNKS or MQOTA_STREAM_ACK_MS), small
+ * beside a fast group's time for the image: with 1 s, 10 wifi devices (about 1 s alone) waited
+ * that long for the demotion of 2 gprs ones, 1.6x their time alone (bench/mixed-links). Judged
+ * against the median member, not the fastest: 18 lte devices beside 2 faster lan members were
+ * otherwise demoted and paced again in turn at a small floor (bench/stalled-members). */
+#define SLOW_LAG_MIN_MS 150u
 #define PROMOTE_LAG_MS 1000u        /* demoted: paced again once it lacks nothing older */
 #define PROMOTE_CHECK_MS 1000u      /* demoted members are checked for catching up this often */
 #define SLOW_CHECK_MS 50u           /* members are checked for lagging at most this often */
@@ -54,8 +57,10 @@
 typedef struct {
     uint32_t index;   /* chunk sent */
     uint32_t lack;    /* paced members that lacked it at send time and have not acked it */
+    uint32_t counted; /* paced members that lacked it at send time */
+    uint32_t acks;    /* of those, the ones that acked it */
     uint64_t sent_ms;
-    uint64_t first_ack_ms; /* when a counted member first acked it, 0: none yet */
+    uint64_t half_ack_ms; /* when half the counted members had acked it, 0: not yet */
     bool used;
 } inflight_t;
 
@@ -168,21 +173,22 @@ static void slot_uncount(stream_t *s, transfer_t *t, uint32_t r);
 
 /*
  * Whether member t holds the stream's window for its slow link: it is still counted in at
- * least half the window's in-flight sends that another member acknowledged, each for longer
- * than that first ACK took after the send and at least SLOW_LAG_MIN_MS: the member is more
- * than one round trip of the fastest member behind. One lost chunk (one slot, repaired by
- * unicast) does not make a member slow; a link slower than the stream's pace holds every
- * slot of the window.
+ * least half the window's in-flight sends that half their counted members acknowledged, each
+ * for longer than those ACKs took after the send and at least SLOW_LAG_MIN_MS: the member is
+ * more than one round trip of the paced group's median member behind. One lost chunk (one
+ * slot, repaired by unicast) does not make a member slow; a link slower than the stream's
+ * pace holds every slot of the window. A faster minority (or one device acknowledging at
+ * once) does not make the others slow: they are the median.
  */
 static bool is_lagging(const stream_t *s, const transfer_t *t, uint64_t now_ms)
 {
     uint32_t lagging = 0, need = (s->window + 1u) / 2u;
     for (uint64_t m = t->stream_mask; m; m &= m - 1) {
         const inflight_t *f = &s->slot[__builtin_ctzll(m)];
-        if (!f->used || !f->first_ack_ms) continue;
-        uint64_t lag = elapsed(f->first_ack_ms, f->sent_ms);
+        if (!f->used || !f->half_ack_ms) continue;
+        uint64_t lag = elapsed(f->half_ack_ms, f->sent_ms);
         if (lag < SLOW_LAG_MIN_MS) lag = SLOW_LAG_MIN_MS;
-        if (elapsed(now_ms, f->first_ack_ms) >= lag && ++lagging >= need) return true;
+        if (elapsed(now_ms, f->half_ack_ms) >= lag && ++lagging >= need) return true;
     }
     return false;
 }
@@ -219,6 +225,9 @@ static void pace_classes(mqotad_t *d, stream_t *s, uint64_t now_ms)
         if (!t->stream_slow && full && t->stream_mask && is_lagging(s, t, now_ms)) {
             t->stream_slow = true;
             s->demoted++;
+            /* no promotion check for PROMOTE_CHECK_MS: on a young stream a member just
+             * demoted lacks nothing sent PROMOTE_LAG_MS ago and would be paced again at once */
+            s->promote_check_ms = now_ms;
             mqh_log(MQH_INFO, "%s is slower than the stream of release %lld (%u of %u chunks "
                     "written): served at its own pace by unicast", t->target.device_id,
                     (long long)s->release_id, t->acked_count, s->chunk_count);
@@ -281,7 +290,7 @@ static void slot_release(stream_t *s, uint32_t r)
     }
     s->slot[r].used = false;
     s->slot[r].lack = 0;
-    s->slot[r].first_ack_ms = 0;
+    s->slot[r].half_ack_ms = 0;
     s->inflight--;
     s->kick = true;
 }
@@ -416,7 +425,8 @@ void stream__chunk_acked(transfer_t *t, uint32_t i, bool now_acked)
     for (uint64_t m = t->stream_mask; m; m &= m - 1) {
         uint32_t r = (uint32_t)__builtin_ctzll(m);
         if (s->slot[r].index != i) continue;
-        if (!s->slot[r].first_ack_ms) s->slot[r].first_ack_ms = mqh_now_ms();
+        inflight_t *f = &s->slot[r];
+        if (!f->half_ack_ms && ++f->acks * 2u >= f->counted) f->half_ack_ms = mqh_now_ms();
         slot_uncount(s, t, r);
     }
 }
@@ -503,8 +513,9 @@ static int send_one(mqotad_t *d, stream_t *s, uint32_t i, uint64_t now_ms)
         }
     }
     if (lack) {
-        s->slot[r] = (inflight_t){.index = i, .lack = lack, .sent_ms = now_ms, .used = true};
-        /* first_ack_ms 0: set by the first counted member's ACK (is_lagging) */
+        s->slot[r] = (inflight_t){
+            .index = i, .lack = lack, .counted = lack, .sent_ms = now_ms, .used = true};
+        /* half_ack_ms 0: set by the ACK of half the counted members (is_lagging) */
         s->inflight++;
     }
     s->sent_ms[i] = now_ms;
