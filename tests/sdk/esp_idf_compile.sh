@@ -39,6 +39,18 @@ EXDEFS=$(kconfig_defines "$EXAMPLE/main/Kconfig.projbuild" | tr '\n' ' ')
 
 INC="-Iports/esp-idf/include -Idevice/include -Iports/esp-idf/src"
 rc=0
+# The Kconfig defaults in mqota_esp_kconfig.h (for an sdkconfig.h made without this component)
+# are the Kconfig file's, option for option.
+HDR_DEFS=$(sed -nE 's/^#define (CONFIG_MQOTA_[A-Z0-9_]+) (.*)$/-D\1=\2/p' \
+    ports/esp-idf/include/mqota_esp_kconfig.h | sort)
+if [ "$HDR_DEFS" != "$(echo "$DEFS" | tr ' ' '\n' | grep . | sort)" ]; then
+    echo "FAIL: ports/esp-idf/include/mqota_esp_kconfig.h and ports/esp-idf/Kconfig disagree on the defaults:" >&2
+    diff <(echo "$HDR_DEFS") <(echo "$DEFS" | tr ' ' '\n' | grep . | sort) >&2 || true
+    rc=1
+fi
+# the port with only its own include directory, against the kit's sdkconfig.h, which knows no
+# CONFIG_MQOTA_* (as an IDE or a prepared SDK compiles it)
+EXTRA_CFLAGS="-Iports/esp-idf/include" "$KIT_CHECK" ports/esp-idf/src/*.c || rc=1
 # the core and the port, as the component builds them (ESP-IDF master has esp_ota_resume)
 EXTRA_CFLAGS="$INC $DEFS" "$KIT_CHECK" device/src/*.c ports/esp-idf/src/*.c || rc=1
 # the example, as menuconfig leaves it and with the broker's CA embedded

@@ -12,7 +12,7 @@
 #ifndef MQOTA_CONFIG_H
 #define MQOTA_CONFIG_H
 
-#include "sdkconfig.h"
+#include "mqota_esp_kconfig.h" /* sdkconfig.h, and the Kconfig defaults where it lacks them */
 
 /* Append the unsigned suffix the core's defaults carry; works in #if expressions too. */
 #define MQOTA_ESP_U_(x) x##u

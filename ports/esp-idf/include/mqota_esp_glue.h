@@ -17,7 +17,15 @@
 #include <stdint.h>
 
 #include "esp_ota_ops.h"
+/* The core's header: on the include path in the component's build (its INCLUDE_DIRS) and
+ * beside this one in the assembled Arduino library; else by its place in the repository
+ * (the component is built from the tree: CMakeLists.txt takes the core from
+ * ../../device), so the port compiles with only its own include directory on the path. */
+#if __has_include("mqota/mqota.h")
 #include "mqota/mqota.h"
+#else
+#include "../../../device/include/mqota/mqota.h"
+#endif
 #include "nvs.h"
 
 #ifdef __cplusplus
