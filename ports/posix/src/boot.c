@@ -9,19 +9,9 @@
 #include <openssl/evp.h>
 
 #include "mqota_posix/otadata.h"
+#include "posix_util.h"
 
 #define READ_CHUNK 4096u
-
-static void say(char *why, size_t why_len, const char *fmt, ...)
-{
-    if (why == NULL || why_len == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
 
 /* Describe the checker's fault in one phrase, with where it was found. */
 static void say_fault(char *why, size_t why_len, const mqota_image_check_t *chk)

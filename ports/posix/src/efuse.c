@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The virtual ESP32's eFuse block: codec and the once-written file beside the flash (efuse.h). */
 #include "mqota_posix/efuse.h"
+#include "posix_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,40 +18,6 @@
 #define CRC_AT (EFUSE_BLOCK_LEN - 4u)
 #define V1_CRC_AT (EFUSE_V1_BLOCK_LEN - 4u)
 #define SV_AT 18u
-
-static void say(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err == NULL || err_len == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
-static uint16_t get_le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* A base MAC is unicast (bit 0 of the first byte clear) and not all zero, as the factory
  * burns it. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Power-safe log-structured key-value store with two pages (format and rules in kv.h). */
 #include "mqota_posix/kv.h"
+#include "posix_util.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -39,24 +40,6 @@ typedef struct {
     uint32_t seq;
     const uint8_t *key, *val;
 } rec_t;
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static uint32_t rec_len(uint32_t key_len, uint32_t val_len)
 {

@@ -1,22 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ESP-IDF otadata: decode, select the active entry, rewrite (otadata.h). */
 #include "mqota_posix/otadata.h"
+#include "posix_util.h"
 
 #include <string.h>
 
 #include "mqota/mqota_proto.h" /* mqota_crc32 */
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 uint32_t otadata_crc(uint32_t seq)
 {

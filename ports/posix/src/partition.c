@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ESP-IDF partition table: encode the default layout, decode and validate (partition.h). */
 #include "mqota_posix/partition.h"
+#include "posix_util.h"
 
 #include <string.h>
 
@@ -14,24 +15,6 @@ static const partition_t default_layout[] = {
     {PARTITION_TYPE_APP, PARTITION_SUBTYPE_APP_OTA_1, 0x1F0000u, 0x1E0000u, "ota_1", 0},
 };
 #define DEFAULT_COUNT (sizeof(default_layout) / sizeof(default_layout[0]))
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static int md5(const uint8_t *data, size_t len, uint8_t out[16])
 {

@@ -5,6 +5,7 @@
  * EVP_PKEY_verify() takes, and checks that the key is the curve the protocol names.
  */
 #include "mqota_posix/sigverify.h"
+#include "posix_util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -23,17 +24,6 @@
 struct sigverify_key {
     EVP_PKEY *pkey;
 };
-
-static void say(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err == NULL || err_len == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 /* True if pkey is an EC key on P-256 (prime256v1). */
 static int is_p256(EVP_PKEY *pkey)

@@ -19,6 +19,7 @@
 #include "mqota_posix/otadata.h"
 #include "mqota_posix/aead.h"
 #include "mqota_posix/sigverify.h"
+#include "posix_util.h"
 
 struct vdev {
     vflash_t *fl;
@@ -38,17 +39,6 @@ struct vdev {
     bool have_command_key;
     void *user;
 };
-
-static void say(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err == NULL || err_len == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 /* Find the partitions vdev needs in dev->pt. */
 static mqota_status_t find_parts(vdev_t *dev, const partition_t **nvs)
