@@ -118,14 +118,50 @@ char *fmt_bar(char *out, size_t cap, int width, uint64_t done, uint64_t total, b
     return out;
 }
 
+/* How fmt_safe() and fmt_json_safe() rewrite a string. */
+typedef enum { SAFE_TERMINAL, SAFE_TERMINAL_NEWLINES, SAFE_JSON } safe_mode_t;
+
 /*
- * Two passes: measure, then write. Every byte that is not copied is written as a 4- or
- * 6-byte escape, so the second pass cannot overrun what the first measured.
+ * What one UTF-8 sequence (k bytes at p; k == 0: a byte that starts none) becomes: the
+ * length of its escape, written into esc, or 0 when it is copied as it is. For a terminal:
+ * C0 controls (but a newline with SAFE_TERMINAL_NEWLINES), DEL and invalid bytes as \xNN, C1
+ * controls as \u0080..\u009f. For JSON: DEL and C1 as \u escapes, invalid bytes as \ufffd.
  */
-char *fmt_safe(const char *s, bool keep_newlines)
+static size_t escape_seq(const unsigned char *p, size_t k, safe_mode_t mode, char esc[8])
 {
-    const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
-    size_t n = strlen((const char *)p);
+    bool c1 = k == 2 && p[0] == 0xC2 && p[1] <= 0x9F;
+    if (mode == SAFE_JSON) {
+        if (k == 0) {
+            memcpy(esc, "\\ufffd", 7);
+            return 6;
+        }
+        if ((k == 1 && p[0] == 0x7f) || c1) {
+            snprintf(esc, 8, "\\u%04x", k == 1 ? 0x7f : p[1]);
+            return 6;
+        }
+        return 0;
+    }
+    if (k == 0 || (k == 1 && (p[0] < 0x20 || p[0] == 0x7f) &&
+                   !(mode == SAFE_TERMINAL_NEWLINES && p[0] == '\n'))) {
+        snprintf(esc, 8, "\\x%02x", p[0]);
+        return 4;
+    }
+    if (c1) {
+        snprintf(esc, 8, "\\u%04x", p[1]);
+        return 6;
+    }
+    return 0;
+}
+
+/*
+ * Two passes: measure, then write. Every sequence that is not copied is written as a 4- or
+ * 6-byte escape, so the second pass cannot overrun what the first measured. NULL when out of
+ * memory.
+ */
+static char *rewrite(const char *s, safe_mode_t mode)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
     char *out = NULL;
     size_t o = 0;
 
@@ -134,19 +170,12 @@ char *fmt_safe(const char *s, bool keep_newlines)
         for (size_t i = 0; i < n;) {
             size_t k = mqh_utf8_seq(p + i, n - i);
             char esc[8];
-            const char *src = (const char *)p + i;
-            size_t len = k;
-            if (k == 0 || (k == 1 && (p[i] < 0x20 || p[i] == 0x7f) &&
-                           !(keep_newlines && p[i] == '\n'))) {
-                snprintf(esc, sizeof esc, "\\x%02x", p[i]);
-                src = esc;
-                len = 4;
+            size_t len = escape_seq(p + i, k, mode, esc);
+            const char *src = len != 0 ? esc : (const char *)p + i;
+            if (k == 0)
                 k = 1;
-            } else if (k == 2 && p[i] == 0xC2 && p[i + 1] <= 0x9F) { /* C1 control */
-                snprintf(esc, sizeof esc, "\\u%04x", p[i + 1]);
-                src = esc;
-                len = 6;
-            }
+            if (len == 0)
+                len = k;
             if (out != NULL)
                 memcpy(out + o, src, len);
             o += len;
@@ -159,41 +188,14 @@ char *fmt_safe(const char *s, bool keep_newlines)
     return out;
 }
 
-/* Two passes like fmt_safe(): measure, then write; every replacement is a 6-byte escape. */
+char *fmt_safe(const char *s, bool keep_newlines)
+{
+    return rewrite(s != NULL ? s : "", keep_newlines ? SAFE_TERMINAL_NEWLINES : SAFE_TERMINAL);
+}
+
 char *fmt_json_safe(const char *json)
 {
-    const unsigned char *p = (const unsigned char *)json;
-    size_t n = strlen(json);
-    char *out = NULL;
-    size_t o = 0;
-
-    for (int pass = 0; pass < 2; pass++) {
-        o = 0;
-        for (size_t i = 0; i < n;) {
-            size_t k = mqh_utf8_seq(p + i, n - i);
-            char esc[8];
-            const char *src = (const char *)p + i;
-            size_t len = k;
-            if (k == 0) {
-                memcpy(esc, "\\ufffd", 7);
-                src = esc;
-                len = 6;
-                k = 1;
-            } else if ((k == 1 && p[i] == 0x7f) || (k == 2 && p[i] == 0xC2 && p[i + 1] <= 0x9F)) {
-                snprintf(esc, sizeof esc, "\\u%04x", k == 1 ? 0x7f : p[i + 1]);
-                src = esc;
-                len = 6;
-            }
-            if (out != NULL)
-                memcpy(out + o, src, len);
-            o += len;
-            i += k;
-        }
-        if (out == NULL && (out = malloc(o + 1)) == NULL)
-            return NULL;
-    }
-    out[o] = '\0';
-    return out;
+    return rewrite(json, SAFE_JSON);
 }
 
 size_t fmt_display_width(const char *s)
