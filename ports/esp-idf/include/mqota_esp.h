@@ -26,21 +26,11 @@
 #include "freertos/queue.h"
 #include "freertos/semphr.h"
 #include "freertos/task.h"
-/* The core's header: on the include path in the component's build (its INCLUDE_DIRS) and
- * beside this one in the assembled Arduino library; else by its place in the repository
- * (the component is built from the tree: CMakeLists.txt takes the core from
- * ../../device), so the port compiles with only its own include directory on the path. */
-#if __has_include("mqota/mqota.h")
-#include "mqota/mqota.h"
-#else
-#include "../../../device/include/mqota/mqota.h"
-#endif
-#include "mqota_esp_glue.h"
+#include "mqota_esp_glue.h" /* and through it the core's mqota.h */
 #include "mqtt_client.h"
 #include "nvs.h"
 #include "psa/crypto.h"
-#include "mqota_esp_kconfig.h"
-#include "sdkconfig.h"
+#include "mqota_esp_kconfig.h" /* sdkconfig.h, with the Kconfig defaults it may lack */
 
 #ifdef __cplusplus
 extern "C" {
