@@ -21,6 +21,7 @@
 
 #include "mqota_posix/aead.h"
 #include "mqota_posix/vdev.h"
+#include "port_esp.h"
 
 #define BACKOFF_MIN_MS 250u
 #define BACKOFF_MAX_MS 30000u
@@ -63,12 +64,13 @@ static void p_reboot(void *ctx)
     d->reboot_due = true;
 }
 
-static bool p_self_test(void *ctx)
+bool dev_self_test(fleet_dev_t *d)
 {
-    fleet_dev_t *d = ctx;
     const char *bad = d->fleet->opt.fail_self_test;
-    return bad == NULL || strcmp(d->agent.running.version, bad) != 0;
+    return bad == NULL || strcmp(dev_agent(d)->running.version, bad) != 0;
 }
+
+static bool p_self_test(void *ctx) { return dev_self_test(ctx); }
 
 #define FWD(d) (((fleet_dev_t *)(d))->vplat)
 static int p_running(void *c, mqota_running_t *o) { return FWD(c).running(FWD(c).ctx, o); }
@@ -140,7 +142,7 @@ static int p_aead_open(void *c, const uint8_t *nonce, const uint8_t *aad, size_t
 
 /* ---- the virtual application: one output, "relay", switched by a sealed command ---- */
 
-static size_t p_diagnostics(void *ctx, char *buf, size_t cap)
+size_t dev_app_diagnostics(void *ctx, char *buf, size_t cap)
 {
     const fleet_dev_t *d = ctx;
     int n = snprintf(buf, cap, "relay=%s\n", d->relay_on ? "on" : "off");
@@ -148,7 +150,7 @@ static size_t p_diagnostics(void *ctx, char *buf, size_t cap)
 }
 
 /* mqota_command_fn: "relay on" / "relay off". */
-static mqota_cmd_result_t app_command(void *ctx, const char *name, const uint8_t *args,
+mqota_cmd_result_t dev_app_command(void *ctx, const char *name, const uint8_t *args,
                                       size_t args_len, uint8_t *reply, size_t cap,
                                       size_t *reply_len)
 {
@@ -199,7 +201,7 @@ static void fill_platform(fleet_dev_t *d, mqota_platform_t *p)
     p->slot_state_of = p_slot_state_of;
     p->aead_seal = d->vplat.aead_seal != NULL ? p_aead_seal : NULL;
     p->aead_open = d->vplat.aead_open != NULL ? p_aead_open : NULL;
-    p->diagnostics = p_diagnostics;
+    p->diagnostics = dev_app_diagnostics;
     p->self_test = p_self_test;
     /* the anti-rollback minimum in the device's eFuse file (docs/SECURITY.md §4) */
     p->secure_version_read = d->vplat.secure_version_read != NULL ? p_sv_read : NULL;
@@ -295,15 +297,15 @@ static void schedule_reconnect(fleet_dev_t *d)
 
 /* ---- libmosquitto callbacks (called from inside loop_read / loop_write) ---- */
 
-static void on_connect(struct mosquitto *m, void *ud, int rc)
+/* The link came up (rc 0) or was refused: the fleet's bookkeeping, and the
+ * --reset-before-confirm fault. Returns whether the agent may hear of it. */
+bool dev_link_up(fleet_dev_t *d, int rc)
 {
-    fleet_dev_t *d = ud;
-    (void)m;
     if (rc != 0) {
         mqh_log(MQH_WARN, "%s: broker refused the connection: %s", d->id,
                 d->fleet->opt.mqtt_version == 5 ? mosquitto_reason_string(rc)
                                                 : mosquitto_connack_string(rc));
-        return; /* the disconnect callback follows and schedules a retry */
+        return false; /* the disconnect callback follows and schedules a retry */
     }
     if (d->fault_reset_due) {
         /* fault: a watchdog or brown-out reset right after the link came up, before the agent
@@ -314,26 +316,46 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
         d->reboot_due = true;
         mqh_log(MQH_INFO, "%s: fault: resets before confirming %s (pending-verify, "
                 "--reset-before-confirm); fault reset %u of this device", d->id,
-                d->agent.running.version, (unsigned)d->fault_resets);
-        return;
+                dev_agent(d)->running.version, (unsigned)d->fault_resets);
+        return false;
     }
     d->conn = DEV_CONNECTED;
     d->backoff_ms = 0;
     d->connects++;
+    d->process_due = true;
+    return true;
+}
+
+static void on_connect(struct mosquitto *m, void *ud, int rc)
+{
+    fleet_dev_t *d = ud;
+    (void)m;
+    if (!dev_link_up(d, rc)) return;
     if (mqota_agent_on_connect(&d->agent) != MQOTA_OK)
         mqh_log(MQH_WARN, "%s: agent could not subscribe or publish after connect", d->id);
-    d->process_due = true;
+}
+
+/* The link is gone: the fleet's bookkeeping (the socket leaves epoll before libmosquitto
+ * closes it: the fd number may be reused) and a reconnect with backoff. */
+void dev_link_down(fleet_dev_t *d, int rc)
+{
+    unregister(d);
+    if (d->conn == DEV_CONNECTED) d->drops++;
+    if (rc != 0) mqh_log(MQH_DEBUG, "%s: link lost (%s)", d->id, mosquitto_strerror(rc));
+    schedule_reconnect(d);
 }
 
 static void on_disconnect(struct mosquitto *m, void *ud, int rc)
 {
     fleet_dev_t *d = ud;
     (void)m;
-    unregister(d); /* before libmosquitto closes the socket: the fd number may be reused */
     mqota_agent_on_disconnect(&d->agent);
-    if (d->conn == DEV_CONNECTED) d->drops++;
-    if (rc != 0) mqh_log(MQH_DEBUG, "%s: link lost (%s)", d->id, mosquitto_strerror(rc));
-    schedule_reconnect(d);
+    dev_link_down(d, rc);
+}
+
+void dev_message_seen(fleet_dev_t *d, const struct mosquitto_message *msg)
+{
+    if (strstr(msg->topic, "/chunk") != NULL) d->rx_chunk_bytes += (uint64_t)msg->payloadlen;
 }
 
 static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
@@ -342,10 +364,8 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
     (void)m;
     mqota_status_t st =
         mqota_agent_on_message(&d->agent, msg->topic, msg->payload, (size_t)msg->payloadlen);
-    if (strstr(msg->topic, "/chunk") != NULL) {
-        d->rx_chunk_bytes += (uint64_t)msg->payloadlen;
-        if (st == MQOTA_DUPLICATE) d->dup_chunks++;
-    }
+    dev_message_seen(d, msg);
+    if (strstr(msg->topic, "/chunk") != NULL && st == MQOTA_DUPLICATE) d->dup_chunks++;
     size_t tl = strlen(msg->topic);
     if (tl > 4 && strcmp(msg->topic + tl - 4, "/cmd") == 0 && st != MQOTA_OK) {
         /* a refused command (docs/PROTOCOL.md §14.4); the agent reported it to the server */
@@ -408,41 +428,52 @@ static int read_command_key(const fleet_dev_t *d, uint8_t key[32])
     return found;
 }
 
-/* TLS (--ca, optional DIR/<id>.crt/.key) and the broker login (--credentials-dir). */
-static int client_security(fleet_dev_t *d)
+/* TLS (--ca, optional DIR/<id>.crt/.key) on d->mosq. */
+int dev_client_tls(fleet_dev_t *d)
 {
     const fleet_opts_t *o = &d->fleet->opt;
-    if (o->broker.tls) {
-        char crt[600], key[600];
-        const char *c = NULL, *k = NULL;
-        if (o->cert_dir) {
-            snprintf(crt, sizeof(crt), "%s/%s.crt", o->cert_dir, d->id);
-            snprintf(key, sizeof(key), "%s/%s.key", o->cert_dir, d->id);
-            if (access(crt, R_OK) == 0 && access(key, R_OK) == 0) c = crt, k = key;
-        }
-        /* only the given CA is trusted; chain and host name are verified; TLS 1.2+ */
-        mosquitto_int_option(d->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 0);
-        int rc = mosquitto_tls_set(d->mosq, o->ca_file, NULL, c, k, NULL);
-        if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(d->mosq, 1, "tlsv1.2", NULL);
-        if (rc != MOSQ_ERR_SUCCESS) {
-            mqh_log(MQH_ERROR, "%s: cannot set up TLS with CA %s%s%s: %s", d->id, o->ca_file,
-                    c ? " and certificate " : "", c ? c : "", mosquitto_strerror(rc));
-            return -1;
-        }
+    if (!o->broker.tls) return 0;
+    char crt[600], key[600];
+    const char *c = NULL, *k = NULL;
+    if (o->cert_dir) {
+        snprintf(crt, sizeof(crt), "%s/%s.crt", o->cert_dir, d->id);
+        snprintf(key, sizeof(key), "%s/%s.key", o->cert_dir, d->id);
+        if (access(crt, R_OK) == 0 && access(key, R_OK) == 0) c = crt, k = key;
     }
-    if (o->credentials_dir) {
-        char user[512], pass[512], hex[512], path[600];
-        int got = read_credentials(d, user, sizeof(user), pass, sizeof(pass), hex, sizeof(hex),
-                                   path, sizeof(path));
-        memset(hex, 0, sizeof(hex));
-        if (got == 0) {
-            int rc = mosquitto_username_pw_set(d->mosq, user, pass[0] ? pass : NULL);
-            memset(pass, 0, sizeof(pass));
-            if (rc != MOSQ_ERR_SUCCESS) return -1;
-        } else {
-            mqh_log(MQH_DEBUG, "%s: no %s/%s.cred; connecting anonymously", d->id,
-                    o->credentials_dir, d->id);
-        }
+    /* only the given CA is trusted; chain and host name are verified; TLS 1.2+ */
+    mosquitto_int_option(d->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 0);
+    int rc = mosquitto_tls_set(d->mosq, o->ca_file, NULL, c, k, NULL);
+    if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(d->mosq, 1, "tlsv1.2", NULL);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        mqh_log(MQH_ERROR, "%s: cannot set up TLS with CA %s%s%s: %s", d->id, o->ca_file,
+                c ? " and certificate " : "", c ? c : "", mosquitto_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int dev_read_login(const fleet_dev_t *d, char *user, size_t ucap, char *pass, size_t pcap)
+{
+    char hex[512], path[600];
+    if (d->fleet->opt.credentials_dir == NULL) return -1;
+    int got = read_credentials(d, user, ucap, pass, pcap, hex, sizeof(hex), path, sizeof(path));
+    memset(hex, 0, sizeof(hex));
+    if (got != 0) {
+        mqh_log(MQH_DEBUG, "%s: no %s; connecting anonymously", d->id, path);
+        memset(pass, 0, pcap);
+    }
+    return got;
+}
+
+/* TLS and the broker login (--credentials-dir) of a POSIX-port device's client. */
+static int client_security(fleet_dev_t *d)
+{
+    char user[512], pass[512];
+    if (dev_client_tls(d) != 0) return -1;
+    if (dev_read_login(d, user, sizeof(user), pass, sizeof(pass)) == 0) {
+        int rc = mosquitto_username_pw_set(d->mosq, user, pass[0] ? pass : NULL);
+        memset(pass, 0, sizeof(pass));
+        if (rc != MOSQ_ERR_SUCCESS) return -1;
     }
     return 0;
 }
@@ -468,8 +499,8 @@ static int new_client(fleet_dev_t *d)
 /* True if the agent has just booted an image of version `ver` that awaits its confirm. */
 static bool pending_verify_of(const fleet_dev_t *d, const char *ver)
 {
-    return ver != NULL && mqota_agent_state(&d->agent) == MQOTA_STATE_PENDING_VERIFY &&
-           strcmp(d->agent.running.version, ver) == 0;
+    return ver != NULL && mqota_agent_state(dev_agent(d)) == MQOTA_STATE_PENDING_VERIFY &&
+           strcmp(dev_agent(d)->running.version, ver) == 0;
 }
 
 /* Faults that hold for one boot of a new image in pending-verify. Both leave the agent's own
@@ -485,7 +516,7 @@ static void arm_boot_faults(fleet_dev_t *d)
         d->fault_offline_boots++;
         mqh_log(MQH_INFO, "%s: fault: %s is pending-verify and cannot reach the broker "
                 "(--offline-after-reboot); the agent's confirm timeout (%u ms) decides", d->id,
-                d->agent.running.version, (unsigned)d->agent.confirm_timeout_ms);
+                dev_agent(d)->running.version, (unsigned)dev_agent(d)->confirm_timeout_ms);
     }
 }
 
@@ -519,37 +550,45 @@ int dev_power_on(fleet_dev_t *d)
         return -1;
     }
     d->booted_ms = mqh_now_ms();
-    vdev_set_trust_key(d->vdev, d->fleet->trust_key);
     uint8_t command_key[32];
-    if (read_command_key(d, command_key) == 1) vdev_set_command_key(d->vdev, command_key);
-    memset(command_key, 0, sizeof(command_key));
+    bool have_key = read_command_key(d, command_key) == 1;
     d->relay_on = false;
-    vdev_platform_fill(d->vdev, &d->vplat);
-    fill_platform(d, &plat);
-    mqota_config_t cfg = {
-        .device_id = d->id,
-        .max_chunk = o->max_chunk,
-        .max_window = o->max_window,
-        .auto_reboot = true,
-        .verify_bytes_per_process = 256u * 1024u,
-        .require_signature = o->require_signature,
-        .confirm_by_command = o->confirm_by_command && d->vplat.aead_open != NULL,
-        .command_handler = app_command,
-        .command_ctx = d,
-        .confirm_timeout_ms = o->confirm_timeout_ms,
-    };
-    mqota_status_t st = mqota_agent_init(&d->agent, &cfg, &plat, mqh_now_ms());
-    if (st != MQOTA_OK) {
-        mqh_log(MQH_ERROR, "%s: agent init failed: %s", d->id, mqota_strerror(st));
-        return -1;
+    if (o->port == FLEET_PORT_ESP_IDF) {
+        /* the ESP-IDF port's own code on the emulated chip (port_esp.c) */
+        int rc = esp_dev_start(d, &boot, have_key ? command_key : NULL, !d->restarting);
+        memset(command_key, 0, sizeof(command_key));
+        if (rc != 0) return -1;
+    } else {
+        vdev_set_trust_key(d->vdev, d->fleet->trust_key);
+        if (have_key) vdev_set_command_key(d->vdev, command_key);
+        memset(command_key, 0, sizeof(command_key));
+        vdev_platform_fill(d->vdev, &d->vplat);
+        fill_platform(d, &plat);
+        mqota_config_t cfg = {
+            .device_id = d->id,
+            .max_chunk = o->max_chunk,
+            .max_window = o->max_window,
+            .auto_reboot = true,
+            .verify_bytes_per_process = 256u * 1024u,
+            .require_signature = o->require_signature,
+            .confirm_by_command = o->confirm_by_command && d->vplat.aead_open != NULL,
+            .command_handler = dev_app_command,
+            .command_ctx = d,
+            .confirm_timeout_ms = o->confirm_timeout_ms,
+        };
+        mqota_status_t st = mqota_agent_init(&d->agent, &cfg, &plat, mqh_now_ms());
+        if (st != MQOTA_OK) {
+            mqh_log(MQH_ERROR, "%s: agent init failed: %s", d->id, mqota_strerror(st));
+            return -1;
+        }
     }
     /* The bootloader reports "rolled back" on every boot while the aborted or invalid slot
      * stays the active otadata entry; only the boot the agent reports as its rollback is news. */
-    mqh_log(boot.rolled_back && mqota_agent_state(&d->agent) == MQOTA_STATE_ROLLED_BACK &&
+    mqh_log(boot.rolled_back && mqota_agent_state(dev_agent(d)) == MQOTA_STATE_ROLLED_BACK &&
                     o->count <= 50 ? MQH_INFO : MQH_DEBUG,
             "%s: bootloader: %s", d->id, boot.message);
     arm_boot_faults(d);
-    if (new_client(d) != 0) return -1;
+    if (o->port != FLEET_PORT_ESP_IDF && new_client(d) != 0) return -1;
     d->conn = DEV_OFF;
     d->next_attempt_ms = mqh_now_ms();
     return 0;
@@ -585,9 +624,10 @@ static void power_off(fleet_dev_t *d)
             if (mosquitto_loop_write(d->mosq, 1) != MOSQ_ERR_SUCCESS) break;
         }
         unregister(d);
-        mosquitto_destroy(d->mosq); /* closes the socket; sends no DISCONNECT */
+        if (d->esp == NULL) mosquitto_destroy(d->mosq); /* closes the socket; no DISCONNECT */
         d->mosq = NULL;
     }
+    esp_dev_power_off(d); /* an ESP-IDF port device: its chip's RAM, esp-mqtt's client too */
     if (d->vdev) {
         vdev_close(d->vdev);
         d->vdev = NULL;
@@ -600,7 +640,10 @@ void dev_reboot(fleet_dev_t *d)
     d->reboot_due = false;
     d->reboots++;
     power_off(d);
-    if (dev_power_on(d) == 0) {
+    d->restarting = true;
+    int rc = dev_power_on(d);
+    d->restarting = false;
+    if (rc == 0) {
         d->next_attempt_ms = mqh_now_ms() + d->fleet->opt.boot_delay_ms;
         d->connects = 0;
         d->drops = 0;
@@ -622,7 +665,7 @@ static void maybe_cut(fleet_dev_t *d)
 {
     const fleet_opts_t *o = &d->fleet->opt;
     mqota_state_msg_t m;
-    mqota_agent_state_msg(&d->agent, &m);
+    mqota_agent_state_msg(dev_agent(d), &m);
     if (m.state != MQOTA_STATE_DOWNLOADING || m.image_size == 0) return;
     if (o->crash_at > 0 && (double)m.progress / (double)m.image_size >= o->crash_at) {
         /* fault: the process dies at once, mid-write, as on a power cut */
@@ -649,17 +692,17 @@ static void maybe_cut(fleet_dev_t *d)
  * these lines (INFO for small fleets, DEBUG for large ones). */
 static void log_state_change(fleet_dev_t *d)
 {
-    mqota_update_state_t st = mqota_agent_state(&d->agent);
+    mqota_update_state_t st = mqota_agent_state(dev_agent(d));
     if ((int)st == d->logged_state) return;
     d->logged_state = (int)st;
     if (d->fault_offline && st == MQOTA_STATE_ROLLED_BACK)
         mqh_log(MQH_INFO, "%s: fault: the agent gave up confirming %s after %llu ms offline",
-                d->id, d->agent.running.version,
+                d->id, dev_agent(d)->running.version,
                 (unsigned long long)(mqh_now_ms() - d->booted_ms));
     mqh_log(d->fleet->opt.count <= 50 ? MQH_INFO : MQH_DEBUG, "%s: state %s%s%s (%u bytes)",
-            d->id, mqota_state_name(st), mqota_agent_reason(&d->agent) ? " reason " : "",
-            mqota_agent_reason(&d->agent) ? mqota_reason_name(mqota_agent_reason(&d->agent)) : "",
-            (unsigned)mqota_agent_progress(&d->agent));
+            d->id, mqota_state_name(st), mqota_agent_reason(dev_agent(d)) ? " reason " : "",
+            mqota_agent_reason(dev_agent(d)) ? mqota_reason_name(mqota_agent_reason(dev_agent(d))) : "",
+            (unsigned)mqota_agent_progress(dev_agent(d)));
 }
 
 void dev_after_io(fleet_dev_t *d)
@@ -667,11 +710,16 @@ void dev_after_io(fleet_dev_t *d)
     if (d->conn == DEV_BRICKED || d->mosq == NULL) return;
     if (d->process_due) {
         d->process_due = false;
-        mqota_agent_process(&d->agent, mqh_now_ms());
-        /* A virtual device has CPU to spare: finish reading the slot back now rather than
-         * one step per timer tick (a real device calls process() from its own task). */
-        for (int k = 0; k < 64 && mqota_agent_state(&d->agent) == MQOTA_STATE_VERIFYING; k++)
+        if (d->esp != NULL) {
+            esp_dev_run(d); /* the ESP-IDF port's agent task */
+        } else {
             mqota_agent_process(&d->agent, mqh_now_ms());
+            /* A virtual device has CPU to spare: finish reading the slot back now rather than
+             * one step per timer tick (a real device calls process() from its own task). */
+            for (int k = 0; k < 64 && mqota_agent_state(&d->agent) == MQOTA_STATE_VERIFYING;
+                 k++)
+                mqota_agent_process(&d->agent, mqh_now_ms());
+        }
         log_state_change(d);
         maybe_cut(d);
         if (d->mosq) sync_events(d);
@@ -698,7 +746,7 @@ void dev_shutdown(fleet_dev_t *d)
 {
     if (d->mosq && d->conn == DEV_CONNECTED) {
         char topic[MQOTA_TOPIC_MAX];
-        mqota_agent_topic(&d->agent, MQOTA_TOPIC_ONLINE, topic, sizeof(topic));
+        mqota_agent_topic(dev_agent(d), MQOTA_TOPIC_ONLINE, topic, sizeof(topic));
         mosquitto_publish(d->mosq, NULL, topic, (int)strlen(MQOTA_OFFLINE_PAYLOAD),
                           MQOTA_OFFLINE_PAYLOAD, 1, true);
         mosquitto_disconnect(d->mosq);
@@ -707,9 +755,10 @@ void dev_shutdown(fleet_dev_t *d)
     }
     if (d->mosq) {
         unregister(d);
-        mosquitto_destroy(d->mosq);
+        if (d->esp == NULL) mosquitto_destroy(d->mosq);
         d->mosq = NULL;
     }
+    esp_dev_free(d);
     if (d->vdev) {
         vdev_close(d->vdev);
         d->vdev = NULL;

@@ -64,9 +64,16 @@ typedef struct {
     const char *cert_dir;     /**< --cert-dir: DIR/<id>.crt + DIR/<id>.key client certificates */
     const char *credentials_dir; /**< --credentials-dir: DIR/<id>.cred username and password,
                                       and the command key (docs/PROTOCOL.md §14) */
+    int port;                 /**< --port: FLEET_PORT_POSIX or FLEET_PORT_ESP_IDF */
     bool confirm_by_command;  /**< --confirm-by-command: a new image waits in pending-verify for
                                    the server's confirm / rollback command */
 } fleet_opts_t;
+
+/** Which agent code the devices run (--port). */
+enum {
+    FLEET_PORT_POSIX = 0,   /**< the agent on the POSIX port's hooks (ports/posix) */
+    FLEET_PORT_ESP_IDF = 1  /**< the ESP-IDF port itself on the ESP-IDF emulation (port_esp.h) */
+};
 
 /** Most profiles one --link mix may name. */
 #define FLEET_LINK_MAX 8
@@ -89,7 +96,10 @@ typedef struct fleet_dev {
     char flash_path[512];
     struct vdev *vdev;
     mqota_platform_t vplat;   /**< flash/kv/sha/running hooks from the POSIX port */
-    mqota_agent_t agent;
+    mqota_agent_t agent;      /**< the agent of a POSIX-port device (dev_agent() for any) */
+    struct fleet_esp *esp;    /**< an ESP-IDF port device's chip and port (port_esp.c); NULL
+                                   for POSIX-port devices */
+    bool restarting;          /**< dev_power_on() after a restart, not a power-on */
     struct mosquitto *mosq;
     dev_conn_t conn;
     int fd;                   /**< socket registered with epoll, -1 if none */
@@ -150,6 +160,35 @@ void dev_after_io(fleet_dev_t *d);
 void dev_shutdown(fleet_dev_t *d);
 /** TCP payload bytes received and sent by the device since the fleet started (TCP_INFO). */
 void dev_wire_bytes(const fleet_dev_t *d, uint64_t *rx, uint64_t *tx);
+
+/* device.c, shared with port_esp.c: what every device does whichever port runs its agent */
+/** The link came up (rc 0) or was refused (libmosquitto's rc); whether the agent hears of it. */
+bool dev_link_up(fleet_dev_t *d, int rc);
+/** The link is gone: out of epoll, counted, a reconnect scheduled. */
+void dev_link_down(fleet_dev_t *d, int rc);
+/** Count a received message (chunk bytes). */
+void dev_message_seen(fleet_dev_t *d, const struct mosquitto_message *msg);
+/** The virtual application's self-test (fails for --fail-self-test's version). */
+bool dev_self_test(fleet_dev_t *d);
+/** The virtual application's commands ("relay on|off"), a mqota_command_fn. */
+mqota_cmd_result_t dev_app_command(void *ctx, const char *name, const uint8_t *args,
+                                   size_t args_len, uint8_t *reply, size_t cap,
+                                   size_t *reply_len);
+/** The virtual application's diagnostics lines ("relay=on|off\n"); bytes written. */
+size_t dev_app_diagnostics(void *ctx, char *buf, size_t cap);
+/** The broker login from DIR/<id>.cred: 0 with user and pass ("" without a password), -1 without
+ *  --credentials-dir or a file for the device. */
+int dev_read_login(const fleet_dev_t *d, char *user, size_t ucap, char *pass, size_t pcap);
+/** TLS on d->mosq for an mqtts:// broker (--ca, --cert-dir); 0, or -1 logged. */
+int dev_client_tls(fleet_dev_t *d);
+/** The agent of an ESP-IDF port device (port_esp.c). */
+mqota_agent_t *esp_dev_agent(fleet_dev_t *d);
+/** The device's agent, whichever port runs it. */
+static inline mqota_agent_t *dev_agent(const fleet_dev_t *d)
+{
+    fleet_dev_t *m = (fleet_dev_t *)d; /* the agent is the device's; const is the caller's */
+    return m->esp != NULL ? esp_dev_agent(m) : &m->agent;
+}
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fleet.h"
+#include "port_esp.h"
 #include "mqota_posix/sigverify.h"
 #include "mqota_posix/vdev.h"
 #include "mqota/mqota_image.h"
@@ -100,6 +101,10 @@ static void usage(FILE *out)
             "                        offers are verified against it before anything is erased\n"
             "  --require-signature   refuse unsigned offers (needs --trust-key); see\n"
             "                        docs/SECURITY.md\n"
+            "  --port PORT           the agent code the devices run: posix (the agent on the\n"
+            "                        POSIX port's hooks, default) or esp-idf (the ESP-IDF\n"
+            "                        port itself, ports/esp-idf, on the host emulation of\n"
+            "                        ESP-IDF in tests/emu/esp-idf; esp32 devices only)\n"
             "  --status-interval S   print a status line every S seconds (default 5, 0 = off)\n"
             "  --exit-after S        stop after S seconds (default: run until SIGINT/SIGTERM)\n"
             "  --log-level L         error, warn, info, debug (default info)\n"
@@ -196,7 +201,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
     enum { O_BROKER = 1, O_IMAGE, O_DATA, O_COUNT, O_PREFIX, O_CHIP, O_CHUNK, O_WINDOW, O_MQTTV,
            O_CUT, O_FAILST, O_STATUS, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
            O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR, O_RESETBC, O_OFFLINE, O_CONFIRMTO,
-           O_CONFIRMCMD, O_ERASENVS };
+           O_CONFIRMCMD, O_ERASENVS, O_PORT };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
         {"data", required_argument, 0, O_DATA},     {"count", required_argument, 0, O_COUNT},
@@ -217,6 +222,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"credentials-dir", required_argument, 0, O_CREDDIR},
         {"confirm-by-command", no_argument, 0, O_CONFIRMCMD},
         {"erase-nvs", required_argument, 0, O_ERASENVS},
+        {"port", required_argument, 0, O_PORT},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
     };
     long v;
@@ -286,6 +292,14 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         case O_CREDDIR: o->credentials_dir = optarg; break;
         case O_CONFIRMCMD: o->confirm_by_command = true; break;
         case O_ERASENVS: o->erase_nvs = optarg; break;
+        case O_PORT:
+            if (strcmp(optarg, "posix") == 0) o->port = FLEET_PORT_POSIX;
+            else if (strcmp(optarg, "esp-idf") == 0) o->port = FLEET_PORT_ESP_IDF;
+            else {
+                fprintf(stderr, "mqota-fleet: --port '%s' must be posix or esp-idf\n", optarg);
+                exit(2);
+            }
+            break;
         case O_LINK: {
             const link_profile_t *prof[FLEET_LINK_MAX];
             int share[FLEET_LINK_MAX];
@@ -363,6 +377,12 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
                 o->offline_after_reboot);
         exit(2);
     }
+    if (o->port == FLEET_PORT_ESP_IDF && o->chip_id != MQOTA_CHIP_ESP32) {
+        fprintf(stderr, "mqota-fleet: --port esp-idf runs the ESP-IDF port built for the esp32 "
+                        "(tests/emu/esp-idf/include/sdkconfig.h); it cannot run with --chip "
+                        "other than esp32\n");
+        exit(2);
+    }
     if (o->prefix[0] == '\0' || strlen(o->prefix) + 6 > MQOTA_DEVICE_ID_MAX) {
         fprintf(stderr, "mqota-fleet: --prefix '%s' must be 1..%u characters\n", o->prefix,
                 MQOTA_DEVICE_ID_MAX - 6);
@@ -434,7 +454,7 @@ static void print_status(const fleet_t *f)
         fault_offline += d->fault_offline_boots;
         conn += d->conn == DEV_CONNECTED;
         bricked += d->conn == DEV_BRICKED;
-        int st = mqota_agent_state(&d->agent);
+        int st = mqota_agent_state(dev_agent(d));
         if (st >= 0 && st < 9) per_state[st]++;
         rx += d->rx_chunk_bytes;
     }
@@ -501,6 +521,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "mqota-fleet: --trust-key: %s\n", err);
             return 2;
         }
+        if (f.opt.port == FLEET_PORT_ESP_IDF && esp_fleet_load_trust_key(f.opt.trust_key) != 0)
+            return 2;
         mqh_log(MQH_INFO, "release signatures checked with %s%s", f.opt.trust_key,
                 f.opt.require_signature ? "; unsigned offers refused" : "");
     }

@@ -213,8 +213,8 @@ start_fleet() {
   fleet_provision "$@"
   auth=$(fleet_auth)
   # shellcheck disable=SC2086 # $auth is a list of options without spaces in them
-  "$FLEET" --broker "$BROKER_URL" --data "$T/fleet" --status-interval 2 $auth "$@" \
-    >>"$T/fleet.log" 2>&1 &
+  "$FLEET" --broker "$BROKER_URL" --data "$T/fleet" --status-interval 2 $auth \
+    --port "${MQOTA_FLEET_PORT:-posix}" "$@" >>"$T/fleet.log" 2>&1 &
   FLEET_PID=$!
   log "fleet started (pid $FLEET_PID): $*"
 }

@@ -130,9 +130,11 @@ pass "unknown-command, wrong-state, failed, bad name and unknown device: exit 1 
 CMD_A="mqota/v1/dev/$A/cmd"
 n=0
 # fleet_logged RESULT: the fleet logged n refusals of A, the last one RESULT.
+# (an ESP-IDF port device logs through ESP_LOGW: "<id>: W (mqota) command refused: ...")
 fleet_logged() {
-  [ "$(grep -c "$A: command refused:" "$T/fleet.log")" -ge "$n" ] &&
-    grep "$A: command refused:" "$T/fleet.log" | tail -n 1 | grep -q "refused: $1 "
+  local said="$A: (W \\(mqota\\) )?command refused:"
+  [ "$(grep -cE "$said" "$T/fleet.log")" -ge "$n" ] &&
+    grep -E "$said" "$T/fleet.log" | tail -n 1 | grep -q "refused: $1 "
 }
 # attack NAME HEX RESULT: inject HEX on A's cmd topic; A must refuse it with RESULT, report it,
 # and mqotad must record it (one report per second at most, so attacks are 1.2 s apart).

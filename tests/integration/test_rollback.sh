@@ -91,9 +91,19 @@ case $MODE in
         fail "an agent gave up after $ms ms offline; the confirm timeout is $CONFIRM_MS ms"
     done
     log "agents gave up confirming after $(echo $waited) ms offline (timeout $CONFIRM_MS ms)"
-    # INVALID: the agent marked the image invalid before its reboot (no reset fault here)
-    n=$(count_log "instead of ota_1: it is marked invalid")
-    [ "$n" -eq $COUNT ] || fail "bootloader found $n slots marked invalid, expected $COUNT"
+    if [ "${MQOTA_FLEET_PORT:-posix}" = esp-idf ]; then
+      # ABORTED: ESP-IDF marks the running image invalid only when otadata's other entry selects
+      # a valid image (esp_ota_check_rollback_is_possible); after a fresh flash it has none, the
+      # port restarts with the image still pending-verify and the bootloader aborts it
+      # (docs/ESP-IDF.md, "What is proved, and what is not").
+      what="reset before the new image was confirmed"
+      n=$(count_log "instead of ota_1: it was reset before the new image was confirmed")
+    else
+      # INVALID: the agent marked the image invalid before its reboot (no reset fault here)
+      what="marked invalid"
+      n=$(count_log "instead of ota_1: it is marked invalid")
+    fi
+    [ "$n" -eq $COUNT ] || fail "bootloader found $n slots $what, expected $COUNT"
     wait_for 10 status_is fault_offline_boots $COUNT ||
       fail "fleet-status.json does not count $COUNT offline boots: $(cat "$T/fleet/fleet-status.json")"
     ;;

@@ -58,8 +58,16 @@ typedef struct {
     const uint8_t *command_key; /**< 32-byte command key, or NULL: NVS, else no commands */
     bool require_signature;   /**< Refuse unsigned offers */
     bool confirm_by_command;  /**< Wait for the server's confirm (needs the command key) */
+    uint32_t confirm_timeout_ms; /**< Pending-verify: roll back when the server's confirm (or
+                                      the broker) is not reached in this many milliseconds
+                                      (0: MQOTA_CONFIRM_TIMEOUT_MS) */
     bool (*self_test)(void *ctx); /**< Self-test of a new image; NULL: always healthy */
     void *self_test_ctx;          /**< Passed to self_test */
+    /** The application's lines in the "diagnostics" command's reply, after the port's:
+     *  "key=value\n" lines written into buf (cap bytes, in the agent's task); returns the bytes
+     *  written (less than cap). NULL: none. */
+    size_t (*diagnostics)(void *ctx, char *buf, size_t cap);
+    void *diagnostics_ctx;        /**< Passed to diagnostics */
     mqota_command_fn command_handler; /**< Application commands; NULL: none */
     void *command_ctx;                /**< Passed to command_handler */
 } mqota_esp_config_t;

@@ -50,6 +50,10 @@ typedef struct {
     uint32_t rx_dropped;            /**< Messages the port's transport dropped (diagnostics) */
     bool (*self_test)(void *ctx);   /**< The application's self-test; NULL: always healthy */
     void *self_test_ctx;            /**< Passed to self_test */
+    /** The application's own diagnostics lines ("key=value\n"), written after the port's into
+     *  buf (cap bytes); returns the bytes written. NULL: none. */
+    size_t (*diagnostics)(void *ctx, char *buf, size_t cap);
+    void *diagnostics_ctx;          /**< Passed to diagnostics */
 } mqota_esp_glue_t;
 
 /**

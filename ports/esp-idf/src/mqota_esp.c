@@ -15,8 +15,9 @@
  * or does not fit, is dropped and counted (rx_dropped in diagnostics): a dropped chunk is sent
  * again after the agent's next ACK, a dropped offer or command is repeated by the server.
  *
- * agent_task() is the agent's loop: wait for an event at most CONFIG_MQOTA_PROCESS_MS, hand
- * it to the agent, run the agent's timers, restart when the agent asked for it.
+ * agent_task() is the agent's loop, one mqota_esp__agent_turn() after another: wait for an
+ * event at most CONFIG_MQOTA_PROCESS_MS, hand it to the agent, run the agent's timers, restart
+ * when the agent asked for it.
  */
 #include <string.h>
 
@@ -26,6 +27,9 @@
 #include "mqota_esp_internal.h"
 
 enum { EV_LINK = 1, EV_MESSAGE = 2 };
+
+/* Where a sealed frame's header keeps its u64 counter (mqota_command.h, docs/PROTOCOL.md §14) */
+#define SEALED_COUNTER_AT 8u
 
 static const char *TAG = "mqota";
 
@@ -157,24 +161,53 @@ static void follow_link(mqota_esp_t *e)
     }
 }
 
+static bool is_command_topic(const char *topic)
+{
+    size_t n = strlen(topic);
+    return n > 4 && strcmp(topic + n - 4, "/cmd") == 0;
+}
+
+/* A sealed command the agent refused (the agent reports it to the server, docs/PROTOCOL.md
+ * §14.4): one console line with the refusal and the counter in the frame's header (little-endian
+ * at byte SEALED_COUNTER_AT; unauthenticated, as received). */
+static void log_refusal(const mqota_esp_t *e, mqota_status_t st, size_t len)
+{
+    uint64_t counter = 0;
+    for (int i = 7; len >= SEALED_COUNTER_AT + 8u && i >= 0; i--)
+        counter = counter << 8 | e->rx_buf[SEALED_COUNTER_AT + (unsigned)i];
+    ESP_LOGW(TAG, "command refused: %s (counter %llu)",
+             st == MQOTA_ERR_AUTH       ? mqota_cmd_result_name(MQOTA_CMD_REFUSED_FORGED)
+             : st == MQOTA_ERR_REPLAY   ? mqota_cmd_result_name(MQOTA_CMD_REFUSED_REPLAY)
+             : st == MQOTA_ERR_PLATFORM ? "not run: the store failed"
+                                        : mqota_cmd_result_name(MQOTA_CMD_REFUSED_MALFORMED),
+             (unsigned long long)counter);
+}
+
+/* One turn of the agent's task: wait for an event at most CONFIG_MQOTA_PROCESS_MS (not at all
+ * while verifying: the slot is read back step after step), follow the link, hand a message to
+ * the agent and give the receive buffer back, run the agent's timers, restart when the agent
+ * asked for it. The host emulation of ESP-IDF runs the port's task turn by turn through this
+ * (tests/emu/esp-idf/README.md); on a chip agent_task() loops over it. */
+void mqota_esp__agent_turn(mqota_esp_t *e)
+{
+    mqota_esp_event_t ev;
+    TickType_t wait = mqota_agent_state(&e->agent) == MQOTA_STATE_VERIFYING
+                          ? 0
+                          : pdMS_TO_TICKS(CONFIG_MQOTA_PROCESS_MS);
+    bool got = xQueueReceive(e->events, &ev, wait) == pdTRUE;
+    follow_link(e);
+    if (got && ev.kind == EV_MESSAGE) {
+        mqota_status_t st = mqota_agent_on_message(&e->agent, e->rx_topic, e->rx_buf, ev.len);
+        if (st != MQOTA_OK && is_command_topic(e->rx_topic)) log_refusal(e, st, ev.len);
+        xSemaphoreGive(e->rx_free);
+    }
+    (void)mqota_agent_process(&e->agent, (uint64_t)esp_timer_get_time() / 1000u);
+    if (e->glue.reboot_due) restart_when_sent(e);
+}
+
 static void agent_task(void *arg)
 {
-    mqota_esp_t *e = arg;
-    for (;;) {
-        mqota_esp_event_t ev;
-        /* while verifying, read the slot back step after step; otherwise wait for work */
-        TickType_t wait = mqota_agent_state(&e->agent) == MQOTA_STATE_VERIFYING
-                              ? 0
-                              : pdMS_TO_TICKS(CONFIG_MQOTA_PROCESS_MS);
-        bool got = xQueueReceive(e->events, &ev, wait) == pdTRUE;
-        follow_link(e);
-        if (got && ev.kind == EV_MESSAGE) {
-            (void)mqota_agent_on_message(&e->agent, e->rx_topic, e->rx_buf, ev.len);
-            xSemaphoreGive(e->rx_free);
-        }
-        (void)mqota_agent_process(&e->agent, (uint64_t)esp_timer_get_time() / 1000u);
-        if (e->glue.reboot_due) restart_when_sent(e);
-    }
+    for (;;) mqota_esp__agent_turn(arg);
 }
 
 /* ---- init ------------------------------------------------------------------------------ */
@@ -233,6 +266,8 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg)
     e->rx_cap = cfg->rx_cap;
     e->glue.self_test = cfg->self_test;
     e->glue.self_test_ctx = cfg->self_test_ctx;
+    e->glue.diagnostics = cfg->diagnostics;
+    e->glue.diagnostics_ctx = cfg->diagnostics_ctx;
     e->sha = psa_hash_operation_init();
 
     esp_err_t err = nvs_open(CONFIG_MQOTA_NVS_NAMESPACE, NVS_READWRITE, &e->glue.nvs);
@@ -266,6 +301,7 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg)
         .confirm_by_command = cfg->confirm_by_command,
         .command_handler = cfg->command_handler,
         .command_ctx = cfg->command_ctx,
+        .confirm_timeout_ms = cfg->confirm_timeout_ms,
     };
     mqota_status_t st = mqota_agent_init(&e->agent, &acfg, &plat, plat.now_ms(e));
     if (st != MQOTA_OK) {

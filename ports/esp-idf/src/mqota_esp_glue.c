@@ -352,7 +352,12 @@ static size_t h_diagnostics(void *ctx, char *buf, size_t cap)
                      reset_reason_name(r), (unsigned long)esp_get_free_heap_size(),
                      (unsigned long)e->rx_dropped);
     if (n < 0) return 0;
-    return (size_t)n < cap ? (size_t)n : cap - 1;
+    size_t len = (size_t)n < cap ? (size_t)n : cap - 1;
+    if (e->diagnostics != NULL && len + 1u < cap) {
+        size_t more = e->diagnostics(e->diagnostics_ctx, buf + len, cap - len);
+        len += more < cap - len ? more : 0u; /* an application overrunning its room adds nothing */
+    }
+    return len;
 }
 
 static bool h_self_test(void *ctx)

@@ -11,6 +11,9 @@ int mqota_esp__publish(void *ctx, const char *topic, const uint8_t *payload, siz
 int mqota_esp__subscribe(void *ctx, const char *topic, int qos);
 int mqota_esp__unsubscribe(void *ctx, const char *topic);
 
+/* One turn of the agent's task (mqota_esp.c); agent_task() loops over it. */
+void mqota_esp__agent_turn(mqota_esp_t *e);
+
 /* mqota_esp_platform.c */
 int mqota_esp__import_key(psa_key_id_t *id, psa_key_type_t type, size_t bits,
                           psa_key_usage_t usage, psa_algorithm_t alg, const uint8_t *key,

@@ -14,14 +14,18 @@
  * Not emulated: flash encryption, secure boot, secure_version anti-rollback, namespaces (the
  * store is one flat namespace), factory partitions (the virtual ESP32 has ota_0 and ota_1).
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime() */
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "esp_app_desc.h"
 #include "esp_idf_emu.h"
 #include "esp_image_format.h"
+#include "esp_log.h"
 #include "esp_ota_ops.h"
 #include "esp_partition.h"
 #include "esp_system.h"
@@ -44,7 +48,7 @@ typedef struct {
     uint32_t wrote; /* bytes written through this handle, or the resumed image_offset */
 } emu_ota_t;
 
-static struct {
+struct esp_emu {
     vdev_t *dev;
     vflash_t *fl;
     kv_t *kv;
@@ -58,14 +62,23 @@ static struct {
     esp_ota_handle_t next_id;
     esp_reset_reason_t reason;
     int64_t now_us;
+    bool host_clock; /* esp_timer_get_time() from CLOCK_MONOTONIC since boot_us, not now_us */
+    int64_t boot_us;
     jmp_buf *restart;
     unsigned restarts;
     bool nvs_open;
-} E;
+    esp_emu_block_fn block; /* what runs while a task blocks (esp_emu_set_block_hook) */
+    void *block_ctx;
+    char log_prefix[64];    /* before each ESP_LOGx line (esp_emu_set_log_prefix) */
+    long flip_offset;       /* fault: image offset stored with one bit flipped, or -1 */
+    /* Sectors erased through esp_partition_erase_range() (and so esp_ota_begin/esp_ota_resume),
+     * by partition table index; kept across esp_emu_attach() until esp_emu_reset_counts(). */
+    uint64_t erased[PARTITION_MAX];
+};
 
-/* Sectors erased through esp_partition_erase_range() (and so esp_ota_begin/esp_ota_resume), by
- * partition table index; kept across esp_emu_attach() until esp_emu_reset_counts(). */
-static uint64_t erased[PARTITION_MAX];
+/* The chip the emulated calls act on: a test's one device, or the one the fleet selected. */
+static esp_emu_t emu_default = {.flip_offset = -1};
+static esp_emu_t *E = &emu_default;
 
 /* ---- control ------------------------------------------------------------------------- */
 
@@ -74,15 +87,15 @@ int esp_emu_attach(vdev_t *dev, const boot_result_t *boot, esp_reset_reason_t re
     const partition_table_t *pt = vdev_partitions(dev);
     if (pt == NULL || pt->count > PARTITION_MAX) return -1;
     esp_emu_detach();
-    E.dev = dev;
-    E.fl = vdev_flash(dev);
-    E.kv = vdev_kv(dev);
-    E.boot = *boot;
-    E.reason = reason;
-    E.count = pt->count;
+    E->dev = dev;
+    E->fl = vdev_flash(dev);
+    E->kv = vdev_kv(dev);
+    E->boot = *boot;
+    E->reason = reason;
+    E->count = pt->count;
     for (unsigned i = 0; i < pt->count; i++) {
         const partition_t *p = &pt->part[i];
-        esp_partition_t *q = &E.part[i];
+        esp_partition_t *q = &E->part[i];
         memset(q, 0, sizeof(*q));
         q->type = (esp_partition_type_t)p->type;
         q->subtype = (esp_partition_subtype_t)p->subtype;
@@ -91,56 +104,156 @@ int esp_emu_attach(vdev_t *dev, const boot_result_t *boot, esp_reset_reason_t re
         q->erase_size = VFLASH_SECTOR;
         snprintf(q->label, sizeof(q->label), "%s", p->label);
         q->readonly = (p->flags & 2u) != 0u;
-        if (q->type == ESP_PARTITION_TYPE_APP && q->address == boot->slot_offset) E.running = q;
+        if (q->type == ESP_PARTITION_TYPE_APP && q->address == boot->slot_offset) E->running = q;
         if (q->type == ESP_PARTITION_TYPE_DATA && q->subtype == ESP_PARTITION_SUBTYPE_DATA_OTA)
-            E.otadata = q;
+            E->otadata = q;
     }
     /* esp_app_get_description(): the booted image's descriptor, as the bootloader read it. */
-    memset(&E.desc, 0, sizeof(E.desc));
-    E.desc.secure_version = boot->image.secure_version;
-    memcpy(E.desc.version, boot->image.version, sizeof(E.desc.version));
-    memcpy(E.desc.project_name, boot->image.project_name, sizeof(E.desc.project_name));
-    memcpy(E.desc.time, boot->image.time, sizeof(E.desc.time));
-    memcpy(E.desc.date, boot->image.date, sizeof(E.desc.date));
-    memcpy(E.desc.idf_ver, boot->image.idf_ver, sizeof(E.desc.idf_ver));
-    memcpy(E.desc.app_elf_sha256, boot->image.app_elf_sha256, sizeof(E.desc.app_elf_sha256));
+    memset(&E->desc, 0, sizeof(E->desc));
+    E->desc.secure_version = boot->image.secure_version;
+    memcpy(E->desc.version, boot->image.version, sizeof(E->desc.version));
+    memcpy(E->desc.project_name, boot->image.project_name, sizeof(E->desc.project_name));
+    memcpy(E->desc.time, boot->image.time, sizeof(E->desc.time));
+    memcpy(E->desc.date, boot->image.date, sizeof(E->desc.date));
+    memcpy(E->desc.idf_ver, boot->image.idf_ver, sizeof(E->desc.idf_ver));
+    memcpy(E->desc.app_elf_sha256, boot->image.app_elf_sha256, sizeof(E->desc.app_elf_sha256));
     return 0;
 }
 
 void esp_emu_detach(void)
 {
-    jmp_buf *jb = E.restart;
-    unsigned restarts = E.restarts;
-    esp_ota_handle_t next = E.next_id;
-    memset(&E, 0, sizeof(E));
-    E.restart = jb;
-    E.restarts = restarts;
-    E.next_id = next;
+    /* what outlives a reset: the test's restart point, the counts, handle numbering */
+    jmp_buf *jb = E->restart;
+    unsigned restarts = E->restarts;
+    esp_ota_handle_t next = E->next_id;
+    uint64_t kept[PARTITION_MAX];
+    esp_emu_block_fn block = E->block;
+    void *block_ctx = E->block_ctx;
+    long flip = E->flip_offset;
+    char prefix[sizeof(E->log_prefix)];
+    memcpy(prefix, E->log_prefix, sizeof(prefix));
+    memcpy(kept, E->erased, sizeof(kept));
+    memset(E, 0, sizeof(*E));
+    E->restart = jb;
+    E->restarts = restarts;
+    E->next_id = next;
+    E->block = block;
+    E->block_ctx = block_ctx;
+    E->flip_offset = flip;
+    memcpy(E->log_prefix, prefix, sizeof(prefix));
+    memcpy(E->erased, kept, sizeof(kept));
 }
 
-void esp_emu_set_time_us(int64_t us) { E.now_us = us; }
+esp_emu_t *esp_emu_new(void)
+{
+    esp_emu_t *e = calloc(1, sizeof(*e));
+    if (e != NULL) e->flip_offset = -1;
+    return e;
+}
 
-void esp_emu_set_restart_jump(jmp_buf *jb) { E.restart = jb; }
+void esp_emu_free(esp_emu_t *e)
+{
+    if (e == NULL) return;
+    if (E == e) E = &emu_default;
+    free(e);
+}
 
-unsigned esp_emu_restarts(void) { return E.restarts; }
+void esp_emu_select(esp_emu_t *e) { E = e != NULL ? e : &emu_default; }
+
+void esp_emu_set_block_hook(esp_emu_block_fn fn, void *ctx)
+{
+    E->block = fn;
+    E->block_ctx = ctx;
+}
+
+void esp_emu__block(esp_emu_block_t what)
+{
+    if (E->block != NULL) E->block(E->block_ctx, what);
+}
+
+void esp_emu_set_flip_offset(long image_offset) { E->flip_offset = image_offset; }
+
+void esp_emu_set_log_prefix(const char *prefix)
+{
+    snprintf(E->log_prefix, sizeof(E->log_prefix), "%s", prefix != NULL ? prefix : "");
+}
+
+/* esp_log.h ESP_LOGx(): one line per call, "<level> (<tag>) <message>", after the chip's
+ * prefix. */
+void esp_emu_log(char level, const char *tag, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s%s%c (%s) %s\n", E->log_prefix, E->log_prefix[0] ? ": " : "", level, tag,
+            msg);
+}
+
+/* esp_err.h esp_err_to_name(): the macro's name for the codes this emulation returns. */
+const char *esp_err_to_name(esp_err_t code)
+{
+    static const struct {
+        esp_err_t code;
+        const char *name;
+    } names[] = {
+        {ESP_OK, "ESP_OK"},
+        {ESP_FAIL, "ESP_FAIL"},
+        {ESP_ERR_NO_MEM, "ESP_ERR_NO_MEM"},
+        {ESP_ERR_INVALID_ARG, "ESP_ERR_INVALID_ARG"},
+        {ESP_ERR_INVALID_STATE, "ESP_ERR_INVALID_STATE"},
+        {ESP_ERR_INVALID_SIZE, "ESP_ERR_INVALID_SIZE"},
+        {ESP_ERR_NOT_FOUND, "ESP_ERR_NOT_FOUND"},
+        {ESP_ERR_NOT_SUPPORTED, "ESP_ERR_NOT_SUPPORTED"},
+        {ESP_ERR_FLASH_OP_FAIL, "ESP_ERR_FLASH_OP_FAIL"},
+        {ESP_ERR_NVS_NOT_FOUND, "ESP_ERR_NVS_NOT_FOUND"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (names[i].code == code) return names[i].name;
+    return "UNKNOWN ERROR";
+}
+
+void esp_emu_set_time_us(int64_t us)
+{
+    E->host_clock = false;
+    E->now_us = us;
+}
+
+void esp_emu_use_host_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    E->host_clock = true;
+    E->boot_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+jmp_buf *esp_emu_set_restart_jump(jmp_buf *jb)
+{
+    jmp_buf *was = E->restart;
+    E->restart = jb;
+    return was;
+}
+
+unsigned esp_emu_restarts(void) { return E->restarts; }
 
 uint64_t esp_emu_erased_sectors(uint8_t slot)
 {
-    for (unsigned i = 0; i < E.count; i++) {
-        if (E.part[i].type == ESP_PARTITION_TYPE_APP &&
-            (unsigned)E.part[i].subtype == ESP_PARTITION_SUBTYPE_APP_OTA_MIN + (unsigned)slot)
-            return erased[i];
+    for (unsigned i = 0; i < E->count; i++) {
+        if (E->part[i].type == ESP_PARTITION_TYPE_APP &&
+            (unsigned)E->part[i].subtype == ESP_PARTITION_SUBTYPE_APP_OTA_MIN + (unsigned)slot)
+            return E->erased[i];
     }
     return 0;
 }
 
-void esp_emu_reset_counts(void) { memset(erased, 0, sizeof(erased)); }
+void esp_emu_reset_counts(void) { memset(E->erased, 0, sizeof(E->erased)); }
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
 static bool known_partition(const esp_partition_t *p)
 {
-    return E.dev != NULL && p >= &E.part[0] && p < &E.part[E.count];
+    return E->dev != NULL && p >= &E->part[0] && p < &E->part[E->count];
 }
 
 static bool is_ota_app(const esp_partition_t *p)
@@ -158,7 +271,7 @@ static uint8_t slot_of(const esp_partition_t *p)
 static emu_ota_t *handle_of(esp_ota_handle_t h)
 {
     for (unsigned i = 0; i < EMU_HANDLES; i++) {
-        if (E.ota[i].open && E.ota[i].id == h) return &E.ota[i];
+        if (E->ota[i].open && E->ota[i].id == h) return &E->ota[i];
     }
     return NULL;
 }
@@ -167,16 +280,16 @@ static emu_ota_t *handle_of(esp_ota_handle_t h)
  * at reset) over a whole app partition: the image's end is found from its segments. */
 static bool image_valid(const esp_partition_t *p, uint32_t *image_len)
 {
-    return boot_verify_image(E.fl, p->address, p->size, 0, NULL, image_len, NULL, 0) == MQOTA_OK;
+    return boot_verify_image(E->fl, p->address, p->size, 0, NULL, image_len, NULL, 0) == MQOTA_OK;
 }
 
 /* The otadata entry selecting the running partition: its sector, or -1. */
 static int running_entry(otadata_t *od)
 {
-    if (E.otadata == NULL || E.running == NULL ||
-        otadata_read(E.fl, E.otadata->address, od) != MQOTA_OK)
+    if (E->otadata == NULL || E->running == NULL ||
+        otadata_read(E->fl, E->otadata->address, od) != MQOTA_OK)
         return -1;
-    return otadata_find_slot(od, slot_of(E.running));
+    return otadata_find_slot(od, slot_of(E->running));
 }
 
 /* ---- esp_partition -------------------------------------------------------------------- */
@@ -187,9 +300,9 @@ static int running_entry(otadata_t *od)
 const esp_partition_t *esp_partition_find_first(esp_partition_type_t type,
                                                 esp_partition_subtype_t subtype, const char *label)
 {
-    if (E.dev == NULL) return NULL;
-    for (unsigned i = 0; i < E.count; i++) {
-        const esp_partition_t *p = &E.part[i];
+    if (E->dev == NULL) return NULL;
+    for (unsigned i = 0; i < E->count; i++) {
+        const esp_partition_t *p = &E->part[i];
         if (p->type == type && (subtype == ESP_PARTITION_SUBTYPE_ANY || p->subtype == subtype) &&
             (label == NULL || strcmp(label, p->label) == 0))
             return p;
@@ -205,7 +318,7 @@ esp_err_t esp_partition_read(const esp_partition_t *partition, size_t src_offset
     if (!known_partition(partition) || dst == NULL) return ESP_ERR_INVALID_ARG;
     if (src_offset > partition->size) return ESP_ERR_INVALID_ARG;
     if (size > partition->size - src_offset) return ESP_ERR_INVALID_SIZE;
-    return vflash_read(E.fl, partition->address + (uint32_t)src_offset, dst, size) == 0
+    return vflash_read(E->fl, partition->address + (uint32_t)src_offset, dst, size) == 0
                ? ESP_OK
                : ESP_ERR_FLASH_OP_FAIL;
 }
@@ -221,7 +334,7 @@ esp_err_t esp_partition_write(const esp_partition_t *partition, size_t dst_offse
         return ESP_ERR_INVALID_ARG;
     if (dst_offset > partition->size) return ESP_ERR_INVALID_ARG;
     if (size > partition->size - dst_offset) return ESP_ERR_INVALID_SIZE;
-    return vflash_write(E.fl, partition->address + (uint32_t)dst_offset, src, size) == 0
+    return vflash_write(E->fl, partition->address + (uint32_t)dst_offset, src, size) == 0
                ? ESP_OK
                : ESP_ERR_FLASH_OP_FAIL;
 }
@@ -237,8 +350,8 @@ esp_err_t esp_partition_erase_range(const esp_partition_t *partition, size_t off
     if (offset % partition->erase_size != 0u || size % partition->erase_size != 0u)
         return ESP_ERR_INVALID_ARG;
     if (size == 0u) return ESP_OK;
-    erased[partition - &E.part[0]] += size / partition->erase_size;
-    return vflash_erase(E.fl, partition->address + (uint32_t)offset, (uint32_t)size) == 0
+    E->erased[partition - &E->part[0]] += size / partition->erase_size;
+    return vflash_erase(E->fl, partition->address + (uint32_t)offset, (uint32_t)size) == 0
                ? ESP_OK
                : ESP_ERR_FLASH_OP_FAIL;
 }
@@ -247,15 +360,15 @@ esp_err_t esp_partition_erase_range(const esp_partition_t *partition, size_t off
 
 /* esp_ota_ops.h esp_ota_get_running_partition(): the app partition the running code executes
  * from (here: the one the virtual bootloader booted). */
-const esp_partition_t *esp_ota_get_running_partition(void) { return E.running; }
+const esp_partition_t *esp_ota_get_running_partition(void) { return E->running; }
 
 /* esp_ota_ops.h esp_ota_get_next_update_partition(): the OTA app partition after start_from
  * (NULL: the running one) in subtype order, wrapping around; never start_from itself. From a
  * factory app, ota_0. NULL when there is none. */
 const esp_partition_t *esp_ota_get_next_update_partition(const esp_partition_t *start_from)
 {
-    const esp_partition_t *from = start_from != NULL ? start_from : E.running;
-    if (E.dev == NULL || from == NULL) return NULL;
+    const esp_partition_t *from = start_from != NULL ? start_from : E->running;
+    if (E->dev == NULL || from == NULL) return NULL;
     unsigned first = is_ota_app(from) ? slot_of(from) + 1u : 0u;
     for (unsigned k = 0; k < 16u; k++) {
         unsigned slot = (first + k) % 16u;
@@ -271,7 +384,7 @@ const esp_partition_t *esp_ota_get_next_update_partition(const esp_partition_t *
 uint8_t esp_ota_get_app_partition_count(void)
 {
     uint8_t n = 0;
-    for (unsigned i = 0; i < E.count; i++) n = (uint8_t)(n + (is_ota_app(&E.part[i]) ? 1u : 0u));
+    for (unsigned i = 0; i < E->count; i++) n = (uint8_t)(n + (is_ota_app(&E->part[i]) ? 1u : 0u));
     return n;
 }
 
@@ -289,25 +402,25 @@ static esp_err_t open_checks(const esp_partition_t *partition, esp_ota_handle_t 
 {
     if (partition == NULL || out == NULL || !is_ota_app(partition)) return ESP_ERR_INVALID_ARG;
     if (!known_partition(partition)) return ESP_ERR_NOT_FOUND;
-    if (partition == E.running) return ESP_ERR_OTA_PARTITION_CONFLICT;
+    if (partition == E->running) return ESP_ERR_OTA_PARTITION_CONFLICT;
     otadata_t od;
     int sec = begin ? running_entry(&od) : -1;
     if (sec >= 0 && od.entry[sec].state == OTADATA_STATE_PENDING_VERIFY)
         return ESP_ERR_OTA_ROLLBACK_INVALID_STATE;
     *slot = NULL;
     for (unsigned i = 0; i < EMU_HANDLES; i++) {
-        if (E.ota[i].open && E.ota[i].part == partition) return ESP_ERR_OTA_ALREADY_IN_PROGRESS;
-        if (!E.ota[i].open && *slot == NULL) *slot = &E.ota[i];
+        if (E->ota[i].open && E->ota[i].part == partition) return ESP_ERR_OTA_ALREADY_IN_PROGRESS;
+        if (!E->ota[i].open && *slot == NULL) *slot = &E->ota[i];
     }
     return *slot != NULL ? ESP_OK : ESP_ERR_NO_MEM;
 }
 
 static esp_ota_handle_t open_handle(emu_ota_t *h, const esp_partition_t *p, uint32_t wrote)
 {
-    E.next_id++;
-    if (E.next_id == 0u) E.next_id = 1u; /* 0 is never a valid handle */
+    E->next_id++;
+    if (E->next_id == 0u) E->next_id = 1u; /* 0 is never a valid handle */
     h->open = true;
-    h->id = E.next_id;
+    h->id = E->next_id;
     h->part = p;
     h->wrote = wrote;
     return h->id;
@@ -321,14 +434,14 @@ static esp_ota_handle_t open_handle(emu_ota_t *h, const esp_partition_t *p, uint
 static void invalidate_inactive_otadata(void)
 {
     otadata_t od;
-    if (E.otadata == NULL || E.running == NULL ||
-        otadata_read(E.fl, E.otadata->address, &od) != MQOTA_OK || od.active < 0)
+    if (E->otadata == NULL || E->running == NULL ||
+        otadata_read(E->fl, E->otadata->address, &od) != MQOTA_OK || od.active < 0)
         return;
     int inactive = 1 - od.active;
-    if (!od.valid[inactive] || otadata_slot_of(&od.entry[inactive]) == slot_of(E.running))
+    if (!od.valid[inactive] || otadata_slot_of(&od.entry[inactive]) == slot_of(E->running))
         return;
-    (void)esp_partition_erase_range(E.otadata, (size_t)inactive * E.otadata->erase_size,
-                                    E.otadata->erase_size);
+    (void)esp_partition_erase_range(E->otadata, (size_t)inactive * E->otadata->erase_size,
+                                    E->otadata->erase_size);
 }
 
 /* esp_ota_ops.h esp_ota_begin(), esp_ota_ops.c: erases the partition up to image_size rounded
@@ -383,7 +496,20 @@ esp_err_t esp_ota_write_with_offset(esp_ota_handle_t handle, const void *data, s
     emu_ota_t *h = handle_of(handle);
     if (h == NULL || data == NULL) return ESP_ERR_INVALID_ARG;
     if (offset > h->part->size || size > h->part->size - offset) return ESP_ERR_INVALID_SIZE;
-    esp_err_t err = esp_partition_write(h->part, offset, data, size);
+    esp_err_t err;
+    if (E->flip_offset >= 0 && (uint64_t)E->flip_offset >= offset &&
+        (uint64_t)E->flip_offset < (uint64_t)offset + size) {
+        /* fault (esp_emu_set_flip_offset): a flash bit error; the data passed its CRC, the
+         * stored byte is wrong, as the fleet's --flip-offset does on the POSIX port */
+        uint8_t *copy = malloc(size);
+        if (copy == NULL) return ESP_ERR_NO_MEM;
+        memcpy(copy, data, size);
+        copy[E->flip_offset - (long)offset] ^= 0x10;
+        err = esp_partition_write(h->part, offset, copy, size);
+        free(copy);
+    } else {
+        err = esp_partition_write(h->part, offset, data, size);
+    }
     if (err != ESP_OK) return err;
     h->wrote += (uint32_t)size;
     return ESP_OK;
@@ -425,8 +551,8 @@ esp_err_t esp_ota_set_boot_partition(const esp_partition_t *partition)
     if (partition == NULL || !known_partition(partition) || !is_ota_app(partition))
         return ESP_ERR_INVALID_ARG;
     if (!image_valid(partition, NULL)) return ESP_ERR_OTA_VALIDATE_FAILED;
-    if (E.otadata == NULL) return ESP_ERR_NOT_FOUND;
-    return otadata_set_boot(E.fl, E.otadata->address, slot_of(partition)) == MQOTA_OK
+    if (E->otadata == NULL) return ESP_ERR_NOT_FOUND;
+    return otadata_set_boot(E->fl, E->otadata->address, slot_of(partition)) == MQOTA_OK
                ? ESP_OK
                : ESP_ERR_FLASH_OP_FAIL;
 }
@@ -441,7 +567,7 @@ esp_err_t esp_ota_get_state_partition(const esp_partition_t *partition,
         return ESP_ERR_INVALID_ARG;
     if (!is_ota_app(partition)) return ESP_ERR_NOT_SUPPORTED;
     otadata_t od;
-    if (E.otadata == NULL || otadata_read(E.fl, E.otadata->address, &od) != MQOTA_OK)
+    if (E->otadata == NULL || otadata_read(E->fl, E->otadata->address, &od) != MQOTA_OK)
         return ESP_ERR_NOT_FOUND;
     int sec = otadata_find_slot(&od, slot_of(partition));
     if (sec < 0) return ESP_ERR_NOT_FOUND;
@@ -474,11 +600,11 @@ static bool rollback_possible(const otadata_t *od)
 esp_err_t esp_ota_mark_app_valid_cancel_rollback(void)
 {
     otadata_t od;
-    if (E.dev == NULL || E.otadata == NULL) return ESP_ERR_NOT_FOUND;
-    if (otadata_read(E.fl, E.otadata->address, &od) != MQOTA_OK) return ESP_ERR_NOT_FOUND;
+    if (E->dev == NULL || E->otadata == NULL) return ESP_ERR_NOT_FOUND;
+    if (otadata_read(E->fl, E->otadata->address, &od) != MQOTA_OK) return ESP_ERR_NOT_FOUND;
     if (od.active < 0) return ESP_FAIL;
     if (od.entry[od.active].state == OTADATA_STATE_VALID) return ESP_OK;
-    return otadata_set_state(E.fl, E.otadata->address, od.active, OTADATA_STATE_VALID) ==
+    return otadata_set_state(E->fl, E->otadata->address, od.active, OTADATA_STATE_VALID) ==
                    MQOTA_OK
                ? ESP_OK
                : ESP_ERR_FLASH_OP_FAIL;
@@ -492,11 +618,11 @@ esp_err_t esp_ota_mark_app_valid_cancel_rollback(void)
 esp_err_t esp_ota_mark_app_invalid_rollback(void)
 {
     otadata_t od;
-    if (E.dev == NULL || E.otadata == NULL) return ESP_ERR_NOT_FOUND;
-    if (otadata_read(E.fl, E.otadata->address, &od) != MQOTA_OK) return ESP_ERR_NOT_FOUND;
+    if (E->dev == NULL || E->otadata == NULL) return ESP_ERR_NOT_FOUND;
+    if (otadata_read(E->fl, E->otadata->address, &od) != MQOTA_OK) return ESP_ERR_NOT_FOUND;
     if (od.active < 0) return ESP_FAIL;
     if (!rollback_possible(&od)) return ESP_ERR_OTA_ROLLBACK_FAILED;
-    return otadata_set_state(E.fl, E.otadata->address, od.active, OTADATA_STATE_INVALID) ==
+    return otadata_set_state(E->fl, E->otadata->address, od.active, OTADATA_STATE_INVALID) ==
                    MQOTA_OK
                ? ESP_OK
                : ESP_ERR_FLASH_OP_FAIL;
@@ -521,8 +647,8 @@ esp_err_t esp_image_verify(esp_image_load_mode_t mode, const esp_partition_pos_t
 {
     (void)mode;
     uint32_t len = 0;
-    if (part == NULL || data == NULL || E.dev == NULL) return ESP_ERR_INVALID_ARG;
-    if (boot_verify_image(E.fl, part->offset, part->size, 0, NULL, &len, NULL, 0) != MQOTA_OK)
+    if (part == NULL || data == NULL || E->dev == NULL) return ESP_ERR_INVALID_ARG;
+    if (boot_verify_image(E->fl, part->offset, part->size, 0, NULL, &len, NULL, 0) != MQOTA_OK)
         return ESP_ERR_IMAGE_INVALID;
     data->start_addr = part->offset;
     data->image_len = len;
@@ -533,25 +659,31 @@ esp_err_t esp_image_verify(esp_image_load_mode_t mode, const esp_partition_pos_t
 
 /* esp_app_desc.h esp_app_get_description(): the running app's descriptor (never NULL on a
  * chip; NULL here before esp_emu_attach()). */
-const esp_app_desc_t *esp_app_get_description(void) { return E.dev != NULL ? &E.desc : NULL; }
+const esp_app_desc_t *esp_app_get_description(void) { return E->dev != NULL ? &E->desc : NULL; }
 
 /* esp_timer.h esp_timer_get_time(): microseconds since boot. */
-int64_t esp_timer_get_time(void) { return E.now_us; }
+int64_t esp_timer_get_time(void)
+{
+    if (!E->host_clock) return E->now_us;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - E->boot_us;
+}
 
 /* esp_system.h esp_restart(): does not return. Here: back to the test's restart point, which
  * power-cycles the virtual ESP32 (RAM, and so open OTA handles, are lost). */
 void esp_restart(void)
 {
-    E.restarts++;
-    if (E.restart == NULL) {
+    E->restarts++;
+    if (E->restart == NULL) {
         fprintf(stderr, "esp_restart() called with no restart point set (esp_emu_set_restart_jump)\n");
         abort();
     }
-    longjmp(*E.restart, 1);
+    longjmp(*E->restart, 1);
 }
 
 /* esp_system.h esp_reset_reason(): why the chip last reset (set at esp_emu_attach()). */
-esp_reset_reason_t esp_reset_reason(void) { return E.reason; }
+esp_reset_reason_t esp_reset_reason(void) { return E->reason; }
 
 /* esp_system.h esp_get_free_heap_size(): a fixed figure on the host. */
 uint32_t esp_get_free_heap_size(void) { return EMU_FREE_HEAP; }
@@ -565,18 +697,18 @@ uint32_t esp_get_free_heap_size(void) { return EMU_FREE_HEAP; }
 esp_err_t nvs_open(const char *namespace_name, nvs_open_mode_t open_mode, nvs_handle_t *out_handle)
 {
     (void)open_mode;
-    if (E.dev == NULL) return ESP_ERR_INVALID_STATE; /* ESP_ERR_NVS_NOT_INITIALIZED on a chip */
+    if (E->dev == NULL) return ESP_ERR_INVALID_STATE; /* ESP_ERR_NVS_NOT_INITIALIZED on a chip */
     if (namespace_name == NULL || out_handle == NULL) return ESP_ERR_INVALID_ARG;
     size_t n = strlen(namespace_name);
     if (n == 0u || n >= NVS_KEY_NAME_MAX_SIZE) return ESP_ERR_NVS_INVALID_NAME;
-    E.nvs_open = true;
+    E->nvs_open = true;
     *out_handle = EMU_NVS_HANDLE;
     return ESP_OK;
 }
 
 static esp_err_t nvs_check(nvs_handle_t handle, const char *key)
 {
-    if (E.dev == NULL || !E.nvs_open || handle != EMU_NVS_HANDLE) return ESP_ERR_NVS_INVALID_HANDLE;
+    if (E->dev == NULL || !E->nvs_open || handle != EMU_NVS_HANDLE) return ESP_ERR_NVS_INVALID_HANDLE;
     if (key == NULL) return ESP_ERR_INVALID_ARG;
     if (strlen(key) >= NVS_KEY_NAME_MAX_SIZE) return ESP_ERR_NVS_KEY_TOO_LONG;
     return ESP_OK;
@@ -591,9 +723,9 @@ esp_err_t nvs_get_blob(nvs_handle_t handle, const char *key, void *out_value, si
     esp_err_t err = nvs_check(handle, key);
     if (err != ESP_OK) return err;
     size_t len = 0;
-    if (kv_get(E.kv, key, NULL, 0, &len) == MQOTA_ERR_NOT_FOUND) return ESP_ERR_NVS_NOT_FOUND;
+    if (kv_get(E->kv, key, NULL, 0, &len) == MQOTA_ERR_NOT_FOUND) return ESP_ERR_NVS_NOT_FOUND;
     if (length == NULL) return ESP_ERR_NVS_INVALID_LENGTH;
-    mqota_status_t st = kv_get(E.kv, key, out_value, out_value != NULL ? *length : 0u, &len);
+    mqota_status_t st = kv_get(E->kv, key, out_value, out_value != NULL ? *length : 0u, &len);
     if (st == MQOTA_ERR_NOT_FOUND) return ESP_ERR_NVS_NOT_FOUND;
     if (st == MQOTA_ERR_NO_SPACE) {
         *length = len;
@@ -613,7 +745,7 @@ esp_err_t nvs_set_blob(nvs_handle_t handle, const char *key, const void *value, 
     if (err != ESP_OK) return err;
     if (value == NULL && length > 0u) return ESP_ERR_INVALID_ARG;
     if (length > KV_VAL_MAX) return ESP_ERR_NVS_VALUE_TOO_LONG;
-    return kv_set(E.kv, key, value, length) == MQOTA_OK ? ESP_OK : ESP_FAIL;
+    return kv_set(E->kv, key, value, length) == MQOTA_OK ? ESP_OK : ESP_FAIL;
 }
 
 /* nvs.h nvs_erase_key(): ESP_ERR_NVS_NOT_FOUND when the key does not exist. */
@@ -622,9 +754,9 @@ esp_err_t nvs_erase_key(nvs_handle_t handle, const char *key)
     esp_err_t err = nvs_check(handle, key);
     if (err != ESP_OK) return err;
     size_t len = 0;
-    mqota_status_t st = kv_get(E.kv, key, NULL, 0, &len);
+    mqota_status_t st = kv_get(E->kv, key, NULL, 0, &len);
     if (st == MQOTA_ERR_NOT_FOUND) return ESP_ERR_NVS_NOT_FOUND;
-    return kv_erase(E.kv, key) == MQOTA_OK ? ESP_OK : ESP_FAIL;
+    return kv_erase(E->kv, key) == MQOTA_OK ? ESP_OK : ESP_FAIL;
 }
 
 /* nvs.h nvs_commit(): NVS writes each value to flash as it is set; commit has nothing left to
@@ -637,5 +769,5 @@ esp_err_t nvs_commit(nvs_handle_t handle)
 /* nvs.h nvs_close(). */
 void nvs_close(nvs_handle_t handle)
 {
-    if (handle == EMU_NVS_HANDLE) E.nvs_open = false;
+    if (handle == EMU_NVS_HANDLE) E->nvs_open = false;
 }

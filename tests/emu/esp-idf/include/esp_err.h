@@ -19,4 +19,7 @@ typedef int esp_err_t;
 #define ESP_ERR_FLASH_BASE 0x6000
 #define ESP_ERR_FLASH_OP_FAIL (ESP_ERR_FLASH_BASE + 1)
 
+/* esp_err.h esp_err_to_name(): the code's name, "UNKNOWN ERROR" for others. */
+const char *esp_err_to_name(esp_err_t code);
+
 #endif /* MQOTA_EMU_ESP_ERR_H */
