@@ -541,8 +541,9 @@ static void test_key_ids(void **state)
         assert_int_equal(import(P256_PUB, 0, PSA_KEY_USAGE_VERIFY_HASH, ECDSA_SHA256, pub, 65,
                                 &ids[2 * c]),
                          PSA_SUCCESS);
-        assert_int_equal(import(PSA_KEY_TYPE_AES, 0, ENC_DEC, PSA_ALG_GCM, aes, 32, &ids[2 * c + 1]),
-                         PSA_SUCCESS);
+        assert_int_equal(
+            import(PSA_KEY_TYPE_AES, 0, ENC_DEC, PSA_ALG_GCM, aes, 32, &ids[2 * c + 1]),
+            PSA_SUCCESS);
     }
     assert_int_equal(psa_emu_key_count(), 2 * CHIPS);
     for (size_t i = 0; i < 2 * CHIPS; i++) {

@@ -76,10 +76,10 @@ typedef struct {
 } emu_hash_t;
 
 typedef struct {
-    void *v;          /* the entries */
-    uint32_t n, cap;  /* entries made, room */
+    void *v;             /* the entries */
+    uint32_t n, cap;     /* entries made, room */
     uint32_t head, tail; /* free list, oldest first */
-    size_t live;
+    size_t live;         /* entries in use */
 } table_t;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -154,6 +154,7 @@ static void key_drop(uint32_t i)
     table_give(&keys, i, key_next);
 }
 
+/* Free hash slot i's EVP_MD_CTX and give the slot back. Called with the lock held. */
 static void hash_drop(uint32_t i)
 {
     emu_hash_t *h = hash_at(i);

@@ -73,7 +73,7 @@ typedef uint32_t psa_algorithm_t; /* §10.1.1 */
 #define PSA_ALG_SHA_512 ((psa_algorithm_t)0x0200000b)
 /* A key policy's wildcard for the hash of a signature algorithm (§10.2.1, §9.5.1). */
 #define PSA_ALG_ANY_HASH ((psa_algorithm_t)0x020000ff)
-/* §10.2.2: the length of a hash algorithm's output, in bytes (0: not one of these). */
+/* §10.2.4: the length of a hash algorithm's output, in bytes (0: not one of these). */
 #define PSA_HASH_LENGTH(alg)                                                                   \
     ((alg) == PSA_ALG_SHA_224   ? 28u                                                          \
      : (alg) == PSA_ALG_SHA_256 ? 32u                                                          \
@@ -104,8 +104,10 @@ typedef uint8_t psa_ecc_family_t; /* §9.2.5 */
 #define PSA_KEY_TYPE_ECC_PUBLIC_KEY_BASE ((psa_key_type_t)0x4100)
 #define PSA_KEY_TYPE_ECC_KEY_PAIR_BASE ((psa_key_type_t)0x7100)
 #define PSA_KEY_TYPE_ECC_CURVE_MASK ((psa_key_type_t)0x00ff)
-#define PSA_KEY_TYPE_ECC_PUBLIC_KEY(curve) ((psa_key_type_t)(PSA_KEY_TYPE_ECC_PUBLIC_KEY_BASE | (curve)))
-#define PSA_KEY_TYPE_ECC_KEY_PAIR(curve) ((psa_key_type_t)(PSA_KEY_TYPE_ECC_KEY_PAIR_BASE | (curve)))
+#define PSA_KEY_TYPE_ECC_PUBLIC_KEY(curve)                                                     \
+    ((psa_key_type_t)(PSA_KEY_TYPE_ECC_PUBLIC_KEY_BASE | (curve)))
+#define PSA_KEY_TYPE_ECC_KEY_PAIR(curve)                                                       \
+    ((psa_key_type_t)(PSA_KEY_TYPE_ECC_KEY_PAIR_BASE | (curve)))
 #define PSA_ECC_FAMILY_SECP_K1 ((psa_ecc_family_t)0x17)
 #define PSA_ECC_FAMILY_SECP_R1 ((psa_ecc_family_t)0x12) /* P-192 .. P-521; P-256 = 256 bits */
 
