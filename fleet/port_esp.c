@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 
 #include "esp_idf_emu.h"
+#include "psa_emu.h"
 #include "mqota_esp.h"
 #include "mqota_esp_internal.h"
 #include "mqota_posix/vdev.h"
@@ -63,6 +64,13 @@ int esp_fleet_load_trust_key(const char *pem_path)
     }
     have_trust_point = true;
     return 0;
+}
+
+/* Every emulated call from now on acts on d's chip, and PSA's keys are d's. */
+static void select_chip(fleet_dev_t *d)
+{
+    esp_emu_select(d->esp->chip);
+    psa_emu_set_owner(d);
 }
 
 /* ---- the port's application callbacks ---- */
@@ -109,7 +117,7 @@ static void run_agent_task(fleet_dev_t *d)
     struct fleet_esp *x = d->esp;
     jmp_buf jb;
     if (x->in_turn || !x->started || d->reboot_due) return;
-    esp_emu_select(x->chip);
+    select_chip(d);
     jmp_buf *was = esp_emu_set_restart_jump(&jb);
     x->in_turn = true;
     if (setjmp(jb) == 0) {
@@ -153,7 +161,7 @@ int esp_dev_start(fleet_dev_t *d, const boot_result_t *boot, const uint8_t *comm
         x->rx_buf = malloc(x->rx_cap);
         if (x->rx_buf == NULL) return -1;
     }
-    esp_emu_select(x->chip);
+    select_chip(d);
     esp_emu_set_log_prefix(d->id);
     esp_emu_set_block_hook(block, d);
     esp_emu_set_flip_offset(o->flip_offset);
@@ -212,11 +220,9 @@ void esp_dev_power_off(fleet_dev_t *d)
 {
     struct fleet_esp *x = d->esp;
     if (x == NULL || !x->started) return;
-    esp_emu_select(x->chip);
+    select_chip(d);
     /* RAM does not survive a reset: PSA's key slots and hash state, esp-mqtt's client */
-    (void)psa_hash_abort(&x->port.sha);
-    if (x->port.release_key != PSA_KEY_ID_NULL) (void)psa_destroy_key(x->port.release_key);
-    if (x->port.command_key != PSA_KEY_ID_NULL) (void)psa_destroy_key(x->port.command_key);
+    psa_emu_forget(d);
     esp_emu_mqtt_power_off(x->port.client);
     x->port.client = NULL;
     d->mosq = NULL;

@@ -212,6 +212,7 @@ bool Mqota::begin(PubSubClient &mqtt, const MqotaConfig &cfg)
         return fail("cannot open NVS namespace %s (%s)", MQOTA_ARDUINO_NVS_NAMESPACE,
                     esp_err_to_name(err));
     nvsOpen_ = true;
+    mqota_esp_glue_count_boot(&st_.glue);
 
     uint8_t key[RELEASE_KEY_LEN]; // the longer of the two keys
     bool found = false;

@@ -37,6 +37,8 @@ extern "C" {
 #define MQOTA_ESP_NVS_RELEASE_KEY "mq.relkey"
 /** NVS key of the 32-byte AES-256-GCM command key. Read when the application passes none. */
 #define MQOTA_ESP_NVS_COMMAND_KEY "mq.cmdkey"
+/** NVS key of the boot counter (mqota_esp_glue_count_boot()): 4 bytes, little-endian. */
+#define MQOTA_ESP_NVS_BOOTS "mq.boots"
 
 /** The shared hooks' state; the first member of a port's struct. Do not touch its fields. */
 typedef struct {
@@ -54,6 +56,7 @@ typedef struct {
      *  buf (cap bytes); returns the bytes written. NULL: none. */
     size_t (*diagnostics)(void *ctx, char *buf, size_t cap);
     void *diagnostics_ctx;          /**< Passed to diagnostics */
+    uint32_t boot_count;            /**< This boot's number (mqota_esp_glue_count_boot()) */
 } mqota_esp_glue_t;
 
 /**
@@ -64,6 +67,17 @@ typedef struct {
  *                  first member is the mqota_esp_glue_t.
  */
 void mqota_esp_glue_hooks(mqota_platform_t *plat);
+
+/**
+ * @brief Count this boot: ESP-IDF keeps no boot counter, so the port keeps one in NVS (key
+ *        MQOTA_ESP_NVS_BOOTS, 4 bytes little-endian; NVS checks each entry with its own
+ *        CRC-32) and reports it as the STATE's boot_count, which tells the server and the
+ *        operator that a device restarted (or keeps restarting). Call once per boot, after
+ *        nvs_open() and before mqota_agent_init(). A counter that cannot be read or written
+ *        leaves boot_count 0 ("unknown", as the STATE format allows); nothing else depends on it.
+ * @param[in,out] g The shared hooks' state, its nvs handle open.
+ */
+void mqota_esp_glue_count_boot(mqota_esp_glue_t *g);
 
 /**
  * @brief Restart the chip for the agent: roll back first if slot_mark_invalid() left that to

@@ -277,6 +277,7 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg)
         return err;
     }
     e->nvs_open = true;
+    mqota_esp_glue_count_boot(&e->glue);
     if (psa_crypto_init() != PSA_SUCCESS) {
         err = ESP_FAIL;
         goto fail;

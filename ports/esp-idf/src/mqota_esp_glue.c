@@ -104,7 +104,7 @@ static void copy_field(char *dst, size_t cap, const char *src, size_t src_len)
 
 static int h_running(void *ctx, mqota_running_t *out)
 {
-    (void)ctx;
+    const mqota_esp_glue_t *e = ctx;
     const esp_partition_t *run = esp_ota_get_running_partition();
     const esp_app_desc_t *d = app_description();
     if (run == NULL || d == NULL) return -1;
@@ -123,6 +123,7 @@ static int h_running(void *ctx, mqota_running_t *out)
     copy_field(out->project, sizeof(out->project), d->project_name, sizeof(d->project_name));
     copy_field(out->version, sizeof(out->version), d->version, sizeof(d->version));
     copy_field(out->idf_ver, sizeof(out->idf_ver), d->idf_ver, sizeof(d->idf_ver));
+    out->boot_count = e->boot_count;
     return 0;
 }
 
@@ -280,6 +281,22 @@ static void h_reboot(void *ctx)
 {
     mqota_esp_glue_t *e = ctx;
     e->reboot_due = true; /* the port restarts after the last publishes went out */
+}
+
+void mqota_esp_glue_count_boot(mqota_esp_glue_t *e)
+{
+    uint8_t b[4] = {0};
+    size_t n = sizeof(b);
+    uint32_t count = 0;
+    /* absent (first boot, NVS erased), unreadable or of another length: counting starts again */
+    if (nvs_get_blob(e->nvs, MQOTA_ESP_NVS_BOOTS, b, &n) == ESP_OK && n == sizeof(b))
+        count = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    count++;
+    for (unsigned i = 0; i < sizeof(b); i++) b[i] = (uint8_t)(count >> (8u * i));
+    e->boot_count = nvs_set_blob(e->nvs, MQOTA_ESP_NVS_BOOTS, b, sizeof(b)) == ESP_OK &&
+                            nvs_commit(e->nvs) == ESP_OK
+                        ? count
+                        : 0u;
 }
 
 void mqota_esp_glue_restart(mqota_esp_glue_t *e)
