@@ -23,18 +23,21 @@
  *    device whose otadata was blank (first update after `idf.py flash`) ESP-IDF refuses the
  *    mark (no rollback is possible by its rules) and the bootloader's abort takes it back;
  *  - the emulation's own refusals, with ESP-IDF's error codes;
- *  - a sampled power-loss sweep (test_power_loss_sweep*, as test_power_loss.c does on the
- *    POSIX port's hooks): one clean update counts the mutating flash operations from the offer
- *    to confirmed (chunk writes, the sector erases of esp_ota_begin(), NVS records, the otadata
+ *  - a power-loss sweep (test_power_loss_sweep*, as test_power_loss.c does on the POSIX
+ *    port's hooks): one clean update counts the mutating flash operations from the offer to
+ *    confirmed (chunk writes, the sector erases of esp_ota_begin(), NVS records, the otadata
  *    writes of esp_ota_set_boot_partition(), the bootloader's NEW -> PENDING_VERIFY rewrite at
  *    the restart, the confirm); then, from a copy of the pre-update flash and eFuse files, power
- *    is cut at each of an evenly spread sample of them (vflash_set_cut(); the operation tears,
- *    every later one fails), the device is power-cycled from its files alone, and it must boot
- *    (old or new image, never neither), report a coherent state, and finish the update: from the
- *    retained offer, or from a new deployment after a cut left the new image pending verify
- *    (the bootloader aborts it, the agent reports rolled-back / reset and by design ignores that
- *    deployment's offer from then on). Once after `idf.py flash` (blank otadata) and once on a
- *    device selected through otadata before.
+ *    is cut at each of them (290: all, about 1.5 s of CPU per sweep; above SWEEP_ALL_MAX an
+ *    evenly spread sample; vflash_set_cut(): the operation tears, every later one fails), the
+ *    device is power-cycled from its files alone, and it must boot (old or new image, never
+ *    neither), report a coherent state, and finish the update: from the retained offer, or
+ *    from a new deployment after a cut left the new image pending verify (the bootloader
+ *    aborts it, the agent reports rolled-back / reset and by design ignores that deployment's
+ *    offer from then on); at the end the running partition is byte-identical to the 2024 file
+ *    and VALID in otadata. Three pre-update devices: just after `idf.py flash` (blank
+ *    otadata), with ota_0 selected through otadata, and running from ota_1 after an update
+ *    (the update goes into ota_0, which a blank otadata boots first).
  */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, clock_gettime */
 #include <setjmp.h>
@@ -75,7 +78,8 @@
 #define SECTOR 4096u     /* SPI flash erase unit */
 #define STEP_LIMIT 20000 /* process() calls before an update counts as stuck */
 #define NO_PAUSE UINT32_MAX
-#define SWEEP_POINTS 120u /* cut points per sweep, evenly spread (all if there are fewer) */
+#define SWEEP_ALL_MAX 400u /* an update of at most this many flash operations: cut at each */
+#define SWEEP_POINTS 120u  /* more: cut at an evenly spread sample of this many */
 #define SWEEP_LISTED 64u  /* cut points ending on a retry deployment that the summary lists */
 
 /* The port's struct: the glue's state first (mqota_esp_glue.h), then the crypto state. */
@@ -657,9 +661,11 @@ static void check_final(uint32_t k)
                      ESP_OK);
     if (memcmp(buf, image, image_len) != 0)
         fail_msg("cut %u: the running partition differs from the 2024 file", k);
-    esp_ota_img_states_t st;
-    assert_int_equal(esp_ota_get_state_partition(esp_ota_get_running_partition(), &st), ESP_OK);
-    assert_int_equal(st, ESP_OTA_IMG_VALID);
+    esp_ota_img_states_t st = ESP_OTA_IMG_UNDEFINED;
+    esp_err_t err = esp_ota_get_state_partition(esp_ota_get_running_partition(), &st);
+    if (err != ESP_OK || st != ESP_OTA_IMG_VALID)
+        fail_msg("cut %u: the running partition is not VALID in otadata (esp_err 0x%x, state %d)",
+                 k, (unsigned)err, (int)st);
     power_off();
     assert_int_equal(power_on(ESP_RST_POWERON), MQOTA_OK);
     assert_string_equal(S.boot.image.version, VER_2024);
@@ -669,8 +675,9 @@ static void check_final(uint32_t k)
 }
 
 /* The sweep on the device make_device(how) leaves (`what` names it in the summary): one
- * clean update counts the operations, then a cut at each of SWEEP_POINTS evenly spread ones
- * (every one if there are fewer), each from the same pre-update files. */
+ * clean update counts the operations, then a cut at every one of them (at an evenly spread
+ * sample of SWEEP_POINTS if there are more than SWEEP_ALL_MAX), each from the same pre-update
+ * files. */
 static void sweep(device_t how, const char *what)
 {
     double t0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
@@ -686,8 +693,8 @@ static void sweep(device_t how, const char *what)
     assert_true(total >= 2u);
     check_final(0);
 
-    /* 2. A cut at each sampled operation. */
-    uint32_t n = total < SWEEP_POINTS ? (uint32_t)total : SWEEP_POINTS;
+    /* 2. A cut at every operation (or an even sample). */
+    uint32_t n = total <= SWEEP_ALL_MAX ? (uint32_t)total : SWEEP_POINTS;
     unsigned tried = 0, old_boots = 0, new_boots = 0, bricks = 0, incoherent = 0, stuck = 0,
              no_cut = 0, resumed = 0, retries = 0;
     uint32_t retry_at[SWEEP_LISTED];

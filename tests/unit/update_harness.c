@@ -77,6 +77,8 @@ void harness_send_chunk(harness_server_t *s, uint32_t index)
     s->chunks_sent++;
 }
 
+/* What the last ACK asks for: every chunk of the window from its base that its selective-ack
+ * bits do not show written (a chunk past the sack's reach is sent again), in order. */
 void harness_serve_ack(harness_server_t *s, uint32_t budget, bool (*stop)(void))
 {
     mqota_ack_t a = s->ack;
@@ -120,6 +122,8 @@ uint8_t *harness_load_file(const char *path, size_t *len)
     return buf;
 }
 
+/* Both files whole into memory: the flash file is 4 MiB (mostly holes on disk), the eFuse
+ * file EFUSE_BLOCK_LEN bytes. On failure nothing stays allocated. */
 int harness_snapshot_take(harness_snapshot_t *snap, const char *flash_path)
 {
     memset(snap, 0, sizeof(*snap));
@@ -188,6 +192,8 @@ void harness_cut_reset(harness_cut_t *c)
     c->armed = false;
 }
 
+/* The cut counts from harness_cut_start() across handles: on a new handle, what is left of
+ * it is the cut operation minus the operations already made on the closed ones. */
 void harness_cut_power_on(harness_cut_t *c, vflash_t *fl)
 {
     c->fl = fl;
