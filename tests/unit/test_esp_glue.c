@@ -767,19 +767,15 @@ static void sweep(device_t how, const char *what)
     harness_snapshot_free(&snapshot);
 
     double t1 = now_s(CLOCK_MONOTONIC), c1 = now_s(CLOCK_PROCESS_CPUTIME_ID);
-    printf("power-loss sweep, %s: %llu mutating flash operations from offer to confirmed "
-           "(%u chunks of %u bytes); %u cut points tried (%s)\n",
-           what, (unsigned long long)total, chunk_count(), CHUNK, tried,
-           tried < total ? "evenly spread sample" : "every one");
-    printf("power-loss sweep, %s: after the cut booted old image %u, new image %u; bricks %u; "
-           "resumed mid-transfer %u; incoherent %u; not completed %u; cut not reached %u\n",
-           what, old_boots, new_boots, bricks, resumed, incoherent, stuck, no_cut);
-    printf("power-loss sweep, %s: %u cut points hit the new image in pending-verify (bootloader "
-           "abort, rolled-back/reset, completed by a retry deployment):",
-           what, retries);
-    for (unsigned i = 0; i < retries && i < SWEEP_LISTED; i++) printf(" %u", retry_at[i]);
-    printf("\n");
-    printf("power-loss sweep, %s: %.2f s wall, %.2f s CPU\n", what, t1 - t0, c1 - c0);
+    /* One line: what was cut, where each cut ended, what went wrong, what it cost. */
+    printf("power-loss sweep, %s: %u of %llu flash operations cut (%s): booted old %u, new %u; "
+           "retry deployment after the bootloader's abort %u [",
+           what, tried, (unsigned long long)total, tried < total ? "evenly spread" : "every one",
+           old_boots, new_boots, retries);
+    for (unsigned i = 0; i < retries && i < SWEEP_LISTED; i++) printf(i ? " %u" : "%u", retry_at[i]);
+    printf("]; resumed mid-transfer %u; bricks %u, incoherent %u, not completed %u, cut not "
+           "reached %u; %.2f s wall, %.2f s CPU\n",
+           resumed, bricks, incoherent, stuck, no_cut, t1 - t0, c1 - c0);
 
     assert_int_equal(bricks, 0);
     assert_int_equal(incoherent, 0);
