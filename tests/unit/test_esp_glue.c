@@ -739,7 +739,8 @@ static void sweep(device_t how, const char *what)
             if (after != MQOTA_STATE_ROLLED_BACK ||
                 mqota_agent_reason(&S.agent) != MQOTA_REASON_RESET || is_new) {
                 print_error("cut %u: unexpected %s/%s after the power cycle\n", k,
-                            mqota_state_name(after), mqota_reason_name(mqota_agent_reason(&S.agent)));
+                            mqota_state_name(after),
+                            mqota_reason_name(mqota_agent_reason(&S.agent)));
                 incoherent++;
             }
             if (retries < SWEEP_LISTED) retry_at[retries] = k;
@@ -772,7 +773,8 @@ static void sweep(device_t how, const char *what)
            "retry deployment after the bootloader's abort %u [",
            what, tried, (unsigned long long)total, tried < total ? "evenly spread" : "every one",
            old_boots, new_boots, retries);
-    for (unsigned i = 0; i < retries && i < SWEEP_LISTED; i++) printf(i ? " %u" : "%u", retry_at[i]);
+    for (unsigned i = 0; i < retries && i < SWEEP_LISTED; i++)
+        printf(i ? " %u" : "%u", retry_at[i]);
     printf("]; resumed mid-transfer %u; bricks %u, incoherent %u, not completed %u, cut not "
            "reached %u; %.2f s wall, %.2f s CPU\n",
            resumed, bricks, incoherent, stuck, no_cut, t1 - t0, c1 - c0);

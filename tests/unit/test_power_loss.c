@@ -4,12 +4,12 @@
  * takes the 2024 one from a server played by this test (update_harness.c: OFFER and CHUNK
  * messages built there, the window sent from each ACK's base). First one clean update counts
  * the mutating flash operations (sector erases + write calls) from the offer to confirmed,
- * reboot and confirm included. Then, for every cut point k in 1..that count (an evenly spread sample of 250 if
- * there are more than 400), from a fresh copy of the pre-update flash: power is cut at the
- * k-th operation (it tears, every later one fails), the device is power-cycled from the file
- * alone (new vdev, new agent), it must boot (old or new image, never neither), report a
- * coherent state, and finish the update when the server re-sends the retained offer: confirmed
- * on the 2024 version with the running slot byte-identical to the 2024 file.
+ * reboot and confirm included. Then, for every cut point k in 1..that count (an evenly spread
+ * sample of 250 if there are more than 400), from a fresh copy of the pre-update flash: power
+ * is cut at the k-th operation (it tears, every later one fails), the device is power-cycled
+ * from the file alone (new vdev, new agent), it must boot (old or new image, never neither),
+ * report a coherent state, and finish the update when the server re-sends the retained offer:
+ * confirmed on the 2024 version with the running slot byte-identical to the 2024 file.
  *
  * A cut between the boot-attempt record ("mq.boot") and the end of the confirm (the otadata
  * switch, the bootloader's NEW -> PENDING_VERIFY rewrite and boot counter, the mark-valid)
