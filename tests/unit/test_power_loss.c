@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Power-loss sweep: a virtual ESP32 (vdev on a temp flash file) running the 2023 hello_world
- * takes the 2024 one from a server played by this test (OFFER and CHUNK messages built here,
- * the window sent from each ACK's base). First one clean update counts the mutating flash
- * operations (sector erases + write calls) from the offer to confirmed, reboot and confirm
- * included. Then, for every cut point k in 1..that count (an evenly spread sample of 250 if
- * there are more than 400), from a fresh copy of the pre-update flash: power is cut at the
- * k-th operation (it tears, every later one fails), the device is power-cycled from the file
- * alone (new vdev, new agent), it must boot (old or new image, never neither), report a
- * coherent state, and finish the update when the server re-sends the retained offer: confirmed
- * on the 2024 version with the running slot byte-identical to the 2024 file.
+ * takes the 2024 one from a server played by this test (update_harness.c: OFFER and CHUNK
+ * messages built there, the window sent from each ACK's base). First one clean update counts
+ * the mutating flash operations (sector erases + write calls) from the offer to confirmed,
+ * reboot and confirm included. Then, for every cut point k in 1..that count (an evenly spread
+ * sample of 250 if there are more than 400), from a fresh copy of the pre-update flash: power
+ * is cut at the k-th operation (it tears, every later one fails), the device is power-cycled
+ * from the file alone (new vdev, new agent), it must boot (old or new image, never neither),
+ * report a coherent state, and finish the update when the server re-sends the retained offer:
+ * confirmed on the 2024 version with the running slot byte-identical to the 2024 file.
  *
  * A cut between the boot-attempt record ("mq.boot") and the end of the confirm (the otadata
  * switch, the bootloader's NEW -> PENDING_VERIFY rewrite and boot counter, the mark-valid)
@@ -27,7 +27,7 @@
  * ("mq.prog") is written per chunk: cuts land inside chunk writes, sector erases, kv records,
  * kv compactions, otadata writes, the boot counter and the confirm.
  */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp, pwrite, clock_gettime */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, clock_gettime */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -38,7 +38,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -46,6 +45,7 @@
 #include "image_variant.h"
 
 #include "fixtures.h"
+#include "update_harness.h"
 
 #include "mqota/mqota.h"
 #include "mqota_posix/vdev.h"
@@ -54,7 +54,6 @@
 #define IMG_2024 MQOTA_FIXTURES "/idf_hello_world_esp32_2024.bin"
 #define VER_2024 "v1.4.1-2-g0296947-dirty"
 #define DEV_ID "dev-1"
-#define TOPIC(leaf) "mqota/v1/dev/" DEV_ID "/" leaf
 #define CHUNK 1024u
 #define WINDOW 16u
 #define RELEASE 41u
@@ -66,12 +65,9 @@
 /* ---- the image and the pre-update flash ---- */
 static uint8_t *image;
 static size_t image_len;
-static uint8_t image_sha[32];
 static char dir[64];
 static char flash_path[96];
-static uint8_t *snapshot; /* the pre-update flash file, VFLASH_SIZE bytes */
-static uint8_t efuse_snapshot[EFUSE_BLOCK_LEN]; /* the pre-update eFuse file */
-static char efuse_file[600];
+static harness_snapshot_t snapshot; /* the pre-update flash and eFuse files */
 #define NEW_SECURE_VERSION 1u /* secure_version of the 2024 image sent */
 
 /* ---- the simulation ---- */
@@ -86,24 +82,11 @@ static struct {
     mqota_status_t boot_st;
     uint64_t now;
     bool reboot_req;
-    bool have_ack;
-    mqota_ack_t ack;
-    uint64_t ops_closed; /* mutating operations on flash handles closed since the offer */
-    uint32_t deployment; /* deployment id of the retained offer */
-    uint32_t cut_at;     /* absolute operation number (1-based from the offer) to cut; 0 none */
-    bool armed;          /* a cut is pending on the current handle */
+    harness_server_t srv; /* the server; its deployment_id is the retained offer's */
+    harness_cut_t cut;    /* mutating flash operations counted from the offer, the cut */
 } S;
 
-static uint64_t ops(vflash_t *fl)
-{
-    vflash_stats_t st;
-    vflash_stats(fl, &st);
-    return st.erases + st.writes;
-}
-
-static uint64_t ops_total(void) { return S.ops_closed + (S.fl != NULL ? ops(S.fl) : 0u); }
-
-static bool cut_fired(void) { return S.fl != NULL && vflash_cut_happened(S.fl); }
+static bool cut_fired(void) { return harness_cut_fired(&S.cut); }
 
 /* ---- hooks the caller owns ---- */
 static int h_publish(void *c, const char *t, const uint8_t *p, size_t l, int q, bool r)
@@ -111,10 +94,7 @@ static int h_publish(void *c, const char *t, const uint8_t *p, size_t l, int q, 
     (void)c;
     (void)q;
     (void)r;
-    if (strcmp(t, TOPIC("ack")) == 0) {
-        assert_int_equal(mqota_ack_decode(p, l, &S.ack), MQOTA_OK);
-        S.have_ack = true;
-    }
+    harness_server_published(&S.srv, t, p, l);
     return 0;
 }
 static int h_subscribe(void *c, const char *t, int q)
@@ -140,46 +120,6 @@ static bool h_self_test(void *c)
     return true;
 }
 
-/* ---- files ---- */
-static void snapshot_restore(void)
-{
-    int fd = open(flash_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(ftruncate(fd, VFLASH_SIZE), 0);
-    static const uint8_t zero[VFLASH_SECTOR];
-    for (uint32_t off = 0; off < VFLASH_SIZE; off += VFLASH_SECTOR) {
-        if (memcmp(snapshot + off, zero, VFLASH_SECTOR) != 0) {
-            assert_int_equal(pwrite(fd, snapshot + off, VFLASH_SECTOR, off), VFLASH_SECTOR);
-        }
-    }
-    assert_int_equal(close(fd), 0);
-    /* The eFuse too: a one-way file, so put the pre-update one back whole. */
-    assert_true(unlink(efuse_file) == 0);
-    fd = open(efuse_file, O_WRONLY | O_CREAT | O_EXCL, 0444);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, efuse_snapshot, sizeof(efuse_snapshot)), sizeof(efuse_snapshot));
-    assert_int_equal(close(fd), 0);
-}
-
-static uint8_t *load_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        return NULL;
-    }
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)n);
-    if (buf == NULL || fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(fp);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* ---- the device's life ---- */
 
 /* Power on: open the flash file alone, arm what is left of the cut, boot, start the agent and
@@ -189,13 +129,9 @@ static mqota_status_t power_on(void)
     char err[256] = "";
     assert_int_equal(vdev_open(flash_path, &S.dev, err, sizeof(err)), MQOTA_OK);
     S.fl = vdev_flash(S.dev);
-    if (S.armed) {
-        uint64_t used = ops_total();
-        assert_true(S.cut_at > used);
-        vflash_set_cut(S.fl, (uint32_t)(S.cut_at - used));
-    }
+    harness_cut_power_on(&S.cut, S.fl);
     S.reboot_req = false;
-    S.have_ack = false;
+    S.srv.have_ack = false;
     S.boot_st = vdev_boot(S.dev, &S.boot);
     if (S.boot_st != MQOTA_OK) {
         return S.boot_st;
@@ -216,68 +152,19 @@ static mqota_status_t power_on(void)
 
 static void power_off(void)
 {
-    if (S.fl != NULL) {
-        S.ops_closed += ops(S.fl);
-        vflash_clear_cut(S.fl);
-    }
+    harness_cut_power_off(&S.cut);
     vdev_close(S.dev);
     S.dev = NULL;
     S.fl = NULL;
 }
 
-/* ---- the server ---- */
-static void send_offer(void)
-{
-    mqota_offer_t o;
-    uint8_t buf[MQOTA_OFFER_MAX_LEN];
-    size_t len = 0;
-    memset(&o, 0, sizeof(o));
-    o.release_id = RELEASE;
-    o.deployment_id = S.deployment;
-    o.image_size = (uint32_t)image_len;
-    o.chunk_size = CHUNK;
-    o.window = WINDOW;
-    o.chip_id = MQOTA_CHIP_ESP32;
-    o.secure_version = NEW_SECURE_VERSION;
-    memcpy(o.sha256, image_sha, 32);
-    snprintf(o.version, sizeof(o.version), "%s", VER_2024);
-    snprintf(o.project, sizeof(o.project), "hello_world");
-    assert_int_equal(mqota_offer_encode(&o, buf, sizeof(buf), &len), MQOTA_OK);
-    (void)mqota_agent_on_message(&S.agent, TOPIC("offer"), buf, len);
-}
+/* ---- the server (update_harness.c) ---- */
+static void send_offer(void) { harness_send_offer(&S.srv); }
 
-static uint32_t chunk_count(void) { return (uint32_t)((image_len + CHUNK - 1u) / CHUNK); }
+static uint32_t chunk_count(void) { return harness_chunk_count(&S.srv); }
 
-static void send_chunk(uint32_t index)
-{
-    static uint8_t buf[MQOTA_CHUNK_HEADER_LEN + CHUNK];
-    uint32_t off = index * CHUNK;
-    uint32_t len = (uint32_t)(image_len - off < CHUNK ? image_len - off : CHUNK);
-    assert_int_equal(mqota_chunk_encode_header(RELEASE, index, image + off, len, buf, sizeof(buf)),
-                     MQOTA_OK);
-    memcpy(buf + MQOTA_CHUNK_HEADER_LEN, image + off, len);
-    (void)mqota_agent_on_message(&S.agent, TOPIC("chunk"), buf, MQOTA_CHUNK_HEADER_LEN + len);
-}
-
-/* What the last ACK asks for: the window from its base, minus what its sack says is written. */
-static void serve_ack(void)
-{
-    mqota_ack_t a = S.ack;
-    S.have_ack = false;
-    if (a.release_id != RELEASE || (a.flags & MQOTA_ACK_FLAG_COMPLETE) != 0u) {
-        return;
-    }
-    for (uint32_t i = a.base; i < a.base + a.window && i < chunk_count(); i++) {
-        if (i > a.sack_base && i <= a.sack_base + MQOTA_SACK_BITS &&
-            (a.sack >> (i - a.sack_base - 1u) & 1u) != 0u) {
-            continue;
-        }
-        send_chunk(i);
-        if (cut_fired()) {
-            return;
-        }
-    }
-}
+/* What the last ACK asks for, until the cut fires. */
+static void serve_ack(void) { harness_serve_ack(&S.srv, UINT32_MAX, cut_fired); }
 
 static bool confirmed_on_new(void)
 {
@@ -310,7 +197,7 @@ static run_t drive(void)
                 return RUN_CUT;
             }
             send_offer(); /* retained: the broker delivers it on every (re)subscribe */
-        } else if (S.have_ack) {
+        } else if (S.srv.have_ack) {
             serve_ack();
         }
         if (cut_fired()) {
@@ -323,22 +210,14 @@ static run_t drive(void)
 /* A fresh device from the pre-update file, connected; the cut (if any) armed at the offer. */
 static void start(uint32_t cut_at)
 {
-    snapshot_restore();
+    harness_snapshot_restore(&snapshot);
     S.now = 1000;
-    S.deployment = DEPLOYMENT;
-    S.ops_closed = 0;
-    S.cut_at = 0;
-    S.armed = false;
+    S.srv.deployment_id = DEPLOYMENT;
+    harness_cut_reset(&S.cut);
     assert_int_equal(power_on(), MQOTA_OK);
     (void)mqota_agent_process(&S.agent, S.now);
     /* From here on, operations count from the offer. */
-    vflash_stats_reset(S.fl);
-    S.ops_closed = 0;
-    if (cut_at != 0u) {
-        S.cut_at = cut_at;
-        S.armed = true;
-        vflash_set_cut(S.fl, cut_at);
-    }
+    harness_cut_start(&S.cut, cut_at);
     send_offer();
 }
 
@@ -432,7 +311,7 @@ static void test_power_loss_sweep(void **state)
     /* 1. One clean update, counting mutating flash operations from the offer to confirmed. */
     start(0);
     assert_int_equal(drive(), RUN_DONE);
-    uint64_t total = ops_total();
+    uint64_t total = harness_cut_ops(&S.cut);
     check_final(0);
     assert_true(total > 0u);
 
@@ -446,7 +325,7 @@ static void test_power_loss_sweep(void **state)
              no_cut = 0, resumed = 0, retries = 0;
     uint32_t retry_at[64];
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t k = sampled ? (uint32_t)(1u + (uint64_t)i * (total - 1u) / (n - 1u)) : i + 1u;
+        uint32_t k = sampled ? harness_cut_point(i, n, total) : i + 1u;
         tried++;
         start(k);
         run_t r = drive();
@@ -458,7 +337,7 @@ static void test_power_loss_sweep(void **state)
         }
         /* Power cycle: nothing from RAM survives. */
         power_off();
-        S.armed = false;
+        S.cut.armed = false;
         if (power_on() != MQOTA_OK) {
             print_error("cut %u: BRICK: %s\n", k, S.boot.message);
             bricks++;
@@ -489,7 +368,7 @@ static void test_power_loss_sweep(void **state)
                 retry_at[retries] = k;
             }
             retries++;
-            S.deployment++;
+            S.srv.deployment_id++;
         }
         /* The server resumes: the retained offer again, then whatever the ACKs ask for. */
         send_offer();
@@ -544,12 +423,24 @@ static int group_setup(void **state)
 {
     (void)state;
     char err[256] = "";
-    image = load_file(IMG_2024, &image_len);
+    image = harness_load_file(IMG_2024, &image_len);
     uint32_t sv = NEW_SECURE_VERSION;
     if (image == NULL ||
         image_variant_apply(image, image_len, VER_2024, &sv, err, sizeof(err)) != 0) {
         return -1;
     }
+    /* The server: the 2024 image (secure_version raised), as the release is offered. */
+    harness_server_init(&S.srv, DEV_ID);
+    S.srv.agent = &S.agent;
+    S.srv.image = image;
+    S.srv.image_len = image_len;
+    S.srv.release_id = RELEASE;
+    S.srv.deployment_id = DEPLOYMENT;
+    S.srv.chunk_size = CHUNK;
+    S.srv.window = WINDOW;
+    S.srv.secure_version = NEW_SECURE_VERSION;
+    S.srv.version = VER_2024;
+    S.srv.project = "hello_world";
     snprintf(dir, sizeof(dir), "/tmp/test_power_loss.XXXXXX");
     if (mkdtemp(dir) == NULL) {
         return -1;
@@ -571,25 +462,12 @@ static int group_setup(void **state)
     memset(&p, 0, sizeof(p));
     vdev_platform_fill(S.dev, &p);
     if (p.sha256_begin(p.ctx) != 0 || p.sha256_update(p.ctx, image, image_len) != 0 ||
-        p.sha256_finish(p.ctx, image_sha) != 0) {
+        p.sha256_finish(p.ctx, S.srv.sha256) != 0) {
         return -1;
     }
     vdev_close(S.dev);
     S.dev = NULL;
-    size_t n = 0;
-    snapshot = load_file(flash_path, &n);
-    if (efuse_path(flash_path, efuse_file, sizeof(efuse_file)) != 0) {
-        return -1;
-    }
-    size_t en = 0;
-    uint8_t *ef = load_file(efuse_file, &en);
-    if (ef == NULL || en != sizeof(efuse_snapshot)) {
-        free(ef);
-        return -1;
-    }
-    memcpy(efuse_snapshot, ef, en);
-    free(ef);
-    return snapshot != NULL && n == VFLASH_SIZE ? 0 : -1;
+    return harness_snapshot_take(&snapshot, flash_path);
 }
 
 static int group_teardown(void **state)
@@ -601,7 +479,7 @@ static int group_teardown(void **state)
         unlink(ef); /* the device's eFuse file */
     }
     rmdir(dir);
-    free(snapshot);
+    harness_snapshot_free(&snapshot);
     free(image);
     return 0;
 }

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The server, the device's files and the power cut shared by the unit tests that run a whole
+ * update on a virtual ESP32 (update_harness.h).
+ */
+#define _POSIX_C_SOURCE 200809L /* pwrite */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "update_harness.h"
+
+/* ---- the server ---- */
+
+void harness_server_init(harness_server_t *s, const char *device_id)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->topic_offer, sizeof(s->topic_offer), "mqota/v1/dev/%s/offer", device_id);
+    snprintf(s->topic_chunk, sizeof(s->topic_chunk), "mqota/v1/dev/%s/chunk", device_id);
+    snprintf(s->topic_ack, sizeof(s->topic_ack), "mqota/v1/dev/%s/ack", device_id);
+}
+
+void harness_server_published(harness_server_t *s, const char *topic, const uint8_t *payload,
+                              size_t len)
+{
+    if (strcmp(topic, s->topic_ack) == 0) {
+        assert_int_equal(mqota_ack_decode(payload, len, &s->ack), MQOTA_OK);
+        s->have_ack = true;
+    }
+}
+
+void harness_send_offer(harness_server_t *s)
+{
+    mqota_offer_t o;
+    uint8_t buf[MQOTA_OFFER_MAX_LEN];
+    size_t len = 0;
+    memset(&o, 0, sizeof(o));
+    o.release_id = s->release_id;
+    o.deployment_id = s->deployment_id;
+    o.image_size = (uint32_t)s->image_len;
+    o.chunk_size = s->chunk_size;
+    o.window = s->window;
+    o.chip_id = MQOTA_CHIP_ESP32;
+    o.secure_version = s->secure_version;
+    memcpy(o.sha256, s->sha256, 32);
+    snprintf(o.version, sizeof(o.version), "%s", s->version);
+    snprintf(o.project, sizeof(o.project), "%s", s->project);
+    assert_int_equal(mqota_offer_encode(&o, buf, sizeof(buf), &len), MQOTA_OK);
+    (void)mqota_agent_on_message(s->agent, s->topic_offer, buf, len);
+}
+
+uint32_t harness_chunk_count(const harness_server_t *s)
+{
+    return (uint32_t)((s->image_len + s->chunk_size - 1u) / s->chunk_size);
+}
+
+void harness_send_chunk(harness_server_t *s, uint32_t index)
+{
+    static uint8_t buf[MQOTA_CHUNK_HEADER_LEN + 4096u];
+    uint32_t off = index * s->chunk_size;
+    uint32_t len = (uint32_t)(s->image_len - off < s->chunk_size ? s->image_len - off
+                                                                    : s->chunk_size);
+    assert_true(len <= sizeof(buf) - MQOTA_CHUNK_HEADER_LEN);
+    assert_int_equal(mqota_chunk_encode_header(s->release_id, index, s->image + off, len, buf,
+                                               sizeof(buf)),
+                     MQOTA_OK);
+    memcpy(buf + MQOTA_CHUNK_HEADER_LEN, s->image + off, len);
+    (void)mqota_agent_on_message(s->agent, s->topic_chunk, buf, MQOTA_CHUNK_HEADER_LEN + len);
+    s->chunks_sent++;
+}
+
+/* What the last ACK asks for: every chunk of the window from its base that its selective-ack
+ * bits do not show written (a chunk past the sack's reach is sent again), in order. */
+void harness_serve_ack(harness_server_t *s, uint32_t budget, bool (*stop)(void))
+{
+    mqota_ack_t a = s->ack;
+    s->have_ack = false;
+    if (a.release_id != s->release_id || (a.flags & MQOTA_ACK_FLAG_COMPLETE) != 0u) {
+        return;
+    }
+    for (uint32_t i = a.base; i < a.base + a.window && i < harness_chunk_count(s); i++) {
+        if (i > a.sack_base && i <= a.sack_base + MQOTA_SACK_BITS &&
+            (a.sack >> (i - a.sack_base - 1u) & 1u) != 0u) {
+            continue;
+        }
+        if (s->chunks_sent >= budget) {
+            return;
+        }
+        harness_send_chunk(s, i);
+        if (stop != NULL && stop()) {
+            return;
+        }
+    }
+}
+
+/* ---- the device's files ---- */
+
+uint8_t *harness_load_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        return NULL;
+    }
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    uint8_t *buf = n >= 0 ? malloc(n > 0 ? (size_t)n : 1u) : NULL;
+    if (buf == NULL || fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(fp);
+    *len = n >= 0 ? (size_t)n : 0u;
+    return buf;
+}
+
+/* Both files whole into memory: the flash file is 4 MiB (mostly holes on disk), the eFuse
+ * file EFUSE_BLOCK_LEN bytes. On failure nothing stays allocated. */
+int harness_snapshot_take(harness_snapshot_t *snap, const char *flash_path)
+{
+    memset(snap, 0, sizeof(*snap));
+    if (snprintf(snap->flash_path, sizeof(snap->flash_path), "%s", flash_path) >=
+            (int)sizeof(snap->flash_path) ||
+        efuse_path(flash_path, snap->efuse_path, sizeof(snap->efuse_path)) != 0) {
+        return -1;
+    }
+    size_t n = 0;
+    snap->flash = harness_load_file(flash_path, &n);
+    if (snap->flash == NULL || n != VFLASH_SIZE) {
+        harness_snapshot_free(snap);
+        return -1;
+    }
+    uint8_t *ef = harness_load_file(snap->efuse_path, &n);
+    if (ef == NULL || n != sizeof(snap->efuse)) {
+        free(ef);
+        harness_snapshot_free(snap);
+        return -1;
+    }
+    memcpy(snap->efuse, ef, n);
+    free(ef);
+    return 0;
+}
+
+/* The flash file is written sector by sector, skipping all-zero file sectors (erased flash,
+ * stored inverted), so that it stays as sparse as the copy. */
+void harness_snapshot_restore(const harness_snapshot_t *snap)
+{
+    int fd = open(snap->flash_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, VFLASH_SIZE), 0);
+    static const uint8_t zero[VFLASH_SECTOR];
+    for (uint32_t off = 0; off < VFLASH_SIZE; off += VFLASH_SECTOR) {
+        if (memcmp(snap->flash + off, zero, VFLASH_SECTOR) != 0) {
+            assert_int_equal(pwrite(fd, snap->flash + off, VFLASH_SECTOR, off), VFLASH_SECTOR);
+        }
+    }
+    assert_int_equal(close(fd), 0);
+    assert_true(unlink(snap->efuse_path) == 0);
+    fd = open(snap->efuse_path, O_WRONLY | O_CREAT | O_EXCL, 0444);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, snap->efuse, sizeof(snap->efuse)), sizeof(snap->efuse));
+    assert_int_equal(close(fd), 0);
+}
+
+void harness_snapshot_free(harness_snapshot_t *snap)
+{
+    free(snap->flash);
+    snap->flash = NULL;
+}
+
+/* ---- the power cut ---- */
+
+static uint64_t ops(vflash_t *fl)
+{
+    vflash_stats_t st;
+    vflash_stats(fl, &st);
+    return st.erases + st.writes;
+}
+
+void harness_cut_reset(harness_cut_t *c)
+{
+    c->closed = 0;
+    c->cut_at = 0;
+    c->armed = false;
+}
+
+/* The cut counts from harness_cut_start() across handles: on a new handle, what is left of
+ * it is the cut operation minus the operations already made on the closed ones. */
+void harness_cut_power_on(harness_cut_t *c, vflash_t *fl)
+{
+    c->fl = fl;
+    if (c->armed) {
+        uint64_t used = harness_cut_ops(c);
+        assert_true(c->cut_at > used);
+        vflash_set_cut(fl, (uint32_t)(c->cut_at - used));
+    }
+}
+
+void harness_cut_power_off(harness_cut_t *c)
+{
+    if (c->fl != NULL) {
+        c->closed += ops(c->fl);
+        vflash_clear_cut(c->fl);
+    }
+    c->fl = NULL;
+}
+
+void harness_cut_start(harness_cut_t *c, uint32_t cut_at)
+{
+    assert_non_null(c->fl);
+    vflash_stats_reset(c->fl);
+    c->closed = 0;
+    c->cut_at = 0;
+    c->armed = false;
+    if (cut_at != 0u) {
+        c->cut_at = cut_at;
+        c->armed = true;
+        vflash_set_cut(c->fl, cut_at);
+    }
+}
+
+uint64_t harness_cut_ops(const harness_cut_t *c)
+{
+    return c->closed + (c->fl != NULL ? ops(c->fl) : 0u);
+}
+
+bool harness_cut_fired(const harness_cut_t *c)
+{
+    return c->fl != NULL && vflash_cut_happened(c->fl);
+}
+
+uint32_t harness_cut_point(uint32_t i, uint32_t n, uint64_t total)
+{
+    return (uint32_t)(1u + (uint64_t)i * (total - 1u) / (n - 1u));
+}
