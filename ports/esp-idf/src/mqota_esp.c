@@ -101,7 +101,8 @@ static void on_data(mqota_esp_t *e, const esp_mqtt_event_t *ev)
         xSemaphoreGive(e->rx_free);
         return;
     }
-    memcpy(e->rx_buf + ev->current_data_offset, ev->data, (size_t)ev->data_len);
+    if (ev->data_len > 0) /* an empty message may come with no data pointer */
+        memcpy(e->rx_buf + ev->current_data_offset, ev->data, (size_t)ev->data_len);
     if ((size_t)ev->current_data_offset + (size_t)ev->data_len == e->rx_len) {
         e->rx_owned = false; /* the agent's task owns it now, until it gives rx_free back */
         post(e, EV_MESSAGE, e->rx_len);
