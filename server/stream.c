@@ -22,6 +22,15 @@
  * (hysteresis: it lacks nothing the stream sent more than PROMOTE_LAG_MS ago, checked no
  * sooner than PROMOTE_CHECK_MS after a demotion).
  *
+ * A member that joins a stream which already sent chunks it lacks (a late joiner: its device
+ * answered the offer after the stream started) is on probation: it receives the stream but
+ * does not pace it until the first stream send it lacked after joining is acknowledged within
+ * the time the paced group's median member took, plus that time again (at least
+ * SLOW_LAG_MIN_MS), as is_lagging judges a paced member. Then it is paced; if that time passes
+ * first it is demoted as above. A late joiner on a slow link (gprs devices answer an offer about
+ * 0.7 s after wifi ones) thus never holds the window, where a paced one held half of it until
+ * its demotion, about 0.25 s: a third of a wifi group's time for the image (bench/mixed-links).
+ *
  * Every stream send is stamped into each lacking member's transfer as a send, so a member's
  * own engine (transfer.c) only repairs what the stream sent it more than one RTO ago.
  * A new stream first gathers its members (until none joined for 200 ms, at most 2 s), then
@@ -79,8 +88,14 @@ typedef struct stream {
     inflight_t slot[STREAM_MAX_WINDOW];
     uint32_t inflight;
     uint32_t live;           /* members not stalled */
-    uint32_t paced;          /* members neither stalled nor demoted: they clock the window */
+    uint32_t paced;          /* members neither stalled, demoted nor on probation: they clock
+                                the window */
     uint32_t demoted;        /* demotions so far (logged when the stream stops) */
+    uint32_t late;           /* late joiners put on probation so far (logged likewise) */
+    uint32_t probation;      /* members on probation now (stream_late) */
+    uint32_t lag_ms;         /* the paced group's median ACK lag: half_ack_ms - sent_ms of the
+                                last send half its counted members acknowledged */
+    uint64_t probe_check_ms;
     uint64_t promote_check_ms;
     uint64_t slow_check_ms;
     uint32_t window;         /* --stream-window, at most the smallest paced device window */
@@ -160,6 +175,18 @@ static uint64_t elapsed(uint64_t now_ms, uint64_t then_ms)
 
 static bool acked(const transfer_t *t, uint32_t i) { return (t->flags[i] & CHUNK_ACKED) != 0; }
 
+/* Whether member t paces the stream: neither demoted nor on probation. */
+static bool pacing(const transfer_t *t) { return !t->stream_slow && !t->stream_late; }
+
+/* How long after a stream send a member on probation may still lack it and be judged to keep
+ * up: the paced group's median ACK lag, plus that lag again and at least SLOW_LAG_MIN_MS (the
+ * point where is_lagging counts a paced member's slot as lagging). */
+static uint64_t keep_up_ms(const stream_t *s)
+{
+    uint64_t lag = s->lag_ms;
+    return lag + (lag < SLOW_LAG_MIN_MS ? SLOW_LAG_MIN_MS : lag);
+}
+
 /* Judged by the estimator's RTO (rto_est), not by rto, which doubles at every timeout of a
  * silent device: a frozen device (TCP still open, no ACKs) would otherwise stay live for
  * about 30 s while its growing rto became the stream RTO and held the whole wave (measured:
@@ -204,36 +231,57 @@ static bool caught_up(const stream_t *s, const transfer_t *t, uint64_t now_ms)
 }
 
 /*
+ * Demote member t (paced or on probation): it keeps receiving the stream but no longer paces
+ * it, leaves every in-flight slot (the window it held frees at once), and its own engine is
+ * kicked to serve it by its unicast window (stream__repair_only is false for it). The log line
+ * says how many in-flight sends it held: none for a late joiner judged on probation.
+ */
+static void demote(mqotad_t *d, stream_t *s, transfer_t *t, uint64_t now_ms)
+{
+    uint32_t held = (uint32_t)__builtin_popcountll(t->stream_mask);
+    if (t->stream_late) {
+        t->stream_late = false;
+        s->probation--;
+    }
+    t->stream_slow = true;
+    s->demoted++;
+    /* no promotion check for PROMOTE_CHECK_MS: on a young stream a member just demoted lacks
+     * nothing sent PROMOTE_LAG_MS ago and would be paced again at once */
+    s->promote_check_ms = now_ms;
+    mqh_log(MQH_INFO, "%s is slower than the stream of release %lld (%u of %u chunks written, "
+            "%u of the window's sends held): served at its own pace by unicast",
+            t->target.device_id, (long long)s->release_id, t->acked_count, s->chunk_count, held);
+    for (uint32_t r = 0; r < STREAM_MAX_WINDOW; r++)
+        if (t->stream_mask & ((uint64_t)1u << r)) slot_uncount(s, t, r);
+    transfer__pump(d, t, now_ms);
+}
+
+/*
  * Demote the members that hold a full window for their slow link (is_lagging, checked every
- * SLOW_CHECK_MS), and pace again the demoted ones that caught up (checked every
- * PROMOTE_CHECK_MS). Not at every ACK: with thousands of members that scan would cost more
- * than the stream itself. A demoted member leaves every in-flight slot, so the window it held
- * frees at once, and its own engine is kicked to serve it by its unicast window
- * (stream__repair_only is false for it).
+ * SLOW_CHECK_MS) and the members on probation whose first stream send since they joined is
+ * older than keep_up_ms (checked as often, while any member is on probation), and pace again
+ * the demoted ones that caught up (checked every PROMOTE_CHECK_MS). Not at every ACK: with
+ * thousands of members that scan would cost more than the stream itself.
  */
 static void pace_classes(mqotad_t *d, stream_t *s, uint64_t now_ms)
 {
     bool full = s->started && s->inflight >= s->window &&
                 elapsed(now_ms, s->slow_check_ms) >= SLOW_CHECK_MS;
+    bool probe = s->probation && elapsed(now_ms, s->probe_check_ms) >= SLOW_CHECK_MS;
     bool check = elapsed(now_ms, s->promote_check_ms) >= PROMOTE_CHECK_MS;
     if (full) s->slow_check_ms = now_ms;
+    if (probe) s->probe_check_ms = now_ms;
     if (check) s->promote_check_ms = now_ms;
-    if (!full && !check) return;
+    if (!full && !probe && !check) return;
     for (size_t k = 0; k < s->n_members; k++) {
         transfer_t *t = s->members[k];
         if (s->stalled[k]) continue;
-        if (!t->stream_slow && full && t->stream_mask && is_lagging(s, t, now_ms)) {
-            t->stream_slow = true;
-            s->demoted++;
-            /* no promotion check for PROMOTE_CHECK_MS: on a young stream a member just
-             * demoted lacks nothing sent PROMOTE_LAG_MS ago and would be paced again at once */
-            s->promote_check_ms = now_ms;
-            mqh_log(MQH_INFO, "%s is slower than the stream of release %lld (%u of %u chunks "
-                    "written): served at its own pace by unicast", t->target.device_id,
-                    (long long)s->release_id, t->acked_count, s->chunk_count);
-            for (uint32_t r = 0; r < STREAM_MAX_WINDOW; r++)
-                if (t->stream_mask & ((uint64_t)1u << r)) slot_uncount(s, t, r);
-            transfer__pump(d, t, now_ms);
+        if (t->stream_late) {
+            if (probe && t->stream_probe_ms &&
+                elapsed(now_ms, t->stream_probe_ms) >= keep_up_ms(s))
+                demote(d, s, t, now_ms);
+        } else if (!t->stream_slow && full && t->stream_mask && is_lagging(s, t, now_ms)) {
+            demote(d, s, t, now_ms);
         } else if (t->stream_slow && check && caught_up(s, t, now_ms)) {
             t->stream_slow = false;
             mqh_log(MQH_INFO, "%s caught up with the stream of release %lld: paced by it again",
@@ -255,7 +303,7 @@ static uint32_t refresh(mqotad_t *d, stream_t *s, uint64_t now_ms)
         transfer_t *t = s->members[k];
         if (s->stalled[k]) continue;
         live++;
-        if (t->stream_slow) continue;
+        if (!pacing(t)) continue;
         paced++;
         if (t->rto_est > rto) rto = t->rto_est;
         /* No more unconfirmed than a device accepts in flight: what a dropped connection
@@ -312,9 +360,10 @@ static void stream_free(mqotad_t *d, stream_t *s)
     }
     acct_t *rel = acct_get(&d->streams->releases, s->release_id);
     mqh_log(MQH_INFO, "stream of release %lld stopped: %u chunk(s) of %u bytes published "
-            "(%lld bytes, %u wrap(s) of the cursor, %u slow member(s) demoted) in %llu ms; %lld "
-            "stream bytes for this release since start", (long long)s->release_id, s->sends,
-            s->chunk_size, (long long)s->bytes_sent, s->cycle, s->demoted,
+            "(%lld bytes, %u wrap(s) of the cursor, %u late joiner(s) on probation, %u slow "
+            "member(s) demoted) in %llu ms; %lld stream bytes for this release since start",
+            (long long)s->release_id, s->sends, s->chunk_size, (long long)s->bytes_sent,
+            s->cycle, s->late, s->demoted,
             (unsigned long long)(mqh_now_ms() - s->created_ms),
             rel ? (long long)rel->total : -1LL);
     free(s->members);
@@ -376,16 +425,28 @@ void stream__join(mqotad_t *d, transfer_t *t, uint64_t now_ms)
     t->stream_slot = s->n_members;
     t->stream_mask = 0;
     t->stream_slow = false;
+    t->stream_probe_ms = 0;
     s->members[s->n_members] = t;
     s->stalled[s->n_members] = false;
     s->n_members++;
-    for (uint32_t i = 0; i < s->chunk_count; i++)
+    uint32_t missed = 0; /* chunks the stream sent before t joined that t lacks */
+    for (uint32_t i = 0; i < s->chunk_count; i++) {
         if (acked(t, i)) s->have[i]++;
+        else if (s->sent_ms[i]) missed++;
+    }
+    t->stream_late = s->started && missed > 0;
     s->kick = true;
     s->last_join_ms = now_ms;
     mqh_log(MQH_DEBUG, "%s joined the stream of release %lld (%zu members, cursor %u, cycle "
             "%u)", t->target.device_id, (long long)s->release_id, s->n_members, s->cursor,
             s->cycle);
+    if (t->stream_late) {
+        s->probation++;
+        s->late++;
+        mqh_log(MQH_INFO, "%s joined the stream of release %lld late (%u chunk(s) sent before "
+                "lacked): not pacing it until a stream send shows it keeps up",
+                t->target.device_id, (long long)s->release_id, missed);
+    }
     refresh(d, s, now_ms);
 }
 
@@ -397,6 +458,7 @@ void stream__leave(mqotad_t *d, transfer_t *t)
         if (t->stream_mask & ((uint64_t)1u << r)) slot_uncount(s, t, r);
     for (uint32_t i = 0; i < s->chunk_count; i++)
         if (acked(t, i) && s->have[i]) s->have[i]--;
+    if (t->stream_late) s->probation--;
     size_t k = t->stream_slot, last = s->n_members - 1;
     s->members[k] = s->members[last];
     s->stalled[k] = s->stalled[last];
@@ -405,6 +467,7 @@ void stream__leave(mqotad_t *d, transfer_t *t)
     t->stream = NULL;
     t->stream_mask = 0;
     t->stream_slow = false;
+    t->stream_late = false;
     if (s->n_members == 0) {
         stream_free(d, s);
         return;
@@ -422,11 +485,28 @@ void stream__chunk_acked(transfer_t *t, uint32_t i, bool now_acked)
         return;
     }
     s->have[i]++;
+    if (t->stream_late && t->stream_probe_ms && i == t->stream_probe) {
+        /* on probation: its first stream send since it joined, acknowledged in time, makes it
+         * paced from now on (a late answer leaves it to pace_classes, which demotes it) */
+        uint64_t took = elapsed(mqh_now_ms(), t->stream_probe_ms), limit = keep_up_ms(s);
+        if (took < limit) {
+            t->stream_late = false;
+            s->probation--;
+            s->kick = true;
+            mqh_log(MQH_INFO, "%s keeps up with the stream of release %lld (its first send "
+                    "acknowledged after %llu ms, under %llu): paced by it",
+                    t->target.device_id, (long long)s->release_id, (unsigned long long)took,
+                    (unsigned long long)limit);
+        }
+    }
     for (uint64_t m = t->stream_mask; m; m &= m - 1) {
         uint32_t r = (uint32_t)__builtin_ctzll(m);
         if (s->slot[r].index != i) continue;
         inflight_t *f = &s->slot[r];
-        if (!f->half_ack_ms && ++f->acks * 2u >= f->counted) f->half_ack_ms = mqh_now_ms();
+        if (!f->half_ack_ms && ++f->acks * 2u >= f->counted) {
+            f->half_ack_ms = mqh_now_ms();
+            s->lag_ms = (uint32_t)elapsed(f->half_ack_ms, f->sent_ms);
+        }
         slot_uncount(s, t, r);
     }
 }
@@ -440,7 +520,7 @@ bool stream__repair_only(const transfer_t *t)
 static bool live_lacker(const stream_t *s, uint32_t i)
 {
     for (size_t k = 0; k < s->n_members; k++)
-        if (!s->stalled[k] && !s->members[k]->stream_slow && !acked(s->members[k], i))
+        if (!s->stalled[k] && pacing(s->members[k]) && !acked(s->members[k], i))
             return true;
     return false;
 }
@@ -507,7 +587,11 @@ static int send_one(mqotad_t *d, stream_t *s, uint32_t i, uint64_t now_ms)
         if (t->paused) continue;
         transfer__mark_sent(t, i, now_ms);
         account(d, t->target.deployment_id, len, &cache);
-        if (!s->stalled[k] && !t->stream_slow) {
+        if (t->stream_late && !t->stream_probe_ms) {
+            t->stream_probe = i; /* its first send since it joined: judged by its ACK */
+            t->stream_probe_ms = now_ms;
+        }
+        if (!s->stalled[k] && pacing(t)) {
             t->stream_mask |= bit;
             lack++;
         }

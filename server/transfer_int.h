@@ -65,6 +65,10 @@ typedef struct transfer {
     uint64_t stream_mask;      /* bit r: counted in the lack of the stream's in-flight slot r */
     bool stream_slow;          /* demoted: too slow to pace the stream; it still receives the
                                   stream's sends, its own engine keeps its unicast window */
+    bool stream_late;          /* on probation: joined after the stream sent chunks it lacks,
+                                  not pacing it until one stream send shows it keeps up */
+    uint32_t stream_probe;     /* on probation: the chunk of the first stream send it lacked */
+    uint64_t stream_probe_ms;  /* when that send went out; 0: none yet */
 } transfer_t;
 
 /** Bytes of chunk i of t's image. */

@@ -13,17 +13,30 @@
 #    on a young stream was, and the stream then went on at the gprs pace;
 #  - the 8 fast devices confirm within FAST_LIMIT_S, and by then the stream carried at most
 #    1.1 images.
-# The gprs device is not waited for (about 95 s): test_multicast_mixed.sh does that.
+# Then late joiners: 6 devices on `lte` take the image (about 9 s alone); once the stream
+# sends, one more `lte` device and one `gprs` device, offline at the deploy, come up and join
+# it late. Checked:
+#  - both were put on probation (not pacing the stream) when they joined;
+#  - the late lte device kept up (its first stream send acknowledged in time) and was paced,
+#    never demoted;
+#  - the gprs device was demoted holding none of the window's sends (a paced late joiner held
+#    half the window until its demotion, about 0.25 s: beside wifi devices that took 1.36x
+#    their time alone, bench/mixed-links), and no early lte device was demoted;
+#  - the 7 lte devices confirm within LATE_LIMIT_S.
+# The gprs devices are not waited for (about 95 s): test_multicast_mixed.sh does that.
 #
 # usage: test_multicast_pace.sh BUILD FIXTURES
 . "$(dirname "$0")/lib.sh" "$1" "$2"
 NWIFI=6
 NLAN=2
+NLTE=6
 DEMOTE_LIMIT_MS=800   # below the 1 s floor of before; about 0.3 s now
 FAST_LIMIT_S=30       # alone: about 1 s to the image, a few more to confirm
+LATE_LIMIT_S=90       # the lte devices alone: about 9 s to the image, a few more to confirm
 SLOW_PID=""
 LAN_PID=""
-trap 'rc=$?; stop_pid "$SLOW_PID"; stop_pid "$LAN_PID"; cleanup $rc' EXIT
+LATE_PID=""
+trap 'rc=$?; stop_pid "$SLOW_PID"; stop_pid "$LAN_PID"; stop_pid "$LATE_PID"; cleanup $rc' EXIT
 FROM="$FIX/idf_hello_world_esp32_2023.bin"
 
 start_mqotad --multicast auto
@@ -75,4 +88,68 @@ DEMOTE_MS=$(cat "$T/demote_ms")
 [ "$DEMOTE_MS" -le "$DEMOTE_LIMIT_MS" ] ||
   fail "the gprs device was demoted $DEMOTE_MS ms after its first ACK, over $DEMOTE_LIMIT_MS ms: the fast devices waited for it that long"
 pass "slow-0001 demoted once, $DEMOTE_MS ms after its first ACK (at most $DEMOTE_LIMIT_MS ms); no wifi or lan device demoted, none paced again"
+
+# ---- late joiners: a fresh mqotad, 6 lte devices, then 1 lte and 1 gprs device mid-stream ----
+stop_pid "$SLOW_PID"; SLOW_PID=""
+stop_pid "$LAN_PID"; LAN_PID=""
+stop_pid "$FLEET_PID"; FLEET_PID=""
+stop_pid "$MQOTAD_PID"; MQOTAD_PID=""
+for f in "$T"/*.log; do mv "$f" "$f.wifi"; done
+rm -rf "$T/server" "$T/fleet" "$T/fleet-slow" "$T/fleet-lan"
+
+# start_late: the late lte device and the gprs device, in the background (LATE_PID, SLOW_PID).
+start_late() {
+  # shellcheck disable=SC2046 # fleet_auth prints options without spaces in them
+  "$FLEET" --broker "$BROKER_URL" --data "$T/fleet-late" --status-interval 0 --count 1 \
+    $(fleet_auth) --prefix late- --link lte --image "$FROM" >>"$T/fleet-late.log" 2>&1 &
+  LATE_PID=$!
+  # shellcheck disable=SC2046
+  "$FLEET" --broker "$BROKER_URL" --data "$T/fleet-slow" --status-interval 0 --count 1 \
+    $(fleet_auth) --prefix slow- --link gprs --image "$FROM" >>"$T/fleet-slow.log" 2>&1 &
+  SLOW_PID=$!
+}
+start_mqotad --multicast auto
+fleet_provision --count 1 --prefix late-
+fleet_provision --count 1 --prefix slow-
+# Known to mqotad (online once), then offline at the deploy, as in test_multicast.sh.
+start_late
+wait_online 2 60
+stop_pid "$LATE_PID"; LATE_PID=""
+stop_pid "$SLOW_PID"; SLOW_PID=""
+wait_for 30 sh -c "'$MQOTA' --server '$HTTP_URL' --json device list | jq -e '[.[] | select(.online == true)] | length == 0'" ||
+  fail "the late devices were still online 30 s after they stopped"
+start_fleet --count "$NLTE" --prefix fast- --link lte --image "$FROM"
+wait_online "$NLTE" 120
+add_release "$FIX/arduino_nerdminer_esp32_v1.6.3.bin" --version v1.6.3
+deploy_all "$RELEASE_ID"
+DEP=$DEPLOYMENT_ID
+wait_for 30 grep -q "stream of release $RELEASE_ID sending to" "$T/mqotad.log" ||
+  fail "the stream of release $RELEASE_ID did not start sending within 30 s of the deploy"
+start_late
+log "late lte and gprs devices started once the stream sent"
+
+lte_done() {
+  mq --json deployment show "$DEP" | jq -e --argjson n $((NLTE + 1)) \
+    '[.targets[] | select((.device | startswith("slow-") | not) and .state == "succeeded")] | length == $n'
+}
+wait_for "$LATE_LIMIT_S" lte_done ||
+  fail "the $((NLTE + 1)) lte devices did not all confirm within $LATE_LIMIT_S s beside a late gprs device: $(mq --json deployment show "$DEP" | jq -c '[.targets[] | {device, state, progress}]')"
+pass "the $((NLTE + 1)) lte devices confirmed, the late one included"
+
+for id in late-0001 slow-0001; do
+  grep -q "$id joined the stream of release $RELEASE_ID late" "$T/mqotad.log" ||
+    fail "mqotad did not put $id, which came up after the stream sent, on probation"
+done
+grep -q 'late-0001 keeps up with the stream' "$T/mqotad.log" ||
+  fail "the late lte device late-0001 was not paced after its probation (no 'keeps up' line)"
+if grep -E '(late|fast)-[0-9]+ is slower than the stream' "$T/mqotad.log"; then
+  fail "mqotad demoted an lte device (above) beside the late gprs one"
+fi
+pass "both late devices on probation; the late lte one paced after it, no lte device demoted"
+
+[ "$(grep -c 'slow-0001 is slower than the stream' "$T/mqotad.log")" -eq 1 ] ||
+  fail "mqotad did not log the demotion of the late gprs device slow-0001 exactly once: $(grep -c 'slow-0001 is slower than the stream' "$T/mqotad.log") times"
+grep 'slow-0001 is slower than the stream' "$T/mqotad.log" | grep -q ', 0 of the window.s sends held)' ||
+  fail "the late gprs device held the stream's window until its demotion: $(grep 'slow-0001 is slower than the stream' "$T/mqotad.log")"
+pass "the late gprs device demoted holding none of the window's sends"
 passed
