@@ -230,21 +230,43 @@ static void get_health(mqotad_t *d, const api_request_t *req, api_response_t *re
     set_json(res, 200, j);
 }
 
+typedef struct {
+    mqotad_t *d;
+    cJSON *array;
+    int failed;
+} dev_list_ctx_t;
+
 static int add_device(void *ctx, const db_device_t *dv)
 {
-    cJSON_AddItemToArray(ctx, device_json(dv));
+    dev_list_ctx_t *c = ctx;
+    cJSON *j = device_json(dv);
+    cJSON_AddItemToArray(c->array, j);
+    if (http_group__device_fields(c->d, dv->id, j) != 0) {
+        c->failed = 1;
+        return 1;
+    }
     return 0;
 }
 
-static void get_devices(mqotad_t *d, api_response_t *res)
+/* GET /api/v1/devices, or only the devices ?filter=EXPR selects (docs/API.md "Filters"). */
+static void get_devices(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
-    cJSON *a = cJSON_CreateArray();
-    if (db__device_list(d->db, add_device, a) != 0) {
-        cJSON_Delete(a);
+    dev_list_ctx_t c = {d, cJSON_CreateArray(), 0};
+    const char *filter = req->arg(req->conn, "filter");
+    if (filter) {
+        if (http_group__select(d, filter, add_device, &c, res) != 0) {
+            cJSON_Delete(c.array);
+            return;
+        }
+    } else if (db__device_list(d->db, add_device, &c) != 0) {
+        c.failed = 1;
+    }
+    if (c.failed) {
+        cJSON_Delete(c.array);
         api__error(res, 500, "database error while listing devices");
         return;
     }
-    set_json(res, 200, a);
+    set_json(res, 200, c.array);
 }
 
 static void get_device(mqotad_t *d, const char *id, api_response_t *res)
@@ -254,7 +276,8 @@ static void get_device(mqotad_t *d, const char *id, api_response_t *res)
     int rc = strlen(id) > DB_ID_MAX ? 1 : db__device_get(d->db, id, &dv);
     if (rc == 0) {
         cJSON *j = device_json(&dv);
-        if (http_command__device_fields(d, &dv, j) != 0) {
+        if (http_command__device_fields(d, &dv, j) != 0 ||
+            http_group__device_fields(d, dv.id, j) != 0) {
             cJSON_Delete(j);
             api__error(res, 500, "database error while reading the device's commands");
             return;
@@ -388,23 +411,101 @@ static void get_deployment(mqotad_t *d, const char *ids, api_response_t *res)
     set_json(res, 200, j);
 }
 
+static void printable(const char *in, char *out, size_t cap);
+
+/* The ids of the devices a deployment's filter selects that have the release's chip. */
+typedef struct {
+    uint16_t chip_id;
+    char **ids;
+    size_t n, cap, other_chip;
+    bool oom;
+} filter_ids_t;
+
+static int collect_filtered(void *ctx, const db_device_t *dv)
+{
+    filter_ids_t *f = ctx;
+    if (dv->chip_id != f->chip_id) {
+        f->other_chip++;
+        return 0;
+    }
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 64;
+        char **p = realloc(f->ids, cap * sizeof(*p));
+        if (!p) {
+            f->oom = true;
+            return 1;
+        }
+        f->ids = p;
+        f->cap = cap;
+    }
+    if (!(f->ids[f->n] = strdup(dv->id))) {
+        f->oom = true;
+        return 1;
+    }
+    f->n++;
+    return 0;
+}
+
 /*
- * POST /api/v1/deployments {"release": N, "devices": [...]} or {"release": N, "all": true}.
- * The body is parsed by api_parse__deployment(); release, devices and chips are checked by
+ * The devices of a deployment's "filter": those it selects now that have the release's chip
+ * (as "all" takes the devices of the release's chip). 0 with f filled (free f->ids and each
+ * id), or -1 with res holding the refusal.
+ */
+static int filter_targets(mqotad_t *d, int64_t release_id, const char *filter, filter_ids_t *f,
+                          api_response_t *res)
+{
+    char msg[400], shown[100];
+    db_release_t *r = malloc(sizeof(*r));
+    int rc = r ? db__release_get(d->db, release_id, r) : -1;
+    if (rc != 0) {
+        snprintf(msg, sizeof(msg), rc == 1 ? "unknown release %lld" :
+                 "database error while reading release %lld", (long long)release_id);
+        api__error(res, rc == 1 ? 404 : 500, msg);
+        free(r);
+        return -1;
+    }
+    f->chip_id = r->chip_id;
+    free(r);
+    if (http_group__select(d, filter, collect_filtered, f, res) != 0) return -1;
+    if (f->oom) {
+        api__error(res, 500, "out of memory while selecting the filter's devices");
+        return -1;
+    }
+    if (f->n == 0) {
+        printable(filter, shown, sizeof(shown));
+        snprintf(msg, sizeof(msg), "no device of chip %s, the chip of release %lld, matches the "
+                 "filter '%s' (%zu of other chips do); see 'mqota device list --filter'",
+                 mqota_chip_name(f->chip_id), (long long)release_id, shown, f->other_chip);
+        api__error(res, 400, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * POST /api/v1/deployments {"release": N, "devices": [...]}, {"release": N, "all": true} or
+ * {"release": N, "filter": "..."}. The body is parsed by api_parse__deployment(); a filter
+ * becomes the devices it selects at this moment; release, devices and chips are checked by
  * deploy__create().
  */
 static void post_deployment(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
     char err[512];
     api_deployment_body_t body;
+    filter_ids_t f = {0};
     int st = api_parse__deployment(req->body, req->body_len, &body, err, sizeof(err));
     if (st != 0) {
         api__error(res, st, err);
         return;
     }
+    if (body.filter && filter_targets(d, body.release_id, body.filter, &f, res) != 0)
+        goto out;
     db_deployment_t dep;
-    deploy_result_t rc = deploy__create(d, body.release_id, body.devices, body.n_devices,
-                                        body.all, &dep, err, sizeof(err));
+    deploy_result_t rc = body.filter
+        ? deploy__create(d, body.release_id, (const char *const *)f.ids, f.n, false, &dep, err,
+                         sizeof(err))
+        : deploy__create(d, body.release_id, body.devices, body.n_devices, body.all, &dep, err,
+                         sizeof(err));
     static const int status[] = {201, 400, 404, 409, 500};
     if (rc != DEPLOY_OK) {
         api__error(res, status[rc], err);
@@ -416,6 +517,8 @@ static void post_deployment(mqotad_t *d, const api_request_t *req, api_response_
     else
         set_json(res, 201, j);
 out:
+    for (size_t i = 0; i < f.n; i++) free(f.ids[i]);
+    free(f.ids);
     api_parse__deployment_free(&body);
 }
 
@@ -510,7 +613,8 @@ api_body_kind_t api__body_kind(const char *method, const char *path)
     if (strcmp(method, "POST") != 0) return API_BODY_NONE;
     if (strcmp(path, API "/releases") == 0) return API_BODY_IMAGE;
     if (strcmp(path, API "/deployments") == 0 || strcmp(path, API "/devices") == 0 ||
-        (n > np + ns && strncmp(path, dev_prefix, np) == 0 && strcmp(path + n - ns, suffix) == 0))
+        (n > np + ns && strncmp(path, dev_prefix, np) == 0 && strcmp(path + n - ns, suffix) == 0) ||
+        http_group__json_body(method, path))
         return API_BODY_JSON;
     return API_BODY_NONE;
 }
@@ -668,8 +772,9 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
         return;
     }
     if (http_command__route(d, req, res)) return; /* /devices/{id}/commands, /commands/{id} */
+    if (http_group__route(d, req, res)) return;   /* /groups..., /devices/{id}/tags */
     if (strcmp(p, API "/devices") == 0) {
-        if (get) get_devices(d, res);
+        if (get) get_devices(d, req, res);
         else if (post) post_devices(d, req, res);
         else api__method_not_allowed(res, m, p, "GET, POST");
         return;
