@@ -102,7 +102,7 @@ selects "...and the table is intact" "chip=esp32-s3" s3dev-0001 s3dev-0002
 # from the others' by more than a second of clock skew between this script and mqotad)
 sleep 3
 add_release "$FIX/idf_hello_world_esp32_2024.bin"; rel=$RELEASE_ID
-out=$(mq --json deploy "$rel" --filter "group=lab") || fail "deploy --filter group=lab: $out"
+out=$(mq --json deploy "$rel" --filter "group=lab" 2>&1) || fail "deploy --filter group=lab: $out"
 check_json "deploy --filter did not target the ESP32 devices of lab" "$out" \
   '[.targets[].device] == ["vdev-0001", "vdev-0002"] and .total == 2'
 json_get dep "$out" '.id | numbers'
