@@ -21,6 +21,7 @@
 #include "mqota/mqota_status.h"
 #include "release.h"
 #include "stream.h"
+#include "target.h"
 #include "token.h"
 #include "transfer.h"
 
@@ -411,77 +412,6 @@ static void get_deployment(mqotad_t *d, const char *ids, api_response_t *res)
     set_json(res, 200, j);
 }
 
-static void printable(const char *in, char *out, size_t cap);
-
-/* The ids of the devices a deployment's filter selects that have the release's chip. */
-typedef struct {
-    uint16_t chip_id;
-    char **ids;
-    size_t n, cap, other_chip;
-    bool oom;
-} filter_ids_t;
-
-static int collect_filtered(void *ctx, const db_device_t *dv)
-{
-    filter_ids_t *f = ctx;
-    if (dv->chip_id != f->chip_id) {
-        f->other_chip++;
-        return 0;
-    }
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? 2 * f->cap : 64;
-        char **p = realloc(f->ids, cap * sizeof(*p));
-        if (!p) {
-            f->oom = true;
-            return 1;
-        }
-        f->ids = p;
-        f->cap = cap;
-    }
-    if (!(f->ids[f->n] = strdup(dv->id))) {
-        f->oom = true;
-        return 1;
-    }
-    f->n++;
-    return 0;
-}
-
-/*
- * The devices of a deployment's "filter": those it selects now that have the release's chip
- * (as "all" takes the devices of the release's chip). 0 with f filled (free f->ids and each
- * id), or -1 with res holding the refusal.
- */
-static int filter_targets(mqotad_t *d, int64_t release_id, const char *filter, filter_ids_t *f,
-                          api_response_t *res)
-{
-    char msg[400], shown[100];
-    db_release_t *r = malloc(sizeof(*r));
-    int rc = r ? db__release_get(d->db, release_id, r) : -1;
-    if (rc != 0) {
-        snprintf(msg, sizeof(msg), rc == 1 ? "unknown release %lld" :
-                 "database error while reading release %lld", (long long)release_id);
-        api__error(res, rc == 1 ? 404 : 500, msg);
-        free(r);
-        return -1;
-    }
-    f->chip_id = r->chip_id;
-    free(r);
-    if (http_group__select(d, filter, collect_filtered, f, res) != 0) return -1;
-    if (f->oom) {
-        api__error(res, 500, "out of memory while selecting the filter's devices");
-        return -1;
-    }
-    if (f->n == 0) {
-        printable(filter, shown, sizeof(shown));
-        snprintf(msg, sizeof(msg), "no device of chip %s, the chip of release %lld, matches the "
-                 "filter '%s' (%zu of other chips do); see 'mqota device list --filter'",
-                 mqota_chip_name(f->chip_id), (long long)release_id, shown, f->other_chip);
-        api__error(res, 400, msg);
-        return -1;
-    }
-    return 0;
-}
-
 /*
  * POST /api/v1/deployments {"release": N, "devices": [...]}, {"release": N, "all": true} or
  * {"release": N, "filter": "..."}. The body is parsed by api_parse__deployment(); a filter
@@ -490,16 +420,19 @@ static int filter_targets(mqotad_t *d, int64_t release_id, const char *filter, f
  */
 static void post_deployment(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
-    char err[512];
+    char err[600];
     api_deployment_body_t body;
-    filter_ids_t f = {0};
+    target_ids_t f = {0};
     int st = api_parse__deployment(req->body, req->body_len, &body, err, sizeof(err));
     if (st != 0) {
         api__error(res, st, err);
         return;
     }
-    if (body.filter && filter_targets(d, body.release_id, body.filter, &f, res) != 0)
+    if (body.filter &&
+        (st = target__for_release(d, body.filter, body.release_id, &f, err, sizeof(err))) != 0) {
+        api__error(res, st, err);
         goto out;
+    }
     db_deployment_t dep;
     deploy_result_t rc = body.filter
         ? deploy__create(d, body.release_id, (const char *const *)f.ids, f.n, false, &dep, err,
@@ -517,8 +450,7 @@ static void post_deployment(mqotad_t *d, const api_request_t *req, api_response_
     else
         set_json(res, 201, j);
 out:
-    for (size_t i = 0; i < f.n; i++) free(f.ids[i]);
-    free(f.ids);
+    target__ids_free(&f);
     api_parse__deployment_free(&body);
 }
 

@@ -9,7 +9,8 @@
  *   DELETE /api/v1/groups/{name}           delete it (the devices stay)
  *   POST   /api/v1/groups/{name}/devices   {"add": [ids], "remove": [ids]}
  *   POST   /api/v1/devices/{id}/tags       {"add": ["site=berlin", "beta"], "remove": ["old"]}
- *   GET    /api/v1/devices?filter=EXPR     (http_group__select(), called by http_api.c)
+ *   GET    /api/v1/devices?filter=EXPR     (http_group__select(), called by http_api.c;
+ *                                           the selection itself is target.c's)
  *
  * A change is all or nothing: every name and id is judged, then one transaction applies it.
  */
@@ -21,6 +22,7 @@
 #include "api_parse.h"
 #include "filter.h"
 #include "http_api.h"
+#include "target.h"
 
 #define API "/api/v1"
 #define GROUPS_MAX 1000       /* groups one mqotad keeps at most */
@@ -73,53 +75,9 @@ int http_group__select(mqotad_t *d, const char *text, int (*cb)(void *ctx, const
                        void *ctx, api_response_t *res)
 {
     char err[600];
-    filter_t *f = malloc(sizeof(*f));
-    char *sql = malloc(FILTER_SQL_MAX);
-    filter_param_t *params = malloc(FILTER_PARAMS_MAX * sizeof(*params));
-    size_t n = 0;
-    int ret = -1;
-    if (!f || !sql || !params) {
-        api__error(res, 500, "out of memory");
-        goto out;
-    }
-    if (filter__parse(text, f, err, sizeof(err)) != 0) {
-        api__error(res, 400, err);
-        goto out;
-    }
-    /* A group the filter names must exist: a typo would otherwise select nobody (or, with
-     * !=, everybody) without a word. */
-    for (int i = 0; i < f->n_terms; i++) {
-        const filter_term_t *t = &f->terms[i];
-        for (int k = 0; t->key == FILTER_GROUP && k < t->n_values; k++) {
-            db_group_t g;
-            int rc = db__group_get(d->db, t->values[k], &g);
-            if (rc < 0) {
-                api__error(res, 500, "database error while reading the filter's groups");
-                goto out;
-            }
-            if (rc == 1) {
-                snprintf(err, sizeof(err), "filter term 'group%s%s' names group '%s', which "
-                         "does not exist; see GET /api/v1/groups ('mqota group list')",
-                         t->op == FILTER_NE ? "!=" : "=", t->values[k], t->values[k]);
-                api__error(res, 400, err);
-                goto out;
-            }
-        }
-    }
-    if (filter__sql(f, mqh_unix_now(), sql, FILTER_SQL_MAX, params, FILTER_PARAMS_MAX, &n) != 0) {
-        api__error(res, 500, "the filter did not fit its SQL buffer");
-        goto out;
-    }
-    if (db__device_select(d->db, sql, params, n, cb, ctx) != 0) {
-        api__error(res, 500, "database error while selecting devices by the filter");
-        goto out;
-    }
-    ret = 0;
-out:
-    free(params);
-    free(sql);
-    free(f);
-    return ret;
+    int st = target__select(d, text, cb, ctx, err, sizeof(err));
+    if (st != 0) api__error(res, st, err);
+    return st == 0 ? 0 : -1;
 }
 
 /* ---- bodies ---- */
