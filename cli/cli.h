@@ -135,6 +135,16 @@ int cmd_device_show(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_command(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_commands(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_provision(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_device_tag(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_device_untag(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_group_create(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_group_list(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_group_show(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_group_delete(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_group_add(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_group_remove(cli_ctx_t *ctx, int argc, char **argv);
+/** @brief Print a device object's "groups" and "tags" as two "  label   a, b" lines. */
+void cli_print_groups_tags(const cJSON *device);
 int cmd_deploy(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_deployment_list(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv);

@@ -13,20 +13,25 @@
 #include "http.h"
 
 static const char usage_deploy[] =
-    "Usage: mqota deploy RELEASE_ID (--all | DEVICE...) [--watch [--timeout SECONDS]]\n"
+    "Usage: mqota deploy RELEASE_ID (--all | --filter EXPR | DEVICE...)\n"
+    "                    [--watch [--timeout SECONDS]]\n"
     "\n"
-    "Roll a release out to the named devices, or to every device with --all. A new\n"
-    "deployment supersedes any running one for the same device. Prints the deployment id.\n"
+    "Roll a release out to the named devices, to every device with --all, or to the devices\n"
+    "a filter selects when the deployment is made. A new deployment supersedes any running\n"
+    "one for the same device. Prints the deployment id.\n"
     "\n"
     "Options:\n"
-    "  --all               deploy to every known device\n"
+    "  --all               deploy to every known device of the release's chip\n"
+    "  --filter EXPR       deploy to the devices of the release's chip the filter selects now\n"
+    "                      (as 'mqota device list --filter EXPR' shows them)\n"
     "  --watch             then follow it as 'mqota deployment watch' does\n"
     "  --timeout SECONDS   with --watch: give up watching after this long (exit 3)\n"
     "  --json              print the deployment as JSON\n"
     "\n"
     "Examples:\n"
     "  mqota deploy 2 vdev-0001 vdev-0002\n"
-    "  mqota deploy 2 --all --watch --timeout 600\n";
+    "  mqota deploy 2 --all --watch --timeout 600\n"
+    "  mqota deploy 2 --filter 'group=lab state!=failed'\n";
 
 static const char usage_list[] =
     "Usage: mqota deployment list [--json]\n"
@@ -82,9 +87,9 @@ int cmd_deploy(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "deploy";
     bool all = false, watch = false;
-    const char *timeout_s = NULL;
+    const char *timeout_s = NULL, *filter = NULL;
     const cli_opt_t opts[] = { { "--all", NULL, &all }, { "--watch", NULL, &watch },
-                               { "--timeout", &timeout_s, NULL } };
+                               { "--timeout", &timeout_s, NULL }, { "--filter", &filter, NULL } };
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos = 0, rc;
     long long release;
@@ -96,7 +101,7 @@ int cmd_deploy(cli_ctx_t *ctx, int argc, char **argv)
         cli_error("out of memory.");
         return CLI_FAILED;
     }
-    rc = cli_parse(ctx, cmd, usage_deploy, argc, argv, opts, 3, pos, &npos, argc);
+    rc = cli_parse(ctx, cmd, usage_deploy, argc, argv, opts, 4, pos, &npos, argc);
     if (rc != CLI_OK)
         goto out;
     if (npos < 1) {
@@ -105,12 +110,12 @@ int cmd_deploy(cli_ctx_t *ctx, int argc, char **argv)
     }
     if ((rc = cli_parse_id(cmd, "release id", pos[0], &release)) != CLI_OK)
         goto out;
-    if (all && npos > 1) {
-        rc = cli_usage_error(cmd, "give either --all or device ids, not both");
+    if ((all && npos > 1) || (filter != NULL && (all || npos > 1))) {
+        rc = cli_usage_error(cmd, "give one of --all, --filter EXPR and device ids");
         goto out;
     }
-    if (!all && npos == 1) {
-        rc = cli_usage_error(cmd, "name the devices to update, or give --all");
+    if (!all && filter == NULL && npos == 1) {
+        rc = cli_usage_error(cmd, "name the devices to update, or give --filter EXPR or --all");
         goto out;
     }
     if (timeout_s != NULL && !watch) {
@@ -129,6 +134,8 @@ int cmd_deploy(cli_ctx_t *ctx, int argc, char **argv)
     cJSON_AddRawToObject(body, "release", release_text);
     if (all) {
         cJSON_AddTrueToObject(body, "all");
+    } else if (filter != NULL) {
+        cJSON_AddStringToObject(body, "filter", filter);
     } else {
         cJSON *devs = cJSON_AddArrayToObject(body, "devices");
         for (int i = 1; i < npos; i++)

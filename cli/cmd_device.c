@@ -12,16 +12,23 @@
 #include "mqota_host.h"
 
 static const char usage_list[] =
-    "Usage: mqota device list [--json]\n"
+    "Usage: mqota device list [--filter EXPR] [--json]\n"
     "\n"
     "List the devices mqotad has heard from, sorted by id:\n"
     "ID CHIP VERSION SLOT STATE PROGRESS ONLINE LAST-SEEN.\n"
     "\n"
     "Options:\n"
-    "  --json   print the server's array as-is (pretty-printed)\n"
+    "  --filter EXPR   only the devices the filter selects: terms separated by spaces or\n"
+    "                  commas, all of which must hold; KEY=VALUE, KEY!=VALUE, VALUE|VALUE for\n"
+    "                  alternatives. Keys: chip, project, version, release, group, tag\n"
+    "                  (KEY or KEY=VALUE), online (true/false), state (idle, failed, ...),\n"
+    "                  last_seen<DURATION or last_seen>DURATION (90s, 15m, 2h, 7d)\n"
+    "  --json          print the server's array as-is (pretty-printed)\n"
     "\n"
-    "Example:\n"
-    "  mqota device list\n";
+    "Examples:\n"
+    "  mqota device list\n"
+    "  mqota device list --filter 'chip=esp32 group=lab state=idle|failed last_seen<1h'\n"
+    "  mqota device list --filter 'tag=site=berlin,online=false'\n";
 
 static const char usage_show[] =
     "Usage: mqota device show ID [--json]\n"
@@ -55,10 +62,38 @@ int cmd_device_list(cli_ctx_t *ctx, int argc, char **argv)
     static const char cmd[] = "device list";
     static const char *const head[] = { "ID", "CHIP", "VERSION", "SLOT", "STATE", "PROGRESS",
                                         "ONLINE", "LAST-SEEN" };
+    const char *filter = NULL;
+    const cli_opt_t opts[] = { { "--filter", &filter, NULL } };
+    char *pos[1];
+    int npos = 0;
     cJSON *arr = NULL;
-    int rc = cli_list_fetch(ctx, cmd, usage_list, argc, argv, "/api/v1/devices", &arr);
-    if (rc != CLI_OK || arr == NULL)
+    int rc = cli_parse(ctx, cmd, usage_list, argc, argv, opts, 1, pos, &npos, 0);
+    if (rc != CLI_OK)
         return rc;
+    char *path = NULL;
+    if (filter != NULL) {
+        char *e = http_escape(filter);
+        size_t n = e ? strlen(e) + 32 : 0;
+        path = e ? malloc(n) : NULL;
+        if (path)
+            snprintf(path, n, "/api/v1/devices?filter=%s", e);
+        free(e);
+        if (path == NULL) {
+            cli_error("out of memory.");
+            return CLI_FAILED;
+        }
+    }
+    rc = http_get(ctx, path ? path : "/api/v1/devices", &arr);
+    free(path);
+    if (rc != CLI_OK) {
+        cJSON_Delete(arr);
+        return rc;
+    }
+    if (ctx->json) {
+        cli_print_json(arr);
+        cJSON_Delete(arr);
+        return CLI_OK;
+    }
 
     fmt_table_t *t = fmt_table_new(8, head);
     if (t == NULL) {
@@ -89,7 +124,9 @@ int cmd_device_list(cli_ctx_t *ctx, int argc, char **argv)
                               cli_json_bool(d, "online", false) ? "yes" : "no", seen };
         fmt_table_add_row(t, row);
     }
-    if (fmt_table_rows(t) == 0)
+    if (fmt_table_rows(t) == 0 && filter != NULL)
+        printf("No device matches the filter.\n");
+    else if (fmt_table_rows(t) == 0)
         printf("No devices yet; a device appears once it connects to the broker.\n");
     else
         fmt_table_print(t, stdout);
@@ -165,6 +202,7 @@ int cmd_device_show(cli_ctx_t *ctx, int argc, char **argv)
     printf("  max chunk/window  %lld bytes x %lld\n", cli_json_int(d, "max_chunk", 0),
            cli_json_int(d, "max_window", 0));
     printf("  first seen        %s\n", fmt_date(cli_json_int(d, "first_seen", 0), buf3, sizeof buf3));
+    cli_print_groups_tags(d);
     bool key = cli_json_bool(d, "command_key", false);
     bool takes = cli_json_bool(d, "takes_commands", false);
     printf("  commands          %s\n",

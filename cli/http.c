@@ -185,6 +185,8 @@ again:
         snprintf(auth, n, "Authorization: Bearer %s", token);
         hdrs = curl_slist_append(hdrs, auth);
     }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+        curl_easy_setopt(g_curl, CURLOPT_CUSTOMREQUEST, method); /* DELETE */
     if (strcmp(method, "POST") == 0) {
         char ct[128];
         snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "application/octet-stream");

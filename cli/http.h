@@ -25,7 +25,7 @@ extern "C" {
  * way *out is the caller's to cJSON_Delete().
  *
  * @param[in] ctx Run context (server URL).
- * @param[in] method "GET" or "POST".
+ * @param[in] method "GET", "POST" or "DELETE" (without a body).
  * @param[in] path Path and query, already URL-escaped, e.g. "/api/v1/devices".
  * @param[in] ctype Content-Type of body, or NULL when there is no body.
  * @param[in] body Request body, or NULL.

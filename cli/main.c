@@ -35,15 +35,19 @@ static const char usage_main[] =
     "  release sign FILE --key KEY [--version V] [--security-version N]\n"
     "                                                  sign an image: writes FILE.mqsig\n"
     "  key generate NAME                               make a release signing key pair\n"
-    "  device list                                     list devices\n"
+    "  device list [--filter EXPR]                     list devices (those a filter selects)\n"
     "  device show ID                                  show one device\n"
+    "  device tag ID TAG... / device untag ID TAG...   give a device tags, take them away\n"
     "  device command ID NAME [--arg TEXT]             send a sealed command, print the reply\n"
     "  device commands ID                              list a device's commands\n"
     "  device provision [--out-dir DIR] ID...          create device identities and keys\n"
-    "  deploy RELEASE_ID (--all | DEVICE...) [--watch] roll a release out\n"
+    "  deploy RELEASE_ID (--all | --filter EXPR | DEVICE...) [--watch]\n"
+    "                                                  roll a release out\n"
     "  deployment list                                 list deployments\n"
     "  deployment show ID                              show one deployment and its targets\n"
     "  deployment watch ID [--timeout SECONDS]         follow a deployment until it finishes\n"
+    "  group create|list|show|delete NAME              named groups of devices\n"
+    "  group add|remove NAME DEVICE...                 change a group's devices\n"
     "  status                                          check mqotad and its broker\n"
     "\n"
     "Run 'mqota COMMAND --help' for a command's options.\n"
@@ -69,6 +73,14 @@ static const struct {
     { "device", "command", cmd_device_command },
     { "device", "commands", cmd_device_commands },
     { "device", "provision", cmd_device_provision },
+    { "device", "tag", cmd_device_tag },
+    { "device", "untag", cmd_device_untag },
+    { "group", "create", cmd_group_create },
+    { "group", "list", cmd_group_list },
+    { "group", "show", cmd_group_show },
+    { "group", "delete", cmd_group_delete },
+    { "group", "add", cmd_group_add },
+    { "group", "remove", cmd_group_remove },
     { "deployment", "list", cmd_deployment_list },
     { "deployment", "show", cmd_deployment_show },
     { "deployment", "watch", cmd_deployment_watch },

@@ -187,6 +187,7 @@ int api_parse__deployment(const uint8_t *body, size_t len, api_deployment_body_t
     cJSON *rel = cJSON_GetObjectItemCaseSensitive(j, "release");
     cJSON *devs = cJSON_GetObjectItemCaseSensitive(j, "devices");
     cJSON *all = cJSON_GetObjectItemCaseSensitive(j, "all");
+    cJSON *filter = cJSON_GetObjectItemCaseSensitive(j, "filter");
     /* Range first: converting a double outside int64_t's range (1e300, inf) to int64_t is
      * undefined behaviour (found by fuzz_deploy_body and fuzz_api); NaN fails the range. */
     double v = cJSON_IsNumber(rel) ? rel->valuedouble : 0.0;
@@ -197,12 +198,18 @@ int api_parse__deployment(const uint8_t *body, size_t len, api_deployment_body_t
     out->all = all && cJSON_IsTrue(all);
     if (all && !cJSON_IsBool(all))
         return refuse(out, 400, err, err_cap, "\"all\" must be true or false");
-    if (devs && out->all)
+    if (filter && (!cJSON_IsString(filter) || !filter->valuestring[0]))
+        return refuse(out, 400, err, err_cap, "\"filter\" must be a filter expression such as "
+                      "\"group=lab\" (docs/API.md \"Filters\")");
+    if ((devs != NULL) + out->all + (filter != NULL) > 1)
         return refuse(out, 400, err, err_cap,
-                      "give either \"devices\" or \"all\": true, not both");
-    if (!devs && !out->all)
+                      devs && out->all ? "give either \"devices\" or \"all\": true, not both" :
+                      "give one of \"devices\", \"all\": true and \"filter\", not two");
+    if (!devs && !out->all && !filter)
         return refuse(out, 400, err, err_cap,
-                      "name the devices with \"devices\": [...] or use \"all\": true");
+                      "name the devices with \"devices\": [...], select them with \"filter\": "
+                      "\"...\" or use \"all\": true");
+    if (filter) out->filter = filter->valuestring;
     if (!devs) return 0;
     if (!cJSON_IsArray(devs))
         return refuse(out, 400, err, err_cap, "\"devices\" must be an array of device ids");

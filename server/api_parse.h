@@ -44,13 +44,15 @@ typedef struct {
     int64_t release_id;      /**< "release": a positive integer */
     bool all;                /**< "all": true */
     const char **devices;    /**< "devices": n_devices non-empty strings (NULL with all) */
+    const char *filter;      /**< "filter": a filter expression (docs/API.md "Filters"), or NULL */
     size_t n_devices;
     void *json;              /**< owns the strings devices point into (cJSON) */
 } api_deployment_body_t;
 
 /**
- * Parse a deployment request body: a JSON object {"release": N, "devices": ["id", ...]} or
- * {"release": N, "all": true}. Only the shape is judged here; whether the release and devices
+ * Parse a deployment request body: a JSON object {"release": N, "devices": ["id", ...]},
+ * {"release": N, "all": true} or {"release": N, "filter": "group=lab"}. Only the shape is
+ * judged here; the filter is parsed by filter__parse(), and whether the release and devices
  * exist is deploy__create()'s job.
  *
  * @param[in]  body     Request body (need not be NUL-terminated); may be NULL when len is 0.
@@ -60,8 +62,9 @@ typedef struct {
  * @param[out] err      One sentence saying what is wrong, on failure.
  * @param[in]  err_cap  Bytes at err.
  * @return 0 parsed; 400 the body is not such an object (not JSON, "release" not a positive
- *         integer up to 2^53 - 1, "all" not a boolean, both or neither of "devices" and "all",
- *         "devices" not a non-empty array of non-empty strings); 500 out of memory.
+ *         integer up to 2^53 - 1, "all" not a boolean, not exactly one of "devices", "all"
+ *         and "filter", "devices" not a non-empty array of non-empty strings, "filter" not a
+ *         non-empty string); 500 out of memory.
  */
 int api_parse__deployment(const uint8_t *body, size_t len, api_deployment_body_t *out,
                           char *err, size_t err_cap);

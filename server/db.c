@@ -84,6 +84,20 @@ static const char *const migrations[] = {
     " command_id INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX refusals_by_device ON command_refusals(device_id, id);"
     "ALTER TABLE devices ADD COLUMN caps INTEGER NOT NULL DEFAULT 0;",
+    /* 5 -> 6: named static groups (a device may be in several) and free-form tags, for
+     * target filters (server/filter.c, docs/API.md "Groups and tags"); a tag is a key with
+     * an optional value ('' = none), one value per key and device */
+    "CREATE TABLE device_groups ("
+    " name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);"
+    "CREATE TABLE device_group_members ("
+    " group_name TEXT NOT NULL REFERENCES device_groups(name) ON DELETE CASCADE,"
+    " device_id TEXT NOT NULL REFERENCES devices(id), added_at INTEGER NOT NULL,"
+    " PRIMARY KEY (group_name, device_id));"
+    "CREATE INDEX members_by_device ON device_group_members(device_id);"
+    "CREATE TABLE device_tags ("
+    " device_id TEXT NOT NULL REFERENCES devices(id), tag_key TEXT NOT NULL,"
+    " tag_value TEXT NOT NULL DEFAULT '', PRIMARY KEY (device_id, tag_key));"
+    "CREATE INDEX tags_by_key ON device_tags(tag_key, tag_value);",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -112,6 +126,9 @@ enum {
     S_CMD_INSERT, S_CMD_GET, S_CMD_BY_COUNTER, S_CMD_LIST, S_CMD_QUEUED, S_CMD_SENT,
     S_CMD_UNSEND, S_CMD_FINISH, S_CMD_EXPIRE, S_CMD_TIME_OUT, S_CMD_EXPIRE_DEVICE,
     S_REF_INSERT, S_REF_LIST, S_REF_COUNT,
+    S_GRP_INSERT, S_GRP_DELETE, S_GRP_GET, S_GRP_LIST, S_GRP_COUNT, S_GRP_MEMBERS, S_GRP_ADD,
+    S_GRP_REMOVE, S_DEV_GROUPS,
+    S_TAG_PUT, S_TAG_DELETE, S_TAG_LIST, S_TAG_COUNT,
     S_COUNT
 };
 
@@ -208,6 +225,28 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_REF_LIST] = "SELECT " REFUSAL_COLS " FROM command_refusals WHERE device_id = ?1"
                    " ORDER BY id DESC LIMIT ?2",
     [S_REF_COUNT] = "SELECT count(*) FROM command_refusals WHERE device_id = ?1",
+    [S_GRP_INSERT] = "INSERT INTO device_groups (name, created_at) VALUES (?1,?2)"
+                     " ON CONFLICT(name) DO NOTHING",
+    [S_GRP_DELETE] = "DELETE FROM device_groups WHERE name = ?1",
+    [S_GRP_GET] = "SELECT g.name, g.created_at, (SELECT count(*) FROM device_group_members m"
+                  " WHERE m.group_name = g.name) FROM device_groups g WHERE g.name = ?1",
+    [S_GRP_LIST] = "SELECT g.name, g.created_at, (SELECT count(*) FROM device_group_members m"
+                   " WHERE m.group_name = g.name) FROM device_groups g ORDER BY g.name",
+    [S_GRP_COUNT] = "SELECT count(*) FROM device_groups",
+    [S_GRP_MEMBERS] = "SELECT device_id FROM device_group_members WHERE group_name = ?1"
+                      " ORDER BY device_id",
+    [S_GRP_ADD] = "INSERT INTO device_group_members (group_name, device_id, added_at)"
+                  " VALUES (?1,?2,?3) ON CONFLICT(group_name, device_id) DO NOTHING",
+    [S_GRP_REMOVE] = "DELETE FROM device_group_members WHERE group_name = ?1 AND device_id = ?2",
+    [S_DEV_GROUPS] = "SELECT group_name FROM device_group_members WHERE device_id = ?1"
+                     " ORDER BY group_name",
+    [S_TAG_PUT] = "INSERT INTO device_tags (device_id, tag_key, tag_value) VALUES (?1,?2,?3)"
+                  " ON CONFLICT(device_id, tag_key) DO UPDATE SET tag_value = ?3",
+    [S_TAG_DELETE] = "DELETE FROM device_tags WHERE device_id = ?1 AND tag_key = ?2"
+                     " AND (?3 IS NULL OR tag_value = ?3)",
+    [S_TAG_LIST] = "SELECT tag_key, tag_value FROM device_tags WHERE device_id = ?1"
+                   " ORDER BY tag_key",
+    [S_TAG_COUNT] = "SELECT count(*) FROM device_tags WHERE device_id = ?1",
 };
 
 struct db {
@@ -1091,5 +1130,211 @@ int db__refusal_list(db_t *db, const char *device_id, int limit,
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list refusal reports");
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
+    return ret;
+}
+
+/* ---- groups and tags (schema 6) ---- */
+
+/* Step a statement that returns one integer (a count); 0 with *out, -1 on error. */
+static int one_int(db_t *db, int which, const char *what, int64_t *out)
+{
+    sqlite3_stmt *s = db->st[which];
+    int rc = sqlite3_step(s), ret = 0;
+    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
+    else ret = fail(db, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+/* Run a statement that changes rows: 0 when it changed one, 1 when none, -1 on error. */
+static int change_stmt(db_t *db, int which, const char *what)
+{
+    if (exec_stmt(db, which, what) != 0) return -1;
+    return sqlite3_changes(db->h) > 0 ? 0 : 1;
+}
+
+int db__group_insert(db_t *db, const char *name, int64_t created_at)
+{
+    sqlite3_stmt *s = db->st[S_GRP_INSERT];
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, created_at);
+    return change_stmt(db, S_GRP_INSERT, "store group");
+}
+
+int db__group_delete(db_t *db, const char *name)
+{
+    sqlite3_bind_text(db->st[S_GRP_DELETE], 1, name, -1, SQLITE_TRANSIENT);
+    return change_stmt(db, S_GRP_DELETE, "delete group");
+}
+
+static void read_group(sqlite3_stmt *s, db_group_t *g)
+{
+    memset(g, 0, sizeof(*g));
+    copy_text(g->name, sizeof(g->name), s, 0);
+    g->created_at = sqlite3_column_int64(s, 1);
+    g->members = sqlite3_column_int64(s, 2);
+}
+
+int db__group_get(db_t *db, const char *name, db_group_t *out)
+{
+    sqlite3_stmt *s = db->st[S_GRP_GET];
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) {
+        read_group(s, out);
+        ret = 0;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : fail(db, "read group");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__group_list(db_t *db, int (*cb)(void *ctx, const db_group_t *g), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_GRP_LIST];
+    int rc, ret = 0;
+    db_group_t g;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_group(s, &g);
+        if (cb(ctx, &g) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list groups");
+    sqlite3_reset(s);
+    return ret;
+}
+
+int db__group_count(db_t *db, int64_t *out)
+{
+    return one_int(db, S_GRP_COUNT, "count groups", out);
+}
+
+/* Each row's first column as text to cb (members of a group, groups of a device). */
+static int list_names(db_t *db, int which, const char *key, const char *what,
+                      int (*cb)(void *ctx, const char *name), void *ctx)
+{
+    sqlite3_stmt *s = db->st[which];
+    int rc, ret = 0;
+    char name[DB_ID_MAX + 1];
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        copy_text(name, sizeof(name), s, 0);
+        if (cb(ctx, name) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__group_members(db_t *db, const char *name, int (*cb)(void *ctx, const char *device_id),
+                      void *ctx)
+{
+    return list_names(db, S_GRP_MEMBERS, name, "list group members", cb, ctx);
+}
+
+int db__device_groups(db_t *db, const char *device_id, int (*cb)(void *ctx, const char *group),
+                      void *ctx)
+{
+    return list_names(db, S_DEV_GROUPS, device_id, "list a device's groups", cb, ctx);
+}
+
+int db__group_add(db_t *db, const char *name, const char *device_id, int64_t added_at)
+{
+    sqlite3_stmt *s = db->st[S_GRP_ADD];
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, added_at);
+    return change_stmt(db, S_GRP_ADD, "add a device to a group");
+}
+
+int db__group_remove(db_t *db, const char *name, const char *device_id)
+{
+    sqlite3_stmt *s = db->st[S_GRP_REMOVE];
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, device_id, -1, SQLITE_TRANSIENT);
+    return change_stmt(db, S_GRP_REMOVE, "remove a device from a group");
+}
+
+int db__tag_put(db_t *db, const char *device_id, const char *key, const char *value)
+{
+    sqlite3_stmt *s = db->st[S_TAG_PUT];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, value ? value : "", -1, SQLITE_TRANSIENT);
+    return exec_stmt(db, S_TAG_PUT, "store tag");
+}
+
+int db__tag_delete(db_t *db, const char *device_id, const char *key, const char *value)
+{
+    sqlite3_stmt *s = db->st[S_TAG_DELETE];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, key, -1, SQLITE_TRANSIENT);
+    if (value) sqlite3_bind_text(s, 3, value, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(s, 3);
+    return change_stmt(db, S_TAG_DELETE, "delete tag");
+}
+
+int db__tag_list(db_t *db, const char *device_id,
+                 int (*cb)(void *ctx, const char *key, const char *value), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_TAG_LIST];
+    int rc, ret = 0;
+    char key[72], value[136];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        copy_text(key, sizeof(key), s, 0);
+        copy_text(value, sizeof(value), s, 1);
+        if (cb(ctx, key, value) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list tags");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__tag_count(db_t *db, const char *device_id, int64_t *out)
+{
+    sqlite3_bind_text(db->st[S_TAG_COUNT], 1, device_id, -1, SQLITE_TRANSIENT);
+    return one_int(db, S_TAG_COUNT, "count tags", out);
+}
+
+/*
+ * The devices a condition selects, by id. The condition comes from filter__sql(): fixed text
+ * with '?' placeholders, the values bound here, so this statement is prepared per call (its
+ * shape depends on the filter) but never holds a value as text.
+ */
+int db__device_select(db_t *db, const char *where, const db_param_t *params, size_t n_params,
+                      int (*cb)(void *ctx, const db_device_t *d), void *ctx)
+{
+    static const char head[] = "SELECT " DEVICE_COLS " FROM devices WHERE (";
+    static const char tail[] = ") ORDER BY id";
+    size_t n = strlen(head) + strlen(where) + strlen(tail) + 1;
+    char *sql = malloc(n);
+    sqlite3_stmt *s = NULL;
+    int rc, ret = 0;
+    if (!sql) return -1;
+    snprintf(sql, n, "%s%s%s", head, where, tail);
+    if (sqlite3_prepare_v2(db->h, sql, -1, &s, NULL) != SQLITE_OK) {
+        free(sql);
+        return fail(db, "prepare the device filter");
+    }
+    free(sql);
+    for (size_t i = 0; i < n_params; i++) {
+        if (params[i].is_text)
+            sqlite3_bind_text(s, (int)i + 1, params[i].text, (int)params[i].text_len,
+                              SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_int64(s, (int)i + 1, params[i].number);
+    }
+    db_device_t d;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_device(s, &d);
+        if (cb(ctx, &d) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "select devices by filter");
+    sqlite3_finalize(s);
     return ret;
 }

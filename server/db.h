@@ -229,6 +229,64 @@ int db__refusal_insert(db_t *db, db_refusal_t *r);
 int db__refusal_list(db_t *db, const char *device_id, int limit,
                      int (*cb)(void *ctx, const db_refusal_t *r), void *ctx, int64_t *total);
 
+/* ---- groups and tags (schema 6) ---- */
+
+/** A named static group of devices (docs/API.md "Groups and tags"). */
+typedef struct {
+    char name[65];       /**< [A-Za-z0-9_.-]{1,64} (filter__group_name_ok()) */
+    int64_t created_at;
+    int64_t members;     /**< How many devices are in it */
+} db_group_t;
+
+/** Create a group; 0 created, 1 the name exists, -1 error. */
+int db__group_insert(db_t *db, const char *name, int64_t created_at);
+/** Delete a group and its memberships; 0 deleted, 1 no such group, -1 error. */
+int db__group_delete(db_t *db, const char *name);
+/** 0 found, 1 none, -1 error. */
+int db__group_get(db_t *db, const char *name, db_group_t *out);
+/** Every group by name, via callback. */
+int db__group_list(db_t *db, int (*cb)(void *ctx, const db_group_t *g), void *ctx);
+/** How many groups there are. */
+int db__group_count(db_t *db, int64_t *out);
+/** A group's device ids in order, via callback. */
+int db__group_members(db_t *db, const char *name, int (*cb)(void *ctx, const char *device_id),
+                      void *ctx);
+/** The groups a device is in, by name, via callback. */
+int db__device_groups(db_t *db, const char *device_id, int (*cb)(void *ctx, const char *group),
+                      void *ctx);
+/** Put a known device in a group; 0 added, 1 it was in it already, -1 error. */
+int db__group_add(db_t *db, const char *name, const char *device_id, int64_t added_at);
+/** Take a device out of a group; 0 removed, 1 it was not in it, -1 error. */
+int db__group_remove(db_t *db, const char *name, const char *device_id);
+
+/** Set a device's tag key to value ("" or NULL: a tag without value), replacing its old value. */
+int db__tag_put(db_t *db, const char *device_id, const char *key, const char *value);
+/** Delete a device's tag key (when value is not NULL, only if it has that value);
+ *  0 deleted, 1 it had no such tag, -1 error. */
+int db__tag_delete(db_t *db, const char *device_id, const char *key, const char *value);
+/** A device's tags by key, via callback (value "" for a tag without value). */
+int db__tag_list(db_t *db, const char *device_id,
+                 int (*cb)(void *ctx, const char *key, const char *value), void *ctx);
+/** How many tags a device has. */
+int db__tag_count(db_t *db, const char *device_id, int64_t *out);
+
+/** A bound parameter of db__device_select(): text (text_len bytes) or a number. */
+typedef struct {
+    bool is_text;
+    const char *text;
+    size_t text_len;
+    int64_t number;
+} db_param_t;
+
+/**
+ * The devices a condition on the devices table selects, sorted by id, via callback.
+ * @param[in] where    An SQL condition with '?' placeholders and no values in it
+ *                     (filter__sql() writes them).
+ * @param[in] params   The placeholders' values, in order.
+ */
+int db__device_select(db_t *db, const char *where, const db_param_t *params, size_t n_params,
+                      int (*cb)(void *ctx, const db_device_t *d), void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

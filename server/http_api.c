@@ -21,6 +21,7 @@
 #include "mqota/mqota_status.h"
 #include "release.h"
 #include "stream.h"
+#include "target.h"
 #include "token.h"
 #include "transfer.h"
 
@@ -230,21 +231,43 @@ static void get_health(mqotad_t *d, const api_request_t *req, api_response_t *re
     set_json(res, 200, j);
 }
 
+typedef struct {
+    mqotad_t *d;
+    cJSON *array;
+    int failed;
+} dev_list_ctx_t;
+
 static int add_device(void *ctx, const db_device_t *dv)
 {
-    cJSON_AddItemToArray(ctx, device_json(dv));
+    dev_list_ctx_t *c = ctx;
+    cJSON *j = device_json(dv);
+    cJSON_AddItemToArray(c->array, j);
+    if (http_group__device_fields(c->d, dv->id, j) != 0) {
+        c->failed = 1;
+        return 1;
+    }
     return 0;
 }
 
-static void get_devices(mqotad_t *d, api_response_t *res)
+/* GET /api/v1/devices, or only the devices ?filter=EXPR selects (docs/API.md "Filters"). */
+static void get_devices(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
-    cJSON *a = cJSON_CreateArray();
-    if (db__device_list(d->db, add_device, a) != 0) {
-        cJSON_Delete(a);
+    dev_list_ctx_t c = {d, cJSON_CreateArray(), 0};
+    const char *filter = req->arg(req->conn, "filter");
+    if (filter) {
+        if (http_group__select(d, filter, add_device, &c, res) != 0) {
+            cJSON_Delete(c.array);
+            return;
+        }
+    } else if (db__device_list(d->db, add_device, &c) != 0) {
+        c.failed = 1;
+    }
+    if (c.failed) {
+        cJSON_Delete(c.array);
         api__error(res, 500, "database error while listing devices");
         return;
     }
-    set_json(res, 200, a);
+    set_json(res, 200, c.array);
 }
 
 static void get_device(mqotad_t *d, const char *id, api_response_t *res)
@@ -254,7 +277,8 @@ static void get_device(mqotad_t *d, const char *id, api_response_t *res)
     int rc = strlen(id) > DB_ID_MAX ? 1 : db__device_get(d->db, id, &dv);
     if (rc == 0) {
         cJSON *j = device_json(&dv);
-        if (http_command__device_fields(d, &dv, j) != 0) {
+        if (http_command__device_fields(d, &dv, j) != 0 ||
+            http_group__device_fields(d, dv.id, j) != 0) {
             cJSON_Delete(j);
             api__error(res, 500, "database error while reading the device's commands");
             return;
@@ -389,22 +413,32 @@ static void get_deployment(mqotad_t *d, const char *ids, api_response_t *res)
 }
 
 /*
- * POST /api/v1/deployments {"release": N, "devices": [...]} or {"release": N, "all": true}.
- * The body is parsed by api_parse__deployment(); release, devices and chips are checked by
+ * POST /api/v1/deployments {"release": N, "devices": [...]}, {"release": N, "all": true} or
+ * {"release": N, "filter": "..."}. The body is parsed by api_parse__deployment(); a filter
+ * becomes the devices it selects at this moment; release, devices and chips are checked by
  * deploy__create().
  */
 static void post_deployment(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
-    char err[512];
+    char err[600];
     api_deployment_body_t body;
+    target_ids_t f = {0};
     int st = api_parse__deployment(req->body, req->body_len, &body, err, sizeof(err));
     if (st != 0) {
         api__error(res, st, err);
         return;
     }
+    if (body.filter &&
+        (st = target__for_release(d, body.filter, body.release_id, &f, err, sizeof(err))) != 0) {
+        api__error(res, st, err);
+        goto out;
+    }
     db_deployment_t dep;
-    deploy_result_t rc = deploy__create(d, body.release_id, body.devices, body.n_devices,
-                                        body.all, &dep, err, sizeof(err));
+    deploy_result_t rc = body.filter
+        ? deploy__create(d, body.release_id, (const char *const *)f.ids, f.n, false, &dep, err,
+                         sizeof(err))
+        : deploy__create(d, body.release_id, body.devices, body.n_devices, body.all, &dep, err,
+                         sizeof(err));
     static const int status[] = {201, 400, 404, 409, 500};
     if (rc != DEPLOY_OK) {
         api__error(res, status[rc], err);
@@ -416,6 +450,7 @@ static void post_deployment(mqotad_t *d, const api_request_t *req, api_response_
     else
         set_json(res, 201, j);
 out:
+    target__ids_free(&f);
     api_parse__deployment_free(&body);
 }
 
@@ -510,7 +545,8 @@ api_body_kind_t api__body_kind(const char *method, const char *path)
     if (strcmp(method, "POST") != 0) return API_BODY_NONE;
     if (strcmp(path, API "/releases") == 0) return API_BODY_IMAGE;
     if (strcmp(path, API "/deployments") == 0 || strcmp(path, API "/devices") == 0 ||
-        (n > np + ns && strncmp(path, dev_prefix, np) == 0 && strcmp(path + n - ns, suffix) == 0))
+        (n > np + ns && strncmp(path, dev_prefix, np) == 0 && strcmp(path + n - ns, suffix) == 0) ||
+        http_group__json_body(method, path))
         return API_BODY_JSON;
     return API_BODY_NONE;
 }
@@ -668,8 +704,9 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
         return;
     }
     if (http_command__route(d, req, res)) return; /* /devices/{id}/commands, /commands/{id} */
+    if (http_group__route(d, req, res)) return;   /* /groups..., /devices/{id}/tags */
     if (strcmp(p, API "/devices") == 0) {
-        if (get) get_devices(d, res);
+        if (get) get_devices(d, req, res);
         else if (post) post_devices(d, req, res);
         else api__method_not_allowed(res, m, p, "GET, POST");
         return;

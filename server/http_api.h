@@ -97,6 +97,22 @@ bool http_command__route(mqotad_t *d, const api_request_t *req, api_response_t *
  *  device object. @return 0, or -1 on a database error. */
 int http_command__device_fields(mqotad_t *d, const db_device_t *dv, struct cJSON *j);
 
+/* http_group.c: the group and tag routes of docs/API.md ("Groups and tags") and filters. */
+/** Answer the request if its path is a group or tag route; false if it is not one. */
+bool http_group__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
+/** Whether method and path are a group or tag route that takes a JSON body. */
+bool http_group__json_body(const char *method, const char *path);
+/** Add "groups" and "tags" (arrays of strings) to a device object. @return 0, or -1 on a
+ *  database error. */
+int http_group__device_fields(mqotad_t *d, const char *device_id, struct cJSON *j);
+/**
+ * The devices a filter expression (docs/API.md "Filters") selects, sorted by id, via cb.
+ * @return 0; -1 with res holding the refusal: 400 with one sentence for a bad filter or a
+ *         group it names that does not exist, 500 on a database error.
+ */
+int http_group__select(mqotad_t *d, const char *text, int (*cb)(void *ctx, const db_device_t *dv),
+                       void *ctx, api_response_t *res);
+
 #ifdef __cplusplus
 }
 #endif

@@ -165,6 +165,11 @@ static void setup(server_t *s, const char *name, bool with_token)
         dv.max_window = 16;
         if (db__device_put(d->db, &dv) != 0) die("device");
     }
+    /* group lab holds vdev-0001, which is tagged site=berlin (docs/API.md "Groups and tags") */
+    if (db__group_insert(d->db, "lab", 1795000000) != 0 ||
+        db__group_add(d->db, "lab", "vdev-0001", 1795000000) != 0 ||
+        db__tag_put(d->db, "vdev-0001", "site", "berlin") != 0)
+        die("group and tag");
     static const uint8_t command_key[32] = {1}; /* vdev-0001 takes commands (docs/API.md) */
     if (db__key_put(d->db, "vdev-0001", command_key, 1) != 0) die("command key");
     size_t len;
@@ -234,7 +239,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static const char *get_arg(void *conn, const char *name)
 {
     (void)conn;
-    if (strcmp(name, "version") == 0) return fuzz_opt(cur->field[2]);
+    /* the third field is an upload's ?version= and a device list's ?filter= */
+    if (strcmp(name, "version") == 0 || strcmp(name, "filter") == 0)
+        return fuzz_opt(cur->field[2]);
     if (strcmp(name, "notes") == 0) return fuzz_opt(cur->field[3]);
     return NULL;
 }
@@ -290,7 +297,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(count_deployments(s) == s->deployments);
     }
     if (!res.body_static) free(res.body);
-    if (st == 201 || st == 202) restore(s); /* a release, deployment or command was stored */
+    /* a release, deployment, command or group was stored, or a group or tags changed */
+    if (st == 201 || st == 202 ||
+        (st == 200 && strcmp(f.field[0], "GET") != 0 && strcmp(f.field[0], "HEAD") != 0))
+        restore(s);
     cur = NULL;
     fuzz_fields_free(&f);
     return 0;

@@ -110,6 +110,19 @@ seed api post_deploy_trailing 00 POST /api/v1/deployments "" "" "" "" -- "$work/
 seed api post_deploy_nul 00 POST /api/v1/deployments "" "" "" "" -- "$work/dep_nul.json"
 seed api post_deploy_2p53 00 POST /api/v1/deployments "" "" "" "" -- "$work/dep_2p53.json"
 seed api post_devices_replace 00 POST /api/v1/devices "" "" "" "" -- "$work/prov_replace.json"
+printf '{"name":"berlin"}' >"$work/group.json"
+printf '{"add":["vdev-0002"],"remove":["vdev-0001"]}' >"$work/group_devices.json"
+printf '{"add":["site=paris","beta"],"remove":["old"]}' >"$work/tags.json"
+printf '{"release":1,"filter":"group=lab state!=failed"}' >"$work/dep_filter.json"
+seed api devices_filter 00 GET /api/v1/devices "chip=esp32 group=lab tag=site=berlin online=true state=idle|failed last_seen>1h project=fuzz version=fuzz-1" "" "" "" --
+seed api devices_filter_bad 00 GET /api/v1/devices "chip=esp8266 colour=red" "" "" "" --
+seed api groups 00 GET /api/v1/groups "" "" "" "" --
+seed api group 00 GET /api/v1/groups/lab "" "" "" "" --
+seed api post_group 00 POST /api/v1/groups "" "" "" "" -- "$work/group.json"
+seed api post_group_devices 00 POST /api/v1/groups/lab/devices "" "" "" "" -- "$work/group_devices.json"
+seed api delete_group 00 DELETE /api/v1/groups/lab "" "" "" "" --
+seed api post_tags 00 POST /api/v1/devices/vdev-0002/tags "" "" "" "" -- "$work/tags.json"
+seed api post_deploy_filter 00 POST /api/v1/deployments "" "" "" "" -- "$work/dep_filter.json"
 seed api token_releases 01 GET /api/v1/releases "" "" "$tok" "" --
 seed api token_missing 01 GET /api/v1/devices "" "" "" "" --
 seed api token_deploy 01 POST /api/v1/deployments "" "" "$tok" "" -- "$work/dep_all.json"

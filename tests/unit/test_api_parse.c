@@ -35,8 +35,16 @@ static void test_cli_bodies(void **state)
     assert_int_equal(b.n_devices, 2);
     assert_string_equal(b.devices[0], "vdev-0001");
     assert_string_equal(b.devices[1], "vdev-0002");
+    assert_null(b.filter);
     api_parse__deployment_free(&b);
     assert_null(b.json);
+    assert_int_equal(parse("{\"release\":3,\"filter\":\"group=lab state=idle\"}", &b, err,
+                           sizeof err), 0);
+    assert_int_equal(b.release_id, 3);
+    assert_false(b.all);
+    assert_null(b.devices);
+    assert_string_equal(b.filter, "group=lab state=idle");
+    api_parse__deployment_free(&b);
 
     assert_int_equal(parse("{\"release\": 7, \"all\": true}", &b, err, sizeof err), 0);
     assert_int_equal(b.release_id, 7);
@@ -100,9 +108,21 @@ static void test_refusals(void **state)
     refused("{\"release\": 1, \"devices\": [\"a\"], \"all\": true}", 400,
             "give either \"devices\" or \"all\": true, not both");
     refused("{\"release\": 1}", 400,
-            "name the devices with \"devices\": [...] or use \"all\": true");
+            "name the devices with \"devices\": [...], select them with \"filter\": \"...\" "
+            "or use \"all\": true");
     refused("{\"release\": 1, \"all\": false}", 400,
-            "name the devices with \"devices\": [...] or use \"all\": true");
+            "name the devices with \"devices\": [...], select them with \"filter\": \"...\" "
+            "or use \"all\": true");
+    refused("{\"release\": 1, \"filter\": \"group=lab\", \"all\": true}", 400,
+            "give one of \"devices\", \"all\": true and \"filter\", not two");
+    refused("{\"release\": 1, \"filter\": \"group=lab\", \"devices\": [\"a\"]}", 400,
+            "give one of \"devices\", \"all\": true and \"filter\", not two");
+    refused("{\"release\": 1, \"filter\": \"\"}", 400,
+            "\"filter\" must be a filter expression such as \"group=lab\" (docs/API.md "
+            "\"Filters\")");
+    refused("{\"release\": 1, \"filter\": 3}", 400,
+            "\"filter\" must be a filter expression such as \"group=lab\" (docs/API.md "
+            "\"Filters\")");
     refused("{\"release\": 1, \"devices\": \"vdev-0001\"}", 400,
             "\"devices\" must be an array of device ids");
     refused("{\"release\": 1, \"devices\": []}", 400,
