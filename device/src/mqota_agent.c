@@ -66,15 +66,27 @@ mqota_status_t agent__build_topic(const mqota_agent_t *a, const char *leaf, char
 static const char *const topic_leaf[] = {"state", "online", "offer", "chunk", "ack",
                                          NULL,    "cmd",    "reply"};
 
-/* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. */
+/* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. Divides by 10 with 32-bit
+ * operations, 16 bits at a time (each partial dividend stays below 10 << 16): a 64-bit `/` and
+ * `%` on the 32-bit ESP32-C3 link libgcc's __udivdi3 and __umoddi3. */
 void agent__u64_to_dec(uint64_t v, char *buf)
 {
+    uint16_t limb[4] = {(uint16_t)(v >> 48), (uint16_t)(v >> 32), (uint16_t)(v >> 16),
+                        (uint16_t)v};
     char tmp[20];
     size_t n = 0;
+    bool more;
     do {
-        tmp[n++] = (char)('0' + (int)(v % 10u));
-        v /= 10u;
-    } while (v != 0u);
+        uint32_t rem = 0;
+        more = false;
+        for (size_t i = 0; i < 4u; i++) {
+            uint32_t cur = (rem << 16) | limb[i];
+            limb[i] = (uint16_t)(cur / 10u);
+            rem = cur % 10u;
+            more = more || limb[i] != 0u;
+        }
+        tmp[n++] = (char)('0' + (int)rem);
+    } while (more);
     for (size_t i = 0; i < n; i++) {
         buf[i] = tmp[n - 1u - i];
     }
