@@ -226,7 +226,7 @@ mqota_status_t cmd__handle(mqota_agent_t *a, const uint8_t *payload, size_t len,
 
     if (st != MQOTA_OK) {
         refuse(a, MQOTA_CMD_REFUSED_MALFORMED,
-               len >= MQOTA_SEALED_HEADER_LEN ? get_u64(payload + 8) : 0u, now_ms);
+               len >= MQOTA_SEALED_HEADER_LEN ? le__get_u64(payload + 8) : 0u, now_ms);
         return st;
     }
     mqota_sealed_nonce(f.header, nonce);

@@ -25,7 +25,7 @@ mqota_status_t mqota_sealed_header(uint8_t type, uint64_t counter, uint8_t *out)
     out[3] = type;
     out[4] = 0u; /* key_slot */
     out[5] = out[6] = out[7] = 0u;
-    put_u64(out + 8, counter);
+    le__put_u64(out + 8, counter);
     return MQOTA_OK;
 }
 
@@ -54,7 +54,7 @@ mqota_status_t mqota_sealed_decode(const uint8_t *buf, size_t len, uint8_t expec
         return MQOTA_ERR_MALFORMED;
     }
     s.type = buf[3];
-    s.counter = get_u64(buf + 8);
+    s.counter = le__get_u64(buf + 8);
     if (s.counter == 0u) {
         return MQOTA_ERR_MALFORMED;
     }
@@ -115,10 +115,10 @@ mqota_status_t mqota_command_encode(const mqota_command_t *cmd, uint8_t *buf, si
     if (total > cap || total > MQOTA_SEALED_PLAIN_MAX) {
         return MQOTA_ERR_NO_SPACE;
     }
-    put_u32(buf, cmd->command_id);
+    le__put_u32(buf, cmd->command_id);
     buf[4] = (uint8_t)name_len;
     memcpy(buf + 5, cmd->name, name_len);
-    put_u16(buf + 5 + name_len, cmd->args_len);
+    le__put_u16(buf + 5 + name_len, cmd->args_len);
     if (cmd->args_len > 0u) {
         memcpy(buf + MQOTA_COMMAND_FIXED_LEN + name_len, cmd->args, cmd->args_len);
     }
@@ -138,7 +138,7 @@ mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_comman
         return MQOTA_ERR_TRUNCATED;
     }
     memset(&c, 0, sizeof(c));
-    c.command_id = get_u32(buf);
+    c.command_id = le__get_u32(buf);
     name_len = buf[4];
     if (c.command_id == 0u || name_len == 0u || name_len > MQOTA_STR_MAX) {
         return MQOTA_ERR_MALFORMED;
@@ -151,7 +151,7 @@ mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_comman
     }
     memcpy(c.name, buf + 5, name_len);
     c.name[name_len] = '\0';
-    c.args_len = get_u16(buf + 5 + name_len);
+    c.args_len = le__get_u16(buf + 5 + name_len);
     if (len < MQOTA_COMMAND_FIXED_LEN + name_len + c.args_len) {
         return MQOTA_ERR_TRUNCATED;
     }
@@ -176,10 +176,10 @@ mqota_status_t mqota_reply_encode(const mqota_reply_t *reply, uint8_t *buf, size
     if (total > cap || total > MQOTA_SEALED_PLAIN_MAX) {
         return MQOTA_ERR_NO_SPACE;
     }
-    put_u32(buf, reply->command_id);
+    le__put_u32(buf, reply->command_id);
     buf[4] = reply->result;
     buf[5] = 0u;
-    put_u16(buf + 6, reply->body_len);
+    le__put_u16(buf + 6, reply->body_len);
     if (reply->body_len > 0u) {
         memmove(buf + MQOTA_REPLY_FIXED_LEN, reply->body, reply->body_len);
     }
@@ -197,9 +197,9 @@ mqota_status_t mqota_reply_decode(const uint8_t *buf, size_t len, mqota_reply_t 
     if (len < MQOTA_REPLY_FIXED_LEN) {
         return MQOTA_ERR_TRUNCATED;
     }
-    r.command_id = get_u32(buf);
+    r.command_id = le__get_u32(buf);
     r.result = buf[4];
-    r.body_len = get_u16(buf + 6);
+    r.body_len = le__get_u16(buf + 6);
     if (buf[5] != 0u) {
         return MQOTA_ERR_MALFORMED;
     }
@@ -216,10 +216,10 @@ mqota_status_t mqota_reply_decode(const uint8_t *buf, size_t len, mqota_reply_t 
 
 void mqota_refusal_encode(const mqota_refusal_t *r, uint8_t *out)
 {
-    put_u64(out, r->refused_counter);
-    put_u64(out + 8, r->highest_counter);
-    put_u32(out + 16, r->refused_total);
-    put_u32(out + 20, 0u);
+    le__put_u64(out, r->refused_counter);
+    le__put_u64(out + 8, r->highest_counter);
+    le__put_u32(out + 16, r->refused_total);
+    le__put_u32(out + 20, 0u);
 }
 
 mqota_status_t mqota_refusal_decode(const uint8_t *buf, size_t len, mqota_refusal_t *r)
@@ -233,9 +233,9 @@ mqota_status_t mqota_refusal_decode(const uint8_t *buf, size_t len, mqota_refusa
     if (len > MQOTA_REFUSAL_BODY_LEN) {
         return MQOTA_ERR_MALFORMED;
     }
-    r->refused_counter = get_u64(buf);
-    r->highest_counter = get_u64(buf + 8);
-    r->refused_total = get_u32(buf + 16);
+    r->refused_counter = le__get_u64(buf);
+    r->highest_counter = le__get_u64(buf + 8);
+    r->refused_total = le__get_u32(buf + 16);
     return MQOTA_OK;
 }
 

@@ -98,15 +98,15 @@ mqota_status_t mqota_image_parse_head(const uint8_t *buf, size_t len, mqota_imag
         return MQOTA_ERR_TRUNCATED;
     }
     if (buf[0] != MQOTA_IMAGE_MAGIC || !segment_count_ok(buf[HDR_SEGMENT_COUNT]) ||
-        get_u32(buf + DESC_MAGIC_AT) != MQOTA_APP_DESC_MAGIC) {
+        le__get_u32(buf + DESC_MAGIC_AT) != MQOTA_APP_DESC_MAGIC) {
         return MQOTA_ERR_IMAGE;
     }
     memset(info, 0, sizeof(*info));
     info->segment_count = buf[HDR_SEGMENT_COUNT];
-    info->chip_id = get_u16(buf + HDR_CHIP_ID);
+    info->chip_id = le__get_u16(buf + HDR_CHIP_ID);
     info->hash_appended = buf[HDR_HASH_APPENDED] != 0u ? 1u : 0u;
-    info->entry_addr = get_u32(buf + HDR_ENTRY_ADDR);
-    info->secure_version = get_u32(buf + DESC_SECURE_VERSION_AT);
+    info->entry_addr = le__get_u32(buf + HDR_ENTRY_ADDR);
+    info->secure_version = le__get_u32(buf + DESC_SECURE_VERSION_AT);
     copy_field(info->version, buf + DESC_VERSION_AT, sizeof(info->version) - 1u);
     copy_field(info->project_name, buf + DESC_PROJECT_AT, sizeof(info->project_name) - 1u);
     copy_field(info->time, buf + DESC_TIME_AT, sizeof(info->time) - 1u);
@@ -234,7 +234,7 @@ mqota_status_t mqota_image_check_update(mqota_image_check_t *chk, const uint8_t 
         case PH_SEG_HDR:
             n = fill_hdr(chk, data, len, MQOTA_SEGMENT_HEADER_LEN);
             if (chk->hdr_fill == MQOTA_SEGMENT_HEADER_LEN) {
-                seg_len = get_u32(chk->hdr + 4);
+                seg_len = le__get_u32(chk->hdr + 4);
                 if (seg_len >= SEGMENT_LEN_LIMIT || (seg_len & 3u) != 0u) {
                     return fail(chk, MQOTA_IMAGE_FAULT_SEGMENT_SIZE, chk->seg_index,
                                 chk->next_hdr_at);

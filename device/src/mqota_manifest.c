@@ -76,9 +76,9 @@ mqota_status_t mqota_manifest_encode(const mqota_manifest_t *m, uint8_t *buf, si
     buf[2] = MQOTA_MANIFEST_MAGIC2;
     buf[3] = MQOTA_MANIFEST_MAGIC3;
     memcpy(buf + OFF_SHA256, m->sha256, MQOTA_SHA256_LEN);
-    put_u32(buf + OFF_IMAGE_SIZE, m->image_size);
-    put_u16(buf + OFF_CHIP_ID, m->chip_id);
-    put_u32(buf + OFF_SECURE_VERSION, m->secure_version);
+    le__put_u32(buf + OFF_IMAGE_SIZE, m->image_size);
+    le__put_u16(buf + OFF_CHIP_ID, m->chip_id);
+    le__put_u32(buf + OFF_SECURE_VERSION, m->secure_version);
     memcpy(buf + OFF_UID, m->release_uid, MQOTA_RELEASE_UID_LEN);
     buf[MQOTA_MANIFEST_FIXED_LEN] = (uint8_t)pl;
     memcpy(buf + MQOTA_MANIFEST_FIXED_LEN + 1u, m->project, (size_t)pl);
@@ -108,9 +108,9 @@ mqota_status_t mqota_manifest_decode(const uint8_t *buf, size_t len, mqota_manif
     }
     memset(&t, 0, sizeof(t));
     memcpy(t.sha256, buf + OFF_SHA256, MQOTA_SHA256_LEN);
-    t.image_size = get_u32(buf + OFF_IMAGE_SIZE);
-    t.chip_id = get_u16(buf + OFF_CHIP_ID);
-    t.secure_version = get_u32(buf + OFF_SECURE_VERSION);
+    t.image_size = le__get_u32(buf + OFF_IMAGE_SIZE);
+    t.chip_id = le__get_u16(buf + OFF_CHIP_ID);
+    t.secure_version = le__get_u32(buf + OFF_SECURE_VERSION);
     memcpy(t.release_uid, buf + OFF_UID, MQOTA_RELEASE_UID_LEN);
     st = read_str(buf, len, &pos, t.project);
     if (st == MQOTA_OK) {

@@ -19,10 +19,6 @@
 #include "mqota/mqota_proto.h"
 #include "mqota_le.h"
 
-/* Offsets of the fixed parts (see docs/PROTOCOL.md). */
-#define STATE_FIXED_LEN 44u   /* header + fixed fields, strings start here */
-#define OFFER_FIXED_LEN 68u   /* header + fixed fields, strings start here */
-
 /* ---- Little-endian byte access ---------------------------------------------------------- */
 
 static void put_header(uint8_t *buf, mqota_msg_type_t type)
@@ -94,13 +90,13 @@ static uint8_t read_u8(reader_t *r)
 static uint16_t read_u16(reader_t *r)
 {
     const uint8_t *p = take(r, 2u);
-    return p != NULL ? get_u16(p) : 0u;
+    return p != NULL ? le__get_u16(p) : 0u;
 }
 
 static uint32_t read_u32(reader_t *r)
 {
     const uint8_t *p = take(r, 4u);
-    return p != NULL ? get_u32(p) : 0u;
+    return p != NULL ? le__get_u32(p) : 0u;
 }
 
 /* Read a length-prefixed string into out[MQOTA_STR_MAX + 1], NUL-terminated. A length above
@@ -136,6 +132,124 @@ static mqota_status_t reader_end(const reader_t *r)
         return r->err;
     }
     return r->pos == r->len ? MQOTA_OK : MQOTA_ERR_MALFORMED;
+}
+
+/* ---- Layouts ------------------------------------------------------------------------------ */
+
+/*
+ * The fixed-shape messages (STATE, OFFER, ACK) are described by tables of fields in wire
+ * order, and one encoder and one decoder walk them: the layouts in docs/PROTOCOL.md read off the
+ * tables, and the ESP32-C3 carries one copy of the byte shuffling instead of one per message.
+ */
+enum {
+    F_U8,     /* uint8_t member, 1 byte */
+    F_U16,    /* uint16_t member, 2 bytes LE */
+    F_U32,    /* uint32_t member, 4 bytes LE */
+    F_U64,    /* uint64_t member, 8 bytes LE */
+    F_RSV8,   /* reserved byte: written 0, ignored when read; no member */
+    F_RSV32,  /* reserved u32: written 0, ignored when read; no member */
+    F_STR,    /* char[MQOTA_STR_MAX + 1] member, length-prefixed on the wire */
+    F_SHA256  /* uint8_t[MQOTA_SHA256_LEN] member, as is */
+};
+
+typedef struct {
+    uint8_t kind;   /* F_* */
+    uint8_t offset; /* offsetof() the member in the message struct */
+} field_t;
+
+#define FIELD(kind, type, member) {kind, (uint8_t)offsetof(type, member)}
+#define RESERVED(kind) {kind, 0u}
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Write the fields of the struct at s from buf[MQOTA_HEADER_LEN] on and return the length of
+ * the whole message; with buf NULL, only measure it. The caller checks the room first.
+ */
+static size_t put_fields(uint8_t *buf, const void *s, const field_t *f, size_t n)
+{
+    size_t pos = MQOTA_HEADER_LEN;
+
+    for (; n > 0u; n--, f++) {
+        const uint8_t *m = (const uint8_t *)s + f->offset;
+        uint8_t *p = buf != NULL ? buf + pos : NULL;
+        switch (f->kind) {
+        case F_U8:
+        case F_RSV8:
+            if (p != NULL) {
+                p[0] = f->kind == F_U8 ? m[0] : 0u;
+            }
+            pos += 1u;
+            break;
+        case F_U16:
+            if (p != NULL) {
+                le__put_u16(p, *(const uint16_t *)(const void *)m);
+            }
+            pos += 2u;
+            break;
+        case F_U32:
+        case F_RSV32:
+            if (p != NULL) {
+                le__put_u32(p, f->kind == F_U32 ? *(const uint32_t *)(const void *)m : 0u);
+            }
+            pos += 4u;
+            break;
+        case F_U64:
+            if (p != NULL) {
+                le__put_u64(p, *(const uint64_t *)(const void *)m);
+            }
+            pos += 8u;
+            break;
+        case F_STR:
+            pos += p != NULL ? put_str(p, (const char *)m) : 1u + wire_str_len((const char *)m);
+            break;
+        default: /* F_SHA256 */
+            if (p != NULL) {
+                memcpy(p, m, MQOTA_SHA256_LEN);
+            }
+            pos += MQOTA_SHA256_LEN;
+            break;
+        }
+    }
+    return pos;
+}
+
+/* Read the fields into the struct at s; the reader's first error sticks (see reader_t). */
+static void get_fields(reader_t *r, void *s, const field_t *f, size_t n)
+{
+    for (; n > 0u; n--, f++) {
+        uint8_t *m = (uint8_t *)s + f->offset;
+        const uint8_t *p;
+        switch (f->kind) {
+        case F_U8:
+            m[0] = read_u8(r);
+            break;
+        case F_RSV8:
+            (void)read_u8(r);
+            break;
+        case F_U16:
+            *(uint16_t *)(void *)m = read_u16(r);
+            break;
+        case F_U32:
+            *(uint32_t *)(void *)m = read_u32(r);
+            break;
+        case F_RSV32:
+            (void)read_u32(r); /* reserved: ignored so a later revision may use it */
+            break;
+        case F_U64:
+            p = take(r, 8u);
+            *(uint64_t *)(void *)m = p != NULL ? le__get_u64(p) : 0u;
+            break;
+        case F_STR:
+            read_str(r, (char *)m);
+            break;
+        default: /* F_SHA256 */
+            p = take(r, MQOTA_SHA256_LEN);
+            if (p != NULL) {
+                memcpy(m, p, MQOTA_SHA256_LEN);
+            }
+            break;
+        }
+    }
 }
 
 /* ---- Common header ------------------------------------------------------------------------ */
@@ -181,41 +295,41 @@ static mqota_status_t begin_decode(const uint8_t *buf, size_t len, mqota_msg_typ
 
 /* ---- STATE -------------------------------------------------------------------------------- */
 
+/* docs/PROTOCOL.md §4, after the header. */
+static const field_t state_fields[] = {
+    FIELD(F_U8, mqota_state_msg_t, state),
+    FIELD(F_U8, mqota_state_msg_t, reason),
+    FIELD(F_U8, mqota_state_msg_t, running_slot),
+    FIELD(F_U8, mqota_state_msg_t, flags),
+    FIELD(F_U16, mqota_state_msg_t, chip_id),
+    FIELD(F_U16, mqota_state_msg_t, max_window),
+    FIELD(F_U32, mqota_state_msg_t, max_chunk),
+    FIELD(F_U32, mqota_state_msg_t, caps),
+    FIELD(F_U32, mqota_state_msg_t, running_release),
+    FIELD(F_U32, mqota_state_msg_t, target_release),
+    FIELD(F_U32, mqota_state_msg_t, progress),
+    FIELD(F_U32, mqota_state_msg_t, image_size),
+    FIELD(F_U32, mqota_state_msg_t, boot_count),
+    RESERVED(F_RSV32),
+    FIELD(F_STR, mqota_state_msg_t, project),
+    FIELD(F_STR, mqota_state_msg_t, version),
+    FIELD(F_STR, mqota_state_msg_t, idf_ver),
+    FIELD(F_STR, mqota_state_msg_t, release_version),
+};
+_Static_assert(offsetof(mqota_state_msg_t, release_version) <= UINT8_MAX,
+               "field_t.offset is a byte");
+
 mqota_status_t mqota_state_encode(const mqota_state_msg_t *msg, uint8_t *buf, size_t cap,
                                   size_t *out_len)
 {
-    size_t need;
-    size_t pos;
-
     if (msg == NULL || buf == NULL || out_len == NULL) {
         return MQOTA_ERR_ARG;
     }
-    need = STATE_FIXED_LEN + 4u + wire_str_len(msg->project) + wire_str_len(msg->version) +
-           wire_str_len(msg->idf_ver) + wire_str_len(msg->release_version);
-    if (cap < need) {
+    if (cap < put_fields(NULL, msg, state_fields, COUNT_OF(state_fields))) {
         return MQOTA_ERR_NO_SPACE;
     }
     put_header(buf, MQOTA_MSG_STATE);
-    buf[4] = msg->state;
-    buf[5] = msg->reason;
-    buf[6] = msg->running_slot;
-    buf[7] = msg->flags;
-    put_u16(buf + 8, msg->chip_id);
-    put_u16(buf + 10, msg->max_window);
-    put_u32(buf + 12, msg->max_chunk);
-    put_u32(buf + 16, msg->caps);
-    put_u32(buf + 20, msg->running_release);
-    put_u32(buf + 24, msg->target_release);
-    put_u32(buf + 28, msg->progress);
-    put_u32(buf + 32, msg->image_size);
-    put_u32(buf + 36, msg->boot_count);
-    put_u32(buf + 40, 0u); /* reserved */
-    pos = STATE_FIXED_LEN;
-    pos += put_str(buf + pos, msg->project);
-    pos += put_str(buf + pos, msg->version);
-    pos += put_str(buf + pos, msg->idf_ver);
-    pos += put_str(buf + pos, msg->release_version);
-    *out_len = pos;
+    *out_len = put_fields(buf, msg, state_fields, COUNT_OF(state_fields));
     return MQOTA_OK;
 }
 
@@ -233,24 +347,7 @@ mqota_status_t mqota_state_decode(const uint8_t *buf, size_t len, mqota_state_ms
         return st;
     }
     memset(&m, 0, sizeof(m));
-    m.state = read_u8(&r);
-    m.reason = read_u8(&r);
-    m.running_slot = read_u8(&r);
-    m.flags = read_u8(&r);
-    m.chip_id = read_u16(&r);
-    m.max_window = read_u16(&r);
-    m.max_chunk = read_u32(&r);
-    m.caps = read_u32(&r);
-    m.running_release = read_u32(&r);
-    m.target_release = read_u32(&r);
-    m.progress = read_u32(&r);
-    m.image_size = read_u32(&r);
-    m.boot_count = read_u32(&r);
-    (void)read_u32(&r); /* reserved: ignored so a later revision may use it */
-    read_str(&r, m.project);
-    read_str(&r, m.version);
-    read_str(&r, m.idf_ver);
-    read_str(&r, m.release_version);
+    get_fields(&r, &m, state_fields, COUNT_OF(state_fields));
     st = reader_end(&r);
     if (st == MQOTA_OK) {
         memcpy(msg, &m, sizeof(m));
@@ -260,35 +357,37 @@ mqota_status_t mqota_state_decode(const uint8_t *buf, size_t len, mqota_state_ms
 
 /* ---- OFFER -------------------------------------------------------------------------------- */
 
+/* docs/PROTOCOL.md §5, after the header, up to the signature block (sig_len, sig). */
+static const field_t offer_fields[] = {
+    FIELD(F_U32, mqota_offer_t, release_id),
+    FIELD(F_U32, mqota_offer_t, deployment_id),
+    FIELD(F_U32, mqota_offer_t, image_size),
+    FIELD(F_U32, mqota_offer_t, chunk_size),
+    FIELD(F_U16, mqota_offer_t, window),
+    FIELD(F_U16, mqota_offer_t, chip_id),
+    FIELD(F_U32, mqota_offer_t, secure_version),
+    FIELD(F_U32, mqota_offer_t, flags),
+    FIELD(F_SHA256, mqota_offer_t, sha256),
+    RESERVED(F_RSV32),
+    FIELD(F_STR, mqota_offer_t, version),
+    FIELD(F_STR, mqota_offer_t, project),
+};
+_Static_assert(offsetof(mqota_offer_t, project) <= UINT8_MAX, "field_t.offset is a byte");
+
 mqota_status_t mqota_offer_encode(const mqota_offer_t *offer, uint8_t *buf, size_t cap,
                                   size_t *out_len)
 {
-    size_t need;
     size_t pos;
 
     if (offer == NULL || buf == NULL || out_len == NULL || offer->sig_len > MQOTA_SIG_MAX) {
         return MQOTA_ERR_ARG;
     }
-    need = OFFER_FIXED_LEN + 2u + wire_str_len(offer->version) + wire_str_len(offer->project) +
-           2u + offer->sig_len;
-    if (cap < need) {
+    if (cap < put_fields(NULL, offer, offer_fields, COUNT_OF(offer_fields)) + 2u + offer->sig_len) {
         return MQOTA_ERR_NO_SPACE;
     }
     put_header(buf, MQOTA_MSG_OFFER);
-    put_u32(buf + 4, offer->release_id);
-    put_u32(buf + 8, offer->deployment_id);
-    put_u32(buf + 12, offer->image_size);
-    put_u32(buf + 16, offer->chunk_size);
-    put_u16(buf + 20, offer->window);
-    put_u16(buf + 22, offer->chip_id);
-    put_u32(buf + 24, offer->secure_version);
-    put_u32(buf + 28, offer->flags);
-    memcpy(buf + 32, offer->sha256, MQOTA_SHA256_LEN);
-    put_u32(buf + 64, 0u); /* reserved */
-    pos = OFFER_FIXED_LEN;
-    pos += put_str(buf + pos, offer->version);
-    pos += put_str(buf + pos, offer->project);
-    put_u16(buf + pos, offer->sig_len);
+    pos = put_fields(buf, offer, offer_fields, COUNT_OF(offer_fields));
+    le__put_u16(buf + pos, offer->sig_len);
     pos += 2u;
     memcpy(buf + pos, offer->sig, offer->sig_len);
     pos += offer->sig_len;
@@ -311,21 +410,7 @@ mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t 
         return st;
     }
     memset(&o, 0, sizeof(o));
-    o.release_id = read_u32(&r);
-    o.deployment_id = read_u32(&r);
-    o.image_size = read_u32(&r);
-    o.chunk_size = read_u32(&r);
-    o.window = read_u16(&r);
-    o.chip_id = read_u16(&r);
-    o.secure_version = read_u32(&r);
-    o.flags = read_u32(&r);
-    p = take(&r, MQOTA_SHA256_LEN);
-    if (p != NULL) {
-        memcpy(o.sha256, p, MQOTA_SHA256_LEN);
-    }
-    (void)read_u32(&r); /* reserved */
-    read_str(&r, o.version);
-    read_str(&r, o.project);
+    get_fields(&r, &o, offer_fields, COUNT_OF(offer_fields));
     o.sig_len = read_u16(&r);
     if (r.err == MQOTA_OK && o.sig_len > MQOTA_SIG_MAX) {
         return MQOTA_ERR_MALFORMED;
@@ -354,10 +439,10 @@ mqota_status_t mqota_chunk_encode_header(uint32_t release_id, uint32_t index,
         return MQOTA_ERR_NO_SPACE;
     }
     put_header(buf, MQOTA_MSG_CHUNK);
-    put_u32(buf + 4, release_id);
-    put_u32(buf + 8, index);
-    put_u32(buf + 12, len);
-    put_u32(buf + 16, mqota_crc32(0u, data, len));
+    le__put_u32(buf + 4, release_id);
+    le__put_u32(buf + 8, index);
+    le__put_u32(buf + 12, len);
+    le__put_u32(buf + 16, mqota_crc32(0u, data, len));
     return MQOTA_OK;
 }
 
@@ -392,6 +477,18 @@ mqota_status_t mqota_chunk_decode(const uint8_t *buf, size_t len, mqota_chunk_t 
 
 /* ---- ACK ---------------------------------------------------------------------------------- */
 
+/* docs/PROTOCOL.md §7, after the header. */
+static const field_t ack_fields[] = {
+    FIELD(F_U32, mqota_ack_t, release_id),
+    FIELD(F_U32, mqota_ack_t, base),
+    FIELD(F_U64, mqota_ack_t, sack),
+    FIELD(F_U16, mqota_ack_t, window),
+    FIELD(F_U8, mqota_ack_t, flags),
+    RESERVED(F_RSV8),
+    FIELD(F_U32, mqota_ack_t, sack_base),
+    FIELD(F_U32, mqota_ack_t, high),
+};
+
 mqota_status_t mqota_ack_encode(const mqota_ack_t *ack, uint8_t *buf, size_t cap,
                                 size_t *out_len)
 {
@@ -402,20 +499,13 @@ mqota_status_t mqota_ack_encode(const mqota_ack_t *ack, uint8_t *buf, size_t cap
         return MQOTA_ERR_NO_SPACE;
     }
     put_header(buf, MQOTA_MSG_ACK);
-    put_u32(buf + 4, ack->release_id);
-    put_u32(buf + 8, ack->base);
-    put_u64(buf + 12, ack->sack);
-    put_u16(buf + 20, ack->window);
-    buf[22] = ack->flags;
-    buf[23] = 0u; /* reserved */
-    put_u32(buf + 24, ack->sack_base);
-    put_u32(buf + 28, ack->high);
-    *out_len = MQOTA_ACK_LEN;
+    *out_len = put_fields(buf, ack, ack_fields, COUNT_OF(ack_fields)); /* MQOTA_ACK_LEN */
     return MQOTA_OK;
 }
 
 mqota_status_t mqota_ack_decode(const uint8_t *buf, size_t len, mqota_ack_t *ack)
 {
+    mqota_ack_t a;
     reader_t r;
     mqota_status_t st;
 
@@ -429,16 +519,10 @@ mqota_status_t mqota_ack_decode(const uint8_t *buf, size_t len, mqota_ack_t *ack
     if (len != MQOTA_ACK_LEN) {
         return len < MQOTA_ACK_LEN ? MQOTA_ERR_TRUNCATED : MQOTA_ERR_MALFORMED;
     }
-    if (get_u32(buf + 24) < get_u32(buf + 8)) {
-        return MQOTA_ERR_MALFORMED; /* sack_base below base */
+    get_fields(&r, &a, ack_fields, COUNT_OF(ack_fields)); /* the length is checked: no error */
+    if (a.sack_base < a.base) {
+        return MQOTA_ERR_MALFORMED;
     }
-    ack->release_id = get_u32(buf + 4);
-    ack->base = get_u32(buf + 8);
-    ack->sack = get_u64(buf + 12);
-    ack->window = get_u16(buf + 20);
-    ack->flags = buf[22];
-    /* buf[23] is reserved and ignored */
-    ack->sack_base = get_u32(buf + 24);
-    ack->high = get_u32(buf + 28);
+    *ack = a;
     return MQOTA_OK;
 }

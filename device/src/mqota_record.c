@@ -51,20 +51,20 @@ static mqota_status_t begin(const void *rec, uint8_t *buf, size_t cap, size_t *o
     memcpy(buf, tag, 4u);
     buf[4] = (uint8_t)MQOTA_RECORD_VERSION;
     buf[5] = 0u;
-    put_u16(buf + 6, (uint16_t)len);
+    le__put_u16(buf + 6, (uint16_t)len);
     return MQOTA_OK;
 }
 
 /* Seal a record of len bytes with the CRC-32 of the bytes before the CRC. */
 static void finish(uint8_t *buf, size_t len, size_t *out_len)
 {
-    put_u32(buf + len - CRC_LEN, mqota_crc32(0u, buf, len - CRC_LEN));
+    le__put_u32(buf + len - CRC_LEN, mqota_crc32(0u, buf, len - CRC_LEN));
     *out_len = len;
 }
 
 static bool crc_ok(const uint8_t *buf, size_t len)
 {
-    return get_u32(buf + len - CRC_LEN) == mqota_crc32(0u, buf, len - CRC_LEN);
+    return le__get_u32(buf + len - CRC_LEN) == mqota_crc32(0u, buf, len - CRC_LEN);
 }
 
 /* Check a current-form record: tag, version, reserved byte, length field, CRC, in that order
@@ -81,7 +81,7 @@ static mqota_status_t check_current(const uint8_t *buf, size_t len, const char *
     if (buf[4] != MQOTA_RECORD_VERSION) {
         return MQOTA_ERR_VERSION;
     }
-    if (buf[5] != 0u || get_u16(buf + 6) != len || len != want) {
+    if (buf[5] != 0u || le__get_u16(buf + 6) != len || len != want) {
         return MQOTA_ERR_MALFORMED;
     }
     return crc_ok(buf, len) ? MQOTA_OK : MQOTA_ERR_CRC;
@@ -90,7 +90,7 @@ static mqota_status_t check_current(const uint8_t *buf, size_t len, const char *
 /* Check a legacy raw-struct record whose length the caller has matched. */
 static mqota_status_t check_legacy(const uint8_t *buf, size_t len, uint32_t magic)
 {
-    if (get_u32(buf) != magic) {
+    if (le__get_u32(buf) != magic) {
         return MQOTA_ERR_TYPE;
     }
     return crc_ok(buf, len) ? MQOTA_OK : MQOTA_ERR_CRC;
@@ -113,11 +113,11 @@ mqota_status_t mqota_progress_encode(const mqota_progress_t *p, uint8_t *buf, si
     if (st != MQOTA_OK) {
         return st;
     }
-    put_u32(buf + 8, p->release_id);
-    put_u32(buf + 12, p->deployment_id);
-    put_u32(buf + 16, p->image_size);
-    put_u32(buf + 20, p->chunk_size);
-    put_u32(buf + 24, p->base);
+    le__put_u32(buf + 8, p->release_id);
+    le__put_u32(buf + 12, p->deployment_id);
+    le__put_u32(buf + 16, p->image_size);
+    le__put_u32(buf + 20, p->chunk_size);
+    le__put_u32(buf + 24, p->base);
     buf[28] = p->slot; /* 29..31 reserved, 0 */
     memcpy(buf + 32, p->sha256, MQOTA_SHA256_LEN);
     finish(buf, MQOTA_PROGRESS_RECORD_LEN, out_len);
@@ -128,11 +128,11 @@ mqota_status_t mqota_progress_encode(const mqota_progress_t *p, uint8_t *buf, si
  * header (current) or the magic (legacy); only the slot's reserved bytes differ. */
 static void progress_fields(const uint8_t *f, mqota_progress_t *p)
 {
-    p->release_id = get_u32(f);
-    p->deployment_id = get_u32(f + 4);
-    p->image_size = get_u32(f + 8);
-    p->chunk_size = get_u32(f + 12);
-    p->base = get_u32(f + 16);
+    p->release_id = le__get_u32(f);
+    p->deployment_id = le__get_u32(f + 4);
+    p->image_size = le__get_u32(f + 8);
+    p->chunk_size = le__get_u32(f + 12);
+    p->base = le__get_u32(f + 16);
     p->slot = f[20];
     memcpy(p->sha256, f + 24, MQOTA_SHA256_LEN);
 }
@@ -180,7 +180,7 @@ mqota_status_t mqota_slot_record_encode(const mqota_slot_record_t *s, uint8_t *b
     if (st != MQOTA_OK) {
         return st;
     }
-    put_u32(buf + 8, s->release_id);
+    le__put_u32(buf + 8, s->release_id);
     n = strlen(s->version);
     memcpy(buf + 12, s->version, n); /* the rest of the 32 bytes stays 0 */
     finish(buf, MQOTA_SLOT_RECORD_LEN, out_len);
@@ -202,7 +202,7 @@ mqota_status_t mqota_slot_record_decode(const uint8_t *buf, size_t len, mqota_sl
             return st;
         }
         memset(s, 0, sizeof(*s));
-        s->release_id = get_u32(buf + 4);
+        s->release_id = le__get_u32(buf + 4);
         /* The old agent zero-filled the struct; read at most MQOTA_STR_MAX bytes anyway. */
         while (n < MQOTA_STR_MAX && buf[8 + n] != 0u) {
             s->version[n] = (char)buf[8 + n];
@@ -225,7 +225,7 @@ mqota_status_t mqota_slot_record_decode(const uint8_t *buf, size_t len, mqota_sl
         }
     }
     memset(s, 0, sizeof(*s));
-    s->release_id = get_u32(buf + 8);
+    s->release_id = le__get_u32(buf + 8);
     memcpy(s->version, v, (size_t)(nul - v));
     set_legacy(legacy, false);
     return MQOTA_OK;
@@ -241,12 +241,12 @@ mqota_status_t mqota_attempt_encode(const mqota_attempt_t *at, uint8_t *buf, siz
     if (st != MQOTA_OK) {
         return st;
     }
-    put_u32(buf + 8, at->release_id);
-    put_u32(buf + 12, at->deployment_id);
+    le__put_u32(buf + 8, at->release_id);
+    le__put_u32(buf + 12, at->deployment_id);
     buf[16] = at->from_slot;
     buf[17] = at->to_slot;
     buf[18] = at->reason; /* 19 reserved, 0 */
-    put_u32(buf + 20, at->secure_version);
+    le__put_u32(buf + 20, at->secure_version);
     finish(buf, MQOTA_ATTEMPT_RECORD_LEN, out_len);
     return MQOTA_OK;
 }
@@ -254,8 +254,8 @@ mqota_status_t mqota_attempt_encode(const mqota_attempt_t *at, uint8_t *buf, siz
 /* Fields common to every form, from `f`, the first field after the header or magic. */
 static void attempt_fields(const uint8_t *f, mqota_attempt_t *at)
 {
-    at->release_id = get_u32(f);
-    at->deployment_id = get_u32(f + 4);
+    at->release_id = le__get_u32(f);
+    at->deployment_id = le__get_u32(f + 4);
     at->from_slot = f[8];
     at->to_slot = f[9];
     at->reason = f[10];
@@ -276,7 +276,7 @@ mqota_status_t mqota_attempt_decode(const uint8_t *buf, size_t len, mqota_attemp
         }
         memset(at, 0, sizeof(*at));
         attempt_fields(buf + 4, at);
-        at->secure_version = v1 ? 0u : get_u32(buf + 16);
+        at->secure_version = v1 ? 0u : le__get_u32(buf + 16);
         set_legacy(legacy, true);
         return MQOTA_OK;
     }
@@ -288,7 +288,7 @@ mqota_status_t mqota_attempt_decode(const uint8_t *buf, size_t len, mqota_attemp
     }
     memset(at, 0, sizeof(*at));
     attempt_fields(buf + 8, at);
-    at->secure_version = get_u32(buf + 20);
+    at->secure_version = le__get_u32(buf + 20);
     set_legacy(legacy, false);
     return MQOTA_OK;
 }
@@ -303,7 +303,7 @@ mqota_status_t mqota_minsv_encode(uint32_t min_secure_version, uint8_t *buf, siz
     if (st != MQOTA_OK) {
         return st;
     }
-    put_u32(buf + 8, min_secure_version);
+    le__put_u32(buf + 8, min_secure_version);
     finish(buf, MQOTA_MINSV_RECORD_LEN, out_len);
     return MQOTA_OK;
 }
@@ -319,14 +319,14 @@ mqota_status_t mqota_minsv_decode(const uint8_t *buf, size_t len, uint32_t *min_
         if ((st = check_legacy(buf, len, LEGACY_MINSV_MAGIC)) != MQOTA_OK) {
             return st;
         }
-        *min_secure_version = get_u32(buf + 4);
+        *min_secure_version = le__get_u32(buf + 4);
         set_legacy(legacy, true);
         return MQOTA_OK;
     }
     if ((st = check_current(buf, len, TAG_MINSV, MQOTA_MINSV_RECORD_LEN)) != MQOTA_OK) {
         return st;
     }
-    *min_secure_version = get_u32(buf + 8);
+    *min_secure_version = le__get_u32(buf + 8);
     set_legacy(legacy, false);
     return MQOTA_OK;
 }
