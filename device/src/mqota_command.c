@@ -13,6 +13,7 @@
 
 #include "mqota/mqota_command.h"
 #include "mqota_le.h"
+#include "mqota_names.h"
 
 mqota_status_t mqota_sealed_header(uint8_t type, uint64_t counter, uint8_t *out)
 {
@@ -268,16 +269,26 @@ void mqota_replay_accept(mqota_replay_window_t *w, uint64_t counter)
     }
 }
 
+/* mqota_cmd_result_t's names (mqota_names.h): the results a command ran with from
+ * MQOTA_CMD_OK, then the refusals from MQOTA_CMD_REFUSED_FORGED. */
+#define RAN_COUNT 4u
+#define REFUSED_COUNT 3u
+static const char result_names[] =
+    "ok\0"                /* MQOTA_CMD_OK */
+    "unknown-command\0"   /* MQOTA_CMD_UNKNOWN */
+    "failed\0"            /* MQOTA_CMD_FAILED */
+    "wrong-state\0"       /* MQOTA_CMD_WRONG_STATE */
+    "refused-forged\0"    /* MQOTA_CMD_REFUSED_FORGED */
+    "refused-replay\0"    /* MQOTA_CMD_REFUSED_REPLAY */
+    "refused-malformed";  /* MQOTA_CMD_REFUSED_MALFORMED */
+
 const char *mqota_cmd_result_name(uint8_t result)
 {
-    switch (result) {
-    case MQOTA_CMD_OK: return "ok";
-    case MQOTA_CMD_UNKNOWN: return "unknown-command";
-    case MQOTA_CMD_FAILED: return "failed";
-    case MQOTA_CMD_WRONG_STATE: return "wrong-state";
-    case MQOTA_CMD_REFUSED_FORGED: return "refused-forged";
-    case MQOTA_CMD_REFUSED_REPLAY: return "refused-replay";
-    case MQOTA_CMD_REFUSED_MALFORMED: return "refused-malformed";
-    default: return "unknown";
+    unsigned i = result;
+    if (i >= RAN_COUNT) {
+        i = i >= MQOTA_CMD_REFUSED_FORGED && i - MQOTA_CMD_REFUSED_FORGED < REFUSED_COUNT
+                ? i - MQOTA_CMD_REFUSED_FORGED + RAN_COUNT
+                : ~0u;
     }
+    return status__name_at(result_names, RAN_COUNT + REFUSED_COUNT, i, "unknown");
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "mqota/mqota_status.h"
+#include "mqota_names.h"
 
 /*
  * Each list is one string of NUL-terminated names in enum order, found by counting NULs: a
@@ -75,9 +76,9 @@ static const char status_texts[] =
     "duplicate chunk\0"                       /* MQOTA_DUPLICATE */
     "more input needed";                      /* MQOTA_MORE */
 
-/* The i-th name of a list of `count`, or `unknown` for an index beyond it (compared as
- * unsigned by the callers, so a negative value from a cast is unknown too). */
-static const char *nth(const char *list, unsigned count, unsigned i, const char *unknown)
+/* The i-th name of a packed list of `count` (mqota_names.h), or `unknown` for an index beyond
+ * it (compared as unsigned by the callers, so a negative value from a cast is unknown too). */
+const char *status__name_at(const char *list, unsigned count, unsigned i, const char *unknown)
 {
     if (i >= count) {
         return unknown;
@@ -102,15 +103,15 @@ const char *mqota_strerror(mqota_status_t status)
                 ? i - (unsigned)MQOTA_IGNORED + ERROR_COUNT
                 : ~0u;
     }
-    return nth(status_texts, ERROR_COUNT + KEEP_GOING_COUNT, i, "unknown status");
+    return status__name_at(status_texts, ERROR_COUNT + KEEP_GOING_COUNT, i, "unknown status");
 }
 
 const char *mqota_state_name(mqota_update_state_t state)
 {
-    return nth(state_names, STATE_COUNT, (unsigned)state, "unknown");
+    return status__name_at(state_names, STATE_COUNT, (unsigned)state, "unknown");
 }
 
 const char *mqota_reason_name(mqota_reason_t reason)
 {
-    return nth(reason_names, REASON_COUNT, (unsigned)reason, "unknown");
+    return status__name_at(reason_names, REASON_COUNT, (unsigned)reason, "unknown");
 }

@@ -772,7 +772,16 @@ static void test_command_reply_codecs(void **state)
     assert_int_equal(rg.highest_counter, 0x100000000ull);
     assert_int_equal(rg.refused_total, 7);
     assert_int_equal(mqota_refusal_decode(buf, 23, &rg), MQOTA_ERR_TRUNCATED);
+    assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_OK), "ok");
+    assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_UNKNOWN), "unknown-command");
+    assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_FAILED), "failed");
+    assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_WRONG_STATE), "wrong-state");
+    assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_REFUSED_FORGED), "refused-forged");
     assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_REFUSED_REPLAY), "refused-replay");
+    assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_REFUSED_MALFORMED), "refused-malformed");
+    assert_string_equal(mqota_cmd_result_name(4), "unknown");
+    assert_string_equal(mqota_cmd_result_name(15), "unknown");
+    assert_string_equal(mqota_cmd_result_name(19), "unknown");
     assert_string_equal(mqota_cmd_result_name(99), "unknown");
 }
 
