@@ -18,6 +18,7 @@
 
 #include "mqota/mqota_proto.h"
 #include "mqota_le.h"
+#include "mqota_proto_internal.h"
 
 /* ---- Little-endian byte access ---------------------------------------------------------- */
 
@@ -53,19 +54,8 @@ static size_t put_str(uint8_t *p, const char *s)
     return 1u + n;
 }
 
-/*
- * Sequential reader over a received message. The first error sticks: later reads do nothing
- * and return zeros, so a decoder can read every field and test r.err once at the end.
- */
-typedef struct {
-    const uint8_t *buf;
-    size_t len;
-    size_t pos;
-    mqota_status_t err;
-} reader_t;
-
 /* Return a pointer to the next n bytes and advance, or NULL (TRUNCATED) if they are not there. */
-static const uint8_t *take(reader_t *r, size_t n)
+const uint8_t *proto__take(reader_t *r, size_t n)
 {
     const uint8_t *p;
 
@@ -83,19 +73,19 @@ static const uint8_t *take(reader_t *r, size_t n)
 
 static uint8_t read_u8(reader_t *r)
 {
-    const uint8_t *p = take(r, 1u);
+    const uint8_t *p = proto__take(r, 1u);
     return p != NULL ? p[0] : 0u;
 }
 
 static uint16_t read_u16(reader_t *r)
 {
-    const uint8_t *p = take(r, 2u);
+    const uint8_t *p = proto__take(r, 2u);
     return p != NULL ? le__get_u16(p) : 0u;
 }
 
 static uint32_t read_u32(reader_t *r)
 {
-    const uint8_t *p = take(r, 4u);
+    const uint8_t *p = proto__take(r, 4u);
     return p != NULL ? le__get_u32(p) : 0u;
 }
 
@@ -113,7 +103,7 @@ static void read_str(reader_t *r, char *out)
         r->err = MQOTA_ERR_MALFORMED;
         return;
     }
-    p = take(r, n);
+    p = proto__take(r, n);
     if (p == NULL) {
         return;
     }
@@ -126,7 +116,7 @@ static void read_str(reader_t *r, char *out)
 }
 
 /* After the last field: anything left over is MALFORMED (a v1 message has a fixed shape). */
-static mqota_status_t reader_end(const reader_t *r)
+mqota_status_t proto__reader_end(const reader_t *r)
 {
     if (r->err != MQOTA_OK) {
         return r->err;
@@ -137,38 +127,17 @@ static mqota_status_t reader_end(const reader_t *r)
 /* ---- Layouts ------------------------------------------------------------------------------ */
 
 /*
- * The fixed-shape messages (STATE, OFFER, ACK) are described by tables of fields in wire
- * order, and one encoder and one decoder walk them: the layouts in docs/PROTOCOL.md read off the
- * tables, and the ESP32-C3 carries one copy of the byte shuffling instead of one per message.
+ * The fixed-shape messages (STATE, OFFER, ACK, and the signed manifest of mqota_manifest.c)
+ * are described by tables of fields in wire order (mqota_proto_internal.h), and one encoder
+ * and one decoder walk them.
  */
-enum {
-    F_U8,     /* uint8_t member, 1 byte */
-    F_U16,    /* uint16_t member, 2 bytes LE */
-    F_U32,    /* uint32_t member, 4 bytes LE */
-    F_U64,    /* uint64_t member, 8 bytes LE */
-    F_RSV8,   /* reserved byte: written 0, ignored when read; no member */
-    F_RSV32,  /* reserved u32: written 0, ignored when read; no member */
-    F_STR,    /* char[MQOTA_STR_MAX + 1] member, length-prefixed on the wire */
-    F_SHA256  /* uint8_t[MQOTA_SHA256_LEN] member, as is */
-};
-
-typedef struct {
-    uint8_t kind;   /* F_* */
-    uint8_t offset; /* offsetof() the member in the message struct */
-} field_t;
-
-#define FIELD(kind, type, member) {kind, (uint8_t)offsetof(type, member)}
-#define RESERVED(kind) {kind, 0u}
-#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
- * Write the fields of the struct at s from buf[MQOTA_HEADER_LEN] on and return the length of
- * the whole message; with buf NULL, only measure it. The caller checks the room first.
+ * Write the fields of the struct at s from buf[pos] on and return the position after them
+ * (the length of the whole message); with buf NULL, only measure. The caller checks the room.
  */
-static size_t put_fields(uint8_t *buf, const void *s, const field_t *f, size_t n)
+size_t proto__put_fields(uint8_t *buf, size_t pos, const void *s, const field_t *f, size_t n)
 {
-    size_t pos = MQOTA_HEADER_LEN;
-
     for (; n > 0u; n--, f++) {
         const uint8_t *m = (const uint8_t *)s + f->offset;
         uint8_t *p = buf != NULL ? buf + pos : NULL;
@@ -202,11 +171,11 @@ static size_t put_fields(uint8_t *buf, const void *s, const field_t *f, size_t n
         case F_STR:
             pos += p != NULL ? put_str(p, (const char *)m) : 1u + wire_str_len((const char *)m);
             break;
-        default: /* F_SHA256 */
+        default: /* F_SHA256, F_UID: bytes as they are */
             if (p != NULL) {
-                memcpy(p, m, MQOTA_SHA256_LEN);
+                memcpy(p, m, f->kind == F_SHA256 ? MQOTA_SHA256_LEN : F_UID_LEN);
             }
-            pos += MQOTA_SHA256_LEN;
+            pos += f->kind == F_SHA256 ? MQOTA_SHA256_LEN : F_UID_LEN;
             break;
         }
     }
@@ -214,7 +183,7 @@ static size_t put_fields(uint8_t *buf, const void *s, const field_t *f, size_t n
 }
 
 /* Read the fields into the struct at s; the reader's first error sticks (see reader_t). */
-static void get_fields(reader_t *r, void *s, const field_t *f, size_t n)
+void proto__get_fields(reader_t *r, void *s, const field_t *f, size_t n)
 {
     for (; n > 0u; n--, f++) {
         uint8_t *m = (uint8_t *)s + f->offset;
@@ -236,16 +205,16 @@ static void get_fields(reader_t *r, void *s, const field_t *f, size_t n)
             (void)read_u32(r); /* reserved: ignored so a later revision may use it */
             break;
         case F_U64:
-            p = take(r, 8u);
+            p = proto__take(r, 8u);
             *(uint64_t *)(void *)m = p != NULL ? le__get_u64(p) : 0u;
             break;
         case F_STR:
             read_str(r, (char *)m);
             break;
-        default: /* F_SHA256 */
-            p = take(r, MQOTA_SHA256_LEN);
+        default: /* F_SHA256, F_UID: bytes as they are */
+            p = proto__take(r, f->kind == F_SHA256 ? MQOTA_SHA256_LEN : F_UID_LEN);
             if (p != NULL) {
-                memcpy(m, p, MQOTA_SHA256_LEN);
+                memcpy(m, p, f->kind == F_SHA256 ? MQOTA_SHA256_LEN : F_UID_LEN);
             }
             break;
         }
@@ -325,11 +294,13 @@ mqota_status_t mqota_state_encode(const mqota_state_msg_t *msg, uint8_t *buf, si
     if (msg == NULL || buf == NULL || out_len == NULL) {
         return MQOTA_ERR_ARG;
     }
-    if (cap < put_fields(NULL, msg, state_fields, COUNT_OF(state_fields))) {
+    if (cap < proto__put_fields(NULL, MQOTA_HEADER_LEN, msg, state_fields,
+                                COUNT_OF(state_fields))) {
         return MQOTA_ERR_NO_SPACE;
     }
     put_header(buf, MQOTA_MSG_STATE);
-    *out_len = put_fields(buf, msg, state_fields, COUNT_OF(state_fields));
+    *out_len =
+        proto__put_fields(buf, MQOTA_HEADER_LEN, msg, state_fields, COUNT_OF(state_fields));
     return MQOTA_OK;
 }
 
@@ -347,8 +318,8 @@ mqota_status_t mqota_state_decode(const uint8_t *buf, size_t len, mqota_state_ms
         return st;
     }
     memset(&m, 0, sizeof(m));
-    get_fields(&r, &m, state_fields, COUNT_OF(state_fields));
-    st = reader_end(&r);
+    proto__get_fields(&r, &m, state_fields, COUNT_OF(state_fields));
+    st = proto__reader_end(&r);
     if (st == MQOTA_OK) {
         memcpy(msg, &m, sizeof(m));
     }
@@ -382,11 +353,14 @@ mqota_status_t mqota_offer_encode(const mqota_offer_t *offer, uint8_t *buf, size
     if (offer == NULL || buf == NULL || out_len == NULL || offer->sig_len > MQOTA_SIG_MAX) {
         return MQOTA_ERR_ARG;
     }
-    if (cap < put_fields(NULL, offer, offer_fields, COUNT_OF(offer_fields)) + 2u + offer->sig_len) {
+    if (cap < proto__put_fields(NULL, MQOTA_HEADER_LEN, offer, offer_fields,
+                                COUNT_OF(offer_fields)) +
+                  2u + offer->sig_len) {
         return MQOTA_ERR_NO_SPACE;
     }
     put_header(buf, MQOTA_MSG_OFFER);
-    pos = put_fields(buf, offer, offer_fields, COUNT_OF(offer_fields));
+    pos =
+        proto__put_fields(buf, MQOTA_HEADER_LEN, offer, offer_fields, COUNT_OF(offer_fields));
     le__put_u16(buf + pos, offer->sig_len);
     pos += 2u;
     memcpy(buf + pos, offer->sig, offer->sig_len);
@@ -410,16 +384,16 @@ mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t 
         return st;
     }
     memset(&o, 0, sizeof(o));
-    get_fields(&r, &o, offer_fields, COUNT_OF(offer_fields));
+    proto__get_fields(&r, &o, offer_fields, COUNT_OF(offer_fields));
     o.sig_len = read_u16(&r);
     if (r.err == MQOTA_OK && o.sig_len > MQOTA_SIG_MAX) {
         return MQOTA_ERR_MALFORMED;
     }
-    p = take(&r, o.sig_len);
+    p = proto__take(&r, o.sig_len);
     if (p != NULL) {
         memcpy(o.sig, p, o.sig_len);
     }
-    st = reader_end(&r);
+    st = proto__reader_end(&r);
     if (st == MQOTA_OK) {
         memcpy(offer, &o, sizeof(o));
     }
@@ -463,8 +437,9 @@ mqota_status_t mqota_chunk_decode(const uint8_t *buf, size_t len, mqota_chunk_t 
     c.index = read_u32(&r);
     c.len = read_u32(&r);
     c.crc32 = read_u32(&r);
-    c.data = take(&r, c.len); /* a length larger than the payload is TRUNCATED, never a read past it */
-    st = reader_end(&r);
+    /* a length larger than the payload is TRUNCATED, never a read past it */
+    c.data = proto__take(&r, c.len);
+    st = proto__reader_end(&r);
     if (st != MQOTA_OK) {
         return st;
     }
@@ -499,7 +474,8 @@ mqota_status_t mqota_ack_encode(const mqota_ack_t *ack, uint8_t *buf, size_t cap
         return MQOTA_ERR_NO_SPACE;
     }
     put_header(buf, MQOTA_MSG_ACK);
-    *out_len = put_fields(buf, ack, ack_fields, COUNT_OF(ack_fields)); /* MQOTA_ACK_LEN */
+    /* MQOTA_ACK_LEN */
+    *out_len = proto__put_fields(buf, MQOTA_HEADER_LEN, ack, ack_fields, COUNT_OF(ack_fields));
     return MQOTA_OK;
 }
 
@@ -519,7 +495,8 @@ mqota_status_t mqota_ack_decode(const uint8_t *buf, size_t len, mqota_ack_t *ack
     if (len != MQOTA_ACK_LEN) {
         return len < MQOTA_ACK_LEN ? MQOTA_ERR_TRUNCATED : MQOTA_ERR_MALFORMED;
     }
-    get_fields(&r, &a, ack_fields, COUNT_OF(ack_fields)); /* the length is checked: no error */
+    /* the length is checked: no error */
+    proto__get_fields(&r, &a, ack_fields, COUNT_OF(ack_fields));
     if (a.sack_base < a.base) {
         return MQOTA_ERR_MALFORMED;
     }
