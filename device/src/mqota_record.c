@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "mqota_le.h"
+#include "mqota_proto_internal.h"
 
 #define TAG_PROGRESS "MQPR"
 #define TAG_SLOT "MQSL"
@@ -106,6 +107,30 @@ static void set_legacy(bool *legacy, bool v)
 /* ---------------------------------------------------------------------------------------- */
 /* "mq.prog"                                                                                  */
 
+/* The fields of "mq.prog" after the header (current form) or the magic (legacy form), at the
+ * same offsets in both; the slot's 3 reserved bytes are 0 in the current form. */
+static const field_t progress_fields[] = {
+    FIELD(F_U32, mqota_progress_t, release_id),
+    FIELD(F_U32, mqota_progress_t, deployment_id),
+    FIELD(F_U32, mqota_progress_t, image_size),
+    FIELD(F_U32, mqota_progress_t, chunk_size),
+    FIELD(F_U32, mqota_progress_t, base),
+    FIELD(F_U8, mqota_progress_t, slot),
+    RESERVED(F_RSV8),
+    RESERVED(F_RSV8),
+    RESERVED(F_RSV8),
+    FIELD(F_SHA256, mqota_progress_t, sha256),
+};
+
+/* Read the fields of a record whose length and CRC are checked (so nothing is missing) into
+ * the struct at s, from buf[pos]. */
+static void get_checked(const uint8_t *buf, size_t len, size_t pos, void *s, const field_t *f,
+                        size_t n)
+{
+    reader_t r = {buf, len, pos, MQOTA_OK};
+    proto__get_fields(&r, s, f, n);
+}
+
 mqota_status_t mqota_progress_encode(const mqota_progress_t *p, uint8_t *buf, size_t cap,
                                      size_t *out_len)
 {
@@ -113,28 +138,10 @@ mqota_status_t mqota_progress_encode(const mqota_progress_t *p, uint8_t *buf, si
     if (st != MQOTA_OK) {
         return st;
     }
-    le__put_u32(buf + 8, p->release_id);
-    le__put_u32(buf + 12, p->deployment_id);
-    le__put_u32(buf + 16, p->image_size);
-    le__put_u32(buf + 20, p->chunk_size);
-    le__put_u32(buf + 24, p->base);
-    buf[28] = p->slot; /* 29..31 reserved, 0 */
-    memcpy(buf + 32, p->sha256, MQOTA_SHA256_LEN);
+    (void)proto__put_fields(buf, MQOTA_RECORD_HEADER_LEN, p, progress_fields,
+                            COUNT_OF(progress_fields));
     finish(buf, MQOTA_PROGRESS_RECORD_LEN, out_len);
     return MQOTA_OK;
-}
-
-/* Fields of both forms sit at the same offsets relative to `f`, the first field after the
- * header (current) or the magic (legacy); only the slot's reserved bytes differ. */
-static void progress_fields(const uint8_t *f, mqota_progress_t *p)
-{
-    p->release_id = le__get_u32(f);
-    p->deployment_id = le__get_u32(f + 4);
-    p->image_size = le__get_u32(f + 8);
-    p->chunk_size = le__get_u32(f + 12);
-    p->base = le__get_u32(f + 16);
-    p->slot = f[20];
-    memcpy(p->sha256, f + 24, MQOTA_SHA256_LEN);
 }
 
 mqota_status_t mqota_progress_decode(const uint8_t *buf, size_t len, mqota_progress_t *p,
@@ -149,7 +156,7 @@ mqota_status_t mqota_progress_decode(const uint8_t *buf, size_t len, mqota_progr
             return st;
         }
         memset(p, 0, sizeof(*p));
-        progress_fields(buf + 4, p);
+        get_checked(buf, len, 4u, p, progress_fields, COUNT_OF(progress_fields));
         set_legacy(legacy, true);
         return MQOTA_OK;
     }
@@ -160,7 +167,7 @@ mqota_status_t mqota_progress_decode(const uint8_t *buf, size_t len, mqota_progr
         return MQOTA_ERR_MALFORMED;
     }
     memset(p, 0, sizeof(*p));
-    progress_fields(buf + 8, p);
+    get_checked(buf, len, MQOTA_RECORD_HEADER_LEN, p, progress_fields, COUNT_OF(progress_fields));
     set_legacy(legacy, false);
     return MQOTA_OK;
 }
@@ -234,6 +241,18 @@ mqota_status_t mqota_slot_record_decode(const uint8_t *buf, size_t len, mqota_sl
 /* ---------------------------------------------------------------------------------------- */
 /* "mq.boot"                                                                                  */
 
+/* The fields of "mq.boot" after the header (current form) or the magic (legacy forms), at the
+ * same offsets in all; the "MQB1" form ends before secure_version. */
+static const field_t attempt_fields[] = {
+    FIELD(F_U32, mqota_attempt_t, release_id),
+    FIELD(F_U32, mqota_attempt_t, deployment_id),
+    FIELD(F_U8, mqota_attempt_t, from_slot),
+    FIELD(F_U8, mqota_attempt_t, to_slot),
+    FIELD(F_U8, mqota_attempt_t, reason),
+    RESERVED(F_RSV8),
+    FIELD(F_U32, mqota_attempt_t, secure_version),
+};
+
 mqota_status_t mqota_attempt_encode(const mqota_attempt_t *at, uint8_t *buf, size_t cap,
                                     size_t *out_len)
 {
@@ -241,24 +260,10 @@ mqota_status_t mqota_attempt_encode(const mqota_attempt_t *at, uint8_t *buf, siz
     if (st != MQOTA_OK) {
         return st;
     }
-    le__put_u32(buf + 8, at->release_id);
-    le__put_u32(buf + 12, at->deployment_id);
-    buf[16] = at->from_slot;
-    buf[17] = at->to_slot;
-    buf[18] = at->reason; /* 19 reserved, 0 */
-    le__put_u32(buf + 20, at->secure_version);
+    (void)proto__put_fields(buf, MQOTA_RECORD_HEADER_LEN, at, attempt_fields,
+                            COUNT_OF(attempt_fields));
     finish(buf, MQOTA_ATTEMPT_RECORD_LEN, out_len);
     return MQOTA_OK;
-}
-
-/* Fields common to every form, from `f`, the first field after the header or magic. */
-static void attempt_fields(const uint8_t *f, mqota_attempt_t *at)
-{
-    at->release_id = le__get_u32(f);
-    at->deployment_id = le__get_u32(f + 4);
-    at->from_slot = f[8];
-    at->to_slot = f[9];
-    at->reason = f[10];
 }
 
 mqota_status_t mqota_attempt_decode(const uint8_t *buf, size_t len, mqota_attempt_t *at,
@@ -274,9 +279,8 @@ mqota_status_t mqota_attempt_decode(const uint8_t *buf, size_t len, mqota_attemp
         if (st != MQOTA_OK) {
             return st;
         }
-        memset(at, 0, sizeof(*at));
-        attempt_fields(buf + 4, at);
-        at->secure_version = v1 ? 0u : le__get_u32(buf + 16);
+        memset(at, 0, sizeof(*at)); /* "MQB1": secure_version 0 */
+        get_checked(buf, len, 4u, at, attempt_fields, COUNT_OF(attempt_fields) - (v1 ? 1u : 0u));
         set_legacy(legacy, true);
         return MQOTA_OK;
     }
@@ -287,8 +291,7 @@ mqota_status_t mqota_attempt_decode(const uint8_t *buf, size_t len, mqota_attemp
         return MQOTA_ERR_MALFORMED;
     }
     memset(at, 0, sizeof(*at));
-    attempt_fields(buf + 8, at);
-    at->secure_version = le__get_u32(buf + 20);
+    get_checked(buf, len, MQOTA_RECORD_HEADER_LEN, at, attempt_fields, COUNT_OF(attempt_fields));
     set_legacy(legacy, false);
     return MQOTA_OK;
 }
