@@ -14,6 +14,7 @@
 #include "mqota/mqota_command.h"
 #include "mqota_le.h"
 #include "mqota_names.h"
+#include "mqota_proto_internal.h"
 
 mqota_status_t mqota_sealed_header(uint8_t type, uint64_t counter, uint8_t *out)
 {
@@ -164,6 +165,14 @@ mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_comman
     return MQOTA_OK;
 }
 
+/* docs/PROTOCOL.md §14.3: the REPLY plaintext before its body. */
+static const field_t reply_fields[] = {
+    FIELD(F_U32, mqota_reply_t, command_id),
+    FIELD(F_U8, mqota_reply_t, result),
+    RESERVED(F_RSV8),
+    FIELD(F_U16, mqota_reply_t, body_len),
+};
+
 mqota_status_t mqota_reply_encode(const mqota_reply_t *reply, uint8_t *buf, size_t cap,
                                   size_t *out_len)
 {
@@ -177,10 +186,7 @@ mqota_status_t mqota_reply_encode(const mqota_reply_t *reply, uint8_t *buf, size
     if (total > cap || total > MQOTA_SEALED_PLAIN_MAX) {
         return MQOTA_ERR_NO_SPACE;
     }
-    le__put_u32(buf, reply->command_id);
-    buf[4] = reply->result;
-    buf[5] = 0u;
-    le__put_u16(buf + 6, reply->body_len);
+    (void)proto__put_fields(buf, 0u, reply, reply_fields, COUNT_OF(reply_fields));
     if (reply->body_len > 0u) {
         memmove(buf + MQOTA_REPLY_FIXED_LEN, reply->body, reply->body_len);
     }
@@ -191,6 +197,7 @@ mqota_status_t mqota_reply_encode(const mqota_reply_t *reply, uint8_t *buf, size
 mqota_status_t mqota_reply_decode(const uint8_t *buf, size_t len, mqota_reply_t *reply)
 {
     mqota_reply_t r;
+    reader_t rd = {buf, len, 0u, MQOTA_OK};
 
     if (buf == NULL || reply == NULL) {
         return MQOTA_ERR_ARG;
@@ -198,9 +205,7 @@ mqota_status_t mqota_reply_decode(const uint8_t *buf, size_t len, mqota_reply_t 
     if (len < MQOTA_REPLY_FIXED_LEN) {
         return MQOTA_ERR_TRUNCATED;
     }
-    r.command_id = le__get_u32(buf);
-    r.result = buf[4];
-    r.body_len = le__get_u16(buf + 6);
+    proto__get_fields(&rd, &r, reply_fields, COUNT_OF(reply_fields)); /* the length is checked */
     if (buf[5] != 0u) {
         return MQOTA_ERR_MALFORMED;
     }
@@ -215,16 +220,23 @@ mqota_status_t mqota_reply_decode(const uint8_t *buf, size_t len, mqota_reply_t 
     return MQOTA_OK;
 }
 
+/* docs/PROTOCOL.md §14.3: the body of a refusal report. */
+static const field_t refusal_fields[] = {
+    FIELD(F_U64, mqota_refusal_t, refused_counter),
+    FIELD(F_U64, mqota_refusal_t, highest_counter),
+    FIELD(F_U32, mqota_refusal_t, refused_total),
+    RESERVED(F_RSV32),
+};
+
 void mqota_refusal_encode(const mqota_refusal_t *r, uint8_t *out)
 {
-    le__put_u64(out, r->refused_counter);
-    le__put_u64(out + 8, r->highest_counter);
-    le__put_u32(out + 16, r->refused_total);
-    le__put_u32(out + 20, 0u);
+    (void)proto__put_fields(out, 0u, r, refusal_fields, COUNT_OF(refusal_fields));
 }
 
 mqota_status_t mqota_refusal_decode(const uint8_t *buf, size_t len, mqota_refusal_t *r)
 {
+    reader_t rd = {buf, len, 0u, MQOTA_OK};
+
     if (buf == NULL || r == NULL) {
         return MQOTA_ERR_ARG;
     }
@@ -234,9 +246,7 @@ mqota_status_t mqota_refusal_decode(const uint8_t *buf, size_t len, mqota_refusa
     if (len > MQOTA_REFUSAL_BODY_LEN) {
         return MQOTA_ERR_MALFORMED;
     }
-    r->refused_counter = le__get_u64(buf);
-    r->highest_counter = le__get_u64(buf + 8);
-    r->refused_total = le__get_u32(buf + 16);
+    proto__get_fields(&rd, r, refusal_fields, COUNT_OF(refusal_fields)); /* length checked */
     return MQOTA_OK;
 }
 
