@@ -402,21 +402,33 @@ mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t 
 
 /* ---- CHUNK -------------------------------------------------------------------------------- */
 
+/* docs/PROTOCOL.md §6, after the header, up to the data. */
+static const field_t chunk_fields[] = {
+    FIELD(F_U32, mqota_chunk_t, release_id),
+    FIELD(F_U32, mqota_chunk_t, index),
+    FIELD(F_U32, mqota_chunk_t, len),
+    FIELD(F_U32, mqota_chunk_t, crc32),
+};
+
 mqota_status_t mqota_chunk_encode_header(uint32_t release_id, uint32_t index,
                                          const uint8_t *data, uint32_t len, uint8_t *buf,
                                          size_t cap)
 {
+    mqota_chunk_t c;
+
     if (buf == NULL || (data == NULL && len > 0u)) {
         return MQOTA_ERR_ARG;
     }
     if (cap < MQOTA_CHUNK_HEADER_LEN) {
         return MQOTA_ERR_NO_SPACE;
     }
+    c.release_id = release_id;
+    c.index = index;
+    c.len = len;
+    c.crc32 = mqota_crc32(0u, data, len);
+    c.data = data;
     put_header(buf, MQOTA_MSG_CHUNK);
-    le__put_u32(buf + 4, release_id);
-    le__put_u32(buf + 8, index);
-    le__put_u32(buf + 12, len);
-    le__put_u32(buf + 16, mqota_crc32(0u, data, len));
+    (void)proto__put_fields(buf, MQOTA_HEADER_LEN, &c, chunk_fields, COUNT_OF(chunk_fields));
     return MQOTA_OK;
 }
 
@@ -433,10 +445,7 @@ mqota_status_t mqota_chunk_decode(const uint8_t *buf, size_t len, mqota_chunk_t 
     if (st != MQOTA_OK) {
         return st;
     }
-    c.release_id = read_u32(&r);
-    c.index = read_u32(&r);
-    c.len = read_u32(&r);
-    c.crc32 = read_u32(&r);
+    proto__get_fields(&r, &c, chunk_fields, COUNT_OF(chunk_fields));
     /* a length larger than the payload is TRUNCATED, never a read past it */
     c.data = proto__take(&r, c.len);
     st = proto__reader_end(&r);
