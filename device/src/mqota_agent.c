@@ -36,12 +36,12 @@ static void copy_str(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
-static bool bit_get(const mqota_agent_t *a, uint32_t i)
+NOINLINE static bool bit_get(const mqota_agent_t *a, uint32_t i)
 {
     return (a->bitmap[i >> 3] >> (i & 7u)) & 1u;
 }
 
-static void bit_set(mqota_agent_t *a, uint32_t i)
+NOINLINE static void bit_set(mqota_agent_t *a, uint32_t i)
 {
     a->bitmap[i >> 3] = (uint8_t)(a->bitmap[i >> 3] | (1u << (i & 7u)));
 }
@@ -282,7 +282,7 @@ static bool id_valid(const char *id)
     return n > 0u;
 }
 
-static bool hooks_present(const mqota_platform_t *p)
+NOINLINE static bool hooks_present(const mqota_platform_t *p)
 {
     return p->publish && p->subscribe && p->running && p->slot_size && p->slot_begin &&
            p->slot_write && p->slot_read && p->slot_end && p->slot_set_boot && p->slot_state &&
@@ -607,7 +607,7 @@ static void start_transfer(mqota_agent_t *a)
  * (another image, version, chip or secure_version) does not verify. The sha256 hook is free
  * here: offers are ignored while an image is being verified.
  */
-static mqota_reason_t judge_offer(mqota_agent_t *a, const mqota_offer_t *offer)
+NOINLINE static mqota_reason_t judge_offer(mqota_agent_t *a, const mqota_offer_t *offer)
 {
     uint8_t manifest[MQOTA_MANIFEST_MAX_LEN];
     uint8_t digest[MQOTA_SHA256_LEN];

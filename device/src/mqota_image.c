@@ -33,6 +33,7 @@
 
 #include "mqota/mqota_image.h"
 #include "mqota_le.h"
+#include "mqota_noinline.h"
 #include "mqota_names.h"
 
 #define SEGMENT_LEN_LIMIT 0x1000000u /* 16 MiB: ESP-IDF's SIXTEEN_MB, lengths must be below */
@@ -170,8 +171,8 @@ void mqota_image_check_init(mqota_image_check_t *chk)
 }
 
 /* Record the first fault; the checker refuses everything after it. */
-static mqota_status_t fail(mqota_image_check_t *chk, mqota_image_fault_t fault, uint8_t segment,
-                           uint32_t offset)
+NOINLINE static mqota_status_t fail(mqota_image_check_t *chk, mqota_image_fault_t fault,
+                                    uint8_t segment, uint32_t offset)
 {
     chk->failed = 1u;
     chk->fault = (uint8_t)fault;

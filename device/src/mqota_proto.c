@@ -18,11 +18,12 @@
 
 #include "mqota/mqota_proto.h"
 #include "mqota_le.h"
+#include "mqota_noinline.h"
 #include "mqota_proto_internal.h"
 
 /* ---- Little-endian byte access ---------------------------------------------------------- */
 
-static void put_header(uint8_t *buf, mqota_msg_type_t type)
+NOINLINE static void put_header(uint8_t *buf, mqota_msg_type_t type)
 {
     buf[0] = MQOTA_PROTO_MAGIC0;
     buf[1] = MQOTA_PROTO_MAGIC1;

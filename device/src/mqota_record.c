@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "mqota_le.h"
+#include "mqota_noinline.h"
 #include "mqota_proto_internal.h"
 
 #define TAG_PROGRESS "MQPR"
@@ -97,7 +98,7 @@ static mqota_status_t check_legacy(const uint8_t *buf, size_t len, uint32_t magi
     return crc_ok(buf, len) ? MQOTA_OK : MQOTA_ERR_CRC;
 }
 
-static void set_legacy(bool *legacy, bool v)
+NOINLINE static void set_legacy(bool *legacy, bool v)
 {
     if (legacy != NULL) {
         *legacy = v;
