@@ -91,6 +91,22 @@ static void copy_field(char *dst, const uint8_t *src, size_t n)
     memset(dst + i, 0, n + 1u - i);
 }
 
+/* The descriptor's NUL-padded strings: file offset, bytes, member of mqota_image_info_t (one
+ * byte longer, for the NUL). */
+#define DESC_STRING(at, member) {at, sizeof(((mqota_image_info_t *)0)->member) - 1u, \
+                                 offsetof(mqota_image_info_t, member)}
+static const struct {
+    uint8_t at;
+    uint8_t len;
+    uint8_t member;
+} desc_strings[] = {
+    DESC_STRING(DESC_VERSION_AT, version),   DESC_STRING(DESC_PROJECT_AT, project_name),
+    DESC_STRING(DESC_TIME_AT, time),         DESC_STRING(DESC_DATE_AT, date),
+    DESC_STRING(DESC_IDF_VER_AT, idf_ver),
+};
+_Static_assert(offsetof(mqota_image_info_t, idf_ver) <= UINT8_MAX && DESC_IDF_VER_AT <= UINT8_MAX,
+               "desc_strings[] holds bytes");
+
 mqota_status_t mqota_image_parse_head(const uint8_t *buf, size_t len, mqota_image_info_t *info)
 {
     if (buf == NULL || info == NULL) {
@@ -109,11 +125,10 @@ mqota_status_t mqota_image_parse_head(const uint8_t *buf, size_t len, mqota_imag
     info->hash_appended = buf[HDR_HASH_APPENDED] != 0u ? 1u : 0u;
     info->entry_addr = le__get_u32(buf + HDR_ENTRY_ADDR);
     info->secure_version = le__get_u32(buf + DESC_SECURE_VERSION_AT);
-    copy_field(info->version, buf + DESC_VERSION_AT, sizeof(info->version) - 1u);
-    copy_field(info->project_name, buf + DESC_PROJECT_AT, sizeof(info->project_name) - 1u);
-    copy_field(info->time, buf + DESC_TIME_AT, sizeof(info->time) - 1u);
-    copy_field(info->date, buf + DESC_DATE_AT, sizeof(info->date) - 1u);
-    copy_field(info->idf_ver, buf + DESC_IDF_VER_AT, sizeof(info->idf_ver) - 1u);
+    for (size_t i = 0; i < sizeof(desc_strings) / sizeof(desc_strings[0]); i++) {
+        copy_field((char *)info + desc_strings[i].member, buf + desc_strings[i].at,
+                   desc_strings[i].len);
+    }
     memcpy(info->app_elf_sha256, buf + DESC_ELF_SHA_AT, sizeof(info->app_elf_sha256));
     return MQOTA_OK;
 }
