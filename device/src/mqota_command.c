@@ -97,6 +97,13 @@ mqota_status_t mqota_sealed_aad(const uint8_t *header, const char *device_id, ui
     return MQOTA_OK;
 }
 
+/* docs/PROTOCOL.md §14.3: the COMMAND plaintext before its arguments. */
+static const field_t command_fields[] = {
+    FIELD(F_U32, mqota_command_t, command_id),
+    FIELD(F_STR, mqota_command_t, name),
+    FIELD(F_U16, mqota_command_t, args_len),
+};
+
 mqota_status_t mqota_command_encode(const mqota_command_t *cmd, uint8_t *buf, size_t cap,
                                     size_t *out_len)
 {
@@ -117,10 +124,7 @@ mqota_status_t mqota_command_encode(const mqota_command_t *cmd, uint8_t *buf, si
     if (total > cap || total > MQOTA_SEALED_PLAIN_MAX) {
         return MQOTA_ERR_NO_SPACE;
     }
-    le__put_u32(buf, cmd->command_id);
-    buf[4] = (uint8_t)name_len;
-    memcpy(buf + 5, cmd->name, name_len);
-    le__put_u16(buf + 5 + name_len, cmd->args_len);
+    (void)proto__put_fields(buf, 0u, cmd, command_fields, COUNT_OF(command_fields));
     if (cmd->args_len > 0u) {
         memcpy(buf + MQOTA_COMMAND_FIXED_LEN + name_len, cmd->args, cmd->args_len);
     }
@@ -131,6 +135,7 @@ mqota_status_t mqota_command_encode(const mqota_command_t *cmd, uint8_t *buf, si
 mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_command_t *cmd)
 {
     mqota_command_t c;
+    reader_t r = {buf, len, 0u, MQOTA_OK};
     size_t name_len;
 
     if (buf == NULL || cmd == NULL) {
@@ -148,12 +153,10 @@ mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_comman
     if (len < MQOTA_COMMAND_FIXED_LEN + name_len) {
         return MQOTA_ERR_TRUNCATED;
     }
-    if (memchr(buf + 5, 0, name_len) != NULL) {
-        return MQOTA_ERR_MALFORMED;
+    proto__get_fields(&r, &c, command_fields, COUNT_OF(command_fields));
+    if (r.err != MQOTA_OK) {
+        return r.err; /* a NUL in the name: MALFORMED (the length is checked) */
     }
-    memcpy(c.name, buf + 5, name_len);
-    c.name[name_len] = '\0';
-    c.args_len = le__get_u16(buf + 5 + name_len);
     if (len < MQOTA_COMMAND_FIXED_LEN + name_len + c.args_len) {
         return MQOTA_ERR_TRUNCATED;
     }
@@ -296,9 +299,11 @@ const char *mqota_cmd_result_name(uint8_t result)
 {
     unsigned i = result;
     if (i >= RAN_COUNT) {
-        i = i >= MQOTA_CMD_REFUSED_FORGED && i - MQOTA_CMD_REFUSED_FORGED < REFUSED_COUNT
-                ? i - MQOTA_CMD_REFUSED_FORGED + RAN_COUNT
-                : ~0u;
+        /* MQOTA_CMD_REFUSED_FORGED.. to RAN_COUNT..; values between the runs are unknown */
+        i -= MQOTA_CMD_REFUSED_FORGED - RAN_COUNT;
+        if (i < RAN_COUNT) {
+            i = ~0u;
+        }
     }
     return status__name_at(result_names, RAN_COUNT + REFUSED_COUNT, i, "unknown");
 }
