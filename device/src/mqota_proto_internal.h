@@ -4,9 +4,9 @@
  * mqota_proto.c, shared with the manifest, record and command codecs (internal to libmqota, so
  * proto__* names).
  *
- * A fixed-shape message or record is a table of fields in wire order; proto__put_fields() writes the
- * members of a struct as the table says, proto__get_fields() reads them back, all integers
- * little-endian. The layouts in docs/PROTOCOL.md read off the tables, and the ESP32-C3
+ * A fixed-shape message or record is a table of fields in wire order; proto__put_fields()
+ * writes the members of a struct as the table says, proto__get_fields() reads them back, all
+ * integers little-endian. The layouts in docs/PROTOCOL.md read off the tables, and the ESP32-C3
  * carries one copy of the byte shuffling instead of one per message.
  */
 #ifndef MQOTA_PROTO_INTERNAL_H
