@@ -3,6 +3,7 @@
 set(MQOTA_CORE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_status.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_crc32.c
+    ${CMAKE_CURRENT_LIST_DIR}/src/mqota_le.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_proto.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_image.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_manifest.c

@@ -36,12 +36,12 @@ static void copy_str(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
-static bool bit_get(const mqota_agent_t *a, uint32_t i)
+NOINLINE static bool bit_get(const mqota_agent_t *a, uint32_t i)
 {
     return (a->bitmap[i >> 3] >> (i & 7u)) & 1u;
 }
 
-static void bit_set(mqota_agent_t *a, uint32_t i)
+NOINLINE static void bit_set(mqota_agent_t *a, uint32_t i)
 {
     a->bitmap[i >> 3] = (uint8_t)(a->bitmap[i >> 3] | (1u << (i & 7u)));
 }
@@ -66,15 +66,27 @@ mqota_status_t agent__build_topic(const mqota_agent_t *a, const char *leaf, char
 static const char *const topic_leaf[] = {"state", "online", "offer", "chunk", "ack",
                                          NULL,    "cmd",    "reply"};
 
-/* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. */
+/* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. Divides by 10 with 32-bit
+ * operations, 16 bits at a time (each partial dividend stays below 10 << 16): a 64-bit `/` and
+ * `%` on the 32-bit ESP32-C3 link libgcc's __udivdi3 and __umoddi3. */
 void agent__u64_to_dec(uint64_t v, char *buf)
 {
+    uint16_t limb[4] = {(uint16_t)(v >> 48), (uint16_t)(v >> 32), (uint16_t)(v >> 16),
+                        (uint16_t)v};
     char tmp[20];
     size_t n = 0;
+    bool more;
     do {
-        tmp[n++] = (char)('0' + (int)(v % 10u));
-        v /= 10u;
-    } while (v != 0u);
+        uint32_t rem = 0;
+        more = false;
+        for (size_t i = 0; i < 4u; i++) {
+            uint32_t cur = (rem << 16) | limb[i];
+            limb[i] = (uint16_t)(cur / 10u);
+            rem = cur % 10u;
+            more = more || limb[i] != 0u;
+        }
+        tmp[n++] = (char)('0' + (int)rem);
+    } while (more);
     for (size_t i = 0; i < n; i++) {
         buf[i] = tmp[n - 1u - i];
     }
@@ -270,7 +282,7 @@ static bool id_valid(const char *id)
     return n > 0u;
 }
 
-static bool hooks_present(const mqota_platform_t *p)
+NOINLINE static bool hooks_present(const mqota_platform_t *p)
 {
     return p->publish && p->subscribe && p->running && p->slot_size && p->slot_begin &&
            p->slot_write && p->slot_read && p->slot_end && p->slot_set_boot && p->slot_state &&
@@ -595,7 +607,7 @@ static void start_transfer(mqota_agent_t *a)
  * (another image, version, chip or secure_version) does not verify. The sha256 hook is free
  * here: offers are ignored while an image is being verified.
  */
-static mqota_reason_t judge_offer(mqota_agent_t *a, const mqota_offer_t *offer)
+NOINLINE static mqota_reason_t judge_offer(mqota_agent_t *a, const mqota_offer_t *offer)
 {
     uint8_t manifest[MQOTA_MANIFEST_MAX_LEN];
     uint8_t digest[MQOTA_SHA256_LEN];

@@ -10,6 +10,7 @@
 
 #include "mqota_agent_internal.h"
 #include "mqota_le.h"
+#include "mqota_names.h"
 
 /* The reply frame is built at io[MQOTA_SEALED_MAX_LEN]: header, then the plaintext (whose body
  * starts MQOTA_REPLY_FIXED_LEN bytes in), then the tag. */
@@ -23,11 +24,13 @@ static uint8_t *reply_body(mqota_agent_t *a)
     return reply_frame(a) + MQOTA_SEALED_HEADER_LEN + MQOTA_REPLY_FIXED_LEN;
 }
 
-/* Text appender for reply bodies: never writes past cap, remembers overflow. */
+/* Text appender for reply bodies: never writes past cap, remembers overflow. `key` walks a
+ * packed list of keys (mqota_names.h) for text_kv_*(). */
 typedef struct {
     char *buf;
     size_t cap;
     size_t len;
+    const char *key;
 } text_t;
 
 static void text_put(text_t *t, const char *s)
@@ -39,27 +42,27 @@ static void text_put(text_t *t, const char *s)
     }
 }
 
-static void text_u64(text_t *t, uint64_t v)
+/* "key=": the next key of t->key. */
+static void text_key(text_t *t)
 {
-    char out[21];
-    agent__u64_to_dec(v, out);
-    text_put(t, out);
+    text_put(t, t->key);
+    t->key += strlen(t->key) + 1u;
+    text_put(t, "=");
 }
 
-static void text_kv_str(text_t *t, const char *k, const char *v)
+/* One "key=value" line with the next key: a string, or a number in decimal. */
+static void text_kv_str(text_t *t, const char *v)
 {
-    text_put(t, k);
-    text_put(t, "=");
+    text_key(t);
     text_put(t, v);
     text_put(t, "\n");
 }
 
-static void text_kv_u64(text_t *t, const char *k, uint64_t v)
+static void text_kv_u64(text_t *t, uint64_t v)
 {
-    text_put(t, k);
-    text_put(t, "=");
-    text_u64(t, v);
-    text_put(t, "\n");
+    char out[21];
+    agent__u64_to_dec(v, out);
+    text_kv_str(t, out);
 }
 
 /* Seal and publish a REPLY whose body (body_len bytes) is already at reply_body(). The reply
@@ -122,29 +125,35 @@ static void refuse(mqota_agent_t *a, uint8_t result, uint64_t counter, uint64_t 
     }
 }
 
+/* The keys of the "diagnostics" body, in the order diagnostics() writes their values. */
+static const char diag_keys[] = "uptime_ms\0boot_count\0slot\0state\0reason\0project\0version\0"
+                                "release_version\0idf_ver\0running_release\0target_release\0"
+                                "progress\0image_size\0min_secure_version\0commands_accepted\0"
+                                "commands_refused";
+
 /* The "diagnostics" body: key=value lines (docs/PROTOCOL.md §14.3), then the platform's. The
  * update fields are those of the STATE the agent would publish now, so the two never differ. */
 static size_t diagnostics(mqota_agent_t *a, uint64_t now_ms)
 {
-    text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u};
+    text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u, diag_keys};
     mqota_state_msg_t m;
     mqota_agent_state_msg(a, &m);
-    text_kv_u64(&t, "uptime_ms", now_ms - a->boot_ms);
-    text_kv_u64(&t, "boot_count", m.boot_count);
-    text_kv_u64(&t, "slot", m.running_slot);
-    text_kv_str(&t, "state", mqota_state_name((mqota_update_state_t)m.state));
-    text_kv_str(&t, "reason", mqota_reason_name((mqota_reason_t)m.reason));
-    text_kv_str(&t, "project", m.project);
-    text_kv_str(&t, "version", m.version);
-    text_kv_str(&t, "release_version", m.release_version);
-    text_kv_str(&t, "idf_ver", m.idf_ver);
-    text_kv_u64(&t, "running_release", m.running_release);
-    text_kv_u64(&t, "target_release", m.target_release);
-    text_kv_u64(&t, "progress", m.progress);
-    text_kv_u64(&t, "image_size", m.image_size);
-    text_kv_u64(&t, "min_secure_version", a->min_secure_version);
-    text_kv_u64(&t, "commands_accepted", a->commands_accepted);
-    text_kv_u64(&t, "commands_refused", a->commands_refused);
+    text_kv_u64(&t, now_ms - a->boot_ms); /* uptime_ms */
+    text_kv_u64(&t, m.boot_count);
+    text_kv_u64(&t, m.running_slot); /* slot */
+    text_kv_str(&t, mqota_state_name((mqota_update_state_t)m.state));
+    text_kv_str(&t, mqota_reason_name((mqota_reason_t)m.reason));
+    text_kv_str(&t, m.project);
+    text_kv_str(&t, m.version);
+    text_kv_str(&t, m.release_version);
+    text_kv_str(&t, m.idf_ver);
+    text_kv_u64(&t, m.running_release);
+    text_kv_u64(&t, m.target_release);
+    text_kv_u64(&t, m.progress);
+    text_kv_u64(&t, m.image_size);
+    text_kv_u64(&t, a->min_secure_version);
+    text_kv_u64(&t, a->commands_accepted);
+    text_kv_u64(&t, a->commands_refused);
     if (a->plat.diagnostics != NULL && t.len < t.cap) {
         size_t extra = a->plat.diagnostics(a->plat.ctx, t.buf + t.len, t.cap - t.len);
         t.len += extra <= t.cap - t.len ? extra : t.cap - t.len;
@@ -152,30 +161,37 @@ static size_t diagnostics(mqota_agent_t *a, uint64_t now_ms)
     return t.len;
 }
 
+/* The built-in commands (docs/PROTOCOL.md §14.3), a packed list (mqota_names.h). */
+enum { BUILTIN_REBOOT, BUILTIN_DIAGNOSTICS, BUILTIN_CONFIRM, BUILTIN_ROLLBACK, BUILTIN_COUNT };
+static const char builtins[] = "reboot\0diagnostics\0confirm\0rollback";
+
 /* Run an accepted command; returns its result, the body is at reply_body(). */
 static uint8_t run_command(mqota_agent_t *a, const mqota_command_t *cmd, uint64_t now_ms,
                            size_t *body_len)
 {
-    text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u};
-    bool builtin = strcmp(cmd->name, "reboot") == 0 || strcmp(cmd->name, "diagnostics") == 0 ||
-                   strcmp(cmd->name, "confirm") == 0 || strcmp(cmd->name, "rollback") == 0;
+    text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u, NULL};
+    unsigned builtin = 0;
     uint8_t result;
 
+    while (builtin < BUILTIN_COUNT &&
+           strcmp(cmd->name, status__name_at(builtins, BUILTIN_COUNT, builtin, "")) != 0) {
+        builtin++;
+    }
     *body_len = 0;
-    if (builtin && cmd->args_len != 0u) {
+    if (builtin < BUILTIN_COUNT && cmd->args_len != 0u) {
         text_put(&t, "this command takes no argument");
         *body_len = t.len;
         return MQOTA_CMD_FAILED;
     }
-    if (strcmp(cmd->name, "reboot") == 0) {
+    if (builtin == BUILTIN_REBOOT) {
         a->reboot_requested = true; /* after the reply is handed to the transport */
         return MQOTA_CMD_OK;
     }
-    if (strcmp(cmd->name, "diagnostics") == 0) {
+    if (builtin == BUILTIN_DIAGNOSTICS) {
         *body_len = diagnostics(a, now_ms);
         return MQOTA_CMD_OK;
     }
-    if (strcmp(cmd->name, "confirm") == 0 || strcmp(cmd->name, "rollback") == 0) {
+    if (builtin == BUILTIN_CONFIRM || builtin == BUILTIN_ROLLBACK) {
         if (a->state != MQOTA_STATE_PENDING_VERIFY) {
             text_put(&t, "not pending-verify (state ");
             text_put(&t, mqota_state_name((mqota_update_state_t)a->state));
@@ -183,7 +199,7 @@ static uint8_t run_command(mqota_agent_t *a, const mqota_command_t *cmd, uint64_
             *body_len = t.len;
             return MQOTA_CMD_WRONG_STATE;
         }
-        if (cmd->name[0] == 'c') {
+        if (builtin == BUILTIN_CONFIRM) {
             agent__confirm_now(a);
             if (a->state != MQOTA_STATE_CONFIRMED) {
                 text_put(&t, "marking the image valid failed; rolling back");
@@ -226,7 +242,7 @@ mqota_status_t cmd__handle(mqota_agent_t *a, const uint8_t *payload, size_t len,
 
     if (st != MQOTA_OK) {
         refuse(a, MQOTA_CMD_REFUSED_MALFORMED,
-               len >= MQOTA_SEALED_HEADER_LEN ? get_u64(payload + 8) : 0u, now_ms);
+               len >= MQOTA_SEALED_HEADER_LEN ? le__get_u64(payload + 8) : 0u, now_ms);
         return st;
     }
     mqota_sealed_nonce(f.header, nonce);

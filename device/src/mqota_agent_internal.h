@@ -21,6 +21,7 @@
 
 #include "mqota/mqota.h"
 #include "mqota/mqota_record.h"
+#include "mqota_noinline.h"
 
 #define KEY_PROGRESS "mq.prog"
 #define KEY_ATTEMPT "mq.boot"

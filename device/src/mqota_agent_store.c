@@ -54,13 +54,13 @@ static bool record_load(mqota_agent_t *a, const char *key, void *rec, size_t siz
     if (a->plat.kv_get(a->plat.ctx, key, rec, size, &len) != 0 || len != size) {
         return false;
     }
-    return get_u32(rec) == magic &&
-           get_u32((const uint8_t *)rec + size - 4u) == mqota_crc32(0, rec, size - 4u);
+    return le__get_u32(rec) == magic &&
+           le__get_u32((const uint8_t *)rec + size - 4u) == mqota_crc32(0, rec, size - 4u);
 }
 
 static bool record_save(mqota_agent_t *a, const char *key, void *rec, size_t size)
 {
-    put_u32((uint8_t *)rec + size - 4u, mqota_crc32(0, rec, size - 4u));
+    le__put_u32((uint8_t *)rec + size - 4u, mqota_crc32(0, rec, size - 4u));
     return a->plat.kv_set(a->plat.ctx, key, rec, size) == 0;
 }
 
@@ -223,9 +223,9 @@ void store__cmd_load(mqota_agent_t *a)
 {
     uint8_t rec[CMD_RECORD_SIZE];
     if (record_load(a, KEY_CMD, rec, sizeof(rec), CMD_MAGIC)) {
-        a->replay.highest = get_u64(rec + 8);
-        a->replay.bitmap = get_u64(rec + 16);
-        a->reply_counter = get_u64(rec + 24);
+        a->replay.highest = le__get_u64(rec + 8);
+        a->replay.bitmap = le__get_u64(rec + 16);
+        a->reply_counter = le__get_u64(rec + 24);
     }
 }
 
@@ -233,11 +233,11 @@ bool store__cmd_save(mqota_agent_t *a, const mqota_replay_window_t *w,
                             uint64_t reply_counter)
 {
     uint8_t rec[CMD_RECORD_SIZE];
-    put_u32(rec, CMD_MAGIC);
-    put_u32(rec + 4, 0u);
-    put_u64(rec + 8, w->highest);
-    put_u64(rec + 16, w->bitmap);
-    put_u64(rec + 24, reply_counter);
+    le__put_u32(rec, CMD_MAGIC);
+    le__put_u32(rec + 4, 0u);
+    le__put_u64(rec + 8, w->highest);
+    le__put_u64(rec + 16, w->bitmap);
+    le__put_u64(rec + 24, reply_counter);
     return record_save(a, KEY_CMD, rec, sizeof(rec));
 }
 

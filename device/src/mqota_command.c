@@ -13,6 +13,8 @@
 
 #include "mqota/mqota_command.h"
 #include "mqota_le.h"
+#include "mqota_names.h"
+#include "mqota_proto_internal.h"
 
 mqota_status_t mqota_sealed_header(uint8_t type, uint64_t counter, uint8_t *out)
 {
@@ -25,7 +27,7 @@ mqota_status_t mqota_sealed_header(uint8_t type, uint64_t counter, uint8_t *out)
     out[3] = type;
     out[4] = 0u; /* key_slot */
     out[5] = out[6] = out[7] = 0u;
-    put_u64(out + 8, counter);
+    le__put_u64(out + 8, counter);
     return MQOTA_OK;
 }
 
@@ -54,7 +56,7 @@ mqota_status_t mqota_sealed_decode(const uint8_t *buf, size_t len, uint8_t expec
         return MQOTA_ERR_MALFORMED;
     }
     s.type = buf[3];
-    s.counter = get_u64(buf + 8);
+    s.counter = le__get_u64(buf + 8);
     if (s.counter == 0u) {
         return MQOTA_ERR_MALFORMED;
     }
@@ -95,6 +97,13 @@ mqota_status_t mqota_sealed_aad(const uint8_t *header, const char *device_id, ui
     return MQOTA_OK;
 }
 
+/* docs/PROTOCOL.md §14.3: the COMMAND plaintext before its arguments. */
+static const field_t command_fields[] = {
+    FIELD(F_U32, mqota_command_t, command_id),
+    FIELD(F_STR, mqota_command_t, name),
+    FIELD(F_U16, mqota_command_t, args_len),
+};
+
 mqota_status_t mqota_command_encode(const mqota_command_t *cmd, uint8_t *buf, size_t cap,
                                     size_t *out_len)
 {
@@ -115,10 +124,7 @@ mqota_status_t mqota_command_encode(const mqota_command_t *cmd, uint8_t *buf, si
     if (total > cap || total > MQOTA_SEALED_PLAIN_MAX) {
         return MQOTA_ERR_NO_SPACE;
     }
-    put_u32(buf, cmd->command_id);
-    buf[4] = (uint8_t)name_len;
-    memcpy(buf + 5, cmd->name, name_len);
-    put_u16(buf + 5 + name_len, cmd->args_len);
+    (void)proto__put_fields(buf, 0u, cmd, command_fields, COUNT_OF(command_fields));
     if (cmd->args_len > 0u) {
         memcpy(buf + MQOTA_COMMAND_FIXED_LEN + name_len, cmd->args, cmd->args_len);
     }
@@ -129,6 +135,7 @@ mqota_status_t mqota_command_encode(const mqota_command_t *cmd, uint8_t *buf, si
 mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_command_t *cmd)
 {
     mqota_command_t c;
+    reader_t r = {buf, len, 0u, MQOTA_OK};
     size_t name_len;
 
     if (buf == NULL || cmd == NULL) {
@@ -138,7 +145,7 @@ mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_comman
         return MQOTA_ERR_TRUNCATED;
     }
     memset(&c, 0, sizeof(c));
-    c.command_id = get_u32(buf);
+    c.command_id = le__get_u32(buf);
     name_len = buf[4];
     if (c.command_id == 0u || name_len == 0u || name_len > MQOTA_STR_MAX) {
         return MQOTA_ERR_MALFORMED;
@@ -146,12 +153,10 @@ mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_comman
     if (len < MQOTA_COMMAND_FIXED_LEN + name_len) {
         return MQOTA_ERR_TRUNCATED;
     }
-    if (memchr(buf + 5, 0, name_len) != NULL) {
-        return MQOTA_ERR_MALFORMED;
+    proto__get_fields(&r, &c, command_fields, COUNT_OF(command_fields));
+    if (r.err != MQOTA_OK) {
+        return r.err; /* a NUL in the name: MALFORMED (the length is checked) */
     }
-    memcpy(c.name, buf + 5, name_len);
-    c.name[name_len] = '\0';
-    c.args_len = get_u16(buf + 5 + name_len);
     if (len < MQOTA_COMMAND_FIXED_LEN + name_len + c.args_len) {
         return MQOTA_ERR_TRUNCATED;
     }
@@ -162,6 +167,14 @@ mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_comman
     *cmd = c;
     return MQOTA_OK;
 }
+
+/* docs/PROTOCOL.md §14.3: the REPLY plaintext before its body. */
+static const field_t reply_fields[] = {
+    FIELD(F_U32, mqota_reply_t, command_id),
+    FIELD(F_U8, mqota_reply_t, result),
+    RESERVED(F_RSV8),
+    FIELD(F_U16, mqota_reply_t, body_len),
+};
 
 mqota_status_t mqota_reply_encode(const mqota_reply_t *reply, uint8_t *buf, size_t cap,
                                   size_t *out_len)
@@ -176,10 +189,7 @@ mqota_status_t mqota_reply_encode(const mqota_reply_t *reply, uint8_t *buf, size
     if (total > cap || total > MQOTA_SEALED_PLAIN_MAX) {
         return MQOTA_ERR_NO_SPACE;
     }
-    put_u32(buf, reply->command_id);
-    buf[4] = reply->result;
-    buf[5] = 0u;
-    put_u16(buf + 6, reply->body_len);
+    (void)proto__put_fields(buf, 0u, reply, reply_fields, COUNT_OF(reply_fields));
     if (reply->body_len > 0u) {
         memmove(buf + MQOTA_REPLY_FIXED_LEN, reply->body, reply->body_len);
     }
@@ -190,6 +200,7 @@ mqota_status_t mqota_reply_encode(const mqota_reply_t *reply, uint8_t *buf, size
 mqota_status_t mqota_reply_decode(const uint8_t *buf, size_t len, mqota_reply_t *reply)
 {
     mqota_reply_t r;
+    reader_t rd = {buf, len, 0u, MQOTA_OK};
 
     if (buf == NULL || reply == NULL) {
         return MQOTA_ERR_ARG;
@@ -197,9 +208,7 @@ mqota_status_t mqota_reply_decode(const uint8_t *buf, size_t len, mqota_reply_t 
     if (len < MQOTA_REPLY_FIXED_LEN) {
         return MQOTA_ERR_TRUNCATED;
     }
-    r.command_id = get_u32(buf);
-    r.result = buf[4];
-    r.body_len = get_u16(buf + 6);
+    proto__get_fields(&rd, &r, reply_fields, COUNT_OF(reply_fields)); /* the length is checked */
     if (buf[5] != 0u) {
         return MQOTA_ERR_MALFORMED;
     }
@@ -214,16 +223,23 @@ mqota_status_t mqota_reply_decode(const uint8_t *buf, size_t len, mqota_reply_t 
     return MQOTA_OK;
 }
 
+/* docs/PROTOCOL.md §14.3: the body of a refusal report. */
+static const field_t refusal_fields[] = {
+    FIELD(F_U64, mqota_refusal_t, refused_counter),
+    FIELD(F_U64, mqota_refusal_t, highest_counter),
+    FIELD(F_U32, mqota_refusal_t, refused_total),
+    RESERVED(F_RSV32),
+};
+
 void mqota_refusal_encode(const mqota_refusal_t *r, uint8_t *out)
 {
-    put_u64(out, r->refused_counter);
-    put_u64(out + 8, r->highest_counter);
-    put_u32(out + 16, r->refused_total);
-    put_u32(out + 20, 0u);
+    (void)proto__put_fields(out, 0u, r, refusal_fields, COUNT_OF(refusal_fields));
 }
 
 mqota_status_t mqota_refusal_decode(const uint8_t *buf, size_t len, mqota_refusal_t *r)
 {
+    reader_t rd = {buf, len, 0u, MQOTA_OK};
+
     if (buf == NULL || r == NULL) {
         return MQOTA_ERR_ARG;
     }
@@ -233,9 +249,7 @@ mqota_status_t mqota_refusal_decode(const uint8_t *buf, size_t len, mqota_refusa
     if (len > MQOTA_REFUSAL_BODY_LEN) {
         return MQOTA_ERR_MALFORMED;
     }
-    r->refused_counter = get_u64(buf);
-    r->highest_counter = get_u64(buf + 8);
-    r->refused_total = get_u32(buf + 16);
+    proto__get_fields(&rd, r, refusal_fields, COUNT_OF(refusal_fields)); /* length checked */
     return MQOTA_OK;
 }
 
@@ -268,16 +282,28 @@ void mqota_replay_accept(mqota_replay_window_t *w, uint64_t counter)
     }
 }
 
+/* mqota_cmd_result_t's names (mqota_names.h): the results a command ran with from
+ * MQOTA_CMD_OK, then the refusals from MQOTA_CMD_REFUSED_FORGED. */
+#define RAN_COUNT 4u
+#define REFUSED_COUNT 3u
+static const char result_names[] =
+    "ok\0"                /* MQOTA_CMD_OK */
+    "unknown-command\0"   /* MQOTA_CMD_UNKNOWN */
+    "failed\0"            /* MQOTA_CMD_FAILED */
+    "wrong-state\0"       /* MQOTA_CMD_WRONG_STATE */
+    "refused-forged\0"    /* MQOTA_CMD_REFUSED_FORGED */
+    "refused-replay\0"    /* MQOTA_CMD_REFUSED_REPLAY */
+    "refused-malformed";  /* MQOTA_CMD_REFUSED_MALFORMED */
+
 const char *mqota_cmd_result_name(uint8_t result)
 {
-    switch (result) {
-    case MQOTA_CMD_OK: return "ok";
-    case MQOTA_CMD_UNKNOWN: return "unknown-command";
-    case MQOTA_CMD_FAILED: return "failed";
-    case MQOTA_CMD_WRONG_STATE: return "wrong-state";
-    case MQOTA_CMD_REFUSED_FORGED: return "refused-forged";
-    case MQOTA_CMD_REFUSED_REPLAY: return "refused-replay";
-    case MQOTA_CMD_REFUSED_MALFORMED: return "refused-malformed";
-    default: return "unknown";
+    unsigned i = result;
+    if (i >= RAN_COUNT) {
+        /* MQOTA_CMD_REFUSED_FORGED.. to RAN_COUNT..; values between the runs are unknown */
+        i -= MQOTA_CMD_REFUSED_FORGED - RAN_COUNT;
+        if (i < RAN_COUNT) {
+            i = ~0u;
+        }
     }
+    return status__name_at(result_names, RAN_COUNT + REFUSED_COUNT, i, "unknown");
 }

@@ -33,6 +33,8 @@
 
 #include "mqota/mqota_image.h"
 #include "mqota_le.h"
+#include "mqota_noinline.h"
+#include "mqota_names.h"
 
 #define SEGMENT_LEN_LIMIT 0x1000000u /* 16 MiB: ESP-IDF's SIXTEEN_MB, lengths must be below */
 #define CHECKSUM_ALIGN 16u
@@ -89,6 +91,22 @@ static void copy_field(char *dst, const uint8_t *src, size_t n)
     memset(dst + i, 0, n + 1u - i);
 }
 
+/* The descriptor's NUL-padded strings: file offset, bytes, member of mqota_image_info_t (one
+ * byte longer, for the NUL). */
+#define DESC_STRING(at, member) {at, sizeof(((mqota_image_info_t *)0)->member) - 1u, \
+                                 offsetof(mqota_image_info_t, member)}
+static const struct {
+    uint8_t at;
+    uint8_t len;
+    uint8_t member;
+} desc_strings[] = {
+    DESC_STRING(DESC_VERSION_AT, version),   DESC_STRING(DESC_PROJECT_AT, project_name),
+    DESC_STRING(DESC_TIME_AT, time),         DESC_STRING(DESC_DATE_AT, date),
+    DESC_STRING(DESC_IDF_VER_AT, idf_ver),
+};
+_Static_assert(offsetof(mqota_image_info_t, idf_ver) <= UINT8_MAX && DESC_IDF_VER_AT <= UINT8_MAX,
+               "desc_strings[] holds bytes");
+
 mqota_status_t mqota_image_parse_head(const uint8_t *buf, size_t len, mqota_image_info_t *info)
 {
     if (buf == NULL || info == NULL) {
@@ -98,53 +116,63 @@ mqota_status_t mqota_image_parse_head(const uint8_t *buf, size_t len, mqota_imag
         return MQOTA_ERR_TRUNCATED;
     }
     if (buf[0] != MQOTA_IMAGE_MAGIC || !segment_count_ok(buf[HDR_SEGMENT_COUNT]) ||
-        get_u32(buf + DESC_MAGIC_AT) != MQOTA_APP_DESC_MAGIC) {
+        le__get_u32(buf + DESC_MAGIC_AT) != MQOTA_APP_DESC_MAGIC) {
         return MQOTA_ERR_IMAGE;
     }
     memset(info, 0, sizeof(*info));
     info->segment_count = buf[HDR_SEGMENT_COUNT];
-    info->chip_id = get_u16(buf + HDR_CHIP_ID);
+    info->chip_id = le__get_u16(buf + HDR_CHIP_ID);
     info->hash_appended = buf[HDR_HASH_APPENDED] != 0u ? 1u : 0u;
-    info->entry_addr = get_u32(buf + HDR_ENTRY_ADDR);
-    info->secure_version = get_u32(buf + DESC_SECURE_VERSION_AT);
-    copy_field(info->version, buf + DESC_VERSION_AT, sizeof(info->version) - 1u);
-    copy_field(info->project_name, buf + DESC_PROJECT_AT, sizeof(info->project_name) - 1u);
-    copy_field(info->time, buf + DESC_TIME_AT, sizeof(info->time) - 1u);
-    copy_field(info->date, buf + DESC_DATE_AT, sizeof(info->date) - 1u);
-    copy_field(info->idf_ver, buf + DESC_IDF_VER_AT, sizeof(info->idf_ver) - 1u);
+    info->entry_addr = le__get_u32(buf + HDR_ENTRY_ADDR);
+    info->secure_version = le__get_u32(buf + DESC_SECURE_VERSION_AT);
+    for (size_t i = 0; i < sizeof(desc_strings) / sizeof(desc_strings[0]); i++) {
+        copy_field((char *)info + desc_strings[i].member, buf + desc_strings[i].at,
+                   desc_strings[i].len);
+    }
     memcpy(info->app_elf_sha256, buf + DESC_ELF_SHA_AT, sizeof(info->app_elf_sha256));
     return MQOTA_OK;
 }
 
+/* Indexed by mqota_image_fault_t (mqota_names.h). */
+#define FAULT_COUNT 9u
+static const char fault_texts[] =
+    "no fault\0"                                              /* MQOTA_IMAGE_FAULT_NONE */
+    "bad image magic (byte 0 is not 0xE9)\0"                  /* MQOTA_IMAGE_FAULT_MAGIC */
+    "segment count is 0 or more than 16\0"                    /* MQOTA_IMAGE_FAULT_SEGMENT_COUNT */
+    "segment length not a multiple of 4 or 16 MiB or more\0"  /* MQOTA_IMAGE_FAULT_SEGMENT_SIZE */
+    "image is truncated\0"                                    /* MQOTA_IMAGE_FAULT_TRUNCATED */
+    "checksum mismatch\0"                                     /* MQOTA_IMAGE_FAULT_CHECKSUM */
+    "bad app descriptor magic\0"                              /* MQOTA_IMAGE_FAULT_DESC_MAGIC */
+    "unknown chip id\0"                                       /* MQOTA_IMAGE_FAULT_CHIP */
+    "unexpected bytes after the image's end";                 /* MQOTA_IMAGE_FAULT_TRAILING */
+
+/* Indexed by chip id, up to MQOTA_CHIP_ESP32P4; an empty name is an id with no chip. */
+#define CHIP_COUNT 19u
+static const char chip_names[] =
+    "ESP32\0"     /* MQOTA_CHIP_ESP32, 0 */
+    "\0"
+    "ESP32-S2\0"  /* MQOTA_CHIP_ESP32S2, 2 */
+    "\0\0"
+    "ESP32-C3\0"  /* MQOTA_CHIP_ESP32C3, 5 */
+    "\0\0\0"
+    "ESP32-S3\0"  /* MQOTA_CHIP_ESP32S3, 9 */
+    "\0\0"
+    "ESP32-C2\0"  /* MQOTA_CHIP_ESP32C2, 12 */
+    "ESP32-C6\0"  /* MQOTA_CHIP_ESP32C6, 13 */
+    "\0\0"
+    "ESP32-H2\0"  /* MQOTA_CHIP_ESP32H2, 16 */
+    "\0"
+    "ESP32-P4";   /* MQOTA_CHIP_ESP32P4, 18 */
+
 const char *mqota_image_fault_str(mqota_image_fault_t fault)
 {
-    switch (fault) {
-    case MQOTA_IMAGE_FAULT_NONE: return "no fault";
-    case MQOTA_IMAGE_FAULT_MAGIC: return "bad image magic (byte 0 is not 0xE9)";
-    case MQOTA_IMAGE_FAULT_SEGMENT_COUNT: return "segment count is 0 or more than 16";
-    case MQOTA_IMAGE_FAULT_SEGMENT_SIZE: return "segment length not a multiple of 4 or 16 MiB or more";
-    case MQOTA_IMAGE_FAULT_TRUNCATED: return "image is truncated";
-    case MQOTA_IMAGE_FAULT_CHECKSUM: return "checksum mismatch";
-    case MQOTA_IMAGE_FAULT_DESC_MAGIC: return "bad app descriptor magic";
-    case MQOTA_IMAGE_FAULT_CHIP: return "unknown chip id";
-    case MQOTA_IMAGE_FAULT_TRAILING: return "unexpected bytes after the image's end";
-    }
-    return "unknown fault";
+    return status__name_at(fault_texts, FAULT_COUNT, (unsigned)fault, "unknown fault");
 }
 
 const char *mqota_chip_name(uint16_t chip_id)
 {
-    switch (chip_id) {
-    case MQOTA_CHIP_ESP32: return "ESP32";
-    case MQOTA_CHIP_ESP32S2: return "ESP32-S2";
-    case MQOTA_CHIP_ESP32C3: return "ESP32-C3";
-    case MQOTA_CHIP_ESP32S3: return "ESP32-S3";
-    case MQOTA_CHIP_ESP32C2: return "ESP32-C2";
-    case MQOTA_CHIP_ESP32C6: return "ESP32-C6";
-    case MQOTA_CHIP_ESP32H2: return "ESP32-H2";
-    case MQOTA_CHIP_ESP32P4: return "ESP32-P4";
-    default: return "unknown";
-    }
+    const char *name = status__name_at(chip_names, CHIP_COUNT, chip_id, "");
+    return name[0] != '\0' ? name : "unknown";
 }
 
 void mqota_image_check_init(mqota_image_check_t *chk)
@@ -158,8 +186,8 @@ void mqota_image_check_init(mqota_image_check_t *chk)
 }
 
 /* Record the first fault; the checker refuses everything after it. */
-static mqota_status_t fail(mqota_image_check_t *chk, mqota_image_fault_t fault, uint8_t segment,
-                           uint32_t offset)
+NOINLINE static mqota_status_t fail(mqota_image_check_t *chk, mqota_image_fault_t fault,
+                                    uint8_t segment, uint32_t offset)
 {
     chk->failed = 1u;
     chk->fault = (uint8_t)fault;
@@ -234,7 +262,7 @@ mqota_status_t mqota_image_check_update(mqota_image_check_t *chk, const uint8_t 
         case PH_SEG_HDR:
             n = fill_hdr(chk, data, len, MQOTA_SEGMENT_HEADER_LEN);
             if (chk->hdr_fill == MQOTA_SEGMENT_HEADER_LEN) {
-                seg_len = get_u32(chk->hdr + 4);
+                seg_len = le__get_u32(chk->hdr + 4);
                 if (seg_len >= SEGMENT_LEN_LIMIT || (seg_len & 3u) != 0u) {
                     return fail(chk, MQOTA_IMAGE_FAULT_SEGMENT_SIZE, chk->seg_index,
                                 chk->next_hdr_at);

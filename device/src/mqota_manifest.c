@@ -9,15 +9,26 @@
  * decoders refuse anything an encoder would not have produced.
  */
 #include "mqota/mqota_manifest.h"
-#include "mqota_le.h"
+#include "mqota_proto_internal.h"
 
 #include <string.h>
 
-#define OFF_SHA256 4u
-#define OFF_IMAGE_SIZE 36u
-#define OFF_CHIP_ID 40u
-#define OFF_SECURE_VERSION 42u
-#define OFF_UID 46u
+_Static_assert(F_UID_LEN == MQOTA_RELEASE_UID_LEN, "the field codec's uid length");
+
+/* docs/PROTOCOL.md §5.1, after the 4-byte magic. */
+static const field_t manifest_fields[] = {
+    FIELD(F_SHA256, mqota_manifest_t, sha256),
+    FIELD(F_U32, mqota_manifest_t, image_size),
+    FIELD(F_U16, mqota_manifest_t, chip_id),
+    FIELD(F_U32, mqota_manifest_t, secure_version),
+    FIELD(F_UID, mqota_manifest_t, release_uid),
+    FIELD(F_STR, mqota_manifest_t, project),
+    FIELD(F_STR, mqota_manifest_t, version),
+};
+_Static_assert(offsetof(mqota_manifest_t, version) <= UINT8_MAX, "field_t.offset is a byte");
+
+static const uint8_t manifest_magic[4] = {MQOTA_MANIFEST_MAGIC0, MQOTA_MANIFEST_MAGIC1,
+                                          MQOTA_MANIFEST_MAGIC2, MQOTA_MANIFEST_MAGIC3};
 
 /* Length of a NUL-terminated string held in a MQOTA_STR_MAX + 1 byte field, or -1 if the field
  * has no NUL (a string that would be cut: refusing it keeps signing exact). */
@@ -31,94 +42,46 @@ static int field_len(const char *s)
     return -1;
 }
 
-/* Read one length-prefixed string at buf[*pos] into out (MQOTA_STR_MAX + 1 bytes). */
-static mqota_status_t read_str(const uint8_t *buf, size_t len, size_t *pos, char *out)
-{
-    size_t n;
-    if (*pos >= len) {
-        return MQOTA_ERR_TRUNCATED;
-    }
-    n = buf[*pos];
-    if (n > MQOTA_STR_MAX) {
-        return MQOTA_ERR_MALFORMED;
-    }
-    if (len - *pos - 1u < n) {
-        return MQOTA_ERR_TRUNCATED;
-    }
-    if (memchr(buf + *pos + 1u, 0, n) != NULL) {
-        return MQOTA_ERR_MALFORMED;
-    }
-    memcpy(out, buf + *pos + 1u, n);
-    out[n] = '\0';
-    *pos += 1u + n;
-    return MQOTA_OK;
-}
-
 mqota_status_t mqota_manifest_encode(const mqota_manifest_t *m, uint8_t *buf, size_t cap,
                                      size_t *out_len)
 {
-    int pl, vl;
-    size_t need;
     if (m == NULL || buf == NULL || out_len == NULL) {
         return MQOTA_ERR_ARG;
     }
-    pl = field_len(m->project);
-    vl = field_len(m->version);
-    if (pl < 0 || vl < 0) {
+    if (field_len(m->project) < 0 || field_len(m->version) < 0) {
         return MQOTA_ERR_ARG;
     }
-    need = MQOTA_MANIFEST_FIXED_LEN + 2u + (size_t)pl + (size_t)vl;
-    if (cap < need) {
+    if (cap < proto__put_fields(NULL, sizeof(manifest_magic), m, manifest_fields,
+                                COUNT_OF(manifest_fields))) {
         return MQOTA_ERR_NO_SPACE;
     }
-    buf[0] = MQOTA_MANIFEST_MAGIC0;
-    buf[1] = MQOTA_MANIFEST_MAGIC1;
-    buf[2] = MQOTA_MANIFEST_MAGIC2;
-    buf[3] = MQOTA_MANIFEST_MAGIC3;
-    memcpy(buf + OFF_SHA256, m->sha256, MQOTA_SHA256_LEN);
-    put_u32(buf + OFF_IMAGE_SIZE, m->image_size);
-    put_u16(buf + OFF_CHIP_ID, m->chip_id);
-    put_u32(buf + OFF_SECURE_VERSION, m->secure_version);
-    memcpy(buf + OFF_UID, m->release_uid, MQOTA_RELEASE_UID_LEN);
-    buf[MQOTA_MANIFEST_FIXED_LEN] = (uint8_t)pl;
-    memcpy(buf + MQOTA_MANIFEST_FIXED_LEN + 1u, m->project, (size_t)pl);
-    buf[MQOTA_MANIFEST_FIXED_LEN + 1u + (size_t)pl] = (uint8_t)vl;
-    memcpy(buf + MQOTA_MANIFEST_FIXED_LEN + 2u + (size_t)pl, m->version, (size_t)vl);
-    *out_len = need;
+    memcpy(buf, manifest_magic, sizeof(manifest_magic));
+    *out_len = proto__put_fields(buf, sizeof(manifest_magic), m, manifest_fields,
+                                 COUNT_OF(manifest_fields));
     return MQOTA_OK;
 }
 
+/* Checks in wire order: the magic (TRUNCATED before it is complete), the fixed fields, the
+ * strings (MALFORMED for one longer than MQOTA_STR_MAX or holding a NUL), trailing bytes. */
 mqota_status_t mqota_manifest_decode(const uint8_t *buf, size_t len, mqota_manifest_t *m)
 {
     mqota_manifest_t t;
-    size_t pos = MQOTA_MANIFEST_FIXED_LEN;
+    reader_t r = {buf, len, 0u, MQOTA_OK};
+    const uint8_t *magic;
     mqota_status_t st;
     if (buf == NULL || m == NULL) {
         return MQOTA_ERR_ARG;
     }
-    if (len < 4u) {
+    magic = proto__take(&r, sizeof(manifest_magic));
+    if (magic == NULL) {
         return MQOTA_ERR_TRUNCATED;
     }
-    if (buf[0] != MQOTA_MANIFEST_MAGIC0 || buf[1] != MQOTA_MANIFEST_MAGIC1 ||
-        buf[2] != MQOTA_MANIFEST_MAGIC2 || buf[3] != MQOTA_MANIFEST_MAGIC3) {
+    if (memcmp(magic, manifest_magic, sizeof(manifest_magic)) != 0) {
         return MQOTA_ERR_MALFORMED;
     }
-    if (len < MQOTA_MANIFEST_FIXED_LEN) {
-        return MQOTA_ERR_TRUNCATED;
-    }
     memset(&t, 0, sizeof(t));
-    memcpy(t.sha256, buf + OFF_SHA256, MQOTA_SHA256_LEN);
-    t.image_size = get_u32(buf + OFF_IMAGE_SIZE);
-    t.chip_id = get_u16(buf + OFF_CHIP_ID);
-    t.secure_version = get_u32(buf + OFF_SECURE_VERSION);
-    memcpy(t.release_uid, buf + OFF_UID, MQOTA_RELEASE_UID_LEN);
-    st = read_str(buf, len, &pos, t.project);
-    if (st == MQOTA_OK) {
-        st = read_str(buf, len, &pos, t.version);
-    }
-    if (st == MQOTA_OK && pos != len) {
-        st = MQOTA_ERR_MALFORMED; /* trailing bytes: not canonical */
-    }
+    proto__get_fields(&r, &t, manifest_fields, COUNT_OF(manifest_fields));
+    st = proto__reader_end(&r); /* trailing bytes: not canonical */
     if (st == MQOTA_OK) {
         memcpy(m, &t, sizeof(t));
     }

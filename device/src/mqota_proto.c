@@ -18,14 +18,12 @@
 
 #include "mqota/mqota_proto.h"
 #include "mqota_le.h"
-
-/* Offsets of the fixed parts (see docs/PROTOCOL.md). */
-#define STATE_FIXED_LEN 44u   /* header + fixed fields, strings start here */
-#define OFFER_FIXED_LEN 68u   /* header + fixed fields, strings start here */
+#include "mqota_noinline.h"
+#include "mqota_proto_internal.h"
 
 /* ---- Little-endian byte access ---------------------------------------------------------- */
 
-static void put_header(uint8_t *buf, mqota_msg_type_t type)
+NOINLINE static void put_header(uint8_t *buf, mqota_msg_type_t type)
 {
     buf[0] = MQOTA_PROTO_MAGIC0;
     buf[1] = MQOTA_PROTO_MAGIC1;
@@ -57,19 +55,8 @@ static size_t put_str(uint8_t *p, const char *s)
     return 1u + n;
 }
 
-/*
- * Sequential reader over a received message. The first error sticks: later reads do nothing
- * and return zeros, so a decoder can read every field and test r.err once at the end.
- */
-typedef struct {
-    const uint8_t *buf;
-    size_t len;
-    size_t pos;
-    mqota_status_t err;
-} reader_t;
-
 /* Return a pointer to the next n bytes and advance, or NULL (TRUNCATED) if they are not there. */
-static const uint8_t *take(reader_t *r, size_t n)
+const uint8_t *proto__take(reader_t *r, size_t n)
 {
     const uint8_t *p;
 
@@ -87,20 +74,20 @@ static const uint8_t *take(reader_t *r, size_t n)
 
 static uint8_t read_u8(reader_t *r)
 {
-    const uint8_t *p = take(r, 1u);
+    const uint8_t *p = proto__take(r, 1u);
     return p != NULL ? p[0] : 0u;
 }
 
 static uint16_t read_u16(reader_t *r)
 {
-    const uint8_t *p = take(r, 2u);
-    return p != NULL ? get_u16(p) : 0u;
+    const uint8_t *p = proto__take(r, 2u);
+    return p != NULL ? le__get_u16(p) : 0u;
 }
 
 static uint32_t read_u32(reader_t *r)
 {
-    const uint8_t *p = take(r, 4u);
-    return p != NULL ? get_u32(p) : 0u;
+    const uint8_t *p = proto__take(r, 4u);
+    return p != NULL ? le__get_u32(p) : 0u;
 }
 
 /* Read a length-prefixed string into out[MQOTA_STR_MAX + 1], NUL-terminated. A length above
@@ -117,7 +104,7 @@ static void read_str(reader_t *r, char *out)
         r->err = MQOTA_ERR_MALFORMED;
         return;
     }
-    p = take(r, n);
+    p = proto__take(r, n);
     if (p == NULL) {
         return;
     }
@@ -130,12 +117,109 @@ static void read_str(reader_t *r, char *out)
 }
 
 /* After the last field: anything left over is MALFORMED (a v1 message has a fixed shape). */
-static mqota_status_t reader_end(const reader_t *r)
+mqota_status_t proto__reader_end(const reader_t *r)
 {
     if (r->err != MQOTA_OK) {
         return r->err;
     }
     return r->pos == r->len ? MQOTA_OK : MQOTA_ERR_MALFORMED;
+}
+
+/* ---- Layouts ------------------------------------------------------------------------------ */
+
+/*
+ * The fixed-shape messages (STATE, OFFER, ACK, and the signed manifest of mqota_manifest.c)
+ * are described by tables of fields in wire order (mqota_proto_internal.h), and one encoder
+ * and one decoder walk them.
+ */
+
+/*
+ * Write the fields of the struct at s from buf[pos] on and return the position after them
+ * (the length of the whole message); with buf NULL, only measure. The caller checks the room.
+ */
+size_t proto__put_fields(uint8_t *buf, size_t pos, const void *s, const field_t *f, size_t n)
+{
+    for (; n > 0u; n--, f++) {
+        const uint8_t *m = (const uint8_t *)s + f->offset;
+        uint8_t *p = buf != NULL ? buf + pos : NULL;
+        switch (f->kind) {
+        case F_U8:
+        case F_RSV8:
+            if (p != NULL) {
+                p[0] = f->kind == F_U8 ? m[0] : 0u;
+            }
+            pos += 1u;
+            break;
+        case F_U16:
+            if (p != NULL) {
+                le__put_u16(p, *(const uint16_t *)(const void *)m);
+            }
+            pos += 2u;
+            break;
+        case F_U32:
+        case F_RSV32:
+            if (p != NULL) {
+                le__put_u32(p, f->kind == F_U32 ? *(const uint32_t *)(const void *)m : 0u);
+            }
+            pos += 4u;
+            break;
+        case F_U64:
+            if (p != NULL) {
+                le__put_u64(p, *(const uint64_t *)(const void *)m);
+            }
+            pos += 8u;
+            break;
+        case F_STR:
+            pos += p != NULL ? put_str(p, (const char *)m) : 1u + wire_str_len((const char *)m);
+            break;
+        default: /* F_SHA256, F_UID: bytes as they are */
+            if (p != NULL) {
+                memcpy(p, m, f->kind == F_SHA256 ? MQOTA_SHA256_LEN : F_UID_LEN);
+            }
+            pos += f->kind == F_SHA256 ? MQOTA_SHA256_LEN : F_UID_LEN;
+            break;
+        }
+    }
+    return pos;
+}
+
+/* Read the fields into the struct at s; the reader's first error sticks (see reader_t). */
+void proto__get_fields(reader_t *r, void *s, const field_t *f, size_t n)
+{
+    for (; n > 0u; n--, f++) {
+        uint8_t *m = (uint8_t *)s + f->offset;
+        const uint8_t *p;
+        switch (f->kind) {
+        case F_U8:
+            m[0] = read_u8(r);
+            break;
+        case F_RSV8:
+            (void)read_u8(r);
+            break;
+        case F_U16:
+            *(uint16_t *)(void *)m = read_u16(r);
+            break;
+        case F_U32:
+            *(uint32_t *)(void *)m = read_u32(r);
+            break;
+        case F_RSV32:
+            (void)read_u32(r); /* reserved: ignored so a later revision may use it */
+            break;
+        case F_U64:
+            p = proto__take(r, 8u);
+            *(uint64_t *)(void *)m = p != NULL ? le__get_u64(p) : 0u;
+            break;
+        case F_STR:
+            read_str(r, (char *)m);
+            break;
+        default: /* F_SHA256, F_UID: bytes as they are */
+            p = proto__take(r, f->kind == F_SHA256 ? MQOTA_SHA256_LEN : F_UID_LEN);
+            if (p != NULL) {
+                memcpy(m, p, f->kind == F_SHA256 ? MQOTA_SHA256_LEN : F_UID_LEN);
+            }
+            break;
+        }
+    }
 }
 
 /* ---- Common header ------------------------------------------------------------------------ */
@@ -181,41 +265,43 @@ static mqota_status_t begin_decode(const uint8_t *buf, size_t len, mqota_msg_typ
 
 /* ---- STATE -------------------------------------------------------------------------------- */
 
+/* docs/PROTOCOL.md §4, after the header. */
+static const field_t state_fields[] = {
+    FIELD(F_U8, mqota_state_msg_t, state),
+    FIELD(F_U8, mqota_state_msg_t, reason),
+    FIELD(F_U8, mqota_state_msg_t, running_slot),
+    FIELD(F_U8, mqota_state_msg_t, flags),
+    FIELD(F_U16, mqota_state_msg_t, chip_id),
+    FIELD(F_U16, mqota_state_msg_t, max_window),
+    FIELD(F_U32, mqota_state_msg_t, max_chunk),
+    FIELD(F_U32, mqota_state_msg_t, caps),
+    FIELD(F_U32, mqota_state_msg_t, running_release),
+    FIELD(F_U32, mqota_state_msg_t, target_release),
+    FIELD(F_U32, mqota_state_msg_t, progress),
+    FIELD(F_U32, mqota_state_msg_t, image_size),
+    FIELD(F_U32, mqota_state_msg_t, boot_count),
+    RESERVED(F_RSV32),
+    FIELD(F_STR, mqota_state_msg_t, project),
+    FIELD(F_STR, mqota_state_msg_t, version),
+    FIELD(F_STR, mqota_state_msg_t, idf_ver),
+    FIELD(F_STR, mqota_state_msg_t, release_version),
+};
+_Static_assert(offsetof(mqota_state_msg_t, release_version) <= UINT8_MAX,
+               "field_t.offset is a byte");
+
 mqota_status_t mqota_state_encode(const mqota_state_msg_t *msg, uint8_t *buf, size_t cap,
                                   size_t *out_len)
 {
-    size_t need;
-    size_t pos;
-
     if (msg == NULL || buf == NULL || out_len == NULL) {
         return MQOTA_ERR_ARG;
     }
-    need = STATE_FIXED_LEN + 4u + wire_str_len(msg->project) + wire_str_len(msg->version) +
-           wire_str_len(msg->idf_ver) + wire_str_len(msg->release_version);
-    if (cap < need) {
+    if (cap < proto__put_fields(NULL, MQOTA_HEADER_LEN, msg, state_fields,
+                                COUNT_OF(state_fields))) {
         return MQOTA_ERR_NO_SPACE;
     }
     put_header(buf, MQOTA_MSG_STATE);
-    buf[4] = msg->state;
-    buf[5] = msg->reason;
-    buf[6] = msg->running_slot;
-    buf[7] = msg->flags;
-    put_u16(buf + 8, msg->chip_id);
-    put_u16(buf + 10, msg->max_window);
-    put_u32(buf + 12, msg->max_chunk);
-    put_u32(buf + 16, msg->caps);
-    put_u32(buf + 20, msg->running_release);
-    put_u32(buf + 24, msg->target_release);
-    put_u32(buf + 28, msg->progress);
-    put_u32(buf + 32, msg->image_size);
-    put_u32(buf + 36, msg->boot_count);
-    put_u32(buf + 40, 0u); /* reserved */
-    pos = STATE_FIXED_LEN;
-    pos += put_str(buf + pos, msg->project);
-    pos += put_str(buf + pos, msg->version);
-    pos += put_str(buf + pos, msg->idf_ver);
-    pos += put_str(buf + pos, msg->release_version);
-    *out_len = pos;
+    *out_len =
+        proto__put_fields(buf, MQOTA_HEADER_LEN, msg, state_fields, COUNT_OF(state_fields));
     return MQOTA_OK;
 }
 
@@ -233,25 +319,8 @@ mqota_status_t mqota_state_decode(const uint8_t *buf, size_t len, mqota_state_ms
         return st;
     }
     memset(&m, 0, sizeof(m));
-    m.state = read_u8(&r);
-    m.reason = read_u8(&r);
-    m.running_slot = read_u8(&r);
-    m.flags = read_u8(&r);
-    m.chip_id = read_u16(&r);
-    m.max_window = read_u16(&r);
-    m.max_chunk = read_u32(&r);
-    m.caps = read_u32(&r);
-    m.running_release = read_u32(&r);
-    m.target_release = read_u32(&r);
-    m.progress = read_u32(&r);
-    m.image_size = read_u32(&r);
-    m.boot_count = read_u32(&r);
-    (void)read_u32(&r); /* reserved: ignored so a later revision may use it */
-    read_str(&r, m.project);
-    read_str(&r, m.version);
-    read_str(&r, m.idf_ver);
-    read_str(&r, m.release_version);
-    st = reader_end(&r);
+    proto__get_fields(&r, &m, state_fields, COUNT_OF(state_fields));
+    st = proto__reader_end(&r);
     if (st == MQOTA_OK) {
         memcpy(msg, &m, sizeof(m));
     }
@@ -260,35 +329,40 @@ mqota_status_t mqota_state_decode(const uint8_t *buf, size_t len, mqota_state_ms
 
 /* ---- OFFER -------------------------------------------------------------------------------- */
 
+/* docs/PROTOCOL.md §5, after the header, up to the signature block (sig_len, sig). */
+static const field_t offer_fields[] = {
+    FIELD(F_U32, mqota_offer_t, release_id),
+    FIELD(F_U32, mqota_offer_t, deployment_id),
+    FIELD(F_U32, mqota_offer_t, image_size),
+    FIELD(F_U32, mqota_offer_t, chunk_size),
+    FIELD(F_U16, mqota_offer_t, window),
+    FIELD(F_U16, mqota_offer_t, chip_id),
+    FIELD(F_U32, mqota_offer_t, secure_version),
+    FIELD(F_U32, mqota_offer_t, flags),
+    FIELD(F_SHA256, mqota_offer_t, sha256),
+    RESERVED(F_RSV32),
+    FIELD(F_STR, mqota_offer_t, version),
+    FIELD(F_STR, mqota_offer_t, project),
+};
+_Static_assert(offsetof(mqota_offer_t, project) <= UINT8_MAX, "field_t.offset is a byte");
+
 mqota_status_t mqota_offer_encode(const mqota_offer_t *offer, uint8_t *buf, size_t cap,
                                   size_t *out_len)
 {
-    size_t need;
     size_t pos;
 
     if (offer == NULL || buf == NULL || out_len == NULL || offer->sig_len > MQOTA_SIG_MAX) {
         return MQOTA_ERR_ARG;
     }
-    need = OFFER_FIXED_LEN + 2u + wire_str_len(offer->version) + wire_str_len(offer->project) +
-           2u + offer->sig_len;
-    if (cap < need) {
+    if (cap < proto__put_fields(NULL, MQOTA_HEADER_LEN, offer, offer_fields,
+                                COUNT_OF(offer_fields)) +
+                  2u + offer->sig_len) {
         return MQOTA_ERR_NO_SPACE;
     }
     put_header(buf, MQOTA_MSG_OFFER);
-    put_u32(buf + 4, offer->release_id);
-    put_u32(buf + 8, offer->deployment_id);
-    put_u32(buf + 12, offer->image_size);
-    put_u32(buf + 16, offer->chunk_size);
-    put_u16(buf + 20, offer->window);
-    put_u16(buf + 22, offer->chip_id);
-    put_u32(buf + 24, offer->secure_version);
-    put_u32(buf + 28, offer->flags);
-    memcpy(buf + 32, offer->sha256, MQOTA_SHA256_LEN);
-    put_u32(buf + 64, 0u); /* reserved */
-    pos = OFFER_FIXED_LEN;
-    pos += put_str(buf + pos, offer->version);
-    pos += put_str(buf + pos, offer->project);
-    put_u16(buf + pos, offer->sig_len);
+    pos =
+        proto__put_fields(buf, MQOTA_HEADER_LEN, offer, offer_fields, COUNT_OF(offer_fields));
+    le__put_u16(buf + pos, offer->sig_len);
     pos += 2u;
     memcpy(buf + pos, offer->sig, offer->sig_len);
     pos += offer->sig_len;
@@ -311,30 +385,16 @@ mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t 
         return st;
     }
     memset(&o, 0, sizeof(o));
-    o.release_id = read_u32(&r);
-    o.deployment_id = read_u32(&r);
-    o.image_size = read_u32(&r);
-    o.chunk_size = read_u32(&r);
-    o.window = read_u16(&r);
-    o.chip_id = read_u16(&r);
-    o.secure_version = read_u32(&r);
-    o.flags = read_u32(&r);
-    p = take(&r, MQOTA_SHA256_LEN);
-    if (p != NULL) {
-        memcpy(o.sha256, p, MQOTA_SHA256_LEN);
-    }
-    (void)read_u32(&r); /* reserved */
-    read_str(&r, o.version);
-    read_str(&r, o.project);
+    proto__get_fields(&r, &o, offer_fields, COUNT_OF(offer_fields));
     o.sig_len = read_u16(&r);
     if (r.err == MQOTA_OK && o.sig_len > MQOTA_SIG_MAX) {
         return MQOTA_ERR_MALFORMED;
     }
-    p = take(&r, o.sig_len);
+    p = proto__take(&r, o.sig_len);
     if (p != NULL) {
         memcpy(o.sig, p, o.sig_len);
     }
-    st = reader_end(&r);
+    st = proto__reader_end(&r);
     if (st == MQOTA_OK) {
         memcpy(offer, &o, sizeof(o));
     }
@@ -343,21 +403,33 @@ mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t 
 
 /* ---- CHUNK -------------------------------------------------------------------------------- */
 
+/* docs/PROTOCOL.md §6, after the header, up to the data. */
+static const field_t chunk_fields[] = {
+    FIELD(F_U32, mqota_chunk_t, release_id),
+    FIELD(F_U32, mqota_chunk_t, index),
+    FIELD(F_U32, mqota_chunk_t, len),
+    FIELD(F_U32, mqota_chunk_t, crc32),
+};
+
 mqota_status_t mqota_chunk_encode_header(uint32_t release_id, uint32_t index,
                                          const uint8_t *data, uint32_t len, uint8_t *buf,
                                          size_t cap)
 {
+    mqota_chunk_t c;
+
     if (buf == NULL || (data == NULL && len > 0u)) {
         return MQOTA_ERR_ARG;
     }
     if (cap < MQOTA_CHUNK_HEADER_LEN) {
         return MQOTA_ERR_NO_SPACE;
     }
+    c.release_id = release_id;
+    c.index = index;
+    c.len = len;
+    c.crc32 = mqota_crc32(0u, data, len);
+    c.data = data;
     put_header(buf, MQOTA_MSG_CHUNK);
-    put_u32(buf + 4, release_id);
-    put_u32(buf + 8, index);
-    put_u32(buf + 12, len);
-    put_u32(buf + 16, mqota_crc32(0u, data, len));
+    (void)proto__put_fields(buf, MQOTA_HEADER_LEN, &c, chunk_fields, COUNT_OF(chunk_fields));
     return MQOTA_OK;
 }
 
@@ -374,12 +446,10 @@ mqota_status_t mqota_chunk_decode(const uint8_t *buf, size_t len, mqota_chunk_t 
     if (st != MQOTA_OK) {
         return st;
     }
-    c.release_id = read_u32(&r);
-    c.index = read_u32(&r);
-    c.len = read_u32(&r);
-    c.crc32 = read_u32(&r);
-    c.data = take(&r, c.len); /* a length larger than the payload is TRUNCATED, never a read past it */
-    st = reader_end(&r);
+    proto__get_fields(&r, &c, chunk_fields, COUNT_OF(chunk_fields));
+    /* a length larger than the payload is TRUNCATED, never a read past it */
+    c.data = proto__take(&r, c.len);
+    st = proto__reader_end(&r);
     if (st != MQOTA_OK) {
         return st;
     }
@@ -392,6 +462,18 @@ mqota_status_t mqota_chunk_decode(const uint8_t *buf, size_t len, mqota_chunk_t 
 
 /* ---- ACK ---------------------------------------------------------------------------------- */
 
+/* docs/PROTOCOL.md §7, after the header. */
+static const field_t ack_fields[] = {
+    FIELD(F_U32, mqota_ack_t, release_id),
+    FIELD(F_U32, mqota_ack_t, base),
+    FIELD(F_U64, mqota_ack_t, sack),
+    FIELD(F_U16, mqota_ack_t, window),
+    FIELD(F_U8, mqota_ack_t, flags),
+    RESERVED(F_RSV8),
+    FIELD(F_U32, mqota_ack_t, sack_base),
+    FIELD(F_U32, mqota_ack_t, high),
+};
+
 mqota_status_t mqota_ack_encode(const mqota_ack_t *ack, uint8_t *buf, size_t cap,
                                 size_t *out_len)
 {
@@ -402,20 +484,14 @@ mqota_status_t mqota_ack_encode(const mqota_ack_t *ack, uint8_t *buf, size_t cap
         return MQOTA_ERR_NO_SPACE;
     }
     put_header(buf, MQOTA_MSG_ACK);
-    put_u32(buf + 4, ack->release_id);
-    put_u32(buf + 8, ack->base);
-    put_u64(buf + 12, ack->sack);
-    put_u16(buf + 20, ack->window);
-    buf[22] = ack->flags;
-    buf[23] = 0u; /* reserved */
-    put_u32(buf + 24, ack->sack_base);
-    put_u32(buf + 28, ack->high);
-    *out_len = MQOTA_ACK_LEN;
+    /* MQOTA_ACK_LEN */
+    *out_len = proto__put_fields(buf, MQOTA_HEADER_LEN, ack, ack_fields, COUNT_OF(ack_fields));
     return MQOTA_OK;
 }
 
 mqota_status_t mqota_ack_decode(const uint8_t *buf, size_t len, mqota_ack_t *ack)
 {
+    mqota_ack_t a;
     reader_t r;
     mqota_status_t st;
 
@@ -429,16 +505,11 @@ mqota_status_t mqota_ack_decode(const uint8_t *buf, size_t len, mqota_ack_t *ack
     if (len != MQOTA_ACK_LEN) {
         return len < MQOTA_ACK_LEN ? MQOTA_ERR_TRUNCATED : MQOTA_ERR_MALFORMED;
     }
-    if (get_u32(buf + 24) < get_u32(buf + 8)) {
-        return MQOTA_ERR_MALFORMED; /* sack_base below base */
+    /* the length is checked: no error */
+    proto__get_fields(&r, &a, ack_fields, COUNT_OF(ack_fields));
+    if (a.sack_base < a.base) {
+        return MQOTA_ERR_MALFORMED;
     }
-    ack->release_id = get_u32(buf + 4);
-    ack->base = get_u32(buf + 8);
-    ack->sack = get_u64(buf + 12);
-    ack->window = get_u16(buf + 20);
-    ack->flags = buf[22];
-    /* buf[23] is reserved and ignored */
-    ack->sack_base = get_u32(buf + 24);
-    ack->high = get_u32(buf + 28);
+    *ack = a;
     return MQOTA_OK;
 }

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "mqota_le.h"
+#include "mqota_noinline.h"
+#include "mqota_proto_internal.h"
 
 #define TAG_PROGRESS "MQPR"
 #define TAG_SLOT "MQSL"
@@ -51,20 +53,20 @@ static mqota_status_t begin(const void *rec, uint8_t *buf, size_t cap, size_t *o
     memcpy(buf, tag, 4u);
     buf[4] = (uint8_t)MQOTA_RECORD_VERSION;
     buf[5] = 0u;
-    put_u16(buf + 6, (uint16_t)len);
+    le__put_u16(buf + 6, (uint16_t)len);
     return MQOTA_OK;
 }
 
 /* Seal a record of len bytes with the CRC-32 of the bytes before the CRC. */
 static void finish(uint8_t *buf, size_t len, size_t *out_len)
 {
-    put_u32(buf + len - CRC_LEN, mqota_crc32(0u, buf, len - CRC_LEN));
+    le__put_u32(buf + len - CRC_LEN, mqota_crc32(0u, buf, len - CRC_LEN));
     *out_len = len;
 }
 
 static bool crc_ok(const uint8_t *buf, size_t len)
 {
-    return get_u32(buf + len - CRC_LEN) == mqota_crc32(0u, buf, len - CRC_LEN);
+    return le__get_u32(buf + len - CRC_LEN) == mqota_crc32(0u, buf, len - CRC_LEN);
 }
 
 /* Check a current-form record: tag, version, reserved byte, length field, CRC, in that order
@@ -81,7 +83,7 @@ static mqota_status_t check_current(const uint8_t *buf, size_t len, const char *
     if (buf[4] != MQOTA_RECORD_VERSION) {
         return MQOTA_ERR_VERSION;
     }
-    if (buf[5] != 0u || get_u16(buf + 6) != len || len != want) {
+    if (buf[5] != 0u || le__get_u16(buf + 6) != len || len != want) {
         return MQOTA_ERR_MALFORMED;
     }
     return crc_ok(buf, len) ? MQOTA_OK : MQOTA_ERR_CRC;
@@ -90,13 +92,13 @@ static mqota_status_t check_current(const uint8_t *buf, size_t len, const char *
 /* Check a legacy raw-struct record whose length the caller has matched. */
 static mqota_status_t check_legacy(const uint8_t *buf, size_t len, uint32_t magic)
 {
-    if (get_u32(buf) != magic) {
+    if (le__get_u32(buf) != magic) {
         return MQOTA_ERR_TYPE;
     }
     return crc_ok(buf, len) ? MQOTA_OK : MQOTA_ERR_CRC;
 }
 
-static void set_legacy(bool *legacy, bool v)
+NOINLINE static void set_legacy(bool *legacy, bool v)
 {
     if (legacy != NULL) {
         *legacy = v;
@@ -106,6 +108,30 @@ static void set_legacy(bool *legacy, bool v)
 /* ---------------------------------------------------------------------------------------- */
 /* "mq.prog"                                                                                  */
 
+/* The fields of "mq.prog" after the header (current form) or the magic (legacy form), at the
+ * same offsets in both; the slot's 3 reserved bytes are 0 in the current form. */
+static const field_t progress_fields[] = {
+    FIELD(F_U32, mqota_progress_t, release_id),
+    FIELD(F_U32, mqota_progress_t, deployment_id),
+    FIELD(F_U32, mqota_progress_t, image_size),
+    FIELD(F_U32, mqota_progress_t, chunk_size),
+    FIELD(F_U32, mqota_progress_t, base),
+    FIELD(F_U8, mqota_progress_t, slot),
+    RESERVED(F_RSV8),
+    RESERVED(F_RSV8),
+    RESERVED(F_RSV8),
+    FIELD(F_SHA256, mqota_progress_t, sha256),
+};
+
+/* Read the fields of a record whose length and CRC are checked (so nothing is missing) into
+ * the struct at s, from buf[pos]. */
+static void get_checked(const uint8_t *buf, size_t len, size_t pos, void *s, const field_t *f,
+                        size_t n)
+{
+    reader_t r = {buf, len, pos, MQOTA_OK};
+    proto__get_fields(&r, s, f, n);
+}
+
 mqota_status_t mqota_progress_encode(const mqota_progress_t *p, uint8_t *buf, size_t cap,
                                      size_t *out_len)
 {
@@ -113,28 +139,10 @@ mqota_status_t mqota_progress_encode(const mqota_progress_t *p, uint8_t *buf, si
     if (st != MQOTA_OK) {
         return st;
     }
-    put_u32(buf + 8, p->release_id);
-    put_u32(buf + 12, p->deployment_id);
-    put_u32(buf + 16, p->image_size);
-    put_u32(buf + 20, p->chunk_size);
-    put_u32(buf + 24, p->base);
-    buf[28] = p->slot; /* 29..31 reserved, 0 */
-    memcpy(buf + 32, p->sha256, MQOTA_SHA256_LEN);
+    (void)proto__put_fields(buf, MQOTA_RECORD_HEADER_LEN, p, progress_fields,
+                            COUNT_OF(progress_fields));
     finish(buf, MQOTA_PROGRESS_RECORD_LEN, out_len);
     return MQOTA_OK;
-}
-
-/* Fields of both forms sit at the same offsets relative to `f`, the first field after the
- * header (current) or the magic (legacy); only the slot's reserved bytes differ. */
-static void progress_fields(const uint8_t *f, mqota_progress_t *p)
-{
-    p->release_id = get_u32(f);
-    p->deployment_id = get_u32(f + 4);
-    p->image_size = get_u32(f + 8);
-    p->chunk_size = get_u32(f + 12);
-    p->base = get_u32(f + 16);
-    p->slot = f[20];
-    memcpy(p->sha256, f + 24, MQOTA_SHA256_LEN);
 }
 
 mqota_status_t mqota_progress_decode(const uint8_t *buf, size_t len, mqota_progress_t *p,
@@ -149,7 +157,7 @@ mqota_status_t mqota_progress_decode(const uint8_t *buf, size_t len, mqota_progr
             return st;
         }
         memset(p, 0, sizeof(*p));
-        progress_fields(buf + 4, p);
+        get_checked(buf, len, 4u, p, progress_fields, COUNT_OF(progress_fields));
         set_legacy(legacy, true);
         return MQOTA_OK;
     }
@@ -160,7 +168,7 @@ mqota_status_t mqota_progress_decode(const uint8_t *buf, size_t len, mqota_progr
         return MQOTA_ERR_MALFORMED;
     }
     memset(p, 0, sizeof(*p));
-    progress_fields(buf + 8, p);
+    get_checked(buf, len, MQOTA_RECORD_HEADER_LEN, p, progress_fields, COUNT_OF(progress_fields));
     set_legacy(legacy, false);
     return MQOTA_OK;
 }
@@ -180,7 +188,7 @@ mqota_status_t mqota_slot_record_encode(const mqota_slot_record_t *s, uint8_t *b
     if (st != MQOTA_OK) {
         return st;
     }
-    put_u32(buf + 8, s->release_id);
+    le__put_u32(buf + 8, s->release_id);
     n = strlen(s->version);
     memcpy(buf + 12, s->version, n); /* the rest of the 32 bytes stays 0 */
     finish(buf, MQOTA_SLOT_RECORD_LEN, out_len);
@@ -202,7 +210,7 @@ mqota_status_t mqota_slot_record_decode(const uint8_t *buf, size_t len, mqota_sl
             return st;
         }
         memset(s, 0, sizeof(*s));
-        s->release_id = get_u32(buf + 4);
+        s->release_id = le__get_u32(buf + 4);
         /* The old agent zero-filled the struct; read at most MQOTA_STR_MAX bytes anyway. */
         while (n < MQOTA_STR_MAX && buf[8 + n] != 0u) {
             s->version[n] = (char)buf[8 + n];
@@ -225,7 +233,7 @@ mqota_status_t mqota_slot_record_decode(const uint8_t *buf, size_t len, mqota_sl
         }
     }
     memset(s, 0, sizeof(*s));
-    s->release_id = get_u32(buf + 8);
+    s->release_id = le__get_u32(buf + 8);
     memcpy(s->version, v, (size_t)(nul - v));
     set_legacy(legacy, false);
     return MQOTA_OK;
@@ -234,6 +242,18 @@ mqota_status_t mqota_slot_record_decode(const uint8_t *buf, size_t len, mqota_sl
 /* ---------------------------------------------------------------------------------------- */
 /* "mq.boot"                                                                                  */
 
+/* The fields of "mq.boot" after the header (current form) or the magic (legacy forms), at the
+ * same offsets in all; the "MQB1" form ends before secure_version. */
+static const field_t attempt_fields[] = {
+    FIELD(F_U32, mqota_attempt_t, release_id),
+    FIELD(F_U32, mqota_attempt_t, deployment_id),
+    FIELD(F_U8, mqota_attempt_t, from_slot),
+    FIELD(F_U8, mqota_attempt_t, to_slot),
+    FIELD(F_U8, mqota_attempt_t, reason),
+    RESERVED(F_RSV8),
+    FIELD(F_U32, mqota_attempt_t, secure_version),
+};
+
 mqota_status_t mqota_attempt_encode(const mqota_attempt_t *at, uint8_t *buf, size_t cap,
                                     size_t *out_len)
 {
@@ -241,24 +261,10 @@ mqota_status_t mqota_attempt_encode(const mqota_attempt_t *at, uint8_t *buf, siz
     if (st != MQOTA_OK) {
         return st;
     }
-    put_u32(buf + 8, at->release_id);
-    put_u32(buf + 12, at->deployment_id);
-    buf[16] = at->from_slot;
-    buf[17] = at->to_slot;
-    buf[18] = at->reason; /* 19 reserved, 0 */
-    put_u32(buf + 20, at->secure_version);
+    (void)proto__put_fields(buf, MQOTA_RECORD_HEADER_LEN, at, attempt_fields,
+                            COUNT_OF(attempt_fields));
     finish(buf, MQOTA_ATTEMPT_RECORD_LEN, out_len);
     return MQOTA_OK;
-}
-
-/* Fields common to every form, from `f`, the first field after the header or magic. */
-static void attempt_fields(const uint8_t *f, mqota_attempt_t *at)
-{
-    at->release_id = get_u32(f);
-    at->deployment_id = get_u32(f + 4);
-    at->from_slot = f[8];
-    at->to_slot = f[9];
-    at->reason = f[10];
 }
 
 mqota_status_t mqota_attempt_decode(const uint8_t *buf, size_t len, mqota_attempt_t *at,
@@ -274,9 +280,8 @@ mqota_status_t mqota_attempt_decode(const uint8_t *buf, size_t len, mqota_attemp
         if (st != MQOTA_OK) {
             return st;
         }
-        memset(at, 0, sizeof(*at));
-        attempt_fields(buf + 4, at);
-        at->secure_version = v1 ? 0u : get_u32(buf + 16);
+        memset(at, 0, sizeof(*at)); /* "MQB1": secure_version 0 */
+        get_checked(buf, len, 4u, at, attempt_fields, COUNT_OF(attempt_fields) - (v1 ? 1u : 0u));
         set_legacy(legacy, true);
         return MQOTA_OK;
     }
@@ -287,8 +292,7 @@ mqota_status_t mqota_attempt_decode(const uint8_t *buf, size_t len, mqota_attemp
         return MQOTA_ERR_MALFORMED;
     }
     memset(at, 0, sizeof(*at));
-    attempt_fields(buf + 8, at);
-    at->secure_version = get_u32(buf + 20);
+    get_checked(buf, len, MQOTA_RECORD_HEADER_LEN, at, attempt_fields, COUNT_OF(attempt_fields));
     set_legacy(legacy, false);
     return MQOTA_OK;
 }
@@ -303,7 +307,7 @@ mqota_status_t mqota_minsv_encode(uint32_t min_secure_version, uint8_t *buf, siz
     if (st != MQOTA_OK) {
         return st;
     }
-    put_u32(buf + 8, min_secure_version);
+    le__put_u32(buf + 8, min_secure_version);
     finish(buf, MQOTA_MINSV_RECORD_LEN, out_len);
     return MQOTA_OK;
 }
@@ -319,14 +323,14 @@ mqota_status_t mqota_minsv_decode(const uint8_t *buf, size_t len, uint32_t *min_
         if ((st = check_legacy(buf, len, LEGACY_MINSV_MAGIC)) != MQOTA_OK) {
             return st;
         }
-        *min_secure_version = get_u32(buf + 4);
+        *min_secure_version = le__get_u32(buf + 4);
         set_legacy(legacy, true);
         return MQOTA_OK;
     }
     if ((st = check_current(buf, len, TAG_MINSV, MQOTA_MINSV_RECORD_LEN)) != MQOTA_OK) {
         return st;
     }
-    *min_secure_version = get_u32(buf + 8);
+    *min_secure_version = le__get_u32(buf + 8);
     set_legacy(legacy, false);
     return MQOTA_OK;
 }

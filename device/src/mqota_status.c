@@ -8,89 +8,110 @@
 #include <stddef.h>
 
 #include "mqota/mqota_status.h"
-
-/* Indexed by mqota_update_state_t; the enum is numbered densely from 0. */
-static const char *const state_names[] = {
-    "idle",            /* MQOTA_STATE_IDLE */
-    "offered",         /* MQOTA_STATE_OFFERED */
-    "downloading",     /* MQOTA_STATE_DOWNLOADING */
-    "verifying",       /* MQOTA_STATE_VERIFYING */
-    "ready-to-reboot", /* MQOTA_STATE_READY_TO_REBOOT */
-    "pending-verify",  /* MQOTA_STATE_PENDING_VERIFY */
-    "confirmed",       /* MQOTA_STATE_CONFIRMED */
-    "failed",          /* MQOTA_STATE_FAILED */
-    "rolled-back",     /* MQOTA_STATE_ROLLED_BACK */
-};
-
-/* Indexed by mqota_reason_t; the enum is numbered densely from 0. */
-static const char *const reason_names[] = {
-    "none",            /* MQOTA_REASON_NONE */
-    "chip-mismatch",   /* MQOTA_REASON_CHIP_MISMATCH */
-    "too-large",       /* MQOTA_REASON_TOO_LARGE */
-    "bad-chunk-size",  /* MQOTA_REASON_BAD_CHUNK_SIZE */
-    "flash",           /* MQOTA_REASON_FLASH */
-    "hash-mismatch",   /* MQOTA_REASON_HASH_MISMATCH */
-    "invalid-image",   /* MQOTA_REASON_INVALID_IMAGE */
-    "set-boot",        /* MQOTA_REASON_SET_BOOT */
-    "self-test",       /* MQOTA_REASON_SELF_TEST */
-    "confirm-timeout", /* MQOTA_REASON_CONFIRM_TIMEOUT */
-    "reset",           /* MQOTA_REASON_RESET */
-    "too-many-chunks", /* MQOTA_REASON_TOO_MANY_CHUNKS */
-    "store",           /* MQOTA_REASON_STORE */
-    "malformed-offer", /* MQOTA_REASON_MALFORMED_OFFER */
-    "signature",       /* MQOTA_REASON_SIGNATURE */
-    "unsigned",        /* MQOTA_REASON_UNSIGNED */
-    "security-version", /* MQOTA_REASON_SECURITY_VERSION */
-    "command",         /* MQOTA_REASON_COMMAND */
-};
-
-#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+#include "mqota_names.h"
 
 /*
- * The codes are sparse (errors 1..99, "keep going" results from 100), so this is a switch
- * rather than a table. Values that arrive as plain integers (from the wire, from a cast) and
- * match no code get "unknown status".
+ * Each list is one string of NUL-terminated names in enum order, found by counting NULs: a
+ * table of pointers would cost 4 bytes of flash per name and the sparse switch a 412-byte jump
+ * table on the ESP32-C3 (bench/footprint), for lookups that run once per STATE or log line.
+ */
+
+/* Indexed by mqota_update_state_t; the enum is numbered densely from 0. */
+#define STATE_COUNT 9u
+static const char state_names[] =
+    "idle\0"            /* MQOTA_STATE_IDLE */
+    "offered\0"         /* MQOTA_STATE_OFFERED */
+    "downloading\0"     /* MQOTA_STATE_DOWNLOADING */
+    "verifying\0"       /* MQOTA_STATE_VERIFYING */
+    "ready-to-reboot\0" /* MQOTA_STATE_READY_TO_REBOOT */
+    "pending-verify\0"  /* MQOTA_STATE_PENDING_VERIFY */
+    "confirmed\0"       /* MQOTA_STATE_CONFIRMED */
+    "failed\0"          /* MQOTA_STATE_FAILED */
+    "rolled-back";      /* MQOTA_STATE_ROLLED_BACK */
+
+/* Indexed by mqota_reason_t; the enum is numbered densely from 0. */
+#define REASON_COUNT 18u
+static const char reason_names[] =
+    "none\0"             /* MQOTA_REASON_NONE */
+    "chip-mismatch\0"    /* MQOTA_REASON_CHIP_MISMATCH */
+    "too-large\0"        /* MQOTA_REASON_TOO_LARGE */
+    "bad-chunk-size\0"   /* MQOTA_REASON_BAD_CHUNK_SIZE */
+    "flash\0"            /* MQOTA_REASON_FLASH */
+    "hash-mismatch\0"    /* MQOTA_REASON_HASH_MISMATCH */
+    "invalid-image\0"    /* MQOTA_REASON_INVALID_IMAGE */
+    "set-boot\0"         /* MQOTA_REASON_SET_BOOT */
+    "self-test\0"        /* MQOTA_REASON_SELF_TEST */
+    "confirm-timeout\0"  /* MQOTA_REASON_CONFIRM_TIMEOUT */
+    "reset\0"            /* MQOTA_REASON_RESET */
+    "too-many-chunks\0"  /* MQOTA_REASON_TOO_MANY_CHUNKS */
+    "store\0"            /* MQOTA_REASON_STORE */
+    "malformed-offer\0"  /* MQOTA_REASON_MALFORMED_OFFER */
+    "signature\0"        /* MQOTA_REASON_SIGNATURE */
+    "unsigned\0"         /* MQOTA_REASON_UNSIGNED */
+    "security-version\0" /* MQOTA_REASON_SECURITY_VERSION */
+    "command";           /* MQOTA_REASON_COMMAND */
+
+/* The errors 0..MQOTA_ERR_CONFIG, then the "keep going" results from MQOTA_IGNORED on. */
+#define ERROR_COUNT 17u
+#define KEEP_GOING_COUNT 3u
+static const char status_texts[] =
+    "success\0"                               /* MQOTA_OK */
+    "invalid argument\0"                      /* MQOTA_ERR_ARG */
+    "malformed message\0"                     /* MQOTA_ERR_MALFORMED */
+    "unsupported protocol version\0"          /* MQOTA_ERR_VERSION */
+    "unexpected message type\0"               /* MQOTA_ERR_TYPE */
+    "output buffer too small\0"               /* MQOTA_ERR_NO_SPACE */
+    "CRC-32 mismatch\0"                       /* MQOTA_ERR_CRC */
+    "not allowed in the current state\0"      /* MQOTA_ERR_STATE */
+    "platform hook failed\0"                  /* MQOTA_ERR_PLATFORM */
+    "value out of range\0"                    /* MQOTA_ERR_RANGE */
+    "invalid ESP32 application image\0"       /* MQOTA_ERR_IMAGE */
+    "key not found in the persistent store\0" /* MQOTA_ERR_NOT_FOUND */
+    "input ended too early\0"                 /* MQOTA_ERR_TRUNCATED */
+    "SHA-256 mismatch\0"                      /* MQOTA_ERR_HASH */
+    "authentication failed\0"                 /* MQOTA_ERR_AUTH */
+    "replayed message\0"                      /* MQOTA_ERR_REPLAY */
+    "application and libmqota built with different MQOTA_* sizes\0" /* MQOTA_ERR_CONFIG */
+    "ignored (not for this agent, or stale)\0" /* MQOTA_IGNORED */
+    "duplicate chunk\0"                       /* MQOTA_DUPLICATE */
+    "more input needed";                      /* MQOTA_MORE */
+
+/* The i-th name of a packed list of `count` (mqota_names.h), or `unknown` for an index beyond
+ * it (compared as unsigned by the callers, so a negative value from a cast is unknown too). */
+const char *status__name_at(const char *list, unsigned count, unsigned i, const char *unknown)
+{
+    if (i >= count) {
+        return unknown;
+    }
+    for (; i > 0u; i--) {
+        while (*list++ != '\0') {
+        }
+    }
+    return list;
+}
+
+/*
+ * The codes are sparse (errors from 0, "keep going" results from MQOTA_IGNORED), so the
+ * second run is moved down to follow the first. Values that arrive as plain integers (from the
+ * wire, from a cast) and match no code get "unknown status".
  */
 const char *mqota_strerror(mqota_status_t status)
 {
-    switch (status) {
-    case MQOTA_OK: return "success";
-    case MQOTA_ERR_ARG: return "invalid argument";
-    case MQOTA_ERR_MALFORMED: return "malformed message";
-    case MQOTA_ERR_AUTH: return "authentication failed";
-    case MQOTA_ERR_REPLAY: return "replayed message";
-    case MQOTA_ERR_VERSION: return "unsupported protocol version";
-    case MQOTA_ERR_TYPE: return "unexpected message type";
-    case MQOTA_ERR_NO_SPACE: return "output buffer too small";
-    case MQOTA_ERR_CRC: return "CRC-32 mismatch";
-    case MQOTA_ERR_STATE: return "not allowed in the current state";
-    case MQOTA_ERR_PLATFORM: return "platform hook failed";
-    case MQOTA_ERR_RANGE: return "value out of range";
-    case MQOTA_ERR_IMAGE: return "invalid ESP32 application image";
-    case MQOTA_ERR_NOT_FOUND: return "key not found in the persistent store";
-    case MQOTA_ERR_TRUNCATED: return "input ended too early";
-    case MQOTA_ERR_HASH: return "SHA-256 mismatch";
-    case MQOTA_ERR_CONFIG: return "application and libmqota built with different MQOTA_* sizes";
-    case MQOTA_IGNORED: return "ignored (not for this agent, or stale)";
-    case MQOTA_DUPLICATE: return "duplicate chunk";
-    case MQOTA_MORE: return "more input needed";
+    unsigned i = (unsigned)status;
+    if (i >= ERROR_COUNT) {
+        i = i >= (unsigned)MQOTA_IGNORED && i - (unsigned)MQOTA_IGNORED < KEEP_GOING_COUNT
+                ? i - (unsigned)MQOTA_IGNORED + ERROR_COUNT
+                : ~0u;
     }
-    return "unknown status";
+    return status__name_at(status_texts, ERROR_COUNT + KEEP_GOING_COUNT, i, "unknown status");
 }
 
 const char *mqota_state_name(mqota_update_state_t state)
 {
-    /* Compare as unsigned so that a negative value from a cast is "unknown" too. */
-    if ((unsigned)state >= COUNT_OF(state_names)) {
-        return "unknown";
-    }
-    return state_names[state];
+    return status__name_at(state_names, STATE_COUNT, (unsigned)state, "unknown");
 }
 
 const char *mqota_reason_name(mqota_reason_t reason)
 {
-    if ((unsigned)reason >= COUNT_OF(reason_names)) {
-        return "unknown";
-    }
-    return reason_names[reason];
+    return status__name_at(reason_names, REASON_COUNT, (unsigned)reason, "unknown");
 }

@@ -1614,6 +1614,19 @@ static void test_commands_builtin_and_app(void **state)
     assert_non_null(strstr(body, "state=idle\n"));
     assert_non_null(strstr(body, "commands_accepted=1\n"));
     assert_non_null(strstr(body, "rssi=-67\n")); /* the platform's lines come last */
+    /* every key of docs/PROTOCOL.md §14.3, in its order, then the platform's */
+    static const char *const keys[] = {
+        "uptime_ms", "boot_count", "slot", "state", "reason", "project", "version",
+        "release_version", "idf_ver", "running_release", "target_release", "progress",
+        "image_size", "min_secure_version", "commands_accepted", "commands_refused", "rssi"};
+    const char *line = body;
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        size_t n = strlen(keys[k]);
+        assert_true(strncmp(line, keys[k], n) == 0 && line[n] == '=');
+        line = strchr(line, '\n');
+        assert_non_null(line);
+        line++;
+    }
 
     assert_int_equal(send_command(101, 2, "relay", "on"), MQOTA_OK);
     r = open_reply(&c2, body, sizeof(body));

@@ -606,11 +606,23 @@ static void test_args_and_names(void **state)
     assert_string_equal(mqota_chip_name(18), "ESP32-P4");
     assert_string_equal(mqota_chip_name(1), "unknown");
     assert_string_equal(mqota_chip_name(0xFFFF), "unknown");
-
-    assert_string_equal(mqota_image_fault_str(MQOTA_IMAGE_FAULT_CHECKSUM), "checksum mismatch");
-    for (f = 0; f <= 8; f++) {
-        assert_true(strlen(mqota_image_fault_str((mqota_image_fault_t)f)) > 0);
+    /* the ids between the chips, and the first after the last */
+    static const uint16_t no_chip[] = {1, 3, 4, 6, 7, 8, 10, 11, 14, 15, 17, 19};
+    for (f = 0; f < (int)(sizeof(no_chip) / sizeof(no_chip[0])); f++) {
+        assert_string_equal(mqota_chip_name(no_chip[f]), "unknown");
     }
+
+    /* every fault's text, so that the list out of step with the enum shows here */
+    static const char *const faults[] = {
+        "no fault", "bad image magic (byte 0 is not 0xE9)", "segment count is 0 or more than 16",
+        "segment length not a multiple of 4 or 16 MiB or more", "image is truncated",
+        "checksum mismatch", "bad app descriptor magic", "unknown chip id",
+        "unexpected bytes after the image's end"};
+    for (f = 0; f <= 8; f++) {
+        assert_string_equal(mqota_image_fault_str((mqota_image_fault_t)f), faults[f]);
+    }
+    assert_string_equal(mqota_image_fault_str((mqota_image_fault_t)9), "unknown fault");
+    assert_string_equal(mqota_image_fault_str((mqota_image_fault_t)-1), "unknown fault");
 }
 
 int main(void)

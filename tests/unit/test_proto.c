@@ -627,8 +627,39 @@ static void test_names(void **state)
     }
     assert_string_equal(mqota_reason_name((mqota_reason_t)18), "unknown");
     assert_string_equal(mqota_reason_name((mqota_reason_t)255), "unknown");
-    assert_string_equal(mqota_strerror(MQOTA_OK), "success");
-    assert_string_equal(mqota_strerror(MQOTA_ERR_CRC), "CRC-32 mismatch");
+    /* every code's text, so that a name list out of step with its enum shows here */
+    static const struct {
+        mqota_status_t code;
+        const char *text;
+    } texts[] = {
+        {MQOTA_OK, "success"},
+        {MQOTA_ERR_ARG, "invalid argument"},
+        {MQOTA_ERR_MALFORMED, "malformed message"},
+        {MQOTA_ERR_VERSION, "unsupported protocol version"},
+        {MQOTA_ERR_TYPE, "unexpected message type"},
+        {MQOTA_ERR_NO_SPACE, "output buffer too small"},
+        {MQOTA_ERR_CRC, "CRC-32 mismatch"},
+        {MQOTA_ERR_STATE, "not allowed in the current state"},
+        {MQOTA_ERR_PLATFORM, "platform hook failed"},
+        {MQOTA_ERR_RANGE, "value out of range"},
+        {MQOTA_ERR_IMAGE, "invalid ESP32 application image"},
+        {MQOTA_ERR_NOT_FOUND, "key not found in the persistent store"},
+        {MQOTA_ERR_TRUNCATED, "input ended too early"},
+        {MQOTA_ERR_HASH, "SHA-256 mismatch"},
+        {MQOTA_ERR_AUTH, "authentication failed"},
+        {MQOTA_ERR_REPLAY, "replayed message"},
+        {MQOTA_ERR_CONFIG, "application and libmqota built with different MQOTA_* sizes"},
+        {MQOTA_IGNORED, "ignored (not for this agent, or stale)"},
+        {MQOTA_DUPLICATE, "duplicate chunk"},
+        {MQOTA_MORE, "more input needed"},
+    };
+    for (i = 0; i < (int)(sizeof(texts) / sizeof(texts[0])); i++) {
+        assert_string_equal(mqota_strerror(texts[i].code), texts[i].text);
+    }
+    assert_string_equal(mqota_strerror((mqota_status_t)17), "unknown status");
+    assert_string_equal(mqota_strerror((mqota_status_t)99), "unknown status");
+    assert_string_equal(mqota_strerror((mqota_status_t)103), "unknown status");
+    assert_string_equal(mqota_strerror((mqota_status_t)-1), "unknown status");
     for (i = 0; i < 200; i++) {
         assert_non_null(mqota_strerror((mqota_status_t)i));
         assert_true(strlen(mqota_strerror((mqota_status_t)i)) > 0);
@@ -741,7 +772,16 @@ static void test_command_reply_codecs(void **state)
     assert_int_equal(rg.highest_counter, 0x100000000ull);
     assert_int_equal(rg.refused_total, 7);
     assert_int_equal(mqota_refusal_decode(buf, 23, &rg), MQOTA_ERR_TRUNCATED);
+    assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_OK), "ok");
+    assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_UNKNOWN), "unknown-command");
+    assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_FAILED), "failed");
+    assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_WRONG_STATE), "wrong-state");
+    assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_REFUSED_FORGED), "refused-forged");
     assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_REFUSED_REPLAY), "refused-replay");
+    assert_string_equal(mqota_cmd_result_name(MQOTA_CMD_REFUSED_MALFORMED), "refused-malformed");
+    assert_string_equal(mqota_cmd_result_name(4), "unknown");
+    assert_string_equal(mqota_cmd_result_name(15), "unknown");
+    assert_string_equal(mqota_cmd_result_name(19), "unknown");
     assert_string_equal(mqota_cmd_result_name(99), "unknown");
 }
 

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mqota_proto_internal.h - the sequential reader and the table-driven field codec of
+ * mqota_proto.c, shared with the manifest, record and command codecs (internal to libmqota, so
+ * proto__* names).
+ *
+ * A fixed-shape message or record is a table of fields in wire order; proto__put_fields()
+ * writes the members of a struct as the table says, proto__get_fields() reads them back, all
+ * integers little-endian. The layouts in docs/PROTOCOL.md read off the tables, and the ESP32-C3
+ * carries one copy of the byte shuffling instead of one per message.
+ */
+#ifndef MQOTA_PROTO_INTERNAL_H
+#define MQOTA_PROTO_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqota/mqota_status.h"
+
+/*
+ * Sequential reader over a received message. The first error sticks: later reads do nothing
+ * and return zeros, so a decoder can read every field and test r.err once at the end.
+ */
+typedef struct {
+    const uint8_t *buf;
+    size_t len;
+    size_t pos;
+    mqota_status_t err;
+} reader_t;
+
+enum {
+    F_U8,     /* uint8_t member, 1 byte */
+    F_U16,    /* uint16_t member, 2 bytes LE */
+    F_U32,    /* uint32_t member, 4 bytes LE */
+    F_U64,    /* uint64_t member, 8 bytes LE */
+    F_RSV8,   /* reserved byte: written 0, ignored when read; no member */
+    F_RSV32,  /* reserved u32: written 0, ignored when read; no member */
+    F_STR,    /* char[MQOTA_STR_MAX + 1] member, length-prefixed on the wire */
+    F_SHA256, /* uint8_t[MQOTA_SHA256_LEN] member, as is */
+    F_UID     /* uint8_t[F_UID_LEN] member (a release uid), as is */
+};
+
+typedef struct {
+    uint8_t kind;   /* F_* */
+    uint8_t offset; /* offsetof() the member in the message struct */
+} field_t;
+
+#define FIELD(kind, type, member) {kind, (uint8_t)offsetof(type, member)}
+#define RESERVED(kind) {kind, 0u}
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+#define F_UID_LEN 16u /* MQOTA_RELEASE_UID_LEN (mqota_manifest.c checks) */
+
+/* Return a pointer to the next n bytes and advance, or NULL (TRUNCATED) if they are not there. */
+const uint8_t *proto__take(reader_t *r, size_t n);
+/* After the last field: the reader's error, or MALFORMED if bytes are left over. */
+mqota_status_t proto__reader_end(const reader_t *r);
+/* Write the fields of the struct at s from buf[pos]; returns the position after them. With buf
+ * NULL, only measure. The caller checks the room first. */
+size_t proto__put_fields(uint8_t *buf, size_t pos, const void *s, const field_t *f, size_t n);
+/* Read the fields into the struct at s; the reader's first error sticks. */
+void proto__get_fields(reader_t *r, void *s, const field_t *f, size_t n);
+
+#endif /* MQOTA_PROTO_INTERNAL_H */
