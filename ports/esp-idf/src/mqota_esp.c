@@ -177,10 +177,9 @@ static void log_refusal(const mqota_esp_t *e, mqota_status_t st, size_t len)
     for (int i = 7; len >= SEALED_COUNTER_AT + 8u && i >= 0; i--)
         counter = counter << 8 | e->rx_buf[SEALED_COUNTER_AT + (unsigned)i];
     ESP_LOGW(TAG, "command refused: %s (counter %llu)",
-             st == MQOTA_ERR_AUTH       ? mqota_cmd_result_name(MQOTA_CMD_REFUSED_FORGED)
-             : st == MQOTA_ERR_REPLAY   ? mqota_cmd_result_name(MQOTA_CMD_REFUSED_REPLAY)
-             : st == MQOTA_ERR_PLATFORM ? "not run: the store failed"
-                                        : mqota_cmd_result_name(MQOTA_CMD_REFUSED_MALFORMED),
+             mqota_cmd_result_name(st == MQOTA_ERR_AUTH     ? MQOTA_CMD_REFUSED_FORGED
+                                   : st == MQOTA_ERR_REPLAY ? MQOTA_CMD_REFUSED_REPLAY
+                                                            : MQOTA_CMD_REFUSED_MALFORMED),
              (unsigned long long)counter);
 }
 
@@ -199,7 +198,9 @@ void mqota_esp__agent_turn(mqota_esp_t *e)
     follow_link(e);
     if (got && ev.kind == EV_MESSAGE) {
         mqota_status_t st = mqota_agent_on_message(&e->agent, e->rx_topic, e->rx_buf, ev.len);
-        if (st != MQOTA_OK && is_command_topic(e->rx_topic)) log_refusal(e, st, ev.len);
+        /* MQOTA_ERR_PLATFORM: authentic, not run (the store failed); not a refusal */
+        if (st != MQOTA_OK && st != MQOTA_ERR_PLATFORM && is_command_topic(e->rx_topic))
+            log_refusal(e, st, ev.len);
         xSemaphoreGive(e->rx_free);
     }
     (void)mqota_agent_process(&e->agent, (uint64_t)esp_timer_get_time() / 1000u);
