@@ -601,53 +601,12 @@ static bool confirmed_on_new(void)
     return m.state == MQOTA_STATE_CONFIRMED && strcmp(m.version, VER_2024) == 0;
 }
 
-/* Right after the power cycle: the state the agent reports must fit the image that booted.
- * Returns false (and says why) if it does not. */
-static bool coherent_after_boot(uint32_t k, bool *is_new)
+/* update_harness's read_slot: the partition esp_ota_get_next_update_partition() names. */
+static int read_update_partition(void *ctx, uint32_t off, uint8_t *buf, size_t len)
 {
-    mqota_state_msg_t m = state_msg();
-    *is_new = strcmp(S.boot.image.version, VER_2024) == 0;
-    if (strcmp(m.version, S.boot.image.version) != 0) {
-        print_error("cut %u: agent reports version %s, booted %s\n", k, m.version,
-                    S.boot.image.version);
-        return false;
-    }
-    if (*is_new) {
-        /* New image: confirmed on connect (or confirmed before the cut). */
-        if (m.state != MQOTA_STATE_CONFIRMED && m.state != MQOTA_STATE_IDLE) {
-            print_error("cut %u: new image booted, state %s\n", k,
-                        mqota_state_name((mqota_update_state_t)m.state));
-            return false;
-        }
-        if (m.state == MQOTA_STATE_IDLE && m.running_release != RELEASE) {
-            print_error("cut %u: new image booted, idle, running release %u\n", k,
-                        m.running_release);
-            return false;
-        }
-    } else if (m.state != MQOTA_STATE_IDLE && m.state != MQOTA_STATE_ROLLED_BACK) {
-        print_error("cut %u: old image booted, state %s\n", k,
-                    mqota_state_name((mqota_update_state_t)m.state));
-        return false;
-    }
-    return true;
-}
-
-/* After the offer is re-sent: a resumed transfer may only claim bytes that are in the update
- * partition. Returns false if the agent claims a chunk it never wrote. */
-static bool resume_trusts_only_written(uint32_t k)
-{
-    static uint8_t buf[512 * 1024];
-    mqota_update_state_t st = mqota_agent_state(&S.agent);
-    if (st != MQOTA_STATE_OFFERED && st != MQOTA_STATE_DOWNLOADING) return true;
-    uint32_t claimed = mqota_agent_progress(&S.agent);
+    (void)ctx;
     const esp_partition_t *next = esp_ota_get_next_update_partition(NULL);
-    if (claimed > image_len || next == NULL ||
-        esp_partition_read(next, 0, buf, claimed) != ESP_OK || memcmp(buf, image, claimed) != 0) {
-        print_error("cut %u: resumed at %u bytes but the update partition does not hold them\n", k,
-                    claimed);
-        return false;
-    }
-    return true;
+    return next != NULL && esp_partition_read(next, off, buf, len) == ESP_OK ? 0 : -1;
 }
 
 /* The update is done: the running partition holds exactly the 2024 file, confirmed (VALID),
@@ -721,7 +680,9 @@ static void sweep(device_t how, const char *what)
             continue;
         }
         bool is_new = false;
-        if (!coherent_after_boot(k, &is_new)) incoherent++;
+        if (!harness_coherent_after_boot(&S.agent, S.boot.image.version, VER_2024, RELEASE, k,
+                                         &is_new))
+            incoherent++;
         if (is_new) {
             new_boots++;
         } else {
@@ -751,7 +712,9 @@ static void sweep(device_t how, const char *what)
         /* The server resumes: the offer again, then whatever the ACKs ask for. */
         send_offer();
         (void)mqota_agent_process(&S.agent, S.now);
-        if (!resume_trusts_only_written(k)) incoherent++;
+        if (!harness_resume_trusts_only_written(&S.agent, image, image_len, read_update_partition,
+                                                NULL, k))
+            incoherent++;
         if (mqota_agent_progress(&S.agent) > 0u && !confirmed_on_new()) resumed++;
         r = drive(NO_PAUSE);
         if (r != RUN_DONE) {

@@ -251,56 +251,11 @@ static double now_s(clockid_t clk)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Right after the power cycle: the state the agent reports must fit the image that booted.
- * Returns false (and says why) if it does not. */
-static bool coherent_after_boot(uint32_t k, bool *is_new)
+/* update_harness's read_slot: the slot the agent writes (the other one). */
+static int read_update_slot(void *ctx, uint32_t off, uint8_t *buf, size_t len)
 {
-    mqota_state_msg_t m;
-    mqota_agent_state_msg(&S.agent, &m);
-    *is_new = strcmp(S.boot.image.version, VER_2024) == 0;
-    if (strcmp(m.version, S.boot.image.version) != 0) {
-        print_error("cut %u: agent reports version %s, booted %s\n", k, m.version,
-                    S.boot.image.version);
-        return false;
-    }
-    if (*is_new) {
-        /* New image: confirmed on connect (or confirmed before the cut). */
-        if (m.state != MQOTA_STATE_CONFIRMED && m.state != MQOTA_STATE_IDLE) {
-            print_error("cut %u: new image booted, state %s\n", k,
-                        mqota_state_name((mqota_update_state_t)m.state));
-            return false;
-        }
-        if (m.state == MQOTA_STATE_IDLE && m.running_release != RELEASE) {
-            print_error("cut %u: new image booted, idle, running release %u\n", k,
-                        m.running_release);
-            return false;
-        }
-    } else if (m.state != MQOTA_STATE_IDLE && m.state != MQOTA_STATE_ROLLED_BACK) {
-        print_error("cut %u: old image booted, state %s\n", k,
-                    mqota_state_name((mqota_update_state_t)m.state));
-        return false;
-    }
-    return true;
-}
-
-/* After the retained offer is re-sent: a resumed transfer may only claim bytes that are in the
- * slot. Returns false if the agent claims a chunk it never wrote. */
-static bool resume_trusts_only_written(uint32_t k)
-{
-    static uint8_t buf[256 * 1024];
-    mqota_update_state_t st = mqota_agent_state(&S.agent);
-    if (st != MQOTA_STATE_OFFERED && st != MQOTA_STATE_DOWNLOADING) {
-        return true;
-    }
-    uint32_t claimed = mqota_agent_progress(&S.agent);
-    uint8_t target = (uint8_t)(1u - S.boot.slot);
-    if (claimed > image_len ||
-        S.plat.slot_read(S.plat.ctx, target, 0, buf, claimed) != 0 ||
-        memcmp(buf, image, claimed) != 0) {
-        print_error("cut %u: resumed at %u bytes but the slot does not hold them\n", k, claimed);
-        return false;
-    }
-    return true;
+    (void)ctx;
+    return S.plat.slot_read(S.plat.ctx, (uint8_t)(1u - S.boot.slot), off, buf, len);
 }
 
 static void test_power_loss_sweep(void **state)
@@ -345,7 +300,8 @@ static void test_power_loss_sweep(void **state)
             continue;
         }
         bool is_new = false;
-        if (!coherent_after_boot(k, &is_new)) {
+        if (!harness_coherent_after_boot(&S.agent, S.boot.image.version, VER_2024, RELEASE, k,
+                                         &is_new)) {
             incoherent++;
         }
         if (is_new) {
@@ -373,7 +329,8 @@ static void test_power_loss_sweep(void **state)
         /* The server resumes: the retained offer again, then whatever the ACKs ask for. */
         send_offer();
         (void)mqota_agent_process(&S.agent, S.now);
-        if (!resume_trusts_only_written(k)) {
+        if (!harness_resume_trusts_only_written(&S.agent, image, image_len, read_update_slot, NULL,
+                                                k)) {
             incoherent++;
         }
         if (mqota_agent_progress(&S.agent) > 0u && !confirmed_on_new()) {

@@ -241,3 +241,56 @@ uint32_t harness_cut_point(uint32_t i, uint32_t n, uint64_t total)
 {
     return (uint32_t)(1u + (uint64_t)i * (total - 1u) / (n - 1u));
 }
+
+/* ---- the checks after a power cut ---- */
+
+bool harness_coherent_after_boot(const mqota_agent_t *agent, const char *booted_version,
+                                 const char *new_version, uint32_t release, uint32_t k,
+                                 bool *is_new)
+{
+    mqota_state_msg_t m;
+    mqota_agent_state_msg(agent, &m);
+    *is_new = strcmp(booted_version, new_version) == 0;
+    if (strcmp(m.version, booted_version) != 0) {
+        print_error("cut %u: agent reports version %s, booted %s\n", k, m.version,
+                    booted_version);
+        return false;
+    }
+    if (*is_new) {
+        /* New image: confirmed on connect (or confirmed before the cut). */
+        if (m.state != MQOTA_STATE_CONFIRMED && m.state != MQOTA_STATE_IDLE) {
+            print_error("cut %u: new image booted, state %s\n", k,
+                        mqota_state_name((mqota_update_state_t)m.state));
+            return false;
+        }
+        if (m.state == MQOTA_STATE_IDLE && m.running_release != release) {
+            print_error("cut %u: new image booted, idle, running release %u\n", k,
+                        m.running_release);
+            return false;
+        }
+    } else if (m.state != MQOTA_STATE_IDLE && m.state != MQOTA_STATE_ROLLED_BACK) {
+        print_error("cut %u: old image booted, state %s\n", k,
+                    mqota_state_name((mqota_update_state_t)m.state));
+        return false;
+    }
+    return true;
+}
+
+bool harness_resume_trusts_only_written(const mqota_agent_t *agent, const uint8_t *image,
+                                        size_t image_len,
+                                        int (*read_slot)(void *ctx, uint32_t off, uint8_t *buf,
+                                                         size_t len),
+                                        void *ctx, uint32_t k)
+{
+    static uint8_t buf[2 * 1024 * 1024]; /* the largest OTA slot of the virtual ESP32 */
+    mqota_update_state_t st = mqota_agent_state(agent);
+    if (st != MQOTA_STATE_OFFERED && st != MQOTA_STATE_DOWNLOADING) return true;
+    uint32_t claimed = mqota_agent_progress(agent);
+    if (claimed > image_len || claimed > sizeof(buf) || read_slot(ctx, 0, buf, claimed) != 0 ||
+        memcmp(buf, image, claimed) != 0) {
+        print_error("cut %u: resumed at %u bytes but the update slot does not hold them\n", k,
+                    claimed);
+        return false;
+    }
+    return true;
+}

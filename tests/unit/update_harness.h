@@ -138,6 +138,26 @@ bool harness_cut_fired(const harness_cut_t *c);
  * (n >= 2, total >= 1). */
 uint32_t harness_cut_point(uint32_t i, uint32_t n, uint64_t total);
 
+/* ---- the checks after a power cut ---- */
+
+/* Whether the agent, just booted after cut point k, reports what booted: its version is
+ * booted_version; on the new image (new_version) it is confirmed, or idle running `release`;
+ * on the old one idle or rolled-back. Says why (print_error) and returns false if not; *is_new
+ * tells which image booted. */
+bool harness_coherent_after_boot(const mqota_agent_t *agent, const char *booted_version,
+                                 const char *new_version, uint32_t release, uint32_t k,
+                                 bool *is_new);
+
+/* Whether a download resumed after cut point k claims only bytes the update slot holds: the
+ * agent's progress, read back with read_slot(ctx, offset, buf, len) (0 on success), must
+ * equal the image's first bytes. Says why and returns false if not; true when the agent is not
+ * downloading. */
+bool harness_resume_trusts_only_written(const mqota_agent_t *agent, const uint8_t *image,
+                                        size_t image_len,
+                                        int (*read_slot)(void *ctx, uint32_t off, uint8_t *buf,
+                                                         size_t len),
+                                        void *ctx, uint32_t k);
+
 #ifdef __cplusplus
 }
 #endif
