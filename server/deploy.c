@@ -6,6 +6,10 @@
  * target: pending (offer published), active (the device answers), then succeeded, failed or
  * superseded (a newer deployment took the device). The device's retained STATE messages
  * drive the transitions; the transfer engine only moves bytes.
+ *
+ * This is policy: it calls the transfer engine (transfer__drop_device) and owns every target
+ * transition; the engine never calls back here except through the transfer_events_t that
+ * deploy__init() registers, which only stores counters.
  */
 #include "deploy.h"
 
@@ -323,6 +327,65 @@ out:
     free(devs.items);
     free(r);
     return res;
+}
+
+/* transfer_events_t.save_progress: the targets' progress and byte counters, n > 1 in one
+ * transaction (a single one is a single statement). 0, or -1 with nothing stored. */
+static int save_progress(mqotad_t *d, const db_target_t *const *targets, size_t n)
+{
+    if (n == 1) return db__target_set_counters(d->db, targets[0]);
+    if (db__begin(d->db) != 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (db__target_set_counters(d->db, targets[i]) != 0) {
+            db__rollback(d->db);
+            return -1;
+        }
+    }
+    if (db__commit(d->db) != 0) {
+        db__rollback(d->db);
+        return -1;
+    }
+    return 0;
+}
+
+/* transfer_events_t.save_stream_bytes: bytes sent on streams added to each deployment's
+ * counter, in one transaction. 0, or -1 with nothing added. */
+static int save_stream_bytes(mqotad_t *d, const int64_t *deployment_ids, const int64_t *bytes,
+                             size_t n)
+{
+    if (db__begin(d->db) != 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (db__deployment_add_stream_bytes(d->db, deployment_ids[i], bytes[i]) != 0) {
+            db__rollback(d->db);
+            return -1;
+        }
+    }
+    if (db__commit(d->db) != 0) {
+        db__rollback(d->db);
+        return -1;
+    }
+    return 0;
+}
+
+static const transfer_events_t deploy_events = {
+    .save_progress = save_progress,
+    .save_stream_bytes = save_stream_bytes,
+};
+
+int deploy__init(mqotad_t *d)
+{
+    transfer__set_events(d, &deploy_events);
+    return 0;
+}
+
+int deploy__target_for_ack(mqotad_t *d, const char *device_id, int64_t release_id,
+                           db_target_t *out)
+{
+    if (release_id == 0) return 1;
+    int rc = db__target_running(d->db, device_id, release_id, out);
+    if (rc != 0) return rc < 0 ? -1 : 1;
+    if (state_is(out, "pending")) deploy__target_started(d, out);
+    return 0;
 }
 
 int deploy__target_started(mqotad_t *d, db_target_t *t)
