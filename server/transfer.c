@@ -16,6 +16,8 @@
  * of chunks sent once (Jacobson/Karels, Karn's rule).
  *
  * Release images are loaded from disk once and shared by every transfer of that release.
+ * A device has at most one transfer (it has at most one running target), found by a hash on
+ * its id (uthash), since every ACK looks it up.
  *
  * A transfer whose offer carried the stream flag joins its release's multicast stream
  * (stream.c). While the stream sends, this engine only repairs for that device (unless the
@@ -30,6 +32,7 @@
 #include "transfer.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +42,11 @@
 #include "stream.h"
 #include "transfer_int.h"
 
+/* uthash's allocation failure: not fatal; the caller sees hash_oom and drops the transfer. */
+static bool hash_oom;
+#undef uthash_nonfatal_oom
+#define uthash_nonfatal_oom(elt) (hash_oom = true)
+
 #define RTO_INITIAL_MS 3000u
 #define RTO_MIN_MS 1000u
 #define RTO_MAX_MS 30000u
@@ -47,7 +55,7 @@
 
 struct transfers {
     const transfer_events_t *events; /* policy's handlers; never NULL */
-    transfer_t *list;
+    transfer_t *by_device; /* uthash head, keyed by target.device_id */
     image_t *images;
     uint8_t buf[MQOTA_CHUNK_HEADER_LEN + MQOTA_CHUNK_MAX]; /* one CHUNK message being built */
 };
@@ -152,12 +160,7 @@ static void persist_one(mqotad_t *d, transfer_t *t, uint64_t now_ms)
 static void transfer_remove(mqotad_t *d, transfer_t *t)
 {
     persist_one(d, t, mqh_now_ms());
-    for (transfer_t **pp = &d->xfers->list; *pp; pp = &(*pp)->next) {
-        if (*pp == t) {
-            *pp = t->next;
-            break;
-        }
-    }
+    HASH_DELETE(hh, d->xfers->by_device, t);
     transfer_free(d, t);
 }
 
@@ -166,10 +169,10 @@ void transfer__cleanup(mqotad_t *d)
     if (!d->xfers) return;
     transfer__persist(d, mqh_now_ms(), true);
     /* Paused: a stream losing members does not hand the rest to unicast on the way out. */
-    for (transfer_t *t = d->xfers->list; t; t = t->next) t->paused = true;
-    while (d->xfers->list) {
-        transfer_t *t = d->xfers->list;
-        d->xfers->list = t->next;
+    transfer_t *t, *tmp;
+    HASH_ITER(hh, d->xfers->by_device, t, tmp) t->paused = true;
+    HASH_ITER(hh, d->xfers->by_device, t, tmp) {
+        HASH_DELETE(hh, d->xfers->by_device, t);
         transfer_free(d, t);
     }
     if (d->streams) stream__cleanup(d);
@@ -177,12 +180,18 @@ void transfer__cleanup(mqotad_t *d)
     d->xfers = NULL;
 }
 
+/* The device's transfer, whatever its release; NULL if none. */
+static transfer_t *of_device(mqotad_t *d, const char *device_id)
+{
+    transfer_t *t = NULL;
+    HASH_FIND_STR(d->xfers->by_device, device_id, t);
+    return t;
+}
+
 transfer_t *transfer__find(mqotad_t *d, const char *device_id, int64_t release_id)
 {
-    for (transfer_t *t = d->xfers->list; t; t = t->next)
-        if (t->target.release_id == release_id && strcmp(t->target.device_id, device_id) == 0)
-            return t;
-    return NULL;
+    transfer_t *t = of_device(d, device_id);
+    return t && t->target.release_id == release_id ? t : NULL;
 }
 
 /* Build a transfer for a running target. NULL on failure (logged). */
@@ -211,8 +220,13 @@ static transfer_t *create(mqotad_t *d, const db_target_t *target, uint64_t now_m
     t->epoch_ms = now_ms;
     t->rto = t->rto_est = RTO_INITIAL_MS;
     t->last_persist_ms = t->epoch_ms;
-    t->next = d->xfers->list;
-    d->xfers->list = t;
+    /* One per device: one for an earlier release (its target is no longer running, or the
+     * device would not have one for this release) goes. */
+    transfer_t *old = of_device(d, target->device_id);
+    if (old) transfer_remove(d, old);
+    hash_oom = false;
+    HASH_ADD_STR(d->xfers->by_device, target.device_id, t);
+    if (hash_oom) goto err;
     mqh_log(MQH_INFO, "transfer of release %lld to %s: %u chunks of %u bytes, window %u",
             (long long)target->release_id, target->device_id, t->chunk_count, t->chunk_size,
             t->window);
@@ -483,9 +497,8 @@ void transfer__ack(mqotad_t *d, transfer_t *t, const mqota_ack_t *a, uint64_t no
  */
 void transfer__tick(mqotad_t *d, uint64_t now_ms)
 {
-    transfer_t *t = d->xfers->list, *next;
-    for (; t; t = next) {
-        next = t->next;
+    transfer_t *t, *tmp;
+    HASH_ITER(hh, d->xfers->by_device, t, tmp) {
         if (transfer__silent_ms(t, now_ms) > SILENCE_DROP_MS) {
             mqh_log(MQH_INFO, "device %s silent for %u s; pausing its transfer until it asks "
                     "again", t->target.device_id, SILENCE_DROP_MS / 1000u);
@@ -521,14 +534,15 @@ static bool persist_due(const transfer_t *t, uint64_t now_ms, bool force)
 void transfer__persist(mqotad_t *d, uint64_t now_ms, bool force)
 {
     size_t n = 0;
-    for (transfer_t *t = d->xfers->list; t; t = t->next) n += persist_due(t, now_ms, force);
+    transfer_t *t, *tmp;
+    HASH_ITER(hh, d->xfers->by_device, t, tmp) n += persist_due(t, now_ms, force);
     const db_target_t **batch = n ? malloc(n * sizeof(*batch)) : NULL;
     if (batch) {
         size_t k = 0;
-        for (transfer_t *t = d->xfers->list; t; t = t->next)
+        HASH_ITER(hh, d->xfers->by_device, t, tmp)
             if (persist_due(t, now_ms, force)) batch[k++] = &t->target;
         if (save_progress(d, batch, n) == 0) {
-            for (transfer_t *t = d->xfers->list; t; t = t->next) {
+            HASH_ITER(hh, d->xfers->by_device, t, tmp) {
                 if (!persist_due(t, now_ms, force)) continue;
                 t->dirty = false;
                 t->last_persist_ms = now_ms;
@@ -541,11 +555,8 @@ void transfer__persist(mqotad_t *d, uint64_t now_ms, bool force)
 
 void transfer__drop_device(mqotad_t *d, const char *device_id)
 {
-    transfer_t *t = d->xfers->list, *next;
-    for (; t; t = next) {
-        next = t->next;
-        if (strcmp(t->target.device_id, device_id) == 0) transfer_remove(d, t);
-    }
+    transfer_t *t = of_device(d, device_id);
+    if (t) transfer_remove(d, t);
 }
 
 /*
@@ -554,19 +565,19 @@ void transfer__drop_device(mqotad_t *d, const char *device_id)
  */
 void transfer__device_offline(mqotad_t *d, const char *device_id)
 {
-    for (transfer_t *t = d->xfers->list; t; t = t->next) {
-        if (strcmp(t->target.device_id, device_id) == 0) {
-            t->paused = true;
-            t->deadline_ms = 0;
-            mqh_log(MQH_DEBUG, "device %s offline: transfer paused", device_id);
-        }
+    transfer_t *t = of_device(d, device_id);
+    if (t) {
+        t->paused = true;
+        t->deadline_ms = 0;
+        mqh_log(MQH_DEBUG, "device %s offline: transfer paused", device_id);
     }
 }
 
 int transfer__next_timeout_ms(mqotad_t *d, uint64_t now_ms)
 {
     uint64_t best = 0;
-    for (transfer_t *t = d->xfers->list; t; t = t->next)
+    transfer_t *t, *tmp;
+    HASH_ITER(hh, d->xfers->by_device, t, tmp)
         if (!t->paused && t->deadline_ms && (!best || t->deadline_ms < best)) best = t->deadline_ms;
     if (!best) return -1;
     return best <= now_ms ? 0 : (int)(best - now_ms > 60000 ? 60000 : best - now_ms);
@@ -574,7 +585,5 @@ int transfer__next_timeout_ms(mqotad_t *d, uint64_t now_ms)
 
 int transfer__count(mqotad_t *d)
 {
-    int n = 0;
-    for (transfer_t *t = d->xfers->list; t; t = t->next) n++;
-    return n;
+    return (int)HASH_COUNT(d->xfers->by_device);
 }

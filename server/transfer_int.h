@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uthash.h>
+
 #include "mqotad.h"
 #include "transfer.h"
 
@@ -36,7 +38,7 @@ typedef struct image {
 } image_t;
 
 struct transfer {
-    struct transfer *next;
+    UT_hash_handle hh;         /* in the engine's hash by target.device_id (one per device) */
     db_target_t target;        /* deployment, device, counters (persisted) */
     image_t *img;
     char topic[DB_ID_MAX + 32];
