@@ -37,7 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devlog.h"
 #include "mqota/mqota_proto.h"
 #include "stream.h"
 #include "transfer_int.h"
