@@ -583,8 +583,8 @@ static void read_deployment(sqlite3_stmt *s, db_deployment_t *d)
     const char *state = (const char *)sqlite3_column_text(s, 3);
     if (state__deployment_parse(state, &d->state) != 0) {
         /* only mqotad writes it: a name it does not know is damage; nothing acts on it */
-        mqh_log(MQH_ERROR, "database: deployment %lld has the unknown state '%s'; taken as "
-                "finished", (long long)d->id, state ? state : "");
+        mqh_log(MQH_ERROR, "database: deployment %lld has the unknown state '%s'; taken as %s",
+                (long long)d->id, state ? state : "", state__deployment_name(DEPLOYMENT_FINISHED));
         d->state = DEPLOYMENT_FINISHED;
     }
     d->stream_bytes_sent = sqlite3_column_int64(s, 4);
@@ -685,8 +685,8 @@ static void read_target(sqlite3_stmt *s, db_target_t *t)
     if (state__target_parse(state, &t->state) != 0) {
         /* only mqotad writes it: a name it does not know is damage; nothing acts on it */
         mqh_log(MQH_ERROR, "database: the target of %s in deployment %lld has the unknown "
-                "state '%s'; taken as failed", t->device_id, (long long)t->deployment_id,
-                state ? state : "");
+                "state '%s'; taken as %s", t->device_id, (long long)t->deployment_id,
+                state ? state : "", state__target_name(TARGET_FAILED));
         t->state = TARGET_FAILED;
     }
     copy_text(t->reason, sizeof(t->reason), s, 3);
