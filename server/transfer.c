@@ -29,10 +29,18 @@
  * Mechanism only: which target a device's ACK belongs to is policy's answer (deploy.c, asked
  * by handle__ack()); counters go back to policy through its transfer_events_t.
  */
+#include <stdbool.h>
+
+/* uthash (included by transfer_int.h): a failed allocation is not fatal (its default is to
+ * exit); create() sees hash_oom and gives the transfer up, the device's next ACK tries again.
+ * Set before any header includes uthash.h. */
+static bool hash_oom;
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(elt) (hash_oom = true)
+
 #include "transfer.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +48,6 @@
 #include "mqota/mqota_proto.h"
 #include "stream.h"
 #include "transfer_int.h"
-
-/* uthash's allocation failure: not fatal; the caller sees hash_oom and drops the transfer. */
-static bool hash_oom;
-#undef uthash_nonfatal_oom
-#define uthash_nonfatal_oom(elt) (hash_oom = true)
 
 #define RTO_INITIAL_MS 3000u
 #define RTO_MIN_MS 1000u
