@@ -580,7 +580,13 @@ static void read_deployment(sqlite3_stmt *s, db_deployment_t *d)
     d->id = sqlite3_column_int64(s, 0);
     d->release_id = sqlite3_column_int64(s, 1);
     d->created_at = sqlite3_column_int64(s, 2);
-    copy_text(d->state, sizeof(d->state), s, 3);
+    const char *state = (const char *)sqlite3_column_text(s, 3);
+    if (state__deployment_parse(state, &d->state) != 0) {
+        /* only mqotad writes it: a name it does not know is damage; nothing acts on it */
+        mqh_log(MQH_ERROR, "database: deployment %lld has the unknown state '%s'; taken as %s",
+                (long long)d->id, state ? state : "", state__deployment_name(DEPLOYMENT_FINISHED));
+        d->state = DEPLOYMENT_FINISHED;
+    }
     d->stream_bytes_sent = sqlite3_column_int64(s, 4);
 }
 
@@ -589,7 +595,7 @@ int db__deployment_insert(db_t *db, db_deployment_t *d)
     sqlite3_stmt *s = db->st[S_DEP_INSERT];
     sqlite3_bind_int64(s, 1, d->release_id);
     sqlite3_bind_int64(s, 2, d->created_at);
-    sqlite3_bind_text(s, 3, d->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, state__deployment_name(d->state), -1, SQLITE_STATIC);
     if (exec_stmt(db, S_DEP_INSERT, "store deployment") != 0) return -1;
     d->id = sqlite3_last_insert_rowid(db->h);
     return 0;
@@ -627,11 +633,11 @@ int db__deployment_list(db_t *db, int (*cb)(void *ctx, const db_deployment_t *d)
     return ret;
 }
 
-int db__deployment_set_state(db_t *db, int64_t id, const char *state)
+int db__deployment_set_state(db_t *db, int64_t id, deployment_state_t state)
 {
     sqlite3_stmt *s = db->st[S_DEP_STATE];
     sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, state__deployment_name(state), -1, SQLITE_STATIC);
     return exec_stmt(db, S_DEP_STATE, "store deployment state");
 }
 
@@ -675,7 +681,14 @@ static void read_target(sqlite3_stmt *s, db_target_t *t)
     memset(t, 0, sizeof(*t));
     t->deployment_id = sqlite3_column_int64(s, 0);
     copy_text(t->device_id, sizeof(t->device_id), s, 1);
-    copy_text(t->state, sizeof(t->state), s, 2);
+    const char *state = (const char *)sqlite3_column_text(s, 2);
+    if (state__target_parse(state, &t->state) != 0) {
+        /* only mqotad writes it: a name it does not know is damage; nothing acts on it */
+        mqh_log(MQH_ERROR, "database: the target of %s in deployment %lld has the unknown "
+                "state '%s'; taken as %s", t->device_id, (long long)t->deployment_id,
+                state ? state : "", state__target_name(TARGET_FAILED));
+        t->state = TARGET_FAILED;
+    }
     copy_text(t->reason, sizeof(t->reason), s, 3);
     t->progress = (uint32_t)sqlite3_column_int64(s, 4);
     t->bytes_sent = sqlite3_column_int64(s, 5);
@@ -695,7 +708,7 @@ static void bind_target(sqlite3_stmt *s, const db_target_t *t)
 {
     sqlite3_bind_int64(s, 1, t->deployment_id);
     sqlite3_bind_text(s, 2, t->device_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 3, t->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, state__target_name(t->state), -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, t->reason, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 5, t->progress);
     sqlite3_bind_int64(s, 6, t->bytes_sent);
@@ -719,7 +732,7 @@ int db__target_set_state(db_t *db, const db_target_t *t)
     sqlite3_stmt *s = db->st[S_TGT_STATE];
     sqlite3_bind_int64(s, 1, t->deployment_id);
     sqlite3_bind_text(s, 2, t->device_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 3, t->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, state__target_name(t->state), -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, t->reason, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 5, t->progress);
     sqlite3_bind_int64(s, 6, t->started_at);

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "state.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -60,14 +62,14 @@ typedef struct {
     int64_t id;
     int64_t release_id;
     int64_t created_at;
-    char state[16];  /**< "running" or "finished" */
+    deployment_state_t state; /**< Stored as its name (state.h) */
     int64_t stream_bytes_sent; /**< Chunk data bytes published on the release's stream for it */
 } db_deployment_t;
 
 typedef struct {
     int64_t deployment_id;
     char device_id[DB_ID_MAX + 1];
-    char state[16];   /**< pending, active, succeeded, failed, superseded */
+    target_state_t state; /**< Stored as its name (state.h) */
     char reason[32];  /**< mqota_reason_name() */
     uint32_t progress;
     int64_t bytes_sent, bytes_resent;
@@ -155,7 +157,7 @@ int db__release_list(db_t *db, int (*cb)(void *ctx, const db_release_t *r), void
 int db__deployment_insert(db_t *db, db_deployment_t *d);
 int db__deployment_get(db_t *db, int64_t id, db_deployment_t *out);
 int db__deployment_list(db_t *db, int (*cb)(void *ctx, const db_deployment_t *d), void *ctx);
-int db__deployment_set_state(db_t *db, int64_t id, const char *state);
+int db__deployment_set_state(db_t *db, int64_t id, deployment_state_t state);
 int db__deployment_counts(db_t *db, int64_t id, db_counts_t *out);
 int db__deployment_add_stream_bytes(db_t *db, int64_t id, int64_t bytes);
 

@@ -6,6 +6,10 @@
  * target: pending (offer published), active (the device answers), then succeeded, failed or
  * superseded (a newer deployment took the device). The device's retained STATE messages
  * drive the transitions; the transfer engine only moves bytes.
+ *
+ * This is policy: it calls the transfer engine (transfer__drop_device) and owns every target
+ * transition; the engine never calls back here except through the transfer_events_t that
+ * deploy__init() registers, which only stores counters.
  */
 #include "deploy.h"
 
@@ -16,8 +20,6 @@
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_status.h"
 #include "transfer.h"
-
-static bool state_is(const db_target_t *t, const char *s) { return strcmp(t->state, s) == 0; }
 
 /* Largest power of two <= v (v >= 1). */
 static uint32_t pow2_floor(uint32_t v)
@@ -128,7 +130,7 @@ static int maybe_finish_deployment(mqotad_t *d, int64_t deployment_id)
     if (c.pending + c.active > 0) return 0;
     mqh_log(MQH_INFO, "deployment %lld finished: %d succeeded, %d failed, %d superseded",
             (long long)deployment_id, c.succeeded, c.failed, c.superseded);
-    return db__deployment_set_state(d->db, deployment_id, "finished");
+    return db__deployment_set_state(d->db, deployment_id, DEPLOYMENT_FINISHED);
 }
 
 typedef struct {
@@ -183,7 +185,7 @@ static int supersede(mqotad_t *d, const char *device_id, int64_t now)
     int rc = db__target_unfinished_of_device(d->db, device_id, collect_target, &old);
     for (size_t i = 0; rc == 0 && i < old.n; i++) {
         db_target_t *t = &old.items[i];
-        snprintf(t->state, sizeof(t->state), "superseded");
+        t->state = TARGET_SUPERSEDED;
         t->finished_at = now;
         rc = db__target_set_state(d->db, t);
         if (rc == 0) rc = maybe_finish_deployment(d, t->deployment_id);
@@ -282,7 +284,7 @@ deploy_result_t deploy__create(mqotad_t *d, int64_t release_id, const char *cons
     memset(out, 0, sizeof(*out));
     out->release_id = release_id;
     out->created_at = now;
-    snprintf(out->state, sizeof(out->state), "running");
+    out->state = DEPLOYMENT_RUNNING;
     if (db__deployment_insert(d->db, out) != 0) goto db_err;
     for (size_t i = 0; i < devs.n; i++) {
         db_target_t *t = &targets[i];
@@ -290,7 +292,7 @@ deploy_result_t deploy__create(mqotad_t *d, int64_t release_id, const char *cons
         t->deployment_id = out->id;
         t->release_id = release_id;
         snprintf(t->device_id, sizeof(t->device_id), "%s", devs.items[i].id);
-        snprintf(t->state, sizeof(t->state), "pending");
+        t->state = TARGET_PENDING;
         snprintf(t->reason, sizeof(t->reason), "none");
         if (stream && can_stream(&devs.items[i], stream_cs)) {
             t->chunk_size = stream_cs;
@@ -325,10 +327,69 @@ out:
     return res;
 }
 
+/* transfer_events_t.save_progress: the targets' progress and byte counters, n > 1 in one
+ * transaction (a single one is a single statement). 0, or -1 with nothing stored. */
+static int save_progress(mqotad_t *d, const db_target_t *const *targets, size_t n)
+{
+    if (n == 1) return db__target_set_counters(d->db, targets[0]);
+    if (db__begin(d->db) != 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (db__target_set_counters(d->db, targets[i]) != 0) {
+            db__rollback(d->db);
+            return -1;
+        }
+    }
+    if (db__commit(d->db) != 0) {
+        db__rollback(d->db);
+        return -1;
+    }
+    return 0;
+}
+
+/* transfer_events_t.save_stream_bytes: bytes sent on streams added to each deployment's
+ * counter, in one transaction. 0, or -1 with nothing added. */
+static int save_stream_bytes(mqotad_t *d, const int64_t *deployment_ids, const int64_t *bytes,
+                             size_t n)
+{
+    if (db__begin(d->db) != 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (db__deployment_add_stream_bytes(d->db, deployment_ids[i], bytes[i]) != 0) {
+            db__rollback(d->db);
+            return -1;
+        }
+    }
+    if (db__commit(d->db) != 0) {
+        db__rollback(d->db);
+        return -1;
+    }
+    return 0;
+}
+
+static const transfer_events_t deploy_events = {
+    .save_progress = save_progress,
+    .save_stream_bytes = save_stream_bytes,
+};
+
+int deploy__init(mqotad_t *d)
+{
+    transfer__set_events(d, &deploy_events);
+    return 0;
+}
+
+int deploy__target_for_ack(mqotad_t *d, const char *device_id, int64_t release_id,
+                           db_target_t *out)
+{
+    if (release_id == 0) return 1;
+    int rc = db__target_running(d->db, device_id, release_id, out);
+    if (rc != 0) return rc < 0 ? -1 : 1;
+    if (out->state == TARGET_PENDING) deploy__target_started(d, out);
+    return 0;
+}
+
 int deploy__target_started(mqotad_t *d, db_target_t *t)
 {
-    if (!state_is(t, "pending")) return 0;
-    snprintf(t->state, sizeof(t->state), "active");
+    if (t->state != TARGET_PENDING) return 0;
+    t->state = TARGET_ACTIVE;
     if (!t->started_at) t->started_at = mqh_unix_now();
     if (db__target_set_state(d->db, t) != 0) return -1;
     mqh_log(MQH_INFO, "device %s answered the offer of deployment %lld", t->device_id,
@@ -360,7 +421,7 @@ int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *pre
     switch ((mqota_update_state_t)m->state) {
     case MQOTA_STATE_CONFIRMED:
         if (m->running_release != m->target_release) return 0;
-        snprintf(t.state, sizeof(t.state), "succeeded");
+        t.state = TARGET_SUCCEEDED;
         snprintf(t.reason, sizeof(t.reason), "none");
         if (m->image_size) t.progress = m->image_size;
         done = true;
@@ -368,7 +429,7 @@ int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *pre
     case MQOTA_STATE_FAILED:
     case MQOTA_STATE_ROLLED_BACK:
         if (stale_failure(prev, m)) return 0;
-        snprintf(t.state, sizeof(t.state), "failed");
+        t.state = TARGET_FAILED;
         snprintf(t.reason, sizeof(t.reason), "%s", mqota_reason_name(m->reason));
         t.progress = m->progress;
         done = true;
@@ -378,7 +439,7 @@ int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *pre
     case MQOTA_STATE_VERIFYING:
     case MQOTA_STATE_READY_TO_REBOOT:
     case MQOTA_STATE_PENDING_VERIFY:
-        snprintf(t.state, sizeof(t.state), "active");
+        t.state = TARGET_ACTIVE;
         t.progress = m->progress;
         break;
     default:
@@ -389,8 +450,8 @@ int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *pre
     if (db__target_set_state(d->db, &t) != 0) return -1;
     if (!done) return 0;
     mqh_log(MQH_INFO, "device %s: deployment %lld target %s%s%s", dev->id,
-            (long long)t.deployment_id, t.state, strcmp(t.reason, "none") ? ", reason " : "",
-            strcmp(t.reason, "none") ? t.reason : "");
+            (long long)t.deployment_id, state__target_name(t.state),
+            strcmp(t.reason, "none") ? ", reason " : "", strcmp(t.reason, "none") ? t.reason : "");
     if (maybe_finish_deployment(d, t.deployment_id) != 0) return -1;
     *finished = t;
     return 1;

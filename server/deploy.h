@@ -26,6 +26,13 @@ typedef enum {
 } deploy_result_t;
 
 /**
+ * Register deploy.c's handlers of the transfer engine's events (its progress and stream byte
+ * counters are stored into the targets' and deployments' rows here). Call once after
+ * transfer__init(). Returns 0.
+ */
+int deploy__init(mqotad_t *d);
+
+/**
  * Create a deployment of release_id to the named devices (or, with all, every known device of
  * the release's chip). Validates everything before writing; then, in one transaction, creates
  * the deployment and its pending targets and supersedes older unfinished targets of these
@@ -50,6 +57,17 @@ void deploy__after_finish(mqotad_t *d, const db_target_t *t);
 /** Mark a pending target active (first sign of life from its device). In its own
  *  transaction. */
 int deploy__target_started(mqotad_t *d, db_target_t *t);
+
+/**
+ * The running (pending or active) target of device_id for release_id, which an ACK of that
+ * device asks chunks for; a pending one becomes active here (the device answered its offer,
+ * in its own transaction).
+ * @param[out] out The target (state active) on 0.
+ * @return 0; 1 when the device has no running target for release_id (or release_id is 0);
+ *         -1 on a database error.
+ */
+int deploy__target_for_ack(mqotad_t *d, const char *device_id, int64_t release_id,
+                           db_target_t *out);
 
 /** Publish the offer of every pending target again (after a reconnect). */
 void deploy__republish_offers(mqotad_t *d);

@@ -151,7 +151,7 @@ static int add_target(void *ctx, const db_target_t *t)
     db_device_t dv;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "device", t->device_id);
-    cJSON_AddStringToObject(j, "state", t->state);
+    cJSON_AddStringToObject(j, "state", state__target_name(t->state));
     bool known = db__device_get(c->d->db, t->device_id, &dv) == 0;
     if (known)
         cJSON_AddStringToObject(j, "device_state",
@@ -187,7 +187,7 @@ static cJSON *deployment_json(mqotad_t *d, const db_deployment_t *dep, bool with
     cJSON_AddNumberToObject(j, "release", (double)dep->release_id);
     cJSON_AddStringToObject(j, "release_version", r->version);
     cJSON_AddNumberToObject(j, "created_at", (double)dep->created_at);
-    cJSON_AddStringToObject(j, "state", dep->state);
+    cJSON_AddStringToObject(j, "state", state__deployment_name(dep->state));
     cJSON_AddNumberToObject(j, "total", c.total);
     cJSON_AddNumberToObject(j, "pending", c.pending);
     cJSON_AddNumberToObject(j, "active", c.active);

@@ -136,7 +136,7 @@ int main(int argc, char **argv)
         mqh_log(MQH_WARN, "--open-api: the HTTP API answers WITHOUT a bearer token; anyone who "
                 "can reach http://%s:%d can upload releases, deploy them and provision devices",
                 d.http_addr, d.http_port);
-    if (transfer__init(&d) != 0) goto out;
+    if (transfer__init(&d) != 0 || deploy__init(&d) != 0) goto out;
     if (http__start(&d) != 0) goto out; /* first: a busy port fails before a broker starts */
     if (auth__ensure_server_identity(&d) != 0) goto out;
     if (d.broker_tls && tls__ensure_broker_certs(&d) != 0) goto out;

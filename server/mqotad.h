@@ -183,10 +183,6 @@ int mqtt__publish(mqotad_t *d, const char *topic, const void *payload, size_t le
 /** Largest payload of one PUBLISH on topic (QoS 0) under the broker's packet limit. */
 uint32_t mqtt__max_payload(mqotad_t *d, const char *topic);
 
-/* handle_device.c: messages on a device's state and online topics. */
-void handle__state(mqotad_t *d, const char *device_id, const uint8_t *payload, size_t len);
-void handle__online(mqotad_t *d, const char *device_id, const uint8_t *payload, size_t len);
-
 /* http.c */
 int http__start(mqotad_t *d);
 void http__stop(mqotad_t *d);

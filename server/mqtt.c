@@ -21,9 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "command.h"
+#include "handle.h"
 #include "mqotad.h"
-#include "transfer.h"
 
 #define KEEPALIVE_S 30
 #define BACKOFF_MIN_MS 500u
@@ -112,9 +111,21 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc,
     session_lost(d, rc, why);
 }
 
+/* What a device publishes, by the last level of its topic mqota/v1/dev/<id>/<kind>: one
+ * handler per message type (handle.h). */
+static const struct {
+    const char *kind;
+    void (*handle)(mqotad_t *d, const char *device_id, const uint8_t *payload, size_t len);
+} handlers[] = {
+    {"ack", handle__ack},
+    {"state", handle__state},
+    {"online", handle__online},
+    {"reply", handle__reply},
+};
+
 /*
- * Route one message by topic: mqota/v1/dev/<id>/<kind>. Ids longer than DB_ID_MAX and
- * unknown kinds are ignored.
+ * Route one message by topic: mqota/v1/dev/<id>/<kind> to the handler of its kind. Ids longer
+ * than DB_ID_MAX and unknown kinds are ignored.
  */
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m)
 {
@@ -134,14 +145,12 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     const char *kind = slash + 1;
     const uint8_t *p = m->payload;
     size_t len = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
-    if (strcmp(kind, "ack") == 0)
-        transfer__handle_ack(d, dev, p, len);
-    else if (strcmp(kind, "state") == 0)
-        handle__state(d, dev, p, len);
-    else if (strcmp(kind, "online") == 0)
-        handle__online(d, dev, p, len);
-    else if (strcmp(kind, "reply") == 0)
-        command__handle_reply(d, dev, p, len);
+    for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+        if (strcmp(kind, handlers[i].kind) == 0) {
+            handlers[i].handle(d, dev, p, len);
+            return;
+        }
+    }
 }
 
 /* Make the first connection attempt; a failure only schedules a retry. */

@@ -664,20 +664,22 @@ void stream__persist(mqotad_t *d, uint64_t now_ms, bool force)
     struct streams *ss = d->streams;
     if (!force && elapsed(now_ms, ss->last_persist_ms) < PERSIST_EVERY_MS) return;
     ss->last_persist_ms = now_ms;
-    bool any = false;
-    for (acct_t *a = ss->deployments; a && !any; a = a->next) any = a->unflushed != 0;
-    if (any) {
-        if (db__begin(d->db) != 0) return;
-        for (acct_t *a = ss->deployments; a; a = a->next) {
-            if (a->unflushed && db__deployment_add_stream_bytes(d->db, a->id, a->unflushed) != 0) {
-                db__rollback(d->db); /* kept in memory: added again next time */
-                return;
-            }
+    size_t n = 0;
+    for (acct_t *a = ss->deployments; a; a = a->next) n += a->unflushed != 0;
+    if (n) {
+        /* Policy stores them (transfer_events_t); on failure they are kept in memory and
+         * added again next time. */
+        const transfer_events_t *ev = transfer__events(d);
+        int64_t *ids = malloc(2 * n * sizeof(*ids)), *bytes = ids ? ids + n : NULL;
+        size_t k = 0;
+        for (acct_t *a = ss->deployments; ids && a; a = a->next) {
+            if (!a->unflushed) continue;
+            ids[k] = a->id;
+            bytes[k++] = a->unflushed;
         }
-        if (db__commit(d->db) != 0) {
-            db__rollback(d->db);
-            return;
-        }
+        int rc = ids && ev->save_stream_bytes ? ev->save_stream_bytes(d, ids, bytes, n) : -1;
+        free(ids);
+        if (rc != 0) return;
     }
     /* Stored: clear the deltas; a deployment no stream serves any more needs no counter. */
     for (acct_t **pp = &ss->deployments; *pp;) {

@@ -16,6 +16,8 @@
  * of chunks sent once (Jacobson/Karels, Karn's rule).
  *
  * Release images are loaded from disk once and shared by every transfer of that release.
+ * A device has at most one transfer (it has at most one running target), found by a hash on
+ * its id (uthash), since every ACK looks it up.
  *
  * A transfer whose offer carried the stream flag joins its release's multicast stream
  * (stream.c). While the stream sends, this engine only repairs for that device (unless the
@@ -23,7 +25,19 @@
  * sends are recorded here like our own, so a chunk is sent again by unicast only once it is
  * found lost (fast retransmit, the timer, REQUEST/RESUMED); chunks the stream has not sent to
  * the device yet wait for the stream's cursor instead of being sent by unicast.
+ *
+ * Mechanism only: which target a device's ACK belongs to is policy's answer (deploy.c, asked
+ * by handle__ack()); counters go back to policy through its transfer_events_t.
  */
+#include <stdbool.h>
+
+/* uthash (included by transfer_int.h): a failed allocation is not fatal (its default is to
+ * exit); create() sees hash_oom and gives the transfer up, the device's next ACK tries again.
+ * Set before any header includes uthash.h. */
+static bool hash_oom;
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(elt) (hash_oom = true)
+
 #include "transfer.h"
 
 #include <errno.h>
@@ -31,8 +45,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "deploy.h"
-#include "devlog.h"
 #include "mqota/mqota_proto.h"
 #include "stream.h"
 #include "transfer_int.h"
@@ -44,16 +56,35 @@
 #define SILENCE_DROP_MS 120000u /* free a transfer whose device said nothing for this long */
 
 struct transfers {
-    transfer_t *list;
+    const transfer_events_t *events; /* policy's handlers; never NULL */
+    transfer_t *by_device; /* uthash head, keyed by target.device_id */
     image_t *images;
     uint8_t buf[MQOTA_CHUNK_HEADER_LEN + MQOTA_CHUNK_MAX]; /* one CHUNK message being built */
 };
+
+static const transfer_events_t no_events;
 
 int transfer__init(mqotad_t *d)
 {
     d->xfers = calloc(1, sizeof(*d->xfers));
     if (!d->xfers) return -1;
+    d->xfers->events = &no_events;
     return stream__init(d);
+}
+
+void transfer__set_events(mqotad_t *d, const transfer_events_t *ev)
+{
+    d->xfers->events = ev ? ev : &no_events;
+}
+
+const transfer_events_t *transfer__events(const mqotad_t *d) { return d->xfers->events; }
+
+/* Hand n targets' counters to policy; 0 when stored, -1 when not (nobody listens, or policy
+ * failed): they stay dirty for the next persist. */
+static int save_progress(mqotad_t *d, const db_target_t *const *targets, size_t n)
+{
+    const transfer_events_t *ev = d->xfers->events;
+    return ev->save_progress ? ev->save_progress(d, targets, n) : -1;
 }
 
 static void image_put(mqotad_t *d, image_t *img)
@@ -116,11 +147,12 @@ static void transfer_free(mqotad_t *d, transfer_t *t)
     free(t);
 }
 
-/* Write one transfer's counters now (inside the caller's transaction, if any). */
+/* Have policy store one transfer's counters now. */
 static void persist_one(mqotad_t *d, transfer_t *t, uint64_t now_ms)
 {
     if (!t->dirty) return;
-    if (db__target_set_counters(d->db, &t->target) == 0) {
+    const db_target_t *target = &t->target;
+    if (save_progress(d, &target, 1) == 0) {
         t->dirty = false;
         t->last_persist_ms = now_ms;
     }
@@ -130,12 +162,7 @@ static void persist_one(mqotad_t *d, transfer_t *t, uint64_t now_ms)
 static void transfer_remove(mqotad_t *d, transfer_t *t)
 {
     persist_one(d, t, mqh_now_ms());
-    for (transfer_t **pp = &d->xfers->list; *pp; pp = &(*pp)->next) {
-        if (*pp == t) {
-            *pp = t->next;
-            break;
-        }
-    }
+    HASH_DELETE(hh, d->xfers->by_device, t);
     transfer_free(d, t);
 }
 
@@ -144,10 +171,10 @@ void transfer__cleanup(mqotad_t *d)
     if (!d->xfers) return;
     transfer__persist(d, mqh_now_ms(), true);
     /* Paused: a stream losing members does not hand the rest to unicast on the way out. */
-    for (transfer_t *t = d->xfers->list; t; t = t->next) t->paused = true;
-    while (d->xfers->list) {
-        transfer_t *t = d->xfers->list;
-        d->xfers->list = t->next;
+    transfer_t *t, *tmp;
+    HASH_ITER(hh, d->xfers->by_device, t, tmp) t->paused = true;
+    HASH_ITER(hh, d->xfers->by_device, t, tmp) {
+        HASH_DELETE(hh, d->xfers->by_device, t);
         transfer_free(d, t);
     }
     if (d->streams) stream__cleanup(d);
@@ -155,12 +182,18 @@ void transfer__cleanup(mqotad_t *d)
     d->xfers = NULL;
 }
 
-static transfer_t *find(mqotad_t *d, const char *device_id, int64_t release_id)
+/* The device's transfer, whatever its release; NULL if none. */
+static transfer_t *of_device(mqotad_t *d, const char *device_id)
 {
-    for (transfer_t *t = d->xfers->list; t; t = t->next)
-        if (t->target.release_id == release_id && strcmp(t->target.device_id, device_id) == 0)
-            return t;
-    return NULL;
+    transfer_t *t = NULL;
+    HASH_FIND_STR(d->xfers->by_device, device_id, t);
+    return t;
+}
+
+transfer_t *transfer__find(mqotad_t *d, const char *device_id, int64_t release_id)
+{
+    transfer_t *t = of_device(d, device_id);
+    return t && t->target.release_id == release_id ? t : NULL;
 }
 
 /* Build a transfer for a running target. NULL on failure (logged). */
@@ -189,8 +222,13 @@ static transfer_t *create(mqotad_t *d, const db_target_t *target, uint64_t now_m
     t->epoch_ms = now_ms;
     t->rto = t->rto_est = RTO_INITIAL_MS;
     t->last_persist_ms = t->epoch_ms;
-    t->next = d->xfers->list;
-    d->xfers->list = t;
+    /* One per device: one for an earlier release (its target is no longer running, or the
+     * device would not have one for this release) goes. */
+    transfer_t *old = of_device(d, target->device_id);
+    if (old) transfer_remove(d, old);
+    hash_oom = false;
+    HASH_ADD_STR(d->xfers->by_device, target.device_id, t);
+    if (hash_oom) goto err;
     mqh_log(MQH_INFO, "transfer of release %lld to %s: %u chunks of %u bytes, window %u",
             (long long)target->release_id, target->device_id, t->chunk_count, t->chunk_size,
             t->window);
@@ -419,47 +457,29 @@ static void apply_ack(transfer_t *t, const mqota_ack_t *a, uint64_t now_ms)
     t->paused = false;
 }
 
-/*
- * An ACK arrived from device_id. Looks up (or rebuilds from the database) the transfer for
- * the ACK's release; ACKs for releases without a pending/active target are ignored.
- */
-void transfer__handle_ack(mqotad_t *d, const char *device_id, const uint8_t *payload,
-                          size_t len)
+int transfer__start(mqotad_t *d, const db_target_t *target, uint64_t now_ms, transfer_t **out)
 {
-    mqota_ack_t a;
-    mqota_status_t st = mqota_ack_decode(payload, len, &a);
-    if (st != MQOTA_OK) {
-        devlog__warn(d, device_id, "device %s sent an ACK that cannot be decoded (%s); "
-                     "ignored", device_id, mqota_strerror(st));
-        return;
+    transfer_t *t = create(d, target, now_ms);
+    if (!t) return -1;
+    if (t->chunk_count == 0) {
+        transfer_remove(d, t);
+        return 1;
     }
-    uint64_t now = mqh_now_ms();
-    mqh_log(MQH_DEBUG, "ACK from %s: release %u base %u sack %u+%016llx high %u window %u flags 0x%02x",
-            device_id, a.release_id, a.base, a.sack_base, (unsigned long long)a.sack, a.high,
-            a.window, a.flags);
-    transfer_t *t = find(d, device_id, a.release_id);
-    if (!t) {
-        db_target_t target;
-        int rc = db__target_running(d->db, device_id, a.release_id, &target);
-        if (rc != 0 || a.release_id == 0) {
-            mqh_log(MQH_DEBUG, "ACK from %s for release %u: no running deployment; ignored",
-                    device_id, a.release_id);
-            return;
-        }
-        if (strcmp(target.state, "pending") == 0) deploy__target_started(d, &target);
-        if (a.flags & MQOTA_ACK_FLAG_COMPLETE) return; /* nothing left to send */
-        t = create(d, &target, now);
-        if (!t) return;
-        if (t->chunk_count == 0) {
-            transfer_remove(d, t);
-            return;
-        }
-        /* After a restart we know nothing of what was sent: the window is due now. */
-    }
-    apply_ack(t, &a, now);
-    if (a.flags & MQOTA_ACK_FLAG_COMPLETE || t->acked_count >= t->chunk_count) {
+    /* After a restart we know nothing of what was sent: the window is due now. */
+    *out = t;
+    return 0;
+}
+
+/*
+ * Apply an ACK to t, then: every chunk written frees t (its counters stored first);
+ * otherwise t joins its release's stream if its offer said so, and what is due is sent.
+ */
+void transfer__ack(mqotad_t *d, transfer_t *t, const mqota_ack_t *a, uint64_t now_ms)
+{
+    apply_ack(t, a, now_ms);
+    if (a->flags & MQOTA_ACK_FLAG_COMPLETE || t->acked_count >= t->chunk_count) {
         mqh_log(MQH_INFO, "device %s has every chunk of release %lld (%lld bytes sent, %lld "
-                "resent)", device_id, (long long)t->target.release_id,
+                "resent)", t->target.device_id, (long long)t->target.release_id,
                 (long long)t->target.bytes_sent, (long long)t->target.bytes_resent);
         t->target.progress = t->img->size;
         t->dirty = true;
@@ -467,10 +487,10 @@ void transfer__handle_ack(mqotad_t *d, const char *device_id, const uint8_t *pay
         return;
     }
     if (t->target.offer_flags & MQOTA_OFFER_FLAG_STREAM) {
-        stream__join(d, t, now);
-        stream__after_ack(d, t, now);
+        stream__join(d, t, now_ms);
+        stream__after_ack(d, t, now_ms);
     }
-    pump(d, t, now);
+    pump(d, t, now_ms);
 }
 
 /*
@@ -479,9 +499,8 @@ void transfer__handle_ack(mqotad_t *d, const char *device_id, const uint8_t *pay
  */
 void transfer__tick(mqotad_t *d, uint64_t now_ms)
 {
-    transfer_t *t = d->xfers->list, *next;
-    for (; t; t = next) {
-        next = t->next;
+    transfer_t *t, *tmp;
+    HASH_ITER(hh, d->xfers->by_device, t, tmp) {
         if (transfer__silent_ms(t, now_ms) > SILENCE_DROP_MS) {
             mqh_log(MQH_INFO, "device %s silent for %u s; pausing its transfer until it asks "
                     "again", t->target.device_id, SILENCE_DROP_MS / 1000u);
@@ -504,28 +523,42 @@ void transfer__tick(mqotad_t *d, uint64_t now_ms)
     stream__tick(d, now_ms);
 }
 
+/* Whether t's counters are due for storing at now_ms. */
+static bool persist_due(const transfer_t *t, uint64_t now_ms, bool force)
+{
+    return t->dirty && (force || now_ms - t->last_persist_ms >= PERSIST_EVERY_MS);
+}
+
+/*
+ * Hand every due transfer's counters to policy in one batch (one transaction there). If policy
+ * fails (or is out of memory here) they stay dirty and go with the next batch.
+ */
 void transfer__persist(mqotad_t *d, uint64_t now_ms, bool force)
 {
-    bool open = false;
-    for (transfer_t *t = d->xfers->list; t; t = t->next) {
-        if (!t->dirty || (!force && now_ms - t->last_persist_ms < PERSIST_EVERY_MS)) continue;
-        if (!open) {
-            if (db__begin(d->db) != 0) return;
-            open = true;
+    size_t n = 0;
+    transfer_t *t, *tmp;
+    HASH_ITER(hh, d->xfers->by_device, t, tmp) n += persist_due(t, now_ms, force);
+    const db_target_t **batch = n ? malloc(n * sizeof(*batch)) : NULL;
+    if (batch) {
+        size_t k = 0;
+        HASH_ITER(hh, d->xfers->by_device, t, tmp)
+            if (persist_due(t, now_ms, force)) batch[k++] = &t->target;
+        if (save_progress(d, batch, n) == 0) {
+            HASH_ITER(hh, d->xfers->by_device, t, tmp) {
+                if (!persist_due(t, now_ms, force)) continue;
+                t->dirty = false;
+                t->last_persist_ms = now_ms;
+            }
         }
-        persist_one(d, t, now_ms);
+        free(batch);
     }
-    if (open && db__commit(d->db) != 0) db__rollback(d->db);
     stream__persist(d, now_ms, force);
 }
 
 void transfer__drop_device(mqotad_t *d, const char *device_id)
 {
-    transfer_t *t = d->xfers->list, *next;
-    for (; t; t = next) {
-        next = t->next;
-        if (strcmp(t->target.device_id, device_id) == 0) transfer_remove(d, t);
-    }
+    transfer_t *t = of_device(d, device_id);
+    if (t) transfer_remove(d, t);
 }
 
 /*
@@ -534,19 +567,19 @@ void transfer__drop_device(mqotad_t *d, const char *device_id)
  */
 void transfer__device_offline(mqotad_t *d, const char *device_id)
 {
-    for (transfer_t *t = d->xfers->list; t; t = t->next) {
-        if (strcmp(t->target.device_id, device_id) == 0) {
-            t->paused = true;
-            t->deadline_ms = 0;
-            mqh_log(MQH_DEBUG, "device %s offline: transfer paused", device_id);
-        }
+    transfer_t *t = of_device(d, device_id);
+    if (t) {
+        t->paused = true;
+        t->deadline_ms = 0;
+        mqh_log(MQH_DEBUG, "device %s offline: transfer paused", device_id);
     }
 }
 
 int transfer__next_timeout_ms(mqotad_t *d, uint64_t now_ms)
 {
     uint64_t best = 0;
-    for (transfer_t *t = d->xfers->list; t; t = t->next)
+    transfer_t *t, *tmp;
+    HASH_ITER(hh, d->xfers->by_device, t, tmp)
         if (!t->paused && t->deadline_ms && (!best || t->deadline_ms < best)) best = t->deadline_ms;
     if (!best) return -1;
     return best <= now_ms ? 0 : (int)(best - now_ms > 60000 ? 60000 : best - now_ms);
@@ -554,7 +587,5 @@ int transfer__next_timeout_ms(mqotad_t *d, uint64_t now_ms)
 
 int transfer__count(mqotad_t *d)
 {
-    int n = 0;
-    for (transfer_t *t = d->xfers->list; t; t = t->next) n++;
-    return n;
+    return (int)HASH_COUNT(d->xfers->by_device);
 }

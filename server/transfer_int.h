@@ -14,7 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uthash.h>
+
 #include "mqotad.h"
+#include "transfer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,8 +37,8 @@ typedef struct image {
     int refs;
 } image_t;
 
-typedef struct transfer {
-    struct transfer *next;
+struct transfer {
+    UT_hash_handle hh;         /* in the engine's hash by target.device_id (one per device) */
     db_target_t target;        /* deployment, device, counters (persisted) */
     image_t *img;
     char topic[DB_ID_MAX + 32];
@@ -69,7 +72,10 @@ typedef struct transfer {
                                   not pacing it until one stream send shows it keeps up */
     uint32_t stream_probe;     /* on probation: the chunk of the first stream send it lacked */
     uint64_t stream_probe_ms;  /* when that send went out; 0: none yet */
-} transfer_t;
+};
+
+/** The event handlers policy registered (never NULL: an empty set when none). */
+const transfer_events_t *transfer__events(const mqotad_t *d);
 
 /** Bytes of chunk i of t's image. */
 uint32_t transfer__chunk_len(const transfer_t *t, uint32_t i);

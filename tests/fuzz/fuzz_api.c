@@ -148,7 +148,7 @@ static void setup(server_t *s, const char *name, bool with_token)
     snprintf(s->db_path, sizeof(s->db_path), "%s/mqota.db", dir);
     snprintf(s->pristine, sizeof(s->pristine), "%s/pristine.db", dir);
     if (signature__load_keys(d) != 0 || db__open(&d->db, s->db_path) != 0 ||
-        transfer__init(d) != 0)
+        transfer__init(d) != 0 || deploy__init(d) != 0)
         die("keys, database or transfers");
     d->max_packet = 268435455u;
 

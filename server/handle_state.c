@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * handle_device.c - messages a device publishes about itself: STATE (retained announcement)
- * and online/offline (retained, "offline" is its last will).
+ * handle_state.c - a device's STATE (its retained announcement on mqota/v1/dev/<id>/state):
+ * decoded and stored here, then deploy.c moves the device's running target along.
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,10 +9,10 @@
 #include "command.h"
 #include "deploy.h"
 #include "devlog.h"
+#include "handle.h"
 #include "mqota/mqota_proto.h"
 #include "mqotad.h"
 #include "mqota_utf8.h"
-#include "transfer.h"
 
 /*
  * Copy a STATE string into a device field as valid UTF-8 (docs/PROTOCOL.md: a device's text
@@ -84,25 +84,4 @@ void handle__state(mqotad_t *d, const char *device_id, const uint8_t *payload, s
             m.running_release);
     if (ended == 1) deploy__after_finish(d, &finished);
     command__device_ready(d, device_id); /* queued commands, now that its caps are known */
-}
-
-/* "online" / "offline" (ASCII) on the device's online topic. */
-void handle__online(mqotad_t *d, const char *device_id, const uint8_t *payload, size_t len)
-{
-    bool online;
-    if (len == 6 && memcmp(payload, "online", 6) == 0) {
-        online = true;
-    } else if (len == 7 && memcmp(payload, "offline", 7) == 0) {
-        online = false;
-    } else {
-        if (len > 0)
-            devlog__warn(d, device_id, "device %s sent '%.*s' on its online topic; expected "
-                         "online or offline", device_id, (int)(len > 32 ? 32 : len),
-                         (const char *)payload);
-        return;
-    }
-    db__device_set_online(d->db, device_id, online, mqh_unix_now());
-    if (!online) transfer__device_offline(d, device_id);
-    mqh_log(MQH_DEBUG, "device %s is %s", device_id, online ? "online" : "offline");
-    if (online) command__device_ready(d, device_id);
 }

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * state.c - one name table per state enum of state.h, in enum order; the names are those the
+ * database and the API have always used.
+ */
+#include "state.h"
+
+#include <stddef.h>
+#include <string.h>
+
+static const char *const target_names[] = {
+    [TARGET_PENDING] = "pending",
+    [TARGET_ACTIVE] = "active",
+    [TARGET_SUCCEEDED] = "succeeded",
+    [TARGET_FAILED] = "failed",
+    [TARGET_SUPERSEDED] = "superseded",
+};
+
+static const char *const deployment_names[] = {
+    [DEPLOYMENT_RUNNING] = "running",
+    [DEPLOYMENT_FINISHED] = "finished",
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Index of name in a table of n names, or -1. */
+static int lookup(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (names[i] && strcmp(names[i], name) == 0) return (int)i;
+    return -1;
+}
+
+const char *state__target_name(target_state_t s)
+{
+    return (unsigned)s < COUNT(target_names) && target_names[s] ? target_names[s] : "?";
+}
+
+int state__target_parse(const char *name, target_state_t *out)
+{
+    int i = lookup(target_names, COUNT(target_names), name);
+    if (i < 0) return -1;
+    *out = (target_state_t)i;
+    return 0;
+}
+
+const char *state__deployment_name(deployment_state_t s)
+{
+    return (unsigned)s < COUNT(deployment_names) && deployment_names[s] ? deployment_names[s]
+                                                                          : "?";
+}
+
+int state__deployment_parse(const char *name, deployment_state_t *out)
+{
+    int i = lookup(deployment_names, COUNT(deployment_names), name);
+    if (i < 0) return -1;
+    *out = (deployment_state_t)i;
+    return 0;
+}
