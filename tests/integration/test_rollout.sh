@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Rollouts (issue 11 item 2, docs/ROLLOUTS.md) on a real mqotad and a virtual fleet of six
+# ESP32 devices on hello_world 2023, all in group "lab", taking hello_world 2024 in stages.
+# MODE (third argument):
+#   canary-fails  the new image fails its self-test (fleet --fail-self-test): the canary rolls
+#                 back, the rollout pauses on the error threshold, and no device beyond the
+#                 canary is offered the release (one deployment, one target; the other five
+#                 stay idle on version 1 with no target). Resume accepts the canary and starts
+#                 wave 1 (which fails and pauses again); abort ends it; a second abort is 409.
+#   waves         a healthy release: canary 1, waves 2 and 100 %: each wave starts only after
+#                 the one before succeeded, every device confirms, the rollout finishes, the
+#                 history holds every decision in order.
+#   kill          as waves, with mqotad killed by SIGKILL while wave 1 runs and started again on
+#                 the same data: the rollout continues to finished and no device ever has two
+#                 targets for the release (one deployment per wave).
+#   bad-plans     every refused plan answers 400 with its one sentence (CLI and API), and
+#                 nothing is created.
+MODE=${3:-waves}
+NEWVER=v1.4.1-2-g0296947-dirty
+COUNT=6
+case $MODE in
+  canary-fails) FAULT=(--fail-self-test "$NEWVER") ;;
+  kill) FAULT=(--link lte) ;; # downloads of seconds: the kill lands inside wave 1
+  waves|bad-plans) FAULT=() ;;
+  *) echo "usage: test_rollout.sh BUILD_DIR FIXTURES_DIR [canary-fails|waves|kill|bad-plans]" >&2
+     exit 2 ;;
+esac
+. "$(dirname "$0")/lib.sh" "$1" "$2"
+
+# rollout_is ID JQ: GET the rollout; jq -e JQ on it holds (for wait_for).
+rollout_is() { mq --json rollout show "$1" | jq -e "$2"; }
+
+# show ID: sets R to the rollout's JSON.
+show() {
+  R=$(mq --json rollout show "$1" 2>&1) || fail "rollout show $1 failed: $R"
+}
+
+# targets_of_release REL: sets TG to [{device, deployment, state}] of every target of REL.
+targets_of_release() {
+  local deps id out
+  deps=$(mq --json deployment list) || fail "deployment list failed: $deps"
+  TG='[]'
+  for id in $(jq -r --argjson r "$1" '.[] | select(.release == $r) | .id' <<<"$deps"); do
+    out=$(mq --json deployment show "$id") || fail "deployment show $id failed: $out"
+    TG=$(jq -c --argjson a "$TG" --argjson dep "$id" \
+      '$a + [.targets[] | {device, deployment: $dep, state}]' <<<"$out") ||
+      fail "deployment $id has no targets: $out"
+  done
+}
+
+start_mqotad
+start_fleet --count $COUNT --image "$FIX/idf_hello_world_esp32_2023.bin" ${FAULT[@]+"${FAULT[@]}"}
+wait_online $COUNT 60
+mq group create lab >/dev/null || fail "group create lab failed"
+# shellcheck disable=SC2046 # the ids have no spaces
+mq group add lab $(fleet_ids --count $COUNT) >/dev/null || fail "group add failed"
+add_release "$FIX/idf_hello_world_esp32_2024.bin"; rel=$RELEASE_ID
+
+# create ARGS...: 'mqota rollout create REL --filter group=lab ARGS'; sets RID.
+create() {
+  local out
+  out=$(mq --json rollout create "$rel" --filter group=lab "$@" 2>&1) ||
+    fail "rollout create $* was refused: $out"
+  json_get RID "$out" '.id | numbers'
+  log "rollout $RID created: $*"
+}
+
+# refused WHAT STATUS SENTENCE ARGS...: 'mqota rollout create ARGS' exits 1 saying exactly
+# "mqota: SENTENCE".
+refused() {
+  local what=$1 sentence=$2 out rc=0; shift 2
+  out=$(mq rollout create "$@" 2>&1 >/dev/null) || rc=$?
+  [ "$rc" -eq 1 ] || fail "$what: 'mqota rollout create $*' exited $rc, not 1: $out"
+  [ "$out" = "mqota: $sentence" ] ||
+    fail "$what: 'mqota rollout create $*' said '$out', not 'mqota: $sentence'"
+  pass "$what refused"
+}
+
+# api_refused WHAT BODY SENTENCE: POST BODY answers 400 {"error": SENTENCE}.
+api_refused() {
+  local what=$1 body=$2 sentence=$3 out code
+  out=$(curl -s -o "$T/resp.json" -w '%{http_code}' -H "$API_AUTH" \
+    -H 'Content-Type: application/json' -d "$body" "$HTTP_URL/api/v1/rollouts") ||
+    fail "$what: curl failed"
+  code=$out
+  [ "$code" = 400 ] || fail "$what: answered $code, not 400: $(cat "$T/resp.json")"
+  check_json "$what: the sentence" "$(cat "$T/resp.json")" '.error == $s' --arg s "$sentence"
+}
+
+case $MODE in
+canary-fails)
+  create --canary 1 --waves 50%,100% --deadline 120
+  wait_for 120 rollout_is "$RID" '.state == "paused"' ||
+    fail "the rollout did not pause after the failing canary: $(mq --json rollout show "$RID")"
+  sleep 3 # three more ticks: nothing else may start
+  show "$RID"
+  check_json "canary failed, waves 1 and 2 never started" "$R" \
+    '.waves[0].state == "failed" and .waves[0].failed == 1 and .waves[0].devices == ["vdev-0001"]
+     and .waves[1].state == "waiting" and .waves[1].deployment == null
+     and .waves[2].state == "waiting" and .waves[2].deployment == null and .current_wave == 0'
+  check_json "history: canary failed on the error threshold, rollout paused" "$R" \
+    '[.events[].kind] == ["created", "wave-started", "wave-failed"] and
+     (.events[2].message | test("^canary failed: 1 of 1 failed \\(error threshold 0 %\\), 0 confirmed; rollout paused$"))'
+  targets_of_release "$rel"
+  check_json "only the canary was offered the release" "$TG" \
+    'length == 1 and .[0].device == "vdev-0001" and .[0].state == "failed"'
+  devs=$(mq --json device list) || fail "device list failed"
+  check_json "the five others stay idle on version 1 with no target" "$devs" \
+    '[.[] | select(.id != "vdev-0001")] | length == 5 and
+     all(.[]; .id == "vdev-0001" or (.state == "idle" and .version == "1" and .target_release == 0))'
+  # resume: the operator accepts the failed canary; wave 1 (3 devices) starts and fails too
+  mq rollout resume "$RID" >/dev/null || fail "rollout resume failed"
+  show "$RID"
+  check_json "resume started wave 1 at once" "$R" \
+    '.state == "running" and .current_wave == 1 and .waves[1].state == "running" and
+     (.waves[1].deployment | numbers) > 0 and .waves[1].devices == ["vdev-0002","vdev-0003","vdev-0004"]'
+  wait_for 120 rollout_is "$RID" '.state == "paused" and .waves[1].state == "failed"' ||
+    fail "wave 1 did not fail and pause: $(mq --json rollout show "$RID")"
+  targets_of_release "$rel"
+  check_json "wave 2's devices were never offered the release" "$TG" \
+    'length == 4 and ([.[].device] | sort) == ["vdev-0001","vdev-0002","vdev-0003","vdev-0004"]'
+  mq rollout abort "$RID" >/dev/null || fail "rollout abort failed"
+  check "the rollout is aborted" rollout_is "$RID" '.state == "aborted" and .events[-1].kind == "aborted"'
+  out=$(mq rollout abort "$RID" 2>&1 >/dev/null) && fail "a second abort was accepted"
+  [ "$out" = "mqota: rollout $RID is aborted; only a running or paused rollout can be aborted" ] ||
+    fail "second abort said: $out"
+  pass "a second abort is refused with its sentence"
+  ;;
+waves|kill)
+  create --canary 1 --waves 2,100% --success 100 --error 0 --deadline 300
+  if [ "$MODE" = kill ]; then
+    wait_for 120 rollout_is "$RID" \
+      '.current_wave == 1 and .waves[1].state == "running" and .waves[1].confirmed == 0' ||
+      fail "wave 1 did not start: $(mq --json rollout show "$RID")"
+    kill -KILL "$MQOTAD_PID"
+    killed_at=$(date +%s)
+    wait "$MQOTAD_PID" 2>/dev/null || true
+    log "mqotad killed while wave 1 runs"
+    sleep 1 # every decision of the restarted mqotad is stamped after killed_at
+    start_mqotad
+    check "the restarted mqotad still has rollout $RID running" rollout_is "$RID" \
+      '.state == "running" and .current_wave >= 1'
+  fi
+  wait_for 240 rollout_is "$RID" '.state == "finished"' ||
+    fail "the rollout did not finish: $(mq --json rollout show "$RID")"
+  show "$RID"
+  check_json "each wave succeeded with every device confirmed" "$R" \
+    '[.waves[] | [.size, .state, .confirmed]] == [[1,"succeeded",1],[2,"succeeded",2],[3,"succeeded",3]]'
+  check_json "each wave started after the one before it succeeded" "$R" \
+    '.waves[1].started_at >= .waves[0].finished_at and .waves[2].started_at >= .waves[1].finished_at'
+  check_json "the history holds every decision in order" "$R" \
+    '[.events[].kind] == ["created","wave-started","wave-succeeded","wave-started",
+      "wave-succeeded","wave-started","wave-succeeded","finished"]'
+  check_json "waves in device id order" "$R" \
+    '[.waves[].devices] == [["vdev-0001"],["vdev-0002","vdev-0003"],["vdev-0004","vdev-0005","vdev-0006"]]'
+  if [ "$MODE" = kill ]; then
+    check_json "wave 1 was decided by the restarted mqotad" "$R" \
+      '[.events[] | select(.kind == "wave-succeeded" and .wave == 1)] | length == 1 and .[0].at > $k' \
+      --argjson k "$killed_at"
+  fi
+  targets_of_release "$rel"
+  check_json "one target per device for the release, one deployment per wave" "$TG" \
+    'length == 6 and ([.[].device] | unique | length) == 6 and ([.[].deployment] | unique | length) == 3
+     and all(.[]; .state == "succeeded")'
+  devs=$(mq --json device list) || fail "device list failed"
+  check_json "every device runs the new version, confirmed" "$devs" \
+    'length == 6 and all(.[]; .version == $v and .state == "confirmed")' --arg v "$NEWVER"
+  ;;
+bad-plans)
+  refused "success threshold 0" '"success_percent" must be a whole number from 1 to 100 (the share of a wave'"'"'s devices that must confirm the release)' \
+    "$rel" --filter group=lab --canary 1 --waves 100% --success 0
+  refused "error threshold 101" '"error_percent" must be a whole number from 0 to 100 (the share of a wave'"'"'s devices that may fail; 0 stops at the first)' \
+    "$rel" --filter group=lab --canary 1 --waves 100% --error 101
+  refused "empty filter" '"filter" must be a non-empty filter expression such as "group=lab" (docs/API.md "Filters"); to take every device of the release'"'"'s chip write "online=true|false"' \
+    "$rel" --filter '' --canary 1 --waves 100%
+  refused "unknown group" "filter term 'group=nope' names group 'nope', which does not exist; see GET /api/v1/groups ('mqota group list')" \
+    "$rel" --filter group=nope --canary 1 --waves 100%
+  refused "no device matched" "no device of chip ESP32, the chip of release $rel, matches the filter 'version=9.9' (0 of other chips do); see 'mqota device list --filter'" \
+    "$rel" --filter version=9.9 --canary 1 --waves 100%
+  refused "percents over 100" "wave 1 wants 4 devices but only 3 of the 6 selected are left for it, and stages follow it; make it smaller" \
+    "$rel" --filter group=lab --canary 50% --waves 60%,100%
+  refused "devices left out" "the plan takes 3 of the 6 devices the filter selects and leaves 3 out; make the last wave \"100%\" to take everyone left" \
+    "$rel" --filter group=lab --canary 1 --waves 2
+  refused "a wave with no device" "wave 2 gets no device: the stages before it take all 6 devices the filter selects; remove it or make the earlier ones smaller" \
+    "$rel" --filter group=lab --canary 1 --waves 5,1
+  refused "a middle wave too large" "wave 1 wants 9 devices but only 5 of the 6 selected are left for it, and stages follow it; make it smaller" \
+    "$rel" --filter group=lab --canary 1 --waves 9,100%
+  refused "bad wave size" 'wave 1 must be a device count (1, 2, ...) or a percent from "1%" to "100%" of the selected devices' \
+    "$rel" --filter group=lab --canary 1 --waves 0%
+  refused "bad on-error" '"on_error" must be "pause" or "abort" (what a failed wave does to the rollout)' \
+    "$rel" --filter group=lab --canary 1 --waves 100% --on-error stop
+  refused "unknown release" "unknown release 999" 999 --filter group=lab --canary 1 --waves 100%
+  api_refused "no waves" '{"release": '"$rel"', "filter": "group=lab", "canary": 1, "waves": []}' \
+    '"waves" must be an array of 1 to 20 wave sizes after the canary, such as ["50%", "100%"]'
+  api_refused "no canary" '{"release": '"$rel"', "filter": "group=lab", "waves": ["100%"]}' \
+    '"canary" is missing: give the first stage'"'"'s size, a count such as 1 or a percent such as "5%"'
+  api_refused "unknown member" '{"release": '"$rel"', "filter": "group=lab", "canary": 1, "waves": ["100%"], "speed": 3}' \
+    'unknown member "speed"; a rollout has "release", "filter", "canary", "waves", "success_percent", "error_percent", "deadline_s" and "on_error"'
+  api_refused "deadline 0" '{"release": '"$rel"', "filter": "group=lab", "canary": 1, "waves": ["100%"], "deadline_s": 0}' \
+    '"deadline_s" must be a whole number from 1 to 2592000 (seconds after a wave'"'"'s start when a silent device counts as failed)'
+  out=$(mq --json rollout list) || fail "rollout list failed"
+  check_json "no rollout was created" "$out" 'length == 0'
+  out=$(mq --json deployment list) || fail "deployment list failed"
+  check_json "no deployment was created" "$out" 'length == 0'
+  # the positive control: the same devices and release with a good plan are taken
+  create --canary 1 --waves 100%
+  check "a good plan is accepted" rollout_is "$RID" '.state == "running" and .devices == 6'
+  ;;
+esac
+passed
