@@ -22,7 +22,10 @@ COUNT=6
 case $MODE in
   canary-fails) FAULT=(--fail-self-test "$NEWVER") ;;
   kill) FAULT=(--link lte) ;; # downloads of seconds: the kill lands inside wave 1
-  waves|bad-plans) FAULT=() ;;
+  # half the devices on LTE: the devices of a wave confirm at different times, so a wave
+  # judged before all of them confirmed shows
+  waves) FAULT=(--link lan:50,lte:50) ;;
+  bad-plans) FAULT=() ;;
   *) echo "usage: test_rollout.sh BUILD_DIR FIXTURES_DIR [canary-fails|waves|kill|bad-plans]" >&2
      exit 2 ;;
 esac
@@ -147,6 +150,8 @@ waves|kill)
   show "$RID"
   check_json "each wave succeeded with every device confirmed" "$R" \
     '[.waves[] | [.size, .state, .confirmed]] == [[1,"succeeded",1],[2,"succeeded",2],[3,"succeeded",3]]'
+  check_json "each wave was judged when all of its devices had confirmed (success 100 %)" "$R" \
+    '[.events[] | select(.kind == "wave-succeeded") | .message | capture("succeeded: (?<a>[0-9]+) of (?<b>[0-9]+) confirmed") | .a == .b] == [true, true, true]'
   check_json "each wave started after the one before it succeeded" "$R" \
     '.waves[1].started_at >= .waves[0].finished_at and .waves[2].started_at >= .waves[1].finished_at'
   check_json "the history holds every decision in order" "$R" \
