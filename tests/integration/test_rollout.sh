@@ -14,6 +14,10 @@
 #   kill          as waves, with mqotad killed by SIGKILL while wave 1 runs and started again on
 #                 the same data: the rollout continues to finished and no device ever has two
 #                 targets for the release (one deployment per wave).
+#   deadline      the new image cannot reach the broker after its reboot (fleet
+#                 --offline-after-reboot, the agent's confirm timeout far away): the silent
+#                 canary counts as failed when the rollout's deadline (3 s) runs out, the
+#                 history names it, the rollout pauses and nobody else is offered the release.
 #   bad-plans     every refused plan answers 400 with its one sentence (CLI and API), and
 #                 nothing is created.
 MODE=${3:-waves}
@@ -25,8 +29,9 @@ case $MODE in
   # half the devices on LTE: the devices of a wave confirm at different times, so a wave
   # judged before all of them confirmed shows
   waves) FAULT=(--link lan:50,lte:50) ;;
+  deadline) FAULT=(--offline-after-reboot "$NEWVER" --confirm-timeout 600000) ;;
   bad-plans) FAULT=() ;;
-  *) echo "usage: test_rollout.sh BUILD_DIR FIXTURES_DIR [canary-fails|waves|kill|bad-plans]" >&2
+  *) echo "usage: test_rollout.sh BUILD_DIR FIXTURES_DIR [canary-fails|waves|kill|deadline|bad-plans]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -130,6 +135,19 @@ canary-fails)
     fail "second abort said: $out"
   pass "a second abort is refused with its sentence"
   ;;
+deadline)
+  create --canary 1 --waves 100% --deadline 3
+  wait_for 60 rollout_is "$RID" '.state == "paused"' ||
+    fail "the rollout did not pause when the silent canary's deadline ran out: $(mq --json rollout show "$RID")"
+  show "$RID"
+  check_json "the silent canary counted as failed by the deadline" "$R" \
+    '[.events[].kind] == ["created", "wave-started", "deadline-expired", "wave-failed"] and
+     (.events[2].message | test("^device vdev-0001 did not finish within the deadline \\(3 s, target active\\): counted as failed$")) and
+     (.events[3].message | test("^canary failed: 1 of 1 failed")) and .waves[0].state == "failed" and
+     .waves[0].active == 1 and .waves[1].deployment == null'
+  targets_of_release "$rel"
+  check_json "only the canary was offered the release" "$TG" 'length == 1 and .[0].device == "vdev-0001"'
+  ;;
 waves|kill)
   create --canary 1 --waves 2,100% --success 100 --error 0 --deadline 300
   if [ "$MODE" = kill ]; then
@@ -171,6 +189,7 @@ waves|kill)
   devs=$(mq --json device list) || fail "device list failed"
   check_json "every device runs the new version, confirmed" "$devs" \
     'length == 6 and all(.[]; .version == $v and .state == "confirmed")' --arg v "$NEWVER"
+  mq rollout show "$RID"; mq rollout list
   ;;
 bad-plans)
   refused "success threshold 0" '"success_percent" must be a whole number from 1 to 100 (the share of a wave'"'"'s devices that must confirm the release)' \
