@@ -15,7 +15,7 @@
 static const char usage_create[] =
     "Usage: mqota rollout create RELEASE_ID --filter EXPR --canary SIZE --waves SIZE,...\n"
     "                            [--success PERCENT] [--error PERCENT] [--deadline SECONDS]\n"
-    "                            [--on-error pause|abort]\n"
+    "                            [--on-error pause|abort] [--approval]\n"
     "\n"
     "Roll a release out in stages to the devices of its chip the filter selects now, in\n"
     "device id order: a canary, then each wave once the one before succeeded (docs/ROLLOUTS.md).\n"
@@ -31,6 +31,7 @@ static const char usage_create[] =
     "  --deadline SECONDS   after a wave's start, a device not finished counts as failed\n"
     "                       (default 3600)\n"
     "  --on-error ACTION    pause (default) or abort the rollout when a wave fails\n"
+    "  --approval           each wave after the canary waits for 'mqota rollout approve'\n"
     "  --json               print the rollout as JSON\n"
     "\n"
     "Example:\n"
@@ -70,10 +71,18 @@ static const char usage_resume[] =
     "Example:\n"
     "  mqota rollout resume 1\n";
 
+static const char usage_approve[] =
+    "Usage: mqota rollout approve ID [--json]\n"
+    "\n"
+    "Start the next wave of a rollout created with --approval that awaits approval.\n"
+    "\n"
+    "Example:\n"
+    "  mqota rollout approve 1\n";
+
 static const char usage_abort[] =
     "Usage: mqota rollout abort ID [--json]\n"
     "\n"
-    "End a running or paused rollout for good: no further wave starts.\n"
+    "End a running, paused or awaiting-approval rollout for good: no further wave starts.\n"
     "\n"
     "Example:\n"
     "  mqota rollout abort 1\n";
@@ -132,9 +141,10 @@ static void print_rollout(const cJSON *r)
     printf("rollout %lld: release %lld to %lld device%s (filter %s): %s\n",
            cli_json_int(r, "id", 0), cli_json_int(r, "release", 0), n, n == 1 ? "" : "s",
            cli_json_str(r, "filter", "?"), cli_json_str(r, "state", "?"));
-    printf("  plan: success %lld %%, error %lld %%, deadline %lld s, on error %s\n",
+    printf("  plan: success %lld %%, error %lld %%, deadline %lld s, on error %s%s\n",
            cli_json_int(plan, "success_percent", 0), cli_json_int(plan, "error_percent", 0),
-           cli_json_int(plan, "deadline_s", 0), cli_json_str(plan, "on_error", "?"));
+           cli_json_int(plan, "deadline_s", 0), cli_json_str(plan, "on_error", "?"),
+           cli_json_bool(plan, "approval", false) ? ", approval before each wave" : "");
     print_waves(r);
     const cJSON *events = cJSON_GetObjectItemCaseSensitive(r, "events"), *e;
     if (cJSON_GetArraySize(events) > 0)
@@ -151,7 +161,8 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
     static const char cmd[] = "rollout create";
     const char *filter = NULL, *canary = NULL, *waves = NULL, *success = NULL, *error = NULL;
     const char *deadline = NULL, *on_error = NULL;
-    const cli_opt_t opts[] = { { "--filter", &filter, NULL }, { "--canary", &canary, NULL },
+    bool approval = false;
+    const cli_opt_t opts[] = { { "--approval", NULL, &approval }, { "--filter", &filter, NULL }, { "--canary", &canary, NULL },
                                { "--waves", &waves, NULL }, { "--success", &success, NULL },
                                { "--error", &error, NULL }, { "--deadline", &deadline, NULL },
                                { "--on-error", &on_error, NULL } };
@@ -159,7 +170,7 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
     int npos = 0;
     long long release;
     cJSON *body = NULL, *resp = NULL;
-    int rc = cli_parse(ctx, cmd, usage_create, argc, argv, opts, 7, pos, &npos, 1);
+    int rc = cli_parse(ctx, cmd, usage_create, argc, argv, opts, 8, pos, &npos, 1);
     if (rc != CLI_OK)
         return rc;
     if (npos != 1)
@@ -197,6 +208,8 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
         add_value(body, "deadline_s", deadline);
     if (on_error != NULL)
         cJSON_AddStringToObject(body, "on_error", on_error);
+    if (approval)
+        cJSON_AddTrueToObject(body, "approval");
     text = cJSON_PrintUnformatted(body);
     if (text == NULL) {
         cli_error("out of memory.");
@@ -309,6 +322,11 @@ int cmd_rollout_pause(cli_ctx_t *ctx, int argc, char **argv)
 int cmd_rollout_resume(cli_ctx_t *ctx, int argc, char **argv)
 {
     return rollout_item(ctx, "rollout resume", usage_resume, "resume", argc, argv);
+}
+
+int cmd_rollout_approve(cli_ctx_t *ctx, int argc, char **argv)
+{
+    return rollout_item(ctx, "rollout approve", usage_approve, "approve", argc, argv);
 }
 
 int cmd_rollout_abort(cli_ctx_t *ctx, int argc, char **argv)

@@ -50,7 +50,8 @@ static const char usage_main[] =
     "  group add|remove NAME DEVICE...                 change a group's devices\n"
     "  rollout create RELEASE_ID --filter EXPR --canary SIZE --waves SIZE,...\n"
     "                                                  roll a release out in waves\n"
-    "  rollout list|show|pause|resume|abort [ID]       follow and steer rollouts\n"
+    "  rollout list / rollout show ID                  follow rollouts, waves and history\n"
+    "  rollout pause|resume|abort|approve ID           steer a rollout\n"
     "  status                                          check mqotad and its broker\n"
     "\n"
     "Run 'mqota COMMAND --help' for a command's options.\n"
@@ -93,6 +94,7 @@ static const struct {
     { "rollout", "pause", cmd_rollout_pause },
     { "rollout", "resume", cmd_rollout_resume },
     { "rollout", "abort", cmd_rollout_abort },
+    { "rollout", "approve", cmd_rollout_approve },
     { NULL, "deploy", cmd_deploy },
     { NULL, "status", cmd_status },
 };

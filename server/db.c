@@ -105,7 +105,8 @@ static const char *const migrations[] = {
     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " release_id INTEGER NOT NULL REFERENCES releases(id), filter TEXT NOT NULL,"
     " plan TEXT NOT NULL, success_percent INTEGER NOT NULL, error_percent INTEGER NOT NULL,"
-    " deadline_s INTEGER NOT NULL, on_error TEXT NOT NULL, state TEXT NOT NULL,"
+    " deadline_s INTEGER NOT NULL, on_error TEXT NOT NULL, approval INTEGER NOT NULL,"
+    " state TEXT NOT NULL,"
     " current_wave INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
     " updated_at INTEGER NOT NULL);"
     "CREATE TABLE rollout_waves ("
@@ -138,7 +139,7 @@ static const char *const migrations[] = {
     " created_at, sent_at, finished_at"
 #define ROLLOUT_COLS "r.id, r.release_id, r.filter, r.plan, r.success_percent," \
     " r.error_percent, r.deadline_s, r.on_error, r.state, r.current_wave, r.created_at," \
-    " r.updated_at, (SELECT count(*) FROM rollout_devices v WHERE v.rollout_id = r.id)," \
+    " r.updated_at, r.approval, (SELECT count(*) FROM rollout_devices v WHERE v.rollout_id = r.id)," \
     " (SELECT count(*) FROM rollout_waves w WHERE w.rollout_id = r.id)"
 #define WAVE_COLS "rollout_id, idx, size, state, deployment_id, started_at, finished_at"
 #define REFUSAL_COLS "id, device_id, at, result, refused_counter, highest_counter," \
@@ -281,7 +282,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TAG_COUNT] = "SELECT count(*) FROM device_tags WHERE device_id = ?1",
     [S_RO_INSERT] = "INSERT INTO rollouts (release_id, filter, plan, success_percent,"
                     " error_percent, deadline_s, on_error, state, current_wave, created_at,"
-                    " updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10)",
+                    " updated_at, approval) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10,?11)",
     [S_RO_GET] = "SELECT " ROLLOUT_COLS " FROM rollouts r WHERE r.id = ?1",
     [S_RO_LIST] = "SELECT " ROLLOUT_COLS " FROM rollouts r ORDER BY r.id DESC",
     [S_RO_RUNNING] = "SELECT " ROLLOUT_COLS " FROM rollouts r WHERE r.state = 'running'"
@@ -1452,8 +1453,9 @@ static void read_rollout(sqlite3_stmt *s, db_rollout_t *r)
     r->current_wave = sqlite3_column_int(s, 9);
     r->created_at = sqlite3_column_int64(s, 10);
     r->updated_at = sqlite3_column_int64(s, 11);
-    r->devices = sqlite3_column_int64(s, 12);
-    r->n_waves = sqlite3_column_int(s, 13);
+    r->approval = sqlite3_column_int(s, 12) != 0;
+    r->devices = sqlite3_column_int64(s, 13);
+    r->n_waves = sqlite3_column_int(s, 14);
 }
 
 int db__rollout_insert(db_t *db, db_rollout_t *r)
@@ -1469,6 +1471,7 @@ int db__rollout_insert(db_t *db, db_rollout_t *r)
     sqlite3_bind_text(s, 8, r->state, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(s, 9, r->current_wave);
     sqlite3_bind_int64(s, 10, r->created_at);
+    sqlite3_bind_int(s, 11, r->approval ? 1 : 0);
     if (exec_stmt(db, S_RO_INSERT, "store rollout") != 0) return -1;
     r->id = sqlite3_last_insert_rowid(db->h);
     return 0;

@@ -298,7 +298,8 @@ typedef struct {
     char plan[1024];         /**< The plan's stages as JSON text, e.g. [1,"50%","100%"] */
     uint32_t success_percent, error_percent, deadline_s;
     bool abort_on_error;     /**< on_error "abort" (else "pause") */
-    char state[12];          /**< running, paused, aborted, finished */
+    bool approval;           /**< Each wave after the canary waits for an operator's approve */
+    char state[20];          /**< running, paused, awaiting-approval, aborted, finished */
     int current_wave;        /**< Index of the wave last started (0: the canary) */
     int64_t created_at, updated_at;
     int64_t devices;         /**< How many devices it took at creation */

@@ -6,7 +6,7 @@
  *   GET  /api/v1/rollouts                    every rollout with its waves' counts
  *   POST /api/v1/rollouts                    create one (rollout_plan__parse() judges the body)
  *   GET  /api/v1/rollouts/{id}               one rollout: waves with counts and devices, history
- *   POST /api/v1/rollouts/{id}/pause|resume|abort   the controls (no body)
+ *   POST /api/v1/rollouts/{id}/pause|resume|abort|approve   the controls (no body)
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -98,6 +98,7 @@ static cJSON *rollout_json(mqotad_t *d, const db_rollout_t *r, bool details)
     cJSON_AddNumberToObject(plan, "error_percent", r->error_percent);
     cJSON_AddNumberToObject(plan, "deadline_s", r->deadline_s);
     cJSON_AddStringToObject(plan, "on_error", r->abort_on_error ? "abort" : "pause");
+    cJSON_AddBoolToObject(plan, "approval", r->approval);
     cJSON_AddNumberToObject(j, "created_at", (double)r->created_at);
     cJSON_AddNumberToObject(j, "updated_at", (double)r->updated_at);
     wave_ctx_t c = {d, cJSON_AddArrayToObject(j, "waves"), details, 0};
@@ -209,7 +210,7 @@ bool http_rollout__json_body(const char *method, const char *path)
 bool http_rollout__route(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
     static const char prefix[] = API "/rollouts/";
-    static const char *const actions[] = {"/pause", "/resume", "/abort"};
+    static const char *const actions[] = {"/pause", "/resume", "/abort", "/approve"};
     const char *p = req->path, *m = req->method;
     bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
     bool post = strcmp(m, "POST") == 0;
@@ -229,7 +230,7 @@ bool http_rollout__route(mqotad_t *d, const api_request_t *req, api_response_t *
         else api__method_not_allowed(res, m, p, "GET");
         return true;
     }
-    for (int a = 0; a < 3; a++) {
+    for (int a = 0; a < 4; a++) {
         if (strcmp(slash, actions[a]) != 0) continue;
         if (post) post_control(d, ids, (rollout_action_t)a, res);
         else api__method_not_allowed(res, m, p, "POST");

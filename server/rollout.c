@@ -151,6 +151,7 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
     out->error_percent = p->error_percent;
     out->deadline_s = p->deadline_s;
     out->abort_on_error = p->abort_on_error;
+    out->approval = p->approval;
     snprintf(out->state, sizeof(out->state), "running");
     out->created_at = out->updated_at = now;
     out->devices = (int64_t)sel.n;
@@ -168,10 +169,10 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
             if (db__rollout_device_insert(d->db, out->id, sel.ids[k], i) != 0) goto db_err;
     }
     if (event(d, out->id, now, -1, "created", "created: release %lld to %zu device%s "
-              "(filter '%s'), plan %s, success %u %%, error %u %%, on error %s, deadline %u s",
+              "(filter '%s'), plan %s, success %u %%, error %u %%, on error %s, deadline %u s%s",
               (long long)p->release_id, sel.n, sel.n == 1 ? "" : "s", p->filter, out->plan,
               p->success_percent, p->error_percent, p->abort_on_error ? "abort" : "pause",
-              p->deadline_s) != 0)
+              p->deadline_s, p->approval ? ", approval before each wave" : "") != 0)
         goto db_err;
     int rc = start_wave(d, out, 0, now, err, err_cap);
     if (rc != 0) {
@@ -194,10 +195,11 @@ out:
 
 /*
  * After a wave ended (succeeded, or accepted by the operator's resume): start the next one,
- * or finish the rollout after the last. Inside the caller's transaction; 0, or -1 on a
+ * or finish the rollout after the last; with approval (unless approved is set: the operator's
+ * approve) wait in awaiting-approval instead. Inside the caller's transaction; 0, or -1 on a
  * database error. A next wave deploy__create() refuses pauses the rollout with its sentence.
  */
-static int next_wave(mqotad_t *d, const db_rollout_t *r, int64_t now)
+static int next_wave(mqotad_t *d, const db_rollout_t *r, int64_t now, bool approved)
 {
     char err[400];
     int idx = r->current_wave + 1;
@@ -205,6 +207,14 @@ static int next_wave(mqotad_t *d, const db_rollout_t *r, int64_t now)
         if (db__rollout_set_state(d->db, r->id, "finished", r->current_wave, now) != 0) return -1;
         return event(d, r->id, now, -1, "finished", "finished: every wave succeeded or was "
                      "accepted");
+    }
+    if (r->approval && !approved) {
+        char name[24];
+        wave_name(idx, name, sizeof(name));
+        if (db__rollout_set_state(d->db, r->id, "awaiting-approval", r->current_wave, now) != 0)
+            return -1;
+        return event(d, r->id, now, idx, "awaiting-approval", "%s awaits approval "
+                     "('mqota rollout approve %lld')", name, (long long)r->id);
     }
     int rc = start_wave(d, r, idx, now, err, sizeof(err));
     if (rc < 0) return -1;
@@ -272,7 +282,7 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
             event(d, r->id, now, w.idx, "wave-succeeded", "%s succeeded: %d of %u confirmed "
                   "(success threshold %u %%), %u failed", name, c.succeeded, w.size,
                   r->success_percent, failed) != 0 ||
-            next_wave(d, r, now) != 0)
+            next_wave(d, r, now, false) != 0)
             goto db_err;
     } else {
         const char *to = r->abort_on_error ? "aborted" : "paused";
@@ -299,7 +309,7 @@ db_err:
 int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollout_t *out,
                      char *err, size_t err_cap)
 {
-    static const char *const verbs[] = {"pause", "resume", "abort"};
+    static const char *const verbs[] = {"pause", "resume", "abort", "approve"};
     int rc = db__rollout_get(d->db, id, out);
     if (rc != 0) {
         snprintf(err, err_cap, rc == 1 ? "no rollout %lld; see 'mqota rollout list'"
@@ -307,19 +317,30 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
         return rc == 1 ? 404 : 500;
     }
     bool running = strcmp(out->state, "running") == 0, paused = strcmp(out->state, "paused") == 0;
+    bool awaiting = strcmp(out->state, "awaiting-approval") == 0;
+    /* which states each action applies to, and the words of the refusal */
+    static const char *const may[] = {"a running", "a paused", "a running, paused or "
+                                      "awaiting-approval", "an awaiting-approval"};
+    static const char *const done[] = {"paused", "resumed", "aborted", "approved"};
     if ((action == ROLLOUT_PAUSE && !running) || (action == ROLLOUT_RESUME && !paused) ||
-        (action == ROLLOUT_ABORT && !running && !paused)) {
-        snprintf(err, err_cap, "rollout %lld is %s; only a %s rollout can be %s", (long long)id,
-                 out->state, action == ROLLOUT_PAUSE ? "running" :
-                 action == ROLLOUT_RESUME ? "paused" : "running or paused",
-                 action == ROLLOUT_PAUSE ? "paused" : action == ROLLOUT_RESUME ? "resumed"
-                 : "aborted");
+        (action == ROLLOUT_ABORT && !running && !paused && !awaiting) ||
+        (action == ROLLOUT_APPROVE && !awaiting)) {
+        snprintf(err, err_cap, "rollout %lld is %s; only %s rollout can be %s", (long long)id,
+                 out->state, may[action], done[action]);
         return 409;
     }
     int64_t now = mqh_unix_now();
     db_rollout_wave_t w;
     if (db__begin(d->db) != 0) goto db_err_out;
-    if (action == ROLLOUT_RESUME) {
+    if (action == ROLLOUT_APPROVE) {
+        char name[24];
+        wave_name(out->current_wave + 1, name, sizeof(name));
+        if (db__rollout_set_state(d->db, id, "running", out->current_wave, now) != 0 ||
+            event(d, id, now, out->current_wave + 1, "approved", "approved by the operator: "
+                  "%s starts", name) != 0 ||
+            next_wave(d, out, now, true) != 0)
+            goto db_err;
+    } else if (action == ROLLOUT_RESUME) {
         if (db__rollout_wave_get(d->db, id, out->current_wave, &w) != 0 ||
             db__rollout_set_state(d->db, id, "running", out->current_wave, now) != 0)
             goto db_err;
@@ -328,7 +349,7 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
         if (strcmp(w.state, "failed") == 0) {
             if (event(d, id, now, w.idx, "resumed", "resumed by the operator: the failed %s "
                       "is accepted", name) != 0 ||
-                next_wave(d, out, now) != 0)
+                next_wave(d, out, now, true) != 0) /* resuming is the operator's decision */
                 goto db_err;
         } else if (event(d, id, now, -1, "resumed", "resumed by the operator") != 0) {
             goto db_err;

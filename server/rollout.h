@@ -25,7 +25,8 @@ extern "C" {
 typedef enum {
     ROLLOUT_PAUSE = 0,
     ROLLOUT_RESUME = 1,
-    ROLLOUT_ABORT = 2
+    ROLLOUT_ABORT = 2,
+    ROLLOUT_APPROVE = 3  /**< start the wave an "approval" rollout waits for */
 } rollout_action_t;
 
 /**
@@ -42,8 +43,9 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
                     size_t err_cap);
 
 /**
- * Pause, resume or abort a rollout, with an event in its history. Resuming a rollout whose
- * current wave failed accepts that wave and starts the next one (or finishes the rollout).
+ * Pause, resume, abort or approve a rollout, with an event in its history. Resuming a rollout
+ * whose current wave failed accepts that wave and starts the next one (or finishes the
+ * rollout). Approving a rollout awaiting approval starts its next wave.
  * @param[out] out The rollout after the change.
  * @return 0; 404 no such rollout; 409 the action does not apply to its state (err says why);
  *         500 a database error (nothing changed).

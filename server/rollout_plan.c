@@ -72,7 +72,7 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
 {
     static const char *const known[] = {"release", "filter", "canary", "waves",
                                         "success_percent", "error_percent", "deadline_s",
-                                        "on_error"};
+                                        "on_error", "approval"};
     const cJSON *it;
     cJSON_ArrayForEach(it, body)
     {
@@ -82,7 +82,7 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
         if (!ok) {
             snprintf(err, cap, "unknown member \"%.40s\"; a rollout has \"release\", \"filter\", "
                      "\"canary\", \"waves\", \"success_percent\", \"error_percent\", "
-                     "\"deadline_s\" and \"on_error\"", it->string);
+                     "\"deadline_s\", \"on_error\" and \"approval\"", it->string);
             return 400;
         }
     }
@@ -147,6 +147,13 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
         return 400;
     }
     p->abort_on_error = v && strcmp(v->valuestring, "abort") == 0;
+    v = cJSON_GetObjectItemCaseSensitive(body, "approval");
+    if (v && !cJSON_IsBool(v)) {
+        snprintf(err, cap, "\"approval\" must be true or false (whether each wave after the "
+                 "canary waits for 'mqota rollout approve')");
+        return 400;
+    }
+    p->approval = cJSON_IsTrue(v);
     return 0;
 }
 

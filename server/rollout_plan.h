@@ -44,12 +44,14 @@ typedef struct {
     uint32_t error_percent;                    /**< 0..100 */
     uint32_t deadline_s;                       /**< 1..ROLLOUT_DEADLINE_MAX_S */
     bool abort_on_error;                       /**< "on_error": "abort" (else pause) */
+    bool approval;                             /**< "approval": true: each wave after the
+                                                    canary waits for the operator's approve */
 } rollout_plan_t;
 
 /**
  * Parse a rollout request body: {"release": N, "filter": "...", "canary": 1 | "10%",
  * "waves": [count | "P%", ...], "success_percent": S, "error_percent": E, "deadline_s": D,
- * "on_error": "pause" | "abort"} (the last four optional). Only the body is judged here:
+ * "on_error": "pause" | "abort", "approval": true | false} (the last five optional). Only the body is judged here:
  * whether the release exists and what the filter selects are rollout__create()'s.
  * @param[in]  body, len The request body (need not be NUL-terminated).
  * @param[out] out       The plan (zeroed on failure).

@@ -18,6 +18,9 @@
 #                 --offline-after-reboot, the agent's confirm timeout far away): the silent
 #                 canary counts as failed when the rollout's deadline (3 s) runs out, the
 #                 history names it, the rollout pauses and nobody else is offered the release.
+#   approval      --approval: after the canary confirmed, the rollout awaits approval and
+#                 starts nothing by itself; 'rollout approve' starts wave 1, which finishes the
+#                 rollout; approving again is refused (409 sentence).
 #   bad-plans     every refused plan answers 400 with its one sentence (CLI and API), and
 #                 nothing is created.
 MODE=${3:-waves}
@@ -30,8 +33,8 @@ case $MODE in
   # judged before all of them confirmed shows
   waves) FAULT=(--link lan:50,lte:50) ;;
   deadline) FAULT=(--offline-after-reboot "$NEWVER" --confirm-timeout 600000) ;;
-  bad-plans) FAULT=() ;;
-  *) echo "usage: test_rollout.sh BUILD_DIR FIXTURES_DIR [canary-fails|waves|kill|deadline|bad-plans]" >&2
+  approval|bad-plans) FAULT=() ;;
+  *) echo "usage: test_rollout.sh BUILD_DIR FIXTURES_DIR [canary-fails|waves|kill|deadline|approval|bad-plans]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -131,7 +134,7 @@ canary-fails)
   mq rollout abort "$RID" >/dev/null || fail "rollout abort failed"
   check "the rollout is aborted" rollout_is "$RID" '.state == "aborted" and .events[-1].kind == "aborted"'
   out=$(mq rollout abort "$RID" 2>&1 >/dev/null) && fail "a second abort was accepted"
-  [ "$out" = "mqota: rollout $RID is aborted; only a running or paused rollout can be aborted" ] ||
+  [ "$out" = "mqota: rollout $RID is aborted; only a running, paused or awaiting-approval rollout can be aborted" ] ||
     fail "second abort said: $out"
   pass "a second abort is refused with its sentence"
   ;;
@@ -147,6 +150,31 @@ deadline)
      .waves[0].active == 1 and .waves[1].deployment == null'
   targets_of_release "$rel"
   check_json "only the canary was offered the release" "$TG" 'length == 1 and .[0].device == "vdev-0001"'
+  ;;
+approval)
+  create --canary 1 --waves 100% --approval
+  wait_for 60 rollout_is "$RID" '.state == "awaiting-approval"' ||
+    fail "the rollout does not await approval after its canary: $(mq --json rollout show "$RID")"
+  sleep 3 # three more ticks: nothing may start without the approval
+  show "$RID"
+  check_json "the canary confirmed, wave 1 awaits approval and has not started" "$R" \
+    '.waves[0].state == "succeeded" and .waves[0].confirmed == 1 and .waves[1].state == "waiting"
+     and .waves[1].deployment == null and .plan.approval == true and
+     [.events[].kind] == ["created","wave-started","wave-succeeded","awaiting-approval"]'
+  targets_of_release "$rel"
+  check_json "only the canary was offered the release before the approval" "$TG" \
+    'length == 1 and .[0].device == "vdev-0001"'
+  mq rollout approve "$RID" >/dev/null || fail "rollout approve failed"
+  wait_for 60 rollout_is "$RID" '.state == "finished"' ||
+    fail "the approved rollout did not finish: $(mq --json rollout show "$RID")"
+  show "$RID"
+  check_json "the approval started wave 1, which confirmed on the five others" "$R" \
+    '[.events[].kind] == ["created","wave-started","wave-succeeded","awaiting-approval","approved",
+      "wave-started","wave-succeeded","finished"] and .waves[1].confirmed == 5'
+  out=$(mq rollout approve "$RID" 2>&1 >/dev/null) && fail "a second approve was accepted"
+  [ "$out" = "mqota: rollout $RID is finished; only an awaiting-approval rollout can be approved" ] ||
+    fail "second approve said: $out"
+  pass "a second approve is refused with its sentence"
   ;;
 waves|kill)
   create --canary 1 --waves 2,100% --success 100 --error 0 --deadline 300
@@ -220,7 +248,7 @@ bad-plans)
   api_refused "no canary" '{"release": '"$rel"', "filter": "group=lab", "waves": ["100%"]}' \
     '"canary" is missing: give the first stage'"'"'s size, a count such as 1 or a percent such as "5%"'
   api_refused "unknown member" '{"release": '"$rel"', "filter": "group=lab", "canary": 1, "waves": ["100%"], "speed": 3}' \
-    'unknown member "speed"; a rollout has "release", "filter", "canary", "waves", "success_percent", "error_percent", "deadline_s" and "on_error"'
+    'unknown member "speed"; a rollout has "release", "filter", "canary", "waves", "success_percent", "error_percent", "deadline_s", "on_error" and "approval"'
   api_refused "deadline 0" '{"release": '"$rel"', "filter": "group=lab", "canary": 1, "waves": ["100%"], "deadline_s": 0}' \
     '"deadline_s" must be a whole number from 1 to 2592000 (seconds after a wave'"'"'s start when a silent device counts as failed)'
   out=$(mq --json rollout list) || fail "rollout list failed"

@@ -48,10 +48,12 @@ static void test_parse_defaults(void **state)
     assert_int_equal(p.error_percent, 0);
     assert_int_equal(p.deadline_s, ROLLOUT_DEADLINE_DEFAULT_S);
     assert_false(p.abort_on_error);
+    assert_false(p.approval);
 
     assert_int_equal(parse("{\"release\": 7, \"filter\": \"tag=beta\", \"canary\": \"5%\","
                            " \"waves\": [\"100%\"], \"success_percent\": 90,"
-                           " \"error_percent\": 10, \"deadline_s\": 60, \"on_error\": \"abort\"}",
+                           " \"error_percent\": 10, \"deadline_s\": 60, \"on_error\": \"abort\","
+                           " \"approval\": true}",
                            &p, err, sizeof err), 0);
     assert_true(p.stages[0].percent);
     assert_int_equal(p.stages[0].value, 5);
@@ -59,6 +61,7 @@ static void test_parse_defaults(void **state)
     assert_int_equal(p.error_percent, 10);
     assert_int_equal(p.deadline_s, 60);
     assert_true(p.abort_on_error);
+    assert_true(p.approval);
 }
 
 /* Each bad body: 400 with exactly its sentence. */
@@ -107,7 +110,12 @@ static void test_parse_refusals(void **state)
          "\"on_error\" must be \"pause\" or \"abort\" (what a failed wave does to the rollout)"},
         {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1], \"x\": 1}",
          "unknown member \"x\"; a rollout has \"release\", \"filter\", \"canary\", \"waves\", "
-         "\"success_percent\", \"error_percent\", \"deadline_s\" and \"on_error\""},
+         "\"success_percent\", \"error_percent\", \"deadline_s\", \"on_error\" and "
+         "\"approval\""},
+        {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
+         " \"approval\": 1}",
+         "\"approval\" must be true or false (whether each wave after the canary waits for "
+         "'mqota rollout approve')"},
     };
     rollout_plan_t p;
     char err[600];
