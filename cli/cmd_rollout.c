@@ -79,6 +79,16 @@ static const char usage_approve[] =
     "Example:\n"
     "  mqota rollout approve 1\n";
 
+static const char usage_retry[] =
+    "Usage: mqota rollout retry ID [--json]\n"
+    "\n"
+    "Offer the release again to the devices of a paused rollout's failed wave that did not\n"
+    "confirm (in a new deployment); the wave runs again, its deadline from now, and is judged\n"
+    "on each device's latest attempt.\n"
+    "\n"
+    "Example:\n"
+    "  mqota rollout retry 1\n";
+
 static const char usage_abort[] =
     "Usage: mqota rollout abort ID [--json]\n"
     "\n"
@@ -327,6 +337,11 @@ int cmd_rollout_resume(cli_ctx_t *ctx, int argc, char **argv)
 int cmd_rollout_approve(cli_ctx_t *ctx, int argc, char **argv)
 {
     return rollout_item(ctx, "rollout approve", usage_approve, "approve", argc, argv);
+}
+
+int cmd_rollout_retry(cli_ctx_t *ctx, int argc, char **argv)
+{
+    return rollout_item(ctx, "rollout retry", usage_retry, "retry", argc, argv);
 }
 
 int cmd_rollout_abort(cli_ctx_t *ctx, int argc, char **argv)

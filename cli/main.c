@@ -51,7 +51,7 @@ static const char usage_main[] =
     "  rollout create RELEASE_ID --filter EXPR --canary SIZE --waves SIZE,...\n"
     "                                                  roll a release out in waves\n"
     "  rollout list / rollout show ID                  follow rollouts, waves and history\n"
-    "  rollout pause|resume|abort|approve ID           steer a rollout\n"
+    "  rollout pause|resume|abort|approve|retry ID     steer a rollout\n"
     "  status                                          check mqotad and its broker\n"
     "\n"
     "Run 'mqota COMMAND --help' for a command's options.\n"
@@ -95,6 +95,7 @@ static const struct {
     { "rollout", "resume", cmd_rollout_resume },
     { "rollout", "abort", cmd_rollout_abort },
     { "rollout", "approve", cmd_rollout_approve },
+    { "rollout", "retry", cmd_rollout_retry },
     { NULL, "deploy", cmd_deploy },
     { NULL, "status", cmd_status },
 };

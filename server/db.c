@@ -100,7 +100,8 @@ static const char *const migrations[] = {
     "CREATE INDEX tags_by_key ON device_tags(tag_key, tag_value);",
     /* 6 -> 7: rollouts (docs/ROLLOUTS.md): a release, a filter and a plan; its devices, each
      * in the wave it was given at creation (by device id); its waves, each a deployment once
-     * started (0 before); the history of every decision with its reason */
+     * started (0 before; the latest), with every deployment a wave made (the first, then one
+     * per retry); the history of every decision with its reason */
     "CREATE TABLE rollouts ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " release_id INTEGER NOT NULL REFERENCES releases(id), filter TEXT NOT NULL,"
@@ -119,6 +120,10 @@ static const char *const migrations[] = {
     " device_id TEXT NOT NULL REFERENCES devices(id), wave INTEGER NOT NULL,"
     " PRIMARY KEY (rollout_id, device_id));"
     "CREATE INDEX rollout_devices_by_wave ON rollout_devices(rollout_id, wave, device_id);"
+    "CREATE TABLE rollout_wave_deployments ("
+    " rollout_id INTEGER NOT NULL REFERENCES rollouts(id), wave INTEGER NOT NULL,"
+    " deployment_id INTEGER NOT NULL REFERENCES deployments(id),"
+    " PRIMARY KEY (rollout_id, wave, deployment_id));"
     "CREATE TABLE rollout_events ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " rollout_id INTEGER NOT NULL REFERENCES rollouts(id), at INTEGER NOT NULL,"
@@ -162,6 +167,7 @@ enum {
     S_TAG_PUT, S_TAG_DELETE, S_TAG_LIST, S_TAG_COUNT,
     S_RO_INSERT, S_RO_GET, S_RO_LIST, S_RO_RUNNING, S_RO_STATE, S_RO_WAVE_INSERT, S_RO_WAVE_GET,
     S_RO_WAVE_SET, S_RO_WAVES, S_RO_DEV_INSERT, S_RO_DEVS, S_RO_EV_INSERT, S_RO_EVS,
+    S_RO_WDEP_INSERT, S_RO_WDEPS, S_RO_WAVE_TARGETS,
     S_COUNT
 };
 
@@ -304,6 +310,18 @@ static const char *const stmt_sql[S_COUNT] = {
                        " VALUES (?1,?2,?3,?4,?5)",
     [S_RO_EVS] = "SELECT id, rollout_id, at, wave, kind, message FROM rollout_events"
                  " WHERE rollout_id = ?1 ORDER BY id",
+    [S_RO_WDEP_INSERT] = "INSERT INTO rollout_wave_deployments (rollout_id, wave, deployment_id)"
+                         " VALUES (?1,?2,?3)",
+    [S_RO_WDEPS] = "SELECT deployment_id FROM rollout_wave_deployments WHERE rollout_id = ?1"
+                   " AND wave = ?2 ORDER BY deployment_id",
+    /* each device of a wave with the state of its latest target among the wave's deployments
+     * ('' when it has none) */
+    [S_RO_WAVE_TARGETS] = "SELECT v.device_id, coalesce((SELECT t.state FROM deployment_targets t"
+                          " JOIN rollout_wave_deployments x ON x.deployment_id = t.deployment_id"
+                          " WHERE x.rollout_id = v.rollout_id AND x.wave = v.wave"
+                          " AND t.device_id = v.device_id ORDER BY t.deployment_id DESC LIMIT 1),"
+                          " '') FROM rollout_devices v WHERE v.rollout_id = ?1 AND v.wave = ?2"
+                          " ORDER BY v.device_id",
 };
 
 struct db {
@@ -1661,4 +1679,68 @@ int db__rollout_events(db_t *db, int64_t rollout_id,
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return ret;
+}
+
+int db__rollout_wave_deployment_add(db_t *db, int64_t rollout_id, int wave, int64_t deployment_id)
+{
+    sqlite3_stmt *s = db->st[S_RO_WDEP_INSERT];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int(s, 2, wave);
+    sqlite3_bind_int64(s, 3, deployment_id);
+    return exec_stmt(db, S_RO_WDEP_INSERT, "store a rollout wave's deployment");
+}
+
+int db__rollout_wave_deployments(db_t *db, int64_t rollout_id, int wave,
+                                 int (*cb)(void *ctx, int64_t deployment_id), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RO_WDEPS];
+    int rc, ret = 0;
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int(s, 2, wave);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (cb(ctx, sqlite3_column_int64(s, 0)) != 0) break;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's deployments");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
+                             int (*cb)(void *ctx, const char *device_id, const char *state),
+                             void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RO_WAVE_TARGETS];
+    int rc, ret = 0;
+    char id[DB_ID_MAX + 1], state[16];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int(s, 2, wave);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        copy_text(id, sizeof(id), s, 0);
+        copy_text(state, sizeof(state), s, 1);
+        if (cb(ctx, id, state) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's targets");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+/* Count one device's latest target state into a db_counts_t. */
+static int count_state(void *ctx, const char *device_id, const char *state)
+{
+    db_counts_t *c = ctx;
+    (void)device_id;
+    c->total++;
+    if (strcmp(state, "pending") == 0 || state[0] == '\0') c->pending++;
+    else if (strcmp(state, "active") == 0) c->active++;
+    else if (strcmp(state, "succeeded") == 0) c->succeeded++;
+    else if (strcmp(state, "failed") == 0) c->failed++;
+    else if (strcmp(state, "superseded") == 0) c->superseded++;
+    return 0;
+}
+
+int db__rollout_wave_counts(db_t *db, int64_t rollout_id, int wave, db_counts_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    return db__rollout_wave_targets(db, rollout_id, wave, count_state, out);
 }

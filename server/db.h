@@ -351,6 +351,19 @@ int db__rollout_wave_devices(db_t *db, int64_t rollout_id, int wave,
 /** Append a decision to a rollout's history. */
 int db__rollout_event_insert(db_t *db, int64_t rollout_id, int64_t at, int wave,
                              const char *kind, const char *message);
+/** Record a deployment a wave made (its first, or a retry's). */
+int db__rollout_wave_deployment_add(db_t *db, int64_t rollout_id, int wave, int64_t deployment_id);
+/** The deployments a wave made, oldest first, via callback. */
+int db__rollout_wave_deployments(db_t *db, int64_t rollout_id, int wave,
+                                 int (*cb)(void *ctx, int64_t deployment_id), void *ctx);
+/** Each device of a wave, by id, with the state of its latest target among the wave's
+ *  deployments ("" when it has none yet), via callback. */
+int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
+                             int (*cb)(void *ctx, const char *device_id, const char *state),
+                             void *ctx);
+/** A wave's counts: each device counted once, by its latest target (none counts as pending);
+ *  the byte counters are left 0. */
+int db__rollout_wave_counts(db_t *db, int64_t rollout_id, int wave, db_counts_t *out);
 /** A rollout's history, oldest first, via callback. */
 int db__rollout_events(db_t *db, int64_t rollout_id,
                        int (*cb)(void *ctx, const db_rollout_event_t *e), void *ctx);

@@ -6,7 +6,7 @@
  *   GET  /api/v1/rollouts                    every rollout with its waves' counts
  *   POST /api/v1/rollouts                    create one (rollout_plan__parse() judges the body)
  *   GET  /api/v1/rollouts/{id}               one rollout: waves with counts and devices, history
- *   POST /api/v1/rollouts/{id}/pause|resume|abort|approve   the controls (no body)
+ *   POST /api/v1/rollouts/{id}/pause|resume|abort|approve|retry   the controls (no body)
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -31,13 +31,20 @@ static int add_device_id(void *ctx, const char *id)
     return 0;
 }
 
-/* A wave as JSON: its state and deployment, its target counts, with details its devices. */
+static int add_deployment_id(void *ctx, int64_t id)
+{
+    cJSON_AddItemToArray(ctx, cJSON_CreateNumber((double)id));
+    return 0;
+}
+
+/* A wave as JSON: its state and deployments (the latest first named), its counts (each device
+ * by its latest target), with details its devices. */
 static int add_wave(void *ctx, const db_rollout_wave_t *w)
 {
     wave_ctx_t *c = ctx;
     db_counts_t n = {0};
     char name[24];
-    if (w->deployment_id && db__deployment_counts(c->d->db, w->deployment_id, &n) != 0) {
+    if (w->deployment_id && db__rollout_wave_counts(c->d->db, w->rollout_id, w->idx, &n) != 0) {
         c->failed = 1;
         return 1;
     }
@@ -51,6 +58,11 @@ static int add_wave(void *ctx, const db_rollout_wave_t *w)
     cJSON_AddStringToObject(j, "state", w->state);
     if (w->deployment_id) cJSON_AddNumberToObject(j, "deployment", (double)w->deployment_id);
     else cJSON_AddNullToObject(j, "deployment");
+    cJSON *deps = cJSON_AddArrayToObject(j, "deployments");
+    if (db__rollout_wave_deployments(c->d->db, w->rollout_id, w->idx, add_deployment_id, deps)) {
+        c->failed = 1;
+        return 1;
+    }
     cJSON_AddNumberToObject(j, "started_at", (double)w->started_at);
     cJSON_AddNumberToObject(j, "finished_at", (double)w->finished_at);
     cJSON_AddNumberToObject(j, "confirmed", n.succeeded);
@@ -210,7 +222,7 @@ bool http_rollout__json_body(const char *method, const char *path)
 bool http_rollout__route(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
     static const char prefix[] = API "/rollouts/";
-    static const char *const actions[] = {"/pause", "/resume", "/abort", "/approve"};
+    static const char *const actions[] = {"/pause", "/resume", "/abort", "/approve", "/retry"};
     const char *p = req->path, *m = req->method;
     bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
     bool post = strcmp(m, "POST") == 0;
@@ -230,7 +242,7 @@ bool http_rollout__route(mqotad_t *d, const api_request_t *req, api_response_t *
         else api__method_not_allowed(res, m, p, "GET");
         return true;
     }
-    for (int a = 0; a < 4; a++) {
+    for (int a = 0; a < 5; a++) {
         if (strcmp(slash, actions[a]) != 0) continue;
         if (post) post_control(d, ids, (rollout_action_t)a, res);
         else api__method_not_allowed(res, m, p, "POST");

@@ -72,14 +72,29 @@ static void id_vec_free(id_vec_t *v)
     memset(v, 0, sizeof(*v));
 }
 
+typedef struct {
+    id_vec_t *ids;
+    bool failed;
+} unconfirmed_ctx_t;
+
+/* Collect a wave's device unless its latest target succeeded (for a retry). */
+static int push_unconfirmed(void *ctx, const char *id, const char *state)
+{
+    unconfirmed_ctx_t *c = ctx;
+    if (strcmp(state, "succeeded") == 0) return 0;
+    c->failed = push_id(c->ids, id) != 0;
+    return c->failed;
+}
+
 /*
  * Start stage idx of rollout r inside the caller's transaction: its deployment (to the
- * devices given the stage at creation), the stage running, the rollout's current wave, the
- * event. Returns 0; 1 when deploy__create() refused the stage for a reason other than the
- * database (err says why; nothing of the stage was written); -1 on a database error.
+ * devices given the stage at creation; with retry, to those of them whose latest target did
+ * not succeed), the stage running from now, the rollout's current wave, the event. Returns 0;
+ * 1 when deploy__create() refused the stage for a reason other than the database (err says
+ * why; nothing of the stage was written); -1 on a database error.
  */
-static int start_wave(mqotad_t *d, const db_rollout_t *r, int idx, int64_t now, char *err,
-                      size_t err_cap)
+static int start_wave(mqotad_t *d, const db_rollout_t *r, int idx, int64_t now, bool retry,
+                      char *err, size_t err_cap)
 {
     db_rollout_wave_t w;
     db_deployment_t dep;
@@ -88,7 +103,17 @@ static int start_wave(mqotad_t *d, const db_rollout_t *r, int idx, int64_t now, 
     int ret = -1;
     wave_name(idx, name, sizeof(name));
     if (db__rollout_wave_get(d->db, r->id, idx, &w) != 0) goto out;
-    if (db__rollout_wave_devices(d->db, r->id, idx, push_id, &ids) != 0 || ids.n != w.size) {
+    if (retry) {
+        unconfirmed_ctx_t u = {&ids, false};
+        if (db__rollout_wave_targets(d->db, r->id, idx, push_unconfirmed, &u) != 0 || u.failed)
+            goto out;
+        if (ids.n == 0) {
+            snprintf(err, err_cap, "every device of the %s confirmed; nothing to retry", name);
+            ret = 1;
+            goto out;
+        }
+    } else if (db__rollout_wave_devices(d->db, r->id, idx, push_id, &ids) != 0 ||
+               ids.n != w.size) {
         snprintf(err, err_cap, "the %s's %u devices could not be read", name, w.size);
         goto out;
     }
@@ -101,11 +126,18 @@ static int start_wave(mqotad_t *d, const db_rollout_t *r, int idx, int64_t now, 
     snprintf(w.state, sizeof(w.state), "running");
     w.deployment_id = dep.id;
     w.started_at = now;
+    w.finished_at = 0;
     if (db__rollout_wave_set(d->db, &w) != 0 ||
-        db__rollout_set_state(d->db, r->id, "running", idx, now) != 0 ||
-        event(d, r->id, now, idx, "wave-started", "%s started: release %lld to %u device%s "
-              "(deployment %lld)", name, (long long)r->release_id, w.size,
-              w.size == 1 ? "" : "s", (long long)dep.id) != 0)
+        db__rollout_wave_deployment_add(d->db, r->id, idx, dep.id) != 0 ||
+        db__rollout_set_state(d->db, r->id, "running", idx, now) != 0)
+        goto out;
+    if (retry ? event(d, r->id, now, idx, "wave-retried", "%s retried by the operator: "
+                      "release %lld offered again to the %zu device%s that did not confirm "
+                      "(deployment %lld)", name, (long long)r->release_id, ids.n,
+                      ids.n == 1 ? "" : "s", (long long)dep.id)
+              : event(d, r->id, now, idx, "wave-started", "%s started: release %lld to %u "
+                      "device%s (deployment %lld)", name, (long long)r->release_id, w.size,
+                      w.size == 1 ? "" : "s", (long long)dep.id))
         goto out;
     ret = 0;
 out:
@@ -174,7 +206,7 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
               p->success_percent, p->error_percent, p->abort_on_error ? "abort" : "pause",
               p->deadline_s, p->approval ? ", approval before each wave" : "") != 0)
         goto db_err;
-    int rc = start_wave(d, out, 0, now, err, err_cap);
+    int rc = start_wave(d, out, 0, now, false, err, err_cap);
     if (rc != 0) {
         db__rollback(d->db);
         if (rc > 0) ret = 400; /* err holds deploy__create()'s sentence */
@@ -216,7 +248,7 @@ static int next_wave(mqotad_t *d, const db_rollout_t *r, int64_t now, bool appro
         return event(d, r->id, now, idx, "awaiting-approval", "%s awaits approval "
                      "('mqota rollout approve %lld')", name, (long long)r->id);
     }
-    int rc = start_wave(d, r, idx, now, err, sizeof(err));
+    int rc = start_wave(d, r, idx, now, false, err, sizeof(err));
     if (rc < 0) return -1;
     if (rc > 0) {
         char name[24];
@@ -235,13 +267,13 @@ typedef struct {
     int rc;
 } expiry_ctx_t;
 
-static int log_expiry(void *ctx, const db_target_t *t)
+static int log_expiry(void *ctx, const char *device_id, const char *state)
 {
     expiry_ctx_t *c = ctx;
-    if (strcmp(t->state, "pending") && strcmp(t->state, "active")) return 0;
+    if (state[0] && strcmp(state, "pending") && strcmp(state, "active")) return 0;
     c->rc = event(c->d, c->rollout_id, c->now, c->wave, "deadline-expired", "device %s did "
                   "not finish within the deadline (%u s, target %s): counted as failed",
-                  t->device_id, c->deadline_s, t->state);
+                  device_id, c->deadline_s, state[0] ? state : "pending");
     return c->rc != 0;
 }
 
@@ -257,7 +289,7 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
     char name[24];
     if (db__rollout_wave_get(d->db, r->id, r->current_wave, &w) != 0) return -1;
     if (strcmp(w.state, "running") != 0) return 0;
-    if (db__deployment_counts(d->db, w.deployment_id, &c) != 0) return -1;
+    if (db__rollout_wave_counts(d->db, r->id, w.idx, &c) != 0) return -1;
     uint32_t unfinished = (uint32_t)(c.pending + c.active);
     bool expired = unfinished > 0 && now >= w.started_at + (int64_t)r->deadline_s;
     uint32_t failed = (uint32_t)(c.failed + c.superseded) + (expired ? unfinished : 0);
@@ -272,7 +304,7 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
     if (db__begin(d->db) != 0) return -1;
     if (expired) {
         expiry_ctx_t x = {d, r->id, now, w.idx, r->deadline_s, 0};
-        if (db__target_list(d->db, w.deployment_id, log_expiry, &x) != 0 || x.rc != 0)
+        if (db__rollout_wave_targets(d->db, r->id, w.idx, log_expiry, &x) != 0 || x.rc != 0)
             goto db_err;
     }
     w.finished_at = now;
@@ -309,7 +341,7 @@ db_err:
 int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollout_t *out,
                      char *err, size_t err_cap)
 {
-    static const char *const verbs[] = {"pause", "resume", "abort", "approve"};
+    static const char *const verbs[] = {"pause", "resume", "abort", "approve", "retry"};
     int rc = db__rollout_get(d->db, id, out);
     if (rc != 0) {
         snprintf(err, err_cap, rc == 1 ? "no rollout %lld; see 'mqota rollout list'"
@@ -320,11 +352,11 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
     bool awaiting = strcmp(out->state, "awaiting-approval") == 0;
     /* which states each action applies to, and the words of the refusal */
     static const char *const may[] = {"a running", "a paused", "a running, paused or "
-                                      "awaiting-approval", "an awaiting-approval"};
-    static const char *const done[] = {"paused", "resumed", "aborted", "approved"};
+                                      "awaiting-approval", "an awaiting-approval", "a paused"};
+    static const char *const done[] = {"paused", "resumed", "aborted", "approved", "retried"};
     if ((action == ROLLOUT_PAUSE && !running) || (action == ROLLOUT_RESUME && !paused) ||
         (action == ROLLOUT_ABORT && !running && !paused && !awaiting) ||
-        (action == ROLLOUT_APPROVE && !awaiting)) {
+        (action == ROLLOUT_APPROVE && !awaiting) || (action == ROLLOUT_RETRY && !paused)) {
         snprintf(err, err_cap, "rollout %lld is %s; only %s rollout can be %s", (long long)id,
                  out->state, may[action], done[action]);
         return 409;
@@ -332,7 +364,24 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
     int64_t now = mqh_unix_now();
     db_rollout_wave_t w;
     if (db__begin(d->db) != 0) goto db_err_out;
-    if (action == ROLLOUT_APPROVE) {
+    if (action == ROLLOUT_RETRY) {
+        char name[24];
+        wave_name(out->current_wave, name, sizeof(name));
+        if (db__rollout_wave_get(d->db, id, out->current_wave, &w) != 0) goto db_err;
+        if (strcmp(w.state, "failed") != 0) {
+            db__rollback(d->db);
+            snprintf(err, err_cap, "rollout %lld's %s is %s, not failed; only a failed wave can "
+                     "be retried (resume a rollout paused by the operator)", (long long)id, name,
+                     w.state);
+            return 409;
+        }
+        int started = start_wave(d, out, out->current_wave, now, true, err, err_cap);
+        if (started != 0) {
+            db__rollback(d->db);
+            if (started < 0) goto db_err_out;
+            return 409; /* err: nothing to retry, or deploy__create()'s sentence */
+        }
+    } else if (action == ROLLOUT_APPROVE) {
         char name[24];
         wave_name(out->current_wave + 1, name, sizeof(name));
         if (db__rollout_set_state(d->db, id, "running", out->current_wave, now) != 0 ||

@@ -26,7 +26,8 @@ typedef enum {
     ROLLOUT_PAUSE = 0,
     ROLLOUT_RESUME = 1,
     ROLLOUT_ABORT = 2,
-    ROLLOUT_APPROVE = 3  /**< start the wave an "approval" rollout waits for */
+    ROLLOUT_APPROVE = 3, /**< start the wave an "approval" rollout waits for */
+    ROLLOUT_RETRY = 4    /**< offer a failed wave's unconfirmed devices the release again */
 } rollout_action_t;
 
 /**
@@ -45,7 +46,10 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
 /**
  * Pause, resume, abort or approve a rollout, with an event in its history. Resuming a rollout
  * whose current wave failed accepts that wave and starts the next one (or finishes the
- * rollout). Approving a rollout awaiting approval starts its next wave.
+ * rollout). Approving a rollout awaiting approval starts its next wave. Retrying a paused
+ * rollout whose current wave failed offers the release again, in a new deployment, to that
+ * wave's devices whose latest target did not succeed; the wave runs again from now (its
+ * deadline too) and is judged on each device's latest target.
  * @param[out] out The rollout after the change.
  * @return 0; 404 no such rollout; 409 the action does not apply to its state (err says why);
  *         500 a database error (nothing changed).

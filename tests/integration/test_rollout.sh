@@ -21,20 +21,23 @@
 #   approval      --approval: after the canary confirmed, the rollout awaits approval and
 #                 starts nothing by itself; 'rollout approve' starts wave 1, which finishes the
 #                 rollout; approving again is refused (409 sentence).
+#   retry         as canary-fails; then the fleet restarts without the fault and 'rollout retry'
+#                 offers the canary the release again (a new deployment): it confirms, the
+#                 rollout goes on wave by wave to finished; the canary alone has two targets.
 #   bad-plans     every refused plan answers 400 with its one sentence (CLI and API), and
 #                 nothing is created.
 MODE=${3:-waves}
 NEWVER=v1.4.1-2-g0296947-dirty
 COUNT=6
 case $MODE in
-  canary-fails) FAULT=(--fail-self-test "$NEWVER") ;;
+  canary-fails|retry) FAULT=(--fail-self-test "$NEWVER") ;;
   kill) FAULT=(--link lte) ;; # downloads of seconds: the kill lands inside wave 1
   # half the devices on LTE: the devices of a wave confirm at different times, so a wave
   # judged before all of them confirmed shows
   waves) FAULT=(--link lan:50,lte:50) ;;
   deadline) FAULT=(--offline-after-reboot "$NEWVER" --confirm-timeout 600000) ;;
   approval|bad-plans) FAULT=() ;;
-  *) echo "usage: test_rollout.sh BUILD_DIR FIXTURES_DIR [canary-fails|waves|kill|deadline|approval|bad-plans]" >&2
+  *) echo "usage: test_rollout.sh BUILD_DIR FIXTURES_DIR [canary-fails|waves|kill|deadline|approval|retry|bad-plans]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -150,6 +153,34 @@ deadline)
      .waves[0].active == 1 and .waves[1].deployment == null'
   targets_of_release "$rel"
   check_json "only the canary was offered the release" "$TG" 'length == 1 and .[0].device == "vdev-0001"'
+  ;;
+retry)
+  create --canary 1 --waves 100% --deadline 120
+  wait_for 120 rollout_is "$RID" '.state == "paused" and .waves[0].state == "failed"' ||
+    fail "the rollout did not pause after the failing canary: $(mq --json rollout show "$RID")"
+  out=$(mq rollout retry 9999 2>&1 >/dev/null) && fail "retry of an unknown rollout was accepted"
+  [ "$out" = "mqota: no rollout 9999; see 'mqota rollout list'" ] || fail "retry 9999 said: $out"
+  pass "retry of an unknown rollout is refused with its sentence"
+  stop_pid "$FLEET_PID"
+  start_fleet --count $COUNT # the same flash files, without the fault
+  wait_online $COUNT 60
+  mq rollout retry "$RID" >/dev/null || fail "rollout retry failed"
+  wait_for 120 rollout_is "$RID" '.state == "finished"' ||
+    fail "the retried rollout did not finish: $(mq --json rollout show "$RID")"
+  show "$RID"
+  check_json "the canary's retry confirmed and the rollout went on" "$R" \
+    '[.events[].kind] == ["created","wave-started","wave-failed","wave-retried","wave-succeeded",
+      "wave-started","wave-succeeded","finished"] and (.waves[0].deployments | length) == 2 and
+     .waves[0].confirmed == 1 and .waves[0].failed == 0 and .waves[1].confirmed == 5 and
+     (.events[3].message | test("^canary retried by the operator: release [0-9]+ offered again to the 1 device that did not confirm"))'
+  targets_of_release "$rel"
+  check_json "the canary alone was offered twice (failed, then succeeded)" "$TG" \
+    'length == 7 and ([.[] | select(.device == "vdev-0001") | .state] | sort) == ["failed","succeeded"]
+     and ([.[] | select(.device != "vdev-0001") | .device] | unique | length) == 5'
+  out=$(mq rollout retry "$RID" 2>&1 >/dev/null) && fail "a retry of a finished rollout was accepted"
+  [ "$out" = "mqota: rollout $RID is finished; only a paused rollout can be retried" ] ||
+    fail "retry of a finished rollout said: $out"
+  pass "a retry of a finished rollout is refused with its sentence"
   ;;
 approval)
   create --canary 1 --waves 100% --approval
