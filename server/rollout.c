@@ -344,7 +344,7 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
     static const char *const verbs[] = {"pause", "resume", "abort", "approve", "retry"};
     int rc = db__rollout_get(d->db, id, out);
     if (rc != 0) {
-        snprintf(err, err_cap, rc == 1 ? "no rollout %lld; see 'mqota rollout list'"
+        snprintf(err, err_cap, rc == 1 ? "unknown rollout '%lld'; see 'mqota rollout list'"
                  : "database error while reading rollout %lld", (long long)id);
         return rc == 1 ? 404 : 500;
     }

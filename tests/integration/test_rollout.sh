@@ -159,7 +159,7 @@ retry)
   wait_for 120 rollout_is "$RID" '.state == "paused" and .waves[0].state == "failed"' ||
     fail "the rollout did not pause after the failing canary: $(mq --json rollout show "$RID")"
   out=$(mq rollout retry 9999 2>&1 >/dev/null) && fail "retry of an unknown rollout was accepted"
-  [ "$out" = "mqota: no rollout 9999; see 'mqota rollout list'" ] || fail "retry 9999 said: $out"
+  [ "$out" = "mqota: unknown rollout '9999'; see 'mqota rollout list'" ] || fail "retry 9999 said: $out"
   pass "retry of an unknown rollout is refused with its sentence"
   stop_pid "$FLEET_PID"
   start_fleet --count $COUNT # the same flash files, without the fault
