@@ -22,6 +22,9 @@
 #include "deploy.h"
 #include "target.h"
 
+/* Bytes of a rollout's filter its "created" event quotes at most (the rollout keeps it all). */
+#define EVENT_FILTER_MAX 160
+
 /* A stage's name in sentences and events. */
 static void wave_name(int idx, char *out, size_t cap)
 {
@@ -145,6 +148,16 @@ out:
     return ret;
 }
 
+/* How many bytes of text to show in an event: at most max, never ending inside a UTF-8
+ * sequence (filter values may be UTF-8; the event must stay valid text when cut). */
+static int shown_len(const char *text, size_t max)
+{
+    size_t n = strlen(text);
+    if (n <= max) return (int)n;
+    while (max > 0 && ((unsigned char)text[max] & 0xC0u) == 0x80u) max--;
+    return (int)max;
+}
+
 /* Store the plan's stages as JSON text, e.g. [1,"50%","100%"]. */
 static void plan_text(const rollout_plan_t *p, char *out, size_t cap)
 {
@@ -201,8 +214,9 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
             if (db__rollout_device_insert(d->db, out->id, sel.ids[k], i) != 0) goto db_err;
     }
     if (event(d, out->id, now, -1, "created", "created: release %lld to %zu device%s "
-              "(filter '%s'), plan %s, success %u %%, error %u %%, on error %s, deadline %u s%s",
-              (long long)p->release_id, sel.n, sel.n == 1 ? "" : "s", p->filter, out->plan,
+              "(filter '%.*s'), plan %s, success %u %%, error %u %%, on error %s, deadline %u s%s",
+              (long long)p->release_id, sel.n, sel.n == 1 ? "" : "s",
+              shown_len(p->filter, EVENT_FILTER_MAX), p->filter, out->plan,
               p->success_percent, p->error_percent, p->abort_on_error ? "abort" : "pause",
               p->deadline_s, p->approval ? ", approval before each wave" : "") != 0)
         goto db_err;
