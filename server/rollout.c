@@ -4,9 +4,10 @@
  *
  * A rollout's devices are chosen once, at creation, and split into stages (the canary, then
  * the waves) by device id. Starting a stage creates its deployment with deploy__create(); the
- * deployment then runs as any other (offers, transfers, streams, STATE). Once a second the
- * running stage of every running rollout is judged from its deployment's persisted target
- * counts (rollout_plan__decide()), and the decision, with its reason, goes into the history.
+ * deployment then runs as any other (offers, transfers, streams, STATE). After a target ended
+ * (rollout__poke()) and at least once a second, the running stage of every running rollout is
+ * judged from its devices' persisted targets (rollout_plan__decide()), and the decision, with
+ * its reason, goes into the history.
  *
  * Every decision is one transaction: the wave's new state, the next wave's deployment (inside
  * it: db__begin() nests) and the events. After a kill -9 the database says exactly which
@@ -457,12 +458,21 @@ static int push_rollout(void *ctx, const db_rollout_t *r)
     return 0;
 }
 
+/* One mqotad per process: the time of the last evaluation and the poke are the process's. */
+static uint64_t last_ms;
+static bool poked;
+
+void rollout__poke(mqotad_t *d)
+{
+    (void)d;
+    poked = true;
+}
+
 void rollout__tick(mqotad_t *d, uint64_t now_ms)
 {
-    /* One mqotad per process: the time of the last evaluation is the process's. */
-    static uint64_t last_ms;
-    if (last_ms && now_ms - last_ms < ROLLOUT_TICK_MS) return;
+    if (!poked && last_ms && now_ms - last_ms < ROLLOUT_TICK_MS) return;
     last_ms = now_ms;
+    poked = false;
     rollout_vec_t v = {0};
     if (db__rollout_running(d->db, push_rollout, &v) != 0) goto out;
     int64_t now = mqh_unix_now();
