@@ -24,6 +24,9 @@
 #   retry         as canary-fails; then the fleet restarts without the fault and 'rollout retry'
 #                 offers the canary the release again (a new deployment): it confirms, the
 #                 rollout goes on wave by wave to finished; the canary alone has two targets.
+#   pause         the operator pauses the rollout while its canary downloads (lte links): the
+#                 canary confirms, yet nothing else starts while paused (a second pause is
+#                 409); resume judges the canary and the rollout goes on to finished.
 #   bad-plans     every refused plan answers 400 with its one sentence (CLI and API), and
 #                 nothing is created.
 MODE=${3:-waves}
@@ -31,13 +34,13 @@ NEWVER=v1.4.1-2-g0296947-dirty
 COUNT=6
 case $MODE in
   canary-fails|retry) FAULT=(--fail-self-test "$NEWVER") ;;
-  kill) FAULT=(--link lte) ;; # downloads of seconds: the kill lands inside wave 1
+  kill|pause) FAULT=(--link lte) ;; # downloads of seconds: the kill/pause lands inside a wave
   # half the devices on LTE: the devices of a wave confirm at different times, so a wave
   # judged before all of them confirmed shows
   waves) FAULT=(--link lan:50,lte:50) ;;
   deadline) FAULT=(--offline-after-reboot "$NEWVER" --confirm-timeout 600000) ;;
   approval|bad-plans) FAULT=() ;;
-  *) echo "usage: test_rollout.sh BUILD_DIR FIXTURES_DIR [canary-fails|waves|kill|deadline|approval|retry|bad-plans]" >&2
+  *) echo "usage: test_rollout.sh BUILD_DIR FIXTURES_DIR [canary-fails|waves|kill|deadline|approval|retry|pause|bad-plans]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -153,6 +156,30 @@ deadline)
      .waves[0].active == 1 and .waves[1].deployment == null'
   targets_of_release "$rel"
   check_json "only the canary was offered the release" "$TG" 'length == 1 and .[0].device == "vdev-0001"'
+  ;;
+pause)
+  create --canary 1 --waves 100%
+  mq rollout pause "$RID" >/dev/null || fail "rollout pause failed"
+  check "the rollout is paused with its canary running" rollout_is "$RID" \
+    '.state == "paused" and .waves[0].state == "running" and .waves[0].confirmed == 0 and
+     .events[-1].kind == "paused"'
+  wait_for 60 rollout_is "$RID" '.waves[0].confirmed == 1' ||
+    fail "the paused rollout's canary did not confirm: $(mq --json rollout show "$RID")"
+  sleep 3 # three more ticks
+  show "$RID"
+  check_json "nothing is judged or started while paused" "$R" \
+    '.state == "paused" and .waves[0].state == "running" and .waves[1].state == "waiting" and
+     .waves[1].deployment == null'
+  out=$(mq rollout pause "$RID" 2>&1 >/dev/null) && fail "a second pause was accepted"
+  [ "$out" = "mqota: rollout $RID is paused; only a running rollout can be paused" ] ||
+    fail "second pause said: $out"
+  pass "a second pause is refused with its sentence"
+  mq rollout resume "$RID" >/dev/null || fail "rollout resume failed"
+  wait_for 60 rollout_is "$RID" '.state == "finished"' ||
+    fail "the resumed rollout did not finish: $(mq --json rollout show "$RID")"
+  check "the history: paused, resumed, then the canary judged" rollout_is "$RID" \
+    '[.events[].kind] == ["created","wave-started","paused","resumed","wave-succeeded",
+      "wave-started","wave-succeeded","finished"]'
   ;;
 retry)
   create --canary 1 --waves 100% --deadline 120
