@@ -17,7 +17,8 @@
 #   deadline      the new image cannot reach the broker after its reboot (fleet
 #                 --offline-after-reboot, the agent's confirm timeout far away): the silent
 #                 canary counts as failed when the rollout's deadline (3 s) runs out, the
-#                 history names it, the rollout pauses and nobody else is offered the release.
+#                 history names it, the rollout aborts (--on-error abort) and nobody else is
+#                 offered the release; resume is refused (409).
 #   approval      --approval: after the canary confirmed, the rollout awaits approval and
 #                 starts nothing by itself; 'rollout approve' starts wave 1, which finishes the
 #                 rollout; approving again is refused (409 sentence).
@@ -145,17 +146,21 @@ canary-fails)
   pass "a second abort is refused with its sentence"
   ;;
 deadline)
-  create --canary 1 --waves 100% --deadline 3
-  wait_for 60 rollout_is "$RID" '.state == "paused"' ||
-    fail "the rollout did not pause when the silent canary's deadline ran out: $(mq --json rollout show "$RID")"
+  create --canary 1 --waves 100% --deadline 3 --on-error abort
+  wait_for 60 rollout_is "$RID" '.state == "aborted"' ||
+    fail "the rollout did not abort when the silent canary's deadline ran out: $(mq --json rollout show "$RID")"
   show "$RID"
   check_json "the silent canary counted as failed by the deadline" "$R" \
     '[.events[].kind] == ["created", "wave-started", "deadline-expired", "wave-failed"] and
      (.events[2].message | test("^device vdev-0001 did not finish within the deadline \\(3 s, target active\\): counted as failed$")) and
-     (.events[3].message | test("^canary failed: 1 of 1 failed")) and .waves[0].state == "failed" and
+     (.events[3].message | test("^canary failed: 1 of 1 failed .*; rollout aborted$")) and .waves[0].state == "failed" and
      .waves[0].active == 1 and .waves[1].deployment == null'
   targets_of_release "$rel"
   check_json "only the canary was offered the release" "$TG" 'length == 1 and .[0].device == "vdev-0001"'
+  out=$(mq rollout resume "$RID" 2>&1 >/dev/null) && fail "an aborted rollout was resumed"
+  [ "$out" = "mqota: rollout $RID is aborted; only a paused rollout can be resumed" ] ||
+    fail "resume of an aborted rollout said: $out"
+  pass "an aborted rollout cannot be resumed"
   ;;
 pause)
   create --canary 1 --waves 100%
