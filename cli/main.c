@@ -48,6 +48,10 @@ static const char usage_main[] =
     "  deployment watch ID [--timeout SECONDS]         follow a deployment until it finishes\n"
     "  group create|list|show|delete NAME              named groups of devices\n"
     "  group add|remove NAME DEVICE...                 change a group's devices\n"
+    "  rollout create RELEASE_ID --filter EXPR --canary SIZE --waves SIZE,...\n"
+    "                                                  roll a release out in waves\n"
+    "  rollout list / rollout show ID                  follow rollouts, waves and history\n"
+    "  rollout pause|resume|abort|approve|retry ID     steer a rollout\n"
     "  status                                          check mqotad and its broker\n"
     "\n"
     "Run 'mqota COMMAND --help' for a command's options.\n"
@@ -84,6 +88,14 @@ static const struct {
     { "deployment", "list", cmd_deployment_list },
     { "deployment", "show", cmd_deployment_show },
     { "deployment", "watch", cmd_deployment_watch },
+    { "rollout", "create", cmd_rollout_create },
+    { "rollout", "list", cmd_rollout_list },
+    { "rollout", "show", cmd_rollout_show },
+    { "rollout", "pause", cmd_rollout_pause },
+    { "rollout", "resume", cmd_rollout_resume },
+    { "rollout", "abort", cmd_rollout_abort },
+    { "rollout", "approve", cmd_rollout_approve },
+    { "rollout", "retry", cmd_rollout_retry },
     { NULL, "deploy", cmd_deploy },
     { NULL, "status", cmd_status },
 };

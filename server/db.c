@@ -98,6 +98,37 @@ static const char *const migrations[] = {
     " device_id TEXT NOT NULL REFERENCES devices(id), tag_key TEXT NOT NULL,"
     " tag_value TEXT NOT NULL DEFAULT '', PRIMARY KEY (device_id, tag_key));"
     "CREATE INDEX tags_by_key ON device_tags(tag_key, tag_value);",
+    /* 6 -> 7: rollouts (docs/ROLLOUTS.md): a release, a filter and a plan; its devices, each
+     * in the wave it was given at creation (by device id); its waves, each a deployment once
+     * started (0 before; the latest), with every deployment a wave made (the first, then one
+     * per retry); the history of every decision with its reason */
+    "CREATE TABLE rollouts ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " release_id INTEGER NOT NULL REFERENCES releases(id), filter TEXT NOT NULL,"
+    " plan TEXT NOT NULL, success_percent INTEGER NOT NULL, error_percent INTEGER NOT NULL,"
+    " deadline_s INTEGER NOT NULL, on_error TEXT NOT NULL, approval INTEGER NOT NULL,"
+    " state TEXT NOT NULL,"
+    " current_wave INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE TABLE rollout_waves ("
+    " rollout_id INTEGER NOT NULL REFERENCES rollouts(id), idx INTEGER NOT NULL,"
+    " size INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'waiting',"
+    " deployment_id INTEGER NOT NULL DEFAULT 0, started_at INTEGER NOT NULL DEFAULT 0,"
+    " finished_at INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (rollout_id, idx));"
+    "CREATE TABLE rollout_devices ("
+    " rollout_id INTEGER NOT NULL REFERENCES rollouts(id),"
+    " device_id TEXT NOT NULL REFERENCES devices(id), wave INTEGER NOT NULL,"
+    " PRIMARY KEY (rollout_id, device_id));"
+    "CREATE INDEX rollout_devices_by_wave ON rollout_devices(rollout_id, wave, device_id);"
+    "CREATE TABLE rollout_wave_deployments ("
+    " rollout_id INTEGER NOT NULL REFERENCES rollouts(id), wave INTEGER NOT NULL,"
+    " deployment_id INTEGER NOT NULL REFERENCES deployments(id),"
+    " PRIMARY KEY (rollout_id, wave, deployment_id));"
+    "CREATE TABLE rollout_events ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " rollout_id INTEGER NOT NULL REFERENCES rollouts(id), at INTEGER NOT NULL,"
+    " wave INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);"
+    "CREATE INDEX rollout_events_by_rollout ON rollout_events(rollout_id, id);",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -111,6 +142,11 @@ static const char *const migrations[] = {
     " d.release_id, t.offer_flags"
 #define COMMAND_COLS "id, device_id, name, args, state, result, reply, counter, ttl_s," \
     " created_at, sent_at, finished_at"
+#define ROLLOUT_COLS "r.id, r.release_id, r.filter, r.plan, r.success_percent," \
+    " r.error_percent, r.deadline_s, r.on_error, r.state, r.current_wave, r.created_at," \
+    " r.updated_at, r.approval, (SELECT count(*) FROM rollout_devices v WHERE v.rollout_id = r.id)," \
+    " (SELECT count(*) FROM rollout_waves w WHERE w.rollout_id = r.id)"
+#define WAVE_COLS "rollout_id, idx, size, state, deployment_id, started_at, finished_at"
 #define REFUSAL_COLS "id, device_id, at, result, refused_counter, highest_counter," \
     " refused_total, command_id"
 
@@ -129,6 +165,9 @@ enum {
     S_GRP_INSERT, S_GRP_DELETE, S_GRP_GET, S_GRP_LIST, S_GRP_COUNT, S_GRP_MEMBERS, S_GRP_ADD,
     S_GRP_REMOVE, S_DEV_GROUPS,
     S_TAG_PUT, S_TAG_DELETE, S_TAG_LIST, S_TAG_COUNT,
+    S_RO_INSERT, S_RO_GET, S_RO_LIST, S_RO_RUNNING, S_RO_STATE, S_RO_WAVE_INSERT, S_RO_WAVE_GET,
+    S_RO_WAVE_SET, S_RO_WAVES, S_RO_DEV_INSERT, S_RO_DEVS, S_RO_EV_INSERT, S_RO_EVS,
+    S_RO_WDEP_INSERT, S_RO_WDEPS, S_RO_WAVE_TARGETS,
     S_COUNT
 };
 
@@ -247,12 +286,49 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TAG_LIST] = "SELECT tag_key, tag_value FROM device_tags WHERE device_id = ?1"
                    " ORDER BY tag_key",
     [S_TAG_COUNT] = "SELECT count(*) FROM device_tags WHERE device_id = ?1",
+    [S_RO_INSERT] = "INSERT INTO rollouts (release_id, filter, plan, success_percent,"
+                    " error_percent, deadline_s, on_error, state, current_wave, created_at,"
+                    " updated_at, approval) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10,?11)",
+    [S_RO_GET] = "SELECT " ROLLOUT_COLS " FROM rollouts r WHERE r.id = ?1",
+    [S_RO_LIST] = "SELECT " ROLLOUT_COLS " FROM rollouts r ORDER BY r.id DESC",
+    [S_RO_RUNNING] = "SELECT " ROLLOUT_COLS " FROM rollouts r WHERE r.state = 'running'"
+                     " ORDER BY r.id",
+    [S_RO_STATE] = "UPDATE rollouts SET state = ?2, current_wave = ?3, updated_at = ?4"
+                   " WHERE id = ?1",
+    [S_RO_WAVE_INSERT] = "INSERT INTO rollout_waves (rollout_id, idx, size, state, deployment_id,"
+                         " started_at, finished_at) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+    [S_RO_WAVE_GET] = "SELECT " WAVE_COLS " FROM rollout_waves WHERE rollout_id = ?1"
+                      " AND idx = ?2",
+    [S_RO_WAVE_SET] = "UPDATE rollout_waves SET state = ?4, deployment_id = ?5, started_at = ?6,"
+                      " finished_at = ?7 WHERE rollout_id = ?1 AND idx = ?2",
+    [S_RO_WAVES] = "SELECT " WAVE_COLS " FROM rollout_waves WHERE rollout_id = ?1 ORDER BY idx",
+    [S_RO_DEV_INSERT] = "INSERT INTO rollout_devices (rollout_id, device_id, wave)"
+                        " VALUES (?1,?2,?3)",
+    [S_RO_DEVS] = "SELECT device_id FROM rollout_devices WHERE rollout_id = ?1 AND wave = ?2"
+                  " ORDER BY device_id",
+    [S_RO_EV_INSERT] = "INSERT INTO rollout_events (rollout_id, at, wave, kind, message)"
+                       " VALUES (?1,?2,?3,?4,?5)",
+    [S_RO_EVS] = "SELECT id, rollout_id, at, wave, kind, message FROM rollout_events"
+                 " WHERE rollout_id = ?1 ORDER BY id",
+    [S_RO_WDEP_INSERT] = "INSERT INTO rollout_wave_deployments (rollout_id, wave, deployment_id)"
+                         " VALUES (?1,?2,?3)",
+    [S_RO_WDEPS] = "SELECT deployment_id FROM rollout_wave_deployments WHERE rollout_id = ?1"
+                   " AND wave = ?2 ORDER BY deployment_id",
+    /* each device of a wave with the state of its latest target among the wave's deployments
+     * ('' when it has none) */
+    [S_RO_WAVE_TARGETS] = "SELECT v.device_id, coalesce((SELECT t.state FROM deployment_targets t"
+                          " JOIN rollout_wave_deployments x ON x.deployment_id = t.deployment_id"
+                          " WHERE x.rollout_id = v.rollout_id AND x.wave = v.wave"
+                          " AND t.device_id = v.device_id ORDER BY t.deployment_id DESC LIMIT 1),"
+                          " '') FROM rollout_devices v WHERE v.rollout_id = ?1 AND v.wave = ?2"
+                          " ORDER BY v.device_id",
 };
 
 struct db {
     sqlite3 *h;
     sqlite3_stmt *st[S_COUNT];
     bool full; /* the last failure was a full disk (db__disk_full) */
+    int depth; /* open db__begin()s: the outer one a transaction, the inner ones savepoints */
 };
 
 /* Report a failed SQLite call once, with the statement's purpose; remember whether the disk
@@ -373,11 +449,48 @@ static int exec_stmt(db_t *db, int which, const char *what)
     return 0;
 }
 
-int db__begin(db_t *db) { return exec_stmt(db, S_BEGIN, "begin transaction"); }
-int db__commit(db_t *db) { return exec_stmt(db, S_COMMIT, "commit"); }
+/*
+ * Transactions nest: the outermost db__begin() is BEGIN IMMEDIATE, an inner one (a rollout
+ * starting a wave calls deploy__create(), which has its own) a SAVEPOINT, so the inner work
+ * commits or rolls back with the outer transaction. An inner db__commit() releases its
+ * savepoint, an inner db__rollback() undoes only the inner work (the outer caller, told of the
+ * failure, rolls back the rest).
+ */
+int db__begin(db_t *db)
+{
+    if (db->depth > 0) {
+        if (sqlite3_exec(db->h, "SAVEPOINT nested", NULL, NULL, NULL) != SQLITE_OK)
+            return fail(db, "begin nested transaction");
+    } else if (exec_stmt(db, S_BEGIN, "begin transaction") != 0) {
+        return -1;
+    }
+    db->depth++;
+    return 0;
+}
+
+int db__commit(db_t *db)
+{
+    if (db->depth > 1) {
+        db->depth--;
+        if (sqlite3_exec(db->h, "RELEASE nested", NULL, NULL, NULL) != SQLITE_OK)
+            return fail(db, "commit nested transaction");
+        return 0;
+    }
+    db->depth = 0;
+    return exec_stmt(db, S_COMMIT, "commit");
+}
+
 bool db__disk_full(const db_t *db) { return db->full; }
 void db__rollback(db_t *db)
 {
+    if (db->depth > 1) {
+        db->depth--;
+        if (sqlite3_exec(db->h, "ROLLBACK TO nested; RELEASE nested", NULL, NULL, NULL) !=
+            SQLITE_OK)
+            fail(db, "roll back nested transaction");
+        return;
+    }
+    db->depth = 0;
     if (!sqlite3_get_autocommit(db->h)) exec_stmt(db, S_ROLLBACK, "rollback");
 }
 
@@ -1350,4 +1463,297 @@ int db__device_select(db_t *db, const char *where, const db_param_t *params, siz
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "select devices by filter");
     sqlite3_finalize(s);
     return ret;
+}
+
+/* ---- rollouts (schema 7) ---- */
+
+static void read_rollout(sqlite3_stmt *s, db_rollout_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(s, 0);
+    r->release_id = sqlite3_column_int64(s, 1);
+    copy_text(r->filter, sizeof(r->filter), s, 2);
+    copy_text(r->plan, sizeof(r->plan), s, 3);
+    r->success_percent = (uint32_t)sqlite3_column_int64(s, 4);
+    r->error_percent = (uint32_t)sqlite3_column_int64(s, 5);
+    r->deadline_s = (uint32_t)sqlite3_column_int64(s, 6);
+    char on_error[12];
+    copy_text(on_error, sizeof(on_error), s, 7);
+    r->abort_on_error = strcmp(on_error, "abort") == 0;
+    copy_text(r->state, sizeof(r->state), s, 8);
+    r->current_wave = sqlite3_column_int(s, 9);
+    r->created_at = sqlite3_column_int64(s, 10);
+    r->updated_at = sqlite3_column_int64(s, 11);
+    r->approval = sqlite3_column_int(s, 12) != 0;
+    r->devices = sqlite3_column_int64(s, 13);
+    r->n_waves = sqlite3_column_int(s, 14);
+}
+
+int db__rollout_insert(db_t *db, db_rollout_t *r)
+{
+    sqlite3_stmt *s = db->st[S_RO_INSERT];
+    sqlite3_bind_int64(s, 1, r->release_id);
+    sqlite3_bind_text(s, 2, r->filter, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, r->plan, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, r->success_percent);
+    sqlite3_bind_int64(s, 5, r->error_percent);
+    sqlite3_bind_int64(s, 6, r->deadline_s);
+    sqlite3_bind_text(s, 7, r->abort_on_error ? "abort" : "pause", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 8, r->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 9, r->current_wave);
+    sqlite3_bind_int64(s, 10, r->created_at);
+    sqlite3_bind_int(s, 11, r->approval ? 1 : 0);
+    if (exec_stmt(db, S_RO_INSERT, "store rollout") != 0) return -1;
+    r->id = sqlite3_last_insert_rowid(db->h);
+    return 0;
+}
+
+int db__rollout_get(db_t *db, int64_t id, db_rollout_t *out)
+{
+    sqlite3_stmt *s = db->st[S_RO_GET];
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) {
+        read_rollout(s, out);
+        ret = 0;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : fail(db, "read rollout");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+/* Every row of a rollout query to cb. */
+static int rollout_rows(db_t *db, int which, const char *what,
+                        int (*cb)(void *ctx, const db_rollout_t *r), void *ctx)
+{
+    sqlite3_stmt *s = db->st[which];
+    int rc, ret = 0;
+    db_rollout_t *r = malloc(sizeof(*r));
+    if (!r) return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_rollout(s, r);
+        if (cb(ctx, r) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, what);
+    sqlite3_reset(s);
+    free(r);
+    return ret;
+}
+
+int db__rollout_list(db_t *db, int (*cb)(void *ctx, const db_rollout_t *r), void *ctx)
+{
+    return rollout_rows(db, S_RO_LIST, "list rollouts", cb, ctx);
+}
+
+int db__rollout_running(db_t *db, int (*cb)(void *ctx, const db_rollout_t *r), void *ctx)
+{
+    return rollout_rows(db, S_RO_RUNNING, "list running rollouts", cb, ctx);
+}
+
+int db__rollout_set_state(db_t *db, int64_t id, const char *state, int current_wave,
+                          int64_t now)
+{
+    sqlite3_stmt *s = db->st[S_RO_STATE];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 3, current_wave);
+    sqlite3_bind_int64(s, 4, now);
+    return exec_stmt(db, S_RO_STATE, "update rollout");
+}
+
+static void bind_wave(sqlite3_stmt *s, const db_rollout_wave_t *w)
+{
+    sqlite3_bind_int64(s, 1, w->rollout_id);
+    sqlite3_bind_int(s, 2, w->idx);
+    sqlite3_bind_int64(s, 3, w->size);
+    sqlite3_bind_text(s, 4, w->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 5, w->deployment_id);
+    sqlite3_bind_int64(s, 6, w->started_at);
+    sqlite3_bind_int64(s, 7, w->finished_at);
+}
+
+static void read_wave(sqlite3_stmt *s, db_rollout_wave_t *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->rollout_id = sqlite3_column_int64(s, 0);
+    w->idx = sqlite3_column_int(s, 1);
+    w->size = (uint32_t)sqlite3_column_int64(s, 2);
+    copy_text(w->state, sizeof(w->state), s, 3);
+    w->deployment_id = sqlite3_column_int64(s, 4);
+    w->started_at = sqlite3_column_int64(s, 5);
+    w->finished_at = sqlite3_column_int64(s, 6);
+}
+
+int db__rollout_wave_insert(db_t *db, const db_rollout_wave_t *w)
+{
+    bind_wave(db->st[S_RO_WAVE_INSERT], w);
+    return exec_stmt(db, S_RO_WAVE_INSERT, "store rollout wave");
+}
+
+int db__rollout_wave_set(db_t *db, const db_rollout_wave_t *w)
+{
+    bind_wave(db->st[S_RO_WAVE_SET], w);
+    return exec_stmt(db, S_RO_WAVE_SET, "update rollout wave");
+}
+
+int db__rollout_wave_get(db_t *db, int64_t rollout_id, int idx, db_rollout_wave_t *out)
+{
+    sqlite3_stmt *s = db->st[S_RO_WAVE_GET];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int(s, 2, idx);
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) {
+        read_wave(s, out);
+        ret = 0;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : fail(db, "read rollout wave");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_waves(db_t *db, int64_t rollout_id,
+                      int (*cb)(void *ctx, const db_rollout_wave_t *w), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RO_WAVES];
+    int rc, ret = 0;
+    db_rollout_wave_t w;
+    sqlite3_bind_int64(s, 1, rollout_id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_wave(s, &w);
+        if (cb(ctx, &w) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list rollout waves");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_device_insert(db_t *db, int64_t rollout_id, const char *device_id, int wave)
+{
+    sqlite3_stmt *s = db->st[S_RO_DEV_INSERT];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_text(s, 2, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 3, wave);
+    return exec_stmt(db, S_RO_DEV_INSERT, "store rollout device");
+}
+
+int db__rollout_wave_devices(db_t *db, int64_t rollout_id, int wave,
+                             int (*cb)(void *ctx, const char *device_id), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RO_DEVS];
+    int rc, ret = 0;
+    char id[DB_ID_MAX + 1];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int(s, 2, wave);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        copy_text(id, sizeof(id), s, 0);
+        if (cb(ctx, id) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's devices");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_event_insert(db_t *db, int64_t rollout_id, int64_t at, int wave,
+                             const char *kind, const char *message)
+{
+    sqlite3_stmt *s = db->st[S_RO_EV_INSERT];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int64(s, 2, at);
+    sqlite3_bind_int(s, 3, wave);
+    sqlite3_bind_text(s, 4, kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 5, message, -1, SQLITE_TRANSIENT);
+    return exec_stmt(db, S_RO_EV_INSERT, "store rollout event");
+}
+
+int db__rollout_events(db_t *db, int64_t rollout_id,
+                       int (*cb)(void *ctx, const db_rollout_event_t *e), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RO_EVS];
+    int rc, ret = 0;
+    db_rollout_event_t e;
+    sqlite3_bind_int64(s, 1, rollout_id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        memset(&e, 0, sizeof(e));
+        e.id = sqlite3_column_int64(s, 0);
+        e.rollout_id = sqlite3_column_int64(s, 1);
+        e.at = sqlite3_column_int64(s, 2);
+        e.wave = sqlite3_column_int(s, 3);
+        copy_text(e.kind, sizeof(e.kind), s, 4);
+        copy_text(e.message, sizeof(e.message), s, 5);
+        if (cb(ctx, &e) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list rollout events");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_wave_deployment_add(db_t *db, int64_t rollout_id, int wave, int64_t deployment_id)
+{
+    sqlite3_stmt *s = db->st[S_RO_WDEP_INSERT];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int(s, 2, wave);
+    sqlite3_bind_int64(s, 3, deployment_id);
+    return exec_stmt(db, S_RO_WDEP_INSERT, "store a rollout wave's deployment");
+}
+
+int db__rollout_wave_deployments(db_t *db, int64_t rollout_id, int wave,
+                                 int (*cb)(void *ctx, int64_t deployment_id), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RO_WDEPS];
+    int rc, ret = 0;
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int(s, 2, wave);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (cb(ctx, sqlite3_column_int64(s, 0)) != 0) break;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's deployments");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
+                             int (*cb)(void *ctx, const char *device_id, const char *state),
+                             void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RO_WAVE_TARGETS];
+    int rc, ret = 0;
+    char id[DB_ID_MAX + 1], state[16];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int(s, 2, wave);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        copy_text(id, sizeof(id), s, 0);
+        copy_text(state, sizeof(state), s, 1);
+        if (cb(ctx, id, state) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's targets");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+/* Count one device's latest target state into a db_counts_t. */
+static int count_state(void *ctx, const char *device_id, const char *state)
+{
+    db_counts_t *c = ctx;
+    (void)device_id;
+    c->total++;
+    if (strcmp(state, "pending") == 0 || state[0] == '\0') c->pending++;
+    else if (strcmp(state, "active") == 0) c->active++;
+    else if (strcmp(state, "succeeded") == 0) c->succeeded++;
+    else if (strcmp(state, "failed") == 0) c->failed++;
+    else if (strcmp(state, "superseded") == 0) c->superseded++;
+    return 0;
+}
+
+int db__rollout_wave_counts(db_t *db, int64_t rollout_id, int wave, db_counts_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    return db__rollout_wave_targets(db, rollout_id, wave, count_state, out);
 }

@@ -135,6 +135,7 @@ typedef struct {
 int db__open(db_t **out, const char *path);
 void db__close(db_t *db);
 
+/** Begin a transaction; inside one, a savepoint (transactions nest; see db.c). */
 int db__begin(db_t *db);
 int db__commit(db_t *db);
 void db__rollback(db_t *db);
@@ -288,6 +289,86 @@ typedef struct {
  */
 int db__device_select(db_t *db, const char *where, const db_param_t *params, size_t n_params,
                       int (*cb)(void *ctx, const db_device_t *d), void *ctx);
+
+/* ---- rollouts (schema 7, docs/ROLLOUTS.md) ---- */
+
+/** A rollout: a release, a filter and a plan; rollout.c moves it along. */
+typedef struct {
+    int64_t id;
+    int64_t release_id;
+    char filter[1025];       /**< The filter expression as given */
+    char plan[1024];         /**< The plan's stages as JSON text, e.g. [1,"50%","100%"] */
+    uint32_t success_percent, error_percent, deadline_s;
+    bool abort_on_error;     /**< on_error "abort" (else "pause") */
+    bool approval;           /**< Each wave after the canary waits for an operator's approve */
+    char state[20];          /**< running, paused, awaiting-approval, aborted, finished */
+    int current_wave;        /**< Index of the wave last started (0: the canary) */
+    int64_t created_at, updated_at;
+    int64_t devices;         /**< How many devices it took at creation */
+    int n_waves;             /**< Stages, the canary included */
+} db_rollout_t;
+
+/** One stage of a rollout (index 0: the canary). */
+typedef struct {
+    int64_t rollout_id;
+    int idx;
+    uint32_t size;
+    char state[12];          /**< waiting, running, succeeded, failed */
+    int64_t deployment_id;   /**< Its deployment once started, 0 before */
+    int64_t started_at, finished_at;
+} db_rollout_wave_t;
+
+/** One decision in a rollout's history. */
+typedef struct {
+    int64_t id, rollout_id, at;
+    int wave;                /**< The wave it is about, -1 for the rollout as a whole */
+    char kind[24];           /**< created, wave-started, wave-succeeded, wave-failed, ... */
+    char message[512];
+} db_rollout_event_t;
+
+/** Store a rollout; r->id receives its id. */
+int db__rollout_insert(db_t *db, db_rollout_t *r);
+/** 0 found, 1 none, -1 error. */
+int db__rollout_get(db_t *db, int64_t id, db_rollout_t *out);
+/** Every rollout, newest first, via callback. */
+int db__rollout_list(db_t *db, int (*cb)(void *ctx, const db_rollout_t *r), void *ctx);
+/** Every running rollout, oldest first, via callback. */
+int db__rollout_running(db_t *db, int (*cb)(void *ctx, const db_rollout_t *r), void *ctx);
+/** Set a rollout's state and current wave. */
+int db__rollout_set_state(db_t *db, int64_t id, const char *state, int current_wave,
+                          int64_t now);
+int db__rollout_wave_insert(db_t *db, const db_rollout_wave_t *w);
+/** Store a wave's state, deployment and times. */
+int db__rollout_wave_set(db_t *db, const db_rollout_wave_t *w);
+/** 0 found, 1 none, -1 error. */
+int db__rollout_wave_get(db_t *db, int64_t rollout_id, int idx, db_rollout_wave_t *out);
+/** A rollout's waves in order, via callback. */
+int db__rollout_waves(db_t *db, int64_t rollout_id,
+                      int (*cb)(void *ctx, const db_rollout_wave_t *w), void *ctx);
+/** Put a device in a rollout's wave (once per rollout). */
+int db__rollout_device_insert(db_t *db, int64_t rollout_id, const char *device_id, int wave);
+/** A wave's device ids in order, via callback. */
+int db__rollout_wave_devices(db_t *db, int64_t rollout_id, int wave,
+                             int (*cb)(void *ctx, const char *device_id), void *ctx);
+/** Append a decision to a rollout's history. */
+int db__rollout_event_insert(db_t *db, int64_t rollout_id, int64_t at, int wave,
+                             const char *kind, const char *message);
+/** Record a deployment a wave made (its first, or a retry's). */
+int db__rollout_wave_deployment_add(db_t *db, int64_t rollout_id, int wave, int64_t deployment_id);
+/** The deployments a wave made, oldest first, via callback. */
+int db__rollout_wave_deployments(db_t *db, int64_t rollout_id, int wave,
+                                 int (*cb)(void *ctx, int64_t deployment_id), void *ctx);
+/** Each device of a wave, by id, with the state of its latest target among the wave's
+ *  deployments ("" when it has none yet), via callback. */
+int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
+                             int (*cb)(void *ctx, const char *device_id, const char *state),
+                             void *ctx);
+/** A wave's counts: each device counted once, by its latest target (none counts as pending);
+ *  the byte counters are left 0. */
+int db__rollout_wave_counts(db_t *db, int64_t rollout_id, int wave, db_counts_t *out);
+/** A rollout's history, oldest first, via callback. */
+int db__rollout_events(db_t *db, int64_t rollout_id,
+                       int (*cb)(void *ctx, const db_rollout_event_t *e), void *ctx);
 
 #ifdef __cplusplus
 }

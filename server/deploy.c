@@ -19,6 +19,7 @@
 
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_status.h"
+#include "rollout.h"
 #include "transfer.h"
 
 /* Largest power of two <= v (v >= 1). */
@@ -464,6 +465,7 @@ void deploy__after_finish(mqotad_t *d, const db_target_t *t)
     if (mqtt__publish(d, topic, NULL, 0, 1, true) != 0)
         mqh_log(MQH_WARN, "could not clear the retained offer of %s", t->device_id);
     transfer__drop_device(d, t->device_id);
+    rollout__poke(d); /* a rollout's wave may be decided now */
 }
 
 void deploy__republish_offers(mqotad_t *d)

@@ -546,7 +546,7 @@ api_body_kind_t api__body_kind(const char *method, const char *path)
     if (strcmp(path, API "/releases") == 0) return API_BODY_IMAGE;
     if (strcmp(path, API "/deployments") == 0 || strcmp(path, API "/devices") == 0 ||
         (n > np + ns && strncmp(path, dev_prefix, np) == 0 && strcmp(path + n - ns, suffix) == 0) ||
-        http_group__json_body(method, path))
+        http_group__json_body(method, path) || http_rollout__json_body(method, path))
         return API_BODY_JSON;
     return API_BODY_NONE;
 }
@@ -705,6 +705,7 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
     }
     if (http_command__route(d, req, res)) return; /* /devices/{id}/commands, /commands/{id} */
     if (http_group__route(d, req, res)) return;   /* /groups..., /devices/{id}/tags */
+    if (http_rollout__route(d, req, res)) return; /* /rollouts... */
     if (strcmp(p, API "/devices") == 0) {
         if (get) get_devices(d, req, res);
         else if (post) post_devices(d, req, res);

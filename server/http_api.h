@@ -113,6 +113,12 @@ int http_group__device_fields(mqotad_t *d, const char *device_id, struct cJSON *
 int http_group__select(mqotad_t *d, const char *text, int (*cb)(void *ctx, const db_device_t *dv),
                        void *ctx, api_response_t *res);
 
+/* http_rollout.c: the rollout routes of docs/API.md ("Rollouts"). */
+/** Answer the request if its path is a rollout route; false if it is not one. */
+bool http_rollout__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
+/** Whether method and path are a rollout route that takes a JSON body. */
+bool http_rollout__json_body(const char *method, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

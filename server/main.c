@@ -19,6 +19,7 @@
 #include "devlog.h"
 #include "mqotad.h"
 #include "release.h"
+#include "rollout.h"
 #include "signature.h"
 #include "token.h"
 #include "transfer.h"
@@ -167,6 +168,7 @@ int main(int argc, char **argv)
         transfer__tick(&d, now);                  /* retransmit timed-out chunks */
         transfer__persist(&d, now, false);        /* batched progress, once a second */
         command__tick(&d, now);                   /* expire / time out commands */
+        rollout__tick(&d, now);                   /* judge rollouts' waves, start the next */
         devlog__tick(&d, now);                    /* report devices' suppressed warnings */
         mqtt__flush(&d);                          /* send what the steps above queued */
         mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */

@@ -123,6 +123,14 @@ seed api post_group_devices 00 POST /api/v1/groups/lab/devices "" "" "" "" -- "$
 seed api delete_group 00 DELETE /api/v1/groups/lab "" "" "" "" --
 seed api post_tags 00 POST /api/v1/devices/vdev-0002/tags "" "" "" "" -- "$work/tags.json"
 seed api post_deploy_filter 00 POST /api/v1/deployments "" "" "" "" -- "$work/dep_filter.json"
+printf '{"release":1,"filter":"chip=esp32","canary":1,"waves":["100%%"],"approval":true}' >"$work/rollout.json"
+printf '{"release":1,"filter":"group=lab","canary":"50%%","waves":[5,"100%%"],"error_percent":101}' >"$work/rollout_bad.json"
+seed api post_rollout 00 POST /api/v1/rollouts "" "" "" "" -- "$work/rollout.json"
+seed api post_rollout_bad 00 POST /api/v1/rollouts "" "" "" "" -- "$work/rollout_bad.json"
+seed api rollouts 00 GET /api/v1/rollouts "" "" "" "" --
+seed api rollout 00 GET /api/v1/rollouts/1 "" "" "" "" --
+seed api rollout_pause 00 POST /api/v1/rollouts/1/pause "" "" "" "" --
+seed api rollout_retry 00 POST /api/v1/rollouts/1/retry "" "" "" "" --
 seed api token_releases 01 GET /api/v1/releases "" "" "$tok" "" --
 seed api token_missing 01 GET /api/v1/devices "" "" "" "" --
 seed api token_deploy 01 POST /api/v1/deployments "" "" "$tok" "" -- "$work/dep_all.json"

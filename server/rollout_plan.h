@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file rollout_plan.h
+ * @brief The pure parts of rollouts (docs/ROLLOUTS.md): a POST /api/v1/rollouts body parsed
+ *        and judged, wave sizes from counts and percents, and the decision a wave's counts
+ *        call for. Bytes and numbers in, a struct or one sentence out: no server, database
+ *        or network, so they are unit-tested (tests/unit/test_rollout_plan.c).
+ */
+#ifndef MQOTAD_ROLLOUT_PLAN_H
+#define MQOTAD_ROLLOUT_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Waves after the canary, at most. */
+#define ROLLOUT_WAVES_MAX 20
+/** Stages of a plan: the canary and its waves. */
+#define ROLLOUT_STAGES_MAX (ROLLOUT_WAVES_MAX + 1)
+/** Longest per-device deadline, seconds (30 days). */
+#define ROLLOUT_DEADLINE_MAX_S 2592000
+/** Deadline when the body names none, seconds (one hour). */
+#define ROLLOUT_DEADLINE_DEFAULT_S 3600
+/** Longest filter text a rollout keeps, bytes. */
+#define ROLLOUT_FILTER_MAX 1024
+
+/** One stage's size as the plan gives it. */
+typedef struct {
+    bool percent;    /**< value is a percent (1..100) of the selected devices, else a count */
+    uint32_t value;  /**< count >= 1, or percent 1..100 */
+} rollout_size_t;
+
+/** A parsed plan (docs/ROLLOUTS.md "The model"). */
+typedef struct {
+    int64_t release_id;
+    char filter[ROLLOUT_FILTER_MAX + 1];
+    rollout_size_t stages[ROLLOUT_STAGES_MAX]; /**< [0] the canary, then the waves */
+    size_t n_stages;                           /**< 2..ROLLOUT_STAGES_MAX */
+    uint32_t success_percent;                  /**< 1..100 */
+    uint32_t error_percent;                    /**< 0..100 */
+    uint32_t deadline_s;                       /**< 1..ROLLOUT_DEADLINE_MAX_S */
+    bool abort_on_error;                       /**< "on_error": "abort" (else pause) */
+    bool approval;                             /**< "approval": true: each wave after the
+                                                    canary waits for the operator's approve */
+} rollout_plan_t;
+
+/**
+ * Parse a rollout request body: {"release": N, "filter": "...", "canary": 1 | "10%",
+ * "waves": [count | "P%", ...], "success_percent": S, "error_percent": E, "deadline_s": D,
+ * "on_error": "pause" | "abort", "approval": true | false} (the last five optional). Only the body is judged here:
+ * whether the release exists and what the filter selects are rollout__create()'s.
+ * @param[in]  body, len The request body (need not be NUL-terminated).
+ * @param[out] out       The plan (zeroed on failure).
+ * @param[out] err       One sentence on failure.
+ * @return 0; 400 the body is not such a plan; 500 out of memory.
+ */
+int rollout_plan__parse(const uint8_t *body, size_t len, rollout_plan_t *out, char *err,
+                        size_t err_cap);
+
+/**
+ * The devices each stage takes out of n selected ones: a count as is, a percent of n rounded
+ * up (at least one), the last stage clamped to what is left.
+ * @param[out] sizes  n_stages sizes (summing to n) on success.
+ * @param[out] err    One sentence on failure.
+ * @return 0; 400 a stage has no device left, a stage before the last wants more than are
+ *         left, or the plan leaves devices out.
+ */
+int rollout_plan__sizes(const rollout_plan_t *p, uint32_t n, uint32_t *sizes, char *err,
+                        size_t err_cap);
+
+/** What a wave's counts call for (rollout_plan__decide()). */
+typedef enum {
+    ROLLOUT_WAIT = 0,        /**< not decided yet */
+    ROLLOUT_ADVANCE = 1,     /**< success threshold reached: the next wave starts */
+    ROLLOUT_FAIL_ERRORS = 2, /**< more failed than the error threshold allows */
+    ROLLOUT_FAIL_SHORT = 3   /**< every device finished, too few confirmed */
+} rollout_decision_t;
+
+/**
+ * The decision for a wave of size devices of which confirmed succeeded, failed failed (with
+ * the ones silent past the deadline) and unfinished are still pending or active.
+ * Errors first: failed * 100 > error_percent * size fails the wave; then confirmed * 100 >=
+ * success_percent * size advances; then nothing unfinished fails it as short; else wait.
+ */
+rollout_decision_t rollout_plan__decide(const rollout_plan_t *p, uint32_t size,
+                                        uint32_t confirmed, uint32_t failed,
+                                        uint32_t unfinished);
+
+/** A stage's size as text: "3" or "10%" (out holds at least 12 bytes). */
+void rollout_plan__size_text(const rollout_size_t *s, char *out, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MQOTAD_ROLLOUT_PLAN_H */
