@@ -113,6 +113,10 @@ int http_group__device_fields(mqotad_t *d, const char *device_id, struct cJSON *
 int http_group__select(mqotad_t *d, const char *text, int (*cb)(void *ctx, const db_device_t *dv),
                        void *ctx, api_response_t *res);
 
+/* http_telemetry.c: GET /devices/{id}/telemetry of docs/API.md ("Telemetry"). */
+/** Answer the request if its path is the telemetry route; false if it is not. */
+bool http_telemetry__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
+
 #ifdef __cplusplus
 }
 #endif

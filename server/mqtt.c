@@ -23,6 +23,7 @@
 
 #include "command.h"
 #include "mqotad.h"
+#include "telemetry.h"
 #include "transfer.h"
 
 #define KEEPALIVE_S 30
@@ -65,6 +66,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/online", 1);
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/ack", 0);
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/reply", 1);
+    mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/telemetry", 0);
     mqh_log(MQH_INFO, "connected to %s (MQTT %s, max packet %u bytes)", d->broker_url,
             d->mqtt_version == 5 ? "5" : "3.1.1", d->max_packet);
 }
@@ -138,6 +140,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         transfer__handle_ack(d, dev, p, len);
     else if (strcmp(kind, "state") == 0)
         handle__state(d, dev, p, len);
+    else if (strcmp(kind, "telemetry") == 0)
+        handle__telemetry(d, dev, p, len);
     else if (strcmp(kind, "online") == 0)
         handle__online(d, dev, p, len);
     else if (strcmp(kind, "reply") == 0)
