@@ -1092,10 +1092,11 @@ mqota_status_t mqota_agent_publish_telemetry(mqota_agent_t *agent, const mqota_s
     size_t len = 0;
     mqota_status_t st;
 
-    if (agent == NULL || samples == NULL) {
+    /* samples NULL and n == 0 are the encoder's to refuse (same codes) */
+    if (agent == NULL) {
         return MQOTA_ERR_ARG;
     }
-    if (n == 0u || n > MQOTA_TELEMETRY_SAMPLES_MAX) {
+    if (n > MQOTA_TELEMETRY_SAMPLES_MAX) {
         return MQOTA_ERR_RANGE;
     }
     if (!agent->connected) {
