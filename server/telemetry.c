@@ -148,20 +148,26 @@ void handle__telemetry(mqotad_t *d, const char *device_id, const uint8_t *payloa
                      "(%s, %zu bytes); ignored", device_id, mqota_strerror(st), len);
         return;
     }
-    int known = db__device_get(d->db, device_id, &dev);
-    if (known != 0) {
-        d->telemetry_refused++;
-        if (known == 1)
-            mqh_log(MQH_DEBUG, "telemetry from %s, a device that has not announced itself "
-                    "(no STATE yet); ignored", device_id);
-        return;
+    uint64_t now = mqh_now_ms();
+    /* A device over its rate costs no database lookup: it has an entry already. */
+    rate_entry_t *r = d->telemetry && d->telemetry->cap ? slot(d->telemetry->e,
+                                                               d->telemetry->cap, device_id)
+                                                         : NULL;
+    if (!r || !r->id[0] || r->second != now / 1000u || r->kept < d->telemetry_rate) {
+        int known = db__device_get(d->db, device_id, &dev);
+        if (known != 0) {
+            d->telemetry_refused++;
+            if (known == 1)
+                mqh_log(MQH_DEBUG, "telemetry from %s, a device that has not announced itself "
+                        "(no STATE yet); ignored", device_id);
+            return;
+        }
     }
-    rate_entry_t *r = rate_entry(d, device_id);
+    r = rate_entry(d, device_id);
     if (!r) {
         mqh_log(MQH_ERROR, "out of memory: telemetry from %s dropped", device_id);
         return;
     }
-    uint64_t now = mqh_now_ms();
     if (r->second != now / 1000u) {
         r->second = now / 1000u;
         r->kept = 0;
