@@ -372,7 +372,8 @@ mqota_status_t mqota_agent_topic(const mqota_agent_t *agent, mqota_topic_t which
  * @return MQOTA_OK (handed to the publish hook; QoS 0, so the broker may still lose it),
  *         MQOTA_ERR_ARG (agent or samples NULL, a bad name, a NaN or infinite value),
  *         MQOTA_ERR_RANGE (n is 0 or above MQOTA_TELEMETRY_SAMPLES_MAX),
- *         MQOTA_ERR_STATE (not connected: nothing is queued, call again later),
+ *         MQOTA_ERR_STATE (not connected: nothing is queued, call again later; checked after
+ *         agent NULL and n above the maximum, before the samples),
  *         MQOTA_ERR_NO_SPACE (the topic does not fit MQOTA_TOPIC_MAX),
  *         MQOTA_ERR_PLATFORM (the publish hook failed).
  * @note Uses MQOTA_TELEMETRY_LEN(MQOTA_TELEMETRY_SAMPLES_MAX) bytes of stack, no heap; does
