@@ -132,6 +132,7 @@ int cmd_release_sign(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_key_generate(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_list(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_show(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_device_telemetry(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_command(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_commands(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_provision(cli_ctx_t *ctx, int argc, char **argv);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* mqota device list / device show. */
+/* mqota device list / device show / device telemetry. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "format.h"
@@ -220,5 +221,132 @@ int cmd_device_show(cli_ctx_t *ctx, int argc, char **argv)
     else
         printf("  refused commands  %lld\n", refused);
     cJSON_Delete(d);
+    return CLI_OK;
+}
+
+static const char usage_telemetry[] =
+    "Usage: mqota device telemetry ID [--name NAME] [--since WHEN] [--until WHEN]\n"
+    "                                [--limit N] [--json]\n"
+    "\n"
+    "Without --name: the device's telemetry series (NAME POINTS LAST-VALUE LAST).\n"
+    "With --name: that series' samples, oldest first (TIME VALUE DEVICE-MS), the newest\n"
+    "--limit of them (default 1000).\n"
+    "\n"
+    "Options:\n"
+    "  --name NAME     one series: 1 to 15 of a-z, 0-9, '_' and '.'\n"
+    "  --since WHEN    samples from WHEN on: a duration before now (90s, 15m, 1h, 7d) or a\n"
+    "                  Unix time in milliseconds\n"
+    "  --until WHEN    samples up to WHEN, as --since\n"
+    "  --limit N       at most N samples (1..100000)\n"
+    "  --json          print the server's answer as-is (pretty-printed)\n"
+    "\n"
+    "Examples:\n"
+    "  mqota device telemetry vdev-0001\n"
+    "  mqota device telemetry vdev-0001 --name temperature --since 1h\n";
+
+/* A sample's time (Unix ms) as local "YYYY-MM-DD HH:MM:SS.mmm". */
+static char *ms_date(long long ms, char *out, size_t cap)
+{
+    struct tm tm;
+    time_t tt = (time_t)(ms / 1000);
+    char day[32];
+    if (ms <= 0 || localtime_r(&tt, &tm) == NULL ||
+        strftime(day, sizeof day, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        snprintf(out, cap, "-");
+    else
+        snprintf(out, cap, "%s.%03lld", day, ms % 1000);
+    return out;
+}
+
+/* Append "&key=escaped(value)" to q (cap bytes); -1 when out of memory or too long. */
+static int add_query(char *q, size_t cap, const char *key, const char *value)
+{
+    if (value == NULL)
+        return 0;
+    char *e = http_escape(value);
+    if (e == NULL)
+        return -1;
+    size_t n = strlen(q);
+    int w = snprintf(q + n, cap - n, "%c%s=%s", strchr(q, '?') ? '&' : '?', key, e);
+    free(e);
+    return w < 0 || (size_t)w >= cap - n ? -1 : 0;
+}
+
+int cmd_device_telemetry(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const char cmd[] = "device telemetry";
+    const char *name = NULL, *since = NULL, *until = NULL, *limit = NULL;
+    const cli_opt_t opts[] = { { "--name", &name, NULL }, { "--since", &since, NULL },
+                               { "--until", &until, NULL }, { "--limit", &limit, NULL } };
+    char *pos[1];
+    int npos = 0;
+    cJSON *j = NULL;
+    int rc = cli_parse(ctx, cmd, usage_telemetry, argc, argv, opts, 4, pos, &npos, 1);
+    if (rc != CLI_OK)
+        return rc;
+    if (npos != 1)
+        return cli_usage_error(cmd, "'%s' needs a device ID from 'mqota device list'", cmd);
+    char *eid = http_escape(pos[0]);
+    char path[1024];
+    if (eid == NULL || snprintf(path, sizeof path, "/api/v1/devices/%s/telemetry", eid) >=
+                           (int)sizeof path ||
+        add_query(path, sizeof path, "name", name) || add_query(path, sizeof path, "since", since) ||
+        add_query(path, sizeof path, "until", until) ||
+        add_query(path, sizeof path, "limit", limit)) {
+        free(eid);
+        cli_error("the device ID or an option is too long.");
+        return CLI_FAILED;
+    }
+    free(eid);
+    rc = http_get(ctx, path, &j);
+    if (rc != CLI_OK) {
+        cJSON_Delete(j);
+        return rc;
+    }
+    if (ctx->json) {
+        cli_print_json(j);
+        cJSON_Delete(j);
+        return CLI_OK;
+    }
+    static const char *const head_names[] = { "NAME", "POINTS", "LAST-VALUE", "LAST" };
+    static const char *const head_points[] = { "TIME", "VALUE", "DEVICE-MS" };
+    fmt_table_t *t = fmt_table_new(name ? 3 : 4, name ? head_points : head_names);
+    if (t == NULL) {
+        cJSON_Delete(j);
+        cli_error("out of memory while printing telemetry.");
+        return CLI_FAILED;
+    }
+    fmt_table_align_right(t, 1);
+    fmt_table_align_right(t, 2);
+    const cJSON *e;
+    char a[48], b[48], c[48];
+    int64_t now = mqh_unix_now();
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, name ? "points" : "names")) {
+        double v = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, name ? "value"
+                                                                                 : "last_value"));
+        snprintf(b, sizeof b, "%.10g", v);
+        if (name) {
+            snprintf(c, sizeof c, "%lld", cli_json_int(e, "device_ms", 0));
+            const char *row[] = { ms_date(cli_json_int(e, "ts", 0), a, sizeof a), b, c };
+            fmt_table_add_row(t, row);
+        } else {
+            snprintf(a, sizeof a, "%lld", cli_json_int(e, "points", 0));
+            fmt_ago(now, cli_json_int(e, "last_ts", 0) / 1000, c, sizeof c);
+            const char *row[] = { cli_json_str(e, "name", "-"), a, b, c };
+            fmt_table_add_row(t, row);
+        }
+    }
+    if (fmt_table_rows(t) > 0)
+        fmt_table_print(t, stdout);
+    else if (name)
+        printf("No samples of this series in that time range.\n");
+    else
+        printf("No telemetry from this device yet.\n");
+    long long dropped = cli_json_int(j, "dropped", 0);
+    if (!name && dropped > 0)
+        printf("%lld samples dropped by mqotad's limits (rate %lld per second, %lld points per "
+               "series).\n", dropped, cli_json_int(j, "rate", 0), cli_json_int(j, "points_max", 0));
+    fmt_table_free(t);
+    cJSON_Delete(j);
     return CLI_OK;
 }

@@ -37,6 +37,7 @@ static const char usage_main[] =
     "  key generate NAME                               make a release signing key pair\n"
     "  device list [--filter EXPR]                     list devices (those a filter selects)\n"
     "  device show ID                                  show one device\n"
+    "  device telemetry ID [--name N] [--since 1h]     a device's telemetry series or samples\n"
     "  device tag ID TAG... / device untag ID TAG...   give a device tags, take them away\n"
     "  device command ID NAME [--arg TEXT]             send a sealed command, print the reply\n"
     "  device commands ID                              list a device's commands\n"
@@ -74,6 +75,7 @@ static const struct {
     { "key", "generate", cmd_key_generate },
     { "device", "list", cmd_device_list },
     { "device", "show", cmd_device_show },
+    { "device", "telemetry", cmd_device_telemetry },
     { "device", "command", cmd_device_command },
     { "device", "commands", cmd_device_commands },
     { "device", "provision", cmd_device_provision },

@@ -727,6 +727,27 @@ void dev_after_io(fleet_dev_t *d)
     if (d->reboot_due) dev_reboot(d);
 }
 
+/*
+ * The virtual application's readings, every --telemetry-interval seconds while connected
+ * (POSIX-port devices): `temperature` from a deterministic pseudo-sensor, 20 + (index % 5) °C
+ * plus a triangle wave of 0..3 °C over one minute of uptime, and `uptime_s`.
+ */
+static void publish_telemetry(fleet_dev_t *d, uint64_t now)
+{
+    uint64_t every = (uint64_t)d->fleet->opt.telemetry_interval_s * 1000u;
+    if (every == 0 || d->esp != NULL || d->conn != DEV_CONNECTED ||
+        now - d->telemetry_ms < every)
+        return;
+    d->telemetry_ms = now;
+    uint64_t up_s = (now - d->booted_ms) / 1000u, phase = up_s % 60u;
+    double wave = (double)(phase < 30u ? phase : 60u - phase) / 10.0;
+    const mqota_sample_t s[] = {{"temperature", 20.0 + (double)(d->index % 5) + wave},
+                                {"uptime_s", (double)up_s}};
+    mqota_status_t st = mqota_agent_publish_telemetry(&d->agent, s, 2);
+    if (st != MQOTA_OK)
+        mqh_log(MQH_DEBUG, "%s: telemetry not sent: %s", d->id, mqota_strerror(st));
+}
+
 void dev_tick(fleet_dev_t *d)
 {
     uint64_t now = mqh_now_ms();
@@ -738,6 +759,7 @@ void dev_tick(fleet_dev_t *d)
     if (d->conn == DEV_CONNECTED || d->conn == DEV_CONNECTING) {
         mosquitto_loop_misc(d->mosq); /* keepalive */
     }
+    publish_telemetry(d, now);
     d->process_due = true; /* agent timers: ack retry, verify steps, confirm timeout */
     dev_after_io(d);
 }

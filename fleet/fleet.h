@@ -55,6 +55,8 @@ typedef struct {
     long flip_offset;         /**< fault: flash writes covering this image offset store one
                                    flipped bit there (a flash bit error); -1 = off */
     int status_interval_s;    /**< print a status line this often; 0 = never */
+    int telemetry_interval_s; /**< --telemetry-interval: posix devices publish telemetry this
+                                   often (temperature, uptime_s); 0 = never */
     int exit_after_s;         /**< stop after this many seconds; 0 = run until signalled */
     uint32_t boot_delay_ms;   /**< simulated reset time */
     const char *link_spec;    /**< --link: "lte" or "lte:30,gprs:70"; NULL = direct */
@@ -115,6 +117,7 @@ typedef struct fleet_dev {
     int logged_state;         /**< update state last logged, -1 before the first */
     int link_port;            /**< emulated link's listener on 127.0.0.1; 0 = the broker */
     uint64_t booted_ms;       /**< when the bootloader last ran */
+    uint64_t telemetry_ms;    /**< last telemetry published (--telemetry-interval) */
     bool fault_reset_due;     /**< this boot resets on its first CONNACK (--reset-before-confirm) */
     bool fault_offline;       /**< this boot never connects (--offline-after-reboot) */
     /* statistics */

@@ -105,6 +105,9 @@ static void usage(FILE *out)
             "                        POSIX port's hooks, default) or esp-idf (the ESP-IDF\n"
             "                        port itself, ports/esp-idf, on the host emulation of\n"
             "                        ESP-IDF in tests/emu/esp-idf; esp32 devices only)\n"
+            "  --telemetry-interval S  every S seconds each posix-port device publishes\n"
+            "                        telemetry through the agent (temperature from a\n"
+            "                        deterministic pseudo-sensor, uptime_s); default 0 = off\n"
             "  --status-interval S   print a status line every S seconds (default 5, 0 = off)\n"
             "  --exit-after S        stop after S seconds (default: run until SIGINT/SIGTERM)\n"
             "  --log-level L         error, warn, info, debug (default info)\n"
@@ -199,7 +202,7 @@ bad:
 static void parse_args(int argc, char **argv, fleet_opts_t *o)
 {
     enum { O_BROKER = 1, O_IMAGE, O_DATA, O_COUNT, O_PREFIX, O_CHIP, O_CHUNK, O_WINDOW, O_MQTTV,
-           O_CUT, O_FAILST, O_STATUS, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
+           O_CUT, O_FAILST, O_STATUS, O_TELEMETRY, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
            O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR, O_RESETBC, O_OFFLINE, O_CONFIRMTO,
            O_CONFIRMCMD, O_ERASENVS, O_PORT };
     static const struct option opts[] = {
@@ -214,6 +217,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"confirm-timeout", required_argument, 0, O_CONFIRMTO},
         {"crash-at", required_argument, 0, O_CRASH}, {"flip-byte", required_argument, 0, O_FLIP},
         {"status-interval", required_argument, 0, O_STATUS},
+        {"telemetry-interval", required_argument, 0, O_TELEMETRY},
         {"exit-after", required_argument, 0, O_EXIT}, {"log-level", required_argument, 0, O_LOG},
         {"link", required_argument, 0, O_LINK},
         {"trust-key", required_argument, 0, O_TRUST},
@@ -314,6 +318,10 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         case O_FLIP:
             if (parse_long("--flip-byte", optarg, 0, 0x1E0000 - 1, &v)) exit(2);
             o->flip_offset = v;
+            break;
+        case O_TELEMETRY:
+            if (parse_long("--telemetry-interval", optarg, 0, 86400, &v)) exit(2);
+            o->telemetry_interval_s = (int)v;
             break;
         case O_STATUS:
             if (parse_long("--status-interval", optarg, 0, 3600, &v)) exit(2);

@@ -129,6 +129,15 @@ static const char *const migrations[] = {
     " rollout_id INTEGER NOT NULL REFERENCES rollouts(id), at INTEGER NOT NULL,"
     " wave INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);"
     "CREATE INDEX rollout_events_by_rollout ON rollout_events(rollout_id, id);",
+    /* 7 -> 8: application telemetry (docs/PROTOCOL.md §15, server/telemetry.c): one row per
+     * sample; ts is mqotad's receive time (Unix ms), device_ms the device's own time; a
+     * series (device, name) is listed in telemetry_series so its names are counted cheaply */
+    "CREATE TABLE telemetry_series ("
+    " device_id TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (device_id, name));"
+    "CREATE TABLE telemetry ("
+    " device_id TEXT NOT NULL, name TEXT NOT NULL, ts INTEGER NOT NULL,"
+    " device_ms INTEGER NOT NULL, value REAL NOT NULL);"
+    "CREATE INDEX telemetry_by_series ON telemetry(device_id, name, ts);",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -168,6 +177,9 @@ enum {
     S_RO_INSERT, S_RO_GET, S_RO_LIST, S_RO_RUNNING, S_RO_STATE, S_RO_WAVE_INSERT, S_RO_WAVE_GET,
     S_RO_WAVE_SET, S_RO_WAVES, S_RO_DEV_INSERT, S_RO_DEVS, S_RO_EV_INSERT, S_RO_EVS,
     S_RO_WDEP_INSERT, S_RO_WDEPS, S_RO_WAVE_TARGETS,
+    /* telemetry (schema 8) */
+    S_TEL_SERIES_HAS, S_TEL_SERIES_COUNT, S_TEL_SERIES_PUT, S_TEL_INSERT, S_TEL_TRIM_COUNT,
+    S_TEL_TRIM_AGE, S_TEL_PRUNE_AGE, S_TEL_PRUNE_SERIES, S_TEL_NAMES, S_TEL_POINTS,
     S_COUNT
 };
 
@@ -322,6 +334,34 @@ static const char *const stmt_sql[S_COUNT] = {
                           " AND t.device_id = v.device_id ORDER BY t.deployment_id DESC LIMIT 1),"
                           " '') FROM rollout_devices v WHERE v.rollout_id = ?1 AND v.wave = ?2"
                           " ORDER BY v.device_id",
+    /* ---- telemetry (schema 8) ---- */
+    [S_TEL_SERIES_HAS] = "SELECT count(*) FROM telemetry_series WHERE device_id = ?1"
+                         " AND name = ?2",
+    [S_TEL_SERIES_COUNT] = "SELECT count(*) FROM telemetry_series WHERE device_id = ?1",
+    [S_TEL_SERIES_PUT] = "INSERT INTO telemetry_series (device_id, name) VALUES (?1,?2)"
+                         " ON CONFLICT(device_id, name) DO NOTHING",
+    [S_TEL_INSERT] = "INSERT INTO telemetry (device_id, name, ts, device_ms, value)"
+                     " VALUES (?1,?2,?3,?4,?5)",
+    [S_TEL_TRIM_COUNT] = "DELETE FROM telemetry WHERE rowid IN (SELECT rowid FROM telemetry"
+                         " WHERE device_id = ?1 AND name = ?2 ORDER BY ts DESC, rowid DESC"
+                         " LIMIT -1 OFFSET ?3)",
+    [S_TEL_TRIM_AGE] = "DELETE FROM telemetry WHERE device_id = ?1 AND name = ?2 AND ts < ?3",
+    [S_TEL_PRUNE_AGE] = "DELETE FROM telemetry WHERE rowid IN (SELECT t.rowid FROM"
+                        " telemetry_series s JOIN telemetry t ON t.device_id = s.device_id"
+                        " AND t.name = s.name AND t.ts < ?1)",
+    [S_TEL_PRUNE_SERIES] = "DELETE FROM telemetry_series WHERE NOT EXISTS (SELECT 1 FROM"
+                           " telemetry t WHERE t.device_id = telemetry_series.device_id"
+                           " AND t.name = telemetry_series.name)",
+    [S_TEL_NAMES] = "SELECT s.name, (SELECT count(*) FROM telemetry t WHERE t.device_id ="
+                    " s.device_id AND t.name = s.name), (SELECT min(ts) FROM telemetry t WHERE"
+                    " t.device_id = s.device_id AND t.name = s.name), t2.ts, t2.value"
+                    " FROM telemetry_series s LEFT JOIN telemetry t2 ON t2.rowid = (SELECT"
+                    " rowid FROM telemetry t WHERE t.device_id = s.device_id AND t.name ="
+                    " s.name ORDER BY ts DESC, rowid DESC LIMIT 1)"
+                    " WHERE s.device_id = ?1 ORDER BY s.name",
+    [S_TEL_POINTS] = "SELECT ts, device_ms, value FROM (SELECT ts, device_ms, value, rowid AS r"
+                     " FROM telemetry WHERE device_id = ?1 AND name = ?2 AND ts >= ?3"
+                     " AND ts <= ?4 ORDER BY ts DESC, rowid DESC LIMIT ?5) ORDER BY ts, r",
 };
 
 struct db {
@@ -1756,4 +1796,97 @@ int db__rollout_wave_counts(db_t *db, int64_t rollout_id, int wave, db_counts_t 
 {
     memset(out, 0, sizeof(*out));
     return db__rollout_wave_targets(db, rollout_id, wave, count_state, out);
+}
+
+/* ---- telemetry (schema 8) ---- */
+
+int db__telemetry_series_count(db_t *db, const char *device_id, const char *name,
+                               bool *exists, int64_t *count)
+{
+    int64_t has = 0;
+    sqlite3_bind_text(db->st[S_TEL_SERIES_HAS], 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(db->st[S_TEL_SERIES_HAS], 2, name, -1, SQLITE_TRANSIENT);
+    if (one_int(db, S_TEL_SERIES_HAS, "look a telemetry series up", &has) != 0) return -1;
+    *exists = has > 0;
+    sqlite3_bind_text(db->st[S_TEL_SERIES_COUNT], 1, device_id, -1, SQLITE_TRANSIENT);
+    return one_int(db, S_TEL_SERIES_COUNT, "count telemetry series", count);
+}
+
+int db__telemetry_insert(db_t *db, const char *device_id, const char *name, int64_t ts_ms,
+                         uint64_t device_ms, double value, int64_t keep, int64_t min_ts_ms)
+{
+    sqlite3_stmt *s = db->st[S_TEL_SERIES_PUT];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
+    if (exec_stmt(db, S_TEL_SERIES_PUT, "add a telemetry series") != 0) return -1;
+    s = db->st[S_TEL_INSERT];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, ts_ms);
+    /* SQLite integers are signed: a device time above INT64_MAX is stored as INT64_MAX */
+    sqlite3_bind_int64(s, 4, device_ms > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)device_ms);
+    sqlite3_bind_double(s, 5, value);
+    if (exec_stmt(db, S_TEL_INSERT, "store a telemetry sample") != 0) return -1;
+    s = db->st[S_TEL_TRIM_COUNT];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, keep);
+    if (exec_stmt(db, S_TEL_TRIM_COUNT, "trim a telemetry series") != 0) return -1;
+    s = db->st[S_TEL_TRIM_AGE];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, min_ts_ms);
+    return exec_stmt(db, S_TEL_TRIM_AGE, "trim a telemetry series");
+}
+
+int db__telemetry_prune(db_t *db, int64_t min_ts_ms)
+{
+    sqlite3_bind_int64(db->st[S_TEL_PRUNE_AGE], 1, min_ts_ms);
+    if (exec_stmt(db, S_TEL_PRUNE_AGE, "delete old telemetry") != 0) return -1;
+    return exec_stmt(db, S_TEL_PRUNE_SERIES, "delete empty telemetry series");
+}
+
+int db__telemetry_names(db_t *db, const char *device_id,
+                        int (*cb)(void *ctx, const db_series_t *s), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_TEL_NAMES];
+    int rc, ret = 0;
+    db_series_t e;
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        copy_text(e.name, sizeof(e.name), s, 0);
+        e.points = sqlite3_column_int64(s, 1);
+        e.first_ts = sqlite3_column_int64(s, 2);
+        e.last_ts = sqlite3_column_int64(s, 3);
+        e.last_value = sqlite3_column_double(s, 4);
+        if (cb(ctx, &e) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list telemetry series");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__telemetry_points(db_t *db, const char *device_id, const char *name, int64_t since_ms,
+                         int64_t until_ms, int64_t limit,
+                         int (*cb)(void *ctx, const db_point_t *p), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_TEL_POINTS];
+    int rc, ret = 0;
+    db_point_t pt;
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, since_ms);
+    sqlite3_bind_int64(s, 4, until_ms);
+    sqlite3_bind_int64(s, 5, limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        pt.ts_ms = sqlite3_column_int64(s, 0);
+        pt.device_ms = sqlite3_column_int64(s, 1);
+        pt.value = sqlite3_column_double(s, 2);
+        if (cb(ctx, &pt) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "read a telemetry series");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
 }

@@ -369,6 +369,40 @@ int db__rollout_wave_counts(db_t *db, int64_t rollout_id, int wave, db_counts_t 
 /** A rollout's history, oldest first, via callback. */
 int db__rollout_events(db_t *db, int64_t rollout_id,
                        int (*cb)(void *ctx, const db_rollout_event_t *e), void *ctx);
+/* ---- telemetry (schema 8, server/telemetry.c) ---- */
+
+/** One series of a device, for db__telemetry_names(). */
+typedef struct {
+    char name[16];      /**< [a-z0-9_.]{1,15} */
+    int64_t points;     /**< samples kept */
+    int64_t first_ts;   /**< oldest sample kept, Unix ms (mqotad's receive time) */
+    int64_t last_ts;    /**< newest, Unix ms */
+    double last_value;  /**< newest sample's value */
+} db_series_t;
+
+/** One sample of a series, for db__telemetry_points(). */
+typedef struct {
+    int64_t ts_ms;      /**< mqotad's receive time, Unix ms */
+    int64_t device_ms;  /**< the device's time (ms since its boot), 0 if none */
+    double value;
+} db_point_t;
+
+/** Whether device_id has a series called name (*exists), and how many series it has. */
+int db__telemetry_series_count(db_t *db, const char *device_id, const char *name,
+                               bool *exists, int64_t *count);
+/** Store one sample, then trim its series to the newest `keep` samples and to those at or
+ *  after min_ts_ms (the retention limits). Call inside db__begin()/db__commit(). */
+int db__telemetry_insert(db_t *db, const char *device_id, const char *name, int64_t ts_ms,
+                         uint64_t device_ms, double value, int64_t keep, int64_t min_ts_ms);
+/** Delete every sample older than min_ts_ms, then the series left empty. */
+int db__telemetry_prune(db_t *db, int64_t min_ts_ms);
+/** A device's series, sorted by name, via callback. */
+int db__telemetry_names(db_t *db, const char *device_id,
+                        int (*cb)(void *ctx, const db_series_t *s), void *ctx);
+/** The newest `limit` samples of a series with since_ms <= ts <= until_ms, oldest first. */
+int db__telemetry_points(db_t *db, const char *device_id, const char *name, int64_t since_ms,
+                         int64_t until_ms, int64_t limit,
+                         int (*cb)(void *ctx, const db_point_t *p), void *ctx);
 
 #ifdef __cplusplus
 }

@@ -55,6 +55,14 @@ void handle__ack(mqotad_t *d, const char *device_id, const uint8_t *payload, siz
  */
 void handle__reply(mqotad_t *d, const char *device_id, const uint8_t *payload, size_t len);
 
+/**
+ * @brief A TELEMETRY message on mqota/v1/dev/<id>/telemetry (handle_telemetry.c): decoded,
+ *        then kept by telemetry.c within its rate, name and retention limits.
+ * @param[in] d, device_id, payload, len As for handle__state(); an undecodable message is
+ *            counted and logged (rate-limited per device).
+ */
+void handle__telemetry(mqotad_t *d, const char *device_id, const uint8_t *payload, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -706,6 +706,7 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
     if (http_command__route(d, req, res)) return; /* /devices/{id}/commands, /commands/{id} */
     if (http_group__route(d, req, res)) return;   /* /groups..., /devices/{id}/tags */
     if (http_rollout__route(d, req, res)) return; /* /rollouts... */
+    if (http_telemetry__route(d, req, res)) return; /* /devices/{id}/telemetry */
     if (strcmp(p, API "/devices") == 0) {
         if (get) get_devices(d, req, res);
         else if (post) post_devices(d, req, res);

@@ -118,6 +118,9 @@ int http_group__select(mqotad_t *d, const char *text, int (*cb)(void *ctx, const
 bool http_rollout__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
 /** Whether method and path are a rollout route that takes a JSON body. */
 bool http_rollout__json_body(const char *method, const char *path);
+/* http_telemetry.c: GET /devices/{id}/telemetry of docs/API.md ("Telemetry"). */
+/** Answer the request if its path is the telemetry route; false if it is not. */
+bool http_telemetry__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
 
 #ifdef __cplusplus
 }

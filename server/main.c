@@ -17,6 +17,7 @@
 #include "command.h"
 #include "deploy.h"
 #include "devlog.h"
+#include "telemetry.h"
 #include "mqotad.h"
 #include "release.h"
 #include "rollout.h"
@@ -170,6 +171,7 @@ int main(int argc, char **argv)
         command__tick(&d, now);                   /* expire / time out commands */
         rollout__tick(&d, now);                   /* judge rollouts' waves, start the next */
         devlog__tick(&d, now);                    /* report devices' suppressed warnings */
+        telemetry__tick(&d, now);                 /* telemetry older than its retention */
         mqtt__flush(&d);                          /* send what the steps above queued */
         mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */
         if (d.embedded_broker) broker__supervise(&d); /* restart our mosquitto if it died */
@@ -188,6 +190,7 @@ out:
     db__close(d.db);
     signature__free_keys(&d);
     devlog__free(&d);
+    telemetry__free(&d);
     if (exit_code == 0) {
         snprintf(path, sizeof(path), "%s/mqotad.pid", d.data_dir);
         unlink(path);

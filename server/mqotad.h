@@ -80,6 +80,9 @@ typedef struct mqotad {
     bool broker_tls;           /**< --broker-tls: the embedded broker listens with TLS only */
     bool open_broker;          /**< --open-broker: embedded broker without users or ACLs */
     uint32_t command_timeout_s; /**< --command-timeout: a sent command's reply deadline */
+    uint32_t telemetry_retention_s; /**< --telemetry-retention: samples older are deleted */
+    uint32_t telemetry_points; /**< --telemetry-points: samples kept per device and name */
+    uint32_t telemetry_rate;   /**< --telemetry-rate: samples per device per second kept */
 
     /* ---- embedded broker (broker.c) ---- */
     pid_t broker_pid;
@@ -124,6 +127,12 @@ typedef struct mqotad {
 
     /* ---- warnings caused by devices, rate-limited per device (devlog.c) ---- */
     struct devlog *devlog;
+
+    /* ---- application telemetry (telemetry.c) ---- */
+    struct telemetry *telemetry;  /**< per-device rate counters, hashed on the id */
+    uint64_t telemetry_tick_ms;   /**< last age prune (monotonic ms) */
+    uint64_t telemetry_dropped;   /**< samples dropped by the rate and name limits */
+    uint64_t telemetry_refused;   /**< messages undecodable or from unknown devices */
 } mqotad_t;
 
 /* options.c: 0 run, 1 --help printed (exit 0), 2 bad usage (message printed, exit 2). */

@@ -23,6 +23,7 @@
 
 #include "handle.h"
 #include "mqotad.h"
+#include "telemetry.h"
 
 #define KEEPALIVE_S 30
 #define BACKOFF_MIN_MS 500u
@@ -64,6 +65,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/online", 1);
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/ack", 0);
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/reply", 1);
+    mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/telemetry", 0);
     mqh_log(MQH_INFO, "connected to %s (MQTT %s, max packet %u bytes)", d->broker_url,
             d->mqtt_version == 5 ? "5" : "3.1.1", d->max_packet);
 }
@@ -121,6 +123,7 @@ static const struct {
     {"state", handle__state},
     {"online", handle__online},
     {"reply", handle__reply},
+    {"telemetry", handle__telemetry},
 };
 
 /*

@@ -11,6 +11,7 @@
 
 #include "command.h"
 #include "mqotad.h"
+#include "telemetry.h"
 
 static const char usage[] =
     "usage: mqotad --data DIR [--broker URL [--ca CA.pem [--cert CRT --key KEY]]]\n"
@@ -20,6 +21,7 @@ static const char usage[] =
     "              [--trusted-key PUB.pem]... [--require-signed]\n"
     "              [--api-host NAME[:PORT]]... [--open-api]\n"
     "              [--command-timeout SECONDS]\n"
+    "              [--telemetry-retention AGE] [--telemetry-points N] [--telemetry-rate N]\n"
     "              [--log-level error|warn|info|debug] [--help]\n"
     "\n"
     "  --data DIR          directory for the database, release files and state (required)\n"
@@ -51,6 +53,10 @@ static const char usage[] =
     "  --require-token     accepted for old scripts: a token is always required now\n"
     "  --command-timeout S a command sent to a device with no reply after S seconds becomes\n"
     "                      timeout (default 30; it is never sent again)\n"
+    "  --telemetry-retention AGE  devices' telemetry samples older than AGE (90s, 15m, 1h,\n"
+    "                      7d) are deleted (default 7d)\n"
+    "  --telemetry-points N  samples kept per device and name, the newest (default 10000)\n"
+    "  --telemetry-rate N  samples per device per second kept, the rest dropped (default 20)\n"
     "  --log-level L       error, warn, info (default) or debug\n"
     "\n"
     "       mqotad --data DIR token create NAME | token list | token revoke NAME\n"
@@ -124,6 +130,9 @@ int options__parse(mqotad_t *d, int argc, char **argv)
     d->stream_window = 32;
     d->log_level = MQH_INFO;
     d->command_timeout_s = COMMAND_TIMEOUT_DEFAULT_S;
+    d->telemetry_retention_s = TELEMETRY_RETENTION_DEFAULT_S;
+    d->telemetry_points = TELEMETRY_POINTS_DEFAULT;
+    d->telemetry_rate = TELEMETRY_RATE_DEFAULT;
     d->embedded_broker = true;
     d->data_dir[0] = '\0';
 
@@ -178,7 +187,8 @@ int options__parse(mqotad_t *d, int argc, char **argv)
             strcmp(name, "--multicast") && strcmp(name, "--stream-window") &&
             strcmp(name, "--trusted-key") && strcmp(name, "--ca") && strcmp(name, "--cert") &&
             strcmp(name, "--key") && strcmp(name, "--command-timeout") &&
-            strcmp(name, "--api-host")) {
+            strcmp(name, "--api-host") && strcmp(name, "--telemetry-retention") &&
+            strcmp(name, "--telemetry-points") && strcmp(name, "--telemetry-rate")) {
             fprintf(stderr, "mqotad: unknown option '%s'; see mqotad --help.\n", name);
             return 2;
         }
@@ -266,6 +276,25 @@ int options__parse(mqotad_t *d, int argc, char **argv)
                 return 2;
             }
             d->command_timeout_s = (uint32_t)v;
+        } else if (strcmp(name, "--telemetry-retention") == 0) {
+            int64_t ms;
+            if (telemetry__parse_duration(val, &ms) != 0 || ms < 1000) {
+                fprintf(stderr, "mqotad: --telemetry-retention '%.100s' must be a whole number "
+                        "followed by s, m, h or d (e.g. 7d), from 1s to 10 years.\n", val);
+                return 2;
+            }
+            d->telemetry_retention_s = (uint32_t)(ms / 1000);
+        } else if (strcmp(name, "--telemetry-points") == 0 ||
+                   strcmp(name, "--telemetry-rate") == 0) {
+            bool points = strcmp(name, "--telemetry-points") == 0;
+            long v = parse_num(val, 1, points ? 10000000 : 1000);
+            if (v < 0) {
+                fprintf(stderr, "mqotad: %s '%.100s' must be a whole number from 1 to %s.\n",
+                        name, val, points ? "10000000" : "1000");
+                return 2;
+            }
+            if (points) d->telemetry_points = (uint32_t)v;
+            else d->telemetry_rate = (uint32_t)v;
         } else if (strcmp(name, "--trusted-key") == 0) {
             if (!*val || d->n_trusted_keys == MQOTAD_MAX_TRUSTED_KEYS) {
                 fprintf(stderr, "mqotad: --trusted-key needs a public key file (at most %d "

@@ -63,8 +63,8 @@ mqota_status_t agent__build_topic(const mqota_agent_t *a, const char *leaf, char
     return MQOTA_OK;
 }
 
-static const char *const topic_leaf[] = {"state", "online", "offer", "chunk", "ack",
-                                         NULL,    "cmd",    "reply"};
+static const char *const topic_leaf[] = {"state", "online", "offer", "chunk",    "ack",
+                                         NULL,    "cmd",    "reply", "telemetry"};
 
 /* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. Divides by 10 with 32-bit
  * operations, 16 bits at a time (each partial dividend stays below 10 << 16): a 64-bit `/` and
@@ -1079,10 +1079,47 @@ uint32_t mqota_agent_progress(const mqota_agent_t *agent)
     return agent != NULL ? agent->progress_bytes : 0u;
 }
 
+#if MQOTA_TELEMETRY_SAMPLES_MAX < 1 || MQOTA_TELEMETRY_SAMPLES_MAX > MQOTA_TELEMETRY_SAMPLES
+#error "MQOTA_TELEMETRY_SAMPLES_MAX must be 1..MQOTA_TELEMETRY_SAMPLES (16)"
+#endif
+
+/* Encode the samples with the uptime into a stack buffer sized by MQOTA_TELEMETRY_SAMPLES_MAX
+ * and hand them to the publish hook at QoS 0 (docs/PROTOCOL.md §15). */
+mqota_status_t mqota_agent_publish_telemetry(mqota_agent_t *agent, const mqota_sample_t *samples,
+                                             size_t n)
+{
+    uint8_t buf[MQOTA_TELEMETRY_LEN(MQOTA_TELEMETRY_SAMPLES_MAX)];
+    size_t len = 0;
+    mqota_status_t st;
+
+    /* samples NULL and n == 0 are the encoder's to refuse (same codes) */
+    if (agent == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    if (n > MQOTA_TELEMETRY_SAMPLES_MAX) {
+        return MQOTA_ERR_RANGE;
+    }
+    if (!agent->connected) {
+        return MQOTA_ERR_STATE;
+    }
+    st = mqota_telemetry_encode(agent->plat.now_ms(agent->plat.ctx) - agent->boot_ms, samples, n,
+                                buf, sizeof(buf), &len);
+    if (st != MQOTA_OK) {
+        return st;
+    }
+    if (agent__build_topic(agent, "telemetry", agent->topic, sizeof(agent->topic)) != MQOTA_OK) {
+        return MQOTA_ERR_NO_SPACE;
+    }
+    if (agent->plat.publish(agent->plat.ctx, agent->topic, buf, len, 0, false) != 0) {
+        return MQOTA_ERR_PLATFORM;
+    }
+    return MQOTA_OK;
+}
+
 mqota_status_t mqota_agent_topic(const mqota_agent_t *agent, mqota_topic_t which, char *buf,
                                  size_t cap)
 {
-    if (agent == NULL || buf == NULL || (unsigned)which > (unsigned)MQOTA_TOPIC_REPLY) {
+    if (agent == NULL || buf == NULL || (unsigned)which > (unsigned)MQOTA_TOPIC_TELEMETRY) {
         return MQOTA_ERR_ARG;
     }
     if (which == MQOTA_TOPIC_STREAM) {

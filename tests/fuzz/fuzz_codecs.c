@@ -11,6 +11,7 @@
 #include "mqota/mqota_command.h"
 #include "mqota/mqota_manifest.h"
 #include "mqota/mqota_proto.h"
+#include "mqota/mqota_telemetry.h"
 
 #define CHECK(c) do { if (!(c)) abort(); } while (0)
 
@@ -112,8 +113,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(n == size && memcmp(buf, data, size) == 0);
     }
     (void)mqota_sig_block_decode(data, size, &(mqota_sig_block_t){0});
+#elif defined(FUZZ_TELEMETRY)
+    /* canonical: what decodes re-encodes to the same bytes, every name valid, every value
+     * finite (the encoder refuses the rest) */
+    mqota_telemetry_t t;
+    if (mqota_telemetry_decode(data, size, &t) == MQOTA_OK) {
+        mqota_sample_t s[MQOTA_TELEMETRY_SAMPLES];
+        CHECK(t.count >= 1 && t.count <= MQOTA_TELEMETRY_SAMPLES && size <= MQOTA_TELEMETRY_MAX_LEN);
+        for (unsigned i = 0; i < t.count; i++) {
+            CHECK(mqota_telemetry_name_valid(t.samples[i].name));
+            s[i].name = t.samples[i].name;
+            s[i].value = t.samples[i].value;
+        }
+        CHECK(mqota_telemetry_encode(t.ts_ms, s, t.count, buf, sizeof(buf), &n) == MQOTA_OK);
+        CHECK(n == size && memcmp(buf, data, size) == 0);
+    }
 #else
-#error "define one of FUZZ_STATE, FUZZ_OFFER, FUZZ_CHUNK, FUZZ_ACK, FUZZ_MANIFEST"
+#error "define one of FUZZ_STATE, FUZZ_OFFER, FUZZ_CHUNK, FUZZ_ACK, FUZZ_MANIFEST, FUZZ_TELEMETRY"
 #endif
     return 0;
 }

@@ -116,6 +116,27 @@ int main(int argc, char **argv)
     mqota_ack_encode(&ack, buf, sizeof(buf), &n);
     put("ack", "stream", buf, n);
 
+    /* TELEMETRY (docs/PROTOCOL.md §15): §15's example, the shortest, the longest, and the
+     * reserved health names */
+    static const mqota_sample_t tm_ex[] = {{"temperature", 21.5}, {"humidity", 48.25}};
+    static const mqota_sample_t tm_one[] = {{"x", 0.0}};
+    static const mqota_sample_t tm_sys[] = {
+        {"sys.uptime_s", 5.0}, {"sys.boot_count", 3.0}, {"sys.reconnects", 0.0}};
+    char tm_names[MQOTA_TELEMETRY_SAMPLES][16];
+    mqota_sample_t tm_max[MQOTA_TELEMETRY_SAMPLES];
+    for (unsigned i = 0; i < MQOTA_TELEMETRY_SAMPLES; i++) {
+        snprintf(tm_names[i], sizeof(tm_names[i]), "%cbcdefghij.._09", 'a' + i);
+        tm_max[i] = (mqota_sample_t){tm_names[i], -273.15 * i};
+    }
+    mqota_telemetry_encode(1000, tm_ex, 2, buf, sizeof(buf), &n);
+    put("telemetry", "example", buf, n);
+    mqota_telemetry_encode(0, tm_one, 1, buf, sizeof(buf), &n);
+    put("telemetry", "one", buf, n);
+    mqota_telemetry_encode(UINT64_MAX, tm_max, MQOTA_TELEMETRY_SAMPLES, buf, sizeof(buf), &n);
+    put("telemetry", "max", buf, n);
+    mqota_telemetry_encode(5000, tm_sys, 3, buf, sizeof(buf), &n);
+    put("telemetry", "sys", buf, n);
+
     /* chunks and image heads from the real firmware */
     static const char *const fixtures[] = {"idf_hello_world_esp32_2023.bin",
                                            "idf_hello_world_esp32_2024.bin",

@@ -554,6 +554,51 @@ static void test_connect_announces(void **state)
     assert_int_equal(mqota_agent_topic(&agent, MQOTA_TOPIC_ONLINE, topic, 10), MQOTA_ERR_NO_SPACE);
 }
 
+/* mqota_agent_publish_telemetry(): QoS 0, not retained, on the telemetry topic, stamped with the
+ * ms since init; refused before a connection, with 0 or too many samples, a bad name, NaN. */
+static void test_telemetry_publish(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    const mqota_sample_t s[] = {{"temperature", 21.5}, {"uptime_s", 42.0}};
+    assert_int_equal(mqota_agent_publish_telemetry(&agent, s, 2), MQOTA_ERR_STATE);
+    assert_null(last_pub("telemetry"));
+    assert_int_equal(mqota_agent_on_connect(&agent), MQOTA_OK);
+    dev.now += 1234;
+    assert_int_equal(mqota_agent_publish_telemetry(&agent, s, 2), MQOTA_OK);
+    const pub_t *p = last_pub("telemetry");
+    assert_non_null(p);
+    assert_int_equal(p->qos, 0);
+    assert_false(p->retain);
+    mqota_telemetry_t m;
+    assert_int_equal(mqota_telemetry_decode(p->payload, p->len, &m), MQOTA_OK);
+    assert_int_equal(m.ts_ms, 1234);
+    assert_int_equal(m.count, 2);
+    assert_string_equal(m.samples[0].name, "temperature");
+    assert_true(m.samples[0].value == 21.5);
+    assert_string_equal(m.samples[1].name, "uptime_s");
+    assert_true(m.samples[1].value == 42.0);
+    char topic[128];
+    assert_int_equal(mqota_agent_topic(&agent, MQOTA_TOPIC_TELEMETRY, topic, sizeof(topic)),
+                     MQOTA_OK);
+    assert_string_equal(topic, "mqota/v1/dev/dev-1/telemetry");
+
+    int before = dev.npub;
+    mqota_sample_t many[MQOTA_TELEMETRY_SAMPLES_MAX + 1];
+    for (size_t i = 0; i < MQOTA_TELEMETRY_SAMPLES_MAX + 1; i++) many[i] = s[0];
+    assert_int_equal(mqota_agent_publish_telemetry(&agent, many, MQOTA_TELEMETRY_SAMPLES_MAX),
+                     MQOTA_OK);
+    assert_int_equal(mqota_agent_publish_telemetry(&agent, many, MQOTA_TELEMETRY_SAMPLES_MAX + 1),
+                     MQOTA_ERR_RANGE);
+    assert_int_equal(mqota_agent_publish_telemetry(&agent, s, 0), MQOTA_ERR_RANGE);
+    assert_int_equal(mqota_agent_publish_telemetry(&agent, NULL, 1), MQOTA_ERR_ARG);
+    const mqota_sample_t bad_name[] = {{"Temperature", 1.0}};
+    assert_int_equal(mqota_agent_publish_telemetry(&agent, bad_name, 1), MQOTA_ERR_ARG);
+    const mqota_sample_t nan[] = {{"t", 0.0 / 0.0}};
+    assert_int_equal(mqota_agent_publish_telemetry(&agent, nan, 1), MQOTA_ERR_ARG);
+    assert_int_equal(dev.npub, before + 1);
+}
+
 static void test_init_rejects_bad_config(void **state)
 {
     (void)state;
@@ -1910,6 +1955,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_connect_announces, setup),
+        cmocka_unit_test_setup(test_telemetry_publish, setup),
         cmocka_unit_test_setup(test_init_rejects_bad_config, setup),
         cmocka_unit_test_setup(test_init_checks_build_config, setup),
         cmocka_unit_test_setup(test_full_update_and_confirm, setup),

@@ -38,6 +38,7 @@
 #include "mqota_platform.h"
 #include "mqota_proto.h"
 #include "mqota_status.h"
+#include "mqota_telemetry.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -168,7 +169,8 @@ typedef enum {
     MQOTA_TOPIC_ACK = 4,    /**< <prefix>/dev/<id>/ack */
     MQOTA_TOPIC_STREAM = 5, /**< <prefix>/stream/<release_id> of the offer in progress */
     MQOTA_TOPIC_CMD = 6,    /**< <prefix>/dev/<id>/cmd */
-    MQOTA_TOPIC_REPLY = 7   /**< <prefix>/dev/<id>/reply */
+    MQOTA_TOPIC_REPLY = 7,  /**< <prefix>/dev/<id>/reply */
+    MQOTA_TOPIC_TELEMETRY = 8 /**< <prefix>/dev/<id>/telemetry */
 } mqota_topic_t;
 
 /** Payloads of the online topic (ASCII, no NUL). "offline" is the last will. */
@@ -356,6 +358,34 @@ uint32_t mqota_agent_progress(const mqota_agent_t *agent);
  */
 mqota_status_t mqota_agent_topic(const mqota_agent_t *agent, mqota_topic_t which, char *buf,
                                  size_t cap);
+
+/**
+ * @brief Publish a few named numeric values of the application (TELEMETRY, docs/PROTOCOL.md
+ *        §15) on <prefix>/dev/<id>/telemetry, QoS 0, not retained, stamped with the ms since
+ *        mqota_agent_init() (plat->now_ms).
+ * @param[in,out] agent   Agent initialised by mqota_agent_init().
+ * @param[in]     samples The samples: each name 1..MQOTA_TELEMETRY_NAME_MAX (15) bytes of
+ *                        [a-z0-9_.] (names starting `sys.` are reserved for the agent's own
+ *                        health values), each value finite, in the unit its name implies
+ *                        (e.g. `temperature` in °C, `uptime_s` in seconds).
+ * @param[in]     n       How many samples, 1..MQOTA_TELEMETRY_SAMPLES_MAX.
+ * @return MQOTA_OK (handed to the publish hook; QoS 0, so the broker may still lose it),
+ *         MQOTA_ERR_ARG (agent or samples NULL, a bad name, a NaN or infinite value),
+ *         MQOTA_ERR_RANGE (n is 0 or above MQOTA_TELEMETRY_SAMPLES_MAX),
+ *         MQOTA_ERR_STATE (not connected: nothing is queued, call again later; checked after
+ *         agent NULL and n above the maximum, before the samples),
+ *         MQOTA_ERR_NO_SPACE (the topic does not fit MQOTA_TOPIC_MAX),
+ *         MQOTA_ERR_PLATFORM (the publish hook failed).
+ * @note Uses MQOTA_TELEMETRY_LEN(MQOTA_TELEMETRY_SAMPLES_MAX) bytes of stack, no heap; does
+ *       not block. Do not call it from inside another agent call (a hook).
+ *
+ * @code
+ * const mqota_sample_t s[] = {{"temperature", 21.5}, {"humidity", 48.0}};
+ * (void)mqota_agent_publish_telemetry(&agent, s, 2);
+ * @endcode
+ */
+mqota_status_t mqota_agent_publish_telemetry(mqota_agent_t *agent, const mqota_sample_t *samples,
+                                             size_t n);
 
 /**
  * @brief Fill a STATE message describing the agent now (what on_connect publishes).

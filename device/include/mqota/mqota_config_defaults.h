@@ -99,6 +99,15 @@
 #endif
 
 /**
+ * @brief Most samples one mqota_agent_publish_telemetry() call sends; bounds its stack buffer
+ *        (MQOTA_TELEMETRY_LEN(n) bytes: 13 + 24 per sample).
+ * Possible values: 1..16 (MQOTA_TELEMETRY_SAMPLES, the wire's limit). Default value: 8.
+ */
+#ifndef MQOTA_TELEMETRY_SAMPLES_MAX
+#define MQOTA_TELEMETRY_SAMPLES_MAX 8u
+#endif
+
+/**
  * @brief Log hook: define MQOTA_LOG(level, ...) to a printf-like function to see the agent's
  *        log. Compiles away by default.
  */

@@ -17,6 +17,7 @@
  *   <prefix>/stream/<release> server -> devices, CHUNK, QoS 0 (multicast stream of a release)
  *   <prefix>/dev/<id>/cmd     server -> device, sealed COMMAND, QoS 1 (mqota_command.h)
  *   <prefix>/dev/<id>/reply   device -> server, sealed REPLY, QoS 1 (mqota_command.h)
+ *   <prefix>/dev/<id>/telemetry device -> server, TELEMETRY, QoS 0 (mqota_telemetry.h)
  */
 #ifndef MQOTA_PROTO_H
 #define MQOTA_PROTO_H
