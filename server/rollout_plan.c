@@ -186,7 +186,7 @@ int rollout_plan__sizes(const rollout_plan_t *p, uint32_t n, uint32_t *sizes, ch
                         size_t err_cap)
 {
     uint32_t taken = 0;
-    char name[24];
+    char name[32]; /* "wave " and a size_t in decimal */
     for (size_t i = 0; i < p->n_stages; i++) {
         const rollout_size_t *s = &p->stages[i];
         uint64_t want = s->percent ? ((uint64_t)s->value * n + 99u) / 100u : s->value;
