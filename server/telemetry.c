@@ -5,7 +5,7 @@
  *
  * Everything a device sends is bounded, so one device cannot fill the disk or the log:
  *  - rate: at most --telemetry-rate samples per device per second are kept (a fixed one-second
- *    window per device, in a hash table on the device id); the rest are dropped and counted;
+ *    window per device, in a uthash table on the device id); the rest are dropped and counted;
  *  - names: at most TELEMETRY_SERIES_MAX series per device; a sample with a new name beyond
  *    that is dropped and counted;
  *  - retention, enforced on insert: a series keeps its newest --telemetry-points samples and
@@ -24,23 +24,28 @@
 #include "mqotad.h"
 #include "telemetry.h"
 
+/* uthash: a failed allocation is not fatal (its default is to exit); rate_entry() sees it.
+ * Set before uthash.h is included. */
+static bool rate_oom;
+#define uthash_nonfatal_oom(elt) (rate_oom = true)
+#include <uthash.h>
+
 #define TELEMETRY_TICK_MS 60000u  /* telemetry__tick() prunes at most this often */
 #define RATE_FORGET_MS 60000u     /* a device quiet this long leaves the rate table */
-#define RATE_TABLE_MIN 64u        /* first size of the rate table (a power of two) */
 
 typedef struct {
-    char id[DB_ID_MAX + 1]; /* "" = free slot */
+    char id[DB_ID_MAX + 1];
     uint64_t second;        /* the one-second window (mqh_now_ms() / 1000) counted */
     uint32_t kept;          /* samples kept in that window */
     uint64_t dropped;       /* samples dropped since mqotad started */
     uint64_t last_ms;       /* last message */
+    UT_hash_handle hh;      /* in struct telemetry's table, keyed by id */
 } rate_entry_t;
 
-/* Open addressing with linear probing; grown at half full, rebuilt without quiet devices by
- * the tick (so no tombstones). */
+/* The devices heard from in the last RATE_FORGET_MS, by id (uthash, as transfer.c keeps
+ * transfers); the tick forgets quiet ones. */
 struct telemetry {
-    rate_entry_t *e;
-    size_t cap, n;
+    rate_entry_t *by_device;
 };
 
 /* Wall-clock time in Unix milliseconds: a sample's time in the API. */
@@ -51,59 +56,40 @@ static int64_t unix_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* FNV-1a of the device id. */
-static size_t hash_id(const char *id)
+/* The rate entry of device_id, or NULL. */
+static rate_entry_t *rate_find(mqotad_t *d, const char *device_id)
 {
-    uint64_t h = 1469598103934665603u;
-    for (; *id; id++) h = (h ^ (uint8_t)*id) * 1099511628211u;
-    return (size_t)h;
-}
-
-/* The slot for id in a table of cap slots (a power of two): its entry or the free slot where
- * it goes. */
-static rate_entry_t *slot(rate_entry_t *e, size_t cap, const char *id)
-{
-    size_t i = hash_id(id) & (cap - 1);
-    while (e[i].id[0] && strcmp(e[i].id, id) != 0) i = (i + 1) & (cap - 1);
-    return &e[i];
-}
-
-/* Move the entries last active at or after keep_from_ms into a fresh table of cap slots.
- * -1 (table unchanged) when out of memory. */
-static int rebuild(struct telemetry *t, size_t cap, uint64_t keep_from_ms)
-{
-    rate_entry_t *e = calloc(cap, sizeof(*e));
-    if (!e) return -1;
-    size_t n = 0;
-    for (size_t i = 0; i < t->cap; i++) {
-        if (!t->e[i].id[0] || t->e[i].last_ms < keep_from_ms) continue;
-        *slot(e, cap, t->e[i].id) = t->e[i];
-        n++;
-    }
-    free(t->e);
-    t->e = e;
-    t->cap = cap;
-    t->n = n;
-    return 0;
+    rate_entry_t *r = NULL;
+    if (d->telemetry) HASH_FIND_STR(d->telemetry->by_device, device_id, r);
+    return r;
 }
 
 /* The rate entry of device_id, created if needed; NULL when out of memory. */
 static rate_entry_t *rate_entry(mqotad_t *d, const char *device_id)
 {
-    struct telemetry *t = d->telemetry;
-    if (!t) {
-        t = d->telemetry = calloc(1, sizeof(*t));
-        if (!t) return NULL;
-    }
-    if (t->cap == 0 || 2 * (t->n + 1) > t->cap) {
-        if (rebuild(t, t->cap ? 2 * t->cap : RATE_TABLE_MIN, 0) != 0) return NULL;
-    }
-    rate_entry_t *r = slot(t->e, t->cap, device_id);
-    if (!r->id[0]) {
-        snprintf(r->id, sizeof(r->id), "%s", device_id);
-        t->n++;
+    rate_entry_t *r = rate_find(d, device_id);
+    if (r) return r;
+    if (!d->telemetry && !(d->telemetry = calloc(1, sizeof(*d->telemetry)))) return NULL;
+    if (!(r = calloc(1, sizeof(*r)))) return NULL;
+    snprintf(r->id, sizeof(r->id), "%s", device_id);
+    rate_oom = false;
+    HASH_ADD_STR(d->telemetry->by_device, id, r);
+    if (rate_oom) {
+        free(r);
+        return NULL;
     }
     return r;
+}
+
+/* Forget the devices quiet since before keep_from_ms (all of them for UINT64_MAX). */
+static void rate_forget(struct telemetry *t, uint64_t keep_from_ms)
+{
+    rate_entry_t *r, *tmp;
+    HASH_ITER(hh, t->by_device, r, tmp) {
+        if (r->last_ms >= keep_from_ms) continue;
+        HASH_DEL(t->by_device, r);
+        free(r);
+    }
 }
 
 /*
@@ -143,10 +129,8 @@ void telemetry__accept(mqotad_t *d, const char *device_id, const mqota_telemetry
     db_device_t dev;
     uint64_t now = mqh_now_ms();
     /* A device over its rate costs no database lookup: it has an entry already. */
-    rate_entry_t *r = d->telemetry && d->telemetry->cap ? slot(d->telemetry->e,
-                                                               d->telemetry->cap, device_id)
-                                                         : NULL;
-    if (!r || !r->id[0] || r->second != now / 1000u || r->kept < d->telemetry_rate) {
+    rate_entry_t *r = rate_find(d, device_id);
+    if (!r || r->second != now / 1000u || r->kept < d->telemetry_rate) {
         int known = db__device_get(d->db, device_id, &dev);
         if (known != 0) {
             d->telemetry_refused++;
@@ -193,22 +177,19 @@ void telemetry__tick(mqotad_t *d, uint64_t now_ms)
     if (d->telemetry_tick_ms != 0 && now_ms - d->telemetry_tick_ms < TELEMETRY_TICK_MS) return;
     d->telemetry_tick_ms = now_ms;
     (void)db__telemetry_prune(d->db, unix_ms() - (int64_t)d->telemetry_retention_s * 1000);
-    if (t && t->n > 0 && now_ms > RATE_FORGET_MS)
-        (void)rebuild(t, t->cap, now_ms - RATE_FORGET_MS);
+    if (t && now_ms > RATE_FORGET_MS) rate_forget(t, now_ms - RATE_FORGET_MS);
 }
 
 uint64_t telemetry__dropped(mqotad_t *d, const char *device_id)
 {
-    struct telemetry *t = d->telemetry;
-    if (!t || t->cap == 0) return 0;
-    rate_entry_t *r = slot(t->e, t->cap, device_id);
-    return r->id[0] ? r->dropped : 0;
+    rate_entry_t *r = rate_find(d, device_id);
+    return r ? r->dropped : 0;
 }
 
 void telemetry__free(mqotad_t *d)
 {
     if (!d->telemetry) return;
-    free(d->telemetry->e);
+    rate_forget(d->telemetry, UINT64_MAX);
     free(d->telemetry);
     d->telemetry = NULL;
 }
