@@ -121,24 +121,7 @@ static struct {
 
 static bool cut_fired(void) { return harness_cut_fired(&S.cut); }
 
-/* ---- hooks the port owns: transport (faked) and crypto (OpenSSL) ---- */
-static int h_publish(void *c, const char *t, const uint8_t *p, size_t l, int q, bool r)
-{
-    (void)c;
-    (void)q;
-    (void)r;
-    harness_server_published(&S.srv, t, p, l);
-    return 0;
-}
-
-static int h_subscribe(void *c, const char *t, int q)
-{
-    (void)c;
-    (void)t;
-    (void)q;
-    return 0;
-}
-
+/* ---- hooks the port owns: crypto (OpenSSL); the transport is update_harness.c's ---- */
 static int h_sha256_begin(void *ctx)
 {
     port_t *p = ctx;
@@ -186,8 +169,8 @@ static mqota_status_t power_on(esp_reset_reason_t why)
     memset(&S.plat, 0, sizeof(S.plat));
     S.plat.ctx = &S.port;
     mqota_esp_glue_hooks(&S.plat);
-    S.plat.publish = h_publish;
-    S.plat.subscribe = h_subscribe;
+    S.plat.publish = harness_publish_hook;
+    S.plat.subscribe = harness_subscribe_hook;
     S.plat.sha256_begin = h_sha256_begin;
     S.plat.sha256_update = h_sha256_update;
     S.plat.sha256_finish = h_sha256_finish;
@@ -588,13 +571,6 @@ static void test_emulation_refusals(void **state)
 
 /* ---- the power-loss sweep ---- */
 
-static double now_s(clockid_t clk)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool confirmed_on_new(void)
 {
     mqota_state_msg_t m = state_msg();
@@ -639,7 +615,7 @@ static void check_final(uint32_t k)
  * files. */
 static void sweep(device_t how, const char *what)
 {
-    double t0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t0 = harness_now_s(CLOCK_MONOTONIC), c0 = harness_now_s(CLOCK_PROCESS_CPUTIME_ID);
     serve(false);
     make_device(how);
     harness_snapshot_free(&snapshot); /* an earlier sweep that failed left its copy */
@@ -731,7 +707,7 @@ static void sweep(device_t how, const char *what)
     }
     harness_snapshot_free(&snapshot);
 
-    double t1 = now_s(CLOCK_MONOTONIC), c1 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t1 = harness_now_s(CLOCK_MONOTONIC), c1 = harness_now_s(CLOCK_PROCESS_CPUTIME_ID);
     /* One line: what was cut, where each cut ended, what went wrong, what it cost. */
     printf("power-loss sweep, %s: %u of %llu flash operations cut (%s): booted old %u, new %u; "
            "retry deployment after the bootloader's abort %u [",

@@ -89,21 +89,6 @@ static struct {
 static bool cut_fired(void) { return harness_cut_fired(&S.cut); }
 
 /* ---- hooks the caller owns ---- */
-static int h_publish(void *c, const char *t, const uint8_t *p, size_t l, int q, bool r)
-{
-    (void)c;
-    (void)q;
-    (void)r;
-    harness_server_published(&S.srv, t, p, l);
-    return 0;
-}
-static int h_subscribe(void *c, const char *t, int q)
-{
-    (void)c;
-    (void)t;
-    (void)q;
-    return 0;
-}
 static uint64_t h_now(void *c)
 {
     (void)c;
@@ -138,8 +123,8 @@ static mqota_status_t power_on(void)
     }
     memset(&S.plat, 0, sizeof(S.plat));
     vdev_platform_fill(S.dev, &S.plat);
-    S.plat.publish = h_publish;
-    S.plat.subscribe = h_subscribe;
+    S.plat.publish = harness_publish_hook;
+    S.plat.subscribe = harness_subscribe_hook;
     S.plat.now_ms = h_now;
     S.plat.reboot = h_reboot;
     S.plat.self_test = h_self_test;
@@ -244,13 +229,6 @@ static void check_final(uint32_t k)
     power_off();
 }
 
-static double now_s(clockid_t clk)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* update_harness's read_slot: the slot the agent writes (the other one). */
 static int read_update_slot(void *ctx, uint32_t off, uint8_t *buf, size_t len)
 {
@@ -261,7 +239,7 @@ static int read_update_slot(void *ctx, uint32_t off, uint8_t *buf, size_t len)
 static void test_power_loss_sweep(void **state)
 {
     (void)state;
-    double t0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t0 = harness_now_s(CLOCK_MONOTONIC), c0 = harness_now_s(CLOCK_PROCESS_CPUTIME_ID);
 
     /* 1. One clean update, counting mutating flash operations from the offer to confirmed. */
     start(0);
@@ -351,7 +329,7 @@ static void test_power_loss_sweep(void **state)
         check_final(k);
     }
 
-    double t1 = now_s(CLOCK_MONOTONIC), c1 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t1 = harness_now_s(CLOCK_MONOTONIC), c1 = harness_now_s(CLOCK_PROCESS_CPUTIME_ID);
     printf("power-loss sweep: %llu mutating flash operations from offer to confirmed "
            "(%u chunks of %u bytes)\n",
            (unsigned long long)total, chunk_count(), CHUNK);

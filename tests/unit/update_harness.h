@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "mqota/mqota.h"
 #include "mqota_posix/efuse.h"
@@ -137,6 +138,16 @@ bool harness_cut_fired(const harness_cut_t *c);
 /* The i-th of n cut points spread evenly over operations 1..total, both ends included
  * (n >= 2, total >= 1). */
 uint32_t harness_cut_point(uint32_t i, uint32_t n, uint64_t total);
+
+/* Transport hooks for the agent's platform (the ctx is the platform's own and unused): publish
+ * hands the message to the server of the last harness_server_init(), subscribe does nothing
+ * (the test delivers every message itself). */
+int harness_publish_hook(void *ctx, const char *topic, const uint8_t *payload, size_t len,
+                         int qos, bool retain);
+int harness_subscribe_hook(void *ctx, const char *topic, int qos);
+
+/* Seconds on clock clk (CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID), for a sweep's timing line. */
+double harness_now_s(clockid_t clk);
 
 /* ---- the checks after a power cut ---- */
 
