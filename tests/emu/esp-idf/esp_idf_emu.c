@@ -17,6 +17,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime() */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ typedef struct {
 } emu_ota_t;
 
 struct esp_emu {
+    /* the chip's RAM: gone at a reset (esp_emu_detach() zeroes up to `restart`) */
     vdev_t *dev;
     vflash_t *fl;
     kv_t *kv;
@@ -59,14 +61,15 @@ struct esp_emu {
     const esp_partition_t *otadata;
     esp_app_desc_t desc;
     emu_ota_t ota[EMU_HANDLES];
-    esp_ota_handle_t next_id;
     esp_reset_reason_t reason;
     int64_t now_us;
     bool host_clock; /* esp_timer_get_time() from CLOCK_MONOTONIC since boot_us, not now_us */
     int64_t boot_us;
+    bool nvs_open;
+    /* from here on, the harness's: kept across a reset */
     jmp_buf *restart;
     unsigned restarts;
-    bool nvs_open;
+    esp_ota_handle_t next_id; /* handle numbering goes on, as a test expects fresh handles */
     esp_emu_block_fn block; /* what runs while a task blocks (esp_emu_set_block_hook) */
     void *block_ctx;
     char log_prefix[64];    /* before each ESP_LOGx line (esp_emu_set_log_prefix) */
@@ -122,26 +125,7 @@ int esp_emu_attach(vdev_t *dev, const boot_result_t *boot, esp_reset_reason_t re
 
 void esp_emu_detach(void)
 {
-    /* what outlives a reset: the test's restart point, the counts, handle numbering */
-    jmp_buf *jb = E->restart;
-    unsigned restarts = E->restarts;
-    esp_ota_handle_t next = E->next_id;
-    uint64_t kept[PARTITION_MAX];
-    esp_emu_block_fn block = E->block;
-    void *block_ctx = E->block_ctx;
-    long flip = E->flip_offset;
-    char prefix[sizeof(E->log_prefix)];
-    memcpy(prefix, E->log_prefix, sizeof(prefix));
-    memcpy(kept, E->erased, sizeof(kept));
-    memset(E, 0, sizeof(*E));
-    E->restart = jb;
-    E->restarts = restarts;
-    E->next_id = next;
-    E->block = block;
-    E->block_ctx = block_ctx;
-    E->flip_offset = flip;
-    memcpy(E->log_prefix, prefix, sizeof(prefix));
-    memcpy(E->erased, kept, sizeof(kept));
+    memset(E, 0, offsetof(esp_emu_t, restart)); /* the RAM; the harness's fields stay */
 }
 
 esp_emu_t *esp_emu_new(void)
