@@ -15,7 +15,7 @@
 static const char usage_create[] =
     "Usage: mqota rollout create RELEASE_ID --filter EXPR --canary SIZE --waves SIZE,...\n"
     "                            [--success PERCENT] [--error PERCENT] [--deadline SECONDS]\n"
-    "                            [--on-error pause|abort] [--approval]\n"
+    "                            [--on-error pause|abort] [--approval] [--window START-END]\n"
     "\n"
     "Roll a release out in stages to the devices of its chip the filter selects now, in\n"
     "device id order: a canary, then each wave once the one before succeeded (docs/ROLLOUTS.md).\n"
@@ -32,6 +32,9 @@ static const char usage_create[] =
     "                       (default 3600)\n"
     "  --on-error ACTION    pause (default) or abort the rollout when a wave fails\n"
     "  --approval           each wave after the canary waits for 'mqota rollout approve'\n"
+    "  --window START-END   maintenance window, UTC, daily (22:00-04:00 crosses midnight):\n"
+    "                       devices download at once and hold the release; they reboot into\n"
+    "                       it only while the window is open\n"
     "  --json               print the rollout as JSON\n"
     "\n"
     "Example:\n"
@@ -108,22 +111,23 @@ static void add_value(cJSON *obj, const char *name, const char *text)
         cJSON_AddStringToObject(obj, name, text);
 }
 
-/* A rollout's waves as a table: WAVE DEVICES STATE DEPLOYMENT CONFIRMED FAILED ACTIVE. */
+/* A rollout's waves as a table: WAVE DEVICES STATE DEPLOYMENT CONFIRMED FAILED ACTIVE READY
+ * (READY: holding the release for the maintenance window). */
 static void print_waves(const cJSON *r)
 {
     static const char *const head[] = { "WAVE", "DEVICES", "STATE", "DEPLOYMENT", "CONFIRMED",
-                                        "FAILED", "ACTIVE" };
-    fmt_table_t *t = fmt_table_new(7, head);
+                                        "FAILED", "ACTIVE", "READY" };
+    fmt_table_t *t = fmt_table_new(8, head);
     if (t == NULL) {
         cli_error("out of memory while printing the waves.");
         return;
     }
-    for (size_t c = 1; c < 7; c++)
+    for (size_t c = 1; c < 8; c++)
         if (c != 2)
             fmt_table_align_right(t, c);
     const cJSON *w;
     cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(r, "waves")) {
-        char size[24], dep[24], ok[24], failed[24], active[24];
+        char size[24], dep[24], ok[24], failed[24], active[24], ready[24];
         snprintf(size, sizeof size, "%lld", cli_json_int(w, "size", 0));
         long long d = cli_json_int(w, "deployment", 0);
         if (d > 0)
@@ -135,8 +139,9 @@ static void print_waves(const cJSON *r)
                  cli_json_int(w, "failed", 0) + cli_json_int(w, "superseded", 0));
         snprintf(active, sizeof active, "%lld",
                  cli_json_int(w, "active", 0) + cli_json_int(w, "pending", 0));
+        snprintf(ready, sizeof ready, "%lld", cli_json_int(w, "ready", 0));
         const char *row[] = { cli_json_str(w, "name", "?"), size, cli_json_str(w, "state", "?"),
-                              dep, ok, failed, active };
+                              dep, ok, failed, active, ready };
         fmt_table_add_row(t, row);
     }
     fmt_table_print(t, stdout);
@@ -151,10 +156,16 @@ static void print_rollout(const cJSON *r)
     printf("rollout %lld: release %lld to %lld device%s (filter %s): %s\n",
            cli_json_int(r, "id", 0), cli_json_int(r, "release", 0), n, n == 1 ? "" : "s",
            cli_json_str(r, "filter", "?"), cli_json_str(r, "state", "?"));
-    printf("  plan: success %lld %%, error %lld %%, deadline %lld s, on error %s%s\n",
+    const cJSON *win = cJSON_GetObjectItemCaseSensitive(plan, "window");
+    char wtext[64] = "";
+    if (cJSON_IsObject(win))
+        snprintf(wtext, sizeof wtext, ", window %.5s-%.5s UTC (%s)",
+                 cli_json_str(win, "start", "?"), cli_json_str(win, "end", "?"),
+                 cli_json_bool(win, "open", false) ? "open" : "closed");
+    printf("  plan: success %lld %%, error %lld %%, deadline %lld s, on error %s%s%s\n",
            cli_json_int(plan, "success_percent", 0), cli_json_int(plan, "error_percent", 0),
            cli_json_int(plan, "deadline_s", 0), cli_json_str(plan, "on_error", "?"),
-           cli_json_bool(plan, "approval", false) ? ", approval before each wave" : "");
+           cli_json_bool(plan, "approval", false) ? ", approval before each wave" : "", wtext);
     print_waves(r);
     const cJSON *events = cJSON_GetObjectItemCaseSensitive(r, "events"), *e;
     if (cJSON_GetArraySize(events) > 0)
@@ -170,17 +181,17 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "rollout create";
     const char *filter = NULL, *canary = NULL, *waves = NULL, *success = NULL, *error = NULL;
-    const char *deadline = NULL, *on_error = NULL;
+    const char *deadline = NULL, *on_error = NULL, *window = NULL;
     bool approval = false;
     const cli_opt_t opts[] = { { "--approval", NULL, &approval }, { "--filter", &filter, NULL }, { "--canary", &canary, NULL },
                                { "--waves", &waves, NULL }, { "--success", &success, NULL },
                                { "--error", &error, NULL }, { "--deadline", &deadline, NULL },
-                               { "--on-error", &on_error, NULL } };
+                               { "--on-error", &on_error, NULL }, { "--window", &window, NULL } };
     char *pos[1], *list = NULL, *text = NULL;
     int npos = 0;
     long long release;
     cJSON *body = NULL, *resp = NULL;
-    int rc = cli_parse(ctx, cmd, usage_create, argc, argv, opts, 8, pos, &npos, 1);
+    int rc = cli_parse(ctx, cmd, usage_create, argc, argv, opts, 9, pos, &npos, 1);
     if (rc != CLI_OK)
         return rc;
     if (npos != 1)
@@ -190,6 +201,10 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
         return rc;
     if (filter == NULL || canary == NULL || waves == NULL)
         return cli_usage_error(cmd, "give --filter EXPR, --canary SIZE and --waves SIZE,...");
+    const char *dash = window != NULL ? strchr(window, '-') : NULL;
+    if (window != NULL && (dash == NULL || strchr(dash + 1, '-') != NULL))
+        return cli_usage_error(cmd, "--window '%s' is not START-END in UTC, such as 22:00-04:00",
+                               window);
     body = cJSON_CreateObject();
     char release_text[24];
     snprintf(release_text, sizeof release_text, "%lld", release);
@@ -220,6 +235,13 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
         cJSON_AddStringToObject(body, "on_error", on_error);
     if (approval)
         cJSON_AddTrueToObject(body, "approval");
+    if (window != NULL) {
+        char start[16];
+        snprintf(start, sizeof start, "%.*s", (int)(dash - window), window);
+        cJSON *w = cJSON_AddObjectToObject(body, "window");
+        cJSON_AddStringToObject(w, "start", start);
+        cJSON_AddStringToObject(w, "end", dash + 1);
+    }
     text = cJSON_PrintUnformatted(body);
     if (text == NULL) {
         cli_error("out of memory.");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "http_api.h"
 #include "rollout.h"
 
@@ -70,6 +71,7 @@ static int add_wave(void *ctx, const db_rollout_wave_t *w)
     cJSON_AddNumberToObject(j, "superseded", n.superseded);
     cJSON_AddNumberToObject(j, "active", n.active);
     cJSON_AddNumberToObject(j, "pending", n.pending);
+    cJSON_AddNumberToObject(j, "ready", n.ready); /* holding the release until the window */
     if (c->details) {
         cJSON *a = cJSON_AddArrayToObject(j, "devices");
         if (db__rollout_wave_devices(c->d->db, w->rollout_id, w->idx, add_device_id, a) != 0) {
@@ -92,6 +94,29 @@ static int add_event(void *ctx, const db_rollout_event_t *e)
     return 0;
 }
 
+/* The plan's "window": {"start": "HH:MM", "end": "HH:MM", "open": bool} (UTC; open on the
+ * schedule clock now), or null without one. 0, or -1 on a database error. */
+static int add_window(mqotad_t *d, int64_t id, cJSON *plan)
+{
+    int start, end;
+    int rc = db__rollout_window_get(d->db, id, &start, &end);
+    if (rc < 0) return -1;
+    if (rc == 1) {
+        cJSON_AddNullToObject(plan, "window");
+        return 0;
+    }
+    rollout_window_t w = {true, (uint16_t)start, (uint16_t)end};
+    char text[16], hhmm[8];
+    rollout_plan__window_text(&w, text, sizeof(text));
+    cJSON *o = cJSON_AddObjectToObject(plan, "window");
+    snprintf(hhmm, sizeof(hhmm), "%.5s", text);
+    cJSON_AddStringToObject(o, "start", hhmm);
+    snprintf(hhmm, sizeof(hhmm), "%.5s", text + 6);
+    cJSON_AddStringToObject(o, "end", hhmm);
+    cJSON_AddBoolToObject(o, "open", rollout_plan__window_open(&w, clock__now()));
+    return 0;
+}
+
 /* A rollout as JSON (docs/API.md "Rollouts"); with details, each wave's devices and the
  * history. NULL on a database error. */
 static cJSON *rollout_json(mqotad_t *d, const db_rollout_t *r, bool details)
@@ -111,6 +136,7 @@ static cJSON *rollout_json(mqotad_t *d, const db_rollout_t *r, bool details)
     cJSON_AddNumberToObject(plan, "deadline_s", r->deadline_s);
     cJSON_AddStringToObject(plan, "on_error", r->abort_on_error ? "abort" : "pause");
     cJSON_AddBoolToObject(plan, "approval", r->approval);
+    if (add_window(d, r->id, plan) != 0) goto err;
     cJSON_AddNumberToObject(j, "created_at", (double)r->created_at);
     cJSON_AddNumberToObject(j, "updated_at", (double)r->updated_at);
     wave_ctx_t c = {d, cJSON_AddArrayToObject(j, "waves"), details, 0};

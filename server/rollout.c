@@ -27,6 +27,22 @@
 /* Bytes of a rollout's filter its "created" event quotes at most (the rollout keeps it all). */
 #define EVENT_FILTER_MAX 160
 
+/* The maintenance window of rollout id (w->set false if it has none). 0, or -1 on a database
+ * error. */
+static int window_of(mqotad_t *d, int64_t id, rollout_window_t *w)
+{
+    int start = 0, end = 0;
+    int rc = db__rollout_window_get(d->db, id, &start, &end);
+    memset(w, 0, sizeof(*w));
+    if (rc < 0) return -1;
+    if (rc == 0) {
+        w->set = true;
+        w->start_min = (uint16_t)start;
+        w->end_min = (uint16_t)end;
+    }
+    return 0;
+}
+
 /* A stage's name in sentences and events. */
 static void wave_name(int idx, char *out, size_t cap)
 {
@@ -122,8 +138,12 @@ static int start_wave(mqotad_t *d, const db_rollout_t *r, int idx, int64_t now, 
         snprintf(err, err_cap, "the %s's %u devices could not be read", name, w.size);
         goto out;
     }
-    deploy_result_t dr = deploy__create(d, r->release_id, (const char *const *)ids.ids, ids.n,
-                                        false, &dep, err, err_cap);
+    rollout_window_t win;
+    if (window_of(d, r->id, &win) != 0) goto out;
+    /* with a maintenance window, devices download now and hold the release until the window
+     * opens (activate_in_window()) */
+    deploy_result_t dr = deploy__create_opts(d, r->release_id, (const char *const *)ids.ids,
+                                             ids.n, false, win.set, &dep, err, err_cap);
     if (dr != DEPLOY_OK) {
         ret = dr == DEPLOY_ERROR ? -1 : 1;
         goto out;
@@ -208,6 +228,12 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
         goto out;
     }
     if (db__rollout_insert(d->db, out) != 0) goto db_err;
+    char win[16] = "";
+    if (p->window.set) {
+        rollout_plan__window_text(&p->window, win, sizeof(win));
+        if (db__rollout_window_put(d->db, out->id, p->window.start_min, p->window.end_min) != 0)
+            goto db_err;
+    }
     size_t k = 0;
     for (int i = 0; i < (int)p->n_stages; i++) {
         db_rollout_wave_t w = {out->id, i, sizes[i], "waiting", 0, 0, 0};
@@ -216,11 +242,13 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
             if (db__rollout_device_insert(d->db, out->id, sel.ids[k], i) != 0) goto db_err;
     }
     if (event(d, out->id, now, -1, "created", "created: release %lld to %zu device%s "
-              "(filter '%.*s'), plan %s, success %u %%, error %u %%, on error %s, deadline %u s%s",
+              "(filter '%.*s'), plan %s, success %u %%, error %u %%, on error %s, deadline %u s%s"
+              "%s%s%s",
               (long long)p->release_id, sel.n, sel.n == 1 ? "" : "s",
               shown_len(p->filter, EVENT_FILTER_MAX), p->filter, out->plan,
               p->success_percent, p->error_percent, p->abort_on_error ? "abort" : "pause",
-              p->deadline_s, p->approval ? ", approval before each wave" : "") != 0)
+              p->deadline_s, p->approval ? ", approval before each wave" : "",
+              win[0] ? ", maintenance window " : "", win, win[0] ? " UTC" : "") != 0)
         goto db_err;
     int rc = start_wave(d, out, 0, now, false, err, err_cap);
     if (rc != 0) {
@@ -306,8 +334,23 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
     if (db__rollout_wave_get(d->db, r->id, r->current_wave, &w) != 0) return -1;
     if (strcmp(w.state, "running") != 0) return 0;
     if (db__rollout_wave_counts(d->db, r->id, w.idx, &c) != 0) return -1;
-    uint32_t unfinished = (uint32_t)(c.pending + c.active);
-    bool expired = unfinished > 0 && now >= w.started_at + (int64_t)r->deadline_s;
+    uint32_t unfinished = (uint32_t)(c.pending + c.active + c.ready);
+    int64_t deadline_from = w.started_at;
+    rollout_window_t win;
+    if (window_of(d, r->id, &win) != 0) return -1;
+    if (win.set) {
+        /* Devices wait for the window by design: the deadline runs only while it is open,
+         * from the latest of the wave's start, the window's opening and the wave's last
+         * activation (activate_in_window() ran just before: a window found open, after a
+         * restart or a jump of the clock, activates first and the deadline runs from then). */
+        int64_t opened = rollout_plan__window_opened_at(&win, now), activated = 0;
+        if (db__rollout_event_last(d->db, r->id, w.idx, "window-activated", &activated) != 0)
+            return -1;
+        if (!rollout_plan__window_open(&win, now)) deadline_from = INT64_MAX / 2;
+        if (opened > deadline_from) deadline_from = opened;
+        if (activated > deadline_from) deadline_from = activated;
+    }
+    bool expired = unfinished > 0 && now >= deadline_from + (int64_t)r->deadline_s;
     uint32_t failed = (uint32_t)(c.failed + c.superseded) + (expired ? unfinished : 0);
     rollout_plan_t p = {0};
     p.success_percent = r->success_percent;
@@ -459,6 +502,43 @@ static int push_rollout(void *ctx, const db_rollout_t *r)
     return 0;
 }
 
+/*
+ * A rollout with a maintenance window: while the window is open, activate every target of the
+ * running wave's deployment that holds the verified release (state ready), so that its device
+ * reboots into it now; the history says how many and why. Outside the window, or without one,
+ * nothing. Targets still downloading are activated on a later tick once they are ready, and
+ * only if the window is still open then. 0, or -1 on a database error.
+ */
+static int activate_in_window(mqotad_t *d, const db_rollout_t *r, int64_t now)
+{
+    rollout_window_t win;
+    db_rollout_wave_t w;
+    char err[300], name[24], text[16];
+    int n = 0;
+    if (window_of(d, r->id, &win) != 0) return -1;
+    if (!win.set || !rollout_plan__window_open(&win, now)) return 0;
+    if (db__rollout_wave_get(d->db, r->id, r->current_wave, &w) != 0) return -1;
+    if (strcmp(w.state, "running") != 0 || !w.deployment_id) return 0;
+    int rc = deploy__activate(d, w.deployment_id, NULL, 0, true, &n, err, sizeof(err));
+    if (rc == 409) return 0; /* the deployment finished meanwhile */
+    if (rc != 0) {
+        mqh_log(MQH_WARN, "rollout %lld: %s", (long long)r->id, err);
+        return -1;
+    }
+    if (n == 0) return 0;
+    wave_name(w.idx, name, sizeof(name));
+    rollout_plan__window_text(&win, text, sizeof(text));
+    if (db__begin(d->db) != 0) return -1;
+    if (event(d, r->id, now, w.idx, "window-activated", "%s: %d device%s holding the release "
+              "activated: the maintenance window %s UTC is open", name, n, n == 1 ? "" : "s",
+              text) != 0 ||
+        db__commit(d->db) != 0) {
+        db__rollback(d->db);
+        return -1;
+    }
+    return 0;
+}
+
 /* One mqotad per process: the time of the last evaluation and the poke are the process's. */
 static uint64_t last_ms;
 static bool poked;
@@ -478,7 +558,7 @@ void rollout__tick(mqotad_t *d, uint64_t now_ms)
     if (db__rollout_running(d->db, push_rollout, &v) != 0) goto out;
     int64_t now = clock__now();
     for (size_t i = 0; i < v.n; i++)
-        if (evaluate(d, &v.items[i], now) != 0)
+        if (activate_in_window(d, &v.items[i], now) != 0 || evaluate(d, &v.items[i], now) != 0)
             mqh_log(MQH_WARN, "rollout %lld: database error while judging its wave; trying "
                     "again in %d ms", (long long)v.items[i].id, ROLLOUT_TICK_MS);
 out:

@@ -34,6 +34,14 @@ typedef struct {
     uint32_t value;  /**< count >= 1, or percent 1..100 */
 } rollout_size_t;
 
+/** A daily maintenance window (docs/ROLLOUTS.md "Maintenance window"): minutes after 00:00
+ *  UTC; end < start crosses midnight; start == end is refused. */
+typedef struct {
+    bool set;           /**< the plan has a window */
+    uint16_t start_min; /**< 0..1439: devices may reboot from here... */
+    uint16_t end_min;   /**< 0..1439: ...until here (excluded) */
+} rollout_window_t;
+
 /** A parsed plan (docs/ROLLOUTS.md "The model"). */
 typedef struct {
     int64_t release_id;
@@ -46,6 +54,9 @@ typedef struct {
     bool abort_on_error;                       /**< "on_error": "abort" (else pause) */
     bool approval;                             /**< "approval": true: each wave after the
                                                     canary waits for the operator's approve */
+    rollout_window_t window;                   /**< "window": {"start": "HH:MM", "end":
+                                                    "HH:MM"} UTC; devices download outside it
+                                                    and reboot only inside it */
 } rollout_plan_t;
 
 /**
@@ -89,6 +100,25 @@ typedef enum {
 rollout_decision_t rollout_plan__decide(const rollout_plan_t *p, uint32_t size,
                                         uint32_t confirmed, uint32_t failed,
                                         uint32_t unfinished);
+
+struct cJSON;
+
+/**
+ * Parse a plan's "window" member: an object {"start": "HH:MM", "end": "HH:MM"} (UTC, 00:00 to
+ * 23:59, end before start crossing midnight, start and end different). v NULL: no window.
+ * @return 0; 400 with one sentence in err.
+ */
+int rollout_plan__parse_window(const struct cJSON *v, rollout_window_t *out, char *err,
+                               size_t err_cap);
+
+/** Whether window w is open at now (UTC seconds since 1970); a window not set is always open. */
+bool rollout_plan__window_open(const rollout_window_t *w, int64_t now);
+
+/** When the opening of w that now lies in (or last lay in) began: UTC seconds, <= now. */
+int64_t rollout_plan__window_opened_at(const rollout_window_t *w, int64_t now);
+
+/** w as text "HH:MM-HH:MM" (out holds at least 12 bytes). */
+void rollout_plan__window_text(const rollout_window_t *w, char *out, size_t cap);
 
 /** A stage's size as text: "3" or "10%" (out holds at least 12 bytes). */
 void rollout_plan__size_text(const rollout_size_t *s, char *out, size_t cap);
