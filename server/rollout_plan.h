@@ -93,7 +93,8 @@ typedef enum {
 
 /**
  * The decision for a wave of size devices of which confirmed succeeded, failed failed (with
- * the ones silent past the deadline) and unfinished are still pending or active.
+ * the ones silent past the deadline) and unfinished are still pending, active or ready
+ * (holding the release for the maintenance window).
  * Errors first: failed * 100 > error_percent * size fails the wave; then confirmed * 100 >=
  * success_percent * size advances; then nothing unfinished fails it as short; else wait.
  */
