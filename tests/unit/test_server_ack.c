@@ -43,6 +43,7 @@ static struct {
     char offer_topic[160];        /* topic of the last one */
     uint8_t offer[MQOTA_OFFER_MAX_LEN]; /* and its bytes */
     size_t offer_len;
+    int clears;      /* empty retained OFFER messages (the offer cleared) */
 } pub;
 
 int mqtt__publish(mqotad_t *d, const char *topic, const void *payload, size_t len, int qos,
@@ -53,6 +54,7 @@ int mqtt__publish(mqotad_t *d, const char *topic, const void *payload, size_t le
         pub.chunks++;
         snprintf(pub.last, sizeof(pub.last), "%s", topic);
     }
+    if (strstr(topic, "/offer") && len == 0) pub.clears++;
     if (strstr(topic, "/offer") && len > 0 && len <= sizeof(pub.offer)) {
         pub.offers++;
         snprintf(pub.offer_topic, sizeof(pub.offer_topic), "%s", topic);
@@ -350,6 +352,21 @@ static void test_hold_and_activate(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(pub.offers, 3);
     assert_int_equal(deploy__activate(&f->d, 99, NULL, 0, false, &n, err, sizeof(err)), 404);
+
+    /* a device holding a release it has no running target for is told to drop it (its offer
+     * cleared again); not while it has a running target of another release */
+    assert_int_equal(pub.clears, 0);
+    m.target_release = 4242;
+    assert_int_equal(deploy__on_state(&f->d, &yes, &yes, &m, &done), 0);
+    assert_int_equal(pub.clears, 0); /* hold-yes still has its target of this deployment */
+    db_device_t lone = {0};
+    snprintf(lone.id, sizeof(lone.id), "lone");
+    assert_int_equal(db__device_put(f->d.db, &lone), 0);
+    assert_int_equal(deploy__on_state(&f->d, &lone, &lone, &m, &done), 0);
+    assert_int_equal(pub.clears, 1);
+    m.state = MQOTA_STATE_DOWNLOADING; /* only a held report does it */
+    assert_int_equal(deploy__on_state(&f->d, &lone, &lone, &m, &done), 0);
+    assert_int_equal(pub.clears, 1);
     fx_free(f);
 }
 
