@@ -609,7 +609,9 @@ int deploy__activate(mqotad_t *d, int64_t deployment_id, const char *const *devi
     }
     for (size_t i = 0; i < c.out.n; i++) {
         db_target_t *t = &c.out.items[i];
-        if (only_ready && t->state != TARGET_READY) continue;
+        /* a device that cannot hold (withheld) downloads and reboots inside the window */
+        if (only_ready && t->state != TARGET_READY && !(t->offer_flags & TARGET_FLAG_WITHHELD))
+            continue;
         t->offer_flags &= ~(MQOTA_OFFER_FLAG_HOLD | TARGET_FLAG_WITHHELD);
         if (db__target_set_flags(d->db, t) != 0) goto db_err;
         (*activated)++;

@@ -58,9 +58,10 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
  * publish their offers again without it, so that each device switches to the image (at once
  * if it holds it, else as soon as it is verified).
  * @param devices    Only these devices (n_devices > 0), else every held target.
- * @param only_ready Only targets in state ready (the device holds the verified image): what a
- *                   maintenance window activates, so no device still downloading reboots
- *                   after the window closed.
+ * @param only_ready Only targets in state ready (the device holds the verified image), and
+ *                   those whose offer was withheld (their device cannot hold: it downloads
+ *                   and reboots now): what a maintenance window activates, so no device
+ *                   still downloading reboots after the window closed.
  * @param[out] activated How many targets were activated (0 is not an error).
  * @param[out] err   One sentence on failure.
  * @return 0; 404 unknown deployment, or a named device not in it; 409 the deployment is

@@ -326,13 +326,27 @@ static void test_hold_and_activate(void **state)
     assert_int_equal(c.ready, 1);
     assert_int_equal(c.pending, 1);
 
-    /* a maintenance window's activation: only the ready target */
-    assert_int_equal(deploy__activate(&f->d, dep.id, NULL, 0, true, &n, err, sizeof(err)), 0);
-    assert_int_equal(n, 1);
+    /* a maintenance window's activation: the ready target, and the withheld one (it cannot
+     * hold: it downloads and reboots inside the window); not a held one still downloading */
+    db_device_t late = {0};
+    snprintf(late.id, sizeof(late.id), "hold-late");
+    late.caps = MQOTA_CAP_HOLD;
+    assert_int_equal(db__device_put(f->d.db, &late), 0);
+    const char *const late_ids[] = {"hold-late"};
+    db_deployment_t dep2;
+    assert_int_equal(deploy__create_opts(&f->d, f->release_id, late_ids, 1, false, true, &dep2,
+                                         err, sizeof(err)),
+                     DEPLOY_OK);
     assert_int_equal(pub.offers, 2);
-    assert_int_equal(last_offer_flags("hold-yes"), 0);
+    assert_int_equal(deploy__activate(&f->d, dep2.id, NULL, 0, true, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 0); /* pending, not ready: not activated by a window */
+    assert_int_equal(pub.offers, 2);
+    assert_int_equal(deploy__activate(&f->d, dep.id, NULL, 0, true, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(pub.offers, 4);
     assert_int_equal(target_of(f, "hold-yes").offer_flags & MQOTA_OFFER_FLAG_HOLD, 0);
-    assert_int_not_equal(target_of(f, "hold-no").offer_flags & MQOTA_OFFER_FLAG_HOLD, 0);
+    assert_int_equal(target_of(f, "hold-no").offer_flags & MQOTA_OFFER_FLAG_HOLD, 0);
+    assert_int_equal(last_offer_flags("hold-yes"), 0);
 
     /* naming hold-yes again: not held any more */
     const char *const again[] = {"hold-yes"};
@@ -343,14 +357,14 @@ static void test_hold_and_activate(void **state)
                      404);
     assert_string_equal(err, "device 'dev-0000' is not a target of deployment 2");
 
-    /* the operator activates the rest: hold-no is offered now, without the flag */
-    assert_int_equal(deploy__activate(&f->d, dep.id, NULL, 0, false, &n, err, sizeof(err)), 0);
-    assert_int_equal(n, 1);
-    assert_int_equal(pub.offers, 3);
-    assert_int_equal(last_offer_flags("hold-no"), 0);
+    /* nothing left to activate; the operator's activation takes a target still downloading */
     assert_int_equal(deploy__activate(&f->d, dep.id, NULL, 0, false, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(pub.offers, 3);
+    assert_int_equal(pub.offers, 4);
+    assert_int_equal(deploy__activate(&f->d, dep2.id, NULL, 0, false, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pub.offers, 5);
+    assert_int_equal(last_offer_flags("hold-late"), 0);
     assert_int_equal(deploy__activate(&f->d, 99, NULL, 0, false, &n, err, sizeof(err)), 404);
 
     /* a device holding a release it has no running target for is told to drop it (its offer
