@@ -314,7 +314,8 @@ typedef struct {
 static int log_expiry(void *ctx, const char *device_id, const char *state)
 {
     expiry_ctx_t *c = ctx;
-    if (state[0] && strcmp(state, "pending") && strcmp(state, "active")) return 0;
+    if (state[0] && strcmp(state, "pending") && strcmp(state, "active") && strcmp(state, "ready"))
+        return 0;
     c->rc = event(c->d, c->rollout_id, c->now, c->wave, "deadline-expired", "device %s did "
                   "not finish within the deadline (%u s, target %s): counted as failed",
                   device_id, c->deadline_s, state[0] ? state : "pending");
