@@ -503,9 +503,32 @@ static int push_rollout(void *ctx, const db_rollout_t *r)
     return 0;
 }
 
+typedef struct {
+    int64_t *ids;
+    size_t n, cap;
+    bool failed;
+} dep_ids_t;
+
+static int push_dep_id(void *ctx, int64_t id)
+{
+    dep_ids_t *v = ctx;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 4;
+        int64_t *p = realloc(v->ids, cap * sizeof(*p));
+        if (!p) {
+            v->failed = true;
+            return 1;
+        }
+        v->ids = p;
+        v->cap = cap;
+    }
+    v->ids[v->n++] = id;
+    return 0;
+}
+
 /*
  * A rollout with a maintenance window: while the window is open, activate every target of the
- * running wave's deployment that holds the verified release (state ready), so that its device
+ * running wave's deployments that holds the verified release (state ready), so that its device
  * reboots into it now; the history says how many and why. Outside the window, or without one,
  * nothing. Targets still downloading are activated on a later tick once they are ready, and
  * only if the window is still open then. 0, or -1 on a database error.
@@ -520,12 +543,25 @@ static int activate_in_window(mqotad_t *d, const db_rollout_t *r, int64_t now)
     if (!win.set || !rollout_plan__window_open(&win, now)) return 0;
     if (db__rollout_wave_get(d->db, r->id, r->current_wave, &w) != 0) return -1;
     if (strcmp(w.state, "running") != 0 || !w.deployment_id) return 0;
-    int rc = deploy__activate(d, w.deployment_id, NULL, 0, true, &n, err, sizeof(err));
-    if (rc == 409) return 0; /* the deployment finished meanwhile */
-    if (rc != 0) {
-        mqh_log(MQH_WARN, "rollout %lld: %s", (long long)r->id, err);
+    /* every deployment the wave made (a retry, or offers paced over several deployments) */
+    dep_ids_t deps = {0};
+    if (db__rollout_wave_deployments(d->db, r->id, w.idx, push_dep_id, &deps) != 0 ||
+        deps.failed) {
+        free(deps.ids);
         return -1;
     }
+    for (size_t i = 0; i < deps.n; i++) {
+        int one = 0;
+        int rc = deploy__activate(d, deps.ids[i], NULL, 0, true, &one, err, sizeof(err));
+        if (rc == 409) continue; /* that deployment finished */
+        if (rc != 0) {
+            mqh_log(MQH_WARN, "rollout %lld: %s", (long long)r->id, err);
+            free(deps.ids);
+            return -1;
+        }
+        n += one;
+    }
+    free(deps.ids);
     if (n == 0) return 0;
     wave_name(w.idx, name, sizeof(name));
     rollout_plan__window_text(&win, text, sizeof(text));
