@@ -294,10 +294,14 @@ int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv)
            cli_json_str(d, "state", "?"));
     printf("  created  %s, image %s\n", fmt_date(cli_json_int(d, "created_at", 0), date, sizeof date),
            fmt_size((uint64_t)(image > 0 ? image : 0), size, sizeof size));
-    printf("  targets  %lld: %lld succeeded, %lld failed, %lld active, %lld pending\n\n",
+    long long ready = cli_json_int(d, "ready", 0);
+    char held[48] = "";
+    if (ready > 0) /* holding the release until 'mqota deployment activate' */
+        snprintf(held, sizeof held, ", %lld ready", ready);
+    printf("  targets  %lld: %lld succeeded, %lld failed, %lld active, %lld pending%s\n\n",
            cli_json_int(d, "total", 0), cli_json_int(d, "succeeded", 0),
            cli_json_int(d, "failed", 0), cli_json_int(d, "active", 0),
-           cli_json_int(d, "pending", 0));
+           cli_json_int(d, "pending", 0), held);
 
     fmt_table_t *t = fmt_table_new(8, head);
     if (t == NULL) {
