@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "deploy.h"
 #include "target.h"
 
@@ -188,7 +189,7 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
 
     /* One transaction: the rollout, its stages, its devices, the history, the canary. */
     ret = 500;
-    int64_t now = mqh_unix_now();
+    int64_t now = clock__now();
     memset(out, 0, sizeof(*out));
     out->release_id = p->release_id;
     snprintf(out->filter, sizeof(out->filter), "%s", p->filter);
@@ -376,7 +377,7 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
                  out->state, may[action], done[action]);
         return 409;
     }
-    int64_t now = mqh_unix_now();
+    int64_t now = clock__now();
     db_rollout_wave_t w;
     if (db__begin(d->db) != 0) goto db_err_out;
     if (action == ROLLOUT_RETRY) {
@@ -475,7 +476,7 @@ void rollout__tick(mqotad_t *d, uint64_t now_ms)
     poked = false;
     rollout_vec_t v = {0};
     if (db__rollout_running(d->db, push_rollout, &v) != 0) goto out;
-    int64_t now = mqh_unix_now();
+    int64_t now = clock__now();
     for (size_t i = 0; i < v.n; i++)
         if (evaluate(d, &v.items[i], now) != 0)
             mqh_log(MQH_WARN, "rollout %lld: database error while judging its wave; trying "
