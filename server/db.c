@@ -1520,7 +1520,13 @@ static void read_rollout(sqlite3_stmt *s, db_rollout_t *r)
     char on_error[12];
     copy_text(on_error, sizeof(on_error), s, 7);
     r->abort_on_error = strcmp(on_error, "abort") == 0;
-    copy_text(r->state, sizeof(r->state), s, 8);
+    const char *state = (const char *)sqlite3_column_text(s, 8);
+    if (state__rollout_parse(state, &r->state) != 0) {
+        /* only mqotad writes it: a name it does not know is damage; nothing acts on it */
+        mqh_log(MQH_ERROR, "database: rollout %lld has the unknown state '%s'; taken as %s",
+                (long long)r->id, state ? state : "", state__rollout_name(ROLLOUT_ABORTED));
+        r->state = ROLLOUT_ABORTED;
+    }
     r->current_wave = sqlite3_column_int(s, 9);
     r->created_at = sqlite3_column_int64(s, 10);
     r->updated_at = sqlite3_column_int64(s, 11);
@@ -1539,7 +1545,7 @@ int db__rollout_insert(db_t *db, db_rollout_t *r)
     sqlite3_bind_int64(s, 5, r->error_percent);
     sqlite3_bind_int64(s, 6, r->deadline_s);
     sqlite3_bind_text(s, 7, r->abort_on_error ? "abort" : "pause", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 8, r->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 8, state__rollout_name(r->state), -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 9, r->current_wave);
     sqlite3_bind_int64(s, 10, r->created_at);
     sqlite3_bind_int(s, 11, r->approval ? 1 : 0);
@@ -1592,12 +1598,12 @@ int db__rollout_running(db_t *db, int (*cb)(void *ctx, const db_rollout_t *r), v
     return rollout_rows(db, S_RO_RUNNING, "list running rollouts", cb, ctx);
 }
 
-int db__rollout_set_state(db_t *db, int64_t id, const char *state, int current_wave,
+int db__rollout_set_state(db_t *db, int64_t id, rollout_state_t state, int current_wave,
                           int64_t now)
 {
     sqlite3_stmt *s = db->st[S_RO_STATE];
     sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, state__rollout_name(state), -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 3, current_wave);
     sqlite3_bind_int64(s, 4, now);
     return exec_stmt(db, S_RO_STATE, "update rollout");
@@ -1608,7 +1614,7 @@ static void bind_wave(sqlite3_stmt *s, const db_rollout_wave_t *w)
     sqlite3_bind_int64(s, 1, w->rollout_id);
     sqlite3_bind_int(s, 2, w->idx);
     sqlite3_bind_int64(s, 3, w->size);
-    sqlite3_bind_text(s, 4, w->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, state__wave_name(w->state), -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, w->deployment_id);
     sqlite3_bind_int64(s, 6, w->started_at);
     sqlite3_bind_int64(s, 7, w->finished_at);
@@ -1620,7 +1626,14 @@ static void read_wave(sqlite3_stmt *s, db_rollout_wave_t *w)
     w->rollout_id = sqlite3_column_int64(s, 0);
     w->idx = sqlite3_column_int(s, 1);
     w->size = (uint32_t)sqlite3_column_int64(s, 2);
-    copy_text(w->state, sizeof(w->state), s, 3);
+    const char *state = (const char *)sqlite3_column_text(s, 3);
+    if (state__wave_parse(state, &w->state) != 0) {
+        /* only mqotad writes it: a name it does not know is damage; nothing acts on it */
+        mqh_log(MQH_ERROR, "database: wave %d of rollout %lld has the unknown state '%s'; "
+                "taken as %s", w->idx, (long long)w->rollout_id, state ? state : "",
+                state__wave_name(WAVE_FAILED));
+        w->state = WAVE_FAILED;
+    }
     w->deployment_id = sqlite3_column_int64(s, 4);
     w->started_at = sqlite3_column_int64(s, 5);
     w->finished_at = sqlite3_column_int64(s, 6);
@@ -1759,18 +1772,25 @@ int db__rollout_wave_deployments(db_t *db, int64_t rollout_id, int wave,
 }
 
 int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
-                             int (*cb)(void *ctx, const char *device_id, const char *state),
+                             int (*cb)(void *ctx, const char *device_id,
+                                       const target_state_t *state),
                              void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_WAVE_TARGETS];
     int rc, ret = 0;
-    char id[DB_ID_MAX + 1], state[16];
+    char id[DB_ID_MAX + 1];
     sqlite3_bind_int64(s, 1, rollout_id);
     sqlite3_bind_int(s, 2, wave);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         copy_text(id, sizeof(id), s, 0);
-        copy_text(state, sizeof(state), s, 1);
-        if (cb(ctx, id, state) != 0) break;
+        const char *name = (const char *)sqlite3_column_text(s, 1);
+        target_state_t st = TARGET_FAILED;
+        bool has = name && name[0];
+        if (has && state__target_parse(name, &st) != 0)
+            mqh_log(MQH_ERROR, "database: the target of %s in rollout %lld has the unknown "
+                    "state '%s'; taken as %s", id, (long long)rollout_id, name,
+                    state__target_name(TARGET_FAILED));
+        if (cb(ctx, id, has ? &st : NULL) != 0) break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's targets");
     sqlite3_reset(s);
@@ -1779,16 +1799,18 @@ int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
 }
 
 /* Count one device's latest target state into a db_counts_t. */
-static int count_state(void *ctx, const char *device_id, const char *state)
+static int count_state(void *ctx, const char *device_id, const target_state_t *state)
 {
     db_counts_t *c = ctx;
     (void)device_id;
     c->total++;
-    if (strcmp(state, "pending") == 0 || state[0] == '\0') c->pending++;
-    else if (strcmp(state, "active") == 0) c->active++;
-    else if (strcmp(state, "succeeded") == 0) c->succeeded++;
-    else if (strcmp(state, "failed") == 0) c->failed++;
-    else if (strcmp(state, "superseded") == 0) c->superseded++;
+    switch (state ? *state : TARGET_PENDING) {
+    case TARGET_PENDING: c->pending++; break;
+    case TARGET_ACTIVE: c->active++; break;
+    case TARGET_SUCCEEDED: c->succeeded++; break;
+    case TARGET_FAILED: c->failed++; break;
+    case TARGET_SUPERSEDED: c->superseded++; break;
+    }
     return 0;
 }
 

@@ -301,7 +301,7 @@ typedef struct {
     uint32_t success_percent, error_percent, deadline_s;
     bool abort_on_error;     /**< on_error "abort" (else "pause") */
     bool approval;           /**< Each wave after the canary waits for an operator's approve */
-    char state[20];          /**< running, paused, awaiting-approval, aborted, finished */
+    rollout_state_t state;
     int current_wave;        /**< Index of the wave last started (0: the canary) */
     int64_t created_at, updated_at;
     int64_t devices;         /**< How many devices it took at creation */
@@ -313,7 +313,7 @@ typedef struct {
     int64_t rollout_id;
     int idx;
     uint32_t size;
-    char state[12];          /**< waiting, running, succeeded, failed */
+    wave_state_t state;
     int64_t deployment_id;   /**< Its deployment once started, 0 before */
     int64_t started_at, finished_at;
 } db_rollout_wave_t;
@@ -335,7 +335,7 @@ int db__rollout_list(db_t *db, int (*cb)(void *ctx, const db_rollout_t *r), void
 /** Every running rollout, oldest first, via callback. */
 int db__rollout_running(db_t *db, int (*cb)(void *ctx, const db_rollout_t *r), void *ctx);
 /** Set a rollout's state and current wave. */
-int db__rollout_set_state(db_t *db, int64_t id, const char *state, int current_wave,
+int db__rollout_set_state(db_t *db, int64_t id, rollout_state_t state, int current_wave,
                           int64_t now);
 int db__rollout_wave_insert(db_t *db, const db_rollout_wave_t *w);
 /** Store a wave's state, deployment and times. */
@@ -359,9 +359,10 @@ int db__rollout_wave_deployment_add(db_t *db, int64_t rollout_id, int wave, int6
 int db__rollout_wave_deployments(db_t *db, int64_t rollout_id, int wave,
                                  int (*cb)(void *ctx, int64_t deployment_id), void *ctx);
 /** Each device of a wave, by id, with the state of its latest target among the wave's
- *  deployments ("" when it has none yet), via callback. */
+ *  deployments (state NULL when it has none yet), via callback. */
 int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
-                             int (*cb)(void *ctx, const char *device_id, const char *state),
+                             int (*cb)(void *ctx, const char *device_id,
+                                       const target_state_t *state),
                              void *ctx);
 /** A wave's counts: each device counted once, by its latest target (none counts as pending);
  *  the byte counters are left 0. */

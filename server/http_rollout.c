@@ -55,7 +55,7 @@ static int add_wave(void *ctx, const db_rollout_wave_t *w)
     cJSON_AddNumberToObject(j, "index", w->idx);
     cJSON_AddStringToObject(j, "name", name);
     cJSON_AddNumberToObject(j, "size", w->size);
-    cJSON_AddStringToObject(j, "state", w->state);
+    cJSON_AddStringToObject(j, "state", state__wave_name(w->state));
     if (w->deployment_id) cJSON_AddNumberToObject(j, "deployment", (double)w->deployment_id);
     else cJSON_AddNullToObject(j, "deployment");
     cJSON *deps = cJSON_AddArrayToObject(j, "deployments");
@@ -100,7 +100,7 @@ static cJSON *rollout_json(mqotad_t *d, const db_rollout_t *r, bool details)
     cJSON_AddNumberToObject(j, "id", (double)r->id);
     cJSON_AddNumberToObject(j, "release", (double)r->release_id);
     cJSON_AddStringToObject(j, "filter", r->filter);
-    cJSON_AddStringToObject(j, "state", r->state);
+    cJSON_AddStringToObject(j, "state", state__rollout_name(r->state));
     cJSON_AddNumberToObject(j, "devices", (double)r->devices);
     cJSON_AddNumberToObject(j, "current_wave", r->current_wave);
     cJSON *plan = cJSON_AddObjectToObject(j, "plan");

@@ -83,10 +83,10 @@ typedef struct {
 } unconfirmed_ctx_t;
 
 /* Collect a wave's device unless its latest target succeeded (for a retry). */
-static int push_unconfirmed(void *ctx, const char *id, const char *state)
+static int push_unconfirmed(void *ctx, const char *id, const target_state_t *state)
 {
     unconfirmed_ctx_t *c = ctx;
-    if (strcmp(state, "succeeded") == 0) return 0;
+    if (state && *state == TARGET_SUCCEEDED) return 0;
     c->failed = push_id(c->ids, id) != 0;
     return c->failed;
 }
@@ -128,13 +128,13 @@ static int start_wave(mqotad_t *d, const db_rollout_t *r, int idx, int64_t now, 
         ret = dr == DEPLOY_ERROR ? -1 : 1;
         goto out;
     }
-    snprintf(w.state, sizeof(w.state), "running");
+    w.state = WAVE_RUNNING;
     w.deployment_id = dep.id;
     w.started_at = now;
     w.finished_at = 0;
     if (db__rollout_wave_set(d->db, &w) != 0 ||
         db__rollout_wave_deployment_add(d->db, r->id, idx, dep.id) != 0 ||
-        db__rollout_set_state(d->db, r->id, "running", idx, now) != 0)
+        db__rollout_set_state(d->db, r->id, ROLLOUT_RUNNING, idx, now) != 0)
         goto out;
     if (retry ? event(d, r->id, now, idx, "wave-retried", "%s retried by the operator: "
                       "release %lld offered again to the %zu device%s that did not confirm "
@@ -199,7 +199,7 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
     out->deadline_s = p->deadline_s;
     out->abort_on_error = p->abort_on_error;
     out->approval = p->approval;
-    snprintf(out->state, sizeof(out->state), "running");
+    out->state = ROLLOUT_RUNNING;
     out->created_at = out->updated_at = now;
     out->devices = (int64_t)sel.n;
     out->n_waves = (int)p->n_stages;
@@ -210,7 +210,7 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
     if (db__rollout_insert(d->db, out) != 0) goto db_err;
     size_t k = 0;
     for (int i = 0; i < (int)p->n_stages; i++) {
-        db_rollout_wave_t w = {out->id, i, sizes[i], "waiting", 0, 0, 0};
+        db_rollout_wave_t w = {out->id, i, sizes[i], WAVE_WAITING, 0, 0, 0};
         if (db__rollout_wave_insert(d->db, &w) != 0) goto db_err;
         for (uint32_t j = 0; j < sizes[i]; j++, k++)
             if (db__rollout_device_insert(d->db, out->id, sel.ids[k], i) != 0) goto db_err;
@@ -252,14 +252,15 @@ static int next_wave(mqotad_t *d, const db_rollout_t *r, int64_t now, bool appro
     char err[400];
     int idx = r->current_wave + 1;
     if (idx >= r->n_waves) {
-        if (db__rollout_set_state(d->db, r->id, "finished", r->current_wave, now) != 0) return -1;
+        if (db__rollout_set_state(d->db, r->id, ROLLOUT_FINISHED, r->current_wave, now) != 0) return -1;
         return event(d, r->id, now, -1, "finished", "finished: every wave succeeded or was "
                      "accepted");
     }
     if (r->approval && !approved) {
         char name[24];
         wave_name(idx, name, sizeof(name));
-        if (db__rollout_set_state(d->db, r->id, "awaiting-approval", r->current_wave, now) != 0)
+        if (db__rollout_set_state(d->db, r->id, ROLLOUT_AWAITING_APPROVAL, r->current_wave,
+                                  now) != 0)
             return -1;
         return event(d, r->id, now, idx, "awaiting-approval", "%s awaits approval "
                      "('mqota rollout approve %lld')", name, (long long)r->id);
@@ -269,7 +270,7 @@ static int next_wave(mqotad_t *d, const db_rollout_t *r, int64_t now, bool appro
     if (rc > 0) {
         char name[24];
         wave_name(idx, name, sizeof(name));
-        if (db__rollout_set_state(d->db, r->id, "paused", r->current_wave, now) != 0) return -1;
+        if (db__rollout_set_state(d->db, r->id, ROLLOUT_PAUSED, r->current_wave, now) != 0) return -1;
         return event(d, r->id, now, idx, "paused", "paused: %s could not start: %s", name, err);
     }
     return 0;
@@ -283,13 +284,13 @@ typedef struct {
     int rc;
 } expiry_ctx_t;
 
-static int log_expiry(void *ctx, const char *device_id, const char *state)
+static int log_expiry(void *ctx, const char *device_id, const target_state_t *state)
 {
     expiry_ctx_t *c = ctx;
-    if (state[0] && strcmp(state, "pending") && strcmp(state, "active")) return 0;
+    if (state && *state != TARGET_PENDING && *state != TARGET_ACTIVE) return 0;
     c->rc = event(c->d, c->rollout_id, c->now, c->wave, "deadline-expired", "device %s did "
                   "not finish within the deadline (%u s, target %s): counted as failed",
-                  device_id, c->deadline_s, state[0] ? state : "pending");
+                  device_id, c->deadline_s, state__target_name(state ? *state : TARGET_PENDING));
     return c->rc != 0;
 }
 
@@ -304,7 +305,7 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
     db_counts_t c;
     char name[24];
     if (db__rollout_wave_get(d->db, r->id, r->current_wave, &w) != 0) return -1;
-    if (strcmp(w.state, "running") != 0) return 0;
+    if (w.state != WAVE_RUNNING) return 0;
     if (db__rollout_wave_counts(d->db, r->id, w.idx, &c) != 0) return -1;
     uint32_t unfinished = (uint32_t)(c.pending + c.active);
     bool expired = unfinished > 0 && now >= w.started_at + (int64_t)r->deadline_s;
@@ -325,7 +326,7 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
     }
     w.finished_at = now;
     if (dec == ROLLOUT_ADVANCE) {
-        snprintf(w.state, sizeof(w.state), "succeeded");
+        w.state = WAVE_SUCCEEDED;
         if (db__rollout_wave_set(d->db, &w) != 0 ||
             event(d, r->id, now, w.idx, "wave-succeeded", "%s succeeded: %d of %u confirmed "
                   "(success threshold %u %%), %u failed", name, c.succeeded, w.size,
@@ -333,10 +334,11 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
             next_wave(d, r, now, false) != 0)
             goto db_err;
     } else {
-        const char *to = r->abort_on_error ? "aborted" : "paused";
-        snprintf(w.state, sizeof(w.state), "failed");
+        rollout_state_t to_state = r->abort_on_error ? ROLLOUT_ABORTED : ROLLOUT_PAUSED;
+        const char *to = state__rollout_name(to_state);
+        w.state = WAVE_FAILED;
         if (db__rollout_wave_set(d->db, &w) != 0 ||
-            db__rollout_set_state(d->db, r->id, to, w.idx, now) != 0)
+            db__rollout_set_state(d->db, r->id, to_state, w.idx, now) != 0)
             goto db_err;
         int rc = dec == ROLLOUT_FAIL_ERRORS
             ? event(d, r->id, now, w.idx, "wave-failed", "%s failed: %u of %u failed (error "
@@ -364,8 +366,8 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
                  : "database error while reading rollout %lld", (long long)id);
         return rc == 1 ? 404 : 500;
     }
-    bool running = strcmp(out->state, "running") == 0, paused = strcmp(out->state, "paused") == 0;
-    bool awaiting = strcmp(out->state, "awaiting-approval") == 0;
+    bool running = out->state == ROLLOUT_RUNNING, paused = out->state == ROLLOUT_PAUSED;
+    bool awaiting = out->state == ROLLOUT_AWAITING_APPROVAL;
     /* which states each action applies to, and the words of the refusal */
     static const char *const may[] = {"a running", "a paused", "a running, paused or "
                                       "awaiting-approval", "an awaiting-approval", "a paused"};
@@ -374,7 +376,7 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
         (action == ROLLOUT_ABORT && !running && !paused && !awaiting) ||
         (action == ROLLOUT_APPROVE && !awaiting) || (action == ROLLOUT_RETRY && !paused)) {
         snprintf(err, err_cap, "rollout %lld is %s; only %s rollout can be %s", (long long)id,
-                 out->state, may[action], done[action]);
+                 state__rollout_name(out->state), may[action], done[action]);
         return 409;
     }
     int64_t now = clock__now();
@@ -384,11 +386,11 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
         char name[24];
         wave_name(out->current_wave, name, sizeof(name));
         if (db__rollout_wave_get(d->db, id, out->current_wave, &w) != 0) goto db_err;
-        if (strcmp(w.state, "failed") != 0) {
+        if (w.state != WAVE_FAILED) {
             db__rollback(d->db);
             snprintf(err, err_cap, "rollout %lld's %s is %s, not failed; only a failed wave can "
                      "be retried (resume a rollout paused by the operator)", (long long)id, name,
-                     w.state);
+                     state__wave_name(w.state));
             return 409;
         }
         int started = start_wave(d, out, out->current_wave, now, true, err, err_cap);
@@ -400,18 +402,18 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
     } else if (action == ROLLOUT_APPROVE) {
         char name[24];
         wave_name(out->current_wave + 1, name, sizeof(name));
-        if (db__rollout_set_state(d->db, id, "running", out->current_wave, now) != 0 ||
+        if (db__rollout_set_state(d->db, id, ROLLOUT_RUNNING, out->current_wave, now) != 0 ||
             event(d, id, now, out->current_wave + 1, "approved", "approved by the operator: "
                   "%s starts", name) != 0 ||
             next_wave(d, out, now, true) != 0)
             goto db_err;
     } else if (action == ROLLOUT_RESUME) {
         if (db__rollout_wave_get(d->db, id, out->current_wave, &w) != 0 ||
-            db__rollout_set_state(d->db, id, "running", out->current_wave, now) != 0)
+            db__rollout_set_state(d->db, id, ROLLOUT_RUNNING, out->current_wave, now) != 0)
             goto db_err;
         char name[24];
         wave_name(w.idx, name, sizeof(name));
-        if (strcmp(w.state, "failed") == 0) {
+        if (w.state == WAVE_FAILED) {
             if (event(d, id, now, w.idx, "resumed", "resumed by the operator: the failed %s "
                       "is accepted", name) != 0 ||
                 next_wave(d, out, now, true) != 0) /* resuming is the operator's decision */
@@ -420,8 +422,9 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
             goto db_err;
         }
     } else {
-        const char *to = action == ROLLOUT_PAUSE ? "paused" : "aborted";
-        if (db__rollout_set_state(d->db, id, to, out->current_wave, now) != 0 ||
+        rollout_state_t to_state = action == ROLLOUT_PAUSE ? ROLLOUT_PAUSED : ROLLOUT_ABORTED;
+        const char *to = state__rollout_name(to_state);
+        if (db__rollout_set_state(d->db, id, to_state, out->current_wave, now) != 0 ||
             event(d, id, now, -1, to, "%s by the operator%s", to,
                   action == ROLLOUT_ABORT ? "; no further wave starts (targets already "
                   "offered go on)" : "; the running wave's deployment goes on, no new wave "
@@ -430,7 +433,8 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
     }
     if (db__commit(d->db) != 0) goto db_err;
     if (db__rollout_get(d->db, id, out) != 0) goto db_err_out;
-    mqh_log(MQH_INFO, "rollout %lld: %s done, now %s", (long long)id, verbs[action], out->state);
+    mqh_log(MQH_INFO, "rollout %lld: %s done, now %s", (long long)id, verbs[action],
+            state__rollout_name(out->state));
     return 0;
 db_err:
     db__rollback(d->db);
