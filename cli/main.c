@@ -76,6 +76,7 @@ static const struct {
     { "device", "list", cmd_device_list },
     { "device", "show", cmd_device_show },
     { "device", "telemetry", cmd_device_telemetry },
+    { "device", "reset-failures", cmd_device_reset_failures },
     { "device", "command", cmd_device_command },
     { "device", "commands", cmd_device_commands },
     { "device", "provision", cmd_device_provision },

@@ -138,6 +138,18 @@ static const char *const migrations[] = {
     " device_id TEXT NOT NULL, name TEXT NOT NULL, ts INTEGER NOT NULL,"
     " device_ms INTEGER NOT NULL, value REAL NOT NULL);"
     "CREATE INDEX telemetry_by_series ON telemetry(device_id, name, ts);",
+    /* 8 -> 9: rollouts' pacing and eligibility (docs/ROLLOUTS.md): the transfer cap and the
+     * offers' jitter, the scheduled start, the versions a device must run, the per-device
+     * failure budget, continuous rollouts, the most devices seen transferring at once; a
+     * device's failures of a release count only after its last reset-failures */
+    "ALTER TABLE rollouts ADD COLUMN max_transfers INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN jitter_s INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN start_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN from_versions TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE rollouts ADD COLUMN failure_budget INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN continuous INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN peak_in_flight INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN failures_reset_at INTEGER NOT NULL DEFAULT 0;",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -180,6 +192,9 @@ enum {
     /* telemetry (schema 8) */
     S_TEL_SERIES_HAS, S_TEL_SERIES_COUNT, S_TEL_SERIES_PUT, S_TEL_INSERT, S_TEL_TRIM_COUNT,
     S_TEL_TRIM_AGE, S_TEL_PRUNE_AGE, S_TEL_PRUNE_SERIES, S_TEL_NAMES, S_TEL_POINTS,
+    /* rollouts' pacing and eligibility (schema 9) */
+    S_RO_OPTS_SET, S_RO_OPTS_GET, S_RO_PEAK, S_RO_IN_FLIGHT, S_RO_SCHEDULED, S_RO_HAS_DEV,
+    S_RO_DEV_FAILURES, S_RO_DEV_RESET,
     S_COUNT
 };
 
@@ -327,13 +342,38 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_RO_WDEPS] = "SELECT deployment_id FROM rollout_wave_deployments WHERE rollout_id = ?1"
                    " AND wave = ?2 ORDER BY deployment_id",
     /* each device of a wave with the state of its latest target among the wave's deployments
-     * ('' when it has none) */
-    [S_RO_WAVE_TARGETS] = "SELECT v.device_id, coalesce((SELECT t.state FROM deployment_targets t"
-                          " JOIN rollout_wave_deployments x ON x.deployment_id = t.deployment_id"
+     * and that deployment's creation (the offer): '' and 0 when it has none */
+    [S_RO_WAVE_TARGETS] = "SELECT v.device_id, coalesce(t.state, ''), coalesce(d.created_at, 0)"
+                          " FROM rollout_devices v LEFT JOIN deployment_targets t"
+                          " ON t.device_id = v.device_id AND t.deployment_id ="
+                          " (SELECT max(x.deployment_id) FROM rollout_wave_deployments x"
+                          " JOIN deployment_targets t2 ON t2.deployment_id = x.deployment_id"
                           " WHERE x.rollout_id = v.rollout_id AND x.wave = v.wave"
-                          " AND t.device_id = v.device_id ORDER BY t.deployment_id DESC LIMIT 1),"
-                          " '') FROM rollout_devices v WHERE v.rollout_id = ?1 AND v.wave = ?2"
-                          " ORDER BY v.device_id",
+                          " AND t2.device_id = v.device_id)"
+                          " LEFT JOIN deployments d ON d.id = t.deployment_id"
+                          " WHERE v.rollout_id = ?1 AND v.wave = ?2 ORDER BY v.device_id",
+    /* ---- rollouts' pacing and eligibility (schema 9) ---- */
+    [S_RO_OPTS_SET] = "UPDATE rollouts SET max_transfers = ?2, jitter_s = ?3, start_at = ?4,"
+                      " from_versions = ?5, failure_budget = ?6, continuous = ?7 WHERE id = ?1",
+    [S_RO_OPTS_GET] = "SELECT max_transfers, jitter_s, start_at, from_versions, failure_budget,"
+                      " continuous, peak_in_flight FROM rollouts WHERE id = ?1",
+    [S_RO_PEAK] = "UPDATE rollouts SET peak_in_flight = max(peak_in_flight, ?2) WHERE id = ?1",
+    /* devices of a rollout offered the release at or after ?2 whose target has not ended */
+    [S_RO_IN_FLIGHT] = "SELECT count(*) FROM rollout_wave_deployments x"
+                       " JOIN deployments d ON d.id = x.deployment_id"
+                       " JOIN deployment_targets t ON t.deployment_id = x.deployment_id"
+                       " WHERE x.rollout_id = ?1 AND d.created_at >= ?2"
+                       " AND t.state IN ('pending', 'active')",
+    [S_RO_SCHEDULED] = "SELECT id FROM rollouts WHERE state = 'scheduled' AND start_at <= ?1"
+                       " ORDER BY id",
+    [S_RO_HAS_DEV] = "SELECT count(*) FROM rollout_devices WHERE rollout_id = ?1"
+                     " AND device_id = ?2",
+    [S_RO_DEV_FAILURES] = "SELECT count(*) FROM deployment_targets t"
+                          " JOIN deployments d ON d.id = t.deployment_id"
+                          " JOIN devices v ON v.id = t.device_id"
+                          " WHERE t.device_id = ?1 AND d.release_id = ?2 AND t.state = 'failed'"
+                          " AND t.finished_at > v.failures_reset_at",
+    [S_RO_DEV_RESET] = "UPDATE devices SET failures_reset_at = ?2 WHERE id = ?1",
     /* ---- telemetry (schema 8) ---- */
     [S_TEL_SERIES_HAS] = "SELECT count(*) FROM telemetry_series WHERE device_id = ?1"
                          " AND name = ?2",
@@ -1773,7 +1813,7 @@ int db__rollout_wave_deployments(db_t *db, int64_t rollout_id, int wave,
 
 int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
                              int (*cb)(void *ctx, const char *device_id,
-                                       const target_state_t *state),
+                                       const target_state_t *state, int64_t offered_at),
                              void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_WAVE_TARGETS];
@@ -1790,7 +1830,7 @@ int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
             mqh_log(MQH_ERROR, "database: the target of %s in rollout %lld has the unknown "
                     "state '%s'; taken as %s", id, (long long)rollout_id, name,
                     state__target_name(TARGET_FAILED));
-        if (cb(ctx, id, has ? &st : NULL) != 0) break;
+        if (cb(ctx, id, has ? &st : NULL, sqlite3_column_int64(s, 2)) != 0) break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's targets");
     sqlite3_reset(s);
@@ -1799,10 +1839,12 @@ int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
 }
 
 /* Count one device's latest target state into a db_counts_t. */
-static int count_state(void *ctx, const char *device_id, const target_state_t *state)
+static int count_state(void *ctx, const char *device_id, const target_state_t *state,
+                       int64_t offered_at)
 {
     db_counts_t *c = ctx;
     (void)device_id;
+    (void)offered_at;
     c->total++;
     switch (state ? *state : TARGET_PENDING) {
     case TARGET_PENDING: c->pending++; break;
@@ -1911,4 +1953,110 @@ int db__telemetry_points(db_t *db, const char *device_id, const char *name, int6
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return ret;
+}
+
+/* ---- rollouts' pacing and eligibility (schema 9) ---- */
+
+int db__rollout_opts_set(db_t *db, int64_t id, const db_rollout_opts_t *o)
+{
+    sqlite3_stmt *s = db->st[S_RO_OPTS_SET];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, o->max_transfers);
+    sqlite3_bind_int64(s, 3, o->jitter_s);
+    sqlite3_bind_int64(s, 4, o->start_at);
+    sqlite3_bind_text(s, 5, o->from_versions, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 6, o->failure_budget);
+    sqlite3_bind_int(s, 7, o->continuous ? 1 : 0);
+    return exec_stmt(db, S_RO_OPTS_SET, "store a rollout's pacing");
+}
+
+int db__rollout_opts_get(db_t *db, int64_t id, db_rollout_opts_t *out)
+{
+    sqlite3_stmt *s = db->st[S_RO_OPTS_GET];
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s), ret;
+    memset(out, 0, sizeof(*out));
+    if (rc == SQLITE_ROW) {
+        out->max_transfers = (uint32_t)sqlite3_column_int64(s, 0);
+        out->jitter_s = (uint32_t)sqlite3_column_int64(s, 1);
+        out->start_at = sqlite3_column_int64(s, 2);
+        copy_text(out->from_versions, sizeof(out->from_versions), s, 3);
+        out->failure_budget = (uint32_t)sqlite3_column_int64(s, 4);
+        out->continuous = sqlite3_column_int(s, 5) != 0;
+        out->peak_in_flight = sqlite3_column_int64(s, 6);
+        ret = 0;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : fail(db, "read a rollout's pacing");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_peak(db_t *db, int64_t id, int64_t in_flight)
+{
+    sqlite3_stmt *s = db->st[S_RO_PEAK];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, in_flight);
+    return exec_stmt(db, S_RO_PEAK, "store a rollout's peak of transfers");
+}
+
+/* The one integer a counting statement (already bound) selects. */
+static int count_one(db_t *db, int which, const char *what, int64_t *out)
+{
+    sqlite3_stmt *s = db->st[which];
+    int rc = sqlite3_step(s), ret = 0;
+    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
+    else ret = fail(db, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_in_flight(db_t *db, int64_t rollout_id, int64_t offered_since, int64_t *out)
+{
+    sqlite3_bind_int64(db->st[S_RO_IN_FLIGHT], 1, rollout_id);
+    sqlite3_bind_int64(db->st[S_RO_IN_FLIGHT], 2, offered_since);
+    return count_one(db, S_RO_IN_FLIGHT, "count a rollout's transfers", out);
+}
+
+int db__rollout_scheduled_due(db_t *db, int64_t now, int (*cb)(void *ctx, int64_t id),
+                              void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RO_SCHEDULED];
+    int rc, ret = 0;
+    sqlite3_bind_int64(s, 1, now);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (cb(ctx, sqlite3_column_int64(s, 0)) != 0) break;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list scheduled rollouts");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_has_device(db_t *db, int64_t rollout_id, const char *device_id, bool *out)
+{
+    int64_t n = 0;
+    sqlite3_bind_int64(db->st[S_RO_HAS_DEV], 1, rollout_id);
+    sqlite3_bind_text(db->st[S_RO_HAS_DEV], 2, device_id, -1, SQLITE_TRANSIENT);
+    if (count_one(db, S_RO_HAS_DEV, "look a device up in a rollout", &n) != 0) return -1;
+    *out = n > 0;
+    return 0;
+}
+
+int db__device_release_failures(db_t *db, const char *device_id, int64_t release_id,
+                                int64_t *out)
+{
+    sqlite3_bind_text(db->st[S_RO_DEV_FAILURES], 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(db->st[S_RO_DEV_FAILURES], 2, release_id);
+    return count_one(db, S_RO_DEV_FAILURES, "count a device's failures of a release", out);
+}
+
+int db__device_reset_failures(db_t *db, const char *device_id, int64_t now)
+{
+    sqlite3_stmt *s = db->st[S_RO_DEV_RESET];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, now);
+    if (exec_stmt(db, S_RO_DEV_RESET, "reset a device's failures") != 0) return -1;
+    return sqlite3_changes(db->h) > 0 ? 0 : 1;
 }

@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
 
 #include "clock.h"
 #include "deploy.h"
@@ -83,12 +86,127 @@ typedef struct {
 } unconfirmed_ctx_t;
 
 /* Collect a wave's device unless its latest target succeeded (for a retry). */
-static int push_unconfirmed(void *ctx, const char *id, const target_state_t *state)
+static int push_unconfirmed(void *ctx, const char *id, const target_state_t *state,
+                            int64_t offered_at)
 {
     unconfirmed_ctx_t *c = ctx;
+    (void)offered_at;
     if (state && *state == TARGET_SUCCEEDED) return 0;
     c->failed = push_id(c->ids, id) != 0;
     return c->failed;
+}
+
+/* ---- pacing: the transfer cap and the offers' jitter (docs/ROLLOUTS.md "Pacing") ---- */
+
+static bool paced(const db_rollout_opts_t *o)
+{
+    return o->max_transfers > 0 || o->jitter_s > 0;
+}
+
+/* The cap in sentences: "3", or "none". */
+static const char *cap_text(const db_rollout_opts_t *o, char *out, size_t cap)
+{
+    if (o->max_transfers) snprintf(out, cap, "%u", o->max_transfers);
+    else snprintf(out, cap, "none");
+    return out;
+}
+
+typedef struct {
+    int64_t rollout_id, start_ms, now_ms;
+    uint32_t jitter_s;
+    size_t max;      /* take at most this many */
+    id_vec_t *ids;   /* due devices with no target yet, in id order */
+    size_t queued;   /* devices with no target yet (due or not) */
+    bool failed;
+} due_ctx_t;
+
+/* Collect a wave's device that has no target yet and whose jittered offer time has come. */
+static int push_due(void *ctx, const char *id, const target_state_t *state, int64_t offered_at)
+{
+    due_ctx_t *c = ctx;
+    (void)offered_at;
+    if (state) return 0;
+    c->queued++;
+    if (c->ids->n >= c->max ||
+        c->start_ms + (int64_t)rollout_plan__jitter_ms(c->rollout_id, id, c->jitter_s) > c->now_ms)
+        return 0;
+    c->failed = push_id(c->ids, id) != 0;
+    return c->failed;
+}
+
+/*
+ * Offer the release to the devices of running wave w of paced rollout r that are due and fit
+ * under the cap, in one deployment (inside the caller's transaction); records the offer in
+ * the history and raises the rollout's peak. A device counts as transferring from its offer
+ * until its target ends or its deadline passes. Returns 0 (offered, or nothing due or no
+ * room); 1 when deploy__create() refused (err says why); -1 on a database error.
+ */
+static int fill_wave(mqotad_t *d, const db_rollout_t *r, const db_rollout_opts_t *o,
+                     db_rollout_wave_t *w, int64_t now, char *err, size_t err_cap)
+{
+    int64_t in_flight = 0;
+    if (db__rollout_in_flight(d->db, r->id, now - (int64_t)r->deadline_s + 1, &in_flight) != 0)
+        return -1;
+    if (o->max_transfers && in_flight >= (int64_t)o->max_transfers) return 0;
+    id_vec_t ids = {0};
+    due_ctx_t c = {r->id, w->started_at * 1000, clock__now_ms(), o->jitter_s,
+                   o->max_transfers ? (size_t)(o->max_transfers - in_flight) : SIZE_MAX, &ids,
+                   0, false};
+    int ret = -1;
+    if (db__rollout_wave_targets(d->db, r->id, w->idx, push_due, &c) != 0 || c.failed) goto out;
+    ret = 0;
+    if (ids.n == 0) goto out;
+    db_deployment_t dep;
+    deploy_result_t dr = deploy__create(d, r->release_id, (const char *const *)ids.ids, ids.n,
+                                        false, &dep, err, err_cap);
+    if (dr != DEPLOY_OK) {
+        ret = dr == DEPLOY_ERROR ? -1 : 1;
+        goto out;
+    }
+    char name[24], cap[16];
+    wave_name(w->idx, name, sizeof(name));
+    w->deployment_id = dep.id;
+    in_flight += (int64_t)ids.n;
+    ret = -1;
+    if (db__rollout_wave_set(d->db, w) != 0 ||
+        db__rollout_wave_deployment_add(d->db, r->id, w->idx, dep.id) != 0 ||
+        db__rollout_peak(d->db, r->id, in_flight) != 0 ||
+        event(d, r->id, now, w->idx, "offered", "%s: release %lld offered to %zu device%s "
+              "(deployment %lld); %lld transferring (cap %s), %zu still to offer", name,
+              (long long)r->release_id, ids.n, ids.n == 1 ? "" : "s", (long long)dep.id,
+              (long long)in_flight, cap_text(o, cap, sizeof(cap)), c.queued - ids.n) != 0)
+        goto out;
+    ret = 0;
+out:
+    id_vec_free(&ids);
+    return ret;
+}
+
+/*
+ * Start wave w of rollout r paced (inside the caller's transaction): the wave runs from now
+ * with no deployment yet, and fill_wave() offers what the cap and the jitter allow. Returns 2
+ * when r is not paced (the caller offers every device at once), else start_wave()'s codes.
+ */
+static int start_paced_wave(mqotad_t *d, const db_rollout_t *r, db_rollout_wave_t *w,
+                            int64_t now, char *err, size_t err_cap)
+{
+    db_rollout_opts_t o;
+    if (db__rollout_opts_get(d->db, r->id, &o) != 0) return -1;
+    if (!paced(&o)) return 2;
+    char name[24], cap[16];
+    wave_name(w->idx, name, sizeof(name));
+    w->state = WAVE_RUNNING;
+    w->deployment_id = 0;
+    w->started_at = now;
+    w->finished_at = 0;
+    if (db__rollout_wave_set(d->db, w) != 0 ||
+        db__rollout_set_state(d->db, r->id, ROLLOUT_RUNNING, w->idx, now) != 0 ||
+        event(d, r->id, now, w->idx, "wave-started", "%s started: release %lld to %u device%s, "
+              "paced (transfer cap %s, offers spread over %u s)", name,
+              (long long)r->release_id, w->size, w->size == 1 ? "" : "s",
+              cap_text(&o, cap, sizeof(cap)), o.jitter_s) != 0)
+        return -1;
+    return fill_wave(d, r, &o, w, now, err, err_cap);
 }
 
 /*
@@ -108,6 +226,10 @@ static int start_wave(mqotad_t *d, const db_rollout_t *r, int idx, int64_t now, 
     int ret = -1;
     wave_name(idx, name, sizeof(name));
     if (db__rollout_wave_get(d->db, r->id, idx, &w) != 0) goto out;
+    if (!retry) {
+        int rc = start_paced_wave(d, r, &w, now, err, err_cap);
+        if (rc != 2) return rc; /* paced: started (or refused); 2: offer all at once below */
+    }
     if (retry) {
         unconfirmed_ctx_t u = {&ids, false};
         if (db__rollout_wave_targets(d->db, r->id, idx, push_unconfirmed, &u) != 0 || u.failed)
@@ -150,6 +272,16 @@ out:
     return ret;
 }
 
+/* A Unix time as "2026-12-24 02:00:00" (UTC). */
+static const char *utc_text(int64_t t, char *out, size_t cap)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        snprintf(out, cap, "%lld", (long long)t);
+    return out;
+}
+
 /* How many bytes of text to show in an event: at most max, never ending inside a UTF-8
  * sequence (filter values may be UTF-8; the event must stay valid text when cut). */
 static int shown_len(const char *text, size_t max)
@@ -175,14 +307,149 @@ static void plan_text(const rollout_plan_t *p, char *out, size_t cap)
     if (n < cap) snprintf(out + n, cap - n, "]");
 }
 
+/* ---- eligibility: from-versions, devices on the release, failure budgets ---- */
+
+/* What makes a device eligible: the release's version, the versions it must run (none: any)
+ * and the failure budget (0: none). */
+typedef struct {
+    int64_t release_id;
+    char release_version[33];
+    char versions[ROLLOUT_FROM_VERSIONS_MAX][ROLLOUT_VERSION_MAX + 1];
+    size_t n_versions;
+    uint32_t failure_budget;
+} eligibility_t;
+
+/* Why a device is skipped (kinds counted in rollout__create()'s refusal). */
+enum { TAKEN = 0, ON_RELEASE = 1, OTHER_VERSION = 2, OVER_BUDGET = 3 };
+
+/*
+ * Whether device id may be offered the release under e: TAKEN, or why not with a sentence for
+ * the history in why. -1 on a database error.
+ */
+static int eligible(mqotad_t *d, const eligibility_t *e, const char *id, char *why, size_t cap)
+{
+    db_device_t dev;
+    int64_t failures = 0;
+    if (db__device_get(d->db, id, &dev) != 0) return -1;
+    if (strcmp(dev.version, e->release_version) == 0) {
+        snprintf(why, cap, "device %s already runs the release's version %s: skipped", id,
+                 dev.version);
+        return ON_RELEASE;
+    }
+    bool listed = e->n_versions == 0;
+    for (size_t i = 0; !listed && i < e->n_versions; i++)
+        listed = strcmp(dev.version, e->versions[i]) == 0;
+    if (!listed) {
+        snprintf(why, cap, "device %s runs version %s, not one of \"from_versions\": skipped", id,
+                 dev.version);
+        return OTHER_VERSION;
+    }
+    if (e->failure_budget) {
+        if (db__device_release_failures(d->db, id, e->release_id, &failures) != 0) return -1;
+        if (failures >= (int64_t)e->failure_budget) {
+            snprintf(why, cap, "device %s failed release %lld %lld time%s (failure budget %u): "
+                     "skipped until 'mqota device reset-failures %s'", id,
+                     (long long)e->release_id, (long long)failures, failures == 1 ? "" : "s",
+                     e->failure_budget, id);
+            return OVER_BUDGET;
+        }
+    }
+    return TAKEN;
+}
+
+/* The eligibility of a rollout of release_id with from_versions as JSON text ("" none).
+ * 0, or -1 on a database error. */
+static int eligibility_of(mqotad_t *d, int64_t release_id, const char *from_versions,
+                          uint32_t failure_budget, eligibility_t *e)
+{
+    db_release_t *rel = malloc(sizeof(*rel));
+    memset(e, 0, sizeof(*e));
+    if (!rel || db__release_get(d->db, release_id, rel) != 0) {
+        free(rel);
+        return -1;
+    }
+    e->release_id = release_id;
+    snprintf(e->release_version, sizeof(e->release_version), "%s", rel->version);
+    free(rel);
+    e->failure_budget = failure_budget;
+    cJSON *a = from_versions[0] ? cJSON_Parse(from_versions) : NULL, *it;
+    cJSON_ArrayForEach(it, a)
+    {
+        if (cJSON_IsString(it) && e->n_versions < ROLLOUT_FROM_VERSIONS_MAX)
+            snprintf(e->versions[e->n_versions++], ROLLOUT_VERSION_MAX + 1, "%s",
+                     it->valuestring);
+    }
+    cJSON_Delete(a);
+    return 0;
+}
+
+/* The plan's from_versions as JSON text ("" when it names none). */
+static void versions_text(const rollout_plan_t *p, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (p->n_from_versions == 0) return;
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < p->n_from_versions; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(p->from_versions[i]));
+    char *t = cJSON_PrintUnformatted(a);
+    if (t) snprintf(out, cap, "%s", t);
+    free(t);
+    cJSON_Delete(a);
+}
+
+/*
+ * Keep of sel's devices those eligible under e, in order, into ids; the skipped ones' sentences
+ * into skipped, their kinds counted in n_skipped[]. 0, or -1 on a database error or out of
+ * memory.
+ */
+static int select_eligible(mqotad_t *d, const eligibility_t *e, const target_ids_t *sel,
+                           id_vec_t *ids, id_vec_t *skipped, size_t n_skipped[4])
+{
+    char why[300];
+    for (size_t i = 0; i < sel->n; i++) {
+        int k = eligible(d, e, sel->ids[i], why, sizeof(why));
+        if (k < 0) return -1;
+        n_skipped[k]++;
+        if (push_id(k == TAKEN ? ids : skipped, k == TAKEN ? sel->ids[i] : why) != 0) return -1;
+    }
+    return 0;
+}
+
 int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, char *err,
                     size_t err_cap)
 {
-    target_ids_t sel = {0};
+    target_ids_t all = {0};
+    id_vec_t taken = {0}, skipped = {0};
+    size_t n_skipped[4] = {0};
     uint32_t sizes[ROLLOUT_STAGES_MAX];
-    int ret = target__for_release(d, p->filter, p->release_id, &sel, err, err_cap);
+    db_rollout_opts_t opts = {0};
+    eligibility_t elig;
+    int ret = target__for_release(d, p->filter, p->release_id, &all, err, err_cap);
     if (ret != 0) goto out;
+    opts.max_transfers = p->max_transfers;
+    opts.jitter_s = p->jitter_s;
+    opts.start_at = p->start_at;
+    versions_text(p, opts.from_versions, sizeof(opts.from_versions));
+    opts.failure_budget = p->failure_budget;
+    opts.continuous = p->continuous;
+    ret = 500;
+    if (eligibility_of(d, p->release_id, opts.from_versions, p->failure_budget, &elig) != 0 ||
+        select_eligible(d, &elig, &all, &taken, &skipped, n_skipped) != 0) {
+        snprintf(err, err_cap, "database error while selecting the rollout's devices; nothing "
+                 "was created");
+        goto out;
+    }
     ret = 400;
+    if (taken.n == 0) {
+        snprintf(err, err_cap, "the filter selects %zu device%s but none may take the release: "
+                 "%zu already run%s version %s, %zu run%s a version not in \"from_versions\", "
+                 "%zu failed it \"failure_budget\" times; nothing was created", all.n,
+                 all.n == 1 ? "" : "s", n_skipped[ON_RELEASE], n_skipped[ON_RELEASE] == 1 ? "s" : "",
+                 elig.release_version, n_skipped[OTHER_VERSION],
+                 n_skipped[OTHER_VERSION] == 1 ? "s" : "", n_skipped[OVER_BUDGET]);
+        goto out;
+    }
+    target_ids_t sel = {taken.ids, taken.n, all.other_chip};
     if (sel.n > UINT32_MAX ||
         rollout_plan__sizes(p, (uint32_t)sel.n, sizes, err, err_cap) != 0)
         goto out;
@@ -199,7 +466,8 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
     out->deadline_s = p->deadline_s;
     out->abort_on_error = p->abort_on_error;
     out->approval = p->approval;
-    out->state = ROLLOUT_RUNNING;
+    bool scheduled = p->start_at > now;
+    out->state = scheduled ? ROLLOUT_SCHEDULED : ROLLOUT_RUNNING;
     out->created_at = out->updated_at = now;
     out->devices = (int64_t)sel.n;
     out->n_waves = (int)p->n_stages;
@@ -207,7 +475,8 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
         snprintf(err, err_cap, "database error while creating the rollout; nothing was created");
         goto out;
     }
-    if (db__rollout_insert(d->db, out) != 0) goto db_err;
+    if (db__rollout_insert(d->db, out) != 0 || db__rollout_opts_set(d->db, out->id, &opts) != 0)
+        goto db_err;
     size_t k = 0;
     for (int i = 0; i < (int)p->n_stages; i++) {
         db_rollout_wave_t w = {out->id, i, sizes[i], WAVE_WAITING, 0, 0, 0};
@@ -222,6 +491,17 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
               p->success_percent, p->error_percent, p->abort_on_error ? "abort" : "pause",
               p->deadline_s, p->approval ? ", approval before each wave" : "") != 0)
         goto db_err;
+    for (size_t i = 0; i < skipped.n; i++)
+        if (event(d, out->id, now, -1, "device-skipped", "%s", skipped.ids[i]) != 0) goto db_err;
+    if (scheduled) {
+        char when[32];
+        if (event(d, out->id, now, 0, "scheduled", "scheduled: the canary starts at %s UTC",
+                  utc_text(p->start_at, when, sizeof(when))) != 0 ||
+            db__commit(d->db) != 0)
+            goto db_err;
+        ret = 0;
+        goto out;
+    }
     int rc = start_wave(d, out, 0, now, false, err, err_cap);
     if (rc != 0) {
         db__rollback(d->db);
@@ -237,8 +517,147 @@ db_err:
     db__rollback(d->db);
     snprintf(err, err_cap, "database error while creating the rollout; nothing was created");
 out:
-    target__ids_free(&sel);
+    target__ids_free(&all);
+    id_vec_free(&taken);
+    id_vec_free(&skipped);
     return ret;
+}
+
+/* ---- continuous rollouts and scheduled starts ---- */
+
+/*
+ * After the last wave of rollout r ended: a continuous rollout does not finish but stays
+ * running, waiting for devices that match later (inside the caller's transaction). Returns 0
+ * when r is not continuous (the caller finishes it), 1 when it stays running, -1 on a
+ * database error.
+ */
+static int stay_continuous(mqotad_t *d, const db_rollout_t *r, int64_t now)
+{
+    db_rollout_opts_t o;
+    char name[24];
+    if (db__rollout_opts_get(d->db, r->id, &o) != 0) return -1;
+    if (!o.continuous) return 0;
+    wave_name(r->current_wave, name, sizeof(name));
+    if (db__rollout_set_state(d->db, r->id, ROLLOUT_RUNNING, r->current_wave, now) != 0 ||
+        event(d, r->id, now, r->current_wave, "waiting-for-devices", "every wave succeeded or "
+              "was accepted; continuous: devices that match the filter later join the %s", name))
+        return -1;
+    return 1;
+}
+
+/*
+ * Continuous rollout r (running): take the devices the filter selects now that are not yet
+ * in it and may take the release into its current wave, which runs again if it had ended;
+ * offer them the release at once (or paced). One transaction; the joins are in the history.
+ * Devices that may not take the release are left out quietly (they are asked again at the
+ * next tick). 0, or -1 on a database error.
+ */
+static int join_devices(mqotad_t *d, const db_rollout_t *r, int64_t now)
+{
+    db_rollout_opts_t o;
+    target_ids_t sel = {0};
+    id_vec_t ids = {0};
+    eligibility_t e;
+    db_rollout_wave_t w;
+    char err[400], why[300], name[24];
+    int ret = -1;
+    if (db__rollout_opts_get(d->db, r->id, &o) != 0) return -1;
+    if (!o.continuous) return 0;
+    int rc = target__for_release(d, r->filter, r->release_id, &sel, err, sizeof(err));
+    if (rc != 0) { /* no device matches now (400), the release is gone (404) */
+        target__ids_free(&sel);
+        return rc >= 500 ? -1 : 0;
+    }
+    if (eligibility_of(d, r->release_id, o.from_versions, o.failure_budget, &e) != 0) goto out;
+    for (size_t i = 0; i < sel.n; i++) {
+        bool has = false;
+        if (db__rollout_has_device(d->db, r->id, sel.ids[i], &has) != 0) goto out;
+        if (has) continue;
+        int k = eligible(d, &e, sel.ids[i], why, sizeof(why));
+        if (k < 0 || (k == TAKEN && push_id(&ids, sel.ids[i]) != 0)) goto out;
+    }
+    ret = 0;
+    if (ids.n == 0 || db__rollout_wave_get(d->db, r->id, r->current_wave, &w) != 0) goto out;
+    ret = -1;
+    wave_name(w.idx, name, sizeof(name));
+    if (db__begin(d->db) != 0) goto out;
+    for (size_t i = 0; i < ids.n; i++)
+        if (db__rollout_device_insert(d->db, r->id, ids.ids[i], w.idx) != 0 ||
+            event(d, r->id, now, w.idx, "device-joined", "device %s matches the filter: joined "
+                  "%s%s (continuous)", ids.ids[i], w.idx == 0 ? "the " : "", name) != 0)
+            goto db_err;
+    w.size += (uint32_t)ids.n;
+    if (w.state != WAVE_RUNNING) {
+        w.state = WAVE_RUNNING;
+        w.started_at = now;
+        w.finished_at = 0;
+    }
+    if (!paced(&o)) {
+        db_deployment_t dep;
+        deploy_result_t dr = deploy__create(d, r->release_id, (const char *const *)ids.ids,
+                                            ids.n, false, &dep, err, sizeof(err));
+        if (dr != DEPLOY_OK) {
+            db__rollback(d->db);
+            mqh_log(MQH_WARN, "rollout %lld: %zu device%s that joined could not be offered the "
+                    "release: %s", (long long)r->id, ids.n, ids.n == 1 ? "" : "s", err);
+            ret = dr == DEPLOY_ERROR ? -1 : 0;
+            goto out;
+        }
+        w.deployment_id = dep.id;
+        if (db__rollout_wave_deployment_add(d->db, r->id, w.idx, dep.id) != 0) goto db_err;
+    }
+    if (db__rollout_wave_set(d->db, &w) != 0 || db__commit(d->db) != 0) goto db_err;
+    ret = 0;
+    goto out;
+db_err:
+    db__rollback(d->db);
+out:
+    target__ids_free(&sel);
+    id_vec_free(&ids);
+    return ret;
+}
+
+static int push_rollout_id(void *ctx, int64_t id)
+{
+    id_vec_t *v = ctx;
+    char text[24];
+    snprintf(text, sizeof(text), "%lld", (long long)id);
+    return push_id(v, text);
+}
+
+/*
+ * Start every scheduled rollout whose time came: running, its canary started, in one
+ * transaction each; a canary deploy__create() refuses pauses the rollout with its sentence.
+ */
+static void start_scheduled(mqotad_t *d, int64_t now)
+{
+    id_vec_t due = {0};
+    db_rollout_t *r = malloc(sizeof(*r));
+    char err[400], when[32];
+    if (!r || db__rollout_scheduled_due(d->db, now, push_rollout_id, &due) != 0) goto out;
+    for (size_t i = 0; i < due.n; i++) {
+        int64_t id = strtoll(due.ids[i], NULL, 10);
+        db_rollout_opts_t o;
+        if (db__rollout_get(d->db, id, r) != 0 || db__rollout_opts_get(d->db, id, &o) != 0 ||
+            db__begin(d->db) != 0)
+            continue;
+        int rc = db__rollout_set_state(d->db, id, ROLLOUT_RUNNING, 0, now) != 0 ||
+                 event(d, id, now, 0, "started", "started: its scheduled time %s UTC came",
+                       utc_text(o.start_at, when, sizeof(when))) != 0 ? -1 : 0;
+        if (rc == 0) rc = start_wave(d, r, 0, now, false, err, sizeof(err));
+        if (rc > 0)
+            rc = db__rollout_set_state(d->db, id, ROLLOUT_PAUSED, 0, now) != 0 ||
+                 event(d, id, now, 0, "paused", "paused: the canary could not start: %s",
+                       err) != 0 ? -1 : 0;
+        if (rc != 0 || db__commit(d->db) != 0) {
+            db__rollback(d->db);
+            mqh_log(MQH_WARN, "rollout %lld: database error while starting it; trying again "
+                    "in %d ms", (long long)id, ROLLOUT_TICK_MS);
+        }
+    }
+out:
+    free(r);
+    id_vec_free(&due);
 }
 
 /*
@@ -252,6 +671,8 @@ static int next_wave(mqotad_t *d, const db_rollout_t *r, int64_t now, bool appro
     char err[400];
     int idx = r->current_wave + 1;
     if (idx >= r->n_waves) {
+        int rc = stay_continuous(d, r, now);
+        if (rc != 0) return rc < 0 ? -1 : 0;
         if (db__rollout_set_state(d->db, r->id, ROLLOUT_FINISHED, r->current_wave, now) != 0) return -1;
         return event(d, r->id, now, -1, "finished", "finished: every wave succeeded or was "
                      "accepted");
@@ -284,13 +705,23 @@ typedef struct {
     int rc;
 } expiry_ctx_t;
 
-static int log_expiry(void *ctx, const char *device_id, const target_state_t *state)
+/* Whether a device offered at offered_at (0: not yet) with a target in state (NULL: none) is
+ * past its deadline at now: offered, not finished, deadline_s gone by since the offer. */
+static bool past_deadline(const target_state_t *state, int64_t offered_at, int64_t now,
+                          uint32_t deadline_s)
+{
+    return state && (*state == TARGET_PENDING || *state == TARGET_ACTIVE) && offered_at > 0 &&
+           now >= offered_at + (int64_t)deadline_s;
+}
+
+static int log_expiry(void *ctx, const char *device_id, const target_state_t *state,
+                      int64_t offered_at)
 {
     expiry_ctx_t *c = ctx;
-    if (state && *state != TARGET_PENDING && *state != TARGET_ACTIVE) return 0;
+    if (!past_deadline(state, offered_at, c->now, c->deadline_s)) return 0;
     c->rc = event(c->d, c->rollout_id, c->now, c->wave, "deadline-expired", "device %s did "
                   "not finish within the deadline (%u s, target %s): counted as failed",
-                  device_id, c->deadline_s, state__target_name(state ? *state : TARGET_PENDING));
+                  device_id, c->deadline_s, state__target_name(*state));
     return c->rc != 0;
 }
 
@@ -299,22 +730,67 @@ static int log_expiry(void *ctx, const char *device_id, const target_state_t *st
  * decision in one transaction. Returns 0 (decided or waiting), -1 on a database error
  * (nothing changed; the next tick tries again).
  */
+typedef struct {
+    int64_t now;
+    uint32_t deadline_s;
+    uint32_t confirmed, failed, expired, unfinished;
+} judge_ctx_t;
+
+/* Count one device of a wave by its latest target: confirmed, failed (or superseded),
+ * silent past its deadline, or unfinished (offered and within it, or not offered yet). */
+static int judge_device(void *ctx, const char *device_id, const target_state_t *state,
+                        int64_t offered_at)
+{
+    judge_ctx_t *c = ctx;
+    (void)device_id;
+    if (past_deadline(state, offered_at, c->now, c->deadline_s)) c->expired++;
+    else if (!state || *state == TARGET_PENDING || *state == TARGET_ACTIVE) c->unfinished++;
+    else if (*state == TARGET_SUCCEEDED) c->confirmed++;
+    else c->failed++;
+    return 0;
+}
+
+/*
+ * A paced rollout's running wave: offer what the cap and the jitter allow now, in its own
+ * transaction. A wave whose offer deploy__create() refuses pauses the rollout with its
+ * sentence. 0, or -1 on a database error.
+ */
+static int pace(mqotad_t *d, const db_rollout_t *r, db_rollout_wave_t *w, int64_t now)
+{
+    db_rollout_opts_t o;
+    char err[400], name[24];
+    if (db__rollout_opts_get(d->db, r->id, &o) != 0) return -1;
+    if (!paced(&o)) return 0;
+    if (db__begin(d->db) != 0) return -1;
+    int rc = fill_wave(d, r, &o, w, now, err, sizeof(err));
+    if (rc > 0) {
+        wave_name(w->idx, name, sizeof(name));
+        rc = db__rollout_set_state(d->db, r->id, ROLLOUT_PAUSED, w->idx, now) != 0 ||
+             event(d, r->id, now, w->idx, "paused", "paused: %s's next offers could not be "
+                   "made: %s", name, err) != 0 ? -1 : 0;
+    }
+    if (rc != 0 || db__commit(d->db) != 0) {
+        db__rollback(d->db);
+        return -1;
+    }
+    return 0;
+}
+
 static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
 {
     db_rollout_wave_t w;
-    db_counts_t c;
     char name[24];
     if (db__rollout_wave_get(d->db, r->id, r->current_wave, &w) != 0) return -1;
     if (w.state != WAVE_RUNNING) return 0;
-    if (db__rollout_wave_counts(d->db, r->id, w.idx, &c) != 0) return -1;
-    uint32_t unfinished = (uint32_t)(c.pending + c.active);
-    bool expired = unfinished > 0 && now >= w.started_at + (int64_t)r->deadline_s;
-    uint32_t failed = (uint32_t)(c.failed + c.superseded) + (expired ? unfinished : 0);
+    if (pace(d, r, &w, now) != 0) return -1;
+    judge_ctx_t c = {now, r->deadline_s, 0, 0, 0, 0};
+    if (db__rollout_wave_targets(d->db, r->id, w.idx, judge_device, &c) != 0) return -1;
+    bool expired = c.expired > 0;
+    uint32_t failed = c.failed + c.expired;
     rollout_plan_t p = {0};
     p.success_percent = r->success_percent;
     p.error_percent = r->error_percent;
-    rollout_decision_t dec = rollout_plan__decide(&p, w.size, (uint32_t)c.succeeded, failed,
-                                                  expired ? 0 : unfinished);
+    rollout_decision_t dec = rollout_plan__decide(&p, w.size, c.confirmed, failed, c.unfinished);
     if (dec == ROLLOUT_WAIT) return 0;
 
     wave_name(w.idx, name, sizeof(name));
@@ -328,8 +804,8 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
     if (dec == ROLLOUT_ADVANCE) {
         w.state = WAVE_SUCCEEDED;
         if (db__rollout_wave_set(d->db, &w) != 0 ||
-            event(d, r->id, now, w.idx, "wave-succeeded", "%s succeeded: %d of %u confirmed "
-                  "(success threshold %u %%), %u failed", name, c.succeeded, w.size,
+            event(d, r->id, now, w.idx, "wave-succeeded", "%s succeeded: %u of %u confirmed "
+                  "(success threshold %u %%), %u failed", name, c.confirmed, w.size,
                   r->success_percent, failed) != 0 ||
             next_wave(d, r, now, false) != 0)
             goto db_err;
@@ -342,11 +818,11 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
             goto db_err;
         int rc = dec == ROLLOUT_FAIL_ERRORS
             ? event(d, r->id, now, w.idx, "wave-failed", "%s failed: %u of %u failed (error "
-                    "threshold %u %%), %d confirmed; rollout %s", name, failed, w.size,
-                    r->error_percent, c.succeeded, to)
+                    "threshold %u %%), %u confirmed; rollout %s", name, failed, w.size,
+                    r->error_percent, c.confirmed, to)
             : event(d, r->id, now, w.idx, "wave-failed", "%s failed: every device finished "
-                    "but only %d of %u confirmed (success threshold %u %%); rollout %s", name,
-                    c.succeeded, w.size, r->success_percent, to);
+                    "but only %u of %u confirmed (success threshold %u %%); rollout %s", name,
+                    c.confirmed, w.size, r->success_percent, to);
         if (rc != 0) goto db_err;
     }
     if (db__commit(d->db) != 0) goto db_err;
@@ -368,12 +844,14 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
     }
     bool running = out->state == ROLLOUT_RUNNING, paused = out->state == ROLLOUT_PAUSED;
     bool awaiting = out->state == ROLLOUT_AWAITING_APPROVAL;
+    bool scheduled = out->state == ROLLOUT_SCHEDULED;
     /* which states each action applies to, and the words of the refusal */
-    static const char *const may[] = {"a running", "a paused", "a running, paused or "
-                                      "awaiting-approval", "an awaiting-approval", "a paused"};
+    static const char *const may[] = {"a running", "a paused", "a running, paused, "
+                                      "awaiting-approval or scheduled", "an awaiting-approval",
+                                      "a paused"};
     static const char *const done[] = {"paused", "resumed", "aborted", "approved", "retried"};
     if ((action == ROLLOUT_PAUSE && !running) || (action == ROLLOUT_RESUME && !paused) ||
-        (action == ROLLOUT_ABORT && !running && !paused && !awaiting) ||
+        (action == ROLLOUT_ABORT && !running && !paused && !awaiting && !scheduled) ||
         (action == ROLLOUT_APPROVE && !awaiting) || (action == ROLLOUT_RETRY && !paused)) {
         snprintf(err, err_cap, "rollout %lld is %s; only %s rollout can be %s", (long long)id,
                  state__rollout_name(out->state), may[action], done[action]);
@@ -481,6 +959,11 @@ void rollout__tick(mqotad_t *d, uint64_t now_ms)
     rollout_vec_t v = {0};
     if (db__rollout_running(d->db, push_rollout, &v) != 0) goto out;
     int64_t now = clock__now();
+    start_scheduled(d, now);
+    for (size_t i = 0; i < v.n; i++)
+        if (join_devices(d, &v.items[i], now) != 0)
+            mqh_log(MQH_WARN, "rollout %lld: database error while taking devices that match "
+                    "later; trying again in %d ms", (long long)v.items[i].id, ROLLOUT_TICK_MS);
     for (size_t i = 0; i < v.n; i++)
         if (evaluate(d, &v.items[i], now) != 0)
             mqh_log(MQH_WARN, "rollout %lld: database error while judging its wave; trying "

@@ -141,7 +141,7 @@ canary-fails)
   mq rollout abort "$RID" >/dev/null || fail "rollout abort failed"
   check "the rollout is aborted" rollout_is "$RID" '.state == "aborted" and .events[-1].kind == "aborted"'
   out=$(mq rollout abort "$RID" 2>&1 >/dev/null) && fail "a second abort was accepted"
-  [ "$out" = "mqota: rollout $RID is aborted; only a running, paused or awaiting-approval rollout can be aborted" ] ||
+  [ "$out" = "mqota: rollout $RID is aborted; only a running, paused, awaiting-approval or scheduled rollout can be aborted" ] ||
     fail "second abort said: $out"
   pass "a second abort is refused with its sentence"
   ;;
@@ -311,7 +311,7 @@ bad-plans)
   api_refused "no canary" '{"release": '"$rel"', "filter": "group=lab", "waves": ["100%"]}' \
     '"canary" is missing: give the first stage'"'"'s size, a count such as 1 or a percent such as "5%"'
   api_refused "unknown member" '{"release": '"$rel"', "filter": "group=lab", "canary": 1, "waves": ["100%"], "speed": 3}' \
-    'unknown member "speed"; a rollout has "release", "filter", "canary", "waves", "success_percent", "error_percent", "deadline_s", "on_error" and "approval"'
+    'unknown member "speed"; a rollout has "release", "filter", "canary", "waves", "success_percent", "error_percent", "deadline_s", "on_error", "approval", "max_transfers", "jitter_s", "start_at", "from_versions", "failure_budget" and "continuous"'
   api_refused "deadline 0" '{"release": '"$rel"', "filter": "group=lab", "canary": 1, "waves": ["100%"], "deadline_s": 0}' \
     '"deadline_s" must be a whole number from 1 to 2592000 (seconds after a wave'"'"'s start when a silent device counts as failed)'
   out=$(mq --json rollout list) || fail "rollout list failed"
