@@ -94,6 +94,7 @@ static const struct {
     { "rollout", "create", cmd_rollout_create },
     { "rollout", "list", cmd_rollout_list },
     { "rollout", "show", cmd_rollout_show },
+    { "rollout", "watch", cmd_rollout_watch },
     { "rollout", "pause", cmd_rollout_pause },
     { "rollout", "resume", cmd_rollout_resume },
     { "rollout", "abort", cmd_rollout_abort },

@@ -23,6 +23,12 @@
 #   continuous   3 devices, --continuous: the rollout updates them and stays running; a
 #                fourth device that comes online afterwards joins the last wave, is offered
 #                the release and confirms; the history says device-joined.
+#   watch        'mqota rollout watch': a scheduled rollout outlives --timeout 1 (exit 3 and
+#                its sentence); aborted, the watch exits 1 naming it; a healthy rollout is
+#                followed with --json to the end (exit 0): every line JSON, one event line per
+#                event of the history, wave lines, the last {"type": "end", "state":
+#                "finished"}; the text watch of the finished rollout prints the history and
+#                "rollout N finished".
 MODE=${3:-cap}
 NEWVER=v1.4.1-2-g0296947-dirty
 case $MODE in
@@ -31,7 +37,8 @@ case $MODE in
   eligibility) COUNT=6; FAULT=() ;;
   budget) COUNT=6; FAULT=(--fail-self-test "$NEWVER") ;;
   continuous) COUNT=3; FAULT=() ;;
-  *) echo "usage: test_rollout_pacing.sh BUILD_DIR FIXTURES_DIR [cap|schedule|eligibility|budget|continuous]" >&2
+  watch) COUNT=4; FAULT=() ;;
+  *) echo "usage: test_rollout_pacing.sh BUILD_DIR FIXTURES_DIR [cap|schedule|eligibility|budget|continuous|watch]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -186,6 +193,34 @@ continuous)
   devs=$(mq --json device list) || fail "device list failed"
   check_json "vdev-0004 runs the new version" "$devs" \
     '.[] | select(.id == "vdev-0004") | .version == $v' --arg v "$NEWVER"
+  ;;
+watch)
+  create group=lab --canary 1 --waves 100% --start-at "$(( $(date +%s) + 86400 ))"
+  rc=0; out=$(mq rollout watch "$RID" --timeout 1 2>&1 >/dev/null) || rc=$?
+  [ "$rc" -eq 3 ] || fail "watch of a scheduled rollout with --timeout 1 exited $rc, not 3: $out"
+  [ "$out" = "mqota: rollout $RID is still scheduled after the 1 s timeout; it goes on in mqotad: run 'mqota rollout watch $RID' to follow it again." ] ||
+    fail "watch timeout said: $out"
+  pass "watch ends at its timeout with exit 3 and its sentence"
+  mq rollout abort "$RID" >/dev/null || fail "abort failed"
+  rc=0; out=$(mq rollout watch "$RID" --timeout 10 2>&1 >/dev/null) || rc=$?
+  [ "$rc" -eq 1 ] && [ "$out" = "mqota: rollout $RID is aborted (aborted by the operator; no further wave starts (targets already offered go on)); see 'mqota rollout show $RID'." ] ||
+    fail "watch of an aborted rollout exited $rc saying: $out"
+  pass "watch of an aborted rollout exits 1 naming why"
+  create group=lab --canary 1 --waves 100%
+  rc=0; mq --json rollout watch "$RID" --timeout 120 >"$T/watch.jsonl" 2>"$T/watch.err" || rc=$?
+  [ "$rc" -eq 0 ] || fail "watch --json of a healthy rollout exited $rc: $(cat "$T/watch.err")"
+  lines=$(jq -sc . "$T/watch.jsonl") || fail "watch --json printed a line that is not JSON: $(head -c 2000 "$T/watch.jsonl")"
+  show "$RID"
+  check_json "one event line per event of the history, in order, then the end" "$lines" \
+    '[.[] | select(.type == "event") | .kind] == ($r.events | map(.kind)) and
+     .[-1] == {"type": "end", "state": "finished", "exit": 0} and
+     ([.[] | select(.type == "wave" and .name == "wave 1" and .state == "succeeded" and .confirmed == 3)] | length == 1)' \
+    --argjson r "$R"
+  out=$(mq rollout watch "$RID" 2>&1) || fail "text watch of a finished rollout failed: $out"
+  [ "$(tail -n 1 <<<"$out")" = "rollout $RID finished" ] && grep -q 'canary started: release' <<<"$out" &&
+    grep -q '^  wave 1: succeeded, 3 of 3 confirmed, 0 failed, 0 active$' <<<"$out" ||
+    fail "text watch printed: $out"
+  pass "the text watch prints the history, the waves and the end"
   ;;
 esac
 passed
