@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "deploy.h"
+#include "mqota/mqota_status.h"
 #include "target.h"
 
 /* Bytes of a rollout's filter its "created" event quotes at most (the rollout keeps it all). */
@@ -209,6 +210,9 @@ static int start_paced_wave(mqotad_t *d, const db_rollout_t *r, db_rollout_wave_
     return fill_wave(d, r, &o, w, now, err, err_cap);
 }
 
+static int drop_over_budget(mqotad_t *d, const db_rollout_t *r, int idx, int64_t now,
+                            id_vec_t *ids);
+
 /*
  * Start stage idx of rollout r inside the caller's transaction: its deployment (to the
  * devices given the stage at creation; with retry, to those of them whose latest target did
@@ -236,6 +240,16 @@ static int start_wave(mqotad_t *d, const db_rollout_t *r, int idx, int64_t now, 
             goto out;
         if (ids.n == 0) {
             snprintf(err, err_cap, "every device of the %s confirmed; nothing to retry", name);
+            ret = 1;
+            goto out;
+        }
+        size_t unconfirmed = ids.n;
+        if (drop_over_budget(d, r, idx, now, &ids) != 0) goto out;
+        if (ids.n == 0) {
+            snprintf(err, err_cap, "the %zu device%s of the %s that did not confirm %s over the "
+                     "failure budget; nothing to retry ('mqota device reset-failures ID' lets "
+                     "a device take the release again)", unconfirmed, unconfirmed == 1 ? "" : "s",
+                     name, unconfirmed == 1 ? "is" : "are");
             ret = 1;
             goto out;
         }
@@ -331,7 +345,10 @@ static int eligible(mqotad_t *d, const eligibility_t *e, const char *id, char *w
     db_device_t dev;
     int64_t failures = 0;
     if (db__device_get(d->db, id, &dev) != 0) return -1;
-    if (strcmp(dev.version, e->release_version) == 0) {
+    /* on the release: running its version settled (not in pending-verify, nor reporting the
+     * version it just failed or rolled back from) */
+    if (strcmp(dev.version, e->release_version) == 0 &&
+        (dev.state == MQOTA_STATE_IDLE || dev.state == MQOTA_STATE_CONFIRMED)) {
         snprintf(why, cap, "device %s already runs the release's version %s: skipped", id,
                  dev.version);
         return ON_RELEASE;
@@ -412,6 +429,42 @@ static int select_eligible(mqotad_t *d, const eligibility_t *e, const target_ids
         n_skipped[k]++;
         if (push_id(k == TAKEN ? ids : skipped, k == TAKEN ? sel->ids[i] : why) != 0) return -1;
     }
+    return 0;
+}
+
+/*
+ * A retry of wave idx of rollout r: drop from ids the devices over the rollout's failure
+ * budget, each with a device-skipped event (inside the caller's transaction). 0, or -1 on a
+ * database error.
+ */
+static int drop_over_budget(mqotad_t *d, const db_rollout_t *r, int idx, int64_t now,
+                            id_vec_t *ids)
+{
+    db_rollout_opts_t o;
+    if (db__rollout_opts_get(d->db, r->id, &o) != 0) return -1;
+    if (o.failure_budget == 0) return 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < ids->n; i++) {
+        int64_t failures = 0;
+        if (db__device_release_failures(d->db, ids->ids[i], r->release_id, &failures) != 0)
+            return -1;
+        if (failures < (int64_t)o.failure_budget) {
+            ids->ids[kept++] = ids->ids[i];
+            continue;
+        }
+        int rc = event(d, r->id, now, idx, "device-skipped", "device %s failed release %lld "
+                       "%lld time%s (failure budget %u): not retried until 'mqota device "
+                       "reset-failures %s'", ids->ids[i], (long long)r->release_id,
+                       (long long)failures, failures == 1 ? "" : "s", o.failure_budget,
+                       ids->ids[i]);
+        free(ids->ids[i]);
+        if (rc != 0) { /* keep the vector whole for id_vec_free() */
+            for (size_t j = i + 1; j < ids->n; j++) ids->ids[kept++] = ids->ids[j];
+            ids->n = kept;
+            return -1;
+        }
+    }
+    ids->n = kept;
     return 0;
 }
 
@@ -953,14 +1006,18 @@ void rollout__poke(mqotad_t *d)
 
 void rollout__tick(mqotad_t *d, uint64_t now_ms)
 {
+    static uint64_t last_join_ms;
     if (!poked && last_ms && now_ms - last_ms < ROLLOUT_TICK_MS) return;
+    /* continuous rollouts select their filter again once per ROLLOUT_TICK_MS, not per poke */
+    bool join = !last_join_ms || now_ms - last_join_ms >= ROLLOUT_TICK_MS;
+    if (join) last_join_ms = now_ms;
     last_ms = now_ms;
     poked = false;
     rollout_vec_t v = {0};
     if (db__rollout_running(d->db, push_rollout, &v) != 0) goto out;
     int64_t now = clock__now();
     start_scheduled(d, now);
-    for (size_t i = 0; i < v.n; i++)
+    for (size_t i = 0; join && i < v.n; i++)
         if (join_devices(d, &v.items[i], now) != 0)
             mqh_log(MQH_WARN, "rollout %lld: database error while taking devices that match "
                     "later; trying again in %d ms", (long long)v.items[i].id, ROLLOUT_TICK_MS);

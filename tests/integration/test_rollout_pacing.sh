@@ -17,7 +17,7 @@
 #                a version nobody runs is refused with its sentence; with the old version the
 #                two on the release are skipped (history) and four take it.
 #   budget       the new image fails its self-test: a --failure-budget 1 rollout's canary
-#                fails; the next rollout skips that device (history: "failure budget") and its
+#                fails and its retry is refused (over the budget); the next rollout skips that device (history: "failure budget") and its
 #                own canary fails too; after 'mqota device reset-failures' the first device
 #                is taken again and the second still skipped.
 #   continuous   3 devices, --continuous: the rollout updates them and stays running; a
@@ -151,6 +151,10 @@ budget)
   create group=lab --canary 1 --waves 100% --failure-budget 1 --deadline 120
   wait_for 120 rollout_is "$RID" '.state == "paused"' ||
     fail "the failing canary did not pause the rollout: $(mq --json rollout show "$RID")"
+  out=$(mq rollout retry "$RID" 2>&1 >/dev/null) && fail "a retry of a device over its failure budget was accepted"
+  [ "$out" = "mqota: the 1 device of the canary that did not confirm is over the failure budget; nothing to retry ('mqota device reset-failures ID' lets a device take the release again)" ] ||
+    fail "retry over the budget said: $out"
+  pass "a retry of a device over its failure budget is refused with its sentence"
   mq rollout abort "$RID" >/dev/null || fail "abort failed"
   create group=lab --canary 1 --waves 100% --failure-budget 1 --deadline 120
   show "$RID"
