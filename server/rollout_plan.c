@@ -249,7 +249,7 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
                         &p->error_percent, err, cap)) != 0 ||
         (rc = parse_int(body, "deadline_s", 1, ROLLOUT_DEADLINE_MAX_S,
                         ROLLOUT_DEADLINE_DEFAULT_S,
-                        "seconds after a wave's start when a silent device counts as failed",
+                        "seconds after its offer when a device not finished counts as failed",
                         &p->deadline_s, err, cap)) != 0)
         return rc;
     v = cJSON_GetObjectItemCaseSensitive(body, "on_error");
