@@ -138,6 +138,18 @@ static const char *const migrations[] = {
     " device_id TEXT NOT NULL, name TEXT NOT NULL, ts INTEGER NOT NULL,"
     " device_ms INTEGER NOT NULL, value REAL NOT NULL);"
     "CREATE INDEX telemetry_by_series ON telemetry(device_id, name, ts);",
+    /* 8 -> 9: rollouts' pacing and eligibility (docs/ROLLOUTS.md): the transfer cap and the
+     * offers' jitter, the scheduled start, the versions a device must run, the per-device
+     * failure budget, continuous rollouts, the most devices seen transferring at once; a
+     * device's failures of a release count only after its last reset-failures */
+    "ALTER TABLE rollouts ADD COLUMN max_transfers INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN jitter_s INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN start_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN from_versions TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE rollouts ADD COLUMN failure_budget INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN continuous INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN peak_in_flight INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN failures_reset_at INTEGER NOT NULL DEFAULT 0;",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -180,6 +192,9 @@ enum {
     /* telemetry (schema 8) */
     S_TEL_SERIES_HAS, S_TEL_SERIES_COUNT, S_TEL_SERIES_PUT, S_TEL_INSERT, S_TEL_TRIM_COUNT,
     S_TEL_TRIM_AGE, S_TEL_PRUNE_AGE, S_TEL_PRUNE_SERIES, S_TEL_NAMES, S_TEL_POINTS,
+    /* rollouts' pacing and eligibility (schema 9) */
+    S_RO_OPTS_SET, S_RO_OPTS_GET, S_RO_PEAK, S_RO_IN_FLIGHT, S_RO_SCHEDULED, S_RO_HAS_DEV,
+    S_RO_DEV_FAILURES, S_RO_DEV_RESET,
     S_COUNT
 };
 
@@ -327,13 +342,38 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_RO_WDEPS] = "SELECT deployment_id FROM rollout_wave_deployments WHERE rollout_id = ?1"
                    " AND wave = ?2 ORDER BY deployment_id",
     /* each device of a wave with the state of its latest target among the wave's deployments
-     * ('' when it has none) */
-    [S_RO_WAVE_TARGETS] = "SELECT v.device_id, coalesce((SELECT t.state FROM deployment_targets t"
-                          " JOIN rollout_wave_deployments x ON x.deployment_id = t.deployment_id"
+     * and that deployment's creation (the offer): '' and 0 when it has none */
+    [S_RO_WAVE_TARGETS] = "SELECT v.device_id, coalesce(t.state, ''), coalesce(d.created_at, 0)"
+                          " FROM rollout_devices v LEFT JOIN deployment_targets t"
+                          " ON t.device_id = v.device_id AND t.deployment_id ="
+                          " (SELECT max(x.deployment_id) FROM rollout_wave_deployments x"
+                          " JOIN deployment_targets t2 ON t2.deployment_id = x.deployment_id"
                           " WHERE x.rollout_id = v.rollout_id AND x.wave = v.wave"
-                          " AND t.device_id = v.device_id ORDER BY t.deployment_id DESC LIMIT 1),"
-                          " '') FROM rollout_devices v WHERE v.rollout_id = ?1 AND v.wave = ?2"
-                          " ORDER BY v.device_id",
+                          " AND t2.device_id = v.device_id)"
+                          " LEFT JOIN deployments d ON d.id = t.deployment_id"
+                          " WHERE v.rollout_id = ?1 AND v.wave = ?2 ORDER BY v.device_id",
+    /* ---- rollouts' pacing and eligibility (schema 9) ---- */
+    [S_RO_OPTS_SET] = "UPDATE rollouts SET max_transfers = ?2, jitter_s = ?3, start_at = ?4,"
+                      " from_versions = ?5, failure_budget = ?6, continuous = ?7 WHERE id = ?1",
+    [S_RO_OPTS_GET] = "SELECT max_transfers, jitter_s, start_at, from_versions, failure_budget,"
+                      " continuous, peak_in_flight FROM rollouts WHERE id = ?1",
+    [S_RO_PEAK] = "UPDATE rollouts SET peak_in_flight = max(peak_in_flight, ?2) WHERE id = ?1",
+    /* devices of a rollout offered the release at or after ?2 whose target has not ended */
+    [S_RO_IN_FLIGHT] = "SELECT count(*) FROM rollout_wave_deployments x"
+                       " JOIN deployments d ON d.id = x.deployment_id"
+                       " JOIN deployment_targets t ON t.deployment_id = x.deployment_id"
+                       " WHERE x.rollout_id = ?1 AND d.created_at >= ?2"
+                       " AND t.state IN ('pending', 'active')",
+    [S_RO_SCHEDULED] = "SELECT id FROM rollouts WHERE state = 'scheduled' AND start_at <= ?1"
+                       " ORDER BY id",
+    [S_RO_HAS_DEV] = "SELECT count(*) FROM rollout_devices WHERE rollout_id = ?1"
+                     " AND device_id = ?2",
+    [S_RO_DEV_FAILURES] = "SELECT count(*) FROM deployment_targets t"
+                          " JOIN deployments d ON d.id = t.deployment_id"
+                          " JOIN devices v ON v.id = t.device_id"
+                          " WHERE t.device_id = ?1 AND d.release_id = ?2 AND t.state = 'failed'"
+                          " AND t.finished_at > v.failures_reset_at",
+    [S_RO_DEV_RESET] = "UPDATE devices SET failures_reset_at = ?2 WHERE id = ?1",
     /* ---- telemetry (schema 8) ---- */
     [S_TEL_SERIES_HAS] = "SELECT count(*) FROM telemetry_series WHERE device_id = ?1"
                          " AND name = ?2",
@@ -1520,7 +1560,13 @@ static void read_rollout(sqlite3_stmt *s, db_rollout_t *r)
     char on_error[12];
     copy_text(on_error, sizeof(on_error), s, 7);
     r->abort_on_error = strcmp(on_error, "abort") == 0;
-    copy_text(r->state, sizeof(r->state), s, 8);
+    const char *state = (const char *)sqlite3_column_text(s, 8);
+    if (state__rollout_parse(state, &r->state) != 0) {
+        /* only mqotad writes it: a name it does not know is damage; nothing acts on it */
+        mqh_log(MQH_ERROR, "database: rollout %lld has the unknown state '%s'; taken as %s",
+                (long long)r->id, state ? state : "", state__rollout_name(ROLLOUT_ABORTED));
+        r->state = ROLLOUT_ABORTED;
+    }
     r->current_wave = sqlite3_column_int(s, 9);
     r->created_at = sqlite3_column_int64(s, 10);
     r->updated_at = sqlite3_column_int64(s, 11);
@@ -1539,7 +1585,7 @@ int db__rollout_insert(db_t *db, db_rollout_t *r)
     sqlite3_bind_int64(s, 5, r->error_percent);
     sqlite3_bind_int64(s, 6, r->deadline_s);
     sqlite3_bind_text(s, 7, r->abort_on_error ? "abort" : "pause", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 8, r->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 8, state__rollout_name(r->state), -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 9, r->current_wave);
     sqlite3_bind_int64(s, 10, r->created_at);
     sqlite3_bind_int(s, 11, r->approval ? 1 : 0);
@@ -1592,12 +1638,12 @@ int db__rollout_running(db_t *db, int (*cb)(void *ctx, const db_rollout_t *r), v
     return rollout_rows(db, S_RO_RUNNING, "list running rollouts", cb, ctx);
 }
 
-int db__rollout_set_state(db_t *db, int64_t id, const char *state, int current_wave,
+int db__rollout_set_state(db_t *db, int64_t id, rollout_state_t state, int current_wave,
                           int64_t now)
 {
     sqlite3_stmt *s = db->st[S_RO_STATE];
     sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, state__rollout_name(state), -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 3, current_wave);
     sqlite3_bind_int64(s, 4, now);
     return exec_stmt(db, S_RO_STATE, "update rollout");
@@ -1608,7 +1654,7 @@ static void bind_wave(sqlite3_stmt *s, const db_rollout_wave_t *w)
     sqlite3_bind_int64(s, 1, w->rollout_id);
     sqlite3_bind_int(s, 2, w->idx);
     sqlite3_bind_int64(s, 3, w->size);
-    sqlite3_bind_text(s, 4, w->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, state__wave_name(w->state), -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, w->deployment_id);
     sqlite3_bind_int64(s, 6, w->started_at);
     sqlite3_bind_int64(s, 7, w->finished_at);
@@ -1620,7 +1666,14 @@ static void read_wave(sqlite3_stmt *s, db_rollout_wave_t *w)
     w->rollout_id = sqlite3_column_int64(s, 0);
     w->idx = sqlite3_column_int(s, 1);
     w->size = (uint32_t)sqlite3_column_int64(s, 2);
-    copy_text(w->state, sizeof(w->state), s, 3);
+    const char *state = (const char *)sqlite3_column_text(s, 3);
+    if (state__wave_parse(state, &w->state) != 0) {
+        /* only mqotad writes it: a name it does not know is damage; nothing acts on it */
+        mqh_log(MQH_ERROR, "database: wave %d of rollout %lld has the unknown state '%s'; "
+                "taken as %s", w->idx, (long long)w->rollout_id, state ? state : "",
+                state__wave_name(WAVE_FAILED));
+        w->state = WAVE_FAILED;
+    }
     w->deployment_id = sqlite3_column_int64(s, 4);
     w->started_at = sqlite3_column_int64(s, 5);
     w->finished_at = sqlite3_column_int64(s, 6);
@@ -1759,18 +1812,25 @@ int db__rollout_wave_deployments(db_t *db, int64_t rollout_id, int wave,
 }
 
 int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
-                             int (*cb)(void *ctx, const char *device_id, const char *state),
+                             int (*cb)(void *ctx, const char *device_id,
+                                       const target_state_t *state, int64_t offered_at),
                              void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_WAVE_TARGETS];
     int rc, ret = 0;
-    char id[DB_ID_MAX + 1], state[16];
+    char id[DB_ID_MAX + 1];
     sqlite3_bind_int64(s, 1, rollout_id);
     sqlite3_bind_int(s, 2, wave);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         copy_text(id, sizeof(id), s, 0);
-        copy_text(state, sizeof(state), s, 1);
-        if (cb(ctx, id, state) != 0) break;
+        const char *name = (const char *)sqlite3_column_text(s, 1);
+        target_state_t st = TARGET_FAILED;
+        bool has = name && name[0];
+        if (has && state__target_parse(name, &st) != 0)
+            mqh_log(MQH_ERROR, "database: the target of %s in rollout %lld has the unknown "
+                    "state '%s'; taken as %s", id, (long long)rollout_id, name,
+                    state__target_name(TARGET_FAILED));
+        if (cb(ctx, id, has ? &st : NULL, sqlite3_column_int64(s, 2)) != 0) break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's targets");
     sqlite3_reset(s);
@@ -1779,16 +1839,20 @@ int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
 }
 
 /* Count one device's latest target state into a db_counts_t. */
-static int count_state(void *ctx, const char *device_id, const char *state)
+static int count_state(void *ctx, const char *device_id, const target_state_t *state,
+                       int64_t offered_at)
 {
     db_counts_t *c = ctx;
     (void)device_id;
+    (void)offered_at;
     c->total++;
-    if (strcmp(state, "pending") == 0 || state[0] == '\0') c->pending++;
-    else if (strcmp(state, "active") == 0) c->active++;
-    else if (strcmp(state, "succeeded") == 0) c->succeeded++;
-    else if (strcmp(state, "failed") == 0) c->failed++;
-    else if (strcmp(state, "superseded") == 0) c->superseded++;
+    switch (state ? *state : TARGET_PENDING) {
+    case TARGET_PENDING: c->pending++; break;
+    case TARGET_ACTIVE: c->active++; break;
+    case TARGET_SUCCEEDED: c->succeeded++; break;
+    case TARGET_FAILED: c->failed++; break;
+    case TARGET_SUPERSEDED: c->superseded++; break;
+    }
     return 0;
 }
 
@@ -1889,4 +1953,110 @@ int db__telemetry_points(db_t *db, const char *device_id, const char *name, int6
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return ret;
+}
+
+/* ---- rollouts' pacing and eligibility (schema 9) ---- */
+
+int db__rollout_opts_set(db_t *db, int64_t id, const db_rollout_opts_t *o)
+{
+    sqlite3_stmt *s = db->st[S_RO_OPTS_SET];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, o->max_transfers);
+    sqlite3_bind_int64(s, 3, o->jitter_s);
+    sqlite3_bind_int64(s, 4, o->start_at);
+    sqlite3_bind_text(s, 5, o->from_versions, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 6, o->failure_budget);
+    sqlite3_bind_int(s, 7, o->continuous ? 1 : 0);
+    return exec_stmt(db, S_RO_OPTS_SET, "store a rollout's pacing");
+}
+
+int db__rollout_opts_get(db_t *db, int64_t id, db_rollout_opts_t *out)
+{
+    sqlite3_stmt *s = db->st[S_RO_OPTS_GET];
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s), ret;
+    memset(out, 0, sizeof(*out));
+    if (rc == SQLITE_ROW) {
+        out->max_transfers = (uint32_t)sqlite3_column_int64(s, 0);
+        out->jitter_s = (uint32_t)sqlite3_column_int64(s, 1);
+        out->start_at = sqlite3_column_int64(s, 2);
+        copy_text(out->from_versions, sizeof(out->from_versions), s, 3);
+        out->failure_budget = (uint32_t)sqlite3_column_int64(s, 4);
+        out->continuous = sqlite3_column_int(s, 5) != 0;
+        out->peak_in_flight = sqlite3_column_int64(s, 6);
+        ret = 0;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : fail(db, "read a rollout's pacing");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_peak(db_t *db, int64_t id, int64_t in_flight)
+{
+    sqlite3_stmt *s = db->st[S_RO_PEAK];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, in_flight);
+    return exec_stmt(db, S_RO_PEAK, "store a rollout's peak of transfers");
+}
+
+/* The one integer a counting statement (already bound) selects. */
+static int count_one(db_t *db, int which, const char *what, int64_t *out)
+{
+    sqlite3_stmt *s = db->st[which];
+    int rc = sqlite3_step(s), ret = 0;
+    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
+    else ret = fail(db, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_in_flight(db_t *db, int64_t rollout_id, int64_t offered_since, int64_t *out)
+{
+    sqlite3_bind_int64(db->st[S_RO_IN_FLIGHT], 1, rollout_id);
+    sqlite3_bind_int64(db->st[S_RO_IN_FLIGHT], 2, offered_since);
+    return count_one(db, S_RO_IN_FLIGHT, "count a rollout's transfers", out);
+}
+
+int db__rollout_scheduled_due(db_t *db, int64_t now, int (*cb)(void *ctx, int64_t id),
+                              void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RO_SCHEDULED];
+    int rc, ret = 0;
+    sqlite3_bind_int64(s, 1, now);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (cb(ctx, sqlite3_column_int64(s, 0)) != 0) break;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list scheduled rollouts");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_has_device(db_t *db, int64_t rollout_id, const char *device_id, bool *out)
+{
+    int64_t n = 0;
+    sqlite3_bind_int64(db->st[S_RO_HAS_DEV], 1, rollout_id);
+    sqlite3_bind_text(db->st[S_RO_HAS_DEV], 2, device_id, -1, SQLITE_TRANSIENT);
+    if (count_one(db, S_RO_HAS_DEV, "look a device up in a rollout", &n) != 0) return -1;
+    *out = n > 0;
+    return 0;
+}
+
+int db__device_release_failures(db_t *db, const char *device_id, int64_t release_id,
+                                int64_t *out)
+{
+    sqlite3_bind_text(db->st[S_RO_DEV_FAILURES], 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(db->st[S_RO_DEV_FAILURES], 2, release_id);
+    return count_one(db, S_RO_DEV_FAILURES, "count a device's failures of a release", out);
+}
+
+int db__device_reset_failures(db_t *db, const char *device_id, int64_t now)
+{
+    sqlite3_stmt *s = db->st[S_RO_DEV_RESET];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, now);
+    if (exec_stmt(db, S_RO_DEV_RESET, "reset a device's failures") != 0) return -1;
+    return sqlite3_changes(db->h) > 0 ? 0 : 1;
 }

@@ -301,7 +301,7 @@ typedef struct {
     uint32_t success_percent, error_percent, deadline_s;
     bool abort_on_error;     /**< on_error "abort" (else "pause") */
     bool approval;           /**< Each wave after the canary waits for an operator's approve */
-    char state[20];          /**< running, paused, awaiting-approval, aborted, finished */
+    rollout_state_t state;
     int current_wave;        /**< Index of the wave last started (0: the canary) */
     int64_t created_at, updated_at;
     int64_t devices;         /**< How many devices it took at creation */
@@ -313,7 +313,7 @@ typedef struct {
     int64_t rollout_id;
     int idx;
     uint32_t size;
-    char state[12];          /**< waiting, running, succeeded, failed */
+    wave_state_t state;
     int64_t deployment_id;   /**< Its deployment once started, 0 before */
     int64_t started_at, finished_at;
 } db_rollout_wave_t;
@@ -335,7 +335,7 @@ int db__rollout_list(db_t *db, int (*cb)(void *ctx, const db_rollout_t *r), void
 /** Every running rollout, oldest first, via callback. */
 int db__rollout_running(db_t *db, int (*cb)(void *ctx, const db_rollout_t *r), void *ctx);
 /** Set a rollout's state and current wave. */
-int db__rollout_set_state(db_t *db, int64_t id, const char *state, int current_wave,
+int db__rollout_set_state(db_t *db, int64_t id, rollout_state_t state, int current_wave,
                           int64_t now);
 int db__rollout_wave_insert(db_t *db, const db_rollout_wave_t *w);
 /** Store a wave's state, deployment and times. */
@@ -359,9 +359,11 @@ int db__rollout_wave_deployment_add(db_t *db, int64_t rollout_id, int wave, int6
 int db__rollout_wave_deployments(db_t *db, int64_t rollout_id, int wave,
                                  int (*cb)(void *ctx, int64_t deployment_id), void *ctx);
 /** Each device of a wave, by id, with the state of its latest target among the wave's
- *  deployments ("" when it has none yet), via callback. */
+ *  deployments and the Unix time that target's deployment was created (its offer); state
+ *  NULL and offered_at 0 when it has none yet. Via callback. */
 int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
-                             int (*cb)(void *ctx, const char *device_id, const char *state),
+                             int (*cb)(void *ctx, const char *device_id,
+                                       const target_state_t *state, int64_t offered_at),
                              void *ctx);
 /** A wave's counts: each device counted once, by its latest target (none counts as pending);
  *  the byte counters are left 0. */
@@ -369,6 +371,40 @@ int db__rollout_wave_counts(db_t *db, int64_t rollout_id, int wave, db_counts_t 
 /** A rollout's history, oldest first, via callback. */
 int db__rollout_events(db_t *db, int64_t rollout_id,
                        int (*cb)(void *ctx, const db_rollout_event_t *e), void *ctx);
+/* ---- rollouts' pacing and eligibility (schema 9, docs/ROLLOUTS.md) ---- */
+
+/** A rollout's plan members beyond the first slice's (rollout_plan_t's pacing, schedule and
+ *  eligibility), and the most devices it had transferring at once. */
+typedef struct {
+    uint32_t max_transfers;   /**< devices transferring at once across the rollout; 0: no cap */
+    uint32_t jitter_s;        /**< offers spread over this many seconds from a wave's start */
+    int64_t start_at;         /**< Unix time the canary starts; 0: at creation */
+    char from_versions[600];  /**< JSON array of the versions a device must run; "": any */
+    uint32_t failure_budget;  /**< failures of the release after which a device is skipped */
+    bool continuous;          /**< devices matching the filter later join the current wave */
+    int64_t peak_in_flight;   /**< most devices seen transferring at once (after an offer) */
+} db_rollout_opts_t;
+
+/** Store a rollout's pacing and eligibility (once, after db__rollout_insert()). */
+int db__rollout_opts_set(db_t *db, int64_t id, const db_rollout_opts_t *o);
+/** 0 found, 1 none, -1 error. */
+int db__rollout_opts_get(db_t *db, int64_t id, db_rollout_opts_t *out);
+/** Raise a rollout's peak_in_flight to in_flight when larger. */
+int db__rollout_peak(db_t *db, int64_t id, int64_t in_flight);
+/** How many of a rollout's devices were offered the release at or after offered_since (Unix
+ *  s) and have a target still pending or active. */
+int db__rollout_in_flight(db_t *db, int64_t rollout_id, int64_t offered_since, int64_t *out);
+/** The id of every scheduled rollout whose start_at is at or before now, oldest first. */
+int db__rollout_scheduled_due(db_t *db, int64_t now, int (*cb)(void *ctx, int64_t id),
+                              void *ctx);
+/** Whether device_id is one of a rollout's devices. */
+int db__rollout_has_device(db_t *db, int64_t rollout_id, const char *device_id, bool *out);
+/** How many targets of release_id device_id failed since its last reset-failures. */
+int db__device_release_failures(db_t *db, const char *device_id, int64_t release_id,
+                                int64_t *out);
+/** Forget a device's failures before now (failure budgets). 0; 1 no such device; -1 error. */
+int db__device_reset_failures(db_t *db, const char *device_id, int64_t now);
+
 /* ---- telemetry (schema 8, server/telemetry.c) ---- */
 
 /** One series of a device, for db__telemetry_names(). */

@@ -20,6 +20,7 @@
 #include "telemetry.h"
 #include "mqotad.h"
 #include "release.h"
+#include "clock.h"
 #include "rollout.h"
 #include "signature.h"
 #include "token.h"
@@ -107,6 +108,7 @@ int main(int argc, char **argv)
     if (rc == 1) return 0;
     if (rc != 0) return 2;
     mqh_log_init("mqotad", d.log_level);
+    if (clock__init() != 0) return 2; /* the test-only clock offset, when set */
     if (prepare_data_dir(&d) != 0) return 1;
     if (d.cmd_name && strcmp(d.cmd_name, "token") != 0) /* device ..., broker-files ... */
         return auth__command(&d);
