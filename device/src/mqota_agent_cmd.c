@@ -95,6 +95,7 @@ static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t 
     }
     a->reply_counter = counter;
     mqota_sealed_nonce(frame, nonce);
+    /* in place, the tag right after the ciphertext (mqota_platform.h) */
     if (a->plat.aead_seal(a->plat.ctx, nonce, aad, aad_len, plain, n, plain, plain + n) != 0) {
         return MQOTA_ERR_PLATFORM;
     }
@@ -247,6 +248,7 @@ mqota_status_t cmd__handle(mqota_agent_t *a, const uint8_t *payload, size_t len,
     }
     mqota_sealed_nonce(f.header, nonce);
     if (mqota_sealed_aad(f.header, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK ||
+        /* f.tag == f.ciphertext + f.ciphertext_len, as the hook expects (mqota_platform.h) */
         a->plat.aead_open(a->plat.ctx, nonce, aad, aad_len, f.ciphertext, f.ciphertext_len,
                           plain, f.tag) != 0) {
         refuse(a, MQOTA_CMD_REFUSED_FORGED, f.counter, now_ms);

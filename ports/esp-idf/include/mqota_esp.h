@@ -90,7 +90,6 @@ typedef struct {
     psa_hash_operation_t sha;
     psa_key_id_t release_key;
     psa_key_id_t command_key;
-    uint8_t aead[MQOTA_SEALED_MAX_LEN]; /* PSA's one-shot GCM wants ciphertext || tag */
     /* receive path (MQTT task -> agent task) */
     uint8_t *rx_buf;
     size_t rx_cap;
