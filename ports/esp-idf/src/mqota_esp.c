@@ -33,6 +33,34 @@ enum { EV_LINK = 1, EV_MESSAGE = 2 };
 
 static const char *TAG = "mqota";
 
+/* The out buffer (MQOTA_ESP_MQTT_OUT_MIN) takes a SUBSCRIBE of the longest topic (fixed
+ * header, packet id, topic, QoS byte), an ACK whole, and the CONNECT of the longest device id
+ * with the last will and no credentials (variable header MQTT_3_1_1_VARIABLE_HEADER_SIZE, 10
+ * bytes, in esp-mqtt's mqtt_msg.c) */
+#define MQTT_CONNECT_HEAD (MQOTA_ESP_MQTT_FIXED_HEADER + 10u)
+_Static_assert(MQOTA_ESP_MQTT_FIXED_HEADER + 2u + 2u + (MQOTA_TOPIC_MAX - 1u) + 1u <=
+                   MQOTA_ESP_MQTT_OUT_MIN,
+               "a SUBSCRIBE fits esp-mqtt's out buffer");
+_Static_assert(MQOTA_ESP_MQTT_PUBLISH_HEAD + MQOTA_ACK_LEN <= MQOTA_ESP_MQTT_OUT_MIN,
+               "an ACK goes out in one write");
+_Static_assert(MQTT_CONNECT_HEAD + 2u + MQOTA_DEVICE_ID_MAX + 2u + (MQOTA_TOPIC_MAX - 1u) + 2u +
+                       sizeof(MQOTA_OFFLINE_PAYLOAD) - 1u <=
+                   MQOTA_ESP_MQTT_OUT_MIN,
+               "a CONNECT without credentials fits esp-mqtt's out buffer");
+
+/* The out buffer for this client: MQOTA_ESP_MQTT_OUT_MIN, or the length esp-mqtt needs to
+ * build its CONNECT (MQTT 3.1.1: client id, last will, username, password, each a 2-byte
+ * length and its bytes) when that is more. */
+static int mqtt_out_size(const esp_mqtt_client_config_t *mc)
+{
+    size_t n = MQTT_CONNECT_HEAD + 2u + strlen(mc->credentials.client_id) + 2u +
+               strlen(mc->session.last_will.topic) + 2u + (size_t)mc->session.last_will.msg_len;
+    if (mc->credentials.username != NULL) n += 2u + strlen(mc->credentials.username);
+    if (mc->credentials.authentication.password != NULL)
+        n += 2u + strlen(mc->credentials.authentication.password);
+    return (int)(n > MQOTA_ESP_MQTT_OUT_MIN ? n : MQOTA_ESP_MQTT_OUT_MIN);
+}
+
 /* ---- transport hooks (agent's task) --------------------------------------------------- */
 
 /* Queue a publish in esp-mqtt's outbox and return (the hook must not block). esp-mqtt takes
@@ -327,6 +355,7 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg)
     mc.session.last_will.qos = 1;
     mc.session.last_will.retain = 1;
     mc.buffer.size = CONFIG_MQOTA_MQTT_BUFFER_SIZE;
+    if (mc.buffer.out_size <= 0) mc.buffer.out_size = mqtt_out_size(&mc);
     e->client = esp_mqtt_client_init(&mc);
     if (e->client == NULL) {
         err = ESP_ERR_NO_MEM;
