@@ -14,6 +14,7 @@
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,13 +66,14 @@ static mqota_esp_config_t config(void)
 /* The CONNECT esp-mqtt builds for the port's client (mqtt_msg.c mqtt_msg_connect(), MQTT 3.1.1):
  * 5 bytes kept for the fixed header, the 10-byte variable header, then the client id, the last
  * will's topic and message, the username and the password, each with a 2-byte length. */
-static size_t connect_len(mqota_esp_t *e, const char *user, const char *pass)
+static size_t connect_len(mqota_esp_t *e, const char *user, const char *pass, bool v5)
 {
     char will[MQOTA_TOPIC_MAX];
     assert_int_equal(mqota_agent_topic(&e->agent, MQOTA_TOPIC_ONLINE, will, sizeof(will)),
                      MQOTA_OK);
     return 5u + 10u + 2u + strlen(DEV_ID) + 2u + strlen(will) + 2u +
-           strlen(MQOTA_OFFLINE_PAYLOAD) + 2u + strlen(user) + 2u + strlen(pass);
+           strlen(MQOTA_OFFLINE_PAYLOAD) + 2u + strlen(user) + 2u + strlen(pass) +
+           (v5 ? 2u : 0u); /* MQTT 5: the CONNECT's and the will's empty property lists */
 }
 
 /* No credentials: MQOTA_ESP_MQTT_OUT_MIN, and the CONNECT fits. */
@@ -88,7 +90,7 @@ static void test_default_out_size(void **state)
 }
 
 /* Credentials longer than the default leaves room for: the out buffer is the CONNECT's length
- * exactly, and it fits. */
+ * exactly, and it fits; with MQTT 3.1.1 and with MQTT 5. */
 static void test_long_credentials_raise_it(void **state)
 {
     (void)state;
@@ -99,15 +101,18 @@ static void test_long_credentials_raise_it(void **state)
     user[sizeof(user) - 1] = '\0';
     memset(pass, 'p', sizeof(pass) - 1);
     pass[sizeof(pass) - 1] = '\0';
-    mqota_esp_config_t cfg = config();
-    cfg.mqtt.credentials.username = user;
-    cfg.mqtt.credentials.authentication.password = pass;
-    start_port(&dev, &e, &cfg);
-    size_t need = connect_len(&e, user, pass);
-    assert_true(need > MQOTA_ESP_MQTT_OUT_MIN);
-    assert_int_equal(esp_emu_mqtt_out_size(e.client), (int)need);
-    assert_true(esp_emu_mqtt_connect_fits(e.client));
-    stop_port(dev, &e);
+    for (int v5 = 0; v5 <= 1; v5++) {
+        mqota_esp_config_t cfg = config();
+        cfg.mqtt.credentials.username = user;
+        cfg.mqtt.credentials.authentication.password = pass;
+        cfg.mqtt.session.protocol_ver = v5 ? MQTT_PROTOCOL_V_5 : MQTT_PROTOCOL_V_3_1_1;
+        start_port(&dev, &e, &cfg);
+        size_t need = connect_len(&e, user, pass, v5 != 0);
+        assert_true(need > MQOTA_ESP_MQTT_OUT_MIN);
+        assert_int_equal(esp_emu_mqtt_out_size(e.client), (int)need);
+        assert_true(esp_emu_mqtt_connect_fits(e.client));
+        stop_port(dev, &e);
+    }
 }
 
 /* The application's own out_size is kept; one byte short of the CONNECT, esp-mqtt could not
@@ -125,7 +130,7 @@ static void test_application_out_size_kept(void **state)
     cfg.mqtt.credentials.authentication.password = pass;
     cfg.mqtt.buffer.out_size = 1; /* replaced below by the CONNECT's length - 1 */
     start_port(&dev, &e, &cfg);
-    int need = (int)connect_len(&e, "user", pass);
+    int need = (int)connect_len(&e, "user", pass, false);
     stop_port(dev, &e);
 
     cfg.mqtt.buffer.out_size = need - 1;

@@ -66,8 +66,9 @@ typedef struct {
     const char *topic_prefix; /**< NULL for MQOTA_TOPIC_PREFIX_DEFAULT */
     /** Broker URI, CA, credentials: copied; the port sets client_id, the last will,
      *  buffer.size (CONFIG_MQOTA_MQTT_BUFFER_SIZE) and, unless set here, buffer.out_size
-     *  (MQOTA_ESP_MQTT_OUT_MIN or the CONNECT's length, an MQTT 3.1.1 CONNECT: with MQTT 5
-     *  set out_size yourself, for the properties) itself. */
+     *  (MQOTA_ESP_MQTT_OUT_MIN or the CONNECT's length; MQTT 5 CONNECT properties that you
+     *  set later, esp_mqtt5_client_set_connect_property(), are not counted: then set
+     *  out_size yourself) itself. */
     esp_mqtt_client_config_t mqtt;
     uint8_t *rx_buf;  /**< Receive buffer (caller-owned), CONFIG_MQOTA_RX_BUFFER_SIZE bytes */
     size_t rx_cap;    /**< Its size, bytes */

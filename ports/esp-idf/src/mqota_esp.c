@@ -49,8 +49,9 @@ _Static_assert(MQTT_CONNECT_HEAD + 2u + MQOTA_DEVICE_ID_MAX + 2u + (MQOTA_TOPIC_
                "a CONNECT without credentials fits esp-mqtt's out buffer");
 
 /* The out buffer for this client: MQOTA_ESP_MQTT_OUT_MIN, or the length esp-mqtt needs to
- * build its CONNECT (MQTT 3.1.1: client id, last will, username, password, each a 2-byte
- * length and its bytes) when that is more. */
+ * build its CONNECT (client id, last will, username, password, each a 2-byte length and its
+ * bytes; MQTT 5 adds the lengths of the CONNECT's and the will's property lists, empty unless
+ * the application sets properties, mqtt5_msg.c mqtt5_msg_connect()) when that is more. */
 static int mqtt_out_size(const esp_mqtt_client_config_t *mc)
 {
     size_t n = MQTT_CONNECT_HEAD + 2u + strlen(mc->credentials.client_id) + 2u +
@@ -58,6 +59,7 @@ static int mqtt_out_size(const esp_mqtt_client_config_t *mc)
     if (mc->credentials.username != NULL) n += 2u + strlen(mc->credentials.username);
     if (mc->credentials.authentication.password != NULL)
         n += 2u + strlen(mc->credentials.authentication.password);
+    if (mc->session.protocol_ver == MQTT_PROTOCOL_V_5) n += 2u;
     return (int)(n > MQOTA_ESP_MQTT_OUT_MIN ? n : MQOTA_ESP_MQTT_OUT_MIN);
 }
 

@@ -229,7 +229,9 @@ esp_mqtt_client_handle_t esp_mqtt_client_init(const esp_mqtt_client_config_t *cf
                                   cfg->credentials.authentication.password) != MOSQ_ERR_SUCCESS)
         goto fail;
     /* mqtt_msg.c mqtt_msg_connect(): the variable header, then each field a 2-byte length and
-     * its bytes (the will's message by its length); MQTT 5's properties are not emulated */
+     * its bytes (the will's message by its length); MQTT 5 (mqtt5_msg.c mqtt5_msg_connect())
+     * adds the one-byte lengths of the CONNECT's and the will's property lists, which the
+     * emulation keeps empty */
     size_t connect = FIXED_HEADER_KEPT + CONNECT_VAR_HEADER + 2 + strlen(cid);
     if (w->topic != NULL)
         connect += 2 + strlen(w->topic) + 2 +
@@ -237,6 +239,7 @@ esp_mqtt_client_handle_t esp_mqtt_client_init(const esp_mqtt_client_config_t *cf
     if (cfg->credentials.username != NULL) connect += 2 + strlen(cfg->credentials.username);
     if (cfg->credentials.authentication.password != NULL)
         connect += 2 + strlen(cfg->credentials.authentication.password);
+    if (c->protocol == MQTT_PROTOCOL_V_5) connect += 1 + (w->topic != NULL ? 1 : 0);
     c->connect_fits = connect <= (size_t)c->out_size;
     return c;
 fail:
