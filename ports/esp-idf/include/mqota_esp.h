@@ -124,7 +124,6 @@ typedef struct {
     uint32_t seen_gen;
     bool agent_connected;
     char rx_topic[MQOTA_TOPIC_MAX];
-    char will_topic[MQOTA_TOPIC_MAX];
     QueueHandle_t events;
     StaticQueue_t events_q;
     uint8_t events_storage[MQOTA_ESP_QUEUE_LEN * sizeof(mqota_esp_event_t)];

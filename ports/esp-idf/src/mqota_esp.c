@@ -343,15 +343,17 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg)
         goto fail;
     }
 
-    /* the last will marks the device offline when the link dies without a DISCONNECT */
-    if (mqota_agent_topic(&e->agent, MQOTA_TOPIC_ONLINE, e->will_topic, sizeof(e->will_topic)) !=
+    /* the last will marks the device offline when the link dies without a DISCONNECT; esp-mqtt
+     * keeps its own copy of the topic (mqtt_client.c esp_mqtt_set_if_config(): strdup()) */
+    char will_topic[MQOTA_TOPIC_MAX];
+    if (mqota_agent_topic(&e->agent, MQOTA_TOPIC_ONLINE, will_topic, sizeof(will_topic)) !=
         MQOTA_OK) {
         err = ESP_ERR_INVALID_STATE;
         goto fail;
     }
     esp_mqtt_client_config_t mc = cfg->mqtt;
     mc.credentials.client_id = e->agent.device_id;
-    mc.session.last_will.topic = e->will_topic;
+    mc.session.last_will.topic = will_topic;
     mc.session.last_will.msg = MQOTA_OFFLINE_PAYLOAD;
     mc.session.last_will.msg_len = (int)strlen(MQOTA_OFFLINE_PAYLOAD);
     mc.session.last_will.qos = 1;
