@@ -144,6 +144,10 @@ typedef struct {
     int (*slot_state_of)(void *ctx, uint8_t slot, mqota_slot_state_t *state);
 
     /* ---- sealed commands (optional; both or neither; docs/PROTOCOL.md §14) ---- */
+    /* Both hooks get the tag right after the ciphertext, as in the sealed frame (tag == out +
+     * len when sealing, tag == in + len when opening), so a port whose AEAD takes or gives
+     * ciphertext || tag in one buffer (PSA Crypto) needs no buffer of its own; the agent
+     * always calls them that way (mqota_agent_cmd.c). */
     /**
      * AES-256-GCM encryption with the device's 32-byte command key (which only the platform
      * holds): encrypt `len` bytes of `in` into `out` (out may equal in) and write the 16-byte
