@@ -16,6 +16,7 @@
 
 #include "command.h"
 #include "deploy.h"
+#include "metrics.h"
 #include "devlog.h"
 #include "telemetry.h"
 #include "mqotad.h"
@@ -84,6 +85,21 @@ static void wait_for_io(mqotad_t *d, bool *mqtt_in, bool *mqtt_out)
     }
 }
 
+/*
+ * SIGHUP (docs/OPERATIONS.md "Reload"): the configuration file's reloadable keys (a file with
+ * an error changes nothing), the log level with them, DIR/api.token written again if it was
+ * deleted, and the embedded broker rereads its password and ACL files ('device provision'
+ * sends SIGHUP for that). API tokens need nothing: each request is checked in the database.
+ */
+static void reload_config(mqotad_t *d)
+{
+    mqh_log(MQH_INFO, "SIGHUP: reloading%s%s", d->config_file ? " " : "",
+            d->config_file ? d->config_file : " (no --config file)");
+    if (options__reload(d) == 0) mqh_log_init("mqotad", d->log_level);
+    token__ensure_file(d);
+    broker__reload(d);
+}
+
 static int prepare_data_dir(mqotad_t *d)
 {
     if (mkdir(d->data_dir, 0755) != 0 && errno != EEXIST) {
@@ -104,18 +120,22 @@ int main(int argc, char **argv)
 {
     static mqotad_t d;
     int rc = options__parse(&d, argc, argv);
+    if (rc != 0) options__free(&d);
     if (rc == 1) return 0;
     if (rc != 0) return 2;
     mqh_log_init("mqotad", d.log_level);
     if (prepare_data_dir(&d) != 0) return 1;
-    if (d.cmd_name && strcmp(d.cmd_name, "token") != 0) /* device ..., broker-files ... */
-        return auth__command(&d);
+    if (d.cmd_name && strcmp(d.cmd_name, "token") != 0) { /* device ..., broker-files ... */
+        rc = auth__command(&d);
+        options__free(&d);
+        return rc;
+    }
     if (d.cmd_name) { /* mqotad --data DIR token ...: on the database, no daemon */
         char dbpath[PATH_MAX + 32];
         snprintf(dbpath, sizeof(dbpath), "%s/mqota.db", d.data_dir);
-        if (db__open(&d.db, dbpath) != 0) return 1;
-        rc = token__command(&d);
+        rc = db__open(&d.db, dbpath) != 0 ? 1 : token__command(&d);
         db__close(d.db);
+        options__free(&d);
         return rc;
     }
 
@@ -124,12 +144,13 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL); /* 'device provision' asks for a broker reload */
+    sigaction(SIGHUP, &sa, NULL); /* the configuration file and the broker's identities */
     signal(SIGPIPE, SIG_IGN);
 
     int exit_code = 1;
     char path[PATH_MAX + 32], text[64];
     snprintf(path, sizeof(path), "%s/mqota.db", d.data_dir);
+    if (metrics__init(&d) != 0) goto out;
     if (signature__load_keys(&d) != 0) goto out;
     if (db__open(&d.db, path) != 0) goto out;
     if (release__sweep(&d) < 0) goto out;
@@ -175,9 +196,9 @@ int main(int argc, char **argv)
         mqtt__flush(&d);                          /* send what the steps above queued */
         mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */
         if (d.embedded_broker) broker__supervise(&d); /* restart our mosquitto if it died */
-        if (reload) {                             /* identities changed: broker rereads */
+        if (reload) {                             /* SIGHUP: configuration, identities */
             reload = 0;
-            broker__reload(&d);
+            reload_config(&d);
         }
     }
     mqh_log(MQH_INFO, "shutting down");
@@ -191,6 +212,8 @@ out:
     signature__free_keys(&d);
     devlog__free(&d);
     telemetry__free(&d);
+    metrics__free(&d);
+    options__free(&d);
     if (exit_code == 0) {
         snprintf(path, sizeof(path), "%s/mqotad.pid", d.data_dir);
         unlink(path);
