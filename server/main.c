@@ -85,21 +85,6 @@ static void wait_for_io(mqotad_t *d, bool *mqtt_in, bool *mqtt_out)
     }
 }
 
-/*
- * SIGHUP (docs/OPERATIONS.md "Reload"): the configuration file's reloadable keys (a file with
- * an error changes nothing), the log level with them, DIR/api.token written again if it was
- * deleted, and the embedded broker rereads its password and ACL files ('device provision'
- * sends SIGHUP for that). API tokens need nothing: each request is checked in the database.
- */
-static void reload_config(mqotad_t *d)
-{
-    mqh_log(MQH_INFO, "SIGHUP: reloading%s%s", d->config_file ? " " : "",
-            d->config_file ? d->config_file : " (no --config file)");
-    if (options__reload(d) == 0) mqh_log_init("mqotad", d->log_level);
-    token__ensure_file(d);
-    broker__reload(d);
-}
-
 static int prepare_data_dir(mqotad_t *d)
 {
     if (mkdir(d->data_dir, 0755) != 0 && errno != EEXIST) {
@@ -196,9 +181,11 @@ int main(int argc, char **argv)
         mqtt__flush(&d);                          /* send what the steps above queued */
         mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */
         if (d.embedded_broker) broker__supervise(&d); /* restart our mosquitto if it died */
-        if (reload) {                             /* SIGHUP: configuration, identities */
+        if (reload) {                             /* SIGHUP (docs/OPERATIONS.md "Reload"): */
             reload = 0;
-            reload_config(&d);
+            options__reload(&d);                  /* the config file's reloadable keys */
+            token__ensure_file(&d);               /* DIR/api.token again if it was deleted */
+            broker__reload(&d);                   /* the broker rereads passwords and ACLs */
         }
     }
     mqh_log(MQH_INFO, "shutting down");

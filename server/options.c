@@ -699,8 +699,10 @@ int options__reload(mqotad_t *d)
         mqh_log(MQH_INFO, "reload: %s = %s", options[k].name, next);
         applied++;
     }
-    mqh_log(MQH_INFO, "reload: configuration read again, %d key%s changed", applied,
-            applied == 1 ? "" : "s");
+    mqh_log_init("mqotad", d->log_level);
+    mqh_log(MQH_INFO, "reload: configuration read again%s%s, %d key%s changed",
+            d->config_file ? " from " : " (no --config file)", d->config_file ? d->config_file : "",
+            applied, applied == 1 ? "" : "s");
     rc = 0;
 out:
     options__free(tmp);
