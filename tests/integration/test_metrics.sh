@@ -17,9 +17,12 @@
 #      unknown path counted as "other"; no device id appears in any route label.
 #   5. A command sent and replied is counted.
 #   6. --metrics-loopback: a loopback client scrapes without a token; the API still needs one.
+#   And docs/METRICS.md lists exactly the families served; docs/grafana/mqota.json queries
+#   only metrics mqotad serves.
 #
-# usage: test_metrics.sh BUILD FIXTURES
+# usage: test_metrics.sh BUILD FIXTURES SOURCE_DIR
 . "$(dirname "$0")/lib.sh" "$1" "$2"
+SRC=$3
 
 PY=/usr/bin/python3
 "$PY" -c 'import prometheus_client.parser' 2>/dev/null ||
@@ -156,6 +159,20 @@ check_json "requests counted by route template, method and status" "$(cat "$T/s3
    n("/metrics"; "GET"; "401") == 4'
 check_json "no route label holds a device id" "$(cat "$T/s3.json")" \
   'all(.[] | select(.name == "mqotad_http_requests_total"); (.labels.route | test("vdev|evil")) == false)'
+
+# ---- the docs and the Grafana dashboard name what is served ----
+sed -nE 's/^# TYPE ([a-z_]+) .*/\1/p' "$T/s3.txt" | sort -u >"$T/served"
+grep -oE '^\| `mqotad_[a-z_]+`' "$SRC/docs/METRICS.md" | tr -d '|` ' | sort -u >"$T/documented"
+diff "$T/served" "$T/documented" >"$T/doc.diff" ||
+  fail "docs/METRICS.md's tables and the metrics served differ (< served, > documented): $(cat "$T/doc.diff")"
+pass "docs/METRICS.md lists exactly the $(wc -l <"$T/served") metric families served"
+jq -e '[.panels[] | select(.type != "row")] | length > 10 and all(.[]; (.targets | length) > 0)' \
+  "$SRC/docs/grafana/mqota.json" >/dev/null || fail "docs/grafana/mqota.json is not a dashboard with queries"
+jq -r '.. | .expr? // empty' "$SRC/docs/grafana/mqota.json" | grep -oE 'mqotad_[a-z_]+' | sort -u >"$T/queried"
+unknown=$(comm -23 "$T/queried" "$T/served")
+[ -s "$T/queried" ] && [ -z "$unknown" ] ||
+  fail "docs/grafana/mqota.json queries metrics mqotad does not serve: $unknown"
+pass "docs/grafana/mqota.json queries $(wc -l <"$T/queried") metrics, all served"
 
 # ---- 5. a command ----
 mq --json device command vdev-0001 diagnostics >"$T/diag.json" 2>&1 || fail "diagnostics failed: $(cat "$T/diag.json")"
