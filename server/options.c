@@ -675,7 +675,8 @@ void options__free(mqotad_t *d)
 int options__reload(mqotad_t *d)
 {
     mqotad_t *tmp = calloc(1, sizeof(*tmp));
-    char err[600];
+    char err[600], changed[1024] = "";
+    size_t used = 0;
     int rc = -1, applied = 0;
     if (!tmp) return -1;
     if (options__parse(tmp, d->argc, d->argv) != 0) {
@@ -691,18 +692,20 @@ int options__reload(mqotad_t *d)
                     options[k].name);
             continue;
         }
-        if (options__set(d, options[k].name, next, tmp->opts->from_cli[k], err,
-                         sizeof(err)) != 0) {
+        if (options__set(d, options[k].name, next, false, err, sizeof(err)) != 0) {
             mqh_log(MQH_ERROR, "reload: %s %s", options[k].name, err);
             continue;
         }
-        mqh_log(MQH_INFO, "reload: %s = %s", options[k].name, next);
         applied++;
+        if (used < sizeof(changed))
+            used += (size_t)snprintf(changed + used, sizeof(changed) - used, "%s%s = %.100s",
+                                     used ? ", " : "", options[k].name, next);
     }
+    /* The new level first, so that the line saying what changed is logged at it. */
     mqh_log_init("mqotad", d->log_level);
-    mqh_log(MQH_INFO, "reload: configuration read again%s%s, %d key%s changed",
+    mqh_log(MQH_INFO, "reload: configuration read again%s%s, %d key%s changed%s%s",
             d->config_file ? " from " : " (no --config file)", d->config_file ? d->config_file : "",
-            applied, applied == 1 ? "" : "s");
+            applied, applied == 1 ? "" : "s", applied ? ": " : "", changed);
     rc = 0;
 out:
     options__free(tmp);

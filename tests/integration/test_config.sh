@@ -99,7 +99,7 @@ debug_lines() { grep -c 'debug: http GET /api/v1/health -> 200' "$T/mqotad.log" 
 [ "$(debug_lines)" -eq 0 ] || fail "at log-level warn a request was logged at debug"
 printf 'log-level = debug\nmqtt-version = 311\n' >"$T/live.conf"
 kill -HUP "$MQOTAD_PID"
-reloaded() { grep -q 'reload: configuration read again from .*, 1 key changed' "$T/mqotad.log"; }
+reloaded() { grep -q 'info: reload: configuration read again from .*, 1 key changed: log-level = debug$' "$T/mqotad.log"; }
 wait_for 10 reloaded || fail "no 'configuration read again ... 1 key changed' within 10 s of SIGHUP"
 grep -q 'warn: reload: mqtt-version changed; it takes effect at the next start' "$T/mqotad.log" ||
   fail "the changed mqtt-version was not named as needing a restart"
