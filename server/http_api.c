@@ -701,15 +701,11 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
         else api__method_not_allowed(res, m, p, "GET");
         return;
     }
-    if (strcmp(p, "/metrics") == 0 && metrics_open(d, req)) {
-        if (get) http_metrics__get(d, res);
-        else api__method_not_allowed(res, m, p, "GET");
-        return;
-    }
-    /* Everything else needs the bearer token (unless --open-api); say nothing more. http.c
-     * checked it before reading the body (api__check_request); checked here again so the
-     * route table is safe on its own (fuzz_api calls it directly). */
-    if (!token__authorized(d, req->header(req->conn, "Authorization"))) {
+    /* Everything else needs the bearer token (unless --open-api, or /metrics from loopback
+     * with --metrics-loopback); say nothing more. http.c checked it before reading the body
+     * (api__check_request); checked here again so the route table is safe on its own
+     * (fuzz_api calls it directly). */
+    if (!metrics_open(d, req) && !token__authorized(d, req->header(req->conn, "Authorization"))) {
         api__error(res, 401, "missing or invalid bearer token");
         res->bearer_challenge = true;
         return;

@@ -109,7 +109,10 @@ int main(int argc, char **argv)
     if (rc == 1) return 0;
     if (rc != 0) return 2;
     mqh_log_init("mqotad", d.log_level);
-    if (prepare_data_dir(&d) != 0) return 1;
+    if (prepare_data_dir(&d) != 0) {
+        options__free(&d);
+        return 1;
+    }
     if (d.cmd_name && strcmp(d.cmd_name, "token") != 0) { /* device ..., broker-files ... */
         rc = auth__command(&d);
         options__free(&d);
