@@ -434,7 +434,11 @@ static void print_usage(FILE *f)
                 fprintf(f, "%22s%.*s", "", (int)n, h);
             h += n;
             if (*h == '\n') h++;
-            if (!*h && o->def && o->kind != OPT_FLAG) fprintf(f, " (default %s)", o->def);
+            if (!*h && o->def && o->kind != OPT_FLAG) { /* the default ends the help */
+                if (22 + n + 11 + strlen(o->def) > 92) fprintf(f, "\n%22s", "");
+                else fputc(' ', f);
+                fprintf(f, "(default %s)", o->def);
+            }
             fputc('\n', f);
             first = false;
         }
