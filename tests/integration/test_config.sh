@@ -13,7 +13,7 @@
 #   5. SIGHUP: log-level warn -> debug in the file (a request is logged at debug after the
 #      reload and not before); mqtt-version changed is named as needing a restart; a file
 #      with an error changes nothing (still debug); DIR/api.token deleted comes back and
-#      works.
+#      works; metrics-loopback = true opens /metrics without a token (401 before, 200 after).
 #
 # usage: test_config.sh BUILD FIXTURES SOURCE_DIR
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -124,4 +124,13 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$
   fail "curl failed"
 [ "$code" = 200 ] || fail "the rewritten api.token is refused ($code)"
 pass "SIGHUP writes a deleted DIR/api.token again, and it works"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$HTTP_URL/metrics") || fail "curl failed"
+[ "$code" = 401 ] || fail "/metrics without a token answered $code before metrics-loopback was set"
+printf 'log-level = debug\nmqtt-version = 311\nmetrics-loopback = true\n' >"$T/live.conf"
+kill -HUP "$MQOTAD_PID"
+opened() { grep -q 'reload: configuration read again from .*, 1 key changed: metrics-loopback = true$' "$T/mqotad.log"; }
+wait_for 10 opened || fail "metrics-loopback = true was not applied on SIGHUP"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$HTTP_URL/metrics") || fail "curl failed"
+[ "$code" = 200 ] || fail "after SIGHUP with metrics-loopback = true /metrics without a token answered $code"
+pass "SIGHUP applied metrics-loopback = true: /metrics 401 before, 200 after, without a token"
 passed
