@@ -2060,3 +2060,59 @@ int db__device_reset_failures(db_t *db, const char *device_id, int64_t now)
     if (exec_stmt(db, S_RO_DEV_RESET, "reset a device's failures") != 0) return -1;
     return sqlite3_changes(db->h) > 0 ? 0 : 1;
 }
+
+/* ---- gauges for GET /metrics (docs/METRICS.md) ---- */
+
+/*
+ * Grouped counts read at scrape time, prepared per scrape (Prometheus asks every 15 s or so:
+ * not worth a persistent statement each). The queries over deployments and rollouts look at
+ * the `limit` newest unfinished ones only, so a scrape's size stays bounded however long
+ * mqotad has run; the version query keeps the `limit` most common versions.
+ */
+static const char *const metrics_sql[DB_METRICS_COUNT] = {
+    [DB_METRICS_DEVICE_STATES] = "SELECT state, online, COUNT(*) FROM devices"
+                                 " GROUP BY state, online",
+    [DB_METRICS_DEVICE_VERSIONS] = "SELECT version, COUNT(*) AS n FROM devices GROUP BY version"
+                                   " ORDER BY n DESC, version LIMIT ?1",
+    [DB_METRICS_DEPLOYMENT_STATES] = "SELECT state, COUNT(*) FROM deployments GROUP BY state",
+    [DB_METRICS_DEPLOYMENT_TARGETS] =
+        "SELECT t.deployment_id, t.state, COUNT(*), SUM(MIN(t.progress, r.size)), r.size"
+        " FROM deployment_targets t JOIN deployments d ON d.id = t.deployment_id"
+        " JOIN releases r ON r.id = d.release_id WHERE t.deployment_id IN"
+        " (SELECT id FROM deployments WHERE state = ?2 ORDER BY id DESC LIMIT ?1)"
+        " GROUP BY t.deployment_id, t.state ORDER BY t.deployment_id, t.state",
+    [DB_METRICS_ROLLOUT_STATES] = "SELECT state, COUNT(*) FROM rollouts GROUP BY state",
+    [DB_METRICS_ROLLOUT_WAVES] =
+        "SELECT w.rollout_id, w.state, COUNT(*) FROM rollout_waves w WHERE w.rollout_id IN"
+        " (SELECT id FROM rollouts WHERE state NOT IN ('aborted', 'finished')"
+        " ORDER BY id DESC LIMIT ?1) GROUP BY w.rollout_id, w.state"
+        " ORDER BY w.rollout_id, w.state",
+};
+
+int db__metrics(db_t *db, db_metrics_query_t q, int limit,
+                int (*cb)(void *ctx, const db_metrics_row_t *r), void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    db_metrics_row_t row;
+    int rc, ret = 0;
+    if (q >= DB_METRICS_COUNT) return -1;
+    if (sqlite3_prepare_v2(db->h, metrics_sql[q], -1, &s, NULL) != SQLITE_OK)
+        return fail(db, "prepare a metrics query");
+    if (sqlite3_bind_parameter_count(s) >= 1) sqlite3_bind_int(s, 1, limit);
+    if (sqlite3_bind_parameter_count(s) >= 2)
+        sqlite3_bind_text(s, 2, state__deployment_name(DEPLOYMENT_RUNNING), -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        memset(&row, 0, sizeof(row));
+        row.n = sqlite3_column_count(s);
+        if (row.n > DB_METRICS_COLS) row.n = DB_METRICS_COLS;
+        for (int i = 0; i < row.n; i++) {
+            row.is_text[i] = sqlite3_column_type(s, i) == SQLITE_TEXT;
+            if (row.is_text[i]) copy_text(row.text[i], sizeof(row.text[i]), s, i);
+            else row.num[i] = sqlite3_column_int64(s, i);
+        }
+        if (cb(ctx, &row) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "run a metrics query");
+    sqlite3_finalize(s);
+    return ret;
+}

@@ -440,6 +440,44 @@ int db__telemetry_points(db_t *db, const char *device_id, const char *name, int6
                          int64_t until_ms, int64_t limit,
                          int (*cb)(void *ctx, const db_point_t *p), void *ctx);
 
+
+/* ---- gauges for GET /metrics (http_metrics.c, docs/METRICS.md) ---- */
+
+/** The grouped counts GET /metrics reads at scrape time; each query is bounded. */
+typedef enum {
+    DB_METRICS_DEVICE_STATES = 0, /**< state (int), online (int), devices */
+    DB_METRICS_DEVICE_VERSIONS,   /**< version (text), devices: the `limit` most common */
+    DB_METRICS_DEPLOYMENT_STATES, /**< state (text), deployments */
+    DB_METRICS_DEPLOYMENT_TARGETS, /**< deployment id, target state (text), targets, sum of
+                                        their progress bytes (each at most the image size),
+                                        image size: the `limit` newest running deployments */
+    DB_METRICS_ROLLOUT_STATES,    /**< state (text), rollouts */
+    DB_METRICS_ROLLOUT_WAVES,     /**< rollout id, wave state (text), waves: the `limit`
+                                       newest rollouts neither aborted nor finished */
+    DB_METRICS_COUNT
+} db_metrics_query_t;
+
+/** Longest text column value a metrics row carries (longer ones are cut). */
+#define DB_METRICS_TEXT_MAX 72
+/** Most columns of a metrics row. */
+#define DB_METRICS_COLS 5
+
+/** One row: column i is num[i] when the value is an integer, else text[i]. */
+typedef struct {
+    int n;
+    bool is_text[DB_METRICS_COLS];
+    int64_t num[DB_METRICS_COLS];
+    char text[DB_METRICS_COLS][DB_METRICS_TEXT_MAX + 1];
+} db_metrics_row_t;
+
+/**
+ * Run one metrics query, calling cb per row (cb returns non-zero to stop).
+ * @param[in] limit The most groups for the bounded queries (ignored by the others).
+ * @return 0, or -1 on a database error (logged).
+ */
+int db__metrics(db_t *db, db_metrics_query_t q, int limit,
+                int (*cb)(void *ctx, const db_metrics_row_t *r), void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

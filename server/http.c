@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "http_api.h"
+#include "metrics.h"
 #include "mqotad.h"
 
 /* Per-request state kept between the calls of the access handler. */
@@ -42,8 +43,10 @@ static const char *get_header(void *conn, const char *name)
     return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, api_response_t *res)
+static enum MHD_Result send_response(mqotad_t *d, struct MHD_Connection *conn,
+                                     const char *method, const char *url, api_response_t *res)
 {
+    metrics__http(d, method, url, res->status);
     struct MHD_Response *r = MHD_create_response_from_buffer(
         res->len, res->body, res->body_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -150,7 +153,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (api__check_request(d, &req, content_length, &res)) {
             rq->answered = true;
             mqh_log(MQH_DEBUG, "http %s %s -> %d (on its headers)", method, url, res.status);
-            return send_response(conn, &res);
+            return send_response(d, conn, method, url, &res);
         }
         return MHD_YES;
     }
@@ -162,7 +165,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (rq->answered) return MHD_YES;
     if (rq->too_large) {
         api__too_large(&res, rq->kind);
-        return send_response(conn, &res);
+        return send_response(d, conn, method, url, &res);
     }
     api_request_t req = {
         .method = method, .path = url, .body = rq->body, .body_len = rq->len,
@@ -172,7 +175,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     };
     api__handle(d, &req, &res);
     mqh_log(MQH_DEBUG, "http %s %s -> %d", method, url, res.status);
-    return send_response(conn, &res);
+    return send_response(d, conn, method, url, &res);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -538,6 +538,12 @@ static bool is_public(const char *path)
            strcmp(path, API "/health") == 0;
 }
 
+/* GET /metrics without a token: only with --metrics-loopback, only from a loopback address. */
+static bool metrics_open(mqotad_t *d, const api_request_t *req)
+{
+    return d->metrics_loopback && req->peer_loopback && strcmp(req->path, "/metrics") == 0;
+}
+
 api_body_kind_t api__body_kind(const char *method, const char *path)
 {
     static const char dev_prefix[] = API "/devices/", suffix[] = "/commands";
@@ -630,7 +636,7 @@ bool api__check_request(mqotad_t *d, const api_request_t *req, long long content
         api__error(res, 421, msg);
         return true;
     }
-    if (!is_public(req->path) &&
+    if (!is_public(req->path) && !metrics_open(d, req) &&
         !token__authorized(d, req->header(req->conn, "Authorization"))) {
         api__error(res, 401, "missing or invalid bearer token");
         res->bearer_challenge = true;
@@ -695,10 +701,11 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
         else api__method_not_allowed(res, m, p, "GET");
         return;
     }
-    /* Everything else needs the bearer token (unless --open-api); say nothing more. http.c
-     * checked it before reading the body (api__check_request); checked here again so the
-     * route table is safe on its own (fuzz_api calls it directly). */
-    if (!token__authorized(d, req->header(req->conn, "Authorization"))) {
+    /* Everything else needs the bearer token (unless --open-api, or /metrics from loopback
+     * with --metrics-loopback); say nothing more. http.c checked it before reading the body
+     * (api__check_request); checked here again so the route table is safe on its own
+     * (fuzz_api calls it directly). */
+    if (!metrics_open(d, req) && !token__authorized(d, req->header(req->conn, "Authorization"))) {
         api__error(res, 401, "missing or invalid bearer token");
         res->bearer_challenge = true;
         return;
@@ -707,6 +714,11 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
     if (http_group__route(d, req, res)) return;   /* /groups..., /devices/{id}/tags */
     if (http_rollout__route(d, req, res)) return; /* /rollouts... */
     if (http_telemetry__route(d, req, res)) return; /* /devices/{id}/telemetry */
+    if (strcmp(p, "/metrics") == 0) { /* Prometheus (docs/METRICS.md) */
+        if (get) http_metrics__get(d, res);
+        else api__method_not_allowed(res, m, p, "GET");
+        return;
+    }
     if (strcmp(p, API "/devices") == 0) {
         if (get) get_devices(d, req, res);
         else if (post) post_devices(d, req, res);

@@ -122,6 +122,9 @@ bool http_rollout__json_body(const char *method, const char *path);
 /** Answer the request if its path is the telemetry route; false if it is not. */
 bool http_telemetry__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
 
+/* http_metrics.c: GET /metrics in Prometheus's text format (docs/METRICS.md). */
+void http_metrics__get(mqotad_t *d, api_response_t *res);
+
 #ifdef __cplusplus
 }
 #endif

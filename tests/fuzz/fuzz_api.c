@@ -285,6 +285,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(cJSON_IsString(e) && e->valuestring[0] != '\0');
         }
         cJSON_Delete(j);
+    } else if (strcmp(f.field[1], "/metrics") == 0) {
+        /* Prometheus's text format (http_metrics.c): only a 200, beginning with a HELP line */
+        CHECK(st == 200 && strncmp(res.content_type, "text/plain; version=0.0.4", 25) == 0 &&
+              res.len > 7 && memcmp(res.body, "# HELP ", 7) == 0);
     } else {
         CHECK(st == 200 && public_route);
     }
