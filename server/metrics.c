@@ -27,7 +27,7 @@ static const char *const routes[] = {
     "/api/v1/devices/{id}/commands",
     "/api/v1/devices/{id}/tags",
     "/api/v1/devices/{id}/telemetry",
-    "/api/v1/devices/{id}/reset-failures", /* rollouts' failure budget (main, from h-roll2) */
+    "/api/v1/devices/{id}/reset-failures",
     "/api/v1/commands/{id}",
     "/api/v1/groups",
     "/api/v1/groups/{name}",
