@@ -82,6 +82,13 @@ static void usage(FILE *out)
             "                        in pending-verify resets (watchdog, brown-out) on its first\n"
             "                        connection, before the agent confirms, once per such boot;\n"
             "                        the bootloader then rolls back (reason reset)\n"
+            "  --crash-loop VER      fault: a device running VER after confirming it resets by\n"
+            "                        panic --crash-every S seconds after each connection\n"
+            "                        (its health reports reset reason panic; posix port)\n"
+            "  --crash-every S       seconds from connect to the panic of --crash-loop\n"
+            "                        (default 3)\n"
+            "  --health-interval S   seconds between the agents' health reports (default: the\n"
+            "                        agent's, 300); one is also sent after every connection\n"
             "  --offline-after-reboot VER\n"
             "                        fault: a device that boots an image whose version is VER\n"
             "                        in pending-verify cannot reach the broker; the agent's\n"
@@ -204,6 +211,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
     enum { O_BROKER = 1, O_IMAGE, O_DATA, O_COUNT, O_PREFIX, O_CHIP, O_CHUNK, O_WINDOW, O_MQTTV,
            O_CUT, O_FAILST, O_STATUS, O_TELEMETRY, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
            O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR, O_RESETBC, O_OFFLINE, O_CONFIRMTO,
+           O_CRASHLOOP, O_CRASHEVERY, O_HEALTHINT,
            O_CONFIRMCMD, O_ERASENVS, O_PORT };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
@@ -213,6 +221,9 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"mqtt-version", required_argument, 0, O_MQTTV}, {"cut-at", required_argument, 0, O_CUT},
         {"fail-self-test", required_argument, 0, O_FAILST},
         {"reset-before-confirm", required_argument, 0, O_RESETBC},
+        {"crash-loop", required_argument, 0, O_CRASHLOOP},
+        {"crash-every", required_argument, 0, O_CRASHEVERY},
+        {"health-interval", required_argument, 0, O_HEALTHINT},
         {"offline-after-reboot", required_argument, 0, O_OFFLINE},
         {"confirm-timeout", required_argument, 0, O_CONFIRMTO},
         {"crash-at", required_argument, 0, O_CRASH}, {"flip-byte", required_argument, 0, O_FLIP},
@@ -318,6 +329,15 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         case O_FLIP:
             if (parse_long("--flip-byte", optarg, 0, 0x1E0000 - 1, &v)) exit(2);
             o->flip_offset = v;
+            break;
+        case O_CRASHLOOP: o->crash_loop = parse_version("--crash-loop", optarg); break;
+        case O_CRASHEVERY:
+            if (parse_long("--crash-every", optarg, 1, 86400, &v)) exit(2);
+            o->crash_every_s = (int)v;
+            break;
+        case O_HEALTHINT:
+            if (parse_long("--health-interval", optarg, 1, 86400, &v)) exit(2);
+            o->health_interval_s = (int)v;
             break;
         case O_TELEMETRY:
             if (parse_long("--telemetry-interval", optarg, 0, 86400, &v)) exit(2);

@@ -122,6 +122,10 @@ bool http_rollout__json_body(const char *method, const char *path);
 /** Answer the request if its path is the telemetry route; false if it is not. */
 bool http_telemetry__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
 
+/* http_health.c: GET /devices/{id}/health of docs/API.md ("Health"). */
+/** Answer the request if its path is the health route; false if it is not. */
+bool http_health__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
+
 #ifdef __cplusplus
 }
 #endif

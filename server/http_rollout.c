@@ -111,6 +111,14 @@ static cJSON *rollout_json(mqotad_t *d, const db_rollout_t *r, bool details)
     cJSON_AddNumberToObject(plan, "deadline_s", r->deadline_s);
     cJSON_AddStringToObject(plan, "on_error", r->abort_on_error ? "abort" : "pause");
     cJSON_AddBoolToObject(plan, "approval", r->approval);
+    uint32_t crashes, within_s; /* the health gate (docs/ROLLOUTS.md "Health gate") */
+    int hg = db__rollout_health_get(d->db, r->id, &crashes, &within_s);
+    if (hg < 0) goto err;
+    if (hg == 0) {
+        cJSON *h = cJSON_AddObjectToObject(plan, "health");
+        cJSON_AddNumberToObject(h, "crashes", crashes);
+        cJSON_AddNumberToObject(h, "within_s", within_s);
+    }
     cJSON_AddNumberToObject(j, "created_at", (double)r->created_at);
     cJSON_AddNumberToObject(j, "updated_at", (double)r->updated_at);
     wave_ctx_t c = {d, cJSON_AddArrayToObject(j, "waves"), details, 0};

@@ -68,11 +68,52 @@ static int parse_int(const cJSON *body, const char *name, uint32_t lo, uint32_t 
     return 0;
 }
 
+/*
+ * The optional health gate: {"crashes": N, "within_s": T}, both required, nothing else (docs/
+ * ROLLOUTS.md "Health gate"). 0, or 400 with err set.
+ */
+static int parse_health(const cJSON *body, rollout_plan_t *p, char *err, size_t cap)
+{
+    static const char shape[] = "\"health\" must be an object {\"crashes\": N, \"within_s\": T}: "
+                                "a confirmed device with more than N resets by panic or watchdog "
+                                "within T seconds of confirming counts as failed";
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "health");
+    const cJSON *it;
+    int rc;
+    if (!v) return 0;
+    if (!cJSON_IsObject(v)) {
+        snprintf(err, cap, "%s", shape);
+        return 400;
+    }
+    cJSON_ArrayForEach(it, v)
+    {
+        if (strcmp(it->string, "crashes") != 0 && strcmp(it->string, "within_s") != 0) {
+            snprintf(err, cap, "unknown member \"%.40s\" in \"health\"; it has \"crashes\" and "
+                     "\"within_s\"", it->string);
+            return 400;
+        }
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(v, "crashes") ||
+        !cJSON_GetObjectItemCaseSensitive(v, "within_s")) {
+        snprintf(err, cap, "%s", shape);
+        return 400;
+    }
+    if ((rc = parse_int(v, "crashes", 0, ROLLOUT_HEALTH_CRASHES_MAX, 0,
+                        "crash resets a confirmed device may have; 0 fails it at the first",
+                        &p->health_crashes, err, cap)) != 0 ||
+        (rc = parse_int(v, "within_s", 1, ROLLOUT_DEADLINE_MAX_S, 0,
+                        "seconds after a device's confirm in which its crash resets count",
+                        &p->health_within_s, err, cap)) != 0)
+        return rc;
+    p->health = true;
+    return 0;
+}
+
 static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t cap)
 {
     static const char *const known[] = {"release", "filter", "canary", "waves",
                                         "success_percent", "error_percent", "deadline_s",
-                                        "on_error", "approval"};
+                                        "on_error", "approval", "health"};
     const cJSON *it;
     cJSON_ArrayForEach(it, body)
     {
@@ -82,7 +123,7 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
         if (!ok) {
             snprintf(err, cap, "unknown member \"%.40s\"; a rollout has \"release\", \"filter\", "
                      "\"canary\", \"waves\", \"success_percent\", \"error_percent\", "
-                     "\"deadline_s\", \"on_error\" and \"approval\"", it->string);
+                     "\"deadline_s\", \"on_error\", \"approval\" and \"health\"", it->string);
             return 400;
         }
     }
@@ -154,7 +195,7 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
         return 400;
     }
     p->approval = cJSON_IsTrue(v);
-    return 0;
+    return parse_health(body, p, err, cap);
 }
 
 int rollout_plan__parse(const uint8_t *body, size_t len, rollout_plan_t *out, char *err,

@@ -46,12 +46,22 @@ typedef struct {
     bool abort_on_error;                       /**< "on_error": "abort" (else pause) */
     bool approval;                             /**< "approval": true: each wave after the
                                                     canary waits for the operator's approve */
+    bool health;                               /**< "health" given: the health gate is on */
+    uint32_t health_crashes;                   /**< "health"."crashes": crash resets a
+                                                    confirmed device may have, 0..1000 */
+    uint32_t health_within_s;                  /**< "health"."within_s": seconds after its
+                                                    confirm they are counted in, 1..
+                                                    ROLLOUT_DEADLINE_MAX_S */
 } rollout_plan_t;
+
+/** Most crash resets a health gate may allow ("health"."crashes"). */
+#define ROLLOUT_HEALTH_CRASHES_MAX 1000
 
 /**
  * Parse a rollout request body: {"release": N, "filter": "...", "canary": 1 | "10%",
  * "waves": [count | "P%", ...], "success_percent": S, "error_percent": E, "deadline_s": D,
- * "on_error": "pause" | "abort", "approval": true | false} (the last five optional). Only the body is judged here:
+ * "on_error": "pause" | "abort", "approval": true | false, "health": {"crashes": N,
+ * "within_s": T}} (the last six optional). Only the body is judged here:
  * whether the release exists and what the filter selects are rollout__create()'s.
  * @param[in]  body, len The request body (need not be NUL-terminated).
  * @param[out] out       The plan (zeroed on failure).
