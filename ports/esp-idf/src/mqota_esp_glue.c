@@ -392,11 +392,13 @@ static uint8_t reset_reason_wire(esp_reset_reason_t r)
     case ESP_RST_DEEPSLEEP: return MQOTA_RESET_DEEP_SLEEP;
     case ESP_RST_BROWNOUT: return MQOTA_RESET_BROWNOUT;
     case ESP_RST_SDIO: return MQOTA_RESET_SDIO;
+#if ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 1, 0) /* 4.4 (Arduino core 2.x) stops at SDIO */
     case ESP_RST_USB: return MQOTA_RESET_USB;
     case ESP_RST_JTAG: return MQOTA_RESET_JTAG;
     case ESP_RST_EFUSE: return MQOTA_RESET_EFUSE;
     case ESP_RST_PWR_GLITCH: return MQOTA_RESET_POWER_GLITCH;
     case ESP_RST_CPU_LOCKUP: return MQOTA_RESET_CPU_LOCKUP;
+#endif
     default: return MQOTA_RESET_UNKNOWN;
     }
 }
