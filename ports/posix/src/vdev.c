@@ -376,8 +376,9 @@ void vdev_close(vdev_t *dev)
  * The reset reason, as the chip's RTC registers would tell it, kept in <flash>.rtc: byte 0 is
  * how the device last stopped (an mqota_reset_reason_t written by vdev_set_reset_reason(), or
  * RTC_RUNNING while it runs), byte 1 the length of the last crash text, then the text. A boot
- * reads it and writes RTC_RUNNING back, so a device that is killed, or powered off without
- * saying why, boots next as power-on; so does a new device (no file).
+ * reads it and writes RTC_RUNNING back (or removes it: rtc_running()), so a device that is
+ * killed, or powered off without saying why, boots next as power-on; so does a new device (no
+ * file).
  */
 #define RTC_RUNNING 0xFFu
 
@@ -427,6 +428,20 @@ static void rtc_read(vdev_t *dev)
     dev->last_crash[b[1]] = '\0';
 }
 
+/* After a boot read the file: the device runs. With a last crash to keep, the file says
+ * RTC_RUNNING; without one it is removed (a device that never panicked and never announced a
+ * restart, as in the unit tests, leaves no file). Either way the next boot says power-on unless
+ * vdev_set_reset_reason() is called first. */
+static void rtc_running(const vdev_t *dev)
+{
+    char path[1040];
+    if (dev->last_crash[0] != '\0') {
+        (void)rtc_write(dev, RTC_RUNNING); /* unwritable: the next boot says power-on */
+    } else if (rtc_path(dev, path, sizeof(path)) == 0) {
+        (void)unlink(path);
+    }
+}
+
 mqota_status_t vdev_set_reset_reason(vdev_t *dev, uint8_t reason, const char *crash)
 {
     if (dev == NULL || reason > MQOTA_RESET_MAX) {
@@ -470,7 +485,7 @@ mqota_status_t vdev_boot(vdev_t *dev, boot_result_t *out)
         dev->boot = *out;
         dev->booted = true;
         rtc_read(dev);
-        (void)rtc_write(dev, RTC_RUNNING); /* unwritable: the next boot says power-on */
+        rtc_running(dev);
     }
     return st;
 }
