@@ -15,13 +15,21 @@
 #               confirm before wave 1 starts (the wave-succeeded event comes no sooner), the
 #               rollout finishes, and every device reports reset reason software (the update's
 #               restart) with no crash.
+#   hostile     a provisioned device publishing HEALTH by hand (mosquitto_pub): a well-formed
+#               report is kept (the positive control); reset reason 16, crash length 49, a
+#               control byte (ESC) or a non-ASCII byte in the crash text, a truncated one, a
+#               trailing byte and a wrong type are not (and warned about); a burst of 40
+#               reports in a second stores one; its report on vdev-0001's topic is dropped by
+#               the broker's ACL; mqotad restarted on the same data gets the retained reports
+#               again and counts no reset twice.
 MODE=${3:-crash-loop}
 NEWVER=v1.4.1-2-g0296947-dirty
 COUNT=4
 case $MODE in
   crash-loop) FAULT=(--crash-loop "$NEWVER" --crash-every 2); WITHIN=120 ;;
   healthy) FAULT=(); WITHIN=6 ;;
-  *) echo "usage: test_health.sh BUILD_DIR FIXTURES_DIR [crash-loop|healthy]" >&2
+  hostile) FAULT=(); WITHIN=0 ;;
+  *) echo "usage: test_health.sh BUILD_DIR FIXTURES_DIR [crash-loop|healthy|hostile]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -32,6 +40,7 @@ api_get() { curl -sf -H "$API_AUTH" "$HTTP_URL/api/v1/$1"; }
 health_is() { local id=$1 f=$2; shift 2; api_get "devices/$id/health" | jq -e "$@" "$f"; }
 
 start_mqotad
+[ "$MODE" != hostile ] || fleet_provision --count 1 --prefix evil-
 start_fleet --count $COUNT --image "$FIX/idf_hello_world_esp32_2023.bin" \
   ${FAULT[@]+"${FAULT[@]}"}
 wait_online $COUNT 60
@@ -48,6 +57,108 @@ out=$(api_get devices/vdev-0001) || fail "GET /devices/vdev-0001 failed"
 check_json "a new device: health power-on, no crash, one reset recorded" "$out" \
   '.health.reset_reason == "power-on" and .health.crash == "" and .health.crash_reset == false
    and .health.resets == 1 and .health.reconnects == 0 and .health.rssi == null'
+
+if [ "$MODE" = hostile ]; then
+  EVIL=evil-0001
+  PORT=${BROKER_URL##*:}
+  EVIL_PASS=$(sed -n 's/^password=//p' "$T/creds/$EVIL.cred")
+  [ -n "$EVIL_PASS" ] || fail "no password for $EVIL in $T/creds/$EVIL.cred"
+  # hl FILE TYPE REASON CRASH_LEN BOOT UPTIME CRASH_HEX [+]: a HEALTH payload (PROTOCOL.md §16);
+  # CRASH_LEN 'auto' counts the crash bytes; a trailing '+' adds one stray byte.
+  hl() {
+    python3 - "$@" <<'PY'
+import struct, sys
+out, mtype, reason, clen, boot, up, crash, *rest = sys.argv[1:]
+crash = bytes.fromhex(crash)
+n = len(crash) if clen == 'auto' else int(clen)
+b = b'MQ\x01' + bytes([int(mtype)]) + struct.pack('<BBbBIIII', int(reason), n, -70, 0, int(up),
+                                                 int(boot), 150000, 0) + crash
+open(out, 'wb').write(b + (b'\x00' if rest == ['+'] else b''))
+PY
+  }
+  epub() { # epub TOPIC_DEVICE ARGS...: publish as the hostile device, QoS 1, retained
+    local dev=$1; shift
+    timeout 30 mosquitto_pub -h 127.0.0.1 -p "$PORT" -u "$EVIL" -P "$EVIL_PASS" -i "$EVIL" \
+      -t "mqota/v1/dev/$dev/health" -q 1 -r "$@"
+  }
+  python3 - "$T/state" <<'PY'
+import struct, sys
+s = lambda b: bytes([len(b)]) + b
+body = b'MQ\x01\x01' + bytes(4) + struct.pack('<HHIIIIIIII', 0, 16, 4096, 0, 0, 0, 0, 0, 1, 0)
+open(sys.argv[1], 'wb').write(body + s(b'evil') + s(b'1') + s(b'v5.1') + s(b''))
+PY
+  timeout 30 mosquitto_pub -h 127.0.0.1 -p "$PORT" -u "$EVIL" -P "$EVIL_PASS" -i "$EVIL" \
+    -t "mqota/v1/dev/$EVIL/state" -q 1 -r -f "$T/state" || fail "$EVIL could not publish its state"
+  known() { mq --json device show "$EVIL" | jq -e '.id == "evil-0001"'; }
+  wait_for 15 known || fail "$EVIL's STATE did not reach mqotad"
+  hex() { printf '%s' "$1" | od -v -An -tx1 | tr -d ' \n'; }
+  hl "$T/good" 8 4 auto 5 1 "$(hex boom)"
+  epub "$EVIL" -f "$T/good" || fail "publish failed"
+  wait_for 15 health_is "$EVIL" '.health.boot_count == 5' ||
+    fail "a well-formed report from $EVIL was not kept (the positive control)"
+  H=$(api_get "devices/$EVIL/health") || fail "GET health failed"
+  check_json "a well-formed report is kept: panic, its crash text, -70 dBm, one reset" "$H" \
+    '.health.reset_reason == "panic" and .health.crash == "boom" and .health.rssi == -70 and
+     .health.min_free_heap == 150000 and .health.resets == 1 and
+     [.resets[] | {reason, boot_count, crash}] == [{reason: "panic", boot_count: 5, crash: "boom"}]'
+  hl "$T/m_reason" 8 16 auto 9 1 ""
+  hl "$T/m_len" 8 4 49 9 1 "$(printf '%049d' 0 | od -v -An -tx1 | tr -d ' \n')"
+  hl "$T/m_esc" 8 4 auto 9 1 "6f6b1b5b33316d"
+  hl "$T/m_utf8" 8 4 auto 9 1 "c3a9"
+  hl "$T/m_trail" 8 4 auto 9 1 "" +
+  hl "$T/m_type" 7 4 auto 9 1 ""
+  head -c 20 "$T/good" >"$T/m_trunc"
+  for m in reason len esc utf8 trail type trunc; do
+    sleep 1.1 # one report per device per second is stored: each bad one gets its own second
+    epub "$EVIL" -f "$T/m_$m" || fail "publish of m_$m failed"
+  done
+  sleep 1.1
+  hl "$T/good2" 8 5 auto 6 1 "$(hex boom2)"
+  epub "$EVIL" -f "$T/good2" || fail "publish failed" # a marker after the malformed ones
+  wait_for 15 health_is "$EVIL" '.health.boot_count == 6' ||
+    fail "the marker after the malformed reports did not arrive: $(api_get "devices/$EVIL/health")"
+  H=$(api_get "devices/$EVIL/health") || fail "GET health failed"
+  check_json "no malformed report (reason 16, crash length 49, ESC, non-ASCII, trailing byte, wrong type, truncated) was kept" "$H" \
+    '.health.resets == 2 and [.resets[].boot_count] == [6, 5] and .health.crash == "boom2" and
+     .health.reset_reason == "int-wdt"'
+  grep -q "device $EVIL sent a health report that cannot be decoded" "$T/mqotad.log" ||
+    fail "mqotad did not warn about $EVIL's malformed health reports"
+  # a burst: 40 reports of new boots in about a second; one is stored
+  sleep 1.1
+  for i in $(seq 100 139); do hl "$T/b$i" 8 4 auto "$i" 1 ""; done
+  t0=$SECONDS
+  for i in $(seq 100 139); do epub "$EVIL" -f "$T/b$i" || fail "a publish of the burst failed"; done
+  [ $((SECONDS - t0)) -le 2 ] || fail "the burst took $((SECONDS - t0)) s, not about one"
+  sleep 2
+  H=$(api_get "devices/$EVIL/health") || fail "GET health failed"
+  check_json "a burst of 40 reports of new boots within 2 s stored at most 3 (one per second)" "$H" \
+    '.health.resets >= 3 and .health.resets <= 5'
+  grep -q "device $EVIL sent more than one health report in one second" "$T/mqotad.log" ||
+    fail "mqotad did not warn about $EVIL's burst"
+  # another device's topic: the broker's ACL drops it
+  hl "$T/spoof" 8 4 auto 999 1 "$(hex spoofed)"
+  epub vdev-0001 -f "$T/spoof" || fail "publish failed"
+  sleep 1.1
+  hl "$T/good3" 8 3 auto 7 1 ""
+  epub "$EVIL" -f "$T/good3" || fail "publish failed"
+  wait_for 15 health_is "$EVIL" '.health.boot_count == 7' || fail "the marker after the spoof did not arrive"
+  H=$(api_get devices/vdev-0001/health) || fail "GET health failed"
+  check_json "$EVIL's report on vdev-0001's health topic was refused" "$H" \
+    '.health.reset_reason == "power-on" and .health.boot_count != 999 and .health.resets == 1'
+  json_get EVIL_RESETS "$(api_get "devices/$EVIL/health")" '.health.resets | numbers'
+  # a restart of mqotad: the broker hands it every retained report again; no reset counted twice
+  stop_pid "$FLEET_PID"
+  stop_pid "$MQOTAD_PID"
+  start_mqotad
+  sleep 3
+  H=$(api_get "devices/$EVIL/health") || fail "GET health failed"
+  check_json "after a restart $EVIL's resets are as before" "$H" \
+    '.health.resets == ($n | tonumber) and .health.boot_count == 7' --arg n "$EVIL_RESETS"
+  H=$(api_get devices/vdev-0001/health) || fail "GET health failed"
+  check_json "after a restart vdev-0001's resets are as before" "$H" '.health.resets == 1'
+  passed
+  exit 0
+fi
 
 body=$(jq -nc --argjson r "$rel" --argjson w "$WITHIN" '{release: $r, filter: "group=lab",
   canary: 1, waves: ["100%"], deadline_s: 120, health: {crashes: 2, within_s: $w}}')
