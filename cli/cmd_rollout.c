@@ -15,7 +15,7 @@
 static const char usage_create[] =
     "Usage: mqota rollout create RELEASE_ID --filter EXPR --canary SIZE --waves SIZE,...\n"
     "                            [--success PERCENT] [--error PERCENT] [--deadline SECONDS]\n"
-    "                            [--on-error pause|abort] [--approval]\n"
+    "                            [--on-error pause|abort] [--approval] [--health N/SECONDS]\n"
     "\n"
     "Roll a release out in stages to the devices of its chip the filter selects now, in\n"
     "device id order: a canary, then each wave once the one before succeeded (docs/ROLLOUTS.md).\n"
@@ -32,6 +32,9 @@ static const char usage_create[] =
     "                       (default 3600)\n"
     "  --on-error ACTION    pause (default) or abort the rollout when a wave fails\n"
     "  --approval           each wave after the canary waits for 'mqota rollout approve'\n"
+    "  --health N/SECONDS   health gate: a device that confirmed, then resets by panic or\n"
+    "                       watchdog more than N times within SECONDS, counts as failed; a\n"
+    "                       confirmed device counts as confirmed only after SECONDS\n"
     "  --json               print the rollout as JSON\n"
     "\n"
     "Example:\n"
@@ -155,6 +158,11 @@ static void print_rollout(const cJSON *r)
            cli_json_int(plan, "success_percent", 0), cli_json_int(plan, "error_percent", 0),
            cli_json_int(plan, "deadline_s", 0), cli_json_str(plan, "on_error", "?"),
            cli_json_bool(plan, "approval", false) ? ", approval before each wave" : "");
+    const cJSON *health = cJSON_GetObjectItemCaseSensitive(plan, "health");
+    if (cJSON_IsObject(health))
+        printf("  health gate: more than %lld panic or watchdog resets within %lld s of "
+               "confirming fail a device\n", cli_json_int(health, "crashes", 0),
+               cli_json_int(health, "within_s", 0));
     print_waves(r);
     const cJSON *events = cJSON_GetObjectItemCaseSensitive(r, "events"), *e;
     if (cJSON_GetArraySize(events) > 0)
@@ -170,17 +178,17 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "rollout create";
     const char *filter = NULL, *canary = NULL, *waves = NULL, *success = NULL, *error = NULL;
-    const char *deadline = NULL, *on_error = NULL;
+    const char *deadline = NULL, *on_error = NULL, *health = NULL;
     bool approval = false;
     const cli_opt_t opts[] = { { "--approval", NULL, &approval }, { "--filter", &filter, NULL }, { "--canary", &canary, NULL },
                                { "--waves", &waves, NULL }, { "--success", &success, NULL },
                                { "--error", &error, NULL }, { "--deadline", &deadline, NULL },
-                               { "--on-error", &on_error, NULL } };
+                               { "--on-error", &on_error, NULL }, { "--health", &health, NULL } };
     char *pos[1], *list = NULL, *text = NULL;
     int npos = 0;
     long long release;
     cJSON *body = NULL, *resp = NULL;
-    int rc = cli_parse(ctx, cmd, usage_create, argc, argv, opts, 8, pos, &npos, 1);
+    int rc = cli_parse(ctx, cmd, usage_create, argc, argv, opts, 9, pos, &npos, 1);
     if (rc != CLI_OK)
         return rc;
     if (npos != 1)
@@ -190,6 +198,11 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
         return rc;
     if (filter == NULL || canary == NULL || waves == NULL)
         return cli_usage_error(cmd, "give --filter EXPR, --canary SIZE and --waves SIZE,...");
+    const char *slash = health != NULL ? strchr(health, '/') : NULL;
+    if (health != NULL && (slash == NULL || slash == health || slash[1] == '\0' ||
+                           slash - health > 15))
+        return cli_usage_error(cmd, "--health takes N/SECONDS, e.g. --health 2/600: more than "
+                               "2 panic or watchdog resets within 600 s of confirming");
     body = cJSON_CreateObject();
     char release_text[24];
     snprintf(release_text, sizeof release_text, "%lld", release);
@@ -220,6 +233,13 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
         cJSON_AddStringToObject(body, "on_error", on_error);
     if (approval)
         cJSON_AddTrueToObject(body, "approval");
+    if (health != NULL) { /* the server judges the numbers, with its sentences */
+        char crashes[16];
+        cJSON *h = cJSON_AddObjectToObject(body, "health");
+        snprintf(crashes, sizeof crashes, "%.*s", (int)(slash - health), health);
+        add_value(h, "crashes", crashes);
+        add_value(h, "within_s", slash + 1);
+    }
     text = cJSON_PrintUnformatted(body);
     if (text == NULL) {
         cli_error("out of memory.");

@@ -160,10 +160,20 @@ PY
   exit 0
 fi
 
-body=$(jq -nc --argjson r "$rel" --argjson w "$WITHIN" '{release: $r, filter: "group=lab",
-  canary: 1, waves: ["100%"], deadline_s: 120, health: {crashes: 2, within_s: $w}}')
-out=$(curl -s -H "$API_AUTH" -H 'Content-Type: application/json' -d "$body" \
-  "$HTTP_URL/api/v1/rollouts") || fail "POST /rollouts failed"
+if [ "$MODE" = crash-loop ]; then # over the API
+  body=$(jq -nc --argjson r "$rel" --argjson w "$WITHIN" '{release: $r, filter: "group=lab",
+    canary: 1, waves: ["100%"], deadline_s: 120, health: {crashes: 2, within_s: $w}}')
+  out=$(curl -s -H "$API_AUTH" -H 'Content-Type: application/json' -d "$body" \
+    "$HTTP_URL/api/v1/rollouts") || fail "POST /rollouts failed"
+else # with the CLI
+  out=$(mq --json rollout create "$rel" --filter group=lab --canary 1 --waves 100% \
+    --deadline 120 --health "2/$WITHIN" 2>&1) || fail "rollout create --health was refused: $out"
+  text=$(mq rollout show "$(jq -r .id <<<"$out")" 2>&1) || fail "rollout show failed: $text"
+  check "rollout show states the health gate" grep -qx "  health gate: more than 2 panic or watchdog resets within $WITHIN s of confirming fail a device" <<<"$text"
+  bad=$(mq rollout create "$rel" --filter group=lab --canary 1 --waves 100% --health 2 2>&1) &&
+    fail "--health 2 was taken"
+  check "--health without /SECONDS is a usage error" grep -q 'health takes N/SECONDS' <<<"$bad"
+fi
 json_get RID "$out" '.id | numbers'
 check_json "the plan keeps its health gate" "$out" \
   '.plan.health == {crashes: 2, within_s: $w}' --argjson w "$WITHIN"
