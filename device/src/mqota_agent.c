@@ -998,6 +998,21 @@ static void start_verify(mqota_agent_t *a)
     }
 }
 
+/* Whole seconds in ms milliseconds, at most UINT32_MAX. Divides by 1000 with 32-bit operations,
+ * 16 bits at a time, as agent__u64_to_dec() does by 10 (each partial dividend stays below
+ * 1000 << 16): a 64-bit `/` would link libgcc's __udivdi3 (1.1 KB on the ESP32-C3). */
+static uint32_t ms_to_s(uint64_t ms)
+{
+    uint32_t rem = 0;
+    uint64_t q = 0;
+    for (int shift = 48; shift >= 0; shift -= 16) {
+        uint32_t cur = (rem << 16) | (uint32_t)((ms >> shift) & 0xFFFFu);
+        q = (q << 16) | (cur / 1000u);
+        rem = cur % 1000u;
+    }
+    return q > UINT32_MAX ? UINT32_MAX : (uint32_t)q;
+}
+
 /* A HEALTH report (docs/PROTOCOL.md §16): the agent's counters, then the port's hook for the
  * reset reason, crash, heap and RSSI; QoS 1, retained, from a stack buffer. A hook that
  * declines, or a publish that fails, is tried again at the next interval. */
@@ -1010,7 +1025,7 @@ static void publish_health(mqota_agent_t *a, uint64_t now_ms)
     a->health_due = false;
     a->last_health_ms = now_ms;
     memset(&h, 0, sizeof(h));
-    h.uptime_s = (uint32_t)((now_ms - a->boot_ms) / 1000u);
+    h.uptime_s = ms_to_s(now_ms - a->boot_ms);
     h.boot_count = a->running.boot_count;
     h.reconnects = a->connects > 0u ? a->connects - 1u : 0u;
     if (a->plat.health(a->plat.ctx, &h) != 0) {
