@@ -463,7 +463,7 @@ static void print_status(const fleet_t *f)
     int conn = 0, bricked = 0;
     int per_state[9] = {0};
     uint64_t rx = 0, wire_rx = 0, wire_tx = 0;
-    uint32_t drops = 0, reboots = 0, fault_resets = 0, fault_offline = 0;
+    uint32_t drops = 0, reboots = 0, fault_resets = 0, fault_offline = 0, fault_panics = 0;
     uint64_t link_cuts = 0;
     for (int k = 0; k < f->link_count; k++) {
         link_stats_t st;
@@ -480,6 +480,7 @@ static void print_status(const fleet_t *f)
         reboots += d->reboots;
         fault_resets += d->fault_resets;
         fault_offline += d->fault_offline_boots;
+        fault_panics += d->fault_panics;
         conn += d->conn == DEV_CONNECTED;
         bricked += d->conn == DEV_BRICKED;
         int st = mqota_agent_state(dev_agent(d));
@@ -502,8 +503,10 @@ static void print_status(const fleet_t *f)
         n += snprintf(line + n, sizeof(line) - (size_t)n, ", resets before confirm (fault) %u",
                       fault_resets);
     if (f->opt.offline_after_reboot)
-        snprintf(line + n, sizeof(line) - (size_t)n, ", boots kept offline (fault) %u",
-                 fault_offline);
+        n += snprintf(line + n, sizeof(line) - (size_t)n, ", boots kept offline (fault) %u",
+                      fault_offline);
+    if (f->opt.crash_loop && n > 0 && (size_t)n < sizeof(line))
+        snprintf(line + n, sizeof(line) - (size_t)n, ", panics (fault) %u", fault_panics);
     mqh_log(MQH_INFO, "%s", line);
 
     char path[600], tmp[610];
@@ -521,9 +524,10 @@ static void print_status(const fleet_t *f)
     }
     fprintf(out, "}, \"chunk_bytes\": %llu, \"wire_rx_bytes\": %llu, \"wire_tx_bytes\": %llu, "
                  "\"link_drops\": %u, \"reboots\": %u, \"link_cuts\": %llu, "
-                 "\"fault_resets\": %u, \"fault_offline_boots\": %u}\n",
+                 "\"fault_resets\": %u, \"fault_offline_boots\": %u, \"fault_panics\": %u}\n",
             (unsigned long long)rx, (unsigned long long)wire_rx, (unsigned long long)wire_tx,
-            drops, reboots, (unsigned long long)link_cuts, fault_resets, fault_offline);
+            drops, reboots, (unsigned long long)link_cuts, fault_resets, fault_offline,
+            fault_panics);
     if (fclose(out) == 0) rename(tmp, path);
 }
 

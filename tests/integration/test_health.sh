@@ -214,6 +214,9 @@ crash-loop)
   wait_for 20 health_is vdev-0001 '.health.boot_count > ($b | tonumber)' --arg b "$B1" ||
     fail "the canary's boot count did not rise past $B1: $(api_get devices/vdev-0001/health)"
   pass "the canary's boot count keeps rising past $B1 (it still crash-loops)"
+  panicked() { jq -e '.fault_panics >= 3' "$T/fleet/fleet-status.json"; }
+  wait_for 10 panicked || fail "the fleet counts fewer than 3 panics: $(cat "$T/fleet/fleet-status.json")"
+  pass "the fleet's status counts the canary's panics"
   out=$(api_get devices/vdev-0001) || fail "GET /devices/vdev-0001 failed"
   check_json "GET /devices/{id} carries the health" "$out" \
     '.health.reset_reason == "panic" and .health.boot_count > 1'
