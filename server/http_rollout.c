@@ -44,7 +44,14 @@ static int add_wave(void *ctx, const db_rollout_wave_t *w)
     wave_ctx_t *c = ctx;
     db_counts_t n = {0};
     char name[24];
+    uint32_t watching = 0;
     if (w->deployment_id && db__rollout_wave_counts(c->d->db, w->rollout_id, w->idx, &n) != 0) {
+        c->failed = 1;
+        return 1;
+    }
+    /* a running or failed wave as its health gate judges it (a succeeded one as it was) */
+    if (w->deployment_id && strcmp(w->state, "succeeded") != 0 &&
+        rollout__health_counts(c->d, w->rollout_id, w->idx, &n, &watching) != 0) {
         c->failed = 1;
         return 1;
     }
@@ -70,6 +77,7 @@ static int add_wave(void *ctx, const db_rollout_wave_t *w)
     cJSON_AddNumberToObject(j, "superseded", n.superseded);
     cJSON_AddNumberToObject(j, "active", n.active);
     cJSON_AddNumberToObject(j, "pending", n.pending);
+    cJSON_AddNumberToObject(j, "watching", watching);
     if (c->details) {
         cJSON *a = cJSON_AddArrayToObject(j, "devices");
         if (db__rollout_wave_devices(c->d->db, w->rollout_id, w->idx, add_device_id, a) != 0) {

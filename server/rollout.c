@@ -231,6 +231,15 @@ static int health_gate(mqotad_t *d, const db_rollout_t *r, int wave, int64_t now
     return 0;
 }
 
+int rollout__health_counts(mqotad_t *d, int64_t rollout_id, int wave, db_counts_t *c,
+                           uint32_t *watching)
+{
+    db_rollout_t r;
+    memset(&r, 0, sizeof(r));
+    r.id = rollout_id;
+    return health_gate(d, &r, wave, mqh_unix_now(), false, c, watching);
+}
+
 /* Store plan p's health gate for the new rollout id with its event; inside the caller's
  * transaction. 0 (also with no gate), or -1 on a database error. */
 static int health_gate_create(mqotad_t *d, int64_t id, const rollout_plan_t *p, int64_t now)

@@ -185,7 +185,8 @@ crash-loop)
   sleep 3 # three more ticks: nothing else may start
   R=$(mq --json rollout show "$RID") || fail "rollout show failed"
   check_json "canary failed by the health gate, wave 1 never started" "$R" \
-    '.waves[0].state == "failed" and .waves[1].state == "waiting" and
+    '.waves[0].state == "failed" and .waves[0].failed == 1 and .waves[0].confirmed == 0 and
+     .waves[1].state == "waiting" and
      .waves[1].deployment == null and .current_wave == 0'
   check_json "history: the canary counted as failed by its crashes, rollout paused" "$R" \
     '[.events[].kind] == ["created", "health-gate", "wave-started", "health-failed",
@@ -226,6 +227,9 @@ crash-loop)
     <<<"$out"
   ;;
 healthy)
+  wait_for 60 rollout_is "$RID" '.waves[0].watching == 1 and .waves[0].confirmed == 0' ||
+    fail "the confirmed canary was never shown as watched: $(mq --json rollout show "$RID")"
+  pass "the confirmed canary is watched (not yet confirmed for the wave)"
   wait_for 150 rollout_is "$RID" '.state == "finished"' ||
     fail "the rollout did not finish: $(mq --json rollout show "$RID")"
   R=$(mq --json rollout show "$RID") || fail "rollout show failed"
