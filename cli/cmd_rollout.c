@@ -16,7 +16,7 @@
 static const char usage_create[] =
     "Usage: mqota rollout create RELEASE_ID --filter EXPR --canary SIZE --waves SIZE,...\n"
     "                            [--success PERCENT] [--error PERCENT] [--deadline SECONDS]\n"
-    "                            [--on-error pause|abort] [--approval]\n"
+    "                            [--on-error pause|abort] [--approval] [--health N/SECONDS]\n"
     "                            [--max-transfers N] [--jitter SECONDS] [--start-at TIME]\n"
     "                            [--from-versions V,...] [--failure-budget N] [--continuous]\n"
     "\n"
@@ -46,6 +46,9 @@ static const char usage_create[] =
     "                       'mqota device reset-failures ID' (default: no budget)\n"
     "  --continuous         devices that match the filter later (new, provisioned, back\n"
     "                       online) join the current wave; the rollout never finishes by itself\n"
+    "  --health N/SECONDS   health gate: a device that confirmed, then resets by panic or\n"
+    "                       watchdog more than N times within SECONDS, counts as failed; a\n"
+    "                       confirmed device counts as confirmed only after SECONDS\n"
     "  --json               print the rollout as JSON\n"
     "\n"
     "Example:\n"
@@ -226,6 +229,11 @@ static void print_rollout(const cJSON *r)
            cli_json_int(plan, "deadline_s", 0), cli_json_str(plan, "on_error", "?"),
            cli_json_bool(plan, "approval", false) ? ", approval before each wave" : "");
     print_pacing(r, plan);
+    const cJSON *health = cJSON_GetObjectItemCaseSensitive(plan, "health");
+    if (cJSON_IsObject(health))
+        printf("  health gate: more than %lld panic or watchdog resets within %lld s of "
+               "confirming fail a device\n", cli_json_int(health, "crashes", 0),
+               cli_json_int(health, "within_s", 0));
     print_waves(r);
     const cJSON *events = cJSON_GetObjectItemCaseSensitive(r, "events"), *e;
     if (cJSON_GetArraySize(events) > 0)
@@ -241,7 +249,7 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "rollout create";
     const char *filter = NULL, *canary = NULL, *waves = NULL, *success = NULL, *error = NULL;
-    const char *deadline = NULL, *on_error = NULL;
+    const char *deadline = NULL, *on_error = NULL, *health = NULL;
     const char *max_transfers = NULL, *jitter = NULL, *start_at = NULL, *from = NULL;
     const char *budget = NULL;
     bool approval = false, continuous = false;
@@ -253,7 +261,8 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
                                { "--jitter", &jitter, NULL }, { "--start-at", &start_at, NULL },
                                { "--from-versions", &from, NULL },
                                { "--failure-budget", &budget, NULL },
-                               { "--continuous", NULL, &continuous } };
+                               { "--continuous", NULL, &continuous },
+                               { "--health", &health, NULL } };
     char *pos[1], *list = NULL, *text = NULL;
     int npos = 0;
     long long release;
@@ -269,6 +278,11 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
         return rc;
     if (filter == NULL || canary == NULL || waves == NULL)
         return cli_usage_error(cmd, "give --filter EXPR, --canary SIZE and --waves SIZE,...");
+    const char *slash = health != NULL ? strchr(health, '/') : NULL;
+    if (health != NULL && (slash == NULL || slash == health || slash[1] == '\0' ||
+                           slash - health > 15))
+        return cli_usage_error(cmd, "--health takes N/SECONDS, e.g. --health 2/600: more than "
+                               "2 panic or watchdog resets within 600 s of confirming");
     body = cJSON_CreateObject();
     char release_text[24];
     snprintf(release_text, sizeof release_text, "%lld", release);
@@ -302,6 +316,13 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
     if (add_pacing(body, max_transfers, jitter, start_at, from, budget, continuous) != CLI_OK) {
         rc = CLI_FAILED;
         goto out;
+    }
+    if (health != NULL) { /* the server judges the numbers, with its sentences */
+        char crashes[16];
+        cJSON *h = cJSON_AddObjectToObject(body, "health");
+        snprintf(crashes, sizeof crashes, "%.*s", (int)(slash - health), health);
+        add_value(h, "crashes", crashes);
+        add_value(h, "within_s", slash + 1);
     }
     text = cJSON_PrintUnformatted(body);
     if (text == NULL) {

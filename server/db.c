@@ -150,6 +150,22 @@ static const char *const migrations[] = {
     "ALTER TABLE rollouts ADD COLUMN continuous INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE rollouts ADD COLUMN peak_in_flight INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE devices ADD COLUMN failures_reset_at INTEGER NOT NULL DEFAULT 0;",
+    /* 9 -> 10: device health (docs/PROTOCOL.md §16, server/health.c): each device's latest
+     * HEALTH; its resets (a report of a new boot), the newest HEALTH_RESETS_MAX kept, at = the
+     * boot's time as mqotad reckons it (receive time - uptime, Unix s); a rollout's health gate
+     * (docs/ROLLOUTS.md "Health gate"), apart from the rollouts table */
+    "CREATE TABLE device_health ("
+    " device_id TEXT PRIMARY KEY, at INTEGER NOT NULL, reset_reason INTEGER NOT NULL,"
+    " crash TEXT NOT NULL, uptime_s INTEGER NOT NULL, boot_count INTEGER NOT NULL,"
+    " min_free_heap INTEGER NOT NULL, rssi INTEGER NOT NULL, reconnects INTEGER NOT NULL,"
+    " resets INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE device_resets ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, at INTEGER NOT NULL,"
+    " reason INTEGER NOT NULL, boot_count INTEGER NOT NULL, crash TEXT NOT NULL);"
+    "CREATE INDEX resets_by_device ON device_resets(device_id, at);"
+    "CREATE TABLE rollout_health ("
+    " rollout_id INTEGER PRIMARY KEY REFERENCES rollouts(id), crashes INTEGER NOT NULL,"
+    " within_s INTEGER NOT NULL);",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -195,6 +211,9 @@ enum {
     /* rollouts' pacing and eligibility (schema 9) */
     S_RO_OPTS_SET, S_RO_OPTS_GET, S_RO_PEAK, S_RO_IN_FLIGHT, S_RO_SCHEDULED, S_RO_HAS_DEV,
     S_RO_DEV_FAILURES, S_RO_DEV_RESET,
+    /* health (schema 10) */
+    S_HL_GET, S_HL_PUT, S_RST_INSERT, S_RST_TRIM, S_RST_LIST, S_RO_HL_PUT, S_RO_HL_GET,
+    S_RO_HL_WAVE,
     S_COUNT
 };
 
@@ -402,6 +421,34 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TEL_POINTS] = "SELECT ts, device_ms, value FROM (SELECT ts, device_ms, value, rowid AS r"
                      " FROM telemetry WHERE device_id = ?1 AND name = ?2 AND ts >= ?3"
                      " AND ts <= ?4 ORDER BY ts DESC, rowid DESC LIMIT ?5) ORDER BY ts, r",
+    /* ---- health (schema 10) ---- */
+    [S_HL_GET] = "SELECT device_id, at, reset_reason, crash, uptime_s, boot_count, min_free_heap,"
+                 " rssi, reconnects, resets FROM device_health WHERE device_id = ?1",
+    [S_HL_PUT] = "INSERT OR REPLACE INTO device_health (device_id, at, reset_reason, crash,"
+                 " uptime_s, boot_count, min_free_heap, rssi, reconnects, resets)"
+                 " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+    [S_RST_INSERT] = "INSERT INTO device_resets (device_id, at, reason, boot_count, crash)"
+                     " VALUES (?1,?2,?3,?4,?5)",
+    [S_RST_TRIM] = "DELETE FROM device_resets WHERE device_id = ?1 AND id NOT IN (SELECT id"
+                   " FROM device_resets WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2)",
+    [S_RST_LIST] = "SELECT at, reason, boot_count, crash FROM device_resets WHERE device_id = ?1"
+                   " ORDER BY id DESC LIMIT ?2",
+    [S_RO_HL_PUT] = "INSERT OR REPLACE INTO rollout_health (rollout_id, crashes, within_s)"
+                    " VALUES (?1,?2,?3)",
+    [S_RO_HL_GET] = "SELECT crashes, within_s FROM rollout_health WHERE rollout_id = ?1",
+    /* each device of a wave whose latest target among the wave's deployments succeeded, with
+     * its confirm time and its crash resets (panic, watchdogs: mqota_reset_is_crash()) from
+     * then to then + ?3 s */
+    [S_RO_HL_WAVE] = "SELECT v.device_id, t.finished_at, (SELECT count(*) FROM device_resets r"
+                     " WHERE r.device_id = v.device_id AND r.reason IN (4,5,6,7)"
+                     " AND r.at >= t.finished_at AND r.at <= t.finished_at + ?3)"
+                     " FROM rollout_devices v JOIN deployment_targets t ON t.rowid = (SELECT"
+                     " t2.rowid FROM deployment_targets t2 JOIN rollout_wave_deployments x"
+                     " ON x.deployment_id = t2.deployment_id WHERE x.rollout_id = v.rollout_id"
+                     " AND x.wave = v.wave AND t2.device_id = v.device_id"
+                     " ORDER BY t2.deployment_id DESC LIMIT 1)"
+                     " WHERE v.rollout_id = ?1 AND v.wave = ?2 AND t.state = 'succeeded'"
+                     " ORDER BY v.device_id",
 };
 
 struct db {
@@ -2114,5 +2161,135 @@ int db__metrics(db_t *db, db_metrics_query_t q, int limit,
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "run a metrics query");
     sqlite3_finalize(s);
+    return ret;
+}
+
+/* ---- health (schema 10) ---- */
+
+int db__health_get(db_t *db, const char *device_id, db_health_t *out)
+{
+    sqlite3_stmt *s = db->st[S_HL_GET];
+    int ret = 1;
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        copy_text(out->device_id, sizeof(out->device_id), s, 0);
+        out->at = sqlite3_column_int64(s, 1);
+        out->reset_reason = sqlite3_column_int(s, 2);
+        copy_text(out->crash, sizeof(out->crash), s, 3);
+        out->uptime_s = sqlite3_column_int64(s, 4);
+        out->boot_count = sqlite3_column_int64(s, 5);
+        out->min_free_heap = sqlite3_column_int64(s, 6);
+        out->rssi = sqlite3_column_int(s, 7);
+        out->reconnects = sqlite3_column_int64(s, 8);
+        out->resets = sqlite3_column_int64(s, 9);
+        ret = 0;
+    } else if (rc != SQLITE_DONE) {
+        ret = fail(db, "read a device's health");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__health_put(db_t *db, const db_health_t *h)
+{
+    sqlite3_stmt *s = db->st[S_HL_PUT];
+    sqlite3_bind_text(s, 1, h->device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, h->at);
+    sqlite3_bind_int(s, 3, h->reset_reason);
+    sqlite3_bind_text(s, 4, h->crash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 5, h->uptime_s);
+    sqlite3_bind_int64(s, 6, h->boot_count);
+    sqlite3_bind_int64(s, 7, h->min_free_heap);
+    sqlite3_bind_int(s, 8, h->rssi);
+    sqlite3_bind_int64(s, 9, h->reconnects);
+    sqlite3_bind_int64(s, 10, h->resets);
+    return exec_stmt(db, S_HL_PUT, "store a device's health");
+}
+
+int db__reset_insert(db_t *db, const char *device_id, const db_reset_t *r, int64_t keep)
+{
+    sqlite3_stmt *s = db->st[S_RST_INSERT];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, r->at);
+    sqlite3_bind_int(s, 3, r->reason);
+    sqlite3_bind_int64(s, 4, r->boot_count);
+    sqlite3_bind_text(s, 5, r->crash, -1, SQLITE_TRANSIENT);
+    if (exec_stmt(db, S_RST_INSERT, "record a device's reset") != 0) return -1;
+    s = db->st[S_RST_TRIM];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, keep);
+    return exec_stmt(db, S_RST_TRIM, "trim a device's reset history");
+}
+
+int db__reset_list(db_t *db, const char *device_id, int64_t limit,
+                   int (*cb)(void *ctx, const db_reset_t *r), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RST_LIST];
+    int rc, ret = 0;
+    db_reset_t r;
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        r.at = sqlite3_column_int64(s, 0);
+        r.reason = sqlite3_column_int(s, 1);
+        r.boot_count = sqlite3_column_int64(s, 2);
+        copy_text(r.crash, sizeof(r.crash), s, 3);
+        if (cb(ctx, &r) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a device's resets");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_health_put(db_t *db, int64_t rollout_id, uint32_t crashes, uint32_t within_s)
+{
+    sqlite3_stmt *s = db->st[S_RO_HL_PUT];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int64(s, 2, crashes);
+    sqlite3_bind_int64(s, 3, within_s);
+    return exec_stmt(db, S_RO_HL_PUT, "store a rollout's health gate");
+}
+
+int db__rollout_health_get(db_t *db, int64_t rollout_id, uint32_t *crashes, uint32_t *within_s)
+{
+    sqlite3_stmt *s = db->st[S_RO_HL_GET];
+    int ret = 1;
+    sqlite3_bind_int64(s, 1, rollout_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *crashes = (uint32_t)sqlite3_column_int64(s, 0);
+        *within_s = (uint32_t)sqlite3_column_int64(s, 1);
+        ret = 0;
+    } else if (rc != SQLITE_DONE) {
+        ret = fail(db, "read a rollout's health gate");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_wave_health(db_t *db, int64_t rollout_id, int wave, uint32_t within_s,
+                            int (*cb)(void *ctx, const char *device_id, int64_t confirmed_at,
+                                      int64_t crashes),
+                            void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RO_HL_WAVE];
+    int rc, ret = 0;
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int(s, 2, wave);
+    sqlite3_bind_int64(s, 3, within_s);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const unsigned char *id = sqlite3_column_text(s, 0);
+        if (cb(ctx, id ? (const char *)id : "", sqlite3_column_int64(s, 1),
+               sqlite3_column_int64(s, 2)) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "read a wave's confirmed devices");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     return ret;
 }

@@ -477,6 +477,49 @@ typedef struct {
  */
 int db__metrics(db_t *db, db_metrics_query_t q, int limit,
                 int (*cb)(void *ctx, const db_metrics_row_t *r), void *ctx);
+/* ---- health (schema 10; server/health.c, docs/API.md "Health") ---- */
+
+/** Longest crash text mqotad keeps (MQOTA_HEALTH_CRASH_MAX). */
+#define DB_CRASH_MAX 48
+
+/** A device's latest HEALTH. */
+typedef struct {
+    char device_id[DB_ID_MAX + 1];
+    int64_t at;            /**< when mqotad received it, Unix s */
+    int reset_reason;      /**< mqota_reset_reason_t */
+    char crash[DB_CRASH_MAX + 1];
+    int64_t uptime_s, boot_count, min_free_heap, reconnects;
+    int rssi;              /**< dBm; 0 unknown */
+    int64_t resets;        /**< resets mqotad has recorded for the device (new boots) */
+} db_health_t;
+
+/** One reset of a device: a report of a new boot. */
+typedef struct {
+    int64_t at;            /**< the boot's time: receive time - uptime, Unix s */
+    int reason;            /**< mqota_reset_reason_t */
+    int64_t boot_count;
+    char crash[DB_CRASH_MAX + 1];
+} db_reset_t;
+
+/** A device's latest health: 0, 1 when it has none, -1 on error. */
+int db__health_get(db_t *db, const char *device_id, db_health_t *out);
+/** Store a device's latest health (replacing the one before). */
+int db__health_put(db_t *db, const db_health_t *h);
+/** Record a reset, then keep the device's newest `keep` resets. Inside a transaction. */
+int db__reset_insert(db_t *db, const char *device_id, const db_reset_t *r, int64_t keep);
+/** A device's newest `limit` resets, newest first, via callback. */
+int db__reset_list(db_t *db, const char *device_id, int64_t limit,
+                   int (*cb)(void *ctx, const db_reset_t *r), void *ctx);
+/** Store a rollout's health gate (docs/ROLLOUTS.md "Health gate"). */
+int db__rollout_health_put(db_t *db, int64_t rollout_id, uint32_t crashes, uint32_t within_s);
+/** A rollout's health gate: 0, 1 when it has none, -1 on error. */
+int db__rollout_health_get(db_t *db, int64_t rollout_id, uint32_t *crashes, uint32_t *within_s);
+/** Each device of a rollout's wave whose latest target succeeded: its confirm time (Unix s)
+ *  and its crash resets (panic or watchdog) from then to then + within_s, via callback. */
+int db__rollout_wave_health(db_t *db, int64_t rollout_id, int wave, uint32_t within_s,
+                            int (*cb)(void *ctx, const char *device_id, int64_t confirmed_at,
+                                      int64_t crashes),
+                            void *ctx);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,7 @@
  * (release.c, deploy.c, db.c), render JSON with cJSON. Nothing here talks to MHD or MQTT.
  */
 #include "http_api.h"
+#include "health.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -283,6 +284,9 @@ static void get_device(mqotad_t *d, const char *id, api_response_t *res)
             api__error(res, 500, "database error while reading the device's commands");
             return;
         }
+        cJSON *hl = health__json(d, dv.id); /* docs/API.md "Health"; null before a report */
+        if (hl) cJSON_AddItemToObject(j, "health", hl);
+        else cJSON_AddNullToObject(j, "health");
         set_json(res, 200, j);
     } else if (rc == 1) {
         snprintf(msg, sizeof(msg), "unknown device '%.64s'", id);
@@ -719,6 +723,7 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
         else api__method_not_allowed(res, m, p, "GET");
         return;
     }
+    if (http_health__route(d, req, res)) return;    /* /devices/{id}/health */
     if (strcmp(p, API "/devices") == 0) {
         if (get) get_devices(d, req, res);
         else if (post) post_devices(d, req, res);

@@ -124,6 +124,9 @@ bool http_telemetry__route(mqotad_t *d, const api_request_t *req, api_response_t
 
 /* http_metrics.c: GET /metrics in Prometheus's text format (docs/METRICS.md). */
 void http_metrics__get(mqotad_t *d, api_response_t *res);
+/* http_health.c: GET /devices/{id}/health of docs/API.md ("Health"). */
+/** Answer the request if its path is the health route; false if it is not. */
+bool http_health__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
 
 #ifdef __cplusplus
 }

@@ -46,7 +46,14 @@ static int add_wave(void *ctx, const db_rollout_wave_t *w)
     wave_ctx_t *c = ctx;
     db_counts_t n = {0};
     char name[24];
+    uint32_t watching = 0;
     if (w->deployment_id && db__rollout_wave_counts(c->d->db, w->rollout_id, w->idx, &n) != 0) {
+        c->failed = 1;
+        return 1;
+    }
+    /* a running or failed wave as its health gate judges it (a succeeded one as it was) */
+    if (w->deployment_id && w->state != WAVE_SUCCEEDED &&
+        rollout__health_counts(c->d, w->rollout_id, w->idx, &n, &watching) != 0) {
         c->failed = 1;
         return 1;
     }
@@ -72,6 +79,7 @@ static int add_wave(void *ctx, const db_rollout_wave_t *w)
     cJSON_AddNumberToObject(j, "superseded", n.superseded);
     cJSON_AddNumberToObject(j, "active", n.active);
     cJSON_AddNumberToObject(j, "pending", n.pending);
+    cJSON_AddNumberToObject(j, "watching", watching);
     if (c->details) {
         cJSON *a = cJSON_AddArrayToObject(j, "devices");
         if (db__rollout_wave_devices(c->d->db, w->rollout_id, w->idx, add_device_id, a) != 0) {
@@ -138,6 +146,14 @@ static cJSON *rollout_json(mqotad_t *d, const db_rollout_t *r, bool details)
     cJSON_AddStringToObject(plan, "on_error", r->abort_on_error ? "abort" : "pause");
     cJSON_AddBoolToObject(plan, "approval", r->approval);
     if (add_pacing(d, r, j, plan) != 0) goto err;
+    uint32_t crashes, within_s; /* the health gate (docs/ROLLOUTS.md "Health gate") */
+    int hg = db__rollout_health_get(d->db, r->id, &crashes, &within_s);
+    if (hg < 0) goto err;
+    if (hg == 0) {
+        cJSON *h = cJSON_AddObjectToObject(plan, "health");
+        cJSON_AddNumberToObject(h, "crashes", crashes);
+        cJSON_AddNumberToObject(h, "within_s", within_s);
+    }
     cJSON_AddNumberToObject(j, "created_at", (double)r->created_at);
     cJSON_AddNumberToObject(j, "updated_at", (double)r->updated_at);
     wave_ctx_t c = {d, cJSON_AddArrayToObject(j, "waves"), details, 0};

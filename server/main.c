@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "devlog.h"
 #include "telemetry.h"
+#include "health.h"
 #include "mqotad.h"
 #include "release.h"
 #include "clock.h"
@@ -186,6 +187,7 @@ int main(int argc, char **argv)
         rollout__tick(&d, now);                   /* judge rollouts' waves, start the next */
         devlog__tick(&d, now);                    /* report devices' suppressed warnings */
         telemetry__tick(&d, now);                 /* telemetry older than its retention */
+        health__tick(&d);                         /* health reports held to the next second */
         mqtt__flush(&d);                          /* send what the steps above queued */
         mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */
         if (d.embedded_broker) broker__supervise(&d); /* restart our mosquitto if it died */
@@ -207,6 +209,7 @@ out:
     signature__free_keys(&d);
     devlog__free(&d);
     telemetry__free(&d);
+    health__free(&d);
     metrics__free(&d);
     options__free(&d);
     if (exit_code == 0) {

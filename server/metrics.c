@@ -28,6 +28,7 @@ static const char *const routes[] = {
     "/api/v1/devices/{id}/tags",
     "/api/v1/devices/{id}/telemetry",
     "/api/v1/devices/{id}/reset-failures",
+    "/api/v1/devices/{id}/health",
     "/api/v1/commands/{id}",
     "/api/v1/groups",
     "/api/v1/groups/{name}",

@@ -131,6 +131,8 @@ typedef struct mqotad {
     /* ---- warnings caused by devices, rate-limited per device (devlog.c) ---- */
     struct devlog *devlog;
 
+    /* ---- device health (health.c) ---- */
+    struct health_held *health_held; /**< reports held to the next second, hashed on the id */
     /* ---- application telemetry (telemetry.c) ---- */
     struct telemetry *telemetry;  /**< per-device rate counters, hashed on the id */
     uint64_t telemetry_tick_ms;   /**< last age prune (monotonic ms) */

@@ -468,6 +468,85 @@ static int drop_over_budget(mqotad_t *d, const db_rollout_t *r, int idx, int64_t
     return 0;
 }
 
+/*
+ * The health gate (docs/ROLLOUTS.md "Health gate"): a device whose latest target in the wave
+ * succeeded is "confirmed, watching" until within_s seconds after its confirm; more than
+ * `crashes` resets by panic or watchdog in that time (health.c's history) make it a failure of
+ * the release. Neither a watching nor a crashed device counts as confirmed.
+ */
+typedef struct {
+    mqotad_t *d;
+    int64_t rollout_id, now;
+    int wave;
+    uint32_t crashes, within_s;
+    bool log;            /* write an event for each crashed device */
+    uint32_t crashed;    /* confirmed, then crashed too often: failed */
+    uint32_t watching;   /* confirmed, window still open */
+    int rc;
+} health_gate_t;
+
+static int health_one(void *ctx, const char *device_id, int64_t confirmed_at, int64_t crashes)
+{
+    health_gate_t *g = ctx;
+    if (crashes > (int64_t)g->crashes) {
+        g->crashed++;
+        if (g->log)
+            g->rc = event(g->d, g->rollout_id, g->now, g->wave, "health-failed", "device %s "
+                          "confirmed the release, then reset %lld times by panic or watchdog "
+                          "within %u s (health gate: more than %u): counted as failed",
+                          device_id, (long long)crashes, g->within_s, g->crashes);
+        return g->rc != 0;
+    }
+    if (g->now < confirmed_at + (int64_t)g->within_s) g->watching++;
+    return 0;
+}
+
+/*
+ * Apply rollout r's health gate, if it has one, to the counts c of its wave: crashed devices
+ * move from succeeded to failed, watching ones out of succeeded (*watching says how many, for
+ * the decision's unfinished). With log, one event per crashed device (inside the caller's
+ * transaction). 0, or -1 on a database error.
+ */
+static int health_gate(mqotad_t *d, const db_rollout_t *r, int wave, int64_t now, bool log,
+                       db_counts_t *c, uint32_t *watching)
+{
+    health_gate_t g = {d, r->id, now, wave, 0, 0, log, 0, 0, 0};
+    *watching = 0;
+    int rc = db__rollout_health_get(d->db, r->id, &g.crashes, &g.within_s);
+    if (rc != 0) return rc > 0 ? 0 : -1;
+    if (db__rollout_wave_health(d->db, r->id, wave, g.within_s, health_one, &g) != 0 ||
+        g.rc != 0)
+        return -1;
+    if (c) {
+        c->succeeded -= (int)(g.crashed + g.watching);
+        c->failed += (int)g.crashed;
+    }
+    *watching = g.watching;
+    return 0;
+}
+
+int rollout__health_counts(mqotad_t *d, int64_t rollout_id, int wave, db_counts_t *c,
+                           uint32_t *watching)
+{
+    db_rollout_t r;
+    memset(&r, 0, sizeof(r));
+    r.id = rollout_id;
+    return health_gate(d, &r, wave, clock__now(), false, c, watching);
+}
+
+/* Store plan p's health gate for the new rollout id with its event; inside the caller's
+ * transaction. 0 (also with no gate), or -1 on a database error. */
+static int health_gate_create(mqotad_t *d, int64_t id, const rollout_plan_t *p, int64_t now)
+{
+    if (!p->health) return 0;
+    if (db__rollout_health_put(d->db, id, p->health_crashes, p->health_within_s) != 0) return -1;
+    return event(d, id, now, -1, "health-gate", "health gate: a device that confirmed and then "
+                 "resets by panic or watchdog more than %u time%s within %u s counts as failed; "
+                 "a confirmed device counts as confirmed only after those %u s",
+                 p->health_crashes, p->health_crashes == 1 ? "" : "s", p->health_within_s,
+                 p->health_within_s);
+}
+
 int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, char *err,
                     size_t err_cap)
 {
@@ -542,7 +621,8 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
               (long long)p->release_id, sel.n, sel.n == 1 ? "" : "s",
               shown_len(p->filter, EVENT_FILTER_MAX), p->filter, out->plan,
               p->success_percent, p->error_percent, p->abort_on_error ? "abort" : "pause",
-              p->deadline_s, p->approval ? ", approval before each wave" : "") != 0)
+              p->deadline_s, p->approval ? ", approval before each wave" : "") != 0 ||
+        health_gate_create(d, out->id, p, now) != 0)
         goto db_err;
     for (size_t i = 0; i < skipped.n; i++)
         if (event(d, out->id, now, -1, "device-skipped", "%s", skipped.ids[i]) != 0) goto db_err;
@@ -838,12 +918,20 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
     if (pace(d, r, &w, now) != 0) return -1;
     judge_ctx_t c = {now, r->deadline_s, 0, 0, 0, 0};
     if (db__rollout_wave_targets(d->db, r->id, w.idx, judge_device, &c) != 0) return -1;
+    /* The health gate's correction (docs/ROLLOUTS.md "Health gate"): of the confirmed devices,
+     * those that crashed too often are failed and those still watched are not yet confirmed. */
+    db_counts_t gate = {0};
+    uint32_t watching;
+    if (health_gate(d, r, w.idx, now, false, &gate, &watching) != 0) return -1;
+    uint32_t crashed = (uint32_t)gate.failed;
     bool expired = c.expired > 0;
-    uint32_t failed = c.failed + c.expired;
+    uint32_t failed = c.failed + c.expired + crashed;
+    uint32_t confirmed = c.confirmed - crashed - watching;
     rollout_plan_t p = {0};
     p.success_percent = r->success_percent;
     p.error_percent = r->error_percent;
-    rollout_decision_t dec = rollout_plan__decide(&p, w.size, c.confirmed, failed, c.unfinished);
+    rollout_decision_t dec = rollout_plan__decide(&p, w.size, confirmed, failed,
+                                                  c.unfinished + watching);
     if (dec == ROLLOUT_WAIT) return 0;
 
     wave_name(w.idx, name, sizeof(name));
@@ -853,12 +941,14 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
         if (db__rollout_wave_targets(d->db, r->id, w.idx, log_expiry, &x) != 0 || x.rc != 0)
             goto db_err;
     }
+    if (dec != ROLLOUT_ADVANCE && health_gate(d, r, w.idx, now, true, NULL, &watching) != 0)
+        goto db_err;
     w.finished_at = now;
     if (dec == ROLLOUT_ADVANCE) {
         w.state = WAVE_SUCCEEDED;
         if (db__rollout_wave_set(d->db, &w) != 0 ||
             event(d, r->id, now, w.idx, "wave-succeeded", "%s succeeded: %u of %u confirmed "
-                  "(success threshold %u %%), %u failed", name, c.confirmed, w.size,
+                  "(success threshold %u %%), %u failed", name, confirmed, w.size,
                   r->success_percent, failed) != 0 ||
             next_wave(d, r, now, false) != 0)
             goto db_err;
@@ -872,10 +962,10 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
         int rc = dec == ROLLOUT_FAIL_ERRORS
             ? event(d, r->id, now, w.idx, "wave-failed", "%s failed: %u of %u failed (error "
                     "threshold %u %%), %u confirmed; rollout %s", name, failed, w.size,
-                    r->error_percent, c.confirmed, to)
+                    r->error_percent, confirmed, to)
             : event(d, r->id, now, w.idx, "wave-failed", "%s failed: every device finished "
                     "but only %u of %u confirmed (success threshold %u %%); rollout %s", name,
-                    c.confirmed, w.size, r->success_percent, to);
+                    confirmed, w.size, r->success_percent, to);
         if (rc != 0) goto db_err;
     }
     if (db__commit(d->db) != 0) goto db_err;

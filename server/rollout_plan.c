@@ -177,13 +177,54 @@ static int parse_eligibility(const cJSON *body, rollout_plan_t *p, char *err, si
     return 0;
 }
 
+/*
+ * The optional health gate: {"crashes": N, "within_s": T}, both required, nothing else (docs/
+ * ROLLOUTS.md "Health gate"). 0, or 400 with err set.
+ */
+static int parse_health(const cJSON *body, rollout_plan_t *p, char *err, size_t cap)
+{
+    static const char shape[] = "\"health\" must be an object {\"crashes\": N, \"within_s\": T}: "
+                                "a confirmed device with more than N resets by panic or watchdog "
+                                "within T seconds of confirming counts as failed";
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "health");
+    const cJSON *it;
+    int rc;
+    if (!v) return 0;
+    if (!cJSON_IsObject(v)) {
+        snprintf(err, cap, "%s", shape);
+        return 400;
+    }
+    cJSON_ArrayForEach(it, v)
+    {
+        if (strcmp(it->string, "crashes") != 0 && strcmp(it->string, "within_s") != 0) {
+            snprintf(err, cap, "unknown member \"%.40s\" in \"health\"; it has \"crashes\" and "
+                     "\"within_s\"", it->string);
+            return 400;
+        }
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(v, "crashes") ||
+        !cJSON_GetObjectItemCaseSensitive(v, "within_s")) {
+        snprintf(err, cap, "%s", shape);
+        return 400;
+    }
+    if ((rc = parse_int(v, "crashes", 0, ROLLOUT_HEALTH_CRASHES_MAX, 0,
+                        "crash resets a confirmed device may have; 0 fails it at the first",
+                        &p->health_crashes, err, cap)) != 0 ||
+        (rc = parse_int(v, "within_s", 1, ROLLOUT_DEADLINE_MAX_S, 0,
+                        "seconds after a device's confirm in which its crash resets count",
+                        &p->health_within_s, err, cap)) != 0)
+        return rc;
+    p->health = true;
+    return 0;
+}
+
 static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t cap)
 {
     static const char *const known[] = {"release", "filter", "canary", "waves",
                                         "success_percent", "error_percent", "deadline_s",
                                         "on_error", "approval", "max_transfers", "jitter_s",
                                         "start_at", "from_versions", "failure_budget",
-                                        "continuous"};
+                                        "continuous", "health"};
     const cJSON *it;
     cJSON_ArrayForEach(it, body)
     {
@@ -194,8 +235,8 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
             snprintf(err, cap, "unknown member \"%.40s\"; a rollout has \"release\", \"filter\", "
                      "\"canary\", \"waves\", \"success_percent\", \"error_percent\", "
                      "\"deadline_s\", \"on_error\", \"approval\", \"max_transfers\", "
-                     "\"jitter_s\", \"start_at\", \"from_versions\", \"failure_budget\" "
-                     "and \"continuous\"", it->string);
+                     "\"jitter_s\", \"start_at\", \"from_versions\", \"failure_budget\", "
+                     "\"continuous\" and \"health\"", it->string);
             return 400;
         }
     }
@@ -268,7 +309,8 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
     }
     p->approval = cJSON_IsTrue(v);
     if ((rc = parse_pacing(body, p, err, cap)) != 0) return rc;
-    return parse_eligibility(body, p, err, cap);
+    if ((rc = parse_eligibility(body, p, err, cap)) != 0) return rc;
+    return parse_health(body, p, err, cap);
 }
 
 int rollout_plan__parse(const uint8_t *body, size_t len, rollout_plan_t *out, char *err,

@@ -67,14 +67,24 @@ typedef struct {
     size_t n_from_versions;   /**< 0: a device on any version is taken */
     uint32_t failure_budget;  /**< "failure_budget": skip devices that failed it this often */
     bool continuous;          /**< "continuous": devices matching later join the current wave */
+    bool health;                               /**< "health" given: the health gate is on */
+    uint32_t health_crashes;                   /**< "health"."crashes": crash resets a
+                                                    confirmed device may have, 0..1000 */
+    uint32_t health_within_s;                  /**< "health"."within_s": seconds after its
+                                                    confirm they are counted in, 1..
+                                                    ROLLOUT_DEADLINE_MAX_S */
 } rollout_plan_t;
+
+/** Most crash resets a health gate may allow ("health"."crashes"). */
+#define ROLLOUT_HEALTH_CRASHES_MAX 1000
 
 /**
  * Parse a rollout request body: {"release": N, "filter": "...", "canary": 1 | "10%",
  * "waves": [count | "P%", ...], "success_percent": S, "error_percent": E, "deadline_s": D,
  * "on_error": "pause" | "abort", "approval": true | false, "max_transfers": N, "jitter_s": S,
  * "start_at": unix seconds | "YYYY-MM-DDTHH:MM:SSZ", "from_versions": ["1.0", ...],
- * "failure_budget": N, "continuous": true | false} (all after "waves" optional). Only the body is judged here:
+ * "failure_budget": N, "continuous": true | false, "health": {"crashes": N, "within_s": T}}
+ * (all after "waves" optional). Only the body is judged here:
  * whether the release exists and what the filter selects are rollout__create()'s.
  * @param[in]  body, len The request body (need not be NUL-terminated).
  * @param[out] out       The plan (zeroed on failure).

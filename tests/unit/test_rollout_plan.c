@@ -62,6 +62,13 @@ static void test_parse_defaults(void **state)
     assert_int_equal(p.deadline_s, 60);
     assert_true(p.abort_on_error);
     assert_true(p.approval);
+    assert_false(p.health);
+    assert_int_equal(parse("{\"release\": 1, \"filter\": \"g=x\", \"canary\": 1, "
+                           "\"waves\": [1], \"health\": {\"crashes\": 0, \"within_s\": 600}}",
+                           &p, err, sizeof err), 0);
+    assert_true(p.health);
+    assert_int_equal(p.health_crashes, 0);
+    assert_int_equal(p.health_within_s, 600);
 }
 
 /* The pacing, schedule and eligibility members: defaults, each accepted form, the UTC
@@ -172,7 +179,7 @@ static void test_parse_refusals(void **state)
          "unknown member \"x\"; a rollout has \"release\", \"filter\", \"canary\", \"waves\", "
          "\"success_percent\", \"error_percent\", \"deadline_s\", \"on_error\", "
          "\"approval\", \"max_transfers\", \"jitter_s\", \"start_at\", \"from_versions\", "
-         "\"failure_budget\" and \"continuous\""},
+         "\"failure_budget\", \"continuous\" and \"health\""},
         {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
          " \"max_transfers\": -1}",
          "\"max_transfers\" must be a whole number from 0 to 1000000 (the most devices "
@@ -209,6 +216,22 @@ static void test_parse_refusals(void **state)
          " \"continuous\": \"yes\"}",
          "\"continuous\" must be true or false (whether devices that match the filter later "
          "join the rollout)"},
+        {"{\"release\": 1, \"filter\": \"g=x\", \"canary\": 1, \"waves\": [1], \"health\": 3}",
+         "\"health\" must be an object {\"crashes\": N, \"within_s\": T}: a confirmed device "
+         "with more than N resets by panic or watchdog within T seconds of confirming counts "
+         "as failed"},
+        {"{\"release\": 1, \"filter\": \"g=x\", \"canary\": 1, \"waves\": [1],"
+         " \"health\": {\"crashes\": 2}}",
+         "\"health\" must be an object {\"crashes\": N, \"within_s\": T}"},
+        {"{\"release\": 1, \"filter\": \"g=x\", \"canary\": 1, \"waves\": [1],"
+         " \"health\": {\"crashes\": 2, \"within_s\": 60, \"panics\": 1}}",
+         "unknown member \"panics\" in \"health\"; it has \"crashes\" and \"within_s\""},
+        {"{\"release\": 1, \"filter\": \"g=x\", \"canary\": 1, \"waves\": [1],"
+         " \"health\": {\"crashes\": 1001, \"within_s\": 60}}",
+         "\"crashes\" must be a whole number from 0 to 1000"},
+        {"{\"release\": 1, \"filter\": \"g=x\", \"canary\": 1, \"waves\": [1],"
+         " \"health\": {\"crashes\": 1, \"within_s\": 0}}",
+         "\"within_s\" must be a whole number from 1 to 2592000"},
         {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
          " \"approval\": 1}",
          "\"approval\" must be true or false (whether each wave after the canary waits for "

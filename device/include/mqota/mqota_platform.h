@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mqota_health.h"
 #include "mqota_status.h"
 
 #ifdef __cplusplus
@@ -202,6 +203,17 @@ typedef struct {
     /* ---- application (optional) ---- */
     /** Self-test of a freshly booted image; true = healthy. NULL means always healthy. */
     bool (*self_test)(void *ctx);
+
+    /* ---- device health (optional; docs/PROTOCOL.md §16) ---- */
+    /**
+     * Fill the port's part of a HEALTH report: reset_reason (esp_reset_reason() mapped to
+     * mqota_reset_reason_t), crash (the last crash's reason, printable ASCII 0x20..0x7E, at
+     * most MQOTA_HEALTH_CRASH_MAX bytes, "" if the port keeps none), min_free_heap
+     * (esp_get_minimum_free_heap_size(), 0 if unknown) and rssi (dBm, 0 if unknown). The agent
+     * fills uptime_s, boot_count and reconnects before the call; the hook may leave them.
+     * Returns 0, or non-zero to send no report this time. NULL: the agent sends no HEALTH.
+     */
+    int (*health)(void *ctx, mqota_health_t *out);
 } mqota_platform_t;
 
 #ifdef __cplusplus

@@ -23,6 +23,7 @@
  *   <prefix>/dev/<id>/cmd     server -> device, sealed COMMAND, QoS 1 (mqota_command.h)
  *   <prefix>/dev/<id>/reply   device -> server, sealed REPLY, QoS 1 (mqota_command.h)
  *   <prefix>/dev/<id>/telemetry device -> server, TELEMETRY, QoS 0 (mqota_telemetry.h)
+ *   <prefix>/dev/<id>/health  device -> server, HEALTH, QoS 1, retained (mqota_health.h)
  */
 #ifndef MQOTA_PROTO_H
 #define MQOTA_PROTO_H
