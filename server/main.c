@@ -17,6 +17,7 @@
 #include "command.h"
 #include "deploy.h"
 #include "devlog.h"
+#include "http_console.h"
 #include "telemetry.h"
 #include "mqotad.h"
 #include "release.h"
@@ -172,6 +173,7 @@ int main(int argc, char **argv)
         rollout__tick(&d, now);                   /* judge rollouts' waves, start the next */
         devlog__tick(&d, now);                    /* report devices' suppressed warnings */
         telemetry__tick(&d, now);                 /* telemetry older than its retention */
+        http_events__tick(&d, now);               /* tell the consoles what changed */
         mqtt__flush(&d);                          /* send what the steps above queued */
         mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */
         if (d.embedded_broker) broker__supervise(&d); /* restart our mosquitto if it died */
@@ -186,6 +188,7 @@ out:
     if (d.xfers) transfer__cleanup(&d);
     mqtt__cleanup(&d);
     http__stop(&d);
+    http_console__cleanup(&d);
     broker__stop(&d);
     db__close(d.db);
     signature__free_keys(&d);

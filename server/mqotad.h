@@ -133,6 +133,9 @@ typedef struct mqotad {
     uint64_t telemetry_tick_ms;   /**< last age prune (monotonic ms) */
     uint64_t telemetry_dropped;   /**< samples dropped by the rate and name limits */
     uint64_t telemetry_refused;   /**< messages undecodable or from unknown devices */
+
+    /* ---- the console's event tickets and streams (http_console.c, http_events.c) ---- */
+    struct console *console;      /**< NULL until the first ticket or stream */
 } mqotad_t;
 
 /* options.c: 0 run, 1 --help printed (exit 0), 2 bad usage (message printed, exit 2). */
