@@ -165,7 +165,7 @@ static int cmp_devices(const void *pa, const void *pb, void *arg)
     const int *k = arg;
     int r = 0;
     switch ((sort_key_t)k[0]) {
-    case SORT_ID: break;
+    case SORT_ID: r = strcmp(a->id, b->id); break;
     case SORT_VERSION: r = strcmp(a->version, b->version); break;
     case SORT_STATE:
         r = strcmp(mqota_state_name((mqota_update_state_t)a->state),
