@@ -525,8 +525,7 @@ function deviceView(id) {
       const h = d.health;
       if (h && typeof h === "object") {
         $("#dv-health-s").hidden = false;
-        $("#dv-health").innerHTML = kv(Object.keys(h).map((k) => [k.replace(/_/g, " "),
-          esc(typeof h[k] === "object" && h[k] !== null ? JSON.stringify(h[k]) : h[k])]));
+        $("#dv-health").innerHTML = kv(Object.keys(h).map((k) => [k.replace(/_/g, " "), fmtHealth(k, h[k])]));
       } else {
         $("#dv-health-s").hidden = true;
       }
@@ -535,6 +534,18 @@ function deviceView(id) {
       await renderTelemetry(this, enc, tel);
     },
   };
+}
+
+/* One field of a device's health (h-health's "health" object) as HTML: known units named. */
+function fmtHealth(k, v) {
+  if (v === null || v === undefined || v === "") return '<span class="muted">-</span>';
+  if (typeof v === "object") return '<span class="mono">' + esc(JSON.stringify(v)) + "</span>";
+  if (k === "at") return esc(fmtDate(v)) + " (" + esc(fmtAgo(v)) + ")";
+  if (k === "uptime_s") return esc(fmtDur(v));
+  if (/heap/.test(k)) return esc(fmtSize(v));
+  if (k === "rssi") return esc(v) + " dBm";
+  if (k === "reset_reason") return /panic|watchdog|brownout|lockup/.test(v) ? '<span class="reason">' + esc(v) + "</span>" : esc(v);
+  return esc(v);
 }
 
 function renderHistory(ts) {
@@ -835,7 +846,8 @@ function renderDeployment(d) {
     '<span class="s-idle lg">' + esc(d.pending) + " pending</span>" +
     (d.superseded ? '<span class="s-warn lg">' + esc(d.superseded) + " superseded</span>" : "") + "</div>" +
     '<dl class="kv">' +
-    "<dt>received</dt><dd>" + esc(fmtSize(done)) + " of " + esc(fmtSize(total)) + "</dd>" +
+    "<dt>done</dt><dd>" + esc(fmtSize(done)) + " of " + esc(fmtSize(total)) +
+    ' <span class="muted">(a finished device counts its whole image)</span></dd>' +
     "<dt>sent on the multicast stream</dt><dd>" + esc(fmtSize(d.stream_bytes_sent)) + "</dd>" +
     "<dt>sent to single devices</dt><dd>" + esc(fmtSize(d.unicast_bytes_sent)) + "</dd>" +
     "<dt>" + (d.state === "running" ? "throughput" : "took") + "</dt><dd>" +
@@ -872,7 +884,7 @@ function renderDeployment(d) {
       badge(x.state) + ((x.state === "pending" || x.state === "active") && x.online === false ? ' <span class="muted">device offline</span>' : "") +
       "</td><td>" + bar([[p, cls]], size, Math.floor(pct(p, size)) + "%") + "</td><td>" +
       (x.reason && x.reason !== "none" ? '<span class="reason" title="' + esc(explain(x.reason)) + '">' + esc(x.reason) + "</span>" : "") +
-      '</td><td class="num wide-only">' + esc(fmtSize(x.bytes_sent)) + (x.bytes_sent < p && x.state !== "pending" ? ' <span class="muted">(rest via stream)</span>' : "") +
+      '</td><td class="num wide-only">' + esc(fmtSize(x.bytes_sent)) + (x.bytes_sent < p && x.state !== "pending" ? ' <span class="muted">(the rest from the stream)</span>' : "") +
       '</td><td class="wide-only">' + (x.started_at && x.finished_at ? esc(fmtDur(x.finished_at - x.started_at)) : "-") + "</td></tr>";
   });
   const el = $("#dep-targets");
