@@ -227,6 +227,7 @@ int http__start(mqotad_t *d)
 
 void http__stop(mqotad_t *d)
 {
+    http_events__close_all(d);
     if (d->mhd) MHD_stop_daemon(d->mhd);
     d->mhd = NULL;
 }

@@ -104,6 +104,8 @@ struct MHD_Connection;
 int http_events__open(mqotad_t *d, struct MHD_Connection *conn);
 /** The main loop's step: a "change" event when the store or the broker link changed. */
 void http_events__tick(mqotad_t *d, uint64_t now_ms);
+/** End every stream (before the daemon stops: it may not stop with one suspended). */
+void http_events__close_all(mqotad_t *d);
 
 #ifdef __cplusplus
 }

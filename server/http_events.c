@@ -32,6 +32,7 @@ struct console_stream {
     struct MHD_Connection *conn;
     mqotad_t *d;
     bool suspended;
+    bool closing;                /* mqotad stops: end the stream */
     char buf[EVENTS_BUF];
     size_t len, off;             /* queued bytes, and how many of them were handed out */
     struct console_stream *next;
@@ -42,6 +43,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct console_stream *s = cls;
     (void)pos;
+    if (s->closing) return MHD_CONTENT_READER_END_OF_STREAM;
     if (s->off == s->len) {
         s->off = s->len = 0;
         s->suspended = true;
@@ -150,4 +152,18 @@ void http_events__tick(mqotad_t *d, uint64_t now_ms)
     }
     c->event_ms = c->beat_ms = now_ms;
     for (struct console_stream *s = c->streams; s; s = s->next) push(s, text);
+}
+
+/* libmicrohttpd refuses to stop (it aborts the process) while a connection is suspended: wake
+ * every stream and let it end before http__stop() stops the daemon. */
+void http_events__close_all(mqotad_t *d)
+{
+    struct console *c = d->console;
+    for (struct console_stream *s = c ? c->streams : NULL; s; s = s->next) {
+        s->closing = true;
+        if (s->suspended) {
+            s->suspended = false;
+            MHD_resume_connection(s->conn);
+        }
+    }
 }

@@ -51,6 +51,13 @@ cat "$T/browser.log"
 n=$(grep -c '^ok ' "$T/browser.log" || true)
 [ "$n" -ge 8 ] || fail "the browser test reported $n steps, expected at least 8"
 pass "$n browser steps passed; screenshots in $SHOTS"
-wait "$MQOTAD_PID" 2>/dev/null || true # console.mjs stopped it (the outage step)
+# console.mjs stopped mqotad (SIGTERM, the outage step) with the page's event stream open:
+# mqotad must end its streams and exit 0 (libmicrohttpd aborts a stop with a suspended stream)
+exited() { case $(ps -o stat= -p "$MQOTAD_PID" 2>/dev/null) in Z*|"") return 0 ;; esac; return 1; }
+wait_for 20 exited || fail "mqotad did not exit within 20 s of SIGTERM"
+rc=0
+wait "$MQOTAD_PID" || rc=$?
 MQOTAD_PID=""
+[ "$rc" -eq 0 ] || fail "mqotad exited with status $rc when stopped with a console open, not 0"
+pass "mqotad stopped cleanly with the console's event stream open"
 passed

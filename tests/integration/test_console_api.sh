@@ -9,7 +9,8 @@
 #  - event-stream tickets: 401 without a token, one stream per ticket (a second use, an
 #    unknown and no ticket are 401), the stream's first 'change', and a 'change' after the
 #    store changes (a group created);
-#  - a device's deployment history, and 404 for an unknown device.
+#  - a device's deployment history, and 404 for an unknown device;
+#  - mqotad stopped (SIGTERM) with two idle streams open exits 0.
 #
 # usage: test_console_api.sh BUILD FIXTURES
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -113,4 +114,19 @@ check_json "the deployment in the history" "$(cat "$T/body")" \
 expect_code 404 GET /api/v1/devices/nobody/deployments -H "$API_AUTH"
 expect_code 405 POST /api/v1/devices/vdev-0001/deployments -H "$API_AUTH"
 pass "device history"
+
+# ---- mqotad stops cleanly with streams open (libmicrohttpd aborts a stop while a connection
+# is suspended, as an idle stream is) ----
+curl -sN --max-time 20 -H "$API_AUTH" "$HTTP_URL/api/v1/events" >"$T/events2" 2>/dev/null &
+curl -sN --max-time 20 -H "$API_AUTH" "$HTTP_URL/api/v1/events" >/dev/null 2>&1 &
+wait_for 5 grep -q 'event: change' "$T/events2" || fail "no event on the stream"
+sleep 1 # idle: both streams suspended
+kill -TERM "$MQOTAD_PID"
+exited() { case $(ps -o stat= -p "$MQOTAD_PID" 2>/dev/null) in Z*|"") return 0 ;; esac; return 1; }
+wait_for 20 exited || fail "mqotad did not exit within 20 s of SIGTERM"
+rc=0
+wait "$MQOTAD_PID" || rc=$?
+MQOTAD_PID=""
+[ "$rc" -eq 0 ] || fail "mqotad exited with status $rc when stopped with two streams open, not 0: $(tail -n 3 "$T/mqotad.log")"
+pass "mqotad stops cleanly with event streams open"
 passed
