@@ -376,13 +376,15 @@ function inventoryView() {
       '<label class="grow">Search id, version, project<input id="f-q" type="search" value="' + esc(f.q) + '"></label>' +
       '<label>State<select id="f-state">' + opt([["", "any"]].concat(STATES.map((s) => [s, s])), f.state) + "</select></label>" +
       '<label>Online<select id="f-online">' + opt([["", "any"], ["true", "online"], ["false", "offline"]], f.online) + "</select></label>" +
+      '<details class="more" id="f-more"' + (f.chip || f.version || f.group || f.tag || f.expr || window.innerWidth > 700 ? " open" : "") +
+      "><summary>More filters</summary><div class=\"toolbar inner\">" +
       '<label>Chip<select id="f-chip">' + opt([["", "any"], ["esp32", "ESP32"], ["esp32-s2", "ESP32-S2"], ["esp32-s3", "ESP32-S3"],
         ["esp32-c3", "ESP32-C3"], ["esp32-c6", "ESP32-C6"], ["esp32-h2", "ESP32-H2"]], f.chip) + "</select></label>" +
       '<label>Version<input id="f-version" size="10" value="' + esc(f.version) + '"></label>' +
       '<label>Group<select id="f-group"><option value="">any</option></select></label>' +
       '<label>Tag<input id="f-tag" size="10" placeholder="key=value" value="' + esc(f.tag) + '"></label>' +
       '<label class="grow">Filter expression<input id="f-expr" placeholder="last_seen&gt;1h" value="' + esc(f.expr) + '"></label>' +
-      '</div><div class="msg err" id="inv-err" hidden></div><div class="scroll" id="inv"></div>' +
+      '</div></details></div><div class="msg err" id="inv-err" hidden></div><div class="scroll" id="inv"></div>' +
       '<div class="pager"><span id="pg-text" class="muted"></span><button class="quiet" id="pg-prev">Previous</button>' +
       '<button class="quiet" id="pg-next">Next</button></div></section>',
     mount() {
