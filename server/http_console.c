@@ -89,6 +89,8 @@ void http_console__get_asset(const http_asset_t *a, const api_request_t *req,
 
 /* ---- tickets ---- */
 
+/* POST /api/v1/events/ticket: a fresh ticket in the ring (the oldest unused one is forgotten
+ * when CONSOLE_TICKETS_MAX are out); 201 with it, or 500 without memory or randomness. */
 static void ticket_new(mqotad_t *d, api_response_t *res)
 {
     struct console *c = http_console__state(d);
@@ -136,6 +138,8 @@ typedef struct {
     int failed;
 } dev_vec_t;
 
+/* One device of the selection into the vector, unless ?q= leaves it out; 1 (stop) without
+ * memory. */
 static int collect(void *ctx, const db_device_t *dv)
 {
     dev_vec_t *c = ctx;
@@ -211,6 +215,8 @@ static int arg_number(const api_request_t *req, const char *name, long def, long
     return 0;
 }
 
+/* Reads every device the filter selects and sorts them all (10,000: tens of ms, PERFORMANCE.md
+ * "The console at 10,000 devices"), then renders only the page. */
 void http_console__devices(mqotad_t *d, const api_request_t *req, api_response_t *res,
                            cJSON *(*render)(mqotad_t *d, const db_device_t *dv))
 {
@@ -307,6 +313,8 @@ static int add_history(void *ctx, const db_target_t *t)
     return 0;
 }
 
+/* GET /api/v1/devices/{id}/deployments: the device's CONSOLE_HISTORY_MAX newest targets; 404
+ * for an unknown device, 500 on a database error. */
 static void get_history(mqotad_t *d, const char *id, api_response_t *res)
 {
     char msg[DB_ID_MAX + 128];
@@ -329,6 +337,7 @@ static void get_history(mqotad_t *d, const char *id, api_response_t *res)
     api__json(res, 200, j);
 }
 
+/* The console's own routes; false for any other path (http_api.c goes on). */
 bool http_console__route(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
     static const char dev[] = API "/devices/", suffix[] = "/deployments";
