@@ -84,6 +84,17 @@ try {
     }
     console.log("search " + median(search) + " (includes the box's 250 ms debounce)");
     await ctx.close();
+    const dep = [];
+    for (let i = 0; i < R; i++) {
+      const [ctx2, page2] = await signedInPage();
+      const t0 = Date.now();
+      await page2.goto(URL + "/#/deployments/1");
+      await page2.waitForFunction(() => document.querySelectorAll("#dep-targets tbody tr").length === 500 &&
+                                        document.querySelector("#dep-why .why"), null, { timeout: 60000 });
+      dep.push(Date.now() - t0);
+      await ctx2.close();
+    }
+    console.log("deployment " + median(dep));
   }
   // the old dashboard's own errors (its 401 before it read the token) are not this bench's
   if (MODE === "new" && errors.length) throw new Error("JavaScript console errors: " + errors.join(" | "));

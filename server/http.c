@@ -205,8 +205,9 @@ int http__start(mqotad_t *d)
         mqh_log(MQH_ERROR, "--http address '%s' is not an IPv4 address", d->http_addr);
         return -1;
     }
-    d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, (uint16_t)d->http_port, NULL,
-                              NULL, on_request, d,
+    /* suspend/resume: an idle event stream (http_events.c) waits without being polled */
+    d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, (uint16_t)d->http_port,
+                              NULL, NULL, on_request, d,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
