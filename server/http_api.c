@@ -247,14 +247,25 @@ static int add_device(void *ctx, const db_device_t *dv)
     return 0;
 }
 
-/* One device of a page of the list (http_console__devices()): as in the plain list. */
+static int first_target(void *ctx, const db_target_t *t)
+{
+    *(db_target_t *)ctx = *t;
+    return 1; /* one is enough */
+}
+
+/* One device of a page of the list (http_console__devices()): as in the plain list, and, while
+ * a deployment's target of it is pending or active, that target's progress (the figure the
+ * deployment page shows, from the device's ACKs) as "target_progress". */
 static cJSON *page_device(mqotad_t *d, const db_device_t *dv)
 {
+    db_target_t t = {.deployment_id = 0};
     cJSON *j = device_json(dv);
-    if (http_group__device_fields(d, dv->id, j) != 0) {
+    if (http_group__device_fields(d, dv->id, j) != 0 ||
+        db__target_unfinished_of_device(d->db, dv->id, first_target, &t) != 0) {
         cJSON_Delete(j);
         return NULL;
     }
+    if (t.deployment_id) cJSON_AddNumberToObject(j, "target_progress", t.progress);
     return j;
 }
 

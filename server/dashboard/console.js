@@ -446,13 +446,15 @@ function renderInventory(page) {
   h += "</tr></thead><tbody>";
   page.devices.forEach((d) => {
     const bad = d.state === "failed" || d.state === "rolled-back";
+    // while a deployment runs for it, the same figure as the deployment page (its ACKs)
+    const prog = d.target_progress !== undefined ? d.target_progress : d.progress;
     const busy = UPDATING.has(d.state) && d.image_size;
     h += '<tr class="click" data-dev="' + esc(d.id) + '">' +
       '<td><a class="mono" href="#/devices/' + encodeURIComponent(d.id) + '">' + esc(d.id) + "</a></td>" +
       "<td>" + badge(d.state) + (bad && d.reason !== "none" ? ' <span class="reason" title="' + esc(explain(d.reason)) + '">' +
         esc(d.reason) + "</span>" : "") + "</td>" +
       "<td>" + onlineCell(d.online) + "</td>" +
-      "<td>" + (busy ? bar([[d.progress, "info"]], d.image_size, Math.floor(pct(d.progress, d.image_size)) + "%") :
+      "<td>" + (busy ? bar([[prog, "info"]], d.image_size, Math.floor(pct(prog, d.image_size)) + "%") :
         '<span class="muted">-</span>') + "</td>" +
       '<td class="mono">' + esc(d.version) + "</td>" +
       '<td class="wide-only">' + esc(d.chip) + "</td>" +

@@ -105,9 +105,20 @@ pass "tickets: one stream each; change events on a store change"
 # ---- a device's deployment history ----
 expect_code 200 GET /api/v1/devices/vdev-0001/deployments -H "$API_AUTH"
 check_json "no deployments yet" "$(cat "$T/body")" '.device == "vdev-0001" and .targets == []'
+check_json "no target_progress without a running target" "$(page 'limit=5')" \
+  'all(.devices[]; has("target_progress") | not)'
 add_release "$FIX/idf_hello_world_esp32_2024.bin"
 deploy_all "$RELEASE_ID"
+# while the deployment runs, a page's devices carry their target's progress (the figure of the
+# deployment's page): seen on every device at least once, equal to the target's when read
+has_target_progress() {
+  page 'limit=5' | jq -e 'all(.devices[]; .target_progress | type == "number")'
+}
+wait_for 20 has_target_progress || fail "no target_progress on devices during the deployment: $(page 'limit=5')"
 watch "$DEPLOYMENT_ID" 90 || fail "deployment $DEPLOYMENT_ID did not succeed"
+check_json "no target_progress once it finished" "$(page 'limit=5')" \
+  'all(.devices[]; has("target_progress") | not)'
+pass "target_progress while a target runs, gone after"
 expect_code 200 GET /api/v1/devices/vdev-0001/deployments -H "$API_AUTH"
 check_json "the deployment in the history" "$(cat "$T/body")" \
   ".targets | length == 1 and .[0].deployment == $DEPLOYMENT_ID and .[0].release == $RELEASE_ID and .[0].state == \"succeeded\""
