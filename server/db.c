@@ -193,7 +193,7 @@ enum {
     S_REL_INSERT, S_REL_GET, S_REL_BY_SHA, S_REL_LIST,
     S_DEP_INSERT, S_DEP_GET, S_DEP_LIST, S_DEP_STATE, S_DEP_COUNTS, S_DEP_STREAM_BYTES,
     S_TGT_INSERT, S_TGT_STATE, S_TGT_COUNTERS, S_TGT_PENDING, S_TGT_LIST, S_TGT_RUNNING,
-    S_TGT_UNFINISHED,
+    S_TGT_UNFINISHED, S_TGT_OF_DEVICE,
     S_TOK_INSERT, S_TOK_DELETE, S_TOK_LIST,
     S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_KEY_CMD_CTR, S_KEY_REPLY_CTR,
     S_CMD_INSERT, S_CMD_GET, S_CMD_BY_COUNTER, S_CMD_LIST, S_CMD_QUEUED, S_CMD_SENT,
@@ -272,6 +272,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TGT_UNFINISHED] = "SELECT " TARGET_COLS " FROM deployment_targets t"
                          " JOIN deployments d ON d.id = t.deployment_id"
                          " WHERE t.device_id = ?1 AND t.state IN ('pending','active')",
+    [S_TGT_OF_DEVICE] = "SELECT " TARGET_COLS " FROM deployment_targets t"
+                        " JOIN deployments d ON d.id = t.deployment_id"
+                        " WHERE t.device_id = ?1 ORDER BY t.deployment_id DESC LIMIT ?2",
     [S_TOK_INSERT] = "INSERT INTO api_tokens (name, sha256, created_at) VALUES (?1,?2,?3)"
                      " ON CONFLICT(name) DO NOTHING",
     [S_TOK_DELETE] = "DELETE FROM api_tokens WHERE name = ?1",
@@ -1027,6 +1030,21 @@ int db__target_unfinished_of_device(db_t *db, const char *device_id,
 {
     sqlite3_bind_text(db->st[S_TGT_UNFINISHED], 1, device_id, -1, SQLITE_TRANSIENT);
     return target_rows(db, S_TGT_UNFINISHED, cb, ctx);
+}
+
+int db__target_of_device(db_t *db, const char *device_id, int limit,
+                         int (*cb)(void *ctx, const db_target_t *t), void *ctx)
+{
+    sqlite3_bind_text(db->st[S_TGT_OF_DEVICE], 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(db->st[S_TGT_OF_DEVICE], 2, limit);
+    return target_rows(db, S_TGT_OF_DEVICE, cb, ctx);
+}
+
+/* Rows this connection inserted, updated or deleted since it opened: mqotad's only writer, so
+ * a change of the count is a change of what the API shows (http_events.c). */
+long long db__change_count(db_t *db)
+{
+    return (long long)sqlite3_total_changes(db->h);
 }
 
 int db__target_running(db_t *db, const char *device_id, int64_t release_id, db_target_t *out)

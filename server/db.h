@@ -171,6 +171,11 @@ int db__target_list(db_t *db, int64_t deployment_id,
                     int (*cb)(void *ctx, const db_target_t *t), void *ctx);
 /** Pending/active target of a device in a running deployment, optionally of one release
  *  (release_id 0 = any). Newest deployment first. 0 found, 1 none, -1 error. */
+/** A device's targets, newest deployment first, at most limit (the console's device page). */
+int db__target_of_device(db_t *db, const char *device_id, int limit,
+                         int (*cb)(void *ctx, const db_target_t *t), void *ctx);
+/** Rows changed by mqotad's connection since it opened (sqlite3_total_changes()). */
+long long db__change_count(db_t *db);
 int db__target_running(db_t *db, const char *device_id, int64_t release_id, db_target_t *out);
 /** Every pending/active target of a device (for superseding), via callback. */
 int db__target_unfinished_of_device(db_t *db, const char *device_id,

@@ -14,6 +14,7 @@
 
 #include "http_api.h"
 #include "metrics.h"
+#include "http_console.h"
 #include "mqotad.h"
 
 /* Per-request state kept between the calls of the access handler. */
@@ -54,7 +55,11 @@ static enum MHD_Result send_response(mqotad_t *d, struct MHD_Connection *conn,
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            res->cache_control ? res->cache_control : "no-store");
+    if (res->etag) MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, res->etag);
+    for (const char *const *h = http_console_security_headers; h[0]; h += 2)
+        MHD_add_response_header(r, h[0], h[1]);
     if (res->allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
     if (res->bearer_challenge)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"mqotad\"");
@@ -155,6 +160,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             mqh_log(MQH_DEBUG, "http %s %s -> %d (on its headers)", method, url, res.status);
             return send_response(d, conn, method, url, &res);
         }
+        if (http_events__is_stream(method, url)) { /* server-sent events (http_events.c) */
+            rq->answered = true;
+            return (enum MHD_Result)http_events__open(d, conn);
+        }
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -199,8 +208,9 @@ int http__start(mqotad_t *d)
         mqh_log(MQH_ERROR, "--http address '%s' is not an IPv4 address", d->http_addr);
         return -1;
     }
-    d->mhd = MHD_start_daemon(MHD_USE_EPOLL, (uint16_t)d->http_port, NULL,
-                              NULL, on_request, d,
+    /* suspend/resume: an idle event stream (http_events.c) waits without being polled */
+    d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, (uint16_t)d->http_port,
+                              NULL, NULL, on_request, d,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
@@ -221,6 +231,7 @@ int http__start(mqotad_t *d)
 
 void http__stop(mqotad_t *d)
 {
+    http_events__close_all(d);
     if (d->mhd) MHD_stop_daemon(d->mhd);
     d->mhd = NULL;
 }

@@ -42,6 +42,8 @@ typedef struct {
     const char *content_type;
     const char *allow;         /**< Allow header for 405, else NULL */
     bool bearer_challenge;     /**< 401: send WWW-Authenticate: Bearer */
+    const char *etag;          /**< ETag header (the console's files), else NULL */
+    const char *cache_control; /**< Cache-Control, else no-store */
 } api_response_t;
 
 /** Largest path plus query string the API takes (a JSON 414 beyond; docs/API.md "Errors"). */

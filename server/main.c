@@ -18,6 +18,7 @@
 #include "deploy.h"
 #include "metrics.h"
 #include "devlog.h"
+#include "http_console.h"
 #include "telemetry.h"
 #include "health.h"
 #include "mqotad.h"
@@ -188,6 +189,7 @@ int main(int argc, char **argv)
         devlog__tick(&d, now);                    /* report devices' suppressed warnings */
         telemetry__tick(&d, now);                 /* telemetry older than its retention */
         health__tick(&d);                         /* health reports held to the next second */
+        http_events__tick(&d, now);               /* tell the consoles what changed */
         mqtt__flush(&d);                          /* send what the steps above queued */
         mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */
         if (d.embedded_broker) broker__supervise(&d); /* restart our mosquitto if it died */
@@ -204,6 +206,7 @@ out:
     if (d.xfers) transfer__cleanup(&d);
     mqtt__cleanup(&d);
     http__stop(&d);
+    http_console__cleanup(&d);
     broker__stop(&d);
     db__close(d.db);
     signature__free_keys(&d);

@@ -148,6 +148,8 @@ typedef struct mqotad {
 
     /* ---- counters for GET /metrics (metrics.c) ---- */
     struct metrics *metrics;
+    /* ---- the console's event tickets and streams (http_console.c, http_events.c) ---- */
+    struct console *console;      /**< NULL until the first ticket or stream */
 } mqotad_t;
 
 /* options.c: 0 run, 1 --help or --print-config printed (exit 0), 2 bad usage (message
