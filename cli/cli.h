@@ -145,6 +145,8 @@ int cmd_rollout_show(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_rollout_pause(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_rollout_resume(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_rollout_abort(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_device_reset_failures(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_rollout_watch(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_rollout_approve(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_rollout_retry(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_group_list(cli_ctx_t *ctx, int argc, char **argv);

@@ -136,6 +136,33 @@ int cmd_device_list(cli_ctx_t *ctx, int argc, char **argv)
     return CLI_OK;
 }
 
+/* The "health" object of a device (docs/API.md "Health"), already made terminal-safe by
+ * http_get(): its last reset and crash, uptime, boot count, heap minimum, RSSI, reconnects. */
+static void print_health(const cJSON *d, int64_t now)
+{
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(d, "health");
+    char buf[64];
+    if (!cJSON_IsObject(h)) {
+        printf("  health            no report yet\n");
+        return;
+    }
+    const char *crash = cli_json_str(h, "crash", "");
+    printf("  health            reported %s\n", fmt_ago(now, cli_json_int(h, "at", 0), buf,
+                                                    sizeof buf));
+    printf("  last reset        %s%s%s\n", cli_json_str(h, "reset_reason", "-"),
+           crash[0] ? ", last crash: " : "", crash);
+    printf("  uptime            %lld s\n", cli_json_int(h, "uptime_s", 0));
+    printf("  resets recorded   %lld\n",
+           cli_json_int(h, "resets", 0));
+    long long heap = cli_json_int(h, "min_free_heap", 0);
+    if (heap > 0) printf("  min free heap     %s\n", fmt_size((uint64_t)heap, buf, sizeof buf));
+    else printf("  min free heap     -\n");
+    const cJSON *rssi = cJSON_GetObjectItemCaseSensitive(h, "rssi");
+    if (cJSON_IsNumber(rssi)) printf("  rssi              %.0f dBm\n", rssi->valuedouble);
+    else printf("  rssi              -\n");
+    printf("  mqtt reconnects   %lld\n", cli_json_int(h, "reconnects", 0));
+}
+
 int cmd_device_show(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "device show";
@@ -220,6 +247,7 @@ int cmd_device_show(cli_ctx_t *ctx, int argc, char **argv)
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(last, "refused_counter")));
     else
         printf("  refused commands  %lld\n", refused);
+    print_health(d, now);
     cJSON_Delete(d);
     return CLI_OK;
 }

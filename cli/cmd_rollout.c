@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* mqota rollout create / list / show / pause / resume / abort (docs/CLI.md "Rollouts",
+/* mqota rollout create / list / show / pause / resume / abort / watch and mqota device
+ * reset-failures (docs/CLI.md "Rollouts",
  * docs/ROLLOUTS.md). Every string from mqotad is printed through the table or as http.c made
  * it terminal-safe; the plan is judged by mqotad, whose sentence is printed as is. */
 #define _POSIX_C_SOURCE 200809L
@@ -15,7 +16,10 @@
 static const char usage_create[] =
     "Usage: mqota rollout create RELEASE_ID --filter EXPR --canary SIZE --waves SIZE,...\n"
     "                            [--success PERCENT] [--error PERCENT] [--deadline SECONDS]\n"
-    "                            [--on-error pause|abort] [--approval] [--window START-END]\n"
+    "                            [--on-error pause|abort] [--approval] [--health N/SECONDS]\n"
+    "                            [--max-transfers N] [--jitter SECONDS] [--start-at TIME]\n"
+    "                            [--from-versions V,...] [--failure-budget N] [--continuous]\n"
+    "                            [--window START-END]\n"
     "\n"
     "Roll a release out in stages to the devices of its chip the filter selects now, in\n"
     "device id order: a canary, then each wave once the one before succeeded (docs/ROLLOUTS.md).\n"
@@ -32,6 +36,20 @@ static const char usage_create[] =
     "                       (default 3600)\n"
     "  --on-error ACTION    pause (default) or abort the rollout when a wave fails\n"
     "  --approval           each wave after the canary waits for 'mqota rollout approve'\n"
+    "  --max-transfers N    at most N devices transferring the release at once across the\n"
+    "                       rollout (from the offer until confirmed, failed or past the\n"
+    "                       deadline); the others wait their turn (default: no cap)\n"
+    "  --jitter SECONDS     spread each wave's offers over this many seconds (default 0)\n"
+    "  --start-at TIME      start the canary at TIME: UTC as 2026-12-24T02:00:00Z, or Unix\n"
+    "                       seconds (the rollout is scheduled until then)\n"
+    "  --from-versions V,.. take only devices running one of these versions\n"
+    "  --failure-budget N   skip devices that failed this release N times, until\n"
+    "                       'mqota device reset-failures ID' (default: no budget)\n"
+    "  --continuous         devices that match the filter later (new, provisioned, back\n"
+    "                       online) join the current wave; the rollout never finishes by itself\n"
+    "  --health N/SECONDS   health gate: a device that confirmed, then resets by panic or\n"
+    "                       watchdog more than N times within SECONDS, counts as failed; a\n"
+    "                       confirmed device counts as confirmed only after SECONDS\n"
     "  --window START-END   maintenance window, UTC, daily (22:00-04:00 crosses midnight):\n"
     "                       devices download at once and hold the release; they reboot into\n"
     "                       it only while the window is open\n"
@@ -111,6 +129,35 @@ static void add_value(cJSON *obj, const char *name, const char *text)
         cJSON_AddStringToObject(obj, name, text);
 }
 
+/* The pacing, schedule and eligibility options into the request body (mqotad judges them). */
+static int add_pacing(cJSON *body, const char *max_transfers, const char *jitter,
+                      const char *start_at, const char *from, const char *budget,
+                      bool continuous)
+{
+    if (max_transfers != NULL)
+        add_value(body, "max_transfers", max_transfers);
+    if (jitter != NULL)
+        add_value(body, "jitter_s", jitter);
+    if (start_at != NULL)
+        add_value(body, "start_at", start_at);
+    if (budget != NULL)
+        add_value(body, "failure_budget", budget);
+    if (continuous)
+        cJSON_AddTrueToObject(body, "continuous");
+    if (from != NULL) {
+        char *list = strdup(from), *save = NULL;
+        if (list == NULL) {
+            cli_error("out of memory.");
+            return CLI_FAILED;
+        }
+        cJSON *arr = cJSON_AddArrayToObject(body, "from_versions");
+        for (char *tok = strtok_r(list, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save))
+            cJSON_AddItemToArray(arr, cJSON_CreateString(tok));
+        free(list);
+    }
+    return CLI_OK;
+}
+
 /* A rollout's waves as a table: WAVE DEVICES STATE DEPLOYMENT CONFIRMED FAILED ACTIVE READY
  * (READY: holding the release for the maintenance window). */
 static void print_waves(const cJSON *r)
@@ -148,6 +195,33 @@ static void print_waves(const cJSON *r)
     fmt_table_free(t);
 }
 
+/* The plan's pacing, schedule and eligibility, one line each when set. */
+static void print_pacing(const cJSON *r, const cJSON *plan)
+{
+    long long cap = cli_json_int(plan, "max_transfers", 0), jitter = cli_json_int(plan, "jitter_s", 0);
+    long long start = cli_json_int(plan, "start_at", 0), budget = cli_json_int(plan, "failure_budget", 0);
+    char date[32];
+    if (cap > 0 || jitter > 0)
+        printf("  pacing: %lld transferring now (at most %lld so far), cap %s%lld, jitter %lld s\n",
+               cli_json_int(r, "in_flight", 0), cli_json_int(r, "peak_in_flight", 0),
+               cap > 0 ? "" : "none ", cap, jitter);
+    if (start > 0)
+        printf("  start at: %s\n", fmt_date(start, date, sizeof date));
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(plan, "from_versions"), *it;
+    if (cJSON_GetArraySize(v) > 0) {
+        printf("  from versions:");
+        cJSON_ArrayForEach(it, v) {
+            char *safe = fmt_safe(cJSON_IsString(it) ? it->valuestring : "?", false);
+            printf(" %s", safe != NULL ? safe : "?");
+            free(safe);
+        }
+        printf("\n");
+    }
+    if (budget > 0 || cli_json_bool(plan, "continuous", false))
+        printf("  failure budget %lld%s\n", budget,
+               cli_json_bool(plan, "continuous", false) ? ", continuous" : "");
+}
+
 /* "rollout N: release R to D devices (filter F): STATE", the waves and the history. */
 static void print_rollout(const cJSON *r)
 {
@@ -165,7 +239,14 @@ static void print_rollout(const cJSON *r)
     printf("  plan: success %lld %%, error %lld %%, deadline %lld s, on error %s%s%s\n",
            cli_json_int(plan, "success_percent", 0), cli_json_int(plan, "error_percent", 0),
            cli_json_int(plan, "deadline_s", 0), cli_json_str(plan, "on_error", "?"),
-           cli_json_bool(plan, "approval", false) ? ", approval before each wave" : "", wtext);
+           cli_json_bool(plan, "approval", false) ? ", approval before each wave" : "",
+           wtext);
+    print_pacing(r, plan);
+    const cJSON *health = cJSON_GetObjectItemCaseSensitive(plan, "health");
+    if (cJSON_IsObject(health))
+        printf("  health gate: more than %lld panic or watchdog resets within %lld s of "
+               "confirming fail a device\n", cli_json_int(health, "crashes", 0),
+               cli_json_int(health, "within_s", 0));
     print_waves(r);
     const cJSON *events = cJSON_GetObjectItemCaseSensitive(r, "events"), *e;
     if (cJSON_GetArraySize(events) > 0)
@@ -181,17 +262,26 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "rollout create";
     const char *filter = NULL, *canary = NULL, *waves = NULL, *success = NULL, *error = NULL;
-    const char *deadline = NULL, *on_error = NULL, *window = NULL;
-    bool approval = false;
+    const char *deadline = NULL, *on_error = NULL, *health = NULL;
+    const char *max_transfers = NULL, *jitter = NULL, *start_at = NULL, *from = NULL;
+    const char *budget = NULL, *window = NULL;
+    bool approval = false, continuous = false;
     const cli_opt_t opts[] = { { "--approval", NULL, &approval }, { "--filter", &filter, NULL }, { "--canary", &canary, NULL },
                                { "--waves", &waves, NULL }, { "--success", &success, NULL },
                                { "--error", &error, NULL }, { "--deadline", &deadline, NULL },
-                               { "--on-error", &on_error, NULL }, { "--window", &window, NULL } };
+                               { "--on-error", &on_error, NULL },
+                               { "--max-transfers", &max_transfers, NULL },
+                               { "--jitter", &jitter, NULL }, { "--start-at", &start_at, NULL },
+                               { "--from-versions", &from, NULL },
+                               { "--failure-budget", &budget, NULL },
+                               { "--continuous", NULL, &continuous },
+                               { "--health", &health, NULL }, { "--window", &window, NULL } };
     char *pos[1], *list = NULL, *text = NULL;
     int npos = 0;
     long long release;
     cJSON *body = NULL, *resp = NULL;
-    int rc = cli_parse(ctx, cmd, usage_create, argc, argv, opts, 9, pos, &npos, 1);
+    int rc = cli_parse(ctx, cmd, usage_create, argc, argv, opts, sizeof opts / sizeof opts[0],
+                       pos, &npos, 1);
     if (rc != CLI_OK)
         return rc;
     if (npos != 1)
@@ -205,6 +295,11 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
     if (window != NULL && (dash == NULL || strchr(dash + 1, '-') != NULL))
         return cli_usage_error(cmd, "--window '%s' is not START-END in UTC, such as 22:00-04:00",
                                window);
+    const char *slash = health != NULL ? strchr(health, '/') : NULL;
+    if (health != NULL && (slash == NULL || slash == health || slash[1] == '\0' ||
+                           slash - health > 15))
+        return cli_usage_error(cmd, "--health takes N/SECONDS, e.g. --health 2/600: more than "
+                               "2 panic or watchdog resets within 600 s of confirming");
     body = cJSON_CreateObject();
     char release_text[24];
     snprintf(release_text, sizeof release_text, "%lld", release);
@@ -235,6 +330,17 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
         cJSON_AddStringToObject(body, "on_error", on_error);
     if (approval)
         cJSON_AddTrueToObject(body, "approval");
+    if (add_pacing(body, max_transfers, jitter, start_at, from, budget, continuous) != CLI_OK) {
+        rc = CLI_FAILED;
+        goto out;
+    }
+    if (health != NULL) { /* the server judges the numbers, with its sentences */
+        char crashes[16];
+        cJSON *h = cJSON_AddObjectToObject(body, "health");
+        snprintf(crashes, sizeof crashes, "%.*s", (int)(slash - health), health);
+        add_value(h, "crashes", crashes);
+        add_value(h, "within_s", slash + 1);
+    }
     if (window != NULL) {
         char start[16];
         snprintf(start, sizeof start, "%.*s", (int)(dash - window), window);
@@ -369,4 +475,44 @@ int cmd_rollout_retry(cli_ctx_t *ctx, int argc, char **argv)
 int cmd_rollout_abort(cli_ctx_t *ctx, int argc, char **argv)
 {
     return rollout_item(ctx, "rollout abort", usage_abort, "abort", argc, argv);
+}
+
+static const char usage_reset_failures[] =
+    "Usage: mqota device reset-failures ID [--json]\n"
+    "\n"
+    "Forget the device's failed updates so far: rollouts with a \"failure_budget\" offer it\n"
+    "their release again (docs/ROLLOUTS.md \"Eligibility\").\n"
+    "\n"
+    "Example:\n"
+    "  mqota device reset-failures vdev-0001\n";
+
+int cmd_device_reset_failures(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const char cmd[] = "device reset-failures";
+    char *pos[1], path[512];
+    int npos = 0;
+    cJSON *resp = NULL;
+    int rc = cli_parse(ctx, cmd, usage_reset_failures, argc, argv, NULL, 0, pos, &npos, 1);
+    if (rc != CLI_OK)
+        return rc;
+    if (npos != 1)
+        return cli_usage_error(cmd, "'device reset-failures' needs a device ID from "
+                               "'mqota device list'");
+    char *esc = http_escape(pos[0]);
+    if (esc == NULL || strlen(esc) > 400) {
+        free(esc);
+        return cli_usage_error(cmd, "'%s' is not a device id (see 'mqota device list')", pos[0]);
+    }
+    snprintf(path, sizeof path, "/api/v1/devices/%s/reset-failures", esc);
+    free(esc);
+    rc = http_json(ctx, "POST", path, NULL, NULL, 0, &resp, NULL);
+    if (rc == CLI_OK) {
+        if (ctx->json)
+            cli_print_json(resp);
+        else
+            printf("device %s: failures reset; rollouts with a failure budget may offer it "
+                   "their release again\n", cli_json_str(resp, "device", "?"));
+    }
+    cJSON_Delete(resp);
+    return rc;
 }

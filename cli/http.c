@@ -152,6 +152,14 @@ again:
     *out = NULL;
     if (status != NULL)
         *status = 0;
+    /*
+     * A request with a body and no token: look for the token before sending, not after the
+     * 401. mqotad answers an unauthenticated upload at its headers and closes the connection,
+     * so curl, still sending the body (no "Expect: 100-continue" below), may see the close
+     * as "Failed sending data to the peer" and never read the 401 the retry hangs on.
+     */
+    if (ctx->token == NULL && !g_found_token[0] && body != NULL && len > 0)
+        (void)find_token(ctx);
     const char *token = ctx->token != NULL ? ctx->token
                         : g_found_token[0] ? g_found_token : NULL;
     if (g_curl == NULL && (g_curl = curl_easy_init()) == NULL) {

@@ -6,6 +6,7 @@ set(MQOTA_CORE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_le.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_proto.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_telemetry.c
+    ${CMAKE_CURRENT_LIST_DIR}/src/mqota_health.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_image.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_manifest.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_command.c

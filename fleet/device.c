@@ -62,7 +62,10 @@ static void p_reboot(void *ctx)
 {
     fleet_dev_t *d = ctx;
     d->reboot_due = true;
+    /* esp_restart(): the next boot's reset reason is software (docs/PROTOCOL.md §16) */
+    if (d->vdev != NULL) (void)vdev_set_reset_reason(d->vdev, MQOTA_RESET_SOFTWARE, NULL);
 }
+
 
 bool dev_self_test(fleet_dev_t *d)
 {
@@ -74,6 +77,7 @@ static bool p_self_test(void *ctx) { return dev_self_test(ctx); }
 
 #define FWD(d) (((fleet_dev_t *)(d))->vplat)
 static int p_running(void *c, mqota_running_t *o) { return FWD(c).running(FWD(c).ctx, o); }
+static int p_health(void *c, mqota_health_t *h) { return FWD(c).health(FWD(c).ctx, h); }
 static int p_slot_size(void *c, uint8_t s, uint32_t *b) { return FWD(c).slot_size(FWD(c).ctx, s, b); }
 static int p_slot_begin(void *c, uint8_t s, uint32_t n, uint32_t from)
 {
@@ -203,6 +207,7 @@ static void fill_platform(fleet_dev_t *d, mqota_platform_t *p)
     p->aead_open = d->vplat.aead_open != NULL ? p_aead_open : NULL;
     p->diagnostics = dev_app_diagnostics;
     p->self_test = p_self_test;
+    p->health = d->vplat.health != NULL ? p_health : NULL;
     /* the anti-rollback minimum in the device's eFuse file (docs/SECURITY.md §4) */
     p->secure_version_read = d->vplat.secure_version_read != NULL ? p_sv_read : NULL;
     p->secure_version_raise = d->vplat.secure_version_raise != NULL ? p_sv_raise : NULL;
@@ -331,6 +336,7 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
     fleet_dev_t *d = ud;
     (void)m;
     if (!dev_link_up(d, rc)) return;
+    d->connected_ms = mqh_now_ms();
     if (mqota_agent_on_connect(&d->agent) != MQOTA_OK)
         mqh_log(MQH_WARN, "%s: agent could not subscribe or publish after connect", d->id);
 }
@@ -575,6 +581,7 @@ int dev_power_on(fleet_dev_t *d)
             .command_handler = dev_app_command,
             .command_ctx = d,
             .confirm_timeout_ms = o->confirm_timeout_ms,
+            .health_interval_s = (uint32_t)o->health_interval_s,
         };
         mqota_status_t st = mqota_agent_init(&d->agent, &cfg, &plat, mqh_now_ms());
         if (st != MQOTA_OK) {
@@ -748,6 +755,29 @@ static void publish_telemetry(fleet_dev_t *d, uint64_t now)
         mqh_log(MQH_DEBUG, "%s: telemetry not sent: %s", d->id, mqota_strerror(st));
 }
 
+/*
+ * Fault --crash-loop VER: a POSIX-port device running VER that has confirmed it (no longer
+ * pending-verify) panics --crash-every seconds after each connection: the RTC file says panic
+ * with a crash reason, and the device resets. The bootloader boots the confirmed VER again, so
+ * it loops; each boot's health report says panic.
+ */
+static void maybe_panic(fleet_dev_t *d, uint64_t now)
+{
+    const fleet_opts_t *o = &d->fleet->opt;
+    const mqota_agent_t *a = dev_agent(d);
+    uint64_t after = (uint64_t)(o->crash_every_s > 0 ? o->crash_every_s : 3) * 1000u;
+    if (o->crash_loop == NULL || d->esp != NULL || d->conn != DEV_CONNECTED ||
+        now - d->connected_ms < after || strcmp(a->running.version, o->crash_loop) != 0 ||
+        mqota_agent_state(a) == MQOTA_STATE_PENDING_VERIFY)
+        return;
+    d->fault_panics++;
+    mqh_log(MQH_INFO, "%s: fault: %s panics (--crash-loop), boot %u", d->id,
+            a->running.version, (unsigned)a->running.boot_count);
+    (void)vdev_set_reset_reason(d->vdev, MQOTA_RESET_PANIC,
+                                "LoadProhibited (mqota-fleet --crash-loop)");
+    dev_reboot(d);
+}
+
 void dev_tick(fleet_dev_t *d)
 {
     uint64_t now = mqh_now_ms();
@@ -760,6 +790,8 @@ void dev_tick(fleet_dev_t *d)
         mosquitto_loop_misc(d->mosq); /* keepalive */
     }
     publish_telemetry(d, now);
+    maybe_panic(d, now);
+    if (d->mosq == NULL) return;
     d->process_due = true; /* agent timers: ack retry, verify steps, confirm timeout */
     dev_after_io(d);
 }

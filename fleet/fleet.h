@@ -50,6 +50,10 @@ typedef struct {
     const char *offline_after_reboot; /**< fault: a boot of this version in pending-verify
                                            never connects (the confirm timeout fires) */
     uint32_t confirm_timeout_ms; /**< agent's confirm_timeout_ms; 0 = the agent's default */
+    const char *crash_loop;   /**< fault: a device running this version after confirming it
+                                   resets by panic crash_every_s after each connection */
+    int crash_every_s;        /**< --crash-every: seconds from connect to --crash-loop's panic */
+    int health_interval_s;    /**< --health-interval: agent's health_interval_s; 0 = default */
     double crash_at;          /**< fault: the whole process dies (SIGKILL) when any device's
                                    download passes this fraction; 0 = off */
     long flip_offset;         /**< fault: flash writes covering this image offset store one
@@ -117,6 +121,7 @@ typedef struct fleet_dev {
     int logged_state;         /**< update state last logged, -1 before the first */
     int link_port;            /**< emulated link's listener on 127.0.0.1; 0 = the broker */
     uint64_t booted_ms;       /**< when the bootloader last ran */
+    uint64_t connected_ms;    /**< when the last CONNACK came (--crash-loop counts from it) */
     uint64_t telemetry_ms;    /**< last telemetry published (--telemetry-interval) */
     bool fault_reset_due;     /**< this boot resets on its first CONNACK (--reset-before-confirm) */
     bool fault_offline;       /**< this boot never connects (--offline-after-reboot) */
@@ -132,6 +137,7 @@ typedef struct fleet_dev {
     uint32_t dup_chunks;
     uint32_t fault_resets;    /**< resets before the confirm (--reset-before-confirm) */
     uint32_t fault_offline_boots; /**< boots kept offline (--offline-after-reboot) */
+    uint32_t fault_panics;    /**< simulated panics (--crash-loop) */
 } fleet_dev_t;
 
 /** The fleet. */

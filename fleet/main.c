@@ -82,6 +82,13 @@ static void usage(FILE *out)
             "                        in pending-verify resets (watchdog, brown-out) on its first\n"
             "                        connection, before the agent confirms, once per such boot;\n"
             "                        the bootloader then rolls back (reason reset)\n"
+            "  --crash-loop VER      fault: a device running VER after confirming it resets by\n"
+            "                        panic --crash-every S seconds after each connection\n"
+            "                        (its health reports reset reason panic; posix port)\n"
+            "  --crash-every S       seconds from connect to the panic of --crash-loop\n"
+            "                        (default 3)\n"
+            "  --health-interval S   seconds between the agents' health reports (default: the\n"
+            "                        agent's, 300); one is also sent after every connection\n"
             "  --offline-after-reboot VER\n"
             "                        fault: a device that boots an image whose version is VER\n"
             "                        in pending-verify cannot reach the broker; the agent's\n"
@@ -204,6 +211,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
     enum { O_BROKER = 1, O_IMAGE, O_DATA, O_COUNT, O_PREFIX, O_CHIP, O_CHUNK, O_WINDOW, O_MQTTV,
            O_CUT, O_FAILST, O_STATUS, O_TELEMETRY, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
            O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR, O_RESETBC, O_OFFLINE, O_CONFIRMTO,
+           O_CRASHLOOP, O_CRASHEVERY, O_HEALTHINT,
            O_CONFIRMCMD, O_ERASENVS, O_PORT };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
@@ -213,6 +221,9 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"mqtt-version", required_argument, 0, O_MQTTV}, {"cut-at", required_argument, 0, O_CUT},
         {"fail-self-test", required_argument, 0, O_FAILST},
         {"reset-before-confirm", required_argument, 0, O_RESETBC},
+        {"crash-loop", required_argument, 0, O_CRASHLOOP},
+        {"crash-every", required_argument, 0, O_CRASHEVERY},
+        {"health-interval", required_argument, 0, O_HEALTHINT},
         {"offline-after-reboot", required_argument, 0, O_OFFLINE},
         {"confirm-timeout", required_argument, 0, O_CONFIRMTO},
         {"crash-at", required_argument, 0, O_CRASH}, {"flip-byte", required_argument, 0, O_FLIP},
@@ -318,6 +329,15 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         case O_FLIP:
             if (parse_long("--flip-byte", optarg, 0, 0x1E0000 - 1, &v)) exit(2);
             o->flip_offset = v;
+            break;
+        case O_CRASHLOOP: o->crash_loop = parse_version("--crash-loop", optarg); break;
+        case O_CRASHEVERY:
+            if (parse_long("--crash-every", optarg, 1, 86400, &v)) exit(2);
+            o->crash_every_s = (int)v;
+            break;
+        case O_HEALTHINT:
+            if (parse_long("--health-interval", optarg, 1, 86400, &v)) exit(2);
+            o->health_interval_s = (int)v;
             break;
         case O_TELEMETRY:
             if (parse_long("--telemetry-interval", optarg, 0, 86400, &v)) exit(2);
@@ -441,9 +461,9 @@ static int setup_links(fleet_t *f)
 static void print_status(const fleet_t *f)
 {
     int conn = 0, bricked = 0;
-    int per_state[9] = {0};
+    int per_state[MQOTA_STATE_HELD + 1] = {0}; /* every mqota_update_state_t */
     uint64_t rx = 0, wire_rx = 0, wire_tx = 0;
-    uint32_t drops = 0, reboots = 0, fault_resets = 0, fault_offline = 0;
+    uint32_t drops = 0, reboots = 0, fault_resets = 0, fault_offline = 0, fault_panics = 0;
     uint64_t link_cuts = 0;
     for (int k = 0; k < f->link_count; k++) {
         link_stats_t st;
@@ -460,15 +480,16 @@ static void print_status(const fleet_t *f)
         reboots += d->reboots;
         fault_resets += d->fault_resets;
         fault_offline += d->fault_offline_boots;
+        fault_panics += d->fault_panics;
         conn += d->conn == DEV_CONNECTED;
         bricked += d->conn == DEV_BRICKED;
         int st = mqota_agent_state(dev_agent(d));
-        if (st >= 0 && st < 9) per_state[st]++;
+        if (st >= 0 && st <= MQOTA_STATE_HELD) per_state[st]++;
         rx += d->rx_chunk_bytes;
     }
     char line[512];
     int n = snprintf(line, sizeof(line), "devices %d, connected %d", f->opt.count, conn);
-    for (int s = 0; s < 9; s++)
+    for (int s = 0; s <= MQOTA_STATE_HELD; s++)
         if (per_state[s])
             n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s %d",
                           mqota_state_name((mqota_update_state_t)s), per_state[s]);
@@ -482,8 +503,10 @@ static void print_status(const fleet_t *f)
         n += snprintf(line + n, sizeof(line) - (size_t)n, ", resets before confirm (fault) %u",
                       fault_resets);
     if (f->opt.offline_after_reboot)
-        snprintf(line + n, sizeof(line) - (size_t)n, ", boots kept offline (fault) %u",
-                 fault_offline);
+        n += snprintf(line + n, sizeof(line) - (size_t)n, ", boots kept offline (fault) %u",
+                      fault_offline);
+    if (f->opt.crash_loop && n > 0 && (size_t)n < sizeof(line))
+        snprintf(line + n, sizeof(line) - (size_t)n, ", panics (fault) %u", fault_panics);
     mqh_log(MQH_INFO, "%s", line);
 
     char path[600], tmp[610];
@@ -493,7 +516,7 @@ static void print_status(const fleet_t *f)
     if (out == NULL) return;
     fprintf(out, "{\"devices\": %d, \"connected\": %d, \"bricked\": %d, \"states\": {",
             f->opt.count, conn, bricked);
-    for (int s = 0, first = 1; s < 9; s++) {
+    for (int s = 0, first = 1; s <= MQOTA_STATE_HELD; s++) {
         if (!per_state[s]) continue;
         fprintf(out, "%s\"%s\": %d", first ? "" : ", ", mqota_state_name((mqota_update_state_t)s),
                 per_state[s]);
@@ -501,9 +524,10 @@ static void print_status(const fleet_t *f)
     }
     fprintf(out, "}, \"chunk_bytes\": %llu, \"wire_rx_bytes\": %llu, \"wire_tx_bytes\": %llu, "
                  "\"link_drops\": %u, \"reboots\": %u, \"link_cuts\": %llu, "
-                 "\"fault_resets\": %u, \"fault_offline_boots\": %u}\n",
+                 "\"fault_resets\": %u, \"fault_offline_boots\": %u, \"fault_panics\": %u}\n",
             (unsigned long long)rx, (unsigned long long)wire_rx, (unsigned long long)wire_tx,
-            drops, reboots, (unsigned long long)link_cuts, fault_resets, fault_offline);
+            drops, reboots, (unsigned long long)link_cuts, fault_resets, fault_offline,
+            fault_panics);
     if (fclose(out) == 0) rename(tmp, path);
 }
 

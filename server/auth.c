@@ -85,6 +85,7 @@ const char *auth__acl_text(void)
            "pattern write mqota/v1/dev/%u/ack\n"
            "pattern write mqota/v1/dev/%u/reply\n"
            "pattern write mqota/v1/dev/%u/telemetry\n"
+           "pattern write mqota/v1/dev/%u/health\n"
            "pattern read mqota/v1/dev/%u/offer\n"
            "pattern read mqota/v1/dev/%u/chunk\n"
            "pattern read mqota/v1/dev/%u/cmd\n"

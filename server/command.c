@@ -15,6 +15,7 @@
  */
 #include "command.h"
 #include "devlog.h"
+#include "metrics.h"
 
 #include <openssl/crypto.h>
 #include <stdarg.h>
@@ -181,6 +182,7 @@ static int send_one(mqotad_t *d, int64_t id)
         rc = 1;
         goto out;
     }
+    metrics__command(d, METRICS_CMD_SENT, 1);
     mqh_log(MQH_INFO, "command %lld (%s) sent to %s (counter %llu, %zu bytes sealed)",
             (long long)id, c.name, c.device_id, (unsigned long long)counter, frame_len);
     rc = 0;
@@ -240,6 +242,9 @@ static int finish_answered(mqotad_t *d, const char *device_id, const mqota_reply
                      "command is %s already; the answer is not recorded", device_id,
                      (long long)c.id, c.name, result, c.state);
     else
+        metrics__command(d, r->result == MQOTA_CMD_OK ? METRICS_CMD_REPLIED : METRICS_CMD_FAILED,
+                         1);
+    if (rc == 0)
         mqh_log(MQH_INFO, "command %lld (%s) on %s: %s (%u bytes of reply)", (long long)c.id,
                 c.name, device_id, result, (unsigned)r->body_len);
     return 0;
@@ -277,6 +282,7 @@ static int store_refusal(mqotad_t *d, const char *device_id, const mqota_reply_t
         int rc = db__command_finish(d->db, c.id, "sent", "refused", row.result, NULL, 0, row.at);
         if (rc < 0) return -1;
         marked = rc == 0;
+        if (marked) metrics__command(d, METRICS_CMD_REFUSED, 1);
     }
     char which[96] = "";
     if (found == 0)
@@ -346,13 +352,17 @@ out:
 void command__check_times(mqotad_t *d, int64_t now_s)
 {
     int expired = 0, timed_out = 0;
-    if (db__command_expire(d->db, now_s, &expired) == 0 && expired > 0)
+    if (db__command_expire(d->db, now_s, &expired) == 0 && expired > 0) {
+        metrics__command(d, METRICS_CMD_EXPIRED, (unsigned)expired);
         mqh_log(MQH_WARN, "%d queued command%s expired: the device was not reachable within the "
                 "command's ttl", expired, expired == 1 ? "" : "s");
+    }
     if (db__command_time_out(d->db, now_s - (int64_t)d->command_timeout_s, now_s,
-                             &timed_out) == 0 && timed_out > 0)
+                             &timed_out) == 0 && timed_out > 0) {
+        metrics__command(d, METRICS_CMD_TIMED_OUT, (unsigned)timed_out);
         mqh_log(MQH_WARN, "%d sent command%s timed out: no reply within %u s (not sent again)",
                 timed_out, timed_out == 1 ? "" : "s", d->command_timeout_s);
+    }
 }
 
 void command__tick(mqotad_t *d, uint64_t now_ms)

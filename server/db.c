@@ -138,7 +138,35 @@ static const char *const migrations[] = {
     " device_id TEXT NOT NULL, name TEXT NOT NULL, ts INTEGER NOT NULL,"
     " device_ms INTEGER NOT NULL, value REAL NOT NULL);"
     "CREATE INDEX telemetry_by_series ON telemetry(device_id, name, ts);",
-    /* 8 -> 9: a rollout's daily maintenance window (docs/ROLLOUTS.md), minutes after 00:00
+    /* 8 -> 9: rollouts' pacing and eligibility (docs/ROLLOUTS.md): the transfer cap and the
+     * offers' jitter, the scheduled start, the versions a device must run, the per-device
+     * failure budget, continuous rollouts, the most devices seen transferring at once; a
+     * device's failures of a release count only after its last reset-failures */
+    "ALTER TABLE rollouts ADD COLUMN max_transfers INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN jitter_s INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN start_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN from_versions TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE rollouts ADD COLUMN failure_budget INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN continuous INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rollouts ADD COLUMN peak_in_flight INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN failures_reset_at INTEGER NOT NULL DEFAULT 0;",
+    /* 9 -> 10: device health (docs/PROTOCOL.md §16, server/health.c): each device's latest
+     * HEALTH; its resets (a report of a new boot), the newest HEALTH_RESETS_MAX kept, at = the
+     * boot's time as mqotad reckons it (receive time - uptime, Unix s); a rollout's health gate
+     * (docs/ROLLOUTS.md "Health gate"), apart from the rollouts table */
+    "CREATE TABLE device_health ("
+    " device_id TEXT PRIMARY KEY, at INTEGER NOT NULL, reset_reason INTEGER NOT NULL,"
+    " crash TEXT NOT NULL, uptime_s INTEGER NOT NULL, boot_count INTEGER NOT NULL,"
+    " min_free_heap INTEGER NOT NULL, rssi INTEGER NOT NULL, reconnects INTEGER NOT NULL,"
+    " resets INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE device_resets ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, at INTEGER NOT NULL,"
+    " reason INTEGER NOT NULL, boot_count INTEGER NOT NULL, crash TEXT NOT NULL);"
+    "CREATE INDEX resets_by_device ON device_resets(device_id, at);"
+    "CREATE TABLE rollout_health ("
+    " rollout_id INTEGER PRIMARY KEY REFERENCES rollouts(id), crashes INTEGER NOT NULL,"
+    " within_s INTEGER NOT NULL);",
+    /* 10 -> 11: a rollout's daily maintenance window (docs/ROLLOUTS.md), minutes after 00:00
      * UTC; a rollout without a row has none */
     "CREATE TABLE rollout_windows ("
     " rollout_id INTEGER PRIMARY KEY REFERENCES rollouts(id),"
@@ -170,7 +198,7 @@ enum {
     S_REL_INSERT, S_REL_GET, S_REL_BY_SHA, S_REL_LIST,
     S_DEP_INSERT, S_DEP_GET, S_DEP_LIST, S_DEP_STATE, S_DEP_COUNTS, S_DEP_STREAM_BYTES,
     S_TGT_INSERT, S_TGT_STATE, S_TGT_COUNTERS, S_TGT_PENDING, S_TGT_LIST, S_TGT_RUNNING,
-    S_TGT_UNFINISHED,
+    S_TGT_UNFINISHED, S_TGT_OF_DEVICE,
     S_TOK_INSERT, S_TOK_DELETE, S_TOK_LIST,
     S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_KEY_CMD_CTR, S_KEY_REPLY_CTR,
     S_CMD_INSERT, S_CMD_GET, S_CMD_BY_COUNTER, S_CMD_LIST, S_CMD_QUEUED, S_CMD_SENT,
@@ -185,7 +213,13 @@ enum {
     /* telemetry (schema 8) */
     S_TEL_SERIES_HAS, S_TEL_SERIES_COUNT, S_TEL_SERIES_PUT, S_TEL_INSERT, S_TEL_TRIM_COUNT,
     S_TEL_TRIM_AGE, S_TEL_PRUNE_AGE, S_TEL_PRUNE_SERIES, S_TEL_NAMES, S_TEL_POINTS,
-    /* hold offers and maintenance windows (schema 9) */
+    /* rollouts' pacing and eligibility (schema 9) */
+    S_RO_OPTS_SET, S_RO_OPTS_GET, S_RO_PEAK, S_RO_IN_FLIGHT, S_RO_SCHEDULED, S_RO_HAS_DEV,
+    S_RO_DEV_FAILURES, S_RO_DEV_RESET,
+    /* health (schema 10) */
+    S_HL_GET, S_HL_PUT, S_RST_INSERT, S_RST_TRIM, S_RST_LIST, S_RO_HL_PUT, S_RO_HL_GET,
+    S_RO_HL_WAVE,
+    /* hold offers and maintenance windows (schema 11) */
     S_TGT_FLAGS, S_RO_WIN_PUT, S_RO_WIN_GET, S_RO_EV_LAST,
     S_COUNT
 };
@@ -246,6 +280,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TGT_UNFINISHED] = "SELECT " TARGET_COLS " FROM deployment_targets t"
                          " JOIN deployments d ON d.id = t.deployment_id"
                          " WHERE t.device_id = ?1 AND t.state IN ('pending','active','ready')",
+    [S_TGT_OF_DEVICE] = "SELECT " TARGET_COLS " FROM deployment_targets t"
+                        " JOIN deployments d ON d.id = t.deployment_id"
+                        " WHERE t.device_id = ?1 ORDER BY t.deployment_id DESC LIMIT ?2",
     [S_TOK_INSERT] = "INSERT INTO api_tokens (name, sha256, created_at) VALUES (?1,?2,?3)"
                      " ON CONFLICT(name) DO NOTHING",
     [S_TOK_DELETE] = "DELETE FROM api_tokens WHERE name = ?1",
@@ -335,13 +372,38 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_RO_WDEPS] = "SELECT deployment_id FROM rollout_wave_deployments WHERE rollout_id = ?1"
                    " AND wave = ?2 ORDER BY deployment_id",
     /* each device of a wave with the state of its latest target among the wave's deployments
-     * ('' when it has none) */
-    [S_RO_WAVE_TARGETS] = "SELECT v.device_id, coalesce((SELECT t.state FROM deployment_targets t"
-                          " JOIN rollout_wave_deployments x ON x.deployment_id = t.deployment_id"
+     * and that deployment's creation (the offer): '' and 0 when it has none */
+    [S_RO_WAVE_TARGETS] = "SELECT v.device_id, coalesce(t.state, ''), coalesce(d.created_at, 0)"
+                          " FROM rollout_devices v LEFT JOIN deployment_targets t"
+                          " ON t.device_id = v.device_id AND t.deployment_id ="
+                          " (SELECT max(x.deployment_id) FROM rollout_wave_deployments x"
+                          " JOIN deployment_targets t2 ON t2.deployment_id = x.deployment_id"
                           " WHERE x.rollout_id = v.rollout_id AND x.wave = v.wave"
-                          " AND t.device_id = v.device_id ORDER BY t.deployment_id DESC LIMIT 1),"
-                          " '') FROM rollout_devices v WHERE v.rollout_id = ?1 AND v.wave = ?2"
-                          " ORDER BY v.device_id",
+                          " AND t2.device_id = v.device_id)"
+                          " LEFT JOIN deployments d ON d.id = t.deployment_id"
+                          " WHERE v.rollout_id = ?1 AND v.wave = ?2 ORDER BY v.device_id",
+    /* ---- rollouts' pacing and eligibility (schema 9) ---- */
+    [S_RO_OPTS_SET] = "UPDATE rollouts SET max_transfers = ?2, jitter_s = ?3, start_at = ?4,"
+                      " from_versions = ?5, failure_budget = ?6, continuous = ?7 WHERE id = ?1",
+    [S_RO_OPTS_GET] = "SELECT max_transfers, jitter_s, start_at, from_versions, failure_budget,"
+                      " continuous, peak_in_flight FROM rollouts WHERE id = ?1",
+    [S_RO_PEAK] = "UPDATE rollouts SET peak_in_flight = max(peak_in_flight, ?2) WHERE id = ?1",
+    /* devices of a rollout offered the release at or after ?2 whose target has not ended */
+    [S_RO_IN_FLIGHT] = "SELECT count(*) FROM rollout_wave_deployments x"
+                       " JOIN deployments d ON d.id = x.deployment_id"
+                       " JOIN deployment_targets t ON t.deployment_id = x.deployment_id"
+                       " WHERE x.rollout_id = ?1 AND d.created_at >= ?2"
+                       " AND t.state IN ('pending', 'active')",
+    [S_RO_SCHEDULED] = "SELECT id FROM rollouts WHERE state = 'scheduled' AND start_at <= ?1"
+                       " ORDER BY id",
+    [S_RO_HAS_DEV] = "SELECT count(*) FROM rollout_devices WHERE rollout_id = ?1"
+                     " AND device_id = ?2",
+    [S_RO_DEV_FAILURES] = "SELECT count(*) FROM deployment_targets t"
+                          " JOIN deployments d ON d.id = t.deployment_id"
+                          " JOIN devices v ON v.id = t.device_id"
+                          " WHERE t.device_id = ?1 AND d.release_id = ?2 AND t.state = 'failed'"
+                          " AND t.finished_at > v.failures_reset_at",
+    [S_RO_DEV_RESET] = "UPDATE devices SET failures_reset_at = ?2 WHERE id = ?1",
     /* ---- telemetry (schema 8) ---- */
     [S_TEL_SERIES_HAS] = "SELECT count(*) FROM telemetry_series WHERE device_id = ?1"
                          " AND name = ?2",
@@ -367,6 +429,38 @@ static const char *const stmt_sql[S_COUNT] = {
                     " rowid FROM telemetry t WHERE t.device_id = s.device_id AND t.name ="
                     " s.name ORDER BY ts DESC, rowid DESC LIMIT 1)"
                     " WHERE s.device_id = ?1 ORDER BY s.name",
+    [S_TEL_POINTS] = "SELECT ts, device_ms, value FROM (SELECT ts, device_ms, value, rowid AS r"
+                     " FROM telemetry WHERE device_id = ?1 AND name = ?2 AND ts >= ?3"
+                     " AND ts <= ?4 ORDER BY ts DESC, rowid DESC LIMIT ?5) ORDER BY ts, r",
+    /* ---- health (schema 10) ---- */
+    [S_HL_GET] = "SELECT device_id, at, reset_reason, crash, uptime_s, boot_count, min_free_heap,"
+                 " rssi, reconnects, resets FROM device_health WHERE device_id = ?1",
+    [S_HL_PUT] = "INSERT OR REPLACE INTO device_health (device_id, at, reset_reason, crash,"
+                 " uptime_s, boot_count, min_free_heap, rssi, reconnects, resets)"
+                 " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+    [S_RST_INSERT] = "INSERT INTO device_resets (device_id, at, reason, boot_count, crash)"
+                     " VALUES (?1,?2,?3,?4,?5)",
+    [S_RST_TRIM] = "DELETE FROM device_resets WHERE device_id = ?1 AND id NOT IN (SELECT id"
+                   " FROM device_resets WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2)",
+    [S_RST_LIST] = "SELECT at, reason, boot_count, crash FROM device_resets WHERE device_id = ?1"
+                   " ORDER BY id DESC LIMIT ?2",
+    [S_RO_HL_PUT] = "INSERT OR REPLACE INTO rollout_health (rollout_id, crashes, within_s)"
+                    " VALUES (?1,?2,?3)",
+    [S_RO_HL_GET] = "SELECT crashes, within_s FROM rollout_health WHERE rollout_id = ?1",
+    /* each device of a wave whose latest target among the wave's deployments succeeded, with
+     * its confirm time and its crash resets (panic, watchdogs: mqota_reset_is_crash()) from
+     * then to then + ?3 s */
+    [S_RO_HL_WAVE] = "SELECT v.device_id, t.finished_at, (SELECT count(*) FROM device_resets r"
+                     " WHERE r.device_id = v.device_id AND r.reason IN (4,5,6,7)"
+                     " AND r.at >= t.finished_at AND r.at <= t.finished_at + ?3)"
+                     " FROM rollout_devices v JOIN deployment_targets t ON t.rowid = (SELECT"
+                     " t2.rowid FROM deployment_targets t2 JOIN rollout_wave_deployments x"
+                     " ON x.deployment_id = t2.deployment_id WHERE x.rollout_id = v.rollout_id"
+                     " AND x.wave = v.wave AND t2.device_id = v.device_id"
+                     " ORDER BY t2.deployment_id DESC LIMIT 1)"
+                     " WHERE v.rollout_id = ?1 AND v.wave = ?2 AND t.state = 'succeeded'"
+                     " ORDER BY v.device_id",
+    /* ---- hold offers and maintenance windows (schema 11) ---- */
     [S_TGT_FLAGS] = "UPDATE deployment_targets SET offer_flags=?3"
                     " WHERE deployment_id=?1 AND device_id=?2",
     [S_RO_WIN_PUT] = "INSERT INTO rollout_windows (rollout_id, start_min, end_min)"
@@ -374,9 +468,6 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_RO_WIN_GET] = "SELECT start_min, end_min FROM rollout_windows WHERE rollout_id = ?1",
     [S_RO_EV_LAST] = "SELECT coalesce(max(at), 0) FROM rollout_events"
                      " WHERE rollout_id = ?1 AND wave = ?2 AND kind = ?3",
-    [S_TEL_POINTS] = "SELECT ts, device_ms, value FROM (SELECT ts, device_ms, value, rowid AS r"
-                     " FROM telemetry WHERE device_id = ?1 AND name = ?2 AND ts >= ?3"
-                     " AND ts <= ?4 ORDER BY ts DESC, rowid DESC LIMIT ?5) ORDER BY ts, r",
 };
 
 struct db {
@@ -958,6 +1049,21 @@ int db__target_unfinished_of_device(db_t *db, const char *device_id,
     return target_rows(db, S_TGT_UNFINISHED, cb, ctx);
 }
 
+int db__target_of_device(db_t *db, const char *device_id, int limit,
+                         int (*cb)(void *ctx, const db_target_t *t), void *ctx)
+{
+    sqlite3_bind_text(db->st[S_TGT_OF_DEVICE], 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(db->st[S_TGT_OF_DEVICE], 2, limit);
+    return target_rows(db, S_TGT_OF_DEVICE, cb, ctx);
+}
+
+/* Rows this connection inserted, updated or deleted since it opened: mqotad's only writer, so
+ * a change of the count is a change of what the API shows (http_events.c). */
+long long db__change_count(db_t *db)
+{
+    return (long long)sqlite3_total_changes(db->h);
+}
+
 int db__target_running(db_t *db, const char *device_id, int64_t release_id, db_target_t *out)
 {
     sqlite3_stmt *s = db->st[S_TGT_RUNNING];
@@ -1536,7 +1642,13 @@ static void read_rollout(sqlite3_stmt *s, db_rollout_t *r)
     char on_error[12];
     copy_text(on_error, sizeof(on_error), s, 7);
     r->abort_on_error = strcmp(on_error, "abort") == 0;
-    copy_text(r->state, sizeof(r->state), s, 8);
+    const char *state = (const char *)sqlite3_column_text(s, 8);
+    if (state__rollout_parse(state, &r->state) != 0) {
+        /* only mqotad writes it: a name it does not know is damage; nothing acts on it */
+        mqh_log(MQH_ERROR, "database: rollout %lld has the unknown state '%s'; taken as %s",
+                (long long)r->id, state ? state : "", state__rollout_name(ROLLOUT_ABORTED));
+        r->state = ROLLOUT_ABORTED;
+    }
     r->current_wave = sqlite3_column_int(s, 9);
     r->created_at = sqlite3_column_int64(s, 10);
     r->updated_at = sqlite3_column_int64(s, 11);
@@ -1555,7 +1667,7 @@ int db__rollout_insert(db_t *db, db_rollout_t *r)
     sqlite3_bind_int64(s, 5, r->error_percent);
     sqlite3_bind_int64(s, 6, r->deadline_s);
     sqlite3_bind_text(s, 7, r->abort_on_error ? "abort" : "pause", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 8, r->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 8, state__rollout_name(r->state), -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 9, r->current_wave);
     sqlite3_bind_int64(s, 10, r->created_at);
     sqlite3_bind_int(s, 11, r->approval ? 1 : 0);
@@ -1608,12 +1720,12 @@ int db__rollout_running(db_t *db, int (*cb)(void *ctx, const db_rollout_t *r), v
     return rollout_rows(db, S_RO_RUNNING, "list running rollouts", cb, ctx);
 }
 
-int db__rollout_set_state(db_t *db, int64_t id, const char *state, int current_wave,
+int db__rollout_set_state(db_t *db, int64_t id, rollout_state_t state, int current_wave,
                           int64_t now)
 {
     sqlite3_stmt *s = db->st[S_RO_STATE];
     sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, state__rollout_name(state), -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 3, current_wave);
     sqlite3_bind_int64(s, 4, now);
     return exec_stmt(db, S_RO_STATE, "update rollout");
@@ -1624,7 +1736,7 @@ static void bind_wave(sqlite3_stmt *s, const db_rollout_wave_t *w)
     sqlite3_bind_int64(s, 1, w->rollout_id);
     sqlite3_bind_int(s, 2, w->idx);
     sqlite3_bind_int64(s, 3, w->size);
-    sqlite3_bind_text(s, 4, w->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, state__wave_name(w->state), -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, w->deployment_id);
     sqlite3_bind_int64(s, 6, w->started_at);
     sqlite3_bind_int64(s, 7, w->finished_at);
@@ -1636,7 +1748,14 @@ static void read_wave(sqlite3_stmt *s, db_rollout_wave_t *w)
     w->rollout_id = sqlite3_column_int64(s, 0);
     w->idx = sqlite3_column_int(s, 1);
     w->size = (uint32_t)sqlite3_column_int64(s, 2);
-    copy_text(w->state, sizeof(w->state), s, 3);
+    const char *state = (const char *)sqlite3_column_text(s, 3);
+    if (state__wave_parse(state, &w->state) != 0) {
+        /* only mqotad writes it: a name it does not know is damage; nothing acts on it */
+        mqh_log(MQH_ERROR, "database: wave %d of rollout %lld has the unknown state '%s'; "
+                "taken as %s", w->idx, (long long)w->rollout_id, state ? state : "",
+                state__wave_name(WAVE_FAILED));
+        w->state = WAVE_FAILED;
+    }
     w->deployment_id = sqlite3_column_int64(s, 4);
     w->started_at = sqlite3_column_int64(s, 5);
     w->finished_at = sqlite3_column_int64(s, 6);
@@ -1775,18 +1894,25 @@ int db__rollout_wave_deployments(db_t *db, int64_t rollout_id, int wave,
 }
 
 int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
-                             int (*cb)(void *ctx, const char *device_id, const char *state),
+                             int (*cb)(void *ctx, const char *device_id,
+                                       const target_state_t *state, int64_t offered_at),
                              void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_WAVE_TARGETS];
     int rc, ret = 0;
-    char id[DB_ID_MAX + 1], state[16];
+    char id[DB_ID_MAX + 1];
     sqlite3_bind_int64(s, 1, rollout_id);
     sqlite3_bind_int(s, 2, wave);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         copy_text(id, sizeof(id), s, 0);
-        copy_text(state, sizeof(state), s, 1);
-        if (cb(ctx, id, state) != 0) break;
+        const char *name = (const char *)sqlite3_column_text(s, 1);
+        target_state_t st = TARGET_FAILED;
+        bool has = name && name[0];
+        if (has && state__target_parse(name, &st) != 0)
+            mqh_log(MQH_ERROR, "database: the target of %s in rollout %lld has the unknown "
+                    "state '%s'; taken as %s", id, (long long)rollout_id, name,
+                    state__target_name(TARGET_FAILED));
+        if (cb(ctx, id, has ? &st : NULL, sqlite3_column_int64(s, 2)) != 0) break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's targets");
     sqlite3_reset(s);
@@ -1795,17 +1921,21 @@ int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
 }
 
 /* Count one device's latest target state into a db_counts_t. */
-static int count_state(void *ctx, const char *device_id, const char *state)
+static int count_state(void *ctx, const char *device_id, const target_state_t *state,
+                       int64_t offered_at)
 {
     db_counts_t *c = ctx;
     (void)device_id;
+    (void)offered_at;
     c->total++;
-    if (strcmp(state, "pending") == 0 || state[0] == '\0') c->pending++;
-    else if (strcmp(state, "active") == 0) c->active++;
-    else if (strcmp(state, "succeeded") == 0) c->succeeded++;
-    else if (strcmp(state, "failed") == 0) c->failed++;
-    else if (strcmp(state, "superseded") == 0) c->superseded++;
-    else if (strcmp(state, "ready") == 0) c->ready++;
+    switch (state ? *state : TARGET_PENDING) {
+    case TARGET_PENDING: c->pending++; break;
+    case TARGET_ACTIVE: c->active++; break;
+    case TARGET_SUCCEEDED: c->succeeded++; break;
+    case TARGET_FAILED: c->failed++; break;
+    case TARGET_SUPERSEDED: c->superseded++; break;
+    case TARGET_READY: c->ready++; break;
+    }
     return 0;
 }
 
@@ -1908,7 +2038,299 @@ int db__telemetry_points(db_t *db, const char *device_id, const char *name, int6
     return ret;
 }
 
-/* ---- hold offers and maintenance windows (schema 9) ---- */
+/* ---- rollouts' pacing and eligibility (schema 9) ---- */
+
+int db__rollout_opts_set(db_t *db, int64_t id, const db_rollout_opts_t *o)
+{
+    sqlite3_stmt *s = db->st[S_RO_OPTS_SET];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, o->max_transfers);
+    sqlite3_bind_int64(s, 3, o->jitter_s);
+    sqlite3_bind_int64(s, 4, o->start_at);
+    sqlite3_bind_text(s, 5, o->from_versions, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 6, o->failure_budget);
+    sqlite3_bind_int(s, 7, o->continuous ? 1 : 0);
+    return exec_stmt(db, S_RO_OPTS_SET, "store a rollout's pacing");
+}
+
+int db__rollout_opts_get(db_t *db, int64_t id, db_rollout_opts_t *out)
+{
+    sqlite3_stmt *s = db->st[S_RO_OPTS_GET];
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s), ret;
+    memset(out, 0, sizeof(*out));
+    if (rc == SQLITE_ROW) {
+        out->max_transfers = (uint32_t)sqlite3_column_int64(s, 0);
+        out->jitter_s = (uint32_t)sqlite3_column_int64(s, 1);
+        out->start_at = sqlite3_column_int64(s, 2);
+        copy_text(out->from_versions, sizeof(out->from_versions), s, 3);
+        out->failure_budget = (uint32_t)sqlite3_column_int64(s, 4);
+        out->continuous = sqlite3_column_int(s, 5) != 0;
+        out->peak_in_flight = sqlite3_column_int64(s, 6);
+        ret = 0;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : fail(db, "read a rollout's pacing");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_peak(db_t *db, int64_t id, int64_t in_flight)
+{
+    sqlite3_stmt *s = db->st[S_RO_PEAK];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, in_flight);
+    return exec_stmt(db, S_RO_PEAK, "store a rollout's peak of transfers");
+}
+
+/* The one integer a counting statement (already bound) selects. */
+static int count_one(db_t *db, int which, const char *what, int64_t *out)
+{
+    sqlite3_stmt *s = db->st[which];
+    int rc = sqlite3_step(s), ret = 0;
+    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
+    else ret = fail(db, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_in_flight(db_t *db, int64_t rollout_id, int64_t offered_since, int64_t *out)
+{
+    sqlite3_bind_int64(db->st[S_RO_IN_FLIGHT], 1, rollout_id);
+    sqlite3_bind_int64(db->st[S_RO_IN_FLIGHT], 2, offered_since);
+    return count_one(db, S_RO_IN_FLIGHT, "count a rollout's transfers", out);
+}
+
+int db__rollout_scheduled_due(db_t *db, int64_t now, int (*cb)(void *ctx, int64_t id),
+                              void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RO_SCHEDULED];
+    int rc, ret = 0;
+    sqlite3_bind_int64(s, 1, now);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (cb(ctx, sqlite3_column_int64(s, 0)) != 0) break;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list scheduled rollouts");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_has_device(db_t *db, int64_t rollout_id, const char *device_id, bool *out)
+{
+    int64_t n = 0;
+    sqlite3_bind_int64(db->st[S_RO_HAS_DEV], 1, rollout_id);
+    sqlite3_bind_text(db->st[S_RO_HAS_DEV], 2, device_id, -1, SQLITE_TRANSIENT);
+    if (count_one(db, S_RO_HAS_DEV, "look a device up in a rollout", &n) != 0) return -1;
+    *out = n > 0;
+    return 0;
+}
+
+int db__device_release_failures(db_t *db, const char *device_id, int64_t release_id,
+                                int64_t *out)
+{
+    sqlite3_bind_text(db->st[S_RO_DEV_FAILURES], 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(db->st[S_RO_DEV_FAILURES], 2, release_id);
+    return count_one(db, S_RO_DEV_FAILURES, "count a device's failures of a release", out);
+}
+
+int db__device_reset_failures(db_t *db, const char *device_id, int64_t now)
+{
+    sqlite3_stmt *s = db->st[S_RO_DEV_RESET];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, now);
+    if (exec_stmt(db, S_RO_DEV_RESET, "reset a device's failures") != 0) return -1;
+    return sqlite3_changes(db->h) > 0 ? 0 : 1;
+}
+
+/* ---- gauges for GET /metrics (docs/METRICS.md) ---- */
+
+/*
+ * Grouped counts read at scrape time, prepared per scrape (Prometheus asks every 15 s or so:
+ * not worth a persistent statement each). The queries over deployments and rollouts look at
+ * the `limit` newest unfinished ones only, so a scrape's size stays bounded however long
+ * mqotad has run; the version query keeps the `limit` most common versions.
+ */
+static const char *const metrics_sql[DB_METRICS_COUNT] = {
+    [DB_METRICS_DEVICE_STATES] = "SELECT state, online, COUNT(*) FROM devices"
+                                 " GROUP BY state, online",
+    [DB_METRICS_DEVICE_VERSIONS] = "SELECT version, COUNT(*) AS n FROM devices GROUP BY version"
+                                   " ORDER BY n DESC, version LIMIT ?1",
+    [DB_METRICS_DEPLOYMENT_STATES] = "SELECT state, COUNT(*) FROM deployments GROUP BY state",
+    [DB_METRICS_DEPLOYMENT_TARGETS] =
+        "SELECT t.deployment_id, t.state, COUNT(*), SUM(MIN(t.progress, r.size)), r.size"
+        " FROM deployment_targets t JOIN deployments d ON d.id = t.deployment_id"
+        " JOIN releases r ON r.id = d.release_id WHERE t.deployment_id IN"
+        " (SELECT id FROM deployments WHERE state = ?2 ORDER BY id DESC LIMIT ?1)"
+        " GROUP BY t.deployment_id, t.state ORDER BY t.deployment_id, t.state",
+    [DB_METRICS_ROLLOUT_STATES] = "SELECT state, COUNT(*) FROM rollouts GROUP BY state",
+    [DB_METRICS_ROLLOUT_WAVES] =
+        "SELECT w.rollout_id, w.state, COUNT(*) FROM rollout_waves w WHERE w.rollout_id IN"
+        " (SELECT id FROM rollouts WHERE state NOT IN ('aborted', 'finished')"
+        " ORDER BY id DESC LIMIT ?1) GROUP BY w.rollout_id, w.state"
+        " ORDER BY w.rollout_id, w.state",
+};
+
+int db__metrics(db_t *db, db_metrics_query_t q, int limit,
+                int (*cb)(void *ctx, const db_metrics_row_t *r), void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    db_metrics_row_t row;
+    int rc, ret = 0;
+    if (q >= DB_METRICS_COUNT) return -1;
+    if (sqlite3_prepare_v2(db->h, metrics_sql[q], -1, &s, NULL) != SQLITE_OK)
+        return fail(db, "prepare a metrics query");
+    if (sqlite3_bind_parameter_count(s) >= 1) sqlite3_bind_int(s, 1, limit);
+    if (sqlite3_bind_parameter_count(s) >= 2)
+        sqlite3_bind_text(s, 2, state__deployment_name(DEPLOYMENT_RUNNING), -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        memset(&row, 0, sizeof(row));
+        row.n = sqlite3_column_count(s);
+        if (row.n > DB_METRICS_COLS) row.n = DB_METRICS_COLS;
+        for (int i = 0; i < row.n; i++) {
+            row.is_text[i] = sqlite3_column_type(s, i) == SQLITE_TEXT;
+            if (row.is_text[i]) copy_text(row.text[i], sizeof(row.text[i]), s, i);
+            else row.num[i] = sqlite3_column_int64(s, i);
+        }
+        if (cb(ctx, &row) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "run a metrics query");
+    sqlite3_finalize(s);
+    return ret;
+}
+
+/* ---- health (schema 10) ---- */
+
+int db__health_get(db_t *db, const char *device_id, db_health_t *out)
+{
+    sqlite3_stmt *s = db->st[S_HL_GET];
+    int ret = 1;
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        copy_text(out->device_id, sizeof(out->device_id), s, 0);
+        out->at = sqlite3_column_int64(s, 1);
+        out->reset_reason = sqlite3_column_int(s, 2);
+        copy_text(out->crash, sizeof(out->crash), s, 3);
+        out->uptime_s = sqlite3_column_int64(s, 4);
+        out->boot_count = sqlite3_column_int64(s, 5);
+        out->min_free_heap = sqlite3_column_int64(s, 6);
+        out->rssi = sqlite3_column_int(s, 7);
+        out->reconnects = sqlite3_column_int64(s, 8);
+        out->resets = sqlite3_column_int64(s, 9);
+        ret = 0;
+    } else if (rc != SQLITE_DONE) {
+        ret = fail(db, "read a device's health");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__health_put(db_t *db, const db_health_t *h)
+{
+    sqlite3_stmt *s = db->st[S_HL_PUT];
+    sqlite3_bind_text(s, 1, h->device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, h->at);
+    sqlite3_bind_int(s, 3, h->reset_reason);
+    sqlite3_bind_text(s, 4, h->crash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 5, h->uptime_s);
+    sqlite3_bind_int64(s, 6, h->boot_count);
+    sqlite3_bind_int64(s, 7, h->min_free_heap);
+    sqlite3_bind_int(s, 8, h->rssi);
+    sqlite3_bind_int64(s, 9, h->reconnects);
+    sqlite3_bind_int64(s, 10, h->resets);
+    return exec_stmt(db, S_HL_PUT, "store a device's health");
+}
+
+int db__reset_insert(db_t *db, const char *device_id, const db_reset_t *r, int64_t keep)
+{
+    sqlite3_stmt *s = db->st[S_RST_INSERT];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, r->at);
+    sqlite3_bind_int(s, 3, r->reason);
+    sqlite3_bind_int64(s, 4, r->boot_count);
+    sqlite3_bind_text(s, 5, r->crash, -1, SQLITE_TRANSIENT);
+    if (exec_stmt(db, S_RST_INSERT, "record a device's reset") != 0) return -1;
+    s = db->st[S_RST_TRIM];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, keep);
+    return exec_stmt(db, S_RST_TRIM, "trim a device's reset history");
+}
+
+int db__reset_list(db_t *db, const char *device_id, int64_t limit,
+                   int (*cb)(void *ctx, const db_reset_t *r), void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RST_LIST];
+    int rc, ret = 0;
+    db_reset_t r;
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        r.at = sqlite3_column_int64(s, 0);
+        r.reason = sqlite3_column_int(s, 1);
+        r.boot_count = sqlite3_column_int64(s, 2);
+        copy_text(r.crash, sizeof(r.crash), s, 3);
+        if (cb(ctx, &r) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a device's resets");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_health_put(db_t *db, int64_t rollout_id, uint32_t crashes, uint32_t within_s)
+{
+    sqlite3_stmt *s = db->st[S_RO_HL_PUT];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int64(s, 2, crashes);
+    sqlite3_bind_int64(s, 3, within_s);
+    return exec_stmt(db, S_RO_HL_PUT, "store a rollout's health gate");
+}
+
+int db__rollout_health_get(db_t *db, int64_t rollout_id, uint32_t *crashes, uint32_t *within_s)
+{
+    sqlite3_stmt *s = db->st[S_RO_HL_GET];
+    int ret = 1;
+    sqlite3_bind_int64(s, 1, rollout_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *crashes = (uint32_t)sqlite3_column_int64(s, 0);
+        *within_s = (uint32_t)sqlite3_column_int64(s, 1);
+        ret = 0;
+    } else if (rc != SQLITE_DONE) {
+        ret = fail(db, "read a rollout's health gate");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_wave_health(db_t *db, int64_t rollout_id, int wave, uint32_t within_s,
+                            int (*cb)(void *ctx, const char *device_id, int64_t confirmed_at,
+                                      int64_t crashes),
+                            void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_RO_HL_WAVE];
+    int rc, ret = 0;
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int(s, 2, wave);
+    sqlite3_bind_int64(s, 3, within_s);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const unsigned char *id = sqlite3_column_text(s, 0);
+        if (cb(ctx, id ? (const char *)id : "", sqlite3_column_int64(s, 1),
+               sqlite3_column_int64(s, 2)) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "read a wave's confirmed devices");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+/* ---- hold offers and maintenance windows (schema 11) ---- */
 
 int db__target_set_flags(db_t *db, const db_target_t *t)
 {

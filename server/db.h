@@ -173,6 +173,11 @@ int db__target_list(db_t *db, int64_t deployment_id,
                     int (*cb)(void *ctx, const db_target_t *t), void *ctx);
 /** Pending/active target of a device in a running deployment, optionally of one release
  *  (release_id 0 = any). Newest deployment first. 0 found, 1 none, -1 error. */
+/** A device's targets, newest deployment first, at most limit (the console's device page). */
+int db__target_of_device(db_t *db, const char *device_id, int limit,
+                         int (*cb)(void *ctx, const db_target_t *t), void *ctx);
+/** Rows changed by mqotad's connection since it opened (sqlite3_total_changes()). */
+long long db__change_count(db_t *db);
 int db__target_running(db_t *db, const char *device_id, int64_t release_id, db_target_t *out);
 /** Store a target's offer_flags (hold offers: activation clears MQOTA_OFFER_FLAG_HOLD). */
 int db__target_set_flags(db_t *db, const db_target_t *t);
@@ -305,7 +310,7 @@ typedef struct {
     uint32_t success_percent, error_percent, deadline_s;
     bool abort_on_error;     /**< on_error "abort" (else "pause") */
     bool approval;           /**< Each wave after the canary waits for an operator's approve */
-    char state[20];          /**< running, paused, awaiting-approval, aborted, finished */
+    rollout_state_t state;
     int current_wave;        /**< Index of the wave last started (0: the canary) */
     int64_t created_at, updated_at;
     int64_t devices;         /**< How many devices it took at creation */
@@ -317,7 +322,7 @@ typedef struct {
     int64_t rollout_id;
     int idx;
     uint32_t size;
-    char state[12];          /**< waiting, running, succeeded, failed */
+    wave_state_t state;
     int64_t deployment_id;   /**< Its deployment once started, 0 before */
     int64_t started_at, finished_at;
 } db_rollout_wave_t;
@@ -339,7 +344,7 @@ int db__rollout_list(db_t *db, int (*cb)(void *ctx, const db_rollout_t *r), void
 /** Every running rollout, oldest first, via callback. */
 int db__rollout_running(db_t *db, int (*cb)(void *ctx, const db_rollout_t *r), void *ctx);
 /** Set a rollout's state and current wave. */
-int db__rollout_set_state(db_t *db, int64_t id, const char *state, int current_wave,
+int db__rollout_set_state(db_t *db, int64_t id, rollout_state_t state, int current_wave,
                           int64_t now);
 int db__rollout_wave_insert(db_t *db, const db_rollout_wave_t *w);
 /** Store a wave's state, deployment and times. */
@@ -373,9 +378,11 @@ int db__rollout_wave_deployment_add(db_t *db, int64_t rollout_id, int wave, int6
 int db__rollout_wave_deployments(db_t *db, int64_t rollout_id, int wave,
                                  int (*cb)(void *ctx, int64_t deployment_id), void *ctx);
 /** Each device of a wave, by id, with the state of its latest target among the wave's
- *  deployments ("" when it has none yet), via callback. */
+ *  deployments and the Unix time that target's deployment was created (its offer); state
+ *  NULL and offered_at 0 when it has none yet. Via callback. */
 int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
-                             int (*cb)(void *ctx, const char *device_id, const char *state),
+                             int (*cb)(void *ctx, const char *device_id,
+                                       const target_state_t *state, int64_t offered_at),
                              void *ctx);
 /** A wave's counts: each device counted once, by its latest target (none counts as pending);
  *  the byte counters are left 0. */
@@ -383,6 +390,40 @@ int db__rollout_wave_counts(db_t *db, int64_t rollout_id, int wave, db_counts_t 
 /** A rollout's history, oldest first, via callback. */
 int db__rollout_events(db_t *db, int64_t rollout_id,
                        int (*cb)(void *ctx, const db_rollout_event_t *e), void *ctx);
+/* ---- rollouts' pacing and eligibility (schema 9, docs/ROLLOUTS.md) ---- */
+
+/** A rollout's plan members beyond the first slice's (rollout_plan_t's pacing, schedule and
+ *  eligibility), and the most devices it had transferring at once. */
+typedef struct {
+    uint32_t max_transfers;   /**< devices transferring at once across the rollout; 0: no cap */
+    uint32_t jitter_s;        /**< offers spread over this many seconds from a wave's start */
+    int64_t start_at;         /**< Unix time the canary starts; 0: at creation */
+    char from_versions[600];  /**< JSON array of the versions a device must run; "": any */
+    uint32_t failure_budget;  /**< failures of the release after which a device is skipped */
+    bool continuous;          /**< devices matching the filter later join the current wave */
+    int64_t peak_in_flight;   /**< most devices seen transferring at once (after an offer) */
+} db_rollout_opts_t;
+
+/** Store a rollout's pacing and eligibility (once, after db__rollout_insert()). */
+int db__rollout_opts_set(db_t *db, int64_t id, const db_rollout_opts_t *o);
+/** 0 found, 1 none, -1 error. */
+int db__rollout_opts_get(db_t *db, int64_t id, db_rollout_opts_t *out);
+/** Raise a rollout's peak_in_flight to in_flight when larger. */
+int db__rollout_peak(db_t *db, int64_t id, int64_t in_flight);
+/** How many of a rollout's devices were offered the release at or after offered_since (Unix
+ *  s) and have a target still pending or active. */
+int db__rollout_in_flight(db_t *db, int64_t rollout_id, int64_t offered_since, int64_t *out);
+/** The id of every scheduled rollout whose start_at is at or before now, oldest first. */
+int db__rollout_scheduled_due(db_t *db, int64_t now, int (*cb)(void *ctx, int64_t id),
+                              void *ctx);
+/** Whether device_id is one of a rollout's devices. */
+int db__rollout_has_device(db_t *db, int64_t rollout_id, const char *device_id, bool *out);
+/** How many targets of release_id device_id failed since its last reset-failures. */
+int db__device_release_failures(db_t *db, const char *device_id, int64_t release_id,
+                                int64_t *out);
+/** Forget a device's failures before now (failure budgets). 0; 1 no such device; -1 error. */
+int db__device_reset_failures(db_t *db, const char *device_id, int64_t now);
+
 /* ---- telemetry (schema 8, server/telemetry.c) ---- */
 
 /** One series of a device, for db__telemetry_names(). */
@@ -417,6 +458,87 @@ int db__telemetry_names(db_t *db, const char *device_id,
 int db__telemetry_points(db_t *db, const char *device_id, const char *name, int64_t since_ms,
                          int64_t until_ms, int64_t limit,
                          int (*cb)(void *ctx, const db_point_t *p), void *ctx);
+
+
+/* ---- gauges for GET /metrics (http_metrics.c, docs/METRICS.md) ---- */
+
+/** The grouped counts GET /metrics reads at scrape time; each query is bounded. */
+typedef enum {
+    DB_METRICS_DEVICE_STATES = 0, /**< state (int), online (int), devices */
+    DB_METRICS_DEVICE_VERSIONS,   /**< version (text), devices: the `limit` most common */
+    DB_METRICS_DEPLOYMENT_STATES, /**< state (text), deployments */
+    DB_METRICS_DEPLOYMENT_TARGETS, /**< deployment id, target state (text), targets, sum of
+                                        their progress bytes (each at most the image size),
+                                        image size: the `limit` newest running deployments */
+    DB_METRICS_ROLLOUT_STATES,    /**< state (text), rollouts */
+    DB_METRICS_ROLLOUT_WAVES,     /**< rollout id, wave state (text), waves: the `limit`
+                                       newest rollouts neither aborted nor finished */
+    DB_METRICS_COUNT
+} db_metrics_query_t;
+
+/** Longest text column value a metrics row carries (longer ones are cut). */
+#define DB_METRICS_TEXT_MAX 72
+/** Most columns of a metrics row. */
+#define DB_METRICS_COLS 5
+
+/** One row: column i is num[i] when the value is an integer, else text[i]. */
+typedef struct {
+    int n;
+    bool is_text[DB_METRICS_COLS];
+    int64_t num[DB_METRICS_COLS];
+    char text[DB_METRICS_COLS][DB_METRICS_TEXT_MAX + 1];
+} db_metrics_row_t;
+
+/**
+ * Run one metrics query, calling cb per row (cb returns non-zero to stop).
+ * @param[in] limit The most groups for the bounded queries (ignored by the others).
+ * @return 0, or -1 on a database error (logged).
+ */
+int db__metrics(db_t *db, db_metrics_query_t q, int limit,
+                int (*cb)(void *ctx, const db_metrics_row_t *r), void *ctx);
+/* ---- health (schema 10; server/health.c, docs/API.md "Health") ---- */
+
+/** Longest crash text mqotad keeps (MQOTA_HEALTH_CRASH_MAX). */
+#define DB_CRASH_MAX 48
+
+/** A device's latest HEALTH. */
+typedef struct {
+    char device_id[DB_ID_MAX + 1];
+    int64_t at;            /**< when mqotad received it, Unix s */
+    int reset_reason;      /**< mqota_reset_reason_t */
+    char crash[DB_CRASH_MAX + 1];
+    int64_t uptime_s, boot_count, min_free_heap, reconnects;
+    int rssi;              /**< dBm; 0 unknown */
+    int64_t resets;        /**< resets mqotad has recorded for the device (new boots) */
+} db_health_t;
+
+/** One reset of a device: a report of a new boot. */
+typedef struct {
+    int64_t at;            /**< the boot's time: receive time - uptime, Unix s */
+    int reason;            /**< mqota_reset_reason_t */
+    int64_t boot_count;
+    char crash[DB_CRASH_MAX + 1];
+} db_reset_t;
+
+/** A device's latest health: 0, 1 when it has none, -1 on error. */
+int db__health_get(db_t *db, const char *device_id, db_health_t *out);
+/** Store a device's latest health (replacing the one before). */
+int db__health_put(db_t *db, const db_health_t *h);
+/** Record a reset, then keep the device's newest `keep` resets. Inside a transaction. */
+int db__reset_insert(db_t *db, const char *device_id, const db_reset_t *r, int64_t keep);
+/** A device's newest `limit` resets, newest first, via callback. */
+int db__reset_list(db_t *db, const char *device_id, int64_t limit,
+                   int (*cb)(void *ctx, const db_reset_t *r), void *ctx);
+/** Store a rollout's health gate (docs/ROLLOUTS.md "Health gate"). */
+int db__rollout_health_put(db_t *db, int64_t rollout_id, uint32_t crashes, uint32_t within_s);
+/** A rollout's health gate: 0, 1 when it has none, -1 on error. */
+int db__rollout_health_get(db_t *db, int64_t rollout_id, uint32_t *crashes, uint32_t *within_s);
+/** Each device of a rollout's wave whose latest target succeeded: its confirm time (Unix s)
+ *  and its crash resets (panic or watchdog) from then to then + within_s, via callback. */
+int db__rollout_wave_health(db_t *db, int64_t rollout_id, int wave, uint32_t within_s,
+                            int (*cb)(void *ctx, const char *device_id, int64_t confirmed_at,
+                                      int64_t crashes),
+                            void *ctx);
 
 #ifdef __cplusplus
 }

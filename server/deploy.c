@@ -19,6 +19,7 @@
 
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_status.h"
+#include "clock.h"
 #include "rollout.h"
 #include "transfer.h"
 
@@ -302,7 +303,7 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
     in_tx = true;
     memset(out, 0, sizeof(*out));
     out->release_id = release_id;
-    out->created_at = now;
+    out->created_at = clock__now(); /* on the schedule clock: rollouts' per-device deadlines */
     out->state = DEPLOYMENT_RUNNING;
     if (db__deployment_insert(d->db, out) != 0) goto db_err;
     for (size_t i = 0; i < devs.n; i++) {

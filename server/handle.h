@@ -63,6 +63,14 @@ void handle__reply(mqotad_t *d, const char *device_id, const uint8_t *payload, s
  */
 void handle__telemetry(mqotad_t *d, const char *device_id, const uint8_t *payload, size_t len);
 
+/**
+ * @brief A HEALTH report on mqota/v1/dev/<id>/health (handle_health.c): decoded, then kept by
+ *        health.c (latest report, reset history).
+ * @param[in] d, device_id, payload, len As for handle__state(); an undecodable report is
+ *            logged (rate-limited per device), an empty one (a cleared retained) ignored.
+ */
+void handle__health(mqotad_t *d, const char *device_id, const uint8_t *payload, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 
 #include "http_api.h"
+#include "metrics.h"
+#include "http_console.h"
 #include "mqotad.h"
 
 /* Per-request state kept between the calls of the access handler. */
@@ -42,8 +44,10 @@ static const char *get_header(void *conn, const char *name)
     return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, api_response_t *res)
+static enum MHD_Result send_response(mqotad_t *d, struct MHD_Connection *conn,
+                                     const char *method, const char *url, api_response_t *res)
 {
+    metrics__http(d, method, url, res->status);
     struct MHD_Response *r = MHD_create_response_from_buffer(
         res->len, res->body, res->body_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -51,7 +55,11 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, api_response_t
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            res->cache_control ? res->cache_control : "no-store");
+    if (res->etag) MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, res->etag);
+    for (const char *const *h = http_console_security_headers; h[0]; h += 2)
+        MHD_add_response_header(r, h[0], h[1]);
     if (res->allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
     if (res->bearer_challenge)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"mqotad\"");
@@ -150,7 +158,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (api__check_request(d, &req, content_length, &res)) {
             rq->answered = true;
             mqh_log(MQH_DEBUG, "http %s %s -> %d (on its headers)", method, url, res.status);
-            return send_response(conn, &res);
+            return send_response(d, conn, method, url, &res);
+        }
+        if (http_events__is_stream(method, url)) { /* server-sent events (http_events.c) */
+            rq->answered = true;
+            return (enum MHD_Result)http_events__open(d, conn);
         }
         return MHD_YES;
     }
@@ -162,7 +174,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (rq->answered) return MHD_YES;
     if (rq->too_large) {
         api__too_large(&res, rq->kind);
-        return send_response(conn, &res);
+        return send_response(d, conn, method, url, &res);
     }
     api_request_t req = {
         .method = method, .path = url, .body = rq->body, .body_len = rq->len,
@@ -172,7 +184,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     };
     api__handle(d, &req, &res);
     mqh_log(MQH_DEBUG, "http %s %s -> %d", method, url, res.status);
-    return send_response(conn, &res);
+    return send_response(d, conn, method, url, &res);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -196,8 +208,9 @@ int http__start(mqotad_t *d)
         mqh_log(MQH_ERROR, "--http address '%s' is not an IPv4 address", d->http_addr);
         return -1;
     }
-    d->mhd = MHD_start_daemon(MHD_USE_EPOLL, (uint16_t)d->http_port, NULL,
-                              NULL, on_request, d,
+    /* suspend/resume: an idle event stream (http_events.c) waits without being polled */
+    d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, (uint16_t)d->http_port,
+                              NULL, NULL, on_request, d,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
@@ -218,6 +231,7 @@ int http__start(mqotad_t *d)
 
 void http__stop(mqotad_t *d)
 {
+    http_events__close_all(d);
     if (d->mhd) MHD_stop_daemon(d->mhd);
     d->mhd = NULL;
 }

@@ -4,6 +4,7 @@
  * (release.c, deploy.c, db.c), render JSON with cJSON. Nothing here talks to MHD or MQTT.
  */
 #include "http_api.h"
+#include "health.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -17,6 +18,7 @@
 #include "api_parse.h"
 #include "mqota_utf8.h"
 #include "deploy.h"
+#include "http_console.h"
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_status.h"
 #include "release.h"
@@ -24,9 +26,6 @@
 #include "target.h"
 #include "token.h"
 #include "transfer.h"
-
-extern const char mqotad_dashboard_html[];
-extern const size_t mqotad_dashboard_html_len;
 
 #define API "/api/v1"
 
@@ -253,9 +252,36 @@ static int add_device(void *ctx, const db_device_t *dv)
     return 0;
 }
 
-/* GET /api/v1/devices, or only the devices ?filter=EXPR selects (docs/API.md "Filters"). */
+static int first_target(void *ctx, const db_target_t *t)
+{
+    *(db_target_t *)ctx = *t;
+    return 1; /* one is enough */
+}
+
+/* One device of a page of the list (http_console__devices()): as in the plain list, and, while
+ * a deployment's target of it is pending or active, that target's progress (the figure the
+ * deployment page shows, from the device's ACKs) as "target_progress". */
+static cJSON *page_device(mqotad_t *d, const db_device_t *dv)
+{
+    db_target_t t = {.deployment_id = 0};
+    cJSON *j = device_json(dv);
+    if (http_group__device_fields(d, dv->id, j) != 0 ||
+        db__target_unfinished_of_device(d->db, dv->id, first_target, &t) != 0) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    if (t.deployment_id) cJSON_AddNumberToObject(j, "target_progress", t.progress);
+    return j;
+}
+
+/* GET /api/v1/devices, or only the devices ?filter=EXPR selects (docs/API.md "Filters"); a
+ * page of them with ?limit, offset, sort, order, q or count (http_console.c). */
 static void get_devices(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
+    if (http_console__wants_page(req)) {
+        http_console__devices(d, req, res, page_device);
+        return;
+    }
     dev_list_ctx_t c = {d, cJSON_CreateArray(), 0};
     const char *filter = req->arg(req->conn, "filter");
     if (filter) {
@@ -287,6 +313,9 @@ static void get_device(mqotad_t *d, const char *id, api_response_t *res)
             api__error(res, 500, "database error while reading the device's commands");
             return;
         }
+        cJSON *hl = health__json(d, dv.id); /* docs/API.md "Health"; null before a report */
+        if (hl) cJSON_AddItemToObject(j, "health", hl);
+        else cJSON_AddNullToObject(j, "health");
         set_json(res, 200, j);
     } else if (rc == 1) {
         snprintf(msg, sizeof(msg), "unknown device '%.64s'", id);
@@ -538,15 +567,6 @@ static void post_devices(mqotad_t *d, const api_request_t *req, api_response_t *
     api_parse__provision_free(&body);
 }
 
-static void get_dashboard(api_response_t *res)
-{
-    res->status = 200;
-    res->body = (char *)mqotad_dashboard_html;
-    res->len = mqotad_dashboard_html_len;
-    res->body_static = true;
-    res->content_type = "text/html; charset=utf-8";
-}
-
 /* "<prefix><id>" with a non-empty id and no further '/': the id, else NULL. */
 static const char *item_of(const char *path, const char *prefix)
 {
@@ -580,11 +600,24 @@ static void printable(const char *in, char *out, size_t cap)
     out[n] = '\0';
 }
 
-/* Paths answered without a token: the health check and the dashboard page. */
+/* Paths answered without a token: the health check and the console's files. */
 static bool is_public(const char *path)
 {
-    return strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0 ||
-           strcmp(path, API "/health") == 0;
+    return http_console__asset(path) != NULL || strcmp(path, API "/health") == 0;
+}
+
+/* The event stream (GET /api/v1/events) takes a ticket instead of the bearer token: a browser's
+ * EventSource cannot send headers (http_console.c). */
+static bool has_ticket(mqotad_t *d, const api_request_t *req)
+{
+    return http_events__is_stream(req->method, req->path) &&
+           http_console__ticket_ok(d, req->arg(req->conn, "ticket"), false);
+}
+
+/* GET /metrics without a token: only with --metrics-loopback, only from a loopback address. */
+static bool metrics_open(mqotad_t *d, const api_request_t *req)
+{
+    return d->metrics_loopback && req->peer_loopback && strcmp(req->path, "/metrics") == 0;
 }
 
 api_body_kind_t api__body_kind(const char *method, const char *path)
@@ -680,7 +713,7 @@ bool api__check_request(mqotad_t *d, const api_request_t *req, long long content
         api__error(res, 421, msg);
         return true;
     }
-    if (!is_public(req->path) &&
+    if (!is_public(req->path) && !metrics_open(d, req) && !has_ticket(d, req) &&
         !token__authorized(d, req->header(req->conn, "Authorization"))) {
         api__error(res, 401, "missing or invalid bearer token");
         res->bearer_challenge = true;
@@ -736,8 +769,9 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
     bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
     bool post = strcmp(m, "POST") == 0;
 
-    if (strcmp(p, "/") == 0 || strcmp(p, "/index.html") == 0) {
-        if (get) get_dashboard(res);
+    const http_asset_t *asset = http_console__asset(p);
+    if (asset) {
+        if (get) http_console__get_asset(asset, req, res);
         else api__method_not_allowed(res, m, p, "GET");
         return;
     }
@@ -746,10 +780,11 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
         else api__method_not_allowed(res, m, p, "GET");
         return;
     }
-    /* Everything else needs the bearer token (unless --open-api); say nothing more. http.c
-     * checked it before reading the body (api__check_request); checked here again so the
-     * route table is safe on its own (fuzz_api calls it directly). */
-    if (!token__authorized(d, req->header(req->conn, "Authorization"))) {
+    /* Everything else needs the bearer token (unless --open-api, or /metrics from loopback
+     * with --metrics-loopback); say nothing more. http.c checked it before reading the body
+     * (api__check_request); checked here again so the route table is safe on its own
+     * (fuzz_api calls it directly). */
+    if (!metrics_open(d, req) && !token__authorized(d, req->header(req->conn, "Authorization"))) {
         api__error(res, 401, "missing or invalid bearer token");
         res->bearer_challenge = true;
         return;
@@ -758,6 +793,13 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
     if (http_group__route(d, req, res)) return;   /* /groups..., /devices/{id}/tags */
     if (http_rollout__route(d, req, res)) return; /* /rollouts... */
     if (http_telemetry__route(d, req, res)) return; /* /devices/{id}/telemetry */
+    if (strcmp(p, "/metrics") == 0) { /* Prometheus (docs/METRICS.md) */
+        if (get) http_metrics__get(d, res);
+        else api__method_not_allowed(res, m, p, "GET");
+        return;
+    }
+    if (http_health__route(d, req, res)) return;    /* /devices/{id}/health */
+    if (http_console__route(d, req, res)) return; /* /events/ticket, /devices/{id}/deployments */
     if (strcmp(p, API "/devices") == 0) {
         if (get) get_devices(d, req, res);
         else if (post) post_devices(d, req, res);

@@ -42,6 +42,8 @@ typedef struct {
     const char *content_type;
     const char *allow;         /**< Allow header for 405, else NULL */
     bool bearer_challenge;     /**< 401: send WWW-Authenticate: Bearer */
+    const char *etag;          /**< ETag header (the console's files), else NULL */
+    const char *cache_control; /**< Cache-Control, else no-store */
 } api_response_t;
 
 /** Largest path plus query string the API takes (a JSON 414 beyond; docs/API.md "Errors"). */
@@ -121,6 +123,12 @@ bool http_rollout__json_body(const char *method, const char *path);
 /* http_telemetry.c: GET /devices/{id}/telemetry of docs/API.md ("Telemetry"). */
 /** Answer the request if its path is the telemetry route; false if it is not. */
 bool http_telemetry__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
+
+/* http_metrics.c: GET /metrics in Prometheus's text format (docs/METRICS.md). */
+void http_metrics__get(mqotad_t *d, api_response_t *res);
+/* http_health.c: GET /devices/{id}/health of docs/API.md ("Health"). */
+/** Answer the request if its path is the health route; false if it is not. */
+bool http_health__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
  *   POST /api/v1/rollouts                    create one (rollout_plan__parse() judges the body)
  *   GET  /api/v1/rollouts/{id}               one rollout: waves with counts and devices, history
  *   POST /api/v1/rollouts/{id}/pause|resume|abort|approve|retry   the controls (no body)
+ *   POST /api/v1/devices/{id}/reset-failures  forget a device's failures (failure budgets)
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -45,7 +46,14 @@ static int add_wave(void *ctx, const db_rollout_wave_t *w)
     wave_ctx_t *c = ctx;
     db_counts_t n = {0};
     char name[24];
+    uint32_t watching = 0;
     if (w->deployment_id && db__rollout_wave_counts(c->d->db, w->rollout_id, w->idx, &n) != 0) {
+        c->failed = 1;
+        return 1;
+    }
+    /* a running or failed wave as its health gate judges it (a succeeded one as it was) */
+    if (w->deployment_id && w->state != WAVE_SUCCEEDED &&
+        rollout__health_counts(c->d, w->rollout_id, w->idx, &n, &watching) != 0) {
         c->failed = 1;
         return 1;
     }
@@ -56,7 +64,7 @@ static int add_wave(void *ctx, const db_rollout_wave_t *w)
     cJSON_AddNumberToObject(j, "index", w->idx);
     cJSON_AddStringToObject(j, "name", name);
     cJSON_AddNumberToObject(j, "size", w->size);
-    cJSON_AddStringToObject(j, "state", w->state);
+    cJSON_AddStringToObject(j, "state", state__wave_name(w->state));
     if (w->deployment_id) cJSON_AddNumberToObject(j, "deployment", (double)w->deployment_id);
     else cJSON_AddNullToObject(j, "deployment");
     cJSON *deps = cJSON_AddArrayToObject(j, "deployments");
@@ -72,6 +80,7 @@ static int add_wave(void *ctx, const db_rollout_wave_t *w)
     cJSON_AddNumberToObject(j, "active", n.active);
     cJSON_AddNumberToObject(j, "pending", n.pending);
     cJSON_AddNumberToObject(j, "ready", n.ready); /* holding the release until the window */
+    cJSON_AddNumberToObject(j, "watching", watching);
     if (c->details) {
         cJSON *a = cJSON_AddArrayToObject(j, "devices");
         if (db__rollout_wave_devices(c->d->db, w->rollout_id, w->idx, add_device_id, a) != 0) {
@@ -117,6 +126,30 @@ static int add_window(mqotad_t *d, int64_t id, cJSON *plan)
     return 0;
 }
 
+/* The plan's pacing, schedule and eligibility members, and the rollout's transfers now
+ * ("in_flight": offered, not ended, within the deadline) and at most ("peak_in_flight").
+ * 0, or -1 on a database error. */
+static int add_pacing(mqotad_t *d, const db_rollout_t *r, cJSON *j, cJSON *plan)
+{
+    db_rollout_opts_t o;
+    int64_t in_flight = 0;
+    if (db__rollout_opts_get(d->db, r->id, &o) != 0 ||
+        db__rollout_in_flight(d->db, r->id, clock__now() - (int64_t)r->deadline_s + 1,
+                              &in_flight) != 0)
+        return -1;
+    cJSON_AddNumberToObject(plan, "max_transfers", o.max_transfers);
+    cJSON_AddNumberToObject(plan, "jitter_s", o.jitter_s);
+    if (o.start_at) cJSON_AddNumberToObject(plan, "start_at", (double)o.start_at);
+    else cJSON_AddNullToObject(plan, "start_at");
+    cJSON *v = o.from_versions[0] ? cJSON_Parse(o.from_versions) : NULL;
+    cJSON_AddItemToObject(plan, "from_versions", v ? v : cJSON_CreateArray());
+    cJSON_AddNumberToObject(plan, "failure_budget", o.failure_budget);
+    cJSON_AddBoolToObject(plan, "continuous", o.continuous);
+    cJSON_AddNumberToObject(j, "in_flight", (double)in_flight);
+    cJSON_AddNumberToObject(j, "peak_in_flight", (double)o.peak_in_flight);
+    return 0;
+}
+
 /* A rollout as JSON (docs/API.md "Rollouts"); with details, each wave's devices and the
  * history. NULL on a database error. */
 static cJSON *rollout_json(mqotad_t *d, const db_rollout_t *r, bool details)
@@ -125,7 +158,7 @@ static cJSON *rollout_json(mqotad_t *d, const db_rollout_t *r, bool details)
     cJSON_AddNumberToObject(j, "id", (double)r->id);
     cJSON_AddNumberToObject(j, "release", (double)r->release_id);
     cJSON_AddStringToObject(j, "filter", r->filter);
-    cJSON_AddStringToObject(j, "state", r->state);
+    cJSON_AddStringToObject(j, "state", state__rollout_name(r->state));
     cJSON_AddNumberToObject(j, "devices", (double)r->devices);
     cJSON_AddNumberToObject(j, "current_wave", r->current_wave);
     cJSON *plan = cJSON_AddObjectToObject(j, "plan");
@@ -136,6 +169,15 @@ static cJSON *rollout_json(mqotad_t *d, const db_rollout_t *r, bool details)
     cJSON_AddNumberToObject(plan, "deadline_s", r->deadline_s);
     cJSON_AddStringToObject(plan, "on_error", r->abort_on_error ? "abort" : "pause");
     cJSON_AddBoolToObject(plan, "approval", r->approval);
+    if (add_pacing(d, r, j, plan) != 0) goto err;
+    uint32_t crashes, within_s; /* the health gate (docs/ROLLOUTS.md "Health gate") */
+    int hg = db__rollout_health_get(d->db, r->id, &crashes, &within_s);
+    if (hg < 0) goto err;
+    if (hg == 0) {
+        cJSON *h = cJSON_AddObjectToObject(plan, "health");
+        cJSON_AddNumberToObject(h, "crashes", crashes);
+        cJSON_AddNumberToObject(h, "within_s", within_s);
+    }
     if (add_window(d, r->id, plan) != 0) goto err;
     cJSON_AddNumberToObject(j, "created_at", (double)r->created_at);
     cJSON_AddNumberToObject(j, "updated_at", (double)r->updated_at);
@@ -240,6 +282,47 @@ static void post_control(mqotad_t *d, const char *ids, rollout_action_t action,
     free(r);
 }
 
+/* POST /api/v1/devices/{id}/reset-failures: the device's failures of every release so far no
+ * longer count against rollouts' failure budgets. */
+static void post_reset_failures(mqotad_t *d, const char *id, api_response_t *res)
+{
+    char msg[160];
+    int64_t now = mqh_unix_now(); /* compared with targets' finish times, which are real */
+    int rc = db__device_reset_failures(d->db, id, now);
+    if (rc == 1) {
+        snprintf(msg, sizeof(msg), "unknown device '%.64s'; see 'mqota device list'", id);
+        api__error(res, 404, msg);
+        return;
+    }
+    if (rc != 0) {
+        api__error(res, 500, "database error while resetting the device's failures");
+        return;
+    }
+    mqh_log(MQH_INFO, "device %s: failures reset (failure budgets count from now)", id);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "device", id);
+    cJSON_AddNumberToObject(j, "failures_reset_at", (double)now);
+    api__json(res, 200, j);
+}
+
+/* /api/v1/devices/{id}/reset-failures; false for any other path. */
+static bool route_reset_failures(mqotad_t *d, const api_request_t *req, api_response_t *res)
+{
+    static const char prefix[] = API "/devices/", suffix[] = "/reset-failures";
+    const char *p = req->path;
+    size_t n = strlen(p), pn = sizeof(prefix) - 1, sn = sizeof(suffix) - 1;
+    if (n <= pn + sn || strncmp(p, prefix, pn) != 0 || strcmp(p + n - sn, suffix) != 0)
+        return false;
+    char id[DB_ID_MAX + 1];
+    size_t idn = n - pn - sn;
+    if (idn > DB_ID_MAX || memchr(p + pn, '/', idn)) return false;
+    memcpy(id, p + pn, idn);
+    id[idn] = '\0';
+    if (strcmp(req->method, "POST") == 0) post_reset_failures(d, id, res);
+    else api__method_not_allowed(res, req->method, p, "POST");
+    return true;
+}
+
 bool http_rollout__json_body(const char *method, const char *path)
 {
     return strcmp(method, "POST") == 0 && strcmp(path, API "/rollouts") == 0;
@@ -250,6 +333,7 @@ bool http_rollout__route(mqotad_t *d, const api_request_t *req, api_response_t *
     static const char prefix[] = API "/rollouts/";
     static const char *const actions[] = {"/pause", "/resume", "/abort", "/approve", "/retry"};
     const char *p = req->path, *m = req->method;
+    if (route_reset_failures(d, req, res)) return true;
     bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
     bool post = strcmp(m, "POST") == 0;
     if (strcmp(p, API "/rollouts") == 0) {

@@ -16,8 +16,11 @@
 
 #include "command.h"
 #include "deploy.h"
+#include "metrics.h"
 #include "devlog.h"
+#include "http_console.h"
 #include "telemetry.h"
+#include "health.h"
 #include "mqotad.h"
 #include "release.h"
 #include "clock.h"
@@ -105,19 +108,29 @@ int main(int argc, char **argv)
 {
     static mqotad_t d;
     int rc = options__parse(&d, argc, argv);
+    if (rc != 0) options__free(&d);
     if (rc == 1) return 0;
     if (rc != 0) return 2;
     mqh_log_init("mqotad", d.log_level);
-    if (clock__init() != 0) return 2; /* the test-only clock offset, when set */
-    if (prepare_data_dir(&d) != 0) return 1;
-    if (d.cmd_name && strcmp(d.cmd_name, "token") != 0) /* device ..., broker-files ... */
-        return auth__command(&d);
+    if (clock__init() != 0) { /* the test-only clock offset, when set */
+        options__free(&d);
+        return 2;
+    }
+    if (prepare_data_dir(&d) != 0) {
+        options__free(&d);
+        return 1;
+    }
+    if (d.cmd_name && strcmp(d.cmd_name, "token") != 0) { /* device ..., broker-files ... */
+        rc = auth__command(&d);
+        options__free(&d);
+        return rc;
+    }
     if (d.cmd_name) { /* mqotad --data DIR token ...: on the database, no daemon */
         char dbpath[PATH_MAX + 32];
         snprintf(dbpath, sizeof(dbpath), "%s/mqota.db", d.data_dir);
-        if (db__open(&d.db, dbpath) != 0) return 1;
-        rc = token__command(&d);
+        rc = db__open(&d.db, dbpath) != 0 ? 1 : token__command(&d);
         db__close(d.db);
+        options__free(&d);
         return rc;
     }
 
@@ -126,12 +139,13 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL); /* 'device provision' asks for a broker reload */
+    sigaction(SIGHUP, &sa, NULL); /* the configuration file and the broker's identities */
     signal(SIGPIPE, SIG_IGN);
 
     int exit_code = 1;
     char path[PATH_MAX + 32], text[64];
     snprintf(path, sizeof(path), "%s/mqota.db", d.data_dir);
+    if (metrics__init(&d) != 0) goto out;
     if (signature__load_keys(&d) != 0) goto out;
     if (db__open(&d.db, path) != 0) goto out;
     if (release__sweep(&d) < 0) goto out;
@@ -174,12 +188,16 @@ int main(int argc, char **argv)
         rollout__tick(&d, now);                   /* judge rollouts' waves, start the next */
         devlog__tick(&d, now);                    /* report devices' suppressed warnings */
         telemetry__tick(&d, now);                 /* telemetry older than its retention */
+        health__tick(&d);                         /* health reports held to the next second */
+        http_events__tick(&d, now);               /* tell the consoles what changed */
         mqtt__flush(&d);                          /* send what the steps above queued */
         mqtt__reconnect_if_due(&d, now);          /* backoff-driven reconnect */
         if (d.embedded_broker) broker__supervise(&d); /* restart our mosquitto if it died */
-        if (reload) {                             /* identities changed: broker rereads */
+        if (reload) {                             /* SIGHUP (docs/OPERATIONS.md "Reload"): */
             reload = 0;
-            broker__reload(&d);
+            options__reload(&d);                  /* the config file's reloadable keys */
+            token__ensure_file(&d);               /* DIR/api.token again if it was deleted */
+            broker__reload(&d);                   /* the broker rereads passwords and ACLs */
         }
     }
     mqh_log(MQH_INFO, "shutting down");
@@ -188,11 +206,15 @@ out:
     if (d.xfers) transfer__cleanup(&d);
     mqtt__cleanup(&d);
     http__stop(&d);
+    http_console__cleanup(&d);
     broker__stop(&d);
     db__close(d.db);
     signature__free_keys(&d);
     devlog__free(&d);
     telemetry__free(&d);
+    health__free(&d);
+    metrics__free(&d);
+    options__free(&d);
     if (exit_code == 0) {
         snprintf(path, sizeof(path), "%s/mqotad.pid", d.data_dir);
         unlink(path);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "db.h"
@@ -45,6 +46,8 @@ struct MHD_Daemon;
 struct transfers;
 struct streams;
 struct evp_pkey_st;
+struct metrics;
+struct options_state;
 
 /** A release public key mqotad trusts (--trusted-key), loaded by signature.c. */
 typedef struct {
@@ -128,15 +131,48 @@ typedef struct mqotad {
     /* ---- warnings caused by devices, rate-limited per device (devlog.c) ---- */
     struct devlog *devlog;
 
+    /* ---- device health (health.c) ---- */
+    struct health_held *health_held; /**< reports held to the next second, hashed on the id */
     /* ---- application telemetry (telemetry.c) ---- */
     struct telemetry *telemetry;  /**< per-device rate counters, hashed on the id */
     uint64_t telemetry_tick_ms;   /**< last age prune (monotonic ms) */
     uint64_t telemetry_dropped;   /**< samples dropped by the rate and name limits */
     uint64_t telemetry_refused;   /**< messages undecodable or from unknown devices */
+
+    /* ---- configuration file and reload (options.c, config.c) ---- */
+    const char *config_file;      /**< --config FILE, or NULL */
+    int argc;                     /**< the command line, applied over the file again on SIGHUP */
+    char **argv;
+    struct options_state *opts;   /**< each option's text, the file's strings (options.c) */
+    bool metrics_loopback;        /**< --metrics-loopback: /metrics open to loopback clients */
+
+    /* ---- counters for GET /metrics (metrics.c) ---- */
+    struct metrics *metrics;
+    /* ---- the console's event tickets and streams (http_console.c, http_events.c) ---- */
+    struct console *console;      /**< NULL until the first ticket or stream */
 } mqotad_t;
 
-/* options.c: 0 run, 1 --help printed (exit 0), 2 bad usage (message printed, exit 2). */
+/* options.c: 0 run, 1 --help or --print-config printed (exit 0), 2 bad usage (message
+ * printed, exit 2). Defaults, then the --config file, then the command line. */
 int options__parse(mqotad_t *d, int argc, char **argv);
+/**
+ * Check and store one option's value (name without "--"). cli: from the command line (argv
+ * outlives d); else from the file (the value is copied and kept until options__free()).
+ * @return 0; -1 with what is wrong in err, to follow the option's name ("'0' must be ...").
+ */
+int options__set(mqotad_t *d, const char *name, const char *val, bool cli, char *err,
+                 size_t cap);
+/** SIGHUP: read the file again, apply the reloadable keys that changed, name the others.
+ *  @return 0, or -1 when the new configuration has an error (nothing changed). */
+int options__reload(mqotad_t *d);
+/** Free what options__parse() kept. */
+void options__free(mqotad_t *d);
+/** A configuration file with every key commented out at its default (--print-config). */
+void options__print_config(FILE *f);
+
+/* config.c: apply the NAME = VALUE lines of path through options__set(). @return 0, or -1
+ * with one sentence naming path:line and the key printed on stderr. */
+int config__load(mqotad_t *d, const char *path);
 
 /* broker.c: start/stop the embedded mosquitto. */
 int broker__start(mqotad_t *d);

@@ -66,6 +66,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/ack", 0);
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/reply", 1);
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/telemetry", 0);
+    mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/health", 1);
     mqh_log(MQH_INFO, "connected to %s (MQTT %s, max packet %u bytes)", d->broker_url,
             d->mqtt_version == 5 ? "5" : "3.1.1", d->max_packet);
 }
@@ -124,6 +125,7 @@ static const struct {
     {"online", handle__online},
     {"reply", handle__reply},
     {"telemetry", handle__telemetry},
+    {"health", handle__health},
 };
 
 /*

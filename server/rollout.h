@@ -61,6 +61,15 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
  *  once after rollout__poke(). */
 void rollout__tick(mqotad_t *d, uint64_t now_ms);
 
+/**
+ * A wave's counts c (db__rollout_wave_counts()) as the rollout's health gate sees them now
+ * (docs/ROLLOUTS.md "Health gate"): confirmed devices that crashed too often moved to failed,
+ * those still watched out of confirmed and counted in *watching. No gate: unchanged, 0.
+ * @return 0, or -1 on a database error.
+ */
+int rollout__health_counts(mqotad_t *d, int64_t rollout_id, int wave, db_counts_t *c,
+                           uint32_t *watching);
+
 /** A deployment's target ended (deploy.c, after its commit): the next rollout__tick() judges
  *  the waves at once instead of within ROLLOUT_TICK_MS. Cheap; no database access. */
 void rollout__poke(mqotad_t *d);

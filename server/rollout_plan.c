@@ -7,6 +7,7 @@
 #include "rollout_plan.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,11 +69,162 @@ static int parse_int(const cJSON *body, const char *name, uint32_t lo, uint32_t 
     return 0;
 }
 
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+int rollout_plan__parse_utc(const char *text, int64_t *out)
+{
+    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    unsigned y, mo, d, h, mi, sec;
+    char z = 0, extra = 0;
+    if (strlen(text) != 20 ||
+        sscanf(text, "%4u-%2u-%2uT%2u:%2u:%2u%c%c", &y, &mo, &d, &h, &mi, &sec, &z, &extra) != 7 ||
+        z != 'Z' || text[4] != '-' || text[7] != '-' || text[13] != ':' || text[16] != ':')
+        return -1;
+    for (size_t i = 0; i < 19; i++)
+        if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16 && (text[i] < '0' || text[i] > '9'))
+            return -1;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 59)
+        return -1;
+    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    return 0;
+}
+
+uint32_t rollout_plan__jitter_ms(int64_t rollout_id, const char *device_id, uint32_t jitter_s)
+{
+    if (jitter_s == 0) return 0;
+    uint64_t h = 14695981039346656037ull; /* FNV-1a offset basis */
+    for (int i = 0; i < 8; i++) {
+        h ^= (uint8_t)((uint64_t)rollout_id >> (8 * i));
+        h *= 1099511628211ull; /* FNV prime */
+    }
+    for (const char *c = device_id; *c; c++) {
+        h ^= (uint8_t)*c;
+        h *= 1099511628211ull;
+    }
+    return (uint32_t)(h % ((uint64_t)jitter_s * 1000u));
+}
+
+/* "max_transfers", "jitter_s" and "start_at". 0, or 400 with err set. */
+static int parse_pacing(const cJSON *body, rollout_plan_t *p, char *err, size_t cap)
+{
+    int rc;
+    if ((rc = parse_int(body, "max_transfers", 0, ROLLOUT_MAX_TRANSFERS_MAX, 0,
+                        "the most devices transferring the release at once across the "
+                        "rollout; 0 for no cap", &p->max_transfers, err, cap)) != 0 ||
+        (rc = parse_int(body, "jitter_s", 0, ROLLOUT_JITTER_MAX_S, 0,
+                        "seconds over which a wave's offers are spread; 0 offers at once",
+                        &p->jitter_s, err, cap)) != 0)
+        return rc;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "start_at");
+    if (!v) return 0;
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= ROLLOUT_START_AT_MAX &&
+        v->valuedouble == (double)(int64_t)v->valuedouble) {
+        p->start_at = (int64_t)v->valuedouble;
+        return 0;
+    }
+    if (cJSON_IsString(v) && rollout_plan__parse_utc(v->valuestring, &p->start_at) == 0)
+        return 0;
+    snprintf(err, cap, "\"start_at\" must be a UTC time such as \"2026-12-24T02:00:00Z\" or "
+             "Unix seconds (when the canary starts; a past time starts it at once)");
+    return 400;
+}
+
+/* "from_versions", "failure_budget" and "continuous". 0, or 400 with err set. */
+static int parse_eligibility(const cJSON *body, rollout_plan_t *p, char *err, size_t cap)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "from_versions"), *it;
+    if (v) {
+        int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
+        bool ok = n >= 1 && n <= ROLLOUT_FROM_VERSIONS_MAX;
+        cJSON_ArrayForEach(it, v)
+        {
+            ok = ok && cJSON_IsString(it) && it->valuestring[0] &&
+                 strlen(it->valuestring) <= ROLLOUT_VERSION_MAX;
+            if (ok) snprintf(p->from_versions[p->n_from_versions++], ROLLOUT_VERSION_MAX + 1,
+                             "%s", it->valuestring);
+        }
+        if (!ok) {
+            snprintf(err, cap, "\"from_versions\" must be an array of 1 to %d versions (non-empty "
+                     "strings of at most %d bytes) such as [\"1.0.3\", \"1.0.4\"]: the versions a "
+                     "device must run to be taken", ROLLOUT_FROM_VERSIONS_MAX, ROLLOUT_VERSION_MAX);
+            return 400;
+        }
+    }
+    int rc = parse_int(body, "failure_budget", 0, ROLLOUT_FAILURE_BUDGET_MAX, 0,
+                       "how many failures of the release make a device skipped until "
+                       "'mqota device reset-failures'; 0 for no budget", &p->failure_budget,
+                       err, cap);
+    if (rc) return rc;
+    v = cJSON_GetObjectItemCaseSensitive(body, "continuous");
+    if (v && !cJSON_IsBool(v)) {
+        snprintf(err, cap, "\"continuous\" must be true or false (whether devices that match "
+                 "the filter later join the rollout)");
+        return 400;
+    }
+    p->continuous = cJSON_IsTrue(v);
+    return 0;
+}
+
+/*
+ * The optional health gate: {"crashes": N, "within_s": T}, both required, nothing else (docs/
+ * ROLLOUTS.md "Health gate"). 0, or 400 with err set.
+ */
+static int parse_health(const cJSON *body, rollout_plan_t *p, char *err, size_t cap)
+{
+    static const char shape[] = "\"health\" must be an object {\"crashes\": N, \"within_s\": T}: "
+                                "a confirmed device with more than N resets by panic or watchdog "
+                                "within T seconds of confirming counts as failed";
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "health");
+    const cJSON *it;
+    int rc;
+    if (!v) return 0;
+    if (!cJSON_IsObject(v)) {
+        snprintf(err, cap, "%s", shape);
+        return 400;
+    }
+    cJSON_ArrayForEach(it, v)
+    {
+        if (strcmp(it->string, "crashes") != 0 && strcmp(it->string, "within_s") != 0) {
+            snprintf(err, cap, "unknown member \"%.40s\" in \"health\"; it has \"crashes\" and "
+                     "\"within_s\"", it->string);
+            return 400;
+        }
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(v, "crashes") ||
+        !cJSON_GetObjectItemCaseSensitive(v, "within_s")) {
+        snprintf(err, cap, "%s", shape);
+        return 400;
+    }
+    if ((rc = parse_int(v, "crashes", 0, ROLLOUT_HEALTH_CRASHES_MAX, 0,
+                        "crash resets a confirmed device may have; 0 fails it at the first",
+                        &p->health_crashes, err, cap)) != 0 ||
+        (rc = parse_int(v, "within_s", 1, ROLLOUT_DEADLINE_MAX_S, 0,
+                        "seconds after a device's confirm in which its crash resets count",
+                        &p->health_within_s, err, cap)) != 0)
+        return rc;
+    p->health = true;
+    return 0;
+}
+
 static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t cap)
 {
     static const char *const known[] = {"release", "filter", "canary", "waves",
                                         "success_percent", "error_percent", "deadline_s",
-                                        "on_error", "approval", "window"};
+                                        "on_error", "approval", "max_transfers", "jitter_s",
+                                        "start_at", "from_versions", "failure_budget",
+                                        "continuous", "health", "window"};
     const cJSON *it;
     cJSON_ArrayForEach(it, body)
     {
@@ -82,7 +234,9 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
         if (!ok) {
             snprintf(err, cap, "unknown member \"%.40s\"; a rollout has \"release\", \"filter\", "
                      "\"canary\", \"waves\", \"success_percent\", \"error_percent\", "
-                     "\"deadline_s\", \"on_error\", \"approval\" and \"window\"", it->string);
+                     "\"deadline_s\", \"on_error\", \"approval\", \"max_transfers\", "
+                     "\"jitter_s\", \"start_at\", \"from_versions\", \"failure_budget\", "
+                     "\"continuous\", \"health\" and \"window\"", it->string);
             return 400;
         }
     }
@@ -136,7 +290,7 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
                         &p->error_percent, err, cap)) != 0 ||
         (rc = parse_int(body, "deadline_s", 1, ROLLOUT_DEADLINE_MAX_S,
                         ROLLOUT_DEADLINE_DEFAULT_S,
-                        "seconds after a wave's start when a silent device counts as failed",
+                        "seconds after its offer when a device not finished counts as failed",
                         &p->deadline_s, err, cap)) != 0)
         return rc;
     v = cJSON_GetObjectItemCaseSensitive(body, "on_error");
@@ -154,6 +308,9 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
         return 400;
     }
     p->approval = cJSON_IsTrue(v);
+    if ((rc = parse_pacing(body, p, err, cap)) != 0) return rc;
+    if ((rc = parse_eligibility(body, p, err, cap)) != 0) return rc;
+    if ((rc = parse_health(body, p, err, cap)) != 0) return rc;
     return rollout_plan__parse_window(cJSON_GetObjectItemCaseSensitive(body, "window"),
                                       &p->window, err, cap);
 }

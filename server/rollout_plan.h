@@ -28,6 +28,19 @@ extern "C" {
 /** Longest filter text a rollout keeps, bytes. */
 #define ROLLOUT_FILTER_MAX 1024
 
+/** Largest "max_transfers" (devices transferring at once across a rollout). */
+#define ROLLOUT_MAX_TRANSFERS_MAX 1000000
+/** Largest "jitter_s", seconds (one day). */
+#define ROLLOUT_JITTER_MAX_S 86400
+/** Latest "start_at", Unix seconds (9999-12-31T23:59:59Z). */
+#define ROLLOUT_START_AT_MAX 253402300799LL
+/** Most entries of "from_versions". */
+#define ROLLOUT_FROM_VERSIONS_MAX 16
+/** Longest version in "from_versions", bytes (a device's version field). */
+#define ROLLOUT_VERSION_MAX 32
+/** Largest "failure_budget". */
+#define ROLLOUT_FAILURE_BUDGET_MAX 100
+
 /** One stage's size as the plan gives it. */
 typedef struct {
     bool percent;    /**< value is a percent (1..100) of the selected devices, else a count */
@@ -54,15 +67,35 @@ typedef struct {
     bool abort_on_error;                       /**< "on_error": "abort" (else pause) */
     bool approval;                             /**< "approval": true: each wave after the
                                                     canary waits for the operator's approve */
+    /* pacing, schedule and eligibility (all optional, 0 / empty / false when absent) */
+    uint32_t max_transfers;   /**< "max_transfers": devices transferring at once; 0: no cap */
+    uint32_t jitter_s;        /**< "jitter_s": offers spread over 0..jitter_s s of a wave */
+    int64_t start_at;         /**< "start_at": Unix s the canary starts; 0: at creation */
+    char from_versions[ROLLOUT_FROM_VERSIONS_MAX][ROLLOUT_VERSION_MAX + 1]; /**< "from_versions" */
+    size_t n_from_versions;   /**< 0: a device on any version is taken */
+    uint32_t failure_budget;  /**< "failure_budget": skip devices that failed it this often */
+    bool continuous;          /**< "continuous": devices matching later join the current wave */
+    bool health;                               /**< "health" given: the health gate is on */
+    uint32_t health_crashes;                   /**< "health"."crashes": crash resets a
+                                                    confirmed device may have, 0..1000 */
+    uint32_t health_within_s;                  /**< "health"."within_s": seconds after its
+                                                    confirm they are counted in, 1..
+                                                    ROLLOUT_DEADLINE_MAX_S */
     rollout_window_t window;                   /**< "window": {"start": "HH:MM", "end":
                                                     "HH:MM"} UTC; devices download outside it
                                                     and reboot only inside it */
 } rollout_plan_t;
 
+/** Most crash resets a health gate may allow ("health"."crashes"). */
+#define ROLLOUT_HEALTH_CRASHES_MAX 1000
+
 /**
  * Parse a rollout request body: {"release": N, "filter": "...", "canary": 1 | "10%",
  * "waves": [count | "P%", ...], "success_percent": S, "error_percent": E, "deadline_s": D,
- * "on_error": "pause" | "abort", "approval": true | false} (the last five optional). Only the body is judged here:
+ * "on_error": "pause" | "abort", "approval": true | false, "max_transfers": N, "jitter_s": S,
+ * "start_at": unix seconds | "YYYY-MM-DDTHH:MM:SSZ", "from_versions": ["1.0", ...],
+ * "failure_budget": N, "continuous": true | false, "health": {"crashes": N, "within_s": T},
+ * "window": {"start": "HH:MM", "end": "HH:MM"}} (all after "waves" optional). Only the body is judged here:
  * whether the release exists and what the filter selects are rollout__create()'s.
  * @param[in]  body, len The request body (need not be NUL-terminated).
  * @param[out] out       The plan (zeroed on failure).
@@ -120,6 +153,19 @@ int64_t rollout_plan__window_opened_at(const rollout_window_t *w, int64_t now);
 
 /** w as text "HH:MM-HH:MM" (out holds at least 12 bytes). */
 void rollout_plan__window_text(const rollout_window_t *w, char *out, size_t cap);
+/**
+ * The delay of a device's offer after its wave's start: a hash of the rollout id and the
+ * device id (FNV-1a, 64 bits) modulo jitter_s * 1000, so it is the same after a restart and
+ * spread evenly over the devices.
+ * @return Milliseconds in [0, jitter_s * 1000); 0 when jitter_s is 0.
+ */
+uint32_t rollout_plan__jitter_ms(int64_t rollout_id, const char *device_id, uint32_t jitter_s);
+
+/**
+ * A UTC time as "YYYY-MM-DDTHH:MM:SSZ" (ISO 8601, the Z required) in Unix seconds.
+ * @return 0; -1 when text is not such a time (a month 13, February 30, no Z, ...).
+ */
+int rollout_plan__parse_utc(const char *text, int64_t *out);
 
 /** A stage's size as text: "3" or "10%" (out holds at least 12 bytes). */
 void rollout_plan__size_text(const rollout_size_t *s, char *out, size_t cap);

@@ -22,6 +22,22 @@ static const char *const deployment_names[] = {
     [DEPLOYMENT_FINISHED] = "finished",
 };
 
+static const char *const rollout_names[] = {
+    [ROLLOUT_RUNNING] = "running",
+    [ROLLOUT_PAUSED] = "paused",
+    [ROLLOUT_AWAITING_APPROVAL] = "awaiting-approval",
+    [ROLLOUT_ABORTED] = "aborted",
+    [ROLLOUT_FINISHED] = "finished",
+    [ROLLOUT_SCHEDULED] = "scheduled",
+};
+
+static const char *const wave_names[] = {
+    [WAVE_WAITING] = "waiting",
+    [WAVE_RUNNING] = "running",
+    [WAVE_SUCCEEDED] = "succeeded",
+    [WAVE_FAILED] = "failed",
+};
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Index of name in a table of n names, or -1. */
@@ -56,5 +72,31 @@ int state__deployment_parse(const char *name, deployment_state_t *out)
     int i = lookup(deployment_names, COUNT(deployment_names), name);
     if (i < 0) return -1;
     *out = (deployment_state_t)i;
+    return 0;
+}
+
+const char *state__rollout_name(rollout_state_t s)
+{
+    return (unsigned)s < COUNT(rollout_names) && rollout_names[s] ? rollout_names[s] : "?";
+}
+
+int state__rollout_parse(const char *name, rollout_state_t *out)
+{
+    int i = lookup(rollout_names, COUNT(rollout_names), name);
+    if (i < 0) return -1;
+    *out = (rollout_state_t)i;
+    return 0;
+}
+
+const char *state__wave_name(wave_state_t s)
+{
+    return (unsigned)s < COUNT(wave_names) && wave_names[s] ? wave_names[s] : "?";
+}
+
+int state__wave_parse(const char *name, wave_state_t *out)
+{
+    int i = lookup(wave_names, COUNT(wave_names), name);
+    if (i < 0) return -1;
+    *out = (wave_state_t)i;
     return 0;
 }

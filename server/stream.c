@@ -36,6 +36,7 @@
  * A new stream first gathers its members (until none joined for 200 ms, at most 2 s), then
  * sends; with fewer than two live members it is quiet and members are served by unicast.
  */
+#include "metrics.h"
 #include "stream.h"
 
 #include <stdio.h>
@@ -602,6 +603,7 @@ static int send_one(mqotad_t *d, stream_t *s, uint32_t i, uint64_t now_ms)
         /* half_ack_ms 0: set by the ACK of half the counted members (is_lagging) */
         s->inflight++;
     }
+    metrics__chunk(d, METRICS_STREAM, len, s->sent_ms[i] != 0);
     s->sent_ms[i] = now_ms;
     if (i < s->cursor) s->cycle++;
     s->cursor = i + 1;

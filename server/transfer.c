@@ -46,6 +46,7 @@ static bool hash_oom;
 #include <string.h>
 
 #include "mqota/mqota_proto.h"
+#include "metrics.h"
 #include "stream.h"
 #include "transfer_int.h"
 
@@ -283,6 +284,7 @@ static int send_chunk(mqotad_t *d, transfer_t *t, uint32_t i, uint64_t now_ms)
     memcpy(buf + MQOTA_CHUNK_HEADER_LEN, data, len);
     if (mqtt__publish(d, t->topic, buf, MQOTA_CHUNK_HEADER_LEN + len, 0, false) != 0) return -1;
     t->target.bytes_sent += len;
+    metrics__chunk(d, METRICS_UNICAST, len, (t->flags[i] & CHUNK_EVER_SENT) != 0);
     if (t->flags[i] & CHUNK_EVER_SENT) {
         mqh_log(MQH_DEBUG, "%s: chunk %u sent again (base %u, rto %u ms)", t->target.device_id,
                 i, t->base, t->rto);

@@ -63,8 +63,8 @@ mqota_status_t agent__build_topic(const mqota_agent_t *a, const char *leaf, char
     return MQOTA_OK;
 }
 
-static const char *const topic_leaf[] = {"state", "online", "offer", "chunk",    "ack",
-                                         NULL,    "cmd",    "reply", "telemetry"};
+static const char *const topic_leaf[] = {"state", "online", "offer",     "chunk", "ack",
+                                         NULL,    "cmd",    "reply", "telemetry", "health"};
 
 /* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. Divides by 10 with 32-bit
  * operations, 16 bits at a time (each partial dividend stays below 10 << 16): a 64-bit `/` and
@@ -420,7 +420,8 @@ mqota_status_t mqota_agent_init_checked(mqota_agent_t *agent, const mqota_config
         (cfg->require_signature && plat->verify_signature == NULL) ||
         ((plat->aead_seal == NULL) != (plat->aead_open == NULL)) ||
         ((plat->secure_version_read == NULL) != (plat->secure_version_raise == NULL)) ||
-        (cfg->confirm_by_command && plat->aead_open == NULL)) {
+        (cfg->confirm_by_command && plat->aead_open == NULL) ||
+        cfg->health_interval_s > UINT32_MAX / 1000u) {
         return MQOTA_ERR_ARG;
     }
     prefix = cfg->topic_prefix != NULL ? cfg->topic_prefix : MQOTA_TOPIC_PREFIX_DEFAULT;
@@ -444,6 +445,8 @@ mqota_status_t mqota_agent_init_checked(mqota_agent_t *agent, const mqota_config
     agent->command_handler = cfg->command_handler;
     agent->command_ctx = cfg->command_ctx;
     agent->boot_ms = now_ms;
+    agent->health_interval_ms =
+        (cfg->health_interval_s != 0u ? cfg->health_interval_s : MQOTA_HEALTH_INTERVAL_S) * 1000u;
     if (agent->commands) {
         store__cmd_load(agent);
     }
@@ -646,12 +649,16 @@ static void start_transfer(mqota_agent_t *a)
  * reason to refuse it with.
  *
  * The manifest is rebuilt from the offer's own fields, so a signature made for other bytes
- * (another image, version, chip or secure_version) does not verify. The sha256 hook is free
- * here: offers are ignored while an image is being verified.
+ * (another image, version, chip or secure_version) does not verify. The sha256 hook and the
+ * scratch buffer are free here: offers are ignored while an image is being verified. The
+ * manifest is built in the scratch buffer, off the stack, which is deepest here: under the
+ * ECDSA verify (bench/stack-usage).
  */
+_Static_assert(sizeof(((mqota_agent_t *)0)->io) >= MQOTA_MANIFEST_MAX_LEN,
+               "the scratch buffer holds a manifest");
 NOINLINE static mqota_reason_t judge_offer(mqota_agent_t *a, const mqota_offer_t *offer)
 {
-    uint8_t manifest[MQOTA_MANIFEST_MAX_LEN];
+    uint8_t *manifest = a->io;
     uint8_t digest[MQOTA_SHA256_LEN];
     mqota_sig_block_t blk;
     size_t mlen = 0;
@@ -663,7 +670,7 @@ NOINLINE static mqota_reason_t judge_offer(mqota_agent_t *a, const mqota_offer_t
             return MQOTA_REASON_UNSIGNED;
         }
     } else if (st != MQOTA_OK ||
-               mqota_offer_manifest(offer, manifest, sizeof(manifest), &mlen) != MQOTA_OK ||
+               mqota_offer_manifest(offer, manifest, MQOTA_MANIFEST_MAX_LEN, &mlen) != MQOTA_OK ||
                a->plat.sha256_begin(a->plat.ctx) != 0 ||
                a->plat.sha256_update(a->plat.ctx, manifest, mlen) != 0 ||
                a->plat.sha256_finish(a->plat.ctx, digest) != 0 ||
@@ -716,8 +723,8 @@ static mqota_status_t held_offer(mqota_agent_t *a, const mqota_offer_t *offer, u
     return a->state == MQOTA_STATE_FAILED ? MQOTA_ERR_STATE : MQOTA_OK;
 }
 
-static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, size_t len,
-                                   uint64_t now_ms)
+NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, size_t len,
+                                            uint64_t now_ms)
 {
     mqota_reason_t refused;
 
@@ -957,6 +964,8 @@ mqota_status_t mqota_agent_on_connect(mqota_agent_t *agent)
     }
     now_ms = a->plat.now_ms(a->plat.ctx);
     a->connected = true;
+    a->connects++;
+    a->health_due = a->plat.health != NULL;
     if (agent__build_topic(a, "offer", a->topic, sizeof(a->topic)) != MQOTA_OK ||
         a->plat.subscribe(a->plat.ctx, a->topic, 1) != 0 ||
         agent__build_topic(a, "chunk", a->topic, sizeof(a->topic)) != MQOTA_OK ||
@@ -1127,6 +1136,47 @@ static void start_verify(mqota_agent_t *a)
     }
 }
 
+/* Whole seconds in ms milliseconds, at most UINT32_MAX. Divides by 1000 with 32-bit operations,
+ * 16 bits at a time, as agent__u64_to_dec() does by 10 (each partial dividend stays below
+ * 1000 << 16): a 64-bit `/` would link libgcc's __udivdi3 (1.1 KB on the ESP32-C3). */
+static uint32_t ms_to_s(uint64_t ms)
+{
+    uint32_t rem = 0;
+    uint64_t q = 0;
+    for (int shift = 48; shift >= 0; shift -= 16) {
+        uint32_t cur = (rem << 16) | (uint32_t)((ms >> shift) & 0xFFFFu);
+        q = (q << 16) | (cur / 1000u);
+        rem = cur % 1000u;
+    }
+    return q > UINT32_MAX ? UINT32_MAX : (uint32_t)q;
+}
+
+/* A HEALTH report (docs/PROTOCOL.md §16): the agent's counters, then the port's hook for the
+ * reset reason, crash, heap and RSSI; QoS 1, retained, from a stack buffer. A hook that
+ * declines, or a publish that fails, is tried again at the next interval. */
+static void publish_health(mqota_agent_t *a, uint64_t now_ms)
+{
+    uint8_t buf[MQOTA_HEALTH_MAX_LEN];
+    mqota_health_t h;
+    size_t len = 0;
+
+    a->health_due = false;
+    a->last_health_ms = now_ms;
+    memset(&h, 0, sizeof(h));
+    h.uptime_s = ms_to_s(now_ms - a->boot_ms);
+    h.boot_count = a->running.boot_count;
+    h.reconnects = a->connects > 0u ? a->connects - 1u : 0u;
+    if (a->plat.health(a->plat.ctx, &h) != 0) {
+        return;
+    }
+    h.crash[MQOTA_HEALTH_CRASH_MAX] = '\0';
+    if (mqota_health_encode(&h, buf, sizeof(buf), &len) != MQOTA_OK ||
+        agent__build_topic(a, "health", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+        return;
+    }
+    (void)a->plat.publish(a->plat.ctx, a->topic, buf, len, 1, true);
+}
+
 /* On a multicast stream hundreds of devices acknowledge the same chunks: batch the ACKs
  * (MQOTA_STREAM_ACK_CHUNKS new chunks or MQOTA_STREAM_ACK_MS) unless one is urgent. */
 static bool ack_can_wait(const mqota_agent_t *a, uint64_t now_ms)
@@ -1170,6 +1220,10 @@ mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
 
     if (a->connected && a->state_dirty) {
         (void)publish_state(a, now_ms);
+    }
+    if (a->connected && a->plat.health != NULL &&
+        (a->health_due || now_ms - a->last_health_ms >= a->health_interval_ms)) {
+        publish_health(a, now_ms);
     }
     /* Reboot once the STATE saying why has been handed to the transport (or we are offline). */
     if (a->reboot_requested && (!a->state_dirty || !a->connected)) {
@@ -1253,7 +1307,7 @@ mqota_status_t mqota_agent_publish_telemetry(mqota_agent_t *agent, const mqota_s
 mqota_status_t mqota_agent_topic(const mqota_agent_t *agent, mqota_topic_t which, char *buf,
                                  size_t cap)
 {
-    if (agent == NULL || buf == NULL || (unsigned)which > (unsigned)MQOTA_TOPIC_TELEMETRY) {
+    if (agent == NULL || buf == NULL || (unsigned)which > (unsigned)MQOTA_TOPIC_HEALTH) {
         return MQOTA_ERR_ARG;
     }
     if (which == MQOTA_TOPIC_STREAM) {

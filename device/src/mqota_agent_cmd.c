@@ -95,6 +95,7 @@ static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t 
     }
     a->reply_counter = counter;
     mqota_sealed_nonce(frame, nonce);
+    /* in place, the tag right after the ciphertext (mqota_platform.h) */
     if (a->plat.aead_seal(a->plat.ctx, nonce, aad, aad_len, plain, n, plain, plain + n) != 0) {
         return MQOTA_ERR_PLATFORM;
     }
@@ -133,7 +134,7 @@ static const char diag_keys[] = "uptime_ms\0boot_count\0slot\0state\0reason\0pro
 
 /* The "diagnostics" body: key=value lines (docs/PROTOCOL.md §14.3), then the platform's. The
  * update fields are those of the STATE the agent would publish now, so the two never differ. */
-static size_t diagnostics(mqota_agent_t *a, uint64_t now_ms)
+NOINLINE static size_t diagnostics(mqota_agent_t *a, uint64_t now_ms)
 {
     text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u, diag_keys};
     mqota_state_msg_t m;
@@ -166,8 +167,8 @@ enum { BUILTIN_REBOOT, BUILTIN_DIAGNOSTICS, BUILTIN_CONFIRM, BUILTIN_ROLLBACK, B
 static const char builtins[] = "reboot\0diagnostics\0confirm\0rollback";
 
 /* Run an accepted command; returns its result, the body is at reply_body(). */
-static uint8_t run_command(mqota_agent_t *a, const mqota_command_t *cmd, uint64_t now_ms,
-                           size_t *body_len)
+NOINLINE static uint8_t run_command(mqota_agent_t *a, const mqota_command_t *cmd,
+                                    uint64_t now_ms, size_t *body_len)
 {
     text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u, NULL};
     unsigned builtin = 0;
@@ -247,6 +248,7 @@ mqota_status_t cmd__handle(mqota_agent_t *a, const uint8_t *payload, size_t len,
     }
     mqota_sealed_nonce(f.header, nonce);
     if (mqota_sealed_aad(f.header, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK ||
+        /* f.tag == f.ciphertext + f.ciphertext_len, as the hook expects (mqota_platform.h) */
         a->plat.aead_open(a->plat.ctx, nonce, aad, aad_len, f.ciphertext, f.ciphertext_len,
                           plain, f.tag) != 0) {
         refuse(a, MQOTA_CMD_REFUSED_FORGED, f.counter, now_ms);

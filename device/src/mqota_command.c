@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mqota_command.c - sealed COMMAND / REPLY frames, their plaintexts and the anti-replay window
- * (docs/PROTOCOL.md §14). Pure functions; the AEAD is done by the caller.
+ * (docs/PROTOCOL.md §14). Pure functions; the AEAD is done by the caller. The device's half:
+ * COMMAND decoded, REPLY and the refusal report encoded; the server's half is
+ * common/mqota_command_host.c, outside libmqota.
  *
  * Decoders are all-or-nothing, like mqota_proto.c: the caller's struct is written only on
  * MQOTA_OK.
@@ -98,39 +100,11 @@ mqota_status_t mqota_sealed_aad(const uint8_t *header, const char *device_id, ui
 }
 
 /* docs/PROTOCOL.md §14.3: the COMMAND plaintext before its arguments. */
-static const field_t command_fields[] = {
+const field_t command__command_fields[] = {
     FIELD(F_U32, mqota_command_t, command_id),
     FIELD(F_STR, mqota_command_t, name),
     FIELD(F_U16, mqota_command_t, args_len),
 };
-
-mqota_status_t mqota_command_encode(const mqota_command_t *cmd, uint8_t *buf, size_t cap,
-                                    size_t *out_len)
-{
-    size_t name_len = 0;
-    size_t total;
-
-    if (cmd == NULL || buf == NULL || out_len == NULL || cmd->command_id == 0u ||
-        (cmd->args_len > 0u && cmd->args == NULL)) {
-        return MQOTA_ERR_ARG;
-    }
-    while (name_len < sizeof(cmd->name) && cmd->name[name_len] != '\0') {
-        name_len++;
-    }
-    if (name_len == 0u || name_len > MQOTA_STR_MAX) {
-        return MQOTA_ERR_ARG;
-    }
-    total = MQOTA_COMMAND_FIXED_LEN + name_len + cmd->args_len;
-    if (total > cap || total > MQOTA_SEALED_PLAIN_MAX) {
-        return MQOTA_ERR_NO_SPACE;
-    }
-    (void)proto__put_fields(buf, 0u, cmd, command_fields, COUNT_OF(command_fields));
-    if (cmd->args_len > 0u) {
-        memcpy(buf + MQOTA_COMMAND_FIXED_LEN + name_len, cmd->args, cmd->args_len);
-    }
-    *out_len = total;
-    return MQOTA_OK;
-}
 
 mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_command_t *cmd)
 {
@@ -153,7 +127,7 @@ mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_comman
     if (len < MQOTA_COMMAND_FIXED_LEN + name_len) {
         return MQOTA_ERR_TRUNCATED;
     }
-    proto__get_fields(&r, &c, command_fields, COUNT_OF(command_fields));
+    proto__get_fields(&r, &c, command__command_fields, COUNT_OF(command__command_fields));
     if (r.err != MQOTA_OK) {
         return r.err; /* a NUL in the name: MALFORMED (the length is checked) */
     }
@@ -169,7 +143,7 @@ mqota_status_t mqota_command_decode(const uint8_t *buf, size_t len, mqota_comman
 }
 
 /* docs/PROTOCOL.md §14.3: the REPLY plaintext before its body. */
-static const field_t reply_fields[] = {
+const field_t command__reply_fields[] = {
     FIELD(F_U32, mqota_reply_t, command_id),
     FIELD(F_U8, mqota_reply_t, result),
     RESERVED(F_RSV8),
@@ -189,7 +163,7 @@ mqota_status_t mqota_reply_encode(const mqota_reply_t *reply, uint8_t *buf, size
     if (total > cap || total > MQOTA_SEALED_PLAIN_MAX) {
         return MQOTA_ERR_NO_SPACE;
     }
-    (void)proto__put_fields(buf, 0u, reply, reply_fields, COUNT_OF(reply_fields));
+    (void)proto__put_fields(buf, 0u, reply, command__reply_fields, COUNT_OF(command__reply_fields));
     if (reply->body_len > 0u) {
         memmove(buf + MQOTA_REPLY_FIXED_LEN, reply->body, reply->body_len);
     }
@@ -197,34 +171,8 @@ mqota_status_t mqota_reply_encode(const mqota_reply_t *reply, uint8_t *buf, size
     return MQOTA_OK;
 }
 
-mqota_status_t mqota_reply_decode(const uint8_t *buf, size_t len, mqota_reply_t *reply)
-{
-    mqota_reply_t r;
-    reader_t rd = {buf, len, 0u, MQOTA_OK};
-
-    if (buf == NULL || reply == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    if (len < MQOTA_REPLY_FIXED_LEN) {
-        return MQOTA_ERR_TRUNCATED;
-    }
-    proto__get_fields(&rd, &r, reply_fields, COUNT_OF(reply_fields)); /* the length is checked */
-    if (buf[5] != 0u) {
-        return MQOTA_ERR_MALFORMED;
-    }
-    if (len < MQOTA_REPLY_FIXED_LEN + (size_t)r.body_len) {
-        return MQOTA_ERR_TRUNCATED;
-    }
-    if (len > MQOTA_REPLY_FIXED_LEN + (size_t)r.body_len) {
-        return MQOTA_ERR_MALFORMED;
-    }
-    r.body = buf + MQOTA_REPLY_FIXED_LEN;
-    *reply = r;
-    return MQOTA_OK;
-}
-
 /* docs/PROTOCOL.md §14.3: the body of a refusal report. */
-static const field_t refusal_fields[] = {
+const field_t command__refusal_fields[] = {
     FIELD(F_U64, mqota_refusal_t, refused_counter),
     FIELD(F_U64, mqota_refusal_t, highest_counter),
     FIELD(F_U32, mqota_refusal_t, refused_total),
@@ -233,24 +181,7 @@ static const field_t refusal_fields[] = {
 
 void mqota_refusal_encode(const mqota_refusal_t *r, uint8_t *out)
 {
-    (void)proto__put_fields(out, 0u, r, refusal_fields, COUNT_OF(refusal_fields));
-}
-
-mqota_status_t mqota_refusal_decode(const uint8_t *buf, size_t len, mqota_refusal_t *r)
-{
-    reader_t rd = {buf, len, 0u, MQOTA_OK};
-
-    if (buf == NULL || r == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    if (len < MQOTA_REFUSAL_BODY_LEN) {
-        return MQOTA_ERR_TRUNCATED;
-    }
-    if (len > MQOTA_REFUSAL_BODY_LEN) {
-        return MQOTA_ERR_MALFORMED;
-    }
-    proto__get_fields(&rd, r, refusal_fields, COUNT_OF(refusal_fields)); /* length checked */
-    return MQOTA_OK;
+    (void)proto__put_fields(out, 0u, r, command__refusal_fields, COUNT_OF(command__refusal_fields));
 }
 
 bool mqota_replay_check(const mqota_replay_window_t *w, uint64_t counter)

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mqota_manifest.c - canonical bytes of a signed release manifest and the OFFER's signature
- * block (mqota_manifest.h, docs/PROTOCOL.md §5.1).
+ * block (mqota_manifest.h, docs/PROTOCOL.md §5.1), as a device needs them: the manifest encoded
+ * from an OFFER and the signature block decoded. The manifest decoder and the signature
+ * block's encoder, which only mqotad and `mqota sign` call, are common/mqota_manifest_host.c.
  *
  * Pure functions: bytes in, struct out. No heap, no I/O, no crypto: the agent hashes the bytes
  * with its sha256 hook and hands the digest to the platform's verify_signature hook. The
@@ -16,7 +18,7 @@
 _Static_assert(F_UID_LEN == MQOTA_RELEASE_UID_LEN, "the field codec's uid length");
 
 /* docs/PROTOCOL.md §5.1, after the 4-byte magic. */
-static const field_t manifest_fields[] = {
+const field_t manifest__fields[] = {
     FIELD(F_SHA256, mqota_manifest_t, sha256),
     FIELD(F_U32, mqota_manifest_t, image_size),
     FIELD(F_U16, mqota_manifest_t, chip_id),
@@ -51,53 +53,13 @@ mqota_status_t mqota_manifest_encode(const mqota_manifest_t *m, uint8_t *buf, si
     if (field_len(m->project) < 0 || field_len(m->version) < 0) {
         return MQOTA_ERR_ARG;
     }
-    if (cap < proto__put_fields(NULL, sizeof(manifest_magic), m, manifest_fields,
-                                COUNT_OF(manifest_fields))) {
+    if (cap < proto__put_fields(NULL, sizeof(manifest_magic), m, manifest__fields,
+                                COUNT_OF(manifest__fields))) {
         return MQOTA_ERR_NO_SPACE;
     }
     memcpy(buf, manifest_magic, sizeof(manifest_magic));
-    *out_len = proto__put_fields(buf, sizeof(manifest_magic), m, manifest_fields,
-                                 COUNT_OF(manifest_fields));
-    return MQOTA_OK;
-}
-
-/* Checks in wire order: the magic (TRUNCATED before it is complete), the fixed fields, the
- * strings (MALFORMED for one longer than MQOTA_STR_MAX or holding a NUL), trailing bytes. */
-mqota_status_t mqota_manifest_decode(const uint8_t *buf, size_t len, mqota_manifest_t *m)
-{
-    mqota_manifest_t t;
-    reader_t r = {buf, len, 0u, MQOTA_OK};
-    const uint8_t *magic;
-    mqota_status_t st;
-    if (buf == NULL || m == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    magic = proto__take(&r, sizeof(manifest_magic));
-    if (magic == NULL) {
-        return MQOTA_ERR_TRUNCATED;
-    }
-    if (memcmp(magic, manifest_magic, sizeof(manifest_magic)) != 0) {
-        return MQOTA_ERR_MALFORMED;
-    }
-    memset(&t, 0, sizeof(t));
-    proto__get_fields(&r, &t, manifest_fields, COUNT_OF(manifest_fields));
-    st = proto__reader_end(&r); /* trailing bytes: not canonical */
-    if (st == MQOTA_OK) {
-        memcpy(m, &t, sizeof(t));
-    }
-    return st;
-}
-
-mqota_status_t mqota_sig_block_encode(const mqota_sig_block_t *blk, uint8_t *buf, size_t cap)
-{
-    if (blk == NULL || buf == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    if (cap < MQOTA_SIG_BLOCK_LEN) {
-        return MQOTA_ERR_NO_SPACE;
-    }
-    memcpy(buf, blk->release_uid, MQOTA_RELEASE_UID_LEN);
-    memcpy(buf + MQOTA_RELEASE_UID_LEN, blk->signature, MQOTA_ECDSA_P256_SIG_LEN);
+    *out_len = proto__put_fields(buf, sizeof(manifest_magic), m, manifest__fields,
+                                 COUNT_OF(manifest__fields));
     return MQOTA_OK;
 }
 

@@ -8,6 +8,14 @@
  * out of line, measured one by one with bench/footprint's compile: hooks_present() and
  * judge_offer() in mqota_agent.c (68 bytes), bit_get() and bit_set() (22), put_header() in
  * mqota_proto.c (40), fail() in mqota_image.c (44), set_legacy() in mqota_record.c (12).
+ *
+ * Three more are kept out of line for the stack, not the flash: inlined, a function's locals
+ * are in its caller's frame on every path through the caller. handle_offer() (its decoded
+ * offer) in mqota_agent_on_message() and run_command() and diagnostics() (a STATE message) in
+ * cmd__handle() sat under the deepest calls into ESP-IDF (an NVS write for a refused or
+ * confirmed command); out of line they take the ESP-IDF port's worst case from 2,528 to
+ * 2,224 bytes (bench/stack-usage, -Os; with judge_offer() building the manifest in the
+ * agent's scratch buffer) for 149 bytes of code (docs/PERFORMANCE.md).
  * Other compilers decide for themselves.
  */
 #ifndef MQOTA_NOINLINE_H

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mqota_proto.c - protocol v1 codecs: STATE, OFFER, CHUNK, ACK (layouts in docs/PROTOCOL.md).
+ * mqota_proto.c - protocol v1 codecs: STATE, OFFER, CHUNK, ACK (layouts in docs/PROTOCOL.md),
+ * the device's half: STATE and ACK encoded, OFFER and CHUNK decoded, and the field walker. The
+ * server's half (STATE and ACK decoded, OFFER and the CHUNK header encoded) walks the same
+ * tables from common/mqota_proto_host.c, outside libmqota.
  *
  * Pure functions: bytes in, struct out. No heap, no I/O. Every integer is little-endian and is
  * assembled from single bytes with shifts, so the code is independent of host byte order and
@@ -23,7 +26,8 @@
 
 /* ---- Little-endian byte access ---------------------------------------------------------- */
 
-NOINLINE static void put_header(uint8_t *buf, mqota_msg_type_t type)
+/* Write the 4-byte header of a message of this type (docs/PROTOCOL.md §3). */
+NOINLINE void proto__put_header(uint8_t *buf, mqota_msg_type_t type)
 {
     buf[0] = MQOTA_PROTO_MAGIC0;
     buf[1] = MQOTA_PROTO_MAGIC1;
@@ -244,7 +248,7 @@ mqota_status_t mqota_msg_type(const uint8_t *buf, size_t len, mqota_msg_type_t *
 }
 
 /* Check the header of a message that must be of type `want`, and start a reader after it. */
-static mqota_status_t begin_decode(const uint8_t *buf, size_t len, mqota_msg_type_t want,
+mqota_status_t proto__begin_decode(const uint8_t *buf, size_t len, mqota_msg_type_t want,
                                    reader_t *r)
 {
     mqota_msg_type_t type;
@@ -266,7 +270,7 @@ static mqota_status_t begin_decode(const uint8_t *buf, size_t len, mqota_msg_typ
 /* ---- STATE -------------------------------------------------------------------------------- */
 
 /* docs/PROTOCOL.md §4, after the header. */
-static const field_t state_fields[] = {
+const field_t proto__state_fields[] = {
     FIELD(F_U8, mqota_state_msg_t, state),
     FIELD(F_U8, mqota_state_msg_t, reason),
     FIELD(F_U8, mqota_state_msg_t, running_slot),
@@ -295,42 +299,20 @@ mqota_status_t mqota_state_encode(const mqota_state_msg_t *msg, uint8_t *buf, si
     if (msg == NULL || buf == NULL || out_len == NULL) {
         return MQOTA_ERR_ARG;
     }
-    if (cap < proto__put_fields(NULL, MQOTA_HEADER_LEN, msg, state_fields,
-                                COUNT_OF(state_fields))) {
+    if (cap < proto__put_fields(NULL, MQOTA_HEADER_LEN, msg, proto__state_fields,
+                                COUNT_OF(proto__state_fields))) {
         return MQOTA_ERR_NO_SPACE;
     }
-    put_header(buf, MQOTA_MSG_STATE);
-    *out_len =
-        proto__put_fields(buf, MQOTA_HEADER_LEN, msg, state_fields, COUNT_OF(state_fields));
+    proto__put_header(buf, MQOTA_MSG_STATE);
+    *out_len = proto__put_fields(buf, MQOTA_HEADER_LEN, msg, proto__state_fields,
+                                 COUNT_OF(proto__state_fields));
     return MQOTA_OK;
-}
-
-mqota_status_t mqota_state_decode(const uint8_t *buf, size_t len, mqota_state_msg_t *msg)
-{
-    mqota_state_msg_t m;
-    reader_t r;
-    mqota_status_t st;
-
-    if (msg == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    st = begin_decode(buf, len, MQOTA_MSG_STATE, &r);
-    if (st != MQOTA_OK) {
-        return st;
-    }
-    memset(&m, 0, sizeof(m));
-    proto__get_fields(&r, &m, state_fields, COUNT_OF(state_fields));
-    st = proto__reader_end(&r);
-    if (st == MQOTA_OK) {
-        memcpy(msg, &m, sizeof(m));
-    }
-    return st;
 }
 
 /* ---- OFFER -------------------------------------------------------------------------------- */
 
 /* docs/PROTOCOL.md §5, after the header, up to the signature block (sig_len, sig). */
-static const field_t offer_fields[] = {
+const field_t proto__offer_fields[] = {
     FIELD(F_U32, mqota_offer_t, release_id),
     FIELD(F_U32, mqota_offer_t, deployment_id),
     FIELD(F_U32, mqota_offer_t, image_size),
@@ -346,30 +328,6 @@ static const field_t offer_fields[] = {
 };
 _Static_assert(offsetof(mqota_offer_t, project) <= UINT8_MAX, "field_t.offset is a byte");
 
-mqota_status_t mqota_offer_encode(const mqota_offer_t *offer, uint8_t *buf, size_t cap,
-                                  size_t *out_len)
-{
-    size_t pos;
-
-    if (offer == NULL || buf == NULL || out_len == NULL || offer->sig_len > MQOTA_SIG_MAX) {
-        return MQOTA_ERR_ARG;
-    }
-    if (cap < proto__put_fields(NULL, MQOTA_HEADER_LEN, offer, offer_fields,
-                                COUNT_OF(offer_fields)) +
-                  2u + offer->sig_len) {
-        return MQOTA_ERR_NO_SPACE;
-    }
-    put_header(buf, MQOTA_MSG_OFFER);
-    pos =
-        proto__put_fields(buf, MQOTA_HEADER_LEN, offer, offer_fields, COUNT_OF(offer_fields));
-    le__put_u16(buf + pos, offer->sig_len);
-    pos += 2u;
-    memcpy(buf + pos, offer->sig, offer->sig_len);
-    pos += offer->sig_len;
-    *out_len = pos;
-    return MQOTA_OK;
-}
-
 mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t *offer)
 {
     mqota_offer_t o;
@@ -380,12 +338,12 @@ mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t 
     if (offer == NULL) {
         return MQOTA_ERR_ARG;
     }
-    st = begin_decode(buf, len, MQOTA_MSG_OFFER, &r);
+    st = proto__begin_decode(buf, len, MQOTA_MSG_OFFER, &r);
     if (st != MQOTA_OK) {
         return st;
     }
     memset(&o, 0, sizeof(o));
-    proto__get_fields(&r, &o, offer_fields, COUNT_OF(offer_fields));
+    proto__get_fields(&r, &o, proto__offer_fields, COUNT_OF(proto__offer_fields));
     o.sig_len = read_u16(&r);
     if (r.err == MQOTA_OK && o.sig_len > MQOTA_SIG_MAX) {
         return MQOTA_ERR_MALFORMED;
@@ -404,34 +362,12 @@ mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t 
 /* ---- CHUNK -------------------------------------------------------------------------------- */
 
 /* docs/PROTOCOL.md §6, after the header, up to the data. */
-static const field_t chunk_fields[] = {
+const field_t proto__chunk_fields[] = {
     FIELD(F_U32, mqota_chunk_t, release_id),
     FIELD(F_U32, mqota_chunk_t, index),
     FIELD(F_U32, mqota_chunk_t, len),
     FIELD(F_U32, mqota_chunk_t, crc32),
 };
-
-mqota_status_t mqota_chunk_encode_header(uint32_t release_id, uint32_t index,
-                                         const uint8_t *data, uint32_t len, uint8_t *buf,
-                                         size_t cap)
-{
-    mqota_chunk_t c;
-
-    if (buf == NULL || (data == NULL && len > 0u)) {
-        return MQOTA_ERR_ARG;
-    }
-    if (cap < MQOTA_CHUNK_HEADER_LEN) {
-        return MQOTA_ERR_NO_SPACE;
-    }
-    c.release_id = release_id;
-    c.index = index;
-    c.len = len;
-    c.crc32 = mqota_crc32(0u, data, len);
-    c.data = data;
-    put_header(buf, MQOTA_MSG_CHUNK);
-    (void)proto__put_fields(buf, MQOTA_HEADER_LEN, &c, chunk_fields, COUNT_OF(chunk_fields));
-    return MQOTA_OK;
-}
 
 mqota_status_t mqota_chunk_decode(const uint8_t *buf, size_t len, mqota_chunk_t *chunk)
 {
@@ -442,11 +378,11 @@ mqota_status_t mqota_chunk_decode(const uint8_t *buf, size_t len, mqota_chunk_t 
     if (chunk == NULL) {
         return MQOTA_ERR_ARG;
     }
-    st = begin_decode(buf, len, MQOTA_MSG_CHUNK, &r);
+    st = proto__begin_decode(buf, len, MQOTA_MSG_CHUNK, &r);
     if (st != MQOTA_OK) {
         return st;
     }
-    proto__get_fields(&r, &c, chunk_fields, COUNT_OF(chunk_fields));
+    proto__get_fields(&r, &c, proto__chunk_fields, COUNT_OF(proto__chunk_fields));
     /* a length larger than the payload is TRUNCATED, never a read past it */
     c.data = proto__take(&r, c.len);
     st = proto__reader_end(&r);
@@ -463,7 +399,7 @@ mqota_status_t mqota_chunk_decode(const uint8_t *buf, size_t len, mqota_chunk_t 
 /* ---- ACK ---------------------------------------------------------------------------------- */
 
 /* docs/PROTOCOL.md §7, after the header. */
-static const field_t ack_fields[] = {
+const field_t proto__ack_fields[] = {
     FIELD(F_U32, mqota_ack_t, release_id),
     FIELD(F_U32, mqota_ack_t, base),
     FIELD(F_U64, mqota_ack_t, sack),
@@ -483,33 +419,10 @@ mqota_status_t mqota_ack_encode(const mqota_ack_t *ack, uint8_t *buf, size_t cap
     if (cap < MQOTA_ACK_LEN) {
         return MQOTA_ERR_NO_SPACE;
     }
-    put_header(buf, MQOTA_MSG_ACK);
+    proto__put_header(buf, MQOTA_MSG_ACK);
     /* MQOTA_ACK_LEN */
-    *out_len = proto__put_fields(buf, MQOTA_HEADER_LEN, ack, ack_fields, COUNT_OF(ack_fields));
+    *out_len = proto__put_fields(buf, MQOTA_HEADER_LEN, ack, proto__ack_fields,
+                                 COUNT_OF(proto__ack_fields));
     return MQOTA_OK;
 }
 
-mqota_status_t mqota_ack_decode(const uint8_t *buf, size_t len, mqota_ack_t *ack)
-{
-    mqota_ack_t a;
-    reader_t r;
-    mqota_status_t st;
-
-    if (ack == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    st = begin_decode(buf, len, MQOTA_MSG_ACK, &r);
-    if (st != MQOTA_OK) {
-        return st;
-    }
-    if (len != MQOTA_ACK_LEN) {
-        return len < MQOTA_ACK_LEN ? MQOTA_ERR_TRUNCATED : MQOTA_ERR_MALFORMED;
-    }
-    /* the length is checked: no error */
-    proto__get_fields(&r, &a, ack_fields, COUNT_OF(ack_fields));
-    if (a.sack_base < a.base) {
-        return MQOTA_ERR_MALFORMED;
-    }
-    *ack = a;
-    return MQOTA_OK;
-}

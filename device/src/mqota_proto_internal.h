@@ -4,6 +4,10 @@
  * mqota_proto.c, shared with the manifest, record and command codecs (internal to libmqota, so
  * proto__* names).
  *
+ * The server's halves of the codecs (common/mqota_*_host.c, library mqota_codec_host: the
+ * encoders of what mqotad sends and the decoders of what devices send) walk the same tables,
+ * so the tables and the header helpers they need are declared here rather than static.
+ *
  * A fixed-shape message or record is a table of fields in wire order; proto__put_fields()
  * writes the members of a struct as the table says, proto__get_fields() reads them back, all
  * integers little-endian. The layouts in docs/PROTOCOL.md read off the tables, and the ESP32-C3
@@ -15,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mqota/mqota_proto.h"
 #include "mqota/mqota_status.h"
 
 /*
@@ -59,5 +64,25 @@ mqota_status_t proto__reader_end(const reader_t *r);
 size_t proto__put_fields(uint8_t *buf, size_t pos, const void *s, const field_t *f, size_t n);
 /* Read the fields into the struct at s; the reader's first error sticks. */
 void proto__get_fields(reader_t *r, void *s, const field_t *f, size_t n);
+/* Write the 4-byte header of a message of this type (docs/PROTOCOL.md §3) at buf. */
+void proto__put_header(uint8_t *buf, mqota_msg_type_t type);
+/* Check the header of a message that must be of type `want` (mqota_msg_type()'s codes, or
+ * MQOTA_ERR_TYPE) and start *r after it. */
+mqota_status_t proto__begin_decode(const uint8_t *buf, size_t len, mqota_msg_type_t want,
+                                   reader_t *r);
+
+/* The layouts after the header (mqota_proto.c; the sizes are checked where they are defined):
+ * STATE (§4), OFFER up to its signature block (§5), CHUNK up to its data (§6), ACK (§7). */
+extern const field_t proto__state_fields[18];
+extern const field_t proto__offer_fields[12];
+extern const field_t proto__chunk_fields[4];
+extern const field_t proto__ack_fields[8];
+/* mqota_command.c: the COMMAND plaintext before its arguments, the REPLY plaintext before its
+ * body, the refusal report's body (§14.3). */
+extern const field_t command__command_fields[3];
+extern const field_t command__reply_fields[4];
+extern const field_t command__refusal_fields[4];
+/* mqota_manifest.c: the signed manifest after its 4-byte magic (§5.1). */
+extern const field_t manifest__fields[7];
 
 #endif /* MQOTA_PROTO_INTERNAL_H */

@@ -5,8 +5,8 @@
  * arithmetic: a value travels as the 8 bytes of its IEEE-754 binary64 pattern, little-endian,
  * and is judged (NaN and infinities refused) by its exponent bits alone.
  *
- * The decoder is all-or-nothing like those of mqota_proto.c: it fills a local copy and writes
- * the caller's struct only on MQOTA_OK.
+ * The device only encodes; mqotad's decoder is common/mqota_telemetry_host.c, outside libmqota,
+ * and judges names with mqota_telemetry_name_valid() from here.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -97,63 +97,3 @@ mqota_status_t mqota_telemetry_encode(uint64_t ts_ms, const mqota_sample_t *samp
     return MQOTA_OK;
 }
 
-mqota_status_t mqota_telemetry_decode(const uint8_t *buf, size_t len, mqota_telemetry_t *msg)
-{
-    mqota_telemetry_t m;
-    mqota_msg_type_t type;
-    reader_t r = {buf, len, MQOTA_HEADER_LEN, MQOTA_OK};
-    const uint8_t *p;
-    mqota_status_t st;
-
-    if (buf == NULL || msg == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    st = mqota_msg_type(buf, len, &type); /* length, magic, version (§3) */
-    if (st != MQOTA_OK) {
-        return st;
-    }
-    if ((uint8_t)type != MQOTA_MSG_TELEMETRY) {
-        return MQOTA_ERR_TYPE;
-    }
-    memset(&m, 0, sizeof(m));
-    p = proto__take(&r, 9u);
-    if (p == NULL) {
-        return r.err;
-    }
-    m.ts_ms = le__get_u64(p);
-    m.count = p[8];
-    if (m.count == 0u || m.count > MQOTA_TELEMETRY_SAMPLES) {
-        return MQOTA_ERR_MALFORMED;
-    }
-    for (unsigned i = 0; i < m.count; i++) {
-        const uint8_t *n = proto__take(&r, 1u);
-        const uint8_t *name;
-        uint64_t bits;
-
-        if (n == NULL) {
-            return r.err;
-        }
-        if (n[0] == 0u || n[0] > MQOTA_TELEMETRY_NAME_MAX) {
-            return MQOTA_ERR_MALFORMED;
-        }
-        name = proto__take(&r, (size_t)n[0] + 8u);
-        if (name == NULL) {
-            return r.err;
-        }
-        if (!name_ok(name, n[0])) {
-            return MQOTA_ERR_MALFORMED;
-        }
-        bits = le__get_u64(name + n[0]);
-        if ((bits & F64_EXP_MASK) == F64_EXP_MASK) {
-            return MQOTA_ERR_MALFORMED;
-        }
-        memcpy(m.samples[i].name, name, n[0]);
-        m.samples[i].name[n[0]] = '\0';
-        memcpy(&m.samples[i].value, &bits, sizeof(bits));
-    }
-    st = proto__reader_end(&r);
-    if (st == MQOTA_OK) {
-        *msg = m;
-    }
-    return st;
-}

@@ -35,6 +35,7 @@
 #include "deploy.h"
 #include "fuzz_fields.h"
 #include "http_api.h"
+#include "http_console.h"
 #include "mqota_host.h"
 #include "release.h"
 #include "signature.h"
@@ -272,10 +273,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "fuzz_api: server %d %s %s -> %d %.*s\n", f.flags & 1, f.field[0],
                 f.field[1], st, res.len > 160 ? 160 : (int)res.len,
                 strcmp(res.content_type, "application/json") == 0 ? res.body : "(html)");
-    CHECK(st == 200 || st == 201 || st == 202 || st == 400 || st == 401 || st == 404 ||
-          st == 405 || st == 409);
+    CHECK(st == 200 || st == 201 || st == 202 || st == 304 || st == 400 || st == 401 ||
+          st == 404 || st == 405 || st == 409);
     CHECK(res.body != NULL && res.content_type != NULL);
-    bool public_route = strcmp(f.field[1], "/") == 0 || strcmp(f.field[1], "/index.html") == 0 ||
+    bool public_route = http_console__asset(f.field[1]) != NULL || /* the console's files */
                         strcmp(f.field[1], "/api/v1/health") == 0;
     if (strcmp(res.content_type, "application/json") == 0) {
         cJSON *j = cJSON_ParseWithLength(res.body, res.len);
@@ -285,8 +286,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(cJSON_IsString(e) && e->valuestring[0] != '\0');
         }
         cJSON_Delete(j);
+    } else if (strcmp(f.field[1], "/metrics") == 0) {
+        /* Prometheus's text format (http_metrics.c): only a 200, beginning with a HELP line */
+        CHECK(st == 200 && strncmp(res.content_type, "text/plain; version=0.0.4", 25) == 0 &&
+              res.len > 7 && memcmp(res.body, "# HELP ", 7) == 0);
     } else {
-        CHECK(st == 200 && public_route);
+        CHECK((st == 200 || st == 304) && public_route);
     }
     CHECK((st == 401) == res.bearer_challenge);
     CHECK((st == 405) == (res.allow != NULL));

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mqota/mqota_command.h"
+#include "mqota/mqota_health.h"
 #include "mqota/mqota_manifest.h"
 #include "mqota/mqota_proto.h"
 #include "mqota/mqota_telemetry.h"
@@ -128,8 +129,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(mqota_telemetry_encode(t.ts_ms, s, t.count, buf, sizeof(buf), &n) == MQOTA_OK);
         CHECK(n == size && memcmp(buf, data, size) == 0);
     }
+#elif defined(FUZZ_HEALTH)
+    /* canonical but for the reserved byte 7: what decodes re-encodes to the same bytes, the
+     * crash text printable ASCII within its bound, the reset reason named */
+    mqota_health_t h, h2;
+    if (mqota_health_decode(data, size, &h) == MQOTA_OK) {
+        size_t k = strlen(h.crash);
+        CHECK(size == MQOTA_HEALTH_FIXED_LEN + k && k <= MQOTA_HEALTH_CRASH_MAX);
+        for (size_t i = 0; i < k; i++) CHECK(h.crash[i] >= 0x20 && h.crash[i] <= 0x7E);
+        CHECK(h.reset_reason <= MQOTA_RESET_MAX);
+        CHECK(strcmp(mqota_reset_reason_name(h.reset_reason), "unknown") != 0 ||
+              h.reset_reason == MQOTA_RESET_UNKNOWN);
+        CHECK(mqota_health_encode(&h, buf, sizeof(buf), &n) == MQOTA_OK);
+        CHECK(n == size && memcmp(buf, data, 7) == 0 && memcmp(buf + 8, data + 8, n - 8) == 0);
+        CHECK(mqota_health_decode(buf, n, &h2) == MQOTA_OK && memcmp(&h, &h2, sizeof(h)) == 0);
+    }
 #else
-#error "define one of FUZZ_STATE, FUZZ_OFFER, FUZZ_CHUNK, FUZZ_ACK, FUZZ_MANIFEST, FUZZ_TELEMETRY"
+#error "define one of FUZZ_STATE, FUZZ_OFFER, FUZZ_CHUNK, FUZZ_ACK, FUZZ_MANIFEST, FUZZ_TELEMETRY, FUZZ_HEALTH"
 #endif
     return 0;
 }

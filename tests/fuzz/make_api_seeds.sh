@@ -134,4 +134,6 @@ seed api rollout_retry 00 POST /api/v1/rollouts/1/retry "" "" "" "" --
 seed api token_releases 01 GET /api/v1/releases "" "" "$tok" "" --
 seed api token_missing 01 GET /api/v1/devices "" "" "" "" --
 seed api token_deploy 01 POST /api/v1/deployments "" "" "$tok" "" -- "$work/dep_all.json"
+seed api metrics 00 GET /metrics "" "" "" "" --
+seed api token_metrics 01 GET /metrics "" "" "$tok" "" --
 echo "seeds written to $C/{deploy_body,release_check,api}; key $HERE/keys/api.pub.pem"

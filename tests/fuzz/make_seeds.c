@@ -137,6 +137,22 @@ int main(int argc, char **argv)
     mqota_telemetry_encode(5000, tm_sys, 3, buf, sizeof(buf), &n);
     put("telemetry", "sys", buf, n);
 
+    /* HEALTH (docs/PROTOCOL.md §16): §16's example, all zero, the longest crash text */
+    mqota_health_t hl = {.reset_reason = MQOTA_RESET_PANIC, .rssi = -67, .uptime_s = 12,
+                         .boot_count = 7, .min_free_heap = 180000, .reconnects = 1,
+                         .crash = "LoadProhibited"};
+    mqota_health_encode(&hl, buf, sizeof(buf), &n);
+    put("health", "example", buf, n);
+    memset(&hl, 0, sizeof(hl));
+    mqota_health_encode(&hl, buf, sizeof(buf), &n);
+    put("health", "zero", buf, n);
+    hl = (mqota_health_t){.reset_reason = MQOTA_RESET_CPU_LOCKUP, .rssi = -128,
+                          .uptime_s = UINT32_MAX, .boot_count = UINT32_MAX,
+                          .min_free_heap = UINT32_MAX, .reconnects = UINT32_MAX};
+    memset(hl.crash, '~', MQOTA_HEALTH_CRASH_MAX);
+    mqota_health_encode(&hl, buf, sizeof(buf), &n);
+    put("health", "max", buf, n);
+
     /* chunks and image heads from the real firmware */
     static const char *const fixtures[] = {"idf_hello_world_esp32_2023.bin",
                                            "idf_hello_world_esp32_2024.bin",

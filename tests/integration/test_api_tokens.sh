@@ -91,7 +91,8 @@ pass "401 without a token, with a wrong token and a near miss"
 expect_code 200 GET /api/v1/health ""
 jq -e '.status == "ok" and .token_required == true' "$T/body" >/dev/null || fail "health: $(cat "$T/body")"
 expect_code 200 GET / ""
-grep -q "Bearer" "$T/body" || fail "dashboard page should send the token it asks for"
+expect_code 200 GET /console.js ""
+grep -q "Bearer" "$T/body" || fail "the console's script should send the token it asks for"
 
 # ---- 200 with the token (header, --token, MQOTA_TOKEN) ----
 expect_code 200 GET /api/v1/devices "$TOKEN"

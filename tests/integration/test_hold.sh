@@ -17,14 +17,17 @@
 #                 with nothing else started; the clock moved to 02:30, the canary is activated
 #                 and confirms, wave 1 downloads and is activated at once (the window is open)
 #                 and the rollout finishes; the history names each activation and its window.
+#   window-paced  the same window with a paced rollout (--max-transfers 2): each paced offer's
+#                 deployment holds too, so the canary holds the release unrebooted while the
+#                 window is closed; the window opened, every device confirms.
 #   bad-windows   every bad window is refused with its one sentence (API and CLI), nothing is
 #                 created.
 MODE=${3:-deploy}
 NEWVER=v1.4.1-2-g0296947-dirty
 COUNT=3
 case $MODE in
-  deploy|window|bad-windows) ;;
-  *) echo "usage: test_hold.sh BUILD_DIR FIXTURES_DIR [deploy|window|bad-windows]" >&2
+  deploy|window|window-paced|bad-windows) ;;
+  *) echo "usage: test_hold.sh BUILD_DIR FIXTURES_DIR [deploy|window|window-paced|bad-windows]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -153,6 +156,32 @@ window)
        ["canary: 1 device holding the release activated: the maintenance window 02:00-03:00 UTC is open"]) and
      ([.events[] | select(.kind == "window-activated" and .wave == 1) | .message |
        capture("^wave 1: (?<n>[0-9]+) devices? holding the release activated: the maintenance window 02:00-03:00 UTC is open$").n | tonumber] | add) == 2'
+  check "every device confirmed the release" devices_are --argjson r "$rel" \
+    'all(.[]; .running_release == $r and .state == "confirmed")'
+  ;;
+window-paced)
+  mq group create lab >/dev/null || fail "group create lab failed"
+  # shellcheck disable=SC2046 # the ids have no spaces
+  mq group add lab $(fleet_ids --count $COUNT) >/dev/null || fail "group add failed"
+  out=$(mq --json rollout create "$rel" --filter group=lab --canary 1 --waves 100% \
+    --window 02:00-03:00 --max-transfers 2 2>&1) || fail "a paced rollout with a window was refused: $out"
+  json_get RID "$out" '.id | numbers'
+  check_json "the plan is paced and has the window, closed" "$out" \
+    '.plan.max_transfers == 2 and .plan.window.open == false'
+  wait_for 120 rollout_is "$RID" '.waves[0].ready == 1' ||
+    fail "the canary did not hold the release: $(mq --json rollout show "$RID")"
+  r=$(mq --json rollout show "$RID") || fail "rollout show failed"
+  check_json "the canary was offered paced" "$r" \
+    '[.events[].kind] == ["created", "wave-started", "offered"]'
+  json_get DEP "$r" '.waves[0].deployment | numbers'
+  check "the paced offer's deployment holds" dep_is "$DEP" \
+    '.ready == 1 and ([.targets[].hold] == [true])'
+  sleep 3 # three ticks: the window is closed, the canary must not reboot
+  check "the canary did not reboot" devices_are --argjson b "$boots" \
+    '[.[].boot_count] == $b and ([.[] | select(.state == "held") | .id] == ["vdev-0001"])'
+  at_utc 2 30
+  wait_for 120 rollout_is "$RID" '.state == "finished"' ||
+    fail "the rollout did not finish once the window opened: $(mq --json rollout show "$RID")"
   check "every device confirmed the release" devices_are --argjson r "$rel" \
     'all(.[]; .running_release == $r and .state == "confirmed")'
   ;;

@@ -141,7 +141,7 @@ canary-fails)
   mq rollout abort "$RID" >/dev/null || fail "rollout abort failed"
   check "the rollout is aborted" rollout_is "$RID" '.state == "aborted" and .events[-1].kind == "aborted"'
   out=$(mq rollout abort "$RID" 2>&1 >/dev/null) && fail "a second abort was accepted"
-  [ "$out" = "mqota: rollout $RID is aborted; only a running, paused or awaiting-approval rollout can be aborted" ] ||
+  [ "$out" = "mqota: rollout $RID is aborted; only a running, paused, awaiting-approval or scheduled rollout can be aborted" ] ||
     fail "second abort said: $out"
   pass "a second abort is refused with its sentence"
   ;;
@@ -306,14 +306,22 @@ bad-plans)
   refused "bad on-error" '"on_error" must be "pause" or "abort" (what a failed wave does to the rollout)' \
     "$rel" --filter group=lab --canary 1 --waves 100% --on-error stop
   refused "unknown release" "unknown release 999" 999 --filter group=lab --canary 1 --waves 100%
+  refused "a start that is no time" '"start_at" must be a UTC time such as "2026-12-24T02:00:00Z" or Unix seconds (when the canary starts; a past time starts it at once)' \
+    "$rel" --filter group=lab --canary 1 --waves 100% --start-at tomorrow
+  refused "jitter over a day" '"jitter_s" must be a whole number from 0 to 86400 (seconds over which a wave'"'"'s offers are spread; 0 offers at once)' \
+    "$rel" --filter group=lab --canary 1 --waves 100% --jitter 86401
+  refused "a version too long" '"from_versions" must be an array of 1 to 16 versions (non-empty strings of at most 32 bytes) such as ["1.0.3", "1.0.4"]: the versions a device must run to be taken' \
+    "$rel" --filter group=lab --canary 1 --waves 100% --from-versions 1,123456789012345678901234567890123
+  refused "a negative cap" '"max_transfers" must be a whole number from 0 to 1000000 (the most devices transferring the release at once across the rollout; 0 for no cap)' \
+    "$rel" --filter group=lab --canary 1 --waves 100% --max-transfers -1
   api_refused "no waves" '{"release": '"$rel"', "filter": "group=lab", "canary": 1, "waves": []}' \
     '"waves" must be an array of 1 to 20 wave sizes after the canary, such as ["50%", "100%"]'
   api_refused "no canary" '{"release": '"$rel"', "filter": "group=lab", "waves": ["100%"]}' \
     '"canary" is missing: give the first stage'"'"'s size, a count such as 1 or a percent such as "5%"'
   api_refused "unknown member" '{"release": '"$rel"', "filter": "group=lab", "canary": 1, "waves": ["100%"], "speed": 3}' \
-    'unknown member "speed"; a rollout has "release", "filter", "canary", "waves", "success_percent", "error_percent", "deadline_s", "on_error", "approval" and "window"'
+    'unknown member "speed"; a rollout has "release", "filter", "canary", "waves", "success_percent", "error_percent", "deadline_s", "on_error", "approval", "max_transfers", "jitter_s", "start_at", "from_versions", "failure_budget", "continuous", "health" and "window"'
   api_refused "deadline 0" '{"release": '"$rel"', "filter": "group=lab", "canary": 1, "waves": ["100%"], "deadline_s": 0}' \
-    '"deadline_s" must be a whole number from 1 to 2592000 (seconds after a wave'"'"'s start when a silent device counts as failed)'
+    '"deadline_s" must be a whole number from 1 to 2592000 (seconds after its offer when a device not finished counts as failed)'
   out=$(mq --json rollout list) || fail "rollout list failed"
   check_json "no rollout was created" "$out" 'length == 0'
   out=$(mq --json deployment list) || fail "deployment list failed"

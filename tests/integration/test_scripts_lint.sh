@@ -3,7 +3,7 @@
 # The shell tests keep lib.sh's rules (its header; docs/TESTING.md "Writing an integration
 # test"): no function that can call 'fail' is captured in $(...), where its FAIL sentence and
 # log dump would be lost (functions of lib.sh and of the script itself; in
-# tests/integration/*.sh, bench/* and scripts/*); and no integration test compares with
+# tests/integration/*.sh, tests/browser/*.sh, bench/* and scripts/*); and no integration test compares with
 # '[ "$(... | jq FILTER)" = VALUE ]', where a jq without -e prints null for a missing field.
 #
 # usage: test_scripts_lint.sh SOURCE_DIR
@@ -28,7 +28,7 @@ lib_fns=$(failing_functions "$SRC/tests/integration/lib.sh")
 [ -n "$lib_fns" ] || { echo "FAIL: found no failing functions in lib.sh: the lint would check nothing" >&2; exit 1; }
 echo "lib.sh functions that can fail: $(echo $lib_fns)"
 bad="" n=0
-for f in "$SRC"/tests/integration/*.sh "$SRC"/bench/* "$SRC"/scripts/*; do
+for f in "$SRC"/tests/integration/*.sh "$SRC"/tests/browser/*.sh "$SRC"/bench/* "$SRC"/scripts/*; do
   [ -f "$f" ] && head -c 200 "$f" | grep -q 'bash\|sh' || continue
   n=$((n + 1))
   fns=$( { echo "$lib_fns"; failing_functions "$f"; } | sort -u | grep . | paste -sd'|')

@@ -335,6 +335,8 @@ static mqota_cmd_result_t app_command(void *ctx, const char *name, const uint8_t
 
 static mqota_agent_t agent;
 static bool with_commands;       /* boot() gives the agent the AEAD hooks and the app handler */
+static bool with_health;         /* boot() gives the agent a health hook (f_health) */
+static int health_calls;         /* f_health() calls */
 static bool confirm_by_command;  /* boot() sets cfg.confirm_by_command */
 static bool with_verify;  /* boot() gives the agent the verify_signature hook */
 static bool require_sig;  /* boot() sets cfg.require_signature */
@@ -346,6 +348,18 @@ static uint32_t max_chunk_cfg = 4096u; /* the agent's max_chunk in boot() */
 #define DEPLOYMENT 3u
 
 /* ---- helpers ---- */
+/* The port's part of a HEALTH: a panic with its reason, 180000 bytes, -67 dBm. */
+static int f_health(void *c, mqota_health_t *h)
+{
+    (void)c;
+    health_calls++;
+    h->reset_reason = MQOTA_RESET_PANIC;
+    h->rssi = -67;
+    h->min_free_heap = 180000;
+    snprintf(h->crash, sizeof(h->crash), "LoadProhibited");
+    return 0;
+}
+
 static void boot(uint8_t running_slot, mqota_slot_state_t st)
 {
     dev.running_slot = running_slot;
@@ -362,6 +376,10 @@ static void boot(uint8_t running_slot, mqota_slot_state_t st)
     if (dev.have_efuse) {
         p.secure_version_read = f_sv_read;
         p.secure_version_raise = f_sv_raise;
+    }
+    if (with_health) {
+        p.health = f_health;
+        cfg.health_interval_s = 60;
     }
     if (with_commands) {
         p.aead_seal = f_seal;
@@ -479,6 +497,8 @@ static int setup(void **state)
     nsubs = nunsubs = 0;
     with_verify = require_sig = false;
     with_commands = confirm_by_command = false;
+    with_health = false;
+    health_calls = 0;
     auto_reboot_off = false;
     offer_flags = 0;
     relay_calls = 0;
@@ -598,6 +618,70 @@ static void test_telemetry_publish(void **state)
     const mqota_sample_t nan[] = {{"t", 0.0 / 0.0}};
     assert_int_equal(mqota_agent_publish_telemetry(&agent, nan, 1), MQOTA_ERR_ARG);
     assert_int_equal(dev.npub, before + 1);
+}
+
+/* HEALTH (docs/PROTOCOL.md §16): none before a connection, one at the first process() after
+ * each connect (QoS 1, retained, the agent's uptime, boot count and reconnects with the hook's
+ * reset reason, crash, heap and RSSI), then one per health_interval_s; none without the hook. */
+static void test_health_publish(void **state)
+{
+    (void)state;
+    mqota_health_t h;
+    with_health = true;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    assert_int_equal(mqota_agent_process(&agent, dev.now), MQOTA_OK);
+    assert_null(last_pub("health"));
+    assert_int_equal(mqota_agent_on_connect(&agent), MQOTA_OK);
+    assert_null(last_pub("health")); /* on_connect() publishes STATE only */
+    dev.now += 12345;
+    assert_int_equal(mqota_agent_process(&agent, dev.now), MQOTA_OK);
+    const pub_t *p = last_pub("health");
+    assert_non_null(p);
+    assert_int_equal(p->qos, 1);
+    assert_true(p->retain);
+    assert_int_equal(mqota_health_decode(p->payload, p->len, &h), MQOTA_OK);
+    assert_int_equal(h.reset_reason, MQOTA_RESET_PANIC);
+    assert_string_equal(h.crash, "LoadProhibited");
+    assert_int_equal(h.uptime_s, 12);
+    assert_int_equal(h.boot_count, 1);
+    assert_int_equal(h.min_free_heap, 180000);
+    assert_int_equal(h.rssi, -67);
+    assert_int_equal(h.reconnects, 0);
+    char topic[128];
+    assert_int_equal(mqota_agent_topic(&agent, MQOTA_TOPIC_HEALTH, topic, sizeof(topic)),
+                     MQOTA_OK);
+    assert_string_equal(topic, "mqota/v1/dev/dev-1/health");
+
+    /* the interval: nothing before 60 s, one at 60 s */
+    int before = dev.npub;
+    dev.now += 59999;
+    assert_int_equal(mqota_agent_process(&agent, dev.now), MQOTA_OK);
+    assert_int_equal(dev.npub, before);
+    dev.now += 1;
+    assert_int_equal(mqota_agent_process(&agent, dev.now), MQOTA_OK);
+    assert_int_equal(dev.npub, before + 1);
+    assert_int_equal(health_calls, 2);
+
+    /* a reconnect: counted, and reported at once */
+    mqota_agent_on_disconnect(&agent);
+    dev.now += 1000;
+    assert_int_equal(mqota_agent_process(&agent, dev.now), MQOTA_OK);
+    assert_int_equal(health_calls, 2);
+    assert_int_equal(mqota_agent_on_connect(&agent), MQOTA_OK);
+    assert_int_equal(mqota_agent_process(&agent, dev.now), MQOTA_OK);
+    assert_int_equal(health_calls, 3);
+    assert_int_equal(mqota_health_decode(last_pub("health")->payload, last_pub("health")->len,
+                                         &h), MQOTA_OK);
+    assert_int_equal(h.reconnects, 1);
+    assert_int_equal(h.uptime_s, 73);
+
+    /* without the hook, never */
+    with_health = false;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    assert_int_equal(mqota_agent_on_connect(&agent), MQOTA_OK);
+    dev.now += 3600000;
+    assert_int_equal(mqota_agent_process(&agent, dev.now), MQOTA_OK);
+    assert_null(last_pub("health"));
 }
 
 static void test_init_rejects_bad_config(void **state)
@@ -2120,6 +2204,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_connect_announces, setup),
         cmocka_unit_test_setup(test_telemetry_publish, setup),
+        cmocka_unit_test_setup(test_health_publish, setup),
         cmocka_unit_test_setup(test_init_rejects_bad_config, setup),
         cmocka_unit_test_setup(test_init_checks_build_config, setup),
         cmocka_unit_test_setup(test_full_update_and_confirm, setup),

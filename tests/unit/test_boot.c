@@ -72,6 +72,8 @@ static int teardown(void **state)
         unlink(ef);
     }
     unlink(f->tmp);
+    snprintf(ef, sizeof(ef), "%s.rtc", f->path); /* vdev_set_reset_reason()'s file */
+    unlink(ef);
     rmdir(f->dir);
     free(f);
     return 0;
@@ -676,9 +678,56 @@ static void test_lost_identity_refused_with_a_sentence(void **state)
     assert_int_not_equal(access(ef, F_OK), 0); /* nothing burnt from nothing */
 }
 
+/* The virtual chip's reset reason (vdev_set_reset_reason(), <flash>.rtc): power-on when new,
+ * when killed (booted again without a word) and after a clean boot; software and panic when
+ * announced, the panic's crash text kept (control bytes replaced) until the next panic; the
+ * health hook reports them. */
+static void test_reset_reason(void **state)
+{
+    fixture_t *f = *state;
+    char rtc[128], err[256] = "";
+    mqota_health_t h;
+    snprintf(rtc, sizeof(rtc), "%s.rtc", f->path);
+    assert_int_equal(vdev_boot(f->dev, &f->boot), MQOTA_OK);
+    assert_int_equal(vdev_reset_reason(f->dev), MQOTA_RESET_POWER_ON);
+    assert_int_not_equal(access(rtc, F_OK), 0); /* nothing to keep: no file */
+    assert_non_null(f->plat.health);
+    memset(&h, 0x55, sizeof(h));
+    assert_int_equal(f->plat.health(f->plat.ctx, &h), 0);
+    assert_int_equal(h.reset_reason, MQOTA_RESET_POWER_ON);
+    assert_string_equal(h.crash, "");
+
+    /* a restart the device asked for, across a close (the process of a restart) */
+    assert_int_equal(vdev_set_reset_reason(f->dev, MQOTA_RESET_SOFTWARE, NULL), MQOTA_OK);
+    vdev_close(f->dev);
+    assert_int_equal(vdev_open(f->path, &f->dev, err, sizeof(err)), MQOTA_OK);
+    vdev_platform_fill(f->dev, &f->plat);
+    assert_int_equal(vdev_boot(f->dev, &f->boot), MQOTA_OK);
+    assert_int_equal(vdev_reset_reason(f->dev), MQOTA_RESET_SOFTWARE);
+    /* killed: boots again without a word */
+    assert_int_equal(vdev_boot(f->dev, &f->boot), MQOTA_OK);
+    assert_int_equal(vdev_reset_reason(f->dev), MQOTA_RESET_POWER_ON);
+
+    /* a panic with its reason; a control byte is not kept */
+    assert_int_equal(vdev_set_reset_reason(f->dev, MQOTA_RESET_PANIC, "LoadProhibited\x1b[31m"),
+                     MQOTA_OK);
+    assert_int_equal(vdev_boot(f->dev, &f->boot), MQOTA_OK);
+    assert_int_equal(f->plat.health(f->plat.ctx, &h), 0);
+    assert_int_equal(h.reset_reason, MQOTA_RESET_PANIC);
+    assert_string_equal(h.crash, "LoadProhibited?[31m");
+    /* power cut after it: power-on, the last crash kept */
+    assert_int_equal(vdev_boot(f->dev, &f->boot), MQOTA_OK);
+    assert_int_equal(f->plat.health(f->plat.ctx, &h), 0);
+    assert_int_equal(h.reset_reason, MQOTA_RESET_POWER_ON);
+    assert_string_equal(h.crash, "LoadProhibited?[31m");
+    assert_int_equal(vdev_set_reset_reason(f->dev, MQOTA_RESET_MAX + 1, NULL), MQOTA_ERR_ARG);
+    assert_int_equal(vdev_set_reset_reason(NULL, MQOTA_RESET_PANIC, NULL), MQOTA_ERR_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_reset_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_boot_runs_ota0, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_then_reset_rolls_back, setup, teardown),

@@ -408,6 +408,41 @@ static void test_full_update(void **state)
     finish();
 }
 
+/* The port's health hook (docs/PROTOCOL.md §16): esp_reset_reason() mapped by name, one boot
+ * per reason of the emulation, and esp_get_minimum_free_heap_size(); no crash text, no RSSI. */
+static void test_health_hook(void **state)
+{
+    static const struct {
+        esp_reset_reason_t esp;
+        uint8_t wire;
+    } map[] = {
+        {ESP_RST_UNKNOWN, MQOTA_RESET_UNKNOWN},     {ESP_RST_POWERON, MQOTA_RESET_POWER_ON},
+        {ESP_RST_EXT, MQOTA_RESET_EXTERNAL},        {ESP_RST_SW, MQOTA_RESET_SOFTWARE},
+        {ESP_RST_PANIC, MQOTA_RESET_PANIC},         {ESP_RST_INT_WDT, MQOTA_RESET_INT_WDT},
+        {ESP_RST_TASK_WDT, MQOTA_RESET_TASK_WDT},   {ESP_RST_WDT, MQOTA_RESET_WDT},
+        {ESP_RST_DEEPSLEEP, MQOTA_RESET_DEEP_SLEEP}, {ESP_RST_BROWNOUT, MQOTA_RESET_BROWNOUT},
+        {ESP_RST_SDIO, MQOTA_RESET_SDIO},           {ESP_RST_USB, MQOTA_RESET_USB},
+        {ESP_RST_JTAG, MQOTA_RESET_JTAG},           {ESP_RST_EFUSE, MQOTA_RESET_EFUSE},
+        {ESP_RST_PWR_GLITCH, MQOTA_RESET_POWER_GLITCH},
+        {ESP_RST_CPU_LOCKUP, MQOTA_RESET_CPU_LOCKUP},
+    };
+    (void)state;
+    start(false);
+    assert_non_null(S.plat.health);
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        mqota_health_t h;
+        power_off();
+        assert_int_equal(power_on(map[i].esp), MQOTA_OK);
+        memset(&h, 0, sizeof(h));
+        assert_int_equal(S.plat.health(S.plat.ctx, &h), 0);
+        assert_int_equal(h.reset_reason, map[i].wire);
+        assert_int_equal(h.min_free_heap, 180000u);
+        assert_int_equal(h.rssi, 0);
+        assert_string_equal(h.crash, "");
+    }
+    finish();
+}
+
 static void test_resume_after_reset(void **state)
 {
     (void)state;
@@ -804,6 +839,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_update),
+        cmocka_unit_test(test_health_hook),
         cmocka_unit_test(test_resume_after_reset),
         cmocka_unit_test(test_corrupted_image_refused),
         cmocka_unit_test(test_self_test_failure_rolls_back),

@@ -62,6 +62,73 @@ static void test_parse_defaults(void **state)
     assert_int_equal(p.deadline_s, 60);
     assert_true(p.abort_on_error);
     assert_true(p.approval);
+    assert_false(p.health);
+    assert_int_equal(parse("{\"release\": 1, \"filter\": \"g=x\", \"canary\": 1, "
+                           "\"waves\": [1], \"health\": {\"crashes\": 0, \"within_s\": 600}}",
+                           &p, err, sizeof err), 0);
+    assert_true(p.health);
+    assert_int_equal(p.health_crashes, 0);
+    assert_int_equal(p.health_within_s, 600);
+}
+
+/* The pacing, schedule and eligibility members: defaults, each accepted form, the UTC
+ * parser at its edges, and the jitter: in range, the same for the same input, spread. */
+static void test_parse_pacing(void **state)
+{
+    rollout_plan_t p;
+    char err[600];
+    int64_t t = 0;
+    (void)state;
+    assert_int_equal(parse("{\"release\": 2, \"filter\": \"group=lab\", \"canary\": 1,"
+                           " \"waves\": [\"100%\"]}", &p, err, sizeof err), 0);
+    assert_int_equal(p.max_transfers, 0);
+    assert_int_equal(p.jitter_s, 0);
+    assert_int_equal(p.start_at, 0);
+    assert_int_equal(p.n_from_versions, 0);
+    assert_int_equal(p.failure_budget, 0);
+    assert_false(p.continuous);
+    assert_int_equal(parse("{\"release\": 2, \"filter\": \"group=lab\", \"canary\": 1,"
+                           " \"waves\": [\"100%\"], \"max_transfers\": 3, \"jitter_s\": 10,"
+                           " \"start_at\": \"2026-12-24T02:00:00Z\", \"from_versions\": [\"1\", \"1.1\"],"
+                           " \"failure_budget\": 2, \"continuous\": true}", &p, err, sizeof err), 0);
+    assert_int_equal(p.max_transfers, 3);
+    assert_int_equal(p.jitter_s, 10);
+    assert_int_equal(p.start_at, 1798077600); /* date -u -d 2026-12-24T02:00:00Z +%s */
+    assert_int_equal(p.n_from_versions, 2);
+    assert_string_equal(p.from_versions[1], "1.1");
+    assert_int_equal(p.failure_budget, 2);
+    assert_true(p.continuous);
+    assert_int_equal(parse("{\"release\": 2, \"filter\": \"group=lab\", \"canary\": 1,"
+                           " \"waves\": [\"100%\"], \"start_at\": 1798077600}", &p, err, sizeof err), 0);
+    assert_int_equal(p.start_at, 1798077600);
+
+    assert_int_equal(rollout_plan__parse_utc("1970-01-01T00:00:00Z", &t), 0);
+    assert_int_equal(t, 0);
+    assert_int_equal(rollout_plan__parse_utc("2024-02-29T23:59:59Z", &t), 0);
+    assert_int_equal(t, 1709251199);
+    assert_int_equal(rollout_plan__parse_utc("2000-03-01T00:00:00Z", &t), 0);
+    assert_int_equal(t, 951868800);
+    static const char *const bad[] = {"2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z",
+                                      "2026-12-24T24:00:00Z", "2026-12-24T02:00:00",
+                                      "2026-12-24T02:00:00+01:00", "1969-12-31T23:59:59Z",
+                                      "2026-12-24T02:00:6Z ", "+026-12-24T02:00:00Z", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(rollout_plan__parse_utc(bad[i], &t), -1);
+
+    assert_int_equal(rollout_plan__jitter_ms(1, "vdev-0001", 0), 0);
+    uint32_t first = rollout_plan__jitter_ms(1, "vdev-0001", 10), seen_low = 0, seen_high = 0;
+    assert_int_equal(rollout_plan__jitter_ms(1, "vdev-0001", 10), first);
+    assert_int_not_equal(rollout_plan__jitter_ms(2, "vdev-0001", 10), first);
+    for (int i = 0; i < 1000; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "vdev-%04d", i);
+        uint32_t ms = rollout_plan__jitter_ms(7, id, 10);
+        assert_true(ms < 10000);
+        seen_low += ms < 5000;
+        seen_high += ms >= 5000;
+    }
+    assert_in_range(seen_low, 400, 600); /* spread: about half in each half */
+    assert_in_range(seen_high, 400, 600);
 }
 
 /* Each bad body: 400 with exactly its sentence. */
@@ -111,7 +178,60 @@ static void test_parse_refusals(void **state)
         {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1], \"x\": 1}",
          "unknown member \"x\"; a rollout has \"release\", \"filter\", \"canary\", \"waves\", "
          "\"success_percent\", \"error_percent\", \"deadline_s\", \"on_error\", "
-         "\"approval\" and \"window\""},
+         "\"approval\", \"max_transfers\", \"jitter_s\", \"start_at\", \"from_versions\", "
+         "\"failure_budget\", \"continuous\", \"health\" and \"window\""},
+        {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
+         " \"max_transfers\": -1}",
+         "\"max_transfers\" must be a whole number from 0 to 1000000 (the most devices "
+         "transferring the release at once across the rollout; 0 for no cap)"},
+        {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
+         " \"jitter_s\": 86401}",
+         "\"jitter_s\" must be a whole number from 0 to 86400 (seconds over which a wave's "
+         "offers are spread; 0 offers at once)"},
+        {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
+         " \"start_at\": \"2026-02-29T02:00:00Z\"}",
+         "\"start_at\" must be a UTC time such as \"2026-12-24T02:00:00Z\" or Unix seconds "
+         "(when the canary starts; a past time starts it at once)"},
+        {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
+         " \"start_at\": \"2026-12-24 02:00:00\"}",
+         "\"start_at\" must be a UTC time"},
+        {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
+         " \"start_at\": -1}",
+         "\"start_at\" must be a UTC time"},
+        {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
+         " \"from_versions\": []}",
+         "\"from_versions\" must be an array of 1 to 16 versions (non-empty strings of at most "
+         "32 bytes) such as [\"1.0.3\", \"1.0.4\"]: the versions a device must run to be taken"},
+        {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
+         " \"from_versions\": [\"1\", 2]}",
+         "\"from_versions\" must be an array of 1 to 16 versions"},
+        {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
+         " \"from_versions\": [\"123456789012345678901234567890123\"]}",
+         "\"from_versions\" must be an array of 1 to 16 versions"},
+        {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
+         " \"failure_budget\": 101}",
+         "\"failure_budget\" must be a whole number from 0 to 100 (how many failures of the "
+         "release make a device skipped until 'mqota device reset-failures'; 0 for no budget)"},
+        {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
+         " \"continuous\": \"yes\"}",
+         "\"continuous\" must be true or false (whether devices that match the filter later "
+         "join the rollout)"},
+        {"{\"release\": 1, \"filter\": \"g=x\", \"canary\": 1, \"waves\": [1], \"health\": 3}",
+         "\"health\" must be an object {\"crashes\": N, \"within_s\": T}: a confirmed device "
+         "with more than N resets by panic or watchdog within T seconds of confirming counts "
+         "as failed"},
+        {"{\"release\": 1, \"filter\": \"g=x\", \"canary\": 1, \"waves\": [1],"
+         " \"health\": {\"crashes\": 2}}",
+         "\"health\" must be an object {\"crashes\": N, \"within_s\": T}"},
+        {"{\"release\": 1, \"filter\": \"g=x\", \"canary\": 1, \"waves\": [1],"
+         " \"health\": {\"crashes\": 2, \"within_s\": 60, \"panics\": 1}}",
+         "unknown member \"panics\" in \"health\"; it has \"crashes\" and \"within_s\""},
+        {"{\"release\": 1, \"filter\": \"g=x\", \"canary\": 1, \"waves\": [1],"
+         " \"health\": {\"crashes\": 1001, \"within_s\": 60}}",
+         "\"crashes\" must be a whole number from 0 to 1000"},
+        {"{\"release\": 1, \"filter\": \"g=x\", \"canary\": 1, \"waves\": [1],"
+         " \"health\": {\"crashes\": 1, \"within_s\": 0}}",
+         "\"within_s\" must be a whole number from 1 to 2592000"},
         {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
          " \"approval\": 1}",
          "\"approval\" must be true or false (whether each wave after the canary waits for "
@@ -348,6 +468,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_defaults),
         cmocka_unit_test(test_parse_refusals),
+        cmocka_unit_test(test_parse_pacing),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_decide),
         cmocka_unit_test(test_window),

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_state.c - the target and deployment state enums (server/state.c) and their names:
+ * test_state.c - the target, deployment, rollout and wave state enums (server/state.c) and their names:
  * every value's name is the string the API and the database have always used, every name
  * parses back to its value, anything else is refused; and through the real db.c on a real
  * SQLite file, each state is stored as exactly that text, read back as its enum, and the SQL
@@ -169,12 +169,91 @@ static void test_on_sqlite(void **state)
     assert_int_equal(system(sql), 0);
 }
 
+static const char *const rollout_names[] = {"running", "paused", "awaiting-approval", "aborted",
+                                            "finished", "scheduled"};
+static const char *const wave_names[] = {"waiting", "running", "succeeded", "failed"};
+
+/* Rollouts and waves: names both ways, and through db.c each stored as its name, read back
+ * as its enum; a name mqotad never writes reads as aborted / failed. */
+static void test_rollout_states(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 6; i++) {
+        rollout_state_t s = ROLLOUT_ABORTED;
+        assert_string_equal(state__rollout_name((rollout_state_t)i), rollout_names[i]);
+        assert_int_equal(state__rollout_parse(rollout_names[i], &s), 0);
+        assert_int_equal(s, i);
+    }
+    for (int i = 0; i < 4; i++) {
+        wave_state_t s = WAVE_FAILED;
+        assert_string_equal(state__wave_name((wave_state_t)i), wave_names[i]);
+        assert_int_equal(state__wave_parse(wave_names[i], &s), 0);
+        assert_int_equal(s, i);
+    }
+    assert_string_equal(state__rollout_name((rollout_state_t)6), "?");
+    assert_string_equal(state__wave_name((wave_state_t)4), "?");
+    rollout_state_t rs = ROLLOUT_PAUSED;
+    wave_state_t ws = WAVE_RUNNING;
+    assert_int_equal(state__rollout_parse("awaiting_approval", &rs), -1);
+    assert_int_equal(state__rollout_parse(NULL, &rs), -1);
+    assert_int_equal(state__wave_parse("pending", &ws), -1);
+    assert_int_equal(rs, ROLLOUT_PAUSED);
+    assert_int_equal(ws, WAVE_RUNNING);
+
+    char dir[] = "/tmp/mqota-state.XXXXXX", path[64], sql[200];
+    db_t *db = NULL;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/mqota.db", dir);
+    assert_int_equal(db__open(&db, path), 0);
+    db_release_t *rel = calloc(1, sizeof(*rel));
+    db_rollout_t *r = calloc(1, sizeof(*r)), *back = calloc(1, sizeof(*back));
+    assert_non_null(rel);
+    assert_non_null(r);
+    assert_non_null(back);
+    snprintf(rel->sha256, sizeof(rel->sha256), "%064d", 0);
+    snprintf(rel->path, sizeof(rel->path), "%s/r.bin", dir);
+    assert_int_equal(db__release_insert(db, rel), 0);
+    r->release_id = rel->id;
+    snprintf(r->filter, sizeof(r->filter), "group=lab");
+    snprintf(r->plan, sizeof(r->plan), "[1]");
+    r->state = ROLLOUT_SCHEDULED;
+    assert_int_equal(db__rollout_insert(db, r), 0);
+    expect_text(path, "SELECT state FROM rollouts", "scheduled");
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(db__rollout_set_state(db, r->id, (rollout_state_t)i, 0, 1), 0);
+        expect_text(path, "SELECT state FROM rollouts", rollout_names[i]);
+        assert_int_equal(db__rollout_get(db, r->id, back), 0);
+        assert_int_equal(back->state, i);
+    }
+    db_rollout_wave_t w = {r->id, 0, 1, WAVE_WAITING, 0, 0, 0}, wb;
+    assert_int_equal(db__rollout_wave_insert(db, &w), 0);
+    for (int i = 0; i < 4; i++) {
+        w.state = (wave_state_t)i;
+        assert_int_equal(db__rollout_wave_set(db, &w), 0);
+        expect_text(path, "SELECT state FROM rollout_waves", wave_names[i]);
+        assert_int_equal(db__rollout_wave_get(db, r->id, 0, &wb), 0);
+        assert_int_equal(wb.state, i);
+    }
+    exec_sql(path, "UPDATE rollouts SET state='weird'; UPDATE rollout_waves SET state='odd';");
+    assert_int_equal(db__rollout_get(db, r->id, back), 0);
+    assert_int_equal(back->state, ROLLOUT_ABORTED);
+    assert_int_equal(db__rollout_wave_get(db, r->id, 0, &wb), 0);
+    assert_int_equal(wb.state, WAVE_FAILED);
+    db__close(db);
+    free(rel);
+    free(r);
+    free(back);
+    snprintf(sql, sizeof(sql), "rm -rf %s", dir);
+    assert_int_equal(system(sql), 0);
+}
+
 int main(void)
 {
     mqh_log_init("test_state", MQH_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_on_sqlite),
+        cmocka_unit_test(test_rollout_states),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,7 @@
 #include "mqota_platform.h"
 #include "mqota_proto.h"
 #include "mqota_status.h"
+#include "mqota_health.h"
 #include "mqota_telemetry.h"
 
 #ifdef __cplusplus
@@ -94,6 +95,8 @@ typedef struct {
                                    (confirm-timeout). Needs the AEAD hooks. */
     mqota_command_fn command_handler; /**< Application commands (NULL: none) */
     void *command_ctx;        /**< Passed to command_handler */
+    uint32_t health_interval_s; /**< Seconds between HEALTH reports (with the platform's
+                                     health hook); 0 for MQOTA_HEALTH_INTERVAL_S */
 } mqota_config_t;
 
 /** The agent. Fields are private: read them only through the functions below. */
@@ -155,6 +158,11 @@ typedef struct {
     bool refusal_reported;
     uint32_t commands_accepted;
     uint32_t commands_refused;
+    /* health (docs/PROTOCOL.md §16) */
+    uint32_t health_interval_ms; /* between HEALTH reports */
+    uint32_t connects;        /* on_connect() calls since init */
+    bool health_due;          /* a HEALTH goes out at the next process() (after a connect) */
+    uint64_t last_health_ms;  /* time of the last HEALTH published */
     /* Scratch: verify reads, STATE encoding, and for a command its plaintext at io[0] and the
      * sealed reply at io[MQOTA_SEALED_MAX_LEN]. */
     uint8_t io[MQOTA_VERIFY_STEP > 2u * MQOTA_SEALED_MAX_LEN ? MQOTA_VERIFY_STEP
@@ -172,7 +180,8 @@ typedef enum {
     MQOTA_TOPIC_STREAM = 5, /**< <prefix>/stream/<release_id> of the offer in progress */
     MQOTA_TOPIC_CMD = 6,    /**< <prefix>/dev/<id>/cmd */
     MQOTA_TOPIC_REPLY = 7,  /**< <prefix>/dev/<id>/reply */
-    MQOTA_TOPIC_TELEMETRY = 8 /**< <prefix>/dev/<id>/telemetry */
+    MQOTA_TOPIC_TELEMETRY = 8, /**< <prefix>/dev/<id>/telemetry */
+    MQOTA_TOPIC_HEALTH = 9     /**< <prefix>/dev/<id>/health */
 } mqota_topic_t;
 
 /** Payloads of the online topic (ASCII, no NUL). "offline" is the last will. */

@@ -141,6 +141,8 @@ mqota_status_t mqota_sealed_aad(const uint8_t *header, const char *device_id, ui
  * @param[out] out_len Bytes written on MQOTA_OK.
  * @return MQOTA_OK, MQOTA_ERR_ARG (NULL, command_id 0, empty name, args NULL with args_len),
  *         MQOTA_ERR_NO_SPACE (cap too small or longer than MQOTA_SEALED_PLAIN_MAX).
+ * @note Server side: defined in common/mqota_command_host.c (CMake target mqota_codec_host),
+ *       not in libmqota; a device does not link it.
  */
 mqota_status_t mqota_command_encode(const mqota_command_t *cmd, uint8_t *buf, size_t cap,
                                     size_t *out_len);
@@ -175,6 +177,8 @@ mqota_status_t mqota_reply_encode(const mqota_reply_t *reply, uint8_t *buf, size
  *                   every use of it.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (reserved byte
  *         not 0, trailing bytes).
+ * @note Server side: defined in common/mqota_command_host.c (CMake target mqota_codec_host),
+ *       not in libmqota; a device does not link it.
  */
 mqota_status_t mqota_reply_decode(const uint8_t *buf, size_t len, mqota_reply_t *reply);
 
@@ -191,6 +195,8 @@ void mqota_refusal_encode(const mqota_refusal_t *r, uint8_t *out);
  * @param[in]  len Bytes in buf (MQOTA_REFUSAL_BODY_LEN).
  * @param[out] r   The report on MQOTA_OK.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED / MQOTA_ERR_MALFORMED (not 24 bytes).
+ * @note Server side: defined in common/mqota_command_host.c (CMake target mqota_codec_host),
+ *       not in libmqota; a device does not link it.
  */
 mqota_status_t mqota_refusal_decode(const uint8_t *buf, size_t len, mqota_refusal_t *r);
 

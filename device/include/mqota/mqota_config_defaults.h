@@ -108,6 +108,15 @@
 #endif
 
 /**
+ * @brief Seconds between two HEALTH reports while connected (docs/PROTOCOL.md §16), when
+ *        mqota_config_t.health_interval_s is 0. One is also sent after every connect.
+ * Possible values: 1..UINT32_MAX / 1000. Default value: 300.
+ */
+#ifndef MQOTA_HEALTH_INTERVAL_S
+#define MQOTA_HEALTH_INTERVAL_S 300u
+#endif
+
+/**
  * @brief Log hook: define MQOTA_LOG(level, ...) to a printf-like function to see the agent's
  *        log. Compiles away by default.
  */

@@ -105,6 +105,8 @@ typedef enum {
  * @brief One-phrase description of a fault.
  * @param[in] fault A mqota_image_fault_t value (mqota_image_check_t.fault).
  * @return "checksum mismatch", ...; "unknown fault" for other values. Static, never NULL.
+ * @note Server side: defined in common/mqota_image_host.c (CMake target mqota_codec_host),
+ *       not in libmqota; a device does not link it.
  */
 const char *mqota_image_fault_str(mqota_image_fault_t fault);
 
@@ -174,6 +176,8 @@ mqota_status_t mqota_image_check_finish(mqota_image_check_t *chk, uint32_t *hash
  * @brief Name of an ESP-IDF chip id.
  * @param[in] chip_id esp_chip_id_t value from the image header (0 = ESP32).
  * @return "ESP32", "ESP32-S3", ...; "unknown" for other ids. Static, never NULL.
+ * @note Server side: defined in common/mqota_image_host.c (CMake target mqota_codec_host),
+ *       not in libmqota; a device does not link it.
  */
 const char *mqota_chip_name(uint16_t chip_id);
 

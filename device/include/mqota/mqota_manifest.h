@@ -88,6 +88,8 @@ mqota_status_t mqota_manifest_encode(const mqota_manifest_t *m, uint8_t *buf, si
  *         MQOTA_ERR_MALFORMED (bad magic, a string longer than 31 bytes or containing a NUL,
  *         trailing bytes). On error *m is left unchanged.
  * @note Decoding and re-encoding gives the same bytes (the encoding is canonical).
+ * @note Server side: defined in common/mqota_manifest_host.c (CMake target mqota_codec_host),
+ *       not in libmqota; a device does not link it.
  */
 mqota_status_t mqota_manifest_decode(const uint8_t *buf, size_t len, mqota_manifest_t *m);
 
@@ -97,6 +99,8 @@ mqota_status_t mqota_manifest_decode(const uint8_t *buf, size_t len, mqota_manif
  * @param[out] buf Where the MQOTA_SIG_BLOCK_LEN bytes go (mqota_offer_t.sig).
  * @param[in]  cap Bytes available at buf.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_NO_SPACE (cap < MQOTA_SIG_BLOCK_LEN).
+ * @note Server side: defined in common/mqota_manifest_host.c (CMake target mqota_codec_host),
+ *       not in libmqota; a device does not link it.
  */
 mqota_status_t mqota_sig_block_encode(const mqota_sig_block_t *blk, uint8_t *buf, size_t cap);
 

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mqota_health.h"
 #include "mqota_status.h"
 
 #ifdef __cplusplus
@@ -144,6 +145,10 @@ typedef struct {
     int (*slot_state_of)(void *ctx, uint8_t slot, mqota_slot_state_t *state);
 
     /* ---- sealed commands (optional; both or neither; docs/PROTOCOL.md §14) ---- */
+    /* Both hooks get the tag right after the ciphertext, as in the sealed frame (tag == out +
+     * len when sealing, tag == in + len when opening), so a port whose AEAD takes or gives
+     * ciphertext || tag in one buffer (PSA Crypto) needs no buffer of its own; the agent
+     * always calls them that way (mqota_agent_cmd.c). */
     /**
      * AES-256-GCM encryption with the device's 32-byte command key (which only the platform
      * holds): encrypt `len` bytes of `in` into `out` (out may equal in) and write the 16-byte
@@ -198,6 +203,17 @@ typedef struct {
     /* ---- application (optional) ---- */
     /** Self-test of a freshly booted image; true = healthy. NULL means always healthy. */
     bool (*self_test)(void *ctx);
+
+    /* ---- device health (optional; docs/PROTOCOL.md §16) ---- */
+    /**
+     * Fill the port's part of a HEALTH report: reset_reason (esp_reset_reason() mapped to
+     * mqota_reset_reason_t), crash (the last crash's reason, printable ASCII 0x20..0x7E, at
+     * most MQOTA_HEALTH_CRASH_MAX bytes, "" if the port keeps none), min_free_heap
+     * (esp_get_minimum_free_heap_size(), 0 if unknown) and rssi (dBm, 0 if unknown). The agent
+     * fills uptime_s, boot_count and reconnects before the call; the hook may leave them.
+     * Returns 0, or non-zero to send no report this time. NULL: the agent sends no HEALTH.
+     */
+    int (*health)(void *ctx, mqota_health_t *out);
 } mqota_platform_t;
 
 #ifdef __cplusplus

@@ -7,6 +7,11 @@
  * (the byte order of the ESP32 and of the ESP-IDF image format). Every message starts with
  * the same 4-byte header: 'M' (0x4D), 'Q' (0x51), version (1), type.
  *
+ * Each message's codec has a device half and a server half. The functions noted "Server side"
+ * here and in mqota_command.h, mqota_manifest.h, mqota_image.h and mqota_telemetry.h are
+ * defined in common/ (CMake target mqota_codec_host) for mqotad, the CLI and the tests; libmqota
+ * holds only what a device calls.
+ *
  * Topics (prefix default "mqota/v1", device id is the MQTT topic level after "dev"):
  *   <prefix>/dev/<id>/state   device -> server, STATE, QoS 1, retained
  *   <prefix>/dev/<id>/online  device -> server, ASCII "online"/"offline", QoS 1, retained;
@@ -18,6 +23,7 @@
  *   <prefix>/dev/<id>/cmd     server -> device, sealed COMMAND, QoS 1 (mqota_command.h)
  *   <prefix>/dev/<id>/reply   device -> server, sealed REPLY, QoS 1 (mqota_command.h)
  *   <prefix>/dev/<id>/telemetry device -> server, TELEMETRY, QoS 0 (mqota_telemetry.h)
+ *   <prefix>/dev/<id>/health  device -> server, HEALTH, QoS 1, retained (mqota_health.h)
  */
 #ifndef MQOTA_PROTO_H
 #define MQOTA_PROTO_H
@@ -200,6 +206,8 @@ mqota_status_t mqota_state_encode(const mqota_state_msg_t *msg, uint8_t *buf, si
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (bad magic, a
  *         string longer than 31 bytes or containing a NUL, trailing bytes), MQOTA_ERR_VERSION,
  *         MQOTA_ERR_TYPE. On error *msg is left unchanged.
+ * @note Server side: defined in common/mqota_proto_host.c (CMake target mqota_codec_host),
+ *       not in libmqota; a device does not link it.
  */
 mqota_status_t mqota_state_decode(const uint8_t *buf, size_t len, mqota_state_msg_t *msg);
 
@@ -210,6 +218,8 @@ mqota_status_t mqota_state_decode(const uint8_t *buf, size_t len, mqota_state_ms
  * @param[in]  cap     Bytes available at buf.
  * @param[out] out_len Bytes written on MQOTA_OK.
  * @return MQOTA_OK, MQOTA_ERR_ARG (also sig_len > MQOTA_SIG_MAX), MQOTA_ERR_NO_SPACE.
+ * @note Server side: defined in common/mqota_proto_host.c (CMake target mqota_codec_host),
+ *       not in libmqota; a device does not link it.
  */
 mqota_status_t mqota_offer_encode(const mqota_offer_t *offer, uint8_t *buf, size_t cap,
                                   size_t *out_len);
@@ -233,6 +243,8 @@ mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t 
  * @param[out] buf        At least MQOTA_CHUNK_HEADER_LEN bytes.
  * @param[in]  cap        Capacity of buf.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_NO_SPACE.
+ * @note Server side: defined in common/mqota_proto_host.c (CMake target mqota_codec_host),
+ *       not in libmqota; a device does not link it.
  */
 mqota_status_t mqota_chunk_encode_header(uint32_t release_id, uint32_t index,
                                          const uint8_t *data, uint32_t len, uint8_t *buf,
@@ -268,6 +280,8 @@ mqota_status_t mqota_ack_encode(const mqota_ack_t *ack, uint8_t *buf, size_t cap
  * @param[out] ack The acknowledgement on MQOTA_OK.
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (wrong length,
  *         sack_base < base), MQOTA_ERR_VERSION, MQOTA_ERR_TYPE.
+ * @note Server side: defined in common/mqota_proto_host.c (CMake target mqota_codec_host),
+ *       not in libmqota; a device does not link it.
  */
 mqota_status_t mqota_ack_decode(const uint8_t *buf, size_t len, mqota_ack_t *ack);
 

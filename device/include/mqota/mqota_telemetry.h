@@ -80,6 +80,8 @@ mqota_status_t mqota_telemetry_encode(uint64_t ts_ms, const mqota_sample_t *samp
  *         MQOTA_ERR_MALFORMED (bad magic, count 0 or above MQOTA_TELEMETRY_SAMPLES, a name of
  *         length 0, above 15 or with a byte outside [a-z0-9_.], a NaN or infinite value,
  *         trailing bytes), MQOTA_ERR_VERSION, MQOTA_ERR_TYPE. On error *msg is left unchanged.
+ * @note Server side: defined in common/mqota_telemetry_host.c (CMake target mqota_codec_host),
+ *       not in libmqota; a device does not link it.
  */
 mqota_status_t mqota_telemetry_decode(const uint8_t *buf, size_t len, mqota_telemetry_t *msg);
 

@@ -38,6 +38,24 @@ extern "C" {
 
 /* MQOTA_ESP_NVS_RELEASE_KEY, MQOTA_ESP_NVS_COMMAND_KEY: mqota_esp_glue.h (the Arduino library
  * reads the same keys). */
+/**
+ * esp-mqtt builds each packet it sends in its out buffer (buffer.out_size): a CONNECT must fit
+ * whole, a PUBLISH its header and topic, and a payload that does not fit follows in further
+ * writes from the caller's data (esp-mqtt's mqtt_msg.c, mqtt_msg_publish(): "fragmented").
+ * esp-mqtt reserves 5 bytes for the fixed header of every packet (MQTT_MAX_FIXED_HEADER_SIZE).
+ */
+#define MQOTA_ESP_MQTT_FIXED_HEADER 5u
+/** A PUBLISH of the longest topic at QoS 1 before its payload: fixed header, topic, packet id */
+#define MQOTA_ESP_MQTT_PUBLISH_HEAD (MQOTA_ESP_MQTT_FIXED_HEADER + 2u + (MQOTA_TOPIC_MAX - 1u) + 2u)
+/**
+ * The out buffer the port gives esp-mqtt, before the CONNECT is counted: room for a whole
+ * STATE (MQOTA_STATE_MAX_LEN, the longest message the agent publishes often; an ACK is
+ * shorter) after the longest PUBLISH head. The agent's longer messages, a REPLY (up to
+ * MQOTA_SEALED_MAX_LEN) and a TELEMETRY, go out in pieces. mqota_esp_init() raises it to the
+ * CONNECT's length when the device id, last will and credentials need more.
+ */
+#define MQOTA_ESP_MQTT_OUT_MIN (MQOTA_ESP_MQTT_PUBLISH_HEAD + MQOTA_STATE_MAX_LEN)
+
 /** Events queued from the MQTT task to the agent's task (link changes, one message). */
 #define MQOTA_ESP_QUEUE_LEN 4u
 
@@ -46,8 +64,11 @@ typedef struct {
     const char *device_id;    /**< [A-Za-z0-9_.-], 1..MQOTA_DEVICE_ID_MAX bytes; also the
                                    MQTT client id */
     const char *topic_prefix; /**< NULL for MQOTA_TOPIC_PREFIX_DEFAULT */
-    /** Broker URI, CA, credentials: copied; the port sets client_id, the last will and
-     *  buffer.size (CONFIG_MQOTA_MQTT_BUFFER_SIZE) itself. */
+    /** Broker URI, CA, credentials: copied; the port sets client_id, the last will,
+     *  buffer.size (CONFIG_MQOTA_MQTT_BUFFER_SIZE) and, unless set here, buffer.out_size
+     *  (MQOTA_ESP_MQTT_OUT_MIN or the CONNECT's length; MQTT 5 CONNECT properties that you
+     *  set later, esp_mqtt5_client_set_connect_property(), are not counted: then set
+     *  out_size yourself) itself. */
     esp_mqtt_client_config_t mqtt;
     uint8_t *rx_buf;  /**< Receive buffer (caller-owned), CONFIG_MQOTA_RX_BUFFER_SIZE bytes */
     size_t rx_cap;    /**< Its size, bytes */
@@ -90,7 +111,6 @@ typedef struct {
     psa_hash_operation_t sha;
     psa_key_id_t release_key;
     psa_key_id_t command_key;
-    uint8_t aead[MQOTA_SEALED_MAX_LEN]; /* PSA's one-shot GCM wants ciphertext || tag */
     /* receive path (MQTT task -> agent task) */
     uint8_t *rx_buf;
     size_t rx_cap;
@@ -104,7 +124,6 @@ typedef struct {
     uint32_t seen_gen;
     bool agent_connected;
     char rx_topic[MQOTA_TOPIC_MAX];
-    char will_topic[MQOTA_TOPIC_MAX];
     QueueHandle_t events;
     StaticQueue_t events_q;
     uint8_t events_storage[MQOTA_ESP_QUEUE_LEN * sizeof(mqota_esp_event_t)];

@@ -33,6 +33,36 @@ enum { EV_LINK = 1, EV_MESSAGE = 2 };
 
 static const char *TAG = "mqota";
 
+/* The out buffer (MQOTA_ESP_MQTT_OUT_MIN) takes a SUBSCRIBE of the longest topic (fixed
+ * header, packet id, topic, QoS byte), an ACK whole, and the CONNECT of the longest device id
+ * with the last will and no credentials (variable header MQTT_3_1_1_VARIABLE_HEADER_SIZE, 10
+ * bytes, in esp-mqtt's mqtt_msg.c) */
+#define MQTT_CONNECT_HEAD (MQOTA_ESP_MQTT_FIXED_HEADER + 10u)
+_Static_assert(MQOTA_ESP_MQTT_FIXED_HEADER + 2u + 2u + (MQOTA_TOPIC_MAX - 1u) + 1u <=
+                   MQOTA_ESP_MQTT_OUT_MIN,
+               "a SUBSCRIBE fits esp-mqtt's out buffer");
+_Static_assert(MQOTA_ESP_MQTT_PUBLISH_HEAD + MQOTA_ACK_LEN <= MQOTA_ESP_MQTT_OUT_MIN,
+               "an ACK goes out in one write");
+_Static_assert(MQTT_CONNECT_HEAD + 2u + MQOTA_DEVICE_ID_MAX + 2u + (MQOTA_TOPIC_MAX - 1u) + 2u +
+                       sizeof(MQOTA_OFFLINE_PAYLOAD) - 1u <=
+                   MQOTA_ESP_MQTT_OUT_MIN,
+               "a CONNECT without credentials fits esp-mqtt's out buffer");
+
+/* The out buffer for this client: MQOTA_ESP_MQTT_OUT_MIN, or the length esp-mqtt needs to
+ * build its CONNECT (client id, last will, username, password, each a 2-byte length and its
+ * bytes; MQTT 5 adds the lengths of the CONNECT's and the will's property lists, empty unless
+ * the application sets properties, mqtt5_msg.c mqtt5_msg_connect()) when that is more. */
+static int mqtt_out_size(const esp_mqtt_client_config_t *mc)
+{
+    size_t n = MQTT_CONNECT_HEAD + 2u + strlen(mc->credentials.client_id) + 2u +
+               strlen(mc->session.last_will.topic) + 2u + (size_t)mc->session.last_will.msg_len;
+    if (mc->credentials.username != NULL) n += 2u + strlen(mc->credentials.username);
+    if (mc->credentials.authentication.password != NULL)
+        n += 2u + strlen(mc->credentials.authentication.password);
+    if (mc->session.protocol_ver == MQTT_PROTOCOL_V_5) n += 2u;
+    return (int)(n > MQOTA_ESP_MQTT_OUT_MIN ? n : MQOTA_ESP_MQTT_OUT_MIN);
+}
+
 /* ---- transport hooks (agent's task) --------------------------------------------------- */
 
 /* Queue a publish in esp-mqtt's outbox and return (the hook must not block). esp-mqtt takes
@@ -313,20 +343,23 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg)
         goto fail;
     }
 
-    /* the last will marks the device offline when the link dies without a DISCONNECT */
-    if (mqota_agent_topic(&e->agent, MQOTA_TOPIC_ONLINE, e->will_topic, sizeof(e->will_topic)) !=
+    /* the last will marks the device offline when the link dies without a DISCONNECT; esp-mqtt
+     * keeps its own copy of the topic (mqtt_client.c esp_mqtt_set_if_config(): strdup()) */
+    char will_topic[MQOTA_TOPIC_MAX];
+    if (mqota_agent_topic(&e->agent, MQOTA_TOPIC_ONLINE, will_topic, sizeof(will_topic)) !=
         MQOTA_OK) {
         err = ESP_ERR_INVALID_STATE;
         goto fail;
     }
     esp_mqtt_client_config_t mc = cfg->mqtt;
     mc.credentials.client_id = e->agent.device_id;
-    mc.session.last_will.topic = e->will_topic;
+    mc.session.last_will.topic = will_topic;
     mc.session.last_will.msg = MQOTA_OFFLINE_PAYLOAD;
     mc.session.last_will.msg_len = (int)strlen(MQOTA_OFFLINE_PAYLOAD);
     mc.session.last_will.qos = 1;
     mc.session.last_will.retain = 1;
     mc.buffer.size = CONFIG_MQOTA_MQTT_BUFFER_SIZE;
+    if (mc.buffer.out_size <= 0) mc.buffer.out_size = mqtt_out_size(&mc);
     e->client = esp_mqtt_client_init(&mc);
     if (e->client == NULL) {
         err = ESP_ERR_NO_MEM;

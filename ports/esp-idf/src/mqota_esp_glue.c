@@ -377,6 +377,44 @@ static size_t h_diagnostics(void *ctx, char *buf, size_t cap)
     return len;
 }
 
+/* esp_reset_reason_t to the wire's mqota_reset_reason_t (docs/PROTOCOL.md §16), by name, so a
+ * renumbering in ESP-IDF cannot change what the wire says. */
+static uint8_t reset_reason_wire(esp_reset_reason_t r)
+{
+    switch (r) {
+    case ESP_RST_POWERON: return MQOTA_RESET_POWER_ON;
+    case ESP_RST_EXT: return MQOTA_RESET_EXTERNAL;
+    case ESP_RST_SW: return MQOTA_RESET_SOFTWARE;
+    case ESP_RST_PANIC: return MQOTA_RESET_PANIC;
+    case ESP_RST_INT_WDT: return MQOTA_RESET_INT_WDT;
+    case ESP_RST_TASK_WDT: return MQOTA_RESET_TASK_WDT;
+    case ESP_RST_WDT: return MQOTA_RESET_WDT;
+    case ESP_RST_DEEPSLEEP: return MQOTA_RESET_DEEP_SLEEP;
+    case ESP_RST_BROWNOUT: return MQOTA_RESET_BROWNOUT;
+    case ESP_RST_SDIO: return MQOTA_RESET_SDIO;
+#if ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 1, 0) /* 4.4 (Arduino core 2.x) stops at SDIO */
+    case ESP_RST_USB: return MQOTA_RESET_USB;
+    case ESP_RST_JTAG: return MQOTA_RESET_JTAG;
+    case ESP_RST_EFUSE: return MQOTA_RESET_EFUSE;
+    case ESP_RST_PWR_GLITCH: return MQOTA_RESET_POWER_GLITCH;
+    case ESP_RST_CPU_LOCKUP: return MQOTA_RESET_CPU_LOCKUP;
+#endif
+    default: return MQOTA_RESET_UNKNOWN;
+    }
+}
+
+/* The port's part of a HEALTH (docs/PROTOCOL.md §16): esp_reset_reason() and
+ * esp_get_minimum_free_heap_size(). No crash text (reading the core dump summary needs the
+ * core dump in flash and a partition read: not cheap) and no RSSI (the port does not depend on
+ * esp_wifi; the application owns the Wi-Fi). */
+static int h_health(void *ctx, mqota_health_t *out)
+{
+    (void)ctx;
+    out->reset_reason = reset_reason_wire(esp_reset_reason());
+    out->min_free_heap = esp_get_minimum_free_heap_size();
+    return 0;
+}
+
 static bool h_self_test(void *ctx)
 {
     mqota_esp_glue_t *e = ctx;
@@ -423,6 +461,7 @@ void mqota_esp_glue_hooks(mqota_platform_t *plat)
     plat->slot_state_of = h_slot_state_of;
     plat->diagnostics = h_diagnostics;
     plat->self_test = h_self_test;
+    plat->health = h_health;
 #if defined(CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK)
     plat->secure_version_read = h_secure_version_read;
     plat->secure_version_raise = h_secure_version_raise;

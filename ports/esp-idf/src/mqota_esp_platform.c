@@ -49,32 +49,32 @@ static int h_verify_signature(void *ctx, const uint8_t digest[32], const uint8_t
                : -1;
 }
 
-/* psa_aead_encrypt() writes ciphertext || tag into one buffer and the hook keeps them apart
- * (and may encrypt in place): the port's aead buffer holds the joined form. */
+/* psa_aead_encrypt() writes ciphertext || tag into one buffer, which is where the agent wants
+ * them: the tag right after the ciphertext (mqota_platform.h). In place when out is in: PSA
+ * Crypto allows any overlap of input and output buffers (its "Overlap between parameters";
+ * TF-PSA-Crypto copies the caller's buffers by default, MBEDTLS_PSA_COPY_CALLER_BUFFERS). */
 static int h_aead_seal(void *ctx, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
                        const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
 {
     mqota_esp_t *e = ctx;
     size_t n = 0;
-    if (len > sizeof(e->aead) - MQOTA_SEALED_TAG_LEN) return -1;
-    if (psa_aead_encrypt(e->command_key, PSA_ALG_GCM, nonce, 12, aad, aad_len, in, len, e->aead,
-                         sizeof(e->aead), &n) != PSA_SUCCESS ||
+    if (tag != out + len) return -1;
+    if (psa_aead_encrypt(e->command_key, PSA_ALG_GCM, nonce, 12, aad, aad_len, in, len, out,
+                         len + MQOTA_SEALED_TAG_LEN, &n) != PSA_SUCCESS ||
         n != len + MQOTA_SEALED_TAG_LEN)
         return -1;
-    memcpy(out, e->aead, len);
-    memcpy(tag, e->aead + len, MQOTA_SEALED_TAG_LEN);
     return 0;
 }
 
+/* psa_aead_decrypt() reads ciphertext || tag from one buffer: the frame's own layout, which
+ * the agent passes as it received it (the tag right after the ciphertext). */
 static int h_aead_open(void *ctx, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
                        const uint8_t *in, size_t len, uint8_t *out, const uint8_t *tag)
 {
     mqota_esp_t *e = ctx;
     size_t n = 0;
-    if (len > sizeof(e->aead) - MQOTA_SEALED_TAG_LEN) return -1;
-    memcpy(e->aead, in, len);
-    memcpy(e->aead + len, tag, MQOTA_SEALED_TAG_LEN);
-    if (psa_aead_decrypt(e->command_key, PSA_ALG_GCM, nonce, 12, aad, aad_len, e->aead,
+    if (tag != in + len) return -1;
+    if (psa_aead_decrypt(e->command_key, PSA_ALG_GCM, nonce, 12, aad, aad_len, in,
                          len + MQOTA_SEALED_TAG_LEN, out, len, &n) != PSA_SUCCESS ||
         n != len)
         return -1;

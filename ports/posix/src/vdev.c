@@ -34,6 +34,8 @@ struct vdev {
     bool booted;
     boot_result_t boot;
     EVP_MD_CTX *sha;
+    uint8_t reset_reason;  /* mqota_reset_reason_t of this boot, from <flash>.rtc */
+    char last_crash[MQOTA_HEALTH_CRASH_MAX + 1]; /* the last simulated panic's reason */
     const sigverify_key_t *trust; /* not owned; NULL = no release key */
     uint8_t command_key[32];      /* sealed commands (docs/PROTOCOL.md §14) */
     bool have_command_key;
@@ -370,6 +372,106 @@ void vdev_close(vdev_t *dev)
     free(dev);
 }
 
+/*
+ * The reset reason, as the chip's RTC registers would tell it, kept in <flash>.rtc: byte 0 is
+ * how the device last stopped (an mqota_reset_reason_t written by vdev_set_reset_reason(), or
+ * RTC_RUNNING while it runs), byte 1 the length of the last crash text, then the text. A boot
+ * reads it and writes RTC_RUNNING back (or removes it: rtc_running()), so a device that is
+ * killed, or powered off without saying why, boots next as power-on; so does a new device (no
+ * file).
+ */
+#define RTC_RUNNING 0xFFu
+
+static int rtc_path(const vdev_t *dev, char *out, size_t cap)
+{
+    size_t n = strlen(dev->efuse_file); /* <flash>.efuse */
+    if (n < 6 || n - 6 + 5 >= cap) return -1;
+    snprintf(out, cap, "%.*s.rtc", (int)(n - 6), dev->efuse_file);
+    return 0;
+}
+
+/* Write the RTC file: byte 0 reason, then the last crash text. 0 or -1. */
+static int rtc_write(const vdev_t *dev, uint8_t reason)
+{
+    char path[1040];
+    uint8_t b[2 + MQOTA_HEALTH_CRASH_MAX];
+    size_t n = strnlen(dev->last_crash, MQOTA_HEALTH_CRASH_MAX);
+    if (rtc_path(dev, path, sizeof(path)) != 0) return -1;
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) return -1;
+    b[0] = reason;
+    b[1] = (uint8_t)n;
+    memcpy(b + 2, dev->last_crash, n);
+    int rc = fwrite(b, 1, 2 + n, f) == 2 + n ? 0 : -1;
+    return fclose(f) == 0 ? rc : -1;
+}
+
+/* Read how the device last stopped into dev->reset_reason and dev->last_crash. */
+static void rtc_read(vdev_t *dev)
+{
+    char path[1040];
+    uint8_t b[2 + MQOTA_HEALTH_CRASH_MAX];
+    size_t n = 0;
+    dev->reset_reason = MQOTA_RESET_POWER_ON;
+    dev->last_crash[0] = '\0';
+    if (rtc_path(dev, path, sizeof(path)) != 0) return;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return;
+    n = fread(b, 1, sizeof(b), f);
+    fclose(f);
+    if (n < 2 || b[1] > MQOTA_HEALTH_CRASH_MAX || n != 2u + b[1]) return;
+    if (b[0] <= MQOTA_RESET_MAX) dev->reset_reason = b[0];
+    for (size_t i = 0; i < b[1]; i++) {
+        if (b[2 + i] < 0x20 || b[2 + i] > 0x7E) return; /* not the text we wrote */
+    }
+    memcpy(dev->last_crash, b + 2, b[1]);
+    dev->last_crash[b[1]] = '\0';
+}
+
+/* After a boot read the file: the device runs. With a last crash to keep, the file says
+ * RTC_RUNNING; without one it is removed (a device that never panicked and never announced a
+ * restart, as in the unit tests, leaves no file). Either way the next boot says power-on unless
+ * vdev_set_reset_reason() is called first. */
+static void rtc_running(const vdev_t *dev)
+{
+    char path[1040];
+    if (dev->last_crash[0] != '\0') {
+        (void)rtc_write(dev, RTC_RUNNING); /* unwritable: the next boot says power-on */
+    } else if (rtc_path(dev, path, sizeof(path)) == 0) {
+        (void)unlink(path);
+    }
+}
+
+mqota_status_t vdev_set_reset_reason(vdev_t *dev, uint8_t reason, const char *crash)
+{
+    if (dev == NULL || reason > MQOTA_RESET_MAX) {
+        return MQOTA_ERR_ARG;
+    }
+    if (crash != NULL) {
+        size_t n = 0;
+        for (; crash[n] != '\0' && n < MQOTA_HEALTH_CRASH_MAX; n++) {
+            dev->last_crash[n] = crash[n] >= 0x20 && crash[n] <= 0x7E ? crash[n] : '?';
+        }
+        dev->last_crash[n] = '\0';
+    }
+    return rtc_write(dev, reason) == 0 ? MQOTA_OK : MQOTA_ERR_PLATFORM;
+}
+
+uint8_t vdev_reset_reason(const vdev_t *dev)
+{
+    return dev != NULL ? dev->reset_reason : MQOTA_RESET_UNKNOWN;
+}
+
+/* The port's part of a HEALTH (mqota_platform_t.health): the reset reason and last crash from
+ * the RTC file; a virtual device has no heap minimum or RSSI of its own (0: unknown). */
+static int hook_health(void *ctx, mqota_health_t *out)
+{
+    vdev_t *dev = ctx;
+    out->reset_reason = dev->reset_reason;
+    memcpy(out->crash, dev->last_crash, sizeof(out->crash));
+    return 0;
+}
+
 mqota_status_t vdev_boot(vdev_t *dev, boot_result_t *out)
 {
     if (dev == NULL || out == NULL) {
@@ -382,6 +484,8 @@ mqota_status_t vdev_boot(vdev_t *dev, boot_result_t *out)
     if (st == MQOTA_OK) {
         dev->boot = *out;
         dev->booted = true;
+        rtc_read(dev);
+        rtc_running(dev);
     }
     return st;
 }
@@ -845,4 +949,5 @@ void vdev_platform_fill(vdev_t *dev, mqota_platform_t *plat)
     plat->verify_signature = dev->trust != NULL ? hook_verify_signature : NULL;
     plat->aead_seal = dev->have_command_key ? hook_aead_seal : NULL;
     plat->aead_open = dev->have_command_key ? hook_aead_open : NULL;
+    plat->health = hook_health;
 }

@@ -41,6 +41,7 @@
 #define EMU_HANDLES 2u         /* OTA handles open at once (one per OTA slot) */
 #define EMU_NVS_HANDLE 1u      /* the one nvs_handle_t nvs_open() gives */
 #define EMU_FREE_HEAP 200000u  /* esp_get_free_heap_size(): a plausible ESP32 figure */
+#define EMU_MIN_FREE_HEAP 180000u /* esp_get_minimum_free_heap_size() */
 
 typedef struct {
     bool open;
@@ -671,6 +672,9 @@ esp_reset_reason_t esp_reset_reason(void) { return E->reason; }
 
 /* esp_system.h esp_get_free_heap_size(): a fixed figure on the host. */
 uint32_t esp_get_free_heap_size(void) { return EMU_FREE_HEAP; }
+
+/* esp_system.h esp_get_minimum_free_heap_size(): a fixed figure below the free heap. */
+uint32_t esp_get_minimum_free_heap_size(void) { return EMU_MIN_FREE_HEAP; }
 
 /* ---- nvs ----------------------------------------------------------------------------------- */
 

@@ -16,6 +16,13 @@
  *    MQTT_EVENT_DATA events: the first carries the topic and what the buffer holds after the
  *    PUBLISH packet's fixed header, topic and packet id; the others carry data only, with
  *    current_data_offset and total_data_len (mqtt_client.c deliver_publish()).
+ *  - Every packet the client sends is built in its out buffer (buffer.out_size, else
+ *    buffer.size; mqtt_client.c esp_mqtt_set_config()), after 5 bytes kept for the fixed
+ *    header (mqtt_msg.c MQTT_MAX_FIXED_HEADER_SIZE): a CONNECT that does not fit is never
+ *    sent ("Connect message cannot be created", mqtt_client.c esp_mqtt_connect(): the client
+ *    never connects); a PUBLISH or SUBSCRIBE whose head (topic, packet id) does not fit fails
+ *    with -1 ("Publish message cannot be created"); a payload that does not fit is sent in
+ *    pieces (mqtt_msg_publish(), "fragmented"), which changes nothing the broker sees.
  *  - esp_mqtt_client_enqueue() while disconnected keeps QoS 1/2 messages (and QoS 0 with
  *    store) in the outbox and sends them after the next CONNACK, after MQTT_EVENT_CONNECTED;
  *    subscribe and unsubscribe need a connected client (-1 otherwise).
@@ -35,6 +42,8 @@
 #include "mqtt_client.h"
 
 #define BUFFER_SIZE_DEFAULT 1024 /* esp-mqtt's CONFIG_MQTT_BUFFER_SIZE default */
+#define FIXED_HEADER_KEPT 5       /* mqtt_msg.c MQTT_MAX_FIXED_HEADER_SIZE */
+#define CONNECT_VAR_HEADER 10     /* mqtt_msg.c MQTT_3_1_1_VARIABLE_HEADER_SIZE */
 #define KEEPALIVE_DEFAULT_S 120  /* esp-mqtt's MQTT_KEEPALIVE_TICK default */
 #define OUTBOX_MAX 64u           /* messages kept while disconnected; then -2 (outbox full) */
 
@@ -50,6 +59,8 @@ struct esp_mqtt_client {
     esp_event_handler_t handler;
     void *handler_arg;
     int buffer_size;
+    int out_size;      /* the out buffer: each packet is built in it */
+    bool connect_fits; /* the CONNECT could be built in the out buffer */
     esp_mqtt_protocol_ver_t protocol;
     bool started;
     bool connected;
@@ -91,7 +102,13 @@ static void drop_outbox(esp_mqtt_client_handle_t c)
 static void on_connect(struct mosquitto *m, void *ud, int rc)
 {
     esp_mqtt_client_handle_t c = ud;
-    (void)m;
+    if (!c->connect_fits) {
+        /* esp-mqtt would not have sent a CONNECT at all: no session, no events */
+        fprintf(stderr, "esp-mqtt (emulated): Connect message cannot be created (out buffer "
+                        "%d bytes)\n", c->out_size);
+        (void)mosquitto_disconnect(m);
+        return;
+    }
     if (c->obs != NULL && c->obs->connected != NULL && !c->obs->connected(c->obs_ctx, rc))
         return;
     if (rc != 0) {
@@ -183,6 +200,7 @@ esp_mqtt_client_handle_t esp_mqtt_client_init(const esp_mqtt_client_config_t *cf
     if (c == NULL) return NULL;
     c->tail = &c->head;
     c->buffer_size = cfg->buffer.size > 0 ? cfg->buffer.size : BUFFER_SIZE_DEFAULT;
+    c->out_size = cfg->buffer.out_size > 0 ? cfg->buffer.out_size : c->buffer_size;
     c->protocol = cfg->session.protocol_ver != MQTT_PROTOCOL_UNDEFINED ? cfg->session.protocol_ver
                                                                         : MQTT_PROTOCOL_V_3_1_1;
     const char *cid = cfg->credentials.client_id;
@@ -210,6 +228,19 @@ esp_mqtt_client_handle_t esp_mqtt_client_init(const esp_mqtt_client_config_t *cf
         mosquitto_username_pw_set(c->mosq, cfg->credentials.username,
                                   cfg->credentials.authentication.password) != MOSQ_ERR_SUCCESS)
         goto fail;
+    /* mqtt_msg.c mqtt_msg_connect(): the variable header, then each field a 2-byte length and
+     * its bytes (the will's message by its length); MQTT 5 (mqtt5_msg.c mqtt5_msg_connect())
+     * adds the one-byte lengths of the CONNECT's and the will's property lists, which the
+     * emulation keeps empty */
+    size_t connect = FIXED_HEADER_KEPT + CONNECT_VAR_HEADER + 2 + strlen(cid);
+    if (w->topic != NULL)
+        connect += 2 + strlen(w->topic) + 2 +
+                   (size_t)(w->msg_len > 0 ? w->msg_len : w->msg != NULL ? (int)strlen(w->msg) : 0);
+    if (cfg->credentials.username != NULL) connect += 2 + strlen(cfg->credentials.username);
+    if (cfg->credentials.authentication.password != NULL)
+        connect += 2 + strlen(cfg->credentials.authentication.password);
+    if (c->protocol == MQTT_PROTOCOL_V_5) connect += 1 + (w->topic != NULL ? 1 : 0);
+    c->connect_fits = connect <= (size_t)c->out_size;
     return c;
 fail:
     if (c->mosq != NULL) mosquitto_destroy(c->mosq);
@@ -264,6 +295,8 @@ int esp_mqtt_client_subscribe_single(esp_mqtt_client_handle_t c, const char *top
 {
     int mid = 0;
     if (c == NULL || topic == NULL || !c->connected) return -1;
+    /* mqtt_msg_subscribe(): packet id, topic, QoS byte */
+    if (FIXED_HEADER_KEPT + 2 + 2 + (int)strlen(topic) + 1 > c->out_size) return -1;
     return mosquitto_subscribe(c->mosq, &mid, topic, qos) == MOSQ_ERR_SUCCESS ? mid : -1;
 }
 
@@ -285,6 +318,8 @@ int esp_mqtt_client_enqueue(esp_mqtt_client_handle_t c, const char *topic, const
     int mid = 0;
     if (c == NULL || topic == NULL || len < 0) return -1;
     if (len == 0 && data != NULL) len = (int)strlen(data);
+    /* mqtt_msg_publish(): the topic and packet id must fit, the payload may follow in pieces */
+    if (FIXED_HEADER_KEPT + 2 + (int)strlen(topic) + (qos > 0 ? 2 : 0) > c->out_size) return -1;
     if (c->connected) {
         if (mosquitto_publish(c->mosq, &mid, topic, len, data, qos, retain != 0) !=
             MOSQ_ERR_SUCCESS)
@@ -336,6 +371,10 @@ struct mosquitto *esp_emu_mqtt_mosquitto(esp_mqtt_client_handle_t c)
 }
 
 bool esp_emu_mqtt_started(esp_mqtt_client_handle_t c) { return c != NULL && c->started; }
+
+int esp_emu_mqtt_out_size(esp_mqtt_client_handle_t c) { return c != NULL ? c->out_size : 0; }
+
+bool esp_emu_mqtt_connect_fits(esp_mqtt_client_handle_t c) { return c != NULL && c->connect_fits; }
 
 void esp_emu_mqtt_power_off(esp_mqtt_client_handle_t c)
 {

@@ -122,7 +122,7 @@ void vdev_close(vdev_t *dev);
 mqota_status_t vdev_boot(vdev_t *dev, boot_result_t *out);
 
 /**
- * @brief Fill the hooks this module owns: ctx (= dev), running, slot_size, slot_begin,
+ * @brief Fill the hooks this module owns: ctx (= dev), running, health, slot_size, slot_begin,
  *        slot_write, slot_read, slot_end, slot_set_boot, slot_state, slot_mark_valid,
  *        slot_mark_invalid, kv_get, kv_set, kv_erase, sha256_begin/update/finish, and
  *        slot_state_of, verify_signature when a trust key is set (vdev_set_trust_key(), NULL
@@ -154,6 +154,24 @@ void vdev_set_trust_key(vdev_t *dev, const sigverify_key_t *key);
  *        takes no commands). Call before vdev_platform_fill().
  */
 void vdev_set_command_key(vdev_t *dev, const uint8_t *key);
+
+/**
+ * @brief Say how the device is about to stop, as the chip's RTC registers would remember it:
+ *        the next vdev_boot() reports `reason` (the health hook's reset_reason, docs/PROTOCOL.md
+ *        §16). Kept in <flash>.rtc; a device stopped without this call (killed, powered off)
+ *        boots next as power-on. Call before vdev_close() of a restart.
+ * @param[in] dev    The device.
+ * @param[in] reason An mqota_reset_reason_t: MQOTA_RESET_SOFTWARE for a restart the device
+ *                   asked for, MQOTA_RESET_PANIC for a simulated panic, ...
+ * @param[in] crash  The crash's reason for the last-crash record (printable ASCII, cut to
+ *                   MQOTA_HEALTH_CRASH_MAX bytes), or NULL to keep the last one.
+ * @return MQOTA_OK, MQOTA_ERR_ARG (dev NULL, reason above MQOTA_RESET_MAX), MQOTA_ERR_PLATFORM
+ *         (the file could not be written).
+ */
+mqota_status_t vdev_set_reset_reason(vdev_t *dev, uint8_t reason, const char *crash);
+
+/** @brief The reset reason of the last vdev_boot() (mqota_reset_reason_t). */
+uint8_t vdev_reset_reason(const vdev_t *dev);
 
 /** @brief Attach the caller's pointer (for its own hooks). */
 void vdev_set_user(vdev_t *dev, void *user);

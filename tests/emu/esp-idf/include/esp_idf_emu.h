@@ -159,6 +159,14 @@ struct mosquitto *esp_emu_mqtt_mosquitto(esp_mqtt_client_handle_t client);
 /** @brief Whether esp_mqtt_client_start() has run (and no esp_mqtt_client_stop() since). */
 bool esp_emu_mqtt_started(esp_mqtt_client_handle_t client);
 
+/** @brief The client's out buffer in bytes, as esp_mqtt_client_init() took it (buffer.out_size,
+ *         else buffer.size); 0 for a NULL client. */
+int esp_emu_mqtt_out_size(esp_mqtt_client_handle_t client);
+
+/** @brief Whether esp-mqtt could build the client's CONNECT in that buffer; a client whose
+ *         CONNECT does not fit never connects (mqtt_emu.c). */
+bool esp_emu_mqtt_connect_fits(esp_mqtt_client_handle_t client);
+
 /**
  * @brief Power loss: free the client without a DISCONNECT (the broker sends the last will once
  *        it sees the socket close) and without events. The handle is gone afterwards.

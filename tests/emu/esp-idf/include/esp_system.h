@@ -24,11 +24,17 @@ typedef enum {
     ESP_RST_DEEPSLEEP,
     ESP_RST_BROWNOUT,
     ESP_RST_SDIO,
+    ESP_RST_USB,
+    ESP_RST_JTAG,
+    ESP_RST_EFUSE,
+    ESP_RST_PWR_GLITCH,
+    ESP_RST_CPU_LOCKUP,
 } esp_reset_reason_t;
 
 void esp_restart(void) __attribute__((noreturn));
 esp_reset_reason_t esp_reset_reason(void);
 uint32_t esp_get_free_heap_size(void);
+uint32_t esp_get_minimum_free_heap_size(void);
 
 #ifdef __cplusplus
 }
