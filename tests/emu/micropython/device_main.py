@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: Apache-2.0
+# The application the MicroPython tests run on the unix port (run_device.sh starts it after
+# every virtual boot): the unchanged agent from ports/micropython, configured from the
+# environment. MQOTA_UPY_CRED: the device's credentials file (mqotad device provision);
+# MQOTA_UPY_HOST / MQOTA_UPY_PORT: the broker (or a link emulator in front of it);
+# MQOTA_UPY_DIR: the device's filesystem (its records go to DIR/mqota). The self-test fails
+# while DIR/selftest.fail exists. MQOTA_UPY_TELEMETRY=1: publish a reading every second.
+import os
+import time
+
+import mqota
+
+d = os.getenv("MQOTA_UPY_DIR")
+cred = {}
+with open(os.getenv("MQOTA_UPY_CRED")) as f:
+    for line in f:
+        if "=" in line and not line.startswith("#"):
+            k, v = line.strip().split("=", 1)
+            cred[k] = v
+
+
+def self_test():
+    try:
+        os.stat(d + "/selftest.fail")
+        return False
+    except OSError:
+        return True
+
+
+agent = mqota.Agent(cred["username"], os.getenv("MQOTA_UPY_HOST"), int(os.getenv("MQOTA_UPY_PORT")),
+                    user=cred["username"], password=cred["password"], store_dir=d + "/mqota",
+                    chip_id=int(os.getenv("MQOTA_UPY_CHIP") or "0"), self_test=self_test)
+telemetry = os.getenv("MQOTA_UPY_TELEMETRY") == "1"
+last = time.ticks_ms()
+n = 0
+while True:
+    agent.poll(100)
+    if telemetry and time.ticks_diff(time.ticks_ms(), last) >= 1000 and agent.connected():
+        last = time.ticks_ms()
+        n += 1
+        agent.publish_telemetry([(b"temperature", 20.0 + n % 5), (b"count", n)])

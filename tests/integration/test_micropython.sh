@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The MicroPython agent (ports/micropython) on the real MicroPython interpreter (the unix port,
+# built once per build directory from ../shared/sdk/micropython into BUILD/micropython) against
+# mqotad and its mosquitto: one virtual ESP32 (tests/emu/micropython: the esp32 module over the
+# flash file, machine.reset() as an exit that run_device.sh answers with a virtual boot by
+# mqota-vboot) starts on hello_world 2023 in slot 0 and is offered hello_world 2024. MODE:
+#   update     it downloads, verifies, reboots into slot 1, self-tests and confirms; telemetry
+#              it publishes reaches mqotad
+#   link-cut   as update, through mqota-linkemu (lte) that is killed twice mid-transfer and
+#              started again: the agent reconnects with backoff and resumes
+#   kill       the MicroPython process is killed (SIGKILL) mid-transfer and started again: it
+#              resumes from its progress record, not from chunk 0
+#   corrupt    the flash stand-in flips one byte the chunk CRC cannot see: hash-mismatch, the
+#              old image keeps running from slot 0 (also after a reboot)
+#   rollback   the new image's self-test fails: the agent boots slot 0 again, which reports
+#              rolled-back with reason self-test
+MODE=${3:-update}
+case $MODE in update|link-cut|kill|corrupt|rollback) ;;
+  *) echo "usage: test_micropython.sh BUILD_DIR FIXTURES_DIR [update|link-cut|kill|corrupt|rollback]" >&2
+     exit 2 ;;
+esac
+. "$(dirname "$0")/lib.sh" "$1" "$2"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+KIT=$ROOT/../shared/sdk/micropython
+UPY=$BUILD/micropython/micropython
+VBOOT=$BUILD/tests/emu/micropython/mqota-vboot
+DEV=upy-0001
+NEWVER=v1.4.1-2-g0296947-dirty
+DEV_PID=""
+LINK_PID=""
+
+# The interpreter: built once per build directory (about 50 s), under a lock so that tests
+# run in parallel build it once.
+if [ ! -x "$UPY" ]; then
+  [ -x "$KIT/build.sh" ] || { echo "SKIP: the MicroPython kit is absent ($KIT/build.sh)"; exit 77; }
+  mkdir -p "$BUILD/micropython"
+  ( flock 9; [ -x "$UPY" ] || JOBS=2 "$KIT/build.sh" "$BUILD/micropython" >"$BUILD/micropython/build.log" 2>&1 ) \
+    9>"$BUILD/micropython/.lock" || fail "building MicroPython failed: $(tail -n 5 "$BUILD/micropython/build.log")"
+fi
+[ -x "$VBOOT" ] || fail "$VBOOT is not built (cmake --build BUILD --target mqota-vboot)"
+
+stop_device() { stop_pid "$DEV_PID"; DEV_PID=""; stop_pid "$LINK_PID"; LINK_PID=""; }
+trap 'rc=$?; stop_device; cleanup $rc' EXIT
+
+# start_device: run_device.sh in the background, to the broker or to $LINK_PORT if set.
+start_device() {
+  local port=${BROKER_URL##*:}
+  [ -z "${LINK_PORT:-}" ] || port=$LINK_PORT
+  MQOTA_UPY_CRED=$T/creds/$DEV.cred MQOTA_UPY_HOST=127.0.0.1 MQOTA_UPY_PORT=$port \
+    "$ROOT/tests/emu/micropython/run_device.sh" "$BUILD" "$T/dev.flash" "$T/dev" \
+    >>"$T/device.log" 2>&1 &
+  DEV_PID=$!
+}
+
+start_link() {
+  "$BUILD/fleet/mqota-linkemu" --upstream "$BROKER_URL" --profile lte --listen-port "$LINK_PORT" \
+    >>"$T/linkemu.log" 2>&1 &
+  LINK_PID=$!
+  wait_for 10 grep -q "listening\|profile" "$T/linkemu.log" || fail "mqota-linkemu did not start"
+}
+
+device_json() { mq --json device list | jq -ec --arg d "$DEV" '.[] | select(.id == $d)'; }
+device_is() { device_json | jq -e "$1" >/dev/null; }
+has_telemetry() {
+  mq --json device telemetry "$DEV" |
+    jq -e '[.names[] | select(.name == "temperature" or .name == "count") | .points] | length == 2 and min >= 1'
+}
+progress_at_least() { device_is ".progress >= $1"; }
+
+start_mqotad
+fleet_provision --count 1 --prefix upy-
+"$VBOOT" create "$T/dev.flash" 0 "$FIX/idf_hello_world_esp32_2023.bin" >>"$T/device.log" 2>&1 ||
+  fail "mqota-vboot could not make the flash file: $(tail -n 2 "$T/device.log")"
+mkdir -p "$T/dev"
+[ "$MODE" != corrupt ] || export MQOTA_UPY_FLIP_BYTE=50000
+[ "$MODE" != rollback ] || touch "$T/dev/selftest.fail"
+[ "$MODE" != update ] || export MQOTA_UPY_TELEMETRY=1
+if [ "$MODE" = link-cut ]; then
+  LINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  start_link
+fi
+start_device
+wait_online 1 60
+device_is '.slot == 0 and .version == "1" and .state == "idle"' ||
+  fail "the MicroPython device does not report version 1 idle on slot 0: $(mq --json device list)"
+pass "the MicroPython device is online, idle, version 1 on slot 0"
+
+add_release "$FIX/idf_hello_world_esp32_2024.bin"; rel=$RELEASE_ID
+deploy_all "$rel"; dep=$DEPLOYMENT_ID
+SIZE=$(stat -c %s "$FIX/idf_hello_world_esp32_2024.bin")
+
+case $MODE in
+  link-cut)
+    for cut in 1 2; do
+      wait_for 120 progress_at_least $((cut * SIZE / 3)) || fail "no progress to cut $cut at"
+      stop_pid "$LINK_PID"; LINK_PID=""
+      log "link cut $cut (mqota-linkemu stopped)"
+      sleep 2
+      start_link
+    done ;;
+  kill)
+    wait_for 120 progress_at_least $((SIZE / 3)) || fail "no progress to kill the device at"
+    kill -KILL "$DEV_PID"; wait "$DEV_PID" 2>/dev/null || true
+    pkill -KILL -P "$DEV_PID" 2>/dev/null || true
+    DEV_PID=""
+    log "MicroPython process killed"
+    start_device ;;
+esac
+
+rc=0
+watch "$dep" 240 || rc=$?
+d=$(mq --json deployment show "$dep") || fail "deployment show $dep failed"
+case $MODE in
+  update|link-cut|kill)
+    [ "$rc" -eq 0 ] || fail "deployment watch exited $rc: $d"
+    check_json "the target did not succeed" "$d" '.succeeded == 1 and .failed == 0'
+    wait_for 20 device_is ".slot == 1 and .version == \"$NEWVER\" and .state == \"confirmed\"" ||
+      fail "the device does not run $NEWVER confirmed from slot 1: $(mq --json device list)"
+    pass "the device runs $NEWVER from slot 1, confirmed"
+    grep -q "boot: slot=1 state=1 " "$T/device.log" ||
+      fail "the virtual bootloader never booted slot 1 pending-verify"
+    json_get resent "$d" '.targets[0].bytes_resent | numbers'
+    json_get sent "$d" '.targets[0].bytes_sent | numbers'
+    log "bytes sent $sent, re-sent $resent for a $SIZE-byte image"
+    ;;
+esac
+case $MODE in
+  update)
+    [ "$resent" -eq 0 ] || fail "$resent bytes re-sent on a clean link"
+    wait_for 20 has_telemetry || fail "no telemetry from the MicroPython device in 20 s: $(mq --json device telemetry "$DEV")"
+    pass "the agent's telemetry (temperature, count) reached mqotad"
+    ;;
+  link-cut)
+    [ "$(grep -c 'connection lost' "$T/device.log")" -ge 2 ] ||
+      fail "the agent did not see two lost connections"
+    # each cut may cost what was in flight (a window of 16 chunks) and the backoff's REQUEST
+    [ "$resent" -le $((2 * 16 * 4096)) ] || fail "$resent bytes re-sent after 2 cuts (limit 2 x 16 x 4096)"
+    pass "two link cuts, $resent bytes re-sent"
+    ;;
+  kill)
+    grep -q "resuming release $rel at chunk [1-9]" "$T/device.log" ||
+      fail "the restarted agent did not resume from its progress record"
+    [ "$sent" -le $((SIZE + 2 * 16 * 4096)) ] || fail "$sent bytes sent for a $SIZE-byte image after one kill"
+    pass "resumed after SIGKILL, $sent bytes sent for $SIZE"
+    ;;
+  corrupt)
+    [ "$rc" -eq 1 ] || fail "deployment watch should exit 1, got $rc: $d"
+    check_json "the server did not record hash-mismatch" "$d" \
+      '.failed == 1 and .targets[0].reason == "hash-mismatch"'
+    wait_for 20 device_is '.slot == 0 and .version == "1" and .state == "failed" and .reason == "hash-mismatch"' ||
+      fail "the device does not report hash-mismatch on slot 0: $(mq --json device list)"
+    stop_device
+    start_device
+    wait_for 60 grep -q "connected to" "$T/device.log" || fail "the device did not come back"
+    [ "$(grep -c '^boot: slot=0 ' "$T/device.log")" -eq 2 ] && ! grep -q '^boot: slot=1' "$T/device.log" ||
+      fail "the device did not boot slot 0 again: $(grep '^boot:' "$T/device.log")"
+    pass "a corrupted image was refused and slot 0 boots again"
+    ;;
+  rollback)
+    [ "$rc" -eq 1 ] || fail "deployment watch should exit 1, got $rc: $d"
+    check_json "the server did not record self-test" "$d" \
+      '.failed == 1 and .targets[0].reason == "self-test"'
+    wait_for 20 device_is '.slot == 0 and .version == "1" and .state == "rolled-back" and .reason == "self-test"' ||
+      fail "the device is not rolled back to slot 0 with reason self-test: $(mq --json device list)"
+    grep -q "boot: slot=1 state=1 " "$T/device.log" && grep -q "self-test" "$T/device.log" ||
+      fail "slot 1 never booted pending-verify"
+    pass "the failed self-test rolled the device back to version 1 on slot 0"
+    ;;
+esac
+passed
