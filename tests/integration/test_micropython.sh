@@ -7,10 +7,11 @@
 # mqota-vboot) starts on hello_world 2023 in slot 0 and is offered hello_world 2024. MODE:
 #   update     it downloads, verifies, reboots into slot 1, self-tests and confirms; telemetry
 #              it publishes reaches mqotad
-#   link-cut   as update, through mqota-linkemu (lte) that is killed twice mid-transfer and
-#              started again: the agent reconnects with backoff and resumes
-#   kill       the MicroPython process is killed (SIGKILL) mid-transfer and started again: it
-#              resumes from its progress record, not from chunk 0
+#   link-cut   as update (with the 968,768-byte nerdminer image), through mqota-linkemu (lte)
+#              that is killed twice mid-transfer and started again: the agent reconnects with
+#              backoff and resumes; what was re-sent stays within one window per cut
+#   kill       as link-cut, but the MicroPython process is killed (SIGKILL) mid-transfer and
+#              started again: it resumes from its progress record, not from chunk 0
 #   corrupt    the flash stand-in flips one byte the chunk CRC cannot see: hash-mismatch, the
 #              old image keeps running from slot 0 (also after a reboot)
 #   rollback   the new image's self-test fails: the agent boots slot 0 again, which reports
@@ -26,7 +27,11 @@ KIT=$ROOT/../shared/sdk/micropython
 UPY=$BUILD/micropython/micropython
 VBOOT=$BUILD/tests/emu/micropython/mqota-vboot
 DEV=upy-0001
-NEWVER=v1.4.1-2-g0296947-dirty
+NEW=idf_hello_world_esp32_2024.bin NEWVER=v1.4.1-2-g0296947-dirty
+# resuming needs a transfer long enough to interrupt: the 968,768-byte image over lte
+if [ "$MODE" = link-cut ] || [ "$MODE" = kill ]; then
+  NEW=arduino_nerdminer_esp32_v1.6.3.bin NEWVER=v1.6.3
+fi
 DEV_PID=""
 LINK_PID=""
 
@@ -62,11 +67,24 @@ start_link() {
 
 device_json() { mq --json device list | jq -ec --arg d "$DEV" '.[] | select(.id == $d)'; }
 device_is() { device_json | jq -e "$1" >/dev/null; }
+boots() { grep -c '^boot:' "$T/device.log"; }
+booted_more_than() { [ "$(boots)" -gt "$1" ] && [ "$(grep -c 'connected to' "$T/device.log")" -gt "$2" ]; }
+# restart_device: stop the device (and its boot loop) and start it again; wait until it booted
+# and connected once more.
+restart_device() {
+  local b c
+  b=$(boots); c=$(grep -c 'connected to' "$T/device.log")
+  stop_device
+  start_device
+  wait_for 60 booted_more_than "$b" "$c" || fail "the device did not boot and connect again"
+}
 has_telemetry() {
   mq --json device telemetry "$DEV" |
     jq -e '[.names[] | select(.name == "temperature" or .name == "count") | .points] | length == 2 and min >= 1'
 }
-progress_at_least() { device_is ".progress >= $1"; }
+progress_at_least() {
+  mq --json deployment show "$dep" | jq -e --argjson p "$1" '.targets[0].progress >= $p' >/dev/null
+}
 
 start_mqotad
 fleet_provision --count 1 --prefix upy-
@@ -76,19 +94,19 @@ mkdir -p "$T/dev"
 [ "$MODE" != corrupt ] || export MQOTA_UPY_FLIP_BYTE=50000
 [ "$MODE" != rollback ] || touch "$T/dev/selftest.fail"
 [ "$MODE" != update ] || export MQOTA_UPY_TELEMETRY=1
-if [ "$MODE" = link-cut ]; then
+if [ "$MODE" = link-cut ] || [ "$MODE" = kill ]; then
   LINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   start_link
 fi
 start_device
 wait_online 1 60
-device_is '.slot == 0 and .version == "1" and .state == "idle"' ||
+wait_for 30 device_is '.slot == 0 and .version == "1" and .state == "idle"' ||
   fail "the MicroPython device does not report version 1 idle on slot 0: $(mq --json device list)"
 pass "the MicroPython device is online, idle, version 1 on slot 0"
 
-add_release "$FIX/idf_hello_world_esp32_2024.bin"; rel=$RELEASE_ID
+add_release "$FIX/$NEW" --version "$NEWVER"; rel=$RELEASE_ID
 deploy_all "$rel"; dep=$DEPLOYMENT_ID
-SIZE=$(stat -c %s "$FIX/idf_hello_world_esp32_2024.bin")
+SIZE=$(stat -c %s "$FIX/$NEW")
 
 case $MODE in
   link-cut)
@@ -101,8 +119,8 @@ case $MODE in
     done ;;
   kill)
     wait_for 120 progress_at_least $((SIZE / 3)) || fail "no progress to kill the device at"
-    kill -KILL "$DEV_PID"; wait "$DEV_PID" 2>/dev/null || true
-    pkill -KILL -P "$DEV_PID" 2>/dev/null || true
+    kill -KILL "$(cat "$T/dev/upy.pid")"  # power cut: run_device.sh ends with the interpreter
+    wait "$DEV_PID" 2>/dev/null || true
     DEV_PID=""
     log "MicroPython process killed"
     start_device ;;
@@ -150,9 +168,7 @@ case $MODE in
       '.failed == 1 and .targets[0].reason == "hash-mismatch"'
     wait_for 20 device_is '.slot == 0 and .version == "1" and .state == "failed" and .reason == "hash-mismatch"' ||
       fail "the device does not report hash-mismatch on slot 0: $(mq --json device list)"
-    stop_device
-    start_device
-    wait_for 60 grep -q "connected to" "$T/device.log" || fail "the device did not come back"
+    restart_device
     [ "$(grep -c '^boot: slot=0 ' "$T/device.log")" -eq 2 ] && ! grep -q '^boot: slot=1' "$T/device.log" ||
       fail "the device did not boot slot 0 again: $(grep '^boot:' "$T/device.log")"
     pass "a corrupted image was refused and slot 0 boots again"
@@ -163,8 +179,13 @@ case $MODE in
       '.failed == 1 and .targets[0].reason == "self-test"'
     wait_for 20 device_is '.slot == 0 and .version == "1" and .state == "rolled-back" and .reason == "self-test"' ||
       fail "the device is not rolled back to slot 0 with reason self-test: $(mq --json device list)"
-    grep -q "boot: slot=1 state=1 " "$T/device.log" && grep -q "self-test" "$T/device.log" ||
-      fail "slot 1 never booted pending-verify"
+    grep -q "boot: slot=1 state=1 " "$T/device.log" || fail "slot 1 never booted pending-verify"
+    grep -q "rolling back release $rel: reason 8" "$T/device.log" ||
+      fail "the agent on slot 1 did not roll back for its self-test (reason 8)"
+    # slot 0 was marked valid again: a reset now boots it, not the failed slot 1
+    restart_device
+    [ "$(grep '^boot:' "$T/device.log" | tail -n 1 | cut -d' ' -f2)" = slot=0 ] ||
+      fail "after the rollback a reset boots another slot than 0: $(grep '^boot:' "$T/device.log")"
     pass "the failed self-test rolled the device back to version 1 on slot 0"
     ;;
 esac

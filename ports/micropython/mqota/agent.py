@@ -223,6 +223,9 @@ class Agent:
                 self.state = P.ROLLED_BACK
                 self.reason = why or P.R_RESET
                 self._erase_boot_after_publish = True
+                # _rollback() selected this slot again (a new otadata entry): it is the image
+                # known to work, so it is valid, or the next reset would abort it
+                esp32.Partition.mark_app_valid_cancel_rollback()
                 self.log("back in slot %d after release %d: rolled-back, reason %d"
                          % (frm, rel, self.reason))
 

@@ -8,6 +8,8 @@
 # Only what the agent uses, with the semantics of MicroPython's ports/esp32/esp32_partition.c:
 # writeblocks(block, buf) erases then writes, writeblocks(block, buf, offset) only writes,
 # ioctl(6, block) erases one block.
+# Fault: MQOTA_UPY_FLIP_BYTE=N flips the bits of the byte at offset N of whatever the app
+# partitions are written with (a flash bit error after the chunk's CRC was checked).
 import os
 import struct
 from binascii import crc32
@@ -15,6 +17,7 @@ from binascii import crc32
 SECTOR = 4096
 _flash = open(os.getenv("MQOTA_UPY_FLASH"), "r+b")
 _running_slot = int(os.getenv("MQOTA_UPY_SLOT") or "0")
+_flip = int(os.getenv("MQOTA_UPY_FLIP_BYTE") or "-1")
 _buf = bytearray(SECTOR)  # one sector of file bytes, for read-modify-write
 _mv = memoryview(_buf)
 OTADATA_STATE_NEW = 0
@@ -132,6 +135,10 @@ class Partition:
             raise OSError(22)
         if offset is None:
             _erase(a, (len(buf) + SECTOR - 1) // SECTOR * SECTOR)
+        rel = a - self.p[2]
+        if rel <= _flip < rel + len(buf):
+            buf = bytearray(buf)
+            buf[_flip - rel] ^= 0xFF
         _write(a, buf)
 
     def ioctl(self, op, arg):

@@ -6,6 +6,8 @@
 # most MQOTA_UPY_MAX_BOOTS boots (default 20). Any other exit ends the script with its status.
 #   run_device.sh BUILD_DIR FLASH DEVICE_DIR     (MQOTA_UPY_CRED, _HOST, _PORT in the environment)
 # Each boot's line ("boot: slot=N state=S rolled_back=R version=V project=P") goes to stdout.
+# The running interpreter's pid is in DEVICE_DIR/upy.pid (a test kills it to cut the power);
+# SIGTERM to this script stops the interpreter too.
 set -uo pipefail
 BUILD=$1 FLASH=$2 DIR=$3
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -13,6 +15,8 @@ ROOT=$(cd "$HERE/../../.." && pwd)
 UPY=$BUILD/micropython/micropython
 RESET_EXIT_CODE=42
 mkdir -p "$DIR"
+child=""
+trap '[ -z "$child" ] || kill -TERM "$child" 2>/dev/null; exit 143' TERM INT
 for _ in $(seq 1 "${MQOTA_UPY_MAX_BOOTS:-20}"); do
   line=$("$BUILD/tests/emu/micropython/mqota-vboot" boot "$FLASH") || exit 1
   echo "boot: $line"
@@ -20,7 +24,11 @@ for _ in $(seq 1 "${MQOTA_UPY_MAX_BOOTS:-20}"); do
   rc=0
   MQOTA_UPY_FLASH=$FLASH MQOTA_UPY_SLOT=$slot MQOTA_UPY_DIR=$DIR \
     MICROPYPATH="$HERE:$ROOT/ports/micropython:$ROOT/../shared/sdk/micropython/pylib:.frozen" \
-    "$UPY" "$HERE/device_main.py" || rc=$?
+    "$UPY" "$HERE/device_main.py" &
+  child=$!
+  echo "$child" >"$DIR/upy.pid"
+  wait "$child" || rc=$?
+  child=""
   [ "$rc" -eq "$RESET_EXIT_CODE" ] || exit "$rc"
 done
 echo "run_device.sh: more than ${MQOTA_UPY_MAX_BOOTS:-20} boots" >&2
