@@ -15,10 +15,13 @@
 #   corrupt    the flash stand-in flips one byte the chunk CRC cannot see: hash-mismatch, the
 #              old image keeps running from slot 0 (also after a reboot)
 #   rollback   the new image's self-test fails: the agent boots slot 0 again, which reports
-#              rolled-back with reason self-test
+#              rolled-back with reason self-test; a reset afterwards boots slot 0 again
+#   signed     mqotad trusts release keys A and B, the device only A and requires signatures
+#              (pure-Python ECDSA P-256): an unsigned release is refused (unsigned), one signed
+#              with B is refused (signature), one signed with A is confirmed
 MODE=${3:-update}
-case $MODE in update|link-cut|kill|corrupt|rollback) ;;
-  *) echo "usage: test_micropython.sh BUILD_DIR FIXTURES_DIR [update|link-cut|kill|corrupt|rollback]" >&2
+case $MODE in update|link-cut|kill|corrupt|rollback|signed) ;;
+  *) echo "usage: test_micropython.sh BUILD_DIR FIXTURES_DIR [update|link-cut|kill|corrupt|rollback|signed]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -86,7 +89,16 @@ progress_at_least() {
   mq --json deployment show "$dep" | jq -e --argjson p "$1" '.targets[0].progress >= $p' >/dev/null
 }
 
-start_mqotad
+if [ "$MODE" = signed ]; then
+  mq key generate "$T/A" >/dev/null
+  mq key generate "$T/B" >/dev/null
+  MQOTA_UPY_TRUST_KEY=$(openssl ec -pubin -in "$T/A.pub.pem" -outform DER 2>/dev/null | tail -c 64 | xxd -p | tr -d '\n')
+  [ ${#MQOTA_UPY_TRUST_KEY} -eq 128 ] || fail "could not read the raw public key of $T/A.pub.pem"
+  export MQOTA_UPY_TRUST_KEY
+  start_mqotad --trusted-key "$T/A.pub.pem" --trusted-key "$T/B.pub.pem"
+else
+  start_mqotad
+fi
 fleet_provision --count 1 --prefix upy-
 "$VBOOT" create "$T/dev.flash" 0 "$FIX/idf_hello_world_esp32_2023.bin" >>"$T/device.log" 2>&1 ||
   fail "mqota-vboot could not make the flash file: $(tail -n 2 "$T/device.log")"
@@ -104,7 +116,48 @@ wait_for 30 device_is '.slot == 0 and .version == "1" and .state == "idle"' ||
   fail "the MicroPython device does not report version 1 idle on slot 0: $(mq --json device list)"
 pass "the MicroPython device is online, idle, version 1 on slot 0"
 
-add_release "$FIX/$NEW" --version "$NEWVER"; rel=$RELEASE_ID
+if [ "$MODE" = signed ]; then
+  # variant VERSION: $T/VERSION.bin, the image with that descriptor version (its checksum and
+  # appended SHA-256 made again), so that each release below is a distinct valid image
+  variant() {
+    python3 - "$FIX/$NEW" "$T/$1.bin" "$1" <<'PY'
+import hashlib, struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+b[48:80] = sys.argv[3].encode()[:31].ljust(32, b'\0')   # esp_app_desc_t.version
+off, cks = 24, 0xEF
+for _ in range(b[1]):
+    _, ln = struct.unpack_from('<II', b, off); off += 8
+    for x in b[off:off + ln]: cks ^= x
+    off += ln
+off += 15 - off % 16
+b[off] = cks; off += 1
+if b[23] == 1: b[off:off + 32] = hashlib.sha256(bytes(b[:off])).digest()
+open(sys.argv[2], 'wb').write(b)
+PY
+  }
+  # refused_release WHY VERSION ARGS...: a release of variant VERSION added with ARGS is refused
+  # by the device for WHY
+  refused_release() {
+    local why=$1 v=$2 rc=0; shift 2
+    variant "$v" || fail "could not make the image variant $v"
+    add_release "$T/$v.bin" --version "$v" "$@"; deploy_all "$RELEASE_ID"
+    watch "$DEPLOYMENT_ID" 60 || rc=$?
+    [ "$rc" -eq 1 ] || fail "deployment watch exited $rc for a release the device must refuse ($why)"
+    d=$(mq --json deployment show "$DEPLOYMENT_ID") || fail "deployment show failed"
+    check_json "the server did not record $why" "$d" ".failed == 1 and .targets[0].reason == \"$why\""
+    wait_for 20 device_is ".slot == 0 and .version == \"1\" and .state == \"failed\" and .reason == \"$why\"" ||
+      fail "the device does not report $why on slot 0: $(mq --json device list)"
+  }
+  refused_release unsigned unsigned
+  refused_release signature signed-b --sign-key "$T/B.key.pem"
+  grep -q "signature does NOT verify" "$T/device.log" || fail "the agent did not verify B's signature"
+  pass "unsigned and B-signed releases refused before anything was erased"
+  NEWVER=signed-a
+  variant "$NEWVER" || fail "could not make the image variant $NEWVER"
+  add_release "$T/$NEWVER.bin" --version "$NEWVER" --sign-key "$T/A.key.pem"
+fi
+[ "$MODE" = signed ] || add_release "$FIX/$NEW" --version "$NEWVER"
+rel=$RELEASE_ID
 deploy_all "$rel"; dep=$DEPLOYMENT_ID
 SIZE=$(stat -c %s "$FIX/$NEW")
 
@@ -130,7 +183,7 @@ rc=0
 watch "$dep" 240 || rc=$?
 d=$(mq --json deployment show "$dep") || fail "deployment show $dep failed"
 case $MODE in
-  update|link-cut|kill)
+  update|link-cut|kill|signed)
     [ "$rc" -eq 0 ] || fail "deployment watch exited $rc: $d"
     check_json "the target did not succeed" "$d" '.succeeded == 1 and .failed == 0'
     wait_for 20 device_is ".slot == 1 and .version == \"$NEWVER\" and .state == \"confirmed\"" ||
@@ -155,6 +208,11 @@ case $MODE in
     # each cut may cost what was in flight (a window of 16 chunks) and the backoff's REQUEST
     [ "$resent" -le $((2 * 16 * 4096)) ] || fail "$resent bytes re-sent after 2 cuts (limit 2 x 16 x 4096)"
     pass "two link cuts, $resent bytes re-sent"
+    ;;
+  signed)
+    grep -q "offer of release $rel: signature verified" "$T/device.log" ||
+      fail "the agent did not verify A's signature"
+    pass "the release signed with A was verified and confirmed: $(grep -o 'signature verified ([0-9]* ms)' "$T/device.log")"
     ;;
   kill)
     grep -q "resuming release $rel at chunk [1-9]" "$T/device.log" ||

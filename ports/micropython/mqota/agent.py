@@ -37,7 +37,10 @@ BACKOFF_MIN_MS = 500  # first reconnection delay; doubles per failure
 BACKOFF_MAX_MS = 30000  # reconnection delay cap
 CONFIRM_TIMEOUT_MS = 60000  # MQOTA_CONFIRM_TIMEOUT_MS: pending-verify without the broker
 TOPIC_MAX = 96  # longest topic kept (longer ones are dropped)
+R_SIGNATURE = 14
+R_UNSIGNED = 15
 R_SECURITY_VERSION = 16
+SIG_BLOCK_LEN = 80  # section 5.1: release_uid, r, s
 
 
 def _log(msg):
@@ -126,11 +129,22 @@ class Agent:
     self_test: function of no argument run once the new image reaches the broker; True (or
       no function) confirms the image, False or an exception rolls it back.
     max_window: chunks accepted in flight (1..64); prefix: topic prefix.
+    trust_key: the release public key (64 bytes: x then y of the P-256 point, the last 64
+      bytes of 'openssl ec -pubin -in KEY.pub.pem -outform DER'); signed offers are verified
+      with it (section 5.1). None: every offer is judged as unsigned.
+    require_signature: refuse unsigned offers (reason unsigned); needs trust_key.
     """
 
     def __init__(self, device_id, server, port=1883, user=None, password=None,
                  store_dir="/mqota", chip_id=None, self_test=None, max_window=16,
-                 prefix="mqota/v1", keepalive=KEEPALIVE_S, log=_log):
+                 prefix="mqota/v1", keepalive=KEEPALIVE_S, log=_log, trust_key=None,
+                 require_signature=False):
+        if require_signature and trust_key is None:
+            raise ValueError("mqota: require_signature needs trust_key")
+        if trust_key is not None and len(trust_key) != 64:
+            raise ValueError("mqota: trust_key is 64 bytes (x then y)")
+        self.trust_key = trust_key
+        self.require_signature = require_signature
         self.id = device_id
         self.server = server
         self.port = port
@@ -463,18 +477,23 @@ class Agent:
         if o is None:
             self._fail(P.R_MALFORMED_OFFER)
             return
-        rel, dep, size, chunk, win, chip, sv, flags, sha, version, project, sig_len = o
+        rel, dep, size, chunk, win, chip, sv, flags, sha, version, project, sig = o
         t = self._t
         if t is not None and t["rel"] == rel and t["size"] == size and t["chunk"] == chunk \
                 and t["sha"] == sha:
             return  # the offer in progress, redelivered after a reconnection
+        why = self._judge_trust(o)
+        if why:
+            # an offer that is not authentic has no authority to cancel a running transfer
+            if t is None:
+                self.target = rel
+                self._fail(why)
+            return
         self.target = rel
         if rel == self.running_release:
             self._end_transfer()
             self._set(P.CONFIRMED)
             return
-        # Signature blocks cannot be verified here (docs/MICROPYTHON.md "Trust"): the device
-        # does not advertise it and judges every offer as unsigned, as section 5.1 says.
         if sv < self.min_sv:
             self._fail(R_SECURITY_VERSION)
             return
@@ -493,6 +512,26 @@ class Agent:
             self._fail(P.R_TOO_MANY_CHUNKS)
             return
         self._accept(rel, dep, size, chunk, win, sv, flags, sha, version, count)
+
+    def _judge_trust(self, o):
+        # Section 5.1, before anything is judged or erased: 0 if the offer may be considered,
+        # else the reason to refuse it (signature, unsigned). Without a trust key every offer
+        # counts as unsigned.
+        sig = o[11]
+        if self.trust_key is None or not sig:
+            return R_UNSIGNED if self.require_signature else 0
+        if len(sig) != SIG_BLOCK_LEN:
+            return R_SIGNATURE
+        import hashlib
+
+        from . import ecdsa
+
+        t0 = time.ticks_ms()
+        ok = ecdsa.verify(self.trust_key, hashlib.sha256(P.manifest(o)).digest(), sig[16:])
+        self.log("offer of release %d: signature %s (%d ms)"
+                 % (o[0], "verified" if ok else "does NOT verify",
+                    time.ticks_diff(time.ticks_ms(), t0)))
+        return 0 if ok else R_SIGNATURE
 
     def _accept(self, rel, dep, size, chunk, win, sv, flags, sha, version, count):
         # Start (or resume, section 11) the transfer of an accepted offer.

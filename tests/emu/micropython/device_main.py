@@ -5,6 +5,9 @@
 # MQOTA_UPY_HOST / MQOTA_UPY_PORT: the broker (or a link emulator in front of it);
 # MQOTA_UPY_DIR: the device's filesystem (its records go to DIR/mqota). The self-test fails
 # while DIR/selftest.fail exists. MQOTA_UPY_TELEMETRY=1: publish a reading every second.
+# MQOTA_UPY_TRUST_KEY: the release public key in hex (x then y); with it signatures are
+# required.
+import binascii
 import os
 import time
 
@@ -27,9 +30,12 @@ def self_test():
         return True
 
 
+key = os.getenv("MQOTA_UPY_TRUST_KEY")
+key = binascii.unhexlify(key) if key else None
 agent = mqota.Agent(cred["username"], os.getenv("MQOTA_UPY_HOST"), int(os.getenv("MQOTA_UPY_PORT")),
                     user=cred["username"], password=cred["password"], store_dir=d + "/mqota",
-                    chip_id=int(os.getenv("MQOTA_UPY_CHIP") or "0"), self_test=self_test)
+                    chip_id=int(os.getenv("MQOTA_UPY_CHIP") or "0"), self_test=self_test,
+                    trust_key=key, require_signature=key is not None)
 telemetry = os.getenv("MQOTA_UPY_TELEMETRY") == "1"
 last = time.ticks_ms()
 n = 0
