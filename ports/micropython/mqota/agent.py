@@ -393,7 +393,14 @@ class Agent:
         return True
 
     def _dispatch(self, tl, n):
-        # One received PUBLISH: topic in self._topic[:tl], payload in self._rx[:n].
+        # One received PUBLISH: topic in self._topic[:tl], payload in self._rx[:n]. A message
+        # that breaks its handler is dropped with a line in the log; it never stops the agent.
+        try:
+            self._dispatch1(tl, n)
+        except Exception as e:  # noqa: BLE001 (section 1: never crashes the receiver)
+            self.log("message dropped: %r" % e)
+
+    def _dispatch1(self, tl, n):
         if self._topic_is(tl, self.t_chunk) or (self.t_stream and self._topic_is(tl, self.t_stream)):
             self._on_chunk(n)
         elif self._topic_is(tl, self.t_offer):

@@ -109,7 +109,8 @@ def _str_at(mv, off, n):
 def decode_offer(mv, n):
     """Decode an OFFER (section 5) from mv[:n]. Returns a tuple (release_id, deployment_id,
     image_size, chunk_size, window, chip_id, secure_version, flags, sha256, version, project,
-    sig_len), or None if it does not decode (wrong header, truncated, malformed)."""
+    sig), sig the signature block's bytes (b"" if unsigned), or None if it does not decode
+    (wrong header, truncated, malformed)."""
     if not header_ok(mv, n, T_OFFER) or n < OFFER_MIN_LEN:
         return None
     rel, dep, size, chunk, win, chip, sv, flags = struct.unpack_from("<IIIIHHII", mv, 4)
@@ -127,7 +128,22 @@ def decode_offer(mv, n):
     sig_len = mv[off] | mv[off + 1] << 8
     if sig_len > 128 or off + 2 + sig_len != n:
         return None
-    return (rel, dep, size, chunk, win, chip, sv, flags, sha, version, project, sig_len)
+    sig = bytes(mv[off + 2 : n])
+    return (rel, dep, size, chunk, win, chip, sv, flags, sha, version, project, sig)
+
+
+def manifest(o):
+    """The canonical manifest (section 5.1) a signed offer's signature covers, from the tuple
+    decode_offer() returned (its signature block 80 bytes)."""
+    rel, dep, size, chunk, win, chip, sv, flags, sha, version, project, sig = o
+    m = bytearray(b"MQM1")
+    m += sha
+    m += struct.pack("<IHI", size, chip, sv)
+    m += sig[:16]
+    for s in (project, version):
+        m.append(len(s))
+        m += s
+    return m
 
 
 def decode_chunk(mv, n):
