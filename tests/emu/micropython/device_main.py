@@ -6,12 +6,18 @@
 # MQOTA_UPY_DIR: the device's filesystem (its records go to DIR/mqota). The self-test fails
 # while DIR/selftest.fail exists. MQOTA_UPY_TELEMETRY=1: publish a reading every second.
 # MQOTA_UPY_TRUST_KEY: the release public key in hex (x then y); with it signatures are
-# required.
+# required. MQOTA_UPY_HEAP=1: after every poll, collect and print each new peak of the live
+# heap (gc.mem_alloc()) as "heap: base=B idle=I peak=P" (bench/micropython/run.sh): B before
+# the agent is imported, I once it is connected, P the highest seen since.
 import binascii
+import gc
 import os
 import time
 
-import mqota
+heap = os.getenv("MQOTA_UPY_HEAP") == "1"
+gc.collect()
+base = gc.mem_alloc()
+import mqota  # noqa: E402
 
 d = os.getenv("MQOTA_UPY_DIR")
 cred = {}
@@ -39,8 +45,18 @@ agent = mqota.Agent(cred["username"], os.getenv("MQOTA_UPY_HOST"), int(os.getenv
 telemetry = os.getenv("MQOTA_UPY_TELEMETRY") == "1"
 last = time.ticks_ms()
 n = 0
+idle = peak = 0
 while True:
     agent.poll(100)
+    if heap:
+        gc.collect()
+        a = gc.mem_alloc()
+        if not idle and agent.connected():
+            idle = peak = a
+            print("heap: base=%d idle=%d peak=%d" % (base, idle, peak))
+        elif idle and a > peak:
+            peak = a
+            print("heap: base=%d idle=%d peak=%d" % (base, idle, peak))
     if telemetry and time.ticks_diff(time.ticks_ms(), last) >= 1000 and agent.connected():
         last = time.ticks_ms()
         n += 1

@@ -7,7 +7,9 @@
 #   run_device.sh BUILD_DIR FLASH DEVICE_DIR     (MQOTA_UPY_CRED, _HOST, _PORT in the environment)
 # Each boot's line ("boot: slot=N state=S rolled_back=R version=V project=P") goes to stdout.
 # The running interpreter's pid is in DEVICE_DIR/upy.pid (a test kills it to cut the power);
-# SIGTERM to this script stops the interpreter too.
+# SIGTERM to this script stops the interpreter too. MQOTA_UPY_HEAPSIZE=N runs the interpreter
+# with an N-byte heap (-X heapsize=N) instead of its default 2 MiB; MQOTA_UPY_MPY_DIR=D puts D
+# (precompiled .mpy modules, as a board would hold them) first on the module path.
 set -uo pipefail
 BUILD=$1 FLASH=$2 DIR=$3
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,8 +25,8 @@ for _ in $(seq 1 "${MQOTA_UPY_MAX_BOOTS:-20}"); do
   slot=${line#slot=}; slot=${slot%% *}
   rc=0
   MQOTA_UPY_FLASH=$FLASH MQOTA_UPY_SLOT=$slot MQOTA_UPY_DIR=$DIR \
-    MICROPYPATH="$HERE:$ROOT/ports/micropython:$ROOT/../shared/sdk/micropython/pylib:.frozen" \
-    "$UPY" "$HERE/device_main.py" &
+    MICROPYPATH="${MQOTA_UPY_MPY_DIR:+$MQOTA_UPY_MPY_DIR:}$HERE:$ROOT/ports/micropython:$ROOT/../shared/sdk/micropython/pylib:.frozen" \
+    "$UPY" ${MQOTA_UPY_HEAPSIZE:+-X "heapsize=$MQOTA_UPY_HEAPSIZE"} "$HERE/device_main.py" &
   child=$!
   echo "$child" >"$DIR/upy.pid"
   wait "$child" || rc=$?
