@@ -17,7 +17,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 openssl ecparam -name prime256v1 -genkey -noout -out "$tmp/k.pem" 2>/dev/null
 printf 'mqota manifest' >"$tmp/m"
 openssl dgst -sha256 -sign "$tmp/k.pem" -out "$tmp/sig" "$tmp/m"
-pub=$(openssl ec -in "$tmp/k.pem" -pubout -outform DER 2>/dev/null | tail -c 64 | xxd -p | tr -d '\n')
+pub=$(openssl ec -in "$tmp/k.pem" -pubout -outform DER 2>/dev/null | tail -c 64 | od -An -v -tx1 | tr -d ' \n')
 sig=$(openssl asn1parse -inform DER -in "$tmp/sig" | awk -F: '/INTEGER/ {print $NF}')
 digest=$(sha256sum "$tmp/m" | cut -d' ' -f1)
 echo "== crypto (pure Python on $(basename "$UPY"), one run)"

@@ -92,7 +92,7 @@ progress_at_least() {
 if [ "$MODE" = signed ]; then
   mq key generate "$T/A" >/dev/null
   mq key generate "$T/B" >/dev/null
-  MQOTA_UPY_TRUST_KEY=$(openssl ec -pubin -in "$T/A.pub.pem" -outform DER 2>/dev/null | tail -c 64 | xxd -p | tr -d '\n')
+  MQOTA_UPY_TRUST_KEY=$(openssl ec -pubin -in "$T/A.pub.pem" -outform DER 2>/dev/null | tail -c 64 | od -An -v -tx1 | tr -d ' \n')
   [ ${#MQOTA_UPY_TRUST_KEY} -eq 128 ] || fail "could not read the raw public key of $T/A.pub.pem"
   export MQOTA_UPY_TRUST_KEY
   start_mqotad --trusted-key "$T/A.pub.pem" --trusted-key "$T/B.pub.pem"
