@@ -16,12 +16,14 @@
 #              old image keeps running from slot 0 (also after a reboot)
 #   rollback   the new image's self-test fails: the agent boots slot 0 again, which reports
 #              rolled-back with reason self-test; a reset afterwards boots slot 0 again
+#   stream     as update, beside a POSIX virtual ESP32 (mqota-fleet) taking the same release:
+#              mqotad offers both the release's multicast stream (section 13); both confirm
 #   signed     mqotad trusts release keys A and B, the device only A and requires signatures
 #              (pure-Python ECDSA P-256): an unsigned release is refused (unsigned), one signed
 #              with B is refused (signature), one signed with A is confirmed
 MODE=${3:-update}
-case $MODE in update|link-cut|kill|corrupt|rollback|signed) ;;
-  *) echo "usage: test_micropython.sh BUILD_DIR FIXTURES_DIR [update|link-cut|kill|corrupt|rollback|signed]" >&2
+case $MODE in update|link-cut|kill|corrupt|rollback|signed|stream) ;;
+  *) echo "usage: test_micropython.sh BUILD_DIR FIXTURES_DIR [update|link-cut|kill|corrupt|rollback|signed|stream]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -111,7 +113,12 @@ if [ "$MODE" = link-cut ] || [ "$MODE" = kill ]; then
   start_link
 fi
 start_device
-wait_online 1 60
+if [ "$MODE" = stream ]; then
+  start_fleet --count 1 --image "$FIX/idf_hello_world_esp32_2023.bin"
+  wait_online 2 60
+else
+  wait_online 1 60
+fi
 wait_for 30 device_is '.slot == 0 and .version == "1" and .state == "idle"' ||
   fail "the MicroPython device does not report version 1 idle on slot 0: $(mq --json device list)"
 pass "the MicroPython device is online, idle, version 1 on slot 0"
@@ -183,16 +190,16 @@ rc=0
 watch "$dep" 240 || rc=$?
 d=$(mq --json deployment show "$dep") || fail "deployment show $dep failed"
 case $MODE in
-  update|link-cut|kill|signed)
+  update|link-cut|kill|signed|stream)
     [ "$rc" -eq 0 ] || fail "deployment watch exited $rc: $d"
-    check_json "the target did not succeed" "$d" '.succeeded == 1 and .failed == 0'
+    check_json "the targets did not all succeed" "$d" '.succeeded == (.targets | length) and .failed == 0'
     wait_for 20 device_is ".slot == 1 and .version == \"$NEWVER\" and .state == \"confirmed\"" ||
       fail "the device does not run $NEWVER confirmed from slot 1: $(mq --json device list)"
     pass "the device runs $NEWVER from slot 1, confirmed"
     grep -q "boot: slot=1 state=1 " "$T/device.log" ||
       fail "the virtual bootloader never booted slot 1 pending-verify"
-    json_get resent "$d" '.targets[0].bytes_resent | numbers'
-    json_get sent "$d" '.targets[0].bytes_sent | numbers'
+    json_get resent "$d" '.targets[] | select(.device == $d) | .bytes_resent | numbers' --arg d "$DEV"
+    json_get sent "$d" '.targets[] | select(.device == $d) | .bytes_sent | numbers' --arg d "$DEV"
     log "bytes sent $sent, re-sent $resent for a $SIZE-byte image"
     ;;
 esac
@@ -208,6 +215,11 @@ case $MODE in
     # each cut may cost what was in flight (a window of 16 chunks) and the backoff's REQUEST
     [ "$resent" -le $((2 * 16 * 4096)) ] || fail "$resent bytes re-sent after 2 cuts (limit 2 x 16 x 4096)"
     pass "two link cuts, $resent bytes re-sent"
+    ;;
+  stream)
+    grep -q "offered release $rel .* to $DEV: .*, stream" "$T/mqotad.log" ||
+      fail "mqotad did not offer the stream to $DEV"
+    pass "$DEV took release $rel from a multicast stream beside a C agent"
     ;;
   signed)
     grep -q "offer of release $rel: signature verified" "$T/device.log" ||

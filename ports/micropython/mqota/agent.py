@@ -19,7 +19,7 @@ import time
 
 import esp32
 import machine
-from umqtt.simple import MQTTClient
+from umqtt.simple import MQTTClient, MQTTException
 
 from . import proto as P
 from .image import Check, app_desc
@@ -165,6 +165,8 @@ class Agent:
         self.t_chunk = (base + "chunk").encode()
         self.prefix = prefix
         self.t_stream = b""
+        self._sub_stream = False  # subscribe to t_stream at the next _work()
+        self._unsub_stream = b""  # a stream topic to leave at the next _work()
         self.app_subs = []  # (topic bytes, qos, handler)
         # preallocated buffers
         self._rx = bytearray(P.CHUNK_HDR_LEN + MAX_CHUNK)
@@ -306,7 +308,9 @@ class Agent:
         try:
             self._pump(timeout_ms)
             self._work()
-        except OSError as e:
+        except (OSError, IndexError, AssertionError, MQTTException) as e:
+            # IndexError/AssertionError: umqtt.simple reading a packet cut short by a closed
+            # connection; MQTTException: the broker refused a subscription
             self._drop(e)
         if self._reset_due:
             self.log("resetting")
@@ -335,8 +339,8 @@ class Agent:
                 c.subscribe(self.t_stream, 0)
             for t, q, _ in self.app_subs:
                 c.subscribe(t, q)
-        except (OSError, IndexError, AssertionError) as e:
-            # IndexError/AssertionError: umqtt.simple reading a connection closed under it
+        except (OSError, IndexError, AssertionError, MQTTException) as e:
+            # as in poll(); MQTTException also for a refused CONNECT (bad credentials)
             self.c = c
             self._drop(e)
             return False
@@ -454,6 +458,12 @@ class Agent:
             self._verify(t)
         if self._dirty and self.c is not None:
             self._publish_state()
+        if self._unsub_stream:
+            t, self._unsub_stream = self._unsub_stream, b""
+            self.c.unsubscribe(t)
+        if self._sub_stream:
+            self._sub_stream = False
+            self.c.subscribe(self.t_stream, 0)
         t = self._t
         if t is not None:
             if t["due"] or t["request"]:
@@ -578,18 +588,18 @@ class Agent:
                    "version": version, "to": to, "base": base, "saved": base, "high": base,
                    "resumed": resumed, "request": False, "due": True,
                    "rx": time.ticks_ms(), "acked": time.ticks_ms()}
-        if flags & 1 and self.c is not None:  # MQOTA_OFFER_FLAG_STREAM (section 13)
+        if flags & 1:  # MQOTA_OFFER_FLAG_STREAM (section 13); _work() subscribes
             self.t_stream = ("%s/stream/%d" % (self.prefix, rel)).encode()
-            self.c.subscribe(self.t_stream, 0)
+            self._sub_stream = True
         self._set(P.OFFERED)
 
     def _end_transfer(self):
-        if self.t_stream and self.c is not None:
-            try:
-                self.c.unsubscribe(self.t_stream)
-            except OSError:
-                pass
+        # The stream topic is left by _work() (this runs in the receive path, which must not
+        # wait for an UNSUBACK).
+        if self.t_stream:
+            self._unsub_stream = self.t_stream
         self.t_stream = b""
+        self._sub_stream = False
         self._t = None
 
     def _on_chunk(self, n):
