@@ -16,8 +16,9 @@
 #              old image keeps running from slot 0 (also after a reboot)
 #   rollback   the new image's self-test fails: the agent boots slot 0 again, which reports
 #              rolled-back with reason self-test; a reset afterwards boots slot 0 again
-#   stream     as update, beside a POSIX virtual ESP32 (mqota-fleet) taking the same release:
-#              mqotad offers both the release's multicast stream (section 13); both confirm
+#   stream     as update, through mqota-linkemu (lte), beside a POSIX virtual ESP32 (mqota-fleet)
+#              taking the same release: mqotad offers both the release's multicast stream
+#              (section 13), which the agent joins while chunks already flow; both confirm
 #   signed     mqotad trusts release keys A and B, the device only A and requires signatures
 #              (pure-Python ECDSA P-256): an unsigned release is refused (unsigned), one signed
 #              with B is refused (signature), one signed with A is confirmed
@@ -108,7 +109,7 @@ mkdir -p "$T/dev"
 [ "$MODE" != corrupt ] || export MQOTA_UPY_FLIP_BYTE=50000
 [ "$MODE" != rollback ] || touch "$T/dev/selftest.fail"
 [ "$MODE" != update ] || export MQOTA_UPY_TELEMETRY=1
-if [ "$MODE" = link-cut ] || [ "$MODE" = kill ]; then
+if [ "$MODE" = link-cut ] || [ "$MODE" = kill ] || [ "$MODE" = stream ]; then
   LINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   start_link
 fi
