@@ -6,7 +6,8 @@
 # run hello_world 2023: upy-<profile>, the MicroPython agent (tests/emu/micropython, through
 # mqota-linkemu with that profile), and c-<profile>-0001, a POSIX virtual ESP32 of mqota-fleet
 # (--link <profile>). Each device's time is when 'mqota deployment watch' saw its target
-# succeed (confirmed after the reboot), from the deployment's creation, to 0.5 s.
+# succeed (confirmed after the reboot), from the deployment's creation, to 0.5 s; mqotad runs
+# with --multicast off, so each device is served by unicast at its own pace.
 # Prints "profile upy_s c_s ratio" per profile. Needs the interpreter (ctest -L micropython).
 set -euo pipefail
 exec 3>&1 1>&2   # the result on fd 3; every message (lib.sh's FAIL and logs) on stderr
@@ -17,7 +18,7 @@ ROOT=$PWD
 [ -x "$BUILD/micropython/micropython" ] || fail "no $BUILD/micropython/micropython: run ctest -L micropython first"
 PIDS=()
 trap 'rc=$?; for p in "${PIDS[@]}"; do stop_pid "$p"; done; cleanup $rc' EXIT
-start_mqotad
+start_mqotad --multicast off   # each device at its own pace, by unicast
 NEW="$FIX/arduino_nerdminer_esp32_v1.6.3.bin"
 add_release "$NEW" --version v1.6.3; rel=$RELEASE_ID
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

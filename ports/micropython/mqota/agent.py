@@ -453,7 +453,7 @@ class Agent:
             self._self_test_due = False
             self._confirm_or_rollback()
         t = self._t
-        if t is not None and t["base"] == t["count"] and self.state != P.VERIFYING:
+        if t is not None and t["base"] == t["count"]:
             self._send_ack(t)  # COMPLETE: the server stops sending
             self._verify(t)
         if self._dirty and self.c is not None:
@@ -680,7 +680,10 @@ class Agent:
         import hashlib
 
         self._set(P.VERIFYING)
-        self._publish_state()
+        try:
+            self._publish_state()
+        except OSError:
+            pass  # the link is gone: verify all the same; STATE goes out after reconnecting
         sha = hashlib.sha256()
         chk = Check()
         buf = self._rx_mv[:BLOCK]
@@ -724,8 +727,8 @@ class Agent:
         self.log("release %d verified; boot slot is now %d" % (t["rel"], t["to"]))
         self._end_transfer()
         self._set(P.READY_TO_REBOOT)
+        self._reset_due = True  # before the publish: a dead link must not hold the reset
         self._publish_state()
-        self._reset_due = True
 
     def _confirm_or_rollback(self):
         # pending-verify and connected: the application's self-test decides.
