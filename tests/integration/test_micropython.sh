@@ -29,7 +29,6 @@ case $MODE in update|link-cut|kill|corrupt|rollback|signed|stream) ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-KIT=$ROOT/../shared/sdk/micropython
 UPY=$BUILD/micropython/micropython
 VBOOT=$BUILD/tests/emu/micropython/mqota-vboot
 DEV=upy-0001
@@ -41,14 +40,11 @@ fi
 DEV_PID=""
 LINK_PID=""
 
-# The interpreter: built once per build directory (about 50 s), under a lock so that tests
-# run in parallel build it once.
-if [ ! -x "$UPY" ]; then
-  [ -x "$KIT/build.sh" ] || { echo "SKIP: the MicroPython kit is absent ($KIT/build.sh)"; exit 77; }
-  mkdir -p "$BUILD/micropython"
-  ( flock 9; [ -x "$UPY" ] || JOBS=2 "$KIT/build.sh" "$BUILD/micropython" >"$BUILD/micropython/build.log" 2>&1 ) \
-    9>"$BUILD/micropython/.lock" || fail "building MicroPython failed: $(tail -n 5 "$BUILD/micropython/build.log")"
-fi
+# The interpreter: built once per build directory (about 50 s), under a lock.
+rc=0
+"$ROOT/tests/emu/micropython/ensure_interpreter.sh" "$BUILD" || rc=$?
+[ "$rc" -ne 77 ] || exit 77
+[ "$rc" -eq 0 ] || fail "building MicroPython into $BUILD/micropython failed"
 [ -x "$VBOOT" ] || fail "$VBOOT is not built (cmake --build BUILD --target mqota-vboot)"
 
 stop_device() { stop_pid "$DEV_PID"; DEV_PID=""; stop_pid "$LINK_PID"; LINK_PID=""; }
