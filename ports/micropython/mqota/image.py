@@ -36,7 +36,8 @@ def app_desc(head):
 
 class Check:
     """Streaming structure check. feed() the image's bytes in order (the first call with at
-    least 24 bytes), then result() says None (valid) or why not, as one phrase."""
+    least 24 bytes), then result() says None (valid) or why not, as one phrase (after the
+    whole image: result() ends the appended hash, so feed() nothing more)."""
 
     def __init__(self):
         self.off = 0  # image bytes fed
@@ -122,6 +123,10 @@ class Check:
             return self.fault
         if self.end == 0 or self.off < self.end:
             return "truncated"
-        if self.hashed and self.sha.digest() != bytes(self.hash):
-            return "appended SHA-256 mismatch"
+        if self.hashed:
+            if self.sha is not None:  # digest() finalises the hash: once only
+                self.digest = self.sha.digest()
+                self.sha = None
+            if self.digest != bytes(self.hash):
+                return "appended SHA-256 mismatch"
         return None

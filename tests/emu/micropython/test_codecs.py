@@ -6,7 +6,8 @@
 #           trailing bytes; the manifest's layout (section 5.1)
 #   store   a record round trip; a flipped byte, a wrong version or a short file reads absent
 #   image   every fixture image passes the structure check fed in 4 KiB blocks; one flipped
-#           byte in a segment fails it (checksum or appended SHA-256); a truncated image fails
+#           byte in a segment fails it (appended SHA-256), and with that hash made again, the
+#           XOR checksum alone fails it; a truncated image fails
 #   ecdsa   a verification of the P-256 test vector below, and its refusal with r changed
 import os
 import struct
@@ -114,6 +115,17 @@ for name in ("idf_hello_world_esp32_2023.bin", "idf_hello_world_esp32_2024.bin",
         chk.feed(memoryview(buf)[: f.readinto(buf)])
     ok(size <= 4096 or chk.result() == "truncated", "%s cut to 4 KiB passes" % name)
 ok(app_desc(bytes(288)) is None, "a zero head parses as an application image")
+# the XOR checksum on its own: a flipped byte with the appended SHA-256 made again
+import hashlib  # noqa: E402
+
+img = bytearray(open(FIX + "/idf_hello_world_esp32_2023.bin", "rb").read())
+ok(img[23] == 1, "the 2023 image has no appended SHA-256")
+img[40000] ^= 0x10
+img[-32:] = hashlib.sha256(img[:-32]).digest()
+chk = Check()
+for off in range(0, len(img), 4096):
+    chk.feed(memoryview(img)[off : off + 4096])
+ok(chk.result() == "checksum mismatch", "a checksum error is not seen: %s" % chk.result())
 
 # ---- ecdsa: a P-256 signature made with OpenSSL (key, digest, r||s below)
 from mqota import ecdsa  # noqa: E402
