@@ -19,12 +19,16 @@
 #   stream     as update, through mqota-linkemu (lte), beside a POSIX virtual ESP32 (mqota-fleet)
 #              taking the same release: mqotad offers both the release's multicast stream
 #              (section 13), which the agent joins while chunks already flow; both confirm
+#   commands   the device takes sealed commands (its command_key; pure-Python AES-256-GCM):
+#              diagnostics agree with its STATE, the application's relay on/off answers,
+#              unknown-command, wrong-state for confirm, failed for a bad argument, and a
+#              captured frame published again is refused (refused-replay) and not run
 #   signed     mqotad trusts release keys A and B, the device only A and requires signatures
 #              (pure-Python ECDSA P-256): an unsigned release is refused (unsigned), one signed
 #              with B is refused (signature), one signed with A is confirmed
 MODE=${3:-update}
-case $MODE in update|link-cut|kill|corrupt|rollback|signed|stream) ;;
-  *) echo "usage: test_micropython.sh BUILD_DIR FIXTURES_DIR [update|link-cut|kill|corrupt|rollback|signed|stream]" >&2
+case $MODE in update|link-cut|kill|corrupt|rollback|signed|stream|commands) ;;
+  *) echo "usage: test_micropython.sh BUILD_DIR FIXTURES_DIR [update|link-cut|kill|corrupt|rollback|signed|stream|commands]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -105,6 +109,7 @@ mkdir -p "$T/dev"
 [ "$MODE" != corrupt ] || export MQOTA_UPY_FLIP_BYTE=50000
 [ "$MODE" != rollback ] || touch "$T/dev/selftest.fail"
 [ "$MODE" != update ] || export MQOTA_UPY_TELEMETRY=1
+[ "$MODE" != commands ] || export MQOTA_UPY_COMMANDS=1
 if [ "$MODE" = link-cut ] || [ "$MODE" = kill ] || [ "$MODE" = stream ]; then
   LINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   start_link
@@ -120,6 +125,49 @@ wait_for 30 device_is '.slot == 0 and .version == "1" and .state == "idle"' ||
   fail "the MicroPython device does not report version 1 idle on slot 0: $(mq --json device list)"
 pass "the MicroPython device is online, idle, version 1 on slot 0"
 
+if [ "$MODE" = commands ]; then
+  takes_commands() { mq --json device show "$DEV" | jq -e '.takes_commands == true'; }
+  wait_for 20 takes_commands || fail "mqotad does not see $DEV take commands: $(mq --json device show "$DEV")"
+  mq --json device command "$DEV" diagnostics >"$T/diag.json" || fail "diagnostics: $(cat "$T/diag.json")"
+  check_json "diagnostics disagree with the device's STATE" "$(cat "$T/diag.json")" \
+    '.result == "ok" and .diagnostics.slot == "0" and .diagnostics.state == "idle" and
+     .diagnostics.version == "1" and .diagnostics.project == "hello_world" and
+     (.diagnostics.uptime_ms | tonumber) > 0'
+  # capture the sealed 'relay on' frame on its way, as mqotad's broker user (an insider who
+  # can publish: the device must still refuse it), on mqotad's own listener (test_commands.sh)
+  SPW=$(cat "$T/server/auth/mqotad.pass") || fail "cannot read mqotad's broker password"
+  SOCK=$T/server/broker/mqotad.sock
+  timeout 40 stdbuf -oL mosquitto_sub --unix "$SOCK" -u mqotad -P "$SPW" -q 1 \
+    -t "mqota/v1/dev/$DEV/cmd" -C 1 -W 30 -F %x -d >"$T/relay.cap" 2>&1 &
+  cap=$!
+  wait_for 10 grep -q SUBACK "$T/relay.cap" || fail "no SUBACK for the capture"
+  out=$(mq device command "$DEV" relay --arg on) || fail "relay on failed: $out"
+  [ "$out" = "relay=on" ] || fail "relay on answered '$out'"
+  wait "$cap" || true
+  frame=$(grep -E '^[0-9a-f]+$' "$T/relay.cap" | tail -n 1 || true)
+  [ -n "$frame" ] || fail "no sealed frame captured: $(cat "$T/relay.cap")"
+  out=$(mq device command "$DEV" relay --arg off) || fail "relay off failed: $out"
+  [ "$out" = "relay=off" ] || fail "relay off answered '$out'"
+  pass "relay on -> relay=on, relay off -> relay=off"
+  rc=0; mq device command "$DEV" selfdestruct >/dev/null 2>"$T/err" || rc=$?
+  [ "$rc" -eq 1 ] && grep -q "unknown-command" "$T/err" || fail "unknown command: rc $rc, $(cat "$T/err")"
+  rc=0; mq device command "$DEV" confirm >/dev/null 2>"$T/err" || rc=$?
+  [ "$rc" -eq 1 ] && grep -q "wrong-state" "$T/err" || fail "confirm on idle: rc $rc, $(cat "$T/err")"
+  rc=0; mq --json device command "$DEV" relay --arg maybe >"$T/bad.json" 2>/dev/null || rc=$?
+  [ "$rc" -eq 1 ] && jq -e '.result == "failed"' "$T/bad.json" >/dev/null ||
+    fail "relay maybe: rc $rc, $(cat "$T/bad.json")"
+  pass "unknown-command, wrong-state and failed answered as such"
+  printf "$(sed 's/../\\x&/g' <<<"$frame")" >"$T/relay.bin"
+  timeout 15 mosquitto_pub --unix "$SOCK" -u mqotad -P "$SPW" -q 1 -t "mqota/v1/dev/$DEV/cmd" \
+    -f "$T/relay.bin" || fail "could not publish the captured frame again"
+  replay_refused() { grep -q "command refused: result 17" "$T/device.log"; }
+  wait_for 20 replay_refused || fail "the replayed 'relay on' frame was not refused as a replay"
+  [ "$(grep -c 'command [0-9]* relay: result 0' "$T/device.log")" -eq 2 ] ||
+    fail "relay ran $(grep -c 'command [0-9]* relay: result 0' "$T/device.log") times, expected 2 (on, off)"
+  pass "the captured 'relay on' frame published again was refused (refused-replay), not run"
+  passed
+  exit 0
+fi
 if [ "$MODE" = signed ]; then
   # variant VERSION: $T/VERSION.bin, the image with that descriptor version (its checksum and
   # appended SHA-256 made again), so that each release below is a distinct valid image

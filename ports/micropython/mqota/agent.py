@@ -41,6 +41,10 @@ R_SIGNATURE = 14
 R_UNSIGNED = 15
 R_SECURITY_VERSION = 16
 SIG_BLOCK_LEN = 80  # section 5.1: release_uid, r, s
+CMD_RECORD_LEN = 36  # the mq.cmd record (section 14.4)
+CMD_RECORD_MAGIC = 0x4D514331  # "MQC1"
+REFUSAL_REPORT_MS = 1000  # MQOTA_REFUSAL_REPORT_MS: one refusal report per second at most
+MASK64 = (1 << 64) - 1
 
 
 def _log(msg):
@@ -133,18 +137,29 @@ class Agent:
       bytes of 'openssl ec -pubin -in KEY.pub.pem -outform DER'); signed offers are verified
       with it (section 5.1). None: every offer is judged as unsigned.
     require_signature: refuse unsigned offers (reason unsigned); needs trust_key.
+    command_key: the device's 32-byte command key (the credentials file's command_key, from
+      hex): the agent then takes sealed commands (section 14) and advertises it.
+    command_handler: function (name bytes, args bytes) for application commands: returns the
+      reply body (bytes) for ok, None for unknown-command, raises for failed (the exception's
+      text is the body). It runs in the receive path: it must not publish with QoS 1.
     """
 
     def __init__(self, device_id, server, port=1883, user=None, password=None,
                  store_dir="/mqota", chip_id=None, self_test=None, max_window=16,
                  prefix="mqota/v1", keepalive=KEEPALIVE_S, log=_log, trust_key=None,
-                 require_signature=False):
+                 require_signature=False, command_key=None, command_handler=None):
         if require_signature and trust_key is None:
             raise ValueError("mqota: require_signature needs trust_key")
         if trust_key is not None and len(trust_key) != 64:
             raise ValueError("mqota: trust_key is 64 bytes (x then y)")
         self.trust_key = trust_key
         self.require_signature = require_signature
+        self.command_handler = command_handler
+        self._key = None
+        if command_key is not None:
+            from .gcm import Key
+
+            self._key = Key(command_key)
         self.id = device_id
         self.server = server
         self.port = port
@@ -163,6 +178,13 @@ class Agent:
         self.t_telemetry = base + "telemetry"
         self.t_offer = (base + "offer").encode()
         self.t_chunk = (base + "chunk").encode()
+        self.t_cmd = (base + "cmd").encode()
+        self.t_reply = base + "reply"
+        self._id_bytes = device_id.encode()
+        self._replies = []  # sealed REPLY frames to publish from poll()
+        self._reboot_after_reply = False
+        self.cmd_accepted = self.cmd_refused = 0
+        self._refusal_ms = None
         self.prefix = prefix
         self.t_stream = b""
         self._sub_stream = False  # subscribe to t_stream at the next _work()
@@ -223,6 +245,7 @@ class Agent:
         except OSError:
             pass  # a boot count is not worth refusing to run
         self._load_running_release()
+        self._load_cmd_record()
         m = self.store.get(MINSV)
         self.min_sv = m[0] if m else 0
         b = self.store.get(BOOT)
@@ -335,6 +358,8 @@ class Agent:
             self._publish_state()
             c.subscribe(self.t_offer, 1)
             c.subscribe(self.t_chunk, 0)
+            if self._key is not None:
+                c.subscribe(self.t_cmd, 1)
             if self.t_stream:
                 c.subscribe(self.t_stream, 0)
             for t, q, _ in self.app_subs:
@@ -409,6 +434,8 @@ class Agent:
             self._on_chunk(n)
         elif self._topic_is(tl, self.t_offer):
             self._on_offer(n)
+        elif self._key is not None and self._topic_is(tl, self.t_cmd):
+            self._on_command(n)
         else:
             for t, _, h in self.app_subs:
                 if self._topic_is(tl, t):
@@ -431,7 +458,7 @@ class Agent:
         t = self._t
         progress = 0 if t is None else t["base"] * t["chunk"]
         size = 0 if t is None else t["size"]
-        caps = P.CAP_RESUME | P.CAP_SACK | P.CAP_ROLLBACK
+        caps = P.CAP_RESUME | P.CAP_SACK | P.CAP_ROLLBACK | (P.CAP_COMMANDS if self._key else 0)
         flags = P.STATE_FLAG_ROLLBACK_POSSIBLE if self.rollback_possible else 0
         chip, _, version, project, idf = self.desc
         n = P.pack_state(self._state_buf, (
@@ -458,6 +485,11 @@ class Agent:
             self._verify(t)
         if self._dirty and self.c is not None:
             self._publish_state()
+        while self._replies:
+            self.c.publish(self.t_reply, self._replies[0], False, 1)
+            self._replies.pop(0)
+        if self._reboot_after_reply:
+            self._reset_due = True
         if self._unsub_stream:
             t, self._unsub_stream = self._unsub_stream, b""
             self.c.unsubscribe(t)
@@ -767,3 +799,141 @@ class Agent:
         if self.c is None:
             time.sleep_ms(100)
             machine.reset()
+
+    # ---- sealed commands (section 14) ---------------------------------------------------------
+
+    def _load_cmd_record(self):
+        # mq.cmd (section 14.4) from the file "cmd": highest, window, reply_counter; absent or
+        # damaged means all zero
+        import struct
+        from binascii import crc32
+
+        self._highest = self._window = self._reply_ctr = 0
+        b = self.store.get_raw("cmd", CMD_RECORD_LEN)
+        if b is None:
+            return
+        magic, _, hi, win, rc, crc = struct.unpack("<IIQQQI", b)
+        if magic == CMD_RECORD_MAGIC and crc == crc32(b[:32]):
+            self._highest, self._window, self._reply_ctr = hi, win, rc
+
+    def _save_cmd_record(self):
+        import struct
+        from binascii import crc32
+
+        b = struct.pack("<IIQQQ", CMD_RECORD_MAGIC, 0, self._highest, self._window, self._reply_ctr)
+        self.store.put_raw("cmd", b + struct.pack("<I", crc32(b)))
+
+    def _on_command(self, n):
+        # One frame on the cmd topic, checked in section 14.4's order: header, authentication,
+        # counter, plaintext. The window is written before the command runs; the reply waits
+        # in self._replies for poll() (a QoS 1 publish cannot happen here).
+        import struct
+
+        mv = self._rx_mv
+        if n < 16:
+            self._refuse(P.RES_MALFORMED, 0)
+            return
+        counter = struct.unpack_from("<Q", mv, 8)[0]
+        if not P.header_ok(mv, n, P.T_COMMAND) or n < P.SEALED_MIN_LEN or n > P.SEALED_MAX_LEN \
+                or mv[4] or mv[5] or mv[6] or mv[7] or counter == 0:
+            self._refuse(P.RES_MALFORMED, counter)
+            return
+        hdr = bytes(mv[:16])
+        pt = self._key.open(hdr[:4] + hdr[8:16], mv[16 : n - 16], hdr + self._id_bytes,
+                            mv[n - 16 : n])
+        if pt is None:
+            self._refuse(P.RES_FORGED, counter)
+            return
+        hi, win = self._highest, self._window
+        if counter > hi:
+            d = counter - hi
+            win = ((win << d) | 1) & MASK64 if d < 64 else 1
+            hi = counter
+        else:
+            d = hi - counter
+            if d >= 64 or win >> d & 1:
+                self._refuse(P.RES_REPLAY, counter)
+                return
+            win |= 1 << d
+        self._highest, self._window = hi, win
+        try:
+            self._save_cmd_record()
+        except OSError:
+            self.log("command not run: the cmd record could not be written")
+            return
+        c = P.decode_command(pt)
+        if c is None:
+            self._refuse(P.RES_MALFORMED, counter)
+            return
+        self.cmd_accepted += 1
+        cid, name, args = c
+        result, body = self._run_command(name, args)
+        self.log("command %d %s: result %d" % (cid, name.decode(), result))
+        self._reply(cid, result, body)
+
+    def _run_command(self, name, args):
+        builtin = name in (b"reboot", b"diagnostics", b"confirm", b"rollback")
+        if builtin and args:
+            return P.RES_FAILED, b"built-in command takes no arguments"
+        if name == b"reboot":
+            self._reboot_after_reply = True
+            return P.RES_OK, b""
+        if name == b"diagnostics":
+            return P.RES_OK, self._diagnostics()
+        if builtin:  # confirm, rollback: this agent confirms by itself once its self-test passes
+            return P.RES_WRONG_STATE, b"not in pending-verify"
+        if self.command_handler is None:
+            return P.RES_UNKNOWN, b""
+        try:
+            body = self.command_handler(name, args)
+        except Exception as e:  # noqa: BLE001 (the handler's failure is its reply)
+            return P.RES_FAILED, str(e).encode()[:200]
+        if body is None:
+            return P.RES_UNKNOWN, b""
+        return P.RES_OK, body
+
+    def _diagnostics(self):
+        # section 14.3's keys, in its order
+        t = self._t
+        chip, _, version, project, idf = self.desc
+        lines = (("uptime_ms", time.ticks_diff(time.ticks_ms(), self._boot_ms)),
+                 ("boot_count", self.boot_count), ("slot", self.slot),
+                 ("state", P.STATE_NAMES[self.state]),
+                 ("reason", P.REASON_NAMES[self.reason] if self.reason < len(P.REASON_NAMES)
+                  else "unknown"),
+                 ("project", project.decode()), ("version", version.decode()),
+                 ("release_version", self.release_version.decode()), ("idf_ver", idf.decode()),
+                 ("running_release", self.running_release), ("target_release", self.target),
+                 ("progress", 0 if t is None else t["base"] * t["chunk"]),
+                 ("image_size", 0 if t is None else t["size"]),
+                 ("min_secure_version", self.min_sv), ("commands_accepted", self.cmd_accepted),
+                 ("commands_refused", self.cmd_refused))
+        return "".join("%s=%s\n" % kv for kv in lines).encode()
+
+    def _refuse(self, result, counter):
+        # A refused frame is not run; at most one report per REFUSAL_REPORT_MS (section 14.4).
+        import struct
+
+        self.cmd_refused += 1
+        self.log("command refused: result %d" % result)
+        now = time.ticks_ms()
+        if self._refusal_ms is not None and time.ticks_diff(now, self._refusal_ms) < REFUSAL_REPORT_MS:
+            return
+        self._refusal_ms = now
+        self._reply(0, result, struct.pack("<QQII", counter, self._highest, self.cmd_refused, 0))
+
+    def _reply(self, cid, result, body):
+        # Seal a REPLY (section 14.2) with the next reply counter, written first.
+        import struct
+
+        body = body[:P.SEALED_MAX_LEN - 40]
+        self._reply_ctr += 1
+        try:
+            self._save_cmd_record()
+        except OSError:
+            self.log("reply not sent: the cmd record could not be written")
+            return
+        hdr = b"MQ\x01\x06\0\0\0\0" + struct.pack("<Q", self._reply_ctr)
+        pt = struct.pack("<IBBH", cid, result, 0, len(body)) + body
+        ct, tag = self._key.seal(hdr[:4] + hdr[8:16], pt, hdr + self._id_bytes)
+        self._replies.append(hdr + ct + tag)

@@ -47,7 +47,15 @@ R_TOO_MANY_CHUNKS = 11
 R_STORE = 12
 R_MALFORMED_OFFER = 13
 
+STATE_NAMES = ("idle", "offered", "downloading", "verifying", "ready-to-reboot",
+               "pending-verify", "confirmed", "failed", "rolled-back")
+REASON_NAMES = ("none", "chip-mismatch", "too-large", "bad-chunk-size", "flash", "hash-mismatch",
+                "invalid-image", "set-boot", "self-test", "confirm-timeout", "reset",
+                "too-many-chunks", "store", "malformed-offer", "signature", "unsigned",
+                "security-version", "command")
+
 # capabilities (section 8.3), STATE flags (8.4), ACK flags (8.5)
+CAP_COMMANDS = 0x8
 CAP_RESUME = 0x1
 CAP_SACK = 0x2
 CAP_ROLLBACK = 0x4
@@ -184,3 +192,33 @@ def pack_telemetry(buf, ts_ms, samples):
         struct.pack_into("<d", buf, off + 1 + k, value)
         off += 9 + k
     return off
+
+
+# sealed commands (section 14)
+T_COMMAND = 5
+T_REPLY = 6
+SEALED_MIN_LEN = 32
+SEALED_MAX_LEN = 1024  # MQOTA_SEALED_MAX_LEN
+RES_OK = 0
+RES_UNKNOWN = 1
+RES_FAILED = 2
+RES_WRONG_STATE = 3
+RES_FORGED = 16
+RES_REPLAY = 17
+RES_MALFORMED = 18
+
+
+def decode_command(pt):
+    """(command_id, name, args) of a COMMAND plaintext (section 14.3), or None if malformed."""
+    n = len(pt)
+    if n < 9:
+        return None
+    cid = struct.unpack_from("<I", pt, 0)[0]
+    k = pt[4]
+    if cid == 0 or k == 0 or k > 31 or 5 + k + 2 > n:
+        return None
+    name = bytes(pt[5 : 5 + k])
+    alen = struct.unpack_from("<H", pt, 5 + k)[0]
+    if 7 + k + alen != n or b"\0" in name:
+        return None
+    return cid, name, bytes(pt[7 + k :])

@@ -71,3 +71,19 @@ class Store:
             os.remove(self._path(name or kind[0]))
         except OSError:
             pass
+
+    def get_raw(self, name, n):
+        """The n bytes of file `name`, or None if it is absent or not n bytes long."""
+        try:
+            with open(self._path(name), "rb") as f:
+                b = f.read(n + 1)
+        except OSError:
+            return None
+        return b if len(b) == n else None
+
+    def put_raw(self, name, b):
+        """Write file `name` atomically, as put() does."""
+        tmp = self._path(name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(b)
+        os.rename(tmp, self._path(name))

@@ -9,6 +9,8 @@
 # required. MQOTA_UPY_HEAP=1: after every poll, collect and print each new peak of the live
 # heap (gc.mem_alloc()) as "heap: base=B idle=I peak=P" (bench/micropython/run.sh): B before
 # the agent is imported, I once it is connected, P the highest seen since.
+# MQOTA_UPY_COMMANDS=1: take sealed commands with the credentials' command_key; the
+# application command "relay" takes "on" or "off" and answers "relay=on" / "relay=off".
 import binascii
 import gc
 import os
@@ -36,12 +38,28 @@ def self_test():
         return True
 
 
+relay = ["off"]
+
+
+def on_command(name, args):
+    if name != b"relay":
+        return None
+    if args not in (b"on", b"off"):
+        raise ValueError("relay takes on or off")
+    relay[0] = args.decode()
+    return b"relay=" + args
+
+
+ckey = None
+if os.getenv("MQOTA_UPY_COMMANDS") == "1":
+    ckey = binascii.unhexlify(cred["command_key"])
 key = os.getenv("MQOTA_UPY_TRUST_KEY")
 key = binascii.unhexlify(key) if key else None
 agent = mqota.Agent(cred["username"], os.getenv("MQOTA_UPY_HOST"), int(os.getenv("MQOTA_UPY_PORT")),
                     user=cred["username"], password=cred["password"], store_dir=d + "/mqota",
                     chip_id=int(os.getenv("MQOTA_UPY_CHIP") or "0"), self_test=self_test,
-                    trust_key=key, require_signature=key is not None)
+                    trust_key=key, require_signature=key is not None, command_key=ckey,
+                    command_handler=on_command)
 telemetry = os.getenv("MQOTA_UPY_TELEMETRY") == "1"
 last = time.ticks_ms()
 n = 0
