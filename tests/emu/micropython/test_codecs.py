@@ -8,7 +8,9 @@
 #   image   every fixture image passes the structure check fed in 4 KiB blocks; one flipped
 #           byte in a segment fails it (appended SHA-256), and with that hash made again, the
 #           XOR checksum alone fails it; a truncated image fails
-#   ecdsa   a verification of the P-256 test vector below, and its refusal with r changed
+#   ecdsa   a verification of an OpenSSL signature, and its refusal with r changed
+#   gcm     AES-256-GCM: the GCM specification's test cases 13 and 14 (zero key and nonce);
+#           open() returns the plaintext, and None with a changed tag, ciphertext or aad
 import os
 import struct
 import sys
@@ -137,4 +139,23 @@ ok(ecdsa.verify(pub, digest, rs), "a valid signature does not verify")
 ok(not ecdsa.verify(pub, digest, rs[:31] + bytes([rs[31] ^ 1]) + rs[32:]), "r changed verifies")
 ok(not ecdsa.verify(pub, bytes(32), rs), "another digest verifies")
 ok(not ecdsa.verify(pub[:32] + bytes(32), digest, rs), "a point off the curve is accepted")
+# ---- gcm
+from mqota.gcm import Key  # noqa: E402
+
+k = Key(bytes(32))
+ct, tag = k.seal(bytes(12), b"", b"")
+ok(tag == unhexlify("530f8afbc74536b9a963b4f1c4cb738b"), "GCM test case 13 tag")
+ct, tag = k.seal(bytes(12), bytes(16), b"")
+ok(ct == unhexlify("cea7403d4d606b6e074ec5d3baf39d18") and
+   tag == unhexlify("d0d1c8a799996bf0265b98b5d48ab919"), "GCM test case 14")
+k = Key(bytes(range(32)))
+pt = b"relay on, a sealed command of more than one block"
+ct, tag = k.seal(b"n" * 12, pt, b"header and device id")
+ok(k.open(b"n" * 12, ct, b"header and device id", tag) == pt, "open() of a sealed frame")
+ok(k.open(b"n" * 12, ct, b"header and device iD", tag) is None, "open() with another aad")
+ct2 = bytearray(ct)
+ct2[20] ^= 1
+ok(k.open(b"n" * 12, ct2, b"header and device id", tag) is None, "open() of a changed ciphertext")
+ok(k.open(b"n" * 12, ct, b"header and device id", tag[:15] + bytes([tag[15] ^ 1])) is None,
+   "open() with a changed tag")
 print("%d checks passed" % checks)
