@@ -2,12 +2,14 @@
 # A DHT22 sensor node with a relay, updated by mqota (docs/MICROPYTHON.md).
 #   - Wi-Fi, then the mqota agent with this device's credentials (mqotad device provision)
 #   - every 30 s: temperature and humidity as mqota telemetry (mqotad stores the series)
-#   - the relay on GPIO 5 follows "on" / "off" published on home/<id>/relay/set (a topic of the
-#     application: the broker's ACL must let this device read it; mqotad's embedded broker
-#     allows only mqota's own topics, see docs/MICROPYTHON.md "Application commands")
+#   - the relay on GPIO 5: the sealed command "relay" with "on" or "off"
+#     ('mqota device command node-1 relay --arg on'), authenticated and encrypted with the
+#     device's command key (docs/PROTOCOL.md section 14)
 #   - after an update the self-test reads the sensor once: an image that cannot is rolled back
 # Copy to the board with mqota/ and umqtt/ (mpremote cp -r ...), and config.py holding
-# WIFI_SSID, WIFI_PASSWORD, DEVICE_ID, PASSWORD, BROKER (host), PORT.
+# WIFI_SSID, WIFI_PASSWORD, DEVICE_ID, PASSWORD, COMMAND_KEY (the 64 hex digits of the
+# credentials file), BROKER (host), PORT.
+import binascii
 import time
 
 import dht
@@ -39,17 +41,21 @@ def self_test():
     return -40 <= sensor.temperature() <= 80
 
 
-def on_relay(topic, payload):
-    if payload == b"on":
-        relay.value(1)
-    elif payload == b"off":
-        relay.value(0)
+def on_command(name, args):
+    # application commands: the reply body for ok, None for unknown-command, raise for failed
+    if name != b"relay":
+        return None
+    if args not in (b"on", b"off"):
+        raise ValueError("relay takes on or off")
+    relay.value(args == b"on")
+    return b"relay=" + args
 
 
 wlan = wifi_up()
 agent = mqota.Agent(config.DEVICE_ID, config.BROKER, config.PORT, user=config.DEVICE_ID,
-                    password=config.PASSWORD, store_dir="/mqota", self_test=self_test)
-agent.subscribe("home/%s/relay/set" % config.DEVICE_ID, on_relay)
+                    password=config.PASSWORD, store_dir="/mqota", self_test=self_test,
+                    command_key=binascii.unhexlify(config.COMMAND_KEY),
+                    command_handler=on_command)
 last = time.ticks_add(time.ticks_ms(), -30000)
 while True:
     if not wlan.isconnected():
