@@ -21,7 +21,7 @@ pub=$(openssl ec -in "$tmp/k.pem" -pubout -outform DER 2>/dev/null | tail -c 64 
 sig=$(openssl asn1parse -inform DER -in "$tmp/sig" | awk -F: '/INTEGER/ {print $NF}')
 digest=$(sha256sum "$tmp/m" | cut -d' ' -f1)
 echo "== crypto (pure Python on $(basename "$UPY"), one run)"
-"$UPY" "$HERE/crypto_cost.py" "${pub:0:64}" "${pub:64:64}" $sig "$digest"
+MICROPYPATH="$HERE/../../ports/micropython/mqota" "$UPY" "$HERE/crypto_cost.py" "${pub:0:64}" "${pub:64:64}" $sig "$digest"
 if [ "${2:-}" != crypto ]; then
   echo "== heap"
   "$HERE/heap_run.sh" "$BUILD"
