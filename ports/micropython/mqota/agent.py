@@ -16,6 +16,7 @@
 import select
 import struct
 import time
+from binascii import crc32
 
 import esp32
 import machine
@@ -805,9 +806,6 @@ class Agent:
     def _load_cmd_record(self):
         # mq.cmd (section 14.4) from the file "cmd": highest, window, reply_counter; absent or
         # damaged means all zero
-        import struct
-        from binascii import crc32
-
         self._highest = self._window = self._reply_ctr = 0
         b = self.store.get_raw("cmd", CMD_RECORD_LEN)
         if b is None:
@@ -817,9 +815,6 @@ class Agent:
             self._highest, self._window, self._reply_ctr = hi, win, rc
 
     def _save_cmd_record(self):
-        import struct
-        from binascii import crc32
-
         b = struct.pack("<IIQQQ", CMD_RECORD_MAGIC, 0, self._highest, self._window, self._reply_ctr)
         self.store.put_raw("cmd", b + struct.pack("<I", crc32(b)))
 
@@ -827,8 +822,6 @@ class Agent:
         # One frame on the cmd topic, checked in section 14.4's order: header, authentication,
         # counter, plaintext. The window is written before the command runs; the reply waits
         # in self._replies for poll() (a QoS 1 publish cannot happen here).
-        import struct
-
         mv = self._rx_mv
         if n < 16:
             self._refuse(P.RES_MALFORMED, 0)
@@ -912,8 +905,6 @@ class Agent:
 
     def _refuse(self, result, counter):
         # A refused frame is not run; at most one report per REFUSAL_REPORT_MS (section 14.4).
-        import struct
-
         self.cmd_refused += 1
         self.log("command refused: result %d" % result)
         now = time.ticks_ms()
@@ -924,8 +915,6 @@ class Agent:
 
     def _reply(self, cid, result, body):
         # Seal a REPLY (section 14.2) with the next reply counter, written first.
-        import struct
-
         body = body[:P.SEALED_MAX_LEN - 40]
         self._reply_ctr += 1
         try:
