@@ -21,8 +21,9 @@
 #              (section 13), which the agent joins while chunks already flow; both confirm
 #   commands   the device takes sealed commands (its command_key; pure-Python AES-256-GCM):
 #              diagnostics agree with its STATE, the application's relay on/off answers,
-#              unknown-command, wrong-state for confirm, failed for a bad argument, and a
-#              captured frame published again is refused (refused-replay) and not run
+#              unknown-command, wrong-state for confirm, failed for a bad argument, a captured
+#              frame published again is refused (refused-replay) and not run; reboot answers
+#              and the board boots again
 #   signed     mqotad trusts release keys A and B, the device only A and requires signatures
 #              (pure-Python ECDSA P-256): an unsigned release is refused (unsigned), one signed
 #              with B is refused (signature), one signed with A is confirmed
@@ -165,6 +166,14 @@ if [ "$MODE" = commands ]; then
   [ "$(grep -c 'command [0-9]* relay: result 0' "$T/device.log")" -eq 2 ] ||
     fail "relay ran $(grep -c 'command [0-9]* relay: result 0' "$T/device.log") times, expected 2 (on, off)"
   pass "the captured 'relay on' frame published again was refused (refused-replay), not run"
+  # reboot: answered, then machine.reset(); the board boots again with a higher boot count
+  json_get bc0 "$(mq --json device command "$DEV" diagnostics)" '.diagnostics.boot_count | strings'
+  out=$(mq --json device command "$DEV" reboot) || fail "reboot failed: $out"
+  check_json "reboot was not answered ok" "$out" '.result == "ok"'
+  rebooted() { mq --json device show "$DEV" | jq -e --argjson b "$bc0" '.boot_count > $b and .online == true'; }
+  wait_for 30 rebooted || fail "the device did not come back after reboot: $(mq --json device show "$DEV")"
+  [ "$(grep -c '^boot:' "$T/device.log")" -eq 2 ] || fail "expected two boots in device.log"
+  pass "reboot answered ok, the board booted again (boot count above $bc0)"
   passed
   exit 0
 fi
