@@ -24,12 +24,16 @@
 #              unknown-command, wrong-state for confirm, failed for a bad argument, a captured
 #              frame published again is refused (refused-replay) and not run; reboot answers
 #              and the board boots again
+#   confirm-cmd  the device takes sealed commands and confirms by command: hello_world 2024
+#              waits in pending-verify on slot 1 (its self-test passed) until 'confirm' makes it
+#              confirmed; the nerdminer image then waits on slot 0 and 'rollback' sends it back
+#              to slot 1 (rolled-back, reason command); confirm on an idle device: wrong-state
 #   signed     mqotad trusts release keys A and B, the device only A and requires signatures
 #              (pure-Python ECDSA P-256): an unsigned release is refused (unsigned), one signed
 #              with B is refused (signature), one signed with A is confirmed
 MODE=${3:-update}
-case $MODE in update|link-cut|kill|corrupt|rollback|signed|stream|commands) ;;
-  *) echo "usage: test_micropython.sh BUILD_DIR FIXTURES_DIR [update|link-cut|kill|corrupt|rollback|signed|stream|commands]" >&2
+case $MODE in update|link-cut|kill|corrupt|rollback|signed|stream|commands|confirm-cmd) ;;
+  *) echo "usage: test_micropython.sh BUILD_DIR FIXTURES_DIR [update|link-cut|kill|corrupt|rollback|signed|stream|commands|confirm-cmd]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -111,6 +115,7 @@ mkdir -p "$T/dev"
 [ "$MODE" != rollback ] || touch "$T/dev/selftest.fail"
 [ "$MODE" != update ] || export MQOTA_UPY_TELEMETRY=1
 [ "$MODE" != commands ] || export MQOTA_UPY_COMMANDS=1
+if [ "$MODE" = confirm-cmd ]; then export MQOTA_UPY_COMMANDS=1 MQOTA_UPY_CONFIRM_BY_COMMAND=1; fi
 if [ "$MODE" = link-cut ] || [ "$MODE" = kill ] || [ "$MODE" = stream ]; then
   LINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   start_link
@@ -174,6 +179,35 @@ if [ "$MODE" = commands ]; then
   wait_for 30 rebooted || fail "the device did not come back after reboot: $(mq --json device show "$DEV")"
   [ "$(grep -c '^boot:' "$T/device.log")" -eq 2 ] || fail "expected two boots in device.log"
   pass "reboot answered ok, the board booted again (boot count above $bc0)"
+  passed
+  exit 0
+fi
+if [ "$MODE" = confirm-cmd ]; then
+  # cmd_result NAME: the result of the command NAME on $DEV ('mqota --json device command')
+  cmd_result() { mq --json device command "$DEV" "$1" 2>/dev/null | jq -r '.result'; }
+  [ "$(cmd_result confirm)" = wrong-state ] || fail "confirm on an idle device is not wrong-state"
+  add_release "$FIX/$NEW" --version "$NEWVER"; rel=$RELEASE_ID
+  deploy_all "$rel"; dep=$DEPLOYMENT_ID
+  wait_for 60 device_is ".slot == 1 and .state == \"pending-verify\" and .version == \"$NEWVER\"" ||
+    fail "the device does not wait in pending-verify on slot 1: $(mq --json device list)"
+  wait_for 20 grep -q "waiting for the confirm command" "$T/device.log" || fail "the self-test did not pass"
+  sleep 2
+  device_is '.state == "pending-verify"' || fail "the device did not wait for the confirm command"
+  [ "$(cmd_result confirm)" = ok ] || fail "confirm in pending-verify was not ok"
+  watch "$dep" 60 || fail "deployment $dep did not succeed after confirm"
+  wait_for 20 device_is ".slot == 1 and .state == \"confirmed\" and .version == \"$NEWVER\"" ||
+    fail "the device is not confirmed on slot 1 after confirm: $(mq --json device list)"
+  pass "confirmed by command after waiting in pending-verify"
+  add_release "$FIX/arduino_nerdminer_esp32_v1.6.3.bin" --version v1.6.3; rel2=$RELEASE_ID
+  deploy_all "$rel2"; dep2=$DEPLOYMENT_ID
+  wait_for 60 device_is '.slot == 0 and .state == "pending-verify" and .version == "v1.6.3"' ||
+    fail "the device does not wait in pending-verify on slot 0: $(mq --json device list)"
+  [ "$(cmd_result rollback)" = ok ] || fail "rollback in pending-verify was not ok"
+  rc=0; watch "$dep2" 60 || rc=$?
+  [ "$rc" -eq 1 ] || fail "deployment $dep2 watch exited $rc, expected 1 (rolled back)"
+  wait_for 20 device_is ".slot == 1 and .state == \"rolled-back\" and .reason == \"command\" and .version == \"$NEWVER\"" ||
+    fail "the device is not rolled back to slot 1 (reason command): $(mq --json device list)"
+  pass "rolled back by command to $NEWVER on slot 1"
   passed
   exit 0
 fi

@@ -38,6 +38,7 @@ BACKOFF_MIN_MS = 500  # first reconnection delay; doubles per failure
 BACKOFF_MAX_MS = 30000  # reconnection delay cap
 CONFIRM_TIMEOUT_MS = 60000  # MQOTA_CONFIRM_TIMEOUT_MS: pending-verify without the broker
 TOPIC_MAX = 96  # longest topic kept (longer ones are dropped)
+R_COMMAND = 17  # rolled back by the rollback command
 R_SIGNATURE = 14
 R_UNSIGNED = 15
 R_SECURITY_VERSION = 16
@@ -143,12 +144,22 @@ class Agent:
     command_handler: function (name bytes, args bytes) for application commands: returns the
       reply body (bytes) for ok, None for unknown-command, raises for failed (the exception's
       text is the body). It runs in the receive path: it must not publish with QoS 1.
+    confirm_by_command: after its self-test passes a new image stays pending-verify until the
+      server's confirm or rollback command (needs command_key), or until confirm_timeout_ms
+      from the boot: then it rolls back (confirm-timeout).
     """
 
     def __init__(self, device_id, server, port=1883, user=None, password=None,
                  store_dir="/mqota", chip_id=None, self_test=None, max_window=16,
                  prefix="mqota/v1", keepalive=KEEPALIVE_S, log=_log, trust_key=None,
-                 require_signature=False, command_key=None, command_handler=None):
+                 require_signature=False, command_key=None, command_handler=None,
+                 confirm_by_command=False, confirm_timeout_ms=CONFIRM_TIMEOUT_MS):
+        if confirm_by_command and command_key is None:
+            raise ValueError("mqota: confirm_by_command needs command_key")
+        self.confirm_by_command = confirm_by_command
+        self.confirm_timeout_ms = confirm_timeout_ms
+        self._awaiting_confirm = False  # self-test passed, waiting for the confirm command
+        self._rollback_after_reply = 0  # reason to roll back with once the replies are out
         if require_signature and trust_key is None:
             raise ValueError("mqota: require_signature needs trust_key")
         if trust_key is not None and len(trust_key) != 64:
@@ -325,7 +336,7 @@ class Agent:
         if self.c is None:
             if not self._connect():
                 if self.state == P.PENDING_VERIFY and time.ticks_diff(
-                        time.ticks_ms(), self._boot_ms) > CONFIRM_TIMEOUT_MS:
+                        time.ticks_ms(), self._boot_ms) > self.confirm_timeout_ms:
                     self._rollback(P.R_CONFIRM_TIMEOUT)
                 time.sleep_ms(min(timeout_ms, max(0, time.ticks_diff(self._next_try, time.ticks_ms()))))
                 return
@@ -355,12 +366,16 @@ class Agent:
             c.connect(timeout=IO_TIMEOUT_S)
             c.sock.settimeout(IO_TIMEOUT_S)
             self.c = c
+            # cmd before the STATE: mqotad sends queued commands as soon as it sees the STATE,
+            # and a command published before the subscription is lost (not retained). offer
+            # after it (section 1's order): mqotad clears a retained offer the STATE answers
+            # (rolled-back, failed), which must not be taken again in between.
+            if self._key is not None:
+                c.subscribe(self.t_cmd, 1)
             c.publish(self.t_online, b"online", True, 1)
             self._publish_state()
             c.subscribe(self.t_offer, 1)
             c.subscribe(self.t_chunk, 0)
-            if self._key is not None:
-                c.subscribe(self.t_cmd, 1)
             if self.t_stream:
                 c.subscribe(self.t_stream, 0)
             for t, q, _ in self.app_subs:
@@ -491,6 +506,12 @@ class Agent:
             self._replies.pop(0)
         if self._reboot_after_reply:
             self._reset_due = True
+        if self._rollback_after_reply:
+            why, self._rollback_after_reply = self._rollback_after_reply, 0
+            self._rollback(why)
+        elif self._awaiting_confirm and time.ticks_diff(now, self._boot_ms) > self.confirm_timeout_ms:
+            self._awaiting_confirm = False
+            self._rollback(P.R_CONFIRM_TIMEOUT)
         if self._unsub_stream:
             t, self._unsub_stream = self._unsub_stream, b""
             self.c.unsubscribe(t)
@@ -775,6 +796,15 @@ class Agent:
         if not ok:
             self._rollback(P.R_SELF_TEST)
             return
+        if self.confirm_by_command:
+            self._awaiting_confirm = True
+            self.log("self-test passed: waiting for the confirm command")
+            return
+        self._confirm()
+
+    def _confirm(self):
+        # Mark the running image valid, raise the anti-rollback minimum, report confirmed.
+        self._awaiting_confirm = False
         rel, dep, frm, to, why, sv = self._boot_rec
         esp32.Partition.mark_app_valid_cancel_rollback()
         if sv > self.min_sv:
@@ -873,7 +903,13 @@ class Agent:
             return P.RES_OK, b""
         if name == b"diagnostics":
             return P.RES_OK, self._diagnostics()
-        if builtin:  # confirm, rollback: this agent confirms by itself once its self-test passes
+        if name == b"confirm" and self._awaiting_confirm:
+            self._confirm()
+            return P.RES_OK, b""
+        if name == b"rollback" and self.state == P.PENDING_VERIFY:
+            self._rollback_after_reply = R_COMMAND  # after the reply is published
+            return P.RES_OK, b""
+        if builtin:  # confirm, rollback outside pending-verify
             return P.RES_WRONG_STATE, b"not in pending-verify"
         if self.command_handler is None:
             return P.RES_UNKNOWN, b""

@@ -11,6 +11,8 @@
 # the agent is imported, I once it is connected, P the highest seen since.
 # MQOTA_UPY_COMMANDS=1: take sealed commands with the credentials' command_key; the
 # application command "relay" takes "on" or "off" and answers "relay=on" / "relay=off".
+# MQOTA_UPY_CONFIRM_BY_COMMAND=1 (with MQOTA_UPY_COMMANDS=1): a new image waits for the
+# server's confirm or rollback command.
 import binascii
 import gc
 import os
@@ -59,7 +61,8 @@ agent = mqota.Agent(cred["username"], os.getenv("MQOTA_UPY_HOST"), int(os.getenv
                     user=cred["username"], password=cred["password"], store_dir=d + "/mqota",
                     chip_id=int(os.getenv("MQOTA_UPY_CHIP") or "0"), self_test=self_test,
                     trust_key=key, require_signature=key is not None, command_key=ckey,
-                    command_handler=on_command)
+                    command_handler=on_command,
+                    confirm_by_command=os.getenv("MQOTA_UPY_CONFIRM_BY_COMMAND") == "1")
 telemetry = os.getenv("MQOTA_UPY_TELEMETRY") == "1"
 last = time.ticks_ms()
 n = 0
