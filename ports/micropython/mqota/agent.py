@@ -233,6 +233,8 @@ class Agent:
         self._erase_boot_after_publish = False
         self._self_test_due = False
         self._t = None  # transfer in progress: see _accept()
+        self._cur = None  # (release, deployment) of the offer being judged or transferred
+        self._refused = None  # (release, deployment) that failed or rolled back
         self._boot()
 
     # ---- boot -------------------------------------------------------------------------------
@@ -271,6 +273,7 @@ class Agent:
                 self._self_test_due = True
                 self.log("booted release %d from slot %d: pending-verify" % (rel, to))
             elif self.slot == frm:
+                self._refused = (rel, dep)
                 self.state = P.ROLLED_BACK
                 self.reason = why or P.R_RESET
                 self._erase_boot_after_publish = True
@@ -466,6 +469,7 @@ class Agent:
 
     def _fail(self, reason):
         self.log("update failed: reason %d" % reason)
+        self._refused = self._cur
         self._end_transfer()
         self.store.erase(PROG)
         self._set(P.FAILED, reason)
@@ -546,6 +550,7 @@ class Agent:
             return
         o = P.decode_offer(self._rx_mv, n)
         if o is None:
+            self._cur = None
             self._fail(P.R_MALFORMED_OFFER)
             return
         rel, dep, size, chunk, win, chip, sv, flags, sha, version, project, sig = o
@@ -553,6 +558,10 @@ class Agent:
         if t is not None and t["rel"] == rel and t["size"] == size and t["chunk"] == chunk \
                 and t["sha"] == sha:
             return  # the offer in progress, redelivered after a reconnection
+        if self.state in (P.FAILED, P.ROLLED_BACK) and self._refused == (rel, dep):
+            return  # the offer that failed, retained: a new deployment is needed to try again
+        if t is None:
+            self._cur = (rel, dep)
         why = self._judge_trust(o)
         if why:
             # an offer that is not authentic has no authority to cancel a running transfer
@@ -560,6 +569,7 @@ class Agent:
                 self.target = rel
                 self._fail(why)
             return
+        self._cur = (rel, dep)
         self.target = rel
         if rel == self.running_release:
             self._end_transfer()
