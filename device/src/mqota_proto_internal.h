@@ -71,6 +71,10 @@ void proto__put_header(uint8_t *buf, mqota_msg_type_t type);
 mqota_status_t proto__begin_decode(const uint8_t *buf, size_t len, mqota_msg_type_t want,
                                    reader_t *r);
 
+/* mqota_health.c: whether a byte may be in a HEALTH crash text (printable ASCII), the rule the
+ * encoder and the decoder (common/mqota_health_host.c) share. 1 or 0. */
+int health__crash_byte_ok(uint8_t c);
+
 /* The layouts after the header (mqota_proto.c; the sizes are checked where they are defined):
  * STATE (§4), OFFER up to its signature block (§5), CHUNK up to its data (§6), ACK (§7). */
 extern const field_t proto__state_fields[18];

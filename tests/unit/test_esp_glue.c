@@ -410,6 +410,15 @@ static void test_full_update(void **state)
 
 /* The port's health hook (docs/PROTOCOL.md §16): esp_reset_reason() mapped by name, one boot
  * per reason of the emulation, and esp_get_minimum_free_heap_size(); no crash text, no RSSI. */
+/* The application's RSSI hook of test_health_hook(): *ctx is what it reports (0: unknown). */
+static int app_rssi(void *ctx, int8_t *dbm)
+{
+    int8_t v = *(const int8_t *)ctx;
+    if (v == 0) return -1;
+    *dbm = v;
+    return 0;
+}
+
 static void test_health_hook(void **state)
 {
     static const struct {
@@ -440,6 +449,22 @@ static void test_health_hook(void **state)
         assert_int_equal(h.rssi, 0);
         assert_string_equal(h.crash, "");
     }
+    /* the application's RSSI: taken when it knows one, unknown (0) when it does not or when
+     * it says 0 dBm or more, which no received signal is */
+    static const struct {
+        int8_t app;
+        int8_t wire;
+    } rssi[] = {{-67, -67}, {-128, -128}, {0, 0}, {5, 0}};
+    for (size_t i = 0; i < sizeof(rssi) / sizeof(rssi[0]); i++) {
+        mqota_health_t h;
+        int8_t v = rssi[i].app;
+        S.port.glue.rssi = app_rssi;
+        S.port.glue.rssi_ctx = &v;
+        memset(&h, 0, sizeof(h));
+        assert_int_equal(S.plat.health(S.plat.ctx, &h), 0);
+        assert_int_equal(h.rssi, rssi[i].wire);
+    }
+    S.port.glue.rssi = NULL;
     finish();
 }
 

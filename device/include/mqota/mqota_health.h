@@ -72,6 +72,8 @@ typedef struct {
  *        "task-wdt", ...).
  * @param[in] reason An mqota_reset_reason_t value.
  * @return A static string; "unknown" for a value above MQOTA_RESET_MAX.
+ * @note Server side: defined in common/mqota_health_host.c (CMake target mqota_codec_host),
+ *       not in libmqota: a device never calls it.
  */
 const char *mqota_reset_reason_name(uint8_t reason);
 
@@ -80,6 +82,8 @@ const char *mqota_reset_reason_name(uint8_t reason);
  * @param[in] reason An mqota_reset_reason_t value.
  * @return 1 for MQOTA_RESET_PANIC, MQOTA_RESET_INT_WDT, MQOTA_RESET_TASK_WDT, MQOTA_RESET_WDT;
  *         0 otherwise.
+ * @note Server side: defined in common/mqota_health_host.c (CMake target mqota_codec_host),
+ *       not in libmqota: a device never calls it.
  */
 int mqota_reset_is_crash(uint8_t reason);
 
@@ -106,6 +110,8 @@ mqota_status_t mqota_health_encode(const mqota_health_t *h, uint8_t *buf, size_t
  *         MQOTA_RESET_MAX, a crash length above MQOTA_HEALTH_CRASH_MAX, a crash byte outside
  *         0x20..0x7E, trailing bytes), MQOTA_ERR_VERSION, MQOTA_ERR_TYPE. On error *msg is left
  *         unchanged.
+ * @note Server side: defined in common/mqota_health_host.c (CMake target mqota_codec_host),
+ *       not in libmqota: a device never calls it.
  */
 mqota_status_t mqota_health_decode(const uint8_t *buf, size_t len, mqota_health_t *msg);
 

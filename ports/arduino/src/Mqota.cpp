@@ -201,6 +201,8 @@ bool Mqota::begin(PubSubClient &mqtt, const MqotaConfig &cfg)
     password_ = cfg.mqttPassword;
     st_.glue.self_test = cfg.selfTest;
     st_.glue.self_test_ctx = cfg.selfTestCtx;
+    st_.glue.rssi = cfg.rssi;
+    st_.glue.rssi_ctx = cfg.rssiCtx;
     mbedtls_sha256_init(&st_.sha);
     mbedtls_ecp_group_init(&st_.grp);
     mbedtls_ecp_point_init(&st_.releaseKey);

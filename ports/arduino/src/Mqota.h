@@ -52,6 +52,10 @@ struct MqotaConfig {
     uint16_t maxWindow = MQOTA_ARDUINO_MAX_WINDOW; /**< Chunks in flight, 1..64 */
     bool (*selfTest)(void *ctx) = nullptr; /**< Self-test of a new image; nullptr: healthy */
     void *selfTestCtx = nullptr;       /**< Passed to selfTest */
+    /** The link's signal strength in dBm for the HEALTH report (WiFi.RSSI(), or a modem's
+     *  signal quality): 0 with *dbm set, -1 when unknown. nullptr: HEALTH says unknown. */
+    int (*rssi)(void *ctx, int8_t *dbm) = nullptr;
+    void *rssiCtx = nullptr;           /**< Passed to rssi */
     mqota_command_fn commandHandler = nullptr; /**< Application commands; nullptr: none */
     void *commandCtx = nullptr;        /**< Passed to commandHandler */
 };

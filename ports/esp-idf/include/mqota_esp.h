@@ -89,6 +89,11 @@ typedef struct {
      *  written (less than cap). NULL: none. */
     size_t (*diagnostics)(void *ctx, char *buf, size_t cap);
     void *diagnostics_ctx;        /**< Passed to diagnostics */
+    /** The link's signal strength in dBm for the HEALTH report (docs/PROTOCOL.md §16), e.g.
+     *  esp_wifi_sta_get_ap_info()'s rssi: 0 with *dbm set, -1 when unknown (no AP). Called in
+     *  the agent's task. NULL: HEALTH says unknown. */
+    int (*rssi)(void *ctx, int8_t *dbm);
+    void *rssi_ctx;               /**< Passed to rssi */
     mqota_command_fn command_handler; /**< Application commands; NULL: none */
     void *command_ctx;                /**< Passed to command_handler */
 } mqota_esp_config_t;

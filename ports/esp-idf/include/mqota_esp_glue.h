@@ -56,6 +56,10 @@ typedef struct {
      *  buf (cap bytes); returns the bytes written. NULL: none. */
     size_t (*diagnostics)(void *ctx, char *buf, size_t cap);
     void *diagnostics_ctx;          /**< Passed to diagnostics */
+    /** The link's signal strength for HEALTH: 0 and *dbm set, or -1 when unknown. NULL: none
+     *  (HEALTH's rssi 0, unknown). */
+    int (*rssi)(void *ctx, int8_t *dbm);
+    void *rssi_ctx;                 /**< Passed to rssi */
     uint32_t boot_count;            /**< This boot's number (mqota_esp_glue_count_boot()) */
 } mqota_esp_glue_t;
 

@@ -300,6 +300,8 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg)
     e->glue.self_test_ctx = cfg->self_test_ctx;
     e->glue.diagnostics = cfg->diagnostics;
     e->glue.diagnostics_ctx = cfg->diagnostics_ctx;
+    e->glue.rssi = cfg->rssi;
+    e->glue.rssi_ctx = cfg->rssi_ctx;
     e->sha = psa_hash_operation_init();
 
     esp_err_t err = nvs_open(CONFIG_MQOTA_NVS_NAMESPACE, NVS_READWRITE, &e->glue.nvs);

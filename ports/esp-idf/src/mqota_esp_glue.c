@@ -403,15 +403,19 @@ static uint8_t reset_reason_wire(esp_reset_reason_t r)
     }
 }
 
-/* The port's part of a HEALTH (docs/PROTOCOL.md §16): esp_reset_reason() and
- * esp_get_minimum_free_heap_size(). No crash text (reading the core dump summary needs the
- * core dump in flash and a partition read: not cheap) and no RSSI (the port does not depend on
- * esp_wifi; the application owns the Wi-Fi). */
+/* The port's part of a HEALTH (docs/PROTOCOL.md §16): esp_reset_reason(),
+ * esp_get_minimum_free_heap_size() and the application's RSSI. No crash text (reading the core
+ * dump summary needs the core dump in flash and a partition read: not cheap). The RSSI comes
+ * from the application (its rssi hook: esp_wifi_sta_get_ap_info() on Wi-Fi, the modem's signal
+ * quality on cellular), because the application owns the link: the port depends on neither. */
 static int h_health(void *ctx, mqota_health_t *out)
 {
-    (void)ctx;
+    mqota_esp_glue_t *e = ctx;
+    int8_t dbm = 0;
     out->reset_reason = reset_reason_wire(esp_reset_reason());
     out->min_free_heap = esp_get_minimum_free_heap_size();
+    if (e->rssi != NULL && e->rssi(e->rssi_ctx, &dbm) == 0 && dbm < 0)
+        out->rssi = dbm; /* 0 and above: not a received signal, left unknown */
     return 0;
 }
 

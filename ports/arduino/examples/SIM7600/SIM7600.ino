@@ -36,6 +36,16 @@ static bool selfTest(void *)
     return modem.testAT() && modem.isGprsConnected();
 }
 
+// The cell's signal strength for mqota's HEALTH report: the modem's CSQ (0..31, 99 unknown)
+// in dBm, -113 + 2 * CSQ (3GPP TS 27.007, +CSQ).
+static int cellRssi(void *, int8_t *dbm)
+{
+    int16_t csq = modem.getSignalQuality();
+    if (csq < 0 || csq > 31) return -1;
+    *dbm = (int8_t)(-113 + 2 * csq);
+    return 0;
+}
+
 static void connectData()
 {
     lastGprsTry = millis();
@@ -60,6 +70,7 @@ void setup()
     cfg.mqttUser = MQTT_USER[0] ? MQTT_USER : nullptr;
     cfg.mqttPassword = MQTT_PASSWORD[0] ? MQTT_PASSWORD : nullptr;
     cfg.selfTest = selfTest;
+    cfg.rssi = cellRssi;
     cfg.maxWindow = 2; // fewer chunks in flight: less to resend when the cell drops a few
     if (!mqota.begin(mqtt, cfg)) {
         Serial.print("mqota: ");

@@ -27,6 +27,14 @@ static bool selfTest(void *)
     return WiFi.status() == WL_CONNECTED;
 }
 
+// The access point's signal strength for mqota's HEALTH report.
+static int wifiRssi(void *, int8_t *dbm)
+{
+    if (WiFi.status() != WL_CONNECTED) return -1;
+    *dbm = (int8_t)WiFi.RSSI();
+    return 0;
+}
+
 void setup()
 {
     Serial.begin(115200);
@@ -46,6 +54,7 @@ void setup()
     cfg.mqttUser = MQTT_USER[0] ? MQTT_USER : nullptr;
     cfg.mqttPassword = MQTT_PASSWORD[0] ? MQTT_PASSWORD : nullptr;
     cfg.selfTest = selfTest;
+    cfg.rssi = wifiRssi;
     if (!mqota.begin(mqtt, cfg)) {
         Serial.print("mqota: ");
         Serial.println(mqota.lastError());

@@ -89,6 +89,16 @@ static bool self_test(void *ctx)
     return ip && heap >= (uint32_t)CONFIG_HELLO_MIN_FREE_HEAP;
 }
 
+/* The access point's signal strength for mqota's HEALTH report; -1 while not associated. */
+static int wifi_rssi(void *ctx, int8_t *dbm)
+{
+    wifi_ap_record_t ap;
+    (void)ctx;
+    if (esp_wifi_sta_get_ap_info(&ap) != ESP_OK) return -1;
+    *dbm = ap.rssi;
+    return 0;
+}
+
 /* Application command "heap": the free heap now and its low-water mark. */
 static mqota_cmd_result_t on_command(void *ctx, const char *name, const uint8_t *args,
                                      size_t args_len, uint8_t *reply, size_t reply_cap,
@@ -134,6 +144,7 @@ void app_main(void)
         .rx_buf = s_rx,
         .rx_cap = sizeof(s_rx),
         .self_test = self_test,
+        .rssi = wifi_rssi,
         .command_handler = on_command,
     };
 #if CONFIG_HELLO_BROKER_TLS
