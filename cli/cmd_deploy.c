@@ -13,7 +13,7 @@
 #include "http.h"
 
 static const char usage_deploy[] =
-    "Usage: mqota deploy RELEASE_ID (--all | --filter EXPR | DEVICE...)\n"
+    "Usage: mqota deploy RELEASE_ID (--all | --filter EXPR | DEVICE...) [--hold]\n"
     "                    [--watch [--timeout SECONDS]]\n"
     "\n"
     "Roll a release out to the named devices, to every device with --all, or to the devices\n"
@@ -24,6 +24,8 @@ static const char usage_deploy[] =
     "  --all               deploy to every known device of the release's chip\n"
     "  --filter EXPR       deploy to the devices of the release's chip the filter selects now\n"
     "                      (as 'mqota device list --filter EXPR' shows them)\n"
+    "  --hold              devices download and verify the release, then hold it (target\n"
+    "                      'ready') without rebooting until 'mqota deployment activate ID'\n"
     "  --watch             then follow it as 'mqota deployment watch' does\n"
     "  --timeout SECONDS   with --watch: give up watching after this long (exit 3)\n"
     "  --json              print the deployment as JSON\n"
@@ -31,7 +33,20 @@ static const char usage_deploy[] =
     "Examples:\n"
     "  mqota deploy 2 vdev-0001 vdev-0002\n"
     "  mqota deploy 2 --all --watch --timeout 600\n"
-    "  mqota deploy 2 --filter 'group=lab state!=failed'\n";
+    "  mqota deploy 2 --filter 'group=lab state!=failed'\n"
+    "  mqota deploy 2 --all --hold\n";
+
+static const char usage_activate[] =
+    "Usage: mqota deployment activate ID [DEVICE...] [--json]\n"
+    "\n"
+    "Activate the held targets of a deployment made with 'mqota deploy --hold': each device\n"
+    "switches to the release and reboots, at once if it holds the verified image (target\n"
+    "'ready'), else as soon as its download is verified. Without DEVICE, every held target;\n"
+    "a named device that is not a held target of the deployment is refused.\n"
+    "\n"
+    "Examples:\n"
+    "  mqota deployment activate 4\n"
+    "  mqota deployment activate 4 vdev-0001 vdev-0002\n";
 
 static const char usage_list[] =
     "Usage: mqota deployment list [--json]\n"
@@ -86,10 +101,11 @@ static int parse_timeout(const char *cmd, const char *text, double *out)
 int cmd_deploy(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "deploy";
-    bool all = false, watch = false;
+    bool all = false, watch = false, hold = false;
     const char *timeout_s = NULL, *filter = NULL;
     const cli_opt_t opts[] = { { "--all", NULL, &all }, { "--watch", NULL, &watch },
-                               { "--timeout", &timeout_s, NULL }, { "--filter", &filter, NULL } };
+                               { "--timeout", &timeout_s, NULL }, { "--filter", &filter, NULL },
+                               { "--hold", NULL, &hold } };
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos = 0, rc;
     long long release;
@@ -101,7 +117,7 @@ int cmd_deploy(cli_ctx_t *ctx, int argc, char **argv)
         cli_error("out of memory.");
         return CLI_FAILED;
     }
-    rc = cli_parse(ctx, cmd, usage_deploy, argc, argv, opts, 4, pos, &npos, argc);
+    rc = cli_parse(ctx, cmd, usage_deploy, argc, argv, opts, 5, pos, &npos, argc);
     if (rc != CLI_OK)
         goto out;
     if (npos < 1) {
@@ -141,6 +157,8 @@ int cmd_deploy(cli_ctx_t *ctx, int argc, char **argv)
         for (int i = 1; i < npos; i++)
             cJSON_AddItemToArray(devs, cJSON_CreateString(pos[i]));
     }
+    if (hold)
+        cJSON_AddStringToObject(body, "activate", "hold");
     text = cJSON_PrintUnformatted(body);
     if (text == NULL) {
         cli_error("out of memory.");
@@ -158,8 +176,9 @@ int cmd_deploy(cli_ctx_t *ctx, int argc, char **argv)
             cli_print_json(resp);
     } else {
         long long total = cli_json_int(resp, "total", 0);
-        printf("deployment %lld created: release %lld (%s) to %lld device%s\n", id, release,
-               cli_json_str(resp, "release_version", "?"), total, total == 1 ? "" : "s");
+        printf("deployment %lld created: release %lld (%s) to %lld device%s%s\n", id, release,
+               cli_json_str(resp, "release_version", "?"), total, total == 1 ? "" : "s",
+               hold ? ", held until 'mqota deployment activate'" : "");
         fflush(stdout);
     }
     if (watch)
@@ -236,7 +255,8 @@ static int parse_deployment_args(cli_ctx_t *ctx, const char *cmd, const char *us
 const char *cli_target_state(const cJSON *target, char *buf, size_t cap)
 {
     const char *st = cli_json_str(target, "state", "?");
-    bool waiting = strcmp(st, "pending") == 0 || strcmp(st, "active") == 0;
+    bool waiting = strcmp(st, "pending") == 0 || strcmp(st, "active") == 0 ||
+                   strcmp(st, "ready") == 0;
     /* A server without the "online" member says nothing about it: shown as before. */
     snprintf(buf, cap, "%s%s", st,
              waiting && !cli_json_bool(target, "online", true) ? " (device offline)" : "");
@@ -274,10 +294,14 @@ int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv)
            cli_json_str(d, "state", "?"));
     printf("  created  %s, image %s\n", fmt_date(cli_json_int(d, "created_at", 0), date, sizeof date),
            fmt_size((uint64_t)(image > 0 ? image : 0), size, sizeof size));
-    printf("  targets  %lld: %lld succeeded, %lld failed, %lld active, %lld pending\n\n",
+    long long ready = cli_json_int(d, "ready", 0);
+    char held[48] = "";
+    if (ready > 0) /* holding the release until 'mqota deployment activate' */
+        snprintf(held, sizeof held, ", %lld ready", ready);
+    printf("  targets  %lld: %lld succeeded, %lld failed, %lld active, %lld pending%s\n\n",
            cli_json_int(d, "total", 0), cli_json_int(d, "succeeded", 0),
            cli_json_int(d, "failed", 0), cli_json_int(d, "active", 0),
-           cli_json_int(d, "pending", 0));
+           cli_json_int(d, "pending", 0), held);
 
     fmt_table_t *t = fmt_table_new(8, head);
     if (t == NULL) {
@@ -331,4 +355,58 @@ int cmd_deployment_watch(cli_ctx_t *ctx, int argc, char **argv)
     if ((rc = parse_timeout(cmd, timeout_s, &timeout)) != CLI_OK)
         return rc;
     return cli_watch(ctx, id, timeout);
+}
+
+int cmd_deployment_activate(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const char cmd[] = "deployment activate";
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int npos = 0, rc;
+    long long id;
+    cJSON *body = NULL, *resp = NULL;
+    char *text = NULL, path[64];
+
+    if (pos == NULL) {
+        cli_error("out of memory.");
+        return CLI_FAILED;
+    }
+    rc = cli_parse(ctx, cmd, usage_activate, argc, argv, NULL, 0, pos, &npos, argc);
+    if (rc != CLI_OK)
+        goto out;
+    if (npos < 1) {
+        rc = cli_usage_error(cmd, "'%s' needs a deployment ID from 'mqota deployment list'", cmd);
+        goto out;
+    }
+    if ((rc = cli_parse_id(cmd, "deployment id", pos[0], &id)) != CLI_OK)
+        goto out;
+    body = cJSON_CreateObject();
+    if (npos > 1) {
+        cJSON *devs = cJSON_AddArrayToObject(body, "devices");
+        for (int i = 1; i < npos; i++)
+            cJSON_AddItemToArray(devs, cJSON_CreateString(pos[i]));
+    }
+    text = cJSON_PrintUnformatted(body);
+    if (text == NULL) {
+        cli_error("out of memory.");
+        rc = CLI_FAILED;
+        goto out;
+    }
+    snprintf(path, sizeof path, "/api/v1/deployments/%lld/activate", id);
+    rc = http_json(ctx, "POST", path, "application/json", text, strlen(text), &resp, NULL);
+    if (rc != CLI_OK)
+        goto out;
+    if (ctx->json) {
+        cli_print_json(resp);
+    } else {
+        long long n = cli_json_int(resp, "activated", 0);
+        printf("deployment %lld: %lld target%s activated (%lld ready, %lld still downloading)\n",
+               id, n, n == 1 ? "" : "s", cli_json_int(resp, "ready", 0),
+               cli_json_int(resp, "active", 0) + cli_json_int(resp, "pending", 0));
+    }
+out:
+    cJSON_Delete(resp);
+    cJSON_Delete(body);
+    free(text);
+    free(pos);
+    return rc;
 }

@@ -19,6 +19,7 @@ static const char usage_create[] =
     "                            [--on-error pause|abort] [--approval] [--health N/SECONDS]\n"
     "                            [--max-transfers N] [--jitter SECONDS] [--start-at TIME]\n"
     "                            [--from-versions V,...] [--failure-budget N] [--continuous]\n"
+    "                            [--window START-END]\n"
     "\n"
     "Roll a release out in stages to the devices of its chip the filter selects now, in\n"
     "device id order: a canary, then each wave once the one before succeeded (docs/ROLLOUTS.md).\n"
@@ -49,6 +50,9 @@ static const char usage_create[] =
     "  --health N/SECONDS   health gate: a device that confirmed, then resets by panic or\n"
     "                       watchdog more than N times within SECONDS, counts as failed; a\n"
     "                       confirmed device counts as confirmed only after SECONDS\n"
+    "  --window START-END   maintenance window, UTC, daily (22:00-04:00 crosses midnight):\n"
+    "                       devices download at once and hold the release; they reboot into\n"
+    "                       it only while the window is open\n"
     "  --json               print the rollout as JSON\n"
     "\n"
     "Example:\n"
@@ -154,22 +158,23 @@ static int add_pacing(cJSON *body, const char *max_transfers, const char *jitter
     return CLI_OK;
 }
 
-/* A rollout's waves as a table: WAVE DEVICES STATE DEPLOYMENT CONFIRMED FAILED ACTIVE. */
+/* A rollout's waves as a table: WAVE DEVICES STATE DEPLOYMENT CONFIRMED FAILED ACTIVE READY
+ * (READY: holding the release for the maintenance window). */
 static void print_waves(const cJSON *r)
 {
     static const char *const head[] = { "WAVE", "DEVICES", "STATE", "DEPLOYMENT", "CONFIRMED",
-                                        "FAILED", "ACTIVE" };
-    fmt_table_t *t = fmt_table_new(7, head);
+                                        "FAILED", "ACTIVE", "READY" };
+    fmt_table_t *t = fmt_table_new(8, head);
     if (t == NULL) {
         cli_error("out of memory while printing the waves.");
         return;
     }
-    for (size_t c = 1; c < 7; c++)
+    for (size_t c = 1; c < 8; c++)
         if (c != 2)
             fmt_table_align_right(t, c);
     const cJSON *w;
     cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(r, "waves")) {
-        char size[24], dep[24], ok[24], failed[24], active[24];
+        char size[24], dep[24], ok[24], failed[24], active[24], ready[24];
         snprintf(size, sizeof size, "%lld", cli_json_int(w, "size", 0));
         long long d = cli_json_int(w, "deployment", 0);
         if (d > 0)
@@ -181,8 +186,9 @@ static void print_waves(const cJSON *r)
                  cli_json_int(w, "failed", 0) + cli_json_int(w, "superseded", 0));
         snprintf(active, sizeof active, "%lld",
                  cli_json_int(w, "active", 0) + cli_json_int(w, "pending", 0));
+        snprintf(ready, sizeof ready, "%lld", cli_json_int(w, "ready", 0));
         const char *row[] = { cli_json_str(w, "name", "?"), size, cli_json_str(w, "state", "?"),
-                              dep, ok, failed, active };
+                              dep, ok, failed, active, ready };
         fmt_table_add_row(t, row);
     }
     fmt_table_print(t, stdout);
@@ -224,10 +230,17 @@ static void print_rollout(const cJSON *r)
     printf("rollout %lld: release %lld to %lld device%s (filter %s): %s\n",
            cli_json_int(r, "id", 0), cli_json_int(r, "release", 0), n, n == 1 ? "" : "s",
            cli_json_str(r, "filter", "?"), cli_json_str(r, "state", "?"));
-    printf("  plan: success %lld %%, error %lld %%, deadline %lld s, on error %s%s\n",
+    const cJSON *win = cJSON_GetObjectItemCaseSensitive(plan, "window");
+    char wtext[64] = "";
+    if (cJSON_IsObject(win))
+        snprintf(wtext, sizeof wtext, ", window %.5s-%.5s UTC (%s)",
+                 cli_json_str(win, "start", "?"), cli_json_str(win, "end", "?"),
+                 cli_json_bool(win, "open", false) ? "open" : "closed");
+    printf("  plan: success %lld %%, error %lld %%, deadline %lld s, on error %s%s%s\n",
            cli_json_int(plan, "success_percent", 0), cli_json_int(plan, "error_percent", 0),
            cli_json_int(plan, "deadline_s", 0), cli_json_str(plan, "on_error", "?"),
-           cli_json_bool(plan, "approval", false) ? ", approval before each wave" : "");
+           cli_json_bool(plan, "approval", false) ? ", approval before each wave" : "",
+           wtext);
     print_pacing(r, plan);
     const cJSON *health = cJSON_GetObjectItemCaseSensitive(plan, "health");
     if (cJSON_IsObject(health))
@@ -251,7 +264,7 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
     const char *filter = NULL, *canary = NULL, *waves = NULL, *success = NULL, *error = NULL;
     const char *deadline = NULL, *on_error = NULL, *health = NULL;
     const char *max_transfers = NULL, *jitter = NULL, *start_at = NULL, *from = NULL;
-    const char *budget = NULL;
+    const char *budget = NULL, *window = NULL;
     bool approval = false, continuous = false;
     const cli_opt_t opts[] = { { "--approval", NULL, &approval }, { "--filter", &filter, NULL }, { "--canary", &canary, NULL },
                                { "--waves", &waves, NULL }, { "--success", &success, NULL },
@@ -262,7 +275,7 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
                                { "--from-versions", &from, NULL },
                                { "--failure-budget", &budget, NULL },
                                { "--continuous", NULL, &continuous },
-                               { "--health", &health, NULL } };
+                               { "--health", &health, NULL }, { "--window", &window, NULL } };
     char *pos[1], *list = NULL, *text = NULL;
     int npos = 0;
     long long release;
@@ -278,6 +291,10 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
         return rc;
     if (filter == NULL || canary == NULL || waves == NULL)
         return cli_usage_error(cmd, "give --filter EXPR, --canary SIZE and --waves SIZE,...");
+    const char *dash = window != NULL ? strchr(window, '-') : NULL;
+    if (window != NULL && (dash == NULL || strchr(dash + 1, '-') != NULL))
+        return cli_usage_error(cmd, "--window '%s' is not START-END in UTC, such as 22:00-04:00",
+                               window);
     const char *slash = health != NULL ? strchr(health, '/') : NULL;
     if (health != NULL && (slash == NULL || slash == health || slash[1] == '\0' ||
                            slash - health > 15))
@@ -323,6 +340,13 @@ int cmd_rollout_create(cli_ctx_t *ctx, int argc, char **argv)
         snprintf(crashes, sizeof crashes, "%.*s", (int)(slash - health), health);
         add_value(h, "crashes", crashes);
         add_value(h, "within_s", slash + 1);
+    }
+    if (window != NULL) {
+        char start[16];
+        snprintf(start, sizeof start, "%.*s", (int)(dash - window), window);
+        cJSON *w = cJSON_AddObjectToObject(body, "window");
+        cJSON_AddStringToObject(w, "start", start);
+        cJSON_AddStringToObject(w, "end", dash + 1);
     }
     text = cJSON_PrintUnformatted(body);
     if (text == NULL) {

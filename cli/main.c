@@ -42,11 +42,12 @@ static const char usage_main[] =
     "  device command ID NAME [--arg TEXT]             send a sealed command, print the reply\n"
     "  device commands ID                              list a device's commands\n"
     "  device provision [--out-dir DIR] ID...          create device identities and keys\n"
-    "  deploy RELEASE_ID (--all | --filter EXPR | DEVICE...) [--watch]\n"
+    "  deploy RELEASE_ID (--all | --filter EXPR | DEVICE...) [--hold] [--watch]\n"
     "                                                  roll a release out\n"
     "  deployment list                                 list deployments\n"
     "  deployment show ID                              show one deployment and its targets\n"
     "  deployment watch ID [--timeout SECONDS]         follow a deployment until it finishes\n"
+    "  deployment activate ID [DEVICE...]              reboot held targets into the release\n"
     "  group create|list|show|delete NAME              named groups of devices\n"
     "  group add|remove NAME DEVICE...                 change a group's devices\n"
     "  rollout create RELEASE_ID --filter EXPR --canary SIZE --waves SIZE,...\n"
@@ -91,6 +92,7 @@ static const struct {
     { "deployment", "list", cmd_deployment_list },
     { "deployment", "show", cmd_deployment_show },
     { "deployment", "watch", cmd_deployment_watch },
+    { "deployment", "activate", cmd_deployment_activate },
     { "rollout", "create", cmd_rollout_create },
     { "rollout", "list", cmd_rollout_list },
     { "rollout", "show", cmd_rollout_show },

@@ -112,8 +112,10 @@ static void print_waves(rwatch_t *w, const cJSON *r)
         long long size = cli_json_int(wave, "size", 0), ok = cli_json_int(wave, "confirmed", 0);
         long long failed = cli_json_int(wave, "failed", 0) + cli_json_int(wave, "superseded", 0);
         long long active = cli_json_int(wave, "active", 0) + cli_json_int(wave, "pending", 0);
+        long long ready = cli_json_int(wave, "ready", 0); /* holding it for the window */
         char now[96];
-        snprintf(now, sizeof now, "%s %lld %lld %lld %lld", state, size, ok, failed, active);
+        snprintf(now, sizeof now, "%s %lld %lld %lld %lld %lld", state, size, ok, failed, active,
+                 ready);
         bool started = strcmp(state, "waiting") != 0;
         if (started && strcmp(now, w->waves[i]) != 0) {
             if (w->ctx->json) {
@@ -126,13 +128,16 @@ static void print_waves(rwatch_t *w, const cJSON *r)
                 cJSON_AddNumberToObject(o, "confirmed", (double)ok);
                 cJSON_AddNumberToObject(o, "failed", (double)failed);
                 cJSON_AddNumberToObject(o, "active", (double)active);
+                cJSON_AddNumberToObject(o, "ready", (double)ready);
                 cJSON_AddNumberToObject(o, "in_flight", (double)cli_json_int(r, "in_flight", 0));
                 json_line(o);
                 cJSON_Delete(o);
             } else {
                 char line[200];
-                snprintf(line, sizeof line, ": %s, %lld of %lld confirmed, %lld failed, %lld "
-                         "active", state, ok, size, failed, active);
+                int n = snprintf(line, sizeof line, ": %s, %lld of %lld confirmed, %lld failed, "
+                                 "%lld active", state, ok, size, failed, active);
+                if (ready > 0 && n > 0 && (size_t)n < sizeof line)
+                    snprintf(line + n, sizeof line - (size_t)n, ", %lld ready", ready);
                 char *name = fmt_safe(cli_json_str(wave, "name", "?"), false);
                 printf("  %s", name != NULL ? name : "?");
                 free(name);

@@ -132,13 +132,16 @@ static int state_rank(const char *s)
 
 static void summary_text(const cJSON *d, const watch_t *w, char *out, size_t cap)
 {
-    char el[32], sup[48] = "";
+    char el[32], sup[48] = "", ready[48] = "";
     long long superseded = cli_json_int(d, "superseded", 0);
+    long long held = cli_json_int(d, "ready", 0);
     if (superseded > 0) /* mqotad sends this count although API.md does not list it */
         snprintf(sup, sizeof sup, ", %lld superseded", superseded);
-    snprintf(out, cap, "%lld succeeded, %lld failed, %lld active, %lld pending%s of %lld; %s",
+    if (held > 0) /* holding the release until 'mqota deployment activate' */
+        snprintf(ready, sizeof ready, ", %lld ready", held);
+    snprintf(out, cap, "%lld succeeded, %lld failed, %lld active, %lld pending%s%s of %lld; %s",
              cli_json_int(d, "succeeded", 0), cli_json_int(d, "failed", 0),
-             cli_json_int(d, "active", 0), cli_json_int(d, "pending", 0), sup,
+             cli_json_int(d, "active", 0), cli_json_int(d, "pending", 0), ready, sup,
              cli_json_int(d, "total", 0), fmt_elapsed(elapsed_ms(w), el, sizeof el));
 }
 

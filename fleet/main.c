@@ -461,7 +461,7 @@ static int setup_links(fleet_t *f)
 static void print_status(const fleet_t *f)
 {
     int conn = 0, bricked = 0;
-    int per_state[9] = {0};
+    int per_state[MQOTA_STATE_HELD + 1] = {0}; /* every mqota_update_state_t */
     uint64_t rx = 0, wire_rx = 0, wire_tx = 0;
     uint32_t drops = 0, reboots = 0, fault_resets = 0, fault_offline = 0, fault_panics = 0;
     uint64_t link_cuts = 0;
@@ -484,12 +484,12 @@ static void print_status(const fleet_t *f)
         conn += d->conn == DEV_CONNECTED;
         bricked += d->conn == DEV_BRICKED;
         int st = mqota_agent_state(dev_agent(d));
-        if (st >= 0 && st < 9) per_state[st]++;
+        if (st >= 0 && st <= MQOTA_STATE_HELD) per_state[st]++;
         rx += d->rx_chunk_bytes;
     }
     char line[512];
     int n = snprintf(line, sizeof(line), "devices %d, connected %d", f->opt.count, conn);
-    for (int s = 0; s < 9; s++)
+    for (int s = 0; s <= MQOTA_STATE_HELD; s++)
         if (per_state[s])
             n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s %d",
                           mqota_state_name((mqota_update_state_t)s), per_state[s]);
@@ -516,7 +516,7 @@ static void print_status(const fleet_t *f)
     if (out == NULL) return;
     fprintf(out, "{\"devices\": %d, \"connected\": %d, \"bricked\": %d, \"states\": {",
             f->opt.count, conn, bricked);
-    for (int s = 0, first = 1; s < 9; s++) {
+    for (int s = 0, first = 1; s <= MQOTA_STATE_HELD; s++) {
         if (!per_state[s]) continue;
         fprintf(out, "%s\"%s\": %d", first ? "" : ", ", mqota_state_name((mqota_update_state_t)s),
                 per_state[s]);

@@ -210,6 +210,13 @@ int api_parse__deployment(const uint8_t *body, size_t len, api_deployment_body_t
                       "name the devices with \"devices\": [...], select them with \"filter\": "
                       "\"...\" or use \"all\": true");
     if (filter) out->filter = filter->valuestring;
+    cJSON *act = cJSON_GetObjectItemCaseSensitive(j, "activate");
+    if (act && (!cJSON_IsString(act) || (strcmp(act->valuestring, "now") != 0 &&
+                                         strcmp(act->valuestring, "hold") != 0)))
+        return refuse(out, 400, err, err_cap, "\"activate\" must be \"now\" (devices reboot into "
+                      "the release once it is verified) or \"hold\" (they hold it until "
+                      "activated)");
+    out->hold = act && strcmp(act->valuestring, "hold") == 0;
     if (!devs) return 0;
     if (!cJSON_IsArray(devs))
         return refuse(out, 400, err, err_cap, "\"devices\" must be an array of device ids");
@@ -280,4 +287,32 @@ int api_parse__provision(const uint8_t *body, size_t len, size_t max, api_provis
         api_parse__provision_free(out);
     }
     return status;
+}
+
+int api_parse__activate(const uint8_t *body, size_t len, api_deployment_body_t *out, char *err,
+                        size_t err_cap)
+{
+    memset(out, 0, sizeof(*out));
+    if (len == 0) return 0; /* no body: every held target */
+    cJSON *j = NULL;
+    int st = api_parse__json(body, len, "the body must be empty, {} or a JSON object like "
+                             "{\"devices\": [\"vdev-0001\"]}", &j, err, err_cap);
+    if (st != 0) return st;
+    out->json = j;
+    cJSON *devs = cJSON_GetObjectItemCaseSensitive(j, "devices");
+    if (!devs) return 0;
+    if (!cJSON_IsArray(devs) || cJSON_GetArraySize(devs) == 0)
+        return refuse(out, 400, err, err_cap, "\"devices\" must be a non-empty array of device "
+                      "ids; leave it out to activate every held target");
+    out->devices = calloc((size_t)cJSON_GetArraySize(devs), sizeof(*out->devices));
+    if (!out->devices) return refuse(out, 500, err, err_cap, "out of memory");
+    cJSON *it;
+    cJSON_ArrayForEach(it, devs)
+    {
+        if (!cJSON_IsString(it) || !it->valuestring[0])
+            return refuse(out, 400, err, err_cap,
+                          "\"devices\" must hold device ids (non-empty strings)");
+        out->devices[out->n_devices++] = it->valuestring;
+    }
+    return 0;
 }

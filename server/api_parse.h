@@ -46,12 +46,15 @@ typedef struct {
     const char **devices;    /**< "devices": n_devices non-empty strings (NULL with all) */
     const char *filter;      /**< "filter": a filter expression (docs/API.md "Filters"), or NULL */
     size_t n_devices;
+    bool hold;               /**< "activate": "hold" (else "now", the default): offers carry
+                                  MQOTA_OFFER_FLAG_HOLD (docs/PROTOCOL.md §5.2) */
     void *json;              /**< owns the strings devices point into (cJSON) */
 } api_deployment_body_t;
 
 /**
  * Parse a deployment request body: a JSON object {"release": N, "devices": ["id", ...]},
- * {"release": N, "all": true} or {"release": N, "filter": "group=lab"}. Only the shape is
+ * {"release": N, "all": true} or {"release": N, "filter": "group=lab"}, each with an optional
+ * "activate": "now" | "hold". Only the shape is
  * judged here; the filter is parsed by filter__parse(), and whether the release and devices
  * exist is deploy__create()'s job.
  *
@@ -71,6 +74,15 @@ int api_parse__deployment(const uint8_t *body, size_t len, api_deployment_body_t
 
 /** Free what api_parse__deployment() allocated (safe on a zeroed struct). */
 void api_parse__deployment_free(api_deployment_body_t *b);
+
+/**
+ * Parse a POST /api/v1/deployments/{id}/activate body: empty or {} (every held target) or
+ * {"devices": ["id", ...]} (1..n non-empty ids). Same ownership as api_parse__deployment():
+ * free with api_parse__deployment_free(); only devices and n_devices are set.
+ * @return 0, or 400 with one sentence in err.
+ */
+int api_parse__activate(const uint8_t *body, size_t len, api_deployment_body_t *out, char *err,
+                        size_t err_cap);
 
 /** A parsed POST /api/v1/devices body (docs/API.md "Provisioning devices"). */
 typedef struct {

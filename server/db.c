@@ -166,6 +166,11 @@ static const char *const migrations[] = {
     "CREATE TABLE rollout_health ("
     " rollout_id INTEGER PRIMARY KEY REFERENCES rollouts(id), crashes INTEGER NOT NULL,"
     " within_s INTEGER NOT NULL);",
+    /* 10 -> 11: a rollout's daily maintenance window (docs/ROLLOUTS.md), minutes after 00:00
+     * UTC; a rollout without a row has none */
+    "CREATE TABLE rollout_windows ("
+    " rollout_id INTEGER PRIMARY KEY REFERENCES rollouts(id),"
+    " start_min INTEGER NOT NULL, end_min INTEGER NOT NULL);",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -214,6 +219,8 @@ enum {
     /* health (schema 10) */
     S_HL_GET, S_HL_PUT, S_RST_INSERT, S_RST_TRIM, S_RST_LIST, S_RO_HL_PUT, S_RO_HL_GET,
     S_RO_HL_WAVE,
+    /* hold offers and maintenance windows (schema 11) */
+    S_TGT_FLAGS, S_RO_WIN_PUT, S_RO_WIN_GET, S_RO_EV_LAST,
     S_COUNT
 };
 
@@ -247,7 +254,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_DEP_COUNTS] = "SELECT count(*), coalesce(sum(state='pending'),0),"
                      " coalesce(sum(state='active'),0), coalesce(sum(state='succeeded'),0),"
                      " coalesce(sum(state='failed'),0), coalesce(sum(state='superseded'),0),"
-                     " coalesce(sum(bytes_sent),0), coalesce(sum(bytes_resent),0)"
+                     " coalesce(sum(bytes_sent),0), coalesce(sum(bytes_resent),0),"
+                     " coalesce(sum(state='ready'),0)"
                      " FROM deployment_targets WHERE deployment_id = ?1",
     [S_DEP_STREAM_BYTES] = "UPDATE deployments SET stream_bytes_sent = stream_bytes_sent + ?2"
                            " WHERE id = ?1",
@@ -260,18 +268,18 @@ static const char *const stmt_sql[S_COUNT] = {
                        " bytes_resent=?5 WHERE deployment_id=?1 AND device_id=?2",
     [S_TGT_PENDING] = "SELECT " TARGET_COLS " FROM deployment_targets t"
                       " JOIN deployments d ON d.id = t.deployment_id"
-                      " WHERE t.state = 'pending' AND d.state = 'running'",
+                      " WHERE t.state IN ('pending','ready') AND d.state = 'running'",
     [S_TGT_LIST] = "SELECT " TARGET_COLS " FROM deployment_targets t"
                    " JOIN deployments d ON d.id = t.deployment_id"
                    " WHERE t.deployment_id = ?1 ORDER BY t.device_id",
     [S_TGT_RUNNING] = "SELECT " TARGET_COLS " FROM deployment_targets t"
                       " JOIN deployments d ON d.id = t.deployment_id"
-                      " WHERE t.device_id = ?1 AND t.state IN ('pending','active')"
+                      " WHERE t.device_id = ?1 AND t.state IN ('pending','active','ready')"
                       " AND d.state = 'running' AND (?2 = 0 OR d.release_id = ?2)"
                       " ORDER BY t.deployment_id DESC LIMIT 1",
     [S_TGT_UNFINISHED] = "SELECT " TARGET_COLS " FROM deployment_targets t"
                          " JOIN deployments d ON d.id = t.deployment_id"
-                         " WHERE t.device_id = ?1 AND t.state IN ('pending','active')",
+                         " WHERE t.device_id = ?1 AND t.state IN ('pending','active','ready')",
     [S_TGT_OF_DEVICE] = "SELECT " TARGET_COLS " FROM deployment_targets t"
                         " JOIN deployments d ON d.id = t.deployment_id"
                         " WHERE t.device_id = ?1 ORDER BY t.deployment_id DESC LIMIT ?2",
@@ -452,6 +460,14 @@ static const char *const stmt_sql[S_COUNT] = {
                      " ORDER BY t2.deployment_id DESC LIMIT 1)"
                      " WHERE v.rollout_id = ?1 AND v.wave = ?2 AND t.state = 'succeeded'"
                      " ORDER BY v.device_id",
+    /* ---- hold offers and maintenance windows (schema 11) ---- */
+    [S_TGT_FLAGS] = "UPDATE deployment_targets SET offer_flags=?3"
+                    " WHERE deployment_id=?1 AND device_id=?2",
+    [S_RO_WIN_PUT] = "INSERT INTO rollout_windows (rollout_id, start_min, end_min)"
+                     " VALUES (?1,?2,?3)",
+    [S_RO_WIN_GET] = "SELECT start_min, end_min FROM rollout_windows WHERE rollout_id = ?1",
+    [S_RO_EV_LAST] = "SELECT coalesce(max(at), 0) FROM rollout_events"
+                     " WHERE rollout_id = ?1 AND wave = ?2 AND kind = ?3",
 };
 
 struct db {
@@ -899,6 +915,7 @@ int db__deployment_counts(db_t *db, int64_t id, db_counts_t *out)
         out->superseded = sqlite3_column_int(s, 5);
         out->bytes_sent = sqlite3_column_int64(s, 6);
         out->bytes_resent = sqlite3_column_int64(s, 7);
+        out->ready = sqlite3_column_int(s, 8);
     } else {
         ret = fail(db, "count deployment targets");
     }
@@ -1917,6 +1934,7 @@ static int count_state(void *ctx, const char *device_id, const target_state_t *s
     case TARGET_SUCCEEDED: c->succeeded++; break;
     case TARGET_FAILED: c->failed++; break;
     case TARGET_SUPERSEDED: c->superseded++; break;
+    case TARGET_READY: c->ready++; break;
     }
     return 0;
 }
@@ -2307,6 +2325,58 @@ int db__rollout_wave_health(db_t *db, int64_t rollout_id, int wave, uint32_t wit
             break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "read a wave's confirmed devices");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+/* ---- hold offers and maintenance windows (schema 11) ---- */
+
+int db__target_set_flags(db_t *db, const db_target_t *t)
+{
+    sqlite3_stmt *s = db->st[S_TGT_FLAGS];
+    sqlite3_bind_int64(s, 1, t->deployment_id);
+    sqlite3_bind_text(s, 2, t->device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, t->offer_flags);
+    return exec_stmt(db, S_TGT_FLAGS, "update deployment target offer flags");
+}
+
+int db__rollout_window_put(db_t *db, int64_t rollout_id, int start_min, int end_min)
+{
+    sqlite3_stmt *s = db->st[S_RO_WIN_PUT];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int(s, 2, start_min);
+    sqlite3_bind_int(s, 3, end_min);
+    return exec_stmt(db, S_RO_WIN_PUT, "store rollout window");
+}
+
+int db__rollout_window_get(db_t *db, int64_t rollout_id, int *start_min, int *end_min)
+{
+    sqlite3_stmt *s = db->st[S_RO_WIN_GET];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) {
+        *start_min = sqlite3_column_int(s, 0);
+        *end_min = sqlite3_column_int(s, 1);
+        ret = 0;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : fail(db, "read rollout window");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_event_last(db_t *db, int64_t rollout_id, int wave, const char *kind,
+                           int64_t *at)
+{
+    sqlite3_stmt *s = db->st[S_RO_EV_LAST];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_int(s, 2, wave);
+    sqlite3_bind_text(s, 3, kind, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s), ret = 0;
+    if (rc == SQLITE_ROW) *at = sqlite3_column_int64(s, 0);
+    else ret = fail(db, "read a rollout's last event");
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return ret;

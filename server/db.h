@@ -129,6 +129,7 @@ typedef struct {
 
 typedef struct {
     int total, pending, active, succeeded, failed, superseded;
+    int ready; /**< Targets holding a verified image until activated (TARGET_READY) */
     int64_t bytes_sent, bytes_resent; /**< Sums of the targets' unicast byte counters */
 } db_counts_t;
 
@@ -165,7 +166,8 @@ int db__deployment_add_stream_bytes(db_t *db, int64_t id, int64_t bytes);
 int db__target_insert(db_t *db, const db_target_t *t);
 int db__target_set_state(db_t *db, const db_target_t *t);
 int db__target_set_counters(db_t *db, const db_target_t *t);
-/** Every pending target of a running deployment (to republish offers after a reconnect). */
+/** Every pending or ready target of a running deployment (to republish offers after a
+ *  reconnect). */
 int db__target_all_pending(db_t *db, int (*cb)(void *ctx, const db_target_t *t), void *ctx);
 int db__target_list(db_t *db, int64_t deployment_id,
                     int (*cb)(void *ctx, const db_target_t *t), void *ctx);
@@ -177,6 +179,8 @@ int db__target_of_device(db_t *db, const char *device_id, int limit,
 /** Rows changed by mqotad's connection since it opened (sqlite3_total_changes()). */
 long long db__change_count(db_t *db);
 int db__target_running(db_t *db, const char *device_id, int64_t release_id, db_target_t *out);
+/** Store a target's offer_flags (hold offers: activation clears MQOTA_OFFER_FLAG_HOLD). */
+int db__target_set_flags(db_t *db, const db_target_t *t);
 /** Every pending/active target of a device (for superseding), via callback. */
 int db__target_unfinished_of_device(db_t *db, const char *device_id,
                                     int (*cb)(void *ctx, const db_target_t *t), void *ctx);
@@ -345,6 +349,16 @@ int db__rollout_set_state(db_t *db, int64_t id, rollout_state_t state, int curre
 int db__rollout_wave_insert(db_t *db, const db_rollout_wave_t *w);
 /** Store a wave's state, deployment and times. */
 int db__rollout_wave_set(db_t *db, const db_rollout_wave_t *w);
+
+/* ---- rollout maintenance windows (docs/ROLLOUTS.md "Maintenance window") ---- */
+
+/** Store rollout_id's daily window, minutes after 00:00 UTC (inside the caller's transaction). */
+int db__rollout_window_put(db_t *db, int64_t rollout_id, int start_min, int end_min);
+/** The window of rollout_id. @return 0 (filled), 1 the rollout has none, -1 database error. */
+int db__rollout_window_get(db_t *db, int64_t rollout_id, int *start_min, int *end_min);
+/** Time of the latest event of kind for wave of rollout_id (0 if none). @return 0 or -1. */
+int db__rollout_event_last(db_t *db, int64_t rollout_id, int wave, const char *kind,
+                           int64_t *at);
 /** 0 found, 1 none, -1 error. */
 int db__rollout_wave_get(db_t *db, int64_t rollout_id, int idx, db_rollout_wave_t *out);
 /** A rollout's waves in order, via callback. */

@@ -82,10 +82,20 @@ static uint32_t choose_window(mqotad_t *d, const db_device_t *dev)
     return w ? w : 1;
 }
 
+/* A bit of a target's stored offer_flags that never goes on the wire: the target is held and
+ * its device lacks MQOTA_CAP_HOLD, so its offer is withheld until deploy__activate(). */
+#define TARGET_FLAG_WITHHELD 0x80000000u
+
 /* Publish (retained, QoS 1) the offer for one target. */
 static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *t)
 {
     mqota_offer_t o;
+    if (t->offer_flags & TARGET_FLAG_WITHHELD) {
+        mqh_log(MQH_INFO, "offer of release %lld to %s withheld until activated: the device "
+                "does not announce hold support (MQOTA_CAP_HOLD)", (long long)r->id,
+                t->device_id);
+        return 0;
+    }
     memset(&o, 0, sizeof(o));
     o.release_id = (uint32_t)r->id;
     o.deployment_id = (uint32_t)t->deployment_id;
@@ -94,7 +104,7 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
     o.window = (uint16_t)t->window;
     o.chip_id = r->chip_id;
     o.secure_version = r->secure_version;
-    o.flags = t->offer_flags;
+    o.flags = t->offer_flags & ~TARGET_FLAG_WITHHELD;
     if (mqh_unhex(r->sha256, o.sha256, sizeof(o.sha256)) != 0) return -1;
     snprintf(o.version, sizeof(o.version), "%s", r->version);
     snprintf(o.project, sizeof(o.project), "%s", r->project);
@@ -117,9 +127,10 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
                 "published after the reconnect", t->device_id);
         return -1;
     }
-    mqh_log(MQH_INFO, "offered release %lld (%s) to %s: chunk %u, window %u%s%s",
+    mqh_log(MQH_INFO, "offered release %lld (%s) to %s: chunk %u, window %u%s%s%s",
             (long long)r->id, r->version, t->device_id, t->chunk_size, t->window,
             (t->offer_flags & MQOTA_OFFER_FLAG_STREAM) ? ", stream" : "",
+            (t->offer_flags & MQOTA_OFFER_FLAG_HOLD) ? ", hold" : "",
             r->has_sig ? ", signed" : "");
     return 0;
 }
@@ -129,7 +140,7 @@ static int maybe_finish_deployment(mqotad_t *d, int64_t deployment_id)
 {
     db_counts_t c;
     if (db__deployment_counts(d->db, deployment_id, &c) != 0) return -1;
-    if (c.pending + c.active > 0) return 0;
+    if (c.pending + c.active + c.ready > 0) return 0;
     mqh_log(MQH_INFO, "deployment %lld finished: %d succeeded, %d failed, %d superseded",
             (long long)deployment_id, c.succeeded, c.failed, c.superseded);
     return db__deployment_set_state(d->db, deployment_id, DEPLOYMENT_FINISHED);
@@ -202,6 +213,13 @@ static int supersede(mqotad_t *d, const char *device_id, int64_t now)
 deploy_result_t deploy__create(mqotad_t *d, int64_t release_id, const char *const *devices,
                                size_t n_devices, bool all, db_deployment_t *out, char *err,
                                size_t err_cap)
+{
+    return deploy__create_opts(d, release_id, devices, n_devices, all, false, out, err, err_cap);
+}
+
+deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char *const *devices,
+                                    size_t n_devices, bool all, bool hold, db_deployment_t *out,
+                                    char *err, size_t err_cap)
 {
     deploy_result_t res = DEPLOY_ERROR;
     db_release_t *r = malloc(sizeof(*r));
@@ -303,13 +321,17 @@ deploy_result_t deploy__create(mqotad_t *d, int64_t release_id, const char *cons
             t->chunk_size = choose_chunk_size(d, &devs.items[i], r->size);
         }
         t->window = choose_window(d, &devs.items[i]);
+        if (hold) {
+            t->offer_flags |= MQOTA_OFFER_FLAG_HOLD;
+            if (!(devs.items[i].caps & MQOTA_CAP_HOLD)) t->offer_flags |= TARGET_FLAG_WITHHELD;
+        }
         if (db__target_insert(d->db, t) != 0) goto db_err;
     }
     if (db__commit(d->db) != 0) goto db_err;
     in_tx = false;
-    mqh_log(MQH_INFO, "deployment %lld: release %lld (%s) to %zu device(s), %zu on the stream",
-            (long long)out->id, (long long)release_id, r->version, devs.n,
-            stream ? n_stream : 0);
+    mqh_log(MQH_INFO, "deployment %lld: release %lld (%s) to %zu device(s), %zu on the "
+            "stream%s", (long long)out->id, (long long)release_id, r->version, devs.n,
+            stream ? n_stream : 0, hold ? ", held until activated" : "");
 
     /* 3. Side effects after the commit: stale transfers go, offers are published. */
     for (size_t i = 0; i < devs.n; i++) {
@@ -411,12 +433,32 @@ static bool stale_failure(const db_device_t *prev, const mqota_state_msg_t *m)
            prev->boot_count == m->boot_count;
 }
 
+/*
+ * A device reports that it holds a release (docs/PROTOCOL.md §5.2) for which it has no running
+ * target: its deployment ended or was superseded while the device was away, and the empty
+ * retained offer that told it so is gone from the broker (an empty retained message deletes
+ * the retained one; a device connecting later receives nothing). Unless the device has a
+ * running target of another release (whose offer must stay), publish the empty offer again:
+ * the device is subscribed now, so it drops the held image and reports idle.
+ */
+static void forget_held(mqotad_t *d, const char *device_id, uint32_t release)
+{
+    db_target_t t;
+    char topic[DB_ID_MAX + 32];
+    if (db__target_running(d->db, device_id, 0, &t) != 1) return;
+    snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/offer", device_id);
+    if (mqtt__publish(d, topic, NULL, 0, 1, true) == 0)
+        mqh_log(MQH_INFO, "device %s holds release %u for no running deployment: its offer is "
+                "cleared so that it drops the image", device_id, (unsigned)release);
+}
+
 int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *prev,
                      const mqota_state_msg_t *m, db_target_t *finished)
 {
     if (m->target_release == 0) return 0;
     db_target_t t;
     int rc = db__target_running(d->db, dev->id, m->target_release, &t);
+    if (rc == 1 && m->state == MQOTA_STATE_HELD) forget_held(d, dev->id, m->target_release);
     if (rc != 0) return rc < 0 ? -1 : 0;
     int64_t now = mqh_unix_now();
     bool done = false;
@@ -442,6 +484,13 @@ int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *pre
     case MQOTA_STATE_READY_TO_REBOOT:
     case MQOTA_STATE_PENDING_VERIFY:
         t.state = TARGET_ACTIVE;
+        t.progress = m->progress;
+        break;
+    case MQOTA_STATE_HELD:
+        if (t.state != TARGET_READY)
+            mqh_log(MQH_INFO, "device %s holds release %lld (deployment %lld) until activated",
+                    dev->id, (long long)t.release_id, (long long)t.deployment_id);
+        t.state = TARGET_READY;
         t.progress = m->progress;
         break;
     default:
@@ -485,4 +534,101 @@ void deploy__republish_offers(mqotad_t *d)
     free(r);
 out:
     free(v.items);
+}
+
+typedef struct {
+    const char *const *devices;
+    size_t n;
+    bool *named;      /* which of devices were found in the deployment */
+    target_vec_t out; /* the targets to activate */
+    const char *refused; /* first named device whose target is not held */
+    target_state_t refused_state;
+} activate_ctx_t;
+
+/* Pick the targets deploy__activate() changes: held (flag set), not ended, named if names
+ * were given. */
+static int pick_held(void *ctx, const db_target_t *t)
+{
+    activate_ctx_t *c = ctx;
+    bool unfinished = t->state == TARGET_PENDING || t->state == TARGET_ACTIVE ||
+                      t->state == TARGET_READY;
+    bool held = unfinished && (t->offer_flags & MQOTA_OFFER_FLAG_HOLD);
+    if (c->n == 0) return held ? collect_target(&c->out, t) : 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->devices[i], t->device_id) != 0) continue;
+        c->named[i] = true;
+        if (held) return collect_target(&c->out, t);
+        if (!c->refused) {
+            c->refused = c->devices[i];
+            c->refused_state = t->state;
+        }
+    }
+    return 0;
+}
+
+int deploy__activate(mqotad_t *d, int64_t deployment_id, const char *const *devices,
+                     size_t n_devices, bool only_ready, int *activated, char *err,
+                     size_t err_cap)
+{
+    db_deployment_t dep;
+    activate_ctx_t c = {devices, n_devices, NULL, {0}, NULL, TARGET_PENDING};
+    db_release_t *r = malloc(sizeof(*r));
+    int ret = 500;
+    *activated = 0;
+    int rc = r ? db__deployment_get(d->db, deployment_id, &dep) : -1;
+    if (rc != 0) {
+        snprintf(err, err_cap, rc == 1 ? "unknown deployment %lld; see 'mqota deploy list'"
+                 : "database error while reading deployment %lld", (long long)deployment_id);
+        ret = rc == 1 ? 404 : 500;
+        goto out;
+    }
+    if (dep.state != DEPLOYMENT_RUNNING) {
+        snprintf(err, err_cap, "deployment %lld is %s; only a running deployment has targets "
+                 "to activate", (long long)deployment_id, state__deployment_name(dep.state));
+        ret = 409;
+        goto out;
+    }
+    if (n_devices && !(c.named = calloc(n_devices, sizeof(*c.named)))) goto db_err;
+    if (db__target_list(d->db, deployment_id, pick_held, &c) != 0 ||
+        db__release_get(d->db, dep.release_id, r) != 0)
+        goto db_err;
+    for (size_t i = 0; i < n_devices; i++) {
+        if (!c.named[i]) {
+            snprintf(err, err_cap, "device '%.64s' is not a target of deployment %lld",
+                     devices[i], (long long)deployment_id);
+            ret = 404;
+            goto out;
+        }
+    }
+    if (c.refused) {
+        snprintf(err, err_cap, "device '%.64s' of deployment %lld is not held (its target is "
+                 "%s): only targets created with \"activate\": \"hold\" and not yet activated "
+                 "or ended can be activated", c.refused, (long long)deployment_id,
+                 state__target_name(c.refused_state));
+        ret = 409;
+        goto out;
+    }
+    for (size_t i = 0; i < c.out.n; i++) {
+        db_target_t *t = &c.out.items[i];
+        /* a device that cannot hold (withheld) downloads and reboots inside the window */
+        if (only_ready && t->state != TARGET_READY && !(t->offer_flags & TARGET_FLAG_WITHHELD))
+            continue;
+        t->offer_flags &= ~(MQOTA_OFFER_FLAG_HOLD | TARGET_FLAG_WITHHELD);
+        if (db__target_set_flags(d->db, t) != 0) goto db_err;
+        (*activated)++;
+        mqh_log(MQH_INFO, "deployment %lld: %s activated (target %s)", (long long)deployment_id,
+                t->device_id, state__target_name(t->state));
+        publish_offer(d, r, t); /* failing now, it goes again after the reconnect */
+    }
+    ret = 0;
+    goto out;
+db_err:
+    snprintf(err, err_cap, "database error while activating deployment %lld",
+             (long long)deployment_id);
+    ret = 500;
+out:
+    free(c.out.items);
+    free(c.named);
+    free(r);
+    return ret;
 }

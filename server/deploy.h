@@ -43,6 +43,36 @@ deploy_result_t deploy__create(mqotad_t *d, int64_t release_id, const char *cons
                                size_t err_cap);
 
 /**
+ * deploy__create() with the activation mode: with hold, every offer carries
+ * MQOTA_OFFER_FLAG_HOLD (docs/PROTOCOL.md §5.2): devices download and verify the image and hold
+ * it (target "ready") until deploy__activate(). A device whose last STATE lacks MQOTA_CAP_HOLD
+ * (an older agent would ignore the flag and reboot at once) gets no offer at all until it is
+ * activated (its target stays pending). Same results as deploy__create().
+ */
+deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char *const *devices,
+                                    size_t n_devices, bool all, bool hold, db_deployment_t *out,
+                                    char *err, size_t err_cap);
+
+/**
+ * Activate held targets of a running deployment: clear MQOTA_OFFER_FLAG_HOLD in their rows and
+ * publish their offers again without it, so that each device switches to the image (at once
+ * if it holds it, else as soon as it is verified).
+ * @param devices    Only these devices (n_devices > 0), else every held target.
+ * @param only_ready Only targets in state ready (the device holds the verified image), and
+ *                   those whose offer was withheld (their device cannot hold: it downloads
+ *                   and reboots now): what a maintenance window activates, so no device
+ *                   still downloading reboots after the window closed.
+ * @param[out] activated How many targets were activated (0 is not an error).
+ * @param[out] err   One sentence on failure.
+ * @return 0; 404 unknown deployment, or a named device not in it; 409 the deployment is
+ *         finished, or a named device's target is not held (already activated or ended);
+ *         500 database error (targets stored before it stay activated).
+ */
+int deploy__activate(mqotad_t *d, int64_t deployment_id, const char *const *devices,
+                     size_t n_devices, bool only_ready, int *activated, char *err,
+                     size_t err_cap);
+
+/**
  * Move the device's running target along after a STATE message (called inside the caller's
  * transaction, after the device row was stored). prev is the device row before this message
  * (NULL for a new device). Returns 1 and fills finished if the target ended, 0 if not, -1

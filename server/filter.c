@@ -26,7 +26,7 @@ static const uint16_t chips[] = {MQOTA_CHIP_ESP32,   MQOTA_CHIP_ESP32S2, MQOTA_C
                                  MQOTA_CHIP_ESP32S3, MQOTA_CHIP_ESP32C2, MQOTA_CHIP_ESP32C6,
                                  MQOTA_CHIP_ESP32H2, MQOTA_CHIP_ESP32P4};
 #define N_CHIPS (sizeof(chips) / sizeof(chips[0]))
-#define N_STATES (MQOTA_STATE_ROLLED_BACK + 1)
+#define N_STATES (MQOTA_STATE_HELD + 1)
 
 const char *filter__key_name(filter_key_t key)
 {
@@ -235,8 +235,8 @@ static int parse_value(filter_term_t *t, int i, const char *term_text, char *err
             }
         }
         snprintf(err, cap, "filter term '%s': '%s' is not an update state; use idle, offered, "
-                 "downloading, verifying, ready-to-reboot, pending-verify, confirmed, failed or "
-                 "rolled-back", term, shown(v, n, b, sizeof(b)));
+                 "downloading, verifying, ready-to-reboot, pending-verify, confirmed, failed, "
+                 "rolled-back or held", term, shown(v, n, b, sizeof(b)));
         return -1;
     case FILTER_LAST_SEEN:
         t->numbers[i] = parse_duration(v);

@@ -22,7 +22,7 @@
  * | `group`     | `=` `!=`   | group name                                                   |
  * | `tag`       | `=` `!=`   | `key` (any value) or `key=value` (exactly)                   |
  * | `online`    | `=` `!=`   | true or false                                                |
- * | `state`     | `=` `!=`   | update state name: idle, offered, ..., rolled-back           |
+ * | `state`     | `=` `!=`   | update state name: idle, offered, ..., rolled-back, held     |
  * | `last_seen` | `<` `>`    | duration N[s|m|h|d]: `<1h` seen within the last hour, `>1d`  |
  * |             |            | not seen for more than a day (or never)                      |
  *

@@ -161,6 +161,9 @@ static int add_target(void *ctx, const db_target_t *t)
      * device waits for it to come back, which the target state alone does not say. */
     cJSON_AddBoolToObject(j, "online", known && dv.online);
     cJSON_AddStringToObject(j, "reason", t->reason);
+    /* A hold offer not yet activated (docs/PROTOCOL.md §5.2): the device holds the image
+     * ("ready") or will once it is verified. */
+    cJSON_AddBoolToObject(j, "hold", (t->offer_flags & MQOTA_OFFER_FLAG_HOLD) != 0);
     cJSON_AddNumberToObject(j, "progress", t->progress);
     cJSON_AddNumberToObject(j, "bytes_sent", (double)t->bytes_sent);
     cJSON_AddNumberToObject(j, "bytes_resent", (double)t->bytes_resent);
@@ -193,6 +196,7 @@ static cJSON *deployment_json(mqotad_t *d, const db_deployment_t *dep, bool with
     cJSON_AddNumberToObject(j, "succeeded", c.succeeded);
     cJSON_AddNumberToObject(j, "failed", c.failed);
     cJSON_AddNumberToObject(j, "superseded", c.superseded);
+    cJSON_AddNumberToObject(j, "ready", c.ready);
     cJSON_AddNumberToObject(j, "image_size", r->size);
     cJSON_AddNumberToObject(j, "stream_bytes_sent",
                             (double)(dep->stream_bytes_sent +
@@ -464,10 +468,10 @@ static void post_deployment(mqotad_t *d, const api_request_t *req, api_response_
     }
     db_deployment_t dep;
     deploy_result_t rc = body.filter
-        ? deploy__create(d, body.release_id, (const char *const *)f.ids, f.n, false, &dep, err,
-                         sizeof(err))
-        : deploy__create(d, body.release_id, body.devices, body.n_devices, body.all, &dep, err,
-                         sizeof(err));
+        ? deploy__create_opts(d, body.release_id, (const char *const *)f.ids, f.n, false,
+                              body.hold, &dep, err, sizeof(err))
+        : deploy__create_opts(d, body.release_id, body.devices, body.n_devices, body.all,
+                              body.hold, &dep, err, sizeof(err));
     static const int status[] = {201, 400, 404, 409, 500};
     if (rc != DEPLOY_OK) {
         api__error(res, status[rc], err);
@@ -480,6 +484,39 @@ static void post_deployment(mqotad_t *d, const api_request_t *req, api_response_
         set_json(res, 201, j);
 out:
     target__ids_free(&f);
+    api_parse__deployment_free(&body);
+}
+
+/* POST /api/v1/deployments/{id}/activate, body empty or {"devices": [...]}: the held targets
+ * (docs/PROTOCOL.md §5.2) get their offers again without the hold flag (deploy__activate()).
+ * Answers the deployment with "activated": how many targets changed. */
+static void post_activate(mqotad_t *d, const char *ids, const api_request_t *req,
+                          api_response_t *res)
+{
+    char err[400];
+    api_deployment_body_t body;
+    db_deployment_t dep;
+    int n = 0;
+    int64_t id = api__parse_id(ids);
+    int st = api_parse__activate(req->body, req->body_len, &body, err, sizeof(err));
+    if (st == 0 && id < 0) {
+        snprintf(err, sizeof(err), "unknown deployment '%.40s'; see 'mqota deploy list'", ids);
+        st = 404;
+    }
+    if (st == 0)
+        st = deploy__activate(d, id, body.devices, body.n_devices, false, &n, err, sizeof(err));
+    if (st != 0) {
+        api__error(res, st, err);
+    } else {
+        cJSON *j = db__deployment_get(d->db, id, &dep) == 0 ? deployment_json(d, &dep, true)
+                                                             : NULL;
+        if (!j) {
+            api__error(res, 500, "targets activated but the deployment could not be read back");
+        } else {
+            cJSON_AddNumberToObject(j, "activated", n);
+            set_json(res, 200, j);
+        }
+    }
     api_parse__deployment_free(&body);
 }
 
@@ -539,6 +576,18 @@ static const char *item_of(const char *path, const char *prefix)
     return *id && !strchr(id, '/') ? id : NULL;
 }
 
+/* Whether path is /api/v1/deployments/{id}/activate; the id's text into ids (if not NULL). */
+static bool is_activate_path(const char *path, char *ids, size_t cap)
+{
+    static const char prefix[] = API "/deployments/", suffix[] = "/activate";
+    size_t n = strlen(path), np = sizeof(prefix) - 1, ns = sizeof(suffix) - 1;
+    if (n <= np + ns || strncmp(path, prefix, np) != 0 || strcmp(path + n - ns, suffix) != 0 ||
+        memchr(path + np, '/', n - np - ns) != NULL)
+        return false;
+    if (ids) snprintf(ids, cap, "%.*s", (int)(n - np - ns), path + np);
+    return true;
+}
+
 /* ---- checks on the headers, before the body (api__check_request) ---- */
 
 /* in without bytes outside printable ASCII (each becomes '?'), cut to fit out with "...". */
@@ -579,7 +628,8 @@ api_body_kind_t api__body_kind(const char *method, const char *path)
     if (strcmp(path, API "/releases") == 0) return API_BODY_IMAGE;
     if (strcmp(path, API "/deployments") == 0 || strcmp(path, API "/devices") == 0 ||
         (n > np + ns && strncmp(path, dev_prefix, np) == 0 && strcmp(path + n - ns, suffix) == 0) ||
-        http_group__json_body(method, path) || http_rollout__json_body(method, path))
+        http_group__json_body(method, path) || http_rollout__json_body(method, path) ||
+        is_activate_path(path, NULL, 0))
         return API_BODY_JSON;
     return API_BODY_NONE;
 }
@@ -715,6 +765,7 @@ bool api__check_request(mqotad_t *d, const api_request_t *req, long long content
 void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
     const char *p = req->path, *m = req->method, *id;
+    char ids[48];
     bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
     bool post = strcmp(m, "POST") == 0;
 
@@ -780,6 +831,11 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
     if ((id = item_of(p, API "/deployments/")) != NULL) {
         if (get) get_deployment(d, id, res);
         else api__method_not_allowed(res, m, p, "GET");
+        return;
+    }
+    if (is_activate_path(p, ids, sizeof(ids))) {
+        if (post) post_activate(d, ids, req, res);
+        else api__method_not_allowed(res, m, p, "POST");
         return;
     }
     char msg[300];

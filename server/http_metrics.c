@@ -23,8 +23,8 @@
 #define METRICS_VERSIONS_MAX 20
 /** Most running deployments and unfinished rollouts given their own series (the newest). */
 #define METRICS_ACTIVE_MAX 20
-/** Update states a device reports (mqota_update_state_t, MQOTA_STATE_IDLE..ROLLED_BACK). */
-#define DEVICE_STATES 9
+/** Update states a device reports (mqota_update_state_t, MQOTA_STATE_IDLE..HELD). */
+#define DEVICE_STATES (MQOTA_STATE_HELD + 1)
 
 /* A family's HELP and TYPE lines. */
 static void family(FILE *f, const char *name, const char *type, const char *help)

@@ -79,6 +79,7 @@ static int add_wave(void *ctx, const db_rollout_wave_t *w)
     cJSON_AddNumberToObject(j, "superseded", n.superseded);
     cJSON_AddNumberToObject(j, "active", n.active);
     cJSON_AddNumberToObject(j, "pending", n.pending);
+    cJSON_AddNumberToObject(j, "ready", n.ready); /* holding the release until the window */
     cJSON_AddNumberToObject(j, "watching", watching);
     if (c->details) {
         cJSON *a = cJSON_AddArrayToObject(j, "devices");
@@ -99,6 +100,29 @@ static int add_event(void *ctx, const db_rollout_event_t *e)
     else cJSON_AddNullToObject(j, "wave");
     cJSON_AddStringToObject(j, "kind", e->kind);
     cJSON_AddStringToObject(j, "message", e->message);
+    return 0;
+}
+
+/* The plan's "window": {"start": "HH:MM", "end": "HH:MM", "open": bool} (UTC; open on the
+ * schedule clock now), or null without one. 0, or -1 on a database error. */
+static int add_window(mqotad_t *d, int64_t id, cJSON *plan)
+{
+    int start, end;
+    int rc = db__rollout_window_get(d->db, id, &start, &end);
+    if (rc < 0) return -1;
+    if (rc == 1) {
+        cJSON_AddNullToObject(plan, "window");
+        return 0;
+    }
+    rollout_window_t w = {true, (uint16_t)start, (uint16_t)end};
+    char text[16], hhmm[8];
+    rollout_plan__window_text(&w, text, sizeof(text));
+    cJSON *o = cJSON_AddObjectToObject(plan, "window");
+    snprintf(hhmm, sizeof(hhmm), "%.5s", text);
+    cJSON_AddStringToObject(o, "start", hhmm);
+    snprintf(hhmm, sizeof(hhmm), "%.5s", text + 6);
+    cJSON_AddStringToObject(o, "end", hhmm);
+    cJSON_AddBoolToObject(o, "open", rollout_plan__window_open(&w, clock__now()));
     return 0;
 }
 
@@ -154,6 +178,7 @@ static cJSON *rollout_json(mqotad_t *d, const db_rollout_t *r, bool details)
         cJSON_AddNumberToObject(h, "crashes", crashes);
         cJSON_AddNumberToObject(h, "within_s", within_s);
     }
+    if (add_window(d, r->id, plan) != 0) goto err;
     cJSON_AddNumberToObject(j, "created_at", (double)r->created_at);
     cJSON_AddNumberToObject(j, "updated_at", (double)r->updated_at);
     wave_ctx_t c = {d, cJSON_AddArrayToObject(j, "waves"), details, 0};

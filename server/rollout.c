@@ -31,6 +31,22 @@
 /* Bytes of a rollout's filter its "created" event quotes at most (the rollout keeps it all). */
 #define EVENT_FILTER_MAX 160
 
+/* The maintenance window of rollout id (w->set false if it has none). 0, or -1 on a database
+ * error. */
+static int window_of(mqotad_t *d, int64_t id, rollout_window_t *w)
+{
+    int start = 0, end = 0;
+    int rc = db__rollout_window_get(d->db, id, &start, &end);
+    memset(w, 0, sizeof(*w));
+    if (rc < 0) return -1;
+    if (rc == 0) {
+        w->set = true;
+        w->start_min = (uint16_t)start;
+        w->end_min = (uint16_t)end;
+    }
+    return 0;
+}
+
 /* A stage's name in sentences and events. */
 static void wave_name(int idx, char *out, size_t cap)
 {
@@ -158,8 +174,13 @@ static int fill_wave(mqotad_t *d, const db_rollout_t *r, const db_rollout_opts_t
     ret = 0;
     if (ids.n == 0) goto out;
     db_deployment_t dep;
-    deploy_result_t dr = deploy__create(d, r->release_id, (const char *const *)ids.ids, ids.n,
-                                        false, &dep, err, err_cap);
+    rollout_window_t win;
+    ret = -1;
+    if (window_of(d, r->id, &win) != 0) goto out;
+    /* with a maintenance window, each batch downloads now and holds the release until the
+     * window is open (activate_in_window()) */
+    deploy_result_t dr = deploy__create_opts(d, r->release_id, (const char *const *)ids.ids,
+                                             ids.n, false, win.set, &dep, err, err_cap);
     if (dr != DEPLOY_OK) {
         ret = dr == DEPLOY_ERROR ? -1 : 1;
         goto out;
@@ -258,8 +279,12 @@ static int start_wave(mqotad_t *d, const db_rollout_t *r, int idx, int64_t now, 
         snprintf(err, err_cap, "the %s's %u devices could not be read", name, w.size);
         goto out;
     }
-    deploy_result_t dr = deploy__create(d, r->release_id, (const char *const *)ids.ids, ids.n,
-                                        false, &dep, err, err_cap);
+    rollout_window_t win;
+    if (window_of(d, r->id, &win) != 0) goto out;
+    /* with a maintenance window, devices download now and hold the release until the window
+     * opens (activate_in_window()) */
+    deploy_result_t dr = deploy__create_opts(d, r->release_id, (const char *const *)ids.ids,
+                                             ids.n, false, win.set, &dep, err, err_cap);
     if (dr != DEPLOY_OK) {
         ret = dr == DEPLOY_ERROR ? -1 : 1;
         goto out;
@@ -609,6 +634,12 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
     }
     if (db__rollout_insert(d->db, out) != 0 || db__rollout_opts_set(d->db, out->id, &opts) != 0)
         goto db_err;
+    char win[16] = "";
+    if (p->window.set) {
+        rollout_plan__window_text(&p->window, win, sizeof(win));
+        if (db__rollout_window_put(d->db, out->id, p->window.start_min, p->window.end_min) != 0)
+            goto db_err;
+    }
     size_t k = 0;
     for (int i = 0; i < (int)p->n_stages; i++) {
         db_rollout_wave_t w = {out->id, i, sizes[i], WAVE_WAITING, 0, 0, 0};
@@ -617,11 +648,13 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
             if (db__rollout_device_insert(d->db, out->id, sel.ids[k], i) != 0) goto db_err;
     }
     if (event(d, out->id, now, -1, "created", "created: release %lld to %zu device%s "
-              "(filter '%.*s'), plan %s, success %u %%, error %u %%, on error %s, deadline %u s%s",
+              "(filter '%.*s'), plan %s, success %u %%, error %u %%, on error %s, deadline %u s%s"
+              "%s%s%s",
               (long long)p->release_id, sel.n, sel.n == 1 ? "" : "s",
               shown_len(p->filter, EVENT_FILTER_MAX), p->filter, out->plan,
               p->success_percent, p->error_percent, p->abort_on_error ? "abort" : "pause",
-              p->deadline_s, p->approval ? ", approval before each wave" : "") != 0 ||
+              p->deadline_s, p->approval ? ", approval before each wave" : "",
+              win[0] ? ", maintenance window " : "", win, win[0] ? " UTC" : "") != 0 ||
         health_gate_create(d, out->id, p, now) != 0)
         goto db_err;
     for (size_t i = 0; i < skipped.n; i++)
@@ -727,8 +760,10 @@ static int join_devices(mqotad_t *d, const db_rollout_t *r, int64_t now)
     }
     if (!paced(&o)) {
         db_deployment_t dep;
-        deploy_result_t dr = deploy__create(d, r->release_id, (const char *const *)ids.ids,
-                                            ids.n, false, &dep, err, sizeof(err));
+        rollout_window_t win;
+        if (window_of(d, r->id, &win) != 0) goto db_err;
+        deploy_result_t dr = deploy__create_opts(d, r->release_id, (const char *const *)ids.ids,
+                                                 ids.n, false, win.set, &dep, err, sizeof(err));
         if (dr != DEPLOY_OK) {
             db__rollback(d->db);
             mqh_log(MQH_WARN, "rollout %lld: %zu device%s that joined could not be offered the "
@@ -830,31 +865,77 @@ static int next_wave(mqotad_t *d, const db_rollout_t *r, int64_t now, bool appro
     return 0;
 }
 
+/*
+ * How a wave's deadline is counted at now: deadline_s from each device's offer; with a
+ * maintenance window (docs/ROLLOUTS.md "Maintenance window") only while the window is open
+ * (closed: nobody expires, devices wait for it by design), and from no earlier than `from`,
+ * the latest of the window's opening and the wave's last activation.
+ */
 typedef struct {
-    mqotad_t *d;
-    int64_t rollout_id, now;
-    int wave;
+    int64_t now;
     uint32_t deadline_s;
-    int rc;
-} expiry_ctx_t;
+    int64_t from;   /* 0: no window */
+    bool closed;    /* the rollout's window is closed at now */
+} deadline_t;
+
+/*
+ * The deadline of wave idx of rollout r at now. With a window, activate_in_window() ran just
+ * before: a window found open (after a restart or a jump of the clock) activates first, and
+ * the deadline runs from then. 0, or -1 on a database error.
+ */
+static int deadline_of(mqotad_t *d, const db_rollout_t *r, int idx, int64_t now, deadline_t *out)
+{
+    rollout_window_t win;
+    memset(out, 0, sizeof(*out));
+    out->now = now;
+    out->deadline_s = r->deadline_s;
+    if (window_of(d, r->id, &win) != 0) return -1;
+    if (!win.set) return 0;
+    int64_t activated = 0;
+    if (db__rollout_event_last(d->db, r->id, idx, "window-activated", &activated) != 0)
+        return -1;
+    out->closed = !rollout_plan__window_open(&win, now);
+    out->from = rollout_plan__window_opened_at(&win, now);
+    if (activated > out->from) out->from = activated;
+    return 0;
+}
 
 /* Whether a device offered at offered_at (0: not yet) with a target in state (NULL: none) is
- * past its deadline at now: offered, not finished, deadline_s gone by since the offer. */
-static bool past_deadline(const target_state_t *state, int64_t offered_at, int64_t now,
-                          uint32_t deadline_s)
+ * past its deadline dl: offered, not finished (pending, active, or ready: holding the release),
+ * deadline_s gone by since the offer (or since dl->from, if later), the window not closed. */
+static bool past_deadline(const deadline_t *dl, const target_state_t *state, int64_t offered_at)
 {
-    return state && (*state == TARGET_PENDING || *state == TARGET_ACTIVE) && offered_at > 0 &&
-           now >= offered_at + (int64_t)deadline_s;
+    if (!state || offered_at <= 0 || dl->closed) return false;
+    switch (*state) {
+    case TARGET_PENDING:
+    case TARGET_ACTIVE:
+    case TARGET_READY:
+        break;
+    case TARGET_SUCCEEDED:
+    case TARGET_FAILED:
+    case TARGET_SUPERSEDED:
+        return false;
+    }
+    int64_t from = offered_at > dl->from ? offered_at : dl->from;
+    return dl->now >= from + (int64_t)dl->deadline_s;
 }
+
+typedef struct {
+    mqotad_t *d;
+    int64_t rollout_id;
+    int wave;
+    deadline_t dl;
+    int rc;
+} expiry_ctx_t;
 
 static int log_expiry(void *ctx, const char *device_id, const target_state_t *state,
                       int64_t offered_at)
 {
     expiry_ctx_t *c = ctx;
-    if (!past_deadline(state, offered_at, c->now, c->deadline_s)) return 0;
-    c->rc = event(c->d, c->rollout_id, c->now, c->wave, "deadline-expired", "device %s did "
+    if (!past_deadline(&c->dl, state, offered_at)) return 0;
+    c->rc = event(c->d, c->rollout_id, c->dl.now, c->wave, "deadline-expired", "device %s did "
                   "not finish within the deadline (%u s, target %s): counted as failed",
-                  device_id, c->deadline_s, state__target_name(*state));
+                  device_id, c->dl.deadline_s, state__target_name(*state));
     return c->rc != 0;
 }
 
@@ -864,20 +945,22 @@ static int log_expiry(void *ctx, const char *device_id, const target_state_t *st
  * (nothing changed; the next tick tries again).
  */
 typedef struct {
-    int64_t now;
-    uint32_t deadline_s;
+    deadline_t dl;
     uint32_t confirmed, failed, expired, unfinished;
 } judge_ctx_t;
 
 /* Count one device of a wave by its latest target: confirmed, failed (or superseded),
- * silent past its deadline, or unfinished (offered and within it, or not offered yet). */
+ * silent past its deadline, or unfinished (offered and within it, holding the release until
+ * the window, or not offered yet). */
 static int judge_device(void *ctx, const char *device_id, const target_state_t *state,
                         int64_t offered_at)
 {
     judge_ctx_t *c = ctx;
     (void)device_id;
-    if (past_deadline(state, offered_at, c->now, c->deadline_s)) c->expired++;
-    else if (!state || *state == TARGET_PENDING || *state == TARGET_ACTIVE) c->unfinished++;
+    if (past_deadline(&c->dl, state, offered_at)) c->expired++;
+    else if (!state || *state == TARGET_PENDING || *state == TARGET_ACTIVE ||
+             *state == TARGET_READY)
+        c->unfinished++;
     else if (*state == TARGET_SUCCEEDED) c->confirmed++;
     else c->failed++;
     return 0;
@@ -916,7 +999,9 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
     if (db__rollout_wave_get(d->db, r->id, r->current_wave, &w) != 0) return -1;
     if (w.state != WAVE_RUNNING) return 0;
     if (pace(d, r, &w, now) != 0) return -1;
-    judge_ctx_t c = {now, r->deadline_s, 0, 0, 0, 0};
+    deadline_t dl;
+    if (deadline_of(d, r, w.idx, now, &dl) != 0) return -1;
+    judge_ctx_t c = {dl, 0, 0, 0, 0};
     if (db__rollout_wave_targets(d->db, r->id, w.idx, judge_device, &c) != 0) return -1;
     /* The health gate's correction (docs/ROLLOUTS.md "Health gate"): of the confirmed devices,
      * those that crashed too often are failed and those still watched are not yet confirmed. */
@@ -937,7 +1022,7 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
     wave_name(w.idx, name, sizeof(name));
     if (db__begin(d->db) != 0) return -1;
     if (expired) {
-        expiry_ctx_t x = {d, r->id, now, w.idx, r->deadline_s, 0};
+        expiry_ctx_t x = {d, r->id, w.idx, dl, 0};
         if (db__rollout_wave_targets(d->db, r->id, w.idx, log_expiry, &x) != 0 || x.rc != 0)
             goto db_err;
     }
@@ -1084,6 +1169,79 @@ static int push_rollout(void *ctx, const db_rollout_t *r)
     return 0;
 }
 
+typedef struct {
+    int64_t *ids;
+    size_t n, cap;
+    bool failed;
+} dep_ids_t;
+
+static int push_dep_id(void *ctx, int64_t id)
+{
+    dep_ids_t *v = ctx;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 4;
+        int64_t *p = realloc(v->ids, cap * sizeof(*p));
+        if (!p) {
+            v->failed = true;
+            return 1;
+        }
+        v->ids = p;
+        v->cap = cap;
+    }
+    v->ids[v->n++] = id;
+    return 0;
+}
+
+/*
+ * A rollout with a maintenance window: while the window is open, activate every target of the
+ * running wave's deployments that holds the verified release (state ready), so that its device
+ * reboots into it now; the history says how many and why. Outside the window, or without one,
+ * nothing. Targets still downloading are activated on a later tick once they are ready, and
+ * only if the window is still open then. 0, or -1 on a database error.
+ */
+static int activate_in_window(mqotad_t *d, const db_rollout_t *r, int64_t now)
+{
+    rollout_window_t win;
+    db_rollout_wave_t w;
+    char err[300], name[24], text[16];
+    int n = 0;
+    if (window_of(d, r->id, &win) != 0) return -1;
+    if (!win.set || !rollout_plan__window_open(&win, now)) return 0;
+    if (db__rollout_wave_get(d->db, r->id, r->current_wave, &w) != 0) return -1;
+    if (w.state != WAVE_RUNNING || !w.deployment_id) return 0;
+    /* every deployment the wave made (a retry, or offers paced over several deployments) */
+    dep_ids_t deps = {0};
+    if (db__rollout_wave_deployments(d->db, r->id, w.idx, push_dep_id, &deps) != 0 ||
+        deps.failed) {
+        free(deps.ids);
+        return -1;
+    }
+    for (size_t i = 0; i < deps.n; i++) {
+        int one = 0;
+        int rc = deploy__activate(d, deps.ids[i], NULL, 0, true, &one, err, sizeof(err));
+        if (rc == 409) continue; /* that deployment finished */
+        if (rc != 0) {
+            mqh_log(MQH_WARN, "rollout %lld: %s", (long long)r->id, err);
+            free(deps.ids);
+            return -1;
+        }
+        n += one;
+    }
+    free(deps.ids);
+    if (n == 0) return 0;
+    wave_name(w.idx, name, sizeof(name));
+    rollout_plan__window_text(&win, text, sizeof(text));
+    if (db__begin(d->db) != 0) return -1;
+    if (event(d, r->id, now, w.idx, "window-activated", "%s: %d device%s holding the release "
+              "activated: the maintenance window %s UTC is open", name, n, n == 1 ? "" : "s",
+              text) != 0 ||
+        db__commit(d->db) != 0) {
+        db__rollback(d->db);
+        return -1;
+    }
+    return 0;
+}
+
 /* One mqotad per process: the time of the last evaluation and the poke are the process's. */
 static uint64_t last_ms;
 static bool poked;
@@ -1112,7 +1270,7 @@ void rollout__tick(mqotad_t *d, uint64_t now_ms)
             mqh_log(MQH_WARN, "rollout %lld: database error while taking devices that match "
                     "later; trying again in %d ms", (long long)v.items[i].id, ROLLOUT_TICK_MS);
     for (size_t i = 0; i < v.n; i++)
-        if (evaluate(d, &v.items[i], now) != 0)
+        if (activate_in_window(d, &v.items[i], now) != 0 || evaluate(d, &v.items[i], now) != 0)
             mqh_log(MQH_WARN, "rollout %lld: database error while judging its wave; trying "
                     "again in %d ms", (long long)v.items[i].id, ROLLOUT_TICK_MS);
 out:

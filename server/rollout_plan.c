@@ -224,7 +224,7 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
                                         "success_percent", "error_percent", "deadline_s",
                                         "on_error", "approval", "max_transfers", "jitter_s",
                                         "start_at", "from_versions", "failure_budget",
-                                        "continuous", "health"};
+                                        "continuous", "health", "window"};
     const cJSON *it;
     cJSON_ArrayForEach(it, body)
     {
@@ -236,7 +236,7 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
                      "\"canary\", \"waves\", \"success_percent\", \"error_percent\", "
                      "\"deadline_s\", \"on_error\", \"approval\", \"max_transfers\", "
                      "\"jitter_s\", \"start_at\", \"from_versions\", \"failure_budget\", "
-                     "\"continuous\" and \"health\"", it->string);
+                     "\"continuous\", \"health\" and \"window\"", it->string);
             return 400;
         }
     }
@@ -310,7 +310,9 @@ static int parse_members(const cJSON *body, rollout_plan_t *p, char *err, size_t
     p->approval = cJSON_IsTrue(v);
     if ((rc = parse_pacing(body, p, err, cap)) != 0) return rc;
     if ((rc = parse_eligibility(body, p, err, cap)) != 0) return rc;
-    return parse_health(body, p, err, cap);
+    if ((rc = parse_health(body, p, err, cap)) != 0) return rc;
+    return rollout_plan__parse_window(cJSON_GetObjectItemCaseSensitive(body, "window"),
+                                      &p->window, err, cap);
 }
 
 int rollout_plan__parse(const uint8_t *body, size_t len, rollout_plan_t *out, char *err,
@@ -383,4 +385,89 @@ rollout_decision_t rollout_plan__decide(const rollout_plan_t *p, uint32_t size,
     if ((uint64_t)confirmed * 100u >= (uint64_t)p->success_percent * size) return ROLLOUT_ADVANCE;
     if (unfinished == 0) return ROLLOUT_FAIL_SHORT;
     return ROLLOUT_WAIT;
+}
+
+/* ---- maintenance windows (docs/ROLLOUTS.md "Maintenance window") ---- */
+
+#define DAY_S 86400
+#define WINDOW_SHAPE "{\"start\": \"22:00\", \"end\": \"04:00\"}"
+
+/* "HH:MM" (two digits each, 00:00..23:59) into minutes after midnight; -1 if it is not. */
+static int parse_hhmm(const cJSON *v)
+{
+    if (!cJSON_IsString(v)) return -1;
+    const char *s = v->valuestring;
+    for (int i = 0; i < 5; i++)
+        if (i == 2 ? s[i] != ':' : !(s[i] >= '0' && s[i] <= '9')) return -1;
+    if (s[5] != '\0') return -1;
+    int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+    return h < 24 && m < 60 ? h * 60 + m : -1;
+}
+
+int rollout_plan__parse_window(const cJSON *v, rollout_window_t *out, char *err,
+                               size_t err_cap)
+{
+    memset(out, 0, sizeof(*out));
+    if (!v) return 0;
+    if (!cJSON_IsObject(v)) {
+        snprintf(err, err_cap, "\"window\" must be an object such as " WINDOW_SHAPE ": the "
+                 "daily UTC time range in which devices may reboot into the release");
+        return 400;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v)
+    {
+        if (strcmp(it->string, "start") != 0 && strcmp(it->string, "end") != 0) {
+            snprintf(err, err_cap, "\"window\" has \"start\" and \"end\" only, not "
+                     "\"%.40s\"", it->string);
+            return 400;
+        }
+    }
+    static const char *const names[] = {"start", "end"};
+    int t[2];
+    for (int i = 0; i < 2; i++) {
+        t[i] = parse_hhmm(cJSON_GetObjectItemCaseSensitive(v, names[i]));
+        if (t[i] < 0) {
+            snprintf(err, err_cap, "\"window\" needs \"%s\" as a UTC time of day \"HH:MM\" from "
+                     "\"00:00\" to \"23:59\", such as " WINDOW_SHAPE, names[i]);
+            return 400;
+        }
+    }
+    if (t[0] == t[1]) {
+        snprintf(err, err_cap, "\"window\" starts and ends at %02d:%02d, which leaves no time to "
+                 "reboot; give a range such as " WINDOW_SHAPE " (an end before the start "
+                 "crosses midnight)", t[0] / 60, t[0] % 60);
+        return 400;
+    }
+    out->set = true;
+    out->start_min = (uint16_t)t[0];
+    out->end_min = (uint16_t)t[1];
+    return 0;
+}
+
+/* Minutes after 00:00 UTC of now. */
+static int minute_of_day(int64_t now)
+{
+    return (int)(((now % DAY_S) + DAY_S) % DAY_S / 60);
+}
+
+bool rollout_plan__window_open(const rollout_window_t *w, int64_t now)
+{
+    if (!w->set) return true;
+    int m = minute_of_day(now);
+    return w->start_min < w->end_min ? m >= w->start_min && m < w->end_min
+                                     : m >= w->start_min || m < w->end_min;
+}
+
+int64_t rollout_plan__window_opened_at(const rollout_window_t *w, int64_t now)
+{
+    int64_t day = now - (((now % DAY_S) + DAY_S) % DAY_S);
+    int64_t at = day + (int64_t)w->start_min * 60;
+    return at > now ? at - DAY_S : at;
+}
+
+void rollout_plan__window_text(const rollout_window_t *w, char *out, size_t cap)
+{
+    snprintf(out, cap, "%02u:%02u-%02u:%02u", w->start_min / 60u, w->start_min % 60u,
+             w->end_min / 60u, w->end_min % 60u);
 }

@@ -47,6 +47,14 @@ typedef struct {
     uint32_t value;  /**< count >= 1, or percent 1..100 */
 } rollout_size_t;
 
+/** A daily maintenance window (docs/ROLLOUTS.md "Maintenance window"): minutes after 00:00
+ *  UTC; end < start crosses midnight; start == end is refused. */
+typedef struct {
+    bool set;           /**< the plan has a window */
+    uint16_t start_min; /**< 0..1439: devices may reboot from here... */
+    uint16_t end_min;   /**< 0..1439: ...until here (excluded) */
+} rollout_window_t;
+
 /** A parsed plan (docs/ROLLOUTS.md "The model"). */
 typedef struct {
     int64_t release_id;
@@ -73,6 +81,9 @@ typedef struct {
     uint32_t health_within_s;                  /**< "health"."within_s": seconds after its
                                                     confirm they are counted in, 1..
                                                     ROLLOUT_DEADLINE_MAX_S */
+    rollout_window_t window;                   /**< "window": {"start": "HH:MM", "end":
+                                                    "HH:MM"} UTC; devices download outside it
+                                                    and reboot only inside it */
 } rollout_plan_t;
 
 /** Most crash resets a health gate may allow ("health"."crashes"). */
@@ -83,8 +94,8 @@ typedef struct {
  * "waves": [count | "P%", ...], "success_percent": S, "error_percent": E, "deadline_s": D,
  * "on_error": "pause" | "abort", "approval": true | false, "max_transfers": N, "jitter_s": S,
  * "start_at": unix seconds | "YYYY-MM-DDTHH:MM:SSZ", "from_versions": ["1.0", ...],
- * "failure_budget": N, "continuous": true | false, "health": {"crashes": N, "within_s": T}}
- * (all after "waves" optional). Only the body is judged here:
+ * "failure_budget": N, "continuous": true | false, "health": {"crashes": N, "within_s": T},
+ * "window": {"start": "HH:MM", "end": "HH:MM"}} (all after "waves" optional). Only the body is judged here:
  * whether the release exists and what the filter selects are rollout__create()'s.
  * @param[in]  body, len The request body (need not be NUL-terminated).
  * @param[out] out       The plan (zeroed on failure).
@@ -115,7 +126,8 @@ typedef enum {
 
 /**
  * The decision for a wave of size devices of which confirmed succeeded, failed failed (with
- * the ones silent past the deadline) and unfinished are still pending or active.
+ * the ones silent past the deadline) and unfinished are still pending, active or ready
+ * (holding the release for the maintenance window).
  * Errors first: failed * 100 > error_percent * size fails the wave; then confirmed * 100 >=
  * success_percent * size advances; then nothing unfinished fails it as short; else wait.
  */
@@ -123,6 +135,24 @@ rollout_decision_t rollout_plan__decide(const rollout_plan_t *p, uint32_t size,
                                         uint32_t confirmed, uint32_t failed,
                                         uint32_t unfinished);
 
+struct cJSON;
+
+/**
+ * Parse a plan's "window" member: an object {"start": "HH:MM", "end": "HH:MM"} (UTC, 00:00 to
+ * 23:59, end before start crossing midnight, start and end different). v NULL: no window.
+ * @return 0; 400 with one sentence in err.
+ */
+int rollout_plan__parse_window(const struct cJSON *v, rollout_window_t *out, char *err,
+                               size_t err_cap);
+
+/** Whether window w is open at now (UTC seconds since 1970); a window not set is always open. */
+bool rollout_plan__window_open(const rollout_window_t *w, int64_t now);
+
+/** When the opening of w that now lies in (or last lay in) began: UTC seconds, <= now. */
+int64_t rollout_plan__window_opened_at(const rollout_window_t *w, int64_t now);
+
+/** w as text "HH:MM-HH:MM" (out holds at least 12 bytes). */
+void rollout_plan__window_text(const rollout_window_t *w, char *out, size_t cap);
 /**
  * The delay of a device's offer after its wave's start: a hash of the rollout id and the
  * device id (FNV-1a, 64 bits) modulo jitter_s * 1000, so it is the same after a restart and

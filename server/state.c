@@ -14,6 +14,7 @@ static const char *const target_names[] = {
     [TARGET_SUCCEEDED] = "succeeded",
     [TARGET_FAILED] = "failed",
     [TARGET_SUPERSEDED] = "superseded",
+    [TARGET_READY] = "ready",
 };
 
 static const char *const deployment_names[] = {

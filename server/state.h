@@ -22,6 +22,8 @@ typedef enum {
     TARGET_SUCCEEDED = 2,  /**< "succeeded": the device runs the release and confirmed it */
     TARGET_FAILED = 3,     /**< "failed": the device reported a failure or rolled back */
     TARGET_SUPERSEDED = 4, /**< "superseded": a newer deployment took the device */
+    TARGET_READY = 5,      /**< "ready": the device downloaded and verified the image and holds
+                                it until activated (hold offers, docs/PROTOCOL.md §5.2) */
 } target_state_t;
 
 /** A deployment. */

@@ -151,12 +151,16 @@ typedef enum {
     EV_BOOT_SLOT_SWITCHED, /* verified; attempt recorded, boot slot switched */
     EV_CONFIRMED,          /* the new image is marked valid */
     EV_ROLLED_BACK,        /* the new image is marked invalid; reboot into the old one */
-    EV_FAILED              /* the update failed or an offer was refused; the old image runs */
+    EV_FAILED,             /* the update failed or an offer was refused; the old image runs */
+    EV_HELD,               /* verified, and the offer asks to hold the image (no switch) */
+    EV_BOOT_HELD,          /* init: a held image waits in the inactive slot ("mq.held") */
+    EV_ACTIVATE            /* the offer of the held image came without the hold flag: read the
+                              slot back again, then switch the boot slot */
 } event_t;
 
 #define S(x) (1u << MQOTA_STATE_##x)
 /* States from which an update may start, or fail before anything is switched. */
-#define S_SETTLED (S(IDLE) | S(CONFIRMED) | S(FAILED) | S(ROLLED_BACK))
+#define S_SETTLED (S(IDLE) | S(CONFIRMED) | S(FAILED) | S(ROLLED_BACK) | S(HELD))
 #define S_TRANSFER (S(OFFERED) | S(DOWNLOADING))
 
 /* Every allowed state change: {event, states it may come from, next state}. Anything else is
@@ -173,13 +177,16 @@ static const struct {
     {EV_BOOT_ROLLED_BACK, S(IDLE), MQOTA_STATE_ROLLED_BACK},
     {EV_OFFER_ACCEPTED, S_SETTLED | S_TRANSFER, MQOTA_STATE_OFFERED},
     {EV_ALREADY_RUNNING, S_SETTLED | S_TRANSFER, MQOTA_STATE_CONFIRMED},
-    {EV_OFFER_CLEARED, S_TRANSFER, MQOTA_STATE_IDLE},
+    {EV_OFFER_CLEARED, S_TRANSFER | S(HELD), MQOTA_STATE_IDLE},
     {EV_CHUNK_WRITTEN, S(OFFERED), MQOTA_STATE_DOWNLOADING},
     {EV_ALL_WRITTEN, S_TRANSFER, MQOTA_STATE_VERIFYING},
     {EV_BOOT_SLOT_SWITCHED, S(VERIFYING), MQOTA_STATE_READY_TO_REBOOT},
     {EV_CONFIRMED, S(PENDING_VERIFY), MQOTA_STATE_CONFIRMED},
     {EV_ROLLED_BACK, S(PENDING_VERIFY), MQOTA_STATE_ROLLED_BACK},
     {EV_FAILED, S_SETTLED | S_TRANSFER | S(VERIFYING), MQOTA_STATE_FAILED},
+    {EV_HELD, S(VERIFYING), MQOTA_STATE_HELD},
+    {EV_BOOT_HELD, S(IDLE), MQOTA_STATE_HELD},
+    {EV_ACTIVATE, S(HELD), MQOTA_STATE_VERIFYING},
 };
 #undef S
 
@@ -228,6 +235,7 @@ static void fail(mqota_agent_t *a, mqota_reason_t reason)
     MQOTA_LOG(1, "update of release %u failed: %s", (unsigned)a->target_release,
               mqota_reason_name(reason));
     (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
+    (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD); /* a held image that failed is gone too */
     leave_stream(a);
     a->have_offer = false;
     a->ack_due = false;
@@ -308,6 +316,35 @@ static bool switch_took_effect(mqota_agent_t *a, const mqota_attempt_t *at,
     return *to_state != MQOTA_SLOT_VALID && *to_state != MQOTA_SLOT_UNDEFINED;
 }
 
+/* A held image ("mq.held") survived the reset: take it up again in state held, as if its
+ * offer had just been verified; the retained offer then holds or activates it. Returns false
+ * (and the caller goes idle) if there is none, or it names the running slot: the boot slot
+ * switched to it, so it is no longer held. Such a record is erased. */
+static bool resume_held(mqota_agent_t *a)
+{
+    mqota_held_t h;
+    if (!store__held_load(a, &h)) {
+        return false;
+    }
+    if (h.slot == a->running.running_slot || h.slot >= a->running.slot_count) {
+        (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD);
+        return false;
+    }
+    (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS); /* the transfer ended with the hold */
+    memset(&a->offer, 0, sizeof(a->offer));
+    a->offer.release_id = h.release_id;
+    a->offer.deployment_id = h.deployment_id;
+    a->offer.image_size = h.image_size;
+    a->offer.flags = MQOTA_OFFER_FLAG_HOLD;
+    memcpy(a->offer.sha256, h.sha256, MQOTA_SHA256_LEN);
+    a->target_slot = h.slot;
+    a->target_release = h.release_id;
+    a->progress_bytes = h.image_size;
+    MQOTA_LOG(2, "release %u held in slot %u since before the reset", (unsigned)h.release_id,
+              (unsigned)h.slot);
+    return transition(a, EV_BOOT_HELD, MQOTA_REASON_NONE);
+}
+
 static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
 {
     mqota_slot_state_t st = MQOTA_SLOT_UNDEFINED, to_state = MQOTA_SLOT_ABORTED;
@@ -341,7 +378,9 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
         MQOTA_LOG(2, "boot slot switch to slot %u never took effect; the update resumes",
                   (unsigned)at.to_slot);
         (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
-        (void)transition(a, EV_BOOT_IDLE, MQOTA_REASON_NONE);
+        if (!resume_held(a)) { /* an activation cut short holds the image again */
+            (void)transition(a, EV_BOOT_IDLE, MQOTA_REASON_NONE);
+        }
     } else if (have_attempt) {
         /* The bootloader brought us back to the old slot: the new image reset before it was
          * confirmed (ABORTED), or the bootloader refused it (still NEW), or it was marked
@@ -351,8 +390,11 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
                          : to_state == MQOTA_SLOT_NEW   ? MQOTA_REASON_INVALID_IMAGE
                                                         : MQOTA_REASON_RESET);
         (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
-    } else {
+    } else if (!resume_held(a)) {
         (void)transition(a, EV_BOOT_IDLE, MQOTA_REASON_NONE);
+    }
+    if (a->state != MQOTA_STATE_HELD) {
+        (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD); /* switched to, or never written */
     }
 }
 
@@ -437,7 +479,7 @@ void mqota_agent_state_msg(const mqota_agent_t *a, mqota_state_msg_t *m)
     m->chip_id = a->running.chip_id;
     m->max_window = a->max_window;
     m->max_chunk = a->max_chunk;
-    m->caps = MQOTA_CAP_RESUME | MQOTA_CAP_SACK | MQOTA_CAP_ROLLBACK |
+    m->caps = MQOTA_CAP_RESUME | MQOTA_CAP_SACK | MQOTA_CAP_ROLLBACK | MQOTA_CAP_HOLD |
               (a->commands ? MQOTA_CAP_COMMANDS : 0u);
     m->running_release = a->running_release;
     m->target_release = a->target_release;
@@ -642,6 +684,45 @@ NOINLINE static mqota_reason_t judge_offer(mqota_agent_t *a, const mqota_offer_t
     return MQOTA_REASON_NONE;
 }
 
+/* Whether an offer is for the image held in the inactive slot: same release, size and
+ * SHA-256 (the deployment may differ: a new deployment of the same release reuses it). */
+static bool held_matches(const mqota_agent_t *a, const mqota_offer_t *offer)
+{
+    return offer->release_id == a->offer.release_id && offer->image_size == a->offer.image_size &&
+           memcmp(offer->sha256, a->offer.sha256, MQOTA_SHA256_LEN) == 0;
+}
+
+/* Read the held image back again and hash it (it may have waited for days), then switch the
+ * boot slot as after a download: verify_step() and finish_verify(). */
+static void activate_held(mqota_agent_t *a)
+{
+    MQOTA_LOG(2, "release %u activated", (unsigned)a->offer.release_id);
+    (void)transition(a, EV_ACTIVATE, MQOTA_REASON_NONE);
+    a->verify_offset = 0;
+    mqota_image_check_init(&a->check);
+    if (a->plat.sha256_begin(a->plat.ctx) != 0) {
+        fail(a, MQOTA_REASON_FLASH);
+    }
+}
+
+/* The offer of the held image, again (retained, after a reconnect or reset) or anew (another
+ * deployment of the release, or the server's activation): judged as any offer, then with the
+ * hold flag it keeps holding, without it the image is activated. An offer that does not pass
+ * judge_offer() has no authority over the held image and changes nothing. */
+static mqota_status_t held_offer(mqota_agent_t *a, const mqota_offer_t *offer, uint64_t now_ms)
+{
+    if (judge_offer(a, offer) != MQOTA_REASON_NONE) {
+        return MQOTA_ERR_STATE;
+    }
+    a->offer = *offer;
+    a->last_rx_ms = now_ms;
+    if ((offer->flags & MQOTA_OFFER_FLAG_HOLD) != 0u) {
+        return MQOTA_IGNORED; /* still held */
+    }
+    activate_held(a);
+    return a->state == MQOTA_STATE_FAILED ? MQOTA_ERR_STATE : MQOTA_OK;
+}
+
 NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *payload, size_t len,
                                             uint64_t now_ms)
 {
@@ -652,6 +733,13 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
 
     if (len == 0u) {
         /* The server cleared the offer: the deployment ended or was cancelled. */
+        if (a->state == MQOTA_STATE_HELD) {
+            MQOTA_LOG(2, "offer cleared: held release %u dropped",
+                      (unsigned)a->offer.release_id);
+            (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD);
+            (void)transition(a, EV_OFFER_CLEARED, MQOTA_REASON_NONE);
+            return MQOTA_OK;
+        }
         if (transferring(a)) {
             (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
             leave_stream(a);
@@ -663,12 +751,16 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
     }
     st = mqota_offer_decode(payload, len, &offer);
     if (st != MQOTA_OK) {
-        if (!transferring(a) && a->state != MQOTA_STATE_VERIFYING) {
+        if (!transferring(a) && a->state != MQOTA_STATE_VERIFYING &&
+            a->state != MQOTA_STATE_HELD) {
             /* reported only where an update may fail (the table refuses it once the boot
              * slot is switched) */
             (void)transition(a, EV_FAILED, MQOTA_REASON_MALFORMED_OFFER);
         }
         return st;
+    }
+    if (a->state == MQOTA_STATE_HELD && held_matches(a, &offer)) {
+        return held_offer(a, &offer, now_ms);
     }
     /* The retained offer comes again after every reconnect: same offer, nothing to do. */
     if (offer.release_id == a->target_release &&
@@ -677,6 +769,12 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
         case MQOTA_STATE_OFFERED:
         case MQOTA_STATE_DOWNLOADING:
         case MQOTA_STATE_VERIFYING:
+            /* The server may activate (clear the hold flag) before the image is verified. */
+            if (offer.deployment_id == a->offer.deployment_id) {
+                a->offer.flags = (a->offer.flags & ~MQOTA_OFFER_FLAG_HOLD) |
+                                 (offer.flags & MQOTA_OFFER_FLAG_HOLD);
+            }
+            return MQOTA_IGNORED;
         case MQOTA_STATE_READY_TO_REBOOT:
         case MQOTA_STATE_PENDING_VERIFY:
             return MQOTA_IGNORED;
@@ -700,9 +798,17 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
                   mqota_reason_name(refused));
     }
     if ((refused == MQOTA_REASON_SIGNATURE || refused == MQOTA_REASON_UNSIGNED) &&
-        transferring(a)) {
-        /* An offer that is not authentic has no authority to cancel the transfer. */
+        (transferring(a) || a->state == MQOTA_STATE_HELD)) {
+        /* An offer that is not authentic has no authority to cancel the transfer or to drop
+         * a held image. */
         return MQOTA_ERR_STATE;
+    }
+    if (a->state == MQOTA_STATE_HELD) {
+        /* An authentic offer of another image replaces the held one (its slot is rewritten,
+         * or the offer is refused and nothing is held any more). */
+        MQOTA_LOG(2, "held release %u dropped for release %u", (unsigned)a->offer.release_id,
+                  (unsigned)offer.release_id);
+        (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD);
     }
     if (refused != MQOTA_REASON_NONE) {
         /* Nothing was erased. Remember the offer so its retained copy is not judged again. */
@@ -923,9 +1029,33 @@ static void switch_boot_slot(mqota_agent_t *a)
         return;
     }
     (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
+    (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD);
     a->have_offer = false;
     (void)transition(a, EV_BOOT_SLOT_SWITCHED, MQOTA_REASON_NONE);
     a->reboot_requested = a->auto_reboot;
+}
+
+/* Verified, and the offer asks to hold the image: record it ("mq.held") so that it survives a
+ * reset, then drop the progress record (the transfer is over) and wait in state held for the
+ * offer without the hold flag. The boot slot does not change. */
+static void hold_image(mqota_agent_t *a)
+{
+    mqota_held_t h;
+    memset(&h, 0, sizeof(h));
+    h.release_id = a->offer.release_id;
+    h.deployment_id = a->offer.deployment_id;
+    h.image_size = a->offer.image_size;
+    h.slot = a->target_slot;
+    memcpy(h.sha256, a->offer.sha256, MQOTA_SHA256_LEN);
+    if (!store__held_save(a, &h)) {
+        fail(a, MQOTA_REASON_STORE);
+        return;
+    }
+    (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
+    a->have_offer = false;
+    MQOTA_LOG(2, "release %u verified and held in slot %u", (unsigned)h.release_id,
+              (unsigned)h.slot);
+    (void)transition(a, EV_HELD, MQOTA_REASON_NONE);
 }
 
 /* The whole image is read back: compare its SHA-256 with the offer, check the ESP32 image
@@ -959,6 +1089,10 @@ static void finish_verify(mqota_agent_t *a)
     }
     if (a->plat.slot_end(a->plat.ctx, a->target_slot, a->offer.image_size) != 0) {
         fail(a, MQOTA_REASON_INVALID_IMAGE);
+        return;
+    }
+    if ((a->offer.flags & MQOTA_OFFER_FLAG_HOLD) != 0u) {
+        hold_image(a);
         return;
     }
     switch_boot_slot(a);

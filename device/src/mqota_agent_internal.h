@@ -27,6 +27,7 @@
 #define KEY_ATTEMPT "mq.boot"
 #define KEY_MINSV "mq.minsv"
 #define KEY_CMD "mq.cmd"
+#define KEY_HELD "mq.held"
 
 /* ---- mqota_agent.c ---- */
 
@@ -54,6 +55,8 @@ bool store__slot_load(mqota_agent_t *a, uint8_t slot, mqota_slot_record_t *s);
 bool store__slot_save(mqota_agent_t *a, uint8_t slot, const mqota_slot_record_t *s);
 bool store__attempt_load(mqota_agent_t *a, mqota_attempt_t *at);
 bool store__attempt_save(mqota_agent_t *a, const mqota_attempt_t *at);
+bool store__held_load(mqota_agent_t *a, mqota_held_t *h);
+bool store__held_save(mqota_agent_t *a, const mqota_held_t *h);
 /* The minimum secure_version: the higher of "mq.minsv" (0 if none) and the platform's
  * secure_version hooks; false only if the read hook failed. */
 bool store__min_secure_version(mqota_agent_t *a, uint32_t *min);

@@ -17,10 +17,14 @@
  *               at the same moment, up to the running image's descriptor secure_version, and
  *               the minimum is the higher of the two, so erasing the store cannot take it
  *               below the eFuse (docs/SECURITY.md §4).
+ *   "mq.held"   a verified image held in the inactive slot until the offer activates it
+ *               (docs/PROTOCOL.md §5.2): release, deployment, size, slot, SHA-256. Written
+ *               once the image is verified and the offer asked to hold it; erased when the
+ *               boot slot switches to it, or a newer offer, a clear or a failure drops it.
  *   "mq.cmd"    sealed commands: the anti-replay window and the last reply counter. Written
  *               before a command runs and before a reply is sealed (docs/PROTOCOL.md §14.4).
  *
- * The bytes of the first four come from the pure codec in mqota_record.c; records an older
+ * The bytes of the first four and of "mq.held" come from the pure codec in mqota_record.c; records an older
  * agent wrote as raw structs are read and rewritten once in the current form (§12.1).
  */
 #include <string.h>
@@ -94,6 +98,22 @@ bool store__attempt_save(mqota_agent_t *a, const mqota_attempt_t *at)
     size_t n = 0;
     mqota_status_t st = mqota_attempt_encode(at, rec, sizeof(rec), &n);
     return kv_write(a, KEY_ATTEMPT, st, rec, n);
+}
+
+bool store__held_save(mqota_agent_t *a, const mqota_held_t *h)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t n = 0;
+    mqota_status_t st = mqota_held_encode(h, rec, sizeof(rec), &n);
+    return kv_write(a, KEY_HELD, st, rec, n);
+}
+
+/* Read the held-image record; absent or damaged: false. */
+bool store__held_load(mqota_agent_t *a, mqota_held_t *h)
+{
+    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    size_t len;
+    return kv_read(a, KEY_HELD, rec, &len) && mqota_held_decode(rec, len, h) == MQOTA_OK;
 }
 
 static bool minsv_save(mqota_agent_t *a, uint32_t sv)

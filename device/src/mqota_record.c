@@ -23,6 +23,7 @@
 #define TAG_SLOT "MQSL"
 #define TAG_ATTEMPT "MQBT"
 #define TAG_MINSV "MQSV"
+#define TAG_HELD "MQHD"
 
 /* Legacy raw-struct records: magic (a little-endian u32) and exact size of each. */
 #define LEGACY_PROGRESS_MAGIC 0x4D515031u /* "MQP1" */
@@ -332,5 +333,50 @@ mqota_status_t mqota_minsv_decode(const uint8_t *buf, size_t len, uint32_t *min_
     }
     *min_secure_version = le__get_u32(buf + 8);
     set_legacy(legacy, false);
+    return MQOTA_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* "mq.held"                                                                                  */
+
+/* The fields of "mq.held" after the header; the slot's 3 reserved bytes are 0. */
+static const field_t held_fields[] = {
+    FIELD(F_U32, mqota_held_t, release_id),
+    FIELD(F_U32, mqota_held_t, deployment_id),
+    FIELD(F_U32, mqota_held_t, image_size),
+    FIELD(F_U8, mqota_held_t, slot),
+    RESERVED(F_RSV8),
+    RESERVED(F_RSV8),
+    RESERVED(F_RSV8),
+    FIELD(F_SHA256, mqota_held_t, sha256),
+};
+
+mqota_status_t mqota_held_encode(const mqota_held_t *h, uint8_t *buf, size_t cap,
+                                 size_t *out_len)
+{
+    mqota_status_t st = begin(h, buf, cap, out_len, TAG_HELD, MQOTA_HELD_RECORD_LEN);
+    if (st != MQOTA_OK) {
+        return st;
+    }
+    (void)proto__put_fields(buf, MQOTA_RECORD_HEADER_LEN, h, held_fields,
+                            COUNT_OF(held_fields));
+    finish(buf, MQOTA_HELD_RECORD_LEN, out_len);
+    return MQOTA_OK;
+}
+
+mqota_status_t mqota_held_decode(const uint8_t *buf, size_t len, mqota_held_t *h)
+{
+    mqota_status_t st;
+    if (buf == NULL || h == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    if ((st = check_current(buf, len, TAG_HELD, MQOTA_HELD_RECORD_LEN)) != MQOTA_OK) {
+        return st;
+    }
+    if (buf[21] != 0u || buf[22] != 0u || buf[23] != 0u) {
+        return MQOTA_ERR_MALFORMED;
+    }
+    memset(h, 0, sizeof(*h));
+    get_checked(buf, len, MQOTA_RECORD_HEADER_LEN, h, held_fields, COUNT_OF(held_fields));
     return MQOTA_OK;
 }

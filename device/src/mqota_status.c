@@ -17,7 +17,7 @@
  */
 
 /* Indexed by mqota_update_state_t; the enum is numbered densely from 0. */
-#define STATE_COUNT 9u
+#define STATE_COUNT 10u
 static const char state_names[] =
     "idle\0"            /* MQOTA_STATE_IDLE */
     "offered\0"         /* MQOTA_STATE_OFFERED */
@@ -27,7 +27,8 @@ static const char state_names[] =
     "pending-verify\0"  /* MQOTA_STATE_PENDING_VERIFY */
     "confirmed\0"       /* MQOTA_STATE_CONFIRMED */
     "failed\0"          /* MQOTA_STATE_FAILED */
-    "rolled-back";      /* MQOTA_STATE_ROLLED_BACK */
+    "rolled-back\0"     /* MQOTA_STATE_ROLLED_BACK */
+    "held";             /* MQOTA_STATE_HELD */
 
 /* Indexed by mqota_reason_t; the enum is numbered densely from 0. */
 #define REASON_COUNT 18u

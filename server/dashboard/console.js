@@ -76,6 +76,7 @@ function stateClass(s) {
     case "confirmed": case "succeeded": case "done": case "finished": return "s-ok";
     case "failed": case "rolled-back": case "aborted": case "timeout": case "expired": case "refused": return "s-bad";
     case "ready-to-reboot": case "pending-verify": case "paused": case "awaiting-approval": return "s-warn";
+    case "held": case "ready": return "s-warn"; /* holding a verified release until activated */
     case "offered": case "downloading": case "verifying": case "active": case "running": case "sent": case "queued": return "s-info";
     case "superseded": return "s-violet";
     default: return "s-idle";
@@ -355,7 +356,7 @@ window.addEventListener("hashchange", route);
 /* ---- inventory ---- */
 
 const STATES = ["idle", "offered", "downloading", "verifying", "ready-to-reboot", "pending-verify",
-                "confirmed", "failed", "rolled-back"];
+                "confirmed", "failed", "rolled-back", "held"];
 const UPDATING = new Set(["offered", "downloading", "verifying", "ready-to-reboot", "pending-verify"]);
 
 function invFilter() {
@@ -852,6 +853,7 @@ function renderDeployment(d) {
     '<span class="s-bad lg">' + esc(d.failed) + " failed</span>" +
     '<span class="s-info lg">' + esc(d.active) + " active</span>" +
     '<span class="s-idle lg">' + esc(d.pending) + " pending</span>" +
+    (d.ready ? '<span class="s-warn lg">' + esc(d.ready) + " ready (held until activated)</span>" : "") +
     (d.superseded ? '<span class="s-warn lg">' + esc(d.superseded) + " superseded</span>" : "") + "</div>" +
     '<dl class="kv">' +
     "<dt>done</dt><dd>" + esc(fmtSize(done)) + " of " + esc(fmtSize(total)) +
@@ -879,7 +881,7 @@ function renderDeployment(d) {
       (devs.length > 8 ? ", …" : "") + "): " + esc(e[0]) + " <i>What to do:</i> " + esc(e[1]) + "</div>";
   }).join("");
   // targets: failed and active first
-  const order = { failed: 0, active: 1, pending: 2, superseded: 3, succeeded: 4 };
+  const order = { failed: 0, active: 1, ready: 2, pending: 2, superseded: 3, succeeded: 4 };
   const ts = d.targets.slice().sort((a, b) => (order[a.state] - order[b.state]) || (a.device < b.device ? -1 : 1));
   const shown = ts.slice(0, 500);
   $("#dep-n").textContent = ts.length > shown.length ? "first " + shown.length + " of " + ts.length + ", failed and active first" : "";

@@ -51,6 +51,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(mqota_attempt_decode(buf, n, &at2, &again) == MQOTA_OK && !again);
         CHECK(memcmp(&at, &at2, sizeof(at)) == 0);
     }
+    mqota_held_t h, h2; /* no legacy form: always canonical */
+    if (mqota_held_decode(data, size, &h) == MQOTA_OK) {
+        CHECK(mqota_held_encode(&h, buf, sizeof(buf), &n) == MQOTA_OK);
+        check_canonical(data, size, buf, n, false);
+        CHECK(mqota_held_decode(buf, n, &h2) == MQOTA_OK);
+        CHECK(memcmp(&h, &h2, sizeof(h)) == 0);
+    }
     uint32_t v, v2;
     if (mqota_minsv_decode(data, size, &v, &legacy) == MQOTA_OK) {
         CHECK(mqota_minsv_encode(v, buf, sizeof(buf), &n) == MQOTA_OK);

@@ -210,6 +210,10 @@ int main(int argc, char **argv)
     put("record", "attempt", buf, n);
     mqota_minsv_encode(3, buf, sizeof(buf), &n);
     put("record", "minsv", buf, n);
+    mqota_held_t hd = {.release_id = 5, .deployment_id = 2, .image_size = 124416, .slot = 1};
+    memcpy(hd.sha256, sha, 32);
+    mqota_held_encode(&hd, buf, sizeof(buf), &n);
+    put("record", "held", buf, n);
     static const struct {
         const char *name;
         uint32_t magic;

@@ -319,7 +319,7 @@ bad-plans)
   api_refused "no canary" '{"release": '"$rel"', "filter": "group=lab", "waves": ["100%"]}' \
     '"canary" is missing: give the first stage'"'"'s size, a count such as 1 or a percent such as "5%"'
   api_refused "unknown member" '{"release": '"$rel"', "filter": "group=lab", "canary": 1, "waves": ["100%"], "speed": 3}' \
-    'unknown member "speed"; a rollout has "release", "filter", "canary", "waves", "success_percent", "error_percent", "deadline_s", "on_error", "approval", "max_transfers", "jitter_s", "start_at", "from_versions", "failure_budget", "continuous" and "health"'
+    'unknown member "speed"; a rollout has "release", "filter", "canary", "waves", "success_percent", "error_percent", "deadline_s", "on_error", "approval", "max_transfers", "jitter_s", "start_at", "from_versions", "failure_budget", "continuous", "health" and "window"'
   api_refused "deadline 0" '{"release": '"$rel"', "filter": "group=lab", "canary": 1, "waves": ["100%"], "deadline_s": 0}' \
     '"deadline_s" must be a whole number from 1 to 2592000 (seconds after its offer when a device not finished counts as failed)'
   out=$(mq --json rollout list) || fail "rollout list failed"

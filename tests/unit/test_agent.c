@@ -500,6 +500,7 @@ static int setup(void **state)
     with_health = false;
     health_calls = 0;
     auto_reboot_off = false;
+    offer_flags = 0;
     relay_calls = 0;
     relay_on = false;
     RAND_bytes(dev_key, sizeof(dev_key));
@@ -2035,6 +2036,169 @@ static void test_switch_never_took_effect(void **state)
     assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_RESET);
 }
 
+/* ---- download now, activate later (docs/PROTOCOL.md §5.2) ---- */
+
+/* An offer with the hold flag: downloaded, verified and held; the boot slot does not change and
+ * nothing reboots. The same offer again keeps holding; without the flag it activates: the slot
+ * is read back again, the boot slot switches, the device reboots and confirms as ever. */
+static void test_hold_then_activate(void **state)
+{
+    (void)state;
+    offer_flags = MQOTA_OFFER_FLAG_HOLD;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    assert_true(last_state().caps & MQOTA_CAP_HOLD);
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_OK);
+    transfer_all();
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_HELD);
+    assert_int_equal(memcmp(dev.slot[1], image, image_len), 0);
+    assert_int_equal(dev.boot_slot, -1);
+    assert_int_equal(dev.reboots, 0);
+    mqota_state_msg_t m = last_state();
+    assert_int_equal(m.state, MQOTA_STATE_HELD);
+    assert_int_equal(m.target_release, RELEASE);
+    assert_int_equal(m.progress, image_len);
+    assert_int_equal(m.image_size, image_len);
+    assert_non_null(kv_find("mq.held"));
+    assert_null(kv_find("mq.prog"));
+    assert_null(kv_find("mq.boot"));
+    /* the retained offer again (a reconnect): still held, nothing read or written */
+    int sets = dev.kv_sets, begins = dev.slot_begin_calls;
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_IGNORED);
+    run(20);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_HELD);
+    assert_int_equal(dev.kv_sets, sets);
+    assert_int_equal(dev.slot_begin_calls, begins);
+    assert_int_equal(dev.reboots, 0);
+    /* activation: the same offer without the flag */
+    offer_flags = 0;
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_VERIFYING);
+    run(20);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    assert_int_equal(dev.boot_slot, 1);
+    assert_int_equal(dev.reboots, 1);
+    assert_int_equal(dev.slot_begin_calls, begins); /* nothing downloaded again */
+    assert_null(kv_find("mq.held"));
+    boot(1, MQOTA_SLOT_PENDING_VERIFY);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_CONFIRMED);
+    assert_int_equal(last_state().running_release, RELEASE);
+}
+
+/* A reset while held: the agent comes back held from "mq.held" alone, and the retained offer
+ * (still with the flag) changes nothing. The held image is hashed again at activation: a slot
+ * altered while held fails (hash-mismatch) with the boot slot unchanged and the record gone. */
+static void test_hold_survives_reset_and_is_verified_again(void **state)
+{
+    (void)state;
+    offer_flags = MQOTA_OFFER_FLAG_HOLD;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    transfer_all();
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_HELD);
+    boot(0, MQOTA_SLOT_VALID); /* power cut */
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_HELD);
+    mqota_agent_on_connect(&agent);
+    mqota_state_msg_t m = last_state();
+    assert_int_equal(m.state, MQOTA_STATE_HELD);
+    assert_int_equal(m.target_release, RELEASE);
+    assert_int_equal(m.progress, image_len);
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_IGNORED);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_HELD);
+    dev.slot[1][image_len / 2] ^= 0x40; /* the slot changed while held */
+    offer_flags = 0;
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_OK);
+    run(20);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_FAILED);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_HASH_MISMATCH);
+    assert_int_equal(dev.boot_slot, -1);
+    assert_int_equal(dev.reboots, 0);
+    assert_null(kv_find("mq.held"));
+    boot(0, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_IDLE);
+}
+
+/* A reset during the activation (reading the slot back): held again at boot; the retained
+ * offer, now without the flag, activates it again. */
+static void test_hold_reset_during_activation(void **state)
+{
+    (void)state;
+    offer_flags = MQOTA_OFFER_FLAG_HOLD;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    transfer_all();
+    offer_flags = 0;
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_VERIFYING);
+    boot(0, MQOTA_SLOT_VALID); /* reset before the read-back ended */
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_HELD);
+    mqota_agent_on_connect(&agent);
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_OK);
+    run(20);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    assert_int_equal(dev.boot_slot, 1);
+}
+
+/* A newer offer replaces the held image (its slot is downloaded again and the record goes);
+ * a cleared offer drops it; neither comes back after a reset. */
+static void test_hold_replaced_or_cleared(void **state)
+{
+    (void)state;
+    offer_flags = MQOTA_OFFER_FLAG_HOLD;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    transfer_all();
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_HELD);
+    offer_flags = 0;
+    assert_int_equal(send_offer(RELEASE + 1, DEPLOYMENT + 1, image_sha, 0), MQOTA_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_OFFERED);
+    assert_null(kv_find("mq.held"));
+    boot(0, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_IDLE);
+    mqota_agent_on_connect(&agent);
+    /* held again, then the server clears the offer */
+    offer_flags = MQOTA_OFFER_FLAG_HOLD;
+    assert_int_equal(send_offer(RELEASE + 1, DEPLOYMENT + 2, image_sha, 0), MQOTA_OK);
+    transfer_release(RELEASE + 1);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_HELD);
+    /* a malformed offer has no authority over it */
+    uint8_t junk[8] = {'M', 'Q', 1, 2, 0, 0, 0, 0};
+    assert_int_equal(mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/offer", junk,
+                                            sizeof(junk)),
+                     MQOTA_ERR_TRUNCATED);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_HELD);
+    assert_int_equal(mqota_agent_on_message(&agent, "mqota/v1/dev/dev-1/offer", NULL, 0),
+                     MQOTA_OK);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_IDLE);
+    assert_null(kv_find("mq.held"));
+    boot(0, MQOTA_SLOT_VALID);
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_IDLE);
+    assert_int_equal(dev.boot_slot, -1);
+    offer_flags = 0;
+}
+
+/* Activated while still downloading (the server cleared the flag early): no hold at the end. */
+static void test_hold_activated_before_verified(void **state)
+{
+    (void)state;
+    offer_flags = MQOTA_OFFER_FLAG_HOLD;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    send_offer(RELEASE, DEPLOYMENT, image_sha, 0);
+    for (uint32_t i = 0; i < chunk_count() / 2; i++) send_chunk(RELEASE, i, 0);
+    run(1);
+    offer_flags = 0;
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_IGNORED);
+    transfer_all();
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_READY_TO_REBOOT);
+    assert_int_equal(dev.boot_slot, 1);
+    assert_null(kv_find("mq.held"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2082,6 +2246,11 @@ int main(void)
         cmocka_unit_test_setup(test_confirm_and_rollback_by_command, setup),
         cmocka_unit_test_setup(test_malformed_offer_does_not_end_pending_verify, setup),
         cmocka_unit_test_setup(test_switch_never_took_effect, setup),
+        cmocka_unit_test_setup(test_hold_then_activate, setup),
+        cmocka_unit_test_setup(test_hold_survives_reset_and_is_verified_again, setup),
+        cmocka_unit_test_setup(test_hold_reset_during_activation, setup),
+        cmocka_unit_test_setup(test_hold_replaced_or_cleared, setup),
+        cmocka_unit_test_setup(test_hold_activated_before_verified, setup),
     };
     return mqota_fixtures_run_group("agent", tests, load_image, free_image);
 }

@@ -62,6 +62,69 @@ static void test_cli_bodies(void **state)
     api_parse__deployment_free(&b);
 }
 
+/* "activate" in a deployment body, and the POST .../activate body (docs/API.md "Deployments"). */
+static void test_activate(void **state)
+{
+    api_deployment_body_t b;
+    char err[512];
+    (void)state;
+    assert_int_equal(parse("{\"release\": 2, \"all\": true}", &b, err, sizeof err), 0);
+    assert_false(b.hold);
+    api_parse__deployment_free(&b);
+    assert_int_equal(parse("{\"release\": 2, \"all\": true, \"activate\": \"hold\"}", &b, err,
+                           sizeof err), 0);
+    assert_true(b.hold);
+    api_parse__deployment_free(&b);
+    assert_int_equal(parse("{\"release\": 2, \"all\": true, \"activate\": \"now\"}", &b, err,
+                           sizeof err), 0);
+    assert_false(b.hold);
+    api_parse__deployment_free(&b);
+    static const char *const bad_activate[] = {"\"later\"", "\"HOLD\"", "true", "1", "null"};
+    for (size_t i = 0; i < sizeof bad_activate / sizeof bad_activate[0]; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"release\": 2, \"all\": true, \"activate\": %s}",
+                 bad_activate[i]);
+        assert_int_equal(parse(body, &b, err, sizeof err), 400);
+        assert_string_equal(err, "\"activate\" must be \"now\" (devices reboot into the release "
+                                 "once it is verified) or \"hold\" (they hold it until "
+                                 "activated)");
+        assert_null(b.json);
+    }
+
+    /* the activate body: empty or {} takes every held target, or a list of devices */
+    assert_int_equal(api_parse__activate(NULL, 0, &b, err, sizeof err), 0);
+    assert_int_equal(b.n_devices, 0);
+    api_parse__deployment_free(&b);
+    assert_int_equal(api_parse__activate((const uint8_t *)"{}", 2, &b, err, sizeof err), 0);
+    assert_int_equal(b.n_devices, 0);
+    api_parse__deployment_free(&b);
+    const char *two = "{\"devices\": [\"vdev-0001\", \"vdev-0002\"]}";
+    assert_int_equal(api_parse__activate((const uint8_t *)two, strlen(two), &b, err, sizeof err),
+                     0);
+    assert_int_equal(b.n_devices, 2);
+    assert_string_equal(b.devices[1], "vdev-0002");
+    api_parse__deployment_free(&b);
+    static const struct {
+        const char *body, *why;
+    } bad[] = {
+        {"{\"devices\": []}", "\"devices\" must be a non-empty array of device ids; leave it out "
+                              "to activate every held target"},
+        {"{\"devices\": \"vdev-0001\"}", "\"devices\" must be a non-empty array of device ids; "
+                                         "leave it out to activate every held target"},
+        {"{\"devices\": [\"\"]}", "\"devices\" must hold device ids (non-empty strings)"},
+        {"{\"devices\": [7]}", "\"devices\" must hold device ids (non-empty strings)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(api_parse__activate((const uint8_t *)bad[i].body, strlen(bad[i].body),
+                                             &b, err, sizeof err),
+                         400);
+        assert_string_equal(err, bad[i].why);
+        assert_null(b.json);
+    }
+    assert_int_equal(api_parse__activate((const uint8_t *)"[1]", 3, &b, err, sizeof err), 400);
+    assert_non_null(strstr(err, "{\"devices\": [\"vdev-0001\"]}"));
+}
+
 static void refused(const char *body, int status, const char *why)
 {
     api_deployment_body_t b;
@@ -245,6 +308,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli_bodies),
+        cmocka_unit_test(test_activate),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_strict),
         cmocka_unit_test(test_length_bounded),

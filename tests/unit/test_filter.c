@@ -124,7 +124,7 @@ static void test_refusals(void **state)
             "use esp32, esp32-s2, esp32-c3, esp32-s3, esp32-c2, esp32-c6, esp32-h2 or esp32-p4");
     refused("state=sleeping", "filter term 'state=sleeping': 'sleeping' is not an update state; "
             "use idle, offered, downloading, verifying, ready-to-reboot, pending-verify, "
-            "confirmed, failed or rolled-back");
+            "confirmed, failed, rolled-back or held");
     refused("online=yes", "filter term 'online=yes': online is true or false, not 'yes'");
     refused("release=0", "filter term 'release=0': '0' is not a release id (a whole number from "
             "1 to 4294967295, as 'mqota release list' shows)");

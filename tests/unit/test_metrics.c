@@ -44,6 +44,7 @@ static void test_route_templates(void **state)
         {"/api/v1/rollouts/3/pause", "/api/v1/rollouts/{id}/pause"},
         {"/api/v1/rollouts/3/retry", "/api/v1/rollouts/{id}/retry"},
         {"/api/v1/deployments/12", "/api/v1/deployments/{id}"},
+        {"/api/v1/deployments/12/activate", "/api/v1/deployments/{id}/activate"},
         /* not routes: other */
         {"/api/v1/devices/", "other"},            /* an empty segment is no id */
         {"/api/v1/devices//commands", "other"},

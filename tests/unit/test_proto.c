@@ -607,7 +607,7 @@ static void test_names(void **state)
 {
     static const char *const states[] = {"idle", "offered", "downloading", "verifying",
                                          "ready-to-reboot", "pending-verify", "confirmed",
-                                         "failed", "rolled-back"};
+                                         "failed", "rolled-back", "held"};
     static const char *const reasons[] = {"none", "chip-mismatch", "too-large",
                                           "bad-chunk-size", "flash", "hash-mismatch",
                                           "invalid-image", "set-boot", "self-test",
@@ -617,10 +617,10 @@ static void test_names(void **state)
     int i;
 
     (void)state;
-    for (i = 0; i < 9; i++) {
+    for (i = 0; i < 10; i++) {
         assert_string_equal(mqota_state_name((mqota_update_state_t)i), states[i]);
     }
-    assert_string_equal(mqota_state_name((mqota_update_state_t)9), "unknown");
+    assert_string_equal(mqota_state_name((mqota_update_state_t)10), "unknown");
     assert_string_equal(mqota_state_name((mqota_update_state_t)-1), "unknown");
     for (i = 0; i < 18; i++) {
         assert_string_equal(mqota_reason_name((mqota_reason_t)i), reasons[i]);

@@ -350,6 +350,66 @@ static void test_header_checks(void **state)
     assert_int_equal(mqota_minsv_decode(r, 11, &v, NULL), MQOTA_ERR_MALFORMED);
 }
 
+static mqota_status_t dec_held(const uint8_t *b, size_t n)
+{
+    mqota_held_t h;
+    return mqota_held_decode(b, n, &h);
+}
+
+/* "mq.held" (docs/PROTOCOL.md §5.2, §12): exact bytes, round trip, every damage refused,
+ * its reserved bytes and another record's tag refused; it has no legacy form. */
+static void test_held_bytes(void **state)
+{
+    (void)state;
+    uint8_t want[MQOTA_HELD_RECORD_LEN] = {
+        'M', 'Q', 'H', 'D', 1, 0, 60, 0,                /* tag, version, reserved, length */
+        0x04, 0x03, 0x02, 0x01, 0x08, 0x07, 0x06, 0x05, /* release_id, deployment_id */
+        0x00, 0xA0, 0x09, 0x00, 1, 0, 0, 0};            /* image_size, slot, reserved */
+    for (size_t i = 0; i < 32u; i++) {
+        want[24 + i] = (uint8_t)(0xA0u + i);
+    }
+    reseal(want, sizeof(want));
+    mqota_held_t h, g;
+    memset(&h, 0, sizeof(h));
+    h.release_id = 0x01020304u;
+    h.deployment_id = 0x05060708u;
+    h.image_size = 0x0009A000u;
+    h.slot = 1;
+    for (size_t i = 0; i < sizeof(h.sha256); i++) {
+        h.sha256[i] = (uint8_t)(0xA0u + i);
+    }
+    uint8_t buf[80], c[MQOTA_HELD_RECORD_LEN];
+    size_t n = 0;
+    assert_int_equal(mqota_held_encode(&h, buf, sizeof(buf), &n), MQOTA_OK);
+    assert_int_equal(n, MQOTA_HELD_RECORD_LEN);
+    assert_memory_equal(buf, want, sizeof(want));
+    assert_int_equal(mqota_held_decode(buf, n, &g), MQOTA_OK);
+    assert_int_equal(g.release_id, h.release_id);
+    assert_int_equal(g.deployment_id, h.deployment_id);
+    assert_int_equal(g.image_size, h.image_size);
+    assert_int_equal(g.slot, h.slot);
+    assert_memory_equal(g.sha256, h.sha256, sizeof(h.sha256));
+    assert_every_damage_refused(dec_held, buf, n);
+    for (size_t i = 21; i < 24u; i++) {
+        memcpy(c, buf, n);
+        c[i] = 0x80;
+        reseal(c, n);
+        assert_int_equal(mqota_held_decode(c, n, &g), MQOTA_ERR_MALFORMED);
+    }
+    memcpy(c, buf, n);
+    memcpy(c, "MQPR", 4);
+    reseal(c, n);
+    assert_int_equal(mqota_held_decode(c, n, &g), MQOTA_ERR_TYPE);
+    memcpy(c, buf, n);
+    c[4] = 2;
+    reseal(c, n);
+    assert_int_equal(mqota_held_decode(c, n, &g), MQOTA_ERR_VERSION);
+    assert_int_equal(mqota_held_encode(&h, buf, MQOTA_HELD_RECORD_LEN - 1u, &n),
+                     MQOTA_ERR_NO_SPACE);
+    assert_int_equal(mqota_held_encode(NULL, buf, sizeof(buf), &n), MQOTA_ERR_ARG);
+    assert_int_equal(mqota_held_decode(NULL, 60, &g), MQOTA_ERR_ARG);
+}
+
 /* ---- Records written by agents before the codec ------------------------------------------ */
 
 static void test_legacy_progress(void **state)
@@ -487,7 +547,7 @@ int main(void)
         cmocka_unit_test(test_attempt_bytes),   cmocka_unit_test(test_minsv_bytes),
         cmocka_unit_test(test_header_checks),   cmocka_unit_test(test_legacy_progress),
         cmocka_unit_test(test_legacy_slot),     cmocka_unit_test(test_legacy_attempt),
-        cmocka_unit_test(test_legacy_minsv),
+        cmocka_unit_test(test_legacy_minsv),    cmocka_unit_test(test_held_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

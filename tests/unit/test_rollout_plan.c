@@ -179,7 +179,7 @@ static void test_parse_refusals(void **state)
          "unknown member \"x\"; a rollout has \"release\", \"filter\", \"canary\", \"waves\", "
          "\"success_percent\", \"error_percent\", \"deadline_s\", \"on_error\", "
          "\"approval\", \"max_transfers\", \"jitter_s\", \"start_at\", \"from_versions\", "
-         "\"failure_budget\", \"continuous\" and \"health\""},
+         "\"failure_budget\", \"continuous\", \"health\" and \"window\""},
         {"{\"release\": 1, \"filter\": \"group=lab\", \"canary\": 1, \"waves\": [1],"
          " \"max_transfers\": -1}",
          "\"max_transfers\" must be a whole number from 0 to 1000000 (the most devices "
@@ -254,6 +254,78 @@ static void test_parse_refusals(void **state)
 }
 
 /* A plan from stage texts ("1", "50%"). */
+/* Maintenance windows: parsed into minutes, open on the schedule clock's minute of day (a
+ * range crossing midnight too), the opening it lies in, and each refusal's sentence. */
+static void test_window(void **state)
+{
+    rollout_plan_t p;
+    char err[600], text[16];
+    (void)state;
+    assert_int_equal(parse("{\"release\": 2, \"filter\": \"group=lab\", \"canary\": 1,"
+                           " \"waves\": [\"100%\"]}", &p, err, sizeof err), 0);
+    assert_false(p.window.set);
+    assert_true(rollout_plan__window_open(&p.window, 12345)); /* no window: always open */
+    assert_int_equal(parse("{\"release\": 2, \"filter\": \"group=lab\", \"canary\": 1,"
+                           " \"waves\": [\"100%\"], \"window\": {\"start\": \"22:30\","
+                           " \"end\": \"04:00\"}}", &p, err, sizeof err), 0);
+    assert_true(p.window.set);
+    assert_int_equal(p.window.start_min, 22 * 60 + 30);
+    assert_int_equal(p.window.end_min, 4 * 60);
+    rollout_plan__window_text(&p.window, text, sizeof text);
+    assert_string_equal(text, "22:30-04:00");
+    const int64_t day = 1796342400; /* 2026-12-04 00:00:00 UTC */
+    assert_false(rollout_plan__window_open(&p.window, day + 22 * 3600 + 29 * 60 + 59));
+    assert_true(rollout_plan__window_open(&p.window, day + 22 * 3600 + 30 * 60));
+    assert_true(rollout_plan__window_open(&p.window, day + 86399));
+    assert_true(rollout_plan__window_open(&p.window, day + 86400 + 3 * 3600 + 59 * 60 + 59));
+    assert_false(rollout_plan__window_open(&p.window, day + 86400 + 4 * 3600));
+    assert_false(rollout_plan__window_open(&p.window, day + 12 * 3600));
+    /* the opening: yesterday's 22:30 seen from 03:00, today's from 23:00 */
+    assert_int_equal(rollout_plan__window_opened_at(&p.window, day + 3 * 3600),
+                     day - 86400 + 22 * 3600 + 30 * 60);
+    assert_int_equal(rollout_plan__window_opened_at(&p.window, day + 23 * 3600),
+                     day + 22 * 3600 + 30 * 60);
+    rollout_window_t w = {true, 2 * 60, 3 * 60}; /* 02:00-03:00, within one day */
+    assert_false(rollout_plan__window_open(&w, day + 1 * 3600 + 59 * 60));
+    assert_true(rollout_plan__window_open(&w, day + 2 * 3600));
+    assert_true(rollout_plan__window_open(&w, day + 2 * 3600 + 59 * 60 + 59));
+    assert_false(rollout_plan__window_open(&w, day + 3 * 3600));
+    assert_int_equal(rollout_plan__window_opened_at(&w, day + 2 * 3600 + 30 * 60),
+                     day + 2 * 3600);
+
+    static const struct {
+        const char *window, *sentence;
+    } bad[] = {
+        {"\"02:00-03:00\"", "\"window\" must be an object such as {\"start\": \"22:00\", \"end\": "
+                            "\"04:00\"}: the daily UTC time range in which devices may reboot "
+                            "into the release"},
+        {"{\"start\": \"02:00\"}", "\"window\" needs \"end\" as a UTC time of day \"HH:MM\" from "
+                                   "\"00:00\" to \"23:59\", such as {\"start\": \"22:00\", "
+                                   "\"end\": \"04:00\"}"},
+        {"{\"start\": \"24:00\", \"end\": \"01:00\"}", "\"window\" needs \"start\" as a UTC time "
+         "of day \"HH:MM\" from \"00:00\" to \"23:59\", such as {\"start\": \"22:00\", \"end\": "
+         "\"04:00\"}"},
+        {"{\"start\": \"02:60\", \"end\": \"01:00\"}", NULL},
+        {"{\"start\": \"2:00\", \"end\": \"01:00\"}", NULL},
+        {"{\"start\": \"02:00 \", \"end\": \"01:00\"}", NULL},
+        {"{\"start\": 200, \"end\": \"01:00\"}", NULL},
+        {"{\"start\": \"02:00\", \"end\": \"03:00\", \"tz\": \"CET\"}",
+         "\"window\" has \"start\" and \"end\" only, not \"tz\""},
+        {"{\"start\": \"02:00\", \"end\": \"02:00\"}", "\"window\" starts and ends at 02:00, which "
+         "leaves no time to reboot; give a range such as {\"start\": \"22:00\", \"end\": "
+         "\"04:00\"} (an end before the start crosses midnight)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[300];
+        snprintf(body, sizeof body, "{\"release\": 2, \"filter\": \"group=lab\", \"canary\": 1,"
+                 " \"waves\": [\"100%%\"], \"window\": %s}", bad[i].window);
+        assert_int_equal(parse(body, &p, err, sizeof err), 400);
+        assert_false(p.window.set);
+        if (bad[i].sentence) assert_string_equal(err, bad[i].sentence);
+        else assert_non_null(strstr(err, "\"window\" needs \"start\" as a UTC time of day"));
+    }
+}
+
 static void plan_of(rollout_plan_t *p, const char *const *stages, size_t n)
 {
     memset(p, 0, sizeof(*p));
@@ -399,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_parse_pacing),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_window),
         cmocka_unit_test(test_nested_transactions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

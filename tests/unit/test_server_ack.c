@@ -39,6 +39,11 @@
 static struct {
     int chunks;      /* CHUNK messages published */
     char last[160];  /* topic of the last one */
+    int offers;      /* non-empty OFFER messages published */
+    char offer_topic[160];        /* topic of the last one */
+    uint8_t offer[MQOTA_OFFER_MAX_LEN]; /* and its bytes */
+    size_t offer_len;
+    int clears;      /* empty retained OFFER messages (the offer cleared) */
 } pub;
 
 int mqtt__publish(mqotad_t *d, const char *topic, const void *payload, size_t len, int qos,
@@ -48,6 +53,13 @@ int mqtt__publish(mqotad_t *d, const char *topic, const void *payload, size_t le
     if (strstr(topic, "/chunk")) {
         pub.chunks++;
         snprintf(pub.last, sizeof(pub.last), "%s", topic);
+    }
+    if (strstr(topic, "/offer") && len == 0) pub.clears++;
+    if (strstr(topic, "/offer") && len > 0 && len <= sizeof(pub.offer)) {
+        pub.offers++;
+        snprintf(pub.offer_topic, sizeof(pub.offer_topic), "%s", topic);
+        memcpy(pub.offer, payload, len);
+        pub.offer_len = len;
     }
     return 0;
 }
@@ -264,6 +276,114 @@ static void test_offline_pauses(void **state)
     fx_free(f);
 }
 
+/* The flags of the last OFFER published on dev's topic (fails if the last one was another's). */
+static uint32_t last_offer_flags(const char *dev)
+{
+    char topic[160];
+    mqota_offer_t o;
+    snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/offer", dev);
+    assert_string_equal(pub.offer_topic, topic);
+    assert_int_equal(mqota_offer_decode(pub.offer, pub.offer_len, &o), MQOTA_OK);
+    return o.flags;
+}
+
+/* A hold deployment (docs/PROTOCOL.md §5.2): a device announcing MQOTA_CAP_HOLD gets its offer
+ * with the hold flag; one without the capability gets nothing until activation. A HELD STATE
+ * makes the target ready (unfinished); activating only ready targets leaves the other alone;
+ * activating all publishes both offers without the flag and clears it in the rows. */
+static void test_hold_and_activate(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(1);
+    db_device_t yes = {0}, no = {0};
+    snprintf(yes.id, sizeof(yes.id), "hold-yes");
+    yes.caps = MQOTA_CAP_HOLD;
+    yes.online = true;
+    snprintf(no.id, sizeof(no.id), "hold-no");
+    no.online = true;
+    assert_int_equal(db__device_put(f->d.db, &yes), 0);
+    assert_int_equal(db__device_put(f->d.db, &no), 0);
+    const char *const ids[] = {"hold-no", "hold-yes"};
+    db_deployment_t dep;
+    char err[300];
+    int n = -1;
+    assert_int_equal(deploy__create_opts(&f->d, f->release_id, ids, 2, false, true, &dep, err,
+                                         sizeof(err)),
+                     DEPLOY_OK);
+    assert_int_equal(pub.offers, 1); /* hold-no's is withheld */
+    assert_int_equal(last_offer_flags("hold-yes"), MQOTA_OFFER_FLAG_HOLD);
+
+    /* hold-yes reports held: its target is ready, the deployment still running */
+    mqota_state_msg_t m = {0};
+    m.state = MQOTA_STATE_HELD;
+    m.target_release = (uint32_t)f->release_id;
+    m.progress = m.image_size = IMAGE_SIZE;
+    db_target_t done;
+    assert_int_equal(deploy__on_state(&f->d, &yes, &yes, &m, &done), 0);
+    assert_int_equal(target_of(f, "hold-yes").state, TARGET_READY);
+    db_counts_t c;
+    assert_int_equal(db__deployment_counts(f->d.db, dep.id, &c), 0);
+    assert_int_equal(c.ready, 1);
+    assert_int_equal(c.pending, 1);
+
+    /* a maintenance window's activation: the ready target, and the withheld one (it cannot
+     * hold: it downloads and reboots inside the window); not a held one still downloading */
+    db_device_t late = {0};
+    snprintf(late.id, sizeof(late.id), "hold-late");
+    late.caps = MQOTA_CAP_HOLD;
+    assert_int_equal(db__device_put(f->d.db, &late), 0);
+    const char *const late_ids[] = {"hold-late"};
+    db_deployment_t dep2;
+    assert_int_equal(deploy__create_opts(&f->d, f->release_id, late_ids, 1, false, true, &dep2,
+                                         err, sizeof(err)),
+                     DEPLOY_OK);
+    assert_int_equal(pub.offers, 2);
+    assert_int_equal(deploy__activate(&f->d, dep2.id, NULL, 0, true, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 0); /* pending, not ready: not activated by a window */
+    assert_int_equal(pub.offers, 2);
+    assert_int_equal(deploy__activate(&f->d, dep.id, NULL, 0, true, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(pub.offers, 4);
+    assert_int_equal(target_of(f, "hold-yes").offer_flags & MQOTA_OFFER_FLAG_HOLD, 0);
+    assert_int_equal(target_of(f, "hold-no").offer_flags & MQOTA_OFFER_FLAG_HOLD, 0);
+    assert_int_equal(last_offer_flags("hold-yes"), 0);
+
+    /* naming hold-yes again: not held any more */
+    const char *const again[] = {"hold-yes"};
+    assert_int_equal(deploy__activate(&f->d, dep.id, again, 1, false, &n, err, sizeof(err)),
+                     409);
+    const char *const stranger[] = {"dev-0000"};
+    assert_int_equal(deploy__activate(&f->d, dep.id, stranger, 1, false, &n, err, sizeof(err)),
+                     404);
+    assert_string_equal(err, "device 'dev-0000' is not a target of deployment 2");
+
+    /* nothing left to activate; the operator's activation takes a target still downloading */
+    assert_int_equal(deploy__activate(&f->d, dep.id, NULL, 0, false, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(pub.offers, 4);
+    assert_int_equal(deploy__activate(&f->d, dep2.id, NULL, 0, false, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pub.offers, 5);
+    assert_int_equal(last_offer_flags("hold-late"), 0);
+    assert_int_equal(deploy__activate(&f->d, 99, NULL, 0, false, &n, err, sizeof(err)), 404);
+
+    /* a device holding a release it has no running target for is told to drop it (its offer
+     * cleared again); not while it has a running target of another release */
+    assert_int_equal(pub.clears, 0);
+    m.target_release = 4242;
+    assert_int_equal(deploy__on_state(&f->d, &yes, &yes, &m, &done), 0);
+    assert_int_equal(pub.clears, 0); /* hold-yes still has its target of this deployment */
+    db_device_t lone = {0};
+    snprintf(lone.id, sizeof(lone.id), "lone");
+    assert_int_equal(db__device_put(f->d.db, &lone), 0);
+    assert_int_equal(deploy__on_state(&f->d, &lone, &lone, &m, &done), 0);
+    assert_int_equal(pub.clears, 1);
+    m.state = MQOTA_STATE_DOWNLOADING; /* only a held report does it */
+    assert_int_equal(deploy__on_state(&f->d, &lone, &lone, &m, &done), 0);
+    assert_int_equal(pub.clears, 1);
+    fx_free(f);
+}
+
 int main(void)
 {
     mqh_log_init("test_server_ack", MQH_ERROR);
@@ -272,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_counters_through_events),
         cmocka_unit_test(test_many_by_device),
         cmocka_unit_test(test_offline_pauses),
+        cmocka_unit_test(test_hold_and_activate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,13 +25,13 @@
 
 /* The names docs/API.md gives, in enum order. */
 static const char *const target_names[] = {"pending", "active", "succeeded", "failed",
-                                           "superseded"};
+                                           "superseded", "ready"};
 static const char *const deployment_names[] = {"running", "finished"};
 
 static void test_names(void **state)
 {
     (void)state;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         target_state_t s = TARGET_FAILED;
         assert_string_equal(state__target_name((target_state_t)i), target_names[i]);
         assert_int_equal(state__target_parse(target_names[i], &s), 0);
@@ -45,9 +45,10 @@ static void test_names(void **state)
     }
     assert_int_equal(TARGET_PENDING, 0); /* numbered by hand, never renumbered */
     assert_int_equal(TARGET_SUPERSEDED, 4);
+    assert_int_equal(TARGET_READY, 5);
     assert_int_equal(DEPLOYMENT_FINISHED, 1);
     /* out of range: a name no row holds */
-    assert_string_equal(state__target_name((target_state_t)5), "?");
+    assert_string_equal(state__target_name((target_state_t)6), "?");
     assert_string_equal(state__target_name((target_state_t)-1), "?");
     assert_string_equal(state__deployment_name((deployment_state_t)2), "?");
     /* refused, and the output untouched */

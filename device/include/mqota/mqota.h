@@ -16,6 +16,8 @@
  *        -> pending-verify -> confirmed                      (self-test passed)
  *                          -> (reboot) -> rolled-back        (self-test failed / timeout / reset)
  *   any of offered..verifying -> failed (reason)            (old image keeps running)
+ *   With MQOTA_OFFER_FLAG_HOLD: verifying -> held (no switch, no reboot; survives a reset)
+ *        -> verifying (the same offer without the flag) -> ready-to-reboot -> ...
  *
  * Trust (docs/SECURITY.md): an offer is judged before anything is erased. A signed offer
  * (80-byte signature block, mqota_manifest.h) must verify through the verify_signature hook

@@ -72,6 +72,8 @@ typedef enum {
 #define MQOTA_CAP_SACK 0x00000002u      /**< Sends selective acknowledgements. */
 #define MQOTA_CAP_ROLLBACK 0x00000004u  /**< Runs pending-verify / rollback after reboot. */
 #define MQOTA_CAP_COMMANDS 0x00000008u  /**< Takes sealed commands (docs/PROTOCOL.md §14). */
+#define MQOTA_CAP_HOLD 0x00000010u      /**< Honours MQOTA_OFFER_FLAG_HOLD: downloads, verifies
+                                             and holds the image until activated (§5.2). */
 
 /** Flags in mqota_state_msg_t.flags. */
 #define MQOTA_STATE_FLAG_ROLLBACK_POSSIBLE 0x01u /**< The other slot holds a bootable image. */
@@ -104,6 +106,10 @@ typedef struct {
 /** Flags in mqota_offer_t.flags. */
 #define MQOTA_OFFER_FLAG_STREAM 0x00000001u /**< Also subscribe to the release's multicast
                                                  stream topic <prefix>/stream/<release_id> */
+#define MQOTA_OFFER_FLAG_HOLD 0x00000002u   /**< Download and verify, then hold the image in
+                                                 state held without switching the boot slot;
+                                                 the same offer without this flag activates
+                                                 it (docs/PROTOCOL.md §5.2) */
 
 /**
  * @brief OFFER: the update manifest (server -> device), retained on the device's offer topic.

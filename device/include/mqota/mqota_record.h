@@ -2,7 +2,7 @@
 /**
  * @file mqota_record.h
  * @brief The agent's persisted records ("mq.prog", "mq.slot0"/"mq.slot1", "mq.boot",
- *        "mq.minsv"): a pure codec, bytes in and struct out, no I/O.
+ *        "mq.minsv", "mq.held"): a pure codec, bytes in and struct out, no I/O.
  *
  * Every record is encoded field by field (docs/PROTOCOL.md §12): an 8-byte header (a 4-byte
  * ASCII tag naming the record, a version byte MQOTA_RECORD_VERSION, a reserved zero byte and
@@ -35,6 +35,7 @@ extern "C" {
 #define MQOTA_SLOT_RECORD_LEN 48u   /**< Bytes of an encoded "mq.slot0"/"mq.slot1" record. */
 #define MQOTA_ATTEMPT_RECORD_LEN 28u /**< Bytes of an encoded "mq.boot" record. */
 #define MQOTA_MINSV_RECORD_LEN 16u  /**< Bytes of an encoded "mq.minsv" record. */
+#define MQOTA_HELD_RECORD_LEN 60u   /**< Bytes of an encoded "mq.held" record. */
 #define MQOTA_RECORD_MAX_LEN 68u    /**< Largest record, current or legacy form. */
 
 /** Transfer progress (key "mq.prog"): which release goes into which slot, and how far. */
@@ -63,6 +64,16 @@ typedef struct {
     uint8_t reason;          /**< mqota_reason_t the new image recorded before it rolled back. */
     uint32_t secure_version; /**< The offer's; becomes the minimum once the image is confirmed. */
 } mqota_attempt_t;
+
+/** A verified image held in the inactive slot until it is activated (key "mq.held",
+ *  docs/PROTOCOL.md §5.2). */
+typedef struct {
+    uint32_t release_id;    /**< Release in the slot. */
+    uint32_t deployment_id; /**< Deployment whose offer asked to hold it. */
+    uint32_t image_size;    /**< Image size in bytes. */
+    uint8_t slot;           /**< OTA slot holding it (never the running one). */
+    uint8_t sha256[MQOTA_SHA256_LEN]; /**< SHA-256 of the whole image, as verified. */
+} mqota_held_t;
 
 /**
  * @brief Encode a transfer-progress record.
@@ -161,6 +172,29 @@ mqota_status_t mqota_minsv_encode(uint32_t min_secure_version, uint8_t *buf, siz
  */
 mqota_status_t mqota_minsv_decode(const uint8_t *buf, size_t len, uint32_t *min_secure_version,
                                   bool *legacy);
+
+/**
+ * @brief Encode a held-image record.
+ * @param[in]  h       Record to encode.
+ * @param[out] buf     Where the MQOTA_HELD_RECORD_LEN bytes go.
+ * @param[in]  cap     Bytes available at buf.
+ * @param[out] out_len Bytes written (MQOTA_HELD_RECORD_LEN).
+ * @return MQOTA_OK; MQOTA_ERR_ARG if a pointer is NULL; MQOTA_ERR_NO_SPACE if cap is too small.
+ */
+mqota_status_t mqota_held_encode(const mqota_held_t *h, uint8_t *buf, size_t cap,
+                                 size_t *out_len);
+
+/**
+ * @brief Decode a held-image record (there is no legacy form: it came with version 1 of the
+ *        codec).
+ * @param[in]  buf Record bytes.
+ * @param[in]  len Their length.
+ * @param[out] h   The record; written only on MQOTA_OK.
+ * @return MQOTA_OK; MQOTA_ERR_ARG if buf or h is NULL; MQOTA_ERR_MALFORMED (length, length
+ *         field or a reserved byte), MQOTA_ERR_TYPE (another record's tag), MQOTA_ERR_VERSION,
+ *         MQOTA_ERR_CRC.
+ */
+mqota_status_t mqota_held_decode(const uint8_t *buf, size_t len, mqota_held_t *h);
 
 #ifdef __cplusplus
 }

@@ -57,7 +57,10 @@ typedef enum {
     MQOTA_STATE_PENDING_VERIFY = 5,  /**< Booted into the new image; self-test not yet passed. */
     MQOTA_STATE_CONFIRMED = 6,       /**< New image passed its self-test and is marked valid. */
     MQOTA_STATE_FAILED = 7,          /**< The update was refused or failed; see the reason. */
-    MQOTA_STATE_ROLLED_BACK = 8      /**< The new image failed after reboot; previous slot runs. */
+    MQOTA_STATE_ROLLED_BACK = 8,     /**< The new image failed after reboot; previous slot runs. */
+    MQOTA_STATE_HELD = 9             /**< Verified image held in the inactive slot, boot slot
+                                          not switched: the offer asked to hold it until it is
+                                          activated (docs/PROTOCOL.md §5.2). */
 } mqota_update_state_t;
 
 /**
