@@ -551,9 +551,9 @@ function fmtHealth(k, v) {
   if (typeof v === "object") return '<span class="mono">' + esc(JSON.stringify(v)) + "</span>";
   if (k === "at") return esc(fmtDate(v)) + " (" + esc(fmtAgo(v)) + ")";
   if (k === "uptime_s") return esc(fmtDur(v));
-  if (/heap/.test(k)) return esc(fmtSize(v));
+  if (/heap/.test(k)) return v === 0 ? '<span class="muted">unknown</span>' : esc(fmtSize(v)); /* §16: 0 = unknown */
   if (k === "rssi") return esc(v) + " dBm";
-  if (k === "reset_reason") return /panic|watchdog|brownout|lockup/.test(v) ? '<span class="reason">' + esc(v) + "</span>" : esc(v);
+  if (k === "reset_reason") return /panic|wdt|brownout|lockup/.test(v) ? '<span class="reason">' + esc(v) + "</span>" : esc(v);
   return esc(v);
 }
 
