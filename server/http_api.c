@@ -75,6 +75,36 @@ void api__method_not_allowed(api_response_t *res, const char *method, const char
     res->allow = allow;
 }
 
+bool api__device_path(const char *path, const char *suffix, char *id, bool *too_long)
+{
+    static const char prefix[] = API "/devices/";
+    size_t n = strlen(path), np = sizeof(prefix) - 1, ns = strlen(suffix);
+    if (n <= np + ns || strncmp(path, prefix, np) != 0 || strcmp(path + n - ns, suffix) != 0 ||
+        memchr(path + np, '/', n - np - ns))
+        return false;
+    size_t len = n - np - ns;
+    *too_long = len > DB_ID_MAX;
+    if (*too_long) len = DB_ID_MAX;
+    memcpy(id, path + np, len);
+    id[len] = '\0';
+    return true;
+}
+
+int api__device_known(mqotad_t *d, const char *id, bool too_long, db_device_t *dv,
+                      api_response_t *res)
+{
+    char msg[300];
+    int rc = too_long ? 1 : db__device_get(d->db, id, dv);
+    if (rc == 1) {
+        snprintf(msg, sizeof(msg), "unknown device '%s%s'; mqotad knows a device once it has "
+                 "connected ('mqota device list')", id, too_long ? "..." : "");
+        api__error(res, 404, msg);
+    } else if (rc != 0) {
+        api__error(res, 500, "database error while reading the device");
+    }
+    return rc;
+}
+
 int64_t api__parse_id(const char *s)
 {
     char *end;

@@ -85,6 +85,23 @@ void api__error(api_response_t *res, int status, const char *msg);
 void api__method_not_allowed(api_response_t *res, const char *method, const char *path,
                              const char *allow);
 
+/**
+ * Whether path is API "/devices/{id}" followed by suffix (e.g. "/health"), {id} one non-empty
+ * segment. On true, id holds the segment (cut to DB_ID_MAX bytes, NUL-terminated) and
+ * *too_long says whether it was longer than DB_ID_MAX (no device has such an id).
+ * @param[out] id The device id, DB_ID_MAX + 1 bytes.
+ */
+bool api__device_path(const char *path, const char *suffix, char *id, bool *too_long);
+
+/**
+ * Look the device of a route up; answer 404 (an unknown device, a too-long id shown cut with
+ * "...") or 500 into res when it cannot be had.
+ * @param[out] dv The device's row, when 0 is returned.
+ * @return 0 when the device is known, else non-zero with res answered.
+ */
+int api__device_known(mqotad_t *d, const char *id, bool too_long, db_device_t *dv,
+                      api_response_t *res);
+
 /** A positive decimal id from a path segment; -1 if s is not one. */
 int64_t api__parse_id(const char *s);
 

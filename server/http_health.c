@@ -27,29 +27,15 @@ static int add_reset(void *ctx, const db_reset_t *r)
 
 bool http_health__route(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
-    static const char prefix[] = API "/devices/", suffix[] = "/health";
-    const char *p = req->path;
-    size_t n = strlen(p), np = sizeof(prefix) - 1, ns = sizeof(suffix) - 1;
-    if (n <= np + ns || strncmp(p, prefix, np) != 0 || strcmp(p + n - ns, suffix) != 0 ||
-        memchr(p + np, '/', n - np - ns))
-        return false;
-    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
-        api__method_not_allowed(res, req->method, p, "GET");
-        return true;
-    }
-    char id[DB_ID_MAX + 1], msg[300];
-    size_t len = n - np - ns;
+    char id[DB_ID_MAX + 1];
+    bool too_long;
     db_device_t dv;
-    memcpy(id, p + np, len > DB_ID_MAX ? DB_ID_MAX : len);
-    id[len > DB_ID_MAX ? DB_ID_MAX : len] = '\0';
-    int rc = len > DB_ID_MAX ? 1 : db__device_get(d->db, id, &dv);
-    if (rc != 0) {
-        snprintf(msg, sizeof(msg), "unknown device '%s%s'; mqotad knows a device once it has "
-                 "connected ('mqota device list')", id, len > DB_ID_MAX ? "..." : "");
-        api__error(res, rc == 1 ? 404 : 500,
-                   rc == 1 ? msg : "database error while reading the device");
+    if (!api__device_path(req->path, "/health", id, &too_long)) return false;
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+        api__method_not_allowed(res, req->method, req->path, "GET");
         return true;
     }
+    if (api__device_known(d, id, too_long, &dv, res) != 0) return true;
     cJSON *j = cJSON_CreateObject();
     cJSON *h = health__json(d, id);
     cJSON *a = cJSON_CreateArray();

@@ -308,18 +308,11 @@ static void post_reset_failures(mqotad_t *d, const char *id, api_response_t *res
 /* /api/v1/devices/{id}/reset-failures; false for any other path. */
 static bool route_reset_failures(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
-    static const char prefix[] = API "/devices/", suffix[] = "/reset-failures";
-    const char *p = req->path;
-    size_t n = strlen(p), pn = sizeof(prefix) - 1, sn = sizeof(suffix) - 1;
-    if (n <= pn + sn || strncmp(p, prefix, pn) != 0 || strcmp(p + n - sn, suffix) != 0)
-        return false;
     char id[DB_ID_MAX + 1];
-    size_t idn = n - pn - sn;
-    if (idn > DB_ID_MAX || memchr(p + pn, '/', idn)) return false;
-    memcpy(id, p + pn, idn);
-    id[idn] = '\0';
+    bool too_long;
+    if (!api__device_path(req->path, "/reset-failures", id, &too_long) || too_long) return false;
     if (strcmp(req->method, "POST") == 0) post_reset_failures(d, id, res);
-    else api__method_not_allowed(res, req->method, p, "POST");
+    else api__method_not_allowed(res, req->method, req->path, "POST");
     return true;
 }
 
