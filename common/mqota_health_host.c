@@ -42,20 +42,16 @@ int mqota_reset_is_crash(uint8_t reason)
 mqota_status_t mqota_health_decode(const uint8_t *buf, size_t len, mqota_health_t *msg)
 {
     mqota_health_t m;
-    mqota_msg_type_t type;
-    reader_t r = {buf, len, MQOTA_HEADER_LEN, MQOTA_OK};
+    reader_t r;
     const uint8_t *p;
     mqota_status_t st;
 
     if (buf == NULL || msg == NULL) {
         return MQOTA_ERR_ARG;
     }
-    st = mqota_msg_type(buf, len, &type); /* length, magic, version (§3) */
+    st = proto__begin_decode(buf, len, (mqota_msg_type_t)MQOTA_MSG_HEALTH, &r); /* header (§3) */
     if (st != MQOTA_OK) {
         return st;
-    }
-    if ((uint8_t)type != MQOTA_MSG_HEALTH) {
-        return MQOTA_ERR_TYPE;
     }
     p = proto__take(&r, MQOTA_HEALTH_FIXED_LEN - MQOTA_HEADER_LEN);
     if (p == NULL) {

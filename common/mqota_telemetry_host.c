@@ -23,20 +23,16 @@
 mqota_status_t mqota_telemetry_decode(const uint8_t *buf, size_t len, mqota_telemetry_t *msg)
 {
     mqota_telemetry_t m;
-    mqota_msg_type_t type;
-    reader_t r = {buf, len, MQOTA_HEADER_LEN, MQOTA_OK};
+    reader_t r;
     const uint8_t *p;
     mqota_status_t st;
 
     if (buf == NULL || msg == NULL) {
         return MQOTA_ERR_ARG;
     }
-    st = mqota_msg_type(buf, len, &type); /* length, magic, version (§3) */
+    st = proto__begin_decode(buf, len, (mqota_msg_type_t)MQOTA_MSG_TELEMETRY, &r); /* header (§3) */
     if (st != MQOTA_OK) {
         return st;
-    }
-    if ((uint8_t)type != MQOTA_MSG_TELEMETRY) {
-        return MQOTA_ERR_TYPE;
     }
     memset(&m, 0, sizeof(m));
     p = proto__take(&r, 9u);
