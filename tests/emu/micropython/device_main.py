@@ -13,6 +13,11 @@
 # application command "relay" takes "on" or "off" and answers "relay=on" / "relay=off".
 # MQOTA_UPY_CONFIRM_BY_COMMAND=1 (with MQOTA_UPY_COMMANDS=1): a new image waits for the
 # server's confirm or rollback command.
+# File releases (section 17) land in DIR, the application's directory: as boot.py would,
+# mqota.files.recover() runs first, then DIR/main.py (if any) is run as the application and
+# prints "app: main.py version V" (its VERSION); its self_test(), if it defines one, is part of
+# the self-test. While DIR/swap.stall holds N, the N-th rename of a swap removes that file and
+# stops the interpreter there for ever (the test kills it: a power cut in the middle of a swap).
 import binascii
 import gc
 import os
@@ -32,12 +37,42 @@ with open(os.getenv("MQOTA_UPY_CRED")) as f:
             cred[k] = v
 
 
+import mqota.files  # noqa: E402
+
+
+def stall_at(n):
+    try:
+        with open(d + "/swap.stall") as f:
+            at = int(f.read())
+    except (OSError, ValueError):
+        return
+    if n == at:
+        os.remove(d + "/swap.stall")
+        print("files: stalled after rename %d" % n)
+        while True:
+            time.sleep(1)
+
+
+mqota.files.after_rename = stall_at
+mqota.files.recover(d, d + "/mqota")
+app = {}
+try:
+    with open(d + "/main.py") as f:
+        src = f.read()
+except OSError:
+    src = None
+if src is not None:
+    exec(src, app)
+    print("app: main.py version %s" % app.get("VERSION"))
+
+
 def self_test():
     try:
         os.stat(d + "/selftest.fail")
         return False
     except OSError:
-        return True
+        pass
+    return app["self_test"]() if "self_test" in app else True
 
 
 relay = ["off"]
@@ -62,7 +97,8 @@ agent = mqota.Agent(cred["username"], os.getenv("MQOTA_UPY_HOST"), int(os.getenv
                     chip_id=int(os.getenv("MQOTA_UPY_CHIP") or "0"), self_test=self_test,
                     trust_key=key, require_signature=key is not None, command_key=ckey,
                     command_handler=on_command,
-                    confirm_by_command=os.getenv("MQOTA_UPY_CONFIRM_BY_COMMAND") == "1")
+                    confirm_by_command=os.getenv("MQOTA_UPY_CONFIRM_BY_COMMAND") == "1",
+                    files_root=d)
 telemetry = os.getenv("MQOTA_UPY_TELEMETRY") == "1"
 last = time.ticks_ms()
 n = 0
