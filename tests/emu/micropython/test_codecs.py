@@ -11,6 +11,9 @@
 #   ecdsa   a verification of an OpenSSL signature, and its refusal with r changed
 #   gcm     AES-256-GCM: the GCM specification's test cases 13 and 14 (zero key and nonce);
 #           open() returns the plaintext, and None with a changed tag, ciphertext or aad
+#   files   the bundle of PROTOCOL.md section 17.1's example is read and installed into new/;
+#           the path rules; a swap, its restore, and a swap cut after its 2nd rename that the
+#           next boot's recovery finishes (files.py)
 import os
 import struct
 import sys
@@ -158,4 +161,75 @@ ct2[20] ^= 1
 ok(k.open(b"n" * 12, ct2, b"header and device id", tag) is None, "open() of a changed ciphertext")
 ok(k.open(b"n" * 12, ct, b"header and device id", tag[:15] + bytes([tag[15] ^ 1])) is None,
    "open() with a changed tag")
+# ---- files
+from mqota import files as F  # noqa: E402
+
+EX = unhexlify("4d51464201000100490000000000000000" [:32] + "0c000000" +
+               "5457a7077005a76dd3f561d992277ec12bfdc3239fa5c120d2e9814536e4f92b" + "0700" +
+               "6d61696e2e7079" + "56455253494f4e203d20320a")
+ok(len(EX) == 73, "the section 17.1 example is 73 bytes")
+root = TMP + "/app"
+os.mkdir(root)
+fs = F.Files(root, root + "/mqota")
+os.mkdir(root + "/mqota")
+with open(root + "/main.py", "w") as f:
+    f.write("VERSION = 1\n")
+with open(root + "/keep.txt", "w") as f:
+    f.write("kept\n")
+with open(fs.bundle, "wb") as f:
+    f.write(EX)
+import hashlib  # noqa: E402
+
+buf = memoryview(bytearray(4096))
+paths, why = fs.install(hashlib.sha256(EX).digest(), buf)
+ok(why is None and paths == [b"main.py"], "the section 17.1 example installs: %r" % (why,))
+paths2, why = fs.install(bytes(32), buf)
+ok(why is not None and why[0] == 5, "a bundle hash other than the offer's is hash-mismatch")
+for bad in (b"../x", b"/x", b"a//b", b"a/./b", b"x/", b"a\\b", b"mqota/prog", b"\xff.py", b""):
+    ok(F.check_path(bad) is not None, "path %r refused" % bad)
+for good in (b"main.py", b"lib/util.py", b".hidden", b"lib/..x"):
+    ok(F.check_path(good) is None, "path %r taken" % good)
+
+
+def read(p):
+    with open(root + "/" + p) as f:
+        return f.read()
+
+
+fs.swap(7, 9, b"app-2", paths)
+ok(read("main.py") == "VERSION = 2\n" and read("keep.txt") == "kept\n", "the swap put main.py in")
+ok(fs.state()[0] == F.SWAPPED, "the journal says SWAPPED after a swap")
+fs.restore(8)
+ok(read("main.py") == "VERSION = 1\n", "the restore put the old main.py back")
+ok(fs.state()[:3] == (F.RESTORED, 8, 7), "the journal says RESTORED, reason 8, release 7")
+fs.forget()
+# a swap cut after its 2nd rename (the power cut): the next boot's recovery finishes it
+with open(fs.bundle, "wb") as f:
+    f.write(EX)
+paths, why = fs.install(hashlib.sha256(EX).digest(), buf)
+ok(why is None, "the example installs again")
+
+
+class Cut(Exception):
+    pass
+
+
+def cut(n):
+    if n == 1:
+        raise Cut()
+
+
+F.after_rename = cut
+try:
+    fs.swap(7, 9, b"app-2", paths)
+    ok(False, "the swap was not cut")
+except Cut:
+    pass
+F.after_rename = None
+ok(fs.state()[0] == F.SWAP and not F._exists(root + "/main.py"), "cut between the two renames")
+ok(F.Files(root, root + "/mqota").boot()[0] == F.BOOTED, "the boot finishes the swap: BOOTED")
+ok(read("main.py") == "VERSION = 2\n", "the new main.py is in place after the boot")
+ok(F.Files(root, root + "/mqota").boot()[:2] == (F.RESTORED, F.R_RESET),
+   "a second boot before the verdict restores the old set (reason reset)")
+ok(read("main.py") == "VERSION = 1\n", "the old main.py is back")
 print("%d checks passed" % checks)
