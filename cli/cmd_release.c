@@ -123,7 +123,8 @@ static void print_release(const cJSON *r, const char *title)
     printf("  chip      %s\n", cli_json_str(r, "chip", "-"));
     printf("  size      %s (%lld bytes)\n", fmt_size((uint64_t)bytes, size, sizeof size), bytes);
     printf("  sha256    %s\n", cli_json_str(r, "sha256", "-"));
-    printf("  idf       %s\n", cli_json_str(r, "idf_version", "-"));
+    if (!files)
+        printf("  idf       %s\n", cli_json_str(r, "idf_version", "-"));
     printf("  created   %s\n", fmt_date(cli_json_int(r, "created_at", 0), date, sizeof date));
     if (cli_json_bool(r, "signed", false))
         printf("  signed    yes, key %s, secure_version %lld\n", cli_json_str(r, "key_id", "-"),
