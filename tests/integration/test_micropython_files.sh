@@ -19,6 +19,7 @@
 #   link-cut   a 400 KiB bundle through mqota-linkemu (lte), cut once mid-transfer: the agent
 #              reconnects and resumes (its bundle file and progress record), at most one
 #              window re-sent, and the update confirms
+# MQOTA_FILES_BLOB_BYTES=N adds lib/blob.bin of N random bytes to version 2 in any mode.
 MODE=${3:-update}
 case $MODE in update|rollback|swap-kill|link-cut) ;;
   *) echo "usage: test_micropython_files.sh BUILD_DIR FIXTURES_DIR [update|rollback|swap-kill|link-cut]" >&2
@@ -79,8 +80,11 @@ EOF
 printf 'def util():\n    return 2\n' >"$T/v2/lib/util.py"
 printf 'def new():\n    return True\n' >"$T/v2/lib/new.py"
 printf 'interval=60\n' >"$T/v2/config.txt"
-# version 2 large enough to cut the link in the middle of its transfer
-[ "$MODE" != link-cut ] || head -c 409600 /dev/urandom >"$T/v2/lib/blob.bin"
+# version 2 large enough to cut the link in the middle of its transfer; MQOTA_FILES_BLOB_BYTES=N
+# adds such a file in any mode (bench/micropython/heap_run.sh)
+BLOB=${MQOTA_FILES_BLOB_BYTES:-0}
+[ "$MODE" != link-cut ] || BLOB=409600
+[ "$BLOB" -eq 0 ] || head -c "$BLOB" /dev/urandom >"$T/v2/lib/blob.bin"
 
 start_mqotad
 fleet_provision --count 1 --prefix upy-
