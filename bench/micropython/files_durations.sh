@@ -6,7 +6,7 @@
 # (tests/emu/micropython, through mqota-linkemu) on hello_world 2023 takes, one after the
 # other: hello_world 2024 (124,416 bytes) to confirmed, then a file release of 24 files making a
 # bundle of about the same size (124,416 bytes of file data) to confirmed. Each time is the
-# deployment's, as 'mqota deployment watch' reports it (creation to confirmed after the reboot).
+# deployment's, from mqotad's log (creation to the target's success: confirmed after the reboot).
 # Prints "profile image_s files_s ratio bundle_bytes". Needs the interpreter (ctest -L micropython).
 set -euo pipefail
 exec 3>&1 1>&2   # the result on fd 3; every message (lib.sh's FAIL and logs) on stderr
@@ -23,8 +23,16 @@ add_release "$FIX/idf_hello_world_esp32_2024.bin"; img=$RELEASE_ID
 mkdir -p "$T/app/lib"
 for i in $(seq 1 24); do head -c 5184 /dev/urandom >"$T/app/lib/m$i.py"; done
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# took DEPLOYMENT PROFILE: seconds from the deployment's creation to its target's success
-took() { sed -n 's/^deployment [0-9]* finished: all 1 target succeeded (\([0-9.]*\)s)\./\1/p' "$T/watch-$2-$1.log"; }
+add_release --files "$T/app" --version app-files; frel=$RELEASE_ID
+size=$(mq --json release show "$frel" | jq -e '.size') || fail "release show failed"
+# took DEPLOYMENT: seconds from the deployment's creation to its target's success, from the
+# millisecond timestamps of mqotad's log
+took() {
+  awk -v d="$1" '
+    function t(s) { split(substr(s, 12, 12), a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
+    $0 ~ "info: deployment " d ": release" { t0 = t($1) }
+    $0 ~ "deployment " d " target succeeded" { printf "%.2f", t($1) - t0; exit }' "$T/mqotad.log"
+}
 printf '%-6s %8s %8s %7s %12s\n' profile image_s files_s ratio bundle_bytes >&3
 for prof in lan lte; do
   id=$(fleet_ids --count 1 --prefix "upy-$prof")
@@ -45,14 +53,13 @@ for prof in lan lte; do
   out=$(mq --json deploy "$img" "$id" 2>&1) || fail "deploy failed: $out"
   json_get dep "$out" '.id | numbers'
   mq deployment watch "$dep" --timeout 300 >"$T/watch-$prof-$dep.log" 2>&1 || fail "image on $prof failed"
-  ti=$(took "$dep" "$prof")
+  ti=$(took "$dep")
   wait_for 30 idle || fail "$id did not come back after the image"
-  add_release --files "$T/app" --version "files-$prof"; frel=$RELEASE_ID
-  size=$(mq --json release show "$frel" | jq -e '.size') || fail "release show failed"
+  sleep 1
   out=$(mq --json deploy "$frel" "$id" 2>&1) || fail "deploy failed: $out"
   json_get dep "$out" '.id | numbers'
   mq deployment watch "$dep" --timeout 300 >"$T/watch-$prof-$dep.log" 2>&1 || fail "files on $prof failed"
-  tf=$(took "$dep" "$prof")
+  tf=$(took "$dep")
   [ -n "$ti" ] && [ -n "$tf" ] || fail "no durations in $T/watch-$prof-*.log"
   pass "$prof: image $ti s, files $tf s"
   printf '%-6s %8s %8s %7s %12s\n' "$prof" "$ti" "$tf" "$(echo "$tf $ti" | awk '{printf "%.2fx", $1 / $2}')" "$size" >&3

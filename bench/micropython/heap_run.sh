@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FIX=$ROOT/../shared/fixtures/firmware
 MPYC=$BUILD/micropython/mpy-cross
 [ -x "$MPYC" ] || { echo "no $MPYC: run ctest -L micropython first (it builds MicroPython)" >&2; exit 1; }
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d); trap '[ -n "${MQOTA_KEEP_BENCH:-}" ] || rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/mpy/mqota" "$tmp/mpy/umqtt"
 for f in "$ROOT"/ports/micropython/mqota/*.py; do
   "$MPYC" -o "$tmp/mpy/mqota/$(basename "${f%.py}").mpy" "$f"

@@ -105,6 +105,8 @@ if [ "$MODE" = link-cut ]; then
   LINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   start_link
 fi
+# the stall is set before the device starts (device_main.py installs its hook at boot)
+[ "$MODE" != swap-kill ] || echo 3 >"$T/dev/swap.stall"
 start_device
 if [ "$MODE" = update ]; then
   start_fleet --count 1 --image "$FIX/idf_hello_world_esp32_2023.bin"
@@ -171,7 +173,6 @@ if [ "$MODE" = update ]; then
     fail "deploying to the C device was not refused with the capability sentence: $err"
   pass "deploying the file release to a C device is refused: $err"
 fi
-[ "$MODE" != swap-kill ] || echo 3 >"$T/dev/swap.stall"  # before the offer: the swap is quick
 deploy_all "$rel"; dep=$DEPLOYMENT_ID
 d=$(mq --json deployment show "$dep") || fail "deployment show $dep failed"
 check_json "deploy --all did not take only the MicroPython device" "$d" \

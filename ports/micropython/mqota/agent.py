@@ -23,7 +23,6 @@ import esp32
 import machine
 from umqtt.simple import MQTTClient, MQTTException
 
-from . import files as F
 from . import proto as P
 from .image import Check, app_desc
 from .store import BOOT, BOOTS, MINSV, PROG, SLOT, Store
@@ -192,7 +191,10 @@ class Agent:
         self.chip = _chip_from_platform() if chip_id is None else chip_id
         self.max_window = max(1, min(MAX_WINDOW, max_window))
         self.store = Store(store_dir)
-        self.files = None if files_root is None else F.Files(files_root, store_dir)
+        # files.py is imported only when a file update needs it (a journal at boot, a file
+        # offer): an agent that never takes one does not hold its code in RAM
+        self._files_root = files_root
+        self._files = None
         self._files_rec = None  # the journal of a file update booted pending-verify
         self._forget_files_after_publish = False
         base = "%s/dev/%s/" % (prefix, device_id)
@@ -276,8 +278,12 @@ class Agent:
         self.min_sv = m[0] if m else 0
         b = self.store.get(BOOT)
         self._boot_ms = time.ticks_ms()
-        if self.files is not None and b is None:
-            self._boot_files(F.recover(self.files.root or "/", self.store.root))
+        if self._files_root is not None and b is None:
+            try:
+                os.stat(self.store.root + "/journal")
+                self._boot_files(self._fm().recover(self._files_root, self.store.root))
+            except OSError:
+                pass  # no file update in progress
         if b is not None:
             rel, dep, frm, to, why, sv = b
             self._boot_rec = b
@@ -297,6 +303,17 @@ class Agent:
                 self.log("back in slot %d after release %d: rolled-back, reason %d"
                          % (frm, rel, self.reason))
 
+    def _fm(self):
+        from . import files
+
+        return files
+
+    def _f(self):
+        # the file releases of files_root (files.py), made on first use
+        if self._files is None:
+            self._files = self._fm().Files(self._files_root, self.store.root)
+        return self._files
+
     def _boot_files(self, j):
         # A file update's journal after the boot's recover() (files.py): the new set runs
         # pending-verify (BOOTED), or the old set is back (RESTORED) and reports rolled-back.
@@ -304,6 +321,7 @@ class Agent:
             return
         phase, why, rel, dep, version = j
         self.target = rel
+        F = self._fm()
         if phase == F.BOOTED:
             self._files_rec = j
             self.state = P.PENDING_VERIFY
@@ -513,7 +531,7 @@ class Agent:
         progress = 0 if t is None else t["base"] * t["chunk"]
         size = 0 if t is None else t["size"]
         caps = P.CAP_RESUME | P.CAP_SACK | P.CAP_ROLLBACK | (P.CAP_COMMANDS if self._key else 0) \
-            | (CAP_FILES if self.files is not None else 0)
+            | (CAP_FILES if self._files_root is not None else 0)
         flags = P.STATE_FLAG_ROLLBACK_POSSIBLE if self.rollback_possible else 0
         chip, _, version, project, idf = self.desc
         n = P.pack_state(self._state_buf, (
@@ -528,7 +546,7 @@ class Agent:
             self.store.erase(BOOT)
         if self._forget_files_after_publish:
             self._forget_files_after_publish = False
-            self.files.forget()
+            self._f().forget()
 
     def _work(self):
         # What the receive path left to do, in order: the self-test after an update's reboot,
@@ -620,10 +638,10 @@ class Agent:
             self._fail(R_SECURITY_VERSION)
             return
         if flags & OFFER_FLAG_FILES:
-            if self.files is None:
+            if self._files_root is None:
                 self._fail(P.R_FILE_RELEASE)
                 return
-            if size == 0 or size > F.MAX_BUNDLE or not self._room_for(size):
+            if size == 0 or size > self._fm().MAX_BUNDLE or not self._room_for(size):
                 self._fail(P.R_TOO_LARGE)
                 return
         elif chip != self.chip:
@@ -711,7 +729,7 @@ class Agent:
         fh = None
         try:
             if is_files:
-                fh = self.files.stage(resumed)
+                fh = self._f().stage(resumed)
             else:
                 self.store.erase(SLOT, "slot%d" % to)
             self.store.put(PROG, (rel, dep, size, chunk, base, to, sha))
@@ -890,20 +908,20 @@ class Agent:
             pass
         t["f"] = None
         t0 = time.ticks_ms()
-        paths, why = self.files.install(t["sha"], self._rx_mv[:BLOCK])
+        paths, why = self._f().install(t["sha"], self._rx_mv[:BLOCK])
         if why is not None:
             self.log("file release %d refused: %s" % (t["rel"], why[1]))
-            self.files.clean()
+            self._f().clean()
             self._fail(why[0])
             return
         try:
-            self.files.swap(t["rel"], t["dep"], t["version"], paths)
+            self._f().swap(t["rel"], t["dep"], t["version"], paths)
         except OSError as e:
             # the journal is the commit point: without it nothing changed; with it the next
             # boot finishes the swap and runs the new set pending-verify
-            if self.files.state() is None:
+            if self._f().state() is None:
                 self.log("file release %d: cannot swap (%r)" % (t["rel"], e))
-                self.files.clean()
+                self._f().clean()
                 self._fail(P.R_STORE)
                 return
         self.store.erase(PROG)
@@ -959,7 +977,7 @@ class Agent:
             self.store.put(SLOT, (rel, version), "slot%d" % self.slot)
         except OSError:
             pass  # the files are confirmed all the same; STATE names the older release
-        self.files.commit()
+        self._f().commit()
         self._files_rec = None
         self._load_running_release()
         self.log("self-test passed: file release %d confirmed" % rel)
@@ -970,7 +988,7 @@ class Agent:
         # rolled-back with this reason. A file update puts the old files back instead.
         if self._files_rec is not None:
             self.log("rolling back file release %d: reason %d" % (self._files_rec[2], reason))
-            self.files.restore(reason)
+            self._f().restore(reason)
             self._reset_due = True
             if self.c is None:
                 time.sleep_ms(100)

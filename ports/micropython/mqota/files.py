@@ -389,16 +389,34 @@ class Files:
         return self.state()
 
 
-_booted = {}  # store -> state() of this boot's recover()
-
-
 def recover(root="/", store="/mqota"):
     """Call first in boot.py (before main.py imports the application's files); the Agent calls
-    it too, and only the first call of a boot acts. Returns the journal's state."""
-    if store not in _booted:
+    it too, and only the first call of a boot acts. Returns the journal's state. What this
+    boot's call did is kept in the mqota package, not here, so that boot.py may drop this
+    module after the call (unload()) and the Agent import it again."""
+    import mqota
+
+    done = getattr(mqota, "_files_booted", None)
+    if done is None:
+        done = mqota._files_booted = {}
+    if store not in done:
         try:
             os.mkdir(store)
         except OSError:
             pass
-        _booted[store] = Files(root, store).boot()
-    return _booted[store]
+        done[store] = Files(root, store).boot()
+    return done[store]
+
+
+def unload():
+    """Drop this module (its code) from RAM, as boot.py does after recover(): the Agent
+    imports it again only if a file update is in progress."""
+    import sys
+
+    import mqota
+
+    sys.modules.pop("mqota.files", None)
+    try:
+        del mqota.files
+    except AttributeError:
+        pass

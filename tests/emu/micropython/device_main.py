@@ -37,9 +37,6 @@ with open(os.getenv("MQOTA_UPY_CRED")) as f:
             cred[k] = v
 
 
-import mqota.files  # noqa: E402
-
-
 def stall_at(n):
     try:
         with open(d + "/swap.stall") as f:
@@ -53,8 +50,28 @@ def stall_at(n):
             time.sleep(1)
 
 
-mqota.files.after_rename = stall_at
-mqota.files.recover(d, d + "/mqota")
+
+
+def exists(p):
+    try:
+        os.stat(p)
+        return True
+    except OSError:
+        return False
+
+
+# as boot.py does: files.py only when a swap or a restore may be pending (or a test stalls one)
+if exists(d + "/swap.stall"):
+    import mqota.files
+
+    mqota.files.after_rename = stall_at
+if exists(d + "/mqota/journal"):
+    import mqota.files
+
+    mqota.files.recover(d, d + "/mqota")
+    if not exists(d + "/swap.stall"):
+        mqota.files.unload()
+        gc.collect()
 app = {}
 try:
     with open(d + "/main.py") as f:
