@@ -232,7 +232,12 @@ case $MODE in
     ! grep -q "offered file release $rel .* to vdev" "$T/mqotad.log" ||
       fail "mqotad offered the file release to the C device"
     [ "$resent" -eq 0 ] || fail "$resent bytes re-sent on a clean link"
-    pass "the C device was never offered the file release" ;;
+    pass "the C device was never offered the file release"
+    # a filter (as deployments and rollouts take them) that selects only the C device now
+    err=$(mq deploy "$rel" --filter "version=1" 2>&1) && fail "a filter of only the C device was accepted"
+    grep -q "no device that takes file releases (MQOTA_CAP_FILES, the MicroPython agent) matches the filter 'version=1' (1 that take images only do)" <<<"$err" ||
+      fail "the filter of only the C device was not refused with the capability sentence: $err"
+    pass "a filter of only the C device is refused: $err" ;;
   swap-kill)
     grep -q "booted file release $rel: pending-verify" "$T/device.log" ||
       fail "the restarted device did not boot the finished swap pending-verify"
