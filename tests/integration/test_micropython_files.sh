@@ -19,10 +19,13 @@
 #   link-cut   a 400 KiB bundle through mqota-linkemu (lte), cut once mid-transfer: the agent
 #              reconnects and resumes (its bundle file and progress record), at most one
 #              window re-sent, and the update confirms
+#   kill       as link-cut, but the interpreter is killed (SIGKILL) at a third of the transfer
+#              and started again: it resumes from its progress record and bundle file, not
+#              from chunk 0, and the update confirms whole
 # MQOTA_FILES_BLOB_BYTES=N adds lib/blob.bin of N random bytes to version 2 in any mode.
 MODE=${3:-update}
-case $MODE in update|rollback|swap-kill|link-cut) ;;
-  *) echo "usage: test_micropython_files.sh BUILD_DIR FIXTURES_DIR [update|rollback|swap-kill|link-cut]" >&2
+case $MODE in update|rollback|swap-kill|link-cut|kill) ;;
+  *) echo "usage: test_micropython_files.sh BUILD_DIR FIXTURES_DIR [update|rollback|swap-kill|link-cut|kill]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -83,7 +86,7 @@ printf 'interval=60\n' >"$T/v2/config.txt"
 # version 2 large enough to cut the link in the middle of its transfer; MQOTA_FILES_BLOB_BYTES=N
 # adds such a file in any mode (bench/micropython/heap_run.sh)
 BLOB=${MQOTA_FILES_BLOB_BYTES:-0}
-[ "$MODE" != link-cut ] || BLOB=409600
+[ "$MODE" != link-cut ] && [ "$MODE" != kill ] || BLOB=409600
 [ "$BLOB" -eq 0 ] || head -c "$BLOB" /dev/urandom >"$T/v2/lib/blob.bin"
 
 start_mqotad
@@ -101,7 +104,7 @@ for p in paths: b += bytes((2, len(p))) + p
 b += struct.pack("<I", zlib.crc32(b))
 open(d + "/fset", "wb").write(b)
 PY
-if [ "$MODE" = link-cut ]; then
+if [ "$MODE" = link-cut ] || [ "$MODE" = kill ]; then
   LINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   start_link
 fi
@@ -191,6 +194,13 @@ case $MODE in
     same_files "$T/dev" "$T/v1" && fail "the kill came before the swap started"
     same_files "$T/dev" "$T/v2" && fail "the kill came after the swap ended"
     start_device ;;
+  kill)
+    wait_for 120 progress_at_least $((SIZE / 3)) || fail "no progress to kill the device at"
+    kill -KILL "$(cat "$T/dev/upy.pid")"  # power cut in the middle of the transfer
+    wait "$DEV_PID" 2>/dev/null || true
+    DEV_PID=""
+    log "MicroPython process killed in the middle of the transfer"
+    start_device ;;
   link-cut)
     wait_for 120 progress_at_least $((SIZE / 3)) || fail "no progress to cut at"
     stop_pid "$LINK_PID"; LINK_PID=""
@@ -247,5 +257,11 @@ case $MODE in
       fail "the agent did not see the link cut"
     [ "$resent" -le $((16 * 4096)) ] || fail "$resent bytes re-sent after one cut (limit 16 x 4096)"
     pass "one link cut, $resent bytes re-sent, the file update confirmed" ;;
+  kill)
+    grep -q "resuming file release $rel at chunk [1-9]" "$T/device.log" ||
+      fail "the restarted agent did not resume the bundle from its progress record"
+    json_get sent "$d" '.targets[0].bytes_sent | numbers'
+    [ "$sent" -le $((SIZE + 16 * 4096)) ] || fail "$sent bytes sent for a $SIZE-byte bundle after one kill"
+    pass "resumed after SIGKILL from $(grep -o "chunk [0-9]* of [0-9]*" "$T/device.log" | head -n 1), $sent bytes sent for $SIZE" ;;
 esac
 passed
