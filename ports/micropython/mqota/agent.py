@@ -278,12 +278,9 @@ class Agent:
         self.min_sv = m[0] if m else 0
         b = self.store.get(BOOT)
         self._boot_ms = time.ticks_ms()
-        if self._files_root is not None and b is None:
-            try:
-                os.stat(self.store.root + "/journal")
-                self._boot_files(self._fm().recover(self._files_root, self.store.root))
-            except OSError:
-                pass  # no file update in progress
+        if self._files_root is not None and b is None and self._exists(self.store.root + "/journal"):
+            # a file update in progress (boot.py may have run recover() already)
+            self._boot_files(self._fm().recover(self._files_root, self.store.root))
         if b is not None:
             rel, dep, frm, to, why, sv = b
             self._boot_rec = b
@@ -302,6 +299,14 @@ class Agent:
                 esp32.Partition.mark_app_valid_cancel_rollback()
                 self.log("back in slot %d after release %d: rolled-back, reason %d"
                          % (frm, rel, self.reason))
+
+    @staticmethod
+    def _exists(path):
+        try:
+            os.stat(path)
+            return True
+        except OSError:
+            return False
 
     def _fm(self):
         from . import files
