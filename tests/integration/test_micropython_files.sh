@@ -220,6 +220,8 @@ if [ "$MODE" = rollback ]; then
   grep -q "app: version 2 self-test fails" "$T/device.log" || fail "version 2's self-test never ran"
   [ "$(grep "app: main.py version" "$T/device.log" | tail -n 1)" = "app: main.py version 1" ] ||
     fail "version 1's main.py does not run after the rollback: $(grep 'app:' "$T/device.log")"
+  reports_v1() { mq --json device telemetry "$DEV" | jq -e '.names[] | select(.name == "app_version") | .last_value == 1'; }
+  wait_for 20 reports_v1 || fail "the device's application does not report version 1 again: $(mq --json device telemetry "$DEV")"
   same_files "$T/dev" "$T/v1" || fail "the files are not version 1's again: $(diff -r -x mqota "$T/dev" "$T/v1" 2>&1 | head)"
   pass "the failed self-test put version 1 back byte for byte (lib/new.py gone, lib/gone.py back)"
 else
@@ -229,6 +231,8 @@ else
     fail "the device does not report file release $rel confirmed: $(device_json)"
   [ "$(grep "app: main.py version" "$T/device.log" | tail -n 1)" = "app: main.py version 2" ] ||
     fail "version 2's main.py does not run after the update: $(grep 'app:' "$T/device.log")"
+  reports_v2() { mq --json device telemetry "$DEV" | jq -e '.names[] | select(.name == "app_version") | .last_value == 2'; }
+  wait_for 20 reports_v2 || fail "the device's application does not report version 2: $(mq --json device telemetry "$DEV")"
   same_files "$T/dev" "$T/v2" || fail "the files are not version 2's: $(diff -r -x mqota "$T/dev" "$T/v2" 2>&1 | head)"
   for left in journal new old bundle; do
     [ ! -e "$T/dev/mqota/$left" ] || fail "the update left $T/dev/mqota/$left behind"

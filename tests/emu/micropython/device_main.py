@@ -15,8 +15,8 @@
 # server's confirm or rollback command.
 # File releases (section 17) land in DIR, the application's directory: as boot.py would,
 # mqota.files.recover() runs first, then DIR/main.py (if any) is run as the application and
-# prints "app: main.py version V" (its VERSION); its self_test(), if it defines one, is part of
-# the self-test. While DIR/swap.stall holds N, the N-th rename of a swap removes that file and
+# prints "app: main.py version V" (its VERSION) and reports it once connected as the telemetry
+# sample "app_version"; its self_test(), if it defines one, is part of the self-test. While DIR/swap.stall holds N, the N-th rename of a swap removes that file and
 # stops the interpreter there for ever (the test kills it: a power cut in the middle of a swap).
 import binascii
 import gc
@@ -120,8 +120,12 @@ telemetry = os.getenv("MQOTA_UPY_TELEMETRY") == "1"
 last = time.ticks_ms()
 n = 0
 idle = peak = 0
+app_version = app.get("VERSION")  # reported once as telemetry "app_version" when connected
 while True:
     agent.poll(100)
+    if isinstance(app_version, int) and agent.connected():
+        if agent.publish_telemetry([(b"app_version", app_version)]):
+            app_version = None
     if heap:
         gc.collect()
         a = gc.mem_alloc()
