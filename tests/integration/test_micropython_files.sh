@@ -22,10 +22,14 @@
 #   kill       as link-cut, but the interpreter is killed (SIGKILL) at a third of the transfer
 #              and started again: it resumes from its progress record and bundle file, not
 #              from chunk 0, and the update confirms whole
+#   no-broker  after the swap's reset the device cannot reach the broker (device_main.py's
+#              offline.once) within its confirm deadline (5 s here): it puts the old set back,
+#              resets, and once connected reports rolled-back with reason confirm-timeout;
+#              the files are version 1's byte for byte
 # MQOTA_FILES_BLOB_BYTES=N adds lib/blob.bin of N random bytes to version 2 in any mode.
 MODE=${3:-update}
-case $MODE in update|rollback|swap-kill|link-cut|kill) ;;
-  *) echo "usage: test_micropython_files.sh BUILD_DIR FIXTURES_DIR [update|rollback|swap-kill|link-cut|kill]" >&2
+case $MODE in update|rollback|swap-kill|link-cut|kill|no-broker) ;;
+  *) echo "usage: test_micropython_files.sh BUILD_DIR FIXTURES_DIR [update|rollback|swap-kill|link-cut|kill|no-broker]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -65,7 +69,7 @@ progress_at_least() {
 }
 # same_files A B: the application's files of directory A are those of B, byte for byte (the
 # agent's records directory mqota/ and the test's marker files left aside)
-same_files() { diff -r -x mqota -x selftest.fail -x swap.stall -x upy.pid "$1" "$2" >/dev/null; }
+same_files() { diff -r -x mqota -x selftest.fail -x swap.stall -x offline.once -x upy.pid "$1" "$2" >/dev/null; }
 
 # The application, version 1 (on the device) and version 2 (the release).
 mkdir -p "$T/v1/lib" "$T/v2/lib" "$T/dev/lib"
@@ -110,6 +114,10 @@ if [ "$MODE" = link-cut ] || [ "$MODE" = kill ]; then
 fi
 # the stall is set before the device starts (device_main.py installs its hook at boot)
 [ "$MODE" != swap-kill ] || echo 3 >"$T/dev/swap.stall"
+if [ "$MODE" = no-broker ]; then
+  touch "$T/dev/offline.once"
+  export MQOTA_UPY_CONFIRM_TIMEOUT_MS=5000
+fi
 start_device
 if [ "$MODE" = update ]; then
   start_fleet --count 1 --image "$FIX/idf_hello_world_esp32_2023.bin"
@@ -212,7 +220,19 @@ esac
 rc=0
 watch "$dep" 180 || rc=$?
 d=$(mq --json deployment show "$dep") || fail "deployment show $dep failed"
-if [ "$MODE" = rollback ]; then
+if [ "$MODE" = no-broker ]; then
+  [ "$rc" -eq 1 ] || fail "deployment watch should exit 1, got $rc: $d"
+  check_json "the server did not record confirm-timeout" "$d" '.failed == 1 and .targets[0].reason == "confirm-timeout"'
+  wait_for 20 device_is '.state == "rolled-back" and .reason == "confirm-timeout"' ||
+    fail "the device is not rolled-back with reason confirm-timeout: $(device_json)"
+  grep -q "app: no broker this boot" "$T/device.log" || fail "the new set's boot did reach the broker"
+  grep -q "rolling back file release $rel: reason 9" "$T/device.log" ||
+    fail "the agent did not roll back for the confirm deadline (reason 9)"
+  [ "$(grep "app: main.py version" "$T/device.log" | tail -n 1)" = "app: main.py version 1" ] ||
+    fail "version 1's main.py does not run after the rollback: $(grep 'app:' "$T/device.log")"
+  same_files "$T/dev" "$T/v1" || fail "the files are not version 1's again: $(diff -r -x mqota "$T/dev" "$T/v1" 2>&1 | head)"
+  pass "without the broker past the confirm deadline the old set came back byte for byte (confirm-timeout)"
+elif [ "$MODE" = rollback ]; then
   [ "$rc" -eq 1 ] || fail "deployment watch should exit 1, got $rc: $d"
   check_json "the server did not record self-test" "$d" '.failed == 1 and .targets[0].reason == "self-test"'
   wait_for 20 device_is '.state == "rolled-back" and .reason == "self-test"' ||

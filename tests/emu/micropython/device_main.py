@@ -18,6 +18,9 @@
 # prints "app: main.py version V" (its VERSION) and reports it once connected as the telemetry
 # sample "app_version"; its self_test(), if it defines one, is part of the self-test. While DIR/swap.stall holds N, the N-th rename of a swap removes that file and
 # stops the interpreter there for ever (the test kills it: a power cut in the middle of a swap).
+# DIR/offline.once: the first boot with a file update's journal connects to a dead port (the
+# device cannot reach the broker) and removes the file. MQOTA_UPY_CONFIRM_TIMEOUT_MS: the
+# agent's confirm_timeout_ms.
 import binascii
 import gc
 import os
@@ -109,13 +112,19 @@ if os.getenv("MQOTA_UPY_COMMANDS") == "1":
     ckey = binascii.unhexlify(cred["command_key"])
 key = os.getenv("MQOTA_UPY_TRUST_KEY")
 key = binascii.unhexlify(key) if key else None
-agent = mqota.Agent(cred["username"], os.getenv("MQOTA_UPY_HOST"), int(os.getenv("MQOTA_UPY_PORT")),
+port = int(os.getenv("MQOTA_UPY_PORT"))
+if exists(d + "/offline.once") and exists(d + "/mqota/journal"):
+    os.remove(d + "/offline.once")  # this boot of a file update cannot reach the broker
+    port = 9
+    print("app: no broker this boot")
+agent = mqota.Agent(cred["username"], os.getenv("MQOTA_UPY_HOST"), port,
                     user=cred["username"], password=cred["password"], store_dir=d + "/mqota",
                     chip_id=int(os.getenv("MQOTA_UPY_CHIP") or "0"), self_test=self_test,
                     trust_key=key, require_signature=key is not None, command_key=ckey,
                     command_handler=on_command,
                     confirm_by_command=os.getenv("MQOTA_UPY_CONFIRM_BY_COMMAND") == "1",
-                    files_root=d)
+                    files_root=d,
+                    confirm_timeout_ms=int(os.getenv("MQOTA_UPY_CONFIRM_TIMEOUT_MS") or "60000"))
 telemetry = os.getenv("MQOTA_UPY_TELEMETRY") == "1"
 last = time.ticks_ms()
 n = 0
