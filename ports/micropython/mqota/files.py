@@ -41,7 +41,7 @@ F_NEW = 2  # the path is in the new set
 
 R_RESET = 10  # section 8.2: the device reset before the new set was confirmed
 
-after_rename = None  # test hook: called with the count of renames done by a swap
+after_rename = None  # test hook: called with the count of renames done by a swap or a restore
 
 
 def check_path(p):
@@ -319,6 +319,7 @@ class Files:
 
     def _back(self, entries):
         # the restore: every old file back, every file that did not exist removed
+        n = 0
         for flags, p in entries:
             cur, old = self._p(p), self.old + p.decode()
             if flags & F_EXISTED:
@@ -326,6 +327,9 @@ class Files:
                     _remove(cur)
                     _makedirs(cur)
                     os.rename(old, cur)
+                    n += 1
+                    if after_rename:
+                        after_rename(n)
             else:
                 _remove(cur)
 

@@ -232,4 +232,102 @@ ok(read("main.py") == "VERSION = 2\n", "the new main.py is in place after the bo
 ok(F.Files(root, root + "/mqota").boot()[:2] == (F.RESTORED, F.R_RESET),
    "a second boot before the verdict restores the old set (reason reset)")
 ok(read("main.py") == "VERSION = 1\n", "the old main.py is back")
+
+# a power cut after every rename of a swap (a sweep): the next boot always finds the whole new
+# set; after every rename of the restore that follows: the whole old set
+
+
+def tree(top):
+    out = {}
+    for e in os.ilistdir(top):
+        p = top + "/" + e[0]
+        if e[0] == "mqota":
+            continue
+        if e[1] & 0x4000:
+            for k, v in tree(p).items():
+                out[e[0] + "/" + k] = v
+        else:
+            with open(p, "rb") as f:
+                out[e[0]] = f.read()
+    return out
+
+
+V1 = {"main.py": b"VERSION = 1\n", "lib/util.py": b"u1", "lib/gone.py": b"g", "config.txt": b"c1"}
+V2 = {"main.py": b"VERSION = 2\n", "lib/util.py": b"u2", "lib/new.py": b"n", "config.txt": b"c1"}
+
+
+def bundle(files):
+    table = data = b""
+    for p in sorted(files):
+        d = files[p]
+        table += struct.pack("<I", len(d)) + hashlib.sha256(d).digest() + bytes((len(p), 0)) + p.encode()
+        data += d
+    total = 16 + len(table) + len(data)
+    return b"MQFB" + bytes((1, 0)) + struct.pack("<HII", len(files), total, 0) + table + data
+
+
+def fresh(k):
+    r = TMP + "/sweep%d" % k
+    os.mkdir(r)
+    os.mkdir(r + "/lib")
+    os.mkdir(r + "/mqota")
+    for p, d in V1.items():
+        with open(r + "/" + p, "wb") as f:
+            f.write(d)
+    fs = F.Files(r, r + "/mqota")
+    # lib/gone.py came with the confirmed file release: the new one removes it
+    with open(fs.fset, "wb") as f:
+        f.write(F._encode(F.S_MAGIC, 0, 0, 1, 1, b"v1", [(F.F_NEW, p.encode()) for p in V1]))
+    with open(fs.bundle, "wb") as f:
+        f.write(bundle(V2))
+    paths, why = fs.install(hashlib.sha256(bundle(V2)).digest(), buf)
+    ok(why is None, "sweep bundle installs: %r" % (why,))
+    return r, fs, paths
+
+
+def cut_at(at):
+    def hook(n):
+        if n == at:
+            raise Cut()
+    return hook
+
+
+renames = 0
+k = 0
+while True:
+    k += 1
+    r, fs, paths = fresh(k)
+    F.after_rename = cut_at(k)
+    try:
+        fs.swap(7, 9, b"app-2", paths)
+        F.after_rename = None
+        renames = k - 1
+        break
+    except Cut:
+        pass
+    F.after_rename = None
+    ok(F.Files(r, r + "/mqota").boot()[0] == F.BOOTED, "cut after rename %d: boot finishes the swap" % k)
+    ok(tree(r) == V2, "cut after rename %d of the swap: the new set, whole: %r" % (k, tree(r)))
+ok(renames == 8, "the swap of 4 new paths (3 replacing) and 1 removed path takes 8 renames, not %d" % renames)
+ok(tree(r) == V2, "an uncut swap leaves the new set")
+# the restore, cut after each of its renames, then finished by the next boot
+k = 0
+while True:
+    k += 1
+    r, fs, paths = fresh(100 + k)
+    fs.swap(7, 9, b"app-2", paths)
+    F.Files(r, r + "/mqota").boot()  # SWAPPED -> BOOTED, as the new set's boot does
+    F.after_rename = cut_at(k)
+    try:
+        fs.restore(8)
+        F.after_rename = None
+        break
+    except Cut:
+        pass
+    F.after_rename = None
+    st = F.Files(r, r + "/mqota").boot()
+    ok(st[0] == F.RESTORED and st[1] == 8, "restore cut after rename %d: the boot finishes it (%r)" % (k, st))
+    ok(tree(r) == V1, "restore cut after rename %d: the old set, whole: %r" % (k, tree(r)))
+ok(k - 1 == 4, "the restore of 4 replaced or removed paths takes 4 renames, not %d" % (k - 1))
+ok(tree(r) == V1, "an uncut restore leaves the old set")
 print("%d checks passed" % checks)
