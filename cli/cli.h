@@ -127,6 +127,16 @@ int cli_read_image(const char *path, unsigned char **data, size_t *len);
 
 /* Command entry points: argc/argv start after the command word(s). Each returns an exit code. */
 int cmd_release_add(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_release_show(cli_ctx_t *ctx, int argc, char **argv);
+
+/**
+ * @brief Build the file bundle of a file release (docs/PROTOCOL.md §17) from every regular
+ *        file under dir, paths relative to dir in byte order (release_bundle.c).
+ * @param[out] out The bundle (malloc'd, the caller frees it); out_len its bytes; n_files its
+ *                 files.
+ * @return CLI_OK, or CLI_FAILED after one sentence naming the file or limit at fault.
+ */
+int cli_build_bundle(const char *dir, unsigned char **out, size_t *out_len, size_t *n_files);
 int cmd_release_list(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_release_sign(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_key_generate(cli_ctx_t *ctx, int argc, char **argv);

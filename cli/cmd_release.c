@@ -24,9 +24,14 @@ static const char usage_add[] =
     "Usage: mqota release add FILE [--version V] [--notes TEXT]\n"
     "                         [--signature FILE.mqsig | --sign-key KEY.key.pem\n"
     "                          [--security-version N]]\n"
+    "       mqota release add --files DIR --version V [--notes TEXT]\n"
     "\n"
     "Upload an ESP32 application image (.bin) to mqotad, which checks it and stores it as a\n"
     "release. The release's chip, project and size come from the image itself.\n"
+    "With --files, upload a file release instead: every file under DIR (main.py, lib/..., \n"
+    "config.txt), paths relative to DIR, as one bundle (docs/PROTOCOL.md §17) for devices\n"
+    "that take file releases (the MicroPython agent, docs/MICROPYTHON.md). At most 64 files\n"
+    "and 1 MiB; a version is required; file releases are not signed.\n"
     "A signed release carries its .mqsig (docs/SECURITY.md): mqotad verifies it against its\n"
     "--trusted-key keys and the image, and its offers carry the signature, the signed\n"
     "version and the signed security version.\n"
@@ -41,17 +46,20 @@ static const char usage_add[] =
     "                          private key never leaves this machine\n"
     "  --security-version N    with --sign-key: anti-rollback security version (default: the\n"
     "                          descriptor's secure_version)\n"
+    "  --files DIR             upload the files under DIR as a file release\n"
     "  --json                  print the stored release as JSON\n"
     "\n"
     "Examples:\n"
     "  mqota release add build/app.bin --version v1.2.0 --notes 'fixes the watchdog reset'\n"
+    "  mqota release add --files app/ --version app-7\n"
     "  mqota release add build/app.bin --sign-key keys/release.key.pem --security-version 3\n"
     "  mqota release add build/app.bin --signature build/app.bin.mqsig\n";
 
 static const char usage_list[] =
     "Usage: mqota release list [--json]\n"
     "\n"
-    "List releases, newest first: ID VERSION PROJECT CHIP SIZE SHA256 CREATED.\n"
+    "List releases, newest first: ID KIND VERSION PROJECT CHIP SIZE SHA256 CREATED (KIND is\n"
+    "image, or files N for a file release of N files).\n"
     "\n"
     "Example:\n"
     "  mqota release list\n";
@@ -107,13 +115,16 @@ static void print_release(const cJSON *r, const char *title)
     char size[32], date[32];
     long long bytes = cli_json_int(r, "size", 0);
 
+    bool files = strcmp(cli_json_str(r, "kind", "image"), "files") == 0;
     printf("%s %lld\n", title, cli_json_int(r, "id", 0));
+    printf("  kind      %s\n", files ? "files" : "image");
     printf("  version   %s\n", cli_json_str(r, "version", "-"));
     printf("  project   %s\n", cli_json_str(r, "project", "-"));
     printf("  chip      %s\n", cli_json_str(r, "chip", "-"));
     printf("  size      %s (%lld bytes)\n", fmt_size((uint64_t)bytes, size, sizeof size), bytes);
     printf("  sha256    %s\n", cli_json_str(r, "sha256", "-"));
-    printf("  idf       %s\n", cli_json_str(r, "idf_version", "-"));
+    if (!files)
+        printf("  idf       %s\n", cli_json_str(r, "idf_version", "-"));
     printf("  created   %s\n", fmt_date(cli_json_int(r, "created_at", 0), date, sizeof date));
     if (cli_json_bool(r, "signed", false))
         printf("  signed    yes, key %s, secure_version %lld\n", cli_json_str(r, "key_id", "-"),
@@ -123,6 +134,13 @@ static void print_release(const cJSON *r, const char *title)
     const char *notes = cli_json_str(r, "notes", "");
     if (*notes != '\0')
         printf("  notes     %s\n", notes);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(r, "files"), *f;
+    if (files)
+        printf("  files     %lld\n", cli_json_int(r, "file_count", 0));
+    cJSON_ArrayForEach(f, list) {
+        printf("    %-40s %8lld  %.12s\n", cli_json_str(f, "path", "?"),
+               cli_json_int(f, "size", 0), cli_json_str(f, "sha256", "?"));
+    }
 }
 
 /* Read a .mqsig file (small JSON text) into a NUL-terminated malloc'd string. */
@@ -167,19 +185,34 @@ int cmd_release_add(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "release add";
     const char *version = NULL, *notes = NULL, *sig_path = NULL, *key_path = NULL;
-    const char *secver = NULL;
+    const char *secver = NULL, *files_dir = NULL;
     const cli_opt_t opts[] = { { "--version", &version, NULL }, { "--notes", &notes, NULL },
                                { "--signature", &sig_path, NULL },
                                { "--sign-key", &key_path, NULL },
-                               { "--security-version", &secver, NULL } };
+                               { "--security-version", &secver, NULL },
+                               { "--files", &files_dir, NULL } };
     char *pos[1];
     int npos, rc;
     uint32_t sv = 0;
+    size_t n_files = 0;
 
-    rc = cli_parse(ctx, cmd, usage_add, argc, argv, opts, 5, pos, &npos, 1);
+    rc = cli_parse(ctx, cmd, usage_add, argc, argv, opts, 6, pos, &npos, 1);
     if (rc != CLI_OK)
         return rc;
-    if (npos != 1)
+    if (files_dir != NULL) {
+        if (npos != 0)
+            return cli_usage_error(cmd, "give either an image FILE or --files DIR, not both");
+        if (*files_dir == '\0')
+            return cli_usage_error(cmd, "'--files' is empty; give the directory of the "
+                                        "application's files");
+        if (sig_path != NULL || key_path != NULL || secver != NULL)
+            return cli_usage_error(cmd, "file releases are not signed: leave out --signature, "
+                                        "--sign-key and --security-version");
+        if (version == NULL)
+            return cli_usage_error(cmd, "a file release needs --version V (a bundle has no "
+                                        "descriptor to take one from)");
+        pos[0] = (char *)files_dir;
+    } else if (npos != 1)
         return cli_usage_error(cmd, "'%s' needs the image FILE to upload", cmd);
     if (version != NULL && *version == '\0')
         return cli_usage_error(cmd, "'--version' is empty; give a version such as v1.2.0");
@@ -200,7 +233,8 @@ int cmd_release_add(cli_ctx_t *ctx, int argc, char **argv)
     size_t len = 0;
     char *mqsig = NULL, *sig_hdr = NULL, *ev = NULL, *en = NULL, *path = NULL;
     cJSON *resp = NULL;
-    rc = cli_read_image(pos[0], &data, &len);
+    rc = files_dir != NULL ? cli_build_bundle(files_dir, &data, &len, &n_files)
+                           : cli_read_image(pos[0], &data, &len);
     if (rc != CLI_OK)
         return rc;
 
@@ -252,7 +286,7 @@ int cmd_release_add(cli_ctx_t *ctx, int argc, char **argv)
         snprintf(idtext, sizeof idtext, "release %lld", id);
         if (id > 0 && strstr(err, idtext) == NULL)
             cli_error("the existing release is %lld; see 'mqota release list'.", id);
-        if (version == NULL && strstr(err, "version=") != NULL)
+        if (version == NULL && files_dir == NULL && strstr(err, "version=") != NULL)
             cli_error("give the version with --version, e.g. 'mqota release add %s --version "
                       "v1.0.0'.", pos[0]);
     }
@@ -270,29 +304,34 @@ out:
 int cmd_release_list(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "release list";
-    static const char *const head[] = { "ID", "VERSION", "PROJECT", "CHIP", "SIZE", "SHA256",
-                                        "CREATED" };
+    static const char *const head[] = { "ID", "KIND", "VERSION", "PROJECT", "CHIP", "SIZE",
+                                        "SHA256", "CREATED" };
     cJSON *arr = NULL;
     int rc = cli_list_fetch(ctx, cmd, usage_list, argc, argv, "/api/v1/releases", &arr);
     if (rc != CLI_OK || arr == NULL)
         return rc;
 
-    fmt_table_t *t = fmt_table_new(7, head);
+    fmt_table_t *t = fmt_table_new(8, head);
     if (t == NULL) {
         cJSON_Delete(arr);
         cli_error("out of memory while printing the release list.");
         return CLI_FAILED;
     }
     fmt_table_align_right(t, 0);
-    fmt_table_align_right(t, 4);
+    fmt_table_align_right(t, 5);
     const cJSON *r;
     cJSON_ArrayForEach(r, arr) {
-        char id[24], size[32], sha[16], date[32];
+        char id[24], size[32], sha[16], date[32], kind[24];
         snprintf(id, sizeof id, "%lld", cli_json_int(r, "id", 0));
+        if (strcmp(cli_json_str(r, "kind", "image"), "files") == 0)
+            snprintf(kind, sizeof kind, "files %lld", cli_json_int(r, "file_count", 0));
+        else
+            snprintf(kind, sizeof kind, "image");
         fmt_size((uint64_t)cli_json_int(r, "size", 0), size, sizeof size);
         snprintf(sha, sizeof sha, "%.12s", cli_json_str(r, "sha256", "-"));
         fmt_date(cli_json_int(r, "created_at", 0), date, sizeof date);
-        const char *row[] = { id, cli_json_str(r, "version", "-"), cli_json_str(r, "project", "-"),
+        const char *row[] = { id, kind, cli_json_str(r, "version", "-"),
+                              cli_json_str(r, "project", "-"),
                               cli_json_str(r, "chip", "-"), size, sha, date };
         fmt_table_add_row(t, row);
     }
@@ -303,4 +342,41 @@ int cmd_release_list(cli_ctx_t *ctx, int argc, char **argv)
     fmt_table_free(t);
     cJSON_Delete(arr);
     return CLI_OK;
+}
+
+static const char usage_show[] =
+    "Usage: mqota release show ID [--json]\n"
+    "\n"
+    "Show one release: its kind, version, project, chip, size, SHA-256, signature and notes,\n"
+    "and for a file release every file with its size and SHA-256.\n"
+    "\n"
+    "Example:\n"
+    "  mqota release show 7\n";
+
+int cmd_release_show(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const char cmd[] = "release show";
+    char *pos[1], path[64];
+    int npos;
+    long long id;
+    cJSON *r = NULL;
+    int rc = cli_parse(ctx, cmd, usage_show, argc, argv, NULL, 0, pos, &npos, 1);
+    if (rc != CLI_OK)
+        return rc;
+    if (npos != 1)
+        return cli_usage_error(cmd, "'%s' needs the release ID (see 'mqota release list')", cmd);
+    if ((rc = cli_parse_id(cmd, "release id", pos[0], &id)) != 0)
+        return rc;
+    snprintf(path, sizeof path, "/api/v1/releases/%lld", id);
+    rc = http_get(ctx, path, &r);
+    if (rc == CLI_OK) {
+        if (ctx->json) {
+            cli_print_json(r);
+        } else {
+            cli_json_make_safe(r);
+            print_release(r, "release");
+        }
+    }
+    cJSON_Delete(r);
+    return rc;
 }

@@ -31,7 +31,9 @@ static const char usage_main[] =
     "\n"
     "Commands:\n"
     "  release add FILE [--version V] [--notes TEXT]   upload a firmware image\n"
+    "  release add --files DIR --version V             upload a file release (MicroPython)\n"
     "  release list                                    list releases\n"
+    "  release show ID                                 one release, with its files\n"
     "  release sign FILE --key KEY [--version V] [--security-version N]\n"
     "                                                  sign an image: writes FILE.mqsig\n"
     "  key generate NAME                               make a release signing key pair\n"
@@ -72,6 +74,7 @@ static const struct {
 } commands[] = {
     { "release", "add", cmd_release_add },
     { "release", "list", cmd_release_list },
+    { "release", "show", cmd_release_show },
     { "release", "sign", cmd_release_sign },
     { "key", "generate", cmd_key_generate },
     { "device", "list", cmd_device_list },

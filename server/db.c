@@ -171,6 +171,11 @@ static const char *const migrations[] = {
     "CREATE TABLE rollout_windows ("
     " rollout_id INTEGER PRIMARY KEY REFERENCES rollouts(id),"
     " start_min INTEGER NOT NULL, end_min INTEGER NOT NULL);",
+    /* 11 -> 12: file releases (docs/PROTOCOL.md §17): the kind (0 image, 1 files), the file
+     * count and the manifest as JSON text ([{"path","size","sha256"}], '' for an image) */
+    "ALTER TABLE releases ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE releases ADD COLUMN file_count INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE releases ADD COLUMN manifest TEXT NOT NULL DEFAULT '';",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -178,7 +183,7 @@ static const char *const migrations[] = {
     " reason, progress, image_size, running_release, target_release, boot_count, max_chunk," \
     " max_window, online, first_seen, last_seen, caps"
 #define RELEASE_COLS "id, version, descriptor_version, project, chip_id, idf_ver," \
-    " secure_version, size, sha256, path, notes, created_at, signature, key_id"
+    " secure_version, size, sha256, path, notes, created_at, signature, key_id, kind, file_count"
 #define TARGET_COLS "t.deployment_id, t.device_id, t.state, t.reason, t.progress," \
     " t.bytes_sent, t.bytes_resent, t.started_at, t.finished_at, t.chunk_size, t.offer_window," \
     " d.release_id, t.offer_flags"
@@ -221,6 +226,8 @@ enum {
     S_RO_HL_WAVE,
     /* hold offers and maintenance windows (schema 11) */
     S_TGT_FLAGS, S_RO_WIN_PUT, S_RO_WIN_GET, S_RO_EV_LAST,
+    /* file releases (schema 12) */
+    S_REL_SET_MANIFEST, S_REL_MANIFEST,
     S_COUNT
 };
 
@@ -240,8 +247,8 @@ static const char *const stmt_sql[S_COUNT] = {
                      " ON CONFLICT(id) DO UPDATE SET online=?2, last_seen=?3",
     [S_DEV_LIST] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
     [S_REL_INSERT] = "INSERT INTO releases (version, descriptor_version, project, chip_id, idf_ver,"
-                     " secure_version, size, sha256, path, notes, created_at, signature, key_id)"
-                     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+                     " secure_version, size, sha256, path, notes, created_at, signature, key_id,"
+                     " kind, file_count) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
     [S_REL_GET] = "SELECT " RELEASE_COLS " FROM releases WHERE id = ?1",
     [S_REL_BY_SHA] = "SELECT " RELEASE_COLS " FROM releases WHERE sha256 = ?1",
     [S_REL_LIST] = "SELECT " RELEASE_COLS " FROM releases ORDER BY id DESC",
@@ -468,6 +475,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_RO_WIN_GET] = "SELECT start_min, end_min FROM rollout_windows WHERE rollout_id = ?1",
     [S_RO_EV_LAST] = "SELECT coalesce(max(at), 0) FROM rollout_events"
                      " WHERE rollout_id = ?1 AND wave = ?2 AND kind = ?3",
+    /* ---- file releases (schema 12) ---- */
+    [S_REL_SET_MANIFEST] = "UPDATE releases SET manifest = ?2 WHERE id = ?1",
+    [S_REL_MANIFEST] = "SELECT manifest FROM releases WHERE id = ?1",
 };
 
 struct db {
@@ -759,6 +769,8 @@ static void read_release(sqlite3_stmt *s, db_release_t *r)
         r->has_sig = true;
     }
     copy_text(r->key_id, sizeof(r->key_id), s, 13);
+    r->kind = (uint8_t)sqlite3_column_int(s, 14);
+    r->file_count = (uint16_t)sqlite3_column_int(s, 15);
 }
 
 /* Insert a release; on success r->id holds the new id. */
@@ -781,9 +793,38 @@ int db__release_insert(db_t *db, db_release_t *r)
     else
         sqlite3_bind_null(s, 12);
     sqlite3_bind_text(s, 13, r->key_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 14, r->kind);
+    sqlite3_bind_int(s, 15, r->file_count);
     if (exec_stmt(db, S_REL_INSERT, "store release") != 0) return -1;
     r->id = sqlite3_last_insert_rowid(db->h);
     return 0;
+}
+
+int db__release_set_manifest(db_t *db, int64_t id, const char *json)
+{
+    sqlite3_stmt *s = db->st[S_REL_SET_MANIFEST];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, json, -1, SQLITE_TRANSIENT);
+    return exec_stmt(db, S_REL_SET_MANIFEST, "store the release's manifest");
+}
+
+/* A release's manifest text, malloc'd; 0, 1 (no such release) or -1. */
+int db__release_manifest(db_t *db, int64_t id, char **out)
+{
+    sqlite3_stmt *s = db->st[S_REL_MANIFEST];
+    *out = NULL;
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s), ret = 1;
+    if (rc == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(s, 0);
+        *out = strdup(t ? t : "");
+        ret = *out ? 0 : -1;
+    } else if (rc != SQLITE_DONE) {
+        ret = fail(db, "read the release's manifest");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
 }
 
 static int release_one(db_t *db, int which, db_release_t *out)

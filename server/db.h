@@ -56,7 +56,15 @@ typedef struct {
     bool has_sig;          /**< Signed: sig holds the OFFER's signature block */
     uint8_t sig[80];       /**< release_uid || r || s (docs/PROTOCOL.md §5.1) */
     char key_id[17];       /**< Trusted key that verified it (hex), "" when unsigned */
+    uint8_t kind;          /**< DB_RELEASE_IMAGE or DB_RELEASE_FILES (schema 12) */
+    uint16_t file_count;   /**< Files of a file release, 0 for an image */
+    char *manifest;        /**< A file release's manifest as JSON text when release__check()
+                                made it (malloc'd, the caller frees it); NULL when read from
+                                the database (db__release_manifest()) */
 } db_release_t;
+
+#define DB_RELEASE_IMAGE 0 /**< An ESP32 application image */
+#define DB_RELEASE_FILES 1 /**< A file bundle (docs/PROTOCOL.md §17) */
 
 typedef struct {
     int64_t id;
@@ -155,6 +163,10 @@ int db__release_insert(db_t *db, db_release_t *r);
 int db__release_get(db_t *db, int64_t id, db_release_t *out);
 int db__release_by_sha(db_t *db, const char *sha256, db_release_t *out);
 int db__release_list(db_t *db, int (*cb)(void *ctx, const db_release_t *r), void *ctx);
+/** Store a file release's manifest (JSON text) on its row (inside the insert's transaction). */
+int db__release_set_manifest(db_t *db, int64_t id, const char *json);
+/** A release's manifest JSON text, malloc'd into *out ("" for an image). 0, 1 unknown, -1. */
+int db__release_manifest(db_t *db, int64_t id, char **out);
 
 int db__deployment_insert(db_t *db, db_deployment_t *d);
 int db__deployment_get(db_t *db, int64_t id, db_deployment_t *out);

@@ -96,6 +96,14 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
                 t->device_id);
         return 0;
     }
+    if (r->kind == DB_RELEASE_FILES) { /* checked at deployment; the device may have changed */
+        db_device_t dev;
+        if (db__device_get(d->db, t->device_id, &dev) != 0 || !deploy__fits(r, &dev)) {
+            mqh_log(MQH_WARN, "offer of file release %lld to %s withheld: the device does not "
+                    "announce MQOTA_CAP_FILES (any more)", (long long)r->id, t->device_id);
+            return 0;
+        }
+    }
     memset(&o, 0, sizeof(o));
     o.release_id = (uint32_t)r->id;
     o.deployment_id = (uint32_t)t->deployment_id;
@@ -105,6 +113,7 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
     o.chip_id = r->chip_id;
     o.secure_version = r->secure_version;
     o.flags = t->offer_flags & ~TARGET_FLAG_WITHHELD;
+    if (r->kind == DB_RELEASE_FILES) o.flags |= MQOTA_OFFER_FLAG_FILES;
     if (mqh_unhex(r->sha256, o.sha256, sizeof(o.sha256)) != 0) return -1;
     snprintf(o.version, sizeof(o.version), "%s", r->version);
     snprintf(o.project, sizeof(o.project), "%s", r->project);
@@ -127,8 +136,9 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
                 "published after the reconnect", t->device_id);
         return -1;
     }
-    mqh_log(MQH_INFO, "offered release %lld (%s) to %s: chunk %u, window %u%s%s%s",
-            (long long)r->id, r->version, t->device_id, t->chunk_size, t->window,
+    mqh_log(MQH_INFO, "offered %srelease %lld (%s) to %s: chunk %u, window %u%s%s%s",
+            r->kind == DB_RELEASE_FILES ? "file " : "", (long long)r->id, r->version,
+            t->device_id, t->chunk_size, t->window,
             (t->offer_flags & MQOTA_OFFER_FLAG_STREAM) ? ", stream" : "",
             (t->offer_flags & MQOTA_OFFER_FLAG_HOLD) ? ", hold" : "",
             r->has_sig ? ", signed" : "");
@@ -168,7 +178,7 @@ static int collect_target(void *ctx, const db_target_t *t)
 typedef struct {
     db_device_t *items;
     size_t n, cap;
-    uint16_t chip_id;
+    const db_release_t *r;
 } device_vec_t;
 
 static int push_device(device_vec_t *v, const db_device_t *dev)
@@ -184,10 +194,16 @@ static int push_device(device_vec_t *v, const db_device_t *dev)
     return 0;
 }
 
+bool deploy__fits(const db_release_t *r, const db_device_t *dev)
+{
+    if (r->kind == DB_RELEASE_FILES) return (dev->caps & MQOTA_CAP_FILES) != 0;
+    return dev->chip_id == r->chip_id;
+}
+
 static int collect_chip_device(void *ctx, const db_device_t *dev)
 {
     device_vec_t *v = ctx;
-    if (dev->chip_id != v->chip_id) return 0;
+    if (!deploy__fits(v->r, dev)) return 0;
     return push_device(v, dev) == 0 ? 0 : 1;
 }
 
@@ -241,9 +257,16 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
         goto out;
     }
     if (all) {
-        devs.chip_id = r->chip_id;
+        devs.r = r;
         if (db__device_list(d->db, collect_chip_device, &devs) != 0) {
             snprintf(err, err_cap, "database error while listing devices");
+            goto out;
+        }
+        if (devs.n == 0 && r->kind == DB_RELEASE_FILES) {
+            snprintf(err, err_cap, "no known device takes file releases (release %lld is one): "
+                     "only devices whose STATE announces MQOTA_CAP_FILES, such as the "
+                     "MicroPython agent, do", (long long)release_id);
+            res = DEPLOY_BAD_REQUEST;
             goto out;
         }
         if (devs.n == 0) {
@@ -277,7 +300,15 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
                 snprintf(err, err_cap, "database error while reading device '%s'", devices[i]);
                 goto out;
             }
-            if (dev.chip_id != r->chip_id) {
+            if (r->kind == DB_RELEASE_FILES && !deploy__fits(r, &dev)) {
+                snprintf(err, err_cap, "device '%s' does not take file releases (its STATE does "
+                         "not announce MQOTA_CAP_FILES; the C agent takes images only), and "
+                         "release %lld is a file release; nothing was created", dev.id,
+                         (long long)release_id);
+                res = DEPLOY_CONFLICT;
+                goto out;
+            }
+            if (r->kind != DB_RELEASE_FILES && dev.chip_id != r->chip_id) {
                 snprintf(err, err_cap, "device '%s' is an %s but release %lld is built for %s",
                          dev.id, mqota_chip_name(dev.chip_id), (long long)release_id,
                          mqota_chip_name(r->chip_id));

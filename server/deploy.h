@@ -102,6 +102,12 @@ int deploy__target_for_ack(mqotad_t *d, const char *device_id, int64_t release_i
 /** Publish the offer of every pending target again (after a reconnect). */
 void deploy__republish_offers(mqotad_t *d);
 
+/**
+ * Whether release r may be offered to device dev: a file release only to a device whose STATE
+ * announces MQOTA_CAP_FILES (docs/PROTOCOL.md §17), an image only to a device of its chip.
+ */
+bool deploy__fits(const db_release_t *r, const db_device_t *dev);
+
 #ifdef __cplusplus
 }
 #endif

@@ -142,14 +142,17 @@ static cJSON *device_json(const db_device_t *dv)
     return j;
 }
 
-static cJSON *release_json(const db_release_t *r)
+/* A release object; manifest (a file release's JSON text, or NULL) adds its "files". */
+static cJSON *release_json(const db_release_t *r, const char *manifest)
 {
+    bool files = r->kind == DB_RELEASE_FILES;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "id", (double)r->id);
+    cJSON_AddStringToObject(j, "kind", files ? "files" : "image");
     cJSON_AddStringToObject(j, "version", r->version);
     cJSON_AddStringToObject(j, "descriptor_version", r->descriptor_version);
     cJSON_AddStringToObject(j, "project", r->project);
-    cJSON_AddStringToObject(j, "chip", mqota_chip_name(r->chip_id));
+    cJSON_AddStringToObject(j, "chip", files ? "any" : mqota_chip_name(r->chip_id));
     cJSON_AddNumberToObject(j, "chip_id", r->chip_id);
     cJSON_AddStringToObject(j, "idf_version", r->idf_ver);
     cJSON_AddNumberToObject(j, "secure_version", r->secure_version);
@@ -165,6 +168,11 @@ static cJSON *release_json(const db_release_t *r)
         cJSON_AddStringToObject(j, "release_uid", uid);
     } else {
         cJSON_AddNullToObject(j, "key_id");
+    }
+    if (files) {
+        cJSON_AddNumberToObject(j, "file_count", r->file_count);
+        cJSON *m = manifest ? cJSON_Parse(manifest) : NULL;
+        if (m) cJSON_AddItemToObject(j, "files", m);
     }
     return j;
 }
@@ -357,7 +365,7 @@ static void get_device(mqotad_t *d, const char *id, api_response_t *res)
 
 static int add_release(void *ctx, const db_release_t *r)
 {
-    cJSON_AddItemToArray(ctx, release_json(r));
+    cJSON_AddItemToArray(ctx, release_json(r, NULL));
     return 0;
 }
 
@@ -377,9 +385,12 @@ static void get_release(mqotad_t *d, const char *ids, api_response_t *res)
     char msg[128];
     int64_t id = api__parse_id(ids);
     db_release_t *r = malloc(sizeof(*r));
+    char *manifest = NULL;
     int rc = id < 0 || !r ? 1 : db__release_get(d->db, id, r);
+    if (rc == 0 && r->kind == DB_RELEASE_FILES) rc = db__release_manifest(d->db, id, &manifest);
     if (rc == 0) {
-        set_json(res, 200, release_json(r));
+        set_json(res, 200, release_json(r, manifest));
+        free(manifest);
     } else if (rc == 1) {
         snprintf(msg, sizeof(msg), "unknown release '%.40s'", ids);
         api__error(res, 404, msg);
@@ -405,7 +416,7 @@ static void post_release(mqotad_t *d, const api_request_t *req, api_response_t *
                                           err, sizeof(err));
     switch (rc) {
     case RELEASE_OK:
-        set_json(res, 201, release_json(r));
+        set_json(res, 201, release_json(r, r->manifest));
         break;
     case RELEASE_INVALID:
         api__error(res, 400, err);
@@ -424,6 +435,7 @@ static void post_release(mqotad_t *d, const api_request_t *req, api_response_t *
         api__error(res, 500, err);
         break;
     }
+    free(r->manifest);
     free(r);
 }
 

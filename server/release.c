@@ -20,6 +20,7 @@
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_proto.h"
 #include "mqota_utf8.h"
+#include "release_files.h"
 #include "signature.h"
 
 static int sha256(const uint8_t *data, size_t len, uint8_t out[32])
@@ -251,12 +252,88 @@ static int judge_signature(mqotad_t *d, const char *sig_b64, const uint8_t diges
     return 0;
 }
 
+/*
+ * The parse step of a file release (docs/PROTOCOL.md §17): the bundle parsed and every file
+ * hashed (release_files.c), a version given (a bundle has no descriptor to take one from),
+ * no signature (file releases are not signed yet). On RELEASE_OK out->manifest holds the
+ * manifest's JSON (malloc'd). Chip is MQOTA_CHIP_ANY and project "files".
+ */
+static release_result_t check_files(mqotad_t *d, const uint8_t *b, size_t len,
+                                    const char *version, const char *notes, const char *sig_b64,
+                                    db_release_t *out, char *err, size_t err_cap)
+{
+    release_files_t *m = malloc(sizeof(*m));
+    release_result_t res = RELEASE_INVALID;
+    if (!m) {
+        snprintf(err, err_cap, "out of memory while reading the file bundle");
+        return RELEASE_ERROR;
+    }
+    if (release_files__parse(b, len, m, err, err_cap) != 0) goto out;
+    int vr = release_files__verify(b, m, err, err_cap);
+    if (vr != 0) {
+        if (vr == -2) res = RELEASE_ERROR;
+        goto out;
+    }
+    if (sig_b64 && *sig_b64) {
+        snprintf(err, err_cap, "file releases cannot be signed yet; upload the bundle without "
+                 "a signature");
+        goto out;
+    }
+    if (d->require_signed) {
+        snprintf(err, err_cap, "this mqotad accepts only signed releases (--require-signed), "
+                 "and file releases cannot be signed yet; nothing was stored");
+        goto out;
+    }
+    if (!version || !*version) {
+        snprintf(err, err_cap, "a file release needs a version: give it with ?version= "
+                 "(mqota release add --files DIR --version V)");
+        goto out;
+    }
+    if (strlen(version) > MQOTA_STR_MAX || !printable(version) ||
+        !mqh_utf8_valid(version, strlen(version))) {
+        snprintf(err, err_cap, "version '%.40s' must be printable UTF-8 text of at most %u "
+                 "bytes", version, MQOTA_STR_MAX);
+        goto out;
+    }
+    if (!notes) notes = "";
+    if (strlen(notes) >= sizeof(out->notes) || !mqh_utf8_valid(notes, strlen(notes))) {
+        snprintf(err, err_cap, "notes must be UTF-8 text shorter than %zu bytes",
+                 sizeof(out->notes));
+        goto out;
+    }
+    uint8_t digest[32];
+    if (sha256(b, len, digest) != 0) {
+        snprintf(err, err_cap, "cannot compute the SHA-256 of the upload");
+        res = RELEASE_ERROR;
+        goto out;
+    }
+    if (!(out->manifest = release_files__manifest_json(m))) {
+        snprintf(err, err_cap, "out of memory while reading the file bundle");
+        res = RELEASE_ERROR;
+        goto out;
+    }
+    mqh_hex(digest, 32, out->sha256);
+    snprintf(out->version, sizeof(out->version), "%s", version);
+    snprintf(out->project, sizeof(out->project), "files");
+    snprintf(out->notes, sizeof(out->notes), "%s", notes);
+    out->chip_id = MQOTA_CHIP_ANY;
+    out->kind = DB_RELEASE_FILES;
+    out->file_count = m->count;
+    out->size = (uint32_t)len;
+    res = RELEASE_OK;
+out:
+    free(m);
+    return res;
+}
+
 release_result_t release__check(mqotad_t *d, const uint8_t *image, size_t len,
                                 const char *version, const char *notes, const char *sig_b64,
                                 db_release_t *out, char *err, size_t err_cap)
 {
     mqota_image_info_t info;
     memset(out, 0, sizeof(*out));
+    if (release_files__is_bundle(image, len))
+        return check_files(d, image, len, version, notes, sig_b64, out, err, err_cap);
     if (len > MQOTAD_MAX_IMAGE) {
         snprintf(err, err_cap, "image rejected: %zu bytes is larger than the largest OTA slot "
                  "(%u bytes)", len, MQOTAD_MAX_IMAGE);
@@ -347,7 +424,8 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
     int rc = db__release_by_sha(d->db, out->sha256, &existing);
     if (rc == 0) {
         *dup_id = existing.id;
-        snprintf(err, err_cap, "this image is already release %lld (version %s, SHA-256 %.12s...)",
+        snprintf(err, err_cap, "this %s is already release %lld (version %s, SHA-256 %.12s...)",
+                 out->kind == DB_RELEASE_FILES ? "file bundle" : "image",
                  (long long)existing.id, existing.version, existing.sha256);
         return RELEASE_DUPLICATE;
     }
@@ -378,6 +456,7 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
     }
     /* The row goes in only after the file is durable; if the row fails the file goes. */
     if (db__begin(d->db) != 0 || db__release_insert(d->db, out) != 0 ||
+        (out->manifest && db__release_set_manifest(d->db, out->id, out->manifest) != 0) ||
         db__commit(d->db) != 0) {
         bool full = db__disk_full(d->db); /* before the rollback resets SQLite's error */
         db__rollback(d->db);
@@ -397,9 +476,14 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
         }
         goto store_err;
     }
-    mqh_log(MQH_INFO, "release %lld: %s %s for %s, %u bytes, sha256 %s, %s%s",
-            (long long)out->id, out->project, out->version, mqota_chip_name(out->chip_id),
-            out->size, out->sha256, out->has_sig ? "signed by key " : "unsigned", out->key_id);
+    if (out->kind == DB_RELEASE_FILES)
+        mqh_log(MQH_INFO, "release %lld: file release %s, %u files, %u bytes, sha256 %s",
+                (long long)out->id, out->version, out->file_count, out->size, out->sha256);
+    else
+        mqh_log(MQH_INFO, "release %lld: %s %s for %s, %u bytes, sha256 %s, %s%s",
+                (long long)out->id, out->project, out->version, mqota_chip_name(out->chip_id),
+                out->size, out->sha256, out->has_sig ? "signed by key " : "unsigned",
+                out->key_id);
     return RELEASE_OK;
 store_err:
     mqh_log(MQH_ERROR, "upload of %s %s refused: %s", out->project, out->version, err);

@@ -31,6 +31,10 @@ typedef enum {
  * d->trusted_keys and d->require_signed, and check version and notes (the query arguments;
  * NULL or "" when absent). On RELEASE_OK out holds every field of the release except id, path
  * and created_at. d is read only (keys and flags).
+ * A body that starts with a file bundle's magic ("MQFB") is a file release instead
+ * (release_files.c, docs/PROTOCOL.md §17): every byte of the bundle is checked and every file
+ * hashed, a version is required and signatures are refused; on RELEASE_OK out->kind is
+ * DB_RELEASE_FILES and out->manifest the manifest's JSON, malloc'd: the caller frees it.
  * @return RELEASE_OK; RELEASE_INVALID with err one sentence naming what is wrong with which
  *         input (HTTP 400); RELEASE_ERROR when OpenSSL cannot hash (HTTP 500).
  */

@@ -13,6 +13,7 @@
 
 #include "filter.h"
 #include "mqota/mqota_image.h"
+#include "mqota/mqota_proto.h"
 
 int target__select(mqotad_t *d, const char *filter, int (*cb)(void *ctx, const db_device_t *dv),
                    void *ctx, char *err, size_t err_cap)
@@ -68,6 +69,7 @@ out:
 
 typedef struct {
     uint16_t chip_id;
+    bool files; /* a file release: devices with MQOTA_CAP_FILES, whatever their chip */
     target_ids_t *t;
     size_t cap;
     bool oom;
@@ -77,7 +79,7 @@ static int collect(void *ctx, const db_device_t *dv)
 {
     of_chip_ctx_t *c = ctx;
     target_ids_t *t = c->t;
-    if (dv->chip_id != c->chip_id) {
+    if (c->files ? !(dv->caps & MQOTA_CAP_FILES) : dv->chip_id != c->chip_id) {
         t->other_chip++;
         return 0;
     }
@@ -122,13 +124,21 @@ int target__for_release(mqotad_t *d, const char *filter, int64_t release_id, tar
         free(r);
         return rc == 1 ? 404 : 500;
     }
-    of_chip_ctx_t c = {r->chip_id, out, 0, false};
+    of_chip_ctx_t c = {r->chip_id, r->kind == DB_RELEASE_FILES, out, 0, false};
     free(r);
     rc = target__select(d, filter, collect, &c, err, err_cap);
     if (rc != 0) return rc;
     if (c.oom) {
         snprintf(err, err_cap, "out of memory while selecting the filter's devices");
         return 500;
+    }
+    if (out->n == 0 && c.files) {
+        shown(filter, text, sizeof(text));
+        snprintf(err, err_cap, "no device that takes file releases (MQOTA_CAP_FILES, the "
+                 "MicroPython agent) matches the filter '%s' (%zu that take images only do), "
+                 "and release %lld is a file release", text, out->other_chip,
+                 (long long)release_id);
+        return 400;
     }
     if (out->n == 0) {
         shown(filter, text, sizeof(text));

@@ -11,13 +11,14 @@
 #   2. -X heapsize = idle + one chunk buffer (4,116 bytes) + 16 KiB: the update must still
 #      reach confirmed in that heap (transients inside a poll, which step 1 cannot see, must
 #      fit too)
+#   3., 4. the same two runs for a file update (test_micropython_files.sh update, 200 KiB more)
 set -euo pipefail
 BUILD=$(cd "${1:?usage: heap_run.sh BUILD_DIR}" && pwd)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FIX=$ROOT/../shared/fixtures/firmware
 MPYC=$BUILD/micropython/mpy-cross
 [ -x "$MPYC" ] || { echo "no $MPYC: run ctest -L micropython first (it builds MicroPython)" >&2; exit 1; }
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d); trap '[ -n "${MQOTA_KEEP_BENCH:-}" ] || rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/mpy/mqota" "$tmp/mpy/umqtt"
 for f in "$ROOT"/ports/micropython/mqota/*.py; do
   "$MPYC" -o "$tmp/mpy/mqota/$(basename "${f%.py}").mpy" "$f"
@@ -52,5 +53,33 @@ if MQOTA_UPY_HEAPSIZE=$hs run small; then
   echo "update confirmed with -X heapsize=$hs (idle + 4116 + 16384)"
 else
   echo "update FAILED with -X heapsize=$hs (idle + 4116 + 16384): $(grep -m1 MemoryError "$LOG" || true)"
+  exit 1
+fi
+
+# 3. and 4.: the same for a file update (integration.micropython_files_update with a 200 KiB
+# lib/blob.bin beside the five application files): the live heap through the bundle's
+# download, its check into new/, the swap and the reset, then the update in idle + 4,116 +
+# 16 KiB of heap
+runf() {
+  local out=$tmp/$1.out rc=0 d
+  MQOTA_UPY_MPY_DIR=$tmp/mpy MQOTA_KEEP_TEST_DIR=1 MQOTA_FILES_BLOB_BYTES=204800 timeout 120 \
+    bash "$ROOT/tests/integration/test_micropython_files.sh" "$BUILD" "$FIX" update >"$out" 2>&1 || rc=$?
+  d=$(sed -n 's/^test directory kept: //p' "$out")
+  LOG=$tmp/$1.device.log
+  [ -n "$d" ] && cp "$d/device.log" "$LOG" && rm -rf "$d"
+  return $rc
+}
+MQOTA_UPY_HEAP=1 runf files || { echo "the file update failed with the default heap" >&2; cat "$tmp/files.out" >&2; exit 1; }
+first_boot=$(awk '/^boot:/ {b++} b == 1 && /^heap:/' "$LOG" | tail -n 1)
+base=${first_boot#*base=}; base=${base%% *}
+fidle=${first_boot#*idle=}; fidle=${fidle%% *}
+fpeak=${first_boot#*peak=}
+echo "file update, live heap, first boot (download, check, swap, reset): base=$base idle=$fidle" \
+     "peak=$fpeak -> the file update adds $((fpeak - fidle)) bytes over idle"
+hs=$((fidle + 4116 + 16384))
+if MQOTA_UPY_HEAPSIZE=$hs runf files-small; then
+  echo "file update confirmed with -X heapsize=$hs (idle + 4116 + 16384)"
+else
+  echo "file update FAILED with -X heapsize=$hs (idle + 4116 + 16384): $(grep -m1 MemoryError "$LOG" || true)"
   exit 1
 fi

@@ -576,6 +576,10 @@ static void start_transfer(mqota_agent_t *a)
     a->resumed = false;
     memset(a->bitmap, 0, sizeof(a->bitmap));
 
+    if ((a->offer.flags & MQOTA_OFFER_FLAG_FILES) != 0u) { /* files, not an image (§17) */
+        fail(a, MQOTA_REASON_FILE_RELEASE);
+        return;
+    }
     if (a->offer.chip_id != a->running.chip_id) {
         fail(a, MQOTA_REASON_CHIP_MISMATCH);
         return;

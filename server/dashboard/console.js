@@ -137,6 +137,8 @@ const REASONS = {
   "security-version": ["The release's secure version is below the device's anti-rollback counter.",
                        "Build the release with a secure_version at least the device's."],
   "command": ["An operator's command (rollback) ended the update.", "Nothing to fix; deploy again when ready."],
+  "file-release": ["The release is a set of files and this device takes firmware images only.",
+                   "Deploy file releases to MicroPython devices (they announce the files capability)."],
   "deadline": ["The device did not finish within the rollout's deadline.",
                "Check that the device is online; retry the wave."],
 };
@@ -626,7 +628,7 @@ async function renderTelemetry(view, enc, tel) {
 function releasesView() {
   return {
     html: '<section><h2>Upload a release</h2>' +
-      '<div class="drop" id="drop">Drop an ESP32 app image (<code>.bin</code>) here, or ' +
+      '<div class="drop" id="drop">Drop an ESP32 app image (<code>.bin</code>) or a file bundle here, or ' +
       '<label class="btn">choose a file<input type="file" id="file" accept=".bin,application/octet-stream" hidden></label></div>' +
       '<div class="form"><label>Version (optional)<input id="up-version" size="16" placeholder="from the image"></label>' +
       '<label class="grow">Notes (optional)<input id="up-notes" size="30"></label></div>' +
@@ -645,10 +647,13 @@ function releasesView() {
       if (!el) return;
       $("#rel-count").textContent = rs.length ? String(rs.length) : "";
       if (!rs.length) { el.innerHTML = '<div class="empty">No releases yet: drop an image above.</div>'; return; }
-      let h = "<table><thead><tr><th>ID</th><th>Version</th><th>Project</th><th>Chip</th><th class=\"num\">Size</th>" +
+      let h = "<table><thead><tr><th>ID</th><th>Kind</th><th>Version</th><th>Project</th><th>Chip</th><th class=\"num\">Size</th>" +
               '<th class="wide-only">SHA-256</th><th>Signed</th><th class="wide-only">Created</th><th></th></tr></thead><tbody>';
       rs.forEach((r) => {
-        h += "<tr><td>" + esc(r.id) + '</td><td class="mono">' + esc(r.version) + "</td><td>" + esc(r.project) + "</td><td>" +
+        /* a file release (docs/PROTOCOL.md §17): its file count; its paths on hover */
+        const kind = r.kind === "files" ? "files (" + r.file_count + ")" : "image";
+        h += "<tr><td>" + esc(r.id) + '</td><td data-release-kind="' + esc(r.kind) + '">' + esc(kind) +
+          '</td><td class="mono">' + esc(r.version) + "</td><td>" + esc(r.project) + "</td><td>" +
           esc(r.chip) + '</td><td class="num">' + esc(fmtSize(r.size)) + '</td><td class="mono wide-only" title="' + esc(r.sha256) + '">' +
           esc(String(r.sha256).slice(0, 12)) + "</td><td>" + (r.signed ? "yes" : "no") + '</td><td class="wide-only">' +
           esc(fmtDate(r.created_at)) + '</td><td><a class="btn" href="#/new?release=' + r.id + '">Deploy…</a></td></tr>';
@@ -710,7 +715,9 @@ function newView(releaseId) {
           const all = await api("api/v1/devices?" + q);
           let text = (f ? "The filter matches " : "There are ") + fmtNum(all.total) + " device" + (all.total === 1 ? "" : "s") +
             " (" + fmtNum(all.online) + " online)";
-          if (rel) {
+          if (rel && rel.kind === "files") {
+            text += "; only those that take file releases (MicroPython) get release " + rel.id;
+          } else if (rel) {
             q.set("filter", (f ? f + " " : "") + "chip=" + rel.chip);
             const same = await api("api/v1/devices?" + q);
             text += ", " + fmtNum(same.total) + " of them " + rel.chip + " like release " + rel.id;
@@ -756,7 +763,8 @@ function newView(releaseId) {
       const sel = $("#n-release");
       if (!sel) return;
       sel.innerHTML = rs.map((r) => '<option value="' + r.id + '"' + (String(r.id) === releaseId ? " selected" : "") + ">" +
-        esc(r.id + ": " + r.version + " (" + r.chip + ", " + fmtSize(r.size) + ")") + "</option>").join("");
+        esc(r.id + ": " + r.version + " (" + (r.kind === "files" ? r.file_count + " files" : r.chip) + ", " +
+            fmtSize(r.size) + ")") + "</option>").join("");
       if (!rs.length) $("#n-msg").textContent = "No release yet: upload one on the Releases page first.";
       return this.preview();
     },

@@ -5,6 +5,7 @@
 // exception fails the step it happens in, except the network errors a step expects (a refused
 // token is a 401 that Chromium logs; stopping mqotad refuses connections).
 import { createRequire } from "node:module";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 
@@ -110,6 +111,22 @@ try {
       NEWVER, { timeout: 20000 });
     const rels = await api("/api/v1/releases");
     if (!rels.some((r) => r.version === NEWVER)) fail("mqotad has no release " + NEWVER + " after the drop");
+    // a file release (docs/PROTOCOL.md §17.1's bundle of one main.py) shows its kind and count
+    const data = Buffer.from("VERSION = 2\n"), path = Buffer.from("main.py"), entry = Buffer.alloc(38);
+    entry.writeUInt32LE(data.length, 0);
+    createHash("sha256").update(data).digest().copy(entry, 4);
+    entry[36] = path.length;
+    const head = Buffer.alloc(16);
+    head.write("MQFB", 0);
+    head[4] = 1;
+    head.writeUInt16LE(1, 6);
+    head.writeUInt32LE(16 + 38 + path.length + data.length, 8);
+    const fr = await api("/api/v1/releases?version=app-2", { method: "POST",
+      headers: { Authorization: "Bearer " + TOKEN, "Content-Type": "application/octet-stream" },
+      body: Buffer.concat([head, entry, path, data]) });
+    if (fr.kind !== "files" || fr.files[0].path !== "main.py") fail("the bundle is not a file release: " + JSON.stringify(fr));
+    await page.waitForFunction(() => { const c = document.querySelector('[data-release-kind="files"]');
+      return c && c.textContent === "files (1)"; }, null, { timeout: 10000 });
   }, [/status of 400/]);
 
   let rolloutId;

@@ -946,6 +946,27 @@ static void test_chip_mismatch(void **state)
     assert_int_equal(send_chunk(RELEASE, 0, 0), MQOTA_ERR_STATE);
 }
 
+/* A file release's offer (docs/PROTOCOL.md §17) is refused with file-release, even for the
+ * device's own chip, before anything is erased: the C agent takes images only. */
+static void test_file_release_refused(void **state)
+{
+    (void)state;
+    boot(0, MQOTA_SLOT_UNDEFINED);
+    mqota_agent_on_connect(&agent);
+    run(1);
+    assert_int_equal(last_state().caps & MQOTA_CAP_FILES, 0u);
+    offer_flags = MQOTA_OFFER_FLAG_FILES;
+    assert_int_equal(send_offer(RELEASE, DEPLOYMENT, image_sha, 0), MQOTA_ERR_STATE);
+    offer_flags = 0;
+    assert_int_equal(mqota_agent_state(&agent), MQOTA_STATE_FAILED);
+    assert_int_equal(mqota_agent_reason(&agent), MQOTA_REASON_FILE_RELEASE);
+    run(1);
+    assert_int_equal(last_state().reason, MQOTA_REASON_FILE_RELEASE);
+    assert_int_equal(send_chunk(RELEASE, 0, 0), MQOTA_ERR_STATE);
+    for (size_t i = 0; i < sizeof(dev.slot[1]); i++)
+        if (dev.slot[1][i] != 0xFF) fail_msg("slot 1 was written at byte %zu", i);
+}
+
 static void test_malformed_offer(void **state)
 {
     (void)state;
@@ -2215,6 +2236,7 @@ int main(void)
         cmocka_unit_test_setup(test_hash_mismatch_keeps_boot_slot, setup),
         cmocka_unit_test_setup(test_flipped_byte_in_image_refused, setup),
         cmocka_unit_test_setup(test_chip_mismatch, setup),
+        cmocka_unit_test_setup(test_file_release_refused, setup),
         cmocka_unit_test_setup(test_malformed_offer, setup),
         cmocka_unit_test_setup(test_flash_write_failure, setup),
         cmocka_unit_test_setup(test_self_test_failure_rolls_back, setup),

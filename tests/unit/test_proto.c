@@ -613,7 +613,8 @@ static void test_names(void **state)
                                           "invalid-image", "set-boot", "self-test",
                                           "confirm-timeout", "reset", "too-many-chunks",
                                           "store", "malformed-offer", "signature",
-                                          "unsigned", "security-version", "command"};
+                                          "unsigned", "security-version", "command",
+                                          "file-release"};
     int i;
 
     (void)state;
@@ -622,10 +623,10 @@ static void test_names(void **state)
     }
     assert_string_equal(mqota_state_name((mqota_update_state_t)10), "unknown");
     assert_string_equal(mqota_state_name((mqota_update_state_t)-1), "unknown");
-    for (i = 0; i < 18; i++) {
+    for (i = 0; i < 19; i++) {
         assert_string_equal(mqota_reason_name((mqota_reason_t)i), reasons[i]);
     }
-    assert_string_equal(mqota_reason_name((mqota_reason_t)18), "unknown");
+    assert_string_equal(mqota_reason_name((mqota_reason_t)19), "unknown");
     assert_string_equal(mqota_reason_name((mqota_reason_t)255), "unknown");
     /* every code's text, so that a name list out of step with its enum shows here */
     static const struct {

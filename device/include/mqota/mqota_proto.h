@@ -74,6 +74,11 @@ typedef enum {
 #define MQOTA_CAP_COMMANDS 0x00000008u  /**< Takes sealed commands (docs/PROTOCOL.md §14). */
 #define MQOTA_CAP_HOLD 0x00000010u      /**< Honours MQOTA_OFFER_FLAG_HOLD: downloads, verifies
                                              and holds the image until activated (§5.2). */
+/* Bit 5 (0x20) belongs to compressed transfers, bit 7 (0x80) is reserved for deltas. */
+#define MQOTA_CAP_FILES 0x00000040u     /**< Takes file releases (MQOTA_OFFER_FLAG_FILES): a
+                                             bundle of application files (docs/PROTOCOL.md
+                                             §17). The C agent takes images only and does not
+                                             set it. */
 
 /** Flags in mqota_state_msg_t.flags. */
 #define MQOTA_STATE_FLAG_ROLLBACK_POSSIBLE 0x01u /**< The other slot holds a bootable image. */
@@ -110,6 +115,12 @@ typedef struct {
                                                  state held without switching the boot slot;
                                                  the same offer without this flag activates
                                                  it (docs/PROTOCOL.md §5.2) */
+#define MQOTA_OFFER_FLAG_FILES 0x00000004u  /**< The offer is a file release: the bytes are a
+                                                 file bundle (docs/PROTOCOL.md §17), not an
+                                                 image; chip_id is MQOTA_CHIP_ANY. Only a
+                                                 device with MQOTA_CAP_FILES takes it */
+/** OFFER chip_id of a file release: the files suit any chip (docs/PROTOCOL.md §17). */
+#define MQOTA_CHIP_ANY 0xFFFFu
 
 /**
  * @brief OFFER: the update manifest (server -> device), retained on the device's offer topic.

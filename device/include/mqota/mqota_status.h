@@ -87,8 +87,11 @@ typedef enum {
                                             signature. */
     MQOTA_REASON_SECURITY_VERSION = 16, /**< The offer's secure_version is below the device's
                                             minimum (anti-rollback). */
-    MQOTA_REASON_COMMAND = 17          /**< The server rolled the pending image back with the
+    MQOTA_REASON_COMMAND = 17,         /**< The server rolled the pending image back with the
                                             "rollback" command (docs/PROTOCOL.md §14). */
+    MQOTA_REASON_FILE_RELEASE = 18     /**< The offer is a file release (MQOTA_OFFER_FLAG_FILES)
+                                            and this device takes images only; nothing was
+                                            erased (docs/PROTOCOL.md §17). */
 } mqota_reason_t;
 
 /**

@@ -13,6 +13,7 @@
 # constructor. Messages never publish QoS 1 from inside the receive path (umqtt.simple waits for
 # a PUBACK by reading messages, and a nested wait would lose the outer PUBACK): the receive path
 # only records what is to be done, and poll() does it.
+import os
 import select
 import struct
 import time
@@ -46,6 +47,9 @@ SIG_BLOCK_LEN = 80  # section 5.1: release_uid, r, s
 CMD_RECORD_LEN = 36  # the mq.cmd record (section 14.4)
 CMD_RECORD_MAGIC = 0x4D514331  # "MQC1"
 REFUSAL_REPORT_MS = 1000  # MQOTA_REFUSAL_REPORT_MS: one refusal report per second at most
+OFFER_FLAG_FILES = 0x4  # MQOTA_OFFER_FLAG_FILES: a file release (section 17)
+CAP_FILES = 0x40  # MQOTA_CAP_FILES
+FILES_SLOT = 255  # the prog record's slot for a file release's bundle
 MASK64 = (1 << 64) - 1
 
 
@@ -147,13 +151,17 @@ class Agent:
     confirm_by_command: after its self-test passes a new image stays pending-verify until the
       server's confirm or rollback command (needs command_key), or until confirm_timeout_ms
       from the boot: then it rolls back (confirm-timeout).
+    files_root: the application's directory, where file releases (section 17) put their files
+      ("/" on a board, the default); None: the agent takes images only (no MQOTA_CAP_FILES).
+      It must be on the filesystem of store_dir (the files are renamed, never copied).
     """
 
     def __init__(self, device_id, server, port=1883, user=None, password=None,
                  store_dir="/mqota", chip_id=None, self_test=None, max_window=16,
                  prefix="mqota/v1", keepalive=KEEPALIVE_S, log=_log, trust_key=None,
                  require_signature=False, command_key=None, command_handler=None,
-                 confirm_by_command=False, confirm_timeout_ms=CONFIRM_TIMEOUT_MS):
+                 confirm_by_command=False, confirm_timeout_ms=CONFIRM_TIMEOUT_MS,
+                 files_root="/"):
         if confirm_by_command and command_key is None:
             raise ValueError("mqota: confirm_by_command needs command_key")
         self.confirm_by_command = confirm_by_command
@@ -183,6 +191,12 @@ class Agent:
         self.chip = _chip_from_platform() if chip_id is None else chip_id
         self.max_window = max(1, min(MAX_WINDOW, max_window))
         self.store = Store(store_dir)
+        # files.py is imported only when a file update needs it (a journal at boot, a file
+        # offer): an agent that never takes one does not hold its code in RAM
+        self._files_root = files_root
+        self._files = None
+        self._files_rec = None  # the journal of a file update booted pending-verify
+        self._forget_files_after_publish = False
         base = "%s/dev/%s/" % (prefix, device_id)
         self.t_state = base + "state"
         self.t_online = base + "online"
@@ -264,6 +278,9 @@ class Agent:
         self.min_sv = m[0] if m else 0
         b = self.store.get(BOOT)
         self._boot_ms = time.ticks_ms()
+        if self._files_root is not None and b is None and self._exists(self.store.root + "/journal"):
+            # a file update in progress (boot.py may have run recover() already)
+            self._boot_files(self._fm().recover(self._files_root, self.store.root))
         if b is not None:
             rel, dep, frm, to, why, sv = b
             self._boot_rec = b
@@ -282,6 +299,46 @@ class Agent:
                 esp32.Partition.mark_app_valid_cancel_rollback()
                 self.log("back in slot %d after release %d: rolled-back, reason %d"
                          % (frm, rel, self.reason))
+
+    @staticmethod
+    def _exists(path):
+        try:
+            os.stat(path)
+            return True
+        except OSError:
+            return False
+
+    def _fm(self):
+        from . import files
+
+        return files
+
+    def _f(self):
+        # the file releases of files_root (files.py), made on first use
+        if self._files is None:
+            self._files = self._fm().Files(self._files_root, self.store.root)
+        return self._files
+
+    def _boot_files(self, j):
+        # A file update's journal after the boot's recover() (files.py): the new set runs
+        # pending-verify (BOOTED), or the old set is back (RESTORED) and reports rolled-back.
+        if j is None:
+            return
+        phase, why, rel, dep, version = j
+        self.target = rel
+        F = self._fm()
+        if phase == F.BOOTED:
+            self._files_rec = j
+            self.state = P.PENDING_VERIFY
+            self._self_test_due = True
+            self.log("booted file release %d: pending-verify" % rel)
+        elif phase == F.RESTORED:
+            self._refused = (rel, dep)
+            self.state = P.ROLLED_BACK
+            self.reason = why or P.R_RESET
+            self._forget_files_after_publish = True
+            self.log("old files back after file release %d: rolled-back, reason %d"
+                     % (rel, self.reason))
 
     def _load_running_release(self):
         s = self.store.get(SLOT, "slot%d" % self.slot)
@@ -478,7 +535,8 @@ class Agent:
         t = self._t
         progress = 0 if t is None else t["base"] * t["chunk"]
         size = 0 if t is None else t["size"]
-        caps = P.CAP_RESUME | P.CAP_SACK | P.CAP_ROLLBACK | (P.CAP_COMMANDS if self._key else 0)
+        caps = P.CAP_RESUME | P.CAP_SACK | P.CAP_ROLLBACK | (P.CAP_COMMANDS if self._key else 0) \
+            | (CAP_FILES if self._files_root is not None else 0)
         flags = P.STATE_FLAG_ROLLBACK_POSSIBLE if self.rollback_possible else 0
         chip, _, version, project, idf = self.desc
         n = P.pack_state(self._state_buf, (
@@ -491,6 +549,9 @@ class Agent:
         if self._erase_boot_after_publish:
             self._erase_boot_after_publish = False
             self.store.erase(BOOT)
+        if self._forget_files_after_publish:
+            self._forget_files_after_publish = False
+            self._f().forget()
 
     def _work(self):
         # What the receive path left to do, in order: the self-test after an update's reboot,
@@ -502,7 +563,10 @@ class Agent:
         t = self._t
         if t is not None and t["base"] == t["count"]:
             self._send_ack(t)  # COMPLETE: the server stops sending
-            self._verify(t)
+            if t["f"] is not None:
+                self._verify_files(t)
+            else:
+                self._verify(t)
         if self._dirty and self.c is not None:
             self._publish_state()
         while self._replies:
@@ -578,13 +642,22 @@ class Agent:
         if sv < self.min_sv:
             self._fail(R_SECURITY_VERSION)
             return
-        if chip != self.chip:
+        if flags & OFFER_FLAG_FILES:
+            if self._files_root is None:
+                self._fail(P.R_FILE_RELEASE)
+                return
+            if size == 0 or size > self._fm().MAX_BUNDLE or not self._room_for(size):
+                self._fail(P.R_TOO_LARGE)
+                return
+        elif chip != self.chip:
             self._fail(P.R_CHIP_MISMATCH)
             return
-        slot_size = self.next.info()[3]
-        if size == 0 or size > slot_size or (slot_size + BLOCK - 1) // BLOCK > 8 * len(self._erased):
-            self._fail(P.R_TOO_LARGE)
-            return
+        else:
+            slot_size = self.next.info()[3]
+            if size == 0 or size > slot_size or \
+                    (slot_size + BLOCK - 1) // BLOCK > 8 * len(self._erased):
+                self._fail(P.R_TOO_LARGE)
+                return
         if chunk < CHUNK_MIN or chunk > MAX_CHUNK or chunk & (chunk - 1):
             self._fail(P.R_BAD_CHUNK_SIZE)
             return
@@ -593,6 +666,15 @@ class Agent:
             self._fail(P.R_TOO_MANY_CHUNKS)
             return
         self._accept(rel, dep, size, chunk, win, sv, flags, sha, version, count)
+
+    def _room_for(self, size):
+        # A file release needs the bundle and its files beside the old ones: twice its size
+        # and a margin free on the filesystem (when statvfs can tell).
+        try:
+            st = os.statvfs(self.store.root)
+            return st[0] * st[4] >= 2 * size + 4 * BLOCK
+        except (OSError, AttributeError):
+            return True
 
     def _judge_trust(self, o):
         # Section 5.1, before anything is judged or erased: 0 if the offer may be considered,
@@ -623,11 +705,19 @@ class Agent:
             bm[i] = 0
         for i in range(len(er)):
             er[i] = 0
-        to = 1 - self.slot
+        is_files = flags & OFFER_FLAG_FILES
+        to = FILES_SLOT if is_files else 1 - self.slot
         base = 0
         p = self.store.get(PROG)
         resumed = False
         if p is not None and p[0] == rel and p[2] == size and p[3] == chunk and p[5] == to \
+                and p[6] == sha and is_files:
+            base = p[4]  # the bundle file was flushed before the record was written
+            for i in range(base):
+                bm[i >> 3] |= 1 << (i & 7)
+            resumed = base > 0
+            self.log("resuming file release %d at chunk %d of %d" % (rel, base, count))
+        elif p is not None and p[0] == rel and p[2] == size and p[3] == chunk and p[5] == to \
                 and p[6] == sha:
             # keep whole 4 KiB sectors below the persisted base; the one holding it is
             # erased and written again
@@ -641,8 +731,12 @@ class Agent:
         else:
             self.log("offer of release %d accepted: %d bytes in %d chunks of %d"
                      % (rel, size, count, chunk))
+        fh = None
         try:
-            self.store.erase(SLOT, "slot%d" % to)
+            if is_files:
+                fh = self._f().stage(resumed)
+            else:
+                self.store.erase(SLOT, "slot%d" % to)
             self.store.put(PROG, (rel, dep, size, chunk, base, to, sha))
         except OSError:
             self._fail(P.R_STORE)
@@ -651,7 +745,7 @@ class Agent:
                    "win": max(1, min(win, self.max_window)), "sv": sv, "sha": sha,
                    "version": version, "to": to, "base": base, "saved": base, "high": base,
                    "resumed": resumed, "request": False, "due": True,
-                   "rx": time.ticks_ms(), "acked": time.ticks_ms()}
+                   "rx": time.ticks_ms(), "acked": time.ticks_ms(), "f": fh}
         if flags & 1:  # MQOTA_OFFER_FLAG_STREAM (section 13); _work() subscribes
             self.t_stream = ("%s/stream/%d" % (self.prefix, rel)).encode()
             self._sub_stream = True
@@ -660,6 +754,11 @@ class Agent:
     def _end_transfer(self):
         # The stream topic is left by _work() (this runs in the receive path, which must not
         # wait for an UNSUBACK).
+        if self._t is not None and self._t["f"] is not None:
+            try:
+                self._t["f"].close()
+            except OSError:
+                pass
         if self.t_stream:
             self._unsub_stream = self.t_stream
         self.t_stream = b""
@@ -687,11 +786,15 @@ class Agent:
         off = idx * chunk
         blk = off // BLOCK
         try:
-            er = self._erased
-            if not er[blk >> 3] & (1 << (blk & 7)):
-                self.next.ioctl(6, blk)  # erase the 4 KiB sector
-                er[blk >> 3] |= 1 << (blk & 7)
-            self.next.writeblocks(blk, self._rx_mv[P.CHUNK_HDR_LEN:n], off % BLOCK)
+            if t["f"] is not None:  # a file release: the bundle file, at the chunk's offset
+                t["f"].seek(off)
+                t["f"].write(self._rx_mv[P.CHUNK_HDR_LEN:n])
+            else:
+                er = self._erased
+                if not er[blk >> 3] & (1 << (blk & 7)):
+                    self.next.ioctl(6, blk)  # erase the 4 KiB sector
+                    er[blk >> 3] |= 1 << (blk & 7)
+                self.next.writeblocks(blk, self._rx_mv[P.CHUNK_HDR_LEN:n], off % BLOCK)
         except OSError:
             self._fail(P.R_FLASH)
             return
@@ -711,6 +814,8 @@ class Agent:
         base = t["base"]
         if base != t["saved"]:
             try:
+                if t["f"] is not None:
+                    t["f"].flush()  # the chunks below base are in the bundle file first
                 self.store.put(PROG, (t["rel"], t["dep"], t["size"], t["chunk"], base, t["to"],
                                       t["sha"]))
             except OSError:
@@ -794,6 +899,44 @@ class Agent:
         self._reset_due = True  # before the publish: a dead link must not hold the reset
         self._publish_state()
 
+    def _verify_files(self, t):
+        # Every chunk of a file release is in the bundle file: check it and its files into
+        # new/ (files.py), swap them in under the journal, reset into the new set.
+        self._set(P.VERIFYING)
+        try:
+            self._publish_state()
+        except OSError:
+            pass
+        try:
+            t["f"].close()
+        except OSError:
+            pass
+        t["f"] = None
+        t0 = time.ticks_ms()
+        paths, why = self._f().install(t["sha"], self._rx_mv[:BLOCK])
+        if why is not None:
+            self.log("file release %d refused: %s" % (t["rel"], why[1]))
+            self._f().clean()
+            self._fail(why[0])
+            return
+        try:
+            self._f().swap(t["rel"], t["dep"], t["version"], paths)
+        except OSError as e:
+            # the journal is the commit point: without it nothing changed; with it the next
+            # boot finishes the swap and runs the new set pending-verify
+            if self._f().state() is None:
+                self.log("file release %d: cannot swap (%r)" % (t["rel"], e))
+                self._f().clean()
+                self._fail(P.R_STORE)
+                return
+        self.store.erase(PROG)
+        self.log("file release %d: %d files checked and swapped in (%d ms)"
+                 % (t["rel"], len(paths), time.ticks_diff(time.ticks_ms(), t0)))
+        self._end_transfer()
+        self._set(P.READY_TO_REBOOT)
+        self._reset_due = True
+        self._publish_state()
+
     def _confirm_or_rollback(self):
         # pending-verify and connected: the application's self-test decides.
         ok = True
@@ -815,6 +958,9 @@ class Agent:
     def _confirm(self):
         # Mark the running image valid, raise the anti-rollback minimum, report confirmed.
         self._awaiting_confirm = False
+        if self._files_rec is not None:
+            self._confirm_files()
+            return
         rel, dep, frm, to, why, sv = self._boot_rec
         esp32.Partition.mark_app_valid_cancel_rollback()
         if sv > self.min_sv:
@@ -829,9 +975,30 @@ class Agent:
         self.log("self-test passed: release %d confirmed" % rel)
         self._set(P.CONFIRMED)
 
+    def _confirm_files(self):
+        # The new set passed: it becomes the running release of this slot, the journal goes.
+        phase, _, rel, dep, version = self._files_rec
+        try:
+            self.store.put(SLOT, (rel, version), "slot%d" % self.slot)
+        except OSError:
+            pass  # the files are confirmed all the same; STATE names the older release
+        self._f().commit()
+        self._files_rec = None
+        self._load_running_release()
+        self.log("self-test passed: file release %d confirmed" % rel)
+        self._set(P.CONFIRMED)
+
     def _rollback(self, reason):
         # Record why, boot the previous slot again and reset; the old image reports
-        # rolled-back with this reason.
+        # rolled-back with this reason. A file update puts the old files back instead.
+        if self._files_rec is not None:
+            self.log("rolling back file release %d: reason %d" % (self._files_rec[2], reason))
+            self._f().restore(reason)
+            self._reset_due = True
+            if self.c is None:
+                time.sleep_ms(100)
+                machine.reset()
+            return
         rel, dep, frm, to, why, sv = self._boot_rec
         self.log("rolling back release %d: reason %d" % (rel, reason))
         self.store.put(BOOT, (rel, dep, frm, to, reason, sv))

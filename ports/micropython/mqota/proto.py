@@ -46,13 +46,14 @@ R_RESET = 10
 R_TOO_MANY_CHUNKS = 11
 R_STORE = 12
 R_MALFORMED_OFFER = 13
+R_FILE_RELEASE = 18
 
 STATE_NAMES = ("idle", "offered", "downloading", "verifying", "ready-to-reboot",
                "pending-verify", "confirmed", "failed", "rolled-back")
 REASON_NAMES = ("none", "chip-mismatch", "too-large", "bad-chunk-size", "flash", "hash-mismatch",
                 "invalid-image", "set-boot", "self-test", "confirm-timeout", "reset",
                 "too-many-chunks", "store", "malformed-offer", "signature", "unsigned",
-                "security-version", "command")
+                "security-version", "command", "file-release")
 
 # capabilities (section 8.3), STATE flags (8.4), ACK flags (8.5)
 CAP_COMMANDS = 0x8

@@ -11,6 +11,9 @@
 #   ecdsa   a verification of an OpenSSL signature, and its refusal with r changed
 #   gcm     AES-256-GCM: the GCM specification's test cases 13 and 14 (zero key and nonce);
 #           open() returns the plaintext, and None with a changed tag, ciphertext or aad
+#   files   the bundle of PROTOCOL.md section 17.1's example is read and installed into new/;
+#           the path rules; a swap, its restore, and a swap cut after its 2nd rename that the
+#           next boot's recovery finishes (files.py)
 import os
 import struct
 import sys
@@ -158,4 +161,173 @@ ct2[20] ^= 1
 ok(k.open(b"n" * 12, ct2, b"header and device id", tag) is None, "open() of a changed ciphertext")
 ok(k.open(b"n" * 12, ct, b"header and device id", tag[:15] + bytes([tag[15] ^ 1])) is None,
    "open() with a changed tag")
+# ---- files
+from mqota import files as F  # noqa: E402
+
+EX = unhexlify("4d51464201000100490000000000000000" [:32] + "0c000000" +
+               "5457a7077005a76dd3f561d992277ec12bfdc3239fa5c120d2e9814536e4f92b" + "0700" +
+               "6d61696e2e7079" + "56455253494f4e203d20320a")
+ok(len(EX) == 73, "the section 17.1 example is 73 bytes")
+root = TMP + "/app"
+os.mkdir(root)
+fs = F.Files(root, root + "/mqota")
+os.mkdir(root + "/mqota")
+with open(root + "/main.py", "w") as f:
+    f.write("VERSION = 1\n")
+with open(root + "/keep.txt", "w") as f:
+    f.write("kept\n")
+with open(fs.bundle, "wb") as f:
+    f.write(EX)
+import hashlib  # noqa: E402
+
+buf = memoryview(bytearray(4096))
+paths, why = fs.install(hashlib.sha256(EX).digest(), buf)
+ok(why is None and paths == [b"main.py"], "the section 17.1 example installs: %r" % (why,))
+paths2, why = fs.install(bytes(32), buf)
+ok(why is not None and why[0] == 5, "a bundle hash other than the offer's is hash-mismatch")
+for bad in (b"../x", b"/x", b"a//b", b"a/./b", b"x/", b"a\\b", b"mqota/prog", b"\xff.py", b""):
+    ok(F.check_path(bad) is not None, "path %r refused" % bad)
+for good in (b"main.py", b"lib/util.py", b".hidden", b"lib/..x"):
+    ok(F.check_path(good) is None, "path %r taken" % good)
+
+
+def read(p):
+    with open(root + "/" + p) as f:
+        return f.read()
+
+
+fs.swap(7, 9, b"app-2", paths)
+ok(read("main.py") == "VERSION = 2\n" and read("keep.txt") == "kept\n", "the swap put main.py in")
+ok(fs.state()[0] == F.SWAPPED, "the journal says SWAPPED after a swap")
+fs.restore(8)
+ok(read("main.py") == "VERSION = 1\n", "the restore put the old main.py back")
+ok(fs.state()[:3] == (F.RESTORED, 8, 7), "the journal says RESTORED, reason 8, release 7")
+fs.forget()
+# a swap cut after its 2nd rename (the power cut): the next boot's recovery finishes it
+with open(fs.bundle, "wb") as f:
+    f.write(EX)
+paths, why = fs.install(hashlib.sha256(EX).digest(), buf)
+ok(why is None, "the example installs again")
+
+
+class Cut(Exception):
+    pass
+
+
+def cut(n):
+    if n == 1:
+        raise Cut()
+
+
+F.after_rename = cut
+try:
+    fs.swap(7, 9, b"app-2", paths)
+    ok(False, "the swap was not cut")
+except Cut:
+    pass
+F.after_rename = None
+ok(fs.state()[0] == F.SWAP and not F._exists(root + "/main.py"), "cut between the two renames")
+ok(F.Files(root, root + "/mqota").boot()[0] == F.BOOTED, "the boot finishes the swap: BOOTED")
+ok(read("main.py") == "VERSION = 2\n", "the new main.py is in place after the boot")
+ok(F.Files(root, root + "/mqota").boot()[:2] == (F.RESTORED, F.R_RESET),
+   "a second boot before the verdict restores the old set (reason reset)")
+ok(read("main.py") == "VERSION = 1\n", "the old main.py is back")
+
+# a power cut after every rename of a swap (a sweep): the next boot always finds the whole new
+# set; after every rename of the restore that follows: the whole old set
+
+
+def tree(top):
+    out = {}
+    for e in os.ilistdir(top):
+        p = top + "/" + e[0]
+        if e[0] == "mqota":
+            continue
+        if e[1] & 0x4000:
+            for k, v in tree(p).items():
+                out[e[0] + "/" + k] = v
+        else:
+            with open(p, "rb") as f:
+                out[e[0]] = f.read()
+    return out
+
+
+V1 = {"main.py": b"VERSION = 1\n", "lib/util.py": b"u1", "lib/gone.py": b"g", "config.txt": b"c1"}
+V2 = {"main.py": b"VERSION = 2\n", "lib/util.py": b"u2", "lib/new.py": b"n", "config.txt": b"c1"}
+
+
+def bundle(files):
+    table = data = b""
+    for p in sorted(files):
+        d = files[p]
+        table += struct.pack("<I", len(d)) + hashlib.sha256(d).digest() + bytes((len(p), 0)) + p.encode()
+        data += d
+    total = 16 + len(table) + len(data)
+    return b"MQFB" + bytes((1, 0)) + struct.pack("<HII", len(files), total, 0) + table + data
+
+
+def fresh(k):
+    r = TMP + "/sweep%d" % k
+    os.mkdir(r)
+    os.mkdir(r + "/lib")
+    os.mkdir(r + "/mqota")
+    for p, d in V1.items():
+        with open(r + "/" + p, "wb") as f:
+            f.write(d)
+    fs = F.Files(r, r + "/mqota")
+    # lib/gone.py came with the confirmed file release: the new one removes it
+    with open(fs.fset, "wb") as f:
+        f.write(F._encode(F.S_MAGIC, 0, 0, 1, 1, b"v1", [(F.F_NEW, p.encode()) for p in V1]))
+    with open(fs.bundle, "wb") as f:
+        f.write(bundle(V2))
+    paths, why = fs.install(hashlib.sha256(bundle(V2)).digest(), buf)
+    ok(why is None, "sweep bundle installs: %r" % (why,))
+    return r, fs, paths
+
+
+def cut_at(at):
+    def hook(n):
+        if n == at:
+            raise Cut()
+    return hook
+
+
+renames = 0
+k = 0
+while True:
+    k += 1
+    r, fs, paths = fresh(k)
+    F.after_rename = cut_at(k)
+    try:
+        fs.swap(7, 9, b"app-2", paths)
+        F.after_rename = None
+        renames = k - 1
+        break
+    except Cut:
+        pass
+    F.after_rename = None
+    ok(F.Files(r, r + "/mqota").boot()[0] == F.BOOTED, "cut after rename %d: boot finishes the swap" % k)
+    ok(tree(r) == V2, "cut after rename %d of the swap: the new set, whole: %r" % (k, tree(r)))
+ok(renames == 8, "the swap of 4 new paths (3 replacing) and 1 removed path takes 8 renames, not %d" % renames)
+ok(tree(r) == V2, "an uncut swap leaves the new set")
+# the restore, cut after each of its renames, then finished by the next boot
+k = 0
+while True:
+    k += 1
+    r, fs, paths = fresh(100 + k)
+    fs.swap(7, 9, b"app-2", paths)
+    F.Files(r, r + "/mqota").boot()  # SWAPPED -> BOOTED, as the new set's boot does
+    F.after_rename = cut_at(k)
+    try:
+        fs.restore(8)
+        F.after_rename = None
+        break
+    except Cut:
+        pass
+    F.after_rename = None
+    st = F.Files(r, r + "/mqota").boot()
+    ok(st[0] == F.RESTORED and st[1] == 8, "restore cut after rename %d: the boot finishes it (%r)" % (k, st))
+    ok(tree(r) == V1, "restore cut after rename %d: the old set, whole: %r" % (k, tree(r)))
+ok(k - 1 == 4, "the restore of 4 replaced or removed paths takes 4 renames, not %d" % (k - 1))
+ok(tree(r) == V1, "an uncut restore leaves the old set")
 print("%d checks passed" % checks)
