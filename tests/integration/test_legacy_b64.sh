@@ -47,7 +47,7 @@ watch "$dep" 120 || fail "deployment $dep did not succeed on both devices (see w
 d=$(mq --json deployment show "$dep") || fail "deployment show failed"
 check_json "both b64 devices succeeded, with chunks resent" "$d" \
   '.state == "finished" and .succeeded == 2 and ([.targets[].bytes_resent] | add) > 0'
-grep -q "vdev-0002: attempt 1 failed (timeout: no answer to OTA:END" "$T/mqotad.log" ||
+grep -q "vdev-0002: attempt [0-9] failed (timeout: no answer to OTA:END" "$T/mqotad.log" ||
   fail "the damaged chunk was not caught at OTA:END (the device's check) and retried"
 grep -q "vdev-0002: drops its link (OTA:ERROR:validation never sent" "$T/fleet.log" ||
   fail "the device did not drop its link on the failed image"
