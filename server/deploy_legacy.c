@@ -127,6 +127,27 @@ int deploy__legacy_init(mqotad_t *d)
     return 0;
 }
 
+/* legacy__each() of deploy__legacy_resume(): a device without a job whose target is active. */
+static void resume_one(mqotad_t *d, legacy_dev_t *ld, void *ctx)
+{
+    db_release_t *r = ctx;
+    db_target_t t;
+    if (ld->job || db__target_running(d->db, ld->id, 0, &t) != 0 || t.state != TARGET_ACTIVE ||
+        db__release_get(d->db, t.release_id, r) != 0)
+        return;
+    mqh_log(MQH_INFO, "legacy device %s: deployment %lld was active; its transfer starts again",
+            ld->id, (long long)t.deployment_id);
+    legacy__start(d, &t, r);
+}
+
+void deploy__legacy_resume(mqotad_t *d)
+{
+    db_release_t *r = malloc(sizeof(*r));
+    if (!r) return;
+    legacy__each(d, resume_one, r);
+    free(r);
+}
+
 void deploy__legacy_native(mqotad_t *d, const db_device_t *dev)
 {
     legacy_dev_t *ld = legacy__find(d, dev->id);
