@@ -9,7 +9,7 @@
  */
 #include "legacy.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <mosquitto.h>
 #include <stdio.h>
