@@ -21,6 +21,7 @@
 #include "http_console.h"
 #include "telemetry.h"
 #include "health.h"
+#include "legacy.h"
 #include "mqotad.h"
 #include "release.h"
 #include "clock.h"
@@ -79,6 +80,8 @@ static void wait_for_io(mqotad_t *d, bool *mqtt_in, bool *mqtt_out)
     int t = http__timeout_ms(d);
     if (t >= 0 && t < timeout) timeout = t;
     t = transfer__next_timeout_ms(d, now);
+    if (t >= 0 && t < timeout) timeout = t;
+    t = legacy__next_timeout_ms(d, now);
     if (t >= 0 && t < timeout) timeout = t;
 
     *mqtt_in = *mqtt_out = false;
@@ -155,6 +158,7 @@ int main(int argc, char **argv)
                 "can reach http://%s:%d can upload releases, deploy them and provision devices",
                 d.http_addr, d.http_port);
     if (transfer__init(&d) != 0 || deploy__init(&d) != 0) goto out;
+    if (legacy__init(&d) != 0 || deploy__legacy_init(&d) != 0) goto out;
     if (http__start(&d) != 0) goto out; /* first: a busy port fails before a broker starts */
     if (auth__ensure_server_identity(&d) != 0) goto out;
     if (d.broker_tls && tls__ensure_broker_certs(&d) != 0) goto out;
@@ -183,6 +187,7 @@ int main(int argc, char **argv)
             deploy__republish_offers(&d);
         }
         transfer__tick(&d, now);                  /* retransmit timed-out chunks */
+        legacy__tick(&d, now);                    /* legacy devices: retries, timeouts */
         transfer__persist(&d, now, false);        /* batched progress, once a second */
         command__tick(&d, now);                   /* expire / time out commands */
         rollout__tick(&d, now);                   /* judge rollouts' waves, start the next */
@@ -204,6 +209,7 @@ int main(int argc, char **argv)
     exit_code = 0;
 out:
     if (d.xfers) transfer__cleanup(&d);
+    legacy__cleanup(&d);
     mqtt__cleanup(&d);
     http__stop(&d);
     http_console__cleanup(&d);
