@@ -64,10 +64,17 @@ out=$(mq --json deploy "$rel3" vdev-0002 2>&1) || fail "deploy failed: $out"
 json_get dep3 "$out" '.id | numbers'
 wait_for 30 sh -c "curl -sf -H '$API_AUTH' '$HTTP_URL/api/v1/deployments/$dep3' | jq -e '.targets[0].state == \"active\" and .targets[0].progress > 20000'" ||
   fail "vdev-0002's target did not become active with progress"
+bpid=$(pgrep -f "mosquitto -c $T/server/broker/mosquitto.conf") || fail "no embedded broker running"
 kill -KILL "$MQOTAD_PID"
 wait "$MQOTAD_PID" 2>/dev/null || true
 MQOTAD_PID=""
+# The embedded broker leaves with mqotad; the restarted one takes the same port only once it is
+# free, and the devices know no other (test_server_restart.sh waits the same way).
+broker_gone() { ! kill -0 "$bpid" 2>/dev/null; }
+wait_for 10 broker_gone || fail "the embedded broker (pid $bpid) outlived mqotad"
+broker_before=$BROKER_URL
 start_mqotad --open-broker
+[ "$BROKER_URL" = "$broker_before" ] || fail "the broker moved to $BROKER_URL from $broker_before"
 watch "$dep3" 120 || fail "deployment $dep3 did not succeed after mqotad's restart (see watch.log)"
 grep -q "legacy device vdev-0002: deployment $dep3 was active; its transfer starts again" "$T/mqotad.log" ||
   fail "the restarted mqotad did not take the active legacy target up again"
