@@ -129,6 +129,13 @@ static bool topic_is(const mqota_agent_t *a, const char *topic, const char *leaf
     return *t == '\0';
 }
 
+static uint32_t chunk_len(const mqota_agent_t *a, uint32_t index)
+{
+    uint32_t off = index * a->offer.chunk_size;
+    uint32_t left = a->offer.image_size - off;
+    return left < a->offer.chunk_size ? left : a->offer.chunk_size;
+}
+
 /* What happened, for transition(): each event moves the agent to one state, from the states
  * listed for it in the table below. */
 typedef enum {
@@ -884,7 +891,7 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
     if (c.index + 1u > a->high) {
         a->high = c.index + 1u;
     }
-    a->progress_bytes += c.len;
+    a->progress_bytes += chunk_len(a, c.index); /* image bytes, whatever came on the wire */
     old_base = a->base;
     while (a->base < a->chunk_count && bit_get(a, a->base)) {
         a->base++;
