@@ -48,11 +48,13 @@ static bool encoded(const mqota_agent_t *a)
  * deflate-full (each chunk starts a new stream). */
 static uint32_t history_len(const mqota_agent_t *a, uint32_t index)
 {
-    uint32_t window = 1u << a->offer.window_bits;
+    uint32_t window;
     uint32_t before = index * a->offer.chunk_size;
-    if (a->offer.encoding != MQOTA_ENCODING_DEFLATE_SYNC) {
-        return 0u;
+    if (a->offer.encoding != MQOTA_ENCODING_DEFLATE_SYNC ||
+        a->offer.window_bits > MQOTA_WINDOW_BITS_MAX) {
+        return 0u; /* (a window out of range never passes decode__offer_ok()) */
     }
+    window = 1u << a->offer.window_bits;
     return before < window ? before : window;
 }
 

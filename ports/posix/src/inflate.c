@@ -76,6 +76,7 @@ int posix_inflate(void *ctx, const mqota_inflate_job_t *job)
     unsigned char out[OUT_PIECE];
     int rc;
     int result = -1;
+    size_t total = 0; /* output bytes handed to job->write */
     (void)ctx;
 
     if (job == NULL || job->window_bits < 9u || job->window_bits > POSIX_INFLATE_WINDOW_BITS ||
@@ -102,6 +103,7 @@ int posix_inflate(void *ctx, const mqota_inflate_job_t *job)
         if (produced > 0u && job->write(job, out, produced) != 0) {
             goto out;
         }
+        total += produced;
         if (rc == Z_STREAM_END || (rc == Z_BUF_ERROR && produced == 0u)) {
             break; /* end of the stream, or of this chunk's input */
         }
@@ -109,7 +111,8 @@ int posix_inflate(void *ctx, const mqota_inflate_job_t *job)
             goto out; /* bad data, or no memory in the arena */
         }
     }
-    result = zs.avail_in == 0u ? 0 : -1; /* bytes after the stream's end: not ours */
+    /* every byte of input taken (none after the stream's end), exactly out_len bytes out */
+    result = zs.avail_in == 0u && total == job->out_len ? 0 : -1;
 out:
     (void)inflateEnd(&zs);
     return result;
