@@ -98,6 +98,9 @@ static void usage(FILE *out)
             "                        100-86400000 ms (default 60000)\n"
             "  --crash-at PCT        fault: the whole process dies (SIGKILL) when a device's\n"
             "                        download passes PCT percent\n"
+            "  --deflate-window BITS largest deflate window the agents inflate, 9-15, or 0 for\n"
+            "                        agents without the decoder (no MQOTA_CAP_DEFLATE: they\n"
+            "                        get full images); default 15 (docs/PROTOCOL.md §6.1)\n"
             "  --flip-byte OFFSET    fault: flash writes store byte OFFSET of an image with one\n"
             "                        bit flipped (a flash bit error the chunk CRC cannot see)\n"
             "  --link SPEC           emulate the devices' links through a user-space proxy:\n"
@@ -212,7 +215,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
            O_CUT, O_FAILST, O_STATUS, O_TELEMETRY, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
            O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR, O_RESETBC, O_OFFLINE, O_CONFIRMTO,
            O_CRASHLOOP, O_CRASHEVERY, O_HEALTHINT,
-           O_CONFIRMCMD, O_ERASENVS, O_PORT };
+           O_CONFIRMCMD, O_ERASENVS, O_PORT, O_DEFLATE };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
         {"data", required_argument, 0, O_DATA},     {"count", required_argument, 0, O_COUNT},
@@ -238,6 +241,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"confirm-by-command", no_argument, 0, O_CONFIRMCMD},
         {"erase-nvs", required_argument, 0, O_ERASENVS},
         {"port", required_argument, 0, O_PORT},
+        {"deflate-window", required_argument, 0, O_DEFLATE},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
     };
     long v;
@@ -329,6 +333,15 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         case O_FLIP:
             if (parse_long("--flip-byte", optarg, 0, 0x1E0000 - 1, &v)) exit(2);
             o->flip_offset = v;
+            break;
+        case O_DEFLATE:
+            if (parse_long("--deflate-window", optarg, 0, MQOTA_WINDOW_BITS_MAX, &v)) exit(2);
+            if (v != 0 && v < (long)MQOTA_WINDOW_BITS_MIN) {
+                fprintf(stderr, "mqota-fleet: --deflate-window must be 0 or %u-%u\n",
+                        MQOTA_WINDOW_BITS_MIN, MQOTA_WINDOW_BITS_MAX);
+                exit(2);
+            }
+            o->deflate_window = (uint8_t)v;
             break;
         case O_CRASHLOOP: o->crash_loop = parse_version("--crash-loop", optarg); break;
         case O_CRASHEVERY:
@@ -545,6 +558,7 @@ int main(int argc, char **argv)
     f.opt.status_interval_s = 5;
     f.opt.boot_delay_ms = 300;
     f.opt.flip_offset = -1;
+    f.opt.deflate_window = MQOTA_WINDOW_BITS_MAX;
     parse_args(argc, argv, &f.opt);
 
     if (f.opt.trust_key != NULL) {

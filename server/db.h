@@ -38,6 +38,8 @@ typedef struct {
     bool online;
     int64_t first_seen, last_seen;
     uint32_t caps;  /**< MQOTA_CAP_* of its last STATE (schema 5) */
+    uint8_t deflate_window; /**< STATE deflate_window: largest window it inflates, 0 = none
+                                 (schema 12, docs/PROTOCOL.md §6.1) */
 } db_device_t;
 
 typedef struct {
@@ -78,6 +80,10 @@ typedef struct {
     uint32_t window;     /**< Window of the offer sent for this target */
     int64_t release_id;  /**< Filled by lookups that join the deployment */
     uint32_t offer_flags; /**< MQOTA_OFFER_FLAG_* of the offer sent for this target */
+    uint8_t encoding;     /**< MQOTA_ENCODING_* of the offer sent (schema 12) */
+    uint8_t window_bits;  /**< its deflate window (log2), 0 for MQOTA_ENCODING_NONE */
+    int64_t wire_size;    /**< chunk data bytes of the form offered (the image's size for
+                               MQOTA_ENCODING_NONE; 0 in rows from before schema 12) */
 } db_target_t;
 
 /** An HTTP API token: only its SHA-256 is ever stored. */
@@ -131,6 +137,9 @@ typedef struct {
     int total, pending, active, succeeded, failed, superseded;
     int ready; /**< Targets holding a verified image until activated (TARGET_READY) */
     int64_t bytes_sent, bytes_resent; /**< Sums of the targets' unicast byte counters */
+    int64_t wire_size;  /**< Sum of the targets' wire_size (schema 12) */
+    int wire_targets;   /**< Targets with a wire_size (offered since schema 12) */
+    int compressed;     /**< Targets offered a compressed form (encoding != 0) */
 } db_counts_t;
 
 int db__open(db_t **out, const char *path);

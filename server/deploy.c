@@ -20,6 +20,7 @@
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_status.h"
 #include "clock.h"
+#include "release.h"
 #include "rollout.h"
 #include "transfer.h"
 
@@ -82,6 +83,126 @@ static uint32_t choose_window(mqotad_t *d, const db_device_t *dev)
     return w ? w : 1;
 }
 
+/* ---- the form of the image each target gets (docs/PROTOCOL.md §6.1) ---- */
+
+/* Image bytes per chunk tried first for a compressed form: with a 32 KiB window, sync points
+ * every 16 KiB reach gzip -9 (docs/PERFORMANCE.md); smaller sizes are tried when a device's
+ * max_chunk cannot take the largest compressed chunk. */
+#define FORM_CHUNK_FIRST 16384u
+#define FORM_MEMO_MAX 16u
+
+/* The forms one deployment looked at, so that each is read or built once per deployment. */
+typedef struct {
+    struct {
+        uint8_t encoding, window_bits;
+        uint32_t chunk_size, wire_size, max_chunk;
+        bool ok;
+    } e[FORM_MEMO_MAX];
+    size_t n;
+    uint8_t *image; /* the release's image, read on the first form not cached yet */
+} form_memo_t;
+
+/* Size of the compressed form (encoding, window_bits, chunk_size) of release r: its total
+ * wire bytes and its largest chunk. Built and cached by release__form() the first time.
+ * false if it cannot be had (logged there). */
+static bool form_size(mqotad_t *d, const db_release_t *r, form_memo_t *m, uint8_t encoding,
+                      uint8_t window_bits, uint32_t chunk_size, uint32_t *wire,
+                      uint32_t *max_chunk)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->e[i].encoding == encoding && m->e[i].window_bits == window_bits &&
+            m->e[i].chunk_size == chunk_size) {
+            *wire = m->e[i].wire_size;
+            *max_chunk = m->e[i].max_chunk;
+            return m->e[i].ok;
+        }
+    }
+    release_form_t f;
+    int rc = release__form(d, r, NULL, encoding, window_bits, chunk_size, &f);
+    if (rc == 1) {
+        if (!m->image) {
+            FILE *fh = fopen(r->path, "rb");
+            m->image = malloc(r->size ? r->size : 1);
+            if (!fh || !m->image || fread(m->image, 1, r->size, fh) != r->size) {
+                mqh_log(MQH_ERROR, "cannot read release %lld from %s to compress it",
+                        (long long)r->id, r->path);
+                free(m->image);
+                m->image = NULL;
+            }
+            if (fh) fclose(fh);
+        }
+        rc = m->image ? release__form(d, r, m->image, encoding, window_bits, chunk_size, &f)
+                      : -1;
+    }
+    *wire = rc == 0 ? f.wire_size : 0;
+    *max_chunk = rc == 0 ? f.max_chunk : 0;
+    if (rc == 0) release__form_free(&f);
+    if (m->n < FORM_MEMO_MAX) {
+        m->e[m->n].encoding = encoding;
+        m->e[m->n].window_bits = window_bits;
+        m->e[m->n].chunk_size = chunk_size;
+        m->e[m->n].wire_size = *wire;
+        m->e[m->n].max_chunk = *max_chunk;
+        m->e[m->n].ok = rc == 0;
+        m->n++;
+    }
+    return rc == 0;
+}
+
+/*
+ * Choose the form of t's offer: the image as is (t->chunk_size already set, wire_size the
+ * image's size), or a compressed form when the device inflates (MQOTA_CAP_DEFLATE) and the
+ * form is smaller. A stream member (stream_cs != 0) takes deflate-full at the stream's chunk
+ * size, the same form for every member; a unicast target deflate-sync with the device's window
+ * at the largest chunk size from FORM_CHUNK_FIRST down whose largest compressed chunk fits
+ * t->chunk_size (what the device and the broker take in one CHUNK).
+ */
+static void choose_form(mqotad_t *d, const db_release_t *r, const db_device_t *dev,
+                        uint32_t stream_cs, form_memo_t *m, db_target_t *t)
+{
+    uint32_t wire = 0, max_chunk = 0;
+    t->encoding = MQOTA_ENCODING_NONE;
+    t->window_bits = 0;
+    t->wire_size = r->size;
+    if (!(dev->caps & MQOTA_CAP_DEFLATE) || dev->deflate_window < MQOTA_WINDOW_BITS_MIN) return;
+    uint8_t wb = dev->deflate_window > MQOTA_WINDOW_BITS_MAX ? (uint8_t)MQOTA_WINDOW_BITS_MAX
+                                                             : dev->deflate_window;
+    if (stream_cs) {
+        if (form_size(d, r, m, MQOTA_ENCODING_DEFLATE_FULL, MQOTA_WINDOW_BITS_MAX, stream_cs,
+                      &wire, &max_chunk) &&
+            max_chunk <= stream_cs && wire < r->size) {
+            t->encoding = MQOTA_ENCODING_DEFLATE_FULL;
+            t->window_bits = MQOTA_WINDOW_BITS_MAX;
+            t->wire_size = wire;
+        }
+        return;
+    }
+    for (uint32_t cs = FORM_CHUNK_FIRST; cs >= MQOTA_CHUNK_MIN; cs >>= 1) {
+        if ((r->size + cs - 1u) / cs > MQOTAD_MAX_CHUNKS) break;
+        if (!form_size(d, r, m, MQOTA_ENCODING_DEFLATE_SYNC, wb, cs, &wire, &max_chunk)) return;
+        if (max_chunk <= t->chunk_size) {
+            if (wire < r->size) {
+                t->encoding = MQOTA_ENCODING_DEFLATE_SYNC;
+                t->window_bits = wb;
+                t->chunk_size = cs;
+                t->wire_size = wire;
+            }
+            return;
+        }
+    }
+}
+
+/* Whether every device that follows the stream inflates its form (deflate-full, the largest
+ * window): then the stream carries it, else the image as is. */
+static bool stream_compressed(const db_device_t *dev, size_t n, uint32_t stream_cs)
+{
+    for (size_t i = 0; i < n; i++)
+        if (can_stream(&dev[i], stream_cs) &&
+            (!(dev[i].caps & MQOTA_CAP_DEFLATE) || dev[i].deflate_window < MQOTA_WINDOW_BITS_MAX))
+            return false;
+    return true;
+}
+
 /* A bit of a target's stored offer_flags that never goes on the wire: the target is held and
  * its device lacks MQOTA_CAP_HOLD, so its offer is withheld until deploy__activate(). */
 #define TARGET_FLAG_WITHHELD 0x80000000u
@@ -105,6 +226,8 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
     o.chip_id = r->chip_id;
     o.secure_version = r->secure_version;
     o.flags = t->offer_flags & ~TARGET_FLAG_WITHHELD;
+    o.encoding = t->encoding;
+    o.window_bits = t->window_bits;
     if (mqh_unhex(r->sha256, o.sha256, sizeof(o.sha256)) != 0) return -1;
     snprintf(o.version, sizeof(o.version), "%s", r->version);
     snprintf(o.project, sizeof(o.project), "%s", r->project);
@@ -127,8 +250,11 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
                 "published after the reconnect", t->device_id);
         return -1;
     }
-    mqh_log(MQH_INFO, "offered release %lld (%s) to %s: chunk %u, window %u%s%s%s",
+    mqh_log(MQH_INFO, "offered release %lld (%s) to %s: chunk %u, window %u%s%s%s%s",
             (long long)r->id, r->version, t->device_id, t->chunk_size, t->window,
+            t->encoding == MQOTA_ENCODING_DEFLATE_SYNC   ? ", deflate-sync"
+            : t->encoding == MQOTA_ENCODING_DEFLATE_FULL ? ", deflate-full"
+                                                         : "",
             (t->offer_flags & MQOTA_OFFER_FLAG_STREAM) ? ", stream" : "",
             (t->offer_flags & MQOTA_OFFER_FLAG_HOLD) ? ", hold" : "",
             r->has_sig ? ", signed" : "");
@@ -225,6 +351,8 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
     db_release_t *r = malloc(sizeof(*r));
     device_vec_t devs = {0};
     db_target_t *targets = NULL;
+    form_memo_t memo; /* the forms looked at, and the image read to build them */
+    memset(&memo, 0, sizeof(memo));
     bool in_tx = false;
     if (!r) goto out;
 
@@ -295,6 +423,7 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
     for (size_t i = 0; d->multicast && i < devs.n; i++)
         if (can_stream(&devs.items[i], stream_cs)) n_stream++;
     bool stream = n_stream >= 2;
+    bool stream_z = stream && stream_compressed(devs.items, devs.n, stream_cs);
 
     /* 2. One transaction: the deployment, its targets, superseded older targets. */
     int64_t now = mqh_unix_now();
@@ -317,8 +446,11 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
         if (stream && can_stream(&devs.items[i], stream_cs)) {
             t->chunk_size = stream_cs;
             t->offer_flags = MQOTA_OFFER_FLAG_STREAM;
+            t->wire_size = r->size;
+            if (stream_z) choose_form(d, r, &devs.items[i], stream_cs, &memo, t);
         } else {
             t->chunk_size = choose_chunk_size(d, &devs.items[i], r->size);
+            choose_form(d, r, &devs.items[i], 0, &memo, t);
         }
         t->window = choose_window(d, &devs.items[i]);
         if (hold) {
@@ -345,6 +477,7 @@ db_err:
     snprintf(err, err_cap, "database error while creating the deployment; nothing was created");
     res = DEPLOY_ERROR;
 out:
+    free(memo.image);
     free(targets);
     free(devs.items);
     free(r);

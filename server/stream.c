@@ -563,8 +563,8 @@ static void account(mqotad_t *d, int64_t deployment_id, uint32_t len, acct_t **c
 static int send_one(mqotad_t *d, stream_t *s, uint32_t i, uint64_t now_ms)
 {
     const transfer_t *first = s->members[0];
-    uint32_t len = transfer__chunk_len(first, i);
-    const uint8_t *data = first->img->data + (size_t)i * s->chunk_size;
+    uint32_t len = 0;
+    const uint8_t *data = transfer__chunk_wire(first, i, &len);
     uint8_t *buf = d->streams->buf;
     if (mqota_chunk_encode_header((uint32_t)s->release_id, i, data, len, buf,
                                   MQOTA_CHUNK_HEADER_LEN) != MQOTA_OK)

@@ -480,7 +480,9 @@ void mqota_agent_state_msg(const mqota_agent_t *a, mqota_state_msg_t *m)
     m->max_window = a->max_window;
     m->max_chunk = a->max_chunk;
     m->caps = MQOTA_CAP_RESUME | MQOTA_CAP_SACK | MQOTA_CAP_ROLLBACK | MQOTA_CAP_HOLD |
-              (a->commands ? MQOTA_CAP_COMMANDS : 0u);
+              (a->commands ? MQOTA_CAP_COMMANDS : 0u) |
+              (decode__window(a) != 0u ? MQOTA_CAP_DEFLATE : 0u);
+    m->deflate_window = decode__window(a);
     m->running_release = a->running_release;
     m->target_release = a->target_release;
     m->progress = a->progress_bytes;
@@ -580,7 +582,12 @@ static void start_transfer(mqota_agent_t *a)
         fail(a, MQOTA_REASON_CHIP_MISMATCH);
         return;
     }
-    if (!is_pow2(cs) || cs < MQOTA_CHUNK_MIN || cs > a->max_chunk) {
+    if (!decode__offer_ok(a, &a->offer)) {
+        fail(a, MQOTA_REASON_BAD_ENCODING);
+        return;
+    }
+    if (!is_pow2(cs) || cs < MQOTA_CHUNK_MIN || cs > MQOTA_CHUNK_MAX ||
+        (a->offer.encoding == MQOTA_ENCODING_NONE && cs > a->max_chunk)) {
         fail(a, MQOTA_REASON_BAD_CHUNK_SIZE);
         return;
     }
@@ -856,7 +863,7 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
     if (c.index >= a->chunk_count) {
         return MQOTA_ERR_RANGE;
     }
-    if (c.len != chunk_len(a, c.index)) {
+    if (!decode__len_ok(a, c.index, c.len)) {
         return MQOTA_ERR_MALFORMED;
     }
     a->last_rx_ms = now_ms;
@@ -864,17 +871,27 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
         a->ack_due = true; /* our earlier ACK may have been lost */
         return MQOTA_DUPLICATE;
     }
-    if (a->plat.slot_write(a->plat.ctx, a->target_slot, c.index * a->offer.chunk_size, c.data,
-                           c.len) != 0) {
-        fail(a, MQOTA_REASON_FLASH);
-        return MQOTA_ERR_PLATFORM;
+    if (!decode__ready(a, c.index)) {
+        /* deflate-sync after a loss: ask once per gap for the window again (§6.1) */
+        a->ack_due = true;
+        if (!a->gap_requested) {
+            a->ack_flags |= MQOTA_ACK_FLAG_REQUEST;
+            a->gap_requested = true;
+        }
+        return MQOTA_IGNORED;
+    }
+    st = decode__chunk(a, c.index, c.data, c.len);
+    if (st != MQOTA_OK) {
+        fail(a, st == MQOTA_ERR_MALFORMED ? MQOTA_REASON_DECODE : MQOTA_REASON_FLASH);
+        return st;
     }
     bit_set(a, c.index);
+    a->gap_requested = false;
     a->received++;
     if (c.index + 1u > a->high) {
         a->high = c.index + 1u;
     }
-    a->progress_bytes += c.len;
+    a->progress_bytes += chunk_len(a, c.index); /* image bytes, whatever came on the wire */
     old_base = a->base;
     while (a->base < a->chunk_count && bit_get(a, a->base)) {
         a->base++;

@@ -31,7 +31,7 @@ static const char state_names[] =
     "held";             /* MQOTA_STATE_HELD */
 
 /* Indexed by mqota_reason_t; the enum is numbered densely from 0. */
-#define REASON_COUNT 18u
+#define REASON_COUNT 20u
 static const char reason_names[] =
     "none\0"             /* MQOTA_REASON_NONE */
     "chip-mismatch\0"    /* MQOTA_REASON_CHIP_MISMATCH */
@@ -50,7 +50,9 @@ static const char reason_names[] =
     "signature\0"        /* MQOTA_REASON_SIGNATURE */
     "unsigned\0"         /* MQOTA_REASON_UNSIGNED */
     "security-version\0" /* MQOTA_REASON_SECURITY_VERSION */
-    "command";           /* MQOTA_REASON_COMMAND */
+    "command\0"          /* MQOTA_REASON_COMMAND */
+    "decode\0"           /* MQOTA_REASON_DECODE */
+    "bad-encoding";      /* MQOTA_REASON_BAD_ENCODING */
 
 /* The errors 0..MQOTA_ERR_CONFIG, then the "keep going" results from MQOTA_IGNORED on. */
 #define ERROR_COUNT 17u

@@ -23,6 +23,10 @@
  * and a raise before the confirm would brick a device rolled back to 2023 (the bootloader
  * refuses an image below the eFuse value), which the sweep counts.
  *
+ * The sweep runs twice: over the image sent as it is, and compressed (deflate-sync, 32 KiB
+ * window, docs/PROTOCOL.md §6.1), where each chunk is decoded with its history read back from
+ * the slot.
+ *
  * Chunks are 1024 bytes, so four chunks share a 4096-byte sector and a progress record
  * ("mq.prog") is written per chunk: cuts land inside chunk writes, sector erases, kv records,
  * kv compactions, otadata writes, the boot counter and the confirm.
@@ -236,9 +240,9 @@ static int read_update_slot(void *ctx, uint32_t off, uint8_t *buf, size_t len)
     return S.plat.slot_read(S.plat.ctx, (uint8_t)(1u - S.boot.slot), off, buf, len);
 }
 
-static void test_power_loss_sweep(void **state)
+/* The sweep over the update the server serves now (S.srv: the image as it is, or compressed). */
+static void sweep(void)
 {
-    (void)state;
     double t0 = harness_now_s(CLOCK_MONOTONIC), c0 = harness_now_s(CLOCK_PROCESS_CPUTIME_ID);
 
     /* 1. One clean update, counting mutating flash operations from the offer to confirmed. */
@@ -331,8 +335,9 @@ static void test_power_loss_sweep(void **state)
 
     double t1 = harness_now_s(CLOCK_MONOTONIC), c1 = harness_now_s(CLOCK_PROCESS_CPUTIME_ID);
     printf("power-loss sweep: %llu mutating flash operations from offer to confirmed "
-           "(%u chunks of %u bytes)\n",
-           (unsigned long long)total, chunk_count(), CHUNK);
+           "(%u chunks of %u bytes%s)\n",
+           (unsigned long long)total, chunk_count(), CHUNK,
+           S.srv.encoding == MQOTA_ENCODING_DEFLATE_SYNC ? ", deflate-sync" : "");
     printf("power-loss sweep: %u cut points tried (%s)\n", tried,
            sampled ? "evenly spread sample" : "every one");
     printf("power-loss sweep: after the cut booted old image %u, new image %u; bricks %u; "
@@ -352,6 +357,25 @@ static void test_power_loss_sweep(void **state)
     assert_int_equal(stuck, 0);
     assert_int_equal(no_cut, 0);
     assert_int_equal(old_boots + new_boots, tried);
+}
+
+static void test_power_loss_sweep(void **state)
+{
+    (void)state;
+    harness_uncompress(&S.srv);
+    sweep();
+}
+
+/* The same sweep over a compressed update (docs/PROTOCOL.md §6.1): every chunk decoded with
+ * its history read back from the slot, so a cut anywhere resumes from what was written. */
+static void test_power_loss_sweep_deflate(void **state)
+{
+    (void)state;
+    size_t wire = harness_compress(&S.srv, MQOTA_ENCODING_DEFLATE_SYNC, MQOTA_WINDOW_BITS_MAX);
+    printf("power-loss sweep (deflate-sync): %zu bytes on the wire for %zu\n", wire, image_len);
+    assert_true(wire < image_len);
+    sweep();
+    harness_uncompress(&S.srv);
 }
 
 static int group_setup(void **state)
@@ -423,6 +447,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_power_loss_sweep),
+        cmocka_unit_test(test_power_loss_sweep_deflate),
     };
     return mqota_fixtures_run_group("power_loss", tests, group_setup, group_teardown);
 }

@@ -74,6 +74,9 @@ typedef enum {
 #define MQOTA_CAP_COMMANDS 0x00000008u  /**< Takes sealed commands (docs/PROTOCOL.md §14). */
 #define MQOTA_CAP_HOLD 0x00000010u      /**< Honours MQOTA_OFFER_FLAG_HOLD: downloads, verifies
                                              and holds the image until activated (§5.2). */
+#define MQOTA_CAP_DEFLATE 0x00000020u   /**< Inflates compressed transfers (OFFER encoding
+                                             deflate-sync/-full) up to the window of STATE's
+                                             deflate_window (docs/PROTOCOL.md §6.1). */
 
 /** Flags in mqota_state_msg_t.flags. */
 #define MQOTA_STATE_FLAG_ROLLBACK_POSSIBLE 0x01u /**< The other slot holds a bootable image. */
@@ -97,6 +100,8 @@ typedef struct {
     uint32_t progress;         /**< Bytes of the target image written so far */
     uint32_t image_size;       /**< Bytes of the target image, 0 if none */
     uint32_t boot_count;       /**< Boots since the flash was created (monotonic per device) */
+    uint8_t deflate_window;    /**< log2 of the largest deflate window the device inflates
+                                    (MQOTA_WINDOW_BITS_MIN..MAX), 0: none (§6.1) */
     char project[MQOTA_STR_MAX + 1];         /**< project_name from the running esp_app_desc_t */
     char version[MQOTA_STR_MAX + 1];         /**< version from the running esp_app_desc_t */
     char idf_ver[MQOTA_STR_MAX + 1];         /**< idf_ver from the running esp_app_desc_t */
@@ -111,6 +116,15 @@ typedef struct {
                                                  the same offer without this flag activates
                                                  it (docs/PROTOCOL.md §5.2) */
 
+/** OFFER encoding: how a CHUNK's data carries the image bytes (docs/PROTOCOL.md §6.1). */
+#define MQOTA_ENCODING_NONE 0u         /**< The data are the image bytes */
+#define MQOTA_ENCODING_DEFLATE_SYNC 1u /**< Raw deflate, one stream cut at sync points: a chunk's
+                                            history is the image bytes before it */
+#define MQOTA_ENCODING_DEFLATE_FULL 2u /**< Raw deflate cut at full flushes: each chunk decodes
+                                            alone */
+#define MQOTA_WINDOW_BITS_MIN 9u       /**< Smallest deflate window, log2 bytes */
+#define MQOTA_WINDOW_BITS_MAX 15u      /**< Largest deflate window (32 KiB), log2 bytes */
+
 /**
  * @brief OFFER: the update manifest (server -> device), retained on the device's offer topic.
  */
@@ -123,6 +137,8 @@ typedef struct {
     uint16_t chip_id;          /**< Chip the image is built for */
     uint32_t secure_version;   /**< Security version (anti-rollback), from esp_app_desc_t or release */
     uint32_t flags;            /**< MQOTA_OFFER_FLAG_*; unknown bits are ignored */
+    uint8_t encoding;          /**< MQOTA_ENCODING_* (§6.1) */
+    uint8_t window_bits;       /**< Deflate window, log2 bytes; 0 with MQOTA_ENCODING_NONE */
     uint8_t sha256[MQOTA_SHA256_LEN]; /**< SHA-256 of the whole image file */
     char version[MQOTA_STR_MAX + 1];  /**< Release version (may differ from the descriptor's) */
     char project[MQOTA_STR_MAX + 1];  /**< Project name from the descriptor */

@@ -87,8 +87,12 @@ typedef enum {
                                             signature. */
     MQOTA_REASON_SECURITY_VERSION = 16, /**< The offer's secure_version is below the device's
                                             minimum (anti-rollback). */
-    MQOTA_REASON_COMMAND = 17          /**< The server rolled the pending image back with the
+    MQOTA_REASON_COMMAND = 17,         /**< The server rolled the pending image back with the
                                             "rollback" command (docs/PROTOCOL.md §14). */
+    MQOTA_REASON_DECODE = 18,          /**< A compressed chunk passed its CRC but did not decode
+                                            to its image bytes (docs/PROTOCOL.md §6.1). */
+    MQOTA_REASON_BAD_ENCODING = 19     /**< The offer's encoding or window is one this device
+                                            cannot decode; nothing was erased. */
 } mqota_reason_t;
 
 /**
