@@ -14,7 +14,6 @@ set(MQOTA_CORE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_agent.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_agent_cmd.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_agent_store.c
+    ${CMAKE_CURRENT_LIST_DIR}/src/mqota_delta.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_decode.c)
 set(MQOTA_CORE_INCLUDE_DIRS ${CMAKE_CURRENT_LIST_DIR}/include)
-# The delta applier (mqota_delta.h), its own list: the agent links it only with delta updates.
-set(MQOTA_DELTA_SOURCES ${CMAKE_CURRENT_LIST_DIR}/src/mqota_delta.c)

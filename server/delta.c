@@ -34,6 +34,7 @@
 #include <zlib.h>
 
 #include "mqota/mqota_delta.h"
+#include "mqota/mqota_proto.h"
 
 extern char **environ;
 
@@ -614,6 +615,87 @@ int delta__prepare(const char *dir, const uint8_t *base, size_t base_len, const 
         delta__free(out);
         return -1;
     }
+    return 0;
+}
+
+/*
+ * Deflates one chunk's records (in, len) into b after their LEB128 length, as one raw stream
+ * with dictionary dict (dict_len bytes, may be 0). Returns 0, or -1 on a zlib failure.
+ */
+static int deflate_chunk(buf_t *b, const uint8_t *in, size_t len, const uint8_t *dict,
+                         size_t dict_len, int window_bits)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (buf_leb(b, (uint32_t)len) != 0 ||
+        deflateInit2(&zs, 9, Z_DEFLATED, -window_bits, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+        return -1;
+    }
+    int ret = -1;
+    if (dict_len > 0 && deflateSetDictionary(&zs, dict, (uInt)dict_len) != Z_OK) {
+        goto out;
+    }
+    uLong bound = deflateBound(&zs, (uLong)len);
+    if (b->len + bound > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + bound) {
+            cap *= 2;
+        }
+        uint8_t *p = realloc(b->p, cap);
+        if (p == NULL) {
+            goto out;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)len;
+    zs.next_out = b->p + b->len;
+    zs.avail_out = (uInt)(b->cap - b->len);
+    if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+        goto out;
+    }
+    b->len = b->cap - zs.avail_out;
+    ret = 0;
+out:
+    deflateEnd(&zs);
+    return ret;
+}
+
+int delta__wire(const delta_t *d, const uint8_t *target, uint8_t encoding, uint8_t window_bits,
+                uint8_t **wire, uint32_t **off, size_t *wire_len, char *err, size_t err_cap)
+{
+    buf_t b = {0};
+    *wire = NULL;
+    *off = NULL;
+    if (!MQOTA_ENCODING_IS_DELTA(encoding) || window_bits < MQOTA_WINDOW_BITS_MIN ||
+        window_bits > MQOTA_WINDOW_BITS_MAX) {
+        snprintf(err, err_cap, "encoding %u window %u is not a delta form", (unsigned)encoding,
+                 (unsigned)window_bits);
+        return -1;
+    }
+    uint32_t *o = calloc((size_t)d->chunk_count + 1, sizeof(uint32_t));
+    if (o == NULL) {
+        snprintf(err, err_cap, "out of memory deflating a delta");
+        return -1;
+    }
+    size_t window = (size_t)1 << window_bits;
+    for (uint32_t i = 0; i < d->chunk_count; i++) {
+        size_t at = (size_t)i * d->chunk_size;
+        size_t dict_len = encoding == MQOTA_ENCODING_DELTA_SYNC ? (at < window ? at : window) : 0;
+        o[i] = (uint32_t)b.len;
+        if (deflate_chunk(&b, d->data + d->offsets[i], d->offsets[i + 1] - d->offsets[i],
+                          target + at - dict_len, dict_len, window_bits) != 0) {
+            snprintf(err, err_cap, "zlib could not deflate delta chunk %u", (unsigned)i);
+            free(o);
+            free(b.p);
+            return -1;
+        }
+    }
+    o[d->chunk_count] = (uint32_t)b.len;
+    *wire = b.p;
+    *off = o;
+    *wire_len = b.len;
     return 0;
 }
 

@@ -80,6 +80,18 @@ int delta__prepare(const char *dir, const uint8_t *base, size_t base_len, const 
                   size_t target_len, uint32_t chunk_size, delta_t *out, char *err,
                   size_t err_cap);
 
+/**
+ * The wire form of d (docs/PROTOCOL.md §17): for each chunk, the LEB128 length of its records,
+ * then the records as one raw deflate stream (zlib level 9, window 1 << window_bits, ended by
+ * Z_FINISH). With MQOTA_ENCODING_DELTA_SYNC the stream's preset dictionary is the
+ * min(1 << window_bits, i * chunk_size) target bytes before chunk i (the device reads them back
+ * from its update slot); with MQOTA_ENCODING_DELTA_FULL it has none. *wire (*wire_len bytes) and
+ * *off (chunk_count + 1 offsets: chunk i is wire[off[i] .. off[i + 1])) are malloc'd.
+ * @return 0; -1 with err set (bad encoding or window, zlib failure, out of memory).
+ */
+int delta__wire(const delta_t *d, const uint8_t *target, uint8_t encoding, uint8_t window_bits,
+                uint8_t **wire, uint32_t **off, size_t *wire_len, char *err, size_t err_cap);
+
 /** Release what a delta_t holds (safe on a zeroed or already freed one). */
 void delta__free(delta_t *d);
 

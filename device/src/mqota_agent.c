@@ -481,7 +481,7 @@ void mqota_agent_state_msg(const mqota_agent_t *a, mqota_state_msg_t *m)
     m->max_chunk = a->max_chunk;
     m->caps = MQOTA_CAP_RESUME | MQOTA_CAP_SACK | MQOTA_CAP_ROLLBACK | MQOTA_CAP_HOLD |
               (a->commands ? MQOTA_CAP_COMMANDS : 0u) |
-              (decode__window(a) != 0u ? MQOTA_CAP_DEFLATE : 0u);
+              (decode__window(a) != 0u ? MQOTA_CAP_DEFLATE | MQOTA_CAP_DELTA : 0u);
     m->deflate_window = decode__window(a);
     m->running_release = a->running_release;
     m->target_release = a->target_release;
@@ -584,6 +584,10 @@ static void start_transfer(mqota_agent_t *a)
     }
     if (!decode__offer_ok(a, &a->offer)) {
         fail(a, MQOTA_REASON_BAD_ENCODING);
+        return;
+    }
+    if (!decode__base_ok(a)) {
+        fail(a, MQOTA_REASON_BASE_MISMATCH);
         return;
     }
     if (!is_pow2(cs) || cs < MQOTA_CHUNK_MIN || cs > MQOTA_CHUNK_MAX ||
@@ -787,7 +791,7 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
             return MQOTA_IGNORED;
         case MQOTA_STATE_FAILED:
         case MQOTA_STATE_ROLLED_BACK:
-            if (offer.deployment_id == a->offer.deployment_id) {
+            if (offer.deployment_id == a->offer.deployment_id && !decode__fallback(a, &offer)) {
                 return MQOTA_IGNORED; /* a new deployment is needed to try again */
             }
             break;

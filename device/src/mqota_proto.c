@@ -358,6 +358,13 @@ mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t 
     if (p != NULL) {
         memcpy(o.sig, p, o.sig_len);
     }
+    if (MQOTA_ENCODING_IS_DELTA(o.encoding)) { /* §17: the base follows the block */
+        o.base_size = read_u32(&r);
+        p = proto__take(&r, MQOTA_SHA256_LEN);
+        if (p != NULL) {
+            memcpy(o.base_sha256, p, MQOTA_SHA256_LEN);
+        }
+    }
     st = proto__reader_end(&r);
     if (st == MQOTA_OK) {
         memcpy(offer, &o, sizeof(o));

@@ -278,6 +278,35 @@ static void test_refusals(void **state)
     assert_int_equal(mqota_delta_begin(&fresh, 0, 0), MQOTA_ERR_ARG);
 }
 
+/* docs/PROTOCOL.md §17's example, byte for byte: chunk 3 of 4,096 bytes copies 4,090 bytes
+ * from the base at 12,300 with 3 bytes changed, then inserts AA BB CC DD EE FF. */
+static void test_protocol_example(void **state)
+{
+    (void)state;
+    static uint8_t src[20000], rec[4100], out[4096];
+    for (size_t i = 0; i < sizeof(src); i++) {
+        src[i] = (uint8_t)(i * 13u);
+    }
+    const uint8_t head[] = {0xF4, 0x3F, 0x18}, ins[] = {0x0D, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF};
+    memcpy(rec, head, 3);
+    memset(rec + 3, 0, 4090);
+    rec[3 + 10] = 1;
+    rec[3 + 2000] = 0x80;
+    rec[3 + 4089] = 0xFF;
+    memcpy(rec + 3 + 4090, ins, sizeof(ins));
+    world_t w = {src, sizeof(src), out, sizeof(out), 0, 0, MQOTA_OK};
+    mqota_delta_t a;
+    assert_int_equal(mqota_delta_init(&a, sizeof(src), w_read, w_write, &w), MQOTA_OK);
+    assert_int_equal(mqota_delta_begin(&a, 3u * 4096u, 4096u), MQOTA_OK);
+    assert_int_equal(mqota_delta_feed(&a, rec, sizeof(rec)), MQOTA_OK);
+    assert_int_equal(mqota_delta_end(&a), MQOTA_OK);
+    assert_int_equal(sizeof(rec), 4100u); /* records_len, LEB128 84 20 */
+    for (size_t k = 0; k < 4090; k++) {
+        assert_int_equal(out[k], (uint8_t)(src[12300 + k] + rec[3 + k]));
+    }
+    assert_memory_equal(out + 4090, ins + 1, 6);
+}
+
 /* The cached file: a flipped byte is refused (CRC), a missing file says so, bsdiff missing
  * is one clear sentence. */
 static void test_cache_file(void **state)
@@ -330,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_pair_nerdminer),
         cmocka_unit_test_setup(test_records, small_setup),
         cmocka_unit_test_setup(test_refusals, small_setup),
+        cmocka_unit_test(test_protocol_example),
         cmocka_unit_test(test_cache_file),
     };
     return mqota_fixtures_exit(cmocka_run_group_tests(tests, NULL, NULL));

@@ -404,6 +404,42 @@ static void test_state_bad_strings(void **state)
 
 /* ---- OFFER -------------------------------------------------------------------------------- */
 
+/* A delta offer (§17) carries its base after the signature block: u32 base_size, SHA-256;
+ * an offer of another encoding carries nothing there (a trailing base is MALFORMED). */
+static void test_offer_delta(void **state)
+{
+    uint8_t buf[BIG];
+    mqota_offer_t in, out;
+    size_t n, i;
+
+    (void)state;
+    full_offer(&in, MQOTA_SIG_MAX);
+    in.encoding = MQOTA_ENCODING_DELTA_SYNC;
+    in.base_size = 0x00142610u;
+    for (i = 0; i < MQOTA_SHA256_LEN; i++) {
+        in.base_sha256[i] = (uint8_t)(0x40u + i);
+    }
+    n = encode_offer(&in, buf);
+    assert_int_equal(n, MQOTA_OFFER_MAX_LEN);
+    assert_int_equal(buf[64], MQOTA_ENCODING_DELTA_SYNC);
+    assert_int_equal(buf[n - 36], 0x10);
+    assert_int_equal(buf[n - 35], 0x26);
+    assert_int_equal(buf[n - 34], 0x14);
+    assert_int_equal(buf[n - 33], 0x00);
+    assert_int_equal(buf[n - 32], 0x40);
+    assert_int_equal(buf[n - 1], 0x5F);
+    memset(&out, 0xAA, sizeof(out));
+    assert_int_equal(mqota_offer_decode(buf, n, &out), MQOTA_OK);
+    assert_memory_equal(&in, &out, sizeof(in));
+    assert_int_equal(mqota_offer_decode(buf, n - 1, &out), MQOTA_ERR_TRUNCATED);
+    in.encoding = MQOTA_ENCODING_DELTA_FULL;
+    n = encode_offer(&in, buf);
+    assert_int_equal(mqota_offer_decode(buf, n, &out), MQOTA_OK);
+    assert_memory_equal(&in, &out, sizeof(in));
+    buf[64] = MQOTA_ENCODING_DEFLATE_FULL; /* the same bytes without a delta encoding */
+    assert_int_equal(mqota_offer_decode(buf, n, &out), MQOTA_ERR_MALFORMED);
+}
+
 static void test_offer_round_trip(void **state)
 {
     uint8_t buf[BIG];
@@ -420,7 +456,7 @@ static void test_offer_round_trip(void **state)
         assert_int_equal(mqota_offer_decode(buf, n, &out), MQOTA_OK);
         assert_memory_equal(&in, &out, sizeof(in));
     }
-    assert_int_equal(n, MQOTA_OFFER_MAX_LEN);
+    assert_int_equal(n, MQOTA_OFFER_MAX_LEN - MQOTA_DELTA_BASE_LEN);
 
     /* Layout spot checks. */
     assert_int_equal(buf[3], MQOTA_MSG_OFFER);
@@ -621,7 +657,7 @@ static void test_names(void **state)
                                           "confirm-timeout", "reset", "too-many-chunks",
                                           "store", "malformed-offer", "signature",
                                           "unsigned", "security-version", "command",
-                                          "decode", "bad-encoding"};
+                                          "decode", "bad-encoding", "base-mismatch"};
     int i;
 
     (void)state;
@@ -630,10 +666,10 @@ static void test_names(void **state)
     }
     assert_string_equal(mqota_state_name((mqota_update_state_t)10), "unknown");
     assert_string_equal(mqota_state_name((mqota_update_state_t)-1), "unknown");
-    for (i = 0; i < 20; i++) {
+    for (i = 0; i < 21; i++) {
         assert_string_equal(mqota_reason_name((mqota_reason_t)i), reasons[i]);
     }
-    assert_string_equal(mqota_reason_name((mqota_reason_t)20), "unknown");
+    assert_string_equal(mqota_reason_name((mqota_reason_t)21), "unknown");
     assert_string_equal(mqota_reason_name((mqota_reason_t)255), "unknown");
     /* every code's text, so that a name list out of step with its enum shows here */
     static const struct {
@@ -828,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_state_encode_cuts_and_space),
         cmocka_unit_test(test_state_bad_strings),
         cmocka_unit_test(test_offer_round_trip),
+        cmocka_unit_test(test_offer_delta),
         cmocka_unit_test(test_offer_encode_errors),
         cmocka_unit_test(test_offer_bad_fields),
         cmocka_unit_test(test_chunk_round_trip),

@@ -58,6 +58,8 @@ void harness_send_offer(harness_server_t *s)
     o.encoding = s->encoding;
     o.window_bits = s->window_bits;
     memcpy(o.sha256, s->sha256, 32);
+    o.base_size = s->base_size;
+    memcpy(o.base_sha256, s->base_sha256, 32);
     snprintf(o.version, sizeof(o.version), "%s", s->version);
     snprintf(o.project, sizeof(o.project), "%s", s->project);
     assert_int_equal(mqota_offer_encode(&o, buf, sizeof(buf), &len), MQOTA_OK);

@@ -53,6 +53,8 @@ typedef struct {
     uint8_t window_bits;      /* its deflate window */
     uint8_t *wire;            /* the compressed chunks, one after the other */
     uint32_t *wire_off;       /* chunk i is wire[wire_off[i] .. wire_off[i + 1]) */
+    uint32_t base_size;       /* delta encodings: the offer's base (docs/PROTOCOL.md §17) */
+    uint8_t base_sha256[32];
     bool have_ack;            /* an ACK arrived and is not served yet */
     mqota_ack_t ack;          /* the last ACK */
     uint32_t chunks_sent;     /* CHUNK messages sent since init */

@@ -91,8 +91,11 @@ typedef enum {
                                             "rollback" command (docs/PROTOCOL.md §14). */
     MQOTA_REASON_DECODE = 18,          /**< A compressed chunk passed its CRC but did not decode
                                             to its image bytes (docs/PROTOCOL.md §6.1). */
-    MQOTA_REASON_BAD_ENCODING = 19     /**< The offer's encoding or window is one this device
+    MQOTA_REASON_BAD_ENCODING = 19,    /**< The offer's encoding or window is one this device
                                             cannot decode; nothing was erased. */
+    MQOTA_REASON_BASE_MISMATCH = 20    /**< A delta offer's base (size, SHA-256) is not the
+                                            running image; nothing was erased
+                                            (docs/PROTOCOL.md §17). */
 } mqota_reason_t;
 
 /**
