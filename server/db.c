@@ -179,6 +179,9 @@ static const char *const migrations[] = {
     "ALTER TABLE deployment_targets ADD COLUMN encoding INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE deployment_targets ADD COLUMN window_bits INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE deployment_targets ADD COLUMN wire_size INTEGER NOT NULL DEFAULT 0;",
+    /* 12 -> 13: delta updates (docs/PROTOCOL.md §17): the release a target's delta applies to
+     * (its device's running release when offered; 0 for every other form) */
+    "ALTER TABLE deployment_targets ADD COLUMN base_release_id INTEGER NOT NULL DEFAULT 0;",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -189,7 +192,7 @@ static const char *const migrations[] = {
     " secure_version, size, sha256, path, notes, created_at, signature, key_id"
 #define TARGET_COLS "t.deployment_id, t.device_id, t.state, t.reason, t.progress," \
     " t.bytes_sent, t.bytes_resent, t.started_at, t.finished_at, t.chunk_size, t.offer_window," \
-    " d.release_id, t.offer_flags, t.encoding, t.window_bits, t.wire_size"
+    " d.release_id, t.offer_flags, t.encoding, t.window_bits, t.wire_size, t.base_release_id"
 #define COMMAND_COLS "id, device_id, name, args, state, result, reply, counter, ttl_s," \
     " created_at, sent_at, finished_at"
 #define ROLLOUT_COLS "r.id, r.release_id, r.filter, r.plan, r.success_percent," \
@@ -205,7 +208,7 @@ enum {
     S_DEV_GET, S_DEV_PUT, S_DEV_ONLINE, S_DEV_LIST,
     S_REL_INSERT, S_REL_GET, S_REL_BY_SHA, S_REL_LIST,
     S_DEP_INSERT, S_DEP_GET, S_DEP_LIST, S_DEP_STATE, S_DEP_COUNTS, S_DEP_STREAM_BYTES,
-    S_TGT_INSERT, S_TGT_STATE, S_TGT_COUNTERS, S_TGT_PENDING, S_TGT_LIST, S_TGT_RUNNING,
+    S_TGT_INSERT, S_TGT_FORM, S_TGT_STATE, S_TGT_COUNTERS, S_TGT_PENDING, S_TGT_LIST, S_TGT_RUNNING,
     S_TGT_UNFINISHED, S_TGT_OF_DEVICE,
     S_TOK_INSERT, S_TOK_DELETE, S_TOK_LIST,
     S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_KEY_CMD_CTR, S_KEY_REPLY_CTR,
@@ -270,8 +273,10 @@ static const char *const stmt_sql[S_COUNT] = {
                            " WHERE id = ?1",
     [S_TGT_INSERT] = "INSERT INTO deployment_targets (deployment_id, device_id, state, reason,"
                      " progress, bytes_sent, bytes_resent, started_at, finished_at, chunk_size,"
-                     " offer_window, offer_flags, encoding, window_bits, wire_size)"
-                     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+                     " offer_window, offer_flags, encoding, window_bits, wire_size, base_release_id)"
+                     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+    [S_TGT_FORM] = "UPDATE deployment_targets SET chunk_size=?3, encoding=?4, window_bits=?5,"
+                   " wire_size=?6, base_release_id=?7 WHERE deployment_id=?1 AND device_id=?2",
     [S_TGT_STATE] = "UPDATE deployment_targets SET state=?3, reason=?4, progress=?5,"
                     " started_at=?6, finished_at=?7 WHERE deployment_id=?1 AND device_id=?2",
     [S_TGT_COUNTERS] = "UPDATE deployment_targets SET progress=max(progress, ?3), bytes_sent=?4,"
@@ -977,6 +982,7 @@ static void read_target(sqlite3_stmt *s, db_target_t *t)
     t->encoding = (uint8_t)sqlite3_column_int(s, 13);
     t->window_bits = (uint8_t)sqlite3_column_int(s, 14);
     t->wire_size = sqlite3_column_int64(s, 15);
+    t->base_release_id = sqlite3_column_int64(s, 16);
 }
 
 static int target_rows(db_t *db, int which, int (*cb)(void *ctx, const db_target_t *t),
@@ -999,6 +1005,7 @@ static void bind_target(sqlite3_stmt *s, const db_target_t *t)
     sqlite3_bind_int(s, 13, t->encoding);
     sqlite3_bind_int(s, 14, t->window_bits);
     sqlite3_bind_int64(s, 15, t->wire_size);
+    sqlite3_bind_int64(s, 16, t->base_release_id);
 }
 
 int db__target_insert(db_t *db, const db_target_t *t)
@@ -1008,6 +1015,19 @@ int db__target_insert(db_t *db, const db_target_t *t)
 }
 
 /* Write a target's state, reason, progress and times (not its byte counters). */
+int db__target_set_form(db_t *db, const db_target_t *t)
+{
+    sqlite3_stmt *s = db->st[S_TGT_FORM];
+    sqlite3_bind_int64(s, 1, t->deployment_id);
+    sqlite3_bind_text(s, 2, t->device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, t->chunk_size);
+    sqlite3_bind_int(s, 4, t->encoding);
+    sqlite3_bind_int(s, 5, t->window_bits);
+    sqlite3_bind_int64(s, 6, t->wire_size);
+    sqlite3_bind_int64(s, 7, t->base_release_id);
+    return exec_stmt(db, S_TGT_FORM, "update deployment target form");
+}
+
 int db__target_set_state(db_t *db, const db_target_t *t)
 {
     sqlite3_stmt *s = db->st[S_TGT_STATE];

@@ -84,6 +84,8 @@ typedef struct {
     uint8_t window_bits;  /**< its deflate window (log2), 0 for MQOTA_ENCODING_NONE */
     int64_t wire_size;    /**< chunk data bytes of the form offered (the image's size for
                                MQOTA_ENCODING_NONE; 0 in rows from before schema 12) */
+    int64_t base_release_id; /**< delta encodings: the release the delta applies to (schema
+                                  13); 0 otherwise */
 } db_target_t;
 
 /** An HTTP API token: only its SHA-256 is ever stored. */
@@ -174,6 +176,9 @@ int db__deployment_add_stream_bytes(db_t *db, int64_t id, int64_t bytes);
 
 int db__target_insert(db_t *db, const db_target_t *t);
 int db__target_set_state(db_t *db, const db_target_t *t);
+/** Write the form of a target's offer (chunk_size, encoding, window_bits, wire_size,
+ *  base_release_id): the fallback from a refused delta (docs/PROTOCOL.md §17). 0 or -1. */
+int db__target_set_form(db_t *db, const db_target_t *t);
 int db__target_set_counters(db_t *db, const db_target_t *t);
 /** Every pending or ready target of a running deployment (to republish offers after a
  *  reconnect). */

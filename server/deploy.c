@@ -20,6 +20,7 @@
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_status.h"
 #include "clock.h"
+#include "delta_form.h"
 #include "release.h"
 #include "rollout.h"
 #include "transfer.h"
@@ -157,10 +158,11 @@ static bool form_size(mqotad_t *d, const db_release_t *r, form_memo_t *m, uint8_
  * at the largest chunk size from FORM_CHUNK_FIRST down whose largest compressed chunk fits
  * t->chunk_size (what the device and the broker take in one CHUNK).
  */
-static void choose_form(mqotad_t *d, const db_release_t *r, const db_device_t *dev,
-                        uint32_t stream_cs, form_memo_t *m, db_target_t *t)
+static void choose_plain_form(mqotad_t *d, const db_release_t *r, const db_device_t *dev,
+                              uint32_t stream_cs, form_memo_t *m, db_target_t *t)
 {
     uint32_t wire = 0, max_chunk = 0;
+    t->base_release_id = 0;
     t->encoding = MQOTA_ENCODING_NONE;
     t->window_bits = 0;
     t->wire_size = r->size;
@@ -190,6 +192,52 @@ static void choose_form(mqotad_t *d, const db_release_t *r, const db_device_t *d
             return;
         }
     }
+}
+
+/*
+ * Choose the form of t's offer as choose_plain_form() does, then, for a unicast target whose
+ * device applies deltas (MQOTA_CAP_DELTA) and runs a release mqotad holds for the same chip,
+ * the delta from that release (delta-sync, the device's window; docs/PROTOCOL.md §17) at the
+ * largest chunk size from FORM_CHUNK_FIRST down whose largest wire chunk fits t->chunk_size's
+ * limit, when it is smaller than the plain form. The delta is made once per pair and chunk
+ * size and cached (delta_form.c). A device that refuses the base gets choose_plain_form()'s
+ * form instead (deploy__on_state()).
+ */
+static void choose_form(mqotad_t *d, const db_release_t *r, const db_device_t *dev,
+                        uint32_t stream_cs, form_memo_t *m, db_target_t *t)
+{
+    uint32_t limit = t->chunk_size; /* the largest CHUNK the device and broker take */
+    choose_plain_form(d, r, dev, stream_cs, m, t);
+    if (stream_cs || !(dev->caps & MQOTA_CAP_DELTA) ||
+        dev->deflate_window < MQOTA_WINDOW_BITS_MIN || dev->running_release == 0 ||
+        (int64_t)dev->running_release == r->id)
+        return;
+    db_release_t *b = malloc(sizeof(*b));
+    if (!b) return;
+    if (db__release_get(d->db, (int64_t)dev->running_release, b) != 0 || b->chip_id != r->chip_id) {
+        free(b);
+        return;
+    }
+    uint8_t wb = dev->deflate_window > MQOTA_WINDOW_BITS_MAX ? (uint8_t)MQOTA_WINDOW_BITS_MAX
+                                                             : dev->deflate_window;
+    for (uint32_t cs = FORM_CHUNK_FIRST; cs >= MQOTA_CHUNK_MIN; cs >>= 1) {
+        if ((r->size + cs - 1u) / cs > MQOTAD_MAX_CHUNKS) break;
+        release_form_t f;
+        if (delta__form(d, b, r, MQOTA_ENCODING_DELTA_SYNC, wb, cs, &f) != 0) break;
+        uint32_t wire = f.wire_size, max_chunk = f.max_chunk;
+        release__form_free(&f);
+        if (max_chunk <= limit) {
+            if (wire < t->wire_size) {
+                t->encoding = MQOTA_ENCODING_DELTA_SYNC;
+                t->window_bits = wb;
+                t->chunk_size = cs;
+                t->wire_size = wire;
+                t->base_release_id = b->id;
+            }
+            break;
+        }
+    }
+    free(b);
 }
 
 /* Whether every device that follows the stream inflates its form (deflate-full, the largest
@@ -229,6 +277,20 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
     o.encoding = t->encoding;
     o.window_bits = t->window_bits;
     if (mqh_unhex(r->sha256, o.sha256, sizeof(o.sha256)) != 0) return -1;
+    if (MQOTA_ENCODING_IS_DELTA(t->encoding)) { /* the base the delta applies to (§17) */
+        db_release_t *b = malloc(sizeof(*b));
+        int rc = b && db__release_get(d->db, t->base_release_id, b) == 0 &&
+                         mqh_unhex(b->sha256, o.base_sha256, sizeof(o.base_sha256)) == 0
+                     ? 0
+                     : -1;
+        if (rc == 0) o.base_size = b->size;
+        free(b);
+        if (rc != 0) {
+            mqh_log(MQH_ERROR, "the base release %lld of %s's delta is gone: offer not sent",
+                    (long long)t->base_release_id, t->device_id);
+            return -1;
+        }
+    }
     snprintf(o.version, sizeof(o.version), "%s", r->version);
     snprintf(o.project, sizeof(o.project), "%s", r->project);
     if (r->has_sig) { /* the signed manifest's fields above, its block here (§5.1) */
@@ -254,6 +316,8 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
             (long long)r->id, r->version, t->device_id, t->chunk_size, t->window,
             t->encoding == MQOTA_ENCODING_DEFLATE_SYNC   ? ", deflate-sync"
             : t->encoding == MQOTA_ENCODING_DEFLATE_FULL ? ", deflate-full"
+            : t->encoding == MQOTA_ENCODING_DELTA_SYNC   ? ", delta-sync"
+            : t->encoding == MQOTA_ENCODING_DELTA_FULL   ? ", delta-full"
                                                          : "",
             (t->offer_flags & MQOTA_OFFER_FLAG_STREAM) ? ", stream" : "",
             (t->offer_flags & MQOTA_OFFER_FLAG_HOLD) ? ", hold" : "",
@@ -585,6 +649,36 @@ static void forget_held(mqotad_t *d, const char *device_id, uint32_t release)
                 "cleared so that it drops the image", device_id, (unsigned)release);
 }
 
+/*
+ * The device refused t's delta because its running image is not the delta's base
+ * (base-mismatch, docs/PROTOCOL.md §17; nothing was erased): offer it the same deployment's
+ * image in the plain form (full or compressed) instead, which the agent takes as a new offer.
+ * Returns 0 (the target goes on), -1 on a database failure.
+ */
+static int fall_back(mqotad_t *d, const db_device_t *dev, db_target_t *t)
+{
+    db_release_t *r = malloc(sizeof(*r));
+    form_memo_t memo;
+    memset(&memo, 0, sizeof(memo));
+    if (!r || db__release_get(d->db, t->release_id, r) != 0) {
+        free(r);
+        return -1;
+    }
+    int64_t base = t->base_release_id;
+    t->chunk_size = choose_chunk_size(d, dev, r->size);
+    choose_plain_form(d, r, dev, 0, &memo, t);
+    free(memo.image);
+    int rc = db__target_set_form(d->db, t);
+    transfer__drop_device(d, dev->id);
+    mqh_log(MQH_INFO, "device %s refused the delta from release %lld (base-mismatch): "
+            "deployment %lld sends it release %lld %s instead", dev->id, (long long)base,
+            (long long)t->deployment_id, (long long)r->id,
+            t->encoding == MQOTA_ENCODING_NONE ? "in full" : "compressed");
+    if (rc == 0) publish_offer(d, r, t);
+    free(r);
+    return rc;
+}
+
 int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *prev,
                      const mqota_state_msg_t *m, db_target_t *finished)
 {
@@ -606,6 +700,9 @@ int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *pre
     case MQOTA_STATE_FAILED:
     case MQOTA_STATE_ROLLED_BACK:
         if (stale_failure(prev, m)) return 0;
+        if (m->state == MQOTA_STATE_FAILED && m->reason == MQOTA_REASON_BASE_MISMATCH &&
+            MQOTA_ENCODING_IS_DELTA(t.encoding))
+            return fall_back(d, dev, &t);
         t.state = TARGET_FAILED;
         snprintf(t.reason, sizeof(t.reason), "%s", mqota_reason_name(m->reason));
         t.progress = m->progress;

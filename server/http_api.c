@@ -182,6 +182,8 @@ static const char *encoding_name(uint8_t encoding)
     case MQOTA_ENCODING_NONE: return "none";
     case MQOTA_ENCODING_DEFLATE_SYNC: return "deflate-sync";
     case MQOTA_ENCODING_DEFLATE_FULL: return "deflate-full";
+    case MQOTA_ENCODING_DELTA_SYNC: return "delta-sync";
+    case MQOTA_ENCODING_DELTA_FULL: return "delta-full";
     default: return "unknown";
     }
 }

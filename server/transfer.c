@@ -45,6 +45,7 @@ static bool hash_oom;
 #include <stdlib.h>
 #include <string.h>
 
+#include "delta_form.h"
 #include "mqota/mqota_proto.h"
 #include "metrics.h"
 #include "stream.h"
@@ -104,14 +105,17 @@ static void image_put(mqotad_t *d, image_t *img)
 
 /* The image of a release in the form a target's offer named (encoding none: the image file;
  * else its compressed form for the target's window and chunk size, release__form()), loaded
- * on first use and shared by every transfer of that form. NULL on failure (logged). */
+ * on first use and shared by every transfer of that form; a delta encoding's form is the delta
+ * from release base_release_id, delta__form()). NULL on failure (logged). */
 static image_t *image_get(mqotad_t *d, int64_t release_id, uint8_t encoding,
-                          uint8_t window_bits, uint32_t chunk_size)
+                          uint8_t window_bits, uint32_t chunk_size, int64_t base_release_id)
 {
     if (encoding == MQOTA_ENCODING_NONE) window_bits = 0, chunk_size = 0;
+    if (!MQOTA_ENCODING_IS_DELTA(encoding)) base_release_id = 0;
     for (image_t *i = d->xfers->images; i; i = i->next) {
         if (i->release_id == release_id && i->encoding == encoding &&
-            i->window_bits == window_bits && i->chunk_size == chunk_size) {
+            i->window_bits == window_bits && i->chunk_size == chunk_size &&
+            i->base_release_id == base_release_id) {
             i->refs++;
             return i;
         }
@@ -130,12 +134,22 @@ static image_t *image_get(mqotad_t *d, int64_t release_id, uint8_t encoding,
     }
     fclose(f);
     f = NULL;
-    if (encoding != MQOTA_ENCODING_NONE) {
+    if (MQOTA_ENCODING_IS_DELTA(encoding)) {
+        db_release_t *b = malloc(sizeof(*b));
+        int rc = b && db__release_get(d->db, base_release_id, b) == 0
+                     ? delta__form(d, b, r, encoding, window_bits, chunk_size, &img->form)
+                     : -1;
+        free(b);
+        if (rc != 0) goto err;
+        free(img->data);
+        img->data = NULL;
+    } else if (encoding != MQOTA_ENCODING_NONE) {
         if (release__form(d, r, img->data, encoding, window_bits, chunk_size, &img->form) != 0)
             goto err;
         free(img->data);
         img->data = NULL;
     }
+    img->base_release_id = base_release_id;
     img->encoding = encoding;
     img->window_bits = window_bits;
     img->chunk_size = chunk_size;
@@ -223,7 +237,7 @@ static transfer_t *create(mqotad_t *d, const db_target_t *target, uint64_t now_m
     if (!t) return NULL;
     t->target = *target;
     t->img = image_get(d, target->release_id, target->encoding, target->window_bits,
-                       target->chunk_size);
+                       target->chunk_size, target->base_release_id);
     if (!t->img) goto err;
     t->chunk_size = target->chunk_size;
     if (t->chunk_size < MQOTA_CHUNK_MIN || t->chunk_size > MQOTA_CHUNK_MAX ||

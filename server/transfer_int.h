@@ -40,7 +40,8 @@ typedef struct image {
                                §6.1); with an encoding, the form is cached per chunk size */
     uint8_t window_bits;
     uint32_t chunk_size;    /* 0 for encoding none (any chunk size) */
-    release_form_t form;    /* the compressed chunks (release.c) */
+    release_form_t form;    /* the compressed chunks (release.c; delta_form.c for a delta) */
+    int64_t base_release_id; /* delta encodings: the release the delta applies to, else 0 */
 } image_t;
 
 struct transfer {
