@@ -155,8 +155,8 @@ static bool form_size(mqotad_t *d, const db_release_t *r, form_memo_t *m, uint8_
  * image's size), or a compressed form when the device inflates (MQOTA_CAP_DEFLATE) and the
  * form is smaller. A stream member (stream_cs != 0) takes deflate-full at the stream's chunk
  * size, the same form for every member; a unicast target deflate-sync with the device's window
- * at the largest chunk size from FORM_CHUNK_FIRST down whose largest compressed chunk fits
- * t->chunk_size (what the device and the broker take in one CHUNK).
+ * at the largest chunk size from FORM_CHUNK_FIRST down whose largest compressed chunk fits what
+ * the device (max_chunk) and the broker take in one CHUNK message.
  */
 static void choose_plain_form(mqotad_t *d, const db_release_t *r, const db_device_t *dev,
                               uint32_t stream_cs, form_memo_t *m, db_target_t *t)
@@ -179,10 +179,17 @@ static void choose_plain_form(mqotad_t *d, const db_release_t *r, const db_devic
         }
         return;
     }
+    /* a compressed CHUNK may carry up to what the device and the broker take in one message */
+    char topic[DB_ID_MAX + 32];
+    snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/chunk", dev->id);
+    uint32_t limit = dev->max_chunk ? dev->max_chunk : MQOTA_CHUNK_MAX;
+    uint32_t maxp = mqtt__max_payload(d, topic);
+    if (maxp < MQOTA_CHUNK_HEADER_LEN + limit)
+        limit = maxp > MQOTA_CHUNK_HEADER_LEN ? maxp - MQOTA_CHUNK_HEADER_LEN : 0;
     for (uint32_t cs = FORM_CHUNK_FIRST; cs >= MQOTA_CHUNK_MIN; cs >>= 1) {
         if ((r->size + cs - 1u) / cs > MQOTAD_MAX_CHUNKS) break;
         if (!form_size(d, r, m, MQOTA_ENCODING_DEFLATE_SYNC, wb, cs, &wire, &max_chunk)) return;
-        if (max_chunk <= t->chunk_size) {
+        if (max_chunk <= limit) {
             if (wire < r->size) {
                 t->encoding = MQOTA_ENCODING_DEFLATE_SYNC;
                 t->window_bits = wb;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Compressed transfer (docs/PROTOCOL.md §6.1) of the hello_world pair (2023 -> 2024) to two
-# devices that inflate (MQOTA_CAP_DEFLATE, the default of the fleet) and one that does not
-# (--deflate-window 0): the two get deflate-sync, with fewer bytes on the wire than the image
-# and the bytes saved in the API; the third gets the image as it is. All three run the new
-# image afterwards (its SHA-256 and structure checked on the decoded slot, as for a full one).
+# devices that inflate (MQOTA_CAP_DEFLATE: --deflate-window 15) and one that does not
+# (--deflate-window 0, the fleet's default): the two get deflate-sync, with fewer bytes on the
+# wire than the image and the bytes saved in the API; the third gets the image as it is. All
+# three run the new image afterwards (its SHA-256 and structure checked on the decoded slot, as
+# for a full one).
 # The compressed form is built once and cached beside the release (one "compressed" line in
 # mqotad's log, its cache file in DIR/releases).
 #
@@ -15,7 +16,7 @@ OLD_PID=""
 trap 'rc=$?; stop_pid "$OLD_PID"; cleanup $rc' EXIT
 
 start_mqotad --multicast off
-start_fleet --count 2 --image "$FIX/idf_hello_world_esp32_2023.bin"
+start_fleet --count 2 --deflate-window 15 --image "$FIX/idf_hello_world_esp32_2023.bin"
 fleet_provision --count 1 --prefix old-
 # shellcheck disable=SC2046 # fleet_auth prints options without spaces in them
 "$FLEET" --broker "$BROKER_URL" --data "$T/fleet-old" --status-interval 2 $(fleet_auth) \

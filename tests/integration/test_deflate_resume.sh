@@ -14,7 +14,7 @@ for f in $OLD $NEW; do
   [ -f "$FIX/$f" ] || { echo "SKIP: the fixture image $f is not in '$FIX'"; exit 77; }
 done
 WINDOW=16 MAXCHUNK=4096 SIZE=1770736
-FLEET_ARGS=(--count 2 --chip esp32s3 --window $WINDOW --max-chunk $MAXCHUNK)
+FLEET_ARGS=(--count 2 --chip esp32s3 --window $WINDOW --max-chunk $MAXCHUNK --deflate-window 15)
 
 start_mqotad --multicast off
 start_fleet "${FLEET_ARGS[@]}" --image "$FIX/$OLD" --cut-at 30 --crash-at 60
