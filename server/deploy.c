@@ -205,15 +205,14 @@ static void choose_plain_form(mqotad_t *d, const db_release_t *r, const db_devic
  * Choose the form of t's offer as choose_plain_form() does, then, for a unicast target whose
  * device applies deltas (MQOTA_CAP_DELTA) and runs a release mqotad holds for the same chip,
  * the delta from that release (delta-sync, the device's window; docs/PROTOCOL.md §17) at the
- * largest chunk size from FORM_CHUNK_FIRST down whose largest wire chunk fits t->chunk_size's
- * limit, when it is smaller than the plain form. The delta is made once per pair and chunk
+ * largest chunk size from FORM_CHUNK_FIRST down whose largest wire chunk fits the device's
+ * max_chunk and the broker's packet limit, when it is smaller than the plain form. The delta is made once per pair and chunk
  * size and cached (delta_form.c). A device that refuses the base gets choose_plain_form()'s
  * form instead (deploy__on_state()).
  */
 static void choose_form(mqotad_t *d, const db_release_t *r, const db_device_t *dev,
                         uint32_t stream_cs, form_memo_t *m, db_target_t *t)
 {
-    uint32_t limit = t->chunk_size; /* the largest CHUNK the device and broker take */
     choose_plain_form(d, r, dev, stream_cs, m, t);
     if (stream_cs || !(dev->caps & MQOTA_CAP_DELTA) ||
         dev->deflate_window < MQOTA_WINDOW_BITS_MIN || dev->running_release == 0 ||
@@ -227,6 +226,14 @@ static void choose_form(mqotad_t *d, const db_release_t *r, const db_device_t *d
     }
     uint8_t wb = dev->deflate_window > MQOTA_WINDOW_BITS_MAX ? (uint8_t)MQOTA_WINDOW_BITS_MAX
                                                              : dev->deflate_window;
+    /* a delta CHUNK may carry up to what the device and the broker take in one message, as a
+     * compressed one (choose_plain_form()) */
+    char topic[DB_ID_MAX + 32];
+    snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/chunk", dev->id);
+    uint32_t limit = dev->max_chunk ? dev->max_chunk : MQOTA_CHUNK_MAX;
+    uint32_t maxp = mqtt__max_payload(d, topic);
+    if (maxp < MQOTA_CHUNK_HEADER_LEN + limit)
+        limit = maxp > MQOTA_CHUNK_HEADER_LEN ? maxp - MQOTA_CHUNK_HEADER_LEN : 0;
     for (uint32_t cs = FORM_CHUNK_FIRST; cs >= MQOTA_CHUNK_MIN; cs >>= 1) {
         if ((r->size + cs - 1u) / cs > MQOTAD_MAX_CHUNKS) break;
         release_form_t f;

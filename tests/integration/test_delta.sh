@@ -17,7 +17,7 @@
 OLD=idf_hello_world_esp32_2023.bin NEW=idf_hello_world_esp32_2024.bin
 OTHER=arduino_nerdminer_esp32_v1.6.3.bin
 command -v sqlite3 >/dev/null || fail "sqlite3 is needed (scripts/install-deps)"
-FLEET_ARGS=(--count 3 --window 16 --max-chunk 4096)
+FLEET_ARGS=(--count 3 --window 16 --max-chunk 4096 --deflate-window 15)
 
 start_mqotad --multicast off
 start_fleet "${FLEET_ARGS[@]}" --image "$FIX/$OLD"

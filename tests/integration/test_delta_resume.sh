@@ -15,9 +15,9 @@ for f in $OLD $NEW; do
   [ -f "$FIX/$f" ] || { echo "SKIP: the fixture image $f is not in '$FIX'"; exit 77; }
 done
 WINDOW=2 MAXCHUNK=16384 SIZE=1770736 BSDIFF=274801
-FLEET_ARGS=(--count 2 --chip esp32s3 --window $WINDOW --max-chunk $MAXCHUNK)
+FLEET_ARGS=(--count 2 --chip esp32s3 --window $WINDOW --max-chunk $MAXCHUNK --deflate-window 15)
 
-start_mqotad --multicast off --chunk-size $MAXCHUNK
+start_mqotad --multicast off
 start_fleet "${FLEET_ARGS[@]}" --image "$FIX/$OLD"
 wait_online 2 60
 add_release "$FIX/$OLD" --version v1.4; r1=$RELEASE_ID
