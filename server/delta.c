@@ -399,8 +399,14 @@ static int run_bsdiff(const char *old_path, const char *new_path, const char *pa
     return 0;
 }
 
-int delta__make(const uint8_t *base, size_t base_len, const uint8_t *target, size_t target_len,
-                uint32_t chunk_size, const char *tmp_dir, delta_t *out, char *err, size_t err_cap)
+/*
+ * delta__make() with bsdiff's output kept at keep_patch (NULL: not kept) and taken from there
+ * when it is already, so that other chunk sizes of the same pair re-cut it instead of running
+ * bsdiff again (a bad kept file is refused by libbz2 or by the self-check, never used).
+ */
+static int make_delta(const uint8_t *base, size_t base_len, const uint8_t *target,
+                      size_t target_len, uint32_t chunk_size, const char *tmp_dir,
+                      const char *keep_patch, delta_t *out, char *err, size_t err_cap)
 {
     char old_path[4096], new_path[4096], patch_path[4096];
     uint8_t *patch = NULL;
@@ -426,6 +432,15 @@ int delta__make(const uint8_t *base, size_t base_len, const uint8_t *target, siz
     snprintf(old_path, sizeof(old_path), "%s/.delta-base.%ld", tmp_dir, pid);
     snprintf(new_path, sizeof(new_path), "%s/.delta-target.%ld", tmp_dir, pid);
     snprintf(patch_path, sizeof(patch_path), "%s/.delta-patch.%ld", tmp_dir, pid);
+    if (keep_patch != NULL && read_file(keep_patch, &patch, &patch_len) == 0 &&
+        from_bsdiff(patch, patch_len, out, err, err_cap) == 0 && self_check(out, base, target) == 0) {
+        out->prepare_seconds = cpu_seconds() - cpu0;
+        ret = 0;
+        goto out;
+    }
+    delta__free(out);
+    free(patch);
+    patch = NULL;
     if (write_file(old_path, base, base_len) != 0 || write_file(new_path, target, target_len) != 0) {
         snprintf(err, err_cap, "cannot write the delta's temporary files in %s: %s", tmp_dir,
                  strerror(errno));
@@ -447,6 +462,9 @@ int delta__make(const uint8_t *base, size_t base_len, const uint8_t *target, siz
     }
     out->prepare_seconds = cpu_seconds() - cpu0;
     ret = 0;
+    if (keep_patch != NULL && rename(patch_path, keep_patch) != 0) {
+        unlink(patch_path); /* not kept: the next chunk size runs bsdiff again */
+    }
 out:
     unlink(old_path);
     unlink(new_path);
@@ -456,6 +474,13 @@ out:
         delta__free(out);
     }
     return ret;
+}
+
+int delta__make(const uint8_t *base, size_t base_len, const uint8_t *target, size_t target_len,
+                uint32_t chunk_size, const char *tmp_dir, delta_t *out, char *err, size_t err_cap)
+{
+    return make_delta(base, base_len, target, target_len, chunk_size, tmp_dir, NULL, out, err,
+                      err_cap);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -608,7 +633,10 @@ int delta__prepare(const char *dir, const uint8_t *base, size_t base_len, const 
     if (rc == 0) {
         delta__free(out); /* a file under this name for other images: made again */
     }
-    if (delta__make(base, base_len, target, target_len, chunk_size, dir, out, err, err_cap) != 0) {
+    char patch[4096];
+    snprintf(patch, sizeof(patch), "%s/%s-%s.bsdiff", dir, bx, tx);
+    if (make_delta(base, base_len, target, target_len, chunk_size, dir, patch, out, err,
+                   err_cap) != 0) {
         return -1;
     }
     if (delta__save(out, path, err, err_cap) != 0) {

@@ -72,8 +72,10 @@ int delta__load(const char *path, delta_t *out, char *err, size_t err_cap);
 
 /**
  * The cached delta of target from base for chunk_size: DIR/<base sha>-<target sha>-<chunk
- * size>.mqdl is loaded if present and matching, else made (delta__make(), tmp files in dir)
- * and saved. dir is created if missing.
+ * size>.mqdl is loaded if present and matching, else made (as delta__make(), tmp files in dir)
+ * and saved. bsdiff's output is kept as DIR/<base sha>-<target sha>.bsdiff and re-cut for
+ * other chunk sizes of the same pair instead of running bsdiff again. dir is created if
+ * missing.
  * @return 0 (*out filled; out->prepare_seconds 0 if cached); -1 with err set.
  */
 int delta__prepare(const char *dir, const uint8_t *base, size_t base_len, const uint8_t *target,

@@ -206,9 +206,10 @@ static void choose_plain_form(mqotad_t *d, const db_release_t *r, const db_devic
  * device applies deltas (MQOTA_CAP_DELTA) and runs a release mqotad holds for the same chip,
  * the delta from that release (delta-sync, the device's window; docs/PROTOCOL.md §17) at the
  * largest chunk size from FORM_CHUNK_FIRST down whose largest wire chunk fits the device's
- * max_chunk and the broker's packet limit, when it is smaller than the plain form. The delta is made once per pair and chunk
- * size and cached (delta_form.c). A device that refuses the base gets choose_plain_form()'s
- * form instead (deploy__on_state()).
+ * max_chunk and the broker's packet limit, when it is smaller than the plain form. bsdiff runs
+ * once per pair, its records are cut once per chunk size, and all is cached (delta_form.c,
+ * delta.c). A device that refuses the base gets choose_plain_form()'s form instead
+ * (deploy__on_state()).
  */
 static void choose_form(mqotad_t *d, const db_release_t *r, const db_device_t *dev,
                         uint32_t stream_cs, form_memo_t *m, db_target_t *t)

@@ -141,6 +141,8 @@ const REASONS = {
              "Deploy again; if it repeats, delete the release's cached compressed forms (DIR/releases/*.z*) and report it."],
   "bad-encoding": ["The device cannot decode the compressed form it was offered (encoding or window).",
                    "Deploy again: mqotad offers the device a form it announces, or the whole image."],
+  "base-mismatch": ["The device does not run the image a delta was made from; nothing was erased.",
+                    "Nothing to fix: mqotad sends the same deployment the whole (or compressed) image instead."],
   "deadline": ["The device did not finish within the rollout's deadline.",
                "Check that the device is online; retry the wave."],
 };

@@ -151,6 +151,22 @@ static void pair(const char *base_name, const char *target_name, uint32_t chunk_
     assert_memory_equal(c.offsets, d.offsets, ((size_t)d.chunk_count + 1) * 4);
     delta__free(&c);
 
+    /* Another chunk size re-cuts bsdiff's kept output: no bsdiff needed (none on PATH). */
+    const char *old = getenv("PATH");
+    char *keep = old ? strdup(old) : NULL;
+    setenv("PATH", dir, 1);
+    rc = delta__prepare(dir, base, bl, target, tl, chunk_size * 2, &c, err, sizeof(err));
+    if (keep) {
+        setenv("PATH", keep, 1);
+        free(keep);
+    }
+    if (rc != 0) {
+        fail_msg("delta__prepare from the kept bsdiff output: %s", err);
+    }
+    assert_int_equal(c.chunk_count, (tl + 2 * chunk_size - 1) / (2 * chunk_size));
+    apply_all(&c, base, bl, target, tl, 4096);
+    delta__free(&c);
+
     /* The delta against another base does not rebuild the target. */
     uint8_t *wrong = malloc(bl);
     assert_non_null(wrong);

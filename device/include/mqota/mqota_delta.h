@@ -23,7 +23,7 @@
  *
  * Guarantees, whatever the input: the source is read only inside [0, source_size); at most the
  * chunk's declared length is written; every call consumes its input and returns (each loop
- * step consumes at least one input byte). RAM: sizeof(mqota_delta_t), 104 bytes on a 32-bit target.
+ * step consumes at least one input byte). RAM: sizeof(mqota_delta_t), 100 bytes on a 32-bit target.
  */
 #ifndef MQOTA_DELTA_H
 #define MQOTA_DELTA_H
