@@ -621,7 +621,7 @@ static void test_names(void **state)
                                           "confirm-timeout", "reset", "too-many-chunks",
                                           "store", "malformed-offer", "signature",
                                           "unsigned", "security-version", "command",
-                                          "decode", "bad-encoding"};
+                                          "file-release", "decode", "bad-encoding"};
     int i;
 
     (void)state;
@@ -630,10 +630,10 @@ static void test_names(void **state)
     }
     assert_string_equal(mqota_state_name((mqota_update_state_t)10), "unknown");
     assert_string_equal(mqota_state_name((mqota_update_state_t)-1), "unknown");
-    for (i = 0; i < 20; i++) {
+    for (i = 0; i < 21; i++) {
         assert_string_equal(mqota_reason_name((mqota_reason_t)i), reasons[i]);
     }
-    assert_string_equal(mqota_reason_name((mqota_reason_t)20), "unknown");
+    assert_string_equal(mqota_reason_name((mqota_reason_t)21), "unknown");
     assert_string_equal(mqota_reason_name((mqota_reason_t)255), "unknown");
     /* every code's text, so that a name list out of step with its enum shows here */
     static const struct {
