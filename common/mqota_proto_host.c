@@ -62,7 +62,7 @@ mqota_status_t mqota_offer_encode(const mqota_offer_t *offer, uint8_t *buf, size
     pos += 2u;
     memcpy(buf + pos, offer->sig, offer->sig_len);
     pos += offer->sig_len;
-    if (MQOTA_ENCODING_IS_DELTA(offer->encoding)) { /* §17: the base follows the block */
+    if (MQOTA_ENCODING_IS_DELTA(offer->encoding)) { /* §18: the base follows the block */
         le__put_u32(buf + pos, offer->base_size);
         memcpy(buf + pos + 4u, offer->base_sha256, MQOTA_SHA256_LEN);
         pos += MQOTA_DELTA_BASE_LEN;

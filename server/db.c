@@ -179,7 +179,7 @@ static const char *const migrations[] = {
     "ALTER TABLE deployment_targets ADD COLUMN encoding INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE deployment_targets ADD COLUMN window_bits INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE deployment_targets ADD COLUMN wire_size INTEGER NOT NULL DEFAULT 0;",
-    /* 12 -> 13: delta updates (docs/PROTOCOL.md §17): the release a target's delta applies to
+    /* 12 -> 13: delta updates (docs/PROTOCOL.md §18): the release a target's delta applies to
      * (its device's running release when offered; 0 for every other form) */
     "ALTER TABLE deployment_targets ADD COLUMN base_release_id INTEGER NOT NULL DEFAULT 0;",
 };

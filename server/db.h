@@ -177,7 +177,7 @@ int db__deployment_add_stream_bytes(db_t *db, int64_t id, int64_t bytes);
 int db__target_insert(db_t *db, const db_target_t *t);
 int db__target_set_state(db_t *db, const db_target_t *t);
 /** Write the form of a target's offer (chunk_size, encoding, window_bits, wire_size,
- *  base_release_id): the fallback from a refused delta (docs/PROTOCOL.md §17). 0 or -1. */
+ *  base_release_id): the fallback from a refused delta (docs/PROTOCOL.md §18). 0 or -1. */
 int db__target_set_form(db_t *db, const db_target_t *t);
 int db__target_set_counters(db_t *db, const db_target_t *t);
 /** Every pending or ready target of a running deployment (to republish offers after a

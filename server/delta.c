@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * delta.c - delta preparation for delta updates (docs/PROTOCOL.md §17).
+ * delta.c - delta preparation for delta updates (docs/PROTOCOL.md §18).
  *
  * Pipeline, run once per (base image, target image, chunk size) and cached on disk:
  *   1. bsdiff (Debian's, spawned as a program: the matcher is never ours) writes a BSDIFF40

@@ -2,7 +2,7 @@
 /**
  * @file delta.h
  * @brief Delta preparation: the delta of a new image from a base image, cut into self-contained
- *        delta chunks (docs/PROTOCOL.md §17), computed once per (base, target, chunk size) and
+ *        delta chunks (docs/PROTOCOL.md §18), computed once per (base, target, chunk size) and
  *        cached on disk.
  *
  * The matcher is bsdiff's (Debian package bsdiff, run as a program): its BSDIFF40 file is read
@@ -83,7 +83,7 @@ int delta__prepare(const char *dir, const uint8_t *base, size_t base_len, const 
                   size_t err_cap);
 
 /**
- * The wire form of d (docs/PROTOCOL.md §17): for each chunk, the LEB128 length of its records,
+ * The wire form of d (docs/PROTOCOL.md §18): for each chunk, the LEB128 length of its records,
  * then the records as one raw deflate stream (zlib level 9, window 1 << window_bits, ended by
  * Z_FINISH). With MQOTA_ENCODING_DELTA_SYNC the stream's preset dictionary is the
  * min(1 << window_bits, i * chunk_size) target bytes before chunk i (the device reads them back

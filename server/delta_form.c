@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * delta_form.c - the delta form of a release, as mqotad sends it (docs/PROTOCOL.md §17).
+ * delta_form.c - the delta form of a release, as mqotad sends it (docs/PROTOCOL.md §18).
  *
  * Two caches under DIR/deltas, both files of delta.c's versioned format with a CRC-32:
  *   <base sha256>-<target sha256>-<chunk size>.mqdl          the delta chunks (bsdiff's output

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file delta_form.h
- * @brief The delta form of a release as mqotad sends it (docs/PROTOCOL.md §17), cached on disk.
+ * @brief The delta form of a release as mqotad sends it (docs/PROTOCOL.md §18), cached on disk.
  */
 #ifndef MQOTAD_DELTA_FORM_H
 #define MQOTAD_DELTA_FORM_H

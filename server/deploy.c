@@ -204,7 +204,7 @@ static void choose_plain_form(mqotad_t *d, const db_release_t *r, const db_devic
 /*
  * Choose the form of t's offer as choose_plain_form() does, then, for a unicast target whose
  * device applies deltas (MQOTA_CAP_DELTA) and runs a release mqotad holds for the same chip,
- * the delta from that release (delta-sync, the device's window; docs/PROTOCOL.md §17) at the
+ * the delta from that release (delta-sync, the device's window; docs/PROTOCOL.md §18) at the
  * largest chunk size from FORM_CHUNK_FIRST down whose largest wire chunk fits the device's
  * max_chunk and the broker's packet limit, when it is smaller than the plain form. bsdiff runs
  * once per pair, its records are cut once per chunk size, and all is cached (delta_form.c,
@@ -255,15 +255,23 @@ static void choose_form(mqotad_t *d, const db_release_t *r, const db_device_t *d
     free(b);
 }
 
-/* Whether every device that follows the stream inflates its form (deflate-full, the largest
- * window): then the stream carries it, else the image as is. */
-static bool stream_compressed(const db_device_t *dev, size_t n, uint32_t stream_cs)
+/* Whether a device inflates the form a release's compressed stream carries: deflate-full with
+ * the largest window (one form per stream topic, docs/PROTOCOL.md §13). */
+static bool inflates_stream_form(const db_device_t *dev)
 {
-    for (size_t i = 0; i < n; i++)
-        if (can_stream(&dev[i], stream_cs) &&
-            (!(dev[i].caps & MQOTA_CAP_DEFLATE) || dev[i].deflate_window < MQOTA_WINDOW_BITS_MAX))
-            return false;
-    return true;
+    return (dev->caps & MQOTA_CAP_DEFLATE) && dev->deflate_window >= MQOTA_WINDOW_BITS_MAX;
+}
+
+/* Whether the release's compressed stream form (deflate-full, largest window, the stream's
+ * chunk size) is worth sending: every chunk fits a CHUNK of the stream's size and it is
+ * smaller than the image. */
+static bool stream_form_ok(mqotad_t *d, const db_release_t *r, form_memo_t *m,
+                           uint32_t stream_cs)
+{
+    uint32_t wire = 0, max_chunk = 0;
+    return form_size(d, r, m, MQOTA_ENCODING_DEFLATE_FULL, MQOTA_WINDOW_BITS_MAX, stream_cs,
+                     &wire, &max_chunk) &&
+           max_chunk <= stream_cs && wire < r->size;
 }
 
 /* A bit of a target's stored offer_flags that never goes on the wire: the target is held and
@@ -292,7 +300,7 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
     o.encoding = t->encoding;
     o.window_bits = t->window_bits;
     if (mqh_unhex(r->sha256, o.sha256, sizeof(o.sha256)) != 0) return -1;
-    if (MQOTA_ENCODING_IS_DELTA(t->encoding)) { /* the base the delta applies to (§17) */
+    if (MQOTA_ENCODING_IS_DELTA(t->encoding)) { /* the base the delta applies to (§18) */
         db_release_t *b = malloc(sizeof(*b));
         int rc = b && db__release_get(d->db, t->base_release_id, b) == 0 &&
                          mqh_unhex(b->sha256, o.base_sha256, sizeof(o.base_sha256)) == 0
@@ -495,14 +503,21 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
         }
     }
 
-    /* With --multicast auto, devices that accept the release-wide chunk size follow the
-     * release's stream when there are at least two of them; the others get unicast offers. */
+    /* With --multicast auto, devices that accept the release-wide chunk size follow a stream of
+     * the release when there are at least two of them; the others get unicast offers. Devices
+     * that inflate the compressed stream form follow its own stream (topic .../<encoding>)
+     * when there are two of them and the form is worth it; else they follow the image's. */
     uint32_t stream_cs = stream_chunk_size(d, release_id, r->size);
-    size_t n_stream = 0;
-    for (size_t i = 0; d->multicast && i < devs.n; i++)
-        if (can_stream(&devs.items[i], stream_cs)) n_stream++;
-    bool stream = n_stream >= 2;
-    bool stream_z = stream && stream_compressed(devs.items, devs.n, stream_cs);
+    size_t n_z = 0, n_plain = 0;
+    for (size_t i = 0; d->multicast && i < devs.n; i++) {
+        if (!can_stream(&devs.items[i], stream_cs)) continue;
+        if (inflates_stream_form(&devs.items[i])) n_z++;
+        else n_plain++;
+    }
+    bool stream_z = n_z >= 2 && stream_form_ok(d, r, &memo, stream_cs);
+    if (!stream_z) n_plain += n_z;
+    bool stream_p = n_plain >= 2;
+    size_t n_stream = (stream_z ? n_z : 0) + (stream_p ? n_plain : 0);
 
     /* 2. One transaction: the deployment, its targets, superseded older targets. */
     int64_t now = mqh_unix_now();
@@ -522,11 +537,13 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
         snprintf(t->device_id, sizeof(t->device_id), "%s", devs.items[i].id);
         t->state = TARGET_PENDING;
         snprintf(t->reason, sizeof(t->reason), "none");
-        if (stream && can_stream(&devs.items[i], stream_cs)) {
+        bool on_stream = d->multicast && can_stream(&devs.items[i], stream_cs);
+        bool on_z = on_stream && stream_z && inflates_stream_form(&devs.items[i]);
+        if (on_z || (on_stream && stream_p)) {
             t->chunk_size = stream_cs;
             t->offer_flags = MQOTA_OFFER_FLAG_STREAM;
             t->wire_size = r->size;
-            if (stream_z) choose_form(d, r, &devs.items[i], stream_cs, &memo, t);
+            if (on_z) choose_form(d, r, &devs.items[i], stream_cs, &memo, t);
         } else {
             t->chunk_size = choose_chunk_size(d, &devs.items[i], r->size);
             choose_form(d, r, &devs.items[i], 0, &memo, t);
@@ -542,7 +559,7 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
     in_tx = false;
     mqh_log(MQH_INFO, "deployment %lld: release %lld (%s) to %zu device(s), %zu on the "
             "stream%s", (long long)out->id, (long long)release_id, r->version, devs.n,
-            stream ? n_stream : 0, hold ? ", held until activated" : "");
+            n_stream, hold ? ", held until activated" : "");
 
     /* 3. Side effects after the commit: stale transfers go, offers are published. */
     for (size_t i = 0; i < devs.n; i++) {
@@ -666,7 +683,7 @@ static void forget_held(mqotad_t *d, const char *device_id, uint32_t release)
 
 /*
  * The device refused t's delta because its running image is not the delta's base
- * (base-mismatch, docs/PROTOCOL.md §17; nothing was erased): offer it the same deployment's
+ * (base-mismatch, docs/PROTOCOL.md §18; nothing was erased): offer it the same deployment's
  * image in the plain form (full or compressed) instead, which the agent takes as a new offer.
  * Returns 0 (the target goes on), -1 on a database failure.
  */

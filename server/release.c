@@ -572,7 +572,10 @@ static int form_build(const uint8_t *image, uint32_t image_size, uint8_t encodin
         zs.next_out = buf + head + pos;
         zs.avail_out = (uInt)(cap - 4u - head - pos);
         int rc = deflate(&zs, flush);
-        if ((flush == Z_FINISH ? rc != Z_STREAM_END : rc != Z_OK) || zs.avail_in != 0) goto err;
+        /* all input taken and the flush complete (room left: nothing pending in zlib) */
+        if ((flush == Z_FINISH ? rc != Z_STREAM_END : rc != Z_OK) || zs.avail_in != 0 ||
+            zs.avail_out == 0)
+            goto err;
         pos = (size_t)(zs.next_out - (buf + head));
     }
     off[count] = (uint32_t)pos;

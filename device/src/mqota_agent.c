@@ -93,18 +93,25 @@ void agent__u64_to_dec(uint64_t v, char *buf)
     buf[n] = '\0';
 }
 
-/* <prefix>/stream/<release_id>: the multicast stream of the offer in progress. */
+/* <prefix>/stream/<release_id>: the multicast stream of the offer in progress; a compressed
+ * form has its own, <prefix>/stream/<release_id>/<encoding> (docs/PROTOCOL.md §13). */
 static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size_t cap)
 {
     char rel[21];
     size_t pl = strlen(a->prefix);
+    size_t rl;
     agent__u64_to_dec(a->offer.release_id, rel);
-    if (pl + 8u + strlen(rel) + 1u > cap) {
+    rl = strlen(rel);
+    if (pl + 8u + rl + 5u > cap) { /* "/" and up to 3 digits of the encoding, NUL */
         return MQOTA_ERR_NO_SPACE;
     }
     memcpy(buf, a->prefix, pl);
     memcpy(buf + pl, "/stream/", 8u);
-    memcpy(buf + pl + 8u, rel, strlen(rel) + 1u);
+    memcpy(buf + pl + 8u, rel, rl + 1u);
+    if (a->offer.encoding != MQOTA_ENCODING_NONE) {
+        buf[pl + 8u + rl] = '/';
+        agent__u64_to_dec(a->offer.encoding, buf + pl + 8u + rl + 1u);
+    }
     return MQOTA_OK;
 }
 

@@ -47,13 +47,13 @@ uint8_t decode__window(const mqota_agent_t *a);
 /* Whether this device can take the offer's encoding, window and chunk size (judged before
  * anything is erased). */
 bool decode__offer_ok(const mqota_agent_t *a, const mqota_offer_t *o);
-/* Delta encodings (§17): whether the running image is the offer's base (size within the running
+/* Delta encodings (§18): whether the running image is the offer's base (size within the running
  * slot, SHA-256 of its first base_size bytes), read and hashed now, before anything is erased.
  * True for the other encodings. */
 bool decode__base_ok(mqota_agent_t *a);
 /* Whether `o`, from the deployment whose offer this device refused before erasing anything
  * (base-mismatch, bad-encoding), is the server's fallback to another form (another encoding):
- * then it is a new offer, not the retained copy of the refused one (§17). */
+ * then it is a new offer, not the retained copy of the refused one (§18). */
 bool decode__fallback(const mqota_agent_t *a, const mqota_offer_t *o);
 /* Whether a CHUNK of wire_len data bytes fits chunk `index` of the current offer. */
 bool decode__len_ok(const mqota_agent_t *a, uint32_t index, uint32_t wire_len);

@@ -11,7 +11,7 @@
  * nothing restored beyond what a plain transfer restores, and deflate-full chunks (no
  * history) decode in any order, deflate-sync ones once the bytes before them are written.
  *
- * Delta encodings (§17) add a stage behind the inflate: the inflated bytes are delta records
+ * Delta encodings (§18) add a stage behind the inflate: the inflated bytes are delta records
  * that the applier (mqota_delta.c) turns into the chunk's image bytes, reading the base image
  * from the running slot. A delta chunk starts from a fresh applier, so it too needs nothing
  * restored after a reset. Before anything is erased, decode__base_ok() checks that the
@@ -259,7 +259,7 @@ mqota_status_t decode__chunk(mqota_agent_t *a, uint32_t index, const uint8_t *da
     s.delta = NULL;
     s.written = 0u;
     if (MQOTA_ENCODING_IS_DELTA(a->offer.encoding)) {
-        /* §17: LEB128 record bytes, then the records deflated */
+        /* §18: LEB128 record bytes, then the records deflated */
         skip = read_leb(data, len, &records);
         if (skip == 0u || records == 0u ||
             mqota_delta_init(&applier, a->offer.base_size, delta_read, delta_write, &s) != MQOTA_OK ||

@@ -2,7 +2,7 @@
 /*
  * mqota_delta.c - delta applier: one delta chunk (records of bsdiff's ADD and INSERT, cut at
  * the chunk's boundaries by mqotad) in, the chunk's target bytes out (mqota_delta.h has the
- * format; docs/PROTOCOL.md §17 the protocol around it).
+ * format; docs/PROTOCOL.md §18 the protocol around it).
  *
  * The applier is a byte-driven state machine so that the delta may arrive in any pieces (the
  * transfer's decode stage hands over what it inflated): a record header or seek split across

@@ -358,7 +358,7 @@ mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t 
     if (p != NULL) {
         memcpy(o.sig, p, o.sig_len);
     }
-    if (MQOTA_ENCODING_IS_DELTA(o.encoding)) { /* §17: the base follows the block */
+    if (MQOTA_ENCODING_IS_DELTA(o.encoding)) { /* §18: the base follows the block */
         o.base_size = read_u32(&r);
         p = proto__take(&r, MQOTA_SHA256_LEN);
         if (p != NULL) {

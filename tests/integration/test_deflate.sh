@@ -7,7 +7,7 @@
 # three run the new image afterwards (its SHA-256 and structure checked on the decoded slot, as
 # for a full one).
 # The compressed form is built once and cached beside the release (one "compressed" line in
-# mqotad's log, its cache file in DIR/releases).
+# mqotad's log, its cache file in DIR/releases); a damaged cache file is built again.
 #
 # usage: test_deflate.sh BUILD FIXTURES
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -55,4 +55,11 @@ check_json "not every device runs $VERSION from slot 1" "$all" \
   fail "the form sent (deflate-sync, window 15, 4096-byte chunks) was built more than once"
 ls "$T/server/releases/"*.z1w15c4096 >/dev/null 2>&1 || fail "no cached form in $T/server/releases"
 pass "the form was built once and cached in DIR/releases"
+# A damaged cache file (its CRC-32) is not used: the next deployment builds the form again.
+cache=$(ls "$T/server/releases/"*.z1w15c4096) || fail "no cached form to damage"
+printf '\x55' | dd of="$cache" bs=1 seek=100 conv=notrunc status=none || fail "cannot damage $cache"
+deploy_all "$rel"
+[ "$(grep -c "compressed (deflate-sync, window 15, chunks of 4096" "$T/mqotad.log")" -eq 2 ] ||
+  fail "mqotad did not build the form again after its cache file was damaged"
+pass "a damaged cache file is built again"
 passed

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Delta updates (docs/PROTOCOL.md §17) of hello_world 2023 -> 2024 (ESP32) on three virtual
+# Delta updates (docs/PROTOCOL.md §18) of hello_world 2023 -> 2024 (ESP32) on three virtual
 # devices and the real mqotad and mosquitto. The devices first install 2023 through mqota, so
 # mqotad knows what they run. Then:
 #  - a corrupted result: mqotad's stored copy of the base has one byte changed, so its delta

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# A delta update (delta-sync, docs/PROTOCOL.md §17) of the NerdMiner ESP32-S3 pair (v1.4 ->
+# A delta update (delta-sync, docs/PROTOCOL.md §18) of the NerdMiner ESP32-S3 pair (v1.4 ->
 # v1.5.2) to two --chip esp32s3 devices, resumed after a cut link (at 30 %) and after the
 # device process is killed (a reset, at 60 %) and started again on its flash files. The
 # devices first install v1.4 through mqota (so mqotad knows their base). The delta chunks

@@ -13,7 +13,8 @@
  *    image running;
  *  - a decoded image that is not the offer's (its hash) is refused by the final checks;
  *  - an offer whose encoding or window the device cannot decode is refused (bad-encoding)
- *    before anything is erased; a device without the hook announces no MQOTA_CAP_DEFLATE.
+ *    before anything is erased; a device without the hook announces no MQOTA_CAP_DEFLATE;
+ *  - the example bytes of docs/PROTOCOL.md §6.1 (CHUNK header, CRC, what they decode to).
  */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <setjmp.h>
@@ -293,6 +294,45 @@ static void test_bad_encoding_refused_before_erase(void **state)
     harness_uncompress(&S.srv);
 }
 
+/* The bytes of docs/PROTOCOL.md §6.1's example: their CRC-32 and what they decode to. */
+static uint8_t example_out[16];
+static size_t example_len;
+static int example_write(const mqota_inflate_job_t *job, const uint8_t *data, size_t len)
+{
+    (void)job;
+    if (len > sizeof(example_out) - example_len) {
+        return -1;
+    }
+    memcpy(example_out + example_len, data, len);
+    example_len += len;
+    return 0;
+}
+
+static void test_protocol_example(void **state)
+{
+    (void)state;
+    static const uint8_t sync_chunk[] = {0x7A, 0xC9, 0x80, 0x0A, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF};
+    static const uint8_t last_chunk[] = {0x7B, 0xC9, 0x80, 0x0A, 0x00};
+    static const uint8_t header[] = {0x4D, 0x51, 0x01, 0x03, 0x4D, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                     0x00, 0x00, 0x0A, 0x00, 0x00, 0x00, 0x5F, 0x00, 0xE8, 0x5F};
+    uint8_t want[16] = {0xE9};
+    uint8_t hdr[MQOTA_CHUNK_HEADER_LEN];
+    assert_int_equal(mqota_chunk_encode_header(77, 0, sync_chunk, sizeof(sync_chunk), hdr,
+                                               sizeof(hdr)),
+                     MQOTA_OK);
+    assert_memory_equal(hdr, header, sizeof(header));
+    const uint8_t *chunks[] = {sync_chunk, last_chunk};
+    const size_t lens[] = {sizeof(sync_chunk), sizeof(last_chunk)};
+    for (int i = 0; i < 2; i++) {
+        mqota_inflate_job_t job = {.window_bits = 15, .in = chunks[i], .in_len = lens[i],
+                                   .out_len = 16, .write = example_write};
+        example_len = 0;
+        assert_int_equal(posix_inflate(NULL, &job), 0);
+        assert_int_equal(example_len, 16);
+        assert_memory_equal(example_out, want, sizeof(want));
+    }
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -359,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_bad_deflate_fails_decode),
         cmocka_unit_test(test_wrong_result_refused),
         cmocka_unit_test(test_bad_encoding_refused_before_erase),
+        cmocka_unit_test(test_protocol_example),
     };
     return mqota_fixtures_run_group("decode", tests, group_setup, group_teardown);
 }

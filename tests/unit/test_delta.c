@@ -294,7 +294,7 @@ static void test_refusals(void **state)
     assert_int_equal(mqota_delta_begin(&fresh, 0, 0), MQOTA_ERR_ARG);
 }
 
-/* docs/PROTOCOL.md §17's example, byte for byte: chunk 3 of 4,096 bytes copies 4,090 bytes
+/* docs/PROTOCOL.md §18's example, byte for byte: chunk 3 of 4,096 bytes copies 4,090 bytes
  * from the base at 12,300 with 3 bytes changed, then inserts AA BB CC DD EE FF. */
 static void test_protocol_example(void **state)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Delta updates through the agent's decode stage (device/src/mqota_decode.c, mqota_delta.c,
- * docs/PROTOCOL.md §17) on a virtual ESP32 (vdev, the POSIX port's zlib inflate hook) running
+ * docs/PROTOCOL.md §18) on a virtual ESP32 (vdev, the POSIX port's zlib inflate hook) running
  * the 2023 hello_world, served the delta to the 2024 image as mqotad builds it (server/delta.c:
  * bsdiff at test time, delta chunks deflated):
  *  - delta-sync and delta-full updates end verified with the slot byte-identical to the image;

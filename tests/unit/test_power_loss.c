@@ -25,7 +25,7 @@
  *
  * The sweep runs three times: over the image sent as it is, compressed (deflate-sync, 32 KiB
  * window, docs/PROTOCOL.md §6.1), where each chunk is decoded with its history read back from
- * the slot, and as a delta from 2023 (delta-sync, §17: bsdiff's records, made at test time by
+ * the slot, and as a delta from 2023 (delta-sync, §18: bsdiff's records, made at test time by
  * server/delta.c, applied from the running slot).
  *
  * Chunks are 1024 bytes, so four chunks share a 4096-byte sector and a progress record
@@ -383,7 +383,7 @@ static void test_power_loss_sweep_deflate(void **state)
     harness_uncompress(&S.srv);
 }
 
-/* The same sweep over a delta update (docs/PROTOCOL.md §17): every chunk rebuilt from the
+/* The same sweep over a delta update (docs/PROTOCOL.md §18): every chunk rebuilt from the
  * running slot with a fresh applier, so a cut anywhere resumes from what was written, and the
  * base is hashed again on every resume. */
 static void test_power_loss_sweep_delta(void **state)

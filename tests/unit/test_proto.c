@@ -404,7 +404,7 @@ static void test_state_bad_strings(void **state)
 
 /* ---- OFFER -------------------------------------------------------------------------------- */
 
-/* A delta offer (§17) carries its base after the signature block: u32 base_size, SHA-256;
+/* A delta offer (§18) carries its base after the signature block: u32 base_size, SHA-256;
  * an offer of another encoding carries nothing there (a trailing base is MALFORMED). */
 static void test_offer_delta(void **state)
 {
@@ -657,7 +657,8 @@ static void test_names(void **state)
                                           "confirm-timeout", "reset", "too-many-chunks",
                                           "store", "malformed-offer", "signature",
                                           "unsigned", "security-version", "command",
-                                          "decode", "bad-encoding", "base-mismatch"};
+                                          "file-release", "decode", "bad-encoding",
+                                          "base-mismatch"};
     int i;
 
     (void)state;
@@ -666,10 +667,10 @@ static void test_names(void **state)
     }
     assert_string_equal(mqota_state_name((mqota_update_state_t)10), "unknown");
     assert_string_equal(mqota_state_name((mqota_update_state_t)-1), "unknown");
-    for (i = 0; i < 21; i++) {
+    for (i = 0; i < 22; i++) {
         assert_string_equal(mqota_reason_name((mqota_reason_t)i), reasons[i]);
     }
-    assert_string_equal(mqota_reason_name((mqota_reason_t)21), "unknown");
+    assert_string_equal(mqota_reason_name((mqota_reason_t)22), "unknown");
     assert_string_equal(mqota_reason_name((mqota_reason_t)255), "unknown");
     /* every code's text, so that a name list out of step with its enum shows here */
     static const struct {

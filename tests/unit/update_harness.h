@@ -53,7 +53,7 @@ typedef struct {
     uint8_t window_bits;      /* its deflate window */
     uint8_t *wire;            /* the compressed chunks, one after the other */
     uint32_t *wire_off;       /* chunk i is wire[wire_off[i] .. wire_off[i + 1]) */
-    uint32_t base_size;       /* delta encodings: the offer's base (docs/PROTOCOL.md §17) */
+    uint32_t base_size;       /* delta encodings: the offer's base (docs/PROTOCOL.md §18) */
     uint8_t base_sha256[32];
     bool have_ack;            /* an ACK arrived and is not served yet */
     mqota_ack_t ack;          /* the last ACK */

@@ -4,7 +4,7 @@
  * @brief Delta applier: rebuilds a chunk of the new image from the running image and a delta
  *        chunk (streaming, no heap, bounded RAM).
  *
- * A delta update (docs/PROTOCOL.md §17) sends, for chunk `i` of the new image (target bytes
+ * A delta update (docs/PROTOCOL.md §18) sends, for chunk `i` of the new image (target bytes
  * `[i * chunk_size, min((i + 1) * chunk_size, image_size))`), a **delta chunk**: a sequence of
  * records that produce exactly those target bytes from the base image (the source: the running
  * slot, read at random offsets) and literal bytes. Records are bsdiff's control/diff/extra

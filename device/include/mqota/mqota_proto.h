@@ -56,7 +56,7 @@ extern "C" {
 
 /** Longest encoded STATE message (bytes): fixed part plus four strings at their maximum. */
 #define MQOTA_STATE_MAX_LEN (MQOTA_HEADER_LEN + 40u + 4u * (1u + MQOTA_STR_MAX))
-/** Bytes a delta OFFER carries after its signature block: u32 base_size, base SHA-256 (§17). */
+/** Bytes a delta OFFER carries after its signature block: u32 base_size, base SHA-256 (§18). */
 #define MQOTA_DELTA_BASE_LEN 36u
 /** Longest encoded OFFER message (bytes): a delta offer with the longest strings and block. */
 #define MQOTA_OFFER_MAX_LEN                                                                    \
@@ -81,7 +81,7 @@ typedef enum {
                                              deflate-sync/-full) up to the window of STATE's
                                              deflate_window (docs/PROTOCOL.md §6.1). */
 #define MQOTA_CAP_DELTA 0x00000080u     /**< Applies delta updates (OFFER encoding delta-sync/
-                                             -full) from its running image (PROTOCOL.md §17). */
+                                             -full) from its running image (PROTOCOL.md §18). */
 
 /** Flags in mqota_state_msg_t.flags. */
 #define MQOTA_STATE_FLAG_ROLLBACK_POSSIBLE 0x01u /**< The other slot holds a bootable image. */
@@ -127,10 +127,10 @@ typedef struct {
                                             history is the image bytes before it */
 #define MQOTA_ENCODING_DEFLATE_FULL 2u /**< Raw deflate cut at full flushes: each chunk decodes
                                             alone */
-#define MQOTA_ENCODING_DELTA_SYNC 3u   /**< Delta chunks (§17), each raw deflate whose history is
+#define MQOTA_ENCODING_DELTA_SYNC 3u   /**< Delta chunks (§18), each raw deflate whose history is
                                             the image bytes before the chunk */
-#define MQOTA_ENCODING_DELTA_FULL 4u   /**< Delta chunks (§17), each raw deflate alone */
-/** Whether an OFFER encoding is a delta one (its offer carries the base, §17). */
+#define MQOTA_ENCODING_DELTA_FULL 4u   /**< Delta chunks (§18), each raw deflate alone */
+/** Whether an OFFER encoding is a delta one (its offer carries the base, §18). */
 #define MQOTA_ENCODING_IS_DELTA(e) ((e) == MQOTA_ENCODING_DELTA_SYNC || (e) == MQOTA_ENCODING_DELTA_FULL)
 #define MQOTA_WINDOW_BITS_MIN 9u       /**< Smallest deflate window, log2 bytes */
 #define MQOTA_WINDOW_BITS_MAX 15u      /**< Largest deflate window (32 KiB), log2 bytes */
@@ -154,7 +154,7 @@ typedef struct {
     char project[MQOTA_STR_MAX + 1];  /**< Project name from the descriptor */
     uint16_t sig_len;                 /**< Bytes in sig, 0 in v1 (signature block reserved) */
     uint8_t sig[MQOTA_SIG_MAX];       /**< Signature block, meaning defined by a later revision */
-    uint32_t base_size;               /**< Delta encodings only (§17): bytes of the base image */
+    uint32_t base_size;               /**< Delta encodings only (§18): bytes of the base image */
     uint8_t base_sha256[MQOTA_SHA256_LEN]; /**< Delta encodings only: SHA-256 of the base */
 } mqota_offer_t;
 
