@@ -267,7 +267,7 @@ int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "deployment show";
     static const char *const head[] = { "DEVICE", "STATE", "DEVICE-STATE", "PROGRESS", "SENT",
-                                        "RESENT", "TIME", "REASON" };
+                                        "RESENT", "FORM", "SAVED", "TIME", "REASON" };
     long long id;
     char path[64];
     cJSON *d = NULL;
@@ -298,12 +298,21 @@ int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv)
     char held[48] = "";
     if (ready > 0) /* holding the release until 'mqota deployment activate' */
         snprintf(held, sizeof held, ", %lld ready", ready);
-    printf("  targets  %lld: %lld succeeded, %lld failed, %lld active, %lld pending%s\n\n",
+    printf("  targets  %lld: %lld succeeded, %lld failed, %lld active, %lld pending%s\n",
            cli_json_int(d, "total", 0), cli_json_int(d, "succeeded", 0),
            cli_json_int(d, "failed", 0), cli_json_int(d, "active", 0),
            cli_json_int(d, "pending", 0), held);
+    /* compressed forms (docs/PROTOCOL.md §6.1): what they saved against the image per target */
+    long long compressed = cli_json_int(d, "compressed", 0);
+    if (compressed > 0) {
+        char saved[32];
+        fmt_size((uint64_t)cli_json_int(d, "bytes_saved", 0), saved, sizeof saved);
+        printf("  wire     %lld compressed, %s saved against sending the image to each\n",
+               compressed, saved);
+    }
+    printf("\n");
 
-    fmt_table_t *t = fmt_table_new(8, head);
+    fmt_table_t *t = fmt_table_new(10, head);
     if (t == NULL) {
         cJSON_Delete(d);
         cli_error("out of memory while printing the deployment.");
@@ -312,10 +321,11 @@ int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv)
     fmt_table_align_right(t, 3);
     fmt_table_align_right(t, 4);
     fmt_table_align_right(t, 5);
-    fmt_table_align_right(t, 6);
+    fmt_table_align_right(t, 7);
+    fmt_table_align_right(t, 8);
     const cJSON *tg;
     cJSON_ArrayForEach(tg, cJSON_GetObjectItemCaseSensitive(d, "targets")) {
-        char prog[16], sent[32], resent[32], took[32];
+        char prog[16], sent[32], resent[32], took[32], saved[32];
         long long p = cli_json_int(tg, "progress", 0);
         long long st = cli_json_int(tg, "started_at", 0);
         long long fin = cli_json_int(tg, "finished_at", 0);
@@ -323,6 +333,11 @@ int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv)
                                                         (uint64_t)(image > 0 ? image : 0)));
         fmt_size((uint64_t)cli_json_int(tg, "bytes_sent", 0), sent, sizeof sent);
         fmt_size((uint64_t)cli_json_int(tg, "bytes_resent", 0), resent, sizeof resent);
+        long long sv = cli_json_int(tg, "bytes_saved", 0);
+        if (sv > 0)
+            fmt_size((uint64_t)sv, saved, sizeof saved);
+        else
+            snprintf(saved, sizeof saved, "-");
         if (st > 0 && fin >= st)
             fmt_elapsed((uint64_t)(fin - st) * 1000u, took, sizeof took);
         else
@@ -331,7 +346,8 @@ int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv)
         char state[48];
         const char *row[] = { cli_json_str(tg, "device", "-"),
                               cli_target_state(tg, state, sizeof state),
-                              cli_json_str(tg, "device_state", "-"), prog, sent, resent, took,
+                              cli_json_str(tg, "device_state", "-"), prog, sent, resent,
+                              cli_json_str(tg, "encoding", "none"), saved, took,
                               strcmp(reason, "none") == 0 ? "" : reason };
         fmt_table_add_row(t, row);
     }

@@ -50,7 +50,8 @@ mqota_status_t mqota_offer_encode(const mqota_offer_t *offer, uint8_t *buf, size
     }
     if (cap < proto__put_fields(NULL, MQOTA_HEADER_LEN, offer, proto__offer_fields,
                                 COUNT_OF(proto__offer_fields)) +
-                  2u + offer->sig_len) {
+                  2u + offer->sig_len +
+                  (MQOTA_ENCODING_IS_DELTA(offer->encoding) ? MQOTA_DELTA_BASE_LEN : 0u)) {
         return MQOTA_ERR_NO_SPACE;
     }
     proto__put_header(buf, MQOTA_MSG_OFFER);
@@ -61,6 +62,11 @@ mqota_status_t mqota_offer_encode(const mqota_offer_t *offer, uint8_t *buf, size
     pos += 2u;
     memcpy(buf + pos, offer->sig, offer->sig_len);
     pos += offer->sig_len;
+    if (MQOTA_ENCODING_IS_DELTA(offer->encoding)) { /* §18: the base follows the block */
+        le__put_u32(buf + pos, offer->base_size);
+        memcpy(buf + pos + 4u, offer->base_sha256, MQOTA_SHA256_LEN);
+        pos += MQOTA_DELTA_BASE_LEN;
+    }
     *out_len = pos;
     return MQOTA_OK;
 }

@@ -13,5 +13,7 @@ set(MQOTA_CORE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_record.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_agent.c
     ${CMAKE_CURRENT_LIST_DIR}/src/mqota_agent_cmd.c
-    ${CMAKE_CURRENT_LIST_DIR}/src/mqota_agent_store.c)
+    ${CMAKE_CURRENT_LIST_DIR}/src/mqota_agent_store.c
+    ${CMAKE_CURRENT_LIST_DIR}/src/mqota_delta.c
+    ${CMAKE_CURRENT_LIST_DIR}/src/mqota_decode.c)
 set(MQOTA_CORE_INCLUDE_DIRS ${CMAKE_CURRENT_LIST_DIR}/include)

@@ -125,6 +125,10 @@ static int p_verify_signature(void *c, const uint8_t digest[32], const uint8_t *
 {
     return FWD(c).verify_signature(FWD(c).ctx, digest, sig, n);
 }
+static int p_inflate(void *c, const mqota_inflate_job_t *job)
+{
+    return FWD(c).inflate(FWD(c).ctx, job);
+}
 static int p_slot_state_of(void *c, uint8_t s, mqota_slot_state_t *st)
 {
     return FWD(c).slot_state_of(FWD(c).ctx, s, st);
@@ -212,6 +216,9 @@ static void fill_platform(fleet_dev_t *d, mqota_platform_t *p)
     /* the anti-rollback minimum in the device's eFuse file (docs/SECURITY.md §4) */
     p->secure_version_read = d->vplat.secure_version_read != NULL ? p_sv_read : NULL;
     p->secure_version_raise = d->vplat.secure_version_raise != NULL ? p_sv_raise : NULL;
+    /* the decoder of compressed transfers (--deflate-window 0: none) */
+    p->inflate_window_bits = d->fleet->opt.deflate_window;
+    p->inflate = d->vplat.inflate != NULL && p->inflate_window_bits != 0u ? p_inflate : NULL;
 }
 
 /* ---- epoll registration ---- */

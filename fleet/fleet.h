@@ -56,6 +56,8 @@ typedef struct {
     int health_interval_s;    /**< --health-interval: agent's health_interval_s; 0 = default */
     double crash_at;          /**< fault: the whole process dies (SIGKILL) when any device's
                                    download passes this fraction; 0 = off */
+    uint8_t deflate_window;   /**< --deflate-window: largest window the agents inflate (log2);
+                                   0 = no decoder */
     long flip_offset;         /**< fault: flash writes covering this image offset store one
                                    flipped bit there (a flash bit error); -1 = off */
     int status_interval_s;    /**< print a status line this often; 0 = never */

@@ -99,6 +99,10 @@ static void usage(FILE *out)
             "                        100-86400000 ms (default 60000)\n"
             "  --crash-at PCT        fault: the whole process dies (SIGKILL) when a device's\n"
             "                        download passes PCT percent\n"
+            "  --deflate-window BITS largest deflate window the agents inflate, 9-15: they\n"
+            "                        announce MQOTA_CAP_DEFLATE and may get compressed images\n"
+            "                        (docs/PROTOCOL.md §6.1); default 0: no decoder, full\n"
+            "                        images (esp-idf devices: the port's Kconfig decides)\n"
             "  --flip-byte OFFSET    fault: flash writes store byte OFFSET of an image with one\n"
             "                        bit flipped (a flash bit error the chunk CRC cannot see)\n"
             "  --link SPEC           emulate the devices' links through a user-space proxy:\n"
@@ -220,7 +224,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
            O_CUT, O_FAILST, O_STATUS, O_TELEMETRY, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
            O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR, O_RESETBC, O_OFFLINE, O_CONFIRMTO,
            O_CRASHLOOP, O_CRASHEVERY, O_HEALTHINT,
-           O_CONFIRMCMD, O_ERASENVS, O_PORT, O_PROTOCOL, O_B64KEY, O_LCORRUPT };
+           O_CONFIRMCMD, O_ERASENVS, O_PORT, O_PROTOCOL, O_B64KEY, O_LCORRUPT, O_DEFLATE };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
         {"data", required_argument, 0, O_DATA},     {"count", required_argument, 0, O_COUNT},
@@ -248,6 +252,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"port", required_argument, 0, O_PORT},
         {"protocol", required_argument, 0, O_PROTOCOL}, {"b64-key", required_argument, 0, O_B64KEY},
         {"legacy-corrupt", required_argument, 0, O_LCORRUPT},
+        {"deflate-window", required_argument, 0, O_DEFLATE},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
     };
     long v;
@@ -355,6 +360,15 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         case O_FLIP:
             if (parse_long("--flip-byte", optarg, 0, 0x1E0000 - 1, &v)) exit(2);
             o->flip_offset = v;
+            break;
+        case O_DEFLATE:
+            if (parse_long("--deflate-window", optarg, 0, MQOTA_WINDOW_BITS_MAX, &v)) exit(2);
+            if (v != 0 && v < (long)MQOTA_WINDOW_BITS_MIN) {
+                fprintf(stderr, "mqota-fleet: --deflate-window must be 0 or %u-%u\n",
+                        MQOTA_WINDOW_BITS_MIN, MQOTA_WINDOW_BITS_MAX);
+                exit(2);
+            }
+            o->deflate_window = (uint8_t)v;
             break;
         case O_CRASHLOOP: o->crash_loop = parse_version("--crash-loop", optarg); break;
         case O_CRASHEVERY:
@@ -571,6 +585,7 @@ int main(int argc, char **argv)
     f.opt.status_interval_s = 5;
     f.opt.boot_delay_ms = 300;
     f.opt.flip_offset = -1;
+    f.opt.deflate_window = 0; /* full images, as the fleet's benchmarks have always measured */
     parse_args(argc, argv, &f.opt);
 
     if (f.opt.trust_key != NULL) {

@@ -183,17 +183,28 @@ static const char *const migrations[] = {
     "CREATE TABLE legacy_devices ("
     " device_id TEXT PRIMARY KEY REFERENCES devices(id), params TEXT NOT NULL,"
     " created_at INTEGER NOT NULL);",
+    /* 13 -> 14: compressed transfers (docs/PROTOCOL.md §6.1): the largest deflate window a
+     * device inflates (its STATE's deflate_window, 0 = none); per target the form its offer
+     * carried (encoding, window_bits) and the bytes of chunk data that form totals (wire_size:
+     * the image's size for encoding 0), so bytes saved = image size - wire_size */
+    "ALTER TABLE devices ADD COLUMN deflate_window INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE deployment_targets ADD COLUMN encoding INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE deployment_targets ADD COLUMN window_bits INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE deployment_targets ADD COLUMN wire_size INTEGER NOT NULL DEFAULT 0;",
+    /* 14 -> 15: delta updates (docs/PROTOCOL.md §18): the release a target's delta applies to
+     * (its device's running release when offered; 0 for every other form) */
+    "ALTER TABLE deployment_targets ADD COLUMN base_release_id INTEGER NOT NULL DEFAULT 0;",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 #define DEVICE_COLS "id, chip_id, project, version, descriptor_version, idf_ver, slot, state," \
     " reason, progress, image_size, running_release, target_release, boot_count, max_chunk," \
-    " max_window, online, first_seen, last_seen, caps, protocol"
+    " max_window, online, first_seen, last_seen, caps, protocol, deflate_window"
 #define RELEASE_COLS "id, version, descriptor_version, project, chip_id, idf_ver," \
     " secure_version, size, sha256, path, notes, created_at, signature, key_id, kind, file_count"
 #define TARGET_COLS "t.deployment_id, t.device_id, t.state, t.reason, t.progress," \
     " t.bytes_sent, t.bytes_resent, t.started_at, t.finished_at, t.chunk_size, t.offer_window," \
-    " d.release_id, t.offer_flags"
+    " d.release_id, t.offer_flags, t.encoding, t.window_bits, t.wire_size, t.base_release_id"
 #define COMMAND_COLS "id, device_id, name, args, state, result, reply, counter, ttl_s," \
     " created_at, sent_at, finished_at"
 #define ROLLOUT_COLS "r.id, r.release_id, r.filter, r.plan, r.success_percent," \
@@ -209,7 +220,7 @@ enum {
     S_DEV_GET, S_DEV_PUT, S_DEV_ONLINE, S_DEV_LIST,
     S_REL_INSERT, S_REL_GET, S_REL_BY_SHA, S_REL_LIST,
     S_DEP_INSERT, S_DEP_GET, S_DEP_LIST, S_DEP_STATE, S_DEP_COUNTS, S_DEP_STREAM_BYTES,
-    S_TGT_INSERT, S_TGT_STATE, S_TGT_COUNTERS, S_TGT_PENDING, S_TGT_LIST, S_TGT_RUNNING,
+    S_TGT_INSERT, S_TGT_FORM, S_TGT_STATE, S_TGT_COUNTERS, S_TGT_PENDING, S_TGT_LIST, S_TGT_RUNNING,
     S_TGT_UNFINISHED, S_TGT_OF_DEVICE,
     S_TOK_INSERT, S_TOK_DELETE, S_TOK_LIST,
     S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_KEY_CMD_CTR, S_KEY_REPLY_CTR,
@@ -246,12 +257,12 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ROLLBACK] = "ROLLBACK",
     [S_DEV_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
     [S_DEV_PUT] = "INSERT INTO devices (" DEVICE_COLS ") VALUES"
-                  " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"
+                  " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)"
                   " ON CONFLICT(id) DO UPDATE SET chip_id=?2, project=?3, version=?4,"
                   " descriptor_version=?5, idf_ver=?6, slot=?7, state=?8, reason=?9,"
                   " progress=?10, image_size=?11, running_release=?12, target_release=?13,"
                   " boot_count=?14, max_chunk=?15, max_window=?16, online=?17,"
-                  " last_seen=?19, caps=?20, protocol=?21",
+                  " last_seen=?19, caps=?20, protocol=?21, deflate_window=?22",
     [S_DEV_ONLINE] = "INSERT INTO devices (id, online, first_seen, last_seen) VALUES (?1,?2,?3,?3)"
                      " ON CONFLICT(id) DO UPDATE SET online=?2, last_seen=?3",
     [S_DEV_LIST] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
@@ -271,13 +282,17 @@ static const char *const stmt_sql[S_COUNT] = {
                      " coalesce(sum(state='active'),0), coalesce(sum(state='succeeded'),0),"
                      " coalesce(sum(state='failed'),0), coalesce(sum(state='superseded'),0),"
                      " coalesce(sum(bytes_sent),0), coalesce(sum(bytes_resent),0),"
-                     " coalesce(sum(state='ready'),0)"
+                     " coalesce(sum(state='ready'),0), coalesce(sum(wire_size),0),"
+                     " coalesce(sum(wire_size > 0),0), coalesce(sum(encoding != 0),0)"
                      " FROM deployment_targets WHERE deployment_id = ?1",
     [S_DEP_STREAM_BYTES] = "UPDATE deployments SET stream_bytes_sent = stream_bytes_sent + ?2"
                            " WHERE id = ?1",
     [S_TGT_INSERT] = "INSERT INTO deployment_targets (deployment_id, device_id, state, reason,"
                      " progress, bytes_sent, bytes_resent, started_at, finished_at, chunk_size,"
-                     " offer_window, offer_flags) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+                     " offer_window, offer_flags, encoding, window_bits, wire_size, base_release_id)"
+                     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+    [S_TGT_FORM] = "UPDATE deployment_targets SET chunk_size=?3, encoding=?4, window_bits=?5,"
+                   " wire_size=?6, base_release_id=?7 WHERE deployment_id=?1 AND device_id=?2",
     [S_TGT_STATE] = "UPDATE deployment_targets SET state=?3, reason=?4, progress=?5,"
                     " started_at=?6, finished_at=?7 WHERE deployment_id=?1 AND device_id=?2",
     [S_TGT_COUNTERS] = "UPDATE deployment_targets SET progress=max(progress, ?3), bytes_sent=?4,"
@@ -695,6 +710,7 @@ static void read_device(sqlite3_stmt *s, db_device_t *d)
                 "read as mqota", d->id, proto ? proto : "");
         d->protocol = DB_PROTO_MQOTA;
     }
+    d->deflate_window = (uint8_t)sqlite3_column_int(s, 21);
 }
 
 int db__device_get(db_t *db, const char *id, db_device_t *out)
@@ -740,6 +756,7 @@ int db__device_put(db_t *db, const db_device_t *d)
     sqlite3_bind_int64(s, 19, d->last_seen);
     sqlite3_bind_int64(s, 20, d->caps);
     sqlite3_bind_text(s, 21, db__protocol_name(d->protocol), -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 22, d->deflate_window);
     return exec_stmt(db, S_DEV_PUT, "store device");
 }
 
@@ -1059,6 +1076,9 @@ int db__deployment_counts(db_t *db, int64_t id, db_counts_t *out)
         out->bytes_sent = sqlite3_column_int64(s, 6);
         out->bytes_resent = sqlite3_column_int64(s, 7);
         out->ready = sqlite3_column_int(s, 8);
+        out->wire_size = sqlite3_column_int64(s, 9);
+        out->wire_targets = sqlite3_column_int(s, 10);
+        out->compressed = sqlite3_column_int(s, 11);
     } else {
         ret = fail(db, "count deployment targets");
     }
@@ -1102,6 +1122,10 @@ static void read_target(sqlite3_stmt *s, db_target_t *t)
     t->window = (uint32_t)sqlite3_column_int64(s, 10);
     t->release_id = sqlite3_column_int64(s, 11);
     t->offer_flags = (uint32_t)sqlite3_column_int64(s, 12);
+    t->encoding = (uint8_t)sqlite3_column_int(s, 13);
+    t->window_bits = (uint8_t)sqlite3_column_int(s, 14);
+    t->wire_size = sqlite3_column_int64(s, 15);
+    t->base_release_id = sqlite3_column_int64(s, 16);
 }
 
 static int target_rows(db_t *db, int which, int (*cb)(void *ctx, const db_target_t *t),
@@ -1121,6 +1145,10 @@ static void bind_target(sqlite3_stmt *s, const db_target_t *t)
     sqlite3_bind_int64(s, 10, t->chunk_size);
     sqlite3_bind_int64(s, 11, t->window);
     sqlite3_bind_int64(s, 12, t->offer_flags);
+    sqlite3_bind_int(s, 13, t->encoding);
+    sqlite3_bind_int(s, 14, t->window_bits);
+    sqlite3_bind_int64(s, 15, t->wire_size);
+    sqlite3_bind_int64(s, 16, t->base_release_id);
 }
 
 int db__target_insert(db_t *db, const db_target_t *t)
@@ -1130,6 +1158,19 @@ int db__target_insert(db_t *db, const db_target_t *t)
 }
 
 /* Write a target's state, reason, progress and times (not its byte counters). */
+int db__target_set_form(db_t *db, const db_target_t *t)
+{
+    sqlite3_stmt *s = db->st[S_TGT_FORM];
+    sqlite3_bind_int64(s, 1, t->deployment_id);
+    sqlite3_bind_text(s, 2, t->device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, t->chunk_size);
+    sqlite3_bind_int(s, 4, t->encoding);
+    sqlite3_bind_int(s, 5, t->window_bits);
+    sqlite3_bind_int64(s, 6, t->wire_size);
+    sqlite3_bind_int64(s, 7, t->base_release_id);
+    return exec_stmt(db, S_TGT_FORM, "update deployment target form");
+}
+
 int db__target_set_state(db_t *db, const db_target_t *t)
 {
     sqlite3_stmt *s = db->st[S_TGT_STATE];

@@ -49,6 +49,8 @@ typedef struct {
     int64_t first_seen, last_seen;
     uint32_t caps;  /**< MQOTA_CAP_* of its last STATE (schema 5) */
     db_protocol_t protocol; /**< what it speaks (schema 13); a native STATE makes it mqota */
+    uint8_t deflate_window; /**< STATE deflate_window: largest window it inflates, 0 = none
+                                 (schema 14, docs/PROTOCOL.md §6.1) */
 } db_device_t;
 
 typedef struct {
@@ -97,6 +99,12 @@ typedef struct {
     uint32_t window;     /**< Window of the offer sent for this target */
     int64_t release_id;  /**< Filled by lookups that join the deployment */
     uint32_t offer_flags; /**< MQOTA_OFFER_FLAG_* of the offer sent for this target */
+    uint8_t encoding;     /**< MQOTA_ENCODING_* of the offer sent (schema 14) */
+    uint8_t window_bits;  /**< its deflate window (log2), 0 for MQOTA_ENCODING_NONE */
+    int64_t wire_size;    /**< chunk data bytes of the form offered (the image's size for
+                               MQOTA_ENCODING_NONE; 0 in rows from before schema 14) */
+    int64_t base_release_id; /**< delta encodings: the release the delta applies to (schema
+                                  15); 0 otherwise */
 } db_target_t;
 
 /** An HTTP API token: only its SHA-256 is ever stored. */
@@ -150,6 +158,9 @@ typedef struct {
     int total, pending, active, succeeded, failed, superseded;
     int ready; /**< Targets holding a verified image until activated (TARGET_READY) */
     int64_t bytes_sent, bytes_resent; /**< Sums of the targets' unicast byte counters */
+    int64_t wire_size;  /**< Sum of the targets' wire_size (schema 14) */
+    int wire_targets;   /**< Targets with a wire_size (offered since schema 14) */
+    int compressed;     /**< Targets offered a compressed form (encoding != 0) */
 } db_counts_t;
 
 int db__open(db_t **out, const char *path);
@@ -204,6 +215,9 @@ int db__deployment_add_stream_bytes(db_t *db, int64_t id, int64_t bytes);
 
 int db__target_insert(db_t *db, const db_target_t *t);
 int db__target_set_state(db_t *db, const db_target_t *t);
+/** Write the form of a target's offer (chunk_size, encoding, window_bits, wire_size,
+ *  base_release_id): the fallback from a refused delta (docs/PROTOCOL.md §18). 0 or -1. */
+int db__target_set_form(db_t *db, const db_target_t *t);
 int db__target_set_counters(db_t *db, const db_target_t *t);
 /** Every pending or ready target of a running deployment (to republish offers after a
  *  reconnect). */

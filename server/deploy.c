@@ -21,6 +21,8 @@
 #include "mqota/mqota_status.h"
 #include "clock.h"
 #include "legacy.h"
+#include "delta_form.h"
+#include "release.h"
 #include "rollout.h"
 #include "transfer.h"
 
@@ -83,6 +85,196 @@ static uint32_t choose_window(mqotad_t *d, const db_device_t *dev)
     return w ? w : 1;
 }
 
+/* ---- the form of the image each target gets (docs/PROTOCOL.md §6.1) ---- */
+
+/* Image bytes per chunk tried first for a compressed form: with a 32 KiB window, sync points
+ * every 16 KiB reach gzip -9 (docs/PERFORMANCE.md); smaller sizes are tried when a device's
+ * max_chunk cannot take the largest compressed chunk. */
+#define FORM_CHUNK_FIRST 16384u
+#define FORM_MEMO_MAX 16u
+
+/* The forms one deployment looked at, so that each is read or built once per deployment. */
+typedef struct {
+    struct {
+        uint8_t encoding, window_bits;
+        uint32_t chunk_size, wire_size, max_chunk;
+        bool ok;
+    } e[FORM_MEMO_MAX];
+    size_t n;
+    uint8_t *image; /* the release's image, read on the first form not cached yet */
+} form_memo_t;
+
+/* Size of the compressed form (encoding, window_bits, chunk_size) of release r: its total
+ * wire bytes and its largest chunk. Built and cached by release__form() the first time.
+ * false if it cannot be had (logged there). */
+static bool form_size(mqotad_t *d, const db_release_t *r, form_memo_t *m, uint8_t encoding,
+                      uint8_t window_bits, uint32_t chunk_size, uint32_t *wire,
+                      uint32_t *max_chunk)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->e[i].encoding == encoding && m->e[i].window_bits == window_bits &&
+            m->e[i].chunk_size == chunk_size) {
+            *wire = m->e[i].wire_size;
+            *max_chunk = m->e[i].max_chunk;
+            return m->e[i].ok;
+        }
+    }
+    release_form_t f;
+    int rc = release__form(d, r, NULL, encoding, window_bits, chunk_size, &f);
+    if (rc == 1) {
+        if (!m->image) {
+            FILE *fh = fopen(r->path, "rb");
+            m->image = malloc(r->size ? r->size : 1);
+            if (!fh || !m->image || fread(m->image, 1, r->size, fh) != r->size) {
+                mqh_log(MQH_ERROR, "cannot read release %lld from %s to compress it",
+                        (long long)r->id, r->path);
+                free(m->image);
+                m->image = NULL;
+            }
+            if (fh) fclose(fh);
+        }
+        rc = m->image ? release__form(d, r, m->image, encoding, window_bits, chunk_size, &f)
+                      : -1;
+    }
+    *wire = rc == 0 ? f.wire_size : 0;
+    *max_chunk = rc == 0 ? f.max_chunk : 0;
+    if (rc == 0) release__form_free(&f);
+    if (m->n < FORM_MEMO_MAX) {
+        m->e[m->n].encoding = encoding;
+        m->e[m->n].window_bits = window_bits;
+        m->e[m->n].chunk_size = chunk_size;
+        m->e[m->n].wire_size = *wire;
+        m->e[m->n].max_chunk = *max_chunk;
+        m->e[m->n].ok = rc == 0;
+        m->n++;
+    }
+    return rc == 0;
+}
+
+/*
+ * Choose the form of t's offer: the image as is (t->chunk_size already set, wire_size the
+ * image's size), or a compressed form when the device inflates (MQOTA_CAP_DEFLATE) and the
+ * form is smaller. A stream member (stream_cs != 0) takes deflate-full at the stream's chunk
+ * size, the same form for every member; a unicast target deflate-sync with the device's window
+ * at the largest chunk size from FORM_CHUNK_FIRST down whose largest compressed chunk fits what
+ * the device (max_chunk) and the broker take in one CHUNK message.
+ */
+static void choose_plain_form(mqotad_t *d, const db_release_t *r, const db_device_t *dev,
+                              uint32_t stream_cs, form_memo_t *m, db_target_t *t)
+{
+    uint32_t wire = 0, max_chunk = 0;
+    t->base_release_id = 0;
+    t->encoding = MQOTA_ENCODING_NONE;
+    t->window_bits = 0;
+    t->wire_size = r->size;
+    if (!(dev->caps & MQOTA_CAP_DEFLATE) || dev->deflate_window < MQOTA_WINDOW_BITS_MIN) return;
+    uint8_t wb = dev->deflate_window > MQOTA_WINDOW_BITS_MAX ? (uint8_t)MQOTA_WINDOW_BITS_MAX
+                                                             : dev->deflate_window;
+    if (stream_cs) {
+        if (form_size(d, r, m, MQOTA_ENCODING_DEFLATE_FULL, MQOTA_WINDOW_BITS_MAX, stream_cs,
+                      &wire, &max_chunk) &&
+            max_chunk <= stream_cs && wire < r->size) {
+            t->encoding = MQOTA_ENCODING_DEFLATE_FULL;
+            t->window_bits = MQOTA_WINDOW_BITS_MAX;
+            t->wire_size = wire;
+        }
+        return;
+    }
+    /* a compressed CHUNK may carry up to what the device and the broker take in one message */
+    char topic[DB_ID_MAX + 32];
+    snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/chunk", dev->id);
+    uint32_t limit = dev->max_chunk ? dev->max_chunk : MQOTA_CHUNK_MAX;
+    uint32_t maxp = mqtt__max_payload(d, topic);
+    if (maxp < MQOTA_CHUNK_HEADER_LEN + limit)
+        limit = maxp > MQOTA_CHUNK_HEADER_LEN ? maxp - MQOTA_CHUNK_HEADER_LEN : 0;
+    for (uint32_t cs = FORM_CHUNK_FIRST; cs >= MQOTA_CHUNK_MIN; cs >>= 1) {
+        if ((r->size + cs - 1u) / cs > MQOTAD_MAX_CHUNKS) break;
+        if (!form_size(d, r, m, MQOTA_ENCODING_DEFLATE_SYNC, wb, cs, &wire, &max_chunk)) return;
+        if (max_chunk <= limit) {
+            if (wire < r->size) {
+                t->encoding = MQOTA_ENCODING_DEFLATE_SYNC;
+                t->window_bits = wb;
+                t->chunk_size = cs;
+                t->wire_size = wire;
+            }
+            return;
+        }
+    }
+}
+
+/*
+ * Choose the form of t's offer as choose_plain_form() does, then, for a unicast target whose
+ * device applies deltas (MQOTA_CAP_DELTA) and runs a release mqotad holds for the same chip,
+ * the delta from that release (delta-sync, the device's window; docs/PROTOCOL.md §18) at the
+ * largest chunk size from FORM_CHUNK_FIRST down whose largest wire chunk fits the device's
+ * max_chunk and the broker's packet limit, when it is smaller than the plain form. bsdiff runs
+ * once per pair, its records are cut once per chunk size, and all is cached (delta_form.c,
+ * delta.c). A device that refuses the base gets choose_plain_form()'s form instead
+ * (deploy__on_state()).
+ */
+static void choose_form(mqotad_t *d, const db_release_t *r, const db_device_t *dev,
+                        uint32_t stream_cs, form_memo_t *m, db_target_t *t)
+{
+    choose_plain_form(d, r, dev, stream_cs, m, t);
+    if (stream_cs || !(dev->caps & MQOTA_CAP_DELTA) ||
+        dev->deflate_window < MQOTA_WINDOW_BITS_MIN || dev->running_release == 0 ||
+        (int64_t)dev->running_release == r->id)
+        return;
+    db_release_t *b = malloc(sizeof(*b));
+    if (!b) return;
+    if (db__release_get(d->db, (int64_t)dev->running_release, b) != 0 || b->chip_id != r->chip_id) {
+        free(b);
+        return;
+    }
+    uint8_t wb = dev->deflate_window > MQOTA_WINDOW_BITS_MAX ? (uint8_t)MQOTA_WINDOW_BITS_MAX
+                                                             : dev->deflate_window;
+    /* a delta CHUNK may carry up to what the device and the broker take in one message, as a
+     * compressed one (choose_plain_form()) */
+    char topic[DB_ID_MAX + 32];
+    snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/chunk", dev->id);
+    uint32_t limit = dev->max_chunk ? dev->max_chunk : MQOTA_CHUNK_MAX;
+    uint32_t maxp = mqtt__max_payload(d, topic);
+    if (maxp < MQOTA_CHUNK_HEADER_LEN + limit)
+        limit = maxp > MQOTA_CHUNK_HEADER_LEN ? maxp - MQOTA_CHUNK_HEADER_LEN : 0;
+    for (uint32_t cs = FORM_CHUNK_FIRST; cs >= MQOTA_CHUNK_MIN; cs >>= 1) {
+        if ((r->size + cs - 1u) / cs > MQOTAD_MAX_CHUNKS) break;
+        release_form_t f;
+        if (delta__form(d, b, r, MQOTA_ENCODING_DELTA_SYNC, wb, cs, &f) != 0) break;
+        uint32_t wire = f.wire_size, max_chunk = f.max_chunk;
+        release__form_free(&f);
+        if (max_chunk <= limit) {
+            if (wire < t->wire_size) {
+                t->encoding = MQOTA_ENCODING_DELTA_SYNC;
+                t->window_bits = wb;
+                t->chunk_size = cs;
+                t->wire_size = wire;
+                t->base_release_id = b->id;
+            }
+            break;
+        }
+    }
+    free(b);
+}
+
+/* Whether a device inflates the form a release's compressed stream carries: deflate-full with
+ * the largest window (one form per stream topic, docs/PROTOCOL.md §13). */
+static bool inflates_stream_form(const db_device_t *dev)
+{
+    return (dev->caps & MQOTA_CAP_DEFLATE) && dev->deflate_window >= MQOTA_WINDOW_BITS_MAX;
+}
+
+/* Whether the release's compressed stream form (deflate-full, largest window, the stream's
+ * chunk size) is worth sending: every chunk fits a CHUNK of the stream's size and it is
+ * smaller than the image. */
+static bool stream_form_ok(mqotad_t *d, const db_release_t *r, form_memo_t *m,
+                           uint32_t stream_cs)
+{
+    uint32_t wire = 0, max_chunk = 0;
+    return form_size(d, r, m, MQOTA_ENCODING_DEFLATE_FULL, MQOTA_WINDOW_BITS_MAX, stream_cs,
+                     &wire, &max_chunk) &&
+           max_chunk <= stream_cs && wire < r->size;
+}
+
 /* A bit of a target's stored offer_flags that never goes on the wire: the target is held and
  * its device lacks MQOTA_CAP_HOLD, so its offer is withheld until deploy__activate(). */
 #define TARGET_FLAG_WITHHELD 0x80000000u
@@ -117,7 +309,23 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
     o.secure_version = r->secure_version;
     o.flags = t->offer_flags & ~TARGET_FLAG_WITHHELD;
     if (r->kind == DB_RELEASE_FILES) o.flags |= MQOTA_OFFER_FLAG_FILES;
+    o.encoding = t->encoding;
+    o.window_bits = t->window_bits;
     if (mqh_unhex(r->sha256, o.sha256, sizeof(o.sha256)) != 0) return -1;
+    if (MQOTA_ENCODING_IS_DELTA(t->encoding)) { /* the base the delta applies to (§18) */
+        db_release_t *b = malloc(sizeof(*b));
+        int rc = b && db__release_get(d->db, t->base_release_id, b) == 0 &&
+                         mqh_unhex(b->sha256, o.base_sha256, sizeof(o.base_sha256)) == 0
+                     ? 0
+                     : -1;
+        if (rc == 0) o.base_size = b->size;
+        free(b);
+        if (rc != 0) {
+            mqh_log(MQH_ERROR, "the base release %lld of %s's delta is gone: offer not sent",
+                    (long long)t->base_release_id, t->device_id);
+            return -1;
+        }
+    }
     snprintf(o.version, sizeof(o.version), "%s", r->version);
     snprintf(o.project, sizeof(o.project), "%s", r->project);
     if (r->has_sig) { /* the signed manifest's fields above, its block here (§5.1) */
@@ -139,9 +347,14 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
                 "published after the reconnect", t->device_id);
         return -1;
     }
-    mqh_log(MQH_INFO, "offered %srelease %lld (%s) to %s: chunk %u, window %u%s%s%s",
+    mqh_log(MQH_INFO, "offered %srelease %lld (%s) to %s: chunk %u, window %u%s%s%s%s",
             r->kind == DB_RELEASE_FILES ? "file " : "", (long long)r->id, r->version,
             t->device_id, t->chunk_size, t->window,
+            t->encoding == MQOTA_ENCODING_DEFLATE_SYNC   ? ", deflate-sync"
+            : t->encoding == MQOTA_ENCODING_DEFLATE_FULL ? ", deflate-full"
+            : t->encoding == MQOTA_ENCODING_DELTA_SYNC   ? ", delta-sync"
+            : t->encoding == MQOTA_ENCODING_DELTA_FULL   ? ", delta-full"
+                                                         : "",
             (t->offer_flags & MQOTA_OFFER_FLAG_STREAM) ? ", stream" : "",
             (t->offer_flags & MQOTA_OFFER_FLAG_HOLD) ? ", hold" : "",
             r->has_sig ? ", signed" : "");
@@ -251,6 +464,8 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
     db_release_t *r = malloc(sizeof(*r));
     device_vec_t devs = {0};
     db_target_t *targets = NULL;
+    form_memo_t memo; /* the forms looked at, and the image read to build them */
+    memset(&memo, 0, sizeof(memo));
     bool in_tx = false;
     if (!r) goto out;
 
@@ -329,13 +544,21 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
         }
     }
 
-    /* With --multicast auto, devices that accept the release-wide chunk size follow the
-     * release's stream when there are at least two of them; the others get unicast offers. */
+    /* With --multicast auto, devices that accept the release-wide chunk size follow a stream of
+     * the release when there are at least two of them; the others get unicast offers. Devices
+     * that inflate the compressed stream form follow its own stream (topic .../<encoding>)
+     * when there are two of them and the form is worth it; else they follow the image's. */
     uint32_t stream_cs = stream_chunk_size(d, release_id, r->size);
-    size_t n_stream = 0;
-    for (size_t i = 0; d->multicast && i < devs.n; i++)
-        if (can_stream(&devs.items[i], stream_cs)) n_stream++;
-    bool stream = n_stream >= 2;
+    size_t n_z = 0, n_plain = 0;
+    for (size_t i = 0; d->multicast && i < devs.n; i++) {
+        if (!can_stream(&devs.items[i], stream_cs)) continue;
+        if (inflates_stream_form(&devs.items[i])) n_z++;
+        else n_plain++;
+    }
+    bool stream_z = n_z >= 2 && stream_form_ok(d, r, &memo, stream_cs);
+    if (!stream_z) n_plain += n_z;
+    bool stream_p = n_plain >= 2;
+    size_t n_stream = (stream_z ? n_z : 0) + (stream_p ? n_plain : 0);
 
     /* 2. One transaction: the deployment, its targets, superseded older targets. */
     int64_t now = mqh_unix_now();
@@ -355,11 +578,16 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
         snprintf(t->device_id, sizeof(t->device_id), "%s", devs.items[i].id);
         t->state = TARGET_PENDING;
         snprintf(t->reason, sizeof(t->reason), "none");
-        if (stream && can_stream(&devs.items[i], stream_cs)) {
+        bool on_stream = d->multicast && can_stream(&devs.items[i], stream_cs);
+        bool on_z = on_stream && stream_z && inflates_stream_form(&devs.items[i]);
+        if (on_z || (on_stream && stream_p)) {
             t->chunk_size = stream_cs;
             t->offer_flags = MQOTA_OFFER_FLAG_STREAM;
+            t->wire_size = r->size;
+            if (on_z) choose_form(d, r, &devs.items[i], stream_cs, &memo, t);
         } else {
             t->chunk_size = choose_chunk_size(d, &devs.items[i], r->size);
+            choose_form(d, r, &devs.items[i], 0, &memo, t);
         }
         t->window = choose_window(d, &devs.items[i]);
         if (hold) {
@@ -372,7 +600,7 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
     in_tx = false;
     mqh_log(MQH_INFO, "deployment %lld: release %lld (%s) to %zu device(s), %zu on the "
             "stream%s", (long long)out->id, (long long)release_id, r->version, devs.n,
-            stream ? n_stream : 0, hold ? ", held until activated" : "");
+            n_stream, hold ? ", held until activated" : "");
 
     /* 3. Side effects after the commit: stale transfers go, offers are published. */
     for (size_t i = 0; i < devs.n; i++) {
@@ -386,6 +614,7 @@ db_err:
     snprintf(err, err_cap, "database error while creating the deployment; nothing was created");
     res = DEPLOY_ERROR;
 out:
+    free(memo.image);
     free(targets);
     free(devs.items);
     free(r);
@@ -493,6 +722,36 @@ static void forget_held(mqotad_t *d, const char *device_id, uint32_t release)
                 "cleared so that it drops the image", device_id, (unsigned)release);
 }
 
+/*
+ * The device refused t's delta because its running image is not the delta's base
+ * (base-mismatch, docs/PROTOCOL.md §18; nothing was erased): offer it the same deployment's
+ * image in the plain form (full or compressed) instead, which the agent takes as a new offer.
+ * Returns 0 (the target goes on), -1 on a database failure.
+ */
+static int fall_back(mqotad_t *d, const db_device_t *dev, db_target_t *t)
+{
+    db_release_t *r = malloc(sizeof(*r));
+    form_memo_t memo;
+    memset(&memo, 0, sizeof(memo));
+    if (!r || db__release_get(d->db, t->release_id, r) != 0) {
+        free(r);
+        return -1;
+    }
+    int64_t base = t->base_release_id;
+    t->chunk_size = choose_chunk_size(d, dev, r->size);
+    choose_plain_form(d, r, dev, 0, &memo, t);
+    free(memo.image);
+    int rc = db__target_set_form(d->db, t);
+    transfer__drop_device(d, dev->id);
+    mqh_log(MQH_INFO, "device %s refused the delta from release %lld (base-mismatch): "
+            "deployment %lld sends it release %lld %s instead", dev->id, (long long)base,
+            (long long)t->deployment_id, (long long)r->id,
+            t->encoding == MQOTA_ENCODING_NONE ? "in full" : "compressed");
+    if (rc == 0) publish_offer(d, r, t);
+    free(r);
+    return rc;
+}
+
 int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *prev,
                      const mqota_state_msg_t *m, db_target_t *finished)
 {
@@ -514,6 +773,9 @@ int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *pre
     case MQOTA_STATE_FAILED:
     case MQOTA_STATE_ROLLED_BACK:
         if (stale_failure(prev, m)) return 0;
+        if (m->state == MQOTA_STATE_FAILED && m->reason == MQOTA_REASON_BASE_MISMATCH &&
+            MQOTA_ENCODING_IS_DELTA(t.encoding))
+            return fall_back(d, dev, &t);
         t.state = TARGET_FAILED;
         snprintf(t.reason, sizeof(t.reason), "%s", mqota_reason_name(m->reason));
         t.progress = m->progress;

@@ -66,6 +66,7 @@ void handle__state(mqotad_t *d, const char *device_id, const uint8_t *payload, s
     dev.max_chunk = m.max_chunk;
     dev.max_window = m.max_window;
     dev.caps = m.caps;
+    dev.deflate_window = (m.caps & MQOTA_CAP_DEFLATE) ? m.deflate_window : 0;
     dev.online = have_prev == 0 ? prev.online : false;
     dev.first_seen = have_prev == 0 && prev.first_seen ? prev.first_seen : now;
     dev.last_seen = now;

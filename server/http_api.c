@@ -181,7 +181,21 @@ static cJSON *release_json(const db_release_t *r, const char *manifest)
 typedef struct {
     mqotad_t *d;
     cJSON *array;
+    uint32_t image_size; /* the release's, for bytes saved */
 } target_ctx_t;
+
+/* Name of an OFFER encoding (docs/PROTOCOL.md §6.1), as the API shows it. */
+static const char *encoding_name(uint8_t encoding)
+{
+    switch (encoding) {
+    case MQOTA_ENCODING_NONE: return "none";
+    case MQOTA_ENCODING_DEFLATE_SYNC: return "deflate-sync";
+    case MQOTA_ENCODING_DEFLATE_FULL: return "deflate-full";
+    case MQOTA_ENCODING_DELTA_SYNC: return "delta-sync";
+    case MQOTA_ENCODING_DELTA_FULL: return "delta-full";
+    default: return "unknown";
+    }
+}
 
 static int add_target(void *ctx, const db_target_t *t)
 {
@@ -206,6 +220,12 @@ static int add_target(void *ctx, const db_target_t *t)
     cJSON_AddNumberToObject(j, "progress", t->progress);
     cJSON_AddNumberToObject(j, "bytes_sent", (double)t->bytes_sent);
     cJSON_AddNumberToObject(j, "bytes_resent", (double)t->bytes_resent);
+    /* The form its offer carried: wire_size bytes of chunk data for image_size (0: offered
+     * before mqotad recorded it) */
+    cJSON_AddStringToObject(j, "encoding", encoding_name(t->encoding));
+    cJSON_AddNumberToObject(j, "wire_size", (double)t->wire_size);
+    cJSON_AddNumberToObject(j, "bytes_saved",
+                            t->wire_size > 0 ? (double)c->image_size - (double)t->wire_size : 0);
     cJSON_AddNumberToObject(j, "started_at", (double)t->started_at);
     cJSON_AddNumberToObject(j, "finished_at", (double)t->finished_at);
     cJSON_AddItemToArray(c->array, j);
@@ -241,9 +261,15 @@ static cJSON *deployment_json(mqotad_t *d, const db_deployment_t *dep, bool with
                             (double)(dep->stream_bytes_sent +
                                      stream__unflushed_bytes(d, dep->id)));
     cJSON_AddNumberToObject(j, "unicast_bytes_sent", (double)c.bytes_sent);
+    /* compressed forms (docs/PROTOCOL.md §6.1): targets offered one, and the image bytes
+     * the forms offered save against sending the image to each target */
+    cJSON_AddNumberToObject(j, "compressed", c.compressed);
+    cJSON_AddNumberToObject(j, "bytes_saved",
+                            (double)c.wire_targets * r->size - (double)c.wire_size);
+    uint32_t image_size = r->size;
     free(r);
     if (with_targets) {
-        target_ctx_t tc = {d, cJSON_AddArrayToObject(j, "targets")};
+        target_ctx_t tc = {d, cJSON_AddArrayToObject(j, "targets"), image_size};
         if (db__target_list(d->db, dep->id, add_target, &tc) != 0) {
             cJSON_Delete(j);
             return NULL;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_proto.h"
@@ -539,4 +540,184 @@ int release__sweep(mqotad_t *d)
     closedir(dh);
     if (removed > 0) (void)sync_dir(dir);
     return ret < 0 ? -1 : removed;
+}
+
+/* ---- compressed forms (docs/PROTOCOL.md §6.1) ---- */
+
+/* The cache file of a form: magic "MQZ1", version 1, encoding, window_bits, 0, then u32
+ * chunk_size, chunk_count, image_size, the chunk_count + 1 offsets, the data, and a CRC-32 of
+ * every byte before it. All little-endian. */
+#define FORM_MAGIC "MQZ1"
+#define FORM_HEAD 20u
+#define FORM_LEVEL 9    /* zlib's best compression: the form is built once per release */
+#define FORM_MEM_LEVEL 9
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void release__form_free(release_form_t *f)
+{
+    if (!f) return;
+    free(f->file);
+    memset(f, 0, sizeof(*f));
+}
+
+/* Fill the summary fields of f from its offsets. */
+static void form_summary(release_form_t *f)
+{
+    f->wire_size = f->off[f->chunk_count];
+    f->max_chunk = 0;
+    for (uint32_t i = 0; i < f->chunk_count; i++)
+        if (f->off[i + 1] - f->off[i] > f->max_chunk) f->max_chunk = f->off[i + 1] - f->off[i];
+}
+
+/* Read the cache file at path into f if it is a valid form of these parameters; 0 if so. */
+static int form_load(const char *path, uint8_t encoding, uint8_t window_bits,
+                     uint32_t chunk_size, uint32_t image_size, release_form_t *f)
+{
+    FILE *fh = fopen(path, "rb");
+    if (!fh) return -1;
+    uint8_t *buf = NULL;
+    long n = -1;
+    if (fseek(fh, 0, SEEK_END) == 0) n = ftell(fh);
+    if (n < (long)(FORM_HEAD + 8) || fseek(fh, 0, SEEK_SET) != 0 ||
+        !(buf = malloc((size_t)n)) || fread(buf, 1, (size_t)n, fh) != (size_t)n) {
+        fclose(fh);
+        free(buf);
+        return -1;
+    }
+    fclose(fh);
+    uint32_t count = (image_size + chunk_size - 1) / chunk_size;
+    size_t head = FORM_HEAD + 4u * ((size_t)count + 1u);
+    if (memcmp(buf, FORM_MAGIC, 4) != 0 || buf[4] != 1 || buf[5] != encoding ||
+        buf[6] != window_bits || get_u32(buf + 8) != chunk_size || get_u32(buf + 12) != count ||
+        get_u32(buf + 16) != image_size || (size_t)n < head + 4u ||
+        crc32(0, buf, (uInt)((size_t)n - 4u)) != get_u32(buf + n - 4) ||
+        get_u32(buf + FORM_HEAD + 4u * count) != (size_t)n - 4u - head)
+        goto bad;
+    f->file = buf;
+    f->file_len = (size_t)n;
+    f->off = (uint32_t *)calloc(count + 1u, sizeof(uint32_t));
+    if (!f->off) goto bad;
+    for (uint32_t i = 0; i <= count; i++) {
+        f->off[i] = get_u32(buf + FORM_HEAD + 4u * i);
+        if (i > 0 && f->off[i] < f->off[i - 1]) {
+            free(f->off);
+            goto bad;
+        }
+    }
+    /* the offsets live in their own array; the file keeps the data */
+    f->data = buf + head;
+    f->chunk_count = count;
+    form_summary(f);
+    return 0;
+bad:
+    free(buf);
+    memset(f, 0, sizeof(*f));
+    return -1;
+}
+
+/* Compress image into f: one raw deflate stream, each chunk ended by a sync or full flush
+ * (the last by Z_FINISH), laid out as the cache file. 0 or -1 (no memory, zlib failure). */
+static int form_build(const uint8_t *image, uint32_t image_size, uint8_t encoding,
+                      uint8_t window_bits, uint32_t chunk_size, release_form_t *f)
+{
+    uint32_t count = (image_size + chunk_size - 1) / chunk_size;
+    size_t head = FORM_HEAD + 4u * ((size_t)count + 1u);
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (deflateInit2(&zs, FORM_LEVEL, Z_DEFLATED, -(int)window_bits, FORM_MEM_LEVEL,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    /* every chunk's worst case: deflateBound of it plus a flush marker */
+    size_t cap = head + (size_t)deflateBound(&zs, image_size) + 16u * (size_t)count + 4u;
+    uint8_t *buf = malloc(cap);
+    uint32_t *off = calloc(count + 1u, sizeof(uint32_t));
+    if (!buf || !off) goto err;
+    size_t pos = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t at = i * chunk_size;
+        uint32_t len = image_size - at < chunk_size ? image_size - at : chunk_size;
+        int flush = i + 1 == count ? Z_FINISH
+                    : encoding == MQOTA_ENCODING_DEFLATE_SYNC ? Z_SYNC_FLUSH : Z_FULL_FLUSH;
+        off[i] = (uint32_t)pos;
+        zs.next_in = (z_const Bytef *)(image + at);
+        zs.avail_in = len;
+        zs.next_out = buf + head + pos;
+        zs.avail_out = (uInt)(cap - 4u - head - pos);
+        int rc = deflate(&zs, flush);
+        /* all input taken and the flush complete (room left: nothing pending in zlib) */
+        if ((flush == Z_FINISH ? rc != Z_STREAM_END : rc != Z_OK) || zs.avail_in != 0 ||
+            zs.avail_out == 0)
+            goto err;
+        pos = (size_t)(zs.next_out - (buf + head));
+    }
+    off[count] = (uint32_t)pos;
+    deflateEnd(&zs);
+    memcpy(buf, FORM_MAGIC, 4);
+    buf[4] = 1;
+    buf[5] = encoding;
+    buf[6] = window_bits;
+    buf[7] = 0;
+    put_u32(buf + 8, chunk_size);
+    put_u32(buf + 12, count);
+    put_u32(buf + 16, image_size);
+    for (uint32_t i = 0; i <= count; i++) put_u32(buf + FORM_HEAD + 4u * i, off[i]);
+    put_u32(buf + head + pos, (uint32_t)crc32(0, buf, (uInt)(head + pos)));
+    f->file = buf;
+    f->file_len = head + pos + 4u;
+    f->off = off;
+    f->data = buf + head;
+    f->chunk_count = count;
+    form_summary(f);
+    return 0;
+err:
+    deflateEnd(&zs);
+    free(buf);
+    free(off);
+    return -1;
+}
+
+int release__form(mqotad_t *d, const db_release_t *r, const uint8_t *image, uint8_t encoding,
+                  uint8_t window_bits, uint32_t chunk_size, release_form_t *out)
+{
+    char path[PATH_MAX + 64], dir[PATH_MAX];
+    memset(out, 0, sizeof(*out));
+    if ((encoding != MQOTA_ENCODING_DEFLATE_SYNC && encoding != MQOTA_ENCODING_DEFLATE_FULL) ||
+        window_bits < MQOTA_WINDOW_BITS_MIN || window_bits > MQOTA_WINDOW_BITS_MAX ||
+        chunk_size < MQOTA_CHUNK_MIN || chunk_size > MQOTA_CHUNK_MAX || r->size == 0)
+        return -1;
+    snprintf(dir, sizeof(dir), "%s/releases", d->data_dir);
+    snprintf(path, sizeof(path), "%s/%s.z%uw%uc%u", dir, r->sha256, encoding, window_bits,
+             chunk_size);
+    if (form_load(path, encoding, window_bits, chunk_size, r->size, out) == 0) return 0;
+    if (!image) return 1; /* not cached; the caller has no image to build it from */
+    uint64_t t0 = mqh_now_ms();
+    if (form_build(image, r->size, encoding, window_bits, chunk_size, out) != 0) {
+        mqh_log(MQH_ERROR, "cannot compress release %lld (%s, window %u, chunks of %u bytes)",
+                (long long)r->id, encoding == MQOTA_ENCODING_DEFLATE_SYNC ? "deflate-sync"
+                                                                         : "deflate-full",
+                window_bits, chunk_size);
+        return -1;
+    }
+    mqh_log(MQH_INFO, "release %lld compressed (%s, window %u, chunks of %u bytes): %u of %u "
+            "bytes in %llu ms, cached in %s", (long long)r->id,
+            encoding == MQOTA_ENCODING_DEFLATE_SYNC ? "deflate-sync" : "deflate-full",
+            window_bits, chunk_size, out->wire_size, r->size,
+            (unsigned long long)(mqh_now_ms() - t0), path);
+    int e = 0;
+    if (store_file(dir, path, out->file, out->file_len, &e) != 0)
+        mqh_log(MQH_WARN, "cannot cache the compressed release %lld in %s: %s (it is built "
+                "again next time)", (long long)r->id, path, strerror(e));
+    return 0;
 }

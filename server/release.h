@@ -67,6 +67,33 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
  */
 int release__sweep(mqotad_t *d);
 
+/** A release's compressed form (docs/PROTOCOL.md §6.1): chunk i's wire bytes are
+ *  data[off[i] .. off[i + 1]). */
+typedef struct {
+    uint8_t *file;        /**< The cache file's bytes (owns data) */
+    size_t file_len;
+    const uint8_t *data;  /**< Chunk data, chunk after chunk */
+    uint32_t *off;        /**< chunk_count + 1 offsets into data */
+    uint32_t chunk_count;
+    uint32_t wire_size;   /**< Bytes of all chunks' data (off[chunk_count]) */
+    uint32_t max_chunk;   /**< Bytes of the largest chunk's data */
+} release_form_t;
+
+/**
+ * The compressed form of release r with encoding (MQOTA_ENCODING_DEFLATE_SYNC or _FULL),
+ * window_bits and chunk_size: read from its cache file DIR/releases/<sha256>.z<E>w<W>c<C>, or
+ * built from image (r->size bytes; zlib, level 9, one raw deflate stream ended at each chunk
+ * by a sync or full flush) and cached there (a failure to cache is logged, not fatal). image
+ * may be NULL to only look the cache up. Free out with release__form_free().
+ * @return 0 with out filled; 1 if not cached and image is NULL; -1 on bad parameters or
+ *         failure (logged).
+ */
+int release__form(mqotad_t *d, const db_release_t *r, const uint8_t *image, uint8_t encoding,
+                  uint8_t window_bits, uint32_t chunk_size, release_form_t *out);
+
+/** Free what release__form() allocated; out is zeroed. */
+void release__form_free(release_form_t *f);
+
 #ifdef __cplusplus
 }
 #endif

@@ -77,6 +77,8 @@ typedef struct {
 typedef struct stream {
     struct stream *next;
     int64_t release_id;
+    uint8_t encoding;        /* the form its members take (docs/PROTOCOL.md §6.1): one stream,
+                                one topic per form of a release */
     char topic[48];
     uint32_t chunk_size, chunk_count;
     transfer_t **members;
@@ -379,9 +381,14 @@ static stream_t *stream_create(mqotad_t *d, const transfer_t *t, uint64_t now_ms
     stream_t *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->release_id = t->target.release_id;
+    s->encoding = t->img->encoding;
     s->chunk_size = t->chunk_size;
     s->chunk_count = t->chunk_count;
-    snprintf(s->topic, sizeof(s->topic), MQOTAD_STREAM_PREFIX "%lld", (long long)s->release_id);
+    if (s->encoding == MQOTA_ENCODING_NONE)
+        snprintf(s->topic, sizeof(s->topic), MQOTAD_STREAM_PREFIX "%lld", (long long)s->release_id);
+    else
+        snprintf(s->topic, sizeof(s->topic), MQOTAD_STREAM_PREFIX "%lld/%u",
+                 (long long)s->release_id, (unsigned)s->encoding);
     s->have = calloc(s->chunk_count, sizeof(*s->have));
     s->sent_ms = calloc(s->chunk_count, sizeof(*s->sent_ms));
     if (!s->have || !s->sent_ms) {
@@ -402,7 +409,8 @@ void stream__join(mqotad_t *d, transfer_t *t, uint64_t now_ms)
 {
     if (t->stream || !(t->target.offer_flags & MQOTA_OFFER_FLAG_STREAM)) return;
     stream_t *s = d->streams->list;
-    while (s && s->release_id != t->target.release_id) s = s->next;
+    while (s && (s->release_id != t->target.release_id || s->encoding != t->img->encoding))
+        s = s->next;
     if (s && (s->chunk_size != t->chunk_size || s->chunk_count != t->chunk_count)) {
         /* Offered by an mqotad with another --chunk-size: it cannot share these messages. */
         mqh_log(MQH_DEBUG, "%s: chunk size %u differs from the stream's %u; unicast only",
@@ -563,8 +571,8 @@ static void account(mqotad_t *d, int64_t deployment_id, uint32_t len, acct_t **c
 static int send_one(mqotad_t *d, stream_t *s, uint32_t i, uint64_t now_ms)
 {
     const transfer_t *first = s->members[0];
-    uint32_t len = transfer__chunk_len(first, i);
-    const uint8_t *data = first->img->data + (size_t)i * s->chunk_size;
+    uint32_t len = 0;
+    const uint8_t *data = transfer__chunk_wire(first, i, &len);
     uint8_t *buf = d->streams->buf;
     if (mqota_chunk_encode_header((uint32_t)s->release_id, i, data, len, buf,
                                   MQOTA_CHUNK_HEADER_LEN) != MQOTA_OK)

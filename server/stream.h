@@ -2,7 +2,8 @@
 /**
  * @file stream.h
  * @brief Multicast streams: each chunk of a release published once on
- *        mqota/v1/stream/<release_id> for every device taking that release (docs/PROTOCOL.md §13).
+ *        mqota/v1/stream/<release_id> for every device taking that release (docs/PROTOCOL.md §13);
+ *        a compressed form of it on mqota/v1/stream/<release_id>/<encoding>, one stream each.
  *
  * A stream exists per release while it has members: transfers whose offer carried
  * MQOTA_OFFER_FLAG_STREAM. It is created by the first member's ACK and freed when its last

@@ -45,6 +45,7 @@ static bool hash_oom;
 #include <stdlib.h>
 #include <string.h>
 
+#include "delta_form.h"
 #include "mqota/mqota_proto.h"
 #include "metrics.h"
 #include "stream.h"
@@ -98,14 +99,23 @@ static void image_put(mqotad_t *d, image_t *img)
         }
     }
     free(img->data);
+    release__form_free(&img->form);
     free(img);
 }
 
-/* The image of a release, loaded from its file on first use. NULL on failure (logged). */
-static image_t *image_get(mqotad_t *d, int64_t release_id)
+/* The image of a release in the form a target's offer named (encoding none: the image file;
+ * else its compressed form for the target's window and chunk size, release__form()), loaded
+ * on first use and shared by every transfer of that form; a delta encoding's form is the delta
+ * from release base_release_id, delta__form()). NULL on failure (logged). */
+static image_t *image_get(mqotad_t *d, int64_t release_id, uint8_t encoding,
+                          uint8_t window_bits, uint32_t chunk_size, int64_t base_release_id)
 {
+    if (encoding == MQOTA_ENCODING_NONE) window_bits = 0, chunk_size = 0;
+    if (!MQOTA_ENCODING_IS_DELTA(encoding)) base_release_id = 0;
     for (image_t *i = d->xfers->images; i; i = i->next) {
-        if (i->release_id == release_id) {
+        if (i->release_id == release_id && i->encoding == encoding &&
+            i->window_bits == window_bits && i->chunk_size == chunk_size &&
+            i->base_release_id == base_release_id) {
             i->refs++;
             return i;
         }
@@ -123,6 +133,26 @@ static image_t *image_get(mqotad_t *d, int64_t release_id)
         goto err;
     }
     fclose(f);
+    f = NULL;
+    if (MQOTA_ENCODING_IS_DELTA(encoding)) {
+        db_release_t *b = malloc(sizeof(*b));
+        int rc = b && db__release_get(d->db, base_release_id, b) == 0
+                     ? delta__form(d, b, r, encoding, window_bits, chunk_size, &img->form)
+                     : -1;
+        free(b);
+        if (rc != 0) goto err;
+        free(img->data);
+        img->data = NULL;
+    } else if (encoding != MQOTA_ENCODING_NONE) {
+        if (release__form(d, r, img->data, encoding, window_bits, chunk_size, &img->form) != 0)
+            goto err;
+        free(img->data);
+        img->data = NULL;
+    }
+    img->base_release_id = base_release_id;
+    img->encoding = encoding;
+    img->window_bits = window_bits;
+    img->chunk_size = chunk_size;
     img->release_id = release_id;
     img->size = r->size;
     img->refs = 1;
@@ -132,7 +162,10 @@ static image_t *image_get(mqotad_t *d, int64_t release_id)
     return img;
 err:
     if (f) fclose(f);
-    if (img) free(img->data);
+    if (img) {
+        free(img->data);
+        release__form_free(&img->form);
+    }
     free(img);
     free(r);
     return NULL;
@@ -203,7 +236,8 @@ static transfer_t *create(mqotad_t *d, const db_target_t *target, uint64_t now_m
     transfer_t *t = calloc(1, sizeof(*t));
     if (!t) return NULL;
     t->target = *target;
-    t->img = image_get(d, target->release_id);
+    t->img = image_get(d, target->release_id, target->encoding, target->window_bits,
+                       target->chunk_size, target->base_release_id);
     if (!t->img) goto err;
     t->chunk_size = target->chunk_size;
     if (t->chunk_size < MQOTA_CHUNK_MIN || t->chunk_size > MQOTA_CHUNK_MAX ||
@@ -248,6 +282,17 @@ uint32_t transfer__chunk_len(const transfer_t *t, uint32_t i)
 
 static uint32_t chunk_len(const transfer_t *t, uint32_t i) { return transfer__chunk_len(t, i); }
 
+const uint8_t *transfer__chunk_wire(const transfer_t *t, uint32_t i, uint32_t *len)
+{
+    const image_t *img = t->img;
+    if (img->encoding == MQOTA_ENCODING_NONE) {
+        *len = chunk_len(t, i);
+        return img->data + (size_t)i * t->chunk_size;
+    }
+    *len = img->form.off[i + 1] - img->form.off[i];
+    return img->form.data + img->form.off[i];
+}
+
 /* Flags, sent time and send order of chunk i after a send at now_ms. */
 static void mark_sent(transfer_t *t, uint32_t i, uint64_t now_ms)
 {
@@ -275,8 +320,8 @@ uint64_t transfer__silent_ms(const transfer_t *t, uint64_t now_ms)
 /* Publish chunk i. Returns -1 if it could not be handed to the MQTT client. */
 static int send_chunk(mqotad_t *d, transfer_t *t, uint32_t i, uint64_t now_ms)
 {
-    uint32_t len = chunk_len(t, i);
-    const uint8_t *data = t->img->data + (size_t)i * t->chunk_size;
+    uint32_t len = 0;
+    const uint8_t *data = transfer__chunk_wire(t, i, &len);
     uint8_t *buf = d->xfers->buf;
     if (mqota_chunk_encode_header((uint32_t)t->target.release_id, i, data, len, buf,
                                   MQOTA_CHUNK_HEADER_LEN) != MQOTA_OK)

@@ -17,6 +17,7 @@
 #include <uthash.h>
 
 #include "mqotad.h"
+#include "release.h"
 #include "transfer.h"
 
 #ifdef __cplusplus
@@ -32,9 +33,15 @@ struct stream;
 typedef struct image {
     struct image *next;
     int64_t release_id;
-    uint8_t *data;
-    uint32_t size;
+    uint8_t *data;          /* the image (encoding none); NULL for a compressed form */
+    uint32_t size;          /* bytes of the image */
     int refs;
+    uint8_t encoding;       /* MQOTA_ENCODING_* of the chunks sent from it (docs/PROTOCOL.md
+                               §6.1); with an encoding, the form is cached per chunk size */
+    uint8_t window_bits;
+    uint32_t chunk_size;    /* 0 for encoding none (any chunk size) */
+    release_form_t form;    /* the compressed chunks (release.c; delta_form.c for a delta) */
+    int64_t base_release_id; /* delta encodings: the release the delta applies to, else 0 */
 } image_t;
 
 struct transfer {
@@ -76,6 +83,9 @@ struct transfer {
 
 /** The event handlers policy registered (never NULL: an empty set when none). */
 const transfer_events_t *transfer__events(const mqotad_t *d);
+
+/** Chunk i as sent (its wire bytes: compressed with an encoding); *len its length. */
+const uint8_t *transfer__chunk_wire(const transfer_t *t, uint32_t i, uint32_t *len);
 
 /** Bytes of chunk i of t's image. */
 uint32_t transfer__chunk_len(const transfer_t *t, uint32_t i);

@@ -93,18 +93,25 @@ void agent__u64_to_dec(uint64_t v, char *buf)
     buf[n] = '\0';
 }
 
-/* <prefix>/stream/<release_id>: the multicast stream of the offer in progress. */
+/* <prefix>/stream/<release_id>: the multicast stream of the offer in progress; a compressed
+ * form has its own, <prefix>/stream/<release_id>/<encoding> (docs/PROTOCOL.md §13). */
 static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size_t cap)
 {
     char rel[21];
     size_t pl = strlen(a->prefix);
+    size_t rl;
     agent__u64_to_dec(a->offer.release_id, rel);
-    if (pl + 8u + strlen(rel) + 1u > cap) {
+    rl = strlen(rel);
+    if (pl + 8u + rl + 5u > cap) { /* "/" and up to 3 digits of the encoding, NUL */
         return MQOTA_ERR_NO_SPACE;
     }
     memcpy(buf, a->prefix, pl);
     memcpy(buf + pl, "/stream/", 8u);
-    memcpy(buf + pl + 8u, rel, strlen(rel) + 1u);
+    memcpy(buf + pl + 8u, rel, rl + 1u);
+    if (a->offer.encoding != MQOTA_ENCODING_NONE) {
+        buf[pl + 8u + rl] = '/';
+        agent__u64_to_dec(a->offer.encoding, buf + pl + 8u + rl + 1u);
+    }
     return MQOTA_OK;
 }
 
@@ -480,7 +487,9 @@ void mqota_agent_state_msg(const mqota_agent_t *a, mqota_state_msg_t *m)
     m->max_window = a->max_window;
     m->max_chunk = a->max_chunk;
     m->caps = MQOTA_CAP_RESUME | MQOTA_CAP_SACK | MQOTA_CAP_ROLLBACK | MQOTA_CAP_HOLD |
-              (a->commands ? MQOTA_CAP_COMMANDS : 0u);
+              (a->commands ? MQOTA_CAP_COMMANDS : 0u) |
+              (decode__window(a) != 0u ? MQOTA_CAP_DEFLATE | MQOTA_CAP_DELTA : 0u);
+    m->deflate_window = decode__window(a);
     m->running_release = a->running_release;
     m->target_release = a->target_release;
     m->progress = a->progress_bytes;
@@ -584,7 +593,16 @@ static void start_transfer(mqota_agent_t *a)
         fail(a, MQOTA_REASON_CHIP_MISMATCH);
         return;
     }
-    if (!is_pow2(cs) || cs < MQOTA_CHUNK_MIN || cs > a->max_chunk) {
+    if (!decode__offer_ok(a, &a->offer)) {
+        fail(a, MQOTA_REASON_BAD_ENCODING);
+        return;
+    }
+    if (!decode__base_ok(a)) {
+        fail(a, MQOTA_REASON_BASE_MISMATCH);
+        return;
+    }
+    if (!is_pow2(cs) || cs < MQOTA_CHUNK_MIN || cs > MQOTA_CHUNK_MAX ||
+        (a->offer.encoding == MQOTA_ENCODING_NONE && cs > a->max_chunk)) {
         fail(a, MQOTA_REASON_BAD_CHUNK_SIZE);
         return;
     }
@@ -784,7 +802,7 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
             return MQOTA_IGNORED;
         case MQOTA_STATE_FAILED:
         case MQOTA_STATE_ROLLED_BACK:
-            if (offer.deployment_id == a->offer.deployment_id) {
+            if (offer.deployment_id == a->offer.deployment_id && !decode__fallback(a, &offer)) {
                 return MQOTA_IGNORED; /* a new deployment is needed to try again */
             }
             break;
@@ -860,7 +878,7 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
     if (c.index >= a->chunk_count) {
         return MQOTA_ERR_RANGE;
     }
-    if (c.len != chunk_len(a, c.index)) {
+    if (!decode__len_ok(a, c.index, c.len)) {
         return MQOTA_ERR_MALFORMED;
     }
     a->last_rx_ms = now_ms;
@@ -868,17 +886,27 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
         a->ack_due = true; /* our earlier ACK may have been lost */
         return MQOTA_DUPLICATE;
     }
-    if (a->plat.slot_write(a->plat.ctx, a->target_slot, c.index * a->offer.chunk_size, c.data,
-                           c.len) != 0) {
-        fail(a, MQOTA_REASON_FLASH);
-        return MQOTA_ERR_PLATFORM;
+    if (!decode__ready(a, c.index)) {
+        /* deflate-sync after a loss: ask once per gap for the window again (§6.1) */
+        a->ack_due = true;
+        if (!a->gap_requested) {
+            a->ack_flags |= MQOTA_ACK_FLAG_REQUEST;
+            a->gap_requested = true;
+        }
+        return MQOTA_IGNORED;
+    }
+    st = decode__chunk(a, c.index, c.data, c.len);
+    if (st != MQOTA_OK) {
+        fail(a, st == MQOTA_ERR_MALFORMED ? MQOTA_REASON_DECODE : MQOTA_REASON_FLASH);
+        return st;
     }
     bit_set(a, c.index);
+    a->gap_requested = false;
     a->received++;
     if (c.index + 1u > a->high) {
         a->high = c.index + 1u;
     }
-    a->progress_bytes += c.len;
+    a->progress_bytes += chunk_len(a, c.index); /* image bytes, whatever came on the wire */
     old_base = a->base;
     while (a->base < a->chunk_count && bit_get(a, a->base)) {
         a->base++;

@@ -40,6 +40,30 @@ void agent__confirm_now(mqota_agent_t *a);
 /* Mark the running (pending-verify) image invalid with `reason` and request the reboot. */
 void agent__roll_back(mqota_agent_t *a, mqota_reason_t reason);
 
+/* ---- mqota_decode.c: the decode stage of compressed transfers (docs/PROTOCOL.md §6.1) ---- */
+
+/* log2 of the largest deflate window the platform's inflate hook decodes; 0 if none. */
+uint8_t decode__window(const mqota_agent_t *a);
+/* Whether this device can take the offer's encoding, window and chunk size (judged before
+ * anything is erased). */
+bool decode__offer_ok(const mqota_agent_t *a, const mqota_offer_t *o);
+/* Delta encodings (§18): whether the running image is the offer's base (size within the running
+ * slot, SHA-256 of its first base_size bytes), read and hashed now, before anything is erased.
+ * True for the other encodings. */
+bool decode__base_ok(mqota_agent_t *a);
+/* Whether `o`, from the deployment whose offer this device refused before erasing anything
+ * (base-mismatch, bad-encoding), is the server's fallback to another form (another encoding):
+ * then it is a new offer, not the retained copy of the refused one (§18). */
+bool decode__fallback(const mqota_agent_t *a, const mqota_offer_t *o);
+/* Whether a CHUNK of wire_len data bytes fits chunk `index` of the current offer. */
+bool decode__len_ok(const mqota_agent_t *a, uint32_t index, uint32_t wire_len);
+/* Whether chunk `index` can be decoded now: its history (deflate-sync) is written. */
+bool decode__ready(const mqota_agent_t *a, uint32_t index);
+/* Decode chunk `index` (len wire bytes) into its place in the target slot. MQOTA_OK;
+ * MQOTA_ERR_PLATFORM if the slot could not be written or read; MQOTA_ERR_MALFORMED if the data
+ * do not decode to exactly the chunk's image bytes. */
+mqota_status_t decode__chunk(mqota_agent_t *a, uint32_t index, const uint8_t *data, uint32_t len);
+
 /* ---- mqota_agent_cmd.c ---- */
 
 /* A frame on the cmd topic: header, authentication, replay window, plaintext, then run. */

@@ -284,7 +284,10 @@ const field_t proto__state_fields[] = {
     FIELD(F_U32, mqota_state_msg_t, progress),
     FIELD(F_U32, mqota_state_msg_t, image_size),
     FIELD(F_U32, mqota_state_msg_t, boot_count),
-    RESERVED(F_RSV32),
+    FIELD(F_U8, mqota_state_msg_t, deflate_window),
+    RESERVED(F_RSV8),
+    RESERVED(F_RSV8),
+    RESERVED(F_RSV8),
     FIELD(F_STR, mqota_state_msg_t, project),
     FIELD(F_STR, mqota_state_msg_t, version),
     FIELD(F_STR, mqota_state_msg_t, idf_ver),
@@ -322,7 +325,10 @@ const field_t proto__offer_fields[] = {
     FIELD(F_U32, mqota_offer_t, secure_version),
     FIELD(F_U32, mqota_offer_t, flags),
     FIELD(F_SHA256, mqota_offer_t, sha256),
-    RESERVED(F_RSV32),
+    FIELD(F_U8, mqota_offer_t, encoding),
+    FIELD(F_U8, mqota_offer_t, window_bits),
+    RESERVED(F_RSV8),
+    RESERVED(F_RSV8),
     FIELD(F_STR, mqota_offer_t, version),
     FIELD(F_STR, mqota_offer_t, project),
 };
@@ -351,6 +357,13 @@ mqota_status_t mqota_offer_decode(const uint8_t *buf, size_t len, mqota_offer_t 
     p = proto__take(&r, o.sig_len);
     if (p != NULL) {
         memcpy(o.sig, p, o.sig_len);
+    }
+    if (MQOTA_ENCODING_IS_DELTA(o.encoding)) { /* §18: the base follows the block */
+        o.base_size = read_u32(&r);
+        p = proto__take(&r, MQOTA_SHA256_LEN);
+        if (p != NULL) {
+            memcpy(o.base_sha256, p, MQOTA_SHA256_LEN);
+        }
     }
     st = proto__reader_end(&r);
     if (st == MQOTA_OK) {

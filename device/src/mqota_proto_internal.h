@@ -77,8 +77,8 @@ int health__crash_byte_ok(uint8_t c);
 
 /* The layouts after the header (mqota_proto.c; the sizes are checked where they are defined):
  * STATE (§4), OFFER up to its signature block (§5), CHUNK up to its data (§6), ACK (§7). */
-extern const field_t proto__state_fields[18];
-extern const field_t proto__offer_fields[12];
+extern const field_t proto__state_fields[21];
+extern const field_t proto__offer_fields[15];
 extern const field_t proto__chunk_fields[4];
 extern const field_t proto__ack_fields[8];
 /* mqota_command.c: the COMMAND plaintext before its arguments, the REPLY plaintext before its

@@ -31,7 +31,7 @@ static const char state_names[] =
     "held";             /* MQOTA_STATE_HELD */
 
 /* Indexed by mqota_reason_t; the enum is numbered densely from 0. */
-#define REASON_COUNT 19u
+#define REASON_COUNT 22u
 static const char reason_names[] =
     "none\0"             /* MQOTA_REASON_NONE */
     "chip-mismatch\0"    /* MQOTA_REASON_CHIP_MISMATCH */
@@ -51,7 +51,10 @@ static const char reason_names[] =
     "unsigned\0"         /* MQOTA_REASON_UNSIGNED */
     "security-version\0" /* MQOTA_REASON_SECURITY_VERSION */
     "command\0"          /* MQOTA_REASON_COMMAND */
-    "file-release";      /* MQOTA_REASON_FILE_RELEASE */
+    "file-release\0"     /* MQOTA_REASON_FILE_RELEASE */
+    "decode\0"           /* MQOTA_REASON_DECODE */
+    "bad-encoding\0"     /* MQOTA_REASON_BAD_ENCODING */
+    "base-mismatch";     /* MQOTA_REASON_BASE_MISMATCH */
 
 /* The errors 0..MQOTA_ERR_CONFIG, then the "keep going" results from MQOTA_IGNORED on. */
 #define ERROR_COUNT 17u

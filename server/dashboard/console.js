@@ -139,6 +139,12 @@ const REASONS = {
   "command": ["An operator's command (rollback) ended the update.", "Nothing to fix; deploy again when ready."],
   "file-release": ["The release is a set of files and this device takes firmware images only.",
                    "Deploy file releases to MicroPython devices (they announce the files capability)."],
+  "decode": ["A compressed chunk passed its checksum but did not decode to the image's bytes.",
+             "Deploy again; if it repeats, delete the release's cached compressed forms (DIR/releases/*.z*) and report it."],
+  "bad-encoding": ["The device cannot decode the compressed form it was offered (encoding or window).",
+                   "Deploy again: mqotad offers the device a form it announces, or the whole image."],
+  "base-mismatch": ["The device does not run the image a delta was made from; nothing was erased.",
+                    "Nothing to fix: mqotad sends the same deployment the whole (or compressed) image instead."],
   "deadline": ["The device did not finish within the rollout's deadline.",
                "Check that the device is online; retry the wave."],
 };
@@ -868,6 +874,8 @@ function renderDeployment(d) {
     ' <span class="muted">(a finished device counts its whole image)</span></dd>' +
     "<dt>sent on the multicast stream</dt><dd>" + esc(fmtSize(d.stream_bytes_sent)) + "</dd>" +
     "<dt>sent to single devices</dt><dd>" + esc(fmtSize(d.unicast_bytes_sent)) + "</dd>" +
+    (d.compressed ? "<dt>compressed</dt><dd>" + esc(d.compressed) + " target" + (d.compressed === 1 ? "" : "s") +
+      " got the image compressed: " + esc(fmtSize(d.bytes_saved)) + ' saved on the wire <span class="muted">(against the whole image to each)</span></dd>' : "") +
     "<dt>" + (d.state === "running" ? "throughput" : "took") + "</dt><dd>" +
     (d.state === "running" ? (done >= total ? "all bytes received; waiting for the devices to verify, reboot and confirm" :
       tp ? esc(fmtSize(tp.bps)) + "/s · about " + (isFinite(tp.eta) ? esc(fmtDur(tp.eta)) + " to go" : "no progress lately") :
@@ -902,7 +910,9 @@ function renderDeployment(d) {
       badge(x.state) + ((x.state === "pending" || x.state === "active") && x.online === false ? ' <span class="muted">device offline</span>' : "") +
       "</td><td>" + bar([[p, cls]], size, Math.floor(pct(p, size)) + "%") + "</td><td>" +
       (x.reason && x.reason !== "none" ? '<span class="reason" title="' + esc(explain(x.reason)) + '">' + esc(x.reason) + "</span>" : "") +
-      '</td><td class="num wide-only">' + esc(fmtSize(x.bytes_sent)) + (x.bytes_sent < p && x.state !== "pending" ? ' <span class="muted">(the rest from the stream)</span>' : "") +
+      '</td><td class="num wide-only">' + esc(fmtSize(x.bytes_sent)) +
+      (x.encoding && x.encoding !== "none" ? ' <span class="muted">(' + esc(x.encoding) + ", " + esc(fmtSize(x.bytes_saved)) + " saved)</span>" : "") +
+      (x.bytes_sent < Math.min(p, x.wire_size || p) && x.state !== "pending" ? ' <span class="muted">(the rest from the stream)</span>' : "") +
       '</td><td class="wide-only">' + (x.started_at && x.finished_at ? esc(fmtDur(x.finished_at - x.started_at)) : "-") + "</td></tr>";
   });
   const el = $("#dep-targets");

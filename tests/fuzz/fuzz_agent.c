@@ -3,7 +3,8 @@
  * libFuzzer target for the device agent's state machine: arbitrary sequences of offers,
  * chunks (device and stream topics), connects, disconnects, reboots and clock steps against a
  * RAM platform. The agent must never crash, read or write out of bounds, or write the slot it
- * runs from.
+ * runs from. The platform has the POSIX port's inflate hook, so offers with an encoding
+ * (docs/PROTOCOL.md §6.1) run chunks through the decode stage.
  *
  * Input: records of [kind u8][len u16 LE][payload len bytes]; kind % 7: 0 offer, 1 chunk,
  * 2 stream chunk, 3 connect / disconnect, 4 time step (payload[0] * 50 ms), 5 reboot,
@@ -19,6 +20,7 @@
 #include <openssl/sha.h>
 
 #include "mqota/mqota.h"
+#include "mqota_posix/inflate.h"
 
 #define SLOT_BYTES (64u * 1024u)
 #define KV_MAX 8
@@ -168,6 +170,8 @@ static const mqota_platform_t plat = {
     .kv_get = f_kv_get, .kv_set = f_kv_set, .kv_erase = f_kv_erase, .now_ms = f_now,
     .sha256_begin = f_sha_begin, .sha256_update = f_sha_update, .sha256_finish = f_sha_finish,
     .aead_seal = f_seal, .aead_open = f_open,
+    /* the POSIX port's decoder: offers with an encoding reach the decode stage */
+    .inflate_window_bits = POSIX_INFLATE_WINDOW_BITS, .inflate = posix_inflate,
 };
 
 static void boot(mqota_agent_t *a)

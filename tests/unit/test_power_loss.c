@@ -23,6 +23,11 @@
  * and a raise before the confirm would brick a device rolled back to 2023 (the bootloader
  * refuses an image below the eFuse value), which the sweep counts.
  *
+ * The sweep runs three times: over the image sent as it is, compressed (deflate-sync, 32 KiB
+ * window, docs/PROTOCOL.md §6.1), where each chunk is decoded with its history read back from
+ * the slot, and as a delta from 2023 (delta-sync, §18: bsdiff's records, made at test time by
+ * server/delta.c, applied from the running slot).
+ *
  * Chunks are 1024 bytes, so four chunks share a 4096-byte sector and a progress record
  * ("mq.prog") is written per chunk: cuts land inside chunk writes, sector erases, kv records,
  * kv compactions, otadata writes, the boot counter and the confirm.
@@ -46,6 +51,8 @@
 
 #include "fixtures.h"
 #include "update_harness.h"
+
+#include "delta.h"
 
 #include "mqota/mqota.h"
 #include "mqota_posix/vdev.h"
@@ -236,9 +243,9 @@ static int read_update_slot(void *ctx, uint32_t off, uint8_t *buf, size_t len)
     return S.plat.slot_read(S.plat.ctx, (uint8_t)(1u - S.boot.slot), off, buf, len);
 }
 
-static void test_power_loss_sweep(void **state)
+/* The sweep over the update the server serves now (S.srv: the image as it is, or compressed). */
+static void sweep(void)
 {
-    (void)state;
     double t0 = harness_now_s(CLOCK_MONOTONIC), c0 = harness_now_s(CLOCK_PROCESS_CPUTIME_ID);
 
     /* 1. One clean update, counting mutating flash operations from the offer to confirmed. */
@@ -331,8 +338,11 @@ static void test_power_loss_sweep(void **state)
 
     double t1 = harness_now_s(CLOCK_MONOTONIC), c1 = harness_now_s(CLOCK_PROCESS_CPUTIME_ID);
     printf("power-loss sweep: %llu mutating flash operations from offer to confirmed "
-           "(%u chunks of %u bytes)\n",
-           (unsigned long long)total, chunk_count(), CHUNK);
+           "(%u chunks of %u bytes%s)\n",
+           (unsigned long long)total, chunk_count(), CHUNK,
+           S.srv.encoding == MQOTA_ENCODING_DEFLATE_SYNC ? ", deflate-sync"
+           : S.srv.encoding == MQOTA_ENCODING_DELTA_SYNC ? ", delta-sync"
+                                                         : "");
     printf("power-loss sweep: %u cut points tried (%s)\n", tried,
            sampled ? "evenly spread sample" : "every one");
     printf("power-loss sweep: after the cut booted old image %u, new image %u; bricks %u; "
@@ -352,6 +362,53 @@ static void test_power_loss_sweep(void **state)
     assert_int_equal(stuck, 0);
     assert_int_equal(no_cut, 0);
     assert_int_equal(old_boots + new_boots, tried);
+}
+
+static void test_power_loss_sweep(void **state)
+{
+    (void)state;
+    harness_uncompress(&S.srv);
+    sweep();
+}
+
+/* The same sweep over a compressed update (docs/PROTOCOL.md §6.1): every chunk decoded with
+ * its history read back from the slot, so a cut anywhere resumes from what was written. */
+static void test_power_loss_sweep_deflate(void **state)
+{
+    (void)state;
+    size_t wire = harness_compress(&S.srv, MQOTA_ENCODING_DEFLATE_SYNC, MQOTA_WINDOW_BITS_MAX);
+    printf("power-loss sweep (deflate-sync): %zu bytes on the wire for %zu\n", wire, image_len);
+    assert_true(wire < image_len);
+    sweep();
+    harness_uncompress(&S.srv);
+}
+
+/* The same sweep over a delta update (docs/PROTOCOL.md §18): every chunk rebuilt from the
+ * running slot with a fresh applier, so a cut anywhere resumes from what was written, and the
+ * base is hashed again on every resume. */
+static void test_power_loss_sweep_delta(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    size_t base_len = 0, wire = 0;
+    uint8_t *base = harness_load_file(IMG_2023, &base_len);
+    assert_non_null(base);
+    delta_t d;
+    if (delta__make(base, base_len, image, image_len, CHUNK, dir, &d, err, sizeof(err)) != 0 ||
+        delta__wire(&d, image, MQOTA_ENCODING_DELTA_SYNC, MQOTA_WINDOW_BITS_MAX, &S.srv.wire,
+                    &S.srv.wire_off, &wire, err, sizeof(err)) != 0) {
+        fail_msg("delta: %s", err);
+    }
+    S.srv.encoding = MQOTA_ENCODING_DELTA_SYNC;
+    S.srv.window_bits = MQOTA_WINDOW_BITS_MAX;
+    S.srv.base_size = (uint32_t)base_len;
+    memcpy(S.srv.base_sha256, d.base_sha256, 32);
+    delta__free(&d);
+    free(base);
+    printf("power-loss sweep (delta-sync): %zu bytes on the wire for %zu\n", wire, image_len);
+    assert_true(wire < image_len);
+    sweep();
+    harness_uncompress(&S.srv);
 }
 
 static int group_setup(void **state)
@@ -423,6 +480,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_power_loss_sweep),
+        cmocka_unit_test(test_power_loss_sweep_deflate),
+        cmocka_unit_test(test_power_loss_sweep_delta),
     };
     return mqota_fixtures_run_group("power_loss", tests, group_setup, group_teardown);
 }

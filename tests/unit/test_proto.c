@@ -45,6 +45,7 @@ static void full_state(mqota_state_msg_t *m)
     m->progress = 0x41424344u;
     m->image_size = 0x51525354u;
     m->boot_count = 0xF1F2F3F4u;
+    m->deflate_window = 15;
     fill_str(m->project, 'p', MQOTA_STR_MAX);
     fill_str(m->version, 'v', MQOTA_STR_MAX);
     fill_str(m->idf_ver, 'i', MQOTA_STR_MAX);
@@ -64,6 +65,8 @@ static void full_offer(mqota_offer_t *o, uint16_t sig_len)
     o->chip_id = 9u;
     o->secure_version = 0xA1A2A3A4u;
     o->flags = 0u;
+    o->encoding = MQOTA_ENCODING_DEFLATE_SYNC;
+    o->window_bits = 12;
     for (i = 0; i < MQOTA_SHA256_LEN; i++) {
         o->sha256[i] = (uint8_t)(0xC0u + i);
     }
@@ -313,7 +316,8 @@ static void test_state_round_trip(void **state)
     assert_int_equal(buf[15], 0x11);
     assert_int_equal(buf[36], 0xF4);
     assert_int_equal(buf[39], 0xF1);
-    assert_int_equal(buf[40] | buf[41] | buf[42] | buf[43], 0);
+    assert_int_equal(buf[40], 15); /* deflate_window */
+    assert_int_equal(buf[41] | buf[42] | buf[43], 0);
     assert_int_equal(buf[44], 31);
     assert_int_equal(buf[45], 'p');
 
@@ -321,8 +325,9 @@ static void test_state_round_trip(void **state)
     in.project[0] = in.version[0] = in.idf_ver[0] = in.release_version[0] = '\0';
     n = encode_state(&in, buf);
     assert_int_equal(n, 48);
-    buf[40] = 0x5A;
+    buf[41] = 0x5A;
     assert_int_equal(mqota_state_decode(buf, n, &out), MQOTA_OK);
+    assert_int_equal(out.deflate_window, 15);
     assert_string_equal(out.project, "");
     assert_string_equal(out.release_version, "");
     assert_int_equal(out.boot_count, in.boot_count);
@@ -399,6 +404,42 @@ static void test_state_bad_strings(void **state)
 
 /* ---- OFFER -------------------------------------------------------------------------------- */
 
+/* A delta offer (§18) carries its base after the signature block: u32 base_size, SHA-256;
+ * an offer of another encoding carries nothing there (a trailing base is MALFORMED). */
+static void test_offer_delta(void **state)
+{
+    uint8_t buf[BIG];
+    mqota_offer_t in, out;
+    size_t n, i;
+
+    (void)state;
+    full_offer(&in, MQOTA_SIG_MAX);
+    in.encoding = MQOTA_ENCODING_DELTA_SYNC;
+    in.base_size = 0x00142610u;
+    for (i = 0; i < MQOTA_SHA256_LEN; i++) {
+        in.base_sha256[i] = (uint8_t)(0x40u + i);
+    }
+    n = encode_offer(&in, buf);
+    assert_int_equal(n, MQOTA_OFFER_MAX_LEN);
+    assert_int_equal(buf[64], MQOTA_ENCODING_DELTA_SYNC);
+    assert_int_equal(buf[n - 36], 0x10);
+    assert_int_equal(buf[n - 35], 0x26);
+    assert_int_equal(buf[n - 34], 0x14);
+    assert_int_equal(buf[n - 33], 0x00);
+    assert_int_equal(buf[n - 32], 0x40);
+    assert_int_equal(buf[n - 1], 0x5F);
+    memset(&out, 0xAA, sizeof(out));
+    assert_int_equal(mqota_offer_decode(buf, n, &out), MQOTA_OK);
+    assert_memory_equal(&in, &out, sizeof(in));
+    assert_int_equal(mqota_offer_decode(buf, n - 1, &out), MQOTA_ERR_TRUNCATED);
+    in.encoding = MQOTA_ENCODING_DELTA_FULL;
+    n = encode_offer(&in, buf);
+    assert_int_equal(mqota_offer_decode(buf, n, &out), MQOTA_OK);
+    assert_memory_equal(&in, &out, sizeof(in));
+    buf[64] = MQOTA_ENCODING_DEFLATE_FULL; /* the same bytes without a delta encoding */
+    assert_int_equal(mqota_offer_decode(buf, n, &out), MQOTA_ERR_MALFORMED);
+}
+
 static void test_offer_round_trip(void **state)
 {
     uint8_t buf[BIG];
@@ -415,7 +456,7 @@ static void test_offer_round_trip(void **state)
         assert_int_equal(mqota_offer_decode(buf, n, &out), MQOTA_OK);
         assert_memory_equal(&in, &out, sizeof(in));
     }
-    assert_int_equal(n, MQOTA_OFFER_MAX_LEN);
+    assert_int_equal(n, MQOTA_OFFER_MAX_LEN - MQOTA_DELTA_BASE_LEN);
 
     /* Layout spot checks. */
     assert_int_equal(buf[3], MQOTA_MSG_OFFER);
@@ -425,7 +466,9 @@ static void test_offer_round_trip(void **state)
     assert_int_equal(buf[22], 9);
     assert_int_equal(buf[32], 0xC0);
     assert_int_equal(buf[63], 0xDF);
-    assert_int_equal(buf[64] | buf[65] | buf[66] | buf[67], 0);
+    assert_int_equal(buf[64], MQOTA_ENCODING_DEFLATE_SYNC); /* encoding */
+    assert_int_equal(buf[65], 12);                          /* window_bits */
+    assert_int_equal(buf[66] | buf[67], 0);
     assert_int_equal(buf[68], 31);
     assert_int_equal(buf[69], '1');
     assert_int_equal(buf[100], 31);
@@ -440,7 +483,7 @@ static void test_offer_round_trip(void **state)
     in.chunk_size = 3;
     in.chip_id = 0xFFFF;
     n = encode_offer(&in, buf);
-    buf[64] = 0x77; /* reserved: ignored */
+    buf[66] = 0x77; /* reserved: ignored */
     assert_int_equal(mqota_offer_decode(buf, n, &out), MQOTA_OK);
     assert_memory_equal(&in, &out, sizeof(in));
 }
@@ -614,7 +657,8 @@ static void test_names(void **state)
                                           "confirm-timeout", "reset", "too-many-chunks",
                                           "store", "malformed-offer", "signature",
                                           "unsigned", "security-version", "command",
-                                          "file-release"};
+                                          "file-release", "decode", "bad-encoding",
+                                          "base-mismatch"};
     int i;
 
     (void)state;
@@ -623,10 +667,10 @@ static void test_names(void **state)
     }
     assert_string_equal(mqota_state_name((mqota_update_state_t)10), "unknown");
     assert_string_equal(mqota_state_name((mqota_update_state_t)-1), "unknown");
-    for (i = 0; i < 19; i++) {
+    for (i = 0; i < 22; i++) {
         assert_string_equal(mqota_reason_name((mqota_reason_t)i), reasons[i]);
     }
-    assert_string_equal(mqota_reason_name((mqota_reason_t)19), "unknown");
+    assert_string_equal(mqota_reason_name((mqota_reason_t)22), "unknown");
     assert_string_equal(mqota_reason_name((mqota_reason_t)255), "unknown");
     /* every code's text, so that a name list out of step with its enum shows here */
     static const struct {
@@ -821,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_state_encode_cuts_and_space),
         cmocka_unit_test(test_state_bad_strings),
         cmocka_unit_test(test_offer_round_trip),
+        cmocka_unit_test(test_offer_delta),
         cmocka_unit_test(test_offer_encode_errors),
         cmocka_unit_test(test_offer_bad_fields),
         cmocka_unit_test(test_chunk_round_trip),

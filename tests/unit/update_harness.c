@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmocka.h>
 
@@ -54,7 +55,11 @@ void harness_send_offer(harness_server_t *s)
     o.window = s->window;
     o.chip_id = MQOTA_CHIP_ESP32;
     o.secure_version = s->secure_version;
+    o.encoding = s->encoding;
+    o.window_bits = s->window_bits;
     memcpy(o.sha256, s->sha256, 32);
+    o.base_size = s->base_size;
+    memcpy(o.base_sha256, s->base_sha256, 32);
     snprintf(o.version, sizeof(o.version), "%s", s->version);
     snprintf(o.project, sizeof(o.project), "%s", s->project);
     assert_int_equal(mqota_offer_encode(&o, buf, sizeof(buf), &len), MQOTA_OK);
@@ -68,17 +73,68 @@ uint32_t harness_chunk_count(const harness_server_t *s)
 
 void harness_send_chunk(harness_server_t *s, uint32_t index)
 {
-    static uint8_t buf[MQOTA_CHUNK_HEADER_LEN + 4096u];
+    static uint8_t buf[MQOTA_CHUNK_HEADER_LEN + MQOTA_CHUNK_MAX];
     uint32_t off = index * s->chunk_size;
     uint32_t len = (uint32_t)(s->image_len - off < s->chunk_size ? s->image_len - off
                                                                     : s->chunk_size);
+    const uint8_t *data = s->image + off;
+    if (s->encoding != MQOTA_ENCODING_NONE) {
+        data = s->wire + s->wire_off[index];
+        len = s->wire_off[index + 1u] - s->wire_off[index];
+    }
     assert_true(len <= sizeof(buf) - MQOTA_CHUNK_HEADER_LEN);
-    assert_int_equal(mqota_chunk_encode_header(s->release_id, index, s->image + off, len, buf,
+    assert_int_equal(mqota_chunk_encode_header(s->release_id, index, data, len, buf,
                                                sizeof(buf)),
                      MQOTA_OK);
-    memcpy(buf + MQOTA_CHUNK_HEADER_LEN, s->image + off, len);
+    memcpy(buf + MQOTA_CHUNK_HEADER_LEN, data, len);
     (void)mqota_agent_on_message(s->agent, s->topic_chunk, buf, MQOTA_CHUNK_HEADER_LEN + len);
     s->chunks_sent++;
+}
+
+size_t harness_compress(harness_server_t *s, uint8_t encoding, uint8_t window_bits)
+{
+    uint32_t count = harness_chunk_count(s);
+    z_stream zs;
+    harness_uncompress(s);
+    memset(&zs, 0, sizeof(zs));
+    assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, -(int)window_bits, 9, Z_DEFAULT_STRATEGY),
+                     Z_OK);
+    size_t cap = deflateBound(&zs, (uLong)s->image_len) + 16u * count;
+    s->wire = malloc(cap);
+    s->wire_off = calloc(count + 1u, sizeof(uint32_t));
+    assert_non_null(s->wire);
+    assert_non_null(s->wire_off);
+    size_t pos = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t off = i * s->chunk_size;
+        uint32_t len = (uint32_t)(s->image_len - off < s->chunk_size ? s->image_len - off
+                                                                        : s->chunk_size);
+        int flush = i + 1u == count ? Z_FINISH
+                    : encoding == MQOTA_ENCODING_DEFLATE_SYNC ? Z_SYNC_FLUSH : Z_FULL_FLUSH;
+        s->wire_off[i] = (uint32_t)pos;
+        zs.next_in = (Bytef *)(s->image + off);
+        zs.avail_in = len;
+        zs.next_out = s->wire + pos;
+        zs.avail_out = (uInt)(cap - pos);
+        int rc = deflate(&zs, flush);
+        assert_int_equal(rc, flush == Z_FINISH ? Z_STREAM_END : Z_OK);
+        pos = (size_t)(zs.next_out - s->wire);
+    }
+    s->wire_off[count] = (uint32_t)pos;
+    deflateEnd(&zs);
+    s->encoding = encoding;
+    s->window_bits = window_bits;
+    return pos;
+}
+
+void harness_uncompress(harness_server_t *s)
+{
+    free(s->wire);
+    free(s->wire_off);
+    s->wire = NULL;
+    s->wire_off = NULL;
+    s->encoding = MQOTA_ENCODING_NONE;
+    s->window_bits = 0;
 }
 
 /* What the last ACK asks for: every chunk of the window from its base that its selective-ack

@@ -49,6 +49,12 @@ typedef struct {
     uint32_t secure_version;  /* set: the offer's anti-rollback version (0: none) */
     const char *version;      /* set: the offer's version string */
     const char *project;      /* set: the offer's project name */
+    uint8_t encoding;         /* MQOTA_ENCODING_* of the offer; set by harness_compress() */
+    uint8_t window_bits;      /* its deflate window */
+    uint8_t *wire;            /* the compressed chunks, one after the other */
+    uint32_t *wire_off;       /* chunk i is wire[wire_off[i] .. wire_off[i + 1]) */
+    uint32_t base_size;       /* delta encodings: the offer's base (docs/PROTOCOL.md §18) */
+    uint8_t base_sha256[32];
     bool have_ack;            /* an ACK arrived and is not served yet */
     mqota_ack_t ack;          /* the last ACK */
     uint32_t chunks_sent;     /* CHUNK messages sent since init */
@@ -74,6 +80,14 @@ uint32_t harness_chunk_count(const harness_server_t *s);
 
 /* CHUNK `index` of the image, with its header. */
 void harness_send_chunk(harness_server_t *s, uint32_t index);
+
+/* Serve the image compressed from now on (docs/PROTOCOL.md §6.1), as mqotad's release.c
+ * builds it: one raw deflate stream (zlib level 9, window 1 << window_bits) ended at each
+ * chunk_size bytes of image by a sync (MQOTA_ENCODING_DEFLATE_SYNC) or full flush, the last
+ * chunk by Z_FINISH. Returns the bytes of all compressed chunks. */
+size_t harness_compress(harness_server_t *s, uint8_t encoding, uint8_t window_bits);
+/* Serve the image as it is again; frees what harness_compress() allocated. */
+void harness_uncompress(harness_server_t *s);
 
 /* Serve the last ACK: the window from its base, minus what its sack says is written; nothing
  * for another release or a complete transfer. Stops when `budget` chunks have been sent in

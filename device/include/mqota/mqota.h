@@ -127,6 +127,7 @@ typedef struct {
     uint8_t reason;           /* mqota_reason_t */
     bool have_offer;
     bool resumed;
+    bool gap_requested;       /* deflate-sync: an ACK with REQUEST went out for this gap */
     uint8_t target_slot;
     uint16_t window;          /* min(offer window, max_window) */
     mqota_offer_t offer;

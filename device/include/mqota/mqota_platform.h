@@ -52,6 +52,28 @@ typedef struct {
     char idf_ver[32];       /**< esp_app_desc_t.idf_ver (cut to 31) */
 } mqota_running_t;
 
+/**
+ * One chunk of a compressed transfer for the platform's inflate hook (docs/PROTOCOL.md §6.1).
+ * The agent fills it and provides the two callbacks; the hook calls them, in its own call
+ * only (nothing of the job may be kept after it returns).
+ */
+typedef struct mqota_inflate_job {
+    uint8_t window_bits;  /**< The offer's deflate window, log2 bytes (9..15), never more than
+                               the platform's inflate_window_bits */
+    const uint8_t *in;    /**< The chunk's compressed bytes: raw deflate (RFC 1951) blocks */
+    size_t in_len;        /**< Bytes of in */
+    uint32_t hist_len;    /**< Bytes of history (the image bytes right before the chunk) the
+                               decoder is primed with, 0..1 << window_bits */
+    uint32_t out_len;     /**< Bytes the chunk decodes to */
+    void *sink;           /**< The agent's, for the callbacks */
+    /** Read history bytes [off, off + len) into buf (off 0 = the first of the hist_len bytes,
+     *  read back from the slot). Returns 0 on success. */
+    int (*read_history)(const struct mqota_inflate_job *job, uint32_t off, uint8_t *buf,
+                        size_t len);
+    /** Take the next len bytes of output, in order. Returns 0 on success. */
+    int (*write)(const struct mqota_inflate_job *job, const uint8_t *data, size_t len);
+} mqota_inflate_job_t;
+
 typedef struct {
     void *ctx; /**< Passed back as the first argument of every hook. */
 
@@ -214,6 +236,25 @@ typedef struct {
      * Returns 0, or non-zero to send no report this time. NULL: the agent sends no HEALTH.
      */
     int (*health)(void *ctx, mqota_health_t *out);
+
+    /* ---- decoder for compressed transfers (optional; both or neither; PROTOCOL.md §6.1) ---- */
+    /** log2 of the largest deflate window the inflate hook decodes, MQOTA_WINDOW_BITS_MIN..MAX
+     *  (9..15); its RAM is the port's decoder state plus 1 << inflate_window_bits bytes. 0 (or
+     *  inflate NULL): the device takes no compressed transfer and does not announce
+     *  MQOTA_CAP_DEFLATE. */
+    uint8_t inflate_window_bits;
+    /**
+     * Inflate one chunk (optional): start a new raw deflate decoder with window
+     * 1 << job->window_bits, prime its history with the job's hist_len bytes (read through
+     * job->read_history), inflate job->in and hand the output to job->write in order. No state
+     * is kept from one call to the next: the history comes from flash every time, so a reset
+     * or a lost chunk needs nothing restored. The port owns the decoder's RAM (static: zlib's
+     * inflate with a static arena on POSIX, the ROM's tinfl on ESP-IDF).
+     * Returns 0 only if the whole input was consumed and exactly job->out_len bytes came out;
+     * non-zero for anything else (bad deflate data, too much or too little output, a callback
+     * that failed).
+     */
+    int (*inflate)(void *ctx, const mqota_inflate_job_t *job);
 } mqota_platform_t;
 
 #ifdef __cplusplus

@@ -56,8 +56,11 @@ extern "C" {
 
 /** Longest encoded STATE message (bytes): fixed part plus four strings at their maximum. */
 #define MQOTA_STATE_MAX_LEN (MQOTA_HEADER_LEN + 40u + 4u * (1u + MQOTA_STR_MAX))
-/** Longest encoded OFFER message (bytes). */
-#define MQOTA_OFFER_MAX_LEN (MQOTA_HEADER_LEN + 64u + 2u * (1u + MQOTA_STR_MAX) + 2u + MQOTA_SIG_MAX)
+/** Bytes a delta OFFER carries after its signature block: u32 base_size, base SHA-256 (§18). */
+#define MQOTA_DELTA_BASE_LEN 36u
+/** Longest encoded OFFER message (bytes): a delta offer with the longest strings and block. */
+#define MQOTA_OFFER_MAX_LEN                                                                    \
+    (MQOTA_HEADER_LEN + 64u + 2u * (1u + MQOTA_STR_MAX) + 2u + MQOTA_SIG_MAX + MQOTA_DELTA_BASE_LEN)
 
 /** Message types (byte 3 of the header). */
 typedef enum {
@@ -74,11 +77,15 @@ typedef enum {
 #define MQOTA_CAP_COMMANDS 0x00000008u  /**< Takes sealed commands (docs/PROTOCOL.md §14). */
 #define MQOTA_CAP_HOLD 0x00000010u      /**< Honours MQOTA_OFFER_FLAG_HOLD: downloads, verifies
                                              and holds the image until activated (§5.2). */
-/* Bit 5 (0x20) belongs to compressed transfers, bit 7 (0x80) is reserved for deltas. */
+#define MQOTA_CAP_DEFLATE 0x00000020u   /**< Inflates compressed transfers (OFFER encoding
+                                             deflate-sync/-full) up to the window of STATE's
+                                             deflate_window (docs/PROTOCOL.md §6.1). */
 #define MQOTA_CAP_FILES 0x00000040u     /**< Takes file releases (MQOTA_OFFER_FLAG_FILES): a
                                              bundle of application files (docs/PROTOCOL.md
                                              §17). The C agent takes images only and does not
                                              set it. */
+#define MQOTA_CAP_DELTA 0x00000080u     /**< Applies delta updates (OFFER encoding delta-sync/
+                                             -full) from its running image (PROTOCOL.md §18). */
 
 /** Flags in mqota_state_msg_t.flags. */
 #define MQOTA_STATE_FLAG_ROLLBACK_POSSIBLE 0x01u /**< The other slot holds a bootable image. */
@@ -102,6 +109,8 @@ typedef struct {
     uint32_t progress;         /**< Bytes of the target image written so far */
     uint32_t image_size;       /**< Bytes of the target image, 0 if none */
     uint32_t boot_count;       /**< Boots since the flash was created (monotonic per device) */
+    uint8_t deflate_window;    /**< log2 of the largest deflate window the device inflates
+                                    (MQOTA_WINDOW_BITS_MIN..MAX), 0: none (§6.1) */
     char project[MQOTA_STR_MAX + 1];         /**< project_name from the running esp_app_desc_t */
     char version[MQOTA_STR_MAX + 1];         /**< version from the running esp_app_desc_t */
     char idf_ver[MQOTA_STR_MAX + 1];         /**< idf_ver from the running esp_app_desc_t */
@@ -122,6 +131,20 @@ typedef struct {
 /** OFFER chip_id of a file release: the files suit any chip (docs/PROTOCOL.md §17). */
 #define MQOTA_CHIP_ANY 0xFFFFu
 
+/** OFFER encoding: how a CHUNK's data carries the image bytes (docs/PROTOCOL.md §6.1). */
+#define MQOTA_ENCODING_NONE 0u         /**< The data are the image bytes */
+#define MQOTA_ENCODING_DEFLATE_SYNC 1u /**< Raw deflate, one stream cut at sync points: a chunk's
+                                            history is the image bytes before it */
+#define MQOTA_ENCODING_DEFLATE_FULL 2u /**< Raw deflate cut at full flushes: each chunk decodes
+                                            alone */
+#define MQOTA_ENCODING_DELTA_SYNC 3u   /**< Delta chunks (§18), each raw deflate whose history is
+                                            the image bytes before the chunk */
+#define MQOTA_ENCODING_DELTA_FULL 4u   /**< Delta chunks (§18), each raw deflate alone */
+/** Whether an OFFER encoding is a delta one (its offer carries the base, §18). */
+#define MQOTA_ENCODING_IS_DELTA(e) ((e) == MQOTA_ENCODING_DELTA_SYNC || (e) == MQOTA_ENCODING_DELTA_FULL)
+#define MQOTA_WINDOW_BITS_MIN 9u       /**< Smallest deflate window, log2 bytes */
+#define MQOTA_WINDOW_BITS_MAX 15u      /**< Largest deflate window (32 KiB), log2 bytes */
+
 /**
  * @brief OFFER: the update manifest (server -> device), retained on the device's offer topic.
  */
@@ -134,11 +157,15 @@ typedef struct {
     uint16_t chip_id;          /**< Chip the image is built for */
     uint32_t secure_version;   /**< Security version (anti-rollback), from esp_app_desc_t or release */
     uint32_t flags;            /**< MQOTA_OFFER_FLAG_*; unknown bits are ignored */
+    uint8_t encoding;          /**< MQOTA_ENCODING_* (§6.1) */
+    uint8_t window_bits;       /**< Deflate window, log2 bytes; 0 with MQOTA_ENCODING_NONE */
     uint8_t sha256[MQOTA_SHA256_LEN]; /**< SHA-256 of the whole image file */
     char version[MQOTA_STR_MAX + 1];  /**< Release version (may differ from the descriptor's) */
     char project[MQOTA_STR_MAX + 1];  /**< Project name from the descriptor */
     uint16_t sig_len;                 /**< Bytes in sig, 0 in v1 (signature block reserved) */
     uint8_t sig[MQOTA_SIG_MAX];       /**< Signature block, meaning defined by a later revision */
+    uint32_t base_size;               /**< Delta encodings only (§18): bytes of the base image */
+    uint8_t base_sha256[MQOTA_SHA256_LEN]; /**< Delta encodings only: SHA-256 of the base */
 } mqota_offer_t;
 
 /**

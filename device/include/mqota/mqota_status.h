@@ -89,9 +89,16 @@ typedef enum {
                                             minimum (anti-rollback). */
     MQOTA_REASON_COMMAND = 17,         /**< The server rolled the pending image back with the
                                             "rollback" command (docs/PROTOCOL.md §14). */
-    MQOTA_REASON_FILE_RELEASE = 18     /**< The offer is a file release (MQOTA_OFFER_FLAG_FILES)
+    MQOTA_REASON_FILE_RELEASE = 18,    /**< The offer is a file release (MQOTA_OFFER_FLAG_FILES)
                                             and this device takes images only; nothing was
                                             erased (docs/PROTOCOL.md §17). */
+    MQOTA_REASON_DECODE = 19,          /**< A compressed chunk passed its CRC but did not decode
+                                            to its image bytes (docs/PROTOCOL.md §6.1). */
+    MQOTA_REASON_BAD_ENCODING = 20,    /**< The offer's encoding or window is one this device
+                                            cannot decode; nothing was erased. */
+    MQOTA_REASON_BASE_MISMATCH = 21    /**< A delta offer's base (size, SHA-256) is not the
+                                            running image; nothing was erased
+                                            (docs/PROTOCOL.md §18). */
 } mqota_reason_t;
 
 /**

@@ -10,6 +10,9 @@ int mqota_esp__publish(void *ctx, const char *topic, const uint8_t *payload, siz
                        bool retain);
 int mqota_esp__subscribe(void *ctx, const char *topic, int qos);
 int mqota_esp__unsubscribe(void *ctx, const char *topic);
+/* mqota_esp_inflate.c: the ROM inflate as the platform's inflate hook (docs/PROTOCOL.md
+ * §6.1), or nothing with CONFIG_MQOTA_INFLATE_WINDOW_BITS 0. */
+void mqota_esp__inflate_hook(mqota_platform_t *plat);
 
 /* One turn of the agent's task (mqota_esp.c); agent_task() loops over it. */
 void mqota_esp__agent_turn(mqota_esp_t *e);

@@ -112,4 +112,5 @@ void mqota_esp_platform(mqota_esp_t *e, mqota_platform_t *plat)
         plat->aead_seal = h_aead_seal;
         plat->aead_open = h_aead_open;
     }
+    mqota_esp__inflate_hook(plat); /* compressed transfers: the ROM's tinfl */
 }

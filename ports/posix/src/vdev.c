@@ -19,6 +19,7 @@
 #include "mqota_posix/otadata.h"
 #include "mqota_posix/aead.h"
 #include "mqota_posix/sigverify.h"
+#include "mqota_posix/inflate.h"
 #include "posix_util.h"
 
 struct vdev {
@@ -950,4 +951,6 @@ void vdev_platform_fill(vdev_t *dev, mqota_platform_t *plat)
     plat->aead_seal = dev->have_command_key ? hook_aead_seal : NULL;
     plat->aead_open = dev->have_command_key ? hook_aead_open : NULL;
     plat->health = hook_health;
+    plat->inflate_window_bits = POSIX_INFLATE_WINDOW_BITS;
+    plat->inflate = posix_inflate;
 }
