@@ -76,21 +76,6 @@ void command__device_ready(mqotad_t *d, const char *device_id)
     (void)d, (void)device_id;
 }
 
-/* Compressed forms (release.c) are not this test's concern: its devices announce no decoder,
- * so deploy.c never asks; a form asked for anyway is refused. */
-int release__form(mqotad_t *d, const db_release_t *r, const uint8_t *image, uint8_t encoding,
-                  uint8_t window_bits, uint32_t chunk_size, release_form_t *out)
-{
-    (void)d, (void)r, (void)image, (void)encoding, (void)window_bits, (void)chunk_size;
-    memset(out, 0, sizeof(*out));
-    return -1;
-}
-
-void release__form_free(release_form_t *f)
-{
-    (void)f;
-}
-
 /* ---- fixture: devices, one release, one unicast deployment to all of them ---- */
 
 typedef struct {
