@@ -144,7 +144,6 @@ typedef struct {
     uint64_t pending_since_ms;/* start of pending-verify */
     uint32_t verify_offset;   /* bytes read back so far while verifying */
     mqota_image_check_t check;
-    uint8_t bitmap[MQOTA_MAX_CHUNKS / 8u];
     /* commands (docs/PROTOCOL.md §14) */
     bool commands;            /* the AEAD hooks are present */
     bool confirm_by_command;
@@ -163,11 +162,14 @@ typedef struct {
     uint32_t connects;        /* on_connect() calls since init */
     bool health_due;          /* a HEALTH goes out at the next process() (after a connect) */
     uint64_t last_health_ms;  /* time of the last HEALTH published */
+    /* The arrays last: on the ESP32-C3 a member more than 2047 bytes into the struct is
+     * reached with an extra instruction (the topic, behind the scratch buffer, cost 34 bytes). */
+    char topic[MQOTA_TOPIC_MAX];
+    uint8_t bitmap[MQOTA_MAX_CHUNKS / 8u];
     /* Scratch: verify reads, STATE encoding, and for a command its plaintext at io[0] and the
      * sealed reply at io[MQOTA_SEALED_MAX_LEN]. */
     uint8_t io[MQOTA_VERIFY_STEP > 2u * MQOTA_SEALED_MAX_LEN ? MQOTA_VERIFY_STEP
                                                              : 2u * MQOTA_SEALED_MAX_LEN];
-    char topic[MQOTA_TOPIC_MAX];
 } mqota_agent_t;
 
 /** Topics of a device, for mqota_agent_topic(). */
