@@ -363,7 +363,7 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
     if (st == MQOTA_SLOT_PENDING_VERIFY) {
         /* First boot of a new image: confirm once the broker is reachable. */
         (void)transition(a, EV_BOOT_PENDING, MQOTA_REASON_NONE);
-        a->pending_since_ms = now_ms;
+        a->pending_since_ms = (uint32_t)now_ms;
     } else if (have_attempt && a->running.running_slot == at.to_slot) {
         /* Confirmed earlier; the record outlived a reset between confirm and erase (or the
          * minimum could not be stored then): raise the minimum now, then drop the record. */
@@ -505,7 +505,7 @@ static mqota_status_t publish_state(mqota_agent_t *a, uint64_t now_ms)
         return MQOTA_ERR_PLATFORM;
     }
     a->state_dirty = false;
-    a->last_state_ms = now_ms;
+    a->last_state_ms = (uint32_t)now_ms;
     a->state_progress = a->progress_bytes;
     return MQOTA_OK;
 }
@@ -542,7 +542,7 @@ static mqota_status_t publish_ack(mqota_agent_t *a, uint64_t now_ms)
     }
     a->ack_due = false;
     a->ack_flags = 0;
-    a->last_ack_ms = now_ms;
+    a->last_ack_ms = (uint32_t)now_ms;
     a->received_at_ack = a->received;
     return MQOTA_OK;
 }
@@ -715,7 +715,7 @@ static mqota_status_t held_offer(mqota_agent_t *a, const mqota_offer_t *offer, u
         return MQOTA_ERR_STATE;
     }
     a->offer = *offer;
-    a->last_rx_ms = now_ms;
+    a->last_rx_ms = (uint32_t)now_ms;
     if ((offer->flags & MQOTA_OFFER_FLAG_HOLD) != 0u) {
         return MQOTA_IGNORED; /* still held */
     }
@@ -823,7 +823,7 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
         return MQOTA_ERR_STATE;
     }
     a->offer = offer;
-    a->last_rx_ms = now_ms;
+    a->last_rx_ms = (uint32_t)now_ms;
     if (offer.release_id == a->running_release) {
         /* Already running this release. */
         a->target_release = offer.release_id;
@@ -859,7 +859,7 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
     if (c.len != chunk_len(a, c.index)) {
         return MQOTA_ERR_MALFORMED;
     }
-    a->last_rx_ms = now_ms;
+    a->last_rx_ms = (uint32_t)now_ms;
     if (bit_get(a, c.index)) {
         a->ack_due = true; /* our earlier ACK may have been lost */
         return MQOTA_DUPLICATE;
@@ -1161,7 +1161,7 @@ static void publish_health(mqota_agent_t *a, uint64_t now_ms)
     size_t len = 0;
 
     a->health_due = false;
-    a->last_health_ms = now_ms;
+    a->last_health_ms = (uint32_t)now_ms;
     memset(&h, 0, sizeof(h));
     h.uptime_s = ms_to_s(now_ms - a->boot_ms);
     h.boot_count = a->running.boot_count;
@@ -1183,7 +1183,7 @@ static bool ack_can_wait(const mqota_agent_t *a, uint64_t now_ms)
 {
     return a->stream && a->ack_flags == 0u && a->received != a->chunk_count &&
            a->received - a->received_at_ack < MQOTA_STREAM_ACK_CHUNKS &&
-           now_ms - a->last_ack_ms < MQOTA_STREAM_ACK_MS;
+           (uint32_t)now_ms - a->last_ack_ms < MQOTA_STREAM_ACK_MS;
 }
 
 mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
@@ -1197,8 +1197,8 @@ mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
     }
 
     if (transferring(a)) {
-        if (a->connected && now_ms - a->last_rx_ms >= MQOTA_ACK_RETRY_MS &&
-            now_ms - a->last_ack_ms >= MQOTA_ACK_RETRY_MS) {
+        if (a->connected && (uint32_t)now_ms - a->last_rx_ms >= MQOTA_ACK_RETRY_MS &&
+            (uint32_t)now_ms - a->last_ack_ms >= MQOTA_ACK_RETRY_MS) {
             a->ack_due = true; /* stalled: ask for what is missing */
             a->ack_flags |= MQOTA_ACK_FLAG_REQUEST;
         }
@@ -1208,13 +1208,13 @@ mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
         if (a->received == a->chunk_count) {
             start_verify(a);
         } else if (a->state == MQOTA_STATE_DOWNLOADING && a->progress_bytes != a->state_progress &&
-                   now_ms - a->last_state_ms >= STATE_REFRESH_MS) {
+                   (uint32_t)now_ms - a->last_state_ms >= STATE_REFRESH_MS) {
             a->state_dirty = true;
         }
     } else if (a->state == MQOTA_STATE_VERIFYING) {
         verify_step(a);
     } else if (a->state == MQOTA_STATE_PENDING_VERIFY && (!a->connected || a->self_test_passed) &&
-               now_ms - a->pending_since_ms >= a->confirm_timeout_ms) {
+               (uint32_t)now_ms - a->pending_since_ms >= a->confirm_timeout_ms) {
         agent__roll_back(a, MQOTA_REASON_CONFIRM_TIMEOUT);
     }
 
@@ -1222,7 +1222,7 @@ mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
         (void)publish_state(a, now_ms);
     }
     if (a->connected && a->plat.health != NULL &&
-        (a->health_due || now_ms - a->last_health_ms >= a->health_interval_ms)) {
+        (a->health_due || (uint32_t)now_ms - a->last_health_ms >= a->health_interval_ms)) {
         publish_health(a, now_ms);
     }
     /* Reboot once the STATE saying why has been handed to the transport (or we are offline). */

@@ -113,7 +113,7 @@ static void refuse(mqota_agent_t *a, uint8_t result, uint64_t counter, uint64_t 
     mqota_refusal_t r;
     a->commands_refused++;
     MQOTA_LOG(1, "command refused: %s", mqota_cmd_result_name(result));
-    if (a->refusal_reported && now_ms - a->last_refusal_ms < MQOTA_REFUSAL_REPORT_MS) {
+    if (a->refusal_reported && (uint32_t)now_ms - a->last_refusal_ms < MQOTA_REFUSAL_REPORT_MS) {
         return;
     }
     r.refused_counter = counter;
@@ -122,7 +122,7 @@ static void refuse(mqota_agent_t *a, uint8_t result, uint64_t counter, uint64_t 
     mqota_refusal_encode(&r, reply_body(a));
     if (send_reply(a, 0u, result, MQOTA_REFUSAL_BODY_LEN) == MQOTA_OK) {
         a->refusal_reported = true;
-        a->last_refusal_ms = now_ms;
+        a->last_refusal_ms = (uint32_t)now_ms;
     }
 }
 

@@ -137,11 +137,14 @@ typedef struct {
     uint32_t received_at_ack; /* received when the last ACK went out */
     bool stream;              /* the offer asked us to follow the release's multicast stream */
     uint32_t progress_bytes;  /* bytes written */
-    uint64_t last_rx_ms;      /* time of the last chunk or offer */
-    uint64_t last_ack_ms;     /* time of the last ACK sent */
-    uint64_t last_state_ms;   /* time of the last STATE published */
+    /* The times below are now_ms's low 32 bits, compared as (uint32_t)now_ms - t: right while
+     * process() runs more often than every 49 days (2^32 ms), and without 64-bit arithmetic,
+     * which the 32-bit ESP32-C3 does in several instructions. Uptime keeps all 64 (boot_ms). */
+    uint32_t last_rx_ms;      /* time of the last chunk or offer */
+    uint32_t last_ack_ms;     /* time of the last ACK sent */
+    uint32_t last_state_ms;   /* time of the last STATE published */
     uint32_t state_progress;  /* progress carried by the last STATE published */
-    uint64_t pending_since_ms;/* start of pending-verify */
+    uint32_t pending_since_ms;/* start of pending-verify */
     uint32_t verify_offset;   /* bytes read back so far while verifying */
     mqota_image_check_t check;
     /* commands (docs/PROTOCOL.md §14) */
@@ -153,7 +156,7 @@ typedef struct {
     mqota_replay_window_t replay; /* key "mq.cmd" */
     uint64_t reply_counter;   /* last counter used by a REPLY */
     uint64_t boot_ms;         /* now_ms at init, for uptime */
-    uint64_t last_refusal_ms; /* time of the last refusal report */
+    uint32_t last_refusal_ms; /* time of the last refusal report */
     bool refusal_reported;
     uint32_t commands_accepted;
     uint32_t commands_refused;
@@ -161,7 +164,7 @@ typedef struct {
     uint32_t health_interval_ms; /* between HEALTH reports */
     uint32_t connects;        /* on_connect() calls since init */
     bool health_due;          /* a HEALTH goes out at the next process() (after a connect) */
-    uint64_t last_health_ms;  /* time of the last HEALTH published */
+    uint32_t last_health_ms;  /* time of the last HEALTH published */
     /* The arrays last: on the ESP32-C3 a member more than 2047 bytes into the struct is
      * reached with an extra instruction (the topic, behind the scratch buffer, cost 34 bytes). */
     char topic[MQOTA_TOPIC_MAX];
