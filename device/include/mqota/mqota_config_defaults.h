@@ -117,6 +117,18 @@
 #endif
 
 /**
+ * @brief 1: the record decoders also read the raw-struct records that agents before the record
+ *        codec wrote (docs/PROTOCOL.md §12.1), and the agent rewrites them in the current form;
+ *        0: such a record is refused (MQOTA_ERR_MALFORMED) and treated as absent. Only the POSIX
+ *        port (the virtual ESP32) ever ran those agents, so a port that came later (ESP-IDF,
+ *        Arduino) has no such records to read.
+ * Possible values: 0 or 1. Default value: 1.
+ */
+#ifndef MQOTA_CFG_LEGACY_RECORDS
+#define MQOTA_CFG_LEGACY_RECORDS 1
+#endif
+
+/**
  * @brief Log hook: define MQOTA_LOG(level, ...) to a printf-like function to see the agent's
  *        log. Compiles away by default.
  */
