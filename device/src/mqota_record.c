@@ -197,8 +197,9 @@ static mqota_status_t rec_decode(const record_t *r, const uint8_t *buf, size_t l
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* "mq.prog": the slot's 3 reserved bytes are 0 in the current form                           */
+/* The records                                                                                */
 
+/* "mq.prog": the slot's 3 reserved bytes are 0 in the current form. */
 static const field_t progress_fields[] = {
     FIELD(F_U32, mqota_progress_t, release_id),
     FIELD(F_U32, mqota_progress_t, deployment_id),
@@ -211,48 +212,14 @@ static const field_t progress_fields[] = {
     RESERVED(F_RSV8),
     FIELD(F_SHA256, mqota_progress_t, sha256),
 };
-static const record_t progress_rec = {
-    TAG_PROGRESS, MQOTA_PROGRESS_RECORD_LEN, COUNT_OF(progress_fields), false,
-    progress_fields LEGACY(LEGACY_PROGRESS_LEN, 0u, LEGACY_PROGRESS_MAGIC, 0u)};
 
-mqota_status_t mqota_progress_encode(const mqota_progress_t *p, uint8_t *buf, size_t cap,
-                                     size_t *out_len)
-{
-    return rec_encode(&progress_rec, p, buf, cap, out_len);
-}
-
-mqota_status_t mqota_progress_decode(const uint8_t *buf, size_t len, mqota_progress_t *p,
-                                     bool *legacy)
-{
-    return rec_decode(&progress_rec, buf, len, p, sizeof(*p), legacy);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* "mq.slot0", "mq.slot1": the version's 32 bytes, NUL-terminated, the rest 0                  */
-
+/* "mq.slot0", "mq.slot1": the version's 32 bytes, NUL-terminated, the rest 0. */
 static const field_t slot_fields[] = {
     FIELD(F_U32, mqota_slot_record_t, release_id),
     FIELD(F_STR_FIXED, mqota_slot_record_t, version),
 };
-static const record_t slot_rec = {
-    TAG_SLOT, MQOTA_SLOT_RECORD_LEN, COUNT_OF(slot_fields), true,
-    slot_fields LEGACY(LEGACY_SLOT_LEN, 0u, LEGACY_SLOT_MAGIC, 0u)};
 
-mqota_status_t mqota_slot_record_encode(const mqota_slot_record_t *s, uint8_t *buf, size_t cap,
-                                        size_t *out_len)
-{
-    return rec_encode(&slot_rec, s, buf, cap, out_len);
-}
-
-mqota_status_t mqota_slot_record_decode(const uint8_t *buf, size_t len, mqota_slot_record_t *s,
-                                        bool *legacy)
-{
-    return rec_decode(&slot_rec, buf, len, s, sizeof(*s), legacy);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* "mq.boot": the byte after reason is reserved; the "MQB1" form ends before secure_version    */
-
+/* "mq.boot": the byte after reason is reserved; the "MQB1" form ends before secure_version. */
 static const field_t attempt_fields[] = {
     FIELD(F_U32, mqota_attempt_t, release_id),
     FIELD(F_U32, mqota_attempt_t, deployment_id),
@@ -262,47 +229,11 @@ static const field_t attempt_fields[] = {
     RESERVED(F_RSV8),
     FIELD(F_U32, mqota_attempt_t, secure_version),
 };
-static const record_t attempt_rec = {
-    TAG_ATTEMPT, MQOTA_ATTEMPT_RECORD_LEN, COUNT_OF(attempt_fields), false,
-    attempt_fields LEGACY(LEGACY_ATTEMPT_LEN, LEGACY_ATTEMPT_V1_LEN, LEGACY_ATTEMPT_MAGIC,
-                          LEGACY_ATTEMPT_V1_MAGIC)};
 
-mqota_status_t mqota_attempt_encode(const mqota_attempt_t *at, uint8_t *buf, size_t cap,
-                                    size_t *out_len)
-{
-    return rec_encode(&attempt_rec, at, buf, cap, out_len);
-}
+/* "mq.minsv": the uint32_t itself. */
+static const field_t minsv_fields[] = {{F_U32, 0u}};
 
-mqota_status_t mqota_attempt_decode(const uint8_t *buf, size_t len, mqota_attempt_t *at,
-                                    bool *legacy)
-{
-    return rec_decode(&attempt_rec, buf, len, at, sizeof(*at), legacy);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* "mq.minsv"                                                                                 */
-
-static const field_t minsv_fields[] = {{F_U32, 0u}}; /* the uint32_t itself */
-static const record_t minsv_rec = {
-    TAG_MINSV, MQOTA_MINSV_RECORD_LEN, COUNT_OF(minsv_fields), false,
-    minsv_fields LEGACY(LEGACY_MINSV_LEN, 0u, LEGACY_MINSV_MAGIC, 0u)};
-
-mqota_status_t mqota_minsv_encode(uint32_t min_secure_version, uint8_t *buf, size_t cap,
-                                  size_t *out_len)
-{
-    return rec_encode(&minsv_rec, &min_secure_version, buf, cap, out_len);
-}
-
-mqota_status_t mqota_minsv_decode(const uint8_t *buf, size_t len, uint32_t *min_secure_version,
-                                  bool *legacy)
-{
-    return rec_decode(&minsv_rec, buf, len, min_secure_version, sizeof(*min_secure_version),
-                      legacy);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* "mq.held": the slot's 3 reserved bytes are 0; no legacy form                                */
-
+/* "mq.held": the slot's 3 reserved bytes are 0; no legacy form. */
 static const field_t held_fields[] = {
     FIELD(F_U32, mqota_held_t, release_id),
     FIELD(F_U32, mqota_held_t, deployment_id),
@@ -313,16 +244,95 @@ static const field_t held_fields[] = {
     RESERVED(F_RSV8),
     FIELD(F_SHA256, mqota_held_t, sha256),
 };
-static const record_t held_rec = {TAG_HELD, MQOTA_HELD_RECORD_LEN, COUNT_OF(held_fields),
-                                  false, held_fields LEGACY(0u, 0u, 0u, 0u)};
+
+/* Indexed by record__kind_t (mqota_proto_internal.h). */
+static const record_t records[] = {
+    [REC_PROGRESS] = {TAG_PROGRESS, MQOTA_PROGRESS_RECORD_LEN, COUNT_OF(progress_fields), false,
+                      progress_fields LEGACY(LEGACY_PROGRESS_LEN, 0u, LEGACY_PROGRESS_MAGIC, 0u)},
+    [REC_SLOT] = {TAG_SLOT, MQOTA_SLOT_RECORD_LEN, COUNT_OF(slot_fields), true,
+                  slot_fields LEGACY(LEGACY_SLOT_LEN, 0u, LEGACY_SLOT_MAGIC, 0u)},
+    [REC_ATTEMPT] = {TAG_ATTEMPT, MQOTA_ATTEMPT_RECORD_LEN, COUNT_OF(attempt_fields), false,
+                     attempt_fields LEGACY(LEGACY_ATTEMPT_LEN, LEGACY_ATTEMPT_V1_LEN,
+                                           LEGACY_ATTEMPT_MAGIC, LEGACY_ATTEMPT_V1_MAGIC)},
+    [REC_MINSV] = {TAG_MINSV, MQOTA_MINSV_RECORD_LEN, COUNT_OF(minsv_fields), false,
+                   minsv_fields LEGACY(LEGACY_MINSV_LEN, 0u, LEGACY_MINSV_MAGIC, 0u)},
+    [REC_HELD] = {TAG_HELD, MQOTA_HELD_RECORD_LEN, COUNT_OF(held_fields), false,
+                  held_fields LEGACY(0u, 0u, 0u, 0u)},
+};
+
+mqota_status_t record__encode(record__kind_t kind, const void *s, uint8_t *buf, size_t cap,
+                              size_t *out_len)
+{
+    return rec_encode(&records[kind], s, buf, cap, out_len);
+}
+
+mqota_status_t record__decode(record__kind_t kind, const uint8_t *buf, size_t len, void *s,
+                              bool *legacy)
+{
+    static const uint8_t size[] = {
+        [REC_PROGRESS] = sizeof(mqota_progress_t), [REC_SLOT] = sizeof(mqota_slot_record_t),
+        [REC_ATTEMPT] = sizeof(mqota_attempt_t),   [REC_MINSV] = sizeof(uint32_t),
+        [REC_HELD] = sizeof(mqota_held_t)};
+    return rec_decode(&records[kind], buf, len, s, size[kind], legacy);
+}
+
+/* ---- The public codec (docs/PROTOCOL.md §12) ---------------------------------------------- */
+
+mqota_status_t mqota_progress_encode(const mqota_progress_t *p, uint8_t *buf, size_t cap,
+                                     size_t *out_len)
+{
+    return record__encode(REC_PROGRESS, p, buf, cap, out_len);
+}
+
+mqota_status_t mqota_progress_decode(const uint8_t *buf, size_t len, mqota_progress_t *p,
+                                     bool *legacy)
+{
+    return record__decode(REC_PROGRESS, buf, len, p, legacy);
+}
+
+mqota_status_t mqota_slot_record_encode(const mqota_slot_record_t *s, uint8_t *buf, size_t cap,
+                                        size_t *out_len)
+{
+    return record__encode(REC_SLOT, s, buf, cap, out_len);
+}
+
+mqota_status_t mqota_slot_record_decode(const uint8_t *buf, size_t len, mqota_slot_record_t *s,
+                                        bool *legacy)
+{
+    return record__decode(REC_SLOT, buf, len, s, legacy);
+}
+
+mqota_status_t mqota_attempt_encode(const mqota_attempt_t *at, uint8_t *buf, size_t cap,
+                                    size_t *out_len)
+{
+    return record__encode(REC_ATTEMPT, at, buf, cap, out_len);
+}
+
+mqota_status_t mqota_attempt_decode(const uint8_t *buf, size_t len, mqota_attempt_t *at,
+                                    bool *legacy)
+{
+    return record__decode(REC_ATTEMPT, buf, len, at, legacy);
+}
+
+mqota_status_t mqota_minsv_encode(uint32_t min_secure_version, uint8_t *buf, size_t cap,
+                                  size_t *out_len)
+{
+    return record__encode(REC_MINSV, &min_secure_version, buf, cap, out_len);
+}
+
+mqota_status_t mqota_minsv_decode(const uint8_t *buf, size_t len, uint32_t *min_secure_version,
+                                  bool *legacy)
+{
+    return record__decode(REC_MINSV, buf, len, min_secure_version, legacy);
+}
 
 mqota_status_t mqota_held_encode(const mqota_held_t *h, uint8_t *buf, size_t cap,
                                  size_t *out_len)
 {
-    return rec_encode(&held_rec, h, buf, cap, out_len);
+    return record__encode(REC_HELD, h, buf, cap, out_len);
 }
 
 mqota_status_t mqota_held_decode(const uint8_t *buf, size_t len, mqota_held_t *h)
 {
-    return rec_decode(&held_rec, buf, len, h, sizeof(*h), NULL);
+    return record__decode(REC_HELD, buf, len, h, NULL);
 }
