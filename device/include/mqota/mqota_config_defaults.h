@@ -129,6 +129,17 @@
 #endif
 
 /**
+ * @brief 1: mqota_strerror() has a sentence for each status code (about 500 bytes of flash);
+ *        0: it returns one fixed text for every code, for a build that logs the numbers (as
+ *        coreMQTT leaves its texts to the log it compiles in). The state and reason names are
+ *        always there: they are part of the protocol (STATE, diagnostics).
+ * Possible values: 0 or 1. Default value: 1.
+ */
+#ifndef MQOTA_CFG_STATUS_TEXT
+#define MQOTA_CFG_STATUS_TEXT 1
+#endif
+
+/**
  * @brief Log hook: define MQOTA_LOG(level, ...) to a printf-like function to see the agent's
  *        log. Compiles away by default.
  */
