@@ -63,30 +63,55 @@ mqota_status_t agent__build_topic(const mqota_agent_t *a, const char *leaf, char
     return MQOTA_OK;
 }
 
+/* Publish payload on <prefix>/dev/<id>/<leaf> (built in a->topic). MQOTA_ERR_NO_SPACE if the
+ * topic does not fit, MQOTA_ERR_PLATFORM if the publish hook failed. */
+mqota_status_t agent__publish(mqota_agent_t *a, const char *leaf, const uint8_t *payload,
+                              size_t len, int qos, bool retain)
+{
+    if (agent__build_topic(a, leaf, a->topic, sizeof(a->topic)) != MQOTA_OK) {
+        return MQOTA_ERR_NO_SPACE;
+    }
+    return a->plat.publish(a->plat.ctx, a->topic, payload, len, qos, retain) != 0
+               ? MQOTA_ERR_PLATFORM
+               : MQOTA_OK;
+}
+
+/* Subscribe to <prefix>/dev/<id>/<leaf>; false if the topic does not fit or the hook failed. */
+static bool subscribe_leaf(mqota_agent_t *a, const char *leaf, int qos)
+{
+    return agent__build_topic(a, leaf, a->topic, sizeof(a->topic)) == MQOTA_OK &&
+           a->plat.subscribe(a->plat.ctx, a->topic, qos) == 0;
+}
+
 static const char *const topic_leaf[] = {"state", "online", "offer",     "chunk", "ack",
                                          NULL,    "cmd",    "reply", "telemetry", "health"};
 
-/* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. Divides by 10 with 32-bit
- * operations, 16 bits at a time (each partial dividend stays below 10 << 16): a 64-bit `/` and
- * `%` on the 32-bit ESP32-C3 link libgcc's __udivdi3 and __umoddi3. */
+/* *v /= d for d below 65536, returning *v % d. Divides with 32-bit operations, 16 bits at a
+ * time (each partial dividend stays below d << 16): a 64-bit `/` and `%` on the 32-bit
+ * ESP32-C3 link libgcc's __udivdi3 and __umoddi3, and a shift by a variable count its
+ * __lshrdi3. */
+static uint32_t divmod_u64(uint64_t *v, uint32_t d)
+{
+    uint16_t limb[4] = {(uint16_t)(*v >> 48), (uint16_t)(*v >> 32), (uint16_t)(*v >> 16),
+                        (uint16_t)*v};
+    uint32_t rem = 0;
+    for (size_t i = 0; i < 4u; i++) {
+        uint32_t cur = (rem << 16) | limb[i];
+        limb[i] = (uint16_t)(cur / d);
+        rem = cur % d;
+    }
+    *v = (uint64_t)limb[0] << 48 | (uint64_t)limb[1] << 32 | (uint32_t)limb[2] << 16 | limb[3];
+    return rem;
+}
+
+/* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. */
 void agent__u64_to_dec(uint64_t v, char *buf)
 {
-    uint16_t limb[4] = {(uint16_t)(v >> 48), (uint16_t)(v >> 32), (uint16_t)(v >> 16),
-                        (uint16_t)v};
     char tmp[20];
     size_t n = 0;
-    bool more;
     do {
-        uint32_t rem = 0;
-        more = false;
-        for (size_t i = 0; i < 4u; i++) {
-            uint32_t cur = (rem << 16) | limb[i];
-            limb[i] = (uint16_t)(cur / 10u);
-            rem = cur % 10u;
-            more = more || limb[i] != 0u;
-        }
-        tmp[n++] = (char)('0' + (int)rem);
-    } while (more);
+        tmp[n++] = (char)('0' + (int)divmod_u64(&v, 10u));
+    } while (v != 0u);
     for (size_t i = 0; i < n; i++) {
         buf[i] = tmp[n - 1u - i];
     }
@@ -496,13 +521,13 @@ static mqota_status_t publish_state(mqota_agent_t *a, uint64_t now_ms)
 {
     mqota_state_msg_t m;
     size_t len = 0;
+    mqota_status_t st;
     mqota_agent_state_msg(a, &m);
-    if (mqota_state_encode(&m, a->io, sizeof(a->io), &len) != MQOTA_OK ||
-        agent__build_topic(a, "state", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+    if (mqota_state_encode(&m, a->io, sizeof(a->io), &len) != MQOTA_OK) {
         return MQOTA_ERR_NO_SPACE;
     }
-    if (a->plat.publish(a->plat.ctx, a->topic, a->io, len, 1, true) != 0) {
-        return MQOTA_ERR_PLATFORM;
+    if ((st = agent__publish(a, "state", a->io, len, 1, true)) != MQOTA_OK) {
+        return st;
     }
     a->state_dirty = false;
     a->last_state_ms = (uint32_t)now_ms;
@@ -513,8 +538,10 @@ static mqota_status_t publish_state(mqota_agent_t *a, uint64_t now_ms)
 static mqota_status_t publish_ack(mqota_agent_t *a, uint64_t now_ms)
 {
     mqota_ack_t ack;
+    uint32_t sack[2] = {0u, 0u};
     uint8_t buf[MQOTA_ACK_LEN];
     size_t len = 0;
+    mqota_status_t st;
     memset(&ack, 0, sizeof(ack));
     ack.release_id = a->offer.release_id;
     ack.base = a->base;
@@ -522,23 +549,24 @@ static mqota_status_t publish_ack(mqota_agent_t *a, uint64_t now_ms)
     /* Describe the newest 64 chunks: on a stream they lie far beyond base. */
     ack.sack_base = a->high > a->base + 1u + MQOTA_SACK_BITS ? a->high - 1u - MQOTA_SACK_BITS
                                                               : a->base;
+    /* in two 32-bit halves: a 64-bit shift by k links libgcc's __ashldi3 */
     for (uint32_t k = 0; k < MQOTA_SACK_BITS; k++) {
         uint32_t i = ack.sack_base + 1u + k;
         if (i < a->chunk_count && bit_get(a, i)) {
-            ack.sack |= (uint64_t)1u << k;
+            sack[k / 32u] |= 1u << (k % 32u);
         }
     }
+    ack.sack = (uint64_t)sack[1] << 32 | sack[0];
     ack.window = a->window;
     ack.flags = a->ack_flags;
     if (a->received == a->chunk_count) {
         ack.flags |= MQOTA_ACK_FLAG_COMPLETE;
     }
-    if (mqota_ack_encode(&ack, buf, sizeof(buf), &len) != MQOTA_OK ||
-        agent__build_topic(a, "ack", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+    if (mqota_ack_encode(&ack, buf, sizeof(buf), &len) != MQOTA_OK) {
         return MQOTA_ERR_NO_SPACE;
     }
-    if (a->plat.publish(a->plat.ctx, a->topic, buf, len, 0, false) != 0) {
-        return MQOTA_ERR_PLATFORM;
+    if ((st = agent__publish(a, "ack", buf, len, 0, false)) != MQOTA_OK) {
+        return st;
     }
     a->ack_due = false;
     a->ack_flags = 0;
@@ -966,15 +994,10 @@ mqota_status_t mqota_agent_on_connect(mqota_agent_t *agent)
     a->connected = true;
     a->connects++;
     a->health_due = a->plat.health != NULL;
-    if (agent__build_topic(a, "offer", a->topic, sizeof(a->topic)) != MQOTA_OK ||
-        a->plat.subscribe(a->plat.ctx, a->topic, 1) != 0 ||
-        agent__build_topic(a, "chunk", a->topic, sizeof(a->topic)) != MQOTA_OK ||
-        a->plat.subscribe(a->plat.ctx, a->topic, 0) != 0 ||
-        (a->commands && (agent__build_topic(a, "cmd", a->topic, sizeof(a->topic)) != MQOTA_OK ||
-                         a->plat.subscribe(a->plat.ctx, a->topic, 1) != 0)) ||
-        agent__build_topic(a, "online", a->topic, sizeof(a->topic)) != MQOTA_OK ||
-        a->plat.publish(a->plat.ctx, a->topic, (const uint8_t *)MQOTA_ONLINE_PAYLOAD,
-                        sizeof(MQOTA_ONLINE_PAYLOAD) - 1u, 1, true) != 0) {
+    if (!subscribe_leaf(a, "offer", 1) || !subscribe_leaf(a, "chunk", 0) ||
+        (a->commands && !subscribe_leaf(a, "cmd", 1)) ||
+        agent__publish(a, "online", (const uint8_t *)MQOTA_ONLINE_PAYLOAD,
+                       sizeof(MQOTA_ONLINE_PAYLOAD) - 1u, 1, true) != MQOTA_OK) {
         return MQOTA_ERR_PLATFORM;
     }
     if (a->state == MQOTA_STATE_PENDING_VERIFY) {
@@ -1136,19 +1159,12 @@ static void start_verify(mqota_agent_t *a)
     }
 }
 
-/* Whole seconds in ms milliseconds, at most UINT32_MAX. Divides by 1000 with 32-bit operations,
- * 16 bits at a time, as agent__u64_to_dec() does by 10 (each partial dividend stays below
- * 1000 << 16): a 64-bit `/` would link libgcc's __udivdi3 (1.1 KB on the ESP32-C3). */
+/* Whole seconds in ms milliseconds, at most UINT32_MAX (divmod_u64(): a 64-bit `/` would link
+ * libgcc's __udivdi3, 1.1 KB on the ESP32-C3). */
 static uint32_t ms_to_s(uint64_t ms)
 {
-    uint32_t rem = 0;
-    uint64_t q = 0;
-    for (int shift = 48; shift >= 0; shift -= 16) {
-        uint32_t cur = (rem << 16) | (uint32_t)((ms >> shift) & 0xFFFFu);
-        q = (q << 16) | (cur / 1000u);
-        rem = cur % 1000u;
-    }
-    return q > UINT32_MAX ? UINT32_MAX : (uint32_t)q;
+    (void)divmod_u64(&ms, 1000u);
+    return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 }
 
 /* A HEALTH report (docs/PROTOCOL.md §16): the agent's counters, then the port's hook for the
@@ -1170,11 +1186,9 @@ static void publish_health(mqota_agent_t *a, uint64_t now_ms)
         return;
     }
     h.crash[MQOTA_HEALTH_CRASH_MAX] = '\0';
-    if (mqota_health_encode(&h, buf, sizeof(buf), &len) != MQOTA_OK ||
-        agent__build_topic(a, "health", a->topic, sizeof(a->topic)) != MQOTA_OK) {
-        return;
+    if (mqota_health_encode(&h, buf, sizeof(buf), &len) == MQOTA_OK) {
+        (void)agent__publish(a, "health", buf, len, 1, true);
     }
-    (void)a->plat.publish(a->plat.ctx, a->topic, buf, len, 1, true);
 }
 
 /* On a multicast stream hundreds of devices acknowledge the same chunks: batch the ACKs
@@ -1295,13 +1309,7 @@ mqota_status_t mqota_agent_publish_telemetry(mqota_agent_t *agent, const mqota_s
     if (st != MQOTA_OK) {
         return st;
     }
-    if (agent__build_topic(agent, "telemetry", agent->topic, sizeof(agent->topic)) != MQOTA_OK) {
-        return MQOTA_ERR_NO_SPACE;
-    }
-    if (agent->plat.publish(agent->plat.ctx, agent->topic, buf, len, 0, false) != 0) {
-        return MQOTA_ERR_PLATFORM;
-    }
-    return MQOTA_OK;
+    return agent__publish(agent, "telemetry", buf, len, 0, false);
 }
 
 mqota_status_t mqota_agent_topic(const mqota_agent_t *agent, mqota_topic_t which, char *buf,

@@ -85,8 +85,7 @@ static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t 
     if (body_len > MQOTA_REPLY_BODY_MAX ||
         mqota_reply_encode(&r, plain, MQOTA_SEALED_PLAIN_MAX, &n) != MQOTA_OK ||
         mqota_sealed_header(MQOTA_MSG_REPLY, counter, frame) != MQOTA_OK ||
-        mqota_sealed_aad(frame, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK ||
-        agent__build_topic(a, "reply", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+        mqota_sealed_aad(frame, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK) {
         return MQOTA_ERR_NO_SPACE;
     }
     if (!store__cmd_save(a, &a->replay, counter)) {
@@ -99,11 +98,10 @@ static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t 
     if (a->plat.aead_seal(a->plat.ctx, nonce, aad, aad_len, plain, n, plain, plain + n) != 0) {
         return MQOTA_ERR_PLATFORM;
     }
-    if (!a->connected ||
-        a->plat.publish(a->plat.ctx, a->topic, frame, MQOTA_SEALED_OVERHEAD + n, 1, false) != 0) {
+    if (!a->connected) {
         return MQOTA_ERR_PLATFORM;
     }
-    return MQOTA_OK;
+    return agent__publish(a, "reply", frame, MQOTA_SEALED_OVERHEAD + n, 1, false);
 }
 
 /* A frame on the cmd topic was refused: count it, and report it unless a report went out less
