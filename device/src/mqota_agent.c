@@ -133,10 +133,18 @@ static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size
     return MQOTA_OK;
 }
 
-static bool is_stream_topic(const mqota_agent_t *a, const char *topic)
+/* True if `topic` is <prefix>/stream/<release_id> of the stream we follow, compared without
+ * building it: a topic buffer here would sit in on_message()'s frame under every offer's
+ * ECDSA verify, the deepest stack (bench/stack-usage). */
+NOINLINE static bool is_stream_topic(const mqota_agent_t *a, const char *topic)
 {
-    char t[MQOTA_TOPIC_MAX];
-    return a->stream && build_stream_topic(a, t, sizeof(t)) == MQOTA_OK && strcmp(t, topic) == 0;
+    char rel[21];
+    size_t pl = strlen(a->prefix);
+    if (!a->stream || strncmp(topic, a->prefix, pl) != 0 || strncmp(topic + pl, "/stream/", 8u) != 0) {
+        return false;
+    }
+    agent__u64_to_dec(a->offer.release_id, rel);
+    return strcmp(topic + pl + 8u, rel) == 0;
 }
 
 /* True if `topic` is exactly <prefix>/dev/<id>/<leaf>, compared without building it. */
@@ -679,18 +687,16 @@ static void start_transfer(mqota_agent_t *a)
  * The manifest is rebuilt from the offer's own fields, so a signature made for other bytes
  * (another image, version, chip or secure_version) does not verify. The sha256 hook and the
  * scratch buffer are free here: offers are ignored while an image is being verified. The
- * manifest is built in the scratch buffer, off the stack, which is deepest here: under the
- * ECDSA verify (bench/stack-usage).
+ * manifest, its digest and the signature block are in the scratch buffer (a->judge), off the
+ * stack, which is deepest here: under the ECDSA verify (bench/stack-usage).
  */
-_Static_assert(sizeof(((mqota_agent_t *)0)->io) >= MQOTA_MANIFEST_MAX_LEN,
-               "the scratch buffer holds a manifest");
 NOINLINE static mqota_reason_t judge_offer(mqota_agent_t *a, const mqota_offer_t *offer)
 {
-    uint8_t *manifest = a->io;
-    uint8_t digest[MQOTA_SHA256_LEN];
-    mqota_sig_block_t blk;
+    uint8_t *manifest = a->judge.manifest;
+    uint8_t *digest = a->judge.digest;
+    mqota_sig_block_t *blk = &a->judge.sig;
     size_t mlen = 0;
-    mqota_status_t st = mqota_sig_block_decode(offer->sig, offer->sig_len, &blk);
+    mqota_status_t st = mqota_sig_block_decode(offer->sig, offer->sig_len, blk);
 
     if (st == MQOTA_ERR_NOT_FOUND || a->plat.verify_signature == NULL) {
         /* Unsigned, or no key to check with (then require_signature is off: see init). */
@@ -702,8 +708,8 @@ NOINLINE static mqota_reason_t judge_offer(mqota_agent_t *a, const mqota_offer_t
                a->plat.sha256_begin(a->plat.ctx) != 0 ||
                a->plat.sha256_update(a->plat.ctx, manifest, mlen) != 0 ||
                a->plat.sha256_finish(a->plat.ctx, digest) != 0 ||
-               a->plat.verify_signature(a->plat.ctx, digest, blk.signature,
-                                        sizeof(blk.signature)) != 0) {
+               a->plat.verify_signature(a->plat.ctx, digest, blk->signature,
+                                        sizeof(blk->signature)) != 0) {
         return MQOTA_REASON_SIGNATURE;
     }
     if (offer->secure_version < a->min_secure_version) {
@@ -755,8 +761,8 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
                                             uint64_t now_ms)
 {
     mqota_reason_t refused;
-
-    mqota_offer_t offer;
+    /* decoded in the scratch buffer, off the stack (judge_offer()) */
+    mqota_offer_t *const o = &a->judge.offer;
     mqota_status_t st;
 
     if (len == 0u) {
@@ -777,7 +783,7 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
         }
         return MQOTA_IGNORED;
     }
-    st = mqota_offer_decode(payload, len, &offer);
+    st = mqota_offer_decode(payload, len, o);
     if (st != MQOTA_OK) {
         if (!transferring(a) && a->state != MQOTA_STATE_VERIFYING &&
             a->state != MQOTA_STATE_HELD) {
@@ -787,20 +793,20 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
         }
         return st;
     }
-    if (a->state == MQOTA_STATE_HELD && held_matches(a, &offer)) {
-        return held_offer(a, &offer, now_ms);
+    if (a->state == MQOTA_STATE_HELD && held_matches(a, o)) {
+        return held_offer(a, o, now_ms);
     }
     /* The retained offer comes again after every reconnect: same offer, nothing to do. */
-    if (offer.release_id == a->target_release &&
-        (offer.deployment_id == a->offer.deployment_id || !a->have_offer)) {
+    if (o->release_id == a->target_release &&
+        (o->deployment_id == a->offer.deployment_id || !a->have_offer)) {
         switch ((mqota_update_state_t)a->state) {
         case MQOTA_STATE_OFFERED:
         case MQOTA_STATE_DOWNLOADING:
         case MQOTA_STATE_VERIFYING:
             /* The server may activate (clear the hold flag) before the image is verified. */
-            if (offer.deployment_id == a->offer.deployment_id) {
+            if (o->deployment_id == a->offer.deployment_id) {
                 a->offer.flags = (a->offer.flags & ~MQOTA_OFFER_FLAG_HOLD) |
-                                 (offer.flags & MQOTA_OFFER_FLAG_HOLD);
+                                 (o->flags & MQOTA_OFFER_FLAG_HOLD);
             }
             return MQOTA_IGNORED;
         case MQOTA_STATE_READY_TO_REBOOT:
@@ -808,7 +814,7 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
             return MQOTA_IGNORED;
         case MQOTA_STATE_FAILED:
         case MQOTA_STATE_ROLLED_BACK:
-            if (offer.deployment_id == a->offer.deployment_id) {
+            if (o->deployment_id == a->offer.deployment_id) {
                 return MQOTA_IGNORED; /* a new deployment is needed to try again */
             }
             break;
@@ -820,9 +826,9 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
         a->state == MQOTA_STATE_PENDING_VERIFY) {
         return MQOTA_IGNORED; /* finish the current image first */
     }
-    refused = judge_offer(a, &offer);
+    refused = judge_offer(a, o);
     if (refused != MQOTA_REASON_NONE) {
-        MQOTA_LOG(1, "offer of release %u refused: %s", (unsigned)offer.release_id,
+        MQOTA_LOG(1, "offer of release %u refused: %s", (unsigned)o->release_id,
                   mqota_reason_name(refused));
     }
     if ((refused == MQOTA_REASON_SIGNATURE || refused == MQOTA_REASON_UNSIGNED) &&
@@ -835,7 +841,7 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
         /* An authentic offer of another image replaces the held one (its slot is rewritten,
          * or the offer is refused and nothing is held any more). */
         MQOTA_LOG(2, "held release %u dropped for release %u", (unsigned)a->offer.release_id,
-                  (unsigned)offer.release_id);
+                  (unsigned)o->release_id);
         (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD);
     }
     if (refused != MQOTA_REASON_NONE) {
@@ -843,20 +849,20 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
         if (transferring(a)) {
             fail(a, refused); /* an authentic offer replaces the transfer, but is refused */
         }
-        a->offer = offer;
-        a->target_release = offer.release_id;
+        a->offer = *o;
+        a->target_release = o->release_id;
         a->have_offer = false;
         a->progress_bytes = 0;
         (void)transition(a, EV_FAILED, refused);
         return MQOTA_ERR_STATE;
     }
-    a->offer = offer;
+    a->offer = *o;
     a->last_rx_ms = (uint32_t)now_ms;
-    if (offer.release_id == a->running_release) {
+    if (o->release_id == a->running_release) {
         /* Already running this release. */
-        a->target_release = offer.release_id;
+        a->target_release = o->release_id;
         a->have_offer = false;
-        a->progress_bytes = offer.image_size;
+        a->progress_bytes = o->image_size;
         (void)transition(a, EV_ALREADY_RUNNING, MQOTA_REASON_NONE);
         return MQOTA_OK;
     }
@@ -1082,36 +1088,45 @@ static void hold_image(mqota_agent_t *a)
 }
 
 /* The whole image is read back: compare its SHA-256 with the offer, check the ESP32 image
- * structure and chip, then let the platform validate it (esp_ota_end). */
-static void finish_verify(mqota_agent_t *a)
+ * structure and chip, then let the platform validate it (esp_ota_end). Returns
+ * MQOTA_REASON_NONE if the image may be held or booted, else the reason it fails with. Out of
+ * line so that its image descriptor is not in finish_verify()'s frame under the NVS writes
+ * that follow (bench/stack-usage). */
+NOINLINE static mqota_reason_t check_image(mqota_agent_t *a)
 {
     uint8_t digest[MQOTA_SHA256_LEN];
     uint32_t hashed_len = 0;
     mqota_image_info_t info;
 
     if (a->plat.sha256_finish(a->plat.ctx, digest) != 0) {
-        fail(a, MQOTA_REASON_FLASH);
-        return;
+        return MQOTA_REASON_FLASH;
     }
     if (memcmp(digest, a->offer.sha256, MQOTA_SHA256_LEN) != 0) {
-        fail(a, MQOTA_REASON_HASH_MISMATCH);
-        return;
+        return MQOTA_REASON_HASH_MISMATCH;
     }
     if (mqota_image_check_finish(&a->check, &hashed_len) != MQOTA_OK) {
-        fail(a, MQOTA_REASON_INVALID_IMAGE);
-        return;
+        return MQOTA_REASON_INVALID_IMAGE;
     }
     if (a->plat.slot_read(a->plat.ctx, a->target_slot, 0, a->io, MQOTA_IMAGE_HEAD_LEN) != 0 ||
         mqota_image_parse_head(a->io, MQOTA_IMAGE_HEAD_LEN, &info) != MQOTA_OK) {
-        fail(a, MQOTA_REASON_INVALID_IMAGE);
-        return;
+        return MQOTA_REASON_INVALID_IMAGE;
     }
     if (info.chip_id != a->running.chip_id) {
-        fail(a, MQOTA_REASON_CHIP_MISMATCH);
-        return;
+        return MQOTA_REASON_CHIP_MISMATCH;
     }
     if (a->plat.slot_end(a->plat.ctx, a->target_slot, a->offer.image_size) != 0) {
-        fail(a, MQOTA_REASON_INVALID_IMAGE);
+        return MQOTA_REASON_INVALID_IMAGE;
+    }
+    return MQOTA_REASON_NONE;
+}
+
+/* The whole image is read back: check it (check_image()), then hold it or switch the boot
+ * slot to it. */
+static void finish_verify(mqota_agent_t *a)
+{
+    mqota_reason_t reason = check_image(a);
+    if (reason != MQOTA_REASON_NONE) {
+        fail(a, reason);
         return;
     }
     if ((a->offer.flags & MQOTA_OFFER_FLAG_HOLD) != 0u) {

@@ -65,6 +65,21 @@ static void text_kv_u64(text_t *t, uint64_t v)
     text_kv_str(t, out);
 }
 
+/* Seal the REPLY frame at reply_frame() (its header written, n bytes of plaintext) in place,
+ * the tag right after the ciphertext (mqota_platform.h). Out of line so that the nonce and
+ * AAD are not in send_reply()'s frame under the NVS write (bench/stack-usage). */
+NOINLINE static bool seal_reply(mqota_agent_t *a, size_t n)
+{
+    uint8_t *frame = reply_frame(a);
+    uint8_t *plain = frame + MQOTA_SEALED_HEADER_LEN;
+    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
+    uint8_t aad[MQOTA_AEAD_AAD_MAX];
+    size_t aad_len = 0;
+    mqota_sealed_nonce(frame, nonce);
+    return mqota_sealed_aad(frame, a->device_id, aad, sizeof(aad), &aad_len) == MQOTA_OK &&
+           a->plat.aead_seal(a->plat.ctx, nonce, aad, aad_len, plain, n, plain, plain + n) == 0;
+}
+
 /* Seal and publish a REPLY whose body (body_len bytes) is already at reply_body(). The reply
  * counter is stored before the frame is sealed, so no counter is ever sealed twice. */
 static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t result,
@@ -72,9 +87,7 @@ static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t 
 {
     uint8_t *frame = reply_frame(a);
     uint8_t *plain = frame + MQOTA_SEALED_HEADER_LEN;
-    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
-    uint8_t aad[MQOTA_AEAD_AAD_MAX];
-    size_t aad_len = 0, n = 0;
+    size_t n = 0;
     uint64_t counter = a->reply_counter + 1u;
     mqota_reply_t r;
 
@@ -84,8 +97,7 @@ static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t 
     r.body = plain + MQOTA_REPLY_FIXED_LEN;
     if (body_len > MQOTA_REPLY_BODY_MAX ||
         mqota_reply_encode(&r, plain, MQOTA_SEALED_PLAIN_MAX, &n) != MQOTA_OK ||
-        mqota_sealed_header(MQOTA_MSG_REPLY, counter, frame) != MQOTA_OK ||
-        mqota_sealed_aad(frame, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK) {
+        mqota_sealed_header(MQOTA_MSG_REPLY, counter, frame) != MQOTA_OK) {
         return MQOTA_ERR_NO_SPACE;
     }
     if (!store__cmd_save(a, &a->replay, counter)) {
@@ -93,9 +105,7 @@ static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t 
         return MQOTA_ERR_PLATFORM;
     }
     a->reply_counter = counter;
-    mqota_sealed_nonce(frame, nonce);
-    /* in place, the tag right after the ciphertext (mqota_platform.h) */
-    if (a->plat.aead_seal(a->plat.ctx, nonce, aad, aad_len, plain, n, plain, plain + n) != 0) {
+    if (!seal_reply(a, n)) {
         return MQOTA_ERR_PLATFORM;
     }
     if (!a->connected) {
@@ -225,6 +235,21 @@ NOINLINE static uint8_t run_command(mqota_agent_t *a, const mqota_command_t *cmd
     return result;
 }
 
+/* Authenticate and decrypt a COMMAND frame into the scratch buffer (a->io); false if it is not
+ * authentic. Out of line so that the nonce and AAD are not in cmd__handle()'s frame under the
+ * NVS writes that follow (bench/stack-usage). */
+NOINLINE static bool open_frame(mqota_agent_t *a, const mqota_sealed_t *f)
+{
+    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
+    uint8_t aad[MQOTA_AEAD_AAD_MAX];
+    size_t aad_len = 0;
+    mqota_sealed_nonce(f->header, nonce);
+    return mqota_sealed_aad(f->header, a->device_id, aad, sizeof(aad), &aad_len) == MQOTA_OK &&
+           /* f->tag == f->ciphertext + f->ciphertext_len, as the hook expects (mqota_platform.h) */
+           a->plat.aead_open(a->plat.ctx, nonce, aad, aad_len, f->ciphertext, f->ciphertext_len,
+                             a->io, f->tag) == 0;
+}
+
 /* A frame on the cmd topic: header, authentication, replay window, plaintext, then run. */
 mqota_status_t cmd__handle(mqota_agent_t *a, const uint8_t *payload, size_t len,
                                      uint64_t now_ms)
@@ -232,9 +257,7 @@ mqota_status_t cmd__handle(mqota_agent_t *a, const uint8_t *payload, size_t len,
     mqota_sealed_t f;
     mqota_command_t cmd;
     mqota_replay_window_t w;
-    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
-    uint8_t aad[MQOTA_AEAD_AAD_MAX];
-    size_t aad_len = 0, body_len = 0;
+    size_t body_len = 0;
     uint8_t *plain = a->io;
     uint8_t result;
     mqota_status_t st = mqota_sealed_decode(payload, len, MQOTA_MSG_COMMAND, &f);
@@ -244,11 +267,7 @@ mqota_status_t cmd__handle(mqota_agent_t *a, const uint8_t *payload, size_t len,
                len >= MQOTA_SEALED_HEADER_LEN ? le__get_u64(payload + 8) : 0u, now_ms);
         return st;
     }
-    mqota_sealed_nonce(f.header, nonce);
-    if (mqota_sealed_aad(f.header, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK ||
-        /* f.tag == f.ciphertext + f.ciphertext_len, as the hook expects (mqota_platform.h) */
-        a->plat.aead_open(a->plat.ctx, nonce, aad, aad_len, f.ciphertext, f.ciphertext_len,
-                          plain, f.tag) != 0) {
+    if (!open_frame(a, &f)) {
         refuse(a, MQOTA_CMD_REFUSED_FORGED, f.counter, now_ms);
         return MQOTA_ERR_AUTH;
     }

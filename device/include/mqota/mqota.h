@@ -99,6 +99,14 @@ typedef struct {
                                      health hook); 0 for MQOTA_HEALTH_INTERVAL_S */
 } mqota_config_t;
 
+/** Private to the agent: what handle_offer() keeps in the agent's scratch buffer. */
+typedef struct {
+    mqota_offer_t offer;                        /* the offer, decoded */
+    mqota_sig_block_t sig;                      /* its signature block */
+    uint8_t digest[MQOTA_SHA256_LEN];           /* SHA-256 of the manifest */
+    uint8_t manifest[MQOTA_MANIFEST_MAX_LEN];   /* the signed manifest, rebuilt from it */
+} mqota_offer_scratch_t;
+
 /** The agent. Fields are private: read them only through the functions below. */
 typedef struct {
     mqota_platform_t plat;
@@ -169,10 +177,15 @@ typedef struct {
      * reached with an extra instruction (the topic, behind the scratch buffer, cost 34 bytes). */
     char topic[MQOTA_TOPIC_MAX];
     uint8_t bitmap[MQOTA_MAX_CHUNKS / 8u];
-    /* Scratch: verify reads, STATE encoding, and for a command its plaintext at io[0] and the
-     * sealed reply at io[MQOTA_SEALED_MAX_LEN]. */
-    uint8_t io[MQOTA_VERIFY_STEP > 2u * MQOTA_SEALED_MAX_LEN ? MQOTA_VERIFY_STEP
-                                                             : 2u * MQOTA_SEALED_MAX_LEN];
+    /* Scratch, holding nothing from one call to the next: verify reads, STATE encoding, for a
+     * command its plaintext at io[0] and the sealed reply at io[MQOTA_SEALED_MAX_LEN], and
+     * while an offer is handled `judge`, off the stack, which is deepest under the ECDSA
+     * verify of a signed offer (bench/stack-usage). */
+    union {
+        uint8_t io[MQOTA_VERIFY_STEP > 2u * MQOTA_SEALED_MAX_LEN ? MQOTA_VERIFY_STEP
+                                                                 : 2u * MQOTA_SEALED_MAX_LEN];
+        mqota_offer_scratch_t judge;
+    };
 } mqota_agent_t;
 
 /** Topics of a device, for mqota_agent_topic(). */
