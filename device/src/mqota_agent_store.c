@@ -64,9 +64,9 @@ static bool record_save(mqota_agent_t *a, const char *key, void *rec, size_t siz
  * expected: the buffer is sized by the codec's constant) counts as a store failure. */
 static bool save(mqota_agent_t *a, const char *key, record__kind_t kind, const void *s)
 {
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    uint8_t *rec = a->rec; /* scratch (mqota_agent_t) */
     size_t n = 0;
-    return record__encode(kind, s, rec, sizeof(rec), &n) == MQOTA_OK &&
+    return record__encode(kind, s, rec, MQOTA_RECORD_MAX_LEN, &n) == MQOTA_OK &&
            a->plat.kv_set(a->plat.ctx, key, rec, n) == 0;
 }
 
@@ -76,10 +76,11 @@ static bool save(mqota_agent_t *a, const char *key, record__kind_t kind, const v
  * §12.1); a failed rewrite is harmless: the old form is read again. */
 static bool load(mqota_agent_t *a, const char *key, record__kind_t kind, void *s)
 {
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    uint8_t *rec = a->rec; /* scratch (mqota_agent_t) */
     size_t len = 0;
     bool legacy = false;
-    if (a->plat.kv_get(a->plat.ctx, key, rec, sizeof(rec), &len) != 0 || len > sizeof(rec) ||
+    if (a->plat.kv_get(a->plat.ctx, key, rec, MQOTA_RECORD_MAX_LEN, &len) != 0 ||
+        len > MQOTA_RECORD_MAX_LEN ||
         record__decode(kind, rec, len, s, &legacy) != MQOTA_OK) {
         return false;
     }

@@ -39,6 +39,7 @@
 #include "mqota_manifest.h"
 #include "mqota_platform.h"
 #include "mqota_proto.h"
+#include "mqota_record.h"
 #include "mqota_status.h"
 #include "mqota_health.h"
 #include "mqota_telemetry.h"
@@ -174,8 +175,14 @@ typedef struct {
     bool health_due;          /* a HEALTH goes out at the next process() (after a connect) */
     uint32_t last_health_ms;  /* time of the last HEALTH published */
     /* The arrays last: on the ESP32-C3 a member more than 2047 bytes into the struct is
-     * reached with an extra instruction (the topic, behind the scratch buffer, cost 34 bytes). */
-    char topic[MQOTA_TOPIC_MAX];
+     * reached with an extra instruction (the topic, behind the scratch buffer, cost 34 bytes).
+     * Scratch, holding nothing from one call to the next: the topic being built for a publish,
+     * subscribe or unsubscribe, or a record being read or written (mqota_agent_store.c: off
+     * the stack under the NVS calls, bench/stack-usage). */
+    union {
+        char topic[MQOTA_TOPIC_MAX];
+        uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    };
     uint8_t bitmap[MQOTA_MAX_CHUNKS / 8u];
     /* Scratch, holding nothing from one call to the next: verify reads, STATE encoding, for a
      * command its plaintext at io[0] and the sealed reply at io[MQOTA_SEALED_MAX_LEN], and
