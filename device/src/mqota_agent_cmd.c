@@ -12,6 +12,8 @@
 #include "mqota_le.h"
 #include "mqota_names.h"
 
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 /* The reply frame is built at io[MQOTA_SEALED_MAX_LEN]: header, then the plaintext (whose body
  * starts MQOTA_REPLY_FIXED_LEN bytes in), then the tag. */
 static uint8_t *reply_frame(mqota_agent_t *a)
@@ -147,22 +149,21 @@ NOINLINE static size_t diagnostics(mqota_agent_t *a, uint64_t now_ms)
     text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u, diag_keys};
     mqota_state_msg_t m;
     mqota_agent_state_msg(a, &m);
+    const char *strs[] = {mqota_state_name((mqota_update_state_t)m.state),
+                          mqota_reason_name((mqota_reason_t)m.reason), m.project, m.version,
+                          m.release_version, m.idf_ver};
+    const uint32_t nums[] = {m.running_release,      m.target_release,      m.progress,
+                             m.image_size,           a->min_secure_version, a->commands_accepted,
+                             a->commands_refused};
     text_kv_u64(&t, now_ms - a->boot_ms); /* uptime_ms */
     text_kv_u64(&t, m.boot_count);
     text_kv_u64(&t, m.running_slot); /* slot */
-    text_kv_str(&t, mqota_state_name((mqota_update_state_t)m.state));
-    text_kv_str(&t, mqota_reason_name((mqota_reason_t)m.reason));
-    text_kv_str(&t, m.project);
-    text_kv_str(&t, m.version);
-    text_kv_str(&t, m.release_version);
-    text_kv_str(&t, m.idf_ver);
-    text_kv_u64(&t, m.running_release);
-    text_kv_u64(&t, m.target_release);
-    text_kv_u64(&t, m.progress);
-    text_kv_u64(&t, m.image_size);
-    text_kv_u64(&t, a->min_secure_version);
-    text_kv_u64(&t, a->commands_accepted);
-    text_kv_u64(&t, a->commands_refused);
+    for (size_t i = 0; i < COUNT(strs); i++) {
+        text_kv_str(&t, strs[i]);
+    }
+    for (size_t i = 0; i < COUNT(nums); i++) {
+        text_kv_u64(&t, nums[i]);
+    }
     if (a->plat.diagnostics != NULL && t.len < t.cap) {
         size_t extra = a->plat.diagnostics(a->plat.ctx, t.buf + t.len, t.cap - t.len);
         t.len += extra <= t.cap - t.len ? extra : t.cap - t.len;
