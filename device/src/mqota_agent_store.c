@@ -24,8 +24,9 @@
  *   "mq.cmd"    sealed commands: the anti-replay window and the last reply counter. Written
  *               before a command runs and before a reply is sealed (docs/PROTOCOL.md §14.4).
  *
- * The bytes of the first four and of "mq.held" come from the pure codec in mqota_record.c; records an older
- * agent wrote as raw structs are read and rewritten once in the current form (§12.1).
+ * The bytes of the first four and of "mq.held" come from the pure codec in mqota_record.c, by
+ * record kind, through one load() and one save(); records an older agent wrote as raw structs
+ * are read and rewritten once in the current form (§12.1; with MQOTA_CFG_LEGACY_RECORDS 1).
  */
 #include <string.h>
 

@@ -9,7 +9,11 @@
  * all integers little-endian, the CRC-32 over every byte before it. The decoders also accept
  * the raw C structs that agents wrote before this codec (recognised by their exact size and
  * magic, read as the little-endian, unpadded layout GCC gave them) and say so through *legacy,
- * so that the agent rewrites them once in the current form.
+ * so that the agent rewrites them once in the current form; with MQOTA_CFG_LEGACY_RECORDS 0
+ * (the ESP-IDF component's default) that part is left out.
+ *
+ * The agent's store calls the codec by record kind (record__encode(), record__decode()); the
+ * per-record functions of mqota_record.h are common/mqota_record_host.c, for tests and tools.
  */
 #include "mqota/mqota_config_defaults.h"
 #include "mqota/mqota_record.h"
