@@ -9,5 +9,6 @@ set(MQOTA_CODEC_HOST_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/mqota_manifest_host.c
     ${CMAKE_CURRENT_LIST_DIR}/mqota_image_host.c
     ${CMAKE_CURRENT_LIST_DIR}/mqota_telemetry_host.c
-    ${CMAKE_CURRENT_LIST_DIR}/mqota_health_host.c)
+    ${CMAKE_CURRENT_LIST_DIR}/mqota_health_host.c
+    ${CMAKE_CURRENT_LIST_DIR}/mqota_record_host.c)
 set(MQOTA_CODEC_HOST_PRIVATE_INCLUDE_DIRS ${CMAKE_CURRENT_LIST_DIR}/../device/src)

@@ -63,30 +63,55 @@ mqota_status_t agent__build_topic(const mqota_agent_t *a, const char *leaf, char
     return MQOTA_OK;
 }
 
+/* Publish payload on <prefix>/dev/<id>/<leaf> (built in a->topic). MQOTA_ERR_NO_SPACE if the
+ * topic does not fit, MQOTA_ERR_PLATFORM if the publish hook failed. */
+mqota_status_t agent__publish(mqota_agent_t *a, const char *leaf, const uint8_t *payload,
+                              size_t len, int qos, bool retain)
+{
+    if (agent__build_topic(a, leaf, a->topic, sizeof(a->topic)) != MQOTA_OK) {
+        return MQOTA_ERR_NO_SPACE;
+    }
+    return a->plat.publish(a->plat.ctx, a->topic, payload, len, qos, retain) != 0
+               ? MQOTA_ERR_PLATFORM
+               : MQOTA_OK;
+}
+
+/* Subscribe to <prefix>/dev/<id>/<leaf>; false if the topic does not fit or the hook failed. */
+static bool subscribe_leaf(mqota_agent_t *a, const char *leaf, int qos)
+{
+    return agent__build_topic(a, leaf, a->topic, sizeof(a->topic)) == MQOTA_OK &&
+           a->plat.subscribe(a->plat.ctx, a->topic, qos) == 0;
+}
+
 static const char *const topic_leaf[] = {"state", "online", "offer",     "chunk", "ack",
                                          NULL,    "cmd",    "reply", "telemetry", "health"};
 
-/* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. Divides by 10 with 32-bit
- * operations, 16 bits at a time (each partial dividend stays below 10 << 16): a 64-bit `/` and
- * `%` on the 32-bit ESP32-C3 link libgcc's __udivdi3 and __umoddi3. */
+/* *v /= d for d below 65536, returning *v % d. Divides with 32-bit operations, 16 bits at a
+ * time (each partial dividend stays below d << 16): a 64-bit `/` and `%` on the 32-bit
+ * ESP32-C3 link libgcc's __udivdi3 and __umoddi3, and a shift by a variable count its
+ * __lshrdi3. */
+static uint32_t divmod_u64(uint64_t *v, uint32_t d)
+{
+    uint16_t limb[4] = {(uint16_t)(*v >> 48), (uint16_t)(*v >> 32), (uint16_t)(*v >> 16),
+                        (uint16_t)*v};
+    uint32_t rem = 0;
+    for (size_t i = 0; i < 4u; i++) {
+        uint32_t cur = (rem << 16) | limb[i];
+        limb[i] = (uint16_t)(cur / d);
+        rem = cur % d;
+    }
+    *v = (uint64_t)limb[0] << 48 | (uint64_t)limb[1] << 32 | (uint32_t)limb[2] << 16 | limb[3];
+    return rem;
+}
+
+/* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. */
 void agent__u64_to_dec(uint64_t v, char *buf)
 {
-    uint16_t limb[4] = {(uint16_t)(v >> 48), (uint16_t)(v >> 32), (uint16_t)(v >> 16),
-                        (uint16_t)v};
     char tmp[20];
     size_t n = 0;
-    bool more;
     do {
-        uint32_t rem = 0;
-        more = false;
-        for (size_t i = 0; i < 4u; i++) {
-            uint32_t cur = (rem << 16) | limb[i];
-            limb[i] = (uint16_t)(cur / 10u);
-            rem = cur % 10u;
-            more = more || limb[i] != 0u;
-        }
-        tmp[n++] = (char)('0' + (int)rem);
-    } while (more);
+        tmp[n++] = (char)('0' + (int)divmod_u64(&v, 10u));
+    } while (v != 0u);
     for (size_t i = 0; i < n; i++) {
         buf[i] = tmp[n - 1u - i];
     }
@@ -115,10 +140,18 @@ static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size
     return MQOTA_OK;
 }
 
-static bool is_stream_topic(const mqota_agent_t *a, const char *topic)
+/* True if `topic` is <prefix>/stream/<release_id> of the stream we follow, compared without
+ * building it: a topic buffer here would sit in on_message()'s frame under every offer's
+ * ECDSA verify, the deepest stack (bench/stack-usage). */
+NOINLINE static bool is_stream_topic(const mqota_agent_t *a, const char *topic)
 {
-    char t[MQOTA_TOPIC_MAX];
-    return a->stream && build_stream_topic(a, t, sizeof(t)) == MQOTA_OK && strcmp(t, topic) == 0;
+    char rel[21];
+    size_t pl = strlen(a->prefix);
+    if (!a->stream || strncmp(topic, a->prefix, pl) != 0 || strncmp(topic + pl, "/stream/", 8u) != 0) {
+        return false;
+    }
+    agent__u64_to_dec(a->offer.release_id, rel);
+    return strcmp(topic + pl + 8u, rel) == 0;
 }
 
 /* True if `topic` is exactly <prefix>/dev/<id>/<leaf>, compared without building it. */
@@ -370,7 +403,7 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
     if (st == MQOTA_SLOT_PENDING_VERIFY) {
         /* First boot of a new image: confirm once the broker is reachable. */
         (void)transition(a, EV_BOOT_PENDING, MQOTA_REASON_NONE);
-        a->pending_since_ms = now_ms;
+        a->pending_since_ms = (uint32_t)now_ms;
     } else if (have_attempt && a->running.running_slot == at.to_slot) {
         /* Confirmed earlier; the record outlived a reset between confirm and erase (or the
          * minimum could not be stored then): raise the minimum now, then drop the record. */
@@ -505,16 +538,16 @@ static mqota_status_t publish_state(mqota_agent_t *a, uint64_t now_ms)
 {
     mqota_state_msg_t m;
     size_t len = 0;
+    mqota_status_t st;
     mqota_agent_state_msg(a, &m);
-    if (mqota_state_encode(&m, a->io, sizeof(a->io), &len) != MQOTA_OK ||
-        agent__build_topic(a, "state", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+    if (mqota_state_encode(&m, a->io, sizeof(a->io), &len) != MQOTA_OK) {
         return MQOTA_ERR_NO_SPACE;
     }
-    if (a->plat.publish(a->plat.ctx, a->topic, a->io, len, 1, true) != 0) {
-        return MQOTA_ERR_PLATFORM;
+    if ((st = agent__publish(a, "state", a->io, len, 1, true)) != MQOTA_OK) {
+        return st;
     }
     a->state_dirty = false;
-    a->last_state_ms = now_ms;
+    a->last_state_ms = (uint32_t)now_ms;
     a->state_progress = a->progress_bytes;
     return MQOTA_OK;
 }
@@ -522,8 +555,10 @@ static mqota_status_t publish_state(mqota_agent_t *a, uint64_t now_ms)
 static mqota_status_t publish_ack(mqota_agent_t *a, uint64_t now_ms)
 {
     mqota_ack_t ack;
+    uint32_t sack[2] = {0u, 0u};
     uint8_t buf[MQOTA_ACK_LEN];
     size_t len = 0;
+    mqota_status_t st;
     memset(&ack, 0, sizeof(ack));
     ack.release_id = a->offer.release_id;
     ack.base = a->base;
@@ -531,27 +566,28 @@ static mqota_status_t publish_ack(mqota_agent_t *a, uint64_t now_ms)
     /* Describe the newest 64 chunks: on a stream they lie far beyond base. */
     ack.sack_base = a->high > a->base + 1u + MQOTA_SACK_BITS ? a->high - 1u - MQOTA_SACK_BITS
                                                               : a->base;
+    /* in two 32-bit halves: a 64-bit shift by k links libgcc's __ashldi3 */
     for (uint32_t k = 0; k < MQOTA_SACK_BITS; k++) {
         uint32_t i = ack.sack_base + 1u + k;
         if (i < a->chunk_count && bit_get(a, i)) {
-            ack.sack |= (uint64_t)1u << k;
+            sack[k / 32u] |= 1u << (k % 32u);
         }
     }
+    ack.sack = (uint64_t)sack[1] << 32 | sack[0];
     ack.window = a->window;
     ack.flags = a->ack_flags;
     if (a->received == a->chunk_count) {
         ack.flags |= MQOTA_ACK_FLAG_COMPLETE;
     }
-    if (mqota_ack_encode(&ack, buf, sizeof(buf), &len) != MQOTA_OK ||
-        agent__build_topic(a, "ack", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+    if (mqota_ack_encode(&ack, buf, sizeof(buf), &len) != MQOTA_OK) {
         return MQOTA_ERR_NO_SPACE;
     }
-    if (a->plat.publish(a->plat.ctx, a->topic, buf, len, 0, false) != 0) {
-        return MQOTA_ERR_PLATFORM;
+    if ((st = agent__publish(a, "ack", buf, len, 0, false)) != MQOTA_OK) {
+        return st;
     }
     a->ack_due = false;
     a->ack_flags = 0;
-    a->last_ack_ms = now_ms;
+    a->last_ack_ms = (uint32_t)now_ms;
     a->received_at_ack = a->received;
     return MQOTA_OK;
 }
@@ -673,18 +709,16 @@ static void start_transfer(mqota_agent_t *a)
  * The manifest is rebuilt from the offer's own fields, so a signature made for other bytes
  * (another image, version, chip or secure_version) does not verify. The sha256 hook and the
  * scratch buffer are free here: offers are ignored while an image is being verified. The
- * manifest is built in the scratch buffer, off the stack, which is deepest here: under the
- * ECDSA verify (bench/stack-usage).
+ * manifest, its digest and the signature block are in the scratch buffer (a->judge), off the
+ * stack, which is deepest here: under the ECDSA verify (bench/stack-usage).
  */
-_Static_assert(sizeof(((mqota_agent_t *)0)->io) >= MQOTA_MANIFEST_MAX_LEN,
-               "the scratch buffer holds a manifest");
 NOINLINE static mqota_reason_t judge_offer(mqota_agent_t *a, const mqota_offer_t *offer)
 {
-    uint8_t *manifest = a->io;
-    uint8_t digest[MQOTA_SHA256_LEN];
-    mqota_sig_block_t blk;
+    uint8_t *manifest = a->judge.manifest;
+    uint8_t *digest = a->judge.digest;
+    mqota_sig_block_t *blk = &a->judge.sig;
     size_t mlen = 0;
-    mqota_status_t st = mqota_sig_block_decode(offer->sig, offer->sig_len, &blk);
+    mqota_status_t st = mqota_sig_block_decode(offer->sig, offer->sig_len, blk);
 
     if (st == MQOTA_ERR_NOT_FOUND || a->plat.verify_signature == NULL) {
         /* Unsigned, or no key to check with (then require_signature is off: see init). */
@@ -696,8 +730,8 @@ NOINLINE static mqota_reason_t judge_offer(mqota_agent_t *a, const mqota_offer_t
                a->plat.sha256_begin(a->plat.ctx) != 0 ||
                a->plat.sha256_update(a->plat.ctx, manifest, mlen) != 0 ||
                a->plat.sha256_finish(a->plat.ctx, digest) != 0 ||
-               a->plat.verify_signature(a->plat.ctx, digest, blk.signature,
-                                        sizeof(blk.signature)) != 0) {
+               a->plat.verify_signature(a->plat.ctx, digest, blk->signature,
+                                        sizeof(blk->signature)) != 0) {
         return MQOTA_REASON_SIGNATURE;
     }
     if (offer->secure_version < a->min_secure_version) {
@@ -737,7 +771,7 @@ static mqota_status_t held_offer(mqota_agent_t *a, const mqota_offer_t *offer, u
         return MQOTA_ERR_STATE;
     }
     a->offer = *offer;
-    a->last_rx_ms = now_ms;
+    a->last_rx_ms = (uint32_t)now_ms;
     if ((offer->flags & MQOTA_OFFER_FLAG_HOLD) != 0u) {
         return MQOTA_IGNORED; /* still held */
     }
@@ -749,8 +783,8 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
                                             uint64_t now_ms)
 {
     mqota_reason_t refused;
-
-    mqota_offer_t offer;
+    /* decoded in the scratch buffer, off the stack (judge_offer()) */
+    mqota_offer_t *const o = &a->judge.offer;
     mqota_status_t st;
 
     if (len == 0u) {
@@ -771,7 +805,7 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
         }
         return MQOTA_IGNORED;
     }
-    st = mqota_offer_decode(payload, len, &offer);
+    st = mqota_offer_decode(payload, len, o);
     if (st != MQOTA_OK) {
         if (!transferring(a) && a->state != MQOTA_STATE_VERIFYING &&
             a->state != MQOTA_STATE_HELD) {
@@ -781,20 +815,20 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
         }
         return st;
     }
-    if (a->state == MQOTA_STATE_HELD && held_matches(a, &offer)) {
-        return held_offer(a, &offer, now_ms);
+    if (a->state == MQOTA_STATE_HELD && held_matches(a, o)) {
+        return held_offer(a, o, now_ms);
     }
     /* The retained offer comes again after every reconnect: same offer, nothing to do. */
-    if (offer.release_id == a->target_release &&
-        (offer.deployment_id == a->offer.deployment_id || !a->have_offer)) {
+    if (o->release_id == a->target_release &&
+        (o->deployment_id == a->offer.deployment_id || !a->have_offer)) {
         switch ((mqota_update_state_t)a->state) {
         case MQOTA_STATE_OFFERED:
         case MQOTA_STATE_DOWNLOADING:
         case MQOTA_STATE_VERIFYING:
             /* The server may activate (clear the hold flag) before the image is verified. */
-            if (offer.deployment_id == a->offer.deployment_id) {
+            if (o->deployment_id == a->offer.deployment_id) {
                 a->offer.flags = (a->offer.flags & ~MQOTA_OFFER_FLAG_HOLD) |
-                                 (offer.flags & MQOTA_OFFER_FLAG_HOLD);
+                                 (o->flags & MQOTA_OFFER_FLAG_HOLD);
             }
             return MQOTA_IGNORED;
         case MQOTA_STATE_READY_TO_REBOOT:
@@ -802,7 +836,7 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
             return MQOTA_IGNORED;
         case MQOTA_STATE_FAILED:
         case MQOTA_STATE_ROLLED_BACK:
-            if (offer.deployment_id == a->offer.deployment_id && !decode__fallback(a, &offer)) {
+            if (o->deployment_id == a->offer.deployment_id && !decode__fallback(a, o)) {
                 return MQOTA_IGNORED; /* a new deployment is needed to try again */
             }
             break;
@@ -814,9 +848,9 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
         a->state == MQOTA_STATE_PENDING_VERIFY) {
         return MQOTA_IGNORED; /* finish the current image first */
     }
-    refused = judge_offer(a, &offer);
+    refused = judge_offer(a, o);
     if (refused != MQOTA_REASON_NONE) {
-        MQOTA_LOG(1, "offer of release %u refused: %s", (unsigned)offer.release_id,
+        MQOTA_LOG(1, "offer of release %u refused: %s", (unsigned)o->release_id,
                   mqota_reason_name(refused));
     }
     if ((refused == MQOTA_REASON_SIGNATURE || refused == MQOTA_REASON_UNSIGNED) &&
@@ -829,7 +863,7 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
         /* An authentic offer of another image replaces the held one (its slot is rewritten,
          * or the offer is refused and nothing is held any more). */
         MQOTA_LOG(2, "held release %u dropped for release %u", (unsigned)a->offer.release_id,
-                  (unsigned)offer.release_id);
+                  (unsigned)o->release_id);
         (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD);
     }
     if (refused != MQOTA_REASON_NONE) {
@@ -837,20 +871,20 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
         if (transferring(a)) {
             fail(a, refused); /* an authentic offer replaces the transfer, but is refused */
         }
-        a->offer = offer;
-        a->target_release = offer.release_id;
+        a->offer = *o;
+        a->target_release = o->release_id;
         a->have_offer = false;
         a->progress_bytes = 0;
         (void)transition(a, EV_FAILED, refused);
         return MQOTA_ERR_STATE;
     }
-    a->offer = offer;
-    a->last_rx_ms = now_ms;
-    if (offer.release_id == a->running_release) {
+    a->offer = *o;
+    a->last_rx_ms = (uint32_t)now_ms;
+    if (o->release_id == a->running_release) {
         /* Already running this release. */
-        a->target_release = offer.release_id;
+        a->target_release = o->release_id;
         a->have_offer = false;
-        a->progress_bytes = offer.image_size;
+        a->progress_bytes = o->image_size;
         (void)transition(a, EV_ALREADY_RUNNING, MQOTA_REASON_NONE);
         return MQOTA_OK;
     }
@@ -881,7 +915,7 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
     if (!decode__len_ok(a, c.index, c.len)) {
         return MQOTA_ERR_MALFORMED;
     }
-    a->last_rx_ms = now_ms;
+    a->last_rx_ms = (uint32_t)now_ms;
     if (bit_get(a, c.index)) {
         a->ack_due = true; /* our earlier ACK may have been lost */
         return MQOTA_DUPLICATE;
@@ -998,15 +1032,10 @@ mqota_status_t mqota_agent_on_connect(mqota_agent_t *agent)
     a->connected = true;
     a->connects++;
     a->health_due = a->plat.health != NULL;
-    if (agent__build_topic(a, "offer", a->topic, sizeof(a->topic)) != MQOTA_OK ||
-        a->plat.subscribe(a->plat.ctx, a->topic, 1) != 0 ||
-        agent__build_topic(a, "chunk", a->topic, sizeof(a->topic)) != MQOTA_OK ||
-        a->plat.subscribe(a->plat.ctx, a->topic, 0) != 0 ||
-        (a->commands && (agent__build_topic(a, "cmd", a->topic, sizeof(a->topic)) != MQOTA_OK ||
-                         a->plat.subscribe(a->plat.ctx, a->topic, 1) != 0)) ||
-        agent__build_topic(a, "online", a->topic, sizeof(a->topic)) != MQOTA_OK ||
-        a->plat.publish(a->plat.ctx, a->topic, (const uint8_t *)MQOTA_ONLINE_PAYLOAD,
-                        sizeof(MQOTA_ONLINE_PAYLOAD) - 1u, 1, true) != 0) {
+    if (!subscribe_leaf(a, "offer", 1) || !subscribe_leaf(a, "chunk", 0) ||
+        (a->commands && !subscribe_leaf(a, "cmd", 1)) ||
+        agent__publish(a, "online", (const uint8_t *)MQOTA_ONLINE_PAYLOAD,
+                       sizeof(MQOTA_ONLINE_PAYLOAD) - 1u, 1, true) != MQOTA_OK) {
         return MQOTA_ERR_PLATFORM;
     }
     if (a->state == MQOTA_STATE_PENDING_VERIFY) {
@@ -1091,36 +1120,45 @@ static void hold_image(mqota_agent_t *a)
 }
 
 /* The whole image is read back: compare its SHA-256 with the offer, check the ESP32 image
- * structure and chip, then let the platform validate it (esp_ota_end). */
-static void finish_verify(mqota_agent_t *a)
+ * structure and chip, then let the platform validate it (esp_ota_end). Returns
+ * MQOTA_REASON_NONE if the image may be held or booted, else the reason it fails with. Out of
+ * line so that its image descriptor is not in finish_verify()'s frame under the NVS writes
+ * that follow (bench/stack-usage). */
+NOINLINE static mqota_reason_t check_image(mqota_agent_t *a)
 {
     uint8_t digest[MQOTA_SHA256_LEN];
     uint32_t hashed_len = 0;
     mqota_image_info_t info;
 
     if (a->plat.sha256_finish(a->plat.ctx, digest) != 0) {
-        fail(a, MQOTA_REASON_FLASH);
-        return;
+        return MQOTA_REASON_FLASH;
     }
     if (memcmp(digest, a->offer.sha256, MQOTA_SHA256_LEN) != 0) {
-        fail(a, MQOTA_REASON_HASH_MISMATCH);
-        return;
+        return MQOTA_REASON_HASH_MISMATCH;
     }
     if (mqota_image_check_finish(&a->check, &hashed_len) != MQOTA_OK) {
-        fail(a, MQOTA_REASON_INVALID_IMAGE);
-        return;
+        return MQOTA_REASON_INVALID_IMAGE;
     }
     if (a->plat.slot_read(a->plat.ctx, a->target_slot, 0, a->io, MQOTA_IMAGE_HEAD_LEN) != 0 ||
         mqota_image_parse_head(a->io, MQOTA_IMAGE_HEAD_LEN, &info) != MQOTA_OK) {
-        fail(a, MQOTA_REASON_INVALID_IMAGE);
-        return;
+        return MQOTA_REASON_INVALID_IMAGE;
     }
     if (info.chip_id != a->running.chip_id) {
-        fail(a, MQOTA_REASON_CHIP_MISMATCH);
-        return;
+        return MQOTA_REASON_CHIP_MISMATCH;
     }
     if (a->plat.slot_end(a->plat.ctx, a->target_slot, a->offer.image_size) != 0) {
-        fail(a, MQOTA_REASON_INVALID_IMAGE);
+        return MQOTA_REASON_INVALID_IMAGE;
+    }
+    return MQOTA_REASON_NONE;
+}
+
+/* The whole image is read back: check it (check_image()), then hold it or switch the boot
+ * slot to it. */
+static void finish_verify(mqota_agent_t *a)
+{
+    mqota_reason_t reason = check_image(a);
+    if (reason != MQOTA_REASON_NONE) {
+        fail(a, reason);
         return;
     }
     if ((a->offer.flags & MQOTA_OFFER_FLAG_HOLD) != 0u) {
@@ -1168,19 +1206,12 @@ static void start_verify(mqota_agent_t *a)
     }
 }
 
-/* Whole seconds in ms milliseconds, at most UINT32_MAX. Divides by 1000 with 32-bit operations,
- * 16 bits at a time, as agent__u64_to_dec() does by 10 (each partial dividend stays below
- * 1000 << 16): a 64-bit `/` would link libgcc's __udivdi3 (1.1 KB on the ESP32-C3). */
+/* Whole seconds in ms milliseconds, at most UINT32_MAX (divmod_u64(): a 64-bit `/` would link
+ * libgcc's __udivdi3, 1.1 KB on the ESP32-C3). */
 static uint32_t ms_to_s(uint64_t ms)
 {
-    uint32_t rem = 0;
-    uint64_t q = 0;
-    for (int shift = 48; shift >= 0; shift -= 16) {
-        uint32_t cur = (rem << 16) | (uint32_t)((ms >> shift) & 0xFFFFu);
-        q = (q << 16) | (cur / 1000u);
-        rem = cur % 1000u;
-    }
-    return q > UINT32_MAX ? UINT32_MAX : (uint32_t)q;
+    (void)divmod_u64(&ms, 1000u);
+    return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 }
 
 /* A HEALTH report (docs/PROTOCOL.md §16): the agent's counters, then the port's hook for the
@@ -1193,7 +1224,7 @@ static void publish_health(mqota_agent_t *a, uint64_t now_ms)
     size_t len = 0;
 
     a->health_due = false;
-    a->last_health_ms = now_ms;
+    a->last_health_ms = (uint32_t)now_ms;
     memset(&h, 0, sizeof(h));
     h.uptime_s = ms_to_s(now_ms - a->boot_ms);
     h.boot_count = a->running.boot_count;
@@ -1202,11 +1233,9 @@ static void publish_health(mqota_agent_t *a, uint64_t now_ms)
         return;
     }
     h.crash[MQOTA_HEALTH_CRASH_MAX] = '\0';
-    if (mqota_health_encode(&h, buf, sizeof(buf), &len) != MQOTA_OK ||
-        agent__build_topic(a, "health", a->topic, sizeof(a->topic)) != MQOTA_OK) {
-        return;
+    if (mqota_health_encode(&h, buf, sizeof(buf), &len) == MQOTA_OK) {
+        (void)agent__publish(a, "health", buf, len, 1, true);
     }
-    (void)a->plat.publish(a->plat.ctx, a->topic, buf, len, 1, true);
 }
 
 /* On a multicast stream hundreds of devices acknowledge the same chunks: batch the ACKs
@@ -1215,7 +1244,7 @@ static bool ack_can_wait(const mqota_agent_t *a, uint64_t now_ms)
 {
     return a->stream && a->ack_flags == 0u && a->received != a->chunk_count &&
            a->received - a->received_at_ack < MQOTA_STREAM_ACK_CHUNKS &&
-           now_ms - a->last_ack_ms < MQOTA_STREAM_ACK_MS;
+           (uint32_t)now_ms - a->last_ack_ms < MQOTA_STREAM_ACK_MS;
 }
 
 mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
@@ -1229,8 +1258,8 @@ mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
     }
 
     if (transferring(a)) {
-        if (a->connected && now_ms - a->last_rx_ms >= MQOTA_ACK_RETRY_MS &&
-            now_ms - a->last_ack_ms >= MQOTA_ACK_RETRY_MS) {
+        if (a->connected && (uint32_t)now_ms - a->last_rx_ms >= MQOTA_ACK_RETRY_MS &&
+            (uint32_t)now_ms - a->last_ack_ms >= MQOTA_ACK_RETRY_MS) {
             a->ack_due = true; /* stalled: ask for what is missing */
             a->ack_flags |= MQOTA_ACK_FLAG_REQUEST;
         }
@@ -1240,13 +1269,13 @@ mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
         if (a->received == a->chunk_count) {
             start_verify(a);
         } else if (a->state == MQOTA_STATE_DOWNLOADING && a->progress_bytes != a->state_progress &&
-                   now_ms - a->last_state_ms >= STATE_REFRESH_MS) {
+                   (uint32_t)now_ms - a->last_state_ms >= STATE_REFRESH_MS) {
             a->state_dirty = true;
         }
     } else if (a->state == MQOTA_STATE_VERIFYING) {
         verify_step(a);
     } else if (a->state == MQOTA_STATE_PENDING_VERIFY && (!a->connected || a->self_test_passed) &&
-               now_ms - a->pending_since_ms >= a->confirm_timeout_ms) {
+               (uint32_t)now_ms - a->pending_since_ms >= a->confirm_timeout_ms) {
         agent__roll_back(a, MQOTA_REASON_CONFIRM_TIMEOUT);
     }
 
@@ -1254,7 +1283,7 @@ mqota_status_t mqota_agent_process(mqota_agent_t *agent, uint64_t now_ms)
         (void)publish_state(a, now_ms);
     }
     if (a->connected && a->plat.health != NULL &&
-        (a->health_due || now_ms - a->last_health_ms >= a->health_interval_ms)) {
+        (a->health_due || (uint32_t)now_ms - a->last_health_ms >= a->health_interval_ms)) {
         publish_health(a, now_ms);
     }
     /* Reboot once the STATE saying why has been handed to the transport (or we are offline). */
@@ -1327,13 +1356,7 @@ mqota_status_t mqota_agent_publish_telemetry(mqota_agent_t *agent, const mqota_s
     if (st != MQOTA_OK) {
         return st;
     }
-    if (agent__build_topic(agent, "telemetry", agent->topic, sizeof(agent->topic)) != MQOTA_OK) {
-        return MQOTA_ERR_NO_SPACE;
-    }
-    if (agent->plat.publish(agent->plat.ctx, agent->topic, buf, len, 0, false) != 0) {
-        return MQOTA_ERR_PLATFORM;
-    }
-    return MQOTA_OK;
+    return agent__publish(agent, "telemetry", buf, len, 0, false);
 }
 
 mqota_status_t mqota_agent_topic(const mqota_agent_t *agent, mqota_topic_t which, char *buf,

@@ -12,6 +12,8 @@
 #include "mqota_le.h"
 #include "mqota_names.h"
 
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 /* The reply frame is built at io[MQOTA_SEALED_MAX_LEN]: header, then the plaintext (whose body
  * starts MQOTA_REPLY_FIXED_LEN bytes in), then the tag. */
 static uint8_t *reply_frame(mqota_agent_t *a)
@@ -65,6 +67,21 @@ static void text_kv_u64(text_t *t, uint64_t v)
     text_kv_str(t, out);
 }
 
+/* Seal the REPLY frame at reply_frame() (its header written, n bytes of plaintext) in place,
+ * the tag right after the ciphertext (mqota_platform.h). Out of line so that the nonce and
+ * AAD are not in send_reply()'s frame under the NVS write (bench/stack-usage). */
+NOINLINE static bool seal_reply(mqota_agent_t *a, size_t n)
+{
+    uint8_t *frame = reply_frame(a);
+    uint8_t *plain = frame + MQOTA_SEALED_HEADER_LEN;
+    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
+    uint8_t aad[MQOTA_AEAD_AAD_MAX];
+    size_t aad_len = 0;
+    mqota_sealed_nonce(frame, nonce);
+    return mqota_sealed_aad(frame, a->device_id, aad, sizeof(aad), &aad_len) == MQOTA_OK &&
+           a->plat.aead_seal(a->plat.ctx, nonce, aad, aad_len, plain, n, plain, plain + n) == 0;
+}
+
 /* Seal and publish a REPLY whose body (body_len bytes) is already at reply_body(). The reply
  * counter is stored before the frame is sealed, so no counter is ever sealed twice. */
 static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t result,
@@ -72,9 +89,7 @@ static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t 
 {
     uint8_t *frame = reply_frame(a);
     uint8_t *plain = frame + MQOTA_SEALED_HEADER_LEN;
-    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
-    uint8_t aad[MQOTA_AEAD_AAD_MAX];
-    size_t aad_len = 0, n = 0;
+    size_t n = 0;
     uint64_t counter = a->reply_counter + 1u;
     mqota_reply_t r;
 
@@ -84,9 +99,7 @@ static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t 
     r.body = plain + MQOTA_REPLY_FIXED_LEN;
     if (body_len > MQOTA_REPLY_BODY_MAX ||
         mqota_reply_encode(&r, plain, MQOTA_SEALED_PLAIN_MAX, &n) != MQOTA_OK ||
-        mqota_sealed_header(MQOTA_MSG_REPLY, counter, frame) != MQOTA_OK ||
-        mqota_sealed_aad(frame, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK ||
-        agent__build_topic(a, "reply", a->topic, sizeof(a->topic)) != MQOTA_OK) {
+        mqota_sealed_header(MQOTA_MSG_REPLY, counter, frame) != MQOTA_OK) {
         return MQOTA_ERR_NO_SPACE;
     }
     if (!store__cmd_save(a, &a->replay, counter)) {
@@ -94,16 +107,13 @@ static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t 
         return MQOTA_ERR_PLATFORM;
     }
     a->reply_counter = counter;
-    mqota_sealed_nonce(frame, nonce);
-    /* in place, the tag right after the ciphertext (mqota_platform.h) */
-    if (a->plat.aead_seal(a->plat.ctx, nonce, aad, aad_len, plain, n, plain, plain + n) != 0) {
+    if (!seal_reply(a, n)) {
         return MQOTA_ERR_PLATFORM;
     }
-    if (!a->connected ||
-        a->plat.publish(a->plat.ctx, a->topic, frame, MQOTA_SEALED_OVERHEAD + n, 1, false) != 0) {
+    if (!a->connected) {
         return MQOTA_ERR_PLATFORM;
     }
-    return MQOTA_OK;
+    return agent__publish(a, "reply", frame, MQOTA_SEALED_OVERHEAD + n, 1, false);
 }
 
 /* A frame on the cmd topic was refused: count it, and report it unless a report went out less
@@ -113,7 +123,7 @@ static void refuse(mqota_agent_t *a, uint8_t result, uint64_t counter, uint64_t 
     mqota_refusal_t r;
     a->commands_refused++;
     MQOTA_LOG(1, "command refused: %s", mqota_cmd_result_name(result));
-    if (a->refusal_reported && now_ms - a->last_refusal_ms < MQOTA_REFUSAL_REPORT_MS) {
+    if (a->refusal_reported && (uint32_t)now_ms - a->last_refusal_ms < MQOTA_REFUSAL_REPORT_MS) {
         return;
     }
     r.refused_counter = counter;
@@ -122,7 +132,7 @@ static void refuse(mqota_agent_t *a, uint8_t result, uint64_t counter, uint64_t 
     mqota_refusal_encode(&r, reply_body(a));
     if (send_reply(a, 0u, result, MQOTA_REFUSAL_BODY_LEN) == MQOTA_OK) {
         a->refusal_reported = true;
-        a->last_refusal_ms = now_ms;
+        a->last_refusal_ms = (uint32_t)now_ms;
     }
 }
 
@@ -139,22 +149,21 @@ NOINLINE static size_t diagnostics(mqota_agent_t *a, uint64_t now_ms)
     text_t t = {(char *)reply_body(a), MQOTA_REPLY_BODY_MAX, 0u, diag_keys};
     mqota_state_msg_t m;
     mqota_agent_state_msg(a, &m);
+    const char *strs[] = {mqota_state_name((mqota_update_state_t)m.state),
+                          mqota_reason_name((mqota_reason_t)m.reason), m.project, m.version,
+                          m.release_version, m.idf_ver};
+    const uint32_t nums[] = {m.running_release,      m.target_release,      m.progress,
+                             m.image_size,           a->min_secure_version, a->commands_accepted,
+                             a->commands_refused};
     text_kv_u64(&t, now_ms - a->boot_ms); /* uptime_ms */
     text_kv_u64(&t, m.boot_count);
     text_kv_u64(&t, m.running_slot); /* slot */
-    text_kv_str(&t, mqota_state_name((mqota_update_state_t)m.state));
-    text_kv_str(&t, mqota_reason_name((mqota_reason_t)m.reason));
-    text_kv_str(&t, m.project);
-    text_kv_str(&t, m.version);
-    text_kv_str(&t, m.release_version);
-    text_kv_str(&t, m.idf_ver);
-    text_kv_u64(&t, m.running_release);
-    text_kv_u64(&t, m.target_release);
-    text_kv_u64(&t, m.progress);
-    text_kv_u64(&t, m.image_size);
-    text_kv_u64(&t, a->min_secure_version);
-    text_kv_u64(&t, a->commands_accepted);
-    text_kv_u64(&t, a->commands_refused);
+    for (size_t i = 0; i < COUNT(strs); i++) {
+        text_kv_str(&t, strs[i]);
+    }
+    for (size_t i = 0; i < COUNT(nums); i++) {
+        text_kv_u64(&t, nums[i]);
+    }
     if (a->plat.diagnostics != NULL && t.len < t.cap) {
         size_t extra = a->plat.diagnostics(a->plat.ctx, t.buf + t.len, t.cap - t.len);
         t.len += extra <= t.cap - t.len ? extra : t.cap - t.len;
@@ -227,6 +236,21 @@ NOINLINE static uint8_t run_command(mqota_agent_t *a, const mqota_command_t *cmd
     return result;
 }
 
+/* Authenticate and decrypt a COMMAND frame into the scratch buffer (a->io); false if it is not
+ * authentic. Out of line so that the nonce and AAD are not in cmd__handle()'s frame under the
+ * NVS writes that follow (bench/stack-usage). */
+NOINLINE static bool open_frame(mqota_agent_t *a, const mqota_sealed_t *f)
+{
+    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
+    uint8_t aad[MQOTA_AEAD_AAD_MAX];
+    size_t aad_len = 0;
+    mqota_sealed_nonce(f->header, nonce);
+    return mqota_sealed_aad(f->header, a->device_id, aad, sizeof(aad), &aad_len) == MQOTA_OK &&
+           /* f->tag == f->ciphertext + f->ciphertext_len, as the hook expects (mqota_platform.h) */
+           a->plat.aead_open(a->plat.ctx, nonce, aad, aad_len, f->ciphertext, f->ciphertext_len,
+                             a->io, f->tag) == 0;
+}
+
 /* A frame on the cmd topic: header, authentication, replay window, plaintext, then run. */
 mqota_status_t cmd__handle(mqota_agent_t *a, const uint8_t *payload, size_t len,
                                      uint64_t now_ms)
@@ -234,9 +258,7 @@ mqota_status_t cmd__handle(mqota_agent_t *a, const uint8_t *payload, size_t len,
     mqota_sealed_t f;
     mqota_command_t cmd;
     mqota_replay_window_t w;
-    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
-    uint8_t aad[MQOTA_AEAD_AAD_MAX];
-    size_t aad_len = 0, body_len = 0;
+    size_t body_len = 0;
     uint8_t *plain = a->io;
     uint8_t result;
     mqota_status_t st = mqota_sealed_decode(payload, len, MQOTA_MSG_COMMAND, &f);
@@ -246,11 +268,7 @@ mqota_status_t cmd__handle(mqota_agent_t *a, const uint8_t *payload, size_t len,
                len >= MQOTA_SEALED_HEADER_LEN ? le__get_u64(payload + 8) : 0u, now_ms);
         return st;
     }
-    mqota_sealed_nonce(f.header, nonce);
-    if (mqota_sealed_aad(f.header, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK ||
-        /* f.tag == f.ciphertext + f.ciphertext_len, as the hook expects (mqota_platform.h) */
-        a->plat.aead_open(a->plat.ctx, nonce, aad, aad_len, f.ciphertext, f.ciphertext_len,
-                          plain, f.tag) != 0) {
+    if (!open_frame(a, &f)) {
         refuse(a, MQOTA_CMD_REFUSED_FORGED, f.counter, now_ms);
         return MQOTA_ERR_AUTH;
     }

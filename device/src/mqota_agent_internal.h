@@ -33,6 +33,10 @@
 
 /* Write the topic <prefix>/dev/<id>/<leaf> into buf. MQOTA_OK or MQOTA_ERR_NO_SPACE. */
 mqota_status_t agent__build_topic(const mqota_agent_t *a, const char *leaf, char *buf, size_t cap);
+/* Publish on <prefix>/dev/<id>/<leaf>: MQOTA_OK, MQOTA_ERR_NO_SPACE (topic too long) or
+ * MQOTA_ERR_PLATFORM (the publish hook failed). */
+mqota_status_t agent__publish(mqota_agent_t *a, const char *leaf, const uint8_t *payload,
+                              size_t len, int qos, bool retain);
 /* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. */
 void agent__u64_to_dec(uint64_t v, char *buf);
 /* Mark the running (pending-verify) image valid; on failure roll back. */

@@ -24,13 +24,15 @@
  *   "mq.cmd"    sealed commands: the anti-replay window and the last reply counter. Written
  *               before a command runs and before a reply is sealed (docs/PROTOCOL.md §14.4).
  *
- * The bytes of the first four and of "mq.held" come from the pure codec in mqota_record.c; records an older
- * agent wrote as raw structs are read and rewritten once in the current form (§12.1).
+ * The bytes of the first four and of "mq.held" come from the pure codec in mqota_record.c, by
+ * record kind, through one load() and one save(); records an older agent wrote as raw structs
+ * are read and rewritten once in the current form (§12.1; with MQOTA_CFG_LEGACY_RECORDS 1).
  */
 #include <string.h>
 
 #include "mqota_agent_internal.h"
 #include "mqota_le.h"
+#include "mqota_proto_internal.h"
 
 #define CMD_MAGIC 0x4D514331u /* "MQC1" */
 #define CMD_RECORD_SIZE 36u
@@ -39,15 +41,6 @@
 const char *store__slot_key(uint8_t slot)
 {
     return slot == 0u ? "mq.slot0" : "mq.slot1";
-}
-
-/* Read a record of at most MQOTA_RECORD_MAX_LEN bytes. Returns false if it is absent, too long
- * or unreadable; the decoder judges the rest. */
-static bool kv_read(mqota_agent_t *a, const char *key, uint8_t *rec, size_t *len)
-{
-    *len = 0;
-    return a->plat.kv_get(a->plat.ctx, key, rec, MQOTA_RECORD_MAX_LEN, len) == 0 &&
-           *len <= MQOTA_RECORD_MAX_LEN;
 }
 
 /* Read a fixed-size record whose last 4 bytes are a CRC-32 of the rest and whose first 4 bytes
@@ -68,100 +61,75 @@ static bool record_save(mqota_agent_t *a, const char *key, void *rec, size_t siz
     return a->plat.kv_set(a->plat.ctx, key, rec, size) == 0;
 }
 
-/* Write an encoded record of len bytes. An encoder failure (never expected: the buffers are
- * sized by the codec's constants) counts as a store failure. */
-static bool kv_write(mqota_agent_t *a, const char *key, mqota_status_t encoded,
-                     const uint8_t *rec, size_t len)
+/* Encode the record of this kind from s and write it under key. An encoder failure (never
+ * expected: the buffer is sized by the codec's constant) counts as a store failure. */
+static bool save(mqota_agent_t *a, const char *key, record__kind_t kind, const void *s)
 {
-    return encoded == MQOTA_OK && a->plat.kv_set(a->plat.ctx, key, rec, len) == 0;
+    uint8_t *rec = a->rec; /* scratch (mqota_agent_t) */
+    size_t n = 0;
+    return record__encode(kind, s, rec, MQOTA_RECORD_MAX_LEN, &n) == MQOTA_OK &&
+           a->plat.kv_set(a->plat.ctx, key, rec, n) == 0;
+}
+
+/* Read the record under key (at most MQOTA_RECORD_MAX_LEN bytes) and decode it into s. Returns
+ * false if it is absent, too long, unreadable or refused by the decoder. A record in the
+ * raw-struct form of older agents is rewritten once in the current form (docs/PROTOCOL.md
+ * §12.1); a failed rewrite is harmless: the old form is read again. */
+static bool load(mqota_agent_t *a, const char *key, record__kind_t kind, void *s)
+{
+    uint8_t *rec = a->rec; /* scratch (mqota_agent_t) */
+    size_t len = 0;
+    bool legacy = false;
+    if (a->plat.kv_get(a->plat.ctx, key, rec, MQOTA_RECORD_MAX_LEN, &len) != 0 ||
+        len > MQOTA_RECORD_MAX_LEN ||
+        record__decode(kind, rec, len, s, &legacy) != MQOTA_OK) {
+        return false;
+    }
+#if MQOTA_CFG_LEGACY_RECORDS
+    if (legacy) {
+        bool ok = save(a, key, kind, s);
+        (void)ok;
+        MQOTA_LOG(2, "record %s rewritten in the current form: %s", key, ok ? "done" : "failed");
+    }
+#endif
+    return true;
 }
 
 bool store__progress_save(mqota_agent_t *a, const mqota_progress_t *p)
 {
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t n = 0;
-    mqota_status_t st = mqota_progress_encode(p, rec, sizeof(rec), &n);
-    return kv_write(a, KEY_PROGRESS, st, rec, n);
+    return save(a, KEY_PROGRESS, REC_PROGRESS, p);
 }
 
 bool store__slot_save(mqota_agent_t *a, uint8_t slot, const mqota_slot_record_t *s)
 {
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t n = 0;
-    mqota_status_t st = mqota_slot_record_encode(s, rec, sizeof(rec), &n);
-    return kv_write(a, store__slot_key(slot), st, rec, n);
+    return save(a, store__slot_key(slot), REC_SLOT, s);
 }
 
 bool store__attempt_save(mqota_agent_t *a, const mqota_attempt_t *at)
 {
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t n = 0;
-    mqota_status_t st = mqota_attempt_encode(at, rec, sizeof(rec), &n);
-    return kv_write(a, KEY_ATTEMPT, st, rec, n);
+    return save(a, KEY_ATTEMPT, REC_ATTEMPT, at);
 }
 
 bool store__held_save(mqota_agent_t *a, const mqota_held_t *h)
 {
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t n = 0;
-    mqota_status_t st = mqota_held_encode(h, rec, sizeof(rec), &n);
-    return kv_write(a, KEY_HELD, st, rec, n);
+    return save(a, KEY_HELD, REC_HELD, h);
 }
 
 /* Read the held-image record; absent or damaged: false. */
 bool store__held_load(mqota_agent_t *a, mqota_held_t *h)
 {
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t len;
-    return kv_read(a, KEY_HELD, rec, &len) && mqota_held_decode(rec, len, h) == MQOTA_OK;
-}
-
-static bool minsv_save(mqota_agent_t *a, uint32_t sv)
-{
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t n = 0;
-    mqota_status_t st = mqota_minsv_encode(sv, rec, sizeof(rec), &n);
-    return kv_write(a, KEY_MINSV, st, rec, n);
-}
-
-/* A record in the raw-struct form of older agents was read: rewrite it once in the current
- * form (docs/PROTOCOL.md §12). A failed rewrite is harmless: the old form is read again. */
-static void migrated(const char *key, bool ok)
-{
-    (void)key;
-    (void)ok;
-    MQOTA_LOG(2, "record %s rewritten in the current form: %s", key, ok ? "done" : "failed");
+    return load(a, KEY_HELD, REC_HELD, h);
 }
 
 /* Read the progress record; absent, damaged or foreign: false. */
 bool store__progress_load(mqota_agent_t *a, mqota_progress_t *p)
 {
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t len;
-    bool legacy = false;
-    if (!kv_read(a, KEY_PROGRESS, rec, &len) ||
-        mqota_progress_decode(rec, len, p, &legacy) != MQOTA_OK) {
-        return false;
-    }
-    if (legacy) {
-        migrated(KEY_PROGRESS, store__progress_save(a, p));
-    }
-    return true;
+    return load(a, KEY_PROGRESS, REC_PROGRESS, p);
 }
 
 bool store__slot_load(mqota_agent_t *a, uint8_t slot, mqota_slot_record_t *s)
 {
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t len;
-    bool legacy = false;
-    if (!kv_read(a, store__slot_key(slot), rec, &len) ||
-        mqota_slot_record_decode(rec, len, s, &legacy) != MQOTA_OK) {
-        return false;
-    }
-    if (legacy) {
-        migrated(store__slot_key(slot), store__slot_save(a, slot, s));
-    }
-    return true;
+    return load(a, store__slot_key(slot), REC_SLOT, s);
 }
 
 /* Read the boot-attempt record. Records of older agents are read too, an "MQB1" one (no
@@ -169,17 +137,7 @@ bool store__slot_load(mqota_agent_t *a, uint8_t slot, mqota_slot_record_t *s)
  * or reports its rollback. */
 bool store__attempt_load(mqota_agent_t *a, mqota_attempt_t *at)
 {
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t len;
-    bool legacy = false;
-    if (!kv_read(a, KEY_ATTEMPT, rec, &len) ||
-        mqota_attempt_decode(rec, len, at, &legacy) != MQOTA_OK) {
-        return false;
-    }
-    if (legacy) {
-        migrated(KEY_ATTEMPT, store__attempt_save(a, at));
-    }
-    return true;
+    return load(a, KEY_ATTEMPT, REC_ATTEMPT, at);
 }
 
 /* The secure_version in the esp_app_desc_t of the image that runs, read from its slot; 0 if
@@ -227,7 +185,7 @@ static bool hw_raise(mqota_agent_t *a, uint32_t sv)
 bool store__raise_min_secure_version(mqota_agent_t *a, uint32_t sv)
 {
     if (sv > a->min_secure_version) {
-        if (!minsv_save(a, sv)) {
+        if (!save(a, KEY_MINSV, REC_MINSV, &sv)) {
             MQOTA_LOG(1, "cannot store minimum secure version %u", (unsigned)sv);
             return false;
         }
@@ -261,24 +219,6 @@ bool store__cmd_save(mqota_agent_t *a, const mqota_replay_window_t *w,
     return record_save(a, KEY_CMD, rec, sizeof(rec));
 }
 
-/* The "mq.minsv" record; 0 if none was ever stored. A record that fails its CRC is treated as
- * absent like every other record (docs/SECURITY.md says why that is acceptable). */
-static uint32_t minsv_load(mqota_agent_t *a)
-{
-    uint8_t rec[MQOTA_RECORD_MAX_LEN];
-    size_t len;
-    uint32_t sv = 0;
-    bool legacy = false;
-    if (!kv_read(a, KEY_MINSV, rec, &len) ||
-        mqota_minsv_decode(rec, len, &sv, &legacy) != MQOTA_OK) {
-        return 0u;
-    }
-    if (legacy) {
-        migrated(KEY_MINSV, minsv_save(a, sv));
-    }
-    return sv;
-}
-
 /*
  * The minimum secure_version into *min: the higher of "mq.minsv" and, with the secure_version
  * hooks, the hardware value, which an erase of the store cannot lower. A hardware value below
@@ -288,7 +228,9 @@ static uint32_t minsv_load(mqota_agent_t *a)
  */
 bool store__min_secure_version(mqota_agent_t *a, uint32_t *min)
 {
-    uint32_t nvs = minsv_load(a);
+    uint32_t nvs = 0; /* "mq.minsv"; 0 if none was ever stored, or it fails its CRC (treated as
+                         absent like every other record: docs/SECURITY.md says why) */
+    (void)load(a, KEY_MINSV, REC_MINSV, &nvs);
     uint32_t hw = 0;
     if (a->plat.secure_version_read != NULL) {
         if (a->plat.secure_version_read(a->plat.ctx, &hw) != 0) {

@@ -45,10 +45,7 @@ mqota_status_t mqota_health_encode(const mqota_health_t *h, uint8_t *buf, size_t
     if (cap < MQOTA_HEALTH_FIXED_LEN + n) {
         return MQOTA_ERR_NO_SPACE;
     }
-    buf[0] = MQOTA_PROTO_MAGIC0;
-    buf[1] = MQOTA_PROTO_MAGIC1;
-    buf[2] = MQOTA_PROTO_VERSION;
-    buf[3] = MQOTA_MSG_HEALTH;
+    proto__put_header(buf, MQOTA_MSG_HEALTH);
     buf[4] = h->reset_reason;
     buf[5] = (uint8_t)n;
     buf[6] = (uint8_t)h->rssi;

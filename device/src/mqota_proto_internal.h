@@ -16,6 +16,7 @@
 #ifndef MQOTA_PROTO_INTERNAL_H
 #define MQOTA_PROTO_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,15 @@ mqota_status_t proto__begin_decode(const uint8_t *buf, size_t len, mqota_msg_typ
 /* mqota_health.c: whether a byte may be in a HEALTH crash text (printable ASCII), the rule the
  * encoder and the decoder (common/mqota_health_host.c) share. 1 or 0. */
 int health__crash_byte_ok(uint8_t c);
+
+/* mqota_record.c: the persisted records (docs/PROTOCOL.md §12) by kind, for the agent's store;
+ * the public mqota_*_encode()/_decode() of mqota_record.h are these with the kind filled in.
+ * record__decode() takes the struct of the kind (a uint32_t for REC_MINSV). */
+typedef enum { REC_PROGRESS, REC_SLOT, REC_ATTEMPT, REC_MINSV, REC_HELD } record__kind_t;
+mqota_status_t record__encode(record__kind_t kind, const void *s, uint8_t *buf, size_t cap,
+                              size_t *out_len);
+mqota_status_t record__decode(record__kind_t kind, const uint8_t *buf, size_t len, void *s,
+                              bool *legacy);
 
 /* The layouts after the header (mqota_proto.c; the sizes are checked where they are defined):
  * STATE (§4), OFFER up to its signature block (§5), CHUNK up to its data (§6), ACK (§7). */

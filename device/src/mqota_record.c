@@ -9,8 +9,13 @@
  * all integers little-endian, the CRC-32 over every byte before it. The decoders also accept
  * the raw C structs that agents wrote before this codec (recognised by their exact size and
  * magic, read as the little-endian, unpadded layout GCC gave them) and say so through *legacy,
- * so that the agent rewrites them once in the current form.
+ * so that the agent rewrites them once in the current form; with MQOTA_CFG_LEGACY_RECORDS 0
+ * (the ESP-IDF component's default) that part is left out.
+ *
+ * The agent's store calls the codec by record kind (record__encode(), record__decode()); the
+ * per-record functions of mqota_record.h are common/mqota_record_host.c, for tests and tools.
  */
+#include "mqota/mqota_config_defaults.h"
 #include "mqota/mqota_record.h"
 
 #include <string.h>
@@ -38,32 +43,38 @@
 #define LEGACY_MINSV_LEN 12u
 
 #define CRC_LEN 4u
+#define STR_LEN (MQOTA_STR_MAX + 1u) /* a string field: NUL-terminated, zero-padded */
 
-/* Check the output arguments of an encoder and write the header. Returns MQOTA_OK when the
- * caller may write its fields at buf + MQOTA_RECORD_HEADER_LEN. */
-static mqota_status_t begin(const void *rec, uint8_t *buf, size_t cap, size_t *out_len,
-                            const char *tag, size_t len)
-{
-    if (rec == NULL || buf == NULL || out_len == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    if (cap < len) {
-        return MQOTA_ERR_NO_SPACE;
-    }
-    memset(buf, 0, len);
-    memcpy(buf, tag, 4u);
-    buf[4] = (uint8_t)MQOTA_RECORD_VERSION;
-    buf[5] = 0u;
-    le__put_u16(buf + 6, (uint16_t)len);
-    return MQOTA_OK;
-}
+/* The version's bytes travel as they are, as a SHA-256 does (same length). */
+#define F_STR_FIXED F_SHA256
+_Static_assert(MQOTA_STR_MAX + 1u == MQOTA_SHA256_LEN, "a version field is walked as 32 bytes");
 
-/* Seal a record of len bytes with the CRC-32 of the bytes before the CRC. */
-static void finish(uint8_t *buf, size_t len, size_t *out_len)
-{
-    le__put_u32(buf + len - CRC_LEN, mqota_crc32(0u, buf, len - CRC_LEN));
-    *out_len = len;
-}
+/*
+ * One record kind: its tag and length, its fields after the header (mqota_proto_internal.h's
+ * table, read by the same walker as the messages), whether its last field is a string, and the
+ * raw-struct forms of older agents (§12.1): length and magic, the fields from byte 4 at the
+ * same offsets as after the header; "mq.boot" has a second, shorter one (MQB1, without its last
+ * field). One encoder and one decoder serve every record.
+ */
+typedef struct {
+    char tag[4];
+    uint8_t len;          /* bytes of the current form */
+    uint8_t n;            /* fields */
+    bool str;             /* the last field is a char[STR_LEN] string */
+    const field_t *fields;
+#if MQOTA_CFG_LEGACY_RECORDS
+    uint8_t legacy_len;   /* 0: no legacy form */
+    uint8_t legacy1_len;  /* 0: no second legacy form */
+    uint32_t legacy_magic;
+    uint32_t legacy1_magic;
+#endif
+} record_t;
+
+#if MQOTA_CFG_LEGACY_RECORDS
+#define LEGACY(len, len1, magic, magic1) , len, len1, magic, magic1
+#else
+#define LEGACY(len, len1, magic, magic1)
+#endif
 
 static bool crc_ok(const uint8_t *buf, size_t len)
 {
@@ -90,15 +101,6 @@ static mqota_status_t check_current(const uint8_t *buf, size_t len, const char *
     return crc_ok(buf, len) ? MQOTA_OK : MQOTA_ERR_CRC;
 }
 
-/* Check a legacy raw-struct record whose length the caller has matched. */
-static mqota_status_t check_legacy(const uint8_t *buf, size_t len, uint32_t magic)
-{
-    if (le__get_u32(buf) != magic) {
-        return MQOTA_ERR_TYPE;
-    }
-    return crc_ok(buf, len) ? MQOTA_OK : MQOTA_ERR_CRC;
-}
-
 NOINLINE static void set_legacy(bool *legacy, bool v)
 {
     if (legacy != NULL) {
@@ -106,11 +108,102 @@ NOINLINE static void set_legacy(bool *legacy, bool v)
     }
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* "mq.prog"                                                                                  */
+/* Encode the record at s: header, fields, the string's bytes after its NUL zeroed, CRC-32 of
+ * every byte before it. A string without a NUL in its STR_LEN bytes is MQOTA_ERR_ARG. */
+static mqota_status_t rec_encode(const record_t *r, const void *s, uint8_t *buf, size_t cap,
+                                 size_t *out_len)
+{
+    if (s == NULL || buf == NULL || out_len == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+    if (cap < r->len) {
+        return MQOTA_ERR_NO_SPACE;
+    }
+    memcpy(buf, r->tag, 4u);
+    buf[4] = (uint8_t)MQOTA_RECORD_VERSION;
+    buf[5] = 0u;
+    le__put_u16(buf + 6, r->len);
+    (void)proto__put_fields(buf, MQOTA_RECORD_HEADER_LEN, s, r->fields, r->n);
+    if (r->str) {
+        uint8_t *v = buf + r->len - CRC_LEN - STR_LEN;
+        uint8_t *nul = memchr(v, 0, STR_LEN);
+        if (nul == NULL) {
+            return MQOTA_ERR_ARG;
+        }
+        memset(nul, 0, (size_t)(v + STR_LEN - nul));
+    }
+    le__put_u32(buf + r->len - CRC_LEN, mqota_crc32(0u, buf, r->len - CRC_LEN));
+    *out_len = r->len;
+    return MQOTA_OK;
+}
 
-/* The fields of "mq.prog" after the header (current form) or the magic (legacy form), at the
- * same offsets in both; the slot's 3 reserved bytes are 0 in the current form. */
+/*
+ * Decode a record into the `size`-byte struct at s, which is written only on MQOTA_OK. The
+ * current form is checked (check_current()), its fields read, and then encoded again: a record
+ * that does not come back byte for byte (a reserved byte that is not 0, a string without its
+ * NUL or with bytes after it) is MQOTA_ERR_MALFORMED. A legacy form (§12.1) is recognised by
+ * its exact length, then its magic (else MQOTA_ERR_TYPE) and CRC.
+ */
+static mqota_status_t rec_decode(const record_t *r, const uint8_t *buf, size_t len, void *s,
+                                 size_t size, bool *legacy)
+{
+    union {
+        mqota_progress_t progress;
+        mqota_slot_record_t slot;
+        mqota_attempt_t attempt;
+        mqota_held_t held;
+        uint32_t minsv;
+    } t;
+    uint8_t again[MQOTA_RECORD_MAX_LEN];
+    size_t n = 0;
+    size_t pos = MQOTA_RECORD_HEADER_LEN;
+    size_t fields = r->n;
+    mqota_status_t st;
+    bool old = false;
+
+    if (buf == NULL || s == NULL) {
+        return MQOTA_ERR_ARG;
+    }
+#if MQOTA_CFG_LEGACY_RECORDS
+    if (len != 0u && (len == r->legacy_len || len == r->legacy1_len)) {
+        bool v1 = len == r->legacy1_len;
+        if (le__get_u32(buf) != (v1 ? r->legacy1_magic : r->legacy_magic)) {
+            return MQOTA_ERR_TYPE;
+        }
+        if (!crc_ok(buf, len)) {
+            return MQOTA_ERR_CRC;
+        }
+        old = true;
+        pos = 4u; /* the fields follow the magic */
+        fields -= v1 ? 1u : 0u; /* "MQB1": no secure_version (read as 0) */
+    }
+#endif
+    if (!old && (st = check_current(buf, len, r->tag, r->len)) != MQOTA_OK) {
+        return st;
+    }
+    memset(&t, 0, sizeof(t));
+    reader_t rd = {buf, len, pos, MQOTA_OK};
+    proto__get_fields(&rd, &t, r->fields, fields);
+    if (old && r->str) {
+        /* the old agent zero-filled the version; read up to its first NUL, at most
+         * MQOTA_STR_MAX bytes, as the current form has it */
+        uint8_t *v = (uint8_t *)&t + r->fields[r->n - 1u].offset;
+        v[MQOTA_STR_MAX] = 0u;
+        memset(v + strlen((const char *)v), 0, STR_LEN - strlen((const char *)v));
+    }
+    if (!old && (rec_encode(r, &t, again, sizeof(again), &n) != MQOTA_OK ||
+                 memcmp(again, buf, len) != 0)) {
+        return MQOTA_ERR_MALFORMED;
+    }
+    memcpy(s, &t, size);
+    set_legacy(legacy, old);
+    return MQOTA_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The records                                                                                */
+
+/* "mq.prog": the slot's 3 reserved bytes are 0 in the current form. */
 static const field_t progress_fields[] = {
     FIELD(F_U32, mqota_progress_t, release_id),
     FIELD(F_U32, mqota_progress_t, deployment_id),
@@ -124,127 +217,13 @@ static const field_t progress_fields[] = {
     FIELD(F_SHA256, mqota_progress_t, sha256),
 };
 
-/* Read the fields of a record whose length and CRC are checked (so nothing is missing) into
- * the struct at s, from buf[pos]. */
-static void get_checked(const uint8_t *buf, size_t len, size_t pos, void *s, const field_t *f,
-                        size_t n)
-{
-    reader_t r = {buf, len, pos, MQOTA_OK};
-    proto__get_fields(&r, s, f, n);
-}
+/* "mq.slot0", "mq.slot1": the version's 32 bytes, NUL-terminated, the rest 0. */
+static const field_t slot_fields[] = {
+    FIELD(F_U32, mqota_slot_record_t, release_id),
+    FIELD(F_STR_FIXED, mqota_slot_record_t, version),
+};
 
-mqota_status_t mqota_progress_encode(const mqota_progress_t *p, uint8_t *buf, size_t cap,
-                                     size_t *out_len)
-{
-    mqota_status_t st = begin(p, buf, cap, out_len, TAG_PROGRESS, MQOTA_PROGRESS_RECORD_LEN);
-    if (st != MQOTA_OK) {
-        return st;
-    }
-    (void)proto__put_fields(buf, MQOTA_RECORD_HEADER_LEN, p, progress_fields,
-                            COUNT_OF(progress_fields));
-    finish(buf, MQOTA_PROGRESS_RECORD_LEN, out_len);
-    return MQOTA_OK;
-}
-
-mqota_status_t mqota_progress_decode(const uint8_t *buf, size_t len, mqota_progress_t *p,
-                                     bool *legacy)
-{
-    mqota_status_t st;
-    if (buf == NULL || p == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    if (len == LEGACY_PROGRESS_LEN) {
-        if ((st = check_legacy(buf, len, LEGACY_PROGRESS_MAGIC)) != MQOTA_OK) {
-            return st;
-        }
-        memset(p, 0, sizeof(*p));
-        get_checked(buf, len, 4u, p, progress_fields, COUNT_OF(progress_fields));
-        set_legacy(legacy, true);
-        return MQOTA_OK;
-    }
-    if ((st = check_current(buf, len, TAG_PROGRESS, MQOTA_PROGRESS_RECORD_LEN)) != MQOTA_OK) {
-        return st;
-    }
-    if (buf[29] != 0u || buf[30] != 0u || buf[31] != 0u) {
-        return MQOTA_ERR_MALFORMED;
-    }
-    memset(p, 0, sizeof(*p));
-    get_checked(buf, len, MQOTA_RECORD_HEADER_LEN, p, progress_fields, COUNT_OF(progress_fields));
-    set_legacy(legacy, false);
-    return MQOTA_OK;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* "mq.slot0", "mq.slot1"                                                                     */
-
-mqota_status_t mqota_slot_record_encode(const mqota_slot_record_t *s, uint8_t *buf, size_t cap,
-                                        size_t *out_len)
-{
-    mqota_status_t st;
-    size_t n;
-    if (s == NULL || memchr(s->version, '\0', sizeof(s->version)) == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    st = begin(s, buf, cap, out_len, TAG_SLOT, MQOTA_SLOT_RECORD_LEN);
-    if (st != MQOTA_OK) {
-        return st;
-    }
-    le__put_u32(buf + 8, s->release_id);
-    n = strlen(s->version);
-    memcpy(buf + 12, s->version, n); /* the rest of the 32 bytes stays 0 */
-    finish(buf, MQOTA_SLOT_RECORD_LEN, out_len);
-    return MQOTA_OK;
-}
-
-mqota_status_t mqota_slot_record_decode(const uint8_t *buf, size_t len, mqota_slot_record_t *s,
-                                        bool *legacy)
-{
-    mqota_status_t st;
-    const uint8_t *v;
-    const uint8_t *nul;
-    if (buf == NULL || s == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    if (len == LEGACY_SLOT_LEN) {
-        size_t n = 0;
-        if ((st = check_legacy(buf, len, LEGACY_SLOT_MAGIC)) != MQOTA_OK) {
-            return st;
-        }
-        memset(s, 0, sizeof(*s));
-        s->release_id = le__get_u32(buf + 4);
-        /* The old agent zero-filled the struct; read at most MQOTA_STR_MAX bytes anyway. */
-        while (n < MQOTA_STR_MAX && buf[8 + n] != 0u) {
-            s->version[n] = (char)buf[8 + n];
-            n++;
-        }
-        set_legacy(legacy, true);
-        return MQOTA_OK;
-    }
-    if ((st = check_current(buf, len, TAG_SLOT, MQOTA_SLOT_RECORD_LEN)) != MQOTA_OK) {
-        return st;
-    }
-    v = buf + 12;
-    nul = memchr(v, 0, MQOTA_STR_MAX + 1u);
-    if (nul == NULL) {
-        return MQOTA_ERR_MALFORMED;
-    }
-    for (const uint8_t *q = nul; q < v + MQOTA_STR_MAX + 1u; q++) {
-        if (*q != 0u) {
-            return MQOTA_ERR_MALFORMED;
-        }
-    }
-    memset(s, 0, sizeof(*s));
-    s->release_id = le__get_u32(buf + 8);
-    memcpy(s->version, v, (size_t)(nul - v));
-    set_legacy(legacy, false);
-    return MQOTA_OK;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* "mq.boot"                                                                                  */
-
-/* The fields of "mq.boot" after the header (current form) or the magic (legacy forms), at the
- * same offsets in all; the "MQB1" form ends before secure_version. */
+/* "mq.boot": the byte after reason is reserved; the "MQB1" form ends before secure_version. */
 static const field_t attempt_fields[] = {
     FIELD(F_U32, mqota_attempt_t, release_id),
     FIELD(F_U32, mqota_attempt_t, deployment_id),
@@ -255,91 +234,10 @@ static const field_t attempt_fields[] = {
     FIELD(F_U32, mqota_attempt_t, secure_version),
 };
 
-mqota_status_t mqota_attempt_encode(const mqota_attempt_t *at, uint8_t *buf, size_t cap,
-                                    size_t *out_len)
-{
-    mqota_status_t st = begin(at, buf, cap, out_len, TAG_ATTEMPT, MQOTA_ATTEMPT_RECORD_LEN);
-    if (st != MQOTA_OK) {
-        return st;
-    }
-    (void)proto__put_fields(buf, MQOTA_RECORD_HEADER_LEN, at, attempt_fields,
-                            COUNT_OF(attempt_fields));
-    finish(buf, MQOTA_ATTEMPT_RECORD_LEN, out_len);
-    return MQOTA_OK;
-}
+/* "mq.minsv": the uint32_t itself. */
+static const field_t minsv_fields[] = {{F_U32, 0u}};
 
-mqota_status_t mqota_attempt_decode(const uint8_t *buf, size_t len, mqota_attempt_t *at,
-                                    bool *legacy)
-{
-    mqota_status_t st;
-    if (buf == NULL || at == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    if (len == LEGACY_ATTEMPT_LEN || len == LEGACY_ATTEMPT_V1_LEN) {
-        bool v1 = len == LEGACY_ATTEMPT_V1_LEN;
-        st = check_legacy(buf, len, v1 ? LEGACY_ATTEMPT_V1_MAGIC : LEGACY_ATTEMPT_MAGIC);
-        if (st != MQOTA_OK) {
-            return st;
-        }
-        memset(at, 0, sizeof(*at)); /* "MQB1": secure_version 0 */
-        get_checked(buf, len, 4u, at, attempt_fields, COUNT_OF(attempt_fields) - (v1 ? 1u : 0u));
-        set_legacy(legacy, true);
-        return MQOTA_OK;
-    }
-    if ((st = check_current(buf, len, TAG_ATTEMPT, MQOTA_ATTEMPT_RECORD_LEN)) != MQOTA_OK) {
-        return st;
-    }
-    if (buf[19] != 0u) {
-        return MQOTA_ERR_MALFORMED;
-    }
-    memset(at, 0, sizeof(*at));
-    get_checked(buf, len, MQOTA_RECORD_HEADER_LEN, at, attempt_fields, COUNT_OF(attempt_fields));
-    set_legacy(legacy, false);
-    return MQOTA_OK;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* "mq.minsv"                                                                                 */
-
-mqota_status_t mqota_minsv_encode(uint32_t min_secure_version, uint8_t *buf, size_t cap,
-                                  size_t *out_len)
-{
-    mqota_status_t st = begin(buf, buf, cap, out_len, TAG_MINSV, MQOTA_MINSV_RECORD_LEN);
-    if (st != MQOTA_OK) {
-        return st;
-    }
-    le__put_u32(buf + 8, min_secure_version);
-    finish(buf, MQOTA_MINSV_RECORD_LEN, out_len);
-    return MQOTA_OK;
-}
-
-mqota_status_t mqota_minsv_decode(const uint8_t *buf, size_t len, uint32_t *min_secure_version,
-                                  bool *legacy)
-{
-    mqota_status_t st;
-    if (buf == NULL || min_secure_version == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    if (len == LEGACY_MINSV_LEN) {
-        if ((st = check_legacy(buf, len, LEGACY_MINSV_MAGIC)) != MQOTA_OK) {
-            return st;
-        }
-        *min_secure_version = le__get_u32(buf + 4);
-        set_legacy(legacy, true);
-        return MQOTA_OK;
-    }
-    if ((st = check_current(buf, len, TAG_MINSV, MQOTA_MINSV_RECORD_LEN)) != MQOTA_OK) {
-        return st;
-    }
-    *min_secure_version = le__get_u32(buf + 8);
-    set_legacy(legacy, false);
-    return MQOTA_OK;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* "mq.held"                                                                                  */
-
-/* The fields of "mq.held" after the header; the slot's 3 reserved bytes are 0. */
+/* "mq.held": the slot's 3 reserved bytes are 0; no legacy form. */
 static const field_t held_fields[] = {
     FIELD(F_U32, mqota_held_t, release_id),
     FIELD(F_U32, mqota_held_t, deployment_id),
@@ -351,32 +249,33 @@ static const field_t held_fields[] = {
     FIELD(F_SHA256, mqota_held_t, sha256),
 };
 
-mqota_status_t mqota_held_encode(const mqota_held_t *h, uint8_t *buf, size_t cap,
-                                 size_t *out_len)
+/* Indexed by record__kind_t (mqota_proto_internal.h). */
+static const record_t records[] = {
+    [REC_PROGRESS] = {TAG_PROGRESS, MQOTA_PROGRESS_RECORD_LEN, COUNT_OF(progress_fields), false,
+                      progress_fields LEGACY(LEGACY_PROGRESS_LEN, 0u, LEGACY_PROGRESS_MAGIC, 0u)},
+    [REC_SLOT] = {TAG_SLOT, MQOTA_SLOT_RECORD_LEN, COUNT_OF(slot_fields), true,
+                  slot_fields LEGACY(LEGACY_SLOT_LEN, 0u, LEGACY_SLOT_MAGIC, 0u)},
+    [REC_ATTEMPT] = {TAG_ATTEMPT, MQOTA_ATTEMPT_RECORD_LEN, COUNT_OF(attempt_fields), false,
+                     attempt_fields LEGACY(LEGACY_ATTEMPT_LEN, LEGACY_ATTEMPT_V1_LEN,
+                                           LEGACY_ATTEMPT_MAGIC, LEGACY_ATTEMPT_V1_MAGIC)},
+    [REC_MINSV] = {TAG_MINSV, MQOTA_MINSV_RECORD_LEN, COUNT_OF(minsv_fields), false,
+                   minsv_fields LEGACY(LEGACY_MINSV_LEN, 0u, LEGACY_MINSV_MAGIC, 0u)},
+    [REC_HELD] = {TAG_HELD, MQOTA_HELD_RECORD_LEN, COUNT_OF(held_fields), false,
+                  held_fields LEGACY(0u, 0u, 0u, 0u)},
+};
+
+mqota_status_t record__encode(record__kind_t kind, const void *s, uint8_t *buf, size_t cap,
+                              size_t *out_len)
 {
-    mqota_status_t st = begin(h, buf, cap, out_len, TAG_HELD, MQOTA_HELD_RECORD_LEN);
-    if (st != MQOTA_OK) {
-        return st;
-    }
-    (void)proto__put_fields(buf, MQOTA_RECORD_HEADER_LEN, h, held_fields,
-                            COUNT_OF(held_fields));
-    finish(buf, MQOTA_HELD_RECORD_LEN, out_len);
-    return MQOTA_OK;
+    return rec_encode(&records[kind], s, buf, cap, out_len);
 }
 
-mqota_status_t mqota_held_decode(const uint8_t *buf, size_t len, mqota_held_t *h)
+mqota_status_t record__decode(record__kind_t kind, const uint8_t *buf, size_t len, void *s,
+                              bool *legacy)
 {
-    mqota_status_t st;
-    if (buf == NULL || h == NULL) {
-        return MQOTA_ERR_ARG;
-    }
-    if ((st = check_current(buf, len, TAG_HELD, MQOTA_HELD_RECORD_LEN)) != MQOTA_OK) {
-        return st;
-    }
-    if (buf[21] != 0u || buf[22] != 0u || buf[23] != 0u) {
-        return MQOTA_ERR_MALFORMED;
-    }
-    memset(h, 0, sizeof(*h));
-    get_checked(buf, len, MQOTA_RECORD_HEADER_LEN, h, held_fields, COUNT_OF(held_fields));
-    return MQOTA_OK;
+    static const uint8_t size[] = {
+        [REC_PROGRESS] = sizeof(mqota_progress_t), [REC_SLOT] = sizeof(mqota_slot_record_t),
+        [REC_ATTEMPT] = sizeof(mqota_attempt_t),   [REC_MINSV] = sizeof(uint32_t),
+        [REC_HELD] = sizeof(mqota_held_t)};
+    return rec_decode(&records[kind], buf, len, s, size[kind], legacy);
 }

@@ -7,6 +7,7 @@
  */
 #include <stddef.h>
 
+#include "mqota/mqota_config_defaults.h"
 #include "mqota/mqota_status.h"
 #include "mqota_names.h"
 
@@ -56,6 +57,7 @@ static const char reason_names[] =
     "bad-encoding\0"     /* MQOTA_REASON_BAD_ENCODING */
     "base-mismatch";     /* MQOTA_REASON_BASE_MISMATCH */
 
+#if MQOTA_CFG_STATUS_TEXT
 /* The errors 0..MQOTA_ERR_CONFIG, then the "keep going" results from MQOTA_IGNORED on. */
 #define ERROR_COUNT 17u
 #define KEEP_GOING_COUNT 3u
@@ -80,6 +82,7 @@ static const char status_texts[] =
     "ignored (not for this agent, or stale)\0" /* MQOTA_IGNORED */
     "duplicate chunk\0"                       /* MQOTA_DUPLICATE */
     "more input needed";                      /* MQOTA_MORE */
+#endif
 
 /* The i-th name of a packed list of `count` (mqota_names.h), or `unknown` for an index beyond
  * it (compared as unsigned by the callers, so a negative value from a cast is unknown too). */
@@ -102,6 +105,10 @@ const char *status__name_at(const char *list, unsigned count, unsigned i, const 
  */
 const char *mqota_strerror(mqota_status_t status)
 {
+#if !MQOTA_CFG_STATUS_TEXT
+    (void)status;
+    return "mqota status (texts left out: MQOTA_CFG_STATUS_TEXT)";
+#else
     unsigned i = (unsigned)status;
     if (i >= ERROR_COUNT) {
         i = i >= (unsigned)MQOTA_IGNORED && i - (unsigned)MQOTA_IGNORED < KEEP_GOING_COUNT
@@ -109,6 +116,7 @@ const char *mqota_strerror(mqota_status_t status)
                 : ~0u;
     }
     return status__name_at(status_texts, ERROR_COUNT + KEEP_GOING_COUNT, i, "unknown status");
+#endif
 }
 
 const char *mqota_state_name(mqota_update_state_t state)

@@ -87,10 +87,7 @@ mqota_status_t mqota_telemetry_encode(uint64_t ts_ms, const mqota_sample_t *samp
         le__put_u64(buf + pos + 1u + len, bits);
         pos += 1u + len + 8u;
     }
-    buf[0] = MQOTA_PROTO_MAGIC0;
-    buf[1] = MQOTA_PROTO_MAGIC1;
-    buf[2] = MQOTA_PROTO_VERSION;
-    buf[3] = MQOTA_MSG_TELEMETRY;
+    proto__put_header(buf, MQOTA_MSG_TELEMETRY);
     le__put_u64(buf + 4, ts_ms);
     buf[12] = (uint8_t)n;
     *out_len = pos;

@@ -39,6 +39,7 @@
 #include "mqota_manifest.h"
 #include "mqota_platform.h"
 #include "mqota_proto.h"
+#include "mqota_record.h"
 #include "mqota_status.h"
 #include "mqota_health.h"
 #include "mqota_telemetry.h"
@@ -99,6 +100,14 @@ typedef struct {
                                      health hook); 0 for MQOTA_HEALTH_INTERVAL_S */
 } mqota_config_t;
 
+/** Private to the agent: what handle_offer() keeps in the agent's scratch buffer. */
+typedef struct {
+    mqota_offer_t offer;                        /* the offer, decoded */
+    mqota_sig_block_t sig;                      /* its signature block */
+    uint8_t digest[MQOTA_SHA256_LEN];           /* SHA-256 of the manifest */
+    uint8_t manifest[MQOTA_MANIFEST_MAX_LEN];   /* the signed manifest, rebuilt from it */
+} mqota_offer_scratch_t;
+
 /** The agent. Fields are private: read them only through the functions below. */
 typedef struct {
     mqota_platform_t plat;
@@ -138,14 +147,16 @@ typedef struct {
     uint32_t received_at_ack; /* received when the last ACK went out */
     bool stream;              /* the offer asked us to follow the release's multicast stream */
     uint32_t progress_bytes;  /* bytes written */
-    uint64_t last_rx_ms;      /* time of the last chunk or offer */
-    uint64_t last_ack_ms;     /* time of the last ACK sent */
-    uint64_t last_state_ms;   /* time of the last STATE published */
+    /* The times below are now_ms's low 32 bits, compared as (uint32_t)now_ms - t: right while
+     * process() runs more often than every 49 days (2^32 ms), and without 64-bit arithmetic,
+     * which the 32-bit ESP32-C3 does in several instructions. Uptime keeps all 64 (boot_ms). */
+    uint32_t last_rx_ms;      /* time of the last chunk or offer */
+    uint32_t last_ack_ms;     /* time of the last ACK sent */
+    uint32_t last_state_ms;   /* time of the last STATE published */
     uint32_t state_progress;  /* progress carried by the last STATE published */
-    uint64_t pending_since_ms;/* start of pending-verify */
+    uint32_t pending_since_ms;/* start of pending-verify */
     uint32_t verify_offset;   /* bytes read back so far while verifying */
     mqota_image_check_t check;
-    uint8_t bitmap[MQOTA_MAX_CHUNKS / 8u];
     /* commands (docs/PROTOCOL.md §14) */
     bool commands;            /* the AEAD hooks are present */
     bool confirm_by_command;
@@ -155,7 +166,7 @@ typedef struct {
     mqota_replay_window_t replay; /* key "mq.cmd" */
     uint64_t reply_counter;   /* last counter used by a REPLY */
     uint64_t boot_ms;         /* now_ms at init, for uptime */
-    uint64_t last_refusal_ms; /* time of the last refusal report */
+    uint32_t last_refusal_ms; /* time of the last refusal report */
     bool refusal_reported;
     uint32_t commands_accepted;
     uint32_t commands_refused;
@@ -163,12 +174,26 @@ typedef struct {
     uint32_t health_interval_ms; /* between HEALTH reports */
     uint32_t connects;        /* on_connect() calls since init */
     bool health_due;          /* a HEALTH goes out at the next process() (after a connect) */
-    uint64_t last_health_ms;  /* time of the last HEALTH published */
-    /* Scratch: verify reads, STATE encoding, and for a command its plaintext at io[0] and the
-     * sealed reply at io[MQOTA_SEALED_MAX_LEN]. */
-    uint8_t io[MQOTA_VERIFY_STEP > 2u * MQOTA_SEALED_MAX_LEN ? MQOTA_VERIFY_STEP
-                                                             : 2u * MQOTA_SEALED_MAX_LEN];
-    char topic[MQOTA_TOPIC_MAX];
+    uint32_t last_health_ms;  /* time of the last HEALTH published */
+    /* The arrays last: on the ESP32-C3 a member more than 2047 bytes into the struct is
+     * reached with an extra instruction (the topic, behind the scratch buffer, cost 34 bytes).
+     * Scratch, holding nothing from one call to the next: the topic being built for a publish,
+     * subscribe or unsubscribe, or a record being read or written (mqota_agent_store.c: off
+     * the stack under the NVS calls, bench/stack-usage). */
+    union {
+        char topic[MQOTA_TOPIC_MAX];
+        uint8_t rec[MQOTA_RECORD_MAX_LEN];
+    };
+    uint8_t bitmap[MQOTA_MAX_CHUNKS / 8u];
+    /* Scratch, holding nothing from one call to the next: verify reads, STATE encoding, for a
+     * command its plaintext at io[0] and the sealed reply at io[MQOTA_SEALED_MAX_LEN], and
+     * while an offer is handled `judge`, off the stack, which is deepest under the ECDSA
+     * verify of a signed offer (bench/stack-usage). */
+    union {
+        uint8_t io[MQOTA_VERIFY_STEP > 2u * MQOTA_SEALED_MAX_LEN ? MQOTA_VERIFY_STEP
+                                                                 : 2u * MQOTA_SEALED_MAX_LEN];
+        mqota_offer_scratch_t judge;
+    };
 } mqota_agent_t;
 
 /** Topics of a device, for mqota_agent_topic(). */

@@ -117,6 +117,29 @@
 #endif
 
 /**
+ * @brief 1: the record decoders also read the raw-struct records that agents before the record
+ *        codec wrote (docs/PROTOCOL.md §12.1), and the agent rewrites them in the current form;
+ *        0: such a record is refused (MQOTA_ERR_MALFORMED) and treated as absent. Only the POSIX
+ *        port (the virtual ESP32) ever ran those agents, so a port that came later (ESP-IDF,
+ *        Arduino) has no such records to read.
+ * Possible values: 0 or 1. Default value: 1.
+ */
+#ifndef MQOTA_CFG_LEGACY_RECORDS
+#define MQOTA_CFG_LEGACY_RECORDS 1
+#endif
+
+/**
+ * @brief 1: mqota_strerror() has a sentence for each status code (about 500 bytes of flash);
+ *        0: it returns one fixed text for every code, for a build that logs the numbers (as
+ *        coreMQTT leaves its texts to the log it compiles in). The state and reason names are
+ *        always there: they are part of the protocol (STATE, diagnostics).
+ * Possible values: 0 or 1. Default value: 1.
+ */
+#ifndef MQOTA_CFG_STATUS_TEXT
+#define MQOTA_CFG_STATUS_TEXT 1
+#endif
+
+/**
  * @brief Log hook: define MQOTA_LOG(level, ...) to a printf-like function to see the agent's
  *        log. Compiles away by default.
  */

@@ -13,7 +13,12 @@
  * The decoders also read the records written by agents before this codec, which stored raw C
  * structs (as laid out by GCC for x86_64 and the 32-bit ESP32 targets: little-endian, no
  * padding in these structs). Such a record is recognised by its exact size and magic; the
- * decoder then sets *legacy so that the caller rewrites it in the current form.
+ * decoder then sets *legacy so that the caller rewrites it in the current form (with
+ * MQOTA_CFG_LEGACY_RECORDS 1, mqota_config_defaults.h).
+ *
+ * The functions below are defined in common/mqota_record_host.c (CMake target
+ * mqota_codec_host), for tests and tools: libmqota's agent reaches the same codec by record
+ * kind (device/src/mqota_record.c), so a device does not carry one pair per record.
  */
 #ifndef MQOTA_RECORD_H
 #define MQOTA_RECORD_H

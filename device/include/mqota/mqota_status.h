@@ -105,6 +105,9 @@ typedef enum {
  * @brief Text for a status code.
  * @param[in] status Any value, also one that came as a plain integer.
  * @return "invalid argument", ...; "unknown status" for other values. Static, never NULL.
+ *         Built with MQOTA_CFG_STATUS_TEXT 0 (mqota_config_defaults.h), the texts are left out
+ *         and every value gives "mqota status (texts left out: MQOTA_CFG_STATUS_TEXT)": print
+ *         the number beside it.
  */
 const char *mqota_strerror(mqota_status_t status);
 

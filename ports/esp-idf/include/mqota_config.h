@@ -25,6 +25,17 @@
 #define MQOTA_ACK_RETRY_MS MQOTA_ESP_U(CONFIG_MQOTA_ACK_RETRY_MS)
 #define MQOTA_CONFIRM_TIMEOUT_MS MQOTA_ESP_U(CONFIG_MQOTA_CONFIRM_TIMEOUT_MS)
 #define MQOTA_HEALTH_INTERVAL_S MQOTA_ESP_U(CONFIG_MQOTA_HEALTH_INTERVAL_S)
+/* bool options: sdkconfig.h defines them only when they are on */
+#ifdef CONFIG_MQOTA_LEGACY_RECORDS
+#define MQOTA_CFG_LEGACY_RECORDS 1
+#else
+#define MQOTA_CFG_LEGACY_RECORDS 0
+#endif
+#ifdef CONFIG_MQOTA_STATUS_TEXT
+#define MQOTA_CFG_STATUS_TEXT 1
+#else
+#define MQOTA_CFG_STATUS_TEXT 0
+#endif
 
 #if (CONFIG_MQOTA_MAX_CHUNKS % 64) != 0
 #error "CONFIG_MQOTA_MAX_CHUNKS must be a multiple of 64 (the agent's chunk bitmap is kept in 64-bit words)"

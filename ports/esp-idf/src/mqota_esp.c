@@ -340,7 +340,8 @@ esp_err_t mqota_esp_init(mqota_esp_t *e, const mqota_esp_config_t *cfg)
     };
     mqota_status_t st = mqota_agent_init(&e->agent, &acfg, &plat, plat.now_ms(e));
     if (st != MQOTA_OK) {
-        ESP_LOGE(TAG, "the agent refused its configuration: %s", mqota_strerror(st));
+        ESP_LOGE(TAG, "the agent refused its configuration: %s (status %d)", mqota_strerror(st),
+                 (int)st);
         err = ESP_ERR_INVALID_STATE;
         goto fail;
     }
