@@ -171,6 +171,13 @@ static const char *const migrations[] = {
     "CREATE TABLE rollout_windows ("
     " rollout_id INTEGER PRIMARY KEY REFERENCES rollouts(id),"
     " start_min INTEGER NOT NULL, end_min INTEGER NOT NULL);",
+    /* 11 -> 12: cancelling and paced retries (docs/ROLLOUTS.md): a rollout's device whose
+     * retry offer is still to be made (a paced retry; its old target no longer counts); the
+     * skips of a continuous rollout, one row per device and reason so each is recorded once */
+    "ALTER TABLE rollout_devices ADD COLUMN retry INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE rollout_skips ("
+    " rollout_id INTEGER NOT NULL REFERENCES rollouts(id), device_id TEXT NOT NULL,"
+    " reason TEXT NOT NULL, PRIMARY KEY (rollout_id, device_id, reason));",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -221,6 +228,8 @@ enum {
     S_RO_HL_WAVE,
     /* hold offers and maintenance windows (schema 11) */
     S_TGT_FLAGS, S_RO_WIN_PUT, S_RO_WIN_GET, S_RO_EV_LAST,
+    /* cancelling and paced retries (schema 12) */
+    S_RO_OF_DEP, S_RO_DEV_RETRY, S_RO_SKIP_HAS, S_RO_SKIP_PUT,
     S_COUNT
 };
 
@@ -255,7 +264,7 @@ static const char *const stmt_sql[S_COUNT] = {
                      " coalesce(sum(state='active'),0), coalesce(sum(state='succeeded'),0),"
                      " coalesce(sum(state='failed'),0), coalesce(sum(state='superseded'),0),"
                      " coalesce(sum(bytes_sent),0), coalesce(sum(bytes_resent),0),"
-                     " coalesce(sum(state='ready'),0)"
+                     " coalesce(sum(state='ready'),0), coalesce(sum(state='cancelled'),0)"
                      " FROM deployment_targets WHERE deployment_id = ?1",
     [S_DEP_STREAM_BYTES] = "UPDATE deployments SET stream_bytes_sent = stream_bytes_sent + ?2"
                            " WHERE id = ?1",
@@ -372,8 +381,11 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_RO_WDEPS] = "SELECT deployment_id FROM rollout_wave_deployments WHERE rollout_id = ?1"
                    " AND wave = ?2 ORDER BY deployment_id",
     /* each device of a wave with the state of its latest target among the wave's deployments
-     * and that deployment's creation (the offer): '' and 0 when it has none */
-    [S_RO_WAVE_TARGETS] = "SELECT v.device_id, coalesce(t.state, ''), coalesce(d.created_at, 0)"
+     * and that deployment's creation (the offer): '' and 0 when it has none, or when its
+     * paced retry's offer is still to be made (v.retry) */
+    [S_RO_WAVE_TARGETS] = "SELECT v.device_id, CASE WHEN v.retry THEN '' ELSE"
+                          " coalesce(t.state, '') END,"
+                          " CASE WHEN v.retry THEN 0 ELSE coalesce(d.created_at, 0) END"
                           " FROM rollout_devices v LEFT JOIN deployment_targets t"
                           " ON t.device_id = v.device_id AND t.deployment_id ="
                           " (SELECT max(x.deployment_id) FROM rollout_wave_deployments x"
@@ -468,6 +480,15 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_RO_WIN_GET] = "SELECT start_min, end_min FROM rollout_windows WHERE rollout_id = ?1",
     [S_RO_EV_LAST] = "SELECT coalesce(max(at), 0) FROM rollout_events"
                      " WHERE rollout_id = ?1 AND wave = ?2 AND kind = ?3",
+    /* ---- cancelling and paced retries (schema 12) ---- */
+    [S_RO_OF_DEP] = "SELECT rollout_id, wave FROM rollout_wave_deployments"
+                    " WHERE deployment_id = ?1 LIMIT 1",
+    [S_RO_DEV_RETRY] = "UPDATE rollout_devices SET retry = ?3 WHERE rollout_id = ?1"
+                       " AND device_id = ?2",
+    [S_RO_SKIP_HAS] = "SELECT count(*) FROM rollout_skips WHERE rollout_id = ?1"
+                      " AND device_id = ?2 AND reason = ?3",
+    [S_RO_SKIP_PUT] = "INSERT INTO rollout_skips (rollout_id, device_id, reason)"
+                      " VALUES (?1,?2,?3) ON CONFLICT DO NOTHING",
 };
 
 struct db {
@@ -916,6 +937,7 @@ int db__deployment_counts(db_t *db, int64_t id, db_counts_t *out)
         out->bytes_sent = sqlite3_column_int64(s, 6);
         out->bytes_resent = sqlite3_column_int64(s, 7);
         out->ready = sqlite3_column_int(s, 8);
+        out->cancelled = sqlite3_column_int(s, 9);
     } else {
         ret = fail(db, "count deployment targets");
     }
@@ -1935,6 +1957,7 @@ static int count_state(void *ctx, const char *device_id, const target_state_t *s
     case TARGET_FAILED: c->failed++; break;
     case TARGET_SUPERSEDED: c->superseded++; break;
     case TARGET_READY: c->ready++; break;
+    case TARGET_CANCELLED: c->cancelled++; break;
     }
     return 0;
 }
@@ -2380,4 +2403,54 @@ int db__rollout_event_last(db_t *db, int64_t rollout_id, int wave, const char *k
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return ret;
+}
+
+/* ---- cancelling and paced retries (schema 12) ---- */
+
+int db__rollout_of_deployment(db_t *db, int64_t deployment_id, int64_t *rollout_id, int *wave)
+{
+    sqlite3_stmt *s = db->st[S_RO_OF_DEP];
+    sqlite3_bind_int64(s, 1, deployment_id);
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) {
+        *rollout_id = sqlite3_column_int64(s, 0);
+        *wave = sqlite3_column_int(s, 1);
+        ret = 0;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : fail(db, "find a deployment's rollout");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_device_retry(db_t *db, int64_t rollout_id, const char *device_id, bool retry)
+{
+    sqlite3_stmt *s = db->st[S_RO_DEV_RETRY];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_text(s, 2, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 3, retry ? 1 : 0);
+    return exec_stmt(db, S_RO_DEV_RETRY, "mark a rollout device for its retry");
+}
+
+int db__rollout_skip_has(db_t *db, int64_t rollout_id, const char *device_id,
+                         const char *reason, bool *out)
+{
+    int64_t n = 0;
+    sqlite3_bind_int64(db->st[S_RO_SKIP_HAS], 1, rollout_id);
+    sqlite3_bind_text(db->st[S_RO_SKIP_HAS], 2, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(db->st[S_RO_SKIP_HAS], 3, reason, -1, SQLITE_TRANSIENT);
+    if (count_one(db, S_RO_SKIP_HAS, "look a rollout's skip up", &n) != 0) return -1;
+    *out = n > 0;
+    return 0;
+}
+
+int db__rollout_skip_put(db_t *db, int64_t rollout_id, const char *device_id,
+                         const char *reason)
+{
+    sqlite3_stmt *s = db->st[S_RO_SKIP_PUT];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_text(s, 2, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, reason, -1, SQLITE_TRANSIENT);
+    return exec_stmt(db, S_RO_SKIP_PUT, "store a rollout's skip");
 }
