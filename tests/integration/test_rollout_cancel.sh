@@ -8,6 +8,11 @@
 #            transfer and no stream, each device stops and reports idle on its old image,
 #            the history has a device-cancelled event per device and the summary; the fleet
 #            restarted receives no offer (the retained offers were cleared) and stays idle.
+#   abort-on-error  4 devices, vdev-0002 on a LAN link and the others on GPRS, the new image
+#            failing its self-test, --on-error abort: vdev-0002 rolls back while the other
+#            two of the canary of 3 are still downloading; the rollout aborts itself and
+#            cancels them (history: the cause is the failed canary), counted apart from the
+#            failure, and they go back to idle on their old image.
 #   cancel   'mqota deployment cancel' on a hold deployment whose 2 devices hold the image
 #            (they drop it: idle on the old image) and on a running one mid-download; a second
 #            cancel is refused (409), an unknown deployment is 404; /metrics counts the
@@ -24,10 +29,11 @@ MODE=${3:-abort}
 NEWVER=v1.4.1-2-g0296947-dirty
 case $MODE in
   abort) COUNT=4; FAULT=(--link gprs) ;;
+  abort-on-error) COUNT=4; FAULT=(--link lan:25,gprs:75 --fail-self-test "$NEWVER") ;;
   cancel) COUNT=4; FAULT=(--link gprs) ;;
   retry) COUNT=9; FAULT=(--fail-self-test "$NEWVER") ;;
   skip) COUNT=4; FAULT=() ;;
-  *) echo "usage: test_rollout_cancel.sh BUILD_DIR FIXTURES_DIR [abort|cancel|retry|skip]" >&2
+  *) echo "usage: test_rollout_cancel.sh BUILD_DIR FIXTURES_DIR [abort|abort-on-error|cancel|retry|skip]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -99,6 +105,25 @@ abort)
   check "after a restart of the fleet no device is offered the release again" \
     devices_are '[.[] | select(.state == "idle" and .version == $v)] | length == 4' --arg v "$oldver"
   check "and mqotad transfers nothing" status_is '.transfers == 0'
+  ;;
+abort-on-error)
+  mq group add lab $(fleet_ids --count $COUNT) >/dev/null || fail "group add failed"
+  create group=lab --canary 3 --waves 100% --on-error abort
+  wait_for 90 rollout_is "$RID" '.state == "aborted"' ||
+    fail "the failing canary did not abort the rollout: $(mq --json rollout show "$RID")"
+  show "$RID"
+  check_json "the canary: vdev-0002 failed, the two still downloading cancelled" "$R" \
+    '.waves[0].state == "failed" and .waves[0].failed == 1 and .waves[0].cancelled == 2 and
+     .waves[0].confirmed == 0 and .waves[1].deployment == null'
+  check_json "the history: the wave failed, the rollout aborted itself and cancelled the two" "$R" \
+    '([.events[] | select(.kind == "device-cancelled") | .message |
+       test("^device vdev-000[13] of the canary cancelled \\(target active, [0-9]+ % downloaded\\): the rollout aborted itself when the canary failed; its offer was withdrawn$")]
+      == [true, true]) and
+     ([.events[] | select(.kind == "wave-failed") | .message | test("rollout aborted$")] == [true])'
+  wait_for 30 idle_on_old '["vdev-0001","vdev-0003"]' ||
+    fail "the cancelled devices did not go back to idle on $oldver: $(mq --json device list)"
+  pass "the cancelled devices are idle on their old image $oldver"
+  check "mqotad keeps no transfer and no stream" wait_for 10 status_is '.transfers == 0 and .streams == 0'
   ;;
 cancel)
   out=$(mq --json deploy "$rel" vdev-0001 vdev-0002 --hold 2>&1) || fail "deploy --hold failed: $out"
