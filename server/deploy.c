@@ -437,22 +437,26 @@ static bool stale_failure(const db_device_t *prev, const mqota_state_msg_t *m)
 }
 
 /*
- * A device reports that it holds a release (docs/PROTOCOL.md §5.2) for which it has no running
- * target: its deployment ended or was superseded while the device was away, and the empty
- * retained offer that told it so is gone from the broker (an empty retained message deletes
- * the retained one; a device connecting later receives nothing). Unless the device has a
- * running target of another release (whose offer must stay), publish the empty offer again:
- * the device is subscribed now, so it drops the held image and reports idle.
+ * A device reports that it holds a release (docs/PROTOCOL.md §5.2), or is offered or
+ * downloading one, for which it has no running target: its deployment ended, was superseded
+ * or was cancelled while the device was away (or its link was down), and the empty retained
+ * offer that told it so is gone from the broker (an empty retained message deletes the
+ * retained one; a device connecting later, with a clean session, receives nothing). Unless
+ * the device has a running target of another release (whose offer must stay), publish the
+ * empty offer again: the device is subscribed now, so it drops the held image, or stops its
+ * download, and reports idle.
  */
-static void forget_held(mqotad_t *d, const char *device_id, uint32_t release)
+static void forget_offer(mqotad_t *d, const char *device_id, uint8_t state, uint32_t release)
 {
     db_target_t t;
     char topic[DB_ID_MAX + 32];
     if (db__target_running(d->db, device_id, 0, &t) != 1) return;
     snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/offer", device_id);
     if (mqtt__publish(d, topic, NULL, 0, 1, true) == 0)
-        mqh_log(MQH_INFO, "device %s holds release %u for no running deployment: its offer is "
-                "cleared so that it drops the image", device_id, (unsigned)release);
+        mqh_log(MQH_INFO, "device %s %s release %u for no running deployment: its offer is "
+                "cleared so that it %s", device_id,
+                state == MQOTA_STATE_HELD ? "holds" : "downloads", (unsigned)release,
+                state == MQOTA_STATE_HELD ? "drops the image" : "stops");
 }
 
 int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *prev,
@@ -461,7 +465,9 @@ int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *pre
     if (m->target_release == 0) return 0;
     db_target_t t;
     int rc = db__target_running(d->db, dev->id, m->target_release, &t);
-    if (rc == 1 && m->state == MQOTA_STATE_HELD) forget_held(d, dev->id, m->target_release);
+    if (rc == 1 && (m->state == MQOTA_STATE_HELD || m->state == MQOTA_STATE_OFFERED ||
+                    m->state == MQOTA_STATE_DOWNLOADING))
+        forget_offer(d, dev->id, m->state, m->target_release);
     if (rc != 0) return rc < 0 ? -1 : 0;
     int64_t now = mqh_unix_now();
     bool done = false;

@@ -1158,6 +1158,8 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
     } else {
         rollout_state_t to_state = r->abort_on_error ? ROLLOUT_ABORTED : ROLLOUT_PAUSED;
         const char *to = state__rollout_name(to_state);
+        char withdrawn[32] = ""; /* devices whose deployment was cancelled, if any */
+        if (c.cancelled) snprintf(withdrawn, sizeof(withdrawn), ", %u cancelled", c.cancelled);
         w.state = WAVE_FAILED;
         if (db__rollout_wave_set(d->db, &w) != 0 ||
             db__rollout_set_state(d->db, r->id, to_state, w.idx, now) != 0)
@@ -1167,8 +1169,8 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
                     "threshold %u %%), %u confirmed; rollout %s", name, failed, w.size,
                     r->error_percent, confirmed, to)
             : event(d, r->id, now, w.idx, "wave-failed", "%s failed: every device finished "
-                    "but only %u of %u confirmed (success threshold %u %%), %u cancelled; "
-                    "rollout %s", name, confirmed, w.size, r->success_percent, c.cancelled, to);
+                    "but only %u of %u confirmed (success threshold %u %%)%s; rollout %s", name,
+                    confirmed, w.size, r->success_percent, withdrawn, to);
         if (rc != 0) goto db_err;
         if (r->abort_on_error) {
             char why[80];

@@ -16,8 +16,9 @@
 #            failure, and they go back to idle on their old image.
 #   cancel   'mqota deployment cancel' on a hold deployment whose 2 devices hold the image
 #            (they drop it: idle on the old image) and on a running one mid-download; a second
-#            cancel is refused (409), an unknown deployment is 404; /metrics counts the
-#            cancelled targets and deployments.
+#            cancel is refused (409), an unknown deployment is 404; a device that comes back
+#            downloading the release with no target (faked: it missed the empty offer) gets
+#            its offer cleared again; /metrics counts the cancelled deployments.
 #   retry    9 devices, canary 8 paced by --max-transfers 2: the new image fails its
 #            self-test, the canary fails and pauses; without the fault, 'mqota rollout retry'
 #            offers the 8 again paced: mqotad's in_flight, sampled all through the retry,
@@ -157,6 +158,25 @@ cancel)
     "$HTTP_URL/api/v1/deployments/999/cancel") || fail "curl failed"
   [ "$code" = 404 ] || fail "cancel of an unknown deployment answered $code: $(cat "$T/resp.json")"
   pass "cancel of an unknown deployment is 404"
+  # a device away (link down, clean session) when its offer was withdrawn misses the empty
+  # retained offer and comes back still downloading: faked with mosquitto_pub, its STATE
+  # (downloading the release, no running target) makes mqotad clear its offer again
+  fleet_provision --count 1 --prefix ghost-
+  gpass=$(sed -n 's/^password=//p' "$T/creds/ghost-0001.cred")
+  [ -n "$gpass" ] || fail "no password in $T/creds/ghost-0001.cred"
+  python3 - "$T/ghost_state" "$rel" <<'PY'
+import struct, sys
+s = lambda b: bytes([len(b)]) + b
+body = b'MQ\x01\x01' + struct.pack('<BBBBHHIIIIIIII', 2, 0, 0, 0, 0, 16, 4096, 0, 0,
+                                   int(sys.argv[2]), 8192, 124416, 1, 0)
+open(sys.argv[1], 'wb').write(body + s(b'hello_world') + s(b'1') + s(b'v5.1') + s(b''))
+PY
+  timeout 30 mosquitto_pub -h 127.0.0.1 -p "${BROKER_URL##*:}" -u ghost-0001 -P "$gpass" \
+    -i ghost-0001 -t mqota/v1/dev/ghost-0001/state -q 1 -r -f "$T/ghost_state" ||
+    fail "ghost-0001 could not publish its state"
+  wait_for 15 grep -q "device ghost-0001 downloads release $rel for no running deployment: its offer is cleared so that it stops" "$T/mqotad.log" ||
+    fail "mqotad did not clear the offer of a device downloading a release it has no target of"
+  pass "a device back downloading a withdrawn release gets its offer cleared again"
   curl -s -H "$API_AUTH" "$HTTP_URL/metrics" >"$T/metrics.txt" || fail "GET /metrics failed"
   grep -qx 'mqotad_deployments{state="cancelled"} 2' "$T/metrics.txt" ||
     fail "/metrics does not count 2 cancelled deployments: $(grep mqotad_deployments "$T/metrics.txt")"
