@@ -440,8 +440,10 @@ int cmd_deployment_cancel(cli_ctx_t *ctx, int argc, char **argv)
         return rc;
     snprintf(path, sizeof path, "/api/v1/deployments/%lld/cancel", id);
     rc = http_json(ctx, "POST", path, NULL, NULL, 0, &resp, NULL);
-    if (rc != CLI_OK)
+    if (rc != CLI_OK) {
+        cJSON_Delete(resp); /* an error's answer, if one came */
         return rc;
+    }
     if (ctx->json) {
         cli_print_json(resp);
     } else {
