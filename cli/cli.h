@@ -172,6 +172,7 @@ int cmd_deployment_list(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_deployment_watch(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_deployment_activate(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_deployment_cancel(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_status(cli_ctx_t *ctx, int argc, char **argv);
 
 /**

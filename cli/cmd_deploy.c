@@ -48,6 +48,18 @@ static const char usage_activate[] =
     "  mqota deployment activate 4\n"
     "  mqota deployment activate 4 vdev-0001 vdev-0002\n";
 
+static const char usage_cancel[] =
+    "Usage: mqota deployment cancel ID [--json]\n"
+    "\n"
+    "Cancel a running deployment: each target not yet finished is cancelled and its offer\n"
+    "withdrawn, so its device stops downloading (or drops a held image) and stays on the\n"
+    "image it runs. A device that already reboots into the release (ready-to-reboot,\n"
+    "pending-verify) or runs it is left to finish. A rollout's deployment also records each\n"
+    "device in the rollout's history.\n"
+    "\n"
+    "Examples:\n"
+    "  mqota deployment cancel 4\n";
+
 static const char usage_list[] =
     "Usage: mqota deployment list [--json]\n"
     "\n"
@@ -217,7 +229,8 @@ int cmd_deployment_list(cli_ctx_t *ctx, int argc, char **argv)
         long long failed = cli_json_int(d, "failed", 0);
         snprintf(id, sizeof id, "%lld", cli_json_int(d, "id", 0));
         snprintf(rel, sizeof rel, "%lld", cli_json_int(d, "release", 0));
-        snprintf(done, sizeof done, "%lld/%lld", succ + failed, total);
+        snprintf(done, sizeof done, "%lld/%lld",
+                 succ + failed + cli_json_int(d, "cancelled", 0), total);
         snprintf(ok, sizeof ok, "%lld", succ);
         snprintf(fail, sizeof fail, "%lld", failed);
         snprintf(act, sizeof act, "%lld", cli_json_int(d, "active", 0));
@@ -298,10 +311,14 @@ int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv)
     char held[48] = "";
     if (ready > 0) /* holding the release until 'mqota deployment activate' */
         snprintf(held, sizeof held, ", %lld ready", ready);
-    printf("  targets  %lld: %lld succeeded, %lld failed, %lld active, %lld pending%s\n",
+    long long cancelled = cli_json_int(d, "cancelled", 0);
+    char withdrawn[48] = "";
+    if (cancelled > 0) /* 'mqota deployment cancel', or its rollout's abort */
+        snprintf(withdrawn, sizeof withdrawn, ", %lld cancelled", cancelled);
+    printf("  targets  %lld: %lld succeeded, %lld failed, %lld active, %lld pending%s%s\n",
            cli_json_int(d, "total", 0), cli_json_int(d, "succeeded", 0),
            cli_json_int(d, "failed", 0), cli_json_int(d, "active", 0),
-           cli_json_int(d, "pending", 0), held);
+           cli_json_int(d, "pending", 0), held, withdrawn);
     /* compressed forms (docs/PROTOCOL.md §6.1): what they saved against the image per target */
     long long compressed = cli_json_int(d, "compressed", 0);
     if (compressed > 0) {
@@ -425,4 +442,33 @@ out:
     free(text);
     free(pos);
     return rc;
+}
+
+int cmd_deployment_cancel(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const char cmd[] = "deployment cancel";
+    long long id;
+    cJSON *resp = NULL;
+    char path[64];
+
+    int rc = parse_deployment_args(ctx, cmd, usage_cancel, argc, argv, NULL, 0, &id);
+    if (rc != CLI_OK)
+        return rc;
+    snprintf(path, sizeof path, "/api/v1/deployments/%lld/cancel", id);
+    rc = http_json(ctx, "POST", path, NULL, NULL, 0, &resp, NULL);
+    if (rc != CLI_OK) {
+        cJSON_Delete(resp); /* an error's answer, if one came */
+        return rc;
+    }
+    if (ctx->json) {
+        cli_print_json(resp);
+    } else {
+        long long n = cli_json_int(resp, "cancelled", 0), kept = cli_json_int(resp, "kept", 0);
+        printf("deployment %lld: %s, %lld target%s cancelled (offers withdrawn), %lld left to "
+               "finish, %lld succeeded, %lld failed\n", id, cli_json_str(resp, "state", "?"), n,
+               n == 1 ? "" : "s", kept, cli_json_int(resp, "succeeded", 0),
+               cli_json_int(resp, "failed", 0));
+    }
+    cJSON_Delete(resp);
+    return CLI_OK;
 }

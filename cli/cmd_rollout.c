@@ -159,22 +159,23 @@ static int add_pacing(cJSON *body, const char *max_transfers, const char *jitter
 }
 
 /* A rollout's waves as a table: WAVE DEVICES STATE DEPLOYMENT CONFIRMED FAILED ACTIVE READY
- * (READY: holding the release for the maintenance window). */
+ * CANCELLED (READY: holding the release for the maintenance window; CANCELLED: offers
+ * withdrawn by a cancel or an abort). */
 static void print_waves(const cJSON *r)
 {
     static const char *const head[] = { "WAVE", "DEVICES", "STATE", "DEPLOYMENT", "CONFIRMED",
-                                        "FAILED", "ACTIVE", "READY" };
-    fmt_table_t *t = fmt_table_new(8, head);
+                                        "FAILED", "ACTIVE", "READY", "CANCELLED" };
+    fmt_table_t *t = fmt_table_new(9, head);
     if (t == NULL) {
         cli_error("out of memory while printing the waves.");
         return;
     }
-    for (size_t c = 1; c < 8; c++)
+    for (size_t c = 1; c < 9; c++)
         if (c != 2)
             fmt_table_align_right(t, c);
     const cJSON *w;
     cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(r, "waves")) {
-        char size[24], dep[24], ok[24], failed[24], active[24], ready[24];
+        char size[24], dep[24], ok[24], failed[24], active[24], ready[24], cancelled[24];
         snprintf(size, sizeof size, "%lld", cli_json_int(w, "size", 0));
         long long d = cli_json_int(w, "deployment", 0);
         if (d > 0)
@@ -187,8 +188,9 @@ static void print_waves(const cJSON *r)
         snprintf(active, sizeof active, "%lld",
                  cli_json_int(w, "active", 0) + cli_json_int(w, "pending", 0));
         snprintf(ready, sizeof ready, "%lld", cli_json_int(w, "ready", 0));
+        snprintf(cancelled, sizeof cancelled, "%lld", cli_json_int(w, "cancelled", 0));
         const char *row[] = { cli_json_str(w, "name", "?"), size, cli_json_str(w, "state", "?"),
-                              dep, ok, failed, active, ready };
+                              dep, ok, failed, active, ready, cancelled };
         fmt_table_add_row(t, row);
     }
     fmt_table_print(t, stdout);

@@ -51,6 +51,7 @@ static const char usage_main[] =
     "  deployment show ID                              show one deployment and its targets\n"
     "  deployment watch ID [--timeout SECONDS]         follow a deployment until it finishes\n"
     "  deployment activate ID [DEVICE...]              reboot held targets into the release\n"
+    "  deployment cancel ID                            withdraw the offers not yet taken\n"
     "  group create|list|show|delete NAME              named groups of devices\n"
     "  group add|remove NAME DEVICE...                 change a group's devices\n"
     "  rollout create RELEASE_ID --filter EXPR --canary SIZE --waves SIZE,...\n"
@@ -98,6 +99,7 @@ static const struct {
     { "deployment", "show", cmd_deployment_show },
     { "deployment", "watch", cmd_deployment_watch },
     { "deployment", "activate", cmd_deployment_activate },
+    { "deployment", "cancel", cmd_deployment_cancel },
     { "rollout", "create", cmd_rollout_create },
     { "rollout", "list", cmd_rollout_list },
     { "rollout", "show", cmd_rollout_show },

@@ -45,7 +45,7 @@ typedef struct {
     cli_ctx_t *ctx;
     long long id;
     int events_seen;             /* events of the history printed so far */
-    char waves[WAVES_MAX][96];   /* each wave's counts as last printed */
+    char waves[WAVES_MAX][112];   /* each wave's counts as last printed */
 } rwatch_t;
 
 static void sleep_ms(uint64_t ms)
@@ -113,9 +113,10 @@ static void print_waves(rwatch_t *w, const cJSON *r)
         long long failed = cli_json_int(wave, "failed", 0) + cli_json_int(wave, "superseded", 0);
         long long active = cli_json_int(wave, "active", 0) + cli_json_int(wave, "pending", 0);
         long long ready = cli_json_int(wave, "ready", 0); /* holding it for the window */
-        char now[96];
-        snprintf(now, sizeof now, "%s %lld %lld %lld %lld %lld", state, size, ok, failed, active,
-                 ready);
+        long long cancelled = cli_json_int(wave, "cancelled", 0); /* offers withdrawn */
+        char now[112];
+        snprintf(now, sizeof now, "%s %lld %lld %lld %lld %lld %lld", state, size, ok, failed,
+                 active, ready, cancelled);
         bool started = strcmp(state, "waiting") != 0;
         if (started && strcmp(now, w->waves[i]) != 0) {
             if (w->ctx->json) {
@@ -129,6 +130,7 @@ static void print_waves(rwatch_t *w, const cJSON *r)
                 cJSON_AddNumberToObject(o, "failed", (double)failed);
                 cJSON_AddNumberToObject(o, "active", (double)active);
                 cJSON_AddNumberToObject(o, "ready", (double)ready);
+                cJSON_AddNumberToObject(o, "cancelled", (double)cancelled);
                 cJSON_AddNumberToObject(o, "in_flight", (double)cli_json_int(r, "in_flight", 0));
                 json_line(o);
                 cJSON_Delete(o);
@@ -137,7 +139,9 @@ static void print_waves(rwatch_t *w, const cJSON *r)
                 int n = snprintf(line, sizeof line, ": %s, %lld of %lld confirmed, %lld failed, "
                                  "%lld active", state, ok, size, failed, active);
                 if (ready > 0 && n > 0 && (size_t)n < sizeof line)
-                    snprintf(line + n, sizeof line - (size_t)n, ", %lld ready", ready);
+                    n += snprintf(line + n, sizeof line - (size_t)n, ", %lld ready", ready);
+                if (cancelled > 0 && n > 0 && (size_t)n < sizeof line)
+                    snprintf(line + n, sizeof line - (size_t)n, ", %lld cancelled", cancelled);
                 char *name = fmt_safe(cli_json_str(wave, "name", "?"), false);
                 printf("  %s", name != NULL ? name : "?");
                 free(name);

@@ -139,6 +139,9 @@ static void summary_text(const cJSON *d, const watch_t *w, char *out, size_t cap
         snprintf(sup, sizeof sup, ", %lld superseded", superseded);
     if (held > 0) /* holding the release until 'mqota deployment activate' */
         snprintf(ready, sizeof ready, ", %lld ready", held);
+    long long cancelled = cli_json_int(d, "cancelled", 0);
+    if (cancelled > 0) /* 'mqota deployment cancel' withdrew their offers */
+        snprintf(sup + strlen(sup), sizeof sup - strlen(sup), ", %lld cancelled", cancelled);
     snprintf(out, cap, "%lld succeeded, %lld failed, %lld active, %lld pending%s%s of %lld; %s",
              cli_json_int(d, "succeeded", 0), cli_json_int(d, "failed", 0),
              cli_json_int(d, "active", 0), cli_json_int(d, "pending", 0), ready, sup,
@@ -324,6 +327,9 @@ static int report_end(watch_t *w, const cJSON *d)
         if (strcmp(st, "superseded") == 0)
             fprintf(stderr, "  %s: superseded by a newer deployment\n",
                     cli_json_str(t, "device", "?"));
+        else if (strcmp(st, "cancelled") == 0)
+            fprintf(stderr, "  %s: cancelled, its offer withdrawn (device %s)\n",
+                    cli_json_str(t, "device", "?"), cli_json_str(t, "device_state", "?"));
         else
             fprintf(stderr, "  %s: %s (device %s, reason: %s)\n", cli_json_str(t, "device", "?"),
                     st, cli_json_str(t, "device_state", "?"), reason);

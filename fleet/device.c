@@ -333,6 +333,7 @@ bool dev_link_up(fleet_dev_t *d, int rc)
         return false;
     }
     d->conn = DEV_CONNECTED;
+    d->connected_ms = mqh_now_ms(); /* both ports: --crash-loop counts from here */
     d->backoff_ms = 0;
     d->connects++;
     d->process_due = true;
@@ -345,11 +346,9 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
     (void)m;
     if (!dev_link_up(d, rc)) return;
     if (d->lops != NULL) { /* a legacy device: its protocol's side (legacy.h) */
-        d->connected_ms = mqh_now_ms();
         d->lops->on_connect(d);
         return;
     }
-    d->connected_ms = mqh_now_ms();
     if (mqota_agent_on_connect(&d->agent) != MQOTA_OK)
         mqh_log(MQH_WARN, "%s: agent could not subscribe or publish after connect", d->id);
 }
@@ -829,17 +828,19 @@ static void publish_telemetry(fleet_dev_t *d, uint64_t now)
 }
 
 /*
- * Fault --crash-loop VER: a POSIX-port device running VER that has confirmed it (no longer
+ * Fault --crash-loop VER: a device running VER that has confirmed it (no longer
  * pending-verify) panics --crash-every seconds after each connection: the RTC file says panic
  * with a crash reason, and the device resets. The bootloader boots the confirmed VER again, so
- * it loops; each boot's health report says panic.
+ * it loops; each boot's health report says panic. On the ESP-IDF port the chip boots with
+ * esp_reset_reason() ESP_RST_PANIC and the crash reason is its core dump's panic reason
+ * (tests/emu/esp-idf: esp_core_dump_get_panic_reason()).
  */
 static void maybe_panic(fleet_dev_t *d, uint64_t now)
 {
     const fleet_opts_t *o = &d->fleet->opt;
     const mqota_agent_t *a = dev_agent(d);
     uint64_t after = (uint64_t)(o->crash_every_s > 0 ? o->crash_every_s : 3) * 1000u;
-    if (o->crash_loop == NULL || d->esp != NULL || d->conn != DEV_CONNECTED ||
+    if (o->crash_loop == NULL || d->conn != DEV_CONNECTED ||
         now - d->connected_ms < after || strcmp(a->running.version, o->crash_loop) != 0 ||
         mqota_agent_state(a) == MQOTA_STATE_PENDING_VERIFY)
         return;

@@ -85,7 +85,7 @@ static void usage(FILE *out)
             "                        the bootloader then rolls back (reason reset)\n"
             "  --crash-loop VER      fault: a device running VER after confirming it resets by\n"
             "                        panic --crash-every S seconds after each connection\n"
-            "                        (its health reports reset reason panic; posix port)\n"
+            "                        (its health reports reset reason panic and the crash)\n"
             "  --crash-every S       seconds from connect to the panic of --crash-loop\n"
             "                        (default 3)\n"
             "  --health-interval S   seconds between the agents' health reports (default: the\n"

@@ -165,7 +165,11 @@ int esp_dev_start(fleet_dev_t *d, const boot_result_t *boot, const uint8_t *comm
     esp_emu_set_log_prefix(d->id);
     esp_emu_set_block_hook(block, d);
     esp_emu_set_flip_offset(o->flip_offset);
-    if (esp_emu_attach(d->vdev, boot, first_boot ? ESP_RST_POWERON : ESP_RST_SW) != 0) {
+    /* a restart is esp_restart()'s, unless the chip panicked (--crash-loop: the RTC says so) */
+    esp_reset_reason_t why = first_boot ? ESP_RST_POWERON
+                             : vdev_reset_reason(d->vdev) == MQOTA_RESET_PANIC ? ESP_RST_PANIC
+                                                                                : ESP_RST_SW;
+    if (esp_emu_attach(d->vdev, boot, why) != 0) {
         mqh_log(MQH_ERROR, "%s: its partition table has more entries than the ESP-IDF "
                 "emulation keeps", d->id);
         return -1;

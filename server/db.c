@@ -194,6 +194,13 @@ static const char *const migrations[] = {
     /* 14 -> 15: delta updates (docs/PROTOCOL.md §18): the release a target's delta applies to
      * (its device's running release when offered; 0 for every other form) */
     "ALTER TABLE deployment_targets ADD COLUMN base_release_id INTEGER NOT NULL DEFAULT 0;",
+    /* 15 -> 16: cancelling and paced retries (docs/ROLLOUTS.md): a rollout's device whose
+     * retry offer is still to be made (a paced retry; its old target no longer counts); the
+     * skips of a continuous rollout, one row per device and reason so each is recorded once */
+    "ALTER TABLE rollout_devices ADD COLUMN retry INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE rollout_skips ("
+    " rollout_id INTEGER NOT NULL REFERENCES rollouts(id), device_id TEXT NOT NULL,"
+    " reason TEXT NOT NULL, PRIMARY KEY (rollout_id, device_id, reason));",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -248,6 +255,8 @@ enum {
     S_REL_SET_MANIFEST, S_REL_MANIFEST,
     /* legacy devices (schema 13) */
     S_LEG_PUT, S_LEG_GET, S_LEG_LIST,
+    /* cancelling and paced retries (schema 16) */
+    S_RO_OF_DEP, S_RO_DEV_RETRY, S_RO_SKIP_HAS, S_RO_SKIP_PUT,
     S_COUNT
 };
 
@@ -283,7 +292,8 @@ static const char *const stmt_sql[S_COUNT] = {
                      " coalesce(sum(state='failed'),0), coalesce(sum(state='superseded'),0),"
                      " coalesce(sum(bytes_sent),0), coalesce(sum(bytes_resent),0),"
                      " coalesce(sum(state='ready'),0), coalesce(sum(wire_size),0),"
-                     " coalesce(sum(wire_size > 0),0), coalesce(sum(encoding != 0),0)"
+                     " coalesce(sum(wire_size > 0),0), coalesce(sum(encoding != 0),0),"
+                     " coalesce(sum(state='cancelled'),0)"
                      " FROM deployment_targets WHERE deployment_id = ?1",
     [S_DEP_STREAM_BYTES] = "UPDATE deployments SET stream_bytes_sent = stream_bytes_sent + ?2"
                            " WHERE id = ?1",
@@ -403,8 +413,11 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_RO_WDEPS] = "SELECT deployment_id FROM rollout_wave_deployments WHERE rollout_id = ?1"
                    " AND wave = ?2 ORDER BY deployment_id",
     /* each device of a wave with the state of its latest target among the wave's deployments
-     * and that deployment's creation (the offer): '' and 0 when it has none */
-    [S_RO_WAVE_TARGETS] = "SELECT v.device_id, coalesce(t.state, ''), coalesce(d.created_at, 0)"
+     * and that deployment's creation (the offer): '' and 0 when it has none, or when its
+     * paced retry's offer is still to be made (v.retry) */
+    [S_RO_WAVE_TARGETS] = "SELECT v.device_id, CASE WHEN v.retry THEN '' ELSE"
+                          " coalesce(t.state, '') END,"
+                          " CASE WHEN v.retry THEN 0 ELSE coalesce(d.created_at, 0) END"
                           " FROM rollout_devices v LEFT JOIN deployment_targets t"
                           " ON t.device_id = v.device_id AND t.deployment_id ="
                           " (SELECT max(x.deployment_id) FROM rollout_wave_deployments x"
@@ -507,6 +520,15 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LEG_GET] = "SELECT params FROM legacy_devices WHERE device_id = ?1",
     [S_LEG_LIST] = "SELECT l.device_id, d.protocol, l.params FROM legacy_devices l"
                    " JOIN devices d ON d.id = l.device_id ORDER BY l.device_id",
+    /* ---- cancelling and paced retries (schema 16) ---- */
+    [S_RO_OF_DEP] = "SELECT rollout_id, wave FROM rollout_wave_deployments"
+                    " WHERE deployment_id = ?1 LIMIT 1",
+    [S_RO_DEV_RETRY] = "UPDATE rollout_devices SET retry = ?3 WHERE rollout_id = ?1"
+                       " AND device_id = ?2",
+    [S_RO_SKIP_HAS] = "SELECT count(*) FROM rollout_skips WHERE rollout_id = ?1"
+                      " AND device_id = ?2 AND reason = ?3",
+    [S_RO_SKIP_PUT] = "INSERT INTO rollout_skips (rollout_id, device_id, reason)"
+                      " VALUES (?1,?2,?3) ON CONFLICT DO NOTHING",
 };
 
 struct db {
@@ -1079,6 +1101,7 @@ int db__deployment_counts(db_t *db, int64_t id, db_counts_t *out)
         out->wire_size = sqlite3_column_int64(s, 9);
         out->wire_targets = sqlite3_column_int(s, 10);
         out->compressed = sqlite3_column_int(s, 11);
+        out->cancelled = sqlite3_column_int(s, 12);
     } else {
         ret = fail(db, "count deployment targets");
     }
@@ -2119,6 +2142,7 @@ static int count_state(void *ctx, const char *device_id, const target_state_t *s
     case TARGET_FAILED: c->failed++; break;
     case TARGET_SUPERSEDED: c->superseded++; break;
     case TARGET_READY: c->ready++; break;
+    case TARGET_CANCELLED: c->cancelled++; break;
     }
     return 0;
 }
@@ -2564,4 +2588,54 @@ int db__rollout_event_last(db_t *db, int64_t rollout_id, int wave, const char *k
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return ret;
+}
+
+/* ---- cancelling and paced retries (schema 12) ---- */
+
+int db__rollout_of_deployment(db_t *db, int64_t deployment_id, int64_t *rollout_id, int *wave)
+{
+    sqlite3_stmt *s = db->st[S_RO_OF_DEP];
+    sqlite3_bind_int64(s, 1, deployment_id);
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) {
+        *rollout_id = sqlite3_column_int64(s, 0);
+        *wave = sqlite3_column_int(s, 1);
+        ret = 0;
+    } else {
+        ret = rc == SQLITE_DONE ? 1 : fail(db, "find a deployment's rollout");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__rollout_device_retry(db_t *db, int64_t rollout_id, const char *device_id, bool retry)
+{
+    sqlite3_stmt *s = db->st[S_RO_DEV_RETRY];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_text(s, 2, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 3, retry ? 1 : 0);
+    return exec_stmt(db, S_RO_DEV_RETRY, "mark a rollout device for its retry");
+}
+
+int db__rollout_skip_has(db_t *db, int64_t rollout_id, const char *device_id,
+                         const char *reason, bool *out)
+{
+    int64_t n = 0;
+    sqlite3_bind_int64(db->st[S_RO_SKIP_HAS], 1, rollout_id);
+    sqlite3_bind_text(db->st[S_RO_SKIP_HAS], 2, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(db->st[S_RO_SKIP_HAS], 3, reason, -1, SQLITE_TRANSIENT);
+    if (count_one(db, S_RO_SKIP_HAS, "look a rollout's skip up", &n) != 0) return -1;
+    *out = n > 0;
+    return 0;
+}
+
+int db__rollout_skip_put(db_t *db, int64_t rollout_id, const char *device_id,
+                         const char *reason)
+{
+    sqlite3_stmt *s = db->st[S_RO_SKIP_PUT];
+    sqlite3_bind_int64(s, 1, rollout_id);
+    sqlite3_bind_text(s, 2, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, reason, -1, SQLITE_TRANSIENT);
+    return exec_stmt(db, S_RO_SKIP_PUT, "store a rollout's skip");
 }

@@ -157,6 +157,7 @@ typedef struct {
 typedef struct {
     int total, pending, active, succeeded, failed, superseded;
     int ready; /**< Targets holding a verified image until activated (TARGET_READY) */
+    int cancelled; /**< Targets whose deployment was cancelled (TARGET_CANCELLED) */
     int64_t bytes_sent, bytes_resent; /**< Sums of the targets' unicast byte counters */
     int64_t wire_size;  /**< Sum of the targets' wire_size (schema 14) */
     int wire_targets;   /**< Targets with a wire_size (offered since schema 14) */
@@ -592,6 +593,20 @@ int db__rollout_wave_health(db_t *db, int64_t rollout_id, int wave, uint32_t wit
                             int (*cb)(void *ctx, const char *device_id, int64_t confirmed_at,
                                       int64_t crashes),
                             void *ctx);
+
+/* ---- cancelling and paced retries (schema 16) ---- */
+
+/** The rollout and wave that made deployment_id: 0, 1 when no rollout made it, -1 on error. */
+int db__rollout_of_deployment(db_t *db, int64_t deployment_id, int64_t *rollout_id, int *wave);
+/** Mark (retry true) a rollout's device whose paced retry offer is still to be made, or clear
+ *  the mark once it is made. While marked the device counts as having no target in its wave. */
+int db__rollout_device_retry(db_t *db, int64_t rollout_id, const char *device_id, bool retry);
+/** Whether a rollout recorded skipping device_id for reason ("on-release", ...). */
+int db__rollout_skip_has(db_t *db, int64_t rollout_id, const char *device_id,
+                         const char *reason, bool *out);
+/** Record that a rollout skipped device_id for reason (nothing if it already did). */
+int db__rollout_skip_put(db_t *db, int64_t rollout_id, const char *device_id,
+                         const char *reason);
 
 #ifdef __cplusplus
 }

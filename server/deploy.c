@@ -374,9 +374,12 @@ static int maybe_finish_deployment(mqotad_t *d, int64_t deployment_id)
     db_counts_t c;
     if (db__deployment_counts(d->db, deployment_id, &c) != 0) return -1;
     if (c.pending + c.active + c.ready > 0) return 0;
-    mqh_log(MQH_INFO, "deployment %lld finished: %d succeeded, %d failed, %d superseded",
-            (long long)deployment_id, c.succeeded, c.failed, c.superseded);
-    return db__deployment_set_state(d->db, deployment_id, DEPLOYMENT_FINISHED);
+    /* a cancelled deployment ends cancelled once the targets it left to finish ended */
+    deployment_state_t to = c.cancelled > 0 ? DEPLOYMENT_CANCELLED : DEPLOYMENT_FINISHED;
+    mqh_log(MQH_INFO, "deployment %lld %s: %d succeeded, %d failed, %d superseded, "
+            "%d cancelled", (long long)deployment_id, state__deployment_name(to), c.succeeded,
+            c.failed, c.superseded, c.cancelled);
+    return db__deployment_set_state(d->db, deployment_id, to);
 }
 
 typedef struct {
@@ -704,22 +707,26 @@ static bool stale_failure(const db_device_t *prev, const mqota_state_msg_t *m)
 }
 
 /*
- * A device reports that it holds a release (docs/PROTOCOL.md §5.2) for which it has no running
- * target: its deployment ended or was superseded while the device was away, and the empty
- * retained offer that told it so is gone from the broker (an empty retained message deletes
- * the retained one; a device connecting later receives nothing). Unless the device has a
- * running target of another release (whose offer must stay), publish the empty offer again:
- * the device is subscribed now, so it drops the held image and reports idle.
+ * A device reports that it holds a release (docs/PROTOCOL.md §5.2), or is offered or
+ * downloading one, for which it has no running target: its deployment ended, was superseded
+ * or was cancelled while the device was away (or its link was down), and the empty retained
+ * offer that told it so is gone from the broker (an empty retained message deletes the
+ * retained one; a device connecting later, with a clean session, receives nothing). Unless
+ * the device has a running target of another release (whose offer must stay), publish the
+ * empty offer again: the device is subscribed now, so it drops the held image, or stops its
+ * download, and reports idle.
  */
-static void forget_held(mqotad_t *d, const char *device_id, uint32_t release)
+static void forget_offer(mqotad_t *d, const char *device_id, uint8_t state, uint32_t release)
 {
     db_target_t t;
     char topic[DB_ID_MAX + 32];
     if (db__target_running(d->db, device_id, 0, &t) != 1) return;
     snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/offer", device_id);
     if (mqtt__publish(d, topic, NULL, 0, 1, true) == 0)
-        mqh_log(MQH_INFO, "device %s holds release %u for no running deployment: its offer is "
-                "cleared so that it drops the image", device_id, (unsigned)release);
+        mqh_log(MQH_INFO, "device %s %s release %u for no running deployment: its offer is "
+                "cleared so that it %s", device_id,
+                state == MQOTA_STATE_HELD ? "holds" : "downloads", (unsigned)release,
+                state == MQOTA_STATE_HELD ? "drops the image" : "stops");
 }
 
 /*
@@ -758,7 +765,9 @@ int deploy__on_state(mqotad_t *d, const db_device_t *dev, const db_device_t *pre
     if (m->target_release == 0) return 0;
     db_target_t t;
     int rc = db__target_running(d->db, dev->id, m->target_release, &t);
-    if (rc == 1 && m->state == MQOTA_STATE_HELD) forget_held(d, dev->id, m->target_release);
+    if (rc == 1 && (m->state == MQOTA_STATE_HELD || m->state == MQOTA_STATE_OFFERED ||
+                    m->state == MQOTA_STATE_DOWNLOADING))
+        forget_offer(d, dev->id, m->state, m->target_release);
     if (rc != 0) return rc < 0 ? -1 : 0;
     int64_t now = mqh_unix_now();
     bool done = false;
@@ -935,5 +944,114 @@ out:
     free(c.out.items);
     free(c.named);
     free(r);
+    return ret;
+}
+
+/*
+ * Whether the device of target t is past the point where a cancel can stop it: it runs the
+ * release, or its boot slot is switched or about to be (ready-to-reboot, pending-verify), or
+ * it is verifying an image it will boot at once (no hold flag; the agent ignores a cleared
+ * offer while verifying). Its update finishes as it would have; the target ends on its STATE.
+ */
+static bool past_cancel(const db_target_t *t, const db_device_t *dev)
+{
+    if (!dev || dev->target_release != (uint32_t)t->release_id) return false;
+    switch ((mqota_update_state_t)dev->state) {
+    case MQOTA_STATE_READY_TO_REBOOT:
+    case MQOTA_STATE_PENDING_VERIFY:
+        return true;
+    case MQOTA_STATE_VERIFYING:
+        return !(t->offer_flags & MQOTA_OFFER_FLAG_HOLD);
+    case MQOTA_STATE_CONFIRMED:
+        return dev->running_release == (uint32_t)t->release_id;
+    default:
+        return false;
+    }
+}
+
+/* Pick the unfinished targets of a deployment (deploy__cancel()). */
+static int pick_unfinished(void *ctx, const db_target_t *t)
+{
+    bool unfinished = t->state == TARGET_PENDING || t->state == TARGET_ACTIVE ||
+                      t->state == TARGET_READY;
+    return unfinished ? collect_target(ctx, t) : 0;
+}
+
+int deploy__cancel(mqotad_t *d, int64_t deployment_id, const char *reason,
+                   deploy_cancel_cb_t cb, void *ctx, int *cancelled, int *kept, char *err,
+                   size_t err_cap)
+{
+    db_deployment_t dep;
+    target_vec_t v = {0};
+    bool *gone = NULL;
+    int ret = 500;
+    *cancelled = *kept = 0;
+    int rc = db__deployment_get(d->db, deployment_id, &dep);
+    if (rc != 0) {
+        snprintf(err, err_cap, rc == 1 ? "unknown deployment %lld; see 'mqota deploy list'"
+                 : "database error while reading deployment %lld", (long long)deployment_id);
+        return rc == 1 ? 404 : 500;
+    }
+    if (dep.state != DEPLOYMENT_RUNNING) {
+        snprintf(err, err_cap, "deployment %lld is %s; only a running deployment can "
+                 "be cancelled", (long long)deployment_id, state__deployment_name(dep.state));
+        return 409;
+    }
+    if (db__target_list(d->db, deployment_id, pick_unfinished, &v) != 0) goto db_err_out;
+    if (v.n && !(gone = calloc(v.n, sizeof(*gone)))) goto db_err_out;
+    /* One transaction (a savepoint of the caller's): every target's new state, the callers'
+     * records, the deployment's state. */
+    int64_t now = mqh_unix_now();
+    if (db__begin(d->db) != 0) goto db_err_out;
+    for (size_t i = 0; i < v.n; i++) {
+        db_target_t t = v.items[i];
+        db_device_t dev;
+        int got = db__device_get(d->db, t.device_id, &dev);
+        if (got < 0) goto db_err;
+        bool keep = got == 0 && past_cancel(&t, &dev);
+        if (!keep) {
+            t.state = TARGET_CANCELLED;
+            snprintf(t.reason, sizeof(t.reason), "%s", reason);
+            t.finished_at = now;
+            if (db__target_set_state(d->db, &t) != 0) goto db_err;
+            gone[i] = true;
+            (*cancelled)++;
+        } else {
+            (*kept)++;
+        }
+        if (cb && cb(ctx, &v.items[i], got == 0 ? &dev : NULL, !keep) != 0) goto db_err;
+    }
+    if (v.n == 0 && db__deployment_set_state(d->db, deployment_id, DEPLOYMENT_CANCELLED) != 0)
+        goto db_err;
+    if (v.n && maybe_finish_deployment(d, deployment_id) != 0) goto db_err;
+    if (db__commit(d->db) != 0) goto db_err;
+    mqh_log(MQH_INFO, "deployment %lld cancelled (%s): %d target%s cancelled, %d left to "
+            "finish (their devices already reboot into the release)", (long long)deployment_id,
+            reason, *cancelled, *cancelled == 1 ? "" : "s", *kept);
+
+    /* After the commit: the offers are withdrawn (an empty retained payload clears them,
+     * docs/PROTOCOL.md §5) and the transfers dropped, leaving their streams. */
+    for (size_t i = 0; i < v.n; i++) {
+        if (!gone[i]) continue;
+        char topic[DB_ID_MAX + 32];
+        snprintf(topic, sizeof(topic), MQOTAD_TOPIC_PREFIX "%s/offer", v.items[i].device_id);
+        if (mqtt__publish(d, topic, NULL, 0, 1, true) != 0)
+            mqh_log(MQH_WARN, "could not clear the retained offer of %s (broker not "
+                    "connected)", v.items[i].device_id);
+        transfer__drop_device(d, v.items[i].device_id);
+    }
+    rollout__poke(d);
+    ret = 0;
+    goto out;
+db_err:
+    db__rollback(d->db);
+db_err_out:
+    snprintf(err, err_cap, "database error while cancelling deployment %lld; nothing changed",
+             (long long)deployment_id);
+    ret = 500;
+    *cancelled = *kept = 0;
+out:
+    free(gone);
+    free(v.items);
     return ret;
 }

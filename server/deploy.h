@@ -115,6 +115,38 @@ void deploy__legacy_native(mqotad_t *d, const db_device_t *dev);
 /** deploy_legacy.c: after mqotad (re)connected, start again the job of every legacy device
  *  whose target is running (active: mqotad restarted mid-transfer) and has none. */
 void deploy__legacy_resume(mqotad_t *d);
+/**
+ * What deploy__cancel() did to one unfinished target, inside its transaction.
+ * @param t         The target before the cancel (its state and progress).
+ * @param dev       Its device as last reported (NULL if mqotad has no row for it).
+ * @param cancelled true: cancelled; false: left to finish, its device already reboots into
+ *                  or runs the release.
+ * @return 0, or non-zero to undo the whole cancel (a database error).
+ */
+typedef int (*deploy_cancel_cb_t)(void *ctx, const db_target_t *t, const db_device_t *dev,
+                                  bool cancelled);
+
+/**
+ * Cancel a running deployment: every target still pending, active or ready becomes cancelled
+ * (reason stored in the target), except those whose device is past the point of no return
+ * (ready-to-reboot, pending-verify, verifying an image it boots at once, or running the
+ * release), which finish as they would have. In one transaction (a savepoint inside the
+ * caller's); after it, each cancelled device's retained offer is cleared (an empty retained
+ * payload, docs/PROTOCOL.md §5: the agent stops and reports idle, or drops a held image) and
+ * its transfer dropped (leaving its multicast stream, freed when no member is left). The
+ * deployment is "cancelled" at once, or when the targets left to finish ended.
+ * @param reason    A short word stored as each cancelled target's reason ("operator",
+ *                  "rollout-aborted").
+ * @param cb        Called for each unfinished target (NULL: none).
+ * @param[out] cancelled How many targets were cancelled.
+ * @param[out] kept      How many were left to finish.
+ * @param[out] err  One sentence on failure.
+ * @return 0; 404 unknown deployment; 409 the deployment is not running; 500 database error
+ *         (nothing changed).
+ */
+int deploy__cancel(mqotad_t *d, int64_t deployment_id, const char *reason,
+                   deploy_cancel_cb_t cb, void *ctx, int *cancelled, int *kept, char *err,
+                   size_t err_cap);
 
 /** Publish the offer of every pending target again (after a reconnect). */
 void deploy__republish_offers(mqotad_t *d);

@@ -22,6 +22,7 @@
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_status.h"
 #include "release.h"
+#include "rollout.h"
 #include "stream.h"
 #include "target.h"
 #include "token.h"
@@ -256,6 +257,7 @@ static cJSON *deployment_json(mqotad_t *d, const db_deployment_t *dep, bool with
     cJSON_AddNumberToObject(j, "failed", c.failed);
     cJSON_AddNumberToObject(j, "superseded", c.superseded);
     cJSON_AddNumberToObject(j, "ready", c.ready);
+    cJSON_AddNumberToObject(j, "cancelled", c.cancelled);
     cJSON_AddNumberToObject(j, "image_size", r->size);
     cJSON_AddNumberToObject(j, "stream_bytes_sent",
                             (double)(dep->stream_bytes_sent +
@@ -589,6 +591,35 @@ static void post_activate(mqotad_t *d, const char *ids, const api_request_t *req
     api_parse__deployment_free(&body);
 }
 
+/* POST /api/v1/deployments/{id}/cancel (no body): the unfinished targets are cancelled and
+ * their offers withdrawn (rollout__cancel_deployment(): a rollout's deployment also records
+ * each device in the rollout's history). Answers the deployment (its "cancelled" count) with
+ * "kept": how many targets were left to finish (their devices already reboot into the
+ * release). */
+static void post_cancel(mqotad_t *d, const char *ids, api_response_t *res)
+{
+    char err[400];
+    db_deployment_t dep;
+    int n = 0, kept = 0, st = 0; /* n: cancelled now (the deployment's count says it too) */
+    int64_t id = api__parse_id(ids);
+    if (id < 0) {
+        snprintf(err, sizeof(err), "unknown deployment '%.40s'; see 'mqota deploy list'", ids);
+        st = 404;
+    }
+    if (st == 0) st = rollout__cancel_deployment(d, id, &n, &kept, err, sizeof(err));
+    if (st != 0) {
+        api__error(res, st, err);
+        return;
+    }
+    cJSON *j = db__deployment_get(d->db, id, &dep) == 0 ? deployment_json(d, &dep, true) : NULL;
+    if (!j) {
+        api__error(res, 500, "deployment cancelled but it could not be read back");
+        return;
+    }
+    cJSON_AddNumberToObject(j, "kept", kept);
+    set_json(res, 200, j);
+}
+
 /* POST /api/v1/devices {"devices": [...]}: provision them (docs/API.md "Provisioning
  * devices"). The answer carries each device's credentials file text, once; it is not logged. */
 static void post_devices(mqotad_t *d, const api_request_t *req, api_response_t *res)
@@ -645,16 +676,22 @@ static const char *item_of(const char *path, const char *prefix)
     return *id && !strchr(id, '/') ? id : NULL;
 }
 
-/* Whether path is /api/v1/deployments/{id}/activate; the id's text into ids (if not NULL). */
-static bool is_activate_path(const char *path, char *ids, size_t cap)
+/* Whether path is /api/v1/deployments/{id}<suffix>; the id's text into ids (if not NULL). */
+static bool is_deployment_action(const char *path, const char *suffix, char *ids, size_t cap)
 {
-    static const char prefix[] = API "/deployments/", suffix[] = "/activate";
-    size_t n = strlen(path), np = sizeof(prefix) - 1, ns = sizeof(suffix) - 1;
+    static const char prefix[] = API "/deployments/";
+    size_t n = strlen(path), np = sizeof(prefix) - 1, ns = strlen(suffix);
     if (n <= np + ns || strncmp(path, prefix, np) != 0 || strcmp(path + n - ns, suffix) != 0 ||
         memchr(path + np, '/', n - np - ns) != NULL)
         return false;
     if (ids) snprintf(ids, cap, "%.*s", (int)(n - np - ns), path + np);
     return true;
+}
+
+/* Whether path is /api/v1/deployments/{id}/activate; the id's text into ids (if not NULL). */
+static bool is_activate_path(const char *path, char *ids, size_t cap)
+{
+    return is_deployment_action(path, "/activate", ids, cap);
 }
 
 /* ---- checks on the headers, before the body (api__check_request) ---- */
@@ -906,6 +943,11 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
     }
     if (is_activate_path(p, ids, sizeof(ids))) {
         if (post) post_activate(d, ids, req, res);
+        else api__method_not_allowed(res, m, p, "POST");
+        return;
+    }
+    if (is_deployment_action(p, "/cancel", ids, sizeof(ids))) {
+        if (post) post_cancel(d, ids, res);
         else api__method_not_allowed(res, m, p, "POST");
         return;
     }

@@ -184,8 +184,9 @@ static int gauges_from_db(mqotad_t *d, FILE *f)
     fprintf(f, "mqotad_devices_versions_omitted %.17g\n", s.total - s.listed);
 
     const char *const dep_states[] = {state__deployment_name(DEPLOYMENT_RUNNING),
-                                      state__deployment_name(DEPLOYMENT_FINISHED)};
-    by_state_t b = {.f = f, .name = "mqotad_deployments", .known = dep_states, .n_known = 2};
+                                      state__deployment_name(DEPLOYMENT_FINISHED),
+                                      state__deployment_name(DEPLOYMENT_CANCELLED)};
+    by_state_t b = {.f = f, .name = "mqotad_deployments", .known = dep_states, .n_known = 3};
     if (db__metrics(d->db, DB_METRICS_DEPLOYMENT_STATES, 0, on_state, &b) != 0) return -1;
     family(f, "mqotad_deployments", "gauge", "Deployments by state.");
     print_states(&b);

@@ -77,6 +77,7 @@ static int add_wave(void *ctx, const db_rollout_wave_t *w)
     cJSON_AddNumberToObject(j, "confirmed", n.succeeded);
     cJSON_AddNumberToObject(j, "failed", n.failed);
     cJSON_AddNumberToObject(j, "superseded", n.superseded);
+    cJSON_AddNumberToObject(j, "cancelled", n.cancelled); /* withdrawn: neither confirmed nor failed */
     cJSON_AddNumberToObject(j, "active", n.active);
     cJSON_AddNumberToObject(j, "pending", n.pending);
     cJSON_AddNumberToObject(j, "ready", n.ready); /* holding the release until the window */

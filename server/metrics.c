@@ -42,6 +42,7 @@ static const char *const routes[] = {
     "/api/v1/deployments",
     "/api/v1/deployments/{id}",
     "/api/v1/deployments/{id}/activate",
+    "/api/v1/deployments/{id}/cancel",
     "/api/v1/rollouts",
     "/api/v1/rollouts/{id}",
     "/api/v1/rollouts/{id}/pause",

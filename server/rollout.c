@@ -98,6 +98,29 @@ static void id_vec_free(id_vec_t *v)
 }
 
 typedef struct {
+    int64_t *ids;
+    size_t n, cap;
+    bool failed;
+} dep_ids_t;
+
+static int push_dep_id(void *ctx, int64_t id)
+{
+    dep_ids_t *v = ctx;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 4;
+        int64_t *p = realloc(v->ids, cap * sizeof(*p));
+        if (!p) {
+            v->failed = true;
+            return 1;
+        }
+        v->ids = p;
+        v->cap = cap;
+    }
+    v->ids[v->n++] = id;
+    return 0;
+}
+
+typedef struct {
     id_vec_t *ids;
     bool failed;
 } unconfirmed_ctx_t;
@@ -190,6 +213,8 @@ static int fill_wave(mqotad_t *d, const db_rollout_t *r, const db_rollout_opts_t
     w->deployment_id = dep.id;
     in_flight += (int64_t)ids.n;
     ret = -1;
+    for (size_t i = 0; i < ids.n; i++) /* a paced retry's offer is made now */
+        if (db__rollout_device_retry(d->db, r->id, ids.ids[i], false) != 0) goto out;
     if (db__rollout_wave_set(d->db, w) != 0 ||
         db__rollout_wave_deployment_add(d->db, r->id, w->idx, dep.id) != 0 ||
         db__rollout_peak(d->db, r->id, in_flight) != 0 ||
@@ -235,6 +260,38 @@ static int drop_over_budget(mqotad_t *d, const db_rollout_t *r, int idx, int64_t
                             id_vec_t *ids);
 
 /*
+ * Retry wave w of rollout r paced (inside the caller's transaction), as a wave starts
+ * (docs/ROLLOUTS.md "Pacing"): the devices in ids are marked for their retry offer (their
+ * failed targets no longer count; each counts as not offered yet), the wave runs again from
+ * now, and fill_wave() offers what the cap and the jitter allow, now and at each evaluation.
+ * Returns 2 when r is not paced (the caller offers every device at once), else
+ * start_wave()'s codes.
+ */
+static int retry_paced(mqotad_t *d, const db_rollout_t *r, db_rollout_wave_t *w, int64_t now,
+                       const id_vec_t *ids, char *err, size_t err_cap)
+{
+    db_rollout_opts_t o;
+    if (db__rollout_opts_get(d->db, r->id, &o) != 0) return -1;
+    if (!paced(&o)) return 2;
+    char name[24], cap[16];
+    wave_name(w->idx, name, sizeof(name));
+    for (size_t i = 0; i < ids->n; i++)
+        if (db__rollout_device_retry(d->db, r->id, ids->ids[i], true) != 0) return -1;
+    w->state = WAVE_RUNNING;
+    w->started_at = now;
+    w->finished_at = 0;
+    if (db__rollout_wave_set(d->db, w) != 0 ||
+        db__rollout_set_state(d->db, r->id, ROLLOUT_RUNNING, w->idx, now) != 0 ||
+        event(d, r->id, now, w->idx, "wave-retried", "%s retried by the operator: release "
+              "%lld to be offered again to the %zu device%s that did not confirm, paced "
+              "(transfer cap %s, offers spread over %u s)", name, (long long)r->release_id,
+              ids->n, ids->n == 1 ? "" : "s", cap_text(&o, cap, sizeof(cap)), o.jitter_s) != 0)
+        return -1;
+    return fill_wave(d, r, &o, w, now, err, err_cap);
+}
+static int cancel_rollout(mqotad_t *d, const db_rollout_t *r, int64_t now, const char *why);
+
+/*
  * Start stage idx of rollout r inside the caller's transaction: its deployment (to the
  * devices given the stage at creation; with retry, to those of them whose latest target did
  * not succeed), the stage running from now, the rollout's current wave, the event. Returns 0;
@@ -272,6 +329,11 @@ static int start_wave(mqotad_t *d, const db_rollout_t *r, int idx, int64_t now, 
                      "a device take the release again)", unconfirmed, unconfirmed == 1 ? "" : "s",
                      name, unconfirmed == 1 ? "is" : "are");
             ret = 1;
+            goto out;
+        }
+        int rc = retry_paced(d, r, &w, now, &ids, err, err_cap);
+        if (rc != 2) {
+            ret = rc;
             goto out;
         }
     } else if (db__rollout_wave_devices(d->db, r->id, idx, push_id, &ids) != 0 ||
@@ -360,6 +422,24 @@ typedef struct {
 
 /* Why a device is skipped (kinds counted in rollout__create()'s refusal). */
 enum { TAKEN = 0, ON_RELEASE = 1, OTHER_VERSION = 2, OVER_BUDGET = 3 };
+
+/* A skip's kind as stored in rollout_skips (a continuous rollout records each device's skip
+ * once per kind). */
+static const char *const skip_kinds[] = {"", "on-release", "other-version", "over-budget"};
+
+/*
+ * Record in the history that rollout_id skipped device id (kind k, sentence why) unless it
+ * did already for that kind; inside the caller's transaction. 0, or -1 on a database error.
+ */
+static int record_skip(mqotad_t *d, int64_t rollout_id, int64_t now, int wave, const char *id,
+                       int k, const char *why)
+{
+    bool has = false;
+    if (db__rollout_skip_has(d->db, rollout_id, id, skip_kinds[k], &has) != 0) return -1;
+    if (has) return 0;
+    if (db__rollout_skip_put(d->db, rollout_id, id, skip_kinds[k]) != 0) return -1;
+    return event(d, rollout_id, now, wave, "device-skipped", "%s", why);
+}
 
 /*
  * Whether device id may be offered the release under e: TAKEN, or why not with a sentence for
@@ -452,7 +532,14 @@ static int select_eligible(mqotad_t *d, const eligibility_t *e, const target_ids
         int k = eligible(d, e, sel->ids[i], why, sizeof(why));
         if (k < 0) return -1;
         n_skipped[k]++;
-        if (push_id(k == TAKEN ? ids : skipped, k == TAKEN ? sel->ids[i] : why) != 0) return -1;
+        if (k == TAKEN) {
+            if (push_id(ids, sel->ids[i]) != 0) return -1;
+            continue;
+        }
+        /* "<kind>\t<device>\t<sentence>": rollout__create() records each once */
+        char entry[DB_ID_MAX + 340];
+        snprintf(entry, sizeof(entry), "%d\t%s\t%s", k, sel->ids[i], why);
+        if (push_id(skipped, entry) != 0) return -1;
     }
     return 0;
 }
@@ -657,8 +744,13 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
               win[0] ? ", maintenance window " : "", win, win[0] ? " UTC" : "") != 0 ||
         health_gate_create(d, out->id, p, now) != 0)
         goto db_err;
-    for (size_t i = 0; i < skipped.n; i++)
-        if (event(d, out->id, now, -1, "device-skipped", "%s", skipped.ids[i]) != 0) goto db_err;
+    for (size_t i = 0; i < skipped.n; i++) {
+        char *id = strchr(skipped.ids[i], '\t'), *why = id ? strchr(id + 1, '\t') : NULL;
+        if (!why) goto db_err;
+        *id++ = '\0';
+        *why++ = '\0';
+        if (record_skip(d, out->id, now, -1, id, atoi(skipped.ids[i]), why) != 0) goto db_err;
+    }
     if (scheduled) {
         char when[32];
         if (event(d, out->id, now, 0, "scheduled", "scheduled: the canary starts at %s UTC",
@@ -715,14 +807,15 @@ static int stay_continuous(mqotad_t *d, const db_rollout_t *r, int64_t now)
  * Continuous rollout r (running): take the devices the filter selects now that are not yet
  * in it and may take the release into its current wave, which runs again if it had ended;
  * offer them the release at once (or paced). One transaction; the joins are in the history.
- * Devices that may not take the release are left out quietly (they are asked again at the
- * next tick). 0, or -1 on a database error.
+ * Devices that may not take the release are left out (asked again at the next tick), each
+ * recorded in the history once per device and reason (rollout_skips), not at every tick.
+ * 0, or -1 on a database error.
  */
 static int join_devices(mqotad_t *d, const db_rollout_t *r, int64_t now)
 {
     db_rollout_opts_t o;
     target_ids_t sel = {0};
-    id_vec_t ids = {0};
+    id_vec_t ids = {0}, skipped = {0};
     eligibility_t e;
     db_rollout_wave_t w;
     char err[400], why[300], name[24];
@@ -741,12 +834,34 @@ static int join_devices(mqotad_t *d, const db_rollout_t *r, int64_t now)
         if (has) continue;
         int k = eligible(d, &e, sel.ids[i], why, sizeof(why));
         if (k < 0 || (k == TAKEN && push_id(&ids, sel.ids[i]) != 0)) goto out;
+        if (k == TAKEN) continue;
+        /* skipped: recorded once per device and kind, not at every tick */
+        bool known = false;
+        if (db__rollout_skip_has(d->db, r->id, sel.ids[i], skip_kinds[k], &known) != 0) goto out;
+        if (known) continue;
+        char entry[DB_ID_MAX + 340];
+        snprintf(entry, sizeof(entry), "%d\t%s\t%s", k, sel.ids[i], why);
+        if (push_id(&skipped, entry) != 0) goto out;
     }
     ret = 0;
-    if (ids.n == 0 || db__rollout_wave_get(d->db, r->id, r->current_wave, &w) != 0) goto out;
+    if ((ids.n == 0 && skipped.n == 0) ||
+        db__rollout_wave_get(d->db, r->id, r->current_wave, &w) != 0)
+        goto out;
     ret = -1;
     wave_name(w.idx, name, sizeof(name));
     if (db__begin(d->db) != 0) goto out;
+    for (size_t i = 0; i < skipped.n; i++) {
+        char *id = strchr(skipped.ids[i], '\t'), *text = id ? strchr(id + 1, '\t') : NULL;
+        if (!text) goto db_err;
+        *id++ = '\0';
+        *text++ = '\0';
+        if (record_skip(d, r->id, now, w.idx, id, atoi(skipped.ids[i]), text) != 0) goto db_err;
+    }
+    if (ids.n == 0) {
+        if (db__commit(d->db) != 0) goto db_err;
+        ret = 0;
+        goto out;
+    }
     for (size_t i = 0; i < ids.n; i++)
         if (db__rollout_device_insert(d->db, r->id, ids.ids[i], w.idx) != 0 ||
             event(d, r->id, now, w.idx, "device-joined", "device %s matches the filter: joined "
@@ -782,6 +897,7 @@ db_err:
 out:
     target__ids_free(&sel);
     id_vec_free(&ids);
+    id_vec_free(&skipped);
     return ret;
 }
 
@@ -914,6 +1030,7 @@ static bool past_deadline(const deadline_t *dl, const target_state_t *state, int
     case TARGET_SUCCEEDED:
     case TARGET_FAILED:
     case TARGET_SUPERSEDED:
+    case TARGET_CANCELLED:
         return false;
     }
     int64_t from = offered_at > dl->from ? offered_at : dl->from;
@@ -946,12 +1063,12 @@ static int log_expiry(void *ctx, const char *device_id, const target_state_t *st
  */
 typedef struct {
     deadline_t dl;
-    uint32_t confirmed, failed, expired, unfinished;
+    uint32_t confirmed, failed, expired, unfinished, cancelled;
 } judge_ctx_t;
 
 /* Count one device of a wave by its latest target: confirmed, failed (or superseded),
- * silent past its deadline, or unfinished (offered and within it, holding the release until
- * the window, or not offered yet). */
+ * silent past its deadline, cancelled (finished, neither confirmed nor failed), or unfinished
+ * (offered and within it, holding the release until the window, or not offered yet). */
 static int judge_device(void *ctx, const char *device_id, const target_state_t *state,
                         int64_t offered_at)
 {
@@ -962,6 +1079,7 @@ static int judge_device(void *ctx, const char *device_id, const target_state_t *
              *state == TARGET_READY)
         c->unfinished++;
     else if (*state == TARGET_SUCCEEDED) c->confirmed++;
+    else if (*state == TARGET_CANCELLED) c->cancelled++;
     else c->failed++;
     return 0;
 }
@@ -1001,7 +1119,7 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
     if (pace(d, r, &w, now) != 0) return -1;
     deadline_t dl;
     if (deadline_of(d, r, w.idx, now, &dl) != 0) return -1;
-    judge_ctx_t c = {dl, 0, 0, 0, 0};
+    judge_ctx_t c = {dl, 0, 0, 0, 0, 0};
     if (db__rollout_wave_targets(d->db, r->id, w.idx, judge_device, &c) != 0) return -1;
     /* The health gate's correction (docs/ROLLOUTS.md "Health gate"): of the confirmed devices,
      * those that crashed too often are failed and those still watched are not yet confirmed. */
@@ -1040,6 +1158,8 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
     } else {
         rollout_state_t to_state = r->abort_on_error ? ROLLOUT_ABORTED : ROLLOUT_PAUSED;
         const char *to = state__rollout_name(to_state);
+        char withdrawn[32] = ""; /* devices whose deployment was cancelled, if any */
+        if (c.cancelled) snprintf(withdrawn, sizeof(withdrawn), ", %u cancelled", c.cancelled);
         w.state = WAVE_FAILED;
         if (db__rollout_wave_set(d->db, &w) != 0 ||
             db__rollout_set_state(d->db, r->id, to_state, w.idx, now) != 0)
@@ -1049,15 +1169,130 @@ static int evaluate(mqotad_t *d, const db_rollout_t *r, int64_t now)
                     "threshold %u %%), %u confirmed; rollout %s", name, failed, w.size,
                     r->error_percent, confirmed, to)
             : event(d, r->id, now, w.idx, "wave-failed", "%s failed: every device finished "
-                    "but only %u of %u confirmed (success threshold %u %%); rollout %s", name,
-                    confirmed, w.size, r->success_percent, to);
+                    "but only %u of %u confirmed (success threshold %u %%)%s; rollout %s", name,
+                    confirmed, w.size, r->success_percent, withdrawn, to);
         if (rc != 0) goto db_err;
+        if (r->abort_on_error) {
+            char why[80];
+            snprintf(why, sizeof(why), "the rollout aborted itself when the %s failed", name);
+            if (cancel_rollout(d, r, now, why) != 0) goto db_err;
+        }
     }
     if (db__commit(d->db) != 0) goto db_err;
     return 0;
 db_err:
     db__rollback(d->db);
     return -1;
+}
+
+/* ---- cancelling: an abort withdraws the offers still out (docs/ROLLOUTS.md "Cancelling") ---- */
+
+typedef struct {
+    mqotad_t *d;
+    int64_t rollout_id, now;
+    int wave;
+    const char *why; /* the cause, for the history: "the rollout was aborted by the operator" */
+    int cancelled, kept;
+} cancel_ctx_t;
+
+/* deploy_cancel_cb_t: one event for each target of the rollout deploy__cancel() looked at,
+ * cancelled or left to finish, with the cause. Inside the cancel's transaction. */
+static int record_cancel(void *ctx, const db_target_t *t, const db_device_t *dev,
+                         bool cancelled)
+{
+    cancel_ctx_t *c = ctx;
+    char name[24], at[40] = "";
+    wave_name(c->wave, name, sizeof(name));
+    if (!cancelled) {
+        c->kept++;
+        bool runs = dev && dev->running_release == (uint32_t)t->release_id;
+        return event(c->d, c->rollout_id, c->now, c->wave, "device-not-cancelled", "device %s "
+                     "of the %s not cancelled: it already %s the release (device %s); its "
+                     "update finishes (%s)", t->device_id, name, runs ? "runs" : "reboots into",
+                     dev ? mqota_state_name((mqota_update_state_t)dev->state) : "?", c->why);
+    }
+    c->cancelled++;
+    if (dev && dev->image_size && dev->target_release == (uint32_t)t->release_id)
+        snprintf(at, sizeof(at), ", %u %% downloaded",
+                 (unsigned)((uint64_t)dev->progress * 100u / dev->image_size));
+    return event(c->d, c->rollout_id, c->now, c->wave, "device-cancelled", "device %s of the %s "
+                 "cancelled (target %s%s): %s; its offer was withdrawn", t->device_id, name,
+                 state__target_name(t->state), at, c->why);
+}
+
+/*
+ * Cancel every running deployment of rollout r's waves (deploy__cancel(): offers withdrawn,
+ * transfers dropped), each device in the history with why; inside the caller's transaction.
+ * 0, or -1 on a database error.
+ */
+static int cancel_rollout(mqotad_t *d, const db_rollout_t *r, int64_t now, const char *why)
+{
+    cancel_ctx_t c = {d, r->id, now, 0, why, 0, 0};
+    char err[300];
+    for (int wave = 0; wave < r->n_waves; wave++) {
+        dep_ids_t deps = {0};
+        if (db__rollout_wave_deployments(d->db, r->id, wave, push_dep_id, &deps) != 0 ||
+            deps.failed) {
+            free(deps.ids);
+            return -1;
+        }
+        c.wave = wave;
+        for (size_t i = 0; i < deps.n; i++) {
+            int n = 0, k = 0;
+            int rc = deploy__cancel(d, deps.ids[i], "rollout-aborted", record_cancel, &c, &n, &k,
+                                    err, sizeof(err));
+            if (rc == 409) continue; /* that deployment ended already */
+            if (rc != 0) {
+                mqh_log(MQH_WARN, "rollout %lld: %s", (long long)r->id, err);
+                free(deps.ids);
+                return -1;
+            }
+        }
+        free(deps.ids);
+    }
+    if (c.cancelled == 0 && c.kept == 0) return 0;
+    return event(d, r->id, now, -1, "cancelled", "%d device%s cancelled, %d left to finish: %s",
+                 c.cancelled, c.cancelled == 1 ? "" : "s", c.kept, why);
+}
+
+int rollout__cancel_deployment(mqotad_t *d, int64_t deployment_id, int *cancelled, int *kept,
+                               char *err, size_t err_cap)
+{
+    int64_t rollout_id = 0;
+    int wave = 0;
+    int rc = db__rollout_of_deployment(d->db, deployment_id, &rollout_id, &wave);
+    if (rc < 0) {
+        snprintf(err, err_cap, "database error while reading deployment %lld; nothing changed",
+                 (long long)deployment_id);
+        return 500;
+    }
+    if (rc == 1) /* not a rollout's */
+        return deploy__cancel(d, deployment_id, "operator", NULL, NULL, cancelled, kept, err,
+                              err_cap);
+    char why[80];
+    snprintf(why, sizeof(why), "deployment %lld was cancelled by the operator",
+             (long long)deployment_id);
+    int64_t now = clock__now();
+    cancel_ctx_t c = {d, rollout_id, now, wave, why, 0, 0};
+    if (db__begin(d->db) != 0) {
+        snprintf(err, err_cap, "database error while cancelling deployment %lld; nothing "
+                 "changed", (long long)deployment_id);
+        return 500;
+    }
+    int st = deploy__cancel(d, deployment_id, "operator", record_cancel, &c, cancelled, kept,
+                            err, err_cap);
+    if (st == 0 && event(d, rollout_id, now, wave, "cancelled", "%d device%s cancelled, %d left "
+                         "to finish: %s", *cancelled, *cancelled == 1 ? "" : "s", *kept,
+                         why) != 0)
+        st = 500;
+    if (st != 0 || db__commit(d->db) != 0) {
+        db__rollback(d->db);
+        if (st == 0 || st == 500)
+            snprintf(err, err_cap, "database error while cancelling deployment %lld; nothing "
+                     "changed", (long long)deployment_id);
+        return st ? st : 500;
+    }
+    return 0;
 }
 
 int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollout_t *out,
@@ -1132,9 +1367,12 @@ int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollou
         const char *to = state__rollout_name(to_state);
         if (db__rollout_set_state(d->db, id, to_state, out->current_wave, now) != 0 ||
             event(d, id, now, -1, to, "%s by the operator%s", to,
-                  action == ROLLOUT_ABORT ? "; no further wave starts (targets already "
-                  "offered go on)" : "; the running wave's deployment goes on, no new wave "
+                  action == ROLLOUT_ABORT ? "; no further wave starts, and the offers still "
+                  "out are withdrawn" : "; the running wave's deployment goes on, no new wave "
                   "starts") != 0)
+            goto db_err;
+        if (action == ROLLOUT_ABORT &&
+            cancel_rollout(d, out, now, "the rollout was aborted by the operator") != 0)
             goto db_err;
     }
     if (db__commit(d->db) != 0) goto db_err;
@@ -1166,29 +1404,6 @@ static int push_rollout(void *ctx, const db_rollout_t *r)
         v->cap = cap;
     }
     v->items[v->n++] = *r;
-    return 0;
-}
-
-typedef struct {
-    int64_t *ids;
-    size_t n, cap;
-    bool failed;
-} dep_ids_t;
-
-static int push_dep_id(void *ctx, int64_t id)
-{
-    dep_ids_t *v = ctx;
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? 2 * v->cap : 4;
-        int64_t *p = realloc(v->ids, cap * sizeof(*p));
-        if (!p) {
-            v->failed = true;
-            return 1;
-        }
-        v->ids = p;
-        v->cap = cap;
-    }
-    v->ids[v->n++] = id;
     return 0;
 }
 

@@ -57,6 +57,20 @@ int rollout__create(mqotad_t *d, const rollout_plan_t *p, db_rollout_t *out, cha
 int rollout__control(mqotad_t *d, int64_t id, rollout_action_t action, db_rollout_t *out,
                      char *err, size_t err_cap);
 
+/**
+ * Cancel a running deployment (deploy__cancel()); one a rollout's wave made also records each
+ * of its devices, cancelled or left to finish, in that rollout's history, with the deployment's
+ * cancel as the cause, in the same transaction. The wave is then judged on its devices' latest
+ * targets: a cancelled device is finished, neither confirmed nor failed.
+ * @param[out] cancelled How many targets were cancelled.
+ * @param[out] kept      How many were left to finish (their devices already reboot into the
+ *                       release).
+ * @return 0; 404 unknown deployment; 409 it is not running (err says why); 500 a database error
+ *         (nothing changed).
+ */
+int rollout__cancel_deployment(mqotad_t *d, int64_t deployment_id, int *cancelled, int *kept,
+                               char *err, size_t err_cap);
+
 /** Evaluate the running wave of every running rollout: at most once per ROLLOUT_TICK_MS, or at
  *  once after rollout__poke(). */
 void rollout__tick(mqotad_t *d, uint64_t now_ms);

@@ -15,11 +15,13 @@ static const char *const target_names[] = {
     [TARGET_FAILED] = "failed",
     [TARGET_SUPERSEDED] = "superseded",
     [TARGET_READY] = "ready",
+    [TARGET_CANCELLED] = "cancelled",
 };
 
 static const char *const deployment_names[] = {
     [DEPLOYMENT_RUNNING] = "running",
     [DEPLOYMENT_FINISHED] = "finished",
+    [DEPLOYMENT_CANCELLED] = "cancelled",
 };
 
 static const char *const rollout_names[] = {

@@ -24,12 +24,17 @@ typedef enum {
     TARGET_SUPERSEDED = 4, /**< "superseded": a newer deployment took the device */
     TARGET_READY = 5,      /**< "ready": the device downloaded and verified the image and holds
                                 it until activated (hold offers, docs/PROTOCOL.md §5.2) */
+    TARGET_CANCELLED = 6,  /**< "cancelled": the deployment was cancelled (deploy__cancel())
+                                before the device rebooted into the release; its offer was
+                                withdrawn */
 } target_state_t;
 
 /** A deployment. */
 typedef enum {
     DEPLOYMENT_RUNNING = 0,  /**< "running": a target is pending or active */
     DEPLOYMENT_FINISHED = 1, /**< "finished": every target ended */
+    DEPLOYMENT_CANCELLED = 2, /**< "cancelled": cancelled (deploy__cancel()), and every target
+                                   it left to finish ended */
 } deployment_state_t;
 
 /** The name of s ("pending", ...); "?" for a value outside the enum. */
@@ -38,7 +43,7 @@ const char *state__target_name(target_state_t s);
 /** The target state named name. @return 0, or -1 (out untouched) for an unknown name. */
 int state__target_parse(const char *name, target_state_t *out);
 
-/** The name of s ("running", "finished"); "?" for a value outside the enum. */
+/** The name of s ("running", "finished", "cancelled"); "?" for a value outside the enum. */
 const char *state__deployment_name(deployment_state_t s);
 
 /** The deployment state named name. @return 0, or -1 (out untouched) for an unknown name. */

@@ -78,7 +78,7 @@ function stateClass(s) {
     case "ready-to-reboot": case "pending-verify": case "paused": case "awaiting-approval": return "s-warn";
     case "held": case "ready": return "s-warn"; /* holding a verified release until activated */
     case "offered": case "downloading": case "verifying": case "active": case "running": case "sent": case "queued": return "s-info";
-    case "superseded": return "s-violet";
+    case "superseded": case "cancelled": return "s-violet"; /* cancelled: offer withdrawn */
     default: return "s-idle";
   }
 }
@@ -782,8 +782,9 @@ function newView(releaseId) {
 /* A deployment's outcome in words and colour: finished with every target succeeded is green,
  * finished with failures amber (some succeeded) or red (none did), running blue. */
 function outcome(d) {
-  const done = d.succeeded + d.failed + d.superseded;
+  const done = d.succeeded + d.failed + d.superseded + (d.cancelled || 0);
   if (d.state === "running") return ["running", "s-info", done + " of " + d.total + " done"];
+  if (d.state === "cancelled") return ["cancelled", "s-violet", d.succeeded + " of " + d.total + " succeeded, " + d.cancelled + " cancelled"];
   if (d.failed === 0) return ["succeeded", "s-ok", d.succeeded + " of " + d.total + " succeeded"];
   if (d.succeeded === 0) return ["failed", "s-bad", "0 of " + d.total + " succeeded"];
   return ["partly failed", "s-warn", d.succeeded + " of " + d.total + " succeeded, " + d.failed + " failed"];
@@ -795,17 +796,17 @@ function outcomeBadge(d) {
 
 /* Bytes done of a deployment: finished targets count a whole image, the others their progress. */
 function bytesDone(d) {
-  if (!d.targets) return (d.succeeded + d.failed + d.superseded) * d.image_size;
+  if (!d.targets) return (d.succeeded + d.failed + d.superseded + (d.cancelled || 0)) * d.image_size;
   return d.targets.reduce((a, t) => a + (t.state === "pending" || t.state === "active" ? Math.min(t.progress, d.image_size) : d.image_size), 0);
 }
 function depBar(d, big) {
   const size = d.image_size || 1, total = d.total * size;
   let active = 0;
   if (d.targets) d.targets.forEach((t) => { if (t.state === "active" || t.state === "pending") active += Math.min(t.progress, size); });
-  const done = d.targets ? bytesDone(d) : (d.succeeded + d.failed + d.superseded) * size;
+  const done = d.targets ? bytesDone(d) : (d.succeeded + d.failed + d.superseded + (d.cancelled || 0)) * size;
   // a running deployment whose bytes are all in still waits for devices to verify and confirm
   const p = Math.floor(pct(done, total));
-  return bar([[d.succeeded * size, "ok"], [d.failed * size, "bad"], [d.superseded * size, "warn"], [active, "info"]], total,
+  return bar([[d.succeeded * size, "ok"], [d.failed * size, "bad"], [d.superseded * size, "warn"], [(d.cancelled || 0) * size, "violet"], [active, "info"]], total,
              (d.state === "running" ? Math.min(p, 99) : p) + "%", big);
 }
 
@@ -868,7 +869,8 @@ function renderDeployment(d) {
     '<span class="s-info lg">' + esc(d.active) + " active</span>" +
     '<span class="s-idle lg">' + esc(d.pending) + " pending</span>" +
     (d.ready ? '<span class="s-warn lg">' + esc(d.ready) + " ready (held until activated)</span>" : "") +
-    (d.superseded ? '<span class="s-warn lg">' + esc(d.superseded) + " superseded</span>" : "") + "</div>" +
+    (d.superseded ? '<span class="s-warn lg">' + esc(d.superseded) + " superseded</span>" : "") +
+    (d.cancelled ? '<span class="s-violet lg">' + esc(d.cancelled) + " cancelled (offers withdrawn)</span>" : "") + "</div>" +
     '<dl class="kv">' +
     "<dt>done</dt><dd>" + esc(fmtSize(done)) + " of " + esc(fmtSize(total)) +
     ' <span class="muted">(a finished device counts its whole image)</span></dd>' +
@@ -897,7 +899,7 @@ function renderDeployment(d) {
       (devs.length > 8 ? ", …" : "") + "): " + esc(e[0]) + " <i>What to do:</i> " + esc(e[1]) + "</div>";
   }).join("");
   // targets: failed and active first
-  const order = { failed: 0, active: 1, ready: 2, pending: 2, superseded: 3, succeeded: 4 };
+  const order = { failed: 0, active: 1, ready: 2, pending: 2, superseded: 3, cancelled: 3, succeeded: 4 };
   const ts = d.targets.slice().sort((a, b) => (order[a.state] - order[b.state]) || (a.device < b.device ? -1 : 1));
   const shown = ts.slice(0, 500);
   $("#dep-n").textContent = ts.length > shown.length ? "first " + shown.length + " of " + ts.length + ", failed and active first" : "";
@@ -948,8 +950,8 @@ function rolloutsView() {
 }
 
 function rolloutCounts(r) {
-  const c = { confirmed: 0, failed: 0, active: 0, pending: 0 };
-  (r.waves || []).forEach((w) => { c.confirmed += w.confirmed; c.failed += w.failed; c.active += w.active; c.pending += w.pending; });
+  const c = { confirmed: 0, failed: 0, active: 0, pending: 0, cancelled: 0 };
+  (r.waves || []).forEach((w) => { c.confirmed += w.confirmed; c.failed += w.failed; c.active += w.active; c.pending += w.pending; c.cancelled += w.cancelled || 0; });
   return c;
 }
 
@@ -1013,8 +1015,9 @@ function renderRollout(r) {
   ov.innerHTML = bar([[c.confirmed, "ok"], [c.failed, "bad"], [c.active, "info"]], r.devices,
     Math.floor(pct(c.confirmed, r.devices)) + "%", true) +
     '<div class="legend"><span class="s-ok">' + c.confirmed + ' confirmed</span><span class="s-bad">' + c.failed +
-    ' failed</span><span class="s-info">' + c.active + ' active</span><span class="s-idle">' +
-    (r.devices - c.confirmed - c.failed - c.active) + " waiting</span></div>";
+    ' failed</span><span class="s-info">' + c.active + ' active</span>' +
+    (c.cancelled ? '<span class="s-violet">' + c.cancelled + " cancelled</span>" : "") + '<span class="s-idle">' +
+    (r.devices - c.confirmed - c.failed - c.active - c.cancelled) + " waiting</span></div>";
   applyBars(ov);
   let h = "<table><thead><tr><th>Wave</th><th>State</th><th>Progress</th><th class=\"num\">Devices</th><th class=\"wide-only\">Deployment</th></tr></thead><tbody>";
   r.waves.forEach((w) => {

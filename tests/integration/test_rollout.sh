@@ -18,7 +18,9 @@
 #                 --offline-after-reboot, the agent's confirm timeout far away): the silent
 #                 canary counts as failed when the rollout's deadline (3 s) runs out, the
 #                 history names it, the rollout aborts (--on-error abort) and nobody else is
-#                 offered the release; resume is refused (409).
+#                 offered the release; the abort does not cancel the canary, which already
+#                 reboots into the release (history: device-not-cancelled); resume is
+#                 refused (409).
 #   approval      --approval: after the canary confirmed, the rollout awaits approval and
 #                 starts nothing by itself; 'rollout approve' starts wave 1, which finishes the
 #                 rollout; approving again is refused (409 sentence).
@@ -139,7 +141,10 @@ canary-fails)
   check_json "wave 2's devices were never offered the release" "$TG" \
     'length == 4 and ([.[].device] | sort) == ["vdev-0001","vdev-0002","vdev-0003","vdev-0004"]'
   mq rollout abort "$RID" >/dev/null || fail "rollout abort failed"
-  check "the rollout is aborted" rollout_is "$RID" '.state == "aborted" and .events[-1].kind == "aborted"'
+  # the abort cancels what wave 1 may still have running (docs/ROLLOUTS.md "Cancelling")
+  check "the rollout is aborted" rollout_is "$RID" '.state == "aborted" and
+    (.events | map(.kind) | .[index("aborted") + 1:] |
+     all(. == "device-cancelled" or . == "device-not-cancelled" or . == "cancelled"))'
   out=$(mq rollout abort "$RID" 2>&1 >/dev/null) && fail "a second abort was accepted"
   [ "$out" = "mqota: rollout $RID is aborted; only a running, paused, awaiting-approval or scheduled rollout can be aborted" ] ||
     fail "second abort said: $out"
@@ -151,10 +156,13 @@ deadline)
     fail "the rollout did not abort when the silent canary's deadline ran out: $(mq --json rollout show "$RID")"
   show "$RID"
   check_json "the silent canary counted as failed by the deadline" "$R" \
-    '[.events[].kind] == ["created", "wave-started", "deadline-expired", "wave-failed"] and
+    '[.events[].kind] == ["created", "wave-started", "deadline-expired", "wave-failed",
+                          "device-not-cancelled", "cancelled"] and
      (.events[2].message | test("^device vdev-0001 did not finish within the deadline \\(3 s, target active\\): counted as failed$")) and
-     (.events[3].message | test("^canary failed: 1 of 1 failed .*; rollout aborted$")) and .waves[0].state == "failed" and
-     .waves[0].active == 1 and .waves[1].deployment == null'
+     (.events[3].message | test("^canary failed: 1 of 1 failed .*; rollout aborted$")) and
+     (.events[4].message == "device vdev-0001 of the canary not cancelled: it already reboots into the release (device ready-to-reboot); its update finishes (the rollout aborted itself when the canary failed)") and
+     .waves[0].state == "failed" and .waves[0].active == 1 and .waves[0].cancelled == 0 and
+     .waves[1].deployment == null'
   targets_of_release "$rel"
   check_json "only the canary was offered the release" "$TG" 'length == 1 and .[0].device == "vdev-0001"'
   out=$(mq rollout resume "$RID" 2>&1 >/dev/null) && fail "an aborted rollout was resumed"

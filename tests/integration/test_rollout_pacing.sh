@@ -207,7 +207,7 @@ watch)
   pass "watch ends at its timeout with exit 3 and its sentence"
   mq rollout abort "$RID" >/dev/null || fail "abort failed"
   rc=0; out=$(mq rollout watch "$RID" --timeout 10 2>&1 >/dev/null) || rc=$?
-  [ "$rc" -eq 1 ] && [ "$out" = "mqota: rollout $RID is aborted (aborted by the operator; no further wave starts (targets already offered go on)); see 'mqota rollout show $RID'." ] ||
+  [ "$rc" -eq 1 ] && [ "$out" = "mqota: rollout $RID is aborted (aborted by the operator; no further wave starts, and the offers still out are withdrawn); see 'mqota rollout show $RID'." ] ||
     fail "watch of an aborted rollout exited $rc saying: $out"
   pass "watch of an aborted rollout exits 1 naming why"
   create group=lab --canary 1 --waves 100%

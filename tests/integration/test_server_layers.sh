@@ -46,7 +46,7 @@ echo "handlers: $(echo $kinds)"
 STATE_FILES="deploy.c target.c transfer.c stream.c mqtt.c main.c http_api.c handle_*.c"
 hits=$(for f in $(cd "$S" && echo $STATE_FILES); do
          [ -f "$S/$f" ] || { echo "server/$f is missing"; continue; }
-         code "$S/$f" | grep -nE '"(pending|active|succeeded|failed|superseded|running|finished)"' |
+         code "$S/$f" | grep -nE '"(pending|active|succeeded|failed|superseded|cancelled|running|finished)"' |
            grep -v 'cJSON_Add[A-Za-z]*ToObject(j, "[a-z]*", c\.' | sed "s|^|$f:|" || true
        done)
 [ -z "$hits" ] || fail "target or deployment state names as C strings (state.c has them): $hits"

@@ -64,6 +64,29 @@ atmp=$(mktemp -d)
 printf '#include_next <sdkconfig.h>\n#define CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK 1\n' >"$atmp/sdkconfig.h"
 EXTRA_CFLAGS="-I$atmp $INC $DEFS" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_glue.c || rc=1
 rm -rf "$atmp"
+# the core dump in flash on: the HEALTH's crash text from esp_core_dump_get_panic_reason()
+# (an sdkconfig.h in front of the kit's, whose core dump is off, turns it on as menuconfig does)
+ctmp=$(mktemp -d)
+printf '%s\n' '#include_next <sdkconfig.h>' '#undef CONFIG_ESP_COREDUMP_ENABLE_TO_NONE' \
+    '#define CONFIG_ESP_COREDUMP_ENABLE_TO_FLASH 1' '#define CONFIG_ESP_COREDUMP_ENABLE 1' \
+    '#define CONFIG_ESP_COREDUMP_DATA_FORMAT_ELF 1' \
+    '#define CONFIG_ESP_COREDUMP_SUMMARY_STACKDUMP_SIZE 1024' >"$ctmp/sdkconfig.h"
+EXTRA_CFLAGS="-I$ctmp $INC $DEFS" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_glue.c || rc=1
+# and that pass did compile the crash text: with the function's name poisoned after its
+# declaration the glue must not compile (else the option's branch was left out, nothing checked)
+printf '%s\n' '#include "esp_core_dump.h"' '#pragma GCC poison esp_core_dump_get_panic_reason' \
+    >"$ctmp/poison.h"
+if EXTRA_CFLAGS="-I$ctmp $INC $DEFS -include $ctmp/poison.h" \
+    "$KIT_CHECK" ports/esp-idf/src/mqota_esp_glue.c >"$ctmp/out" 2>&1; then
+    echo "FAIL: with CONFIG_ESP_COREDUMP_ENABLE_TO_FLASH the glue does not call esp_core_dump_get_panic_reason()" >&2
+    rc=1
+elif ! grep -q "poisoned" "$ctmp/out"; then
+    echo "FAIL: the core dump probe failed for another reason:" >&2
+    cat "$ctmp/out" >&2; rc=1
+else
+    echo "OK   ports/esp-idf/src/mqota_esp_glue.c calls esp_core_dump_get_panic_reason() with the core dump in flash"
+fi
+rm -rf "$ctmp"
 # the port refuses a build without rollback support, with a sentence naming the option: an
 # sdkconfig.h in front of the kit's takes the option away
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

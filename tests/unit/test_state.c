@@ -25,19 +25,19 @@
 
 /* The names docs/API.md gives, in enum order. */
 static const char *const target_names[] = {"pending", "active", "succeeded", "failed",
-                                           "superseded", "ready"};
-static const char *const deployment_names[] = {"running", "finished"};
+                                           "superseded", "ready", "cancelled"};
+static const char *const deployment_names[] = {"running", "finished", "cancelled"};
 
 static void test_names(void **state)
 {
     (void)state;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         target_state_t s = TARGET_FAILED;
         assert_string_equal(state__target_name((target_state_t)i), target_names[i]);
         assert_int_equal(state__target_parse(target_names[i], &s), 0);
         assert_int_equal(s, i);
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         deployment_state_t s = DEPLOYMENT_FINISHED;
         assert_string_equal(state__deployment_name((deployment_state_t)i), deployment_names[i]);
         assert_int_equal(state__deployment_parse(deployment_names[i], &s), 0);
@@ -46,11 +46,13 @@ static void test_names(void **state)
     assert_int_equal(TARGET_PENDING, 0); /* numbered by hand, never renumbered */
     assert_int_equal(TARGET_SUPERSEDED, 4);
     assert_int_equal(TARGET_READY, 5);
+    assert_int_equal(TARGET_CANCELLED, 6);
     assert_int_equal(DEPLOYMENT_FINISHED, 1);
+    assert_int_equal(DEPLOYMENT_CANCELLED, 2);
     /* out of range: a name no row holds */
-    assert_string_equal(state__target_name((target_state_t)6), "?");
+    assert_string_equal(state__target_name((target_state_t)7), "?");
     assert_string_equal(state__target_name((target_state_t)-1), "?");
-    assert_string_equal(state__deployment_name((deployment_state_t)2), "?");
+    assert_string_equal(state__deployment_name((deployment_state_t)3), "?");
     /* refused, and the output untouched */
     static const char *const bad[] = {"", "Pending", "pending ", "runnin", "running",
                                       "finished", "?", "succeeded\n"};

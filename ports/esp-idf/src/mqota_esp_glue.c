@@ -29,6 +29,13 @@
 #if ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 0, 0)
 #include "esp_app_desc.h"
 #endif
+/* The last crash's text from the core dump in flash (docs/ESP-IDF.md "Device health"):
+ * esp_core_dump_get_panic_reason() exists from ESP-IDF 5.3, on ELF core dumps in flash. */
+#if defined(CONFIG_ESP_COREDUMP_ENABLE_TO_FLASH) && CONFIG_ESP_COREDUMP_ENABLE_TO_FLASH && \
+    ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 3, 0)
+#define MQOTA_ESP_CRASH_TEXT 1
+#include "esp_core_dump.h"
+#endif
 #if defined(CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK)
 #include "esp_efuse.h"
 #endif
@@ -403,16 +410,42 @@ static uint8_t reset_reason_wire(esp_reset_reason_t r)
     }
 }
 
+#if defined(MQOTA_ESP_CRASH_TEXT)
+/* After a reset by panic or by the interrupt or task watchdog (which go through the panic
+ * handler, and so write a core dump), the panic reason the core dump in flash recorded, cut to
+ * MQOTA_HEALTH_CRASH_MAX bytes, each byte outside printable ASCII as '?'; "" when there is
+ * none (no dump, not ELF, or the application erased it). Other resets (power-on, the RTC
+ * watchdog: no panic handler ran) send none, so an old dump is not reported again. */
+static void crash_text(esp_reset_reason_t why, char *out)
+{
+    out[0] = '\0';
+    if (why != ESP_RST_PANIC && why != ESP_RST_INT_WDT && why != ESP_RST_TASK_WDT) return;
+    if (esp_core_dump_get_panic_reason(out, MQOTA_HEALTH_CRASH_MAX + 1u) != ESP_OK) {
+        out[0] = '\0';
+        return;
+    }
+    for (size_t i = 0; out[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)out[i];
+        if (c < 0x20u || c > 0x7Eu) out[i] = '?';
+    }
+}
+#endif
+
 /* The port's part of a HEALTH (docs/PROTOCOL.md §16): esp_reset_reason(),
- * esp_get_minimum_free_heap_size() and the application's RSSI. No crash text (reading the core
- * dump summary needs the core dump in flash and a partition read: not cheap). The RSSI comes
- * from the application (its rssi hook: esp_wifi_sta_get_ap_info() on Wi-Fi, the modem's signal
- * quality on cellular), because the application owns the link: the port depends on neither. */
+ * esp_get_minimum_free_heap_size() and the application's RSSI; with the core dump in flash
+ * (CONFIG_ESP_COREDUMP_ENABLE_TO_FLASH, ESP-IDF 5.3 or later) the last crash's panic reason
+ * (crash_text()), else no crash text. The RSSI comes from the application (its rssi hook:
+ * esp_wifi_sta_get_ap_info() on Wi-Fi, the modem's signal quality on cellular), because the
+ * application owns the link: the port depends on neither. */
 static int h_health(void *ctx, mqota_health_t *out)
 {
     mqota_esp_glue_t *e = ctx;
     int8_t dbm = 0;
-    out->reset_reason = reset_reason_wire(esp_reset_reason());
+    esp_reset_reason_t why = esp_reset_reason();
+    out->reset_reason = reset_reason_wire(why);
+#if defined(MQOTA_ESP_CRASH_TEXT)
+    crash_text(why, out->crash);
+#endif
     out->min_free_heap = esp_get_minimum_free_heap_size();
     if (e->rssi != NULL && e->rssi(e->rssi_ctx, &dbm) == 0 && dbm < 0)
         out->rssi = dbm; /* 0 and above: not a received signal, left unknown */

@@ -463,6 +463,11 @@ uint8_t vdev_reset_reason(const vdev_t *dev)
     return dev != NULL ? dev->reset_reason : MQOTA_RESET_UNKNOWN;
 }
 
+const char *vdev_last_crash(const vdev_t *dev)
+{
+    return dev != NULL ? dev->last_crash : "";
+}
+
 /* The port's part of a HEALTH (mqota_platform_t.health): the reset reason and last crash from
  * the RTC file; a virtual device has no heap minimum or RSSI of its own (0: unknown). */
 static int hook_health(void *ctx, mqota_health_t *out)

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "esp_app_desc.h"
+#include "esp_core_dump.h"
 #include "esp_idf_emu.h"
 #include "esp_image_format.h"
 #include "esp_log.h"
@@ -669,6 +670,22 @@ void esp_restart(void)
 
 /* esp_system.h esp_reset_reason(): why the chip last reset (set at esp_emu_attach()). */
 esp_reset_reason_t esp_reset_reason(void) { return E->reason; }
+
+/* esp_core_dump.h esp_core_dump_get_panic_reason(): the core dump in flash is the virtual
+ * ESP32's last-crash record (vdev_last_crash(): the reason a simulated panic wrote, kept across
+ * resets as a dump stays in its partition). As espcoredump's core_dump_elf.c: the text cut to
+ * buffer_size - 1 bytes and NUL-terminated; ESP_ERR_NOT_FOUND when there is none. */
+esp_err_t esp_core_dump_get_panic_reason(char *reason_buffer, size_t buffer_size)
+{
+    if (reason_buffer == NULL || buffer_size == 0) return ESP_ERR_INVALID_ARG;
+    const char *crash = E->dev != NULL ? vdev_last_crash(E->dev) : NULL;
+    if (crash == NULL || crash[0] == '\0') return ESP_ERR_NOT_FOUND;
+    size_t n = strlen(crash);
+    if (n > buffer_size - 1u) n = buffer_size - 1u;
+    memcpy(reason_buffer, crash, n);
+    reason_buffer[n] = '\0';
+    return ESP_OK;
+}
 
 /* esp_system.h esp_get_free_heap_size(): a fixed figure on the host. */
 uint32_t esp_get_free_heap_size(void) { return EMU_FREE_HEAP; }

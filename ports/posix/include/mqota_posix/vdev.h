@@ -173,6 +173,10 @@ mqota_status_t vdev_set_reset_reason(vdev_t *dev, uint8_t reason, const char *cr
 /** @brief The reset reason of the last vdev_boot() (mqota_reset_reason_t). */
 uint8_t vdev_reset_reason(const vdev_t *dev);
 
+/** @brief The last crash's reason as vdev_set_reset_reason() kept it ("" if the device never
+ *         crashed; valid until the next vdev_set_reset_reason() or vdev_close()). */
+const char *vdev_last_crash(const vdev_t *dev);
+
 /** @brief Attach the caller's pointer (for its own hooks). */
 void vdev_set_user(vdev_t *dev, void *user);
 /** @brief The pointer given to vdev_set_user(), or NULL. */
