@@ -21,6 +21,8 @@
 #include "http_console.h"
 #include "telemetry.h"
 #include "health.h"
+#include "legacy_pull.h"
+#include "legacy_tcp.h"
 #include "mqotad.h"
 #include "release.h"
 #include "clock.h"
@@ -60,7 +62,7 @@ err:
 /* Block until something is readable/writable or the nearest timer is due. */
 static void wait_for_io(mqotad_t *d, bool *mqtt_in, bool *mqtt_out)
 {
-    struct pollfd fds[2];
+    struct pollfd fds[4];
     int n = 0, mq = -1;
     int sock = mqtt__socket(d);
     if (sock >= 0) {
@@ -73,6 +75,10 @@ static void wait_for_io(mqotad_t *d, bool *mqtt_in, bool *mqtt_out)
     fds[n].events = POLLIN;
     fds[n].revents = 0;
     n++;
+    /* legacy protocols 3 and 4: the pull listener's and the TCP side channels' epoll fds */
+    int legacy_fds[2] = {http_pull__fd(d), legacy_tcp__fd(d)};
+    for (int i = 0; i < 2; i++)
+        if (legacy_fds[i] >= 0) fds[n++] = (struct pollfd){.fd = legacy_fds[i], .events = POLLIN};
 
     uint64_t now = mqh_now_ms();
     int timeout = LOOP_WAIT_MAX_MS;
@@ -156,6 +162,8 @@ int main(int argc, char **argv)
                 d.http_addr, d.http_port);
     if (transfer__init(&d) != 0 || deploy__init(&d) != 0) goto out;
     if (http__start(&d) != 0) goto out; /* first: a busy port fails before a broker starts */
+    if (http_pull__start(&d) != 0) goto out; /* --pull-https (legacy protocol 3) */
+    if (legacy_tcp__init(&d) != 0) goto out;  /* legacy protocol 4's side channels */
     if (auth__ensure_server_identity(&d) != 0) goto out;
     if (d.broker_tls && tls__ensure_broker_certs(&d) != 0) goto out;
     if (d.embedded_broker && broker__start(&d) != 0) goto out;
@@ -168,6 +176,12 @@ int main(int argc, char **argv)
              strcmp(d.http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : d.http_addr,
              d.http_bound_port);
     if (write_state_file(&d, "http.url", text) != 0) goto out;
+    if (d.pull_mhd) { /* DIR/pull.url: where esp_https_ota devices poll */
+        snprintf(text, sizeof(text), "https://%s:%d",
+                 strcmp(d.pull_addr, "0.0.0.0") == 0 ? "127.0.0.1" : d.pull_addr,
+                 d.pull_bound_port);
+        if (write_state_file(&d, "pull.url", text) != 0) goto out;
+    }
     mqh_log(MQH_INFO, "mqotad %s ready (data %s, broker %s, http %s)", MQOTAD_VERSION,
             d.data_dir, d.broker_url, text);
 
@@ -178,6 +192,8 @@ int main(int argc, char **argv)
 
         mqtt__io(&d, mqtt_in, mqtt_out);          /* read ACK/STATE/online, flush chunks */
         http__run(&d);                            /* answer API requests */
+        http_pull__run(&d);                       /* answer pull devices (legacy protocol 3) */
+        legacy_tcp__io(&d, now);                  /* legacy protocol 4's TCP side channels */
         if (d.offers_due && d.mqtt_connected) {   /* after (re)connect: offers again */
             d.offers_due = false;
             deploy__republish_offers(&d);
@@ -206,6 +222,8 @@ out:
     if (d.xfers) transfer__cleanup(&d);
     mqtt__cleanup(&d);
     http__stop(&d);
+    http_pull__stop(&d);
+    legacy_tcp__cleanup(&d);
     http_console__cleanup(&d);
     broker__stop(&d);
     db__close(d.db);
