@@ -171,12 +171,19 @@ static const char *const migrations[] = {
     "CREATE TABLE rollout_windows ("
     " rollout_id INTEGER PRIMARY KEY REFERENCES rollouts(id),"
     " start_min INTEGER NOT NULL, end_min INTEGER NOT NULL);",
+    /* 11 -> 12: legacy devices (docs/LEGACY.md): the protocol a device speaks ("mqota" for
+     * the native agent; a native STATE sets it back to "mqota": the migration), and a legacy
+     * device's own parameters (its topics, chip id...: a JSON object legacy.c checks) */
+    "ALTER TABLE devices ADD COLUMN protocol TEXT NOT NULL DEFAULT 'mqota';"
+    "CREATE TABLE legacy_devices ("
+    " device_id TEXT PRIMARY KEY REFERENCES devices(id), params TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);",
 };
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 #define DEVICE_COLS "id, chip_id, project, version, descriptor_version, idf_ver, slot, state," \
     " reason, progress, image_size, running_release, target_release, boot_count, max_chunk," \
-    " max_window, online, first_seen, last_seen, caps"
+    " max_window, online, first_seen, last_seen, caps, protocol"
 #define RELEASE_COLS "id, version, descriptor_version, project, chip_id, idf_ver," \
     " secure_version, size, sha256, path, notes, created_at, signature, key_id"
 #define TARGET_COLS "t.deployment_id, t.device_id, t.state, t.reason, t.progress," \
@@ -221,6 +228,8 @@ enum {
     S_RO_HL_WAVE,
     /* hold offers and maintenance windows (schema 11) */
     S_TGT_FLAGS, S_RO_WIN_PUT, S_RO_WIN_GET, S_RO_EV_LAST,
+    /* legacy devices (schema 12) */
+    S_LEG_PUT, S_LEG_GET, S_LEG_LIST,
     S_COUNT
 };
 
@@ -230,12 +239,12 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ROLLBACK] = "ROLLBACK",
     [S_DEV_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
     [S_DEV_PUT] = "INSERT INTO devices (" DEVICE_COLS ") VALUES"
-                  " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"
+                  " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"
                   " ON CONFLICT(id) DO UPDATE SET chip_id=?2, project=?3, version=?4,"
                   " descriptor_version=?5, idf_ver=?6, slot=?7, state=?8, reason=?9,"
                   " progress=?10, image_size=?11, running_release=?12, target_release=?13,"
                   " boot_count=?14, max_chunk=?15, max_window=?16, online=?17,"
-                  " last_seen=?19, caps=?20",
+                  " last_seen=?19, caps=?20, protocol=?21",
     [S_DEV_ONLINE] = "INSERT INTO devices (id, online, first_seen, last_seen) VALUES (?1,?2,?3,?3)"
                      " ON CONFLICT(id) DO UPDATE SET online=?2, last_seen=?3",
     [S_DEV_LIST] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
@@ -468,6 +477,11 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_RO_WIN_GET] = "SELECT start_min, end_min FROM rollout_windows WHERE rollout_id = ?1",
     [S_RO_EV_LAST] = "SELECT coalesce(max(at), 0) FROM rollout_events"
                      " WHERE rollout_id = ?1 AND wave = ?2 AND kind = ?3",
+    [S_LEG_PUT] = "INSERT INTO legacy_devices (device_id, params, created_at) VALUES (?1,?2,?3)"
+                  " ON CONFLICT(device_id) DO UPDATE SET params=?2",
+    [S_LEG_GET] = "SELECT params FROM legacy_devices WHERE device_id = ?1",
+    [S_LEG_LIST] = "SELECT l.device_id, d.protocol, l.params FROM legacy_devices l"
+                   " JOIN devices d ON d.id = l.device_id ORDER BY l.device_id",
 };
 
 struct db {
@@ -665,6 +679,12 @@ static void read_device(sqlite3_stmt *s, db_device_t *d)
     d->first_seen = sqlite3_column_int64(s, 17);
     d->last_seen = sqlite3_column_int64(s, 18);
     d->caps = (uint32_t)sqlite3_column_int64(s, 19);
+    const char *proto = (const char *)sqlite3_column_text(s, 20);
+    if (db__protocol_parse(proto ? proto : "", &d->protocol) != 0) {
+        mqh_log(MQH_WARN, "device %s has protocol '%.16s', which this mqotad does not know; "
+                "read as mqota", d->id, proto ? proto : "");
+        d->protocol = DB_PROTO_MQOTA;
+    }
 }
 
 int db__device_get(db_t *db, const char *id, db_device_t *out)
@@ -709,6 +729,7 @@ int db__device_put(db_t *db, const db_device_t *d)
     sqlite3_bind_int64(s, 18, d->first_seen);
     sqlite3_bind_int64(s, 19, d->last_seen);
     sqlite3_bind_int64(s, 20, d->caps);
+    sqlite3_bind_text(s, 21, db__protocol_name(d->protocol), -1, SQLITE_STATIC);
     return exec_stmt(db, S_DEV_PUT, "store device");
 }
 
@@ -731,6 +752,87 @@ int db__device_list(db_t *db, int (*cb)(void *ctx, const db_device_t *d), void *
         if (cb(ctx, &d) != 0) break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list devices");
+    sqlite3_reset(s);
+    return ret;
+}
+
+/* ---- device protocols and legacy devices (schema 12, docs/LEGACY.md) ---- */
+
+/* The names the database and the API use, by db_protocol_t. */
+static const char *const protocol_names[DB_PROTO_COUNT] = {
+    [DB_PROTO_MQOTA] = "mqota", [DB_PROTO_B64] = "b64", [DB_PROTO_MD5] = "md5",
+    [DB_PROTO_PULL] = "pull", [DB_PROTO_TCP] = "tcp",
+};
+
+const char *db__protocol_name(db_protocol_t p)
+{
+    return (unsigned)p < DB_PROTO_COUNT ? protocol_names[p] : "?";
+}
+
+int db__protocol_parse(const char *name, db_protocol_t *out)
+{
+    for (int i = 0; i < DB_PROTO_COUNT; i++) {
+        if (strcmp(name, protocol_names[i]) == 0) {
+            *out = (db_protocol_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int db__legacy_put(db_t *db, const char *device_id, const char *params, int64_t now)
+{
+    sqlite3_stmt *s = db->st[S_LEG_PUT];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, params, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, now);
+    return exec_stmt(db, S_LEG_PUT, "store a legacy device's parameters");
+}
+
+int db__legacy_register(db_t *db, const db_device_t *dev, const char *params, int64_t now)
+{
+    if (db__begin(db) != 0) return -1;
+    if (db__device_put(db, dev) != 0 || db__legacy_put(db, dev->id, params, now) != 0 ||
+        db__commit(db) != 0) {
+        db__rollback(db);
+        return -1;
+    }
+    return 0;
+}
+
+int db__legacy_get(db_t *db, const char *device_id, char *params, size_t cap)
+{
+    sqlite3_stmt *s = db->st[S_LEG_GET];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) {
+        copy_text(params, cap, s, 0);
+        ret = 0;
+    } else if (rc == SQLITE_DONE) {
+        ret = 1;
+    } else {
+        ret = fail(db, "read a legacy device's parameters");
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+int db__legacy_list(db_t *db, int (*cb)(void *ctx, const char *device_id,
+                                        db_protocol_t protocol, const char *params),
+                    void *ctx)
+{
+    sqlite3_stmt *s = db->st[S_LEG_LIST];
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        const char *proto = (const char *)sqlite3_column_text(s, 1);
+        const char *params = (const char *)sqlite3_column_text(s, 2);
+        db_protocol_t p;
+        if (!id || !proto || !params || db__protocol_parse(proto, &p) != 0) continue;
+        if (cb(ctx, id, p, params) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list legacy devices");
     sqlite3_reset(s);
     return ret;
 }

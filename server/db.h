@@ -23,6 +23,16 @@ extern "C" {
 
 typedef struct db db_t;
 
+/** The update protocol a device speaks (docs/LEGACY.md), stored by name (db__protocol_name()). */
+typedef enum {
+    DB_PROTO_MQOTA = 0, /**< "mqota": the native agent (docs/PROTOCOL.md) */
+    DB_PROTO_B64 = 1,   /**< "b64": legacy protocol 1, base64 chunks over one topic */
+    DB_PROTO_MD5 = 2,   /**< "md5": legacy protocol 2, per-chip topics with MD5 chunks */
+    DB_PROTO_PULL = 3,  /**< "pull": legacy protocol 3, HTTPS pull (esp_https_ota) */
+    DB_PROTO_TCP = 4,   /**< "tcp": legacy protocol 4, command topics + TCP side channel */
+    DB_PROTO_COUNT
+} db_protocol_t;
+
 typedef struct {
     char id[DB_ID_MAX + 1];
     uint16_t chip_id;
@@ -38,6 +48,7 @@ typedef struct {
     bool online;
     int64_t first_seen, last_seen;
     uint32_t caps;  /**< MQOTA_CAP_* of its last STATE (schema 5) */
+    db_protocol_t protocol; /**< what it speaks (schema 12); a native STATE makes it mqota */
 } db_device_t;
 
 typedef struct {
@@ -150,6 +161,22 @@ int db__device_get(db_t *db, const char *id, db_device_t *out);
 int db__device_put(db_t *db, const db_device_t *d);
 int db__device_set_online(db_t *db, const char *id, bool online, int64_t now);
 int db__device_list(db_t *db, int (*cb)(void *ctx, const db_device_t *d), void *ctx);
+
+/** The name of p ("mqota", "b64", "md5", "pull", "tcp"); "?" outside the enum. */
+const char *db__protocol_name(db_protocol_t p);
+/** The protocol named name. @return 0, or -1 (out untouched) for an unknown name. */
+int db__protocol_parse(const char *name, db_protocol_t *out);
+/** Store a legacy device's parameters (a JSON object's text; schema 12). @return 0 or -1. */
+int db__legacy_put(db_t *db, const char *device_id, const char *params, int64_t now);
+/** The devices row of a legacy device and its parameters, in one transaction. @return 0 or -1. */
+int db__legacy_register(db_t *db, const db_device_t *dev, const char *params, int64_t now);
+/** A legacy device's parameters into params (cap bytes). @return 0, 1 none stored, -1 error. */
+int db__legacy_get(db_t *db, const char *device_id, char *params, size_t cap);
+/** Every legacy device (id, its devices row's protocol, parameters) by id; cb non-zero stops.
+ *  @return 0 or -1. */
+int db__legacy_list(db_t *db, int (*cb)(void *ctx, const char *device_id,
+                                        db_protocol_t protocol, const char *params),
+                    void *ctx);
 
 int db__release_insert(db_t *db, db_release_t *r);
 int db__release_get(db_t *db, int64_t id, db_release_t *out);

@@ -20,6 +20,7 @@
 #include "mqota/mqota_image.h"
 #include "mqota/mqota_status.h"
 #include "clock.h"
+#include "legacy.h"
 #include "rollout.h"
 #include "transfer.h"
 
@@ -71,7 +72,7 @@ static uint32_t stream_chunk_size(mqotad_t *d, int64_t release_id, uint32_t imag
 /* Whether a device can follow the stream: it accepts the stream's chunk size. */
 static bool can_stream(const db_device_t *dev, uint32_t stream_cs)
 {
-    return !dev->max_chunk || dev->max_chunk >= stream_cs;
+    return dev->protocol == DB_PROTO_MQOTA && (!dev->max_chunk || dev->max_chunk >= stream_cs);
 }
 
 static uint32_t choose_window(mqotad_t *d, const db_device_t *dev)
@@ -96,6 +97,8 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
                 t->device_id);
         return 0;
     }
+    if (legacy__find(d, t->device_id)) /* a legacy device: its protocol's adapter sends it */
+        return legacy__start(d, t, r);
     memset(&o, 0, sizeof(o));
     o.release_id = (uint32_t)r->id;
     o.deployment_id = (uint32_t)t->deployment_id;
@@ -136,6 +139,13 @@ static int publish_offer(mqotad_t *d, const db_release_t *r, const db_target_t *
 }
 
 /* Set a deployment finished once none of its targets is pending or active. */
+static int maybe_finish_deployment(mqotad_t *d, int64_t deployment_id);
+
+int deploy__maybe_finish(mqotad_t *d, int64_t deployment_id)
+{
+    return maybe_finish_deployment(d, deployment_id);
+}
+
 static int maybe_finish_deployment(mqotad_t *d, int64_t deployment_id)
 {
     db_counts_t c;
@@ -515,6 +525,7 @@ void deploy__after_finish(mqotad_t *d, const db_target_t *t)
     if (mqtt__publish(d, topic, NULL, 0, 1, true) != 0)
         mqh_log(MQH_WARN, "could not clear the retained offer of %s", t->device_id);
     transfer__drop_device(d, t->device_id);
+    legacy__stop(d, t->device_id);
     rollout__poke(d); /* a rollout's wave may be decided now */
 }
 

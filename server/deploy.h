@@ -99,6 +99,19 @@ int deploy__target_started(mqotad_t *d, db_target_t *t);
 int deploy__target_for_ack(mqotad_t *d, const char *device_id, int64_t release_id,
                            db_target_t *out);
 
+/** Set the deployment finished if none of its targets is pending, active or ready (inside
+ *  the caller's transaction, if any). @return 0 or -1. */
+int deploy__maybe_finish(mqotad_t *d, int64_t deployment_id);
+
+/** deploy_legacy.c: register the policy's handlers of the legacy framework's events (a legacy
+ *  target started, failed, a legacy device reported its version). Call after legacy__init(). */
+int deploy__legacy_init(mqotad_t *d);
+
+/** deploy_legacy.c: a device registered as legacy sent its first native STATE (stored): its
+ *  running legacy target succeeds if it runs the target's version (the migration), and the
+ *  legacy framework lets the device go. */
+void deploy__legacy_native(mqotad_t *d, const db_device_t *dev);
+
 /** Publish the offer of every pending target again (after a reconnect). */
 void deploy__republish_offers(mqotad_t *d);
 

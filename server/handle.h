@@ -71,6 +71,18 @@ void handle__telemetry(mqotad_t *d, const char *device_id, const uint8_t *payloa
  */
 void handle__health(mqotad_t *d, const char *device_id, const uint8_t *payload, size_t len);
 
+/**
+ * @brief A message on a topic outside mqota/v1/dev/ (handle_legacy.c): a legacy device's
+ *        (docs/LEGACY.md), decoded by the adapter of the device listening on that topic.
+ * @param[in] d        The daemon.
+ * @param[in] topic    The whole topic.
+ * @param[in] payload, len The message.
+ * @param[in] retained Delivered from the broker's retained store (not live).
+ * @note A topic no legacy device listens on is ignored.
+ */
+void handle__legacy(mqotad_t *d, const char *topic, const uint8_t *payload, size_t len,
+                    bool retained);
+
 #ifdef __cplusplus
 }
 #endif

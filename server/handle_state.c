@@ -83,5 +83,7 @@ void handle__state(mqotad_t *d, const char *device_id, const uint8_t *payload, s
             mqota_state_name((mqota_update_state_t)m.state), m.progress, m.image_size,
             m.running_release);
     if (ended == 1) deploy__after_finish(d, &finished);
+    if (have_prev == 0 && prev.protocol != DB_PROTO_MQOTA) /* a legacy device went native */
+        deploy__legacy_native(d, &dev);
     command__device_ready(d, device_id); /* queued commands, now that its caps are known */
 }

@@ -139,6 +139,7 @@ static cJSON *device_json(const db_device_t *dv)
     cJSON_AddNumberToObject(j, "boot_count", dv->boot_count);
     cJSON_AddNumberToObject(j, "max_chunk", dv->max_chunk);
     cJSON_AddNumberToObject(j, "max_window", dv->max_window);
+    cJSON_AddStringToObject(j, "protocol", db__protocol_name(dv->protocol));
     return j;
 }
 
@@ -659,6 +660,7 @@ api_body_kind_t api__body_kind(const char *method, const char *path)
     if (strcmp(path, API "/deployments") == 0 || strcmp(path, API "/devices") == 0 ||
         (n > np + ns && strncmp(path, dev_prefix, np) == 0 && strcmp(path + n - ns, suffix) == 0) ||
         http_group__json_body(method, path) || http_rollout__json_body(method, path) ||
+        http_legacy__json_body(method, path) ||
         is_activate_path(path, NULL, 0))
         return API_BODY_JSON;
     return API_BODY_NONE;
@@ -823,6 +825,7 @@ void api__handle(mqotad_t *d, const api_request_t *req, api_response_t *res)
     if (http_group__route(d, req, res)) return;   /* /groups..., /devices/{id}/tags */
     if (http_rollout__route(d, req, res)) return; /* /rollouts... */
     if (http_telemetry__route(d, req, res)) return; /* /devices/{id}/telemetry */
+    if (http_legacy__route(d, req, res)) return;  /* /legacy-devices (docs/LEGACY.md) */
     if (strcmp(p, "/metrics") == 0) { /* Prometheus (docs/METRICS.md) */
         if (get) http_metrics__get(d, res);
         else api__method_not_allowed(res, m, p, "GET");

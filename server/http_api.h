@@ -141,6 +141,11 @@ bool http_rollout__json_body(const char *method, const char *path);
 /** Answer the request if its path is the telemetry route; false if it is not. */
 bool http_telemetry__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
 
+/* http_legacy.c: POST /legacy-devices of docs/API.md ("Legacy devices"). */
+/** Whether the request is one of its routes (answered into res). */
+bool http_legacy__route(mqotad_t *d, const api_request_t *req, api_response_t *res);
+/** Whether method and path take a JSON body there. */
+bool http_legacy__json_body(const char *method, const char *path);
 /* http_metrics.c: GET /metrics in Prometheus's text format (docs/METRICS.md). */
 void http_metrics__get(mqotad_t *d, api_response_t *res);
 /* http_health.c: GET /devices/{id}/health of docs/API.md ("Health"). */

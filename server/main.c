@@ -21,6 +21,7 @@
 #include "http_console.h"
 #include "telemetry.h"
 #include "health.h"
+#include "legacy.h"
 #include "legacy_pull.h"
 #include "legacy_tcp.h"
 #include "mqotad.h"
@@ -85,6 +86,8 @@ static void wait_for_io(mqotad_t *d, bool *mqtt_in, bool *mqtt_out)
     int t = http__timeout_ms(d);
     if (t >= 0 && t < timeout) timeout = t;
     t = transfer__next_timeout_ms(d, now);
+    if (t >= 0 && t < timeout) timeout = t;
+    t = legacy__next_timeout_ms(d, now);
     if (t >= 0 && t < timeout) timeout = t;
 
     *mqtt_in = *mqtt_out = false;
@@ -161,6 +164,7 @@ int main(int argc, char **argv)
                 "can reach http://%s:%d can upload releases, deploy them and provision devices",
                 d.http_addr, d.http_port);
     if (transfer__init(&d) != 0 || deploy__init(&d) != 0) goto out;
+    if (legacy__init(&d) != 0 || deploy__legacy_init(&d) != 0) goto out;
     if (http__start(&d) != 0) goto out; /* first: a busy port fails before a broker starts */
     if (http_pull__start(&d) != 0) goto out; /* --pull-https (legacy protocol 3) */
     if (legacy_tcp__init(&d) != 0) goto out;  /* legacy protocol 4's side channels */
@@ -199,6 +203,7 @@ int main(int argc, char **argv)
             deploy__republish_offers(&d);
         }
         transfer__tick(&d, now);                  /* retransmit timed-out chunks */
+        legacy__tick(&d, now);                    /* legacy devices: retries, timeouts */
         transfer__persist(&d, now, false);        /* batched progress, once a second */
         command__tick(&d, now);                   /* expire / time out commands */
         rollout__tick(&d, now);                   /* judge rollouts' waves, start the next */
@@ -220,6 +225,7 @@ int main(int argc, char **argv)
     exit_code = 0;
 out:
     if (d.xfers) transfer__cleanup(&d);
+    legacy__cleanup(&d);
     mqtt__cleanup(&d);
     http__stop(&d);
     http_pull__stop(&d);

@@ -48,6 +48,7 @@ struct streams;
 struct evp_pkey_st;
 struct metrics;
 struct options_state;
+struct legacy;
 struct legacy_tcp;
 
 /** A release public key mqotad trusts (--trusted-key), loaded by signature.c. */
@@ -166,6 +167,8 @@ typedef struct mqotad {
     struct metrics *metrics;
     /* ---- the console's event tickets and streams (http_console.c, http_events.c) ---- */
     struct console *console;      /**< NULL until the first ticket or stream */
+    /* ---- legacy devices and their adapters (legacy.c, docs/LEGACY.md) ---- */
+    struct legacy *legacy;        /**< registered legacy devices, their jobs and topics */
 } mqotad_t;
 
 /* options.c: 0 run, 1 --help or --print-config printed (exit 0), 2 bad usage (message

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "handle.h"
+#include "legacy.h"
 #include "mqotad.h"
 #include "telemetry.h"
 
@@ -67,6 +68,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/reply", 1);
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/telemetry", 0);
     mosquitto_subscribe(mosq, NULL, MQOTAD_TOPIC_PREFIX "+/health", 1);
+    legacy__on_connect(d); /* each legacy device's own topics (docs/LEGACY.md) */
     mqh_log(MQH_INFO, "connected to %s (MQTT %s, max packet %u bytes)", d->broker_url,
             d->mqtt_version == 5 ? "5" : "3.1.1", d->max_packet);
 }
@@ -137,7 +139,11 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     mqotad_t *d = obj;
     (void)mosq;
     const size_t plen = strlen(MQOTAD_TOPIC_PREFIX);
-    if (strncmp(m->topic, MQOTAD_TOPIC_PREFIX, plen) != 0) return;
+    if (strncmp(m->topic, MQOTAD_TOPIC_PREFIX, plen) != 0) { /* a legacy device's topic */
+        handle__legacy(d, m->topic, m->payload, m->payloadlen > 0 ? (size_t)m->payloadlen : 0,
+                       m->retain);
+        return;
+    }
     const char *id = m->topic + plen;
     const char *slash = strchr(id, '/');
     if (!slash || slash == id || (size_t)(slash - id) > DB_ID_MAX) {
