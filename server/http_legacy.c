@@ -4,7 +4,7 @@
  * device that speaks a legacy protocol (docs/LEGACY.md). The request is parsed and checked
  * here; legacy__register() (legacy.c) and the protocol's adapter judge the parameters.
  */
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -18,7 +18,7 @@
  * own scheme): DIR/auth/legacy-b64.key, "key=<64 hex>" and "iv=<32 hex>" lines, mode 0600,
  * read at each attempt.
  */
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>

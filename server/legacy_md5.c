@@ -12,7 +12,7 @@
  * starts over from the size message. The device's feedback is retained: a message delivered
  * from the broker's store (after mqotad subscribes) is old news and only logged.
  */
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

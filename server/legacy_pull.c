@@ -18,7 +18,7 @@
  */
 #include "legacy_pull.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>

@@ -28,7 +28,7 @@
 #include "legacy_tcp.h"
 
 #include <arpa/inet.h>
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
