@@ -249,6 +249,15 @@ int legacy_pull__poll(mqotad_t *d, const char *id, const char *user, const char 
         legacy__image_done(d, ld, mqh_now_ms());
         booting = true;
     }
+    if (booting && strcmp(app_ver, j->version) != 0) {
+        /* served whole, yet it polls with its old version: esp_https_ota refused the image
+         * (its SHA-256 or header) or the new one rolled back. Another attempt, while any. */
+        char why[128];
+        snprintf(why, sizeof(why), "the device took the image but polls with version %s, not "
+                 "%s (it refused the image or rolled back)", app_ver, j->version);
+        legacy__attempt_failed(d, ld, LEGACY_REASON_DEVICE_ERROR, why, mqh_now_ms());
+        booting = false;
+    }
     legacy__reported(d, ld, &(legacy_report_t){.version = app_ver, .booted = booting});
     j = ld->job; /* policy may have ended it */
     if (!j || j->phase != LEGACY_JOB_SENDING) return 204;

@@ -181,10 +181,11 @@ int main(int argc, char **argv)
              d.http_bound_port);
     if (write_state_file(&d, "http.url", text) != 0) goto out;
     if (d.pull_mhd) { /* DIR/pull.url: where esp_https_ota devices poll */
-        snprintf(text, sizeof(text), "https://%s:%d",
+        char pull_url[96];
+        snprintf(pull_url, sizeof(pull_url), "https://%s:%d",
                  strcmp(d.pull_addr, "0.0.0.0") == 0 ? "127.0.0.1" : d.pull_addr,
                  d.pull_bound_port);
-        if (write_state_file(&d, "pull.url", text) != 0) goto out;
+        if (write_state_file(&d, "pull.url", pull_url) != 0) goto out;
     }
     mqh_log(MQH_INFO, "mqotad %s ready (data %s, broker %s, http %s)", MQOTAD_VERSION,
             d.data_dir, d.broker_url, text);
