@@ -430,7 +430,8 @@ static void tick_dev(mqotad_t *d, legacy_dev_t *ld, uint64_t now_ms)
         begin_attempt(d, ld, now_ms);
         j = ld->job;
     }
-    if (j && j->phase == LEGACY_JOB_BOOTING &&
+    if (j && j->phase == LEGACY_JOB_BOOTING && now_ms > j->booting_since_ms && /* the loop's
+        now may be older than a clock read by an adapter this turn: no unsigned wrap */
         now_ms - j->booting_since_ms >= LEGACY_REBOOT_TIMEOUT_MS) {
         mqh_log(MQH_WARN, "legacy device %s did not report a version within %u s of taking "
                 "the image", ld->id, LEGACY_REBOOT_TIMEOUT_MS / 1000u);
