@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "legacy.h"
 #include "mqota_posix/aead.h"
 #include "mqota_posix/vdev.h"
 #include "port_esp.h"
@@ -336,6 +337,11 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
     fleet_dev_t *d = ud;
     (void)m;
     if (!dev_link_up(d, rc)) return;
+    if (d->lops != NULL) { /* a legacy device: its protocol's side (legacy.h) */
+        d->connected_ms = mqh_now_ms();
+        d->lops->on_connect(d);
+        return;
+    }
     d->connected_ms = mqh_now_ms();
     if (mqota_agent_on_connect(&d->agent) != MQOTA_OK)
         mqh_log(MQH_WARN, "%s: agent could not subscribe or publish after connect", d->id);
@@ -355,7 +361,7 @@ static void on_disconnect(struct mosquitto *m, void *ud, int rc)
 {
     fleet_dev_t *d = ud;
     (void)m;
-    mqota_agent_on_disconnect(&d->agent);
+    if (d->lops == NULL) mqota_agent_on_disconnect(&d->agent);
     dev_link_down(d, rc);
 }
 
@@ -368,6 +374,10 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 {
     fleet_dev_t *d = ud;
     (void)m;
+    if (d->lops != NULL) {
+        d->lops->on_message(d, msg);
+        return;
+    }
     mqota_status_t st =
         mqota_agent_on_message(&d->agent, msg->topic, msg->payload, (size_t)msg->payloadlen);
     dev_message_seen(d, msg);
@@ -495,6 +505,11 @@ static int new_client(fleet_dev_t *d)
     mosquitto_connect_callback_set(d->mosq, on_connect);
     mosquitto_disconnect_callback_set(d->mosq, on_disconnect);
     mosquitto_message_callback_set(d->mosq, on_message);
+    if (d->lops != NULL) { /* a legacy sketch sets no last will */
+        /* its stop-and-wait answers must not wait for Nagle and a delayed ACK (40 ms each) */
+        mosquitto_int_option(d->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+        return client_security(d);
+    }
     /* the last will marks the device offline when the link dies without a DISCONNECT */
     mqota_agent_topic(&d->agent, MQOTA_TOPIC_ONLINE, topic, sizeof(topic));
     mosquitto_will_set(d->mosq, topic, (int)strlen(MQOTA_OFFLINE_PAYLOAD), MQOTA_OFFLINE_PAYLOAD, 1,
@@ -524,6 +539,42 @@ static void arm_boot_faults(fleet_dev_t *d)
                 "(--offline-after-reboot); the agent's confirm timeout (%u ms) decides", d->id,
                 dev_agent(d)->running.version, (unsigned)dev_agent(d)->confirm_timeout_ms);
     }
+}
+
+/*
+ * After the bootloader: does the running image speak a legacy protocol (its project name,
+ * legacy.h)? Then d->lops is its device side, booted here on the POSIX port's flash hooks;
+ * else d->lops stays NULL and the agent runs. 0, or -1 (logged).
+ */
+static int boot_legacy(fleet_dev_t *d)
+{
+    mqota_platform_t plat;
+    mqota_running_t run;
+    vdev_platform_fill(d->vdev, &plat);
+    d->lops = NULL;
+    if (plat.running(plat.ctx, &run) != 0) return 0;
+    fleet_proto_t p = fleet_legacy_of_project(run.project, (fleet_proto_t)d->fleet->opt.protocol);
+    const fleet_legacy_ops_t *ops = fleet_legacy_ops(p);
+    if (ops == NULL) {
+        if (p != FLEET_PROTO_NATIVE)
+            mqh_log(MQH_WARN, "%s: image project '%s' names a protocol this fleet lacks; the "
+                    "agent runs", d->id, run.project);
+        return 0;
+    }
+    mqota_slot_state_t st;
+    /* a legacy sketch cancels the rollback at boot (esp_ota_mark_app_valid_cancel_rollback) */
+    if (plat.slot_state(plat.ctx, &st) == 0 && st == MQOTA_SLOT_PENDING_VERIFY)
+        (void)plat.slot_mark_valid(plat.ctx);
+    d->vplat = plat;
+    d->lops = ops;
+    d->corrupted = false;
+    d->cuts_done = 0;
+    if (ops->boot(d) != 0) {
+        mqh_log(MQH_ERROR, "%s: the legacy protocol of image '%s' did not start", d->id,
+                run.project);
+        return -1;
+    }
+    return 0;
 }
 
 int dev_power_on(fleet_dev_t *d)
@@ -556,6 +607,13 @@ int dev_power_on(fleet_dev_t *d)
         return -1;
     }
     d->booted_ms = mqh_now_ms();
+    if (boot_legacy(d) != 0) return -1;
+    if (d->lops != NULL) { /* the image is a legacy sketch's (legacy.h): no agent */
+        if (new_client(d) != 0) return -1;
+        d->conn = DEV_OFF;
+        d->next_attempt_ms = mqh_now_ms();
+        return 0;
+    }
     uint8_t command_key[32];
     bool have_key = read_command_key(d, command_key) == 1;
     d->relay_on = false;
@@ -635,6 +693,8 @@ static void power_off(fleet_dev_t *d)
         d->mosq = NULL;
     }
     esp_dev_power_off(d); /* an ESP-IDF port device: its chip's RAM, esp-mqtt's client too */
+    if (d->lops != NULL) d->lops->power_off(d);
+    d->lops = NULL;
     if (d->vdev) {
         vdev_close(d->vdev);
         d->vdev = NULL;
@@ -715,6 +775,12 @@ static void log_state_change(fleet_dev_t *d)
 void dev_after_io(fleet_dev_t *d)
 {
     if (d->conn == DEV_BRICKED || d->mosq == NULL) return;
+    if (d->lops != NULL) { /* a legacy device: its protocol's side ran in the callbacks */
+        d->process_due = false;
+        sync_events(d);
+        if (d->reboot_due) dev_reboot(d);
+        return;
+    }
     if (d->process_due) {
         d->process_due = false;
         if (d->esp != NULL) {
@@ -789,6 +855,11 @@ void dev_tick(fleet_dev_t *d)
     if (d->conn == DEV_CONNECTED || d->conn == DEV_CONNECTING) {
         mosquitto_loop_misc(d->mosq); /* keepalive */
     }
+    if (d->lops != NULL) {
+        d->lops->tick(d, now);
+        dev_after_io(d);
+        return;
+    }
     publish_telemetry(d, now);
     maybe_panic(d, now);
     if (d->mosq == NULL) return;
@@ -798,7 +869,11 @@ void dev_tick(fleet_dev_t *d)
 
 void dev_shutdown(fleet_dev_t *d)
 {
-    if (d->mosq && d->conn == DEV_CONNECTED) {
+    if (d->mosq && d->conn == DEV_CONNECTED && d->lops != NULL) {
+        mosquitto_disconnect(d->mosq);
+        for (int i = 0; i < 20 && mosquitto_want_write(d->mosq); i++)
+            if (mosquitto_loop_write(d->mosq, 1) != MOSQ_ERR_SUCCESS) break;
+    } else if (d->mosq && d->conn == DEV_CONNECTED) {
         char topic[MQOTA_TOPIC_MAX];
         mqota_agent_topic(dev_agent(d), MQOTA_TOPIC_ONLINE, topic, sizeof(topic));
         mosquitto_publish(d->mosq, NULL, topic, (int)strlen(MQOTA_OFFLINE_PAYLOAD),
@@ -813,6 +888,8 @@ void dev_shutdown(fleet_dev_t *d)
         d->mosq = NULL;
     }
     esp_dev_free(d);
+    if (d->lops != NULL) d->lops->power_off(d);
+    d->lops = NULL;
     if (d->vdev) {
         vdev_close(d->vdev);
         d->vdev = NULL;

@@ -73,6 +73,10 @@ typedef struct {
     int port;                 /**< --port: FLEET_PORT_POSIX or FLEET_PORT_ESP_IDF */
     bool confirm_by_command;  /**< --confirm-by-command: a new image waits in pending-verify for
                                    the server's confirm / rollback command */
+    int protocol;             /**< --protocol: fleet_proto_t a "legacy" image speaks (legacy.h) */
+    const char *b64_key;      /**< --b64-key: protocol 1's command key file ("key=", "iv=") */
+    long legacy_corrupt;      /**< --legacy-corrupt N: chunk N of a legacy download arrives with
+                                   a flipped bit, once per boot; 0 = off */
 } fleet_opts_t;
 
 /** Which agent code the devices run (--port). */
@@ -138,6 +142,10 @@ typedef struct fleet_dev {
     uint32_t fault_resets;    /**< resets before the confirm (--reset-before-confirm) */
     uint32_t fault_offline_boots; /**< boots kept offline (--offline-after-reboot) */
     uint32_t fault_panics;    /**< simulated panics (--crash-loop) */
+    /* a legacy device (fleet/legacy.h): the protocol of the image it booted, NULL = the agent */
+    const struct fleet_legacy_ops *lops;
+    void *legacy;             /**< the protocol's device state (its own struct) */
+    bool corrupted;           /**< --legacy-corrupt done in this boot */
 } fleet_dev_t;
 
 /** The fleet. */

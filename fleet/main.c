@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fleet.h"
+#include "legacy.h"
 #include "port_esp.h"
 #include "mqota_posix/sigverify.h"
 #include "mqota_posix/vdev.h"
@@ -112,6 +113,13 @@ static void usage(FILE *out)
             "                        POSIX port's hooks, default) or esp-idf (the ESP-IDF\n"
             "                        port itself, ports/esp-idf, on the host emulation of\n"
             "                        ESP-IDF in tests/emu/esp-idf; esp32 devices only)\n"
+            "  --protocol P          b64 or md5: what a device booting an image of project\n"
+            "                        'legacy' speaks; 'legacy-b64', 'legacy-md5' speak theirs,\n"
+            "                        any other image runs the agent (docs/LEGACY.md)\n"
+            "  --b64-key FILE        protocol 1's fleet command key (lines key=<64 hex>,\n"
+            "                        iv=<32 hex>); without it commands are refused\n"
+            "  --legacy-corrupt N    fault: chunk N of a legacy download arrives with a flipped\n"
+            "                        bit, once per boot\n"
             "  --telemetry-interval S  every S seconds each posix-port device publishes\n"
             "                        telemetry through the agent (temperature from a\n"
             "                        deterministic pseudo-sensor, uptime_s); default 0 = off\n"
@@ -212,7 +220,7 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
            O_CUT, O_FAILST, O_STATUS, O_TELEMETRY, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
            O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR, O_RESETBC, O_OFFLINE, O_CONFIRMTO,
            O_CRASHLOOP, O_CRASHEVERY, O_HEALTHINT,
-           O_CONFIRMCMD, O_ERASENVS, O_PORT };
+           O_CONFIRMCMD, O_ERASENVS, O_PORT, O_PROTOCOL, O_B64KEY, O_LCORRUPT };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
         {"data", required_argument, 0, O_DATA},     {"count", required_argument, 0, O_COUNT},
@@ -238,6 +246,8 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"confirm-by-command", no_argument, 0, O_CONFIRMCMD},
         {"erase-nvs", required_argument, 0, O_ERASENVS},
         {"port", required_argument, 0, O_PORT},
+        {"protocol", required_argument, 0, O_PROTOCOL}, {"b64-key", required_argument, 0, O_B64KEY},
+        {"legacy-corrupt", required_argument, 0, O_LCORRUPT},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
     };
     long v;
@@ -307,6 +317,22 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         case O_CREDDIR: o->credentials_dir = optarg; break;
         case O_CONFIRMCMD: o->confirm_by_command = true; break;
         case O_ERASENVS: o->erase_nvs = optarg; break;
+        case O_PROTOCOL: {
+            fleet_proto_t p;
+            if (fleet_legacy_parse(optarg, &p) != 0 || fleet_legacy_ops(p) == NULL) {
+                fprintf(stderr, "mqota-fleet: --protocol '%s' must be b64 or md5\n", optarg);
+                exit(2);
+            }
+            o->protocol = (int)p;
+            break;
+        }
+        case O_B64KEY:
+            o->b64_key = optarg;
+            break;
+        case O_LCORRUPT:
+            if (parse_long("--legacy-corrupt", optarg, 1, 1000000, &v)) exit(2);
+            o->legacy_corrupt = v;
+            break;
         case O_PORT:
             if (strcmp(optarg, "posix") == 0) o->port = FLEET_PORT_POSIX;
             else if (strcmp(optarg, "esp-idf") == 0) o->port = FLEET_PORT_ESP_IDF;

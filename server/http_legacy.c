@@ -34,11 +34,24 @@ static bool id_ok(const char *s)
     return true;
 }
 
-/* The chip id named name (mqota_chip_name()'s names). 0, or -1. */
+/* name without '-', lowercase, into out (cap bytes): "ESP32-S3" and "esp32s3" compare equal. */
+static void chip_key(const char *name, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *name && n + 1 < cap; name++)
+        if (*name != '-') out[n++] = (char)(*name >= 'A' && *name <= 'Z' ? *name + 32 : *name);
+    out[n] = '\0';
+}
+
+/* The chip id named name (mqota_chip_name()'s names, or the same without '-', any case).
+ * 0, or -1. */
 static int chip_by_name(const char *name, uint16_t *out)
 {
+    char want[32], have[32];
+    chip_key(name, want, sizeof(want));
     for (unsigned id = 0; id < 64; id++) {
-        if (strcmp(mqota_chip_name((uint16_t)id), name) == 0) {
+        chip_key(mqota_chip_name((uint16_t)id), have, sizeof(have));
+        if (strcmp(have, want) == 0 && strcmp(have, "unknown") != 0) {
             *out = (uint16_t)id;
             return 0;
         }

@@ -102,8 +102,33 @@ static int version_ok(const char *v, char *err, size_t cap)
     return 0;
 }
 
+#define DESC_PROJECT_AT (MQOTA_APP_DESC_OFFSET + 48u) /* esp_app_desc_t.project_name[32] */
+
+static int apply_desc(uint8_t *img, size_t len, const char *version, const char *project,
+                      const uint32_t *secure_version, char *err, size_t err_cap);
+
 int image_variant_apply(uint8_t *img, size_t len, const char *version,
                         const uint32_t *secure_version, char *err, size_t err_cap)
+{
+    return apply_desc(img, len, version, NULL, secure_version, err, err_cap);
+}
+
+int image_variant_apply_project(uint8_t *img, size_t len, const char *version,
+                                const char *project, const uint32_t *secure_version, char *err,
+                                size_t err_cap)
+{
+    if (project == NULL || version_ok(project, err, err_cap) != 0) {
+        if (project == NULL) snprintf(err, err_cap, "no project name given");
+        else snprintf(err, err_cap, "project '%s' must be 1 to 31 printable bytes", project);
+        return -1;
+    }
+    return apply_desc(img, len, version, project, secure_version, err, err_cap);
+}
+
+/* Rewrite version, and project unless NULL, and secure_version unless NULL (see
+ * image_variant_apply()). */
+static int apply_desc(uint8_t *img, size_t len, const char *version, const char *project,
+                      const uint32_t *secure_version, char *err, size_t err_cap)
 {
     uint32_t checksum_at = 0, hashed_len = 0;
     uint8_t desc[MQOTA_APP_DESC_LEN];
@@ -119,6 +144,11 @@ int image_variant_apply(uint8_t *img, size_t len, const char *version,
     uint8_t *ver = desc + (DESC_VERSION_AT - MQOTA_APP_DESC_OFFSET);
     memset(ver, 0, DESC_VERSION_LEN);
     memcpy(ver, version, strlen(version));
+    if (project != NULL) {
+        uint8_t *pj = desc + (DESC_PROJECT_AT - MQOTA_APP_DESC_OFFSET);
+        memset(pj, 0, DESC_VERSION_LEN);
+        memcpy(pj, project, strlen(project));
+    }
     if (secure_version != NULL) {
         uint8_t *sv = desc + (DESC_SECURE_VERSION_AT - MQOTA_APP_DESC_OFFSET);
         for (unsigned i = 0; i < 4u; i++) sv[i] = (uint8_t)(*secure_version >> (8u * i));

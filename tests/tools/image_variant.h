@@ -41,6 +41,16 @@ extern "C" {
 int image_variant_apply(uint8_t *img, size_t len, const char *version,
                         const uint32_t *secure_version, char *err, size_t err_cap);
 
+/**
+ * @brief image_variant_apply() that also sets esp_app_desc_t.project_name to project (1 to
+ *        31 printable ASCII bytes): the fleet's virtual devices speak the legacy protocol a
+ *        project name like "legacy-md5" names (docs/LEGACY.md).
+ * @return As image_variant_apply(); -1 also for a bad project name.
+ */
+int image_variant_apply_project(uint8_t *img, size_t len, const char *version,
+                                const char *project, const uint32_t *secure_version, char *err,
+                                size_t err_cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,7 +4,7 @@
  * (and optionally secure_version), its checksum byte and appended SHA-256 recomputed, so that
  * mqotad, the agent and the virtual bootloader accept it as a new, distinct release.
  *
- *   mqota-image-variant --version soak-03 [--secure-version 3] IN.bin OUT.bin
+ *   mqota-image-variant --version soak-03 [--secure-version 3] [--project P] IN.bin OUT.bin
  *
  * Prints one line: OUT, project, version, secure_version, size and SHA-256 of the file.
  * Exit status: 0 written; 1 the input cannot be read or is not a valid image, or OUT cannot be
@@ -28,13 +28,16 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: mqota-image-variant --version V [--secure-version N] IN OUT\n"
+            "usage: mqota-image-variant --version V [--secure-version N] [--project P] IN OUT\n"
             "\n"
             "Copies the ESP32 application image IN to OUT with esp_app_desc_t.version set to V\n"
             "(1 to 31 printable bytes) and, with --secure-version, secure_version set to N\n"
             "(0..4294967295); the checksum byte and the appended SHA-256 are recomputed so the\n"
             "bootloader and mqotad accept OUT. IN must be a valid image. For tests that need\n"
-            "many distinct releases of one real image.\n");
+            "many distinct releases of one real image. --project P sets\n"
+            "esp_app_desc_t.project_name too (1 to 31 printable bytes): the fleet's devices\n"
+            "speak the legacy protocol of an image of project legacy-b64 or legacy-md5\n"
+            "(docs/LEGACY.md).\n");
 }
 
 /* Read the whole file into a new buffer; NULL with a message on stderr. */
@@ -91,19 +94,21 @@ static int write_file(const char *path, const uint8_t *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-    enum { O_VERSION = 1, O_SECURE, O_HELP };
+    enum { O_VERSION = 1, O_SECURE, O_HELP, O_PROJECT };
     static const struct option opts[] = {
         {"version", required_argument, 0, O_VERSION},
         {"secure-version", required_argument, 0, O_SECURE},
+        {"project", required_argument, 0, O_PROJECT},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
     };
-    const char *version = NULL;
+    const char *version = NULL, *project = NULL;
     uint32_t sv = 0;
     int have_sv = 0, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case O_VERSION: version = optarg; break;
+        case O_PROJECT: project = optarg; break;
         case O_SECURE: {
             char *end;
             errno = 0;
@@ -134,7 +139,10 @@ int main(int argc, char **argv)
     uint8_t *img = read_file(in, &len);
     if (img == NULL) return 1;
     char err[512];
-    if (image_variant_apply(img, len, version, have_sv ? &sv : NULL, err, sizeof(err)) != 0) {
+    if ((project ? image_variant_apply_project(img, len, version, project, have_sv ? &sv : NULL,
+                                               err, sizeof(err))
+                 : image_variant_apply(img, len, version, have_sv ? &sv : NULL, err,
+                                       sizeof(err))) != 0) {
         fprintf(stderr, "mqota-image-variant: %s: %s\n", in, err);
         free(img);
         return 1;

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Legacy protocol 2, per-chip topics with MD5 chunks (docs/LEGACY.md), end to end: two virtual
+# Arduino boards booting a "legacy-md5" image, registered with their chipIds, take a new
+# legacy image from mqotad over a real mosquitto:
+#  - the first drops its link at 40 % (the adapter starts over after its `ready`), the second
+#    gets chunk 3 damaged on the wire (its MD5 check says md5-fail, the adapter starts over);
+#    both succeed, and only once they came back from their reboot;
+#  - a device registered as an ESP32-S3 is refused the ESP32 release before anything is sent;
+#  - one device takes an image that carries the mqota agent and comes back native under the
+#    same registry entry (protocol mqota, its native STATE).
+#
+# usage: test_legacy_md5.sh BUILD FIXTURES
+. "$(dirname "$0")/lib.sh" "$1" "$2"
+VARIANT="$BUILD/tests/tools/mqota-image-variant"
+SRC="$FIX/idf_hello_world_esp32_2023.bin"
+for v in 1 2; do
+  "$VARIANT" --project legacy-md5 --version "md5-$v" "$SRC" "$T/md5-$v.bin" >>"$T/variant.log" 2>&1 ||
+    fail "mqota-image-variant could not make md5-$v: $(tail -n 1 "$T/variant.log")"
+done
+
+start_mqotad --open-broker
+start_fleet --count 2 --image "$T/md5-1.bin" --cut-at 40 --legacy-corrupt 3
+wait_for 20 sh -c "[ \$(grep -c 'protocol md5, chipId' '$T/fleet.log') -ge 2 ]" ||
+  fail "the virtual devices did not boot into protocol md5"
+
+# register VDEV CHIP_NAME CHIPID: POST /api/v1/legacy-devices; sets REG to the answer.
+register() {
+  REG=$(curl -s -H "$API_AUTH" -H 'Content-Type: application/json' -X POST \
+    -d "{\"id\": \"$1\", \"protocol\": \"md5\", \"chip\": \"$2\", \"version\": \"md5-1\",
+         \"params\": {\"chip\": \"$3\"}}" "$HTTP_URL/api/v1/legacy-devices") ||
+    fail "POST /api/v1/legacy-devices for $1 failed"
+}
+for id in vdev-0001 vdev-0002; do
+  chip=$(grep -o "$id: protocol md5, chipId esp32-[0-9a-f]*" "$T/fleet.log" | head -n 1 | sed 's/.* //')
+  [ -n "$chip" ] || fail "no chipId for $id in the fleet's log"
+  register "$id" esp32 "$chip"
+  check_json "$id registered" "$REG" '.protocol == "md5" and .params.chunk == 200'
+done
+register vdev-s3 esp32s3 esp32-abcdef
+register bad esp32 esp32-XYZ
+check_json "a chipId that is not esp32-<6 hex> is refused" "$REG" '.error | test("chipId")'
+
+add_release "$T/md5-2.bin"; rel=$RELEASE_ID
+out=$(mq --json deploy "$rel" vdev-s3 2>&1) && fail "an ESP32 release was deployed to an ESP32-S3: $out"
+pass "wrong chip refused before sending: $(head -c 160 <<<"$out")"
+
+out=$(mq --json deploy "$rel" vdev-0001 vdev-0002 2>&1) || fail "deploy failed: $out"
+json_get dep "$out" '.id | numbers'
+watch "$dep" 120 || fail "deployment $dep did not succeed on both devices (see watch.log)"
+d=$(mq --json deployment show "$dep") || fail "deployment show failed"
+check_json "both md5 devices succeeded" "$d" '.state == "finished" and .succeeded == 2 and .failed == 0'
+grep -q "attempt 1 failed (checksum" "$T/mqotad.log" || fail "no attempt failed on the damaged chunk's md5-fail"
+grep -q "attempt 1 failed (timeout: the device restarted or reconnected" "$T/mqotad.log" ||
+  fail "no attempt failed on the link cut"
+grep -q "waiting for it to report its version" "$T/mqotad.log" || fail "success came before the reboot"
+pass "a damaged chunk (md5-fail) and a cut link were retried"
+list=$(mq --json device list) || fail "device list failed"
+check_json "the registry shows both on md5-2, protocol md5" "$list" \
+  '[.[] | select(.protocol == "md5" and .version == "md5-2" and .state == "confirmed")] | length == 2'
+
+# The migration: an image with the agent (project hello_world) to vdev-0001.
+add_release "$FIX/idf_hello_world_esp32_2024.bin"; nat=$RELEASE_ID
+rels=$(mq --json release list) || fail "release list failed"
+json_get natver "$rels" '.[] | select(.id == $id) | .version | strings' --argjson id "$nat"
+out=$(mq --json deploy "$nat" vdev-0001 2>&1) || fail "deploy of the native image failed: $out"
+json_get dep2 "$out" '.id | numbers'
+watch "$dep2" 120 || fail "the migration deployment $dep2 did not succeed (see watch.log)"
+wait_for 30 sh -c "'$MQOTA' --server '$HTTP_URL' --json device show vdev-0001 | jq -e '.protocol == \"mqota\"'" ||
+  fail "vdev-0001 did not come back native"
+dev=$(mq --json device show vdev-0001) || fail "device show failed"
+check_json "vdev-0001 is a native device on $natver under the same entry" "$dev" \
+  '.protocol == "mqota" and .version == $v and .project == "hello_world"' --arg v "$natver"
+passed
