@@ -136,6 +136,7 @@ int cmd_device_telemetry(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_command(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_commands(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_provision(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_device_add(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_tag(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_device_untag(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_group_create(cli_ctx_t *ctx, int argc, char **argv);

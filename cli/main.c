@@ -42,6 +42,7 @@ static const char usage_main[] =
     "  device command ID NAME [--arg TEXT]             send a sealed command, print the reply\n"
     "  device commands ID                              list a device's commands\n"
     "  device provision [--out-dir DIR] ID...          create device identities and keys\n"
+    "  device add ID --protocol P --chip C [K=V...]    register a legacy device (b64, md5)\n"
     "  deploy RELEASE_ID (--all | --filter EXPR | DEVICE...) [--hold] [--watch]\n"
     "                                                  roll a release out\n"
     "  deployment list                                 list deployments\n"
@@ -81,6 +82,7 @@ static const struct {
     { "device", "command", cmd_device_command },
     { "device", "commands", cmd_device_commands },
     { "device", "provision", cmd_device_provision },
+    { "device", "add", cmd_device_add },
     { "device", "tag", cmd_device_tag },
     { "device", "untag", cmd_device_untag },
     { "group", "create", cmd_group_create },

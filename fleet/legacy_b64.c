@@ -11,7 +11,7 @@
  * OTA:PROGRESS; a lower one: a duplicate, OTA:PROGRESS again; a higher one: OTA:REQUEST for the
  * expected one), OTA:END checks the byte count and the image (esp_ota_end) and answers
  * OTA:SUCCESS, then the device restarts. Its quirk: when the finished image fails its check,
- * it publishes OTA:ERROR and drops its link at once, so the ERROR never arrives.
+ * it resets its modem before its OTA:ERROR leaves, so the ERROR never arrives.
  *
  * Commands (base64 of AES-256-CBC under --b64-key's key and IV): VERSION answers
  * VERSION:<running version>, RESTART restarts; one that does not decrypt is refused (logged,
@@ -145,9 +145,9 @@ static void end(fleet_dev_t *d)
         return;
     }
     if (fleet_legacy_finish_image(d, b->slot, b->size) != 0) {
-        /* the quirk: the sketch resets its modem on this error; the ERROR never leaves */
-        status(d, "OTA:ERROR:validation");
-        fleet_legacy_drop_link(d, "OTA:ERROR:validation, as the sketch resets its modem");
+        /* the quirk: the sketch resets its modem on this error before its OTA:ERROR leaves */
+        fleet_legacy_drop_link(d, "OTA:ERROR:validation never sent: the sketch resets its "
+                               "modem on this error");
         return;
     }
     mqh_log(MQH_INFO, "%s: OTA:SUCCESS, restarting", d->id);

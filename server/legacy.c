@@ -97,7 +97,7 @@ static void job_free(legacy_job_t *j)
 /* Save the job's counters now if they changed (force) or a second passed. */
 static void save(mqotad_t *d, legacy_job_t *j, uint64_t now_ms, bool force)
 {
-    if (!j->dirty || (!force && now_ms - j->saved_ms < SAVE_EVERY_MS)) return;
+    if (!j->dirty || (!force && now_ms < j->saved_ms + SAVE_EVERY_MS)) return;
     if (events(d)->save_progress && events(d)->save_progress(d, &j->target) != 0) return;
     j->dirty = false;
     j->saved_ms = now_ms;
@@ -151,6 +151,9 @@ static legacy_dev_t *dev_add(mqotad_t *d, const char *id, db_protocol_t p, uint1
     ld->chip_id = chip;
     ld->params = params;
     ld->ad = ad;
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(params, "reboot_timeout_s");
+    ld->reboot_timeout_ms = cJSON_IsNumber(rt) ? (uint32_t)rt->valueint * 1000u
+                                               : LEGACY_REBOOT_TIMEOUT_MS;
     HASH_ADD_STR(L(d)->devs, id, ld);
     if (ad->attach(d, ld) != 0) {
         snprintf(err, err_cap, "the %s adapter could not attach device '%s'",
@@ -430,11 +433,10 @@ static void tick_dev(mqotad_t *d, legacy_dev_t *ld, uint64_t now_ms)
         begin_attempt(d, ld, now_ms);
         j = ld->job;
     }
-    if (j && j->phase == LEGACY_JOB_BOOTING && now_ms > j->booting_since_ms && /* the loop's
-        now may be older than a clock read by an adapter this turn: no unsigned wrap */
-        now_ms - j->booting_since_ms >= LEGACY_REBOOT_TIMEOUT_MS) {
+    if (j && j->phase == LEGACY_JOB_BOOTING &&
+        now_ms >= j->booting_since_ms + ld->reboot_timeout_ms) {
         mqh_log(MQH_WARN, "legacy device %s did not report a version within %u s of taking "
-                "the image", ld->id, LEGACY_REBOOT_TIMEOUT_MS / 1000u);
+                "the image", ld->id, ld->reboot_timeout_ms / 1000u);
         job_failed(d, ld, LEGACY_REASON_NO_REBOOT);
         j = NULL;
     }
@@ -485,6 +487,16 @@ int legacy__register(mqotad_t *d, const char *device_id, db_protocol_t protocol,
     }
     if (!cJSON_IsObject(params)) {
         snprintf(err, err_cap, "\"params\" must be a JSON object");
+        ret = 400;
+        goto out;
+    }
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(params, "reboot_timeout_s");
+    if (rt && (!cJSON_IsNumber(rt) || rt->valuedouble < 1 ||
+               rt->valuedouble > LEGACY_REBOOT_TIMEOUT_MAX_S ||
+               rt->valuedouble != (double)rt->valueint)) {
+        snprintf(err, err_cap, "params.reboot_timeout_s must be a whole number of seconds from 1 "
+                 "to %d: how long the device has to report its version after taking an image "
+                 "(default %u)", LEGACY_REBOOT_TIMEOUT_MAX_S, LEGACY_REBOOT_TIMEOUT_MS / 1000u);
         ret = 400;
         goto out;
     }

@@ -40,8 +40,10 @@ struct cJSON;
 #define LEGACY_ATTEMPTS_MAX 5
 /** Wait before attempt n + 1: LEGACY_RETRY_MS * n (the device may be rebooting or away). */
 #define LEGACY_RETRY_MS 2000u
-/** After the device said it has the whole image: how long it has to report its version. */
+/** After the device said it has the whole image: how long it has to report its version
+ *  (params.reboot_timeout_s of any protocol: 1 .. LEGACY_REBOOT_TIMEOUT_MAX_S). */
 #define LEGACY_REBOOT_TIMEOUT_MS 60000u
+#define LEGACY_REBOOT_TIMEOUT_MAX_S 3600
 /** Longest text of a registration's parameters (a JSON object), bytes. */
 #define LEGACY_PARAMS_MAX 1024
 /** Longest topic a legacy device uses, bytes. */
@@ -102,6 +104,8 @@ typedef struct legacy_dev {
     legacy_job_t *job;          /**< the running job, NULL when none */
     void *session;              /**< the adapter's per-device state (its own struct) */
     uint64_t timer_ms;          /**< the adapter's next tick() for this device, 0: none */
+    uint32_t reboot_timeout_ms; /**< params.reboot_timeout_s (every protocol), default
+                                     LEGACY_REBOOT_TIMEOUT_MS */
 } legacy_dev_t;
 
 /** What a device said about itself (legacy__reported()). */

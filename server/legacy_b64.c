@@ -143,8 +143,14 @@ static void detach(mqotad_t *d, legacy_dev_t *ld)
 /* Hex text of exactly n bytes into out. 0 or -1. */
 static int unhex(const char *s, uint8_t *out, size_t n)
 {
+    char buf[65];
     size_t len = strcspn(s, " \t\r\n");
-    return len == 2 * n && mqh_unhex(s, out, n) == 0 ? 0 : -1;
+    if (len != 2 * n || len >= sizeof(buf)) return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    int rc = mqh_unhex(buf, out, n) == 0 ? 0 : -1;
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return rc;
 }
 
 /*

@@ -83,9 +83,10 @@ static int check_params(mqotad_t *d, const char *device_id, cJSON *params, char 
     }
     cJSON_ArrayForEach(it, params) {
         if (strcmp(it->string, "user") && strcmp(it->string, "password") &&
-            strcmp(it->string, "salt") && strcmp(it->string, "hash")) {
+            strcmp(it->string, "salt") && strcmp(it->string, "hash") &&
+            strcmp(it->string, "reboot_timeout_s")) { /* the framework's (legacy.c) */
             snprintf(err, cap, "parameter \"%.40s\" is not one of the pull protocol's (user, "
-                     "password)", it->string);
+                     "password, reboot_timeout_s)", it->string);
             return -1;
         }
     }

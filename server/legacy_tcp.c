@@ -119,9 +119,9 @@ static int check_params(mqotad_t *d, const char *device_id, cJSON *params, char 
     (void)d;
     cJSON *it, *name = cJSON_GetObjectItemCaseSensitive(params, "name");
     cJSON_ArrayForEach(it, params) {
-        if (strcmp(it->string, "name") != 0) {
-            snprintf(err, cap, "parameter \"%.40s\" is not one of the tcp protocol's (name)",
-                     it->string);
+        if (strcmp(it->string, "name") != 0 && strcmp(it->string, "reboot_timeout_s") != 0) {
+            snprintf(err, cap, "parameter \"%.40s\" is not one of the tcp protocol's (name, "
+                     "reboot_timeout_s)", it->string);
             return -1;
         }
     }

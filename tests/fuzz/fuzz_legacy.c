@@ -1,111 +1,101 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libFuzzer targets for legacy protocols 3 and 4 (docs/LEGACY.md §3, §4).
- *
- * FUZZ_LEGACY_PULL: a pull request's parts as the HTTP layer hands them over (server/
- * legacy_pull_req.c): fields path, app_ver, Range; the rest's first 8 bytes a file size. An
- * accepted path names a valid id (and, for a file, 32 lower-case hex digits) that round-trips
- * through pull_req__file_name(); a satisfiable range lies inside the file.
- *
- * FUZZ_LEGACY_TCP: protocol 4's decoders (common/mqota_legacy_tcp.c) on the bytes: header,
- * block (with the flags byte's bit 0 choosing a zero or an all-0xFF previous hash) and the
- * address announcement. An accepted header re-encodes to the same bytes; an accepted block
- * re-encodes from its data to the same bytes; an accepted announcement prints back as a
- * dotted quad that parses to the same address.
+ * libFuzzer target for the codecs of legacy protocols 1 and 2 (server/legacy_codec.c, used by
+ * mqotad's adapters and the fleet's virtual legacy devices; docs/LEGACY.md). The first byte
+ * picks the decoder, the rest is a message as it arrives from the broker:
+ *   0: protocol 1's update-topic message (lb64_decode_update: the device's side)
+ *   1: protocol 1's status message (lb64_parse_status: mqotad's side)
+ *   2: protocol 1's sealed command (lb64_cmd_open under a fixed key)
+ *   3: protocol 2's chunk message (lmd5_decode_chunk: the device's side)
+ *   4: protocol 2's feedback word (lmd5_parse_feedback: mqotad's side)
+ * Whatever the bytes: no crash, leak or UB, and what is accepted is within its bounds and
+ * encodes back to the same message (round trip).
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz_fields.h"
-#include "legacy_pull_req.h"
-#include "mqota_legacy_tcp.h"
+#include "legacy_codec.h"
 
 #define CHECK(c) do { if (!(c)) abort(); } while (0)
 
-#ifdef FUZZ_LEGACY_PULL
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static const uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                                17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+static const uint8_t iv[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6};
+
+static lb64_msg_t msg;
+
+static void update(const char *t, size_t n)
 {
-    fuzz_fields_t f;
-    if (fuzz_fields_split(data, size, 3, &f) != 0) goto out;
-    pull_route_t r;
-    pull_req__route(f.field[0], &r);
-    if (r.kind != PULL_ROUTE_NONE) {
-        CHECK(pull_req__id_ok(r.device_id));
-        if (r.kind == PULL_ROUTE_FILE) {
-            char name[PULL_NAME_MAX + 1], path[PULL_PATH_MAX + 2];
-            CHECK(strlen(r.hash_hex) == PULL_NAME_HASH_HEX);
-            CHECK(pull_req__file_name(r.hash_hex, r.device_id, name, sizeof(name)) == 0);
-            snprintf(path, sizeof(path), "/files/%s", name);
-            CHECK(strcmp(path, f.field[0]) == 0);
-        } else {
-            CHECK(strcmp(f.field[0] + strlen("/devices/"), r.device_id) == 0);
-        }
-    } else {
-        CHECK(r.device_id[0] == '\0');
+    char again[LB64_TEXT_MAX + 1];
+    size_t m = 0;
+    if (lb64_decode_update(t, n, &msg) != 0) return;
+    switch (msg.kind) {
+    case LB64_MSG_BEGIN: m = lb64_encode_begin(msg.size, again, sizeof(again)); break;
+    case LB64_MSG_END: m = lb64_encode_end(again, sizeof(again)); break;
+    case LB64_MSG_DATA:
+        CHECK(msg.chunk >= 1 && msg.data_len >= 1 && msg.data_len <= LB64_DATA_MAX);
+        m = lb64_encode_data(msg.chunk, msg.data, msg.data_len, again, sizeof(again));
+        break;
+    default: abort();
     }
-    if (pull_req__version_ok(f.field[1])) CHECK(strlen(f.field[1]) <= PULL_VERSION_MAX);
-    uint64_t fsize = 0, first = 0, last = 0;
-    for (size_t i = 0; i < 8 && i < f.rest_len; i++) fsize = fsize << 8 | f.rest[i];
-    pull_range_t rg = pull_req__range(fuzz_opt(f.field[2]), fsize, &first, &last);
-    if (rg == PULL_RANGE_OK) CHECK(first <= last && last < fsize);
-out:
-    fuzz_fields_free(&f);
-    return 0;
+    /* the canonical text decodes to the same message (a BEGIN's size may have had zeros) */
+    lb64_msg_t back;
+    CHECK(m > 0 && lb64_decode_update(again, m, &back) == 0 && back.kind == msg.kind &&
+          back.size == msg.size && back.chunk == msg.chunk && back.data_len == msg.data_len &&
+          memcmp(back.data, msg.data, msg.data_len) == 0);
 }
-#endif
 
-#ifdef FUZZ_LEGACY_TCP
-static uint8_t again[LTCP_BLOCK_LEN];
+static void status(const char *t, size_t n)
+{
+    lb64_status_t st;
+    if (lb64_parse_status(t, n, &st) != 0) return;
+    CHECK(st.kind >= LB64_ST_STARTED && st.kind <= LB64_ST_OTHER);
+    CHECK(memchr(st.text, '\0', sizeof(st.text)) != NULL);
+    if (st.kind == LB64_ST_PROGRESS) CHECK(st.bytes <= st.total);
+    if (st.kind == LB64_ST_REQUEST) CHECK(st.chunk >= 1);
+}
+
+static void command(const char *t, size_t n)
+{
+    char out[LB64_CMD_MAX + 1], sealed[LB64_SEALED_MAX + 1], back[LB64_CMD_MAX + 1];
+    int m = lb64_cmd_open(key, iv, t, n, out, sizeof(out));
+    if (m < 0) return;
+    CHECK((size_t)m <= LB64_CMD_MAX && out[m] == '\0');
+    if (strlen(out) != (size_t)m) return; /* a NUL inside: not a command mqotad could seal */
+    size_t s = lb64_cmd_seal(key, iv, out, sealed, sizeof(sealed));
+    CHECK(s > 0 && lb64_cmd_open(key, iv, sealed, s, back, sizeof(back)) == m &&
+          strcmp(back, out) == 0);
+}
+
+static void chunk(const uint8_t *p, size_t n)
+{
+    lmd5_chunk_t c;
+    uint8_t again[LMD5_CHUNK_MAX + LMD5_OVERHEAD];
+    if (lmd5_decode_chunk(p, n, &c) != 0) return;
+    CHECK(c.len >= 1 && c.len + LMD5_OVERHEAD == n && c.data == p + 2);
+    if (c.len > LMD5_CHUNK_MAX) return;
+    size_t m = lmd5_encode_chunk(c.data, c.len, c.remaining, again, sizeof(again));
+    CHECK(m == n);
+    CHECK((memcmp(again, p, n) == 0) == c.md5_ok);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    uint16_t n = 0, port = 0;
-    uint32_t addr = 0;
-    uint8_t h[LTCP_HEADER_LEN];
-    if (size == 0) return 0;
-    uint8_t flags = data[0];
-    data++;
-    size--;
-    if (ltcp_header_decode(data, size, &n) == LTCP_OK) {
-        ltcp_header_encode(n, h);
-        CHECK(memcmp(h, data, LTCP_HEADER_LEN) == 0);
+    if (size < 1) return 0;
+    const uint8_t *p = data + 1;
+    size_t n = size - 1;
+    switch (data[0] % 5) {
+    case 0: update((const char *)p, n); break;
+    case 1: status((const char *)p, n); break;
+    case 2: command((const char *)p, n); break;
+    case 3: chunk(p, n); break;
+    default: {
+        lmd5_feedback_t f = lmd5_parse_feedback(p, n);
+        const char *w = lmd5_feedback_name(f);
+        CHECK(f == LMD5_FB_OTHER || (strlen(w) == n && memcmp(w, p, n) == 0));
+        break;
     }
-    uint8_t prev[LTCP_HASH_LEN], prev0[LTCP_HASH_LEN], next[LTCP_HASH_LEN];
-    memset(prev, flags & 1 ? 0xFF : 0, sizeof(prev));
-    memcpy(prev0, prev, sizeof(prev));
-    uint16_t expect = size >= LTCP_HASH_LEN + 2
-                          ? (uint16_t)(data[LTCP_HASH_LEN] << 8 | data[LTCP_HASH_LEN + 1]) : 0;
-    const uint8_t *blk = NULL;
-    uint8_t *copy = malloc(size ? size : 1);
-    if (!copy) return 0;
-    memcpy(copy, data, size);
-    if (ltcp_block_decode(copy, size, expect, prev, &blk) == LTCP_OK) {
-        CHECK(blk == copy + LTCP_HASH_LEN + 2);
-        /* the data as an image of one block's worth at the block's place re-encodes alike */
-        uint8_t *img = malloc((size_t)(expect + 1) * LTCP_BLOCK_DATA);
-        if (img) {
-            memcpy(img + (size_t)expect * LTCP_BLOCK_DATA, blk, LTCP_BLOCK_DATA);
-            CHECK(ltcp_block_encode(img, (size_t)(expect + 1) * LTCP_BLOCK_DATA, expect, prev0,
-                                    again, next) == LTCP_OK);
-            CHECK(memcmp(again, copy, LTCP_BLOCK_LEN) == 0 && memcmp(next, prev, 20) == 0);
-            free(img);
-        }
-    } else {
-        CHECK(memcmp(prev, prev0, sizeof(prev)) == 0);
-    }
-    free(copy);
-    if (ltcp_announce_parse(data, size, &addr, &port) == LTCP_OK) {
-        char text[32];
-        uint32_t a2 = 0;
-        uint16_t p2 = 0;
-        snprintf(text, sizeof(text), "%u.%u.%u.%u:%u", addr >> 24, addr >> 16 & 255,
-                 addr >> 8 & 255, addr & 255, port);
-        CHECK(port != 0);
-        CHECK(ltcp_announce_parse((const uint8_t *)text, strlen(text), &a2, &p2) == LTCP_OK);
-        CHECK(a2 == addr && p2 == port);
     }
     return 0;
 }
-#endif
