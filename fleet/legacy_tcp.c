@@ -11,8 +11,9 @@
  * new image runs pending-verify and rolls back at the next reset unless `keepversion` marks it
  * valid first (the framework's quirk).
  *
- * The sockets are non-blocking and served from tick() (the fleet's TICK_MS): each tick waits
- * at most TCP_TICK_BUDGET_MS for the next bytes, so one tick takes many blocks on loopback.
+ * The sockets are non-blocking and served from tick() (the fleet's TICK_MS): a tick drains
+ * what has arrived and waits for more at most its share of TCP_TICK_BUDGET_MS, so one tick
+ * takes many blocks on loopback when the fleet is small, one block per device when it is large.
  */
 #define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
@@ -30,7 +31,8 @@
 #include "mqota_legacy_tcp.h"
 #include "mqota_posix/vdev.h"
 
-/* Longest a tick waits on the connection for more bytes, ms. */
+/* Longest the fleet's devices together wait on their connections in one tick, ms: each
+ * device waits its share (none when there are more than that many devices). */
 #define TCP_TICK_BUDGET_MS 30
 
 typedef struct {
@@ -215,7 +217,7 @@ static void tick(fleet_dev_t *d, uint64_t now_ms)
 {
     tcp_dev_t *t = d->legacy;
     (void)now_ms;
-    uint64_t until = mqh_now_ms() + TCP_TICK_BUDGET_MS;
+    uint64_t until = mqh_now_ms() + TCP_TICK_BUDGET_MS / (uint64_t)d->fleet->opt.count;
     while (t->lfd >= 0 || t->cfd >= 0) {
         if (serve(d)) continue;
         uint64_t now = mqh_now_ms();
