@@ -8,7 +8,8 @@
  * made the boot slot, and the device restarts. A fetch that stops (--cut-at closes it) keeps
  * what it wrote and the next fetch of the same name asks for the rest with a Range header, as
  * esp_https_ota's ota_resumption does. An image that fails its check is dropped; the device
- * polls again with its old version.
+ * polls again with its old version. --legacy-corrupt N damages the N-th piece written after a
+ * boot (as a RAM or flash error after TLS would).
  *
  * libcurl's multi interface, one handle per device, driven from tick() without blocking.
  */
@@ -41,6 +42,7 @@ typedef struct {
     uint32_t written, total;        /* bytes in the slot; the file's size (0: unknown) */
     bool begun;                     /* slot_begin done for name */
     bool cut;                       /* --cut-at stopped this fetch */
+    uint32_t pieces;                /* pieces of file data written since the boot */
 } pull_dev_t;
 
 static int boot(fleet_dev_t *d)
@@ -87,8 +89,17 @@ static size_t on_file_body(char *ptr, size_t size, size_t n, void *ud)
             return 0;
         p->begun = true;
     }
-    if (d->vplat.slot_write(d->vplat.ctx, p->slot, p->written, (const uint8_t *)ptr, len) != 0)
-        return 0;
+    /* --legacy-corrupt: this piece lands damaged, after TLS (the device's RAM or flash):
+     * only the image's own SHA-256, checked when the download ends, can see it */
+    uint8_t *bad = NULL;
+    if (len > 0 && fleet_legacy_corrupt_now(d, ++p->pieces) && (bad = malloc(len)) != NULL) {
+        memcpy(bad, ptr, len);
+        bad[len / 2] ^= 1;
+    }
+    int rc = d->vplat.slot_write(d->vplat.ctx, p->slot, p->written,
+                                 bad ? bad : (const uint8_t *)ptr, len);
+    free(bad);
+    if (rc != 0) return 0;
     p->written += (uint32_t)len;
     d->rx_chunk_bytes += len;
     const fleet_opts_t *o = &d->fleet->opt;

@@ -3,7 +3,10 @@
 # Legacy protocol 3, HTTPS pull (docs/LEGACY.md §3), with virtual esp_https_ota devices
 # (mqota-fleet, image project "legacy-pull") polling mqotad's pull listener every 0.5 s:
 #  - two devices take a new image; each stops its fetch at 40 % and resumes it with a Range on
-#    its next poll; both succeed only once they came back and polled with the new version;
+#    its next poll; the second piece each writes lands damaged (after TLS, as a RAM or flash
+#    error: TLS cannot see it), the image's SHA-256 check refuses the image, the device polls
+#    with its old version and mqotad gives it the file again; both succeed only once they came
+#    back and polled with the new version;
 #  - a device whose login is wrong gets 403 and nothing else (its target stays pending);
 #  - one device takes an image that carries the mqota agent and comes back native under the
 #    same registry entry.
@@ -27,7 +30,7 @@ for id in vdev-0001 vdev-0002 bad-0001; do
     "$HTTP_URL/api/v1/legacy-devices") || fail "POST /api/v1/legacy-devices for $id failed"
   check_json "$id registered" "$REG" '.protocol == "pull"'
 done
-start_fleet --count 2 --image "$T/pull-1.bin" --cut-at 40 --pull-url "$PULL" \
+start_fleet --count 2 --image "$T/pull-1.bin" --cut-at 40 --legacy-corrupt 2 --pull-url "$PULL" \
   --pull-ca "$T/server/tls/ca.crt" --pull-user fleet --pull-password 'fleet pw' --poll-every 0.5
 "$FLEET" --broker "$BROKER_URL" --data "$T/fleet-bad" --count 1 --prefix bad- \
   --image "$T/pull-1.bin" --pull-url "$PULL" --pull-ca "$T/server/tls/ca.crt" \
@@ -54,6 +57,13 @@ for id in vdev-0001 vdev-0002; do
   grep -q "$id: protocol pull, running pull-2" "$T/fleet.log" || fail "$id never ran pull-2"
 done
 pass "both fetches cut at 40 % and resumed with a Range; both devices run pull-2"
+for id in vdev-0001 vdev-0002; do
+  grep -q "$id: the downloaded image .* does not verify" "$T/fleet.log" ||
+    fail "$id's damaged image was not refused by its check"
+  grep -q "$id: attempt [0-9] failed (device-error: the device took the image but polls with version pull-1" \
+    "$T/mqotad.log" || fail "mqotad did not retry $id after it refused the image"
+done
+pass "a piece damaged after TLS caught by the image's SHA-256; the file given again"
 list=$(mq --json device list) || fail "device list failed"
 # confirmed, or idle again once a later poll found nothing to do
 check_json "the registry shows both on pull-2, protocol pull" "$list" \
