@@ -70,6 +70,16 @@ list=$(mq --json device list) || fail "device list failed"
 check_json "the registry shows both on tcp-2, protocol tcp" "$list" \
   '[.[] | select(.protocol == "tcp" and .version == "tcp-2" and .state == "confirmed")] | length == 2'
 
+# keepversion made tcp-2 valid: a reset now boots it again (without keepversion the board's
+# pending-verify image would roll back to tcp-1 here)
+port=${BROKER_URL##*:}
+mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t cmnd/vdev-0002/OTA -m reboot ||
+  fail "mosquitto_pub of reboot to vdev-0002 failed"
+wait_for 20 sh -c "[ \$(grep -c 'vdev-0002: protocol tcp, running tcp-2' '$T/fleet.log') -ge 2 ]" ||
+  fail "vdev-0002 did not boot tcp-2 again after a reset: keepversion did not keep it"
+grep -q "vdev-0002: bootloader: .*roll" "$T/fleet.log" && fail "vdev-0002 rolled back after keepversion"
+pass "tcp-2 boots again after a reset: keepversion kept it"
+
 wait_for 30 sh -c "'$MQOTA' --server '$HTTP_URL' --json deployment show $dep_out | jq -e '.state == \"finished\"'" ||
   fail "the deployment to the board announcing 10.9.8.7 did not end"
 d=$(mq --json deployment show "$dep_out") || fail "deployment show failed"
