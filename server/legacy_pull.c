@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devlog.h"
 #include "legacy.h"
 
 #define SALT_LEN 16
@@ -238,7 +239,7 @@ int legacy_pull__poll(mqotad_t *d, const char *id, const char *user, const char 
     legacy_dev_t *ld = find(d, id);
     if (!ld) return 404;
     if (!auth_ok(ld, user, pass)) {
-        mqh_log(MQH_WARN, "pull: device %s: bad credentials (user '%.64s')", id, user);
+        devlog__warn(d, id, "pull: device %s: bad credentials (user '%.64s')", id, user);
         return 403;
     }
     if (!app_ver || !pull_req__version_ok(app_ver)) return 400;
@@ -285,7 +286,8 @@ int legacy_pull__open(mqotad_t *d, const pull_route_t *r, const char *user, cons
     legacy_dev_t *ld = find(d, r->device_id);
     if (!ld) return 404;
     if (!auth_ok(ld, user, pass)) {
-        mqh_log(MQH_WARN, "pull: device %s: bad credentials (user '%.64s')", r->device_id, user);
+        devlog__warn(d, r->device_id, "pull: device %s: bad credentials (user '%.64s')",
+                     r->device_id, user);
         return 403;
     }
     legacy_job_t *j = job_for(d, ld, r);
