@@ -545,6 +545,7 @@ void deploy__republish_offers(mqotad_t *d)
     free(r);
 out:
     free(v.items);
+    deploy__legacy_resume(d); /* legacy devices' active targets: their adapters go on */
 }
 
 typedef struct {

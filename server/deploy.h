@@ -112,6 +112,10 @@ int deploy__legacy_init(mqotad_t *d);
  *  legacy framework lets the device go. */
 void deploy__legacy_native(mqotad_t *d, const db_device_t *dev);
 
+/** deploy_legacy.c: after mqotad (re)connected, start again the job of every legacy device
+ *  whose target is running (active: mqotad restarted mid-transfer) and has none. */
+void deploy__legacy_resume(mqotad_t *d);
+
 /** Publish the offer of every pending target again (after a reconnect). */
 void deploy__republish_offers(mqotad_t *d);
 

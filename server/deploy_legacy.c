@@ -18,7 +18,8 @@
 #include "mqota/mqota_status.h"
 
 /* The device row follows what the legacy job says: state (an mqota update state, as the
- * registry shows natives), version when reported, online and last seen. */
+ * registry shows natives; -1 keeps it), version when reported (NULL keeps it), progress of an
+ * image of size bytes (size 0 keeps both), online and last seen. */
 static void store_device(mqotad_t *d, const char *id, int state, const char *version,
                          uint32_t progress, uint32_t size)
 {
@@ -26,8 +27,10 @@ static void store_device(mqotad_t *d, const char *id, int state, const char *ver
     if (db__device_get(d->db, id, &dev) != 0) return;
     if (state >= 0) dev.state = state;
     if (version) snprintf(dev.version, sizeof(dev.version), "%s", version);
-    dev.progress = progress;
-    dev.image_size = size;
+    if (size) { /* 0: no job, the last one's figures stay */
+        dev.progress = progress;
+        dev.image_size = size;
+    }
     dev.online = true;
     dev.last_seen = mqh_unix_now();
     db__device_put(d->db, &dev);
@@ -94,8 +97,8 @@ static void reported(mqotad_t *d, legacy_dev_t *ld, const legacy_report_t *r)
 {
     legacy_job_t *j = ld->job;
     if (!j || j->phase != LEGACY_JOB_BOOTING) {
-        store_device(d, ld->id, j ? -1 : MQOTA_STATE_IDLE, r->version, j ? j->target.progress : 0,
-                     j ? j->size : 0);
+        /* its state stays what the last job left (confirmed, failed) or idle */
+        store_device(d, ld->id, -1, r->version, j ? j->target.progress : 0, j ? j->size : 0);
         return;
     }
     if (r->version && strcmp(r->version, j->version) != 0) {
@@ -125,6 +128,27 @@ int deploy__legacy_init(mqotad_t *d)
 {
     legacy__set_events(d, &legacy_events);
     return 0;
+}
+
+/* legacy__each() of deploy__legacy_resume(): a device without a job whose target is active. */
+static void resume_one(mqotad_t *d, legacy_dev_t *ld, void *ctx)
+{
+    db_release_t *r = ctx;
+    db_target_t t;
+    if (ld->job || db__target_running(d->db, ld->id, 0, &t) != 0 || t.state != TARGET_ACTIVE ||
+        db__release_get(d->db, t.release_id, r) != 0)
+        return;
+    mqh_log(MQH_INFO, "legacy device %s: deployment %lld was active; its transfer starts again",
+            ld->id, (long long)t.deployment_id);
+    legacy__start(d, &t, r);
+}
+
+void deploy__legacy_resume(mqotad_t *d)
+{
+    db_release_t *r = malloc(sizeof(*r));
+    if (!r) return;
+    legacy__each(d, resume_one, r);
+    free(r);
 }
 
 void deploy__legacy_native(mqotad_t *d, const db_device_t *dev)

@@ -87,6 +87,13 @@ legacy_dev_t *legacy__find(mqotad_t *d, const char *device_id)
     return ld;
 }
 
+void legacy__each(mqotad_t *d, void (*cb)(mqotad_t *d, legacy_dev_t *ld, void *ctx), void *ctx)
+{
+    legacy_dev_t *ld, *tmp;
+    if (!L(d)) return;
+    HASH_ITER(hh, L(d)->devs, ld, tmp) cb(d, ld, ctx);
+}
+
 static void job_free(legacy_job_t *j)
 {
     if (!j) return;

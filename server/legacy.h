@@ -162,6 +162,8 @@ void legacy__cleanup(mqotad_t *d);
 void legacy__set_events(mqotad_t *d, const legacy_events_t *ev);
 /** The legacy device id, or NULL (a native device, or unknown). */
 legacy_dev_t *legacy__find(mqotad_t *d, const char *device_id);
+/** Call cb for every registered legacy device (cb may start or stop its job, not remove it). */
+void legacy__each(mqotad_t *d, void (*cb)(mqotad_t *d, legacy_dev_t *ld, void *ctx), void *ctx);
 /** The protocol's adapter, or NULL (mqota, or a protocol this mqotad lacks). */
 const legacy_adapter_t *legacy__adapter(db_protocol_t p);
 

@@ -30,6 +30,7 @@ static const char *const routes[] = {
     "/api/v1/devices/{id}/reset-failures",
     "/api/v1/devices/{id}/health",
     "/api/v1/devices/{id}/deployments",
+    "/api/v1/legacy-devices",
     "/api/v1/events",
     "/api/v1/events/ticket",
     "/api/v1/commands/{id}",

@@ -7,6 +7,7 @@
 #    gets chunk 3 damaged on the wire (its MD5 check says md5-fail, the adapter starts over);
 #    both succeed, and only once they came back from their reboot;
 #  - a device registered as an ESP32-S3 is refused the ESP32 release before anything is sent;
+#  - mqotad SIGKILLed while it drives a device: restarted, it takes the active target up again;
 #  - one device takes an image that carries the mqota agent and comes back native under the
 #    same registry entry (protocol mqota, its native STATE).
 #
@@ -14,7 +15,7 @@
 . "$(dirname "$0")/lib.sh" "$1" "$2"
 VARIANT="$BUILD/tests/tools/mqota-image-variant"
 SRC="$FIX/idf_hello_world_esp32_2023.bin"
-for v in 1 2; do
+for v in 1 2 3; do
   "$VARIANT" --project legacy-md5 --version "md5-$v" "$SRC" "$T/md5-$v.bin" >>"$T/variant.log" 2>&1 ||
     fail "mqota-image-variant could not make md5-$v: $(tail -n 1 "$T/variant.log")"
 done
@@ -56,6 +57,21 @@ pass "a damaged chunk (md5-fail) and a cut link were retried"
 list=$(mq --json device list) || fail "device list failed"
 check_json "the registry shows both on md5-2, protocol md5" "$list" \
   '[.[] | select(.protocol == "md5" and .version == "md5-2" and .state == "confirmed")] | length == 2'
+
+# mqotad killed while it drives vdev-0002: the restarted one takes the active target up again.
+add_release "$T/md5-3.bin"; rel3=$RELEASE_ID
+out=$(mq --json deploy "$rel3" vdev-0002 2>&1) || fail "deploy failed: $out"
+json_get dep3 "$out" '.id | numbers'
+wait_for 30 sh -c "curl -sf -H '$API_AUTH' '$HTTP_URL/api/v1/deployments/$dep3' | jq -e '.targets[0].state == \"active\" and .targets[0].progress > 20000'" ||
+  fail "vdev-0002's target did not become active with progress"
+kill -KILL "$MQOTAD_PID"
+wait "$MQOTAD_PID" 2>/dev/null || true
+MQOTAD_PID=""
+start_mqotad --open-broker
+watch "$dep3" 120 || fail "deployment $dep3 did not succeed after mqotad's restart (see watch.log)"
+grep -q "legacy device vdev-0002: deployment $dep3 was active; its transfer starts again" "$T/mqotad.log" ||
+  fail "the restarted mqotad did not take the active legacy target up again"
+pass "a legacy transfer interrupted by mqotad's death finished after its restart"
 
 # The migration: an image with the agent (project hello_world) to vdev-0001.
 add_release "$FIX/idf_hello_world_esp32_2024.bin"; nat=$RELEASE_ID
