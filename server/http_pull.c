@@ -316,3 +316,12 @@ void http_pull__run(mqotad_t *d)
 {
     if (d->pull_mhd) MHD_run(d->pull_mhd);
 }
+
+/* Milliseconds until the pull listener needs to run again (connection timeouts; 0 while TLS
+ * holds bytes already read), or -1 when it is off. */
+int http_pull__timeout_ms(mqotad_t *d)
+{
+    MHD_UNSIGNED_LONG_LONG t;
+    if (!d->pull_mhd || MHD_get_timeout(d->pull_mhd, &t) != MHD_YES) return -1;
+    return t > 60000 ? 60000 : (int)t;
+}

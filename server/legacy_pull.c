@@ -5,10 +5,14 @@
  *
  * Nothing is pushed: start() only arms the job; the device's next poll gets the file's name
  * (200), its fetch marks the target started, the bytes served count as progress, a response
- * sent whole up to the image's last byte is the image handed over (the device restarts), and
- * the target succeeds only when the device polls again with the release's version (policy,
- * deploy_legacy.c). A fetch cut short is a failed attempt: the framework's retry arms the job
- * again and the device's next poll starts over (or resumes with a Range, http_pull.c).
+ * sent whole is the image handed over (phase BOOTING: the device should restart), and the
+ * target succeeds only when the device polls with the release's version (policy,
+ * deploy_legacy.c). A whole response proves little (its last bytes may sit in socket buffers
+ * when the device stops), so a poll with the old version after it is a failed attempt (the
+ * fetch broke, esp_https_ota refused the image, or the new one rolled back), and a fetch while
+ * BOOTING is still served. A fetch mqotad saw cut is a failed attempt at once. Either way the
+ * framework's retry arms the job again and the device's next poll gets the name again (it may
+ * resume with a Range, http_pull.c).
  *
  * Credentials: each device's registration carries a basic-auth user and password (the same
  * pair on many devices is a fleet-wide login). The password is never stored: check_params()
@@ -244,23 +248,26 @@ int legacy_pull__poll(mqotad_t *d, const char *id, const char *user, const char 
     }
     if (!app_ver || !pull_req__version_ok(app_ver)) return 400;
     legacy_job_t *j = ld->job;
+    uint64_t now = mqh_now_ms();
+    bool sending = j && j->phase == LEGACY_JOB_SENDING;
     bool booting = j && j->phase == LEGACY_JOB_BOOTING;
-    if (j && j->phase == LEGACY_JOB_SENDING && strcmp(app_ver, j->version) == 0) {
-        /* it runs the release already (an earlier fetch, or flashed by hand) */
-        legacy__started(d, ld);
-        legacy__image_done(d, ld, mqh_now_ms());
-        booting = true;
+    if ((sending || booting) && strcmp(app_ver, j->version) == 0) {
+        if (sending) { /* it runs the release already (flashed by hand, say) */
+            legacy__started(d, ld);
+            legacy__image_done(d, ld, now);
+        }
+        legacy__reported(d, ld, &(legacy_report_t){.version = app_ver, .booted = true});
+        return 204;
     }
-    if (booting && strcmp(app_ver, j->version) != 0) {
-        /* served whole, yet it polls with its old version: esp_https_ota refused the image
-         * (its SHA-256 or header) or the new one rolled back. Another attempt, while any. */
-        char why[128];
-        snprintf(why, sizeof(why), "the device took the image but polls with version %s, not "
-                 "%s (it refused the image or rolled back)", app_ver, j->version);
-        legacy__attempt_failed(d, ld, LEGACY_REASON_DEVICE_ERROR, why, mqh_now_ms());
-        booting = false;
+    if (booting) {
+        /* sent whole, yet it polls with its old version. Another attempt, while any. */
+        char why[160];
+        snprintf(why, sizeof(why), "the whole image was sent but the device polls with version "
+                 "%s, not %s (its fetch broke, it refused the image or rolled back)", app_ver,
+                 j->version);
+        legacy__attempt_failed(d, ld, LEGACY_REASON_DEVICE_ERROR, why, now);
     }
-    legacy__reported(d, ld, &(legacy_report_t){.version = app_ver, .booted = booting});
+    legacy__reported(d, ld, &(legacy_report_t){.version = app_ver, .booted = false});
     j = ld->job; /* policy may have ended it */
     if (!j || j->phase != LEGACY_JOB_SENDING) return 204;
     char sha[65];
@@ -273,7 +280,8 @@ static legacy_job_t *job_for(mqotad_t *d, legacy_dev_t *ld, const pull_route_t *
 {
     char sha[65];
     legacy_job_t *j = ld->job;
-    if (!j || j->phase != LEGACY_JOB_SENDING || job_sha(d, ld, sha) != 0 ||
+    if (!j || (j->phase != LEGACY_JOB_SENDING && j->phase != LEGACY_JOB_BOOTING) ||
+        job_sha(d, ld, sha) != 0 ||
         strncmp(sha, r->hash_hex, PULL_NAME_HASH_HEX) != 0)
         return NULL;
     return j;
@@ -298,13 +306,14 @@ int legacy_pull__open(mqotad_t *d, const pull_route_t *r, const char *user, cons
     return 200;
 }
 
-/* ld's job while it is still the one of deployment_id, sending; else NULL. */
+/* ld's job while it is still the one of deployment_id, sending or booting; else NULL. */
 static legacy_job_t *same_job(mqotad_t *d, const char *id, int64_t deployment_id,
                               legacy_dev_t **ldp)
 {
     legacy_dev_t *ld = find(d, id);
     legacy_job_t *j = ld ? ld->job : NULL;
-    if (!j || j->phase != LEGACY_JOB_SENDING || j->target.deployment_id != deployment_id)
+    if (!j || (j->phase != LEGACY_JOB_SENDING && j->phase != LEGACY_JOB_BOOTING) ||
+        j->target.deployment_id != deployment_id)
         return NULL;
     *ldp = ld;
     return j;
@@ -330,10 +339,11 @@ void legacy_pull__closed(mqotad_t *d, const char *id, int64_t deployment_id, uin
     legacy_job_t *j = same_job(d, id, deployment_id, &ld);
     if (!j) return;
     uint64_t now = mqh_now_ms();
-    if (complete && reached >= j->size) {
-        legacy__image_done(d, ld, now);
+    if (complete && reached >= j->size) { /* success waits for its poll with the version */
+        legacy__image_done(d, ld, now); /* nothing new when it was BOOTING already */
         return;
     }
+    if (j->phase != LEGACY_JOB_SENDING) return; /* a re-fetch while BOOTING: its poll decides */
     if (complete) return; /* a range before the end (partial download): more requests come */
     char why[96];
     snprintf(why, sizeof(why), "the fetch stopped at byte %llu of %u",

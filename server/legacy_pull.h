@@ -55,7 +55,7 @@ int legacy_pull__open(mqotad_t *d, const pull_route_t *r, const char *user, cons
 /**
  * @brief Copy up to max bytes of the file at offset pos into buf, counting them as progress.
  * @return the bytes copied (0 at the end), or -1 when the device's job is no longer the one of
- *         deployment_id (it ended, or another replaced it) or no longer sending.
+ *         deployment_id (it ended, or another replaced it) or waits for a retry.
  */
 long legacy_pull__read(mqotad_t *d, const char *id, int64_t deployment_id, uint64_t pos,
                        uint8_t *buf, size_t max);
@@ -77,6 +77,8 @@ void http_pull__stop(mqotad_t *d);
 int http_pull__fd(mqotad_t *d);
 /** Answer what is ready (the main loop, every turn). */
 void http_pull__run(mqotad_t *d);
+/** Milliseconds until it must run again (0: TLS holds bytes already read), or -1. */
+int http_pull__timeout_ms(mqotad_t *d);
 
 /** The adapter (legacy__adapter()). */
 extern const struct legacy_adapter legacy_pull_adapter;

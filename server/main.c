@@ -85,6 +85,8 @@ static void wait_for_io(mqotad_t *d, bool *mqtt_in, bool *mqtt_out)
     int timeout = LOOP_WAIT_MAX_MS;
     int t = http__timeout_ms(d);
     if (t >= 0 && t < timeout) timeout = t;
+    t = http_pull__timeout_ms(d); /* 0 while TLS holds decrypted bytes not yet handled */
+    if (t >= 0 && t < timeout) timeout = t;
     t = transfer__next_timeout_ms(d, now);
     if (t >= 0 && t < timeout) timeout = t;
     t = legacy__next_timeout_ms(d, now);

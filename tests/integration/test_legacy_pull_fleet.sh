@@ -60,7 +60,7 @@ pass "both fetches cut at 40 % and resumed with a Range; both devices run pull-2
 for id in vdev-0001 vdev-0002; do
   grep -q "$id: the downloaded image .* does not verify" "$T/fleet.log" ||
     fail "$id's damaged image was not refused by its check"
-  grep -q "$id: attempt [0-9] failed (device-error: the device took the image but polls with version pull-1" \
+  grep -q "$id: attempt [0-9] failed (device-error: the whole image was sent but the device polls with version pull-1" \
     "$T/mqotad.log" || fail "mqotad did not retry $id after it refused the image"
 done
 pass "a piece damaged after TLS caught by the image's SHA-256; the file given again"
