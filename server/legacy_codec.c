@@ -107,9 +107,10 @@ int lb64_decode_update(const char *text, size_t len, lb64_msg_t *out)
         out->kind = LB64_MSG_BEGIN;
         return 0;
     }
-    /* A data message whose bytes happen to spell a control message is taken as that message:
-     * the protocol cannot tell them apart (docs/LEGACY.md, protocol 1's limits). */
-    if (n < 5) return -1;
+    /* A data message whose chunk number spells "OTA:" (chunk 1,330,921,786: no image has it)
+     * would be a control message the protocol cannot tell apart (docs/LEGACY.md, protocol 1's
+     * limits): any message that starts so and is neither is refused. */
+    if (n < 5 || memcmp(raw, "OTA:", 4) == 0) return -1;
     out->chunk = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 | (uint32_t)raw[2] << 8 | raw[3];
     if (out->chunk == 0) return -1;
     out->kind = LB64_MSG_DATA;
