@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_legacy_codecs.c - the pure codecs of legacy protocols 3 and 4 (docs/LEGACY.md §3, §4):
+ * test_legacy_pull_tcp.c - the pure codecs of legacy protocols 3 and 4 (docs/LEGACY.md §3, §4):
  * the pull request's path, app_ver and Range (server/legacy_pull_req.c), and the TCP side
  * channel's header, SHA-1 chain and address announcement (common/mqota_legacy_tcp.c), each with
  * the inputs it must refuse. The chain is checked against SHA-1 computed here independently
