@@ -568,8 +568,10 @@ static int boot_legacy(fleet_dev_t *d)
         return 0;
     }
     mqota_slot_state_t st;
-    /* a legacy sketch cancels the rollback at boot (esp_ota_mark_app_valid_cancel_rollback) */
-    if (plat.slot_state(plat.ctx, &st) == 0 && st == MQOTA_SLOT_PENDING_VERIFY)
+    /* a legacy sketch cancels the rollback at boot (esp_ota_mark_app_valid_cancel_rollback);
+     * protocol 4's framework waits for keepversion instead (fleet/legacy_tcp.c) */
+    if (p != FLEET_PROTO_TCP && plat.slot_state(plat.ctx, &st) == 0 &&
+        st == MQOTA_SLOT_PENDING_VERIFY)
         (void)plat.slot_mark_valid(plat.ctx);
     d->vplat = plat;
     d->lops = ops;

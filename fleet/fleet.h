@@ -79,6 +79,13 @@ typedef struct {
     const char *b64_key;      /**< --b64-key: protocol 1's command key file ("key=", "iv=") */
     long legacy_corrupt;      /**< --legacy-corrupt N: chunk N of a legacy download arrives with
                                    a flipped bit, once per boot; 0 = off */
+    const char *pull_url;     /**< --pull-url: protocol 3's server, https://host:port */
+    const char *pull_ca;      /**< --pull-ca: the CA its certificate must chain to */
+    const char *pull_user;    /**< --pull-user / --pull-password: basic-auth login */
+    const char *pull_password;
+    uint32_t poll_every_ms;   /**< --poll-every: protocol 3's poll interval (default 30 s) */
+    const char *tcp_announce; /**< --tcp-announce: fault: protocol 4 devices announce this
+                                   address instead of the one they listen on */
 } fleet_opts_t;
 
 /** Which agent code the devices run (--port). */

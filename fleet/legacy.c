@@ -36,6 +36,8 @@ const fleet_legacy_ops_t *fleet_legacy_ops(fleet_proto_t p)
     switch (p) {
     case FLEET_PROTO_B64: return &fleet_legacy_b64_ops;
     case FLEET_PROTO_MD5: return &fleet_legacy_md5_ops;
+    case FLEET_PROTO_PULL: return &fleet_legacy_pull_ops;
+    case FLEET_PROTO_TCP: return &fleet_legacy_tcp_ops;
     default: return NULL; /* native; pull and tcp join here with their device sides */
     }
 }

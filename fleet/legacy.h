@@ -80,6 +80,8 @@ int fleet_legacy_finish_image(struct fleet_dev *d, uint8_t slot, uint32_t size);
 
 extern const fleet_legacy_ops_t fleet_legacy_b64_ops;
 extern const fleet_legacy_ops_t fleet_legacy_md5_ops;
+extern const fleet_legacy_ops_t fleet_legacy_pull_ops; /* legacy_pull.c */
+extern const fleet_legacy_ops_t fleet_legacy_tcp_ops;  /* legacy_tcp.c */
 
 #ifdef __cplusplus
 }

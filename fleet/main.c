@@ -117,13 +117,20 @@ static void usage(FILE *out)
             "                        POSIX port's hooks, default) or esp-idf (the ESP-IDF\n"
             "                        port itself, ports/esp-idf, on the host emulation of\n"
             "                        ESP-IDF in tests/emu/esp-idf; esp32 devices only)\n"
-            "  --protocol P          b64 or md5: what a device booting an image of project\n"
-            "                        'legacy' speaks; 'legacy-b64', 'legacy-md5' speak theirs,\n"
+            "  --protocol P          b64, md5, pull or tcp: what a device booting an image of\n"
+            "                        project 'legacy' speaks; 'legacy-b64', 'legacy-md5',\n"
+            "                        'legacy-pull', 'legacy-tcp' speak theirs,\n"
             "                        any other image runs the agent (docs/LEGACY.md)\n"
             "  --b64-key FILE        protocol 1's fleet command key (lines key=<64 hex>,\n"
             "                        iv=<32 hex>); without it commands are refused\n"
             "  --legacy-corrupt N    fault: chunk N of a legacy download arrives with a flipped\n"
             "                        bit, once per boot\n"
+            "  --pull-url URL        protocol 3 (pull): mqotad's pull listener, https://HOST:PORT\n"
+            "  --pull-ca FILE        the CA its certificate must chain to\n"
+            "  --pull-user U, --pull-password P  the basic-auth login the devices poll with\n"
+            "  --poll-every S        seconds between polls (default 30; decimals allowed)\n"
+            "  --tcp-announce ADDR   fault: protocol 4 devices announce ADDR (A.B.C.D[:PORT])\n"
+            "                        instead of the address they listen on\n"
             "  --telemetry-interval S  every S seconds each posix-port device publishes\n"
             "                        telemetry through the agent (temperature from a\n"
             "                        deterministic pseudo-sensor, uptime_s); default 0 = off\n"
@@ -224,7 +231,8 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
            O_CUT, O_FAILST, O_STATUS, O_TELEMETRY, O_EXIT, O_LOG, O_HELP, O_CRASH, O_FLIP, O_LINK,
            O_TRUST, O_REQSIG, O_CA, O_CERTDIR, O_CREDDIR, O_RESETBC, O_OFFLINE, O_CONFIRMTO,
            O_CRASHLOOP, O_CRASHEVERY, O_HEALTHINT,
-           O_CONFIRMCMD, O_ERASENVS, O_PORT, O_PROTOCOL, O_B64KEY, O_LCORRUPT, O_DEFLATE };
+           O_CONFIRMCMD, O_ERASENVS, O_PORT, O_PROTOCOL, O_B64KEY, O_LCORRUPT, O_DEFLATE,
+           O_PULLURL, O_PULLCA, O_PULLUSER, O_PULLPASS, O_POLLEVERY, O_TCPANN };
     static const struct option opts[] = {
         {"broker", required_argument, 0, O_BROKER}, {"image", required_argument, 0, O_IMAGE},
         {"data", required_argument, 0, O_DATA},     {"count", required_argument, 0, O_COUNT},
@@ -253,6 +261,11 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         {"protocol", required_argument, 0, O_PROTOCOL}, {"b64-key", required_argument, 0, O_B64KEY},
         {"legacy-corrupt", required_argument, 0, O_LCORRUPT},
         {"deflate-window", required_argument, 0, O_DEFLATE},
+        {"pull-url", required_argument, 0, O_PULLURL}, {"pull-ca", required_argument, 0, O_PULLCA},
+        {"pull-user", required_argument, 0, O_PULLUSER},
+        {"pull-password", required_argument, 0, O_PULLPASS},
+        {"poll-every", required_argument, 0, O_POLLEVERY},
+        {"tcp-announce", required_argument, 0, O_TCPANN},
         {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
     };
     long v;
@@ -325,7 +338,8 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
         case O_PROTOCOL: {
             fleet_proto_t p;
             if (fleet_legacy_parse(optarg, &p) != 0 || fleet_legacy_ops(p) == NULL) {
-                fprintf(stderr, "mqota-fleet: --protocol '%s' must be b64 or md5\n", optarg);
+                fprintf(stderr, "mqota-fleet: --protocol '%s' must be b64, md5, pull or tcp\n",
+                        optarg);
                 exit(2);
             }
             o->protocol = (int)p;
@@ -338,6 +352,22 @@ static void parse_args(int argc, char **argv, fleet_opts_t *o)
             if (parse_long("--legacy-corrupt", optarg, 1, 1000000, &v)) exit(2);
             o->legacy_corrupt = v;
             break;
+        case O_PULLURL: o->pull_url = optarg; break;
+        case O_PULLCA: o->pull_ca = optarg; break;
+        case O_PULLUSER: o->pull_user = optarg; break;
+        case O_PULLPASS: o->pull_password = optarg; break;
+        case O_TCPANN: o->tcp_announce = optarg; break;
+        case O_POLLEVERY: {
+            char *end;
+            double s = strtod(optarg, &end);
+            if (*optarg == '\0' || *end != '\0' || !(s >= 0.05 && s <= 3600)) {
+                fprintf(stderr, "mqota-fleet: --poll-every '%s' must be seconds from 0.05 to "
+                        "3600\n", optarg);
+                exit(2);
+            }
+            o->poll_every_ms = (uint32_t)(s * 1000.0);
+            break;
+        }
         case O_PORT:
             if (strcmp(optarg, "posix") == 0) o->port = FLEET_PORT_POSIX;
             else if (strcmp(optarg, "esp-idf") == 0) o->port = FLEET_PORT_ESP_IDF;
@@ -582,6 +612,7 @@ int main(int argc, char **argv)
     f.opt.max_window = 16;
     f.opt.mqtt_version = 5;
     f.opt.keepalive_s = 30;
+    f.opt.poll_every_ms = 30000; /* esp_https_ota devices poll every half minute or so */
     f.opt.status_interval_s = 5;
     f.opt.boot_delay_ms = 300;
     f.opt.flip_offset = -1;

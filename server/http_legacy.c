@@ -93,8 +93,8 @@ static void post_legacy(mqotad_t *d, const api_request_t *req, api_response_t *r
                    "device will have in the registry (and as an mqota agent after a migration)");
     } else if (!cJSON_IsString(proto) || db__protocol_parse(proto->valuestring, &p) != 0 ||
                !legacy__adapter(p)) {
-        api__error(res, 400, "\"protocol\" must be a legacy protocol this mqotad drives: b64 or "
-                   "md5 (docs/LEGACY.md)");
+        api__error(res, 400, "\"protocol\" must be a legacy protocol this mqotad drives: b64, "
+                   "md5, pull or tcp (docs/LEGACY.md)");
     } else if (!cJSON_IsString(chip) || chip_by_name(chip->valuestring, &chip_id) != 0) {
         api__error(res, 400, "\"chip\" must name the device's chip (esp32, esp32s2, esp32s3, "
                    "esp32c3, ...): images of other chips are never sent to it");

@@ -62,7 +62,9 @@ const legacy_adapter_t *legacy__adapter(db_protocol_t p)
     switch (p) {
     case DB_PROTO_B64: return &legacy_b64_adapter;
     case DB_PROTO_MD5: return &legacy_md5_adapter;
-    default: return NULL; /* mqota; pull and tcp join here with their adapters */
+    case DB_PROTO_PULL: return &legacy_pull_adapter;
+    case DB_PROTO_TCP: return &legacy_tcp_adapter;
+    default: return NULL; /* mqota */
     }
 }
 
@@ -486,7 +488,7 @@ int legacy__register(mqotad_t *d, const char *device_id, db_protocol_t protocol,
     int ret = 500;
     if (!ad) {
         snprintf(err, err_cap, "protocol %s is not a legacy protocol this mqotad drives; give "
-                 "b64 or md5", db__protocol_name(protocol));
+                 "b64, md5, pull or tcp", db__protocol_name(protocol));
         ret = 400;
         goto out;
     }

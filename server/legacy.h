@@ -233,6 +233,8 @@ void legacy__reported(mqotad_t *d, legacy_dev_t *ld, const legacy_report_t *r);
 /** The adapters (legacy_b64.c, legacy_md5.c; legacy_pull.c and legacy_tcp.c add theirs). */
 extern const legacy_adapter_t legacy_b64_adapter;
 extern const legacy_adapter_t legacy_md5_adapter;
+extern const legacy_adapter_t legacy_pull_adapter; /* legacy_pull.c */
+extern const legacy_adapter_t legacy_tcp_adapter;  /* legacy_tcp.c */
 
 #ifdef __cplusplus
 }

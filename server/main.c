@@ -22,6 +22,8 @@
 #include "telemetry.h"
 #include "health.h"
 #include "legacy.h"
+#include "legacy_pull.h"
+#include "legacy_tcp.h"
 #include "mqotad.h"
 #include "release.h"
 #include "clock.h"
@@ -61,7 +63,7 @@ err:
 /* Block until something is readable/writable or the nearest timer is due. */
 static void wait_for_io(mqotad_t *d, bool *mqtt_in, bool *mqtt_out)
 {
-    struct pollfd fds[2];
+    struct pollfd fds[4];
     int n = 0, mq = -1;
     int sock = mqtt__socket(d);
     if (sock >= 0) {
@@ -74,10 +76,16 @@ static void wait_for_io(mqotad_t *d, bool *mqtt_in, bool *mqtt_out)
     fds[n].events = POLLIN;
     fds[n].revents = 0;
     n++;
+    /* legacy protocols 3 and 4: the pull listener's and the TCP side channels' epoll fds */
+    int legacy_fds[2] = {http_pull__fd(d), legacy_tcp__fd(d)};
+    for (int i = 0; i < 2; i++)
+        if (legacy_fds[i] >= 0) fds[n++] = (struct pollfd){.fd = legacy_fds[i], .events = POLLIN};
 
     uint64_t now = mqh_now_ms();
     int timeout = LOOP_WAIT_MAX_MS;
     int t = http__timeout_ms(d);
+    if (t >= 0 && t < timeout) timeout = t;
+    t = http_pull__timeout_ms(d); /* 0 while TLS holds decrypted bytes not yet handled */
     if (t >= 0 && t < timeout) timeout = t;
     t = transfer__next_timeout_ms(d, now);
     if (t >= 0 && t < timeout) timeout = t;
@@ -160,6 +168,8 @@ int main(int argc, char **argv)
     if (transfer__init(&d) != 0 || deploy__init(&d) != 0) goto out;
     if (legacy__init(&d) != 0 || deploy__legacy_init(&d) != 0) goto out;
     if (http__start(&d) != 0) goto out; /* first: a busy port fails before a broker starts */
+    if (http_pull__start(&d) != 0) goto out; /* --pull-https (legacy protocol 3) */
+    if (legacy_tcp__init(&d) != 0) goto out;  /* legacy protocol 4's side channels */
     if (auth__ensure_server_identity(&d) != 0) goto out;
     if (d.broker_tls && tls__ensure_broker_certs(&d) != 0) goto out;
     if (d.embedded_broker && broker__start(&d) != 0) goto out;
@@ -172,6 +182,13 @@ int main(int argc, char **argv)
              strcmp(d.http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : d.http_addr,
              d.http_bound_port);
     if (write_state_file(&d, "http.url", text) != 0) goto out;
+    if (d.pull_mhd) { /* DIR/pull.url: where esp_https_ota devices poll */
+        char pull_url[96];
+        snprintf(pull_url, sizeof(pull_url), "https://%s:%d",
+                 strcmp(d.pull_addr, "0.0.0.0") == 0 ? "127.0.0.1" : d.pull_addr,
+                 d.pull_bound_port);
+        if (write_state_file(&d, "pull.url", pull_url) != 0) goto out;
+    }
     mqh_log(MQH_INFO, "mqotad %s ready (data %s, broker %s, http %s)", MQOTAD_VERSION,
             d.data_dir, d.broker_url, text);
 
@@ -182,6 +199,8 @@ int main(int argc, char **argv)
 
         mqtt__io(&d, mqtt_in, mqtt_out);          /* read ACK/STATE/online, flush chunks */
         http__run(&d);                            /* answer API requests */
+        http_pull__run(&d);                       /* answer pull devices (legacy protocol 3) */
+        legacy_tcp__io(&d, now);                  /* legacy protocol 4's TCP side channels */
         if (d.offers_due && d.mqtt_connected) {   /* after (re)connect: offers again */
             d.offers_due = false;
             deploy__republish_offers(&d);
@@ -212,6 +231,8 @@ out:
     legacy__cleanup(&d);
     mqtt__cleanup(&d);
     http__stop(&d);
+    http_pull__stop(&d);
+    legacy_tcp__cleanup(&d);
     http_console__cleanup(&d);
     broker__stop(&d);
     db__close(d.db);

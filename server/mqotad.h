@@ -49,6 +49,7 @@ struct evp_pkey_st;
 struct metrics;
 struct options_state;
 struct legacy;
+struct legacy_tcp;
 
 /** A release public key mqotad trusts (--trusted-key), loaded by signature.c. */
 typedef struct {
@@ -88,6 +89,15 @@ typedef struct mqotad {
     uint32_t telemetry_points; /**< --telemetry-points: samples kept per device and name */
     uint32_t telemetry_rate;   /**< --telemetry-rate: samples per device per second kept */
 
+    bool pull_on;              /**< --pull-https given (legacy protocol 3's listener) */
+    char pull_addr[64];        /**< its address */
+    int pull_port;             /**< its port; 0: pick a free one */
+    const char *pull_cert_file; /**< --pull-cert, or NULL: DIR/tls/server.crt */
+    const char *pull_key_file;  /**< --pull-key */
+    bool ltcp_net_on;          /**< --legacy-tcp-net given: protocol 4 may connect inside it */
+    uint32_t ltcp_net;         /**< its network, host order */
+    unsigned ltcp_prefix;      /**< and prefix length */
+
     /* ---- embedded broker (broker.c) ---- */
     pid_t broker_pid;
     int broker_port;
@@ -116,6 +126,12 @@ typedef struct mqotad {
     struct MHD_Daemon *mhd;
     int http_bound_port;
     char token_file[PATH_MAX + 16]; /**< absolute path of DIR/api.token (token.c) */
+
+    /* ---- legacy protocol 3's pull listener (http_pull.c) ---- */
+    struct MHD_Daemon *pull_mhd;
+    int pull_bound_port;
+    /* ---- legacy protocol 4's TCP side channels (legacy_tcp.c) ---- */
+    struct legacy_tcp *ltcp;      /**< their epoll instance; NULL before legacy_tcp__init() */
 
     /* ---- release keys (signature.c) ---- */
     mqotad_key_t trusted_keys[MQOTAD_MAX_TRUSTED_KEYS];

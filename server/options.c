@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "mqota_legacy_tcp.h"
 #include "mqotad.h"
 #include "telemetry.h"
 
@@ -187,6 +188,57 @@ bad:
     return -1;
 }
 
+/* --pull-https: "off", or ADDR:PORT as --http takes it (legacy protocol 3's listener). */
+static int set_pull_https(mqotad_t *d, const char *v, char *err, size_t cap)
+{
+    if (strcmp(v, "off") == 0) {
+        d->pull_on = false;
+        return 0;
+    }
+    char addr[sizeof(d->http_addr)];
+    int port = d->http_port;
+    memcpy(addr, d->http_addr, sizeof(addr));
+    int rc = set_http(d, v, err, cap); /* parse through --http's setter, then put it back */
+    if (rc == 0) {
+        memcpy(d->pull_addr, d->http_addr, sizeof(d->pull_addr));
+        d->pull_port = d->http_port;
+        d->pull_on = true;
+    }
+    memcpy(d->http_addr, addr, sizeof(addr));
+    d->http_port = port;
+    return rc;
+}
+
+static int set_pull_cert(mqotad_t *d, const char *v, char *err, size_t cap)
+{
+    if (readable(v, err, cap)) return -1;
+    d->pull_cert_file = v;
+    return 0;
+}
+
+static int set_pull_key(mqotad_t *d, const char *v, char *err, size_t cap)
+{
+    if (readable(v, err, cap)) return -1;
+    d->pull_key_file = v;
+    return 0;
+}
+
+/* --legacy-tcp-net: "none" or a CIDR; legacy protocol 4 connects only inside it. */
+static int set_legacy_tcp_net(mqotad_t *d, const char *v, char *err, size_t cap)
+{
+    if (strcmp(v, "none") == 0) {
+        d->ltcp_net_on = false;
+        return 0;
+    }
+    if (ltcp_net_parse(v, &d->ltcp_net, &d->ltcp_prefix) != 0) {
+        snprintf(err, cap, "'%.100s' must be none or an IPv4 network A.B.C.D/N (N 0-32, the "
+                 "host bits zero), e.g. 192.168.10.0/24", v);
+        return -1;
+    }
+    d->ltcp_net_on = true;
+    return 0;
+}
+
 static int set_mqtt_version(mqotad_t *d, const char *v, char *err, size_t cap)
 {
     if (strcmp(v, "5") == 0) d->mqtt_version = 5;
@@ -345,6 +397,17 @@ static const option_t options[] = {
      "(no device identities or ACLs: for benchmarks only)"},
     {"http", "ADDR:PORT", OPT_VALUE, "127.0.0.1:8080", false, set_http,
      "HTTP API address (port 0 picks a free one)"},
+    {"pull-https", "ADDR:PORT", OPT_VALUE, "off", false, set_pull_https,
+     "legacy protocol 3's pull listener (HTTPS, docs/LEGACY.md): off, or\n"
+     "the address esp_https_ota devices poll (port 0 picks a free one)"},
+    {"pull-cert", "FILE", OPT_VALUE, NULL, false, set_pull_cert,
+     "the pull listener's certificate chain (PEM), with --pull-key;\n"
+     "without them mqotad's own (DIR/tls/server.crt, CA DIR/tls/ca.crt)"},
+    {"pull-key", "FILE", OPT_VALUE, NULL, false, set_pull_key,
+     "the pull listener's private key (PEM)"},
+    {"legacy-tcp-net", "CIDR", OPT_VALUE, "none", true, set_legacy_tcp_net,
+     "legacy protocol 4 connects only to announced addresses inside\n"
+     "this IPv4 network (e.g. 192.168.10.0/24); none: refuses them all"},
     {"mqtt-version", "V", OPT_VALUE, "5", false, set_mqtt_version, "5 or 311"},
     {"chunk-size", "BYTES", OPT_VALUE, "4096", true, set_chunk_size,
      "largest chunk offered to devices"},
