@@ -406,6 +406,7 @@ int cmd_release_sign(cli_ctx_t *ctx, int argc, char **argv)
 
     hex(m->release_uid, MQOTA_RELEASE_UID_LEN, uid_hex);
     hex(m->sha256, 32, sha_hex);
+    const char *chip = files_dir != NULL ? "any" : mqota_chip_name(m->chip_id);
     if (ctx->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "file", out_path);
@@ -414,7 +415,7 @@ int cmd_release_sign(cli_ctx_t *ctx, int argc, char **argv)
             cJSON_AddNumberToObject(j, "file_count", (double)n_files);
         cJSON_AddStringToObject(j, "project", m->project);
         cJSON_AddStringToObject(j, "version", m->version);
-        cJSON_AddStringToObject(j, "chip", mqota_chip_name(m->chip_id));
+        cJSON_AddStringToObject(j, "chip", chip);
         cJSON_AddNumberToObject(j, "chip_id", m->chip_id);
         cJSON_AddNumberToObject(j, "size", m->image_size);
         cJSON_AddNumberToObject(j, "secure_version", m->secure_version);
@@ -429,7 +430,7 @@ int cmd_release_sign(cli_ctx_t *ctx, int argc, char **argv)
             printf("  files             %zu (file release)\n", n_files);
         printf("  project           %s\n", m->project);
         printf("  version           %s\n", m->version);
-        printf("  chip              %s\n", mqota_chip_name(m->chip_id));
+        printf("  chip              %s\n", chip);
         printf("  size              %u bytes\n", (unsigned)m->image_size);
         printf("  secure_version    %u\n", (unsigned)m->secure_version);
         printf("  sha256            %s\n", sha_hex);
