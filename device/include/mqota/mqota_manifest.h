@@ -132,6 +132,9 @@ mqota_status_t mqota_files_manifest_encode(const mqota_manifest_t *m, uint8_t *b
 
 /**
  * @brief Decode the canonical bytes of a file release's manifest.
+ * @param[in]  buf Manifest bytes.
+ * @param[in]  len Bytes in buf.
+ * @param[out] m   The manifest on MQOTA_OK (image_size is the bundle's size).
  * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (not "MQF1", flags
  *         other than MQOTA_OFFER_FLAG_FILES, a bad string, trailing bytes). *m unchanged on
  *         error.
