@@ -25,13 +25,14 @@ static const char usage_add[] =
     "                         [--signature FILE.mqsig | --sign-key KEY.key.pem\n"
     "                          [--security-version N]]\n"
     "       mqota release add --files DIR --version V [--notes TEXT]\n"
+    "                         [--signature DIR.mqsig | --sign-key KEY.key.pem]\n"
     "\n"
     "Upload an ESP32 application image (.bin) to mqotad, which checks it and stores it as a\n"
     "release. The release's chip, project and size come from the image itself.\n"
     "With --files, upload a file release instead: every file under DIR (main.py, lib/..., \n"
     "config.txt), paths relative to DIR, as one bundle (docs/PROTOCOL.md §17) for devices\n"
     "that take file releases (the MicroPython agent, docs/MICROPYTHON.md). At most 64 files\n"
-    "and 1 MiB; a version is required; file releases are not signed.\n"
+    "and 1 MiB; a version is required; --sign-key or --signature sign it as images are.\n"
     "A signed release carries its .mqsig (docs/SECURITY.md): mqotad verifies it against its\n"
     "--trusted-key keys and the image, and its offers carry the signature, the signed\n"
     "version and the signed security version.\n"
@@ -205,9 +206,9 @@ int cmd_release_add(cli_ctx_t *ctx, int argc, char **argv)
         if (*files_dir == '\0')
             return cli_usage_error(cmd, "'--files' is empty; give the directory of the "
                                         "application's files");
-        if (sig_path != NULL || key_path != NULL || secver != NULL)
-            return cli_usage_error(cmd, "file releases are not signed: leave out --signature, "
-                                        "--sign-key and --security-version");
+        if (secver != NULL)
+            return cli_usage_error(cmd, "a file release has no security version: leave out "
+                                        "--security-version");
         if (version == NULL)
             return cli_usage_error(cmd, "a file release needs --version V (a bundle has no "
                                         "descriptor to take one from)");
@@ -240,7 +241,10 @@ int cmd_release_add(cli_ctx_t *ctx, int argc, char **argv)
 
     if (key_path != NULL) {
         cli_signed_t sg;
-        rc = cli_sign_image(pos[0], data, len, key_path, version, secver ? &sv : NULL, &sg);
+        rc = files_dir != NULL
+                 ? cli_sign_bundle(files_dir, data, len, key_path, version, &sg)
+                 : cli_sign_image(pos[0], data, len, key_path, version, secver ? &sv : NULL,
+                                  &sg);
         if (rc != CLI_OK)
             goto out;
         mqsig = sg.mqsig;

@@ -28,12 +28,16 @@
 static const char usage_sign[] =
     "Usage: mqota release sign FILE --key KEY.key.pem [--version V] [--security-version N]\n"
     "                          [--output PATH] [--json]\n"
+    "       mqota release sign --files DIR --version V --key KEY.key.pem [--output PATH]\n"
     "\n"
     "Sign an ESP32 application image (.bin): check it, build its release manifest (SHA-256,\n"
     "size, chip, security version, project, version and a fresh random release uid), sign it\n"
     "with the ECDSA P-256 key, and write FILE.mqsig next to it. Nothing is uploaded.\n"
     "Devices given the public key (mqota-fleet --trust-key) refuse offers whose signature\n"
     "does not match; see docs/SECURITY.md.\n"
+    "With --files, sign the bundle 'mqota release add --files DIR' builds from DIR (the same\n"
+    "files give the same bundle) as a file release, and write DIR.mqsig; upload it with\n"
+    "'mqota release add --files DIR --signature DIR.mqsig' before the files change.\n"
     "\n"
     "Options:\n"
     "  --key KEY.key.pem       private key from 'mqota key generate' (required)\n"
@@ -43,7 +47,9 @@ static const char usage_sign[] =
     "  --security-version N    anti-rollback security version, 0..4294967295 (default: the\n"
     "                          descriptor's secure_version); devices that confirmed N refuse\n"
     "                          anything lower\n"
-    "  --output PATH           where to write the signature (default: FILE.mqsig; replaced)\n"
+    "  --files DIR             sign the file release of the files under DIR\n"
+    "  --output PATH           where to write the signature (default: FILE.mqsig or\n"
+    "                          DIR.mqsig; replaced)\n"
     "  --json                  print what was signed as JSON\n"
     "\n"
     "Example:\n"
@@ -199,60 +205,36 @@ static int write_file(const char *path, const char *text)
     return ok ? 0 : -1;
 }
 
-int cli_sign_image(const char *file, const unsigned char *img, size_t len, const char *key_path,
-                   const char *version, const uint32_t *secver, cli_signed_t *out)
+/*
+ * Sign the manifest m (its uid drawn here) with the key at key_path, check the signature, and
+ * render the .mqsig into out (files: a bundle's manifest, "MQF1"; else an image's). CLI_OK or
+ * CLI_FAILED after one sentence naming what (the file or directory) was being signed.
+ */
+static int sign_manifest(const char *what, const char *key_path, bool files, cli_signed_t *out)
 {
     EVP_PKEY *key = NULL;
     char *b64m = NULL, *b64s = NULL, *text = NULL;
     cJSON *doc = NULL;
-    mqota_image_info_t info;
     mqota_manifest_t *m = &out->manifest;
-    uint8_t mb[MQOTA_MANIFEST_MAX_LEN], block[MQOTA_SIG_BLOCK_LEN];
+    uint8_t mb[MQOTA_FILES_MANIFEST_MAX_LEN], block[MQOTA_SIG_BLOCK_LEN];
     mqota_sig_block_t blk;
     size_t mlen = 0;
     int rc = CLI_FAILED;
 
-    memset(out, 0, sizeof *out);
-    if (check_image(file, img, len, &info) != CLI_OK)
-        goto out;
-    if (version == NULL && strcmp(info.project_name, "arduino-lib-builder") == 0) {
-        cli_error("'%s' is an Arduino build: its descriptor carries the Arduino core's version "
-                  "(%s), not the application's; give the release version with --version.",
-                  file, info.version);
-        goto out;
-    }
-    if (version == NULL)
-        version = info.version;
-    if (strlen(version) > MQOTA_STR_MAX || !printable(version)) {
-        cli_error("version '%.40s' of '%s' must be printable text of at most %u bytes (what an "
-                  "offer carries); give one with --version.", version, file, MQOTA_STR_MAX);
-        goto out;
-    }
-
     key = cli_key_load_private(key_path);
     if (key == NULL || cli_key_id(key, out->key_id) != 0)
         goto out;
-
-    /* The manifest: what the OFFER will carry (project cut to 31 bytes as on the wire). */
-    if (EVP_Digest(img, len, m->sha256, NULL, EVP_sha256(), NULL) != 1) {
-        cli_error("cannot compute the SHA-256 of '%s'.", file);
-        goto out;
-    }
-    m->image_size = (uint32_t)len;
-    m->chip_id = info.chip_id;
-    m->secure_version = secver != NULL ? *secver : info.secure_version;
-    snprintf(m->project, sizeof m->project, "%.31s", info.project_name);
-    snprintf(m->version, sizeof m->version, "%.31s", version);
     if (RAND_bytes(m->release_uid, MQOTA_RELEASE_UID_LEN) != 1) {
         cli_error("OpenSSL could not produce random bytes for the release uid.");
         goto out;
     }
     memcpy(blk.release_uid, m->release_uid, MQOTA_RELEASE_UID_LEN);
-    if (mqota_manifest_encode(m, mb, sizeof mb, &mlen) != MQOTA_OK ||
-        sign_raw(key, mb, mlen, blk.signature) != 0 ||
+    mqota_status_t st = files ? mqota_files_manifest_encode(m, mb, sizeof mb, &mlen)
+                              : mqota_manifest_encode(m, mb, sizeof mb, &mlen);
+    if (st != MQOTA_OK || sign_raw(key, mb, mlen, blk.signature) != 0 ||
         verify_raw(key, mb, mlen, blk.signature) != 0 ||
         mqota_sig_block_encode(&blk, block, sizeof block) != MQOTA_OK) {
-        cli_error("signing '%s' with '%s' failed inside OpenSSL.", file, key_path);
+        cli_error("signing '%s' with '%s' failed inside OpenSSL.", what, key_path);
         goto out;
     }
 
@@ -260,7 +242,7 @@ int cli_sign_image(const char *file, const unsigned char *img, size_t len, const
     b64s = base64(block, sizeof block);
     doc = cJSON_CreateObject();
     if (b64m == NULL || b64s == NULL || doc == NULL) {
-        cli_error("out of memory while signing '%s'.", file);
+        cli_error("out of memory while signing '%s'.", what);
         goto out;
     }
     cJSON_AddStringToObject(doc, "format", MQSIG_FORMAT);
@@ -271,7 +253,7 @@ int cli_sign_image(const char *file, const unsigned char *img, size_t len, const
     size_t tl = text != NULL ? strlen(text) : 0;
     char *nl = text != NULL ? realloc(text, tl + 2) : NULL;
     if (nl == NULL) {
-        cli_error("out of memory while signing '%s'.", file);
+        cli_error("out of memory while signing '%s'.", what);
         goto out;
     }
     text = nl;
@@ -288,19 +270,92 @@ out:
     return rc;
 }
 
+int cli_sign_image(const char *file, const unsigned char *img, size_t len, const char *key_path,
+                   const char *version, const uint32_t *secver, cli_signed_t *out)
+{
+    mqota_image_info_t info;
+    mqota_manifest_t *m = &out->manifest;
+
+    memset(out, 0, sizeof *out);
+    if (check_image(file, img, len, &info) != CLI_OK)
+        return CLI_FAILED;
+    if (version == NULL && strcmp(info.project_name, "arduino-lib-builder") == 0) {
+        cli_error("'%s' is an Arduino build: its descriptor carries the Arduino core's version "
+                  "(%s), not the application's; give the release version with --version.",
+                  file, info.version);
+        return CLI_FAILED;
+    }
+    if (version == NULL)
+        version = info.version;
+    if (strlen(version) > MQOTA_STR_MAX || !printable(version)) {
+        cli_error("version '%.40s' of '%s' must be printable text of at most %u bytes (what an "
+                  "offer carries); give one with --version.", version, file, MQOTA_STR_MAX);
+        return CLI_FAILED;
+    }
+    /* The manifest: what the OFFER will carry (project cut to 31 bytes as on the wire). */
+    if (EVP_Digest(img, len, m->sha256, NULL, EVP_sha256(), NULL) != 1) {
+        cli_error("cannot compute the SHA-256 of '%s'.", file);
+        return CLI_FAILED;
+    }
+    m->image_size = (uint32_t)len;
+    m->chip_id = info.chip_id;
+    m->secure_version = secver != NULL ? *secver : info.secure_version;
+    snprintf(m->project, sizeof m->project, "%.31s", info.project_name);
+    snprintf(m->version, sizeof m->version, "%.31s", version);
+    return sign_manifest(file, key_path, false, out);
+}
+
+/* Declared in sign.h. */
+int cli_sign_bundle(const char *dir, const unsigned char *bundle, size_t len,
+                    const char *key_path, const char *version, cli_signed_t *out)
+{
+    mqota_manifest_t *m = &out->manifest;
+
+    memset(out, 0, sizeof *out);
+    if (strlen(version) > MQOTA_STR_MAX || !printable(version)) {
+        cli_error("version '%.40s' of '%s' must be printable text of at most %u bytes (what an "
+                  "offer carries).", version, dir, MQOTA_STR_MAX);
+        return CLI_FAILED;
+    }
+    /* What a file release's OFFER carries (docs/PROTOCOL.md §17), which the device rebuilds. */
+    if (EVP_Digest(bundle, len, m->sha256, NULL, EVP_sha256(), NULL) != 1) {
+        cli_error("cannot compute the SHA-256 of the bundle of '%s'.", dir);
+        return CLI_FAILED;
+    }
+    m->image_size = (uint32_t)len;
+    m->chip_id = MQOTA_CHIP_ANY;
+    m->secure_version = 0;
+    snprintf(m->project, sizeof m->project, "files");
+    snprintf(m->version, sizeof m->version, "%s", version);
+    return sign_manifest(dir, key_path, true, out);
+}
+
 int cmd_release_sign(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "release sign";
     const char *key_path = NULL, *version = NULL, *secver = NULL, *output = NULL;
+    const char *files_dir = NULL;
     const cli_opt_t opts[] = { { "--key", &key_path, NULL }, { "--version", &version, NULL },
                                { "--security-version", &secver, NULL },
-                               { "--output", &output, NULL } };
+                               { "--output", &output, NULL }, { "--files", &files_dir, NULL } };
     char *pos[1];
     int npos;
-    int rc = cli_parse(ctx, cmd, usage_sign, argc, argv, opts, 4, pos, &npos, 1);
+    int rc = cli_parse(ctx, cmd, usage_sign, argc, argv, opts, 5, pos, &npos, 1);
     if (rc != CLI_OK)
         return rc;
-    if (npos != 1)
+    if (files_dir != NULL) {
+        if (npos != 0)
+            return cli_usage_error(cmd, "give either an image FILE or --files DIR, not both");
+        if (*files_dir == '\0')
+            return cli_usage_error(cmd, "'--files' is empty; give the directory of the "
+                                        "application's files");
+        if (version == NULL)
+            return cli_usage_error(cmd, "a file release needs --version V (a bundle has no "
+                                        "descriptor to take one from)");
+        if (secver != NULL)
+            return cli_usage_error(cmd, "a file release has no security version: leave out "
+                                        "--security-version");
+    } else if (npos != 1)
         return cli_usage_error(cmd, "'%s' needs the image FILE to sign", cmd);
     if (key_path == NULL || *key_path == '\0')
         return cli_usage_error(cmd, "'%s' needs --key KEY.key.pem (make one with 'mqota key "
@@ -312,26 +367,33 @@ int cmd_release_sign(cli_ctx_t *ctx, int argc, char **argv)
         return cli_usage_error(cmd, "'--security-version %s' is not a whole number in "
                                     "0..4294967295", secver);
 
-    const char *file = pos[0];
+    const char *file = files_dir != NULL ? files_dir : pos[0];
     unsigned char *img = NULL;
-    size_t len = 0;
+    size_t len = 0, n_files = 0;
     char *out_path = NULL;
     cli_signed_t sg = { 0 };
     const mqota_manifest_t *m = &sg.manifest;
     char uid_hex[2 * MQOTA_RELEASE_UID_LEN + 1], sha_hex[65];
 
-    rc = cli_read_image(file, &img, &len);
+    rc = files_dir != NULL ? cli_build_bundle(files_dir, &img, &len, &n_files)
+                           : cli_read_image(file, &img, &len);
     if (rc != CLI_OK)
         return rc;
-    rc = cli_sign_image(file, img, len, key_path, version, secver != NULL ? &sv : NULL, &sg);
+    rc = files_dir != NULL
+             ? cli_sign_bundle(file, img, len, key_path, version, &sg)
+             : cli_sign_image(file, img, len, key_path, version, secver != NULL ? &sv : NULL,
+                              &sg);
     if (rc != CLI_OK)
         goto out;
     rc = CLI_FAILED;
     if (output == NULL) {
-        size_t n = strlen(file) + sizeof ".mqsig";
+        size_t fl = strlen(file); /* DIR/ signs into DIR.mqsig, not DIR/.mqsig */
+        while (files_dir != NULL && fl > 1 && file[fl - 1] == '/')
+            fl--;
+        size_t n = fl + sizeof ".mqsig";
         out_path = malloc(n);
         if (out_path != NULL)
-            snprintf(out_path, n, "%s.mqsig", file);
+            snprintf(out_path, n, "%.*s.mqsig", (int)fl, file);
     } else {
         out_path = strdup(output);
     }
@@ -344,13 +406,16 @@ int cmd_release_sign(cli_ctx_t *ctx, int argc, char **argv)
 
     hex(m->release_uid, MQOTA_RELEASE_UID_LEN, uid_hex);
     hex(m->sha256, 32, sha_hex);
+    const char *chip = files_dir != NULL ? "any" : mqota_chip_name(m->chip_id);
     if (ctx->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "file", out_path);
-        cJSON_AddStringToObject(j, "image", file);
+        cJSON_AddStringToObject(j, files_dir != NULL ? "files" : "image", file);
+        if (files_dir != NULL)
+            cJSON_AddNumberToObject(j, "file_count", (double)n_files);
         cJSON_AddStringToObject(j, "project", m->project);
         cJSON_AddStringToObject(j, "version", m->version);
-        cJSON_AddStringToObject(j, "chip", mqota_chip_name(m->chip_id));
+        cJSON_AddStringToObject(j, "chip", chip);
         cJSON_AddNumberToObject(j, "chip_id", m->chip_id);
         cJSON_AddNumberToObject(j, "size", m->image_size);
         cJSON_AddNumberToObject(j, "secure_version", m->secure_version);
@@ -361,9 +426,11 @@ int cmd_release_sign(cli_ctx_t *ctx, int argc, char **argv)
         cJSON_Delete(j);
     } else {
         printf("signed %s -> %s\n", file, out_path);
+        if (files_dir != NULL)
+            printf("  files             %zu (file release)\n", n_files);
         printf("  project           %s\n", m->project);
         printf("  version           %s\n", m->version);
-        printf("  chip              %s\n", mqota_chip_name(m->chip_id));
+        printf("  chip              %s\n", chip);
         printf("  size              %u bytes\n", (unsigned)m->image_size);
         printf("  secure_version    %u\n", (unsigned)m->secure_version);
         printf("  sha256            %s\n", sha_hex);

@@ -2,7 +2,8 @@
 /**
  * @file sign.h
  * @brief Release signing shared by `mqota release sign` (writes FILE.mqsig) and
- *        `mqota release add --sign-key` (signs locally, uploads the .mqsig with the image).
+ *        `mqota release add --sign-key` (signs locally, uploads the .mqsig with the image or
+ *        the file bundle).
  *        docs/SECURITY.md describes the manifest and the .mqsig file.
  */
 #ifndef MQOTA_CLI_SIGN_H
@@ -39,6 +40,20 @@ typedef struct {
  */
 int cli_sign_image(const char *file, const unsigned char *img, size_t len, const char *key_path,
                    const char *version, const uint32_t *secver, cli_signed_t *out);
+
+/**
+ * @brief Sign a file bundle (docs/PROTOCOL.md §17) as a file release's manifest ("MQF1",
+ *        §5.1: its SHA-256 and size, chip any, security version 0, project "files", version)
+ *        with the P-256 key at key_path, and render the .mqsig JSON.
+ * @param[in]  dir        The directory the bundle was built from, for messages.
+ * @param[in]  bundle,len The bundle (cli_build_bundle()).
+ * @param[in]  key_path   Private key PEM (`mqota key generate`).
+ * @param[in]  version    Release version (required for a file release).
+ * @param[out] out        Manifest, key id and .mqsig text (out->mqsig is the caller's to free).
+ * @return CLI_OK, or CLI_FAILED after printing one sentence naming the directory or key.
+ */
+int cli_sign_bundle(const char *dir, const unsigned char *bundle, size_t len,
+                    const char *key_path, const char *version, cli_signed_t *out);
 
 /** @brief Parse a whole number 0..4294967295. @return 0, or -1. */
 int cli_parse_u32(const char *text, uint32_t *out);

@@ -254,10 +254,46 @@ static int judge_signature(mqotad_t *d, const char *sig_b64, const uint8_t diges
 }
 
 /*
+ * judge_signature() for a file bundle: its .mqsig must sign the bundle's manifest ("MQF1",
+ * docs/PROTOCOL.md §5.1 and §17); unsigned bundles are refused under --require-signed.
+ */
+static int judge_files_signature(mqotad_t *d, const char *sig_b64, const uint8_t digest[32],
+                                 size_t len, signature_t *sig, bool *signed_ok, char *err,
+                                 size_t err_cap)
+{
+    *signed_ok = false;
+    if (!sig_b64 || !*sig_b64) {
+        if (!d->require_signed) return 0;
+        snprintf(err, err_cap, "this mqotad accepts only signed releases (--require-signed); "
+                 "sign the file bundle (mqota release add --files DIR --version V --sign-key "
+                 "KEY.key.pem); nothing was stored");
+        return -1;
+    }
+    size_t n = 0;
+    uint8_t *text = signature__base64_decode(sig_b64, &n);
+    if (!text) {
+        snprintf(err, err_cap, "signature rejected: the X-Mqota-Signature header is not "
+                 "base64 of a .mqsig file");
+        return -1;
+    }
+    char why[400];
+    int rc = signature__verify_files(d, (const char *)text, n, digest, (uint32_t)len, sig, why,
+                                     sizeof(why));
+    free(text);
+    if (rc != 0) {
+        snprintf(err, err_cap, "signature rejected: %s; nothing was stored", why);
+        return -1;
+    }
+    *signed_ok = true;
+    return 0;
+}
+
+/*
  * The parse step of a file release (docs/PROTOCOL.md §17): the bundle parsed and every file
- * hashed (release_files.c), a version given (a bundle has no descriptor to take one from),
- * no signature (file releases are not signed yet). On RELEASE_OK out->manifest holds the
- * manifest's JSON (malloc'd). Chip is MQOTA_CHIP_ANY and project "files".
+ * hashed (release_files.c), its signature judged as an image's is (a bundle's manifest,
+ * §5.1), a version signed or given (a bundle has no descriptor to take one from). On
+ * RELEASE_OK out->manifest holds the manifest's JSON (malloc'd). Chip is MQOTA_CHIP_ANY and
+ * project "files".
  */
 static release_result_t check_files(mqotad_t *d, const uint8_t *b, size_t len,
                                     const char *version, const char *notes, const char *sig_b64,
@@ -265,6 +301,8 @@ static release_result_t check_files(mqotad_t *d, const uint8_t *b, size_t len,
 {
     release_files_t *m = malloc(sizeof(*m));
     release_result_t res = RELEASE_INVALID;
+    signature_t sig;
+    bool is_signed = false;
     if (!m) {
         snprintf(err, err_cap, "out of memory while reading the file bundle");
         return RELEASE_ERROR;
@@ -275,15 +313,23 @@ static release_result_t check_files(mqotad_t *d, const uint8_t *b, size_t len,
         if (vr == -2) res = RELEASE_ERROR;
         goto out;
     }
-    if (sig_b64 && *sig_b64) {
-        snprintf(err, err_cap, "file releases cannot be signed yet; upload the bundle without "
-                 "a signature");
+    uint8_t digest[32];
+    if (sha256(b, len, digest) != 0) {
+        snprintf(err, err_cap, "cannot compute the SHA-256 of the upload");
+        res = RELEASE_ERROR;
         goto out;
     }
-    if (d->require_signed) {
-        snprintf(err, err_cap, "this mqotad accepts only signed releases (--require-signed), "
-                 "and file releases cannot be signed yet; nothing was stored");
+    if (judge_files_signature(d, sig_b64, digest, len, &sig, &is_signed, err, err_cap) != 0)
         goto out;
+    if (version && !*version) version = NULL;
+    if (is_signed) {
+        /* The signed manifest decides the version the OFFER carries, as for an image. */
+        if (version && strcmp(version, sig.manifest.version) != 0) {
+            snprintf(err, err_cap, "?version=%.40s differs from the signed manifest's version "
+                     "'%s'; leave it out or sign that version", version, sig.manifest.version);
+            goto out;
+        }
+        version = sig.manifest.version;
     }
     if (!version || !*version) {
         snprintf(err, err_cap, "a file release needs a version: give it with ?version= "
@@ -302,12 +348,6 @@ static release_result_t check_files(mqotad_t *d, const uint8_t *b, size_t len,
                  sizeof(out->notes));
         goto out;
     }
-    uint8_t digest[32];
-    if (sha256(b, len, digest) != 0) {
-        snprintf(err, err_cap, "cannot compute the SHA-256 of the upload");
-        res = RELEASE_ERROR;
-        goto out;
-    }
     if (!(out->manifest = release_files__manifest_json(m))) {
         snprintf(err, err_cap, "out of memory while reading the file bundle");
         res = RELEASE_ERROR;
@@ -318,6 +358,11 @@ static release_result_t check_files(mqotad_t *d, const uint8_t *b, size_t len,
     snprintf(out->project, sizeof(out->project), "files");
     snprintf(out->notes, sizeof(out->notes), "%s", notes);
     out->chip_id = MQOTA_CHIP_ANY;
+    if (is_signed) {
+        out->has_sig = true;
+        memcpy(out->sig, sig.block, sizeof(out->sig));
+        snprintf(out->key_id, sizeof(out->key_id), "%s", sig.key_id);
+    }
     out->kind = DB_RELEASE_FILES;
     out->file_count = m->count;
     out->size = (uint32_t)len;
@@ -478,8 +523,9 @@ release_result_t release__create(mqotad_t *d, const uint8_t *image, size_t len,
         goto store_err;
     }
     if (out->kind == DB_RELEASE_FILES)
-        mqh_log(MQH_INFO, "release %lld: file release %s, %u files, %u bytes, sha256 %s",
-                (long long)out->id, out->version, out->file_count, out->size, out->sha256);
+        mqh_log(MQH_INFO, "release %lld: file release %s, %u files, %u bytes, sha256 %s, %s%s",
+                (long long)out->id, out->version, out->file_count, out->size, out->sha256,
+                out->has_sig ? "signed by key " : "unsigned", out->key_id);
     else
         mqh_log(MQH_INFO, "release %lld: %s %s for %s, %u bytes, sha256 %s, %s%s",
                 (long long)out->id, out->project, out->version, mqota_chip_name(out->chip_id),

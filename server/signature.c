@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * signature.c - signed releases on the server: load the --trusted-key public keys and verify
- * an uploaded .mqsig against the image it claims to sign (docs/SECURITY.md §3, steps 1-5).
+ * an uploaded .mqsig against the image or file bundle it claims to sign (docs/SECURITY.md §3,
+ * steps 1-5; a bundle's manifest is docs/PROTOCOL.md §5.1's "MQF1").
  *
- * The manifest bytes are decoded with libmqota's codec (mqota_manifest_decode(), canonical:
+ * The manifest bytes are decoded with libmqota's codecs (mqota_manifest_decode() and
+ * mqota_files_manifest_decode(), canonical:
  * one manifest, one byte string), so the server judges exactly the bytes a device rebuilds
  * from the OFFER. The signature is checked with OpenSSL EVP against each trusted key.
  */
@@ -171,9 +173,14 @@ static int check_binding(const mqota_manifest_t *m, const uint8_t sha256[32], ui
     return 0;
 }
 
-int signature__verify(mqotad_t *d, const char *mqsig, size_t len, const uint8_t sha256[32],
-                      uint32_t size, const mqota_image_info_t *info, signature_t *out,
-                      char *err, size_t cap)
+/*
+ * Steps 1-4 of docs/SECURITY.md §3 for either kind of release: the .mqsig parsed, its manifest
+ * decoded as the kind the upload is (an image's "MQM1" or a bundle's "MQF1", §5.1; the other
+ * kind's manifest is refused by name), its block matching the manifest's uid, and the
+ * signature verified under a trusted key. 0 with out filled, or -1 with one sentence in err.
+ */
+static int verify_mqsig(mqotad_t *d, const char *mqsig, size_t len, bool files,
+                        signature_t *out, char *err, size_t cap)
 {
     int rc = -1;
     uint8_t *mb = NULL, *blk = NULL;
@@ -204,9 +211,20 @@ int signature__verify(mqotad_t *d, const char *mqsig, size_t len, const uint8_t 
         goto out;
     }
     mb = signature__base64_decode(m64, &mlen);
-    if (!mb || mqota_manifest_decode(mb, mlen, &out->manifest) != MQOTA_OK) {
-        snprintf(err, cap, "the .mqsig manifest is not a canonical mqota manifest (bad base64, "
-                 "magic, length or strings)");
+    mqota_status_t st = !mb ? MQOTA_ERR_MALFORMED
+                        : files ? mqota_files_manifest_decode(mb, mlen, &out->manifest)
+                                : mqota_manifest_decode(mb, mlen, &out->manifest);
+    if (st != MQOTA_OK) {
+        mqota_manifest_t other;
+        if (mb && (files ? mqota_manifest_decode(mb, mlen, &other)
+                         : mqota_files_manifest_decode(mb, mlen, &other)) == MQOTA_OK)
+            snprintf(err, cap, files ? "the .mqsig signs an image, not a file bundle; sign the "
+                                       "bundle (mqota release add --files DIR --sign-key KEY)"
+                                     : "the .mqsig signs a file bundle, not an image; sign the "
+                                       "image (mqota release sign FILE)");
+        else
+            snprintf(err, cap, "the .mqsig manifest is not a canonical mqota manifest (bad "
+                     "base64, magic, length or strings)");
         goto out;
     }
     blk = signature__base64_decode(s64, &blen);
@@ -247,7 +265,6 @@ int signature__verify(mqotad_t *d, const char *mqsig, size_t len, const uint8_t 
                      kid ? kid : "-");
         goto out;
     }
-    if (check_binding(&out->manifest, sha256, size, info, err, cap) != 0) goto out;
     memcpy(out->block, blk, MQOTA_SIG_BLOCK_LEN);
     snprintf(out->key_id, sizeof(out->key_id), "%s", d->trusted_keys[hit].key_id);
     rc = 0;
@@ -256,4 +273,41 @@ out:
     free(blk);
     cJSON_Delete(j);
     return rc;
+}
+
+int signature__verify(mqotad_t *d, const char *mqsig, size_t len, const uint8_t sha256[32],
+                      uint32_t size, const mqota_image_info_t *info, signature_t *out,
+                      char *err, size_t cap)
+{
+    if (verify_mqsig(d, mqsig, len, false, out, err, cap) != 0) return -1;
+    return check_binding(&out->manifest, sha256, size, info, err, cap);
+}
+
+/*
+ * Step 5 for a file bundle: the manifest names this bundle (hash, size) as a file release
+ * (chip ANY, project "files", security version 0: what its OFFER carries, §17).
+ */
+int signature__verify_files(mqotad_t *d, const char *mqsig, size_t len,
+                            const uint8_t sha256[32], uint32_t size, signature_t *out,
+                            char *err, size_t cap)
+{
+    if (verify_mqsig(d, mqsig, len, true, out, err, cap) != 0) return -1;
+    const mqota_manifest_t *m = &out->manifest;
+    if (memcmp(m->sha256, sha256, 32) != 0 || m->image_size != size) {
+        char want[65], got[65];
+        mqh_hex(m->sha256, 32, want);
+        mqh_hex(sha256, 32, got);
+        snprintf(err, cap, "the signature is for another bundle: its manifest names SHA-256 "
+                 "%.12s... (%u bytes), the uploaded bundle is %.12s... (%u bytes)", want,
+                 (unsigned)m->image_size, got, (unsigned)size);
+        return -1;
+    }
+    if (m->chip_id != MQOTA_CHIP_ANY || strcmp(m->project, "files") != 0 ||
+        m->secure_version != 0) {
+        snprintf(err, cap, "the signature's manifest names chip %u, project '%s' and security "
+                 "version %u; a file release's are any chip (65535), 'files' and 0",
+                 (unsigned)m->chip_id, m->project, (unsigned)m->secure_version);
+        return -1;
+    }
+    return 0;
 }

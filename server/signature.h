@@ -2,7 +2,8 @@
 /**
  * @file signature.h
  * @brief Signed releases on the server: the trusted P-256 public keys (--trusted-key) and the
- *        verification of an uploaded .mqsig against its image (docs/SECURITY.md §3).
+ *        verification of an uploaded .mqsig against its image or file bundle
+ *        (docs/SECURITY.md §3, docs/PROTOCOL.md §5.1).
  */
 #ifndef MQOTAD_SIGNATURE_H
 #define MQOTAD_SIGNATURE_H
@@ -51,6 +52,22 @@ void signature__free_keys(mqotad_t *d);
 int signature__verify(mqotad_t *d, const char *mqsig, size_t len, const uint8_t sha256[32],
                       uint32_t size, const mqota_image_info_t *info, signature_t *out,
                       char *err, size_t err_cap);
+
+/**
+ * Verify a .mqsig for an uploaded file bundle (docs/PROTOCOL.md §17): its manifest must be a
+ * file release's ("MQF1", §5.1) naming this bundle's SHA-256 and size, chip MQOTA_CHIP_ANY,
+ * project "files" and security version 0, signed by a trusted key.
+ *
+ * @param[in]  d, mqsig, len  As signature__verify().
+ * @param[in]  sha256  SHA-256 of the uploaded bundle.
+ * @param[in]  size    Bytes of the bundle.
+ * @param[out] out     The manifest, block and key id on success.
+ * @param[out] err     One sentence saying what is wrong, on failure.
+ * @return 0 verified; -1 refused (HTTP 400).
+ */
+int signature__verify_files(mqotad_t *d, const char *mqsig, size_t len,
+                            const uint8_t sha256[32], uint32_t size, signature_t *out,
+                            char *err, size_t err_cap);
 
 /**
  * Decode standard base64 (with padding, no whitespace) into a malloc'd buffer.

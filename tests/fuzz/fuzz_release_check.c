@@ -78,7 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r->has_sig) CHECK(strcmp(r->key_id, d->trusted_keys[0].key_id) == 0);
         CHECK(r->id == 0 && r->path[0] == '\0' && r->created_at == 0);
         CHECK((r->kind == DB_RELEASE_FILES) == (r->manifest != NULL));
-        CHECK(r->kind != DB_RELEASE_FILES || (r->file_count > 0 && !r->has_sig));
+        CHECK(r->kind != DB_RELEASE_FILES ||
+              (r->file_count > 0 && r->chip_id == MQOTA_CHIP_ANY && r->secure_version == 0));
     }
     free(r->manifest);
     fuzz_fields_free(&f);

@@ -26,10 +26,18 @@
 #              offline.once) within its confirm deadline (5 s here): it puts the old set back,
 #              resets, and once connected reports rolled-back with reason confirm-timeout;
 #              the files are version 1's byte for byte
+#   signed     signed file releases (PROTOCOL.md §5.1, "MQF1"): mqotad runs --require-signed and
+#              trusts keys A and B, the device only A and requires signatures. mqotad refuses
+#              with one sentence, storing nothing: the unsigned bundle, the bundle with an
+#              image's .mqsig, the bundle with another bundle's .mqsig. The device refuses,
+#              writing nothing (its files version 1's, no staging): a bundle whose signature
+#              was stripped in the database (unsigned), one whose signature block is another
+#              bundle's (signature), one signed with B (signature). Version 2 signed with A
+#              ('release add --files --sign-key') is verified and installed, confirmed
 # MQOTA_FILES_BLOB_BYTES=N adds lib/blob.bin of N random bytes to version 2 in any mode.
 MODE=${3:-update}
-case $MODE in update|rollback|swap-kill|link-cut|kill|no-broker) ;;
-  *) echo "usage: test_micropython_files.sh BUILD_DIR FIXTURES_DIR [update|rollback|swap-kill|link-cut|kill|no-broker]" >&2
+case $MODE in update|rollback|swap-kill|link-cut|kill|no-broker|signed) ;;
+  *) echo "usage: test_micropython_files.sh BUILD_DIR FIXTURES_DIR [update|rollback|swap-kill|link-cut|kill|no-broker|signed]" >&2
      exit 2 ;;
 esac
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -93,7 +101,16 @@ BLOB=${MQOTA_FILES_BLOB_BYTES:-0}
 [ "$MODE" != link-cut ] && [ "$MODE" != kill ] || BLOB=409600
 [ "$BLOB" -eq 0 ] || head -c "$BLOB" /dev/urandom >"$T/v2/lib/blob.bin"
 
-start_mqotad
+if [ "$MODE" = signed ]; then
+  mq key generate "$T/A" >/dev/null
+  mq key generate "$T/B" >/dev/null
+  MQOTA_UPY_TRUST_KEY=$(openssl ec -pubin -in "$T/A.pub.pem" -outform DER 2>/dev/null | tail -c 64 | od -An -v -tx1 | tr -d ' \n')
+  [ ${#MQOTA_UPY_TRUST_KEY} -eq 128 ] || fail "could not read the raw public key of $T/A.pub.pem"
+  export MQOTA_UPY_TRUST_KEY
+  start_mqotad --require-signed --trusted-key "$T/A.pub.pem" --trusted-key "$T/B.pub.pem"
+else
+  start_mqotad
+fi
 fleet_provision --count 1 --prefix upy-
 "$VBOOT" create "$T/dev.flash" 0 "$FIX/idf_hello_world_esp32_2023.bin" >>"$T/device.log" 2>&1 ||
   fail "mqota-vboot could not make the flash file: $(tail -n 2 "$T/device.log")"
@@ -168,7 +185,77 @@ PY
   pass "bad bundles (traversal, duplicate path, oversize) refused with one sentence, nothing stored"
 fi
 
-add_release --files "$T/v2" --version app-2; rel=$RELEASE_ID
+if [ "$MODE" = signed ]; then
+  n0=$(mq --json release list | jq -e 'length') || fail "release list failed"
+  # refused_upload WHAT SENTENCE ARGS...: release add ARGS is refused with SENTENCE (a regex)
+  refused_upload() {
+    local what=$1 want=$2 err; shift 2
+    err=$(mq release add "$@" 2>&1) && fail "mqotad took $what"
+    grep -Eq "$want" <<<"$err" || fail "$what was not refused with its sentence: $err"
+    log "$what: $err"
+  }
+  refused_upload "the unsigned bundle" "accepts only signed releases \(--require-signed\); sign the file bundle \(mqota release add --files DIR --version V --sign-key KEY.key.pem\); nothing was stored" \
+    --files "$T/v2" --version app-2
+  mq release sign "$FIX/idf_hello_world_esp32_2024.bin" --key "$T/A.key.pem" --output "$T/image.mqsig" >/dev/null ||
+    fail "release sign of the fixture image failed"
+  refused_upload "the bundle with an image's .mqsig" "the .mqsig signs an image, not a file bundle" \
+    --files "$T/v2" --version app-2 --signature "$T/image.mqsig"
+  mkdir -p "$T/v3" && cp -r "$T/v2/." "$T/v3/" && echo 3 >"$T/v3/extra.txt"
+  out=$(mq --json release sign --files "$T/v3/" --version app-2 --key "$T/A.key.pem") || fail "release sign --files failed: $out"
+  check_json "release sign --files did not write DIR.mqsig for a file release" "$out" \
+    '.file == $f and .chip == "any" and .project == "files" and .version == "app-2"' --arg f "$T/v3.mqsig"
+  refused_upload "the bundle with another bundle's .mqsig" "the signature is for another bundle" \
+    --files "$T/v2" --version app-2 --signature "$T/v3.mqsig"
+  n1=$(mq --json release list | jq -e 'length') || fail "release list failed"
+  [ "$n1" -eq "$n0" ] || fail "a refused upload stored a release ($n0 -> $n1)"
+  pass "mqotad --require-signed refused the unsigned bundle, an image's and another bundle's signature"
+
+  # The device's refusals: releases mqotad took (signed), whose offers are then made wrong in
+  # its database (what a compromised server or broker could send). variant NAME: v2 plus a file.
+  variant() { mkdir -p "$T/$1" && cp -r "$T/v2/." "$T/$1/" && echo "$1" >"$T/$1/variant.txt"; }
+  set_signature() {  # set_signature RELEASE BLOCK_HEX|none
+    python3 - "$T/server/mqota.db" "$1" "$2" <<'PY' || fail "could not change release $1's signature"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+sig = None if sys.argv[3] == "none" else bytes.fromhex(sys.argv[3])
+db.execute("UPDATE releases SET signature = ? WHERE id = ?", (sig, int(sys.argv[2])))
+db.commit()
+PY
+  }
+  signature_of() { python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1], timeout=10).execute("SELECT hex(signature) FROM releases WHERE id = ?", (int(sys.argv[2]),)).fetchone()[0])' "$T/server/mqota.db" "$1"; }
+  # refused_offer WHY RELEASE: deployed, the device refuses it for WHY and writes nothing
+  refused_offer() {
+    local why=$1 r=$2 rc=0 d
+    deploy_all "$r"
+    watch "$DEPLOYMENT_ID" 60 || rc=$?
+    [ "$rc" -eq 1 ] || fail "deployment watch exited $rc for release $r, which the device must refuse ($why)"
+    d=$(mq --json deployment show "$DEPLOYMENT_ID") || fail "deployment show failed"
+    check_json "the server did not record $why for release $r" "$d" ".failed == 1 and .targets[0].reason == \"$why\""
+    wait_for 20 device_is ".state == \"failed\" and .reason == \"$why\"" ||
+      fail "the device does not report $why: $(device_json)"
+    same_files "$T/dev" "$T/v1" || fail "release $r ($why) changed the files: $(diff -r -x mqota "$T/dev" "$T/v1" 2>&1 | head)"
+    for left in journal new old bundle; do
+      [ ! -e "$T/dev/mqota/$left" ] || fail "release $r ($why) left $T/dev/mqota/$left"
+    done
+  }
+  variant vu && add_release --files "$T/vu" --version app-u --sign-key "$T/A.key.pem"; rel_u=$RELEASE_ID
+  variant vo && add_release --files "$T/vo" --version app-o --sign-key "$T/A.key.pem"; rel_o=$RELEASE_ID
+  variant vb && add_release --files "$T/vb" --version app-b --sign-key "$T/B.key.pem"; rel_b=$RELEASE_ID
+  sig_u=$(signature_of "$rel_u") && [ ${#sig_u} -eq 160 ] || fail "release $rel_u is not stored signed"
+  set_signature "$rel_u" none
+  set_signature "$rel_o" "$sig_u"
+  refused_offer unsigned "$rel_u"
+  refused_offer signature "$rel_o"
+  refused_offer signature "$rel_b"
+  [ "$(grep -c "signature does NOT verify" "$T/device.log")" -ge 2 ] || fail "the agent did not verify the two bad signatures"
+  pass "the device refused the stripped signature (unsigned), another bundle's and B's (signature), writing nothing"
+fi
+if [ "$MODE" = signed ]; then
+  add_release --files "$T/v2" --version app-2 --sign-key "$T/A.key.pem"
+else
+  add_release --files "$T/v2" --version app-2
+fi
+rel=$RELEASE_ID
 out=$(mq --json release show "$rel") || fail "release show $rel failed: $out"
 nfiles=$(find "$T/v2" -type f | wc -l)
 check_json "release $rel does not show its kind and files" "$out" \
@@ -272,6 +359,12 @@ case $MODE in
     grep -q "no device that takes file releases (MQOTA_CAP_FILES, the MicroPython agent) matches the filter 'version=1' (1 that take images only do)" <<<"$err" ||
       fail "the filter of only the C device was not refused with the capability sentence: $err"
     pass "a filter of only the C device is refused: $err" ;;
+  signed)
+    check_json "the file release is not shown signed by A" "$(mq --json release show "$rel")" \
+      '.signed == true and (.key_id | length) > 0'
+    line=$(grep "offer of release $rel: signature verified" "$T/device.log" | head -n 1)
+    [ -n "$line" ] || fail "the agent did not verify the signed file release's signature"
+    pass "the file release signed with A verified ($line) and confirmed" ;;
   swap-kill)
     grep -q "booted file release $rel: pending-verify" "$T/device.log" ||
       fail "the restarted device did not boot the finished swap pending-verify"

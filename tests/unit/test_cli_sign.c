@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The mqota CLI's key generate / release sign, run as a process (argv[1] is the mqota binary).
+ * The mqota CLI's key generate / release sign (of an image, and of a file release's bundle with
+ * --files), run as a process (argv[1] is the mqota binary).
  * The .mqsig it writes is checked the way a server would: with only the public key, the
  * manifest decoder, and OpenSSL (through the POSIX port's verifier).
  */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -132,8 +134,8 @@ static void test_key_generate(void **state)
 }
 
 /* Verify dir/name.mqsig like a server would, with only rel.pub.pem; fills m and the block. */
-static void verify_mqsig(const char *name, mqota_manifest_t *m, uint8_t block[80],
-                         uint8_t manifest[MQOTA_MANIFEST_MAX_LEN], size_t *mlen)
+static void verify_mqsig_kind(const char *name, bool files, mqota_manifest_t *m,
+                              uint8_t block[80], uint8_t *manifest, size_t *mlen)
 {
     char *txt = slurp(name, NULL);
     assert_non_null(txt);
@@ -142,12 +144,13 @@ static void verify_mqsig(const char *name, mqota_manifest_t *m, uint8_t block[80
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "format")),
                         "mqota-manifest-v1");
     *mlen = unbase64(cJSON_GetStringValue(cJSON_GetObjectItem(j, "manifest")), manifest,
-                     MQOTA_MANIFEST_MAX_LEN + 3);
+                     (files ? MQOTA_FILES_MANIFEST_MAX_LEN : MQOTA_MANIFEST_MAX_LEN) + 3);
     uint8_t sig[84];
     assert_int_equal(unbase64(cJSON_GetStringValue(cJSON_GetObjectItem(j, "signature")), sig,
                               sizeof(sig)), 80);
     memcpy(block, sig, 80);
-    assert_int_equal(mqota_manifest_decode(manifest, *mlen, m), MQOTA_OK);
+    assert_int_equal(files ? mqota_files_manifest_decode(manifest, *mlen, m)
+                           : mqota_manifest_decode(manifest, *mlen, m), MQOTA_OK);
     mqota_sig_block_t blk;
     assert_int_equal(mqota_sig_block_decode(block, 80, &blk), MQOTA_OK);
     assert_memory_equal(blk.release_uid, m->release_uid, 16);
@@ -166,6 +169,53 @@ static void verify_mqsig(const char *name, mqota_manifest_t *m, uint8_t block[80
     sigverify_key_free(key);
     cJSON_Delete(j);
     free(txt);
+}
+
+static void verify_mqsig(const char *name, mqota_manifest_t *m, uint8_t block[80],
+                         uint8_t manifest[MQOTA_MANIFEST_MAX_LEN], size_t *mlen)
+{
+    verify_mqsig_kind(name, false, m, block, manifest, mlen);
+}
+
+/* release sign --files: the bundle of PROTOCOL.md §17.1's example (one main.py, 73 bytes),
+ * signed as a file release's manifest ("MQF1") into DIR.mqsig; its usage errors. */
+static void test_release_sign_files(void **state)
+{
+    (void)state;
+    assert_int_equal(run("key generate rel"), 0);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s/app && printf 'VERSION = 2\\n' > %s/app/main.py", dir,
+             dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run("release sign --files app/ --key rel.key.pem"), 2);  /* no --version */
+    assert_int_equal(run("release sign --files app --version a --key rel.key.pem "
+                         "--security-version 1"), 2);
+    assert_int_equal(run("release sign x.bin --files app --version a --key rel.key.pem"), 2);
+    assert_int_equal(run("--json release sign --files app/ --version app-2 --key rel.key.pem"), 0);
+
+    mqota_manifest_t m;
+    uint8_t block[80], mb[MQOTA_FILES_MANIFEST_MAX_LEN + 3];
+    size_t mlen = 0;
+    verify_mqsig_kind("app.mqsig", true, &m, block, mb, &mlen);
+    static const uint8_t example_sha[32] = {
+        0x5d, 0xa5, 0x97, 0xb7, 0xec, 0x39, 0x6d, 0x9b, 0x03, 0xa7, 0xc5, 0xc4, 0x85, 0xd3, 0xf1, 0xa1,
+        0x16, 0xfc, 0xea, 0x14, 0x2f, 0x7e, 0x1b, 0x59, 0x5e, 0xee, 0x93, 0x87, 0xa5, 0x4e, 0x4e, 0xe9};
+    assert_memory_equal(m.sha256, example_sha, 32);
+    assert_int_equal(m.image_size, 73);
+    assert_int_equal(m.chip_id, MQOTA_CHIP_ANY);
+    assert_int_equal(m.secure_version, 0);
+    assert_string_equal(m.project, "files");
+    assert_string_equal(m.version, "app-2");
+    assert_int_equal(mb[2], 'F'); /* never an image's manifest */
+    mqota_manifest_t img;
+    assert_int_equal(mqota_manifest_decode(mb, mlen, &img), MQOTA_ERR_MALFORMED);
+    char *out = slurp("out.txt", NULL);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "chip")), "any");
+    assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "file_count")), 1);
+    cJSON_Delete(j);
+    free(out);
 }
 
 static void test_release_sign(void **state)
@@ -281,6 +331,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_key_generate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_sign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_sign_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_sign_files, setup, teardown),
     };
     return mqota_fixtures_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

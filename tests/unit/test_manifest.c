@@ -225,6 +225,67 @@ static void test_decode_random(void **state)
     assert_true(ok > 0);
 }
 
+/* Known answer: the signed manifest of PROTOCOL.md §17.1's example bundle (73 bytes), version
+ * app-2, uid 00..0f, as §5.1 writes it byte by byte; and the refusals that keep an image's
+ * manifest and a bundle's apart. */
+static void test_files_manifest_known_answer(void **state)
+{
+    (void)state;
+    static const char want_hex[] =
+        "4d514631"                                                         /* "MQF1" */
+        "5da597b7ec396d9b03a7c5c485d3f1a116fcea142f7e1b595eee9387a54e4ee9" /* bundle sha256 */
+        "49000000" "ffff" "04000000" "00000000"  /* size 73, chip ANY, flags FILES, secver 0 */
+        "000102030405060708090a0b0c0d0e0f"       /* release uid */
+        "0566696c6573" "056170702d32";           /* "files", "app-2" */
+    uint8_t want[78], buf[MQOTA_FILES_MANIFEST_MAX_LEN];
+    for (size_t i = 0; i < sizeof(want); i++) {
+        unsigned v = 0;
+        assert_int_equal(sscanf(want_hex + 2 * i, "%2x", &v), 1);
+        want[i] = (uint8_t)v;
+    }
+    mqota_manifest_t m, back;
+    memset(&m, 0, sizeof(m));
+    memcpy(m.sha256, want + 4, 32);
+    m.image_size = 73;
+    m.chip_id = MQOTA_CHIP_ANY;
+    for (int i = 0; i < 16; i++) m.release_uid[i] = (uint8_t)i;
+    snprintf(m.project, sizeof(m.project), "files");
+    snprintf(m.version, sizeof(m.version), "app-2");
+    size_t len = 0;
+    assert_int_equal(mqota_files_manifest_encode(&m, buf, sizeof(buf), &len), MQOTA_OK);
+    assert_int_equal(len, sizeof(want));
+    assert_memory_equal(buf, want, sizeof(want));
+    assert_int_equal(mqota_files_manifest_encode(&m, buf, len - 1, &len), MQOTA_ERR_NO_SPACE);
+    uint8_t digest[32];
+    static const uint8_t want_digest[32] = {
+        0x5f, 0xcf, 0x7e, 0x3b, 0x58, 0x0b, 0xa9, 0xe2, 0x14, 0xd6, 0x85, 0x89, 0xad, 0xf5, 0x36, 0x3a,
+        0xb4, 0xde, 0xe9, 0x67, 0xe5, 0xb7, 0xb1, 0x4f, 0x8d, 0x1c, 0x8b, 0x2f, 0x79, 0x80, 0x61, 0xbc};
+    SHA256(want, sizeof(want), digest);
+    assert_memory_equal(digest, want_digest, 32);
+
+    memset(&back, 0, sizeof(back));
+    assert_int_equal(mqota_files_manifest_decode(want, sizeof(want), &back), MQOTA_OK);
+    assert_memory_equal(&back, &m, sizeof(m));
+    /* one manifest, one byte string: a trailing byte, a short buffer */
+    uint8_t longer[sizeof(want) + 1];
+    memcpy(longer, want, sizeof(want));
+    longer[sizeof(want)] = 0;
+    assert_int_equal(mqota_files_manifest_decode(longer, sizeof(longer), &back), MQOTA_ERR_MALFORMED);
+    assert_int_equal(mqota_files_manifest_decode(want, sizeof(want) - 1, &back), MQOTA_ERR_TRUNCATED);
+    /* flags other than the files flag alone */
+    uint8_t t[sizeof(want)];
+    memcpy(t, want, sizeof(t));
+    t[42] = 0x05;
+    assert_int_equal(mqota_files_manifest_decode(t, sizeof(t), &back), MQOTA_ERR_MALFORMED);
+    t[42] = 0x00;
+    assert_int_equal(mqota_files_manifest_decode(t, sizeof(t), &back), MQOTA_ERR_MALFORMED);
+    /* neither decoder takes the other kind's bytes */
+    assert_int_equal(mqota_manifest_decode(want, sizeof(want), &back), MQOTA_ERR_MALFORMED);
+    uint8_t img[MQOTA_MANIFEST_MAX_LEN];
+    assert_int_equal(mqota_manifest_encode(&m, img, sizeof(img), &len), MQOTA_OK);
+    assert_int_equal(mqota_files_manifest_decode(img, len, &back), MQOTA_ERR_MALFORMED);
+}
+
 static void test_sig_block(void **state)
 {
     (void)state;
@@ -396,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_encode_limits),
         cmocka_unit_test(test_decode_round_trip_and_errors),
         cmocka_unit_test(test_decode_random),
+        cmocka_unit_test(test_files_manifest_known_answer),
         cmocka_unit_test(test_sig_block),
         cmocka_unit_test(test_offer_manifest_with_openssl),
         cmocka_unit_test(test_posix_sigverify),

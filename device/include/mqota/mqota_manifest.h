@@ -93,6 +93,55 @@ mqota_status_t mqota_manifest_encode(const mqota_manifest_t *m, uint8_t *buf, si
  */
 mqota_status_t mqota_manifest_decode(const uint8_t *buf, size_t len, mqota_manifest_t *m);
 
+/*
+ * The signed manifest of a file release (docs/PROTOCOL.md §5.1 and §17), "MQF1": the bundle's
+ * SHA-256 and size, chip_id (MQOTA_CHIP_ANY), the OFFER's kind flag MQOTA_OFFER_FLAG_FILES,
+ * secure_version, release_uid, project, version. Its own magic and the flag make an image's
+ * manifest and a bundle's two different byte strings, so a signature over one never verifies
+ * as the other. Only the MicroPython agent takes file releases (ports/micropython/mqota/
+ * proto.py rebuilds these bytes); the C agent refuses them unjudged (reason file-release).
+ *
+ *   offset 0   magic "MQF1" (4D 51 46 31)
+ *   offset 4   sha256[32]       SHA-256 of the whole bundle
+ *   offset 36  bundle_size u32  (mqota_manifest_t.image_size)
+ *   offset 40  chip_id u16      MQOTA_CHIP_ANY
+ *   offset 42  flags u32        MQOTA_OFFER_FLAG_FILES, nothing else
+ *   offset 46  secure_version u32
+ *   offset 50  release_uid[16]
+ *   offset 66  str project, str version
+ */
+#define MQOTA_FILES_MANIFEST_MAGIC2 0x46u  /**< 'F' (bytes 0, 1, 3 as MQOTA_MANIFEST_MAGIC*) */
+#define MQOTA_FILES_MANIFEST_FIXED_LEN 66u /**< Bytes before the strings. */
+/** Longest bundle manifest: fixed part plus two strings of MQOTA_STR_MAX bytes (130). */
+#define MQOTA_FILES_MANIFEST_MAX_LEN (MQOTA_FILES_MANIFEST_FIXED_LEN + 2u * (1u + MQOTA_STR_MAX))
+
+/**
+ * @brief Encode the manifest of a file release (magic "MQF1", flags MQOTA_OFFER_FLAG_FILES).
+ * @param[in]  m       Manifest: image_size is the bundle's size; strings NUL-terminated within
+ *                     MQOTA_STR_MAX + 1 bytes. chip_id is written as given (a file release's
+ *                     is MQOTA_CHIP_ANY; the verifier checks it).
+ * @param[out] buf     Output; MQOTA_FILES_MANIFEST_MAX_LEN bytes always suffice.
+ * @param[in]  cap     Capacity of buf.
+ * @param[out] out_len Bytes written.
+ * @return MQOTA_OK, MQOTA_ERR_ARG (NULL, or a string with no NUL in its 32 bytes),
+ *         MQOTA_ERR_NO_SPACE.
+ * @note Server side: defined in common/mqota_manifest_host.c (mqota_codec_host).
+ */
+mqota_status_t mqota_files_manifest_encode(const mqota_manifest_t *m, uint8_t *buf, size_t cap,
+                                           size_t *out_len);
+
+/**
+ * @brief Decode the canonical bytes of a file release's manifest.
+ * @param[in]  buf Manifest bytes.
+ * @param[in]  len Bytes in buf.
+ * @param[out] m   The manifest on MQOTA_OK (image_size is the bundle's size).
+ * @return MQOTA_OK, MQOTA_ERR_ARG, MQOTA_ERR_TRUNCATED, MQOTA_ERR_MALFORMED (not "MQF1", flags
+ *         other than MQOTA_OFFER_FLAG_FILES, a bad string, trailing bytes). *m unchanged on
+ *         error.
+ * @note Server side: defined in common/mqota_manifest_host.c (mqota_codec_host).
+ */
+mqota_status_t mqota_files_manifest_decode(const uint8_t *buf, size_t len, mqota_manifest_t *m);
+
 /**
  * @brief Write the 80-byte OFFER signature block: release_uid || signature.
  * @param[in]  blk Block to write.

@@ -143,11 +143,18 @@ def decode_offer(mv, n):
 
 def manifest(o):
     """The canonical manifest (section 5.1) a signed offer's signature covers, from the tuple
-    decode_offer() returned (its signature block 80 bytes)."""
+    decode_offer() returned (its signature block 80 bytes): an image's ("MQM1"), or for an
+    offer with the files flag (bit 2, section 17) a bundle's ("MQF1", the flag signed after
+    chip_id), so a signature over one kind never verifies as the other."""
     rel, dep, size, chunk, win, chip, sv, flags, sha, version, project, sig = o
-    m = bytearray(b"MQM1")
-    m += sha
-    m += struct.pack("<IHI", size, chip, sv)
+    if flags & 4:
+        m = bytearray(b"MQF1")
+        m += sha
+        m += struct.pack("<IHII", size, chip, 4, sv)
+    else:
+        m = bytearray(b"MQM1")
+        m += sha
+        m += struct.pack("<IHI", size, chip, sv)
     m += sig[:16]
     for s in (project, version):
         m.append(len(s))

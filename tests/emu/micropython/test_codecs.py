@@ -3,7 +3,8 @@
 # examples of docs/PROTOCOL.md and the fixture images (run by test_codecs.sh):
 #   proto   ACK and TELEMETRY bytes equal PROTOCOL.md's examples; a CHUNK with a bad CRC, a
 #           wrong length or a wrong type is refused; an OFFER round trip, truncated and with
-#           trailing bytes; the manifest's layout (section 5.1)
+#           trailing bytes; the manifest's layout (section 5.1), and a file release's
+#           manifest's bytes (the known answer of unit.test_manifest)
 #   store   a record round trip; a flipped byte, a wrong version or a short file reads absent
 #   image   every fixture image passes the structure check fed in 4 KiB blocks; one flipped
 #           byte in a segment fails it (appended SHA-256), and with that hash made again, the
@@ -74,6 +75,14 @@ m = P.manifest(d)
 ok(len(m) == 62 + 6 + 6 and m[:4] == b"MQM1" and m[4:36] == sha and
    m[36:46] == struct.pack("<IHI", 100000, 0, 3) and m[46:62] == sig[:16] and
    m[62:] == b"\x05hello\x051.2.3", "manifest layout differs from section 5.1")
+# a file release's manifest (section 5.1, "MQF1"): the known answer of unit.test_manifest, the
+# offer of section 17.1's example bundle, version app-2, uid 00..0f
+fsha = unhexlify("5da597b7ec396d9b03a7c5c485d3f1a116fcea142f7e1b595eee9387a54e4ee9")
+fo = (9, 6, 73, 4096, 16, 0xFFFF, 0, 0x4 | 0x1, fsha, b"app-2", b"files", bytes(range(16)) + sig[16:])
+fm = P.manifest(fo)
+ok(bytes(fm) == unhexlify("4d514631" "5da597b7ec396d9b03a7c5c485d3f1a116fcea142f7e1b595eee9387a54e4ee9"
+                          "49000000ffff0400000000000000" "000102030405060708090a0b0c0d0e0f"
+                          "0566696c6573056170702d32"), "file release manifest differs: %r" % fm)
 
 # ---- store
 s = Store(TMP + "/store")
