@@ -142,7 +142,8 @@ if [ "$MODE" = update ]; then
 else
   wait_online 1 60
 fi
-takes_files() { device_json | jq -e '.state == "idle"' >/dev/null && grep -q "app: main.py version 1" "$T/device.log"; }
+# idle in a STATE of its own (a row made by the online message alone is idle too, with no project yet)
+takes_files() { device_json | jq -e '.state == "idle" and (.project // "") != ""' >/dev/null && grep -q "app: main.py version 1" "$T/device.log"; }
 wait_for 30 takes_files || fail "the MicroPython device is not idle running main.py version 1"
 pass "the MicroPython device is online, idle, its main.py version 1 running"
 
