@@ -3,9 +3,8 @@
  * zbest.h - the smallest raw deflate zlib makes of one chunk (docs/PROTOCOL.md §6.1, §18).
  *
  * mqotad builds a release's compressed and delta forms once and caches them, so it spends CPU
- * there: each chunk is deflated with every setting of a small fixed list (zlib level 9 with
- * two strategies, two memLevels and the chunk cut into 1, 2 or 4 deflate blocks) and the
- * smallest result is kept. Every candidate is a raw deflate stream with the same preset
+ * there: each chunk is deflated with every setting of a small fixed list (zlib level 9,
+ * memLevel 9, the chunk cut into 1, 2 or 4 deflate blocks) and the smallest result is kept. Every candidate is a raw deflate stream with the same preset
  * dictionary, ended by its final block: any inflater decodes any of them the same way, so the
  * device never knows which one it got.
  */
