@@ -35,6 +35,7 @@
 
 #include "mqota/mqota_delta.h"
 #include "mqota/mqota_proto.h"
+#include "zbest.h"
 
 extern char **environ;
 
@@ -646,24 +647,12 @@ int delta__prepare(const char *dir, const uint8_t *base, size_t base_len, const 
     return 0;
 }
 
-/*
- * Deflates one chunk's records (in, len) into b after their LEB128 length, as one raw stream
- * with dictionary dict (dict_len bytes, may be 0). Returns 0, or -1 on a zlib failure.
- */
-static int deflate_chunk(buf_t *b, const uint8_t *in, size_t len, const uint8_t *dict,
-                         size_t dict_len, int window_bits)
+/* Appends to b one chunk's delta data: records_len (LEB128) then the records deflated with
+ * dictionary dict (zbest.h). Returns 0, or -1 on a zlib failure or no memory. */
+static int deflate_records(buf_t *b, const uint8_t *in, size_t len, const uint8_t *dict,
+                           size_t dict_len, int window_bits)
 {
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    if (buf_leb(b, (uint32_t)len) != 0 ||
-        deflateInit2(&zs, 9, Z_DEFLATED, -window_bits, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
-        return -1;
-    }
-    int ret = -1;
-    if (dict_len > 0 && deflateSetDictionary(&zs, dict, (uInt)dict_len) != Z_OK) {
-        goto out;
-    }
-    uLong bound = deflateBound(&zs, (uLong)len);
+    size_t bound = zbest__bound(len) + 5u;
     if (b->len + bound > b->cap) {
         size_t cap = b->cap ? b->cap : 65536;
         while (cap < b->len + bound) {
@@ -671,22 +660,57 @@ static int deflate_chunk(buf_t *b, const uint8_t *in, size_t len, const uint8_t 
         }
         uint8_t *p = realloc(b->p, cap);
         if (p == NULL) {
-            goto out;
+            return -1;
         }
         b->p = p;
         b->cap = cap;
     }
-    zs.next_in = (Bytef *)in;
-    zs.avail_in = (uInt)len;
-    zs.next_out = b->p + b->len;
-    zs.avail_out = (uInt)(b->cap - b->len);
-    if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+    if (buf_leb(b, (uint32_t)len) != 0) {
+        return -1;
+    }
+    long n = zbest__deflate(in, len, dict, dict_len, window_bits, b->p + b->len);
+    if (n < 0) {
+        return -1;
+    }
+    b->len += (size_t)n;
+    return 0;
+}
+
+/*
+ * Appends to b the smaller delta data of chunk i: its records (in, len), or one INSERT record
+ * of the chunk's image bytes (image, image_len), which is what a chunk unlike anything in the
+ * base deflates best as (bench/delta-sizes). Both decode alike on the device. 0 or -1.
+ */
+static int deflate_chunk(buf_t *b, const uint8_t *in, size_t len, const uint8_t *image,
+                         size_t image_len, const uint8_t *dict, size_t dict_len, int window_bits)
+{
+    size_t at = b->len;
+    if (deflate_records(b, in, len, dict, dict_len, window_bits) != 0) {
+        return -1;
+    }
+    size_t recs = b->len - at;
+    buf_t alt = {0};
+    int ret = -1;
+    /* the INSERT record: h = len << 1 | kind 1, then the bytes */
+    if (buf_leb(&alt, (uint32_t)(image_len << 1 | 1u)) != 0 ||
+        buf_put(&alt, image, image_len) != 0) {
         goto out;
     }
-    b->len = b->cap - zs.avail_out;
+    /* the records stay; the INSERT goes after them */
+    size_t alt_at = b->len;
+    if (deflate_records(b, alt.p, alt.len, dict, dict_len, window_bits) != 0) {
+        goto out;
+    }
+    size_t alt_n = b->len - alt_at;
+    if (alt_n < recs) {
+        memmove(b->p + at, b->p + alt_at, alt_n); /* the INSERT is smaller */
+        b->len = at + alt_n;
+    } else {
+        b->len = at + recs;
+    }
     ret = 0;
 out:
-    deflateEnd(&zs);
+    free(alt.p);
     return ret;
 }
 
@@ -712,8 +736,11 @@ int delta__wire(const delta_t *d, const uint8_t *target, uint8_t encoding, uint8
         size_t at = (size_t)i * d->chunk_size;
         size_t dict_len = encoding == MQOTA_ENCODING_DELTA_SYNC ? (at < window ? at : window) : 0;
         o[i] = (uint32_t)b.len;
+        size_t image_len = d->target_size - at < d->chunk_size ? d->target_size - at
+                                                                : d->chunk_size;
         if (deflate_chunk(&b, d->data + d->offsets[i], d->offsets[i + 1] - d->offsets[i],
-                          target + at - dict_len, dict_len, window_bits) != 0) {
+                          target + at, image_len, target + at - dict_len, dict_len,
+                          window_bits) != 0) {
             snprintf(err, err_cap, "zlib could not deflate delta chunk %u", (unsigned)i);
             free(o);
             free(b.p);

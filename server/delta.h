@@ -21,9 +21,10 @@
 extern "C" {
 #endif
 
-/** Magic and version of a cached delta file (delta__save()). */
+/** Magic and version of a cached delta file (delta__save()). Version 2: wire chunks deflated
+ * by zbest.h, or one INSERT record when smaller; version 1 files are made again. */
 #define DELTA_FILE_MAGIC "MQDL"
-#define DELTA_FILE_VERSION 1u
+#define DELTA_FILE_VERSION 2u
 /** Bytes of the cached file's header before the offset table. */
 #define DELTA_FILE_HEADER_LEN 96u
 
@@ -84,8 +85,9 @@ int delta__prepare(const char *dir, const uint8_t *base, size_t base_len, const 
 
 /**
  * The wire form of d (docs/PROTOCOL.md §18): for each chunk, the LEB128 length of its records,
- * then the records as one raw deflate stream (zlib level 9, window 1 << window_bits, ended by
- * Z_FINISH). With MQOTA_ENCODING_DELTA_SYNC the stream's preset dictionary is the
+ * then the records as one raw deflate stream (window 1 << window_bits, ended by its final
+ * block; the smallest of zbest.h's zlib settings). A chunk's records are d's, or one INSERT
+ * record of the chunk's target bytes when that deflates smaller. With MQOTA_ENCODING_DELTA_SYNC the stream's preset dictionary is the
  * min(1 << window_bits, i * chunk_size) target bytes before chunk i (the device reads them back
  * from its update slot); with MQOTA_ENCODING_DELTA_FULL it has none. *wire (*wire_len bytes) and
  * *off (chunk_count + 1 offsets: chunk i is wire[off[i] .. off[i + 1])) are malloc'd.

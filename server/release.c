@@ -23,6 +23,7 @@
 #include "mqota_utf8.h"
 #include "release_files.h"
 #include "signature.h"
+#include "zbest.h"
 
 static int sha256(const uint8_t *data, size_t len, uint8_t out[32])
 {
@@ -590,13 +591,13 @@ int release__sweep(mqotad_t *d)
 
 /* ---- compressed forms (docs/PROTOCOL.md §6.1) ---- */
 
-/* The cache file of a form: magic "MQZ1", version 1, encoding, window_bits, 0, then u32
+/* The cache file of a form: magic "MQZ1", FORM_VERSION, encoding, window_bits, 0, then u32
  * chunk_size, chunk_count, image_size, the chunk_count + 1 offsets, the data, and a CRC-32 of
- * every byte before it. All little-endian. */
+ * every byte before it. All little-endian. Version 1 was one stream cut by flushes; version 2
+ * (zbest.h) compresses each chunk alone, so a version 1 file is built again. */
 #define FORM_MAGIC "MQZ1"
+#define FORM_VERSION 2u
 #define FORM_HEAD 20u
-#define FORM_LEVEL 9    /* zlib's best compression: the form is built once per release */
-#define FORM_MEM_LEVEL 9
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -645,7 +646,7 @@ static int form_load(const char *path, uint8_t encoding, uint8_t window_bits,
     fclose(fh);
     uint32_t count = (image_size + chunk_size - 1) / chunk_size;
     size_t head = FORM_HEAD + 4u * ((size_t)count + 1u);
-    if (memcmp(buf, FORM_MAGIC, 4) != 0 || buf[4] != 1 || buf[5] != encoding ||
+    if (memcmp(buf, FORM_MAGIC, 4) != 0 || buf[4] != FORM_VERSION || buf[5] != encoding ||
         buf[6] != window_bits || get_u32(buf + 8) != chunk_size || get_u32(buf + 12) != count ||
         get_u32(buf + 16) != image_size || (size_t)n < head + 4u ||
         crc32(0, buf, (uInt)((size_t)n - 4u)) != get_u32(buf + n - 4) ||
@@ -673,20 +674,18 @@ bad:
     return -1;
 }
 
-/* Compress image into f: one raw deflate stream, each chunk ended by a sync or full flush
- * (the last by Z_FINISH), laid out as the cache file. 0 or -1 (no memory, zlib failure). */
+/* Compress image into f, laid out as the cache file: each chunk its own raw deflate stream
+ * ended by its final block (zbest.h: the smallest of zlib's candidate settings), with the
+ * 1 << window_bits image bytes before it as preset dictionary for deflate-sync and none for
+ * deflate-full. 0 or -1 (no memory, zlib failure). */
 static int form_build(const uint8_t *image, uint32_t image_size, uint8_t encoding,
                       uint8_t window_bits, uint32_t chunk_size, release_form_t *f)
 {
     uint32_t count = (image_size + chunk_size - 1) / chunk_size;
     size_t head = FORM_HEAD + 4u * ((size_t)count + 1u);
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    if (deflateInit2(&zs, FORM_LEVEL, Z_DEFLATED, -(int)window_bits, FORM_MEM_LEVEL,
-                     Z_DEFAULT_STRATEGY) != Z_OK)
-        return -1;
-    /* every chunk's worst case: deflateBound of it plus a flush marker */
-    size_t cap = head + (size_t)deflateBound(&zs, image_size) + 16u * (size_t)count + 4u;
+    size_t window = (size_t)1 << window_bits;
+    /* every chunk's worst case */
+    size_t cap = head + (size_t)count * zbest__bound(chunk_size) + 4u;
     uint8_t *buf = malloc(cap);
     uint32_t *off = calloc(count + 1u, sizeof(uint32_t));
     if (!buf || !off) goto err;
@@ -694,24 +693,16 @@ static int form_build(const uint8_t *image, uint32_t image_size, uint8_t encodin
     for (uint32_t i = 0; i < count; i++) {
         uint32_t at = i * chunk_size;
         uint32_t len = image_size - at < chunk_size ? image_size - at : chunk_size;
-        int flush = i + 1 == count ? Z_FINISH
-                    : encoding == MQOTA_ENCODING_DEFLATE_SYNC ? Z_SYNC_FLUSH : Z_FULL_FLUSH;
+        size_t dict = encoding == MQOTA_ENCODING_DEFLATE_SYNC ? (at < window ? at : window) : 0;
         off[i] = (uint32_t)pos;
-        zs.next_in = (z_const Bytef *)(image + at);
-        zs.avail_in = len;
-        zs.next_out = buf + head + pos;
-        zs.avail_out = (uInt)(cap - 4u - head - pos);
-        int rc = deflate(&zs, flush);
-        /* all input taken and the flush complete (room left: nothing pending in zlib) */
-        if ((flush == Z_FINISH ? rc != Z_STREAM_END : rc != Z_OK) || zs.avail_in != 0 ||
-            zs.avail_out == 0)
-            goto err;
-        pos = (size_t)(zs.next_out - (buf + head));
+        long n = zbest__deflate(image + at, len, image + at - dict, dict, (int)window_bits,
+                                buf + head + pos);
+        if (n < 0) goto err;
+        pos += (size_t)n;
     }
     off[count] = (uint32_t)pos;
-    deflateEnd(&zs);
     memcpy(buf, FORM_MAGIC, 4);
-    buf[4] = 1;
+    buf[4] = FORM_VERSION;
     buf[5] = encoding;
     buf[6] = window_bits;
     buf[7] = 0;
@@ -728,7 +719,6 @@ static int form_build(const uint8_t *image, uint32_t image_size, uint8_t encodin
     form_summary(f);
     return 0;
 err:
-    deflateEnd(&zs);
     free(buf);
     free(off);
     return -1;

@@ -82,8 +82,9 @@ typedef struct {
 /**
  * The compressed form of release r with encoding (MQOTA_ENCODING_DEFLATE_SYNC or _FULL),
  * window_bits and chunk_size: read from its cache file DIR/releases/<sha256>.z<E>w<W>c<C>, or
- * built from image (r->size bytes; zlib, level 9, one raw deflate stream ended at each chunk
- * by a sync or full flush) and cached there (a failure to cache is logged, not fatal). image
+ * built from image (r->size bytes; each chunk a raw deflate stream ended by its final block,
+ * with the window of image bytes before it as dictionary for deflate-sync, the smallest of
+ * zbest.h's zlib settings) and cached there (a failure to cache is logged, not fatal). image
  * may be NULL to only look the cache up. Free out with release__form_free().
  * @return 0 with out filled; 1 if not cached and image is NULL; -1 on bad parameters or
  *         failure (logged).
