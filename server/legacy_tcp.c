@@ -463,6 +463,19 @@ static void tick(mqotad_t *d, legacy_dev_t *ld, uint64_t now_ms)
     }
 }
 
+/* The device reads cmnd/<name>/OTA and writes stat/<name>/Log and stat/<name>/OTA. */
+static int topics(const cJSON *params, legacy_topics_t *out)
+{
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
+    if (!cJSON_IsString(name) || !name_ok(name->valuestring)) return -1;
+    snprintf(out->reads[0], sizeof(out->reads[0]), "cmnd/%s/OTA", name->valuestring);
+    snprintf(out->writes[0], sizeof(out->writes[0]), "stat/%s/Log", name->valuestring);
+    snprintf(out->writes[1], sizeof(out->writes[1]), "stat/%s/OTA", name->valuestring);
+    out->n_reads = 1;
+    out->n_writes = 2;
+    return 0;
+}
+
 const legacy_adapter_t legacy_tcp_adapter = {
     .protocol = DB_PROTO_TCP,
     .check_params = check_params,
@@ -472,4 +485,5 @@ const legacy_adapter_t legacy_tcp_adapter = {
     .on_message = on_message,
     .tick = tick,
     .abort = abort_attempt,
+    .topics = topics,
 };
