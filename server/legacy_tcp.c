@@ -119,9 +119,10 @@ static int check_params(mqotad_t *d, const char *device_id, cJSON *params, char 
     (void)d;
     cJSON *it, *name = cJSON_GetObjectItemCaseSensitive(params, "name");
     cJSON_ArrayForEach(it, params) {
-        if (strcmp(it->string, "name") != 0 && strcmp(it->string, "reboot_timeout_s") != 0) {
+        if (strcmp(it->string, "name") != 0 && strcmp(it->string, "reboot_timeout_s") != 0 &&
+            strcmp(it->string, "mqtt_user") != 0) { /* the broker login: auth.c judges it */
             snprintf(err, cap, "parameter \"%.40s\" is not one of the tcp protocol's (name, "
-                     "reboot_timeout_s)", it->string);
+                     "reboot_timeout_s, mqtt_user, mqtt_password)", it->string);
             return -1;
         }
     }
