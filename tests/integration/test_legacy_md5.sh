@@ -23,8 +23,17 @@ for v in 1 2 3; do
     fail "mqota-image-variant could not make md5-$v: $(tail -n 1 "$T/variant.log")"
 done
 
+BAD_PID=""
+trap 'rc=$?; stop_pid "$BAD_PID"; cleanup $rc' EXIT
 start_mqotad
 start_fleet --count 2 --image "$T/md5-1.bin" --cut-at 40 --legacy-corrupt 3
+# bad-0001: registered with its login, but its firmware presents a wrong password
+mkdir -m 700 "$T/bad-creds"
+printf 'username=bad-0001\npassword=not-the-registered-one\n' >"$T/bad-creds/bad-0001.cred"
+chmod 600 "$T/bad-creds/bad-0001.cred"
+"$FLEET" --broker "$BROKER_URL" --data "$T/fleet-bad" --count 1 --prefix bad- --image "$T/md5-1.bin" \
+  --credentials-dir "$T/bad-creds" --status-interval 0 >>"$T/fleet-bad.log" 2>&1 &
+BAD_PID=$!
 wait_for 20 sh -c "[ \$(grep -c 'protocol md5, chipId' '$T/fleet.log') -ge 2 ]" ||
   fail "the virtual devices did not boot into protocol md5"
 
@@ -76,6 +85,10 @@ grep -q "probe-for-a" "$T/a-reads" && grep -q "probe-own" "$T/server-reads" ||
 ! grep -q "probe-for-b" "$T/a-reads" || fail "probe-a read probe-b's command topic"
 ! grep -q "forged-by-a" "$T/server-reads" || fail "probe-a wrote probe-b's feedback topic"
 pass "probe-a neither read nor wrote probe-b's topics; its own went through"
+wait_for 20 grep -q 'bad-0001: protocol md5, chipId' "$T/fleet-bad.log" || fail "bad-0001 did not boot"
+chip=$(grep -o "bad-0001: protocol md5, chipId esp32-[0-9a-f]*" "$T/fleet-bad.log" | head -n 1 | sed 's/.* //')
+mq device add bad-0001 --protocol md5 --chip esp32 --version md5-1 "chip=$chip" mqtt_user=bad-0001 \
+  mqtt_password=the-registered-one >/dev/null || fail "mqota device add bad-0001 was refused"
 mq device add vdev-s3 --protocol md5 --chip esp32s3 chip=esp32-abcdef >/dev/null ||
   fail "mqota device add vdev-s3 was refused"
 reg=$(curl -s -H "$API_AUTH" -H 'Content-Type: application/json' -X POST \
@@ -87,6 +100,8 @@ add_release "$T/md5-2.bin"; rel=$RELEASE_ID
 out=$(mq --json deploy "$rel" vdev-s3 2>&1) && fail "an ESP32 release was deployed to an ESP32-S3: $out"
 pass "wrong chip refused before sending: $(head -c 160 <<<"$out")"
 
+out=$(mq --json deploy "$rel" bad-0001 2>&1) || fail "deploy to bad-0001 failed: $out"
+json_get dep_bad "$out" '.id | numbers'
 out=$(mq --json deploy "$rel" vdev-0001 vdev-0002 2>&1) || fail "deploy failed: $out"
 json_get dep "$out" '.id | numbers'
 watch "$dep" 120 || fail "deployment $dep did not succeed on both devices (see watch.log)"
@@ -98,6 +113,12 @@ grep -q "fault: cutting the link" "$T/fleet.log" &&
   fail "no attempt failed on the link cut"
 grep -q "waiting for it to report its version" "$T/mqotad.log" || fail "success came before the reboot"
 pass "a damaged chunk (md5-fail) and a cut link were retried"
+d=$(mq --json deployment show "$dep_bad") || fail "deployment show failed"
+check_json "bad-0001 (wrong password) never started: nothing sent" "$d" \
+  '.targets[0].state != "succeeded" and .targets[0].progress == 0 and .targets[0].bytes_sent == 0'
+grep -q "bad-0001.*not authori" "$T/fleet-bad.log" || ! grep -q "bad-0001: .*connected" "$T/fleet-bad.log" ||
+  fail "bad-0001 connected with a wrong password: $(grep bad-0001 "$T/fleet-bad.log" | tail -n 3)"
+! grep -q "bad-0001: .*\(size\|chunk\|Update\)" "$T/fleet-bad.log" || fail "bad-0001 received part of an update"
 list=$(mq --json device list) || fail "device list failed"
 check_json "the registry shows both on md5-2, protocol md5" "$list" \
   '[.[] | select(.protocol == "md5" and .version == "md5-2" and .state == "confirmed")] | length == 2'
