@@ -62,7 +62,7 @@ grep -q "^user probe-a$" "$T/server/auth/acl" && grep -q "^topic read ota/$CA$" 
 ! grep -qF -e "$PA" -e "$PB" -r "$T/server" "$T/mqotad.log" || fail "a legacy password is stored in DATA or logged"
 PORT=${BROKER_URL##*:}
 MQPASS=$(cat "$T/server/auth/mqotad.pass")
-rc=0; timeout 15 mosquitto_sub -h 127.0.0.1 -p "$PORT" -u probe-a -P "${PA}x" -t "ota/$CA" -C 1 -W 3 \
+rc=0; timeout 15 mosquitto_sub -h 127.0.0.1 -p "$PORT" -u probe-a -P "${PA}x" -t "ota/$CA" -C 1 -W 10 \
   >/dev/null 2>"$T/err" || rc=$?
 [ "$rc" -ne 0 ] && grep -qi "not authori" "$T/err" || fail "a wrong password was not refused (rc $rc): $(cat "$T/err")"
 pass "a legacy login with a wrong password is refused by the broker"
@@ -85,6 +85,16 @@ grep -q "probe-for-a" "$T/a-reads" && grep -q "probe-own" "$T/server-reads" ||
 ! grep -q "probe-for-b" "$T/a-reads" || fail "probe-a read probe-b's command topic"
 ! grep -q "forged-by-a" "$T/server-reads" || fail "probe-a wrote probe-b's feedback topic"
 pass "probe-a neither read nor wrote probe-b's topics; its own went through"
+# re-registered with another login: the old one's password and ACL lines go
+mq device add probe-b --protocol md5 --chip esp32 "chip=$CB" mqtt_user=probe-b2 "mqtt_password=$PB" >/dev/null ||
+  fail "re-registering probe-b was refused"
+grep -q "^user probe-b2$" "$T/server/auth/acl" && ! grep -q "^user probe-b$" "$T/server/auth/acl" &&
+  grep -q "^probe-b2:" "$T/server/auth/passwd" && ! grep -q "^probe-b:" "$T/server/auth/passwd" ||
+  fail "re-registering probe-b as probe-b2 did not replace its identity: $(grep probe-b "$T/server/auth/acl")"
+"$MQOTAD" --data "$T/server" broker-files "$T/ext" >>"$T/broker-files.log" 2>&1 || fail "broker-files failed"
+grep -A2 "^user probe-a$" "$T/ext/acl" | grep -q "^topic write ota/feedback/$CA$" ||
+  fail "broker-files wrote no legacy lines: $(cat "$T/ext/acl")"
+pass "re-registration replaced probe-b's identity; broker-files writes the same legacy lines"
 wait_for 20 grep -q 'bad-0001: protocol md5, chipId' "$T/fleet-bad.log" || fail "bad-0001 did not boot"
 chip=$(grep -o "bad-0001: protocol md5, chipId esp32-[0-9a-f]*" "$T/fleet-bad.log" | head -n 1 | sed 's/.* //')
 mq device add bad-0001 --protocol md5 --chip esp32 --version md5-1 "chip=$chip" mqtt_user=bad-0001 \
