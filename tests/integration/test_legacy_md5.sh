@@ -40,9 +40,9 @@ wait_for 20 sh -c "[ \$(grep -c 'protocol md5, chipId' '$T/fleet.log') -ge 2 ]" 
 for id in vdev-0001 vdev-0002; do
   chip=$(grep -o "$id: protocol md5, chipId esp32-[0-9a-f]*" "$T/fleet.log" | head -n 1 | sed 's/.* //')
   [ -n "$chip" ] || fail "no chipId for $id in the fleet's log"
-  pw=$(sed -n 's/^password=//p' "$T/creds/$id.cred")
+  sed -n 's/^password=//p' "$T/creds/$id.cred" >"$T/$id.pw"
   reg=$(mq --json device add "$id" --protocol md5 --chip esp32 --version md5-1 "chip=$chip" \
-    "mqtt_user=$id" "mqtt_password=$pw" 2>&1) || fail "mqota device add $id was refused: $reg"
+    --mqtt-user "$id" --mqtt-password-file "$T/$id.pw" 2>&1) || fail "mqota device add $id was refused: $reg"
   check_json "$id registered with its login, the password not echoed" "$reg" \
     '.protocol == "md5" and .params.chunk == 200 and .params.mqtt_user == $id and (.params | has("mqtt_password") | not)' --arg id "$id"
 done
