@@ -2,6 +2,7 @@
 /* mqota device add: register a legacy device (docs/CLI.md "Legacy devices", docs/LEGACY.md). */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,8 @@
 #include "http.h"
 
 static const char usage_add[] =
-    "Usage: mqota device add ID --protocol P --chip CHIP [--version V] [KEY=VALUE...] [--json]\n"
+    "Usage: mqota device add ID --protocol P --chip CHIP [--version V] [--mqtt-user U\n"
+    "       --mqtt-password-file FILE] [KEY=VALUE...] [--json]\n"
     "\n"
     "Register a device that speaks a legacy update protocol (docs/LEGACY.md): b64 (base64\n"
     "chunks over one topic) or md5 (per-chip topics with MD5 chunks). ID is the id it has in\n"
@@ -19,10 +21,30 @@ static const char usage_add[] =
     "protocol's parameters (a whole number VALUE is a number): b64 prefix, update_topic,\n"
     "cmd_topic, status_topic, chunk, window; md5 chip (its chipId), chunk; both\n"
     "reboot_timeout_s. Registering an id again replaces its parameters.\n"
+    "--mqtt-user U and --mqtt-password-file FILE (its first line): the broker login the\n"
+    "device's firmware presents (b64, md5, tcp); the broker then lets it reach only its own\n"
+    "topics. The password is hashed into the broker's password file, never stored or shown.\n"
     "\n"
     "Examples:\n"
     "  mqota device add pump-7 --protocol md5 --chip esp32 --version 2.3 chip=esp32-1a2b3c\n"
-    "  mqota device add tracker-2 --protocol b64 --chip esp32 prefix=tracker-2/ window=8\n";
+    "  mqota device add tracker-2 --protocol b64 --chip esp32 prefix=tracker-2/ window=8\n"
+    "  mqota device add pump-7 --protocol md5 --chip esp32 chip=esp32-1a2b3c \\\n"
+    "      --mqtt-user pump-7 --mqtt-password-file pump-7.pw\n";
+
+/* The first line of path (without its newline) into out (cap bytes). 0, or -1 (printed). */
+static int read_password(const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f || !fgets(out, (int)cap, f)) {
+        cli_error("cannot read the password from %s: %s.", path,
+                  f ? "it is empty" : strerror(errno));
+        if (f) fclose(f);
+        return -1;
+    }
+    fclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
 
 /* Whether s is a whole number of 1 to 9 digits (sent as a JSON number). */
 static bool is_number(const char *s)
@@ -37,12 +59,13 @@ static bool is_number(const char *s)
 int cmd_device_add(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const char cmd[] = "device add";
-    const char *protocol = NULL, *chip = NULL, *version = NULL;
+    const char *protocol = NULL, *chip = NULL, *version = NULL, *user = NULL, *pwfile = NULL;
     const cli_opt_t opts[] = { { "--protocol", &protocol, NULL }, { "--chip", &chip, NULL },
-                               { "--version", &version, NULL } };
-    char *pos[33];
+                               { "--version", &version, NULL }, { "--mqtt-user", &user, NULL },
+                               { "--mqtt-password-file", &pwfile, NULL } };
+    char *pos[33], pw[256];
     int npos = 0;
-    int rc = cli_parse(ctx, cmd, usage_add, argc, argv, opts, 3, pos, &npos, 33);
+    int rc = cli_parse(ctx, cmd, usage_add, argc, argv, opts, 5, pos, &npos, 33);
     if (rc != CLI_OK) return rc;
     if (npos < 1) return cli_usage_error(cmd, "'%s' needs the device's ID", cmd);
     if (!protocol || !chip) return cli_usage_error(cmd, "'%s' needs --protocol and --chip", cmd);
@@ -59,8 +82,19 @@ int cmd_device_add(cli_ctx_t *ctx, int argc, char **argv)
             return cli_usage_error(cmd, "parameter '%s' must be KEY=VALUE", pos[i]);
         }
         *eq = '\0';
-        if (is_number(eq + 1)) cJSON_AddNumberToObject(params, pos[i], atof(eq + 1));
+        bool login = strncmp(pos[i], "mqtt_", 5) == 0; /* a login of digits stays a string */
+        if (is_number(eq + 1) && !login) cJSON_AddNumberToObject(params, pos[i], atof(eq + 1));
         else cJSON_AddStringToObject(params, pos[i], eq + 1);
+    }
+    if (user) cJSON_AddStringToObject(params, "mqtt_user", user);
+    if (pwfile) {
+        if (read_password(pwfile, pw, sizeof(pw)) != 0) {
+            cJSON_Delete(body);
+            cJSON_Delete(params);
+            return CLI_FAILED;
+        }
+        cJSON_AddStringToObject(params, "mqtt_password", pw);
+        memset(pw, 0, sizeof(pw));
     }
     cJSON_AddItemToObject(body, "params", params);
     char *text = cJSON_PrintUnformatted(body);

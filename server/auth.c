@@ -34,6 +34,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "legacy.h"
 #include "mqotad.h"
 
 #define PASSWORD_BYTES 24 /* 32 base64url characters, 192 bits */
@@ -286,11 +289,217 @@ static int lock_auth(mqotad_t *d)
     return fd;
 }
 
+/* A topic that may reach the ACL file: 1..LEGACY_TOPIC_MAX printable bytes, no space, no
+ * wildcard (a '+' or '#' would widen the line; a newline would add lines). */
+static bool acl_topic_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > LEGACY_TOPIC_MAX) return false;
+    for (; *t; t++)
+        if (*t <= 0x20 || *t >= 0x7f || *t == '+' || *t == '#') return false;
+    return true;
+}
+
+/* True if every topic of tp may reach the ACL file. */
+static bool acl_topics_ok(const legacy_topics_t *tp)
+{
+    for (int i = 0; i < tp->n_reads; i++)
+        if (!acl_topic_ok(tp->reads[i])) return false;
+    for (int i = 0; i < tp->n_writes; i++)
+        if (!acl_topic_ok(tp->writes[i])) return false;
+    return true;
+}
+
+/* A growing text: the ACL's lines for legacy devices. */
+typedef struct {
+    char *server;  /* mqotad's lines on the devices' topics */
+    char *devices; /* one user block per legacy device with a broker identity */
+    size_t slen, dlen, scap, dcap;
+    bool oom;
+} legacy_acl_t;
+
+static void acl_add(legacy_acl_t *a, bool server, const char *verb, const char *topic)
+{
+    char **buf = server ? &a->server : &a->devices;
+    size_t *len = server ? &a->slen : &a->dlen, *cap = server ? &a->scap : &a->dcap;
+    size_t need = strlen(verb) + strlen(topic) + 4;
+    if (a->oom) return;
+    if (*len + need >= *cap) {
+        size_t nc = (*cap ? *cap * 2 : 1024) + need;
+        char *nb = realloc(*buf, nc);
+        if (!nb) {
+            a->oom = true;
+            return;
+        }
+        *buf = nb;
+        *cap = nc;
+    }
+    *len += (size_t)snprintf(*buf + *len, *cap - *len, "%s %s\n", verb, topic);
+}
+
+/* db__legacy_list()'s callback: one legacy device's lines. mqotad writes what the device
+ * reads and reads what it writes; a device with params.mqtt_user gets a user block with its
+ * own topics only. A device whose parameters give no topic that may reach the file is left
+ * out (logged): registration refuses those. */
+static int legacy_acl_one(void *ctx, const char *id, db_protocol_t p, const char *params)
+{
+    legacy_acl_t *a = ctx;
+    const legacy_adapter_t *ad = p == DB_PROTO_MQOTA ? NULL : legacy__adapter(p);
+    legacy_topics_t tp = {0};
+    if (!ad || !ad->topics) return 0; /* migrated, or not an MQTT protocol */
+    cJSON *j = cJSON_Parse(params);
+    const cJSON *user = cJSON_GetObjectItemCaseSensitive(j, "mqtt_user");
+    if (!j || ad->topics(j, &tp) != 0 || !acl_topics_ok(&tp)) {
+        mqh_log(MQH_WARN, "legacy device %s: its topics are left out of the broker's ACL (its "
+                "parameters give none that may be written there)", id);
+        cJSON_Delete(j);
+        return 0;
+    }
+    for (int i = 0; i < tp.n_reads; i++) acl_add(a, true, "topic write", tp.reads[i]);
+    for (int i = 0; i < tp.n_writes; i++) acl_add(a, true, "topic read", tp.writes[i]);
+    if (cJSON_IsString(user) && valid_user(user->valuestring) &&
+        strcmp(user->valuestring, MQOTAD_BROKER_USER) != 0) {
+        acl_add(a, false, "\n# legacy device", id);
+        acl_add(a, false, "user", user->valuestring);
+        for (int i = 0; i < tp.n_reads; i++) acl_add(a, false, "topic read", tp.reads[i]);
+        for (int i = 0; i < tp.n_writes; i++) acl_add(a, false, "topic write", tp.writes[i]);
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+/*
+ * The whole ACL file: auth__acl_text(), mqotad's lines on every registered legacy device's
+ * topics (they follow its "user" line), then one user block per legacy device with a broker
+ * identity (docs/SECURITY.md §7). The legacy devices come from the database (d->db, or
+ * DIR/mqota.db opened here by the subcommands). A malloc'd string, or NULL (printed).
+ */
+static char *acl_full_text(mqotad_t *d)
+{
+    legacy_acl_t a = {0};
+    db_t *db = d->db;
+    if (!db) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof(path), "%s/mqota.db", d->data_dir);
+        if (db__open(&db, path) != 0) {
+            fprintf(stderr, "mqotad: cannot open %s for the legacy devices' ACL lines.\n", path);
+            return NULL;
+        }
+    }
+    int rc = db__legacy_list(db, legacy_acl_one, &a);
+    if (db != d->db) db__close(db);
+    const char *base = auth__acl_text();
+    size_t n = strlen(base) + a.slen + a.dlen + 128;
+    char *out = rc == 0 && !a.oom ? malloc(n) : NULL;
+    if (out)
+        snprintf(out, n, "%s%s%s%s", base, a.server ? a.server : "",
+                 a.devices ? "\n# legacy devices (docs/LEGACY.md): each its own topics only\n"
+                           : "",
+                 a.devices ? a.devices : "");
+    else
+        fprintf(stderr, "mqotad: cannot list the legacy devices for the broker's ACL.\n");
+    free(a.server);
+    free(a.devices);
+    return out;
+}
+
 static int write_acl(mqotad_t *d)
 {
     char path[PATH_MAX];
     auth_path(d, "acl", path, sizeof(path));
-    return write_file(path, auth__acl_text(), strlen(auth__acl_text()), 0600);
+    char *text = acl_full_text(d);
+    int rc = text ? write_file(path, text, strlen(text), 0600) : -1;
+    free(text);
+    return rc;
+}
+
+/* Drop user's line from DIR/auth/passwd (absent: nothing to do). The caller holds the lock. */
+static int remove_user(mqotad_t *d, const char *user)
+{
+    char path[PATH_MAX];
+    auth_path(d, "passwd", path, sizeof(path));
+    char *text = read_file(path);
+    if (!text) return 0;
+    char *out = malloc(strlen(text) + 1);
+    size_t len = 0, ul = strlen(user);
+    int rc = -1;
+    if (out) {
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save))
+            if (!(strncmp(line, user, ul) == 0 && line[ul] == ':'))
+                len += (size_t)sprintf(out + len, "%s\n", line);
+        rc = write_file(path, out, len, 0600);
+    }
+    free(text);
+    free(out);
+    return rc;
+}
+
+int auth__legacy_check(mqotad_t *d, const char *device_id, db_protocol_t p,
+                       const cJSON *params, const char *user, const char *password,
+                       const char *old_user, char *err, size_t err_len)
+{
+    const legacy_adapter_t *ad = legacy__adapter(p);
+    legacy_topics_t tp = {0};
+    if (ad && ad->topics && ad->topics(params, &tp) == 0 && !acl_topics_ok(&tp)) {
+        snprintf(err, err_len, "the device's topics reach the broker's ACL file, so each must be "
+                 "1 to %d printable bytes without spaces, '+' or '#'", LEGACY_TOPIC_MAX);
+        return -1;
+    }
+    if (!user && !password) return 0;
+    if (!ad || !ad->topics) {
+        snprintf(err, err_len, "protocol %s does not speak MQTT: params.mqtt_user and "
+                 "params.mqtt_password are for b64, md5 and tcp devices", db__protocol_name(p));
+        return -1;
+    }
+    if (!user || !password) {
+        snprintf(err, err_len, "params.mqtt_user and params.mqtt_password go together: the "
+                 "broker login the device's firmware presents");
+        return -1;
+    }
+    if (!valid_user(user) || strcmp(user, MQOTAD_BROKER_USER) == 0) {
+        snprintf(err, err_len, "params.mqtt_user must be 1 to 48 letters, digits, '.', '_' or "
+                 "'-', and not '%s'", MQOTAD_BROKER_USER);
+        return -1;
+    }
+    size_t n = strlen(password);
+    bool printable = n >= 1 && n <= AUTH_LEGACY_PASSWORD_MAX;
+    for (size_t i = 0; printable && i < n; i++)
+        if (password[i] < 0x20 || password[i] > 0x7e) printable = false;
+    if (!printable) {
+        snprintf(err, err_len, "params.mqtt_password must be 1 to %d printable ASCII characters",
+                 AUTH_LEGACY_PASSWORD_MAX);
+        return -1;
+    }
+    db_device_t other;
+    /* its own: the identity it has, or the native one provisioned under its device id */
+    bool own = (old_user && strcmp(old_user, user) == 0) || strcmp(user, device_id) == 0;
+    if ((!own && has_user(d, user)) ||
+        (strcmp(user, device_id) != 0 && d->db && db__device_get(d->db, user, &other) == 0)) {
+        snprintf(err, err_len, "params.mqtt_user '%s' is another device's broker identity or "
+                 "device id; a legacy device acts only as itself", user);
+        return -1;
+    }
+    return 0;
+}
+
+int auth__legacy_identity(mqotad_t *d, const char *user, const char *password,
+                          const char *old_user)
+{
+    int lock = lock_auth(d);
+    if (lock < 0) return -1;
+    int rc = 0;
+    if (old_user && (!user || strcmp(old_user, user) != 0)) rc = remove_user(d, old_user);
+    if (rc == 0 && user && password) {
+        char *users[1] = {(char *)user};
+        char pw[1][64];
+        snprintf(pw[0], sizeof(pw[0]), "%s", password);
+        rc = set_passwords(d, users, pw, 1);
+        OPENSSL_cleanse(pw, sizeof(pw));
+    }
+    if (rc == 0) rc = write_acl(d);
+    close(lock);
+    return rc;
 }
 
 /*
@@ -640,7 +849,9 @@ static int cmd_broker_files(mqotad_t *d, const char *dir)
     int rc = write_file(path, text, strlen(text), 0600);
     free(text);
     snprintf(path, sizeof(path), "%s/acl", dir);
-    if (rc == 0) rc = write_file(path, auth__acl_text(), strlen(auth__acl_text()), 0644);
+    char *acl = rc == 0 ? acl_full_text(d) : NULL;
+    if (rc == 0) rc = acl ? write_file(path, acl, strlen(acl), 0644) : -1;
+    free(acl);
     char conf[PATH_MAX * 2 + 512];
     char *abs = realpath(dir, NULL);
     int n = snprintf(conf, sizeof(conf),

@@ -5,6 +5,7 @@
  * here; legacy__register() (legacy.c) and the protocol's adapter judge the parameters.
  */
 #include <cjson/cJSON.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,6 +70,59 @@ static bool version_ok(const char *s)
     return true;
 }
 
+/* A legacy device's broker identity from a registration (params.mqtt_user, mqtt_password). */
+typedef struct {
+    char user[64];
+    char password[AUTH_LEGACY_PASSWORD_MAX + 1];
+    char old_user[64]; /* its identity so far, "" if none */
+    bool has_user;
+} identity_t;
+
+/* Take params.mqtt_password out of params (it is never stored: the broker keeps its hash),
+ * read params.mqtt_user and the identity the device has now, and judge them
+ * (auth__legacy_check()). 0, or -1 with one sentence in err. */
+static int identity_take(mqotad_t *d, const char *id, db_protocol_t p, cJSON *params,
+                         identity_t *out, char *err, size_t cap)
+{
+    cJSON *pw = cJSON_DetachItemFromObjectCaseSensitive(params, "mqtt_password");
+    const cJSON *user = cJSON_GetObjectItemCaseSensitive(params, "mqtt_user");
+    legacy_dev_t *old = legacy__find(d, id);
+    const cJSON *ou = old ? cJSON_GetObjectItemCaseSensitive(old->params, "mqtt_user") : NULL;
+    int rc = -1;
+    if ((user && (!cJSON_IsString(user) || strlen(user->valuestring) >= sizeof(out->user))) ||
+        (pw && (!cJSON_IsString(pw) || strlen(pw->valuestring) >= sizeof(out->password)))) {
+        snprintf(err, cap, "params.mqtt_user must be 1 to 48 letters, digits, '.', '_' or '-' and "
+                 "params.mqtt_password 1 to %d printable ASCII characters",
+                 AUTH_LEGACY_PASSWORD_MAX);
+        goto out;
+    }
+    out->has_user = user != NULL;
+    if (user) snprintf(out->user, sizeof(out->user), "%s", user->valuestring);
+    if (pw) snprintf(out->password, sizeof(out->password), "%s", pw->valuestring);
+    if (cJSON_IsString(ou)) snprintf(out->old_user, sizeof(out->old_user), "%s", ou->valuestring);
+    rc = auth__legacy_check(d, id, p, params, user ? out->user : NULL, pw ? out->password : NULL,
+                            out->old_user[0] ? out->old_user : NULL, err, cap);
+out:
+    if (cJSON_IsString(pw)) OPENSSL_cleanse(pw->valuestring, strlen(pw->valuestring));
+    cJSON_Delete(pw);
+    return rc;
+}
+
+/* After a registration: the device's broker identity and ACL lines replace its old ones and
+ * the embedded broker rereads them. 0 or -1. */
+static int identity_apply(mqotad_t *d, const char *id, const identity_t *in)
+{
+    if (auth__legacy_identity(d, in->has_user ? in->user : NULL,
+                              in->has_user ? in->password : NULL,
+                              in->old_user[0] ? in->old_user : NULL) != 0)
+        return -1;
+    broker__reload(d);
+    if (in->has_user)
+        mqh_log(MQH_INFO, "legacy device %s has the broker identity '%s' (its own topics only)",
+                id, in->user);
+    return 0;
+}
+
 /* POST /api/v1/legacy-devices {"id", "protocol", "chip", "version"?, "params"?} */
 static void post_legacy(mqotad_t *d, const api_request_t *req, api_response_t *res)
 {
@@ -88,6 +142,7 @@ static void post_legacy(mqotad_t *d, const api_request_t *req, api_response_t *r
     cJSON *params = cJSON_DetachItemFromObjectCaseSensitive(j, "params");
     db_protocol_t p;
     uint16_t chip_id = 0;
+    identity_t ident = {0};
     if (!cJSON_IsString(id) || !id_ok(id->valuestring)) {
         api__error(res, 400, "\"id\" must be 1 to 48 letters, digits, '.', '_' or '-': the id the "
                    "device will have in the registry (and as an mqota agent after a migration)");
@@ -101,12 +156,17 @@ static void post_legacy(mqotad_t *d, const api_request_t *req, api_response_t *r
     } else if (version && (!cJSON_IsString(version) || !version_ok(version->valuestring))) {
         api__error(res, 400, "\"version\" must be the version the device runs now, printable "
                    "text of at most 31 bytes");
+    } else if (identity_take(d, id->valuestring, p, params, &ident, err, sizeof(err)) != 0) {
+        api__error(res, 400, err);
     } else {
         if (!params) params = cJSON_CreateObject();
         st = legacy__register(d, id->valuestring, p, chip_id,
                               version ? version->valuestring : NULL, params, err, sizeof(err));
         params = NULL; /* taken */
-        if (st != 0) {
+        if (st == 0 && identity_apply(d, id->valuestring, &ident) != 0) {
+            api__error(res, 500, "the device is registered but the broker's password and ACL "
+                       "files could not be written; register it again");
+        } else if (st != 0) {
             api__error(res, st, err);
         } else {
             cJSON *o = cJSON_CreateObject();
@@ -118,6 +178,7 @@ static void post_legacy(mqotad_t *d, const api_request_t *req, api_response_t *r
             api__json(res, 201, o);
         }
     }
+    OPENSSL_cleanse(ident.password, sizeof(ident.password));
     cJSON_Delete(params);
     cJSON_Delete(j);
 }

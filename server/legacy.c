@@ -559,5 +559,12 @@ out:
 cJSON *legacy__params_json(mqotad_t *d, const char *device_id)
 {
     legacy_dev_t *ld = legacy__find(d, device_id);
-    return ld ? cJSON_Duplicate(ld->params, true) : NULL;
+    cJSON *o = ld ? cJSON_Duplicate(ld->params, true) : NULL;
+    /* the pull login's salt and hash stay in mqotad: an answer says only that one is set */
+    if (o && (cJSON_HasObjectItem(o, "salt") || cJSON_HasObjectItem(o, "hash"))) {
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "salt");
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "hash");
+        cJSON_AddBoolToObject(o, "password_set", true);
+    }
+    return o;
 }

@@ -114,7 +114,17 @@ typedef struct {
     bool booted;                /**< it (re)started: the message is the first after a boot */
 } legacy_report_t;
 
-/** One protocol. Every hook but check_params gets a device of its protocol. */
+/** Most topics a legacy device reads or writes (its broker ACL lines, auth.c). */
+#define LEGACY_ACL_TOPICS 2
+
+/** The topics a legacy device of an MQTT protocol reads and writes: its broker ACL. */
+typedef struct {
+    char reads[LEGACY_ACL_TOPICS][LEGACY_TOPIC_MAX + 1];  /**< the device subscribes */
+    char writes[LEGACY_ACL_TOPICS][LEGACY_TOPIC_MAX + 1]; /**< the device publishes */
+    int n_reads, n_writes;
+} legacy_topics_t;
+
+/** One protocol. Every hook but check_params and topics gets a device of its protocol. */
 typedef struct legacy_adapter {
     db_protocol_t protocol;
     /**
@@ -137,6 +147,9 @@ typedef struct legacy_adapter {
     void (*tick)(mqotad_t *d, legacy_dev_t *ld, uint64_t now_ms);
     /** Abandon the attempt in flight (timeouts, a superseded target): forget its state. */
     void (*abort)(mqotad_t *d, legacy_dev_t *ld);
+    /** The device's own MQTT topics from checked params (its broker ACL lines); NULL for a
+     *  protocol that does not speak MQTT. 0, or -1 if params name none. */
+    int (*topics)(const struct cJSON *params, legacy_topics_t *out);
 } legacy_adapter_t;
 
 /** What the framework reports to policy (deploy_legacy.c registers it). */

@@ -356,6 +356,19 @@ static void tick(mqotad_t *d, legacy_dev_t *ld, uint64_t now_ms)
     pump(d, ld, now_ms);
 }
 
+/* The device reads its update and command topics and writes its status topic. */
+static int topics(const cJSON *params, legacy_topics_t *out)
+{
+    b64_session_t s;
+    if (session_topics(params, &s) != 0) return -1;
+    snprintf(out->reads[0], sizeof(out->reads[0]), "%s", s.update_topic);
+    snprintf(out->reads[1], sizeof(out->reads[1]), "%s", s.cmd_topic);
+    snprintf(out->writes[0], sizeof(out->writes[0]), "%s", s.status_topic);
+    out->n_reads = 2;
+    out->n_writes = 1;
+    return 0;
+}
+
 const legacy_adapter_t legacy_b64_adapter = {
     .protocol = DB_PROTO_B64,
     .check_params = check_params,
@@ -365,4 +378,5 @@ const legacy_adapter_t legacy_b64_adapter = {
     .on_message = on_message,
     .tick = tick,
     .abort = abort_attempt,
+    .topics = topics,
 };

@@ -200,6 +200,17 @@ static void tick(mqotad_t *d, legacy_dev_t *ld, uint64_t now_ms)
     legacy__attempt_failed(d, ld, LEGACY_REASON_TIMEOUT, detail, now_ms);
 }
 
+/* The device reads ota/<chipId> and writes ota/feedback/<chipId>. */
+static int topics(const cJSON *params, legacy_topics_t *out)
+{
+    const cJSON *chip = cJSON_GetObjectItemCaseSensitive(params, "chip");
+    if (!cJSON_IsString(chip) || !lmd5_chip_id_valid(chip->valuestring)) return -1;
+    snprintf(out->reads[0], sizeof(out->reads[0]), "ota/%s", chip->valuestring);
+    snprintf(out->writes[0], sizeof(out->writes[0]), "ota/feedback/%s", chip->valuestring);
+    out->n_reads = out->n_writes = 1;
+    return 0;
+}
+
 const legacy_adapter_t legacy_md5_adapter = {
     .protocol = DB_PROTO_MD5,
     .check_params = check_params,
@@ -209,4 +220,5 @@ const legacy_adapter_t legacy_md5_adapter = {
     .on_message = on_message,
     .tick = tick,
     .abort = abort_attempt,
+    .topics = topics,
 };

@@ -119,9 +119,10 @@ static int check_params(mqotad_t *d, const char *device_id, cJSON *params, char 
     (void)d;
     cJSON *it, *name = cJSON_GetObjectItemCaseSensitive(params, "name");
     cJSON_ArrayForEach(it, params) {
-        if (strcmp(it->string, "name") != 0 && strcmp(it->string, "reboot_timeout_s") != 0) {
+        if (strcmp(it->string, "name") != 0 && strcmp(it->string, "reboot_timeout_s") != 0 &&
+            strcmp(it->string, "mqtt_user") != 0) { /* the broker login: auth.c judges it */
             snprintf(err, cap, "parameter \"%.40s\" is not one of the tcp protocol's (name, "
-                     "reboot_timeout_s)", it->string);
+                     "reboot_timeout_s, mqtt_user, mqtt_password)", it->string);
             return -1;
         }
     }
@@ -463,6 +464,19 @@ static void tick(mqotad_t *d, legacy_dev_t *ld, uint64_t now_ms)
     }
 }
 
+/* The device reads cmnd/<name>/OTA and writes stat/<name>/Log and stat/<name>/OTA. */
+static int topics(const cJSON *params, legacy_topics_t *out)
+{
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
+    if (!cJSON_IsString(name) || !name_ok(name->valuestring)) return -1;
+    snprintf(out->reads[0], sizeof(out->reads[0]), "cmnd/%s/OTA", name->valuestring);
+    snprintf(out->writes[0], sizeof(out->writes[0]), "stat/%s/Log", name->valuestring);
+    snprintf(out->writes[1], sizeof(out->writes[1]), "stat/%s/OTA", name->valuestring);
+    out->n_reads = 1;
+    out->n_writes = 2;
+    return 0;
+}
+
 const legacy_adapter_t legacy_tcp_adapter = {
     .protocol = DB_PROTO_TCP,
     .check_params = check_params,
@@ -472,4 +486,5 @@ const legacy_adapter_t legacy_tcp_adapter = {
     .on_message = on_message,
     .tick = tick,
     .abort = abort_attempt,
+    .topics = topics,
 };

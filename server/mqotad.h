@@ -231,6 +231,28 @@ int auth__provision(mqotad_t *d, char *const *ids, int n, bool replace, char **t
                     char *err, size_t err_len);
 /** The mosquitto acl_file text (patterns with %u, and user mqotad). */
 const char *auth__acl_text(void);
+
+/** Longest legacy device's broker password (params.mqtt_password), in bytes. */
+#define AUTH_LEGACY_PASSWORD_MAX 63
+struct cJSON;
+/**
+ * Judge a legacy registration's broker identity before anything changes: the device's topics
+ * may reach the ACL file; user and password (the firmware's login, both or neither) are valid,
+ * the protocol speaks MQTT, and user is no other device's identity or id.
+ * @param[in] old_user the device's identity so far (re-registration), or NULL.
+ * @return 0, or -1 with one sentence in err (a 400).
+ */
+int auth__legacy_check(mqotad_t *d, const char *device_id, db_protocol_t p,
+                       const struct cJSON *params, const char *user, const char *password,
+                       const char *old_user, char *err, size_t err_len);
+/**
+ * Give a registered legacy device its broker identity: old_user's password line goes (if it
+ * changed or is dropped), user's hash is set (mosquitto_passwd), the ACL file is rewritten
+ * from the registry. The caller reloads the broker. user/password NULL: no identity.
+ * @return 0, or -1 (printed).
+ */
+int auth__legacy_identity(mqotad_t *d, const char *user, const char *password,
+                          const char *old_user);
 /** DIR/auth/passwd and DIR/auth/acl. */
 void auth__broker_paths(mqotad_t *d, char *passwd, char *acl, size_t cap);
 

@@ -13,6 +13,8 @@
 #    sent); a wrong key: the image goes, the device refuses the VERSION command, the target
 #    fails with no-version;
 #  - one device takes an image that carries the mqota agent and comes back native.
+# The embedded broker runs with identities (no --open-broker): each board is registered with
+# its firmware's login (params mqtt_user, mqtt_password: its .cred file's), its own topics only.
 #
 # usage: test_legacy_b64.sh BUILD FIXTURES
 . "$(dirname "$0")/lib.sh" "$1" "$2"
@@ -26,14 +28,16 @@ printf 'key=%s\niv=%s\n' "$(openssl rand -hex 32)" "$(openssl rand -hex 16)" >"$
 printf 'key=%s\niv=%s\n' "$(openssl rand -hex 32)" "$(openssl rand -hex 16)" >"$T/wrong.key"
 chmod 600 "$T/b64.key" "$T/wrong.key"
 
-start_mqotad --open-broker
+start_mqotad
 KEY="$T/server/auth/legacy-b64.key"
 install -m 600 "$T/b64.key" "$KEY"
 start_fleet --count 2 --image "$T/b64-1.bin" --b64-key "$T/b64.key" --cut-at 40 --legacy-corrupt 5
 for id in vdev-0001 vdev-0002; do
+  pw=$(sed -n 's/^password=//p' "$T/creds/$id.cred")
   reg=$(curl -s -H "$API_AUTH" -H 'Content-Type: application/json' -X POST \
     -d "{\"id\": \"$id\", \"protocol\": \"b64\", \"chip\": \"esp32\", \"version\": \"b64-1\",
-         \"params\": {\"prefix\": \"$id/\", \"reboot_timeout_s\": 8}}" \
+         \"params\": {\"prefix\": \"$id/\", \"reboot_timeout_s\": 8,
+                    \"mqtt_user\": \"$id\", \"mqtt_password\": \"$pw\"}}" \
     "$HTTP_URL/api/v1/legacy-devices") || fail "POST /api/v1/legacy-devices for $id failed"
   check_json "$id registered" "$reg" '.protocol == "b64" and .params.prefix == $p' --arg p "$id/"
 done

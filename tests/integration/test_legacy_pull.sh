@@ -30,8 +30,8 @@ register() {
     fail "POST /api/v1/legacy-devices $1 failed"
   check_json "$1 registered as a pull device" "$out" '.protocol == "pull" and .id == $id' \
     --arg id "$1"
-  check_json "$1's password is not stored or shown" "$out" \
-    '(.params | has("password") | not) and (.params.hash | length) == 64'
+  check_json "$1's password, salt and hash are not shown" "$out" \
+    '(.params | has("password") or has("salt") or has("hash") | not) and .params.password_set == true'
 }
 register pull-0001 ESP32 fleet 'fleet secret'
 register pull-0002 ESP32-S3 dev2 'pw of 2'

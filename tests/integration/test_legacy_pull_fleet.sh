@@ -20,7 +20,7 @@ done
 BAD_PID=""
 trap 'rc=$?; stop_pid "$BAD_PID"; cleanup $rc' EXIT
 
-start_mqotad --open-broker --pull-https 127.0.0.1:0
+start_mqotad --pull-https 127.0.0.1:0
 wait_for 10 test -s "$T/server/pull.url" || fail "mqotad wrote no pull.url"
 PULL=$(cat "$T/server/pull.url")
 for id in vdev-0001 vdev-0002 bad-0001; do

@@ -12,6 +12,8 @@
 #    a sentence and nothing is connected (its target fails, reason config);
 #  - one board takes an image that carries the mqota agent and comes back native under the
 #    same registry entry.
+# The embedded broker runs with identities (no --open-broker): each board is registered with
+# its firmware's login (params mqtt_user, mqtt_password: its .cred file's), its own topics only.
 . "$(dirname "$0")/lib.sh" "$1" "$2"
 VARIANT="$BUILD/tests/tools/mqota-image-variant"
 SRC="$FIX/idf_hello_world_esp32_2023.bin"
@@ -22,9 +24,10 @@ done
 OUT_PID=""
 trap 'rc=$?; stop_pid "$OUT_PID"; cleanup $rc' EXIT
 
-start_mqotad --open-broker --legacy-tcp-net 127.0.0.0/8
+start_mqotad --legacy-tcp-net 127.0.0.0/8
 start_fleet --count 2 --image "$T/tcp-1.bin" --cut-at 40 --legacy-corrupt 3
-"$FLEET" --broker "$BROKER_URL" --data "$T/fleet-out" --count 1 --prefix out- \
+fleet_provision --count 1 --prefix out-
+"$FLEET" --broker "$BROKER_URL" --data "$T/fleet-out" --count 1 --prefix out- --credentials-dir "$T/creds" \
   --image "$T/tcp-1.bin" --tcp-announce 10.9.8.7 --status-interval 0 >>"$T/fleet-out.log" 2>&1 &
 OUT_PID=$!
 wait_for 20 sh -c "[ \$(cat '$T/fleet.log' '$T/fleet-out.log' | grep -c 'protocol tcp, running') -ge 3 ]" ||
@@ -35,8 +38,11 @@ wait_for 20 sh -c "[ \$(grep -cE 'New client connected .* as (vdev-000[12]|out-0
 
 # register ID CHIP: POST /api/v1/legacy-devices (the topics' name defaults to the id); REG
 register() {
+  local login=""
+  [ -f "$T/creds/$1.cred" ] && login=", \"params\": {\"mqtt_user\": \"$1\", \"mqtt_password\":
+    \"$(sed -n 's/^password=//p' "$T/creds/$1.cred")\"}"
   REG=$(curl -s -H "$API_AUTH" -H 'Content-Type: application/json' -X POST \
-    -d "{\"id\": \"$1\", \"protocol\": \"tcp\", \"chip\": \"$2\", \"version\": \"tcp-1\"}" \
+    -d "{\"id\": \"$1\", \"protocol\": \"tcp\", \"chip\": \"$2\", \"version\": \"tcp-1\"$login}" \
     "$HTTP_URL/api/v1/legacy-devices") || fail "POST /api/v1/legacy-devices for $1 failed"
 }
 for id in vdev-0001 vdev-0002 out-0001; do
@@ -72,8 +78,9 @@ check_json "the registry shows both on tcp-2, protocol tcp" "$list" \
 
 # keepversion made tcp-2 valid: a reset now boots it again (without keepversion the board's
 # pending-verify image would roll back to tcp-1 here)
-port=${BROKER_URL##*:}
-mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t cmnd/vdev-0002/OTA -m reboot ||
+# (as mqotad's user: only it may write a board's command topic)
+mosquitto_pub --unix "$T/server/broker/mqotad.sock" -u mqotad -P "$(cat "$T/server/auth/mqotad.pass")" \
+  -q 1 -t cmnd/vdev-0002/OTA -m reboot ||
   fail "mosquitto_pub of reboot to vdev-0002 failed"
 wait_for 20 sh -c "[ \$(grep -c 'vdev-0002: protocol tcp, running tcp-2' '$T/fleet.log') -ge 2 ]" ||
   fail "vdev-0002 did not boot tcp-2 again after a reset: keepversion did not keep it"
