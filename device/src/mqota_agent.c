@@ -140,18 +140,14 @@ static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size
     return MQOTA_OK;
 }
 
-/* True if `topic` is <prefix>/stream/<release_id> of the stream we follow, compared without
- * building it: a topic buffer here would sit in on_message()'s frame under every offer's
- * ECDSA verify, the deepest stack (bench/stack-usage). */
-NOINLINE static bool is_stream_topic(const mqota_agent_t *a, const char *topic)
+/* True if `topic` is the stream we follow, <prefix>/stream/<release_id>, or
+ * <prefix>/stream/<release_id>/<encoding> for a compressed form (build_stream_topic()). Built
+ * in a->topic, the agent's scratch, not on the stack: a topic buffer in on_message()'s frame
+ * would sit under every offer's ECDSA verify, the deepest stack (bench/stack-usage). */
+NOINLINE static bool is_stream_topic(mqota_agent_t *a, const char *topic)
 {
-    char rel[21];
-    size_t pl = strlen(a->prefix);
-    if (!a->stream || strncmp(topic, a->prefix, pl) != 0 || strncmp(topic + pl, "/stream/", 8u) != 0) {
-        return false;
-    }
-    agent__u64_to_dec(a->offer.release_id, rel);
-    return strcmp(topic + pl + 8u, rel) == 0;
+    return a->stream && build_stream_topic(a, a->topic, sizeof(a->topic)) == MQOTA_OK &&
+           strcmp(topic, a->topic) == 0;
 }
 
 /* True if `topic` is exactly <prefix>/dev/<id>/<leaf>, compared without building it. */
@@ -866,28 +862,22 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
                   (unsigned)o->release_id);
         (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD);
     }
-    if (refused != MQOTA_REASON_NONE) {
-        /* Nothing was erased. Remember the offer so its retained copy is not judged again. */
-        if (transferring(a)) {
-            fail(a, refused); /* an authentic offer replaces the transfer, but is refused */
-        }
-        a->offer = *o;
-        a->target_release = o->release_id;
-        a->have_offer = false;
-        a->progress_bytes = 0;
-        (void)transition(a, EV_FAILED, refused);
-        return MQOTA_ERR_STATE;
+    if (refused != MQOTA_REASON_NONE && transferring(a)) {
+        fail(a, refused); /* an authentic offer replaces the transfer, but is refused */
     }
+    /* Refused (nothing was erased) or taken: remember the offer, so that its retained copy is
+     * not judged again. */
     a->offer = *o;
-    a->last_rx_ms = (uint32_t)now_ms;
-    if (o->release_id == a->running_release) {
-        /* Already running this release. */
+    if (refused != MQOTA_REASON_NONE || o->release_id == a->running_release) {
+        /* refused, or already running this release */
         a->target_release = o->release_id;
         a->have_offer = false;
-        a->progress_bytes = o->image_size;
-        (void)transition(a, EV_ALREADY_RUNNING, MQOTA_REASON_NONE);
-        return MQOTA_OK;
+        a->progress_bytes = refused != MQOTA_REASON_NONE ? 0u : o->image_size;
+        (void)transition(a, refused != MQOTA_REASON_NONE ? EV_FAILED : EV_ALREADY_RUNNING,
+                         refused);
+        return refused != MQOTA_REASON_NONE ? MQOTA_ERR_STATE : MQOTA_OK;
     }
+    a->last_rx_ms = (uint32_t)now_ms;
     start_transfer(a);
     return a->state == MQOTA_STATE_FAILED ? MQOTA_ERR_STATE : MQOTA_OK;
 }

@@ -87,6 +87,25 @@ else
     echo "OK   ports/esp-idf/src/mqota_esp_glue.c calls esp_core_dump_get_panic_reason() with the core dump in flash"
 fi
 rm -rf "$ctmp"
+# the decoder of compressed and delta transfers on (CONFIG_MQOTA_INFLATE_WINDOW_BITS 15; the
+# default, 0, compiles it out): the hook on the ROM's tinfl_decompress() of esp_rom's miniz.h
+itmp=$(mktemp -d)
+IDEFS=$(echo "$DEFS" | sed -E 's/-DCONFIG_MQOTA_INFLATE_WINDOW_BITS=[0-9]+/-DCONFIG_MQOTA_INFLATE_WINDOW_BITS=15/')
+EXTRA_CFLAGS="$INC $IDEFS" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_inflate.c || rc=1
+# and that pass did compile the hook: with tinfl_decompress poisoned after miniz.h the file must
+# not compile (else the option's branch was left out, nothing checked)
+printf '%s\n' '#include "miniz.h"' '#pragma GCC poison tinfl_decompress' >"$itmp/poison.h"
+if EXTRA_CFLAGS="$INC $IDEFS -include $itmp/poison.h" \
+    "$KIT_CHECK" ports/esp-idf/src/mqota_esp_inflate.c >"$itmp/out" 2>&1; then
+    echo "FAIL: with CONFIG_MQOTA_INFLATE_WINDOW_BITS 15 mqota_esp_inflate.c does not call tinfl_decompress()" >&2
+    rc=1
+elif ! grep -q "poisoned" "$itmp/out"; then
+    echo "FAIL: the inflate probe failed for another reason:" >&2
+    cat "$itmp/out" >&2; rc=1
+else
+    echo "OK   ports/esp-idf/src/mqota_esp_inflate.c calls tinfl_decompress() with CONFIG_MQOTA_INFLATE_WINDOW_BITS 15"
+fi
+rm -rf "$itmp"
 # the port refuses a build without rollback support, with a sentence naming the option: an
 # sdkconfig.h in front of the kit's takes the option away
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

@@ -108,17 +108,19 @@ typedef struct {
     uint8_t manifest[MQOTA_MANIFEST_MAX_LEN];   /* the signed manifest, rebuilt from it */
 } mqota_offer_scratch_t;
 
-/** The agent. Fields are private: read them only through the functions below. */
+/** The agent. Fields are private: read them only through the functions below. Its flags sit
+ * in what would otherwise be padding before the next 32-bit member (16 bytes on the ESP32-C3). */
 typedef struct {
     mqota_platform_t plat;
     char device_id[MQOTA_DEVICE_ID_MAX + 1];
     char prefix[40];
     uint32_t max_chunk;
-    uint16_t max_window;
     uint32_t confirm_timeout_ms;
     uint32_t verify_budget;
     bool auto_reboot;
     bool require_signature;
+    bool stream;              /* the offer asked us to follow the release's multicast stream */
+    bool refusal_reported;
     uint32_t min_secure_version; /* lowest secure_version accepted (key "mq.minsv") */
     bool connected;
     bool state_dirty;         /* STATE must be (re)published */
@@ -126,6 +128,7 @@ typedef struct {
     bool reboot_requested;
     bool reboot_done;
     uint8_t ack_flags;        /* MQOTA_ACK_FLAG_* for the next ACK */
+    uint16_t max_window;
 
     mqota_running_t running;
     uint32_t running_release; /* release id of the running image, 0 if unknown */
@@ -145,7 +148,6 @@ typedef struct {
     uint32_t received;        /* chunks written */
     uint32_t high;            /* 1 + highest chunk index written */
     uint32_t received_at_ack; /* received when the last ACK went out */
-    bool stream;              /* the offer asked us to follow the release's multicast stream */
     uint32_t progress_bytes;  /* bytes written */
     /* The times below are now_ms's low 32 bits, compared as (uint32_t)now_ms - t: right while
      * process() runs more often than every 49 days (2^32 ms), and without 64-bit arithmetic,
@@ -161,19 +163,18 @@ typedef struct {
     bool commands;            /* the AEAD hooks are present */
     bool confirm_by_command;
     bool self_test_passed;    /* pending-verify, waiting for the confirm command */
+    bool health_due;          /* a HEALTH goes out at the next process() (after a connect) */
     mqota_command_fn command_handler;
     void *command_ctx;
     mqota_replay_window_t replay; /* key "mq.cmd" */
     uint64_t reply_counter;   /* last counter used by a REPLY */
     uint64_t boot_ms;         /* now_ms at init, for uptime */
     uint32_t last_refusal_ms; /* time of the last refusal report */
-    bool refusal_reported;
     uint32_t commands_accepted;
     uint32_t commands_refused;
     /* health (docs/PROTOCOL.md §16) */
     uint32_t health_interval_ms; /* between HEALTH reports */
     uint32_t connects;        /* on_connect() calls since init */
-    bool health_due;          /* a HEALTH goes out at the next process() (after a connect) */
     uint32_t last_health_ms;  /* time of the last HEALTH published */
     /* The arrays last: on the ESP32-C3 a member more than 2047 bytes into the struct is
      * reached with an extra instruction (the topic, behind the scratch buffer, cost 34 bytes).

@@ -111,7 +111,6 @@ typedef struct {
     mqota_esp_glue_t glue;
     mqota_agent_t agent;
     esp_mqtt_client_handle_t client;
-    bool nvs_open;
     /* crypto */
     psa_hash_operation_t sha;
     psa_key_id_t release_key;
@@ -122,12 +121,13 @@ typedef struct {
     size_t rx_len;
     bool rx_owned;                  /* the MQTT task holds the buffer for a message */
     bool rx_dropping;               /* rest of a message that does not fit / was dropped */
+    bool nvs_open;                  /* (the flags side by side: no padding between them) */
     /* link state: written by the MQTT task (up first, then the generation), read by the
      * agent's task, which calls on_connect/on_disconnect when the generation moved */
     uint32_t link_gen;
     bool link_up;
+    bool agent_connected;           /* the agent's task's own */
     uint32_t seen_gen;
-    bool agent_connected;
     char rx_topic[MQOTA_TOPIC_MAX];
     QueueHandle_t events;
     StaticQueue_t events_q;

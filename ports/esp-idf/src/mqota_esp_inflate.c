@@ -15,8 +15,8 @@
  *
  * RAM, static (.bss, no heap): the tinfl_decompressor (10,992 bytes on the 32-bit chips: three
  * Huffman tables, bit buffer, state) and the buffer, 1 << CONFIG_MQOTA_INFLATE_WINDOW_BITS
- * bytes (32,768 by default). CONFIG_MQOTA_INFLATE_WINDOW_BITS 0 leaves the decoder out: the
- * device announces no MQOTA_CAP_DEFLATE and gets full images.
+ * bytes (32,768 with 15). CONFIG_MQOTA_INFLATE_WINDOW_BITS 0, the default, leaves the decoder
+ * out: the device announces no MQOTA_CAP_DEFLATE nor MQOTA_CAP_DELTA and gets full images.
  */
 #include "mqota_esp_internal.h"
 
