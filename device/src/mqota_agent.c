@@ -140,18 +140,14 @@ static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size
     return MQOTA_OK;
 }
 
-/* True if `topic` is <prefix>/stream/<release_id> of the stream we follow, compared without
- * building it: a topic buffer here would sit in on_message()'s frame under every offer's
- * ECDSA verify, the deepest stack (bench/stack-usage). */
-NOINLINE static bool is_stream_topic(const mqota_agent_t *a, const char *topic)
+/* True if `topic` is the stream we follow, <prefix>/stream/<release_id>, or
+ * <prefix>/stream/<release_id>/<encoding> for a compressed form (build_stream_topic()). Built
+ * in a->topic, the agent's scratch, not on the stack: a topic buffer in on_message()'s frame
+ * would sit under every offer's ECDSA verify, the deepest stack (bench/stack-usage). */
+NOINLINE static bool is_stream_topic(mqota_agent_t *a, const char *topic)
 {
-    char rel[21];
-    size_t pl = strlen(a->prefix);
-    if (!a->stream || strncmp(topic, a->prefix, pl) != 0 || strncmp(topic + pl, "/stream/", 8u) != 0) {
-        return false;
-    }
-    agent__u64_to_dec(a->offer.release_id, rel);
-    return strcmp(topic + pl + 8u, rel) == 0;
+    return a->stream && build_stream_topic(a, a->topic, sizeof(a->topic)) == MQOTA_OK &&
+           strcmp(topic, a->topic) == 0;
 }
 
 /* True if `topic` is exactly <prefix>/dev/<id>/<leaf>, compared without building it. */

@@ -203,6 +203,32 @@ static void test_full_out_of_order(void **state)
     power_off();
 }
 
+/* A compressed form's multicast stream, <prefix>/stream/<release_id>/<encoding> (PROTOCOL.md
+ * §13): chunks on it are taken, none is served again by unicast. */
+static void test_stream_of_form(void **state)
+{
+    (void)state;
+    char chunk_topic[HARNESS_TOPIC_MAX];
+    harness_compress(&S.srv, MQOTA_ENCODING_DEFLATE_FULL, 15);
+    S.srv.offer_flags = MQOTA_OFFER_FLAG_STREAM;
+    power_on(true);
+    harness_send_offer(&S.srv);
+    memcpy(chunk_topic, S.srv.topic_chunk, sizeof(chunk_topic));
+    assert_int_equal(mqota_agent_topic(&S.agent, MQOTA_TOPIC_STREAM, S.srv.topic_chunk,
+                                       sizeof(S.srv.topic_chunk)),
+                     MQOTA_OK);
+    assert_non_null(strstr(S.srv.topic_chunk, "/stream/"));
+    for (uint32_t i = 0; i < harness_chunk_count(&S.srv); i++) {
+        harness_send_chunk(&S.srv, i);
+    }
+    memcpy(S.srv.topic_chunk, chunk_topic, sizeof(chunk_topic));
+    S.srv.offer_flags = 0;
+    assert_int_equal(drive(), MQOTA_STATE_READY_TO_REBOOT);
+    check_slot();
+    assert_int_equal(S.srv.chunks_sent, harness_chunk_count(&S.srv));
+    power_off();
+}
+
 static void test_sync_gap_requests_once(void **state)
 {
     (void)state;
@@ -394,6 +420,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_update),
         cmocka_unit_test(test_full_out_of_order),
+        cmocka_unit_test(test_stream_of_form),
         cmocka_unit_test(test_sync_gap_requests_once),
         cmocka_unit_test(test_damaged_chunk_dropped_by_crc),
         cmocka_unit_test(test_bad_deflate_fails_decode),

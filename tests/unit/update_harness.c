@@ -55,6 +55,7 @@ void harness_send_offer(harness_server_t *s)
     o.window = s->window;
     o.chip_id = MQOTA_CHIP_ESP32;
     o.secure_version = s->secure_version;
+    o.flags = s->offer_flags;
     o.encoding = s->encoding;
     o.window_bits = s->window_bits;
     memcpy(o.sha256, s->sha256, 32);

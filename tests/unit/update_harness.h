@@ -55,6 +55,7 @@ typedef struct {
     uint32_t *wire_off;       /* chunk i is wire[wire_off[i] .. wire_off[i + 1]) */
     uint32_t base_size;       /* delta encodings: the offer's base (docs/PROTOCOL.md §18) */
     uint8_t base_sha256[32];
+    uint32_t offer_flags;     /* set: MQOTA_OFFER_FLAG_* of the offer (0: none) */
     bool have_ack;            /* an ACK arrived and is not served yet */
     mqota_ack_t ack;          /* the last ACK */
     uint32_t chunks_sent;     /* CHUNK messages sent since init */
