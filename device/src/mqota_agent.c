@@ -139,13 +139,13 @@ static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size
         buf += pl + 8u + rl;
         *buf++ = '/';
         agent__u64_to_dec(a->offer.encoding, buf);
-        if (MQOTA_ENCODING_IS_DELTA(a->offer.encoding)) {
-            buf += strlen(buf);
-            *buf++ = '/';
+        if (MQOTA_ENCODING_IS_DELTA(a->offer.encoding)) { /* one digit */
+            buf[1] = '/';
             for (size_t i = 0; i < 8u; i++) {
-                buf[i] = "0123456789abcdef"[(a->offer.base_sha256[i / 2u] >> (i % 2u ? 0 : 4)) & 15u];
+                unsigned n = (a->offer.base_sha256[i / 2u] >> (4u - 4u * (i & 1u))) & 15u;
+                buf[2u + i] = (char)(n < 10u ? '0' + n : 'a' - 10u + n);
             }
-            buf[8] = '\0';
+            buf[10] = '\0';
         }
     }
     return MQOTA_OK;
