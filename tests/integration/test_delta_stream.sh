@@ -75,6 +75,10 @@ for g in "vdev-:$r_old:$sha_old" "var-:$r_var:$sha_var"; do
     fail "the stream on $topic carried $bytes bytes, not between its $wire-byte form and that plus a tenth of the $SIZE-byte image"
   pass "${prefix}0001, ${prefix}0002: delta-full from release $base on $topic, $bytes bytes published for a $wire-byte form"
 done
+show=$(mq deployment show "$dep") || fail "deployment show $dep failed"
+[ "$(grep -c "delta-full @$rel/4/\($sha_old\|$sha_var\)" <<<"$show")" -eq 4 ] ||
+  fail "deployment show does not name each member's delta stream: $show"
+pass "deployment show names each member's delta stream (delta-full @$rel/4/<base>)"
 check_json "old-0001 (no decoder) was not sent the image by unicast" "$d" \
   '.targets[] | select(.device == "old-0001") | .encoding == "none" and .stream == null'
 all=$(mq --json device list) || fail "device list failed"
