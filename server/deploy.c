@@ -320,10 +320,7 @@ static size_t group_delta_streams(mqotad_t *d, const db_release_t *r, const db_d
                                   uint32_t *wire)
 {
     size_t placed = 0;
-    uint32_t alt = r->size, fw = 0, fmax = 0;
-    if (form_size(d, r, m, MQOTA_ENCODING_DEFLATE_FULL, MQOTA_WINDOW_BITS_MAX, stream_cs, &fw,
-                  &fmax) && fmax <= stream_cs && fw < alt)
-        alt = fw;
+    uint32_t alt = 0, fw = 0, fmax = 0; /* the smaller of the image and deflate-full's stream */
     for (size_t i = 0; i < n; i++)
         base[i] = d->multicast && can_stream(&devs[i], stream_cs) ? delta_stream_base(r, &devs[i])
                                                                   : 0;
@@ -331,6 +328,12 @@ static size_t group_delta_streams(mqotad_t *d, const db_release_t *r, const db_d
         if (base[i] == 0 || wire[i] != 0) continue;
         size_t members = 0;
         for (size_t j = i; j < n; j++) members += base[j] == base[i];
+        if (members >= 2 && alt == 0) { /* looked at once, and only when a group has two */
+            alt = r->size;
+            if (form_size(d, r, m, MQOTA_ENCODING_DEFLATE_FULL, MQOTA_WINDOW_BITS_MAX,
+                          stream_cs, &fw, &fmax) && fmax <= stream_cs && fw < alt)
+                alt = fw;
+        }
         uint32_t w = members >= 2 ? delta_stream_wire(d, r, base[i], stream_cs, alt) : 0;
         int64_t b = base[i];
         for (size_t j = i; j < n; j++) {
@@ -629,7 +632,11 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
     /* Devices on the same base share a delta stream (.../<encoding>/<base>) first. */
     dbase = calloc(devs.n ? devs.n : 1, sizeof(*dbase));
     dwire = calloc(devs.n ? devs.n : 1, sizeof(*dwire));
-    if (!dbase || !dwire) goto db_err;
+    if (!dbase || !dwire) {
+        snprintf(err, err_cap, "out of memory while choosing the forms of %zu devices; nothing "
+                 "was created", devs.n);
+        goto out;
+    }
     size_t n_delta = r->kind == DB_RELEASE_FILES ? 0
                      : group_delta_streams(d, r, devs.items, devs.n, stream_cs, &memo, dbase,
                                            dwire);
