@@ -360,11 +360,18 @@ int cmd_deployment_show(cli_ctx_t *ctx, int argc, char **argv)
         else
             snprintf(took, sizeof took, "-");
         const char *reason = cli_json_str(tg, "reason", "none");
+        /* a stream member's form names its stream (docs/PROTOCOL.md §13) after the release's
+         * stream prefix: "delta-full @77/4/1a2b3c4d" */
+        char form[96];
+        const char *topic = cli_json_str(tg, "stream", NULL);
+        const char *tail = topic ? strstr(topic, "/stream/") : NULL;
+        snprintf(form, sizeof form, "%s%s%s", cli_json_str(tg, "encoding", "none"),
+                 tail ? " @" : "", tail ? tail + 8 : "");
         char state[48];
         const char *row[] = { cli_json_str(tg, "device", "-"),
                               cli_target_state(tg, state, sizeof state),
                               cli_json_str(tg, "device_state", "-"), prog, sent, resent,
-                              cli_json_str(tg, "encoding", "none"), saved, took,
+                              form, saved, took,
                               strcmp(reason, "none") == 0 ? "" : reason };
         fmt_table_add_row(t, row);
     }

@@ -275,6 +275,80 @@ static bool stream_form_ok(mqotad_t *d, const db_release_t *r, form_memo_t *m,
            max_chunk <= stream_cs && wire < r->size;
 }
 
+/* The base a stream member's delta would start from: the release the device runs when it
+ * applies deltas (MQOTA_CAP_DELTA) with the largest window, as a delta stream's deflate-full
+ * chunks need, and runs another release than r; 0 if none. Whether mqotad holds that release
+ * for r's chip is delta_stream_wire()'s to find out. */
+static int64_t delta_stream_base(const db_release_t *r, const db_device_t *dev)
+{
+    if (!(dev->caps & MQOTA_CAP_DELTA) || !inflates_stream_form(dev) ||
+        dev->running_release == 0 || (int64_t)dev->running_release == r->id)
+        return 0;
+    return (int64_t)dev->running_release;
+}
+
+/* Wire bytes of release r's delta-full form from release base_id at the stream's chunk size
+ * (the form a delta stream carries, docs/PROTOCOL.md §13, §18), or 0 when it cannot be had
+ * (no such release for r's chip, the delta fails) or is not worth it: a chunk larger than
+ * the stream's chunk size, or not smaller than `alt`, what the members would get otherwise. */
+static uint32_t delta_stream_wire(mqotad_t *d, const db_release_t *r, int64_t base_id,
+                                  uint32_t stream_cs, uint32_t alt)
+{
+    uint32_t wire = 0;
+    db_release_t *b = malloc(sizeof(*b));
+    release_form_t f;
+    if (b && db__release_get(d->db, base_id, b) == 0 && b->chip_id == r->chip_id &&
+        b->kind != DB_RELEASE_FILES &&
+        delta__form(d, b, r, MQOTA_ENCODING_DELTA_FULL, MQOTA_WINDOW_BITS_MAX, stream_cs,
+                    &f) == 0) {
+        if (f.max_chunk <= stream_cs && f.wire_size < alt) wire = f.wire_size;
+        release__form_free(&f);
+    }
+    free(b);
+    return wire;
+}
+
+/*
+ * The delta streams of a deployment: the stream members (can_stream()) whose delta would start
+ * from the same base (delta_stream_base()) and that are at least two share one stream of
+ * delta-full from that base, when it is smaller than the image and the deflate-full stream
+ * form. Fills base[i] (0: not on a delta stream) and wire[i] for each of the n devices.
+ * Returns the number of devices put on delta streams.
+ */
+static size_t group_delta_streams(mqotad_t *d, const db_release_t *r, const db_device_t *devs,
+                                  size_t n, uint32_t stream_cs, form_memo_t *m, int64_t *base,
+                                  uint32_t *wire)
+{
+    size_t placed = 0;
+    uint32_t alt = 0, fw = 0, fmax = 0; /* the smaller of the image and deflate-full's stream */
+    for (size_t i = 0; i < n; i++)
+        base[i] = d->multicast && can_stream(&devs[i], stream_cs) ? delta_stream_base(r, &devs[i])
+                                                                  : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (base[i] == 0 || wire[i] != 0) continue;
+        size_t members = 0;
+        for (size_t j = i; j < n; j++) members += base[j] == base[i];
+        if (members >= 2 && alt == 0) { /* looked at once, and only when a group has two */
+            alt = r->size;
+            if (form_size(d, r, m, MQOTA_ENCODING_DEFLATE_FULL, MQOTA_WINDOW_BITS_MAX,
+                          stream_cs, &fw, &fmax) && fmax <= stream_cs && fw < alt)
+                alt = fw;
+        }
+        uint32_t w = members >= 2 ? delta_stream_wire(d, r, base[i], stream_cs, alt) : 0;
+        int64_t b = base[i];
+        for (size_t j = i; j < n; j++) {
+            if (base[j] != b) continue;
+            base[j] = w ? b : 0;
+            wire[j] = w;
+            placed += w != 0;
+        }
+        if (w) mqh_log(MQH_INFO, "release %lld: %zu devices running release %lld share a delta "
+                       "stream (delta-full, %u bytes on the wire for %u of image)",
+                       (long long)r->id, members, (long long)b, w, r->size);
+    }
+    return placed;
+}
+
 /* A bit of a target's stored offer_flags that never goes on the wire: the target is held and
  * its device lacks MQOTA_CAP_HOLD, so its offer is withheld until deploy__activate(). */
 #define TARGET_FLAG_WITHHELD 0x80000000u
@@ -469,6 +543,8 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
     db_target_t *targets = NULL;
     form_memo_t memo; /* the forms looked at, and the image read to build them */
     memset(&memo, 0, sizeof(memo));
+    int64_t *dbase = NULL;  /* per device: the base of its delta stream, 0 none */
+    uint32_t *dwire = NULL; /* per device: that stream's wire bytes */
     bool in_tx = false;
     if (!r) goto out;
 
@@ -553,15 +629,26 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
      * when there are two of them and the form is worth it; else they follow the image's. */
     uint32_t stream_cs = stream_chunk_size(d, release_id, r->size);
     size_t n_z = 0, n_plain = 0;
+    /* Devices on the same base share a delta stream (.../<encoding>/<base>) first. */
+    dbase = calloc(devs.n ? devs.n : 1, sizeof(*dbase));
+    dwire = calloc(devs.n ? devs.n : 1, sizeof(*dwire));
+    if (!dbase || !dwire) {
+        snprintf(err, err_cap, "out of memory while choosing the forms of %zu devices; nothing "
+                 "was created", devs.n);
+        goto out;
+    }
+    size_t n_delta = r->kind == DB_RELEASE_FILES ? 0
+                     : group_delta_streams(d, r, devs.items, devs.n, stream_cs, &memo, dbase,
+                                           dwire);
     for (size_t i = 0; d->multicast && i < devs.n; i++) {
-        if (!can_stream(&devs.items[i], stream_cs)) continue;
+        if (!can_stream(&devs.items[i], stream_cs) || dbase[i]) continue;
         if (inflates_stream_form(&devs.items[i])) n_z++;
         else n_plain++;
     }
     bool stream_z = n_z >= 2 && stream_form_ok(d, r, &memo, stream_cs);
     if (!stream_z) n_plain += n_z;
     bool stream_p = n_plain >= 2;
-    size_t n_stream = (stream_z ? n_z : 0) + (stream_p ? n_plain : 0);
+    size_t n_stream = (stream_z ? n_z : 0) + (stream_p ? n_plain : 0) + n_delta;
 
     /* 2. One transaction: the deployment, its targets, superseded older targets. */
     int64_t now = mqh_unix_now();
@@ -583,7 +670,14 @@ deploy_result_t deploy__create_opts(mqotad_t *d, int64_t release_id, const char 
         snprintf(t->reason, sizeof(t->reason), "none");
         bool on_stream = d->multicast && can_stream(&devs.items[i], stream_cs);
         bool on_z = on_stream && stream_z && inflates_stream_form(&devs.items[i]);
-        if (on_z || (on_stream && stream_p)) {
+        if (dbase[i]) {
+            t->chunk_size = stream_cs;
+            t->offer_flags = MQOTA_OFFER_FLAG_STREAM;
+            t->encoding = MQOTA_ENCODING_DELTA_FULL;
+            t->window_bits = MQOTA_WINDOW_BITS_MAX;
+            t->wire_size = dwire[i];
+            t->base_release_id = dbase[i];
+        } else if (on_z || (on_stream && stream_p)) {
             t->chunk_size = stream_cs;
             t->offer_flags = MQOTA_OFFER_FLAG_STREAM;
             t->wire_size = r->size;
@@ -618,6 +712,8 @@ db_err:
     res = DEPLOY_ERROR;
 out:
     free(memo.image);
+    free(dbase);
+    free(dwire);
     free(targets);
     free(devs.items);
     free(r);
@@ -745,8 +841,15 @@ static int fall_back(mqotad_t *d, const db_device_t *dev, db_target_t *t)
         return -1;
     }
     int64_t base = t->base_release_id;
-    t->chunk_size = choose_chunk_size(d, dev, r->size);
-    choose_plain_form(d, r, dev, 0, &memo, t);
+    if (t->offer_flags & MQOTA_OFFER_FLAG_STREAM) {
+        /* a delta stream's member (it inflates deflate-full, delta_stream_base()): the
+         * release's deflate-full stream, or the image's when that form is not smaller */
+        t->chunk_size = stream_chunk_size(d, r->id, r->size);
+        choose_plain_form(d, r, dev, t->chunk_size, &memo, t);
+    } else {
+        t->chunk_size = choose_chunk_size(d, dev, r->size);
+        choose_plain_form(d, r, dev, 0, &memo, t);
+    }
     free(memo.image);
     int rc = db__target_set_form(d->db, t);
     transfer__drop_device(d, dev->id);

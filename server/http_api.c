@@ -227,6 +227,16 @@ static int add_target(void *ctx, const db_target_t *t)
     cJSON_AddNumberToObject(j, "wire_size", (double)t->wire_size);
     cJSON_AddNumberToObject(j, "bytes_saved",
                             t->wire_size > 0 ? (double)c->image_size - (double)t->wire_size : 0);
+    /* the multicast stream its offer named (docs/PROTOCOL.md §13), null for unicast; a delta's
+     * base release (0: none) */
+    char topic[64];
+    if ((t->offer_flags & MQOTA_OFFER_FLAG_STREAM) &&
+        stream__topic(c->d, t->release_id, t->encoding, t->base_release_id, topic,
+                      sizeof(topic)) == 0)
+        cJSON_AddStringToObject(j, "stream", topic);
+    else
+        cJSON_AddNullToObject(j, "stream");
+    cJSON_AddNumberToObject(j, "base_release", (double)t->base_release_id);
     cJSON_AddNumberToObject(j, "started_at", (double)t->started_at);
     cJSON_AddNumberToObject(j, "finished_at", (double)t->finished_at);
     cJSON_AddItemToArray(c->array, j);

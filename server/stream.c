@@ -3,7 +3,8 @@
  * stream.c - multicast streams: one publish per chunk for every device taking a release.
  *
  * A stream walks the release's chunks with a cyclic cursor and publishes, on
- * mqota/v1/stream/<release_id>, the next chunk that at least one live member has not
+ * mqota/v1/stream/<release_id> (a compressed form on .../<encoding>, a delta on
+ * .../<encoding>/<base>: one stream per form and base, docs/PROTOCOL.md §13), the next chunk that at least one live member has not
  * acknowledged; chunks nobody lacks are skipped, and after the last chunk the cursor wraps to
  * 0 (a new cycle) for members that joined late or lost chunks.
  *
@@ -38,6 +39,8 @@
  */
 #include "metrics.h"
 #include "stream.h"
+
+#include "db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +82,8 @@ typedef struct stream {
     int64_t release_id;
     uint8_t encoding;        /* the form its members take (docs/PROTOCOL.md §6.1): one stream,
                                 one topic per form of a release */
-    char topic[48];
+    int64_t base_release_id; /* a delta form's base: one stream, one topic per base too */
+    char topic[64];
     uint32_t chunk_size, chunk_count;
     transfer_t **members;
     size_t n_members, cap;
@@ -362,11 +366,11 @@ static void stream_free(mqotad_t *d, stream_t *s)
         }
     }
     acct_t *rel = acct_get(&d->streams->releases, s->release_id);
-    mqh_log(MQH_INFO, "stream of release %lld stopped: %u chunk(s) of %u bytes published "
+    mqh_log(MQH_INFO, "stream of release %lld on %s stopped: %u chunk(s) of %u bytes published "
             "(%lld bytes, %u wrap(s) of the cursor, %u late joiner(s) on probation, %u slow "
             "member(s) demoted) in %llu ms; %lld stream bytes for this release since start",
-            (long long)s->release_id, s->sends, s->chunk_size, (long long)s->bytes_sent,
-            s->cycle, s->late, s->demoted,
+            (long long)s->release_id, s->topic, s->sends, s->chunk_size,
+            (long long)s->bytes_sent, s->cycle, s->late, s->demoted,
             (unsigned long long)(mqh_now_ms() - s->created_ms),
             rel ? (long long)rel->total : -1LL);
     free(s->members);
@@ -376,19 +380,44 @@ static void stream_free(mqotad_t *d, stream_t *s)
     free(s);
 }
 
+int stream__topic(mqotad_t *d, int64_t release_id, uint8_t encoding, int64_t base_release_id,
+                  char *buf, size_t cap)
+{
+    if (encoding == MQOTA_ENCODING_NONE) {
+        snprintf(buf, cap, MQOTAD_STREAM_PREFIX "%lld", (long long)release_id);
+        return 0;
+    }
+    if (!MQOTA_ENCODING_IS_DELTA(encoding)) {
+        snprintf(buf, cap, MQOTAD_STREAM_PREFIX "%lld/%u", (long long)release_id,
+                 (unsigned)encoding);
+        return 0;
+    }
+    db_release_t *b = malloc(sizeof(*b));
+    int rc = b && db__release_get(d->db, base_release_id, b) == 0 ? 0 : -1;
+    if (rc == 0)
+        snprintf(buf, cap, MQOTAD_STREAM_PREFIX "%lld/%u/%.8s", (long long)release_id,
+                 (unsigned)encoding, b->sha256);
+    free(b);
+    return rc;
+}
+
 static stream_t *stream_create(mqotad_t *d, const transfer_t *t, uint64_t now_ms)
 {
     stream_t *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->release_id = t->target.release_id;
     s->encoding = t->img->encoding;
+    s->base_release_id = t->img->base_release_id;
     s->chunk_size = t->chunk_size;
     s->chunk_count = t->chunk_count;
-    if (s->encoding == MQOTA_ENCODING_NONE)
-        snprintf(s->topic, sizeof(s->topic), MQOTAD_STREAM_PREFIX "%lld", (long long)s->release_id);
-    else
-        snprintf(s->topic, sizeof(s->topic), MQOTAD_STREAM_PREFIX "%lld/%u",
-                 (long long)s->release_id, (unsigned)s->encoding);
+    if (stream__topic(d, s->release_id, s->encoding, s->base_release_id, s->topic,
+                      sizeof(s->topic)) != 0) {
+        mqh_log(MQH_ERROR, "stream of release %lld: cannot read its delta's base, release "
+                "%lld; its members are served by unicast", (long long)s->release_id,
+                (long long)s->base_release_id);
+        free(s);
+        return NULL;
+    }
     s->have = calloc(s->chunk_count, sizeof(*s->have));
     s->sent_ms = calloc(s->chunk_count, sizeof(*s->sent_ms));
     if (!s->have || !s->sent_ms) {
@@ -409,7 +438,8 @@ void stream__join(mqotad_t *d, transfer_t *t, uint64_t now_ms)
 {
     if (t->stream || !(t->target.offer_flags & MQOTA_OFFER_FLAG_STREAM)) return;
     stream_t *s = d->streams->list;
-    while (s && (s->release_id != t->target.release_id || s->encoding != t->img->encoding))
+    while (s && (s->release_id != t->target.release_id || s->encoding != t->img->encoding ||
+                 s->base_release_id != t->img->base_release_id))
         s = s->next;
     if (s && (s->chunk_size != t->chunk_size || s->chunk_count != t->chunk_count)) {
         /* Offered by an mqotad with another --chunk-size: it cannot share these messages. */

@@ -30,6 +30,13 @@ int stream__init(mqotad_t *d);
 /** Write the stream byte counters not yet stored and free d->streams (members are gone). */
 void stream__cleanup(mqotad_t *d);
 
+/** The topic of release_id's stream of a form (docs/PROTOCOL.md §13) into buf (cap bytes, 64
+ *  are enough): mqota/v1/stream/<release_id>, .../<encoding> for a compressed form, and
+ *  .../<encoding>/<the first 8 hex digits of the base's SHA-256> for a delta from release
+ *  base_release_id. 0, or -1 when the base cannot be read (logged by db). */
+int stream__topic(mqotad_t *d, int64_t release_id, uint8_t encoding, int64_t base_release_id,
+                  char *buf, size_t cap);
+
 /** t's offer carried the stream flag and t just applied an ACK: join the release's stream
  *  (creating it) if t is not a member yet and uses the stream's chunk size. */
 void stream__join(mqotad_t *d, transfer_t *t, uint64_t now_ms);

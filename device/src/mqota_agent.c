@@ -119,7 +119,9 @@ void agent__u64_to_dec(uint64_t v, char *buf)
 }
 
 /* <prefix>/stream/<release_id>: the multicast stream of the offer in progress; a compressed
- * form has its own, <prefix>/stream/<release_id>/<encoding> (docs/PROTOCOL.md §13). */
+ * form has its own, <prefix>/stream/<release_id>/<encoding>, and a delta one per base,
+ * <prefix>/stream/<release_id>/<encoding>/<first 4 bytes of the base's SHA-256 in lowercase
+ * hex>, so that devices on another base never take its chunks (docs/PROTOCOL.md §13). */
 static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size_t cap)
 {
     char rel[21];
@@ -127,15 +129,24 @@ static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size
     size_t rl;
     agent__u64_to_dec(a->offer.release_id, rel);
     rl = strlen(rel);
-    if (pl + 8u + rl + 5u > cap) { /* "/" and up to 3 digits of the encoding, NUL */
+    if (pl + 8u + rl + 14u > cap) { /* "/", 3 digits of the encoding, "/", 8 hex, NUL */
         return MQOTA_ERR_NO_SPACE;
     }
     memcpy(buf, a->prefix, pl);
     memcpy(buf + pl, "/stream/", 8u);
     memcpy(buf + pl + 8u, rel, rl + 1u);
     if (a->offer.encoding != MQOTA_ENCODING_NONE) {
-        buf[pl + 8u + rl] = '/';
-        agent__u64_to_dec(a->offer.encoding, buf + pl + 8u + rl + 1u);
+        buf += pl + 8u + rl;
+        *buf++ = '/';
+        agent__u64_to_dec(a->offer.encoding, buf);
+        if (MQOTA_ENCODING_IS_DELTA(a->offer.encoding)) { /* one digit */
+            buf[1] = '/';
+            for (size_t i = 0; i < 8u; i++) {
+                unsigned n = (a->offer.base_sha256[i / 2u] >> (4u - 4u * (i & 1u))) & 15u;
+                buf[2u + i] = (char)(n < 10u ? '0' + n : 'a' - 10u + n);
+            }
+            buf[10] = '\0';
+        }
     }
     return MQOTA_OK;
 }

@@ -234,6 +234,47 @@ static void test_delta_full_out_of_order(void **state)
     power_off();
 }
 
+/* A delta stream is per base (docs/PROTOCOL.md §13): the agent subscribes to
+ * <prefix>/stream/<release>/4/<first 8 hex digits of the base's SHA-256>, ignores the same
+ * release's delta stream of another base, and takes every chunk from its own. */
+static void test_delta_full_stream_per_base(void **state)
+{
+    (void)state;
+    char topic[HARNESS_TOPIC_MAX], chunk_topic[HARNESS_TOPIC_MAX], want[40];
+    const uint8_t *h = delta.base_sha256;
+    uint32_t count;
+    (void)serve_delta(MQOTA_ENCODING_DELTA_FULL, image);
+    S.srv.offer_flags = MQOTA_OFFER_FLAG_STREAM;
+    power_on(true);
+    harness_send_offer(&S.srv);
+    count = harness_chunk_count(&S.srv);
+    assert_int_equal(mqota_agent_topic(&S.agent, MQOTA_TOPIC_STREAM, topic, sizeof(topic)),
+                     MQOTA_OK);
+    snprintf(want, sizeof(want), "/stream/%u/4/%02x%02x%02x%02x", (unsigned)S.srv.release_id,
+             h[0], h[1], h[2], h[3]);
+    assert_true(strlen(topic) > strlen(want));
+    assert_string_equal(topic + strlen(topic) - strlen(want), want);
+    memcpy(chunk_topic, S.srv.topic_chunk, sizeof(chunk_topic));
+    memcpy(S.srv.topic_chunk, topic, sizeof(topic));
+    S.srv.topic_chunk[strlen(topic) - 1u] = topic[strlen(topic) - 1u] == '0' ? '1' : '0';
+    for (uint32_t i = 0; i < count; i++) { /* another base's stream */
+        harness_send_chunk(&S.srv, i);
+    }
+    mqota_state_msg_t m;
+    mqota_agent_state_msg(&S.agent, &m);
+    assert_int_equal(m.progress, 0);
+    memcpy(S.srv.topic_chunk, topic, sizeof(topic));
+    for (uint32_t i = 0; i < count; i++) {
+        harness_send_chunk(&S.srv, i);
+    }
+    memcpy(S.srv.topic_chunk, chunk_topic, sizeof(chunk_topic));
+    S.srv.offer_flags = 0;
+    assert_int_equal(drive(), MQOTA_STATE_READY_TO_REBOOT);
+    check_slot();
+    assert_int_equal(S.srv.chunks_sent, 2u * count); /* nothing by unicast */
+    power_off();
+}
+
 /* A reset in the middle: the device resumes from its persisted base with a fresh applier and
  * ends with the same image; no more than one window (plus the partly written sector's chunk)
  * is sent again. */
@@ -438,6 +479,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_delta_sync_update),
         cmocka_unit_test(test_delta_full_out_of_order),
+        cmocka_unit_test(test_delta_full_stream_per_base),
         cmocka_unit_test(test_delta_reset_resumes),
         cmocka_unit_test(test_delta_wrong_base_refused_before_erase),
         cmocka_unit_test(test_delta_damaged_chunk_dropped_by_crc),
