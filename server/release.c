@@ -615,6 +615,9 @@ static uint32_t get_u32(const uint8_t *p)
 void release__form_free(release_form_t *f)
 {
     if (!f) return;
+    /* a release's own form keeps its offsets in an array of their own; a delta form
+     * (delta_form.c) keeps them at the start of its one allocation, file */
+    if ((void *)f->off != (void *)f->file) free(f->off);
     free(f->file);
     memset(f, 0, sizeof(*f));
 }
