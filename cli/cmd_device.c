@@ -16,7 +16,8 @@ static const char usage_list[] =
     "Usage: mqota device list [--filter EXPR] [--json]\n"
     "\n"
     "List the devices mqotad has heard from, sorted by id:\n"
-    "ID CHIP VERSION SLOT STATE PROGRESS ONLINE LAST-SEEN.\n"
+    "ID CHIP VERSION SLOT STATE PROGRESS ONLINE LAST-SEEN. A device that speaks a legacy\n"
+    "update protocol says which in its STATE cell: \"confirmed, legacy md5\".\n"
     "\n"
     "Options:\n"
     "  --filter EXPR   only the devices the filter selects: terms separated by spaces or\n"
@@ -110,13 +111,18 @@ int cmd_device_list(cli_ctx_t *ctx, int argc, char **argv)
         char slot[16], prog[16], seen[32];
         const char *state = cli_json_str(d, "state", "-");
         const char *reason = cli_json_str(d, "reason", "none");
-        char state_cell[96];
+        const char *proto = cli_json_str(d, "protocol", "mqota");
+        char state_cell[160];
         /* A failed or rolled-back device says why, so the table alone explains it. */
+        int n;
         if (strcmp(reason, "none") != 0 && *reason != '\0' &&
             (strcmp(state, "failed") == 0 || strcmp(state, "rolled-back") == 0))
-            snprintf(state_cell, sizeof state_cell, "%s (%s)", state, reason);
+            n = snprintf(state_cell, sizeof state_cell, "%s (%s)", state, reason);
         else
-            snprintf(state_cell, sizeof state_cell, "%s", state);
+            n = snprintf(state_cell, sizeof state_cell, "%s", state);
+        /* A legacy device (docs/LEGACY.md) names its protocol; a native one (mqota) says nothing. */
+        if (strcmp(proto, "mqota") != 0 && *proto != '\0' && n >= 0 && (size_t)n < sizeof state_cell)
+            snprintf(state_cell + n, sizeof state_cell - (size_t)n, ", legacy %s", proto);
         snprintf(slot, sizeof slot, "%lld", cli_json_int(d, "slot", -1));
         progress_cell(d, prog, sizeof prog);
         fmt_ago(now, cli_json_int(d, "last_seen", 0), seen, sizeof seen);
@@ -209,6 +215,7 @@ int cmd_device_show(cli_ctx_t *ctx, int argc, char **argv)
     printf("device %s\n", cli_json_str(d, "id", pos[0]));
     printf("  online            %s (last seen %s)\n", cli_json_bool(d, "online", false) ? "yes" : "no",
            fmt_ago(now, cli_json_int(d, "last_seen", 0), buf, sizeof buf));
+    printf("  protocol          %s\n", cli_json_str(d, "protocol", "mqota"));
     printf("  chip              %s (chip id %lld)\n", cli_json_str(d, "chip", "-"),
            cli_json_int(d, "chip_id", 0));
     printf("  project           %s\n", cli_json_str(d, "project", "-"));

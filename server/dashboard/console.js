@@ -85,6 +85,10 @@ function stateClass(s) {
 function badge(s, extra) {
   return '<span class="badge ' + stateClass(s) + '">' + esc(s || "-") + (extra ? " " + esc(extra) : "") + "</span>";
 }
+/* A legacy device (docs/LEGACY.md) names its protocol beside its state; a native one (mqota) nothing. */
+function protoNote(d) {
+  return d.protocol && d.protocol !== "mqota" ? ' <span class="muted proto">legacy ' + esc(d.protocol) + "</span>" : "";
+}
 function onlineCell(on) {
   return '<span class="online ' + (on ? "s-ok" : "s-bad") + '">' + (on ? "online" : "offline") + "</span>";
 }
@@ -461,7 +465,7 @@ function renderInventory(page) {
     h += '<tr class="click" data-dev="' + esc(d.id) + '">' +
       '<td><a class="mono" href="#/devices/' + encodeURIComponent(d.id) + '">' + esc(d.id) + "</a></td>" +
       "<td>" + badge(d.state) + (bad && d.reason !== "none" ? ' <span class="reason" title="' + esc(explain(d.reason)) + '">' +
-        esc(d.reason) + "</span>" : "") + "</td>" +
+        esc(d.reason) + "</span>" : "") + protoNote(d) + "</td>" +
       "<td>" + onlineCell(d.online) + "</td>" +
       "<td>" + (busy ? bar([[prog, "info"]], d.image_size, Math.floor(pct(prog, d.image_size)) + "%") :
         '<span class="muted">-</span>') + "</td>" +
@@ -528,6 +532,7 @@ function deviceView(id) {
       $("#dv-sub").innerHTML = badge(d.state) + " " + onlineCell(d.online);
       const kv = (rows) => rows.map(([k, v]) => "<dt>" + esc(k) + "</dt><dd>" + v + "</dd>").join("");
       $("#dv-id").innerHTML = kv([
+        ["protocol", d.protocol && d.protocol !== "mqota" ? "legacy " + esc(d.protocol) + " (its adapter in mqotad updates it)" : "mqota (the agent)"],
         ["chip", esc(d.chip)], ["project", esc(d.project)],
         ["running version", '<span class="mono">' + esc(d.version) + "</span>" +
           (d.running_release ? ' (<a href="#/releases">release ' + esc(d.running_release) + "</a>)" : "")],

@@ -216,6 +216,20 @@ try {
     if (m.width > 400) fail("the page is " + m.width + " px wide at 390 px");
   });
 
+  await run(page, "legacy-protocol", async () => {
+    // a legacy device (docs/LEGACY.md, protocol md5; nothing runs as it): the inventory and its
+    // page name the protocol, a native device's row does not
+    await api("/api/v1/legacy-devices", { method: "POST", headers: { Authorization: "Bearer " + TOKEN,
+      "Content-Type": "application/json" }, body: JSON.stringify({ id: "pump-7", protocol: "md5", chip: "esp32",
+      version: "2.3", params: { chip: "esp32-a1b2c3" } }) });
+    await page.goto(URL + "/#/devices");
+    await page.waitForFunction(() => /legacy md5/.test((document.querySelector('#inv tr[data-dev="pump-7"]') || {}).textContent),
+      null, { timeout: 10000 });
+    if (/legacy/.test(await page.textContent('#inv tr[data-dev="vdev-0001"]'))) fail("a native device's row names a legacy protocol");
+    await page.goto(URL + "/#/devices/pump-7");
+    await page.waitForFunction(() => /protocol\s*legacy md5/.test(document.querySelector("#dv-id").textContent), null, { timeout: 10000 });
+  });
+
   await run(page, "outage", async () => {
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.goto(URL + "/#/devices");

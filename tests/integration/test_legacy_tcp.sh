@@ -10,6 +10,9 @@
 #  - a device registered as an ESP32-S3 is refused the ESP32 release before anything is sent;
 #  - a board that announces an address outside --legacy-tcp-net (127.0.0.0/8) is refused with
 #    a sentence and nothing is connected (its target fails, reason config);
+#  - a rollout of tcp-3 over both boards (group tcp): a canary of 1, then wave 1, which starts
+#    only once the canary reported tcp-3; it finishes with both confirmed on tcp-3;
+#  - 'mqota device list' names the protocol in the STATE cell ("legacy tcp");
 #  - one board takes an image that carries the mqota agent and comes back native under the
 #    same registry entry.
 # The embedded broker runs with identities (no --open-broker): each board is registered with
@@ -17,7 +20,7 @@
 . "$(dirname "$0")/lib.sh" "$1" "$2"
 VARIANT="$BUILD/tests/tools/mqota-image-variant"
 SRC="$FIX/idf_hello_world_esp32_2023.bin"
-for v in 1 2; do
+for v in 1 2 3; do
   "$VARIANT" --project legacy-tcp --version "tcp-$v" "$SRC" "$T/tcp-$v.bin" >>"$T/variant.log" 2>&1 ||
     fail "mqota-image-variant could not make tcp-$v: $(tail -n 1 "$T/variant.log")"
 done
@@ -96,6 +99,32 @@ grep -q "out-0001: the device announced 10.9.8.7, outside --legacy-tcp-net 127.0
   "$T/mqotad.log" || fail "mqotad did not say why it refused 10.9.8.7"
 pass "an announced address outside --legacy-tcp-net refused with a sentence"
 
+# A rollout over the legacy boards (docs/ROLLOUTS.md): the canary (vdev-0001, the first by id)
+# takes tcp-3 alone; wave 1 starts only once the canary reported tcp-3 (confirmed) and the
+# rollout finishes with both on it.
+mq group create tcp >/dev/null && mq group add tcp vdev-0001 vdev-0002 >/dev/null || fail "group tcp failed"
+add_release "$T/tcp-3.bin"; rel3=$RELEASE_ID
+out=$(mq --json rollout create "$rel3" --filter group=tcp --canary 1 --waves 100% --deadline 60 2>&1) ||
+  fail "rollout create was refused: $out"
+json_get rid "$out" '.id | numbers'
+rollout_is() { mq --json rollout show "$rid" | jq -e "$1"; }
+wait_for 60 rollout_is '.waves[1].deployment != null or .state != "running"' ||
+  fail "wave 1 of rollout $rid never started: $(mq --json rollout show "$rid")"
+dev=$(mq --json device show vdev-0001) || fail "device show failed"
+check_json "wave 1 started only once the canary vdev-0001 reported tcp-3" "$dev" \
+  '.version == "tcp-3" and .state == "confirmed"'
+wait_for 60 rollout_is '.state != "running"' || fail "rollout $rid did not end: $(mq --json rollout show "$rid")"
+r=$(mq --json rollout show "$rid") || fail "rollout show failed"
+check_json "the rollout over the tcp boards finished: canary 1, wave 1 of 1, both confirmed" "$r" \
+  '.state == "finished" and .waves[0].confirmed == 1 and .waves[0].failed == 0 and
+   .waves[1].confirmed == 1 and .waves[1].failed == 0 and
+   [.events[].kind] == ["created","wave-started","wave-succeeded","wave-started","wave-succeeded","finished"]'
+list=$(mq --json device list --filter group=tcp) || fail "device list failed"
+check_json "both tcp boards run tcp-3" "$list" '[.[] | select(.version == "tcp-3")] | length == 2'
+mq device list >"$T/list.txt" 2>&1 || fail "device list failed: $(cat "$T/list.txt")"
+grep -qE '^vdev-0001 .* confirmed, legacy tcp ' "$T/list.txt" || fail "device list does not name the protocol: $(cat "$T/list.txt")"
+pass "device list shows 'legacy tcp' beside the state"
+
 # The migration: an image with the agent (project hello_world) to vdev-0001.
 add_release "$FIX/idf_hello_world_esp32_2024.bin"; nat=$RELEASE_ID
 rels=$(mq --json release list) || fail "release list failed"
@@ -108,4 +137,8 @@ wait_for 30 sh -c "'$MQOTA' --server '$HTTP_URL' --json device show vdev-0001 | 
 dev=$(mq --json device show vdev-0001) || fail "device show failed"
 check_json "vdev-0001 is a native device on $natver under the same entry" "$dev" \
   '.protocol == "mqota" and .version == $v and .project == "hello_world"' --arg v "$natver"
+mq device list >"$T/list.txt" 2>&1 || fail "device list failed: $(cat "$T/list.txt")"
+grep -q '^vdev-0001 ' "$T/list.txt" && ! grep -q '^vdev-0001 .*legacy' "$T/list.txt" &&
+  grep -q '^vdev-0002 .*legacy tcp' "$T/list.txt" || fail "device list after the migration: $(cat "$T/list.txt")"
+pass "device list: the migrated vdev-0001 names no protocol, vdev-0002 still 'legacy tcp'"
 passed
