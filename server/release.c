@@ -220,8 +220,10 @@ static size_t utf8_bad_at(const char *s)
 
 /*
  * Verify the upload's signature (base64 of a .mqsig) when one came, or refuse an unsigned
- * upload under --require-signed. 0 with *signed_ok telling whether sig holds a verified
- * signature; -1 with err filled (HTTP 400).
+ * upload under --require-signed. info is the image's descriptor, or NULL for a file bundle,
+ * whose .mqsig must sign the bundle's manifest ("MQF1", docs/PROTOCOL.md §5.1 and §17). 0
+ * with *signed_ok telling whether sig holds a verified signature; -1 with err filled (HTTP
+ * 400).
  */
 static int judge_signature(mqotad_t *d, const char *sig_b64, const uint8_t digest[32],
                            size_t len, const mqota_image_info_t *info, signature_t *sig,
@@ -230,9 +232,11 @@ static int judge_signature(mqotad_t *d, const char *sig_b64, const uint8_t diges
     *signed_ok = false;
     if (!sig_b64 || !*sig_b64) {
         if (!d->require_signed) return 0;
-        snprintf(err, err_cap, "this mqotad accepts only signed releases (--require-signed); "
-                 "send the .mqsig with the image (mqota release add FILE --signature "
-                 "FILE.mqsig, or --sign-key KEY.key.pem)");
+        snprintf(err, err_cap, "this mqotad accepts only signed releases (--require-signed); %s",
+                 info ? "send the .mqsig with the image (mqota release add FILE --signature "
+                        "FILE.mqsig, or --sign-key KEY.key.pem)"
+                      : "sign the file bundle (mqota release add --files DIR --version V "
+                        "--sign-key KEY.key.pem); nothing was stored");
         return -1;
     }
     size_t n = 0;
@@ -243,43 +247,10 @@ static int judge_signature(mqotad_t *d, const char *sig_b64, const uint8_t diges
         return -1;
     }
     char why[400];
-    int rc = signature__verify(d, (const char *)text, n, digest, (uint32_t)len, info, sig, why,
-                               sizeof(why));
-    free(text);
-    if (rc != 0) {
-        snprintf(err, err_cap, "signature rejected: %s; nothing was stored", why);
-        return -1;
-    }
-    *signed_ok = true;
-    return 0;
-}
-
-/*
- * judge_signature() for a file bundle: its .mqsig must sign the bundle's manifest ("MQF1",
- * docs/PROTOCOL.md §5.1 and §17); unsigned bundles are refused under --require-signed.
- */
-static int judge_files_signature(mqotad_t *d, const char *sig_b64, const uint8_t digest[32],
-                                 size_t len, signature_t *sig, bool *signed_ok, char *err,
-                                 size_t err_cap)
-{
-    *signed_ok = false;
-    if (!sig_b64 || !*sig_b64) {
-        if (!d->require_signed) return 0;
-        snprintf(err, err_cap, "this mqotad accepts only signed releases (--require-signed); "
-                 "sign the file bundle (mqota release add --files DIR --version V --sign-key "
-                 "KEY.key.pem); nothing was stored");
-        return -1;
-    }
-    size_t n = 0;
-    uint8_t *text = signature__base64_decode(sig_b64, &n);
-    if (!text) {
-        snprintf(err, err_cap, "signature rejected: the X-Mqota-Signature header is not "
-                 "base64 of a .mqsig file");
-        return -1;
-    }
-    char why[400];
-    int rc = signature__verify_files(d, (const char *)text, n, digest, (uint32_t)len, sig, why,
-                                     sizeof(why));
+    int rc = info ? signature__verify(d, (const char *)text, n, digest, (uint32_t)len, info, sig,
+                                      why, sizeof(why))
+                  : signature__verify_files(d, (const char *)text, n, digest, (uint32_t)len,
+                                            sig, why, sizeof(why));
     free(text);
     if (rc != 0) {
         snprintf(err, err_cap, "signature rejected: %s; nothing was stored", why);
@@ -320,7 +291,7 @@ static release_result_t check_files(mqotad_t *d, const uint8_t *b, size_t len,
         res = RELEASE_ERROR;
         goto out;
     }
-    if (judge_files_signature(d, sig_b64, digest, len, &sig, &is_signed, err, err_cap) != 0)
+    if (judge_signature(d, sig_b64, digest, len, NULL, &sig, &is_signed, err, err_cap) != 0)
         goto out;
     if (version && !*version) version = NULL;
     if (is_signed) {
