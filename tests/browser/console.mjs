@@ -233,7 +233,10 @@ try {
   await run(page, "outage", async () => {
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.goto(URL + "/#/devices");
-    await page.waitForFunction(() => /^live/.test(document.querySelector("#live").textContent), null, { timeout: 10000 });
+    // the live mark can come before the inventory's first fetch has answered: wait for a drawn
+    // online row, or the kill below races that fetch and leaves nothing to grey out
+    await page.waitForFunction(() => /^live/.test(document.querySelector("#live").textContent) &&
+      document.querySelector("#inv tr[data-dev] .online.s-ok"), null, { timeout: 10000 });
     process.kill(MQOTAD_PID, "SIGTERM");
     await page.waitForFunction(() => document.querySelector("#live").textContent === "mqotad unreachable", null, { timeout: 20000 });
     const s = await page.evaluate(() => ({
