@@ -44,8 +44,11 @@ void agent__confirm_now(mqota_agent_t *a);
 /* Mark the running (pending-verify) image invalid with `reason` and request the reboot. */
 void agent__roll_back(mqota_agent_t *a, mqota_reason_t reason);
 
-/* ---- mqota_decode.c: the decode stage of compressed transfers (docs/PROTOCOL.md §6.1) ---- */
+/* ---- mqota_decode.c: the decode stage of compressed transfers (docs/PROTOCOL.md §6.1) ----
+ * With MQOTA_CFG_DECODE 0 the stage is the inline stubs after these declarations: no window,
+ * no encoding but none, plain chunks written as they come. */
 
+#if MQOTA_CFG_DECODE
 /* log2 of the largest deflate window the platform's inflate hook decodes; 0 if none. */
 uint8_t decode__window(const mqota_agent_t *a);
 /* Whether this device can take the offer's encoding, window and chunk size (judged before
@@ -67,6 +70,46 @@ bool decode__ready(const mqota_agent_t *a, uint32_t index);
  * MQOTA_ERR_PLATFORM if the slot could not be written or read; MQOTA_ERR_MALFORMED if the data
  * do not decode to exactly the chunk's image bytes. */
 mqota_status_t decode__chunk(mqota_agent_t *a, uint32_t index, const uint8_t *data, uint32_t len);
+#else
+static inline uint8_t decode__window(const mqota_agent_t *a)
+{
+    (void)a;
+    return 0u;
+}
+static inline bool decode__offer_ok(const mqota_agent_t *a, const mqota_offer_t *o)
+{
+    return o->encoding == MQOTA_ENCODING_NONE && o->chunk_size <= a->max_chunk;
+}
+static inline bool decode__base_ok(mqota_agent_t *a)
+{
+    (void)a; /* only delta offers have a base, and they never pass decode__offer_ok() */
+    return true;
+}
+static inline bool decode__fallback(const mqota_agent_t *a, const mqota_offer_t *o)
+{
+    return a->state == MQOTA_STATE_FAILED && a->reason == MQOTA_REASON_BAD_ENCODING &&
+           o->encoding != a->offer.encoding;
+}
+static inline bool decode__len_ok(const mqota_agent_t *a, uint32_t index, uint32_t wire_len)
+{
+    uint32_t left = a->offer.image_size - index * a->offer.chunk_size;
+    return wire_len == (left < a->offer.chunk_size ? left : a->offer.chunk_size);
+}
+static inline bool decode__ready(const mqota_agent_t *a, uint32_t index)
+{
+    (void)a;
+    (void)index;
+    return true;
+}
+static inline mqota_status_t decode__chunk(mqota_agent_t *a, uint32_t index, const uint8_t *data,
+                                           uint32_t len)
+{
+    return a->plat.slot_write(a->plat.ctx, a->target_slot, index * a->offer.chunk_size, data,
+                              len) == 0
+               ? MQOTA_OK
+               : MQOTA_ERR_PLATFORM;
+}
+#endif /* MQOTA_CFG_DECODE */
 
 /* ---- mqota_agent_cmd.c ---- */
 

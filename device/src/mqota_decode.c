@@ -28,6 +28,8 @@
 #include "mqota/mqota_delta.h"
 #include "mqota_agent_internal.h"
 
+#if MQOTA_CFG_DECODE /* else the stage is the inline stubs of mqota_agent_internal.h */
+
 /* A u32 LEB128 (a delta chunk's record length) takes at most this many bytes. */
 #define LEB_MAX 5u
 
@@ -285,3 +287,7 @@ mqota_status_t decode__chunk(mqota_agent_t *a, uint32_t index, const uint8_t *da
     }
     return MQOTA_OK;
 }
+
+#else
+typedef int mqota_decode_left_out_t; /* ISO C wants a declaration in every translation unit */
+#endif /* MQOTA_CFG_DECODE */

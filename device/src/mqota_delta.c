@@ -15,7 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mqota/mqota_config_defaults.h"
 #include "mqota/mqota_delta.h"
+
+#if MQOTA_CFG_DECODE /* only the decode stage applies deltas on a device */
 
 /* What the next input byte is. DEAD: an error happened; IDLE: no chunk begun. */
 enum { PH_IDLE = 0, PH_HDR, PH_SEEK, PH_ADD, PH_INSERT, PH_DEAD };
@@ -226,3 +229,7 @@ mqota_status_t mqota_delta_end(const mqota_delta_t *d)
     }
     return MQOTA_OK;
 }
+
+#else
+typedef int mqota_delta_left_out_t; /* ISO C wants a declaration in every translation unit */
+#endif /* MQOTA_CFG_DECODE */

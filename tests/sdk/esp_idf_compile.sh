@@ -88,10 +88,11 @@ else
 fi
 rm -rf "$ctmp"
 # the decoder of compressed and delta transfers on (CONFIG_MQOTA_INFLATE_WINDOW_BITS 15; the
-# default, 0, compiles it out): the hook on the ROM's tinfl_decompress() of esp_rom's miniz.h
+# default, 0, compiles it out, MQOTA_CFG_DECODE 0): the core's decode stage and delta applier,
+# and the hook on the ROM's tinfl_decompress() of esp_rom's miniz.h
 itmp=$(mktemp -d)
 IDEFS=$(echo "$DEFS" | sed -E 's/-DCONFIG_MQOTA_INFLATE_WINDOW_BITS=[0-9]+/-DCONFIG_MQOTA_INFLATE_WINDOW_BITS=15/')
-EXTRA_CFLAGS="$INC $IDEFS" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_inflate.c || rc=1
+EXTRA_CFLAGS="$INC $IDEFS" "$KIT_CHECK" device/src/*.c ports/esp-idf/src/mqota_esp_inflate.c || rc=1
 # and that pass did compile the hook: with tinfl_decompress poisoned after miniz.h the file must
 # not compile (else the option's branch was left out, nothing checked)
 printf '%s\n' '#include "miniz.h"' '#pragma GCC poison tinfl_decompress' >"$itmp/poison.h"

@@ -149,6 +149,8 @@ static void check_slot(void)
     assert_memory_equal(buf, image, image_len);
 }
 
+#if MQOTA_CFG_DECODE /* test_decode; test_decode_off has the test after #else */
+
 /* Send CHUNK index with its data changed by change() after its CRC was computed (or before,
  * with crc_after false). */
 static void send_damaged(uint32_t index, bool crc_after)
@@ -359,6 +361,47 @@ static void test_protocol_example(void **state)
     }
 }
 
+#else
+
+/* MQOTA_CFG_DECODE 0 (this file built as test_decode_off, the core compiled with it, as the
+ * ESP-IDF component's default has it): with the POSIX port's inflate hook installed the device
+ * still announces neither compression nor deltas, refuses a compressed and a delta offer
+ * (bad-encoding) before anything is erased, then takes the same deployment's fallback to the
+ * full image and updates with it. */
+static void test_decoder_left_out(void **state)
+{
+    (void)state;
+    harness_compress(&S.srv, MQOTA_ENCODING_DEFLATE_SYNC, 15);
+    power_on(true);
+    assert_non_null(S.plat.inflate); /* there, and ignored */
+    mqota_state_msg_t m;
+    mqota_agent_state_msg(&S.agent, &m);
+    assert_int_equal(m.caps & (MQOTA_CAP_DEFLATE | MQOTA_CAP_DELTA), 0u);
+    assert_int_equal(m.deflate_window, 0);
+    harness_send_offer(&S.srv);
+    assert_int_equal(mqota_agent_state(&S.agent), MQOTA_STATE_FAILED);
+    assert_int_equal(mqota_agent_reason(&S.agent), MQOTA_REASON_BAD_ENCODING);
+    /* a delta offer, another deployment */
+    S.srv.deployment_id++;
+    S.srv.encoding = MQOTA_ENCODING_DELTA_SYNC;
+    S.srv.base_size = (uint32_t)image_len;
+    harness_send_offer(&S.srv);
+    assert_int_equal(mqota_agent_state(&S.agent), MQOTA_STATE_FAILED);
+    assert_int_equal(mqota_agent_reason(&S.agent), MQOTA_REASON_BAD_ENCODING);
+    assert_int_equal(S.erases, 0u);
+    /* mqotad's fallback in the same deployment: the full image */
+    harness_uncompress(&S.srv);
+    S.srv.base_size = 0;
+    harness_send_offer(&S.srv);
+    assert_int_equal(drive(), MQOTA_STATE_READY_TO_REBOOT);
+    check_slot();
+    assert_int_equal(S.srv.chunks_sent, harness_chunk_count(&S.srv));
+    power_off();
+    S.srv.deployment_id--;
+}
+
+#endif /* MQOTA_CFG_DECODE */
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -417,6 +460,11 @@ static int group_teardown(void **state)
 
 int main(void)
 {
+#if !MQOTA_CFG_DECODE
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decoder_left_out),
+    };
+#else
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_update),
         cmocka_unit_test(test_full_out_of_order),
@@ -428,5 +476,6 @@ int main(void)
         cmocka_unit_test(test_bad_encoding_refused_before_erase),
         cmocka_unit_test(test_protocol_example),
     };
+#endif
     return mqota_fixtures_run_group("decode", tests, group_setup, group_teardown);
 }

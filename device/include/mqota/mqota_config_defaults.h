@@ -140,6 +140,22 @@
 #endif
 
 /**
+ * @brief 1: the agent decodes compressed and delta transfers (docs/PROTOCOL.md §6.1, §18)
+ *        through the platform's inflate hook, and announces them in its STATE when the hook
+ *        is there; 0: the decode stage and the delta applier (mqota_decode.c, mqota_delta.c)
+ *        are left out and the inflate hook is ignored: the device announces neither, refuses
+ *        an offer with an encoding (reason bad-encoding) before anything is erased, and takes
+ *        the server's fallback to the full image, as a device without the hook does. A port
+ *        that installs no inflate hook gains nothing from 1 (the ESP-IDF component sets 0
+ *        unless CONFIG_MQOTA_INFLATE_WINDOW_BITS is set). The mqota_delta_*() functions exist
+ *        only with 1.
+ * Possible values: 0 or 1. Default value: 1.
+ */
+#ifndef MQOTA_CFG_DECODE
+#define MQOTA_CFG_DECODE 1
+#endif
+
+/**
  * @brief Log hook: define MQOTA_LOG(level, ...) to a printf-like function to see the agent's
  *        log. Compiles away by default.
  */

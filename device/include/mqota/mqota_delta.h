@@ -24,6 +24,9 @@
  * Guarantees, whatever the input: the source is read only inside [0, source_size); at most the
  * chunk's declared length is written; every call consumes its input and returns (each loop
  * step consumes at least one input byte). RAM: sizeof(mqota_delta_t), 100 bytes on a 32-bit target.
+ *
+ * Built only with MQOTA_CFG_DECODE 1 (mqota_config_defaults.h; the ESP-IDF component's default
+ * leaves it out, the host build and mqotad have it).
  */
 #ifndef MQOTA_DELTA_H
 #define MQOTA_DELTA_H

@@ -15,6 +15,9 @@
 #define MQOTA_DEVICE_ID_MAX 48u
 #define MQOTA_TOPIC_MAX 128u
 #define MQOTA_VERIFY_STEP 1024u
+/* The library installs no inflate hook (the ESP-IDF component's ROM-inflate hook is not part
+ * of it): the decode stage of compressed and delta transfers is left out (mqota_config_defaults.h). */
+#define MQOTA_CFG_DECODE 0
 
 /** Largest chunk the device accepts, bytes (a power of two); sizes the receive buffer and
  *  PubSubClient's buffer (Mqota.h). */

@@ -36,6 +36,13 @@
 #else
 #define MQOTA_CFG_STATUS_TEXT 0
 #endif
+/* compressed and delta transfers: compiled in only with a decoder window (Kconfig's
+ * MQOTA_INFLATE_WINDOW_BITS; 0, the default, installs no inflate hook) */
+#if CONFIG_MQOTA_INFLATE_WINDOW_BITS > 0
+#define MQOTA_CFG_DECODE 1
+#else
+#define MQOTA_CFG_DECODE 0
+#endif
 
 #if (CONFIG_MQOTA_MAX_CHUNKS % 64) != 0
 #error "CONFIG_MQOTA_MAX_CHUNKS must be a multiple of 64 (the agent's chunk bitmap is kept in 64-bit words)"
