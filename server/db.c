@@ -6,7 +6,9 @@
  * takes the schema from version i to i + 1, and db__open() applies the missing ones in one
  * transaction each. Never edit a shipped migration; append a new one.
  *
- * Every statement is prepared once at open time (stmts[]) and reset after each use.
+ * Every statement is prepared once at open time (stmts[]) and reset after each use: statements
+ * without rows through exec_stmt(), one-row queries through get_row() and count_one() with a
+ * reader, and every walk over their rows ends in end_rows().
  */
 #include "db.h"
 
@@ -706,6 +708,19 @@ static int count_one(db_t *db, int which, const char *what, int64_t *out)
 }
 
 /*
+ * End a walk over a statement's rows, `while ((rc = sqlite3_step(s)) == SQLITE_ROW)`, rc its
+ * last step: SQLITE_ROW when the caller stopped early, SQLITE_DONE at the end, else an error.
+ * 0, or fail(what) (-1) on an error; the statement is reset and its bindings cleared either way.
+ */
+static int end_rows(db_t *db, sqlite3_stmt *s, int rc, const char *what)
+{
+    int ret = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(db, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+/*
  * Transactions nest: the outermost db__begin() is BEGIN IMMEDIATE, an inner one (a rollout
  * starting a wave calls deploy__create(), which has its own) a SAVEPOINT, so the inner work
  * commits or rolls back with the outer transaction. An inner db__commit() releases its
@@ -833,15 +848,13 @@ int db__device_set_online(db_t *db, const char *id, bool online, int64_t now)
 int db__device_list(db_t *db, int (*cb)(void *ctx, const db_device_t *d), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_DEV_LIST];
-    int rc, ret = 0;
+    int rc;
     db_device_t d;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_device(s, &d);
         if (cb(ctx, &d) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list devices");
-    sqlite3_reset(s);
-    return ret;
+    return end_rows(db, s, rc, "list devices");
 }
 
 /* ---- device protocols and legacy devices (schema 13, docs/LEGACY.md) ---- */
@@ -913,7 +926,7 @@ int db__legacy_list(db_t *db, int (*cb)(void *ctx, const char *device_id,
                     void *ctx)
 {
     sqlite3_stmt *s = db->st[S_LEG_LIST];
-    int rc, ret = 0;
+    int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(s, 0);
         const char *proto = (const char *)sqlite3_column_text(s, 1);
@@ -922,9 +935,7 @@ int db__legacy_list(db_t *db, int (*cb)(void *ctx, const char *device_id,
         if (!id || !proto || !params || db__protocol_parse(proto, &p) != 0) continue;
         if (cb(ctx, id, p, params) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list legacy devices");
-    sqlite3_reset(s);
-    return ret;
+    return end_rows(db, s, rc, "list legacy devices");
 }
 
 /* ---- releases ---- */
@@ -1024,15 +1035,14 @@ int db__release_by_sha(db_t *db, const char *sha256, db_release_t *out)
 int db__release_list(db_t *db, int (*cb)(void *ctx, const db_release_t *r), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_REL_LIST];
-    int rc, ret = 0;
+    int rc, ret;
     db_release_t *r = malloc(sizeof(*r));
     if (!r) return -1;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_release(s, r);
         if (cb(ctx, r) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list releases");
-    sqlite3_reset(s);
+    ret = end_rows(db, s, rc, "list releases");
     free(r);
     return ret;
 }
@@ -1077,15 +1087,13 @@ int db__deployment_get(db_t *db, int64_t id, db_deployment_t *out)
 int db__deployment_list(db_t *db, int (*cb)(void *ctx, const db_deployment_t *d), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_DEP_LIST];
-    int rc, ret = 0;
+    int rc;
     db_deployment_t d;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_deployment(s, &d);
         if (cb(ctx, &d) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list deployments");
-    sqlite3_reset(s);
-    return ret;
+    return end_rows(db, s, rc, "list deployments");
 }
 
 int db__deployment_set_state(db_t *db, int64_t id, deployment_state_t state)
@@ -1244,16 +1252,13 @@ static int target_rows(db_t *db, int which, int (*cb)(void *ctx, const db_target
                        void *ctx)
 {
     sqlite3_stmt *s = db->st[which];
-    int rc, ret = 0;
+    int rc;
     db_target_t t;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_target(s, &t);
         if (cb(ctx, &t) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list deployment targets");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list deployment targets");
 }
 
 int db__target_list(db_t *db, int64_t deployment_id,
@@ -1317,7 +1322,7 @@ int db__token_delete(db_t *db, const char *name)
 int db__token_list(db_t *db, int (*cb)(void *ctx, const db_token_t *t), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_TOK_LIST];
-    int rc, ret = 0;
+    int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         db_token_t t;
         memset(&t, 0, sizeof(t));
@@ -1326,9 +1331,7 @@ int db__token_list(db_t *db, int (*cb)(void *ctx, const db_token_t *t), void *ct
         t.created_at = sqlite3_column_int64(s, 2);
         if (cb(ctx, &t) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list tokens");
-    sqlite3_reset(s);
-    return ret;
+    return end_rows(db, s, rc, "list tokens");
 }
 
 /* ---- command keys ---- */
@@ -1462,7 +1465,7 @@ int db__command_list(db_t *db, const char *device_id, int limit,
                      int (*cb)(void *ctx, const db_command_t *c), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_CMD_LIST];
-    int rc, ret = 0;
+    int rc, ret;
     db_command_t *c = malloc(sizeof(*c));
     if (!c) return -1;
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
@@ -1471,9 +1474,7 @@ int db__command_list(db_t *db, const char *device_id, int limit,
         read_command(s, c);
         if (cb(ctx, c) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list commands");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    ret = end_rows(db, s, rc, "list commands");
     free(c);
     return ret;
 }
@@ -1481,15 +1482,12 @@ int db__command_list(db_t *db, const char *device_id, int limit,
 int db__command_queued_ids(db_t *db, const char *device_id, int64_t *ids, int cap, int *n)
 {
     sqlite3_stmt *s = db->st[S_CMD_QUEUED];
-    int rc, ret = 0;
+    int rc;
     *n = 0;
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(s, 2, cap);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < cap) ids[(*n)++] = sqlite3_column_int64(s, 0);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list queued commands");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list queued commands");
 }
 
 int db__command_set_sent(db_t *db, int64_t id, uint64_t counter, int64_t sent_at)
@@ -1574,7 +1572,7 @@ int db__refusal_list(db_t *db, const char *device_id, int limit,
                      int (*cb)(void *ctx, const db_refusal_t *r), void *ctx, int64_t *total)
 {
     sqlite3_stmt *s = db->st[S_REF_LIST];
-    int rc, ret = 0;
+    int rc;
     *total = 0;
     sqlite3_bind_text(db->st[S_REF_COUNT], 1, device_id, -1, SQLITE_TRANSIENT);
     if (count_one(db, S_REF_COUNT, "count refusal reports", total) != 0) return -1;
@@ -1593,10 +1591,7 @@ int db__refusal_list(db_t *db, const char *device_id, int limit,
         r.command_id = sqlite3_column_int64(s, 7);
         if (cb(ctx, &r) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list refusal reports");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list refusal reports");
 }
 
 /* ---- groups and tags (schema 6) ---- */
@@ -1634,15 +1629,13 @@ int db__group_get(db_t *db, const char *name, db_group_t *out)
 int db__group_list(db_t *db, int (*cb)(void *ctx, const db_group_t *g), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_GRP_LIST];
-    int rc, ret = 0;
+    int rc;
     db_group_t g;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_group(s, &g);
         if (cb(ctx, &g) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list groups");
-    sqlite3_reset(s);
-    return ret;
+    return end_rows(db, s, rc, "list groups");
 }
 
 int db__group_count(db_t *db, int64_t *out)
@@ -1650,34 +1643,33 @@ int db__group_count(db_t *db, int64_t *out)
     return count_one(db, S_GRP_COUNT, "count groups", out);
 }
 
-/* Each row's first column as text to cb (members of a group, groups of a device). */
-static int list_names(db_t *db, int which, const char *key, const char *what,
+/* Each row's first column of a bound query as text to cb (members of a group, groups of a
+ * device, devices of a wave), until cb returns non-zero. 0, or -1 on error. */
+static int list_names(db_t *db, int which, const char *what,
                       int (*cb)(void *ctx, const char *name), void *ctx)
 {
     sqlite3_stmt *s = db->st[which];
-    int rc, ret = 0;
+    int rc;
     char name[DB_ID_MAX + 1];
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         copy_text(name, sizeof(name), s, 0);
         if (cb(ctx, name) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, what);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, what);
 }
 
 int db__group_members(db_t *db, const char *name, int (*cb)(void *ctx, const char *device_id),
                       void *ctx)
 {
-    return list_names(db, S_GRP_MEMBERS, name, "list group members", cb, ctx);
+    sqlite3_bind_text(db->st[S_GRP_MEMBERS], 1, name, -1, SQLITE_TRANSIENT);
+    return list_names(db, S_GRP_MEMBERS, "list group members", cb, ctx);
 }
 
 int db__device_groups(db_t *db, const char *device_id, int (*cb)(void *ctx, const char *group),
                       void *ctx)
 {
-    return list_names(db, S_DEV_GROUPS, device_id, "list a device's groups", cb, ctx);
+    sqlite3_bind_text(db->st[S_DEV_GROUPS], 1, device_id, -1, SQLITE_TRANSIENT);
+    return list_names(db, S_DEV_GROUPS, "list a device's groups", cb, ctx);
 }
 
 int db__group_add(db_t *db, const char *name, const char *device_id, int64_t added_at)
@@ -1720,7 +1712,7 @@ int db__tag_list(db_t *db, const char *device_id,
                  int (*cb)(void *ctx, const char *key, const char *value), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_TAG_LIST];
-    int rc, ret = 0;
+    int rc;
     char key[72], value[136];
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1728,10 +1720,7 @@ int db__tag_list(db_t *db, const char *device_id,
         copy_text(value, sizeof(value), s, 1);
         if (cb(ctx, key, value) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list tags");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list tags");
 }
 
 int db__tag_count(db_t *db, const char *device_id, int64_t *out)
@@ -1840,15 +1829,14 @@ static int rollout_rows(db_t *db, int which, const char *what,
                         int (*cb)(void *ctx, const db_rollout_t *r), void *ctx)
 {
     sqlite3_stmt *s = db->st[which];
-    int rc, ret = 0;
+    int rc, ret;
     db_rollout_t *r = malloc(sizeof(*r));
     if (!r) return -1;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_rollout(s, r);
         if (cb(ctx, r) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, what);
-    sqlite3_reset(s);
+    ret = end_rows(db, s, rc, what);
     free(r);
     return ret;
 }
@@ -1930,17 +1918,14 @@ int db__rollout_waves(db_t *db, int64_t rollout_id,
                       int (*cb)(void *ctx, const db_rollout_wave_t *w), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_WAVES];
-    int rc, ret = 0;
+    int rc;
     db_rollout_wave_t w;
     sqlite3_bind_int64(s, 1, rollout_id);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_wave(s, &w);
         if (cb(ctx, &w) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list rollout waves");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list rollout waves");
 }
 
 int db__rollout_device_insert(db_t *db, int64_t rollout_id, const char *device_id, int wave)
@@ -1955,19 +1940,9 @@ int db__rollout_device_insert(db_t *db, int64_t rollout_id, const char *device_i
 int db__rollout_wave_devices(db_t *db, int64_t rollout_id, int wave,
                              int (*cb)(void *ctx, const char *device_id), void *ctx)
 {
-    sqlite3_stmt *s = db->st[S_RO_DEVS];
-    int rc, ret = 0;
-    char id[DB_ID_MAX + 1];
-    sqlite3_bind_int64(s, 1, rollout_id);
-    sqlite3_bind_int(s, 2, wave);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        copy_text(id, sizeof(id), s, 0);
-        if (cb(ctx, id) != 0) break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's devices");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    sqlite3_bind_int64(db->st[S_RO_DEVS], 1, rollout_id);
+    sqlite3_bind_int(db->st[S_RO_DEVS], 2, wave);
+    return list_names(db, S_RO_DEVS, "list a rollout wave's devices", cb, ctx);
 }
 
 int db__rollout_event_insert(db_t *db, int64_t rollout_id, int64_t at, int wave,
@@ -1986,7 +1961,7 @@ int db__rollout_events(db_t *db, int64_t rollout_id,
                        int (*cb)(void *ctx, const db_rollout_event_t *e), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_EVS];
-    int rc, ret = 0;
+    int rc;
     db_rollout_event_t e;
     sqlite3_bind_int64(s, 1, rollout_id);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1999,10 +1974,7 @@ int db__rollout_events(db_t *db, int64_t rollout_id,
         copy_text(e.message, sizeof(e.message), s, 5);
         if (cb(ctx, &e) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list rollout events");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list rollout events");
 }
 
 int db__rollout_wave_deployment_add(db_t *db, int64_t rollout_id, int wave, int64_t deployment_id)
@@ -2018,15 +1990,12 @@ int db__rollout_wave_deployments(db_t *db, int64_t rollout_id, int wave,
                                  int (*cb)(void *ctx, int64_t deployment_id), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_WDEPS];
-    int rc, ret = 0;
+    int rc;
     sqlite3_bind_int64(s, 1, rollout_id);
     sqlite3_bind_int(s, 2, wave);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         if (cb(ctx, sqlite3_column_int64(s, 0)) != 0) break;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's deployments");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list a rollout wave's deployments");
 }
 
 int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
@@ -2035,7 +2004,7 @@ int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
                              void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_WAVE_TARGETS];
-    int rc, ret = 0;
+    int rc;
     char id[DB_ID_MAX + 1];
     sqlite3_bind_int64(s, 1, rollout_id);
     sqlite3_bind_int(s, 2, wave);
@@ -2050,10 +2019,7 @@ int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
                     state__target_name(TARGET_FAILED));
         if (cb(ctx, id, has ? &st : NULL, sqlite3_column_int64(s, 2)) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's targets");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list a rollout wave's targets");
 }
 
 /* Count one device's latest target state into a db_counts_t. */
@@ -2134,7 +2100,7 @@ int db__telemetry_names(db_t *db, const char *device_id,
                         int (*cb)(void *ctx, const db_series_t *s), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_TEL_NAMES];
-    int rc, ret = 0;
+    int rc;
     db_series_t e;
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -2145,10 +2111,7 @@ int db__telemetry_names(db_t *db, const char *device_id,
         e.last_value = sqlite3_column_double(s, 4);
         if (cb(ctx, &e) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list telemetry series");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list telemetry series");
 }
 
 int db__telemetry_points(db_t *db, const char *device_id, const char *name, int64_t since_ms,
@@ -2156,7 +2119,7 @@ int db__telemetry_points(db_t *db, const char *device_id, const char *name, int6
                          int (*cb)(void *ctx, const db_point_t *p), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_TEL_POINTS];
-    int rc, ret = 0;
+    int rc;
     db_point_t pt;
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
@@ -2169,10 +2132,7 @@ int db__telemetry_points(db_t *db, const char *device_id, const char *name, int6
         pt.value = sqlite3_column_double(s, 2);
         if (cb(ctx, &pt) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "read a telemetry series");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "read a telemetry series");
 }
 
 /* ---- rollouts' pacing and eligibility (schema 9) ---- */
@@ -2229,14 +2189,11 @@ int db__rollout_scheduled_due(db_t *db, int64_t now, int (*cb)(void *ctx, int64_
                               void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_SCHEDULED];
-    int rc, ret = 0;
+    int rc;
     sqlite3_bind_int64(s, 1, now);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         if (cb(ctx, sqlite3_column_int64(s, 0)) != 0) break;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list scheduled rollouts");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list scheduled rollouts");
 }
 
 int db__rollout_has_device(db_t *db, int64_t rollout_id, const char *device_id, bool *out)
@@ -2381,7 +2338,7 @@ int db__reset_list(db_t *db, const char *device_id, int64_t limit,
                    int (*cb)(void *ctx, const db_reset_t *r), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RST_LIST];
-    int rc, ret = 0;
+    int rc;
     db_reset_t r;
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, limit);
@@ -2392,10 +2349,7 @@ int db__reset_list(db_t *db, const char *device_id, int64_t limit,
         copy_text(r.crash, sizeof(r.crash), s, 3);
         if (cb(ctx, &r) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a device's resets");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list a device's resets");
 }
 
 int db__rollout_health_put(db_t *db, int64_t rollout_id, uint32_t crashes, uint32_t within_s)
@@ -2425,7 +2379,7 @@ int db__rollout_wave_health(db_t *db, int64_t rollout_id, int wave, uint32_t wit
                             void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_HL_WAVE];
-    int rc, ret = 0;
+    int rc;
     sqlite3_bind_int64(s, 1, rollout_id);
     sqlite3_bind_int(s, 2, wave);
     sqlite3_bind_int64(s, 3, within_s);
@@ -2435,10 +2389,7 @@ int db__rollout_wave_health(db_t *db, int64_t rollout_id, int wave, uint32_t wit
                sqlite3_column_int64(s, 2)) != 0)
             break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "read a wave's confirmed devices");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "read a wave's confirmed devices");
 }
 
 /* ---- hold offers and maintenance windows (schema 11) ---- */
