@@ -6,7 +6,9 @@
  * takes the schema from version i to i + 1, and db__open() applies the missing ones in one
  * transaction each. Never edit a shipped migration; append a new one.
  *
- * Every statement is prepared once at open time (stmts[]) and reset after each use.
+ * Every statement is prepared once at open time (stmts[]) and reset after each use: statements
+ * without rows through exec_stmt(), one-row queries through get_row() and count_one() with a
+ * reader, and every walk over their rows ends in end_rows().
  */
 #include "db.h"
 
@@ -656,6 +658,68 @@ static int exec_stmt(db_t *db, int which, const char *what)
     return 0;
 }
 
+/* Run a statement that changes rows: 0 when it changed one, 1 when none, -1 on error. */
+static int exec_changed(db_t *db, int which, const char *what)
+{
+    if (exec_stmt(db, which, what) != 0) return -1;
+    return sqlite3_changes(db->h) > 0 ? 0 : 1;
+}
+
+/* Reads the row a statement stands on into out: 0, or the reader's own code for a row it
+ * cannot take (read_key()'s 2, read_strdup()'s -1). */
+typedef int row_reader_t(sqlite3_stmt *s, void *out);
+
+/*
+ * Step a bound statement once. A row: what read(s, out) returns. No row: 1, or fail(what)
+ * (-1) when row_needed (an aggregate such as count(*) always has one). An error: fail(what),
+ * -1. The statement is reset and its bindings cleared whatever happened.
+ */
+static int step_row(db_t *db, int which, const char *what, row_reader_t *read, void *out,
+                    bool row_needed)
+{
+    sqlite3_stmt *s = db->st[which];
+    int rc = sqlite3_step(s), ret;
+    if (rc == SQLITE_ROW) ret = read(s, out);
+    else if (rc == SQLITE_DONE && !row_needed) ret = 1;
+    else ret = fail(db, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+/* The one row a bound query selects, read into out: 0, 1 when there is none, -1 on error. */
+static int get_row(db_t *db, int which, const char *what, row_reader_t *read, void *out)
+{
+    return step_row(db, which, what, read, out, false);
+}
+
+/* Every column of the row as an int64, into out[] (room for as many as the query selects). */
+static int read_int64s(sqlite3_stmt *s, void *out)
+{
+    for (int i = 0; i < sqlite3_column_count(s); i++)
+        ((int64_t *)out)[i] = sqlite3_column_int64(s, i);
+    return 0;
+}
+
+/* The one integer a counting statement (already bound) selects: 0 with *out, -1 on error. */
+static int count_one(db_t *db, int which, const char *what, int64_t *out)
+{
+    return step_row(db, which, what, read_int64s, out, true);
+}
+
+/*
+ * End a walk over a statement's rows, `while ((rc = sqlite3_step(s)) == SQLITE_ROW)`, rc its
+ * last step: SQLITE_ROW when the caller stopped early, SQLITE_DONE at the end, else an error.
+ * 0, or fail(what) (-1) on an error; the statement is reset and its bindings cleared either way.
+ */
+static int end_rows(db_t *db, sqlite3_stmt *s, int rc, const char *what)
+{
+    int ret = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(db, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
 /*
  * Transactions nest: the outermost db__begin() is BEGIN IMMEDIATE, an inner one (a rollout
  * starting a wave calls deploy__create(), which has its own) a SAVEPOINT, so the inner work
@@ -703,8 +767,9 @@ void db__rollback(db_t *db)
 
 /* ---- devices ---- */
 
-static void read_device(sqlite3_stmt *s, db_device_t *d)
+static int read_device(sqlite3_stmt *s, void *out)
 {
+    db_device_t *d = out;
     memset(d, 0, sizeof(*d));
     copy_text(d->id, sizeof(d->id), s, 0);
     d->chip_id = (uint16_t)sqlite3_column_int(s, 1);
@@ -733,24 +798,13 @@ static void read_device(sqlite3_stmt *s, db_device_t *d)
         d->protocol = DB_PROTO_MQOTA;
     }
     d->deflate_window = (uint8_t)sqlite3_column_int(s, 21);
+    return 0;
 }
 
 int db__device_get(db_t *db, const char *id, db_device_t *out)
 {
-    sqlite3_stmt *s = db->st[S_DEV_GET];
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s), ret;
-    if (rc == SQLITE_ROW) {
-        read_device(s, out);
-        ret = 0;
-    } else if (rc == SQLITE_DONE) {
-        ret = 1;
-    } else {
-        ret = fail(db, "read device");
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    sqlite3_bind_text(db->st[S_DEV_GET], 1, id, -1, SQLITE_TRANSIENT);
+    return get_row(db, S_DEV_GET, "read device", read_device, out);
 }
 
 /* Insert or update a device; first_seen is only written when the row is created. */
@@ -794,15 +848,13 @@ int db__device_set_online(db_t *db, const char *id, bool online, int64_t now)
 int db__device_list(db_t *db, int (*cb)(void *ctx, const db_device_t *d), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_DEV_LIST];
-    int rc, ret = 0;
+    int rc;
     db_device_t d;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_device(s, &d);
         if (cb(ctx, &d) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list devices");
-    sqlite3_reset(s);
-    return ret;
+    return end_rows(db, s, rc, "list devices");
 }
 
 /* ---- device protocols and legacy devices (schema 13, docs/LEGACY.md) ---- */
@@ -849,22 +901,24 @@ int db__legacy_register(db_t *db, const db_device_t *dev, const char *params, in
     return 0;
 }
 
+/* A text column read into a caller's buffer (read_text()). */
+struct text_buf {
+    char *p;
+    size_t cap;
+};
+
+static int read_text(sqlite3_stmt *s, void *out)
+{
+    struct text_buf *b = out;
+    copy_text(b->p, b->cap, s, 0);
+    return 0;
+}
+
 int db__legacy_get(db_t *db, const char *device_id, char *params, size_t cap)
 {
-    sqlite3_stmt *s = db->st[S_LEG_GET];
-    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s), ret;
-    if (rc == SQLITE_ROW) {
-        copy_text(params, cap, s, 0);
-        ret = 0;
-    } else if (rc == SQLITE_DONE) {
-        ret = 1;
-    } else {
-        ret = fail(db, "read a legacy device's parameters");
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    struct text_buf b = {params, cap};
+    sqlite3_bind_text(db->st[S_LEG_GET], 1, device_id, -1, SQLITE_TRANSIENT);
+    return get_row(db, S_LEG_GET, "read a legacy device's parameters", read_text, &b);
 }
 
 int db__legacy_list(db_t *db, int (*cb)(void *ctx, const char *device_id,
@@ -872,7 +926,7 @@ int db__legacy_list(db_t *db, int (*cb)(void *ctx, const char *device_id,
                     void *ctx)
 {
     sqlite3_stmt *s = db->st[S_LEG_LIST];
-    int rc, ret = 0;
+    int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(s, 0);
         const char *proto = (const char *)sqlite3_column_text(s, 1);
@@ -881,15 +935,14 @@ int db__legacy_list(db_t *db, int (*cb)(void *ctx, const char *device_id,
         if (!id || !proto || !params || db__protocol_parse(proto, &p) != 0) continue;
         if (cb(ctx, id, p, params) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list legacy devices");
-    sqlite3_reset(s);
-    return ret;
+    return end_rows(db, s, rc, "list legacy devices");
 }
 
 /* ---- releases ---- */
 
-static void read_release(sqlite3_stmt *s, db_release_t *r)
+static int read_release(sqlite3_stmt *s, void *out)
 {
+    db_release_t *r = out;
     memset(r, 0, sizeof(*r));
     r->id = sqlite3_column_int64(s, 0);
     copy_text(r->version, sizeof(r->version), s, 1);
@@ -912,6 +965,7 @@ static void read_release(sqlite3_stmt *s, db_release_t *r)
     copy_text(r->key_id, sizeof(r->key_id), s, 13);
     r->kind = (uint8_t)sqlite3_column_int(s, 14);
     r->file_count = (uint16_t)sqlite3_column_int(s, 15);
+    return 0;
 }
 
 /* Insert a release; on success r->id holds the new id. */
@@ -949,74 +1003,55 @@ int db__release_set_manifest(db_t *db, int64_t id, const char *json)
     return exec_stmt(db, S_REL_SET_MANIFEST, "store the release's manifest");
 }
 
+/* The first column's text, malloc'd into *(char **)out; -1 when out of memory. */
+static int read_strdup(sqlite3_stmt *s, void *out)
+{
+    const char *t = (const char *)sqlite3_column_text(s, 0);
+    char **p = out;
+    *p = strdup(t ? t : "");
+    return *p ? 0 : -1;
+}
+
 /* A release's manifest text, malloc'd; 0, 1 (no such release) or -1. */
 int db__release_manifest(db_t *db, int64_t id, char **out)
 {
-    sqlite3_stmt *s = db->st[S_REL_MANIFEST];
     *out = NULL;
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s), ret = 1;
-    if (rc == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(s, 0);
-        *out = strdup(t ? t : "");
-        ret = *out ? 0 : -1;
-    } else if (rc != SQLITE_DONE) {
-        ret = fail(db, "read the release's manifest");
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
-}
-
-static int release_one(db_t *db, int which, db_release_t *out)
-{
-    sqlite3_stmt *s = db->st[which];
-    int rc = sqlite3_step(s), ret;
-    if (rc == SQLITE_ROW) {
-        read_release(s, out);
-        ret = 0;
-    } else if (rc == SQLITE_DONE) {
-        ret = 1;
-    } else {
-        ret = fail(db, "read release");
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    sqlite3_bind_int64(db->st[S_REL_MANIFEST], 1, id);
+    return get_row(db, S_REL_MANIFEST, "read the release's manifest", read_strdup, out);
 }
 
 int db__release_get(db_t *db, int64_t id, db_release_t *out)
 {
     sqlite3_bind_int64(db->st[S_REL_GET], 1, id);
-    return release_one(db, S_REL_GET, out);
+    return get_row(db, S_REL_GET, "read release", read_release, out);
 }
 
 int db__release_by_sha(db_t *db, const char *sha256, db_release_t *out)
 {
     sqlite3_bind_text(db->st[S_REL_BY_SHA], 1, sha256, -1, SQLITE_TRANSIENT);
-    return release_one(db, S_REL_BY_SHA, out);
+    return get_row(db, S_REL_BY_SHA, "read release", read_release, out);
 }
 
 int db__release_list(db_t *db, int (*cb)(void *ctx, const db_release_t *r), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_REL_LIST];
-    int rc, ret = 0;
+    int rc, ret;
     db_release_t *r = malloc(sizeof(*r));
     if (!r) return -1;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_release(s, r);
         if (cb(ctx, r) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list releases");
-    sqlite3_reset(s);
+    ret = end_rows(db, s, rc, "list releases");
     free(r);
     return ret;
 }
 
 /* ---- deployments ---- */
 
-static void read_deployment(sqlite3_stmt *s, db_deployment_t *d)
+static int read_deployment(sqlite3_stmt *s, void *out)
 {
+    db_deployment_t *d = out;
     memset(d, 0, sizeof(*d));
     d->id = sqlite3_column_int64(s, 0);
     d->release_id = sqlite3_column_int64(s, 1);
@@ -1029,6 +1064,7 @@ static void read_deployment(sqlite3_stmt *s, db_deployment_t *d)
         d->state = DEPLOYMENT_FINISHED;
     }
     d->stream_bytes_sent = sqlite3_column_int64(s, 4);
+    return 0;
 }
 
 int db__deployment_insert(db_t *db, db_deployment_t *d)
@@ -1044,34 +1080,20 @@ int db__deployment_insert(db_t *db, db_deployment_t *d)
 
 int db__deployment_get(db_t *db, int64_t id, db_deployment_t *out)
 {
-    sqlite3_stmt *s = db->st[S_DEP_GET];
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s), ret;
-    if (rc == SQLITE_ROW) {
-        read_deployment(s, out);
-        ret = 0;
-    } else if (rc == SQLITE_DONE) {
-        ret = 1;
-    } else {
-        ret = fail(db, "read deployment");
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    sqlite3_bind_int64(db->st[S_DEP_GET], 1, id);
+    return get_row(db, S_DEP_GET, "read deployment", read_deployment, out);
 }
 
 int db__deployment_list(db_t *db, int (*cb)(void *ctx, const db_deployment_t *d), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_DEP_LIST];
-    int rc, ret = 0;
+    int rc;
     db_deployment_t d;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_deployment(s, &d);
         if (cb(ctx, &d) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list deployments");
-    sqlite3_reset(s);
-    return ret;
+    return end_rows(db, s, rc, "list deployments");
 }
 
 int db__deployment_set_state(db_t *db, int64_t id, deployment_state_t state)
@@ -1082,32 +1104,30 @@ int db__deployment_set_state(db_t *db, int64_t id, deployment_state_t state)
     return exec_stmt(db, S_DEP_STATE, "store deployment state");
 }
 
+static int read_counts(sqlite3_stmt *s, void *out)
+{
+    db_counts_t *c = out;
+    c->total = sqlite3_column_int(s, 0);
+    c->pending = sqlite3_column_int(s, 1);
+    c->active = sqlite3_column_int(s, 2);
+    c->succeeded = sqlite3_column_int(s, 3);
+    c->failed = sqlite3_column_int(s, 4);
+    c->superseded = sqlite3_column_int(s, 5);
+    c->bytes_sent = sqlite3_column_int64(s, 6);
+    c->bytes_resent = sqlite3_column_int64(s, 7);
+    c->ready = sqlite3_column_int(s, 8);
+    c->wire_size = sqlite3_column_int64(s, 9);
+    c->wire_targets = sqlite3_column_int(s, 10);
+    c->compressed = sqlite3_column_int(s, 11);
+    c->cancelled = sqlite3_column_int(s, 12);
+    return 0;
+}
+
 int db__deployment_counts(db_t *db, int64_t id, db_counts_t *out)
 {
-    sqlite3_stmt *s = db->st[S_DEP_COUNTS];
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s), ret = 0;
+    sqlite3_bind_int64(db->st[S_DEP_COUNTS], 1, id);
     memset(out, 0, sizeof(*out));
-    if (rc == SQLITE_ROW) {
-        out->total = sqlite3_column_int(s, 0);
-        out->pending = sqlite3_column_int(s, 1);
-        out->active = sqlite3_column_int(s, 2);
-        out->succeeded = sqlite3_column_int(s, 3);
-        out->failed = sqlite3_column_int(s, 4);
-        out->superseded = sqlite3_column_int(s, 5);
-        out->bytes_sent = sqlite3_column_int64(s, 6);
-        out->bytes_resent = sqlite3_column_int64(s, 7);
-        out->ready = sqlite3_column_int(s, 8);
-        out->wire_size = sqlite3_column_int64(s, 9);
-        out->wire_targets = sqlite3_column_int(s, 10);
-        out->compressed = sqlite3_column_int(s, 11);
-        out->cancelled = sqlite3_column_int(s, 12);
-    } else {
-        ret = fail(db, "count deployment targets");
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return step_row(db, S_DEP_COUNTS, "count deployment targets", read_counts, out, true);
 }
 
 /* Add bytes published on a multicast stream for the deployment (a delta, so that several
@@ -1122,8 +1142,9 @@ int db__deployment_add_stream_bytes(db_t *db, int64_t id, int64_t bytes)
 
 /* ---- deployment targets ---- */
 
-static void read_target(sqlite3_stmt *s, db_target_t *t)
+static int read_target(sqlite3_stmt *s, void *out)
 {
+    db_target_t *t = out;
     memset(t, 0, sizeof(*t));
     t->deployment_id = sqlite3_column_int64(s, 0);
     copy_text(t->device_id, sizeof(t->device_id), s, 1);
@@ -1149,6 +1170,7 @@ static void read_target(sqlite3_stmt *s, db_target_t *t)
     t->window_bits = (uint8_t)sqlite3_column_int(s, 14);
     t->wire_size = sqlite3_column_int64(s, 15);
     t->base_release_id = sqlite3_column_int64(s, 16);
+    return 0;
 }
 
 static int target_rows(db_t *db, int which, int (*cb)(void *ctx, const db_target_t *t),
@@ -1230,16 +1252,13 @@ static int target_rows(db_t *db, int which, int (*cb)(void *ctx, const db_target
                        void *ctx)
 {
     sqlite3_stmt *s = db->st[which];
-    int rc, ret = 0;
+    int rc;
     db_target_t t;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_target(s, &t);
         if (cb(ctx, &t) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list deployment targets");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list deployment targets");
 }
 
 int db__target_list(db_t *db, int64_t deployment_id,
@@ -1276,18 +1295,7 @@ int db__target_running(db_t *db, const char *device_id, int64_t release_id, db_t
     sqlite3_stmt *s = db->st[S_TGT_RUNNING];
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, release_id);
-    int rc = sqlite3_step(s), ret;
-    if (rc == SQLITE_ROW) {
-        read_target(s, out);
-        ret = 0;
-    } else if (rc == SQLITE_DONE) {
-        ret = 1;
-    } else {
-        ret = fail(db, "find running target");
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return get_row(db, S_TGT_RUNNING, "find running target", read_target, out);
 }
 
 /* ---- API tokens ---- */
@@ -1299,8 +1307,7 @@ int db__token_insert(db_t *db, const char *name, const uint8_t sha256[32], int64
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_blob(s, 2, sha256, 32, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, created_at);
-    if (exec_stmt(db, S_TOK_INSERT, "store token") != 0) return -1;
-    return sqlite3_changes(db->h) == 1 ? 0 : 1;
+    return exec_changed(db, S_TOK_INSERT, "store token");
 }
 
 /* Delete the token called name; 1 when there is none. */
@@ -1308,15 +1315,14 @@ int db__token_delete(db_t *db, const char *name)
 {
     sqlite3_stmt *s = db->st[S_TOK_DELETE];
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-    if (exec_stmt(db, S_TOK_DELETE, "revoke token") != 0) return -1;
-    return sqlite3_changes(db->h) == 1 ? 0 : 1;
+    return exec_changed(db, S_TOK_DELETE, "revoke token");
 }
 
 /* Every token, by name; a callback returning non-zero stops the walk. */
 int db__token_list(db_t *db, int (*cb)(void *ctx, const db_token_t *t), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_TOK_LIST];
-    int rc, ret = 0;
+    int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         db_token_t t;
         memset(&t, 0, sizeof(t));
@@ -1325,9 +1331,7 @@ int db__token_list(db_t *db, int (*cb)(void *ctx, const db_token_t *t), void *ct
         t.created_at = sqlite3_column_int64(s, 2);
         if (cb(ctx, &t) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list tokens");
-    sqlite3_reset(s);
-    return ret;
+    return end_rows(db, s, rc, "list tokens");
 }
 
 /* ---- command keys ---- */
@@ -1344,13 +1348,6 @@ static uint64_t column_u64(sqlite3_stmt *s, int col)
     return (uint64_t)sqlite3_column_int64(s, col);
 }
 
-/* Run a statement whose only answer is "did it change a row": 0 yes, 1 no, -1 error. */
-static int exec_changed(db_t *db, int which, const char *what)
-{
-    if (exec_stmt(db, which, what) != 0) return -1;
-    return sqlite3_changes(db->h) > 0 ? 0 : 1;
-}
-
 int db__key_put(db_t *db, const char *device_id, const uint8_t key[32], int64_t created_at)
 {
     sqlite3_stmt *s = db->st[S_KEY_PUT];
@@ -1360,32 +1357,29 @@ int db__key_put(db_t *db, const char *device_id, const uint8_t key[32], int64_t 
     return exec_stmt(db, S_KEY_PUT, "store command key");
 }
 
+/* A key of any other length is not one of ours: 2, and the caller treats the device as
+ * keyless. */
+static int read_key(sqlite3_stmt *s, void *out)
+{
+    db_key_t *k = out;
+    memset(k, 0, sizeof(*k));
+    if (sqlite3_column_bytes(s, 0) != (int)sizeof(k->key)) return 2;
+    memcpy(k->key, sqlite3_column_blob(s, 0), sizeof(k->key));
+    k->command_counter = column_u64(s, 1);
+    k->reply_counter = column_u64(s, 2);
+    k->created_at = sqlite3_column_int64(s, 3);
+    return 0;
+}
+
 int db__key_get(db_t *db, const char *device_id, db_key_t *out)
 {
-    sqlite3_stmt *s = db->st[S_KEY_GET];
-    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s), ret;
-    if (rc == SQLITE_ROW) {
-        memset(out, 0, sizeof(*out));
-        /* A key of any other length is not one of ours: treat the device as keyless. */
-        if (sqlite3_column_bytes(s, 0) == (int)sizeof(out->key)) {
-            memcpy(out->key, sqlite3_column_blob(s, 0), sizeof(out->key));
-            out->command_counter = column_u64(s, 1);
-            out->reply_counter = column_u64(s, 2);
-            out->created_at = sqlite3_column_int64(s, 3);
-            ret = 0;
-        } else {
-            mqh_log(MQH_WARN, "database: the command key of device %s is not 32 bytes; "
-                    "provision the device again", device_id);
-            ret = 1;
-        }
-    } else if (rc == SQLITE_DONE) {
+    sqlite3_bind_text(db->st[S_KEY_GET], 1, device_id, -1, SQLITE_TRANSIENT);
+    int ret = get_row(db, S_KEY_GET, "read command key", read_key, out);
+    if (ret == 2) {
+        mqh_log(MQH_WARN, "database: the command key of device %s is not 32 bytes; "
+                "provision the device again", device_id);
         ret = 1;
-    } else {
-        ret = fail(db, "read command key");
     }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
     return ret;
 }
 
@@ -1413,8 +1407,9 @@ int db__key_set_reply_counter(db_t *db, const char *device_id, uint64_t counter)
 
 /* ---- commands ---- */
 
-static void read_command(sqlite3_stmt *s, db_command_t *c)
+static int read_command(sqlite3_stmt *s, void *out)
 {
+    db_command_t *c = out;
     memset(c, 0, sizeof(*c));
     c->id = sqlite3_column_int64(s, 0);
     copy_text(c->device_id, sizeof(c->device_id), s, 1);
@@ -1432,6 +1427,7 @@ static void read_command(sqlite3_stmt *s, db_command_t *c)
     c->created_at = sqlite3_column_int64(s, 9);
     c->sent_at = sqlite3_column_int64(s, 10);
     c->finished_at = sqlite3_column_int64(s, 11);
+    return 0;
 }
 
 int db__command_insert(db_t *db, db_command_t *c)
@@ -1450,27 +1446,10 @@ int db__command_insert(db_t *db, db_command_t *c)
     return 0;
 }
 
-static int command_one(db_t *db, int which, db_command_t *out)
-{
-    sqlite3_stmt *s = db->st[which];
-    int rc = sqlite3_step(s), ret;
-    if (rc == SQLITE_ROW) {
-        read_command(s, out);
-        ret = 0;
-    } else if (rc == SQLITE_DONE) {
-        ret = 1;
-    } else {
-        ret = fail(db, "read command");
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
-}
-
 int db__command_get(db_t *db, int64_t id, db_command_t *out)
 {
     sqlite3_bind_int64(db->st[S_CMD_GET], 1, id);
-    return command_one(db, S_CMD_GET, out);
+    return get_row(db, S_CMD_GET, "read command", read_command, out);
 }
 
 int db__command_by_counter(db_t *db, const char *device_id, uint64_t counter,
@@ -1479,14 +1458,14 @@ int db__command_by_counter(db_t *db, const char *device_id, uint64_t counter,
     sqlite3_stmt *s = db->st[S_CMD_BY_COUNTER];
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     bind_u64(s, 2, counter);
-    return command_one(db, S_CMD_BY_COUNTER, out);
+    return get_row(db, S_CMD_BY_COUNTER, "read command", read_command, out);
 }
 
 int db__command_list(db_t *db, const char *device_id, int limit,
                      int (*cb)(void *ctx, const db_command_t *c), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_CMD_LIST];
-    int rc, ret = 0;
+    int rc, ret;
     db_command_t *c = malloc(sizeof(*c));
     if (!c) return -1;
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
@@ -1495,9 +1474,7 @@ int db__command_list(db_t *db, const char *device_id, int limit,
         read_command(s, c);
         if (cb(ctx, c) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list commands");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    ret = end_rows(db, s, rc, "list commands");
     free(c);
     return ret;
 }
@@ -1505,15 +1482,12 @@ int db__command_list(db_t *db, const char *device_id, int limit,
 int db__command_queued_ids(db_t *db, const char *device_id, int64_t *ids, int cap, int *n)
 {
     sqlite3_stmt *s = db->st[S_CMD_QUEUED];
-    int rc, ret = 0;
+    int rc;
     *n = 0;
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(s, 2, cap);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < cap) ids[(*n)++] = sqlite3_column_int64(s, 0);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list queued commands");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list queued commands");
 }
 
 int db__command_set_sent(db_t *db, int64_t id, uint64_t counter, int64_t sent_at)
@@ -1597,16 +1571,11 @@ int db__refusal_insert(db_t *db, db_refusal_t *r)
 int db__refusal_list(db_t *db, const char *device_id, int limit,
                      int (*cb)(void *ctx, const db_refusal_t *r), void *ctx, int64_t *total)
 {
-    sqlite3_stmt *s = db->st[S_REF_COUNT];
-    int rc, ret = 0;
-    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(s);
-    *total = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    if (rc != SQLITE_ROW) ret = fail(db, "count refusal reports");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (ret != 0) return ret;
-    s = db->st[S_REF_LIST];
+    sqlite3_stmt *s = db->st[S_REF_LIST];
+    int rc;
+    *total = 0;
+    sqlite3_bind_text(db->st[S_REF_COUNT], 1, device_id, -1, SQLITE_TRANSIENT);
+    if (count_one(db, S_REF_COUNT, "count refusal reports", total) != 0) return -1;
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(s, 2, limit);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1622,118 +1591,85 @@ int db__refusal_list(db_t *db, const char *device_id, int limit,
         r.command_id = sqlite3_column_int64(s, 7);
         if (cb(ctx, &r) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list refusal reports");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list refusal reports");
 }
 
 /* ---- groups and tags (schema 6) ---- */
-
-/* Step a statement that returns one integer (a count); 0 with *out, -1 on error. */
-static int one_int(db_t *db, int which, const char *what, int64_t *out)
-{
-    sqlite3_stmt *s = db->st[which];
-    int rc = sqlite3_step(s), ret = 0;
-    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
-    else ret = fail(db, what);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
-}
-
-/* Run a statement that changes rows: 0 when it changed one, 1 when none, -1 on error. */
-static int change_stmt(db_t *db, int which, const char *what)
-{
-    if (exec_stmt(db, which, what) != 0) return -1;
-    return sqlite3_changes(db->h) > 0 ? 0 : 1;
-}
 
 int db__group_insert(db_t *db, const char *name, int64_t created_at)
 {
     sqlite3_stmt *s = db->st[S_GRP_INSERT];
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, created_at);
-    return change_stmt(db, S_GRP_INSERT, "store group");
+    return exec_changed(db, S_GRP_INSERT, "store group");
 }
 
 int db__group_delete(db_t *db, const char *name)
 {
     sqlite3_bind_text(db->st[S_GRP_DELETE], 1, name, -1, SQLITE_TRANSIENT);
-    return change_stmt(db, S_GRP_DELETE, "delete group");
+    return exec_changed(db, S_GRP_DELETE, "delete group");
 }
 
-static void read_group(sqlite3_stmt *s, db_group_t *g)
+static int read_group(sqlite3_stmt *s, void *out)
 {
+    db_group_t *g = out;
     memset(g, 0, sizeof(*g));
     copy_text(g->name, sizeof(g->name), s, 0);
     g->created_at = sqlite3_column_int64(s, 1);
     g->members = sqlite3_column_int64(s, 2);
+    return 0;
 }
 
 int db__group_get(db_t *db, const char *name, db_group_t *out)
 {
-    sqlite3_stmt *s = db->st[S_GRP_GET];
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s), ret;
-    if (rc == SQLITE_ROW) {
-        read_group(s, out);
-        ret = 0;
-    } else {
-        ret = rc == SQLITE_DONE ? 1 : fail(db, "read group");
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    sqlite3_bind_text(db->st[S_GRP_GET], 1, name, -1, SQLITE_TRANSIENT);
+    return get_row(db, S_GRP_GET, "read group", read_group, out);
 }
 
 int db__group_list(db_t *db, int (*cb)(void *ctx, const db_group_t *g), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_GRP_LIST];
-    int rc, ret = 0;
+    int rc;
     db_group_t g;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_group(s, &g);
         if (cb(ctx, &g) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list groups");
-    sqlite3_reset(s);
-    return ret;
+    return end_rows(db, s, rc, "list groups");
 }
 
 int db__group_count(db_t *db, int64_t *out)
 {
-    return one_int(db, S_GRP_COUNT, "count groups", out);
+    return count_one(db, S_GRP_COUNT, "count groups", out);
 }
 
-/* Each row's first column as text to cb (members of a group, groups of a device). */
-static int list_names(db_t *db, int which, const char *key, const char *what,
+/* Each row's first column of a bound query as text to cb (members of a group, groups of a
+ * device, devices of a wave), until cb returns non-zero. 0, or -1 on error. */
+static int list_names(db_t *db, int which, const char *what,
                       int (*cb)(void *ctx, const char *name), void *ctx)
 {
     sqlite3_stmt *s = db->st[which];
-    int rc, ret = 0;
+    int rc;
     char name[DB_ID_MAX + 1];
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         copy_text(name, sizeof(name), s, 0);
         if (cb(ctx, name) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, what);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, what);
 }
 
 int db__group_members(db_t *db, const char *name, int (*cb)(void *ctx, const char *device_id),
                       void *ctx)
 {
-    return list_names(db, S_GRP_MEMBERS, name, "list group members", cb, ctx);
+    sqlite3_bind_text(db->st[S_GRP_MEMBERS], 1, name, -1, SQLITE_TRANSIENT);
+    return list_names(db, S_GRP_MEMBERS, "list group members", cb, ctx);
 }
 
 int db__device_groups(db_t *db, const char *device_id, int (*cb)(void *ctx, const char *group),
                       void *ctx)
 {
-    return list_names(db, S_DEV_GROUPS, device_id, "list a device's groups", cb, ctx);
+    sqlite3_bind_text(db->st[S_DEV_GROUPS], 1, device_id, -1, SQLITE_TRANSIENT);
+    return list_names(db, S_DEV_GROUPS, "list a device's groups", cb, ctx);
 }
 
 int db__group_add(db_t *db, const char *name, const char *device_id, int64_t added_at)
@@ -1742,7 +1678,7 @@ int db__group_add(db_t *db, const char *name, const char *device_id, int64_t add
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, device_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, added_at);
-    return change_stmt(db, S_GRP_ADD, "add a device to a group");
+    return exec_changed(db, S_GRP_ADD, "add a device to a group");
 }
 
 int db__group_remove(db_t *db, const char *name, const char *device_id)
@@ -1750,7 +1686,7 @@ int db__group_remove(db_t *db, const char *name, const char *device_id)
     sqlite3_stmt *s = db->st[S_GRP_REMOVE];
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, device_id, -1, SQLITE_TRANSIENT);
-    return change_stmt(db, S_GRP_REMOVE, "remove a device from a group");
+    return exec_changed(db, S_GRP_REMOVE, "remove a device from a group");
 }
 
 int db__tag_put(db_t *db, const char *device_id, const char *key, const char *value)
@@ -1769,14 +1705,14 @@ int db__tag_delete(db_t *db, const char *device_id, const char *key, const char 
     sqlite3_bind_text(s, 2, key, -1, SQLITE_TRANSIENT);
     if (value) sqlite3_bind_text(s, 3, value, -1, SQLITE_TRANSIENT);
     else sqlite3_bind_null(s, 3);
-    return change_stmt(db, S_TAG_DELETE, "delete tag");
+    return exec_changed(db, S_TAG_DELETE, "delete tag");
 }
 
 int db__tag_list(db_t *db, const char *device_id,
                  int (*cb)(void *ctx, const char *key, const char *value), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_TAG_LIST];
-    int rc, ret = 0;
+    int rc;
     char key[72], value[136];
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1784,16 +1720,13 @@ int db__tag_list(db_t *db, const char *device_id,
         copy_text(value, sizeof(value), s, 1);
         if (cb(ctx, key, value) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list tags");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list tags");
 }
 
 int db__tag_count(db_t *db, const char *device_id, int64_t *out)
 {
     sqlite3_bind_text(db->st[S_TAG_COUNT], 1, device_id, -1, SQLITE_TRANSIENT);
-    return one_int(db, S_TAG_COUNT, "count tags", out);
+    return count_one(db, S_TAG_COUNT, "count tags", out);
 }
 
 /*
@@ -1836,8 +1769,9 @@ int db__device_select(db_t *db, const char *where, const db_param_t *params, siz
 
 /* ---- rollouts (schema 7) ---- */
 
-static void read_rollout(sqlite3_stmt *s, db_rollout_t *r)
+static int read_rollout(sqlite3_stmt *s, void *out)
 {
+    db_rollout_t *r = out;
     memset(r, 0, sizeof(*r));
     r->id = sqlite3_column_int64(s, 0);
     r->release_id = sqlite3_column_int64(s, 1);
@@ -1862,6 +1796,7 @@ static void read_rollout(sqlite3_stmt *s, db_rollout_t *r)
     r->approval = sqlite3_column_int(s, 12) != 0;
     r->devices = sqlite3_column_int64(s, 13);
     r->n_waves = sqlite3_column_int(s, 14);
+    return 0;
 }
 
 int db__rollout_insert(db_t *db, db_rollout_t *r)
@@ -1885,18 +1820,8 @@ int db__rollout_insert(db_t *db, db_rollout_t *r)
 
 int db__rollout_get(db_t *db, int64_t id, db_rollout_t *out)
 {
-    sqlite3_stmt *s = db->st[S_RO_GET];
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s), ret;
-    if (rc == SQLITE_ROW) {
-        read_rollout(s, out);
-        ret = 0;
-    } else {
-        ret = rc == SQLITE_DONE ? 1 : fail(db, "read rollout");
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    sqlite3_bind_int64(db->st[S_RO_GET], 1, id);
+    return get_row(db, S_RO_GET, "read rollout", read_rollout, out);
 }
 
 /* Every row of a rollout query to cb. */
@@ -1904,15 +1829,14 @@ static int rollout_rows(db_t *db, int which, const char *what,
                         int (*cb)(void *ctx, const db_rollout_t *r), void *ctx)
 {
     sqlite3_stmt *s = db->st[which];
-    int rc, ret = 0;
+    int rc, ret;
     db_rollout_t *r = malloc(sizeof(*r));
     if (!r) return -1;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_rollout(s, r);
         if (cb(ctx, r) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, what);
-    sqlite3_reset(s);
+    ret = end_rows(db, s, rc, what);
     free(r);
     return ret;
 }
@@ -1949,8 +1873,9 @@ static void bind_wave(sqlite3_stmt *s, const db_rollout_wave_t *w)
     sqlite3_bind_int64(s, 7, w->finished_at);
 }
 
-static void read_wave(sqlite3_stmt *s, db_rollout_wave_t *w)
+static int read_wave(sqlite3_stmt *s, void *out)
 {
+    db_rollout_wave_t *w = out;
     memset(w, 0, sizeof(*w));
     w->rollout_id = sqlite3_column_int64(s, 0);
     w->idx = sqlite3_column_int(s, 1);
@@ -1966,6 +1891,7 @@ static void read_wave(sqlite3_stmt *s, db_rollout_wave_t *w)
     w->deployment_id = sqlite3_column_int64(s, 4);
     w->started_at = sqlite3_column_int64(s, 5);
     w->finished_at = sqlite3_column_int64(s, 6);
+    return 0;
 }
 
 int db__rollout_wave_insert(db_t *db, const db_rollout_wave_t *w)
@@ -1985,33 +1911,21 @@ int db__rollout_wave_get(db_t *db, int64_t rollout_id, int idx, db_rollout_wave_
     sqlite3_stmt *s = db->st[S_RO_WAVE_GET];
     sqlite3_bind_int64(s, 1, rollout_id);
     sqlite3_bind_int(s, 2, idx);
-    int rc = sqlite3_step(s), ret;
-    if (rc == SQLITE_ROW) {
-        read_wave(s, out);
-        ret = 0;
-    } else {
-        ret = rc == SQLITE_DONE ? 1 : fail(db, "read rollout wave");
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return get_row(db, S_RO_WAVE_GET, "read rollout wave", read_wave, out);
 }
 
 int db__rollout_waves(db_t *db, int64_t rollout_id,
                       int (*cb)(void *ctx, const db_rollout_wave_t *w), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_WAVES];
-    int rc, ret = 0;
+    int rc;
     db_rollout_wave_t w;
     sqlite3_bind_int64(s, 1, rollout_id);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_wave(s, &w);
         if (cb(ctx, &w) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list rollout waves");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list rollout waves");
 }
 
 int db__rollout_device_insert(db_t *db, int64_t rollout_id, const char *device_id, int wave)
@@ -2026,19 +1940,9 @@ int db__rollout_device_insert(db_t *db, int64_t rollout_id, const char *device_i
 int db__rollout_wave_devices(db_t *db, int64_t rollout_id, int wave,
                              int (*cb)(void *ctx, const char *device_id), void *ctx)
 {
-    sqlite3_stmt *s = db->st[S_RO_DEVS];
-    int rc, ret = 0;
-    char id[DB_ID_MAX + 1];
-    sqlite3_bind_int64(s, 1, rollout_id);
-    sqlite3_bind_int(s, 2, wave);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        copy_text(id, sizeof(id), s, 0);
-        if (cb(ctx, id) != 0) break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's devices");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    sqlite3_bind_int64(db->st[S_RO_DEVS], 1, rollout_id);
+    sqlite3_bind_int(db->st[S_RO_DEVS], 2, wave);
+    return list_names(db, S_RO_DEVS, "list a rollout wave's devices", cb, ctx);
 }
 
 int db__rollout_event_insert(db_t *db, int64_t rollout_id, int64_t at, int wave,
@@ -2057,7 +1961,7 @@ int db__rollout_events(db_t *db, int64_t rollout_id,
                        int (*cb)(void *ctx, const db_rollout_event_t *e), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_EVS];
-    int rc, ret = 0;
+    int rc;
     db_rollout_event_t e;
     sqlite3_bind_int64(s, 1, rollout_id);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -2070,10 +1974,7 @@ int db__rollout_events(db_t *db, int64_t rollout_id,
         copy_text(e.message, sizeof(e.message), s, 5);
         if (cb(ctx, &e) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list rollout events");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list rollout events");
 }
 
 int db__rollout_wave_deployment_add(db_t *db, int64_t rollout_id, int wave, int64_t deployment_id)
@@ -2089,15 +1990,12 @@ int db__rollout_wave_deployments(db_t *db, int64_t rollout_id, int wave,
                                  int (*cb)(void *ctx, int64_t deployment_id), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_WDEPS];
-    int rc, ret = 0;
+    int rc;
     sqlite3_bind_int64(s, 1, rollout_id);
     sqlite3_bind_int(s, 2, wave);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         if (cb(ctx, sqlite3_column_int64(s, 0)) != 0) break;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's deployments");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list a rollout wave's deployments");
 }
 
 int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
@@ -2106,7 +2004,7 @@ int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
                              void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_WAVE_TARGETS];
-    int rc, ret = 0;
+    int rc;
     char id[DB_ID_MAX + 1];
     sqlite3_bind_int64(s, 1, rollout_id);
     sqlite3_bind_int(s, 2, wave);
@@ -2121,10 +2019,7 @@ int db__rollout_wave_targets(db_t *db, int64_t rollout_id, int wave,
                     state__target_name(TARGET_FAILED));
         if (cb(ctx, id, has ? &st : NULL, sqlite3_column_int64(s, 2)) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a rollout wave's targets");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list a rollout wave's targets");
 }
 
 /* Count one device's latest target state into a db_counts_t. */
@@ -2161,10 +2056,10 @@ int db__telemetry_series_count(db_t *db, const char *device_id, const char *name
     int64_t has = 0;
     sqlite3_bind_text(db->st[S_TEL_SERIES_HAS], 1, device_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(db->st[S_TEL_SERIES_HAS], 2, name, -1, SQLITE_TRANSIENT);
-    if (one_int(db, S_TEL_SERIES_HAS, "look a telemetry series up", &has) != 0) return -1;
+    if (count_one(db, S_TEL_SERIES_HAS, "look a telemetry series up", &has) != 0) return -1;
     *exists = has > 0;
     sqlite3_bind_text(db->st[S_TEL_SERIES_COUNT], 1, device_id, -1, SQLITE_TRANSIENT);
-    return one_int(db, S_TEL_SERIES_COUNT, "count telemetry series", count);
+    return count_one(db, S_TEL_SERIES_COUNT, "count telemetry series", count);
 }
 
 int db__telemetry_insert(db_t *db, const char *device_id, const char *name, int64_t ts_ms,
@@ -2205,7 +2100,7 @@ int db__telemetry_names(db_t *db, const char *device_id,
                         int (*cb)(void *ctx, const db_series_t *s), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_TEL_NAMES];
-    int rc, ret = 0;
+    int rc;
     db_series_t e;
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -2216,10 +2111,7 @@ int db__telemetry_names(db_t *db, const char *device_id,
         e.last_value = sqlite3_column_double(s, 4);
         if (cb(ctx, &e) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list telemetry series");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list telemetry series");
 }
 
 int db__telemetry_points(db_t *db, const char *device_id, const char *name, int64_t since_ms,
@@ -2227,7 +2119,7 @@ int db__telemetry_points(db_t *db, const char *device_id, const char *name, int6
                          int (*cb)(void *ctx, const db_point_t *p), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_TEL_POINTS];
-    int rc, ret = 0;
+    int rc;
     db_point_t pt;
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
@@ -2240,10 +2132,7 @@ int db__telemetry_points(db_t *db, const char *device_id, const char *name, int6
         pt.value = sqlite3_column_double(s, 2);
         if (cb(ctx, &pt) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "read a telemetry series");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "read a telemetry series");
 }
 
 /* ---- rollouts' pacing and eligibility (schema 9) ---- */
@@ -2261,27 +2150,24 @@ int db__rollout_opts_set(db_t *db, int64_t id, const db_rollout_opts_t *o)
     return exec_stmt(db, S_RO_OPTS_SET, "store a rollout's pacing");
 }
 
+static int read_rollout_opts(sqlite3_stmt *s, void *out)
+{
+    db_rollout_opts_t *o = out;
+    o->max_transfers = (uint32_t)sqlite3_column_int64(s, 0);
+    o->jitter_s = (uint32_t)sqlite3_column_int64(s, 1);
+    o->start_at = sqlite3_column_int64(s, 2);
+    copy_text(o->from_versions, sizeof(o->from_versions), s, 3);
+    o->failure_budget = (uint32_t)sqlite3_column_int64(s, 4);
+    o->continuous = sqlite3_column_int(s, 5) != 0;
+    o->peak_in_flight = sqlite3_column_int64(s, 6);
+    return 0;
+}
+
 int db__rollout_opts_get(db_t *db, int64_t id, db_rollout_opts_t *out)
 {
-    sqlite3_stmt *s = db->st[S_RO_OPTS_GET];
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s), ret;
+    sqlite3_bind_int64(db->st[S_RO_OPTS_GET], 1, id);
     memset(out, 0, sizeof(*out));
-    if (rc == SQLITE_ROW) {
-        out->max_transfers = (uint32_t)sqlite3_column_int64(s, 0);
-        out->jitter_s = (uint32_t)sqlite3_column_int64(s, 1);
-        out->start_at = sqlite3_column_int64(s, 2);
-        copy_text(out->from_versions, sizeof(out->from_versions), s, 3);
-        out->failure_budget = (uint32_t)sqlite3_column_int64(s, 4);
-        out->continuous = sqlite3_column_int(s, 5) != 0;
-        out->peak_in_flight = sqlite3_column_int64(s, 6);
-        ret = 0;
-    } else {
-        ret = rc == SQLITE_DONE ? 1 : fail(db, "read a rollout's pacing");
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return get_row(db, S_RO_OPTS_GET, "read a rollout's pacing", read_rollout_opts, out);
 }
 
 int db__rollout_peak(db_t *db, int64_t id, int64_t in_flight)
@@ -2290,18 +2176,6 @@ int db__rollout_peak(db_t *db, int64_t id, int64_t in_flight)
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, in_flight);
     return exec_stmt(db, S_RO_PEAK, "store a rollout's peak of transfers");
-}
-
-/* The one integer a counting statement (already bound) selects. */
-static int count_one(db_t *db, int which, const char *what, int64_t *out)
-{
-    sqlite3_stmt *s = db->st[which];
-    int rc = sqlite3_step(s), ret = 0;
-    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
-    else ret = fail(db, what);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
 }
 
 int db__rollout_in_flight(db_t *db, int64_t rollout_id, int64_t offered_since, int64_t *out)
@@ -2315,14 +2189,11 @@ int db__rollout_scheduled_due(db_t *db, int64_t now, int (*cb)(void *ctx, int64_
                               void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_SCHEDULED];
-    int rc, ret = 0;
+    int rc;
     sqlite3_bind_int64(s, 1, now);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         if (cb(ctx, sqlite3_column_int64(s, 0)) != 0) break;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list scheduled rollouts");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list scheduled rollouts");
 }
 
 int db__rollout_has_device(db_t *db, int64_t rollout_id, const char *device_id, bool *out)
@@ -2348,8 +2219,7 @@ int db__device_reset_failures(db_t *db, const char *device_id, int64_t now)
     sqlite3_stmt *s = db->st[S_RO_DEV_RESET];
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, now);
-    if (exec_stmt(db, S_RO_DEV_RESET, "reset a device's failures") != 0) return -1;
-    return sqlite3_changes(db->h) > 0 ? 0 : 1;
+    return exec_changed(db, S_RO_DEV_RESET, "reset a device's failures");
 }
 
 /* ---- gauges for GET /metrics (docs/METRICS.md) ---- */
@@ -2410,31 +2280,27 @@ int db__metrics(db_t *db, db_metrics_query_t q, int limit,
 
 /* ---- health (schema 10) ---- */
 
+static int read_health(sqlite3_stmt *s, void *out)
+{
+    db_health_t *h = out;
+    memset(h, 0, sizeof(*h));
+    copy_text(h->device_id, sizeof(h->device_id), s, 0);
+    h->at = sqlite3_column_int64(s, 1);
+    h->reset_reason = sqlite3_column_int(s, 2);
+    copy_text(h->crash, sizeof(h->crash), s, 3);
+    h->uptime_s = sqlite3_column_int64(s, 4);
+    h->boot_count = sqlite3_column_int64(s, 5);
+    h->min_free_heap = sqlite3_column_int64(s, 6);
+    h->rssi = sqlite3_column_int(s, 7);
+    h->reconnects = sqlite3_column_int64(s, 8);
+    h->resets = sqlite3_column_int64(s, 9);
+    return 0;
+}
+
 int db__health_get(db_t *db, const char *device_id, db_health_t *out)
 {
-    sqlite3_stmt *s = db->st[S_HL_GET];
-    int ret = 1;
-    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        memset(out, 0, sizeof(*out));
-        copy_text(out->device_id, sizeof(out->device_id), s, 0);
-        out->at = sqlite3_column_int64(s, 1);
-        out->reset_reason = sqlite3_column_int(s, 2);
-        copy_text(out->crash, sizeof(out->crash), s, 3);
-        out->uptime_s = sqlite3_column_int64(s, 4);
-        out->boot_count = sqlite3_column_int64(s, 5);
-        out->min_free_heap = sqlite3_column_int64(s, 6);
-        out->rssi = sqlite3_column_int(s, 7);
-        out->reconnects = sqlite3_column_int64(s, 8);
-        out->resets = sqlite3_column_int64(s, 9);
-        ret = 0;
-    } else if (rc != SQLITE_DONE) {
-        ret = fail(db, "read a device's health");
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    sqlite3_bind_text(db->st[S_HL_GET], 1, device_id, -1, SQLITE_TRANSIENT);
+    return get_row(db, S_HL_GET, "read a device's health", read_health, out);
 }
 
 int db__health_put(db_t *db, const db_health_t *h)
@@ -2472,7 +2338,7 @@ int db__reset_list(db_t *db, const char *device_id, int64_t limit,
                    int (*cb)(void *ctx, const db_reset_t *r), void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RST_LIST];
-    int rc, ret = 0;
+    int rc;
     db_reset_t r;
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, limit);
@@ -2483,10 +2349,7 @@ int db__reset_list(db_t *db, const char *device_id, int64_t limit,
         copy_text(r.crash, sizeof(r.crash), s, 3);
         if (cb(ctx, &r) != 0) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "list a device's resets");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "list a device's resets");
 }
 
 int db__rollout_health_put(db_t *db, int64_t rollout_id, uint32_t crashes, uint32_t within_s)
@@ -2500,19 +2363,13 @@ int db__rollout_health_put(db_t *db, int64_t rollout_id, uint32_t crashes, uint3
 
 int db__rollout_health_get(db_t *db, int64_t rollout_id, uint32_t *crashes, uint32_t *within_s)
 {
-    sqlite3_stmt *s = db->st[S_RO_HL_GET];
-    int ret = 1;
-    sqlite3_bind_int64(s, 1, rollout_id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *crashes = (uint32_t)sqlite3_column_int64(s, 0);
-        *within_s = (uint32_t)sqlite3_column_int64(s, 1);
-        ret = 0;
-    } else if (rc != SQLITE_DONE) {
-        ret = fail(db, "read a rollout's health gate");
+    int64_t v[2];
+    sqlite3_bind_int64(db->st[S_RO_HL_GET], 1, rollout_id);
+    int ret = get_row(db, S_RO_HL_GET, "read a rollout's health gate", read_int64s, v);
+    if (ret == 0) {
+        *crashes = (uint32_t)v[0];
+        *within_s = (uint32_t)v[1];
     }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
     return ret;
 }
 
@@ -2522,7 +2379,7 @@ int db__rollout_wave_health(db_t *db, int64_t rollout_id, int wave, uint32_t wit
                             void *ctx)
 {
     sqlite3_stmt *s = db->st[S_RO_HL_WAVE];
-    int rc, ret = 0;
+    int rc;
     sqlite3_bind_int64(s, 1, rollout_id);
     sqlite3_bind_int(s, 2, wave);
     sqlite3_bind_int64(s, 3, within_s);
@@ -2532,10 +2389,7 @@ int db__rollout_wave_health(db_t *db, int64_t rollout_id, int wave, uint32_t wit
                sqlite3_column_int64(s, 2)) != 0)
             break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) ret = fail(db, "read a wave's confirmed devices");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return end_rows(db, s, rc, "read a wave's confirmed devices");
 }
 
 /* ---- hold offers and maintenance windows (schema 11) ---- */
@@ -2560,18 +2414,13 @@ int db__rollout_window_put(db_t *db, int64_t rollout_id, int start_min, int end_
 
 int db__rollout_window_get(db_t *db, int64_t rollout_id, int *start_min, int *end_min)
 {
-    sqlite3_stmt *s = db->st[S_RO_WIN_GET];
-    sqlite3_bind_int64(s, 1, rollout_id);
-    int rc = sqlite3_step(s), ret;
-    if (rc == SQLITE_ROW) {
-        *start_min = sqlite3_column_int(s, 0);
-        *end_min = sqlite3_column_int(s, 1);
-        ret = 0;
-    } else {
-        ret = rc == SQLITE_DONE ? 1 : fail(db, "read rollout window");
+    int64_t v[2];
+    sqlite3_bind_int64(db->st[S_RO_WIN_GET], 1, rollout_id);
+    int ret = get_row(db, S_RO_WIN_GET, "read rollout window", read_int64s, v);
+    if (ret == 0) {
+        *start_min = (int)v[0];
+        *end_min = (int)v[1];
     }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
     return ret;
 }
 
@@ -2582,30 +2431,20 @@ int db__rollout_event_last(db_t *db, int64_t rollout_id, int wave, const char *k
     sqlite3_bind_int64(s, 1, rollout_id);
     sqlite3_bind_int(s, 2, wave);
     sqlite3_bind_text(s, 3, kind, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s), ret = 0;
-    if (rc == SQLITE_ROW) *at = sqlite3_column_int64(s, 0);
-    else ret = fail(db, "read a rollout's last event");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return ret;
+    return count_one(db, S_RO_EV_LAST, "read a rollout's last event", at);
 }
 
 /* ---- cancelling and paced retries (schema 12) ---- */
 
 int db__rollout_of_deployment(db_t *db, int64_t deployment_id, int64_t *rollout_id, int *wave)
 {
-    sqlite3_stmt *s = db->st[S_RO_OF_DEP];
-    sqlite3_bind_int64(s, 1, deployment_id);
-    int rc = sqlite3_step(s), ret;
-    if (rc == SQLITE_ROW) {
-        *rollout_id = sqlite3_column_int64(s, 0);
-        *wave = sqlite3_column_int(s, 1);
-        ret = 0;
-    } else {
-        ret = rc == SQLITE_DONE ? 1 : fail(db, "find a deployment's rollout");
+    int64_t v[2];
+    sqlite3_bind_int64(db->st[S_RO_OF_DEP], 1, deployment_id);
+    int ret = get_row(db, S_RO_OF_DEP, "find a deployment's rollout", read_int64s, v);
+    if (ret == 0) {
+        *rollout_id = v[0];
+        *wave = (int)v[1];
     }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
     return ret;
 }
 
