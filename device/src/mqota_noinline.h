@@ -5,8 +5,9 @@
  * gcc -Os inlines a static function that is called once or is small; inside a long caller the
  * inlined copy's early returns become far (4-byte) branches on the ESP32-C3, and a small
  * function inlined at many call sites is repeated. The functions marked with it are smaller
- * out of line, measured one by one with bench/footprint's compile: hooks_present() and
- * judge_offer() in mqota_agent.c (68 bytes), bit_get() and bit_set() (22), put_header() in
+ * out of line, measured one by one with bench/footprint's compile: judge_offer() in
+ * mqota_agent.c (68 bytes with hooks_present(), which since it is a loop over a table is
+ * smaller inlined), bit_get() and bit_set() (22), put_header() in
  * mqota_proto.c (40), fail() in mqota_image.c (44), set_legacy() in mqota_record.c (12).
  *
  * Three more are kept out of line for the stack, not the flash: inlined, a function's locals
