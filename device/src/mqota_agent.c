@@ -161,19 +161,12 @@ NOINLINE static bool is_stream_topic(mqota_agent_t *a, const char *topic)
            strcmp(topic, a->topic) == 0;
 }
 
-/* True if `topic` is exactly <prefix>/dev/<id>/<leaf>, compared without building it. */
-static bool topic_is(const mqota_agent_t *a, const char *topic, const char *leaf)
+/* True if `topic` is exactly <prefix>/dev/<id>/<leaf>: built in a->topic, the agent's scratch
+ * (as is_stream_topic()), and compared. */
+static bool topic_is(mqota_agent_t *a, const char *topic, const char *leaf)
 {
-    const char *parts[5] = {a->prefix, "/dev/", a->device_id, "/", leaf};
-    const char *t = topic;
-    for (size_t p = 0; p < 5u; p++) {
-        size_t l = strlen(parts[p]);
-        if (strncmp(t, parts[p], l) != 0) {
-            return false;
-        }
-        t += l;
-    }
-    return *t == '\0';
+    return agent__build_topic(a, leaf, a->topic, sizeof(a->topic)) == MQOTA_OK &&
+           strcmp(topic, a->topic) == 0;
 }
 
 static uint32_t chunk_len(const mqota_agent_t *a, uint32_t index)
