@@ -203,30 +203,29 @@ typedef enum {
 #define S_SETTLED (S(IDLE) | S(CONFIRMED) | S(FAILED) | S(ROLLED_BACK) | S(HELD))
 #define S_TRANSFER (S(OFFERED) | S(DOWNLOADING))
 
-/* Every allowed state change: {event, states it may come from, next state}. Anything else is
+/* Every allowed state change, by event: {states it may come from, next state}. Anything else is
  * refused by transition(). Once the boot slot is switched (ready-to-reboot, pending-verify)
  * only the new image's verdict moves the agent: no offer can make it "failed" there. */
 static const struct {
-    uint8_t event;
     uint16_t from;
     uint8_t to;
 } transitions[] = {
-    {EV_BOOT_IDLE, S(IDLE), MQOTA_STATE_IDLE},
-    {EV_BOOT_PENDING, S(IDLE), MQOTA_STATE_PENDING_VERIFY},
-    {EV_BOOT_CONFIRMED, S(IDLE), MQOTA_STATE_CONFIRMED},
-    {EV_BOOT_ROLLED_BACK, S(IDLE), MQOTA_STATE_ROLLED_BACK},
-    {EV_OFFER_ACCEPTED, S_SETTLED | S_TRANSFER, MQOTA_STATE_OFFERED},
-    {EV_ALREADY_RUNNING, S_SETTLED | S_TRANSFER, MQOTA_STATE_CONFIRMED},
-    {EV_OFFER_CLEARED, S_TRANSFER | S(HELD), MQOTA_STATE_IDLE},
-    {EV_CHUNK_WRITTEN, S(OFFERED), MQOTA_STATE_DOWNLOADING},
-    {EV_ALL_WRITTEN, S_TRANSFER, MQOTA_STATE_VERIFYING},
-    {EV_BOOT_SLOT_SWITCHED, S(VERIFYING), MQOTA_STATE_READY_TO_REBOOT},
-    {EV_CONFIRMED, S(PENDING_VERIFY), MQOTA_STATE_CONFIRMED},
-    {EV_ROLLED_BACK, S(PENDING_VERIFY), MQOTA_STATE_ROLLED_BACK},
-    {EV_FAILED, S_SETTLED | S_TRANSFER | S(VERIFYING), MQOTA_STATE_FAILED},
-    {EV_HELD, S(VERIFYING), MQOTA_STATE_HELD},
-    {EV_BOOT_HELD, S(IDLE), MQOTA_STATE_HELD},
-    {EV_ACTIVATE, S(HELD), MQOTA_STATE_VERIFYING},
+    [EV_BOOT_IDLE] = {S(IDLE), MQOTA_STATE_IDLE},
+    [EV_BOOT_PENDING] = {S(IDLE), MQOTA_STATE_PENDING_VERIFY},
+    [EV_BOOT_CONFIRMED] = {S(IDLE), MQOTA_STATE_CONFIRMED},
+    [EV_BOOT_ROLLED_BACK] = {S(IDLE), MQOTA_STATE_ROLLED_BACK},
+    [EV_OFFER_ACCEPTED] = {S_SETTLED | S_TRANSFER, MQOTA_STATE_OFFERED},
+    [EV_ALREADY_RUNNING] = {S_SETTLED | S_TRANSFER, MQOTA_STATE_CONFIRMED},
+    [EV_OFFER_CLEARED] = {S_TRANSFER | S(HELD), MQOTA_STATE_IDLE},
+    [EV_CHUNK_WRITTEN] = {S(OFFERED), MQOTA_STATE_DOWNLOADING},
+    [EV_ALL_WRITTEN] = {S_TRANSFER, MQOTA_STATE_VERIFYING},
+    [EV_BOOT_SLOT_SWITCHED] = {S(VERIFYING), MQOTA_STATE_READY_TO_REBOOT},
+    [EV_CONFIRMED] = {S(PENDING_VERIFY), MQOTA_STATE_CONFIRMED},
+    [EV_ROLLED_BACK] = {S(PENDING_VERIFY), MQOTA_STATE_ROLLED_BACK},
+    [EV_FAILED] = {S_SETTLED | S_TRANSFER | S(VERIFYING), MQOTA_STATE_FAILED},
+    [EV_HELD] = {S(VERIFYING), MQOTA_STATE_HELD},
+    [EV_BOOT_HELD] = {S(IDLE), MQOTA_STATE_HELD},
+    [EV_ACTIVATE] = {S(HELD), MQOTA_STATE_VERIFYING},
 };
 #undef S
 
@@ -235,14 +234,11 @@ static const struct {
  * false, changing nothing, for a change the table does not allow. */
 static bool transition(mqota_agent_t *a, event_t ev, mqota_reason_t reason)
 {
-    for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++) {
-        if (transitions[i].event == (uint8_t)ev &&
-            (transitions[i].from & (1u << a->state)) != 0u) {
-            a->state = transitions[i].to;
-            a->reason = (uint8_t)reason;
-            a->state_dirty = true;
-            return true;
-        }
+    if ((transitions[ev].from & (1u << a->state)) != 0u) {
+        a->state = transitions[ev].to;
+        a->reason = (uint8_t)reason;
+        a->state_dirty = true;
+        return true;
     }
     MQOTA_LOG(1, "event %u refused in state %s", (unsigned)ev,
               mqota_state_name((mqota_update_state_t)a->state));
