@@ -18,9 +18,9 @@
  * 2,224 bytes (bench/stack-usage, -Os; with judge_offer() building the manifest in the
  * agent's scratch buffer) for 149 bytes of code (docs/PERFORMANCE.md). In the third round
  * check_image() (an image descriptor) in finish_verify(), open_frame() and seal_reply() (a
- * nonce and an AAD) in cmd__handle() and send_reply(), and is_stream_topic() in
- * mqota_agent_on_message(), with the offer decoded in the scratch buffer, took it to 1,888.
- * Other compilers decide for themselves.
+ * nonce and an AAD) in cmd__handle() and send_reply() (one crypt_frame() since the fifth
+ * round), and is_stream_topic() in mqota_agent_on_message(), with the offer decoded in the
+ * scratch buffer, took it to 1,888. Other compilers decide for themselves.
  */
 #ifndef MQOTA_NOINLINE_H
 #define MQOTA_NOINLINE_H
