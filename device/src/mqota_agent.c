@@ -46,21 +46,28 @@ NOINLINE static void bit_set(mqota_agent_t *a, uint32_t i)
     a->bitmap[i >> 3] = (uint8_t)(a->bitmap[i >> 3] | (1u << (i & 7u)));
 }
 
+/* Concatenate the n strings of parts into buf, NUL-terminated: MQOTA_ERR_NO_SPACE if they do
+ * not fit in cap bytes. */
+static mqota_status_t join_parts(const char *const *parts, size_t n, char *buf, size_t cap)
+{
+    size_t len = 0;
+    for (size_t p = 0; p < n; p++) {
+        for (const char *c = parts[p]; *c != '\0'; c++) {
+            if (len + 1u >= cap) {
+                return MQOTA_ERR_NO_SPACE;
+            }
+            buf[len++] = *c;
+        }
+    }
+    buf[len] = '\0';
+    return MQOTA_OK;
+}
+
 /* Write the topic <prefix>/dev/<id>/<leaf> into buf. */
 mqota_status_t agent__build_topic(const mqota_agent_t *a, const char *leaf, char *buf, size_t cap)
 {
     const char *parts[5] = {a->prefix, "/dev/", a->device_id, "/", leaf};
-    size_t n = 0;
-    for (size_t p = 0; p < 5u; p++) {
-        for (const char *c = parts[p]; *c != '\0'; c++) {
-            if (n + 1u >= cap) {
-                return MQOTA_ERR_NO_SPACE;
-            }
-            buf[n++] = *c;
-        }
-    }
-    buf[n] = '\0';
-    return MQOTA_OK;
+    return join_parts(parts, 5u, buf, cap);
 }
 
 /* Publish payload on <prefix>/dev/<id>/<leaf> (built in a->topic). MQOTA_ERR_NO_SPACE if the
@@ -124,31 +131,25 @@ void agent__u64_to_dec(uint64_t v, char *buf)
  * hex>, so that devices on another base never take its chunks (docs/PROTOCOL.md §13). */
 static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size_t cap)
 {
-    char rel[21];
-    size_t pl = strlen(a->prefix);
-    size_t rl;
-    agent__u64_to_dec(a->offer.release_id, rel);
-    rl = strlen(rel);
-    if (pl + 8u + rl + 14u > cap) { /* "/", 3 digits of the encoding, "/", 8 hex, NUL */
-        return MQOTA_ERR_NO_SPACE;
-    }
-    memcpy(buf, a->prefix, pl);
-    memcpy(buf + pl, "/stream/", 8u);
-    memcpy(buf + pl + 8u, rel, rl + 1u);
+    /* <release_id>, then "/" and the encoding's digits, then "/" and 8 hex digits */
+    char tail[21 + 1 + 3 + 1 + 8];
+    const char *parts[3] = {a->prefix, "/stream/", tail};
+    char *t = tail;
+    agent__u64_to_dec(a->offer.release_id, t);
     if (a->offer.encoding != MQOTA_ENCODING_NONE) {
-        buf += pl + 8u + rl;
-        *buf++ = '/';
-        agent__u64_to_dec(a->offer.encoding, buf);
+        t += strlen(t);
+        *t++ = '/';
+        agent__u64_to_dec(a->offer.encoding, t);
         if (MQOTA_ENCODING_IS_DELTA(a->offer.encoding)) { /* one digit */
-            buf[1] = '/';
+            t[1] = '/';
             for (size_t i = 0; i < 8u; i++) {
                 unsigned n = (a->offer.base_sha256[i / 2u] >> (4u - 4u * (i & 1u))) & 15u;
-                buf[2u + i] = (char)(n < 10u ? '0' + n : 'a' - 10u + n);
+                t[2u + i] = (char)(n < 10u ? '0' + n : 'a' - 10u + n);
             }
-            buf[10] = '\0';
+            t[10] = '\0';
         }
     }
-    return MQOTA_OK;
+    return join_parts(parts, 3u, buf, cap);
 }
 
 /* True if `topic` is the stream we follow, <prefix>/stream/<release_id>, or
