@@ -246,8 +246,6 @@ static bool transition(mqota_agent_t *a, event_t ev, mqota_reason_t reason)
     return false;
 }
 
-/* End the transfer in progress with `reason`. The old image keeps running; the progress record
- * is dropped so that a new offer starts clean. */
 /* Stop following the release's multicast stream, if we were. */
 static void leave_stream(mqota_agent_t *a)
 {
@@ -267,16 +265,28 @@ static void join_stream(mqota_agent_t *a)
     }
 }
 
+/* The transfer is over (failed, cleared, held, or its image switched to): drop its progress
+ * record (and with drop_held the held-image record), leave its stream, forget the offer as one
+ * in progress, and move on with `ev`. */
+static void end_transfer(mqota_agent_t *a, event_t ev, mqota_reason_t reason, bool drop_held)
+{
+    (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
+    if (drop_held) {
+        (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD);
+    }
+    leave_stream(a);
+    a->have_offer = false;
+    (void)transition(a, ev, reason);
+}
+
+/* End the transfer in progress with `reason`. The old image keeps running; the progress record
+ * is dropped so that a new offer starts clean, and a held image that failed is gone too. */
 static void fail(mqota_agent_t *a, mqota_reason_t reason)
 {
     MQOTA_LOG(1, "update of release %u failed: %s", (unsigned)a->target_release,
               mqota_reason_name(reason));
-    (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
-    (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD); /* a held image that failed is gone too */
-    leave_stream(a);
-    a->have_offer = false;
     a->ack_due = false;
-    (void)transition(a, EV_FAILED, reason);
+    end_transfer(a, EV_FAILED, reason, true);
 }
 
 static mqota_status_t persist_progress(mqota_agent_t *a)
@@ -811,10 +821,7 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
             return MQOTA_OK;
         }
         if (transferring(a)) {
-            (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
-            leave_stream(a);
-            a->have_offer = false;
-            (void)transition(a, EV_OFFER_CLEARED, MQOTA_REASON_NONE);
+            end_transfer(a, EV_OFFER_CLEARED, MQOTA_REASON_NONE, false);
             return MQOTA_OK;
         }
         return MQOTA_IGNORED;
@@ -1097,10 +1104,7 @@ static void switch_boot_slot(mqota_agent_t *a)
         fail(a, MQOTA_REASON_SET_BOOT);
         return;
     }
-    (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
-    (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD);
-    a->have_offer = false;
-    (void)transition(a, EV_BOOT_SLOT_SWITCHED, MQOTA_REASON_NONE);
+    end_transfer(a, EV_BOOT_SLOT_SWITCHED, MQOTA_REASON_NONE, true);
     a->reboot_requested = a->auto_reboot;
 }
 
@@ -1120,11 +1124,9 @@ static void hold_image(mqota_agent_t *a)
         fail(a, MQOTA_REASON_STORE);
         return;
     }
-    (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
-    a->have_offer = false;
     MQOTA_LOG(2, "release %u verified and held in slot %u", (unsigned)h.release_id,
               (unsigned)h.slot);
-    (void)transition(a, EV_HELD, MQOTA_REASON_NONE);
+    end_transfer(a, EV_HELD, MQOTA_REASON_NONE, false);
 }
 
 /* The whole image is read back: compare its SHA-256 with the offer, check the ESP32 image
