@@ -114,7 +114,9 @@ typedef struct {
     /* The 32-bit members the code uses most come first: on the ESP32-C3 a 32-bit member up to
      * 124 bytes into the struct is loaded and stored with a 2-byte instruction (RV32C's c.lw,
      * c.sw), one further in with a 4-byte one, and most of the hooks behind them stay within
-     * reach (92 bytes of code, bench/footprint). */
+     * reach (92 bytes of code, bench/footprint). The update state is one of them, 32 bits
+     * wide: RV32C has no 2-byte load or store of a byte, and the state is read everywhere
+     * (70 bytes; the three bytes it leaves behind sit after prefix). */
     uint32_t target_release;  /* release of the update in progress or last attempted */
     uint32_t chunk_count;
     uint32_t base;            /* first chunk not written */
@@ -127,9 +129,14 @@ typedef struct {
     uint32_t min_secure_version; /* lowest secure_version accepted (key "mq.minsv") */
     uint32_t commands_accepted;
     uint32_t commands_refused;
+    uint32_t state;           /* mqota_update_state_t */
     mqota_platform_t plat;
     char device_id[MQOTA_DEVICE_ID_MAX + 1];
     char prefix[40];
+    /* three bytes in what would be padding after prefix */
+    bool resumed;
+    bool gap_requested;       /* deflate-sync: an ACK with REQUEST went out for this gap */
+    uint8_t target_slot;
     uint32_t max_chunk;
     uint32_t confirm_timeout_ms;
     uint32_t verify_budget;
@@ -149,12 +156,8 @@ typedef struct {
     uint32_t running_release; /* release id of the running image, 0 if unknown */
     char release_version[MQOTA_STR_MAX + 1];
 
-    uint8_t state;            /* mqota_update_state_t */
     uint8_t reason;           /* mqota_reason_t */
     bool have_offer;
-    bool resumed;
-    bool gap_requested;       /* deflate-sync: an ACK with REQUEST went out for this gap */
-    uint8_t target_slot;
     uint16_t window;          /* min(offer window, max_window) */
     mqota_offer_t offer;
     /* The times below are now_ms's low 32 bits, compared as (uint32_t)now_ms - t: right while
