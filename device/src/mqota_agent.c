@@ -504,7 +504,7 @@ mqota_status_t mqota_agent_init_checked(mqota_agent_t *agent, const mqota_config
         cfg->verify_bytes_per_process != 0u ? cfg->verify_bytes_per_process : MQOTA_VERIFY_STEP;
     agent->auto_reboot = cfg->auto_reboot;
     agent->require_signature = cfg->require_signature;
-    agent->commands = plat->aead_seal != NULL && plat->aead_open != NULL;
+    agent->commands = plat->aead_open != NULL; /* and aead_seal: both or neither (above) */
     agent->confirm_by_command = cfg->confirm_by_command && agent->commands;
     agent->command_handler = cfg->command_handler;
     agent->command_ctx = cfg->command_ctx;
