@@ -199,7 +199,7 @@ typedef enum {
                               slot back again, then switch the boot slot */
 } event_t;
 
-#define S(x) (1u << MQOTA_STATE_##x)
+#define S(x) (1u << MQOTA_STATE_##x) /* a state in a set of states (in_state()) */
 /* States from which an update may start, or fail before anything is switched. */
 #define S_SETTLED (S(IDLE) | S(CONFIRMED) | S(FAILED) | S(ROLLED_BACK) | S(HELD))
 #define S_TRANSFER (S(OFFERED) | S(DOWNLOADING))
@@ -228,14 +228,19 @@ static const struct {
     [EV_BOOT_HELD] = {S(IDLE), MQOTA_STATE_HELD},
     [EV_ACTIVATE] = {S(HELD), MQOTA_STATE_VERIFYING},
 };
-#undef S
+
+/* Whether the agent is in one of `states` (S(x) | S(y) ...). */
+static bool in_state(const mqota_agent_t *a, uint32_t states)
+{
+    return ((states >> a->state) & 1u) != 0u;
+}
 
 /* The one place the update state changes: look the event up in the table; if the current state
  * may take it, move to its next state with `reason` and mark the STATE for publishing. Returns
  * false, changing nothing, for a change the table does not allow. */
 static bool transition(mqota_agent_t *a, event_t ev, mqota_reason_t reason)
 {
-    if ((transitions[ev].from & (1u << a->state)) != 0u) {
+    if (in_state(a, transitions[ev].from)) {
         a->state = transitions[ev].to;
         a->reason = (uint8_t)reason;
         a->state_dirty = true;
@@ -828,8 +833,7 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
     }
     st = mqota_offer_decode(payload, len, o);
     if (st != MQOTA_OK) {
-        if (!transferring(a) && a->state != MQOTA_STATE_VERIFYING &&
-            a->state != MQOTA_STATE_HELD) {
+        if (!transferring(a) && !in_state(a, S(VERIFYING) | S(HELD))) {
             /* reported only where an update may fail (the table refuses it once the boot
              * slot is switched) */
             (void)transition(a, EV_FAILED, MQOTA_REASON_MALFORMED_OFFER);
@@ -842,31 +846,21 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
     /* The retained offer comes again after every reconnect: same offer, nothing to do. */
     if (o->release_id == a->target_release &&
         (o->deployment_id == a->offer.deployment_id || !a->have_offer)) {
-        switch ((mqota_update_state_t)a->state) {
-        case MQOTA_STATE_OFFERED:
-        case MQOTA_STATE_DOWNLOADING:
-        case MQOTA_STATE_VERIFYING:
+        if (in_state(a, S(OFFERED) | S(DOWNLOADING) | S(VERIFYING))) {
             /* The server may activate (clear the hold flag) before the image is verified. */
             if (o->deployment_id == a->offer.deployment_id) {
                 a->offer.flags = (a->offer.flags & ~MQOTA_OFFER_FLAG_HOLD) |
                                  (o->flags & MQOTA_OFFER_FLAG_HOLD);
             }
             return MQOTA_IGNORED;
-        case MQOTA_STATE_READY_TO_REBOOT:
-        case MQOTA_STATE_PENDING_VERIFY:
-            return MQOTA_IGNORED;
-        case MQOTA_STATE_FAILED:
-        case MQOTA_STATE_ROLLED_BACK:
-            if (o->deployment_id == a->offer.deployment_id && !decode__fallback(a, o)) {
-                return MQOTA_IGNORED; /* a new deployment is needed to try again */
-            }
-            break;
-        default:
-            break;
         }
+        if (in_state(a, S(FAILED) | S(ROLLED_BACK)) &&
+            o->deployment_id == a->offer.deployment_id && !decode__fallback(a, o)) {
+            return MQOTA_IGNORED; /* a new deployment is needed to try again */
+        }
+        /* ready-to-reboot and pending-verify: ignored below, as any offer there */
     }
-    if (a->state == MQOTA_STATE_VERIFYING || a->state == MQOTA_STATE_READY_TO_REBOOT ||
-        a->state == MQOTA_STATE_PENDING_VERIFY) {
+    if (in_state(a, S(VERIFYING) | S(READY_TO_REBOOT) | S(PENDING_VERIFY))) {
         return MQOTA_IGNORED; /* finish the current image first */
     }
     refused = judge_offer(a, o);
