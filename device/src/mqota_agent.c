@@ -386,18 +386,18 @@ static bool switch_took_effect(mqota_agent_t *a, const mqota_attempt_t *at,
 }
 
 /* A held image ("mq.held") survived the reset: take it up again in state held, as if its
- * offer had just been verified; the retained offer then holds or activates it. Returns false
- * (and the caller goes idle) if there is none, or it names the running slot: the boot slot
- * switched to it, so it is no longer held. Such a record is erased. */
-static bool resume_held(mqota_agent_t *a)
+ * offer had just been verified; the retained offer then holds or activates it. If there is
+ * none, or it names the running slot (the boot slot switched to it, so it is no longer held;
+ * such a record is erased), the agent goes idle. */
+static void resume_held_or_idle(mqota_agent_t *a)
 {
     mqota_held_t h;
-    if (!store__held_load(a, &h)) {
-        return false;
-    }
-    if (h.slot == a->running.running_slot || h.slot >= a->running.slot_count) {
-        (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD);
-        return false;
+    if (!store__held_load(a, &h) ||
+        h.slot == a->running.running_slot || h.slot >= a->running.slot_count) {
+        /* a record naming the running slot is erased by recover_after_boot(), which erases
+         * "mq.held" in every state but held */
+        (void)transition(a, EV_BOOT_IDLE, MQOTA_REASON_NONE);
+        return;
     }
     (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS); /* the transfer ended with the hold */
     memset(&a->offer, 0, sizeof(a->offer));
@@ -411,7 +411,7 @@ static bool resume_held(mqota_agent_t *a)
     a->progress_bytes = h.image_size;
     MQOTA_LOG(2, "release %u held in slot %u since before the reset", (unsigned)h.release_id,
               (unsigned)h.slot);
-    return transition(a, EV_BOOT_HELD, MQOTA_REASON_NONE);
+    (void)transition(a, EV_BOOT_HELD, MQOTA_REASON_NONE);
 }
 
 static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
@@ -447,9 +447,7 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
         MQOTA_LOG(2, "boot slot switch to slot %u never took effect; the update resumes",
                   (unsigned)at.to_slot);
         (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
-        if (!resume_held(a)) { /* an activation cut short holds the image again */
-            (void)transition(a, EV_BOOT_IDLE, MQOTA_REASON_NONE);
-        }
+        resume_held_or_idle(a); /* an activation cut short holds the image again */
     } else if (have_attempt) {
         /* The bootloader brought us back to the old slot: the new image reset before it was
          * confirmed (ABORTED), or the bootloader refused it (still NEW), or it was marked
@@ -459,8 +457,8 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
                          : to_state == MQOTA_SLOT_NEW   ? MQOTA_REASON_INVALID_IMAGE
                                                         : MQOTA_REASON_RESET);
         (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
-    } else if (!resume_held(a)) {
-        (void)transition(a, EV_BOOT_IDLE, MQOTA_REASON_NONE);
+    } else {
+        resume_held_or_idle(a);
     }
     if (a->state != MQOTA_STATE_HELD) {
         (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD); /* switched to, or never written */
