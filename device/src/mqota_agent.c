@@ -540,6 +540,7 @@ mqota_status_t mqota_agent_init_checked(mqota_agent_t *agent, const mqota_config
 void mqota_agent_state_msg(const mqota_agent_t *a, mqota_state_msg_t *m)
 {
     memset(m, 0, sizeof(*m));
+    m->deflate_window = decode__window(a);
     m->state = a->state;
     m->reason = a->reason;
     m->running_slot = a->running.running_slot;
@@ -548,8 +549,7 @@ void mqota_agent_state_msg(const mqota_agent_t *a, mqota_state_msg_t *m)
     m->max_chunk = a->max_chunk;
     m->caps = MQOTA_CAP_RESUME | MQOTA_CAP_SACK | MQOTA_CAP_ROLLBACK | MQOTA_CAP_HOLD |
               (a->commands ? MQOTA_CAP_COMMANDS : 0u) |
-              (decode__window(a) != 0u ? MQOTA_CAP_DEFLATE | MQOTA_CAP_DELTA : 0u);
-    m->deflate_window = decode__window(a);
+              (m->deflate_window != 0u ? MQOTA_CAP_DEFLATE | MQOTA_CAP_DELTA : 0u);
     m->running_release = a->running_release;
     m->target_release = a->target_release;
     m->progress = a->progress_bytes;
