@@ -46,21 +46,28 @@ NOINLINE static void bit_set(mqota_agent_t *a, uint32_t i)
     a->bitmap[i >> 3] = (uint8_t)(a->bitmap[i >> 3] | (1u << (i & 7u)));
 }
 
+/* Concatenate the n strings of parts into buf, NUL-terminated: MQOTA_ERR_NO_SPACE if they do
+ * not fit in cap bytes. */
+static mqota_status_t join_parts(const char *const *parts, size_t n, char *buf, size_t cap)
+{
+    size_t len = 0;
+    for (size_t p = 0; p < n; p++) {
+        for (const char *c = parts[p]; *c != '\0'; c++) {
+            if (len + 1u >= cap) {
+                return MQOTA_ERR_NO_SPACE;
+            }
+            buf[len++] = *c;
+        }
+    }
+    buf[len] = '\0';
+    return MQOTA_OK;
+}
+
 /* Write the topic <prefix>/dev/<id>/<leaf> into buf. */
 mqota_status_t agent__build_topic(const mqota_agent_t *a, const char *leaf, char *buf, size_t cap)
 {
     const char *parts[5] = {a->prefix, "/dev/", a->device_id, "/", leaf};
-    size_t n = 0;
-    for (size_t p = 0; p < 5u; p++) {
-        for (const char *c = parts[p]; *c != '\0'; c++) {
-            if (n + 1u >= cap) {
-                return MQOTA_ERR_NO_SPACE;
-            }
-            buf[n++] = *c;
-        }
-    }
-    buf[n] = '\0';
-    return MQOTA_OK;
+    return join_parts(parts, 5u, buf, cap);
 }
 
 /* Publish payload on <prefix>/dev/<id>/<leaf> (built in a->topic). MQOTA_ERR_NO_SPACE if the
@@ -124,31 +131,25 @@ void agent__u64_to_dec(uint64_t v, char *buf)
  * hex>, so that devices on another base never take its chunks (docs/PROTOCOL.md §13). */
 static mqota_status_t build_stream_topic(const mqota_agent_t *a, char *buf, size_t cap)
 {
-    char rel[21];
-    size_t pl = strlen(a->prefix);
-    size_t rl;
-    agent__u64_to_dec(a->offer.release_id, rel);
-    rl = strlen(rel);
-    if (pl + 8u + rl + 14u > cap) { /* "/", 3 digits of the encoding, "/", 8 hex, NUL */
-        return MQOTA_ERR_NO_SPACE;
-    }
-    memcpy(buf, a->prefix, pl);
-    memcpy(buf + pl, "/stream/", 8u);
-    memcpy(buf + pl + 8u, rel, rl + 1u);
+    /* <release_id>, then "/" and the encoding's digits, then "/" and 8 hex digits */
+    char tail[21 + 1 + 3 + 1 + 8];
+    const char *parts[3] = {a->prefix, "/stream/", tail};
+    char *t = tail;
+    agent__u64_to_dec(a->offer.release_id, t);
     if (a->offer.encoding != MQOTA_ENCODING_NONE) {
-        buf += pl + 8u + rl;
-        *buf++ = '/';
-        agent__u64_to_dec(a->offer.encoding, buf);
+        t += strlen(t);
+        *t++ = '/';
+        agent__u64_to_dec(a->offer.encoding, t);
         if (MQOTA_ENCODING_IS_DELTA(a->offer.encoding)) { /* one digit */
-            buf[1] = '/';
+            t[1] = '/';
             for (size_t i = 0; i < 8u; i++) {
                 unsigned n = (a->offer.base_sha256[i / 2u] >> (4u - 4u * (i & 1u))) & 15u;
-                buf[2u + i] = (char)(n < 10u ? '0' + n : 'a' - 10u + n);
+                t[2u + i] = (char)(n < 10u ? '0' + n : 'a' - 10u + n);
             }
-            buf[10] = '\0';
+            t[10] = '\0';
         }
     }
-    return MQOTA_OK;
+    return join_parts(parts, 3u, buf, cap);
 }
 
 /* True if `topic` is the stream we follow, <prefix>/stream/<release_id>, or
@@ -161,19 +162,12 @@ NOINLINE static bool is_stream_topic(mqota_agent_t *a, const char *topic)
            strcmp(topic, a->topic) == 0;
 }
 
-/* True if `topic` is exactly <prefix>/dev/<id>/<leaf>, compared without building it. */
-static bool topic_is(const mqota_agent_t *a, const char *topic, const char *leaf)
+/* True if `topic` is exactly <prefix>/dev/<id>/<leaf>: built in a->topic, the agent's scratch
+ * (as is_stream_topic()), and compared. */
+static bool topic_is(mqota_agent_t *a, const char *topic, const char *leaf)
 {
-    const char *parts[5] = {a->prefix, "/dev/", a->device_id, "/", leaf};
-    const char *t = topic;
-    for (size_t p = 0; p < 5u; p++) {
-        size_t l = strlen(parts[p]);
-        if (strncmp(t, parts[p], l) != 0) {
-            return false;
-        }
-        t += l;
-    }
-    return *t == '\0';
+    return agent__build_topic(a, leaf, a->topic, sizeof(a->topic)) == MQOTA_OK &&
+           strcmp(topic, a->topic) == 0;
 }
 
 static uint32_t chunk_len(const mqota_agent_t *a, uint32_t index)
@@ -205,59 +199,58 @@ typedef enum {
                               slot back again, then switch the boot slot */
 } event_t;
 
-#define S(x) (1u << MQOTA_STATE_##x)
+#define S(x) (1u << MQOTA_STATE_##x) /* a state in a set of states (in_state()) */
 /* States from which an update may start, or fail before anything is switched. */
 #define S_SETTLED (S(IDLE) | S(CONFIRMED) | S(FAILED) | S(ROLLED_BACK) | S(HELD))
 #define S_TRANSFER (S(OFFERED) | S(DOWNLOADING))
 
-/* Every allowed state change: {event, states it may come from, next state}. Anything else is
+/* Every allowed state change, by event: {states it may come from, next state}. Anything else is
  * refused by transition(). Once the boot slot is switched (ready-to-reboot, pending-verify)
  * only the new image's verdict moves the agent: no offer can make it "failed" there. */
 static const struct {
-    uint8_t event;
     uint16_t from;
     uint8_t to;
 } transitions[] = {
-    {EV_BOOT_IDLE, S(IDLE), MQOTA_STATE_IDLE},
-    {EV_BOOT_PENDING, S(IDLE), MQOTA_STATE_PENDING_VERIFY},
-    {EV_BOOT_CONFIRMED, S(IDLE), MQOTA_STATE_CONFIRMED},
-    {EV_BOOT_ROLLED_BACK, S(IDLE), MQOTA_STATE_ROLLED_BACK},
-    {EV_OFFER_ACCEPTED, S_SETTLED | S_TRANSFER, MQOTA_STATE_OFFERED},
-    {EV_ALREADY_RUNNING, S_SETTLED | S_TRANSFER, MQOTA_STATE_CONFIRMED},
-    {EV_OFFER_CLEARED, S_TRANSFER | S(HELD), MQOTA_STATE_IDLE},
-    {EV_CHUNK_WRITTEN, S(OFFERED), MQOTA_STATE_DOWNLOADING},
-    {EV_ALL_WRITTEN, S_TRANSFER, MQOTA_STATE_VERIFYING},
-    {EV_BOOT_SLOT_SWITCHED, S(VERIFYING), MQOTA_STATE_READY_TO_REBOOT},
-    {EV_CONFIRMED, S(PENDING_VERIFY), MQOTA_STATE_CONFIRMED},
-    {EV_ROLLED_BACK, S(PENDING_VERIFY), MQOTA_STATE_ROLLED_BACK},
-    {EV_FAILED, S_SETTLED | S_TRANSFER | S(VERIFYING), MQOTA_STATE_FAILED},
-    {EV_HELD, S(VERIFYING), MQOTA_STATE_HELD},
-    {EV_BOOT_HELD, S(IDLE), MQOTA_STATE_HELD},
-    {EV_ACTIVATE, S(HELD), MQOTA_STATE_VERIFYING},
+    [EV_BOOT_IDLE] = {S(IDLE), MQOTA_STATE_IDLE},
+    [EV_BOOT_PENDING] = {S(IDLE), MQOTA_STATE_PENDING_VERIFY},
+    [EV_BOOT_CONFIRMED] = {S(IDLE), MQOTA_STATE_CONFIRMED},
+    [EV_BOOT_ROLLED_BACK] = {S(IDLE), MQOTA_STATE_ROLLED_BACK},
+    [EV_OFFER_ACCEPTED] = {S_SETTLED | S_TRANSFER, MQOTA_STATE_OFFERED},
+    [EV_ALREADY_RUNNING] = {S_SETTLED | S_TRANSFER, MQOTA_STATE_CONFIRMED},
+    [EV_OFFER_CLEARED] = {S_TRANSFER | S(HELD), MQOTA_STATE_IDLE},
+    [EV_CHUNK_WRITTEN] = {S(OFFERED), MQOTA_STATE_DOWNLOADING},
+    [EV_ALL_WRITTEN] = {S_TRANSFER, MQOTA_STATE_VERIFYING},
+    [EV_BOOT_SLOT_SWITCHED] = {S(VERIFYING), MQOTA_STATE_READY_TO_REBOOT},
+    [EV_CONFIRMED] = {S(PENDING_VERIFY), MQOTA_STATE_CONFIRMED},
+    [EV_ROLLED_BACK] = {S(PENDING_VERIFY), MQOTA_STATE_ROLLED_BACK},
+    [EV_FAILED] = {S_SETTLED | S_TRANSFER | S(VERIFYING), MQOTA_STATE_FAILED},
+    [EV_HELD] = {S(VERIFYING), MQOTA_STATE_HELD},
+    [EV_BOOT_HELD] = {S(IDLE), MQOTA_STATE_HELD},
+    [EV_ACTIVATE] = {S(HELD), MQOTA_STATE_VERIFYING},
 };
-#undef S
+
+/* Whether the agent is in one of `states` (S(x) | S(y) ...). */
+static bool in_state(const mqota_agent_t *a, uint32_t states)
+{
+    return ((states >> a->state) & 1u) != 0u;
+}
 
 /* The one place the update state changes: look the event up in the table; if the current state
  * may take it, move to its next state with `reason` and mark the STATE for publishing. Returns
  * false, changing nothing, for a change the table does not allow. */
 static bool transition(mqota_agent_t *a, event_t ev, mqota_reason_t reason)
 {
-    for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++) {
-        if (transitions[i].event == (uint8_t)ev &&
-            (transitions[i].from & (1u << a->state)) != 0u) {
-            a->state = transitions[i].to;
-            a->reason = (uint8_t)reason;
-            a->state_dirty = true;
-            return true;
-        }
+    if (in_state(a, transitions[ev].from)) {
+        a->state = transitions[ev].to;
+        a->reason = (uint8_t)reason;
+        a->state_dirty = true;
+        return true;
     }
     MQOTA_LOG(1, "event %u refused in state %s", (unsigned)ev,
               mqota_state_name((mqota_update_state_t)a->state));
     return false;
 }
 
-/* End the transfer in progress with `reason`. The old image keeps running; the progress record
- * is dropped so that a new offer starts clean. */
 /* Stop following the release's multicast stream, if we were. */
 static void leave_stream(mqota_agent_t *a)
 {
@@ -277,16 +270,28 @@ static void join_stream(mqota_agent_t *a)
     }
 }
 
+/* The transfer is over (failed, cleared, held, or its image switched to): drop its progress
+ * record (and with drop_held the held-image record), leave its stream, forget the offer as one
+ * in progress, and move on with `ev`. */
+static void end_transfer(mqota_agent_t *a, event_t ev, mqota_reason_t reason, bool drop_held)
+{
+    (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
+    if (drop_held) {
+        (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD);
+    }
+    leave_stream(a);
+    a->have_offer = false;
+    (void)transition(a, ev, reason);
+}
+
+/* End the transfer in progress with `reason`. The old image keeps running; the progress record
+ * is dropped so that a new offer starts clean, and a held image that failed is gone too. */
 static void fail(mqota_agent_t *a, mqota_reason_t reason)
 {
     MQOTA_LOG(1, "update of release %u failed: %s", (unsigned)a->target_release,
               mqota_reason_name(reason));
-    (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
-    (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD); /* a held image that failed is gone too */
-    leave_stream(a);
-    a->have_offer = false;
     a->ack_due = false;
-    (void)transition(a, EV_FAILED, reason);
+    end_transfer(a, EV_FAILED, reason, true);
 }
 
 static mqota_status_t persist_progress(mqota_agent_t *a)
@@ -337,12 +342,29 @@ static bool id_valid(const char *id)
     return n > 0u;
 }
 
-NOINLINE static bool hooks_present(const mqota_platform_t *p)
+/* The hooks every platform provides (the rest are optional, checked where they are used), as
+ * offsets into mqota_platform_t: one loop instead of a test per hook, 80 bytes smaller on the
+ * ESP32-C3. Each is read with memcpy() because the hooks' types differ. */
+#define HOOK(h) (uint8_t)offsetof(mqota_platform_t, h)
+static const uint8_t required_hooks[] = {
+    HOOK(publish),       HOOK(subscribe),       HOOK(running),         HOOK(slot_size),
+    HOOK(slot_begin),    HOOK(slot_write),      HOOK(slot_read),       HOOK(slot_end),
+    HOOK(slot_set_boot), HOOK(slot_state),      HOOK(slot_mark_valid), HOOK(slot_mark_invalid),
+    HOOK(reboot),        HOOK(kv_get),          HOOK(kv_set),          HOOK(kv_erase),
+    HOOK(now_ms),        HOOK(sha256_begin),    HOOK(sha256_update),   HOOK(sha256_finish),
+};
+#undef HOOK
+
+static bool hooks_present(const mqota_platform_t *p)
 {
-    return p->publish && p->subscribe && p->running && p->slot_size && p->slot_begin &&
-           p->slot_write && p->slot_read && p->slot_end && p->slot_set_boot && p->slot_state &&
-           p->slot_mark_valid && p->slot_mark_invalid && p->reboot && p->kv_get && p->kv_set &&
-           p->kv_erase && p->now_ms && p->sha256_begin && p->sha256_update && p->sha256_finish;
+    for (size_t i = 0; i < sizeof(required_hooks); i++) {
+        void (*hook)(void);
+        memcpy(&hook, (const uint8_t *)p + required_hooks[i], sizeof(hook));
+        if (hook == NULL) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Work out, after boot, whether this boot follows an update attempt: confirm pending, report a
@@ -364,18 +386,18 @@ static bool switch_took_effect(mqota_agent_t *a, const mqota_attempt_t *at,
 }
 
 /* A held image ("mq.held") survived the reset: take it up again in state held, as if its
- * offer had just been verified; the retained offer then holds or activates it. Returns false
- * (and the caller goes idle) if there is none, or it names the running slot: the boot slot
- * switched to it, so it is no longer held. Such a record is erased. */
-static bool resume_held(mqota_agent_t *a)
+ * offer had just been verified; the retained offer then holds or activates it. If there is
+ * none, or it names the running slot (the boot slot switched to it, so it is no longer held;
+ * such a record is erased), the agent goes idle. */
+static void resume_held_or_idle(mqota_agent_t *a)
 {
     mqota_held_t h;
-    if (!store__held_load(a, &h)) {
-        return false;
-    }
-    if (h.slot == a->running.running_slot || h.slot >= a->running.slot_count) {
-        (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD);
-        return false;
+    if (!store__held_load(a, &h) ||
+        h.slot == a->running.running_slot || h.slot >= a->running.slot_count) {
+        /* a record naming the running slot is erased by recover_after_boot(), which erases
+         * "mq.held" in every state but held */
+        (void)transition(a, EV_BOOT_IDLE, MQOTA_REASON_NONE);
+        return;
     }
     (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS); /* the transfer ended with the hold */
     memset(&a->offer, 0, sizeof(a->offer));
@@ -389,7 +411,7 @@ static bool resume_held(mqota_agent_t *a)
     a->progress_bytes = h.image_size;
     MQOTA_LOG(2, "release %u held in slot %u since before the reset", (unsigned)h.release_id,
               (unsigned)h.slot);
-    return transition(a, EV_BOOT_HELD, MQOTA_REASON_NONE);
+    (void)transition(a, EV_BOOT_HELD, MQOTA_REASON_NONE);
 }
 
 static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
@@ -425,9 +447,7 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
         MQOTA_LOG(2, "boot slot switch to slot %u never took effect; the update resumes",
                   (unsigned)at.to_slot);
         (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
-        if (!resume_held(a)) { /* an activation cut short holds the image again */
-            (void)transition(a, EV_BOOT_IDLE, MQOTA_REASON_NONE);
-        }
+        resume_held_or_idle(a); /* an activation cut short holds the image again */
     } else if (have_attempt) {
         /* The bootloader brought us back to the old slot: the new image reset before it was
          * confirmed (ABORTED), or the bootloader refused it (still NEW), or it was marked
@@ -437,8 +457,8 @@ static void recover_after_boot(mqota_agent_t *a, uint64_t now_ms)
                          : to_state == MQOTA_SLOT_NEW   ? MQOTA_REASON_INVALID_IMAGE
                                                         : MQOTA_REASON_RESET);
         (void)a->plat.kv_erase(a->plat.ctx, KEY_ATTEMPT);
-    } else if (!resume_held(a)) {
-        (void)transition(a, EV_BOOT_IDLE, MQOTA_REASON_NONE);
+    } else {
+        resume_held_or_idle(a);
     }
     if (a->state != MQOTA_STATE_HELD) {
         (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD); /* switched to, or never written */
@@ -487,7 +507,7 @@ mqota_status_t mqota_agent_init_checked(mqota_agent_t *agent, const mqota_config
         cfg->verify_bytes_per_process != 0u ? cfg->verify_bytes_per_process : MQOTA_VERIFY_STEP;
     agent->auto_reboot = cfg->auto_reboot;
     agent->require_signature = cfg->require_signature;
-    agent->commands = plat->aead_seal != NULL && plat->aead_open != NULL;
+    agent->commands = plat->aead_open != NULL; /* and aead_seal: both or neither (above) */
     agent->confirm_by_command = cfg->confirm_by_command && agent->commands;
     agent->command_handler = cfg->command_handler;
     agent->command_ctx = cfg->command_ctx;
@@ -520,6 +540,7 @@ mqota_status_t mqota_agent_init_checked(mqota_agent_t *agent, const mqota_config
 void mqota_agent_state_msg(const mqota_agent_t *a, mqota_state_msg_t *m)
 {
     memset(m, 0, sizeof(*m));
+    m->deflate_window = decode__window(a);
     m->state = a->state;
     m->reason = a->reason;
     m->running_slot = a->running.running_slot;
@@ -528,8 +549,7 @@ void mqota_agent_state_msg(const mqota_agent_t *a, mqota_state_msg_t *m)
     m->max_chunk = a->max_chunk;
     m->caps = MQOTA_CAP_RESUME | MQOTA_CAP_SACK | MQOTA_CAP_ROLLBACK | MQOTA_CAP_HOLD |
               (a->commands ? MQOTA_CAP_COMMANDS : 0u) |
-              (decode__window(a) != 0u ? MQOTA_CAP_DEFLATE | MQOTA_CAP_DELTA : 0u);
-    m->deflate_window = decode__window(a);
+              (m->deflate_window != 0u ? MQOTA_CAP_DEFLATE | MQOTA_CAP_DELTA : 0u);
     m->running_release = a->running_release;
     m->target_release = a->target_release;
     m->progress = a->progress_bytes;
@@ -804,18 +824,14 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
             return MQOTA_OK;
         }
         if (transferring(a)) {
-            (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
-            leave_stream(a);
-            a->have_offer = false;
-            (void)transition(a, EV_OFFER_CLEARED, MQOTA_REASON_NONE);
+            end_transfer(a, EV_OFFER_CLEARED, MQOTA_REASON_NONE, false);
             return MQOTA_OK;
         }
         return MQOTA_IGNORED;
     }
     st = mqota_offer_decode(payload, len, o);
     if (st != MQOTA_OK) {
-        if (!transferring(a) && a->state != MQOTA_STATE_VERIFYING &&
-            a->state != MQOTA_STATE_HELD) {
+        if (!transferring(a) && !in_state(a, S(VERIFYING) | S(HELD))) {
             /* reported only where an update may fail (the table refuses it once the boot
              * slot is switched) */
             (void)transition(a, EV_FAILED, MQOTA_REASON_MALFORMED_OFFER);
@@ -828,31 +844,21 @@ NOINLINE static mqota_status_t handle_offer(mqota_agent_t *a, const uint8_t *pay
     /* The retained offer comes again after every reconnect: same offer, nothing to do. */
     if (o->release_id == a->target_release &&
         (o->deployment_id == a->offer.deployment_id || !a->have_offer)) {
-        switch ((mqota_update_state_t)a->state) {
-        case MQOTA_STATE_OFFERED:
-        case MQOTA_STATE_DOWNLOADING:
-        case MQOTA_STATE_VERIFYING:
+        if (in_state(a, S(OFFERED) | S(DOWNLOADING) | S(VERIFYING))) {
             /* The server may activate (clear the hold flag) before the image is verified. */
             if (o->deployment_id == a->offer.deployment_id) {
                 a->offer.flags = (a->offer.flags & ~MQOTA_OFFER_FLAG_HOLD) |
                                  (o->flags & MQOTA_OFFER_FLAG_HOLD);
             }
             return MQOTA_IGNORED;
-        case MQOTA_STATE_READY_TO_REBOOT:
-        case MQOTA_STATE_PENDING_VERIFY:
-            return MQOTA_IGNORED;
-        case MQOTA_STATE_FAILED:
-        case MQOTA_STATE_ROLLED_BACK:
-            if (o->deployment_id == a->offer.deployment_id && !decode__fallback(a, o)) {
-                return MQOTA_IGNORED; /* a new deployment is needed to try again */
-            }
-            break;
-        default:
-            break;
         }
+        if (in_state(a, S(FAILED) | S(ROLLED_BACK)) &&
+            o->deployment_id == a->offer.deployment_id && !decode__fallback(a, o)) {
+            return MQOTA_IGNORED; /* a new deployment is needed to try again */
+        }
+        /* ready-to-reboot and pending-verify: ignored below, as any offer there */
     }
-    if (a->state == MQOTA_STATE_VERIFYING || a->state == MQOTA_STATE_READY_TO_REBOOT ||
-        a->state == MQOTA_STATE_PENDING_VERIFY) {
+    if (in_state(a, S(VERIFYING) | S(READY_TO_REBOOT) | S(PENDING_VERIFY))) {
         return MQOTA_IGNORED; /* finish the current image first */
     }
     refused = judge_offer(a, o);
@@ -1090,10 +1096,7 @@ static void switch_boot_slot(mqota_agent_t *a)
         fail(a, MQOTA_REASON_SET_BOOT);
         return;
     }
-    (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
-    (void)a->plat.kv_erase(a->plat.ctx, KEY_HELD);
-    a->have_offer = false;
-    (void)transition(a, EV_BOOT_SLOT_SWITCHED, MQOTA_REASON_NONE);
+    end_transfer(a, EV_BOOT_SLOT_SWITCHED, MQOTA_REASON_NONE, true);
     a->reboot_requested = a->auto_reboot;
 }
 
@@ -1113,11 +1116,9 @@ static void hold_image(mqota_agent_t *a)
         fail(a, MQOTA_REASON_STORE);
         return;
     }
-    (void)a->plat.kv_erase(a->plat.ctx, KEY_PROGRESS);
-    a->have_offer = false;
     MQOTA_LOG(2, "release %u verified and held in slot %u", (unsigned)h.release_id,
               (unsigned)h.slot);
-    (void)transition(a, EV_HELD, MQOTA_REASON_NONE);
+    end_transfer(a, EV_HELD, MQOTA_REASON_NONE, false);
 }
 
 /* The whole image is read back: compare its SHA-256 with the offer, check the ESP32 image

@@ -67,19 +67,25 @@ static void text_kv_u64(text_t *t, uint64_t v)
     text_kv_str(t, out);
 }
 
-/* Seal the REPLY frame at reply_frame() (its header written, n bytes of plaintext) in place,
- * the tag right after the ciphertext (mqota_platform.h). Out of line so that the nonce and
- * AAD are not in send_reply()'s frame under the NVS write (bench/stack-usage). */
-NOINLINE static bool seal_reply(mqota_agent_t *a, size_t n)
+/* Seal (seal true) or open the sealed frame whose header is at `header`: len bytes at `in`
+ * into `out` (out may equal in), the tag right after the ciphertext as the frame holds it
+ * (mqota_platform.h): at out + len when sealing, at in + len when opening. False if the AEAD
+ * hook failed or, when opening, the frame is not authentic. One function for both ways, so
+ * the nonce and the AAD are built in one place; out of line so that they are not in the
+ * frames of send_reply() and cmd__handle() under the NVS writes (bench/stack-usage). */
+NOINLINE static bool crypt_frame(mqota_agent_t *a, bool seal, const uint8_t *header,
+                                 const uint8_t *in, size_t len, uint8_t *out)
 {
-    uint8_t *frame = reply_frame(a);
-    uint8_t *plain = frame + MQOTA_SEALED_HEADER_LEN;
     uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
     uint8_t aad[MQOTA_AEAD_AAD_MAX];
     size_t aad_len = 0;
-    mqota_sealed_nonce(frame, nonce);
-    return mqota_sealed_aad(frame, a->device_id, aad, sizeof(aad), &aad_len) == MQOTA_OK &&
-           a->plat.aead_seal(a->plat.ctx, nonce, aad, aad_len, plain, n, plain, plain + n) == 0;
+    mqota_sealed_nonce(header, nonce);
+    if (mqota_sealed_aad(header, a->device_id, aad, sizeof(aad), &aad_len) != MQOTA_OK) {
+        return false;
+    }
+    return (seal ? a->plat.aead_seal(a->plat.ctx, nonce, aad, aad_len, in, len, out, out + len)
+                 : a->plat.aead_open(a->plat.ctx, nonce, aad, aad_len, in, len, out,
+                                     in + len)) == 0;
 }
 
 /* Seal and publish a REPLY whose body (body_len bytes) is already at reply_body(). The reply
@@ -107,7 +113,7 @@ static mqota_status_t send_reply(mqota_agent_t *a, uint32_t command_id, uint8_t 
         return MQOTA_ERR_PLATFORM;
     }
     a->reply_counter = counter;
-    if (!seal_reply(a, n)) {
+    if (!crypt_frame(a, true, frame, plain, n, plain)) {
         return MQOTA_ERR_PLATFORM;
     }
     if (!a->connected) {
@@ -236,21 +242,6 @@ NOINLINE static uint8_t run_command(mqota_agent_t *a, const mqota_command_t *cmd
     return result;
 }
 
-/* Authenticate and decrypt a COMMAND frame into the scratch buffer (a->io); false if it is not
- * authentic. Out of line so that the nonce and AAD are not in cmd__handle()'s frame under the
- * NVS writes that follow (bench/stack-usage). */
-NOINLINE static bool open_frame(mqota_agent_t *a, const mqota_sealed_t *f)
-{
-    uint8_t nonce[MQOTA_AEAD_NONCE_LEN];
-    uint8_t aad[MQOTA_AEAD_AAD_MAX];
-    size_t aad_len = 0;
-    mqota_sealed_nonce(f->header, nonce);
-    return mqota_sealed_aad(f->header, a->device_id, aad, sizeof(aad), &aad_len) == MQOTA_OK &&
-           /* f->tag == f->ciphertext + f->ciphertext_len, as the hook expects (mqota_platform.h) */
-           a->plat.aead_open(a->plat.ctx, nonce, aad, aad_len, f->ciphertext, f->ciphertext_len,
-                             a->io, f->tag) == 0;
-}
-
 /* A frame on the cmd topic: header, authentication, replay window, plaintext, then run. */
 mqota_status_t cmd__handle(mqota_agent_t *a, const uint8_t *payload, size_t len,
                                      uint64_t now_ms)
@@ -268,7 +259,8 @@ mqota_status_t cmd__handle(mqota_agent_t *a, const uint8_t *payload, size_t len,
                len >= MQOTA_SEALED_HEADER_LEN ? le__get_u64(payload + 8) : 0u, now_ms);
         return st;
     }
-    if (!open_frame(a, &f)) {
+    /* decrypted into the scratch buffer; f.tag == f.ciphertext + f.ciphertext_len */
+    if (!crypt_frame(a, false, f.header, f.ciphertext, f.ciphertext_len, plain)) {
         refuse(a, MQOTA_CMD_REFUSED_FORGED, f.counter, now_ms);
         return MQOTA_ERR_AUTH;
     }

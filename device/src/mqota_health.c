@@ -15,7 +15,6 @@
 
 #include "mqota/mqota_health.h"
 #include "mqota/mqota_proto.h"
-#include "mqota_le.h"
 #include "mqota_proto_internal.h"
 
 /* Whether c may be in a crash text: printable ASCII. Shared with the decoder
@@ -24,6 +23,14 @@ int health__crash_byte_ok(uint8_t c)
 {
     return c >= 0x20u && c <= 0x7Eu;
 }
+
+/* docs/PROTOCOL.md §16: the four counters after the first 8 bytes. */
+static const field_t health_counter_fields[] = {
+    FIELD(F_U32, mqota_health_t, uptime_s),
+    FIELD(F_U32, mqota_health_t, boot_count),
+    FIELD(F_U32, mqota_health_t, min_free_heap),
+    FIELD(F_U32, mqota_health_t, reconnects),
+};
 
 mqota_status_t mqota_health_encode(const mqota_health_t *h, uint8_t *buf, size_t cap,
                                    size_t *out_len)
@@ -50,10 +57,7 @@ mqota_status_t mqota_health_encode(const mqota_health_t *h, uint8_t *buf, size_t
     buf[5] = (uint8_t)n;
     buf[6] = (uint8_t)h->rssi;
     buf[7] = 0u; /* reserved */
-    le__put_u32(buf + 8, h->uptime_s);
-    le__put_u32(buf + 12, h->boot_count);
-    le__put_u32(buf + 16, h->min_free_heap);
-    le__put_u32(buf + 20, h->reconnects);
+    (void)proto__put_fields(buf, 8u, h, health_counter_fields, COUNT_OF(health_counter_fields));
     memcpy(buf + MQOTA_HEALTH_FIXED_LEN, h->crash, n);
     *out_len = MQOTA_HEALTH_FIXED_LEN + n;
     return MQOTA_OK;

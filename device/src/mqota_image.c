@@ -228,16 +228,9 @@ mqota_status_t mqota_image_check_update(mqota_image_check_t *chk, const uint8_t 
                                 chk->next_hdr_at);
                 }
                 chk->seg_index++;
-                chk->seg_left = seg_len;
+                chk->seg_left = seg_len; /* 0: the segment ends below, after the header */
                 chk->next_hdr_at = chk->offset + (uint32_t)n + seg_len;
                 chk->phase = PH_SEG_DATA;
-                if (seg_len == 0u) {
-                    chk->offset += (uint32_t)n; /* end_segment() reads the offset */
-                    data += n;
-                    len -= n;
-                    end_segment(chk);
-                    continue;
-                }
             }
             break;
 
@@ -247,13 +240,6 @@ mqota_status_t mqota_image_check_update(mqota_image_check_t *chk, const uint8_t 
                 chk->checksum ^= data[i];
             }
             chk->seg_left -= (uint32_t)n;
-            if (chk->seg_left == 0u) {
-                chk->offset += (uint32_t)n;
-                data += n;
-                len -= n;
-                end_segment(chk);
-                continue;
-            }
             break;
 
         case PH_CHECKSUM:
@@ -312,26 +298,17 @@ mqota_status_t mqota_image_check_update(mqota_image_check_t *chk, const uint8_t 
             break;
 
         case PH_SIG_V1:
+        case PH_SIG_V2: /* to tail_end; of a v1 block, its version must be 0 */
             n = chk->tail_end - chk->offset;
             if (n > len) {
                 n = len;
             }
-            for (i = 0; i < n; i++) {
+            for (i = 0; chk->phase == PH_SIG_V1 && i < n; i++) {
                 if (chk->offset + (uint32_t)i < chk->tail_end - SBV1_SIG_LEN + SBV1_VERSION_LEN &&
                     data[i] != 0u) {
                     return fail(chk, MQOTA_IMAGE_FAULT_TRAILING, 0u,
                                 chk->tail_end - SBV1_SIG_LEN);
                 }
-            }
-            if (chk->offset + (uint32_t)n == chk->tail_end) {
-                chk->phase = PH_END;
-            }
-            break;
-
-        case PH_SIG_V2:
-            n = chk->tail_end - chk->offset;
-            if (n > len) {
-                n = len;
             }
             if (chk->offset + (uint32_t)n == chk->tail_end) {
                 chk->phase = PH_END;
@@ -344,6 +321,9 @@ mqota_status_t mqota_image_check_update(mqota_image_check_t *chk, const uint8_t 
         chk->offset += (uint32_t)n;
         data += n;
         len -= n;
+        if (chk->phase == PH_SEG_DATA && chk->seg_left == 0u) {
+            end_segment(chk); /* it reads the offset, so after the bytes are counted */
+        }
     }
     return MQOTA_OK;
 }

@@ -695,10 +695,38 @@ static void test_init_rejects_bad_config(void **state)
     cfg.max_chunk = 4096;
     cfg.max_window = 65;
     assert_int_equal(mqota_agent_init(&agent, &cfg, &plat, 0), MQOTA_ERR_ARG);
-    mqota_platform_t p2 = plat;
-    p2.slot_write = NULL;
     cfg.max_window = 8;
-    assert_int_equal(mqota_agent_init(&agent, &cfg, &p2, 0), MQOTA_ERR_ARG);
+    /* each required hook missing (hooks_present()'s table); the optional ones may be */
+#define WITHOUT(hook, want)                                                                  \
+    do {                                                                                     \
+        mqota_platform_t p2 = plat;                                                          \
+        p2.hook = NULL;                                                                      \
+        assert_int_equal(mqota_agent_init(&agent, &cfg, &p2, 0), (want));                    \
+    } while (0)
+    WITHOUT(publish, MQOTA_ERR_ARG);
+    WITHOUT(subscribe, MQOTA_ERR_ARG);
+    WITHOUT(running, MQOTA_ERR_ARG);
+    WITHOUT(slot_size, MQOTA_ERR_ARG);
+    WITHOUT(slot_begin, MQOTA_ERR_ARG);
+    WITHOUT(slot_write, MQOTA_ERR_ARG);
+    WITHOUT(slot_read, MQOTA_ERR_ARG);
+    WITHOUT(slot_end, MQOTA_ERR_ARG);
+    WITHOUT(slot_set_boot, MQOTA_ERR_ARG);
+    WITHOUT(slot_state, MQOTA_ERR_ARG);
+    WITHOUT(slot_mark_valid, MQOTA_ERR_ARG);
+    WITHOUT(slot_mark_invalid, MQOTA_ERR_ARG);
+    WITHOUT(reboot, MQOTA_ERR_ARG);
+    WITHOUT(kv_get, MQOTA_ERR_ARG);
+    WITHOUT(kv_set, MQOTA_ERR_ARG);
+    WITHOUT(kv_erase, MQOTA_ERR_ARG);
+    WITHOUT(now_ms, MQOTA_ERR_ARG);
+    WITHOUT(sha256_begin, MQOTA_ERR_ARG);
+    WITHOUT(sha256_update, MQOTA_ERR_ARG);
+    WITHOUT(sha256_finish, MQOTA_ERR_ARG);
+    WITHOUT(unsubscribe, MQOTA_OK);
+    WITHOUT(slot_state_of, MQOTA_OK);
+    WITHOUT(self_test, MQOTA_OK);
+#undef WITHOUT
 }
 
 /* mqota_agent_init() compares the caller's size tunables with the library's: each one that
