@@ -24,13 +24,15 @@ static const char usage_list[] =
     "                  commas, all of which must hold; KEY=VALUE, KEY!=VALUE, VALUE|VALUE for\n"
     "                  alternatives. Keys: chip, project, version, release, group, tag\n"
     "                  (KEY or KEY=VALUE), online (true/false), state (idle, failed, ...),\n"
-    "                  last_seen<DURATION or last_seen>DURATION (90s, 15m, 2h, 7d)\n"
+    "                  last_seen<DURATION or last_seen>DURATION (90s, 15m, 2h, 7d),\n"
+    "                  protocol (mqota, or a legacy one: b64, md5, pull, tcp)\n"
     "  --json          print the server's array as-is (pretty-printed)\n"
     "\n"
     "Examples:\n"
     "  mqota device list\n"
     "  mqota device list --filter 'chip=esp32 group=lab state=idle|failed last_seen<1h'\n"
-    "  mqota device list --filter 'tag=site=berlin,online=false'\n";
+    "  mqota device list --filter 'tag=site=berlin,online=false'\n"
+    "  mqota device list --filter 'protocol!=mqota'\n";
 
 static const char usage_show[] =
     "Usage: mqota device show ID [--json]\n"

@@ -19,6 +19,7 @@ static const char *const key_names[FILTER_KEY_COUNT] = {
     [FILTER_CHIP] = "chip",       [FILTER_PROJECT] = "project", [FILTER_VERSION] = "version",
     [FILTER_RELEASE] = "release", [FILTER_GROUP] = "group",     [FILTER_TAG] = "tag",
     [FILTER_ONLINE] = "online",   [FILTER_STATE] = "state",     [FILTER_LAST_SEEN] = "last_seen",
+    [FILTER_PROTOCOL] = "protocol",
 };
 
 /* The chips mqota_chip_name() knows, in the order the sentences list them. */
@@ -238,6 +239,22 @@ static int parse_value(filter_term_t *t, int i, const char *term_text, char *err
                  "downloading, verifying, ready-to-reboot, pending-verify, confirmed, failed, "
                  "rolled-back or held", term, shown(v, n, b, sizeof(b)));
         return -1;
+    case FILTER_PROTOCOL: {
+        db_protocol_t p;
+        if (db__protocol_parse(v, &p) != 0) {
+            char names[64] = "";
+            for (int k = 0; k < DB_PROTO_COUNT; k++) /* "mqota, b64, ..., pull or tcp" */
+                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+                         k == 0 ? "" : k + 1 == DB_PROTO_COUNT ? " or " : ", ",
+                         db__protocol_name((db_protocol_t)k));
+            snprintf(err, cap, "filter term '%s': '%s' is not an update protocol; use %s "
+                     "(mqota: the native agent; the others: docs/LEGACY.md)", term,
+                     shown(v, n, b, sizeof(b)), names);
+            return -1;
+        }
+        t->numbers[i] = p;
+        return 0;
+    }
     case FILTER_LAST_SEEN:
         t->numbers[i] = parse_duration(v);
         if (t->numbers[i] < 0) {
@@ -273,7 +290,7 @@ static int parse_term(const char *s, size_t n, filter_term_t *t, char *err, size
     if (key < 0) {
         char kb[64];
         snprintf(err, cap, "unknown filter key '%s' in '%s'; the keys are chip, project, "
-                 "version, release, group, tag, online, state and last_seen",
+                 "version, release, group, tag, online, state, last_seen and protocol",
                  shown(term, k, kb, sizeof(kb)), shown_term);
         return -1;
     }
@@ -464,6 +481,7 @@ int filter__sql(const filter_t *f, int64_t now, char *sql, size_t sql_cap,
         [FILTER_CHIP] = "chip_id",          [FILTER_PROJECT] = "project",
         [FILTER_VERSION] = "version",       [FILTER_RELEASE] = "running_release",
         [FILTER_ONLINE] = "online",         [FILTER_STATE] = "state",
+        [FILTER_PROTOCOL] = "protocol",
     };
     sql_buf_t b = {sql, sql_cap, 0, params, params_cap, 0, false};
     *n_params = 0;
@@ -486,6 +504,7 @@ int filter__sql(const filter_t *f, int64_t now, char *sql, size_t sql_cap,
             break;
         case FILTER_PROJECT:
         case FILTER_VERSION:
+        case FILTER_PROTOCOL: /* stored by name; the values are the names db__protocol_parse() took */
             put(&b, column[t->key]);
             put(&b, in);
             value_list(&b, t, true);

@@ -66,6 +66,7 @@ typedef enum {
     FILTER_ONLINE,
     FILTER_STATE,
     FILTER_LAST_SEEN,
+    FILTER_PROTOCOL, /**< the update protocol (db_protocol_t by name: mqota or a legacy one) */
     FILTER_KEY_COUNT
 } filter_key_t;
 
@@ -84,7 +85,7 @@ typedef struct {
     int n_values;
     /** The values as given (a tag "key" or "key=value"); for the text keys what is compared */
     char values[FILTER_ALTS_MAX][FILTER_VALUE_MAX + 1];
-    /** Their numbers: chip id, release id, state, online 0/1, last_seen seconds */
+    /** Their numbers: chip id, release id, state, online 0/1, last_seen seconds, protocol */
     int64_t numbers[FILTER_ALTS_MAX];
     /** For tags: bytes of the key in values[i] (the value, if any, follows its '=') */
     size_t tag_key_len[FILTER_ALTS_MAX];

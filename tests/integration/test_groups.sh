@@ -136,7 +136,7 @@ selects "seen within ${D}s" "last_seen<${D}s" s3dev-0001 s3dev-0002 vdev-0001 vd
 selects "not seen for ${D}s" "last_seen>${D}s" vdev-0003 vdev-0004
 
 # ---- refusals: one sentence each, nothing changed ----
-refused "unknown key" "unknown filter key 'colour' in 'colour=red'; the keys are chip, project, version, release, group, tag, online, state and last_seen" \
+refused "unknown key" "unknown filter key 'colour' in 'colour=red'; the keys are chip, project, version, release, group, tag, online, state, last_seen and protocol" \
   device list --filter colour=red
 refused "unknown chip" "filter term 'chip=esp8266': 'esp8266' is not a chip mqotad knows; use esp32, esp32-s2, esp32-c3, esp32-s3, esp32-c2, esp32-c6, esp32-h2 or esp32-p4" \
   device list --filter chip=esp8266

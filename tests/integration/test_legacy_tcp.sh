@@ -121,6 +121,12 @@ check_json "the rollout over the tcp boards finished: canary 1, wave 1 of 1, bot
    [.events[].kind] == ["created","wave-started","wave-succeeded","wave-started","wave-succeeded","finished"]'
 list=$(mq --json device list --filter group=tcp) || fail "device list failed"
 check_json "both tcp boards run tcp-3" "$list" '[.[] | select(.version == "tcp-3")] | length == 2'
+# the protocol as a filter key (API.md "Filters")
+list=$(mq --json device list --filter protocol=tcp) || fail "device list --filter protocol=tcp failed"
+check_json "protocol=tcp lists the tcp boards and nothing else" "$list" \
+  '(map(.id) | index("vdev-0001") != null and index("vdev-0002") != null) and all(.[]; .protocol == "tcp")'
+list=$(mq --json device list --filter 'protocol!=tcp') || fail "device list --filter protocol!=tcp failed"
+check_json "protocol!=tcp lists none of them" "$list" 'all(.[]; .protocol != "tcp")'
 mq device list >"$T/list.txt" 2>&1 || fail "device list failed: $(cat "$T/list.txt")"
 grep -qE '^vdev-0001 .* confirmed, legacy tcp ' "$T/list.txt" || fail "device list does not name the protocol: $(cat "$T/list.txt")"
 pass "device list shows 'legacy tcp' beside the state"

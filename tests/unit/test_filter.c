@@ -98,6 +98,12 @@ static void test_accepts_every_key(void **state)
     assert_int_equal(f->terms[0].numbers[0], 900);
     assert_int_equal(filter__parse("last_seen>3660d", f, err, sizeof(err)), 0);
     assert_int_equal(f->terms[0].numbers[0], 3660LL * 86400);
+
+    /* the update protocol by its stored name */
+    assert_int_equal(filter__parse("protocol=md5|mqota", f, err, sizeof(err)), 0);
+    assert_int_equal(f->terms[0].key, FILTER_PROTOCOL);
+    assert_int_equal(f->terms[0].numbers[0], DB_PROTO_MD5);
+    assert_int_equal(f->terms[0].numbers[1], DB_PROTO_MQOTA);
 }
 
 static void test_refusals(void **state)
@@ -107,9 +113,12 @@ static void test_refusals(void **state)
     refused(" ,, \t", "the filter is empty; give at least one term such as chip=esp32 or "
             "group=lab");
     refused("colour=red", "unknown filter key 'colour' in 'colour=red'; the keys are chip, "
-            "project, version, release, group, tag, online, state and last_seen");
+            "project, version, release, group, tag, online, state, last_seen and protocol");
     refused("CHIP=esp32", "unknown filter key 'CHIP' in 'CHIP=esp32'; the keys are chip, "
-            "project, version, release, group, tag, online, state and last_seen");
+            "project, version, release, group, tag, online, state, last_seen and protocol");
+    refused("protocol=ota", "filter term 'protocol=ota': 'ota' is not an update protocol; use "
+            "mqota, b64, md5, pull or tcp (mqota: the native agent; the others: "
+            "docs/LEGACY.md)");
     refused("esp32", "filter term 'esp32' has no operator; write KEY=VALUE (also !=, and < or > "
             "for last_seen), such as chip=esp32");
     refused("chip=esp32 chip=esp32-s3", "filter key 'chip' is given twice; give alternatives "
@@ -196,7 +205,7 @@ static void test_hostile(void **state)
             "terms with spaces or commas");
     /* a sentence shows only printable ASCII of what was sent */
     refused("st\xc3\xa4te=idle", "unknown filter key 'st??te' in 'st??te=idle'; the keys are "
-            "chip, project, version, release, group, tag, online, state and last_seen");
+            "chip, project, version, release, group, tag, online, state, last_seen and protocol");
 }
 
 /* SQL metacharacters are values like any other: they go out as bound parameters only. */
@@ -397,6 +406,15 @@ static void test_selects_on_sqlite(void **state)
     assert_string_equal(select_ids(db, "last_seen<2h", &ids), "a b c");
     assert_string_equal(select_ids(db, "last_seen>1h", &ids), "c d");
     assert_string_equal(select_ids(db, "chip=esp32,online=true,tag=site=berlin", &ids), "a");
+    /* d speaks legacy protocol 2, the others the native one */
+    db_device_t dd;
+    assert_int_equal(db__device_get(db, "d", &dd), 0);
+    dd.protocol = DB_PROTO_MD5;
+    assert_int_equal(db__device_put(db, &dd), 0);
+    assert_string_equal(select_ids(db, "protocol=md5", &ids), "d");
+    assert_string_equal(select_ids(db, "protocol=mqota", &ids), "a b c");
+    assert_string_equal(select_ids(db, "protocol!=mqota chip=esp32", &ids), "d");
+    assert_string_equal(select_ids(db, "protocol=b64|pull|tcp", &ids), "");
     assert_string_equal(select_ids(db, "group=nosuch", &ids), "");
     /* the hostile project name is still a row, the table still there */
     assert_string_equal(select_ids(db, "version=2.0", &ids), "d");
