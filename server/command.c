@@ -95,6 +95,12 @@ command_result_t command__queue(mqotad_t *d, const char *device_id, const char *
         snprintf(err, err_cap, "unknown device '%s'", device_id);
         return COMMAND_UNKNOWN_DEVICE;
     }
+    if (have_dev == 0 && dev.protocol != DB_PROTO_MQOTA) {
+        snprintf(err, err_cap, "device '%s' speaks legacy protocol %s, which carries no mqota "
+                 "commands (docs/LEGACY.md); update it to an image with the agent first",
+                 device_id, db__protocol_name(dev.protocol));
+        return COMMAND_NO_KEY;
+    }
     if (have_key == 1) {
         snprintf(err, err_cap, "device '%s' has no command key; provision it with 'mqotad --data "
                  "DIR device provision --replace %s' and give the device the new credentials file",

@@ -29,7 +29,7 @@ typedef enum {
     COMMAND_OK = 0,
     COMMAND_INVALID,        /**< bad name, args or ttl (HTTP 400) */
     COMMAND_UNKNOWN_DEVICE, /**< neither seen nor provisioned (HTTP 404) */
-    COMMAND_NO_KEY,         /**< the device has no command key (HTTP 409) */
+    COMMAND_NO_KEY,         /**< the device has no command key, or is a legacy device (HTTP 409) */
     COMMAND_ERROR           /**< database error (HTTP 500) */
 } command_result_t;
 

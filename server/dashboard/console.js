@@ -544,6 +544,13 @@ function deviceView(id) {
         ["groups", esc((d.groups || []).join(", ") || "-")], ["tags", esc((d.tags || []).join(", ") || "-")],
         ["takes commands", d.takes_commands ? "yes" : "no" + (d.command_key ? "" : " (no command key)")],
       ]);
+      // a legacy device (docs/LEGACY.md) takes no mqota commands: mqotad would refuse them (409)
+      const legacy = d.protocol && d.protocol !== "mqota";
+      $("#cmd-diag").disabled = $("#cmd-reboot").disabled = !!legacy;
+      if (legacy && !$("#cmd-msg").textContent) {
+        $("#cmd-msg").className = "msg";
+        $("#cmd-msg").textContent = "A legacy " + d.protocol + " device takes no mqota commands; update it to an image with the agent first.";
+      }
       const h = d.health;
       if (h && typeof h === "object") {
         $("#dv-health-s").hidden = false;

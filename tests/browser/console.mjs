@@ -228,6 +228,10 @@ try {
     if (/legacy/.test(await page.textContent('#inv tr[data-dev="vdev-0001"]'))) fail("a native device's row names a legacy protocol");
     await page.goto(URL + "/#/devices/pump-7");
     await page.waitForFunction(() => /protocol\s*legacy md5/.test(document.querySelector("#dv-id").textContent), null, { timeout: 10000 });
+    // no command buttons for it (mqotad refuses commands to a legacy device), a sentence instead
+    const cmd = await page.evaluate(() => ({ diag: document.querySelector("#cmd-diag").disabled,
+      reboot: document.querySelector("#cmd-reboot").disabled, msg: document.querySelector("#cmd-msg").textContent }));
+    if (!cmd.diag || !cmd.reboot || !/takes no mqota commands/.test(cmd.msg)) fail("a legacy device's page offers commands: " + JSON.stringify(cmd));
   });
 
   await run(page, "outage", async () => {

@@ -105,6 +105,15 @@ reg=$(curl -s -H "$API_AUTH" -H 'Content-Type: application/json' -X POST \
   -d '{"id": "bad", "protocol": "md5", "chip": "esp32", "params": {"chip": "esp32-XYZ"}}' \
   "$HTTP_URL/api/v1/legacy-devices") || fail "POST /api/v1/legacy-devices failed"
 check_json "a chipId that is not esp32-<6 hex> is refused" "$reg" '.error | test("chipId")'
+# a legacy device takes no mqota commands: 409 with the sentence saying why, nothing queued
+code=$(curl -s -o "$T/cmd.json" -w '%{http_code}' -H "$API_AUTH" -H 'Content-Type: application/json' \
+  -X POST -d '{"name": "diagnostics"}' "$HTTP_URL/api/v1/devices/vdev-s3/commands") ||
+  fail "POST /api/v1/devices/vdev-s3/commands failed"
+check "a command to a legacy device is refused with 409" test "$code" = 409
+check_json "the refusal names the protocol" "$(cat "$T/cmd.json")" \
+  '.error == "device '"'"'vdev-s3'"'"' speaks legacy protocol md5, which carries no mqota commands (docs/LEGACY.md); update it to an image with the agent first"'
+cmds=$(curl -sf -H "$API_AUTH" "$HTTP_URL/api/v1/devices/vdev-s3/commands") || fail "GET commands failed"
+check_json "nothing was queued for it" "$cmds" 'length == 0'
 
 add_release "$T/md5-2.bin"; rel=$RELEASE_ID
 out=$(mq --json deploy "$rel" vdev-s3 2>&1) && fail "an ESP32 release was deployed to an ESP32-S3: $out"
