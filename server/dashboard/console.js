@@ -860,7 +860,23 @@ function deploymentView(id) {
     html: '<h1>Deployment #' + esc(id) + ' <small id="dep-sub"></small></h1>' +
       '<section><h2>Progress <small>byte-weighted: every device\'s share of its image</small></h2><div class="pad" id="dep-head"></div></section>' +
       '<section id="dep-why-s" hidden><h2>Why devices failed</h2><div id="dep-why"></div></section>' +
-      '<section><h2>Devices <small id="dep-n"></small></h2><div class="scroll" id="dep-targets"></div></section>',
+      '<section><h2>Devices <small id="dep-n"></small></h2><div class="scroll" id="dep-targets"></div></section>' +
+      '<section id="dep-act-s" hidden><h2>Cancel</h2><div class="form"><button class="quiet" id="dep-cancel">Cancel deployment</button>' +
+      '<span class="muted">withdraws the offers; devices already rebooting into the release finish (ROLLOUTS.md "Cancelling")</span></div>' +
+      '<div class="msg" id="dep-msg"></div></section>',
+    mount() {
+      $("#dep-cancel").addEventListener("click", async () => {
+        if (!confirm("Cancel deployment #" + id + "? Its offers are withdrawn; this is final.")) return;
+        const m = $("#dep-msg");
+        try {
+          const d = await post("api/v1/deployments/" + id + "/cancel");
+          m.className = "msg ok";
+          m.textContent = "Deployment #" + id + " cancelled" + (d.kept ? "; " + d.kept + " device" + (d.kept === 1 ? "" : "s") +
+            " already rebooting into the release finish" : "") + ".";
+          refresh(true);
+        } catch (e) { m.className = "msg err"; m.textContent = e.message; }
+      });
+    },
     async refresh() {
       const d = await api("api/v1/deployments/" + id);
       if (!$("#dep-head")) return;
@@ -871,6 +887,8 @@ function deploymentView(id) {
 
 function renderDeployment(d) {
   const size = d.image_size, total = d.total * size, done = bytesDone(d);
+  $("#dep-act-s").hidden = d.state !== "running" && !$("#dep-msg").textContent;
+  $("#dep-cancel").disabled = d.state !== "running";
   $("#dep-sub").innerHTML = "release " + esc(d.release) + ' <span class="mono">' + esc(d.release_version) + "</span> · " +
     esc(fmtSize(size)) + " · " + outcomeBadge(d);
   const tp = d.state === "running" ? throughput(d.id, done, total) : null;

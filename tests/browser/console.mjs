@@ -78,7 +78,13 @@ try {
     if (!allowed.some((re) => re.test(text))) errors.push(text);
   });
   page.on("pageerror", (e) => errors.push("uncaught: " + e.message));
-  page.on("dialog", (d) => { errors.push("a dialog opened: " + d.message()); d.dismiss(); });
+  // a dialog is an error, except the one confirm() a step expects (expectDialog, then accepted)
+  let expectDialog = null;
+  page.on("dialog", (d) => {
+    if (expectDialog && expectDialog.test(d.message())) { expectDialog = null; d.accept(); return; }
+    errors.push("a dialog opened: " + d.message());
+    d.dismiss();
+  });
 
   await run(page, "sign-in-wrong-token", async () => {
     await page.goto(URL + "/");
@@ -232,6 +238,24 @@ try {
     const cmd = await page.evaluate(() => ({ diag: document.querySelector("#cmd-diag").disabled,
       reboot: document.querySelector("#cmd-reboot").disabled, msg: document.querySelector("#cmd-msg").textContent }));
     if (!cmd.diag || !cmd.reboot || !/takes no mqota commands/.test(cmd.msg)) fail("a legacy device's page offers commands: " + JSON.stringify(cmd));
+  });
+
+  await run(page, "cancel-deployment", async () => {
+    // a deployment to pump-7, the legacy device no board answers for: running until cancelled
+    const rel = (await api("/api/v1/releases")).find((r) => r.chip_id === 0 && r.kind !== "files");
+    if (!rel) fail("no ESP32 release to deploy");
+    const dep = await api("/api/v1/deployments", { method: "POST", headers: { Authorization: "Bearer " + TOKEN,
+      "Content-Type": "application/json" }, body: JSON.stringify({ release: rel.id, devices: ["pump-7"] }) });
+    await page.goto(URL + "/#/deployments/" + dep.id);
+    await page.waitForSelector("#dep-cancel:not([disabled])", { state: "visible", timeout: 10000 });
+    expectDialog = /^Cancel deployment #/;
+    await page.click("#dep-cancel");
+    await page.waitForFunction((id) => document.querySelector("#dep-msg").textContent === "Deployment #" + id + " cancelled.",
+      dep.id, { timeout: 10000 });
+    if (expectDialog) fail("Cancel deployment asked for no confirmation");
+    const d = await api("/api/v1/deployments/" + dep.id);
+    if (d.state !== "cancelled" || d.targets[0].state !== "cancelled") fail("not cancelled: " + JSON.stringify(d.targets));
+    await page.waitForSelector("#dep-cancel[disabled]", { timeout: 10000 });
   });
 
   await run(page, "outage", async () => {
