@@ -420,7 +420,7 @@ static int remove_user(mqotad_t *d, const char *user)
     auth_path(d, "passwd", path, sizeof(path));
     char *text = read_file(path);
     if (!text) return 0;
-    char *out = malloc(strlen(text) + 1);
+    char *out = malloc(strlen(text) + 2); /* + a newline the last line may lack, + NUL */
     size_t len = 0, ul = strlen(user);
     int rc = -1;
     if (out) {

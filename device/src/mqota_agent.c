@@ -170,13 +170,6 @@ static bool topic_is(mqota_agent_t *a, const char *topic, const char *leaf)
            strcmp(topic, a->topic) == 0;
 }
 
-static uint32_t chunk_len(const mqota_agent_t *a, uint32_t index)
-{
-    uint32_t off = index * a->offer.chunk_size;
-    uint32_t left = a->offer.image_size - off;
-    return left < a->offer.chunk_size ? left : a->offer.chunk_size;
-}
-
 /* What happened, for transition(): each event moves the agent to one state, from the states
  * listed for it in the table below. */
 typedef enum {
@@ -345,7 +338,9 @@ static bool id_valid(const char *id)
 /* The hooks every platform provides (the rest are optional, checked where they are used), as
  * offsets into mqota_platform_t: one loop instead of a test per hook, 80 bytes smaller on the
  * ESP32-C3. Each is read with memcpy() because the hooks' types differ. */
-#define HOOK(h) (uint8_t)offsetof(mqota_platform_t, h)
+#define HOOK(h)                                                                                \
+    (uint8_t)(offsetof(mqota_platform_t, h) + /* an offset past a byte is a build error */     \
+              0u * sizeof(char[offsetof(mqota_platform_t, h) <= UINT8_MAX ? 1 : -1]))
 static const uint8_t required_hooks[] = {
     HOOK(publish),       HOOK(subscribe),       HOOK(running),         HOOK(slot_size),
     HOOK(slot_begin),    HOOK(slot_write),      HOOK(slot_read),       HOOK(slot_end),
@@ -947,7 +942,7 @@ static mqota_status_t handle_chunk(mqota_agent_t *a, const uint8_t *payload, siz
     if (c.index + 1u > a->high) {
         a->high = c.index + 1u;
     }
-    a->progress_bytes += chunk_len(a, c.index); /* image bytes, whatever came on the wire */
+    a->progress_bytes += agent__chunk_len(a, c.index); /* image bytes, whatever came on the wire */
     old_base = a->base;
     while (a->base < a->chunk_count && bit_get(a, a->base)) {
         a->base++;

@@ -44,6 +44,13 @@ void agent__confirm_now(mqota_agent_t *a);
 /* Mark the running (pending-verify) image invalid with `reason` and request the reboot. */
 void agent__roll_back(mqota_agent_t *a, mqota_reason_t reason);
 
+/* Image bytes of chunk `index` of the current offer (the last chunk may be short). */
+static inline uint32_t agent__chunk_len(const mqota_agent_t *a, uint32_t index)
+{
+    uint32_t left = a->offer.image_size - index * a->offer.chunk_size;
+    return left < a->offer.chunk_size ? left : a->offer.chunk_size;
+}
+
 /* ---- mqota_decode.c: the decode stage of compressed transfers (docs/PROTOCOL.md §6.1) ----
  * With MQOTA_CFG_DECODE 0 the stage is the inline stubs after these declarations: no window,
  * no encoding but none, plain chunks written as they come. */
@@ -92,8 +99,7 @@ static inline bool decode__fallback(const mqota_agent_t *a, const mqota_offer_t 
 }
 static inline bool decode__len_ok(const mqota_agent_t *a, uint32_t index, uint32_t wire_len)
 {
-    uint32_t left = a->offer.image_size - index * a->offer.chunk_size;
-    return wire_len == (left < a->offer.chunk_size ? left : a->offer.chunk_size);
+    return wire_len == agent__chunk_len(a, index);
 }
 static inline bool decode__ready(const mqota_agent_t *a, uint32_t index)
 {

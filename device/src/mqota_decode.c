@@ -46,14 +46,6 @@ typedef struct {
     uint32_t written;   /* delta encodings: image bytes the applier wrote */
 } sink_t;
 
-/* The image bytes chunk `index` decodes to (the last chunk may be short). */
-static uint32_t image_len(const mqota_agent_t *a, uint32_t index)
-{
-    uint32_t off = index * a->offer.chunk_size;
-    uint32_t left = a->offer.image_size - off;
-    return left < a->offer.chunk_size ? left : a->offer.chunk_size;
-}
-
 /* Whether the offer's encoding needs a decoder. */
 static bool encoded(const mqota_agent_t *a)
 {
@@ -111,7 +103,7 @@ bool decode__fallback(const mqota_agent_t *a, const mqota_offer_t *o)
 bool decode__len_ok(const mqota_agent_t *a, uint32_t index, uint32_t wire_len)
 {
     if (!encoded(a)) {
-        return wire_len == image_len(a, index);
+        return wire_len == agent__chunk_len(a, index);
     }
     return wire_len > 0u && wire_len <= a->max_chunk;
 }
@@ -265,7 +257,7 @@ mqota_status_t decode__chunk(mqota_agent_t *a, uint32_t index, const uint8_t *da
         skip = read_leb(data, len, &records);
         if (skip == 0u || records == 0u ||
             mqota_delta_init(&applier, a->offer.base_size, delta_read, delta_write, &s) != MQOTA_OK ||
-            mqota_delta_begin(&applier, off, image_len(a, index)) != MQOTA_OK) {
+            mqota_delta_begin(&applier, off, agent__chunk_len(a, index)) != MQOTA_OK) {
             return MQOTA_ERR_MALFORMED;
         }
         s.delta = &applier;
@@ -274,7 +266,7 @@ mqota_status_t decode__chunk(mqota_agent_t *a, uint32_t index, const uint8_t *da
     job.in = data + skip;
     job.in_len = len - skip;
     job.hist_len = s.hist_len;
-    job.out_len = s.delta != NULL ? records : image_len(a, index);
+    job.out_len = s.delta != NULL ? records : agent__chunk_len(a, index);
     job.sink = &s;
     job.read_history = read_history;
     job.write = write_out;
@@ -282,7 +274,7 @@ mqota_status_t decode__chunk(mqota_agent_t *a, uint32_t index, const uint8_t *da
         return s.flash_failed ? MQOTA_ERR_PLATFORM : MQOTA_ERR_MALFORMED;
     }
     if (s.delta != NULL &&
-        (mqota_delta_end(&applier) != MQOTA_OK || s.written != image_len(a, index))) {
+        (mqota_delta_end(&applier) != MQOTA_OK || s.written != agent__chunk_len(a, index))) {
         return MQOTA_ERR_MALFORMED;
     }
     return MQOTA_OK;

@@ -39,6 +39,25 @@ EXDEFS=$(kconfig_defines "$EXAMPLE/main/Kconfig.projbuild" | tr '\n' ' ')
 
 INC="-Iports/esp-idf/include -Idevice/include -Iports/esp-idf/src"
 rc=0
+# expect_call CFLAGS HEADER SYMBOL FILE WHEN: FILE, compiled with CFLAGS, calls SYMBOL (declared
+# in HEADER): with SYMBOL poisoned after HEADER it must not compile, and for that reason only;
+# else the branch a pass was meant to check was left out and that pass checked nothing
+expect_call() {
+    local flags=$1 header=$2 symbol=$3 file=$4 when=$5 ptmp
+    ptmp=$(mktemp -d)
+    printf '#include "%s"\n#pragma GCC poison %s\n' "$header" "$symbol" >"$ptmp/poison.h"
+    if EXTRA_CFLAGS="$flags -include $ptmp/poison.h" "$KIT_CHECK" "$file" >"$ptmp/out" 2>&1; then
+        echo "FAIL: $when $file does not call $symbol()" >&2
+        rc=1
+    elif ! grep -q "poisoned" "$ptmp/out"; then
+        echo "FAIL: the $symbol probe of $file failed for another reason:" >&2
+        cat "$ptmp/out" >&2
+        rc=1
+    else
+        echo "OK   $file calls $symbol() $when"
+    fi
+    rm -rf "$ptmp"
+}
 # The Kconfig defaults in mqota_esp_kconfig.h (for an sdkconfig.h made without this component)
 # are the Kconfig file's, option for option.
 HDR_DEFS=$(sed -nE 's/^#define (CONFIG_MQOTA_[A-Z0-9_]+) (.*)$/-D\1=\2/p' \
@@ -72,41 +91,21 @@ printf '%s\n' '#include_next <sdkconfig.h>' '#undef CONFIG_ESP_COREDUMP_ENABLE_T
     '#define CONFIG_ESP_COREDUMP_DATA_FORMAT_ELF 1' \
     '#define CONFIG_ESP_COREDUMP_SUMMARY_STACKDUMP_SIZE 1024' >"$ctmp/sdkconfig.h"
 EXTRA_CFLAGS="-I$ctmp $INC $DEFS" "$KIT_CHECK" ports/esp-idf/src/mqota_esp_glue.c || rc=1
-# and that pass did compile the crash text: with the function's name poisoned after its
-# declaration the glue must not compile (else the option's branch was left out, nothing checked)
-printf '%s\n' '#include "esp_core_dump.h"' '#pragma GCC poison esp_core_dump_get_panic_reason' \
-    >"$ctmp/poison.h"
-if EXTRA_CFLAGS="-I$ctmp $INC $DEFS -include $ctmp/poison.h" \
-    "$KIT_CHECK" ports/esp-idf/src/mqota_esp_glue.c >"$ctmp/out" 2>&1; then
-    echo "FAIL: with CONFIG_ESP_COREDUMP_ENABLE_TO_FLASH the glue does not call esp_core_dump_get_panic_reason()" >&2
-    rc=1
-elif ! grep -q "poisoned" "$ctmp/out"; then
-    echo "FAIL: the core dump probe failed for another reason:" >&2
-    cat "$ctmp/out" >&2; rc=1
-else
-    echo "OK   ports/esp-idf/src/mqota_esp_glue.c calls esp_core_dump_get_panic_reason() with the core dump in flash"
-fi
+# and that pass did compile the crash text (else the option's branch was left out, nothing
+# checked)
+expect_call "-I$ctmp $INC $DEFS" esp_core_dump.h esp_core_dump_get_panic_reason \
+    ports/esp-idf/src/mqota_esp_glue.c "with the core dump in flash"
 rm -rf "$ctmp"
 # the decoder of compressed and delta transfers on (CONFIG_MQOTA_INFLATE_WINDOW_BITS 15; the
 # default, 0, compiles it out, MQOTA_CFG_DECODE 0): the core's decode stage and delta applier,
 # and the hook on the ROM's tinfl_decompress() of esp_rom's miniz.h
-itmp=$(mktemp -d)
 IDEFS=$(echo "$DEFS" | sed -E 's/-DCONFIG_MQOTA_INFLATE_WINDOW_BITS=[0-9]+/-DCONFIG_MQOTA_INFLATE_WINDOW_BITS=15/')
 EXTRA_CFLAGS="$INC $IDEFS" "$KIT_CHECK" device/src/*.c ports/esp-idf/src/mqota_esp_inflate.c || rc=1
-# and that pass did compile the hook: with tinfl_decompress poisoned after miniz.h the file must
-# not compile (else the option's branch was left out, nothing checked)
-printf '%s\n' '#include "miniz.h"' '#pragma GCC poison tinfl_decompress' >"$itmp/poison.h"
-if EXTRA_CFLAGS="$INC $IDEFS -include $itmp/poison.h" \
-    "$KIT_CHECK" ports/esp-idf/src/mqota_esp_inflate.c >"$itmp/out" 2>&1; then
-    echo "FAIL: with CONFIG_MQOTA_INFLATE_WINDOW_BITS 15 mqota_esp_inflate.c does not call tinfl_decompress()" >&2
-    rc=1
-elif ! grep -q "poisoned" "$itmp/out"; then
-    echo "FAIL: the inflate probe failed for another reason:" >&2
-    cat "$itmp/out" >&2; rc=1
-else
-    echo "OK   ports/esp-idf/src/mqota_esp_inflate.c calls tinfl_decompress() with CONFIG_MQOTA_INFLATE_WINDOW_BITS 15"
-fi
-rm -rf "$itmp"
+# and that pass did compile the hook and the core's decode stage
+expect_call "$INC $IDEFS" miniz.h tinfl_decompress ports/esp-idf/src/mqota_esp_inflate.c \
+    "with CONFIG_MQOTA_INFLATE_WINDOW_BITS 15"
+expect_call "$INC $IDEFS" mqota/mqota_delta.h mqota_delta_begin device/src/mqota_decode.c \
+    "with CONFIG_MQOTA_INFLATE_WINDOW_BITS 15 (MQOTA_CFG_DECODE 1)"
 # the port refuses a build without rollback support, with a sentence naming the option: an
 # sdkconfig.h in front of the kit's takes the option away
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
